@@ -1,6 +1,6 @@
-// The tests build github-rest without the `actions` feature, so its endpoints do not exist.
+// The tests build github-rest without the `codespaces` feature, so its endpoints do not exist.
 async fn call(client: github_rest::Client) {
-    let _ = client.actions();
+    let _ = client.codespaces();
 }
 
 fn main() {

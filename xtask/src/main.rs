@@ -8,6 +8,9 @@ const USAGE: &str = "usage: cargo xtask <command>
   regen [--target T] [--check]   write generated/ for target T (default api.github.com); --check writes nothing
                                  and fails naming the stale files
   fetch-spec --version V         download @octokit/openapi@V with npm, rewrite openapi/*.json.gz and the lock
+  fetch-reference --target T --version V --why W
+                                 pin T's description from @octokit/openapi@V as the reference its required fields
+                                 are dated by (openapi/reference/, the lock's `references`)
   targets                        list the targets of the lock file
   check-all                      every target: generate, build --features full warning-free, decode its examples
   diff A B                       Markdown of operations added, removed and changed from A to B (targets or spec files)
@@ -56,6 +59,16 @@ fn run() -> Result<()> {
                 bail!("fetch-spec needs --version V\n{USAGE}")
             };
             spec::fetch(&root, &v)?;
+        }
+        Some("fetch-reference") => {
+            let (Some(t), Some(v), Some(why)) = (
+                flag(&args, "--target"),
+                flag(&args, "--version"),
+                flag(&args, "--why"),
+            ) else {
+                bail!("fetch-reference needs --target T --version V --why W\n{USAGE}")
+            };
+            spec::fetch_reference(&root, &t, &v, &why)?;
         }
         Some("check-all") => xtask::check_all::run(&root)?,
         Some("diff") => {

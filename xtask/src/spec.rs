@@ -24,6 +24,25 @@ pub struct Lock {
     /// Its version.
     pub version: String,
     pub files: Vec<LockedFile>,
+    /// Older descriptions of a target, read only to date its required fields (`normalize::required_since`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<ReferenceFile>,
+}
+
+/// A reference description: the description of `target` published when its servers were released.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReferenceFile {
+    pub target: String,
+    /// Version of the npm package (the lock's `source`) the file was taken from.
+    pub version: String,
+    /// Why this version: which release of the package it is for the target.
+    pub why: String,
+    /// File name under `openapi/` (gzip-compressed JSON).
+    pub file: String,
+    /// Path of the file inside the npm package.
+    pub upstream: String,
+    pub sha256: String,
+    pub json_sha256: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -95,15 +114,19 @@ fn read_verified<'l>(
             known.join(", ")
         );
     };
-    let path = openapi_dir(root).join(&entry.file);
+    let raw = read_gz_verified(root, &entry.file, &entry.sha256, &entry.json_sha256)?;
+    Ok((entry, raw))
+}
+
+/// Reads a pinned gzip file under `openapi/`, checking the hash of the file and of its content.
+fn read_gz_verified(root: &Path, file: &str, sha256: &str, json_sha256: &str) -> Result<Vec<u8>> {
+    let path = openapi_dir(root).join(file);
     let compressed = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
     let got = sha256_hex(&compressed);
-    if got != entry.sha256 {
+    if got != sha256 {
         bail!(
-            "sha256 mismatch for {}: lock says {}, file has {}; refusing to read it (run `cargo xtask fetch-spec` to refresh the pinned files)",
-            path.display(),
-            entry.sha256,
-            got
+            "sha256 mismatch for {}: lock says {sha256}, file has {got}; refusing to read it (run `cargo xtask fetch-spec` to refresh the pinned files)",
+            path.display()
         );
     }
     let mut raw = Vec::new();
@@ -111,15 +134,130 @@ fn read_verified<'l>(
         .read_to_end(&mut raw)
         .with_context(|| format!("{} is not valid gzip", path.display()))?;
     let got = sha256_hex(&raw);
-    if got != entry.json_sha256 {
+    if got != json_sha256 {
         bail!(
-            "sha256 mismatch for the decompressed {}: lock says {}, content has {}",
-            path.display(),
-            entry.json_sha256,
-            got
+            "sha256 mismatch for the decompressed {}: lock says {json_sha256}, content has {got}",
+            path.display()
         );
     }
-    Ok((entry, raw))
+    Ok(raw)
+}
+
+/// Reads a pinned gzip file under `openapi/`, checking both hashes before parsing.
+fn read_verified_json(
+    root: &Path,
+    file: &str,
+    sha256: &str,
+    json_sha256: &str,
+) -> Result<serde_json::Value> {
+    let raw = read_gz_verified(root, file, sha256, json_sha256)?;
+    let path = openapi_dir(root).join(file);
+    parse_json(&raw).with_context(|| format!("{} is not a valid OpenAPI document", path.display()))
+}
+
+/// The reference description of `target` (verified like the pinned one), or `None` when the lock has none.
+pub fn load_reference(
+    root: &Path,
+    target: &str,
+) -> Result<Option<(ReferenceFile, serde_json::Value)>> {
+    let lock = read_lock(root)?;
+    let Some(r) = lock.references.into_iter().find(|r| r.target == target) else {
+        return Ok(None);
+    };
+    let json = read_verified_json(root, &r.file, &r.sha256, &r.json_sha256)?;
+    Ok(Some((r, json)))
+}
+
+/// `npm pack PKG` into a temporary directory; returns the files of the tarball whose paths `want` accepts.
+fn npm_pack(pkg: &str, want: impl Fn(&str) -> bool) -> Result<Vec<(String, Vec<u8>)>> {
+    let tmp = std::env::temp_dir().join(format!("xtask-npm-pack-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let out = std::process::Command::new("npm")
+        .args(["pack", pkg, "--silent", "--pack-destination"])
+        .arg(&tmp)
+        .output()
+        .context("running `npm pack` (is npm installed?)")?;
+    if !out.status.success() {
+        bail!(
+            "`npm pack {pkg}` failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let tgz_name = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    let tgz = std::fs::read(tmp.join(&tgz_name))
+        .with_context(|| format!("reading the packed tarball {tgz_name}"))?;
+    let _ = std::fs::remove_dir_all(&tmp);
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&tgz[..]));
+    let mut wanted = Vec::new();
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.to_string_lossy().to_string();
+        if want(&path) {
+            let mut buf = Vec::new();
+            entry.read_to_end(&mut buf)?;
+            wanted.push((path, buf));
+        }
+    }
+    Ok(wanted)
+}
+
+/// `cargo xtask fetch-reference --target T --version V`: pins `T`'s description from `@octokit/openapi@V` as the
+/// reference `normalize::required_since` dates `T`'s required fields by, and records it in the lock. A deliberate
+/// re-pin: compare the outcome with `cargo xtask diff`.
+pub fn fetch_reference(root: &Path, target: &str, version: &str, why: &str) -> Result<()> {
+    let mut lock = read_lock(root)?;
+    let pkg = format!("@octokit/openapi@{version}");
+    let upstream = format!("package/generated/{target}.json");
+    let files = npm_pack(&pkg, |p| p == upstream)?;
+    let Some((_, raw)) = files.first() else {
+        bail!("{pkg} has no {upstream}");
+    };
+    let new_reference = parse_json(raw).with_context(|| format!("{upstream} in {pkg}"))?;
+    // What the re-pin changes: fields that become optional, and fields that become required again.
+    let mut pinned = load(root, target)?;
+    crate::patches::apply(root, target, &mut pinned.json)?;
+    let before = match load_reference(root, target)? {
+        Some((_, old)) => crate::normalize::required_since::relaxations(&pinned.json, &old),
+        None => Vec::new(),
+    };
+    let after = crate::normalize::required_since::relaxations(&pinned.json, &new_reference);
+    println!(
+        "## {target}: reference {version}, {} required fields relaxed (before: {})",
+        after.len(),
+        before.len()
+    );
+    for (ptr, field) in after.iter().filter(|r| !before.contains(r)) {
+        println!("- now optional: `{field}` at `{ptr}`");
+    }
+    for (ptr, field) in before.iter().filter(|r| !after.contains(r)) {
+        println!("- required again: `{field}` at `{ptr}`");
+    }
+    let gz = gzip(raw)?;
+    let file = format!("reference/{target}.json.gz");
+    std::fs::create_dir_all(openapi_dir(root).join("reference"))?;
+    std::fs::write(openapi_dir(root).join(&file), &gz)?;
+    lock.references.retain(|r| r.target != target);
+    lock.references.push(ReferenceFile {
+        target: target.into(),
+        version: version.into(),
+        why: why.into(),
+        file,
+        upstream: upstream.clone(),
+        sha256: sha256_hex(&gz),
+        json_sha256: sha256_hex(raw),
+    });
+    lock.references.sort_by(|a, b| a.target.cmp(&b.target));
+    std::fs::write(
+        openapi_dir(root).join("lock.json"),
+        serde_json::to_string_pretty(&lock)? + "\n",
+    )?;
+    eprintln!("pinned {pkg} {upstream} as the reference of {target}");
+    Ok(())
 }
 
 /// The operation ids of every target in the lock (verified like any load), for the availability of operations.
@@ -217,42 +355,12 @@ pub fn gzip(raw: &[u8]) -> Result<Vec<u8>> {
 
 /// `cargo xtask fetch-spec --version V`: downloads `@octokit/openapi@V` with npm and rewrites the pinned files and lock.
 pub fn fetch(root: &Path, version: &str) -> Result<()> {
-    let tmp = std::env::temp_dir().join(format!("xtask-fetch-spec-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp)?;
     let pkg = format!("@octokit/openapi@{version}");
-    let out = std::process::Command::new("npm")
-        .args(["pack", &pkg, "--silent", "--pack-destination"])
-        .arg(&tmp)
-        .output()
-        .context("running `npm pack` (is npm installed?)")?;
-    if !out.status.success() {
-        bail!(
-            "`npm pack {pkg}` failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let tgz_name = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .to_string();
-    let tgz = std::fs::read(tmp.join(&tgz_name))
-        .with_context(|| format!("reading the packed tarball {tgz_name}"))?;
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&tgz[..]));
-    let mut wanted: Vec<(String, Vec<u8>)> = Vec::new();
-    for entry in archive.entries()? {
-        let mut entry = entry?;
-        let path = entry.path()?.to_string_lossy().to_string();
-        if TARGETS
+    let wanted = npm_pack(&pkg, |path| {
+        TARGETS
             .iter()
             .any(|t| path == format!("package/generated/{t}.json"))
-        {
-            let mut buf = Vec::new();
-            entry.read_to_end(&mut buf)?;
-            wanted.push((path, buf));
-        }
-    }
+    })?;
     let mut files = Vec::new();
     for target in TARGETS {
         let upstream = format!("package/generated/{target}.json");
@@ -271,16 +379,18 @@ pub fn fetch(root: &Path, version: &str) -> Result<()> {
             json_sha256: sha256_hex(raw),
         });
     }
+    // The reference descriptions stay as pinned: they change only through `fetch-reference`.
+    let references = read_lock(root).map(|l| l.references).unwrap_or_default();
     let lock = Lock {
         source: "npm:@octokit/openapi".into(),
         version: version.into(),
         files,
+        references,
     };
     std::fs::write(
         openapi_dir(root).join("lock.json"),
         serde_json::to_string_pretty(&lock)? + "\n",
     )?;
-    let _ = std::fs::remove_dir_all(&tmp);
     eprintln!("pinned {pkg}: {} files", lock.files.len());
     Ok(())
 }

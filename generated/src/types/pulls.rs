@@ -75,8 +75,8 @@ pub struct PullRequest2 {
     pub requested_reviewers: Option<Vec<SimpleUser>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_teams: Option<Vec<TeamSimple>>,
-    pub head: PullRequest2Head,
-    pub base: PullRequest2Head,
+    pub head: PullRequestSimpleHead,
+    pub base: PullRequest2Base,
     #[serde(rename = "_links")]
     pub links: PullRequestSimpleLinks,
     /// How the author is associated with the repository.
@@ -117,7 +117,7 @@ pub struct PullRequest2LabelsItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct PullRequest2Head {
+pub struct PullRequest2Base {
     pub label: String,
     pub r#ref: String,
     /// A repository on GitHub.
@@ -546,7 +546,7 @@ pub struct PullRequestStackPullRequest {
     pub number: i64,
     pub url: String,
     pub head: PullRequestMinimalHead,
-    pub base: PullRequestMinimalHead,
+    pub base: PullRequestMinimalBase,
     pub node_id: String,
     pub title: String,
     pub state: OpenOrClosed,

@@ -2219,7 +2219,7 @@ pub struct PullRequestMinimal {
     pub number: i64,
     pub url: String,
     pub head: PullRequestMinimalHead,
-    pub base: PullRequestMinimalHead,
+    pub base: PullRequestMinimalBase,
 }
 
 #[cfg(
@@ -2229,7 +2229,7 @@ pub struct PullRequestMinimal {
 pub struct PullRequestMinimalHead {
     pub r#ref: String,
     pub sha: String,
-    pub repo: PullRequestMinimalHeadRepo,
+    pub repo: Option<PullRequestMinimalHeadRepo>,
 }
 
 #[cfg(
@@ -2240,6 +2240,16 @@ pub struct PullRequestMinimalHeadRepo {
     pub id: i64,
     pub url: String,
     pub name: String,
+}
+
+#[cfg(
+    any(feature = "actions", feature = "activity", feature = "checks", feature = "pulls")
+)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct PullRequestMinimalBase {
+    pub r#ref: String,
+    pub sha: String,
+    pub repo: PullRequestMinimalHeadRepo,
 }
 
 #[cfg(any(feature = "activity", feature = "issues", feature = "pulls"))]
@@ -3457,7 +3467,7 @@ pub struct PullRequestSimple {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_teams: Option<Vec<Team>>,
     pub head: PullRequestSimpleHead,
-    pub base: PullRequestSimpleHead,
+    pub base: PullRequestSimpleBase,
     #[serde(rename = "_links")]
     pub links: PullRequestSimpleLinks,
     /// How the author is associated with the repository.
@@ -3501,6 +3511,23 @@ pub struct PullRequestSimpleLabelsItem {
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestSimpleHead {
+    pub label: Option<String>,
+    pub r#ref: String,
+    pub repo: Option<Repository>,
+    pub sha: String,
+    pub user: Option<SimpleUser>,
+}
+
+#[cfg(
+    any(
+        feature = "code-scanning",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos"
+    )
+)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct PullRequestSimpleBase {
     pub label: String,
     pub r#ref: String,
     /// A repository on GitHub.

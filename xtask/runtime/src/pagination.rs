@@ -48,13 +48,12 @@ impl<T: serde::de::DeserializeOwned> Stream for Pages<T> {
         self.inner.as_mut().poll_next(cx).map(|item| {
             item.map(|r| {
                 r.and_then(|(op, raw)| {
-                    serde_json::from_str::<T>(raw.get()).map_err(|e| Error::Decode {
-                        operation: op,
-                        status: http::StatusCode::OK,
-                        source: e,
-                        body: crate::runtime::RawBody(bytes::Bytes::copy_from_slice(
-                            raw.get().as_bytes(),
-                        )),
+                    crate::runtime::from_json::<T>(raw.get().as_bytes()).map_err(|e| {
+                        e.into_error(
+                            op,
+                            http::StatusCode::OK,
+                            bytes::Bytes::copy_from_slice(raw.get().as_bytes()),
+                        )
                     })
                 })
             })
@@ -146,7 +145,7 @@ fn decode_page(
             None => crate::runtime::decode_json::<Vec<Box<RawValue>>>(body),
             Some(key) => {
                 let map: std::collections::HashMap<String, Box<serde_json::value::RawValue>> =
-                    serde_json::from_slice(body).map_err(crate::runtime::DecodeFail::Json)?;
+                    crate::runtime::decode_json(body)?;
                 if let Some(t) = map
                     .get("total_count")
                     .and_then(|v| serde_json::from_str::<u64>(v.get()).ok())
@@ -154,8 +153,9 @@ fn decode_page(
                     *total.lock().unwrap_or_else(|e| e.into_inner()) = Some(t);
                 }
                 match map.get(key) {
-                    Some(v) => serde_json::from_str::<Vec<Box<RawValue>>>(v.get())
-                        .map_err(crate::runtime::DecodeFail::Json),
+                    Some(v) => {
+                        crate::runtime::decode_json::<Vec<Box<RawValue>>>(v.get().as_bytes())
+                    }
                     None => Ok(Vec::new()),
                 }
             }

@@ -941,13 +941,213 @@ impl<T> Response<T> {
 pub enum DecodeFail {
     /// The status is not one the spec lists for this operation.
     Unexpected,
-    Json(serde_json::Error),
+    Json(JsonFail),
     Text(std::str::Utf8Error),
 }
 
+/// A JSON body that did not fit its type: where it failed, the type, and serde's message.
 #[doc(hidden)]
-pub fn decode_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, DecodeFail> {
-    serde_json::from_slice(body).map_err(DecodeFail::Json)
+pub struct JsonFail {
+    pub path: String,
+    pub rust_type: String,
+    pub source: serde_json::Error,
+}
+
+impl JsonFail {
+    /// The error of a call whose body this was.
+    pub fn into_error(self, operation: &'static str, status: StatusCode, body: Bytes) -> Error {
+        Error::Decode {
+            operation,
+            status,
+            path: self.path,
+            rust_type: self.rust_type,
+            source: self.source,
+            body: RawBody(body),
+        }
+    }
+}
+
+/// Decodes a JSON body into `T`. The fast path is plain serde_json; only after a failure is the body decoded again,
+/// tracking the path, to say which value failed (`$.items[3].head.repo`).
+#[doc(hidden)]
+pub fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, DecodeFail> {
+    from_json(body).map_err(DecodeFail::Json)
+}
+
+/// [`decode_json`] for callers that only decode JSON (the pages of a stream).
+#[doc(hidden)]
+pub fn from_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, JsonFail> {
+    serde_json::from_slice(body).map_err(|e| locate::<T>(body, e))
+}
+
+/// Decodes `body` again with `serde_path_to_error` to find where `T` failed.
+#[cold]
+#[inline(never)]
+fn locate<T: serde::de::DeserializeOwned>(body: &[u8], first: serde_json::Error) -> JsonFail {
+    let rust_type = short_type_name(std::any::type_name::<T>());
+    let mut de = serde_json::Deserializer::from_slice(body);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Err(e) => JsonFail {
+            path: json_path(e.path()),
+            rust_type,
+            source: e.into_inner(),
+        },
+        // The value itself decodes: what failed is after it (trailing characters).
+        Ok(_) => JsonFail {
+            path: "$".into(),
+            rust_type,
+            source: first,
+        },
+    }
+}
+
+/// A `serde_path_to_error` path written as a JSONPath: `$`, `$.items[3].head.repo`, `$["a key"]`.
+fn json_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::from("$");
+    for seg in path.iter() {
+        match seg {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                let plain = !key.is_empty()
+                    && !key.starts_with(|c: char| c.is_ascii_digit())
+                    && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if plain {
+                    out.push('.');
+                    out.push_str(key);
+                } else {
+                    out.push_str(&format!("[{key:?}]"));
+                }
+            }
+            Segment::Unknown => out.push_str(".?"),
+        }
+    }
+    out
+}
+
+/// `alloc::vec::Vec<github_rest::types::shared::PullRequestSimple>` → `Vec<PullRequestSimple>`.
+fn short_type_name(full: &str) -> String {
+    let mut out = String::with_capacity(full.len());
+    let mut word = String::new();
+    for c in full.chars() {
+        if c.is_alphanumeric() || c == '_' || c == ':' {
+            word.push(c);
+        } else {
+            out.push_str(word.rsplit("::").next().unwrap_or(&word));
+            word.clear();
+            out.push(c);
+        }
+    }
+    out.push_str(word.rsplit("::").next().unwrap_or(&word));
+    out
+}
+
+#[cfg(test)]
+mod decode_tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Page {
+        #[allow(dead_code, reason = "decoded, never read")]
+        items: Vec<Pull>,
+    }
+    #[derive(Debug, serde::Deserialize)]
+    struct Pull {
+        #[allow(dead_code, reason = "decoded, never read")]
+        head: Head,
+    }
+    #[derive(Debug, serde::Deserialize)]
+    struct Head {
+        #[allow(dead_code, reason = "decoded, never read")]
+        repo: Repo,
+    }
+    #[derive(Debug, serde::Deserialize)]
+    struct Repo {
+        #[allow(dead_code, reason = "decoded, never read")]
+        full_name: String,
+    }
+
+    fn page_with_deleted_fork() -> Bytes {
+        Bytes::from_static(
+            br#"{"items": [{"head": {"repo": {"full_name": "a/b"}}}, {"head": {"repo": {"full_name": "c/d"}}},
+                           {"head": {"repo": {"full_name": "e/f"}}}, {"head": {"repo": null}}]}"#,
+        )
+    }
+
+    #[test]
+    fn a_decode_failure_names_the_path_the_type_and_the_operation_and_keeps_the_body() {
+        let raw = RawResponse {
+            op: "search/issues-and-pull-requests",
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: page_with_deleted_fork(),
+        };
+        let err = raw
+            .finish(&[], |_, body| decode_json::<Page>(body))
+            .unwrap_err();
+        assert_eq!(err.decode_path(), Some("$.items[3].head.repo"));
+        let Error::Decode {
+            operation,
+            status,
+            ref rust_type,
+            ref body,
+            ..
+        } = err
+        else {
+            panic!("a decode error: {err:?}")
+        };
+        assert_eq!(operation, "search/issues-and-pull-requests");
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(rust_type, "Page");
+        assert_eq!(body.0, page_with_deleted_fork());
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "search/issues-and-pull-requests: could not decode the 200 OK response into Page at \
+                 $.items[3].head.repo: invalid type: null, expected struct Repo"
+            ),
+            "{text}"
+        );
+        // The message names each cause once.
+        assert_eq!(error_chain(&err), text);
+        // The caller can still read what GitHub sent.
+        let json = err.body_json().expect("the kept body is JSON");
+        assert_eq!(json["items"][2]["head"]["repo"]["full_name"], "e/f");
+        assert!(json["items"][3]["head"]["repo"].is_null());
+    }
+
+    #[test]
+    fn paths_of_arrays_odd_keys_missing_fields_and_trailing_bytes() {
+        let fail = |body: &str| match decode_json::<Vec<std::collections::HashMap<String, Pull>>>(
+            body.as_bytes(),
+        ) {
+            Err(DecodeFail::Json(f)) => (f.path, f.rust_type, f.source.to_string()),
+            _ => panic!("{body} must fail"),
+        };
+        let (path, ty, msg) = fail(r#"[{}, {"a-b": {"head": {}}}]"#);
+        assert_eq!(path, r#"$[1]["a-b"].head"#);
+        assert_eq!(ty, "Vec<HashMap<String, Pull>>");
+        assert!(msg.starts_with("missing field `repo`"), "{msg}");
+        // The value decodes but something follows it: the whole body is at fault.
+        let (path, _, msg) = fail("[] x");
+        assert_eq!(path, "$");
+        assert!(msg.starts_with("trailing characters"), "{msg}");
+        let (path, _, _) = fail("not json");
+        assert_eq!(path, "$");
+    }
+
+    #[test]
+    fn a_success_decodes_and_type_names_are_short() {
+        let ok: Vec<u32> = match decode_json(b"[1, 2]") {
+            Ok(v) => v,
+            Err(_) => panic!("decodes"),
+        };
+        assert_eq!(ok, [1, 2]);
+        assert_eq!(
+            short_type_name("core::option::Option<alloc::string::String>"),
+            "Option<String>"
+        );
+    }
 }
 
 #[doc(hidden)]
@@ -955,6 +1155,15 @@ pub fn decode_text(body: &Bytes) -> Result<String, DecodeFail> {
     std::str::from_utf8(body)
         .map(str::to_string)
         .map_err(DecodeFail::Text)
+}
+
+/// A text or empty body that did not fit `T` (the whole body, `$`).
+fn not_json<T>(source: serde_json::Error) -> DecodeFail {
+    DecodeFail::Json(JsonFail {
+        path: "$".into(),
+        rust_type: std::any::type_name::<T>().into(),
+        source,
+    })
 }
 
 /// Reads a body of the given kind into `T`: JSON with serde_json; text and emptiness through serde's value
@@ -969,11 +1178,10 @@ fn decode_as<T: serde::de::DeserializeOwned>(
         BodyKind::Text => {
             let text = std::str::from_utf8(body).map_err(DecodeFail::Text)?;
             T::deserialize(StrDeserializer::<serde_json::Error>::new(text))
-                .map_err(DecodeFail::Json)
+                .map_err(|e| not_json::<T>(e))
         }
-        BodyKind::Empty => {
-            T::deserialize(UnitDeserializer::<serde_json::Error>::new()).map_err(DecodeFail::Json)
-        }
+        BodyKind::Empty => T::deserialize(UnitDeserializer::<serde_json::Error>::new())
+            .map_err(|e| not_json::<T>(e)),
     }
 }
 
@@ -1019,12 +1227,7 @@ impl RawResponse {
                     self.body,
                     None,
                 )))),
-                Err(DecodeFail::Json(e)) => Err(Error::Decode {
-                    operation: self.op,
-                    status: self.status,
-                    source: e,
-                    body: RawBody(self.body),
-                }),
+                Err(DecodeFail::Json(e)) => Err(e.into_error(self.op, self.status, self.body)),
                 Err(DecodeFail::Text(e)) => Err(Error::Api(Box::new(ApiError::new(
                     self.op,
                     self.status,
@@ -1061,11 +1264,18 @@ pub enum Error {
     /// cache of `github-auth` answers from its cache instead).
     #[error("not modified (304)")]
     NotModified(Box<HeaderMap>),
-    /// A success body did not match the spec's schema.
-    #[error("{operation}: could not decode the {status} response: {source}")]
+    /// A success body did not match the spec's schema. The body is kept: [`Error::body_json`] still reads it.
+    #[error(
+        "{operation}: could not decode the {status} response into {rust_type} at {path}: {source}"
+    )]
     Decode {
         operation: &'static str,
         status: StatusCode,
+        /// JSONPath of the value that failed, e.g. `$.items[3].head.repo` (`$` is the whole body; for an item of
+        /// a paginated stream, the item).
+        path: String,
+        /// The Rust type the body was decoded into, e.g. `Vec<PullRequestSimple>`.
+        rust_type: String,
         #[source]
         source: serde_json::Error,
         body: RawBody,
@@ -1132,6 +1342,25 @@ impl Error {
             Error::Api(e) => Some(e),
             _ => None,
         }
+    }
+
+    /// Where a success body failed to decode: its JSONPath, e.g. `$.items[3].head.repo`.
+    pub fn decode_path(&self) -> Option<&str> {
+        match self {
+            Error::Decode { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
+    /// The body of a response that failed to decode (or of an error status), as JSON, so a caller can still read
+    /// what GitHub sent; `None` when there is no body or it is not JSON.
+    pub fn body_json(&self) -> Option<serde_json::Value> {
+        let body = match self {
+            Error::Decode { body, .. } => body,
+            Error::Api(e) => &e.raw,
+            _ => return None,
+        };
+        serde_json::from_slice(body).ok()
     }
 }
 

@@ -144,6 +144,7 @@ reqwest.workspace = true
 reqwest-middleware.workspace = true
 serde.workspace = true
 serde_json = { workspace = true, features = ["raw_value"] }
+serde_path_to_error = "0.1"
 thiserror.workspace = true
 tracing.workspace = true
 url.workspace = true

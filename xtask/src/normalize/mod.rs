@@ -6,13 +6,16 @@ pub mod example_refs;
 pub mod example_shapes;
 pub mod nullable_refs;
 pub mod required_from_examples;
+pub mod required_since;
 
 use serde_json::Value;
 
 /// Runs every pass in order; returns (pass name, places changed).
 pub fn run(spec: &mut Value) -> Vec<(&'static str, usize)> {
     vec![
-        // First fold `nullable-X` into `X`, so relaxing a field of `X` applies to both uses.
+        // Dating compares with the reference description as published, so it runs before anything is rewritten.
+        ("required_since", required_since::run(spec)),
+        // Then fold `nullable-X` into `X`, so relaxing a field of `X` applies to both uses.
         ("nullable_refs", nullable_refs::run(spec)),
         ("example_refs", example_refs::run(spec)),
         ("example_shapes", example_shapes::run(spec)),
