@@ -127,6 +127,8 @@ pub mod security_advisories;
 pub mod teams;
 #[cfg(feature = "users")]
 pub mod users;
+#[cfg(feature = "webhooks")]
+pub mod webhooks;
 pub use pagination::Pages;
 pub use runtime::{
     ApiError, AuthKind, Client, ClientBuilder, Error, Host, Hosts, HttpConfig,
