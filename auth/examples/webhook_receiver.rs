@@ -294,8 +294,8 @@ pub async fn replay(url: &str) -> anyhow::Result<Vec<(String, u16)>> {
     Ok(out)
 }
 
-/// A local mock of the API: the issue the `issue_comment` delivery refers to.
-pub async fn mock_api() -> anyhow::Result<wiremock::MockServer> {
+/// A local mock of the API: the issue the `issue_comment` delivery refers to, answered after `delay`.
+pub async fn mock_api(delay: Duration) -> anyhow::Result<wiremock::MockServer> {
     use wiremock::matchers::{method, path};
     let server = wiremock::MockServer::start().await;
     let issue = std::fs::read(data_dir().join("api-issue-1.json"))?;
@@ -304,7 +304,7 @@ pub async fn mock_api() -> anyhow::Result<wiremock::MockServer> {
         .respond_with(
             wiremock::ResponseTemplate::new(200)
                 .set_body_raw(issue, "application/json")
-                .set_delay(Duration::from_millis(50)),
+                .set_delay(delay),
         )
         .mount(&server)
         .await;
@@ -350,7 +350,7 @@ pub async fn processed(store: &Store, n: usize) -> Vec<Processed> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_target(false).init();
-    let api = mock_api().await?;
+    let api = mock_api(Duration::from_millis(50)).await?;
     let client = github_auth::ClientBuilder::token(SecretString::from("ghs_local_mock_token"))
         .base_url(api.uri())
         .build()?;

@@ -18,7 +18,10 @@ use std::io::Read;
 
 #[tokio::test]
 async fn replayed_deliveries_are_verified_deduplicated_and_synced() {
-    let api = receiver::mock_api().await.unwrap();
+    // The API answers the call-back slowly, so the receiver's answers show they do not wait for processing.
+    let api = receiver::mock_api(std::time::Duration::from_millis(1500))
+        .await
+        .unwrap();
     let client = github_auth::ClientBuilder::token(SecretString::from("ghs_test"))
         .base_url(api.uri())
         .build()
@@ -31,6 +34,11 @@ async fn replayed_deliveries_are_verified_deduplicated_and_synced() {
     // opened, ping, edited, comment, unknown event: accepted; the redelivered `edited`: answered, not queued;
     // the forged `reopened`: 401.
     assert_eq!(statuses, [202, 202, 202, 202, 202, 200, 401]);
+    // Every delivery was answered while the comment's call-back to the API was still pending.
+    assert!(
+        store.processed.lock().unwrap().len() < 5,
+        "answers came after processing"
+    );
 
     let done = receiver::processed(&store, 5).await;
     let id = |n: u8| format!("d0000001-0000-0000-0000-00000000000{n}");
