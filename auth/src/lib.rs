@@ -6,6 +6,7 @@
 //!   user-token client.
 //! - Middleware (reqwest-middleware layers): rate limits, retries, conditional requests, tracing, and the send gate
 //!   where every request waits for back-offs, its slot under the adaptive in-flight cap and write pacing.
+//! - Webhooks ([`webhooks`], feature `webhooks`): signature verification, typed payloads, redelivery detection.
 //! - One HTTP configuration (`github_rest::HttpConfig`: time-outs, root certificates, proxy) for every host.
 
 pub mod middleware;
@@ -20,6 +21,8 @@ pub mod layer;
 pub mod oauth;
 pub mod store;
 pub mod token;
+#[cfg(feature = "webhooks")]
+pub mod webhooks;
 
 pub use app_jwt::{AppIssuer, AppJwt};
 pub use builder::{App, ClientBuilder};

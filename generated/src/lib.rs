@@ -127,6 +127,8 @@ pub mod security_advisories;
 pub mod teams;
 #[cfg(feature = "users")]
 pub mod users;
+#[cfg(feature = "webhooks")]
+pub mod webhooks;
 pub use pagination::Pages;
 /// What most programs use: `use github_rest::prelude::*;` brings the client, its errors and responses, and
 /// the stream traits that `Pages` needs (`next`, `try_collect`…).

@@ -1178,11 +1178,11 @@ fn decode_as<T: serde::de::DeserializeOwned>(
         BodyKind::Json => decode_json(body),
         BodyKind::Text => {
             let text = std::str::from_utf8(body).map_err(DecodeFail::Text)?;
-            T::deserialize(StrDeserializer::<serde_json::Error>::new(text)).map_err(|e| not_json::<T>(e))
+            T::deserialize(StrDeserializer::<serde_json::Error>::new(text))
+                .map_err(|e| not_json::<T>(e))
         }
-        BodyKind::Empty => {
-            T::deserialize(UnitDeserializer::<serde_json::Error>::new()).map_err(|e| not_json::<T>(e))
-        }
+        BodyKind::Empty => T::deserialize(UnitDeserializer::<serde_json::Error>::new())
+            .map_err(|e| not_json::<T>(e)),
     }
 }
 

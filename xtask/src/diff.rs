@@ -411,7 +411,78 @@ pub fn render(name_a: &str, spec_a: &Value, name_b: &str, spec_b: &Value) -> Str
         }
         md.push('\n');
     }
+    webhooks_section(&mut md, name_a, spec_a, name_b, spec_b);
     md
+}
+
+/// Each webhook definition (`x-webhooks` key) with its event and action and its payload schema, expanded.
+fn webhooks(spec: &Value) -> BTreeMap<String, (String, Option<String>, Value)> {
+    let Some(hooks) = spec.get("x-webhooks").and_then(Value::as_object) else {
+        return BTreeMap::new();
+    };
+    hooks
+        .iter()
+        .filter_map(|(key, item)| {
+            let post = item.get("post")?;
+            let schema = post.pointer("/requestBody/content/application~1json/schema")?;
+            let op_id = post
+                .get("operationId")
+                .and_then(Value::as_str)
+                .unwrap_or(key);
+            let resolved = crate::lower::schema::resolve(spec, schema);
+            let (event, action) = crate::lower::webhooks::event_and_action(op_id, resolved);
+            Some((key.clone(), (event, action, expand(spec, schema, 0))))
+        })
+        .collect()
+}
+
+/// The webhook events and actions added, removed and changed (payload schema) from `a` to `b`.
+fn webhooks_section(md: &mut String, name_a: &str, a: &Value, name_b: &str, b: &Value) {
+    let (wa, wb) = (webhooks(a), webhooks(b));
+    let label = |(event, action, _): &(String, Option<String>, Value)| match action {
+        Some(act) => format!("`{event}` / `{act}`"),
+        None => format!("`{event}`"),
+    };
+    let added: Vec<String> = wb
+        .iter()
+        .filter(|(k, _)| !wa.contains_key(*k))
+        .map(|(_, w)| label(w))
+        .collect();
+    let removed: Vec<String> = wa
+        .iter()
+        .filter(|(k, _)| !wb.contains_key(*k))
+        .map(|(_, w)| label(w))
+        .collect();
+    let changed: Vec<(String, Vec<String>)> = wb
+        .iter()
+        .filter_map(|(k, w)| {
+            let old = wa.get(k)?;
+            let mut c = Vec::new();
+            schema_changes(&old.2, &w.2, "", &mut c, 0);
+            (!c.is_empty()).then(|| (label(w), c))
+        })
+        .collect();
+    let _ = writeln!(md, "## Webhooks\n");
+    let _ = writeln!(
+        md,
+        "| | events and actions |\n|---|---:|\n| in {name_a} | {} |\n| in {name_b} | {} |\n| added | {} |\n| removed | {} |\n| changed | {} |\n",
+        wa.len(),
+        wb.len(),
+        added.len(),
+        removed.len(),
+        changed.len()
+    );
+    for (title, list) in [("Added webhooks", &added), ("Removed webhooks", &removed)] {
+        let _ = writeln!(md, "### {title} ({})\n", list.len());
+        for l in list {
+            let _ = writeln!(md, "- {l}");
+        }
+        md.push('\n');
+    }
+    let _ = writeln!(md, "### Changed webhook payloads ({})\n", changed.len());
+    for (l, changes) in changed {
+        let _ = writeln!(md, "- {l}: {}", changes.join("; "));
+    }
 }
 
 #[cfg(test)]
@@ -441,5 +512,27 @@ mod tests {
         assert!(md.contains("- parameter `q` became required"), "{md}");
         assert!(md.contains("- response 200: `name` added"), "{md}");
         assert!(md.contains("- response 404 added"), "{md}");
+    }
+
+    #[test]
+    fn reports_webhooks_added_removed_and_changed() {
+        let hook = |op: &str, props: Value| {
+            json!({"post": {"operationId": op,
+            "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": props}}}}}})
+        };
+        let a = json!({"paths": {}, "x-webhooks": {
+            "issues-opened": hook("issues/opened", json!({"action": {"type": "string", "enum": ["opened"]}})),
+            "cache-sync": hook("cache-sync", json!({}))}});
+        let b = json!({"paths": {}, "x-webhooks": {
+            "issues-opened": hook("issues/opened", json!({"action": {"type": "string", "enum": ["opened"]}, "type": {"type": "string"}})),
+            "issues-typed": hook("issues/typed", json!({"action": {"type": "string", "enum": ["typed"]}}))}});
+        let md = render("A", &a, "B", &b);
+        assert!(
+            md.contains("| added | 1 |\n| removed | 1 |\n| changed | 1 |"),
+            "{md}"
+        );
+        assert!(md.contains("- `issues` / `typed`"), "{md}");
+        assert!(md.contains("- `cache_sync`"), "{md}");
+        assert!(md.contains("- `issues` / `opened`: `type` added"), "{md}");
     }
 }

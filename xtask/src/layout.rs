@@ -59,6 +59,9 @@ pub fn files(spec: &Spec, out: Output) -> Result<BTreeMap<String, Vec<u8>>> {
     files.insert("src/types/mod.rs".into(), rs(types_mod(&modules), "types")?);
     files.insert("src/errors.rs".into(), rs(out.errors, "errors")?);
     files.insert("src/lib.rs".into(), rs(out.lib, "lib")?);
+    if let Some(hooks) = out.webhooks {
+        files.insert("src/webhooks.rs".into(), rs(hooks, "webhooks")?);
+    }
     for (path, text) in RUNTIME {
         files.insert(path.to_string(), (header(spec, "//") + text).into_bytes());
     }

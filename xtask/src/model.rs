@@ -385,6 +385,8 @@ pub struct Model {
     pub defs: Vec<TypeDef>,
     pub operations: Vec<Operation>,
     pub errors: ErrorTable,
+    /// The webhook deliveries the description defines (`x-webhooks`), in its order.
+    pub webhooks: Vec<crate::lower::webhooks::Webhook>,
 }
 
 impl Model {

@@ -603,11 +603,6 @@ pub struct MarketplaceListingPlan {
     pub bullets: Vec<String>,
 }
 
-crate::open_enum! {
-    FreeOrFlatRateOrPerUnit { Free = "FREE", FlatRate = "FLAT_RATE", PerUnit =
-    "PER_UNIT", }
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct MarketplacePurchaseMarketplacePurchase {
     #[serde(default, skip_serializing_if = "Option::is_none")]

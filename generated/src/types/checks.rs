@@ -36,16 +36,6 @@ pub struct ChecksCreateRequest {
     pub actions: Option<Vec<ChecksCreateRequestActionsItem>>,
 }
 
-crate::open_enum! {
-    #[doc =
-    " **Required if you provide `completed_at` or a `status` of `completed`**. The final conclusion of the check."]
-    #[doc =
-    " **Note:** Providing `conclusion` will automatically set the `status` parameter to `completed`. You cannot change a check run conclusion to `stale`, only GitHub can set this."]
-    ChecksCreateRequestConclusion { ActionRequired = "action_required", Cancelled =
-    "cancelled", Failure = "failure", Neutral = "neutral", Success = "success", Skipped =
-    "skipped", Stale = "stale", TimedOut = "timed_out", }
-}
-
 /// Check runs can accept a variety of data in the `output` object, including a `title` and `summary` and can optionally provide descriptive details about the run.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ChecksCreateRequestOutput {
@@ -181,34 +171,6 @@ pub struct CheckRunCheckSuite {
     pub id: i64,
 }
 
-/// A deployment created as the result of an Actions check run from a workflow that references an environment
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct DeploymentSimple {
-    pub url: String,
-    /// Unique identifier of the deployment
-    pub id: i64,
-    pub node_id: String,
-    /// Parameter to specify a task to execute
-    pub task: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub original_environment: Option<String>,
-    /// Name for the target deployment environment.
-    pub environment: String,
-    pub description: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-    pub statuses_url: String,
-    pub repository_url: String,
-    /// Specifies if the given environment is will no longer exist at some point in the future. Default: false.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transient_environment: Option<bool>,
-    /// Specifies if the given environment is one that end-users directly interact with. Default: false.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub production_environment: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<Integration>,
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ChecksUpdateRequest {
     /// The name of the check. For example, "code-coverage".
@@ -309,12 +271,6 @@ pub struct CheckSuite {
     pub rerequestable: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runs_rerequestable: Option<bool>,
-}
-
-crate::open_enum! {
-    CheckSuiteConclusion { Success = "success", Failure = "failure", Neutral = "neutral",
-    Cancelled = "cancelled", Skipped = "skipped", TimedOut = "timed_out", ActionRequired
-    = "action_required", StartupFailure = "startup_failure", Stale = "stale", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]

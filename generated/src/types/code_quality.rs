@@ -42,12 +42,6 @@ pub struct CodeQualityFindingRule {
 }
 
 crate::open_enum! {
-    #[doc = " The severity of the rule used to detect the finding."]
-    CodeQualityFindingRuleSeverity { Error = "error", Warning = "warning", Note = "note",
-    None = "none", }
-}
-
-crate::open_enum! {
     #[doc = " The category of the rule used to detect the finding."]
     NoneTypeOrMaintainabilityOrReliability { None = "none", Maintainability =
     "maintainability", Reliability = "reliability", }

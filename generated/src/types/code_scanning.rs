@@ -408,16 +408,6 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct CodeScanningAlertInstanceListMessage {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-}
-
-crate::open_enum! {
-    Created { Created = "created", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAnalysis {
     /// The Git reference, formatted as `refs/pull/<number>/merge`, `refs/pull/<number>/head`,
     /// `refs/heads/<branch name>` or simply `<branch name>`.

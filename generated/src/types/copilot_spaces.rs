@@ -271,10 +271,6 @@ pub struct CopilotSpaceCollaboratorVariant0 {
 }
 
 crate::open_enum! {
-    #[doc = " The collaborator actor type."] User { User = "User", }
-}
-
-crate::open_enum! {
     #[doc = " The role granted to the collaborator"] ReaderOrWriterOrAdmin { Reader =
     "reader", Writer = "writer", Admin = "admin", }
 }
@@ -334,11 +330,6 @@ impl CopilotSpacesAddCollaboratorForOrgRequest {
             role: role.into(),
         }
     }
-}
-
-crate::open_enum! {
-    #[doc = " The type of actor (user or team)."] UserOrTeam { User = "User", Team =
-    "Team", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

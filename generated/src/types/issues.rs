@@ -1478,14 +1478,6 @@ pub struct IssuesLockRequest {
     pub lock_reason: Option<IssuesLockRequestLockReason>,
 }
 
-crate::open_enum! {
-    #[doc =
-    " The reason for locking the issue or pull request conversation. Lock will fail if you don't use one of these reasons:"]
-    #[doc = "  * `off-topic`"] #[doc = "  * `too heated`"] #[doc = "  * `resolved`"]
-    #[doc = "  * `spam`"] IssuesLockRequestLockReason { OffTopic = "off-topic", TooHeated
-    = "too heated", Resolved = "resolved", Spam = "spam", }
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct IssuesRemoveSubIssueRequest {
     /// The id of the sub-issue to remove

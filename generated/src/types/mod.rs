@@ -184,5 +184,9 @@ pub use teams::*;
 mod users;
 #[cfg(feature = "users")]
 pub use users::*;
+#[cfg(feature = "webhooks")]
+mod webhooks;
+#[cfg(feature = "webhooks")]
+pub use webhooks::*;
 mod shared;
 pub use shared::*;

@@ -1413,22 +1413,6 @@ pub struct OrganizationProgrammaticAccessGrantRequest {
     pub token_last_used_at: Option<String>,
 }
 
-crate::open_enum! {
-    #[doc = " Type of repository selection requested."] NoneTypeOrAllOrSubset { None =
-    "none", All = "all", Subset = "subset", }
-}
-
-/// Permissions requested, categorized by type of permission.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct OrganizationProgrammaticAccessGrantRequestPermissions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<std::collections::BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<std::collections::BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub other: Option<std::collections::BTreeMap<String, String>>,
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct OrgsReviewPatGrantRequestsInBulkRequest {
     /// Unique identifiers of the requests for access via fine-grained personal access token. Must be formed of between 1 and 100 `pat_request_id` values.
@@ -1543,87 +1527,6 @@ impl OrgsUpdatePatAccessRequest {
             action: action.into(),
         }
     }
-}
-
-/// Custom property defined on an organization
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct CustomProperty {
-    /// The name of the property
-    pub property_name: String,
-    /// The URL that can be used to fetch, update, or delete info about this property via the API.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// The source type of the property
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_type: Option<OrganizationOrEnterprise>,
-    /// The type of the value for the property
-    pub value_type: CustomPropertyValueType,
-    /// Whether the property is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub required: Option<bool>,
-    /// Default value of the property
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::runtime::double_option"
-    )]
-    pub default_value: Option<Option<SecurityAdvisoriesListGlobalAdvisoriesAffects>>,
-    /// Short description of the property
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::runtime::double_option"
-    )]
-    pub description: Option<Option<String>>,
-    /// An ordered list of the allowed values of the property.
-    /// The property can have up to 200 allowed values.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::runtime::double_option"
-    )]
-    pub allowed_values: Option<Option<Vec<String>>>,
-    /// Who can edit the values of the property
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::runtime::double_option"
-    )]
-    pub values_editable_by: Option<Option<OrgActorsOrOrgAndRepoActors>>,
-    /// Whether setting properties values is mandatory
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub require_explicit_values: Option<bool>,
-}
-impl CustomProperty {
-    /// A value with the required fields set and every optional field absent.
-    pub fn new(
-        property_name: impl Into<String>,
-        value_type: impl Into<CustomPropertyValueType>,
-    ) -> Self {
-        CustomProperty {
-            property_name: property_name.into(),
-            url: None,
-            source_type: None,
-            value_type: value_type.into(),
-            required: None,
-            default_value: None,
-            description: None,
-            allowed_values: None,
-            values_editable_by: None,
-            require_explicit_values: None,
-        }
-    }
-}
-
-crate::open_enum! {
-    #[doc = " The type of the value for the property"] CustomPropertyValueType { String =
-    "string", SingleSelect = "single_select", MultiSelect = "multi_select", TrueFalse =
-    "true_false", Url = "url", }
-}
-
-crate::open_enum! {
-    #[doc = " Who can edit the values of the property"] OrgActorsOrOrgAndRepoActors {
-    OrgActors = "org_actors", OrgAndRepoActors = "org_and_repo_actors", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]

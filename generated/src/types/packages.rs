@@ -30,11 +30,6 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    PublicOrPrivateOrInternal { Public = "public", Private = "private", Internal =
-    "internal", }
-}
-
-crate::open_enum! {
     ActiveOrDeleted { Active = "active", Deleted = "deleted", }
 }
 

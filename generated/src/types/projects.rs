@@ -3,83 +3,6 @@
 #![allow(deprecated, reason = "deprecated schemas are still generated, marked `#[deprecated]`")]
 use super::*;
 
-/// A projects v2 project
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct ProjectsV2 {
-    /// The unique identifier of the project.
-    pub id: f64,
-    /// The node ID of the project.
-    pub node_id: String,
-    /// A GitHub user.
-    pub owner: SimpleUser,
-    /// A GitHub user.
-    pub creator: SimpleUser,
-    /// The project title.
-    pub title: String,
-    /// A short description of the project.
-    pub description: Option<String>,
-    /// Whether the project is visible to anyone with access to the owner.
-    pub public: bool,
-    /// The time when the project was closed.
-    pub closed_at: Option<String>,
-    /// The time when the project was created.
-    pub created_at: String,
-    /// The time when the project was last updated.
-    pub updated_at: String,
-    /// The project number.
-    pub number: i64,
-    /// A concise summary of the project.
-    pub short_description: Option<String>,
-    /// The time when the project was deleted.
-    pub deleted_at: Option<String>,
-    pub deleted_by: Option<SimpleUser>,
-    /// The current state of the project.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<OpenOrClosed>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latest_status_update: Option<ProjectsV2StatusUpdate>,
-    /// Whether this project is a template
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_template: Option<bool>,
-}
-
-/// An status update belonging to a project
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct ProjectsV2StatusUpdate {
-    /// The unique identifier of the status update.
-    pub id: f64,
-    /// The node ID of the status update.
-    pub node_id: String,
-    /// The node ID of the project that this status update belongs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub project_node_id: Option<String>,
-    /// A GitHub user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creator: Option<SimpleUser>,
-    /// The time when the status update was created.
-    pub created_at: String,
-    /// The time when the status update was last updated.
-    pub updated_at: String,
-    /// The current status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<ProjectsV2StatusUpdateStatus>,
-    /// The start date of the period covered by the update.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_date: Option<String>,
-    /// The target date associated with the update.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_date: Option<String>,
-    /// Body of the status update
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = " The current status."] ProjectsV2StatusUpdateStatus { Inactive = "INACTIVE",
-    OnTrack = "ON_TRACK", AtRisk = "AT_RISK", OffTrack = "OFF_TRACK", Complete =
-    "COMPLETE", }
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ProjectsCreateDraftItemForOrgRequest {
     /// The title of the draft issue item to create in the project.
@@ -147,11 +70,6 @@ pub struct ProjectsV2DraftIssue {
     pub created_at: String,
     /// The time the draft issue was last updated
     pub updated_at: String,
-}
-
-crate::open_enum! {
-    #[doc = " The type of content tracked in a project item"] ProjectsV2ItemContentType {
-    Issue = "Issue", PullRequest = "PullRequest", DraftIssue = "DraftIssue", }
 }
 
 /// A field inside a projects v2 project

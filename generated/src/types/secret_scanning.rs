@@ -121,12 +121,6 @@ crate::open_enum! {
     "wont_fix", Revoked = "revoked", UsedInTests = "used_in_tests", }
 }
 
-crate::open_enum! {
-    #[doc = " The token status as of the latest validity check."]
-    ActiveOrInactiveOrUnknown { Active = "active", Inactive = "inactive", Unknown =
-    "unknown", }
-}
-
 /// Details on the location where the token was initially detected. This can be a commit, wiki commit, issue, discussion, pull request.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
@@ -148,156 +142,6 @@ pub enum NullableSecretScanningFirstDetectedLocation {
     ),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
-}
-
-/// Represents a 'commit' secret scanning location type. This location type shows that a secret was detected inside a commit to a repository.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct SecretScanningLocationCommit {
-    /// The file path in the repository
-    pub path: String,
-    /// Line number at which the secret starts in the file
-    pub start_line: f64,
-    /// Line number at which the secret ends in the file
-    pub end_line: f64,
-    /// The column at which the secret starts within the start line when the file is interpreted as 8BIT ASCII
-    pub start_column: f64,
-    /// The column at which the secret ends within the end line when the file is interpreted as 8BIT ASCII
-    pub end_column: f64,
-    /// SHA-1 hash ID of the associated blob
-    pub blob_sha: String,
-    /// The API URL to get the associated blob resource
-    pub blob_url: String,
-    /// SHA-1 hash ID of the associated commit
-    pub commit_sha: String,
-    /// The API URL to get the associated commit resource
-    pub commit_url: String,
-    /// The GitHub URL to get the associated commit resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-}
-
-/// Represents a 'wiki_commit' secret scanning location type. This location type shows that a secret was detected inside a commit to a repository wiki.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct SecretScanningLocationWikiCommit {
-    /// The file path of the wiki page
-    pub path: String,
-    /// Line number at which the secret starts in the file
-    pub start_line: f64,
-    /// Line number at which the secret ends in the file
-    pub end_line: f64,
-    /// The column at which the secret starts within the start line when the file is interpreted as 8-bit ASCII.
-    pub start_column: f64,
-    /// The column at which the secret ends within the end line when the file is interpreted as 8-bit ASCII.
-    pub end_column: f64,
-    /// SHA-1 hash ID of the associated blob
-    pub blob_sha: String,
-    /// The GitHub URL to get the associated wiki page
-    pub page_url: String,
-    /// SHA-1 hash ID of the associated commit
-    pub commit_sha: String,
-    /// The GitHub URL to get the associated wiki commit
-    pub commit_url: String,
-}
-
-/// Represents an 'issue_title' secret scanning location type. This location type shows that a secret was detected in the title of an issue.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct SecretScanningLocationIssueTitle {
-    /// The API URL to get the issue where the secret was detected.
-    pub issue_title_url: String,
-    /// The GitHub URL for the issue where the secret was detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-}
-
-/// Represents an 'issue_body' secret scanning location type. This location type shows that a secret was detected in the body of an issue.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct SecretScanningLocationIssueBody {
-    /// The API URL to get the issue where the secret was detected.
-    pub issue_body_url: String,
-    /// The GitHub URL for the issue where the secret was detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-}
-
-/// Represents an 'issue_comment' secret scanning location type. This location type shows that a secret was detected in a comment on an issue.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct SecretScanningLocationIssueComment {
-    /// The API URL to get the issue comment where the secret was detected.
-    pub issue_comment_url: String,
-    /// The GitHub URL for the issue comment where the secret was detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-}
-
-/// Represents a 'discussion_title' secret scanning location type. This location type shows that a secret was detected in the title of a discussion.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct SecretScanningLocationDiscussionTitle {
-    /// The URL to the discussion where the secret was detected.
-    pub discussion_title_url: String,
-}
-
-/// Represents a 'discussion_body' secret scanning location type. This location type shows that a secret was detected in the body of a discussion.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct SecretScanningLocationDiscussionBody {
-    /// The URL to the discussion where the secret was detected.
-    pub discussion_body_url: String,
-}
-
-/// Represents a 'discussion_comment' secret scanning location type. This location type shows that a secret was detected in a comment on a discussion.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct SecretScanningLocationDiscussionComment {
-    /// The API URL to get the discussion comment where the secret was detected.
-    pub discussion_comment_url: String,
-}
-
-/// Represents a 'pull_request_title' secret scanning location type. This location type shows that a secret was detected in the title of a pull request.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct SecretScanningLocationPullRequestTitle {
-    /// The API URL to get the pull request where the secret was detected.
-    pub pull_request_title_url: String,
-    /// The GitHub URL for the pull request where the secret was detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-}
-
-/// Represents a 'pull_request_body' secret scanning location type. This location type shows that a secret was detected in the body of a pull request.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct SecretScanningLocationPullRequestBody {
-    /// The API URL to get the pull request where the secret was detected.
-    pub pull_request_body_url: String,
-    /// The GitHub URL for the pull request where the secret was detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-}
-
-/// Represents a 'pull_request_comment' secret scanning location type. This location type shows that a secret was detected in a comment on a pull request.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct SecretScanningLocationPullRequestComment {
-    /// The API URL to get the pull request comment where the secret was detected.
-    pub pull_request_comment_url: String,
-    /// The GitHub URL for the pull request comment where the secret was detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-}
-
-/// Represents a 'pull_request_review' secret scanning location type. This location type shows that a secret was detected in a review on a pull request.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct SecretScanningLocationPullRequestReview {
-    /// The API URL to get the pull request review where the secret was detected.
-    pub pull_request_review_url: String,
-    /// The GitHub URL for the pull request review where the secret was detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-}
-
-/// Represents a 'pull_request_review_comment' secret scanning location type. This location type shows that a secret was detected in a review comment on a pull request.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct SecretScanningLocationPullRequestReviewComment {
-    /// The API URL to get the pull request review comment where the secret was detected.
-    pub pull_request_review_comment_url: String,
-    /// The GitHub URL for the pull request review comment where the secret was detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
 }
 
 crate::open_enum! {
@@ -794,14 +638,6 @@ pub struct SecretScanningAlertWithMetadata {
     pub metadata: Option<Vec<SecretScanningAlertMetadataItem>>,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct SecretScanningAlertMetadataItem {
-    /// The metadata key.
-    pub key: String,
-    /// The metadata value.
-    pub value: String,
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct SecretScanningUpdateAlertRequest {
     /// Sets the state of the secret scanning alert. You must provide `resolution` when you set the state to `resolved`.
@@ -841,49 +677,6 @@ crate::open_enum! {
     #[doc =
     " Sets the validity of the secret scanning alert. Can be `active`, `inactive`, or `null` to clear the override."]
     ActiveOrInactive { Active = "active", Inactive = "inactive", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct SecretScanningLocation {
-    /// The location type. Because secrets may be found in different types of resources (ie. code, comments, issues, pull requests, discussions), this field identifies the type of resource where the secret was found.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<SecretScanningLocationType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub details: Option<SecretScanningLocationDetails>,
-}
-
-crate::open_enum! {
-    #[doc =
-    " The location type. Because secrets may be found in different types of resources (ie. code, comments, issues, pull requests, discussions), this field identifies the type of resource where the secret was found."]
-    SecretScanningLocationType { Commit = "commit", WikiCommit = "wiki_commit",
-    IssueTitle = "issue_title", IssueBody = "issue_body", IssueComment = "issue_comment",
-    DiscussionTitle = "discussion_title", DiscussionBody = "discussion_body",
-    DiscussionComment = "discussion_comment", PullRequestTitle = "pull_request_title",
-    PullRequestBody = "pull_request_body", PullRequestComment = "pull_request_comment",
-    PullRequestReview = "pull_request_review", PullRequestReviewComment =
-    "pull_request_review_comment", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum SecretScanningLocationDetails {
-    SecretScanningLocationCommit(SecretScanningLocationCommit),
-    SecretScanningLocationWikiCommit(SecretScanningLocationWikiCommit),
-    SecretScanningLocationIssueTitle(SecretScanningLocationIssueTitle),
-    SecretScanningLocationIssueBody(SecretScanningLocationIssueBody),
-    SecretScanningLocationIssueComment(SecretScanningLocationIssueComment),
-    SecretScanningLocationDiscussionTitle(SecretScanningLocationDiscussionTitle),
-    SecretScanningLocationDiscussionBody(SecretScanningLocationDiscussionBody),
-    SecretScanningLocationDiscussionComment(SecretScanningLocationDiscussionComment),
-    SecretScanningLocationPullRequestTitle(SecretScanningLocationPullRequestTitle),
-    SecretScanningLocationPullRequestBody(SecretScanningLocationPullRequestBody),
-    SecretScanningLocationPullRequestComment(SecretScanningLocationPullRequestComment),
-    SecretScanningLocationPullRequestReview(SecretScanningLocationPullRequestReview),
-    SecretScanningLocationPullRequestReviewComment(
-        SecretScanningLocationPullRequestReviewComment,
-    ),
-    /// A value matching none of the shapes the description lists, kept as it arrived.
-    Other(serde_json::Value),
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

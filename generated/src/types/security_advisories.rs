@@ -15,13 +15,6 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    #[doc = " The package's language or package management ecosystem."]
-    SecurityAdvisoryEcosystems { Rubygems = "rubygems", Npm = "npm", Pip = "pip", Maven =
-    "maven", Nuget = "nuget", Composer = "composer", Go = "go", Rust = "rust", Erlang =
-    "erlang", Actions = "actions", Pub = "pub", Other_ = "other", Swift = "swift", }
-}
-
-crate::open_enum! {
     ReviewedOrMalwareOrUnreviewed { Reviewed = "reviewed", Malware = "malware",
     Unreviewed = "unreviewed", }
 }
@@ -96,37 +89,12 @@ pub struct Vulnerability {
     pub vulnerable_functions: Option<Vec<String>>,
 }
 
-/// The name of the package affected by the vulnerability.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct VulnerabilityPackage {
-    /// The package's language or package management ecosystem.
-    pub ecosystem: SecurityAdvisoryEcosystems,
-    /// The unique package name within its ecosystem.
-    pub name: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct GlobalAdvisoryCwesItem {
-    /// The Common Weakness Enumeration (CWE) identifier.
-    pub cwe_id: String,
-    /// The name of the CWE.
-    pub name: String,
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GlobalAdvisoryCreditsItem {
     /// A GitHub user.
     pub user: SimpleUser,
     /// The type of credit the user is receiving.
     pub r#type: SecurityAdvisoryCreditTypes,
-}
-
-crate::open_enum! {
-    #[doc = " The type of credit the user is receiving."] SecurityAdvisoryCreditTypes {
-    Analyst = "analyst", Finder = "finder", Reporter = "reporter", Coordinator =
-    "coordinator", RemediationDeveloper = "remediation_developer", RemediationReviewer =
-    "remediation_reviewer", RemediationVerifier = "remediation_verifier", Tool = "tool",
-    Sponsor = "sponsor", Other_ = "other", }
 }
 
 crate::open_enum! {
@@ -137,118 +105,6 @@ crate::open_enum! {
 crate::open_enum! {
     CreatedOrUpdatedOrPublished { Created = "created", Updated = "updated", Published =
     "published", }
-}
-
-/// A repository security advisory.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct RepositoryAdvisory {
-    /// The GitHub Security Advisory ID.
-    pub ghsa_id: String,
-    /// The Common Vulnerabilities and Exposures (CVE) ID.
-    pub cve_id: Option<String>,
-    /// The API URL for the advisory.
-    pub url: String,
-    /// The URL for the advisory.
-    pub html_url: String,
-    /// A short summary of the advisory.
-    pub summary: String,
-    /// A detailed description of what the advisory entails.
-    pub description: Option<String>,
-    /// The severity of the advisory.
-    pub severity: Option<DependabotAlertSecurityVulnerabilitySeverity>,
-    /// The author of the advisory.
-    pub author: Option<SimpleUser>,
-    /// The publisher of the advisory.
-    pub publisher: Option<SimpleUser>,
-    pub identifiers: Vec<RepositoryAdvisoryIdentifiersItem>,
-    /// The state of the advisory.
-    pub state: RepositoryAdvisoryState,
-    /// The date and time of when the advisory was created, in ISO 8601 format.
-    pub created_at: Option<String>,
-    /// The date and time of when the advisory was last updated, in ISO 8601 format.
-    pub updated_at: Option<String>,
-    /// The date and time of when the advisory was published, in ISO 8601 format.
-    pub published_at: Option<String>,
-    /// The date and time of when the advisory was closed, in ISO 8601 format.
-    pub closed_at: Option<String>,
-    /// The date and time of when the advisory was withdrawn, in ISO 8601 format.
-    pub withdrawn_at: Option<String>,
-    pub submission: Option<RepositoryAdvisorySubmission>,
-    pub vulnerabilities: Option<Vec<RepositoryAdvisoryVulnerability>>,
-    pub cvss: Option<GlobalAdvisoryCvss>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cvss_severities: Option<CvssSeverities>,
-    pub cwes: Option<Vec<GlobalAdvisoryCwesItem>>,
-    /// A list of only the CWE IDs.
-    pub cwe_ids: Option<Vec<String>>,
-    pub credits: Option<Vec<RepositoryAdvisoryCreditsItem>>,
-    pub credits_detailed: Option<Vec<RepositoryAdvisoryCredit>>,
-    /// A list of users that collaborate on the advisory.
-    pub collaborating_users: Option<Vec<SimpleUser>>,
-    /// A list of teams that collaborate on the advisory.
-    pub collaborating_teams: Option<Vec<Team>>,
-    /// A temporary private fork of the advisory's repository for collaborating on a fix.
-    pub private_fork: Option<SimpleRepository>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct RepositoryAdvisoryIdentifiersItem {
-    /// The type of identifier.
-    pub r#type: CveOrGhsa,
-    /// The identifier value.
-    pub value: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = " The state of the advisory."] RepositoryAdvisoryState { Published =
-    "published", Closed = "closed", Withdrawn = "withdrawn", Draft = "draft", Triage =
-    "triage", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct RepositoryAdvisorySubmission {
-    /// Whether a private vulnerability report was accepted by the repository's administrators.
-    pub accepted: bool,
-}
-
-/// A product affected by the vulnerability detailed in a repository security advisory.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct RepositoryAdvisoryVulnerability {
-    /// The name of the package affected by the vulnerability.
-    pub package: Option<VulnerabilityPackage>,
-    /// The range of the package versions affected by the vulnerability.
-    pub vulnerable_version_range: Option<String>,
-    /// The package version(s) that resolve the vulnerability.
-    pub patched_versions: Option<String>,
-    /// The functions in the package that are affected.
-    pub vulnerable_functions: Option<Vec<String>>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct RepositoryAdvisoryCreditsItem {
-    /// The username of the user credited.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub login: Option<String>,
-    /// The type of credit the user is receiving.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<SecurityAdvisoryCreditTypes>,
-}
-
-/// A credit given to a user for a repository security advisory.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct RepositoryAdvisoryCredit {
-    /// A GitHub user.
-    pub user: SimpleUser,
-    /// The type of credit the user is receiving.
-    pub r#type: SecurityAdvisoryCreditTypes,
-    /// The state of the user's acceptance of the credit.
-    pub state: AcceptedOrDeclinedOrPending,
-}
-
-crate::open_enum! {
-    #[doc = " The state of the user's acceptance of the credit."]
-    AcceptedOrDeclinedOrPending { Accepted = "accepted", Declined = "declined", Pending =
-    "pending", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]

@@ -31,7 +31,8 @@ crate::open_enum! {
         feature = "orgs",
         feature = "projects",
         feature = "repos",
-        feature = "security-advisories"
+        feature = "security-advisories",
+        feature = "webhooks"
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -47,7 +48,8 @@ pub enum SecurityAdvisoriesListGlobalAdvisoriesAffects {
         feature = "orgs",
         feature = "projects",
         feature = "repos",
-        feature = "security-advisories"
+        feature = "security-advisories",
+        feature = "webhooks"
     )
 )]
 impl std::fmt::Display for SecurityAdvisoriesListGlobalAdvisoriesAffects {
@@ -70,7 +72,8 @@ impl std::fmt::Display for SecurityAdvisoriesListGlobalAdvisoriesAffects {
         feature = "orgs",
         feature = "projects",
         feature = "repos",
-        feature = "security-advisories"
+        feature = "security-advisories",
+        feature = "webhooks"
     )
 )]
 impl From<String> for SecurityAdvisoriesListGlobalAdvisoriesAffects {
@@ -83,7 +86,8 @@ impl From<String> for SecurityAdvisoriesListGlobalAdvisoriesAffects {
         feature = "orgs",
         feature = "projects",
         feature = "repos",
-        feature = "security-advisories"
+        feature = "security-advisories",
+        feature = "webhooks"
     )
 )]
 impl From<&str> for SecurityAdvisoriesListGlobalAdvisoriesAffects {
@@ -92,12 +96,34 @@ impl From<&str> for SecurityAdvisoriesListGlobalAdvisoriesAffects {
     }
 }
 
-#[cfg(any(feature = "dependabot", feature = "security-advisories"))]
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " The package's language or package management ecosystem."]
+    SecurityAdvisoryEcosystems { Rubygems = "rubygems", Npm = "npm", Pip = "pip", Maven =
+    "maven", Nuget = "nuget", Composer = "composer", Go = "go", Rust = "rust", Erlang =
+    "erlang", Actions = "actions", Pub = "pub", Other_ = "other", Swift = "swift", }
+}
+
+#[cfg(
+    any(feature = "dependabot", feature = "security-advisories", feature = "webhooks")
+)]
 crate::open_enum! {
     #[doc = " The type of identifier."] CveOrGhsa { Cve = "CVE", Ghsa = "GHSA", }
 }
 
-#[cfg(any(feature = "dependabot", feature = "security-advisories"))]
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+/// The name of the package affected by the vulnerability.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct VulnerabilityPackage {
+    /// The package's language or package management ecosystem.
+    pub ecosystem: SecurityAdvisoryEcosystems,
+    /// The unique package name within its ecosystem.
+    pub name: Option<String>,
+}
+
+#[cfg(
+    any(feature = "dependabot", feature = "security-advisories", feature = "webhooks")
+)]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GlobalAdvisoryCvss {
     /// The CVSS vector.
@@ -106,7 +132,9 @@ pub struct GlobalAdvisoryCvss {
     pub score: Option<f64>,
 }
 
-#[cfg(any(feature = "dependabot", feature = "security-advisories"))]
+#[cfg(
+    any(feature = "dependabot", feature = "security-advisories", feature = "webhooks")
+)]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CvssSeverities {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -115,7 +143,9 @@ pub struct CvssSeverities {
     pub cvss_v4: Option<GlobalAdvisoryCvss>,
 }
 
-#[cfg(any(feature = "dependabot", feature = "security-advisories"))]
+#[cfg(
+    any(feature = "dependabot", feature = "security-advisories", feature = "webhooks")
+)]
 /// The EPSS scores as calculated by the [Exploit Prediction Scoring System](https://www.first.org/epss).
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecurityAdvisoryEpss {
@@ -123,6 +153,15 @@ pub struct SecurityAdvisoryEpss {
     pub percentage: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percentile: Option<f64>,
+}
+
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct GlobalAdvisoryCwesItem {
+    /// The Common Weakness Enumeration (CWE) identifier.
+    pub cwe_id: String,
+    /// The name of the CWE.
+    pub name: String,
 }
 
 #[cfg(
@@ -154,7 +193,8 @@ pub struct SecurityAdvisoryEpss {
         feature = "secret-scanning",
         feature = "security-advisories",
         feature = "teams",
-        feature = "users"
+        feature = "users",
+        feature = "webhooks"
     )
 )]
 /// A GitHub user.
@@ -194,6 +234,15 @@ pub struct SimpleUser {
     pub starred_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
+}
+
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " The type of credit the user is receiving."] SecurityAdvisoryCreditTypes {
+    Analyst = "analyst", Finder = "finder", Reporter = "reporter", Coordinator =
+    "coordinator", RemediationDeveloper = "remediation_developer", RemediationReviewer =
+    "remediation_reviewer", RemediationVerifier = "remediation_verifier", Tool = "tool",
+    Sponsor = "sponsor", Other_ = "other", }
 }
 
 #[cfg(
@@ -310,7 +359,8 @@ pub struct AgentTasksGetTaskByRepoAndIdResponseSessionsItemError {
         feature = "issues",
         feature = "projects",
         feature = "repos",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -350,7 +400,8 @@ pub struct Integration {
         feature = "issues",
         feature = "projects",
         feature = "repos",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -372,7 +423,8 @@ pub enum IntegrationOwner {
         feature = "orgs",
         feature = "projects",
         feature = "repos",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 /// An enterprise on GitHub.
@@ -406,7 +458,8 @@ pub struct Enterprise {
         feature = "issues",
         feature = "projects",
         feature = "repos",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 /// The set of permissions for the GitHub app
@@ -441,7 +494,7 @@ pub struct WebhookConfig {
     pub insecure_ssl: Option<WebhookConfigInsecureSsl>,
 }
 
-#[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
+#[cfg(any(feature = "apps", feature = "orgs", feature = "repos", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum WebhookConfigInsecureSsl {
@@ -450,7 +503,7 @@ pub enum WebhookConfigInsecureSsl {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
+#[cfg(any(feature = "apps", feature = "orgs", feature = "repos", feature = "webhooks"))]
 impl std::fmt::Display for WebhookConfigInsecureSsl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -463,19 +516,19 @@ impl std::fmt::Display for WebhookConfigInsecureSsl {
         }
     }
 }
-#[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
+#[cfg(any(feature = "apps", feature = "orgs", feature = "repos", feature = "webhooks"))]
 impl From<String> for WebhookConfigInsecureSsl {
     fn from(v: String) -> Self {
         WebhookConfigInsecureSsl::String(v)
     }
 }
-#[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
+#[cfg(any(feature = "apps", feature = "orgs", feature = "repos", feature = "webhooks"))]
 impl From<&str> for WebhookConfigInsecureSsl {
     fn from(v: &str) -> Self {
         WebhookConfigInsecureSsl::String(v.to_string())
     }
 }
-#[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
+#[cfg(any(feature = "apps", feature = "orgs", feature = "repos", feature = "webhooks"))]
 impl From<f64> for WebhookConfigInsecureSsl {
     fn from(v: f64) -> Self {
         WebhookConfigInsecureSsl::Number(v)
@@ -703,7 +756,7 @@ pub struct HookDeliveryResponse {
     pub payload: Option<String>,
 }
 
-#[cfg(any(feature = "apps", feature = "orgs"))]
+#[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IntegrationInstallationRequestAccount {
@@ -713,42 +766,44 @@ pub enum IntegrationInstallationRequestAccount {
     Other(serde_json::Value),
 }
 
-#[cfg(any(feature = "actions", feature = "apps", feature = "orgs"))]
+#[cfg(
+    any(feature = "actions", feature = "apps", feature = "orgs", feature = "webhooks")
+)]
 crate::open_enum! {
     #[doc =
     " Describe whether all repositories have been selected or there's a selection involved"]
     AllOrSelected { All = "all", Selected = "selected", }
 }
 
-#[cfg(any(feature = "apps", feature = "orgs"))]
+#[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
 crate::open_enum! {
     #[doc =
     " The level of permission to grant the access token for GitHub Actions workflows, workflow runs, and artifacts."]
     ReadOrWrite { Read = "read", Write = "write", }
 }
 
-#[cfg(any(feature = "apps", feature = "orgs"))]
+#[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
 crate::open_enum! {
     #[doc =
     " The level of permission to grant the access token to manage repository projects, columns, and cards."]
     ReadOrWriteOrAdmin { Read = "read", Write = "write", Admin = "admin", }
 }
 
-#[cfg(any(feature = "apps", feature = "orgs"))]
+#[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
 crate::open_enum! {
     #[doc =
     " The level of permission to grant the access token to update GitHub Actions workflow files."]
     Write { Write = "write", }
 }
 
-#[cfg(any(feature = "apps", feature = "orgs"))]
+#[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
 crate::open_enum! {
     #[doc =
     " The level of permission to grant the access token for viewing an organization's plan."]
     Read { Read = "read", }
 }
 
-#[cfg(any(feature = "apps", feature = "orgs"))]
+#[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
 /// Installation
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Installation {
@@ -783,7 +838,7 @@ pub struct Installation {
     pub contact_email: Option<String>,
 }
 
-#[cfg(any(feature = "apps", feature = "orgs"))]
+#[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
 /// The permissions granted to the fine-grained access token.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppPermissions {
@@ -967,7 +1022,8 @@ pub struct AppPermissions {
         feature = "pulls",
         feature = "repos",
         feature = "search",
-        feature = "security-advisories"
+        feature = "security-advisories",
+        feature = "webhooks"
     )
 )]
 /// A repository on GitHub.
@@ -1160,7 +1216,8 @@ pub struct Repository {
         feature = "repos",
         feature = "search",
         feature = "security-advisories",
-        feature = "teams"
+        feature = "teams",
+        feature = "webhooks"
     )
 )]
 /// License Simple
@@ -1189,7 +1246,8 @@ pub struct LicenseSimple {
         feature = "repos",
         feature = "search",
         feature = "security-advisories",
-        feature = "teams"
+        feature = "teams",
+        feature = "webhooks"
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -1223,7 +1281,8 @@ pub struct RepositoryPermissions {
         feature = "repos",
         feature = "search",
         feature = "security-advisories",
-        feature = "teams"
+        feature = "teams",
+        feature = "webhooks"
     )
 )]
 crate::open_enum! {
@@ -1245,7 +1304,8 @@ crate::open_enum! {
         feature = "pulls",
         feature = "repos",
         feature = "search",
-        feature = "security-advisories"
+        feature = "security-advisories",
+        feature = "webhooks"
     )
 )]
 crate::open_enum! {
@@ -1269,7 +1329,8 @@ crate::open_enum! {
         feature = "pulls",
         feature = "repos",
         feature = "search",
-        feature = "security-advisories"
+        feature = "security-advisories",
+        feature = "webhooks"
     )
 )]
 crate::open_enum! {
@@ -1293,7 +1354,8 @@ crate::open_enum! {
         feature = "pulls",
         feature = "repos",
         feature = "search",
-        feature = "security-advisories"
+        feature = "security-advisories",
+        feature = "webhooks"
     )
 )]
 crate::open_enum! {
@@ -1316,7 +1378,8 @@ crate::open_enum! {
         feature = "pulls",
         feature = "repos",
         feature = "search",
-        feature = "security-advisories"
+        feature = "security-advisories",
+        feature = "webhooks"
     )
 )]
 crate::open_enum! {
@@ -1340,7 +1403,8 @@ crate::open_enum! {
         feature = "pulls",
         feature = "repos",
         feature = "search",
-        feature = "security-advisories"
+        feature = "security-advisories",
+        feature = "webhooks"
     )
 )]
 /// The status of the code search index for this repository
@@ -1367,7 +1431,8 @@ pub struct RepositoryCodeSearchIndexStatus {
         feature = "packages",
         feature = "repos",
         feature = "search",
-        feature = "teams"
+        feature = "teams",
+        feature = "webhooks"
     )
 )]
 /// Code Of Conduct
@@ -1394,7 +1459,8 @@ pub struct CodeOfConduct {
         feature = "pulls",
         feature = "repos",
         feature = "security-advisories",
-        feature = "teams"
+        feature = "teams",
+        feature = "webhooks"
     )
 )]
 crate::open_enum! {
@@ -1419,7 +1485,8 @@ crate::open_enum! {
         feature = "repos",
         feature = "search",
         feature = "security-advisories",
-        feature = "teams"
+        feature = "teams",
+        feature = "webhooks"
     )
 )]
 crate::open_enum! {
@@ -1443,7 +1510,8 @@ crate::open_enum! {
         feature = "repos",
         feature = "search",
         feature = "security-advisories",
-        feature = "teams"
+        feature = "teams",
+        feature = "webhooks"
     )
 )]
 crate::open_enum! {
@@ -1458,7 +1526,8 @@ crate::open_enum! {
         feature = "dependabot",
         feature = "issues",
         feature = "secret-scanning",
-        feature = "security-advisories"
+        feature = "security-advisories",
+        feature = "webhooks"
     )
 )]
 /// A GitHub repository.
@@ -1558,16 +1627,221 @@ pub struct SimpleRepository {
     pub hooks_url: String,
 }
 
-#[cfg(any(feature = "dependabot", feature = "dependency-graph"))]
+#[cfg(any(feature = "dependabot", feature = "dependency-graph", feature = "webhooks"))]
 crate::open_enum! {
     DevelopmentOrRuntime { Development = "development", Runtime = "runtime", }
 }
 
-#[cfg(any(feature = "dependabot", feature = "security-advisories"))]
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " The state of the Dependabot alert."] DependabotAlertWithRepositoryState {
+    AutoDismissed = "auto_dismissed", Dismissed = "dismissed", Fixed = "fixed", Open =
+    "open", }
+}
+
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+/// Details for the vulnerable dependency.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct DependabotAlertWithRepositoryDependency {
+    /// Details for the vulnerable package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<DependabotAlertPackage>,
+    /// The full path to the dependency manifest file, relative to the root of the repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_path: Option<String>,
+    /// The execution scope of the vulnerable dependency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<DevelopmentOrRuntime>,
+    /// The vulnerable dependency's relationship to your project.
+    ///
+    /// > [!NOTE]
+    /// > We are rolling out support for dependency relationship across ecosystems. This value will be "unknown" for all dependencies in unsupported ecosystems.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relationship: Option<DependabotAlertWithRepositoryDependencyRelationship>,
+}
+
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+/// Details for the vulnerable package.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct DependabotAlertPackage {
+    /// The package's language or package management ecosystem.
+    pub ecosystem: String,
+    /// The unique package name within its ecosystem.
+    pub name: String,
+}
+
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " The vulnerable dependency's relationship to your project."] #[doc = " "]
+    #[doc = " > [!NOTE]"] #[doc =
+    " > We are rolling out support for dependency relationship across ecosystems. This value will be \"unknown\" for all dependencies in unsupported ecosystems."]
+    DependabotAlertWithRepositoryDependencyRelationship { Unknown = "unknown", Direct =
+    "direct", Transitive = "transitive", Inconclusive = "inconclusive", }
+}
+
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+/// Details for the GitHub Security Advisory.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct DependabotAlertSecurityAdvisory {
+    /// The unique GitHub Security Advisory ID assigned to the advisory.
+    pub ghsa_id: String,
+    /// The unique CVE ID assigned to the advisory.
+    pub cve_id: Option<String>,
+    /// A short, plain text summary of the advisory.
+    pub summary: String,
+    /// A long-form Markdown-supported description of the advisory.
+    pub description: String,
+    /// Vulnerable version range information for the advisory.
+    pub vulnerabilities: Vec<DependabotAlertSecurityVulnerability>,
+    /// The severity of the advisory.
+    pub severity: DependabotAlertSecurityVulnerabilitySeverity,
+    /// The classification of the advisory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification: Option<GeneralOrMalware>,
+    /// Details for the advisory pertaining to the Common Vulnerability Scoring System.
+    pub cvss: DependabotAlertSecurityAdvisoryCvss,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cvss_severities: Option<CvssSeverities>,
+    /// The EPSS scores as calculated by the [Exploit Prediction Scoring System](https://www.first.org/epss).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epss: Option<SecurityAdvisoryEpss>,
+    /// Details for the advisory pertaining to Common Weakness Enumeration.
+    pub cwes: Vec<DependabotAlertSecurityAdvisoryCwesItem>,
+    /// Values that identify this advisory among security information sources.
+    pub identifiers: Vec<DependabotAlertSecurityAdvisoryIdentifiersItem>,
+    /// Links to additional advisory information.
+    pub references: Vec<DependabotAlertSecurityAdvisoryReferencesItem>,
+    /// The time that the advisory was published in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    pub published_at: String,
+    /// The time that the advisory was last modified in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    pub updated_at: String,
+    /// The time that the advisory was withdrawn in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    pub withdrawn_at: Option<String>,
+}
+
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+/// Details pertaining to one vulnerable version range for the advisory.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct DependabotAlertSecurityVulnerability {
+    /// Details for the vulnerable package.
+    pub package: DependabotAlertPackage,
+    /// The severity of the vulnerability.
+    pub severity: DependabotAlertSecurityVulnerabilitySeverity,
+    /// Conditions that identify vulnerable versions of this vulnerability's package.
+    pub vulnerable_version_range: String,
+    /// Details pertaining to the package version that patches this vulnerability.
+    pub first_patched_version: Option<
+        DependabotAlertSecurityVulnerabilityFirstPatchedVersion,
+    >,
+}
+
+#[cfg(
+    any(feature = "dependabot", feature = "security-advisories", feature = "webhooks")
+)]
 crate::open_enum! {
     #[doc = " The severity of the vulnerability."]
     DependabotAlertSecurityVulnerabilitySeverity { Low = "low", Medium = "medium", High =
     "high", Critical = "critical", }
+}
+
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+/// Details pertaining to the package version that patches this vulnerability.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct DependabotAlertSecurityVulnerabilityFirstPatchedVersion {
+    /// The package version that patches this vulnerability.
+    pub identifier: String,
+}
+
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " The classification of the advisory."] GeneralOrMalware { General =
+    "general", Malware = "malware", }
+}
+
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+/// Details for the advisory pertaining to the Common Vulnerability Scoring System.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct DependabotAlertSecurityAdvisoryCvss {
+    /// The overall CVSS score of the advisory.
+    pub score: f64,
+    /// The full CVSS vector string for the advisory.
+    pub vector_string: Option<String>,
+}
+
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+/// A CWE weakness assigned to the advisory.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct DependabotAlertSecurityAdvisoryCwesItem {
+    /// The unique CWE ID.
+    pub cwe_id: String,
+    /// The short, plain text name of the CWE.
+    pub name: String,
+}
+
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+/// An advisory identifier.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct DependabotAlertSecurityAdvisoryIdentifiersItem {
+    /// The type of advisory identifier.
+    pub r#type: CveOrGhsa,
+    /// The value of the advisory identifer.
+    pub value: String,
+}
+
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+/// A link to additional advisory information.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct DependabotAlertSecurityAdvisoryReferencesItem {
+    /// The URL of the reference.
+    pub url: String,
+}
+
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " The reason that the alert was dismissed."]
+    DependabotAlertWithRepositoryDismissedReason { FixStarted = "fix_started", Inaccurate
+    = "inaccurate", NoBandwidth = "no_bandwidth", NotUsed = "not_used", TolerableRisk =
+    "tolerable_risk", }
+}
+
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+/// Information about an active dismissal request for this Dependabot alert.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct DependabotAlertDismissalRequestSimple {
+    /// The unique identifier of the dismissal request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    /// The current status of the dismissal request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<DependabotAlertDismissalRequestSimpleStatus>,
+    /// The user who requested the dismissal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requester: Option<DependabotAlertDismissalRequestSimpleRequester>,
+    /// The date and time when the dismissal request was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// The API URL to get more information about this dismissal request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " The current status of the dismissal request."]
+    DependabotAlertDismissalRequestSimpleStatus { Pending = "pending", Approved =
+    "approved", Rejected = "rejected", Cancelled = "cancelled", }
+}
+
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+/// The user who requested the dismissal.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct DependabotAlertDismissalRequestSimpleRequester {
+    /// The unique identifier of the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    /// The login name of the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
 }
 
 #[cfg(any(feature = "copilot", feature = "enterprise-teams"))]
@@ -1598,7 +1872,14 @@ pub struct EnterpriseTeam {
     pub notification_setting: Option<EnterpriseTeamNotificationSetting>,
 }
 
-#[cfg(any(feature = "copilot", feature = "enterprise-teams", feature = "teams"))]
+#[cfg(
+    any(
+        feature = "copilot",
+        feature = "enterprise-teams",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
 crate::open_enum! {
     #[doc =
     " Whether team members will receive notifications when the team is mentioned."]
@@ -1636,7 +1917,160 @@ pub struct OrganizationSimple {
     pub description: Option<String>,
 }
 
-#[cfg(any(feature = "activity", feature = "issues"))]
+#[cfg(any(feature = "activity", feature = "webhooks"))]
+/// A Discussion in a repository.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct Discussion {
+    pub active_lock_reason: Option<String>,
+    pub answer_chosen_at: Option<String>,
+    /// User
+    pub answer_chosen_by: Option<DiscussionAnswerChosenBy>,
+    pub answer_html_url: Option<String>,
+    /// How the author is associated with the repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_association: Option<DiscussionAuthorAssociation>,
+    pub body: String,
+    pub category: DiscussionCategory,
+    pub comments: i64,
+    pub created_at: String,
+    pub html_url: String,
+    pub id: i64,
+    pub locked: bool,
+    pub node_id: String,
+    pub number: i64,
+    /// Reactions
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reactions: Option<DiscussionReactions>,
+    pub repository_url: String,
+    /// The current state of the discussion.
+    /// `converting` means that the discussion is being converted from an issue.
+    /// `transferring` means that the discussion is being transferred from another repository.
+    pub state: DiscussionState,
+    /// The reason for the current state
+    pub state_reason: Option<DiscussionStateReason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline_url: Option<String>,
+    pub title: String,
+    pub updated_at: String,
+    /// User
+    pub user: Option<DiscussionAnswerChosenBy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<Label>>,
+}
+
+#[cfg(any(feature = "activity", feature = "webhooks"))]
+/// User
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct DiscussionAnswerChosenBy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followers_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub following_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gists_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gravatar_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_url: Option<String>,
+    pub id: i64,
+    pub login: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organizations_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_events_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repos_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_admin: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starred_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscriptions_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<BotOrUserOrOrganization>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_view_type: Option<String>,
+}
+
+#[cfg(any(feature = "activity", feature = "webhooks"))]
+crate::open_enum! {
+    BotOrUserOrOrganization { Bot = "Bot", User = "User", Organization = "Organization",
+    }
+}
+
+#[cfg(any(feature = "activity", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " How the author is associated with the repository."]
+    DiscussionAuthorAssociation { Collaborator = "COLLABORATOR", Contributor =
+    "CONTRIBUTOR", FirstTimer = "FIRST_TIMER", FirstTimeContributor =
+    "FIRST_TIME_CONTRIBUTOR", Mannequin = "MANNEQUIN", Member = "MEMBER", None = "NONE",
+    Owner = "OWNER", }
+}
+
+#[cfg(any(feature = "activity", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct DiscussionCategory {
+    pub created_at: String,
+    pub description: String,
+    pub emoji: String,
+    pub id: i64,
+    pub is_answerable: bool,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
+    pub repository_id: i64,
+    pub slug: String,
+    pub updated_at: String,
+}
+
+#[cfg(any(feature = "activity", feature = "webhooks"))]
+/// Reactions
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct DiscussionReactions {
+    #[serde(rename = "+1")]
+    pub plus_1: i64,
+    #[serde(rename = "-1")]
+    pub minus_1: i64,
+    pub confused: i64,
+    pub eyes: i64,
+    pub heart: i64,
+    pub hooray: i64,
+    pub laugh: i64,
+    pub rocket: i64,
+    pub total_count: i64,
+    pub url: String,
+}
+
+#[cfg(any(feature = "activity", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " The current state of the discussion."] #[doc =
+    " `converting` means that the discussion is being converted from an issue."] #[doc =
+    " `transferring` means that the discussion is being transferred from another repository."]
+    DiscussionState { Open = "open", Closed = "closed", Locked = "locked", Converting =
+    "converting", Transferring = "transferring", }
+}
+
+#[cfg(any(feature = "activity", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " The reason for the current state"] DiscussionStateReason { Resolved =
+    "resolved", Outdated = "outdated", Duplicate = "duplicate", Reopened = "reopened", }
+}
+
+#[cfg(any(feature = "activity", feature = "issues", feature = "webhooks"))]
 /// Color-coded labels help you categorize and filter your issues (just like labels in Gmail).
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Label {
@@ -1655,7 +2089,14 @@ pub struct Label {
     pub default: bool,
 }
 
-#[cfg(any(feature = "activity", feature = "issues", feature = "projects"))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "webhooks"
+    )
+)]
 /// Issues are a great way to keep track of tasks, enhancements, and bugs for your projects.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Issue {
@@ -1735,14 +2176,28 @@ pub struct Issue {
     pub issue_field_values: Option<Vec<IssueFieldValue>>,
 }
 
-#[cfg(any(feature = "activity", feature = "issues", feature = "projects"))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "webhooks"
+    )
+)]
 crate::open_enum! {
     #[doc = " The reason for the current state"] IssueStateReason { Completed =
     "completed", Reopened = "reopened", NotPlanned = "not_planned", Duplicate =
     "duplicate", }
 }
 
-#[cfg(any(feature = "activity", feature = "issues", feature = "projects"))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "webhooks"
+    )
+)]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IssueLabelsItem {
@@ -1751,20 +2206,41 @@ pub enum IssueLabelsItem {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "activity", feature = "issues", feature = "projects"))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "webhooks"
+    )
+)]
 impl From<String> for IssueLabelsItem {
     fn from(v: String) -> Self {
         IssueLabelsItem::String(v)
     }
 }
-#[cfg(any(feature = "activity", feature = "issues", feature = "projects"))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "webhooks"
+    )
+)]
 impl From<&str> for IssueLabelsItem {
     fn from(v: &str) -> Self {
         IssueLabelsItem::String(v.to_string())
     }
 }
 
-#[cfg(any(feature = "activity", feature = "issues", feature = "projects"))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "webhooks"
+    )
+)]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueLabelsItemVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1791,7 +2267,8 @@ pub struct IssueLabelsItemVariant1 {
         feature = "projects",
         feature = "pulls",
         feature = "repos",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 /// A collection of related issues and pull requests.
@@ -1826,7 +2303,8 @@ pub struct Milestone {
         feature = "projects",
         feature = "pulls",
         feature = "repos",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 crate::open_enum! {
@@ -1839,7 +2317,8 @@ crate::open_enum! {
         feature = "activity",
         feature = "issues",
         feature = "projects",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -1859,7 +2338,8 @@ pub struct IssuePullRequest {
         feature = "orgs",
         feature = "projects",
         feature = "repos",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
@@ -1894,7 +2374,8 @@ pub struct IssueType {
         feature = "orgs",
         feature = "projects",
         feature = "repos",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 crate::open_enum! {
@@ -1912,7 +2393,8 @@ crate::open_enum! {
         feature = "projects",
         feature = "pulls",
         feature = "repos",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 crate::open_enum! {
@@ -1929,7 +2411,8 @@ crate::open_enum! {
         feature = "projects",
         feature = "pulls",
         feature = "repos",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 /// Reaction Rollup
@@ -1954,7 +2437,8 @@ pub struct ReactionRollup {
         feature = "activity",
         feature = "issues",
         feature = "projects",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 /// Sub-issues Summary
@@ -1970,7 +2454,8 @@ pub struct SubIssuesSummary {
         feature = "activity",
         feature = "issues",
         feature = "projects",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 /// Comments provide a way for people to collaborate on an issue.
@@ -2014,7 +2499,8 @@ pub struct IssueComment {
         feature = "activity",
         feature = "issues",
         feature = "projects",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 /// Context around who pinned an issue comment and when it was pinned.
@@ -2029,7 +2515,8 @@ pub struct NullablePinnedIssueComment {
         feature = "activity",
         feature = "issues",
         feature = "projects",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 /// Details about why an issue comment was minimized.
@@ -2044,7 +2531,8 @@ pub struct NullableIssueCommentMinimized {
         feature = "activity",
         feature = "issues",
         feature = "projects",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 /// Issue Dependencies Summary
@@ -2061,7 +2549,8 @@ pub struct IssueDependenciesSummary {
         feature = "activity",
         feature = "issues",
         feature = "projects",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 /// A value assigned to an issue field
@@ -2091,7 +2580,8 @@ pub struct IssueFieldValue {
         feature = "issues",
         feature = "orgs",
         feature = "projects",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 crate::open_enum! {
@@ -2105,7 +2595,8 @@ crate::open_enum! {
         feature = "activity",
         feature = "issues",
         feature = "projects",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 /// The value of the issue field
@@ -2123,7 +2614,8 @@ pub enum IntegerOrNumberOrString {
         feature = "activity",
         feature = "issues",
         feature = "projects",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 impl std::fmt::Display for IntegerOrNumberOrString {
@@ -2144,7 +2636,8 @@ impl std::fmt::Display for IntegerOrNumberOrString {
         feature = "activity",
         feature = "issues",
         feature = "projects",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 impl From<String> for IntegerOrNumberOrString {
@@ -2157,7 +2650,8 @@ impl From<String> for IntegerOrNumberOrString {
         feature = "activity",
         feature = "issues",
         feature = "projects",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 impl From<&str> for IntegerOrNumberOrString {
@@ -2170,7 +2664,8 @@ impl From<&str> for IntegerOrNumberOrString {
         feature = "activity",
         feature = "issues",
         feature = "projects",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 impl From<f64> for IntegerOrNumberOrString {
@@ -2183,7 +2678,8 @@ impl From<f64> for IntegerOrNumberOrString {
         feature = "activity",
         feature = "issues",
         feature = "projects",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 impl From<i64> for IntegerOrNumberOrString {
@@ -2197,7 +2693,8 @@ impl From<i64> for IntegerOrNumberOrString {
         feature = "activity",
         feature = "issues",
         feature = "projects",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 /// Details about the selected option (only present for single_select fields)
@@ -2211,7 +2708,14 @@ pub struct IssueFieldValueSingleSelectOption {
     pub color: String,
 }
 
-#[cfg(any(feature = "actions", feature = "activity", feature = "checks"))]
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "checks",
+        feature = "webhooks"
+    )
+)]
 /// Pull Request Minimal
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestMinimal {
@@ -2223,7 +2727,13 @@ pub struct PullRequestMinimal {
 }
 
 #[cfg(
-    any(feature = "actions", feature = "activity", feature = "checks", feature = "pulls")
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "checks",
+        feature = "pulls",
+        feature = "webhooks"
+    )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestMinimalHead {
@@ -2233,7 +2743,13 @@ pub struct PullRequestMinimalHead {
 }
 
 #[cfg(
-    any(feature = "actions", feature = "activity", feature = "checks", feature = "pulls")
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "checks",
+        feature = "pulls",
+        feature = "webhooks"
+    )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestMinimalHeadRepo {
@@ -2243,7 +2759,13 @@ pub struct PullRequestMinimalHeadRepo {
 }
 
 #[cfg(
-    any(feature = "actions", feature = "activity", feature = "checks", feature = "pulls")
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "checks",
+        feature = "pulls",
+        feature = "webhooks"
+    )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestMinimalBase {
@@ -2252,14 +2774,66 @@ pub struct PullRequestMinimalBase {
     pub repo: PullRequestMinimalHeadRepo,
 }
 
-#[cfg(any(feature = "activity", feature = "issues", feature = "pulls"))]
+#[cfg(any(feature = "activity", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct PullRequestReviewCommentEventCommentLinks {
+    /// Link
+    pub html: PullRequestReviewCommentEventCommentLinksHtml,
+    /// Link
+    pub pull_request: PullRequestReviewCommentEventCommentLinksHtml,
+    /// Link
+    #[serde(rename = "self")]
+    pub self_: PullRequestReviewCommentEventCommentLinksHtml,
+}
+
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "pulls",
+        feature = "webhooks"
+    )
+)]
 /// Link
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestReviewCommentEventCommentLinksHtml {
     pub href: String,
 }
 
-#[cfg(any(feature = "activity", feature = "issues", feature = "pulls"))]
+#[cfg(any(feature = "activity", feature = "webhooks"))]
+/// Reactions
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct PullRequestReviewCommentEventCommentReactions {
+    #[serde(rename = "+1", default, skip_serializing_if = "Option::is_none")]
+    pub plus_1: Option<i64>,
+    #[serde(rename = "-1", default, skip_serializing_if = "Option::is_none")]
+    pub minus_1: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confused: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eyes: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heart: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooray: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub laugh: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rocket: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_count: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "pulls",
+        feature = "webhooks"
+    )
+)]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestReviewEventReviewLinks {
     pub html: PullRequestReviewCommentEventCommentLinksHtml,
@@ -2389,6 +2963,12 @@ crate::open_enum! {
     OpenOrClosedOrAll { Open = "open", Closed = "closed", All = "all", }
 }
 
+#[cfg(any(feature = "apps", feature = "webhooks"))]
+crate::open_enum! {
+    FreeOrFlatRateOrPerUnit { Free = "FREE", FlatRate = "FLAT_RATE", PerUnit =
+    "PER_UNIT", }
+}
+
 #[cfg(
     any(
         feature = "activity",
@@ -2418,7 +2998,8 @@ crate::open_enum! {
         feature = "packages",
         feature = "repos",
         feature = "search",
-        feature = "teams"
+        feature = "teams",
+        feature = "webhooks"
     )
 )]
 /// Minimal Repository
@@ -2579,7 +3160,8 @@ pub struct MinimalRepository {
         feature = "packages",
         feature = "repos",
         feature = "search",
-        feature = "teams"
+        feature = "teams",
+        feature = "webhooks"
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -2610,7 +3192,8 @@ pub struct MinimalRepositoryPermissions {
         feature = "packages",
         feature = "repos",
         feature = "search",
-        feature = "teams"
+        feature = "teams",
+        feature = "webhooks"
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -2642,7 +3225,8 @@ pub struct MinimalRepositoryLicense {
         feature = "repos",
         feature = "search",
         feature = "security-advisories",
-        feature = "teams"
+        feature = "teams",
+        feature = "webhooks"
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -2694,7 +3278,8 @@ pub struct SecurityAndAnalysis {
         feature = "repos",
         feature = "search",
         feature = "security-advisories",
-        feature = "teams"
+        feature = "teams",
+        feature = "webhooks"
     )
 )]
 /// Enable or disable GitHub Advanced Security for the repository.
@@ -2722,7 +3307,8 @@ pub struct SecurityAndAnalysisAdvancedSecurity {
         feature = "search",
         feature = "secret-scanning",
         feature = "security-advisories",
-        feature = "teams"
+        feature = "teams",
+        feature = "webhooks"
     )
 )]
 crate::open_enum! {
@@ -2745,7 +3331,8 @@ crate::open_enum! {
         feature = "repos",
         feature = "search",
         feature = "security-advisories",
-        feature = "teams"
+        feature = "teams",
+        feature = "webhooks"
     )
 )]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -2773,7 +3360,8 @@ pub struct SecurityAndAnalysisSecretScanningDelegatedBypassOptions {
         feature = "repos",
         feature = "search",
         feature = "security-advisories",
-        feature = "teams"
+        feature = "teams",
+        feature = "webhooks"
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -2802,7 +3390,8 @@ pub struct SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem 
         feature = "repos",
         feature = "search",
         feature = "security-advisories",
-        feature = "teams"
+        feature = "teams",
+        feature = "webhooks"
     )
 )]
 impl SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem {
@@ -2930,7 +3519,8 @@ pub struct ActionsPublicKey {
         feature = "issues",
         feature = "projects",
         feature = "pulls",
-        feature = "repos"
+        feature = "repos",
+        feature = "webhooks"
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -2949,7 +3539,8 @@ pub enum IntegerOrString {
         feature = "issues",
         feature = "projects",
         feature = "pulls",
-        feature = "repos"
+        feature = "repos",
+        feature = "webhooks"
     )
 )]
 impl std::fmt::Display for IntegerOrString {
@@ -2970,7 +3561,8 @@ impl std::fmt::Display for IntegerOrString {
         feature = "issues",
         feature = "projects",
         feature = "pulls",
-        feature = "repos"
+        feature = "repos",
+        feature = "webhooks"
     )
 )]
 impl From<i64> for IntegerOrString {
@@ -2986,7 +3578,8 @@ impl From<i64> for IntegerOrString {
         feature = "issues",
         feature = "projects",
         feature = "pulls",
-        feature = "repos"
+        feature = "repos",
+        feature = "webhooks"
     )
 )]
 impl From<String> for IntegerOrString {
@@ -3002,7 +3595,8 @@ impl From<String> for IntegerOrString {
         feature = "issues",
         feature = "projects",
         feature = "pulls",
-        feature = "repos"
+        feature = "repos",
+        feature = "webhooks"
     )
 )]
 impl From<&str> for IntegerOrString {
@@ -3213,7 +3807,8 @@ pub struct OrgsDeleteAttestationsBulkRequestVariant1 {
         feature = "pulls",
         feature = "repos",
         feature = "security-advisories",
-        feature = "teams"
+        feature = "teams",
+        feature = "webhooks"
     )
 )]
 /// Groups of organization members that gives permissions on specified repositories.
@@ -3264,7 +3859,8 @@ pub struct Team {
         feature = "pulls",
         feature = "repos",
         feature = "security-advisories",
-        feature = "teams"
+        feature = "teams",
+        feature = "webhooks"
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -3288,7 +3884,8 @@ pub struct TeamPermissions {
         feature = "pulls",
         feature = "repos",
         feature = "security-advisories",
-        feature = "teams"
+        feature = "teams",
+        feature = "webhooks"
     )
 )]
 crate::open_enum! {
@@ -3311,7 +3908,8 @@ crate::open_enum! {
         feature = "pulls",
         feature = "repos",
         feature = "security-advisories",
-        feature = "teams"
+        feature = "teams",
+        feature = "webhooks"
     )
 )]
 /// Groups of organization members that gives permissions on specified repositories.
@@ -3359,9 +3957,20 @@ pub struct CodespacesSetCodespacesAccessUsersRequest {
     pub selected_usernames: Vec<String>,
 }
 
-#[cfg(any(feature = "copilot-spaces", feature = "repos"))]
+#[cfg(any(feature = "copilot-spaces", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " The collaborator actor type."] User { User = "User", }
+}
+
+#[cfg(any(feature = "copilot-spaces", feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
     #[doc = " The collaborator actor type."] Team2 { Team = "Team", }
+}
+
+#[cfg(any(feature = "copilot-spaces", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " The type of actor (user or team)."] UserOrTeam { User = "User", Team =
+    "Team", }
 }
 
 #[cfg(any(feature = "packages", feature = "repos", feature = "users"))]
@@ -3419,6 +4028,110 @@ pub struct OrgsRemoveOutsideCollaboratorError422 {
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub documentation_url: Option<String>,
+}
+
+#[cfg(any(feature = "packages", feature = "webhooks"))]
+crate::open_enum! {
+    PublicOrPrivateOrInternal { Public = "public", Private = "private", Internal =
+    "internal", }
+}
+
+#[cfg(any(feature = "orgs", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " Type of repository selection requested."] NoneTypeOrAllOrSubset { None =
+    "none", All = "all", Subset = "subset", }
+}
+
+#[cfg(any(feature = "orgs", feature = "webhooks"))]
+/// Permissions requested, categorized by type of permission.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct OrganizationProgrammaticAccessGrantRequestPermissions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<std::collections::BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<std::collections::BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other: Option<std::collections::BTreeMap<String, String>>,
+}
+
+#[cfg(any(feature = "projects", feature = "webhooks"))]
+/// A projects v2 project
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct ProjectsV2 {
+    /// The unique identifier of the project.
+    pub id: f64,
+    /// The node ID of the project.
+    pub node_id: String,
+    /// A GitHub user.
+    pub owner: SimpleUser,
+    /// A GitHub user.
+    pub creator: SimpleUser,
+    /// The project title.
+    pub title: String,
+    /// A short description of the project.
+    pub description: Option<String>,
+    /// Whether the project is visible to anyone with access to the owner.
+    pub public: bool,
+    /// The time when the project was closed.
+    pub closed_at: Option<String>,
+    /// The time when the project was created.
+    pub created_at: String,
+    /// The time when the project was last updated.
+    pub updated_at: String,
+    /// The project number.
+    pub number: i64,
+    /// A concise summary of the project.
+    pub short_description: Option<String>,
+    /// The time when the project was deleted.
+    pub deleted_at: Option<String>,
+    pub deleted_by: Option<SimpleUser>,
+    /// The current state of the project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<OpenOrClosed>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_status_update: Option<ProjectsV2StatusUpdate>,
+    /// Whether this project is a template
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_template: Option<bool>,
+}
+
+#[cfg(any(feature = "projects", feature = "webhooks"))]
+/// An status update belonging to a project
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct ProjectsV2StatusUpdate {
+    /// The unique identifier of the status update.
+    pub id: f64,
+    /// The node ID of the status update.
+    pub node_id: String,
+    /// The node ID of the project that this status update belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_node_id: Option<String>,
+    /// A GitHub user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator: Option<SimpleUser>,
+    /// The time when the status update was created.
+    pub created_at: String,
+    /// The time when the status update was last updated.
+    pub updated_at: String,
+    /// The current status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ProjectsV2StatusUpdateStatus>,
+    /// The start date of the period covered by the update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<String>,
+    /// The target date associated with the update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_date: Option<String>,
+    /// Body of the status update
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+#[cfg(any(feature = "projects", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " The current status."] ProjectsV2StatusUpdateStatus { Inactive = "INACTIVE",
+    OnTrack = "ON_TRACK", AtRisk = "AT_RISK", OffTrack = "OFF_TRACK", Complete =
+    "COMPLETE", }
 }
 
 #[cfg(
@@ -3506,7 +4219,8 @@ pub struct PullRequestSimpleLabelsItem {
         feature = "code-scanning",
         feature = "projects",
         feature = "pulls",
-        feature = "repos"
+        feature = "repos",
+        feature = "webhooks"
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -3541,7 +4255,8 @@ pub struct PullRequestSimpleBase {
         feature = "code-scanning",
         feature = "projects",
         feature = "pulls",
-        feature = "repos"
+        feature = "repos",
+        feature = "webhooks"
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -3570,7 +4285,8 @@ pub struct PullRequestSimpleLinks {
         feature = "code-scanning",
         feature = "projects",
         feature = "pulls",
-        feature = "repos"
+        feature = "repos",
+        feature = "webhooks"
     )
 )]
 /// Hypermedia Link
@@ -3584,7 +4300,8 @@ pub struct Link {
         feature = "code-scanning",
         feature = "projects",
         feature = "pulls",
-        feature = "repos"
+        feature = "repos",
+        feature = "webhooks"
     )
 )]
 /// The status of auto merging a pull request.
@@ -3605,7 +4322,8 @@ pub struct AutoMerge {
         feature = "code-scanning",
         feature = "projects",
         feature = "pulls",
-        feature = "repos"
+        feature = "repos",
+        feature = "webhooks"
     )
 )]
 crate::open_enum! {
@@ -3618,7 +4336,8 @@ crate::open_enum! {
         feature = "code-scanning",
         feature = "projects",
         feature = "pulls",
-        feature = "repos"
+        feature = "repos",
+        feature = "webhooks"
     )
 )]
 /// The stack information associated with a pull request.
@@ -3645,7 +4364,8 @@ pub struct PullRequestStack {
         feature = "git",
         feature = "projects",
         feature = "pulls",
-        feature = "repos"
+        feature = "repos",
+        feature = "webhooks"
     )
 )]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -3654,6 +4374,12 @@ pub struct PullRequestStackBase {
     pub r#ref: String,
     /// The base SHA of the stack this pull request belongs to.
     pub sha: String,
+}
+
+#[cfg(any(feature = "projects", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " The type of content tracked in a project item"] ProjectsV2ItemContentType {
+    Issue = "Issue", PullRequest = "PullRequest", DraftIssue = "DraftIssue", }
 }
 
 #[cfg(any(feature = "issues", feature = "projects"))]
@@ -3699,7 +4425,92 @@ impl From<f64> for NumberOrString {
     }
 }
 
-#[cfg(any(feature = "orgs", feature = "repos"))]
+#[cfg(any(feature = "orgs", feature = "webhooks"))]
+/// Custom property defined on an organization
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CustomProperty {
+    /// The name of the property
+    pub property_name: String,
+    /// The URL that can be used to fetch, update, or delete info about this property via the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The source type of the property
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_type: Option<OrganizationOrEnterprise>,
+    /// The type of the value for the property
+    pub value_type: CustomPropertyValueType,
+    /// Whether the property is required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required: Option<bool>,
+    /// Default value of the property
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::runtime::double_option"
+    )]
+    pub default_value: Option<Option<SecurityAdvisoriesListGlobalAdvisoriesAffects>>,
+    /// Short description of the property
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::runtime::double_option"
+    )]
+    pub description: Option<Option<String>>,
+    /// An ordered list of the allowed values of the property.
+    /// The property can have up to 200 allowed values.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::runtime::double_option"
+    )]
+    pub allowed_values: Option<Option<Vec<String>>>,
+    /// Who can edit the values of the property
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::runtime::double_option"
+    )]
+    pub values_editable_by: Option<Option<OrgActorsOrOrgAndRepoActors>>,
+    /// Whether setting properties values is mandatory
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_explicit_values: Option<bool>,
+}
+#[cfg(any(feature = "orgs", feature = "webhooks"))]
+impl CustomProperty {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        property_name: impl Into<String>,
+        value_type: impl Into<CustomPropertyValueType>,
+    ) -> Self {
+        CustomProperty {
+            property_name: property_name.into(),
+            url: None,
+            source_type: None,
+            value_type: value_type.into(),
+            required: None,
+            default_value: None,
+            description: None,
+            allowed_values: None,
+            values_editable_by: None,
+            require_explicit_values: None,
+        }
+    }
+}
+
+#[cfg(any(feature = "orgs", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " The type of the value for the property"] CustomPropertyValueType { String =
+    "string", SingleSelect = "single_select", MultiSelect = "multi_select", TrueFalse =
+    "true_false", Url = "url", }
+}
+
+#[cfg(any(feature = "orgs", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " Who can edit the values of the property"] OrgActorsOrOrgAndRepoActors {
+    OrgActors = "org_actors", OrgAndRepoActors = "org_and_repo_actors", }
+}
+
+#[cfg(any(feature = "orgs", feature = "repos", feature = "webhooks"))]
 /// Custom property name and associated value
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomPropertyValue {
@@ -3709,7 +4520,14 @@ pub struct CustomPropertyValue {
     pub value: Option<SecurityAdvisoriesListGlobalAdvisoriesAffects>,
 }
 
-#[cfg(any(feature = "codespaces", feature = "repos", feature = "security-advisories"))]
+#[cfg(
+    any(
+        feature = "codespaces",
+        feature = "repos",
+        feature = "security-advisories",
+        feature = "webhooks"
+    )
+)]
 /// Full Repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct FullRepository {
@@ -3885,7 +4703,8 @@ pub struct FullRepository {
         feature = "codespaces",
         feature = "repos",
         feature = "search",
-        feature = "security-advisories"
+        feature = "security-advisories",
+        feature = "webhooks"
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -3899,7 +4718,14 @@ pub struct FullRepositoryPermissions {
     pub pull: bool,
 }
 
-#[cfg(any(feature = "codespaces", feature = "repos", feature = "security-advisories"))]
+#[cfg(
+    any(
+        feature = "codespaces",
+        feature = "repos",
+        feature = "security-advisories",
+        feature = "webhooks"
+    )
+)]
 /// Code of Conduct Simple
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeOfConductSimple {
@@ -3907,6 +4733,1193 @@ pub struct CodeOfConductSimple {
     pub key: String,
     pub name: String,
     pub html_url: Option<String>,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// A set of rules to apply when specified conditions are met.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct RepositoryRuleset {
+    /// The ID of the ruleset
+    pub id: i64,
+    /// The name of the ruleset
+    pub name: String,
+    /// The target of the ruleset
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<RepositoryRulesetTarget>,
+    /// The type of the source of the ruleset
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_type: Option<RepositoryOrOrganizationOrEnterprise>,
+    /// The name of the source
+    pub source: String,
+    /// The enforcement level of the ruleset. `evaluate` allows admins to test rules before enforcing them. Admins can view insights on the Rule Insights page (`evaluate` is only available with GitHub Enterprise).
+    pub enforcement: RepositoryRuleEnforcement,
+    /// The actors that can bypass the rules in this ruleset
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bypass_actors: Option<Vec<RepositoryRulesetBypassActor>>,
+    /// The bypass type of the user making the API request for this ruleset. This field is only returned when
+    /// querying the repository-level endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_user_can_bypass: Option<RepositoryRulesetCurrentUserCanBypass>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
+    #[serde(rename = "_links", default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<RepositoryRulesetLinks>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<RepositoryRulesetConditions>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<RepositoryRule>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " The target of the ruleset"] RepositoryRulesetTarget { Branch = "branch",
+    Tag = "tag", Push = "push", Repository = "repository", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " The type of the source of the ruleset"]
+    RepositoryOrOrganizationOrEnterprise { Repository = "Repository", Organization =
+    "Organization", Enterprise = "Enterprise", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc =
+    " The enforcement level of the ruleset. `evaluate` allows admins to test rules before enforcing them. Admins can view insights on the Rule Insights page (`evaluate` is only available with GitHub Enterprise)."]
+    RepositoryRuleEnforcement { Disabled = "disabled", Active = "active", Evaluate =
+    "evaluate", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// An actor that can bypass rules in a ruleset
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRulesetBypassActor {
+    /// The ID of the actor that can bypass a ruleset. Required for `Integration`, `RepositoryRole`, `Team`, and `User` actor types. If `actor_type` is `OrganizationAdmin`, `actor_id` is ignored. If `actor_type` is `DeployKey`, this should be null. `OrganizationAdmin` is not applicable for personal repositories.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::runtime::double_option"
+    )]
+    pub actor_id: Option<Option<i64>>,
+    /// The type of actor that can bypass a ruleset.
+    pub actor_type: RepositoryRulesetBypassActorActorType,
+    /// When the specified actor can bypass the ruleset. `pull_request` means that an actor can only bypass rules on pull requests. `pull_request` is not applicable for the `DeployKey` actor type. Also, `pull_request` is only applicable to branch rulesets. When `bypass_mode` is `exempt`, rules will not be run for that actor and a bypass audit entry will not be created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bypass_mode: Option<AlwaysOrPullRequestOrExempt>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRulesetBypassActor {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(actor_type: impl Into<RepositoryRulesetBypassActorActorType>) -> Self {
+        RepositoryRulesetBypassActor {
+            actor_id: None,
+            actor_type: actor_type.into(),
+            bypass_mode: None,
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " The type of actor that can bypass a ruleset."]
+    RepositoryRulesetBypassActorActorType { Integration = "Integration",
+    OrganizationAdmin = "OrganizationAdmin", RepositoryRole = "RepositoryRole", Team =
+    "Team", DeployKey = "DeployKey", User = "User", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc =
+    " When the specified actor can bypass the ruleset. `pull_request` means that an actor can only bypass rules on pull requests. `pull_request` is not applicable for the `DeployKey` actor type. Also, `pull_request` is only applicable to branch rulesets. When `bypass_mode` is `exempt`, rules will not be run for that actor and a bypass audit entry will not be created."]
+    AlwaysOrPullRequestOrExempt { Always = "always", PullRequest = "pull_request", Exempt
+    = "exempt", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc =
+    " The bypass type of the user making the API request for this ruleset. This field is only returned when"]
+    #[doc = " querying the repository-level endpoint."]
+    RepositoryRulesetCurrentUserCanBypass { Always = "always", PullRequestsOnly =
+    "pull_requests_only", Never = "never", Exempt = "exempt", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct RepositoryRulesetLinks {
+    #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
+    pub self_: Option<RepositoryRulesetLinksSelf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<RepositoryRulesetLinksSelf>,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct RepositoryRulesetLinksSelf {
+    /// The URL of the ruleset
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub href: Option<String>,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum RepositoryRulesetConditions {
+    RepositoryRulesetConditions(RepositoryRulesetConditions2),
+    OrgRulesetConditions(OrgRulesetConditions),
+    /// A value matching none of the shapes the description lists, kept as it arrived.
+    Other(serde_json::Value),
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Parameters for a repository ruleset ref name condition
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRulesetConditions2 {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ref_name: Option<RepositoryRulesetConditions2RefName>,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRulesetConditions2RefName {
+    /// Array of ref names or patterns to include. One of these patterns must match for the condition to pass. Also accepts `~DEFAULT_BRANCH` to include the default branch or `~ALL` to include all branches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include: Option<Vec<String>>,
+    /// Array of ref names or patterns to exclude. The condition will not pass if any of these patterns match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude: Option<Vec<String>>,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Conditions for an organization ruleset.
+/// The branch and tag rulesets conditions object should contain both `repository_name` and `ref_name` properties, or both `repository_id` and `ref_name` properties, or both `repository_property` and `ref_name` properties.
+/// The push rulesets conditions object does not require the `ref_name` property.
+/// For repository policy rulesets, the conditions object should only contain the `repository_name`, the `repository_id`, or the `repository_property`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum OrgRulesetConditions {
+    Object(OrgRulesetConditionsVariant0),
+    Object2(OrgRulesetConditionsVariant1),
+    Object3(OrgRulesetConditionsVariant2),
+    /// A value matching none of the shapes the description lists, kept as it arrived.
+    Other(serde_json::Value),
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Conditions to target repositories by name and refs by name
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct OrgRulesetConditionsVariant0 {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ref_name: Option<RepositoryRulesetConditions2RefName>,
+    pub repository_name: OrgRulesetConditionsVariant0RepositoryName,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct OrgRulesetConditionsVariant0RepositoryName {
+    /// Array of repository names or patterns to include. One of these patterns must match for the condition to pass. Also accepts `~ALL` to include all repositories.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include: Option<Vec<String>>,
+    /// Array of repository names or patterns to exclude. The condition will not pass if any of these patterns match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude: Option<Vec<String>>,
+    /// Whether renaming of target repositories is prevented.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protected: Option<bool>,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Conditions to target repositories by id and refs by name
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct OrgRulesetConditionsVariant1 {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ref_name: Option<RepositoryRulesetConditions2RefName>,
+    pub repository_id: OrgRulesetConditionsVariant1RepositoryId,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct OrgRulesetConditionsVariant1RepositoryId {
+    /// The repository IDs that the ruleset applies to. One of these IDs must match for the condition to pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_ids: Option<Vec<i64>>,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Conditions to target repositories by property and refs by name
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct OrgRulesetConditionsVariant2 {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ref_name: Option<RepositoryRulesetConditions2RefName>,
+    pub repository_property: OrgRulesetConditionsVariant2RepositoryProperty,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct OrgRulesetConditionsVariant2RepositoryProperty {
+    /// The repository properties and values to include. All of these properties must match for the condition to pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include: Option<Vec<RepositoryRulesetConditionsRepositoryPropertySpec>>,
+    /// The repository properties and values to exclude. The condition will not pass if any of these properties match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude: Option<Vec<RepositoryRulesetConditionsRepositoryPropertySpec>>,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Parameters for a targeting a repository property
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRulesetConditionsRepositoryPropertySpec {
+    /// The name of the repository property to target
+    pub name: String,
+    /// The values to match for the repository property
+    pub property_values: Vec<String>,
+    /// The source of the repository property. Defaults to 'custom' if not specified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<CustomOrSystem>,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc =
+    " The source of the repository property. Defaults to 'custom' if not specified."]
+    CustomOrSystem { Custom = "custom", System = "system", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// A repository rule.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum RepositoryRule {
+    RepositoryRuleCreation(RepositoryRuleCreation),
+    RepositoryRuleUpdate(RepositoryRuleUpdate),
+    RepositoryRuleDeletion(RepositoryRuleDeletion),
+    RepositoryRuleRequiredLinearHistory(RepositoryRuleRequiredLinearHistory),
+    RepositoryRuleMergeQueue(RepositoryRuleMergeQueue),
+    RepositoryRuleRequiredDeployments(RepositoryRuleRequiredDeployments),
+    RepositoryRuleRequiredSignatures(RepositoryRuleRequiredSignatures),
+    RepositoryRulePullRequest(RepositoryRulePullRequest),
+    RepositoryRuleRequiredStatusChecks(RepositoryRuleRequiredStatusChecks),
+    RepositoryRuleNonFastForward(RepositoryRuleNonFastForward),
+    RepositoryRuleCommitMessagePattern(RepositoryRuleCommitMessagePattern),
+    RepositoryRuleCommitAuthorEmailPattern(RepositoryRuleCommitAuthorEmailPattern),
+    RepositoryRuleCommitterEmailPattern(RepositoryRuleCommitterEmailPattern),
+    RepositoryRuleBranchNamePattern(RepositoryRuleBranchNamePattern),
+    RepositoryRuleTagNamePattern(RepositoryRuleTagNamePattern),
+    RepositoryRuleWorkflows(RepositoryRuleWorkflows),
+    RepositoryRuleCodeScanning(RepositoryRuleCodeScanning),
+    RepositoryRuleCopilotCodeReview(RepositoryRuleCopilotCodeReview),
+    RepositoryRuleLicenseComplianceScanning(RepositoryRuleLicenseComplianceScanning),
+    RepositoryRuleFilePathRestriction(RepositoryRuleFilePathRestriction),
+    RepositoryRuleMaxFilePathLength(RepositoryRuleMaxFilePathLength),
+    RepositoryRuleFileExtensionRestriction(RepositoryRuleFileExtensionRestriction),
+    RepositoryRuleMaxFileSize(RepositoryRuleMaxFileSize),
+    /// A value matching none of the shapes the description lists, kept as it arrived.
+    Other(serde_json::Value),
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Only allow users with bypass permission to create matching refs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleCreation {
+    pub r#type: Creation,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleCreation {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<Creation>) -> Self {
+        RepositoryRuleCreation {
+            r#type: r#type.into(),
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    Creation { Creation = "creation", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Only allow users with bypass permission to update matching refs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleUpdate {
+    pub r#type: Update,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<RepositoryRuleUpdateParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleUpdate {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<Update>) -> Self {
+        RepositoryRuleUpdate {
+            r#type: r#type.into(),
+            parameters: None,
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    Update { Update = "update", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleUpdateParameters {
+    /// Branch can pull changes from its upstream repository
+    pub update_allows_fetch_and_merge: bool,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Only allow users with bypass permissions to delete matching refs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleDeletion {
+    pub r#type: Deletion,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleDeletion {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<Deletion>) -> Self {
+        RepositoryRuleDeletion {
+            r#type: r#type.into(),
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    Deletion { Deletion = "deletion", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Prevent merge commits from being pushed to matching refs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleRequiredLinearHistory {
+    pub r#type: RequiredLinearHistory,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleRequiredLinearHistory {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<RequiredLinearHistory>) -> Self {
+        RepositoryRuleRequiredLinearHistory {
+            r#type: r#type.into(),
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    RequiredLinearHistory { RequiredLinearHistory = "required_linear_history", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Merges must be performed via a merge queue.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleMergeQueue {
+    pub r#type: MergeQueue,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<RepositoryRuleMergeQueueParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleMergeQueue {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<MergeQueue>) -> Self {
+        RepositoryRuleMergeQueue {
+            r#type: r#type.into(),
+            parameters: None,
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    MergeQueue { MergeQueue = "merge_queue", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleMergeQueueParameters {
+    /// Maximum time for a required status check to report a conclusion. After this much time has elapsed, checks that have not reported a conclusion will be assumed to have failed
+    pub check_response_timeout_minutes: i64,
+    /// When set to ALLGREEN, the merge commit created by merge queue for each PR in the group must pass all required checks to merge. When set to HEADGREEN, only the commit at the head of the merge group, i.e. the commit containing changes from all of the PRs in the group, must pass its required checks to merge.
+    pub grouping_strategy: AllgreenOrHeadgreen,
+    /// Limit the number of queued pull requests requesting checks and workflow runs at the same time.
+    pub max_entries_to_build: i64,
+    /// The maximum number of PRs that will be merged together in a group.
+    pub max_entries_to_merge: i64,
+    /// Method to use when merging changes from queued pull requests.
+    pub merge_method: MergeOrSquashOrRebase2,
+    /// The minimum number of PRs that will be merged together in a group.
+    pub min_entries_to_merge: i64,
+    /// The time merge queue should wait after the first PR is added to the queue for the minimum group size to be met. After this time has elapsed, the minimum group size will be ignored and a smaller group will be merged.
+    pub min_entries_to_merge_wait_minutes: i64,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleMergeQueueParameters {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        check_response_timeout_minutes: impl Into<i64>,
+        grouping_strategy: impl Into<AllgreenOrHeadgreen>,
+        max_entries_to_build: impl Into<i64>,
+        max_entries_to_merge: impl Into<i64>,
+        merge_method: impl Into<MergeOrSquashOrRebase2>,
+        min_entries_to_merge: impl Into<i64>,
+        min_entries_to_merge_wait_minutes: impl Into<i64>,
+    ) -> Self {
+        RepositoryRuleMergeQueueParameters {
+            check_response_timeout_minutes: check_response_timeout_minutes.into(),
+            grouping_strategy: grouping_strategy.into(),
+            max_entries_to_build: max_entries_to_build.into(),
+            max_entries_to_merge: max_entries_to_merge.into(),
+            merge_method: merge_method.into(),
+            min_entries_to_merge: min_entries_to_merge.into(),
+            min_entries_to_merge_wait_minutes: min_entries_to_merge_wait_minutes.into(),
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc =
+    " When set to ALLGREEN, the merge commit created by merge queue for each PR in the group must pass all required checks to merge. When set to HEADGREEN, only the commit at the head of the merge group, i.e. the commit containing changes from all of the PRs in the group, must pass its required checks to merge."]
+    AllgreenOrHeadgreen { Allgreen = "ALLGREEN", Headgreen = "HEADGREEN", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " Method to use when merging changes from queued pull requests."]
+    MergeOrSquashOrRebase2 { Merge = "MERGE", Squash = "SQUASH", Rebase = "REBASE", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Choose which environments must be successfully deployed to before refs can be pushed into a ref that matches this rule.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleRequiredDeployments {
+    pub r#type: RequiredDeployments,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<RepositoryRuleRequiredDeploymentsParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleRequiredDeployments {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<RequiredDeployments>) -> Self {
+        RepositoryRuleRequiredDeployments {
+            r#type: r#type.into(),
+            parameters: None,
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    RequiredDeployments { RequiredDeployments = "required_deployments", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleRequiredDeploymentsParameters {
+    /// The environments that must be successfully deployed to before branches can be merged.
+    pub required_deployment_environments: Vec<String>,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Commits pushed to matching refs must have verified signatures.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleRequiredSignatures {
+    pub r#type: RequiredSignatures,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleRequiredSignatures {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<RequiredSignatures>) -> Self {
+        RepositoryRuleRequiredSignatures {
+            r#type: r#type.into(),
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    RequiredSignatures { RequiredSignatures = "required_signatures", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Require all commits be made to a non-target branch and submitted via a pull request before they can be merged.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRulePullRequest {
+    pub r#type: PullRequest,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<RepositoryRulePullRequestParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRulePullRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<PullRequest>) -> Self {
+        RepositoryRulePullRequest {
+            r#type: r#type.into(),
+            parameters: None,
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    PullRequest { PullRequest = "pull_request", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRulePullRequestParameters {
+    /// Array of allowed merge methods. Allowed values include `merge`, `squash`, and `rebase`. At least one option must be enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_merge_methods: Option<Vec<MergeOrSquashOrRebase>>,
+    /// New, reviewable commits pushed will dismiss previous pull request review approvals.
+    pub dismiss_stale_reviews_on_push: bool,
+    /// Specify people, teams, or apps allowed to dismiss pull request reviews.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dismissal_restriction: Option<RepositoryRuleParamsDismissalRestriction>,
+    /// Require an approving review in pull requests that modify files that have a designated code owner.
+    pub require_code_owner_review: bool,
+    /// Whether the most recent reviewable push must be approved by someone other than the person who pushed it.
+    pub require_last_push_approval: bool,
+    /// The number of approving reviews that are required before a pull request can be merged.
+    pub required_approving_review_count: i64,
+    /// All conversations on code must be resolved before a pull request can be merged.
+    pub required_review_thread_resolution: bool,
+    /// > [!NOTE]
+    /// > `required_reviewers` is in beta and subject to change.
+    ///
+    /// A collection of reviewers and associated file patterns. Each reviewer has a list of file patterns which determine the files that reviewer is required to review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_reviewers: Option<
+        Vec<RepositoryRuleParamsRequiredReviewerConfiguration>,
+    >,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Specify people, teams, or apps allowed to dismiss pull request reviews.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleParamsDismissalRestriction {
+    /// Specify people, teams, or apps allowed to dismiss pull request reviews.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_actors: Option<Vec<RepositoryRuleParamsActor>>,
+    /// Whether to restrict review dismissal to specific actors.
+    pub enabled: bool,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// An actor allowed to dismiss pull request reviews
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleParamsActor {
+    /// ID of the actor that can dismiss reviews.
+    pub id: i64,
+    /// The type of the actor
+    pub r#type: RepositoryRuleParamsActorType,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleParamsActor {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        id: impl Into<i64>,
+        r#type: impl Into<RepositoryRuleParamsActorType>,
+    ) -> Self {
+        RepositoryRuleParamsActor {
+            id: id.into(),
+            r#type: r#type.into(),
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " The type of the actor"] RepositoryRuleParamsActorType { User = "User", Team
+    = "Team", IntegrationInstallation = "IntegrationInstallation", RepositoryRole =
+    "RepositoryRole", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// A reviewing team, and file patterns describing which files they must approve changes to.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleParamsRequiredReviewerConfiguration {
+    /// Array of file patterns. Pull requests which change matching files must be approved by the specified team. File patterns use fnmatch syntax.
+    pub file_patterns: Vec<String>,
+    /// Minimum number of approvals required from the specified team. If set to zero, the team will be added to the pull request but approval is optional.
+    pub minimum_approvals: i64,
+    /// A required reviewing team
+    pub reviewer: RepositoryRuleParamsReviewer,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleParamsRequiredReviewerConfiguration {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        file_patterns: impl Into<Vec<String>>,
+        minimum_approvals: impl Into<i64>,
+        reviewer: impl Into<RepositoryRuleParamsReviewer>,
+    ) -> Self {
+        RepositoryRuleParamsRequiredReviewerConfiguration {
+            file_patterns: file_patterns.into(),
+            minimum_approvals: minimum_approvals.into(),
+            reviewer: reviewer.into(),
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// A required reviewing team
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleParamsReviewer {
+    /// ID of the reviewer which must review changes to matching files.
+    pub id: i64,
+    /// The type of the reviewer
+    pub r#type: Team2,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleParamsReviewer {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(id: impl Into<i64>, r#type: impl Into<Team2>) -> Self {
+        RepositoryRuleParamsReviewer {
+            id: id.into(),
+            r#type: r#type.into(),
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Choose which status checks must pass before the ref is updated. When enabled, commits must first be pushed to another ref where the checks pass.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleRequiredStatusChecks {
+    pub r#type: RequiredStatusChecks,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<RepositoryRuleRequiredStatusChecksParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleRequiredStatusChecks {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<RequiredStatusChecks>) -> Self {
+        RepositoryRuleRequiredStatusChecks {
+            r#type: r#type.into(),
+            parameters: None,
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    RequiredStatusChecks { RequiredStatusChecks = "required_status_checks", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleRequiredStatusChecksParameters {
+    /// Allow repositories and branches to be created if a check would otherwise prohibit it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub do_not_enforce_on_create: Option<bool>,
+    /// Status checks that are required.
+    pub required_status_checks: Vec<RepositoryRuleParamsStatusCheckConfiguration>,
+    /// Whether pull requests targeting a matching branch must be tested with the latest code. This setting will not take effect unless at least one status check is enabled.
+    pub strict_required_status_checks_policy: bool,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Required status check
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleParamsStatusCheckConfiguration {
+    /// The status check context name that must be present on the commit.
+    pub context: String,
+    /// The optional integration ID that this status check must originate from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration_id: Option<i64>,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Prevent users with push access from force pushing to refs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleNonFastForward {
+    pub r#type: NonFastForward,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleNonFastForward {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<NonFastForward>) -> Self {
+        RepositoryRuleNonFastForward {
+            r#type: r#type.into(),
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    NonFastForward { NonFastForward = "non_fast_forward", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Parameters to be used for the commit_message_pattern rule
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleCommitMessagePattern {
+    pub r#type: CommitMessagePattern,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleCommitMessagePattern {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<CommitMessagePattern>) -> Self {
+        RepositoryRuleCommitMessagePattern {
+            r#type: r#type.into(),
+            parameters: None,
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    CommitMessagePattern { CommitMessagePattern = "commit_message_pattern", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleCommitMessagePatternParameters {
+    /// How this rule appears when configuring it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// If true, the rule will fail if the pattern matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negate: Option<bool>,
+    /// The operator to use for matching.
+    pub operator: RepositoryRuleCommitMessagePatternParametersOperator,
+    /// The pattern to match with.
+    pub pattern: String,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleCommitMessagePatternParameters {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        operator: impl Into<RepositoryRuleCommitMessagePatternParametersOperator>,
+        pattern: impl Into<String>,
+    ) -> Self {
+        RepositoryRuleCommitMessagePatternParameters {
+            name: None,
+            negate: None,
+            operator: operator.into(),
+            pattern: pattern.into(),
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " The operator to use for matching."]
+    RepositoryRuleCommitMessagePatternParametersOperator { StartsWith = "starts_with",
+    EndsWith = "ends_with", Contains = "contains", Regex = "regex", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Parameters to be used for the commit_author_email_pattern rule
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleCommitAuthorEmailPattern {
+    pub r#type: CommitAuthorEmailPattern,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleCommitAuthorEmailPattern {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<CommitAuthorEmailPattern>) -> Self {
+        RepositoryRuleCommitAuthorEmailPattern {
+            r#type: r#type.into(),
+            parameters: None,
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    CommitAuthorEmailPattern { CommitAuthorEmailPattern = "commit_author_email_pattern",
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Parameters to be used for the committer_email_pattern rule
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleCommitterEmailPattern {
+    pub r#type: CommitterEmailPattern,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleCommitterEmailPattern {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<CommitterEmailPattern>) -> Self {
+        RepositoryRuleCommitterEmailPattern {
+            r#type: r#type.into(),
+            parameters: None,
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    CommitterEmailPattern { CommitterEmailPattern = "committer_email_pattern", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Parameters to be used for the branch_name_pattern rule
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleBranchNamePattern {
+    pub r#type: BranchNamePattern,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleBranchNamePattern {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<BranchNamePattern>) -> Self {
+        RepositoryRuleBranchNamePattern {
+            r#type: r#type.into(),
+            parameters: None,
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    BranchNamePattern { BranchNamePattern = "branch_name_pattern", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Parameters to be used for the tag_name_pattern rule
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleTagNamePattern {
+    pub r#type: TagNamePattern,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleTagNamePattern {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<TagNamePattern>) -> Self {
+        RepositoryRuleTagNamePattern {
+            r#type: r#type.into(),
+            parameters: None,
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    TagNamePattern { TagNamePattern = "tag_name_pattern", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Require all changes made to a targeted branch to pass the specified workflows before they can be merged.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleWorkflows {
+    pub r#type: Workflows,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<RepositoryRuleWorkflowsParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleWorkflows {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<Workflows>) -> Self {
+        RepositoryRuleWorkflows {
+            r#type: r#type.into(),
+            parameters: None,
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    Workflows { Workflows = "workflows", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleWorkflowsParameters {
+    /// Allow repositories and branches to be created if a check would otherwise prohibit it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub do_not_enforce_on_create: Option<bool>,
+    /// Workflows that must pass for this rule to pass.
+    pub workflows: Vec<RepositoryRuleParamsWorkflowFileReference>,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// A workflow that must run for this rule to pass
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleParamsWorkflowFileReference {
+    /// The path to the workflow file
+    pub path: String,
+    /// The ref (branch or tag) of the workflow file to use
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#ref: Option<String>,
+    /// The ID of the repository where the workflow is defined
+    pub repository_id: i64,
+    /// The commit SHA of the workflow file to use
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha: Option<String>,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Choose which tools must provide code scanning results before the reference is updated. When configured, code scanning must be enabled and have results for both the commit and the reference being updated.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleCodeScanning {
+    pub r#type: CodeScanning,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<RepositoryRuleCodeScanningParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleCodeScanning {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<CodeScanning>) -> Self {
+        RepositoryRuleCodeScanning {
+            r#type: r#type.into(),
+            parameters: None,
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    CodeScanning { CodeScanning = "code_scanning", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleCodeScanningParameters {
+    /// Tools that must provide code scanning results for this rule to pass.
+    pub code_scanning_tools: Vec<RepositoryRuleParamsCodeScanningTool>,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// A tool that must provide code scanning results for this rule to pass.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleParamsCodeScanningTool {
+    /// The severity level at which code scanning results that raise alerts block a reference update. For more information on alert severity levels, see "[About code scanning alerts](https://docs.github.com/code-security/code-scanning/managing-code-scanning-alerts/about-code-scanning-alerts#about-alert-severity-and-security-severity-levels)."
+    pub alerts_threshold: RepositoryRuleParamsCodeScanningToolAlertsThreshold,
+    /// The severity level at which code scanning results that raise security alerts block a reference update. For more information on security severity levels, see "[About code scanning alerts](https://docs.github.com/code-security/code-scanning/managing-code-scanning-alerts/about-code-scanning-alerts#about-alert-severity-and-security-severity-levels)."
+    pub security_alerts_threshold: RepositoryRuleParamsCodeScanningToolSecurityAlertsThreshold,
+    /// The name of a code scanning tool
+    pub tool: String,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleParamsCodeScanningTool {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        alerts_threshold: impl Into<RepositoryRuleParamsCodeScanningToolAlertsThreshold>,
+        security_alerts_threshold: impl Into<
+            RepositoryRuleParamsCodeScanningToolSecurityAlertsThreshold,
+        >,
+        tool: impl Into<String>,
+    ) -> Self {
+        RepositoryRuleParamsCodeScanningTool {
+            alerts_threshold: alerts_threshold.into(),
+            security_alerts_threshold: security_alerts_threshold.into(),
+            tool: tool.into(),
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc =
+    " The severity level at which code scanning results that raise alerts block a reference update. For more information on alert severity levels, see \"[About code scanning alerts](https://docs.github.com/code-security/code-scanning/managing-code-scanning-alerts/about-code-scanning-alerts#about-alert-severity-and-security-severity-levels).\""]
+    RepositoryRuleParamsCodeScanningToolAlertsThreshold { None = "none", Errors =
+    "errors", ErrorsAndWarnings = "errors_and_warnings", All = "all", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc =
+    " The severity level at which code scanning results that raise security alerts block a reference update. For more information on security severity levels, see \"[About code scanning alerts](https://docs.github.com/code-security/code-scanning/managing-code-scanning-alerts/about-code-scanning-alerts#about-alert-severity-and-security-severity-levels).\""]
+    RepositoryRuleParamsCodeScanningToolSecurityAlertsThreshold { None = "none", Critical
+    = "critical", HighOrHigher = "high_or_higher", MediumOrHigher = "medium_or_higher",
+    All = "all", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Request Copilot code review for new pull requests automatically if the author has access to Copilot code review and their premium requests quota has not reached the limit.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleCopilotCodeReview {
+    pub r#type: CopilotCodeReview,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<RepositoryRuleCopilotCodeReviewParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleCopilotCodeReview {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<CopilotCodeReview>) -> Self {
+        RepositoryRuleCopilotCodeReview {
+            r#type: r#type.into(),
+            parameters: None,
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    CopilotCodeReview { CopilotCodeReview = "copilot_code_review", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleCopilotCodeReviewParameters {
+    /// Copilot automatically reviews draft pull requests before they are marked as ready for review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_draft_pull_requests: Option<bool>,
+    /// Copilot automatically reviews each new push to the pull request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_on_push: Option<bool>,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Enforce any added or changed dependencies to comply with the organization's license policy.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleLicenseComplianceScanning {
+    pub r#type: LicenseComplianceScanning,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleLicenseComplianceScanning {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<LicenseComplianceScanning>) -> Self {
+        RepositoryRuleLicenseComplianceScanning {
+            r#type: r#type.into(),
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    LicenseComplianceScanning { LicenseComplianceScanning =
+    "license_compliance_scanning", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Prevent commits that include changes in specified file and folder paths from being pushed to the commit graph. This includes absolute paths that contain file names.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleFilePathRestriction {
+    pub r#type: FilePathRestriction,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<RepositoryRuleFilePathRestrictionParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleFilePathRestriction {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<FilePathRestriction>) -> Self {
+        RepositoryRuleFilePathRestriction {
+            r#type: r#type.into(),
+            parameters: None,
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    FilePathRestriction { FilePathRestriction = "file_path_restriction", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleFilePathRestrictionParameters {
+    /// The file paths that are restricted from being pushed to the commit graph.
+    pub restricted_file_paths: Vec<String>,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Prevent commits that include file paths that exceed the specified character limit from being pushed to the commit graph.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleMaxFilePathLength {
+    pub r#type: MaxFilePathLength,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<RepositoryRuleMaxFilePathLengthParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleMaxFilePathLength {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<MaxFilePathLength>) -> Self {
+        RepositoryRuleMaxFilePathLength {
+            r#type: r#type.into(),
+            parameters: None,
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    MaxFilePathLength { MaxFilePathLength = "max_file_path_length", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleMaxFilePathLengthParameters {
+    /// The maximum amount of characters allowed in file paths.
+    pub max_file_path_length: i64,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Prevent commits that include files with specified file extensions from being pushed to the commit graph.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleFileExtensionRestriction {
+    pub r#type: FileExtensionRestriction,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<RepositoryRuleFileExtensionRestrictionParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleFileExtensionRestriction {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<FileExtensionRestriction>) -> Self {
+        RepositoryRuleFileExtensionRestriction {
+            r#type: r#type.into(),
+            parameters: None,
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    FileExtensionRestriction { FileExtensionRestriction = "file_extension_restriction", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleFileExtensionRestrictionParameters {
+    /// The file extensions that are restricted from being pushed to the commit graph.
+    pub restricted_file_extensions: Vec<String>,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Prevent commits with individual files that exceed the specified limit from being pushed to the commit graph.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleMaxFileSize {
+    pub r#type: MaxFileSize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<RepositoryRuleMaxFileSizeParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleMaxFileSize {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<MaxFileSize>) -> Self {
+        RepositoryRuleMaxFileSize {
+            r#type: r#type.into(),
+            parameters: None,
+        }
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    MaxFileSize { MaxFileSize = "max_file_size", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleMaxFileSizeParameters {
+    /// The maximum file size allowed in megabytes. This limit does not apply to Git Large File Storage (Git LFS).
+    pub max_file_size: i64,
 }
 
 #[cfg(any(feature = "orgs", feature = "repos"))]
@@ -3942,6 +5955,296 @@ pub struct RulesetVersionWithState {
     pub state: serde_json::Value,
 }
 
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " The token status as of the latest validity check."]
+    ActiveOrInactiveOrUnknown { Active = "active", Inactive = "inactive", Unknown =
+    "unknown", }
+}
+
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+/// Represents a 'commit' secret scanning location type. This location type shows that a secret was detected inside a commit to a repository.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct SecretScanningLocationCommit {
+    /// The file path in the repository
+    pub path: String,
+    /// Line number at which the secret starts in the file
+    pub start_line: f64,
+    /// Line number at which the secret ends in the file
+    pub end_line: f64,
+    /// The column at which the secret starts within the start line when the file is interpreted as 8BIT ASCII
+    pub start_column: f64,
+    /// The column at which the secret ends within the end line when the file is interpreted as 8BIT ASCII
+    pub end_column: f64,
+    /// SHA-1 hash ID of the associated blob
+    pub blob_sha: String,
+    /// The API URL to get the associated blob resource
+    pub blob_url: String,
+    /// SHA-1 hash ID of the associated commit
+    pub commit_sha: String,
+    /// The API URL to get the associated commit resource
+    pub commit_url: String,
+    /// The GitHub URL to get the associated commit resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_url: Option<String>,
+}
+
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+/// Represents a 'wiki_commit' secret scanning location type. This location type shows that a secret was detected inside a commit to a repository wiki.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct SecretScanningLocationWikiCommit {
+    /// The file path of the wiki page
+    pub path: String,
+    /// Line number at which the secret starts in the file
+    pub start_line: f64,
+    /// Line number at which the secret ends in the file
+    pub end_line: f64,
+    /// The column at which the secret starts within the start line when the file is interpreted as 8-bit ASCII.
+    pub start_column: f64,
+    /// The column at which the secret ends within the end line when the file is interpreted as 8-bit ASCII.
+    pub end_column: f64,
+    /// SHA-1 hash ID of the associated blob
+    pub blob_sha: String,
+    /// The GitHub URL to get the associated wiki page
+    pub page_url: String,
+    /// SHA-1 hash ID of the associated commit
+    pub commit_sha: String,
+    /// The GitHub URL to get the associated wiki commit
+    pub commit_url: String,
+}
+
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+/// Represents an 'issue_title' secret scanning location type. This location type shows that a secret was detected in the title of an issue.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct SecretScanningLocationIssueTitle {
+    /// The API URL to get the issue where the secret was detected.
+    pub issue_title_url: String,
+    /// The GitHub URL for the issue where the secret was detected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_url: Option<String>,
+}
+
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+/// Represents an 'issue_body' secret scanning location type. This location type shows that a secret was detected in the body of an issue.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct SecretScanningLocationIssueBody {
+    /// The API URL to get the issue where the secret was detected.
+    pub issue_body_url: String,
+    /// The GitHub URL for the issue where the secret was detected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_url: Option<String>,
+}
+
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+/// Represents an 'issue_comment' secret scanning location type. This location type shows that a secret was detected in a comment on an issue.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct SecretScanningLocationIssueComment {
+    /// The API URL to get the issue comment where the secret was detected.
+    pub issue_comment_url: String,
+    /// The GitHub URL for the issue comment where the secret was detected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_url: Option<String>,
+}
+
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+/// Represents a 'discussion_title' secret scanning location type. This location type shows that a secret was detected in the title of a discussion.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct SecretScanningLocationDiscussionTitle {
+    /// The URL to the discussion where the secret was detected.
+    pub discussion_title_url: String,
+}
+
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+/// Represents a 'discussion_body' secret scanning location type. This location type shows that a secret was detected in the body of a discussion.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct SecretScanningLocationDiscussionBody {
+    /// The URL to the discussion where the secret was detected.
+    pub discussion_body_url: String,
+}
+
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+/// Represents a 'discussion_comment' secret scanning location type. This location type shows that a secret was detected in a comment on a discussion.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct SecretScanningLocationDiscussionComment {
+    /// The API URL to get the discussion comment where the secret was detected.
+    pub discussion_comment_url: String,
+}
+
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+/// Represents a 'pull_request_title' secret scanning location type. This location type shows that a secret was detected in the title of a pull request.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct SecretScanningLocationPullRequestTitle {
+    /// The API URL to get the pull request where the secret was detected.
+    pub pull_request_title_url: String,
+    /// The GitHub URL for the pull request where the secret was detected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_url: Option<String>,
+}
+
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+/// Represents a 'pull_request_body' secret scanning location type. This location type shows that a secret was detected in the body of a pull request.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct SecretScanningLocationPullRequestBody {
+    /// The API URL to get the pull request where the secret was detected.
+    pub pull_request_body_url: String,
+    /// The GitHub URL for the pull request where the secret was detected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_url: Option<String>,
+}
+
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+/// Represents a 'pull_request_comment' secret scanning location type. This location type shows that a secret was detected in a comment on a pull request.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct SecretScanningLocationPullRequestComment {
+    /// The API URL to get the pull request comment where the secret was detected.
+    pub pull_request_comment_url: String,
+    /// The GitHub URL for the pull request comment where the secret was detected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_url: Option<String>,
+}
+
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+/// Represents a 'pull_request_review' secret scanning location type. This location type shows that a secret was detected in a review on a pull request.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct SecretScanningLocationPullRequestReview {
+    /// The API URL to get the pull request review where the secret was detected.
+    pub pull_request_review_url: String,
+    /// The GitHub URL for the pull request review where the secret was detected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_url: Option<String>,
+}
+
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+/// Represents a 'pull_request_review_comment' secret scanning location type. This location type shows that a secret was detected in a review comment on a pull request.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct SecretScanningLocationPullRequestReviewComment {
+    /// The API URL to get the pull request review comment where the secret was detected.
+    pub pull_request_review_comment_url: String,
+    /// The GitHub URL for the pull request review comment where the secret was detected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_url: Option<String>,
+}
+
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+/// A repository security advisory.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct RepositoryAdvisory {
+    /// The GitHub Security Advisory ID.
+    pub ghsa_id: String,
+    /// The Common Vulnerabilities and Exposures (CVE) ID.
+    pub cve_id: Option<String>,
+    /// The API URL for the advisory.
+    pub url: String,
+    /// The URL for the advisory.
+    pub html_url: String,
+    /// A short summary of the advisory.
+    pub summary: String,
+    /// A detailed description of what the advisory entails.
+    pub description: Option<String>,
+    /// The severity of the advisory.
+    pub severity: Option<DependabotAlertSecurityVulnerabilitySeverity>,
+    /// The author of the advisory.
+    pub author: Option<SimpleUser>,
+    /// The publisher of the advisory.
+    pub publisher: Option<SimpleUser>,
+    pub identifiers: Vec<RepositoryAdvisoryIdentifiersItem>,
+    /// The state of the advisory.
+    pub state: RepositoryAdvisoryState,
+    /// The date and time of when the advisory was created, in ISO 8601 format.
+    pub created_at: Option<String>,
+    /// The date and time of when the advisory was last updated, in ISO 8601 format.
+    pub updated_at: Option<String>,
+    /// The date and time of when the advisory was published, in ISO 8601 format.
+    pub published_at: Option<String>,
+    /// The date and time of when the advisory was closed, in ISO 8601 format.
+    pub closed_at: Option<String>,
+    /// The date and time of when the advisory was withdrawn, in ISO 8601 format.
+    pub withdrawn_at: Option<String>,
+    pub submission: Option<RepositoryAdvisorySubmission>,
+    pub vulnerabilities: Option<Vec<RepositoryAdvisoryVulnerability>>,
+    pub cvss: Option<GlobalAdvisoryCvss>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cvss_severities: Option<CvssSeverities>,
+    pub cwes: Option<Vec<GlobalAdvisoryCwesItem>>,
+    /// A list of only the CWE IDs.
+    pub cwe_ids: Option<Vec<String>>,
+    pub credits: Option<Vec<RepositoryAdvisoryCreditsItem>>,
+    pub credits_detailed: Option<Vec<RepositoryAdvisoryCredit>>,
+    /// A list of users that collaborate on the advisory.
+    pub collaborating_users: Option<Vec<SimpleUser>>,
+    /// A list of teams that collaborate on the advisory.
+    pub collaborating_teams: Option<Vec<Team>>,
+    /// A temporary private fork of the advisory's repository for collaborating on a fix.
+    pub private_fork: Option<SimpleRepository>,
+}
+
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct RepositoryAdvisoryIdentifiersItem {
+    /// The type of identifier.
+    pub r#type: CveOrGhsa,
+    /// The identifier value.
+    pub value: Option<String>,
+}
+
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " The state of the advisory."] RepositoryAdvisoryState { Published =
+    "published", Closed = "closed", Withdrawn = "withdrawn", Draft = "draft", Triage =
+    "triage", }
+}
+
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct RepositoryAdvisorySubmission {
+    /// Whether a private vulnerability report was accepted by the repository's administrators.
+    pub accepted: bool,
+}
+
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+/// A product affected by the vulnerability detailed in a repository security advisory.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct RepositoryAdvisoryVulnerability {
+    /// The name of the package affected by the vulnerability.
+    pub package: Option<VulnerabilityPackage>,
+    /// The range of the package versions affected by the vulnerability.
+    pub vulnerable_version_range: Option<String>,
+    /// The package version(s) that resolve the vulnerability.
+    pub patched_versions: Option<String>,
+    /// The functions in the package that are affected.
+    pub vulnerable_functions: Option<Vec<String>>,
+}
+
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct RepositoryAdvisoryCreditsItem {
+    /// The username of the user credited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
+    /// The type of credit the user is receiving.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<SecurityAdvisoryCreditTypes>,
+}
+
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+/// A credit given to a user for a repository security advisory.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct RepositoryAdvisoryCredit {
+    /// A GitHub user.
+    pub user: SimpleUser,
+    /// The type of credit the user is receiving.
+    pub r#type: SecurityAdvisoryCreditTypes,
+    /// The state of the user's acceptance of the credit.
+    pub state: AcceptedOrDeclinedOrPending,
+}
+
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " The state of the user's acceptance of the credit."]
+    AcceptedOrDeclinedOrPending { Accepted = "accepted", Declined = "declined", Pending =
+    "pending", }
+}
+
 #[cfg(any(feature = "repos", feature = "teams"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct TeamsAddOrUpdateRepoPermissionsInOrgRequest {
@@ -3959,21 +6262,21 @@ crate::open_enum! {
     DefaultTypeOrExtended { Default = "default", Extended = "extended", }
 }
 
-#[cfg(any(feature = "actions", feature = "checks"))]
+#[cfg(any(feature = "actions", feature = "checks", feature = "webhooks"))]
 crate::open_enum! {
     #[doc = " The phase of the lifecycle that the job is currently in."] JobStatus {
     Queued = "queued", InProgress = "in_progress", Completed = "completed", Waiting =
     "waiting", Requested = "requested", Pending = "pending", }
 }
 
-#[cfg(any(feature = "actions", feature = "checks"))]
+#[cfg(any(feature = "actions", feature = "checks", feature = "webhooks"))]
 crate::open_enum! {
     #[doc = " The outcome of the job."] JobConclusion { Success = "success", Failure =
     "failure", Neutral = "neutral", Cancelled = "cancelled", Skipped = "skipped",
     TimedOut = "timed_out", ActionRequired = "action_required", }
 }
 
-#[cfg(any(feature = "actions", feature = "checks"))]
+#[cfg(any(feature = "actions", feature = "checks", feature = "webhooks"))]
 crate::open_enum! {
     #[doc = " The phase of the lifecycle that the job is currently in."]
     QueuedOrInProgressOrCompleted { Queued = "queued", InProgress = "in_progress",
@@ -4018,7 +6321,7 @@ pub struct ActionsVariable {
     pub updated_at: String,
 }
 
-#[cfg(any(feature = "actions", feature = "checks"))]
+#[cfg(any(feature = "actions", feature = "checks", feature = "webhooks"))]
 /// A commit.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SimpleCommit {
@@ -4036,7 +6339,7 @@ pub struct SimpleCommit {
     pub committer: Option<SimpleCommitAuthor>,
 }
 
-#[cfg(any(feature = "actions", feature = "checks"))]
+#[cfg(any(feature = "actions", feature = "checks", feature = "webhooks"))]
 /// Information about the Git author
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SimpleCommitAuthor {
@@ -4077,7 +6380,7 @@ pub enum PendingDeploymentReviewersItemReviewer {
     Other(serde_json::Value),
 }
 
-#[cfg(any(feature = "actions", feature = "repos"))]
+#[cfg(any(feature = "actions", feature = "repos", feature = "webhooks"))]
 /// A request for a specific ref(branch,sha,tag) to be deployed
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Deployment {
@@ -4111,7 +6414,7 @@ pub struct Deployment {
     pub performed_via_github_app: Option<Integration>,
 }
 
-#[cfg(any(feature = "actions", feature = "repos"))]
+#[cfg(any(feature = "actions", feature = "repos", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum DeploymentPayload {
@@ -4120,13 +6423,13 @@ pub enum DeploymentPayload {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "actions", feature = "repos"))]
+#[cfg(any(feature = "actions", feature = "repos", feature = "webhooks"))]
 impl From<String> for DeploymentPayload {
     fn from(v: String) -> Self {
         DeploymentPayload::String(v)
     }
 }
-#[cfg(any(feature = "actions", feature = "repos"))]
+#[cfg(any(feature = "actions", feature = "repos", feature = "webhooks"))]
 impl From<&str> for DeploymentPayload {
     fn from(v: &str) -> Self {
         DeploymentPayload::String(v.to_string())
@@ -4192,7 +6495,8 @@ pub struct ReposListAttestationsResponseAttestationsItem {
         feature = "issues",
         feature = "pulls",
         feature = "repos",
-        feature = "search"
+        feature = "search",
+        feature = "webhooks"
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -4315,9 +6619,63 @@ crate::open_enum! {
     }
 }
 
-#[cfg(any(feature = "code-quality", feature = "dependabot"))]
+#[cfg(any(feature = "checks", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc =
+    " **Required if you provide `completed_at` or a `status` of `completed`**. The final conclusion of the check."]
+    #[doc =
+    " **Note:** Providing `conclusion` will automatically set the `status` parameter to `completed`. You cannot change a check run conclusion to `stale`, only GitHub can set this."]
+    ChecksCreateRequestConclusion { ActionRequired = "action_required", Cancelled =
+    "cancelled", Failure = "failure", Neutral = "neutral", Success = "success", Skipped =
+    "skipped", Stale = "stale", TimedOut = "timed_out", }
+}
+
+#[cfg(any(feature = "checks", feature = "webhooks"))]
+/// A deployment created as the result of an Actions check run from a workflow that references an environment
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct DeploymentSimple {
+    pub url: String,
+    /// Unique identifier of the deployment
+    pub id: i64,
+    pub node_id: String,
+    /// Parameter to specify a task to execute
+    pub task: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_environment: Option<String>,
+    /// Name for the target deployment environment.
+    pub environment: String,
+    pub description: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub statuses_url: String,
+    pub repository_url: String,
+    /// Specifies if the given environment is will no longer exist at some point in the future. Default: false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transient_environment: Option<bool>,
+    /// Specifies if the given environment is one that end-users directly interact with. Default: false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub production_environment: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performed_via_github_app: Option<Integration>,
+}
+
+#[cfg(any(feature = "checks", feature = "webhooks"))]
+crate::open_enum! {
+    CheckSuiteConclusion { Success = "success", Failure = "failure", Neutral = "neutral",
+    Cancelled = "cancelled", Skipped = "skipped", TimedOut = "timed_out", ActionRequired
+    = "action_required", StartupFailure = "startup_failure", Stale = "stale", }
+}
+
+#[cfg(any(feature = "code-quality", feature = "dependabot", feature = "webhooks"))]
 crate::open_enum! {
     OpenOrDismissed { Open = "open", Dismissed = "dismissed", }
+}
+
+#[cfg(any(feature = "code-quality", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " The severity of the rule used to detect the finding."]
+    CodeQualityFindingRuleSeverity { Error = "error", Warning = "warning", Note = "note",
+    None = "none", }
 }
 
 #[cfg(any(feature = "code-quality", feature = "code-scanning"))]
@@ -4335,6 +6693,18 @@ crate::open_enum! {
 #[cfg(any(feature = "code-quality", feature = "code-scanning"))]
 crate::open_enum! {
     #[doc = " The frequency of the periodic analysis."] Weekly { Weekly = "weekly", }
+}
+
+#[cfg(any(feature = "code-scanning", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct CodeScanningAlertInstanceListMessage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+#[cfg(any(feature = "code-scanning", feature = "webhooks"))]
+crate::open_enum! {
+    Created { Created = "created", }
 }
 
 #[cfg(any(feature = "codespaces", feature = "dependabot"))]
@@ -4450,6 +6820,54 @@ pub struct RepositoryRuleViolationErrorMetadataSecretScanningBypassPlaceholdersI
     pub token_type: Option<String>,
 }
 
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+/// A Dependabot alert.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct DependabotAlert {
+    /// The security alert number.
+    pub number: i64,
+    /// The state of the Dependabot alert.
+    pub state: DependabotAlertWithRepositoryState,
+    /// Details for the vulnerable dependency.
+    pub dependency: DependabotAlertWithRepositoryDependency,
+    /// Details for the GitHub Security Advisory.
+    pub security_advisory: DependabotAlertSecurityAdvisory,
+    /// Details pertaining to one vulnerable version range for the advisory.
+    pub security_vulnerability: DependabotAlertSecurityVulnerability,
+    /// The REST API URL of the alert resource.
+    pub url: String,
+    /// The GitHub URL of the alert resource.
+    pub html_url: String,
+    /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    pub created_at: String,
+    /// The time that the alert was last updated in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    pub updated_at: String,
+    /// The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    pub dismissed_at: Option<String>,
+    pub dismissed_by: Option<SimpleUser>,
+    /// The reason that the alert was dismissed.
+    pub dismissed_reason: Option<DependabotAlertWithRepositoryDismissedReason>,
+    /// An optional comment associated with the alert's dismissal.
+    pub dismissed_comment: Option<String>,
+    /// The time that the alert was no longer detected and was considered fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    pub fixed_at: Option<String>,
+    /// The time that the alert was auto-dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_dismissed_at: Option<String>,
+    /// Information about an active dismissal request for this Dependabot alert.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dismissal_request: Option<DependabotAlertDismissalRequestSimple>,
+    /// The users assigned to this alert.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignees: Option<Vec<SimpleUser>>,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " Whether this rule targets a branch or tag."] BranchOrTag { Branch =
+    "branch", Tag = "tag", }
+}
+
 #[cfg(any(feature = "git", feature = "issues"))]
 /// Identifying information for the git-user
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -4479,6 +6897,24 @@ pub struct GitCommitVerification {
     pub signature: Option<String>,
     pub payload: Option<String>,
     pub verified_at: Option<String>,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Hook Response
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct HookResponse {
+    pub code: Option<i64>,
+    pub status: Option<String>,
+    pub message: Option<String>,
+}
+
+#[cfg(any(feature = "issues", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc =
+    " The reason for locking the issue or pull request conversation. Lock will fail if you don't use one of these reasons:"]
+    #[doc = "  * `off-topic`"] #[doc = "  * `too heated`"] #[doc = "  * `resolved`"]
+    #[doc = "  * `spam`"] IssuesLockRequestLockReason { OffTopic = "off-topic", TooHeated
+    = "too heated", Resolved = "resolved", Spam = "spam", }
 }
 
 #[cfg(any(feature = "issues", feature = "pulls"))]
@@ -4562,13 +6998,13 @@ pub struct PullRequestReviewCommentLinks {
     pub pull_request: PullRequestReviewCommentEventCommentLinksHtml,
 }
 
-#[cfg(any(feature = "issues", feature = "pulls"))]
+#[cfg(any(feature = "issues", feature = "pulls", feature = "webhooks"))]
 crate::open_enum! {
     #[doc = " The side of the first line of the range for a multi-line comment."]
     LeftOrRight { Left = "LEFT", Right = "RIGHT", }
 }
 
-#[cfg(any(feature = "issues", feature = "pulls"))]
+#[cfg(any(feature = "issues", feature = "pulls", feature = "webhooks"))]
 crate::open_enum! {
     #[doc = " The level at which the comment is targeted, can be a diff line or a file."]
     LineOrFile { Line = "line", File = "file", }
@@ -4581,5 +7017,168 @@ pub struct ActivityMarkRepoNotificationsAsReadResponse {
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct PageBuildError {
+    pub message: Option<String>,
+}
+
+#[cfg(any(feature = "pulls", feature = "webhooks"))]
+/// Pull requests let you tell others about changes you've pushed to a repository on GitHub. Once a pull request is sent, interested parties can review the set of changes, discuss potential modifications, and even push follow-up commits if necessary.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct PullRequest2 {
+    pub url: String,
+    pub id: i64,
+    pub node_id: String,
+    pub html_url: String,
+    pub diff_url: String,
+    pub patch_url: String,
+    pub issue_url: String,
+    pub commits_url: String,
+    pub review_comments_url: String,
+    pub review_comment_url: String,
+    pub comments_url: String,
+    pub statuses_url: String,
+    /// Number uniquely identifying the pull request within its repository.
+    pub number: i64,
+    /// State of this Pull Request. Either `open` or `closed`.
+    pub state: OpenOrClosed,
+    pub locked: bool,
+    /// The title of the pull request.
+    pub title: String,
+    /// A GitHub user.
+    pub user: SimpleUser,
+    pub body: Option<String>,
+    pub labels: Vec<PullRequest2LabelsItem>,
+    pub milestone: Option<Milestone>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_lock_reason: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub closed_at: Option<String>,
+    pub merged_at: Option<String>,
+    pub merge_commit_sha: Option<String>,
+    pub assignee: Option<SimpleUser>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignees: Option<Vec<SimpleUser>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_reviewers: Option<Vec<SimpleUser>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_teams: Option<Vec<TeamSimple>>,
+    pub head: PullRequestSimpleHead,
+    pub base: PullRequest2Base,
+    #[serde(rename = "_links")]
+    pub links: PullRequestSimpleLinks,
+    /// How the author is associated with the repository.
+    pub author_association: AuthorAssociation,
+    /// The status of auto merging a pull request.
+    pub auto_merge: Option<AutoMerge>,
+    /// The stack information associated with a pull request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<PullRequestStack>,
+    /// Indicates whether or not the pull request is a draft.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft: Option<bool>,
+    pub merged: bool,
+    pub mergeable: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebaseable: Option<bool>,
+    pub mergeable_state: String,
+    pub merged_by: Option<SimpleUser>,
+    pub comments: i64,
+    pub review_comments: i64,
+    /// Indicates whether maintainers can modify the pull request.
+    pub maintainer_can_modify: bool,
+    pub commits: i64,
+    pub additions: i64,
+    pub deletions: i64,
+    pub changed_files: i64,
+}
+
+#[cfg(any(feature = "pulls", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct PullRequest2LabelsItem {
+    pub id: i64,
+    pub node_id: String,
+    pub url: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub color: String,
+    pub default: bool,
+}
+
+#[cfg(any(feature = "pulls", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct PullRequest2Base {
+    pub label: String,
+    pub r#ref: String,
+    /// A repository on GitHub.
+    pub repo: Repository,
+    pub sha: String,
+    /// A GitHub user.
+    pub user: SimpleUser,
+}
+
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct SecretScanningAlertMetadataItem {
+    /// The metadata key.
+    pub key: String,
+    /// The metadata value.
+    pub value: String,
+}
+
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct SecretScanningLocation {
+    /// The location type. Because secrets may be found in different types of resources (ie. code, comments, issues, pull requests, discussions), this field identifies the type of resource where the secret was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<SecretScanningLocationType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<SecretScanningLocationDetails>,
+}
+
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc =
+    " The location type. Because secrets may be found in different types of resources (ie. code, comments, issues, pull requests, discussions), this field identifies the type of resource where the secret was found."]
+    SecretScanningLocationType { Commit = "commit", WikiCommit = "wiki_commit",
+    IssueTitle = "issue_title", IssueBody = "issue_body", IssueComment = "issue_comment",
+    DiscussionTitle = "discussion_title", DiscussionBody = "discussion_body",
+    DiscussionComment = "discussion_comment", PullRequestTitle = "pull_request_title",
+    PullRequestBody = "pull_request_body", PullRequestComment = "pull_request_comment",
+    PullRequestReview = "pull_request_review", PullRequestReviewComment =
+    "pull_request_review_comment", }
+}
+
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum SecretScanningLocationDetails {
+    SecretScanningLocationCommit(SecretScanningLocationCommit),
+    SecretScanningLocationWikiCommit(SecretScanningLocationWikiCommit),
+    SecretScanningLocationIssueTitle(SecretScanningLocationIssueTitle),
+    SecretScanningLocationIssueBody(SecretScanningLocationIssueBody),
+    SecretScanningLocationIssueComment(SecretScanningLocationIssueComment),
+    SecretScanningLocationDiscussionTitle(SecretScanningLocationDiscussionTitle),
+    SecretScanningLocationDiscussionBody(SecretScanningLocationDiscussionBody),
+    SecretScanningLocationDiscussionComment(SecretScanningLocationDiscussionComment),
+    SecretScanningLocationPullRequestTitle(SecretScanningLocationPullRequestTitle),
+    SecretScanningLocationPullRequestBody(SecretScanningLocationPullRequestBody),
+    SecretScanningLocationPullRequestComment(SecretScanningLocationPullRequestComment),
+    SecretScanningLocationPullRequestReview(SecretScanningLocationPullRequestReview),
+    SecretScanningLocationPullRequestReviewComment(
+        SecretScanningLocationPullRequestReviewComment,
+    ),
+    /// A value matching none of the shapes the description lists, kept as it arrived.
+    Other(serde_json::Value),
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " The state of the status."] ReposCreateCommitStatusRequestState { Error =
+    "error", Failure = "failure", Pending = "pending", Success = "success", }
 }
 

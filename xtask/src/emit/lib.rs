@@ -38,6 +38,12 @@ pub fn lib_rs(spec: &Spec, model: &Model) -> TokenStream {
         None => quote!(None),
     };
     let lib_doc = lib_doc(spec, count, features);
+    let webhooks = (!model.webhooks.is_empty()).then(|| {
+        quote!(
+            #[cfg(feature = "webhooks")]
+            pub mod webhooks;
+        )
+    });
     quote! {
         #![doc = #lib_doc]
         #![allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls, rustdoc::invalid_html_tags, rustdoc::invalid_rust_codeblocks, reason = "rustdoc comments are the description's own Markdown, written for docs.github.com")]
@@ -49,6 +55,7 @@ pub fn lib_rs(spec: &Spec, model: &Model) -> TokenStream {
         pub mod runtime;
         pub mod types;
         #(#tag_mods)*
+        #webhooks
         pub use pagination::Pages;
         /// What most programs use: `use github_rest::prelude::*;` brings the client, its errors and responses, and
         /// the stream traits that `Pages` needs (`next`, `try_collect`…).

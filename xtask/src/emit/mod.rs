@@ -8,6 +8,7 @@ pub mod lib;
 pub mod manifest;
 pub mod rust;
 pub mod types;
+pub mod webhooks;
 
 use crate::model::{Model, Operation};
 use crate::spec::Spec;
@@ -25,6 +26,8 @@ pub struct Output {
     pub cargo_toml: String,
     pub manifest: String,
     pub fidelity_test: TokenStream,
+    /// `src/webhooks.rs`, when the description defines webhooks.
+    pub webhooks: Option<TokenStream>,
     /// The gzipped examples the fidelity test decodes.
     pub examples: Vec<u8>,
 }
@@ -50,9 +53,15 @@ pub fn emit(
         types: types::groups(model),
         errors: errors::module(model),
         lib: lib::lib_rs(spec, model),
-        cargo_toml: lib::cargo_toml(&features),
+        cargo_toml: lib::cargo_toml(&features)
+            + if model.webhooks.is_empty() {
+                ""
+            } else {
+                "webhooks = []\n"
+            },
         manifest: manifest::json(spec, model, patches, passes),
         fidelity_test: fidelity::test(model),
+        webhooks: webhooks::module(model),
         examples: fidelity::examples(&spec.json)?,
     })
 }

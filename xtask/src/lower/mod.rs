@@ -8,6 +8,7 @@
 pub mod operation;
 pub mod pagination;
 pub mod schema;
+pub mod webhooks;
 
 use crate::model::{AuthKind, ErrorTable, Model, Operation};
 use anyhow::{anyhow, Result};
@@ -47,10 +48,12 @@ pub fn lower(spec: &Value) -> Result<Model> {
         }
     }
     unique_fn_names(&mut operations);
+    let webhooks = webhooks::lower(&mut cx.schemas, spec);
     Ok(Model {
         defs: cx.schemas.defs,
         operations,
         errors: cx.errors,
+        webhooks,
     })
 }
 

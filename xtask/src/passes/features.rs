@@ -17,6 +17,11 @@ pub fn run(model: &mut Model) {
     for (t, sent, feature) in roots {
         mark(model, &t, &feature, sent);
     }
+    // Webhook payloads are received, and compiled only with the `webhooks` feature.
+    let hooks: Vec<RType> = model.webhooks.iter().map(|w| w.ty.clone()).collect();
+    for t in hooks {
+        mark(model, &t, crate::lower::webhooks::FEATURE, false);
+    }
 }
 
 /// Marks the types reached from `ty` for `feature`, as sent or received; stops where nothing changes.

@@ -16,6 +16,9 @@ pub fn run(model: &mut Model) {
             *t = t.remap(&map);
         }
     }
+    for w in &mut model.webhooks {
+        w.ty = w.ty.remap(&map);
+    }
     // Error entries that became equal share one slot.
     let old = std::mem::take(&mut model.errors.entries);
     let slots: Vec<usize> = old
