@@ -15,6 +15,8 @@ mod basic;
 pub mod builder;
 pub mod clock;
 pub mod error;
+#[cfg(feature = "redis")]
+pub mod fleet;
 pub mod installation;
 pub mod layer;
 pub mod oauth;

@@ -62,7 +62,7 @@ pub use crate::clock::{Clock, TokioClock};
 pub use crate::store::StoreError;
 pub use cache::{CacheConfig, CacheLayer, CacheStore, CachedResponse, MemoryCacheStore};
 pub use error::MiddlewareError;
-pub use gate::{ConcurrencyConfig, GateLayer};
+pub use gate::{ConcurrencyConfig, GateLayer, SharedInFlight, SharedSlot};
 pub use ratelimit::{
     MemoryRateLimitStore, PrimaryPolicy, RateLimitConfig, RateLimitEvent, RateLimitHook,
     RateLimitLayer, RateLimitStore, ResourceState, SecondaryCause,
@@ -204,6 +204,7 @@ impl MiddlewareConfig {
                 c.clone(),
                 self.lanes.clone(),
                 self.clock.clone(),
+                self.concurrency.as_ref().and_then(|c| c.shared.clone()),
             ));
         }
         if let Some(c) = &self.retry {

@@ -6,7 +6,7 @@
 //! maybe with `x-ratelimit-remaining: 0` (wait until the reset), otherwise wait at least a minute, longer each time.
 
 use super::error::rate_limited;
-use super::gate::{Identity, Lanes, ResourceHint, SendInfo};
+use super::gate::{Identity, Lanes, ResourceHint, SendInfo, SharedInFlight};
 use super::{buffer, identity, operation_id, Clock, StoreError};
 use crate::clock::unix_ms;
 use http::{Extensions, StatusCode};
@@ -288,6 +288,7 @@ pub struct RateLimitLayer {
     config: RateLimitConfig,
     lanes: Arc<Lanes>,
     clock: Arc<dyn Clock>,
+    shared: Option<Arc<dyn SharedInFlight>>,
 }
 
 /// The resource a request will most likely be counted against, so the gate can check it before sending.
@@ -334,11 +335,17 @@ fn message_of(body: &[u8]) -> Option<String> {
 }
 
 impl RateLimitLayer {
-    pub(crate) fn new(config: RateLimitConfig, lanes: Arc<Lanes>, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn new(
+        config: RateLimitConfig,
+        lanes: Arc<Lanes>,
+        clock: Arc<dyn Clock>,
+        shared: Option<Arc<dyn SharedInFlight>>,
+    ) -> Self {
         RateLimitLayer {
             config,
             lanes,
             clock,
+            shared,
         }
     }
 
@@ -513,6 +520,9 @@ impl RateLimitLayer {
     async fn back_off(&self, ident: &Arc<str>, sent: Option<SendInfo>, until: SystemTime) {
         self.lanes
             .secondary_hit(ident, sent, until, self.clock.now());
+        if let (Some(shared), Some((level, epoch))) = (&self.shared, sent.and_then(|s| s.shared)) {
+            shared.refused(ident, level, epoch).await;
+        }
         if let Err(e) = self
             .config
             .store
