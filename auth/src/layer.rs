@@ -4,6 +4,7 @@
 use crate::app_jwt::AppJwt;
 use crate::error::AuthError;
 use crate::installation::InstallationTokens;
+use crate::middleware::SendTimeToken;
 use crate::token::TokenSource;
 use github_rest::{AuthKind, OperationInfo};
 use http::{Extensions, HeaderValue, StatusCode};
@@ -115,7 +116,10 @@ fn set_auth(req: &mut reqwest::Request, value: &str) -> reqwest_middleware::Resu
     Ok(())
 }
 
-fn bearer(req: &mut reqwest::Request, token: &SecretString) -> reqwest_middleware::Result<()> {
+pub(crate) fn bearer(
+    req: &mut reqwest::Request,
+    token: &SecretString,
+) -> reqwest_middleware::Result<()> {
     set_auth(req, &format!("Bearer {}", token.expose_secret()))
 }
 
@@ -132,10 +136,19 @@ impl AuthLayer {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
         let template = req.try_clone();
+        extensions.insert(crate::middleware::CredentialId(tokens.credential_id()));
         let mut token = tokens.current().await.map_err(mw)?;
         let mut req = req;
         bearer(&mut req, &token.token)?;
+        extensions.insert(SendTimeToken {
+            tokens: tokens.clone(),
+            token: token.clone(),
+        });
         let mut resp = next.clone().run(req, extensions).await?;
+        // The gate may have sent a newer token than the one set here.
+        if let Some(sent) = extensions.get::<SendTimeToken>() {
+            token = sent.token.clone();
+        }
         let Some(template) = template else {
             return Ok(resp);
         };
@@ -174,6 +187,10 @@ impl AuthLayer {
         // The refusal is not returned: drop it, and the gate slot it holds, before sending again.
         drop(resp);
         token = tokens.replace(&token).await.map_err(mw)?;
+        extensions.insert(SendTimeToken {
+            tokens: tokens.clone(),
+            token: token.clone(),
+        });
         next.run(again(&token.token)?, extensions).await
     }
 }

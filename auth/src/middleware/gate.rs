@@ -644,6 +644,19 @@ impl Middleware for GateLayer {
                 .map_err(super::error::rate_limited)?
         };
 
+        let mut req = req;
+        if let Some(mut sent) = extensions.get::<super::SendTimeToken>().cloned() {
+            // The token was set before any waiting; past its refresh point by now, it is replaced.
+            if !sent.tokens.is_fresh(&sent.token) {
+                sent.token = sent
+                    .tokens
+                    .current()
+                    .await
+                    .map_err(|e| reqwest_middleware::Error::Middleware(e.into()))?;
+                crate::layer::bearer(&mut req, &sent.token.token)?;
+                extensions.insert(sent);
+            }
+        }
         extensions.insert(slot.info);
         extensions.get_or_insert_default::<Attempts>().0 += 1;
         let resp = next.run(req, extensions).await?;

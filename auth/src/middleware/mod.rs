@@ -222,6 +222,23 @@ impl MiddlewareConfig {
     }
 }
 
+/// Names the credential of a request when its `Authorization` header changes over its life: an installation's
+/// token is replaced every hour, but GitHub counts rate limits per installation, so the authentication layer sets
+/// this and the rate-limit state, back-off and in-flight cap stay with the installation across refreshes (and are
+/// shared by every worker using it).
+#[derive(Debug, Clone)]
+pub struct CredentialId(pub Arc<str>);
+
+/// The installation token a request carries, put there by the authentication layer. A request may wait at the gate
+/// (a back-off, a primary reset, a queue) longer than its token stays fresh, so the gate looks again when it sends:
+/// a token past its refresh point is replaced by the current one (one exchange however many wait), and this records
+/// what was actually sent, for the authentication layer's handling of a 401.
+#[derive(Clone)]
+pub(crate) struct SendTimeToken {
+    pub(crate) tokens: crate::installation::InstallationTokens,
+    pub(crate) token: crate::store::StoredToken,
+}
+
 /// A stable, non-reversible name for the credential of a request: the first 128 bits of the SHA-256 of its
 /// `Authorization` header, hex-encoded, or `anonymous`. Stores key on this, never on the header itself.
 pub fn identity(req: &reqwest::Request) -> String {

@@ -424,7 +424,10 @@ impl Middleware for RateLimitLayer {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
-        let ident: Arc<str> = Arc::from(identity(&req));
+        let ident: Arc<str> = match extensions.get::<super::CredentialId>() {
+            Some(c) => c.0.clone(),
+            None => Arc::from(identity(&req)),
+        };
         extensions.insert(Identity(ident.clone()));
         let op = operation_id(extensions);
         let predicted = predict_resource(op, req.url().path());
