@@ -12,4 +12,5 @@ pub mod overlay;
 pub mod regen;
 pub mod spec;
 pub mod split;
+pub mod test_cmd;
 pub mod types;
