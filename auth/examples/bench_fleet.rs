@@ -158,7 +158,7 @@ async fn per_request_cost(redis: &RedisServer) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        let before = commands(&mut conn).await?;
+        let before = (commands(&mut conn).await?, fleet.round_trips());
         let t = Instant::now();
         for i in 0..N {
             client
@@ -168,9 +168,12 @@ async fn per_request_cost(redis: &RedisServer) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
         }
         let per = t.elapsed().as_secs_f64() * 1e6 / N as f64;
-        // The INFO call itself counts as one command.
-        let cmds = (commands(&mut conn).await? - before).saturating_sub(1) as f64 / N as f64;
-        println!("  {label:<9}: {per:7.1} µs per call, {cmds:.1} Redis commands per call");
+        // Commands run inside scripts count too; the INFO call itself counts as one.
+        let cmds = (commands(&mut conn).await? - before.0).saturating_sub(1) as f64 / N as f64;
+        let trips = (fleet.round_trips() - before.1) as f64 / N as f64;
+        println!(
+            "  {label:<9}: {per:7.1} µs per call, {trips:.1} Redis round trips per call ({cmds:.1} commands, script bodies included)"
+        );
     }
     Ok(())
 }

@@ -210,6 +210,10 @@ struct Conn {
     epoch: Instant,
     outages: AtomicU64,
     rejoins: AtomicU64,
+    /// Milliseconds since `epoch` of the last rejoin (0: never).
+    rejoined_ms: AtomicU64,
+    /// Commands and scripts sent.
+    round_trips: AtomicU64,
     config: FleetConfig,
 }
 
@@ -264,6 +268,8 @@ impl Conn {
                 *self.lock_manager() = Some(m.clone());
                 if self.down.swap(false, Ordering::AcqRel) {
                     self.rejoins.fetch_add(1, Ordering::Relaxed);
+                    self.rejoined_ms
+                        .store(self.since_epoch_ms().max(1), Ordering::Release);
                     tracing::info!(
                         "Redis is back: this worker shares tokens, rate limits and back-offs again"
                     );
@@ -271,14 +277,26 @@ impl Conn {
                 Some(m)
             }
             Ok(Err(e)) => {
-                self.failed(&e.to_string());
+                self.failed_probe(&e.to_string());
                 None
             }
             Err(_) => {
-                self.failed("no answer in time");
+                self.failed_probe("no answer in time");
                 None
             }
         }
+    }
+
+    /// A probe failed: the next one starts from a new connection rather than wait on the old one's reconnection.
+    fn failed_probe(&self, why: &str) {
+        *self.lock_manager() = None;
+        self.failed(why);
+    }
+
+    /// Whether this process rejoined Redis after an outage in the last 10 s.
+    fn just_rejoined(&self) -> bool {
+        let at = self.rejoined_ms.load(Ordering::Acquire);
+        at > 0 && self.since_epoch_ms() < at + 10_000
     }
 
     /// Marks Redis down: one warning per outage.
@@ -303,6 +321,7 @@ impl Conn {
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
         let m = self.get().await?;
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
         match tokio::time::timeout(self.config.command_timeout, f(m)).await {
             Ok(Ok(v)) => Some(v),
             Ok(Err(e)) => {
@@ -355,6 +374,8 @@ impl RedisFleet {
             epoch: Instant::now(),
             outages: AtomicU64::new(0),
             rejoins: AtomicU64::new(0),
+            rejoined_ms: AtomicU64::new(0),
+            round_trips: AtomicU64::new(0),
             config,
         });
         conn.probe().await;
@@ -362,6 +383,7 @@ impl RedisFleet {
             conn: conn.clone(),
             held: Arc::default(),
             turns: Mutex::default(),
+            ramp_full: Mutex::default(),
         });
         RedisInFlight::renew_in_background(Arc::downgrade(&in_flight));
         Ok(RedisFleet {
@@ -426,6 +448,11 @@ impl RedisFleet {
         self.conn.outages.load(Ordering::Relaxed)
     }
 
+    /// Commands and scripts this process sent to Redis so far (each one round trip).
+    pub fn round_trips(&self) -> u64 {
+        self.conn.round_trips.load(Ordering::Relaxed)
+    }
+
     /// How many times the process rejoined after an outage.
     pub fn rejoins(&self) -> u64 {
         self.conn.rejoins.load(Ordering::Relaxed)
@@ -488,32 +515,61 @@ impl RedisTokenStore {
     }
 }
 
+impl RedisTokenStore {
+    /// Writes the sealed entry, expiring at the token's `expires_at`; with `only_if_absent`, only if there is none.
+    async fn store(
+        &self,
+        key: &CacheKey,
+        token: &StoredToken,
+        only_if_absent: bool,
+    ) -> Result<(), StoreError> {
+        let k = self.entry_key(key);
+        let sealed = self.conn.config.token_key.seal(&k, &token.encode())?;
+        let at_ms = token.expires_at.max(0) as u64 * 1000;
+        self.conn
+            .run(|mut c| async move {
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(&k).arg(sealed).arg("PXAT").arg(at_ms);
+                if only_if_absent {
+                    cmd.arg("NX");
+                }
+                cmd.query_async::<Option<String>>(&mut c).await
+            })
+            .await;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl TokenStore for RedisTokenStore {
     async fn get(&self, key: &CacheKey) -> Result<Option<StoredToken>, StoreError> {
         match self.get_raw(key).await {
-            Some(found) => Ok(found.map(|(_, t)| t)),
+            // Kept locally too, so that this worker still has it if Redis goes away.
+            Some(Some((_, t))) => {
+                self.local.put(key, &t).await?;
+                Ok(Some(t))
+            }
+            // Redis has none. Just after an outage (Redis may have restarted empty) a live token this worker holds
+            // is put back, so the workers rejoining do not each mint one. Not otherwise: the entry may have been
+            // removed because GitHub refused the token.
+            Some(None) => match self.local.get(key).await? {
+                Some(t)
+                    if self.conn.just_rejoined()
+                        && t.expires_at > crate::clock::unix(std::time::SystemTime::now()) + 1 =>
+                {
+                    // Only if still absent: another worker may have just stored a newer one.
+                    self.store(key, &t, true).await?;
+                    Ok(Some(t))
+                }
+                _ => Ok(None),
+            },
             None => self.local.get(key).await,
         }
     }
 
     async fn put(&self, key: &CacheKey, token: &StoredToken) -> Result<(), StoreError> {
         self.local.put(key, token).await?;
-        let k = self.entry_key(key);
-        let sealed = self.conn.config.token_key.seal(&k, &token.encode())?;
-        let at_ms = token.expires_at.max(0) as u64 * 1000;
-        self.conn
-            .run(|mut c| async move {
-                redis::cmd("SET")
-                    .arg(&k)
-                    .arg(sealed)
-                    .arg("PXAT")
-                    .arg(at_ms)
-                    .query_async::<()>(&mut c)
-                    .await
-            })
-            .await;
-        Ok(())
+        self.store(key, token, false).await
     }
 
     async fn invalidate(&self, key: &CacheKey, stale: &StoredToken) -> Result<(), StoreError> {
@@ -670,6 +726,31 @@ impl RateLimitStore for RedisRateLimitStore {
         Ok(())
     }
 
+    async fn limits(
+        &self,
+        identity: &str,
+        resource: &str,
+    ) -> Result<(Option<ResourceState>, Option<u64>), StoreError> {
+        let keys = [
+            self.conn.key("rl", &format!("{identity}:{resource}")),
+            self.conn.key("backoff", identity),
+        ];
+        let got: Option<(Option<String>, Option<u64>)> = self
+            .conn
+            .run(|mut c| async move { redis::cmd("MGET").arg(&keys).query_async(&mut c).await })
+            .await;
+        match got {
+            Some((state, backoff)) => {
+                let state = state
+                    .map(|json| serde_json::from_str(&json))
+                    .transpose()
+                    .map_err(|e| StoreError::msg(format!("undecodable rate-limit state: {e}")))?;
+                Ok((state, backoff))
+            }
+            None => self.local.limits(identity, resource).await,
+        }
+    }
+
     async fn backoff_until(&self, identity: &str) -> Result<Option<u64>, StoreError> {
         let k = self.conn.key("backoff", identity);
         let got: Option<Option<u64>> = self
@@ -751,7 +832,8 @@ impl CacheStore for RedisCacheStore {
 const NOW_MS: &str = "local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)";
 
 /// Takes a slot under the shared cap. KEYS: the lease set, the cap's state. ARGV: lease ms, lease id, max,
-/// raise-every ms (0: not adaptive). Returns {level, epoch}, level 0 when no slot is free.
+/// raise-every ms (0: not adaptive). Returns {level, epoch, 1 if the slow start reached the ceiling}, level 0 when
+/// no slot is free.
 const ACQUIRE: &str = r"
 local max = tonumber(ARGV[3])
 local raise = tonumber(ARGV[4])
@@ -768,11 +850,13 @@ redis.call('HSET', KEYS[2], 'c', c, 'r', r, 'e', e, 's', s)
 redis.call('PEXPIRE', KEYS[2], 3600000)
 local cap = math.min(r, c)
 if cap < 1 then cap = 1 end
+local full = 0
+if r >= c then full = 1 end
 local n = redis.call('ZCARD', KEYS[1])
-if n >= cap then return {0, e} end
+if n >= cap then return {0, e, full} end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[2])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]) * 2)
-return {n + 1, e}";
+return {n + 1, e, full}";
 
 /// An answer under epoch `ARGV[1]`: the slow start grows by one up to the ceiling.
 const ANSWERED: &str = r"
@@ -830,6 +914,9 @@ pub struct RedisInFlight {
     held: Arc<Mutex<HashMap<String, HashSet<String>>>>,
     /// One waiter per identity polls Redis; the others of this process queue behind it.
     turns: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Per identity, the epoch in which the last slot given found the slow start at its ceiling: answers under it
+    /// need not be reported (they could not raise anything).
+    ramp_full: Mutex<HashMap<String, u64>>,
 }
 
 impl std::fmt::Debug for RedisInFlight {
@@ -905,7 +992,7 @@ impl SharedInFlight for RedisInFlight {
         let max = max.min(1 << 20);
         let raise = raise_every.as_millis() as u64;
         loop {
-            let got: (i64, i64) = self
+            let got: (i64, i64, i64) = self
                 .conn
                 .run(|mut c| {
                     let (set, state, id) = (set.clone(), state.clone(), id.clone());
@@ -924,6 +1011,13 @@ impl SharedInFlight for RedisInFlight {
                 })
                 .await?;
             if got.0 > 0 {
+                let mut full = self.ramp_full.lock().unwrap_or_else(|e| e.into_inner());
+                if got.2 == 1 {
+                    full.insert(identity.to_string(), got.1 as u64);
+                } else {
+                    full.remove(identity);
+                }
+                drop(full);
                 self.held
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -940,6 +1034,15 @@ impl SharedInFlight for RedisInFlight {
     }
 
     async fn answered(&self, identity: &str, epoch: u64) {
+        let full = self
+            .ramp_full
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(identity)
+            .is_some_and(|e| *e == epoch);
+        if full {
+            return;
+        }
         let (_, state) = self.keys(identity);
         self.conn
             .run(|mut c| async move {

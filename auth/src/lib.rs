@@ -6,6 +6,8 @@
 //!   user-token client.
 //! - Middleware (reqwest-middleware layers): rate limits, retries, conditional requests, tracing, and the send gate
 //!   where every request waits for back-offs, its slot under the adaptive in-flight cap and write pacing.
+//! - Several worker processes sharing installation tokens, rate-limit state, back-offs, the in-flight cap and the
+//!   conditional-request cache through Redis (`fleet`, cargo feature `redis`).
 //! - One HTTP configuration (`github_rest::HttpConfig`: time-outs, root certificates, proxy) for every host.
 
 pub mod middleware;

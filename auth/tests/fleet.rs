@@ -267,6 +267,41 @@ async fn stores_share_state_through_redis(url: &str) -> Outcome {
     let got = rb.backoff_until("id1").await.map_err(|e| e.to_string())?;
     check!(got == Some(until), "back-off moved earlier: {got:?}");
 
+    // The primary budget another worker used up is read from Redis before sending: nothing goes out.
+    let mock = LimitedGithub::start(limits()).await;
+    let client = github_auth::ClientBuilder::token(SecretString::from("ghp_budget"))
+        .base_url(mock.uri())
+        .user_agent("fleet-test")
+        .middleware(
+            connect(url, "unit").await?.middleware(
+                github_auth::middleware::MiddlewareConfig::default()
+                    .primary_policy(github_auth::middleware::PrimaryPolicy::FailFast),
+            ),
+        )
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut probe = reqwest::Request::new(
+        reqwest::Method::GET,
+        reqwest::Url::parse(&mock.uri()).map_err(|e| e.to_string())?,
+    );
+    probe.headers_mut().insert(
+        "authorization",
+        reqwest::header::HeaderValue::from_static("Bearer ghp_budget"),
+    );
+    let ident = github_auth::middleware::identity(&probe);
+    ra.observe(&ident, "core", state(0, unix_now() as u64 + 120))
+        .await
+        .map_err(|e| e.to_string())?;
+    match client.issues().get("o", "r", 1).await {
+        Err(e) if e.rate_limit().is_some() => {}
+        other => return Err(format!("a used-up budget did not hold the call: {other:?}")),
+    }
+    let sent = mock.counts();
+    check!(
+        sent.accepted + sent.refused == 0,
+        "sent despite a used-up budget: {sent:?}"
+    );
+
     // The conditional-request cache.
     let entry = github_auth::middleware::CachedResponse {
         etag: Some("\"e\"".into()),
@@ -415,6 +450,16 @@ async fn redis_stopped_mid_run(redis: &mut RedisServer) -> Outcome {
     let c = mock.counts();
     let line = summary(&reports, &c);
     println!("4 workers x 50 calls, Redis down from 1.0 s to 2.5 s: {line}");
+    if std::env::var_os("FLEET_LOG").is_some() {
+        for (i, (_, log)) in reports.iter().enumerate() {
+            for l in log
+                .lines()
+                .filter(|l| !l.contains("hyper") && !l.contains("reqwest"))
+            {
+                println!("worker {i}: {l}");
+            }
+        }
+    }
     let lost: usize = reports.iter().map(|(r, _)| r.lost).sum();
     check!(lost == 0, "requests lost: {line}");
     for (i, (r, log)) in reports.iter().enumerate() {

@@ -475,34 +475,42 @@ impl GateLayer {
         }
     }
 
-    /// The reset (and limit) of `resource` while its primary limit is used up.
-    async fn primary_exhausted(
+    /// What holds `resource` of this credential back now, read in one go (one round trip to a shared store): the
+    /// reset and limit of its primary limit while used up, and the secondary-limit back-off deadline while ahead
+    /// (the lane's, or the store's if later).
+    async fn limits(
         &self,
-        rate: &RateLimitConfig,
+        lane: &Lane,
         ident: &str,
         resource: &str,
-    ) -> Option<(u64, Option<u64>)> {
-        let state = match rate.store.resource(ident, resource).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "rate-limit store unavailable");
-                None
-            }
-        }?;
-        let future = state.reset.saturating_mul(1000) > unix_ms(self.clock.now());
-        (state.remaining == 0 && future).then_some((state.reset, state.limit))
+    ) -> (Option<(u64, Option<u64>)>, Option<SystemTime>) {
+        let local = lane.state().backoff_until;
+        let (state, shared) = match &self.rate {
+            Some(r) => match r.store.limits(ident, resource).await {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(error = %e, "rate-limit store unavailable");
+                    (None, None)
+                }
+            },
+            None => (None, None),
+        };
+        let now = self.clock.now();
+        let primary = state
+            .filter(|s| s.remaining == 0 && s.reset.saturating_mul(1000) > unix_ms(now))
+            .map(|s| (s.reset, s.limit));
+        let shared = shared.map(|ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms));
+        (primary, local.max(shared).filter(|until| *until > now))
     }
 
-    /// Waits while `resource`'s primary limit is used up (or refuses, as the policy says).
+    /// Waits for `resource`'s primary reset (or refuses, as the policy says).
     async fn wait_primary(
         &self,
         rate: &RateLimitConfig,
-        ident: &str,
         resource: &str,
+        reset: u64,
+        limit: Option<u64>,
     ) -> Result<(), github_rest::RateLimitError> {
-        let Some((reset, limit)) = self.primary_exhausted(rate, ident, resource).await else {
-            return Ok(());
-        };
         let wait = rate.primary_wait(reset, self.clock.now());
         if !rate.primary.allows(wait) {
             self.emit(RateLimitEvent::PrimaryFailFast {
@@ -525,31 +533,6 @@ impl GateLayer {
         Ok(())
     }
 
-    /// The secondary-limit back-off deadline of this credential, if it is still ahead: the lane's, or a shared
-    /// store's if later.
-    async fn backoff(&self, lane: &Lane, ident: &str) -> Option<SystemTime> {
-        let local = lane.state().backoff_until;
-        let shared = match &self.rate {
-            Some(r) => match r.store.backoff_until(ident).await {
-                Ok(v) => v.map(|ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms)),
-                Err(e) => {
-                    tracing::warn!(error = %e, "rate-limit store unavailable");
-                    None
-                }
-            },
-            None => None,
-        };
-        local.max(shared).filter(|until| *until > self.clock.now())
-    }
-
-    /// Waits, without holding a slot, until no back-off is announced.
-    async fn wait_backoff(&self, lane: &Lane, ident: &str) {
-        while let Some(until) = self.backoff(lane, ident).await {
-            let d = until.duration_since(self.clock.now()).unwrap_or_default();
-            self.clock.sleep(d).await;
-        }
-    }
-
     /// Waits for everything that limits this request and returns its slot. The waits for the primary reset, the
     /// back-off and the write pacing happen without a slot; once a slot is held, the primary limit and the
     /// back-off are looked at again (either may have been announced while the request queued), and any of them
@@ -562,10 +545,16 @@ impl GateLayer {
         paced: Option<Duration>,
     ) -> Result<Slot, github_rest::RateLimitError> {
         loop {
-            if let Some(rate) = &self.rate {
-                self.wait_primary(rate, ident, resource).await?;
+            let (primary, backoff) = self.limits(lane, ident, resource).await;
+            if let (Some((reset, limit)), Some(rate)) = (primary, &self.rate) {
+                self.wait_primary(rate, resource, reset, limit).await?;
+                continue;
             }
-            self.wait_backoff(lane, ident).await;
+            if let Some(until) = backoff {
+                let d = until.duration_since(self.clock.now()).unwrap_or_default();
+                self.clock.sleep(d).await;
+                continue;
+            }
             let mut slot = lane.acquire(self.clock.now()).await;
             if let Some((shared, c)) = self
                 .concurrency
@@ -583,17 +572,9 @@ impl GateLayer {
                     slot.shared = Some(s);
                 }
             }
-            if self.backoff(lane, ident).await.is_some() {
+            let (primary, backoff) = self.limits(lane, ident, resource).await;
+            if primary.is_some() || backoff.is_some() {
                 continue;
-            }
-            if let Some(rate) = &self.rate {
-                if self
-                    .primary_exhausted(rate, ident, resource)
-                    .await
-                    .is_some()
-                {
-                    continue;
-                }
             }
             if let Some(interval) = paced {
                 if let Err(wait) = lane.reserve_write(self.clock.now(), interval) {

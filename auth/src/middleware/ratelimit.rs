@@ -74,6 +74,18 @@ pub trait RateLimitStore: Send + Sync + 'static {
         resource: &str,
         state: ResourceState,
     ) -> Result<(), StoreError>;
+    /// What the send gate reads before each request: [`RateLimitStore::resource`] and
+    /// [`RateLimitStore::backoff_until`] together. A shared store answers both in one round trip.
+    async fn limits(
+        &self,
+        identity: &str,
+        resource: &str,
+    ) -> Result<(Option<ResourceState>, Option<u64>), StoreError> {
+        Ok((
+            self.resource(identity, resource).await?,
+            self.backoff_until(identity).await?,
+        ))
+    }
     /// Unix milliseconds until which `identity` must not send (secondary rate limit), if any.
     async fn backoff_until(&self, identity: &str) -> Result<Option<u64>, StoreError>;
     /// Moves the back-off deadline of `identity` to `until_unix_ms` unless it is already later.
