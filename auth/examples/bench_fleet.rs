@@ -66,8 +66,17 @@ async fn run() -> Result<(), String> {
         "| workers | stores | calls | lost | exchanges | 403s | sent inside a back-off | 401s | time | floor |"
     );
     println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for n in [1usize, 4, 8] {
+    // FLEET_BENCH_WORKERS=4 (say) runs one size only; FLEET_BENCH_STORES=redis one kind of store only.
+    let sizes: Vec<usize> = match std::env::var("FLEET_BENCH_WORKERS") {
+        Ok(v) => v.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
+        Err(_) => vec![1, 4, 8],
+    };
+    let only = std::env::var("FLEET_BENCH_STORES").unwrap_or_default();
+    for n in sizes {
         for (label, url) in [("in-memory", None), ("Redis", Some(redis.url()))] {
+            if !only.is_empty() && !label.eq_ignore_ascii_case(&only) {
+                continue;
+            }
             fleet_run(n, label, url, &format!("bench{n}{label}")).await?;
         }
     }
@@ -106,6 +115,17 @@ async fn fleet_run(
         c.sent_early,
         c.bad_token,
     );
+    // Anything a worker warned about, and its log when it took far longer than the others.
+    let fastest = reports.iter().map(|(r, _)| r.millis).min().unwrap_or(0);
+    for (i, (r, log)) in reports.iter().enumerate() {
+        for l in log.lines().filter(|l| l.contains("WARN")) {
+            println!("    worker {i}: {l}");
+        }
+        if std::env::var_os("FLEET_LOG").is_some() && r.millis > 2 * fastest + 2000 {
+            println!("    worker {i}: {r:?}");
+            println!("    worker {i} took {} ms:\n{log}", r.millis);
+        }
+    }
     Ok(())
 }
 

@@ -168,6 +168,8 @@ pub struct WorkerReport {
     pub outages: u64,
     pub rejoins: u64,
     pub millis: u64,
+    /// The slowest call's time.
+    pub slowest_ms: u64,
 }
 
 /// Starts a worker process: this executable again, with [`WORKER_FLAG`].
@@ -295,7 +297,9 @@ async fn worker() -> Result<WorkerReport, String> {
         let c = client.clone();
         tokio::spawn(async move {
             tokio::time::sleep(stagger * i as u32).await;
-            c.issues().get("o", "r", i as i64).await.map(|_| ())
+            let t = Instant::now();
+            let r = c.issues().get("o", "r", i as i64).await.map(|_| ());
+            (r, t.elapsed().as_millis() as u64)
         })
     });
     let mut report = WorkerReport {
@@ -305,8 +309,13 @@ async fn worker() -> Result<WorkerReport, String> {
         outages: 0,
         rejoins: 0,
         millis: 0,
+        slowest_ms: 0,
     };
     for r in futures::future::join_all(tasks).await {
+        let r = r.map(|(r, ms)| {
+            report.slowest_ms = report.slowest_ms.max(ms);
+            r
+        });
         match r {
             Ok(Ok(())) => report.ok += 1,
             Ok(Err(e)) => {
