@@ -137,7 +137,7 @@ pub struct FleetConfig {
     pub command_timeout: Duration,
     /// While Redis is down, how often to try it again (default 1 s).
     pub retry_every: Duration,
-    /// How long a slot under the shared in-flight cap outlives a worker that died holding it (default 30 s); live
+    /// How long a slot under the shared in-flight cap outlives a worker that died holding it (default 10 s); live
     /// workers renew their leases every third of it.
     pub lease: Duration,
     /// How often a waiting worker asks Redis for a free slot (default 5 ms; one waiter per worker and credential
@@ -156,7 +156,7 @@ impl FleetConfig {
             prefix: "github-auth".into(),
             command_timeout: Duration::from_millis(500),
             retry_every: Duration::from_secs(1),
-            lease: Duration::from_secs(30),
+            lease: Duration::from_secs(10),
             poll_every: Duration::from_millis(5),
             cache_ttl: Duration::from_secs(24 * 60 * 60),
         }
@@ -382,6 +382,7 @@ impl RedisFleet {
         let in_flight = Arc::new(RedisInFlight {
             conn: conn.clone(),
             held: Arc::default(),
+            pending: Arc::default(),
             turns: Mutex::default(),
             ramp_full: Mutex::default(),
         });
@@ -436,6 +437,26 @@ impl RedisFleet {
             c.shared = Some(self.in_flight());
         }
         config
+    }
+
+    /// Waits (at most `FleetConfig::command_timeout` twice over) until the slots this process gave back have
+    /// reached Redis. Call it before the process exits: a slot whose release is lost stays taken for every worker
+    /// until its lease runs out.
+    pub async fn close(&self) {
+        let pending = &self.in_flight.pending;
+        let wait = async {
+            loop {
+                let idle = pending.idle.notified();
+                tokio::pin!(idle);
+                // Registered before looking, so a release finishing in between is not missed.
+                idle.as_mut().enable();
+                if pending.count.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                idle.await;
+            }
+        };
+        let _ = tokio::time::timeout(self.conn.config.command_timeout * 2, wait).await;
     }
 
     /// Whether Redis answered the last time it was asked.
@@ -912,6 +933,8 @@ pub struct RedisInFlight {
     conn: Arc<Conn>,
     /// Leases this process holds, by lease-set key, renewed in the background.
     held: Arc<Mutex<HashMap<String, HashSet<String>>>>,
+    /// Releases sent but not yet answered, for [`RedisFleet::close`].
+    pending: Arc<Pending>,
     /// One waiter per identity polls Redis; the others of this process queue behind it.
     turns: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Per identity, the epoch in which the last slot given found the slow start at its ceiling: answers under it
@@ -1024,9 +1047,10 @@ impl SharedInFlight for RedisInFlight {
                     .entry(set.clone())
                     .or_default()
                     .insert(id.clone());
-                let (conn, held) = (self.conn.clone(), self.held.clone());
+                let (conn, held, pending) =
+                    (self.conn.clone(), self.held.clone(), self.pending.clone());
                 return Some(SharedSlot::new(got.0 as usize, got.1 as u64, move || {
-                    release(conn, held, set, id)
+                    release(conn, held, pending, set, id)
                 }));
             }
             tokio::time::sleep(self.conn.config.poll_every).await;
@@ -1072,10 +1096,29 @@ impl SharedInFlight for RedisInFlight {
     }
 }
 
+/// Slot releases under way.
+#[derive(Default)]
+struct Pending {
+    count: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// Counts a release as done however its task ends.
+struct PendingGuard(Arc<Pending>);
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
 /// Gives a slot back (from `Drop`, so on a task of its own); if Redis cannot be told, the lease runs out.
 fn release(
     conn: Arc<Conn>,
     held: Arc<Mutex<HashMap<String, HashSet<String>>>>,
+    pending: Arc<Pending>,
     set: String,
     id: String,
 ) {
@@ -1085,7 +1128,9 @@ fn release(
     let Ok(rt) = tokio::runtime::Handle::try_current() else {
         return;
     };
+    pending.count.fetch_add(1, Ordering::AcqRel);
     rt.spawn(async move {
+        let _done = PendingGuard(pending);
         conn.run(|mut c| async move {
             redis::cmd("ZREM")
                 .arg(&set)

@@ -543,6 +543,7 @@ impl GateLayer {
         ident: &str,
         resource: &str,
         paced: Option<Duration>,
+        shared_cap: bool,
     ) -> Result<Slot, github_rest::RateLimitError> {
         loop {
             let (primary, backoff) = self.limits(lane, ident, resource).await;
@@ -560,6 +561,7 @@ impl GateLayer {
                 .concurrency
                 .as_ref()
                 .and_then(|c| Some((c.shared.as_ref()?, c)))
+                .filter(|_| shared_cap)
             {
                 let max = c.max_in_flight.unwrap_or(usize::MAX).max(1);
                 let raise = if c.adaptive {
@@ -620,7 +622,10 @@ impl Middleware for GateLayer {
                 Some(_) => Some(lane.write_turn.lock().await),
                 None => None,
             };
-            self.admit(&lane, &ident, &resource, paced)
+            // A token exchange is not held by the shared cap: one worker makes it for all of them while holding the
+            // refresh lock, and must not wait behind a slot another worker may have died holding.
+            let shared_cap = op != Some(TOKEN_EXCHANGE);
+            self.admit(&lane, &ident, &resource, paced, shared_cap)
                 .await
                 .map_err(super::error::rate_limited)?
         };

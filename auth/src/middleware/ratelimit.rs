@@ -48,7 +48,8 @@ impl ResourceState {
 /// resource (`core`, `search`, ...), plus a per-identity secondary-limit back-off deadline.
 ///
 /// Every argument and result is a string, an integer or a serialisable [`ResourceState`], so the state can be shared
-/// between processes. A Redis store would implement it like this:
+/// between processes. The Redis store of the `redis` feature (`github_auth::fleet::RedisRateLimitStore`) implements
+/// it like this:
 ///
 /// - `resource`: `GET gh:rl:{identity}:{resource}` and decode the JSON of a [`ResourceState`].
 /// - `observe`: a Lua script that reads the key, applies the rule of [`ResourceState::merge`] (later `reset` wins,

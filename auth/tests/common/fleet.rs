@@ -329,7 +329,10 @@ async fn worker() -> Result<WorkerReport, String> {
         }
     }
     report.millis = started.elapsed().as_millis() as u64;
+    drop(client);
     if let Some(f) = &fleet {
+        // The last slots' releases must reach Redis before this process ends.
+        f.close().await;
         report.outages = f.outages();
         report.rejoins = f.rejoins();
     }
