@@ -19,7 +19,6 @@ use axum::routing::post;
 use axum::Router;
 use bytes::Bytes;
 use github_auth::webhooks::{sign, Delivery, Redeliveries, WebhookError, WebhookSecrets};
-use github_rest::issues::IssuesGetResponse;
 use github_rest::webhooks::WebhookEvent;
 use secrecy::SecretString;
 use std::collections::BTreeMap;
@@ -196,15 +195,7 @@ async fn apply(api: &github_rest::Client, store: &Store, d: Delivery) -> Process
             };
             // The payload's copy of the issue is as of the comment; the API has the current one.
             let current = match api.issues().get(owner, name, number).await {
-                Ok(r) => match r.body {
-                    IssuesGetResponse::Ok(issue) => issue,
-                    other => {
-                        return Processed::Failed {
-                            delivery,
-                            error: format!("unexpected response {other:?}"),
-                        }
-                    }
-                },
+                Ok(r) => r.body,
                 Err(e) => {
                     return Processed::Failed {
                         delivery,

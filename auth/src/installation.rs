@@ -96,6 +96,8 @@ struct Inner {
     store: Arc<dyn TokenStore>,
     margin: Duration,
     clock: ServerClock,
+    /// The installation's name for rate-limit state: every token of it, narrowed or not, shares GitHub's limits.
+    credential_id: Arc<str>,
 }
 
 impl std::fmt::Debug for InstallationTokens {
@@ -133,8 +135,18 @@ impl InstallationTokens {
             installation_id,
             &narrowing_json,
         );
+        let credential_id = {
+            use sha2::Digest;
+            let seed = format!(
+                "installation\0{}\0{}\0{installation_id}",
+                exchange.api_base(),
+                app.issuer()
+            );
+            Arc::from(hex::encode(&sha2::Sha256::digest(seed.as_bytes())[..16]))
+        };
         InstallationTokens {
             inner: Arc::new(Inner {
+                credential_id,
                 app,
                 exchange,
                 installation_id,
@@ -150,6 +162,11 @@ impl InstallationTokens {
     /// The installation id.
     pub fn installation_id(&self) -> i64 {
         self.inner.installation_id
+    }
+
+    /// The name rate-limit state of this installation is kept under (the same for all its tokens).
+    pub(crate) fn credential_id(&self) -> Arc<str> {
+        self.inner.credential_id.clone()
     }
 
     /// The cache key of this installation's tokens.
@@ -170,7 +187,7 @@ impl InstallationTokens {
         (self.inner.margin.as_secs() as i64).min(lifetime / 2)
     }
 
-    fn is_fresh(&self, t: &StoredToken) -> bool {
+    pub(crate) fn is_fresh(&self, t: &StoredToken) -> bool {
         self.inner.clock.server_unix() + self.margin_for(t) < t.expires_at
     }
 

@@ -4,6 +4,7 @@
 use crate::app_jwt::AppJwt;
 use crate::error::AuthError;
 use crate::installation::InstallationTokens;
+use crate::middleware::SendTimeToken;
 use crate::token::TokenSource;
 use github_rest::{AuthKind, Hosts, OperationInfo};
 use http::{Extensions, HeaderValue, StatusCode};
@@ -85,7 +86,10 @@ fn set_auth(req: &mut reqwest::Request, value: &str) -> reqwest_middleware::Resu
     Ok(())
 }
 
-fn bearer(req: &mut reqwest::Request, token: &SecretString) -> reqwest_middleware::Result<()> {
+pub(crate) fn bearer(
+    req: &mut reqwest::Request,
+    token: &SecretString,
+) -> reqwest_middleware::Result<()> {
     set_auth(req, &format!("Bearer {}", token.expose_secret()))
 }
 
@@ -102,10 +106,19 @@ impl AuthLayer {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
         let template = req.try_clone();
+        extensions.insert(crate::middleware::CredentialId(tokens.credential_id()));
         let mut token = tokens.current().await.map_err(mw)?;
         let mut req = req;
         bearer(&mut req, &token.token)?;
+        extensions.insert(SendTimeToken {
+            tokens: tokens.clone(),
+            token: token.clone(),
+        });
         let mut resp = next.clone().run(req, extensions).await?;
+        // The gate may have sent a newer token than the one set here.
+        if let Some(sent) = extensions.get::<SendTimeToken>() {
+            token = sent.token.clone();
+        }
         let Some(template) = template else {
             return Ok(resp);
         };
@@ -144,6 +157,10 @@ impl AuthLayer {
         // The refusal is not returned: drop it, and the gate slot it holds, before sending again.
         drop(resp);
         token = tokens.replace(&token).await.map_err(mw)?;
+        extensions.insert(SendTimeToken {
+            tokens: tokens.clone(),
+            token: token.clone(),
+        });
         next.run(again(&token.token)?, extensions).await
     }
 }

@@ -7,6 +7,8 @@
 //! - Middleware (reqwest-middleware layers): rate limits, retries, conditional requests, tracing, and the send gate
 //!   where every request waits for back-offs, its slot under the adaptive in-flight cap and write pacing.
 //! - Webhooks ([`webhooks`], feature `webhooks`): signature verification, typed payloads, redelivery detection.
+//! - Several worker processes sharing installation tokens, rate-limit state, back-offs, the in-flight cap and the
+//!   conditional-request cache through Redis (`fleet`, cargo feature `redis`).
 //! - One HTTP configuration (`github_rest::HttpConfig`: time-outs, root certificates, proxy) for every host.
 
 pub mod middleware;
@@ -16,6 +18,8 @@ mod basic;
 pub mod builder;
 pub mod clock;
 pub mod error;
+#[cfg(feature = "redis")]
+pub mod fleet;
 pub mod installation;
 pub mod layer;
 pub mod oauth;

@@ -1,8 +1,8 @@
 //! Where installation tokens are cached, and how refreshes are coordinated.
 //!
 //! The in-memory [`MemoryStore`] serves one process. A store shared by many worker processes (Redis, a database)
-//! implements the same [`TokenStore`] trait; the entries and keys are plain data so they can cross a process
-//! boundary:
+//! implements the same [`TokenStore`] trait (the `redis` feature has one, `github_auth::fleet::RedisTokenStore`, which
+//! also encrypts the entries); the entries and keys are plain data so they can cross a process boundary:
 //!
 //! - **keys** are strings from [`CacheKey::as_str`] (`github-auth:v1:<api base>:<app>:<installation>:<narrowing hash>`);
 //! - **entries** are [`StoredToken`]s, written with [`StoredToken::encode`] and read with [`StoredToken::decode`]

@@ -22,3 +22,4 @@ pub mod passes;
 pub mod patches;
 pub mod regen;
 pub mod spec;
+pub mod test_cmd;

@@ -84,6 +84,7 @@ fn run() -> Result<()> {
                 .unwrap_or(1);
             xtask::bench::compile(&root, runs)?;
         }
+        Some("test") => xtask::test_cmd::run(&root, &args[1..])?,
         Some("targets") => {
             for f in spec::read_lock(&root)?.files {
                 println!("{}", f.target);

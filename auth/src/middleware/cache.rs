@@ -37,8 +37,9 @@ impl CachedResponse {
 /// Where cached responses live. Keys are opaque strings built from method, URL, `Accept` and the caller's identity
 /// (a hash of the `Authorization` header, never the header itself).
 ///
-/// A Redis store would `GET`/`SET` the key (prefixed, e.g. `gh:etag:{key}`) holding the entry serialised with
-/// serde (JSON or a binary format), with `EX` for a time bound and Redis' `maxmemory` eviction for a size bound.
+/// The Redis store of the `redis` feature (`github_auth::fleet::RedisCacheStore`) does `GET`/`SET` of the key
+/// (prefixed, `github-auth:etag:{key}`) holding the entry as JSON, with `EX` for a time bound and Redis' `maxmemory`
+/// eviction for a size bound.
 /// Errors are logged by the layer, which then sends the request unconditionally.
 #[async_trait::async_trait]
 pub trait CacheStore: Send + Sync + 'static {

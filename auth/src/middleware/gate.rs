@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Settings of the in-flight cap and of write pacing.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct ConcurrencyConfig {
     /// Requests in flight at most per credential (default 10); `None` for no cap. A request counts until its body
@@ -35,6 +35,79 @@ pub struct ConcurrencyConfig {
     pub adaptive: bool,
     /// How long the adaptive ceiling stays where a refusal put it before it is raised by one (default 10 s).
     pub raise_every: Duration,
+    /// An in-flight cap shared with other processes (e.g. `github_auth::fleet::RedisFleet::in_flight`), held on
+    /// top of this process's own; `None` (the default) for a cap per process.
+    pub shared: Option<Arc<dyn SharedInFlight>>,
+}
+
+impl std::fmt::Debug for ConcurrencyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConcurrencyConfig")
+            .field("max_in_flight", &self.max_in_flight)
+            .field("write_interval", &self.write_interval)
+            .field("adaptive", &self.adaptive)
+            .field("raise_every", &self.raise_every)
+            .field("shared", &self.shared.is_some())
+            .finish()
+    }
+}
+
+/// A slot under a cap shared by several processes, released when dropped.
+pub struct SharedSlot {
+    /// How many requests of this credential were in flight, across every process, with this one.
+    pub level: usize,
+    /// The shared cap's epoch when the slot was given (bumped each time the cap restarts after a refusal).
+    pub epoch: u64,
+    release: Option<Box<dyn FnOnce() + Send + Sync>>,
+}
+
+impl SharedSlot {
+    /// A slot that runs `release` when it is dropped.
+    pub fn new(level: usize, epoch: u64, release: impl FnOnce() + Send + Sync + 'static) -> Self {
+        SharedSlot {
+            level,
+            epoch,
+            release: Some(Box::new(release)),
+        }
+    }
+}
+
+impl std::fmt::Debug for SharedSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedSlot")
+            .field("level", &self.level)
+            .field("epoch", &self.epoch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for SharedSlot {
+    fn drop(&mut self) {
+        if let Some(r) = self.release.take() {
+            r();
+        }
+    }
+}
+
+/// The adaptive in-flight cap of each credential, kept where several processes see it: the same slow start,
+/// ceiling and epochs as the per-process cap (see the module docs), but counted over every process.
+///
+/// Implementations handle their own failures: when the shared state cannot be reached, `acquire` returns `None`
+/// and the request goes out under this process's own cap only.
+#[async_trait::async_trait]
+pub trait SharedInFlight: Send + Sync + 'static {
+    /// Waits for a slot of `identity` under the shared cap (at most `max`, raised by one after `raise_every`
+    /// without a refusal); `None` when the shared state is unavailable.
+    async fn acquire(
+        &self,
+        identity: &str,
+        max: usize,
+        raise_every: Duration,
+    ) -> Option<SharedSlot>;
+    /// A request sent under `epoch` was answered without a rate limit: the shared slow start grows.
+    async fn answered(&self, identity: &str, epoch: u64);
+    /// A request sent as the `level`-th in flight under `epoch` was refused with a secondary limit.
+    async fn refused(&self, identity: &str, level: usize, epoch: u64);
 }
 
 impl Default for ConcurrencyConfig {
@@ -44,6 +117,7 @@ impl Default for ConcurrencyConfig {
             write_interval: Some(Duration::from_secs(1)),
             adaptive: true,
             raise_every: Duration::from_secs(10),
+            shared: None,
         }
     }
 }
@@ -72,6 +146,12 @@ impl ConcurrencyConfig {
         self.raise_every = d;
         self
     }
+
+    /// Shares the cap with other processes (`None`: a cap per process).
+    pub fn shared(mut self, shared: Option<Arc<dyn SharedInFlight>>) -> Self {
+        self.shared = shared;
+        self
+    }
 }
 
 /// The credential of a request, computed once per call by the outer layers and read by the gate.
@@ -88,6 +168,8 @@ pub(crate) struct ResourceHint(pub(crate) String);
 pub(crate) struct SendInfo {
     pub(crate) level: usize,
     pub(crate) epoch: u64,
+    /// Level and epoch under the shared cap, when one gave the slot.
+    pub(crate) shared: Option<(usize, u64)>,
 }
 
 /// The gate's state, shared by every stack installed from one [`super::MiddlewareConfig`].
@@ -257,8 +339,10 @@ impl Lane {
             info: SendInfo {
                 level: st.in_flight,
                 epoch: st.epoch,
+                shared: None,
             },
             counted: true,
+            shared: None,
         }
     }
 
@@ -268,8 +352,13 @@ impl Lane {
         Slot {
             permit: None,
             lane: self.clone(),
-            info: SendInfo { level: 0, epoch },
+            info: SendInfo {
+                level: 0,
+                epoch,
+                shared: None,
+            },
             counted: false,
+            shared: None,
         }
     }
 
@@ -328,6 +417,8 @@ struct Slot {
     info: SendInfo,
     /// Whether it counts as in flight (requests exempt from the gate do not).
     counted: bool,
+    /// The slot under the cap shared with other processes, if there is one.
+    shared: Option<SharedSlot>,
 }
 
 impl Drop for Slot {
@@ -373,6 +464,10 @@ pub struct GateLayer {
 }
 
 impl GateLayer {
+    fn shared(&self) -> Option<&Arc<dyn SharedInFlight>> {
+        self.concurrency.as_ref().and_then(|c| c.shared.as_ref())
+    }
+
     fn emit(&self, e: RateLimitEvent) {
         tracing::debug!(event = ?e, "rate limit");
         if let Some(h) = self.rate.as_ref().and_then(|r| r.hook.as_ref()) {
@@ -380,34 +475,42 @@ impl GateLayer {
         }
     }
 
-    /// The reset (and limit) of `resource` while its primary limit is used up.
-    async fn primary_exhausted(
+    /// What holds `resource` of this credential back now, read in one go (one round trip to a shared store): the
+    /// reset and limit of its primary limit while used up, and the secondary-limit back-off deadline while ahead
+    /// (the lane's, or the store's if later).
+    async fn limits(
         &self,
-        rate: &RateLimitConfig,
+        lane: &Lane,
         ident: &str,
         resource: &str,
-    ) -> Option<(u64, Option<u64>)> {
-        let state = match rate.store.resource(ident, resource).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "rate-limit store unavailable");
-                None
-            }
-        }?;
-        let future = state.reset.saturating_mul(1000) > unix_ms(self.clock.now());
-        (state.remaining == 0 && future).then_some((state.reset, state.limit))
+    ) -> (Option<(u64, Option<u64>)>, Option<SystemTime>) {
+        let local = lane.state().backoff_until;
+        let (state, shared) = match &self.rate {
+            Some(r) => match r.store.limits(ident, resource).await {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(error = %e, "rate-limit store unavailable");
+                    (None, None)
+                }
+            },
+            None => (None, None),
+        };
+        let now = self.clock.now();
+        let primary = state
+            .filter(|s| s.remaining == 0 && s.reset.saturating_mul(1000) > unix_ms(now))
+            .map(|s| (s.reset, s.limit));
+        let shared = shared.map(|ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms));
+        (primary, local.max(shared).filter(|until| *until > now))
     }
 
-    /// Waits while `resource`'s primary limit is used up (or refuses, as the policy says).
+    /// Waits for `resource`'s primary reset (or refuses, as the policy says).
     async fn wait_primary(
         &self,
         rate: &RateLimitConfig,
-        ident: &str,
         resource: &str,
+        reset: u64,
+        limit: Option<u64>,
     ) -> Result<(), github_rest::RateLimitError> {
-        let Some((reset, limit)) = self.primary_exhausted(rate, ident, resource).await else {
-            return Ok(());
-        };
         let wait = rate.primary_wait(reset, self.clock.now());
         if !rate.primary.allows(wait) {
             self.emit(RateLimitEvent::PrimaryFailFast {
@@ -430,31 +533,6 @@ impl GateLayer {
         Ok(())
     }
 
-    /// The secondary-limit back-off deadline of this credential, if it is still ahead: the lane's, or a shared
-    /// store's if later.
-    async fn backoff(&self, lane: &Lane, ident: &str) -> Option<SystemTime> {
-        let local = lane.state().backoff_until;
-        let shared = match &self.rate {
-            Some(r) => match r.store.backoff_until(ident).await {
-                Ok(v) => v.map(|ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms)),
-                Err(e) => {
-                    tracing::warn!(error = %e, "rate-limit store unavailable");
-                    None
-                }
-            },
-            None => None,
-        };
-        local.max(shared).filter(|until| *until > self.clock.now())
-    }
-
-    /// Waits, without holding a slot, until no back-off is announced.
-    async fn wait_backoff(&self, lane: &Lane, ident: &str) {
-        while let Some(until) = self.backoff(lane, ident).await {
-            let d = until.duration_since(self.clock.now()).unwrap_or_default();
-            self.clock.sleep(d).await;
-        }
-    }
-
     /// Waits for everything that limits this request and returns its slot. The waits for the primary reset, the
     /// back-off and the write pacing happen without a slot; once a slot is held, the primary limit and the
     /// back-off are looked at again (either may have been announced while the request queued), and any of them
@@ -465,24 +543,40 @@ impl GateLayer {
         ident: &str,
         resource: &str,
         paced: Option<Duration>,
+        shared_cap: bool,
     ) -> Result<Slot, github_rest::RateLimitError> {
         loop {
-            if let Some(rate) = &self.rate {
-                self.wait_primary(rate, ident, resource).await?;
-            }
-            self.wait_backoff(lane, ident).await;
-            let slot = lane.acquire(self.clock.now()).await;
-            if self.backoff(lane, ident).await.is_some() {
+            let (primary, backoff) = self.limits(lane, ident, resource).await;
+            if let (Some((reset, limit)), Some(rate)) = (primary, &self.rate) {
+                self.wait_primary(rate, resource, reset, limit).await?;
                 continue;
             }
-            if let Some(rate) = &self.rate {
-                if self
-                    .primary_exhausted(rate, ident, resource)
-                    .await
-                    .is_some()
-                {
-                    continue;
+            if let Some(until) = backoff {
+                let d = until.duration_since(self.clock.now()).unwrap_or_default();
+                self.clock.sleep(d).await;
+                continue;
+            }
+            let mut slot = lane.acquire(self.clock.now()).await;
+            if let Some((shared, c)) = self
+                .concurrency
+                .as_ref()
+                .and_then(|c| Some((c.shared.as_ref()?, c)))
+                .filter(|_| shared_cap)
+            {
+                let max = c.max_in_flight.unwrap_or(usize::MAX).max(1);
+                let raise = if c.adaptive {
+                    c.raise_every
+                } else {
+                    Duration::ZERO
+                };
+                if let Some(s) = shared.acquire(ident, max, raise).await {
+                    slot.info.shared = Some((s.level, s.epoch));
+                    slot.shared = Some(s);
                 }
+            }
+            let (primary, backoff) = self.limits(lane, ident, resource).await;
+            if primary.is_some() || backoff.is_some() {
+                continue;
             }
             if let Some(interval) = paced {
                 if let Err(wait) = lane.reserve_write(self.clock.now(), interval) {
@@ -528,11 +622,27 @@ impl Middleware for GateLayer {
                 Some(_) => Some(lane.write_turn.lock().await),
                 None => None,
             };
-            self.admit(&lane, &ident, &resource, paced)
+            // A token exchange is not held by the shared cap: one worker makes it for all of them while holding the
+            // refresh lock, and must not wait behind a slot another worker may have died holding.
+            let shared_cap = op != Some(TOKEN_EXCHANGE);
+            self.admit(&lane, &ident, &resource, paced, shared_cap)
                 .await
                 .map_err(super::error::rate_limited)?
         };
 
+        let mut req = req;
+        if let Some(mut sent) = extensions.get::<super::SendTimeToken>().cloned() {
+            // The token was set before any waiting; past its refresh point by now, it is replaced.
+            if !sent.tokens.is_fresh(&sent.token) {
+                sent.token = sent
+                    .tokens
+                    .current()
+                    .await
+                    .map_err(|e| reqwest_middleware::Error::Middleware(e.into()))?;
+                crate::layer::bearer(&mut req, &sent.token.token)?;
+                extensions.insert(sent);
+            }
+        }
         extensions.insert(slot.info);
         extensions.get_or_insert_default::<Attempts>().0 += 1;
         let resp = next.run(req, extensions).await?;
@@ -545,15 +655,25 @@ impl Middleware for GateLayer {
             // can know of the back-off. Limits recognised from the body are reported by the rate-limit layer.
             let retry_after =
                 github_rest::RateLimitHeaders::from_headers(resp.headers()).retry_after;
-            if let (Some(secs), Some(_)) = (retry_after, &self.rate) {
+            if let (Some(secs), Some(rate)) = (retry_after, &self.rate) {
                 let now = self.clock.now();
                 let wait = Duration::from_secs(secs).min(super::ratelimit::MAX_WAIT);
                 lane.secondary_hit(Some(slot.info), now + wait, now);
+                // Other processes learn of it from the shared store as early as this one did.
+                if let Err(e) = rate.store.extend_backoff(&ident, unix_ms(now + wait)).await {
+                    tracing::warn!(error = %e, "rate-limit store unavailable");
+                }
+                if let (Some(shared), Some((level, epoch))) = (self.shared(), slot.info.shared) {
+                    shared.refused(&ident, level, epoch).await;
+                }
             }
         } else {
             lane.answered(slot.info);
+            if let (Some(shared), Some((_, epoch))) = (self.shared(), slot.info.shared) {
+                shared.answered(&ident, epoch).await;
+            }
         }
-        if slot.permit.is_none() {
+        if slot.permit.is_none() && slot.shared.is_none() {
             return Ok(resp);
         }
         // The slot travels with the body, so a request counts as in flight until its body is read or dropped.
@@ -600,7 +720,11 @@ mod tests {
 
     fn answer(l: &Lane) {
         let epoch = l.state().epoch;
-        l.answered(SendInfo { level: 1, epoch });
+        l.answered(SendInfo {
+            level: 1,
+            epoch,
+            shared: None,
+        });
     }
 
     #[tokio::test]

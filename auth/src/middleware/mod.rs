@@ -65,7 +65,7 @@ pub use crate::clock::{Clock, TokioClock};
 pub use crate::store::StoreError;
 pub use cache::{CacheConfig, CacheLayer, CacheStore, CachedResponse, MemoryCacheStore};
 pub use error::MiddlewareError;
-pub use gate::{ConcurrencyConfig, GateLayer};
+pub use gate::{ConcurrencyConfig, GateLayer, SharedInFlight, SharedSlot};
 pub use ratelimit::{
     MemoryRateLimitStore, PrimaryPolicy, RateLimitConfig, RateLimitEvent, RateLimitHook,
     RateLimitLayer, RateLimitStore, ResourceState, SecondaryCause,
@@ -207,6 +207,7 @@ impl MiddlewareConfig {
                 c.clone(),
                 self.lanes.clone(),
                 self.clock.clone(),
+                self.concurrency.as_ref().and_then(|c| c.shared.clone()),
             ));
         }
         if let Some(c) = &self.retry {
@@ -222,6 +223,23 @@ impl MiddlewareConfig {
         }
         b
     }
+}
+
+/// Names the credential of a request when its `Authorization` header changes over its life: an installation's
+/// token is replaced every hour, but GitHub counts rate limits per installation, so the authentication layer sets
+/// this and the rate-limit state, back-off and in-flight cap stay with the installation across refreshes (and are
+/// shared by every worker using it).
+#[derive(Debug, Clone)]
+pub struct CredentialId(pub Arc<str>);
+
+/// The installation token a request carries, put there by the authentication layer. A request may wait at the gate
+/// (a back-off, a primary reset, a queue) longer than its token stays fresh, so the gate looks again when it sends:
+/// a token past its refresh point is replaced by the current one (one exchange however many wait), and this records
+/// what was actually sent, for the authentication layer's handling of a 401.
+#[derive(Clone)]
+pub(crate) struct SendTimeToken {
+    pub(crate) tokens: crate::installation::InstallationTokens,
+    pub(crate) token: crate::store::StoredToken,
 }
 
 /// A stable, non-reversible name for the credential of a request: the first 128 bits of the SHA-256 of its

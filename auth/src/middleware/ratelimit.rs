@@ -6,7 +6,7 @@
 //! maybe with `x-ratelimit-remaining: 0` (wait until the reset), otherwise wait at least a minute, longer each time.
 
 use super::error::rate_limited;
-use super::gate::{Identity, Lanes, ResourceHint, SendInfo};
+use super::gate::{Identity, Lanes, ResourceHint, SendInfo, SharedInFlight};
 use super::{buffer, identity, operation_id, Clock, StoreError};
 use crate::clock::unix_ms;
 use http::{Extensions, StatusCode};
@@ -48,7 +48,8 @@ impl ResourceState {
 /// resource (`core`, `search`, ...), plus a per-identity secondary-limit back-off deadline.
 ///
 /// Every argument and result is a string, an integer or a serialisable [`ResourceState`], so the state can be shared
-/// between processes. A Redis store would implement it like this:
+/// between processes. The Redis store of the `redis` feature (`github_auth::fleet::RedisRateLimitStore`) implements
+/// it like this:
 ///
 /// - `resource`: `GET gh:rl:{identity}:{resource}` and decode the JSON of a [`ResourceState`].
 /// - `observe`: a Lua script that reads the key, applies the rule of [`ResourceState::merge`] (later `reset` wins,
@@ -74,6 +75,18 @@ pub trait RateLimitStore: Send + Sync + 'static {
         resource: &str,
         state: ResourceState,
     ) -> Result<(), StoreError>;
+    /// What the send gate reads before each request: [`RateLimitStore::resource`] and
+    /// [`RateLimitStore::backoff_until`] together. A shared store answers both in one round trip.
+    async fn limits(
+        &self,
+        identity: &str,
+        resource: &str,
+    ) -> Result<(Option<ResourceState>, Option<u64>), StoreError> {
+        Ok((
+            self.resource(identity, resource).await?,
+            self.backoff_until(identity).await?,
+        ))
+    }
     /// Unix milliseconds until which `identity` must not send (secondary rate limit), if any.
     async fn backoff_until(&self, identity: &str) -> Result<Option<u64>, StoreError>;
     /// Moves the back-off deadline of `identity` to `until_unix_ms` unless it is already later.
@@ -288,6 +301,7 @@ pub struct RateLimitLayer {
     config: RateLimitConfig,
     lanes: Arc<Lanes>,
     clock: Arc<dyn Clock>,
+    shared: Option<Arc<dyn SharedInFlight>>,
 }
 
 /// The resource a request will most likely be counted against, so the gate can check it before sending.
@@ -334,11 +348,17 @@ fn message_of(body: &[u8]) -> Option<String> {
 }
 
 impl RateLimitLayer {
-    pub(crate) fn new(config: RateLimitConfig, lanes: Arc<Lanes>, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn new(
+        config: RateLimitConfig,
+        lanes: Arc<Lanes>,
+        clock: Arc<dyn Clock>,
+        shared: Option<Arc<dyn SharedInFlight>>,
+    ) -> Self {
         RateLimitLayer {
             config,
             lanes,
             clock,
+            shared,
         }
     }
 
@@ -417,7 +437,10 @@ impl Middleware for RateLimitLayer {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
-        let ident: Arc<str> = Arc::from(identity(&req));
+        let ident: Arc<str> = match extensions.get::<super::CredentialId>() {
+            Some(c) => c.0.clone(),
+            None => Arc::from(identity(&req)),
+        };
         extensions.insert(Identity(ident.clone()));
         let op = operation_id(extensions);
         let predicted = predict_resource(op, req.url().path());
@@ -513,6 +536,9 @@ impl RateLimitLayer {
     async fn back_off(&self, ident: &Arc<str>, sent: Option<SendInfo>, until: SystemTime) {
         self.lanes
             .secondary_hit(ident, sent, until, self.clock.now());
+        if let (Some(shared), Some((level, epoch))) = (&self.shared, sent.and_then(|s| s.shared)) {
+            shared.refused(ident, level, epoch).await;
+        }
         if let Err(e) = self
             .config
             .store

@@ -8,7 +8,11 @@
 //! - accepted requests are answered after `latency`: `GET /repos/{o}/{r}/issues/{n}` with an issue, `POST
 //!   /repos/{o}/{r}/issues` creates one (counted per title, so duplicates show).
 //!
-//! Shared by the load tests and the `bench_load` example.
+//! - started with [`LimitedGithub::start_with_tokens`], it also mints installation tokens
+//!   (`POST /app/installations/{id}/access_tokens`, not limited, counted with the time of each) living a given
+//!   time, and answers 401 to API requests whose bearer token is not one it minted or has expired.
+//!
+//! Shared by the load tests, the fleet tests and the `bench_load` and `bench_fleet` examples.
 #![allow(dead_code)]
 
 use axum::body::Bytes;
@@ -47,6 +51,10 @@ pub struct Counts {
     pub created: HashMap<String, usize>,
     /// Most requests ever processed at once.
     pub peak_in_flight: usize,
+    /// Installation tokens minted, with the time since the mock started of each.
+    pub exchanges: Vec<Duration>,
+    /// API requests refused with 401 because their token was unknown or expired.
+    pub bad_token: usize,
 }
 
 #[derive(Default)]
@@ -60,6 +68,11 @@ struct Inner {
 struct Mock {
     limits: Limits,
     inner: Mutex<Inner>,
+    /// Lifetime of minted tokens, when the mock mints them.
+    token_lifetime: Option<Duration>,
+    started: Instant,
+    /// Minted tokens and when each expires.
+    tokens: Mutex<HashMap<String, Instant>>,
 }
 
 /// A running mock.
@@ -70,9 +83,21 @@ pub struct LimitedGithub {
 
 impl LimitedGithub {
     pub async fn start(limits: Limits) -> Self {
+        Self::start_inner(limits, None).await
+    }
+
+    /// A mock that also mints installation tokens living `lifetime` and checks them.
+    pub async fn start_with_tokens(limits: Limits, lifetime: Duration) -> Self {
+        Self::start_inner(limits, Some(lifetime)).await
+    }
+
+    async fn start_inner(limits: Limits, token_lifetime: Option<Duration>) -> Self {
         let mock = Arc::new(Mock {
             limits,
             inner: Mutex::default(),
+            token_lifetime,
+            started: Instant::now(),
+            tokens: Mutex::default(),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -110,8 +135,99 @@ fn refuse(left: Duration) -> Response {
         .into_response()
 }
 
-async fn handle(State(mock): State<Arc<Mock>>, method: Method, uri: Uri, body: Bytes) -> Response {
+/// `YYYY-MM-DDTHH:MM:SSZ` of a time (Howard Hinnant's civil-from-days).
+fn rfc3339(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Mints a token living `lifetime` (its `expires_at` is whole seconds, rounded down like GitHub's).
+fn mint(mock: &Mock, lifetime: Duration) -> Response {
+    let now = Instant::now();
+    let expires = std::time::SystemTime::now() + lifetime;
+    let whole = std::time::UNIX_EPOCH
+        + Duration::from_secs(
+            expires
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        );
+    let left = whole
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    let n = {
+        let mut i = mock.inner.lock().unwrap();
+        i.counts.exchanges.push(now - mock.started);
+        i.counts.exchanges.len()
+    };
+    let token = format!("ghs_fleet{n}");
+    mock.tokens
+        .lock()
+        .unwrap()
+        .insert(token.clone(), now + left);
+    let body = serde_json::json!({
+        "token": token,
+        "expires_at": rfc3339(whole),
+        "permissions": {"issues": "read"},
+        "repository_selection": "all",
+    });
+    (
+        StatusCode::CREATED,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn handle(
+    State(mock): State<Arc<Mock>>,
+    method: Method,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
     let limits = mock.limits;
+    if let Some(lifetime) = mock.token_lifetime {
+        if method == Method::POST && uri.path().ends_with("/access_tokens") {
+            return mint(&mock, lifetime);
+        }
+        let token = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        let live = mock
+            .tokens
+            .lock()
+            .unwrap()
+            .get(token)
+            .is_some_and(|until| Instant::now() < *until);
+        if !live {
+            mock.inner.lock().unwrap().counts.bad_token += 1;
+            return (
+                StatusCode::UNAUTHORIZED,
+                [("content-type", "application/json")],
+                r#"{"message":"Bad credentials"}"#,
+            )
+                .into_response();
+        }
+    }
     let write = method == Method::POST;
     {
         let now = Instant::now();
