@@ -224,51 +224,17 @@ fn raw_items(
                         Ok(None) => return None,
                         Err(e) => return Some((stream::iter(vec![Err(e)]).boxed(), State::Done)),
                     };
-                    let first_items = stream::iter(page.items.into_iter().map(Ok));
                     // Numbered pages with a known last page: fetch 2..=last concurrently, in order.
-                    let numbered = match (&page.next, &page.last) {
-                        (Some(next), Some(last)) => match (
-                            query_value(next, "page").and_then(|p| p.parse::<u64>().ok()),
-                            query_value(last, "page").and_then(|p| p.parse::<u64>().ok()),
-                        ) {
-                            (Some(n), Some(l)) if concurrency > 1 && n <= l && l - n < 100_000 => {
-                                Some((n, l, next.clone()))
-                            }
-                            _ => None,
-                        },
-                        _ => None,
-                    };
+                    let numbered = numbered_range(&page, concurrency);
+                    let first_items = stream::iter(page.items.into_iter().map(Ok));
                     if let Some((n, l, template)) = numbered {
-                        let c2 = client.clone();
-                        let total = total.clone();
-                        let rest = stream::iter(n..=l)
-                            .map(move |p| {
-                                let client = c2.clone();
-                                let total = total.clone();
-                                let url = with_page(&template, p);
-                                async move {
-                                    let url = url.ok_or_else(|| {
-                                        Error::Config("next-page link is not a URL".into())
-                                    })?;
-                                    let raw = client.execute_url(info, accept, &url).await?;
-                                    Ok::<_, Error>(
-                                        decode_page(op, items_key, raw, &total)?
-                                            .map(|p| p.items)
-                                            .unwrap_or_default(),
-                                    )
-                                }
-                            })
-                            .buffered(concurrency)
-                            .flat_map(
-                                |r: Result<Vec<(&'static str, Box<RawValue>)>, Error>| match r {
-                                    Ok(items) => {
-                                        stream::iter(items.into_iter().map(Ok).collect::<Vec<_>>())
-                                    }
-                                    Err(e) => stream::iter(vec![Err(e)]),
-                                },
-                            );
-                        // Stop at the first error: items after a failed page would leave a gap.
-                        let rest = stop_after_error(rest);
+                        let pages = Numbered {
+                            info,
+                            accept,
+                            items_key,
+                            concurrency,
+                        };
+                        let rest = pages.fetch(client.clone(), total.clone(), n..=l, template);
                         return Some((first_items.chain(rest).boxed(), State::Done));
                     }
                     Some((
@@ -304,6 +270,70 @@ fn raw_items(
         }
     });
     Box::pin(first.flatten())
+}
+
+/// The pages `next..=last` when both links carry a page number and pages are fetched concurrently.
+fn numbered_range(page: &Page, concurrency: usize) -> Option<(u64, u64, String)> {
+    let number = |link: &Option<String>| {
+        link.as_deref()
+            .and_then(|l| query_value(l, "page"))
+            .and_then(|p| p.parse::<u64>().ok())
+    };
+    let (n, l) = (number(&page.next)?, number(&page.last)?);
+    (concurrency > 1 && n <= l && l - n < 100_000)
+        .then(|| (n, l, page.next.clone().unwrap_or_default()))
+}
+
+/// How the numbered pages of one stream are fetched.
+struct Numbered {
+    info: crate::runtime::OperationInfo,
+    accept: &'static str,
+    items_key: Option<&'static str>,
+    concurrency: usize,
+}
+
+impl Numbered {
+    /// The items of pages `range`, fetched `concurrency` at a time and yielded in page order; the stream ends after
+    /// the first error, since items after a failed page would leave a gap.
+    fn fetch(
+        self,
+        client: Client,
+        total: Arc<Mutex<Option<u64>>>,
+        range: std::ops::RangeInclusive<u64>,
+        template: String,
+    ) -> impl Stream<Item = Item> + Send + 'static {
+        let Numbered {
+            info,
+            accept,
+            items_key,
+            concurrency,
+        } = self;
+        let op = info.id;
+        let rest = stream::iter(range)
+            .map(move |p| {
+                let client = client.clone();
+                let total = total.clone();
+                let url = with_page(&template, p);
+                async move {
+                    let url =
+                        url.ok_or_else(|| Error::Config("next-page link is not a URL".into()))?;
+                    let raw = client.execute_url(info, accept, &url).await?;
+                    Ok::<_, Error>(
+                        decode_page(op, items_key, raw, &total)?
+                            .map(|p| p.items)
+                            .unwrap_or_default(),
+                    )
+                }
+            })
+            .buffered(concurrency)
+            .flat_map(
+                |r: Result<Vec<(&'static str, Box<RawValue>)>, Error>| match r {
+                    Ok(items) => stream::iter(items.into_iter().map(Ok).collect::<Vec<_>>()),
+                    Err(e) => stream::iter(vec![Err(e)]),
+                },
+            );
+        stop_after_error(rest)
+    }
 }
 
 /// Ends a stream right after its first error.

@@ -22,19 +22,7 @@ pub fn module(model: &Model) -> Option<TokenStream> {
         let doc = w.doc.as_deref().map(names::doc_attrs);
         quote!(#doc #v(Box<#t>),)
     });
-    let arms = decode_arms(hooks);
-    let events = hooks.iter().map(|w| {
-        let v = format_ident!("{}", w.variant);
-        let e = &w.event;
-        quote!(WebhookEvent::#v(_) => #e,)
-    });
-    let actions = hooks.iter().map(|w| {
-        let v = format_ident!("{}", w.variant);
-        match &w.action {
-            Some(a) => quote!(WebhookEvent::#v(_) => Some(#a),),
-            None => quote!(WebhookEvent::#v(_) => None,),
-        }
-    });
+    let accessors = accessors(hooks);
     let doc = format!(
         "Webhook payloads: [`WebhookEvent`] has one variant for each of the {count} webhook definitions of the \
          description (an event, and for most events an action), and [`WebhookEvent::Unknown`] for any other delivery."
@@ -60,6 +48,26 @@ pub fn module(model: &Model) -> Option<TokenStream> {
             },
         }
 
+        #accessors
+    })
+}
+
+/// `parse`, `event`, `action` and `is_unknown`.
+fn accessors(hooks: &[Webhook]) -> TokenStream {
+    let arms = decode_arms(hooks);
+    let events = hooks.iter().map(|w| {
+        let v = format_ident!("{}", w.variant);
+        let e = &w.event;
+        quote!(WebhookEvent::#v(_) => #e,)
+    });
+    let actions = hooks.iter().map(|w| {
+        let v = format_ident!("{}", w.variant);
+        match &w.action {
+            Some(a) => quote!(WebhookEvent::#v(_) => Some(#a),),
+            None => quote!(WebhookEvent::#v(_) => None,),
+        }
+    });
+    quote! {
         impl WebhookEvent {
             /// Decodes a payload sent with the event name `event` (the `X-GitHub-Event` header). A known event and
             /// action must decode into its type; anything else becomes [`WebhookEvent::Unknown`].
@@ -103,7 +111,7 @@ pub fn module(model: &Model) -> Option<TokenStream> {
                 matches!(self, WebhookEvent::Unknown { .. })
             }
         }
-    })
+    }
 }
 
 /// The decoding arms: definitions with a fixed action first, then those matching any action of their event; a
