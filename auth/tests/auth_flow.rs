@@ -503,14 +503,22 @@ async fn no_credentials_on_a_redirect_to_another_host() {
         .mount(&other)
         .await;
 
-    // The default stack does not follow redirects: the 302 reaches the caller, the other host sees nothing.
+    // The stack follows the redirect (each hop through the credential layer): the other host gets the request
+    // without the token.
     let client = ClientBuilder::token(SecretString::from("ghp_personal"))
         .base_url(api.uri())
         .build()
         .unwrap();
-    let err = list_repos(&client).await.unwrap_err();
-    assert_eq!(err.status(), Some(http::StatusCode::FOUND));
-    assert!(other.received_requests().await.unwrap().is_empty());
+    list_repos(&client).await.unwrap();
+    let seen = other.received_requests().await.unwrap();
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].headers.get("authorization").is_none());
+    other.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/elsewhere"))
+        .respond_with(repos_page())
+        .mount(&other)
+        .await;
 
     // A caller's client that follows redirects still does not carry the token to the other host.
     let following = reqwest::Client::builder()

@@ -223,7 +223,7 @@ async fn moved_resources_are_followed_on_every_method() {
             ResponseTemplate::new(301)
                 .insert_header(
                     "location",
-                    format!("{}/repositories/1/issues", server.uri()),
+                    format!("{}/repositories/1/issues?state=open", server.uri()),
                 )
                 .set_body_json(json!({"message": "Moved Permanently"})),
         )
