@@ -7,6 +7,20 @@ use std::collections::BTreeSet;
 
 /// The type as written inside the `types` module (named types unqualified).
 pub fn tokens(model: &Model, ty: &RType) -> TokenStream {
+    spell(model, ty, &|n| quote!(#n))
+}
+
+/// The type as written in an endpoint module, where the models are reached through `types::`.
+pub fn qualified(model: &Model, ty: &RType) -> TokenStream {
+    spell(model, ty, &|n| quote!(types::#n))
+}
+
+/// The Rust spelling of `ty`, with `named` writing the name of a model type.
+fn spell(
+    model: &Model,
+    ty: &RType,
+    named: &dyn Fn(&proc_macro2::Ident) -> TokenStream,
+) -> TokenStream {
     match ty {
         RType::String => quote!(String),
         RType::I64 => quote!(i64),
@@ -15,44 +29,18 @@ pub fn tokens(model: &Model, ty: &RType) -> TokenStream {
         // A free-form object is any JSON, since GitHub answers some of these with `null` or an empty body.
         RType::Value | RType::Object => quote!(serde_json::Value),
         RType::Vec(t) => {
-            let t = tokens(model, t);
+            let t = spell(model, t, named);
             quote!(Vec<#t>)
         }
         RType::Map(t) => {
-            let t = tokens(model, t);
+            let t = spell(model, t, named);
             quote!(std::collections::BTreeMap<String, #t>)
         }
         RType::Option(t) => {
-            let t = tokens(model, t);
+            let t = spell(model, t, named);
             quote!(Option<#t>)
         }
-        RType::Named(id) => {
-            let n = format_ident!("{}", model.defs[*id].name);
-            quote!(#n)
-        }
-    }
-}
-
-/// The type as written in an endpoint module, where the models are reached through `types::`.
-pub fn qualified(model: &Model, ty: &RType) -> TokenStream {
-    match ty {
-        RType::Vec(t) => {
-            let t = qualified(model, t);
-            quote!(Vec<#t>)
-        }
-        RType::Map(t) => {
-            let t = qualified(model, t);
-            quote!(std::collections::BTreeMap<String, #t>)
-        }
-        RType::Option(t) => {
-            let t = qualified(model, t);
-            quote!(Option<#t>)
-        }
-        RType::Named(id) => {
-            let n = format_ident!("{}", model.defs[*id].name);
-            quote!(types::#n)
-        }
-        t => tokens(model, t),
+        RType::Named(id) => named(&format_ident!("{}", model.defs[*id].name)),
     }
 }
 
