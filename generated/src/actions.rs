@@ -1997,7 +1997,7 @@ impl<'a> ActionsApi<'a> {
         org: &str,
         secret_name: &str,
         body: &types::ActionsCreateOrUpdateOrgSecretRequest,
-    ) -> Result<Response<ActionsCreateOrUpdateOrgSecretResponse>, Error> {
+    ) -> Result<Response<ActionsCreateOrUpdateOrgSecretOutcome>, Error> {
         self.client
             .call_with(
                 &CREATE_OR_UPDATE_ORG_SECRET,
@@ -2005,9 +2005,9 @@ impl<'a> ActionsApi<'a> {
                 |status, body| match status {
                     201 => {
                         decode_json(body)
-                            .map(ActionsCreateOrUpdateOrgSecretResponse::Created)
+                            .map(ActionsCreateOrUpdateOrgSecretOutcome::Created)
                     }
-                    204 => Ok(ActionsCreateOrUpdateOrgSecretResponse::NoContent),
+                    204 => Ok(ActionsCreateOrUpdateOrgSecretOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -4351,7 +4351,7 @@ impl<'a> ActionsApi<'a> {
         repo: &str,
         secret_name: &str,
         body: &types::ActionsCreateOrUpdateRepoSecretRequest,
-    ) -> Result<Response<ActionsCreateOrUpdateRepoSecretResponse>, Error> {
+    ) -> Result<Response<ActionsCreateOrUpdateRepoSecretOutcome>, Error> {
         self.client
             .call_with(
                 &CREATE_OR_UPDATE_REPO_SECRET,
@@ -4359,9 +4359,9 @@ impl<'a> ActionsApi<'a> {
                 |status, body| match status {
                     201 => {
                         decode_json(body)
-                            .map(ActionsCreateOrUpdateRepoSecretResponse::Created)
+                            .map(ActionsCreateOrUpdateRepoSecretOutcome::Created)
                     }
-                    204 => Ok(ActionsCreateOrUpdateRepoSecretResponse::NoContent),
+                    204 => Ok(ActionsCreateOrUpdateRepoSecretOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -4569,7 +4569,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: types::IntegerOrString,
+        workflow_id: types::PageDeploymentId,
     ) -> Result<Response<types::Workflow>, Error> {
         self.client.call(&GET_WORKFLOW, Args::new(&[&owner, &repo, &workflow_id])).await
     }
@@ -4588,7 +4588,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: types::IntegerOrString,
+        workflow_id: types::PageDeploymentId,
     ) -> Result<Response<()>, Error> {
         self.client
             .call(&DISABLE_WORKFLOW, Args::new(&[&owner, &repo, &workflow_id]))
@@ -4611,18 +4611,18 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: types::IntegerOrString,
+        workflow_id: types::PageDeploymentId,
         body: &types::ActionsCreateWorkflowDispatchRequest,
-    ) -> Result<Response<ActionsCreateWorkflowDispatchResponse>, Error> {
+    ) -> Result<Response<ActionsCreateWorkflowDispatchOutcome>, Error> {
         self.client
             .call_with(
                 &CREATE_WORKFLOW_DISPATCH,
                 Args::new(&[&owner, &repo, &workflow_id]).json(body),
                 |status, body| match status {
                     200 => {
-                        decode_json(body).map(ActionsCreateWorkflowDispatchResponse::Ok)
+                        decode_json(body).map(ActionsCreateWorkflowDispatchOutcome::Ok)
                     }
-                    204 => Ok(ActionsCreateWorkflowDispatchResponse::NoContent),
+                    204 => Ok(ActionsCreateWorkflowDispatchOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -4643,7 +4643,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: types::IntegerOrString,
+        workflow_id: types::PageDeploymentId,
     ) -> Result<Response<()>, Error> {
         self.client
             .call(&ENABLE_WORKFLOW, Args::new(&[&owner, &repo, &workflow_id]))
@@ -4668,7 +4668,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: types::IntegerOrString,
+        workflow_id: types::PageDeploymentId,
         query: &ActionsListWorkflowRunsQuery,
     ) -> Result<Response<types::ActionsListWorkflowRunsForRepoResponse>, Error> {
         self.client
@@ -4683,7 +4683,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: types::IntegerOrString,
+        workflow_id: types::PageDeploymentId,
         query: &ActionsListWorkflowRunsQuery,
     ) -> Pages<types::WorkflowRun> {
         let request = Request::new(
@@ -4714,7 +4714,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: types::IntegerOrString,
+        workflow_id: types::PageDeploymentId,
     ) -> Result<Response<types::WorkflowUsage>, Error> {
         self.client
             .call(&GET_WORKFLOW_USAGE, Args::new(&[&owner, &repo, &workflow_id]))
@@ -4837,7 +4837,7 @@ impl<'a> ActionsApi<'a> {
         environment_name: &str,
         secret_name: &str,
         body: &types::ActionsCreateOrUpdateRepoSecretRequest,
-    ) -> Result<Response<ActionsCreateOrUpdateEnvironmentSecretResponse>, Error> {
+    ) -> Result<Response<ActionsCreateOrUpdateEnvironmentSecretOutcome>, Error> {
         self.client
             .call_with(
                 &CREATE_OR_UPDATE_ENVIRONMENT_SECRET,
@@ -4845,9 +4845,9 @@ impl<'a> ActionsApi<'a> {
                 |status, body| match status {
                     201 => {
                         decode_json(body)
-                            .map(ActionsCreateOrUpdateEnvironmentSecretResponse::Created)
+                            .map(ActionsCreateOrUpdateEnvironmentSecretOutcome::Created)
                     }
-                    204 => Ok(ActionsCreateOrUpdateEnvironmentSecretResponse::NoContent),
+                    204 => Ok(ActionsCreateOrUpdateEnvironmentSecretOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -5149,11 +5149,33 @@ static GET_ACTIONS_CACHE_USAGE_BY_REPO_FOR_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_actions_cache_usage_by_repo_for_org`](ActionsApi::get_actions_cache_usage_by_repo_for_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsGetActionsCacheUsageByRepoForOrgQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActionsGetActionsCacheUsageByRepoForOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsGetActionsCacheUsageByRepoForOrgQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActionsGetActionsCacheUsageByRepoForOrgQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsGetActionsCacheUsageByRepoForOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -5173,11 +5195,33 @@ static LIST_HOSTED_RUNNERS_FOR_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_hosted_runners_for_org`](ActionsApi::list_hosted_runners_for_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListHostedRunnersForOrgQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActionsListHostedRunnersForOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListHostedRunnersForOrgQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActionsListHostedRunnersForOrgQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListHostedRunnersForOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -5436,11 +5480,33 @@ static LIST_SELECTED_REPOSITORIES_ENABLED_GITHUB_ACTIONS_ORGANIZATION: Endpoint 
 };
 /// Query parameters of [`list_selected_repositories_enabled_github_actions_organization`](ActionsApi::list_selected_repositories_enabled_github_actions_organization).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListSelectedRepositoriesEnabledGithubActionsOrganizationQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActionsListSelectedRepositoriesEnabledGithubActionsOrganizationQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListSelectedRepositoriesEnabledGithubActionsOrganizationQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActionsListSelectedRepositoriesEnabledGithubActionsOrganizationQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListSelectedRepositoriesEnabledGithubActionsOrganizationQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -5535,11 +5601,33 @@ static LIST_SELECTED_REPOSITORIES_SELF_HOSTED_RUNNERS_ORGANIZATION: Endpoint = E
 };
 /// Query parameters of [`list_selected_repositories_self_hosted_runners_organization`](ActionsApi::list_selected_repositories_self_hosted_runners_organization).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListSelectedRepositoriesSelfHostedRunnersOrganizationQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActionsListSelectedRepositoriesSelfHostedRunnersOrganizationQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListSelectedRepositoriesSelfHostedRunnersOrganizationQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActionsListSelectedRepositoriesSelfHostedRunnersOrganizationQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListSelectedRepositoriesSelfHostedRunnersOrganizationQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -5623,6 +5711,7 @@ static LIST_SELF_HOSTED_RUNNER_GROUPS_FOR_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_self_hosted_runner_groups_for_org`](ActionsApi::list_self_hosted_runner_groups_for_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListSelfHostedRunnerGroupsForOrgQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
@@ -5630,6 +5719,33 @@ pub struct ActionsListSelfHostedRunnerGroupsForOrgQuery {
     pub page: Option<i64>,
     /// Only return runner groups that are allowed to be used by this repository.
     pub visible_to_repository: Option<String>,
+}
+impl ActionsListSelfHostedRunnerGroupsForOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListSelfHostedRunnerGroupsForOrgQuery {
+            per_page: None,
+            page: None,
+            visible_to_repository: None,
+        }
+    }
+}
+impl ActionsListSelfHostedRunnerGroupsForOrgQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `visible_to_repository`.
+    pub fn visible_to_repository(mut self, value: impl Into<String>) -> Self {
+        self.visible_to_repository = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListSelfHostedRunnerGroupsForOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -5690,11 +5806,33 @@ static LIST_GITHUB_HOSTED_RUNNERS_IN_GROUP_FOR_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_github_hosted_runners_in_group_for_org`](ActionsApi::list_github_hosted_runners_in_group_for_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListGithubHostedRunnersInGroupForOrgQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActionsListGithubHostedRunnersInGroupForOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListGithubHostedRunnersInGroupForOrgQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActionsListGithubHostedRunnersInGroupForOrgQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListGithubHostedRunnersInGroupForOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -5714,11 +5852,33 @@ static LIST_REPO_ACCESS_TO_SELF_HOSTED_RUNNER_GROUP_IN_ORG: Endpoint = Endpoint 
 };
 /// Query parameters of [`list_repo_access_to_self_hosted_runner_group_in_org`](ActionsApi::list_repo_access_to_self_hosted_runner_group_in_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListRepoAccessToSelfHostedRunnerGroupInOrgQuery {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl ActionsListRepoAccessToSelfHostedRunnerGroupInOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListRepoAccessToSelfHostedRunnerGroupInOrgQuery {
+            page: None,
+            per_page: None,
+        }
+    }
+}
+impl ActionsListRepoAccessToSelfHostedRunnerGroupInOrgQuery {
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListRepoAccessToSelfHostedRunnerGroupInOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -5768,11 +5928,33 @@ static LIST_SELF_HOSTED_RUNNERS_IN_GROUP_FOR_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_self_hosted_runners_in_group_for_org`](ActionsApi::list_self_hosted_runners_in_group_for_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListSelfHostedRunnersInGroupForOrgQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActionsListSelfHostedRunnersInGroupForOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListSelfHostedRunnersInGroupForOrgQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActionsListSelfHostedRunnersInGroupForOrgQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListSelfHostedRunnersInGroupForOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -5822,6 +6004,7 @@ static LIST_SELF_HOSTED_RUNNERS_FOR_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_self_hosted_runners_for_org`](ActionsApi::list_self_hosted_runners_for_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListSelfHostedRunnersForOrgQuery {
     /// The name of a self-hosted runner.
     pub name: Option<String>,
@@ -5829,6 +6012,33 @@ pub struct ActionsListSelfHostedRunnersForOrgQuery {
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActionsListSelfHostedRunnersForOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListSelfHostedRunnersForOrgQuery {
+            name: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActionsListSelfHostedRunnersForOrgQuery {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListSelfHostedRunnersForOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -5963,11 +6173,33 @@ static LIST_ORG_SECRETS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_org_secrets`](ActionsApi::list_org_secrets).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListOrgSecretsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActionsListOrgSecretsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListOrgSecretsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActionsListOrgSecretsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListOrgSecretsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6007,7 +6239,8 @@ static CREATE_OR_UPDATE_ORG_SECRET: Endpoint = Endpoint {
 };
 /// The success responses of [`create_or_update_org_secret`](ActionsApi::create_or_update_org_secret).
 #[derive(Debug, Clone)]
-pub enum ActionsCreateOrUpdateOrgSecretResponse {
+#[non_exhaustive]
+pub enum ActionsCreateOrUpdateOrgSecretOutcome {
     /// HTTP 201
     Created(serde_json::Value),
     /// HTTP 204
@@ -6035,11 +6268,33 @@ static LIST_SELECTED_REPOS_FOR_ORG_SECRET: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_selected_repos_for_org_secret`](ActionsApi::list_selected_repos_for_org_secret).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListSelectedReposForOrgSecretQuery {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl ActionsListSelectedReposForOrgSecretQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListSelectedReposForOrgSecretQuery {
+            page: None,
+            per_page: None,
+        }
+    }
+}
+impl ActionsListSelectedReposForOrgSecretQuery {
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListSelectedReposForOrgSecretQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6089,11 +6344,33 @@ static LIST_ORG_VARIABLES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_org_variables`](ActionsApi::list_org_variables).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListOrgVariablesQuery {
     /// The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActionsListOrgVariablesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListOrgVariablesQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActionsListOrgVariablesQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListOrgVariablesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6153,11 +6430,33 @@ static LIST_SELECTED_REPOS_FOR_ORG_VARIABLE: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_selected_repos_for_org_variable`](ActionsApi::list_selected_repos_for_org_variable).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListSelectedReposForOrgVariableQuery {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl ActionsListSelectedReposForOrgVariableQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListSelectedReposForOrgVariableQuery {
+            page: None,
+            per_page: None,
+        }
+    }
+}
+impl ActionsListSelectedReposForOrgVariableQuery {
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListSelectedReposForOrgVariableQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6207,6 +6506,7 @@ static LIST_ARTIFACTS_FOR_REPO: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_artifacts_for_repo`](ActionsApi::list_artifacts_for_repo).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListArtifactsForRepoQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
@@ -6214,6 +6514,33 @@ pub struct ActionsListArtifactsForRepoQuery {
     pub page: Option<i64>,
     /// The name field of an artifact. When specified, only artifacts with this name will be returned.
     pub name: Option<String>,
+}
+impl ActionsListArtifactsForRepoQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListArtifactsForRepoQuery {
+            per_page: None,
+            page: None,
+            name: None,
+        }
+    }
+}
+impl ActionsListArtifactsForRepoQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListArtifactsForRepoQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6322,6 +6649,7 @@ static GET_ACTIONS_CACHE_LIST: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_actions_cache_list`](ActionsApi::get_actions_cache_list).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsGetActionsCacheListQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
@@ -6332,9 +6660,57 @@ pub struct ActionsGetActionsCacheListQuery {
     /// An explicit key or prefix for identifying the cache
     pub key: Option<String>,
     /// The property to sort the results by. `created_at` means when the cache was created. `last_accessed_at` means when the cache was last accessed. `size_in_bytes` is the size of the cache in bytes.
-    pub sort: Option<types::CreatedAtOrLastAccessedAtOrSizeInBytes>,
+    pub sort: Option<types::ActionsGetActionsCacheListSort>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
+}
+impl ActionsGetActionsCacheListQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsGetActionsCacheListQuery {
+            per_page: None,
+            page: None,
+            r#ref: None,
+            key: None,
+            sort: None,
+            direction: None,
+        }
+    }
+}
+impl ActionsGetActionsCacheListQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = Some(value.into());
+        self
+    }
+    /// Sets `key`.
+    pub fn key(mut self, value: impl Into<String>) -> Self {
+        self.key = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(
+        mut self,
+        value: impl Into<types::ActionsGetActionsCacheListSort>,
+    ) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsGetActionsCacheListQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6358,11 +6734,33 @@ static DELETE_ACTIONS_CACHE_BY_KEY: Endpoint = Endpoint {
 };
 /// Query parameters of [`delete_actions_cache_by_key`](ActionsApi::delete_actions_cache_by_key).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsDeleteActionsCacheByKeyQuery {
     /// A key for identifying the cache.
     pub key: String,
     /// The full Git reference for narrowing down the cache. The `ref` for a branch should be formatted as `refs/heads/<branch name>`. To reference a pull request use `refs/pull/<number>/merge`.
     pub r#ref: Option<String>,
+}
+impl ActionsDeleteActionsCacheByKeyQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(key: impl Into<String>) -> Self {
+        ActionsDeleteActionsCacheByKeyQuery {
+            key: key.into(),
+            r#ref: None,
+        }
+    }
+}
+impl ActionsDeleteActionsCacheByKeyQuery {
+    /// Sets `key`.
+    pub fn key(mut self, value: impl Into<String>) -> Self {
+        self.key = value.into();
+        self
+    }
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsDeleteActionsCacheByKeyQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6392,11 +6790,33 @@ static LIST_CONCURRENCY_GROUPS_FOR_REPOSITORY: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_concurrency_groups_for_repository`](ActionsApi::list_concurrency_groups_for_repository).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListConcurrencyGroupsForRepositoryQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
+}
+impl ActionsListConcurrencyGroupsForRepositoryQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListConcurrencyGroupsForRepositoryQuery {
+            per_page: None,
+            after: None,
+        }
+    }
+}
+impl ActionsListConcurrencyGroupsForRepositoryQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListConcurrencyGroupsForRepositoryQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6416,6 +6836,7 @@ static GET_CONCURRENCY_GROUP_FOR_REPOSITORY: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_concurrency_group_for_repository`](ActionsApi::get_concurrency_group_for_repository).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsGetConcurrencyGroupForRepositoryQuery {
     /// Filter to items ahead of this workflow run ID in the queue, plus the run itself.
     /// Matches workflow-level concurrency and reusable-workflow leases held on behalf of
@@ -6425,6 +6846,27 @@ pub struct ActionsGetConcurrencyGroupForRepositoryQuery {
     /// Matches job-level concurrency and reusable-workflow leases on the job's
     /// ancestor paths. Mutually exclusive with `ahead_of_run`.
     pub ahead_of_job: Option<i64>,
+}
+impl ActionsGetConcurrencyGroupForRepositoryQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsGetConcurrencyGroupForRepositoryQuery {
+            ahead_of_run: None,
+            ahead_of_job: None,
+        }
+    }
+}
+impl ActionsGetConcurrencyGroupForRepositoryQuery {
+    /// Sets `ahead_of_run`.
+    pub fn ahead_of_run(mut self, value: impl Into<i64>) -> Self {
+        self.ahead_of_run = Some(value.into());
+        self
+    }
+    /// Sets `ahead_of_job`.
+    pub fn ahead_of_job(mut self, value: impl Into<i64>) -> Self {
+        self.ahead_of_job = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsGetConcurrencyGroupForRepositoryQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6498,11 +6940,33 @@ static LIST_REPO_ORGANIZATION_SECRETS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_repo_organization_secrets`](ActionsApi::list_repo_organization_secrets).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListRepoOrganizationSecretsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActionsListRepoOrganizationSecretsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListRepoOrganizationSecretsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActionsListRepoOrganizationSecretsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListRepoOrganizationSecretsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6522,11 +6986,33 @@ static LIST_REPO_ORGANIZATION_VARIABLES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_repo_organization_variables`](ActionsApi::list_repo_organization_variables).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListRepoOrganizationVariablesQuery {
     /// The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActionsListRepoOrganizationVariablesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListRepoOrganizationVariablesQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActionsListRepoOrganizationVariablesQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListRepoOrganizationVariablesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6686,6 +7172,7 @@ static LIST_SELF_HOSTED_RUNNERS_FOR_REPO: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_self_hosted_runners_for_repo`](ActionsApi::list_self_hosted_runners_for_repo).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListSelfHostedRunnersForRepoQuery {
     /// The name of a self-hosted runner.
     pub name: Option<String>,
@@ -6693,6 +7180,33 @@ pub struct ActionsListSelfHostedRunnersForRepoQuery {
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActionsListSelfHostedRunnersForRepoQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListSelfHostedRunnersForRepoQuery {
+            name: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActionsListSelfHostedRunnersForRepoQuery {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListSelfHostedRunnersForRepoQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6827,6 +7341,7 @@ static LIST_WORKFLOW_RUNS_FOR_REPO: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_workflow_runs_for_repo`](ActionsApi::list_workflow_runs_for_repo).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListWorkflowRunsForRepoQuery {
     /// Returns someone's workflow runs. Use the login for the user who created the `push` associated with the check suite or workflow run.
     pub actor: Option<String>,
@@ -6835,19 +7350,91 @@ pub struct ActionsListWorkflowRunsForRepoQuery {
     /// Returns workflow run triggered by the event you specify. For example, `push`, `pull_request` or `issue`. For more information, see "[Events that trigger workflows](https://docs.github.com/actions/automating-your-workflow-with-github-actions/events-that-trigger-workflows)."
     pub event: Option<String>,
     /// Returns workflow runs with the check run `status` or `conclusion` that you specify. For example, a conclusion can be `success` or a status can be `in_progress`. Only GitHub Actions can set a status of `waiting`, `pending`, or `requested`.
-    pub status: Option<types::ActionsListWorkflowRunsForRepoStatus>,
+    pub status: Option<types::ActionsListWorkflowRunsStatus>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// Returns workflow runs created within the given date-time range. For more information on the syntax, see "[Understanding the search syntax](https://docs.github.com/search-github/getting-started-with-searching-on-github/understanding-the-search-syntax#query-for-dates)."
-    pub created: Option<String>,
+    pub created: Option<crate::Timestamp>,
     /// If `true` pull requests are omitted from the response (empty array).
     pub exclude_pull_requests: Option<bool>,
     /// Returns workflow runs with the `check_suite_id` that you specify.
     pub check_suite_id: Option<i64>,
     /// Only returns workflow runs that are associated with the specified `head_sha`.
     pub head_sha: Option<String>,
+}
+impl ActionsListWorkflowRunsForRepoQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListWorkflowRunsForRepoQuery {
+            actor: None,
+            branch: None,
+            event: None,
+            status: None,
+            per_page: None,
+            page: None,
+            created: None,
+            exclude_pull_requests: None,
+            check_suite_id: None,
+            head_sha: None,
+        }
+    }
+}
+impl ActionsListWorkflowRunsForRepoQuery {
+    /// Sets `actor`.
+    pub fn actor(mut self, value: impl Into<String>) -> Self {
+        self.actor = Some(value.into());
+        self
+    }
+    /// Sets `branch`.
+    pub fn branch(mut self, value: impl Into<String>) -> Self {
+        self.branch = Some(value.into());
+        self
+    }
+    /// Sets `event`.
+    pub fn event(mut self, value: impl Into<String>) -> Self {
+        self.event = Some(value.into());
+        self
+    }
+    /// Sets `status`.
+    pub fn status(
+        mut self,
+        value: impl Into<types::ActionsListWorkflowRunsStatus>,
+    ) -> Self {
+        self.status = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `created`.
+    pub fn created(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.created = Some(value.into());
+        self
+    }
+    /// Sets `exclude_pull_requests`.
+    pub fn exclude_pull_requests(mut self, value: impl Into<bool>) -> Self {
+        self.exclude_pull_requests = Some(value.into());
+        self
+    }
+    /// Sets `check_suite_id`.
+    pub fn check_suite_id(mut self, value: impl Into<i64>) -> Self {
+        self.check_suite_id = Some(value.into());
+        self
+    }
+    /// Sets `head_sha`.
+    pub fn head_sha(mut self, value: impl Into<String>) -> Self {
+        self.head_sha = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListWorkflowRunsForRepoQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6875,9 +7462,25 @@ static GET_WORKFLOW_RUN: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_workflow_run`](ActionsApi::get_workflow_run).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsGetWorkflowRunQuery {
     /// If `true` pull requests are omitted from the response (empty array).
     pub exclude_pull_requests: Option<bool>,
+}
+impl ActionsGetWorkflowRunQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsGetWorkflowRunQuery {
+            exclude_pull_requests: None,
+        }
+    }
+}
+impl ActionsGetWorkflowRunQuery {
+    /// Sets `exclude_pull_requests`.
+    pub fn exclude_pull_requests(mut self, value: impl Into<bool>) -> Self {
+        self.exclude_pull_requests = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsGetWorkflowRunQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6926,6 +7529,7 @@ static LIST_WORKFLOW_RUN_ARTIFACTS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_workflow_run_artifacts`](ActionsApi::list_workflow_run_artifacts).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListWorkflowRunArtifactsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
@@ -6934,7 +7538,40 @@ pub struct ActionsListWorkflowRunArtifactsQuery {
     /// The name field of an artifact. When specified, only artifacts with this name will be returned.
     pub name: Option<String>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
+}
+impl ActionsListWorkflowRunArtifactsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListWorkflowRunArtifactsQuery {
+            per_page: None,
+            page: None,
+            name: None,
+            direction: None,
+        }
+    }
+}
+impl ActionsListWorkflowRunArtifactsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListWorkflowRunArtifactsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6956,9 +7593,25 @@ static GET_WORKFLOW_RUN_ATTEMPT: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_workflow_run_attempt`](ActionsApi::get_workflow_run_attempt).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsGetWorkflowRunAttemptQuery {
     /// If `true` pull requests are omitted from the response (empty array).
     pub exclude_pull_requests: Option<bool>,
+}
+impl ActionsGetWorkflowRunAttemptQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsGetWorkflowRunAttemptQuery {
+            exclude_pull_requests: None,
+        }
+    }
+}
+impl ActionsGetWorkflowRunAttemptQuery {
+    /// Sets `exclude_pull_requests`.
+    pub fn exclude_pull_requests(mut self, value: impl Into<bool>) -> Self {
+        self.exclude_pull_requests = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsGetWorkflowRunAttemptQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6977,11 +7630,33 @@ static LIST_JOBS_FOR_WORKFLOW_RUN_ATTEMPT: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_jobs_for_workflow_run_attempt`](ActionsApi::list_jobs_for_workflow_run_attempt).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListJobsForWorkflowRunAttemptQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActionsListJobsForWorkflowRunAttemptQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListJobsForWorkflowRunAttemptQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActionsListJobsForWorkflowRunAttemptQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListJobsForWorkflowRunAttemptQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -7021,6 +7696,7 @@ static LIST_CONCURRENCY_GROUPS_FOR_WORKFLOW_RUN: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_concurrency_groups_for_workflow_run`](ActionsApi::list_concurrency_groups_for_workflow_run).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListConcurrencyGroupsForWorkflowRunQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
@@ -7028,6 +7704,33 @@ pub struct ActionsListConcurrencyGroupsForWorkflowRunQuery {
     pub before: Option<String>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
+}
+impl ActionsListConcurrencyGroupsForWorkflowRunQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListConcurrencyGroupsForWorkflowRunQuery {
+            per_page: None,
+            before: None,
+            after: None,
+        }
+    }
+}
+impl ActionsListConcurrencyGroupsForWorkflowRunQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListConcurrencyGroupsForWorkflowRunQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -7068,13 +7771,41 @@ static LIST_JOBS_FOR_WORKFLOW_RUN: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_jobs_for_workflow_run`](ActionsApi::list_jobs_for_workflow_run).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListJobsForWorkflowRunQuery {
     /// Filters jobs by their `completed_at` timestamp. `latest` returns jobs from the most recent execution of the workflow run. `all` returns all jobs for a workflow run, including from old executions of the workflow run.
-    pub filter: Option<types::LatestOrAll>,
+    pub filter: Option<types::ChecksListForRefFilter>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActionsListJobsForWorkflowRunQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListJobsForWorkflowRunQuery {
+            filter: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActionsListJobsForWorkflowRunQuery {
+    /// Sets `filter`.
+    pub fn filter(mut self, value: impl Into<types::ChecksListForRefFilter>) -> Self {
+        self.filter = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListJobsForWorkflowRunQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -7165,11 +7896,33 @@ static LIST_REPO_SECRETS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_repo_secrets`](ActionsApi::list_repo_secrets).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListRepoSecretsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActionsListRepoSecretsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListRepoSecretsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActionsListRepoSecretsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListRepoSecretsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -7209,7 +7962,8 @@ static CREATE_OR_UPDATE_REPO_SECRET: Endpoint = Endpoint {
 };
 /// The success responses of [`create_or_update_repo_secret`](ActionsApi::create_or_update_repo_secret).
 #[derive(Debug, Clone)]
-pub enum ActionsCreateOrUpdateRepoSecretResponse {
+#[non_exhaustive]
+pub enum ActionsCreateOrUpdateRepoSecretOutcome {
     /// HTTP 201
     Created(serde_json::Value),
     /// HTTP 204
@@ -7237,11 +7991,33 @@ static LIST_REPO_VARIABLES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_repo_variables`](ActionsApi::list_repo_variables).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListRepoVariablesQuery {
     /// The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActionsListRepoVariablesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListRepoVariablesQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActionsListRepoVariablesQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListRepoVariablesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -7301,11 +8077,33 @@ static LIST_REPO_WORKFLOWS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_repo_workflows`](ActionsApi::list_repo_workflows).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListRepoWorkflowsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActionsListRepoWorkflowsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListRepoWorkflowsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActionsListRepoWorkflowsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListRepoWorkflowsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -7345,7 +8143,8 @@ static CREATE_WORKFLOW_DISPATCH: Endpoint = Endpoint {
 };
 /// The success responses of [`create_workflow_dispatch`](ActionsApi::create_workflow_dispatch).
 #[derive(Debug, Clone)]
-pub enum ActionsCreateWorkflowDispatchResponse {
+#[non_exhaustive]
+pub enum ActionsCreateWorkflowDispatchOutcome {
     /// HTTP 200
     Ok(types::WorkflowDispatchResponse),
     /// HTTP 204
@@ -7373,6 +8172,7 @@ static LIST_WORKFLOW_RUNS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_workflow_runs`](ActionsApi::list_workflow_runs).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListWorkflowRunsQuery {
     /// Returns someone's workflow runs. Use the login for the user who created the `push` associated with the check suite or workflow run.
     pub actor: Option<String>,
@@ -7381,19 +8181,91 @@ pub struct ActionsListWorkflowRunsQuery {
     /// Returns workflow run triggered by the event you specify. For example, `push`, `pull_request` or `issue`. For more information, see "[Events that trigger workflows](https://docs.github.com/actions/automating-your-workflow-with-github-actions/events-that-trigger-workflows)."
     pub event: Option<String>,
     /// Returns workflow runs with the check run `status` or `conclusion` that you specify. For example, a conclusion can be `success` or a status can be `in_progress`. Only GitHub Actions can set a status of `waiting`, `pending`, or `requested`.
-    pub status: Option<types::ActionsListWorkflowRunsForRepoStatus>,
+    pub status: Option<types::ActionsListWorkflowRunsStatus>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// Returns workflow runs created within the given date-time range. For more information on the syntax, see "[Understanding the search syntax](https://docs.github.com/search-github/getting-started-with-searching-on-github/understanding-the-search-syntax#query-for-dates)."
-    pub created: Option<String>,
+    pub created: Option<crate::Timestamp>,
     /// If `true` pull requests are omitted from the response (empty array).
     pub exclude_pull_requests: Option<bool>,
     /// Returns workflow runs with the `check_suite_id` that you specify.
     pub check_suite_id: Option<i64>,
     /// Only returns workflow runs that are associated with the specified `head_sha`.
     pub head_sha: Option<String>,
+}
+impl ActionsListWorkflowRunsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListWorkflowRunsQuery {
+            actor: None,
+            branch: None,
+            event: None,
+            status: None,
+            per_page: None,
+            page: None,
+            created: None,
+            exclude_pull_requests: None,
+            check_suite_id: None,
+            head_sha: None,
+        }
+    }
+}
+impl ActionsListWorkflowRunsQuery {
+    /// Sets `actor`.
+    pub fn actor(mut self, value: impl Into<String>) -> Self {
+        self.actor = Some(value.into());
+        self
+    }
+    /// Sets `branch`.
+    pub fn branch(mut self, value: impl Into<String>) -> Self {
+        self.branch = Some(value.into());
+        self
+    }
+    /// Sets `event`.
+    pub fn event(mut self, value: impl Into<String>) -> Self {
+        self.event = Some(value.into());
+        self
+    }
+    /// Sets `status`.
+    pub fn status(
+        mut self,
+        value: impl Into<types::ActionsListWorkflowRunsStatus>,
+    ) -> Self {
+        self.status = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `created`.
+    pub fn created(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.created = Some(value.into());
+        self
+    }
+    /// Sets `exclude_pull_requests`.
+    pub fn exclude_pull_requests(mut self, value: impl Into<bool>) -> Self {
+        self.exclude_pull_requests = Some(value.into());
+        self
+    }
+    /// Sets `check_suite_id`.
+    pub fn check_suite_id(mut self, value: impl Into<i64>) -> Self {
+        self.check_suite_id = Some(value.into());
+        self
+    }
+    /// Sets `head_sha`.
+    pub fn head_sha(mut self, value: impl Into<String>) -> Self {
+        self.head_sha = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListWorkflowRunsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -7431,11 +8303,33 @@ static LIST_ENVIRONMENT_SECRETS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_environment_secrets`](ActionsApi::list_environment_secrets).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListEnvironmentSecretsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActionsListEnvironmentSecretsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListEnvironmentSecretsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActionsListEnvironmentSecretsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListEnvironmentSecretsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -7475,7 +8369,8 @@ static CREATE_OR_UPDATE_ENVIRONMENT_SECRET: Endpoint = Endpoint {
 };
 /// The success responses of [`create_or_update_environment_secret`](ActionsApi::create_or_update_environment_secret).
 #[derive(Debug, Clone)]
-pub enum ActionsCreateOrUpdateEnvironmentSecretResponse {
+#[non_exhaustive]
+pub enum ActionsCreateOrUpdateEnvironmentSecretOutcome {
     /// HTTP 201
     Created(serde_json::Value),
     /// HTTP 204
@@ -7503,11 +8398,33 @@ static LIST_ENVIRONMENT_VARIABLES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_environment_variables`](ActionsApi::list_environment_variables).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActionsListEnvironmentVariablesQuery {
     /// The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActionsListEnvironmentVariablesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsListEnvironmentVariablesQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActionsListEnvironmentVariablesQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActionsListEnvironmentVariablesQuery {
     fn write(&self, out: &mut QueryPairs) {

@@ -159,7 +159,7 @@ impl<'a> ActivityApi<'a> {
     pub async fn mark_notifications_as_read(
         &self,
         body: Option<&types::ActivityMarkNotificationsAsReadRequest>,
-    ) -> Result<Response<ActivityMarkNotificationsAsReadResponse>, Error> {
+    ) -> Result<Response<ActivityMarkNotificationsAsReadOutcome>, Error> {
         self.client
             .call_with(
                 &MARK_NOTIFICATIONS_AS_READ,
@@ -167,9 +167,9 @@ impl<'a> ActivityApi<'a> {
                 |status, body| match status {
                     202 => {
                         decode_json(body)
-                            .map(ActivityMarkNotificationsAsReadResponse::Accepted)
+                            .map(ActivityMarkNotificationsAsReadOutcome::Accepted)
                     }
-                    205 => Ok(ActivityMarkNotificationsAsReadResponse::ResetContent),
+                    205 => Ok(ActivityMarkNotificationsAsReadOutcome::ResetContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -390,7 +390,7 @@ impl<'a> ActivityApi<'a> {
         owner: &str,
         repo: &str,
         body: Option<&types::ActivityMarkRepoNotificationsAsReadRequest>,
-    ) -> Result<Response<ActivityMarkRepoNotificationsAsReadResponse>, Error> {
+    ) -> Result<Response<ActivityMarkRepoNotificationsAsReadOutcome>, Error> {
         self.client
             .call_with(
                 &MARK_REPO_NOTIFICATIONS_AS_READ,
@@ -398,9 +398,9 @@ impl<'a> ActivityApi<'a> {
                 |status, body| match status {
                     202 => {
                         decode_json(body)
-                            .map(ActivityMarkRepoNotificationsAsReadResponse::Accepted)
+                            .map(ActivityMarkRepoNotificationsAsReadOutcome::Accepted)
                     }
-                    205 => Ok(ActivityMarkRepoNotificationsAsReadResponse::ResetContent),
+                    205 => Ok(ActivityMarkRepoNotificationsAsReadOutcome::ResetContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -925,11 +925,33 @@ static LIST_PUBLIC_EVENTS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_public_events`](ActivityApi::list_public_events).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActivityListPublicEventsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActivityListPublicEventsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActivityListPublicEventsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActivityListPublicEventsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActivityListPublicEventsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -959,11 +981,33 @@ static LIST_PUBLIC_EVENTS_FOR_REPO_NETWORK: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_public_events_for_repo_network`](ActivityApi::list_public_events_for_repo_network).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActivityListPublicEventsForRepoNetworkQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActivityListPublicEventsForRepoNetworkQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActivityListPublicEventsForRepoNetworkQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActivityListPublicEventsForRepoNetworkQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActivityListPublicEventsForRepoNetworkQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -987,19 +1031,65 @@ static LIST_NOTIFICATIONS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_notifications_for_authenticated_user`](ActivityApi::list_notifications_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActivityListNotificationsForAuthenticatedUserQuery {
     /// If `true`, show notifications marked as read.
     pub all: Option<bool>,
     /// If `true`, only shows notifications in which the user is directly participating or mentioned.
     pub participating: Option<bool>,
     /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub since: Option<String>,
+    pub since: Option<crate::Timestamp>,
     /// Only show notifications updated before the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub before: Option<String>,
+    pub before: Option<crate::Timestamp>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 50). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl ActivityListNotificationsForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActivityListNotificationsForAuthenticatedUserQuery {
+            all: None,
+            participating: None,
+            since: None,
+            before: None,
+            page: None,
+            per_page: None,
+        }
+    }
+}
+impl ActivityListNotificationsForAuthenticatedUserQuery {
+    /// Sets `all`.
+    pub fn all(mut self, value: impl Into<bool>) -> Self {
+        self.all = Some(value.into());
+        self
+    }
+    /// Sets `participating`.
+    pub fn participating(mut self, value: impl Into<bool>) -> Self {
+        self.participating = Some(value.into());
+        self
+    }
+    /// Sets `since`.
+    pub fn since(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.since = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for ActivityListNotificationsForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1023,7 +1113,8 @@ static MARK_NOTIFICATIONS_AS_READ: Endpoint = Endpoint {
 };
 /// The success responses of [`mark_notifications_as_read`](ActivityApi::mark_notifications_as_read).
 #[derive(Debug, Clone)]
-pub enum ActivityMarkNotificationsAsReadResponse {
+#[non_exhaustive]
+pub enum ActivityMarkNotificationsAsReadOutcome {
     /// HTTP 202
     Accepted(types::AgentTasksGetTaskByRepoAndIdResponseSessionsItemError),
     /// HTTP 205
@@ -1101,11 +1192,33 @@ static LIST_PUBLIC_ORG_EVENTS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_public_org_events`](ActivityApi::list_public_org_events).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActivityListPublicOrgEventsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActivityListPublicOrgEventsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActivityListPublicOrgEventsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActivityListPublicOrgEventsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActivityListPublicOrgEventsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1125,11 +1238,33 @@ static LIST_REPO_EVENTS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_repo_events`](ActivityApi::list_repo_events).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActivityListRepoEventsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActivityListRepoEventsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActivityListRepoEventsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActivityListRepoEventsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActivityListRepoEventsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1149,19 +1284,65 @@ static LIST_REPO_NOTIFICATIONS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_repo_notifications_for_authenticated_user`](ActivityApi::list_repo_notifications_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActivityListRepoNotificationsForAuthenticatedUserQuery {
     /// If `true`, show notifications marked as read.
     pub all: Option<bool>,
     /// If `true`, only shows notifications in which the user is directly participating or mentioned.
     pub participating: Option<bool>,
     /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub since: Option<String>,
+    pub since: Option<crate::Timestamp>,
     /// Only show notifications updated before the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub before: Option<String>,
+    pub before: Option<crate::Timestamp>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActivityListRepoNotificationsForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActivityListRepoNotificationsForAuthenticatedUserQuery {
+            all: None,
+            participating: None,
+            since: None,
+            before: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActivityListRepoNotificationsForAuthenticatedUserQuery {
+    /// Sets `all`.
+    pub fn all(mut self, value: impl Into<bool>) -> Self {
+        self.all = Some(value.into());
+        self
+    }
+    /// Sets `participating`.
+    pub fn participating(mut self, value: impl Into<bool>) -> Self {
+        self.participating = Some(value.into());
+        self
+    }
+    /// Sets `since`.
+    pub fn since(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.since = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActivityListRepoNotificationsForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1185,7 +1366,8 @@ static MARK_REPO_NOTIFICATIONS_AS_READ: Endpoint = Endpoint {
 };
 /// The success responses of [`mark_repo_notifications_as_read`](ActivityApi::mark_repo_notifications_as_read).
 #[derive(Debug, Clone)]
-pub enum ActivityMarkRepoNotificationsAsReadResponse {
+#[non_exhaustive]
+pub enum ActivityMarkRepoNotificationsAsReadOutcome {
     /// HTTP 202
     Accepted(types::ActivityMarkRepoNotificationsAsReadResponse),
     /// HTTP 205
@@ -1203,11 +1385,33 @@ static LIST_STARGAZERS_FOR_REPO: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_stargazers_for_repo`](ActivityApi::list_stargazers_for_repo).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActivityListStargazersForRepoQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActivityListStargazersForRepoQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActivityListStargazersForRepoQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActivityListStargazersForRepoQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActivityListStargazersForRepoQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1237,11 +1441,33 @@ static LIST_WATCHERS_FOR_REPO: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_watchers_for_repo`](ActivityApi::list_watchers_for_repo).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActivityListWatchersForRepoQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActivityListWatchersForRepoQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActivityListWatchersForRepoQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActivityListWatchersForRepoQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActivityListWatchersForRepoQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1301,15 +1527,49 @@ static LIST_REPOS_STARRED_BY_AUTHENTICATED_USER_STAR: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_repos_starred_by_authenticated_user`](ActivityApi::list_repos_starred_by_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActivityListReposStarredByAuthenticatedUserQuery {
     /// The property to sort the results by. `created` means when the repository was starred. `updated` means when the repository was last pushed to.
-    pub sort: Option<types::CreatedOrUpdated>,
+    pub sort: Option<types::Sort>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActivityListReposStarredByAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActivityListReposStarredByAuthenticatedUserQuery {
+            sort: None,
+            direction: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActivityListReposStarredByAuthenticatedUserQuery {
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::Sort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActivityListReposStarredByAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1373,11 +1633,33 @@ static LIST_WATCHED_REPOS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_watched_repos_for_authenticated_user`](ActivityApi::list_watched_repos_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActivityListWatchedReposForAuthenticatedUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActivityListWatchedReposForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActivityListWatchedReposForAuthenticatedUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActivityListWatchedReposForAuthenticatedUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActivityListWatchedReposForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1397,11 +1679,33 @@ static LIST_EVENTS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_events_for_authenticated_user`](ActivityApi::list_events_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActivityListEventsForAuthenticatedUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActivityListEventsForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActivityListEventsForAuthenticatedUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActivityListEventsForAuthenticatedUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActivityListEventsForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1421,11 +1725,33 @@ static LIST_ORG_EVENTS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_org_events_for_authenticated_user`](ActivityApi::list_org_events_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActivityListOrgEventsForAuthenticatedUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActivityListOrgEventsForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActivityListOrgEventsForAuthenticatedUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActivityListOrgEventsForAuthenticatedUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActivityListOrgEventsForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1445,11 +1771,33 @@ static LIST_PUBLIC_EVENTS_FOR_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_public_events_for_user`](ActivityApi::list_public_events_for_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActivityListPublicEventsForUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActivityListPublicEventsForUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActivityListPublicEventsForUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActivityListPublicEventsForUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActivityListPublicEventsForUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1469,11 +1817,33 @@ static LIST_RECEIVED_EVENTS_FOR_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_received_events_for_user`](ActivityApi::list_received_events_for_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActivityListReceivedEventsForUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActivityListReceivedEventsForUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActivityListReceivedEventsForUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActivityListReceivedEventsForUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActivityListReceivedEventsForUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1493,11 +1863,33 @@ static LIST_RECEIVED_PUBLIC_EVENTS_FOR_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_received_public_events_for_user`](ActivityApi::list_received_public_events_for_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActivityListReceivedPublicEventsForUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActivityListReceivedPublicEventsForUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActivityListReceivedPublicEventsForUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActivityListReceivedPublicEventsForUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActivityListReceivedPublicEventsForUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1517,15 +1909,49 @@ static LIST_REPOS_STARRED_BY_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_repos_starred_by_user`](ActivityApi::list_repos_starred_by_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActivityListReposStarredByUserQuery {
     /// The property to sort the results by. `created` means when the repository was starred. `updated` means when the repository was last pushed to.
-    pub sort: Option<types::CreatedOrUpdated>,
+    pub sort: Option<types::Sort>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActivityListReposStarredByUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActivityListReposStarredByUserQuery {
+            sort: None,
+            direction: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActivityListReposStarredByUserQuery {
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::Sort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActivityListReposStarredByUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1547,11 +1973,33 @@ static LIST_REPOS_WATCHED_BY_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_repos_watched_by_user`](ActivityApi::list_repos_watched_by_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActivityListReposWatchedByUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ActivityListReposWatchedByUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActivityListReposWatchedByUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ActivityListReposWatchedByUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ActivityListReposWatchedByUserQuery {
     fn write(&self, out: &mut QueryPairs) {

@@ -240,23 +240,84 @@ static LIST_TASKS_FOR_REPO: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_tasks_for_repo`](AgentTasksApi::list_tasks_for_repo).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct AgentTasksListTasksForRepoQuery {
     /// The number of results per page (max 100).
     pub per_page: Option<i64>,
     /// The page number of the results to fetch.
     pub page: Option<i64>,
     /// The field to sort results by. Can be `updated_at` or `created_at`.
-    pub sort: Option<types::UpdatedAtOrCreatedAt>,
+    pub sort: Option<types::AgentTasksListTasksSort>,
     /// The direction to sort results. Can be `asc` or `desc`.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// Comma-separated list of task states to filter by. Can be any combination of: `queued`, `in_progress`, `completed`, `failed`, `idle`, `waiting_for_user`, `timed_out`, `cancelled`.
     pub state: Option<String>,
     /// Filter by archived status. When `true`, returns only archived tasks. When `false` or omitted, returns only non-archived tasks. Defaults to `false`.
     pub is_archived: Option<bool>,
     /// Only show tasks updated at or after this time (ISO 8601 timestamp)
-    pub since: Option<String>,
+    pub since: Option<crate::Timestamp>,
     /// Filter tasks by creator user ID. Accepts one or more user IDs.
     pub creator_id: Option<Vec<i64>>,
+}
+impl AgentTasksListTasksForRepoQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AgentTasksListTasksForRepoQuery {
+            per_page: None,
+            page: None,
+            sort: None,
+            direction: None,
+            state: None,
+            is_archived: None,
+            since: None,
+            creator_id: None,
+        }
+    }
+}
+impl AgentTasksListTasksForRepoQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::AgentTasksListTasksSort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<String>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `is_archived`.
+    pub fn is_archived(mut self, value: impl Into<bool>) -> Self {
+        self.is_archived = Some(value.into());
+        self
+    }
+    /// Sets `since`.
+    pub fn since(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.since = Some(value.into());
+        self
+    }
+    /// Sets `creator_id`.
+    pub fn creator_id(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.creator_id = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
 }
 impl Query for AgentTasksListTasksForRepoQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -318,21 +379,73 @@ static LIST_TASKS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_tasks`](AgentTasksApi::list_tasks).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct AgentTasksListTasksQuery {
     /// The number of results per page (max 100).
     pub per_page: Option<i64>,
     /// The page number of the results to fetch.
     pub page: Option<i64>,
     /// The field to sort results by. Can be `updated_at` or `created_at`.
-    pub sort: Option<types::UpdatedAtOrCreatedAt>,
+    pub sort: Option<types::AgentTasksListTasksSort>,
     /// The direction to sort results. Can be `asc` or `desc`.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// Comma-separated list of task states to filter by. Can be any combination of: `queued`, `in_progress`, `completed`, `failed`, `idle`, `waiting_for_user`, `timed_out`, `cancelled`.
     pub state: Option<String>,
     /// Filter by archived status. When `true`, returns only archived tasks. When `false` or omitted, returns only non-archived tasks. Defaults to `false`.
     pub is_archived: Option<bool>,
     /// Only show tasks updated at or after this time (ISO 8601 timestamp)
-    pub since: Option<String>,
+    pub since: Option<crate::Timestamp>,
+}
+impl AgentTasksListTasksQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AgentTasksListTasksQuery {
+            per_page: None,
+            page: None,
+            sort: None,
+            direction: None,
+            state: None,
+            is_archived: None,
+            since: None,
+        }
+    }
+}
+impl AgentTasksListTasksQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::AgentTasksListTasksSort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<String>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `is_archived`.
+    pub fn is_archived(mut self, value: impl Into<bool>) -> Self {
+        self.is_archived = Some(value.into());
+        self
+    }
+    /// Sets `since`.
+    pub fn since(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.since = Some(value.into());
+        self
+    }
 }
 impl Query for AgentTasksListTasksQuery {
     fn write(&self, out: &mut QueryPairs) {

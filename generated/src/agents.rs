@@ -120,7 +120,7 @@ impl<'a> AgentsApi<'a> {
         org: &str,
         secret_name: &str,
         body: &types::AgentsCreateOrUpdateOrgSecretRequest,
-    ) -> Result<Response<AgentsCreateOrUpdateOrgSecretResponse>, Error> {
+    ) -> Result<Response<AgentsCreateOrUpdateOrgSecretOutcome>, Error> {
         self.client
             .call_with(
                 &CREATE_OR_UPDATE_ORG_SECRET,
@@ -128,9 +128,9 @@ impl<'a> AgentsApi<'a> {
                 |status, body| match status {
                     201 => {
                         decode_json(body)
-                            .map(AgentsCreateOrUpdateOrgSecretResponse::Created)
+                            .map(AgentsCreateOrUpdateOrgSecretOutcome::Created)
                     }
-                    204 => Ok(AgentsCreateOrUpdateOrgSecretResponse::NoContent),
+                    204 => Ok(AgentsCreateOrUpdateOrgSecretOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -699,7 +699,7 @@ impl<'a> AgentsApi<'a> {
         repo: &str,
         secret_name: &str,
         body: &types::ActionsCreateOrUpdateRepoSecretRequest,
-    ) -> Result<Response<AgentsCreateOrUpdateRepoSecretResponse>, Error> {
+    ) -> Result<Response<AgentsCreateOrUpdateRepoSecretOutcome>, Error> {
         self.client
             .call_with(
                 &CREATE_OR_UPDATE_REPO_SECRET,
@@ -707,9 +707,9 @@ impl<'a> AgentsApi<'a> {
                 |status, body| match status {
                     201 => {
                         decode_json(body)
-                            .map(AgentsCreateOrUpdateRepoSecretResponse::Created)
+                            .map(AgentsCreateOrUpdateRepoSecretOutcome::Created)
                     }
-                    204 => Ok(AgentsCreateOrUpdateRepoSecretResponse::NoContent),
+                    204 => Ok(AgentsCreateOrUpdateRepoSecretOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -876,11 +876,33 @@ static LIST_ORG_SECRETS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_org_secrets`](AgentsApi::list_org_secrets).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct AgentsListOrgSecretsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl AgentsListOrgSecretsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AgentsListOrgSecretsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl AgentsListOrgSecretsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for AgentsListOrgSecretsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -920,7 +942,8 @@ static CREATE_OR_UPDATE_ORG_SECRET: Endpoint = Endpoint {
 };
 /// The success responses of [`create_or_update_org_secret`](AgentsApi::create_or_update_org_secret).
 #[derive(Debug, Clone)]
-pub enum AgentsCreateOrUpdateOrgSecretResponse {
+#[non_exhaustive]
+pub enum AgentsCreateOrUpdateOrgSecretOutcome {
     /// HTTP 201
     Created(serde_json::Value),
     /// HTTP 204
@@ -948,11 +971,33 @@ static LIST_SELECTED_REPOS_FOR_ORG_SECRET: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_selected_repos_for_org_secret`](AgentsApi::list_selected_repos_for_org_secret).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct AgentsListSelectedReposForOrgSecretQuery {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl AgentsListSelectedReposForOrgSecretQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AgentsListSelectedReposForOrgSecretQuery {
+            page: None,
+            per_page: None,
+        }
+    }
+}
+impl AgentsListSelectedReposForOrgSecretQuery {
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for AgentsListSelectedReposForOrgSecretQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1002,11 +1047,33 @@ static LIST_ORG_VARIABLES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_org_variables`](AgentsApi::list_org_variables).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct AgentsListOrgVariablesQuery {
     /// The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl AgentsListOrgVariablesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AgentsListOrgVariablesQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl AgentsListOrgVariablesQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for AgentsListOrgVariablesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1066,11 +1133,33 @@ static LIST_SELECTED_REPOS_FOR_ORG_VARIABLE: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_selected_repos_for_org_variable`](AgentsApi::list_selected_repos_for_org_variable).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct AgentsListSelectedReposForOrgVariableQuery {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl AgentsListSelectedReposForOrgVariableQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AgentsListSelectedReposForOrgVariableQuery {
+            page: None,
+            per_page: None,
+        }
+    }
+}
+impl AgentsListSelectedReposForOrgVariableQuery {
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for AgentsListSelectedReposForOrgVariableQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1120,11 +1209,33 @@ static LIST_REPO_ORGANIZATION_SECRETS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_repo_organization_secrets`](AgentsApi::list_repo_organization_secrets).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct AgentsListRepoOrganizationSecretsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl AgentsListRepoOrganizationSecretsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AgentsListRepoOrganizationSecretsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl AgentsListRepoOrganizationSecretsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for AgentsListRepoOrganizationSecretsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1144,11 +1255,33 @@ static LIST_REPO_ORGANIZATION_VARIABLES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_repo_organization_variables`](AgentsApi::list_repo_organization_variables).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct AgentsListRepoOrganizationVariablesQuery {
     /// The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl AgentsListRepoOrganizationVariablesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AgentsListRepoOrganizationVariablesQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl AgentsListRepoOrganizationVariablesQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for AgentsListRepoOrganizationVariablesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1168,11 +1301,33 @@ static LIST_REPO_SECRETS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_repo_secrets`](AgentsApi::list_repo_secrets).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct AgentsListRepoSecretsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl AgentsListRepoSecretsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AgentsListRepoSecretsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl AgentsListRepoSecretsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for AgentsListRepoSecretsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1212,7 +1367,8 @@ static CREATE_OR_UPDATE_REPO_SECRET: Endpoint = Endpoint {
 };
 /// The success responses of [`create_or_update_repo_secret`](AgentsApi::create_or_update_repo_secret).
 #[derive(Debug, Clone)]
-pub enum AgentsCreateOrUpdateRepoSecretResponse {
+#[non_exhaustive]
+pub enum AgentsCreateOrUpdateRepoSecretOutcome {
     /// HTTP 201
     Created(serde_json::Value),
     /// HTTP 204
@@ -1240,11 +1396,33 @@ static LIST_REPO_VARIABLES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_repo_variables`](AgentsApi::list_repo_variables).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct AgentsListRepoVariablesQuery {
     /// The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl AgentsListRepoVariablesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AgentsListRepoVariablesQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl AgentsListRepoVariablesQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for AgentsListRepoVariablesQuery {
     fn write(&self, out: &mut QueryPairs) {

@@ -902,13 +902,44 @@ static LIST_WEBHOOK_DELIVERIES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_webhook_deliveries`](AppsApi::list_webhook_deliveries).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct AppsListWebhookDeliveriesQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// Used for pagination: the starting delivery from which the page of deliveries is fetched. Refer to the `link` header for the next and previous page cursors.
     pub cursor: Option<String>,
     /// Returns webhook deliveries filtered by delivery outcome classification based on `status_code` range. A `status` of `success` returns deliveries with a `status_code` in the 200-399 range (inclusive). A `status` of `failure` returns deliveries with a `status_code` in the 400-599 range (inclusive).
-    pub status: Option<types::SuccessOrFailure>,
+    pub status: Option<types::AppsListWebhookDeliveriesStatus>,
+}
+impl AppsListWebhookDeliveriesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AppsListWebhookDeliveriesQuery {
+            per_page: None,
+            cursor: None,
+            status: None,
+        }
+    }
+}
+impl AppsListWebhookDeliveriesQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `cursor`.
+    pub fn cursor(mut self, value: impl Into<String>) -> Self {
+        self.cursor = Some(value.into());
+        self
+    }
+    /// Sets `status`.
+    pub fn status(
+        mut self,
+        value: impl Into<types::AppsListWebhookDeliveriesStatus>,
+    ) -> Self {
+        self.status = Some(value.into());
+        self
+    }
 }
 impl Query for AppsListWebhookDeliveriesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -949,11 +980,33 @@ static LIST_INSTALLATION_REQUESTS_FOR_AUTHENTICATED_APP: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_installation_requests_for_authenticated_app`](AppsApi::list_installation_requests_for_authenticated_app).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct AppsListInstallationRequestsForAuthenticatedAppQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl AppsListInstallationRequestsForAuthenticatedAppQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AppsListInstallationRequestsForAuthenticatedAppQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl AppsListInstallationRequestsForAuthenticatedAppQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for AppsListInstallationRequestsForAuthenticatedAppQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -973,14 +1026,48 @@ static LIST_INSTALLATIONS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_installations`](AppsApi::list_installations).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct AppsListInstallationsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub since: Option<String>,
+    pub since: Option<crate::Timestamp>,
     pub outdated: Option<String>,
+}
+impl AppsListInstallationsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AppsListInstallationsQuery {
+            per_page: None,
+            page: None,
+            since: None,
+            outdated: None,
+        }
+    }
+}
+impl AppsListInstallationsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `since`.
+    pub fn since(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.since = Some(value.into());
+        self
+    }
+    /// Sets `outdated`.
+    pub fn outdated(mut self, value: impl Into<String>) -> Self {
+        self.outdated = Some(value.into());
+        self
+    }
 }
 impl Query for AppsListInstallationsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1122,11 +1209,33 @@ static LIST_REPOS_ACCESSIBLE_TO_INSTALLATION: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_repos_accessible_to_installation`](AppsApi::list_repos_accessible_to_installation).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct AppsListReposAccessibleToInstallationQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl AppsListReposAccessibleToInstallationQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AppsListReposAccessibleToInstallationQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl AppsListReposAccessibleToInstallationQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for AppsListReposAccessibleToInstallationQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1166,11 +1275,33 @@ static LIST_PLANS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_plans`](AppsApi::list_plans).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct AppsListPlansQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl AppsListPlansQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AppsListPlansQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl AppsListPlansQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for AppsListPlansQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1194,15 +1325,49 @@ static LIST_ACCOUNTS_FOR_PLAN: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_accounts_for_plan`](AppsApi::list_accounts_for_plan).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct AppsListAccountsForPlanQuery {
     /// The property to sort the results by.
-    pub sort: Option<types::CreatedOrUpdated>,
+    pub sort: Option<types::Sort>,
     /// To return the oldest accounts first, set to `asc`. Ignored without the `sort` parameter.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl AppsListAccountsForPlanQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AppsListAccountsForPlanQuery {
+            sort: None,
+            direction: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl AppsListAccountsForPlanQuery {
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::Sort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for AppsListAccountsForPlanQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1234,11 +1399,33 @@ static LIST_PLANS_STUBBED: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_plans_stubbed`](AppsApi::list_plans_stubbed).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct AppsListPlansStubbedQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl AppsListPlansStubbedQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AppsListPlansStubbedQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl AppsListPlansStubbedQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for AppsListPlansStubbedQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1258,15 +1445,49 @@ static LIST_ACCOUNTS_FOR_PLAN_STUBBED: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_accounts_for_plan_stubbed`](AppsApi::list_accounts_for_plan_stubbed).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct AppsListAccountsForPlanStubbedQuery {
     /// The property to sort the results by.
-    pub sort: Option<types::CreatedOrUpdated>,
+    pub sort: Option<types::Sort>,
     /// To return the oldest accounts first, set to `asc`. Ignored without the `sort` parameter.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl AppsListAccountsForPlanStubbedQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AppsListAccountsForPlanStubbedQuery {
+            sort: None,
+            direction: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl AppsListAccountsForPlanStubbedQuery {
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::Sort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for AppsListAccountsForPlanStubbedQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1308,11 +1529,33 @@ static LIST_INSTALLATIONS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_installations_for_authenticated_user`](AppsApi::list_installations_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct AppsListInstallationsForAuthenticatedUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl AppsListInstallationsForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AppsListInstallationsForAuthenticatedUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl AppsListInstallationsForAuthenticatedUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for AppsListInstallationsForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1332,11 +1575,33 @@ static LIST_INSTALLATION_REPOS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_installation_repos_for_authenticated_user`](AppsApi::list_installation_repos_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct AppsListInstallationReposForAuthenticatedUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl AppsListInstallationReposForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AppsListInstallationReposForAuthenticatedUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl AppsListInstallationReposForAuthenticatedUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for AppsListInstallationReposForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1376,11 +1641,33 @@ static LIST_SUBSCRIPTIONS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_subscriptions_for_authenticated_user`](AppsApi::list_subscriptions_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct AppsListSubscriptionsForAuthenticatedUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl AppsListSubscriptionsForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AppsListSubscriptionsForAuthenticatedUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl AppsListSubscriptionsForAuthenticatedUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for AppsListSubscriptionsForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1400,11 +1687,33 @@ static LIST_SUBSCRIPTIONS_FOR_AUTHENTICATED_USER_STUBBED: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_subscriptions_for_authenticated_user_stubbed`](AppsApi::list_subscriptions_for_authenticated_user_stubbed).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct AppsListSubscriptionsForAuthenticatedUserStubbedQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl AppsListSubscriptionsForAuthenticatedUserStubbedQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AppsListSubscriptionsForAuthenticatedUserStubbedQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl AppsListSubscriptionsForAuthenticatedUserStubbedQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for AppsListSubscriptionsForAuthenticatedUserStubbedQuery {
     fn write(&self, out: &mut QueryPairs) {

@@ -333,6 +333,7 @@ static GET_GITHUB_BILLING_AI_CREDIT_USAGE_REPORT_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_github_billing_ai_credit_usage_report_org`](BillingApi::get_github_billing_ai_credit_usage_report_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct BillingGetGithubBillingAiCreditUsageReportOrgQuery {
     /// If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
     pub year: Option<i64>,
@@ -346,6 +347,51 @@ pub struct BillingGetGithubBillingAiCreditUsageReportOrgQuery {
     pub model: Option<String>,
     /// The product name to query usage for. The name is not case sensitive.
     pub product: Option<String>,
+}
+impl BillingGetGithubBillingAiCreditUsageReportOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        BillingGetGithubBillingAiCreditUsageReportOrgQuery {
+            year: None,
+            month: None,
+            day: None,
+            user: None,
+            model: None,
+            product: None,
+        }
+    }
+}
+impl BillingGetGithubBillingAiCreditUsageReportOrgQuery {
+    /// Sets `year`.
+    pub fn year(mut self, value: impl Into<i64>) -> Self {
+        self.year = Some(value.into());
+        self
+    }
+    /// Sets `month`.
+    pub fn month(mut self, value: impl Into<i64>) -> Self {
+        self.month = Some(value.into());
+        self
+    }
+    /// Sets `day`.
+    pub fn day(mut self, value: impl Into<i64>) -> Self {
+        self.day = Some(value.into());
+        self
+    }
+    /// Sets `user`.
+    pub fn user(mut self, value: impl Into<String>) -> Self {
+        self.user = Some(value.into());
+        self
+    }
+    /// Sets `model`.
+    pub fn model(mut self, value: impl Into<String>) -> Self {
+        self.model = Some(value.into());
+        self
+    }
+    /// Sets `product`.
+    pub fn product(mut self, value: impl Into<String>) -> Self {
+        self.product = Some(value.into());
+        self
+    }
 }
 impl Query for BillingGetGithubBillingAiCreditUsageReportOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -373,6 +419,7 @@ static GET_ALL_BUDGETS_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_all_budgets_org`](BillingApi::get_all_budgets_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct BillingGetAllBudgetsOrgQuery {
     /// The page number of the results to fetch.
     pub page: Option<i64>,
@@ -384,9 +431,42 @@ pub struct BillingGetAllBudgetsOrgQuery {
     /// - `repository`: Budgets scoped to a repository.
     /// - `multi_user_customer`: Universal budgets that apply to all users in the organization.
     /// - `user`: Budgets scoped to an individual user.
-    pub scope: Option<types::BillingGetAllBudgetsOrgScope>,
+    pub scope: Option<types::BudgetScope>,
     /// Filter consumed amount details for budgets by the specified user login.
     pub user: Option<String>,
+}
+impl BillingGetAllBudgetsOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        BillingGetAllBudgetsOrgQuery {
+            page: None,
+            per_page: None,
+            scope: None,
+            user: None,
+        }
+    }
+}
+impl BillingGetAllBudgetsOrgQuery {
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `scope`.
+    pub fn scope(mut self, value: impl Into<types::BudgetScope>) -> Self {
+        self.scope = Some(value.into());
+        self
+    }
+    /// Sets `user`.
+    pub fn user(mut self, value: impl Into<String>) -> Self {
+        self.user = Some(value.into());
+        self
+    }
 }
 impl Query for BillingGetAllBudgetsOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -480,6 +560,7 @@ static GET_GITHUB_BILLING_PREMIUM_REQUEST_USAGE_REPORT_ORG: Endpoint = Endpoint 
 };
 /// Query parameters of [`get_github_billing_premium_request_usage_report_org`](BillingApi::get_github_billing_premium_request_usage_report_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct BillingGetGithubBillingPremiumRequestUsageReportOrgQuery {
     /// If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
     pub year: Option<i64>,
@@ -493,6 +574,51 @@ pub struct BillingGetGithubBillingPremiumRequestUsageReportOrgQuery {
     pub model: Option<String>,
     /// The product name to query usage for. The name is not case sensitive.
     pub product: Option<String>,
+}
+impl BillingGetGithubBillingPremiumRequestUsageReportOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        BillingGetGithubBillingPremiumRequestUsageReportOrgQuery {
+            year: None,
+            month: None,
+            day: None,
+            user: None,
+            model: None,
+            product: None,
+        }
+    }
+}
+impl BillingGetGithubBillingPremiumRequestUsageReportOrgQuery {
+    /// Sets `year`.
+    pub fn year(mut self, value: impl Into<i64>) -> Self {
+        self.year = Some(value.into());
+        self
+    }
+    /// Sets `month`.
+    pub fn month(mut self, value: impl Into<i64>) -> Self {
+        self.month = Some(value.into());
+        self
+    }
+    /// Sets `day`.
+    pub fn day(mut self, value: impl Into<i64>) -> Self {
+        self.day = Some(value.into());
+        self
+    }
+    /// Sets `user`.
+    pub fn user(mut self, value: impl Into<String>) -> Self {
+        self.user = Some(value.into());
+        self
+    }
+    /// Sets `model`.
+    pub fn model(mut self, value: impl Into<String>) -> Self {
+        self.model = Some(value.into());
+        self
+    }
+    /// Sets `product`.
+    pub fn product(mut self, value: impl Into<String>) -> Self {
+        self.product = Some(value.into());
+        self
+    }
 }
 impl Query for BillingGetGithubBillingPremiumRequestUsageReportOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -521,6 +647,7 @@ static GET_GITHUB_BILLING_USAGE_REPORT_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_github_billing_usage_report_org`](BillingApi::get_github_billing_usage_report_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct BillingGetGithubBillingUsageReportOrgQuery {
     /// If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
     pub year: Option<i64>,
@@ -528,6 +655,33 @@ pub struct BillingGetGithubBillingUsageReportOrgQuery {
     pub month: Option<i64>,
     /// If specified, only return results for a single day. The value of `day` is an integer between `1` and `31`. If no `year` or `month` is specified, the default `year` and `month` are used.
     pub day: Option<i64>,
+}
+impl BillingGetGithubBillingUsageReportOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        BillingGetGithubBillingUsageReportOrgQuery {
+            year: None,
+            month: None,
+            day: None,
+        }
+    }
+}
+impl BillingGetGithubBillingUsageReportOrgQuery {
+    /// Sets `year`.
+    pub fn year(mut self, value: impl Into<i64>) -> Self {
+        self.year = Some(value.into());
+        self
+    }
+    /// Sets `month`.
+    pub fn month(mut self, value: impl Into<i64>) -> Self {
+        self.month = Some(value.into());
+        self
+    }
+    /// Sets `day`.
+    pub fn day(mut self, value: impl Into<i64>) -> Self {
+        self.day = Some(value.into());
+        self
+    }
 }
 impl Query for BillingGetGithubBillingUsageReportOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -553,6 +707,7 @@ static GET_GITHUB_BILLING_USAGE_SUMMARY_REPORT_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_github_billing_usage_summary_report_org`](BillingApi::get_github_billing_usage_summary_report_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct BillingGetGithubBillingUsageSummaryReportOrgQuery {
     /// If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
     pub year: Option<i64>,
@@ -566,6 +721,51 @@ pub struct BillingGetGithubBillingUsageSummaryReportOrgQuery {
     pub product: Option<String>,
     /// The SKU to query for usage.
     pub sku: Option<String>,
+}
+impl BillingGetGithubBillingUsageSummaryReportOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        BillingGetGithubBillingUsageSummaryReportOrgQuery {
+            year: None,
+            month: None,
+            day: None,
+            repository: None,
+            product: None,
+            sku: None,
+        }
+    }
+}
+impl BillingGetGithubBillingUsageSummaryReportOrgQuery {
+    /// Sets `year`.
+    pub fn year(mut self, value: impl Into<i64>) -> Self {
+        self.year = Some(value.into());
+        self
+    }
+    /// Sets `month`.
+    pub fn month(mut self, value: impl Into<i64>) -> Self {
+        self.month = Some(value.into());
+        self
+    }
+    /// Sets `day`.
+    pub fn day(mut self, value: impl Into<i64>) -> Self {
+        self.day = Some(value.into());
+        self
+    }
+    /// Sets `repository`.
+    pub fn repository(mut self, value: impl Into<String>) -> Self {
+        self.repository = Some(value.into());
+        self
+    }
+    /// Sets `product`.
+    pub fn product(mut self, value: impl Into<String>) -> Self {
+        self.product = Some(value.into());
+        self
+    }
+    /// Sets `sku`.
+    pub fn sku(mut self, value: impl Into<String>) -> Self {
+        self.sku = Some(value.into());
+        self
+    }
 }
 impl Query for BillingGetGithubBillingUsageSummaryReportOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -595,6 +795,7 @@ static GET_GITHUB_BILLING_AI_CREDIT_USAGE_REPORT_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_github_billing_ai_credit_usage_report_user`](BillingApi::get_github_billing_ai_credit_usage_report_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct BillingGetGithubBillingAiCreditUsageReportUserQuery {
     /// If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
     pub year: Option<i64>,
@@ -606,6 +807,45 @@ pub struct BillingGetGithubBillingAiCreditUsageReportUserQuery {
     pub model: Option<String>,
     /// The product name to query usage for. The name is not case sensitive.
     pub product: Option<String>,
+}
+impl BillingGetGithubBillingAiCreditUsageReportUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        BillingGetGithubBillingAiCreditUsageReportUserQuery {
+            year: None,
+            month: None,
+            day: None,
+            model: None,
+            product: None,
+        }
+    }
+}
+impl BillingGetGithubBillingAiCreditUsageReportUserQuery {
+    /// Sets `year`.
+    pub fn year(mut self, value: impl Into<i64>) -> Self {
+        self.year = Some(value.into());
+        self
+    }
+    /// Sets `month`.
+    pub fn month(mut self, value: impl Into<i64>) -> Self {
+        self.month = Some(value.into());
+        self
+    }
+    /// Sets `day`.
+    pub fn day(mut self, value: impl Into<i64>) -> Self {
+        self.day = Some(value.into());
+        self
+    }
+    /// Sets `model`.
+    pub fn model(mut self, value: impl Into<String>) -> Self {
+        self.model = Some(value.into());
+        self
+    }
+    /// Sets `product`.
+    pub fn product(mut self, value: impl Into<String>) -> Self {
+        self.product = Some(value.into());
+        self
+    }
 }
 impl Query for BillingGetGithubBillingAiCreditUsageReportUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -634,6 +874,7 @@ static GET_GITHUB_BILLING_PREMIUM_REQUEST_USAGE_REPORT_USER: Endpoint = Endpoint
 };
 /// Query parameters of [`get_github_billing_premium_request_usage_report_user`](BillingApi::get_github_billing_premium_request_usage_report_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct BillingGetGithubBillingPremiumRequestUsageReportUserQuery {
     /// If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
     pub year: Option<i64>,
@@ -645,6 +886,45 @@ pub struct BillingGetGithubBillingPremiumRequestUsageReportUserQuery {
     pub model: Option<String>,
     /// The product name to query usage for. The name is not case sensitive.
     pub product: Option<String>,
+}
+impl BillingGetGithubBillingPremiumRequestUsageReportUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        BillingGetGithubBillingPremiumRequestUsageReportUserQuery {
+            year: None,
+            month: None,
+            day: None,
+            model: None,
+            product: None,
+        }
+    }
+}
+impl BillingGetGithubBillingPremiumRequestUsageReportUserQuery {
+    /// Sets `year`.
+    pub fn year(mut self, value: impl Into<i64>) -> Self {
+        self.year = Some(value.into());
+        self
+    }
+    /// Sets `month`.
+    pub fn month(mut self, value: impl Into<i64>) -> Self {
+        self.month = Some(value.into());
+        self
+    }
+    /// Sets `day`.
+    pub fn day(mut self, value: impl Into<i64>) -> Self {
+        self.day = Some(value.into());
+        self
+    }
+    /// Sets `model`.
+    pub fn model(mut self, value: impl Into<String>) -> Self {
+        self.model = Some(value.into());
+        self
+    }
+    /// Sets `product`.
+    pub fn product(mut self, value: impl Into<String>) -> Self {
+        self.product = Some(value.into());
+        self
+    }
 }
 impl Query for BillingGetGithubBillingPremiumRequestUsageReportUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -672,6 +952,7 @@ static GET_GITHUB_BILLING_USAGE_REPORT_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_github_billing_usage_report_user`](BillingApi::get_github_billing_usage_report_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct BillingGetGithubBillingUsageReportUserQuery {
     /// If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
     pub year: Option<i64>,
@@ -679,6 +960,33 @@ pub struct BillingGetGithubBillingUsageReportUserQuery {
     pub month: Option<i64>,
     /// If specified, only return results for a single day. The value of `day` is an integer between `1` and `31`. If no `year` or `month` is specified, the default `year` and `month` are used.
     pub day: Option<i64>,
+}
+impl BillingGetGithubBillingUsageReportUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        BillingGetGithubBillingUsageReportUserQuery {
+            year: None,
+            month: None,
+            day: None,
+        }
+    }
+}
+impl BillingGetGithubBillingUsageReportUserQuery {
+    /// Sets `year`.
+    pub fn year(mut self, value: impl Into<i64>) -> Self {
+        self.year = Some(value.into());
+        self
+    }
+    /// Sets `month`.
+    pub fn month(mut self, value: impl Into<i64>) -> Self {
+        self.month = Some(value.into());
+        self
+    }
+    /// Sets `day`.
+    pub fn day(mut self, value: impl Into<i64>) -> Self {
+        self.day = Some(value.into());
+        self
+    }
 }
 impl Query for BillingGetGithubBillingUsageReportUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -705,6 +1013,7 @@ static GET_GITHUB_BILLING_USAGE_SUMMARY_REPORT_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_github_billing_usage_summary_report_user`](BillingApi::get_github_billing_usage_summary_report_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct BillingGetGithubBillingUsageSummaryReportUserQuery {
     /// If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
     pub year: Option<i64>,
@@ -718,6 +1027,51 @@ pub struct BillingGetGithubBillingUsageSummaryReportUserQuery {
     pub product: Option<String>,
     /// The SKU to query for usage.
     pub sku: Option<String>,
+}
+impl BillingGetGithubBillingUsageSummaryReportUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        BillingGetGithubBillingUsageSummaryReportUserQuery {
+            year: None,
+            month: None,
+            day: None,
+            repository: None,
+            product: None,
+            sku: None,
+        }
+    }
+}
+impl BillingGetGithubBillingUsageSummaryReportUserQuery {
+    /// Sets `year`.
+    pub fn year(mut self, value: impl Into<i64>) -> Self {
+        self.year = Some(value.into());
+        self
+    }
+    /// Sets `month`.
+    pub fn month(mut self, value: impl Into<i64>) -> Self {
+        self.month = Some(value.into());
+        self
+    }
+    /// Sets `day`.
+    pub fn day(mut self, value: impl Into<i64>) -> Self {
+        self.day = Some(value.into());
+        self
+    }
+    /// Sets `repository`.
+    pub fn repository(mut self, value: impl Into<String>) -> Self {
+        self.repository = Some(value.into());
+        self
+    }
+    /// Sets `product`.
+    pub fn product(mut self, value: impl Into<String>) -> Self {
+        self.product = Some(value.into());
+        self
+    }
+    /// Sets `sku`.
+    pub fn sku(mut self, value: impl Into<String>) -> Self {
+        self.sku = Some(value.into());
+        self
+    }
 }
 impl Query for BillingGetGithubBillingUsageSummaryReportUserQuery {
     fn write(&self, out: &mut QueryPairs) {

@@ -161,17 +161,60 @@ static LIST_ORG_CAMPAIGNS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_org_campaigns`](CampaignsApi::list_org_campaigns).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CampaignsListOrgCampaignsQuery {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// If specified, only campaigns with this state will be returned.
     pub state: Option<types::CampaignState>,
     /// The property by which to sort the results.
     pub sort: Option<types::CampaignsListOrgCampaignsSort>,
+}
+impl CampaignsListOrgCampaignsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CampaignsListOrgCampaignsQuery {
+            page: None,
+            per_page: None,
+            direction: None,
+            state: None,
+            sort: None,
+        }
+    }
+}
+impl CampaignsListOrgCampaignsQuery {
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<types::CampaignState>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(
+        mut self,
+        value: impl Into<types::CampaignsListOrgCampaignsSort>,
+    ) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
 }
 impl Query for CampaignsListOrgCampaignsQuery {
     fn write(&self, out: &mut QueryPairs) {

@@ -404,11 +404,33 @@ static LIST_ANNOTATIONS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_annotations`](ChecksApi::list_annotations).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ChecksListAnnotationsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ChecksListAnnotationsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ChecksListAnnotationsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ChecksListAnnotationsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ChecksListAnnotationsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -472,17 +494,57 @@ static LIST_FOR_SUITE: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_suite`](ChecksApi::list_for_suite).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ChecksListForSuiteQuery {
     /// Returns check runs with the specified `name`.
     pub check_name: Option<String>,
     /// Returns check runs with the specified `status`.
-    pub status: Option<types::QueuedOrInProgressOrCompleted>,
+    pub status: Option<types::JobStepsItemStatus>,
     /// Filters check runs by their `completed_at` timestamp. `latest` returns the most recent check runs.
-    pub filter: Option<types::LatestOrAll>,
+    pub filter: Option<types::ChecksListForRefFilter>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ChecksListForSuiteQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ChecksListForSuiteQuery {
+            check_name: None,
+            status: None,
+            filter: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ChecksListForSuiteQuery {
+    /// Sets `check_name`.
+    pub fn check_name(mut self, value: impl Into<String>) -> Self {
+        self.check_name = Some(value.into());
+        self
+    }
+    /// Sets `status`.
+    pub fn status(mut self, value: impl Into<types::JobStepsItemStatus>) -> Self {
+        self.status = Some(value.into());
+        self
+    }
+    /// Sets `filter`.
+    pub fn filter(mut self, value: impl Into<types::ChecksListForRefFilter>) -> Self {
+        self.filter = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ChecksListForSuiteQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -515,18 +577,64 @@ static LIST_FOR_REF: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_ref`](ChecksApi::list_for_ref).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ChecksListForRefQuery {
     /// Returns check runs with the specified `name`.
     pub check_name: Option<String>,
     /// Returns check runs with the specified `status`.
-    pub status: Option<types::QueuedOrInProgressOrCompleted>,
+    pub status: Option<types::JobStepsItemStatus>,
     /// Filters check runs by their `completed_at` timestamp. `latest` returns the most recent check runs.
-    pub filter: Option<types::LatestOrAll>,
+    pub filter: Option<types::ChecksListForRefFilter>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     pub app_id: Option<i64>,
+}
+impl ChecksListForRefQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ChecksListForRefQuery {
+            check_name: None,
+            status: None,
+            filter: None,
+            per_page: None,
+            page: None,
+            app_id: None,
+        }
+    }
+}
+impl ChecksListForRefQuery {
+    /// Sets `check_name`.
+    pub fn check_name(mut self, value: impl Into<String>) -> Self {
+        self.check_name = Some(value.into());
+        self
+    }
+    /// Sets `status`.
+    pub fn status(mut self, value: impl Into<types::JobStepsItemStatus>) -> Self {
+        self.status = Some(value.into());
+        self
+    }
+    /// Sets `filter`.
+    pub fn filter(mut self, value: impl Into<types::ChecksListForRefFilter>) -> Self {
+        self.filter = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `app_id`.
+    pub fn app_id(mut self, value: impl Into<i64>) -> Self {
+        self.app_id = Some(value.into());
+        self
+    }
 }
 impl Query for ChecksListForRefQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -550,6 +658,7 @@ static LIST_SUITES_FOR_REF: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_suites_for_ref`](ChecksApi::list_suites_for_ref).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ChecksListSuitesForRefQuery {
     /// Filters check suites by GitHub App `id`.
     pub app_id: Option<i64>,
@@ -559,6 +668,39 @@ pub struct ChecksListSuitesForRefQuery {
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ChecksListSuitesForRefQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ChecksListSuitesForRefQuery {
+            app_id: None,
+            check_name: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ChecksListSuitesForRefQuery {
+    /// Sets `app_id`.
+    pub fn app_id(mut self, value: impl Into<i64>) -> Self {
+        self.app_id = Some(value.into());
+        self
+    }
+    /// Sets `check_name`.
+    pub fn check_name(mut self, value: impl Into<String>) -> Self {
+        self.check_name = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ChecksListSuitesForRefQuery {
     fn write(&self, out: &mut QueryPairs) {

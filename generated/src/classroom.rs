@@ -239,11 +239,33 @@ static LIST_ACCEPTED_ASSIGNMENTS_FOR_AN_ASSIGNMENT: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_accepted_assignments_for_an_assignment`](ClassroomApi::list_accepted_assignments_for_an_assignment).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ClassroomListAcceptedAssignmentsForAnAssignmentQuery {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl ClassroomListAcceptedAssignmentsForAnAssignmentQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ClassroomListAcceptedAssignmentsForAnAssignmentQuery {
+            page: None,
+            per_page: None,
+        }
+    }
+}
+impl ClassroomListAcceptedAssignmentsForAnAssignmentQuery {
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for ClassroomListAcceptedAssignmentsForAnAssignmentQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -273,11 +295,33 @@ static LIST_CLASSROOMS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_classrooms`](ClassroomApi::list_classrooms).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ClassroomListClassroomsQuery {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl ClassroomListClassroomsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ClassroomListClassroomsQuery {
+            page: None,
+            per_page: None,
+        }
+    }
+}
+impl ClassroomListClassroomsQuery {
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for ClassroomListClassroomsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -307,11 +351,33 @@ static LIST_ASSIGNMENTS_FOR_A_CLASSROOM: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_assignments_for_a_classroom`](ClassroomApi::list_assignments_for_a_classroom).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ClassroomListAssignmentsForAClassroomQuery {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl ClassroomListAssignmentsForAClassroomQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ClassroomListAssignmentsForAClassroomQuery {
+            page: None,
+            per_page: None,
+        }
+    }
+}
+impl ClassroomListAssignmentsForAClassroomQuery {
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for ClassroomListAssignmentsForAClassroomQuery {
     fn write(&self, out: &mut QueryPairs) {

@@ -117,16 +117,14 @@ impl<'a> CodeQualityApi<'a> {
         owner: &str,
         repo: &str,
         body: &types::CodeQualitySetupUpdate,
-    ) -> Result<Response<CodeQualityUpdateSetupResponse>, Error> {
+    ) -> Result<Response<CodeQualityUpdateSetupOutcome>, Error> {
         self.client
             .call_with(
                 &UPDATE_SETUP,
                 Args::new(&[&owner, &repo]).json(body),
                 |status, body| match status {
-                    200 => decode_json(body).map(CodeQualityUpdateSetupResponse::Ok),
-                    202 => {
-                        decode_json(body).map(CodeQualityUpdateSetupResponse::Accepted)
-                    }
+                    200 => decode_json(body).map(CodeQualityUpdateSetupOutcome::Ok),
+                    202 => decode_json(body).map(CodeQualityUpdateSetupOutcome::Accepted),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -149,17 +147,57 @@ static LIST_FINDINGS_FOR_REPO: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_findings_for_repo`](CodeQualityApi::list_findings_for_repo).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CodeQualityListFindingsForRepoQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
     /// If specified, only code quality findings with this state will be returned.
-    pub state: Option<types::OpenOrDismissed>,
+    pub state: Option<types::CodeQualityFindingState>,
+}
+impl CodeQualityListFindingsForRepoQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodeQualityListFindingsForRepoQuery {
+            per_page: None,
+            direction: None,
+            before: None,
+            after: None,
+            state: None,
+        }
+    }
+}
+impl CodeQualityListFindingsForRepoQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<types::CodeQualityFindingState>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
 }
 impl Query for CodeQualityListFindingsForRepoQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -216,7 +254,8 @@ static UPDATE_SETUP: Endpoint = Endpoint {
 };
 /// The success responses of [`update_setup`](CodeQualityApi::update_setup).
 #[derive(Debug, Clone)]
-pub enum CodeQualityUpdateSetupResponse {
+#[non_exhaustive]
+pub enum CodeQualityUpdateSetupOutcome {
     /// HTTP 200
     Ok(serde_json::Value),
     /// HTTP 202

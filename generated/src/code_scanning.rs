@@ -467,16 +467,16 @@ impl<'a> CodeScanningApi<'a> {
         owner: &str,
         repo: &str,
         language: &str,
-    ) -> Result<Response<CodeScanningGetCodeqlDatabaseResponse>, Error> {
+    ) -> Result<Response<CodeScanningGetCodeqlDatabaseOutcome>, Error> {
         self.client
             .call_with(
                 &GET_CODEQL_DATABASE,
                 Args::new(&[&owner, &repo, &language]),
                 |status, body| match status {
                     200 => {
-                        decode_json(body).map(CodeScanningGetCodeqlDatabaseResponse::Ok)
+                        decode_json(body).map(CodeScanningGetCodeqlDatabaseOutcome::Ok)
                     }
-                    302 => Ok(CodeScanningGetCodeqlDatabaseResponse::Found),
+                    302 => Ok(CodeScanningGetCodeqlDatabaseOutcome::Found),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -621,18 +621,18 @@ impl<'a> CodeScanningApi<'a> {
         owner: &str,
         repo: &str,
         body: &types::CodeScanningDefaultSetupUpdate,
-    ) -> Result<Response<CodeScanningUpdateDefaultSetupResponse>, Error> {
+    ) -> Result<Response<CodeScanningUpdateDefaultSetupOutcome>, Error> {
         self.client
             .call_with(
                 &UPDATE_DEFAULT_SETUP,
                 Args::new(&[&owner, &repo]).json(body),
                 |status, body| match status {
                     200 => {
-                        decode_json(body).map(CodeScanningUpdateDefaultSetupResponse::Ok)
+                        decode_json(body).map(CodeScanningUpdateDefaultSetupOutcome::Ok)
                     }
                     202 => {
                         decode_json(body)
-                            .map(CodeScanningUpdateDefaultSetupResponse::Accepted)
+                            .map(CodeScanningUpdateDefaultSetupOutcome::Accepted)
                     }
                     _ => Err(DecodeFail::Unexpected),
                 },
@@ -720,6 +720,7 @@ static LIST_ALERTS_FOR_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_alerts_for_org`](CodeScanningApi::list_alerts_for_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CodeScanningListAlertsForOrgQuery {
     /// The name of a code scanning tool. Only results by this tool will be listed. You can specify the tool by using either `tool_name` or `tool_guid`, but not both.
     pub tool_name: Option<String>,
@@ -734,16 +735,97 @@ pub struct CodeScanningListAlertsForOrgQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// If specified, only code scanning alerts with this state will be returned.
     pub state: Option<types::CodeScanningAlertStateQuery>,
     /// The property by which to sort the results.
-    pub sort: Option<types::CreatedOrUpdated>,
+    pub sort: Option<types::Sort>,
     /// If specified, only code scanning alerts with this severity will be returned.
     pub severity: Option<types::CodeScanningAlertSeverity>,
     /// Filter alerts by assignees. Provide a comma-separated list of user handles (e.g., `octocat` or `octocat,hubot`).
     /// Use `*` to list alerts with at least one assignee or `none` to list alerts with no assignees.
     pub assignees: Option<String>,
+}
+impl CodeScanningListAlertsForOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodeScanningListAlertsForOrgQuery {
+            tool_name: None,
+            tool_guid: None,
+            before: None,
+            after: None,
+            page: None,
+            per_page: None,
+            direction: None,
+            state: None,
+            sort: None,
+            severity: None,
+            assignees: None,
+        }
+    }
+}
+impl CodeScanningListAlertsForOrgQuery {
+    /// Sets `tool_name`.
+    pub fn tool_name(mut self, value: impl Into<String>) -> Self {
+        self.tool_name = Some(value.into());
+        self
+    }
+    /// Sets `tool_guid`.
+    pub fn tool_guid(mut self, value: impl Into<String>) -> Self {
+        self.tool_guid = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `state`.
+    pub fn state(
+        mut self,
+        value: impl Into<types::CodeScanningAlertStateQuery>,
+    ) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::Sort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `severity`.
+    pub fn severity(
+        mut self,
+        value: impl Into<types::CodeScanningAlertSeverity>,
+    ) -> Self {
+        self.severity = Some(value.into());
+        self
+    }
+    /// Sets `assignees`.
+    pub fn assignees(mut self, value: impl Into<String>) -> Self {
+        self.assignees = Some(value.into());
+        self
+    }
 }
 impl Query for CodeScanningListAlertsForOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -776,6 +858,7 @@ static LIST_ALERTS_FOR_REPO: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_alerts_for_repo`](CodeScanningApi::list_alerts_for_repo).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CodeScanningListAlertsForRepoQuery {
     /// The name of a code scanning tool. Only results by this tool will be listed. You can specify the tool by using either `tool_name` or `tool_guid`, but not both.
     pub tool_name: Option<String>,
@@ -788,11 +871,71 @@ pub struct CodeScanningListAlertsForRepoQuery {
     /// The Git reference for the results you want to list. The `ref` for a branch can be formatted either as `refs/heads/<branch name>` or simply `<branch name>`. To reference a pull request use `refs/pull/<number>/merge`.
     pub r#ref: Option<String>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// The property by which to sort the results. . `number` is deprecated - we recommend that you use `created` instead.
-    pub sort: Option<types::CreatedOrNumberOrUpdated>,
+    pub sort: Option<types::CodeScanningListAlertsForRepoSort>,
     /// Set to `open`, `closed, `fixed`, or `dismissed` to list code scanning alerts in a specific state.
     pub state: Option<types::CodeScanningAlertState>,
+}
+impl CodeScanningListAlertsForRepoQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodeScanningListAlertsForRepoQuery {
+            tool_name: None,
+            tool_guid: None,
+            page: None,
+            per_page: None,
+            r#ref: None,
+            direction: None,
+            sort: None,
+            state: None,
+        }
+    }
+}
+impl CodeScanningListAlertsForRepoQuery {
+    /// Sets `tool_name`.
+    pub fn tool_name(mut self, value: impl Into<String>) -> Self {
+        self.tool_name = Some(value.into());
+        self
+    }
+    /// Sets `tool_guid`.
+    pub fn tool_guid(mut self, value: impl Into<String>) -> Self {
+        self.tool_guid = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(
+        mut self,
+        value: impl Into<types::CodeScanningListAlertsForRepoSort>,
+    ) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<types::CodeScanningAlertState>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
 }
 impl Query for CodeScanningListAlertsForRepoQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -898,6 +1041,7 @@ static LIST_ALERT_INSTANCES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_alert_instances`](CodeScanningApi::list_alert_instances).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CodeScanningListAlertInstancesQuery {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
@@ -907,6 +1051,39 @@ pub struct CodeScanningListAlertInstancesQuery {
     pub r#ref: Option<String>,
     /// The number of the pull request for the results you want to list.
     pub pr: Option<i64>,
+}
+impl CodeScanningListAlertInstancesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodeScanningListAlertInstancesQuery {
+            page: None,
+            per_page: None,
+            r#ref: None,
+            pr: None,
+        }
+    }
+}
+impl CodeScanningListAlertInstancesQuery {
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = Some(value.into());
+        self
+    }
+    /// Sets `pr`.
+    pub fn pr(mut self, value: impl Into<i64>) -> Self {
+        self.pr = Some(value.into());
+        self
+    }
 }
 impl Query for CodeScanningListAlertInstancesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -932,6 +1109,7 @@ static LIST_RECENT_ANALYSES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_recent_analyses`](CodeScanningApi::list_recent_analyses).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CodeScanningListRecentAnalysesQuery {
     /// The name of a code scanning tool. Only results by this tool will be listed. You can specify the tool by using either `tool_name` or `tool_guid`, but not both.
     pub tool_name: Option<String>,
@@ -948,9 +1126,72 @@ pub struct CodeScanningListRecentAnalysesQuery {
     /// Filter analyses belonging to the same SARIF upload.
     pub sarif_id: Option<String>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// The property by which to sort the results.
-    pub sort: Option<types::Created>,
+    pub sort: Option<types::WebhookStarCreatedAction>,
+}
+impl CodeScanningListRecentAnalysesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodeScanningListRecentAnalysesQuery {
+            tool_name: None,
+            tool_guid: None,
+            page: None,
+            per_page: None,
+            pr: None,
+            r#ref: None,
+            sarif_id: None,
+            direction: None,
+            sort: None,
+        }
+    }
+}
+impl CodeScanningListRecentAnalysesQuery {
+    /// Sets `tool_name`.
+    pub fn tool_name(mut self, value: impl Into<String>) -> Self {
+        self.tool_name = Some(value.into());
+        self
+    }
+    /// Sets `tool_guid`.
+    pub fn tool_guid(mut self, value: impl Into<String>) -> Self {
+        self.tool_guid = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `pr`.
+    pub fn pr(mut self, value: impl Into<i64>) -> Self {
+        self.pr = Some(value.into());
+        self
+    }
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = Some(value.into());
+        self
+    }
+    /// Sets `sarif_id`.
+    pub fn sarif_id(mut self, value: impl Into<String>) -> Self {
+        self.sarif_id = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::WebhookStarCreatedAction>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
 }
 impl Query for CodeScanningListRecentAnalysesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1012,9 +1253,25 @@ static DELETE_ANALYSIS: Endpoint = Endpoint {
 };
 /// Query parameters of [`delete_analysis`](CodeScanningApi::delete_analysis).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CodeScanningDeleteAnalysisQuery {
     /// Allow deletion if the specified analysis is the last in a set. If you attempt to delete the final analysis in a set without setting this parameter to `true`, you'll get a 400 response with the message: `Analysis is last of its type and deletion may result in the loss of historical alert data. Please specify confirm_delete.`
     pub confirm_delete: Option<String>,
+}
+impl CodeScanningDeleteAnalysisQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodeScanningDeleteAnalysisQuery {
+            confirm_delete: None,
+        }
+    }
+}
+impl CodeScanningDeleteAnalysisQuery {
+    /// Sets `confirm_delete`.
+    pub fn confirm_delete(mut self, value: impl Into<String>) -> Self {
+        self.confirm_delete = Some(value.into());
+        self
+    }
 }
 impl Query for CodeScanningDeleteAnalysisQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1051,7 +1308,8 @@ static GET_CODEQL_DATABASE: Endpoint = Endpoint {
 };
 /// The success responses of [`get_codeql_database`](CodeScanningApi::get_codeql_database).
 #[derive(Debug, Clone)]
-pub enum CodeScanningGetCodeqlDatabaseResponse {
+#[non_exhaustive]
+pub enum CodeScanningGetCodeqlDatabaseOutcome {
     /// HTTP 200
     Ok(types::CodeScanningCodeqlDatabase),
     /// HTTP 302
@@ -1137,7 +1395,8 @@ static UPDATE_DEFAULT_SETUP: Endpoint = Endpoint {
 };
 /// The success responses of [`update_default_setup`](CodeScanningApi::update_default_setup).
 #[derive(Debug, Clone)]
-pub enum CodeScanningUpdateDefaultSetupResponse {
+#[non_exhaustive]
+pub enum CodeScanningUpdateDefaultSetupOutcome {
     /// HTTP 200
     Ok(serde_json::Value),
     /// HTTP 202

@@ -443,17 +443,16 @@ impl<'a> CodeSecurityApi<'a> {
         org: &str,
         configuration_id: i64,
         body: &types::CodeSecurityUpdateConfigurationRequest,
-    ) -> Result<Response<CodeSecurityUpdateConfigurationResponse>, Error> {
+    ) -> Result<Response<CodeSecurityUpdateConfigurationOutcome>, Error> {
         self.client
             .call_with(
                 &UPDATE_CONFIGURATION,
                 Args::new(&[&org, &configuration_id]).json(body),
                 |status, body| match status {
                     200 => {
-                        decode_json(body)
-                            .map(CodeSecurityUpdateConfigurationResponse::Ok)
+                        decode_json(body).map(CodeSecurityUpdateConfigurationOutcome::Ok)
                     }
-                    204 => Ok(CodeSecurityUpdateConfigurationResponse::NoContent),
+                    204 => Ok(CodeSecurityUpdateConfigurationOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -574,7 +573,7 @@ impl<'a> CodeSecurityApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-    ) -> Result<Response<CodeSecurityGetConfigurationForRepositoryResponse>, Error> {
+    ) -> Result<Response<CodeSecurityGetConfigurationForRepositoryOutcome>, Error> {
         self.client
             .call_with(
                 &GET_CONFIGURATION_FOR_REPOSITORY,
@@ -582,10 +581,10 @@ impl<'a> CodeSecurityApi<'a> {
                 |status, body| match status {
                     200 => {
                         decode_json(body)
-                            .map(CodeSecurityGetConfigurationForRepositoryResponse::Ok)
+                            .map(CodeSecurityGetConfigurationForRepositoryOutcome::Ok)
                     }
                     204 => {
-                        Ok(CodeSecurityGetConfigurationForRepositoryResponse::NoContent)
+                        Ok(CodeSecurityGetConfigurationForRepositoryOutcome::NoContent)
                     }
                     _ => Err(DecodeFail::Unexpected),
                 },
@@ -605,6 +604,7 @@ static GET_CONFIGURATIONS_FOR_ENTERPRISE: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_configurations_for_enterprise`](CodeSecurityApi::get_configurations_for_enterprise).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CodeSecurityGetConfigurationsForEnterpriseQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
@@ -612,6 +612,33 @@ pub struct CodeSecurityGetConfigurationsForEnterpriseQuery {
     pub before: Option<String>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
+}
+impl CodeSecurityGetConfigurationsForEnterpriseQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodeSecurityGetConfigurationsForEnterpriseQuery {
+            per_page: None,
+            before: None,
+            after: None,
+        }
+    }
+}
+impl CodeSecurityGetConfigurationsForEnterpriseQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
 }
 impl Query for CodeSecurityGetConfigurationsForEnterpriseQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -719,6 +746,7 @@ static GET_REPOSITORIES_FOR_ENTERPRISE_CONFIGURATION: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_repositories_for_enterprise_configuration`](CodeSecurityApi::get_repositories_for_enterprise_configuration).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CodeSecurityGetRepositoriesForEnterpriseConfigurationQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
@@ -730,6 +758,39 @@ pub struct CodeSecurityGetRepositoriesForEnterpriseConfigurationQuery {
     ///
     /// Can be: `all`, `attached`, `attaching`, `removed`, `enforced`, `failed`, `updating`, `removed_by_enterprise`
     pub status: Option<String>,
+}
+impl CodeSecurityGetRepositoriesForEnterpriseConfigurationQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodeSecurityGetRepositoriesForEnterpriseConfigurationQuery {
+            per_page: None,
+            before: None,
+            after: None,
+            status: None,
+        }
+    }
+}
+impl CodeSecurityGetRepositoriesForEnterpriseConfigurationQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
+    /// Sets `status`.
+    pub fn status(mut self, value: impl Into<String>) -> Self {
+        self.status = Some(value.into());
+        self
+    }
 }
 impl Query for CodeSecurityGetRepositoriesForEnterpriseConfigurationQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -751,15 +812,52 @@ static GET_CONFIGURATIONS_FOR_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_configurations_for_org`](CodeSecurityApi::get_configurations_for_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CodeSecurityGetConfigurationsForOrgQuery {
     /// The target type of the code security configuration
-    pub target_type: Option<types::GlobalOrAll>,
+    pub target_type: Option<types::CodeSecurityGetConfigurationsForOrgTargetType>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
+}
+impl CodeSecurityGetConfigurationsForOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodeSecurityGetConfigurationsForOrgQuery {
+            target_type: None,
+            per_page: None,
+            before: None,
+            after: None,
+        }
+    }
+}
+impl CodeSecurityGetConfigurationsForOrgQuery {
+    /// Sets `target_type`.
+    pub fn target_type(
+        mut self,
+        value: impl Into<types::CodeSecurityGetConfigurationsForOrgTargetType>,
+    ) -> Self {
+        self.target_type = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
 }
 impl Query for CodeSecurityGetConfigurationsForOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -841,7 +939,8 @@ static UPDATE_CONFIGURATION: Endpoint = Endpoint {
 };
 /// The success responses of [`update_configuration`](CodeSecurityApi::update_configuration).
 #[derive(Debug, Clone)]
-pub enum CodeSecurityUpdateConfigurationResponse {
+#[non_exhaustive]
+pub enum CodeSecurityUpdateConfigurationOutcome {
     /// HTTP 200
     Ok(types::CodeSecurityConfiguration),
     /// HTTP 204
@@ -879,6 +978,7 @@ static GET_REPOSITORIES_FOR_CONFIGURATION: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_repositories_for_configuration`](CodeSecurityApi::get_repositories_for_configuration).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CodeSecurityGetRepositoriesForConfigurationQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
@@ -890,6 +990,39 @@ pub struct CodeSecurityGetRepositoriesForConfigurationQuery {
     ///
     /// Can be: `all`, `attached`, `attaching`, `detached`, `removed`, `enforced`, `failed`, `updating`, `removed_by_enterprise`
     pub status: Option<String>,
+}
+impl CodeSecurityGetRepositoriesForConfigurationQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodeSecurityGetRepositoriesForConfigurationQuery {
+            per_page: None,
+            before: None,
+            after: None,
+            status: None,
+        }
+    }
+}
+impl CodeSecurityGetRepositoriesForConfigurationQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
+    /// Sets `status`.
+    pub fn status(mut self, value: impl Into<String>) -> Self {
+        self.status = Some(value.into());
+        self
+    }
 }
 impl Query for CodeSecurityGetRepositoriesForConfigurationQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -911,7 +1044,8 @@ static GET_CONFIGURATION_FOR_REPOSITORY: Endpoint = Endpoint {
 };
 /// The success responses of [`get_configuration_for_repository`](CodeSecurityApi::get_configuration_for_repository).
 #[derive(Debug, Clone)]
-pub enum CodeSecurityGetConfigurationForRepositoryResponse {
+#[non_exhaustive]
+pub enum CodeSecurityGetConfigurationForRepositoryOutcome {
     /// HTTP 200
     Ok(types::CodeSecurityConfigurationForRepository),
     /// HTTP 204

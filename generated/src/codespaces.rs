@@ -206,7 +206,7 @@ impl<'a> CodespacesApi<'a> {
         org: &str,
         secret_name: &str,
         body: &types::CodespacesCreateOrUpdateOrgSecretRequest,
-    ) -> Result<Response<CodespacesCreateOrUpdateOrgSecretResponse>, Error> {
+    ) -> Result<Response<CodespacesCreateOrUpdateOrgSecretOutcome>, Error> {
         self.client
             .call_with(
                 &CREATE_OR_UPDATE_ORG_SECRET,
@@ -214,9 +214,9 @@ impl<'a> CodespacesApi<'a> {
                 |status, body| match status {
                     201 => {
                         decode_json(body)
-                            .map(CodespacesCreateOrUpdateOrgSecretResponse::Created)
+                            .map(CodespacesCreateOrUpdateOrgSecretOutcome::Created)
                     }
-                    204 => Ok(CodespacesCreateOrUpdateOrgSecretResponse::NoContent),
+                    204 => Ok(CodespacesCreateOrUpdateOrgSecretOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -712,7 +712,7 @@ impl<'a> CodespacesApi<'a> {
         repo: &str,
         secret_name: &str,
         body: &types::CodespacesCreateOrUpdateRepoSecretRequest,
-    ) -> Result<Response<CodespacesCreateOrUpdateRepoSecretResponse>, Error> {
+    ) -> Result<Response<CodespacesCreateOrUpdateRepoSecretOutcome>, Error> {
         self.client
             .call_with(
                 &CREATE_OR_UPDATE_REPO_SECRET,
@@ -720,9 +720,9 @@ impl<'a> CodespacesApi<'a> {
                 |status, body| match status {
                     201 => {
                         decode_json(body)
-                            .map(CodespacesCreateOrUpdateRepoSecretResponse::Created)
+                            .map(CodespacesCreateOrUpdateRepoSecretOutcome::Created)
                     }
-                    204 => Ok(CodespacesCreateOrUpdateRepoSecretResponse::NoContent),
+                    204 => Ok(CodespacesCreateOrUpdateRepoSecretOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -915,7 +915,7 @@ impl<'a> CodespacesApi<'a> {
         secret_name: &str,
         body: &types::CodespacesCreateOrUpdateSecretForAuthenticatedUserRequest,
     ) -> Result<
-        Response<CodespacesCreateOrUpdateSecretForAuthenticatedUserResponse>,
+        Response<CodespacesCreateOrUpdateSecretForAuthenticatedUserOutcome>,
         Error,
     > {
         self.client
@@ -926,12 +926,12 @@ impl<'a> CodespacesApi<'a> {
                     201 => {
                         decode_json(body)
                             .map(
-                                CodespacesCreateOrUpdateSecretForAuthenticatedUserResponse::Created,
+                                CodespacesCreateOrUpdateSecretForAuthenticatedUserOutcome::Created,
                             )
                     }
                     204 => {
                         Ok(
-                            CodespacesCreateOrUpdateSecretForAuthenticatedUserResponse::NoContent,
+                            CodespacesCreateOrUpdateSecretForAuthenticatedUserOutcome::NoContent,
                         )
                     }
                     _ => Err(DecodeFail::Unexpected),
@@ -1274,11 +1274,33 @@ static LIST_IN_ORGANIZATION: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_in_organization`](CodespacesApi::list_in_organization).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CodespacesListInOrganizationQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl CodespacesListInOrganizationQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodespacesListInOrganizationQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl CodespacesListInOrganizationQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for CodespacesListInOrganizationQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1343,11 +1365,33 @@ static LIST_ORG_SECRETS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_org_secrets`](CodespacesApi::list_org_secrets).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CodespacesListOrgSecretsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl CodespacesListOrgSecretsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodespacesListOrgSecretsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl CodespacesListOrgSecretsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for CodespacesListOrgSecretsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1387,7 +1431,8 @@ static CREATE_OR_UPDATE_ORG_SECRET: Endpoint = Endpoint {
 };
 /// The success responses of [`create_or_update_org_secret`](CodespacesApi::create_or_update_org_secret).
 #[derive(Debug, Clone)]
-pub enum CodespacesCreateOrUpdateOrgSecretResponse {
+#[non_exhaustive]
+pub enum CodespacesCreateOrUpdateOrgSecretOutcome {
     /// HTTP 201
     Created(serde_json::Value),
     /// HTTP 204
@@ -1415,11 +1460,33 @@ static LIST_SELECTED_REPOS_FOR_ORG_SECRET: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_selected_repos_for_org_secret`](CodespacesApi::list_selected_repos_for_org_secret).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CodespacesListSelectedReposForOrgSecretQuery {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl CodespacesListSelectedReposForOrgSecretQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodespacesListSelectedReposForOrgSecretQuery {
+            page: None,
+            per_page: None,
+        }
+    }
+}
+impl CodespacesListSelectedReposForOrgSecretQuery {
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for CodespacesListSelectedReposForOrgSecretQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1474,11 +1541,33 @@ static GET_CODESPACES_FOR_USER_IN_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_codespaces_for_user_in_org`](CodespacesApi::get_codespaces_for_user_in_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CodespacesGetCodespacesForUserInOrgQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl CodespacesGetCodespacesForUserInOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodespacesGetCodespacesForUserInOrgQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl CodespacesGetCodespacesForUserInOrgQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for CodespacesGetCodespacesForUserInOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1533,11 +1622,33 @@ static LIST_IN_REPOSITORY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_in_repository_for_authenticated_user`](CodespacesApi::list_in_repository_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CodespacesListInRepositoryForAuthenticatedUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl CodespacesListInRepositoryForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodespacesListInRepositoryForAuthenticatedUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl CodespacesListInRepositoryForAuthenticatedUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for CodespacesListInRepositoryForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1579,11 +1690,33 @@ static LIST_DEVCONTAINERS_IN_REPOSITORY_FOR_AUTHENTICATED_USER: Endpoint = Endpo
 };
 /// Query parameters of [`list_devcontainers_in_repository_for_authenticated_user`](CodespacesApi::list_devcontainers_in_repository_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CodespacesListDevcontainersInRepositoryForAuthenticatedUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl CodespacesListDevcontainersInRepositoryForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodespacesListDevcontainersInRepositoryForAuthenticatedUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl CodespacesListDevcontainersInRepositoryForAuthenticatedUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for CodespacesListDevcontainersInRepositoryForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1608,6 +1741,7 @@ static REPO_MACHINES_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`repo_machines_for_authenticated_user`](CodespacesApi::repo_machines_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CodespacesRepoMachinesForAuthenticatedUserQuery {
     /// The location to check for available machines. Assigned by IP if not provided.
     pub location: Option<String>,
@@ -1615,6 +1749,33 @@ pub struct CodespacesRepoMachinesForAuthenticatedUserQuery {
     pub client_ip: Option<String>,
     /// The branch or commit to check for prebuild availability and devcontainer restrictions.
     pub r#ref: Option<String>,
+}
+impl CodespacesRepoMachinesForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodespacesRepoMachinesForAuthenticatedUserQuery {
+            location: None,
+            client_ip: None,
+            r#ref: None,
+        }
+    }
+}
+impl CodespacesRepoMachinesForAuthenticatedUserQuery {
+    /// Sets `location`.
+    pub fn location(mut self, value: impl Into<String>) -> Self {
+        self.location = Some(value.into());
+        self
+    }
+    /// Sets `client_ip`.
+    pub fn client_ip(mut self, value: impl Into<String>) -> Self {
+        self.client_ip = Some(value.into());
+        self
+    }
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = Some(value.into());
+        self
+    }
 }
 impl Query for CodespacesRepoMachinesForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1639,11 +1800,33 @@ static PRE_FLIGHT_WITH_REPO_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`pre_flight_with_repo_for_authenticated_user`](CodespacesApi::pre_flight_with_repo_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CodespacesPreFlightWithRepoForAuthenticatedUserQuery {
     /// The branch or commit to check for a default devcontainer path. If not specified, the default branch will be checked.
     pub r#ref: Option<String>,
     /// An alternative IP for default location auto-detection, such as when proxying a request.
     pub client_ip: Option<String>,
+}
+impl CodespacesPreFlightWithRepoForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodespacesPreFlightWithRepoForAuthenticatedUserQuery {
+            r#ref: None,
+            client_ip: None,
+        }
+    }
+}
+impl CodespacesPreFlightWithRepoForAuthenticatedUserQuery {
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = Some(value.into());
+        self
+    }
+    /// Sets `client_ip`.
+    pub fn client_ip(mut self, value: impl Into<String>) -> Self {
+        self.client_ip = Some(value.into());
+        self
+    }
 }
 impl Query for CodespacesPreFlightWithRepoForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1669,11 +1852,33 @@ static CHECK_PERMISSIONS_FOR_DEVCONTAINER: Endpoint = Endpoint {
 };
 /// Query parameters of [`check_permissions_for_devcontainer`](CodespacesApi::check_permissions_for_devcontainer).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CodespacesCheckPermissionsForDevcontainerQuery {
     /// The git reference that points to the location of the devcontainer configuration to use for the permission check. The value of `ref` will typically be a branch name (`heads/BRANCH_NAME`). For more information, see "[Git References](https://git-scm.com/book/en/v2/Git-Internals-Git-References)" in the Git documentation.
     pub r#ref: String,
     /// Path to the devcontainer.json configuration to use for the permission check.
     pub devcontainer_path: String,
+}
+impl CodespacesCheckPermissionsForDevcontainerQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#ref: impl Into<String>, devcontainer_path: impl Into<String>) -> Self {
+        CodespacesCheckPermissionsForDevcontainerQuery {
+            r#ref: r#ref.into(),
+            devcontainer_path: devcontainer_path.into(),
+        }
+    }
+}
+impl CodespacesCheckPermissionsForDevcontainerQuery {
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = value.into();
+        self
+    }
+    /// Sets `devcontainer_path`.
+    pub fn devcontainer_path(mut self, value: impl Into<String>) -> Self {
+        self.devcontainer_path = value.into();
+        self
+    }
 }
 impl Query for CodespacesCheckPermissionsForDevcontainerQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1693,11 +1898,33 @@ static LIST_REPO_SECRETS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_repo_secrets`](CodespacesApi::list_repo_secrets).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CodespacesListRepoSecretsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl CodespacesListRepoSecretsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodespacesListRepoSecretsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl CodespacesListRepoSecretsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for CodespacesListRepoSecretsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1737,7 +1964,8 @@ static CREATE_OR_UPDATE_REPO_SECRET: Endpoint = Endpoint {
 };
 /// The success responses of [`create_or_update_repo_secret`](CodespacesApi::create_or_update_repo_secret).
 #[derive(Debug, Clone)]
-pub enum CodespacesCreateOrUpdateRepoSecretResponse {
+#[non_exhaustive]
+pub enum CodespacesCreateOrUpdateRepoSecretOutcome {
     /// HTTP 201
     Created(serde_json::Value),
     /// HTTP 204
@@ -1785,6 +2013,7 @@ static LIST_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_authenticated_user`](CodespacesApi::list_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CodespacesListForAuthenticatedUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
@@ -1792,6 +2021,33 @@ pub struct CodespacesListForAuthenticatedUserQuery {
     pub page: Option<i64>,
     /// ID of the Repository to filter on
     pub repository_id: Option<i64>,
+}
+impl CodespacesListForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodespacesListForAuthenticatedUserQuery {
+            per_page: None,
+            page: None,
+            repository_id: None,
+        }
+    }
+}
+impl CodespacesListForAuthenticatedUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `repository_id`.
+    pub fn repository_id(mut self, value: impl Into<i64>) -> Self {
+        self.repository_id = Some(value.into());
+        self
+    }
 }
 impl Query for CodespacesListForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1827,11 +2083,33 @@ static LIST_SECRETS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_secrets_for_authenticated_user`](CodespacesApi::list_secrets_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CodespacesListSecretsForAuthenticatedUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl CodespacesListSecretsForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodespacesListSecretsForAuthenticatedUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl CodespacesListSecretsForAuthenticatedUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for CodespacesListSecretsForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1871,7 +2149,8 @@ static CREATE_OR_UPDATE_SECRET_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// The success responses of [`create_or_update_secret_for_authenticated_user`](CodespacesApi::create_or_update_secret_for_authenticated_user).
 #[derive(Debug, Clone)]
-pub enum CodespacesCreateOrUpdateSecretForAuthenticatedUserResponse {
+#[non_exhaustive]
+pub enum CodespacesCreateOrUpdateSecretForAuthenticatedUserOutcome {
     /// HTTP 201
     Created(serde_json::Value),
     /// HTTP 204

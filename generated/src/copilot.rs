@@ -97,7 +97,7 @@ impl<'a> CopilotApi<'a> {
         &self,
         enterprise: &str,
         query: &CopilotCopilotEnterpriseReposOneDayReportQuery,
-    ) -> Result<Response<CopilotCopilotEnterpriseReposOneDayReportResponse>, Error> {
+    ) -> Result<Response<CopilotCopilotEnterpriseReposOneDayReportOutcome>, Error> {
         self.client
             .call_with(
                 &COPILOT_ENTERPRISE_REPOS_ONE_DAY_REPORT,
@@ -105,10 +105,10 @@ impl<'a> CopilotApi<'a> {
                 |status, body| match status {
                     200 => {
                         decode_json(body)
-                            .map(CopilotCopilotEnterpriseReposOneDayReportResponse::Ok)
+                            .map(CopilotCopilotEnterpriseReposOneDayReportOutcome::Ok)
                     }
                     204 => {
-                        Ok(CopilotCopilotEnterpriseReposOneDayReportResponse::NoContent)
+                        Ok(CopilotCopilotEnterpriseReposOneDayReportOutcome::NoContent)
                     }
                     _ => Err(DecodeFail::Unexpected),
                 },
@@ -749,7 +749,7 @@ impl<'a> CopilotApi<'a> {
         &self,
         org: &str,
         query: &CopilotCopilotOrganizationOneDayUsageMetricsQuery,
-    ) -> Result<Response<CopilotCopilotOrganizationOneDayUsageMetricsResponse>, Error> {
+    ) -> Result<Response<CopilotCopilotOrganizationOneDayUsageMetricsOutcome>, Error> {
         self.client
             .call_with(
                 &COPILOT_ORGANIZATION_ONE_DAY_USAGE_METRICS,
@@ -757,13 +757,11 @@ impl<'a> CopilotApi<'a> {
                 |status, body| match status {
                     200 => {
                         decode_json(body)
-                            .map(
-                                CopilotCopilotOrganizationOneDayUsageMetricsResponse::Ok,
-                            )
+                            .map(CopilotCopilotOrganizationOneDayUsageMetricsOutcome::Ok)
                     }
                     204 => {
                         Ok(
-                            CopilotCopilotOrganizationOneDayUsageMetricsResponse::NoContent,
+                            CopilotCopilotOrganizationOneDayUsageMetricsOutcome::NoContent,
                         )
                     }
                     _ => Err(DecodeFail::Unexpected),
@@ -815,7 +813,7 @@ impl<'a> CopilotApi<'a> {
         &self,
         org: &str,
         query: &CopilotCopilotOrganizationReposOneDayReportQuery,
-    ) -> Result<Response<CopilotCopilotOrganizationReposOneDayReportResponse>, Error> {
+    ) -> Result<Response<CopilotCopilotOrganizationReposOneDayReportOutcome>, Error> {
         self.client
             .call_with(
                 &COPILOT_ORGANIZATION_REPOS_ONE_DAY_REPORT,
@@ -823,12 +821,10 @@ impl<'a> CopilotApi<'a> {
                 |status, body| match status {
                     200 => {
                         decode_json(body)
-                            .map(CopilotCopilotOrganizationReposOneDayReportResponse::Ok)
+                            .map(CopilotCopilotOrganizationReposOneDayReportOutcome::Ok)
                     }
                     204 => {
-                        Ok(
-                            CopilotCopilotOrganizationReposOneDayReportResponse::NoContent,
-                        )
+                        Ok(CopilotCopilotOrganizationReposOneDayReportOutcome::NoContent)
                     }
                     _ => Err(DecodeFail::Unexpected),
                 },
@@ -857,7 +853,7 @@ impl<'a> CopilotApi<'a> {
         org: &str,
         query: &CopilotCopilotOrganizationUserTeamsOneDayReportQuery,
     ) -> Result<
-        Response<CopilotCopilotOrganizationUserTeamsOneDayReportResponse>,
+        Response<CopilotCopilotOrganizationUserTeamsOneDayReportOutcome>,
         Error,
     > {
         self.client
@@ -868,12 +864,12 @@ impl<'a> CopilotApi<'a> {
                     200 => {
                         decode_json(body)
                             .map(
-                                CopilotCopilotOrganizationUserTeamsOneDayReportResponse::Ok,
+                                CopilotCopilotOrganizationUserTeamsOneDayReportOutcome::Ok,
                             )
                     }
                     204 => {
                         Ok(
-                            CopilotCopilotOrganizationUserTeamsOneDayReportResponse::NoContent,
+                            CopilotCopilotOrganizationUserTeamsOneDayReportOutcome::NoContent,
                         )
                     }
                     _ => Err(DecodeFail::Unexpected),
@@ -903,7 +899,7 @@ impl<'a> CopilotApi<'a> {
         org: &str,
         query: &CopilotCopilotOrganizationUsersOneDayUsageMetricsQuery,
     ) -> Result<
-        Response<CopilotCopilotOrganizationUsersOneDayUsageMetricsResponse>,
+        Response<CopilotCopilotOrganizationUsersOneDayUsageMetricsOutcome>,
         Error,
     > {
         self.client
@@ -914,12 +910,12 @@ impl<'a> CopilotApi<'a> {
                     200 => {
                         decode_json(body)
                             .map(
-                                CopilotCopilotOrganizationUsersOneDayUsageMetricsResponse::Ok,
+                                CopilotCopilotOrganizationUsersOneDayUsageMetricsOutcome::Ok,
                             )
                     }
                     204 => {
                         Ok(
-                            CopilotCopilotOrganizationUsersOneDayUsageMetricsResponse::NoContent,
+                            CopilotCopilotOrganizationUsersOneDayUsageMetricsOutcome::NoContent,
                         )
                     }
                     _ => Err(DecodeFail::Unexpected),
@@ -1025,9 +1021,25 @@ static COPILOT_ENTERPRISE_ONE_DAY_USAGE_METRICS: Endpoint = Endpoint {
 };
 /// Query parameters of [`copilot_enterprise_one_day_usage_metrics`](CopilotApi::copilot_enterprise_one_day_usage_metrics).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CopilotCopilotEnterpriseOneDayUsageMetricsQuery {
     /// The day to request data for, in `YYYY-MM-DD` format.
     pub day: String,
+}
+impl CopilotCopilotEnterpriseOneDayUsageMetricsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(day: impl Into<String>) -> Self {
+        CopilotCopilotEnterpriseOneDayUsageMetricsQuery {
+            day: day.into(),
+        }
+    }
+}
+impl CopilotCopilotEnterpriseOneDayUsageMetricsQuery {
+    /// Sets `day`.
+    pub fn day(mut self, value: impl Into<String>) -> Self {
+        self.day = value.into();
+        self
+    }
 }
 impl Query for CopilotCopilotEnterpriseOneDayUsageMetricsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1064,9 +1076,25 @@ static COPILOT_ENTERPRISE_REPOS_ONE_DAY_REPORT: Endpoint = Endpoint {
 };
 /// Query parameters of [`copilot_enterprise_repos_one_day_report`](CopilotApi::copilot_enterprise_repos_one_day_report).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CopilotCopilotEnterpriseReposOneDayReportQuery {
     /// The day to request data for, in `YYYY-MM-DD` format.
     pub day: String,
+}
+impl CopilotCopilotEnterpriseReposOneDayReportQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(day: impl Into<String>) -> Self {
+        CopilotCopilotEnterpriseReposOneDayReportQuery {
+            day: day.into(),
+        }
+    }
+}
+impl CopilotCopilotEnterpriseReposOneDayReportQuery {
+    /// Sets `day`.
+    pub fn day(mut self, value: impl Into<String>) -> Self {
+        self.day = value.into();
+        self
+    }
 }
 impl Query for CopilotCopilotEnterpriseReposOneDayReportQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1075,7 +1103,8 @@ impl Query for CopilotCopilotEnterpriseReposOneDayReportQuery {
 }
 /// The success responses of [`copilot_enterprise_repos_one_day_report`](CopilotApi::copilot_enterprise_repos_one_day_report).
 #[derive(Debug, Clone)]
-pub enum CopilotCopilotEnterpriseReposOneDayReportResponse {
+#[non_exhaustive]
+pub enum CopilotCopilotEnterpriseReposOneDayReportOutcome {
     /// HTTP 200
     Ok(types::CopilotUsageMetrics1DayReport),
     /// HTTP 204
@@ -1097,9 +1126,25 @@ static COPILOT_ENTERPRISE_USER_TEAMS_ONE_DAY_REPORT: Endpoint = Endpoint {
 };
 /// Query parameters of [`copilot_enterprise_user_teams_one_day_report`](CopilotApi::copilot_enterprise_user_teams_one_day_report).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CopilotCopilotEnterpriseUserTeamsOneDayReportQuery {
     /// The day to request data for, in `YYYY-MM-DD` format.
     pub day: String,
+}
+impl CopilotCopilotEnterpriseUserTeamsOneDayReportQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(day: impl Into<String>) -> Self {
+        CopilotCopilotEnterpriseUserTeamsOneDayReportQuery {
+            day: day.into(),
+        }
+    }
+}
+impl CopilotCopilotEnterpriseUserTeamsOneDayReportQuery {
+    /// Sets `day`.
+    pub fn day(mut self, value: impl Into<String>) -> Self {
+        self.day = value.into();
+        self
+    }
 }
 impl Query for CopilotCopilotEnterpriseUserTeamsOneDayReportQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1122,9 +1167,25 @@ static COPILOT_USERS_ONE_DAY_USAGE_METRICS: Endpoint = Endpoint {
 };
 /// Query parameters of [`copilot_users_one_day_usage_metrics`](CopilotApi::copilot_users_one_day_usage_metrics).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CopilotCopilotUsersOneDayUsageMetricsQuery {
     /// The day to request data for, in `YYYY-MM-DD` format.
     pub day: String,
+}
+impl CopilotCopilotUsersOneDayUsageMetricsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(day: impl Into<String>) -> Self {
+        CopilotCopilotUsersOneDayUsageMetricsQuery {
+            day: day.into(),
+        }
+    }
+}
+impl CopilotCopilotUsersOneDayUsageMetricsQuery {
+    /// Sets `day`.
+    pub fn day(mut self, value: impl Into<String>) -> Self {
+        self.day = value.into();
+        self
+    }
 }
 impl Query for CopilotCopilotUsersOneDayUsageMetricsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1208,11 +1269,33 @@ static LIST_COPILOT_SEATS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_copilot_seats`](CopilotApi::list_copilot_seats).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CopilotListCopilotSeatsQuery {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl CopilotListCopilotSeatsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CopilotListCopilotSeatsQuery {
+            page: None,
+            per_page: None,
+        }
+    }
+}
+impl CopilotListCopilotSeatsQuery {
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for CopilotListCopilotSeatsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1333,11 +1416,33 @@ static LIST_COPILOT_CODING_AGENT_SELECTED_REPOSITORIES_FOR_ORGANIZATION: Endpoin
 };
 /// Query parameters of [`list_copilot_coding_agent_selected_repositories_for_organization`](CopilotApi::list_copilot_coding_agent_selected_repositories_for_organization).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1443,9 +1548,25 @@ static COPILOT_ORGANIZATION_ONE_DAY_USAGE_METRICS: Endpoint = Endpoint {
 };
 /// Query parameters of [`copilot_organization_one_day_usage_metrics`](CopilotApi::copilot_organization_one_day_usage_metrics).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CopilotCopilotOrganizationOneDayUsageMetricsQuery {
     /// The day to request data for, in `YYYY-MM-DD` format.
     pub day: String,
+}
+impl CopilotCopilotOrganizationOneDayUsageMetricsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(day: impl Into<String>) -> Self {
+        CopilotCopilotOrganizationOneDayUsageMetricsQuery {
+            day: day.into(),
+        }
+    }
+}
+impl CopilotCopilotOrganizationOneDayUsageMetricsQuery {
+    /// Sets `day`.
+    pub fn day(mut self, value: impl Into<String>) -> Self {
+        self.day = value.into();
+        self
+    }
 }
 impl Query for CopilotCopilotOrganizationOneDayUsageMetricsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1454,7 +1575,8 @@ impl Query for CopilotCopilotOrganizationOneDayUsageMetricsQuery {
 }
 /// The success responses of [`copilot_organization_one_day_usage_metrics`](CopilotApi::copilot_organization_one_day_usage_metrics).
 #[derive(Debug, Clone)]
-pub enum CopilotCopilotOrganizationOneDayUsageMetricsResponse {
+#[non_exhaustive]
+pub enum CopilotCopilotOrganizationOneDayUsageMetricsOutcome {
     /// HTTP 200
     Ok(types::CopilotUsageMetrics1DayReport),
     /// HTTP 204
@@ -1490,9 +1612,25 @@ static COPILOT_ORGANIZATION_REPOS_ONE_DAY_REPORT: Endpoint = Endpoint {
 };
 /// Query parameters of [`copilot_organization_repos_one_day_report`](CopilotApi::copilot_organization_repos_one_day_report).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CopilotCopilotOrganizationReposOneDayReportQuery {
     /// The day to request data for, in `YYYY-MM-DD` format.
     pub day: String,
+}
+impl CopilotCopilotOrganizationReposOneDayReportQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(day: impl Into<String>) -> Self {
+        CopilotCopilotOrganizationReposOneDayReportQuery {
+            day: day.into(),
+        }
+    }
+}
+impl CopilotCopilotOrganizationReposOneDayReportQuery {
+    /// Sets `day`.
+    pub fn day(mut self, value: impl Into<String>) -> Self {
+        self.day = value.into();
+        self
+    }
 }
 impl Query for CopilotCopilotOrganizationReposOneDayReportQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1501,7 +1639,8 @@ impl Query for CopilotCopilotOrganizationReposOneDayReportQuery {
 }
 /// The success responses of [`copilot_organization_repos_one_day_report`](CopilotApi::copilot_organization_repos_one_day_report).
 #[derive(Debug, Clone)]
-pub enum CopilotCopilotOrganizationReposOneDayReportResponse {
+#[non_exhaustive]
+pub enum CopilotCopilotOrganizationReposOneDayReportOutcome {
     /// HTTP 200
     Ok(types::CopilotUsageMetrics1DayReport),
     /// HTTP 204
@@ -1523,9 +1662,25 @@ static COPILOT_ORGANIZATION_USER_TEAMS_ONE_DAY_REPORT: Endpoint = Endpoint {
 };
 /// Query parameters of [`copilot_organization_user_teams_one_day_report`](CopilotApi::copilot_organization_user_teams_one_day_report).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CopilotCopilotOrganizationUserTeamsOneDayReportQuery {
     /// The day to request data for, in `YYYY-MM-DD` format.
     pub day: String,
+}
+impl CopilotCopilotOrganizationUserTeamsOneDayReportQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(day: impl Into<String>) -> Self {
+        CopilotCopilotOrganizationUserTeamsOneDayReportQuery {
+            day: day.into(),
+        }
+    }
+}
+impl CopilotCopilotOrganizationUserTeamsOneDayReportQuery {
+    /// Sets `day`.
+    pub fn day(mut self, value: impl Into<String>) -> Self {
+        self.day = value.into();
+        self
+    }
 }
 impl Query for CopilotCopilotOrganizationUserTeamsOneDayReportQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1534,7 +1689,8 @@ impl Query for CopilotCopilotOrganizationUserTeamsOneDayReportQuery {
 }
 /// The success responses of [`copilot_organization_user_teams_one_day_report`](CopilotApi::copilot_organization_user_teams_one_day_report).
 #[derive(Debug, Clone)]
-pub enum CopilotCopilotOrganizationUserTeamsOneDayReportResponse {
+#[non_exhaustive]
+pub enum CopilotCopilotOrganizationUserTeamsOneDayReportOutcome {
     /// HTTP 200
     Ok(types::CopilotUsageMetrics1DayReport),
     /// HTTP 204
@@ -1556,9 +1712,25 @@ static COPILOT_ORGANIZATION_USERS_ONE_DAY_USAGE_METRICS: Endpoint = Endpoint {
 };
 /// Query parameters of [`copilot_organization_users_one_day_usage_metrics`](CopilotApi::copilot_organization_users_one_day_usage_metrics).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CopilotCopilotOrganizationUsersOneDayUsageMetricsQuery {
     /// The day to request data for, in `YYYY-MM-DD` format.
     pub day: String,
+}
+impl CopilotCopilotOrganizationUsersOneDayUsageMetricsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(day: impl Into<String>) -> Self {
+        CopilotCopilotOrganizationUsersOneDayUsageMetricsQuery {
+            day: day.into(),
+        }
+    }
+}
+impl CopilotCopilotOrganizationUsersOneDayUsageMetricsQuery {
+    /// Sets `day`.
+    pub fn day(mut self, value: impl Into<String>) -> Self {
+        self.day = value.into();
+        self
+    }
 }
 impl Query for CopilotCopilotOrganizationUsersOneDayUsageMetricsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1567,7 +1739,8 @@ impl Query for CopilotCopilotOrganizationUsersOneDayUsageMetricsQuery {
 }
 /// The success responses of [`copilot_organization_users_one_day_usage_metrics`](CopilotApi::copilot_organization_users_one_day_usage_metrics).
 #[derive(Debug, Clone)]
-pub enum CopilotCopilotOrganizationUsersOneDayUsageMetricsResponse {
+#[non_exhaustive]
+pub enum CopilotCopilotOrganizationUsersOneDayUsageMetricsOutcome {
     /// HTTP 200
     Ok(types::CopilotUsageMetrics1DayReport),
     /// HTTP 204

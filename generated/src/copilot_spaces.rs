@@ -227,10 +227,10 @@ impl<'a> CopilotSpacesApi<'a> {
         &self,
         org: &str,
         space_number: i64,
-        actor_type: types::UserOrTeam,
+        actor_type: types::ActorType,
         actor_identifier: &str,
         body: &types::CopilotSpacesUpdateCollaboratorForOrgRequest,
-    ) -> Result<Response<CopilotSpacesUpdateCollaboratorForOrgResponse>, Error> {
+    ) -> Result<Response<CopilotSpacesUpdateCollaboratorForOrgOutcome>, Error> {
         self.client
             .call_with(
                 &UPDATE_COLLABORATOR_FOR_ORG,
@@ -239,9 +239,9 @@ impl<'a> CopilotSpacesApi<'a> {
                 |status, body| match status {
                     200 => {
                         decode_json(body)
-                            .map(CopilotSpacesUpdateCollaboratorForOrgResponse::Ok)
+                            .map(CopilotSpacesUpdateCollaboratorForOrgOutcome::Ok)
                     }
-                    204 => Ok(CopilotSpacesUpdateCollaboratorForOrgResponse::NoContent),
+                    204 => Ok(CopilotSpacesUpdateCollaboratorForOrgOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -264,7 +264,7 @@ impl<'a> CopilotSpacesApi<'a> {
         &self,
         org: &str,
         space_number: i64,
-        actor_type: types::UserOrTeam,
+        actor_type: types::ActorType,
         actor_identifier: &str,
     ) -> Result<Response<()>, Error> {
         self.client
@@ -589,10 +589,10 @@ impl<'a> CopilotSpacesApi<'a> {
         &self,
         username: &str,
         space_number: i64,
-        actor_type: types::UserOrTeam,
+        actor_type: types::ActorType,
         actor_identifier: &str,
         body: &types::CopilotSpacesUpdateCollaboratorForOrgRequest,
-    ) -> Result<Response<CopilotSpacesUpdateCollaboratorForUserResponse>, Error> {
+    ) -> Result<Response<CopilotSpacesUpdateCollaboratorForUserOutcome>, Error> {
         self.client
             .call_with(
                 &UPDATE_COLLABORATOR_FOR_USER,
@@ -601,9 +601,9 @@ impl<'a> CopilotSpacesApi<'a> {
                 |status, body| match status {
                     200 => {
                         decode_json(body)
-                            .map(CopilotSpacesUpdateCollaboratorForUserResponse::Ok)
+                            .map(CopilotSpacesUpdateCollaboratorForUserOutcome::Ok)
                     }
-                    204 => Ok(CopilotSpacesUpdateCollaboratorForUserResponse::NoContent),
+                    204 => Ok(CopilotSpacesUpdateCollaboratorForUserOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -624,7 +624,7 @@ impl<'a> CopilotSpacesApi<'a> {
         &self,
         username: &str,
         space_number: i64,
-        actor_type: types::UserOrTeam,
+        actor_type: types::ActorType,
         actor_identifier: &str,
     ) -> Result<Response<()>, Error> {
         self.client
@@ -774,6 +774,7 @@ static LIST_FOR_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_org`](CopilotSpacesApi::list_for_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CopilotSpacesListForOrgQuery {
     /// The number of results per page (max 100).
     pub per_page: Option<i64>,
@@ -781,6 +782,33 @@ pub struct CopilotSpacesListForOrgQuery {
     pub before: Option<String>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor.
     pub after: Option<String>,
+}
+impl CopilotSpacesListForOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CopilotSpacesListForOrgQuery {
+            per_page: None,
+            before: None,
+            after: None,
+        }
+    }
+}
+impl CopilotSpacesListForOrgQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
 }
 impl Query for CopilotSpacesListForOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -877,7 +905,8 @@ static UPDATE_COLLABORATOR_FOR_ORG: Endpoint = Endpoint {
 };
 /// The success responses of [`update_collaborator_for_org`](CopilotSpacesApi::update_collaborator_for_org).
 #[derive(Debug, Clone)]
-pub enum CopilotSpacesUpdateCollaboratorForOrgResponse {
+#[non_exhaustive]
+pub enum CopilotSpacesUpdateCollaboratorForOrgOutcome {
     /// HTTP 200
     Ok(types::CopilotSpaceCollaborator),
     /// HTTP 204
@@ -963,6 +992,7 @@ static LIST_FOR_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_user`](CopilotSpacesApi::list_for_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CopilotSpacesListForUserQuery {
     /// The number of results per page (max 100).
     pub per_page: Option<i64>,
@@ -970,6 +1000,33 @@ pub struct CopilotSpacesListForUserQuery {
     pub before: Option<String>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor.
     pub after: Option<String>,
+}
+impl CopilotSpacesListForUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CopilotSpacesListForUserQuery {
+            per_page: None,
+            before: None,
+            after: None,
+        }
+    }
+}
+impl CopilotSpacesListForUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
 }
 impl Query for CopilotSpacesListForUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1066,7 +1123,8 @@ static UPDATE_COLLABORATOR_FOR_USER: Endpoint = Endpoint {
 };
 /// The success responses of [`update_collaborator_for_user`](CopilotSpacesApi::update_collaborator_for_user).
 #[derive(Debug, Clone)]
-pub enum CopilotSpacesUpdateCollaboratorForUserResponse {
+#[non_exhaustive]
+pub enum CopilotSpacesUpdateCollaboratorForUserOutcome {
     /// HTTP 200
     Ok(types::CopilotSpaceCollaborator),
     /// HTTP 204

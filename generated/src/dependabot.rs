@@ -429,7 +429,7 @@ impl<'a> DependabotApi<'a> {
         org: &str,
         secret_name: &str,
         body: &types::DependabotCreateOrUpdateOrgSecretRequest,
-    ) -> Result<Response<DependabotCreateOrUpdateOrgSecretResponse>, Error> {
+    ) -> Result<Response<DependabotCreateOrUpdateOrgSecretOutcome>, Error> {
         self.client
             .call_with(
                 &CREATE_OR_UPDATE_ORG_SECRET,
@@ -437,9 +437,9 @@ impl<'a> DependabotApi<'a> {
                 |status, body| match status {
                     201 => {
                         decode_json(body)
-                            .map(DependabotCreateOrUpdateOrgSecretResponse::Created)
+                            .map(DependabotCreateOrUpdateOrgSecretOutcome::Created)
                     }
-                    204 => Ok(DependabotCreateOrUpdateOrgSecretResponse::NoContent),
+                    204 => Ok(DependabotCreateOrUpdateOrgSecretOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -744,7 +744,7 @@ impl<'a> DependabotApi<'a> {
         repo: &str,
         secret_name: &str,
         body: &types::CodespacesCreateOrUpdateRepoSecretRequest,
-    ) -> Result<Response<DependabotCreateOrUpdateRepoSecretResponse>, Error> {
+    ) -> Result<Response<DependabotCreateOrUpdateRepoSecretOutcome>, Error> {
         self.client
             .call_with(
                 &CREATE_OR_UPDATE_REPO_SECRET,
@@ -752,9 +752,9 @@ impl<'a> DependabotApi<'a> {
                 |status, body| match status {
                     201 => {
                         decode_json(body)
-                            .map(DependabotCreateOrUpdateRepoSecretResponse::Created)
+                            .map(DependabotCreateOrUpdateRepoSecretOutcome::Created)
                     }
-                    204 => Ok(DependabotCreateOrUpdateRepoSecretResponse::NoContent),
+                    204 => Ok(DependabotCreateOrUpdateRepoSecretOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -798,6 +798,7 @@ static LIST_ALERTS_FOR_ENTERPRISE: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_alerts_for_enterprise`](DependabotApi::list_alerts_for_enterprise).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct DependabotListAlertsForEnterpriseQuery {
     /// A comma-separated list of vulnerability classifications. If specified, only alerts for vulnerabilities with these classifications will be returned.
     ///
@@ -832,7 +833,7 @@ pub struct DependabotListAlertsForEnterpriseQuery {
     /// Use `*` to list alerts with at least one assignee or `none` to list alerts with no assignees.
     pub assignee: Option<String>,
     /// The scope of the vulnerable dependency. If specified, only alerts with this scope will be returned.
-    pub scope: Option<types::DevelopmentOrRuntime>,
+    pub scope: Option<types::DependencyScope>,
     /// A comma-separated list of relationships of the vulnerable dependency to your project. If specified, only alerts with these relationships will be returned.
     ///
     /// > [!NOTE]
@@ -842,15 +843,120 @@ pub struct DependabotListAlertsForEnterpriseQuery {
     /// `created` means when the alert was created.
     /// `updated` means when the alert's state last changed.
     /// `epss_percentage` sorts alerts by the Exploit Prediction Scoring System (EPSS) percentage.
-    pub sort: Option<types::CreatedOrUpdatedOrEpssPercentage>,
+    pub sort: Option<types::DependabotListAlertsForOrgSort>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl DependabotListAlertsForEnterpriseQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        DependabotListAlertsForEnterpriseQuery {
+            classification: None,
+            state: None,
+            severity: None,
+            ecosystem: None,
+            package: None,
+            epss_percentage: None,
+            has: None,
+            assignee: None,
+            scope: None,
+            relationship: None,
+            sort: None,
+            direction: None,
+            before: None,
+            after: None,
+            per_page: None,
+        }
+    }
+}
+impl DependabotListAlertsForEnterpriseQuery {
+    /// Sets `classification`.
+    pub fn classification(mut self, value: impl Into<String>) -> Self {
+        self.classification = Some(value.into());
+        self
+    }
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<String>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `severity`.
+    pub fn severity(mut self, value: impl Into<String>) -> Self {
+        self.severity = Some(value.into());
+        self
+    }
+    /// Sets `ecosystem`.
+    pub fn ecosystem(mut self, value: impl Into<String>) -> Self {
+        self.ecosystem = Some(value.into());
+        self
+    }
+    /// Sets `package`.
+    pub fn package(mut self, value: impl Into<String>) -> Self {
+        self.package = Some(value.into());
+        self
+    }
+    /// Sets `epss_percentage`.
+    pub fn epss_percentage(mut self, value: impl Into<String>) -> Self {
+        self.epss_percentage = Some(value.into());
+        self
+    }
+    /// Sets `has`.
+    pub fn has(
+        mut self,
+        value: impl Into<types::DependabotListAlertsForEnterpriseHas>,
+    ) -> Self {
+        self.has = Some(value.into());
+        self
+    }
+    /// Sets `assignee`.
+    pub fn assignee(mut self, value: impl Into<String>) -> Self {
+        self.assignee = Some(value.into());
+        self
+    }
+    /// Sets `scope`.
+    pub fn scope(mut self, value: impl Into<types::DependencyScope>) -> Self {
+        self.scope = Some(value.into());
+        self
+    }
+    /// Sets `relationship`.
+    pub fn relationship(mut self, value: impl Into<String>) -> Self {
+        self.relationship = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(
+        mut self,
+        value: impl Into<types::DependabotListAlertsForOrgSort>,
+    ) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for DependabotListAlertsForEnterpriseQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -883,11 +989,33 @@ static REPOSITORY_ACCESS_FOR_ENTERPRISE: Endpoint = Endpoint {
 };
 /// Query parameters of [`repository_access_for_enterprise`](DependabotApi::repository_access_for_enterprise).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct DependabotRepositoryAccessForEnterpriseQuery {
     /// The page number of results to fetch.
     pub page: Option<i64>,
     /// Number of results per page.
     pub per_page: Option<i64>,
+}
+impl DependabotRepositoryAccessForEnterpriseQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        DependabotRepositoryAccessForEnterpriseQuery {
+            page: None,
+            per_page: None,
+        }
+    }
+}
+impl DependabotRepositoryAccessForEnterpriseQuery {
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for DependabotRepositoryAccessForEnterpriseQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -932,6 +1060,7 @@ static LIST_ALERTS_FOR_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_alerts_for_org`](DependabotApi::list_alerts_for_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct DependabotListAlertsForOrgQuery {
     /// A comma-separated list of vulnerability classifications. If specified, only alerts for vulnerabilities with these classifications will be returned.
     ///
@@ -976,7 +1105,7 @@ pub struct DependabotListAlertsForOrgQuery {
     /// Can be: `critical-resource`, `internet-exposed`, `sensitive-data`, `lateral-movement`
     pub runtime_risk: Option<String>,
     /// The scope of the vulnerable dependency. If specified, only alerts with this scope will be returned.
-    pub scope: Option<types::DevelopmentOrRuntime>,
+    pub scope: Option<types::DependencyScope>,
     /// A comma-separated list of relationships of the vulnerable dependency to your project. If specified, only alerts with these relationships will be returned.
     ///
     /// > [!NOTE]
@@ -986,15 +1115,138 @@ pub struct DependabotListAlertsForOrgQuery {
     /// `created` means when the alert was created.
     /// `updated` means when the alert's state last changed.
     /// `epss_percentage` sorts alerts by the Exploit Prediction Scoring System (EPSS) percentage.
-    pub sort: Option<types::CreatedOrUpdatedOrEpssPercentage>,
+    pub sort: Option<types::DependabotListAlertsForOrgSort>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl DependabotListAlertsForOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        DependabotListAlertsForOrgQuery {
+            classification: None,
+            state: None,
+            severity: None,
+            ecosystem: None,
+            package: None,
+            epss_percentage: None,
+            artifact_registry_url: None,
+            artifact_registry: None,
+            has: None,
+            assignee: None,
+            runtime_risk: None,
+            scope: None,
+            relationship: None,
+            sort: None,
+            direction: None,
+            before: None,
+            after: None,
+            per_page: None,
+        }
+    }
+}
+impl DependabotListAlertsForOrgQuery {
+    /// Sets `classification`.
+    pub fn classification(mut self, value: impl Into<String>) -> Self {
+        self.classification = Some(value.into());
+        self
+    }
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<String>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `severity`.
+    pub fn severity(mut self, value: impl Into<String>) -> Self {
+        self.severity = Some(value.into());
+        self
+    }
+    /// Sets `ecosystem`.
+    pub fn ecosystem(mut self, value: impl Into<String>) -> Self {
+        self.ecosystem = Some(value.into());
+        self
+    }
+    /// Sets `package`.
+    pub fn package(mut self, value: impl Into<String>) -> Self {
+        self.package = Some(value.into());
+        self
+    }
+    /// Sets `epss_percentage`.
+    pub fn epss_percentage(mut self, value: impl Into<String>) -> Self {
+        self.epss_percentage = Some(value.into());
+        self
+    }
+    /// Sets `artifact_registry_url`.
+    pub fn artifact_registry_url(mut self, value: impl Into<String>) -> Self {
+        self.artifact_registry_url = Some(value.into());
+        self
+    }
+    /// Sets `artifact_registry`.
+    pub fn artifact_registry(mut self, value: impl Into<String>) -> Self {
+        self.artifact_registry = Some(value.into());
+        self
+    }
+    /// Sets `has`.
+    pub fn has(
+        mut self,
+        value: impl Into<types::DependabotListAlertsForOrgHas>,
+    ) -> Self {
+        self.has = Some(value.into());
+        self
+    }
+    /// Sets `assignee`.
+    pub fn assignee(mut self, value: impl Into<String>) -> Self {
+        self.assignee = Some(value.into());
+        self
+    }
+    /// Sets `runtime_risk`.
+    pub fn runtime_risk(mut self, value: impl Into<String>) -> Self {
+        self.runtime_risk = Some(value.into());
+        self
+    }
+    /// Sets `scope`.
+    pub fn scope(mut self, value: impl Into<types::DependencyScope>) -> Self {
+        self.scope = Some(value.into());
+        self
+    }
+    /// Sets `relationship`.
+    pub fn relationship(mut self, value: impl Into<String>) -> Self {
+        self.relationship = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(
+        mut self,
+        value: impl Into<types::DependabotListAlertsForOrgSort>,
+    ) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for DependabotListAlertsForOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1030,11 +1282,33 @@ static REPOSITORY_ACCESS_FOR_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`repository_access_for_org`](DependabotApi::repository_access_for_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct DependabotRepositoryAccessForOrgQuery {
     /// The page number of results to fetch.
     pub page: Option<i64>,
     /// Number of results per page.
     pub per_page: Option<i64>,
+}
+impl DependabotRepositoryAccessForOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        DependabotRepositoryAccessForOrgQuery {
+            page: None,
+            per_page: None,
+        }
+    }
+}
+impl DependabotRepositoryAccessForOrgQuery {
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for DependabotRepositoryAccessForOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1074,11 +1348,33 @@ static LIST_ORG_SECRETS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_org_secrets`](DependabotApi::list_org_secrets).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct DependabotListOrgSecretsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl DependabotListOrgSecretsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        DependabotListOrgSecretsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl DependabotListOrgSecretsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for DependabotListOrgSecretsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1118,7 +1414,8 @@ static CREATE_OR_UPDATE_ORG_SECRET: Endpoint = Endpoint {
 };
 /// The success responses of [`create_or_update_org_secret`](DependabotApi::create_or_update_org_secret).
 #[derive(Debug, Clone)]
-pub enum DependabotCreateOrUpdateOrgSecretResponse {
+#[non_exhaustive]
+pub enum DependabotCreateOrUpdateOrgSecretOutcome {
     /// HTTP 201
     Created(serde_json::Value),
     /// HTTP 204
@@ -1146,11 +1443,33 @@ static LIST_SELECTED_REPOS_FOR_ORG_SECRET: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_selected_repos_for_org_secret`](DependabotApi::list_selected_repos_for_org_secret).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct DependabotListSelectedReposForOrgSecretQuery {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl DependabotListSelectedReposForOrgSecretQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        DependabotListSelectedReposForOrgSecretQuery {
+            page: None,
+            per_page: None,
+        }
+    }
+}
+impl DependabotListSelectedReposForOrgSecretQuery {
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for DependabotListSelectedReposForOrgSecretQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1205,6 +1524,7 @@ static LIST_ALERTS_FOR_REPO: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_alerts_for_repo`](DependabotApi::list_alerts_for_repo).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct DependabotListAlertsForRepoQuery {
     /// A comma-separated list of vulnerability classifications. If specified, only alerts for vulnerabilities with these classifications will be returned.
     ///
@@ -1241,7 +1561,7 @@ pub struct DependabotListAlertsForRepoQuery {
     /// Use `*` to list alerts with at least one assignee or `none` to list alerts with no assignees.
     pub assignee: Option<String>,
     /// The scope of the vulnerable dependency. If specified, only alerts with this scope will be returned.
-    pub scope: Option<types::DevelopmentOrRuntime>,
+    pub scope: Option<types::DependencyScope>,
     /// A comma-separated list of relationships of the vulnerable dependency to your project. If specified, only alerts with these relationships will be returned.
     ///
     /// > [!NOTE]
@@ -1251,15 +1571,126 @@ pub struct DependabotListAlertsForRepoQuery {
     /// `created` means when the alert was created.
     /// `updated` means when the alert's state last changed.
     /// `epss_percentage` sorts alerts by the Exploit Prediction Scoring System (EPSS) percentage.
-    pub sort: Option<types::CreatedOrUpdatedOrEpssPercentage>,
+    pub sort: Option<types::DependabotListAlertsForOrgSort>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl DependabotListAlertsForRepoQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        DependabotListAlertsForRepoQuery {
+            classification: None,
+            state: None,
+            severity: None,
+            ecosystem: None,
+            package: None,
+            manifest: None,
+            epss_percentage: None,
+            has: None,
+            assignee: None,
+            scope: None,
+            relationship: None,
+            sort: None,
+            direction: None,
+            before: None,
+            after: None,
+            per_page: None,
+        }
+    }
+}
+impl DependabotListAlertsForRepoQuery {
+    /// Sets `classification`.
+    pub fn classification(mut self, value: impl Into<String>) -> Self {
+        self.classification = Some(value.into());
+        self
+    }
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<String>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `severity`.
+    pub fn severity(mut self, value: impl Into<String>) -> Self {
+        self.severity = Some(value.into());
+        self
+    }
+    /// Sets `ecosystem`.
+    pub fn ecosystem(mut self, value: impl Into<String>) -> Self {
+        self.ecosystem = Some(value.into());
+        self
+    }
+    /// Sets `package`.
+    pub fn package(mut self, value: impl Into<String>) -> Self {
+        self.package = Some(value.into());
+        self
+    }
+    /// Sets `manifest`.
+    pub fn manifest(mut self, value: impl Into<String>) -> Self {
+        self.manifest = Some(value.into());
+        self
+    }
+    /// Sets `epss_percentage`.
+    pub fn epss_percentage(mut self, value: impl Into<String>) -> Self {
+        self.epss_percentage = Some(value.into());
+        self
+    }
+    /// Sets `has`.
+    pub fn has(
+        mut self,
+        value: impl Into<types::DependabotListAlertsForEnterpriseHas>,
+    ) -> Self {
+        self.has = Some(value.into());
+        self
+    }
+    /// Sets `assignee`.
+    pub fn assignee(mut self, value: impl Into<String>) -> Self {
+        self.assignee = Some(value.into());
+        self
+    }
+    /// Sets `scope`.
+    pub fn scope(mut self, value: impl Into<types::DependencyScope>) -> Self {
+        self.scope = Some(value.into());
+        self
+    }
+    /// Sets `relationship`.
+    pub fn relationship(mut self, value: impl Into<String>) -> Self {
+        self.relationship = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(
+        mut self,
+        value: impl Into<types::DependabotListAlertsForOrgSort>,
+    ) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for DependabotListAlertsForRepoQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1319,11 +1750,33 @@ static LIST_REPO_SECRETS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_repo_secrets`](DependabotApi::list_repo_secrets).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct DependabotListRepoSecretsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl DependabotListRepoSecretsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        DependabotListRepoSecretsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl DependabotListRepoSecretsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for DependabotListRepoSecretsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1363,7 +1816,8 @@ static CREATE_OR_UPDATE_REPO_SECRET: Endpoint = Endpoint {
 };
 /// The success responses of [`create_or_update_repo_secret`](DependabotApi::create_or_update_repo_secret).
 #[derive(Debug, Clone)]
-pub enum DependabotCreateOrUpdateRepoSecretResponse {
+#[non_exhaustive]
+pub enum DependabotCreateOrUpdateRepoSecretOutcome {
     /// HTTP 201
     Created(serde_json::Value),
     /// HTTP 204

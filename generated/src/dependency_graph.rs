@@ -81,14 +81,14 @@ impl<'a> DependencyGraphApi<'a> {
         owner: &str,
         repo: &str,
         sbom_uuid: &str,
-    ) -> Result<Response<DependencyGraphFetchSbomReportResponse>, Error> {
+    ) -> Result<Response<DependencyGraphFetchSbomReportOutcome>, Error> {
         self.client
             .call_with(
                 &FETCH_SBOM_REPORT,
                 Args::new(&[&owner, &repo, &sbom_uuid]),
                 |status, _body| match status {
-                    202 => Ok(DependencyGraphFetchSbomReportResponse::Accepted),
-                    302 => Ok(DependencyGraphFetchSbomReportResponse::Found),
+                    202 => Ok(DependencyGraphFetchSbomReportOutcome::Accepted),
+                    302 => Ok(DependencyGraphFetchSbomReportOutcome::Found),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -155,9 +155,25 @@ static DIFF_RANGE: Endpoint = Endpoint {
 };
 /// Query parameters of [`diff_range`](DependencyGraphApi::diff_range).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct DependencyGraphDiffRangeQuery {
     /// The full path, relative to the repository root, of the dependency manifest file.
     pub name: Option<String>,
+}
+impl DependencyGraphDiffRangeQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        DependencyGraphDiffRangeQuery {
+            name: None,
+        }
+    }
+}
+impl DependencyGraphDiffRangeQuery {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
 }
 impl Query for DependencyGraphDiffRangeQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -186,7 +202,8 @@ static FETCH_SBOM_REPORT: Endpoint = Endpoint {
 };
 /// The success responses of [`fetch_sbom_report`](DependencyGraphApi::fetch_sbom_report).
 #[derive(Debug, Clone)]
-pub enum DependencyGraphFetchSbomReportResponse {
+#[non_exhaustive]
+pub enum DependencyGraphFetchSbomReportOutcome {
     /// HTTP 202
     Accepted,
     /// HTTP 302

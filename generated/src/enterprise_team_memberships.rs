@@ -170,11 +170,33 @@ static LIST: Endpoint = Endpoint {
 };
 /// Query parameters of [`list`](EnterpriseTeamMembershipsApi::list).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct EnterpriseTeamMembershipsListQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl EnterpriseTeamMembershipsListQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        EnterpriseTeamMembershipsListQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl EnterpriseTeamMembershipsListQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for EnterpriseTeamMembershipsListQuery {
     fn write(&self, out: &mut QueryPairs) {

@@ -443,13 +443,41 @@ static LIST: Endpoint = Endpoint {
 };
 /// Query parameters of [`list`](GistsApi::list).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct GistsListQuery {
     /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub since: Option<String>,
+    pub since: Option<crate::Timestamp>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl GistsListQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        GistsListQuery {
+            since: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl GistsListQuery {
+    /// Sets `since`.
+    pub fn since(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.since = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for GistsListQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -484,13 +512,41 @@ static LIST_PUBLIC: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_public`](GistsApi::list_public).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct GistsListPublicQuery {
     /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub since: Option<String>,
+    pub since: Option<crate::Timestamp>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl GistsListPublicQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        GistsListPublicQuery {
+            since: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl GistsListPublicQuery {
+    /// Sets `since`.
+    pub fn since(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.since = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for GistsListPublicQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -511,13 +567,41 @@ static LIST_STARRED: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_starred`](GistsApi::list_starred).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct GistsListStarredQuery {
     /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub since: Option<String>,
+    pub since: Option<crate::Timestamp>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl GistsListStarredQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        GistsListStarredQuery {
+            since: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl GistsListStarredQuery {
+    /// Sets `since`.
+    pub fn since(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.since = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for GistsListStarredQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -568,11 +652,33 @@ static LIST_COMMENTS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_comments`](GistsApi::list_comments).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct GistsListCommentsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl GistsListCommentsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        GistsListCommentsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl GistsListCommentsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for GistsListCommentsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -632,11 +738,33 @@ static LIST_COMMITS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_commits`](GistsApi::list_commits).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct GistsListCommitsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl GistsListCommitsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        GistsListCommitsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl GistsListCommitsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for GistsListCommitsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -656,11 +784,33 @@ static LIST_FORKS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_forks`](GistsApi::list_forks).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct GistsListForksQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl GistsListForksQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        GistsListForksQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl GistsListForksQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for GistsListForksQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -738,13 +888,41 @@ static LIST_FOR_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_user`](GistsApi::list_for_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct GistsListForUserQuery {
     /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub since: Option<String>,
+    pub since: Option<crate::Timestamp>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl GistsListForUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        GistsListForUserQuery {
+            since: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl GistsListForUserQuery {
+    /// Sets `since`.
+    pub fn since(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.since = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for GistsListForUserQuery {
     fn write(&self, out: &mut QueryPairs) {

@@ -557,9 +557,23 @@ static GET_TREE: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_tree`](GitApi::get_tree).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct GitGetTreeQuery {
     /// Setting this parameter to any value returns the objects or subtrees referenced by the tree specified in `:tree_sha`. For example, setting `recursive` to any of the following will enable returning objects or subtrees: `0`, `1`, `"true"`, and `"false"`. Omit this parameter to prevent recursively returning objects or subtrees.
     pub recursive: Option<String>,
+}
+impl GitGetTreeQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        GitGetTreeQuery { recursive: None }
+    }
+}
+impl GitGetTreeQuery {
+    /// Sets `recursive`.
+    pub fn recursive(mut self, value: impl Into<String>) -> Self {
+        self.recursive = Some(value.into());
+        self
+    }
 }
 impl Query for GitGetTreeQuery {
     fn write(&self, out: &mut QueryPairs) {

@@ -189,11 +189,33 @@ static LIST_NETWORK_CONFIGURATIONS_FOR_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_network_configurations_for_org`](HostedComputeApi::list_network_configurations_for_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct HostedComputeListNetworkConfigurationsForOrgQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl HostedComputeListNetworkConfigurationsForOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        HostedComputeListNetworkConfigurationsForOrgQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl HostedComputeListNetworkConfigurationsForOrgQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for HostedComputeListNetworkConfigurationsForOrgQuery {
     fn write(&self, out: &mut QueryPairs) {

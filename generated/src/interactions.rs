@@ -319,7 +319,7 @@ impl<'a> InteractionsApi<'a> {
     pub async fn get_restrictions_for_authenticated_user(
         &self,
     ) -> Result<
-        Response<InteractionsGetRestrictionsForAuthenticatedUserResponse>,
+        Response<InteractionsGetRestrictionsForAuthenticatedUserOutcome>,
         Error,
     > {
         self.client
@@ -330,12 +330,12 @@ impl<'a> InteractionsApi<'a> {
                     200 => {
                         decode_json(body)
                             .map(
-                                InteractionsGetRestrictionsForAuthenticatedUserResponse::Ok,
+                                InteractionsGetRestrictionsForAuthenticatedUserOutcome::Ok,
                             )
                     }
                     204 => {
                         Ok(
-                            InteractionsGetRestrictionsForAuthenticatedUserResponse::NoContent,
+                            InteractionsGetRestrictionsForAuthenticatedUserOutcome::NoContent,
                         )
                     }
                     _ => Err(DecodeFail::Unexpected),
@@ -545,7 +545,8 @@ static GET_RESTRICTIONS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// The success responses of [`get_restrictions_for_authenticated_user`](InteractionsApi::get_restrictions_for_authenticated_user).
 #[derive(Debug, Clone)]
-pub enum InteractionsGetRestrictionsForAuthenticatedUserResponse {
+#[non_exhaustive]
+pub enum InteractionsGetRestrictionsForAuthenticatedUserOutcome {
     /// HTTP 200
     Ok(types::InteractionsGetRestrictionsForOrgResponse),
     /// HTTP 204

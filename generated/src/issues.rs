@@ -1691,19 +1691,20 @@ static LIST: Endpoint = Endpoint {
 };
 /// Query parameters of [`list`](IssuesApi::list).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct IssuesListQuery {
     /// Indicates which sorts of issues to return. `assigned` means issues assigned to you. `created` means issues created by you. `mentioned` means issues mentioning you. `subscribed` means issues you're subscribed to updates for. `all` or `repos` means all issues you can see, regardless of participation or creation.
-    pub filter: Option<types::IssuesListFilter>,
+    pub filter: Option<types::Filter>,
     /// Indicates the state of the issues to return.
-    pub state: Option<types::OpenOrClosedOrAll>,
+    pub state: Option<types::State>,
     /// A list of comma separated label names. Example: `bug,ui,@high`
     pub labels: Option<String>,
     /// What to sort results by.
-    pub sort: Option<types::CreatedOrUpdatedOrComments>,
+    pub sort: Option<types::IssuesListSort>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub since: Option<String>,
+    pub since: Option<crate::Timestamp>,
     pub collab: Option<bool>,
     pub orgs: Option<bool>,
     pub owned: Option<bool>,
@@ -1712,6 +1713,87 @@ pub struct IssuesListQuery {
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl IssuesListQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesListQuery {
+            filter: None,
+            state: None,
+            labels: None,
+            sort: None,
+            direction: None,
+            since: None,
+            collab: None,
+            orgs: None,
+            owned: None,
+            pulls: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl IssuesListQuery {
+    /// Sets `filter`.
+    pub fn filter(mut self, value: impl Into<types::Filter>) -> Self {
+        self.filter = Some(value.into());
+        self
+    }
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<types::State>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `labels`.
+    pub fn labels(mut self, value: impl Into<String>) -> Self {
+        self.labels = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::IssuesListSort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `since`.
+    pub fn since(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.since = Some(value.into());
+        self
+    }
+    /// Sets `collab`.
+    pub fn collab(mut self, value: impl Into<bool>) -> Self {
+        self.collab = Some(value.into());
+        self
+    }
+    /// Sets `orgs`.
+    pub fn orgs(mut self, value: impl Into<bool>) -> Self {
+        self.orgs = Some(value.into());
+        self
+    }
+    /// Sets `owned`.
+    pub fn owned(mut self, value: impl Into<bool>) -> Self {
+        self.owned = Some(value.into());
+        self
+    }
+    /// Sets `pulls`.
+    pub fn pulls(mut self, value: impl Into<bool>) -> Self {
+        self.pulls = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for IssuesListQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1741,25 +1823,89 @@ static LIST_FOR_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_org`](IssuesApi::list_for_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct IssuesListForOrgQuery {
     /// Indicates which sorts of issues to return. `assigned` means issues assigned to you. `created` means issues created by you. `mentioned` means issues mentioning you. `subscribed` means issues you're subscribed to updates for. `all` or `repos` means all issues you can see, regardless of participation or creation.
-    pub filter: Option<types::IssuesListFilter>,
+    pub filter: Option<types::Filter>,
     /// Indicates the state of the issues to return.
-    pub state: Option<types::OpenOrClosedOrAll>,
+    pub state: Option<types::State>,
     /// A list of comma separated label names. Example: `bug,ui,@high`
     pub labels: Option<String>,
     /// Can be the name of an issue type.
     pub r#type: Option<String>,
     /// What to sort results by.
-    pub sort: Option<types::CreatedOrUpdatedOrComments>,
+    pub sort: Option<types::IssuesListSort>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub since: Option<String>,
+    pub since: Option<crate::Timestamp>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl IssuesListForOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesListForOrgQuery {
+            filter: None,
+            state: None,
+            labels: None,
+            r#type: None,
+            sort: None,
+            direction: None,
+            since: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl IssuesListForOrgQuery {
+    /// Sets `filter`.
+    pub fn filter(mut self, value: impl Into<types::Filter>) -> Self {
+        self.filter = Some(value.into());
+        self
+    }
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<types::State>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `labels`.
+    pub fn labels(mut self, value: impl Into<String>) -> Self {
+        self.labels = Some(value.into());
+        self
+    }
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<String>) -> Self {
+        self.r#type = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::IssuesListSort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `since`.
+    pub fn since(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.since = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for IssuesListForOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1786,11 +1932,33 @@ static LIST_ASSIGNEES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_assignees`](IssuesApi::list_assignees).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct IssuesListAssigneesQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl IssuesListAssigneesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesListAssigneesQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl IssuesListAssigneesQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for IssuesListAssigneesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1820,11 +1988,12 @@ static LIST_FOR_REPO: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_repo`](IssuesApi::list_for_repo).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct IssuesListForRepoQuery {
     /// If an `integer` is passed, it should refer to a milestone by its `number` field. If the string `*` is passed, issues with any milestone are accepted. If the string `none` is passed, issues without milestones are returned.
     pub milestone: Option<String>,
     /// Indicates the state of the issues to return.
-    pub state: Option<types::OpenOrClosedOrAll>,
+    pub state: Option<types::State>,
     /// Can be the name of a user. Pass in `none` for issues with no assigned user, and `*` for issues assigned to any user.
     pub assignee: Option<String>,
     /// Can be the name of an issue type. If the string `*` is passed, issues with any type are accepted. If the string `none` is passed, issues without type are returned.
@@ -1845,15 +2014,102 @@ pub struct IssuesListForRepoQuery {
     /// A list of comma separated label names. Example: `bug,ui,@high`
     pub labels: Option<String>,
     /// What to sort results by.
-    pub sort: Option<types::CreatedOrUpdatedOrComments>,
+    pub sort: Option<types::IssuesListSort>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub since: Option<String>,
+    pub since: Option<crate::Timestamp>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl IssuesListForRepoQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesListForRepoQuery {
+            milestone: None,
+            state: None,
+            assignee: None,
+            r#type: None,
+            creator: None,
+            mentioned: None,
+            issue_field_values: None,
+            labels: None,
+            sort: None,
+            direction: None,
+            since: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl IssuesListForRepoQuery {
+    /// Sets `milestone`.
+    pub fn milestone(mut self, value: impl Into<String>) -> Self {
+        self.milestone = Some(value.into());
+        self
+    }
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<types::State>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `assignee`.
+    pub fn assignee(mut self, value: impl Into<String>) -> Self {
+        self.assignee = Some(value.into());
+        self
+    }
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<String>) -> Self {
+        self.r#type = Some(value.into());
+        self
+    }
+    /// Sets `creator`.
+    pub fn creator(mut self, value: impl Into<String>) -> Self {
+        self.creator = Some(value.into());
+        self
+    }
+    /// Sets `mentioned`.
+    pub fn mentioned(mut self, value: impl Into<String>) -> Self {
+        self.mentioned = Some(value.into());
+        self
+    }
+    /// Sets `issue_field_values`.
+    pub fn issue_field_values(mut self, value: impl Into<String>) -> Self {
+        self.issue_field_values = Some(value.into());
+        self
+    }
+    /// Sets `labels`.
+    pub fn labels(mut self, value: impl Into<String>) -> Self {
+        self.labels = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::IssuesListSort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `since`.
+    pub fn since(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.since = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for IssuesListForRepoQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1901,17 +2157,57 @@ static LIST_COMMENTS_FOR_REPO: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_comments_for_repo`](IssuesApi::list_comments_for_repo).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct IssuesListCommentsForRepoQuery {
     /// The property to sort the results by.
-    pub sort: Option<types::CreatedOrUpdated>,
+    pub sort: Option<types::Sort>,
     /// Either `asc` or `desc`. Ignored without the `sort` parameter.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub since: Option<String>,
+    pub since: Option<crate::Timestamp>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl IssuesListCommentsForRepoQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesListCommentsForRepoQuery {
+            sort: None,
+            direction: None,
+            since: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl IssuesListCommentsForRepoQuery {
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::Sort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `since`.
+    pub fn since(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.since = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for IssuesListCommentsForRepoQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1996,11 +2292,33 @@ static LIST_EVENTS_FOR_REPO: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_events_for_repo`](IssuesApi::list_events_for_repo).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct IssuesListEventsForRepoQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl IssuesListEventsForRepoQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesListEventsForRepoQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl IssuesListEventsForRepoQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for IssuesListEventsForRepoQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -2090,13 +2408,41 @@ static LIST_COMMENTS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_comments`](IssuesApi::list_comments).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct IssuesListCommentsQuery {
     /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub since: Option<String>,
+    pub since: Option<crate::Timestamp>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl IssuesListCommentsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesListCommentsQuery {
+            since: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl IssuesListCommentsQuery {
+    /// Sets `since`.
+    pub fn since(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.since = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for IssuesListCommentsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -2132,11 +2478,33 @@ static LIST_DEPENDENCIES_BLOCKED_BY: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_dependencies_blocked_by`](IssuesApi::list_dependencies_blocked_by).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct IssuesListDependenciesBlockedByQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl IssuesListDependenciesBlockedByQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesListDependenciesBlockedByQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl IssuesListDependenciesBlockedByQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for IssuesListDependenciesBlockedByQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -2187,11 +2555,33 @@ static LIST_DEPENDENCIES_BLOCKING: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_dependencies_blocking`](IssuesApi::list_dependencies_blocking).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct IssuesListDependenciesBlockingQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl IssuesListDependenciesBlockingQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesListDependenciesBlockingQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl IssuesListDependenciesBlockingQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for IssuesListDependenciesBlockingQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -2211,11 +2601,33 @@ static LIST_EVENTS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_events`](IssuesApi::list_events).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct IssuesListEventsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl IssuesListEventsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesListEventsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl IssuesListEventsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for IssuesListEventsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -2235,11 +2647,33 @@ static LIST_ISSUE_FIELD_VALUES_FOR_ISSUE: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_issue_field_values_for_issue`](IssuesApi::list_issue_field_values_for_issue).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct IssuesListIssueFieldValuesForIssueQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl IssuesListIssueFieldValuesForIssueQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesListIssueFieldValuesForIssueQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl IssuesListIssueFieldValuesForIssueQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for IssuesListIssueFieldValuesForIssueQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -2306,11 +2740,33 @@ static LIST_LABELS_ON_ISSUE: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_labels_on_issue`](IssuesApi::list_labels_on_issue).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct IssuesListLabelsOnIssueQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl IssuesListLabelsOnIssueQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesListLabelsOnIssueQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl IssuesListLabelsOnIssueQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for IssuesListLabelsOnIssueQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -2427,11 +2883,33 @@ static LIST_SUB_ISSUES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_sub_issues`](IssuesApi::list_sub_issues).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct IssuesListSubIssuesQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl IssuesListSubIssuesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesListSubIssuesQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl IssuesListSubIssuesQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for IssuesListSubIssuesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -2481,15 +2959,49 @@ static LIST_SUGGESTIONS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_suggestions`](IssuesApi::list_suggestions).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct IssuesListSuggestionsQuery {
     /// Filter suggestions by their state.
     pub state: Option<types::IssuesListSuggestionsState>,
     /// Filter suggestions by the change they propose.
-    pub action: Option<types::IssuesListSuggestionsAction>,
+    pub action: Option<types::IssueSuggestionAction>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl IssuesListSuggestionsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesListSuggestionsQuery {
+            state: None,
+            action: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl IssuesListSuggestionsQuery {
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<types::IssuesListSuggestionsState>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `action`.
+    pub fn action(mut self, value: impl Into<types::IssueSuggestionAction>) -> Self {
+        self.action = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for IssuesListSuggestionsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -2543,6 +3055,7 @@ static LIST_EVENTS_FOR_TIMELINE: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_events_for_timeline`](IssuesApi::list_events_for_timeline).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct IssuesListEventsForTimelineQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
@@ -2550,6 +3063,33 @@ pub struct IssuesListEventsForTimelineQuery {
     pub page: Option<i64>,
     /// A comma-separated list of timeline event names to exclude from the response.
     pub exclude: Option<String>,
+}
+impl IssuesListEventsForTimelineQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesListEventsForTimelineQuery {
+            per_page: None,
+            page: None,
+            exclude: None,
+        }
+    }
+}
+impl IssuesListEventsForTimelineQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `exclude`.
+    pub fn exclude(mut self, value: impl Into<String>) -> Self {
+        self.exclude = Some(value.into());
+        self
+    }
 }
 impl Query for IssuesListEventsForTimelineQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -2570,11 +3110,33 @@ static LIST_LABELS_FOR_REPO: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_labels_for_repo`](IssuesApi::list_labels_for_repo).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct IssuesListLabelsForRepoQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl IssuesListLabelsForRepoQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesListLabelsForRepoQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl IssuesListLabelsForRepoQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for IssuesListLabelsForRepoQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -2634,17 +3196,57 @@ static LIST_MILESTONES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_milestones`](IssuesApi::list_milestones).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct IssuesListMilestonesQuery {
     /// The state of the milestone. Either `open`, `closed`, or `all`.
-    pub state: Option<types::OpenOrClosedOrAll>,
+    pub state: Option<types::State>,
     /// What to sort results by. Either `due_on` or `completeness`.
-    pub sort: Option<types::DueOnOrCompleteness>,
+    pub sort: Option<types::IssuesListMilestonesSort>,
     /// The direction of the sort. Either `asc` or `desc`.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl IssuesListMilestonesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesListMilestonesQuery {
+            state: None,
+            sort: None,
+            direction: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl IssuesListMilestonesQuery {
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<types::State>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::IssuesListMilestonesSort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for IssuesListMilestonesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -2707,11 +3309,33 @@ static LIST_LABELS_FOR_MILESTONE: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_labels_for_milestone`](IssuesApi::list_labels_for_milestone).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct IssuesListLabelsForMilestoneQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl IssuesListLabelsForMilestoneQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesListLabelsForMilestoneQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl IssuesListLabelsForMilestoneQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for IssuesListLabelsForMilestoneQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -2731,23 +3355,81 @@ static LIST_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_authenticated_user`](IssuesApi::list_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct IssuesListForAuthenticatedUserQuery {
     /// Indicates which sorts of issues to return. `assigned` means issues assigned to you. `created` means issues created by you. `mentioned` means issues mentioning you. `subscribed` means issues you're subscribed to updates for. `all` or `repos` means all issues you can see, regardless of participation or creation.
-    pub filter: Option<types::IssuesListFilter>,
+    pub filter: Option<types::Filter>,
     /// Indicates the state of the issues to return.
-    pub state: Option<types::OpenOrClosedOrAll>,
+    pub state: Option<types::State>,
     /// A list of comma separated label names. Example: `bug,ui,@high`
     pub labels: Option<String>,
     /// What to sort results by.
-    pub sort: Option<types::CreatedOrUpdatedOrComments>,
+    pub sort: Option<types::IssuesListSort>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub since: Option<String>,
+    pub since: Option<crate::Timestamp>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl IssuesListForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesListForAuthenticatedUserQuery {
+            filter: None,
+            state: None,
+            labels: None,
+            sort: None,
+            direction: None,
+            since: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl IssuesListForAuthenticatedUserQuery {
+    /// Sets `filter`.
+    pub fn filter(mut self, value: impl Into<types::Filter>) -> Self {
+        self.filter = Some(value.into());
+        self
+    }
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<types::State>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `labels`.
+    pub fn labels(mut self, value: impl Into<String>) -> Self {
+        self.labels = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::IssuesListSort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `since`.
+    pub fn since(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.since = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for IssuesListForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {

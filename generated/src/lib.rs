@@ -29,9 +29,16 @@ Error statuses become [`Error::Api`] carrying GitHub's message, validation error
     reason = "response enums and error bodies hold their payload inline: boxing would cost an allocation per call, and a caller matches on them once"
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+/// The rustdoc of [`Client`]: each `client.<tag>()` with the feature it needs.
+macro_rules! client_doc {
+    () => {
+        "A GitHub REST client. Cheap to clone; clones share the HTTP stack.\n\nEndpoints are reached through one method per group of the description, each behind a cargo feature of this crate (`full` turns on all of them; the default is `meta`, `rate-limit` and `users`). Calling a method whose feature is off is a compile error naming the feature.\n\n| method | feature |\n|---|---|\n| `client.actions()` | `actions` |\n| `client.activity()` | `activity` |\n| `client.agent_tasks()` | `agent-tasks` |\n| `client.agents()` | `agents` |\n| `client.apps()` | `apps` |\n| `client.billing()` | `billing` |\n| `client.campaigns()` | `campaigns` |\n| `client.checks()` | `checks` |\n| `client.classroom()` | `classroom` |\n| `client.code_quality()` | `code-quality` |\n| `client.code_scanning()` | `code-scanning` |\n| `client.code_security()` | `code-security` |\n| `client.codes_of_conduct()` | `codes-of-conduct` |\n| `client.codespaces()` | `codespaces` |\n| `client.copilot()` | `copilot` |\n| `client.copilot_spaces()` | `copilot-spaces` |\n| `client.credentials()` | `credentials` |\n| `client.dependabot()` | `dependabot` |\n| `client.dependency_graph()` | `dependency-graph` |\n| `client.emojis()` | `emojis` |\n| `client.enterprise_team_memberships()` | `enterprise-team-memberships` |\n| `client.enterprise_team_organizations()` | `enterprise-team-organizations` |\n| `client.enterprise_teams()` | `enterprise-teams` |\n| `client.gists()` | `gists` |\n| `client.git()` | `git` |\n| `client.gitignore()` | `gitignore` |\n| `client.hosted_compute()` | `hosted-compute` |\n| `client.interactions()` | `interactions` |\n| `client.issues()` | `issues` |\n| `client.licenses()` | `licenses` |\n| `client.markdown()` | `markdown` |\n| `client.meta()` | `meta` |\n| `client.migrations()` | `migrations` |\n| `client.oidc()` | `oidc` |\n| `client.orgs()` | `orgs` |\n| `client.packages()` | `packages` |\n| `client.private_registries()` | `private-registries` |\n| `client.projects()` | `projects` |\n| `client.pulls()` | `pulls` |\n| `client.rate_limit()` | `rate-limit` |\n| `client.reactions()` | `reactions` |\n| `client.repos()` | `repos` |\n| `client.search()` | `search` |\n| `client.secret_scanning()` | `secret-scanning` |\n| `client.security_advisories()` | `security-advisories` |\n| `client.teams()` | `teams` |\n| `client.users()` | `users` |\n"
+    };
+}
 pub mod errors;
 pub mod pagination;
 pub mod runtime;
+mod timestamp;
 pub mod types;
 #[cfg(feature = "actions")]
 pub mod actions;
@@ -130,15 +137,777 @@ pub mod users;
 #[cfg(feature = "webhooks")]
 pub mod webhooks;
 pub use pagination::Pages;
+pub use timestamp::{Timestamp, TimestampError};
+/// The date-time crate [`Timestamp`] converts to and from.
+pub use chrono;
 /// What most programs use: `use github_rest::prelude::*;` brings the client, its errors and responses, and
 /// the stream traits that `Pages` needs (`next`, `try_collect`…).
 pub mod prelude {
     pub use crate::{Client, Error, Pages, Response};
     pub use futures::{StreamExt, TryStreamExt};
 }
+/// Stand-ins for the endpoint groups whose feature is off: calling one is a compile error naming the feature.
+#[doc(hidden)]
+pub mod feature_hints {
+    /// What a stand-in would return; it is never built, since the call does not compile.
+    pub struct FeatureOff;
+    #[cfg(not(feature = "actions"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.actions()` needs the `actions` feature of this crate",
+        label = "enable the `actions` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait ActionsFeature {}
+    #[cfg(not(feature = "actions"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn actions(&self) -> FeatureOff
+        where
+            for<'a> &'a (): ActionsFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "activity"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.activity()` needs the `activity` feature of this crate",
+        label = "enable the `activity` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait ActivityFeature {}
+    #[cfg(not(feature = "activity"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn activity(&self) -> FeatureOff
+        where
+            for<'a> &'a (): ActivityFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "agent-tasks"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.agent_tasks()` needs the `agent-tasks` feature of this crate",
+        label = "enable the `agent-tasks` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait AgentTasksFeature {}
+    #[cfg(not(feature = "agent-tasks"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn agent_tasks(&self) -> FeatureOff
+        where
+            for<'a> &'a (): AgentTasksFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "agents"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.agents()` needs the `agents` feature of this crate",
+        label = "enable the `agents` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait AgentsFeature {}
+    #[cfg(not(feature = "agents"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn agents(&self) -> FeatureOff
+        where
+            for<'a> &'a (): AgentsFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "apps"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.apps()` needs the `apps` feature of this crate",
+        label = "enable the `apps` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait AppsFeature {}
+    #[cfg(not(feature = "apps"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn apps(&self) -> FeatureOff
+        where
+            for<'a> &'a (): AppsFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "billing"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.billing()` needs the `billing` feature of this crate",
+        label = "enable the `billing` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait BillingFeature {}
+    #[cfg(not(feature = "billing"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn billing(&self) -> FeatureOff
+        where
+            for<'a> &'a (): BillingFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "campaigns"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.campaigns()` needs the `campaigns` feature of this crate",
+        label = "enable the `campaigns` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait CampaignsFeature {}
+    #[cfg(not(feature = "campaigns"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn campaigns(&self) -> FeatureOff
+        where
+            for<'a> &'a (): CampaignsFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "checks"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.checks()` needs the `checks` feature of this crate",
+        label = "enable the `checks` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait ChecksFeature {}
+    #[cfg(not(feature = "checks"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn checks(&self) -> FeatureOff
+        where
+            for<'a> &'a (): ChecksFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "classroom"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.classroom()` needs the `classroom` feature of this crate",
+        label = "enable the `classroom` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait ClassroomFeature {}
+    #[cfg(not(feature = "classroom"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn classroom(&self) -> FeatureOff
+        where
+            for<'a> &'a (): ClassroomFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "code-quality"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.code_quality()` needs the `code-quality` feature of this crate",
+        label = "enable the `code-quality` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait CodeQualityFeature {}
+    #[cfg(not(feature = "code-quality"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn code_quality(&self) -> FeatureOff
+        where
+            for<'a> &'a (): CodeQualityFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "code-scanning"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.code_scanning()` needs the `code-scanning` feature of this crate",
+        label = "enable the `code-scanning` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait CodeScanningFeature {}
+    #[cfg(not(feature = "code-scanning"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn code_scanning(&self) -> FeatureOff
+        where
+            for<'a> &'a (): CodeScanningFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "code-security"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.code_security()` needs the `code-security` feature of this crate",
+        label = "enable the `code-security` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait CodeSecurityFeature {}
+    #[cfg(not(feature = "code-security"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn code_security(&self) -> FeatureOff
+        where
+            for<'a> &'a (): CodeSecurityFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "codes-of-conduct"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.codes_of_conduct()` needs the `codes-of-conduct` feature of this crate",
+        label = "enable the `codes-of-conduct` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait CodesOfConductFeature {}
+    #[cfg(not(feature = "codes-of-conduct"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn codes_of_conduct(&self) -> FeatureOff
+        where
+            for<'a> &'a (): CodesOfConductFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "codespaces"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.codespaces()` needs the `codespaces` feature of this crate",
+        label = "enable the `codespaces` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait CodespacesFeature {}
+    #[cfg(not(feature = "codespaces"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn codespaces(&self) -> FeatureOff
+        where
+            for<'a> &'a (): CodespacesFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "copilot"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.copilot()` needs the `copilot` feature of this crate",
+        label = "enable the `copilot` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait CopilotFeature {}
+    #[cfg(not(feature = "copilot"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn copilot(&self) -> FeatureOff
+        where
+            for<'a> &'a (): CopilotFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "copilot-spaces"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.copilot_spaces()` needs the `copilot-spaces` feature of this crate",
+        label = "enable the `copilot-spaces` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait CopilotSpacesFeature {}
+    #[cfg(not(feature = "copilot-spaces"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn copilot_spaces(&self) -> FeatureOff
+        where
+            for<'a> &'a (): CopilotSpacesFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "credentials"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.credentials()` needs the `credentials` feature of this crate",
+        label = "enable the `credentials` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait CredentialsFeature {}
+    #[cfg(not(feature = "credentials"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn credentials(&self) -> FeatureOff
+        where
+            for<'a> &'a (): CredentialsFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "dependabot"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.dependabot()` needs the `dependabot` feature of this crate",
+        label = "enable the `dependabot` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait DependabotFeature {}
+    #[cfg(not(feature = "dependabot"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn dependabot(&self) -> FeatureOff
+        where
+            for<'a> &'a (): DependabotFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "dependency-graph"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.dependency_graph()` needs the `dependency-graph` feature of this crate",
+        label = "enable the `dependency-graph` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait DependencyGraphFeature {}
+    #[cfg(not(feature = "dependency-graph"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn dependency_graph(&self) -> FeatureOff
+        where
+            for<'a> &'a (): DependencyGraphFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "emojis"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.emojis()` needs the `emojis` feature of this crate",
+        label = "enable the `emojis` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait EmojisFeature {}
+    #[cfg(not(feature = "emojis"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn emojis(&self) -> FeatureOff
+        where
+            for<'a> &'a (): EmojisFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "enterprise-team-memberships"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.enterprise_team_memberships()` needs the `enterprise-team-memberships` feature of this crate",
+        label = "enable the `enterprise-team-memberships` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait EnterpriseTeamMembershipsFeature {}
+    #[cfg(not(feature = "enterprise-team-memberships"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn enterprise_team_memberships(&self) -> FeatureOff
+        where
+            for<'a> &'a (): EnterpriseTeamMembershipsFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "enterprise-team-organizations"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.enterprise_team_organizations()` needs the `enterprise-team-organizations` feature of this crate",
+        label = "enable the `enterprise-team-organizations` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait EnterpriseTeamOrganizationsFeature {}
+    #[cfg(not(feature = "enterprise-team-organizations"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn enterprise_team_organizations(&self) -> FeatureOff
+        where
+            for<'a> &'a (): EnterpriseTeamOrganizationsFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "enterprise-teams"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.enterprise_teams()` needs the `enterprise-teams` feature of this crate",
+        label = "enable the `enterprise-teams` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait EnterpriseTeamsFeature {}
+    #[cfg(not(feature = "enterprise-teams"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn enterprise_teams(&self) -> FeatureOff
+        where
+            for<'a> &'a (): EnterpriseTeamsFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "gists"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.gists()` needs the `gists` feature of this crate",
+        label = "enable the `gists` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait GistsFeature {}
+    #[cfg(not(feature = "gists"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn gists(&self) -> FeatureOff
+        where
+            for<'a> &'a (): GistsFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "git"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.git()` needs the `git` feature of this crate",
+        label = "enable the `git` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait GitFeature {}
+    #[cfg(not(feature = "git"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn git(&self) -> FeatureOff
+        where
+            for<'a> &'a (): GitFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "gitignore"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.gitignore()` needs the `gitignore` feature of this crate",
+        label = "enable the `gitignore` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait GitignoreFeature {}
+    #[cfg(not(feature = "gitignore"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn gitignore(&self) -> FeatureOff
+        where
+            for<'a> &'a (): GitignoreFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "hosted-compute"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.hosted_compute()` needs the `hosted-compute` feature of this crate",
+        label = "enable the `hosted-compute` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait HostedComputeFeature {}
+    #[cfg(not(feature = "hosted-compute"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn hosted_compute(&self) -> FeatureOff
+        where
+            for<'a> &'a (): HostedComputeFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "interactions"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.interactions()` needs the `interactions` feature of this crate",
+        label = "enable the `interactions` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait InteractionsFeature {}
+    #[cfg(not(feature = "interactions"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn interactions(&self) -> FeatureOff
+        where
+            for<'a> &'a (): InteractionsFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "issues"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.issues()` needs the `issues` feature of this crate",
+        label = "enable the `issues` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait IssuesFeature {}
+    #[cfg(not(feature = "issues"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn issues(&self) -> FeatureOff
+        where
+            for<'a> &'a (): IssuesFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "licenses"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.licenses()` needs the `licenses` feature of this crate",
+        label = "enable the `licenses` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait LicensesFeature {}
+    #[cfg(not(feature = "licenses"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn licenses(&self) -> FeatureOff
+        where
+            for<'a> &'a (): LicensesFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "markdown"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.markdown()` needs the `markdown` feature of this crate",
+        label = "enable the `markdown` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait MarkdownFeature {}
+    #[cfg(not(feature = "markdown"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn markdown(&self) -> FeatureOff
+        where
+            for<'a> &'a (): MarkdownFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "meta"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.meta()` needs the `meta` feature of this crate",
+        label = "enable the `meta` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait MetaFeature {}
+    #[cfg(not(feature = "meta"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn meta(&self) -> FeatureOff
+        where
+            for<'a> &'a (): MetaFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "migrations"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.migrations()` needs the `migrations` feature of this crate",
+        label = "enable the `migrations` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait MigrationsFeature {}
+    #[cfg(not(feature = "migrations"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn migrations(&self) -> FeatureOff
+        where
+            for<'a> &'a (): MigrationsFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "oidc"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.oidc()` needs the `oidc` feature of this crate",
+        label = "enable the `oidc` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait OidcFeature {}
+    #[cfg(not(feature = "oidc"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn oidc(&self) -> FeatureOff
+        where
+            for<'a> &'a (): OidcFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "orgs"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.orgs()` needs the `orgs` feature of this crate",
+        label = "enable the `orgs` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait OrgsFeature {}
+    #[cfg(not(feature = "orgs"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn orgs(&self) -> FeatureOff
+        where
+            for<'a> &'a (): OrgsFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "packages"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.packages()` needs the `packages` feature of this crate",
+        label = "enable the `packages` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait PackagesFeature {}
+    #[cfg(not(feature = "packages"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn packages(&self) -> FeatureOff
+        where
+            for<'a> &'a (): PackagesFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "private-registries"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.private_registries()` needs the `private-registries` feature of this crate",
+        label = "enable the `private-registries` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait PrivateRegistriesFeature {}
+    #[cfg(not(feature = "private-registries"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn private_registries(&self) -> FeatureOff
+        where
+            for<'a> &'a (): PrivateRegistriesFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "projects"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.projects()` needs the `projects` feature of this crate",
+        label = "enable the `projects` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait ProjectsFeature {}
+    #[cfg(not(feature = "projects"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn projects(&self) -> FeatureOff
+        where
+            for<'a> &'a (): ProjectsFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "pulls"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.pulls()` needs the `pulls` feature of this crate",
+        label = "enable the `pulls` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait PullsFeature {}
+    #[cfg(not(feature = "pulls"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn pulls(&self) -> FeatureOff
+        where
+            for<'a> &'a (): PullsFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "rate-limit"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.rate_limit()` needs the `rate-limit` feature of this crate",
+        label = "enable the `rate-limit` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait RateLimitFeature {}
+    #[cfg(not(feature = "rate-limit"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn rate_limit(&self) -> FeatureOff
+        where
+            for<'a> &'a (): RateLimitFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "reactions"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.reactions()` needs the `reactions` feature of this crate",
+        label = "enable the `reactions` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait ReactionsFeature {}
+    #[cfg(not(feature = "reactions"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn reactions(&self) -> FeatureOff
+        where
+            for<'a> &'a (): ReactionsFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "repos"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.repos()` needs the `repos` feature of this crate",
+        label = "enable the `repos` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait ReposFeature {}
+    #[cfg(not(feature = "repos"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn repos(&self) -> FeatureOff
+        where
+            for<'a> &'a (): ReposFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "search"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.search()` needs the `search` feature of this crate",
+        label = "enable the `search` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait SearchFeature {}
+    #[cfg(not(feature = "search"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn search(&self) -> FeatureOff
+        where
+            for<'a> &'a (): SearchFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "secret-scanning"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.secret_scanning()` needs the `secret-scanning` feature of this crate",
+        label = "enable the `secret-scanning` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait SecretScanningFeature {}
+    #[cfg(not(feature = "secret-scanning"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn secret_scanning(&self) -> FeatureOff
+        where
+            for<'a> &'a (): SecretScanningFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "security-advisories"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.security_advisories()` needs the `security-advisories` feature of this crate",
+        label = "enable the `security-advisories` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait SecurityAdvisoriesFeature {}
+    #[cfg(not(feature = "security-advisories"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn security_advisories(&self) -> FeatureOff
+        where
+            for<'a> &'a (): SecurityAdvisoriesFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "teams"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.teams()` needs the `teams` feature of this crate",
+        label = "enable the `teams` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait TeamsFeature {}
+    #[cfg(not(feature = "teams"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn teams(&self) -> FeatureOff
+        where
+            for<'a> &'a (): TeamsFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "users"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.users()` needs the `users` feature of this crate",
+        label = "enable the `users` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait UsersFeature {}
+    #[cfg(not(feature = "users"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn users(&self) -> FeatureOff
+        where
+            for<'a> &'a (): UsersFeature,
+        {
+            FeatureOff
+        }
+    }
+}
 pub use runtime::{
-    ApiError, AuthKind, Client, ClientBuilder, Error, Host, Hosts, HttpConfig,
-    OperationInfo, Proxy, RateLimitError, RateLimitHeaders, Response, Timeouts,
+    ApiError, AuthKind, CallOptions, Client, ClientBuilder, Error, Host, Hosts,
+    HttpConfig, OperationInfo, Proxy, RateLimitError, RateLimitHeaders, Response,
+    Timeouts,
 };
 /// The GitHub target this crate was generated for.
 pub const TARGET: &str = "api.github.com";

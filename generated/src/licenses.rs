@@ -101,12 +101,40 @@ static GET_ALL_COMMONLY_USED: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_all_commonly_used`](LicensesApi::get_all_commonly_used).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct LicensesGetAllCommonlyUsedQuery {
     pub featured: Option<bool>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl LicensesGetAllCommonlyUsedQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        LicensesGetAllCommonlyUsedQuery {
+            featured: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl LicensesGetAllCommonlyUsedQuery {
+    /// Sets `featured`.
+    pub fn featured(mut self, value: impl Into<bool>) -> Self {
+        self.featured = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for LicensesGetAllCommonlyUsedQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -137,9 +165,25 @@ static GET_FOR_REPO: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_for_repo`](LicensesApi::get_for_repo).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct LicensesGetForRepoQuery {
     /// The Git reference for the results you want to list. The `ref` for a branch can be formatted either as `refs/heads/<branch name>` or simply `<branch name>`. To reference a pull request use `refs/pull/<number>/merge`.
     pub r#ref: Option<String>,
+}
+impl LicensesGetForRepoQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        LicensesGetForRepoQuery {
+            r#ref: None,
+        }
+    }
+}
+impl LicensesGetForRepoQuery {
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = Some(value.into());
+        self
+    }
 }
 impl Query for LicensesGetForRepoQuery {
     fn write(&self, out: &mut QueryPairs) {

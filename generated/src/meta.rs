@@ -131,9 +131,23 @@ static GET_OCTOCAT: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_octocat`](MetaApi::get_octocat).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct MetaGetOctocatQuery {
     /// The words to show in Octocat's speech bubble
     pub s: Option<String>,
+}
+impl MetaGetOctocatQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        MetaGetOctocatQuery { s: None }
+    }
+}
+impl MetaGetOctocatQuery {
+    /// Sets `s`.
+    pub fn s(mut self, value: impl Into<String>) -> Self {
+        self.s = Some(value.into());
+        self
+    }
 }
 impl Query for MetaGetOctocatQuery {
     fn write(&self, out: &mut QueryPairs) {

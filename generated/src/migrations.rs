@@ -617,13 +617,46 @@ static LIST_FOR_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_org`](MigrationsApi::list_for_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct MigrationsListForOrgQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// Exclude attributes from the API response to improve performance
-    pub exclude: Option<Vec<types::Repositories>>,
+    pub exclude: Option<Vec<types::MigrationsListForOrgExcludeItem>>,
+}
+impl MigrationsListForOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        MigrationsListForOrgQuery {
+            per_page: None,
+            page: None,
+            exclude: None,
+        }
+    }
+}
+impl MigrationsListForOrgQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `exclude`.
+    pub fn exclude(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<types::MigrationsListForOrgExcludeItem>,
+        >,
+    ) -> Self {
+        self.exclude = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
 }
 impl Query for MigrationsListForOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -654,9 +687,30 @@ static GET_STATUS_FOR_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_status_for_org`](MigrationsApi::get_status_for_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct MigrationsGetStatusForOrgQuery {
     /// Exclude attributes from the API response to improve performance
-    pub exclude: Option<Vec<types::Repositories>>,
+    pub exclude: Option<Vec<types::MigrationsListForOrgExcludeItem>>,
+}
+impl MigrationsGetStatusForOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        MigrationsGetStatusForOrgQuery {
+            exclude: None,
+        }
+    }
+}
+impl MigrationsGetStatusForOrgQuery {
+    /// Sets `exclude`.
+    pub fn exclude(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<types::MigrationsListForOrgExcludeItem>,
+        >,
+    ) -> Self {
+        self.exclude = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
 }
 impl Query for MigrationsGetStatusForOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -705,11 +759,33 @@ static LIST_REPOS_FOR_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_repos_for_org`](MigrationsApi::list_repos_for_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct MigrationsListReposForOrgQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl MigrationsListReposForOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        MigrationsListReposForOrgQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl MigrationsListReposForOrgQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for MigrationsListReposForOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -773,9 +849,25 @@ static GET_COMMIT_AUTHORS: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_commit_authors`](MigrationsApi::get_commit_authors).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct MigrationsGetCommitAuthorsQuery {
     /// A user ID. Only return users with an ID greater than this ID.
     pub since: Option<i64>,
+}
+impl MigrationsGetCommitAuthorsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        MigrationsGetCommitAuthorsQuery {
+            since: None,
+        }
+    }
+}
+impl MigrationsGetCommitAuthorsQuery {
+    /// Sets `since`.
+    pub fn since(mut self, value: impl Into<i64>) -> Self {
+        self.since = Some(value.into());
+        self
+    }
 }
 impl Query for MigrationsGetCommitAuthorsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -828,11 +920,33 @@ static LIST_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_authenticated_user`](MigrationsApi::list_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct MigrationsListForAuthenticatedUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl MigrationsListForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        MigrationsListForAuthenticatedUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl MigrationsListForAuthenticatedUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for MigrationsListForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -870,8 +984,27 @@ static GET_STATUS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_status_for_authenticated_user`](MigrationsApi::get_status_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct MigrationsGetStatusForAuthenticatedUserQuery {
     pub exclude: Option<Vec<String>>,
+}
+impl MigrationsGetStatusForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        MigrationsGetStatusForAuthenticatedUserQuery {
+            exclude: None,
+        }
+    }
+}
+impl MigrationsGetStatusForAuthenticatedUserQuery {
+    /// Sets `exclude`.
+    pub fn exclude(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.exclude = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
 }
 impl Query for MigrationsGetStatusForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -928,11 +1061,33 @@ static LIST_REPOS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_repos_for_authenticated_user`](MigrationsApi::list_repos_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct MigrationsListReposForAuthenticatedUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl MigrationsListReposForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        MigrationsListReposForAuthenticatedUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl MigrationsListReposForAuthenticatedUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for MigrationsListReposForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {

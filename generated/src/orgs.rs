@@ -172,19 +172,18 @@ impl<'a> OrgsApi<'a> {
         org: &str,
         cluster: &str,
         body: &types::OrgsSetClusterDeploymentRecordsRequest,
-    ) -> Result<Response<OrgsSetClusterDeploymentRecordsResponse>, Error> {
+    ) -> Result<Response<OrgsSetClusterDeploymentRecordsOutcome>, Error> {
         self.client
             .call_with(
                 &SET_CLUSTER_DEPLOYMENT_RECORDS,
                 Args::new(&[&org, &cluster]).json(body),
                 |status, body| match status {
                     200 => {
-                        decode_json(body)
-                            .map(OrgsSetClusterDeploymentRecordsResponse::Ok)
+                        decode_json(body).map(OrgsSetClusterDeploymentRecordsOutcome::Ok)
                     }
                     207 => {
                         decode_json(body)
-                            .map(OrgsSetClusterDeploymentRecordsResponse::MultiStatus)
+                            .map(OrgsSetClusterDeploymentRecordsOutcome::MultiStatus)
                     }
                     _ => Err(DecodeFail::Unexpected),
                 },
@@ -845,7 +844,7 @@ impl<'a> OrgsApi<'a> {
     pub async fn get_route_stats_by_actor(
         &self,
         org: &str,
-        actor_type: types::OrgsGetRouteStatsByActorActorType,
+        actor_type: types::OrgsGetTimeStatsByActorActorType,
         actor_id: i64,
         query: &OrgsGetRouteStatsByActorQuery,
     ) -> Result<Response<Vec<types::ApiInsightsRouteStatsItem>>, Error> {
@@ -860,7 +859,7 @@ impl<'a> OrgsApi<'a> {
     pub fn get_route_stats_by_actor_stream(
         &self,
         org: &str,
-        actor_type: types::OrgsGetRouteStatsByActorActorType,
+        actor_type: types::OrgsGetTimeStatsByActorActorType,
         actor_id: i64,
         query: &OrgsGetRouteStatsByActorQuery,
     ) -> Pages<types::ApiInsightsRouteStatsItem> {
@@ -953,7 +952,7 @@ impl<'a> OrgsApi<'a> {
     pub async fn get_summary_stats_by_actor(
         &self,
         org: &str,
-        actor_type: types::OrgsGetRouteStatsByActorActorType,
+        actor_type: types::OrgsGetTimeStatsByActorActorType,
         actor_id: i64,
         query: &OrgsGetSummaryStatsByActorQuery,
     ) -> Result<Response<types::ApiInsightsSummaryStats>, Error> {
@@ -1017,7 +1016,7 @@ impl<'a> OrgsApi<'a> {
     pub async fn get_time_stats_by_actor(
         &self,
         org: &str,
-        actor_type: types::OrgsGetRouteStatsByActorActorType,
+        actor_type: types::OrgsGetTimeStatsByActorActorType,
         actor_id: i64,
         query: &OrgsGetTimeStatsByActorQuery,
     ) -> Result<Response<Vec<types::ApiInsightsTimeStatsItem>>, Error> {
@@ -1403,14 +1402,14 @@ impl<'a> OrgsApi<'a> {
         &self,
         org: &str,
         username: &str,
-    ) -> Result<Response<OrgsCheckMembershipForUserResponse>, Error> {
+    ) -> Result<Response<OrgsCheckMembershipForUserOutcome>, Error> {
         self.client
             .call_with(
                 &CHECK_MEMBERSHIP_FOR_USER,
                 Args::new(&[&org, &username]),
                 |status, _body| match status {
-                    204 => Ok(OrgsCheckMembershipForUserResponse::NoContent),
-                    302 => Ok(OrgsCheckMembershipForUserResponse::Found),
+                    204 => Ok(OrgsCheckMembershipForUserOutcome::NoContent),
+                    302 => Ok(OrgsCheckMembershipForUserOutcome::Found),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -1796,7 +1795,7 @@ impl<'a> OrgsApi<'a> {
         org: &str,
         username: &str,
         body: Option<&types::OrgsConvertMemberToOutsideCollaboratorRequest>,
-    ) -> Result<Response<OrgsConvertMemberToOutsideCollaboratorResponse>, Error> {
+    ) -> Result<Response<OrgsConvertMemberToOutsideCollaboratorOutcome>, Error> {
         self.client
             .call_with(
                 &CONVERT_MEMBER_TO_OUTSIDE_COLLABORATOR,
@@ -1804,11 +1803,9 @@ impl<'a> OrgsApi<'a> {
                 |status, body| match status {
                     202 => {
                         decode_json(body)
-                            .map(
-                                OrgsConvertMemberToOutsideCollaboratorResponse::Accepted,
-                            )
+                            .map(OrgsConvertMemberToOutsideCollaboratorOutcome::Accepted)
                     }
-                    204 => Ok(OrgsConvertMemberToOutsideCollaboratorResponse::NoContent),
+                    204 => Ok(OrgsConvertMemberToOutsideCollaboratorOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -2604,7 +2601,7 @@ impl<'a> OrgsApi<'a> {
         &self,
         org: &str,
         security_product: types::OrgsEnableOrDisableSecurityProductOnAllOrgReposSecurityProduct,
-        enablement: types::EnableAllOrDisableAll,
+        enablement: types::OrgsEnableOrDisableSecurityProductOnAllOrgReposEnablement,
         body: Option<&types::OrgsEnableOrDisableSecurityProductOnAllOrgReposRequest>,
     ) -> Result<Response<()>, Error> {
         self.client
@@ -2783,11 +2780,33 @@ static LIST: Endpoint = Endpoint {
 };
 /// Query parameters of [`list`](OrgsApi::list).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsListQuery {
     /// An organization ID. Only return organizations with an ID greater than this ID.
     pub since: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl OrgsListQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsListQuery {
+            since: None,
+            per_page: None,
+        }
+    }
+}
+impl OrgsListQuery {
+    /// Sets `since`.
+    pub fn since(mut self, value: impl Into<i64>) -> Self {
+        self.since = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsListQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -2847,7 +2866,8 @@ static SET_CLUSTER_DEPLOYMENT_RECORDS: Endpoint = Endpoint {
 };
 /// The success responses of [`set_cluster_deployment_records`](OrgsApi::set_cluster_deployment_records).
 #[derive(Debug, Clone)]
-pub enum OrgsSetClusterDeploymentRecordsResponse {
+#[non_exhaustive]
+pub enum OrgsSetClusterDeploymentRecordsOutcome {
     /// HTTP 200
     Ok(types::OrgsCreateArtifactDeploymentRecordResponse),
     /// HTTP 207
@@ -2920,6 +2940,7 @@ static LIST_ATTESTATIONS_BULK: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_attestations_bulk`](OrgsApi::list_attestations_bulk).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsListAttestationsBulkQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
@@ -2927,6 +2948,33 @@ pub struct OrgsListAttestationsBulkQuery {
     pub before: Option<String>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
+}
+impl OrgsListAttestationsBulkQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsListAttestationsBulkQuery {
+            per_page: None,
+            before: None,
+            after: None,
+        }
+    }
+}
+impl OrgsListAttestationsBulkQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsListAttestationsBulkQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -2967,6 +3015,7 @@ static LIST_ATTESTATION_REPOSITORIES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_attestation_repositories`](OrgsApi::list_attestation_repositories).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsListAttestationRepositoriesQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
@@ -2978,6 +3027,39 @@ pub struct OrgsListAttestationRepositoriesQuery {
     /// This option accepts `provenance`, `sbom`, `release`, or freeform text
     /// for custom predicate types.
     pub predicate_type: Option<String>,
+}
+impl OrgsListAttestationRepositoriesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsListAttestationRepositoriesQuery {
+            per_page: None,
+            before: None,
+            after: None,
+            predicate_type: None,
+        }
+    }
+}
+impl OrgsListAttestationRepositoriesQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
+    /// Sets `predicate_type`.
+    pub fn predicate_type(mut self, value: impl Into<String>) -> Self {
+        self.predicate_type = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsListAttestationRepositoriesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -3009,6 +3091,7 @@ static LIST_ATTESTATIONS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_attestations`](OrgsApi::list_attestations).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsListAttestationsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
@@ -3020,6 +3103,39 @@ pub struct OrgsListAttestationsQuery {
     /// This option accepts `provenance`, `sbom`, `release`, or freeform text
     /// for custom predicate types.
     pub predicate_type: Option<String>,
+}
+impl OrgsListAttestationsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsListAttestationsQuery {
+            per_page: None,
+            before: None,
+            after: None,
+            predicate_type: None,
+        }
+    }
+}
+impl OrgsListAttestationsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
+    /// Sets `predicate_type`.
+    pub fn predicate_type(mut self, value: impl Into<String>) -> Self {
+        self.predicate_type = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsListAttestationsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -3041,11 +3157,33 @@ static LIST_BLOCKED_USERS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_blocked_users`](OrgsApi::list_blocked_users).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsListBlockedUsersQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl OrgsListBlockedUsersQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsListBlockedUsersQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl OrgsListBlockedUsersQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsListBlockedUsersQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -3095,11 +3233,33 @@ static LIST_FAILED_INVITATIONS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_failed_invitations`](OrgsApi::list_failed_invitations).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsListFailedInvitationsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl OrgsListFailedInvitationsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsListFailedInvitationsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl OrgsListFailedInvitationsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsListFailedInvitationsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -3119,11 +3279,33 @@ static LIST_WEBHOOKS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_webhooks`](OrgsApi::list_webhooks).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsListWebhooksQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl OrgsListWebhooksQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsListWebhooksQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl OrgsListWebhooksQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsListWebhooksQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -3203,13 +3385,44 @@ static LIST_WEBHOOK_DELIVERIES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_webhook_deliveries`](OrgsApi::list_webhook_deliveries).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsListWebhookDeliveriesQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// Used for pagination: the starting delivery from which the page of deliveries is fetched. Refer to the `link` header for the next and previous page cursors.
     pub cursor: Option<String>,
     /// Returns webhook deliveries filtered by delivery outcome classification based on `status_code` range. A `status` of `success` returns deliveries with a `status_code` in the 200-399 range (inclusive). A `status` of `failure` returns deliveries with a `status_code` in the 400-599 range (inclusive).
-    pub status: Option<types::SuccessOrFailure>,
+    pub status: Option<types::AppsListWebhookDeliveriesStatus>,
+}
+impl OrgsListWebhookDeliveriesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsListWebhookDeliveriesQuery {
+            per_page: None,
+            cursor: None,
+            status: None,
+        }
+    }
+}
+impl OrgsListWebhookDeliveriesQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `cursor`.
+    pub fn cursor(mut self, value: impl Into<String>) -> Self {
+        self.cursor = Some(value.into());
+        self
+    }
+    /// Sets `status`.
+    pub fn status(
+        mut self,
+        value: impl Into<types::AppsListWebhookDeliveriesStatus>,
+    ) -> Self {
+        self.status = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsListWebhookDeliveriesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -3260,6 +3473,7 @@ static GET_ROUTE_STATS_BY_ACTOR: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_route_stats_by_actor`](OrgsApi::get_route_stats_by_actor).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsGetRouteStatsByActorQuery {
     /// The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub min_timestamp: String,
@@ -3270,11 +3484,67 @@ pub struct OrgsGetRouteStatsByActorQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// The property to sort the results by.
     pub sort: Option<Vec<types::OrgsGetRouteStatsByActorSortItem>>,
     /// Providing a substring will filter results where the API route contains the substring. This is a case-insensitive search.
     pub api_route_substring: Option<String>,
+}
+impl OrgsGetRouteStatsByActorQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(min_timestamp: impl Into<String>) -> Self {
+        OrgsGetRouteStatsByActorQuery {
+            min_timestamp: min_timestamp.into(),
+            max_timestamp: None,
+            page: None,
+            per_page: None,
+            direction: None,
+            sort: None,
+            api_route_substring: None,
+        }
+    }
+}
+impl OrgsGetRouteStatsByActorQuery {
+    /// Sets `min_timestamp`.
+    pub fn min_timestamp(mut self, value: impl Into<String>) -> Self {
+        self.min_timestamp = value.into();
+        self
+    }
+    /// Sets `max_timestamp`.
+    pub fn max_timestamp(mut self, value: impl Into<String>) -> Self {
+        self.max_timestamp = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<types::OrgsGetRouteStatsByActorSortItem>,
+        >,
+    ) -> Self {
+        self.sort = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `api_route_substring`.
+    pub fn api_route_substring(mut self, value: impl Into<String>) -> Self {
+        self.api_route_substring = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsGetRouteStatsByActorQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -3299,6 +3569,7 @@ static GET_SUBJECT_STATS: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_subject_stats`](OrgsApi::get_subject_stats).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsGetSubjectStatsQuery {
     /// The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub min_timestamp: String,
@@ -3309,11 +3580,65 @@ pub struct OrgsGetSubjectStatsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// The property to sort the results by.
-    pub sort: Option<Vec<types::OrgsGetSubjectStatsSortItem>>,
+    pub sort: Option<Vec<types::OrgsGetUserStatsSortItem>>,
     /// Providing a substring will filter results where the subject name contains the substring. This is a case-insensitive search.
     pub subject_name_substring: Option<String>,
+}
+impl OrgsGetSubjectStatsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(min_timestamp: impl Into<String>) -> Self {
+        OrgsGetSubjectStatsQuery {
+            min_timestamp: min_timestamp.into(),
+            max_timestamp: None,
+            page: None,
+            per_page: None,
+            direction: None,
+            sort: None,
+            subject_name_substring: None,
+        }
+    }
+}
+impl OrgsGetSubjectStatsQuery {
+    /// Sets `min_timestamp`.
+    pub fn min_timestamp(mut self, value: impl Into<String>) -> Self {
+        self.min_timestamp = value.into();
+        self
+    }
+    /// Sets `max_timestamp`.
+    pub fn max_timestamp(mut self, value: impl Into<String>) -> Self {
+        self.max_timestamp = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<types::OrgsGetUserStatsSortItem>>,
+    ) -> Self {
+        self.sort = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `subject_name_substring`.
+    pub fn subject_name_substring(mut self, value: impl Into<String>) -> Self {
+        self.subject_name_substring = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsGetSubjectStatsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -3338,11 +3663,33 @@ static GET_SUMMARY_STATS: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_summary_stats`](OrgsApi::get_summary_stats).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsGetSummaryStatsQuery {
     /// The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub min_timestamp: String,
     /// The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub max_timestamp: Option<String>,
+}
+impl OrgsGetSummaryStatsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(min_timestamp: impl Into<String>) -> Self {
+        OrgsGetSummaryStatsQuery {
+            min_timestamp: min_timestamp.into(),
+            max_timestamp: None,
+        }
+    }
+}
+impl OrgsGetSummaryStatsQuery {
+    /// Sets `min_timestamp`.
+    pub fn min_timestamp(mut self, value: impl Into<String>) -> Self {
+        self.min_timestamp = value.into();
+        self
+    }
+    /// Sets `max_timestamp`.
+    pub fn max_timestamp(mut self, value: impl Into<String>) -> Self {
+        self.max_timestamp = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsGetSummaryStatsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -3362,11 +3709,33 @@ static GET_SUMMARY_STATS_BY_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_summary_stats_by_user`](OrgsApi::get_summary_stats_by_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsGetSummaryStatsByUserQuery {
     /// The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub min_timestamp: String,
     /// The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub max_timestamp: Option<String>,
+}
+impl OrgsGetSummaryStatsByUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(min_timestamp: impl Into<String>) -> Self {
+        OrgsGetSummaryStatsByUserQuery {
+            min_timestamp: min_timestamp.into(),
+            max_timestamp: None,
+        }
+    }
+}
+impl OrgsGetSummaryStatsByUserQuery {
+    /// Sets `min_timestamp`.
+    pub fn min_timestamp(mut self, value: impl Into<String>) -> Self {
+        self.min_timestamp = value.into();
+        self
+    }
+    /// Sets `max_timestamp`.
+    pub fn max_timestamp(mut self, value: impl Into<String>) -> Self {
+        self.max_timestamp = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsGetSummaryStatsByUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -3386,11 +3755,33 @@ static GET_SUMMARY_STATS_BY_ACTOR: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_summary_stats_by_actor`](OrgsApi::get_summary_stats_by_actor).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsGetSummaryStatsByActorQuery {
     /// The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub min_timestamp: String,
     /// The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub max_timestamp: Option<String>,
+}
+impl OrgsGetSummaryStatsByActorQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(min_timestamp: impl Into<String>) -> Self {
+        OrgsGetSummaryStatsByActorQuery {
+            min_timestamp: min_timestamp.into(),
+            max_timestamp: None,
+        }
+    }
+}
+impl OrgsGetSummaryStatsByActorQuery {
+    /// Sets `min_timestamp`.
+    pub fn min_timestamp(mut self, value: impl Into<String>) -> Self {
+        self.min_timestamp = value.into();
+        self
+    }
+    /// Sets `max_timestamp`.
+    pub fn max_timestamp(mut self, value: impl Into<String>) -> Self {
+        self.max_timestamp = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsGetSummaryStatsByActorQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -3410,6 +3801,7 @@ static GET_TIME_STATS: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_time_stats`](OrgsApi::get_time_stats).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsGetTimeStatsQuery {
     /// The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub min_timestamp: String,
@@ -3417,6 +3809,36 @@ pub struct OrgsGetTimeStatsQuery {
     pub max_timestamp: Option<String>,
     /// The increment of time used to breakdown the query results (5m, 10m, 1h, etc.)
     pub timestamp_increment: String,
+}
+impl OrgsGetTimeStatsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        min_timestamp: impl Into<String>,
+        timestamp_increment: impl Into<String>,
+    ) -> Self {
+        OrgsGetTimeStatsQuery {
+            min_timestamp: min_timestamp.into(),
+            max_timestamp: None,
+            timestamp_increment: timestamp_increment.into(),
+        }
+    }
+}
+impl OrgsGetTimeStatsQuery {
+    /// Sets `min_timestamp`.
+    pub fn min_timestamp(mut self, value: impl Into<String>) -> Self {
+        self.min_timestamp = value.into();
+        self
+    }
+    /// Sets `max_timestamp`.
+    pub fn max_timestamp(mut self, value: impl Into<String>) -> Self {
+        self.max_timestamp = Some(value.into());
+        self
+    }
+    /// Sets `timestamp_increment`.
+    pub fn timestamp_increment(mut self, value: impl Into<String>) -> Self {
+        self.timestamp_increment = value.into();
+        self
+    }
 }
 impl Query for OrgsGetTimeStatsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -3437,6 +3859,7 @@ static GET_TIME_STATS_BY_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_time_stats_by_user`](OrgsApi::get_time_stats_by_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsGetTimeStatsByUserQuery {
     /// The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub min_timestamp: String,
@@ -3444,6 +3867,36 @@ pub struct OrgsGetTimeStatsByUserQuery {
     pub max_timestamp: Option<String>,
     /// The increment of time used to breakdown the query results (5m, 10m, 1h, etc.)
     pub timestamp_increment: String,
+}
+impl OrgsGetTimeStatsByUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        min_timestamp: impl Into<String>,
+        timestamp_increment: impl Into<String>,
+    ) -> Self {
+        OrgsGetTimeStatsByUserQuery {
+            min_timestamp: min_timestamp.into(),
+            max_timestamp: None,
+            timestamp_increment: timestamp_increment.into(),
+        }
+    }
+}
+impl OrgsGetTimeStatsByUserQuery {
+    /// Sets `min_timestamp`.
+    pub fn min_timestamp(mut self, value: impl Into<String>) -> Self {
+        self.min_timestamp = value.into();
+        self
+    }
+    /// Sets `max_timestamp`.
+    pub fn max_timestamp(mut self, value: impl Into<String>) -> Self {
+        self.max_timestamp = Some(value.into());
+        self
+    }
+    /// Sets `timestamp_increment`.
+    pub fn timestamp_increment(mut self, value: impl Into<String>) -> Self {
+        self.timestamp_increment = value.into();
+        self
+    }
 }
 impl Query for OrgsGetTimeStatsByUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -3464,6 +3917,7 @@ static GET_TIME_STATS_BY_ACTOR: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_time_stats_by_actor`](OrgsApi::get_time_stats_by_actor).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsGetTimeStatsByActorQuery {
     /// The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub min_timestamp: String,
@@ -3471,6 +3925,36 @@ pub struct OrgsGetTimeStatsByActorQuery {
     pub max_timestamp: Option<String>,
     /// The increment of time used to breakdown the query results (5m, 10m, 1h, etc.)
     pub timestamp_increment: String,
+}
+impl OrgsGetTimeStatsByActorQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        min_timestamp: impl Into<String>,
+        timestamp_increment: impl Into<String>,
+    ) -> Self {
+        OrgsGetTimeStatsByActorQuery {
+            min_timestamp: min_timestamp.into(),
+            max_timestamp: None,
+            timestamp_increment: timestamp_increment.into(),
+        }
+    }
+}
+impl OrgsGetTimeStatsByActorQuery {
+    /// Sets `min_timestamp`.
+    pub fn min_timestamp(mut self, value: impl Into<String>) -> Self {
+        self.min_timestamp = value.into();
+        self
+    }
+    /// Sets `max_timestamp`.
+    pub fn max_timestamp(mut self, value: impl Into<String>) -> Self {
+        self.max_timestamp = Some(value.into());
+        self
+    }
+    /// Sets `timestamp_increment`.
+    pub fn timestamp_increment(mut self, value: impl Into<String>) -> Self {
+        self.timestamp_increment = value.into();
+        self
+    }
 }
 impl Query for OrgsGetTimeStatsByActorQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -3491,6 +3975,7 @@ static GET_USER_STATS: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_user_stats`](OrgsApi::get_user_stats).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsGetUserStatsQuery {
     /// The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub min_timestamp: String,
@@ -3501,11 +3986,65 @@ pub struct OrgsGetUserStatsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// The property to sort the results by.
-    pub sort: Option<Vec<types::OrgsGetSubjectStatsSortItem>>,
+    pub sort: Option<Vec<types::OrgsGetUserStatsSortItem>>,
     /// Providing a substring will filter results where the actor name contains the substring. This is a case-insensitive search.
     pub actor_name_substring: Option<String>,
+}
+impl OrgsGetUserStatsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(min_timestamp: impl Into<String>) -> Self {
+        OrgsGetUserStatsQuery {
+            min_timestamp: min_timestamp.into(),
+            max_timestamp: None,
+            page: None,
+            per_page: None,
+            direction: None,
+            sort: None,
+            actor_name_substring: None,
+        }
+    }
+}
+impl OrgsGetUserStatsQuery {
+    /// Sets `min_timestamp`.
+    pub fn min_timestamp(mut self, value: impl Into<String>) -> Self {
+        self.min_timestamp = value.into();
+        self
+    }
+    /// Sets `max_timestamp`.
+    pub fn max_timestamp(mut self, value: impl Into<String>) -> Self {
+        self.max_timestamp = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<types::OrgsGetUserStatsSortItem>>,
+    ) -> Self {
+        self.sort = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `actor_name_substring`.
+    pub fn actor_name_substring(mut self, value: impl Into<String>) -> Self {
+        self.actor_name_substring = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsGetUserStatsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -3530,11 +4069,33 @@ static LIST_APP_INSTALLATIONS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_app_installations`](OrgsApi::list_app_installations).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsListAppInstallationsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl OrgsListAppInstallationsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsListAppInstallationsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl OrgsListAppInstallationsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsListAppInstallationsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -3554,6 +4115,7 @@ static LIST_PENDING_INVITATIONS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_pending_invitations`](OrgsApi::list_pending_invitations).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsListPendingInvitationsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
@@ -3562,7 +4124,46 @@ pub struct OrgsListPendingInvitationsQuery {
     /// Filter invitations by their member role.
     pub role: Option<types::OrgsListPendingInvitationsRole>,
     /// Filter invitations by their invitation source.
-    pub invitation_source: Option<types::AllOrMemberOrScim>,
+    pub invitation_source: Option<types::OrgsListPendingInvitationsInvitationSource>,
+}
+impl OrgsListPendingInvitationsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsListPendingInvitationsQuery {
+            per_page: None,
+            page: None,
+            role: None,
+            invitation_source: None,
+        }
+    }
+}
+impl OrgsListPendingInvitationsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `role`.
+    pub fn role(
+        mut self,
+        value: impl Into<types::OrgsListPendingInvitationsRole>,
+    ) -> Self {
+        self.role = Some(value.into());
+        self
+    }
+    /// Sets `invitation_source`.
+    pub fn invitation_source(
+        mut self,
+        value: impl Into<types::OrgsListPendingInvitationsInvitationSource>,
+    ) -> Self {
+        self.invitation_source = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsListPendingInvitationsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -3604,11 +4205,33 @@ static LIST_INVITATION_TEAMS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_invitation_teams`](OrgsApi::list_invitation_teams).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsListInvitationTeamsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl OrgsListInvitationTeamsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsListInvitationTeamsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl OrgsListInvitationTeamsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsListInvitationTeamsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -3708,15 +4331,49 @@ static LIST_MEMBERS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_members`](OrgsApi::list_members).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsListMembersQuery {
     /// Filter members returned in the list. `2fa_disabled` means that only members without [two-factor authentication](https://github.com/blog/1614-two-factor-authentication) enabled will be returned. `2fa_insecure` means that only members with [insecure 2FA methods](https://docs.github.com/organizations/keeping-your-organization-secure/managing-two-factor-authentication-for-your-organization/requiring-two-factor-authentication-in-your-organization#requiring-secure-methods-of-two-factor-authentication-in-your-organization) will be returned. These options are only available for organization owners.
-    pub filter: Option<types::T2faDisabledOrT2faInsecureOrAll>,
+    pub filter: Option<types::OrgsListMembersFilter>,
     /// Filter members returned by their role.
-    pub role: Option<types::AllOrAdminOrMember>,
+    pub role: Option<types::OrgsListMembersRole>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl OrgsListMembersQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsListMembersQuery {
+            filter: None,
+            role: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl OrgsListMembersQuery {
+    /// Sets `filter`.
+    pub fn filter(mut self, value: impl Into<types::OrgsListMembersFilter>) -> Self {
+        self.filter = Some(value.into());
+        self
+    }
+    /// Sets `role`.
+    pub fn role(mut self, value: impl Into<types::OrgsListMembersRole>) -> Self {
+        self.role = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsListMembersQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -3738,7 +4395,8 @@ static CHECK_MEMBERSHIP_FOR_USER: Endpoint = Endpoint {
 };
 /// The success responses of [`check_membership_for_user`](OrgsApi::check_membership_for_user).
 #[derive(Debug, Clone)]
-pub enum OrgsCheckMembershipForUserResponse {
+#[non_exhaustive]
+pub enum OrgsCheckMembershipForUserOutcome {
     /// HTTP 204
     NoContent,
     /// HTTP 302
@@ -3876,11 +4534,33 @@ static LIST_ORG_ROLE_TEAMS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_org_role_teams`](OrgsApi::list_org_role_teams).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsListOrgRoleTeamsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl OrgsListOrgRoleTeamsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsListOrgRoleTeamsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl OrgsListOrgRoleTeamsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsListOrgRoleTeamsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -3900,11 +4580,33 @@ static LIST_ORG_ROLE_USERS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_org_role_users`](OrgsApi::list_org_role_users).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsListOrgRoleUsersQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl OrgsListOrgRoleUsersQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsListOrgRoleUsersQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl OrgsListOrgRoleUsersQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsListOrgRoleUsersQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -3924,13 +4626,41 @@ static LIST_OUTSIDE_COLLABORATORS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_outside_collaborators`](OrgsApi::list_outside_collaborators).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsListOutsideCollaboratorsQuery {
     /// Filter the list of outside collaborators. `2fa_disabled` means that only outside collaborators without [two-factor authentication](https://github.com/blog/1614-two-factor-authentication) enabled will be returned. `2fa_insecure` means that only outside collaborators with [insecure 2FA methods](https://docs.github.com/organizations/keeping-your-organization-secure/managing-two-factor-authentication-for-your-organization/requiring-two-factor-authentication-in-your-organization#requiring-secure-methods-of-two-factor-authentication-in-your-organization) will be returned.
-    pub filter: Option<types::T2faDisabledOrT2faInsecureOrAll>,
+    pub filter: Option<types::OrgsListMembersFilter>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl OrgsListOutsideCollaboratorsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsListOutsideCollaboratorsQuery {
+            filter: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl OrgsListOutsideCollaboratorsQuery {
+    /// Sets `filter`.
+    pub fn filter(mut self, value: impl Into<types::OrgsListMembersFilter>) -> Self {
+        self.filter = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsListOutsideCollaboratorsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -3951,7 +4681,8 @@ static CONVERT_MEMBER_TO_OUTSIDE_COLLABORATOR: Endpoint = Endpoint {
 };
 /// The success responses of [`convert_member_to_outside_collaborator`](OrgsApi::convert_member_to_outside_collaborator).
 #[derive(Debug, Clone)]
-pub enum OrgsConvertMemberToOutsideCollaboratorResponse {
+#[non_exhaustive]
+pub enum OrgsConvertMemberToOutsideCollaboratorOutcome {
     /// HTTP 202
     Accepted(serde_json::Value),
     /// HTTP 204
@@ -3984,15 +4715,16 @@ static LIST_PAT_GRANT_REQUESTS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_pat_grant_requests`](OrgsApi::list_pat_grant_requests).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsListPatGrantRequestsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The property by which to sort the results.
-    pub sort: Option<types::CreatedAt>,
+    pub sort: Option<types::OrgsListPatGrantsSort>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// A list of owner usernames to use to filter the results.
     pub owner: Option<Vec<String>>,
     /// The name of the repository to use to filter the results.
@@ -4000,11 +4732,83 @@ pub struct OrgsListPatGrantRequestsQuery {
     /// The permission to use to filter the results.
     pub permission: Option<String>,
     /// Only show fine-grained personal access tokens used before the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub last_used_before: Option<String>,
+    pub last_used_before: Option<crate::Timestamp>,
     /// Only show fine-grained personal access tokens used after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub last_used_after: Option<String>,
+    pub last_used_after: Option<crate::Timestamp>,
     /// The ID of the token
     pub token_id: Option<Vec<String>>,
+}
+impl OrgsListPatGrantRequestsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsListPatGrantRequestsQuery {
+            per_page: None,
+            page: None,
+            sort: None,
+            direction: None,
+            owner: None,
+            repository: None,
+            permission: None,
+            last_used_before: None,
+            last_used_after: None,
+            token_id: None,
+        }
+    }
+}
+impl OrgsListPatGrantRequestsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::OrgsListPatGrantsSort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `owner`.
+    pub fn owner(mut self, value: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.owner = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `repository`.
+    pub fn repository(mut self, value: impl Into<String>) -> Self {
+        self.repository = Some(value.into());
+        self
+    }
+    /// Sets `permission`.
+    pub fn permission(mut self, value: impl Into<String>) -> Self {
+        self.permission = Some(value.into());
+        self
+    }
+    /// Sets `last_used_before`.
+    pub fn last_used_before(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.last_used_before = Some(value.into());
+        self
+    }
+    /// Sets `last_used_after`.
+    pub fn last_used_after(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.last_used_after = Some(value.into());
+        self
+    }
+    /// Sets `token_id`.
+    pub fn token_id(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.token_id = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
 }
 impl Query for OrgsListPatGrantRequestsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -4066,11 +4870,33 @@ static LIST_PAT_GRANT_REQUEST_REPOSITORIES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_pat_grant_request_repositories`](OrgsApi::list_pat_grant_request_repositories).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsListPatGrantRequestRepositoriesQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl OrgsListPatGrantRequestRepositoriesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsListPatGrantRequestRepositoriesQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl OrgsListPatGrantRequestRepositoriesQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsListPatGrantRequestRepositoriesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -4095,15 +4921,16 @@ static LIST_PAT_GRANTS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_pat_grants`](OrgsApi::list_pat_grants).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsListPatGrantsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The property by which to sort the results.
-    pub sort: Option<types::CreatedAt>,
+    pub sort: Option<types::OrgsListPatGrantsSort>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// A list of owner usernames to use to filter the results.
     pub owner: Option<Vec<String>>,
     /// The name of the repository to use to filter the results.
@@ -4111,11 +4938,83 @@ pub struct OrgsListPatGrantsQuery {
     /// The permission to use to filter the results.
     pub permission: Option<String>,
     /// Only show fine-grained personal access tokens used before the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub last_used_before: Option<String>,
+    pub last_used_before: Option<crate::Timestamp>,
     /// Only show fine-grained personal access tokens used after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub last_used_after: Option<String>,
+    pub last_used_after: Option<crate::Timestamp>,
     /// The ID of the token
     pub token_id: Option<Vec<String>>,
+}
+impl OrgsListPatGrantsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsListPatGrantsQuery {
+            per_page: None,
+            page: None,
+            sort: None,
+            direction: None,
+            owner: None,
+            repository: None,
+            permission: None,
+            last_used_before: None,
+            last_used_after: None,
+            token_id: None,
+        }
+    }
+}
+impl OrgsListPatGrantsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::OrgsListPatGrantsSort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `owner`.
+    pub fn owner(mut self, value: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.owner = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `repository`.
+    pub fn repository(mut self, value: impl Into<String>) -> Self {
+        self.repository = Some(value.into());
+        self
+    }
+    /// Sets `permission`.
+    pub fn permission(mut self, value: impl Into<String>) -> Self {
+        self.permission = Some(value.into());
+        self
+    }
+    /// Sets `last_used_before`.
+    pub fn last_used_before(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.last_used_before = Some(value.into());
+        self
+    }
+    /// Sets `last_used_after`.
+    pub fn last_used_after(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.last_used_after = Some(value.into());
+        self
+    }
+    /// Sets `token_id`.
+    pub fn token_id(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.token_id = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
 }
 impl Query for OrgsListPatGrantsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -4177,11 +5076,33 @@ static LIST_PAT_GRANT_REPOSITORIES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_pat_grant_repositories`](OrgsApi::list_pat_grant_repositories).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsListPatGrantRepositoriesQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl OrgsListPatGrantRepositoriesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsListPatGrantRepositoriesQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl OrgsListPatGrantRepositoriesQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsListPatGrantRepositoriesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -4251,6 +5172,7 @@ static CUSTOM_PROPERTIES_FOR_REPOS_GET_ORGANIZATION_VALUES: Endpoint = Endpoint 
 };
 /// Query parameters of [`custom_properties_for_repos_get_organization_values`](OrgsApi::custom_properties_for_repos_get_organization_values).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsCustomPropertiesForReposGetOrganizationValuesQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
@@ -4258,6 +5180,33 @@ pub struct OrgsCustomPropertiesForReposGetOrganizationValuesQuery {
     pub page: Option<i64>,
     /// Finds repositories in the organization with a query containing one or more search keywords and qualifiers. Qualifiers allow you to limit your search to specific areas of GitHub. The REST API supports the same qualifiers as the web interface for GitHub. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query). See "[Searching for repositories](https://docs.github.com/articles/searching-for-repositories/)" for a detailed list of qualifiers.
     pub repository_query: Option<String>,
+}
+impl OrgsCustomPropertiesForReposGetOrganizationValuesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsCustomPropertiesForReposGetOrganizationValuesQuery {
+            per_page: None,
+            page: None,
+            repository_query: None,
+        }
+    }
+}
+impl OrgsCustomPropertiesForReposGetOrganizationValuesQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `repository_query`.
+    pub fn repository_query(mut self, value: impl Into<String>) -> Self {
+        self.repository_query = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsCustomPropertiesForReposGetOrganizationValuesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -4292,11 +5241,33 @@ static LIST_PUBLIC_MEMBERS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_public_members`](OrgsApi::list_public_members).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsListPublicMembersQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl OrgsListPublicMembersQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsListPublicMembersQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl OrgsListPublicMembersQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsListPublicMembersQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -4346,11 +5317,33 @@ static GET_ORG_RULESET_HISTORY: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_org_ruleset_history`](OrgsApi::get_org_ruleset_history).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsGetOrgRulesetHistoryQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl OrgsGetOrgRulesetHistoryQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsGetOrgRulesetHistoryQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl OrgsGetOrgRulesetHistoryQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsGetOrgRulesetHistoryQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -4430,11 +5423,33 @@ static GET_IMMUTABLE_RELEASES_SETTINGS_REPOSITORIES: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_immutable_releases_settings_repositories`](OrgsApi::get_immutable_releases_settings_repositories).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsGetImmutableReleasesSettingsRepositoriesQuery {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl OrgsGetImmutableReleasesSettingsRepositoriesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsGetImmutableReleasesSettingsRepositoriesQuery {
+            page: None,
+            per_page: None,
+        }
+    }
+}
+impl OrgsGetImmutableReleasesSettingsRepositoriesQuery {
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsGetImmutableReleasesSettingsRepositoriesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -4498,13 +5513,41 @@ static LIST_MEMBERSHIPS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_memberships_for_authenticated_user`](OrgsApi::list_memberships_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsListMembershipsForAuthenticatedUserQuery {
     /// Indicates the state of the memberships to return. If not specified, the API returns both active and pending memberships.
-    pub state: Option<types::ActiveOrPending>,
+    pub state: Option<types::OrgMembershipState>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl OrgsListMembershipsForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsListMembershipsForAuthenticatedUserQuery {
+            state: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl OrgsListMembershipsForAuthenticatedUserQuery {
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<types::OrgMembershipState>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsListMembershipsForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -4549,11 +5592,33 @@ static LIST_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_authenticated_user`](OrgsApi::list_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsListForAuthenticatedUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl OrgsListForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsListForAuthenticatedUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl OrgsListForAuthenticatedUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsListForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -4573,11 +5638,33 @@ static LIST_FOR_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_user`](OrgsApi::list_for_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct OrgsListForUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl OrgsListForUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsListForUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl OrgsListForUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for OrgsListForUserQuery {
     fn write(&self, out: &mut QueryPairs) {

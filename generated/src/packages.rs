@@ -796,6 +796,7 @@ static LIST_PACKAGES_FOR_ORGANIZATION: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_packages_for_organization`](PackagesApi::list_packages_for_organization).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PackagesListPackagesForOrganizationQuery {
     /// The type of supported package. Packages in GitHub's Gradle registry have the type `maven`. Docker images pushed to GitHub's Container registry (`ghcr.io`) have the type `container`. You can use the type `docker` to find images that were pushed to GitHub's Docker registry (`docker.pkg.github.com`), even if these have now been migrated to the Container registry.
     pub package_type: types::PackagePackageType,
@@ -803,11 +804,44 @@ pub struct PackagesListPackagesForOrganizationQuery {
     ///
     /// The `internal` visibility is only supported for GitHub Packages registries that allow for granular permissions. For other ecosystems `internal` is synonymous with `private`.
     /// For the list of GitHub Packages registries that support granular permissions, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."
-    pub visibility: Option<types::PublicOrPrivateOrInternal>,
+    pub visibility: Option<types::Visibility>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl PackagesListPackagesForOrganizationQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(package_type: impl Into<types::PackagePackageType>) -> Self {
+        PackagesListPackagesForOrganizationQuery {
+            package_type: package_type.into(),
+            visibility: None,
+            page: None,
+            per_page: None,
+        }
+    }
+}
+impl PackagesListPackagesForOrganizationQuery {
+    /// Sets `package_type`.
+    pub fn package_type(mut self, value: impl Into<types::PackagePackageType>) -> Self {
+        self.package_type = value.into();
+        self
+    }
+    /// Sets `visibility`.
+    pub fn visibility(mut self, value: impl Into<types::Visibility>) -> Self {
+        self.visibility = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for PackagesListPackagesForOrganizationQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -857,9 +891,25 @@ static RESTORE_PACKAGE_FOR_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`restore_package_for_org`](PackagesApi::restore_package_for_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct PackagesRestorePackageForOrgQuery {
     /// package token
     pub token: Option<String>,
+}
+impl PackagesRestorePackageForOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        PackagesRestorePackageForOrgQuery {
+            token: None,
+        }
+    }
+}
+impl PackagesRestorePackageForOrgQuery {
+    /// Sets `token`.
+    pub fn token(mut self, value: impl Into<String>) -> Self {
+        self.token = Some(value.into());
+        self
+    }
 }
 impl Query for PackagesRestorePackageForOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -882,13 +932,44 @@ static GET_ALL_PACKAGE_VERSIONS_FOR_PACKAGE_OWNED_BY_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_all_package_versions_for_package_owned_by_org`](PackagesApi::get_all_package_versions_for_package_owned_by_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct PackagesGetAllPackageVersionsForPackageOwnedByOrgQuery {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The state of the package, either active or deleted.
-    pub state: Option<types::ActiveOrDeleted>,
+    pub state: Option<types::PackagesGetAllPackageVersionsForPackageOwnedByOrgState>,
+}
+impl PackagesGetAllPackageVersionsForPackageOwnedByOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        PackagesGetAllPackageVersionsForPackageOwnedByOrgQuery {
+            page: None,
+            per_page: None,
+            state: None,
+        }
+    }
+}
+impl PackagesGetAllPackageVersionsForPackageOwnedByOrgQuery {
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `state`.
+    pub fn state(
+        mut self,
+        value: impl Into<types::PackagesGetAllPackageVersionsForPackageOwnedByOrgState>,
+    ) -> Self {
+        self.state = Some(value.into());
+        self
+    }
 }
 impl Query for PackagesGetAllPackageVersionsForPackageOwnedByOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -957,6 +1038,7 @@ static LIST_PACKAGES_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_packages_for_authenticated_user`](PackagesApi::list_packages_for_authenticated_user).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PackagesListPackagesForAuthenticatedUserQuery {
     /// The type of supported package. Packages in GitHub's Gradle registry have the type `maven`. Docker images pushed to GitHub's Container registry (`ghcr.io`) have the type `container`. You can use the type `docker` to find images that were pushed to GitHub's Docker registry (`docker.pkg.github.com`), even if these have now been migrated to the Container registry.
     pub package_type: types::PackagePackageType,
@@ -964,11 +1046,44 @@ pub struct PackagesListPackagesForAuthenticatedUserQuery {
     ///
     /// The `internal` visibility is only supported for GitHub Packages registries that allow for granular permissions. For other ecosystems `internal` is synonymous with `private`.
     /// For the list of GitHub Packages registries that support granular permissions, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."
-    pub visibility: Option<types::PublicOrPrivateOrInternal>,
+    pub visibility: Option<types::Visibility>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl PackagesListPackagesForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(package_type: impl Into<types::PackagePackageType>) -> Self {
+        PackagesListPackagesForAuthenticatedUserQuery {
+            package_type: package_type.into(),
+            visibility: None,
+            page: None,
+            per_page: None,
+        }
+    }
+}
+impl PackagesListPackagesForAuthenticatedUserQuery {
+    /// Sets `package_type`.
+    pub fn package_type(mut self, value: impl Into<types::PackagePackageType>) -> Self {
+        self.package_type = value.into();
+        self
+    }
+    /// Sets `visibility`.
+    pub fn visibility(mut self, value: impl Into<types::Visibility>) -> Self {
+        self.visibility = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for PackagesListPackagesForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1018,9 +1133,25 @@ static RESTORE_PACKAGE_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`restore_package_for_authenticated_user`](PackagesApi::restore_package_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct PackagesRestorePackageForAuthenticatedUserQuery {
     /// package token
     pub token: Option<String>,
+}
+impl PackagesRestorePackageForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        PackagesRestorePackageForAuthenticatedUserQuery {
+            token: None,
+        }
+    }
+}
+impl PackagesRestorePackageForAuthenticatedUserQuery {
+    /// Sets `token`.
+    pub fn token(mut self, value: impl Into<String>) -> Self {
+        self.token = Some(value.into());
+        self
+    }
 }
 impl Query for PackagesRestorePackageForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1043,13 +1174,44 @@ static GET_ALL_PACKAGE_VERSIONS_FOR_PACKAGE_OWNED_BY_AUTHENTICATED_USER: Endpoin
 };
 /// Query parameters of [`get_all_package_versions_for_package_owned_by_authenticated_user`](PackagesApi::get_all_package_versions_for_package_owned_by_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUserQuery {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The state of the package, either active or deleted.
-    pub state: Option<types::ActiveOrDeleted>,
+    pub state: Option<types::PackagesGetAllPackageVersionsForPackageOwnedByOrgState>,
+}
+impl PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUserQuery {
+            page: None,
+            per_page: None,
+            state: None,
+        }
+    }
+}
+impl PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUserQuery {
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `state`.
+    pub fn state(
+        mut self,
+        value: impl Into<types::PackagesGetAllPackageVersionsForPackageOwnedByOrgState>,
+    ) -> Self {
+        self.state = Some(value.into());
+        self
+    }
 }
 impl Query for PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1118,6 +1280,7 @@ static LIST_PACKAGES_FOR_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_packages_for_user`](PackagesApi::list_packages_for_user).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PackagesListPackagesForUserQuery {
     /// The type of supported package. Packages in GitHub's Gradle registry have the type `maven`. Docker images pushed to GitHub's Container registry (`ghcr.io`) have the type `container`. You can use the type `docker` to find images that were pushed to GitHub's Docker registry (`docker.pkg.github.com`), even if these have now been migrated to the Container registry.
     pub package_type: types::PackagePackageType,
@@ -1125,11 +1288,44 @@ pub struct PackagesListPackagesForUserQuery {
     ///
     /// The `internal` visibility is only supported for GitHub Packages registries that allow for granular permissions. For other ecosystems `internal` is synonymous with `private`.
     /// For the list of GitHub Packages registries that support granular permissions, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."
-    pub visibility: Option<types::PublicOrPrivateOrInternal>,
+    pub visibility: Option<types::Visibility>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl PackagesListPackagesForUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(package_type: impl Into<types::PackagePackageType>) -> Self {
+        PackagesListPackagesForUserQuery {
+            package_type: package_type.into(),
+            visibility: None,
+            page: None,
+            per_page: None,
+        }
+    }
+}
+impl PackagesListPackagesForUserQuery {
+    /// Sets `package_type`.
+    pub fn package_type(mut self, value: impl Into<types::PackagePackageType>) -> Self {
+        self.package_type = value.into();
+        self
+    }
+    /// Sets `visibility`.
+    pub fn visibility(mut self, value: impl Into<types::Visibility>) -> Self {
+        self.visibility = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for PackagesListPackagesForUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1179,9 +1375,25 @@ static RESTORE_PACKAGE_FOR_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`restore_package_for_user`](PackagesApi::restore_package_for_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct PackagesRestorePackageForUserQuery {
     /// package token
     pub token: Option<String>,
+}
+impl PackagesRestorePackageForUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        PackagesRestorePackageForUserQuery {
+            token: None,
+        }
+    }
+}
+impl PackagesRestorePackageForUserQuery {
+    /// Sets `token`.
+    pub fn token(mut self, value: impl Into<String>) -> Self {
+        self.token = Some(value.into());
+        self
+    }
 }
 impl Query for PackagesRestorePackageForUserQuery {
     fn write(&self, out: &mut QueryPairs) {

@@ -680,6 +680,7 @@ static LIST_FOR_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_org`](ProjectsApi::list_for_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ProjectsListForOrgQuery {
     /// Limit results to projects of the specified type.
     pub q: Option<String>,
@@ -689,6 +690,39 @@ pub struct ProjectsListForOrgQuery {
     pub after: Option<String>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl ProjectsListForOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ProjectsListForOrgQuery {
+            q: None,
+            before: None,
+            after: None,
+            per_page: None,
+        }
+    }
+}
+impl ProjectsListForOrgQuery {
+    /// Sets `q`.
+    pub fn q(mut self, value: impl Into<String>) -> Self {
+        self.q = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for ProjectsListForOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -730,6 +764,7 @@ static LIST_FIELDS_FOR_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_fields_for_org`](ProjectsApi::list_fields_for_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ProjectsListFieldsForOrgQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
@@ -737,6 +772,33 @@ pub struct ProjectsListFieldsForOrgQuery {
     pub before: Option<String>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
+}
+impl ProjectsListFieldsForOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ProjectsListFieldsForOrgQuery {
+            per_page: None,
+            before: None,
+            after: None,
+        }
+    }
+}
+impl ProjectsListFieldsForOrgQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
 }
 impl Query for ProjectsListFieldsForOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -781,6 +843,7 @@ static LIST_ITEMS_FOR_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_items_for_org`](ProjectsApi::list_items_for_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ProjectsListItemsForOrgQuery {
     /// Search query to filter items, see [Filtering projects](https://docs.github.com/issues/planning-and-tracking-with-projects/customizing-views-in-your-project/filtering-projects) for more information.
     pub q: Option<String>,
@@ -794,6 +857,48 @@ pub struct ProjectsListItemsForOrgQuery {
     pub after: Option<String>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl ProjectsListItemsForOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ProjectsListItemsForOrgQuery {
+            q: None,
+            fields: None,
+            before: None,
+            after: None,
+            per_page: None,
+        }
+    }
+}
+impl ProjectsListItemsForOrgQuery {
+    /// Sets `q`.
+    pub fn q(mut self, value: impl Into<String>) -> Self {
+        self.q = Some(value.into());
+        self
+    }
+    /// Sets `fields`.
+    pub fn fields(
+        mut self,
+        value: impl Into<types::SecurityAdvisoriesListGlobalAdvisoriesAffects>,
+    ) -> Self {
+        self.fields = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for ProjectsListItemsForOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -826,11 +931,30 @@ static GET_ORG_ITEM: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_org_item`](ProjectsApi::get_org_item).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ProjectsGetOrgItemQuery {
     /// Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
     ///
     /// Example: fields[]=123&fields[]=456&fields[]=789 or fields=123,456,789
     pub fields: Option<types::SecurityAdvisoriesListGlobalAdvisoriesAffects>,
+}
+impl ProjectsGetOrgItemQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ProjectsGetOrgItemQuery {
+            fields: None,
+        }
+    }
+}
+impl ProjectsGetOrgItemQuery {
+    /// Sets `fields`.
+    pub fn fields(
+        mut self,
+        value: impl Into<types::SecurityAdvisoriesListGlobalAdvisoriesAffects>,
+    ) -> Self {
+        self.fields = Some(value.into());
+        self
+    }
 }
 impl Query for ProjectsGetOrgItemQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -894,6 +1018,7 @@ static LIST_VIEW_ITEMS_FOR_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_view_items_for_org`](ProjectsApi::list_view_items_for_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ProjectsListViewItemsForOrgQuery {
     /// Limit results to specific fields, by their IDs. If not specified, the
     /// title field will be returned.
@@ -906,6 +1031,42 @@ pub struct ProjectsListViewItemsForOrgQuery {
     pub after: Option<String>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl ProjectsListViewItemsForOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ProjectsListViewItemsForOrgQuery {
+            fields: None,
+            before: None,
+            after: None,
+            per_page: None,
+        }
+    }
+}
+impl ProjectsListViewItemsForOrgQuery {
+    /// Sets `fields`.
+    pub fn fields(
+        mut self,
+        value: impl Into<types::SecurityAdvisoriesListGlobalAdvisoriesAffects>,
+    ) -> Self {
+        self.fields = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for ProjectsListViewItemsForOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -953,6 +1114,7 @@ static LIST_FOR_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_user`](ProjectsApi::list_for_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ProjectsListForUserQuery {
     /// Limit results to projects of the specified type.
     pub q: Option<String>,
@@ -962,6 +1124,39 @@ pub struct ProjectsListForUserQuery {
     pub after: Option<String>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl ProjectsListForUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ProjectsListForUserQuery {
+            q: None,
+            before: None,
+            after: None,
+            per_page: None,
+        }
+    }
+}
+impl ProjectsListForUserQuery {
+    /// Sets `q`.
+    pub fn q(mut self, value: impl Into<String>) -> Self {
+        self.q = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for ProjectsListForUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -993,6 +1188,7 @@ static LIST_FIELDS_FOR_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_fields_for_user`](ProjectsApi::list_fields_for_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ProjectsListFieldsForUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
@@ -1000,6 +1196,33 @@ pub struct ProjectsListFieldsForUserQuery {
     pub before: Option<String>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
+}
+impl ProjectsListFieldsForUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ProjectsListFieldsForUserQuery {
+            per_page: None,
+            before: None,
+            after: None,
+        }
+    }
+}
+impl ProjectsListFieldsForUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
 }
 impl Query for ProjectsListFieldsForUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1044,6 +1267,7 @@ static LIST_ITEMS_FOR_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_items_for_user`](ProjectsApi::list_items_for_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ProjectsListItemsForUserQuery {
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
@@ -1057,6 +1281,48 @@ pub struct ProjectsListItemsForUserQuery {
     ///
     /// Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`
     pub fields: Option<types::SecurityAdvisoriesListGlobalAdvisoriesAffects>,
+}
+impl ProjectsListItemsForUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ProjectsListItemsForUserQuery {
+            before: None,
+            after: None,
+            per_page: None,
+            q: None,
+            fields: None,
+        }
+    }
+}
+impl ProjectsListItemsForUserQuery {
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `q`.
+    pub fn q(mut self, value: impl Into<String>) -> Self {
+        self.q = Some(value.into());
+        self
+    }
+    /// Sets `fields`.
+    pub fn fields(
+        mut self,
+        value: impl Into<types::SecurityAdvisoriesListGlobalAdvisoriesAffects>,
+    ) -> Self {
+        self.fields = Some(value.into());
+        self
+    }
 }
 impl Query for ProjectsListItemsForUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1089,11 +1355,30 @@ static GET_USER_ITEM: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_user_item`](ProjectsApi::get_user_item).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ProjectsGetUserItemQuery {
     /// Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
     ///
     /// Example: fields[]=123&fields[]=456&fields[]=789 or fields=123,456,789
     pub fields: Option<types::SecurityAdvisoriesListGlobalAdvisoriesAffects>,
+}
+impl ProjectsGetUserItemQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ProjectsGetUserItemQuery {
+            fields: None,
+        }
+    }
+}
+impl ProjectsGetUserItemQuery {
+    /// Sets `fields`.
+    pub fn fields(
+        mut self,
+        value: impl Into<types::SecurityAdvisoriesListGlobalAdvisoriesAffects>,
+    ) -> Self {
+        self.fields = Some(value.into());
+        self
+    }
 }
 impl Query for ProjectsGetUserItemQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1141,6 +1426,7 @@ static LIST_VIEW_ITEMS_FOR_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_view_items_for_user`](ProjectsApi::list_view_items_for_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ProjectsListViewItemsForUserQuery {
     /// Limit results to specific fields, by their IDs. If not specified, the
     /// title field will be returned.
@@ -1153,6 +1439,42 @@ pub struct ProjectsListViewItemsForUserQuery {
     pub after: Option<String>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl ProjectsListViewItemsForUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ProjectsListViewItemsForUserQuery {
+            fields: None,
+            before: None,
+            after: None,
+            per_page: None,
+        }
+    }
+}
+impl ProjectsListViewItemsForUserQuery {
+    /// Sets `fields`.
+    pub fn fields(
+        mut self,
+        value: impl Into<types::SecurityAdvisoriesListGlobalAdvisoriesAffects>,
+    ) -> Self {
+        self.fields = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for ProjectsListViewItemsForUserQuery {
     fn write(&self, out: &mut QueryPairs) {

@@ -96,7 +96,7 @@ impl<'a> PullsApi<'a> {
         owner: &str,
         repo: &str,
         body: &types::PullsCreateRequest,
-    ) -> Result<Response<types::PullRequest2>, Error> {
+    ) -> Result<Response<types::PullRequest>, Error> {
         self.client.call(&CREATE, Args::new(&[&owner, &repo]).json(body)).await
     }
     /// List review comments in a repository
@@ -253,7 +253,7 @@ impl<'a> PullsApi<'a> {
         owner: &str,
         repo: &str,
         pull_number: i64,
-    ) -> Result<Response<types::PullRequest2>, Error> {
+    ) -> Result<Response<types::PullRequest>, Error> {
         self.client.call(&GET, Args::new(&[&owner, &repo, &pull_number])).await
     }
     /// Update a pull request
@@ -280,7 +280,7 @@ impl<'a> PullsApi<'a> {
         repo: &str,
         pull_number: i64,
         body: Option<&types::PullsUpdateRequest>,
-    ) -> Result<Response<types::PullRequest2>, Error> {
+    ) -> Result<Response<types::PullRequest>, Error> {
         self.client
             .call(&UPDATE, Args::new(&[&owner, &repo, &pull_number]).json_opt(body))
             .await
@@ -1059,14 +1059,14 @@ impl<'a> PullsApi<'a> {
         owner: &str,
         repo: &str,
         stack_number: i64,
-    ) -> Result<Response<PullsUnstackResponse>, Error> {
+    ) -> Result<Response<PullsUnstackOutcome>, Error> {
         self.client
             .call_with(
                 &UNSTACK,
                 Args::new(&[&owner, &repo, &stack_number]),
                 |status, body| match status {
-                    200 => decode_json(body).map(PullsUnstackResponse::Ok),
-                    204 => Ok(PullsUnstackResponse::NoContent),
+                    200 => decode_json(body).map(PullsUnstackOutcome::Ok),
+                    204 => Ok(PullsUnstackOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -1085,9 +1085,10 @@ static LIST: Endpoint = Endpoint {
 };
 /// Query parameters of [`list`](PullsApi::list).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct PullsListQuery {
     /// Either `open`, `closed`, or `all` to filter by state.
-    pub state: Option<types::OpenOrClosedOrAll>,
+    pub state: Option<types::State>,
     /// Filter pulls by head user or head organization and branch name in the format of `user:ref-name` or `organization:ref-name`. For example: `github:new-script-format` or `octocat:test-branch`.
     pub head: Option<String>,
     /// Filter pulls by base branch name. Example: `gh-pages`.
@@ -1095,11 +1096,62 @@ pub struct PullsListQuery {
     /// What to sort results by. `popularity` will sort by the number of comments. `long-running` will sort by date created and will limit the results to pull requests that have been open for more than a month and have had activity within the past month.
     pub sort: Option<types::PullsListSort>,
     /// The direction of the sort. Default: `desc` when sort is `created` or sort is not specified, otherwise `asc`.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl PullsListQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        PullsListQuery {
+            state: None,
+            head: None,
+            base: None,
+            sort: None,
+            direction: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl PullsListQuery {
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<types::State>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `head`.
+    pub fn head(mut self, value: impl Into<String>) -> Self {
+        self.head = Some(value.into());
+        self
+    }
+    /// Sets `base`.
+    pub fn base(mut self, value: impl Into<String>) -> Self {
+        self.base = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::PullsListSort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for PullsListQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1134,16 +1186,59 @@ static LIST_REVIEW_COMMENTS_FOR_REPO: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_review_comments_for_repo`](PullsApi::list_review_comments_for_repo).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct PullsListReviewCommentsForRepoQuery {
-    pub sort: Option<types::CreatedOrUpdatedOrCreatedAt>,
+    pub sort: Option<types::PullsListReviewCommentsForRepoSort>,
     /// The direction to sort results. Ignored without `sort` parameter.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub since: Option<String>,
+    pub since: Option<crate::Timestamp>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl PullsListReviewCommentsForRepoQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        PullsListReviewCommentsForRepoQuery {
+            sort: None,
+            direction: None,
+            since: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl PullsListReviewCommentsForRepoQuery {
+    /// Sets `sort`.
+    pub fn sort(
+        mut self,
+        value: impl Into<types::PullsListReviewCommentsForRepoSort>,
+    ) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `since`.
+    pub fn since(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.since = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for PullsListReviewCommentsForRepoQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1221,17 +1316,57 @@ static LIST_REVIEW_COMMENTS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_review_comments`](PullsApi::list_review_comments).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct PullsListReviewCommentsQuery {
     /// The property to sort the results by.
-    pub sort: Option<types::CreatedOrUpdated>,
+    pub sort: Option<types::Sort>,
     /// The direction to sort results. Ignored without `sort` parameter.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub since: Option<String>,
+    pub since: Option<crate::Timestamp>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl PullsListReviewCommentsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        PullsListReviewCommentsQuery {
+            sort: None,
+            direction: None,
+            since: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl PullsListReviewCommentsQuery {
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::Sort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `since`.
+    pub fn since(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.since = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for PullsListReviewCommentsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1274,11 +1409,33 @@ static LIST_COMMITS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_commits`](PullsApi::list_commits).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct PullsListCommitsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl PullsListCommitsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        PullsListCommitsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl PullsListCommitsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for PullsListCommitsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1302,11 +1459,33 @@ static LIST_FILES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_files`](PullsApi::list_files).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct PullsListFilesQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl PullsListFilesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        PullsListFilesQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl PullsListFilesQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for PullsListFilesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1408,11 +1587,33 @@ static LIST_REVIEWS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_reviews`](PullsApi::list_reviews).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct PullsListReviewsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl PullsListReviewsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        PullsListReviewsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl PullsListReviewsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for PullsListReviewsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1472,11 +1673,33 @@ static LIST_COMMENTS_FOR_REVIEW: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_comments_for_review`](PullsApi::list_comments_for_review).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct PullsListCommentsForReviewQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl PullsListCommentsForReviewQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        PullsListCommentsForReviewQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl PullsListCommentsForReviewQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for PullsListCommentsForReviewQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1530,6 +1753,7 @@ static LIST_2: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_2`](PullsApi::list_2).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct PullsList2Query {
     /// Filter to the stack containing this repository pull request number.
     pub pull_request: Option<i64>,
@@ -1537,6 +1761,33 @@ pub struct PullsList2Query {
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl PullsList2Query {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        PullsList2Query {
+            pull_request: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl PullsList2Query {
+    /// Sets `pull_request`.
+    pub fn pull_request(mut self, value: impl Into<i64>) -> Self {
+        self.pull_request = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for PullsList2Query {
     fn write(&self, out: &mut QueryPairs) {
@@ -1595,7 +1846,8 @@ static UNSTACK: Endpoint = Endpoint {
 };
 /// The success responses of [`unstack`](PullsApi::unstack).
 #[derive(Debug, Clone)]
-pub enum PullsUnstackResponse {
+#[non_exhaustive]
+pub enum PullsUnstackOutcome {
     /// HTTP 200
     Ok(types::PullsCreateResponse),
     /// HTTP 204

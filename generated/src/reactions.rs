@@ -471,13 +471,41 @@ static LIST_FOR_COMMIT_COMMENT: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_commit_comment`](ReactionsApi::list_for_commit_comment).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReactionsListForCommitCommentQuery {
     /// Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to a commit comment.
-    pub content: Option<types::ReactionsListForCommitCommentContent>,
+    pub content: Option<types::ReactionContent>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReactionsListForCommitCommentQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReactionsListForCommitCommentQuery {
+            content: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReactionsListForCommitCommentQuery {
+    /// Sets `content`.
+    pub fn content(mut self, value: impl Into<types::ReactionContent>) -> Self {
+        self.content = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReactionsListForCommitCommentQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -518,13 +546,41 @@ static LIST_FOR_ISSUE_COMMENT: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_issue_comment`](ReactionsApi::list_for_issue_comment).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReactionsListForIssueCommentQuery {
     /// Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to an issue comment.
-    pub content: Option<types::ReactionsListForCommitCommentContent>,
+    pub content: Option<types::ReactionContent>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReactionsListForIssueCommentQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReactionsListForIssueCommentQuery {
+            content: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReactionsListForIssueCommentQuery {
+    /// Sets `content`.
+    pub fn content(mut self, value: impl Into<types::ReactionContent>) -> Self {
+        self.content = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReactionsListForIssueCommentQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -565,13 +621,41 @@ static LIST_FOR_ISSUE: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_issue`](ReactionsApi::list_for_issue).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReactionsListForIssueQuery {
     /// Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to an issue.
-    pub content: Option<types::ReactionsListForCommitCommentContent>,
+    pub content: Option<types::ReactionContent>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReactionsListForIssueQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReactionsListForIssueQuery {
+            content: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReactionsListForIssueQuery {
+    /// Sets `content`.
+    pub fn content(mut self, value: impl Into<types::ReactionContent>) -> Self {
+        self.content = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReactionsListForIssueQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -612,13 +696,41 @@ static LIST_FOR_PULL_REQUEST_REVIEW_COMMENT: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_pull_request_review_comment`](ReactionsApi::list_for_pull_request_review_comment).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReactionsListForPullRequestReviewCommentQuery {
     /// Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to a pull request review comment.
-    pub content: Option<types::ReactionsListForCommitCommentContent>,
+    pub content: Option<types::ReactionContent>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReactionsListForPullRequestReviewCommentQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReactionsListForPullRequestReviewCommentQuery {
+            content: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReactionsListForPullRequestReviewCommentQuery {
+    /// Sets `content`.
+    pub fn content(mut self, value: impl Into<types::ReactionContent>) -> Self {
+        self.content = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReactionsListForPullRequestReviewCommentQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -659,13 +771,41 @@ static LIST_FOR_RELEASE: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_release`](ReactionsApi::list_for_release).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReactionsListForReleaseQuery {
     /// Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to a release.
-    pub content: Option<types::ReactionsListForReleaseContent>,
+    pub content: Option<types::Content>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReactionsListForReleaseQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReactionsListForReleaseQuery {
+            content: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReactionsListForReleaseQuery {
+    /// Sets `content`.
+    pub fn content(mut self, value: impl Into<types::Content>) -> Self {
+        self.content = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReactionsListForReleaseQuery {
     fn write(&self, out: &mut QueryPairs) {

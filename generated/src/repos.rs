@@ -1487,14 +1487,14 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         username: &str,
         body: Option<&types::TeamsAddOrUpdateRepoPermissionsInOrgRequest>,
-    ) -> Result<Response<ReposAddCollaboratorResponse>, Error> {
+    ) -> Result<Response<ReposAddCollaboratorOutcome>, Error> {
         self.client
             .call_with(
                 &ADD_COLLABORATOR,
                 Args::new(&[&owner, &repo, &username]).json_opt(body),
                 |status, body| match status {
-                    201 => decode_json(body).map(ReposAddCollaboratorResponse::Created),
-                    204 => Ok(ReposAddCollaboratorResponse::NoContent),
+                    201 => decode_json(body).map(ReposAddCollaboratorOutcome::Created),
+                    204 => Ok(ReposAddCollaboratorOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -2262,14 +2262,14 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         path: &str,
         query: &ReposGetContentQuery,
-    ) -> Result<Response<ReposGetContentResponse>, Error> {
+    ) -> Result<Response<ReposGetContentOutcome>, Error> {
         self.client
             .call_with(
                 &GET_CONTENT,
                 Args::new(&[&owner, &repo, &path]).query(query),
                 |status, body| match status {
-                    200 => decode_json(body).map(ReposGetContentResponse::Ok),
-                    302 => Ok(ReposGetContentResponse::Found),
+                    200 => decode_json(body).map(ReposGetContentOutcome::Ok),
+                    302 => Ok(ReposGetContentOutcome::Found),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -2360,14 +2360,14 @@ impl<'a> ReposApi<'a> {
         owner: &str,
         repo: &str,
         query: &ReposListContributorsQuery,
-    ) -> Result<Response<ReposListContributorsResponse>, Error> {
+    ) -> Result<Response<ReposListContributorsOutcome>, Error> {
         self.client
             .call_with(
                 &LIST_CONTRIBUTORS,
                 Args::new(&[&owner, &repo]).query(query),
                 |status, body| match status {
-                    200 => decode_json(body).map(ReposListContributorsResponse::Ok),
-                    204 => Ok(ReposListContributorsResponse::NoContent),
+                    200 => decode_json(body).map(ReposListContributorsOutcome::Ok),
+                    204 => Ok(ReposListContributorsOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -2479,14 +2479,14 @@ impl<'a> ReposApi<'a> {
         owner: &str,
         repo: &str,
         body: &types::ReposCreateDeploymentRequest,
-    ) -> Result<Response<ReposCreateDeploymentResponse>, Error> {
+    ) -> Result<Response<ReposCreateDeploymentOutcome>, Error> {
         self.client
             .call_with(
                 &CREATE_DEPLOYMENT,
                 Args::new(&[&owner, &repo]).json(body),
                 |status, body| match status {
-                    201 => decode_json(body).map(ReposCreateDeploymentResponse::Created),
-                    202 => decode_json(body).map(ReposCreateDeploymentResponse::Accepted),
+                    201 => decode_json(body).map(ReposCreateDeploymentOutcome::Created),
+                    202 => decode_json(body).map(ReposCreateDeploymentOutcome::Accepted),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -2817,7 +2817,7 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         environment_name: &str,
         body: &types::DeploymentBranchPolicyNamePatternWithType,
-    ) -> Result<Response<ReposCreateDeploymentBranchPolicyResponse>, Error> {
+    ) -> Result<Response<ReposCreateDeploymentBranchPolicyOutcome>, Error> {
         self.client
             .call_with(
                 &CREATE_DEPLOYMENT_BRANCH_POLICY,
@@ -2825,9 +2825,9 @@ impl<'a> ReposApi<'a> {
                 |status, body| match status {
                     200 => {
                         decode_json(body)
-                            .map(ReposCreateDeploymentBranchPolicyResponse::Ok)
+                            .map(ReposCreateDeploymentBranchPolicyOutcome::Ok)
                     }
-                    303 => Ok(ReposCreateDeploymentBranchPolicyResponse::SeeOther),
+                    303 => Ok(ReposCreateDeploymentBranchPolicyOutcome::SeeOther),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -3687,14 +3687,14 @@ impl<'a> ReposApi<'a> {
         owner: &str,
         repo: &str,
         body: &types::ReposMergeRequest,
-    ) -> Result<Response<ReposMergeResponse>, Error> {
+    ) -> Result<Response<ReposMergeOutcome>, Error> {
         self.client
             .call_with(
                 &MERGE,
                 Args::new(&[&owner, &repo]).json(body),
                 |status, body| match status {
-                    201 => decode_json(body).map(ReposMergeResponse::Created),
-                    204 => Ok(ReposMergeResponse::NoContent),
+                    201 => decode_json(body).map(ReposMergeOutcome::Created),
+                    204 => Ok(ReposMergeOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -3912,7 +3912,7 @@ impl<'a> ReposApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        pages_deployment_id: types::IntegerOrString,
+        pages_deployment_id: types::PageDeploymentId,
     ) -> Result<Response<types::PagesDeploymentStatus>, Error> {
         self.client
             .call(
@@ -3936,7 +3936,7 @@ impl<'a> ReposApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        pages_deployment_id: types::IntegerOrString,
+        pages_deployment_id: types::PageDeploymentId,
     ) -> Result<Response<()>, Error> {
         self.client
             .call(
@@ -3964,15 +3964,15 @@ impl<'a> ReposApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-    ) -> Result<Response<ReposGetPagesHealthCheckResponse>, Error> {
+    ) -> Result<Response<ReposGetPagesHealthCheckOutcome>, Error> {
         self.client
             .call_with(
                 &GET_PAGES_HEALTH_CHECK,
                 Args::new(&[&owner, &repo]),
                 |status, body| match status {
-                    200 => decode_json(body).map(ReposGetPagesHealthCheckResponse::Ok),
+                    200 => decode_json(body).map(ReposGetPagesHealthCheckOutcome::Ok),
                     202 => {
-                        decode_json(body).map(ReposGetPagesHealthCheckResponse::Accepted)
+                        decode_json(body).map(ReposGetPagesHealthCheckOutcome::Accepted)
                     }
                     _ => Err(DecodeFail::Unexpected),
                 },
@@ -4209,14 +4209,14 @@ impl<'a> ReposApi<'a> {
         owner: &str,
         repo: &str,
         asset_id: i64,
-    ) -> Result<Response<ReposGetReleaseAssetResponse>, Error> {
+    ) -> Result<Response<ReposGetReleaseAssetOutcome>, Error> {
         self.client
             .call_with(
                 &GET_RELEASE_ASSET,
                 Args::new(&[&owner, &repo, &asset_id]),
                 |status, body| match status {
-                    200 => decode_json(body).map(ReposGetReleaseAssetResponse::Ok),
-                    302 => Ok(ReposGetReleaseAssetResponse::Found),
+                    200 => decode_json(body).map(ReposGetReleaseAssetOutcome::Ok),
+                    302 => Ok(ReposGetReleaseAssetOutcome::Found),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -4750,18 +4750,18 @@ impl<'a> ReposApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-    ) -> Result<Response<ReposGetCodeFrequencyStatsResponse>, Error> {
+    ) -> Result<Response<ReposGetCodeFrequencyStatsOutcome>, Error> {
         self.client
             .call_with(
                 &GET_CODE_FREQUENCY_STATS,
                 Args::new(&[&owner, &repo]),
                 |status, body| match status {
-                    200 => decode_json(body).map(ReposGetCodeFrequencyStatsResponse::Ok),
+                    200 => decode_json(body).map(ReposGetCodeFrequencyStatsOutcome::Ok),
                     202 => {
                         decode_json(body)
-                            .map(ReposGetCodeFrequencyStatsResponse::Accepted)
+                            .map(ReposGetCodeFrequencyStatsOutcome::Accepted)
                     }
-                    204 => Ok(ReposGetCodeFrequencyStatsResponse::NoContent),
+                    204 => Ok(ReposGetCodeFrequencyStatsOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -4780,18 +4780,18 @@ impl<'a> ReposApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-    ) -> Result<Response<ReposGetCommitActivityStatsResponse>, Error> {
+    ) -> Result<Response<ReposGetCommitActivityStatsOutcome>, Error> {
         self.client
             .call_with(
                 &GET_COMMIT_ACTIVITY_STATS,
                 Args::new(&[&owner, &repo]),
                 |status, body| match status {
-                    200 => decode_json(body).map(ReposGetCommitActivityStatsResponse::Ok),
+                    200 => decode_json(body).map(ReposGetCommitActivityStatsOutcome::Ok),
                     202 => {
                         decode_json(body)
-                            .map(ReposGetCommitActivityStatsResponse::Accepted)
+                            .map(ReposGetCommitActivityStatsOutcome::Accepted)
                     }
-                    204 => Ok(ReposGetCommitActivityStatsResponse::NoContent),
+                    204 => Ok(ReposGetCommitActivityStatsOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -4818,18 +4818,17 @@ impl<'a> ReposApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-    ) -> Result<Response<ReposGetContributorsStatsResponse>, Error> {
+    ) -> Result<Response<ReposGetContributorsStatsOutcome>, Error> {
         self.client
             .call_with(
                 &GET_CONTRIBUTORS_STATS,
                 Args::new(&[&owner, &repo]),
                 |status, body| match status {
-                    200 => decode_json(body).map(ReposGetContributorsStatsResponse::Ok),
+                    200 => decode_json(body).map(ReposGetContributorsStatsOutcome::Ok),
                     202 => {
-                        decode_json(body)
-                            .map(ReposGetContributorsStatsResponse::Accepted)
+                        decode_json(body).map(ReposGetContributorsStatsOutcome::Accepted)
                     }
-                    204 => Ok(ReposGetContributorsStatsResponse::NoContent),
+                    204 => Ok(ReposGetContributorsStatsOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -4874,14 +4873,14 @@ impl<'a> ReposApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-    ) -> Result<Response<ReposGetPunchCardStatsResponse>, Error> {
+    ) -> Result<Response<ReposGetPunchCardStatsOutcome>, Error> {
         self.client
             .call_with(
                 &GET_PUNCH_CARD_STATS,
                 Args::new(&[&owner, &repo]),
                 |status, body| match status {
-                    200 => decode_json(body).map(ReposGetPunchCardStatsResponse::Ok),
-                    204 => Ok(ReposGetPunchCardStatsResponse::NoContent),
+                    200 => decode_json(body).map(ReposGetPunchCardStatsOutcome::Ok),
+                    204 => Ok(ReposGetPunchCardStatsOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -5480,17 +5479,57 @@ static LIST_FOR_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_org`](ReposApi::list_for_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListForOrgQuery {
     /// Specifies the types of repositories you want returned.
     pub r#type: Option<types::ReposListForOrgType>,
     /// The property to sort the results by.
     pub sort: Option<types::ReposListForOrgSort>,
     /// The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposListForOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListForOrgQuery {
+            r#type: None,
+            sort: None,
+            direction: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposListForOrgQuery {
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<types::ReposListForOrgType>) -> Self {
+        self.r#type = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::ReposListForOrgSort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListForOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -5523,6 +5562,7 @@ static GET_ORG_RULESETS: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_org_rulesets`](ReposApi::get_org_rulesets).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposGetOrgRulesetsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
@@ -5532,6 +5572,33 @@ pub struct ReposGetOrgRulesetsQuery {
     /// If provided, only rulesets that apply to the specified targets will be returned.
     /// For example, `branch,tag,push`.
     pub targets: Option<String>,
+}
+impl ReposGetOrgRulesetsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposGetOrgRulesetsQuery {
+            per_page: None,
+            page: None,
+            targets: None,
+        }
+    }
+}
+impl ReposGetOrgRulesetsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `targets`.
+    pub fn targets(mut self, value: impl Into<String>) -> Self {
+        self.targets = Some(value.into());
+        self
+    }
 }
 impl Query for ReposGetOrgRulesetsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -5566,6 +5633,7 @@ static GET_ORG_RULE_SUITES: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_org_rule_suites`](ReposApi::get_org_rule_suites).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposGetOrgRuleSuitesQuery {
     /// The name of the ref. Cannot contain wildcard characters. Optionally prefix with `refs/heads/` to limit to branches or `refs/tags/` to limit to tags. Omit the prefix to search across all refs. When specified, only rule evaluations triggered for this ref will be returned.
     pub r#ref: Option<String>,
@@ -5574,20 +5642,80 @@ pub struct ReposGetOrgRuleSuitesQuery {
     /// The time period to filter by.
     ///
     /// For example, `day` will filter for rule suites that occurred in the past 24 hours, and `week` will filter for rule suites that occurred in the past 7 days (168 hours).
-    pub time_period: Option<types::ReposGetOrgRuleSuitesTimePeriod>,
+    pub time_period: Option<types::TimePeriod>,
     /// The handle for the GitHub user account to filter on. When specified, only rule evaluations triggered by this actor will be returned.
     pub actor_name: Option<String>,
     /// The rule suite results to filter on. When specified, only suites with this result will be returned.
-    pub rule_suite_result: Option<types::ReposGetOrgRuleSuitesRuleSuiteResult>,
+    pub rule_suite_result: Option<types::RuleSuiteResult>,
     /// The evaluate status to filter on. When specified, only rule suites resulting from rulesets with the specified evaluate status will be returned.
     ///   - `all` - all rule suites will be returned.
     ///   - `active` - only rule suites resulting from rulesets in active (non-evaluate) mode will be returned.
     ///   - `evaluate` - only rule suites resulting from rulesets in evaluate mode will be returned.
-    pub evaluate_status: Option<types::AllOrActiveOrEvaluate>,
+    pub evaluate_status: Option<types::EvaluateStatus>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposGetOrgRuleSuitesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposGetOrgRuleSuitesQuery {
+            r#ref: None,
+            repository_name: None,
+            time_period: None,
+            actor_name: None,
+            rule_suite_result: None,
+            evaluate_status: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposGetOrgRuleSuitesQuery {
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = Some(value.into());
+        self
+    }
+    /// Sets `repository_name`.
+    pub fn repository_name(mut self, value: impl Into<String>) -> Self {
+        self.repository_name = Some(value.into());
+        self
+    }
+    /// Sets `time_period`.
+    pub fn time_period(mut self, value: impl Into<types::TimePeriod>) -> Self {
+        self.time_period = Some(value.into());
+        self
+    }
+    /// Sets `actor_name`.
+    pub fn actor_name(mut self, value: impl Into<String>) -> Self {
+        self.actor_name = Some(value.into());
+        self
+    }
+    /// Sets `rule_suite_result`.
+    pub fn rule_suite_result(
+        mut self,
+        value: impl Into<types::RuleSuiteResult>,
+    ) -> Self {
+        self.rule_suite_result = Some(value.into());
+        self
+    }
+    /// Sets `evaluate_status`.
+    pub fn evaluate_status(mut self, value: impl Into<types::EvaluateStatus>) -> Self {
+        self.evaluate_status = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposGetOrgRuleSuitesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -5695,9 +5823,10 @@ static LIST_ACTIVITIES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_activities`](ReposApi::list_activities).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListActivitiesQuery {
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -5717,7 +5846,70 @@ pub struct ReposListActivitiesQuery {
     /// The activity type to filter by.
     ///
     /// For example, you can choose to filter by "force_push", to see all force pushes to the repository.
-    pub activity_type: Option<types::ReposListActivitiesActivityType>,
+    pub activity_type: Option<types::ActivityActivityType>,
+}
+impl ReposListActivitiesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListActivitiesQuery {
+            direction: None,
+            per_page: None,
+            before: None,
+            after: None,
+            r#ref: None,
+            actor: None,
+            time_period: None,
+            activity_type: None,
+        }
+    }
+}
+impl ReposListActivitiesQuery {
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = Some(value.into());
+        self
+    }
+    /// Sets `actor`.
+    pub fn actor(mut self, value: impl Into<String>) -> Self {
+        self.actor = Some(value.into());
+        self
+    }
+    /// Sets `time_period`.
+    pub fn time_period(
+        mut self,
+        value: impl Into<types::ReposListActivitiesTimePeriod>,
+    ) -> Self {
+        self.time_period = Some(value.into());
+        self
+    }
+    /// Sets `activity_type`.
+    pub fn activity_type(
+        mut self,
+        value: impl Into<types::ActivityActivityType>,
+    ) -> Self {
+        self.activity_type = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListActivitiesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -5753,6 +5945,7 @@ static LIST_ATTESTATIONS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_attestations`](ReposApi::list_attestations).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListAttestationsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
@@ -5764,6 +5957,39 @@ pub struct ReposListAttestationsQuery {
     /// This option accepts `provenance`, `sbom`, `release`, or freeform text
     /// for custom predicate types.
     pub predicate_type: Option<String>,
+}
+impl ReposListAttestationsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListAttestationsQuery {
+            per_page: None,
+            before: None,
+            after: None,
+            predicate_type: None,
+        }
+    }
+}
+impl ReposListAttestationsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
+    /// Sets `predicate_type`.
+    pub fn predicate_type(mut self, value: impl Into<String>) -> Self {
+        self.predicate_type = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListAttestationsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -5855,6 +6081,7 @@ static LIST_BRANCHES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_branches`](ReposApi::list_branches).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListBranchesQuery {
     /// Setting to `true` returns only branches protected by branch protections or rulesets. When set to `false`, only unprotected branches are returned. Omitting this parameter returns all branches.
     pub protected: Option<bool>,
@@ -5862,6 +6089,33 @@ pub struct ReposListBranchesQuery {
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposListBranchesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListBranchesQuery {
+            protected: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposListBranchesQuery {
+    /// Sets `protected`.
+    pub fn protected(mut self, value: impl Into<bool>) -> Self {
+        self.protected = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListBranchesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6244,9 +6498,25 @@ static CODEOWNERS_ERRORS: Endpoint = Endpoint {
 };
 /// Query parameters of [`codeowners_errors`](ReposApi::codeowners_errors).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposCodeownersErrorsQuery {
     /// A branch, tag or commit name used to determine which version of the CODEOWNERS file to use. Default: the repository's default branch (e.g. `main`)
     pub r#ref: Option<String>,
+}
+impl ReposCodeownersErrorsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposCodeownersErrorsQuery {
+            r#ref: None,
+        }
+    }
+}
+impl ReposCodeownersErrorsQuery {
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = Some(value.into());
+        self
+    }
 }
 impl Query for ReposCodeownersErrorsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6265,15 +6535,55 @@ static LIST_COLLABORATORS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_collaborators`](ReposApi::list_collaborators).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListCollaboratorsQuery {
     /// Filter collaborators returned by their affiliation. `outside` means all outside collaborators of an organization-owned repository. `direct` means all collaborators with permissions to an organization-owned repository, regardless of organization membership status. `all` means all collaborators the authenticated user can see.
-    pub affiliation: Option<types::OutsideOrDirectOrAll>,
+    pub affiliation: Option<types::ReposListCollaboratorsAffiliation>,
     /// Filter collaborators by the permissions they have on the repository. If not specified, all collaborators will be returned.
     pub permission: Option<types::ReposListCollaboratorsPermission>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposListCollaboratorsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListCollaboratorsQuery {
+            affiliation: None,
+            permission: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposListCollaboratorsQuery {
+    /// Sets `affiliation`.
+    pub fn affiliation(
+        mut self,
+        value: impl Into<types::ReposListCollaboratorsAffiliation>,
+    ) -> Self {
+        self.affiliation = Some(value.into());
+        self
+    }
+    /// Sets `permission`.
+    pub fn permission(
+        mut self,
+        value: impl Into<types::ReposListCollaboratorsPermission>,
+    ) -> Self {
+        self.permission = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListCollaboratorsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6305,7 +6615,8 @@ static ADD_COLLABORATOR: Endpoint = Endpoint {
 };
 /// The success responses of [`add_collaborator`](ReposApi::add_collaborator).
 #[derive(Debug, Clone)]
-pub enum ReposAddCollaboratorResponse {
+#[non_exhaustive]
+pub enum ReposAddCollaboratorOutcome {
     /// HTTP 201
     Created(types::RepositoryInvitation),
     /// HTTP 204
@@ -6343,11 +6654,33 @@ static LIST_COMMIT_COMMENTS_FOR_REPO: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_commit_comments_for_repo`](ReposApi::list_commit_comments_for_repo).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListCommitCommentsForRepoQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposListCommitCommentsForRepoQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListCommitCommentsForRepoQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposListCommitCommentsForRepoQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListCommitCommentsForRepoQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6402,6 +6735,7 @@ static LIST_COMMITS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_commits`](ReposApi::list_commits).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListCommitsQuery {
     /// SHA or branch to start listing commits from. Default: the repository’s default branch (usually `main`).
     pub sha: Option<String>,
@@ -6412,13 +6746,70 @@ pub struct ReposListCommitsQuery {
     /// GitHub username or email address to use to filter by commit committer.
     pub committer: Option<String>,
     /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`. Due to limitations of Git, timestamps must be between 1970-01-01 and 2099-12-31 (inclusive) or unexpected results may be returned.
-    pub since: Option<String>,
+    pub since: Option<crate::Timestamp>,
     /// Only commits before this date will be returned. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`. Due to limitations of Git, timestamps must be between 1970-01-01 and 2099-12-31 (inclusive) or unexpected results may be returned.
-    pub until: Option<String>,
+    pub until: Option<crate::Timestamp>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposListCommitsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListCommitsQuery {
+            sha: None,
+            path: None,
+            author: None,
+            committer: None,
+            since: None,
+            until: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposListCommitsQuery {
+    /// Sets `sha`.
+    pub fn sha(mut self, value: impl Into<String>) -> Self {
+        self.sha = Some(value.into());
+        self
+    }
+    /// Sets `path`.
+    pub fn path(mut self, value: impl Into<String>) -> Self {
+        self.path = Some(value.into());
+        self
+    }
+    /// Sets `author`.
+    pub fn author(mut self, value: impl Into<String>) -> Self {
+        self.author = Some(value.into());
+        self
+    }
+    /// Sets `committer`.
+    pub fn committer(mut self, value: impl Into<String>) -> Self {
+        self.committer = Some(value.into());
+        self
+    }
+    /// Sets `since`.
+    pub fn since(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.since = Some(value.into());
+        self
+    }
+    /// Sets `until`.
+    pub fn until(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.until = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListCommitsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6454,11 +6845,33 @@ static LIST_COMMENTS_FOR_COMMIT: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_comments_for_commit`](ReposApi::list_comments_for_commit).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListCommentsForCommitQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposListCommentsForCommitQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListCommentsForCommitQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposListCommentsForCommitQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListCommentsForCommitQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6488,11 +6901,33 @@ static LIST_PULL_REQUESTS_ASSOCIATED_WITH_COMMIT: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_pull_requests_associated_with_commit`](ReposApi::list_pull_requests_associated_with_commit).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListPullRequestsAssociatedWithCommitQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposListPullRequestsAssociatedWithCommitQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListPullRequestsAssociatedWithCommitQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposListPullRequestsAssociatedWithCommitQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListPullRequestsAssociatedWithCommitQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6566,11 +7001,33 @@ static GET_COMMIT_SHA: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_commit`](ReposApi::get_commit).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposGetCommitQuery {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl ReposGetCommitQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposGetCommitQuery {
+            page: None,
+            per_page: None,
+        }
+    }
+}
+impl ReposGetCommitQuery {
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposGetCommitQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6590,11 +7047,33 @@ static GET_COMBINED_STATUS_FOR_REF: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_combined_status_for_ref`](ReposApi::get_combined_status_for_ref).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposGetCombinedStatusForRefQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposGetCombinedStatusForRefQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposGetCombinedStatusForRefQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposGetCombinedStatusForRefQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposGetCombinedStatusForRefQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6614,11 +7093,33 @@ static LIST_COMMIT_STATUSES_FOR_REF: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_commit_statuses_for_ref`](ReposApi::list_commit_statuses_for_ref).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListCommitStatusesForRefQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposListCommitStatusesForRefQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListCommitStatusesForRefQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposListCommitStatusesForRefQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListCommitStatusesForRefQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6680,11 +7181,33 @@ static COMPARE_COMMITS_WITH_BASEHEAD_PATCH: Endpoint = Endpoint {
 };
 /// Query parameters of [`compare_commits_with_basehead`](ReposApi::compare_commits_with_basehead).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposCompareCommitsWithBaseheadQuery {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl ReposCompareCommitsWithBaseheadQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposCompareCommitsWithBaseheadQuery {
+            page: None,
+            per_page: None,
+        }
+    }
+}
+impl ReposCompareCommitsWithBaseheadQuery {
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposCompareCommitsWithBaseheadQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6714,9 +7237,25 @@ static GET_CONTENT_OBJECT: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_content`](ReposApi::get_content).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposGetContentQuery {
     /// The name of the commit/branch/tag. Default: the repository’s default branch.
     pub r#ref: Option<String>,
+}
+impl ReposGetContentQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposGetContentQuery {
+            r#ref: None,
+        }
+    }
+}
+impl ReposGetContentQuery {
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = Some(value.into());
+        self
+    }
 }
 impl Query for ReposGetContentQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6725,7 +7264,8 @@ impl Query for ReposGetContentQuery {
 }
 /// The success responses of [`get_content`](ReposApi::get_content).
 #[derive(Debug, Clone)]
-pub enum ReposGetContentResponse {
+#[non_exhaustive]
+pub enum ReposGetContentOutcome {
     /// HTTP 200
     Ok(types::ReposGetContentResponse),
     /// HTTP 302
@@ -6772,6 +7312,7 @@ static LIST_CONTRIBUTORS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_contributors`](ReposApi::list_contributors).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListContributorsQuery {
     /// Set to `1` or `true` to include anonymous contributors in results.
     pub anon: Option<String>,
@@ -6779,6 +7320,33 @@ pub struct ReposListContributorsQuery {
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposListContributorsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListContributorsQuery {
+            anon: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposListContributorsQuery {
+    /// Sets `anon`.
+    pub fn anon(mut self, value: impl Into<String>) -> Self {
+        self.anon = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListContributorsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6789,7 +7357,8 @@ impl Query for ReposListContributorsQuery {
 }
 /// The success responses of [`list_contributors`](ReposApi::list_contributors).
 #[derive(Debug, Clone)]
-pub enum ReposListContributorsResponse {
+#[non_exhaustive]
+pub enum ReposListContributorsOutcome {
     /// HTTP 200
     Ok(Vec<types::Contributor>),
     /// HTTP 204
@@ -6807,6 +7376,7 @@ static LIST_DEPLOYMENTS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_deployments`](ReposApi::list_deployments).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListDeploymentsQuery {
     /// The SHA recorded at creation time.
     pub sha: Option<String>,
@@ -6820,6 +7390,51 @@ pub struct ReposListDeploymentsQuery {
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposListDeploymentsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListDeploymentsQuery {
+            sha: None,
+            r#ref: None,
+            task: None,
+            environment: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposListDeploymentsQuery {
+    /// Sets `sha`.
+    pub fn sha(mut self, value: impl Into<String>) -> Self {
+        self.sha = Some(value.into());
+        self
+    }
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = Some(value.into());
+        self
+    }
+    /// Sets `task`.
+    pub fn task(mut self, value: impl Into<String>) -> Self {
+        self.task = Some(value.into());
+        self
+    }
+    /// Sets `environment`.
+    pub fn environment(mut self, value: impl Into<String>) -> Self {
+        self.environment = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListDeploymentsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6843,7 +7458,8 @@ static CREATE_DEPLOYMENT: Endpoint = Endpoint {
 };
 /// The success responses of [`create_deployment`](ReposApi::create_deployment).
 #[derive(Debug, Clone)]
-pub enum ReposCreateDeploymentResponse {
+#[non_exhaustive]
+pub enum ReposCreateDeploymentOutcome {
     /// HTTP 201
     Created(types::Deployment),
     /// HTTP 202
@@ -6881,11 +7497,33 @@ static LIST_DEPLOYMENT_STATUSES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_deployment_statuses`](ReposApi::list_deployment_statuses).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListDeploymentStatusesQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposListDeploymentStatusesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListDeploymentStatusesQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposListDeploymentStatusesQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListDeploymentStatusesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6935,11 +7573,33 @@ static GET_ALL_ENVIRONMENTS: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_all_environments`](ReposApi::get_all_environments).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposGetAllEnvironmentsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposGetAllEnvironmentsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposGetAllEnvironmentsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposGetAllEnvironmentsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposGetAllEnvironmentsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -6989,11 +7649,33 @@ static LIST_DEPLOYMENT_BRANCH_POLICIES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_deployment_branch_policies`](ReposApi::list_deployment_branch_policies).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListDeploymentBranchPoliciesQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposListDeploymentBranchPoliciesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListDeploymentBranchPoliciesQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposListDeploymentBranchPoliciesQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListDeploymentBranchPoliciesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -7013,7 +7695,8 @@ static CREATE_DEPLOYMENT_BRANCH_POLICY: Endpoint = Endpoint {
 };
 /// The success responses of [`create_deployment_branch_policy`](ReposApi::create_deployment_branch_policy).
 #[derive(Debug, Clone)]
-pub enum ReposCreateDeploymentBranchPolicyResponse {
+#[non_exhaustive]
+pub enum ReposCreateDeploymentBranchPolicyOutcome {
     /// HTTP 200
     Ok(types::DeploymentBranchPolicy),
     /// HTTP 303
@@ -7081,11 +7764,33 @@ static LIST_CUSTOM_DEPLOYMENT_RULE_INTEGRATIONS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_custom_deployment_rule_integrations`](ReposApi::list_custom_deployment_rule_integrations).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListCustomDeploymentRuleIntegrationsQuery {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl ReposListCustomDeploymentRuleIntegrationsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListCustomDeploymentRuleIntegrationsQuery {
+            page: None,
+            per_page: None,
+        }
+    }
+}
+impl ReposListCustomDeploymentRuleIntegrationsQuery {
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListCustomDeploymentRuleIntegrationsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -7125,6 +7830,7 @@ static LIST_FORKS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_forks`](ReposApi::list_forks).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListForksQuery {
     /// The sort order. `stargazers` will sort by star count.
     pub sort: Option<types::ReposListForksSort>,
@@ -7132,6 +7838,33 @@ pub struct ReposListForksQuery {
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposListForksQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListForksQuery {
+            sort: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposListForksQuery {
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::ReposListForksSort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListForksQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -7177,11 +7910,33 @@ static LIST_WEBHOOKS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_webhooks`](ReposApi::list_webhooks).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListWebhooksQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposListWebhooksQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListWebhooksQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposListWebhooksQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListWebhooksQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -7265,13 +8020,44 @@ static LIST_WEBHOOK_DELIVERIES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_webhook_deliveries`](ReposApi::list_webhook_deliveries).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListWebhookDeliveriesQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// Used for pagination: the starting delivery from which the page of deliveries is fetched. Refer to the `link` header for the next and previous page cursors.
     pub cursor: Option<String>,
     /// Returns webhook deliveries filtered by delivery outcome classification based on `status_code` range. A `status` of `success` returns deliveries with a `status_code` in the 200-399 range (inclusive). A `status` of `failure` returns deliveries with a `status_code` in the 400-599 range (inclusive).
-    pub status: Option<types::SuccessOrFailure>,
+    pub status: Option<types::AppsListWebhookDeliveriesStatus>,
+}
+impl ReposListWebhookDeliveriesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListWebhookDeliveriesQuery {
+            per_page: None,
+            cursor: None,
+            status: None,
+        }
+    }
+}
+impl ReposListWebhookDeliveriesQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `cursor`.
+    pub fn cursor(mut self, value: impl Into<String>) -> Self {
+        self.cursor = Some(value.into());
+        self
+    }
+    /// Sets `status`.
+    pub fn status(
+        mut self,
+        value: impl Into<types::AppsListWebhookDeliveriesStatus>,
+    ) -> Self {
+        self.status = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListWebhookDeliveriesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -7362,11 +8148,33 @@ static LIST_INVITATIONS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_invitations`](ReposApi::list_invitations).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListInvitationsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposListInvitationsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListInvitationsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposListInvitationsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListInvitationsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -7416,11 +8224,33 @@ static LIST_DEPLOY_KEYS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_deploy_keys`](ReposApi::list_deploy_keys).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListDeployKeysQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposListDeployKeysQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListDeployKeysQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposListDeployKeysQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListDeployKeysQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -7495,7 +8325,8 @@ static MERGE: Endpoint = Endpoint {
 };
 /// The success responses of [`merge`](ReposApi::merge).
 #[derive(Debug, Clone)]
-pub enum ReposMergeResponse {
+#[non_exhaustive]
+pub enum ReposMergeOutcome {
     /// HTTP 201
     Created(types::Commit),
     /// HTTP 204
@@ -7561,11 +8392,33 @@ static LIST_PAGES_BUILDS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_pages_builds`](ReposApi::list_pages_builds).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListPagesBuildsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposListPagesBuildsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListPagesBuildsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposListPagesBuildsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListPagesBuildsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -7649,7 +8502,8 @@ static GET_PAGES_HEALTH_CHECK: Endpoint = Endpoint {
 };
 /// The success responses of [`get_pages_health_check`](ReposApi::get_pages_health_check).
 #[derive(Debug, Clone)]
-pub enum ReposGetPagesHealthCheckResponse {
+#[non_exhaustive]
+pub enum ReposGetPagesHealthCheckOutcome {
     /// HTTP 200
     Ok(types::PagesHealthCheck),
     /// HTTP 202
@@ -7721,9 +8575,23 @@ static GET_README: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_readme`](ReposApi::get_readme).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposGetReadmeQuery {
     /// The name of the commit/branch/tag. Default: the repository’s default branch.
     pub r#ref: Option<String>,
+}
+impl ReposGetReadmeQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposGetReadmeQuery { r#ref: None }
+    }
+}
+impl ReposGetReadmeQuery {
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = Some(value.into());
+        self
+    }
 }
 impl Query for ReposGetReadmeQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -7742,9 +8610,25 @@ static GET_README_IN_DIRECTORY: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_readme_in_directory`](ReposApi::get_readme_in_directory).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposGetReadmeInDirectoryQuery {
     /// The name of the commit/branch/tag. Default: the repository’s default branch.
     pub r#ref: Option<String>,
+}
+impl ReposGetReadmeInDirectoryQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposGetReadmeInDirectoryQuery {
+            r#ref: None,
+        }
+    }
+}
+impl ReposGetReadmeInDirectoryQuery {
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = Some(value.into());
+        self
+    }
 }
 impl Query for ReposGetReadmeInDirectoryQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -7763,11 +8647,33 @@ static LIST_RELEASES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_releases`](ReposApi::list_releases).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListReleasesQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposListReleasesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListReleasesQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposListReleasesQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListReleasesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -7797,7 +8703,8 @@ static GET_RELEASE_ASSET: Endpoint = Endpoint {
 };
 /// The success responses of [`get_release_asset`](ReposApi::get_release_asset).
 #[derive(Debug, Clone)]
-pub enum ReposGetReleaseAssetResponse {
+#[non_exhaustive]
+pub enum ReposGetReleaseAssetOutcome {
     /// HTTP 200
     Ok(types::ReleaseAsset),
     /// HTTP 302
@@ -7895,11 +8802,33 @@ static LIST_RELEASE_ASSETS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_release_assets`](ReposApi::list_release_assets).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListReleaseAssetsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposListReleaseAssetsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListReleaseAssetsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposListReleaseAssetsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListReleaseAssetsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -7919,9 +8848,31 @@ static UPLOAD_RELEASE_ASSET: Endpoint = Endpoint {
 };
 /// Query parameters of [`upload_release_asset`](ReposApi::upload_release_asset).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposUploadReleaseAssetQuery {
     pub name: String,
     pub label: Option<String>,
+}
+impl ReposUploadReleaseAssetQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>) -> Self {
+        ReposUploadReleaseAssetQuery {
+            name: name.into(),
+            label: None,
+        }
+    }
+}
+impl ReposUploadReleaseAssetQuery {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `label`.
+    pub fn label(mut self, value: impl Into<String>) -> Self {
+        self.label = Some(value.into());
+        self
+    }
 }
 impl Query for ReposUploadReleaseAssetQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -7941,11 +8892,33 @@ static GET_BRANCH_RULES: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_branch_rules`](ReposApi::get_branch_rules).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposGetBranchRulesQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposGetBranchRulesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposGetBranchRulesQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposGetBranchRulesQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposGetBranchRulesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -7965,6 +8938,7 @@ static GET_REPO_RULESETS: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_repo_rulesets`](ReposApi::get_repo_rulesets).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposGetRepoRulesetsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
@@ -7976,6 +8950,39 @@ pub struct ReposGetRepoRulesetsQuery {
     /// If provided, only rulesets that apply to the specified targets will be returned.
     /// For example, `branch,tag,push`.
     pub targets: Option<String>,
+}
+impl ReposGetRepoRulesetsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposGetRepoRulesetsQuery {
+            per_page: None,
+            page: None,
+            includes_parents: None,
+            targets: None,
+        }
+    }
+}
+impl ReposGetRepoRulesetsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `includes_parents`.
+    pub fn includes_parents(mut self, value: impl Into<bool>) -> Self {
+        self.includes_parents = Some(value.into());
+        self
+    }
+    /// Sets `targets`.
+    pub fn targets(mut self, value: impl Into<String>) -> Self {
+        self.targets = Some(value.into());
+        self
+    }
 }
 impl Query for ReposGetRepoRulesetsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -8011,26 +9018,81 @@ static GET_REPO_RULE_SUITES: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_repo_rule_suites`](ReposApi::get_repo_rule_suites).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposGetRepoRuleSuitesQuery {
     /// The name of the ref. Cannot contain wildcard characters. Optionally prefix with `refs/heads/` to limit to branches or `refs/tags/` to limit to tags. Omit the prefix to search across all refs. When specified, only rule evaluations triggered for this ref will be returned.
     pub r#ref: Option<String>,
     /// The time period to filter by.
     ///
     /// For example, `day` will filter for rule suites that occurred in the past 24 hours, and `week` will filter for rule suites that occurred in the past 7 days (168 hours).
-    pub time_period: Option<types::ReposGetOrgRuleSuitesTimePeriod>,
+    pub time_period: Option<types::TimePeriod>,
     /// The handle for the GitHub user account to filter on. When specified, only rule evaluations triggered by this actor will be returned.
     pub actor_name: Option<String>,
     /// The rule suite results to filter on. When specified, only suites with this result will be returned.
-    pub rule_suite_result: Option<types::ReposGetOrgRuleSuitesRuleSuiteResult>,
+    pub rule_suite_result: Option<types::RuleSuiteResult>,
     /// The evaluate status to filter on. When specified, only rule suites resulting from rulesets with the specified evaluate status will be returned.
     ///   - `all` - all rule suites will be returned.
     ///   - `active` - only rule suites resulting from rulesets in active (non-evaluate) mode will be returned.
     ///   - `evaluate` - only rule suites resulting from rulesets in evaluate mode will be returned.
-    pub evaluate_status: Option<types::AllOrActiveOrEvaluate>,
+    pub evaluate_status: Option<types::EvaluateStatus>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposGetRepoRuleSuitesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposGetRepoRuleSuitesQuery {
+            r#ref: None,
+            time_period: None,
+            actor_name: None,
+            rule_suite_result: None,
+            evaluate_status: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposGetRepoRuleSuitesQuery {
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = Some(value.into());
+        self
+    }
+    /// Sets `time_period`.
+    pub fn time_period(mut self, value: impl Into<types::TimePeriod>) -> Self {
+        self.time_period = Some(value.into());
+        self
+    }
+    /// Sets `actor_name`.
+    pub fn actor_name(mut self, value: impl Into<String>) -> Self {
+        self.actor_name = Some(value.into());
+        self
+    }
+    /// Sets `rule_suite_result`.
+    pub fn rule_suite_result(
+        mut self,
+        value: impl Into<types::RuleSuiteResult>,
+    ) -> Self {
+        self.rule_suite_result = Some(value.into());
+        self
+    }
+    /// Sets `evaluate_status`.
+    pub fn evaluate_status(mut self, value: impl Into<types::EvaluateStatus>) -> Self {
+        self.evaluate_status = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposGetRepoRuleSuitesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -8065,9 +9127,25 @@ static GET_REPO_RULESET: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_repo_ruleset`](ReposApi::get_repo_ruleset).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposGetRepoRulesetQuery {
     /// Include rulesets configured at higher levels that apply to this repository
     pub includes_parents: Option<bool>,
+}
+impl ReposGetRepoRulesetQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposGetRepoRulesetQuery {
+            includes_parents: None,
+        }
+    }
+}
+impl ReposGetRepoRulesetQuery {
+    /// Sets `includes_parents`.
+    pub fn includes_parents(mut self, value: impl Into<bool>) -> Self {
+        self.includes_parents = Some(value.into());
+        self
+    }
 }
 impl Query for ReposGetRepoRulesetQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -8110,11 +9188,33 @@ static GET_REPO_RULESET_HISTORY: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_repo_ruleset_history`](ReposApi::get_repo_ruleset_history).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposGetRepoRulesetHistoryQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposGetRepoRulesetHistoryQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposGetRepoRulesetHistoryQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposGetRepoRulesetHistoryQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposGetRepoRulesetHistoryQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -8144,7 +9244,8 @@ static GET_CODE_FREQUENCY_STATS: Endpoint = Endpoint {
 };
 /// The success responses of [`get_code_frequency_stats`](ReposApi::get_code_frequency_stats).
 #[derive(Debug, Clone)]
-pub enum ReposGetCodeFrequencyStatsResponse {
+#[non_exhaustive]
+pub enum ReposGetCodeFrequencyStatsOutcome {
     /// HTTP 200
     Ok(Vec<Vec<i64>>),
     /// HTTP 202
@@ -8164,7 +9265,8 @@ static GET_COMMIT_ACTIVITY_STATS: Endpoint = Endpoint {
 };
 /// The success responses of [`get_commit_activity_stats`](ReposApi::get_commit_activity_stats).
 #[derive(Debug, Clone)]
-pub enum ReposGetCommitActivityStatsResponse {
+#[non_exhaustive]
+pub enum ReposGetCommitActivityStatsOutcome {
     /// HTTP 200
     Ok(Vec<types::CommitActivity>),
     /// HTTP 202
@@ -8184,7 +9286,8 @@ static GET_CONTRIBUTORS_STATS: Endpoint = Endpoint {
 };
 /// The success responses of [`get_contributors_stats`](ReposApi::get_contributors_stats).
 #[derive(Debug, Clone)]
-pub enum ReposGetContributorsStatsResponse {
+#[non_exhaustive]
+pub enum ReposGetContributorsStatsOutcome {
     /// HTTP 200
     Ok(Vec<types::ContributorActivity>),
     /// HTTP 202
@@ -8214,7 +9317,8 @@ static GET_PUNCH_CARD_STATS: Endpoint = Endpoint {
 };
 /// The success responses of [`get_punch_card_stats`](ReposApi::get_punch_card_stats).
 #[derive(Debug, Clone)]
-pub enum ReposGetPunchCardStatsResponse {
+#[non_exhaustive]
+pub enum ReposGetPunchCardStatsOutcome {
     /// HTTP 200
     Ok(Vec<Vec<i64>>),
     /// HTTP 204
@@ -8242,11 +9346,33 @@ static LIST_TAGS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_tags`](ReposApi::list_tags).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListTagsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposListTagsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListTagsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposListTagsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListTagsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -8276,11 +9402,33 @@ static LIST_TEAMS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_teams`](ReposApi::list_teams).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListTeamsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposListTeamsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListTeamsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposListTeamsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListTeamsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -8300,11 +9448,33 @@ static GET_ALL_TOPICS: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_all_topics`](ReposApi::get_all_topics).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposGetAllTopicsQuery {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl ReposGetAllTopicsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposGetAllTopicsQuery {
+            page: None,
+            per_page: None,
+        }
+    }
+}
+impl ReposGetAllTopicsQuery {
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposGetAllTopicsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -8334,9 +9504,23 @@ static GET_CLONES: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_clones`](ReposApi::get_clones).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposGetClonesQuery {
     /// The time frame to display results for.
-    pub per: Option<types::DayOrWeek>,
+    pub per: Option<types::Per>,
+}
+impl ReposGetClonesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposGetClonesQuery { per: None }
+    }
+}
+impl ReposGetClonesQuery {
+    /// Sets `per`.
+    pub fn per(mut self, value: impl Into<types::Per>) -> Self {
+        self.per = Some(value.into());
+        self
+    }
 }
 impl Query for ReposGetClonesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -8375,9 +9559,23 @@ static GET_VIEWS: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_views`](ReposApi::get_views).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposGetViewsQuery {
     /// The time frame to display results for.
-    pub per: Option<types::DayOrWeek>,
+    pub per: Option<types::Per>,
+}
+impl ReposGetViewsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposGetViewsQuery { per: None }
+    }
+}
+impl ReposGetViewsQuery {
+    /// Sets `per`.
+    pub fn per(mut self, value: impl Into<types::Per>) -> Self {
+        self.per = Some(value.into());
+        self
+    }
 }
 impl Query for ReposGetViewsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -8456,9 +9654,25 @@ static LIST_PUBLIC: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_public`](ReposApi::list_public).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListPublicQuery {
     /// A repository ID. Only return repositories with an ID greater than this ID.
     pub since: Option<i64>,
+}
+impl ReposListPublicQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListPublicQuery {
+            since: None,
+        }
+    }
+}
+impl ReposListPublicQuery {
+    /// Sets `since`.
+    pub fn since(mut self, value: impl Into<i64>) -> Self {
+        self.since = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListPublicQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -8481,9 +9695,10 @@ static LIST_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_authenticated_user`](ReposApi::list_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListForAuthenticatedUserQuery {
     /// Limit results to repositories with the specified visibility.
-    pub visibility: Option<types::AllOrPublicOrPrivate>,
+    pub visibility: Option<types::ReposListForAuthenticatedUserVisibility>,
     /// Comma-separated list of values. Can include:
     ///  * `owner`: Repositories that are owned by the authenticated user.
     ///  * `collaborator`: Repositories that the user has been added to as a collaborator.
@@ -8494,15 +9709,84 @@ pub struct ReposListForAuthenticatedUserQuery {
     /// The property to sort the results by.
     pub sort: Option<types::ReposListForOrgSort>,
     /// The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// Only show repositories updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub since: Option<String>,
+    pub since: Option<crate::Timestamp>,
     /// Only show repositories updated before the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub before: Option<String>,
+    pub before: Option<crate::Timestamp>,
+}
+impl ReposListForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListForAuthenticatedUserQuery {
+            visibility: None,
+            affiliation: None,
+            r#type: None,
+            sort: None,
+            direction: None,
+            per_page: None,
+            page: None,
+            since: None,
+            before: None,
+        }
+    }
+}
+impl ReposListForAuthenticatedUserQuery {
+    /// Sets `visibility`.
+    pub fn visibility(
+        mut self,
+        value: impl Into<types::ReposListForAuthenticatedUserVisibility>,
+    ) -> Self {
+        self.visibility = Some(value.into());
+        self
+    }
+    /// Sets `affiliation`.
+    pub fn affiliation(mut self, value: impl Into<String>) -> Self {
+        self.affiliation = Some(value.into());
+        self
+    }
+    /// Sets `type`.
+    pub fn r#type(
+        mut self,
+        value: impl Into<types::ReposListForAuthenticatedUserType>,
+    ) -> Self {
+        self.r#type = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::ReposListForOrgSort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `since`.
+    pub fn since(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.since = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -8549,11 +9833,33 @@ static LIST_INVITATIONS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_invitations_for_authenticated_user`](ReposApi::list_invitations_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListInvitationsForAuthenticatedUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposListInvitationsForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListInvitationsForAuthenticatedUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposListInvitationsForAuthenticatedUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListInvitationsForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -8601,17 +9907,57 @@ static LIST_FOR_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_user`](ReposApi::list_for_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposListForUserQuery {
     /// Limit results to repositories of the specified type.
-    pub r#type: Option<types::AllOrOwnerOrMember>,
+    pub r#type: Option<types::ReposListForUserType>,
     /// The property to sort the results by.
     pub sort: Option<types::ReposListForOrgSort>,
     /// The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposListForUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposListForUserQuery {
+            r#type: None,
+            sort: None,
+            direction: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposListForUserQuery {
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<types::ReposListForUserType>) -> Self {
+        self.r#type = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::ReposListForOrgSort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposListForUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -8634,11 +9980,33 @@ static COMPARE_COMMITS: Endpoint = Endpoint {
 };
 /// Query parameters of [`compare_commits`](ReposApi::compare_commits).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReposCompareCommitsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl ReposCompareCommitsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposCompareCommitsQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl ReposCompareCommitsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for ReposCompareCommitsQuery {
     fn write(&self, out: &mut QueryPairs) {

@@ -266,10 +266,68 @@ pub struct OperationInfo {
     pub follow_redirects: bool,
 }
 
-/// A GitHub REST client. Cheap to clone; clones share the HTTP stack.
+#[doc = client_doc!()]
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// What [`Client::with_options`] set for the calls made through this handle.
+    options: Option<Arc<CallOptions>>,
+}
+
+/// Options for the calls made through one client handle ([`Client::with_options`]): extra headers, a time-out, a
+/// media type. The typed call stays the same:
+///
+/// ```ignore
+/// let opts = CallOptions::new().if_none_match(etag).timeout(Duration::from_secs(5));
+/// match client.with_options(opts).repos().get("octocat", "hello-world").await {
+///     Err(Error::NotModified(_)) => { /* the copy you hold is current */ }
+///     other => { /* a new body, or an error */ }
+/// }
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct CallOptions {
+    /// Headers added to each request; one of the same name as the client's own (`accept`, `x-github-api-version`)
+    /// replaces it.
+    pub headers: http::HeaderMap,
+    /// A limit on the whole call (connect, send, read), on top of the client's [`Timeouts`].
+    pub timeout: Option<std::time::Duration>,
+    /// The `Accept` media type, replacing the operation's (e.g. `application/vnd.github.raw+json`,
+    /// `application/vnd.github.text-match+json`).
+    pub accept: Option<http::HeaderValue>,
+}
+
+impl CallOptions {
+    /// No extra header, no time-out, the operation's media type.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Adds a header (replacing an earlier one of the same name).
+    pub fn header(mut self, name: http::HeaderName, value: http::HeaderValue) -> Self {
+        self.headers.insert(name, value);
+        self
+    }
+    /// `If-None-Match`: answer `304` ([`Error::NotModified`]) when the resource still has this ETag. The ETag is
+    /// sent as given (quotes and `W/` included), so pass the `etag` header of an earlier response.
+    pub fn if_none_match(self, etag: http::HeaderValue) -> Self {
+        self.header(http::header::IF_NONE_MATCH, etag)
+    }
+    /// `If-Modified-Since`, from an earlier response's `last-modified` header.
+    pub fn if_modified_since(self, last_modified: http::HeaderValue) -> Self {
+        self.header(http::header::IF_MODIFIED_SINCE, last_modified)
+    }
+    /// A time-out for each call, from sending the request to the end of the body.
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+    /// The media type to ask for. Media types that change the body's shape (`diff`, `patch`, `raw`) have functions
+    /// of their own (`…_diff`, `…_raw`), which decode it; use this for those that do not (`full+json`,
+    /// `text-match+json`, `html+json`) or to read the body yourself.
+    pub fn accept(mut self, media_type: http::HeaderValue) -> Self {
+        self.accept = Some(media_type);
+        self
+    }
 }
 
 struct Inner {
@@ -405,6 +463,7 @@ impl ClientBuilder {
             }
         };
         Ok(Client {
+            options: None,
             inner: Arc::new(Inner {
                 http,
                 api_base: self.api_base,
@@ -420,6 +479,20 @@ impl ClientBuilder {
 }
 
 impl Client {
+    /// A handle whose calls carry `options` (headers, time-out, media type); it shares this client's HTTP stack,
+    /// and the client itself is unchanged. Streams made from the handle carry the options on every page.
+    pub fn with_options(&self, options: CallOptions) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            options: Some(Arc::new(options)),
+        }
+    }
+
+    /// The options this handle's calls carry.
+    pub fn options(&self) -> Option<&CallOptions> {
+        self.options.as_deref()
+    }
+
     /// A builder with api.github.com defaults.
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
@@ -569,6 +642,17 @@ impl Client {
             .with_extension(op);
         if let Some(v) = &self.inner.api_version {
             b = b.header("x-github-api-version", v);
+        }
+        if let Some(o) = &self.options {
+            if !o.headers.is_empty() {
+                b = b.headers(o.headers.clone());
+            }
+            if let Some(a) = &o.accept {
+                b = b.headers(http::HeaderMap::from_iter([(http::header::ACCEPT, a.clone())]));
+            }
+            if let Some(t) = o.timeout {
+                b = b.timeout(t);
+            }
         }
         if !query.is_empty() {
             b = b.query(&query);
@@ -1665,6 +1749,7 @@ macro_rules! open_enum {
     ($(#[$m:meta])* $name:ident { $($v:ident = $s:literal,)* }) => {
         $(#[$m])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
         pub enum $name {
             $(#[doc = $s] $v,)*
             /// A value this version of the spec does not list.

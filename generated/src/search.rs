@@ -281,17 +281,57 @@ static CODE: Endpoint = Endpoint {
 };
 /// Query parameters of [`code`](SearchApi::code).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SearchCodeQuery {
     /// The query contains one or more search keywords and qualifiers. Qualifiers allow you to limit your search to specific areas of GitHub. The REST API supports the same qualifiers as the web interface for GitHub. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query). See "[Searching code](https://docs.github.com/search-github/searching-on-github/searching-code)" for a detailed list of qualifiers.
     pub q: String,
     /// **This field is closing down.** Sorts the results of your query. Can only be `indexed`, which indicates how recently a file has been indexed by the GitHub search infrastructure. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
-    pub sort: Option<types::Indexed>,
+    pub sort: Option<types::SearchCodeSort>,
     /// **This field is closing down.** Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
-    pub order: Option<types::AscOrDesc>,
+    pub order: Option<types::Direction>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl SearchCodeQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(q: impl Into<String>) -> Self {
+        SearchCodeQuery {
+            q: q.into(),
+            sort: None,
+            order: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl SearchCodeQuery {
+    /// Sets `q`.
+    pub fn q(mut self, value: impl Into<String>) -> Self {
+        self.q = value.into();
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::SearchCodeSort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `order`.
+    pub fn order(mut self, value: impl Into<types::Direction>) -> Self {
+        self.order = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for SearchCodeQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -314,17 +354,57 @@ static COMMITS: Endpoint = Endpoint {
 };
 /// Query parameters of [`commits`](SearchApi::commits).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SearchCommitsQuery {
     /// The query contains one or more search keywords and qualifiers. Qualifiers allow you to limit your search to specific areas of GitHub. The REST API supports the same qualifiers as the web interface for GitHub. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query). See "[Searching commits](https://docs.github.com/search-github/searching-on-github/searching-commits)" for a detailed list of qualifiers.
     pub q: String,
     /// Sorts the results of your query by `author-date` or `committer-date`. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
-    pub sort: Option<types::AuthorDateOrCommitterDate>,
+    pub sort: Option<types::SearchCommitsSort>,
     /// Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
-    pub order: Option<types::AscOrDesc>,
+    pub order: Option<types::Direction>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl SearchCommitsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(q: impl Into<String>) -> Self {
+        SearchCommitsQuery {
+            q: q.into(),
+            sort: None,
+            order: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl SearchCommitsQuery {
+    /// Sets `q`.
+    pub fn q(mut self, value: impl Into<String>) -> Self {
+        self.q = value.into();
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::SearchCommitsSort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `order`.
+    pub fn order(mut self, value: impl Into<types::Direction>) -> Self {
+        self.order = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for SearchCommitsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -352,13 +432,14 @@ static ISSUES_AND_PULL_REQUESTS: Endpoint = Endpoint {
 };
 /// Query parameters of [`issues_and_pull_requests`](SearchApi::issues_and_pull_requests).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SearchIssuesAndPullRequestsQuery {
     /// The query contains one or more search keywords and qualifiers. Qualifiers allow you to limit your search to specific areas of GitHub. The REST API supports the same qualifiers as the web interface for GitHub. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query). See "[Searching issues and pull requests](https://docs.github.com/search-github/searching-on-github/searching-issues-and-pull-requests)" for a detailed list of qualifiers.
     pub q: String,
     /// Sorts the results of your query by the number of `comments`, `reactions`, `reactions-+1`, `reactions--1`, `reactions-smile`, `reactions-thinking_face`, `reactions-heart`, `reactions-tada`, or `interactions`. You can also sort results by how recently the items were `created` or `updated`, Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
     pub sort: Option<types::SearchIssuesAndPullRequestsSort>,
     /// Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
-    pub order: Option<types::AscOrDesc>,
+    pub order: Option<types::Direction>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -373,7 +454,64 @@ pub struct SearchIssuesAndPullRequestsQuery {
     ///
     /// Semantic and hybrid search require authentication and are rate limited to 10 requests per minute.
     /// Only applies to issue searches (`/search/issues`).
-    pub search_type: Option<types::SemanticOrHybrid>,
+    pub search_type: Option<types::SearchIssuesAndPullRequestsSearchType>,
+}
+impl SearchIssuesAndPullRequestsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(q: impl Into<String>) -> Self {
+        SearchIssuesAndPullRequestsQuery {
+            q: q.into(),
+            sort: None,
+            order: None,
+            per_page: None,
+            page: None,
+            advanced_search: None,
+            search_type: None,
+        }
+    }
+}
+impl SearchIssuesAndPullRequestsQuery {
+    /// Sets `q`.
+    pub fn q(mut self, value: impl Into<String>) -> Self {
+        self.q = value.into();
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(
+        mut self,
+        value: impl Into<types::SearchIssuesAndPullRequestsSort>,
+    ) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `order`.
+    pub fn order(mut self, value: impl Into<types::Direction>) -> Self {
+        self.order = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `advanced_search`.
+    pub fn advanced_search(mut self, value: impl Into<String>) -> Self {
+        self.advanced_search = Some(value.into());
+        self
+    }
+    /// Sets `search_type`.
+    pub fn search_type(
+        mut self,
+        value: impl Into<types::SearchIssuesAndPullRequestsSearchType>,
+    ) -> Self {
+        self.search_type = Some(value.into());
+        self
+    }
 }
 impl Query for SearchIssuesAndPullRequestsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -402,19 +540,65 @@ static LABELS: Endpoint = Endpoint {
 };
 /// Query parameters of [`labels`](SearchApi::labels).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SearchLabelsQuery {
     /// The id of the repository.
     pub repository_id: i64,
     /// The search keywords. This endpoint does not accept qualifiers in the query. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query).
     pub q: String,
     /// Sorts the results of your query by when the label was `created` or `updated`. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
-    pub sort: Option<types::CreatedOrUpdated>,
+    pub sort: Option<types::Sort>,
     /// Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
-    pub order: Option<types::AscOrDesc>,
+    pub order: Option<types::Direction>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl SearchLabelsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(repository_id: impl Into<i64>, q: impl Into<String>) -> Self {
+        SearchLabelsQuery {
+            repository_id: repository_id.into(),
+            q: q.into(),
+            sort: None,
+            order: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl SearchLabelsQuery {
+    /// Sets `repository_id`.
+    pub fn repository_id(mut self, value: impl Into<i64>) -> Self {
+        self.repository_id = value.into();
+        self
+    }
+    /// Sets `q`.
+    pub fn q(mut self, value: impl Into<String>) -> Self {
+        self.q = value.into();
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::Sort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `order`.
+    pub fn order(mut self, value: impl Into<types::Direction>) -> Self {
+        self.order = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for SearchLabelsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -438,17 +622,57 @@ static REPOS: Endpoint = Endpoint {
 };
 /// Query parameters of [`repos`](SearchApi::repos).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SearchReposQuery {
     /// The query contains one or more search keywords and qualifiers. Qualifiers allow you to limit your search to specific areas of GitHub. The REST API supports the same qualifiers as the web interface for GitHub. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query). See "[Searching for repositories](https://docs.github.com/articles/searching-for-repositories/)" for a detailed list of qualifiers.
     pub q: String,
     /// Sorts the results of your query by number of `stars`, `forks`, or `help-wanted-issues` or how recently the items were `updated`. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
     pub sort: Option<types::SearchReposSort>,
     /// Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
-    pub order: Option<types::AscOrDesc>,
+    pub order: Option<types::Direction>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl SearchReposQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(q: impl Into<String>) -> Self {
+        SearchReposQuery {
+            q: q.into(),
+            sort: None,
+            order: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl SearchReposQuery {
+    /// Sets `q`.
+    pub fn q(mut self, value: impl Into<String>) -> Self {
+        self.q = value.into();
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::SearchReposSort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `order`.
+    pub fn order(mut self, value: impl Into<types::Direction>) -> Self {
+        self.order = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for SearchReposQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -471,6 +695,7 @@ static TOPICS: Endpoint = Endpoint {
 };
 /// Query parameters of [`topics`](SearchApi::topics).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SearchTopicsQuery {
     /// The query contains one or more search keywords and qualifiers. Qualifiers allow you to limit your search to specific areas of GitHub. The REST API supports the same qualifiers as the web interface for GitHub. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query).
     pub q: String,
@@ -478,6 +703,33 @@ pub struct SearchTopicsQuery {
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl SearchTopicsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(q: impl Into<String>) -> Self {
+        SearchTopicsQuery {
+            q: q.into(),
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl SearchTopicsQuery {
+    /// Sets `q`.
+    pub fn q(mut self, value: impl Into<String>) -> Self {
+        self.q = value.into();
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for SearchTopicsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -498,17 +750,57 @@ static USERS: Endpoint = Endpoint {
 };
 /// Query parameters of [`users`](SearchApi::users).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SearchUsersQuery {
     /// The query contains one or more search keywords and qualifiers. Qualifiers allow you to limit your search to specific areas of GitHub. The REST API supports the same qualifiers as the web interface for GitHub. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query). See "[Searching users](https://docs.github.com/search-github/searching-on-github/searching-users)" for a detailed list of qualifiers.
     pub q: String,
     /// Sorts the results of your query by number of `followers` or `repositories`, or when the person `joined` GitHub. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
-    pub sort: Option<types::FollowersOrRepositoriesOrJoined>,
+    pub sort: Option<types::SearchUsersSort>,
     /// Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
-    pub order: Option<types::AscOrDesc>,
+    pub order: Option<types::Direction>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl SearchUsersQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(q: impl Into<String>) -> Self {
+        SearchUsersQuery {
+            q: q.into(),
+            sort: None,
+            order: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl SearchUsersQuery {
+    /// Sets `q`.
+    pub fn q(mut self, value: impl Into<String>) -> Self {
+        self.q = value.into();
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::SearchUsersSort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `order`.
+    pub fn order(mut self, value: impl Into<types::Direction>) -> Self {
+        self.order = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for SearchUsersQuery {
     fn write(&self, out: &mut QueryPairs) {

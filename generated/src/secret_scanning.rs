@@ -487,9 +487,10 @@ static LIST_ALERTS_FOR_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_alerts_for_org`](SecretScanningApi::list_alerts_for_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SecretScanningListAlertsForOrgQuery {
     /// Set to `open` or `resolved` to only list secret scanning alerts in a specific state.
-    pub state: Option<types::OpenOrResolved>,
+    pub state: Option<types::SecretScanningListAlertsForOrgState>,
     /// A comma-separated list of secret types to return. All default secret patterns are returned. To return generic patterns, pass the token name(s) in the parameter. See "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)" for a complete list of secret types.
     pub secret_type: Option<String>,
     /// A comma-separated list of secret types to exclude from the results. All default secret patterns are returned except those matching the specified types. Cannot be combined with the `secret_type` parameter. See "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)" for a complete list of secret types.
@@ -509,9 +510,9 @@ pub struct SecretScanningListAlertsForOrgQuery {
     /// Filters alerts by assignee. Use `*` to get all assigned alerts, `none` to get all unassigned alerts, or a GitHub username to get alerts assigned to a specific user.
     pub assignee: Option<String>,
     /// The property to sort the results by. `created` means when the alert was created. `updated` means when the alert was updated or resolved.
-    pub sort: Option<types::CreatedOrUpdated>,
+    pub sort: Option<types::Sort>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -541,6 +542,138 @@ pub struct SecretScanningListAlertsForOrgQuery {
     /// have an `owner_email` metadata value whose SHA-256 hash equals this parameter are
     /// returned.
     pub owner_email_hash: Option<String>,
+}
+impl SecretScanningListAlertsForOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        SecretScanningListAlertsForOrgQuery {
+            state: None,
+            secret_type: None,
+            exclude_secret_types: None,
+            exclude_providers: None,
+            providers: None,
+            resolution: None,
+            assignee: None,
+            sort: None,
+            direction: None,
+            page: None,
+            per_page: None,
+            before: None,
+            after: None,
+            validity: None,
+            is_publicly_leaked: None,
+            is_multi_repo: None,
+            hide_secret: None,
+            is_bypassed: None,
+            included_metadata: None,
+            owner_email_hash: None,
+        }
+    }
+}
+impl SecretScanningListAlertsForOrgQuery {
+    /// Sets `state`.
+    pub fn state(
+        mut self,
+        value: impl Into<types::SecretScanningListAlertsForOrgState>,
+    ) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `secret_type`.
+    pub fn secret_type(mut self, value: impl Into<String>) -> Self {
+        self.secret_type = Some(value.into());
+        self
+    }
+    /// Sets `exclude_secret_types`.
+    pub fn exclude_secret_types(mut self, value: impl Into<String>) -> Self {
+        self.exclude_secret_types = Some(value.into());
+        self
+    }
+    /// Sets `exclude_providers`.
+    pub fn exclude_providers(mut self, value: impl Into<String>) -> Self {
+        self.exclude_providers = Some(value.into());
+        self
+    }
+    /// Sets `providers`.
+    pub fn providers(mut self, value: impl Into<String>) -> Self {
+        self.providers = Some(value.into());
+        self
+    }
+    /// Sets `resolution`.
+    pub fn resolution(mut self, value: impl Into<String>) -> Self {
+        self.resolution = Some(value.into());
+        self
+    }
+    /// Sets `assignee`.
+    pub fn assignee(mut self, value: impl Into<String>) -> Self {
+        self.assignee = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::Sort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
+    /// Sets `validity`.
+    pub fn validity(mut self, value: impl Into<String>) -> Self {
+        self.validity = Some(value.into());
+        self
+    }
+    /// Sets `is_publicly_leaked`.
+    pub fn is_publicly_leaked(mut self, value: impl Into<bool>) -> Self {
+        self.is_publicly_leaked = Some(value.into());
+        self
+    }
+    /// Sets `is_multi_repo`.
+    pub fn is_multi_repo(mut self, value: impl Into<bool>) -> Self {
+        self.is_multi_repo = Some(value.into());
+        self
+    }
+    /// Sets `hide_secret`.
+    pub fn hide_secret(mut self, value: impl Into<bool>) -> Self {
+        self.hide_secret = Some(value.into());
+        self
+    }
+    /// Sets `is_bypassed`.
+    pub fn is_bypassed(mut self, value: impl Into<bool>) -> Self {
+        self.is_bypassed = Some(value.into());
+        self
+    }
+    /// Sets `included_metadata`.
+    pub fn included_metadata(mut self, value: impl Into<String>) -> Self {
+        self.included_metadata = Some(value.into());
+        self
+    }
+    /// Sets `owner_email_hash`.
+    pub fn owner_email_hash(mut self, value: impl Into<String>) -> Self {
+        self.owner_email_hash = Some(value.into());
+        self
+    }
 }
 impl Query for SecretScanningListAlertsForOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -578,15 +711,16 @@ static LIST_ORG_CUSTOM_PATTERNS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_org_custom_patterns`](SecretScanningApi::list_org_custom_patterns).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SecretScanningListOrgCustomPatternsQuery {
     /// Filter custom patterns by state. When absent, returns patterns in all states.
-    pub state: Option<types::PublishedOrUnpublished>,
+    pub state: Option<types::SecretScanningCustomPatternState>,
     /// Filter custom patterns by whether push protection is enabled. When absent, returns patterns regardless of push protection status.
-    pub push_protection: Option<types::EnabledOrDisabled>,
+    pub push_protection: Option<types::SecretScanningPatternOverrideDefaultSetting>,
     /// The property to sort the results by.
-    pub sort: Option<types::CreatedOrUpdatedOrName>,
+    pub sort: Option<types::SecretScanningListOrgCustomPatternsSort>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -595,6 +729,72 @@ pub struct SecretScanningListOrgCustomPatternsQuery {
     pub before: Option<String>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
+}
+impl SecretScanningListOrgCustomPatternsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        SecretScanningListOrgCustomPatternsQuery {
+            state: None,
+            push_protection: None,
+            sort: None,
+            direction: None,
+            page: None,
+            per_page: None,
+            before: None,
+            after: None,
+        }
+    }
+}
+impl SecretScanningListOrgCustomPatternsQuery {
+    /// Sets `state`.
+    pub fn state(
+        mut self,
+        value: impl Into<types::SecretScanningCustomPatternState>,
+    ) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `push_protection`.
+    pub fn push_protection(
+        mut self,
+        value: impl Into<types::SecretScanningPatternOverrideDefaultSetting>,
+    ) -> Self {
+        self.push_protection = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(
+        mut self,
+        value: impl Into<types::SecretScanningListOrgCustomPatternsSort>,
+    ) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
 }
 impl Query for SecretScanningListOrgCustomPatternsQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -692,9 +892,10 @@ static LIST_ALERTS_FOR_REPO: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_alerts_for_repo`](SecretScanningApi::list_alerts_for_repo).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SecretScanningListAlertsForRepoQuery {
     /// Set to `open` or `resolved` to only list secret scanning alerts in a specific state.
-    pub state: Option<types::OpenOrResolved>,
+    pub state: Option<types::SecretScanningListAlertsForOrgState>,
     /// A comma-separated list of secret types to return. All default secret patterns are returned. To return generic patterns, pass the token name(s) in the parameter. See "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)" for a complete list of secret types.
     pub secret_type: Option<String>,
     /// A comma-separated list of secret types to exclude from the results. All default secret patterns are returned except those matching the specified types. Cannot be combined with the `secret_type` parameter. See "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)" for a complete list of secret types.
@@ -714,9 +915,9 @@ pub struct SecretScanningListAlertsForRepoQuery {
     /// Filters alerts by assignee. Use `*` to get all assigned alerts, `none` to get all unassigned alerts, or a GitHub username to get alerts assigned to a specific user.
     pub assignee: Option<String>,
     /// The property to sort the results by. `created` means when the alert was created. `updated` means when the alert was updated or resolved.
-    pub sort: Option<types::CreatedOrUpdated>,
+    pub sort: Option<types::Sort>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -746,6 +947,138 @@ pub struct SecretScanningListAlertsForRepoQuery {
     /// have an `owner_email` metadata value whose SHA-256 hash equals this parameter are
     /// returned.
     pub owner_email_hash: Option<String>,
+}
+impl SecretScanningListAlertsForRepoQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        SecretScanningListAlertsForRepoQuery {
+            state: None,
+            secret_type: None,
+            exclude_secret_types: None,
+            exclude_providers: None,
+            providers: None,
+            resolution: None,
+            assignee: None,
+            sort: None,
+            direction: None,
+            page: None,
+            per_page: None,
+            before: None,
+            after: None,
+            validity: None,
+            is_publicly_leaked: None,
+            is_multi_repo: None,
+            hide_secret: None,
+            is_bypassed: None,
+            included_metadata: None,
+            owner_email_hash: None,
+        }
+    }
+}
+impl SecretScanningListAlertsForRepoQuery {
+    /// Sets `state`.
+    pub fn state(
+        mut self,
+        value: impl Into<types::SecretScanningListAlertsForOrgState>,
+    ) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `secret_type`.
+    pub fn secret_type(mut self, value: impl Into<String>) -> Self {
+        self.secret_type = Some(value.into());
+        self
+    }
+    /// Sets `exclude_secret_types`.
+    pub fn exclude_secret_types(mut self, value: impl Into<String>) -> Self {
+        self.exclude_secret_types = Some(value.into());
+        self
+    }
+    /// Sets `exclude_providers`.
+    pub fn exclude_providers(mut self, value: impl Into<String>) -> Self {
+        self.exclude_providers = Some(value.into());
+        self
+    }
+    /// Sets `providers`.
+    pub fn providers(mut self, value: impl Into<String>) -> Self {
+        self.providers = Some(value.into());
+        self
+    }
+    /// Sets `resolution`.
+    pub fn resolution(mut self, value: impl Into<String>) -> Self {
+        self.resolution = Some(value.into());
+        self
+    }
+    /// Sets `assignee`.
+    pub fn assignee(mut self, value: impl Into<String>) -> Self {
+        self.assignee = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(mut self, value: impl Into<types::Sort>) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
+    /// Sets `validity`.
+    pub fn validity(mut self, value: impl Into<String>) -> Self {
+        self.validity = Some(value.into());
+        self
+    }
+    /// Sets `is_publicly_leaked`.
+    pub fn is_publicly_leaked(mut self, value: impl Into<bool>) -> Self {
+        self.is_publicly_leaked = Some(value.into());
+        self
+    }
+    /// Sets `is_multi_repo`.
+    pub fn is_multi_repo(mut self, value: impl Into<bool>) -> Self {
+        self.is_multi_repo = Some(value.into());
+        self
+    }
+    /// Sets `hide_secret`.
+    pub fn hide_secret(mut self, value: impl Into<bool>) -> Self {
+        self.hide_secret = Some(value.into());
+        self
+    }
+    /// Sets `is_bypassed`.
+    pub fn is_bypassed(mut self, value: impl Into<bool>) -> Self {
+        self.is_bypassed = Some(value.into());
+        self
+    }
+    /// Sets `included_metadata`.
+    pub fn included_metadata(mut self, value: impl Into<String>) -> Self {
+        self.included_metadata = Some(value.into());
+        self
+    }
+    /// Sets `owner_email_hash`.
+    pub fn owner_email_hash(mut self, value: impl Into<String>) -> Self {
+        self.owner_email_hash = Some(value.into());
+        self
+    }
 }
 impl Query for SecretScanningListAlertsForRepoQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -783,9 +1116,25 @@ static GET_ALERT: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_alert`](SecretScanningApi::get_alert).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SecretScanningGetAlertQuery {
     /// A boolean value representing whether or not to hide literal secrets in the results.
     pub hide_secret: Option<bool>,
+}
+impl SecretScanningGetAlertQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        SecretScanningGetAlertQuery {
+            hide_secret: None,
+        }
+    }
+}
+impl SecretScanningGetAlertQuery {
+    /// Sets `hide_secret`.
+    pub fn hide_secret(mut self, value: impl Into<bool>) -> Self {
+        self.hide_secret = Some(value.into());
+        self
+    }
 }
 impl Query for SecretScanningGetAlertQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -820,11 +1169,33 @@ static LIST_LOCATIONS_FOR_ALERT: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_locations_for_alert`](SecretScanningApi::list_locations_for_alert).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SecretScanningListLocationsForAlertQuery {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl SecretScanningListLocationsForAlertQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        SecretScanningListLocationsForAlertQuery {
+            page: None,
+            per_page: None,
+        }
+    }
+}
+impl SecretScanningListLocationsForAlertQuery {
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for SecretScanningListLocationsForAlertQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -844,15 +1215,16 @@ static LIST_REPO_CUSTOM_PATTERNS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_repo_custom_patterns`](SecretScanningApi::list_repo_custom_patterns).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SecretScanningListRepoCustomPatternsQuery {
     /// Filter custom patterns by state. When absent, returns patterns in all states.
-    pub state: Option<types::PublishedOrUnpublished>,
+    pub state: Option<types::SecretScanningCustomPatternState>,
     /// Filter custom patterns by whether push protection is enabled. When absent, returns patterns regardless of push protection status.
-    pub push_protection: Option<types::EnabledOrDisabled>,
+    pub push_protection: Option<types::SecretScanningPatternOverrideDefaultSetting>,
     /// The property to sort the results by.
-    pub sort: Option<types::CreatedOrUpdatedOrName>,
+    pub sort: Option<types::SecretScanningListOrgCustomPatternsSort>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -861,6 +1233,72 @@ pub struct SecretScanningListRepoCustomPatternsQuery {
     pub before: Option<String>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
+}
+impl SecretScanningListRepoCustomPatternsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        SecretScanningListRepoCustomPatternsQuery {
+            state: None,
+            push_protection: None,
+            sort: None,
+            direction: None,
+            page: None,
+            per_page: None,
+            before: None,
+            after: None,
+        }
+    }
+}
+impl SecretScanningListRepoCustomPatternsQuery {
+    /// Sets `state`.
+    pub fn state(
+        mut self,
+        value: impl Into<types::SecretScanningCustomPatternState>,
+    ) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `push_protection`.
+    pub fn push_protection(
+        mut self,
+        value: impl Into<types::SecretScanningPatternOverrideDefaultSetting>,
+    ) -> Self {
+        self.push_protection = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(
+        mut self,
+        value: impl Into<types::SecretScanningListOrgCustomPatternsSort>,
+    ) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
 }
 impl Query for SecretScanningListRepoCustomPatternsQuery {
     fn write(&self, out: &mut QueryPairs) {

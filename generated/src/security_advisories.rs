@@ -304,17 +304,18 @@ static LIST_GLOBAL_ADVISORIES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_global_advisories`](SecurityAdvisoriesApi::list_global_advisories).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SecurityAdvisoriesListGlobalAdvisoriesQuery {
     /// If specified, only advisories with this GHSA (GitHub Security Advisory) identifier will be returned.
     pub ghsa_id: Option<String>,
     /// If specified, only advisories of this type will be returned. By default, a request with no other parameters defined will only return reviewed advisories that are not malware.
-    pub r#type: Option<types::ReviewedOrMalwareOrUnreviewed>,
+    pub r#type: Option<types::GlobalAdvisoryType>,
     /// If specified, only advisories with this CVE (Common Vulnerabilities and Exposures) identifier will be returned.
     pub cve_id: Option<String>,
     /// If specified, only advisories for these ecosystems will be returned.
     pub ecosystem: Option<types::SecurityAdvisoryEcosystems>,
     /// If specified, only advisories with these severities will be returned.
-    pub severity: Option<types::SecurityAdvisoriesListGlobalAdvisoriesSeverity>,
+    pub severity: Option<types::GlobalAdvisorySeverity>,
     /// If specified, only advisories with these Common Weakness Enumerations (CWEs) will be returned.
     ///
     /// Example: `cwes=79,284,22` or `cwes[]=79&cwes[]=284&cwes[]=22`
@@ -349,11 +350,140 @@ pub struct SecurityAdvisoriesListGlobalAdvisoriesQuery {
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The property to sort the results by.
     pub sort: Option<types::SecurityAdvisoriesListGlobalAdvisoriesSort>,
+}
+impl SecurityAdvisoriesListGlobalAdvisoriesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        SecurityAdvisoriesListGlobalAdvisoriesQuery {
+            ghsa_id: None,
+            r#type: None,
+            cve_id: None,
+            ecosystem: None,
+            severity: None,
+            cwes: None,
+            is_withdrawn: None,
+            affects: None,
+            published: None,
+            updated: None,
+            modified: None,
+            epss_percentage: None,
+            epss_percentile: None,
+            before: None,
+            after: None,
+            direction: None,
+            per_page: None,
+            sort: None,
+        }
+    }
+}
+impl SecurityAdvisoriesListGlobalAdvisoriesQuery {
+    /// Sets `ghsa_id`.
+    pub fn ghsa_id(mut self, value: impl Into<String>) -> Self {
+        self.ghsa_id = Some(value.into());
+        self
+    }
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<types::GlobalAdvisoryType>) -> Self {
+        self.r#type = Some(value.into());
+        self
+    }
+    /// Sets `cve_id`.
+    pub fn cve_id(mut self, value: impl Into<String>) -> Self {
+        self.cve_id = Some(value.into());
+        self
+    }
+    /// Sets `ecosystem`.
+    pub fn ecosystem(
+        mut self,
+        value: impl Into<types::SecurityAdvisoryEcosystems>,
+    ) -> Self {
+        self.ecosystem = Some(value.into());
+        self
+    }
+    /// Sets `severity`.
+    pub fn severity(mut self, value: impl Into<types::GlobalAdvisorySeverity>) -> Self {
+        self.severity = Some(value.into());
+        self
+    }
+    /// Sets `cwes`.
+    pub fn cwes(
+        mut self,
+        value: impl Into<types::SecurityAdvisoriesListGlobalAdvisoriesAffects>,
+    ) -> Self {
+        self.cwes = Some(value.into());
+        self
+    }
+    /// Sets `is_withdrawn`.
+    pub fn is_withdrawn(mut self, value: impl Into<bool>) -> Self {
+        self.is_withdrawn = Some(value.into());
+        self
+    }
+    /// Sets `affects`.
+    pub fn affects(
+        mut self,
+        value: impl Into<types::SecurityAdvisoriesListGlobalAdvisoriesAffects>,
+    ) -> Self {
+        self.affects = Some(value.into());
+        self
+    }
+    /// Sets `published`.
+    pub fn published(mut self, value: impl Into<String>) -> Self {
+        self.published = Some(value.into());
+        self
+    }
+    /// Sets `updated`.
+    pub fn updated(mut self, value: impl Into<String>) -> Self {
+        self.updated = Some(value.into());
+        self
+    }
+    /// Sets `modified`.
+    pub fn modified(mut self, value: impl Into<String>) -> Self {
+        self.modified = Some(value.into());
+        self
+    }
+    /// Sets `epss_percentage`.
+    pub fn epss_percentage(mut self, value: impl Into<String>) -> Self {
+        self.epss_percentage = Some(value.into());
+        self
+    }
+    /// Sets `epss_percentile`.
+    pub fn epss_percentile(mut self, value: impl Into<String>) -> Self {
+        self.epss_percentile = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(
+        mut self,
+        value: impl Into<types::SecurityAdvisoriesListGlobalAdvisoriesSort>,
+    ) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
 }
 impl Query for SecurityAdvisoriesListGlobalAdvisoriesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -399,11 +529,12 @@ static LIST_ORG_REPOSITORY_ADVISORIES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_org_repository_advisories`](SecurityAdvisoriesApi::list_org_repository_advisories).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SecurityAdvisoriesListOrgRepositoryAdvisoriesQuery {
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// The property to sort the results by.
-    pub sort: Option<types::CreatedOrUpdatedOrPublished>,
+    pub sort: Option<types::SecurityAdvisoriesListRepositoryAdvisoriesSort>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -411,7 +542,58 @@ pub struct SecurityAdvisoriesListOrgRepositoryAdvisoriesQuery {
     /// The number of advisories to return per page. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// Filter by the state of the repository advisories. Only advisories of this state will be returned.
-    pub state: Option<types::SecurityAdvisoriesListOrgRepositoryAdvisoriesState>,
+    pub state: Option<types::SecurityAdvisoriesListRepositoryAdvisoriesState>,
+}
+impl SecurityAdvisoriesListOrgRepositoryAdvisoriesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        SecurityAdvisoriesListOrgRepositoryAdvisoriesQuery {
+            direction: None,
+            sort: None,
+            before: None,
+            after: None,
+            per_page: None,
+            state: None,
+        }
+    }
+}
+impl SecurityAdvisoriesListOrgRepositoryAdvisoriesQuery {
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(
+        mut self,
+        value: impl Into<types::SecurityAdvisoriesListRepositoryAdvisoriesSort>,
+    ) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `state`.
+    pub fn state(
+        mut self,
+        value: impl Into<types::SecurityAdvisoriesListRepositoryAdvisoriesState>,
+    ) -> Self {
+        self.state = Some(value.into());
+        self
+    }
 }
 impl Query for SecurityAdvisoriesListOrgRepositoryAdvisoriesQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -435,11 +617,12 @@ static LIST_REPOSITORY_ADVISORIES: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_repository_advisories`](SecurityAdvisoriesApi::list_repository_advisories).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SecurityAdvisoriesListRepositoryAdvisoriesQuery {
     /// The direction to sort the results by.
-    pub direction: Option<types::AscOrDesc>,
+    pub direction: Option<types::Direction>,
     /// The property to sort the results by.
-    pub sort: Option<types::CreatedOrUpdatedOrPublished>,
+    pub sort: Option<types::SecurityAdvisoriesListRepositoryAdvisoriesSort>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -447,7 +630,58 @@ pub struct SecurityAdvisoriesListRepositoryAdvisoriesQuery {
     /// The number of advisories to return per page. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// Filter by state of the repository advisories. Only advisories of this state will be returned.
-    pub state: Option<types::SecurityAdvisoriesListOrgRepositoryAdvisoriesState>,
+    pub state: Option<types::SecurityAdvisoriesListRepositoryAdvisoriesState>,
+}
+impl SecurityAdvisoriesListRepositoryAdvisoriesQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        SecurityAdvisoriesListRepositoryAdvisoriesQuery {
+            direction: None,
+            sort: None,
+            before: None,
+            after: None,
+            per_page: None,
+            state: None,
+        }
+    }
+}
+impl SecurityAdvisoriesListRepositoryAdvisoriesQuery {
+    /// Sets `direction`.
+    pub fn direction(mut self, value: impl Into<types::Direction>) -> Self {
+        self.direction = Some(value.into());
+        self
+    }
+    /// Sets `sort`.
+    pub fn sort(
+        mut self,
+        value: impl Into<types::SecurityAdvisoriesListRepositoryAdvisoriesSort>,
+    ) -> Self {
+        self.sort = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `state`.
+    pub fn state(
+        mut self,
+        value: impl Into<types::SecurityAdvisoriesListRepositoryAdvisoriesState>,
+    ) -> Self {
+        self.state = Some(value.into());
+        self
+    }
 }
 impl Query for SecurityAdvisoriesListRepositoryAdvisoriesQuery {
     fn write(&self, out: &mut QueryPairs) {

@@ -361,7 +361,7 @@ impl<'a> TeamsApi<'a> {
         team_slug: &str,
         owner: &str,
         repo: &str,
-    ) -> Result<Response<TeamsCheckPermissionsForRepoInOrgResponse>, Error> {
+    ) -> Result<Response<TeamsCheckPermissionsForRepoInOrgOutcome>, Error> {
         self.client
             .call_with(
                 &CHECK_PERMISSIONS_FOR_REPO_IN_ORG,
@@ -369,9 +369,9 @@ impl<'a> TeamsApi<'a> {
                 |status, body| match status {
                     200 => {
                         decode_json(body)
-                            .map(TeamsCheckPermissionsForRepoInOrgResponse::Ok)
+                            .map(TeamsCheckPermissionsForRepoInOrgOutcome::Ok)
                     }
-                    204 => Ok(TeamsCheckPermissionsForRepoInOrgResponse::NoContent),
+                    204 => Ok(TeamsCheckPermissionsForRepoInOrgOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -842,7 +842,7 @@ impl<'a> TeamsApi<'a> {
         team_id: i64,
         owner: &str,
         repo: &str,
-    ) -> Result<Response<TeamsCheckPermissionsForRepoLegacyResponse>, Error> {
+    ) -> Result<Response<TeamsCheckPermissionsForRepoLegacyOutcome>, Error> {
         self.client
             .call_with(
                 &CHECK_PERMISSIONS_FOR_REPO_LEGACY,
@@ -850,9 +850,9 @@ impl<'a> TeamsApi<'a> {
                 |status, body| match status {
                     200 => {
                         decode_json(body)
-                            .map(TeamsCheckPermissionsForRepoLegacyResponse::Ok)
+                            .map(TeamsCheckPermissionsForRepoLegacyOutcome::Ok)
                     }
-                    204 => Ok(TeamsCheckPermissionsForRepoLegacyResponse::NoContent),
+                    204 => Ok(TeamsCheckPermissionsForRepoLegacyOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -993,13 +993,41 @@ static LIST: Endpoint = Endpoint {
 };
 /// Query parameters of [`list`](TeamsApi::list).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct TeamsListQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     /// Filter team results by their type. For more information, see "[What kind of team should I use?](https://docs.github.com/enterprise-cloud@latest/admin/concepts/enterprise-fundamentals/teams-in-an-enterprise#what-kind-of-team-should-i-use)"
-    pub team_type: Option<types::AllOrEnterpriseOrOrganization>,
+    pub team_type: Option<types::TeamsListTeamType>,
+}
+impl TeamsListQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        TeamsListQuery {
+            per_page: None,
+            page: None,
+            team_type: None,
+        }
+    }
+}
+impl TeamsListQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
+    /// Sets `team_type`.
+    pub fn team_type(mut self, value: impl Into<types::TeamsListTeamType>) -> Self {
+        self.team_type = Some(value.into());
+        self
+    }
 }
 impl Query for TeamsListQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1064,11 +1092,33 @@ static LIST_PENDING_INVITATIONS_IN_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_pending_invitations_in_org`](TeamsApi::list_pending_invitations_in_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct TeamsListPendingInvitationsInOrgQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl TeamsListPendingInvitationsInOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        TeamsListPendingInvitationsInOrgQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl TeamsListPendingInvitationsInOrgQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for TeamsListPendingInvitationsInOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1088,13 +1138,41 @@ static LIST_MEMBERS_IN_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_members_in_org`](TeamsApi::list_members_in_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct TeamsListMembersInOrgQuery {
     /// Filters members returned by their role in the team.
-    pub role: Option<types::MemberOrMaintainerOrAll>,
+    pub role: Option<types::TeamsListMembersInOrgRole>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl TeamsListMembersInOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        TeamsListMembersInOrgQuery {
+            role: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl TeamsListMembersInOrgQuery {
+    /// Sets `role`.
+    pub fn role(mut self, value: impl Into<types::TeamsListMembersInOrgRole>) -> Self {
+        self.role = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for TeamsListMembersInOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1145,11 +1223,33 @@ static LIST_REPOS_IN_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_repos_in_org`](TeamsApi::list_repos_in_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct TeamsListReposInOrgQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl TeamsListReposInOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        TeamsListReposInOrgQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl TeamsListReposInOrgQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for TeamsListReposInOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1169,7 +1269,8 @@ static CHECK_PERMISSIONS_FOR_REPO_IN_ORG: Endpoint = Endpoint {
 };
 /// The success responses of [`check_permissions_for_repo_in_org`](TeamsApi::check_permissions_for_repo_in_org).
 #[derive(Debug, Clone)]
-pub enum TeamsCheckPermissionsForRepoInOrgResponse {
+#[non_exhaustive]
+pub enum TeamsCheckPermissionsForRepoInOrgOutcome {
     /// HTTP 200
     Ok(types::TeamRepository),
     /// HTTP 204
@@ -1207,11 +1308,33 @@ static LIST_CHILD_IN_ORG: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_child_in_org`](TeamsApi::list_child_in_org).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct TeamsListChildInOrgQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl TeamsListChildInOrgQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        TeamsListChildInOrgQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl TeamsListChildInOrgQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for TeamsListChildInOrgQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1265,11 +1388,33 @@ static LIST_PENDING_INVITATIONS_LEGACY: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_pending_invitations_legacy`](TeamsApi::list_pending_invitations_legacy).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct TeamsListPendingInvitationsLegacyQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl TeamsListPendingInvitationsLegacyQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        TeamsListPendingInvitationsLegacyQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl TeamsListPendingInvitationsLegacyQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for TeamsListPendingInvitationsLegacyQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1289,13 +1434,41 @@ static LIST_MEMBERS_LEGACY: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_members_legacy`](TeamsApi::list_members_legacy).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct TeamsListMembersLegacyQuery {
     /// Filters members returned by their role in the team.
-    pub role: Option<types::MemberOrMaintainerOrAll>,
+    pub role: Option<types::TeamsListMembersInOrgRole>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl TeamsListMembersLegacyQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        TeamsListMembersLegacyQuery {
+            role: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl TeamsListMembersLegacyQuery {
+    /// Sets `role`.
+    pub fn role(mut self, value: impl Into<types::TeamsListMembersInOrgRole>) -> Self {
+        self.role = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for TeamsListMembersLegacyQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1376,11 +1549,33 @@ static LIST_REPOS_LEGACY: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_repos_legacy`](TeamsApi::list_repos_legacy).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct TeamsListReposLegacyQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl TeamsListReposLegacyQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        TeamsListReposLegacyQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl TeamsListReposLegacyQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for TeamsListReposLegacyQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1400,7 +1595,8 @@ static CHECK_PERMISSIONS_FOR_REPO_LEGACY: Endpoint = Endpoint {
 };
 /// The success responses of [`check_permissions_for_repo_legacy`](TeamsApi::check_permissions_for_repo_legacy).
 #[derive(Debug, Clone)]
-pub enum TeamsCheckPermissionsForRepoLegacyResponse {
+#[non_exhaustive]
+pub enum TeamsCheckPermissionsForRepoLegacyOutcome {
     /// HTTP 200
     Ok(types::TeamRepository),
     /// HTTP 204
@@ -1442,11 +1638,33 @@ static LIST_CHILD_LEGACY: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_child_legacy`](TeamsApi::list_child_legacy).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct TeamsListChildLegacyQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl TeamsListChildLegacyQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        TeamsListChildLegacyQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl TeamsListChildLegacyQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for TeamsListChildLegacyQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1466,11 +1684,33 @@ static LIST_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_authenticated_user`](TeamsApi::list_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct TeamsListForAuthenticatedUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl TeamsListForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        TeamsListForAuthenticatedUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl TeamsListForAuthenticatedUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for TeamsListForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {

@@ -856,15 +856,15 @@ impl<'a> UsersApi<'a> {
         username: &str,
         subject_digest: &str,
         query: &UsersListAttestationsQuery,
-    ) -> Result<Response<UsersListAttestationsResponse>, Error> {
+    ) -> Result<Response<UsersListAttestationsOutcome>, Error> {
         self.client
             .call_with(
                 &LIST_ATTESTATIONS,
                 Args::new(&[&username, &subject_digest]).query(query),
                 |status, body| match status {
-                    200 => decode_json(body).map(UsersListAttestationsResponse::Ok),
-                    201 => decode_json(body).map(UsersListAttestationsResponse::Created),
-                    204 => Ok(UsersListAttestationsResponse::NoContent),
+                    200 => decode_json(body).map(UsersListAttestationsOutcome::Ok),
+                    201 => decode_json(body).map(UsersListAttestationsOutcome::Created),
+                    204 => Ok(UsersListAttestationsOutcome::NoContent),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -1145,11 +1145,33 @@ static LIST_BLOCKED_BY_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_blocked_by_authenticated_user`](UsersApi::list_blocked_by_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct UsersListBlockedByAuthenticatedUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl UsersListBlockedByAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        UsersListBlockedByAuthenticatedUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl UsersListBlockedByAuthenticatedUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for UsersListBlockedByAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1231,11 +1253,33 @@ static LIST_EMAILS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_emails_for_authenticated_user`](UsersApi::list_emails_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct UsersListEmailsForAuthenticatedUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl UsersListEmailsForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        UsersListEmailsForAuthenticatedUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl UsersListEmailsForAuthenticatedUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for UsersListEmailsForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1285,11 +1329,33 @@ static LIST_FOLLOWERS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_followers_for_authenticated_user`](UsersApi::list_followers_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct UsersListFollowersForAuthenticatedUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl UsersListFollowersForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        UsersListFollowersForAuthenticatedUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl UsersListFollowersForAuthenticatedUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for UsersListFollowersForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1309,11 +1375,33 @@ static LIST_FOLLOWED_BY_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_followed_by_authenticated_user`](UsersApi::list_followed_by_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct UsersListFollowedByAuthenticatedUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl UsersListFollowedByAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        UsersListFollowedByAuthenticatedUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl UsersListFollowedByAuthenticatedUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for UsersListFollowedByAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1380,11 +1468,33 @@ static LIST_GPG_KEYS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_gpg_keys_for_authenticated_user`](UsersApi::list_gpg_keys_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct UsersListGpgKeysForAuthenticatedUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl UsersListGpgKeysForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        UsersListGpgKeysForAuthenticatedUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl UsersListGpgKeysForAuthenticatedUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for UsersListGpgKeysForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1452,11 +1562,33 @@ static LIST_PUBLIC_SSH_KEYS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_public_ssh_keys_for_authenticated_user`](UsersApi::list_public_ssh_keys_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct UsersListPublicSshKeysForAuthenticatedUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl UsersListPublicSshKeysForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        UsersListPublicSshKeysForAuthenticatedUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl UsersListPublicSshKeysForAuthenticatedUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for UsersListPublicSshKeysForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1523,11 +1655,33 @@ static LIST_PUBLIC_EMAILS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_public_emails_for_authenticated_user`](UsersApi::list_public_emails_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct UsersListPublicEmailsForAuthenticatedUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl UsersListPublicEmailsForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        UsersListPublicEmailsForAuthenticatedUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl UsersListPublicEmailsForAuthenticatedUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for UsersListPublicEmailsForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1551,11 +1705,33 @@ static LIST_SOCIAL_ACCOUNTS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_social_accounts_for_authenticated_user`](UsersApi::list_social_accounts_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct UsersListSocialAccountsForAuthenticatedUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl UsersListSocialAccountsForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        UsersListSocialAccountsForAuthenticatedUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl UsersListSocialAccountsForAuthenticatedUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for UsersListSocialAccountsForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1609,11 +1785,33 @@ static LIST_SSH_SIGNING_KEYS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_ssh_signing_keys_for_authenticated_user`](UsersApi::list_ssh_signing_keys_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct UsersListSshSigningKeysForAuthenticatedUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl UsersListSshSigningKeysForAuthenticatedUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        UsersListSshSigningKeysForAuthenticatedUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl UsersListSshSigningKeysForAuthenticatedUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for UsersListSshSigningKeysForAuthenticatedUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1686,11 +1884,33 @@ static LIST: Endpoint = Endpoint {
 };
 /// Query parameters of [`list`](UsersApi::list).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct UsersListQuery {
     /// A user ID. Only return users with an ID greater than this ID.
     pub since: Option<i64>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
+}
+impl UsersListQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        UsersListQuery {
+            since: None,
+            per_page: None,
+        }
+    }
+}
+impl UsersListQuery {
+    /// Sets `since`.
+    pub fn since(mut self, value: impl Into<i64>) -> Self {
+        self.since = Some(value.into());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for UsersListQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1720,6 +1940,7 @@ static LIST_ATTESTATIONS_BULK: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_attestations_bulk`](UsersApi::list_attestations_bulk).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct UsersListAttestationsBulkQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
@@ -1727,6 +1948,33 @@ pub struct UsersListAttestationsBulkQuery {
     pub before: Option<String>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
+}
+impl UsersListAttestationsBulkQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        UsersListAttestationsBulkQuery {
+            per_page: None,
+            before: None,
+            after: None,
+        }
+    }
+}
+impl UsersListAttestationsBulkQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
 }
 impl Query for UsersListAttestationsBulkQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1777,6 +2025,7 @@ static LIST_ATTESTATIONS: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_attestations`](UsersApi::list_attestations).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct UsersListAttestationsQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
@@ -1789,6 +2038,39 @@ pub struct UsersListAttestationsQuery {
     /// for custom predicate types.
     pub predicate_type: Option<String>,
 }
+impl UsersListAttestationsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        UsersListAttestationsQuery {
+            per_page: None,
+            before: None,
+            after: None,
+            predicate_type: None,
+        }
+    }
+}
+impl UsersListAttestationsQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `before`.
+    pub fn before(mut self, value: impl Into<String>) -> Self {
+        self.before = Some(value.into());
+        self
+    }
+    /// Sets `after`.
+    pub fn after(mut self, value: impl Into<String>) -> Self {
+        self.after = Some(value.into());
+        self
+    }
+    /// Sets `predicate_type`.
+    pub fn predicate_type(mut self, value: impl Into<String>) -> Self {
+        self.predicate_type = Some(value.into());
+        self
+    }
+}
 impl Query for UsersListAttestationsQuery {
     fn write(&self, out: &mut QueryPairs) {
         out.push_opt("per_page", self.per_page.as_ref());
@@ -1799,7 +2081,8 @@ impl Query for UsersListAttestationsQuery {
 }
 /// The success responses of [`list_attestations`](UsersApi::list_attestations).
 #[derive(Debug, Clone)]
-pub enum UsersListAttestationsResponse {
+#[non_exhaustive]
+pub enum UsersListAttestationsOutcome {
     /// HTTP 200
     Ok(types::ReposListAttestationsResponse),
     /// HTTP 201
@@ -1819,11 +2102,33 @@ static LIST_FOLLOWERS_FOR_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_followers_for_user`](UsersApi::list_followers_for_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct UsersListFollowersForUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl UsersListFollowersForUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        UsersListFollowersForUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl UsersListFollowersForUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for UsersListFollowersForUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1843,11 +2148,33 @@ static LIST_FOLLOWING_FOR_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_following_for_user`](UsersApi::list_following_for_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct UsersListFollowingForUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl UsersListFollowingForUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        UsersListFollowingForUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl UsersListFollowingForUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for UsersListFollowingForUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1877,11 +2204,33 @@ static LIST_GPG_KEYS_FOR_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_gpg_keys_for_user`](UsersApi::list_gpg_keys_for_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct UsersListGpgKeysForUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl UsersListGpgKeysForUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        UsersListGpgKeysForUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl UsersListGpgKeysForUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for UsersListGpgKeysForUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1901,11 +2250,36 @@ static GET_CONTEXT_FOR_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`get_context_for_user`](UsersApi::get_context_for_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct UsersGetContextForUserQuery {
     /// Identifies which additional information you'd like to receive about the person's hovercard. Can be `organization`, `repository`, `issue`, `pull_request`. **Required** when using `subject_id`.
     pub subject_type: Option<types::UsersGetContextForUserSubjectType>,
     /// Uses the ID for the `subject_type` you specified. **Required** when using `subject_type`.
     pub subject_id: Option<String>,
+}
+impl UsersGetContextForUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        UsersGetContextForUserQuery {
+            subject_type: None,
+            subject_id: None,
+        }
+    }
+}
+impl UsersGetContextForUserQuery {
+    /// Sets `subject_type`.
+    pub fn subject_type(
+        mut self,
+        value: impl Into<types::UsersGetContextForUserSubjectType>,
+    ) -> Self {
+        self.subject_type = Some(value.into());
+        self
+    }
+    /// Sets `subject_id`.
+    pub fn subject_id(mut self, value: impl Into<String>) -> Self {
+        self.subject_id = Some(value.into());
+        self
+    }
 }
 impl Query for UsersGetContextForUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1925,11 +2299,33 @@ static LIST_PUBLIC_KEYS_FOR_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_public_keys_for_user`](UsersApi::list_public_keys_for_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct UsersListPublicKeysForUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl UsersListPublicKeysForUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        UsersListPublicKeysForUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl UsersListPublicKeysForUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for UsersListPublicKeysForUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1949,11 +2345,33 @@ static LIST_SOCIAL_ACCOUNTS_FOR_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_social_accounts_for_user`](UsersApi::list_social_accounts_for_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct UsersListSocialAccountsForUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl UsersListSocialAccountsForUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        UsersListSocialAccountsForUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl UsersListSocialAccountsForUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for UsersListSocialAccountsForUserQuery {
     fn write(&self, out: &mut QueryPairs) {
@@ -1973,11 +2391,33 @@ static LIST_SSH_SIGNING_KEYS_FOR_USER: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_ssh_signing_keys_for_user`](UsersApi::list_ssh_signing_keys_for_user).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct UsersListSshSigningKeysForUserQuery {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
+}
+impl UsersListSshSigningKeysForUserQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        UsersListSshSigningKeysForUserQuery {
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl UsersListSshSigningKeysForUserQuery {
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for UsersListSshSigningKeysForUserQuery {
     fn write(&self, out: &mut QueryPairs) {

@@ -2591,7 +2591,7 @@ fn decode(op: &str, status: u16, body: &Value) -> Option<Result<(), String>> {
         #[cfg(feature = "pulls")]
         ("pulls/list", 200) => Some(check::<Vec<types::PullRequestSimple>>(body)),
         #[cfg(feature = "pulls")]
-        ("pulls/create", 201) => Some(check::<types::PullRequest2>(body)),
+        ("pulls/create", 201) => Some(check::<types::PullRequest>(body)),
         #[cfg(feature = "pulls")]
         ("pulls/list-review-comments-for-repo", 200) => {
             Some(check::<Vec<types::PullRequestReviewComment>>(body))
@@ -2617,9 +2617,9 @@ fn decode(op: &str, status: u16, body: &Value) -> Option<Result<(), String>> {
             Some(check::<types::Reaction>(body))
         }
         #[cfg(feature = "pulls")]
-        ("pulls/get", 200) => Some(check::<types::PullRequest2>(body)),
+        ("pulls/get", 200) => Some(check::<types::PullRequest>(body)),
         #[cfg(feature = "pulls")]
-        ("pulls/update", 200) => Some(check::<types::PullRequest2>(body)),
+        ("pulls/update", 200) => Some(check::<types::PullRequest>(body)),
         #[cfg(feature = "codespaces")]
         ("codespaces/create-with-pr-for-authenticated-user", 201) => {
             Some(check::<types::Codespace>(body))

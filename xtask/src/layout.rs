@@ -19,6 +19,10 @@ const RUNTIME: &[(&str, &str)] = &[
         "src/pagination.rs",
         include_str!("../runtime/src/pagination.rs"),
     ),
+    (
+        "src/timestamp.rs",
+        include_str!("../runtime/src/timestamp.rs"),
+    ),
 ];
 
 /// The first line of every generated text file.
@@ -47,6 +51,11 @@ pub fn files(spec: &Spec, out: Output) -> Result<BTreeMap<String, Vec<u8>>> {
         files.insert(path, rs(module, &tag)?);
     }
     let mut modules = Vec::new();
+    let type_names: Vec<(String, String)> = out
+        .types
+        .iter()
+        .flat_map(|g| g.items.iter().map(|(n, _)| (n.clone(), format!("types::{}", g.module))))
+        .collect();
     for group in out.types {
         for (name, text) in type_files(&group)? {
             files.insert(
@@ -78,7 +87,56 @@ pub fn files(spec: &Spec, out: Output) -> Result<BTreeMap<String, Vec<u8>>> {
     let rustfmt = header(spec, "#") + "disable_all_formatting = true\n";
     files.insert("rustfmt.toml".into(), rustfmt.into_bytes());
     files.insert("operations.json".into(), out.manifest.into_bytes());
+    unique_public_names(&files, &type_names)?;
     Ok(files)
+}
+
+/// No two public types, traits or enums of the crate share a name, wherever they live: a user who imports both
+/// (or reads both in the docs) must not have to tell them apart by module. `types` are the model's type names, by
+/// module; the other modules are read for `pub struct|enum|trait|type` items.
+pub fn unique_public_names(
+    files: &BTreeMap<String, Vec<u8>>,
+    types: &[(String, String)],
+) -> Result<()> {
+    let mut all: Vec<(String, String)> = types.to_vec();
+    for (path, text) in files {
+        if path.starts_with("src/types/") || !path.starts_with("src/") || !path.ends_with(".rs") {
+            continue;
+        }
+        for name in public_names(&String::from_utf8_lossy(text)) {
+            all.push((name, path.clone()));
+        }
+    }
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut clashes = Vec::new();
+    for (name, path) in &all {
+        if let Some(first) = seen.insert(name, path) {
+            clashes.push(format!("{name} ({first} and {path})"));
+        }
+    }
+    if clashes.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("public items share a name: {}", clashes.join(", "))
+    }
+}
+
+/// The names of the public structs, enums, traits and type aliases in a source file.
+fn public_names(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let l = line.trim_start();
+        for kw in ["pub struct ", "pub enum ", "pub trait ", "pub type "] {
+            if let Some(rest) = l.strip_prefix(kw) {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                out.push(name);
+            }
+        }
+    }
+    out
 }
 
 /// A group's types as one file, or as `<module>_1`, `<module>_2`… when it would be too large.

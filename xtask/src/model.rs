@@ -9,6 +9,8 @@ use std::collections::BTreeSet;
 #[derive(Debug, Clone, PartialEq)]
 pub enum RType {
     String,
+    /// A `format: date-time` string (or a union of one with Unix seconds): the runtime's `Timestamp`.
+    Timestamp,
     I64,
     F64,
     Bool,
@@ -394,6 +396,7 @@ impl Model {
     pub fn path_string(&self, ty: &RType) -> String {
         match ty {
             RType::String => "String".into(),
+            RType::Timestamp => "crate::Timestamp".into(),
             RType::I64 => "i64".into(),
             RType::F64 => "f64".into(),
             RType::Bool => "bool".into(),
@@ -416,7 +419,12 @@ impl Model {
 
     fn is_text_at(&self, ty: &RType, depth: usize) -> bool {
         match ty {
-            RType::String | RType::I64 | RType::F64 | RType::Bool | RType::Value => true,
+            RType::String
+            | RType::Timestamp
+            | RType::I64
+            | RType::F64
+            | RType::Bool
+            | RType::Value => true,
             RType::Vec(t) => depth == 1 && self.is_text_at(t, 2),
             RType::Named(id) => match &self.defs[*id].kind {
                 DefKind::Enum(_) => true,

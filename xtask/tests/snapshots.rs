@@ -71,6 +71,7 @@ fn every_file_of_the_fixture_is_accounted_for() {
             "src/pagination.rs",
             "src/runtime.rs",
             "src/search.rs",
+            "src/timestamp.rs",
             "src/types/mod.rs",
             "src/types/search.rs",
             "src/types/shared.rs",

@@ -5,37 +5,102 @@ use super::*;
 
 /// GitHub Actions cache retention policy for an enterprise.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsCacheRetentionLimitForEnterprise {
     /// For repositories & organizations in an enterprise, the maximum duration, in days, for which caches in a repository may be retained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cache_retention_days: Option<i64>,
 }
+impl ActionsCacheRetentionLimitForEnterprise {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsCacheRetentionLimitForEnterprise {
+            max_cache_retention_days: None,
+        }
+    }
+}
+impl ActionsCacheRetentionLimitForEnterprise {
+    /// Sets `max_cache_retention_days`.
+    pub fn max_cache_retention_days(mut self, value: impl Into<i64>) -> Self {
+        self.max_cache_retention_days = Some(value.into());
+        self
+    }
+}
 
 /// GitHub Actions cache storage policy for an enterprise.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsCacheStorageLimitForEnterprise {
     /// For repositories & organizations in an enterprise, the maximum size limit for the sum of all caches in a repository, in gigabytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cache_size_gb: Option<i64>,
 }
+impl ActionsCacheStorageLimitForEnterprise {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsCacheStorageLimitForEnterprise {
+            max_cache_size_gb: None,
+        }
+    }
+}
+impl ActionsCacheStorageLimitForEnterprise {
+    /// Sets `max_cache_size_gb`.
+    pub fn max_cache_size_gb(mut self, value: impl Into<i64>) -> Self {
+        self.max_cache_size_gb = Some(value.into());
+        self
+    }
+}
 
 /// GitHub Actions cache retention policy for an organization.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsCacheRetentionLimitForOrganization {
     /// For repositories in this organization, the maximum duration, in days, for which caches in a repository may be retained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cache_retention_days: Option<i64>,
 }
+impl ActionsCacheRetentionLimitForOrganization {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsCacheRetentionLimitForOrganization {
+            max_cache_retention_days: None,
+        }
+    }
+}
+impl ActionsCacheRetentionLimitForOrganization {
+    /// Sets `max_cache_retention_days`.
+    pub fn max_cache_retention_days(mut self, value: impl Into<i64>) -> Self {
+        self.max_cache_retention_days = Some(value.into());
+        self
+    }
+}
 
 /// GitHub Actions cache storage policy for an organization.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsCacheStorageLimitForOrganization {
     /// For repositories in the organization, the maximum size limit for the sum of all caches in a repository, in gigabytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cache_size_gb: Option<i64>,
 }
+impl ActionsCacheStorageLimitForOrganization {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsCacheStorageLimitForOrganization {
+            max_cache_size_gb: None,
+        }
+    }
+}
+impl ActionsCacheStorageLimitForOrganization {
+    /// Sets `max_cache_size_gb`.
+    pub fn max_cache_size_gb(mut self, value: impl Into<i64>) -> Self {
+        self.max_cache_size_gb = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsCacheUsageOrgEnterprise {
     /// The count of active caches across all repositories of an enterprise or an organization.
     pub total_active_caches_count: i64,
@@ -44,6 +109,7 @@ pub struct ActionsCacheUsageOrgEnterprise {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsGetActionsCacheUsageByRepoForOrgResponse {
     pub total_count: i64,
     pub repository_cache_usages: Vec<ActionsCacheUsageByRepository>,
@@ -51,6 +117,7 @@ pub struct ActionsGetActionsCacheUsageByRepoForOrgResponse {
 
 /// GitHub Actions Cache Usage by repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsCacheUsageByRepository {
     /// The repository owner and name for the cache usage being shown.
     pub full_name: String,
@@ -61,6 +128,7 @@ pub struct ActionsCacheUsageByRepository {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsListHostedRunnersForOrgResponse {
     pub total_count: i64,
     pub runners: Vec<ActionsHostedRunner>,
@@ -68,6 +136,7 @@ pub struct ActionsListHostedRunnersForOrgResponse {
 
 /// A Github-hosted hosted runner.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsHostedRunner {
     /// The unique identifier of the hosted runner.
     pub id: i64,
@@ -95,7 +164,7 @@ pub struct ActionsHostedRunner {
     pub public_ips: Option<Vec<PublicIp>>,
     /// The time at which the runner was last used, in ISO 8601 format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_active_on: Option<String>,
+    pub last_active_on: Option<crate::Timestamp>,
     /// Whether custom image generation is enabled for the hosted runners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_gen: Option<bool>,
@@ -103,6 +172,7 @@ pub struct ActionsHostedRunner {
 
 /// Provides details of a hosted runner image
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct NullableActionsHostedRunnerPoolImage {
     /// The ID of the image. Use this ID for the `image` parameter when creating a new larger runner.
     pub id: String,
@@ -111,19 +181,20 @@ pub struct NullableActionsHostedRunnerPoolImage {
     /// Display name for this image.
     pub display_name: String,
     /// The image provider.
-    pub source: GithubOrPartnerOrCustom,
+    pub source: ActionsHostedRunnerCuratedImageSource,
     /// The image version of the hosted runner pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
 
 crate::open_enum! {
-    #[doc = " The image provider."] GithubOrPartnerOrCustom { Github = "github", Partner
-    = "partner", Custom = "custom", }
+    #[doc = " The image provider."] ActionsHostedRunnerCuratedImageSource { Github =
+    "github", Partner = "partner", Custom = "custom", }
 }
 
 /// Provides details of a particular machine spec.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsHostedRunnerMachineSpec {
     /// The ID used for the `size` parameter when creating a new runner.
     pub id: String,
@@ -143,6 +214,7 @@ crate::open_enum! {
 
 /// Provides details of Public IP for a GitHub-hosted larger runners
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PublicIp {
     /// Whether public IP is enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -156,6 +228,7 @@ pub struct PublicIp {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsCreateHostedRunnerForOrgRequest {
     /// Name of the runner. Must be between 1 and 64 characters and may only contain upper and lowercase letters a-z, numbers 0-9, '.', '-', and '_'.
     pub name: String,
@@ -175,16 +248,76 @@ pub struct ActionsCreateHostedRunnerForOrgRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_gen: Option<bool>,
 }
+impl ActionsCreateHostedRunnerForOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        name: impl Into<String>,
+        image: impl Into<ActionsCreateHostedRunnerForOrgRequestImage>,
+        size: impl Into<String>,
+        runner_group_id: impl Into<i64>,
+    ) -> Self {
+        ActionsCreateHostedRunnerForOrgRequest {
+            name: name.into(),
+            image: image.into(),
+            size: size.into(),
+            runner_group_id: runner_group_id.into(),
+            maximum_runners: None,
+            enable_static_ip: None,
+            image_gen: None,
+        }
+    }
+}
+impl ActionsCreateHostedRunnerForOrgRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `image`.
+    pub fn image(
+        mut self,
+        value: impl Into<ActionsCreateHostedRunnerForOrgRequestImage>,
+    ) -> Self {
+        self.image = value.into();
+        self
+    }
+    /// Sets `size`.
+    pub fn size(mut self, value: impl Into<String>) -> Self {
+        self.size = value.into();
+        self
+    }
+    /// Sets `runner_group_id`.
+    pub fn runner_group_id(mut self, value: impl Into<i64>) -> Self {
+        self.runner_group_id = value.into();
+        self
+    }
+    /// Sets `maximum_runners`.
+    pub fn maximum_runners(mut self, value: impl Into<i64>) -> Self {
+        self.maximum_runners = Some(value.into());
+        self
+    }
+    /// Sets `enable_static_ip`.
+    pub fn enable_static_ip(mut self, value: impl Into<bool>) -> Self {
+        self.enable_static_ip = Some(value.into());
+        self
+    }
+    /// Sets `image_gen`.
+    pub fn image_gen(mut self, value: impl Into<bool>) -> Self {
+        self.image_gen = Some(value.into());
+        self
+    }
+}
 
 /// The image of runner. To list all available images, use `GET /actions/hosted-runners/images/github-owned` or `GET /actions/hosted-runners/images/partner`.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsCreateHostedRunnerForOrgRequestImage {
     /// The unique identifier of the runner image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// The source of the runner image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<GithubOrPartnerOrCustom>,
+    pub source: Option<ActionsHostedRunnerCuratedImageSource>,
     /// The version of the runner image to deploy. This is relevant only for runners using custom images.
     #[serde(
         default,
@@ -193,8 +326,44 @@ pub struct ActionsCreateHostedRunnerForOrgRequestImage {
     )]
     pub version: Option<Option<String>>,
 }
+impl ActionsCreateHostedRunnerForOrgRequestImage {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsCreateHostedRunnerForOrgRequestImage {
+            id: None,
+            source: None,
+            version: None,
+        }
+    }
+}
+impl ActionsCreateHostedRunnerForOrgRequestImage {
+    /// Sets `id`.
+    pub fn id(mut self, value: impl Into<String>) -> Self {
+        self.id = Some(value.into());
+        self
+    }
+    /// Sets `source`.
+    pub fn source(
+        mut self,
+        value: impl Into<ActionsHostedRunnerCuratedImageSource>,
+    ) -> Self {
+        self.source = Some(value.into());
+        self
+    }
+    /// Sets `version`.
+    pub fn version(mut self, value: impl Into<String>) -> Self {
+        self.version = Some(Some(value.into()));
+        self
+    }
+    /// Sends `version` as `null` (GitHub then clears it).
+    pub fn version_null(mut self) -> Self {
+        self.version = Some(None);
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsListCustomImagesForOrgResponse {
     pub total_count: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -203,6 +372,7 @@ pub struct ActionsListCustomImagesForOrgResponse {
 
 /// Provides details of a custom runner image
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsHostedRunnerCustomImage {
     /// The ID of the image. Use this ID for the `image` parameter when creating a new larger runner.
     pub id: i64,
@@ -223,6 +393,7 @@ pub struct ActionsHostedRunnerCustomImage {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsListCustomImageVersionsForOrgResponse {
     pub total_count: i64,
     pub image_versions: Vec<ActionsHostedRunnerCustomImageVersion>,
@@ -230,6 +401,7 @@ pub struct ActionsListCustomImageVersionsForOrgResponse {
 
 /// Provides details of a hosted runner custom image version
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsHostedRunnerCustomImageVersion {
     /// The version of image.
     pub version: String,
@@ -245,6 +417,7 @@ pub struct ActionsHostedRunnerCustomImageVersion {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse {
     pub total_count: i64,
     pub images: Vec<ActionsHostedRunnerCuratedImage>,
@@ -252,6 +425,7 @@ pub struct ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse {
 
 /// Provides details of a hosted runner image
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsHostedRunnerCuratedImage {
     /// The ID of the image. Use this ID for the `image` parameter when creating a new larger runner.
     pub id: String,
@@ -262,10 +436,11 @@ pub struct ActionsHostedRunnerCuratedImage {
     /// Display name for this image.
     pub display_name: String,
     /// The image provider.
-    pub source: GithubOrPartnerOrCustom,
+    pub source: ActionsHostedRunnerCuratedImageSource,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsHostedRunnerLimits {
     /// Provides details of static public IP limits for GitHub-hosted Hosted Runners
     pub public_ips: ActionsHostedRunnerLimitsPublicIps,
@@ -273,6 +448,7 @@ pub struct ActionsHostedRunnerLimits {
 
 /// Provides details of static public IP limits for GitHub-hosted Hosted Runners
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsHostedRunnerLimitsPublicIps {
     /// The maximum number of static public IP addresses that can be used for Hosted Runners.
     pub maximum: i64,
@@ -281,18 +457,21 @@ pub struct ActionsHostedRunnerLimitsPublicIps {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsGetHostedRunnersMachineSpecsForOrgResponse {
     pub total_count: i64,
     pub machine_specs: Vec<ActionsHostedRunnerMachineSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsGetHostedRunnersPlatformsForOrgResponse {
     pub total_count: i64,
     pub platforms: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsUpdateHostedRunnerForOrgRequest {
     /// Name of the runner. Must be between 1 and 64 characters and may only contain upper and lowercase letters a-z, numbers 0-9, '.', '-', and '_'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -311,7 +490,7 @@ pub struct ActionsUpdateHostedRunnerForOrgRequest {
     pub size: Option<String>,
     /// The source type of the runner image to use. Must match the source of the image specified by `image_id`. Can be one of `github`, `partner`, or `custom`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image_source: Option<GithubOrPartnerOrCustom>,
+    pub image_source: Option<ActionsHostedRunnerCuratedImageSource>,
     /// The unique identifier of the runner image. To list available images, use `GET /actions/hosted-runners/images/github-owned`, `GET /actions/hosted-runners/images/partner`, or `GET /actions/hosted-runners/images/custom`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_id: Option<String>,
@@ -326,8 +505,80 @@ pub struct ActionsUpdateHostedRunnerForOrgRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_gen: Option<bool>,
 }
+impl ActionsUpdateHostedRunnerForOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsUpdateHostedRunnerForOrgRequest {
+            name: None,
+            runner_group_id: None,
+            maximum_runners: None,
+            enable_static_ip: None,
+            size: None,
+            image_source: None,
+            image_id: None,
+            image_version: None,
+            image_gen: None,
+        }
+    }
+}
+impl ActionsUpdateHostedRunnerForOrgRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `runner_group_id`.
+    pub fn runner_group_id(mut self, value: impl Into<i64>) -> Self {
+        self.runner_group_id = Some(value.into());
+        self
+    }
+    /// Sets `maximum_runners`.
+    pub fn maximum_runners(mut self, value: impl Into<i64>) -> Self {
+        self.maximum_runners = Some(value.into());
+        self
+    }
+    /// Sets `enable_static_ip`.
+    pub fn enable_static_ip(mut self, value: impl Into<bool>) -> Self {
+        self.enable_static_ip = Some(value.into());
+        self
+    }
+    /// Sets `size`.
+    pub fn size(mut self, value: impl Into<String>) -> Self {
+        self.size = Some(value.into());
+        self
+    }
+    /// Sets `image_source`.
+    pub fn image_source(
+        mut self,
+        value: impl Into<ActionsHostedRunnerCuratedImageSource>,
+    ) -> Self {
+        self.image_source = Some(value.into());
+        self
+    }
+    /// Sets `image_id`.
+    pub fn image_id(mut self, value: impl Into<String>) -> Self {
+        self.image_id = Some(value.into());
+        self
+    }
+    /// Sets `image_version`.
+    pub fn image_version(mut self, value: impl Into<String>) -> Self {
+        self.image_version = Some(Some(value.into()));
+        self
+    }
+    /// Sends `image_version` as `null` (GitHub then clears it).
+    pub fn image_version_null(mut self) -> Self {
+        self.image_version = Some(None);
+        self
+    }
+    /// Sets `image_gen`.
+    pub fn image_gen(mut self, value: impl Into<bool>) -> Self {
+        self.image_gen = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsOrganizationPermissions {
     /// The policy that controls the repositories in the organization that are allowed to run GitHub Actions.
     pub enabled_repositories: EnabledRepositories,
@@ -358,6 +609,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsSetGithubActionsPermissionsOrganizationRequest {
     /// The policy that controls the repositories in the organization that are allowed to run GitHub Actions.
     pub enabled_repositories: EnabledRepositories,
@@ -378,8 +630,29 @@ impl ActionsSetGithubActionsPermissionsOrganizationRequest {
         }
     }
 }
+impl ActionsSetGithubActionsPermissionsOrganizationRequest {
+    /// Sets `enabled_repositories`.
+    pub fn enabled_repositories(
+        mut self,
+        value: impl Into<EnabledRepositories>,
+    ) -> Self {
+        self.enabled_repositories = value.into();
+        self
+    }
+    /// Sets `allowed_actions`.
+    pub fn allowed_actions(mut self, value: impl Into<AllowedActions>) -> Self {
+        self.allowed_actions = Some(value.into());
+        self
+    }
+    /// Sets `sha_pinning_required`.
+    pub fn sha_pinning_required(mut self, value: impl Into<bool>) -> Self {
+        self.sha_pinning_required = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsArtifactAndLogRetentionResponse {
     /// The number of days artifacts and logs are retained
     pub days: i64,
@@ -388,12 +661,29 @@ pub struct ActionsArtifactAndLogRetentionResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsArtifactAndLogRetention {
     /// The number of days to retain artifacts and logs
     pub days: i64,
 }
+impl ActionsArtifactAndLogRetention {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(days: impl Into<i64>) -> Self {
+        ActionsArtifactAndLogRetention {
+            days: days.into(),
+        }
+    }
+}
+impl ActionsArtifactAndLogRetention {
+    /// Sets `days`.
+    pub fn days(mut self, value: impl Into<i64>) -> Self {
+        self.days = value.into();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsForkPrContributorApproval {
     /// The policy that controls when fork PR workflows require approval from a maintainer.
     pub approval_policy: ActionsForkPrContributorApprovalApprovalPolicy,
@@ -408,6 +698,16 @@ impl ActionsForkPrContributorApproval {
         }
     }
 }
+impl ActionsForkPrContributorApproval {
+    /// Sets `approval_policy`.
+    pub fn approval_policy(
+        mut self,
+        value: impl Into<ActionsForkPrContributorApprovalApprovalPolicy>,
+    ) -> Self {
+        self.approval_policy = value.into();
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc =
@@ -418,6 +718,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsForkPrWorkflowsPrivateRepos {
     /// Whether workflows triggered by pull requests from forks are allowed to run on private repositories.
     pub run_workflows_from_fork_pull_requests: bool,
@@ -430,6 +731,7 @@ pub struct ActionsForkPrWorkflowsPrivateRepos {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsForkPrWorkflowsPrivateReposRequest {
     /// Whether workflows triggered by pull requests from forks are allowed to run on private repositories.
     pub run_workflows_from_fork_pull_requests: bool,
@@ -443,14 +745,56 @@ pub struct ActionsForkPrWorkflowsPrivateReposRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_approval_for_fork_pr_workflows: Option<bool>,
 }
+impl ActionsForkPrWorkflowsPrivateReposRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(run_workflows_from_fork_pull_requests: impl Into<bool>) -> Self {
+        ActionsForkPrWorkflowsPrivateReposRequest {
+            run_workflows_from_fork_pull_requests: run_workflows_from_fork_pull_requests
+                .into(),
+            send_write_tokens_to_workflows: None,
+            send_secrets_and_variables: None,
+            require_approval_for_fork_pr_workflows: None,
+        }
+    }
+}
+impl ActionsForkPrWorkflowsPrivateReposRequest {
+    /// Sets `run_workflows_from_fork_pull_requests`.
+    pub fn run_workflows_from_fork_pull_requests(
+        mut self,
+        value: impl Into<bool>,
+    ) -> Self {
+        self.run_workflows_from_fork_pull_requests = value.into();
+        self
+    }
+    /// Sets `send_write_tokens_to_workflows`.
+    pub fn send_write_tokens_to_workflows(mut self, value: impl Into<bool>) -> Self {
+        self.send_write_tokens_to_workflows = Some(value.into());
+        self
+    }
+    /// Sets `send_secrets_and_variables`.
+    pub fn send_secrets_and_variables(mut self, value: impl Into<bool>) -> Self {
+        self.send_secrets_and_variables = Some(value.into());
+        self
+    }
+    /// Sets `require_approval_for_fork_pr_workflows`.
+    pub fn require_approval_for_fork_pr_workflows(
+        mut self,
+        value: impl Into<bool>,
+    ) -> Self {
+        self.require_approval_for_fork_pr_workflows = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsListSelectedRepositoriesEnabledGithubActionsOrganizationResponse {
     pub total_count: f64,
     pub repositories: Vec<Repository>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SelectedActions {
     /// Whether GitHub-owned actions are allowed. For example, this includes the actions in the `actions` organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -465,31 +809,76 @@ pub struct SelectedActions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patterns_allowed: Option<Vec<String>>,
 }
+impl SelectedActions {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        SelectedActions {
+            github_owned_allowed: None,
+            verified_allowed: None,
+            patterns_allowed: None,
+        }
+    }
+}
+impl SelectedActions {
+    /// Sets `github_owned_allowed`.
+    pub fn github_owned_allowed(mut self, value: impl Into<bool>) -> Self {
+        self.github_owned_allowed = Some(value.into());
+        self
+    }
+    /// Sets `verified_allowed`.
+    pub fn verified_allowed(mut self, value: impl Into<bool>) -> Self {
+        self.verified_allowed = Some(value.into());
+        self
+    }
+    /// Sets `patterns_allowed`.
+    pub fn patterns_allowed(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.patterns_allowed = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SelfHostedRunnersSettings {
     /// The policy that controls whether self-hosted runners can be used by repositories in the organization
-    pub enabled_repositories: AllOrSelectedOrNoneType,
+    pub enabled_repositories: SelfHostedRunnersSettingsEnabledRepositories,
     /// The URL to the endpoint for managing selected repositories for self-hosted runners in the organization
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsSetSelfHostedRunnersPermissionsOrganizationRequest {
     /// The policy that controls whether self-hosted runners can be used in the organization
-    pub enabled_repositories: AllOrSelectedOrNoneType,
+    pub enabled_repositories: SelfHostedRunnersSettingsEnabledRepositories,
 }
 impl ActionsSetSelfHostedRunnersPermissionsOrganizationRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(enabled_repositories: impl Into<AllOrSelectedOrNoneType>) -> Self {
+    pub fn new(
+        enabled_repositories: impl Into<SelfHostedRunnersSettingsEnabledRepositories>,
+    ) -> Self {
         ActionsSetSelfHostedRunnersPermissionsOrganizationRequest {
             enabled_repositories: enabled_repositories.into(),
         }
     }
 }
+impl ActionsSetSelfHostedRunnersPermissionsOrganizationRequest {
+    /// Sets `enabled_repositories`.
+    pub fn enabled_repositories(
+        mut self,
+        value: impl Into<SelfHostedRunnersSettingsEnabledRepositories>,
+    ) -> Self {
+        self.enabled_repositories = value.into();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsListSelectedRepositoriesSelfHostedRunnersOrganizationResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
@@ -498,12 +887,37 @@ pub struct ActionsListSelectedRepositoriesSelfHostedRunnersOrganizationResponse 
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsSetSelectedRepositoriesSelfHostedRunnersOrganizationRequest {
     /// IDs of repositories that can use repository-level self-hosted runners
     pub selected_repository_ids: Vec<i64>,
 }
+impl ActionsSetSelectedRepositoriesSelfHostedRunnersOrganizationRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        selected_repository_ids: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        ActionsSetSelectedRepositoriesSelfHostedRunnersOrganizationRequest {
+            selected_repository_ids: selected_repository_ids
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        }
+    }
+}
+impl ActionsSetSelectedRepositoriesSelfHostedRunnersOrganizationRequest {
+    /// Sets `selected_repository_ids`.
+    pub fn selected_repository_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.selected_repository_ids = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsGetDefaultWorkflowPermissions {
     /// The default workflow permissions granted to the GITHUB_TOKEN when running workflows.
     pub default_workflow_permissions: ActionsDefaultWorkflowPermissions,
@@ -518,6 +932,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsSetDefaultWorkflowPermissions {
     /// The default workflow permissions granted to the GITHUB_TOKEN when running workflows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -526,14 +941,40 @@ pub struct ActionsSetDefaultWorkflowPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_approve_pull_request_reviews: Option<bool>,
 }
+impl ActionsSetDefaultWorkflowPermissions {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsSetDefaultWorkflowPermissions {
+            default_workflow_permissions: None,
+            can_approve_pull_request_reviews: None,
+        }
+    }
+}
+impl ActionsSetDefaultWorkflowPermissions {
+    /// Sets `default_workflow_permissions`.
+    pub fn default_workflow_permissions(
+        mut self,
+        value: impl Into<ActionsDefaultWorkflowPermissions>,
+    ) -> Self {
+        self.default_workflow_permissions = Some(value.into());
+        self
+    }
+    /// Sets `can_approve_pull_request_reviews`.
+    pub fn can_approve_pull_request_reviews(mut self, value: impl Into<bool>) -> Self {
+        self.can_approve_pull_request_reviews = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsListSelfHostedRunnerGroupsForOrgResponse {
     pub total_count: f64,
     pub runner_groups: Vec<RunnerGroupsOrg>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RunnerGroupsOrg {
     pub id: f64,
     pub name: String,
@@ -564,12 +1005,13 @@ pub struct RunnerGroupsOrg {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsCreateSelfHostedRunnerGroupForOrgRequest {
     /// Name of the runner group.
     pub name: String,
     /// Visibility of a runner group. You can select all repositories, select individual repositories, or limit access to private repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<SelectedOrAllOrPrivate>,
+    pub visibility: Option<ActionsCreateOrgVariableRequestVisibility>,
     /// List of repository IDs that can access the runner group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
@@ -589,14 +1031,81 @@ pub struct ActionsCreateSelfHostedRunnerGroupForOrgRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_configuration_id: Option<String>,
 }
+impl ActionsCreateSelfHostedRunnerGroupForOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>) -> Self {
+        ActionsCreateSelfHostedRunnerGroupForOrgRequest {
+            name: name.into(),
+            visibility: None,
+            selected_repository_ids: None,
+            runners: None,
+            allows_public_repositories: None,
+            restricted_to_workflows: None,
+            selected_workflows: None,
+            network_configuration_id: None,
+        }
+    }
+}
+impl ActionsCreateSelfHostedRunnerGroupForOrgRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `visibility`.
+    pub fn visibility(
+        mut self,
+        value: impl Into<ActionsCreateOrgVariableRequestVisibility>,
+    ) -> Self {
+        self.visibility = Some(value.into());
+        self
+    }
+    /// Sets `selected_repository_ids`.
+    pub fn selected_repository_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.selected_repository_ids = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `runners`.
+    pub fn runners(mut self, value: impl IntoIterator<Item = impl Into<i64>>) -> Self {
+        self.runners = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `allows_public_repositories`.
+    pub fn allows_public_repositories(mut self, value: impl Into<bool>) -> Self {
+        self.allows_public_repositories = Some(value.into());
+        self
+    }
+    /// Sets `restricted_to_workflows`.
+    pub fn restricted_to_workflows(mut self, value: impl Into<bool>) -> Self {
+        self.restricted_to_workflows = Some(value.into());
+        self
+    }
+    /// Sets `selected_workflows`.
+    pub fn selected_workflows(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.selected_workflows = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `network_configuration_id`.
+    pub fn network_configuration_id(mut self, value: impl Into<String>) -> Self {
+        self.network_configuration_id = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsUpdateSelfHostedRunnerGroupForOrgRequest {
     /// Name of the runner group.
     pub name: String,
     /// Visibility of a runner group. You can select all repositories, select individual repositories, or all private repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<SelectedOrAllOrPrivate>,
+    pub visibility: Option<ActionsCreateOrgVariableRequestVisibility>,
     /// Whether the runner group can be used by `public` repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allows_public_repositories: Option<bool>,
@@ -614,20 +1123,79 @@ pub struct ActionsUpdateSelfHostedRunnerGroupForOrgRequest {
     )]
     pub network_configuration_id: Option<Option<String>>,
 }
+impl ActionsUpdateSelfHostedRunnerGroupForOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>) -> Self {
+        ActionsUpdateSelfHostedRunnerGroupForOrgRequest {
+            name: name.into(),
+            visibility: None,
+            allows_public_repositories: None,
+            restricted_to_workflows: None,
+            selected_workflows: None,
+            network_configuration_id: None,
+        }
+    }
+}
+impl ActionsUpdateSelfHostedRunnerGroupForOrgRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `visibility`.
+    pub fn visibility(
+        mut self,
+        value: impl Into<ActionsCreateOrgVariableRequestVisibility>,
+    ) -> Self {
+        self.visibility = Some(value.into());
+        self
+    }
+    /// Sets `allows_public_repositories`.
+    pub fn allows_public_repositories(mut self, value: impl Into<bool>) -> Self {
+        self.allows_public_repositories = Some(value.into());
+        self
+    }
+    /// Sets `restricted_to_workflows`.
+    pub fn restricted_to_workflows(mut self, value: impl Into<bool>) -> Self {
+        self.restricted_to_workflows = Some(value.into());
+        self
+    }
+    /// Sets `selected_workflows`.
+    pub fn selected_workflows(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.selected_workflows = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `network_configuration_id`.
+    pub fn network_configuration_id(mut self, value: impl Into<String>) -> Self {
+        self.network_configuration_id = Some(Some(value.into()));
+        self
+    }
+    /// Sends `network_configuration_id` as `null` (GitHub then clears it).
+    pub fn network_configuration_id_null(mut self) -> Self {
+        self.network_configuration_id = Some(None);
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsListGithubHostedRunnersInGroupForOrgResponse {
     pub total_count: f64,
     pub runners: Vec<ActionsHostedRunner>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsListRepoAccessToSelfHostedRunnerGroupInOrgResponse {
     pub total_count: f64,
     pub repositories: Vec<MinimalRepository>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsListSelfHostedRunnersInGroupForOrgResponse {
     pub total_count: f64,
     pub runners: Vec<Runner>,
@@ -635,6 +1203,7 @@ pub struct ActionsListSelfHostedRunnersInGroupForOrgResponse {
 
 /// A self hosted runner
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Runner {
     /// The ID of the runner.
     pub id: i64,
@@ -658,6 +1227,7 @@ pub struct Runner {
 
 /// A label for a self hosted runner
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RunnerLabel {
     /// Unique identifier of the label.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -666,22 +1236,39 @@ pub struct RunnerLabel {
     pub name: String,
     /// The type of label. Read-only labels are applied automatically when the runner is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<ReadOnlyOrCustom>,
+    pub r#type: Option<RunnerLabelType>,
 }
 
 crate::open_enum! {
     #[doc =
     " The type of label. Read-only labels are applied automatically when the runner is configured."]
-    ReadOnlyOrCustom { ReadOnly = "read-only", Custom = "custom", }
+    RunnerLabelType { ReadOnly = "read-only", Custom = "custom", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsSetSelfHostedRunnersInGroupForOrgRequest {
     /// List of runner IDs to add to the runner group.
     pub runners: Vec<i64>,
 }
+impl ActionsSetSelfHostedRunnersInGroupForOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(runners: impl IntoIterator<Item = impl Into<i64>>) -> Self {
+        ActionsSetSelfHostedRunnersInGroupForOrgRequest {
+            runners: runners.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl ActionsSetSelfHostedRunnersInGroupForOrgRequest {
+    /// Sets `runners`.
+    pub fn runners(mut self, value: impl IntoIterator<Item = impl Into<i64>>) -> Self {
+        self.runners = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsListSelfHostedRunnersForOrgResponse {
     pub total_count: i64,
     pub runners: Vec<Runner>,
@@ -689,6 +1276,7 @@ pub struct ActionsListSelfHostedRunnersForOrgResponse {
 
 /// Runner Application
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RunnerApplication {
     pub os: String,
     pub architecture: String,
@@ -702,6 +1290,7 @@ pub struct RunnerApplication {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsGenerateRunnerJitconfigForOrgRequest {
     /// The name of the new runner.
     pub name: String,
@@ -713,8 +1302,46 @@ pub struct ActionsGenerateRunnerJitconfigForOrgRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub work_folder: Option<String>,
 }
+impl ActionsGenerateRunnerJitconfigForOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        name: impl Into<String>,
+        runner_group_id: impl Into<i64>,
+        labels: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        ActionsGenerateRunnerJitconfigForOrgRequest {
+            name: name.into(),
+            runner_group_id: runner_group_id.into(),
+            labels: labels.into_iter().map(Into::into).collect(),
+            work_folder: None,
+        }
+    }
+}
+impl ActionsGenerateRunnerJitconfigForOrgRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `runner_group_id`.
+    pub fn runner_group_id(mut self, value: impl Into<i64>) -> Self {
+        self.runner_group_id = value.into();
+        self
+    }
+    /// Sets `labels`.
+    pub fn labels(mut self, value: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.labels = value.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets `work_folder`.
+    pub fn work_folder(mut self, value: impl Into<String>) -> Self {
+        self.work_folder = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsGenerateRunnerJitconfigForOrgResponse {
     /// A self hosted runner
     pub runner: Runner,
@@ -724,11 +1351,12 @@ pub struct ActionsGenerateRunnerJitconfigForOrgResponse {
 
 /// Authentication Token
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct AuthenticationToken {
     /// The token used for authentication
     pub token: String,
     /// The time this token expires
-    pub expires_at: String,
+    pub expires_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<serde_json::Value>,
     /// The repositories this token has access to
@@ -738,22 +1366,40 @@ pub struct AuthenticationToken {
     pub single_file: Option<String>,
     /// Describe whether all repositories have been selected or there's a selection involved
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_selection: Option<AllOrSelected>,
+    pub repository_selection: Option<InstallationRepositorySelection>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsListLabelsForSelfHostedRunnerForOrgResponse {
     pub total_count: i64,
     pub labels: Vec<RunnerLabel>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsSetCustomLabelsForSelfHostedRunnerForOrgRequest {
     /// The names of the custom labels to set for the runner. You can pass an empty array to remove all custom labels.
     pub labels: Vec<String>,
 }
+impl ActionsSetCustomLabelsForSelfHostedRunnerForOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(labels: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        ActionsSetCustomLabelsForSelfHostedRunnerForOrgRequest {
+            labels: labels.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl ActionsSetCustomLabelsForSelfHostedRunnerForOrgRequest {
+    /// Sets `labels`.
+    pub fn labels(mut self, value: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.labels = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsCreateOrUpdateOrgSecretRequest {
     /// Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get an organization public key](https://docs.github.com/rest/reference/actions#get-an-organization-public-key) endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -762,14 +1408,18 @@ pub struct ActionsCreateOrUpdateOrgSecretRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
     /// Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret.
-    pub visibility: SelectedOrAllOrPrivate,
+    pub visibility: ActionsCreateOrgVariableRequestVisibility,
     /// An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/reference/actions#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/reference/actions#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/reference/actions#remove-selected-repository-from-an-organization-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selected_repository_ids: Option<Vec<IntegerOrString>>,
+    pub selected_repository_ids: Option<
+        Vec<ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem>,
+    >,
 }
 impl ActionsCreateOrUpdateOrgSecretRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(visibility: impl Into<SelectedOrAllOrPrivate>) -> Self {
+    pub fn new(
+        visibility: impl Into<ActionsCreateOrgVariableRequestVisibility>,
+    ) -> Self {
         ActionsCreateOrUpdateOrgSecretRequest {
             encrypted_value: None,
             key_id: None,
@@ -778,8 +1428,41 @@ impl ActionsCreateOrUpdateOrgSecretRequest {
         }
     }
 }
+impl ActionsCreateOrUpdateOrgSecretRequest {
+    /// Sets `encrypted_value`.
+    pub fn encrypted_value(mut self, value: impl Into<String>) -> Self {
+        self.encrypted_value = Some(value.into());
+        self
+    }
+    /// Sets `key_id`.
+    pub fn key_id(mut self, value: impl Into<String>) -> Self {
+        self.key_id = Some(value.into());
+        self
+    }
+    /// Sets `visibility`.
+    pub fn visibility(
+        mut self,
+        value: impl Into<ActionsCreateOrgVariableRequestVisibility>,
+    ) -> Self {
+        self.visibility = value.into();
+        self
+    }
+    /// Sets `selected_repository_ids`.
+    pub fn selected_repository_ids(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<
+                ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem,
+            >,
+        >,
+    ) -> Self {
+        self.selected_repository_ids = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsListArtifactsForRepoResponse {
     pub total_count: i64,
     pub artifacts: Vec<Artifact>,
@@ -787,6 +1470,7 @@ pub struct ActionsListArtifactsForRepoResponse {
 
 /// An artifact
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Artifact {
     pub id: i64,
     pub node_id: String,
@@ -798,9 +1482,9 @@ pub struct Artifact {
     pub archive_download_url: String,
     /// Whether or not the artifact has expired.
     pub expired: bool,
-    pub created_at: Option<String>,
-    pub expires_at: Option<String>,
-    pub updated_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
+    pub expires_at: Option<crate::Timestamp>,
+    pub updated_at: Option<crate::Timestamp>,
     /// The SHA256 digest of the artifact. This field will only be populated on artifacts uploaded with upload-artifact v4 or newer. For older versions, this field will be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
@@ -809,6 +1493,7 @@ pub struct Artifact {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ArtifactWorkflowRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -824,27 +1509,60 @@ pub struct ArtifactWorkflowRun {
 
 /// GitHub Actions cache retention policy for a repository.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsCacheRetentionLimitForRepository {
     /// The maximum number of days to keep caches in this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cache_retention_days: Option<i64>,
 }
+impl ActionsCacheRetentionLimitForRepository {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsCacheRetentionLimitForRepository {
+            max_cache_retention_days: None,
+        }
+    }
+}
+impl ActionsCacheRetentionLimitForRepository {
+    /// Sets `max_cache_retention_days`.
+    pub fn max_cache_retention_days(mut self, value: impl Into<i64>) -> Self {
+        self.max_cache_retention_days = Some(value.into());
+        self
+    }
+}
 
 /// GitHub Actions cache storage policy for a repository.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsCacheStorageLimitForRepository {
     /// The maximum total cache size for this repository, in gigabytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cache_size_gb: Option<i64>,
 }
+impl ActionsCacheStorageLimitForRepository {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsCacheStorageLimitForRepository {
+            max_cache_size_gb: None,
+        }
+    }
+}
+impl ActionsCacheStorageLimitForRepository {
+    /// Sets `max_cache_size_gb`.
+    pub fn max_cache_size_gb(mut self, value: impl Into<i64>) -> Self {
+        self.max_cache_size_gb = Some(value.into());
+        self
+    }
+}
 
 crate::open_enum! {
-    CreatedAtOrLastAccessedAtOrSizeInBytes { CreatedAt = "created_at", LastAccessedAt =
+    ActionsGetActionsCacheListSort { CreatedAt = "created_at", LastAccessedAt =
     "last_accessed_at", SizeInBytes = "size_in_bytes", }
 }
 
 /// Repository actions caches
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsCacheList {
     /// Total number of caches
     pub total_count: i64,
@@ -853,6 +1571,7 @@ pub struct ActionsCacheList {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsCacheListActionsCachesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -863,32 +1582,35 @@ pub struct ActionsCacheListActionsCachesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_accessed_at: Option<String>,
+    pub last_accessed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size_in_bytes: Option<i64>,
 }
 
 /// A list of active concurrency groups for a repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ConcurrencyGroupList {
     pub total_count: i64,
     pub concurrency_groups: Vec<ConcurrencyGroupListConcurrencyGroupsItem>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ConcurrencyGroupListConcurrencyGroupsItem {
     /// The name of the concurrency group.
     pub group_name: String,
     /// API URL for this concurrency group.
     pub group_url: String,
-    pub last_acquired_at: Option<String>,
+    pub last_acquired_at: Option<crate::Timestamp>,
 }
 
 /// A concurrency group with the workflow runs and jobs that are either currently holding
 /// or waiting for the concurrency group lease.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ConcurrencyGroup {
     /// The name of the concurrency group.
     pub group_name: String,
@@ -899,6 +1621,7 @@ pub struct ConcurrencyGroup {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ConcurrencyGroupGroupMembersItem {
     /// The ID of the workflow run.
     pub run_id: i64,
@@ -920,15 +1643,17 @@ pub struct ConcurrencyGroupGroupMembersItem {
     /// Web URL for the job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_html_url: Option<String>,
-    pub status: InProgressOrPending,
+    pub status: ConcurrencyGroupGroupMembersItemStatus,
 }
 
 crate::open_enum! {
-    InProgressOrPending { InProgress = "in_progress", Pending = "pending", }
+    ConcurrencyGroupGroupMembersItemStatus { InProgress = "in_progress", Pending =
+    "pending", }
 }
 
 /// Information of a job execution in a workflow run
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Job {
     /// The id of the job.
     pub id: i64,
@@ -949,11 +1674,11 @@ pub struct Job {
     pub conclusion: Option<JobConclusion>,
     /// The time that the job created, in ISO 8601 format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     /// The time that the job started, in ISO 8601 format.
-    pub started_at: String,
+    pub started_at: crate::Timestamp,
     /// The time that the job finished, in ISO 8601 format.
-    pub completed_at: Option<String>,
+    pub completed_at: Option<crate::Timestamp>,
     /// The name of the job.
     pub name: String,
     /// Steps in this job.
@@ -977,9 +1702,10 @@ pub struct Job {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct JobStepsItem {
     /// The phase of the lifecycle that the job is currently in.
-    pub status: QueuedOrInProgressOrCompleted,
+    pub status: JobStepsItemStatus,
     /// The outcome of the job.
     pub conclusion: Option<String>,
     /// The name of the job.
@@ -987,13 +1713,14 @@ pub struct JobStepsItem {
     pub number: i64,
     /// The time that the step started, in ISO 8601 format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started_at: Option<String>,
+    pub started_at: Option<crate::Timestamp>,
     /// The time that the job finished, in ISO 8601 format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub completed_at: Option<String>,
+    pub completed_at: Option<crate::Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsReRunJobForWorkflowRunRequest {
     /// Whether to enable debug logging for the re-run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1002,9 +1729,31 @@ pub struct ActionsReRunJobForWorkflowRunRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_debugger: Option<bool>,
 }
+impl ActionsReRunJobForWorkflowRunRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsReRunJobForWorkflowRunRequest {
+            enable_debug_logging: None,
+            enable_debugger: None,
+        }
+    }
+}
+impl ActionsReRunJobForWorkflowRunRequest {
+    /// Sets `enable_debug_logging`.
+    pub fn enable_debug_logging(mut self, value: impl Into<bool>) -> Self {
+        self.enable_debug_logging = Some(value.into());
+        self
+    }
+    /// Sets `enable_debugger`.
+    pub fn enable_debugger(mut self, value: impl Into<bool>) -> Self {
+        self.enable_debugger = Some(value.into());
+        self
+    }
+}
 
 /// Actions OIDC subject customization for a repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OidcCustomSubRepo {
     /// Whether to use the default template or not. If `true`, the `include_claim_keys` field is ignored.
     pub use_default: bool,
@@ -1021,6 +1770,7 @@ pub struct OidcCustomSubRepo {
 
 /// Actions OIDC subject customization for a repository
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsSetCustomOidcSubClaimForRepoRequest {
     /// Whether to use the default template or not. If `true`, the `include_claim_keys` field is ignored.
     pub use_default: bool,
@@ -1031,8 +1781,39 @@ pub struct ActionsSetCustomOidcSubClaimForRepoRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_immutable_subject: Option<bool>,
 }
+impl ActionsSetCustomOidcSubClaimForRepoRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(use_default: impl Into<bool>) -> Self {
+        ActionsSetCustomOidcSubClaimForRepoRequest {
+            use_default: use_default.into(),
+            include_claim_keys: None,
+            use_immutable_subject: None,
+        }
+    }
+}
+impl ActionsSetCustomOidcSubClaimForRepoRequest {
+    /// Sets `use_default`.
+    pub fn use_default(mut self, value: impl Into<bool>) -> Self {
+        self.use_default = value.into();
+        self
+    }
+    /// Sets `include_claim_keys`.
+    pub fn include_claim_keys(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.include_claim_keys = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `use_immutable_subject`.
+    pub fn use_immutable_subject(mut self, value: impl Into<bool>) -> Self {
+        self.use_immutable_subject = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsRepositoryPermissions {
     /// Whether GitHub Actions is enabled on the repository.
     pub enabled: bool,
@@ -1048,6 +1829,7 @@ pub struct ActionsRepositoryPermissions {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsSetGithubActionsPermissionsRepositoryRequest {
     /// Whether GitHub Actions is enabled on the repository.
     pub enabled: bool,
@@ -1058,21 +1840,61 @@ pub struct ActionsSetGithubActionsPermissionsRepositoryRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha_pinning_required: Option<bool>,
 }
+impl ActionsSetGithubActionsPermissionsRepositoryRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(enabled: impl Into<bool>) -> Self {
+        ActionsSetGithubActionsPermissionsRepositoryRequest {
+            enabled: enabled.into(),
+            allowed_actions: None,
+            sha_pinning_required: None,
+        }
+    }
+}
+impl ActionsSetGithubActionsPermissionsRepositoryRequest {
+    /// Sets `enabled`.
+    pub fn enabled(mut self, value: impl Into<bool>) -> Self {
+        self.enabled = value.into();
+        self
+    }
+    /// Sets `allowed_actions`.
+    pub fn allowed_actions(mut self, value: impl Into<AllowedActions>) -> Self {
+        self.allowed_actions = Some(value.into());
+        self
+    }
+    /// Sets `sha_pinning_required`.
+    pub fn sha_pinning_required(mut self, value: impl Into<bool>) -> Self {
+        self.sha_pinning_required = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsWorkflowAccessToRepository {
     /// Defines the level of access that workflows outside of the repository have to actions and reusable workflows within the
     /// repository.
     ///
     /// `none` means the access is only possible from workflows in this repository. `user` level access allows sharing across user owned private repositories only. `organization` level access allows sharing across the organization.
-    pub access_level: NoneTypeOrUserOrOrganization,
+    pub access_level: ActionsWorkflowAccessToRepositoryAccessLevel,
 }
 impl ActionsWorkflowAccessToRepository {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(access_level: impl Into<NoneTypeOrUserOrOrganization>) -> Self {
+    pub fn new(
+        access_level: impl Into<ActionsWorkflowAccessToRepositoryAccessLevel>,
+    ) -> Self {
         ActionsWorkflowAccessToRepository {
             access_level: access_level.into(),
         }
+    }
+}
+impl ActionsWorkflowAccessToRepository {
+    /// Sets `access_level`.
+    pub fn access_level(
+        mut self,
+        value: impl Into<ActionsWorkflowAccessToRepositoryAccessLevel>,
+    ) -> Self {
+        self.access_level = value.into();
+        self
     }
 }
 
@@ -1081,12 +1903,12 @@ crate::open_enum! {
     " Defines the level of access that workflows outside of the repository have to actions and reusable workflows within the"]
     #[doc = " repository."] #[doc = " "] #[doc =
     " `none` means the access is only possible from workflows in this repository. `user` level access allows sharing across user owned private repositories only. `organization` level access allows sharing across the organization."]
-    NoneTypeOrUserOrOrganization { None = "none", User = "user", Organization =
-    "organization", }
+    ActionsWorkflowAccessToRepositoryAccessLevel { None = "none", User = "user",
+    Organization = "organization", }
 }
 
 crate::open_enum! {
-    ActionsListWorkflowRunsForRepoStatus { Completed = "completed", ActionRequired =
+    ActionsListWorkflowRunsStatus { Completed = "completed", ActionRequired =
     "action_required", Cancelled = "cancelled", Failure = "failure", Neutral = "neutral",
     Skipped = "skipped", Stale = "stale", Success = "success", TimedOut = "timed_out",
     InProgress = "in_progress", Queued = "queued", Requested = "requested", Waiting =
@@ -1094,6 +1916,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsListWorkflowRunsForRepoResponse {
     pub total_count: i64,
     pub workflow_runs: Vec<WorkflowRun>,
@@ -1101,6 +1924,7 @@ pub struct ActionsListWorkflowRunsForRepoResponse {
 
 /// An invocation of a workflow
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WorkflowRun {
     /// The ID of the workflow run.
     pub id: i64,
@@ -1136,8 +1960,8 @@ pub struct WorkflowRun {
     pub html_url: String,
     /// Pull requests that are open with a `head_sha` or `head_branch` that matches the workflow run. The returned pull requests do not necessarily indicate pull requests that triggered the run.
     pub pull_requests: Option<Vec<PullRequestMinimal>>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<SimpleUser>,
@@ -1146,7 +1970,7 @@ pub struct WorkflowRun {
     pub triggering_actor: Option<SimpleUser>,
     /// The start time of the latest run. Resets on re-run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run_started_at: Option<String>,
+    pub run_started_at: Option<crate::Timestamp>,
     /// The URL to the jobs for the workflow run.
     pub jobs_url: String,
     /// The URL to download the logs for the workflow run.
@@ -1177,6 +2001,7 @@ pub struct WorkflowRun {
 
 /// A workflow referenced/reused by the initial caller workflow
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ReferencedWorkflow {
     pub path: String,
     pub sha: String,
@@ -1186,11 +2011,12 @@ pub struct ReferencedWorkflow {
 
 /// An entry in the reviews log for environment deployments
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct EnvironmentApprovals {
     /// The list of environments that were approved or rejected
     pub environments: Vec<EnvironmentApprovalsEnvironmentsItem>,
     /// Whether deployment to the environment(s) was approved or rejected or pending (with comments)
-    pub state: ApprovedOrRejectedOrPending,
+    pub state: EnvironmentApprovalsState,
     /// A GitHub user.
     pub user: SimpleUser,
     /// The comment submitted with the deployment review
@@ -1198,6 +2024,7 @@ pub struct EnvironmentApprovals {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct EnvironmentApprovalsEnvironmentsItem {
     /// The id of the environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1213,20 +2040,21 @@ pub struct EnvironmentApprovalsEnvironmentsItem {
     pub html_url: Option<String>,
     /// The time that the environment was created, in ISO 8601 format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     /// The time that the environment was last updated, in ISO 8601 format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 crate::open_enum! {
     #[doc =
     " Whether deployment to the environment(s) was approved or rejected or pending (with comments)"]
-    ApprovedOrRejectedOrPending { Approved = "approved", Rejected = "rejected", Pending =
+    EnvironmentApprovalsState { Approved = "approved", Rejected = "rejected", Pending =
     "pending", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsListJobsForWorkflowRunAttemptResponse {
     pub total_count: i64,
     pub jobs: Vec<Job>,
@@ -1234,6 +2062,7 @@ pub struct ActionsListJobsForWorkflowRunAttemptResponse {
 
 /// A list of concurrency groups associated with a workflow run.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ConcurrencyGroupRunList {
     /// The total number of concurrency groups this workflow run participates in,
     /// derived from the run's configuration. This count is not filtered by
@@ -1245,6 +2074,7 @@ pub struct ConcurrencyGroupRunList {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ConcurrencyGroupRunListConcurrencyGroupsItem {
     /// The name of the concurrency group.
     pub group_name: String,
@@ -1261,6 +2091,7 @@ pub struct ConcurrencyGroupRunListConcurrencyGroupsItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItem {
     /// The ID of the workflow run.
     pub run_id: i64,
@@ -1286,11 +2117,12 @@ pub struct ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItem {
     /// Web URL for the job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_html_url: Option<String>,
-    pub status: InProgressOrPending,
+    pub status: ConcurrencyGroupGroupMembersItemStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum ActionsReviewCustomGatesForRunRequest {
     ReviewCustomGatesCommentRequired(ReviewCustomGatesCommentRequired),
     ReviewCustomGatesStateRequired(ReviewCustomGatesStateRequired),
@@ -1299,19 +2131,42 @@ pub enum ActionsReviewCustomGatesForRunRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReviewCustomGatesCommentRequired {
     /// The name of the environment to approve or reject.
     pub environment_name: String,
     /// Comment associated with the pending deployment protection rule. **Required when state is not provided.**
     pub comment: String,
 }
+impl ReviewCustomGatesCommentRequired {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(environment_name: impl Into<String>, comment: impl Into<String>) -> Self {
+        ReviewCustomGatesCommentRequired {
+            environment_name: environment_name.into(),
+            comment: comment.into(),
+        }
+    }
+}
+impl ReviewCustomGatesCommentRequired {
+    /// Sets `environment_name`.
+    pub fn environment_name(mut self, value: impl Into<String>) -> Self {
+        self.environment_name = value.into();
+        self
+    }
+    /// Sets `comment`.
+    pub fn comment(mut self, value: impl Into<String>) -> Self {
+        self.comment = value.into();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReviewCustomGatesStateRequired {
     /// The name of the environment to approve or reject.
     pub environment_name: String,
     /// Whether to approve or reject deployment to the specified environments.
-    pub state: ApprovedOrRejected,
+    pub state: ReviewCustomGatesStateRequiredState,
     /// Optional comment to include with the review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
@@ -1320,7 +2175,7 @@ impl ReviewCustomGatesStateRequired {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
         environment_name: impl Into<String>,
-        state: impl Into<ApprovedOrRejected>,
+        state: impl Into<ReviewCustomGatesStateRequiredState>,
     ) -> Self {
         ReviewCustomGatesStateRequired {
             environment_name: environment_name.into(),
@@ -1329,20 +2184,41 @@ impl ReviewCustomGatesStateRequired {
         }
     }
 }
+impl ReviewCustomGatesStateRequired {
+    /// Sets `environment_name`.
+    pub fn environment_name(mut self, value: impl Into<String>) -> Self {
+        self.environment_name = value.into();
+        self
+    }
+    /// Sets `state`.
+    pub fn state(
+        mut self,
+        value: impl Into<ReviewCustomGatesStateRequiredState>,
+    ) -> Self {
+        self.state = value.into();
+        self
+    }
+    /// Sets `comment`.
+    pub fn comment(mut self, value: impl Into<String>) -> Self {
+        self.comment = Some(value.into());
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc = " Whether to approve or reject deployment to the specified environments."]
-    ApprovedOrRejected { Approved = "approved", Rejected = "rejected", }
+    ReviewCustomGatesStateRequiredState { Approved = "approved", Rejected = "rejected", }
 }
 
 /// Details of a deployment that is waiting for protection rules to pass
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PendingDeployment {
     pub environment: PendingDeploymentEnvironment,
     /// The set duration of the wait timer
     pub wait_timer: i64,
     /// The time that the wait timer began.
-    pub wait_timer_started_at: Option<String>,
+    pub wait_timer_started_at: Option<crate::Timestamp>,
     /// Whether the currently authenticated user can approve the deployment
     pub current_user_can_approve: bool,
     /// The people or teams that may approve jobs that reference the environment. You can list up to six users or teams as reviewers. The reviewers must have at least read access to the repository. Only one of the required reviewers needs to approve the job for it to proceed.
@@ -1350,6 +2226,7 @@ pub struct PendingDeployment {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PendingDeploymentEnvironment {
     /// The id of the environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1366,38 +2243,79 @@ pub struct PendingDeploymentEnvironment {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsReviewPendingDeploymentsForRunRequest {
     /// The list of environment ids to approve or reject
     pub environment_ids: Vec<i64>,
     /// Whether to approve or reject deployment to the specified environments.
-    pub state: ApprovedOrRejected,
+    pub state: ReviewCustomGatesStateRequiredState,
     /// A comment to accompany the deployment review
     pub comment: String,
 }
 impl ActionsReviewPendingDeploymentsForRunRequest {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
-        environment_ids: impl Into<Vec<i64>>,
-        state: impl Into<ApprovedOrRejected>,
+        environment_ids: impl IntoIterator<Item = impl Into<i64>>,
+        state: impl Into<ReviewCustomGatesStateRequiredState>,
         comment: impl Into<String>,
     ) -> Self {
         ActionsReviewPendingDeploymentsForRunRequest {
-            environment_ids: environment_ids.into(),
+            environment_ids: environment_ids.into_iter().map(Into::into).collect(),
             state: state.into(),
             comment: comment.into(),
         }
     }
 }
+impl ActionsReviewPendingDeploymentsForRunRequest {
+    /// Sets `environment_ids`.
+    pub fn environment_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.environment_ids = value.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets `state`.
+    pub fn state(
+        mut self,
+        value: impl Into<ReviewCustomGatesStateRequiredState>,
+    ) -> Self {
+        self.state = value.into();
+        self
+    }
+    /// Sets `comment`.
+    pub fn comment(mut self, value: impl Into<String>) -> Self {
+        self.comment = value.into();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsReRunWorkflowRequest {
     /// Whether to enable debug logging for the re-run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_debug_logging: Option<bool>,
 }
+impl ActionsReRunWorkflowRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsReRunWorkflowRequest {
+            enable_debug_logging: None,
+        }
+    }
+}
+impl ActionsReRunWorkflowRequest {
+    /// Sets `enable_debug_logging`.
+    pub fn enable_debug_logging(mut self, value: impl Into<bool>) -> Self {
+        self.enable_debug_logging = Some(value.into());
+        self
+    }
+}
 
 /// Workflow Run Usage
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WorkflowRunUsage {
     pub billable: WorkflowRunUsageBillable,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1405,6 +2323,7 @@ pub struct WorkflowRunUsage {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WorkflowRunUsageBillable {
     #[serde(rename = "UBUNTU", default, skip_serializing_if = "Option::is_none")]
     pub ubuntu: Option<WorkflowRunUsageBillableUbuntu>,
@@ -1415,6 +2334,7 @@ pub struct WorkflowRunUsageBillable {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WorkflowRunUsageBillableUbuntu {
     pub total_ms: i64,
     pub jobs: i64,
@@ -1423,12 +2343,14 @@ pub struct WorkflowRunUsageBillableUbuntu {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WorkflowRunUsageBillableUbuntuJobRunsItem {
     pub job_id: i64,
     pub duration_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsListRepoWorkflowsResponse {
     pub total_count: i64,
     pub workflows: Vec<Workflow>,
@@ -1436,19 +2358,20 @@ pub struct ActionsListRepoWorkflowsResponse {
 
 /// A GitHub Actions workflow
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Workflow {
     pub id: i64,
     pub node_id: String,
     pub name: String,
     pub path: String,
     pub state: WorkflowState,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     pub html_url: String,
     pub badge_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted_at: Option<String>,
+    pub deleted_at: Option<crate::Timestamp>,
 }
 
 crate::open_enum! {
@@ -1458,6 +2381,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsCreateWorkflowDispatchRequest {
     /// The git reference for the workflow. The reference can be a branch or tag name.
     pub r#ref: String,
@@ -1468,9 +2392,37 @@ pub struct ActionsCreateWorkflowDispatchRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_run_details: Option<bool>,
 }
+impl ActionsCreateWorkflowDispatchRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#ref: impl Into<String>) -> Self {
+        ActionsCreateWorkflowDispatchRequest {
+            r#ref: r#ref.into(),
+            inputs: None,
+            return_run_details: None,
+        }
+    }
+}
+impl ActionsCreateWorkflowDispatchRequest {
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = value.into();
+        self
+    }
+    /// Sets `inputs`.
+    pub fn inputs(mut self, value: impl Into<serde_json::Value>) -> Self {
+        self.inputs = Some(value.into());
+        self
+    }
+    /// Sets `return_run_details`.
+    pub fn return_run_details(mut self, value: impl Into<bool>) -> Self {
+        self.return_run_details = Some(value.into());
+        self
+    }
+}
 
 /// Response containing the workflow run ID and URLs.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WorkflowDispatchResponse {
     /// The ID of the workflow run.
     pub workflow_run_id: i64,
@@ -1481,11 +2433,13 @@ pub struct WorkflowDispatchResponse {
 
 /// Workflow Usage
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WorkflowUsage {
     pub billable: WorkflowUsageBillable,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WorkflowUsageBillable {
     #[serde(rename = "UBUNTU", default, skip_serializing_if = "Option::is_none")]
     pub ubuntu: Option<WorkflowUsageBillableUbuntu>,
@@ -1496,6 +2450,7 @@ pub struct WorkflowUsageBillable {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WorkflowUsageBillableUbuntu {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_ms: Option<i64>,

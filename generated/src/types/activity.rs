@@ -5,6 +5,7 @@ use super::*;
 
 /// Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Event {
     pub id: String,
     pub r#type: Option<String>,
@@ -16,11 +17,12 @@ pub struct Event {
     pub org: Option<Actor>,
     pub payload: EventPayload,
     pub public: bool,
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
 }
 
 /// Actor
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Actor {
     pub id: i64,
     pub login: String,
@@ -32,6 +34,7 @@ pub struct Actor {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct EventRepo {
     pub id: i64,
     pub name: String,
@@ -40,6 +43,7 @@ pub struct EventRepo {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum EventPayload {
     CreateEvent(CreateEvent),
     DeleteEvent(DeleteEvent),
@@ -63,6 +67,7 @@ pub enum EventPayload {
 
 /// CreateEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CreateEvent {
     pub r#ref: String,
     pub ref_type: String,
@@ -75,6 +80,7 @@ pub struct CreateEvent {
 
 /// DeleteEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DeleteEvent {
     pub r#ref: String,
     pub ref_type: String,
@@ -84,6 +90,7 @@ pub struct DeleteEvent {
 
 /// DiscussionEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DiscussionEvent {
     pub action: String,
     /// A Discussion in a repository.
@@ -93,6 +100,7 @@ pub struct DiscussionEvent {
 
 /// IssuesEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssuesEvent {
     pub action: String,
     /// Issues are a great way to keep track of tasks, enhancements, and bugs for your projects.
@@ -111,6 +119,7 @@ pub struct IssuesEvent {
 
 /// IssueCommentEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssueCommentEvent {
     pub action: String,
     /// Issues are a great way to keep track of tasks, enhancements, and bugs for your projects.
@@ -121,12 +130,14 @@ pub struct IssueCommentEvent {
 
 /// ForkEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ForkEvent {
     pub action: String,
     pub forkee: ForkEventForkee,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ForkEventForkee {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -222,11 +233,11 @@ pub struct ForkEventForkee {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployments_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pushed_at: Option<String>,
+    pub pushed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -261,7 +272,7 @@ pub struct ForkEventForkee {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
+    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forks_count: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -298,11 +309,13 @@ pub struct ForkEventForkee {
 
 /// GollumEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GollumEvent {
     pub pages: Vec<GollumEventPagesItem>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GollumEventPagesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_name: Option<String>,
@@ -320,6 +333,7 @@ pub struct GollumEventPagesItem {
 
 /// MemberEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct MemberEvent {
     pub action: String,
     /// A GitHub user.
@@ -328,6 +342,7 @@ pub struct MemberEvent {
 
 /// PushEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PushEvent {
     pub repository_id: i64,
     pub push_id: i64,
@@ -338,6 +353,7 @@ pub struct PushEvent {
 
 /// PullRequestEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestEvent {
     pub action: String,
     pub number: i64,
@@ -357,6 +373,7 @@ pub struct PullRequestEvent {
 
 /// PullRequestReviewCommentEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestReviewCommentEvent {
     pub action: String,
     /// Pull Request Minimal
@@ -365,6 +382,7 @@ pub struct PullRequestReviewCommentEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestReviewCommentEventComment {
     pub id: i64,
     pub node_id: String,
@@ -380,8 +398,8 @@ pub struct PullRequestReviewCommentEventComment {
     /// User
     pub user: Option<PullRequestReviewCommentEventCommentUser>,
     pub body: String,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     pub html_url: String,
     pub pull_request_url: String,
     #[serde(rename = "_links")]
@@ -395,6 +413,7 @@ pub struct PullRequestReviewCommentEventComment {
 
 /// User
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestReviewCommentEventCommentUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
@@ -435,7 +454,7 @@ pub struct PullRequestReviewCommentEventCommentUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<BotOrUserOrOrganization>,
+    pub r#type: Option<WebhooksUserType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -444,6 +463,7 @@ pub struct PullRequestReviewCommentEventCommentUser {
 
 /// PullRequestReviewEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestReviewEvent {
     pub action: String,
     pub review: PullRequestReviewEventReview,
@@ -452,6 +472,7 @@ pub struct PullRequestReviewEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestReviewEventReview {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -479,12 +500,14 @@ pub struct PullRequestReviewEventReview {
 
 /// CommitCommentEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CommitCommentEvent {
     pub action: String,
     pub comment: CommitCommentEventComment,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CommitCommentEventComment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
@@ -507,9 +530,9 @@ pub struct CommitCommentEventComment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<SimpleUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     /// Reaction Rollup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
@@ -517,12 +540,14 @@ pub struct CommitCommentEventComment {
 
 /// ReleaseEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ReleaseEvent {
     pub action: String,
     pub release: ReleaseEventRelease,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ReleaseEventRelease {
     pub url: String,
     pub html_url: String,
@@ -546,10 +571,10 @@ pub struct ReleaseEventRelease {
     /// Whether or not the release is immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub immutable: Option<bool>,
-    pub created_at: String,
-    pub published_at: Option<String>,
+    pub created_at: crate::Timestamp,
+    pub published_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     /// A GitHub user.
     pub author: SimpleUser,
     pub assets: Vec<ReleaseAsset>,
@@ -573,12 +598,14 @@ pub struct ReleaseEventRelease {
 
 /// WatchEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WatchEvent {
     pub action: String,
 }
 
 /// Feed
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Feed {
     pub timeline_url: String,
     pub user_url: String,
@@ -605,6 +632,7 @@ pub struct Feed {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct FeedLinks {
     /// Hypermedia Link with Type
     pub timeline: LinkWithType,
@@ -637,6 +665,7 @@ pub struct FeedLinks {
 
 /// Hypermedia Link with Type
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct LinkWithType {
     pub href: String,
     pub r#type: String,
@@ -644,6 +673,7 @@ pub struct LinkWithType {
 
 /// Thread
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Thread {
     pub id: String,
     /// Minimal Repository
@@ -658,6 +688,7 @@ pub struct Thread {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ThreadSubject {
     pub title: String,
     pub url: String,
@@ -666,22 +697,45 @@ pub struct ThreadSubject {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActivityMarkNotificationsAsReadRequest {
     /// Describes the last point that notifications were checked. Anything updated since this time will not be marked as read. If you omit this parameter, all notifications are marked as read. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`. Default: The current timestamp.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_read_at: Option<String>,
+    pub last_read_at: Option<crate::Timestamp>,
     /// Whether the notification has been read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read: Option<bool>,
 }
+impl ActivityMarkNotificationsAsReadRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActivityMarkNotificationsAsReadRequest {
+            last_read_at: None,
+            read: None,
+        }
+    }
+}
+impl ActivityMarkNotificationsAsReadRequest {
+    /// Sets `last_read_at`.
+    pub fn last_read_at(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.last_read_at = Some(value.into());
+        self
+    }
+    /// Sets `read`.
+    pub fn read(mut self, value: impl Into<bool>) -> Self {
+        self.read = Some(value.into());
+        self
+    }
+}
 
 /// Thread Subscription
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ThreadSubscription {
     pub subscribed: bool,
     pub ignored: bool,
     pub reason: Option<String>,
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread_url: Option<String>,
@@ -690,21 +744,54 @@ pub struct ThreadSubscription {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActivitySetThreadSubscriptionRequest {
     /// Whether to block all notifications from a thread.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
 }
+impl ActivitySetThreadSubscriptionRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActivitySetThreadSubscriptionRequest {
+            ignored: None,
+        }
+    }
+}
+impl ActivitySetThreadSubscriptionRequest {
+    /// Sets `ignored`.
+    pub fn ignored(mut self, value: impl Into<bool>) -> Self {
+        self.ignored = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActivityMarkRepoNotificationsAsReadRequest {
     /// Describes the last point that notifications were checked. Anything updated since this time will not be marked as read. If you omit this parameter, all notifications are marked as read. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`. Default: The current timestamp.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_read_at: Option<String>,
+    pub last_read_at: Option<crate::Timestamp>,
+}
+impl ActivityMarkRepoNotificationsAsReadRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActivityMarkRepoNotificationsAsReadRequest {
+            last_read_at: None,
+        }
+    }
+}
+impl ActivityMarkRepoNotificationsAsReadRequest {
+    /// Sets `last_read_at`.
+    pub fn last_read_at(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.last_read_at = Some(value.into());
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum ActivityListStargazersForRepoResponse {
     SimpleUserList(Vec<SimpleUser>),
     StargazerList(Vec<Stargazer>),
@@ -714,14 +801,16 @@ pub enum ActivityListStargazersForRepoResponse {
 
 /// Stargazer
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Stargazer {
-    pub starred_at: String,
+    pub starred_at: crate::Timestamp,
     pub user: Option<SimpleUser>,
 }
 
 /// One item of a list whose items come in several shapes.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum ActivityListStargazersForRepoResponseItem {
     SimpleUser(SimpleUser),
     Stargazer(Stargazer),
@@ -730,24 +819,27 @@ pub enum ActivityListStargazersForRepoResponseItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActivityGetStargazerCountForRepoResponse {
     pub count: i64,
 }
 
 /// Repository invitations let you manage who you collaborate with.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositorySubscription {
     /// Determines if notifications should be received from this repository.
     pub subscribed: bool,
     /// Determines if all notifications should be blocked from this repository.
     pub ignored: bool,
     pub reason: Option<String>,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     pub url: String,
     pub repository_url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActivitySetRepoSubscriptionRequest {
     /// Determines if notifications should be received from this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -756,17 +848,40 @@ pub struct ActivitySetRepoSubscriptionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
 }
+impl ActivitySetRepoSubscriptionRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActivitySetRepoSubscriptionRequest {
+            subscribed: None,
+            ignored: None,
+        }
+    }
+}
+impl ActivitySetRepoSubscriptionRequest {
+    /// Sets `subscribed`.
+    pub fn subscribed(mut self, value: impl Into<bool>) -> Self {
+        self.subscribed = Some(value.into());
+        self
+    }
+    /// Sets `ignored`.
+    pub fn ignored(mut self, value: impl Into<bool>) -> Self {
+        self.ignored = Some(value.into());
+        self
+    }
+}
 
 /// Starred Repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct StarredRepository {
-    pub starred_at: String,
+    pub starred_at: crate::Timestamp,
     /// A repository on GitHub.
     pub repo: Repository,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum ActivityListReposStarredByUserResponse {
     StarredRepositoryList(Vec<StarredRepository>),
     RepositoryList(Vec<Repository>),
@@ -777,6 +892,7 @@ pub enum ActivityListReposStarredByUserResponse {
 /// One item of a list whose items come in several shapes.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum ActivityListReposStarredByUserResponseItem {
     StarredRepository(StarredRepository),
     Repository(Repository),

@@ -4,13 +4,14 @@
 use super::*;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct AgentsCreateOrUpdateOrgSecretRequest {
     /// Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get an organization public key](https://docs.github.com/rest/agents/secrets#get-an-organization-public-key) endpoint.
     pub encrypted_value: String,
     /// ID of the key you used to encrypt the secret.
     pub key_id: String,
     /// Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret.
-    pub visibility: SelectedOrAllOrPrivate,
+    pub visibility: ActionsCreateOrgVariableRequestVisibility,
     /// An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/agents/secrets#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/agents/secrets#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/agents/secrets#remove-selected-repository-from-an-organization-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
@@ -20,7 +21,7 @@ impl AgentsCreateOrUpdateOrgSecretRequest {
     pub fn new(
         encrypted_value: impl Into<String>,
         key_id: impl Into<String>,
-        visibility: impl Into<SelectedOrAllOrPrivate>,
+        visibility: impl Into<ActionsCreateOrgVariableRequestVisibility>,
     ) -> Self {
         AgentsCreateOrUpdateOrgSecretRequest {
             encrypted_value: encrypted_value.into(),
@@ -28,6 +29,34 @@ impl AgentsCreateOrUpdateOrgSecretRequest {
             visibility: visibility.into(),
             selected_repository_ids: None,
         }
+    }
+}
+impl AgentsCreateOrUpdateOrgSecretRequest {
+    /// Sets `encrypted_value`.
+    pub fn encrypted_value(mut self, value: impl Into<String>) -> Self {
+        self.encrypted_value = value.into();
+        self
+    }
+    /// Sets `key_id`.
+    pub fn key_id(mut self, value: impl Into<String>) -> Self {
+        self.key_id = value.into();
+        self
+    }
+    /// Sets `visibility`.
+    pub fn visibility(
+        mut self,
+        value: impl Into<ActionsCreateOrgVariableRequestVisibility>,
+    ) -> Self {
+        self.visibility = value.into();
+        self
+    }
+    /// Sets `selected_repository_ids`.
+    pub fn selected_repository_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.selected_repository_ids = Some(value.into_iter().map(Into::into).collect());
+        self
     }
 }
 

@@ -4,6 +4,7 @@
 use super::*;
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct AppsCreateFromManifestResponse {
     /// Unique identifier of the GitHub app
     pub id: i64,
@@ -18,8 +19,8 @@ pub struct AppsCreateFromManifestResponse {
     pub description: Option<String>,
     pub external_url: String,
     pub html_url: String,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     /// The set of permissions for the GitHub app
     pub permissions: IntegrationPermissions,
     /// The list of events for the GitHub app. Note that the `installation_target`, `security_advisory`, and `meta` events are not included because they are global events and not specific to an installation.
@@ -34,6 +35,7 @@ pub struct AppsCreateFromManifestResponse {
 
 /// Request to install an integration on a target
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IntegrationInstallationRequest {
     /// Unique identifier of the request installation.
     pub id: i64,
@@ -42,17 +44,18 @@ pub struct IntegrationInstallationRequest {
     pub account: IntegrationInstallationRequestAccount,
     /// A GitHub user.
     pub requester: SimpleUser,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
 }
 
 /// Installation
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct AppsListInstallationsResponseItem {
     /// The ID of the installation.
     pub id: i64,
     pub account: Option<AppsListInstallationsResponseItemAccount>,
     /// Describe whether all repositories have been selected or there's a selection involved
-    pub repository_selection: AllOrSelected,
+    pub repository_selection: InstallationRepositorySelection,
     pub access_tokens_url: String,
     pub repositories_url: String,
     pub html_url: String,
@@ -63,8 +66,8 @@ pub struct AppsListInstallationsResponseItem {
     /// The permissions granted to the user access token.
     pub permissions: AppsListInstallationsResponseItemPermissions,
     pub events: Vec<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     pub single_file_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_multiple_single_files: Option<bool>,
@@ -73,12 +76,13 @@ pub struct AppsListInstallationsResponseItem {
     pub app_slug: String,
     /// A GitHub user.
     pub suspended_by: Option<AppsListInstallationsResponseItemSuspendedBy>,
-    pub suspended_at: Option<String>,
+    pub suspended_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_email: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct AppsListInstallationsResponseItemAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -114,120 +118,122 @@ pub struct AppsListInstallationsResponseItemAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 /// The permissions granted to the user access token.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct AppsListInstallationsResponseItemPermissions {
     /// The level of permission to grant the access token for GitHub Actions workflows, workflow runs, and artifacts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actions: Option<ReadOrWrite>,
+    pub actions: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for repository creation, deletion, settings, teams, and collaborators creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub administration: Option<ReadOrWrite>,
+    pub administration: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for checks on code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<ReadOrWrite>,
+    pub checks: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for repository contents, commits, branches, downloads, releases, and merges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contents: Option<ReadOrWrite>,
+    pub contents: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for deployments and deployment statuses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployments: Option<ReadOrWrite>,
+    pub deployments: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for managing repository environments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environments: Option<ReadOrWrite>,
+    pub environments: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for issues and related comments, assignees, labels, and milestones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issues: Option<ReadOrWrite>,
+    pub issues: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to search repositories, list collaborators, and access repository metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<ReadOrWrite>,
+    pub metadata: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for packages published to GitHub Packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub packages: Option<ReadOrWrite>,
+    pub packages: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to retrieve Pages statuses, configuration, and builds, as well as create new builds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pages: Option<ReadOrWrite>,
+    pub pages: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for pull requests and related comments, assignees, labels, milestones, and merges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_requests: Option<ReadOrWrite>,
+    pub pull_requests: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage the post-receive hooks for a repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_hooks: Option<ReadOrWrite>,
+    pub repository_hooks: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage repository projects, columns, and cards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_projects: Option<ReadOrWriteOrAdmin>,
+    pub repository_projects: Option<AppPermissionsRepositoryProjects>,
     /// The level of permission to grant the access token to view and manage secret scanning alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_alerts: Option<ReadOrWrite>,
+    pub secret_scanning_alerts: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage repository secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secrets: Option<ReadOrWrite>,
+    pub secrets: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to view and manage security events like code scanning alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_events: Option<ReadOrWrite>,
+    pub security_events: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage just a single file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub single_file: Option<ReadOrWrite>,
+    pub single_file: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for commit statuses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub statuses: Option<ReadOrWrite>,
+    pub statuses: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage Dependabot alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vulnerability_alerts: Option<ReadOrWrite>,
+    pub vulnerability_alerts: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to update GitHub Actions workflow files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflows: Option<Write>,
+    pub workflows: Option<AppPermissionsProfile>,
     /// The level of permission to grant the access token for organization teams and members.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub members: Option<ReadOrWrite>,
+    pub members: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage access to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_administration: Option<ReadOrWrite>,
+    pub organization_administration: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for custom repository roles management. This property is in beta and is subject to change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_custom_roles: Option<ReadOrWrite>,
+    pub organization_custom_roles: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to view and manage announcement banners for an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_announcement_banners: Option<ReadOrWrite>,
+    pub organization_announcement_banners: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage the post-receive hooks for an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_hooks: Option<ReadOrWrite>,
+    pub organization_hooks: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for viewing and managing fine-grained personal access token requests to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_personal_access_tokens: Option<ReadOrWrite>,
+    pub organization_personal_access_tokens: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for viewing and managing fine-grained personal access tokens that have been approved by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_personal_access_token_requests: Option<ReadOrWrite>,
+    pub organization_personal_access_token_requests: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for viewing an organization's plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_plan: Option<Read>,
+    pub organization_plan: Option<AppPermissionsOrganizationPlan>,
     /// The level of permission to grant the access token to manage organization projects and projects beta (where available).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_projects: Option<ReadOrWriteOrAdmin>,
+    pub organization_projects: Option<AppPermissionsRepositoryProjects>,
     /// The level of permission to grant the access token for organization packages published to GitHub Packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_packages: Option<ReadOrWrite>,
+    pub organization_packages: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage organization secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_secrets: Option<ReadOrWrite>,
+    pub organization_secrets: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to view and manage GitHub Actions self-hosted runners available to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_self_hosted_runners: Option<ReadOrWrite>,
+    pub organization_self_hosted_runners: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to view and manage users blocked by the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_user_blocking: Option<ReadOrWrite>,
+    pub organization_user_blocking: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage team discussions and related comments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub team_discussions: Option<ReadOrWrite>,
+    pub team_discussions: Option<AppPermissionsPages>,
 }
 
 /// A GitHub user.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct AppsListInstallationsResponseItemSuspendedBy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -256,6 +262,7 @@ pub struct AppsListInstallationsResponseItemSuspendedBy {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct AppsCreateInstallationAccessTokenRequest {
     /// List of repository names that the token should have access to
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -267,9 +274,43 @@ pub struct AppsCreateInstallationAccessTokenRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<AppPermissions>,
 }
+impl AppsCreateInstallationAccessTokenRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AppsCreateInstallationAccessTokenRequest {
+            repositories: None,
+            repository_ids: None,
+            permissions: None,
+        }
+    }
+}
+impl AppsCreateInstallationAccessTokenRequest {
+    /// Sets `repositories`.
+    pub fn repositories(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.repositories = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `repository_ids`.
+    pub fn repository_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.repository_ids = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `permissions`.
+    pub fn permissions(mut self, value: impl Into<AppPermissions>) -> Self {
+        self.permissions = Some(value.into());
+        self
+    }
+}
 
 /// Authentication token for a GitHub App installed on a user or org.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct InstallationToken {
     pub token: String,
     pub expires_at: String,
@@ -277,7 +318,7 @@ pub struct InstallationToken {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<AppPermissions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_selection: Option<AllOrSelected>,
+    pub repository_selection: Option<InstallationRepositorySelection>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repositories: Option<Vec<Repository>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -289,19 +330,52 @@ pub struct InstallationToken {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct AppsDeleteAuthorizationRequest {
     /// The OAuth access token used to authenticate to the GitHub API.
     pub access_token: String,
 }
+impl AppsDeleteAuthorizationRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(access_token: impl Into<String>) -> Self {
+        AppsDeleteAuthorizationRequest {
+            access_token: access_token.into(),
+        }
+    }
+}
+impl AppsDeleteAuthorizationRequest {
+    /// Sets `access_token`.
+    pub fn access_token(mut self, value: impl Into<String>) -> Self {
+        self.access_token = value.into();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct AppsCheckTokenRequest {
     /// The access_token of the OAuth or GitHub application.
     pub access_token: String,
 }
+impl AppsCheckTokenRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(access_token: impl Into<String>) -> Self {
+        AppsCheckTokenRequest {
+            access_token: access_token.into(),
+        }
+    }
+}
+impl AppsCheckTokenRequest {
+    /// Sets `access_token`.
+    pub fn access_token(mut self, value: impl Into<String>) -> Self {
+        self.access_token = value.into();
+        self
+    }
+}
 
 /// The authorization for an OAuth app, GitHub App, or a Personal Access Token.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Authorization {
     pub id: i64,
     pub url: String,
@@ -313,18 +387,19 @@ pub struct Authorization {
     pub app: AuthorizationApp,
     pub note: Option<String>,
     pub note_url: Option<String>,
-    pub updated_at: String,
-    pub created_at: String,
+    pub updated_at: crate::Timestamp,
+    pub created_at: crate::Timestamp,
     pub fingerprint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<SimpleUser>,
     /// Scoped Installation
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<NullableScopedInstallation>,
-    pub expires_at: Option<String>,
+    pub expires_at: Option<crate::Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct AuthorizationApp {
     pub client_id: String,
     pub name: String,
@@ -333,11 +408,12 @@ pub struct AuthorizationApp {
 
 /// Scoped Installation
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct NullableScopedInstallation {
     /// The permissions granted to the fine-grained access token.
     pub permissions: AppPermissions,
     /// Describe whether all repositories have been selected or there's a selection involved
-    pub repository_selection: AllOrSelected,
+    pub repository_selection: InstallationRepositorySelection,
     pub single_file_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_multiple_single_files: Option<bool>,
@@ -349,6 +425,7 @@ pub struct NullableScopedInstallation {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct AppsScopeTokenRequest {
     /// The access token used to authenticate to the GitHub API.
     pub access_token: String,
@@ -368,8 +445,60 @@ pub struct AppsScopeTokenRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<AppPermissions>,
 }
+impl AppsScopeTokenRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(access_token: impl Into<String>) -> Self {
+        AppsScopeTokenRequest {
+            access_token: access_token.into(),
+            target: None,
+            target_id: None,
+            repositories: None,
+            repository_ids: None,
+            permissions: None,
+        }
+    }
+}
+impl AppsScopeTokenRequest {
+    /// Sets `access_token`.
+    pub fn access_token(mut self, value: impl Into<String>) -> Self {
+        self.access_token = value.into();
+        self
+    }
+    /// Sets `target`.
+    pub fn target(mut self, value: impl Into<String>) -> Self {
+        self.target = Some(value.into());
+        self
+    }
+    /// Sets `target_id`.
+    pub fn target_id(mut self, value: impl Into<i64>) -> Self {
+        self.target_id = Some(value.into());
+        self
+    }
+    /// Sets `repositories`.
+    pub fn repositories(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.repositories = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `repository_ids`.
+    pub fn repository_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.repository_ids = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `permissions`.
+    pub fn permissions(mut self, value: impl Into<AppPermissions>) -> Self {
+        self.permissions = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct AppsListReposAccessibleToInstallationResponse {
     pub total_count: i64,
     pub repositories: Vec<AppsListReposAccessibleToInstallationResponseRepositoriesItem>,
@@ -378,6 +507,7 @@ pub struct AppsListReposAccessibleToInstallationResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct AppsListReposAccessibleToInstallationResponseRepositoriesItem {
     /// Unique identifier of the repository
     pub id: i64,
@@ -471,7 +601,7 @@ pub struct AppsListReposAccessibleToInstallationResponseRepositoriesItem {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
+    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
     /// Whether the repository is archived.
     pub archived: bool,
     /// Returns whether or not this repository disabled.
@@ -479,9 +609,9 @@ pub struct AppsListReposAccessibleToInstallationResponseRepositoriesItem {
     /// The repository visibility: public, private, or internal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<String>,
-    pub pushed_at: Option<String>,
-    pub created_at: Option<String>,
-    pub updated_at: Option<String>,
+    pub pushed_at: Option<crate::Timestamp>,
+    pub created_at: Option<crate::Timestamp>,
+    pub updated_at: Option<crate::Timestamp>,
     /// Whether to allow rebase merges for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_rebase_merge: Option<bool>,
@@ -507,27 +637,27 @@ pub struct AppsListReposAccessibleToInstallationResponseRepositoriesItem {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
+    pub squash_merge_commit_title: Option<RepositorySquashMergeCommitTitle>,
     /// The default value for a squash merge commit message:
     ///
     /// - `PR_BODY` - default to the pull request's body.
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
+    pub squash_merge_commit_message: Option<RepositorySquashMergeCommitMessage>,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<PrTitleOrMergeMessage>,
+    pub merge_commit_title: Option<RepositoryMergeCommitTitle>,
     /// The default value for a merge commit message.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
+    pub merge_commit_message: Option<RepositoryMergeCommitMessage>,
     /// Whether to allow merge commits for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_merge_commit: Option<bool>,
@@ -556,6 +686,7 @@ pub struct AppsListReposAccessibleToInstallationResponseRepositoriesItem {
 
 /// Marketplace Purchase
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct MarketplacePurchase {
     pub url: String,
     pub r#type: String,
@@ -571,6 +702,7 @@ pub struct MarketplacePurchase {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct MarketplacePurchaseMarketplacePendingChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_installed: Option<bool>,
@@ -587,6 +719,7 @@ pub struct MarketplacePurchaseMarketplacePendingChange {
 
 /// Marketplace Listing Plan
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct MarketplaceListingPlan {
     pub url: String,
     pub accounts_url: String,
@@ -596,7 +729,7 @@ pub struct MarketplaceListingPlan {
     pub description: String,
     pub monthly_price_in_cents: i64,
     pub yearly_price_in_cents: i64,
-    pub price_model: FreeOrFlatRateOrPerUnit,
+    pub price_model: MarketplaceListingPlanPriceModel,
     pub has_free_trial: bool,
     pub unit_name: Option<String>,
     pub state: String,
@@ -604,6 +737,7 @@ pub struct MarketplaceListingPlan {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct MarketplacePurchaseMarketplacePurchase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_cycle: Option<String>,
@@ -625,6 +759,7 @@ pub struct MarketplacePurchaseMarketplacePurchase {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct AppsListInstallationReposForAuthenticatedUserResponse {
     pub total_count: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -634,13 +769,14 @@ pub struct AppsListInstallationReposForAuthenticatedUserResponse {
 
 /// User Marketplace Purchase
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct UserMarketplacePurchase {
     pub billing_cycle: String,
-    pub next_billing_date: Option<String>,
+    pub next_billing_date: Option<crate::Timestamp>,
     pub unit_count: Option<i64>,
     pub on_free_trial: bool,
-    pub free_trial_ends_on: Option<String>,
-    pub updated_at: Option<String>,
+    pub free_trial_ends_on: Option<crate::Timestamp>,
+    pub updated_at: Option<crate::Timestamp>,
     /// Marketplace Account
     pub account: MarketplaceAccount,
     /// Marketplace Listing Plan
@@ -649,6 +785,7 @@ pub struct UserMarketplacePurchase {
 
 /// Marketplace Account
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct MarketplaceAccount {
     pub url: String,
     pub id: i64,

@@ -4,6 +4,7 @@
 use super::*;
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BillingAiCreditUsageReportOrg {
     #[serde(rename = "timePeriod")]
     pub time_period: BillingAiCreditUsageReportOrgTimePeriod,
@@ -23,6 +24,7 @@ pub struct BillingAiCreditUsageReportOrg {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BillingAiCreditUsageReportOrgTimePeriod {
     /// The year for the usage report.
     pub year: i64,
@@ -35,6 +37,7 @@ pub struct BillingAiCreditUsageReportOrgTimePeriod {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BillingAiCreditUsageReportOrgUsageItemsItem {
     /// Product name.
     pub product: String,
@@ -69,12 +72,13 @@ pub struct BillingAiCreditUsageReportOrgUsageItemsItem {
 }
 
 crate::open_enum! {
-    BillingGetAllBudgetsOrgScope { Enterprise = "enterprise", Organization =
-    "organization", Repository = "repository", CostCenter = "cost_center",
-    MultiUserCustomer = "multi_user_customer", User = "user", }
+    BudgetScope { Enterprise = "enterprise", Organization = "organization", Repository =
+    "repository", CostCenter = "cost_center", MultiUserCustomer = "multi_user_customer",
+    User = "user", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GetAllBudgets {
     /// Array of budget objects for the enterprise
     pub budgets: Vec<Budget>,
@@ -93,6 +97,7 @@ pub struct GetAllBudgets {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Budget {
     /// The unique identifier for the budget
     pub id: String,
@@ -122,9 +127,10 @@ pub struct Budget {
 /// The type of pricing for the budget
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum BudgetBudgetType {
-    Variant0(SkuPricing),
-    Variant1(ProductPricing),
+    Variant0(Variant0),
+    Variant1(Variant1),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
@@ -140,11 +146,11 @@ impl std::fmt::Display for BudgetBudgetType {
 }
 
 crate::open_enum! {
-    SkuPricing { SkuPricing = "SkuPricing", }
+    Variant0 { SkuPricing = "SkuPricing", }
 }
 
 crate::open_enum! {
-    ProductPricing { ProductPricing = "ProductPricing", }
+    Variant1 { ProductPricing = "ProductPricing", }
 }
 
 crate::open_enum! {
@@ -155,6 +161,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BudgetBudgetAlerting {
     /// Whether alerts are enabled for this budget. Ignored for user-scope as alerting is disabled for them.
     pub will_alert: bool,
@@ -164,6 +171,7 @@ pub struct BudgetBudgetAlerting {
 
 /// Effective user-level budget details returned when the response is scoped with the `user` query parameter.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GetAllBudgetsEffectiveBudget {
     /// The unique identifier of the effective budget.
     pub id: String,
@@ -174,6 +182,7 @@ pub struct GetAllBudgetsEffectiveBudget {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct BillingCreateOrganizationBudgetRequest {
     /// The budget amount in whole dollars. For license-based products, this represents the number of licenses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -211,8 +220,75 @@ pub struct BillingCreateOrganizationBudgetRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
+impl BillingCreateOrganizationBudgetRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        BillingCreateOrganizationBudgetRequest {
+            budget_amount: None,
+            prevent_further_usage: None,
+            budget_alerting: None,
+            budget_scope: None,
+            budget_entity_name: None,
+            budget_type: None,
+            budget_product_sku: None,
+            user: None,
+        }
+    }
+}
+impl BillingCreateOrganizationBudgetRequest {
+    /// Sets `budget_amount`.
+    pub fn budget_amount(mut self, value: impl Into<i64>) -> Self {
+        self.budget_amount = Some(value.into());
+        self
+    }
+    /// Sets `prevent_further_usage`.
+    pub fn prevent_further_usage(mut self, value: impl Into<bool>) -> Self {
+        self.prevent_further_usage = Some(value.into());
+        self
+    }
+    /// Sets `budget_alerting`.
+    pub fn budget_alerting(
+        mut self,
+        value: impl Into<BillingCreateOrganizationBudgetRequestBudgetAlerting>,
+    ) -> Self {
+        self.budget_alerting = Some(value.into());
+        self
+    }
+    /// Sets `budget_scope`.
+    pub fn budget_scope(
+        mut self,
+        value: impl Into<BillingCreateOrganizationBudgetRequestBudgetScope>,
+    ) -> Self {
+        self.budget_scope = Some(value.into());
+        self
+    }
+    /// Sets `budget_entity_name`.
+    pub fn budget_entity_name(mut self, value: impl Into<String>) -> Self {
+        self.budget_entity_name = Some(value.into());
+        self
+    }
+    /// Sets `budget_type`.
+    pub fn budget_type(
+        mut self,
+        value: impl Into<BillingCreateOrganizationBudgetRequestBudgetType>,
+    ) -> Self {
+        self.budget_type = Some(value.into());
+        self
+    }
+    /// Sets `budget_product_sku`.
+    pub fn budget_product_sku(mut self, value: impl Into<String>) -> Self {
+        self.budget_product_sku = Some(value.into());
+        self
+    }
+    /// Sets `user`.
+    pub fn user(mut self, value: impl Into<String>) -> Self {
+        self.user = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BillingCreateOrganizationBudgetRequestBudgetAlerting {
     /// Whether alerts are enabled for this budget. Rejected for user-scope as alerting is always disabled for them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -220,6 +296,30 @@ pub struct BillingCreateOrganizationBudgetRequestBudgetAlerting {
     /// Array of user login names who will receive alerts. Rejected for user-scope as alerting is always disabled for them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_recipients: Option<Vec<String>>,
+}
+impl BillingCreateOrganizationBudgetRequestBudgetAlerting {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        BillingCreateOrganizationBudgetRequestBudgetAlerting {
+            will_alert: None,
+            alert_recipients: None,
+        }
+    }
+}
+impl BillingCreateOrganizationBudgetRequestBudgetAlerting {
+    /// Sets `will_alert`.
+    pub fn will_alert(mut self, value: impl Into<bool>) -> Self {
+        self.will_alert = Some(value.into());
+        self
+    }
+    /// Sets `alert_recipients`.
+    pub fn alert_recipients(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.alert_recipients = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
 }
 
 crate::open_enum! {
@@ -243,10 +343,11 @@ crate::open_enum! {
 /// - `SkuPricing`: Covers a single, specific SKU. Set `budget_product_sku` to a SKU such as `actions_linux`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum BillingCreateOrganizationBudgetRequestBudgetType {
-    Variant0(BundlePricing),
-    Variant1(ProductPricing),
-    Variant2(SkuPricing),
+    Variant0(BillingCreateOrganizationBudgetRequestBudgetTypeVariant0),
+    Variant1(Variant1),
+    Variant2(Variant0),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
@@ -265,10 +366,12 @@ impl std::fmt::Display for BillingCreateOrganizationBudgetRequestBudgetType {
 }
 
 crate::open_enum! {
-    BundlePricing { BundlePricing = "BundlePricing", }
+    BillingCreateOrganizationBudgetRequestBudgetTypeVariant0 { BundlePricing =
+    "BundlePricing", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CreateBudget {
     /// A message indicating the result of the create operation
     pub message: String,
@@ -276,6 +379,7 @@ pub struct CreateBudget {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CreateBudgetBudget {
     /// ID of the budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -305,9 +409,10 @@ pub struct CreateBudgetBudget {
 /// The type of pricing for the budget
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum CreateBudgetBudgetBudgetType {
-    Variant0(ProductPricing),
-    Variant1(SkuPricing),
+    Variant0(Variant1),
+    Variant1(Variant0),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
@@ -325,6 +430,7 @@ impl std::fmt::Display for CreateBudgetBudgetBudgetType {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GetBudget {
     /// ID of the budget.
     pub id: String,
@@ -347,6 +453,7 @@ pub struct GetBudget {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DeleteBudget {
     /// A message indicating the result of the deletion operation
     pub message: String,
@@ -356,6 +463,7 @@ pub struct DeleteBudget {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct BillingUpdateBudgetOrgRequest {
     /// The budget amount in whole dollars. For license-based products, this represents the number of licenses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -372,7 +480,7 @@ pub struct BillingUpdateBudgetOrgRequest {
     /// - `multi_user_customer`: Apply a universal budget to all users in the organization.
     /// - `user`: Apply the budget to a single user in the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget_scope: Option<BillingGetAllBudgetsOrgScope>,
+    pub budget_scope: Option<BudgetScope>,
     /// The name of the entity to apply the budget to
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_entity_name: Option<String>,
@@ -390,8 +498,72 @@ pub struct BillingUpdateBudgetOrgRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
+impl BillingUpdateBudgetOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        BillingUpdateBudgetOrgRequest {
+            budget_amount: None,
+            prevent_further_usage: None,
+            budget_alerting: None,
+            budget_scope: None,
+            budget_entity_name: None,
+            budget_type: None,
+            budget_product_sku: None,
+            user: None,
+        }
+    }
+}
+impl BillingUpdateBudgetOrgRequest {
+    /// Sets `budget_amount`.
+    pub fn budget_amount(mut self, value: impl Into<i64>) -> Self {
+        self.budget_amount = Some(value.into());
+        self
+    }
+    /// Sets `prevent_further_usage`.
+    pub fn prevent_further_usage(mut self, value: impl Into<bool>) -> Self {
+        self.prevent_further_usage = Some(value.into());
+        self
+    }
+    /// Sets `budget_alerting`.
+    pub fn budget_alerting(
+        mut self,
+        value: impl Into<BillingCreateOrganizationBudgetRequestBudgetAlerting>,
+    ) -> Self {
+        self.budget_alerting = Some(value.into());
+        self
+    }
+    /// Sets `budget_scope`.
+    pub fn budget_scope(mut self, value: impl Into<BudgetScope>) -> Self {
+        self.budget_scope = Some(value.into());
+        self
+    }
+    /// Sets `budget_entity_name`.
+    pub fn budget_entity_name(mut self, value: impl Into<String>) -> Self {
+        self.budget_entity_name = Some(value.into());
+        self
+    }
+    /// Sets `budget_type`.
+    pub fn budget_type(
+        mut self,
+        value: impl Into<BillingCreateOrganizationBudgetRequestBudgetType>,
+    ) -> Self {
+        self.budget_type = Some(value.into());
+        self
+    }
+    /// Sets `budget_product_sku`.
+    pub fn budget_product_sku(mut self, value: impl Into<String>) -> Self {
+        self.budget_product_sku = Some(value.into());
+        self
+    }
+    /// Sets `user`.
+    pub fn user(mut self, value: impl Into<String>) -> Self {
+        self.user = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct UpdateBudget {
     /// A message indicating the result of the update operation
     pub message: String,
@@ -399,6 +571,7 @@ pub struct UpdateBudget {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct UpdateBudgetBudget {
     /// ID of the budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -432,6 +605,7 @@ pub struct UpdateBudgetBudget {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BillingPremiumRequestUsageReportOrg {
     #[serde(rename = "timePeriod")]
     pub time_period: BillingAiCreditUsageReportOrgTimePeriod,
@@ -451,12 +625,14 @@ pub struct BillingPremiumRequestUsageReportOrg {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BillingUsageReport {
     #[serde(rename = "usageItems", default, skip_serializing_if = "Option::is_none")]
     pub usage_items: Option<Vec<BillingUsageReportUsageItemsItem>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BillingUsageReportUsageItemsItem {
     /// Date of the usage line item.
     pub date: String,
@@ -490,6 +666,7 @@ pub struct BillingUsageReportUsageItemsItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BillingUsageSummaryReportOrg {
     #[serde(rename = "timePeriod")]
     pub time_period: BillingAiCreditUsageReportOrgTimePeriod,
@@ -509,6 +686,7 @@ pub struct BillingUsageSummaryReportOrg {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BillingUsageSummaryReportOrgUsageItemsItem {
     /// Product name.
     pub product: String,
@@ -541,6 +719,7 @@ pub struct BillingUsageSummaryReportOrgUsageItemsItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BillingAiCreditUsageReportUser {
     #[serde(rename = "timePeriod")]
     pub time_period: BillingAiCreditUsageReportOrgTimePeriod,
@@ -557,6 +736,7 @@ pub struct BillingAiCreditUsageReportUser {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BillingPremiumRequestUsageReportUser {
     #[serde(rename = "timePeriod")]
     pub time_period: BillingAiCreditUsageReportOrgTimePeriod,
@@ -573,12 +753,14 @@ pub struct BillingPremiumRequestUsageReportUser {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BillingUsageReportUser {
     #[serde(rename = "usageItems", default, skip_serializing_if = "Option::is_none")]
     pub usage_items: Option<Vec<BillingUsageReportUserUsageItemsItem>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BillingUsageReportUserUsageItemsItem {
     /// Date of the usage line item.
     pub date: String,
@@ -609,6 +791,7 @@ pub struct BillingUsageReportUserUsageItemsItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BillingUsageSummaryReportUser {
     #[serde(rename = "timePeriod")]
     pub time_period: BillingAiCreditUsageReportOrgTimePeriod,

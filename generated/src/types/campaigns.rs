@@ -15,13 +15,14 @@ crate::open_enum! {
 
 /// The campaign metadata and alert stats.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CampaignSummary {
     /// The number of the newly created campaign
     pub number: i64,
     /// The date and time the campaign was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The date and time the campaign was last updated, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// The campaign name
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -34,12 +35,12 @@ pub struct CampaignSummary {
     pub team_managers: Option<Vec<Team>>,
     /// The date and time the campaign was published, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub published_at: Option<String>,
+    pub published_at: Option<crate::Timestamp>,
     /// The date and time the campaign has ended, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
-    pub ends_at: String,
+    pub ends_at: crate::Timestamp,
     /// The date and time the campaign was closed, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ. Will be null if the campaign is still open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     /// Indicates whether a campaign is open or closed
     pub state: CampaignState,
     /// The contact link of the campaign.
@@ -50,6 +51,7 @@ pub struct CampaignSummary {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CampaignSummaryAlertStats {
     /// The number of open alerts
     pub open_count: i64,
@@ -60,6 +62,7 @@ pub struct CampaignSummaryAlertStats {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CampaignsCreateCampaignRequest {
     /// The name of the campaign
     pub name: String,
@@ -72,7 +75,7 @@ pub struct CampaignsCreateCampaignRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_managers: Option<Vec<String>>,
     /// The end date and time of the campaign. The date must be in the future.
-    pub ends_at: String,
+    pub ends_at: crate::Timestamp,
     /// The contact link of the campaign. Must be a URI.
     #[serde(
         default,
@@ -93,16 +96,129 @@ pub struct CampaignsCreateCampaignRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_issues: Option<bool>,
 }
+impl CampaignsCreateCampaignRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        ends_at: impl Into<crate::Timestamp>,
+    ) -> Self {
+        CampaignsCreateCampaignRequest {
+            name: name.into(),
+            description: description.into(),
+            managers: None,
+            team_managers: None,
+            ends_at: ends_at.into(),
+            contact_link: None,
+            code_scanning_alerts: None,
+            generate_issues: None,
+        }
+    }
+}
+impl CampaignsCreateCampaignRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = value.into();
+        self
+    }
+    /// Sets `managers`.
+    pub fn managers(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.managers = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `team_managers`.
+    pub fn team_managers(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.team_managers = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `ends_at`.
+    pub fn ends_at(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.ends_at = value.into();
+        self
+    }
+    /// Sets `contact_link`.
+    pub fn contact_link(mut self, value: impl Into<String>) -> Self {
+        self.contact_link = Some(Some(value.into()));
+        self
+    }
+    /// Sends `contact_link` as `null` (GitHub then clears it).
+    pub fn contact_link_null(mut self) -> Self {
+        self.contact_link = Some(None);
+        self
+    }
+    /// Sets `code_scanning_alerts`.
+    pub fn code_scanning_alerts(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<CampaignsCreateCampaignRequestCodeScanningAlertsItem>,
+        >,
+    ) -> Self {
+        self.code_scanning_alerts = Some(
+            Some(value.into_iter().map(Into::into).collect()),
+        );
+        self
+    }
+    /// Sends `code_scanning_alerts` as `null` (GitHub then clears it).
+    pub fn code_scanning_alerts_null(mut self) -> Self {
+        self.code_scanning_alerts = Some(None);
+        self
+    }
+    /// Sets `generate_issues`.
+    pub fn generate_issues(mut self, value: impl Into<bool>) -> Self {
+        self.generate_issues = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CampaignsCreateCampaignRequestCodeScanningAlertsItem {
     /// The repository id
     pub repository_id: i64,
     /// The alert numbers
     pub alert_numbers: Vec<i64>,
 }
+impl CampaignsCreateCampaignRequestCodeScanningAlertsItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        repository_id: impl Into<i64>,
+        alert_numbers: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        CampaignsCreateCampaignRequestCodeScanningAlertsItem {
+            repository_id: repository_id.into(),
+            alert_numbers: alert_numbers.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl CampaignsCreateCampaignRequestCodeScanningAlertsItem {
+    /// Sets `repository_id`.
+    pub fn repository_id(mut self, value: impl Into<i64>) -> Self {
+        self.repository_id = value.into();
+        self
+    }
+    /// Sets `alert_numbers`.
+    pub fn alert_numbers(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.alert_numbers = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CampaignsUpdateCampaignRequest {
     /// The name of the campaign
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -118,7 +234,7 @@ pub struct CampaignsUpdateCampaignRequest {
     pub team_managers: Option<Vec<String>>,
     /// The end date and time of the campaign, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ends_at: Option<String>,
+    pub ends_at: Option<crate::Timestamp>,
     /// The contact link of the campaign. Must be a URI.
     #[serde(
         default,
@@ -129,5 +245,67 @@ pub struct CampaignsUpdateCampaignRequest {
     /// Indicates whether a campaign is open or closed
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<CampaignState>,
+}
+impl CampaignsUpdateCampaignRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CampaignsUpdateCampaignRequest {
+            name: None,
+            description: None,
+            managers: None,
+            team_managers: None,
+            ends_at: None,
+            contact_link: None,
+            state: None,
+        }
+    }
+}
+impl CampaignsUpdateCampaignRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    /// Sets `managers`.
+    pub fn managers(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.managers = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `team_managers`.
+    pub fn team_managers(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.team_managers = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `ends_at`.
+    pub fn ends_at(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.ends_at = Some(value.into());
+        self
+    }
+    /// Sets `contact_link`.
+    pub fn contact_link(mut self, value: impl Into<String>) -> Self {
+        self.contact_link = Some(Some(value.into()));
+        self
+    }
+    /// Sends `contact_link` as `null` (GitHub then clears it).
+    pub fn contact_link_null(mut self) -> Self {
+        self.contact_link = Some(None);
+        self
+    }
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<CampaignState>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
 }
 

@@ -4,6 +4,7 @@
 use super::*;
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ChecksCreateRequest {
     /// The name of the check. For example, "code-coverage".
     pub name: String,
@@ -17,17 +18,17 @@ pub struct ChecksCreateRequest {
     pub external_id: Option<String>,
     /// The current status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<QueuedOrInProgressOrCompleted>,
+    pub status: Option<JobStepsItemStatus>,
     /// The time that the check run began. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started_at: Option<String>,
+    pub started_at: Option<crate::Timestamp>,
     /// **Required if you provide `completed_at` or a `status` of `completed`**. The final conclusion of the check.
     /// **Note:** Providing `conclusion` will automatically set the `status` parameter to `completed`. You cannot change a check run conclusion to `stale`, only GitHub can set this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conclusion: Option<ChecksCreateRequestConclusion>,
+    pub conclusion: Option<Conclusion>,
     /// The time the check completed. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub completed_at: Option<String>,
+    pub completed_at: Option<crate::Timestamp>,
     /// Check runs can accept a variety of data in the `output` object, including a `title` and `summary` and can optionally provide descriptive details about the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<ChecksCreateRequestOutput>,
@@ -35,9 +36,82 @@ pub struct ChecksCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<ChecksCreateRequestActionsItem>>,
 }
+impl ChecksCreateRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>, head_sha: impl Into<String>) -> Self {
+        ChecksCreateRequest {
+            name: name.into(),
+            head_sha: head_sha.into(),
+            details_url: None,
+            external_id: None,
+            status: None,
+            started_at: None,
+            conclusion: None,
+            completed_at: None,
+            output: None,
+            actions: None,
+        }
+    }
+}
+impl ChecksCreateRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `head_sha`.
+    pub fn head_sha(mut self, value: impl Into<String>) -> Self {
+        self.head_sha = value.into();
+        self
+    }
+    /// Sets `details_url`.
+    pub fn details_url(mut self, value: impl Into<String>) -> Self {
+        self.details_url = Some(value.into());
+        self
+    }
+    /// Sets `external_id`.
+    pub fn external_id(mut self, value: impl Into<String>) -> Self {
+        self.external_id = Some(value.into());
+        self
+    }
+    /// Sets `status`.
+    pub fn status(mut self, value: impl Into<JobStepsItemStatus>) -> Self {
+        self.status = Some(value.into());
+        self
+    }
+    /// Sets `started_at`.
+    pub fn started_at(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.started_at = Some(value.into());
+        self
+    }
+    /// Sets `conclusion`.
+    pub fn conclusion(mut self, value: impl Into<Conclusion>) -> Self {
+        self.conclusion = Some(value.into());
+        self
+    }
+    /// Sets `completed_at`.
+    pub fn completed_at(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.completed_at = Some(value.into());
+        self
+    }
+    /// Sets `output`.
+    pub fn output(mut self, value: impl Into<ChecksCreateRequestOutput>) -> Self {
+        self.output = Some(value.into());
+        self
+    }
+    /// Sets `actions`.
+    pub fn actions(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<ChecksCreateRequestActionsItem>>,
+    ) -> Self {
+        self.actions = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 /// Check runs can accept a variety of data in the `output` object, including a `title` and `summary` and can optionally provide descriptive details about the run.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ChecksCreateRequestOutput {
     /// The title of the check run.
     pub title: String,
@@ -53,8 +127,56 @@ pub struct ChecksCreateRequestOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<Vec<ChecksCreateRequestOutputImagesItem>>,
 }
+impl ChecksCreateRequestOutput {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(title: impl Into<String>, summary: impl Into<String>) -> Self {
+        ChecksCreateRequestOutput {
+            title: title.into(),
+            summary: summary.into(),
+            text: None,
+            annotations: None,
+            images: None,
+        }
+    }
+}
+impl ChecksCreateRequestOutput {
+    /// Sets `title`.
+    pub fn title(mut self, value: impl Into<String>) -> Self {
+        self.title = value.into();
+        self
+    }
+    /// Sets `summary`.
+    pub fn summary(mut self, value: impl Into<String>) -> Self {
+        self.summary = value.into();
+        self
+    }
+    /// Sets `text`.
+    pub fn text(mut self, value: impl Into<String>) -> Self {
+        self.text = Some(value.into());
+        self
+    }
+    /// Sets `annotations`.
+    pub fn annotations(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<ChecksCreateRequestOutputAnnotationsItem>,
+        >,
+    ) -> Self {
+        self.annotations = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `images`.
+    pub fn images(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<ChecksCreateRequestOutputImagesItem>>,
+    ) -> Self {
+        self.images = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ChecksCreateRequestOutputAnnotationsItem {
     /// The path of the file to add an annotation to. For example, `assets/css/main.css`.
     pub path: String,
@@ -69,7 +191,7 @@ pub struct ChecksCreateRequestOutputAnnotationsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_column: Option<i64>,
     /// The level of the annotation.
-    pub annotation_level: NoticeOrWarningOrFailure,
+    pub annotation_level: ChecksCreateRequestOutputAnnotationsItemAnnotationLevel,
     /// A short description of the feedback for these lines of code. The maximum size is 64 KB.
     pub message: String,
     /// The title that represents the annotation. The maximum size is 255 characters.
@@ -85,7 +207,9 @@ impl ChecksCreateRequestOutputAnnotationsItem {
         path: impl Into<String>,
         start_line: impl Into<i64>,
         end_line: impl Into<i64>,
-        annotation_level: impl Into<NoticeOrWarningOrFailure>,
+        annotation_level: impl Into<
+            ChecksCreateRequestOutputAnnotationsItemAnnotationLevel,
+        >,
         message: impl Into<String>,
     ) -> Self {
         ChecksCreateRequestOutputAnnotationsItem {
@@ -101,13 +225,65 @@ impl ChecksCreateRequestOutputAnnotationsItem {
         }
     }
 }
+impl ChecksCreateRequestOutputAnnotationsItem {
+    /// Sets `path`.
+    pub fn path(mut self, value: impl Into<String>) -> Self {
+        self.path = value.into();
+        self
+    }
+    /// Sets `start_line`.
+    pub fn start_line(mut self, value: impl Into<i64>) -> Self {
+        self.start_line = value.into();
+        self
+    }
+    /// Sets `end_line`.
+    pub fn end_line(mut self, value: impl Into<i64>) -> Self {
+        self.end_line = value.into();
+        self
+    }
+    /// Sets `start_column`.
+    pub fn start_column(mut self, value: impl Into<i64>) -> Self {
+        self.start_column = Some(value.into());
+        self
+    }
+    /// Sets `end_column`.
+    pub fn end_column(mut self, value: impl Into<i64>) -> Self {
+        self.end_column = Some(value.into());
+        self
+    }
+    /// Sets `annotation_level`.
+    pub fn annotation_level(
+        mut self,
+        value: impl Into<ChecksCreateRequestOutputAnnotationsItemAnnotationLevel>,
+    ) -> Self {
+        self.annotation_level = value.into();
+        self
+    }
+    /// Sets `message`.
+    pub fn message(mut self, value: impl Into<String>) -> Self {
+        self.message = value.into();
+        self
+    }
+    /// Sets `title`.
+    pub fn title(mut self, value: impl Into<String>) -> Self {
+        self.title = Some(value.into());
+        self
+    }
+    /// Sets `raw_details`.
+    pub fn raw_details(mut self, value: impl Into<String>) -> Self {
+        self.raw_details = Some(value.into());
+        self
+    }
+}
 
 crate::open_enum! {
-    #[doc = " The level of the annotation."] NoticeOrWarningOrFailure { Notice =
-    "notice", Warning = "warning", Failure = "failure", }
+    #[doc = " The level of the annotation."]
+    ChecksCreateRequestOutputAnnotationsItemAnnotationLevel { Notice = "notice", Warning
+    = "warning", Failure = "failure", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ChecksCreateRequestOutputImagesItem {
     /// The alternative text for the image.
     pub alt: String,
@@ -117,8 +293,36 @@ pub struct ChecksCreateRequestOutputImagesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caption: Option<String>,
 }
+impl ChecksCreateRequestOutputImagesItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(alt: impl Into<String>, image_url: impl Into<String>) -> Self {
+        ChecksCreateRequestOutputImagesItem {
+            alt: alt.into(),
+            image_url: image_url.into(),
+            caption: None,
+        }
+    }
+}
+impl ChecksCreateRequestOutputImagesItem {
+    /// Sets `alt`.
+    pub fn alt(mut self, value: impl Into<String>) -> Self {
+        self.alt = value.into();
+        self
+    }
+    /// Sets `image_url`.
+    pub fn image_url(mut self, value: impl Into<String>) -> Self {
+        self.image_url = value.into();
+        self
+    }
+    /// Sets `caption`.
+    pub fn caption(mut self, value: impl Into<String>) -> Self {
+        self.caption = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ChecksCreateRequestActionsItem {
     /// The text to be displayed on a button in the web UI. The maximum size is 20 characters.
     pub label: String,
@@ -127,9 +331,41 @@ pub struct ChecksCreateRequestActionsItem {
     /// A reference for the action on the integrator's system. The maximum size is 20 characters.
     pub identifier: String,
 }
+impl ChecksCreateRequestActionsItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        label: impl Into<String>,
+        description: impl Into<String>,
+        identifier: impl Into<String>,
+    ) -> Self {
+        ChecksCreateRequestActionsItem {
+            label: label.into(),
+            description: description.into(),
+            identifier: identifier.into(),
+        }
+    }
+}
+impl ChecksCreateRequestActionsItem {
+    /// Sets `label`.
+    pub fn label(mut self, value: impl Into<String>) -> Self {
+        self.label = value.into();
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = value.into();
+        self
+    }
+    /// Sets `identifier`.
+    pub fn identifier(mut self, value: impl Into<String>) -> Self {
+        self.identifier = value.into();
+        self
+    }
+}
 
 /// A check performed on the code of a given code change
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CheckRun {
     /// The id of the check.
     pub id: i64,
@@ -143,8 +379,8 @@ pub struct CheckRun {
     /// The phase of the lifecycle that the check is currently in. Statuses of waiting, requested, and pending are reserved for GitHub Actions check runs.
     pub status: JobStatus,
     pub conclusion: Option<JobConclusion>,
-    pub started_at: Option<String>,
-    pub completed_at: Option<String>,
+    pub started_at: Option<crate::Timestamp>,
+    pub completed_at: Option<crate::Timestamp>,
     pub output: CheckRunOutput,
     /// The name of the check.
     pub name: String,
@@ -158,6 +394,7 @@ pub struct CheckRun {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CheckRunOutput {
     pub title: Option<String>,
     pub summary: Option<String>,
@@ -167,11 +404,13 @@ pub struct CheckRunOutput {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CheckRunCheckSuite {
     pub id: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ChecksUpdateRequest {
     /// The name of the check. For example, "code-coverage".
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -184,17 +423,17 @@ pub struct ChecksUpdateRequest {
     pub external_id: Option<String>,
     /// This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started_at: Option<String>,
+    pub started_at: Option<crate::Timestamp>,
     /// The current status of the check run. Only GitHub Actions can set a status of `waiting`, `pending`, or `requested`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<JobStatus>,
     /// **Required if you provide `completed_at` or a `status` of `completed`**. The final conclusion of the check.
     /// **Note:** Providing `conclusion` will automatically set the `status` parameter to `completed`. You cannot change a check run conclusion to `stale`, only GitHub can set this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conclusion: Option<ChecksCreateRequestConclusion>,
+    pub conclusion: Option<Conclusion>,
     /// The time the check completed. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub completed_at: Option<String>,
+    pub completed_at: Option<crate::Timestamp>,
     /// Check runs can accept a variety of data in the `output` object, including a `title` and `summary` and can optionally provide descriptive details about the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<ChecksUpdateRequestOutput>,
@@ -202,9 +441,76 @@ pub struct ChecksUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<ChecksCreateRequestActionsItem>>,
 }
+impl ChecksUpdateRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ChecksUpdateRequest {
+            name: None,
+            details_url: None,
+            external_id: None,
+            started_at: None,
+            status: None,
+            conclusion: None,
+            completed_at: None,
+            output: None,
+            actions: None,
+        }
+    }
+}
+impl ChecksUpdateRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `details_url`.
+    pub fn details_url(mut self, value: impl Into<String>) -> Self {
+        self.details_url = Some(value.into());
+        self
+    }
+    /// Sets `external_id`.
+    pub fn external_id(mut self, value: impl Into<String>) -> Self {
+        self.external_id = Some(value.into());
+        self
+    }
+    /// Sets `started_at`.
+    pub fn started_at(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.started_at = Some(value.into());
+        self
+    }
+    /// Sets `status`.
+    pub fn status(mut self, value: impl Into<JobStatus>) -> Self {
+        self.status = Some(value.into());
+        self
+    }
+    /// Sets `conclusion`.
+    pub fn conclusion(mut self, value: impl Into<Conclusion>) -> Self {
+        self.conclusion = Some(value.into());
+        self
+    }
+    /// Sets `completed_at`.
+    pub fn completed_at(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.completed_at = Some(value.into());
+        self
+    }
+    /// Sets `output`.
+    pub fn output(mut self, value: impl Into<ChecksUpdateRequestOutput>) -> Self {
+        self.output = Some(value.into());
+        self
+    }
+    /// Sets `actions`.
+    pub fn actions(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<ChecksCreateRequestActionsItem>>,
+    ) -> Self {
+        self.actions = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 /// Check runs can accept a variety of data in the `output` object, including a `title` and `summary` and can optionally provide descriptive details about the run.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ChecksUpdateRequestOutput {
     /// **Required**.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -221,9 +527,57 @@ pub struct ChecksUpdateRequestOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<Vec<ChecksCreateRequestOutputImagesItem>>,
 }
+impl ChecksUpdateRequestOutput {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(summary: impl Into<String>) -> Self {
+        ChecksUpdateRequestOutput {
+            title: None,
+            summary: summary.into(),
+            text: None,
+            annotations: None,
+            images: None,
+        }
+    }
+}
+impl ChecksUpdateRequestOutput {
+    /// Sets `title`.
+    pub fn title(mut self, value: impl Into<String>) -> Self {
+        self.title = Some(value.into());
+        self
+    }
+    /// Sets `summary`.
+    pub fn summary(mut self, value: impl Into<String>) -> Self {
+        self.summary = value.into();
+        self
+    }
+    /// Sets `text`.
+    pub fn text(mut self, value: impl Into<String>) -> Self {
+        self.text = Some(value.into());
+        self
+    }
+    /// Sets `annotations`.
+    pub fn annotations(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<ChecksCreateRequestOutputAnnotationsItem>,
+        >,
+    ) -> Self {
+        self.annotations = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `images`.
+    pub fn images(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<ChecksCreateRequestOutputImagesItem>>,
+    ) -> Self {
+        self.images = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 /// Check Annotation
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CheckAnnotation {
     pub path: String,
     pub start_line: i64,
@@ -238,13 +592,30 @@ pub struct CheckAnnotation {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ChecksCreateSuiteRequest {
     /// The sha of the head commit.
     pub head_sha: String,
 }
+impl ChecksCreateSuiteRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(head_sha: impl Into<String>) -> Self {
+        ChecksCreateSuiteRequest {
+            head_sha: head_sha.into(),
+        }
+    }
+}
+impl ChecksCreateSuiteRequest {
+    /// Sets `head_sha`.
+    pub fn head_sha(mut self, value: impl Into<String>) -> Self {
+        self.head_sha = value.into();
+        self
+    }
+}
 
 /// A suite of checks performed on the code of a given code change
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CheckSuite {
     pub id: i64,
     pub node_id: String,
@@ -261,8 +632,8 @@ pub struct CheckSuite {
     pub app: Option<Integration>,
     /// Minimal Repository
     pub repository: MinimalRepository,
-    pub created_at: Option<String>,
-    pub updated_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
+    pub updated_at: Option<crate::Timestamp>,
     /// A commit.
     pub head_commit: SimpleCommit,
     pub latest_check_runs_count: i64,
@@ -274,6 +645,7 @@ pub struct CheckSuite {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ChecksSetSuitesPreferencesRequest {
     /// Enables or disables automatic creation of CheckSuite events upon pushes to the repository. Enabled by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -281,17 +653,60 @@ pub struct ChecksSetSuitesPreferencesRequest {
         Vec<ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem>,
     >,
 }
+impl ChecksSetSuitesPreferencesRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ChecksSetSuitesPreferencesRequest {
+            auto_trigger_checks: None,
+        }
+    }
+}
+impl ChecksSetSuitesPreferencesRequest {
+    /// Sets `auto_trigger_checks`.
+    pub fn auto_trigger_checks(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem>,
+        >,
+    ) -> Self {
+        self.auto_trigger_checks = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem {
     /// The `id` of the GitHub App.
     pub app_id: i64,
     /// Set to `true` to enable automatic creation of CheckSuite events upon pushes to the repository, or `false` to disable them.
     pub setting: bool,
 }
+impl ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(app_id: impl Into<i64>, setting: impl Into<bool>) -> Self {
+        ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem {
+            app_id: app_id.into(),
+            setting: setting.into(),
+        }
+    }
+}
+impl ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem {
+    /// Sets `app_id`.
+    pub fn app_id(mut self, value: impl Into<i64>) -> Self {
+        self.app_id = value.into();
+        self
+    }
+    /// Sets `setting`.
+    pub fn setting(mut self, value: impl Into<bool>) -> Self {
+        self.setting = value.into();
+        self
+    }
+}
 
 /// Check suite configuration preferences for a repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CheckSuitePreference {
     pub preferences: ChecksSetSuitesPreferencesRequest,
     /// Minimal Repository
@@ -299,12 +714,14 @@ pub struct CheckSuitePreference {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ChecksListForSuiteResponse {
     pub total_count: i64,
     pub check_runs: Vec<CheckRun>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ChecksListSuitesForRefResponse {
     pub total_count: i64,
     pub check_suites: Vec<CheckSuite>,

@@ -5,6 +5,7 @@ use super::*;
 
 /// A GitHub Classroom assignment
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ClassroomAssignment {
     /// Unique identifier of the repository.
     pub id: i64,
@@ -13,7 +14,7 @@ pub struct ClassroomAssignment {
     /// Assignment title.
     pub title: String,
     /// Whether it's a group assignment or individual assignment.
-    pub r#type: IndividualOrGroup,
+    pub r#type: ClassroomAssignmentType,
     /// The link that a student can use to accept the assignment.
     pub invite_link: String,
     /// Whether the invitation link is enabled. Visiting an enabled invitation link will accept the assignment.
@@ -39,7 +40,7 @@ pub struct ClassroomAssignment {
     /// The programming language used in the assignment.
     pub language: String,
     /// The time at which the assignment is due.
-    pub deadline: Option<String>,
+    pub deadline: Option<crate::Timestamp>,
     /// A GitHub repository view for Classroom
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starter_code_repository: Option<SimpleClassroomRepository>,
@@ -49,11 +50,12 @@ pub struct ClassroomAssignment {
 
 crate::open_enum! {
     #[doc = " Whether it's a group assignment or individual assignment."]
-    IndividualOrGroup { Individual = "individual", Group = "group", }
+    ClassroomAssignmentType { Individual = "individual", Group = "group", }
 }
 
 /// A GitHub repository view for Classroom
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SimpleClassroomRepository {
     /// A unique identifier of the repository.
     pub id: i64,
@@ -71,6 +73,7 @@ pub struct SimpleClassroomRepository {
 
 /// A GitHub Classroom classroom
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Classroom {
     /// Unique identifier of the classroom.
     pub id: i64,
@@ -87,6 +90,7 @@ pub struct Classroom {
 
 /// A GitHub organization.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SimpleClassroomOrganization {
     pub id: i64,
     pub login: String,
@@ -98,6 +102,7 @@ pub struct SimpleClassroomOrganization {
 
 /// A GitHub Classroom accepted assignment
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ClassroomAcceptedAssignment {
     /// Unique identifier of the repository.
     pub id: i64,
@@ -118,6 +123,7 @@ pub struct ClassroomAcceptedAssignment {
 
 /// A GitHub user simplified for Classroom.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SimpleClassroomUser {
     pub id: i64,
     pub login: String,
@@ -127,6 +133,7 @@ pub struct SimpleClassroomUser {
 
 /// A GitHub Classroom assignment
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SimpleClassroomAssignment {
     /// Unique identifier of the repository.
     pub id: i64,
@@ -135,7 +142,7 @@ pub struct SimpleClassroomAssignment {
     /// Assignment title.
     pub title: String,
     /// Whether it's a Group Assignment or Individual Assignment.
-    pub r#type: IndividualOrGroup,
+    pub r#type: ClassroomAssignmentType,
     /// The link that a student can use to accept the assignment.
     pub invite_link: String,
     /// Whether the invitation link is enabled. Visiting an enabled invitation link will accept the assignment.
@@ -164,13 +171,14 @@ pub struct SimpleClassroomAssignment {
     pub language: String,
     /// The time at which the assignment is due.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deadline: Option<String>,
+    pub deadline: Option<crate::Timestamp>,
     /// A GitHub Classroom classroom
     pub classroom: SimpleClassroom,
 }
 
 /// A GitHub Classroom classroom
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SimpleClassroom {
     /// Unique identifier of the classroom.
     pub id: i64,
@@ -184,6 +192,7 @@ pub struct SimpleClassroom {
 
 /// Grade for a student or groups GitHub Classroom assignment
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ClassroomAssignmentGrade {
     /// Name of the assignment
     pub assignment_name: String,

@@ -5,11 +5,12 @@ use super::*;
 
 /// Code quality finding
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeQualityFinding {
     /// The finding number.
     pub number: i64,
     /// State of the code quality finding.
-    pub state: OpenOrDismissed,
+    pub state: CodeQualityFindingState,
     /// The REST API URL of the code quality finding resource.
     pub url: String,
     /// Code quality rule
@@ -20,11 +21,12 @@ pub struct CodeQualityFinding {
     pub message: CodeQualityFindingMessage,
     /// The time the code quality finding was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
 }
 
 /// Code quality rule
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeQualityFindingRule {
     /// A unique identifier for the rule used to detect the finding.
     pub id: String,
@@ -38,17 +40,18 @@ pub struct CodeQualityFindingRule {
     /// The severity of the rule used to detect the finding.
     pub severity: CodeQualityFindingRuleSeverity,
     /// The category of the rule used to detect the finding.
-    pub category: NoneTypeOrMaintainabilityOrReliability,
+    pub category: CodeQualityFindingRuleCategory,
 }
 
 crate::open_enum! {
     #[doc = " The category of the rule used to detect the finding."]
-    NoneTypeOrMaintainabilityOrReliability { None = "none", Maintainability =
-    "maintainability", Reliability = "reliability", }
+    CodeQualityFindingRuleCategory { None = "none", Maintainability = "maintainability",
+    Reliability = "reliability", }
 }
 
 /// Code quality file location
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeQualityFindingLocation {
     /// The file path where the finding was detected.
     pub path: String,
@@ -68,6 +71,7 @@ pub struct CodeQualityFindingLocation {
 
 /// Code quality finding message
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeQualityFindingMessage {
     /// The message text of the code quality finding.
     pub text: String,
@@ -77,28 +81,29 @@ pub struct CodeQualityFindingMessage {
 
 /// Configuration for code quality setup.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeQualitySetup {
     /// Code quality setup has been configured or not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<ConfiguredOrNotConfigured>,
+    pub state: Option<CodeQualitySetupState>,
     /// Languages to be analyzed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub languages: Option<Vec<CodeQualitySetupLanguagesItem>>,
     /// Runner type to be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runner_type: Option<StandardOrLabeled>,
+    pub runner_type: Option<CodeQualitySetupRunnerType>,
     /// Runner label to be used if the runner type is labeled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_label: Option<String>,
     /// Timestamp of latest configuration update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     /// The frequency of the periodic analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schedule: Option<Weekly>,
+    pub schedule: Option<CodeQualitySetupSchedule>,
     /// The AI findings configuration for the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ai_findings_option: Option<DisabledOrOnPush>,
+    pub ai_findings_option: Option<CodeQualitySetupAiFindingsOption>,
 }
 
 crate::open_enum! {
@@ -108,19 +113,20 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    #[doc = " The AI findings configuration for the repository."] DisabledOrOnPush {
-    Disabled = "disabled", OnPush = "on_push", }
+    #[doc = " The AI findings configuration for the repository."]
+    CodeQualitySetupAiFindingsOption { Disabled = "disabled", OnPush = "on_push", }
 }
 
 /// Configuration for code quality setup.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodeQualitySetupUpdate {
     /// The desired state of code quality setup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<ConfiguredOrNotConfigured>,
+    pub state: Option<CodeQualitySetupState>,
     /// Runner type to be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runner_type: Option<StandardOrLabeled>,
+    pub runner_type: Option<CodeQualitySetupUpdateRunnerType>,
     /// Runner label to be used if the runner type is labeled.
     #[serde(
         default,
@@ -133,7 +139,60 @@ pub struct CodeQualitySetupUpdate {
     pub languages: Option<Vec<CodeQualitySetupUpdateLanguagesItem>>,
     /// Whether AI findings run for Code Quality on this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ai_findings_option: Option<DisabledOrOnPush>,
+    pub ai_findings_option: Option<CodeQualitySetupUpdateAiFindingsOption>,
+}
+impl CodeQualitySetupUpdate {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodeQualitySetupUpdate {
+            state: None,
+            runner_type: None,
+            runner_label: None,
+            languages: None,
+            ai_findings_option: None,
+        }
+    }
+}
+impl CodeQualitySetupUpdate {
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<CodeQualitySetupState>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `runner_type`.
+    pub fn runner_type(
+        mut self,
+        value: impl Into<CodeQualitySetupUpdateRunnerType>,
+    ) -> Self {
+        self.runner_type = Some(value.into());
+        self
+    }
+    /// Sets `runner_label`.
+    pub fn runner_label(mut self, value: impl Into<String>) -> Self {
+        self.runner_label = Some(Some(value.into()));
+        self
+    }
+    /// Sends `runner_label` as `null` (GitHub then clears it).
+    pub fn runner_label_null(mut self) -> Self {
+        self.runner_label = Some(None);
+        self
+    }
+    /// Sets `languages`.
+    pub fn languages(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<CodeQualitySetupUpdateLanguagesItem>>,
+    ) -> Self {
+        self.languages = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `ai_findings_option`.
+    pub fn ai_findings_option(
+        mut self,
+        value: impl Into<CodeQualitySetupUpdateAiFindingsOption>,
+    ) -> Self {
+        self.ai_findings_option = Some(value.into());
+        self
+    }
 }
 
 crate::open_enum! {
@@ -142,9 +201,15 @@ crate::open_enum! {
     Ruby = "ruby", }
 }
 
+crate::open_enum! {
+    #[doc = " Whether AI findings run for Code Quality on this repository."]
+    CodeQualitySetupUpdateAiFindingsOption { Disabled = "disabled", OnPush = "on_push", }
+}
+
 /// You can use `run_url` to track the status of the run. This includes a property status and conclusion.
 /// You should not rely on this always being an actions workflow run object.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeQualitySetupUpdateResponse {
     /// ID of the corresponding run.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -15,14 +15,15 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningOrganizationAlertItems {
     /// The security alert number.
     pub number: i64,
     /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The time that the alert was last updated in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     /// The REST API URL of the alert resource.
     pub url: String,
     /// The GitHub URL of the alert resource.
@@ -33,10 +34,10 @@ pub struct CodeScanningOrganizationAlertItems {
     pub state: Option<CodeScanningAlertState>,
     /// The time that the alert was no longer detected and was considered fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fixed_at: Option<String>,
+    pub fixed_at: Option<crate::Timestamp>,
     pub dismissed_by: Option<SimpleUser>,
     /// The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub dismissed_at: Option<String>,
+    pub dismissed_at: Option<crate::Timestamp>,
     /// **Required when the state is dismissed.** The reason for dismissing or closing the alert.
     pub dismissed_reason: Option<CodeScanningAlertDismissedReason>,
     /// The dismissal comment associated with the dismissal of the alert.
@@ -66,6 +67,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningAlertRuleSummary {
     /// A unique identifier for the rule used to detect the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,12 +77,10 @@ pub struct CodeScanningAlertRuleSummary {
     pub name: Option<String>,
     /// The severity of the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub severity: Option<CodeScanningAlertRuleSummarySeverity>,
+    pub severity: Option<CodeScanningAlertRuleSeverity>,
     /// The security severity of the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_severity_level: Option<
-        CodeScanningAlertRuleSummarySecuritySeverityLevel,
-    >,
+    pub security_severity_level: Option<CodeScanningAlertRuleSecuritySeverityLevel>,
     /// A short description of the rule used to detect the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -99,17 +99,18 @@ pub struct CodeScanningAlertRuleSummary {
 }
 
 crate::open_enum! {
-    #[doc = " The severity of the alert."] CodeScanningAlertRuleSummarySeverity { None =
-    "none", Note = "note", Warning = "warning", Error = "error", }
+    #[doc = " The severity of the alert."] CodeScanningAlertRuleSeverity { None = "none",
+    Note = "note", Warning = "warning", Error = "error", }
 }
 
 crate::open_enum! {
     #[doc = " The security severity of the alert."]
-    CodeScanningAlertRuleSummarySecuritySeverityLevel { Low = "low", Medium = "medium",
-    High = "high", Critical = "critical", }
+    CodeScanningAlertRuleSecuritySeverityLevel { Low = "low", Medium = "medium", High =
+    "high", Critical = "critical", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningAnalysisTool {
     /// The name of the tool used to generate the code scanning analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,6 +124,7 @@ pub struct CodeScanningAnalysisTool {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningAlertInstance {
     /// The Git reference, formatted as `refs/pull/<number>/merge`, `refs/pull/<number>/head`,
     /// `refs/heads/<branch name>` or simply `<branch name>`.
@@ -156,6 +158,7 @@ pub struct CodeScanningAlertInstance {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningAlertInstanceMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -166,6 +169,7 @@ pub struct CodeScanningAlertInstanceMessage {
 
 /// Describe a region within a file for the alert.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningAlertLocation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
@@ -186,19 +190,20 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    CreatedOrNumberOrUpdated { Created = "created", Number = "number", Updated =
+    CodeScanningListAlertsForRepoSort { Created = "created", Number = "number", Updated =
     "updated", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningAlertItems {
     /// The security alert number.
     pub number: i64,
     /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The time that the alert was last updated in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     /// The REST API URL of the alert resource.
     pub url: String,
     /// The GitHub URL of the alert resource.
@@ -209,10 +214,10 @@ pub struct CodeScanningAlertItems {
     pub state: Option<CodeScanningAlertState>,
     /// The time that the alert was no longer detected and was considered fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fixed_at: Option<String>,
+    pub fixed_at: Option<crate::Timestamp>,
     pub dismissed_by: Option<SimpleUser>,
     /// The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub dismissed_at: Option<String>,
+    pub dismissed_at: Option<crate::Timestamp>,
     /// **Required when the state is dismissed.** The reason for dismissing or closing the alert.
     pub dismissed_reason: Option<CodeScanningAlertDismissedReason>,
     /// The dismissal comment associated with the dismissal of the alert.
@@ -228,14 +233,15 @@ pub struct CodeScanningAlertItems {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningAlert {
     /// The security alert number.
     pub number: i64,
     /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The time that the alert was last updated in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     /// The REST API URL of the alert resource.
     pub url: String,
     /// The GitHub URL of the alert resource.
@@ -246,10 +252,10 @@ pub struct CodeScanningAlert {
     pub state: Option<CodeScanningAlertState>,
     /// The time that the alert was no longer detected and was considered fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fixed_at: Option<String>,
+    pub fixed_at: Option<crate::Timestamp>,
     pub dismissed_by: Option<SimpleUser>,
     /// The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub dismissed_at: Option<String>,
+    pub dismissed_at: Option<crate::Timestamp>,
     /// **Required when the state is dismissed.** The reason for dismissing or closing the alert.
     pub dismissed_reason: Option<CodeScanningAlertDismissedReason>,
     /// The dismissal comment associated with the dismissal of the alert.
@@ -268,6 +274,7 @@ pub struct CodeScanningAlert {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningAlertRule {
     /// A unique identifier for the rule used to detect the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -277,12 +284,10 @@ pub struct CodeScanningAlertRule {
     pub name: Option<String>,
     /// The severity of the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub severity: Option<CodeScanningAlertRuleSummarySeverity>,
+    pub severity: Option<CodeScanningAlertRuleSeverity>,
     /// The security severity of the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_severity_level: Option<
-        CodeScanningAlertRuleSummarySecuritySeverityLevel,
-    >,
+    pub security_severity_level: Option<CodeScanningAlertRuleSecuritySeverityLevel>,
     /// A short description of the rule used to detect the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -301,6 +306,7 @@ pub struct CodeScanningAlertRule {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodeScanningUpdateAlertRequest {
     /// Sets the state of the code scanning alert. You must provide `dismissed_reason` when you set the state to `dismissed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -326,6 +332,61 @@ pub struct CodeScanningUpdateAlertRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<String>>,
 }
+impl CodeScanningUpdateAlertRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodeScanningUpdateAlertRequest {
+            state: None,
+            dismissed_reason: None,
+            dismissed_comment: None,
+            create_request: None,
+            assignees: None,
+        }
+    }
+}
+impl CodeScanningUpdateAlertRequest {
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<CodeScanningAlertSetState>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `dismissed_reason`.
+    pub fn dismissed_reason(
+        mut self,
+        value: impl Into<CodeScanningAlertDismissedReason>,
+    ) -> Self {
+        self.dismissed_reason = Some(Some(value.into()));
+        self
+    }
+    /// Sends `dismissed_reason` as `null` (GitHub then clears it).
+    pub fn dismissed_reason_null(mut self) -> Self {
+        self.dismissed_reason = Some(None);
+        self
+    }
+    /// Sets `dismissed_comment`.
+    pub fn dismissed_comment(mut self, value: impl Into<String>) -> Self {
+        self.dismissed_comment = Some(Some(value.into()));
+        self
+    }
+    /// Sends `dismissed_comment` as `null` (GitHub then clears it).
+    pub fn dismissed_comment_null(mut self) -> Self {
+        self.dismissed_comment = Some(None);
+        self
+    }
+    /// Sets `create_request`.
+    pub fn create_request(mut self, value: impl Into<bool>) -> Self {
+        self.create_request = Some(value.into());
+        self
+    }
+    /// Sets `assignees`.
+    pub fn assignees(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.assignees = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc =
@@ -334,13 +395,14 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningAutofix {
     /// The status of an autofix.
     pub status: CodeScanningAutofixStatus,
     /// The description of an autofix.
     pub description: Option<String>,
     /// The start time of an autofix in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub started_at: String,
+    pub started_at: crate::Timestamp,
 }
 
 crate::open_enum! {
@@ -350,6 +412,7 @@ crate::open_enum! {
 
 /// Commit an autofix for a code scanning alert
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodeScanningAutofixCommits {
     /// The Git reference of target branch for the commit. Branch needs to already exist.  For more information, see "[Git References](https://git-scm.com/book/en/v2/Git-Internals-Git-References)" in the Git documentation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -358,8 +421,30 @@ pub struct CodeScanningAutofixCommits {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl CodeScanningAutofixCommits {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodeScanningAutofixCommits {
+            target_ref: None,
+            message: None,
+        }
+    }
+}
+impl CodeScanningAutofixCommits {
+    /// Sets `target_ref`.
+    pub fn target_ref(mut self, value: impl Into<String>) -> Self {
+        self.target_ref = Some(value.into());
+        self
+    }
+    /// Sets `message`.
+    pub fn message(mut self, value: impl Into<String>) -> Self {
+        self.message = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningAutofixCommitsResponse {
     /// The Git reference of target branch for the commit. For more information, see "[Git References](https://git-scm.com/book/en/v2/Git-Internals-Git-References)" in the Git documentation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -370,6 +455,7 @@ pub struct CodeScanningAutofixCommitsResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningAlertInstanceList {
     /// The Git reference, formatted as `refs/pull/<number>/merge`, `refs/pull/<number>/head`,
     /// `refs/heads/<branch name>` or simply `<branch name>`.
@@ -408,6 +494,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningAnalysis {
     /// The Git reference, formatted as `refs/pull/<number>/merge`, `refs/pull/<number>/head`,
     /// `refs/heads/<branch name>` or simply `<branch name>`.
@@ -423,7 +510,7 @@ pub struct CodeScanningAnalysis {
     pub category: Option<String>,
     pub error: String,
     /// The time that the analysis was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The total number of results in the analysis.
     pub results_count: i64,
     /// The total number of rules used in the analysis.
@@ -442,6 +529,7 @@ pub struct CodeScanningAnalysis {
 
 /// Successful deletion of a code scanning analysis
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningAnalysisDeletion {
     /// Next deletable analysis in chain, without last analysis deletion confirmation
     pub next_analysis_url: Option<String>,
@@ -451,6 +539,7 @@ pub struct CodeScanningAnalysisDeletion {
 
 /// A CodeQL database.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningCodeqlDatabase {
     /// The ID of the CodeQL database.
     pub id: i64,
@@ -465,9 +554,9 @@ pub struct CodeScanningCodeqlDatabase {
     /// The size of the CodeQL database file in bytes.
     pub size: i64,
     /// The date and time at which the CodeQL database was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The date and time at which the CodeQL database was last updated, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// The URL at which to download the CodeQL database. The `Accept` header must be set to the value of the `content_type` property.
     pub url: String,
     /// The commit SHA of the repository at the time the CodeQL database was created.
@@ -476,6 +565,7 @@ pub struct CodeScanningCodeqlDatabase {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodeScanningCreateVariantAnalysisRequest {
     /// The language targeted by the CodeQL query
     pub language: CodeScanningVariantAnalysisLanguage,
@@ -506,6 +596,45 @@ impl CodeScanningCreateVariantAnalysisRequest {
         }
     }
 }
+impl CodeScanningCreateVariantAnalysisRequest {
+    /// Sets `language`.
+    pub fn language(
+        mut self,
+        value: impl Into<CodeScanningVariantAnalysisLanguage>,
+    ) -> Self {
+        self.language = value.into();
+        self
+    }
+    /// Sets `query_pack`.
+    pub fn query_pack(mut self, value: impl Into<String>) -> Self {
+        self.query_pack = value.into();
+        self
+    }
+    /// Sets `repositories`.
+    pub fn repositories(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.repositories = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `repository_lists`.
+    pub fn repository_lists(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.repository_lists = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `repository_owners`.
+    pub fn repository_owners(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.repository_owners = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc = " The language targeted by the CodeQL query"]
@@ -516,6 +645,7 @@ crate::open_enum! {
 
 /// A run of a CodeQL query against one or more repositories.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningVariantAnalysis {
     /// The ID of the variant analysis.
     pub id: i64,
@@ -529,13 +659,13 @@ pub struct CodeScanningVariantAnalysis {
     pub query_pack_url: String,
     /// The date and time at which the variant analysis was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     /// The date and time at which the variant analysis was last updated, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     /// The date and time at which the variant analysis was completed, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ. Will be null if the variant analysis has not yet completed or this information is not available.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub completed_at: Option<String>,
+    pub completed_at: Option<crate::Timestamp>,
     pub status: CodeScanningVariantAnalysisStatus,
     /// The GitHub Actions workflow run used to execute this variant analysis. This is only available if the workflow run has started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -566,6 +696,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningVariantAnalysisScannedRepositoriesItem {
     /// Repository Identifier
     pub repository: CodeScanningVariantAnalysisRepository,
@@ -584,6 +715,7 @@ pub struct CodeScanningVariantAnalysisScannedRepositoriesItem {
 
 /// Repository Identifier
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningVariantAnalysisRepository {
     /// A unique identifier of the repository.
     pub id: i64,
@@ -596,7 +728,7 @@ pub struct CodeScanningVariantAnalysisRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stargazers_count: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 crate::open_enum! {
@@ -608,6 +740,7 @@ crate::open_enum! {
 
 /// Information about repositories that were skipped from processing. This information is only available to the user that initiated the variant analysis.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningVariantAnalysisSkippedRepositories {
     pub access_mismatch_repos: CodeScanningVariantAnalysisSkippedRepoGroup,
     pub not_found_repos: CodeScanningVariantAnalysisSkippedRepositoriesNotFoundRepos,
@@ -616,6 +749,7 @@ pub struct CodeScanningVariantAnalysisSkippedRepositories {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningVariantAnalysisSkippedRepoGroup {
     /// The total number of repositories that were skipped for this reason.
     pub repository_count: i64,
@@ -624,6 +758,7 @@ pub struct CodeScanningVariantAnalysisSkippedRepoGroup {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningVariantAnalysisSkippedRepositoriesNotFoundRepos {
     /// The total number of repositories that were skipped for this reason.
     pub repository_count: i64,
@@ -632,6 +767,7 @@ pub struct CodeScanningVariantAnalysisSkippedRepositoriesNotFoundRepos {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningVariantAnalysisRepoTask {
     /// A GitHub repository.
     pub repository: SimpleRepository,
@@ -659,31 +795,32 @@ pub struct CodeScanningVariantAnalysisRepoTask {
 
 /// Configuration for code scanning default setup.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningDefaultSetup {
     /// Code scanning default setup has been configured or not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<ConfiguredOrNotConfigured>,
+    pub state: Option<CodeQualitySetupState>,
     /// Languages to be analyzed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub languages: Option<Vec<CodeScanningDefaultSetupLanguagesItem>>,
     /// Runner type to be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runner_type: Option<StandardOrLabeled>,
+    pub runner_type: Option<CodeQualitySetupRunnerType>,
     /// Runner label to be used if the runner type is labeled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_label: Option<String>,
     /// CodeQL query suite to be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub query_suite: Option<DefaultTypeOrExtended>,
+    pub query_suite: Option<CodeScanningDefaultSetupQuerySuite>,
     /// Threat model to be used for code scanning analysis. Use `remote` to analyze only network sources and `remote_and_local` to include local sources like filesystem access, command-line arguments, database reads, environment variable and standard input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub threat_model: Option<RemoteOrRemoteAndLocal>,
+    pub threat_model: Option<CodeScanningDefaultSetupThreatModel>,
     /// Timestamp of latest configuration update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     /// The frequency of the periodic analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schedule: Option<Weekly>,
+    pub schedule: Option<CodeQualitySetupSchedule>,
 }
 
 crate::open_enum! {
@@ -696,18 +833,20 @@ crate::open_enum! {
 crate::open_enum! {
     #[doc =
     " Threat model to be used for code scanning analysis. Use `remote` to analyze only network sources and `remote_and_local` to include local sources like filesystem access, command-line arguments, database reads, environment variable and standard input."]
-    RemoteOrRemoteAndLocal { Remote = "remote", RemoteAndLocal = "remote_and_local", }
+    CodeScanningDefaultSetupThreatModel { Remote = "remote", RemoteAndLocal =
+    "remote_and_local", }
 }
 
 /// Configuration for code scanning default setup.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodeScanningDefaultSetupUpdate {
     /// The desired state of code scanning default setup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<ConfiguredOrNotConfigured>,
+    pub state: Option<CodeQualitySetupState>,
     /// Runner type to be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runner_type: Option<StandardOrLabeled>,
+    pub runner_type: Option<CodeQualitySetupUpdateRunnerType>,
     /// Runner label to be used if the runner type is labeled.
     #[serde(
         default,
@@ -717,13 +856,77 @@ pub struct CodeScanningDefaultSetupUpdate {
     pub runner_label: Option<Option<String>>,
     /// CodeQL query suite to be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub query_suite: Option<DefaultTypeOrExtended>,
+    pub query_suite: Option<CodeScanningDefaultSetupQuerySuite>,
     /// Threat model to be used for code scanning analysis. Use `remote` to analyze only network sources and `remote_and_local` to include local sources like filesystem access, command-line arguments, database reads, environment variable and standard input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub threat_model: Option<RemoteOrRemoteAndLocal>,
+    pub threat_model: Option<CodeScanningDefaultSetupThreatModel>,
     /// CodeQL languages to be analyzed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub languages: Option<Vec<CodeScanningDefaultSetupUpdateLanguagesItem>>,
+}
+impl CodeScanningDefaultSetupUpdate {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodeScanningDefaultSetupUpdate {
+            state: None,
+            runner_type: None,
+            runner_label: None,
+            query_suite: None,
+            threat_model: None,
+            languages: None,
+        }
+    }
+}
+impl CodeScanningDefaultSetupUpdate {
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<CodeQualitySetupState>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `runner_type`.
+    pub fn runner_type(
+        mut self,
+        value: impl Into<CodeQualitySetupUpdateRunnerType>,
+    ) -> Self {
+        self.runner_type = Some(value.into());
+        self
+    }
+    /// Sets `runner_label`.
+    pub fn runner_label(mut self, value: impl Into<String>) -> Self {
+        self.runner_label = Some(Some(value.into()));
+        self
+    }
+    /// Sends `runner_label` as `null` (GitHub then clears it).
+    pub fn runner_label_null(mut self) -> Self {
+        self.runner_label = Some(None);
+        self
+    }
+    /// Sets `query_suite`.
+    pub fn query_suite(
+        mut self,
+        value: impl Into<CodeScanningDefaultSetupQuerySuite>,
+    ) -> Self {
+        self.query_suite = Some(value.into());
+        self
+    }
+    /// Sets `threat_model`.
+    pub fn threat_model(
+        mut self,
+        value: impl Into<CodeScanningDefaultSetupThreatModel>,
+    ) -> Self {
+        self.threat_model = Some(value.into());
+        self
+    }
+    /// Sets `languages`.
+    pub fn languages(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<CodeScanningDefaultSetupUpdateLanguagesItem>,
+        >,
+    ) -> Self {
+        self.languages = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
 }
 
 crate::open_enum! {
@@ -735,6 +938,7 @@ crate::open_enum! {
 /// You can use `run_url` to track the status of the run. This includes a property status and conclusion.
 /// You should not rely on this always being an actions workflow run object.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningDefaultSetupUpdateResponse {
     /// ID of the corresponding run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -745,6 +949,7 @@ pub struct CodeScanningDefaultSetupUpdateResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodeScanningUploadSarifRequest {
     /// The SHA of the commit to which the analysis you are uploading relates.
     pub commit_sha: String,
@@ -759,7 +964,7 @@ pub struct CodeScanningUploadSarifRequest {
     pub checkout_uri: Option<String>,
     /// The time that the analysis run began. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started_at: Option<String>,
+    pub started_at: Option<crate::Timestamp>,
     /// The name of the tool used to generate the code scanning analysis. If this parameter is not used, the tool name defaults to "API". If the uploaded SARIF contains a tool GUID, this will be available for filtering using the `tool_guid` parameter of operations such as `GET /repos/{owner}/{repo}/code-scanning/alerts`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_name: Option<String>,
@@ -768,8 +973,64 @@ pub struct CodeScanningUploadSarifRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validate: Option<bool>,
 }
+impl CodeScanningUploadSarifRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        commit_sha: impl Into<String>,
+        r#ref: impl Into<String>,
+        sarif: impl Into<String>,
+    ) -> Self {
+        CodeScanningUploadSarifRequest {
+            commit_sha: commit_sha.into(),
+            r#ref: r#ref.into(),
+            sarif: sarif.into(),
+            checkout_uri: None,
+            started_at: None,
+            tool_name: None,
+            validate: None,
+        }
+    }
+}
+impl CodeScanningUploadSarifRequest {
+    /// Sets `commit_sha`.
+    pub fn commit_sha(mut self, value: impl Into<String>) -> Self {
+        self.commit_sha = value.into();
+        self
+    }
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = value.into();
+        self
+    }
+    /// Sets `sarif`.
+    pub fn sarif(mut self, value: impl Into<String>) -> Self {
+        self.sarif = value.into();
+        self
+    }
+    /// Sets `checkout_uri`.
+    pub fn checkout_uri(mut self, value: impl Into<String>) -> Self {
+        self.checkout_uri = Some(value.into());
+        self
+    }
+    /// Sets `started_at`.
+    pub fn started_at(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.started_at = Some(value.into());
+        self
+    }
+    /// Sets `tool_name`.
+    pub fn tool_name(mut self, value: impl Into<String>) -> Self {
+        self.tool_name = Some(value.into());
+        self
+    }
+    /// Sets `validate`.
+    pub fn validate(mut self, value: impl Into<bool>) -> Self {
+        self.validate = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningSarifsReceipt {
     /// An identifier for the upload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -780,10 +1041,11 @@ pub struct CodeScanningSarifsReceipt {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningSarifsStatus {
     /// `pending` files have not yet been processed, while `complete` means results from the SARIF have been stored. `failed` files have either not been processed at all, or could only be partially processed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub processing_status: Option<PendingOrCompleteOrFailed>,
+    pub processing_status: Option<CodeScanningSarifsStatusProcessingStatus>,
     /// The REST API URL for getting the analyses associated with the upload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analyses_url: Option<String>,
@@ -795,7 +1057,7 @@ pub struct CodeScanningSarifsStatus {
 crate::open_enum! {
     #[doc =
     " `pending` files have not yet been processed, while `complete` means results from the SARIF have been stored. `failed` files have either not been processed at all, or could only be partially processed."]
-    PendingOrCompleteOrFailed { Pending = "pending", Complete = "complete", Failed =
-    "failed", }
+    CodeScanningSarifsStatusProcessingStatus { Pending = "pending", Complete =
+    "complete", Failed = "failed", }
 }
 

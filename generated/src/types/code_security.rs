@@ -5,6 +5,7 @@ use super::*;
 
 /// A code security configuration
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeSecurityConfiguration {
     /// The ID of the code security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14,7 +15,7 @@ pub struct CodeSecurityConfiguration {
     pub name: Option<String>,
     /// The type of the code security configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_type: Option<GlobalOrOrganizationOrEnterprise>,
+    pub target_type: Option<CodeSecurityConfigurationTargetType>,
     /// A description of the code security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -23,10 +24,12 @@ pub struct CodeSecurityConfiguration {
     pub advanced_security: Option<CodeSecurityConfigurationAdvancedSecurity>,
     /// The enablement status of Dependency Graph
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph: Option<EnabledOrDisabledOrNotSet>,
+    pub dependency_graph: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph_autosubmit_action: Option<EnabledOrDisabledOrNotSet>,
+    pub dependency_graph_autosubmit_action: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// Feature options for Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action_options: Option<
@@ -34,19 +37,21 @@ pub struct CodeSecurityConfiguration {
     >,
     /// The enablement status of Dependabot alerts
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_alerts: Option<EnabledOrDisabledOrNotSet>,
+    pub dependabot_alerts: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of Dependabot security updates
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_security_updates: Option<EnabledOrDisabledOrNotSet>,
+    pub dependabot_security_updates: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of Dependabot delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
+    pub dependabot_delegated_alert_dismissal: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// Feature options for code scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_options: Option<CodeSecurityConfigurationCodeScanningOptions>,
     /// The enablement status of code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_default_setup: Option<EnabledOrDisabledOrNotSet>,
+    pub code_scanning_default_setup: Option<CodeSecurityConfigurationSecretScanning>,
     /// Feature options for code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_default_setup_options: Option<
@@ -54,16 +59,20 @@ pub struct CodeSecurityConfiguration {
     >,
     /// The enablement status of code scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
+    pub code_scanning_delegated_alert_dismissal: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// The enablement status of secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning push protection
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_push_protection: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_push_protection: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_bypass: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_delegated_bypass: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// Feature options for secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_bypass_options: Option<
@@ -71,25 +80,31 @@ pub struct CodeSecurityConfiguration {
     >,
     /// The enablement status of secret scanning validity checks
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_validity_checks: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_validity_checks: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning non-provider patterns
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_non_provider_patterns: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_non_provider_patterns: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// The enablement status of Copilot secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_generic_secrets: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_generic_secrets: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_delegated_alert_dismissal: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// The enablement status of secret scanning extended metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_extended_metadata: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_extended_metadata: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// The enablement status of private vulnerability reporting
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub private_vulnerability_reporting: Option<EnabledOrDisabledOrNotSet>,
+    pub private_vulnerability_reporting: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enforcement status for a security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enforcement: Option<EnforcedOrUnenforced>,
+    pub enforcement: Option<CodeSecurityConfigurationEnforcement>,
     /// The URL of the configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -97,15 +112,15 @@ pub struct CodeSecurityConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 crate::open_enum! {
     #[doc = " The type of the code security configuration."]
-    GlobalOrOrganizationOrEnterprise { Global = "global", Organization = "organization",
-    Enterprise = "enterprise", }
+    CodeSecurityConfigurationTargetType { Global = "global", Organization =
+    "organization", Enterprise = "enterprise", }
 }
 
 crate::open_enum! {
@@ -115,20 +130,38 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    #[doc = " The enablement status of Dependency Graph"] EnabledOrDisabledOrNotSet {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
+    #[doc = " The enablement status of Dependency Graph"]
+    CodeSecurityConfigurationSecretScanning { Enabled = "enabled", Disabled = "disabled",
+    NotSet = "not_set", }
 }
 
 /// Feature options for Automatic dependency submission
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions {
     /// Whether to use runners labeled with 'dependency-submission' or standard GitHub runners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labeled_runners: Option<bool>,
 }
+impl CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions {
+            labeled_runners: None,
+        }
+    }
+}
+impl CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions {
+    /// Sets `labeled_runners`.
+    pub fn labeled_runners(mut self, value: impl Into<bool>) -> Self {
+        self.labeled_runners = Some(value.into());
+        self
+    }
+}
 
 /// Feature options for code scanning
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeSecurityConfigurationCodeScanningOptions {
     /// Whether to allow repos which use advanced setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,10 +170,11 @@ pub struct CodeSecurityConfigurationCodeScanningOptions {
 
 /// Feature options for code scanning default setup
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeSecurityConfigurationCodeScanningDefaultSetupOptions {
     /// Whether to use labeled runners or standard GitHub runners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runner_type: Option<StandardOrLabeledOrNotSet>,
+    pub runner_type: Option<CodeScanningDefaultSetupOptionsRunnerType>,
     /// The label of the runner to use for code scanning when runner_type is 'labeled'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_label: Option<String>,
@@ -148,12 +182,13 @@ pub struct CodeSecurityConfigurationCodeScanningDefaultSetupOptions {
 
 crate::open_enum! {
     #[doc = " Whether to use labeled runners or standard GitHub runners."]
-    StandardOrLabeledOrNotSet { Standard = "standard", Labeled = "labeled", NotSet =
-    "not_set", }
+    CodeScanningDefaultSetupOptionsRunnerType { Standard = "standard", Labeled =
+    "labeled", NotSet = "not_set", }
 }
 
 /// Feature options for secret scanning delegated bypass
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeSecurityConfigurationSecretScanningDelegatedBypassOptions {
     /// The bypass reviewers for secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -163,25 +198,28 @@ pub struct CodeSecurityConfigurationSecretScanningDelegatedBypassOptions {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewersItem {
     /// The ID of the team or role selected as a bypass reviewer
     pub reviewer_id: i64,
     /// The type of the bypass reviewer
-    pub reviewer_type: TeamOrRole,
+    pub reviewer_type: ReviewerType,
     /// The bypass mode for the reviewer
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<AlwaysOrExempt>,
+    pub mode: Option<Mode>,
     /// The ID of the security configuration associated with this bypass reviewer
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_configuration_id: Option<i64>,
 }
 
 crate::open_enum! {
-    #[doc = " The enforcement status for a security configuration"] EnforcedOrUnenforced
-    { Enforced = "enforced", Unenforced = "unenforced", }
+    #[doc = " The enforcement status for a security configuration"]
+    CodeSecurityConfigurationEnforcement { Enforced = "enforced", Unenforced =
+    "unenforced", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodeSecurityCreateConfigurationForEnterpriseRequest {
     /// The name of the code security configuration. Must be unique within the enterprise.
     pub name: String,
@@ -196,13 +234,15 @@ pub struct CodeSecurityCreateConfigurationForEnterpriseRequest {
     pub advanced_security: Option<CodeSecurityConfigurationAdvancedSecurity>,
     /// The enablement status of GitHub Code Security features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_security: Option<EnabledOrDisabledOrNotSet>,
+    pub code_security: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of Dependency Graph
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph: Option<EnabledOrDisabledOrNotSet>,
+    pub dependency_graph: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph_autosubmit_action: Option<EnabledOrDisabledOrNotSet>,
+    pub dependency_graph_autosubmit_action: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// Feature options for Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action_options: Option<
@@ -210,10 +250,10 @@ pub struct CodeSecurityCreateConfigurationForEnterpriseRequest {
     >,
     /// The enablement status of Dependabot alerts
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_alerts: Option<EnabledOrDisabledOrNotSet>,
+    pub dependabot_alerts: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of Dependabot security updates
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_security_updates: Option<EnabledOrDisabledOrNotSet>,
+    pub dependabot_security_updates: Option<CodeSecurityConfigurationSecretScanning>,
     /// Security Configuration feature options for code scanning
     #[serde(
         default,
@@ -223,7 +263,7 @@ pub struct CodeSecurityCreateConfigurationForEnterpriseRequest {
     pub code_scanning_options: Option<Option<CodeScanningOptions>>,
     /// The enablement status of code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_default_setup: Option<EnabledOrDisabledOrNotSet>,
+    pub code_scanning_default_setup: Option<CodeSecurityConfigurationSecretScanning>,
     /// Feature options for code scanning default setup
     #[serde(
         default,
@@ -235,41 +275,270 @@ pub struct CodeSecurityCreateConfigurationForEnterpriseRequest {
     >,
     /// The enablement status of code scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
+    pub code_scanning_delegated_alert_dismissal: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// The enablement status of GitHub Secret Protection features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_protection: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_protection: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning push protection
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_push_protection: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_push_protection: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning validity checks
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_validity_checks: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_validity_checks: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning non provider patterns
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_non_provider_patterns: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_non_provider_patterns: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// The enablement status of Copilot secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_generic_secrets: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_generic_secrets: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_delegated_alert_dismissal: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// The enablement status of secret scanning extended metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_extended_metadata: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_extended_metadata: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// The enablement status of private vulnerability reporting
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub private_vulnerability_reporting: Option<EnabledOrDisabledOrNotSet>,
+    pub private_vulnerability_reporting: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enforcement status for a security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enforcement: Option<EnforcedOrUnenforced>,
+    pub enforcement: Option<CodeSecurityConfigurationEnforcement>,
+}
+impl CodeSecurityCreateConfigurationForEnterpriseRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>) -> Self {
+        CodeSecurityCreateConfigurationForEnterpriseRequest {
+            name: name.into(),
+            description: None,
+            advanced_security: None,
+            code_security: None,
+            dependency_graph: None,
+            dependency_graph_autosubmit_action: None,
+            dependency_graph_autosubmit_action_options: None,
+            dependabot_alerts: None,
+            dependabot_security_updates: None,
+            code_scanning_options: None,
+            code_scanning_default_setup: None,
+            code_scanning_default_setup_options: None,
+            code_scanning_delegated_alert_dismissal: None,
+            secret_protection: None,
+            secret_scanning: None,
+            secret_scanning_push_protection: None,
+            secret_scanning_validity_checks: None,
+            secret_scanning_non_provider_patterns: None,
+            secret_scanning_generic_secrets: None,
+            secret_scanning_delegated_alert_dismissal: None,
+            secret_scanning_extended_metadata: None,
+            private_vulnerability_reporting: None,
+            enforcement: None,
+        }
+    }
+}
+impl CodeSecurityCreateConfigurationForEnterpriseRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    /// Sets `advanced_security`.
+    pub fn advanced_security(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationAdvancedSecurity>,
+    ) -> Self {
+        self.advanced_security = Some(value.into());
+        self
+    }
+    /// Sets `code_security`.
+    pub fn code_security(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.code_security = Some(value.into());
+        self
+    }
+    /// Sets `dependency_graph`.
+    pub fn dependency_graph(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.dependency_graph = Some(value.into());
+        self
+    }
+    /// Sets `dependency_graph_autosubmit_action`.
+    pub fn dependency_graph_autosubmit_action(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.dependency_graph_autosubmit_action = Some(value.into());
+        self
+    }
+    /// Sets `dependency_graph_autosubmit_action_options`.
+    pub fn dependency_graph_autosubmit_action_options(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions>,
+    ) -> Self {
+        self.dependency_graph_autosubmit_action_options = Some(value.into());
+        self
+    }
+    /// Sets `dependabot_alerts`.
+    pub fn dependabot_alerts(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.dependabot_alerts = Some(value.into());
+        self
+    }
+    /// Sets `dependabot_security_updates`.
+    pub fn dependabot_security_updates(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.dependabot_security_updates = Some(value.into());
+        self
+    }
+    /// Sets `code_scanning_options`.
+    pub fn code_scanning_options(
+        mut self,
+        value: impl Into<CodeScanningOptions>,
+    ) -> Self {
+        self.code_scanning_options = Some(Some(value.into()));
+        self
+    }
+    /// Sends `code_scanning_options` as `null` (GitHub then clears it).
+    pub fn code_scanning_options_null(mut self) -> Self {
+        self.code_scanning_options = Some(None);
+        self
+    }
+    /// Sets `code_scanning_default_setup`.
+    pub fn code_scanning_default_setup(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.code_scanning_default_setup = Some(value.into());
+        self
+    }
+    /// Sets `code_scanning_default_setup_options`.
+    pub fn code_scanning_default_setup_options(
+        mut self,
+        value: impl Into<CodeScanningDefaultSetupOptions>,
+    ) -> Self {
+        self.code_scanning_default_setup_options = Some(Some(value.into()));
+        self
+    }
+    /// Sends `code_scanning_default_setup_options` as `null` (GitHub then clears it).
+    pub fn code_scanning_default_setup_options_null(mut self) -> Self {
+        self.code_scanning_default_setup_options = Some(None);
+        self
+    }
+    /// Sets `code_scanning_delegated_alert_dismissal`.
+    pub fn code_scanning_delegated_alert_dismissal(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.code_scanning_delegated_alert_dismissal = Some(value.into());
+        self
+    }
+    /// Sets `secret_protection`.
+    pub fn secret_protection(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_protection = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning`.
+    pub fn secret_scanning(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_push_protection`.
+    pub fn secret_scanning_push_protection(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_push_protection = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_validity_checks`.
+    pub fn secret_scanning_validity_checks(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_validity_checks = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_non_provider_patterns`.
+    pub fn secret_scanning_non_provider_patterns(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_non_provider_patterns = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_generic_secrets`.
+    pub fn secret_scanning_generic_secrets(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_generic_secrets = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_delegated_alert_dismissal`.
+    pub fn secret_scanning_delegated_alert_dismissal(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_delegated_alert_dismissal = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_extended_metadata`.
+    pub fn secret_scanning_extended_metadata(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_extended_metadata = Some(value.into());
+        self
+    }
+    /// Sets `private_vulnerability_reporting`.
+    pub fn private_vulnerability_reporting(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.private_vulnerability_reporting = Some(value.into());
+        self
+    }
+    /// Sets `enforcement`.
+    pub fn enforcement(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationEnforcement>,
+    ) -> Self {
+        self.enforcement = Some(value.into());
+        self
+    }
 }
 
 /// Security Configuration feature options for code scanning
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodeScanningOptions {
     /// Whether to allow repos which use advanced setup
     #[serde(
@@ -279,13 +548,34 @@ pub struct CodeScanningOptions {
     )]
     pub allow_advanced: Option<Option<bool>>,
 }
+impl CodeScanningOptions {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodeScanningOptions {
+            allow_advanced: None,
+        }
+    }
+}
+impl CodeScanningOptions {
+    /// Sets `allow_advanced`.
+    pub fn allow_advanced(mut self, value: impl Into<bool>) -> Self {
+        self.allow_advanced = Some(Some(value.into()));
+        self
+    }
+    /// Sends `allow_advanced` as `null` (GitHub then clears it).
+    pub fn allow_advanced_null(mut self) -> Self {
+        self.allow_advanced = Some(None);
+        self
+    }
+}
 
 /// Feature options for code scanning default setup
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodeScanningDefaultSetupOptions {
     /// Whether to use labeled runners or standard GitHub runners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runner_type: Option<StandardOrLabeledOrNotSet>,
+    pub runner_type: Option<CodeScanningDefaultSetupOptionsRunnerType>,
     /// The label of the runner to use for code scanning default setup when runner_type is 'labeled'.
     #[serde(
         default,
@@ -294,12 +584,44 @@ pub struct CodeScanningDefaultSetupOptions {
     )]
     pub runner_label: Option<Option<String>>,
 }
+impl CodeScanningDefaultSetupOptions {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodeScanningDefaultSetupOptions {
+            runner_type: None,
+            runner_label: None,
+        }
+    }
+}
+impl CodeScanningDefaultSetupOptions {
+    /// Sets `runner_type`.
+    pub fn runner_type(
+        mut self,
+        value: impl Into<CodeScanningDefaultSetupOptionsRunnerType>,
+    ) -> Self {
+        self.runner_type = Some(value.into());
+        self
+    }
+    /// Sets `runner_label`.
+    pub fn runner_label(mut self, value: impl Into<String>) -> Self {
+        self.runner_label = Some(Some(value.into()));
+        self
+    }
+    /// Sends `runner_label` as `null` (GitHub then clears it).
+    pub fn runner_label_null(mut self) -> Self {
+        self.runner_label = Some(None);
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeSecurityDefaultConfigurationsItem {
     /// The visibility of newly created repositories for which the code security configuration will be applied to by default
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_for_new_repos: Option<PublicOrPrivateAndInternalOrAll>,
+    pub default_for_new_repos: Option<
+        CodeSecurityDefaultConfigurationsItemDefaultForNewRepos,
+    >,
     /// A code security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<CodeSecurityConfiguration>,
@@ -308,11 +630,12 @@ pub struct CodeSecurityDefaultConfigurationsItem {
 crate::open_enum! {
     #[doc =
     " The visibility of newly created repositories for which the code security configuration will be applied to by default"]
-    PublicOrPrivateAndInternalOrAll { Public = "public", PrivateAndInternal =
-    "private_and_internal", All = "all", }
+    CodeSecurityDefaultConfigurationsItemDefaultForNewRepos { Public = "public",
+    PrivateAndInternal = "private_and_internal", All = "all", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodeSecurityUpdateEnterpriseConfigurationRequest {
     /// The name of the code security configuration. Must be unique across the enterprise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -328,13 +651,15 @@ pub struct CodeSecurityUpdateEnterpriseConfigurationRequest {
     pub advanced_security: Option<CodeSecurityConfigurationAdvancedSecurity>,
     /// The enablement status of GitHub Code Security features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_security: Option<EnabledOrDisabledOrNotSet>,
+    pub code_security: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of Dependency Graph
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph: Option<EnabledOrDisabledOrNotSet>,
+    pub dependency_graph: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph_autosubmit_action: Option<EnabledOrDisabledOrNotSet>,
+    pub dependency_graph_autosubmit_action: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// Feature options for Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action_options: Option<
@@ -342,13 +667,13 @@ pub struct CodeSecurityUpdateEnterpriseConfigurationRequest {
     >,
     /// The enablement status of Dependabot alerts
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_alerts: Option<EnabledOrDisabledOrNotSet>,
+    pub dependabot_alerts: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of Dependabot security updates
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_security_updates: Option<EnabledOrDisabledOrNotSet>,
+    pub dependabot_security_updates: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_default_setup: Option<EnabledOrDisabledOrNotSet>,
+    pub code_scanning_default_setup: Option<CodeSecurityConfigurationSecretScanning>,
     /// Feature options for code scanning default setup
     #[serde(
         default,
@@ -367,83 +692,339 @@ pub struct CodeSecurityUpdateEnterpriseConfigurationRequest {
     pub code_scanning_options: Option<Option<CodeScanningOptions>>,
     /// The enablement status of code scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
+    pub code_scanning_delegated_alert_dismissal: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// The enablement status of GitHub Secret Protection features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_protection: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_protection: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning push protection
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_push_protection: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_push_protection: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning validity checks
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_validity_checks: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_validity_checks: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning non-provider patterns
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_non_provider_patterns: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_non_provider_patterns: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// The enablement status of Copilot secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_generic_secrets: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_generic_secrets: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_delegated_alert_dismissal: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// The enablement status of secret scanning extended metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_extended_metadata: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_extended_metadata: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// The enablement status of private vulnerability reporting
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub private_vulnerability_reporting: Option<EnabledOrDisabledOrNotSet>,
+    pub private_vulnerability_reporting: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enforcement status for a security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enforcement: Option<EnforcedOrUnenforced>,
+    pub enforcement: Option<CodeSecurityConfigurationEnforcement>,
+}
+impl CodeSecurityUpdateEnterpriseConfigurationRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodeSecurityUpdateEnterpriseConfigurationRequest {
+            name: None,
+            description: None,
+            advanced_security: None,
+            code_security: None,
+            dependency_graph: None,
+            dependency_graph_autosubmit_action: None,
+            dependency_graph_autosubmit_action_options: None,
+            dependabot_alerts: None,
+            dependabot_security_updates: None,
+            code_scanning_default_setup: None,
+            code_scanning_default_setup_options: None,
+            code_scanning_options: None,
+            code_scanning_delegated_alert_dismissal: None,
+            secret_protection: None,
+            secret_scanning: None,
+            secret_scanning_push_protection: None,
+            secret_scanning_validity_checks: None,
+            secret_scanning_non_provider_patterns: None,
+            secret_scanning_generic_secrets: None,
+            secret_scanning_delegated_alert_dismissal: None,
+            secret_scanning_extended_metadata: None,
+            private_vulnerability_reporting: None,
+            enforcement: None,
+        }
+    }
+}
+impl CodeSecurityUpdateEnterpriseConfigurationRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    /// Sets `advanced_security`.
+    pub fn advanced_security(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationAdvancedSecurity>,
+    ) -> Self {
+        self.advanced_security = Some(value.into());
+        self
+    }
+    /// Sets `code_security`.
+    pub fn code_security(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.code_security = Some(value.into());
+        self
+    }
+    /// Sets `dependency_graph`.
+    pub fn dependency_graph(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.dependency_graph = Some(value.into());
+        self
+    }
+    /// Sets `dependency_graph_autosubmit_action`.
+    pub fn dependency_graph_autosubmit_action(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.dependency_graph_autosubmit_action = Some(value.into());
+        self
+    }
+    /// Sets `dependency_graph_autosubmit_action_options`.
+    pub fn dependency_graph_autosubmit_action_options(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions>,
+    ) -> Self {
+        self.dependency_graph_autosubmit_action_options = Some(value.into());
+        self
+    }
+    /// Sets `dependabot_alerts`.
+    pub fn dependabot_alerts(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.dependabot_alerts = Some(value.into());
+        self
+    }
+    /// Sets `dependabot_security_updates`.
+    pub fn dependabot_security_updates(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.dependabot_security_updates = Some(value.into());
+        self
+    }
+    /// Sets `code_scanning_default_setup`.
+    pub fn code_scanning_default_setup(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.code_scanning_default_setup = Some(value.into());
+        self
+    }
+    /// Sets `code_scanning_default_setup_options`.
+    pub fn code_scanning_default_setup_options(
+        mut self,
+        value: impl Into<CodeScanningDefaultSetupOptions>,
+    ) -> Self {
+        self.code_scanning_default_setup_options = Some(Some(value.into()));
+        self
+    }
+    /// Sends `code_scanning_default_setup_options` as `null` (GitHub then clears it).
+    pub fn code_scanning_default_setup_options_null(mut self) -> Self {
+        self.code_scanning_default_setup_options = Some(None);
+        self
+    }
+    /// Sets `code_scanning_options`.
+    pub fn code_scanning_options(
+        mut self,
+        value: impl Into<CodeScanningOptions>,
+    ) -> Self {
+        self.code_scanning_options = Some(Some(value.into()));
+        self
+    }
+    /// Sends `code_scanning_options` as `null` (GitHub then clears it).
+    pub fn code_scanning_options_null(mut self) -> Self {
+        self.code_scanning_options = Some(None);
+        self
+    }
+    /// Sets `code_scanning_delegated_alert_dismissal`.
+    pub fn code_scanning_delegated_alert_dismissal(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.code_scanning_delegated_alert_dismissal = Some(value.into());
+        self
+    }
+    /// Sets `secret_protection`.
+    pub fn secret_protection(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_protection = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning`.
+    pub fn secret_scanning(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_push_protection`.
+    pub fn secret_scanning_push_protection(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_push_protection = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_validity_checks`.
+    pub fn secret_scanning_validity_checks(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_validity_checks = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_non_provider_patterns`.
+    pub fn secret_scanning_non_provider_patterns(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_non_provider_patterns = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_generic_secrets`.
+    pub fn secret_scanning_generic_secrets(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_generic_secrets = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_delegated_alert_dismissal`.
+    pub fn secret_scanning_delegated_alert_dismissal(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_delegated_alert_dismissal = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_extended_metadata`.
+    pub fn secret_scanning_extended_metadata(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_extended_metadata = Some(value.into());
+        self
+    }
+    /// Sets `private_vulnerability_reporting`.
+    pub fn private_vulnerability_reporting(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.private_vulnerability_reporting = Some(value.into());
+        self
+    }
+    /// Sets `enforcement`.
+    pub fn enforcement(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationEnforcement>,
+    ) -> Self {
+        self.enforcement = Some(value.into());
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodeSecurityAttachEnterpriseConfigurationRequest {
     /// The type of repositories to attach the configuration to.
-    pub scope: AllOrAllWithoutConfigurations,
+    pub scope: CodeSecurityAttachEnterpriseConfigurationRequestScope,
 }
 impl CodeSecurityAttachEnterpriseConfigurationRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(scope: impl Into<AllOrAllWithoutConfigurations>) -> Self {
+    pub fn new(
+        scope: impl Into<CodeSecurityAttachEnterpriseConfigurationRequestScope>,
+    ) -> Self {
         CodeSecurityAttachEnterpriseConfigurationRequest {
             scope: scope.into(),
         }
     }
 }
+impl CodeSecurityAttachEnterpriseConfigurationRequest {
+    /// Sets `scope`.
+    pub fn scope(
+        mut self,
+        value: impl Into<CodeSecurityAttachEnterpriseConfigurationRequestScope>,
+    ) -> Self {
+        self.scope = value.into();
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc = " The type of repositories to attach the configuration to."]
-    AllOrAllWithoutConfigurations { All = "all", AllWithoutConfigurations =
-    "all_without_configurations", }
+    CodeSecurityAttachEnterpriseConfigurationRequestScope { All = "all",
+    AllWithoutConfigurations = "all_without_configurations", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodeSecuritySetConfigurationAsDefaultForEnterpriseRequest {
     /// Specify which types of repository this security configuration should be applied to by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_for_new_repos: Option<
-        CodeSecuritySetConfigurationAsDefaultForEnterpriseRequestDefaultForNewRepos,
-    >,
+    pub default_for_new_repos: Option<DefaultForNewRepos>,
+}
+impl CodeSecuritySetConfigurationAsDefaultForEnterpriseRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodeSecuritySetConfigurationAsDefaultForEnterpriseRequest {
+            default_for_new_repos: None,
+        }
+    }
+}
+impl CodeSecuritySetConfigurationAsDefaultForEnterpriseRequest {
+    /// Sets `default_for_new_repos`.
+    pub fn default_for_new_repos(
+        mut self,
+        value: impl Into<DefaultForNewRepos>,
+    ) -> Self {
+        self.default_for_new_repos = Some(value.into());
+        self
+    }
 }
 
 crate::open_enum! {
     #[doc =
     " Specify which types of repository this security configuration should be applied to by default."]
-    CodeSecuritySetConfigurationAsDefaultForEnterpriseRequestDefaultForNewRepos { All =
-    "all", None = "none", PrivateAndInternal = "private_and_internal", Public = "public",
-    }
+    DefaultForNewRepos { All = "all", None = "none", PrivateAndInternal =
+    "private_and_internal", Public = "public", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse {
     /// Specifies which types of repository this security configuration is applied to by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_for_new_repos: Option<
-        CodeSecuritySetConfigurationAsDefaultForEnterpriseRequestDefaultForNewRepos,
-    >,
+    pub default_for_new_repos: Option<DefaultForNewRepos>,
     /// A code security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<CodeSecurityConfiguration>,
@@ -451,6 +1032,7 @@ pub struct CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse {
 
 /// Repositories associated with a code security configuration and attachment status
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeSecurityConfigurationRepositories {
     /// The attachment status of the code security configuration on the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -470,10 +1052,11 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    GlobalOrAll { Global = "global", All = "all", }
+    CodeSecurityGetConfigurationsForOrgTargetType { Global = "global", All = "all", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodeSecurityCreateConfigurationRequest {
     /// The name of the code security configuration. Must be unique within the organization.
     pub name: String,
@@ -488,13 +1071,15 @@ pub struct CodeSecurityCreateConfigurationRequest {
     pub advanced_security: Option<CodeSecurityConfigurationAdvancedSecurity>,
     /// The enablement status of GitHub Code Security features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_security: Option<EnabledOrDisabledOrNotSet>,
+    pub code_security: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of Dependency Graph
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph: Option<EnabledOrDisabledOrNotSet>,
+    pub dependency_graph: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph_autosubmit_action: Option<EnabledOrDisabledOrNotSet>,
+    pub dependency_graph_autosubmit_action: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// Feature options for Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action_options: Option<
@@ -502,13 +1087,15 @@ pub struct CodeSecurityCreateConfigurationRequest {
     >,
     /// The enablement status of Dependabot alerts
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_alerts: Option<EnabledOrDisabledOrNotSet>,
+    pub dependabot_alerts: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of Dependabot security updates
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_security_updates: Option<EnabledOrDisabledOrNotSet>,
+    pub dependabot_security_updates: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of Dependabot delegated alert dismissal. Requires Dependabot alerts to be enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
+    pub dependabot_delegated_alert_dismissal: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// Security Configuration feature options for code scanning
     #[serde(
         default,
@@ -518,7 +1105,7 @@ pub struct CodeSecurityCreateConfigurationRequest {
     pub code_scanning_options: Option<Option<CodeScanningOptions>>,
     /// The enablement status of code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_default_setup: Option<EnabledOrDisabledOrNotSet>,
+    pub code_scanning_default_setup: Option<CodeSecurityConfigurationSecretScanning>,
     /// Feature options for code scanning default setup
     #[serde(
         default,
@@ -530,19 +1117,23 @@ pub struct CodeSecurityCreateConfigurationRequest {
     >,
     /// The enablement status of code scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
+    pub code_scanning_delegated_alert_dismissal: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// The enablement status of GitHub Secret Protection features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_protection: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_protection: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning push protection
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_push_protection: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_push_protection: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_bypass: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_delegated_bypass: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// Feature options for secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_bypass_options: Option<
@@ -550,34 +1141,312 @@ pub struct CodeSecurityCreateConfigurationRequest {
     >,
     /// The enablement status of secret scanning validity checks
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_validity_checks: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_validity_checks: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning non provider patterns
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_non_provider_patterns: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_non_provider_patterns: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// The enablement status of Copilot secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_generic_secrets: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_generic_secrets: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_delegated_alert_dismissal: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// The enablement status of secret scanning extended metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_extended_metadata: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_extended_metadata: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// The enablement status of private vulnerability reporting
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub private_vulnerability_reporting: Option<EnabledOrDisabledOrNotSet>,
+    pub private_vulnerability_reporting: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enforcement status for a security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enforcement: Option<EnforcedOrUnenforced>,
+    pub enforcement: Option<CodeSecurityConfigurationEnforcement>,
+}
+impl CodeSecurityCreateConfigurationRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>) -> Self {
+        CodeSecurityCreateConfigurationRequest {
+            name: name.into(),
+            description: None,
+            advanced_security: None,
+            code_security: None,
+            dependency_graph: None,
+            dependency_graph_autosubmit_action: None,
+            dependency_graph_autosubmit_action_options: None,
+            dependabot_alerts: None,
+            dependabot_security_updates: None,
+            dependabot_delegated_alert_dismissal: None,
+            code_scanning_options: None,
+            code_scanning_default_setup: None,
+            code_scanning_default_setup_options: None,
+            code_scanning_delegated_alert_dismissal: None,
+            secret_protection: None,
+            secret_scanning: None,
+            secret_scanning_push_protection: None,
+            secret_scanning_delegated_bypass: None,
+            secret_scanning_delegated_bypass_options: None,
+            secret_scanning_validity_checks: None,
+            secret_scanning_non_provider_patterns: None,
+            secret_scanning_generic_secrets: None,
+            secret_scanning_delegated_alert_dismissal: None,
+            secret_scanning_extended_metadata: None,
+            private_vulnerability_reporting: None,
+            enforcement: None,
+        }
+    }
+}
+impl CodeSecurityCreateConfigurationRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    /// Sets `advanced_security`.
+    pub fn advanced_security(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationAdvancedSecurity>,
+    ) -> Self {
+        self.advanced_security = Some(value.into());
+        self
+    }
+    /// Sets `code_security`.
+    pub fn code_security(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.code_security = Some(value.into());
+        self
+    }
+    /// Sets `dependency_graph`.
+    pub fn dependency_graph(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.dependency_graph = Some(value.into());
+        self
+    }
+    /// Sets `dependency_graph_autosubmit_action`.
+    pub fn dependency_graph_autosubmit_action(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.dependency_graph_autosubmit_action = Some(value.into());
+        self
+    }
+    /// Sets `dependency_graph_autosubmit_action_options`.
+    pub fn dependency_graph_autosubmit_action_options(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions>,
+    ) -> Self {
+        self.dependency_graph_autosubmit_action_options = Some(value.into());
+        self
+    }
+    /// Sets `dependabot_alerts`.
+    pub fn dependabot_alerts(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.dependabot_alerts = Some(value.into());
+        self
+    }
+    /// Sets `dependabot_security_updates`.
+    pub fn dependabot_security_updates(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.dependabot_security_updates = Some(value.into());
+        self
+    }
+    /// Sets `dependabot_delegated_alert_dismissal`.
+    pub fn dependabot_delegated_alert_dismissal(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.dependabot_delegated_alert_dismissal = Some(value.into());
+        self
+    }
+    /// Sets `code_scanning_options`.
+    pub fn code_scanning_options(
+        mut self,
+        value: impl Into<CodeScanningOptions>,
+    ) -> Self {
+        self.code_scanning_options = Some(Some(value.into()));
+        self
+    }
+    /// Sends `code_scanning_options` as `null` (GitHub then clears it).
+    pub fn code_scanning_options_null(mut self) -> Self {
+        self.code_scanning_options = Some(None);
+        self
+    }
+    /// Sets `code_scanning_default_setup`.
+    pub fn code_scanning_default_setup(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.code_scanning_default_setup = Some(value.into());
+        self
+    }
+    /// Sets `code_scanning_default_setup_options`.
+    pub fn code_scanning_default_setup_options(
+        mut self,
+        value: impl Into<CodeScanningDefaultSetupOptions>,
+    ) -> Self {
+        self.code_scanning_default_setup_options = Some(Some(value.into()));
+        self
+    }
+    /// Sends `code_scanning_default_setup_options` as `null` (GitHub then clears it).
+    pub fn code_scanning_default_setup_options_null(mut self) -> Self {
+        self.code_scanning_default_setup_options = Some(None);
+        self
+    }
+    /// Sets `code_scanning_delegated_alert_dismissal`.
+    pub fn code_scanning_delegated_alert_dismissal(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.code_scanning_delegated_alert_dismissal = Some(value.into());
+        self
+    }
+    /// Sets `secret_protection`.
+    pub fn secret_protection(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_protection = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning`.
+    pub fn secret_scanning(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_push_protection`.
+    pub fn secret_scanning_push_protection(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_push_protection = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_delegated_bypass`.
+    pub fn secret_scanning_delegated_bypass(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_delegated_bypass = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_delegated_bypass_options`.
+    pub fn secret_scanning_delegated_bypass_options(
+        mut self,
+        value: impl Into<SecurityAndAnalysisSecretScanningDelegatedBypassOptions>,
+    ) -> Self {
+        self.secret_scanning_delegated_bypass_options = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_validity_checks`.
+    pub fn secret_scanning_validity_checks(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_validity_checks = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_non_provider_patterns`.
+    pub fn secret_scanning_non_provider_patterns(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_non_provider_patterns = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_generic_secrets`.
+    pub fn secret_scanning_generic_secrets(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_generic_secrets = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_delegated_alert_dismissal`.
+    pub fn secret_scanning_delegated_alert_dismissal(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_delegated_alert_dismissal = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_extended_metadata`.
+    pub fn secret_scanning_extended_metadata(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_extended_metadata = Some(value.into());
+        self
+    }
+    /// Sets `private_vulnerability_reporting`.
+    pub fn private_vulnerability_reporting(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.private_vulnerability_reporting = Some(value.into());
+        self
+    }
+    /// Sets `enforcement`.
+    pub fn enforcement(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationEnforcement>,
+    ) -> Self {
+        self.enforcement = Some(value.into());
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodeSecurityDetachConfigurationRequest {
     /// An array of repository IDs to detach from configurations. Up to 250 IDs can be provided.
     pub selected_repository_ids: Vec<i64>,
 }
+impl CodeSecurityDetachConfigurationRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        selected_repository_ids: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        CodeSecurityDetachConfigurationRequest {
+            selected_repository_ids: selected_repository_ids
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        }
+    }
+}
+impl CodeSecurityDetachConfigurationRequest {
+    /// Sets `selected_repository_ids`.
+    pub fn selected_repository_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.selected_repository_ids = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodeSecurityUpdateConfigurationRequest {
     /// The name of the code security configuration. Must be unique within the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -593,13 +1462,15 @@ pub struct CodeSecurityUpdateConfigurationRequest {
     pub advanced_security: Option<CodeSecurityConfigurationAdvancedSecurity>,
     /// The enablement status of GitHub Code Security features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_security: Option<EnabledOrDisabledOrNotSet>,
+    pub code_security: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of Dependency Graph
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph: Option<EnabledOrDisabledOrNotSet>,
+    pub dependency_graph: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph_autosubmit_action: Option<EnabledOrDisabledOrNotSet>,
+    pub dependency_graph_autosubmit_action: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// Feature options for Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action_options: Option<
@@ -607,16 +1478,18 @@ pub struct CodeSecurityUpdateConfigurationRequest {
     >,
     /// The enablement status of Dependabot alerts
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_alerts: Option<EnabledOrDisabledOrNotSet>,
+    pub dependabot_alerts: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of Dependabot security updates
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_security_updates: Option<EnabledOrDisabledOrNotSet>,
+    pub dependabot_security_updates: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of Dependabot delegated alert dismissal. Requires Dependabot alerts to be enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
+    pub dependabot_delegated_alert_dismissal: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// The enablement status of code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_default_setup: Option<EnabledOrDisabledOrNotSet>,
+    pub code_scanning_default_setup: Option<CodeSecurityConfigurationSecretScanning>,
     /// Feature options for code scanning default setup
     #[serde(
         default,
@@ -635,19 +1508,23 @@ pub struct CodeSecurityUpdateConfigurationRequest {
     pub code_scanning_options: Option<Option<CodeScanningOptions>>,
     /// The enablement status of code scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
+    pub code_scanning_delegated_alert_dismissal: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// The enablement status of GitHub Secret Protection features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_protection: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_protection: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning push protection
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_push_protection: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_push_protection: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_bypass: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_delegated_bypass: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// Feature options for secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_bypass_options: Option<
@@ -655,28 +1532,282 @@ pub struct CodeSecurityUpdateConfigurationRequest {
     >,
     /// The enablement status of secret scanning validity checks
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_validity_checks: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_validity_checks: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning non-provider patterns
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_non_provider_patterns: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_non_provider_patterns: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// The enablement status of Copilot secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_generic_secrets: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_generic_secrets: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_delegated_alert_dismissal: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// The enablement status of secret scanning extended metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_extended_metadata: Option<EnabledOrDisabledOrNotSet>,
+    pub secret_scanning_extended_metadata: Option<
+        CodeSecurityConfigurationSecretScanning,
+    >,
     /// The enablement status of private vulnerability reporting
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub private_vulnerability_reporting: Option<EnabledOrDisabledOrNotSet>,
+    pub private_vulnerability_reporting: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enforcement status for a security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enforcement: Option<EnforcedOrUnenforced>,
+    pub enforcement: Option<CodeSecurityConfigurationEnforcement>,
+}
+impl CodeSecurityUpdateConfigurationRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodeSecurityUpdateConfigurationRequest {
+            name: None,
+            description: None,
+            advanced_security: None,
+            code_security: None,
+            dependency_graph: None,
+            dependency_graph_autosubmit_action: None,
+            dependency_graph_autosubmit_action_options: None,
+            dependabot_alerts: None,
+            dependabot_security_updates: None,
+            dependabot_delegated_alert_dismissal: None,
+            code_scanning_default_setup: None,
+            code_scanning_default_setup_options: None,
+            code_scanning_options: None,
+            code_scanning_delegated_alert_dismissal: None,
+            secret_protection: None,
+            secret_scanning: None,
+            secret_scanning_push_protection: None,
+            secret_scanning_delegated_bypass: None,
+            secret_scanning_delegated_bypass_options: None,
+            secret_scanning_validity_checks: None,
+            secret_scanning_non_provider_patterns: None,
+            secret_scanning_generic_secrets: None,
+            secret_scanning_delegated_alert_dismissal: None,
+            secret_scanning_extended_metadata: None,
+            private_vulnerability_reporting: None,
+            enforcement: None,
+        }
+    }
+}
+impl CodeSecurityUpdateConfigurationRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    /// Sets `advanced_security`.
+    pub fn advanced_security(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationAdvancedSecurity>,
+    ) -> Self {
+        self.advanced_security = Some(value.into());
+        self
+    }
+    /// Sets `code_security`.
+    pub fn code_security(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.code_security = Some(value.into());
+        self
+    }
+    /// Sets `dependency_graph`.
+    pub fn dependency_graph(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.dependency_graph = Some(value.into());
+        self
+    }
+    /// Sets `dependency_graph_autosubmit_action`.
+    pub fn dependency_graph_autosubmit_action(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.dependency_graph_autosubmit_action = Some(value.into());
+        self
+    }
+    /// Sets `dependency_graph_autosubmit_action_options`.
+    pub fn dependency_graph_autosubmit_action_options(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions>,
+    ) -> Self {
+        self.dependency_graph_autosubmit_action_options = Some(value.into());
+        self
+    }
+    /// Sets `dependabot_alerts`.
+    pub fn dependabot_alerts(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.dependabot_alerts = Some(value.into());
+        self
+    }
+    /// Sets `dependabot_security_updates`.
+    pub fn dependabot_security_updates(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.dependabot_security_updates = Some(value.into());
+        self
+    }
+    /// Sets `dependabot_delegated_alert_dismissal`.
+    pub fn dependabot_delegated_alert_dismissal(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.dependabot_delegated_alert_dismissal = Some(value.into());
+        self
+    }
+    /// Sets `code_scanning_default_setup`.
+    pub fn code_scanning_default_setup(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.code_scanning_default_setup = Some(value.into());
+        self
+    }
+    /// Sets `code_scanning_default_setup_options`.
+    pub fn code_scanning_default_setup_options(
+        mut self,
+        value: impl Into<CodeScanningDefaultSetupOptions>,
+    ) -> Self {
+        self.code_scanning_default_setup_options = Some(Some(value.into()));
+        self
+    }
+    /// Sends `code_scanning_default_setup_options` as `null` (GitHub then clears it).
+    pub fn code_scanning_default_setup_options_null(mut self) -> Self {
+        self.code_scanning_default_setup_options = Some(None);
+        self
+    }
+    /// Sets `code_scanning_options`.
+    pub fn code_scanning_options(
+        mut self,
+        value: impl Into<CodeScanningOptions>,
+    ) -> Self {
+        self.code_scanning_options = Some(Some(value.into()));
+        self
+    }
+    /// Sends `code_scanning_options` as `null` (GitHub then clears it).
+    pub fn code_scanning_options_null(mut self) -> Self {
+        self.code_scanning_options = Some(None);
+        self
+    }
+    /// Sets `code_scanning_delegated_alert_dismissal`.
+    pub fn code_scanning_delegated_alert_dismissal(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.code_scanning_delegated_alert_dismissal = Some(value.into());
+        self
+    }
+    /// Sets `secret_protection`.
+    pub fn secret_protection(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_protection = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning`.
+    pub fn secret_scanning(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_push_protection`.
+    pub fn secret_scanning_push_protection(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_push_protection = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_delegated_bypass`.
+    pub fn secret_scanning_delegated_bypass(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_delegated_bypass = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_delegated_bypass_options`.
+    pub fn secret_scanning_delegated_bypass_options(
+        mut self,
+        value: impl Into<SecurityAndAnalysisSecretScanningDelegatedBypassOptions>,
+    ) -> Self {
+        self.secret_scanning_delegated_bypass_options = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_validity_checks`.
+    pub fn secret_scanning_validity_checks(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_validity_checks = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_non_provider_patterns`.
+    pub fn secret_scanning_non_provider_patterns(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_non_provider_patterns = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_generic_secrets`.
+    pub fn secret_scanning_generic_secrets(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_generic_secrets = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_delegated_alert_dismissal`.
+    pub fn secret_scanning_delegated_alert_dismissal(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_delegated_alert_dismissal = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_extended_metadata`.
+    pub fn secret_scanning_extended_metadata(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.secret_scanning_extended_metadata = Some(value.into());
+        self
+    }
+    /// Sets `private_vulnerability_reporting`.
+    pub fn private_vulnerability_reporting(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationSecretScanning>,
+    ) -> Self {
+        self.private_vulnerability_reporting = Some(value.into());
+        self
+    }
+    /// Sets `enforcement`.
+    pub fn enforcement(
+        mut self,
+        value: impl Into<CodeSecurityConfigurationEnforcement>,
+    ) -> Self {
+        self.enforcement = Some(value.into());
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodeSecurityAttachConfigurationRequest {
     /// The type of repositories to attach the configuration to. `selected` means the configuration will be attached to only the repositories specified by `selected_repository_ids`
     pub scope: CodeSecurityAttachConfigurationRequestScope,
@@ -693,6 +1824,24 @@ impl CodeSecurityAttachConfigurationRequest {
         }
     }
 }
+impl CodeSecurityAttachConfigurationRequest {
+    /// Sets `scope`.
+    pub fn scope(
+        mut self,
+        value: impl Into<CodeSecurityAttachConfigurationRequestScope>,
+    ) -> Self {
+        self.scope = value.into();
+        self
+    }
+    /// Sets `selected_repository_ids`.
+    pub fn selected_repository_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.selected_repository_ids = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc =
@@ -704,6 +1853,7 @@ crate::open_enum! {
 
 /// Code security configuration associated with a repository and attachment status
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeSecurityConfigurationForRepository {
     /// The attachment status of the code security configuration on the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -4,6 +4,7 @@
 use super::*;
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodespacesListInOrganizationResponse {
     pub total_count: i64,
     pub codespaces: Vec<Codespace>,
@@ -11,6 +12,7 @@ pub struct CodespacesListInOrganizationResponse {
 
 /// A codespace.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Codespace {
     pub id: i64,
     /// Automatically generated name of this codespace.
@@ -32,10 +34,10 @@ pub struct Codespace {
     pub devcontainer_path: Option<String>,
     /// Whether the codespace was created from a prebuild.
     pub prebuild: Option<bool>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     /// Last known time this codespace was started.
-    pub last_used_at: String,
+    pub last_used_at: crate::Timestamp,
     /// State of this codespace.
     pub state: CodespaceState,
     /// API URL for this codespace.
@@ -77,7 +79,7 @@ pub struct Codespace {
     pub retention_period_minutes: Option<i64>,
     /// When a codespace will be auto-deleted based on the "retention_period_minutes" and "last_used_at"
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retention_expires_at: Option<String>,
+    pub retention_expires_at: Option<crate::Timestamp>,
     /// The text to display to a user when a codespace has been stopped for a potentially actionable reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_known_stop_notice: Option<String>,
@@ -85,6 +87,7 @@ pub struct Codespace {
 
 /// A description of the machine powering a codespace.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodespaceMachine {
     /// The name of the machine.
     pub name: String,
@@ -100,13 +103,13 @@ pub struct CodespaceMachine {
     pub cpus: i64,
     /// Whether a prebuild is currently available when creating a codespace for this machine and repository. If a branch was not specified as a ref, the default branch will be assumed. Value will be "null" if prebuilds are not supported or prebuild availability could not be determined. Value will be "none" if no prebuild is available. Latest values "ready" and "in_progress" indicate the prebuild availability status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prebuild_availability: Option<NoneTypeOrReadyOrInProgress>,
+    pub prebuild_availability: Option<CodespaceMachinePrebuildAvailability>,
 }
 
 crate::open_enum! {
     #[doc =
     " Whether a prebuild is currently available when creating a codespace for this machine and repository. If a branch was not specified as a ref, the default branch will be assumed. Value will be \"null\" if prebuilds are not supported or prebuild availability could not be determined. Value will be \"none\" if no prebuild is available. Latest values \"ready\" and \"in_progress\" indicate the prebuild availability status."]
-    NoneTypeOrReadyOrInProgress { None = "none", Ready = "ready", InProgress =
+    CodespaceMachinePrebuildAvailability { None = "none", Ready = "ready", InProgress =
     "in_progress", }
 }
 
@@ -121,6 +124,7 @@ crate::open_enum! {
 
 /// Details about the codespace's git repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodespaceGitStatus {
     /// The number of commits the local repository is ahead of the remote.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -146,6 +150,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodespaceRuntimeConstraints {
     /// The privacy settings a user can select from when forwarding a port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -153,6 +158,7 @@ pub struct CodespaceRuntimeConstraints {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodespacesSetCodespacesAccessRequest {
     /// Which users can access codespaces in the organization. `disabled` means that no users can access codespaces in the organization.
     pub visibility: CodespacesSetCodespacesAccessRequestVisibility,
@@ -171,6 +177,24 @@ impl CodespacesSetCodespacesAccessRequest {
         }
     }
 }
+impl CodespacesSetCodespacesAccessRequest {
+    /// Sets `visibility`.
+    pub fn visibility(
+        mut self,
+        value: impl Into<CodespacesSetCodespacesAccessRequestVisibility>,
+    ) -> Self {
+        self.visibility = value.into();
+        self
+    }
+    /// Sets `selected_usernames`.
+    pub fn selected_usernames(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.selected_usernames = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc =
@@ -181,6 +205,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodespacesListOrgSecretsResponse {
     pub total_count: i64,
     pub secrets: Vec<CodespacesOrgSecret>,
@@ -188,15 +213,16 @@ pub struct CodespacesListOrgSecretsResponse {
 
 /// Secrets for a GitHub Codespace.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodespacesOrgSecret {
     /// The name of the secret
     pub name: String,
     /// The date and time at which the secret was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The date and time at which the secret was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// The type of repositories in the organization that the secret is visible to
-    pub visibility: AllOrPrivateOrSelected,
+    pub visibility: CodespacesSecretVisibility,
     /// The API URL at which the list of repositories this secret is visible to can be retrieved
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
@@ -204,6 +230,7 @@ pub struct CodespacesOrgSecret {
 
 /// The public key used for setting Codespaces secrets.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodespacesPublicKey {
     /// The identifier for the key.
     pub key_id: String,
@@ -220,6 +247,7 @@ pub struct CodespacesPublicKey {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodespacesCreateOrUpdateOrgSecretRequest {
     /// The value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get an organization public key](https://docs.github.com/rest/codespaces/organization-secrets#get-an-organization-public-key) endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -228,14 +256,16 @@ pub struct CodespacesCreateOrUpdateOrgSecretRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
     /// Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret.
-    pub visibility: SelectedOrAllOrPrivate,
+    pub visibility: ActionsCreateOrgVariableRequestVisibility,
     /// An array of repository IDs that can access the organization secret. You can only provide a list of repository IDs when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#remove-selected-repository-from-an-organization-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
 }
 impl CodespacesCreateOrUpdateOrgSecretRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(visibility: impl Into<SelectedOrAllOrPrivate>) -> Self {
+    pub fn new(
+        visibility: impl Into<ActionsCreateOrgVariableRequestVisibility>,
+    ) -> Self {
         CodespacesCreateOrUpdateOrgSecretRequest {
             encrypted_value: None,
             key_id: None,
@@ -244,8 +274,37 @@ impl CodespacesCreateOrUpdateOrgSecretRequest {
         }
     }
 }
+impl CodespacesCreateOrUpdateOrgSecretRequest {
+    /// Sets `encrypted_value`.
+    pub fn encrypted_value(mut self, value: impl Into<String>) -> Self {
+        self.encrypted_value = Some(value.into());
+        self
+    }
+    /// Sets `key_id`.
+    pub fn key_id(mut self, value: impl Into<String>) -> Self {
+        self.key_id = Some(value.into());
+        self
+    }
+    /// Sets `visibility`.
+    pub fn visibility(
+        mut self,
+        value: impl Into<ActionsCreateOrgVariableRequestVisibility>,
+    ) -> Self {
+        self.visibility = value.into();
+        self
+    }
+    /// Sets `selected_repository_ids`.
+    pub fn selected_repository_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.selected_repository_ids = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodespacesCreateWithRepoForAuthenticatedUserRequest {
     /// Git ref (typically a branch name) for this codespace
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -255,7 +314,7 @@ pub struct CodespacesCreateWithRepoForAuthenticatedUserRequest {
     pub location: Option<String>,
     /// The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub geo: Option<CodespacesCreateWithRepoForAuthenticatedUserRequestGeo>,
+    pub geo: Option<Geo>,
     /// IP for location auto-detection when proxying a request
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
@@ -281,15 +340,91 @@ pub struct CodespacesCreateWithRepoForAuthenticatedUserRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_period_minutes: Option<i64>,
 }
+impl CodespacesCreateWithRepoForAuthenticatedUserRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodespacesCreateWithRepoForAuthenticatedUserRequest {
+            r#ref: None,
+            location: None,
+            geo: None,
+            client_ip: None,
+            machine: None,
+            devcontainer_path: None,
+            multi_repo_permissions_opt_out: None,
+            working_directory: None,
+            idle_timeout_minutes: None,
+            display_name: None,
+            retention_period_minutes: None,
+        }
+    }
+}
+impl CodespacesCreateWithRepoForAuthenticatedUserRequest {
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = Some(value.into());
+        self
+    }
+    /// Sets `location`.
+    pub fn location(mut self, value: impl Into<String>) -> Self {
+        self.location = Some(value.into());
+        self
+    }
+    /// Sets `geo`.
+    pub fn geo(mut self, value: impl Into<Geo>) -> Self {
+        self.geo = Some(value.into());
+        self
+    }
+    /// Sets `client_ip`.
+    pub fn client_ip(mut self, value: impl Into<String>) -> Self {
+        self.client_ip = Some(value.into());
+        self
+    }
+    /// Sets `machine`.
+    pub fn machine(mut self, value: impl Into<String>) -> Self {
+        self.machine = Some(value.into());
+        self
+    }
+    /// Sets `devcontainer_path`.
+    pub fn devcontainer_path(mut self, value: impl Into<String>) -> Self {
+        self.devcontainer_path = Some(value.into());
+        self
+    }
+    /// Sets `multi_repo_permissions_opt_out`.
+    pub fn multi_repo_permissions_opt_out(mut self, value: impl Into<bool>) -> Self {
+        self.multi_repo_permissions_opt_out = Some(value.into());
+        self
+    }
+    /// Sets `working_directory`.
+    pub fn working_directory(mut self, value: impl Into<String>) -> Self {
+        self.working_directory = Some(value.into());
+        self
+    }
+    /// Sets `idle_timeout_minutes`.
+    pub fn idle_timeout_minutes(mut self, value: impl Into<i64>) -> Self {
+        self.idle_timeout_minutes = Some(value.into());
+        self
+    }
+    /// Sets `display_name`.
+    pub fn display_name(mut self, value: impl Into<String>) -> Self {
+        self.display_name = Some(value.into());
+        self
+    }
+    /// Sets `retention_period_minutes`.
+    pub fn retention_period_minutes(mut self, value: impl Into<i64>) -> Self {
+        self.retention_period_minutes = Some(value.into());
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc =
     " The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down."]
-    CodespacesCreateWithRepoForAuthenticatedUserRequestGeo { EuropeWest = "EuropeWest",
-    SoutheastAsia = "SoutheastAsia", UsEast = "UsEast", UsWest = "UsWest", }
+    Geo { EuropeWest = "EuropeWest", SoutheastAsia = "SoutheastAsia", UsEast = "UsEast",
+    UsWest = "UsWest", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse {
     pub total_count: i64,
     pub devcontainers: Vec<
@@ -298,6 +433,7 @@ pub struct CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponseDevcontainersItem {
     pub path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -307,12 +443,14 @@ pub struct CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponseDe
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodespacesRepoMachinesForAuthenticatedUserResponse {
     pub total_count: i64,
     pub machines: Vec<CodespaceMachine>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodespacesPreFlightWithRepoForAuthenticatedUserResponse {
     /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -324,6 +462,7 @@ pub struct CodespacesPreFlightWithRepoForAuthenticatedUserResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodespacesPreFlightWithRepoForAuthenticatedUserResponseDefaults {
     pub location: String,
     pub devcontainer_path: Option<String>,
@@ -331,12 +470,14 @@ pub struct CodespacesPreFlightWithRepoForAuthenticatedUserResponseDefaults {
 
 /// Permission check result for a given devcontainer config.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodespacesPermissionsCheckForDevcontainer {
     /// Whether the user has accepted the permissions defined by the devcontainer config
     pub accepted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodespacesListRepoSecretsResponse {
     pub total_count: i64,
     pub secrets: Vec<RepoCodespacesSecret>,
@@ -344,21 +485,23 @@ pub struct CodespacesListRepoSecretsResponse {
 
 /// Set repository secrets for GitHub Codespaces.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepoCodespacesSecret {
     /// The name of the secret.
     pub name: String,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodespacesCreateWithPrForAuthenticatedUserRequest {
     /// The requested location for a new codespace. Best efforts are made to respect this upon creation. Assigned by IP if not provided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     /// The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub geo: Option<CodespacesCreateWithRepoForAuthenticatedUserRequestGeo>,
+    pub geo: Option<Geo>,
     /// IP for location auto-detection when proxying a request
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
@@ -384,9 +527,79 @@ pub struct CodespacesCreateWithPrForAuthenticatedUserRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_period_minutes: Option<i64>,
 }
+impl CodespacesCreateWithPrForAuthenticatedUserRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodespacesCreateWithPrForAuthenticatedUserRequest {
+            location: None,
+            geo: None,
+            client_ip: None,
+            machine: None,
+            devcontainer_path: None,
+            multi_repo_permissions_opt_out: None,
+            working_directory: None,
+            idle_timeout_minutes: None,
+            display_name: None,
+            retention_period_minutes: None,
+        }
+    }
+}
+impl CodespacesCreateWithPrForAuthenticatedUserRequest {
+    /// Sets `location`.
+    pub fn location(mut self, value: impl Into<String>) -> Self {
+        self.location = Some(value.into());
+        self
+    }
+    /// Sets `geo`.
+    pub fn geo(mut self, value: impl Into<Geo>) -> Self {
+        self.geo = Some(value.into());
+        self
+    }
+    /// Sets `client_ip`.
+    pub fn client_ip(mut self, value: impl Into<String>) -> Self {
+        self.client_ip = Some(value.into());
+        self
+    }
+    /// Sets `machine`.
+    pub fn machine(mut self, value: impl Into<String>) -> Self {
+        self.machine = Some(value.into());
+        self
+    }
+    /// Sets `devcontainer_path`.
+    pub fn devcontainer_path(mut self, value: impl Into<String>) -> Self {
+        self.devcontainer_path = Some(value.into());
+        self
+    }
+    /// Sets `multi_repo_permissions_opt_out`.
+    pub fn multi_repo_permissions_opt_out(mut self, value: impl Into<bool>) -> Self {
+        self.multi_repo_permissions_opt_out = Some(value.into());
+        self
+    }
+    /// Sets `working_directory`.
+    pub fn working_directory(mut self, value: impl Into<String>) -> Self {
+        self.working_directory = Some(value.into());
+        self
+    }
+    /// Sets `idle_timeout_minutes`.
+    pub fn idle_timeout_minutes(mut self, value: impl Into<i64>) -> Self {
+        self.idle_timeout_minutes = Some(value.into());
+        self
+    }
+    /// Sets `display_name`.
+    pub fn display_name(mut self, value: impl Into<String>) -> Self {
+        self.display_name = Some(value.into());
+        self
+    }
+    /// Sets `retention_period_minutes`.
+    pub fn retention_period_minutes(mut self, value: impl Into<i64>) -> Self {
+        self.retention_period_minutes = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum CodespacesCreateForAuthenticatedUserRequest {
     Variant0(CodespacesCreateForAuthenticatedUserRequestVariant0),
     Variant1(CodespacesCreateForAuthenticatedUserRequestVariant1),
@@ -395,6 +608,7 @@ pub enum CodespacesCreateForAuthenticatedUserRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodespacesCreateForAuthenticatedUserRequestVariant0 {
     /// Repository id for this codespace
     pub repository_id: i64,
@@ -406,7 +620,7 @@ pub struct CodespacesCreateForAuthenticatedUserRequestVariant0 {
     pub location: Option<String>,
     /// The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub geo: Option<CodespacesCreateWithRepoForAuthenticatedUserRequestGeo>,
+    pub geo: Option<Geo>,
     /// IP for location auto-detection when proxying a request
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
@@ -432,8 +646,90 @@ pub struct CodespacesCreateForAuthenticatedUserRequestVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_period_minutes: Option<i64>,
 }
+impl CodespacesCreateForAuthenticatedUserRequestVariant0 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(repository_id: impl Into<i64>) -> Self {
+        CodespacesCreateForAuthenticatedUserRequestVariant0 {
+            repository_id: repository_id.into(),
+            r#ref: None,
+            location: None,
+            geo: None,
+            client_ip: None,
+            machine: None,
+            devcontainer_path: None,
+            multi_repo_permissions_opt_out: None,
+            working_directory: None,
+            idle_timeout_minutes: None,
+            display_name: None,
+            retention_period_minutes: None,
+        }
+    }
+}
+impl CodespacesCreateForAuthenticatedUserRequestVariant0 {
+    /// Sets `repository_id`.
+    pub fn repository_id(mut self, value: impl Into<i64>) -> Self {
+        self.repository_id = value.into();
+        self
+    }
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = Some(value.into());
+        self
+    }
+    /// Sets `location`.
+    pub fn location(mut self, value: impl Into<String>) -> Self {
+        self.location = Some(value.into());
+        self
+    }
+    /// Sets `geo`.
+    pub fn geo(mut self, value: impl Into<Geo>) -> Self {
+        self.geo = Some(value.into());
+        self
+    }
+    /// Sets `client_ip`.
+    pub fn client_ip(mut self, value: impl Into<String>) -> Self {
+        self.client_ip = Some(value.into());
+        self
+    }
+    /// Sets `machine`.
+    pub fn machine(mut self, value: impl Into<String>) -> Self {
+        self.machine = Some(value.into());
+        self
+    }
+    /// Sets `devcontainer_path`.
+    pub fn devcontainer_path(mut self, value: impl Into<String>) -> Self {
+        self.devcontainer_path = Some(value.into());
+        self
+    }
+    /// Sets `multi_repo_permissions_opt_out`.
+    pub fn multi_repo_permissions_opt_out(mut self, value: impl Into<bool>) -> Self {
+        self.multi_repo_permissions_opt_out = Some(value.into());
+        self
+    }
+    /// Sets `working_directory`.
+    pub fn working_directory(mut self, value: impl Into<String>) -> Self {
+        self.working_directory = Some(value.into());
+        self
+    }
+    /// Sets `idle_timeout_minutes`.
+    pub fn idle_timeout_minutes(mut self, value: impl Into<i64>) -> Self {
+        self.idle_timeout_minutes = Some(value.into());
+        self
+    }
+    /// Sets `display_name`.
+    pub fn display_name(mut self, value: impl Into<String>) -> Self {
+        self.display_name = Some(value.into());
+        self
+    }
+    /// Sets `retention_period_minutes`.
+    pub fn retention_period_minutes(mut self, value: impl Into<i64>) -> Self {
+        self.retention_period_minutes = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodespacesCreateForAuthenticatedUserRequestVariant1 {
     /// Pull request number for this codespace
     pub pull_request: CodespacesCreateForAuthenticatedUserRequestVariant1PullRequest,
@@ -442,7 +738,7 @@ pub struct CodespacesCreateForAuthenticatedUserRequestVariant1 {
     pub location: Option<String>,
     /// The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub geo: Option<CodespacesCreateWithRepoForAuthenticatedUserRequestGeo>,
+    pub geo: Option<Geo>,
     /// Machine type to use for this codespace
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine: Option<String>,
@@ -456,17 +752,101 @@ pub struct CodespacesCreateForAuthenticatedUserRequestVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_timeout_minutes: Option<i64>,
 }
+impl CodespacesCreateForAuthenticatedUserRequestVariant1 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        pull_request: impl Into<
+            CodespacesCreateForAuthenticatedUserRequestVariant1PullRequest,
+        >,
+    ) -> Self {
+        CodespacesCreateForAuthenticatedUserRequestVariant1 {
+            pull_request: pull_request.into(),
+            location: None,
+            geo: None,
+            machine: None,
+            devcontainer_path: None,
+            working_directory: None,
+            idle_timeout_minutes: None,
+        }
+    }
+}
+impl CodespacesCreateForAuthenticatedUserRequestVariant1 {
+    /// Sets `pull_request`.
+    pub fn pull_request(
+        mut self,
+        value: impl Into<CodespacesCreateForAuthenticatedUserRequestVariant1PullRequest>,
+    ) -> Self {
+        self.pull_request = value.into();
+        self
+    }
+    /// Sets `location`.
+    pub fn location(mut self, value: impl Into<String>) -> Self {
+        self.location = Some(value.into());
+        self
+    }
+    /// Sets `geo`.
+    pub fn geo(mut self, value: impl Into<Geo>) -> Self {
+        self.geo = Some(value.into());
+        self
+    }
+    /// Sets `machine`.
+    pub fn machine(mut self, value: impl Into<String>) -> Self {
+        self.machine = Some(value.into());
+        self
+    }
+    /// Sets `devcontainer_path`.
+    pub fn devcontainer_path(mut self, value: impl Into<String>) -> Self {
+        self.devcontainer_path = Some(value.into());
+        self
+    }
+    /// Sets `working_directory`.
+    pub fn working_directory(mut self, value: impl Into<String>) -> Self {
+        self.working_directory = Some(value.into());
+        self
+    }
+    /// Sets `idle_timeout_minutes`.
+    pub fn idle_timeout_minutes(mut self, value: impl Into<i64>) -> Self {
+        self.idle_timeout_minutes = Some(value.into());
+        self
+    }
+}
 
 /// Pull request number for this codespace
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodespacesCreateForAuthenticatedUserRequestVariant1PullRequest {
     /// Pull request number
     pub pull_request_number: i64,
     /// Repository id for this codespace
     pub repository_id: i64,
 }
+impl CodespacesCreateForAuthenticatedUserRequestVariant1PullRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        pull_request_number: impl Into<i64>,
+        repository_id: impl Into<i64>,
+    ) -> Self {
+        CodespacesCreateForAuthenticatedUserRequestVariant1PullRequest {
+            pull_request_number: pull_request_number.into(),
+            repository_id: repository_id.into(),
+        }
+    }
+}
+impl CodespacesCreateForAuthenticatedUserRequestVariant1PullRequest {
+    /// Sets `pull_request_number`.
+    pub fn pull_request_number(mut self, value: impl Into<i64>) -> Self {
+        self.pull_request_number = value.into();
+        self
+    }
+    /// Sets `repository_id`.
+    pub fn repository_id(mut self, value: impl Into<i64>) -> Self {
+        self.repository_id = value.into();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodespacesListSecretsForAuthenticatedUserResponse {
     pub total_count: i64,
     pub secrets: Vec<CodespacesSecret>,
@@ -474,15 +854,16 @@ pub struct CodespacesListSecretsForAuthenticatedUserResponse {
 
 /// Secrets for a GitHub Codespace.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodespacesSecret {
     /// The name of the secret
     pub name: String,
     /// The date and time at which the secret was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The date and time at which the secret was last updated, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// The type of repositories in the organization that the secret is visible to
-    pub visibility: AllOrPrivateOrSelected,
+    pub visibility: CodespacesSecretVisibility,
     /// The API URL at which the list of repositories this secret is visible to can be retrieved
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
@@ -490,6 +871,7 @@ pub struct CodespacesSecret {
 
 /// The public key used for setting user Codespaces' Secrets.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodespacesUserPublicKey {
     /// The identifier for the key.
     pub key_id: String,
@@ -498,6 +880,7 @@ pub struct CodespacesUserPublicKey {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodespacesCreateOrUpdateSecretForAuthenticatedUserRequest {
     /// Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get the public key for the authenticated user](https://docs.github.com/rest/codespaces/secrets#get-public-key-for-the-authenticated-user) endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -506,10 +889,47 @@ pub struct CodespacesCreateOrUpdateSecretForAuthenticatedUserRequest {
     pub key_id: String,
     /// An array of repository ids that can access the user secret. You can manage the list of selected repositories using the [List selected repositories for a user secret](https://docs.github.com/rest/codespaces/secrets#list-selected-repositories-for-a-user-secret), [Set selected repositories for a user secret](https://docs.github.com/rest/codespaces/secrets#set-selected-repositories-for-a-user-secret), and [Remove a selected repository from a user secret](https://docs.github.com/rest/codespaces/secrets#remove-a-selected-repository-from-a-user-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selected_repository_ids: Option<Vec<IntegerOrString>>,
+    pub selected_repository_ids: Option<
+        Vec<ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem>,
+    >,
+}
+impl CodespacesCreateOrUpdateSecretForAuthenticatedUserRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(key_id: impl Into<String>) -> Self {
+        CodespacesCreateOrUpdateSecretForAuthenticatedUserRequest {
+            encrypted_value: None,
+            key_id: key_id.into(),
+            selected_repository_ids: None,
+        }
+    }
+}
+impl CodespacesCreateOrUpdateSecretForAuthenticatedUserRequest {
+    /// Sets `encrypted_value`.
+    pub fn encrypted_value(mut self, value: impl Into<String>) -> Self {
+        self.encrypted_value = Some(value.into());
+        self
+    }
+    /// Sets `key_id`.
+    pub fn key_id(mut self, value: impl Into<String>) -> Self {
+        self.key_id = value.into();
+        self
+    }
+    /// Sets `selected_repository_ids`.
+    pub fn selected_repository_ids(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<
+                ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem,
+            >,
+        >,
+    ) -> Self {
+        self.selected_repository_ids = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodespacesUpdateForAuthenticatedUserRequest {
     /// A valid machine to transition this codespace to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -521,16 +941,47 @@ pub struct CodespacesUpdateForAuthenticatedUserRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recent_folders: Option<Vec<String>>,
 }
+impl CodespacesUpdateForAuthenticatedUserRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodespacesUpdateForAuthenticatedUserRequest {
+            machine: None,
+            display_name: None,
+            recent_folders: None,
+        }
+    }
+}
+impl CodespacesUpdateForAuthenticatedUserRequest {
+    /// Sets `machine`.
+    pub fn machine(mut self, value: impl Into<String>) -> Self {
+        self.machine = Some(value.into());
+        self
+    }
+    /// Sets `display_name`.
+    pub fn display_name(mut self, value: impl Into<String>) -> Self {
+        self.display_name = Some(value.into());
+        self
+    }
+    /// Sets `recent_folders`.
+    pub fn recent_folders(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.recent_folders = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 /// An export of a codespace. Also, latest export details for a codespace can be fetched with id = latest
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodespaceExportDetails {
     /// State of the latest export
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     /// Completion time of the last export operation
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub completed_at: Option<String>,
+    pub completed_at: Option<crate::Timestamp>,
     /// Name of the exported branch
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
@@ -549,6 +1000,7 @@ pub struct CodespaceExportDetails {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodespacesPublishForAuthenticatedUserRequest {
     /// A name for the new repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -557,9 +1009,31 @@ pub struct CodespacesPublishForAuthenticatedUserRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private: Option<bool>,
 }
+impl CodespacesPublishForAuthenticatedUserRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodespacesPublishForAuthenticatedUserRequest {
+            name: None,
+            private: None,
+        }
+    }
+}
+impl CodespacesPublishForAuthenticatedUserRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `private`.
+    pub fn private(mut self, value: impl Into<bool>) -> Self {
+        self.private = Some(value.into());
+        self
+    }
+}
 
 /// A codespace.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodespaceWithFullRepository {
     pub id: i64,
     /// Automatically generated name of this codespace.
@@ -581,10 +1055,10 @@ pub struct CodespaceWithFullRepository {
     pub devcontainer_path: Option<String>,
     /// Whether the codespace was created from a prebuild.
     pub prebuild: Option<bool>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     /// Last known time this codespace was started.
-    pub last_used_at: String,
+    pub last_used_at: crate::Timestamp,
     /// State of this codespace.
     pub state: CodespaceState,
     /// API URL for this codespace.
@@ -625,6 +1099,6 @@ pub struct CodespaceWithFullRepository {
     pub retention_period_minutes: Option<i64>,
     /// When a codespace will be auto-deleted based on the "retention_period_minutes" and "last_used_at"
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retention_expires_at: Option<String>,
+    pub retention_expires_at: Option<crate::Timestamp>,
 }
 

@@ -5,6 +5,7 @@ use super::*;
 
 /// Links to download the Copilot usage metrics report for an enterprise/organization for a specific day.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CopilotUsageMetrics1DayReport {
     /// The URLs to download the Copilot usage metrics report for the enterprise/organization for the specified day.
     pub download_links: Vec<String>,
@@ -14,6 +15,7 @@ pub struct CopilotUsageMetrics1DayReport {
 
 /// Links to download the latest Copilot usage metrics report for an enterprise/organization.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CopilotUsageMetrics28DayReport {
     /// The URLs to download the latest Copilot usage metrics report for the enterprise/organization.
     pub download_links: Vec<String>,
@@ -24,6 +26,7 @@ pub struct CopilotUsageMetrics28DayReport {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct CopilotSetEnterpriseCodingAgentPolicyRequest {
     /// The policy state for Copilot cloud agent in the enterprise. Can be one of `enabled_for_all_orgs`, `disabled_for_all_orgs`, `enabled_for_selected_orgs`, or `configured_by_org_admins`.
     pub policy_state: CopilotSetEnterpriseCodingAgentPolicyRequestPolicyState,
@@ -38,6 +41,16 @@ impl CopilotSetEnterpriseCodingAgentPolicyRequest {
         }
     }
 }
+impl CopilotSetEnterpriseCodingAgentPolicyRequest {
+    /// Sets `policy_state`.
+    pub fn policy_state(
+        mut self,
+        value: impl Into<CopilotSetEnterpriseCodingAgentPolicyRequestPolicyState>,
+    ) -> Self {
+        self.policy_state = value.into();
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc =
@@ -49,6 +62,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CopilotAddOrganizationsToEnterpriseCodingAgentPolicyRequest {
     /// List of organization logins within the enterprise to enable Copilot cloud agent for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -61,40 +75,98 @@ pub struct CopilotAddOrganizationsToEnterpriseCodingAgentPolicyRequest {
         >,
     >,
 }
+impl CopilotAddOrganizationsToEnterpriseCodingAgentPolicyRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CopilotAddOrganizationsToEnterpriseCodingAgentPolicyRequest {
+            organizations: None,
+            custom_properties: None,
+        }
+    }
+}
+impl CopilotAddOrganizationsToEnterpriseCodingAgentPolicyRequest {
+    /// Sets `organizations`.
+    pub fn organizations(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.organizations = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `custom_properties`.
+    pub fn custom_properties(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<
+                CopilotAddOrganizationsToEnterpriseCodingAgentPolicyRequestCustomPropertiesItem,
+            >,
+        >,
+    ) -> Self {
+        self.custom_properties = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CopilotAddOrganizationsToEnterpriseCodingAgentPolicyRequestCustomPropertiesItem {
     /// The name of the custom property to filter by.
     pub property_name: String,
     /// The values of the custom property to match.
     pub values: Vec<String>,
 }
+impl CopilotAddOrganizationsToEnterpriseCodingAgentPolicyRequestCustomPropertiesItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        property_name: impl Into<String>,
+        values: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        CopilotAddOrganizationsToEnterpriseCodingAgentPolicyRequestCustomPropertiesItem {
+            property_name: property_name.into(),
+            values: values.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl CopilotAddOrganizationsToEnterpriseCodingAgentPolicyRequestCustomPropertiesItem {
+    /// Sets `property_name`.
+    pub fn property_name(mut self, value: impl Into<String>) -> Self {
+        self.property_name = value.into();
+        self
+    }
+    /// Sets `values`.
+    pub fn values(mut self, value: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.values = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 /// Information about the seat breakdown and policies set for an organization with a Copilot Business or Copilot Enterprise subscription.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CopilotOrganizationDetails {
     /// The breakdown of Copilot Business seats for the organization.
     pub seat_breakdown: CopilotOrganizationSeatBreakdown,
     /// The organization policy for allowing or blocking suggestions matching public code (duplication detection filter).
-    pub public_code_suggestions: AllowOrBlockOrUnconfigured,
+    pub public_code_suggestions: CopilotOrganizationDetailsPublicCodeSuggestions,
     /// The organization policy for allowing or disallowing Copilot Chat in the IDE.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ide_chat: Option<EnabledOrDisabledOrUnconfigured>,
+    pub ide_chat: Option<CopilotOrganizationDetailsCli>,
     /// The organization policy for allowing or disallowing Copilot features on GitHub.com.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub platform_chat: Option<EnabledOrDisabledOrUnconfigured>,
+    pub platform_chat: Option<CopilotOrganizationDetailsCli>,
     /// The organization policy for allowing or disallowing Copilot CLI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cli: Option<EnabledOrDisabledOrUnconfigured>,
+    pub cli: Option<CopilotOrganizationDetailsCli>,
     /// The mode of assigning new seats.
     pub seat_management_setting: CopilotOrganizationDetailsSeatManagementSetting,
     /// The Copilot plan of the organization, or the parent enterprise, when applicable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan_type: Option<BusinessOrEnterprise>,
+    pub plan_type: Option<CopilotOrganizationDetailsPlanType>,
 }
 
 /// The breakdown of Copilot Business seats for the organization.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CopilotOrganizationSeatBreakdown {
     /// The total number of seats being billed for the organization as of the current billing cycle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -119,14 +191,14 @@ pub struct CopilotOrganizationSeatBreakdown {
 crate::open_enum! {
     #[doc =
     " The organization policy for allowing or blocking suggestions matching public code (duplication detection filter)."]
-    AllowOrBlockOrUnconfigured { Allow = "allow", Block = "block", Unconfigured =
-    "unconfigured", }
+    CopilotOrganizationDetailsPublicCodeSuggestions { Allow = "allow", Block = "block",
+    Unconfigured = "unconfigured", }
 }
 
 crate::open_enum! {
     #[doc =
     " The organization policy for allowing or disallowing Copilot Chat in the IDE."]
-    EnabledOrDisabledOrUnconfigured { Enabled = "enabled", Disabled = "disabled",
+    CopilotOrganizationDetailsCli { Enabled = "enabled", Disabled = "disabled",
     Unconfigured = "unconfigured", }
 }
 
@@ -140,10 +212,12 @@ crate::open_enum! {
 crate::open_enum! {
     #[doc =
     " The Copilot plan of the organization, or the parent enterprise, when applicable."]
-    BusinessOrEnterprise { Business = "business", Enterprise = "enterprise", }
+    CopilotOrganizationDetailsPlanType { Business = "business", Enterprise =
+    "enterprise", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CopilotListCopilotSeatsResponse {
     /// Total number of Copilot seats for the organization currently being billed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -154,6 +228,7 @@ pub struct CopilotListCopilotSeatsResponse {
 
 /// Information about a Copilot Business seat assignment for a user, team, or organization.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CopilotSeatDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<SimpleUser>,
@@ -167,26 +242,27 @@ pub struct CopilotSeatDetails {
     pub pending_cancellation_date: Option<String>,
     /// Timestamp of user's last GitHub Copilot activity, in ISO 8601 format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_activity_at: Option<String>,
+    pub last_activity_at: Option<crate::Timestamp>,
     /// Last editor that was used by the user for a GitHub Copilot completion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_activity_editor: Option<String>,
     /// Timestamp of the last time the user authenticated with GitHub Copilot, in ISO 8601 format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_authenticated_at: Option<String>,
+    pub last_authenticated_at: Option<crate::Timestamp>,
     /// Timestamp of when the assignee was last granted access to GitHub Copilot, in ISO 8601 format.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// **Closing down notice:** This field is no longer relevant and is closing down. Use the `created_at` field to determine when the assignee was last granted access to GitHub Copilot. Timestamp of when the assignee's GitHub Copilot access was last updated, in ISO 8601 format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     /// The Copilot plan of the organization, or the parent enterprise, when applicable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan_type: Option<BusinessOrEnterpriseOrUnknown>,
+    pub plan_type: Option<CopilotSeatDetailsPlanType>,
 }
 
 /// The team through which the assignee is granted access to GitHub Copilot, if applicable.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum CopilotSeatDetailsAssigningTeam {
     Team(Team),
     EnterpriseTeam(EnterpriseTeam),
@@ -197,52 +273,88 @@ pub enum CopilotSeatDetailsAssigningTeam {
 crate::open_enum! {
     #[doc =
     " The Copilot plan of the organization, or the parent enterprise, when applicable."]
-    BusinessOrEnterpriseOrUnknown { Business = "business", Enterprise = "enterprise",
+    CopilotSeatDetailsPlanType { Business = "business", Enterprise = "enterprise",
     Unknown = "unknown", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CopilotAddCopilotSeatsForTeamsRequest {
     /// List of team names within the organization to which to grant access to GitHub Copilot.
     pub selected_teams: Vec<String>,
 }
+impl CopilotAddCopilotSeatsForTeamsRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(selected_teams: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        CopilotAddCopilotSeatsForTeamsRequest {
+            selected_teams: selected_teams.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl CopilotAddCopilotSeatsForTeamsRequest {
+    /// Sets `selected_teams`.
+    pub fn selected_teams(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.selected_teams = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 /// The total number of seats created for members of the specified team(s).
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CopilotAddCopilotSeatsForTeamsResponse {
     pub seats_created: i64,
 }
 
 /// The total number of seats set to "pending cancellation" for members of the specified team(s).
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CopilotCancelCopilotSeatAssignmentForTeamsResponse {
     pub seats_cancelled: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CopilotGetCopilotCodingAgentPermissionsOrganizationResponse {
     /// The policy for which repositories can use Copilot cloud agent. Can be one of `all`, `selected`, or `none`.
-    pub enabled_repositories: AllOrSelectedOrNoneType,
+    pub enabled_repositories: SelfHostedRunnersSettingsEnabledRepositories,
     /// The URL for the selected repositories endpoint. Only present when `enabled_repositories` is `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct CopilotSetCopilotCodingAgentPermissionsOrganizationRequest {
     /// The policy for which repositories can use Copilot cloud agent. Can be one of `all`, `selected`, or `none`.
-    pub enabled_repositories: AllOrSelectedOrNoneType,
+    pub enabled_repositories: SelfHostedRunnersSettingsEnabledRepositories,
 }
 impl CopilotSetCopilotCodingAgentPermissionsOrganizationRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(enabled_repositories: impl Into<AllOrSelectedOrNoneType>) -> Self {
+    pub fn new(
+        enabled_repositories: impl Into<SelfHostedRunnersSettingsEnabledRepositories>,
+    ) -> Self {
         CopilotSetCopilotCodingAgentPermissionsOrganizationRequest {
             enabled_repositories: enabled_repositories.into(),
         }
     }
 }
+impl CopilotSetCopilotCodingAgentPermissionsOrganizationRequest {
+    /// Sets `enabled_repositories`.
+    pub fn enabled_repositories(
+        mut self,
+        value: impl Into<SelfHostedRunnersSettingsEnabledRepositories>,
+    ) -> Self {
+        self.enabled_repositories = value.into();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationResponse {
     pub total_count: i64,
     pub repositories: Vec<MinimalRepository>,
@@ -250,6 +362,7 @@ pub struct CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationRespo
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum CopilotSetCopilotContentExclusionForOrganizationRequestValueItem {
     String(String),
     Variant1(CopilotSetCopilotContentExclusionForOrganizationRequestValueItemVariant1),
@@ -271,18 +384,57 @@ impl From<&str> for CopilotSetCopilotContentExclusionForOrganizationRequestValue
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CopilotSetCopilotContentExclusionForOrganizationRequestValueItemVariant1 {
     #[serde(rename = "ifAnyMatch")]
     pub if_any_match: Vec<String>,
 }
+impl CopilotSetCopilotContentExclusionForOrganizationRequestValueItemVariant1 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(if_any_match: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        CopilotSetCopilotContentExclusionForOrganizationRequestValueItemVariant1 {
+            if_any_match: if_any_match.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl CopilotSetCopilotContentExclusionForOrganizationRequestValueItemVariant1 {
+    /// Sets `if_any_match`.
+    pub fn if_any_match(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.if_any_match = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CopilotSetCopilotContentExclusionForOrganizationRequestValueItemVariant2 {
     #[serde(rename = "ifNoneMatch")]
     pub if_none_match: Vec<String>,
 }
+impl CopilotSetCopilotContentExclusionForOrganizationRequestValueItemVariant2 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(if_none_match: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        CopilotSetCopilotContentExclusionForOrganizationRequestValueItemVariant2 {
+            if_none_match: if_none_match.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl CopilotSetCopilotContentExclusionForOrganizationRequestValueItemVariant2 {
+    /// Sets `if_none_match`.
+    pub fn if_none_match(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.if_none_match = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CopilotGetCopilotCloudAgentConfigurationResponse {
     /// The user-supplied MCP server configuration for the repository, as a free-form JSON object. This will be set to `null` if no configuration has been set.
     ///
@@ -306,6 +458,7 @@ pub struct CopilotGetCopilotCloudAgentConfigurationResponse {
 
 /// The enabled review tools for Copilot cloud agent.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CopilotGetCopilotCloudAgentConfigurationResponseEnabledTools {
     /// Whether the CodeQL tool is enabled for the Copilot cloud agent.
     pub codeql: bool,

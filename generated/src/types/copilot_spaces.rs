@@ -4,6 +4,7 @@
 use super::*;
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CopilotSpacesListForOrgResponse {
     /// The list of Copilot Spaces on this page of results.
     pub spaces: Vec<CopilotSpace>,
@@ -11,6 +12,7 @@ pub struct CopilotSpacesListForOrgResponse {
 
 /// A GitHub Copilot Space represents an interactive AI workspace where users can ask questions and get assistance.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CopilotSpace {
     /// The unique identifier of the space.
     pub id: i64,
@@ -36,9 +38,9 @@ pub struct CopilotSpace {
     /// A GitHub user.
     pub creator: SimpleUser,
     /// The date and time the space was created.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The date and time the space was last updated.
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// The HTML URL of the space.
     pub html_url: String,
     /// The API URL of the space.
@@ -60,6 +62,7 @@ crate::open_enum! {
 /// The user or organization that owns this space.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum CopilotSpaceOwner {
     SimpleUser(SimpleUser),
     OrganizationSimple(OrganizationSimple),
@@ -68,36 +71,38 @@ pub enum CopilotSpaceOwner {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CopilotSpaceResourcesAttributesItem {
     /// The unique identifier of the resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     /// The type of resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_type: Option<CopilotSpaceResourcesAttributesItemResourceType>,
+    pub resource_type: Option<CopilotSpaceResourceResourceType>,
     /// The unique identifier of the chat attachment for uploaded files or media content.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copilot_chat_attachment_id: Option<i64>,
     /// The date and time the resource was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     /// The date and time the resource was last updated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     /// Metadata specific to the resource type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<CopilotSpaceResourcesAttributesItemMetadata>,
 }
 
 crate::open_enum! {
-    #[doc = " The type of resource."] CopilotSpaceResourcesAttributesItemResourceType {
-    Repository = "repository", GithubFile = "github_file", FreeText = "free_text",
-    GithubIssue = "github_issue", GithubPullRequest = "github_pull_request", MediaContent
-    = "media_content", UploadedTextFile = "uploaded_text_file", }
+    #[doc = " The type of resource."] CopilotSpaceResourceResourceType { Repository =
+    "repository", GithubFile = "github_file", FreeText = "free_text", GithubIssue =
+    "github_issue", GithubPullRequest = "github_pull_request", MediaContent =
+    "media_content", UploadedTextFile = "uploaded_text_file", }
 }
 
 /// Metadata specific to the resource type.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CopilotSpaceResourcesAttributesItemMetadata {
     /// Repository ID for repository or file resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,6 +137,7 @@ pub struct CopilotSpaceResourcesAttributesItemMetadata {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CopilotSpacesCreateForOrgRequest {
     /// The name of the Copilot Space.
     pub name: String,
@@ -154,21 +160,94 @@ pub struct CopilotSpacesCreateForOrgRequest {
         Vec<CopilotSpacesCreateForOrgRequestResourcesAttributesItem>,
     >,
 }
+impl CopilotSpacesCreateForOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>) -> Self {
+        CopilotSpacesCreateForOrgRequest {
+            name: name.into(),
+            description: None,
+            general_instructions: None,
+            base_role: None,
+            resources_attributes: None,
+        }
+    }
+}
+impl CopilotSpacesCreateForOrgRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    /// Sets `general_instructions`.
+    pub fn general_instructions(mut self, value: impl Into<String>) -> Self {
+        self.general_instructions = Some(value.into());
+        self
+    }
+    /// Sets `base_role`.
+    pub fn base_role(mut self, value: impl Into<CopilotSpaceBaseRole>) -> Self {
+        self.base_role = Some(value.into());
+        self
+    }
+    /// Sets `resources_attributes`.
+    pub fn resources_attributes(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<CopilotSpacesCreateForOrgRequestResourcesAttributesItem>,
+        >,
+    ) -> Self {
+        self.resources_attributes = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CopilotSpacesCreateForOrgRequestResourcesAttributesItem {
     /// The type of resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_type: Option<CopilotSpaceResourcesAttributesItemResourceType>,
+    pub resource_type: Option<CopilotSpaceResourceResourceType>,
     /// Metadata specific to the resource type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<
         CopilotSpacesCreateForOrgRequestResourcesAttributesItemMetadata,
     >,
 }
+impl CopilotSpacesCreateForOrgRequestResourcesAttributesItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CopilotSpacesCreateForOrgRequestResourcesAttributesItem {
+            resource_type: None,
+            metadata: None,
+        }
+    }
+}
+impl CopilotSpacesCreateForOrgRequestResourcesAttributesItem {
+    /// Sets `resource_type`.
+    pub fn resource_type(
+        mut self,
+        value: impl Into<CopilotSpaceResourceResourceType>,
+    ) -> Self {
+        self.resource_type = Some(value.into());
+        self
+    }
+    /// Sets `metadata`.
+    pub fn metadata(
+        mut self,
+        value: impl Into<CopilotSpacesCreateForOrgRequestResourcesAttributesItemMetadata>,
+    ) -> Self {
+        self.metadata = Some(value.into());
+        self
+    }
+}
 
 /// Metadata specific to the resource type.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CopilotSpacesCreateForOrgRequestResourcesAttributesItemMetadata {
     /// Repository ID for repository or file resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -186,8 +265,48 @@ pub struct CopilotSpacesCreateForOrgRequestResourcesAttributesItemMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<i64>,
 }
+impl CopilotSpacesCreateForOrgRequestResourcesAttributesItemMetadata {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CopilotSpacesCreateForOrgRequestResourcesAttributesItemMetadata {
+            repository_id: None,
+            file_path: None,
+            text: None,
+            name: None,
+            number: None,
+        }
+    }
+}
+impl CopilotSpacesCreateForOrgRequestResourcesAttributesItemMetadata {
+    /// Sets `repository_id`.
+    pub fn repository_id(mut self, value: impl Into<i64>) -> Self {
+        self.repository_id = Some(value.into());
+        self
+    }
+    /// Sets `file_path`.
+    pub fn file_path(mut self, value: impl Into<String>) -> Self {
+        self.file_path = Some(value.into());
+        self
+    }
+    /// Sets `text`.
+    pub fn text(mut self, value: impl Into<String>) -> Self {
+        self.text = Some(value.into());
+        self
+    }
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `number`.
+    pub fn number(mut self, value: impl Into<i64>) -> Self {
+        self.number = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CopilotSpacesUpdateForOrgRequest {
     /// The name of the Copilot Space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -211,8 +330,53 @@ pub struct CopilotSpacesUpdateForOrgRequest {
         Vec<CopilotSpacesCreateForOrgRequestResourcesAttributesItem>,
     >,
 }
+impl CopilotSpacesUpdateForOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CopilotSpacesUpdateForOrgRequest {
+            name: None,
+            description: None,
+            general_instructions: None,
+            base_role: None,
+            resources_attributes: None,
+        }
+    }
+}
+impl CopilotSpacesUpdateForOrgRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    /// Sets `general_instructions`.
+    pub fn general_instructions(mut self, value: impl Into<String>) -> Self {
+        self.general_instructions = Some(value.into());
+        self
+    }
+    /// Sets `base_role`.
+    pub fn base_role(mut self, value: impl Into<CopilotSpaceBaseRole>) -> Self {
+        self.base_role = Some(value.into());
+        self
+    }
+    /// Sets `resources_attributes`.
+    pub fn resources_attributes(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<CopilotSpacesCreateForOrgRequestResourcesAttributesItem>,
+        >,
+    ) -> Self {
+        self.resources_attributes = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CopilotSpacesListCollaboratorsForOrgResponse {
     /// The list of collaborators for this Copilot Space.
     pub collaborators: Vec<CopilotSpaceCollaborator>,
@@ -221,6 +385,7 @@ pub struct CopilotSpacesListCollaboratorsForOrgResponse {
 /// A collaborator (user or team) of a Copilot Space
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum CopilotSpaceCollaborator {
     Variant0(CopilotSpaceCollaboratorVariant0),
     Variant1(CopilotSpaceCollaboratorVariant1),
@@ -229,6 +394,7 @@ pub enum CopilotSpaceCollaborator {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CopilotSpaceCollaboratorVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -265,29 +431,30 @@ pub struct CopilotSpaceCollaboratorVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
     /// The collaborator actor type.
-    pub actor_type: User,
+    pub actor_type: WebhooksReviewersItemType,
     /// The role granted to the collaborator
-    pub role: ReaderOrWriterOrAdmin,
+    pub role: Role,
 }
 
 crate::open_enum! {
-    #[doc = " The role granted to the collaborator"] ReaderOrWriterOrAdmin { Reader =
-    "reader", Writer = "writer", Admin = "admin", }
+    #[doc = " The role granted to the collaborator"] Role { Reader = "reader", Writer =
+    "writer", Admin = "admin", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CopilotSpaceCollaboratorVariant1 {
     /// The collaborator actor type.
-    pub actor_type: Team2,
+    pub actor_type: RepositoryRuleParamsReviewerType,
     /// The role granted to the collaborator
-    pub role: ReaderOrWriterOrAdmin,
+    pub role: Role,
     pub id: i64,
     pub node_id: String,
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<Team2>,
+    pub r#type: Option<RepositoryRuleParamsReviewerType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -309,20 +476,21 @@ pub struct CopilotSpaceCollaboratorVariant1 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct CopilotSpacesAddCollaboratorForOrgRequest {
     /// The type of actor (user or team).
-    pub actor_type: UserOrTeam,
+    pub actor_type: ActorType,
     /// The username (for users) or team slug (for teams). The numeric ID of a user or team is also accepted.
     pub actor_identifier: String,
     /// The role to grant to the collaborator.
-    pub role: ReaderOrWriterOrAdmin,
+    pub role: Role,
 }
 impl CopilotSpacesAddCollaboratorForOrgRequest {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
-        actor_type: impl Into<UserOrTeam>,
+        actor_type: impl Into<ActorType>,
         actor_identifier: impl Into<String>,
-        role: impl Into<ReaderOrWriterOrAdmin>,
+        role: impl Into<Role>,
     ) -> Self {
         CopilotSpacesAddCollaboratorForOrgRequest {
             actor_type: actor_type.into(),
@@ -331,8 +499,26 @@ impl CopilotSpacesAddCollaboratorForOrgRequest {
         }
     }
 }
+impl CopilotSpacesAddCollaboratorForOrgRequest {
+    /// Sets `actor_type`.
+    pub fn actor_type(mut self, value: impl Into<ActorType>) -> Self {
+        self.actor_type = value.into();
+        self
+    }
+    /// Sets `actor_identifier`.
+    pub fn actor_identifier(mut self, value: impl Into<String>) -> Self {
+        self.actor_identifier = value.into();
+        self
+    }
+    /// Sets `role`.
+    pub fn role(mut self, value: impl Into<Role>) -> Self {
+        self.role = value.into();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct CopilotSpacesUpdateCollaboratorForOrgRequest {
     /// The new role to grant to the collaborator. Use `no_access` to remove the collaborator.
     pub role: CopilotSpaceBaseRole,
@@ -345,8 +531,16 @@ impl CopilotSpacesUpdateCollaboratorForOrgRequest {
         }
     }
 }
+impl CopilotSpacesUpdateCollaboratorForOrgRequest {
+    /// Sets `role`.
+    pub fn role(mut self, value: impl Into<CopilotSpaceBaseRole>) -> Self {
+        self.role = value.into();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CopilotSpacesListResourcesForOrgResponse {
     /// The list of resources attached to this Copilot Space.
     pub resources: Vec<CopilotSpaceResource>,
@@ -354,23 +548,25 @@ pub struct CopilotSpacesListResourcesForOrgResponse {
 
 /// A resource attached to a Copilot Space.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CopilotSpaceResource {
     /// The unique identifier of the resource.
     pub id: i64,
     /// The type of the resource.
-    pub resource_type: CopilotSpaceResourcesAttributesItemResourceType,
+    pub resource_type: CopilotSpaceResourceResourceType,
     /// The ID of the associated chat attachment, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copilot_chat_attachment_id: Option<i64>,
     /// Resource-specific metadata. The keys and values depend on the resource type.
     pub metadata: serde_json::Value,
     /// The date and time the resource was created.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The date and time the resource was last updated.
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct CopilotSpacesCreateResourceForOrgRequest {
     /// The type of resource to create.
     pub resource_type: CopilotSpacesCreateResourceForOrgRequestResourceType,
@@ -389,6 +585,21 @@ impl CopilotSpacesCreateResourceForOrgRequest {
         }
     }
 }
+impl CopilotSpacesCreateResourceForOrgRequest {
+    /// Sets `resource_type`.
+    pub fn resource_type(
+        mut self,
+        value: impl Into<CopilotSpacesCreateResourceForOrgRequestResourceType>,
+    ) -> Self {
+        self.resource_type = value.into();
+        self
+    }
+    /// Sets `metadata`.
+    pub fn metadata(mut self, value: impl Into<serde_json::Value>) -> Self {
+        self.metadata = value.into();
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc = " The type of resource to create."]
@@ -398,13 +609,30 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CopilotSpacesUpdateResourceForOrgRequest {
     /// Updated resource-specific metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Value>,
 }
+impl CopilotSpacesUpdateResourceForOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CopilotSpacesUpdateResourceForOrgRequest {
+            metadata: None,
+        }
+    }
+}
+impl CopilotSpacesUpdateResourceForOrgRequest {
+    /// Sets `metadata`.
+    pub fn metadata(mut self, value: impl Into<serde_json::Value>) -> Self {
+        self.metadata = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CopilotSpacesCreateForUserRequest {
     /// The name of the Copilot Space.
     pub name: String,
@@ -419,23 +647,68 @@ pub struct CopilotSpacesCreateForUserRequest {
     /// - `reader`: Makes the space publicly readable
     /// Note: User spaces do not support writer or admin base roles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base_role: Option<ReaderOrNoAccess>,
+    pub base_role: Option<BaseRole>,
     /// Resources to attach to the space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources_attributes: Option<
         Vec<CopilotSpacesCreateForOrgRequestResourcesAttributesItem>,
     >,
 }
+impl CopilotSpacesCreateForUserRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>) -> Self {
+        CopilotSpacesCreateForUserRequest {
+            name: name.into(),
+            description: None,
+            general_instructions: None,
+            base_role: None,
+            resources_attributes: None,
+        }
+    }
+}
+impl CopilotSpacesCreateForUserRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    /// Sets `general_instructions`.
+    pub fn general_instructions(mut self, value: impl Into<String>) -> Self {
+        self.general_instructions = Some(value.into());
+        self
+    }
+    /// Sets `base_role`.
+    pub fn base_role(mut self, value: impl Into<BaseRole>) -> Self {
+        self.base_role = Some(value.into());
+        self
+    }
+    /// Sets `resources_attributes`.
+    pub fn resources_attributes(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<CopilotSpacesCreateForOrgRequestResourcesAttributesItem>,
+        >,
+    ) -> Self {
+        self.resources_attributes = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc = " The base role that determines default permissions for the space."] #[doc =
     " - `no_access`: No default access (default)"] #[doc =
     " - `reader`: Makes the space publicly readable"] #[doc =
-    " Note: User spaces do not support writer or admin base roles."] ReaderOrNoAccess {
-    Reader = "reader", NoAccess = "no_access", }
+    " Note: User spaces do not support writer or admin base roles."] BaseRole { Reader =
+    "reader", NoAccess = "no_access", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CopilotSpacesUpdateForUserRequest {
     /// The name of the Copilot Space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -451,11 +724,55 @@ pub struct CopilotSpacesUpdateForUserRequest {
     /// - `reader`: Makes the space publicly readable
     /// Note: User spaces do not support writer or admin base roles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base_role: Option<ReaderOrNoAccess>,
+    pub base_role: Option<BaseRole>,
     /// Resources to attach to the space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources_attributes: Option<
         Vec<CopilotSpacesCreateForOrgRequestResourcesAttributesItem>,
     >,
+}
+impl CopilotSpacesUpdateForUserRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CopilotSpacesUpdateForUserRequest {
+            name: None,
+            description: None,
+            general_instructions: None,
+            base_role: None,
+            resources_attributes: None,
+        }
+    }
+}
+impl CopilotSpacesUpdateForUserRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    /// Sets `general_instructions`.
+    pub fn general_instructions(mut self, value: impl Into<String>) -> Self {
+        self.general_instructions = Some(value.into());
+        self
+    }
+    /// Sets `base_role`.
+    pub fn base_role(mut self, value: impl Into<BaseRole>) -> Self {
+        self.base_role = Some(value.into());
+        self
+    }
+    /// Sets `resources_attributes`.
+    pub fn resources_attributes(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<CopilotSpacesCreateForOrgRequestResourcesAttributesItem>,
+        >,
+    ) -> Self {
+        self.resources_attributes = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
 }
 

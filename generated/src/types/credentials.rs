@@ -4,8 +4,27 @@
 use super::*;
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CredentialsRevokeRequest {
     /// A list of credentials to be revoked, up to 1000 per request.
     pub credentials: Vec<String>,
+}
+impl CredentialsRevokeRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(credentials: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        CredentialsRevokeRequest {
+            credentials: credentials.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl CredentialsRevokeRequest {
+    /// Sets `credentials`.
+    pub fn credentials(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.credentials = value.into_iter().map(Into::into).collect();
+        self
+    }
 }
 

@@ -4,15 +4,16 @@
 use super::*;
 
 crate::open_enum! {
-    CreatedOrUpdatedOrEpssPercentage { Created = "created", Updated = "updated",
+    DependabotListAlertsForOrgSort { Created = "created", Updated = "updated",
     EpssPercentage = "epss_percentage", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum DependabotListAlertsForEnterpriseHas {
     String(String),
-    Array(Vec<Patch>),
+    Array(Vec<DependabotListAlertsForEnterpriseHasVariant1Item>),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
@@ -43,16 +44,17 @@ impl From<&str> for DependabotListAlertsForEnterpriseHas {
 }
 
 crate::open_enum! {
-    Patch { Patch = "patch", }
+    DependabotListAlertsForEnterpriseHasVariant1Item { Patch = "patch", }
 }
 
 /// A Dependabot alert.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependabotAlertWithRepository {
     /// The security alert number.
     pub number: i64,
     /// The state of the Dependabot alert.
-    pub state: DependabotAlertWithRepositoryState,
+    pub state: DependabotAlertState,
     /// Details for the vulnerable dependency.
     pub dependency: DependabotAlertWithRepositoryDependency,
     /// Details for the GitHub Security Advisory.
@@ -64,21 +66,21 @@ pub struct DependabotAlertWithRepository {
     /// The GitHub URL of the alert resource.
     pub html_url: String,
     /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The time that the alert was last updated in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub dismissed_at: Option<String>,
+    pub dismissed_at: Option<crate::Timestamp>,
     pub dismissed_by: Option<SimpleUser>,
     /// The reason that the alert was dismissed.
-    pub dismissed_reason: Option<DependabotAlertWithRepositoryDismissedReason>,
+    pub dismissed_reason: Option<DependabotAlertDismissedReason>,
     /// An optional comment associated with the alert's dismissal.
     pub dismissed_comment: Option<String>,
     /// The time that the alert was no longer detected and was considered fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub fixed_at: Option<String>,
+    pub fixed_at: Option<crate::Timestamp>,
     /// The time that the alert was auto-dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auto_dismissed_at: Option<String>,
+    pub auto_dismissed_at: Option<crate::Timestamp>,
     /// Information about an active dismissal request for this Dependabot alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissal_request: Option<DependabotAlertDismissalRequestSimple>,
@@ -91,20 +93,23 @@ pub struct DependabotAlertWithRepository {
 
 /// Information about repositories that Dependabot is able to access in an organization
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependabotRepositoryAccessDetails {
     /// The default repository access level for Dependabot updates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_level: Option<PublicOrInternal>,
+    pub default_level: Option<DependabotRepositoryAccessDetailsDefaultLevel>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accessible_repositories: Option<Vec<Option<SimpleRepository>>>,
 }
 
 crate::open_enum! {
     #[doc = " The default repository access level for Dependabot updates."]
-    PublicOrInternal { Public = "public", Internal = "internal", }
+    DependabotRepositoryAccessDetailsDefaultLevel { Public = "public", Internal =
+    "internal", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct DependabotUpdateRepositoryAccessForEnterpriseRequest {
     /// List of repository IDs to add.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -113,26 +118,69 @@ pub struct DependabotUpdateRepositoryAccessForEnterpriseRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_ids_to_remove: Option<Vec<i64>>,
 }
+impl DependabotUpdateRepositoryAccessForEnterpriseRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        DependabotUpdateRepositoryAccessForEnterpriseRequest {
+            repository_ids_to_add: None,
+            repository_ids_to_remove: None,
+        }
+    }
+}
+impl DependabotUpdateRepositoryAccessForEnterpriseRequest {
+    /// Sets `repository_ids_to_add`.
+    pub fn repository_ids_to_add(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.repository_ids_to_add = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `repository_ids_to_remove`.
+    pub fn repository_ids_to_remove(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.repository_ids_to_remove = Some(
+            value.into_iter().map(Into::into).collect(),
+        );
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct DependabotSetRepositoryAccessDefaultLevelForEnterpriseRequest {
     /// The default repository access level for Dependabot updates.
-    pub default_level: PublicOrInternal,
+    pub default_level: DependabotRepositoryAccessDetailsDefaultLevel,
 }
 impl DependabotSetRepositoryAccessDefaultLevelForEnterpriseRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(default_level: impl Into<PublicOrInternal>) -> Self {
+    pub fn new(
+        default_level: impl Into<DependabotRepositoryAccessDetailsDefaultLevel>,
+    ) -> Self {
         DependabotSetRepositoryAccessDefaultLevelForEnterpriseRequest {
             default_level: default_level.into(),
         }
     }
 }
+impl DependabotSetRepositoryAccessDefaultLevelForEnterpriseRequest {
+    /// Sets `default_level`.
+    pub fn default_level(
+        mut self,
+        value: impl Into<DependabotRepositoryAccessDetailsDefaultLevel>,
+    ) -> Self {
+        self.default_level = value.into();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum DependabotListAlertsForOrgHas {
     String(String),
-    Array(Vec<PatchOrDeployment>),
+    Array(Vec<DependabotListAlertsForOrgHasVariant1Item>),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
@@ -163,10 +211,12 @@ impl From<&str> for DependabotListAlertsForOrgHas {
 }
 
 crate::open_enum! {
-    PatchOrDeployment { Patch = "patch", Deployment = "deployment", }
+    DependabotListAlertsForOrgHasVariant1Item { Patch = "patch", Deployment =
+    "deployment", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependabotListOrgSecretsResponse {
     pub total_count: i64,
     pub secrets: Vec<OrganizationDependabotSecret>,
@@ -174,19 +224,21 @@ pub struct DependabotListOrgSecretsResponse {
 
 /// Secrets for GitHub Dependabot for an organization.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrganizationDependabotSecret {
     /// The name of the secret.
     pub name: String,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     /// Visibility of a secret
-    pub visibility: AllOrPrivateOrSelected,
+    pub visibility: CodespacesSecretVisibility,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
 }
 
 /// The public key used for setting Dependabot Secrets.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependabotPublicKey {
     /// The identifier for the key.
     pub key_id: String,
@@ -195,6 +247,7 @@ pub struct DependabotPublicKey {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct DependabotCreateOrUpdateOrgSecretRequest {
     /// Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get an organization public key](https://docs.github.com/rest/reference/dependabot#get-an-organization-public-key) endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -203,14 +256,18 @@ pub struct DependabotCreateOrUpdateOrgSecretRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
     /// Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret.
-    pub visibility: SelectedOrAllOrPrivate,
+    pub visibility: ActionsCreateOrgVariableRequestVisibility,
     /// An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/reference/dependabot#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/reference/dependabot#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/reference/dependabot#remove-selected-repository-from-an-organization-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selected_repository_ids: Option<Vec<IntegerOrString>>,
+    pub selected_repository_ids: Option<
+        Vec<ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem>,
+    >,
 }
 impl DependabotCreateOrUpdateOrgSecretRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(visibility: impl Into<SelectedOrAllOrPrivate>) -> Self {
+    pub fn new(
+        visibility: impl Into<ActionsCreateOrgVariableRequestVisibility>,
+    ) -> Self {
         DependabotCreateOrUpdateOrgSecretRequest {
             encrypted_value: None,
             key_id: None,
@@ -219,16 +276,49 @@ impl DependabotCreateOrUpdateOrgSecretRequest {
         }
     }
 }
+impl DependabotCreateOrUpdateOrgSecretRequest {
+    /// Sets `encrypted_value`.
+    pub fn encrypted_value(mut self, value: impl Into<String>) -> Self {
+        self.encrypted_value = Some(value.into());
+        self
+    }
+    /// Sets `key_id`.
+    pub fn key_id(mut self, value: impl Into<String>) -> Self {
+        self.key_id = Some(value.into());
+        self
+    }
+    /// Sets `visibility`.
+    pub fn visibility(
+        mut self,
+        value: impl Into<ActionsCreateOrgVariableRequestVisibility>,
+    ) -> Self {
+        self.visibility = value.into();
+        self
+    }
+    /// Sets `selected_repository_ids`.
+    pub fn selected_repository_ids(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<
+                ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem,
+            >,
+        >,
+    ) -> Self {
+        self.selected_repository_ids = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct DependabotUpdateAlertRequest {
     /// The state of the Dependabot alert.
     /// A `dismissed_reason` must be provided when setting the state to `dismissed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<OpenOrDismissed>,
+    pub state: Option<CodeQualityFindingState>,
     /// **Required when `state` is `dismissed`.** A reason for dismissing the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dismissed_reason: Option<DependabotAlertWithRepositoryDismissedReason>,
+    pub dismissed_reason: Option<DependabotAlertDismissedReason>,
     /// An optional comment associated with dismissing the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissed_comment: Option<String>,
@@ -243,10 +333,59 @@ pub struct DependabotUpdateAlertRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_assignment: Option<DependabotUpdateAlertRequestAgentAssignment>,
 }
+impl DependabotUpdateAlertRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        DependabotUpdateAlertRequest {
+            state: None,
+            dismissed_reason: None,
+            dismissed_comment: None,
+            assignees: None,
+            agent_assignment: None,
+        }
+    }
+}
+impl DependabotUpdateAlertRequest {
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<CodeQualityFindingState>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `dismissed_reason`.
+    pub fn dismissed_reason(
+        mut self,
+        value: impl Into<DependabotAlertDismissedReason>,
+    ) -> Self {
+        self.dismissed_reason = Some(value.into());
+        self
+    }
+    /// Sets `dismissed_comment`.
+    pub fn dismissed_comment(mut self, value: impl Into<String>) -> Self {
+        self.dismissed_comment = Some(value.into());
+        self
+    }
+    /// Sets `assignees`.
+    pub fn assignees(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.assignees = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `agent_assignment`.
+    pub fn agent_assignment(
+        mut self,
+        value: impl Into<DependabotUpdateAlertRequestAgentAssignment>,
+    ) -> Self {
+        self.agent_assignment = Some(value.into());
+        self
+    }
+}
 
 /// Parameters for AI agent assignment. Only used when an agent bot login is
 /// included in `assignees`. Ignored when no agent is being assigned.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct DependabotUpdateAlertRequestAgentAssignment {
     /// Custom instructions for the agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -258,8 +397,36 @@ pub struct DependabotUpdateAlertRequestAgentAssignment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
 }
+impl DependabotUpdateAlertRequestAgentAssignment {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        DependabotUpdateAlertRequestAgentAssignment {
+            custom_instructions: None,
+            custom_agent: None,
+            model: None,
+        }
+    }
+}
+impl DependabotUpdateAlertRequestAgentAssignment {
+    /// Sets `custom_instructions`.
+    pub fn custom_instructions(mut self, value: impl Into<String>) -> Self {
+        self.custom_instructions = Some(value.into());
+        self
+    }
+    /// Sets `custom_agent`.
+    pub fn custom_agent(mut self, value: impl Into<String>) -> Self {
+        self.custom_agent = Some(value.into());
+        self
+    }
+    /// Sets `model`.
+    pub fn model(mut self, value: impl Into<String>) -> Self {
+        self.model = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependabotListRepoSecretsResponse {
     pub total_count: i64,
     pub secrets: Vec<DependabotSecret>,
@@ -267,10 +434,11 @@ pub struct DependabotListRepoSecretsResponse {
 
 /// Set secrets for Dependabot.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependabotSecret {
     /// The name of the secret.
     pub name: String,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
 }
 

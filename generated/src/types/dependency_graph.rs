@@ -4,8 +4,9 @@
 use super::*;
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependencyGraphDiffItem {
-    pub change_type: AddedOrRemoved,
+    pub change_type: DependencyGraphDiffItemChangeType,
     pub manifest: String,
     pub ecosystem: String,
     pub name: String,
@@ -16,14 +17,15 @@ pub struct DependencyGraphDiffItem {
     pub vulnerabilities: Vec<DependencyGraphDiffItemVulnerabilitiesItem>,
     /// Where the dependency is utilized. `development` means that the dependency is only utilized in the development environment. `runtime` means that the dependency is utilized at runtime and in the development environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<UnknownOrRuntimeOrDevelopment>,
+    pub scope: Option<DependencyGraphDiffItemScope>,
 }
 
 crate::open_enum! {
-    AddedOrRemoved { Added = "added", Removed = "removed", }
+    DependencyGraphDiffItemChangeType { Added = "added", Removed = "removed", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependencyGraphDiffItemVulnerabilitiesItem {
     pub severity: String,
     pub advisory_ghsa_id: String,
@@ -34,17 +36,19 @@ pub struct DependencyGraphDiffItemVulnerabilitiesItem {
 crate::open_enum! {
     #[doc =
     " Where the dependency is utilized. `development` means that the dependency is only utilized in the development environment. `runtime` means that the dependency is utilized at runtime and in the development environment."]
-    UnknownOrRuntimeOrDevelopment { Unknown = "unknown", Runtime = "runtime", Development
+    DependencyGraphDiffItemScope { Unknown = "unknown", Runtime = "runtime", Development
     = "development", }
 }
 
 /// A schema for the SPDX JSON format returned by the Dependency Graph.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependencyGraphSpdxSbom {
     pub sbom: DependencyGraphSpdxSbomSbom,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependencyGraphSpdxSbomSbom {
     /// The SPDX identifier for the SPDX document.
     #[serde(rename = "SPDXID")]
@@ -71,6 +75,7 @@ pub struct DependencyGraphSpdxSbomSbom {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependencyGraphSpdxSbomSbomCreationInfo {
     /// The date and time the SPDX document was created.
     pub created: String,
@@ -79,6 +84,7 @@ pub struct DependencyGraphSpdxSbomSbomCreationInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependencyGraphSpdxSbomSbomPackagesItem {
     /// A unique SPDX identifier for the package.
     #[serde(rename = "SPDXID", default, skip_serializing_if = "Option::is_none")]
@@ -130,6 +136,7 @@ pub struct DependencyGraphSpdxSbomSbomPackagesItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependencyGraphSpdxSbomSbomPackagesItemExternalRefsItem {
     /// The category of reference to an external resource this reference refers to.
     #[serde(rename = "referenceCategory")]
@@ -143,6 +150,7 @@ pub struct DependencyGraphSpdxSbomSbomPackagesItemExternalRefsItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependencyGraphSpdxSbomSbomRelationshipsItem {
     /// The type of relationship between the two SPDX elements.
     #[serde(
@@ -164,6 +172,7 @@ pub struct DependencyGraphSpdxSbomSbomRelationshipsItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependencyGraphGenerateSbomReportResponse {
     /// URL to poll for the SBOM export result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -172,6 +181,7 @@ pub struct DependencyGraphGenerateSbomReportResponse {
 
 /// Create a new snapshot of a repository's dependencies.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct Snapshot {
     /// The version of the repository snapshot submission.
     pub version: i64,
@@ -184,17 +194,86 @@ pub struct Snapshot {
     pub detector: SnapshotDetector,
     /// User-defined metadata to store domain-specific information limited to 8 keys with scalar values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<
-        std::collections::BTreeMap<String, Option<BooleanOrNumberOrString>>,
-    >,
+    pub metadata: Option<std::collections::BTreeMap<String, Option<MetadataValue>>>,
     /// A collection of package manifests, which are a collection of related dependencies declared in a file or representing a logical group of dependencies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifests: Option<std::collections::BTreeMap<String, Manifest>>,
     /// The time at which the snapshot was scanned.
-    pub scanned: String,
+    pub scanned: crate::Timestamp,
+}
+impl Snapshot {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        version: impl Into<i64>,
+        job: impl Into<SnapshotJob>,
+        sha: impl Into<String>,
+        r#ref: impl Into<String>,
+        detector: impl Into<SnapshotDetector>,
+        scanned: impl Into<crate::Timestamp>,
+    ) -> Self {
+        Snapshot {
+            version: version.into(),
+            job: job.into(),
+            sha: sha.into(),
+            r#ref: r#ref.into(),
+            detector: detector.into(),
+            metadata: None,
+            manifests: None,
+            scanned: scanned.into(),
+        }
+    }
+}
+impl Snapshot {
+    /// Sets `version`.
+    pub fn version(mut self, value: impl Into<i64>) -> Self {
+        self.version = value.into();
+        self
+    }
+    /// Sets `job`.
+    pub fn job(mut self, value: impl Into<SnapshotJob>) -> Self {
+        self.job = value.into();
+        self
+    }
+    /// Sets `sha`.
+    pub fn sha(mut self, value: impl Into<String>) -> Self {
+        self.sha = value.into();
+        self
+    }
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = value.into();
+        self
+    }
+    /// Sets `detector`.
+    pub fn detector(mut self, value: impl Into<SnapshotDetector>) -> Self {
+        self.detector = value.into();
+        self
+    }
+    /// Sets `metadata`.
+    pub fn metadata(
+        mut self,
+        value: impl Into<std::collections::BTreeMap<String, Option<MetadataValue>>>,
+    ) -> Self {
+        self.metadata = Some(value.into());
+        self
+    }
+    /// Sets `manifests`.
+    pub fn manifests(
+        mut self,
+        value: impl Into<std::collections::BTreeMap<String, Manifest>>,
+    ) -> Self {
+        self.manifests = Some(value.into());
+        self
+    }
+    /// Sets `scanned`.
+    pub fn scanned(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.scanned = value.into();
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct SnapshotJob {
     /// The external ID of the job.
     pub id: String,
@@ -204,9 +283,37 @@ pub struct SnapshotJob {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
 }
+impl SnapshotJob {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(id: impl Into<String>, correlator: impl Into<String>) -> Self {
+        SnapshotJob {
+            id: id.into(),
+            correlator: correlator.into(),
+            html_url: None,
+        }
+    }
+}
+impl SnapshotJob {
+    /// Sets `id`.
+    pub fn id(mut self, value: impl Into<String>) -> Self {
+        self.id = value.into();
+        self
+    }
+    /// Sets `correlator`.
+    pub fn correlator(mut self, value: impl Into<String>) -> Self {
+        self.correlator = value.into();
+        self
+    }
+    /// Sets `html_url`.
+    pub fn html_url(mut self, value: impl Into<String>) -> Self {
+        self.html_url = Some(value.into());
+        self
+    }
+}
 
 /// A description of the detector used.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct SnapshotDetector {
     /// The name of the detector used.
     pub name: String,
@@ -215,51 +322,82 @@ pub struct SnapshotDetector {
     /// The url of the detector used.
     pub url: String,
 }
+impl SnapshotDetector {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        name: impl Into<String>,
+        version: impl Into<String>,
+        url: impl Into<String>,
+    ) -> Self {
+        SnapshotDetector {
+            name: name.into(),
+            version: version.into(),
+            url: url.into(),
+        }
+    }
+}
+impl SnapshotDetector {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `version`.
+    pub fn version(mut self, value: impl Into<String>) -> Self {
+        self.version = value.into();
+        self
+    }
+    /// Sets `url`.
+    pub fn url(mut self, value: impl Into<String>) -> Self {
+        self.url = value.into();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
-pub enum BooleanOrNumberOrString {
+#[non_exhaustive]
+pub enum MetadataValue {
     String(String),
     Number(f64),
     Boolean(bool),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
-impl std::fmt::Display for BooleanOrNumberOrString {
+impl std::fmt::Display for MetadataValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            BooleanOrNumberOrString::String(v) => v.fmt(f),
-            BooleanOrNumberOrString::Number(v) => v.fmt(f),
-            BooleanOrNumberOrString::Boolean(v) => v.fmt(f),
-            BooleanOrNumberOrString::Other(serde_json::Value::String(s)) => {
-                f.write_str(s)
-            }
-            BooleanOrNumberOrString::Other(v) => v.fmt(f),
+            MetadataValue::String(v) => v.fmt(f),
+            MetadataValue::Number(v) => v.fmt(f),
+            MetadataValue::Boolean(v) => v.fmt(f),
+            MetadataValue::Other(serde_json::Value::String(s)) => f.write_str(s),
+            MetadataValue::Other(v) => v.fmt(f),
         }
     }
 }
-impl From<String> for BooleanOrNumberOrString {
+impl From<String> for MetadataValue {
     fn from(v: String) -> Self {
-        BooleanOrNumberOrString::String(v)
+        MetadataValue::String(v)
     }
 }
-impl From<&str> for BooleanOrNumberOrString {
+impl From<&str> for MetadataValue {
     fn from(v: &str) -> Self {
-        BooleanOrNumberOrString::String(v.to_string())
+        MetadataValue::String(v.to_string())
     }
 }
-impl From<f64> for BooleanOrNumberOrString {
+impl From<f64> for MetadataValue {
     fn from(v: f64) -> Self {
-        BooleanOrNumberOrString::Number(v)
+        MetadataValue::Number(v)
     }
 }
-impl From<bool> for BooleanOrNumberOrString {
+impl From<bool> for MetadataValue {
     fn from(v: bool) -> Self {
-        BooleanOrNumberOrString::Boolean(v)
+        MetadataValue::Boolean(v)
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct Manifest {
     /// The name of the manifest.
     pub name: String,
@@ -267,49 +405,147 @@ pub struct Manifest {
     pub file: Option<ManifestFile>,
     /// User-defined metadata to store domain-specific information limited to 8 keys with scalar values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<
-        std::collections::BTreeMap<String, Option<BooleanOrNumberOrString>>,
-    >,
+    pub metadata: Option<std::collections::BTreeMap<String, Option<MetadataValue>>>,
     /// A collection of resolved package dependencies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved: Option<std::collections::BTreeMap<String, Dependency>>,
 }
+impl Manifest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>) -> Self {
+        Manifest {
+            name: name.into(),
+            file: None,
+            metadata: None,
+            resolved: None,
+        }
+    }
+}
+impl Manifest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `file`.
+    pub fn file(mut self, value: impl Into<ManifestFile>) -> Self {
+        self.file = Some(value.into());
+        self
+    }
+    /// Sets `metadata`.
+    pub fn metadata(
+        mut self,
+        value: impl Into<std::collections::BTreeMap<String, Option<MetadataValue>>>,
+    ) -> Self {
+        self.metadata = Some(value.into());
+        self
+    }
+    /// Sets `resolved`.
+    pub fn resolved(
+        mut self,
+        value: impl Into<std::collections::BTreeMap<String, Dependency>>,
+    ) -> Self {
+        self.resolved = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ManifestFile {
     /// The path of the manifest file relative to the root of the Git repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_location: Option<String>,
 }
+impl ManifestFile {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ManifestFile {
+            source_location: None,
+        }
+    }
+}
+impl ManifestFile {
+    /// Sets `source_location`.
+    pub fn source_location(mut self, value: impl Into<String>) -> Self {
+        self.source_location = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct Dependency {
     /// Package-url (PURL) of dependency. See https://github.com/package-url/purl-spec for more details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package_url: Option<String>,
     /// User-defined metadata to store domain-specific information limited to 8 keys with scalar values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<
-        std::collections::BTreeMap<String, Option<BooleanOrNumberOrString>>,
-    >,
+    pub metadata: Option<std::collections::BTreeMap<String, Option<MetadataValue>>>,
     /// A notation of whether a dependency is requested directly by this manifest or is a dependency of another dependency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub relationship: Option<DirectOrIndirect>,
+    pub relationship: Option<DependencyRelationship>,
     /// A notation of whether the dependency is required for the primary build artifact (runtime) or is only used for development. Future versions of this specification may allow for more granular scopes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<DevelopmentOrRuntime>,
+    pub scope: Option<DependencyScope>,
     /// Array of package-url (PURLs) of direct child dependencies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependencies: Option<Vec<String>>,
+}
+impl Dependency {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        Dependency {
+            package_url: None,
+            metadata: None,
+            relationship: None,
+            scope: None,
+            dependencies: None,
+        }
+    }
+}
+impl Dependency {
+    /// Sets `package_url`.
+    pub fn package_url(mut self, value: impl Into<String>) -> Self {
+        self.package_url = Some(value.into());
+        self
+    }
+    /// Sets `metadata`.
+    pub fn metadata(
+        mut self,
+        value: impl Into<std::collections::BTreeMap<String, Option<MetadataValue>>>,
+    ) -> Self {
+        self.metadata = Some(value.into());
+        self
+    }
+    /// Sets `relationship`.
+    pub fn relationship(mut self, value: impl Into<DependencyRelationship>) -> Self {
+        self.relationship = Some(value.into());
+        self
+    }
+    /// Sets `scope`.
+    pub fn scope(mut self, value: impl Into<DependencyScope>) -> Self {
+        self.scope = Some(value.into());
+        self
+    }
+    /// Sets `dependencies`.
+    pub fn dependencies(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.dependencies = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
 }
 
 crate::open_enum! {
     #[doc =
     " A notation of whether a dependency is requested directly by this manifest or is a dependency of another dependency."]
-    DirectOrIndirect { Direct = "direct", Indirect = "indirect", }
+    DependencyRelationship { Direct = "direct", Indirect = "indirect", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependencyGraphCreateRepositorySnapshotResponse {
     /// ID of the created snapshot.
     pub id: i64,

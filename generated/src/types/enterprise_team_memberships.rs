@@ -4,8 +4,27 @@
 use super::*;
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct EnterpriseTeamMembershipsBulkAddRequest {
     /// The GitHub user handles to add to the team.
     pub usernames: Vec<String>,
+}
+impl EnterpriseTeamMembershipsBulkAddRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(usernames: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        EnterpriseTeamMembershipsBulkAddRequest {
+            usernames: usernames.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl EnterpriseTeamMembershipsBulkAddRequest {
+    /// Sets `usernames`.
+    pub fn usernames(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.usernames = value.into_iter().map(Into::into).collect();
+        self
+    }
 }
 

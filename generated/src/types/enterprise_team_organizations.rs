@@ -4,8 +4,27 @@
 use super::*;
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct EnterpriseTeamOrganizationsBulkAddRequest {
     /// Organization slug to assign the team to.
     pub organization_slugs: Vec<String>,
+}
+impl EnterpriseTeamOrganizationsBulkAddRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(organization_slugs: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        EnterpriseTeamOrganizationsBulkAddRequest {
+            organization_slugs: organization_slugs.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl EnterpriseTeamOrganizationsBulkAddRequest {
+    /// Sets `organization_slugs`.
+    pub fn organization_slugs(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.organization_slugs = value.into_iter().map(Into::into).collect();
+        self
+    }
 }
 

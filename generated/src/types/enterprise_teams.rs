@@ -4,6 +4,7 @@
 use super::*;
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct EnterpriseTeamsCreateRequest {
     /// The name of the team.
     pub name: String,
@@ -18,13 +19,13 @@ pub struct EnterpriseTeamsCreateRequest {
     /// Whether the enterprise team should be reflected in each organization.
     /// This value cannot be set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sync_to_organizations: Option<AllOrDisabled>,
+    pub sync_to_organizations: Option<SyncToOrganizations>,
     /// Specifies which organizations in the enterprise should have access to this team. Can be one of `disabled`, `selected`, or `all`.
     /// `disabled`: The team is not assigned to any organizations. This is the default when you create a new team.
     /// `selected`: The team is assigned to specific organizations. You can then use the [add organization assignments API](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#add-organization-assignments) endpoint.
     /// `all`: The team is assigned to all current and future organizations in the enterprise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_selection_type: Option<DisabledOrSelectedOrAll>,
+    pub organization_selection_type: Option<OrganizationSelectionType>,
     /// The ID of the IdP group to assign team membership with. You can get this value from the [REST API endpoints for SCIM](https://docs.github.com/rest/scim#list-provisioned-scim-groups-for-an-enterprise).
     #[serde(
         default,
@@ -39,13 +40,78 @@ pub struct EnterpriseTeamsCreateRequest {
     ///
     /// Default: `notifications_enabled`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_setting: Option<EnterpriseTeamNotificationSetting>,
+    pub notification_setting: Option<TeamFullNotificationSetting>,
+}
+impl EnterpriseTeamsCreateRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>) -> Self {
+        EnterpriseTeamsCreateRequest {
+            name: name.into(),
+            description: None,
+            sync_to_organizations: None,
+            organization_selection_type: None,
+            group_id: None,
+            notification_setting: None,
+        }
+    }
+}
+impl EnterpriseTeamsCreateRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(Some(value.into()));
+        self
+    }
+    /// Sends `description` as `null` (GitHub then clears it).
+    pub fn description_null(mut self) -> Self {
+        self.description = Some(None);
+        self
+    }
+    /// Sets `sync_to_organizations`.
+    pub fn sync_to_organizations(
+        mut self,
+        value: impl Into<SyncToOrganizations>,
+    ) -> Self {
+        self.sync_to_organizations = Some(value.into());
+        self
+    }
+    /// Sets `organization_selection_type`.
+    pub fn organization_selection_type(
+        mut self,
+        value: impl Into<OrganizationSelectionType>,
+    ) -> Self {
+        self.organization_selection_type = Some(value.into());
+        self
+    }
+    /// Sets `group_id`.
+    pub fn group_id(mut self, value: impl Into<String>) -> Self {
+        self.group_id = Some(Some(value.into()));
+        self
+    }
+    /// Sends `group_id` as `null` (GitHub then clears it).
+    pub fn group_id_null(mut self) -> Self {
+        self.group_id = Some(None);
+        self
+    }
+    /// Sets `notification_setting`.
+    pub fn notification_setting(
+        mut self,
+        value: impl Into<TeamFullNotificationSetting>,
+    ) -> Self {
+        self.notification_setting = Some(value.into());
+        self
+    }
 }
 
 crate::open_enum! {
     #[doc = " Retired: this field is no longer supported."] #[doc =
     " Whether the enterprise team should be reflected in each organization."] #[doc =
-    " This value cannot be set."] AllOrDisabled { All = "all", Disabled = "disabled", }
+    " This value cannot be set."] SyncToOrganizations { All = "all", Disabled =
+    "disabled", }
 }
 
 crate::open_enum! {
@@ -57,11 +123,12 @@ crate::open_enum! {
     " `selected`: The team is assigned to specific organizations. You can then use the [add organization assignments API](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#add-organization-assignments) endpoint."]
     #[doc =
     " `all`: The team is assigned to all current and future organizations in the enterprise."]
-    DisabledOrSelectedOrAll { Disabled = "disabled", Selected = "selected", All = "all",
-    }
+    OrganizationSelectionType { Disabled = "disabled", Selected = "selected", All =
+    "all", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct EnterpriseTeamsUpdateRequest {
     /// A new name for the team.
     #[serde(
@@ -81,13 +148,13 @@ pub struct EnterpriseTeamsUpdateRequest {
     /// Whether the enterprise team should be reflected in each organization.
     /// This value cannot be changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sync_to_organizations: Option<AllOrDisabled>,
+    pub sync_to_organizations: Option<SyncToOrganizations>,
     /// Specifies which organizations in the enterprise should have access to this team. Can be one of `disabled`, `selected`, or `all`.
     /// `disabled`: The team is not assigned to any organizations. This is the default when you create a new team.
     /// `selected`: The team is assigned to specific organizations. You can then use the [add organization assignments API](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#add-organization-assignments).
     /// `all`: The team is assigned to all current and future organizations in the enterprise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_selection_type: Option<DisabledOrSelectedOrAll>,
+    pub organization_selection_type: Option<OrganizationSelectionType>,
     /// The ID of the IdP group to assign team membership with. The new IdP group will replace the existing one, or replace existing direct members if the team isn't currently linked to an IdP group.
     #[serde(
         default,
@@ -100,6 +167,75 @@ pub struct EnterpriseTeamsUpdateRequest {
     /// * `notifications_enabled` - team members receive notifications when the team is @mentioned.
     /// * `notifications_disabled` - no one receives notifications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_setting: Option<EnterpriseTeamNotificationSetting>,
+    pub notification_setting: Option<TeamFullNotificationSetting>,
+}
+impl EnterpriseTeamsUpdateRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        EnterpriseTeamsUpdateRequest {
+            name: None,
+            description: None,
+            sync_to_organizations: None,
+            organization_selection_type: None,
+            group_id: None,
+            notification_setting: None,
+        }
+    }
+}
+impl EnterpriseTeamsUpdateRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(Some(value.into()));
+        self
+    }
+    /// Sends `name` as `null` (GitHub then clears it).
+    pub fn name_null(mut self) -> Self {
+        self.name = Some(None);
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(Some(value.into()));
+        self
+    }
+    /// Sends `description` as `null` (GitHub then clears it).
+    pub fn description_null(mut self) -> Self {
+        self.description = Some(None);
+        self
+    }
+    /// Sets `sync_to_organizations`.
+    pub fn sync_to_organizations(
+        mut self,
+        value: impl Into<SyncToOrganizations>,
+    ) -> Self {
+        self.sync_to_organizations = Some(value.into());
+        self
+    }
+    /// Sets `organization_selection_type`.
+    pub fn organization_selection_type(
+        mut self,
+        value: impl Into<OrganizationSelectionType>,
+    ) -> Self {
+        self.organization_selection_type = Some(value.into());
+        self
+    }
+    /// Sets `group_id`.
+    pub fn group_id(mut self, value: impl Into<String>) -> Self {
+        self.group_id = Some(Some(value.into()));
+        self
+    }
+    /// Sends `group_id` as `null` (GitHub then clears it).
+    pub fn group_id_null(mut self) -> Self {
+        self.group_id = Some(None);
+        self
+    }
+    /// Sets `notification_setting`.
+    pub fn notification_setting(
+        mut self,
+        value: impl Into<TeamFullNotificationSetting>,
+    ) -> Self {
+        self.notification_setting = Some(value.into());
+        self
+    }
 }
 

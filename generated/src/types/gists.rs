@@ -5,6 +5,7 @@ use super::*;
 
 /// Base Gist
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BaseGist {
     pub url: String,
     pub forks_url: String,
@@ -16,8 +17,8 @@ pub struct BaseGist {
     pub html_url: String,
     pub files: std::collections::BTreeMap<String, BaseGistFilesValue>,
     pub public: bool,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     pub description: Option<String>,
     pub comments: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36,6 +37,7 @@ pub struct BaseGist {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BaseGistFilesValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
@@ -53,6 +55,7 @@ pub struct BaseGistFilesValue {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct GistsCreateRequest {
     /// Description of the gist
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,18 +65,71 @@ pub struct GistsCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<GistsCreateRequestPublic>,
 }
+impl GistsCreateRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        files: impl Into<
+            std::collections::BTreeMap<String, GistsCreateRequestFilesValue>,
+        >,
+    ) -> Self {
+        GistsCreateRequest {
+            description: None,
+            files: files.into(),
+            public: None,
+        }
+    }
+}
+impl GistsCreateRequest {
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    /// Sets `files`.
+    pub fn files(
+        mut self,
+        value: impl Into<
+            std::collections::BTreeMap<String, GistsCreateRequestFilesValue>,
+        >,
+    ) -> Self {
+        self.files = value.into();
+        self
+    }
+    /// Sets `public`.
+    pub fn public(mut self, value: impl Into<GistsCreateRequestPublic>) -> Self {
+        self.public = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct GistsCreateRequestFilesValue {
     /// Content of the file
     pub content: String,
 }
+impl GistsCreateRequestFilesValue {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(content: impl Into<String>) -> Self {
+        GistsCreateRequestFilesValue {
+            content: content.into(),
+        }
+    }
+}
+impl GistsCreateRequestFilesValue {
+    /// Sets `content`.
+    pub fn content(mut self, value: impl Into<String>) -> Self {
+        self.content = value.into();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum GistsCreateRequestPublic {
     Boolean(bool),
-    Variant1(TrueOrFalse),
+    Variant1(GistsCreateRequestPublicVariant1),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
@@ -96,11 +152,12 @@ impl From<bool> for GistsCreateRequestPublic {
 }
 
 crate::open_enum! {
-    TrueOrFalse { True = "true", False = "false", }
+    GistsCreateRequestPublicVariant1 { True = "true", False = "false", }
 }
 
 /// Gist Simple
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GistSimple {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forks: Option<Vec<GistSimpleForksItem>>,
@@ -151,6 +208,7 @@ pub struct GistSimple {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GistSimpleForksItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -160,20 +218,21 @@ pub struct GistSimpleForksItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<PublicUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 /// Gist History
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GistHistory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<SimpleUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub committed_at: Option<String>,
+    pub committed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_status: Option<GistHistoryChangeStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -181,6 +240,7 @@ pub struct GistHistory {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GistHistoryChangeStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<i64>,
@@ -192,6 +252,7 @@ pub struct GistHistoryChangeStatus {
 
 /// Gist
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GistSimpleForkOf {
     pub url: String,
     pub forks_url: String,
@@ -203,8 +264,8 @@ pub struct GistSimpleForkOf {
     pub html_url: String,
     pub files: std::collections::BTreeMap<String, GistSimpleForkOfFilesValue>,
     pub public: bool,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     pub description: Option<String>,
     pub comments: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -222,6 +283,7 @@ pub struct GistSimpleForkOf {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GistSimpleForkOfFilesValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
@@ -236,6 +298,7 @@ pub struct GistSimpleForkOfFilesValue {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GistSimpleFilesValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
@@ -257,6 +320,7 @@ pub struct GistSimpleFilesValue {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GistsGetError403 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block: Option<GistsGetError403Block>,
@@ -267,6 +331,7 @@ pub struct GistsGetError403 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GistsGetError403Block {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -277,6 +342,7 @@ pub struct GistsGetError403Block {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct GistsUpdateRequest {
     /// The description of the gist.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -288,8 +354,35 @@ pub struct GistsUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<std::collections::BTreeMap<String, GistsUpdateRequestFilesValue>>,
 }
+impl GistsUpdateRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        GistsUpdateRequest {
+            description: None,
+            files: None,
+        }
+    }
+}
+impl GistsUpdateRequest {
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    /// Sets `files`.
+    pub fn files(
+        mut self,
+        value: impl Into<
+            std::collections::BTreeMap<String, GistsUpdateRequestFilesValue>,
+        >,
+    ) -> Self {
+        self.files = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct GistsUpdateRequestFilesValue {
     /// The new content of the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -302,9 +395,36 @@ pub struct GistsUpdateRequestFilesValue {
     )]
     pub filename: Option<Option<String>>,
 }
+impl GistsUpdateRequestFilesValue {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        GistsUpdateRequestFilesValue {
+            content: None,
+            filename: None,
+        }
+    }
+}
+impl GistsUpdateRequestFilesValue {
+    /// Sets `content`.
+    pub fn content(mut self, value: impl Into<String>) -> Self {
+        self.content = Some(value.into());
+        self
+    }
+    /// Sets `filename`.
+    pub fn filename(mut self, value: impl Into<String>) -> Self {
+        self.filename = Some(Some(value.into()));
+        self
+    }
+    /// Sends `filename` as `null` (GitHub then clears it).
+    pub fn filename_null(mut self) -> Self {
+        self.filename = Some(None);
+        self
+    }
+}
 
 /// A comment made to a gist.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GistComment {
     pub id: i64,
     pub node_id: String,
@@ -312,25 +432,42 @@ pub struct GistComment {
     /// The comment text.
     pub body: String,
     pub user: Option<SimpleUser>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct GistsCreateCommentRequest {
     /// The comment text.
     pub body: String,
 }
+impl GistsCreateCommentRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(body: impl Into<String>) -> Self {
+        GistsCreateCommentRequest {
+            body: body.into(),
+        }
+    }
+}
+impl GistsCreateCommentRequest {
+    /// Sets `body`.
+    pub fn body(mut self, value: impl Into<String>) -> Self {
+        self.body = value.into();
+        self
+    }
+}
 
 /// Gist Commit
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GistCommit {
     pub url: String,
     pub version: String,
     pub user: Option<SimpleUser>,
     pub change_status: GistHistoryChangeStatus,
-    pub committed_at: String,
+    pub committed_at: crate::Timestamp,
 }
 

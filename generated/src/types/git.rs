@@ -4,6 +4,7 @@
 use super::*;
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct GitCreateBlobRequest {
     /// The new blob's content.
     pub content: String,
@@ -11,9 +12,31 @@ pub struct GitCreateBlobRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
 }
+impl GitCreateBlobRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(content: impl Into<String>) -> Self {
+        GitCreateBlobRequest {
+            content: content.into(),
+            encoding: None,
+        }
+    }
+}
+impl GitCreateBlobRequest {
+    /// Sets `content`.
+    pub fn content(mut self, value: impl Into<String>) -> Self {
+        self.content = value.into();
+        self
+    }
+    /// Sets `encoding`.
+    pub fn encoding(mut self, value: impl Into<String>) -> Self {
+        self.encoding = Some(value.into());
+        self
+    }
+}
 
 /// Short Blob
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ShortBlob {
     pub url: String,
     pub sha: String,
@@ -21,6 +44,7 @@ pub struct ShortBlob {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum GitCreateBlobError422 {
     ValidationError(ValidationError),
     RepositoryRuleViolationError(RepositoryRuleViolationError),
@@ -30,6 +54,7 @@ pub enum GitCreateBlobError422 {
 
 /// Blob
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Blob {
     pub content: String,
     pub encoding: String,
@@ -42,6 +67,7 @@ pub struct Blob {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct GitCreateCommitRequest {
     /// The commit message
     pub message: String,
@@ -52,7 +78,7 @@ pub struct GitCreateCommitRequest {
     pub parents: Option<Vec<String>>,
     /// Information about the author of the commit. By default, the `author` will be the authenticated user and the current date. See the `author` and `committer` object below for details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub author: Option<ReposCreateOrUpdateFileContentsRequestCommitter>,
+    pub author: Option<GitCreateCommitRequestAuthor>,
     /// Information about the person who is making the commit. By default, `committer` will use the information set in `author`. See the `author` and `committer` object below for details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub committer: Option<GitCreateCommitRequestCommitter>,
@@ -60,9 +86,101 @@ pub struct GitCreateCommitRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
 }
+impl GitCreateCommitRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(message: impl Into<String>, tree: impl Into<String>) -> Self {
+        GitCreateCommitRequest {
+            message: message.into(),
+            tree: tree.into(),
+            parents: None,
+            author: None,
+            committer: None,
+            signature: None,
+        }
+    }
+}
+impl GitCreateCommitRequest {
+    /// Sets `message`.
+    pub fn message(mut self, value: impl Into<String>) -> Self {
+        self.message = value.into();
+        self
+    }
+    /// Sets `tree`.
+    pub fn tree(mut self, value: impl Into<String>) -> Self {
+        self.tree = value.into();
+        self
+    }
+    /// Sets `parents`.
+    pub fn parents(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.parents = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `author`.
+    pub fn author(mut self, value: impl Into<GitCreateCommitRequestAuthor>) -> Self {
+        self.author = Some(value.into());
+        self
+    }
+    /// Sets `committer`.
+    pub fn committer(
+        mut self,
+        value: impl Into<GitCreateCommitRequestCommitter>,
+    ) -> Self {
+        self.committer = Some(value.into());
+        self
+    }
+    /// Sets `signature`.
+    pub fn signature(mut self, value: impl Into<String>) -> Self {
+        self.signature = Some(value.into());
+        self
+    }
+}
+
+/// Information about the author of the commit. By default, the `author` will be the authenticated user and the current date. See the `author` and `committer` object below for details.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
+pub struct GitCreateCommitRequestAuthor {
+    /// The name of the author (or committer) of the commit
+    pub name: String,
+    /// The email of the author (or committer) of the commit
+    pub email: String,
+    /// Indicates when this commit was authored (or committed). This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<crate::Timestamp>,
+}
+impl GitCreateCommitRequestAuthor {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>, email: impl Into<String>) -> Self {
+        GitCreateCommitRequestAuthor {
+            name: name.into(),
+            email: email.into(),
+            date: None,
+        }
+    }
+}
+impl GitCreateCommitRequestAuthor {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `email`.
+    pub fn email(mut self, value: impl Into<String>) -> Self {
+        self.email = value.into();
+        self
+    }
+    /// Sets `date`.
+    pub fn date(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.date = Some(value.into());
+        self
+    }
+}
 
 /// Information about the person who is making the commit. By default, `committer` will use the information set in `author`. See the `author` and `committer` object below for details.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct GitCreateCommitRequestCommitter {
     /// The name of the author (or committer) of the commit
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,11 +190,39 @@ pub struct GitCreateCommitRequestCommitter {
     pub email: Option<String>,
     /// Indicates when this commit was authored (or committed). This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date: Option<String>,
+    pub date: Option<crate::Timestamp>,
+}
+impl GitCreateCommitRequestCommitter {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        GitCreateCommitRequestCommitter {
+            name: None,
+            email: None,
+            date: None,
+        }
+    }
+}
+impl GitCreateCommitRequestCommitter {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `email`.
+    pub fn email(mut self, value: impl Into<String>) -> Self {
+        self.email = Some(value.into());
+        self
+    }
+    /// Sets `date`.
+    pub fn date(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.date = Some(value.into());
+        self
+    }
 }
 
 /// Low-level Git commit operations within a repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GitCommit {
     /// SHA for the commit
     pub sha: String,
@@ -96,6 +242,7 @@ pub struct GitCommit {
 
 /// Git references within a repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GitRef {
     pub r#ref: String,
     pub node_id: String,
@@ -104,6 +251,7 @@ pub struct GitRef {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GitRefObject {
     pub r#type: String,
     /// SHA for the reference
@@ -112,6 +260,7 @@ pub struct GitRefObject {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct GitUpdateRefRequest {
     /// The SHA1 value to set this reference to
     pub sha: String,
@@ -119,8 +268,30 @@ pub struct GitUpdateRefRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force: Option<bool>,
 }
+impl GitUpdateRefRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(sha: impl Into<String>) -> Self {
+        GitUpdateRefRequest {
+            sha: sha.into(),
+            force: None,
+        }
+    }
+}
+impl GitUpdateRefRequest {
+    /// Sets `sha`.
+    pub fn sha(mut self, value: impl Into<String>) -> Self {
+        self.sha = value.into();
+        self
+    }
+    /// Sets `force`.
+    pub fn force(mut self, value: impl Into<bool>) -> Self {
+        self.force = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct GitCreateTagRequest {
     /// The tag's name. This is typically a version (e.g., "v0.0.1").
     pub tag: String,
@@ -129,10 +300,10 @@ pub struct GitCreateTagRequest {
     /// The SHA of the git object this is tagging.
     pub object: String,
     /// The type of the object we're tagging. Normally this is a `commit` but it can also be a `tree` or a `blob`.
-    pub r#type: CommitOrTreeOrBlob,
+    pub r#type: GitCreateTagRequestType,
     /// An object with information about the individual creating the tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tagger: Option<ReposCreateOrUpdateFileContentsRequestCommitter>,
+    pub tagger: Option<GitCreateCommitRequestAuthor>,
 }
 impl GitCreateTagRequest {
     /// A value with the required fields set and every optional field absent.
@@ -140,7 +311,7 @@ impl GitCreateTagRequest {
         tag: impl Into<String>,
         message: impl Into<String>,
         object: impl Into<String>,
-        r#type: impl Into<CommitOrTreeOrBlob>,
+        r#type: impl Into<GitCreateTagRequestType>,
     ) -> Self {
         GitCreateTagRequest {
             tag: tag.into(),
@@ -151,15 +322,43 @@ impl GitCreateTagRequest {
         }
     }
 }
+impl GitCreateTagRequest {
+    /// Sets `tag`.
+    pub fn tag(mut self, value: impl Into<String>) -> Self {
+        self.tag = value.into();
+        self
+    }
+    /// Sets `message`.
+    pub fn message(mut self, value: impl Into<String>) -> Self {
+        self.message = value.into();
+        self
+    }
+    /// Sets `object`.
+    pub fn object(mut self, value: impl Into<String>) -> Self {
+        self.object = value.into();
+        self
+    }
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<GitCreateTagRequestType>) -> Self {
+        self.r#type = value.into();
+        self
+    }
+    /// Sets `tagger`.
+    pub fn tagger(mut self, value: impl Into<GitCreateCommitRequestAuthor>) -> Self {
+        self.tagger = Some(value.into());
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc =
     " The type of the object we're tagging. Normally this is a `commit` but it can also be a `tree` or a `blob`."]
-    CommitOrTreeOrBlob { Commit = "commit", Tree = "tree", Blob = "blob", }
+    GitCreateTagRequestType { Commit = "commit", Tree = "tree", Blob = "blob", }
 }
 
 /// Metadata for a Git tag
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GitTag {
     pub node_id: String,
     /// Name of the tag
@@ -177,6 +376,7 @@ pub struct GitTag {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GitTagTagger {
     pub date: String,
     pub email: String,
@@ -184,6 +384,7 @@ pub struct GitTagTagger {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GitTagObject {
     pub sha: String,
     pub r#type: String,
@@ -191,6 +392,7 @@ pub struct GitTagObject {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct GitCreateTreeRequest {
     /// Objects (of `path`, `mode`, `type`, and `sha`) specifying a tree structure.
     pub tree: Vec<GitCreateTreeRequestTreeItem>,
@@ -199,8 +401,35 @@ pub struct GitCreateTreeRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_tree: Option<String>,
 }
+impl GitCreateTreeRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        tree: impl IntoIterator<Item = impl Into<GitCreateTreeRequestTreeItem>>,
+    ) -> Self {
+        GitCreateTreeRequest {
+            tree: tree.into_iter().map(Into::into).collect(),
+            base_tree: None,
+        }
+    }
+}
+impl GitCreateTreeRequest {
+    /// Sets `tree`.
+    pub fn tree(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<GitCreateTreeRequestTreeItem>>,
+    ) -> Self {
+        self.tree = value.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets `base_tree`.
+    pub fn base_tree(mut self, value: impl Into<String>) -> Self {
+        self.base_tree = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct GitCreateTreeRequestTreeItem {
     /// The file referenced in the tree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,7 +439,7 @@ pub struct GitCreateTreeRequestTreeItem {
     pub mode: Option<GitCreateTreeRequestTreeItemMode>,
     /// Either `blob`, `tree`, or `commit`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<CommitOrTreeOrBlob>,
+    pub r#type: Option<GitCreateTagRequestType>,
     /// The SHA1 checksum ID of the object in the tree. Also called `tree.sha`. If the value is `null` then the file will be deleted.
     ///
     /// **Note:** Use either `tree.sha` or `content` to specify the contents of the entry. Using both `tree.sha` and `content` will return an error.
@@ -226,6 +455,50 @@ pub struct GitCreateTreeRequestTreeItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
 }
+impl GitCreateTreeRequestTreeItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        GitCreateTreeRequestTreeItem {
+            path: None,
+            mode: None,
+            r#type: None,
+            sha: None,
+            content: None,
+        }
+    }
+}
+impl GitCreateTreeRequestTreeItem {
+    /// Sets `path`.
+    pub fn path(mut self, value: impl Into<String>) -> Self {
+        self.path = Some(value.into());
+        self
+    }
+    /// Sets `mode`.
+    pub fn mode(mut self, value: impl Into<GitCreateTreeRequestTreeItemMode>) -> Self {
+        self.mode = Some(value.into());
+        self
+    }
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<GitCreateTagRequestType>) -> Self {
+        self.r#type = Some(value.into());
+        self
+    }
+    /// Sets `sha`.
+    pub fn sha(mut self, value: impl Into<String>) -> Self {
+        self.sha = Some(Some(value.into()));
+        self
+    }
+    /// Sends `sha` as `null` (GitHub then clears it).
+    pub fn sha_null(mut self) -> Self {
+        self.sha = Some(None);
+        self
+    }
+    /// Sets `content`.
+    pub fn content(mut self, value: impl Into<String>) -> Self {
+        self.content = Some(value.into());
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc =
@@ -236,6 +509,7 @@ crate::open_enum! {
 
 /// The hierarchy between files in a Git repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GitTree {
     pub sha: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -246,6 +520,7 @@ pub struct GitTree {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GitTreeTreeItem {
     pub path: String,
     pub mode: String,

@@ -5,6 +5,7 @@ use super::*;
 
 /// Gitignore Template
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GitignoreTemplate {
     pub name: String,
     pub source: String,

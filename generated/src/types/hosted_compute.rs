@@ -4,6 +4,7 @@
 use super::*;
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct HostedComputeListNetworkConfigurationsForOrgResponse {
     pub total_count: i64,
     pub network_configurations: Vec<NetworkConfiguration>,
@@ -11,6 +12,7 @@ pub struct HostedComputeListNetworkConfigurationsForOrgResponse {
 
 /// A hosted compute network configuration.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct NetworkConfiguration {
     /// The unique identifier of the network configuration.
     pub id: String,
@@ -18,7 +20,7 @@ pub struct NetworkConfiguration {
     pub name: String,
     /// The hosted compute service the network configuration supports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compute_service: Option<NoneTypeOrActionsOrCodespaces>,
+    pub compute_service: Option<NetworkConfigurationComputeService>,
     /// The unique identifier of each network settings in the configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_settings_ids: Option<Vec<String>>,
@@ -29,22 +31,23 @@ pub struct NetworkConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover_network_enabled: Option<bool>,
     /// The time at which the network configuration was created, in ISO 8601 format.
-    pub created_on: Option<String>,
+    pub created_on: Option<crate::Timestamp>,
 }
 
 crate::open_enum! {
     #[doc = " The hosted compute service the network configuration supports."]
-    NoneTypeOrActionsOrCodespaces { None = "none", Actions = "actions", Codespaces =
+    NetworkConfigurationComputeService { None = "none", Actions = "actions", Codespaces =
     "codespaces", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct HostedComputeCreateNetworkConfigurationForOrgRequest {
     /// Name of the network configuration. Must be between 1 and 100 characters and may only contain upper and lowercase letters a-z, numbers 0-9, '.', '-', and '_'.
     pub name: String,
     /// The hosted compute service to use for the network configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compute_service: Option<NoneTypeOrActions>,
+    pub compute_service: Option<ComputeService>,
     /// A list of identifiers of the network settings resources to use for the network configuration. Exactly one resource identifier must be specified in the list.
     pub network_settings_ids: Vec<String>,
     /// A list of identifiers of the failover network settings resources to use for the network configuration. Exactly one resource identifier must be specified in the list.
@@ -54,20 +57,74 @@ pub struct HostedComputeCreateNetworkConfigurationForOrgRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover_network_enabled: Option<bool>,
 }
+impl HostedComputeCreateNetworkConfigurationForOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        name: impl Into<String>,
+        network_settings_ids: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        HostedComputeCreateNetworkConfigurationForOrgRequest {
+            name: name.into(),
+            compute_service: None,
+            network_settings_ids: network_settings_ids
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            failover_network_settings_ids: None,
+            failover_network_enabled: None,
+        }
+    }
+}
+impl HostedComputeCreateNetworkConfigurationForOrgRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `compute_service`.
+    pub fn compute_service(mut self, value: impl Into<ComputeService>) -> Self {
+        self.compute_service = Some(value.into());
+        self
+    }
+    /// Sets `network_settings_ids`.
+    pub fn network_settings_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.network_settings_ids = value.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets `failover_network_settings_ids`.
+    pub fn failover_network_settings_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.failover_network_settings_ids = Some(
+            value.into_iter().map(Into::into).collect(),
+        );
+        self
+    }
+    /// Sets `failover_network_enabled`.
+    pub fn failover_network_enabled(mut self, value: impl Into<bool>) -> Self {
+        self.failover_network_enabled = Some(value.into());
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc = " The hosted compute service to use for the network configuration."]
-    NoneTypeOrActions { None = "none", Actions = "actions", }
+    ComputeService { None = "none", Actions = "actions", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct HostedComputeUpdateNetworkConfigurationForOrgRequest {
     /// Name of the network configuration. Must be between 1 and 100 characters and may only contain upper and lowercase letters a-z, numbers 0-9, '.', '-', and '_'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The hosted compute service to use for the network configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compute_service: Option<NoneTypeOrActions>,
+    pub compute_service: Option<ComputeService>,
     /// A list of identifiers of the network settings resources to use for the network configuration. Exactly one resource identifier must be specified in the list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_settings_ids: Option<Vec<String>>,
@@ -78,9 +135,57 @@ pub struct HostedComputeUpdateNetworkConfigurationForOrgRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover_network_enabled: Option<bool>,
 }
+impl HostedComputeUpdateNetworkConfigurationForOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        HostedComputeUpdateNetworkConfigurationForOrgRequest {
+            name: None,
+            compute_service: None,
+            network_settings_ids: None,
+            failover_network_settings_ids: None,
+            failover_network_enabled: None,
+        }
+    }
+}
+impl HostedComputeUpdateNetworkConfigurationForOrgRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `compute_service`.
+    pub fn compute_service(mut self, value: impl Into<ComputeService>) -> Self {
+        self.compute_service = Some(value.into());
+        self
+    }
+    /// Sets `network_settings_ids`.
+    pub fn network_settings_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.network_settings_ids = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `failover_network_settings_ids`.
+    pub fn failover_network_settings_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.failover_network_settings_ids = Some(
+            value.into_iter().map(Into::into).collect(),
+        );
+        self
+    }
+    /// Sets `failover_network_enabled`.
+    pub fn failover_network_enabled(mut self, value: impl Into<bool>) -> Self {
+        self.failover_network_enabled = Some(value.into());
+        self
+    }
+}
 
 /// A hosted compute network settings resource.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct NetworkSettings {
     /// The unique identifier of the network settings resource.
     pub id: String,

@@ -5,6 +5,7 @@ use super::*;
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum InteractionsGetRestrictionsForOrgResponse {
     InteractionLimitResponse(InteractionLimitResponse),
     Variant1(serde_json::Value),
@@ -14,11 +15,12 @@ pub enum InteractionsGetRestrictionsForOrgResponse {
 
 /// Interaction limit settings.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct InteractionLimitResponse {
     /// The type of GitHub user that can comment, open issues, or create pull requests while the interaction limit is in effect.
     pub limit: InteractionGroup,
     pub origin: String,
-    pub expires_at: String,
+    pub expires_at: crate::Timestamp,
 }
 
 crate::open_enum! {
@@ -30,6 +32,7 @@ crate::open_enum! {
 
 /// Limit interactions to a specific type of user for a specified duration
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct InteractionLimit {
     /// The type of GitHub user that can comment, open issues, or create pull requests while the interaction limit is in effect.
     pub limit: InteractionGroup,
@@ -46,6 +49,18 @@ impl InteractionLimit {
         }
     }
 }
+impl InteractionLimit {
+    /// Sets `limit`.
+    pub fn limit(mut self, value: impl Into<InteractionGroup>) -> Self {
+        self.limit = value.into();
+        self
+    }
+    /// Sets `expiry`.
+    pub fn expiry(mut self, value: impl Into<InteractionExpiry>) -> Self {
+        self.expiry = Some(value.into());
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc = " The duration of the interaction restriction. Default: `one_day`."]
@@ -54,6 +69,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct InteractionsGetPullRequestCreationCapForOrgResponse {
     /// Whether the pull request creation cap is enabled
     pub enabled: bool,
@@ -62,6 +78,7 @@ pub struct InteractionsGetPullRequestCreationCapForOrgResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct InteractionsUpdatePullRequestCreationCapForOrgRequest {
     /// Whether the pull request creation cap is enabled
     pub enabled: bool,
@@ -69,11 +86,48 @@ pub struct InteractionsUpdatePullRequestCreationCapForOrgRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_open_pull_requests: Option<i64>,
 }
+impl InteractionsUpdatePullRequestCreationCapForOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(enabled: impl Into<bool>) -> Self {
+        InteractionsUpdatePullRequestCreationCapForOrgRequest {
+            enabled: enabled.into(),
+            max_open_pull_requests: None,
+        }
+    }
+}
+impl InteractionsUpdatePullRequestCreationCapForOrgRequest {
+    /// Sets `enabled`.
+    pub fn enabled(mut self, value: impl Into<bool>) -> Self {
+        self.enabled = value.into();
+        self
+    }
+    /// Sets `max_open_pull_requests`.
+    pub fn max_open_pull_requests(mut self, value: impl Into<i64>) -> Self {
+        self.max_open_pull_requests = Some(value.into());
+        self
+    }
+}
 
 /// A list of user logins to add or remove from the pull request creation cap bypass list.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct InteractionLimitPullRequestBypassList {
     /// A list of user logins to add or remove from the bypass list.
     pub users: Vec<String>,
+}
+impl InteractionLimitPullRequestBypassList {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(users: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        InteractionLimitPullRequestBypassList {
+            users: users.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl InteractionLimitPullRequestBypassList {
+    /// Sets `users`.
+    pub fn users(mut self, value: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.users = value.into_iter().map(Into::into).collect();
+        self
+    }
 }
 

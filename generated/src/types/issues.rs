@@ -4,19 +4,19 @@
 use super::*;
 
 crate::open_enum! {
-    CreatedOrUpdatedOrComments { Created = "created", Updated = "updated", Comments =
-    "comments", }
+    IssuesListSort { Created = "created", Updated = "updated", Comments = "comments", }
 }
 
 crate::open_enum! {
-    IssuesListFilter { Assigned = "assigned", Created = "created", Mentioned =
-    "mentioned", Subscribed = "subscribed", Repos = "repos", All = "all", }
+    Filter { Assigned = "assigned", Created = "created", Mentioned = "mentioned",
+    Subscribed = "subscribed", Repos = "repos", All = "all", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesCreateRequest {
     /// The title of the issue.
-    pub title: IntegerOrString,
+    pub title: PageDeploymentId,
     /// The contents of the issue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
@@ -32,7 +32,7 @@ pub struct IssuesCreateRequest {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub milestone: Option<Option<IntegerOrString>>,
+    pub milestone: Option<Option<PageDeploymentId>>,
     /// Labels to associate with this issue. _NOTE: Only users with push access can set labels for new issues. Labels are silently dropped otherwise._
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<IssuesCreateRequestLabelsItem>>,
@@ -52,7 +52,7 @@ pub struct IssuesCreateRequest {
 }
 impl IssuesCreateRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(title: impl Into<IntegerOrString>) -> Self {
+    pub fn new(title: impl Into<PageDeploymentId>) -> Self {
         IssuesCreateRequest {
             title: title.into(),
             body: None,
@@ -65,9 +65,78 @@ impl IssuesCreateRequest {
         }
     }
 }
+impl IssuesCreateRequest {
+    /// Sets `title`.
+    pub fn title(mut self, value: impl Into<PageDeploymentId>) -> Self {
+        self.title = value.into();
+        self
+    }
+    /// Sets `body`.
+    pub fn body(mut self, value: impl Into<String>) -> Self {
+        self.body = Some(value.into());
+        self
+    }
+    /// Sets `assignee`.
+    pub fn assignee(mut self, value: impl Into<String>) -> Self {
+        self.assignee = Some(Some(value.into()));
+        self
+    }
+    /// Sends `assignee` as `null` (GitHub then clears it).
+    pub fn assignee_null(mut self) -> Self {
+        self.assignee = Some(None);
+        self
+    }
+    /// Sets `milestone`.
+    pub fn milestone(mut self, value: impl Into<PageDeploymentId>) -> Self {
+        self.milestone = Some(Some(value.into()));
+        self
+    }
+    /// Sends `milestone` as `null` (GitHub then clears it).
+    pub fn milestone_null(mut self) -> Self {
+        self.milestone = Some(None);
+        self
+    }
+    /// Sets `labels`.
+    pub fn labels(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<IssuesCreateRequestLabelsItem>>,
+    ) -> Self {
+        self.labels = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `assignees`.
+    pub fn assignees(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.assignees = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `issue_field_values`.
+    pub fn issue_field_values(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<IssuesCreateRequestIssueFieldValuesItem>,
+        >,
+    ) -> Self {
+        self.issue_field_values = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<String>) -> Self {
+        self.r#type = Some(Some(value.into()));
+        self
+    }
+    /// Sends `type` as `null` (GitHub then clears it).
+    pub fn type_null(mut self) -> Self {
+        self.r#type = Some(None);
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum IssuesCreateRequestLabelsItem {
     String(String),
     Variant1(IssuesCreateRequestLabelsItemVariant1),
@@ -86,6 +155,7 @@ impl From<&str> for IssuesCreateRequestLabelsItem {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesCreateRequestLabelsItemVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -104,8 +174,52 @@ pub struct IssuesCreateRequestLabelsItemVariant1 {
     )]
     pub color: Option<Option<String>>,
 }
+impl IssuesCreateRequestLabelsItemVariant1 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesCreateRequestLabelsItemVariant1 {
+            id: None,
+            name: None,
+            description: None,
+            color: None,
+        }
+    }
+}
+impl IssuesCreateRequestLabelsItemVariant1 {
+    /// Sets `id`.
+    pub fn id(mut self, value: impl Into<i64>) -> Self {
+        self.id = Some(value.into());
+        self
+    }
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(Some(value.into()));
+        self
+    }
+    /// Sends `description` as `null` (GitHub then clears it).
+    pub fn description_null(mut self) -> Self {
+        self.description = Some(None);
+        self
+    }
+    /// Sets `color`.
+    pub fn color(mut self, value: impl Into<String>) -> Self {
+        self.color = Some(Some(value.into()));
+        self
+    }
+    /// Sends `color` as `null` (GitHub then clears it).
+    pub fn color_null(mut self) -> Self {
+        self.color = Some(None);
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesCreateRequestIssueFieldValuesItem {
     /// The ID of the issue field to set
     pub field_id: i64,
@@ -124,10 +238,26 @@ impl IssuesCreateRequestIssueFieldValuesItem {
         }
     }
 }
+impl IssuesCreateRequestIssueFieldValuesItem {
+    /// Sets `field_id`.
+    pub fn field_id(mut self, value: impl Into<i64>) -> Self {
+        self.field_id = value.into();
+        self
+    }
+    /// Sets `value`.
+    pub fn value(
+        mut self,
+        value: impl Into<IssuesCreateRequestIssueFieldValuesItemValue>,
+    ) -> Self {
+        self.value = value.into();
+        self
+    }
+}
 
 /// The value to set for the field. For multi-select fields, provide an array of option names.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum IssuesCreateRequestIssueFieldValuesItemValue {
     String(String),
     Number(f64),
@@ -169,6 +299,7 @@ impl From<f64> for IssuesCreateRequestIssueFieldValuesItemValue {
 
 /// Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -177,7 +308,7 @@ pub struct IssueEvent {
     pub event: String,
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue: Option<Issue>,
     /// Issue Event Label
@@ -238,6 +369,7 @@ pub struct IssueEvent {
 
 /// Issue Event Label
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssueEventLabel {
     pub name: Option<String>,
     pub color: Option<String>,
@@ -245,6 +377,7 @@ pub struct IssueEventLabel {
 
 /// Issue Event Dismissed Review
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssueEventDismissedReview {
     pub state: String,
     pub review_id: i64,
@@ -255,12 +388,14 @@ pub struct IssueEventDismissedReview {
 
 /// Issue Event Milestone
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssueEventMilestone {
     pub title: String,
 }
 
 /// Issue Event Project Card
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssueEventProjectCard {
     pub url: String,
     pub id: i64,
@@ -273,6 +408,7 @@ pub struct IssueEventProjectCard {
 
 /// Issue Event Rename
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssueEventRename {
     pub from: String,
     pub to: String,
@@ -280,6 +416,7 @@ pub struct IssueEventRename {
 
 /// The type of issue.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssueTypeWebhook {
     /// The unique identifier of the issue type.
     pub id: i64,
@@ -292,6 +429,7 @@ pub struct IssueTypeWebhook {
 
 /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct NullableIssueReference {
     /// The number of the referenced issue.
     pub number: i64,
@@ -310,6 +448,7 @@ pub struct NullableIssueReference {
 
 /// The type of the referenced issue.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct NullableIssueReferenceIssueType {
     /// The unique identifier of the issue type.
     pub id: i64,
@@ -324,21 +463,23 @@ pub struct NullableIssueReferenceIssueType {
 
 /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct NullableIssueEventIntent {
     /// The reasoning the agent provided for the change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rationale: Option<String>,
     /// The confidence level the agent had when performing this action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<LowOrMediumOrHigh>,
+    pub confidence: Option<IssueSuggestionConfidence>,
 }
 
 crate::open_enum! {
     #[doc = " The confidence level the agent had when performing this action."]
-    LowOrMediumOrHigh { Low = "LOW", Medium = "MEDIUM", High = "HIGH", }
+    IssueSuggestionConfidence { Low = "LOW", Medium = "MEDIUM", High = "HIGH", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesUpdateRequest {
     /// The title of the issue.
     #[serde(
@@ -346,7 +487,7 @@ pub struct IssuesUpdateRequest {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub title: Option<Option<IntegerOrString>>,
+    pub title: Option<Option<PageDeploymentId>>,
     /// The contents of the issue.
     #[serde(
         default,
@@ -363,7 +504,7 @@ pub struct IssuesUpdateRequest {
     pub assignee: Option<Option<String>>,
     /// The open or closed state of the issue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<OpenOrClosed>,
+    pub state: Option<MilestoneState>,
     /// The reason for the state change. Ignored unless `state` is changed.
     #[serde(
         default,
@@ -379,7 +520,7 @@ pub struct IssuesUpdateRequest {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub milestone: Option<Option<IntegerOrString>>,
+    pub milestone: Option<Option<PageDeploymentId>>,
     /// Labels to associate with this issue. Pass one or more labels to _replace_ the set of labels on this issue. Send an empty array (`[]`) to clear all labels from the issue. Only users with push access can set labels for issues. Without push access to the repository, label changes are silently dropped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<IssuesUpdateRequestLabelsItem>>,
@@ -397,9 +538,126 @@ pub struct IssuesUpdateRequest {
     )]
     pub r#type: Option<Option<IssuesUpdateRequestType>>,
 }
+impl IssuesUpdateRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesUpdateRequest {
+            title: None,
+            body: None,
+            assignee: None,
+            state: None,
+            state_reason: None,
+            duplicate_issue_id: None,
+            milestone: None,
+            labels: None,
+            assignees: None,
+            issue_field_values: None,
+            r#type: None,
+        }
+    }
+}
+impl IssuesUpdateRequest {
+    /// Sets `title`.
+    pub fn title(mut self, value: impl Into<PageDeploymentId>) -> Self {
+        self.title = Some(Some(value.into()));
+        self
+    }
+    /// Sends `title` as `null` (GitHub then clears it).
+    pub fn title_null(mut self) -> Self {
+        self.title = Some(None);
+        self
+    }
+    /// Sets `body`.
+    pub fn body(mut self, value: impl Into<String>) -> Self {
+        self.body = Some(Some(value.into()));
+        self
+    }
+    /// Sends `body` as `null` (GitHub then clears it).
+    pub fn body_null(mut self) -> Self {
+        self.body = Some(None);
+        self
+    }
+    /// Sets `assignee`.
+    pub fn assignee(mut self, value: impl Into<String>) -> Self {
+        self.assignee = Some(Some(value.into()));
+        self
+    }
+    /// Sends `assignee` as `null` (GitHub then clears it).
+    pub fn assignee_null(mut self) -> Self {
+        self.assignee = Some(None);
+        self
+    }
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<MilestoneState>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `state_reason`.
+    pub fn state_reason(mut self, value: impl Into<IssueStateReason>) -> Self {
+        self.state_reason = Some(Some(value.into()));
+        self
+    }
+    /// Sends `state_reason` as `null` (GitHub then clears it).
+    pub fn state_reason_null(mut self) -> Self {
+        self.state_reason = Some(None);
+        self
+    }
+    /// Sets `duplicate_issue_id`.
+    pub fn duplicate_issue_id(mut self, value: impl Into<i64>) -> Self {
+        self.duplicate_issue_id = Some(value.into());
+        self
+    }
+    /// Sets `milestone`.
+    pub fn milestone(mut self, value: impl Into<PageDeploymentId>) -> Self {
+        self.milestone = Some(Some(value.into()));
+        self
+    }
+    /// Sends `milestone` as `null` (GitHub then clears it).
+    pub fn milestone_null(mut self) -> Self {
+        self.milestone = Some(None);
+        self
+    }
+    /// Sets `labels`.
+    pub fn labels(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<IssuesUpdateRequestLabelsItem>>,
+    ) -> Self {
+        self.labels = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `assignees`.
+    pub fn assignees(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<IssuesUpdateRequestAssigneesItem>>,
+    ) -> Self {
+        self.assignees = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `issue_field_values`.
+    pub fn issue_field_values(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<IssuesUpdateRequestIssueFieldValuesItem>,
+        >,
+    ) -> Self {
+        self.issue_field_values = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<IssuesUpdateRequestType>) -> Self {
+        self.r#type = Some(Some(value.into()));
+        self
+    }
+    /// Sends `type` as `null` (GitHub then clears it).
+    pub fn type_null(mut self) -> Self {
+        self.r#type = Some(None);
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum IssuesUpdateRequestLabelsItem {
     String(String),
     Variant1(IssuesUpdateRequestLabelsItemVariant1),
@@ -418,6 +676,7 @@ impl From<&str> for IssuesUpdateRequestLabelsItem {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesUpdateRequestLabelsItemVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -443,16 +702,78 @@ pub struct IssuesUpdateRequestLabelsItemVariant1 {
     pub suggest: Option<bool>,
     /// The confidence level for this label choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<LowOrMediumOrHigh2>,
+    pub confidence: Option<Confidence>,
+}
+impl IssuesUpdateRequestLabelsItemVariant1 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesUpdateRequestLabelsItemVariant1 {
+            id: None,
+            name: None,
+            description: None,
+            color: None,
+            rationale: None,
+            suggest: None,
+            confidence: None,
+        }
+    }
+}
+impl IssuesUpdateRequestLabelsItemVariant1 {
+    /// Sets `id`.
+    pub fn id(mut self, value: impl Into<i64>) -> Self {
+        self.id = Some(value.into());
+        self
+    }
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(Some(value.into()));
+        self
+    }
+    /// Sends `description` as `null` (GitHub then clears it).
+    pub fn description_null(mut self) -> Self {
+        self.description = Some(None);
+        self
+    }
+    /// Sets `color`.
+    pub fn color(mut self, value: impl Into<String>) -> Self {
+        self.color = Some(Some(value.into()));
+        self
+    }
+    /// Sends `color` as `null` (GitHub then clears it).
+    pub fn color_null(mut self) -> Self {
+        self.color = Some(None);
+        self
+    }
+    /// Sets `rationale`.
+    pub fn rationale(mut self, value: impl Into<String>) -> Self {
+        self.rationale = Some(value.into());
+        self
+    }
+    /// Sets `suggest`.
+    pub fn suggest(mut self, value: impl Into<bool>) -> Self {
+        self.suggest = Some(value.into());
+        self
+    }
+    /// Sets `confidence`.
+    pub fn confidence(mut self, value: impl Into<Confidence>) -> Self {
+        self.confidence = Some(value.into());
+        self
+    }
 }
 
 crate::open_enum! {
-    #[doc = " The confidence level for this label choice."] LowOrMediumOrHigh2 { Low =
-    "low", Medium = "medium", High = "high", }
+    #[doc = " The confidence level for this label choice."] Confidence { Low = "low",
+    Medium = "medium", High = "high", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum IssuesUpdateRequestAssigneesItem {
     String(String),
     Variant1(IssuesUpdateRequestAssigneesItemVariant1),
@@ -471,6 +792,7 @@ impl From<&str> for IssuesUpdateRequestAssigneesItem {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesUpdateRequestAssigneesItemVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
@@ -482,10 +804,44 @@ pub struct IssuesUpdateRequestAssigneesItemVariant1 {
     pub suggest: Option<bool>,
     /// The confidence level for this assignee choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<LowOrMediumOrHigh2>,
+    pub confidence: Option<Confidence>,
+}
+impl IssuesUpdateRequestAssigneesItemVariant1 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesUpdateRequestAssigneesItemVariant1 {
+            login: None,
+            rationale: None,
+            suggest: None,
+            confidence: None,
+        }
+    }
+}
+impl IssuesUpdateRequestAssigneesItemVariant1 {
+    /// Sets `login`.
+    pub fn login(mut self, value: impl Into<String>) -> Self {
+        self.login = Some(value.into());
+        self
+    }
+    /// Sets `rationale`.
+    pub fn rationale(mut self, value: impl Into<String>) -> Self {
+        self.rationale = Some(value.into());
+        self
+    }
+    /// Sets `suggest`.
+    pub fn suggest(mut self, value: impl Into<bool>) -> Self {
+        self.suggest = Some(value.into());
+        self
+    }
+    /// Sets `confidence`.
+    pub fn confidence(mut self, value: impl Into<Confidence>) -> Self {
+        self.confidence = Some(value.into());
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesUpdateRequestIssueFieldValuesItem {
     /// The ID of the issue field to set
     pub field_id: i64,
@@ -499,7 +855,7 @@ pub struct IssuesUpdateRequestIssueFieldValuesItem {
     pub suggest: Option<bool>,
     /// The confidence level for this field value choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<LowOrMediumOrHigh2>,
+    pub confidence: Option<Confidence>,
 }
 impl IssuesUpdateRequestIssueFieldValuesItem {
     /// A value with the required fields set and every optional field absent.
@@ -516,10 +872,41 @@ impl IssuesUpdateRequestIssueFieldValuesItem {
         }
     }
 }
+impl IssuesUpdateRequestIssueFieldValuesItem {
+    /// Sets `field_id`.
+    pub fn field_id(mut self, value: impl Into<i64>) -> Self {
+        self.field_id = value.into();
+        self
+    }
+    /// Sets `value`.
+    pub fn value(
+        mut self,
+        value: impl Into<IssuesCreateRequestIssueFieldValuesItemValue>,
+    ) -> Self {
+        self.value = value.into();
+        self
+    }
+    /// Sets `rationale`.
+    pub fn rationale(mut self, value: impl Into<String>) -> Self {
+        self.rationale = Some(value.into());
+        self
+    }
+    /// Sets `suggest`.
+    pub fn suggest(mut self, value: impl Into<bool>) -> Self {
+        self.suggest = Some(value.into());
+        self
+    }
+    /// Sets `confidence`.
+    pub fn confidence(mut self, value: impl Into<Confidence>) -> Self {
+        self.confidence = Some(value.into());
+        self
+    }
+}
 
 /// The issue type to associate with this issue. Only users with push access can set the type for issues. Without push access to the repository, type changes are silently dropped.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum IssuesUpdateRequestType {
     String(String),
     Variant1(IssuesUpdateRequestTypeVariant1),
@@ -539,6 +926,7 @@ impl From<&str> for IssuesUpdateRequestType {
 
 /// The issue type with optional metadata.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesUpdateRequestTypeVariant1 {
     /// The name of the issue type to associate with this issue, or `null` to remove the current issue type.
     #[serde(
@@ -555,10 +943,49 @@ pub struct IssuesUpdateRequestTypeVariant1 {
     pub suggest: Option<bool>,
     /// The confidence level for this type choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<LowOrMediumOrHigh2>,
+    pub confidence: Option<Confidence>,
+}
+impl IssuesUpdateRequestTypeVariant1 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesUpdateRequestTypeVariant1 {
+            value: None,
+            rationale: None,
+            suggest: None,
+            confidence: None,
+        }
+    }
+}
+impl IssuesUpdateRequestTypeVariant1 {
+    /// Sets `value`.
+    pub fn value(mut self, value: impl Into<String>) -> Self {
+        self.value = Some(Some(value.into()));
+        self
+    }
+    /// Sends `value` as `null` (GitHub then clears it).
+    pub fn value_null(mut self) -> Self {
+        self.value = Some(None);
+        self
+    }
+    /// Sets `rationale`.
+    pub fn rationale(mut self, value: impl Into<String>) -> Self {
+        self.rationale = Some(value.into());
+        self
+    }
+    /// Sets `suggest`.
+    pub fn suggest(mut self, value: impl Into<bool>) -> Self {
+        self.suggest = Some(value.into());
+        self
+    }
+    /// Sets `confidence`.
+    pub fn confidence(mut self, value: impl Into<Confidence>) -> Self {
+        self.confidence = Some(value.into());
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssuesUpdateResponse {
     pub id: i64,
     pub node_id: String,
@@ -594,9 +1021,9 @@ pub struct IssuesUpdateResponse {
     pub comments: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<IssuePullRequest>,
-    pub closed_at: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub closed_at: Option<crate::Timestamp>,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -651,6 +1078,7 @@ pub struct IssuesUpdateResponse {
 /// `ignored` are echoes of the current request's inputs that
 /// were not persisted as pending suggestions.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssuesUpdateResponseSuggestions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<Vec<IssuesUpdateResponseSuggestionsTypeItem>>,
@@ -667,6 +1095,7 @@ pub struct IssuesUpdateResponseSuggestions {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssuesUpdateResponseSuggestionsTypeItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
@@ -675,19 +1104,20 @@ pub struct IssuesUpdateResponseSuggestionsTypeItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<LowOrMediumOrHigh2>,
+    pub confidence: Option<Confidence>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ignored_reason: Option<AlreadyAppliedOrIssueAlreadyClosed>,
+    pub ignored_reason: Option<IgnoredReason>,
 }
 
 crate::open_enum! {
-    AlreadyAppliedOrIssueAlreadyClosed { AlreadyApplied = "already_applied",
-    IssueAlreadyClosed = "issue_already_closed", }
+    IgnoredReason { AlreadyApplied = "already_applied", IssueAlreadyClosed =
+    "issue_already_closed", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssuesUpdateResponseSuggestionsIssueFieldValuesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field_id: Option<i64>,
@@ -698,14 +1128,15 @@ pub struct IssuesUpdateResponseSuggestionsIssueFieldValuesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<LowOrMediumOrHigh2>,
+    pub confidence: Option<Confidence>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ignored_reason: Option<AlreadyAppliedOrIssueAlreadyClosed>,
+    pub ignored_reason: Option<IgnoredReason>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssuesUpdateResponseSuggestionsLabelsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -714,14 +1145,15 @@ pub struct IssuesUpdateResponseSuggestionsLabelsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<LowOrMediumOrHigh2>,
+    pub confidence: Option<Confidence>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ignored_reason: Option<AlreadyAppliedOrIssueAlreadyClosed>,
+    pub ignored_reason: Option<IgnoredReason>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssuesUpdateResponseSuggestionsAssigneesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
@@ -730,14 +1162,15 @@ pub struct IssuesUpdateResponseSuggestionsAssigneesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<LowOrMediumOrHigh2>,
+    pub confidence: Option<Confidence>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ignored_reason: Option<AlreadyAppliedOrIssueAlreadyClosed>,
+    pub ignored_reason: Option<IgnoredReason>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssuesUpdateResponseSuggestionsStateItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
@@ -750,22 +1183,44 @@ pub struct IssuesUpdateResponseSuggestionsStateItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<LowOrMediumOrHigh2>,
+    pub confidence: Option<Confidence>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ignored_reason: Option<AlreadyAppliedOrIssueAlreadyClosed>,
+    pub ignored_reason: Option<IgnoredReason>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesAddAssigneesRequest {
     /// Usernames of people to assign this issue to. _NOTE: Only users with push access can add assignees to an issue. Assignees are silently ignored otherwise._
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<IssuesAddAssigneesRequestAssigneesItem>>,
 }
+impl IssuesAddAssigneesRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesAddAssigneesRequest {
+            assignees: None,
+        }
+    }
+}
+impl IssuesAddAssigneesRequest {
+    /// Sets `assignees`.
+    pub fn assignees(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<IssuesAddAssigneesRequestAssigneesItem>,
+        >,
+    ) -> Self {
+        self.assignees = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum IssuesAddAssigneesRequestAssigneesItem {
     String(String),
     Variant1(IssuesAddAssigneesRequestAssigneesItemVariant1),
@@ -784,6 +1239,7 @@ impl From<&str> for IssuesAddAssigneesRequestAssigneesItem {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesAddAssigneesRequestAssigneesItemVariant1 {
     /// The login of the user to assign.
     pub login: String,
@@ -795,24 +1251,93 @@ pub struct IssuesAddAssigneesRequestAssigneesItemVariant1 {
     pub suggest: Option<bool>,
     /// The confidence level for this assignee choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<LowOrMediumOrHigh2>,
+    pub confidence: Option<Confidence>,
+}
+impl IssuesAddAssigneesRequestAssigneesItemVariant1 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(login: impl Into<String>) -> Self {
+        IssuesAddAssigneesRequestAssigneesItemVariant1 {
+            login: login.into(),
+            rationale: None,
+            suggest: None,
+            confidence: None,
+        }
+    }
+}
+impl IssuesAddAssigneesRequestAssigneesItemVariant1 {
+    /// Sets `login`.
+    pub fn login(mut self, value: impl Into<String>) -> Self {
+        self.login = value.into();
+        self
+    }
+    /// Sets `rationale`.
+    pub fn rationale(mut self, value: impl Into<String>) -> Self {
+        self.rationale = Some(value.into());
+        self
+    }
+    /// Sets `suggest`.
+    pub fn suggest(mut self, value: impl Into<bool>) -> Self {
+        self.suggest = Some(value.into());
+        self
+    }
+    /// Sets `confidence`.
+    pub fn confidence(mut self, value: impl Into<Confidence>) -> Self {
+        self.confidence = Some(value.into());
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesRemoveAssigneesRequest {
     /// Usernames of assignees to remove from an issue. _NOTE: Only users with push access can remove assignees from an issue. Assignees are silently ignored otherwise._
     pub assignees: Vec<String>,
 }
+impl IssuesRemoveAssigneesRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(assignees: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        IssuesRemoveAssigneesRequest {
+            assignees: assignees.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl IssuesRemoveAssigneesRequest {
+    /// Sets `assignees`.
+    pub fn assignees(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.assignees = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesAddBlockedByDependencyRequest {
     /// The id of the issue that blocks the current issue
     pub issue_id: i64,
+}
+impl IssuesAddBlockedByDependencyRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(issue_id: impl Into<i64>) -> Self {
+        IssuesAddBlockedByDependencyRequest {
+            issue_id: issue_id.into(),
+        }
+    }
+}
+impl IssuesAddBlockedByDependencyRequest {
+    /// Sets `issue_id`.
+    pub fn issue_id(mut self, value: impl Into<i64>) -> Self {
+        self.issue_id = value.into();
+        self
+    }
 }
 
 /// Issue Event for Issue
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum IssueEventForIssue {
     LabeledIssueEvent(LabeledIssueEvent),
     UnlabeledIssueEvent(UnlabeledIssueEvent),
@@ -846,6 +1371,7 @@ pub enum IssueEventForIssue {
 
 /// Labeled Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct LabeledIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -864,6 +1390,7 @@ pub struct LabeledIssueEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct LabeledIssueEventLabel {
     pub name: String,
     pub color: String,
@@ -871,6 +1398,7 @@ pub struct LabeledIssueEventLabel {
 
 /// Unlabeled Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct UnlabeledIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -890,6 +1418,7 @@ pub struct UnlabeledIssueEvent {
 
 /// Assigned Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct AssignedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -913,6 +1442,7 @@ pub struct AssignedIssueEvent {
 
 /// Unassigned Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct UnassignedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -932,6 +1462,7 @@ pub struct UnassignedIssueEvent {
 
 /// Milestoned Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct MilestonedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -947,12 +1478,14 @@ pub struct MilestonedIssueEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct MilestonedIssueEventMilestone {
     pub title: String,
 }
 
 /// Demilestoned Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DemilestonedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -969,6 +1502,7 @@ pub struct DemilestonedIssueEvent {
 
 /// Renamed Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RenamedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -984,6 +1518,7 @@ pub struct RenamedIssueEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RenamedIssueEventRename {
     pub from: String,
     pub to: String,
@@ -991,6 +1526,7 @@ pub struct RenamedIssueEventRename {
 
 /// Review Requested Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ReviewRequestedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1014,6 +1550,7 @@ pub struct ReviewRequestedIssueEvent {
 
 /// Review Request Removed Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ReviewRequestRemovedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1037,6 +1574,7 @@ pub struct ReviewRequestRemovedIssueEvent {
 
 /// Review Dismissed Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ReviewDismissedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1052,6 +1590,7 @@ pub struct ReviewDismissedIssueEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ReviewDismissedIssueEventDismissedReview {
     pub state: String,
     pub review_id: i64,
@@ -1062,6 +1601,7 @@ pub struct ReviewDismissedIssueEventDismissedReview {
 
 /// Locked Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct LockedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1078,6 +1618,7 @@ pub struct LockedIssueEvent {
 
 /// Added to Project Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct AddedToProjectIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1094,6 +1635,7 @@ pub struct AddedToProjectIssueEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct AddedToProjectIssueEventProjectCard {
     pub id: i64,
     pub url: String,
@@ -1106,6 +1648,7 @@ pub struct AddedToProjectIssueEventProjectCard {
 
 /// Moved Column in Project Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct MovedColumnInProjectIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1123,6 +1666,7 @@ pub struct MovedColumnInProjectIssueEvent {
 
 /// Removed from Project Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RemovedFromProjectIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1140,6 +1684,7 @@ pub struct RemovedFromProjectIssueEvent {
 
 /// Converted Note to Issue Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ConvertedNoteToIssueIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1158,6 +1703,7 @@ pub struct ConvertedNoteToIssueIssueEvent {
 
 /// Issue Type Added Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssueTypeAddedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1178,6 +1724,7 @@ pub struct IssueTypeAddedIssueEvent {
 
 /// Issue Type Removed Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssueTypeRemovedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1198,6 +1745,7 @@ pub struct IssueTypeRemovedIssueEvent {
 
 /// Issue Type Changed Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssueTypeChangedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1220,6 +1768,7 @@ pub struct IssueTypeChangedIssueEvent {
 
 /// Sub-issue Added Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SubIssueAddedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1237,6 +1786,7 @@ pub struct SubIssueAddedIssueEvent {
 
 /// Sub-issue Removed Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SubIssueRemovedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1254,6 +1804,7 @@ pub struct SubIssueRemovedIssueEvent {
 
 /// Parent-issue Added Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ParentIssueAddedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1271,6 +1822,7 @@ pub struct ParentIssueAddedIssueEvent {
 
 /// Parent-issue Removed Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ParentIssueRemovedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1288,6 +1840,7 @@ pub struct ParentIssueRemovedIssueEvent {
 
 /// Blocked-by Added Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BlockedByAddedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1305,6 +1858,7 @@ pub struct BlockedByAddedIssueEvent {
 
 /// Blocked-by Removed Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BlockedByRemovedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1322,6 +1876,7 @@ pub struct BlockedByRemovedIssueEvent {
 
 /// Blocking Added Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BlockingAddedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1339,6 +1894,7 @@ pub struct BlockingAddedIssueEvent {
 
 /// Blocking Removed Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BlockingRemovedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1355,6 +1911,7 @@ pub struct BlockingRemovedIssueEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesSetIssueFieldValuesRequest {
     /// An array of issue field values to set for this issue. Each field value must include the field ID and the value to set. All existing field values will be replaced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1362,8 +1919,29 @@ pub struct IssuesSetIssueFieldValuesRequest {
         Vec<IssuesSetIssueFieldValuesRequestIssueFieldValuesItem>,
     >,
 }
+impl IssuesSetIssueFieldValuesRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesSetIssueFieldValuesRequest {
+            issue_field_values: None,
+        }
+    }
+}
+impl IssuesSetIssueFieldValuesRequest {
+    /// Sets `issue_field_values`.
+    pub fn issue_field_values(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<IssuesSetIssueFieldValuesRequestIssueFieldValuesItem>,
+        >,
+    ) -> Self {
+        self.issue_field_values = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesSetIssueFieldValuesRequestIssueFieldValuesItem {
     /// The ID of the issue field to set
     pub field_id: i64,
@@ -1372,27 +1950,61 @@ pub struct IssuesSetIssueFieldValuesRequestIssueFieldValuesItem {
     /// - For single_select fields: provide the option name as a string (must match an existing option)
     /// - For number fields: provide a numeric value
     /// - For date fields: provide an ISO 8601 date string
-    pub value: NumberOrString,
+    pub value: ValueType,
 }
 impl IssuesSetIssueFieldValuesRequestIssueFieldValuesItem {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(field_id: impl Into<i64>, value: impl Into<NumberOrString>) -> Self {
+    pub fn new(field_id: impl Into<i64>, value: impl Into<ValueType>) -> Self {
         IssuesSetIssueFieldValuesRequestIssueFieldValuesItem {
             field_id: field_id.into(),
             value: value.into(),
         }
     }
 }
+impl IssuesSetIssueFieldValuesRequestIssueFieldValuesItem {
+    /// Sets `field_id`.
+    pub fn field_id(mut self, value: impl Into<i64>) -> Self {
+        self.field_id = value.into();
+        self
+    }
+    /// Sets `value`.
+    pub fn value(mut self, value: impl Into<ValueType>) -> Self {
+        self.value = value.into();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesAddIssueFieldValuesRequest {
     /// An array of issue field values to add to this issue. Each field value must include the field ID and the value to set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_field_values: Option<Vec<IssuesCreateRequestIssueFieldValuesItem>>,
 }
+impl IssuesAddIssueFieldValuesRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesAddIssueFieldValuesRequest {
+            issue_field_values: None,
+        }
+    }
+}
+impl IssuesAddIssueFieldValuesRequest {
+    /// Sets `issue_field_values`.
+    pub fn issue_field_values(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<IssuesCreateRequestIssueFieldValuesItem>,
+        >,
+    ) -> Self {
+        self.issue_field_values = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum IssuesSetLabelsRequest {
     Variant0(IssuesSetLabelsRequestVariant0),
     Variant1(IssuesSetLabelsRequestVariant1),
@@ -1401,25 +2013,79 @@ pub enum IssuesSetLabelsRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesSetLabelsRequestVariant0 {
     /// The names of the labels to set for the issue. The labels you set replace any existing labels. You can pass an empty array to remove all labels. Alternatively, you can pass a single label as a `string` or an `array` of labels directly, but GitHub recommends passing an object with the `labels` key. You can also add labels to the existing labels for an issue. For more information, see "[Add labels to an issue](https://docs.github.com/rest/issues/labels#add-labels-to-an-issue)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<String>>,
 }
+impl IssuesSetLabelsRequestVariant0 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesSetLabelsRequestVariant0 {
+            labels: None,
+        }
+    }
+}
+impl IssuesSetLabelsRequestVariant0 {
+    /// Sets `labels`.
+    pub fn labels(mut self, value: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.labels = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesSetLabelsRequestVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<IssuesSetLabelsRequestVariant1LabelsItem>>,
 }
+impl IssuesSetLabelsRequestVariant1 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesSetLabelsRequestVariant1 {
+            labels: None,
+        }
+    }
+}
+impl IssuesSetLabelsRequestVariant1 {
+    /// Sets `labels`.
+    pub fn labels(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<IssuesSetLabelsRequestVariant1LabelsItem>,
+        >,
+    ) -> Self {
+        self.labels = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesSetLabelsRequestVariant1LabelsItem {
     pub name: String,
+}
+impl IssuesSetLabelsRequestVariant1LabelsItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>) -> Self {
+        IssuesSetLabelsRequestVariant1LabelsItem {
+            name: name.into(),
+        }
+    }
+}
+impl IssuesSetLabelsRequestVariant1LabelsItem {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum IssuesAddLabelsRequest {
     Variant0(IssuesAddLabelsRequestVariant0),
     /// A value matching none of the shapes the description lists, kept as it arrived.
@@ -1427,14 +2093,36 @@ pub enum IssuesAddLabelsRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesAddLabelsRequestVariant0 {
     /// The labels to add to the issue's existing labels. You can also pass an `array` of labels directly, but GitHub recommends passing an object with the `labels` key. To replace all of the labels for an issue, use "[Set labels for an issue](https://docs.github.com/rest/issues/labels#set-labels-for-an-issue)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<IssuesAddLabelsRequestVariant0LabelsItem>>,
 }
+impl IssuesAddLabelsRequestVariant0 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesAddLabelsRequestVariant0 {
+            labels: None,
+        }
+    }
+}
+impl IssuesAddLabelsRequestVariant0 {
+    /// Sets `labels`.
+    pub fn labels(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<IssuesAddLabelsRequestVariant0LabelsItem>,
+        >,
+    ) -> Self {
+        self.labels = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum IssuesAddLabelsRequestVariant0LabelsItem {
     String(String),
     Variant1(IssuesAddLabelsRequestVariant0LabelsItemVariant1),
@@ -1453,6 +2141,7 @@ impl From<&str> for IssuesAddLabelsRequestVariant0LabelsItem {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesAddLabelsRequestVariant0LabelsItemVariant1 {
     /// The name of the label to add.
     pub name: String,
@@ -1464,10 +2153,44 @@ pub struct IssuesAddLabelsRequestVariant0LabelsItemVariant1 {
     pub suggest: Option<bool>,
     /// The confidence level for this label choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<LowOrMediumOrHigh2>,
+    pub confidence: Option<Confidence>,
+}
+impl IssuesAddLabelsRequestVariant0LabelsItemVariant1 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>) -> Self {
+        IssuesAddLabelsRequestVariant0LabelsItemVariant1 {
+            name: name.into(),
+            rationale: None,
+            suggest: None,
+            confidence: None,
+        }
+    }
+}
+impl IssuesAddLabelsRequestVariant0LabelsItemVariant1 {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `rationale`.
+    pub fn rationale(mut self, value: impl Into<String>) -> Self {
+        self.rationale = Some(value.into());
+        self
+    }
+    /// Sets `suggest`.
+    pub fn suggest(mut self, value: impl Into<bool>) -> Self {
+        self.suggest = Some(value.into());
+        self
+    }
+    /// Sets `confidence`.
+    pub fn confidence(mut self, value: impl Into<Confidence>) -> Self {
+        self.confidence = Some(value.into());
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesLockRequest {
     /// The reason for locking the issue or pull request conversation. Lock will fail if you don't use one of these reasons:
     ///  * `off-topic`
@@ -1475,16 +2198,51 @@ pub struct IssuesLockRequest {
     ///  * `resolved`
     ///  * `spam`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lock_reason: Option<IssuesLockRequestLockReason>,
+    pub lock_reason: Option<WebhooksIssueActiveLockReason>,
+}
+impl IssuesLockRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesLockRequest {
+            lock_reason: None,
+        }
+    }
+}
+impl IssuesLockRequest {
+    /// Sets `lock_reason`.
+    pub fn lock_reason(
+        mut self,
+        value: impl Into<WebhooksIssueActiveLockReason>,
+    ) -> Self {
+        self.lock_reason = Some(value.into());
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesRemoveSubIssueRequest {
     /// The id of the sub-issue to remove
     pub sub_issue_id: i64,
 }
+impl IssuesRemoveSubIssueRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(sub_issue_id: impl Into<i64>) -> Self {
+        IssuesRemoveSubIssueRequest {
+            sub_issue_id: sub_issue_id.into(),
+        }
+    }
+}
+impl IssuesRemoveSubIssueRequest {
+    /// Sets `sub_issue_id`.
+    pub fn sub_issue_id(mut self, value: impl Into<i64>) -> Self {
+        self.sub_issue_id = value.into();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesAddSubIssueRequest {
     /// The id of the sub-issue to add. The sub-issue must belong to the same repository owner as the parent issue
     pub sub_issue_id: i64,
@@ -1492,8 +2250,30 @@ pub struct IssuesAddSubIssueRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replace_parent: Option<bool>,
 }
+impl IssuesAddSubIssueRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(sub_issue_id: impl Into<i64>) -> Self {
+        IssuesAddSubIssueRequest {
+            sub_issue_id: sub_issue_id.into(),
+            replace_parent: None,
+        }
+    }
+}
+impl IssuesAddSubIssueRequest {
+    /// Sets `sub_issue_id`.
+    pub fn sub_issue_id(mut self, value: impl Into<i64>) -> Self {
+        self.sub_issue_id = value.into();
+        self
+    }
+    /// Sets `replace_parent`.
+    pub fn replace_parent(mut self, value: impl Into<bool>) -> Self {
+        self.replace_parent = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesReprioritizeSubIssueRequest {
     /// The id of the sub-issue to reprioritize
     pub sub_issue_id: i64,
@@ -1504,10 +2284,37 @@ pub struct IssuesReprioritizeSubIssueRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before_id: Option<i64>,
 }
+impl IssuesReprioritizeSubIssueRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(sub_issue_id: impl Into<i64>) -> Self {
+        IssuesReprioritizeSubIssueRequest {
+            sub_issue_id: sub_issue_id.into(),
+            after_id: None,
+            before_id: None,
+        }
+    }
+}
+impl IssuesReprioritizeSubIssueRequest {
+    /// Sets `sub_issue_id`.
+    pub fn sub_issue_id(mut self, value: impl Into<i64>) -> Self {
+        self.sub_issue_id = value.into();
+        self
+    }
+    /// Sets `after_id`.
+    pub fn after_id(mut self, value: impl Into<i64>) -> Self {
+        self.after_id = Some(value.into());
+        self
+    }
+    /// Sets `before_id`.
+    pub fn before_id(mut self, value: impl Into<i64>) -> Self {
+        self.before_id = Some(value.into());
+        self
+    }
+}
 
 crate::open_enum! {
-    IssuesListSuggestionsAction { SetType = "set_type", AddLabel = "add_label", AddField
-    = "add_field", AddAssignee = "add_assignee", CloseIssue = "close_issue", }
+    IssueSuggestionAction { SetType = "set_type", AddLabel = "add_label", AddField =
+    "add_field", AddAssignee = "add_assignee", CloseIssue = "close_issue", }
 }
 
 crate::open_enum! {
@@ -1518,13 +2325,14 @@ crate::open_enum! {
 
 /// An agent-proposed change to an issue that a maintainer can approve or dismiss.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssueSuggestion {
     /// The unique identifier of the suggestion.
     pub id: i64,
     /// The unique identifier of the issue the suggestion applies to.
     pub issue_id: i64,
     /// The kind of change proposed.
-    pub action: IssuesListSuggestionsAction,
+    pub action: IssueSuggestionAction,
     /// The suggestion's lifecycle state.
     pub state: IssueSuggestionState,
     /// The identifier of the target the change applies to (issue type, label, field, assignee, or duplicate issue), when applicable.
@@ -1534,7 +2342,7 @@ pub struct IssueSuggestion {
     /// The rationale the actor provided for the suggestion.
     pub rationale: Option<String>,
     /// The actor's confidence level in the suggestion.
-    pub confidence: Option<LowOrMediumOrHigh>,
+    pub confidence: Option<IssueSuggestionConfidence>,
     /// The unique identifier of the actor that proposed the suggestion.
     pub actor_id: Option<i64>,
     /// The identifier of the timeline event created when the suggestion was approved, when applicable.
@@ -1542,9 +2350,9 @@ pub struct IssueSuggestion {
     /// The unique identifier of the user who approved or dismissed the suggestion.
     pub resolved_by: Option<i64>,
     /// The time the suggestion was created.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The time the suggestion was last updated.
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
 }
 
 crate::open_enum! {
@@ -1556,6 +2364,7 @@ crate::open_enum! {
 /// The proposed value, when applicable. An array for multi-select field suggestions.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum IssueSuggestionTargetValue {
     String(String),
     Number(f64),
@@ -1605,6 +2414,7 @@ impl From<bool> for IssueSuggestionTargetValue {
 /// Timeline Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum TimelineIssueEvents {
     LabeledIssueEvent(LabeledIssueEvent),
     UnlabeledIssueEvent(UnlabeledIssueEvent),
@@ -1645,6 +2455,7 @@ pub enum TimelineIssueEvents {
 
 /// Timeline Comment Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct TimelineCommentEvent {
     pub event: String,
     /// A GitHub user.
@@ -1664,8 +2475,8 @@ pub struct TimelineCommentEvent {
     pub html_url: String,
     /// A GitHub user.
     pub user: SimpleUser,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     pub issue_url: String,
     /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
@@ -1684,17 +2495,19 @@ pub struct TimelineCommentEvent {
 
 /// Timeline Cross Referenced Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct TimelineCrossReferencedEvent {
     pub event: String,
     /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<SimpleUser>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     pub source: TimelineCrossReferencedEventSource,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct TimelineCrossReferencedEventSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
@@ -1705,6 +2518,7 @@ pub struct TimelineCrossReferencedEventSource {
 
 /// Timeline Committed Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct TimelineCommittedEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
@@ -1726,6 +2540,7 @@ pub struct TimelineCommittedEvent {
 
 /// Timeline Reviewed Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct TimelineReviewedEvent {
     pub event: String,
     /// Unique identifier of the review
@@ -1741,9 +2556,9 @@ pub struct TimelineReviewedEvent {
     #[serde(rename = "_links")]
     pub links: PullRequestReviewEventReviewLinks,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub submitted_at: Option<String>,
+    pub submitted_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     /// A commit SHA for the review.
     pub commit_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1756,6 +2571,7 @@ pub struct TimelineReviewedEvent {
 
 /// Timeline Line Commented Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct TimelineLineCommentedEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
@@ -1767,6 +2583,7 @@ pub struct TimelineLineCommentedEvent {
 
 /// Timeline Commit Commented Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct TimelineCommitCommentedEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
@@ -1780,6 +2597,7 @@ pub struct TimelineCommitCommentedEvent {
 
 /// Timeline Assigned Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct TimelineAssignedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1800,6 +2618,7 @@ pub struct TimelineAssignedIssueEvent {
 
 /// Timeline Unassigned Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct TimelineUnassignedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1817,6 +2636,7 @@ pub struct TimelineUnassignedIssueEvent {
 
 /// State Change Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct StateChangeIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1836,6 +2656,7 @@ pub struct StateChangeIssueEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesCreateLabelRequest {
     /// The name of the label. Emoji can be added to label names, using either native emoji or colon-style markup. For example, typing `:strawberry:` will render the emoji ![:strawberry:](https://github.githubassets.com/images/icons/emoji/unicode/1f353.png ":strawberry:"). For a full list of available emoji and codes, see "[Emoji cheat sheet](https://github.com/ikatyang/emoji-cheat-sheet)."
     pub name: String,
@@ -1846,8 +2667,36 @@ pub struct IssuesCreateLabelRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
+impl IssuesCreateLabelRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>) -> Self {
+        IssuesCreateLabelRequest {
+            name: name.into(),
+            color: None,
+            description: None,
+        }
+    }
+}
+impl IssuesCreateLabelRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `color`.
+    pub fn color(mut self, value: impl Into<String>) -> Self {
+        self.color = Some(value.into());
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesUpdateLabelRequest {
     /// The new name of the label. Emoji can be added to label names, using either native emoji or colon-style markup. For example, typing `:strawberry:` will render the emoji ![:strawberry:](https://github.githubassets.com/images/icons/emoji/unicode/1f353.png ":strawberry:"). For a full list of available emoji and codes, see "[Emoji cheat sheet](https://github.com/ikatyang/emoji-cheat-sheet)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1859,39 +2708,134 @@ pub struct IssuesUpdateLabelRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
+impl IssuesUpdateLabelRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesUpdateLabelRequest {
+            new_name: None,
+            color: None,
+            description: None,
+        }
+    }
+}
+impl IssuesUpdateLabelRequest {
+    /// Sets `new_name`.
+    pub fn new_name(mut self, value: impl Into<String>) -> Self {
+        self.new_name = Some(value.into());
+        self
+    }
+    /// Sets `color`.
+    pub fn color(mut self, value: impl Into<String>) -> Self {
+        self.color = Some(value.into());
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+}
 
 crate::open_enum! {
-    DueOnOrCompleteness { DueOn = "due_on", Completeness = "completeness", }
+    IssuesListMilestonesSort { DueOn = "due_on", Completeness = "completeness", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesCreateMilestoneRequest {
     /// The title of the milestone.
     pub title: String,
     /// The state of the milestone. Either `open` or `closed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<OpenOrClosed>,
+    pub state: Option<MilestoneState>,
     /// A description of the milestone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The milestone due date. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub due_on: Option<String>,
+    pub due_on: Option<crate::Timestamp>,
+}
+impl IssuesCreateMilestoneRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(title: impl Into<String>) -> Self {
+        IssuesCreateMilestoneRequest {
+            title: title.into(),
+            state: None,
+            description: None,
+            due_on: None,
+        }
+    }
+}
+impl IssuesCreateMilestoneRequest {
+    /// Sets `title`.
+    pub fn title(mut self, value: impl Into<String>) -> Self {
+        self.title = value.into();
+        self
+    }
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<MilestoneState>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    /// Sets `due_on`.
+    pub fn due_on(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.due_on = Some(value.into());
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct IssuesUpdateMilestoneRequest {
     /// The title of the milestone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// The state of the milestone. Either `open` or `closed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<OpenOrClosed>,
+    pub state: Option<MilestoneState>,
     /// A description of the milestone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The milestone due date. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub due_on: Option<String>,
+    pub due_on: Option<crate::Timestamp>,
+}
+impl IssuesUpdateMilestoneRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        IssuesUpdateMilestoneRequest {
+            title: None,
+            state: None,
+            description: None,
+            due_on: None,
+        }
+    }
+}
+impl IssuesUpdateMilestoneRequest {
+    /// Sets `title`.
+    pub fn title(mut self, value: impl Into<String>) -> Self {
+        self.title = Some(value.into());
+        self
+    }
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<MilestoneState>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    /// Sets `due_on`.
+    pub fn due_on(mut self, value: impl Into<crate::Timestamp>) -> Self {
+        self.due_on = Some(value.into());
+        self
+    }
 }
 

@@ -5,6 +5,7 @@ use super::*;
 
 /// License
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct License {
     pub key: String,
     pub name: String,
@@ -23,6 +24,7 @@ pub struct License {
 
 /// License Content
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct LicenseContent {
     pub name: String,
     pub path: String,

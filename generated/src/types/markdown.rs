@@ -4,18 +4,47 @@
 use super::*;
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct MarkdownRenderRequest {
     /// The Markdown text to render in HTML.
     pub text: String,
     /// The rendering mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<MarkdownOrGfm>,
+    pub mode: Option<MarkdownRenderRequestMode>,
     /// The repository context to use when creating references in `gfm` mode.  For example, setting `context` to `octo-org/octo-repo` will change the text `#42` into an HTML link to issue 42 in the `octo-org/octo-repo` repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
 }
+impl MarkdownRenderRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(text: impl Into<String>) -> Self {
+        MarkdownRenderRequest {
+            text: text.into(),
+            mode: None,
+            context: None,
+        }
+    }
+}
+impl MarkdownRenderRequest {
+    /// Sets `text`.
+    pub fn text(mut self, value: impl Into<String>) -> Self {
+        self.text = value.into();
+        self
+    }
+    /// Sets `mode`.
+    pub fn mode(mut self, value: impl Into<MarkdownRenderRequestMode>) -> Self {
+        self.mode = Some(value.into());
+        self
+    }
+    /// Sets `context`.
+    pub fn context(mut self, value: impl Into<String>) -> Self {
+        self.context = Some(value.into());
+        self
+    }
+}
 
 crate::open_enum! {
-    #[doc = " The rendering mode."] MarkdownOrGfm { Markdown = "markdown", Gfm = "gfm", }
+    #[doc = " The rendering mode."] MarkdownRenderRequestMode { Markdown = "markdown",
+    Gfm = "gfm", }
 }
 

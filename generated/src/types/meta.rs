@@ -4,6 +4,7 @@
 use super::*;
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Root {
     pub current_user_url: String,
     pub current_user_authorizations_html_url: String,
@@ -44,6 +45,7 @@ pub struct Root {
 
 /// Api Overview
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ApiOverview {
     pub verifiable_password_authentication: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,6 +85,7 @@ pub struct ApiOverview {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ApiOverviewSshKeyFingerprints {
     #[serde(rename = "SHA256_RSA", default, skip_serializing_if = "Option::is_none")]
     pub sha256_rsa: Option<String>,
@@ -95,6 +98,7 @@ pub struct ApiOverviewSshKeyFingerprints {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ApiOverviewDomains {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub website: Option<Vec<String>>,
@@ -115,6 +119,7 @@ pub struct ApiOverviewDomains {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ApiOverviewDomainsActionsInbound {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_domains: Option<Vec<String>>,
@@ -123,6 +128,7 @@ pub struct ApiOverviewDomainsActionsInbound {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ApiOverviewDomainsArtifactAttestations {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust_domain: Option<String>,

@@ -4,12 +4,13 @@
 use super::*;
 
 crate::open_enum! {
-    #[doc = " Allowed values that can be passed to the exclude param."] Repositories {
-    Repositories = "repositories", }
+    #[doc = " Allowed values that can be passed to the exclude param."]
+    MigrationsListForOrgExcludeItem { Repositories = "repositories", }
 }
 
 /// A migration.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Migration {
     pub id: i64,
     pub owner: Option<SimpleUser>,
@@ -28,8 +29,8 @@ pub struct Migration {
     /// The repositories included in the migration. Only returned for export migrations.
     pub repositories: Vec<Repository>,
     pub url: String,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     pub node_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archive_url: Option<String>,
@@ -39,6 +40,7 @@ pub struct Migration {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct MigrationsStartForOrgRequest {
     /// A list of arrays indicating which repositories should be migrated.
     pub repositories: Vec<String>,
@@ -65,11 +67,87 @@ pub struct MigrationsStartForOrgRequest {
     pub org_metadata_only: Option<bool>,
     /// Exclude related items from being returned in the response in order to improve performance of the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exclude: Option<Vec<Repositories>>,
+    pub exclude: Option<Vec<MigrationsStartForOrgRequestExcludeItem>>,
+}
+impl MigrationsStartForOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(repositories: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        MigrationsStartForOrgRequest {
+            repositories: repositories.into_iter().map(Into::into).collect(),
+            lock_repositories: None,
+            exclude_metadata: None,
+            exclude_git_data: None,
+            exclude_attachments: None,
+            exclude_releases: None,
+            exclude_owner_projects: None,
+            org_metadata_only: None,
+            exclude: None,
+        }
+    }
+}
+impl MigrationsStartForOrgRequest {
+    /// Sets `repositories`.
+    pub fn repositories(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.repositories = value.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets `lock_repositories`.
+    pub fn lock_repositories(mut self, value: impl Into<bool>) -> Self {
+        self.lock_repositories = Some(value.into());
+        self
+    }
+    /// Sets `exclude_metadata`.
+    pub fn exclude_metadata(mut self, value: impl Into<bool>) -> Self {
+        self.exclude_metadata = Some(value.into());
+        self
+    }
+    /// Sets `exclude_git_data`.
+    pub fn exclude_git_data(mut self, value: impl Into<bool>) -> Self {
+        self.exclude_git_data = Some(value.into());
+        self
+    }
+    /// Sets `exclude_attachments`.
+    pub fn exclude_attachments(mut self, value: impl Into<bool>) -> Self {
+        self.exclude_attachments = Some(value.into());
+        self
+    }
+    /// Sets `exclude_releases`.
+    pub fn exclude_releases(mut self, value: impl Into<bool>) -> Self {
+        self.exclude_releases = Some(value.into());
+        self
+    }
+    /// Sets `exclude_owner_projects`.
+    pub fn exclude_owner_projects(mut self, value: impl Into<bool>) -> Self {
+        self.exclude_owner_projects = Some(value.into());
+        self
+    }
+    /// Sets `org_metadata_only`.
+    pub fn org_metadata_only(mut self, value: impl Into<bool>) -> Self {
+        self.org_metadata_only = Some(value.into());
+        self
+    }
+    /// Sets `exclude`.
+    pub fn exclude(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<MigrationsStartForOrgRequestExcludeItem>,
+        >,
+    ) -> Self {
+        self.exclude = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
+
+crate::open_enum! {
+    MigrationsStartForOrgRequestExcludeItem { Repositories = "repositories", }
 }
 
 /// A repository import from an external source.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Import {
     pub vcs: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,6 +201,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ImportProjectChoicesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vcs: Option<String>,
@@ -133,12 +212,13 @@ pub struct ImportProjectChoicesItem {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct MigrationsStartImportRequest {
     /// The URL of the originating repository.
     pub vcs_url: String,
     /// The originating VCS type. Without this parameter, the import job will take additional time to detect the VCS type before beginning the import. This detection step will be reflected in the response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vcs: Option<MigrationsStartImportRequestVcs>,
+    pub vcs: Option<Vcs>,
     /// If authentication is required, the username to provide to `vcs_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vcs_username: Option<String>,
@@ -149,15 +229,55 @@ pub struct MigrationsStartImportRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tfvc_project: Option<String>,
 }
+impl MigrationsStartImportRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(vcs_url: impl Into<String>) -> Self {
+        MigrationsStartImportRequest {
+            vcs_url: vcs_url.into(),
+            vcs: None,
+            vcs_username: None,
+            vcs_password: None,
+            tfvc_project: None,
+        }
+    }
+}
+impl MigrationsStartImportRequest {
+    /// Sets `vcs_url`.
+    pub fn vcs_url(mut self, value: impl Into<String>) -> Self {
+        self.vcs_url = value.into();
+        self
+    }
+    /// Sets `vcs`.
+    pub fn vcs(mut self, value: impl Into<Vcs>) -> Self {
+        self.vcs = Some(value.into());
+        self
+    }
+    /// Sets `vcs_username`.
+    pub fn vcs_username(mut self, value: impl Into<String>) -> Self {
+        self.vcs_username = Some(value.into());
+        self
+    }
+    /// Sets `vcs_password`.
+    pub fn vcs_password(mut self, value: impl Into<String>) -> Self {
+        self.vcs_password = Some(value.into());
+        self
+    }
+    /// Sets `tfvc_project`.
+    pub fn tfvc_project(mut self, value: impl Into<String>) -> Self {
+        self.tfvc_project = Some(value.into());
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc =
     " The originating VCS type. Without this parameter, the import job will take additional time to detect the VCS type before beginning the import. This detection step will be reflected in the response."]
-    MigrationsStartImportRequestVcs { Subversion = "subversion", Git = "git", Mercurial =
-    "mercurial", Tfvc = "tfvc", }
+    Vcs { Subversion = "subversion", Git = "git", Mercurial = "mercurial", Tfvc = "tfvc",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct MigrationsUpdateImportRequest {
     /// The username to provide to the originating repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -167,14 +287,48 @@ pub struct MigrationsUpdateImportRequest {
     pub vcs_password: Option<String>,
     /// The type of version control system you are migrating from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vcs: Option<MigrationsStartImportRequestVcs>,
+    pub vcs: Option<Vcs>,
     /// For a tfvc import, the name of the project that is being imported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tfvc_project: Option<String>,
 }
+impl MigrationsUpdateImportRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        MigrationsUpdateImportRequest {
+            vcs_username: None,
+            vcs_password: None,
+            vcs: None,
+            tfvc_project: None,
+        }
+    }
+}
+impl MigrationsUpdateImportRequest {
+    /// Sets `vcs_username`.
+    pub fn vcs_username(mut self, value: impl Into<String>) -> Self {
+        self.vcs_username = Some(value.into());
+        self
+    }
+    /// Sets `vcs_password`.
+    pub fn vcs_password(mut self, value: impl Into<String>) -> Self {
+        self.vcs_password = Some(value.into());
+        self
+    }
+    /// Sets `vcs`.
+    pub fn vcs(mut self, value: impl Into<Vcs>) -> Self {
+        self.vcs = Some(value.into());
+        self
+    }
+    /// Sets `tfvc_project`.
+    pub fn tfvc_project(mut self, value: impl Into<String>) -> Self {
+        self.tfvc_project = Some(value.into());
+        self
+    }
+}
 
 /// Porter Author
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PorterAuthor {
     pub id: i64,
     pub remote_id: String,
@@ -186,6 +340,7 @@ pub struct PorterAuthor {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct MigrationsMapCommitAuthorRequest {
     /// The new Git author email.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -194,9 +349,31 @@ pub struct MigrationsMapCommitAuthorRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+impl MigrationsMapCommitAuthorRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        MigrationsMapCommitAuthorRequest {
+            email: None,
+            name: None,
+        }
+    }
+}
+impl MigrationsMapCommitAuthorRequest {
+    /// Sets `email`.
+    pub fn email(mut self, value: impl Into<String>) -> Self {
+        self.email = Some(value.into());
+        self
+    }
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+}
 
 /// Porter Large File
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PorterLargeFile {
     pub ref_name: String,
     pub path: String,
@@ -205,26 +382,38 @@ pub struct PorterLargeFile {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct MigrationsSetLfsPreferenceRequest {
     /// Whether to store large files during the import. `opt_in` means large files will be stored using Git LFS. `opt_out` means large files will be removed during the import.
-    pub use_lfs: OptInOrOptOut,
+    pub use_lfs: MigrationsSetLfsPreferenceRequestUseLfs,
 }
 impl MigrationsSetLfsPreferenceRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(use_lfs: impl Into<OptInOrOptOut>) -> Self {
+    pub fn new(use_lfs: impl Into<MigrationsSetLfsPreferenceRequestUseLfs>) -> Self {
         MigrationsSetLfsPreferenceRequest {
             use_lfs: use_lfs.into(),
         }
+    }
+}
+impl MigrationsSetLfsPreferenceRequest {
+    /// Sets `use_lfs`.
+    pub fn use_lfs(
+        mut self,
+        value: impl Into<MigrationsSetLfsPreferenceRequestUseLfs>,
+    ) -> Self {
+        self.use_lfs = value.into();
+        self
     }
 }
 
 crate::open_enum! {
     #[doc =
     " Whether to store large files during the import. `opt_in` means large files will be stored using Git LFS. `opt_out` means large files will be removed during the import."]
-    OptInOrOptOut { OptIn = "opt_in", OptOut = "opt_out", }
+    MigrationsSetLfsPreferenceRequestUseLfs { OptIn = "opt_in", OptOut = "opt_out", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct MigrationsStartForAuthenticatedUserRequest {
     /// Lock the repositories being migrated at the start of the migration
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -249,7 +438,76 @@ pub struct MigrationsStartForAuthenticatedUserRequest {
     pub org_metadata_only: Option<bool>,
     /// Exclude attributes from the API response to improve performance
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exclude: Option<Vec<Repositories>>,
+    pub exclude: Option<Vec<MigrationsListForOrgExcludeItem>>,
     pub repositories: Vec<String>,
+}
+impl MigrationsStartForAuthenticatedUserRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(repositories: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        MigrationsStartForAuthenticatedUserRequest {
+            lock_repositories: None,
+            exclude_metadata: None,
+            exclude_git_data: None,
+            exclude_attachments: None,
+            exclude_releases: None,
+            exclude_owner_projects: None,
+            org_metadata_only: None,
+            exclude: None,
+            repositories: repositories.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl MigrationsStartForAuthenticatedUserRequest {
+    /// Sets `lock_repositories`.
+    pub fn lock_repositories(mut self, value: impl Into<bool>) -> Self {
+        self.lock_repositories = Some(value.into());
+        self
+    }
+    /// Sets `exclude_metadata`.
+    pub fn exclude_metadata(mut self, value: impl Into<bool>) -> Self {
+        self.exclude_metadata = Some(value.into());
+        self
+    }
+    /// Sets `exclude_git_data`.
+    pub fn exclude_git_data(mut self, value: impl Into<bool>) -> Self {
+        self.exclude_git_data = Some(value.into());
+        self
+    }
+    /// Sets `exclude_attachments`.
+    pub fn exclude_attachments(mut self, value: impl Into<bool>) -> Self {
+        self.exclude_attachments = Some(value.into());
+        self
+    }
+    /// Sets `exclude_releases`.
+    pub fn exclude_releases(mut self, value: impl Into<bool>) -> Self {
+        self.exclude_releases = Some(value.into());
+        self
+    }
+    /// Sets `exclude_owner_projects`.
+    pub fn exclude_owner_projects(mut self, value: impl Into<bool>) -> Self {
+        self.exclude_owner_projects = Some(value.into());
+        self
+    }
+    /// Sets `org_metadata_only`.
+    pub fn org_metadata_only(mut self, value: impl Into<bool>) -> Self {
+        self.org_metadata_only = Some(value.into());
+        self
+    }
+    /// Sets `exclude`.
+    pub fn exclude(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<MigrationsListForOrgExcludeItem>>,
+    ) -> Self {
+        self.exclude = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `repositories`.
+    pub fn repositories(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.repositories = value.into_iter().map(Into::into).collect();
+        self
+    }
 }
 

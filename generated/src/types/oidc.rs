@@ -5,23 +5,41 @@ use super::*;
 
 /// An OIDC custom property inclusion for repository properties
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OidcCustomPropertyInclusion {
     /// The name of the custom property that is included in the OIDC token
     pub custom_property_name: String,
     /// Whether the inclusion was defined at the organization or enterprise level
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inclusion_source: Option<OrganizationOrEnterprise>,
+    pub inclusion_source: Option<TeamType>,
 }
 
 /// Input for creating an OIDC custom property inclusion
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct OidcCustomPropertyInclusionInput {
     /// The name of the custom property to include in the OIDC token
     pub custom_property_name: String,
 }
+impl OidcCustomPropertyInclusionInput {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(custom_property_name: impl Into<String>) -> Self {
+        OidcCustomPropertyInclusionInput {
+            custom_property_name: custom_property_name.into(),
+        }
+    }
+}
+impl OidcCustomPropertyInclusionInput {
+    /// Sets `custom_property_name`.
+    pub fn custom_property_name(mut self, value: impl Into<String>) -> Self {
+        self.custom_property_name = value.into();
+        self
+    }
+}
 
 /// Actions OIDC Subject customization
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OidcCustomSub {
     /// Array of unique strings. Each claim key can only contain alphanumeric characters and underscores.
     pub include_claim_keys: Vec<String>,
@@ -32,6 +50,7 @@ pub struct OidcCustomSub {
 
 /// Actions OIDC Subject customization
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct OidcUpdateOidcCustomSubTemplateForOrgRequest {
     /// Array of unique strings. Each claim key can only contain alphanumeric characters and underscores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,5 +58,29 @@ pub struct OidcUpdateOidcCustomSubTemplateForOrgRequest {
     /// Whether to opt in to the immutable OIDC subject claim format for the organization. When `true`, new OIDC tokens will use a stable, repository-ID-based `sub` claim instead of the name-based format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_immutable_subject: Option<bool>,
+}
+impl OidcUpdateOidcCustomSubTemplateForOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OidcUpdateOidcCustomSubTemplateForOrgRequest {
+            include_claim_keys: None,
+            use_immutable_subject: None,
+        }
+    }
+}
+impl OidcUpdateOidcCustomSubTemplateForOrgRequest {
+    /// Sets `include_claim_keys`.
+    pub fn include_claim_keys(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.include_claim_keys = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `use_immutable_subject`.
+    pub fn use_immutable_subject(mut self, value: impl Into<bool>) -> Self {
+        self.use_immutable_subject = Some(value.into());
+        self
+    }
 }
 

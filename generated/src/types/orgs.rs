@@ -5,6 +5,7 @@ use super::*;
 
 /// Organization Full
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrganizationFull {
     pub login: String,
     pub id: i64,
@@ -148,16 +149,17 @@ pub struct OrganizationFull {
     /// An optional URL string to display to contributors who are blocked from pushing a secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_push_protection_custom_link: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub archived_at: Option<String>,
+    pub archived_at: Option<crate::Timestamp>,
     /// Controls whether or not deploy keys may be added and used for repositories in the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy_keys_enabled_for_repositories: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsUpdateRequest {
     /// Billing email address. This address is not publicized.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -206,7 +208,9 @@ pub struct OrgsUpdateRequest {
     /// Specifies which types of repositories non-admin organization members can create. `private` is only available to repositories that are part of an organization on GitHub Enterprise Cloud.
     /// **Note:** This parameter is closing down and will be removed in the future. Its return value ignores internal repositories. Using this parameter overrides values set in `members_can_create_repositories`. See the parameter deprecation notice in the operation description for details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub members_allowed_repository_creation_type: Option<AllOrPrivateOrNoneType>,
+    pub members_allowed_repository_creation_type: Option<
+        OrgsUpdateRequestMembersAllowedRepositoryCreationType,
+    >,
     /// Whether organization members can create GitHub Pages sites. Existing published sites will not be impacted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_pages: Option<bool>,
@@ -288,6 +292,244 @@ pub struct OrgsUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy_keys_enabled_for_repositories: Option<bool>,
 }
+impl OrgsUpdateRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsUpdateRequest {
+            billing_email: None,
+            company: None,
+            email: None,
+            twitter_username: None,
+            location: None,
+            name: None,
+            description: None,
+            has_organization_projects: None,
+            has_repository_projects: None,
+            default_repository_permission: None,
+            members_can_create_repositories: None,
+            members_can_create_internal_repositories: None,
+            members_can_create_private_repositories: None,
+            members_can_create_public_repositories: None,
+            members_allowed_repository_creation_type: None,
+            members_can_create_pages: None,
+            members_can_create_public_pages: None,
+            members_can_create_private_pages: None,
+            members_can_fork_private_repositories: None,
+            web_commit_signoff_required: None,
+            blog: None,
+            advanced_security_enabled_for_new_repositories: None,
+            dependabot_alerts_enabled_for_new_repositories: None,
+            dependabot_security_updates_enabled_for_new_repositories: None,
+            dependency_graph_enabled_for_new_repositories: None,
+            secret_scanning_enabled_for_new_repositories: None,
+            secret_scanning_push_protection_enabled_for_new_repositories: None,
+            secret_scanning_push_protection_custom_link_enabled: None,
+            secret_scanning_push_protection_custom_link: None,
+            deploy_keys_enabled_for_repositories: None,
+        }
+    }
+}
+impl OrgsUpdateRequest {
+    /// Sets `billing_email`.
+    pub fn billing_email(mut self, value: impl Into<String>) -> Self {
+        self.billing_email = Some(value.into());
+        self
+    }
+    /// Sets `company`.
+    pub fn company(mut self, value: impl Into<String>) -> Self {
+        self.company = Some(value.into());
+        self
+    }
+    /// Sets `email`.
+    pub fn email(mut self, value: impl Into<String>) -> Self {
+        self.email = Some(value.into());
+        self
+    }
+    /// Sets `twitter_username`.
+    pub fn twitter_username(mut self, value: impl Into<String>) -> Self {
+        self.twitter_username = Some(value.into());
+        self
+    }
+    /// Sets `location`.
+    pub fn location(mut self, value: impl Into<String>) -> Self {
+        self.location = Some(value.into());
+        self
+    }
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    /// Sets `has_organization_projects`.
+    pub fn has_organization_projects(mut self, value: impl Into<bool>) -> Self {
+        self.has_organization_projects = Some(value.into());
+        self
+    }
+    /// Sets `has_repository_projects`.
+    pub fn has_repository_projects(mut self, value: impl Into<bool>) -> Self {
+        self.has_repository_projects = Some(value.into());
+        self
+    }
+    /// Sets `default_repository_permission`.
+    pub fn default_repository_permission(
+        mut self,
+        value: impl Into<OrgsUpdateRequestDefaultRepositoryPermission>,
+    ) -> Self {
+        self.default_repository_permission = Some(value.into());
+        self
+    }
+    /// Sets `members_can_create_repositories`.
+    pub fn members_can_create_repositories(mut self, value: impl Into<bool>) -> Self {
+        self.members_can_create_repositories = Some(value.into());
+        self
+    }
+    /// Sets `members_can_create_internal_repositories`.
+    pub fn members_can_create_internal_repositories(
+        mut self,
+        value: impl Into<bool>,
+    ) -> Self {
+        self.members_can_create_internal_repositories = Some(value.into());
+        self
+    }
+    /// Sets `members_can_create_private_repositories`.
+    pub fn members_can_create_private_repositories(
+        mut self,
+        value: impl Into<bool>,
+    ) -> Self {
+        self.members_can_create_private_repositories = Some(value.into());
+        self
+    }
+    /// Sets `members_can_create_public_repositories`.
+    pub fn members_can_create_public_repositories(
+        mut self,
+        value: impl Into<bool>,
+    ) -> Self {
+        self.members_can_create_public_repositories = Some(value.into());
+        self
+    }
+    /// Sets `members_allowed_repository_creation_type`.
+    pub fn members_allowed_repository_creation_type(
+        mut self,
+        value: impl Into<OrgsUpdateRequestMembersAllowedRepositoryCreationType>,
+    ) -> Self {
+        self.members_allowed_repository_creation_type = Some(value.into());
+        self
+    }
+    /// Sets `members_can_create_pages`.
+    pub fn members_can_create_pages(mut self, value: impl Into<bool>) -> Self {
+        self.members_can_create_pages = Some(value.into());
+        self
+    }
+    /// Sets `members_can_create_public_pages`.
+    pub fn members_can_create_public_pages(mut self, value: impl Into<bool>) -> Self {
+        self.members_can_create_public_pages = Some(value.into());
+        self
+    }
+    /// Sets `members_can_create_private_pages`.
+    pub fn members_can_create_private_pages(mut self, value: impl Into<bool>) -> Self {
+        self.members_can_create_private_pages = Some(value.into());
+        self
+    }
+    /// Sets `members_can_fork_private_repositories`.
+    pub fn members_can_fork_private_repositories(
+        mut self,
+        value: impl Into<bool>,
+    ) -> Self {
+        self.members_can_fork_private_repositories = Some(value.into());
+        self
+    }
+    /// Sets `web_commit_signoff_required`.
+    pub fn web_commit_signoff_required(mut self, value: impl Into<bool>) -> Self {
+        self.web_commit_signoff_required = Some(value.into());
+        self
+    }
+    /// Sets `blog`.
+    pub fn blog(mut self, value: impl Into<String>) -> Self {
+        self.blog = Some(value.into());
+        self
+    }
+    /// Sets `advanced_security_enabled_for_new_repositories`.
+    pub fn advanced_security_enabled_for_new_repositories(
+        mut self,
+        value: impl Into<bool>,
+    ) -> Self {
+        self.advanced_security_enabled_for_new_repositories = Some(value.into());
+        self
+    }
+    /// Sets `dependabot_alerts_enabled_for_new_repositories`.
+    pub fn dependabot_alerts_enabled_for_new_repositories(
+        mut self,
+        value: impl Into<bool>,
+    ) -> Self {
+        self.dependabot_alerts_enabled_for_new_repositories = Some(value.into());
+        self
+    }
+    /// Sets `dependabot_security_updates_enabled_for_new_repositories`.
+    pub fn dependabot_security_updates_enabled_for_new_repositories(
+        mut self,
+        value: impl Into<bool>,
+    ) -> Self {
+        self.dependabot_security_updates_enabled_for_new_repositories = Some(
+            value.into(),
+        );
+        self
+    }
+    /// Sets `dependency_graph_enabled_for_new_repositories`.
+    pub fn dependency_graph_enabled_for_new_repositories(
+        mut self,
+        value: impl Into<bool>,
+    ) -> Self {
+        self.dependency_graph_enabled_for_new_repositories = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_enabled_for_new_repositories`.
+    pub fn secret_scanning_enabled_for_new_repositories(
+        mut self,
+        value: impl Into<bool>,
+    ) -> Self {
+        self.secret_scanning_enabled_for_new_repositories = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_push_protection_enabled_for_new_repositories`.
+    pub fn secret_scanning_push_protection_enabled_for_new_repositories(
+        mut self,
+        value: impl Into<bool>,
+    ) -> Self {
+        self.secret_scanning_push_protection_enabled_for_new_repositories = Some(
+            value.into(),
+        );
+        self
+    }
+    /// Sets `secret_scanning_push_protection_custom_link_enabled`.
+    pub fn secret_scanning_push_protection_custom_link_enabled(
+        mut self,
+        value: impl Into<bool>,
+    ) -> Self {
+        self.secret_scanning_push_protection_custom_link_enabled = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_push_protection_custom_link`.
+    pub fn secret_scanning_push_protection_custom_link(
+        mut self,
+        value: impl Into<String>,
+    ) -> Self {
+        self.secret_scanning_push_protection_custom_link = Some(value.into());
+        self
+    }
+    /// Sets `deploy_keys_enabled_for_repositories`.
+    pub fn deploy_keys_enabled_for_repositories(
+        mut self,
+        value: impl Into<bool>,
+    ) -> Self {
+        self.deploy_keys_enabled_for_repositories = Some(value.into());
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc = " Default permission level members have for organization repositories."]
@@ -300,11 +542,13 @@ crate::open_enum! {
     " Specifies which types of repositories non-admin organization members can create. `private` is only available to repositories that are part of an organization on GitHub Enterprise Cloud."]
     #[doc =
     " **Note:** This parameter is closing down and will be removed in the future. Its return value ignores internal repositories. Using this parameter overrides values set in `members_can_create_repositories`. See the parameter deprecation notice in the operation description for details."]
-    AllOrPrivateOrNoneType { All = "all", Private = "private", None = "none", }
+    OrgsUpdateRequestMembersAllowedRepositoryCreationType { All = "all", Private =
+    "private", None = "none", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum OrgsUpdateError422 {
     ValidationError(ValidationError),
     ValidationErrorSimple(ValidationErrorSimple),
@@ -313,6 +557,7 @@ pub enum OrgsUpdateError422 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsCreateArtifactDeploymentRecordRequest {
     /// The name of the artifact.
     pub name: String,
@@ -322,7 +567,7 @@ pub struct OrgsCreateArtifactDeploymentRecordRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     /// The status of the artifact. Can be either deployed or decommissioned.
-    pub status: DeployedOrDecommissioned,
+    pub status: OrgsCreateArtifactDeploymentRecordRequestStatus,
     /// The stage of the deployment.
     pub logical_environment: String,
     /// The physical region of the deployment.
@@ -340,9 +585,7 @@ pub struct OrgsCreateArtifactDeploymentRecordRequest {
     pub tags: Option<std::collections::BTreeMap<String, String>>,
     /// A list of runtime risks associated with the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runtime_risks: Option<
-        Vec<OrgsCreateArtifactDeploymentRecordRequestRuntimeRisksItem>,
-    >,
+    pub runtime_risks: Option<Vec<ArtifactDeploymentRecordRuntimeRisksItem>>,
     /// The name of the GitHub repository associated with the artifact. This should be used
     /// when there are no provenance attestations available for the artifact. The repository
     /// must belong to the organization specified in the path parameter.
@@ -360,7 +603,7 @@ impl OrgsCreateArtifactDeploymentRecordRequest {
     pub fn new(
         name: impl Into<String>,
         digest: impl Into<String>,
-        status: impl Into<DeployedOrDecommissioned>,
+        status: impl Into<OrgsCreateArtifactDeploymentRecordRequestStatus>,
         logical_environment: impl Into<String>,
         deployment_name: impl Into<String>,
     ) -> Self {
@@ -380,20 +623,94 @@ impl OrgsCreateArtifactDeploymentRecordRequest {
         }
     }
 }
-
-crate::open_enum! {
-    #[doc = " The status of the artifact. Can be either deployed or decommissioned."]
-    DeployedOrDecommissioned { Deployed = "deployed", Decommissioned = "decommissioned",
+impl OrgsCreateArtifactDeploymentRecordRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `digest`.
+    pub fn digest(mut self, value: impl Into<String>) -> Self {
+        self.digest = value.into();
+        self
+    }
+    /// Sets `version`.
+    pub fn version(mut self, value: impl Into<String>) -> Self {
+        self.version = Some(value.into());
+        self
+    }
+    /// Sets `status`.
+    pub fn status(
+        mut self,
+        value: impl Into<OrgsCreateArtifactDeploymentRecordRequestStatus>,
+    ) -> Self {
+        self.status = value.into();
+        self
+    }
+    /// Sets `logical_environment`.
+    pub fn logical_environment(mut self, value: impl Into<String>) -> Self {
+        self.logical_environment = value.into();
+        self
+    }
+    /// Sets `physical_environment`.
+    pub fn physical_environment(mut self, value: impl Into<String>) -> Self {
+        self.physical_environment = Some(value.into());
+        self
+    }
+    /// Sets `cluster`.
+    pub fn cluster(mut self, value: impl Into<String>) -> Self {
+        self.cluster = Some(value.into());
+        self
+    }
+    /// Sets `deployment_name`.
+    pub fn deployment_name(mut self, value: impl Into<String>) -> Self {
+        self.deployment_name = value.into();
+        self
+    }
+    /// Sets `tags`.
+    pub fn tags(
+        mut self,
+        value: impl Into<std::collections::BTreeMap<String, String>>,
+    ) -> Self {
+        self.tags = Some(value.into());
+        self
+    }
+    /// Sets `runtime_risks`.
+    pub fn runtime_risks(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<ArtifactDeploymentRecordRuntimeRisksItem>,
+        >,
+    ) -> Self {
+        self.runtime_risks = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `github_repository`.
+    pub fn github_repository(mut self, value: impl Into<String>) -> Self {
+        self.github_repository = Some(value.into());
+        self
+    }
+    /// Sets `return_records`.
+    pub fn return_records(mut self, value: impl Into<bool>) -> Self {
+        self.return_records = Some(value.into());
+        self
     }
 }
 
 crate::open_enum! {
-    OrgsCreateArtifactDeploymentRecordRequestRuntimeRisksItem { CriticalResource =
-    "critical-resource", InternetExposed = "internet-exposed", LateralMovement =
-    "lateral-movement", SensitiveData = "sensitive-data", }
+    #[doc = " The status of the artifact. Can be either deployed or decommissioned."]
+    OrgsCreateArtifactDeploymentRecordRequestStatus { Deployed = "deployed",
+    Decommissioned = "decommissioned", }
+}
+
+crate::open_enum! {
+    ArtifactDeploymentRecordRuntimeRisksItem { CriticalResource = "critical-resource",
+    InternetExposed = "internet-exposed", LateralMovement = "lateral-movement",
+    SensitiveData = "sensitive-data", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgsCreateArtifactDeploymentRecordResponse {
     /// The number of deployment records created
     pub total_count: i64,
@@ -403,6 +720,7 @@ pub struct OrgsCreateArtifactDeploymentRecordResponse {
 
 /// Artifact Metadata Deployment Record
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ArtifactDeploymentRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -420,9 +738,7 @@ pub struct ArtifactDeploymentRecord {
     pub tags: Option<std::collections::BTreeMap<String, String>>,
     /// A list of runtime risks associated with the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runtime_risks: Option<
-        Vec<OrgsCreateArtifactDeploymentRecordRequestRuntimeRisksItem>,
-    >,
+    pub runtime_risks: Option<Vec<ArtifactDeploymentRecordRuntimeRisksItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -433,6 +749,7 @@ pub struct ArtifactDeploymentRecord {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsSetClusterDeploymentRecordsRequest {
     /// The stage of the deployment.
     pub logical_environment: String,
@@ -451,8 +768,58 @@ pub struct OrgsSetClusterDeploymentRecordsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_records: Option<bool>,
 }
+impl OrgsSetClusterDeploymentRecordsRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        logical_environment: impl Into<String>,
+        deployments: impl IntoIterator<
+            Item = impl Into<OrgsSetClusterDeploymentRecordsRequestDeploymentsItem>,
+        >,
+    ) -> Self {
+        OrgsSetClusterDeploymentRecordsRequest {
+            logical_environment: logical_environment.into(),
+            physical_environment: None,
+            deployments: deployments.into_iter().map(Into::into).collect(),
+            partial_success: None,
+            return_records: None,
+        }
+    }
+}
+impl OrgsSetClusterDeploymentRecordsRequest {
+    /// Sets `logical_environment`.
+    pub fn logical_environment(mut self, value: impl Into<String>) -> Self {
+        self.logical_environment = value.into();
+        self
+    }
+    /// Sets `physical_environment`.
+    pub fn physical_environment(mut self, value: impl Into<String>) -> Self {
+        self.physical_environment = Some(value.into());
+        self
+    }
+    /// Sets `deployments`.
+    pub fn deployments(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<OrgsSetClusterDeploymentRecordsRequestDeploymentsItem>,
+        >,
+    ) -> Self {
+        self.deployments = value.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets `partial_success`.
+    pub fn partial_success(mut self, value: impl Into<bool>) -> Self {
+        self.partial_success = Some(value.into());
+        self
+    }
+    /// Sets `return_records`.
+    pub fn return_records(mut self, value: impl Into<bool>) -> Self {
+        self.return_records = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsSetClusterDeploymentRecordsRequestDeploymentsItem {
     /// The name of the artifact.
     pub name: String,
@@ -463,7 +830,7 @@ pub struct OrgsSetClusterDeploymentRecordsRequestDeploymentsItem {
     pub version: Option<String>,
     /// The deployment status of the artifact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<DeployedOrDecommissioned>,
+    pub status: Option<OrgsCreateArtifactDeploymentRecordRequestStatus>,
     /// The unique identifier for the deployment represented by the new record. To accommodate differing
     /// containers and namespaces within a record set, the following format is recommended:
     /// {namespaceName}-{deploymentName}-{containerName}.
@@ -482,12 +849,83 @@ pub struct OrgsSetClusterDeploymentRecordsRequestDeploymentsItem {
     pub tags: Option<std::collections::BTreeMap<String, String>>,
     /// A list of runtime risks associated with the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runtime_risks: Option<
-        Vec<OrgsCreateArtifactDeploymentRecordRequestRuntimeRisksItem>,
-    >,
+    pub runtime_risks: Option<Vec<ArtifactDeploymentRecordRuntimeRisksItem>>,
+}
+impl OrgsSetClusterDeploymentRecordsRequestDeploymentsItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        name: impl Into<String>,
+        digest: impl Into<String>,
+        deployment_name: impl Into<String>,
+    ) -> Self {
+        OrgsSetClusterDeploymentRecordsRequestDeploymentsItem {
+            name: name.into(),
+            digest: digest.into(),
+            version: None,
+            status: None,
+            deployment_name: deployment_name.into(),
+            github_repository: None,
+            tags: None,
+            runtime_risks: None,
+        }
+    }
+}
+impl OrgsSetClusterDeploymentRecordsRequestDeploymentsItem {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `digest`.
+    pub fn digest(mut self, value: impl Into<String>) -> Self {
+        self.digest = value.into();
+        self
+    }
+    /// Sets `version`.
+    pub fn version(mut self, value: impl Into<String>) -> Self {
+        self.version = Some(value.into());
+        self
+    }
+    /// Sets `status`.
+    pub fn status(
+        mut self,
+        value: impl Into<OrgsCreateArtifactDeploymentRecordRequestStatus>,
+    ) -> Self {
+        self.status = Some(value.into());
+        self
+    }
+    /// Sets `deployment_name`.
+    pub fn deployment_name(mut self, value: impl Into<String>) -> Self {
+        self.deployment_name = value.into();
+        self
+    }
+    /// Sets `github_repository`.
+    pub fn github_repository(mut self, value: impl Into<String>) -> Self {
+        self.github_repository = Some(value.into());
+        self
+    }
+    /// Sets `tags`.
+    pub fn tags(
+        mut self,
+        value: impl Into<std::collections::BTreeMap<String, String>>,
+    ) -> Self {
+        self.tags = Some(value.into());
+        self
+    }
+    /// Sets `runtime_risks`.
+    pub fn runtime_risks(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<ArtifactDeploymentRecordRuntimeRisksItem>,
+        >,
+    ) -> Self {
+        self.runtime_risks = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgsSetClusterDeploymentRecordsResponse {
     /// The number of deployment records created or updated.
     pub total_count: i64,
@@ -499,22 +937,25 @@ pub struct OrgsSetClusterDeploymentRecordsResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgsSetClusterDeploymentRecordsResponseErrorsItem {
     /// The reason the deployment failed processing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cause: Option<UnauthorizedOrNotFound>,
+    pub cause: Option<OrgsSetClusterDeploymentRecordsResponseErrorsItemCause>,
     /// The deployment payload that could not be processed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<OrgsSetClusterDeploymentRecordsResponseErrorsItemDeployment>,
 }
 
 crate::open_enum! {
-    #[doc = " The reason the deployment failed processing."] UnauthorizedOrNotFound {
-    Unauthorized = "unauthorized", NotFound = "not_found", }
+    #[doc = " The reason the deployment failed processing."]
+    OrgsSetClusterDeploymentRecordsResponseErrorsItemCause { Unauthorized =
+    "unauthorized", NotFound = "not_found", }
 }
 
 /// The deployment payload that could not be processed.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgsSetClusterDeploymentRecordsResponseErrorsItemDeployment {
     /// The name of the artifact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -543,6 +984,7 @@ pub struct OrgsSetClusterDeploymentRecordsResponseErrorsItemDeployment {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsCreateClusterDeploymentRecordsJobRequest {
     /// The stage of the deployment.
     pub logical_environment: String,
@@ -552,8 +994,46 @@ pub struct OrgsCreateClusterDeploymentRecordsJobRequest {
     /// The list of deployments to record.
     pub deployments: Vec<OrgsSetClusterDeploymentRecordsRequestDeploymentsItem>,
 }
+impl OrgsCreateClusterDeploymentRecordsJobRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        logical_environment: impl Into<String>,
+        deployments: impl IntoIterator<
+            Item = impl Into<OrgsSetClusterDeploymentRecordsRequestDeploymentsItem>,
+        >,
+    ) -> Self {
+        OrgsCreateClusterDeploymentRecordsJobRequest {
+            logical_environment: logical_environment.into(),
+            physical_environment: None,
+            deployments: deployments.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl OrgsCreateClusterDeploymentRecordsJobRequest {
+    /// Sets `logical_environment`.
+    pub fn logical_environment(mut self, value: impl Into<String>) -> Self {
+        self.logical_environment = value.into();
+        self
+    }
+    /// Sets `physical_environment`.
+    pub fn physical_environment(mut self, value: impl Into<String>) -> Self {
+        self.physical_environment = Some(value.into());
+        self
+    }
+    /// Sets `deployments`.
+    pub fn deployments(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<OrgsSetClusterDeploymentRecordsRequestDeploymentsItem>,
+        >,
+    ) -> Self {
+        self.deployments = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgsCreateClusterDeploymentRecordsJobResponse {
     /// The ID of the created job.
     pub job_id: i64,
@@ -563,6 +1043,7 @@ pub struct OrgsCreateClusterDeploymentRecordsJobResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgsGetClusterDeploymentRecordsJobResponse {
     /// The ID of the job.
     pub job_id: i64,
@@ -570,7 +1051,7 @@ pub struct OrgsGetClusterDeploymentRecordsJobResponse {
     pub status: OrgsGetClusterDeploymentRecordsJobResponseStatus,
     /// When the job started processing (only present when processing, completed, or failed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started_at: Option<String>,
+    pub started_at: Option<crate::Timestamp>,
     /// The number of records successfully mutated (only present when completed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
@@ -586,6 +1067,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsCreateArtifactStorageRecordRequest {
     /// The name of the artifact.
     pub name: String,
@@ -607,7 +1089,7 @@ pub struct OrgsCreateArtifactStorageRecordRequest {
     pub repository: Option<String>,
     /// The status of the artifact (e.g., active, inactive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<ActiveOrEolOrDeleted>,
+    pub status: Option<OrgsCreateArtifactStorageRecordRequestStatus>,
     /// The name of the GitHub repository associated with the artifact. This should be used
     /// when there are no provenance attestations available for the artifact. The repository
     /// must belong to the organization specified in the path parameter.
@@ -620,13 +1102,91 @@ pub struct OrgsCreateArtifactStorageRecordRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_records: Option<bool>,
 }
+impl OrgsCreateArtifactStorageRecordRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        name: impl Into<String>,
+        digest: impl Into<String>,
+        registry_url: impl Into<String>,
+    ) -> Self {
+        OrgsCreateArtifactStorageRecordRequest {
+            name: name.into(),
+            digest: digest.into(),
+            version: None,
+            artifact_url: None,
+            path: None,
+            registry_url: registry_url.into(),
+            repository: None,
+            status: None,
+            github_repository: None,
+            return_records: None,
+        }
+    }
+}
+impl OrgsCreateArtifactStorageRecordRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `digest`.
+    pub fn digest(mut self, value: impl Into<String>) -> Self {
+        self.digest = value.into();
+        self
+    }
+    /// Sets `version`.
+    pub fn version(mut self, value: impl Into<String>) -> Self {
+        self.version = Some(value.into());
+        self
+    }
+    /// Sets `artifact_url`.
+    pub fn artifact_url(mut self, value: impl Into<String>) -> Self {
+        self.artifact_url = Some(value.into());
+        self
+    }
+    /// Sets `path`.
+    pub fn path(mut self, value: impl Into<String>) -> Self {
+        self.path = Some(value.into());
+        self
+    }
+    /// Sets `registry_url`.
+    pub fn registry_url(mut self, value: impl Into<String>) -> Self {
+        self.registry_url = value.into();
+        self
+    }
+    /// Sets `repository`.
+    pub fn repository(mut self, value: impl Into<String>) -> Self {
+        self.repository = Some(value.into());
+        self
+    }
+    /// Sets `status`.
+    pub fn status(
+        mut self,
+        value: impl Into<OrgsCreateArtifactStorageRecordRequestStatus>,
+    ) -> Self {
+        self.status = Some(value.into());
+        self
+    }
+    /// Sets `github_repository`.
+    pub fn github_repository(mut self, value: impl Into<String>) -> Self {
+        self.github_repository = Some(value.into());
+        self
+    }
+    /// Sets `return_records`.
+    pub fn return_records(mut self, value: impl Into<bool>) -> Self {
+        self.return_records = Some(value.into());
+        self
+    }
+}
 
 crate::open_enum! {
-    #[doc = " The status of the artifact (e.g., active, inactive)."] ActiveOrEolOrDeleted
-    { Active = "active", Eol = "eol", Deleted = "deleted", }
+    #[doc = " The status of the artifact (e.g., active, inactive)."]
+    OrgsCreateArtifactStorageRecordRequestStatus { Active = "active", Eol = "eol",
+    Deleted = "deleted", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgsCreateArtifactStorageRecordResponse {
     pub total_count: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -636,6 +1196,7 @@ pub struct OrgsCreateArtifactStorageRecordResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgsCreateArtifactStorageRecordResponseStorageRecordsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -658,6 +1219,7 @@ pub struct OrgsCreateArtifactStorageRecordResponseStorageRecordsItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgsListArtifactDeploymentRecordsResponse {
     /// The number of deployment records for this digest and organization
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -667,6 +1229,7 @@ pub struct OrgsListArtifactDeploymentRecordsResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgsListArtifactStorageRecordsResponse {
     /// The number of storage records for this digest and organization
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -678,6 +1241,7 @@ pub struct OrgsListArtifactStorageRecordsResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgsListArtifactStorageRecordsResponseStorageRecordsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -700,6 +1264,7 @@ pub struct OrgsListArtifactStorageRecordsResponseStorageRecordsItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgsListAttestationRepositoriesResponseItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -708,12 +1273,14 @@ pub struct OrgsListAttestationRepositoriesResponseItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgsListAttestationsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestations: Option<Vec<OrgsListAttestationsResponseAttestationsItem>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgsListAttestationsResponseAttestationsItem {
     /// The attestation's Sigstore Bundle.
     /// Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.
@@ -731,6 +1298,7 @@ pub struct OrgsListAttestationsResponseAttestationsItem {
 
 /// Org Hook
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgHook {
     pub id: i64,
     pub url: String,
@@ -741,12 +1309,13 @@ pub struct OrgHook {
     pub events: Vec<String>,
     pub active: bool,
     pub config: OrgHookConfig,
-    pub updated_at: String,
-    pub created_at: String,
+    pub updated_at: crate::Timestamp,
+    pub created_at: crate::Timestamp,
     pub r#type: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgHookConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -759,6 +1328,7 @@ pub struct OrgHookConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsCreateWebhookRequest {
     /// Must be passed as "web".
     pub name: String,
@@ -771,9 +1341,46 @@ pub struct OrgsCreateWebhookRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
 }
+impl OrgsCreateWebhookRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        name: impl Into<String>,
+        config: impl Into<OrgsCreateWebhookRequestConfig>,
+    ) -> Self {
+        OrgsCreateWebhookRequest {
+            name: name.into(),
+            config: config.into(),
+            events: None,
+            active: None,
+        }
+    }
+}
+impl OrgsCreateWebhookRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `config`.
+    pub fn config(mut self, value: impl Into<OrgsCreateWebhookRequestConfig>) -> Self {
+        self.config = value.into();
+        self
+    }
+    /// Sets `events`.
+    pub fn events(mut self, value: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.events = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `active`.
+    pub fn active(mut self, value: impl Into<bool>) -> Self {
+        self.active = Some(value.into());
+        self
+    }
+}
 
 /// Key/value pairs to provide settings for this webhook.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsCreateWebhookRequestConfig {
     /// The URL to which the payloads will be delivered.
     pub url: String,
@@ -790,8 +1397,54 @@ pub struct OrgsCreateWebhookRequestConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
 }
+impl OrgsCreateWebhookRequestConfig {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(url: impl Into<String>) -> Self {
+        OrgsCreateWebhookRequestConfig {
+            url: url.into(),
+            content_type: None,
+            secret: None,
+            insecure_ssl: None,
+            username: None,
+            password: None,
+        }
+    }
+}
+impl OrgsCreateWebhookRequestConfig {
+    /// Sets `url`.
+    pub fn url(mut self, value: impl Into<String>) -> Self {
+        self.url = value.into();
+        self
+    }
+    /// Sets `content_type`.
+    pub fn content_type(mut self, value: impl Into<String>) -> Self {
+        self.content_type = Some(value.into());
+        self
+    }
+    /// Sets `secret`.
+    pub fn secret(mut self, value: impl Into<String>) -> Self {
+        self.secret = Some(value.into());
+        self
+    }
+    /// Sets `insecure_ssl`.
+    pub fn insecure_ssl(mut self, value: impl Into<WebhookConfigInsecureSsl>) -> Self {
+        self.insecure_ssl = Some(value.into());
+        self
+    }
+    /// Sets `username`.
+    pub fn username(mut self, value: impl Into<String>) -> Self {
+        self.username = Some(value.into());
+        self
+    }
+    /// Sets `password`.
+    pub fn password(mut self, value: impl Into<String>) -> Self {
+        self.password = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsUpdateWebhookRequest {
     /// Key/value pairs to provide settings for this webhook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -805,9 +1458,43 @@ pub struct OrgsUpdateWebhookRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+impl OrgsUpdateWebhookRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsUpdateWebhookRequest {
+            config: None,
+            events: None,
+            active: None,
+            name: None,
+        }
+    }
+}
+impl OrgsUpdateWebhookRequest {
+    /// Sets `config`.
+    pub fn config(mut self, value: impl Into<OrgsUpdateWebhookRequestConfig>) -> Self {
+        self.config = Some(value.into());
+        self
+    }
+    /// Sets `events`.
+    pub fn events(mut self, value: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.events = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `active`.
+    pub fn active(mut self, value: impl Into<bool>) -> Self {
+        self.active = Some(value.into());
+        self
+    }
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+}
 
 /// Key/value pairs to provide settings for this webhook.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsUpdateWebhookRequestConfig {
     /// The URL to which the payloads will be delivered.
     pub url: String,
@@ -820,6 +1507,39 @@ pub struct OrgsUpdateWebhookRequestConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insecure_ssl: Option<WebhookConfigInsecureSsl>,
 }
+impl OrgsUpdateWebhookRequestConfig {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(url: impl Into<String>) -> Self {
+        OrgsUpdateWebhookRequestConfig {
+            url: url.into(),
+            content_type: None,
+            secret: None,
+            insecure_ssl: None,
+        }
+    }
+}
+impl OrgsUpdateWebhookRequestConfig {
+    /// Sets `url`.
+    pub fn url(mut self, value: impl Into<String>) -> Self {
+        self.url = value.into();
+        self
+    }
+    /// Sets `content_type`.
+    pub fn content_type(mut self, value: impl Into<String>) -> Self {
+        self.content_type = Some(value.into());
+        self
+    }
+    /// Sets `secret`.
+    pub fn secret(mut self, value: impl Into<String>) -> Self {
+        self.secret = Some(value.into());
+        self
+    }
+    /// Sets `insecure_ssl`.
+    pub fn insecure_ssl(mut self, value: impl Into<WebhookConfigInsecureSsl>) -> Self {
+        self.insecure_ssl = Some(value.into());
+        self
+    }
+}
 
 crate::open_enum! {
     OrgsGetRouteStatsByActorSortItem { LastRateLimitedTimestamp =
@@ -829,12 +1549,13 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    OrgsGetRouteStatsByActorActorType { Installation = "installation", ClassicPat =
+    OrgsGetTimeStatsByActorActorType { Installation = "installation", ClassicPat =
     "classic_pat", FineGrainedPat = "fine_grained_pat", OauthApp = "oauth_app",
     GithubAppUserToServer = "github_app_user_to_server", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ApiInsightsRouteStatsItem {
     /// The HTTP method
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -855,13 +1576,14 @@ pub struct ApiInsightsRouteStatsItem {
 }
 
 crate::open_enum! {
-    OrgsGetSubjectStatsSortItem { LastRateLimitedTimestamp =
-    "last_rate_limited_timestamp", LastRequestTimestamp = "last_request_timestamp",
-    RateLimitedRequestCount = "rate_limited_request_count", SubjectName = "subject_name",
-    TotalRequestCount = "total_request_count", }
+    OrgsGetUserStatsSortItem { LastRateLimitedTimestamp = "last_rate_limited_timestamp",
+    LastRequestTimestamp = "last_request_timestamp", RateLimitedRequestCount =
+    "rate_limited_request_count", SubjectName = "subject_name", TotalRequestCount =
+    "total_request_count", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ApiInsightsSubjectStatsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_type: Option<String>,
@@ -881,6 +1603,7 @@ pub struct ApiInsightsSubjectStatsItem {
 
 /// API Insights usage summary stats for an organization
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ApiInsightsSummaryStats {
     /// The total number of requests within the queried time period
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -891,6 +1614,7 @@ pub struct ApiInsightsSummaryStats {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ApiInsightsTimeStatsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
@@ -901,6 +1625,7 @@ pub struct ApiInsightsTimeStatsItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ApiInsightsUserStatsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_type: Option<String>,
@@ -923,7 +1648,8 @@ pub struct ApiInsightsUserStatsItem {
 }
 
 crate::open_enum! {
-    AllOrMemberOrScim { All = "all", Member = "member", Scim = "scim", }
+    OrgsListPendingInvitationsInvitationSource { All = "all", Member = "member", Scim =
+    "scim", }
 }
 
 crate::open_enum! {
@@ -933,6 +1659,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsCreateInvitationRequest {
     /// **Required unless you provide `email`**. GitHub user ID for the person you are inviting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -951,6 +1678,39 @@ pub struct OrgsCreateInvitationRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_ids: Option<Vec<i64>>,
 }
+impl OrgsCreateInvitationRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsCreateInvitationRequest {
+            invitee_id: None,
+            email: None,
+            role: None,
+            team_ids: None,
+        }
+    }
+}
+impl OrgsCreateInvitationRequest {
+    /// Sets `invitee_id`.
+    pub fn invitee_id(mut self, value: impl Into<i64>) -> Self {
+        self.invitee_id = Some(value.into());
+        self
+    }
+    /// Sets `email`.
+    pub fn email(mut self, value: impl Into<String>) -> Self {
+        self.email = Some(value.into());
+        self
+    }
+    /// Sets `role`.
+    pub fn role(mut self, value: impl Into<OrgsCreateInvitationRequestRole>) -> Self {
+        self.role = Some(value.into());
+        self
+    }
+    /// Sets `team_ids`.
+    pub fn team_ids(mut self, value: impl IntoIterator<Item = impl Into<i64>>) -> Self {
+        self.team_ids = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc = " The role for the new member."] #[doc =
@@ -967,6 +1727,7 @@ crate::open_enum! {
 
 /// A custom attribute defined at the organization level for attaching structured data to issues.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssueField {
     /// The unique identifier of the issue field.
     pub id: i64,
@@ -978,29 +1739,30 @@ pub struct IssueField {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The data type of the issue field.
-    pub data_type: IssueFieldValueDataType,
+    pub data_type: IssueFieldDataType,
     /// The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<OrganizationMembersOnlyOrAll>,
+    pub visibility: Option<IssueFieldVisibility>,
     /// Available options for single select and multi select fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<IssueFieldOptionsItem>>,
     /// The time the issue field was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     /// The time the issue field was last updated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 crate::open_enum! {
     #[doc =
     " The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues)."]
-    OrganizationMembersOnlyOrAll { OrganizationMembersOnly = "organization_members_only",
-    All = "all", }
+    IssueFieldVisibility { OrganizationMembersOnly = "organization_members_only", All =
+    "all", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssueFieldOptionsItem {
     /// The unique identifier of the option.
     pub id: i64,
@@ -1017,13 +1779,14 @@ pub struct IssueFieldOptionsItem {
     pub priority: Option<i64>,
     /// The time the option was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     /// The time the option was last updated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrganizationCreateIssueField {
     /// Name of the issue field.
     pub name: String,
@@ -1035,10 +1798,10 @@ pub struct OrganizationCreateIssueField {
     )]
     pub description: Option<Option<String>>,
     /// The data type of the issue field.
-    pub data_type: IssueFieldValueDataType,
+    pub data_type: IssueFieldDataType,
     /// The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues). Only used when the visibility settings feature is enabled. Defaults to `organization_members_only`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<OrganizationMembersOnlyOrAll>,
+    pub visibility: Option<IssueFieldVisibility>,
     /// Options for select fields. Required when data_type is 'single_select' or 'multi_select'.
     #[serde(
         default,
@@ -1051,7 +1814,7 @@ impl OrganizationCreateIssueField {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
         name: impl Into<String>,
-        data_type: impl Into<IssueFieldValueDataType>,
+        data_type: impl Into<IssueFieldDataType>,
     ) -> Self {
         OrganizationCreateIssueField {
             name: name.into(),
@@ -1062,8 +1825,51 @@ impl OrganizationCreateIssueField {
         }
     }
 }
+impl OrganizationCreateIssueField {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(Some(value.into()));
+        self
+    }
+    /// Sends `description` as `null` (GitHub then clears it).
+    pub fn description_null(mut self) -> Self {
+        self.description = Some(None);
+        self
+    }
+    /// Sets `data_type`.
+    pub fn data_type(mut self, value: impl Into<IssueFieldDataType>) -> Self {
+        self.data_type = value.into();
+        self
+    }
+    /// Sets `visibility`.
+    pub fn visibility(mut self, value: impl Into<IssueFieldVisibility>) -> Self {
+        self.visibility = Some(value.into());
+        self
+    }
+    /// Sets `options`.
+    pub fn options(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<OrganizationCreateIssueFieldOptionsItem>,
+        >,
+    ) -> Self {
+        self.options = Some(Some(value.into_iter().map(Into::into).collect()));
+        self
+    }
+    /// Sends `options` as `null` (GitHub then clears it).
+    pub fn options_null(mut self) -> Self {
+        self.options = Some(None);
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrganizationCreateIssueFieldOptionsItem {
     /// Name of the option.
     pub name: String,
@@ -1094,8 +1900,36 @@ impl OrganizationCreateIssueFieldOptionsItem {
         }
     }
 }
+impl OrganizationCreateIssueFieldOptionsItem {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(Some(value.into()));
+        self
+    }
+    /// Sends `description` as `null` (GitHub then clears it).
+    pub fn description_null(mut self) -> Self {
+        self.description = Some(None);
+        self
+    }
+    /// Sets `color`.
+    pub fn color(mut self, value: impl Into<IssueTypeColor>) -> Self {
+        self.color = value.into();
+        self
+    }
+    /// Sets `priority`.
+    pub fn priority(mut self, value: impl Into<i64>) -> Self {
+        self.priority = value.into();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrganizationUpdateIssueField {
     /// Name of the issue field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1109,13 +1943,57 @@ pub struct OrganizationUpdateIssueField {
     pub description: Option<Option<String>>,
     /// The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues). Only used when the visibility settings feature is enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<OrganizationMembersOnlyOrAll>,
+    pub visibility: Option<IssueFieldVisibility>,
     /// Options for select fields. Only applicable when updating single_select or multi_select fields. When provided, this array **replaces** the entire existing set of options rather than adding to or updating individual options. To retain or update an existing option, include it in the array with its `id`. Options sent without an `id` are treated as new options and may cause existing options to be deleted and recreated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<OrganizationUpdateIssueFieldOptionsItem>>,
 }
+impl OrganizationUpdateIssueField {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrganizationUpdateIssueField {
+            name: None,
+            description: None,
+            visibility: None,
+            options: None,
+        }
+    }
+}
+impl OrganizationUpdateIssueField {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(Some(value.into()));
+        self
+    }
+    /// Sends `description` as `null` (GitHub then clears it).
+    pub fn description_null(mut self) -> Self {
+        self.description = Some(None);
+        self
+    }
+    /// Sets `visibility`.
+    pub fn visibility(mut self, value: impl Into<IssueFieldVisibility>) -> Self {
+        self.visibility = Some(value.into());
+        self
+    }
+    /// Sets `options`.
+    pub fn options(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<OrganizationUpdateIssueFieldOptionsItem>,
+        >,
+    ) -> Self {
+        self.options = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrganizationUpdateIssueFieldOptionsItem {
     /// The id of an existing option to retain or update. Omit this when creating a new option.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1150,8 +2028,41 @@ impl OrganizationUpdateIssueFieldOptionsItem {
         }
     }
 }
+impl OrganizationUpdateIssueFieldOptionsItem {
+    /// Sets `id`.
+    pub fn id(mut self, value: impl Into<i64>) -> Self {
+        self.id = Some(value.into());
+        self
+    }
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(Some(value.into()));
+        self
+    }
+    /// Sends `description` as `null` (GitHub then clears it).
+    pub fn description_null(mut self) -> Self {
+        self.description = Some(None);
+        self
+    }
+    /// Sets `color`.
+    pub fn color(mut self, value: impl Into<IssueTypeColor>) -> Self {
+        self.color = value.into();
+        self
+    }
+    /// Sets `priority`.
+    pub fn priority(mut self, value: impl Into<i64>) -> Self {
+        self.priority = value.into();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrganizationCreateIssueType {
     /// Name of the issue type.
     pub name: String,
@@ -1172,8 +2083,52 @@ pub struct OrganizationCreateIssueType {
     )]
     pub color: Option<Option<IssueTypeColor>>,
 }
+impl OrganizationCreateIssueType {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>, is_enabled: impl Into<bool>) -> Self {
+        OrganizationCreateIssueType {
+            name: name.into(),
+            is_enabled: is_enabled.into(),
+            description: None,
+            color: None,
+        }
+    }
+}
+impl OrganizationCreateIssueType {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `is_enabled`.
+    pub fn is_enabled(mut self, value: impl Into<bool>) -> Self {
+        self.is_enabled = value.into();
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(Some(value.into()));
+        self
+    }
+    /// Sends `description` as `null` (GitHub then clears it).
+    pub fn description_null(mut self) -> Self {
+        self.description = Some(None);
+        self
+    }
+    /// Sets `color`.
+    pub fn color(mut self, value: impl Into<IssueTypeColor>) -> Self {
+        self.color = Some(Some(value.into()));
+        self
+    }
+    /// Sends `color` as `null` (GitHub then clears it).
+    pub fn color_null(mut self) -> Self {
+        self.color = Some(None);
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrganizationUpdateIssueType {
     /// Name of the issue type.
     pub name: String,
@@ -1194,24 +2149,68 @@ pub struct OrganizationUpdateIssueType {
     )]
     pub color: Option<Option<IssueTypeColor>>,
 }
-
-crate::open_enum! {
-    AllOrAdminOrMember { All = "all", Admin = "admin", Member = "member", }
+impl OrganizationUpdateIssueType {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>, is_enabled: impl Into<bool>) -> Self {
+        OrganizationUpdateIssueType {
+            name: name.into(),
+            is_enabled: is_enabled.into(),
+            description: None,
+            color: None,
+        }
+    }
+}
+impl OrganizationUpdateIssueType {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `is_enabled`.
+    pub fn is_enabled(mut self, value: impl Into<bool>) -> Self {
+        self.is_enabled = value.into();
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(Some(value.into()));
+        self
+    }
+    /// Sends `description` as `null` (GitHub then clears it).
+    pub fn description_null(mut self) -> Self {
+        self.description = Some(None);
+        self
+    }
+    /// Sets `color`.
+    pub fn color(mut self, value: impl Into<IssueTypeColor>) -> Self {
+        self.color = Some(Some(value.into()));
+        self
+    }
+    /// Sends `color` as `null` (GitHub then clears it).
+    pub fn color_null(mut self) -> Self {
+        self.color = Some(None);
+        self
+    }
 }
 
 crate::open_enum! {
-    T2faDisabledOrT2faInsecureOrAll { V2faDisabled = "2fa_disabled", V2faInsecure =
-    "2fa_insecure", All = "all", }
+    OrgsListMembersRole { All = "all", Admin = "admin", Member = "member", }
+}
+
+crate::open_enum! {
+    OrgsListMembersFilter { V2faDisabled = "2fa_disabled", V2faInsecure = "2fa_insecure",
+    All = "all", }
 }
 
 /// Org Membership
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgMembership {
     pub url: String,
     /// The state of the member in the organization. The `pending` state indicates the user has not yet accepted an invitation.
-    pub state: ActiveOrPending,
+    pub state: OrgMembershipState,
     /// The user's membership type in the organization.
-    pub role: AdminOrMemberOrBillingManager,
+    pub role: OrgMembershipRole,
     /// Whether the user has direct membership in the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direct_membership: Option<bool>,
@@ -1228,33 +2227,53 @@ pub struct OrgMembership {
 }
 
 crate::open_enum! {
-    #[doc = " The user's membership type in the organization."]
-    AdminOrMemberOrBillingManager { Admin = "admin", Member = "member", BillingManager =
-    "billing_manager", }
+    #[doc = " The user's membership type in the organization."] OrgMembershipRole { Admin
+    = "admin", Member = "member", BillingManager = "billing_manager", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgMembershipPermissions {
     pub can_create_repository: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsSetMembershipForUserRequest {
     /// The role to give the user in the organization. Can be one of:
     ///  * `admin` - The user will become an owner of the organization.
     ///  * `member` - The user will become a non-owner member of the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<AdminOrMember>,
+    pub role: Option<OrgsSetMembershipForUserRequestRole>,
+}
+impl OrgsSetMembershipForUserRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsSetMembershipForUserRequest {
+            role: None,
+        }
+    }
+}
+impl OrgsSetMembershipForUserRequest {
+    /// Sets `role`.
+    pub fn role(
+        mut self,
+        value: impl Into<OrgsSetMembershipForUserRequestRole>,
+    ) -> Self {
+        self.role = Some(value.into());
+        self
+    }
 }
 
 crate::open_enum! {
     #[doc = " The role to give the user in the organization. Can be one of:"] #[doc =
     "  * `admin` - The user will become an owner of the organization."] #[doc =
     "  * `member` - The user will become a non-owner member of the organization."]
-    AdminOrMember { Admin = "admin", Member = "member", }
+    OrgsSetMembershipForUserRequestRole { Admin = "admin", Member = "member", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgsListOrgRolesResponse {
     /// The total number of organization roles available to the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1266,6 +2285,7 @@ pub struct OrgsListOrgRolesResponse {
 
 /// Organization roles
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrganizationRole {
     /// The unique identifier of the role.
     pub id: i64,
@@ -1279,28 +2299,29 @@ pub struct OrganizationRole {
     pub base_role: Option<OrganizationRoleBaseRole>,
     /// Source answers the question, "where did this role come from?"
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<OrganizationOrEnterpriseOrPredefined>,
+    pub source: Option<OrganizationRoleSource>,
     /// A list of permissions included in this role.
     pub permissions: Vec<String>,
     pub organization: Option<OrganizationSimple>,
     /// The date and time the role was created.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The date and time the role was last updated.
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
 }
 
 crate::open_enum! {
     #[doc = " Source answers the question, \"where did this role come from?\""]
-    OrganizationOrEnterpriseOrPredefined { Organization = "Organization", Enterprise =
-    "Enterprise", Predefined = "Predefined", }
+    OrganizationRoleSource { Organization = "Organization", Enterprise = "Enterprise",
+    Predefined = "Predefined", }
 }
 
 /// The Relationship a Team has with a role.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct TeamRoleAssignment {
     /// Determines if the team has a direct, indirect, or mixed relationship to a role
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignment: Option<DirectOrIndirectOrMixed>,
+    pub assignment: Option<TeamRoleAssignmentAssignment>,
     pub id: i64,
     pub node_id: String,
     pub name: String,
@@ -1320,7 +2341,7 @@ pub struct TeamRoleAssignment {
     pub parent: Option<TeamSimple>,
     /// The ownership type of the team
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<OrganizationOrEnterprise>,
+    pub r#type: Option<TeamType>,
     /// Unique identifier of the organization to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,
@@ -1332,16 +2353,17 @@ pub struct TeamRoleAssignment {
 crate::open_enum! {
     #[doc =
     " Determines if the team has a direct, indirect, or mixed relationship to a role"]
-    DirectOrIndirectOrMixed { Direct = "direct", Indirect = "indirect", Mixed = "mixed",
-    }
+    TeamRoleAssignmentAssignment { Direct = "direct", Indirect = "indirect", Mixed =
+    "mixed", }
 }
 
 /// The Relationship a User has with a role.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct UserRoleAssignment {
     /// Determines if the user has a direct, indirect, or mixed relationship to a role
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignment: Option<DirectOrIndirectOrMixed>,
+    pub assignment: Option<TeamRoleAssignmentAssignment>,
     /// Team the user has gotten the role through
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inherited_from: Option<Vec<TeamSimple>>,
@@ -1374,18 +2396,35 @@ pub struct UserRoleAssignment {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsConvertMemberToOutsideCollaboratorRequest {
     /// When set to `true`, the request will be performed asynchronously. Returns a 202 status code when the job is successfully queued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#async: Option<bool>,
 }
+impl OrgsConvertMemberToOutsideCollaboratorRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsConvertMemberToOutsideCollaboratorRequest {
+            r#async: None,
+        }
+    }
+}
+impl OrgsConvertMemberToOutsideCollaboratorRequest {
+    /// Sets `async`.
+    pub fn r#async(mut self, value: impl Into<bool>) -> Self {
+        self.r#async = Some(value.into());
+        self
+    }
+}
 
 crate::open_enum! {
-    CreatedAt { CreatedAt = "created_at", }
+    OrgsListPatGrantsSort { CreatedAt = "created_at", }
 }
 
 /// Minimal representation of an organization programmatic access grant request for enumerations
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrganizationProgrammaticAccessGrantRequest {
     /// Unique identifier of the request for access via fine-grained personal access token. The `pat_request_id` used to review PAT requests.
     pub id: i64,
@@ -1394,7 +2433,7 @@ pub struct OrganizationProgrammaticAccessGrantRequest {
     /// A GitHub user.
     pub owner: SimpleUser,
     /// Type of repository selection requested.
-    pub repository_selection: NoneTypeOrAllOrSubset,
+    pub repository_selection: PersonalAccessTokenRequestRepositorySelection,
     /// URL to the list of repositories requested to be accessed via fine-grained personal access token. Should only be followed when `repository_selection` is `subset`.
     pub repositories_url: String,
     /// Permissions requested, categorized by type of permission.
@@ -1414,12 +2453,13 @@ pub struct OrganizationProgrammaticAccessGrantRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsReviewPatGrantRequestsInBulkRequest {
     /// Unique identifiers of the requests for access via fine-grained personal access token. Must be formed of between 1 and 100 `pat_request_id` values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pat_request_ids: Option<Vec<i64>>,
     /// Action to apply to the requests.
-    pub action: ApproveOrDeny,
+    pub action: Action,
     /// Reason for approving or denying the requests. Max 1024 characters.
     #[serde(
         default,
@@ -1430,7 +2470,7 @@ pub struct OrgsReviewPatGrantRequestsInBulkRequest {
 }
 impl OrgsReviewPatGrantRequestsInBulkRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(action: impl Into<ApproveOrDeny>) -> Self {
+    pub fn new(action: impl Into<Action>) -> Self {
         OrgsReviewPatGrantRequestsInBulkRequest {
             pat_request_ids: None,
             action: action.into(),
@@ -1438,16 +2478,42 @@ impl OrgsReviewPatGrantRequestsInBulkRequest {
         }
     }
 }
+impl OrgsReviewPatGrantRequestsInBulkRequest {
+    /// Sets `pat_request_ids`.
+    pub fn pat_request_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.pat_request_ids = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `action`.
+    pub fn action(mut self, value: impl Into<Action>) -> Self {
+        self.action = value.into();
+        self
+    }
+    /// Sets `reason`.
+    pub fn reason(mut self, value: impl Into<String>) -> Self {
+        self.reason = Some(Some(value.into()));
+        self
+    }
+    /// Sends `reason` as `null` (GitHub then clears it).
+    pub fn reason_null(mut self) -> Self {
+        self.reason = Some(None);
+        self
+    }
+}
 
 crate::open_enum! {
-    #[doc = " Action to apply to the requests."] ApproveOrDeny { Approve = "approve",
-    Deny = "deny", }
+    #[doc = " Action to apply to the requests."] Action { Approve = "approve", Deny =
+    "deny", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsReviewPatGrantRequestRequest {
     /// Action to apply to the request.
-    pub action: ApproveOrDeny,
+    pub action: Action,
     /// Reason for approving or denying the request. Max 1024 characters.
     #[serde(
         default,
@@ -1458,23 +2524,41 @@ pub struct OrgsReviewPatGrantRequestRequest {
 }
 impl OrgsReviewPatGrantRequestRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(action: impl Into<ApproveOrDeny>) -> Self {
+    pub fn new(action: impl Into<Action>) -> Self {
         OrgsReviewPatGrantRequestRequest {
             action: action.into(),
             reason: None,
         }
     }
 }
+impl OrgsReviewPatGrantRequestRequest {
+    /// Sets `action`.
+    pub fn action(mut self, value: impl Into<Action>) -> Self {
+        self.action = value.into();
+        self
+    }
+    /// Sets `reason`.
+    pub fn reason(mut self, value: impl Into<String>) -> Self {
+        self.reason = Some(Some(value.into()));
+        self
+    }
+    /// Sends `reason` as `null` (GitHub then clears it).
+    pub fn reason_null(mut self) -> Self {
+        self.reason = Some(None);
+        self
+    }
+}
 
 /// Minimal representation of an organization programmatic access grant for enumerations
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrganizationProgrammaticAccessGrant {
     /// Unique identifier of the fine-grained personal access token grant. The `pat_id` used to get details about an approved fine-grained personal access token.
     pub id: i64,
     /// A GitHub user.
     pub owner: SimpleUser,
     /// Type of repository selection requested.
-    pub repository_selection: NoneTypeOrAllOrSubset,
+    pub repository_selection: PersonalAccessTokenRequestRepositorySelection,
     /// URL to the list of repositories the fine-grained personal access token can access. Only follow when `repository_selection` is `subset`.
     pub repositories_url: String,
     /// Permissions requested, categorized by type of permission.
@@ -1494,49 +2578,93 @@ pub struct OrganizationProgrammaticAccessGrant {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsUpdatePatAccessesRequest {
     /// Action to apply to the fine-grained personal access token.
-    pub action: Revoke,
+    pub action: OrgsUpdatePatAccessRequestAction,
     /// The IDs of the fine-grained personal access tokens.
     pub pat_ids: Vec<i64>,
 }
 impl OrgsUpdatePatAccessesRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(action: impl Into<Revoke>, pat_ids: impl Into<Vec<i64>>) -> Self {
+    pub fn new(
+        action: impl Into<OrgsUpdatePatAccessRequestAction>,
+        pat_ids: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
         OrgsUpdatePatAccessesRequest {
             action: action.into(),
-            pat_ids: pat_ids.into(),
+            pat_ids: pat_ids.into_iter().map(Into::into).collect(),
         }
+    }
+}
+impl OrgsUpdatePatAccessesRequest {
+    /// Sets `action`.
+    pub fn action(mut self, value: impl Into<OrgsUpdatePatAccessRequestAction>) -> Self {
+        self.action = value.into();
+        self
+    }
+    /// Sets `pat_ids`.
+    pub fn pat_ids(mut self, value: impl IntoIterator<Item = impl Into<i64>>) -> Self {
+        self.pat_ids = value.into_iter().map(Into::into).collect();
+        self
     }
 }
 
 crate::open_enum! {
-    #[doc = " Action to apply to the fine-grained personal access token."] Revoke {
-    Revoke = "revoke", }
+    #[doc = " Action to apply to the fine-grained personal access token."]
+    OrgsUpdatePatAccessRequestAction { Revoke = "revoke", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsUpdatePatAccessRequest {
     /// Action to apply to the fine-grained personal access token.
-    pub action: Revoke,
+    pub action: OrgsUpdatePatAccessRequestAction,
 }
 impl OrgsUpdatePatAccessRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(action: impl Into<Revoke>) -> Self {
+    pub fn new(action: impl Into<OrgsUpdatePatAccessRequestAction>) -> Self {
         OrgsUpdatePatAccessRequest {
             action: action.into(),
         }
     }
 }
+impl OrgsUpdatePatAccessRequest {
+    /// Sets `action`.
+    pub fn action(mut self, value: impl Into<OrgsUpdatePatAccessRequestAction>) -> Self {
+        self.action = value.into();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsCustomPropertiesForReposCreateOrUpdateOrganizationDefinitionsRequest {
     /// The array of custom properties to create or update.
     pub properties: Vec<CustomProperty>,
 }
+impl OrgsCustomPropertiesForReposCreateOrUpdateOrganizationDefinitionsRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(properties: impl IntoIterator<Item = impl Into<CustomProperty>>) -> Self {
+        OrgsCustomPropertiesForReposCreateOrUpdateOrganizationDefinitionsRequest {
+            properties: properties.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl OrgsCustomPropertiesForReposCreateOrUpdateOrganizationDefinitionsRequest {
+    /// Sets `properties`.
+    pub fn properties(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<CustomProperty>>,
+    ) -> Self {
+        self.properties = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 /// Custom property set payload
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct CustomPropertySetPayload {
     /// The type of the value for the property
     pub value_type: CustomPropertyValueType,
@@ -1571,7 +2699,7 @@ pub struct CustomPropertySetPayload {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub values_editable_by: Option<Option<OrgActorsOrOrgAndRepoActors>>,
+    pub values_editable_by: Option<Option<CustomPropertyValuesEditableBy>>,
     /// Whether setting properties values is mandatory
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_explicit_values: Option<bool>,
@@ -1590,9 +2718,76 @@ impl CustomPropertySetPayload {
         }
     }
 }
+impl CustomPropertySetPayload {
+    /// Sets `value_type`.
+    pub fn value_type(mut self, value: impl Into<CustomPropertyValueType>) -> Self {
+        self.value_type = value.into();
+        self
+    }
+    /// Sets `required`.
+    pub fn required(mut self, value: impl Into<bool>) -> Self {
+        self.required = Some(value.into());
+        self
+    }
+    /// Sets `default_value`.
+    pub fn default_value(
+        mut self,
+        value: impl Into<SecurityAdvisoriesListGlobalAdvisoriesAffects>,
+    ) -> Self {
+        self.default_value = Some(Some(value.into()));
+        self
+    }
+    /// Sends `default_value` as `null` (GitHub then clears it).
+    pub fn default_value_null(mut self) -> Self {
+        self.default_value = Some(None);
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(Some(value.into()));
+        self
+    }
+    /// Sends `description` as `null` (GitHub then clears it).
+    pub fn description_null(mut self) -> Self {
+        self.description = Some(None);
+        self
+    }
+    /// Sets `allowed_values`.
+    pub fn allowed_values(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.allowed_values = Some(Some(value.into_iter().map(Into::into).collect()));
+        self
+    }
+    /// Sends `allowed_values` as `null` (GitHub then clears it).
+    pub fn allowed_values_null(mut self) -> Self {
+        self.allowed_values = Some(None);
+        self
+    }
+    /// Sets `values_editable_by`.
+    pub fn values_editable_by(
+        mut self,
+        value: impl Into<CustomPropertyValuesEditableBy>,
+    ) -> Self {
+        self.values_editable_by = Some(Some(value.into()));
+        self
+    }
+    /// Sends `values_editable_by` as `null` (GitHub then clears it).
+    pub fn values_editable_by_null(mut self) -> Self {
+        self.values_editable_by = Some(None);
+        self
+    }
+    /// Sets `require_explicit_values`.
+    pub fn require_explicit_values(mut self, value: impl Into<bool>) -> Self {
+        self.require_explicit_values = Some(value.into());
+        self
+    }
+}
 
 /// List of custom property values for a repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgRepoCustomPropertyValues {
     pub repository_id: i64,
     pub repository_name: String,
@@ -1602,43 +2797,97 @@ pub struct OrgRepoCustomPropertyValues {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsCustomPropertiesForReposCreateOrUpdateOrganizationValuesRequest {
     /// The names of repositories that the custom property values will be applied to.
     pub repository_names: Vec<String>,
     /// List of custom property names and associated values to apply to the repositories.
     pub properties: Vec<CustomPropertyValue>,
 }
+impl OrgsCustomPropertiesForReposCreateOrUpdateOrganizationValuesRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        repository_names: impl IntoIterator<Item = impl Into<String>>,
+        properties: impl IntoIterator<Item = impl Into<CustomPropertyValue>>,
+    ) -> Self {
+        OrgsCustomPropertiesForReposCreateOrUpdateOrganizationValuesRequest {
+            repository_names: repository_names.into_iter().map(Into::into).collect(),
+            properties: properties.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl OrgsCustomPropertiesForReposCreateOrUpdateOrganizationValuesRequest {
+    /// Sets `repository_names`.
+    pub fn repository_names(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.repository_names = value.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets `properties`.
+    pub fn properties(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<CustomPropertyValue>>,
+    ) -> Self {
+        self.properties = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 /// Check immutable releases settings for an organization.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ImmutableReleasesOrganizationSettings {
     /// The policy that controls how immutable releases are enforced in the organization.
-    pub enforced_repositories: AllOrSelectedOrNoneType,
+    pub enforced_repositories: SelfHostedRunnersSettingsEnabledRepositories,
     /// The API URL to use to get or set the selected repositories for immutable releases enforcement, when `enforced_repositories` is set to `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsSetImmutableReleasesSettingsRequest {
     /// The policy that controls how immutable releases are enforced in the organization.
-    pub enforced_repositories: AllOrSelectedOrNoneType,
+    pub enforced_repositories: SelfHostedRunnersSettingsEnabledRepositories,
     /// An array of repository ids for which immutable releases enforcement should be applied. You can only provide a list of repository ids when the `enforced_repositories` is set to `selected`. You can add and remove individual repositories using the [Enable a selected repository for immutable releases in an organization](https://docs.github.com/rest/orgs/orgs#enable-a-selected-repository-for-immutable-releases-in-an-organization) and [Disable a selected repository for immutable releases in an organization](https://docs.github.com/rest/orgs/orgs#disable-a-selected-repository-for-immutable-releases-in-an-organization) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
 }
 impl OrgsSetImmutableReleasesSettingsRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(enforced_repositories: impl Into<AllOrSelectedOrNoneType>) -> Self {
+    pub fn new(
+        enforced_repositories: impl Into<SelfHostedRunnersSettingsEnabledRepositories>,
+    ) -> Self {
         OrgsSetImmutableReleasesSettingsRequest {
             enforced_repositories: enforced_repositories.into(),
             selected_repository_ids: None,
         }
     }
 }
+impl OrgsSetImmutableReleasesSettingsRequest {
+    /// Sets `enforced_repositories`.
+    pub fn enforced_repositories(
+        mut self,
+        value: impl Into<SelfHostedRunnersSettingsEnabledRepositories>,
+    ) -> Self {
+        self.enforced_repositories = value.into();
+        self
+    }
+    /// Sets `selected_repository_ids`.
+    pub fn selected_repository_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.selected_repository_ids = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 crate::open_enum! {
-    EnableAllOrDisableAll { EnableAll = "enable_all", DisableAll = "disable_all", }
+    OrgsEnableOrDisableSecurityProductOnAllOrgReposEnablement { EnableAll = "enable_all",
+    DisableAll = "disable_all", }
 }
 
 crate::open_enum! {
@@ -1651,35 +2900,68 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsEnableOrDisableSecurityProductOnAllOrgReposRequest {
     /// CodeQL query suite to be used. If you specify the `query_suite` parameter, the default setup will be configured with this query suite only on all repositories that didn't have default setup already configured. It will not change the query suite on repositories that already have default setup configured.
     /// If you don't specify any `query_suite` in your request, the preferred query suite of the organization will be applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub query_suite: Option<DefaultTypeOrExtended>,
+    pub query_suite: Option<CodeScanningDefaultSetupQuerySuite>,
+}
+impl OrgsEnableOrDisableSecurityProductOnAllOrgReposRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsEnableOrDisableSecurityProductOnAllOrgReposRequest {
+            query_suite: None,
+        }
+    }
+}
+impl OrgsEnableOrDisableSecurityProductOnAllOrgReposRequest {
+    /// Sets `query_suite`.
+    pub fn query_suite(
+        mut self,
+        value: impl Into<CodeScanningDefaultSetupQuerySuite>,
+    ) -> Self {
+        self.query_suite = Some(value.into());
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsUpdateMembershipForAuthenticatedUserRequest {
     /// The state that the membership should be in. Only `"active"` will be accepted.
-    pub state: Active,
+    pub state: OrgsUpdateMembershipForAuthenticatedUserRequestState,
 }
 impl OrgsUpdateMembershipForAuthenticatedUserRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(state: impl Into<Active>) -> Self {
+    pub fn new(
+        state: impl Into<OrgsUpdateMembershipForAuthenticatedUserRequestState>,
+    ) -> Self {
         OrgsUpdateMembershipForAuthenticatedUserRequest {
             state: state.into(),
         }
+    }
+}
+impl OrgsUpdateMembershipForAuthenticatedUserRequest {
+    /// Sets `state`.
+    pub fn state(
+        mut self,
+        value: impl Into<OrgsUpdateMembershipForAuthenticatedUserRequestState>,
+    ) -> Self {
+        self.state = value.into();
+        self
     }
 }
 
 crate::open_enum! {
     #[doc =
     " The state that the membership should be in. Only `\"active\"` will be accepted."]
-    Active { Active = "active", }
+    OrgsUpdateMembershipForAuthenticatedUserRequestState { Active = "active", }
 }
 
 /// A fine-grained permission that protects organization resources.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgsListOrganizationFineGrainedPermissionsResponseItem {
     pub name: String,
     pub description: String,

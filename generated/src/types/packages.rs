@@ -5,6 +5,7 @@ use super::*;
 
 /// A software package
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Package {
     /// Unique identifier of the package.
     pub id: i64,
@@ -15,13 +16,13 @@ pub struct Package {
     pub html_url: String,
     /// The number of versions of the package.
     pub version_count: i64,
-    pub visibility: PrivateOrPublic,
+    pub visibility: PackageVisibility,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<SimpleUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<MinimalRepository>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
 }
 
 crate::open_enum! {
@@ -30,11 +31,13 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    ActiveOrDeleted { Active = "active", Deleted = "deleted", }
+    PackagesGetAllPackageVersionsForPackageOwnedByOrgState { Active = "active", Deleted =
+    "deleted", }
 }
 
 /// A version of a software package
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PackageVersion {
     /// Unique identifier of the package version.
     pub id: i64,
@@ -48,10 +51,10 @@ pub struct PackageVersion {
     pub license: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted_at: Option<String>,
+    pub deleted_at: Option<crate::Timestamp>,
     /// Package Version Metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<PackageVersionMetadata>,
@@ -59,6 +62,7 @@ pub struct PackageVersion {
 
 /// Package Version Metadata
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PackageVersionMetadata {
     pub package_type: PackagePackageType,
     /// Container Metadata
@@ -71,12 +75,14 @@ pub struct PackageVersionMetadata {
 
 /// Container Metadata
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PackageVersionMetadataContainer {
     pub tags: Vec<String>,
 }
 
 /// Docker Metadata
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PackageVersionMetadataDocker {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<Vec<String>>,

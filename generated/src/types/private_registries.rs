@@ -4,6 +4,7 @@
 use super::*;
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PrivateRegistriesListOrgPrivateRegistriesResponse {
     pub total_count: i64,
     pub configurations: Vec<OrgPrivateRegistryConfiguration>,
@@ -11,6 +12,7 @@ pub struct PrivateRegistriesListOrgPrivateRegistriesResponse {
 
 /// Private registry configuration for an organization
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgPrivateRegistryConfiguration {
     /// The name of the private registry configuration.
     pub name: String,
@@ -29,7 +31,7 @@ pub struct OrgPrivateRegistryConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaces_base: Option<bool>,
     /// Which type of organization repositories have access to the private registry.
-    pub visibility: AllOrPrivateOrSelected,
+    pub visibility: CodespacesSecretVisibility,
     /// The tenant ID of the Azure AD application.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
@@ -75,8 +77,8 @@ pub struct OrgPrivateRegistryConfiguration {
     /// The GCP service account email to impersonate. If omitted, the federated token is used directly (direct WIF).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
 }
 
 crate::open_enum! {
@@ -98,9 +100,10 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct PrivateRegistriesCreateOrgPrivateRegistryRequest {
     /// The registry type.
-    pub registry_type: PrivateRegistriesCreateOrgPrivateRegistryRequestRegistryType,
+    pub registry_type: RegistryType,
     /// The URL of the private registry.
     pub url: String,
     /// The username to use when authenticating with the private registry. This field should be omitted if the private registry does not require a username for authentication.
@@ -120,13 +123,13 @@ pub struct PrivateRegistriesCreateOrgPrivateRegistryRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
     /// Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry.
-    pub visibility: SelectedOrAllOrPrivate,
+    pub visibility: ActionsCreateOrgVariableRequestVisibility,
     /// An array of repository IDs that can access the organization private registry. You can only provide a list of repository IDs when `visibility` is set to `selected`. You can manage the list of selected repositories using the [Update a private registry for an organization](https://docs.github.com/rest/private-registries/organization-configurations#update-a-private-registry-for-an-organization) endpoint. This field should be omitted if `visibility` is set to `all` or `private`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
     /// The authentication type for the private registry. Defaults to `token` if not specified. Use `oidc_azure`, `oidc_aws`, `oidc_jfrog`, `oidc_cloudsmith`, or `oidc_gcp` for OIDC authentication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_type: Option<PrivateRegistriesCreateOrgPrivateRegistryRequestAuthType>,
+    pub auth_type: Option<AuthType>,
     /// The tenant ID of the Azure AD application. Required when `auth_type` is `oidc_azure`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
@@ -176,11 +179,9 @@ pub struct PrivateRegistriesCreateOrgPrivateRegistryRequest {
 impl PrivateRegistriesCreateOrgPrivateRegistryRequest {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
-        registry_type: impl Into<
-            PrivateRegistriesCreateOrgPrivateRegistryRequestRegistryType,
-        >,
+        registry_type: impl Into<RegistryType>,
         url: impl Into<String>,
-        visibility: impl Into<SelectedOrAllOrPrivate>,
+        visibility: impl Into<ActionsCreateOrgVariableRequestVisibility>,
     ) -> Self {
         PrivateRegistriesCreateOrgPrivateRegistryRequest {
             registry_type: registry_type.into(),
@@ -210,30 +211,162 @@ impl PrivateRegistriesCreateOrgPrivateRegistryRequest {
         }
     }
 }
+impl PrivateRegistriesCreateOrgPrivateRegistryRequest {
+    /// Sets `registry_type`.
+    pub fn registry_type(mut self, value: impl Into<RegistryType>) -> Self {
+        self.registry_type = value.into();
+        self
+    }
+    /// Sets `url`.
+    pub fn url(mut self, value: impl Into<String>) -> Self {
+        self.url = value.into();
+        self
+    }
+    /// Sets `username`.
+    pub fn username(mut self, value: impl Into<String>) -> Self {
+        self.username = Some(Some(value.into()));
+        self
+    }
+    /// Sends `username` as `null` (GitHub then clears it).
+    pub fn username_null(mut self) -> Self {
+        self.username = Some(None);
+        self
+    }
+    /// Sets `replaces_base`.
+    pub fn replaces_base(mut self, value: impl Into<bool>) -> Self {
+        self.replaces_base = Some(value.into());
+        self
+    }
+    /// Sets `encrypted_value`.
+    pub fn encrypted_value(mut self, value: impl Into<String>) -> Self {
+        self.encrypted_value = Some(value.into());
+        self
+    }
+    /// Sets `key_id`.
+    pub fn key_id(mut self, value: impl Into<String>) -> Self {
+        self.key_id = Some(value.into());
+        self
+    }
+    /// Sets `visibility`.
+    pub fn visibility(
+        mut self,
+        value: impl Into<ActionsCreateOrgVariableRequestVisibility>,
+    ) -> Self {
+        self.visibility = value.into();
+        self
+    }
+    /// Sets `selected_repository_ids`.
+    pub fn selected_repository_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.selected_repository_ids = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `auth_type`.
+    pub fn auth_type(mut self, value: impl Into<AuthType>) -> Self {
+        self.auth_type = Some(value.into());
+        self
+    }
+    /// Sets `tenant_id`.
+    pub fn tenant_id(mut self, value: impl Into<String>) -> Self {
+        self.tenant_id = Some(value.into());
+        self
+    }
+    /// Sets `client_id`.
+    pub fn client_id(mut self, value: impl Into<String>) -> Self {
+        self.client_id = Some(value.into());
+        self
+    }
+    /// Sets `aws_region`.
+    pub fn aws_region(mut self, value: impl Into<String>) -> Self {
+        self.aws_region = Some(value.into());
+        self
+    }
+    /// Sets `account_id`.
+    pub fn account_id(mut self, value: impl Into<String>) -> Self {
+        self.account_id = Some(value.into());
+        self
+    }
+    /// Sets `role_name`.
+    pub fn role_name(mut self, value: impl Into<String>) -> Self {
+        self.role_name = Some(value.into());
+        self
+    }
+    /// Sets `domain`.
+    pub fn domain(mut self, value: impl Into<String>) -> Self {
+        self.domain = Some(value.into());
+        self
+    }
+    /// Sets `domain_owner`.
+    pub fn domain_owner(mut self, value: impl Into<String>) -> Self {
+        self.domain_owner = Some(value.into());
+        self
+    }
+    /// Sets `jfrog_oidc_provider_name`.
+    pub fn jfrog_oidc_provider_name(mut self, value: impl Into<String>) -> Self {
+        self.jfrog_oidc_provider_name = Some(value.into());
+        self
+    }
+    /// Sets `audience`.
+    pub fn audience(mut self, value: impl Into<String>) -> Self {
+        self.audience = Some(value.into());
+        self
+    }
+    /// Sets `identity_mapping_name`.
+    pub fn identity_mapping_name(mut self, value: impl Into<String>) -> Self {
+        self.identity_mapping_name = Some(value.into());
+        self
+    }
+    /// Sets `namespace`.
+    pub fn namespace(mut self, value: impl Into<String>) -> Self {
+        self.namespace = Some(value.into());
+        self
+    }
+    /// Sets `service_slug`.
+    pub fn service_slug(mut self, value: impl Into<String>) -> Self {
+        self.service_slug = Some(value.into());
+        self
+    }
+    /// Sets `api_host`.
+    pub fn api_host(mut self, value: impl Into<String>) -> Self {
+        self.api_host = Some(value.into());
+        self
+    }
+    /// Sets `workload_identity_provider`.
+    pub fn workload_identity_provider(mut self, value: impl Into<String>) -> Self {
+        self.workload_identity_provider = Some(value.into());
+        self
+    }
+    /// Sets `service_account`.
+    pub fn service_account(mut self, value: impl Into<String>) -> Self {
+        self.service_account = Some(value.into());
+        self
+    }
+}
 
 crate::open_enum! {
-    #[doc = " The registry type."]
-    PrivateRegistriesCreateOrgPrivateRegistryRequestRegistryType { MavenRepository =
-    "maven_repository", NugetFeed = "nuget_feed", GoproxyServer = "goproxy_server",
-    NpmRegistry = "npm_registry", RubygemsServer = "rubygems_server", CargoRegistry =
-    "cargo_registry", ComposerRepository = "composer_repository", DockerRegistry =
-    "docker_registry", GitSource = "git_source", HelmRegistry = "helm_registry",
-    HexOrganization = "hex_organization", HexRepository = "hex_repository", PubRepository
-    = "pub_repository", PythonIndex = "python_index", TerraformRegistry =
+    #[doc = " The registry type."] RegistryType { MavenRepository = "maven_repository",
+    NugetFeed = "nuget_feed", GoproxyServer = "goproxy_server", NpmRegistry =
+    "npm_registry", RubygemsServer = "rubygems_server", CargoRegistry = "cargo_registry",
+    ComposerRepository = "composer_repository", DockerRegistry = "docker_registry",
+    GitSource = "git_source", HelmRegistry = "helm_registry", HexOrganization =
+    "hex_organization", HexRepository = "hex_repository", PubRepository =
+    "pub_repository", PythonIndex = "python_index", TerraformRegistry =
     "terraform_registry", }
 }
 
 crate::open_enum! {
     #[doc =
     " The authentication type for the private registry. Defaults to `token` if not specified. Use `oidc_azure`, `oidc_aws`, `oidc_jfrog`, `oidc_cloudsmith`, or `oidc_gcp` for OIDC authentication."]
-    PrivateRegistriesCreateOrgPrivateRegistryRequestAuthType { Token = "token",
-    UsernamePassword = "username_password", OidcAzure = "oidc_azure", OidcAws =
-    "oidc_aws", OidcJfrog = "oidc_jfrog", OidcCloudsmith = "oidc_cloudsmith", OidcGcp =
-    "oidc_gcp", }
+    AuthType { Token = "token", UsernamePassword = "username_password", OidcAzure =
+    "oidc_azure", OidcAws = "oidc_aws", OidcJfrog = "oidc_jfrog", OidcCloudsmith =
+    "oidc_cloudsmith", OidcGcp = "oidc_gcp", }
 }
 
 /// Private registry configuration for an organization
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgPrivateRegistryConfigurationWithSelectedRepositories {
     /// The name of the private registry configuration.
     pub name: String,
@@ -252,7 +385,7 @@ pub struct OrgPrivateRegistryConfigurationWithSelectedRepositories {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaces_base: Option<bool>,
     /// Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry.
-    pub visibility: AllOrPrivateOrSelected,
+    pub visibility: CodespacesSecretVisibility,
     /// An array of repository IDs that can access the organization private registry when `visibility` is set to `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
@@ -301,11 +434,12 @@ pub struct OrgPrivateRegistryConfigurationWithSelectedRepositories {
     /// The GCP service account email to impersonate. If omitted, the federated token is used directly (direct WIF).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PrivateRegistriesGetOrgPublicKeyResponse {
     /// The identifier for the key.
     pub key_id: String,
@@ -314,12 +448,11 @@ pub struct PrivateRegistriesGetOrgPublicKeyResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct PrivateRegistriesUpdateOrgPrivateRegistryRequest {
     /// The registry type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub registry_type: Option<
-        PrivateRegistriesCreateOrgPrivateRegistryRequestRegistryType,
-    >,
+    pub registry_type: Option<RegistryType>,
     /// The URL of the private registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -341,13 +474,13 @@ pub struct PrivateRegistriesUpdateOrgPrivateRegistryRequest {
     pub key_id: Option<String>,
     /// Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<SelectedOrAllOrPrivate>,
+    pub visibility: Option<ActionsCreateOrgVariableRequestVisibility>,
     /// An array of repository IDs that can access the organization private registry. You can only provide a list of repository IDs when `visibility` is set to `selected`. This field should be omitted if `visibility` is set to `all` or `private`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
     /// The authentication type for the private registry. This field cannot be changed after creation. If provided, it must match the existing `auth_type` of the configuration. To change the authentication type, delete and recreate the configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_type: Option<PrivateRegistriesCreateOrgPrivateRegistryRequestAuthType>,
+    pub auth_type: Option<AuthType>,
     /// The tenant ID of the Azure AD application. Required when `auth_type` is `oidc_azure`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
@@ -393,5 +526,169 @@ pub struct PrivateRegistriesUpdateOrgPrivateRegistryRequest {
     /// The GCP service account email to impersonate. Optional for `oidc_gcp` auth type. If omitted, the federated token is used directly (direct WIF).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<String>,
+}
+impl PrivateRegistriesUpdateOrgPrivateRegistryRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        PrivateRegistriesUpdateOrgPrivateRegistryRequest {
+            registry_type: None,
+            url: None,
+            username: None,
+            replaces_base: None,
+            encrypted_value: None,
+            key_id: None,
+            visibility: None,
+            selected_repository_ids: None,
+            auth_type: None,
+            tenant_id: None,
+            client_id: None,
+            aws_region: None,
+            account_id: None,
+            role_name: None,
+            domain: None,
+            domain_owner: None,
+            jfrog_oidc_provider_name: None,
+            audience: None,
+            identity_mapping_name: None,
+            namespace: None,
+            service_slug: None,
+            api_host: None,
+            workload_identity_provider: None,
+            service_account: None,
+        }
+    }
+}
+impl PrivateRegistriesUpdateOrgPrivateRegistryRequest {
+    /// Sets `registry_type`.
+    pub fn registry_type(mut self, value: impl Into<RegistryType>) -> Self {
+        self.registry_type = Some(value.into());
+        self
+    }
+    /// Sets `url`.
+    pub fn url(mut self, value: impl Into<String>) -> Self {
+        self.url = Some(value.into());
+        self
+    }
+    /// Sets `username`.
+    pub fn username(mut self, value: impl Into<String>) -> Self {
+        self.username = Some(Some(value.into()));
+        self
+    }
+    /// Sends `username` as `null` (GitHub then clears it).
+    pub fn username_null(mut self) -> Self {
+        self.username = Some(None);
+        self
+    }
+    /// Sets `replaces_base`.
+    pub fn replaces_base(mut self, value: impl Into<bool>) -> Self {
+        self.replaces_base = Some(value.into());
+        self
+    }
+    /// Sets `encrypted_value`.
+    pub fn encrypted_value(mut self, value: impl Into<String>) -> Self {
+        self.encrypted_value = Some(value.into());
+        self
+    }
+    /// Sets `key_id`.
+    pub fn key_id(mut self, value: impl Into<String>) -> Self {
+        self.key_id = Some(value.into());
+        self
+    }
+    /// Sets `visibility`.
+    pub fn visibility(
+        mut self,
+        value: impl Into<ActionsCreateOrgVariableRequestVisibility>,
+    ) -> Self {
+        self.visibility = Some(value.into());
+        self
+    }
+    /// Sets `selected_repository_ids`.
+    pub fn selected_repository_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.selected_repository_ids = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `auth_type`.
+    pub fn auth_type(mut self, value: impl Into<AuthType>) -> Self {
+        self.auth_type = Some(value.into());
+        self
+    }
+    /// Sets `tenant_id`.
+    pub fn tenant_id(mut self, value: impl Into<String>) -> Self {
+        self.tenant_id = Some(value.into());
+        self
+    }
+    /// Sets `client_id`.
+    pub fn client_id(mut self, value: impl Into<String>) -> Self {
+        self.client_id = Some(value.into());
+        self
+    }
+    /// Sets `aws_region`.
+    pub fn aws_region(mut self, value: impl Into<String>) -> Self {
+        self.aws_region = Some(value.into());
+        self
+    }
+    /// Sets `account_id`.
+    pub fn account_id(mut self, value: impl Into<String>) -> Self {
+        self.account_id = Some(value.into());
+        self
+    }
+    /// Sets `role_name`.
+    pub fn role_name(mut self, value: impl Into<String>) -> Self {
+        self.role_name = Some(value.into());
+        self
+    }
+    /// Sets `domain`.
+    pub fn domain(mut self, value: impl Into<String>) -> Self {
+        self.domain = Some(value.into());
+        self
+    }
+    /// Sets `domain_owner`.
+    pub fn domain_owner(mut self, value: impl Into<String>) -> Self {
+        self.domain_owner = Some(value.into());
+        self
+    }
+    /// Sets `jfrog_oidc_provider_name`.
+    pub fn jfrog_oidc_provider_name(mut self, value: impl Into<String>) -> Self {
+        self.jfrog_oidc_provider_name = Some(value.into());
+        self
+    }
+    /// Sets `audience`.
+    pub fn audience(mut self, value: impl Into<String>) -> Self {
+        self.audience = Some(value.into());
+        self
+    }
+    /// Sets `identity_mapping_name`.
+    pub fn identity_mapping_name(mut self, value: impl Into<String>) -> Self {
+        self.identity_mapping_name = Some(value.into());
+        self
+    }
+    /// Sets `namespace`.
+    pub fn namespace(mut self, value: impl Into<String>) -> Self {
+        self.namespace = Some(value.into());
+        self
+    }
+    /// Sets `service_slug`.
+    pub fn service_slug(mut self, value: impl Into<String>) -> Self {
+        self.service_slug = Some(value.into());
+        self
+    }
+    /// Sets `api_host`.
+    pub fn api_host(mut self, value: impl Into<String>) -> Self {
+        self.api_host = Some(value.into());
+        self
+    }
+    /// Sets `workload_identity_provider`.
+    pub fn workload_identity_provider(mut self, value: impl Into<String>) -> Self {
+        self.workload_identity_provider = Some(value.into());
+        self
+    }
+    /// Sets `service_account`.
+    pub fn service_account(mut self, value: impl Into<String>) -> Self {
+        self.service_account = Some(value.into());
+        self
+    }
 }
 

@@ -4,6 +4,7 @@
 use super::*;
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ProjectsCreateDraftItemForOrgRequest {
     /// The title of the draft issue item to create in the project.
     pub title: String,
@@ -11,9 +12,31 @@ pub struct ProjectsCreateDraftItemForOrgRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
 }
+impl ProjectsCreateDraftItemForOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(title: impl Into<String>) -> Self {
+        ProjectsCreateDraftItemForOrgRequest {
+            title: title.into(),
+            body: None,
+        }
+    }
+}
+impl ProjectsCreateDraftItemForOrgRequest {
+    /// Sets `title`.
+    pub fn title(mut self, value: impl Into<String>) -> Self {
+        self.title = value.into();
+        self
+    }
+    /// Sets `body`.
+    pub fn body(mut self, value: impl Into<String>) -> Self {
+        self.body = Some(value.into());
+        self
+    }
+}
 
 /// An item belonging to a project
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProjectsV2ItemSimple {
     /// The unique identifier of the project item.
     pub id: f64,
@@ -29,11 +52,11 @@ pub struct ProjectsV2ItemSimple {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator: Option<SimpleUser>,
     /// The time when the item was created.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The time when the item was last updated.
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// The time when the item was archived.
-    pub archived_at: Option<String>,
+    pub archived_at: Option<crate::Timestamp>,
     /// The URL of the project this item belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_url: Option<String>,
@@ -45,6 +68,7 @@ pub struct ProjectsV2ItemSimple {
 /// The content represented by the item.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum ProjectsV2ItemSimpleContent {
     Issue(Issue),
     PullRequestSimple(PullRequestSimple),
@@ -55,6 +79,7 @@ pub enum ProjectsV2ItemSimpleContent {
 
 /// A draft issue in a project
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProjectsV2DraftIssue {
     /// The ID of the draft issue
     pub id: f64,
@@ -67,13 +92,14 @@ pub struct ProjectsV2DraftIssue {
     pub body: Option<String>,
     pub user: Option<SimpleUser>,
     /// The time the draft issue was created
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The time the draft issue was last updated
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
 }
 
 /// A field inside a projects v2 project
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProjectsV2Field {
     /// The unique identifier of the field.
     pub id: i64,
@@ -96,9 +122,9 @@ pub struct ProjectsV2Field {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<ProjectsV2FieldConfiguration>,
     /// The time when the field was created.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The time when the field was last updated.
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
 }
 
 crate::open_enum! {
@@ -112,6 +138,7 @@ crate::open_enum! {
 
 /// An option for a single select field
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProjectsV2SingleSelectOptions {
     /// The unique identifier of the option.
     pub id: String,
@@ -125,6 +152,7 @@ pub struct ProjectsV2SingleSelectOptions {
 
 /// The display name of the option, in raw text and HTML formats.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProjectsV2SingleSelectOptionsName {
     pub raw: String,
     pub html: String,
@@ -132,6 +160,7 @@ pub struct ProjectsV2SingleSelectOptionsName {
 
 /// Configuration for iteration fields.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProjectsV2FieldConfiguration {
     /// The day of the week when the iteration starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -145,6 +174,7 @@ pub struct ProjectsV2FieldConfiguration {
 
 /// An iteration setting for an iteration field
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProjectsV2IterationSettings {
     /// The unique identifier of the iteration setting.
     pub id: String,
@@ -161,6 +191,7 @@ pub struct ProjectsV2IterationSettings {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum ProjectsAddFieldForOrgRequest {
     Variant0(ProjectsAddFieldForOrgRequestVariant0),
     Variant1(ProjectsAddFieldForOrgRequestVariant1),
@@ -171,23 +202,40 @@ pub enum ProjectsAddFieldForOrgRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ProjectsAddFieldForOrgRequestVariant0 {
     /// The ID of the IssueField to create the field for.
     pub issue_field_id: i64,
 }
+impl ProjectsAddFieldForOrgRequestVariant0 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(issue_field_id: impl Into<i64>) -> Self {
+        ProjectsAddFieldForOrgRequestVariant0 {
+            issue_field_id: issue_field_id.into(),
+        }
+    }
+}
+impl ProjectsAddFieldForOrgRequestVariant0 {
+    /// Sets `issue_field_id`.
+    pub fn issue_field_id(mut self, value: impl Into<i64>) -> Self {
+        self.issue_field_id = value.into();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ProjectsAddFieldForOrgRequestVariant1 {
     /// The name of the field.
     pub name: String,
     /// The field's data type.
-    pub data_type: TextOrNumberOrDate,
+    pub data_type: ProjectsAddFieldForOrgRequestVariant1DataType,
 }
 impl ProjectsAddFieldForOrgRequestVariant1 {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
         name: impl Into<String>,
-        data_type: impl Into<TextOrNumberOrDate>,
+        data_type: impl Into<ProjectsAddFieldForOrgRequestVariant1DataType>,
     ) -> Self {
         ProjectsAddFieldForOrgRequestVariant1 {
             name: name.into(),
@@ -195,18 +243,34 @@ impl ProjectsAddFieldForOrgRequestVariant1 {
         }
     }
 }
+impl ProjectsAddFieldForOrgRequestVariant1 {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `data_type`.
+    pub fn data_type(
+        mut self,
+        value: impl Into<ProjectsAddFieldForOrgRequestVariant1DataType>,
+    ) -> Self {
+        self.data_type = value.into();
+        self
+    }
+}
 
 crate::open_enum! {
-    #[doc = " The field's data type."] TextOrNumberOrDate { Text = "text", Number =
-    "number", Date = "date", }
+    #[doc = " The field's data type."] ProjectsAddFieldForOrgRequestVariant1DataType {
+    Text = "text", Number = "number", Date = "date", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ProjectsAddFieldForOrgRequestVariant2 {
     /// The name of the field.
     pub name: String,
     /// The field's data type.
-    pub data_type: SingleSelect,
+    pub data_type: ProjectsAddFieldForOrgRequestVariant2DataType,
     /// The options available for single select fields. At least one option must be provided when creating a single select field.
     pub single_select_options: Vec<ProjectsV2FieldSingleSelectOption>,
 }
@@ -214,22 +278,52 @@ impl ProjectsAddFieldForOrgRequestVariant2 {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
         name: impl Into<String>,
-        data_type: impl Into<SingleSelect>,
-        single_select_options: impl Into<Vec<ProjectsV2FieldSingleSelectOption>>,
+        data_type: impl Into<ProjectsAddFieldForOrgRequestVariant2DataType>,
+        single_select_options: impl IntoIterator<
+            Item = impl Into<ProjectsV2FieldSingleSelectOption>,
+        >,
     ) -> Self {
         ProjectsAddFieldForOrgRequestVariant2 {
             name: name.into(),
             data_type: data_type.into(),
-            single_select_options: single_select_options.into(),
+            single_select_options: single_select_options
+                .into_iter()
+                .map(Into::into)
+                .collect(),
         }
+    }
+}
+impl ProjectsAddFieldForOrgRequestVariant2 {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `data_type`.
+    pub fn data_type(
+        mut self,
+        value: impl Into<ProjectsAddFieldForOrgRequestVariant2DataType>,
+    ) -> Self {
+        self.data_type = value.into();
+        self
+    }
+    /// Sets `single_select_options`.
+    pub fn single_select_options(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<ProjectsV2FieldSingleSelectOption>>,
+    ) -> Self {
+        self.single_select_options = value.into_iter().map(Into::into).collect();
+        self
     }
 }
 
 crate::open_enum! {
-    #[doc = " The field's data type."] SingleSelect { SingleSelect = "single_select", }
+    #[doc = " The field's data type."] ProjectsAddFieldForOrgRequestVariant2DataType {
+    SingleSelect = "single_select", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ProjectsV2FieldSingleSelectOption {
     /// The display name of the option.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -241,6 +335,36 @@ pub struct ProjectsV2FieldSingleSelectOption {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
+impl ProjectsV2FieldSingleSelectOption {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ProjectsV2FieldSingleSelectOption {
+            name: None,
+            color: None,
+            description: None,
+        }
+    }
+}
+impl ProjectsV2FieldSingleSelectOption {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `color`.
+    pub fn color(
+        mut self,
+        value: impl Into<ProjectsV2FieldSingleSelectOptionColor>,
+    ) -> Self {
+        self.color = Some(value.into());
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc = " The color associated with the option."]
@@ -250,11 +374,12 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ProjectsAddFieldForOrgRequestVariant3 {
     /// The name of the field.
     pub name: String,
     /// The field's data type.
-    pub data_type: Iteration,
+    pub data_type: ProjectsAddFieldForOrgRequestVariant3DataType,
     /// The configuration for iteration fields.
     pub iteration_configuration: ProjectsV2FieldIterationConfiguration,
 }
@@ -262,7 +387,7 @@ impl ProjectsAddFieldForOrgRequestVariant3 {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
         name: impl Into<String>,
-        data_type: impl Into<Iteration>,
+        data_type: impl Into<ProjectsAddFieldForOrgRequestVariant3DataType>,
         iteration_configuration: impl Into<ProjectsV2FieldIterationConfiguration>,
     ) -> Self {
         ProjectsAddFieldForOrgRequestVariant3 {
@@ -272,13 +397,38 @@ impl ProjectsAddFieldForOrgRequestVariant3 {
         }
     }
 }
+impl ProjectsAddFieldForOrgRequestVariant3 {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `data_type`.
+    pub fn data_type(
+        mut self,
+        value: impl Into<ProjectsAddFieldForOrgRequestVariant3DataType>,
+    ) -> Self {
+        self.data_type = value.into();
+        self
+    }
+    /// Sets `iteration_configuration`.
+    pub fn iteration_configuration(
+        mut self,
+        value: impl Into<ProjectsV2FieldIterationConfiguration>,
+    ) -> Self {
+        self.iteration_configuration = value.into();
+        self
+    }
+}
 
 crate::open_enum! {
-    #[doc = " The field's data type."] Iteration { Iteration = "iteration", }
+    #[doc = " The field's data type."] ProjectsAddFieldForOrgRequestVariant3DataType {
+    Iteration = "iteration", }
 }
 
 /// The configuration for iteration fields.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ProjectsV2FieldIterationConfiguration {
     /// The start date of the first iteration.
     pub start_date: String,
@@ -288,8 +438,41 @@ pub struct ProjectsV2FieldIterationConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iterations: Option<Vec<ProjectsV2FieldIterationConfigurationIterationsItem>>,
 }
+impl ProjectsV2FieldIterationConfiguration {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(start_date: impl Into<String>, duration: impl Into<i64>) -> Self {
+        ProjectsV2FieldIterationConfiguration {
+            start_date: start_date.into(),
+            duration: duration.into(),
+            iterations: None,
+        }
+    }
+}
+impl ProjectsV2FieldIterationConfiguration {
+    /// Sets `start_date`.
+    pub fn start_date(mut self, value: impl Into<String>) -> Self {
+        self.start_date = value.into();
+        self
+    }
+    /// Sets `duration`.
+    pub fn duration(mut self, value: impl Into<i64>) -> Self {
+        self.duration = value.into();
+        self
+    }
+    /// Sets `iterations`.
+    pub fn iterations(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<ProjectsV2FieldIterationConfigurationIterationsItem>,
+        >,
+    ) -> Self {
+        self.iterations = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ProjectsV2FieldIterationConfigurationIterationsItem {
     /// The title of the iteration.
     pub title: String,
@@ -298,9 +481,41 @@ pub struct ProjectsV2FieldIterationConfigurationIterationsItem {
     /// The duration of the iteration in days.
     pub duration: i64,
 }
+impl ProjectsV2FieldIterationConfigurationIterationsItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        title: impl Into<String>,
+        start_date: impl Into<String>,
+        duration: impl Into<i64>,
+    ) -> Self {
+        ProjectsV2FieldIterationConfigurationIterationsItem {
+            title: title.into(),
+            start_date: start_date.into(),
+            duration: duration.into(),
+        }
+    }
+}
+impl ProjectsV2FieldIterationConfigurationIterationsItem {
+    /// Sets `title`.
+    pub fn title(mut self, value: impl Into<String>) -> Self {
+        self.title = value.into();
+        self
+    }
+    /// Sets `start_date`.
+    pub fn start_date(mut self, value: impl Into<String>) -> Self {
+        self.start_date = value.into();
+        self
+    }
+    /// Sets `duration`.
+    pub fn duration(mut self, value: impl Into<i64>) -> Self {
+        self.duration = value.into();
+        self
+    }
+}
 
 /// An item belonging to a project
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProjectsV2ItemWithContent {
     /// The unique identifier of the project item.
     pub id: f64,
@@ -319,11 +534,11 @@ pub struct ProjectsV2ItemWithContent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator: Option<SimpleUser>,
     /// The time when the item was created.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The time when the item was last updated.
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// The time when the item was archived.
-    pub archived_at: Option<String>,
+    pub archived_at: Option<crate::Timestamp>,
     /// The API URL of this item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_url: Option<String>,
@@ -333,9 +548,10 @@ pub struct ProjectsV2ItemWithContent {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ProjectsAddItemForOrgRequest {
     /// The type of item to add to the project. Must be either Issue or PullRequest.
-    pub r#type: IssueOrPullRequest,
+    pub r#type: ProjectsAddItemForOrgRequestType,
     /// The unique identifier of the issue or pull request to add to the project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -351,7 +567,7 @@ pub struct ProjectsAddItemForOrgRequest {
 }
 impl ProjectsAddItemForOrgRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: impl Into<IssueOrPullRequest>) -> Self {
+    pub fn new(r#type: impl Into<ProjectsAddItemForOrgRequestType>) -> Self {
         ProjectsAddItemForOrgRequest {
             r#type: r#type.into(),
             id: None,
@@ -361,20 +577,73 @@ impl ProjectsAddItemForOrgRequest {
         }
     }
 }
+impl ProjectsAddItemForOrgRequest {
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<ProjectsAddItemForOrgRequestType>) -> Self {
+        self.r#type = value.into();
+        self
+    }
+    /// Sets `id`.
+    pub fn id(mut self, value: impl Into<i64>) -> Self {
+        self.id = Some(value.into());
+        self
+    }
+    /// Sets `owner`.
+    pub fn owner(mut self, value: impl Into<String>) -> Self {
+        self.owner = Some(value.into());
+        self
+    }
+    /// Sets `repo`.
+    pub fn repo(mut self, value: impl Into<String>) -> Self {
+        self.repo = Some(value.into());
+        self
+    }
+    /// Sets `number`.
+    pub fn number(mut self, value: impl Into<i64>) -> Self {
+        self.number = Some(value.into());
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc =
     " The type of item to add to the project. Must be either Issue or PullRequest."]
-    IssueOrPullRequest { Issue = "Issue", PullRequest = "PullRequest", }
+    ProjectsAddItemForOrgRequestType { Issue = "Issue", PullRequest = "PullRequest", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ProjectsUpdateItemForOrgRequest {
     /// A list of field updates to apply.
     pub fields: Vec<ProjectsUpdateItemForOrgRequestFieldsItem>,
 }
+impl ProjectsUpdateItemForOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        fields: impl IntoIterator<
+            Item = impl Into<ProjectsUpdateItemForOrgRequestFieldsItem>,
+        >,
+    ) -> Self {
+        ProjectsUpdateItemForOrgRequest {
+            fields: fields.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl ProjectsUpdateItemForOrgRequest {
+    /// Sets `fields`.
+    pub fn fields(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<ProjectsUpdateItemForOrgRequestFieldsItem>,
+        >,
+    ) -> Self {
+        self.fields = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ProjectsUpdateItemForOrgRequestFieldsItem {
     /// The ID of the project field to update.
     pub id: i64,
@@ -382,15 +651,37 @@ pub struct ProjectsUpdateItemForOrgRequestFieldsItem {
     /// - For text, number, and date fields, provide the new value directly.
     /// - For single select and iteration fields, provide the ID of the option or iteration.
     /// - To clear the field, set this to null.
-    pub value: Option<NumberOrString>,
+    pub value: Option<ValueType>,
+}
+impl ProjectsUpdateItemForOrgRequestFieldsItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(id: impl Into<i64>) -> Self {
+        ProjectsUpdateItemForOrgRequestFieldsItem {
+            id: id.into(),
+            value: None,
+        }
+    }
+}
+impl ProjectsUpdateItemForOrgRequestFieldsItem {
+    /// Sets `id`.
+    pub fn id(mut self, value: impl Into<i64>) -> Self {
+        self.id = value.into();
+        self
+    }
+    /// Sets `value`.
+    pub fn value(mut self, value: impl Into<ValueType>) -> Self {
+        self.value = Some(value.into());
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ProjectsCreateViewForOrgRequest {
     /// The name of the view.
     pub name: String,
     /// The layout of the view.
-    pub layout: TableOrBoardOrRoadmap,
+    pub layout: ProjectsV2ViewLayout,
     /// The filter query for the view. See [Filtering projects](https://docs.github.com/issues/planning-and-tracking-with-projects/customizing-views-in-your-project/filtering-projects) for more information.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
@@ -400,7 +691,7 @@ pub struct ProjectsCreateViewForOrgRequest {
     pub visible_fields: Option<Vec<i64>>,
     /// Sorting configuration for the view. Each element is a two-element array of `[field_id, direction]` where `direction` is `"asc"` or `"desc"`. Supports multiple sort criteria applied in order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sort_by: Option<Vec<Vec<IntegerOrString>>>,
+    pub sort_by: Option<Vec<Vec<PageDeploymentId>>>,
     /// The field IDs to group items by (horizontal grouping). Supports a single field. The field must support grouping; fields such as `Title`, `Reviewers`, `Linked pull requests`, `Sub-issues progress`, `Tracked by`, and `Tracks` cannot be grouped on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_by: Option<Vec<i64>>,
@@ -412,7 +703,7 @@ impl ProjectsCreateViewForOrgRequest {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
         name: impl Into<String>,
-        layout: impl Into<TableOrBoardOrRoadmap>,
+        layout: impl Into<ProjectsV2ViewLayout>,
     ) -> Self {
         ProjectsCreateViewForOrgRequest {
             name: name.into(),
@@ -425,14 +716,61 @@ impl ProjectsCreateViewForOrgRequest {
         }
     }
 }
+impl ProjectsCreateViewForOrgRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `layout`.
+    pub fn layout(mut self, value: impl Into<ProjectsV2ViewLayout>) -> Self {
+        self.layout = value.into();
+        self
+    }
+    /// Sets `filter`.
+    pub fn filter(mut self, value: impl Into<String>) -> Self {
+        self.filter = Some(value.into());
+        self
+    }
+    /// Sets `visible_fields`.
+    pub fn visible_fields(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.visible_fields = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `sort_by`.
+    pub fn sort_by(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<Vec<PageDeploymentId>>>,
+    ) -> Self {
+        self.sort_by = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `group_by`.
+    pub fn group_by(mut self, value: impl IntoIterator<Item = impl Into<i64>>) -> Self {
+        self.group_by = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `vertical_group_by`.
+    pub fn vertical_group_by(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.vertical_group_by = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 crate::open_enum! {
-    #[doc = " The layout of the view."] TableOrBoardOrRoadmap { Table = "table", Board =
+    #[doc = " The layout of the view."] ProjectsV2ViewLayout { Table = "table", Board =
     "board", Roadmap = "roadmap", }
 }
 
 /// A view inside a projects v2 project
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProjectsV2View {
     /// The unique identifier of the view.
     pub id: i64,
@@ -441,7 +779,7 @@ pub struct ProjectsV2View {
     /// The name of the view.
     pub name: String,
     /// The layout of the view.
-    pub layout: TableOrBoardOrRoadmap,
+    pub layout: ProjectsV2ViewLayout,
     /// The node ID of the view.
     pub node_id: String,
     /// The API URL of the project that contains the view.
@@ -450,16 +788,16 @@ pub struct ProjectsV2View {
     pub html_url: String,
     pub creator: SimpleUser,
     /// The time when the view was created.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The time when the view was last updated.
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// The filter query for the view.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
     /// The list of field IDs that are visible in the view.
     pub visible_fields: Vec<i64>,
     /// The sorting configuration for the view. Each element is a tuple of [field_id, direction] where direction is "asc" or "desc".
-    pub sort_by: Vec<Vec<IntegerOrString>>,
+    pub sort_by: Vec<Vec<PageDeploymentId>>,
     /// The list of field IDs used for horizontal grouping.
     pub group_by: Vec<i64>,
     /// The list of field IDs used for vertical grouping (board layout).
@@ -468,6 +806,7 @@ pub struct ProjectsV2View {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum ProjectsAddFieldForUserRequest {
     Variant0(ProjectsAddFieldForOrgRequestVariant1),
     Variant1(ProjectsAddFieldForOrgRequestVariant2),

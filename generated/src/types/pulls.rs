@@ -9,6 +9,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct PullsCreateRequest {
     /// The title of the new pull request. Required unless `issue` is specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -33,13 +34,71 @@ pub struct PullsCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue: Option<i64>,
 }
+impl PullsCreateRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(head: impl Into<String>, base: impl Into<String>) -> Self {
+        PullsCreateRequest {
+            title: None,
+            head: head.into(),
+            head_repo: None,
+            base: base.into(),
+            body: None,
+            maintainer_can_modify: None,
+            draft: None,
+            issue: None,
+        }
+    }
+}
+impl PullsCreateRequest {
+    /// Sets `title`.
+    pub fn title(mut self, value: impl Into<String>) -> Self {
+        self.title = Some(value.into());
+        self
+    }
+    /// Sets `head`.
+    pub fn head(mut self, value: impl Into<String>) -> Self {
+        self.head = value.into();
+        self
+    }
+    /// Sets `head_repo`.
+    pub fn head_repo(mut self, value: impl Into<String>) -> Self {
+        self.head_repo = Some(value.into());
+        self
+    }
+    /// Sets `base`.
+    pub fn base(mut self, value: impl Into<String>) -> Self {
+        self.base = value.into();
+        self
+    }
+    /// Sets `body`.
+    pub fn body(mut self, value: impl Into<String>) -> Self {
+        self.body = Some(value.into());
+        self
+    }
+    /// Sets `maintainer_can_modify`.
+    pub fn maintainer_can_modify(mut self, value: impl Into<bool>) -> Self {
+        self.maintainer_can_modify = Some(value.into());
+        self
+    }
+    /// Sets `draft`.
+    pub fn draft(mut self, value: impl Into<bool>) -> Self {
+        self.draft = Some(value.into());
+        self
+    }
+    /// Sets `issue`.
+    pub fn issue(mut self, value: impl Into<i64>) -> Self {
+        self.issue = Some(value.into());
+        self
+    }
+}
 
 crate::open_enum! {
-    CreatedOrUpdatedOrCreatedAt { Created = "created", Updated = "updated", CreatedAt =
-    "created_at", }
+    PullsListReviewCommentsForRepoSort { Created = "created", Updated = "updated",
+    CreatedAt = "created_at", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct PullsUpdateRequest {
     /// The title of the pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -49,7 +108,7 @@ pub struct PullsUpdateRequest {
     pub body: Option<String>,
     /// State of this Pull Request. Either `open` or `closed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<OpenOrClosed>,
+    pub state: Option<MilestoneState>,
     /// The name of the branch you want your changes pulled into. This should be an existing branch on the current repository. You cannot update the base branch on a pull request to point to another repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
@@ -57,8 +116,48 @@ pub struct PullsUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maintainer_can_modify: Option<bool>,
 }
+impl PullsUpdateRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        PullsUpdateRequest {
+            title: None,
+            body: None,
+            state: None,
+            base: None,
+            maintainer_can_modify: None,
+        }
+    }
+}
+impl PullsUpdateRequest {
+    /// Sets `title`.
+    pub fn title(mut self, value: impl Into<String>) -> Self {
+        self.title = Some(value.into());
+        self
+    }
+    /// Sets `body`.
+    pub fn body(mut self, value: impl Into<String>) -> Self {
+        self.body = Some(value.into());
+        self
+    }
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<MilestoneState>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `base`.
+    pub fn base(mut self, value: impl Into<String>) -> Self {
+        self.base = Some(value.into());
+        self
+    }
+    /// Sets `maintainer_can_modify`.
+    pub fn maintainer_can_modify(mut self, value: impl Into<bool>) -> Self {
+        self.maintainer_can_modify = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct PullsCreateReviewCommentRequest {
     /// The text of the review comment.
     pub body: String,
@@ -71,7 +170,7 @@ pub struct PullsCreateReviewCommentRequest {
     pub position: Option<i64>,
     /// In a split diff view, the side of the diff that the pull request's changes appear on. Can be `LEFT` or `RIGHT`. Use `LEFT` for deletions that appear in red. Use `RIGHT` for additions that appear in green or unchanged lines that appear in white and are shown for context. For a multi-line comment, side represents whether the last line of the comment range is a deletion or addition. For more information, see "[Diff view options](https://docs.github.com/articles/about-comparing-branches-in-pull-requests#diff-view-options)" in the GitHub Help documentation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub side: Option<LeftOrRight>,
+    pub side: Option<ReviewCommentStartSide>,
     /// **Required unless using `subject_type:file`**. The line of the blob in the pull request diff that the comment applies to. For a multi-line comment, the last line of the range that your comment applies to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<i64>,
@@ -80,22 +179,100 @@ pub struct PullsCreateReviewCommentRequest {
     pub start_line: Option<i64>,
     /// **Required when using multi-line comments unless using `in_reply_to`**. The `start_side` is the starting side of the diff that the comment applies to. Can be `LEFT` or `RIGHT`. To learn more about multi-line comments, see "[Commenting on a pull request](https://docs.github.com/articles/commenting-on-a-pull-request#adding-line-comments-to-a-pull-request)" in the GitHub Help documentation. See `side` in this table for additional context.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_side: Option<LeftOrRightOrSide>,
+    pub start_side: Option<PullsCreateReviewCommentRequestStartSide>,
     /// The ID of the review comment to reply to. To find the ID of a review comment with ["List review comments on a pull request"](#list-review-comments-on-a-pull-request). When specified, all parameters other than `body` in the request body are ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_reply_to: Option<i64>,
     /// The level at which the comment is targeted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject_type: Option<LineOrFile>,
+    pub subject_type: Option<ReviewCommentSubjectType>,
+}
+impl PullsCreateReviewCommentRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        body: impl Into<String>,
+        commit_id: impl Into<String>,
+        path: impl Into<String>,
+    ) -> Self {
+        PullsCreateReviewCommentRequest {
+            body: body.into(),
+            commit_id: commit_id.into(),
+            path: path.into(),
+            position: None,
+            side: None,
+            line: None,
+            start_line: None,
+            start_side: None,
+            in_reply_to: None,
+            subject_type: None,
+        }
+    }
+}
+impl PullsCreateReviewCommentRequest {
+    /// Sets `body`.
+    pub fn body(mut self, value: impl Into<String>) -> Self {
+        self.body = value.into();
+        self
+    }
+    /// Sets `commit_id`.
+    pub fn commit_id(mut self, value: impl Into<String>) -> Self {
+        self.commit_id = value.into();
+        self
+    }
+    /// Sets `path`.
+    pub fn path(mut self, value: impl Into<String>) -> Self {
+        self.path = value.into();
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl Into<i64>) -> Self {
+        self.position = Some(value.into());
+        self
+    }
+    /// Sets `side`.
+    pub fn side(mut self, value: impl Into<ReviewCommentStartSide>) -> Self {
+        self.side = Some(value.into());
+        self
+    }
+    /// Sets `line`.
+    pub fn line(mut self, value: impl Into<i64>) -> Self {
+        self.line = Some(value.into());
+        self
+    }
+    /// Sets `start_line`.
+    pub fn start_line(mut self, value: impl Into<i64>) -> Self {
+        self.start_line = Some(value.into());
+        self
+    }
+    /// Sets `start_side`.
+    pub fn start_side(
+        mut self,
+        value: impl Into<PullsCreateReviewCommentRequestStartSide>,
+    ) -> Self {
+        self.start_side = Some(value.into());
+        self
+    }
+    /// Sets `in_reply_to`.
+    pub fn in_reply_to(mut self, value: impl Into<i64>) -> Self {
+        self.in_reply_to = Some(value.into());
+        self
+    }
+    /// Sets `subject_type`.
+    pub fn subject_type(mut self, value: impl Into<ReviewCommentSubjectType>) -> Self {
+        self.subject_type = Some(value.into());
+        self
+    }
 }
 
 crate::open_enum! {
     #[doc =
     " **Required when using multi-line comments unless using `in_reply_to`**. The `start_side` is the starting side of the diff that the comment applies to. Can be `LEFT` or `RIGHT`. To learn more about multi-line comments, see \"[Commenting on a pull request](https://docs.github.com/articles/commenting-on-a-pull-request#adding-line-comments-to-a-pull-request)\" in the GitHub Help documentation. See `side` in this table for additional context."]
-    LeftOrRightOrSide { Left = "LEFT", Right = "RIGHT", Side = "side", }
+    PullsCreateReviewCommentRequestStartSide { Left = "LEFT", Right = "RIGHT", Side =
+    "side", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct PullsMergeRequest {
     /// Title for the automatic commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,11 +285,45 @@ pub struct PullsMergeRequest {
     pub sha: Option<String>,
     /// The merge method to use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_method: Option<MergeOrSquashOrRebase>,
+    pub merge_method: Option<AutoMergeMergeMethod>,
+}
+impl PullsMergeRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        PullsMergeRequest {
+            commit_title: None,
+            commit_message: None,
+            sha: None,
+            merge_method: None,
+        }
+    }
+}
+impl PullsMergeRequest {
+    /// Sets `commit_title`.
+    pub fn commit_title(mut self, value: impl Into<String>) -> Self {
+        self.commit_title = Some(value.into());
+        self
+    }
+    /// Sets `commit_message`.
+    pub fn commit_message(mut self, value: impl Into<String>) -> Self {
+        self.commit_message = Some(value.into());
+        self
+    }
+    /// Sets `sha`.
+    pub fn sha(mut self, value: impl Into<String>) -> Self {
+        self.sha = Some(value.into());
+        self
+    }
+    /// Sets `merge_method`.
+    pub fn merge_method(mut self, value: impl Into<AutoMergeMergeMethod>) -> Self {
+        self.merge_method = Some(value.into());
+        self
+    }
 }
 
 /// Pull Request Merge Result
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestMergeResult {
     pub sha: String,
     pub merged: bool,
@@ -120,6 +331,7 @@ pub struct PullRequestMergeResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct PullsMergeAsyncRequest {
     /// Title for the automatic commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,21 +344,61 @@ pub struct PullsMergeAsyncRequest {
     pub sha: Option<String>,
     /// The merge method to use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_method: Option<MergeOrSquashOrRebase>,
+    pub merge_method: Option<AutoMergeMergeMethod>,
     /// The action that will be taken to merge the pull request. `direct_merge` merges the pull request directly without using a merge queue; `merge_queue` adds the pull request to a merge queue; `default` selects the most appropriate option.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_action: Option<DefaultTypeOrDirectMergeOrMergeQueue>,
+    pub merge_action: Option<MergeAction>,
+}
+impl PullsMergeAsyncRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        PullsMergeAsyncRequest {
+            commit_title: None,
+            commit_message: None,
+            sha: None,
+            merge_method: None,
+            merge_action: None,
+        }
+    }
+}
+impl PullsMergeAsyncRequest {
+    /// Sets `commit_title`.
+    pub fn commit_title(mut self, value: impl Into<String>) -> Self {
+        self.commit_title = Some(value.into());
+        self
+    }
+    /// Sets `commit_message`.
+    pub fn commit_message(mut self, value: impl Into<String>) -> Self {
+        self.commit_message = Some(value.into());
+        self
+    }
+    /// Sets `sha`.
+    pub fn sha(mut self, value: impl Into<String>) -> Self {
+        self.sha = Some(value.into());
+        self
+    }
+    /// Sets `merge_method`.
+    pub fn merge_method(mut self, value: impl Into<AutoMergeMergeMethod>) -> Self {
+        self.merge_method = Some(value.into());
+        self
+    }
+    /// Sets `merge_action`.
+    pub fn merge_action(mut self, value: impl Into<MergeAction>) -> Self {
+        self.merge_action = Some(value.into());
+        self
+    }
 }
 
 crate::open_enum! {
     #[doc =
     " The action that will be taken to merge the pull request. `direct_merge` merges the pull request directly without using a merge queue; `merge_queue` adds the pull request to a merge queue; `default` selects the most appropriate option."]
-    DefaultTypeOrDirectMergeOrMergeQueue { Default = "default", DirectMerge =
-    "direct_merge", MergeQueue = "merge_queue", }
+    MergeAction { Default = "default", DirectMerge = "direct_merge", MergeQueue =
+    "merge_queue", }
 }
 
 /// Pull Request Merge Async Result
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestMergeAsyncResult {
     pub status: PullRequestMergeAsyncResultStatus,
     pub details: PullRequestMergeAsyncResultDetails,
@@ -159,6 +411,7 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum PullRequestMergeAsyncResultDetails {
     Variant0(PullRequestMergeAsyncResultDetailsVariant0),
     Variant1(PullRequestMergeAsyncResultDetailsVariant1),
@@ -169,11 +422,12 @@ pub enum PullRequestMergeAsyncResultDetails {
 
 /// When an asynchronous merge request was created or already existed
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestMergeAsyncResultDetailsVariant0 {
     pub message: String,
     pub uuid: String,
     pub merge_method: PullRequestMergeAsyncResultDetailsVariant0MergeMethod,
-    pub merge_action: DefaultTypeOrDirectMergeOrMergeQueue,
+    pub merge_action: MergeAction,
     /// SHA that the pull request head must match for the enqueued merge to proceed.
     pub expected_head_sha: String,
 }
@@ -185,12 +439,14 @@ crate::open_enum! {
 
 /// When the pull request cannot be merged
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestMergeAsyncResultDetailsVariant1 {
     pub message: String,
 }
 
 /// When the pull request is already merged
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestMergeAsyncResultDetailsVariant2 {
     pub message: String,
     pub sha: String,
@@ -198,12 +454,14 @@ pub struct PullRequestMergeAsyncResultDetailsVariant2 {
 
 /// Pull Request Review Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestReviewRequest {
     pub users: Vec<SimpleUser>,
     pub teams: Vec<Team>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct PullsRequestReviewersRequest {
     /// An array of user `login`s that will be requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -212,8 +470,36 @@ pub struct PullsRequestReviewersRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_reviewers: Option<Vec<String>>,
 }
+impl PullsRequestReviewersRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        PullsRequestReviewersRequest {
+            reviewers: None,
+            team_reviewers: None,
+        }
+    }
+}
+impl PullsRequestReviewersRequest {
+    /// Sets `reviewers`.
+    pub fn reviewers(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.reviewers = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `team_reviewers`.
+    pub fn team_reviewers(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.team_reviewers = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct PullsRemoveRequestedReviewersRequest {
     /// An array of user `login`s that will be removed.
     pub reviewers: Vec<String>,
@@ -221,9 +507,37 @@ pub struct PullsRemoveRequestedReviewersRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_reviewers: Option<Vec<String>>,
 }
+impl PullsRemoveRequestedReviewersRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(reviewers: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        PullsRemoveRequestedReviewersRequest {
+            reviewers: reviewers.into_iter().map(Into::into).collect(),
+            team_reviewers: None,
+        }
+    }
+}
+impl PullsRemoveRequestedReviewersRequest {
+    /// Sets `reviewers`.
+    pub fn reviewers(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.reviewers = value.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets `team_reviewers`.
+    pub fn team_reviewers(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.team_reviewers = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 /// Pull Request Reviews are reviews on pull requests.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestReview {
     /// Unique identifier of the review
     pub id: i64,
@@ -237,7 +551,7 @@ pub struct PullRequestReview {
     #[serde(rename = "_links")]
     pub links: PullRequestReviewEventReviewLinks,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub submitted_at: Option<String>,
+    pub submitted_at: Option<crate::Timestamp>,
     /// A commit SHA for the review. If the commit object was garbage collected or forcibly deleted, then it no longer exists in Git and this value will be `null`.
     pub commit_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -249,6 +563,7 @@ pub struct PullRequestReview {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct PullsCreateReviewRequest {
     /// The SHA of the commit that needs a review. Not using the latest commit SHA may render your review comment outdated if a subsequent commit modifies the line you specify as the `position`. Defaults to the most recent commit in the pull request when you do not specify a value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -258,20 +573,57 @@ pub struct PullsCreateReviewRequest {
     pub body: Option<String>,
     /// The review action you want to perform. The review actions include: `APPROVE`, `REQUEST_CHANGES`, or `COMMENT`. By leaving this blank, you set the review action state to `PENDING`, which means you will need to [submit the pull request review](https://docs.github.com/rest/pulls/reviews#submit-a-review-for-a-pull-request) when you are ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event: Option<ApproveOrRequestChangesOrComment>,
+    pub event: Option<PullsCreateReviewRequestEvent>,
     /// Use the following table to specify the location, destination, and contents of the draft review comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<Vec<PullsCreateReviewRequestCommentsItem>>,
+}
+impl PullsCreateReviewRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        PullsCreateReviewRequest {
+            commit_id: None,
+            body: None,
+            event: None,
+            comments: None,
+        }
+    }
+}
+impl PullsCreateReviewRequest {
+    /// Sets `commit_id`.
+    pub fn commit_id(mut self, value: impl Into<String>) -> Self {
+        self.commit_id = Some(value.into());
+        self
+    }
+    /// Sets `body`.
+    pub fn body(mut self, value: impl Into<String>) -> Self {
+        self.body = Some(value.into());
+        self
+    }
+    /// Sets `event`.
+    pub fn event(mut self, value: impl Into<PullsCreateReviewRequestEvent>) -> Self {
+        self.event = Some(value.into());
+        self
+    }
+    /// Sets `comments`.
+    pub fn comments(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<PullsCreateReviewRequestCommentsItem>>,
+    ) -> Self {
+        self.comments = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
 }
 
 crate::open_enum! {
     #[doc =
     " The review action you want to perform. The review actions include: `APPROVE`, `REQUEST_CHANGES`, or `COMMENT`. By leaving this blank, you set the review action state to `PENDING`, which means you will need to [submit the pull request review](https://docs.github.com/rest/pulls/reviews#submit-a-review-for-a-pull-request) when you are ready."]
-    ApproveOrRequestChangesOrComment { Approve = "APPROVE", RequestChanges =
+    PullsCreateReviewRequestEvent { Approve = "APPROVE", RequestChanges =
     "REQUEST_CHANGES", Comment = "COMMENT", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct PullsCreateReviewRequestCommentsItem {
     /// The relative path to the file that necessitates a review comment.
     pub path: String,
@@ -289,9 +641,61 @@ pub struct PullsCreateReviewRequestCommentsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_side: Option<String>,
 }
+impl PullsCreateReviewRequestCommentsItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(path: impl Into<String>, body: impl Into<String>) -> Self {
+        PullsCreateReviewRequestCommentsItem {
+            path: path.into(),
+            position: None,
+            body: body.into(),
+            line: None,
+            side: None,
+            start_line: None,
+            start_side: None,
+        }
+    }
+}
+impl PullsCreateReviewRequestCommentsItem {
+    /// Sets `path`.
+    pub fn path(mut self, value: impl Into<String>) -> Self {
+        self.path = value.into();
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl Into<i64>) -> Self {
+        self.position = Some(value.into());
+        self
+    }
+    /// Sets `body`.
+    pub fn body(mut self, value: impl Into<String>) -> Self {
+        self.body = value.into();
+        self
+    }
+    /// Sets `line`.
+    pub fn line(mut self, value: impl Into<i64>) -> Self {
+        self.line = Some(value.into());
+        self
+    }
+    /// Sets `side`.
+    pub fn side(mut self, value: impl Into<String>) -> Self {
+        self.side = Some(value.into());
+        self
+    }
+    /// Sets `start_line`.
+    pub fn start_line(mut self, value: impl Into<i64>) -> Self {
+        self.start_line = Some(value.into());
+        self
+    }
+    /// Sets `start_side`.
+    pub fn start_side(mut self, value: impl Into<String>) -> Self {
+        self.start_side = Some(value.into());
+        self
+    }
+}
 
 /// Legacy Review Comment
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ReviewComment {
     pub url: String,
     pub pull_request_review_id: Option<i64>,
@@ -307,8 +711,8 @@ pub struct ReviewComment {
     pub in_reply_to_id: Option<i64>,
     pub user: Option<SimpleUser>,
     pub body: String,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     pub html_url: String,
     pub pull_request_url: String,
     /// How the author is associated with the repository.
@@ -324,10 +728,10 @@ pub struct ReviewComment {
     pub reactions: Option<ReactionRollup>,
     /// The side of the first line of the range for a multi-line comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub side: Option<LeftOrRight>,
+    pub side: Option<ReviewCommentSide>,
     /// The side of the first line of the range for a multi-line comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_side: Option<LeftOrRight>,
+    pub start_side: Option<ReviewCommentStartSide>,
     /// The line of the blob to which the comment applies. The last line of the range for a multi-line comment
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<i64>,
@@ -342,10 +746,11 @@ pub struct ReviewComment {
     pub original_start_line: Option<i64>,
     /// The level at which the comment is targeted, can be a diff line or a file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject_type: Option<LineOrFile>,
+    pub subject_type: Option<ReviewCommentSubjectType>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ReviewCommentLinks {
     /// Hypermedia Link
     #[serde(rename = "self")]
@@ -357,44 +762,96 @@ pub struct ReviewCommentLinks {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct PullsDismissReviewRequest {
     /// The message for the pull request review dismissal
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event: Option<Dismiss>,
+    pub event: Option<PullsDismissReviewRequestEvent>,
+}
+impl PullsDismissReviewRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(message: impl Into<String>) -> Self {
+        PullsDismissReviewRequest {
+            message: message.into(),
+            event: None,
+        }
+    }
+}
+impl PullsDismissReviewRequest {
+    /// Sets `message`.
+    pub fn message(mut self, value: impl Into<String>) -> Self {
+        self.message = value.into();
+        self
+    }
+    /// Sets `event`.
+    pub fn event(mut self, value: impl Into<PullsDismissReviewRequestEvent>) -> Self {
+        self.event = Some(value.into());
+        self
+    }
 }
 
 crate::open_enum! {
-    Dismiss { Dismiss = "DISMISS", }
+    PullsDismissReviewRequestEvent { Dismiss = "DISMISS", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct PullsSubmitReviewRequest {
     /// The body text of the pull request review
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     /// The review action you want to perform. The review actions include: `APPROVE`, `REQUEST_CHANGES`, or `COMMENT`. When you leave this blank, the API returns _HTTP 422 (Unrecognizable entity)_ and sets the review action state to `PENDING`, which means you will need to re-submit the pull request review using a review action.
-    pub event: ApproveOrRequestChangesOrComment,
+    pub event: PullsCreateReviewRequestEvent,
 }
 impl PullsSubmitReviewRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(event: impl Into<ApproveOrRequestChangesOrComment>) -> Self {
+    pub fn new(event: impl Into<PullsCreateReviewRequestEvent>) -> Self {
         PullsSubmitReviewRequest {
             body: None,
             event: event.into(),
         }
     }
 }
+impl PullsSubmitReviewRequest {
+    /// Sets `body`.
+    pub fn body(mut self, value: impl Into<String>) -> Self {
+        self.body = Some(value.into());
+        self
+    }
+    /// Sets `event`.
+    pub fn event(mut self, value: impl Into<PullsCreateReviewRequestEvent>) -> Self {
+        self.event = value.into();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct PullsUpdateBranchRequest {
     /// The expected SHA of the pull request's HEAD ref. This is the most recent commit on the pull request's branch. If the expected SHA does not match the pull request's HEAD, you will receive a `422 Unprocessable Entity` status. You can use the "[List commits](https://docs.github.com/rest/commits/commits#list-commits)" endpoint to find the most recent commit SHA. Default: SHA of the pull request's current HEAD ref.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_head_sha: Option<String>,
 }
+impl PullsUpdateBranchRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        PullsUpdateBranchRequest {
+            expected_head_sha: None,
+        }
+    }
+}
+impl PullsUpdateBranchRequest {
+    /// Sets `expected_head_sha`.
+    pub fn expected_head_sha(mut self, value: impl Into<String>) -> Self {
+        self.expected_head_sha = Some(value.into());
+        self
+    }
+}
 
 /// Pull Request Stack Minimal
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestStackMinimal {
     pub id: i64,
     pub number: i64,
@@ -403,37 +860,60 @@ pub struct PullRequestStackMinimal {
     pub base: PullRequestStackMinimalBase,
     /// Whether the stack has any open pull request. False when all pull requests are merged or closed.
     pub open: bool,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     pub pull_requests: Vec<PullRequestStackMinimalPullRequestsItem>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestStackMinimalBase {
     pub r#ref: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestStackMinimalPullRequestsItem {
     pub number: i64,
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     pub draft: bool,
-    pub merged_at: Option<String>,
+    pub merged_at: Option<crate::Timestamp>,
     pub head: PullRequestStackMinimalPullRequestsItemHead,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestStackMinimalPullRequestsItemHead {
     pub r#ref: String,
     pub sha: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct PullsCreateRequest2 {
     /// An ordered list of pull request numbers forming the stack from bottom to top.
     pub pull_requests: Vec<i64>,
 }
+impl PullsCreateRequest2 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(pull_requests: impl IntoIterator<Item = impl Into<i64>>) -> Self {
+        PullsCreateRequest2 {
+            pull_requests: pull_requests.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl PullsCreateRequest2 {
+    /// Sets `pull_requests`.
+    pub fn pull_requests(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.pull_requests = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullsCreateResponse {
     pub id: i64,
     pub number: i64,
@@ -442,12 +922,13 @@ pub struct PullsCreateResponse {
     pub base: PullRequestStackMinimalBase,
     /// Whether the stack has any open pull request. False when all pull requests are merged or closed.
     pub open: bool,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     pub pull_requests: Vec<PullRequestStackPullRequest>,
 }
 
 /// Pull Request Stack Pull Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestStackPullRequest {
     pub id: i64,
     pub number: i64,
@@ -456,8 +937,8 @@ pub struct PullRequestStackPullRequest {
     pub base: PullRequestMinimalBase,
     pub node_id: String,
     pub title: String,
-    pub state: OpenOrClosed,
-    pub merged_at: Option<String>,
+    pub state: MilestoneState,
+    pub merged_at: Option<crate::Timestamp>,
     pub draft: bool,
     pub html_url: String,
     pub user: Option<SimpleUser>,
@@ -465,6 +946,7 @@ pub struct PullRequestStackPullRequest {
 
 /// Validation Error
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullsCreateError422 {
     pub message: String,
     pub documentation_url: String,
@@ -473,6 +955,7 @@ pub struct PullsCreateError422 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullsCreateError422ErrorsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
@@ -489,10 +972,11 @@ pub struct PullsCreateError422ErrorsItem {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum PullsCreateError422ErrorsItemValue {
     String(Option<String>),
     Integer(Option<i64>),
-    Array(Option<Vec<IntegerOrString>>),
+    Array(Option<Vec<PageDeploymentId>>),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }

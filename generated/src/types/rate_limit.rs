@@ -5,6 +5,7 @@ use super::*;
 
 /// Rate Limit Overview
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RateLimitOverview {
     pub resources: RateLimitOverviewResources,
     /// Rate Limit
@@ -12,6 +13,7 @@ pub struct RateLimitOverview {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RateLimitOverviewResources {
     /// Rate Limit
     pub core: RateLimit,
@@ -51,6 +53,7 @@ pub struct RateLimitOverviewResources {
 
 /// Rate Limit
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RateLimit {
     pub limit: i64,
     pub remaining: i64,

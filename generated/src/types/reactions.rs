@@ -4,52 +4,68 @@
 use super::*;
 
 crate::open_enum! {
-    ReactionsListForCommitCommentContent { Plus1 = "+1", Minus1 = "-1", Laugh = "laugh",
-    Confused = "confused", Heart = "heart", Hooray = "hooray", Rocket = "rocket", Eyes =
-    "eyes", }
+    ReactionContent { Plus1 = "+1", Minus1 = "-1", Laugh = "laugh", Confused =
+    "confused", Heart = "heart", Hooray = "hooray", Rocket = "rocket", Eyes = "eyes", }
 }
 
 /// Reactions to conversations provide a way to help people express their feelings more simply and effectively.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Reaction {
     pub id: i64,
     pub node_id: String,
     pub user: Option<SimpleUser>,
     /// The reaction to use
-    pub content: ReactionsListForCommitCommentContent,
-    pub created_at: String,
+    pub content: ReactionContent,
+    pub created_at: crate::Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReactionsCreateForCommitCommentRequest {
     /// The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the commit comment.
-    pub content: ReactionsListForCommitCommentContent,
+    pub content: ReactionContent,
 }
 impl ReactionsCreateForCommitCommentRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(content: impl Into<ReactionsListForCommitCommentContent>) -> Self {
+    pub fn new(content: impl Into<ReactionContent>) -> Self {
         ReactionsCreateForCommitCommentRequest {
             content: content.into(),
         }
     }
 }
+impl ReactionsCreateForCommitCommentRequest {
+    /// Sets `content`.
+    pub fn content(mut self, value: impl Into<ReactionContent>) -> Self {
+        self.content = value.into();
+        self
+    }
+}
 
 crate::open_enum! {
-    ReactionsListForReleaseContent { Plus1 = "+1", Laugh = "laugh", Heart = "heart",
-    Hooray = "hooray", Rocket = "rocket", Eyes = "eyes", }
+    Content { Plus1 = "+1", Laugh = "laugh", Heart = "heart", Hooray = "hooray", Rocket =
+    "rocket", Eyes = "eyes", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReactionsCreateForReleaseRequest {
     /// The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the release.
-    pub content: ReactionsListForReleaseContent,
+    pub content: Content,
 }
 impl ReactionsCreateForReleaseRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(content: impl Into<ReactionsListForReleaseContent>) -> Self {
+    pub fn new(content: impl Into<Content>) -> Self {
         ReactionsCreateForReleaseRequest {
             content: content.into(),
         }
+    }
+}
+impl ReactionsCreateForReleaseRequest {
+    /// Sets `content`.
+    pub fn content(mut self, value: impl Into<Content>) -> Self {
+        self.content = value.into();
+        self
     }
 }
 

@@ -14,6 +14,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposCreateInOrgRequest {
     /// The name of the repository.
     pub name: String,
@@ -28,7 +29,7 @@ pub struct ReposCreateInOrgRequest {
     pub private: Option<bool>,
     /// The visibility of the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<PrivateOrPublic>,
+    pub visibility: Option<PackageVisibility>,
     /// Either `true` to enable issues for this repository or `false` to disable them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_issues: Option<bool>,
@@ -81,14 +82,14 @@ pub struct ReposCreateInOrgRequest {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
+    pub squash_merge_commit_title: Option<RepositorySquashMergeCommitTitle>,
     /// The default value for a squash merge commit message:
     ///
     /// - `PR_BODY` - default to the pull request's body.
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
+    pub squash_merge_commit_message: Option<RepositorySquashMergeCommitMessage>,
     /// Required when using `merge_commit_message`.
     ///
     /// The default value for a merge commit title.
@@ -96,20 +97,192 @@ pub struct ReposCreateInOrgRequest {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<PrTitleOrMergeMessage>,
+    pub merge_commit_title: Option<RepositoryMergeCommitTitle>,
     /// The default value for a merge commit message.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
+    pub merge_commit_message: Option<RepositoryMergeCommitMessage>,
     /// The custom properties for the new repository. The keys are the custom property names, and the values are the corresponding custom property values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_properties: Option<serde_json::Value>,
 }
+impl ReposCreateInOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>) -> Self {
+        ReposCreateInOrgRequest {
+            name: name.into(),
+            description: None,
+            homepage: None,
+            private: None,
+            visibility: None,
+            has_issues: None,
+            has_projects: None,
+            has_wiki: None,
+            has_downloads: None,
+            is_template: None,
+            team_id: None,
+            auto_init: None,
+            gitignore_template: None,
+            license_template: None,
+            allow_squash_merge: None,
+            allow_merge_commit: None,
+            allow_rebase_merge: None,
+            allow_auto_merge: None,
+            delete_branch_on_merge: None,
+            use_squash_pr_title_as_default: None,
+            squash_merge_commit_title: None,
+            squash_merge_commit_message: None,
+            merge_commit_title: None,
+            merge_commit_message: None,
+            custom_properties: None,
+        }
+    }
+}
+impl ReposCreateInOrgRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    /// Sets `homepage`.
+    pub fn homepage(mut self, value: impl Into<String>) -> Self {
+        self.homepage = Some(value.into());
+        self
+    }
+    /// Sets `private`.
+    pub fn private(mut self, value: impl Into<bool>) -> Self {
+        self.private = Some(value.into());
+        self
+    }
+    /// Sets `visibility`.
+    pub fn visibility(mut self, value: impl Into<PackageVisibility>) -> Self {
+        self.visibility = Some(value.into());
+        self
+    }
+    /// Sets `has_issues`.
+    pub fn has_issues(mut self, value: impl Into<bool>) -> Self {
+        self.has_issues = Some(value.into());
+        self
+    }
+    /// Sets `has_projects`.
+    pub fn has_projects(mut self, value: impl Into<bool>) -> Self {
+        self.has_projects = Some(value.into());
+        self
+    }
+    /// Sets `has_wiki`.
+    pub fn has_wiki(mut self, value: impl Into<bool>) -> Self {
+        self.has_wiki = Some(value.into());
+        self
+    }
+    /// Sets `has_downloads`.
+    pub fn has_downloads(mut self, value: impl Into<bool>) -> Self {
+        self.has_downloads = Some(value.into());
+        self
+    }
+    /// Sets `is_template`.
+    pub fn is_template(mut self, value: impl Into<bool>) -> Self {
+        self.is_template = Some(value.into());
+        self
+    }
+    /// Sets `team_id`.
+    pub fn team_id(mut self, value: impl Into<i64>) -> Self {
+        self.team_id = Some(value.into());
+        self
+    }
+    /// Sets `auto_init`.
+    pub fn auto_init(mut self, value: impl Into<bool>) -> Self {
+        self.auto_init = Some(value.into());
+        self
+    }
+    /// Sets `gitignore_template`.
+    pub fn gitignore_template(mut self, value: impl Into<String>) -> Self {
+        self.gitignore_template = Some(value.into());
+        self
+    }
+    /// Sets `license_template`.
+    pub fn license_template(mut self, value: impl Into<String>) -> Self {
+        self.license_template = Some(value.into());
+        self
+    }
+    /// Sets `allow_squash_merge`.
+    pub fn allow_squash_merge(mut self, value: impl Into<bool>) -> Self {
+        self.allow_squash_merge = Some(value.into());
+        self
+    }
+    /// Sets `allow_merge_commit`.
+    pub fn allow_merge_commit(mut self, value: impl Into<bool>) -> Self {
+        self.allow_merge_commit = Some(value.into());
+        self
+    }
+    /// Sets `allow_rebase_merge`.
+    pub fn allow_rebase_merge(mut self, value: impl Into<bool>) -> Self {
+        self.allow_rebase_merge = Some(value.into());
+        self
+    }
+    /// Sets `allow_auto_merge`.
+    pub fn allow_auto_merge(mut self, value: impl Into<bool>) -> Self {
+        self.allow_auto_merge = Some(value.into());
+        self
+    }
+    /// Sets `delete_branch_on_merge`.
+    pub fn delete_branch_on_merge(mut self, value: impl Into<bool>) -> Self {
+        self.delete_branch_on_merge = Some(value.into());
+        self
+    }
+    /// Sets `use_squash_pr_title_as_default`.
+    pub fn use_squash_pr_title_as_default(mut self, value: impl Into<bool>) -> Self {
+        self.use_squash_pr_title_as_default = Some(value.into());
+        self
+    }
+    /// Sets `squash_merge_commit_title`.
+    pub fn squash_merge_commit_title(
+        mut self,
+        value: impl Into<RepositorySquashMergeCommitTitle>,
+    ) -> Self {
+        self.squash_merge_commit_title = Some(value.into());
+        self
+    }
+    /// Sets `squash_merge_commit_message`.
+    pub fn squash_merge_commit_message(
+        mut self,
+        value: impl Into<RepositorySquashMergeCommitMessage>,
+    ) -> Self {
+        self.squash_merge_commit_message = Some(value.into());
+        self
+    }
+    /// Sets `merge_commit_title`.
+    pub fn merge_commit_title(
+        mut self,
+        value: impl Into<RepositoryMergeCommitTitle>,
+    ) -> Self {
+        self.merge_commit_title = Some(value.into());
+        self
+    }
+    /// Sets `merge_commit_message`.
+    pub fn merge_commit_message(
+        mut self,
+        value: impl Into<RepositoryMergeCommitMessage>,
+    ) -> Self {
+        self.merge_commit_message = Some(value.into());
+        self
+    }
+    /// Sets `custom_properties`.
+    pub fn custom_properties(mut self, value: impl Into<serde_json::Value>) -> Self {
+        self.custom_properties = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposCreateOrgRulesetRequest {
     /// The name of the ruleset.
     pub name: String,
@@ -147,10 +320,49 @@ impl ReposCreateOrgRulesetRequest {
         }
     }
 }
+impl ReposCreateOrgRulesetRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `target`.
+    pub fn target(mut self, value: impl Into<RepositoryRulesetTarget>) -> Self {
+        self.target = Some(value.into());
+        self
+    }
+    /// Sets `enforcement`.
+    pub fn enforcement(mut self, value: impl Into<RepositoryRuleEnforcement>) -> Self {
+        self.enforcement = value.into();
+        self
+    }
+    /// Sets `bypass_actors`.
+    pub fn bypass_actors(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<RepositoryRulesetBypassActor>>,
+    ) -> Self {
+        self.bypass_actors = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `conditions`.
+    pub fn conditions(mut self, value: impl Into<OrgRulesetConditions>) -> Self {
+        self.conditions = Some(value.into());
+        self
+    }
+    /// Sets `rules`.
+    pub fn rules(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<OrgRules>>,
+    ) -> Self {
+        self.rules = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 /// A repository rule.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum OrgRules {
     RepositoryRuleCreation(RepositoryRuleCreation),
     RepositoryRuleUpdate(RepositoryRuleUpdate),
@@ -178,20 +390,19 @@ pub enum OrgRules {
 }
 
 crate::open_enum! {
-    AllOrActiveOrEvaluate { All = "all", Active = "active", Evaluate = "evaluate", }
+    EvaluateStatus { All = "all", Active = "active", Evaluate = "evaluate", }
 }
 
 crate::open_enum! {
-    ReposGetOrgRuleSuitesRuleSuiteResult { Pass = "pass", Fail = "fail", Bypass =
-    "bypass", All = "all", }
+    RuleSuiteResult { Pass = "pass", Fail = "fail", Bypass = "bypass", All = "all", }
 }
 
 crate::open_enum! {
-    ReposGetOrgRuleSuitesTimePeriod { Hour = "hour", Day = "day", Week = "week", Month =
-    "month", }
+    TimePeriod { Hour = "hour", Day = "day", Week = "week", Month = "month", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RuleSuitesItem {
     /// The unique identifier of the rule insight.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -218,23 +429,24 @@ pub struct RuleSuitesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pushed_at: Option<String>,
+    pub pushed_at: Option<crate::Timestamp>,
     /// The result of the rule evaluations for rules with the `active` enforcement status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<PassOrFailOrBypass>,
+    pub result: Option<RuleSuiteResult2>,
     /// The result of the rule evaluations for rules with the `active` and `evaluate` enforcement statuses, demonstrating whether rules would pass or fail if all rules in the rule suite were `active`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evaluation_result: Option<PassOrFailOrBypass>,
+    pub evaluation_result: Option<RuleSuiteResult2>,
 }
 
 crate::open_enum! {
     #[doc =
     " The result of the rule evaluations for rules with the `active` enforcement status."]
-    PassOrFailOrBypass { Pass = "pass", Fail = "fail", Bypass = "bypass", }
+    RuleSuiteResult2 { Pass = "pass", Fail = "fail", Bypass = "bypass", }
 }
 
 /// Response
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RuleSuite {
     /// The unique identifier of the rule insight.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -261,28 +473,29 @@ pub struct RuleSuite {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pushed_at: Option<String>,
+    pub pushed_at: Option<crate::Timestamp>,
     /// The result of the rule evaluations for rules with the `active` enforcement status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<PassOrFailOrBypass>,
+    pub result: Option<RuleSuiteResult2>,
     /// The result of the rule evaluations for rules with the `active` and `evaluate` enforcement statuses, demonstrating whether rules would pass or fail if all rules in the rule suite were `active`. Null if no rules with `evaluate` enforcement status were run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evaluation_result: Option<PassOrFailOrBypass>,
+    pub evaluation_result: Option<RuleSuiteResult2>,
     /// Details on the evaluated rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_evaluations: Option<Vec<RuleSuiteRuleEvaluationsItem>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RuleSuiteRuleEvaluationsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_source: Option<RuleSuiteRuleEvaluationsItemRuleSource>,
     /// The enforcement level of this rule source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enforcement: Option<ActiveOrEvaluateOrDeletedRuleset>,
+    pub enforcement: Option<RuleSuiteRuleEvaluationsItemEnforcement>,
     /// The result of the evaluation of the individual rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<PassOrFail>,
+    pub result: Option<RuleSuiteRuleEvaluationsItemResult>,
     /// The type of rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_type: Option<String>,
@@ -292,6 +505,7 @@ pub struct RuleSuiteRuleEvaluationsItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RuleSuiteRuleEvaluationsItemRuleSource {
     /// The type of rule source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -306,16 +520,17 @@ pub struct RuleSuiteRuleEvaluationsItemRuleSource {
 
 crate::open_enum! {
     #[doc = " The enforcement level of this rule source."]
-    ActiveOrEvaluateOrDeletedRuleset { Active = "active", Evaluate = "evaluate",
+    RuleSuiteRuleEvaluationsItemEnforcement { Active = "active", Evaluate = "evaluate",
     DeletedRuleset = "deleted ruleset", }
 }
 
 crate::open_enum! {
-    #[doc = " The result of the evaluation of the individual rule."] PassOrFail { Pass =
-    "pass", Fail = "fail", }
+    #[doc = " The result of the evaluation of the individual rule."]
+    RuleSuiteRuleEvaluationsItemResult { Pass = "pass", Fail = "fail", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposUpdateOrgRulesetRequest {
     /// The name of the ruleset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -339,8 +554,60 @@ pub struct ReposUpdateOrgRulesetRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<OrgRules>>,
 }
+impl ReposUpdateOrgRulesetRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposUpdateOrgRulesetRequest {
+            name: None,
+            target: None,
+            enforcement: None,
+            bypass_actors: None,
+            conditions: None,
+            rules: None,
+        }
+    }
+}
+impl ReposUpdateOrgRulesetRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `target`.
+    pub fn target(mut self, value: impl Into<RepositoryRulesetTarget>) -> Self {
+        self.target = Some(value.into());
+        self
+    }
+    /// Sets `enforcement`.
+    pub fn enforcement(mut self, value: impl Into<RepositoryRuleEnforcement>) -> Self {
+        self.enforcement = Some(value.into());
+        self
+    }
+    /// Sets `bypass_actors`.
+    pub fn bypass_actors(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<RepositoryRulesetBypassActor>>,
+    ) -> Self {
+        self.bypass_actors = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `conditions`.
+    pub fn conditions(mut self, value: impl Into<OrgRulesetConditions>) -> Self {
+        self.conditions = Some(value.into());
+        self
+    }
+    /// Sets `rules`.
+    pub fn rules(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<OrgRules>>,
+    ) -> Self {
+        self.rules = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposUpdateRequest {
     /// The name of the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -357,7 +624,7 @@ pub struct ReposUpdateRequest {
     pub private: Option<bool>,
     /// The visibility of the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<PrivateOrPublic>,
+    pub visibility: Option<PackageVisibility>,
     /// Specify which security and analysis features to enable or disable for the repository.
     ///
     /// To use this parameter, you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
@@ -386,7 +653,7 @@ pub struct ReposUpdateRequest {
     pub has_pull_requests: Option<bool>,
     /// The policy that controls who can create pull requests for this repository: `all` or `collaborators_only`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
+    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
     /// Either `true` to make this repo available as a template repository or `false` to prevent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_template: Option<bool>,
@@ -421,14 +688,14 @@ pub struct ReposUpdateRequest {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
+    pub squash_merge_commit_title: Option<RepositorySquashMergeCommitTitle>,
     /// The default value for a squash merge commit message:
     ///
     /// - `PR_BODY` - default to the pull request's body.
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
+    pub squash_merge_commit_message: Option<RepositorySquashMergeCommitMessage>,
     /// Required when using `merge_commit_message`.
     ///
     /// The default value for a merge commit title.
@@ -436,14 +703,14 @@ pub struct ReposUpdateRequest {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<PrTitleOrMergeMessage>,
+    pub merge_commit_title: Option<RepositoryMergeCommitTitle>,
     /// The default value for a merge commit message.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
+    pub merge_commit_message: Option<RepositoryMergeCommitMessage>,
     /// Whether to archive this repository. `false` will unarchive a previously archived repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived: Option<bool>,
@@ -453,6 +720,200 @@ pub struct ReposUpdateRequest {
     /// Either `true` to require contributors to sign off on web-based commits, or `false` to not require contributors to sign off on web-based commits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
+}
+impl ReposUpdateRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposUpdateRequest {
+            name: None,
+            description: None,
+            homepage: None,
+            private: None,
+            visibility: None,
+            security_and_analysis: None,
+            has_issues: None,
+            has_projects: None,
+            has_wiki: None,
+            has_pull_requests: None,
+            pull_request_creation_policy: None,
+            is_template: None,
+            default_branch: None,
+            allow_squash_merge: None,
+            allow_merge_commit: None,
+            allow_rebase_merge: None,
+            allow_auto_merge: None,
+            delete_branch_on_merge: None,
+            allow_update_branch: None,
+            use_squash_pr_title_as_default: None,
+            squash_merge_commit_title: None,
+            squash_merge_commit_message: None,
+            merge_commit_title: None,
+            merge_commit_message: None,
+            archived: None,
+            allow_forking: None,
+            web_commit_signoff_required: None,
+        }
+    }
+}
+impl ReposUpdateRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    /// Sets `homepage`.
+    pub fn homepage(mut self, value: impl Into<String>) -> Self {
+        self.homepage = Some(value.into());
+        self
+    }
+    /// Sets `private`.
+    pub fn private(mut self, value: impl Into<bool>) -> Self {
+        self.private = Some(value.into());
+        self
+    }
+    /// Sets `visibility`.
+    pub fn visibility(mut self, value: impl Into<PackageVisibility>) -> Self {
+        self.visibility = Some(value.into());
+        self
+    }
+    /// Sets `security_and_analysis`.
+    pub fn security_and_analysis(
+        mut self,
+        value: impl Into<ReposUpdateRequestSecurityAndAnalysis>,
+    ) -> Self {
+        self.security_and_analysis = Some(Some(value.into()));
+        self
+    }
+    /// Sends `security_and_analysis` as `null` (GitHub then clears it).
+    pub fn security_and_analysis_null(mut self) -> Self {
+        self.security_and_analysis = Some(None);
+        self
+    }
+    /// Sets `has_issues`.
+    pub fn has_issues(mut self, value: impl Into<bool>) -> Self {
+        self.has_issues = Some(value.into());
+        self
+    }
+    /// Sets `has_projects`.
+    pub fn has_projects(mut self, value: impl Into<bool>) -> Self {
+        self.has_projects = Some(value.into());
+        self
+    }
+    /// Sets `has_wiki`.
+    pub fn has_wiki(mut self, value: impl Into<bool>) -> Self {
+        self.has_wiki = Some(value.into());
+        self
+    }
+    /// Sets `has_pull_requests`.
+    pub fn has_pull_requests(mut self, value: impl Into<bool>) -> Self {
+        self.has_pull_requests = Some(value.into());
+        self
+    }
+    /// Sets `pull_request_creation_policy`.
+    pub fn pull_request_creation_policy(
+        mut self,
+        value: impl Into<RepositoryPullRequestCreationPolicy>,
+    ) -> Self {
+        self.pull_request_creation_policy = Some(value.into());
+        self
+    }
+    /// Sets `is_template`.
+    pub fn is_template(mut self, value: impl Into<bool>) -> Self {
+        self.is_template = Some(value.into());
+        self
+    }
+    /// Sets `default_branch`.
+    pub fn default_branch(mut self, value: impl Into<String>) -> Self {
+        self.default_branch = Some(value.into());
+        self
+    }
+    /// Sets `allow_squash_merge`.
+    pub fn allow_squash_merge(mut self, value: impl Into<bool>) -> Self {
+        self.allow_squash_merge = Some(value.into());
+        self
+    }
+    /// Sets `allow_merge_commit`.
+    pub fn allow_merge_commit(mut self, value: impl Into<bool>) -> Self {
+        self.allow_merge_commit = Some(value.into());
+        self
+    }
+    /// Sets `allow_rebase_merge`.
+    pub fn allow_rebase_merge(mut self, value: impl Into<bool>) -> Self {
+        self.allow_rebase_merge = Some(value.into());
+        self
+    }
+    /// Sets `allow_auto_merge`.
+    pub fn allow_auto_merge(mut self, value: impl Into<bool>) -> Self {
+        self.allow_auto_merge = Some(value.into());
+        self
+    }
+    /// Sets `delete_branch_on_merge`.
+    pub fn delete_branch_on_merge(mut self, value: impl Into<bool>) -> Self {
+        self.delete_branch_on_merge = Some(value.into());
+        self
+    }
+    /// Sets `allow_update_branch`.
+    pub fn allow_update_branch(mut self, value: impl Into<bool>) -> Self {
+        self.allow_update_branch = Some(value.into());
+        self
+    }
+    /// Sets `use_squash_pr_title_as_default`.
+    pub fn use_squash_pr_title_as_default(mut self, value: impl Into<bool>) -> Self {
+        self.use_squash_pr_title_as_default = Some(value.into());
+        self
+    }
+    /// Sets `squash_merge_commit_title`.
+    pub fn squash_merge_commit_title(
+        mut self,
+        value: impl Into<RepositorySquashMergeCommitTitle>,
+    ) -> Self {
+        self.squash_merge_commit_title = Some(value.into());
+        self
+    }
+    /// Sets `squash_merge_commit_message`.
+    pub fn squash_merge_commit_message(
+        mut self,
+        value: impl Into<RepositorySquashMergeCommitMessage>,
+    ) -> Self {
+        self.squash_merge_commit_message = Some(value.into());
+        self
+    }
+    /// Sets `merge_commit_title`.
+    pub fn merge_commit_title(
+        mut self,
+        value: impl Into<RepositoryMergeCommitTitle>,
+    ) -> Self {
+        self.merge_commit_title = Some(value.into());
+        self
+    }
+    /// Sets `merge_commit_message`.
+    pub fn merge_commit_message(
+        mut self,
+        value: impl Into<RepositoryMergeCommitMessage>,
+    ) -> Self {
+        self.merge_commit_message = Some(value.into());
+        self
+    }
+    /// Sets `archived`.
+    pub fn archived(mut self, value: impl Into<bool>) -> Self {
+        self.archived = Some(value.into());
+        self
+    }
+    /// Sets `allow_forking`.
+    pub fn allow_forking(mut self, value: impl Into<bool>) -> Self {
+        self.allow_forking = Some(value.into());
+        self
+    }
+    /// Sets `web_commit_signoff_required`.
+    pub fn web_commit_signoff_required(mut self, value: impl Into<bool>) -> Self {
+        self.web_commit_signoff_required = Some(value.into());
+        self
+    }
 }
 
 /// Specify which security and analysis features to enable or disable for the repository.
@@ -464,6 +925,7 @@ pub struct ReposUpdateRequest {
 ///
 /// You can check which security and analysis features are currently enabled by using a `GET /repos/{owner}/{repo}` request.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposUpdateRequestSecurityAndAnalysis {
     /// Use the `status` property to enable or disable GitHub Advanced Security for this repository.
     /// For more information, see "[About GitHub Advanced
@@ -511,6 +973,96 @@ pub struct ReposUpdateRequestSecurityAndAnalysis {
         SecurityAndAnalysisSecretScanningDelegatedBypassOptions,
     >,
 }
+impl ReposUpdateRequestSecurityAndAnalysis {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposUpdateRequestSecurityAndAnalysis {
+            advanced_security: None,
+            code_security: None,
+            secret_scanning: None,
+            secret_scanning_push_protection: None,
+            secret_scanning_ai_detection: None,
+            secret_scanning_non_provider_patterns: None,
+            secret_scanning_delegated_alert_dismissal: None,
+            secret_scanning_delegated_bypass: None,
+            secret_scanning_delegated_bypass_options: None,
+        }
+    }
+}
+impl ReposUpdateRequestSecurityAndAnalysis {
+    /// Sets `advanced_security`.
+    pub fn advanced_security(
+        mut self,
+        value: impl Into<ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity>,
+    ) -> Self {
+        self.advanced_security = Some(value.into());
+        self
+    }
+    /// Sets `code_security`.
+    pub fn code_security(
+        mut self,
+        value: impl Into<ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity>,
+    ) -> Self {
+        self.code_security = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning`.
+    pub fn secret_scanning(
+        mut self,
+        value: impl Into<ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity>,
+    ) -> Self {
+        self.secret_scanning = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_push_protection`.
+    pub fn secret_scanning_push_protection(
+        mut self,
+        value: impl Into<ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity>,
+    ) -> Self {
+        self.secret_scanning_push_protection = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_ai_detection`.
+    pub fn secret_scanning_ai_detection(
+        mut self,
+        value: impl Into<ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity>,
+    ) -> Self {
+        self.secret_scanning_ai_detection = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_non_provider_patterns`.
+    pub fn secret_scanning_non_provider_patterns(
+        mut self,
+        value: impl Into<ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity>,
+    ) -> Self {
+        self.secret_scanning_non_provider_patterns = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_delegated_alert_dismissal`.
+    pub fn secret_scanning_delegated_alert_dismissal(
+        mut self,
+        value: impl Into<ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity>,
+    ) -> Self {
+        self.secret_scanning_delegated_alert_dismissal = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_delegated_bypass`.
+    pub fn secret_scanning_delegated_bypass(
+        mut self,
+        value: impl Into<ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity>,
+    ) -> Self {
+        self.secret_scanning_delegated_bypass = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_delegated_bypass_options`.
+    pub fn secret_scanning_delegated_bypass_options(
+        mut self,
+        value: impl Into<SecurityAndAnalysisSecretScanningDelegatedBypassOptions>,
+    ) -> Self {
+        self.secret_scanning_delegated_bypass_options = Some(value.into());
+        self
+    }
+}
 
 /// Use the `status` property to enable or disable GitHub Advanced Security for this repository.
 /// For more information, see "[About GitHub Advanced
@@ -518,16 +1070,32 @@ pub struct ReposUpdateRequestSecurityAndAnalysis {
 ///
 /// For standalone Code Scanning or Secret Protection products, this parameter cannot be used.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity {
     /// Can be `enabled` or `disabled`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
+impl ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity {
+            status: None,
+        }
+    }
+}
+impl ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity {
+    /// Sets `status`.
+    pub fn status(mut self, value: impl Into<String>) -> Self {
+        self.status = Some(value.into());
+        self
+    }
+}
 
 crate::open_enum! {
-    ReposListActivitiesActivityType { Push = "push", ForcePush = "force_push",
-    BranchCreation = "branch_creation", BranchDeletion = "branch_deletion", PrMerge =
-    "pr_merge", MergeQueueMerge = "merge_queue_merge", }
+    ActivityActivityType { Push = "push", ForcePush = "force_push", BranchCreation =
+    "branch_creation", BranchDeletion = "branch_deletion", PrMerge = "pr_merge",
+    MergeQueueMerge = "merge_queue_merge", }
 }
 
 crate::open_enum! {
@@ -537,6 +1105,7 @@ crate::open_enum! {
 
 /// Activity
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Activity {
     pub id: i64,
     pub node_id: String,
@@ -548,23 +1117,49 @@ pub struct Activity {
     pub r#ref: String,
     /// The time when the activity occurred.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timestamp: Option<String>,
+    pub timestamp: Option<crate::Timestamp>,
     /// The type of the activity that was performed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub activity_type: Option<ReposListActivitiesActivityType>,
+    pub activity_type: Option<ActivityActivityType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<SimpleUser>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposCreateAttestationRequest {
     /// The attestation's Sigstore Bundle.
     /// Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.
     pub bundle: OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle,
 }
+impl ReposCreateAttestationRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        bundle: impl Into<
+            OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle,
+        >,
+    ) -> Self {
+        ReposCreateAttestationRequest {
+            bundle: bundle.into(),
+        }
+    }
+}
+impl ReposCreateAttestationRequest {
+    /// Sets `bundle`.
+    pub fn bundle(
+        mut self,
+        value: impl Into<
+            OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle,
+        >,
+    ) -> Self {
+        self.bundle = value.into();
+        self
+    }
+}
 
 /// An autolink reference.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Autolink {
     pub id: i64,
     /// The prefix of a key that is linkified.
@@ -574,10 +1169,11 @@ pub struct Autolink {
     /// Whether this autolink reference matches alphanumeric characters. If false, this autolink reference only matches numeric characters.
     pub is_alphanumeric: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposCreateAutolinkRequest {
     /// This prefix appended by certain characters will generate a link any time it is found in an issue, pull request, or commit.
     pub key_prefix: String,
@@ -587,9 +1183,37 @@ pub struct ReposCreateAutolinkRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_alphanumeric: Option<bool>,
 }
+impl ReposCreateAutolinkRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(key_prefix: impl Into<String>, url_template: impl Into<String>) -> Self {
+        ReposCreateAutolinkRequest {
+            key_prefix: key_prefix.into(),
+            url_template: url_template.into(),
+            is_alphanumeric: None,
+        }
+    }
+}
+impl ReposCreateAutolinkRequest {
+    /// Sets `key_prefix`.
+    pub fn key_prefix(mut self, value: impl Into<String>) -> Self {
+        self.key_prefix = value.into();
+        self
+    }
+    /// Sets `url_template`.
+    pub fn url_template(mut self, value: impl Into<String>) -> Self {
+        self.url_template = value.into();
+        self
+    }
+    /// Sets `is_alphanumeric`.
+    pub fn is_alphanumeric(mut self, value: impl Into<bool>) -> Self {
+        self.is_alphanumeric = Some(value.into());
+        self
+    }
+}
 
 /// Check Dependabot security updates
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CheckAutomatedSecurityFixes {
     /// Whether Dependabot security updates are enabled for the repository.
     pub enabled: bool,
@@ -599,6 +1223,7 @@ pub struct CheckAutomatedSecurityFixes {
 
 /// Short Branch
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ShortBranch {
     pub name: String,
     pub commit: ShortBranchCommit,
@@ -612,6 +1237,7 @@ pub struct ShortBranch {
 
 /// Branch Protection
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BranchProtection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -655,6 +1281,7 @@ pub struct BranchProtection {
 
 /// Protected Branch Required Status Check
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProtectedBranchRequiredStatusCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -670,6 +1297,7 @@ pub struct ProtectedBranchRequiredStatusCheck {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProtectedBranchRequiredStatusCheckChecksItem {
     pub context: String,
     pub app_id: Option<i64>,
@@ -677,6 +1305,7 @@ pub struct ProtectedBranchRequiredStatusCheckChecksItem {
 
 /// Protected Branch Admin Enforced
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProtectedBranchAdminEnforced {
     pub url: String,
     pub enabled: bool,
@@ -684,6 +1313,7 @@ pub struct ProtectedBranchAdminEnforced {
 
 /// Protected Branch Pull Request Review
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProtectedBranchPullRequestReview {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -706,6 +1336,7 @@ pub struct ProtectedBranchPullRequestReview {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProtectedBranchPullRequestReviewDismissalRestrictions {
     /// The list of users with review dismissal access.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -726,6 +1357,7 @@ pub struct ProtectedBranchPullRequestReviewDismissalRestrictions {
 
 /// Allow specific users, teams, or apps to bypass pull request requirements.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProtectedBranchPullRequestReviewBypassPullRequestAllowances {
     /// The list of users allowed to bypass pull request requirements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -740,6 +1372,7 @@ pub struct ProtectedBranchPullRequestReviewBypassPullRequestAllowances {
 
 /// Branch Restriction Policy
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BranchRestrictionPolicy {
     pub url: String,
     pub users_url: String,
@@ -751,6 +1384,7 @@ pub struct BranchRestrictionPolicy {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BranchRestrictionPolicyUsersItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
@@ -793,6 +1427,7 @@ pub struct BranchRestrictionPolicyUsersItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BranchRestrictionPolicyAppsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -823,6 +1458,7 @@ pub struct BranchRestrictionPolicyAppsItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BranchRestrictionPolicyAppsItemOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
@@ -875,6 +1511,7 @@ pub struct BranchRestrictionPolicyAppsItemOwner {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BranchRestrictionPolicyAppsItemPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<String>,
@@ -887,12 +1524,14 @@ pub struct BranchRestrictionPolicyAppsItemPermissions {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BranchProtectionRequiredLinearHistory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BranchProtectionRequiredSignatures {
     pub url: String,
     pub enabled: bool,
@@ -900,6 +1539,7 @@ pub struct BranchProtectionRequiredSignatures {
 
 /// Branch With Protection
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BranchWithProtection {
     pub name: String,
     /// Commit
@@ -917,6 +1557,7 @@ pub struct BranchWithProtection {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BranchWithProtectionLinks {
     pub html: String,
     #[serde(rename = "self")]
@@ -924,6 +1565,7 @@ pub struct BranchWithProtectionLinks {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposUpdateBranchProtectionRequest {
     /// Require status checks to pass before merging. Set to `null` to disable.
     pub required_status_checks: Option<
@@ -963,9 +1605,99 @@ pub struct ReposUpdateBranchProtectionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_fork_syncing: Option<bool>,
 }
+impl ReposUpdateBranchProtectionRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposUpdateBranchProtectionRequest {
+            required_status_checks: None,
+            enforce_admins: None,
+            required_pull_request_reviews: None,
+            restrictions: None,
+            required_linear_history: None,
+            allow_force_pushes: None,
+            allow_deletions: None,
+            block_creations: None,
+            required_conversation_resolution: None,
+            lock_branch: None,
+            allow_fork_syncing: None,
+        }
+    }
+}
+impl ReposUpdateBranchProtectionRequest {
+    /// Sets `required_status_checks`.
+    pub fn required_status_checks(
+        mut self,
+        value: impl Into<ReposUpdateBranchProtectionRequestRequiredStatusChecks>,
+    ) -> Self {
+        self.required_status_checks = Some(value.into());
+        self
+    }
+    /// Sets `enforce_admins`.
+    pub fn enforce_admins(mut self, value: impl Into<bool>) -> Self {
+        self.enforce_admins = Some(value.into());
+        self
+    }
+    /// Sets `required_pull_request_reviews`.
+    pub fn required_pull_request_reviews(
+        mut self,
+        value: impl Into<ReposUpdateBranchProtectionRequestRequiredPullRequestReviews>,
+    ) -> Self {
+        self.required_pull_request_reviews = Some(value.into());
+        self
+    }
+    /// Sets `restrictions`.
+    pub fn restrictions(
+        mut self,
+        value: impl Into<ReposUpdateBranchProtectionRequestRestrictions>,
+    ) -> Self {
+        self.restrictions = Some(value.into());
+        self
+    }
+    /// Sets `required_linear_history`.
+    pub fn required_linear_history(mut self, value: impl Into<bool>) -> Self {
+        self.required_linear_history = Some(value.into());
+        self
+    }
+    /// Sets `allow_force_pushes`.
+    pub fn allow_force_pushes(mut self, value: impl Into<bool>) -> Self {
+        self.allow_force_pushes = Some(Some(value.into()));
+        self
+    }
+    /// Sends `allow_force_pushes` as `null` (GitHub then clears it).
+    pub fn allow_force_pushes_null(mut self) -> Self {
+        self.allow_force_pushes = Some(None);
+        self
+    }
+    /// Sets `allow_deletions`.
+    pub fn allow_deletions(mut self, value: impl Into<bool>) -> Self {
+        self.allow_deletions = Some(value.into());
+        self
+    }
+    /// Sets `block_creations`.
+    pub fn block_creations(mut self, value: impl Into<bool>) -> Self {
+        self.block_creations = Some(value.into());
+        self
+    }
+    /// Sets `required_conversation_resolution`.
+    pub fn required_conversation_resolution(mut self, value: impl Into<bool>) -> Self {
+        self.required_conversation_resolution = Some(value.into());
+        self
+    }
+    /// Sets `lock_branch`.
+    pub fn lock_branch(mut self, value: impl Into<bool>) -> Self {
+        self.lock_branch = Some(value.into());
+        self
+    }
+    /// Sets `allow_fork_syncing`.
+    pub fn allow_fork_syncing(mut self, value: impl Into<bool>) -> Self {
+        self.allow_fork_syncing = Some(value.into());
+        self
+    }
+}
 
 /// Require status checks to pass before merging. Set to `null` to disable.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposUpdateBranchProtectionRequestRequiredStatusChecks {
     /// Require branches to be up to date before merging.
     pub strict: bool,
@@ -977,8 +1709,49 @@ pub struct ReposUpdateBranchProtectionRequestRequiredStatusChecks {
         Vec<ReposUpdateBranchProtectionRequestRequiredStatusChecksChecksItem>,
     >,
 }
+impl ReposUpdateBranchProtectionRequestRequiredStatusChecks {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        strict: impl Into<bool>,
+        contexts: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        ReposUpdateBranchProtectionRequestRequiredStatusChecks {
+            strict: strict.into(),
+            contexts: contexts.into_iter().map(Into::into).collect(),
+            checks: None,
+        }
+    }
+}
+impl ReposUpdateBranchProtectionRequestRequiredStatusChecks {
+    /// Sets `strict`.
+    pub fn strict(mut self, value: impl Into<bool>) -> Self {
+        self.strict = value.into();
+        self
+    }
+    /// Sets `contexts`.
+    pub fn contexts(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.contexts = value.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets `checks`.
+    pub fn checks(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<
+                ReposUpdateBranchProtectionRequestRequiredStatusChecksChecksItem,
+            >,
+        >,
+    ) -> Self {
+        self.checks = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposUpdateBranchProtectionRequestRequiredStatusChecksChecksItem {
     /// The name of the required check
     pub context: String,
@@ -986,9 +1759,31 @@ pub struct ReposUpdateBranchProtectionRequestRequiredStatusChecksChecksItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<i64>,
 }
+impl ReposUpdateBranchProtectionRequestRequiredStatusChecksChecksItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(context: impl Into<String>) -> Self {
+        ReposUpdateBranchProtectionRequestRequiredStatusChecksChecksItem {
+            context: context.into(),
+            app_id: None,
+        }
+    }
+}
+impl ReposUpdateBranchProtectionRequestRequiredStatusChecksChecksItem {
+    /// Sets `context`.
+    pub fn context(mut self, value: impl Into<String>) -> Self {
+        self.context = value.into();
+        self
+    }
+    /// Sets `app_id`.
+    pub fn app_id(mut self, value: impl Into<i64>) -> Self {
+        self.app_id = Some(value.into());
+        self
+    }
+}
 
 /// Require at least one approving review on a pull request, before merging. Set to `null` to disable.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposUpdateBranchProtectionRequestRequiredPullRequestReviews {
     /// Specify which users, teams, and apps can dismiss pull request reviews. Pass an empty `dismissal_restrictions` object to disable. User and team `dismissal_restrictions` are only available for organization-owned repositories. Omit this parameter for personal repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1013,9 +1808,65 @@ pub struct ReposUpdateBranchProtectionRequestRequiredPullRequestReviews {
         ReposUpdateBranchProtectionRequestRequiredPullRequestReviewsDismissalRestrictions,
     >,
 }
+impl ReposUpdateBranchProtectionRequestRequiredPullRequestReviews {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposUpdateBranchProtectionRequestRequiredPullRequestReviews {
+            dismissal_restrictions: None,
+            dismiss_stale_reviews: None,
+            require_code_owner_reviews: None,
+            required_approving_review_count: None,
+            require_last_push_approval: None,
+            bypass_pull_request_allowances: None,
+        }
+    }
+}
+impl ReposUpdateBranchProtectionRequestRequiredPullRequestReviews {
+    /// Sets `dismissal_restrictions`.
+    pub fn dismissal_restrictions(
+        mut self,
+        value: impl Into<
+            ReposUpdateBranchProtectionRequestRequiredPullRequestReviewsDismissalRestrictions,
+        >,
+    ) -> Self {
+        self.dismissal_restrictions = Some(value.into());
+        self
+    }
+    /// Sets `dismiss_stale_reviews`.
+    pub fn dismiss_stale_reviews(mut self, value: impl Into<bool>) -> Self {
+        self.dismiss_stale_reviews = Some(value.into());
+        self
+    }
+    /// Sets `require_code_owner_reviews`.
+    pub fn require_code_owner_reviews(mut self, value: impl Into<bool>) -> Self {
+        self.require_code_owner_reviews = Some(value.into());
+        self
+    }
+    /// Sets `required_approving_review_count`.
+    pub fn required_approving_review_count(mut self, value: impl Into<i64>) -> Self {
+        self.required_approving_review_count = Some(value.into());
+        self
+    }
+    /// Sets `require_last_push_approval`.
+    pub fn require_last_push_approval(mut self, value: impl Into<bool>) -> Self {
+        self.require_last_push_approval = Some(value.into());
+        self
+    }
+    /// Sets `bypass_pull_request_allowances`.
+    pub fn bypass_pull_request_allowances(
+        mut self,
+        value: impl Into<
+            ReposUpdateBranchProtectionRequestRequiredPullRequestReviewsDismissalRestrictions,
+        >,
+    ) -> Self {
+        self.bypass_pull_request_allowances = Some(value.into());
+        self
+    }
+}
 
 /// Specify which users, teams, and apps can dismiss pull request reviews. Pass an empty `dismissal_restrictions` object to disable. User and team `dismissal_restrictions` are only available for organization-owned repositories. Omit this parameter for personal repositories.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposUpdateBranchProtectionRequestRequiredPullRequestReviewsDismissalRestrictions {
     /// The list of user `login`s with dismissal access
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1027,9 +1878,37 @@ pub struct ReposUpdateBranchProtectionRequestRequiredPullRequestReviewsDismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apps: Option<Vec<String>>,
 }
+impl ReposUpdateBranchProtectionRequestRequiredPullRequestReviewsDismissalRestrictions {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposUpdateBranchProtectionRequestRequiredPullRequestReviewsDismissalRestrictions {
+            users: None,
+            teams: None,
+            apps: None,
+        }
+    }
+}
+impl ReposUpdateBranchProtectionRequestRequiredPullRequestReviewsDismissalRestrictions {
+    /// Sets `users`.
+    pub fn users(mut self, value: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.users = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `teams`.
+    pub fn teams(mut self, value: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.teams = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `apps`.
+    pub fn apps(mut self, value: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.apps = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 /// Restrict who can push to the protected branch. User, app, and team `restrictions` are only available for organization-owned repositories. Set to `null` to disable.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposUpdateBranchProtectionRequestRestrictions {
     /// The list of user `login`s with push access
     pub users: Vec<String>,
@@ -1039,9 +1918,40 @@ pub struct ReposUpdateBranchProtectionRequestRestrictions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apps: Option<Vec<String>>,
 }
+impl ReposUpdateBranchProtectionRequestRestrictions {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        users: impl IntoIterator<Item = impl Into<String>>,
+        teams: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        ReposUpdateBranchProtectionRequestRestrictions {
+            users: users.into_iter().map(Into::into).collect(),
+            teams: teams.into_iter().map(Into::into).collect(),
+            apps: None,
+        }
+    }
+}
+impl ReposUpdateBranchProtectionRequestRestrictions {
+    /// Sets `users`.
+    pub fn users(mut self, value: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.users = value.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets `teams`.
+    pub fn teams(mut self, value: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.teams = value.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets `apps`.
+    pub fn apps(mut self, value: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.apps = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 /// Branch protections protect branches
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProtectedBranch {
     pub url: String,
     /// Status Check Policy
@@ -1078,6 +1988,7 @@ pub struct ProtectedBranch {
 
 /// Status Check Policy
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct StatusCheckPolicy {
     pub url: String,
     pub strict: bool,
@@ -1088,6 +1999,7 @@ pub struct StatusCheckPolicy {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProtectedBranchRequiredPullRequestReviews {
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1110,6 +2022,7 @@ pub struct ProtectedBranchRequiredPullRequestReviews {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProtectedBranchRequiredPullRequestReviewsDismissalRestrictions {
     pub url: String,
     pub users_url: String,
@@ -1121,6 +2034,7 @@ pub struct ProtectedBranchRequiredPullRequestReviewsDismissalRestrictions {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProtectedBranchRequiredPullRequestReviewsBypassPullRequestAllowances {
     pub users: Vec<SimpleUser>,
     pub teams: Vec<Team>,
@@ -1129,23 +2043,27 @@ pub struct ProtectedBranchRequiredPullRequestReviewsBypassPullRequestAllowances 
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProtectedBranchEnforceAdmins {
     pub url: String,
     pub enabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProtectedBranchRequiredLinearHistory {
     pub enabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProtectedBranchRequiredConversationResolution {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposUpdateStatusCheckProtectionRequest {
     /// Require branches to be up to date before merging.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1159,9 +2077,47 @@ pub struct ReposUpdateStatusCheckProtectionRequest {
         Vec<ReposUpdateBranchProtectionRequestRequiredStatusChecksChecksItem>,
     >,
 }
+impl ReposUpdateStatusCheckProtectionRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposUpdateStatusCheckProtectionRequest {
+            strict: None,
+            contexts: None,
+            checks: None,
+        }
+    }
+}
+impl ReposUpdateStatusCheckProtectionRequest {
+    /// Sets `strict`.
+    pub fn strict(mut self, value: impl Into<bool>) -> Self {
+        self.strict = Some(value.into());
+        self
+    }
+    /// Sets `contexts`.
+    pub fn contexts(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.contexts = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `checks`.
+    pub fn checks(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<
+                ReposUpdateBranchProtectionRequestRequiredStatusChecksChecksItem,
+            >,
+        >,
+    ) -> Self {
+        self.checks = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum ReposSetStatusCheckContextsRequest {
     Variant0(ReposSetStatusCheckContextsRequestVariant0),
     /// A value matching none of the shapes the description lists, kept as it arrived.
@@ -1169,19 +2125,55 @@ pub enum ReposSetStatusCheckContextsRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposSetStatusCheckContextsRequestVariant0 {
     /// The name of the status checks
     pub contexts: Vec<String>,
 }
+impl ReposSetStatusCheckContextsRequestVariant0 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(contexts: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        ReposSetStatusCheckContextsRequestVariant0 {
+            contexts: contexts.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl ReposSetStatusCheckContextsRequestVariant0 {
+    /// Sets `contexts`.
+    pub fn contexts(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.contexts = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposSetAppAccessRestrictionsRequest {
     /// The GitHub Apps that have push access to this branch. Use the slugified version of the app name. **Note**: The list of users, apps, and teams in total is limited to 100 items.
     pub apps: Vec<String>,
 }
+impl ReposSetAppAccessRestrictionsRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(apps: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        ReposSetAppAccessRestrictionsRequest {
+            apps: apps.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl ReposSetAppAccessRestrictionsRequest {
+    /// Sets `apps`.
+    pub fn apps(mut self, value: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.apps = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum ReposSetTeamAccessRestrictionsRequest {
     Variant0(ReposSetTeamAccessRestrictionsRequestVariant0),
     /// A value matching none of the shapes the description lists, kept as it arrived.
@@ -1189,30 +2181,80 @@ pub enum ReposSetTeamAccessRestrictionsRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposSetTeamAccessRestrictionsRequestVariant0 {
     /// The slug values for teams
     pub teams: Vec<String>,
 }
+impl ReposSetTeamAccessRestrictionsRequestVariant0 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(teams: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        ReposSetTeamAccessRestrictionsRequestVariant0 {
+            teams: teams.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl ReposSetTeamAccessRestrictionsRequestVariant0 {
+    /// Sets `teams`.
+    pub fn teams(mut self, value: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.teams = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposSetUserAccessRestrictionsRequest {
     /// The username for users
     pub users: Vec<String>,
 }
+impl ReposSetUserAccessRestrictionsRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(users: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        ReposSetUserAccessRestrictionsRequest {
+            users: users.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl ReposSetUserAccessRestrictionsRequest {
+    /// Sets `users`.
+    pub fn users(mut self, value: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.users = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposRenameBranchRequest {
     /// The new name of the branch.
     pub new_name: String,
 }
+impl ReposRenameBranchRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(new_name: impl Into<String>) -> Self {
+        ReposRenameBranchRequest {
+            new_name: new_name.into(),
+        }
+    }
+}
+impl ReposRenameBranchRequest {
+    /// Sets `new_name`.
+    pub fn new_name(mut self, value: impl Into<String>) -> Self {
+        self.new_name = value.into();
+        self
+    }
+}
 
 /// A list of errors found in a repo's CODEOWNERS file
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeownersErrors {
     pub errors: Vec<CodeownersErrorsErrorsItem>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeownersErrorsErrorsItem {
     /// The line number where this errors occurs.
     pub line: i64,
@@ -1238,11 +2280,13 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    OutsideOrDirectOrAll { Outside = "outside", Direct = "direct", All = "all", }
+    ReposListCollaboratorsAffiliation { Outside = "outside", Direct = "direct", All =
+    "all", }
 }
 
 /// Collaborator
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Collaborator {
     pub login: String,
     pub id: i64,
@@ -1275,6 +2319,7 @@ pub struct Collaborator {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CollaboratorPermissions {
     pub pull: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1287,6 +2332,7 @@ pub struct CollaboratorPermissions {
 
 /// Repository invitations let you manage who you collaborate with.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryInvitation {
     /// Unique identifier of the repository invitation.
     pub id: i64,
@@ -1296,7 +2342,7 @@ pub struct RepositoryInvitation {
     pub inviter: Option<SimpleUser>,
     /// The permission associated with the invitation.
     pub permissions: OrganizationRoleBaseRole,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// Whether or not the invitation has expired
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expired: Option<bool>,
@@ -1308,6 +2354,7 @@ pub struct RepositoryInvitation {
 
 /// Repository Collaborator Permission
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryCollaboratorPermission {
     pub permission: String,
     pub role_name: String,
@@ -1316,6 +2363,7 @@ pub struct RepositoryCollaboratorPermission {
 
 /// Branch Short
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BranchShort {
     pub name: String,
     pub commit: ShortBranchCommit,
@@ -1323,6 +2371,7 @@ pub struct BranchShort {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposCreateCommitCommentRequest {
     /// The contents of the comment.
     pub body: String,
@@ -1336,9 +2385,43 @@ pub struct ReposCreateCommitCommentRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<i64>,
 }
+impl ReposCreateCommitCommentRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(body: impl Into<String>) -> Self {
+        ReposCreateCommitCommentRequest {
+            body: body.into(),
+            path: None,
+            position: None,
+            line: None,
+        }
+    }
+}
+impl ReposCreateCommitCommentRequest {
+    /// Sets `body`.
+    pub fn body(mut self, value: impl Into<String>) -> Self {
+        self.body = value.into();
+        self
+    }
+    /// Sets `path`.
+    pub fn path(mut self, value: impl Into<String>) -> Self {
+        self.path = Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl Into<i64>) -> Self {
+        self.position = Some(value.into());
+        self
+    }
+    /// Sets `line`.
+    pub fn line(mut self, value: impl Into<i64>) -> Self {
+        self.line = Some(value.into());
+        self
+    }
+}
 
 /// Combined Commit Status
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CombinedCommitStatus {
     pub state: String,
     pub statuses: Vec<SimpleCommitStatus>,
@@ -1352,6 +2435,7 @@ pub struct CombinedCommitStatus {
 
 /// Simple Commit Status
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SimpleCommitStatus {
     pub description: Option<String>,
     pub id: i64,
@@ -1363,12 +2447,13 @@ pub struct SimpleCommitStatus {
     pub required: Option<bool>,
     pub avatar_url: Option<String>,
     pub url: String,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
 }
 
 /// The status of a commit.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Status {
     pub url: String,
     pub avatar_url: Option<String>,
@@ -1385,17 +2470,19 @@ pub struct Status {
 
 /// Community Profile
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CommunityProfile {
     pub health_percentage: i64,
     pub description: Option<String>,
     pub documentation: Option<String>,
     pub files: CommunityProfileFiles,
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_reports_enabled: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CommunityProfileFiles {
     pub code_of_conduct: Option<CodeOfConductSimple>,
     /// Community Health File
@@ -1413,6 +2500,7 @@ pub struct CommunityProfileFiles {
 
 /// Community Health File
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct NullableCommunityHealthFile {
     pub url: String,
     pub html_url: String,
@@ -1420,6 +2508,7 @@ pub struct NullableCommunityHealthFile {
 
 /// Commit Comparison
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CommitComparison {
     pub url: String,
     pub html_url: String,
@@ -1446,6 +2535,7 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum ReposGetContentResponse {
     ContentDirectory(Vec<ContentDirectoryItem>),
     ContentFile(ContentFile),
@@ -1456,6 +2546,7 @@ pub enum ReposGetContentResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ContentDirectoryItem {
     pub r#type: ContentDirectoryItemType,
     pub size: i64,
@@ -1479,8 +2570,9 @@ crate::open_enum! {
 
 /// Content File
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ContentFile {
-    pub r#type: File,
+    pub r#type: ContentFileType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
     pub size: i64,
@@ -1502,13 +2594,14 @@ pub struct ContentFile {
 }
 
 crate::open_enum! {
-    File { File = "file", }
+    ContentFileType { File = "file", }
 }
 
 /// An object describing a symlink
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ContentSymlink {
-    pub r#type: Symlink,
+    pub r#type: ContentSymlinkType,
     pub target: String,
     pub size: i64,
     pub name: String,
@@ -1523,13 +2616,14 @@ pub struct ContentSymlink {
 }
 
 crate::open_enum! {
-    Symlink { Symlink = "symlink", }
+    ContentSymlinkType { Symlink = "symlink", }
 }
 
 /// An object describing a submodule
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ContentSubmodule {
-    pub r#type: Submodule,
+    pub r#type: ContentSubmoduleType,
     pub submodule_git_url: String,
     pub size: i64,
     pub name: String,
@@ -1544,11 +2638,12 @@ pub struct ContentSubmodule {
 }
 
 crate::open_enum! {
-    Submodule { Submodule = "submodule", }
+    ContentSubmoduleType { Submodule = "submodule", }
 }
 
 /// Content Tree
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ContentTree {
     pub r#type: String,
     pub size: i64,
@@ -1570,6 +2665,7 @@ pub struct ContentTree {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ContentTreeEntriesItem {
     pub r#type: String,
     pub size: i64,
@@ -1585,6 +2681,7 @@ pub struct ContentTreeEntriesItem {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposCreateOrUpdateFileContentsRequest {
     /// The commit message.
     pub message: String,
@@ -1603,15 +2700,107 @@ pub struct ReposCreateOrUpdateFileContentsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<ReposCreateOrUpdateFileContentsRequestCommitter>,
 }
+impl ReposCreateOrUpdateFileContentsRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(message: impl Into<String>, content: impl Into<String>) -> Self {
+        ReposCreateOrUpdateFileContentsRequest {
+            message: message.into(),
+            content: content.into(),
+            sha: None,
+            branch: None,
+            committer: None,
+            author: None,
+        }
+    }
+}
+impl ReposCreateOrUpdateFileContentsRequest {
+    /// Sets `message`.
+    pub fn message(mut self, value: impl Into<String>) -> Self {
+        self.message = value.into();
+        self
+    }
+    /// Sets `content`.
+    pub fn content(mut self, value: impl Into<String>) -> Self {
+        self.content = value.into();
+        self
+    }
+    /// Sets `sha`.
+    pub fn sha(mut self, value: impl Into<String>) -> Self {
+        self.sha = Some(value.into());
+        self
+    }
+    /// Sets `branch`.
+    pub fn branch(mut self, value: impl Into<String>) -> Self {
+        self.branch = Some(value.into());
+        self
+    }
+    /// Sets `committer`.
+    pub fn committer(
+        mut self,
+        value: impl Into<ReposCreateOrUpdateFileContentsRequestCommitter>,
+    ) -> Self {
+        self.committer = Some(value.into());
+        self
+    }
+    /// Sets `author`.
+    pub fn author(
+        mut self,
+        value: impl Into<ReposCreateOrUpdateFileContentsRequestCommitter>,
+    ) -> Self {
+        self.author = Some(value.into());
+        self
+    }
+}
+
+/// The person that committed the file. Default: the authenticated user.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
+pub struct ReposCreateOrUpdateFileContentsRequestCommitter {
+    /// The name of the author or committer of the commit. You'll receive a `422` status code if `name` is omitted.
+    pub name: String,
+    /// The email of the author or committer of the commit. You'll receive a `422` status code if `email` is omitted.
+    pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+}
+impl ReposCreateOrUpdateFileContentsRequestCommitter {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>, email: impl Into<String>) -> Self {
+        ReposCreateOrUpdateFileContentsRequestCommitter {
+            name: name.into(),
+            email: email.into(),
+            date: None,
+        }
+    }
+}
+impl ReposCreateOrUpdateFileContentsRequestCommitter {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `email`.
+    pub fn email(mut self, value: impl Into<String>) -> Self {
+        self.email = value.into();
+        self
+    }
+    /// Sets `date`.
+    pub fn date(mut self, value: impl Into<String>) -> Self {
+        self.date = Some(value.into());
+        self
+    }
+}
 
 /// File Commit
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct FileCommit {
     pub content: Option<FileCommitContent>,
     pub commit: FileCommitCommit,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct FileCommitContent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -1636,6 +2825,7 @@ pub struct FileCommitContent {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct FileCommitContentLinks {
     #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
     pub self_: Option<String>,
@@ -1646,6 +2836,7 @@ pub struct FileCommitContentLinks {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct FileCommitCommit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha: Option<String>,
@@ -1670,6 +2861,7 @@ pub struct FileCommitCommit {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct FileCommitCommitAuthor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
@@ -1680,6 +2872,7 @@ pub struct FileCommitCommitAuthor {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct FileCommitCommitTree {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -1688,6 +2881,7 @@ pub struct FileCommitCommitTree {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct FileCommitCommitVerification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified: Option<bool>,
@@ -1703,6 +2897,7 @@ pub struct FileCommitCommitVerification {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum ReposCreateOrUpdateFileContentsError409 {
     BasicError(BasicError),
     RepositoryRuleViolationError(RepositoryRuleViolationError),
@@ -1711,6 +2906,7 @@ pub enum ReposCreateOrUpdateFileContentsError409 {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposDeleteFileRequest {
     /// The commit message.
     pub message: String,
@@ -1726,9 +2922,52 @@ pub struct ReposDeleteFileRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<ReposDeleteFileRequestCommitter>,
 }
+impl ReposDeleteFileRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(message: impl Into<String>, sha: impl Into<String>) -> Self {
+        ReposDeleteFileRequest {
+            message: message.into(),
+            sha: sha.into(),
+            branch: None,
+            committer: None,
+            author: None,
+        }
+    }
+}
+impl ReposDeleteFileRequest {
+    /// Sets `message`.
+    pub fn message(mut self, value: impl Into<String>) -> Self {
+        self.message = value.into();
+        self
+    }
+    /// Sets `sha`.
+    pub fn sha(mut self, value: impl Into<String>) -> Self {
+        self.sha = value.into();
+        self
+    }
+    /// Sets `branch`.
+    pub fn branch(mut self, value: impl Into<String>) -> Self {
+        self.branch = Some(value.into());
+        self
+    }
+    /// Sets `committer`.
+    pub fn committer(
+        mut self,
+        value: impl Into<ReposDeleteFileRequestCommitter>,
+    ) -> Self {
+        self.committer = Some(value.into());
+        self
+    }
+    /// Sets `author`.
+    pub fn author(mut self, value: impl Into<ReposDeleteFileRequestCommitter>) -> Self {
+        self.author = Some(value.into());
+        self
+    }
+}
 
 /// object containing information about the committer.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposDeleteFileRequestCommitter {
     /// The name of the author (or committer) of the commit
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1737,9 +2976,31 @@ pub struct ReposDeleteFileRequestCommitter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
 }
+impl ReposDeleteFileRequestCommitter {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposDeleteFileRequestCommitter {
+            name: None,
+            email: None,
+        }
+    }
+}
+impl ReposDeleteFileRequestCommitter {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `email`.
+    pub fn email(mut self, value: impl Into<String>) -> Self {
+        self.email = Some(value.into());
+        self
+    }
+}
 
 /// Contributor
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Contributor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
@@ -1786,6 +3047,7 @@ pub struct Contributor {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposCreateDeploymentRequest {
     /// The ref to deploy. This can be a branch, tag, or SHA.
     pub r#ref: String,
@@ -1817,9 +3079,81 @@ pub struct ReposCreateDeploymentRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production_environment: Option<bool>,
 }
+impl ReposCreateDeploymentRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#ref: impl Into<String>) -> Self {
+        ReposCreateDeploymentRequest {
+            r#ref: r#ref.into(),
+            task: None,
+            auto_merge: None,
+            required_contexts: None,
+            payload: None,
+            environment: None,
+            description: None,
+            transient_environment: None,
+            production_environment: None,
+        }
+    }
+}
+impl ReposCreateDeploymentRequest {
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = value.into();
+        self
+    }
+    /// Sets `task`.
+    pub fn task(mut self, value: impl Into<String>) -> Self {
+        self.task = Some(value.into());
+        self
+    }
+    /// Sets `auto_merge`.
+    pub fn auto_merge(mut self, value: impl Into<bool>) -> Self {
+        self.auto_merge = Some(value.into());
+        self
+    }
+    /// Sets `required_contexts`.
+    pub fn required_contexts(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.required_contexts = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `payload`.
+    pub fn payload(mut self, value: impl Into<DeploymentPayload>) -> Self {
+        self.payload = Some(value.into());
+        self
+    }
+    /// Sets `environment`.
+    pub fn environment(mut self, value: impl Into<String>) -> Self {
+        self.environment = Some(value.into());
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(Some(value.into()));
+        self
+    }
+    /// Sends `description` as `null` (GitHub then clears it).
+    pub fn description_null(mut self) -> Self {
+        self.description = Some(None);
+        self
+    }
+    /// Sets `transient_environment`.
+    pub fn transient_environment(mut self, value: impl Into<bool>) -> Self {
+        self.transient_environment = Some(value.into());
+        self
+    }
+    /// Sets `production_environment`.
+    pub fn production_environment(mut self, value: impl Into<bool>) -> Self {
+        self.production_environment = Some(value.into());
+        self
+    }
+}
 
 /// The status of a deployment.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DeploymentStatus {
     pub url: String,
     pub id: i64,
@@ -1834,8 +3168,8 @@ pub struct DeploymentStatus {
     pub environment: Option<String>,
     /// Closing down notice: the URL to associate with this status.
     pub target_url: String,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     pub deployment_url: String,
     pub repository_url: String,
     /// The URL for accessing your environment.
@@ -1855,6 +3189,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposCreateDeploymentStatusRequest {
     /// The state of the status. When you set a transient deployment to `inactive`, the deployment will be shown as `destroyed` in GitHub.
     pub state: ReposCreateDeploymentStatusRequestState,
@@ -1894,6 +3229,46 @@ impl ReposCreateDeploymentStatusRequest {
         }
     }
 }
+impl ReposCreateDeploymentStatusRequest {
+    /// Sets `state`.
+    pub fn state(
+        mut self,
+        value: impl Into<ReposCreateDeploymentStatusRequestState>,
+    ) -> Self {
+        self.state = value.into();
+        self
+    }
+    /// Sets `target_url`.
+    pub fn target_url(mut self, value: impl Into<String>) -> Self {
+        self.target_url = Some(value.into());
+        self
+    }
+    /// Sets `log_url`.
+    pub fn log_url(mut self, value: impl Into<String>) -> Self {
+        self.log_url = Some(value.into());
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    /// Sets `environment`.
+    pub fn environment(mut self, value: impl Into<String>) -> Self {
+        self.environment = Some(value.into());
+        self
+    }
+    /// Sets `environment_url`.
+    pub fn environment_url(mut self, value: impl Into<String>) -> Self {
+        self.environment_url = Some(value.into());
+        self
+    }
+    /// Sets `auto_inactive`.
+    pub fn auto_inactive(mut self, value: impl Into<bool>) -> Self {
+        self.auto_inactive = Some(value.into());
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc =
@@ -1904,6 +3279,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposCreateDispatchEventRequest {
     /// A custom webhook event name. Must be 100 characters or fewer.
     pub event_type: String,
@@ -1911,8 +3287,30 @@ pub struct ReposCreateDispatchEventRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_payload: Option<serde_json::Value>,
 }
+impl ReposCreateDispatchEventRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(event_type: impl Into<String>) -> Self {
+        ReposCreateDispatchEventRequest {
+            event_type: event_type.into(),
+            client_payload: None,
+        }
+    }
+}
+impl ReposCreateDispatchEventRequest {
+    /// Sets `event_type`.
+    pub fn event_type(mut self, value: impl Into<String>) -> Self {
+        self.event_type = value.into();
+        self
+    }
+    /// Sets `client_payload`.
+    pub fn client_payload(mut self, value: impl Into<serde_json::Value>) -> Self {
+        self.client_payload = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ReposGetAllEnvironmentsResponse {
     /// The number of environments in this repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1923,6 +3321,7 @@ pub struct ReposGetAllEnvironmentsResponse {
 
 /// Details of a deployment environment
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Environment {
     /// The id of the environment.
     pub id: i64,
@@ -1932,9 +3331,9 @@ pub struct Environment {
     pub url: String,
     pub html_url: String,
     /// The time that the environment was created, in ISO 8601 format.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The time that the environment was last updated, in ISO 8601 format.
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// Built-in deployment protection rules for the environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protection_rules: Option<Vec<EnvironmentProtectionRulesItem>>,
@@ -1945,6 +3344,7 @@ pub struct Environment {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum EnvironmentProtectionRulesItem {
     Variant0(EnvironmentProtectionRulesItemVariant0),
     Variant1(EnvironmentProtectionRulesItemVariant1),
@@ -1954,6 +3354,7 @@ pub enum EnvironmentProtectionRulesItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct EnvironmentProtectionRulesItemVariant0 {
     pub id: i64,
     pub node_id: String,
@@ -1964,6 +3365,7 @@ pub struct EnvironmentProtectionRulesItemVariant0 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct EnvironmentProtectionRulesItemVariant1 {
     pub id: i64,
     pub node_id: String,
@@ -1977,6 +3379,7 @@ pub struct EnvironmentProtectionRulesItemVariant1 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct EnvironmentProtectionRulesItemVariant2 {
     pub id: i64,
     pub node_id: String,
@@ -1985,14 +3388,40 @@ pub struct EnvironmentProtectionRulesItemVariant2 {
 
 /// The type of deployment branch policy for this environment. To allow all branches to deploy, set to `null`.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DeploymentBranchPolicySettings {
     /// Whether only branches with branch protection rules can deploy to this environment. If `protected_branches` is `true`, `custom_branch_policies` must be `false`; if `protected_branches` is `false`, `custom_branch_policies` must be `true`.
     pub protected_branches: bool,
     /// Whether only branches that match the specified name patterns can deploy to this environment.  If `custom_branch_policies` is `true`, `protected_branches` must be `false`; if `custom_branch_policies` is `false`, `protected_branches` must be `true`.
     pub custom_branch_policies: bool,
 }
+impl DeploymentBranchPolicySettings {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        protected_branches: impl Into<bool>,
+        custom_branch_policies: impl Into<bool>,
+    ) -> Self {
+        DeploymentBranchPolicySettings {
+            protected_branches: protected_branches.into(),
+            custom_branch_policies: custom_branch_policies.into(),
+        }
+    }
+}
+impl DeploymentBranchPolicySettings {
+    /// Sets `protected_branches`.
+    pub fn protected_branches(mut self, value: impl Into<bool>) -> Self {
+        self.protected_branches = value.into();
+        self
+    }
+    /// Sets `custom_branch_policies`.
+    pub fn custom_branch_policies(mut self, value: impl Into<bool>) -> Self {
+        self.custom_branch_policies = value.into();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposCreateOrUpdateEnvironmentRequest {
     /// The amount of time to delay a job after the job is initially triggered. The time (in minutes) must be an integer between 0 and 43,200 (30 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2017,8 +3446,60 @@ pub struct ReposCreateOrUpdateEnvironmentRequest {
     )]
     pub deployment_branch_policy: Option<Option<DeploymentBranchPolicySettings>>,
 }
+impl ReposCreateOrUpdateEnvironmentRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposCreateOrUpdateEnvironmentRequest {
+            wait_timer: None,
+            prevent_self_review: None,
+            reviewers: None,
+            deployment_branch_policy: None,
+        }
+    }
+}
+impl ReposCreateOrUpdateEnvironmentRequest {
+    /// Sets `wait_timer`.
+    pub fn wait_timer(mut self, value: impl Into<i64>) -> Self {
+        self.wait_timer = Some(value.into());
+        self
+    }
+    /// Sets `prevent_self_review`.
+    pub fn prevent_self_review(mut self, value: impl Into<bool>) -> Self {
+        self.prevent_self_review = Some(value.into());
+        self
+    }
+    /// Sets `reviewers`.
+    pub fn reviewers(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<ReposCreateOrUpdateEnvironmentRequestReviewersItem>,
+        >,
+    ) -> Self {
+        self.reviewers = Some(Some(value.into_iter().map(Into::into).collect()));
+        self
+    }
+    /// Sends `reviewers` as `null` (GitHub then clears it).
+    pub fn reviewers_null(mut self) -> Self {
+        self.reviewers = Some(None);
+        self
+    }
+    /// Sets `deployment_branch_policy`.
+    pub fn deployment_branch_policy(
+        mut self,
+        value: impl Into<DeploymentBranchPolicySettings>,
+    ) -> Self {
+        self.deployment_branch_policy = Some(Some(value.into()));
+        self
+    }
+    /// Sends `deployment_branch_policy` as `null` (GitHub then clears it).
+    pub fn deployment_branch_policy_null(mut self) -> Self {
+        self.deployment_branch_policy = Some(None);
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposCreateOrUpdateEnvironmentRequestReviewersItem {
     /// The type of reviewer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2027,8 +3508,30 @@ pub struct ReposCreateOrUpdateEnvironmentRequestReviewersItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
 }
+impl ReposCreateOrUpdateEnvironmentRequestReviewersItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposCreateOrUpdateEnvironmentRequestReviewersItem {
+            r#type: None,
+            id: None,
+        }
+    }
+}
+impl ReposCreateOrUpdateEnvironmentRequestReviewersItem {
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<DeploymentReviewerType>) -> Self {
+        self.r#type = Some(value.into());
+        self
+    }
+    /// Sets `id`.
+    pub fn id(mut self, value: impl Into<i64>) -> Self {
+        self.id = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ReposListDeploymentBranchPoliciesResponse {
     /// The number of deployment branch policies for the environment.
     pub total_count: i64,
@@ -2037,6 +3540,7 @@ pub struct ReposListDeploymentBranchPoliciesResponse {
 
 /// Details of a deployment branch or tag policy.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DeploymentBranchPolicy {
     /// The unique identifier of the branch or tag policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2048,11 +3552,12 @@ pub struct DeploymentBranchPolicy {
     pub name: Option<String>,
     /// Whether this rule targets a branch or tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<BranchOrTag>,
+    pub r#type: Option<WebhookCreateRefType>,
 }
 
 /// Deployment branch and tag policy name pattern
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct DeploymentBranchPolicyNamePatternWithType {
     /// The name pattern that branches or tags must match in order to deploy to the environment.
     ///
@@ -2061,11 +3566,33 @@ pub struct DeploymentBranchPolicyNamePatternWithType {
     pub name: String,
     /// Whether this rule targets a branch or tag
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<BranchOrTag>,
+    pub r#type: Option<WebhookCreateRefType>,
+}
+impl DeploymentBranchPolicyNamePatternWithType {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>) -> Self {
+        DeploymentBranchPolicyNamePatternWithType {
+            name: name.into(),
+            r#type: None,
+        }
+    }
+}
+impl DeploymentBranchPolicyNamePatternWithType {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<WebhookCreateRefType>) -> Self {
+        self.r#type = Some(value.into());
+        self
+    }
 }
 
 /// Deployment branch policy name pattern
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct DeploymentBranchPolicyNamePattern {
     /// The name pattern that branches must match in order to deploy to the environment.
     ///
@@ -2073,8 +3600,24 @@ pub struct DeploymentBranchPolicyNamePattern {
     /// For more information about pattern matching syntax, see the [Ruby File.fnmatch documentation](https://ruby-doc.org/core-2.5.1/File.html#method-c-fnmatch).
     pub name: String,
 }
+impl DeploymentBranchPolicyNamePattern {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>) -> Self {
+        DeploymentBranchPolicyNamePattern {
+            name: name.into(),
+        }
+    }
+}
+impl DeploymentBranchPolicyNamePattern {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ReposGetAllDeploymentProtectionRulesResponse {
     /// The number of enabled custom deployment protection rules for this environment
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2085,6 +3628,7 @@ pub struct ReposGetAllDeploymentProtectionRulesResponse {
 
 /// Deployment protection rule
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DeploymentProtectionRule {
     /// The unique identifier for the deployment protection rule.
     pub id: i64,
@@ -2098,6 +3642,7 @@ pub struct DeploymentProtectionRule {
 
 /// A GitHub App that is providing a custom deployment protection rule.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CustomDeploymentRuleApp {
     /// The unique identifier of the deployment protection rule integration.
     pub id: i64,
@@ -2110,13 +3655,30 @@ pub struct CustomDeploymentRuleApp {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposCreateDeploymentProtectionRuleRequest {
     /// The ID of the custom app that will be enabled on the environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integration_id: Option<i64>,
 }
+impl ReposCreateDeploymentProtectionRuleRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposCreateDeploymentProtectionRuleRequest {
+            integration_id: None,
+        }
+    }
+}
+impl ReposCreateDeploymentProtectionRuleRequest {
+    /// Sets `integration_id`.
+    pub fn integration_id(mut self, value: impl Into<i64>) -> Self {
+        self.integration_id = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ReposListCustomDeploymentRuleIntegrationsResponse {
     /// The total number of custom deployment protection rule integrations available for this environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2133,6 +3695,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposCreateForkRequest {
     /// Optional parameter to specify the organization name if forking into an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2144,21 +3707,50 @@ pub struct ReposCreateForkRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_branch_only: Option<bool>,
 }
+impl ReposCreateForkRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposCreateForkRequest {
+            organization: None,
+            name: None,
+            default_branch_only: None,
+        }
+    }
+}
+impl ReposCreateForkRequest {
+    /// Sets `organization`.
+    pub fn organization(mut self, value: impl Into<String>) -> Self {
+        self.organization = Some(value.into());
+        self
+    }
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `default_branch_only`.
+    pub fn default_branch_only(mut self, value: impl Into<bool>) -> Self {
+        self.default_branch_only = Some(value.into());
+        self
+    }
+}
 
 /// Repository hash algorithm
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryHashAlgorithm {
     /// The Git hash algorithm used by this repository.
-    pub hash_algorithm: Sha1OrSha256,
+    pub hash_algorithm: RepositoryHashAlgorithmHashAlgorithm,
 }
 
 crate::open_enum! {
-    #[doc = " The Git hash algorithm used by this repository."] Sha1OrSha256 { Sha1 =
-    "sha1", Sha256 = "sha256", }
+    #[doc = " The Git hash algorithm used by this repository."]
+    RepositoryHashAlgorithmHashAlgorithm { Sha1 = "sha1", Sha256 = "sha256", }
 }
 
 /// Webhooks for repositories.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Hook {
     pub r#type: String,
     /// Unique identifier of the webhook.
@@ -2171,8 +3763,8 @@ pub struct Hook {
     pub events: Vec<String>,
     /// Configuration object of the webhook
     pub config: WebhookConfig,
-    pub updated_at: String,
-    pub created_at: String,
+    pub updated_at: crate::Timestamp,
+    pub created_at: crate::Timestamp,
     pub url: String,
     pub test_url: String,
     pub ping_url: String,
@@ -2183,6 +3775,7 @@ pub struct Hook {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposCreateWebhookRequest {
     /// Use `web` to create a webhook. Default: `web`. This parameter only accepts the value `web`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2197,8 +3790,45 @@ pub struct ReposCreateWebhookRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
 }
+impl ReposCreateWebhookRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposCreateWebhookRequest {
+            name: None,
+            config: None,
+            events: None,
+            active: None,
+        }
+    }
+}
+impl ReposCreateWebhookRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `config`.
+    pub fn config(
+        mut self,
+        value: impl Into<AppsUpdateWebhookConfigForAppRequest>,
+    ) -> Self {
+        self.config = Some(value.into());
+        self
+    }
+    /// Sets `events`.
+    pub fn events(mut self, value: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.events = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `active`.
+    pub fn active(mut self, value: impl Into<bool>) -> Self {
+        self.active = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposUpdateWebhookRequest {
     /// Configuration object of the webhook
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2216,8 +3846,54 @@ pub struct ReposUpdateWebhookRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
 }
+impl ReposUpdateWebhookRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposUpdateWebhookRequest {
+            config: None,
+            events: None,
+            add_events: None,
+            remove_events: None,
+            active: None,
+        }
+    }
+}
+impl ReposUpdateWebhookRequest {
+    /// Sets `config`.
+    pub fn config(mut self, value: impl Into<WebhookConfig>) -> Self {
+        self.config = Some(value.into());
+        self
+    }
+    /// Sets `events`.
+    pub fn events(mut self, value: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.events = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `add_events`.
+    pub fn add_events(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.add_events = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `remove_events`.
+    pub fn remove_events(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.remove_events = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `active`.
+    pub fn active(mut self, value: impl Into<bool>) -> Self {
+        self.active = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposUpdateWebhookConfigForRepoRequest {
     /// The URL to which the payloads will be delivered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2231,9 +3907,43 @@ pub struct ReposUpdateWebhookConfigForRepoRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insecure_ssl: Option<WebhookConfigInsecureSsl>,
 }
+impl ReposUpdateWebhookConfigForRepoRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposUpdateWebhookConfigForRepoRequest {
+            url: None,
+            content_type: None,
+            secret: None,
+            insecure_ssl: None,
+        }
+    }
+}
+impl ReposUpdateWebhookConfigForRepoRequest {
+    /// Sets `url`.
+    pub fn url(mut self, value: impl Into<String>) -> Self {
+        self.url = Some(value.into());
+        self
+    }
+    /// Sets `content_type`.
+    pub fn content_type(mut self, value: impl Into<String>) -> Self {
+        self.content_type = Some(value.into());
+        self
+    }
+    /// Sets `secret`.
+    pub fn secret(mut self, value: impl Into<String>) -> Self {
+        self.secret = Some(value.into());
+        self
+    }
+    /// Sets `insecure_ssl`.
+    pub fn insecure_ssl(mut self, value: impl Into<WebhookConfigInsecureSsl>) -> Self {
+        self.insecure_ssl = Some(value.into());
+        self
+    }
+}
 
 /// Check immutable releases
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CheckImmutableReleases {
     /// Whether immutable releases are enabled for the repository.
     pub enabled: bool,
@@ -2242,14 +3952,31 @@ pub struct CheckImmutableReleases {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposUpdateInvitationRequest {
     /// The permissions that the associated user will have on the repository. Valid values are `read`, `write`, `maintain`, `triage`, and `admin`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<OrganizationRoleBaseRole>,
 }
+impl ReposUpdateInvitationRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposUpdateInvitationRequest {
+            permissions: None,
+        }
+    }
+}
+impl ReposUpdateInvitationRequest {
+    /// Sets `permissions`.
+    pub fn permissions(mut self, value: impl Into<OrganizationRoleBaseRole>) -> Self {
+        self.permissions = Some(value.into());
+        self
+    }
+}
 
 /// An SSH key granting access to a single repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DeployKey {
     pub id: i64,
     pub key: String,
@@ -2261,12 +3988,13 @@ pub struct DeployKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub added_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_used: Option<String>,
+    pub last_used: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposCreateDeployKeyRequest {
     /// A name for the key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2279,30 +4007,75 @@ pub struct ReposCreateDeployKeyRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_only: Option<bool>,
 }
+impl ReposCreateDeployKeyRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(key: impl Into<String>) -> Self {
+        ReposCreateDeployKeyRequest {
+            title: None,
+            key: key.into(),
+            read_only: None,
+        }
+    }
+}
+impl ReposCreateDeployKeyRequest {
+    /// Sets `title`.
+    pub fn title(mut self, value: impl Into<String>) -> Self {
+        self.title = Some(value.into());
+        self
+    }
+    /// Sets `key`.
+    pub fn key(mut self, value: impl Into<String>) -> Self {
+        self.key = value.into();
+        self
+    }
+    /// Sets `read_only`.
+    pub fn read_only(mut self, value: impl Into<bool>) -> Self {
+        self.read_only = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposMergeUpstreamRequest {
     /// The name of the branch which should be updated to match upstream.
     pub branch: String,
 }
+impl ReposMergeUpstreamRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(branch: impl Into<String>) -> Self {
+        ReposMergeUpstreamRequest {
+            branch: branch.into(),
+        }
+    }
+}
+impl ReposMergeUpstreamRequest {
+    /// Sets `branch`.
+    pub fn branch(mut self, value: impl Into<String>) -> Self {
+        self.branch = value.into();
+        self
+    }
+}
 
 /// Results of a successful merge upstream request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct MergedUpstream {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_type: Option<MergeOrFastForwardOrNoneType>,
+    pub merge_type: Option<MergedUpstreamMergeType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_branch: Option<String>,
 }
 
 crate::open_enum! {
-    MergeOrFastForwardOrNoneType { Merge = "merge", FastForward = "fast-forward", None =
+    MergedUpstreamMergeType { Merge = "merge", FastForward = "fast-forward", None =
     "none", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposMergeRequest {
     /// The name of the base branch that the head will be merged into.
     pub base: String,
@@ -2312,22 +4085,50 @@ pub struct ReposMergeRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_message: Option<String>,
 }
+impl ReposMergeRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(base: impl Into<String>, head: impl Into<String>) -> Self {
+        ReposMergeRequest {
+            base: base.into(),
+            head: head.into(),
+            commit_message: None,
+        }
+    }
+}
+impl ReposMergeRequest {
+    /// Sets `base`.
+    pub fn base(mut self, value: impl Into<String>) -> Self {
+        self.base = value.into();
+        self
+    }
+    /// Sets `head`.
+    pub fn head(mut self, value: impl Into<String>) -> Self {
+        self.head = value.into();
+        self
+    }
+    /// Sets `commit_message`.
+    pub fn commit_message(mut self, value: impl Into<String>) -> Self {
+        self.commit_message = Some(value.into());
+        self
+    }
+}
 
 /// The configuration for GitHub Pages for a repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Page {
     /// The API address for accessing this Page resource.
     pub url: String,
     /// The status of the most recent build of the Page.
-    pub status: Option<BuiltOrBuildingOrErrored>,
+    pub status: Option<PageStatus>,
     /// The Pages site's custom domain
     pub cname: Option<String>,
     /// The state if the domain is verified
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub protected_domain_state: Option<PendingOrVerifiedOrUnverified>,
+    pub protected_domain_state: Option<PageProtectedDomainState>,
     /// The timestamp when a pending domain becomes unverified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_domain_unverified_at: Option<String>,
+    pub pending_domain_unverified_at: Option<crate::Timestamp>,
     /// Whether the Page has a custom 404 page.
     pub custom_404: bool,
     /// The web address the Page can be accessed from.
@@ -2335,7 +4136,7 @@ pub struct Page {
     pub html_url: Option<String>,
     /// The process in which the Page will be built.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub build_type: Option<LegacyOrWorkflow>,
+    pub build_type: Option<PageBuildType>,
     /// Pages Source Hash
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<PagesSourceHash>,
@@ -2350,22 +4151,23 @@ pub struct Page {
 }
 
 crate::open_enum! {
-    #[doc = " The status of the most recent build of the Page."] BuiltOrBuildingOrErrored
-    { Built = "built", Building = "building", Errored = "errored", }
+    #[doc = " The status of the most recent build of the Page."] PageStatus { Built =
+    "built", Building = "building", Errored = "errored", }
 }
 
 crate::open_enum! {
-    #[doc = " The state if the domain is verified"] PendingOrVerifiedOrUnverified {
-    Pending = "pending", Verified = "verified", Unverified = "unverified", }
+    #[doc = " The state if the domain is verified"] PageProtectedDomainState { Pending =
+    "pending", Verified = "verified", Unverified = "unverified", }
 }
 
 crate::open_enum! {
-    #[doc = " The process in which the Page will be built."] LegacyOrWorkflow { Legacy =
+    #[doc = " The process in which the Page will be built."] PageBuildType { Legacy =
     "legacy", Workflow = "workflow", }
 }
 
 /// Pages Source Hash
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PagesSourceHash {
     pub branch: String,
     pub path: String,
@@ -2373,6 +4175,7 @@ pub struct PagesSourceHash {
 
 /// Pages Https Certificate
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PagesHttpsCertificate {
     pub state: PagesHttpsCertificateState,
     pub description: String,
@@ -2391,6 +4194,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposUpdateInformationAboutPagesSiteRequest {
     /// Specify a custom domain for the repository. Sending a `null` value will remove the custom domain. For more about custom domains, see "[Using a custom domain with GitHub Pages](https://docs.github.com/pages/configuring-a-custom-domain-for-your-github-pages-site)."
     #[serde(
@@ -2404,15 +4208,57 @@ pub struct ReposUpdateInformationAboutPagesSiteRequest {
     pub https_enforced: Option<bool>,
     /// The process by which the GitHub Pages site will be built. `workflow` means that the site is built by a custom GitHub Actions workflow. `legacy` means that the site is built by GitHub when changes are pushed to a specific branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub build_type: Option<LegacyOrWorkflow>,
+    pub build_type: Option<PageBuildType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<ReposUpdateInformationAboutPagesSiteRequestSource>,
+}
+impl ReposUpdateInformationAboutPagesSiteRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposUpdateInformationAboutPagesSiteRequest {
+            cname: None,
+            https_enforced: None,
+            build_type: None,
+            source: None,
+        }
+    }
+}
+impl ReposUpdateInformationAboutPagesSiteRequest {
+    /// Sets `cname`.
+    pub fn cname(mut self, value: impl Into<String>) -> Self {
+        self.cname = Some(Some(value.into()));
+        self
+    }
+    /// Sends `cname` as `null` (GitHub then clears it).
+    pub fn cname_null(mut self) -> Self {
+        self.cname = Some(None);
+        self
+    }
+    /// Sets `https_enforced`.
+    pub fn https_enforced(mut self, value: impl Into<bool>) -> Self {
+        self.https_enforced = Some(value.into());
+        self
+    }
+    /// Sets `build_type`.
+    pub fn build_type(mut self, value: impl Into<PageBuildType>) -> Self {
+        self.build_type = Some(value.into());
+        self
+    }
+    /// Sets `source`.
+    pub fn source(
+        mut self,
+        value: impl Into<ReposUpdateInformationAboutPagesSiteRequestSource>,
+    ) -> Self {
+        self.source = Some(value.into());
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum ReposUpdateInformationAboutPagesSiteRequestSource {
-    Variant0(GhPagesOrMasterOrMasterDocs),
+    Variant0(ReposUpdateInformationAboutPagesSiteRequestSourceVariant0),
     Variant1(ReposUpdateInformationAboutPagesSiteRequestSourceVariant1),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
@@ -2421,57 +4267,118 @@ pub enum ReposUpdateInformationAboutPagesSiteRequestSource {
 crate::open_enum! {
     #[doc =
     " Update the source for the repository. Must include the branch name, and may optionally specify the subdirectory `/docs`. Possible values are `\"gh-pages\"`, `\"master\"`, and `\"master /docs\"`."]
-    GhPagesOrMasterOrMasterDocs { GhPages = "gh-pages", Master = "master", MasterDocs =
-    "master /docs", }
+    ReposUpdateInformationAboutPagesSiteRequestSourceVariant0 { GhPages = "gh-pages",
+    Master = "master", MasterDocs = "master /docs", }
 }
 
 /// Update the source for the repository. Must include the branch name and path.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposUpdateInformationAboutPagesSiteRequestSourceVariant1 {
     /// The repository branch used to publish your site's source files.
     pub branch: String,
     /// The repository directory that includes the source files for the Pages site. Allowed paths are `/` or `/docs`.
-    pub path: UnnamedOrDocs,
+    pub path: Path,
 }
 impl ReposUpdateInformationAboutPagesSiteRequestSourceVariant1 {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(branch: impl Into<String>, path: impl Into<UnnamedOrDocs>) -> Self {
+    pub fn new(branch: impl Into<String>, path: impl Into<Path>) -> Self {
         ReposUpdateInformationAboutPagesSiteRequestSourceVariant1 {
             branch: branch.into(),
             path: path.into(),
         }
     }
 }
+impl ReposUpdateInformationAboutPagesSiteRequestSourceVariant1 {
+    /// Sets `branch`.
+    pub fn branch(mut self, value: impl Into<String>) -> Self {
+        self.branch = value.into();
+        self
+    }
+    /// Sets `path`.
+    pub fn path(mut self, value: impl Into<Path>) -> Self {
+        self.path = value.into();
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc =
     " The repository directory that includes the source files for the Pages site. Allowed paths are `/` or `/docs`."]
-    UnnamedOrDocs { Empty = "/", Docs = "/docs", }
+    Path { Empty = "/", Docs = "/docs", }
 }
 
 /// The source branch and directory used to publish your Pages site.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposCreatePagesSiteRequest {
     /// The process in which the Page will be built. Possible values are `"legacy"` and `"workflow"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub build_type: Option<LegacyOrWorkflow>,
+    pub build_type: Option<PageBuildType>,
     /// The source branch and directory used to publish your Pages site.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<ReposCreatePagesSiteRequestSource>,
 }
+impl ReposCreatePagesSiteRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposCreatePagesSiteRequest {
+            build_type: None,
+            source: None,
+        }
+    }
+}
+impl ReposCreatePagesSiteRequest {
+    /// Sets `build_type`.
+    pub fn build_type(mut self, value: impl Into<PageBuildType>) -> Self {
+        self.build_type = Some(value.into());
+        self
+    }
+    /// Sets `source`.
+    pub fn source(
+        mut self,
+        value: impl Into<ReposCreatePagesSiteRequestSource>,
+    ) -> Self {
+        self.source = Some(value.into());
+        self
+    }
+}
 
 /// The source branch and directory used to publish your Pages site.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposCreatePagesSiteRequestSource {
     /// The repository branch used to publish your site's source files.
     pub branch: String,
     /// The repository directory that includes the source files for the Pages site. Allowed paths are `/` or `/docs`. Default: `/`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<UnnamedOrDocs>,
+    pub path: Option<Path>,
+}
+impl ReposCreatePagesSiteRequestSource {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(branch: impl Into<String>) -> Self {
+        ReposCreatePagesSiteRequestSource {
+            branch: branch.into(),
+            path: None,
+        }
+    }
+}
+impl ReposCreatePagesSiteRequestSource {
+    /// Sets `branch`.
+    pub fn branch(mut self, value: impl Into<String>) -> Self {
+        self.branch = value.into();
+        self
+    }
+    /// Sets `path`.
+    pub fn path(mut self, value: impl Into<Path>) -> Self {
+        self.path = Some(value.into());
+        self
+    }
 }
 
 /// Page Build
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PageBuild {
     pub url: String,
     pub status: String,
@@ -2479,12 +4386,13 @@ pub struct PageBuild {
     pub pusher: Option<SimpleUser>,
     pub commit: String,
     pub duration: i64,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
 }
 
 /// Page Build Status
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PageBuildStatus {
     pub url: String,
     pub status: String,
@@ -2492,6 +4400,7 @@ pub struct PageBuildStatus {
 
 /// The object used to create GitHub Pages deployment
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposCreatePagesDeploymentRequest {
     /// The ID of an artifact that contains the .zip or .tar of static assets to deploy. The artifact belongs to the repository. Either `artifact_id` or `artifact_url` are required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2507,12 +4416,55 @@ pub struct ReposCreatePagesDeploymentRequest {
     /// The OIDC token issued by GitHub Actions certifying the origin of the deployment.
     pub oidc_token: String,
 }
+impl ReposCreatePagesDeploymentRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        pages_build_version: impl Into<String>,
+        oidc_token: impl Into<String>,
+    ) -> Self {
+        ReposCreatePagesDeploymentRequest {
+            artifact_id: None,
+            artifact_url: None,
+            environment: None,
+            pages_build_version: pages_build_version.into(),
+            oidc_token: oidc_token.into(),
+        }
+    }
+}
+impl ReposCreatePagesDeploymentRequest {
+    /// Sets `artifact_id`.
+    pub fn artifact_id(mut self, value: impl Into<f64>) -> Self {
+        self.artifact_id = Some(value.into());
+        self
+    }
+    /// Sets `artifact_url`.
+    pub fn artifact_url(mut self, value: impl Into<String>) -> Self {
+        self.artifact_url = Some(value.into());
+        self
+    }
+    /// Sets `environment`.
+    pub fn environment(mut self, value: impl Into<String>) -> Self {
+        self.environment = Some(value.into());
+        self
+    }
+    /// Sets `pages_build_version`.
+    pub fn pages_build_version(mut self, value: impl Into<String>) -> Self {
+        self.pages_build_version = value.into();
+        self
+    }
+    /// Sets `oidc_token`.
+    pub fn oidc_token(mut self, value: impl Into<String>) -> Self {
+        self.oidc_token = value.into();
+        self
+    }
+}
 
 /// The GitHub Pages deployment status.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PageDeployment {
     /// The ID of the GitHub Pages deployment. This is the Git SHA of the deployed commit.
-    pub id: IntegerOrString,
+    pub id: PageDeploymentId,
     /// The URI to monitor GitHub Pages deployment status.
     pub status_url: String,
     /// The URI to the deployed GitHub Pages.
@@ -2524,6 +4476,7 @@ pub struct PageDeployment {
 
 /// GitHub Pages deployment status
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PagesDeploymentStatus {
     /// The current status of the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2542,6 +4495,7 @@ crate::open_enum! {
 
 /// Pages Health Check Status
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PagesHealthCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<PagesHealthCheckDomain>,
@@ -2550,6 +4504,7 @@ pub struct PagesHealthCheck {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PagesHealthCheckDomain {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
@@ -2610,19 +4565,42 @@ pub struct PagesHealthCheckDomain {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ReposCheckPrivateVulnerabilityReportingResponse {
     /// Whether or not private vulnerability reporting is enabled for the repository.
     pub enabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposCustomPropertiesForReposCreateOrUpdateRepositoryValuesRequest {
     /// A list of custom property names and associated values to apply to the repositories.
     pub properties: Vec<CustomPropertyValue>,
 }
+impl ReposCustomPropertiesForReposCreateOrUpdateRepositoryValuesRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        properties: impl IntoIterator<Item = impl Into<CustomPropertyValue>>,
+    ) -> Self {
+        ReposCustomPropertiesForReposCreateOrUpdateRepositoryValuesRequest {
+            properties: properties.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl ReposCustomPropertiesForReposCreateOrUpdateRepositoryValuesRequest {
+    /// Sets `properties`.
+    pub fn properties(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<CustomPropertyValue>>,
+    ) -> Self {
+        self.properties = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 /// A release.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Release {
     pub url: String,
     pub html_url: String,
@@ -2646,10 +4624,10 @@ pub struct Release {
     /// Whether or not the release is immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub immutable: Option<bool>,
-    pub created_at: String,
-    pub published_at: Option<String>,
+    pub created_at: crate::Timestamp,
+    pub published_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     /// A GitHub user.
     pub author: SimpleUser,
     pub assets: Vec<ReleaseAsset>,
@@ -2668,6 +4646,7 @@ pub struct Release {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposCreateReleaseRequest {
     /// The name of the tag.
     pub tag_name: String,
@@ -2694,16 +4673,80 @@ pub struct ReposCreateReleaseRequest {
     pub generate_release_notes: Option<bool>,
     /// Specifies whether this release should be set as the latest release for the repository. Drafts and prereleases cannot be set as latest. Defaults to `true` for newly published releases. `legacy` specifies that the latest release should be determined based on the release creation date and higher semantic version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub make_latest: Option<TrueOrFalseOrLegacy>,
+    pub make_latest: Option<MakeLatest>,
+}
+impl ReposCreateReleaseRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(tag_name: impl Into<String>) -> Self {
+        ReposCreateReleaseRequest {
+            tag_name: tag_name.into(),
+            target_commitish: None,
+            name: None,
+            body: None,
+            draft: None,
+            prerelease: None,
+            discussion_category_name: None,
+            generate_release_notes: None,
+            make_latest: None,
+        }
+    }
+}
+impl ReposCreateReleaseRequest {
+    /// Sets `tag_name`.
+    pub fn tag_name(mut self, value: impl Into<String>) -> Self {
+        self.tag_name = value.into();
+        self
+    }
+    /// Sets `target_commitish`.
+    pub fn target_commitish(mut self, value: impl Into<String>) -> Self {
+        self.target_commitish = Some(value.into());
+        self
+    }
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `body`.
+    pub fn body(mut self, value: impl Into<String>) -> Self {
+        self.body = Some(value.into());
+        self
+    }
+    /// Sets `draft`.
+    pub fn draft(mut self, value: impl Into<bool>) -> Self {
+        self.draft = Some(value.into());
+        self
+    }
+    /// Sets `prerelease`.
+    pub fn prerelease(mut self, value: impl Into<bool>) -> Self {
+        self.prerelease = Some(value.into());
+        self
+    }
+    /// Sets `discussion_category_name`.
+    pub fn discussion_category_name(mut self, value: impl Into<String>) -> Self {
+        self.discussion_category_name = Some(value.into());
+        self
+    }
+    /// Sets `generate_release_notes`.
+    pub fn generate_release_notes(mut self, value: impl Into<bool>) -> Self {
+        self.generate_release_notes = Some(value.into());
+        self
+    }
+    /// Sets `make_latest`.
+    pub fn make_latest(mut self, value: impl Into<MakeLatest>) -> Self {
+        self.make_latest = Some(value.into());
+        self
+    }
 }
 
 crate::open_enum! {
     #[doc =
     " Specifies whether this release should be set as the latest release for the repository. Drafts and prereleases cannot be set as latest. Defaults to `true` for newly published releases. `legacy` specifies that the latest release should be determined based on the release creation date and higher semantic version."]
-    TrueOrFalseOrLegacy { True = "true", False = "false", Legacy = "legacy", }
+    MakeLatest { True = "true", False = "false", Legacy = "legacy", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposUpdateReleaseAssetRequest {
     /// The file name of the asset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2714,8 +4757,36 @@ pub struct ReposUpdateReleaseAssetRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
 }
+impl ReposUpdateReleaseAssetRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposUpdateReleaseAssetRequest {
+            name: None,
+            label: None,
+            state: None,
+        }
+    }
+}
+impl ReposUpdateReleaseAssetRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `label`.
+    pub fn label(mut self, value: impl Into<String>) -> Self {
+        self.label = Some(value.into());
+        self
+    }
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<String>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposGenerateReleaseNotesRequest {
     /// The tag name for the release. This can be an existing tag or a new one.
     pub tag_name: String,
@@ -2729,9 +4800,43 @@ pub struct ReposGenerateReleaseNotesRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration_file_path: Option<String>,
 }
+impl ReposGenerateReleaseNotesRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(tag_name: impl Into<String>) -> Self {
+        ReposGenerateReleaseNotesRequest {
+            tag_name: tag_name.into(),
+            target_commitish: None,
+            previous_tag_name: None,
+            configuration_file_path: None,
+        }
+    }
+}
+impl ReposGenerateReleaseNotesRequest {
+    /// Sets `tag_name`.
+    pub fn tag_name(mut self, value: impl Into<String>) -> Self {
+        self.tag_name = value.into();
+        self
+    }
+    /// Sets `target_commitish`.
+    pub fn target_commitish(mut self, value: impl Into<String>) -> Self {
+        self.target_commitish = Some(value.into());
+        self
+    }
+    /// Sets `previous_tag_name`.
+    pub fn previous_tag_name(mut self, value: impl Into<String>) -> Self {
+        self.previous_tag_name = Some(value.into());
+        self
+    }
+    /// Sets `configuration_file_path`.
+    pub fn configuration_file_path(mut self, value: impl Into<String>) -> Self {
+        self.configuration_file_path = Some(value.into());
+        self
+    }
+}
 
 /// Generated name and body describing a release
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ReleaseNotesContent {
     /// The generated name of the release
     pub name: String,
@@ -2740,6 +4845,7 @@ pub struct ReleaseNotesContent {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposUpdateReleaseRequest {
     /// The name of the tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2761,15 +4867,73 @@ pub struct ReposUpdateReleaseRequest {
     pub prerelease: Option<bool>,
     /// Specifies whether this release should be set as the latest release for the repository. Drafts and prereleases cannot be set as latest. Defaults to `true` for newly published releases. `legacy` specifies that the latest release should be determined based on the release creation date and higher semantic version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub make_latest: Option<TrueOrFalseOrLegacy>,
+    pub make_latest: Option<MakeLatest>,
     /// If specified, a discussion of the specified category is created and linked to the release. The value must be a category that already exists in the repository. If there is already a discussion linked to the release, this parameter is ignored. For more information, see "[Managing categories for discussions in your repository](https://docs.github.com/discussions/managing-discussions-for-your-community/managing-categories-for-discussions-in-your-repository)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discussion_category_name: Option<String>,
+}
+impl ReposUpdateReleaseRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposUpdateReleaseRequest {
+            tag_name: None,
+            target_commitish: None,
+            name: None,
+            body: None,
+            draft: None,
+            prerelease: None,
+            make_latest: None,
+            discussion_category_name: None,
+        }
+    }
+}
+impl ReposUpdateReleaseRequest {
+    /// Sets `tag_name`.
+    pub fn tag_name(mut self, value: impl Into<String>) -> Self {
+        self.tag_name = Some(value.into());
+        self
+    }
+    /// Sets `target_commitish`.
+    pub fn target_commitish(mut self, value: impl Into<String>) -> Self {
+        self.target_commitish = Some(value.into());
+        self
+    }
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `body`.
+    pub fn body(mut self, value: impl Into<String>) -> Self {
+        self.body = Some(value.into());
+        self
+    }
+    /// Sets `draft`.
+    pub fn draft(mut self, value: impl Into<bool>) -> Self {
+        self.draft = Some(value.into());
+        self
+    }
+    /// Sets `prerelease`.
+    pub fn prerelease(mut self, value: impl Into<bool>) -> Self {
+        self.prerelease = Some(value.into());
+        self
+    }
+    /// Sets `make_latest`.
+    pub fn make_latest(mut self, value: impl Into<MakeLatest>) -> Self {
+        self.make_latest = Some(value.into());
+        self
+    }
+    /// Sets `discussion_category_name`.
+    pub fn discussion_category_name(mut self, value: impl Into<String>) -> Self {
+        self.discussion_category_name = Some(value.into());
+        self
+    }
 }
 
 /// A repository rule with ruleset details.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum RepositoryRuleDetailed {
     Variant0(RepositoryRuleDetailedVariant0),
     Variant1(RepositoryRuleDetailedVariant1),
@@ -2799,11 +4963,12 @@ pub enum RepositoryRuleDetailed {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant0 {
-    pub r#type: Creation,
+    pub r#type: RepositoryRuleCreationType,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryOrOrganization>,
+    pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -2814,18 +4979,18 @@ pub struct RepositoryRuleDetailedVariant0 {
 
 crate::open_enum! {
     #[doc = " The type of source for the ruleset that includes this rule."]
-    RepositoryOrOrganization { Repository = "Repository", Organization = "Organization",
-    }
+    RulesetSourceType { Repository = "Repository", Organization = "Organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant1 {
-    pub r#type: Update,
+    pub r#type: RepositoryRuleUpdateType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleUpdateParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryOrOrganization>,
+    pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -2835,11 +5000,12 @@ pub struct RepositoryRuleDetailedVariant1 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant2 {
-    pub r#type: Deletion,
+    pub r#type: RepositoryRuleDeletionType,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryOrOrganization>,
+    pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -2849,11 +5015,12 @@ pub struct RepositoryRuleDetailedVariant2 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant3 {
-    pub r#type: RequiredLinearHistory,
+    pub r#type: RepositoryRuleRequiredLinearHistoryType,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryOrOrganization>,
+    pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -2863,13 +5030,14 @@ pub struct RepositoryRuleDetailedVariant3 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant4 {
-    pub r#type: MergeQueue,
+    pub r#type: RepositoryRuleMergeQueueType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleMergeQueueParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryOrOrganization>,
+    pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -2879,13 +5047,14 @@ pub struct RepositoryRuleDetailedVariant4 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant5 {
-    pub r#type: RequiredDeployments,
+    pub r#type: RepositoryRuleRequiredDeploymentsType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleRequiredDeploymentsParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryOrOrganization>,
+    pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -2895,11 +5064,12 @@ pub struct RepositoryRuleDetailedVariant5 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant6 {
-    pub r#type: RequiredSignatures,
+    pub r#type: RepositoryRuleRequiredSignaturesType,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryOrOrganization>,
+    pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -2909,13 +5079,14 @@ pub struct RepositoryRuleDetailedVariant6 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant7 {
-    pub r#type: PullRequest,
+    pub r#type: RepositoryRulePullRequestType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRulePullRequestParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryOrOrganization>,
+    pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -2925,13 +5096,14 @@ pub struct RepositoryRuleDetailedVariant7 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant8 {
-    pub r#type: RequiredStatusChecks,
+    pub r#type: RepositoryRuleRequiredStatusChecksType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleRequiredStatusChecksParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryOrOrganization>,
+    pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -2941,11 +5113,12 @@ pub struct RepositoryRuleDetailedVariant8 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant9 {
-    pub r#type: NonFastForward,
+    pub r#type: RepositoryRuleNonFastForwardType,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryOrOrganization>,
+    pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -2955,13 +5128,14 @@ pub struct RepositoryRuleDetailedVariant9 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant10 {
-    pub r#type: CommitMessagePattern,
+    pub r#type: RepositoryRuleCommitMessagePatternType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryOrOrganization>,
+    pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -2971,13 +5145,14 @@ pub struct RepositoryRuleDetailedVariant10 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant11 {
-    pub r#type: CommitAuthorEmailPattern,
+    pub r#type: RepositoryRuleCommitAuthorEmailPatternType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryOrOrganization>,
+    pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -2987,13 +5162,14 @@ pub struct RepositoryRuleDetailedVariant11 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant12 {
-    pub r#type: CommitterEmailPattern,
+    pub r#type: RepositoryRuleCommitterEmailPatternType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryOrOrganization>,
+    pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -3003,13 +5179,14 @@ pub struct RepositoryRuleDetailedVariant12 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant13 {
-    pub r#type: BranchNamePattern,
+    pub r#type: RepositoryRuleBranchNamePatternType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryOrOrganization>,
+    pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -3019,13 +5196,14 @@ pub struct RepositoryRuleDetailedVariant13 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant14 {
-    pub r#type: TagNamePattern,
+    pub r#type: RepositoryRuleTagNamePatternType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryOrOrganization>,
+    pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -3035,13 +5213,14 @@ pub struct RepositoryRuleDetailedVariant14 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant15 {
-    pub r#type: Workflows,
+    pub r#type: RepositoryRuleWorkflowsType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleWorkflowsParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryOrOrganization>,
+    pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -3051,13 +5230,14 @@ pub struct RepositoryRuleDetailedVariant15 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant16 {
-    pub r#type: CodeScanning,
+    pub r#type: RepositoryRuleCodeScanningType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCodeScanningParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryOrOrganization>,
+    pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -3067,13 +5247,14 @@ pub struct RepositoryRuleDetailedVariant16 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant17 {
-    pub r#type: CopilotCodeReview,
+    pub r#type: RepositoryRuleCopilotCodeReviewType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCopilotCodeReviewParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryOrOrganization>,
+    pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -3083,11 +5264,12 @@ pub struct RepositoryRuleDetailedVariant17 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant18 {
-    pub r#type: LicenseComplianceScanning,
+    pub r#type: RepositoryRuleLicenseComplianceScanningType,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryOrOrganization>,
+    pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -3097,13 +5279,14 @@ pub struct RepositoryRuleDetailedVariant18 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant19 {
-    pub r#type: FilePathRestriction,
+    pub r#type: RepositoryRuleFilePathRestrictionType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleFilePathRestrictionParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryOrOrganization>,
+    pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -3113,13 +5296,14 @@ pub struct RepositoryRuleDetailedVariant19 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant20 {
-    pub r#type: MaxFilePathLength,
+    pub r#type: RepositoryRuleMaxFilePathLengthType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleMaxFilePathLengthParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryOrOrganization>,
+    pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -3129,13 +5313,14 @@ pub struct RepositoryRuleDetailedVariant20 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant21 {
-    pub r#type: FileExtensionRestriction,
+    pub r#type: RepositoryRuleFileExtensionRestrictionType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleFileExtensionRestrictionParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryOrOrganization>,
+    pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -3145,13 +5330,14 @@ pub struct RepositoryRuleDetailedVariant21 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant22 {
-    pub r#type: MaxFileSize,
+    pub r#type: RepositoryRuleMaxFileSizeType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleMaxFileSizeParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryOrOrganization>,
+    pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -3161,12 +5347,13 @@ pub struct RepositoryRuleDetailedVariant22 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposCreateRepoRulesetRequest {
     /// The name of the ruleset.
     pub name: String,
     /// The target of the ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<BranchOrTagOrPush>,
+    pub target: Option<Target>,
     /// The enforcement level of the ruleset. `evaluate` allows admins to test rules before enforcing them. Admins can view insights on the Rule Insights page (`evaluate` is only available with GitHub Enterprise).
     pub enforcement: RepositoryRuleEnforcement,
     /// The actors that can bypass the rules in this ruleset
@@ -3195,20 +5382,59 @@ impl ReposCreateRepoRulesetRequest {
         }
     }
 }
+impl ReposCreateRepoRulesetRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `target`.
+    pub fn target(mut self, value: impl Into<Target>) -> Self {
+        self.target = Some(value.into());
+        self
+    }
+    /// Sets `enforcement`.
+    pub fn enforcement(mut self, value: impl Into<RepositoryRuleEnforcement>) -> Self {
+        self.enforcement = value.into();
+        self
+    }
+    /// Sets `bypass_actors`.
+    pub fn bypass_actors(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<RepositoryRulesetBypassActor>>,
+    ) -> Self {
+        self.bypass_actors = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `conditions`.
+    pub fn conditions(mut self, value: impl Into<RepositoryRulesetConditions2>) -> Self {
+        self.conditions = Some(value.into());
+        self
+    }
+    /// Sets `rules`.
+    pub fn rules(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<RepositoryRule>>,
+    ) -> Self {
+        self.rules = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 crate::open_enum! {
-    #[doc = " The target of the ruleset"] BranchOrTagOrPush { Branch = "branch", Tag =
-    "tag", Push = "push", }
+    #[doc = " The target of the ruleset"] Target { Branch = "branch", Tag = "tag", Push =
+    "push", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposUpdateRepoRulesetRequest {
     /// The name of the ruleset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The target of the ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<BranchOrTagOrPush>,
+    pub target: Option<Target>,
     /// The enforcement level of the ruleset. `evaluate` allows admins to test rules before enforcing them. Admins can view insights on the Rule Insights page (`evaluate` is only available with GitHub Enterprise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforcement: Option<RepositoryRuleEnforcement>,
@@ -3222,9 +5448,61 @@ pub struct ReposUpdateRepoRulesetRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<RepositoryRule>>,
 }
+impl ReposUpdateRepoRulesetRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ReposUpdateRepoRulesetRequest {
+            name: None,
+            target: None,
+            enforcement: None,
+            bypass_actors: None,
+            conditions: None,
+            rules: None,
+        }
+    }
+}
+impl ReposUpdateRepoRulesetRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `target`.
+    pub fn target(mut self, value: impl Into<Target>) -> Self {
+        self.target = Some(value.into());
+        self
+    }
+    /// Sets `enforcement`.
+    pub fn enforcement(mut self, value: impl Into<RepositoryRuleEnforcement>) -> Self {
+        self.enforcement = Some(value.into());
+        self
+    }
+    /// Sets `bypass_actors`.
+    pub fn bypass_actors(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<RepositoryRulesetBypassActor>>,
+    ) -> Self {
+        self.bypass_actors = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `conditions`.
+    pub fn conditions(mut self, value: impl Into<RepositoryRulesetConditions2>) -> Self {
+        self.conditions = Some(value.into());
+        self
+    }
+    /// Sets `rules`.
+    pub fn rules(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<RepositoryRule>>,
+    ) -> Self {
+        self.rules = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 /// Commit Activity
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CommitActivity {
     pub days: Vec<i64>,
     pub total: i64,
@@ -3233,6 +5511,7 @@ pub struct CommitActivity {
 
 /// Contributor Activity
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ContributorActivity {
     pub author: Option<SimpleUser>,
     pub total: i64,
@@ -3240,6 +5519,7 @@ pub struct ContributorActivity {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ContributorActivityWeeksItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub w: Option<i64>,
@@ -3253,15 +5533,17 @@ pub struct ContributorActivityWeeksItem {
 
 /// Participation Stats
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ParticipationStats {
     pub all: Vec<i64>,
     pub owner: Vec<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposCreateCommitStatusRequest {
     /// The state of the status.
-    pub state: ReposCreateCommitStatusRequestState,
+    pub state: WebhookStatusState,
     /// The target URL to associate with this status. This URL will be linked from the GitHub UI to allow users to easily see the source of the status.
     /// For example, if your continuous integration system is posting build status, you would want to provide the deep link for the build output for this specific SHA:
     /// `http://ci.example.com/user/repo/build/sha`
@@ -3284,7 +5566,7 @@ pub struct ReposCreateCommitStatusRequest {
 }
 impl ReposCreateCommitStatusRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(state: impl Into<ReposCreateCommitStatusRequestState>) -> Self {
+    pub fn new(state: impl Into<WebhookStatusState>) -> Self {
         ReposCreateCommitStatusRequest {
             state: state.into(),
             target_url: None,
@@ -3293,9 +5575,42 @@ impl ReposCreateCommitStatusRequest {
         }
     }
 }
+impl ReposCreateCommitStatusRequest {
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<WebhookStatusState>) -> Self {
+        self.state = value.into();
+        self
+    }
+    /// Sets `target_url`.
+    pub fn target_url(mut self, value: impl Into<String>) -> Self {
+        self.target_url = Some(Some(value.into()));
+        self
+    }
+    /// Sends `target_url` as `null` (GitHub then clears it).
+    pub fn target_url_null(mut self) -> Self {
+        self.target_url = Some(None);
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(Some(value.into()));
+        self
+    }
+    /// Sends `description` as `null` (GitHub then clears it).
+    pub fn description_null(mut self) -> Self {
+        self.description = Some(None);
+        self
+    }
+    /// Sets `context`.
+    pub fn context(mut self, value: impl Into<String>) -> Self {
+        self.context = Some(value.into());
+        self
+    }
+}
 
 /// Tag
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Tag {
     pub name: String,
     pub commit: ShortBranchCommit,
@@ -3306,22 +5621,40 @@ pub struct Tag {
 
 /// A topic aggregates entities that are related to a subject.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Topic {
     pub names: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposReplaceAllTopicsRequest {
     /// An array of topics to add to the repository. Pass one or more topics to _replace_ the set of existing topics. Send an empty array (`[]`) to clear all topics from the repository. **Note:** Topic `names` will be saved as lowercase.
     pub names: Vec<String>,
 }
+impl ReposReplaceAllTopicsRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(names: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        ReposReplaceAllTopicsRequest {
+            names: names.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl ReposReplaceAllTopicsRequest {
+    /// Sets `names`.
+    pub fn names(mut self, value: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.names = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 crate::open_enum! {
-    DayOrWeek { Day = "day", Week = "week", }
+    Per { Day = "day", Week = "week", }
 }
 
 /// Clone Traffic
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CloneTraffic {
     pub count: i64,
     pub uniques: i64,
@@ -3330,14 +5663,16 @@ pub struct CloneTraffic {
 
 /// Traffic
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Traffic {
-    pub timestamp: String,
+    pub timestamp: crate::Timestamp,
     pub uniques: i64,
     pub count: i64,
 }
 
 /// Content Traffic
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ContentTraffic {
     pub path: String,
     pub title: String,
@@ -3347,6 +5682,7 @@ pub struct ContentTraffic {
 
 /// Referrer Traffic
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ReferrerTraffic {
     pub referrer: String,
     pub count: i64,
@@ -3355,6 +5691,7 @@ pub struct ReferrerTraffic {
 
 /// View Traffic
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ViewTraffic {
     pub count: i64,
     pub uniques: i64,
@@ -3362,6 +5699,7 @@ pub struct ViewTraffic {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposTransferRequest {
     /// The username or organization name the repository will be transferred to.
     pub new_owner: String,
@@ -3372,8 +5710,36 @@ pub struct ReposTransferRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_ids: Option<Vec<i64>>,
 }
+impl ReposTransferRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(new_owner: impl Into<String>) -> Self {
+        ReposTransferRequest {
+            new_owner: new_owner.into(),
+            new_name: None,
+            team_ids: None,
+        }
+    }
+}
+impl ReposTransferRequest {
+    /// Sets `new_owner`.
+    pub fn new_owner(mut self, value: impl Into<String>) -> Self {
+        self.new_owner = value.into();
+        self
+    }
+    /// Sets `new_name`.
+    pub fn new_name(mut self, value: impl Into<String>) -> Self {
+        self.new_name = Some(value.into());
+        self
+    }
+    /// Sets `team_ids`.
+    pub fn team_ids(mut self, value: impl IntoIterator<Item = impl Into<i64>>) -> Self {
+        self.team_ids = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposCreateUsingTemplateRequest {
     /// The organization or person who will own the new repository. To create a new repository in an organization, the authenticated user must be a member of the specified organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3390,6 +5756,45 @@ pub struct ReposCreateUsingTemplateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private: Option<bool>,
 }
+impl ReposCreateUsingTemplateRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>) -> Self {
+        ReposCreateUsingTemplateRequest {
+            owner: None,
+            name: name.into(),
+            description: None,
+            include_all_branches: None,
+            private: None,
+        }
+    }
+}
+impl ReposCreateUsingTemplateRequest {
+    /// Sets `owner`.
+    pub fn owner(mut self, value: impl Into<String>) -> Self {
+        self.owner = Some(value.into());
+        self
+    }
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    /// Sets `include_all_branches`.
+    pub fn include_all_branches(mut self, value: impl Into<bool>) -> Self {
+        self.include_all_branches = Some(value.into());
+        self
+    }
+    /// Sets `private`.
+    pub fn private(mut self, value: impl Into<bool>) -> Self {
+        self.private = Some(value.into());
+        self
+    }
+}
 
 crate::open_enum! {
     ReposListForAuthenticatedUserType { All = "all", Owner = "owner", Public = "public",
@@ -3397,10 +5802,12 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    AllOrPublicOrPrivate { All = "all", Public = "public", Private = "private", }
+    ReposListForAuthenticatedUserVisibility { All = "all", Public = "public", Private =
+    "private", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposCreateForAuthenticatedUserRequest {
     /// The name of the repository.
     pub name: String,
@@ -3459,14 +5866,14 @@ pub struct ReposCreateForAuthenticatedUserRequest {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
+    pub squash_merge_commit_title: Option<RepositorySquashMergeCommitTitle>,
     /// The default value for a squash merge commit message:
     ///
     /// - `PR_BODY` - default to the pull request's body.
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
+    pub squash_merge_commit_message: Option<RepositorySquashMergeCommitMessage>,
     /// Required when using `merge_commit_message`.
     ///
     /// The default value for a merge commit title.
@@ -3474,14 +5881,14 @@ pub struct ReposCreateForAuthenticatedUserRequest {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<PrTitleOrMergeMessage>,
+    pub merge_commit_title: Option<RepositoryMergeCommitTitle>,
     /// The default value for a merge commit message.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
+    pub merge_commit_message: Option<RepositoryMergeCommitMessage>,
     /// Whether downloads are enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_downloads: Option<bool>,
@@ -3489,8 +5896,167 @@ pub struct ReposCreateForAuthenticatedUserRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_template: Option<bool>,
 }
+impl ReposCreateForAuthenticatedUserRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>) -> Self {
+        ReposCreateForAuthenticatedUserRequest {
+            name: name.into(),
+            description: None,
+            homepage: None,
+            private: None,
+            has_issues: None,
+            has_projects: None,
+            has_wiki: None,
+            has_discussions: None,
+            team_id: None,
+            auto_init: None,
+            gitignore_template: None,
+            license_template: None,
+            allow_squash_merge: None,
+            allow_merge_commit: None,
+            allow_rebase_merge: None,
+            allow_auto_merge: None,
+            delete_branch_on_merge: None,
+            squash_merge_commit_title: None,
+            squash_merge_commit_message: None,
+            merge_commit_title: None,
+            merge_commit_message: None,
+            has_downloads: None,
+            is_template: None,
+        }
+    }
+}
+impl ReposCreateForAuthenticatedUserRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    /// Sets `homepage`.
+    pub fn homepage(mut self, value: impl Into<String>) -> Self {
+        self.homepage = Some(value.into());
+        self
+    }
+    /// Sets `private`.
+    pub fn private(mut self, value: impl Into<bool>) -> Self {
+        self.private = Some(value.into());
+        self
+    }
+    /// Sets `has_issues`.
+    pub fn has_issues(mut self, value: impl Into<bool>) -> Self {
+        self.has_issues = Some(value.into());
+        self
+    }
+    /// Sets `has_projects`.
+    pub fn has_projects(mut self, value: impl Into<bool>) -> Self {
+        self.has_projects = Some(value.into());
+        self
+    }
+    /// Sets `has_wiki`.
+    pub fn has_wiki(mut self, value: impl Into<bool>) -> Self {
+        self.has_wiki = Some(value.into());
+        self
+    }
+    /// Sets `has_discussions`.
+    pub fn has_discussions(mut self, value: impl Into<bool>) -> Self {
+        self.has_discussions = Some(value.into());
+        self
+    }
+    /// Sets `team_id`.
+    pub fn team_id(mut self, value: impl Into<i64>) -> Self {
+        self.team_id = Some(value.into());
+        self
+    }
+    /// Sets `auto_init`.
+    pub fn auto_init(mut self, value: impl Into<bool>) -> Self {
+        self.auto_init = Some(value.into());
+        self
+    }
+    /// Sets `gitignore_template`.
+    pub fn gitignore_template(mut self, value: impl Into<String>) -> Self {
+        self.gitignore_template = Some(value.into());
+        self
+    }
+    /// Sets `license_template`.
+    pub fn license_template(mut self, value: impl Into<String>) -> Self {
+        self.license_template = Some(value.into());
+        self
+    }
+    /// Sets `allow_squash_merge`.
+    pub fn allow_squash_merge(mut self, value: impl Into<bool>) -> Self {
+        self.allow_squash_merge = Some(value.into());
+        self
+    }
+    /// Sets `allow_merge_commit`.
+    pub fn allow_merge_commit(mut self, value: impl Into<bool>) -> Self {
+        self.allow_merge_commit = Some(value.into());
+        self
+    }
+    /// Sets `allow_rebase_merge`.
+    pub fn allow_rebase_merge(mut self, value: impl Into<bool>) -> Self {
+        self.allow_rebase_merge = Some(value.into());
+        self
+    }
+    /// Sets `allow_auto_merge`.
+    pub fn allow_auto_merge(mut self, value: impl Into<bool>) -> Self {
+        self.allow_auto_merge = Some(value.into());
+        self
+    }
+    /// Sets `delete_branch_on_merge`.
+    pub fn delete_branch_on_merge(mut self, value: impl Into<bool>) -> Self {
+        self.delete_branch_on_merge = Some(value.into());
+        self
+    }
+    /// Sets `squash_merge_commit_title`.
+    pub fn squash_merge_commit_title(
+        mut self,
+        value: impl Into<RepositorySquashMergeCommitTitle>,
+    ) -> Self {
+        self.squash_merge_commit_title = Some(value.into());
+        self
+    }
+    /// Sets `squash_merge_commit_message`.
+    pub fn squash_merge_commit_message(
+        mut self,
+        value: impl Into<RepositorySquashMergeCommitMessage>,
+    ) -> Self {
+        self.squash_merge_commit_message = Some(value.into());
+        self
+    }
+    /// Sets `merge_commit_title`.
+    pub fn merge_commit_title(
+        mut self,
+        value: impl Into<RepositoryMergeCommitTitle>,
+    ) -> Self {
+        self.merge_commit_title = Some(value.into());
+        self
+    }
+    /// Sets `merge_commit_message`.
+    pub fn merge_commit_message(
+        mut self,
+        value: impl Into<RepositoryMergeCommitMessage>,
+    ) -> Self {
+        self.merge_commit_message = Some(value.into());
+        self
+    }
+    /// Sets `has_downloads`.
+    pub fn has_downloads(mut self, value: impl Into<bool>) -> Self {
+        self.has_downloads = Some(value.into());
+        self
+    }
+    /// Sets `is_template`.
+    pub fn is_template(mut self, value: impl Into<bool>) -> Self {
+        self.is_template = Some(value.into());
+        self
+    }
+}
 
 crate::open_enum! {
-    AllOrOwnerOrMember { All = "all", Owner = "owner", Member = "member", }
+    ReposListForUserType { All = "all", Owner = "owner", Member = "member", }
 }
 

@@ -4,10 +4,11 @@
 use super::*;
 
 crate::open_enum! {
-    Indexed { Indexed = "indexed", }
+    SearchCodeSort { Indexed = "indexed", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SearchCodeResponse {
     pub total_count: i64,
     pub incomplete_results: bool,
@@ -16,6 +17,7 @@ pub struct SearchCodeResponse {
 
 /// Code Search Result Item
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeSearchResultItem {
     pub name: String,
     pub path: String,
@@ -31,7 +33,7 @@ pub struct CodeSearchResultItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_modified_at: Option<String>,
+    pub last_modified_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line_numbers: Option<Vec<String>>,
     /// Search Result Text Matches
@@ -40,6 +42,7 @@ pub struct CodeSearchResultItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SearchResultTextMatchesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_url: Option<String>,
@@ -54,6 +57,7 @@ pub struct SearchResultTextMatchesItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SearchResultTextMatchesItemMatchesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -62,11 +66,11 @@ pub struct SearchResultTextMatchesItemMatchesItem {
 }
 
 crate::open_enum! {
-    AuthorDateOrCommitterDate { AuthorDate = "author-date", CommitterDate =
-    "committer-date", }
+    SearchCommitsSort { AuthorDate = "author-date", CommitterDate = "committer-date", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SearchCommitsResponse {
     pub total_count: i64,
     pub incomplete_results: bool,
@@ -75,6 +79,7 @@ pub struct SearchCommitsResponse {
 
 /// Commit Search Result Item
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CommitSearchResultItem {
     pub url: String,
     pub sha: String,
@@ -94,6 +99,7 @@ pub struct CommitSearchResultItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CommitSearchResultItemCommit {
     pub author: CommitSearchResultItemCommitAuthor,
     pub committer: Option<GitUser>,
@@ -107,14 +113,15 @@ pub struct CommitSearchResultItemCommit {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CommitSearchResultItemCommitAuthor {
     pub name: String,
     pub email: String,
-    pub date: String,
+    pub date: crate::Timestamp,
 }
 
 crate::open_enum! {
-    SemanticOrHybrid { Semantic = "semantic", Hybrid = "hybrid", }
+    SearchIssuesAndPullRequestsSearchType { Semantic = "semantic", Hybrid = "hybrid", }
 }
 
 crate::open_enum! {
@@ -126,12 +133,13 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SearchIssuesAndPullRequestsResponse {
     pub total_count: i64,
     pub incomplete_results: bool,
     pub items: Vec<IssueSearchResultItem>,
     /// The type of search that was performed. Possible values are `lexical`, `semantic`, or `hybrid`.
-    pub search_type: LexicalOrSemanticOrHybrid,
+    pub search_type: SearchIssuesAndPullRequestsResponseSearchType,
     /// When a semantic or hybrid search falls back to lexical search, this field contains the reasons for the fallback. Only present when a fallback occurred.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lexical_fallback_reason: Option<
@@ -141,6 +149,7 @@ pub struct SearchIssuesAndPullRequestsResponse {
 
 /// Issue Search Result Item
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssueSearchResultItem {
     pub url: String,
     pub repository_url: String,
@@ -173,9 +182,9 @@ pub struct IssueSearchResultItem {
     pub assignee: Option<SimpleUser>,
     pub milestone: Option<Milestone>,
     pub comments: i64,
-    pub created_at: String,
-    pub updated_at: String,
-    pub closed_at: Option<String>,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
+    pub closed_at: Option<crate::Timestamp>,
     /// Search Result Text Matches
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_matches: Option<Vec<SearchResultTextMatchesItem>>,
@@ -210,6 +219,7 @@ pub struct IssueSearchResultItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssueSearchResultItemLabelsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -230,8 +240,8 @@ pub struct IssueSearchResultItemLabelsItem {
 crate::open_enum! {
     #[doc =
     " The type of search that was performed. Possible values are `lexical`, `semantic`, or `hybrid`."]
-    LexicalOrSemanticOrHybrid { Lexical = "lexical", Semantic = "semantic", Hybrid =
-    "hybrid", }
+    SearchIssuesAndPullRequestsResponseSearchType { Lexical = "lexical", Semantic =
+    "semantic", Hybrid = "hybrid", }
 }
 
 crate::open_enum! {
@@ -243,6 +253,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SearchLabelsResponse {
     pub total_count: i64,
     pub incomplete_results: bool,
@@ -251,6 +262,7 @@ pub struct SearchLabelsResponse {
 
 /// Label Search Result Item
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct LabelSearchResultItem {
     pub id: i64,
     pub node_id: String,
@@ -271,6 +283,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SearchReposResponse {
     pub total_count: i64,
     pub incomplete_results: bool,
@@ -279,6 +292,7 @@ pub struct SearchReposResponse {
 
 /// Repo Search Result Item
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepoSearchResultItem {
     pub id: i64,
     pub node_id: String,
@@ -290,9 +304,9 @@ pub struct RepoSearchResultItem {
     pub description: Option<String>,
     pub fork: bool,
     pub url: String,
-    pub created_at: String,
-    pub updated_at: String,
-    pub pushed_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
+    pub pushed_at: crate::Timestamp,
     pub homepage: Option<String>,
     pub size: i64,
     pub stargazers_count: i64,
@@ -361,7 +375,7 @@ pub struct RepoSearchResultItem {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
+    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
     pub archived: bool,
     /// Returns whether or not this repository disabled.
     pub disabled: bool,
@@ -395,6 +409,7 @@ pub struct RepoSearchResultItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SearchTopicsResponse {
     pub total_count: i64,
     pub incomplete_results: bool,
@@ -403,6 +418,7 @@ pub struct SearchTopicsResponse {
 
 /// Topic Search Result Item
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct TopicSearchResultItem {
     pub name: String,
     pub display_name: Option<String>,
@@ -410,8 +426,8 @@ pub struct TopicSearchResultItem {
     pub description: Option<String>,
     pub created_by: Option<String>,
     pub released: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     pub featured: bool,
     pub curated: bool,
     pub score: f64,
@@ -429,12 +445,14 @@ pub struct TopicSearchResultItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct TopicSearchResultItemRelatedItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic_relation: Option<TopicSearchResultItemRelatedItemTopicRelation>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct TopicSearchResultItemRelatedItemTopicRelation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -447,11 +465,12 @@ pub struct TopicSearchResultItemRelatedItemTopicRelation {
 }
 
 crate::open_enum! {
-    FollowersOrRepositoriesOrJoined { Followers = "followers", Repositories =
-    "repositories", Joined = "joined", }
+    SearchUsersSort { Followers = "followers", Repositories = "repositories", Joined =
+    "joined", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SearchUsersResponse {
     pub total_count: i64,
     pub incomplete_results: bool,
@@ -460,6 +479,7 @@ pub struct SearchUsersResponse {
 
 /// User Search Result Item
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct UserSearchResultItem {
     pub login: String,
     pub id: i64,
@@ -488,9 +508,9 @@ pub struct UserSearchResultItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub following: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -510,7 +530,7 @@ pub struct UserSearchResultItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub company: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub suspended_at: Option<String>,
+    pub suspended_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }

@@ -4,19 +4,20 @@
 use super::*;
 
 crate::open_enum! {
-    OpenOrResolved { Open = "open", Resolved = "resolved", }
+    SecretScanningListAlertsForOrgState { Open = "open", Resolved = "resolved", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrganizationSecretScanningAlert {
     /// The security alert number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<i64>,
     /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     /// The REST API URL of the alert resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -34,7 +35,7 @@ pub struct OrganizationSecretScanningAlert {
     pub resolution: Option<SecretScanningAlertResolution>,
     /// The time that the alert was resolved in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resolved_at: Option<String>,
+    pub resolved_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_by: Option<SimpleUser>,
     /// The type of secret that secret scanning detected.
@@ -63,7 +64,7 @@ pub struct OrganizationSecretScanningAlert {
     pub push_protection_bypassed_by: Option<SimpleUser>,
     /// The time that push protection was bypassed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub push_protection_bypassed_at: Option<String>,
+    pub push_protection_bypassed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_reviewer: Option<SimpleUser>,
     /// An optional comment when reviewing a push protection bypass.
@@ -80,7 +81,7 @@ pub struct OrganizationSecretScanningAlert {
     pub resolution_comment: Option<String>,
     /// The token status as of the latest validity check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validity: Option<ActiveOrInactiveOrUnknown>,
+    pub validity: Option<SecretScanningAlertValidity>,
     /// Whether the secret was publicly leaked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publicly_leaked: Option<bool>,
@@ -124,6 +125,7 @@ crate::open_enum! {
 /// Details on the location where the token was initially detected. This can be a commit, wiki commit, issue, discussion, pull request.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum NullableSecretScanningFirstDetectedLocation {
     SecretScanningLocationCommit(SecretScanningLocationCommit),
     SecretScanningLocationWikiCommit(SecretScanningLocationWikiCommit),
@@ -145,15 +147,18 @@ pub enum NullableSecretScanningFirstDetectedLocation {
 }
 
 crate::open_enum! {
-    CreatedOrUpdatedOrName { Created = "created", Updated = "updated", Name = "name", }
+    SecretScanningListOrgCustomPatternsSort { Created = "created", Updated = "updated",
+    Name = "name", }
 }
 
 crate::open_enum! {
-    PublishedOrUnpublished { Published = "published", Unpublished = "unpublished", }
+    SecretScanningCustomPatternState { Published = "published", Unpublished =
+    "unpublished", }
 }
 
 /// A custom pattern for secret scanning.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningCustomPattern {
     /// The ID of the custom pattern.
     pub id: i64,
@@ -164,7 +169,7 @@ pub struct SecretScanningCustomPattern {
     /// A URL-friendly identifier for the custom pattern, derived from its name.
     pub slug: String,
     /// The state of the custom pattern.
-    pub state: PublishedOrUnpublished,
+    pub state: SecretScanningCustomPatternState,
     /// Whether push protection is enabled for this custom pattern.
     pub push_protection_enabled: bool,
     /// The start delimiter regex for the custom pattern.
@@ -184,20 +189,44 @@ pub struct SecretScanningCustomPattern {
     pub custom_pattern_version: Option<String>,
     /// The date and time the custom pattern was created in ISO 8601 format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     /// The date and time the custom pattern was last updated in ISO 8601 format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct SecretScanningBulkCreateOrgCustomPatternsRequest {
     /// The list of custom patterns to create.
     pub patterns: Vec<SecretScanningCustomPatternToCreate>,
 }
+impl SecretScanningBulkCreateOrgCustomPatternsRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        patterns: impl IntoIterator<
+            Item = impl Into<SecretScanningCustomPatternToCreate>,
+        >,
+    ) -> Self {
+        SecretScanningBulkCreateOrgCustomPatternsRequest {
+            patterns: patterns.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl SecretScanningBulkCreateOrgCustomPatternsRequest {
+    /// Sets `patterns`.
+    pub fn patterns(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<SecretScanningCustomPatternToCreate>>,
+    ) -> Self {
+        self.patterns = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 /// A custom pattern to create in a bulk operation.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct SecretScanningCustomPatternToCreate {
     /// The name of the custom pattern.
     pub name: String,
@@ -218,8 +247,60 @@ pub struct SecretScanningCustomPatternToCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub must_not_match: Option<Vec<String>>,
 }
+impl SecretScanningCustomPatternToCreate {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>, pattern: impl Into<String>) -> Self {
+        SecretScanningCustomPatternToCreate {
+            name: name.into(),
+            pattern: pattern.into(),
+            start_delimiter: None,
+            end_delimiter: None,
+            must_match: None,
+            must_not_match: None,
+        }
+    }
+}
+impl SecretScanningCustomPatternToCreate {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `pattern`.
+    pub fn pattern(mut self, value: impl Into<String>) -> Self {
+        self.pattern = value.into();
+        self
+    }
+    /// Sets `start_delimiter`.
+    pub fn start_delimiter(mut self, value: impl Into<String>) -> Self {
+        self.start_delimiter = Some(value.into());
+        self
+    }
+    /// Sets `end_delimiter`.
+    pub fn end_delimiter(mut self, value: impl Into<String>) -> Self {
+        self.end_delimiter = Some(value.into());
+        self
+    }
+    /// Sets `must_match`.
+    pub fn must_match(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.must_match = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `must_not_match`.
+    pub fn must_not_match(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.must_not_match = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningBulkCreateOrgCustomPatternsResponse {
     /// The list of successfully created custom patterns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -227,6 +308,7 @@ pub struct SecretScanningBulkCreateOrgCustomPatternsResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningBulkCreateOrgCustomPatternsError422 {
     /// A summary message describing the error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -242,6 +324,7 @@ pub struct SecretScanningBulkCreateOrgCustomPatternsError422 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningBulkCreateOrgCustomPatternsError422ValidationErrorsValue {
     /// List of validation errors for this pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -250,6 +333,7 @@ pub struct SecretScanningBulkCreateOrgCustomPatternsError422ValidationErrorsValu
 
 /// A validation error for a custom pattern in a batch operation.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningCustomPatternValidationError {
     /// A machine-readable code describing the error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -268,6 +352,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct SecretScanningBulkDeleteOrgCustomPatternsRequest {
     /// The list of custom patterns to delete.
     pub patterns: Vec<SecretScanningCustomPatternToDelete>,
@@ -276,11 +361,47 @@ pub struct SecretScanningBulkDeleteOrgCustomPatternsRequest {
     /// `resolve_alerts` resolves the alerts as "pattern deleted".
     /// Defaults to `delete_alerts` when not specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub post_delete_action: Option<DeleteAlertsOrResolveAlerts>,
+    pub post_delete_action: Option<
+        SecretScanningBulkDeleteOrgCustomPatternsRequestPostDeleteAction,
+    >,
+}
+impl SecretScanningBulkDeleteOrgCustomPatternsRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        patterns: impl IntoIterator<
+            Item = impl Into<SecretScanningCustomPatternToDelete>,
+        >,
+    ) -> Self {
+        SecretScanningBulkDeleteOrgCustomPatternsRequest {
+            patterns: patterns.into_iter().map(Into::into).collect(),
+            post_delete_action: None,
+        }
+    }
+}
+impl SecretScanningBulkDeleteOrgCustomPatternsRequest {
+    /// Sets `patterns`.
+    pub fn patterns(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<SecretScanningCustomPatternToDelete>>,
+    ) -> Self {
+        self.patterns = value.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets `post_delete_action`.
+    pub fn post_delete_action(
+        mut self,
+        value: impl Into<
+            SecretScanningBulkDeleteOrgCustomPatternsRequestPostDeleteAction,
+        >,
+    ) -> Self {
+        self.post_delete_action = Some(value.into());
+        self
+    }
 }
 
 /// A custom pattern to delete in a bulk operation.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct SecretScanningCustomPatternToDelete {
     /// The ID of the custom pattern to delete.
     pub pattern_id: i64,
@@ -292,17 +413,45 @@ pub struct SecretScanningCustomPatternToDelete {
     )]
     pub custom_pattern_version: Option<Option<String>>,
 }
+impl SecretScanningCustomPatternToDelete {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(pattern_id: impl Into<i64>) -> Self {
+        SecretScanningCustomPatternToDelete {
+            pattern_id: pattern_id.into(),
+            custom_pattern_version: None,
+        }
+    }
+}
+impl SecretScanningCustomPatternToDelete {
+    /// Sets `pattern_id`.
+    pub fn pattern_id(mut self, value: impl Into<i64>) -> Self {
+        self.pattern_id = value.into();
+        self
+    }
+    /// Sets `custom_pattern_version`.
+    pub fn custom_pattern_version(mut self, value: impl Into<String>) -> Self {
+        self.custom_pattern_version = Some(Some(value.into()));
+        self
+    }
+    /// Sends `custom_pattern_version` as `null` (GitHub then clears it).
+    pub fn custom_pattern_version_null(mut self) -> Self {
+        self.custom_pattern_version = Some(None);
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc = " What to do with alerts associated with the deleted patterns."] #[doc =
     " `delete_alerts` permanently removes the alerts."] #[doc =
     " `resolve_alerts` resolves the alerts as \"pattern deleted\"."] #[doc =
-    " Defaults to `delete_alerts` when not specified."] DeleteAlertsOrResolveAlerts {
-    DeleteAlerts = "delete_alerts", ResolveAlerts = "resolve_alerts", }
+    " Defaults to `delete_alerts` when not specified."]
+    SecretScanningBulkDeleteOrgCustomPatternsRequestPostDeleteAction { DeleteAlerts =
+    "delete_alerts", ResolveAlerts = "resolve_alerts", }
 }
 
 /// Fields to update on a custom pattern. At least one updatable field (`pattern`, `start_delimiter`, `end_delimiter`, `must_match`, or `must_not_match`) must also be provided. Only provided fields will be updated.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct SecretScanningCustomPatternToUpdate {
     /// The updated regular expression of the custom pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -322,9 +471,61 @@ pub struct SecretScanningCustomPatternToUpdate {
     /// The version of the entity. This is used to confirm you're updating the current version of the entity and mitigate unintentionally overriding someone else's update.
     pub custom_pattern_version: Option<String>,
 }
+impl SecretScanningCustomPatternToUpdate {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        SecretScanningCustomPatternToUpdate {
+            pattern: None,
+            start_delimiter: None,
+            end_delimiter: None,
+            must_match: None,
+            must_not_match: None,
+            custom_pattern_version: None,
+        }
+    }
+}
+impl SecretScanningCustomPatternToUpdate {
+    /// Sets `pattern`.
+    pub fn pattern(mut self, value: impl Into<String>) -> Self {
+        self.pattern = Some(value.into());
+        self
+    }
+    /// Sets `start_delimiter`.
+    pub fn start_delimiter(mut self, value: impl Into<String>) -> Self {
+        self.start_delimiter = Some(value.into());
+        self
+    }
+    /// Sets `end_delimiter`.
+    pub fn end_delimiter(mut self, value: impl Into<String>) -> Self {
+        self.end_delimiter = Some(value.into());
+        self
+    }
+    /// Sets `must_match`.
+    pub fn must_match(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.must_match = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `must_not_match`.
+    pub fn must_not_match(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.must_not_match = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `custom_pattern_version`.
+    pub fn custom_pattern_version(mut self, value: impl Into<String>) -> Self {
+        self.custom_pattern_version = Some(value.into());
+        self
+    }
+}
 
 /// A collection of secret scanning patterns and their settings related to push protection.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningPatternConfiguration {
     /// The version of the entity. This is used to confirm you're updating the current version of the entity and mitigate unintentionally overriding someone else's update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -338,6 +539,7 @@ pub struct SecretScanningPatternConfiguration {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningPatternOverride {
     /// The ID of the pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -368,23 +570,24 @@ pub struct SecretScanningPatternOverride {
     pub bypass_rate: Option<i64>,
     /// The default push protection setting for this pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_setting: Option<EnabledOrDisabled>,
+    pub default_setting: Option<SecretScanningPatternOverrideDefaultSetting>,
     /// The push protection setting for this pattern set at the enterprise level. Only present for partner patterns when the organization has a parent enterprise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enterprise_setting: Option<NotSetOrDisabledOrEnabled>,
+    pub enterprise_setting: Option<SecretScanningPatternOverrideSetting>,
     /// The current push protection setting for this pattern. If this is `not-set`, then it inherits either the enterprise setting if it exists or the default setting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setting: Option<NotSetOrDisabledOrEnabled>,
+    pub setting: Option<SecretScanningPatternOverrideSetting>,
 }
 
 crate::open_enum! {
     #[doc =
     " The push protection setting for this pattern set at the enterprise level. Only present for partner patterns when the organization has a parent enterprise."]
-    NotSetOrDisabledOrEnabled { NotSet = "not-set", Disabled = "disabled", Enabled =
-    "enabled", }
+    SecretScanningPatternOverrideSetting { NotSet = "not-set", Disabled = "disabled",
+    Enabled = "enabled", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct SecretScanningUpdateOrgPatternConfigsRequest {
     /// The version of the entity. This is used to confirm you're updating the current version of the entity and mitigate unintentionally overriding someone else's update.
     #[serde(
@@ -404,18 +607,92 @@ pub struct SecretScanningUpdateOrgPatternConfigsRequest {
         Vec<SecretScanningUpdateOrgPatternConfigsRequestCustomPatternSettingsItem>,
     >,
 }
+impl SecretScanningUpdateOrgPatternConfigsRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        SecretScanningUpdateOrgPatternConfigsRequest {
+            pattern_config_version: None,
+            provider_pattern_settings: None,
+            custom_pattern_settings: None,
+        }
+    }
+}
+impl SecretScanningUpdateOrgPatternConfigsRequest {
+    /// Sets `pattern_config_version`.
+    pub fn pattern_config_version(mut self, value: impl Into<String>) -> Self {
+        self.pattern_config_version = Some(Some(value.into()));
+        self
+    }
+    /// Sends `pattern_config_version` as `null` (GitHub then clears it).
+    pub fn pattern_config_version_null(mut self) -> Self {
+        self.pattern_config_version = Some(None);
+        self
+    }
+    /// Sets `provider_pattern_settings`.
+    pub fn provider_pattern_settings(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<
+                SecretScanningUpdateOrgPatternConfigsRequestProviderPatternSettingsItem,
+            >,
+        >,
+    ) -> Self {
+        self.provider_pattern_settings = Some(
+            value.into_iter().map(Into::into).collect(),
+        );
+        self
+    }
+    /// Sets `custom_pattern_settings`.
+    pub fn custom_pattern_settings(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<
+                SecretScanningUpdateOrgPatternConfigsRequestCustomPatternSettingsItem,
+            >,
+        >,
+    ) -> Self {
+        self.custom_pattern_settings = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct SecretScanningUpdateOrgPatternConfigsRequestProviderPatternSettingsItem {
     /// The ID of the pattern to configure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
     /// Push protection setting to set for the pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub push_protection_setting: Option<NotSetOrDisabledOrEnabled>,
+    pub push_protection_setting: Option<SecretScanningPatternOverrideSetting>,
+}
+impl SecretScanningUpdateOrgPatternConfigsRequestProviderPatternSettingsItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        SecretScanningUpdateOrgPatternConfigsRequestProviderPatternSettingsItem {
+            token_type: None,
+            push_protection_setting: None,
+        }
+    }
+}
+impl SecretScanningUpdateOrgPatternConfigsRequestProviderPatternSettingsItem {
+    /// Sets `token_type`.
+    pub fn token_type(mut self, value: impl Into<String>) -> Self {
+        self.token_type = Some(value.into());
+        self
+    }
+    /// Sets `push_protection_setting`.
+    pub fn push_protection_setting(
+        mut self,
+        value: impl Into<SecretScanningPatternOverrideSetting>,
+    ) -> Self {
+        self.push_protection_setting = Some(value.into());
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct SecretScanningUpdateOrgPatternConfigsRequestCustomPatternSettingsItem {
     /// The ID of the pattern to configure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -429,10 +706,46 @@ pub struct SecretScanningUpdateOrgPatternConfigsRequestCustomPatternSettingsItem
     pub custom_pattern_version: Option<Option<String>>,
     /// Push protection setting to set for the pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub push_protection_setting: Option<EnabledOrDisabled>,
+    pub push_protection_setting: Option<SecretScanningPatternOverrideDefaultSetting>,
+}
+impl SecretScanningUpdateOrgPatternConfigsRequestCustomPatternSettingsItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        SecretScanningUpdateOrgPatternConfigsRequestCustomPatternSettingsItem {
+            token_type: None,
+            custom_pattern_version: None,
+            push_protection_setting: None,
+        }
+    }
+}
+impl SecretScanningUpdateOrgPatternConfigsRequestCustomPatternSettingsItem {
+    /// Sets `token_type`.
+    pub fn token_type(mut self, value: impl Into<String>) -> Self {
+        self.token_type = Some(value.into());
+        self
+    }
+    /// Sets `custom_pattern_version`.
+    pub fn custom_pattern_version(mut self, value: impl Into<String>) -> Self {
+        self.custom_pattern_version = Some(Some(value.into()));
+        self
+    }
+    /// Sends `custom_pattern_version` as `null` (GitHub then clears it).
+    pub fn custom_pattern_version_null(mut self) -> Self {
+        self.custom_pattern_version = Some(None);
+        self
+    }
+    /// Sets `push_protection_setting`.
+    pub fn push_protection_setting(
+        mut self,
+        value: impl Into<SecretScanningPatternOverrideDefaultSetting>,
+    ) -> Self {
+        self.push_protection_setting = Some(value.into());
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningUpdateOrgPatternConfigsResponse {
     /// The updated pattern configuration version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -440,15 +753,16 @@ pub struct SecretScanningUpdateOrgPatternConfigsResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningAlert {
     /// The security alert number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<i64>,
     /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     /// The REST API URL of the alert resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -466,7 +780,7 @@ pub struct SecretScanningAlert {
     pub resolution: Option<SecretScanningAlertResolution>,
     /// The time that the alert was resolved in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resolved_at: Option<String>,
+    pub resolved_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_by: Option<SimpleUser>,
     /// An optional comment to resolve an alert.
@@ -495,7 +809,7 @@ pub struct SecretScanningAlert {
     pub push_protection_bypassed_by: Option<SimpleUser>,
     /// The time that push protection was bypassed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub push_protection_bypassed_at: Option<String>,
+    pub push_protection_bypassed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_reviewer: Option<SimpleUser>,
     /// An optional comment when reviewing a push protection bypass.
@@ -509,7 +823,7 @@ pub struct SecretScanningAlert {
     pub push_protection_bypass_request_html_url: Option<String>,
     /// The token status as of the latest validity check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validity: Option<ActiveOrInactiveOrUnknown>,
+    pub validity: Option<SecretScanningAlertValidity>,
     /// Whether the detected secret was publicly leaked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publicly_leaked: Option<bool>,
@@ -538,15 +852,16 @@ pub struct SecretScanningAlert {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningAlertWithMetadata {
     /// The security alert number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<i64>,
     /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     /// The REST API URL of the alert resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -564,7 +879,7 @@ pub struct SecretScanningAlertWithMetadata {
     pub resolution: Option<SecretScanningAlertResolution>,
     /// The time that the alert was resolved in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resolved_at: Option<String>,
+    pub resolved_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_by: Option<SimpleUser>,
     /// An optional comment to resolve an alert.
@@ -593,7 +908,7 @@ pub struct SecretScanningAlertWithMetadata {
     pub push_protection_bypassed_by: Option<SimpleUser>,
     /// The time that push protection was bypassed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub push_protection_bypassed_at: Option<String>,
+    pub push_protection_bypassed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_reviewer: Option<SimpleUser>,
     /// An optional comment when reviewing a push protection bypass.
@@ -607,7 +922,7 @@ pub struct SecretScanningAlertWithMetadata {
     pub push_protection_bypass_request_html_url: Option<String>,
     /// The token status as of the latest validity check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validity: Option<ActiveOrInactiveOrUnknown>,
+    pub validity: Option<SecretScanningAlertValidity>,
     /// Whether the detected secret was publicly leaked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publicly_leaked: Option<bool>,
@@ -639,6 +954,7 @@ pub struct SecretScanningAlertWithMetadata {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct SecretScanningUpdateAlertRequest {
     /// Sets the state of the secret scanning alert. You must provide `resolution` when you set the state to `resolved`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -670,16 +986,83 @@ pub struct SecretScanningUpdateAlertRequest {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub validity: Option<Option<ActiveOrInactive>>,
+    pub validity: Option<Option<SecretScanningUpdateAlertRequestValidity>>,
+}
+impl SecretScanningUpdateAlertRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        SecretScanningUpdateAlertRequest {
+            state: None,
+            resolution: None,
+            resolution_comment: None,
+            assignee: None,
+            validity: None,
+        }
+    }
+}
+impl SecretScanningUpdateAlertRequest {
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<SecretScanningAlertState>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `resolution`.
+    pub fn resolution(
+        mut self,
+        value: impl Into<SecretScanningAlertResolution>,
+    ) -> Self {
+        self.resolution = Some(Some(value.into()));
+        self
+    }
+    /// Sends `resolution` as `null` (GitHub then clears it).
+    pub fn resolution_null(mut self) -> Self {
+        self.resolution = Some(None);
+        self
+    }
+    /// Sets `resolution_comment`.
+    pub fn resolution_comment(mut self, value: impl Into<String>) -> Self {
+        self.resolution_comment = Some(Some(value.into()));
+        self
+    }
+    /// Sends `resolution_comment` as `null` (GitHub then clears it).
+    pub fn resolution_comment_null(mut self) -> Self {
+        self.resolution_comment = Some(None);
+        self
+    }
+    /// Sets `assignee`.
+    pub fn assignee(mut self, value: impl Into<String>) -> Self {
+        self.assignee = Some(Some(value.into()));
+        self
+    }
+    /// Sends `assignee` as `null` (GitHub then clears it).
+    pub fn assignee_null(mut self) -> Self {
+        self.assignee = Some(None);
+        self
+    }
+    /// Sets `validity`.
+    pub fn validity(
+        mut self,
+        value: impl Into<SecretScanningUpdateAlertRequestValidity>,
+    ) -> Self {
+        self.validity = Some(Some(value.into()));
+        self
+    }
+    /// Sends `validity` as `null` (GitHub then clears it).
+    pub fn validity_null(mut self) -> Self {
+        self.validity = Some(None);
+        self
+    }
 }
 
 crate::open_enum! {
     #[doc =
     " Sets the validity of the secret scanning alert. Can be `active`, `inactive`, or `null` to clear the override."]
-    ActiveOrInactive { Active = "active", Inactive = "inactive", }
+    SecretScanningUpdateAlertRequestValidity { Active = "active", Inactive = "inactive",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct SecretScanningCreatePushProtectionBypassRequest {
     /// The reason for bypassing push protection.
     pub reason: SecretScanningPushProtectionBypassReason,
@@ -698,6 +1081,21 @@ impl SecretScanningCreatePushProtectionBypassRequest {
         }
     }
 }
+impl SecretScanningCreatePushProtectionBypassRequest {
+    /// Sets `reason`.
+    pub fn reason(
+        mut self,
+        value: impl Into<SecretScanningPushProtectionBypassReason>,
+    ) -> Self {
+        self.reason = value.into();
+        self
+    }
+    /// Sets `placeholder_id`.
+    pub fn placeholder_id(mut self, value: impl Into<String>) -> Self {
+        self.placeholder_id = value.into();
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc = " The reason for bypassing push protection."]
@@ -706,19 +1104,21 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningPushProtectionBypass {
     /// The reason for bypassing push protection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<SecretScanningPushProtectionBypassReason>,
     /// The time that the bypass will expire in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expire_at: Option<String>,
+    pub expire_at: Option<crate::Timestamp>,
     /// The token type this bypass is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningScanHistory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incremental_scans: Option<Vec<SecretScanningScan>>,
@@ -736,6 +1136,7 @@ pub struct SecretScanningScanHistory {
 
 /// Information on a single scan performed by secret scanning on the repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningScan {
     /// The type of scan
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -750,13 +1151,14 @@ pub struct SecretScanningScan {
     pub status: Option<String>,
     /// The time that the scan was completed. Empty if the scan is running
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub completed_at: Option<String>,
+    pub completed_at: Option<crate::Timestamp>,
     /// The time that the scan was started. Empty if the scan is pending
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started_at: Option<String>,
+    pub started_at: Option<crate::Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningScanHistoryCustomPatternBackfillScansItem {
     /// The type of scan
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -771,10 +1173,10 @@ pub struct SecretScanningScanHistoryCustomPatternBackfillScansItem {
     pub status: Option<String>,
     /// The time that the scan was completed. Empty if the scan is running
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub completed_at: Option<String>,
+    pub completed_at: Option<crate::Timestamp>,
     /// The time that the scan was started. Empty if the scan is pending
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started_at: Option<String>,
+    pub started_at: Option<crate::Timestamp>,
     /// Name of the custom pattern for custom pattern scans
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern_name: Option<String>,

@@ -10,17 +10,18 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    SecurityAdvisoriesListGlobalAdvisoriesSeverity { Unknown = "unknown", Low = "low",
-    Medium = "medium", High = "high", Critical = "critical", }
+    GlobalAdvisorySeverity { Unknown = "unknown", Low = "low", Medium = "medium", High =
+    "high", Critical = "critical", }
 }
 
 crate::open_enum! {
-    ReviewedOrMalwareOrUnreviewed { Reviewed = "reviewed", Malware = "malware",
-    Unreviewed = "unreviewed", }
+    GlobalAdvisoryType { Reviewed = "reviewed", Malware = "malware", Unreviewed =
+    "unreviewed", }
 }
 
 /// A GitHub Security Advisory.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GlobalAdvisory {
     /// The GitHub Security Advisory ID.
     pub ghsa_id: String,
@@ -37,24 +38,24 @@ pub struct GlobalAdvisory {
     /// A detailed description of what the advisory entails.
     pub description: Option<String>,
     /// The type of advisory.
-    pub r#type: ReviewedOrMalwareOrUnreviewed,
+    pub r#type: GlobalAdvisoryType,
     /// The severity of the advisory.
-    pub severity: SecurityAdvisoriesListGlobalAdvisoriesSeverity,
+    pub severity: GlobalAdvisorySeverity,
     /// The URL of the advisory's source code.
     pub source_code_location: Option<String>,
     pub identifiers: Option<Vec<GlobalAdvisoryIdentifiersItem>>,
     pub references: Option<Vec<String>>,
     /// The date and time of when the advisory was published, in ISO 8601 format.
-    pub published_at: String,
+    pub published_at: crate::Timestamp,
     /// The date and time of when the advisory was last updated, in ISO 8601 format.
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// The date and time of when the advisory was reviewed by GitHub, in ISO 8601 format.
-    pub github_reviewed_at: Option<String>,
+    pub github_reviewed_at: Option<crate::Timestamp>,
     /// The date and time when the advisory was published in the National Vulnerability Database, in ISO 8601 format.
     /// This field is only populated when the advisory is imported from the National Vulnerability Database.
-    pub nvd_published_at: Option<String>,
+    pub nvd_published_at: Option<crate::Timestamp>,
     /// The date and time of when the advisory was withdrawn, in ISO 8601 format.
-    pub withdrawn_at: Option<String>,
+    pub withdrawn_at: Option<crate::Timestamp>,
     /// The products and respective version ranges affected by the advisory.
     pub vulnerabilities: Option<Vec<Vulnerability>>,
     pub cvss: Option<GlobalAdvisoryCvss>,
@@ -69,15 +70,17 @@ pub struct GlobalAdvisory {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GlobalAdvisoryIdentifiersItem {
     /// The type of identifier.
-    pub r#type: CveOrGhsa,
+    pub r#type: Type,
     /// The identifier value.
     pub value: String,
 }
 
 /// A vulnerability describing the product and its affected versions within a GitHub Security Advisory.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Vulnerability {
     /// The name of the package affected by the vulnerability.
     pub package: Option<VulnerabilityPackage>,
@@ -90,6 +93,7 @@ pub struct Vulnerability {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GlobalAdvisoryCreditsItem {
     /// A GitHub user.
     pub user: SimpleUser,
@@ -98,16 +102,17 @@ pub struct GlobalAdvisoryCreditsItem {
 }
 
 crate::open_enum! {
-    SecurityAdvisoriesListOrgRepositoryAdvisoriesState { Triage = "triage", Draft =
-    "draft", Published = "published", Closed = "closed", }
+    SecurityAdvisoriesListRepositoryAdvisoriesState { Triage = "triage", Draft = "draft",
+    Published = "published", Closed = "closed", }
 }
 
 crate::open_enum! {
-    CreatedOrUpdatedOrPublished { Created = "created", Updated = "updated", Published =
-    "published", }
+    SecurityAdvisoriesListRepositoryAdvisoriesSort { Created = "created", Updated =
+    "updated", Published = "published", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct RepositoryAdvisoryCreate {
     /// A short summary of the advisory.
     pub summary: String,
@@ -142,7 +147,7 @@ pub struct RepositoryAdvisoryCreate {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub severity: Option<Option<DependabotAlertSecurityVulnerabilitySeverity>>,
+    pub severity: Option<Option<RepositoryAdvisorySeverity>>,
     /// The CVSS vector that calculates the severity of the advisory. You must choose between setting this field or `severity`.
     #[serde(
         default,
@@ -154,8 +159,114 @@ pub struct RepositoryAdvisoryCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_private_fork: Option<bool>,
 }
+impl RepositoryAdvisoryCreate {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        summary: impl Into<String>,
+        description: impl Into<String>,
+        vulnerabilities: impl IntoIterator<
+            Item = impl Into<RepositoryAdvisoryCreateVulnerabilitiesItem>,
+        >,
+    ) -> Self {
+        RepositoryAdvisoryCreate {
+            summary: summary.into(),
+            description: description.into(),
+            cve_id: None,
+            vulnerabilities: vulnerabilities.into_iter().map(Into::into).collect(),
+            cwe_ids: None,
+            credits: None,
+            severity: None,
+            cvss_vector_string: None,
+            start_private_fork: None,
+        }
+    }
+}
+impl RepositoryAdvisoryCreate {
+    /// Sets `summary`.
+    pub fn summary(mut self, value: impl Into<String>) -> Self {
+        self.summary = value.into();
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = value.into();
+        self
+    }
+    /// Sets `cve_id`.
+    pub fn cve_id(mut self, value: impl Into<String>) -> Self {
+        self.cve_id = Some(Some(value.into()));
+        self
+    }
+    /// Sends `cve_id` as `null` (GitHub then clears it).
+    pub fn cve_id_null(mut self) -> Self {
+        self.cve_id = Some(None);
+        self
+    }
+    /// Sets `vulnerabilities`.
+    pub fn vulnerabilities(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<RepositoryAdvisoryCreateVulnerabilitiesItem>,
+        >,
+    ) -> Self {
+        self.vulnerabilities = value.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets `cwe_ids`.
+    pub fn cwe_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.cwe_ids = Some(Some(value.into_iter().map(Into::into).collect()));
+        self
+    }
+    /// Sends `cwe_ids` as `null` (GitHub then clears it).
+    pub fn cwe_ids_null(mut self) -> Self {
+        self.cwe_ids = Some(None);
+        self
+    }
+    /// Sets `credits`.
+    pub fn credits(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<RepositoryAdvisoryCreateCreditsItem>>,
+    ) -> Self {
+        self.credits = Some(Some(value.into_iter().map(Into::into).collect()));
+        self
+    }
+    /// Sends `credits` as `null` (GitHub then clears it).
+    pub fn credits_null(mut self) -> Self {
+        self.credits = Some(None);
+        self
+    }
+    /// Sets `severity`.
+    pub fn severity(mut self, value: impl Into<RepositoryAdvisorySeverity>) -> Self {
+        self.severity = Some(Some(value.into()));
+        self
+    }
+    /// Sends `severity` as `null` (GitHub then clears it).
+    pub fn severity_null(mut self) -> Self {
+        self.severity = Some(None);
+        self
+    }
+    /// Sets `cvss_vector_string`.
+    pub fn cvss_vector_string(mut self, value: impl Into<String>) -> Self {
+        self.cvss_vector_string = Some(Some(value.into()));
+        self
+    }
+    /// Sends `cvss_vector_string` as `null` (GitHub then clears it).
+    pub fn cvss_vector_string_null(mut self) -> Self {
+        self.cvss_vector_string = Some(None);
+        self
+    }
+    /// Sets `start_private_fork`.
+    pub fn start_private_fork(mut self, value: impl Into<bool>) -> Self {
+        self.start_private_fork = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct RepositoryAdvisoryCreateVulnerabilitiesItem {
     /// The name of the package affected by the vulnerability.
     pub package: RepositoryAdvisoryCreateVulnerabilitiesItemPackage,
@@ -194,9 +305,55 @@ impl RepositoryAdvisoryCreateVulnerabilitiesItem {
         }
     }
 }
+impl RepositoryAdvisoryCreateVulnerabilitiesItem {
+    /// Sets `package`.
+    pub fn package(
+        mut self,
+        value: impl Into<RepositoryAdvisoryCreateVulnerabilitiesItemPackage>,
+    ) -> Self {
+        self.package = value.into();
+        self
+    }
+    /// Sets `vulnerable_version_range`.
+    pub fn vulnerable_version_range(mut self, value: impl Into<String>) -> Self {
+        self.vulnerable_version_range = Some(Some(value.into()));
+        self
+    }
+    /// Sends `vulnerable_version_range` as `null` (GitHub then clears it).
+    pub fn vulnerable_version_range_null(mut self) -> Self {
+        self.vulnerable_version_range = Some(None);
+        self
+    }
+    /// Sets `patched_versions`.
+    pub fn patched_versions(mut self, value: impl Into<String>) -> Self {
+        self.patched_versions = Some(Some(value.into()));
+        self
+    }
+    /// Sends `patched_versions` as `null` (GitHub then clears it).
+    pub fn patched_versions_null(mut self) -> Self {
+        self.patched_versions = Some(None);
+        self
+    }
+    /// Sets `vulnerable_functions`.
+    pub fn vulnerable_functions(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.vulnerable_functions = Some(
+            Some(value.into_iter().map(Into::into).collect()),
+        );
+        self
+    }
+    /// Sends `vulnerable_functions` as `null` (GitHub then clears it).
+    pub fn vulnerable_functions_null(mut self) -> Self {
+        self.vulnerable_functions = Some(None);
+        self
+    }
+}
 
 /// The name of the package affected by the vulnerability.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct RepositoryAdvisoryCreateVulnerabilitiesItemPackage {
     /// The package's language or package management ecosystem.
     pub ecosystem: SecurityAdvisoryEcosystems,
@@ -217,8 +374,26 @@ impl RepositoryAdvisoryCreateVulnerabilitiesItemPackage {
         }
     }
 }
+impl RepositoryAdvisoryCreateVulnerabilitiesItemPackage {
+    /// Sets `ecosystem`.
+    pub fn ecosystem(mut self, value: impl Into<SecurityAdvisoryEcosystems>) -> Self {
+        self.ecosystem = value.into();
+        self
+    }
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(Some(value.into()));
+        self
+    }
+    /// Sends `name` as `null` (GitHub then clears it).
+    pub fn name_null(mut self) -> Self {
+        self.name = Some(None);
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct RepositoryAdvisoryCreateCreditsItem {
     /// The username of the user credited.
     pub login: String,
@@ -237,8 +412,21 @@ impl RepositoryAdvisoryCreateCreditsItem {
         }
     }
 }
+impl RepositoryAdvisoryCreateCreditsItem {
+    /// Sets `login`.
+    pub fn login(mut self, value: impl Into<String>) -> Self {
+        self.login = value.into();
+        self
+    }
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<SecurityAdvisoryCreditTypes>) -> Self {
+        self.r#type = value.into();
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct PrivateVulnerabilityReportCreate {
     /// A short summary of the advisory.
     pub summary: String,
@@ -266,7 +454,7 @@ pub struct PrivateVulnerabilityReportCreate {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub severity: Option<Option<DependabotAlertSecurityVulnerabilitySeverity>>,
+    pub severity: Option<Option<RepositoryAdvisorySeverity>>,
     /// The CVSS vector that calculates the severity of the advisory. You must choose between setting this field or `severity`.
     #[serde(
         default,
@@ -278,8 +466,88 @@ pub struct PrivateVulnerabilityReportCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_private_fork: Option<bool>,
 }
+impl PrivateVulnerabilityReportCreate {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(summary: impl Into<String>, description: impl Into<String>) -> Self {
+        PrivateVulnerabilityReportCreate {
+            summary: summary.into(),
+            description: description.into(),
+            vulnerabilities: None,
+            cwe_ids: None,
+            severity: None,
+            cvss_vector_string: None,
+            start_private_fork: None,
+        }
+    }
+}
+impl PrivateVulnerabilityReportCreate {
+    /// Sets `summary`.
+    pub fn summary(mut self, value: impl Into<String>) -> Self {
+        self.summary = value.into();
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = value.into();
+        self
+    }
+    /// Sets `vulnerabilities`.
+    pub fn vulnerabilities(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<RepositoryAdvisoryCreateVulnerabilitiesItem>,
+        >,
+    ) -> Self {
+        self.vulnerabilities = Some(Some(value.into_iter().map(Into::into).collect()));
+        self
+    }
+    /// Sends `vulnerabilities` as `null` (GitHub then clears it).
+    pub fn vulnerabilities_null(mut self) -> Self {
+        self.vulnerabilities = Some(None);
+        self
+    }
+    /// Sets `cwe_ids`.
+    pub fn cwe_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.cwe_ids = Some(Some(value.into_iter().map(Into::into).collect()));
+        self
+    }
+    /// Sends `cwe_ids` as `null` (GitHub then clears it).
+    pub fn cwe_ids_null(mut self) -> Self {
+        self.cwe_ids = Some(None);
+        self
+    }
+    /// Sets `severity`.
+    pub fn severity(mut self, value: impl Into<RepositoryAdvisorySeverity>) -> Self {
+        self.severity = Some(Some(value.into()));
+        self
+    }
+    /// Sends `severity` as `null` (GitHub then clears it).
+    pub fn severity_null(mut self) -> Self {
+        self.severity = Some(None);
+        self
+    }
+    /// Sets `cvss_vector_string`.
+    pub fn cvss_vector_string(mut self, value: impl Into<String>) -> Self {
+        self.cvss_vector_string = Some(Some(value.into()));
+        self
+    }
+    /// Sends `cvss_vector_string` as `null` (GitHub then clears it).
+    pub fn cvss_vector_string_null(mut self) -> Self {
+        self.cvss_vector_string = Some(None);
+        self
+    }
+    /// Sets `start_private_fork`.
+    pub fn start_private_fork(mut self, value: impl Into<bool>) -> Self {
+        self.start_private_fork = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct RepositoryAdvisoryUpdate {
     /// A short summary of the advisory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -317,7 +585,7 @@ pub struct RepositoryAdvisoryUpdate {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub severity: Option<Option<DependabotAlertSecurityVulnerabilitySeverity>>,
+    pub severity: Option<Option<RepositoryAdvisorySeverity>>,
     /// The CVSS vector that calculates the severity of the advisory. You must choose between setting this field or `severity`.
     #[serde(
         default,
@@ -327,7 +595,7 @@ pub struct RepositoryAdvisoryUpdate {
     pub cvss_vector_string: Option<Option<String>>,
     /// The state of the advisory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<PublishedOrClosedOrDraft>,
+    pub state: Option<RepositoryAdvisoryUpdateState>,
     /// A list of usernames who have been granted write access to the advisory.
     #[serde(
         default,
@@ -343,9 +611,140 @@ pub struct RepositoryAdvisoryUpdate {
     )]
     pub collaborating_teams: Option<Option<Vec<String>>>,
 }
+impl RepositoryAdvisoryUpdate {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        RepositoryAdvisoryUpdate {
+            summary: None,
+            description: None,
+            cve_id: None,
+            vulnerabilities: None,
+            cwe_ids: None,
+            credits: None,
+            severity: None,
+            cvss_vector_string: None,
+            state: None,
+            collaborating_users: None,
+            collaborating_teams: None,
+        }
+    }
+}
+impl RepositoryAdvisoryUpdate {
+    /// Sets `summary`.
+    pub fn summary(mut self, value: impl Into<String>) -> Self {
+        self.summary = Some(value.into());
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    /// Sets `cve_id`.
+    pub fn cve_id(mut self, value: impl Into<String>) -> Self {
+        self.cve_id = Some(Some(value.into()));
+        self
+    }
+    /// Sends `cve_id` as `null` (GitHub then clears it).
+    pub fn cve_id_null(mut self) -> Self {
+        self.cve_id = Some(None);
+        self
+    }
+    /// Sets `vulnerabilities`.
+    pub fn vulnerabilities(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<RepositoryAdvisoryCreateVulnerabilitiesItem>,
+        >,
+    ) -> Self {
+        self.vulnerabilities = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `cwe_ids`.
+    pub fn cwe_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.cwe_ids = Some(Some(value.into_iter().map(Into::into).collect()));
+        self
+    }
+    /// Sends `cwe_ids` as `null` (GitHub then clears it).
+    pub fn cwe_ids_null(mut self) -> Self {
+        self.cwe_ids = Some(None);
+        self
+    }
+    /// Sets `credits`.
+    pub fn credits(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<RepositoryAdvisoryCreateCreditsItem>>,
+    ) -> Self {
+        self.credits = Some(Some(value.into_iter().map(Into::into).collect()));
+        self
+    }
+    /// Sends `credits` as `null` (GitHub then clears it).
+    pub fn credits_null(mut self) -> Self {
+        self.credits = Some(None);
+        self
+    }
+    /// Sets `severity`.
+    pub fn severity(mut self, value: impl Into<RepositoryAdvisorySeverity>) -> Self {
+        self.severity = Some(Some(value.into()));
+        self
+    }
+    /// Sends `severity` as `null` (GitHub then clears it).
+    pub fn severity_null(mut self) -> Self {
+        self.severity = Some(None);
+        self
+    }
+    /// Sets `cvss_vector_string`.
+    pub fn cvss_vector_string(mut self, value: impl Into<String>) -> Self {
+        self.cvss_vector_string = Some(Some(value.into()));
+        self
+    }
+    /// Sends `cvss_vector_string` as `null` (GitHub then clears it).
+    pub fn cvss_vector_string_null(mut self) -> Self {
+        self.cvss_vector_string = Some(None);
+        self
+    }
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<RepositoryAdvisoryUpdateState>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `collaborating_users`.
+    pub fn collaborating_users(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.collaborating_users = Some(
+            Some(value.into_iter().map(Into::into).collect()),
+        );
+        self
+    }
+    /// Sends `collaborating_users` as `null` (GitHub then clears it).
+    pub fn collaborating_users_null(mut self) -> Self {
+        self.collaborating_users = Some(None);
+        self
+    }
+    /// Sets `collaborating_teams`.
+    pub fn collaborating_teams(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.collaborating_teams = Some(
+            Some(value.into_iter().map(Into::into).collect()),
+        );
+        self
+    }
+    /// Sends `collaborating_teams` as `null` (GitHub then clears it).
+    pub fn collaborating_teams_null(mut self) -> Self {
+        self.collaborating_teams = Some(None);
+        self
+    }
+}
 
 crate::open_enum! {
-    #[doc = " The state of the advisory."] PublishedOrClosedOrDraft { Published =
+    #[doc = " The state of the advisory."] RepositoryAdvisoryUpdateState { Published =
     "published", Closed = "closed", Draft = "draft", }
 }
 

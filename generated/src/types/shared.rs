@@ -23,7 +23,7 @@ use super::*;
     )
 )]
 crate::open_enum! {
-    AscOrDesc { Asc = "asc", Desc = "desc", }
+    Direction { Asc = "asc", Desc = "desc", }
 }
 
 #[cfg(
@@ -37,6 +37,7 @@ crate::open_enum! {
 )]
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum SecurityAdvisoriesListGlobalAdvisoriesAffects {
     String(String),
     Array(Vec<String>),
@@ -108,12 +109,13 @@ crate::open_enum! {
     any(feature = "dependabot", feature = "security-advisories", feature = "webhooks")
 )]
 crate::open_enum! {
-    #[doc = " The type of identifier."] CveOrGhsa { Cve = "CVE", Ghsa = "GHSA", }
+    #[doc = " The type of identifier."] Type { Cve = "CVE", Ghsa = "GHSA", }
 }
 
 #[cfg(any(feature = "security-advisories", feature = "webhooks"))]
 /// The name of the package affected by the vulnerability.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct VulnerabilityPackage {
     /// The package's language or package management ecosystem.
     pub ecosystem: SecurityAdvisoryEcosystems,
@@ -125,6 +127,7 @@ pub struct VulnerabilityPackage {
     any(feature = "dependabot", feature = "security-advisories", feature = "webhooks")
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GlobalAdvisoryCvss {
     /// The CVSS vector.
     pub vector_string: Option<String>,
@@ -136,6 +139,7 @@ pub struct GlobalAdvisoryCvss {
     any(feature = "dependabot", feature = "security-advisories", feature = "webhooks")
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CvssSeverities {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cvss_v3: Option<GlobalAdvisoryCvss>,
@@ -148,6 +152,7 @@ pub struct CvssSeverities {
 )]
 /// The EPSS scores as calculated by the [Exploit Prediction Scoring System](https://www.first.org/epss).
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecurityAdvisoryEpss {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percentage: Option<f64>,
@@ -157,6 +162,7 @@ pub struct SecurityAdvisoryEpss {
 
 #[cfg(any(feature = "security-advisories", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GlobalAdvisoryCwesItem {
     /// The Common Weakness Enumeration (CWE) identifier.
     pub cwe_id: String,
@@ -199,6 +205,7 @@ pub struct GlobalAdvisoryCwesItem {
 )]
 /// A GitHub user.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SimpleUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -261,6 +268,7 @@ crate::open_enum! {
 )]
 /// Validation Error Simple
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ValidationErrorSimple {
     pub message: String,
     pub documentation_url: String,
@@ -314,6 +322,7 @@ pub struct ValidationErrorSimple {
 )]
 /// Basic Error
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BasicError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -328,6 +337,7 @@ pub struct BasicError {
 #[cfg(any(feature = "agent-tasks", feature = "repos"))]
 /// A GitHub user
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0 {
     /// The unique identifier of the user
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -344,6 +354,7 @@ pub struct AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0 {
 )]
 /// Error details for a failed session
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct AgentTasksGetTaskByRepoAndIdResponseSessionsItemError {
     /// Error message
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -365,6 +376,7 @@ pub struct AgentTasksGetTaskByRepoAndIdResponseSessionsItemError {
 )]
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Integration {
     /// Unique identifier of the GitHub app
     pub id: i64,
@@ -380,8 +392,8 @@ pub struct Integration {
     pub description: Option<String>,
     pub external_url: String,
     pub html_url: String,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     /// The set of permissions for the GitHub app
     pub permissions: IntegrationPermissions,
     /// The list of events for the GitHub app. Note that the `installation_target`, `security_advisory`, and `meta` events are not included because they are global events and not specific to an installation.
@@ -406,6 +418,7 @@ pub struct Integration {
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum IntegrationOwner {
     SimpleUser(SimpleUser),
     Enterprise(Enterprise),
@@ -429,6 +442,7 @@ pub enum IntegrationOwner {
 )]
 /// An enterprise on GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Enterprise {
     /// A short description of the enterprise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -444,8 +458,8 @@ pub struct Enterprise {
     pub name: String,
     /// The slug url identifier for the enterprise.
     pub slug: String,
-    pub created_at: Option<String>,
-    pub updated_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
+    pub updated_at: Option<crate::Timestamp>,
     pub avatar_url: String,
 }
 
@@ -464,6 +478,7 @@ pub struct Enterprise {
 )]
 /// The set of permissions for the GitHub app
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IntegrationPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issues: Option<String>,
@@ -480,6 +495,7 @@ pub struct IntegrationPermissions {
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
 /// Configuration object of the webhook
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookConfig {
     /// The URL to which the payloads will be delivered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -493,10 +509,46 @@ pub struct WebhookConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insecure_ssl: Option<WebhookConfigInsecureSsl>,
 }
+#[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
+impl WebhookConfig {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        WebhookConfig {
+            url: None,
+            content_type: None,
+            secret: None,
+            insecure_ssl: None,
+        }
+    }
+}
+#[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
+impl WebhookConfig {
+    /// Sets `url`.
+    pub fn url(mut self, value: impl Into<String>) -> Self {
+        self.url = Some(value.into());
+        self
+    }
+    /// Sets `content_type`.
+    pub fn content_type(mut self, value: impl Into<String>) -> Self {
+        self.content_type = Some(value.into());
+        self
+    }
+    /// Sets `secret`.
+    pub fn secret(mut self, value: impl Into<String>) -> Self {
+        self.secret = Some(value.into());
+        self
+    }
+    /// Sets `insecure_ssl`.
+    pub fn insecure_ssl(mut self, value: impl Into<WebhookConfigInsecureSsl>) -> Self {
+        self.insecure_ssl = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum WebhookConfigInsecureSsl {
     String(String),
     Number(f64),
@@ -537,6 +589,7 @@ impl From<f64> for WebhookConfigInsecureSsl {
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct AppsUpdateWebhookConfigForAppRequest {
     /// The URL to which the payloads will be delivered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -550,22 +603,58 @@ pub struct AppsUpdateWebhookConfigForAppRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insecure_ssl: Option<WebhookConfigInsecureSsl>,
 }
+#[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
+impl AppsUpdateWebhookConfigForAppRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AppsUpdateWebhookConfigForAppRequest {
+            url: None,
+            content_type: None,
+            secret: None,
+            insecure_ssl: None,
+        }
+    }
+}
+#[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
+impl AppsUpdateWebhookConfigForAppRequest {
+    /// Sets `url`.
+    pub fn url(mut self, value: impl Into<String>) -> Self {
+        self.url = Some(value.into());
+        self
+    }
+    /// Sets `content_type`.
+    pub fn content_type(mut self, value: impl Into<String>) -> Self {
+        self.content_type = Some(value.into());
+        self
+    }
+    /// Sets `secret`.
+    pub fn secret(mut self, value: impl Into<String>) -> Self {
+        self.secret = Some(value.into());
+        self
+    }
+    /// Sets `insecure_ssl`.
+    pub fn insecure_ssl(mut self, value: impl Into<WebhookConfigInsecureSsl>) -> Self {
+        self.insecure_ssl = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
 crate::open_enum! {
-    SuccessOrFailure { Success = "success", Failure = "failure", }
+    AppsListWebhookDeliveriesStatus { Success = "success", Failure = "failure", }
 }
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
 /// Delivery made by a webhook, without request and response information.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct HookDeliveryItem {
     /// Unique identifier of the webhook delivery.
     pub id: i64,
     /// Unique identifier for the event (shared with all deliveries for all webhooks that subscribe to this event).
     pub guid: String,
     /// Time when the webhook delivery occurred.
-    pub delivered_at: String,
+    pub delivered_at: crate::Timestamp,
     /// Whether the webhook delivery is a redelivery.
     pub redelivery: bool,
     /// Time spent delivering.
@@ -584,7 +673,7 @@ pub struct HookDeliveryItem {
     pub repository_id: Option<i64>,
     /// Time when the webhook delivery was throttled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub throttled_at: Option<String>,
+    pub throttled_at: Option<crate::Timestamp>,
 }
 
 #[cfg(
@@ -616,6 +705,7 @@ pub struct HookDeliveryItem {
 )]
 /// Validation Error
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ValidationError {
     pub message: String,
     pub documentation_url: String,
@@ -651,6 +741,7 @@ pub struct ValidationError {
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ValidationErrorErrorsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
@@ -694,6 +785,7 @@ pub struct ValidationErrorErrorsItem {
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum ValidationErrorErrorsItemValue {
     String(Option<String>),
     Integer(Option<i64>),
@@ -705,13 +797,14 @@ pub enum ValidationErrorErrorsItemValue {
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
 /// Delivery made by a webhook.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct HookDelivery {
     /// Unique identifier of the delivery.
     pub id: i64,
     /// Unique identifier for the event (shared with all deliveries for all webhooks that subscribe to this event).
     pub guid: String,
     /// Time when the delivery was delivered.
-    pub delivered_at: String,
+    pub delivered_at: crate::Timestamp,
     /// Whether the delivery is a redelivery.
     pub redelivery: bool,
     /// Time spent delivering.
@@ -730,7 +823,7 @@ pub struct HookDelivery {
     pub repository_id: Option<i64>,
     /// Time when the webhook delivery was throttled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub throttled_at: Option<String>,
+    pub throttled_at: Option<crate::Timestamp>,
     /// The URL target of the delivery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -740,6 +833,7 @@ pub struct HookDelivery {
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct HookDeliveryRequest {
     /// The request headers sent with the webhook delivery.
     pub headers: Option<serde_json::Value>,
@@ -749,6 +843,7 @@ pub struct HookDeliveryRequest {
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct HookDeliveryResponse {
     /// The response headers received when the delivery was made.
     pub headers: Option<serde_json::Value>,
@@ -759,6 +854,7 @@ pub struct HookDeliveryResponse {
 #[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum IntegrationInstallationRequestAccount {
     SimpleUser(SimpleUser),
     Enterprise(Enterprise),
@@ -772,46 +868,47 @@ pub enum IntegrationInstallationRequestAccount {
 crate::open_enum! {
     #[doc =
     " Describe whether all repositories have been selected or there's a selection involved"]
-    AllOrSelected { All = "all", Selected = "selected", }
+    InstallationRepositorySelection { All = "all", Selected = "selected", }
 }
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
 crate::open_enum! {
     #[doc =
     " The level of permission to grant the access token for GitHub Actions workflows, workflow runs, and artifacts."]
-    ReadOrWrite { Read = "read", Write = "write", }
+    AppPermissionsPages { Read = "read", Write = "write", }
 }
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
 crate::open_enum! {
     #[doc =
     " The level of permission to grant the access token to manage repository projects, columns, and cards."]
-    ReadOrWriteOrAdmin { Read = "read", Write = "write", Admin = "admin", }
+    AppPermissionsRepositoryProjects { Read = "read", Write = "write", Admin = "admin", }
 }
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
 crate::open_enum! {
     #[doc =
     " The level of permission to grant the access token to update GitHub Actions workflow files."]
-    Write { Write = "write", }
+    AppPermissionsProfile { Write = "write", }
 }
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
 crate::open_enum! {
     #[doc =
     " The level of permission to grant the access token for viewing an organization's plan."]
-    Read { Read = "read", }
+    AppPermissionsOrganizationPlan { Read = "read", }
 }
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
 /// Installation
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Installation {
     /// The ID of the installation.
     pub id: i64,
     pub account: Option<IntegrationInstallationRequestAccount>,
     /// Describe whether all repositories have been selected or there's a selection involved
-    pub repository_selection: AllOrSelected,
+    pub repository_selection: InstallationRepositorySelection,
     pub access_tokens_url: String,
     pub repositories_url: String,
     pub html_url: String,
@@ -824,8 +921,8 @@ pub struct Installation {
     /// The permissions granted to the fine-grained access token.
     pub permissions: AppPermissions,
     pub events: Vec<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     pub single_file_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_multiple_single_files: Option<bool>,
@@ -833,7 +930,7 @@ pub struct Installation {
     pub single_file_paths: Option<Vec<String>>,
     pub app_slug: String,
     pub suspended_by: Option<SimpleUser>,
-    pub suspended_at: Option<String>,
+    pub suspended_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_email: Option<String>,
 }
@@ -841,172 +938,582 @@ pub struct Installation {
 #[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
 /// The permissions granted to the fine-grained access token.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct AppPermissions {
     /// The level of permission to grant the access token for GitHub Actions workflows, workflow runs, and artifacts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actions: Option<ReadOrWrite>,
+    pub actions: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for repository creation, deletion, settings, teams, and collaborators creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub administration: Option<ReadOrWrite>,
+    pub administration: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to create and retrieve build artifact metadata records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifact_metadata: Option<ReadOrWrite>,
+    pub artifact_metadata: Option<AppPermissionsPages>,
     /// The level of permission to create and retrieve the access token for repository attestations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attestations: Option<ReadOrWrite>,
+    pub attestations: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for checks on code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<ReadOrWrite>,
+    pub checks: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to view and manage code quality data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_quality: Option<ReadOrWrite>,
+    pub code_quality: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to create, edit, delete, and list Codespaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub codespaces: Option<ReadOrWrite>,
+    pub codespaces: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for repository contents, commits, branches, downloads, releases, and merges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contents: Option<ReadOrWrite>,
+    pub contents: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage Dependabot secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_secrets: Option<ReadOrWrite>,
+    pub dependabot_secrets: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for deployments and deployment statuses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployments: Option<ReadOrWrite>,
+    pub deployments: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for discussions and related comments and labels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discussions: Option<ReadOrWrite>,
+    pub discussions: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for managing repository environments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environments: Option<ReadOrWrite>,
+    pub environments: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for issues and related comments, assignees, labels, and milestones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issues: Option<ReadOrWrite>,
+    pub issues: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage the merge queues for a repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_queues: Option<ReadOrWrite>,
+    pub merge_queues: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to search repositories, list collaborators, and access repository metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<ReadOrWrite>,
+    pub metadata: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for packages published to GitHub Packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub packages: Option<ReadOrWrite>,
+    pub packages: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to retrieve Pages statuses, configuration, and builds, as well as create new builds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pages: Option<ReadOrWrite>,
+    pub pages: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for pull requests and related comments, assignees, labels, milestones, and merges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_requests: Option<ReadOrWrite>,
+    pub pull_requests: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to view and edit custom properties for a repository, when allowed by the property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_custom_properties: Option<ReadOrWrite>,
+    pub repository_custom_properties: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage the post-receive hooks for a repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_hooks: Option<ReadOrWrite>,
+    pub repository_hooks: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage repository projects, columns, and cards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_projects: Option<ReadOrWriteOrAdmin>,
+    pub repository_projects: Option<AppPermissionsRepositoryProjects>,
     /// The level of permission to grant the access token to view and manage secret scanning alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_alerts: Option<ReadOrWrite>,
+    pub secret_scanning_alerts: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage repository secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secrets: Option<ReadOrWrite>,
+    pub secrets: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to view and manage security events like code scanning alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_events: Option<ReadOrWrite>,
+    pub security_events: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage just a single file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub single_file: Option<ReadOrWrite>,
+    pub single_file: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for commit statuses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub statuses: Option<ReadOrWrite>,
+    pub statuses: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage Dependabot alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vulnerability_alerts: Option<ReadOrWrite>,
+    pub vulnerability_alerts: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to update GitHub Actions workflow files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflows: Option<Write>,
+    pub workflows: Option<AppPermissionsProfile>,
     /// The level of permission to grant the access token to view and edit custom properties for an organization, when allowed by the property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_properties_for_organizations: Option<ReadOrWrite>,
+    pub custom_properties_for_organizations: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for organization teams and members.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub members: Option<ReadOrWrite>,
+    pub members: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage access to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_administration: Option<ReadOrWrite>,
+    pub organization_administration: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for custom repository roles management.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_custom_roles: Option<ReadOrWrite>,
+    pub organization_custom_roles: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for custom organization roles management.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_custom_org_roles: Option<ReadOrWrite>,
+    pub organization_custom_org_roles: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for repository custom properties management at the organization level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_custom_properties: Option<ReadOrWriteOrAdmin>,
+    pub organization_custom_properties: Option<AppPermissionsRepositoryProjects>,
     /// The level of permission to grant the access token for managing access to GitHub Copilot for members of an organization with a Copilot Business subscription. This property is in public preview and is subject to change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_copilot_seat_management: Option<ReadOrWrite>,
+    pub organization_copilot_seat_management: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to view and manage Copilot cloud agent settings for an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_copilot_agent_settings: Option<ReadOrWrite>,
+    pub organization_copilot_agent_settings: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to view and manage announcement banners for an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_announcement_banners: Option<ReadOrWrite>,
+    pub organization_announcement_banners: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to view events triggered by an activity in an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_events: Option<Read>,
+    pub organization_events: Option<AppPermissionsOrganizationPlan>,
     /// The level of permission to grant the access token to manage the post-receive hooks for an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_hooks: Option<ReadOrWrite>,
+    pub organization_hooks: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for viewing and managing fine-grained personal access token requests to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_personal_access_tokens: Option<ReadOrWrite>,
+    pub organization_personal_access_tokens: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for viewing and managing fine-grained personal access tokens that have been approved by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_personal_access_token_requests: Option<ReadOrWrite>,
+    pub organization_personal_access_token_requests: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for viewing an organization's plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_plan: Option<Read>,
+    pub organization_plan: Option<AppPermissionsOrganizationPlan>,
     /// The level of permission to grant the access token to manage organization projects and projects public preview (where available).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_projects: Option<ReadOrWriteOrAdmin>,
+    pub organization_projects: Option<AppPermissionsRepositoryProjects>,
     /// The level of permission to grant the access token for organization packages published to GitHub Packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_packages: Option<ReadOrWrite>,
+    pub organization_packages: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage organization secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_secrets: Option<ReadOrWrite>,
+    pub organization_secrets: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to view and manage GitHub Actions self-hosted runners available to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_self_hosted_runners: Option<ReadOrWrite>,
+    pub organization_self_hosted_runners: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to view and manage users blocked by the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_user_blocking: Option<ReadOrWrite>,
+    pub organization_user_blocking: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage the email addresses belonging to a user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email_addresses: Option<ReadOrWrite>,
+    pub email_addresses: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage the followers belonging to a user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub followers: Option<ReadOrWrite>,
+    pub followers: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage git SSH keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub git_ssh_keys: Option<ReadOrWrite>,
+    pub git_ssh_keys: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to view and manage GPG keys belonging to a user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gpg_keys: Option<ReadOrWrite>,
+    pub gpg_keys: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to view and manage interaction limits on a repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interaction_limits: Option<ReadOrWrite>,
+    pub interaction_limits: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage the profile settings belonging to a user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<Write>,
+    pub profile: Option<AppPermissionsProfile>,
     /// The level of permission to grant the access token to list and manage repositories a user is starring.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub starring: Option<ReadOrWrite>,
+    pub starring: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for organization custom properties management at the enterprise level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enterprise_custom_properties_for_organizations: Option<ReadOrWriteOrAdmin>,
+    pub enterprise_custom_properties_for_organizations: Option<
+        AppPermissionsRepositoryProjects,
+    >,
+}
+#[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
+impl AppPermissions {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        AppPermissions {
+            actions: None,
+            administration: None,
+            artifact_metadata: None,
+            attestations: None,
+            checks: None,
+            code_quality: None,
+            codespaces: None,
+            contents: None,
+            dependabot_secrets: None,
+            deployments: None,
+            discussions: None,
+            environments: None,
+            issues: None,
+            merge_queues: None,
+            metadata: None,
+            packages: None,
+            pages: None,
+            pull_requests: None,
+            repository_custom_properties: None,
+            repository_hooks: None,
+            repository_projects: None,
+            secret_scanning_alerts: None,
+            secrets: None,
+            security_events: None,
+            single_file: None,
+            statuses: None,
+            vulnerability_alerts: None,
+            workflows: None,
+            custom_properties_for_organizations: None,
+            members: None,
+            organization_administration: None,
+            organization_custom_roles: None,
+            organization_custom_org_roles: None,
+            organization_custom_properties: None,
+            organization_copilot_seat_management: None,
+            organization_copilot_agent_settings: None,
+            organization_announcement_banners: None,
+            organization_events: None,
+            organization_hooks: None,
+            organization_personal_access_tokens: None,
+            organization_personal_access_token_requests: None,
+            organization_plan: None,
+            organization_projects: None,
+            organization_packages: None,
+            organization_secrets: None,
+            organization_self_hosted_runners: None,
+            organization_user_blocking: None,
+            email_addresses: None,
+            followers: None,
+            git_ssh_keys: None,
+            gpg_keys: None,
+            interaction_limits: None,
+            profile: None,
+            starring: None,
+            enterprise_custom_properties_for_organizations: None,
+        }
+    }
+}
+#[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
+impl AppPermissions {
+    /// Sets `actions`.
+    pub fn actions(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.actions = Some(value.into());
+        self
+    }
+    /// Sets `administration`.
+    pub fn administration(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.administration = Some(value.into());
+        self
+    }
+    /// Sets `artifact_metadata`.
+    pub fn artifact_metadata(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.artifact_metadata = Some(value.into());
+        self
+    }
+    /// Sets `attestations`.
+    pub fn attestations(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.attestations = Some(value.into());
+        self
+    }
+    /// Sets `checks`.
+    pub fn checks(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.checks = Some(value.into());
+        self
+    }
+    /// Sets `code_quality`.
+    pub fn code_quality(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.code_quality = Some(value.into());
+        self
+    }
+    /// Sets `codespaces`.
+    pub fn codespaces(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.codespaces = Some(value.into());
+        self
+    }
+    /// Sets `contents`.
+    pub fn contents(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.contents = Some(value.into());
+        self
+    }
+    /// Sets `dependabot_secrets`.
+    pub fn dependabot_secrets(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.dependabot_secrets = Some(value.into());
+        self
+    }
+    /// Sets `deployments`.
+    pub fn deployments(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.deployments = Some(value.into());
+        self
+    }
+    /// Sets `discussions`.
+    pub fn discussions(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.discussions = Some(value.into());
+        self
+    }
+    /// Sets `environments`.
+    pub fn environments(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.environments = Some(value.into());
+        self
+    }
+    /// Sets `issues`.
+    pub fn issues(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.issues = Some(value.into());
+        self
+    }
+    /// Sets `merge_queues`.
+    pub fn merge_queues(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.merge_queues = Some(value.into());
+        self
+    }
+    /// Sets `metadata`.
+    pub fn metadata(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.metadata = Some(value.into());
+        self
+    }
+    /// Sets `packages`.
+    pub fn packages(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.packages = Some(value.into());
+        self
+    }
+    /// Sets `pages`.
+    pub fn pages(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.pages = Some(value.into());
+        self
+    }
+    /// Sets `pull_requests`.
+    pub fn pull_requests(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.pull_requests = Some(value.into());
+        self
+    }
+    /// Sets `repository_custom_properties`.
+    pub fn repository_custom_properties(
+        mut self,
+        value: impl Into<AppPermissionsPages>,
+    ) -> Self {
+        self.repository_custom_properties = Some(value.into());
+        self
+    }
+    /// Sets `repository_hooks`.
+    pub fn repository_hooks(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.repository_hooks = Some(value.into());
+        self
+    }
+    /// Sets `repository_projects`.
+    pub fn repository_projects(
+        mut self,
+        value: impl Into<AppPermissionsRepositoryProjects>,
+    ) -> Self {
+        self.repository_projects = Some(value.into());
+        self
+    }
+    /// Sets `secret_scanning_alerts`.
+    pub fn secret_scanning_alerts(
+        mut self,
+        value: impl Into<AppPermissionsPages>,
+    ) -> Self {
+        self.secret_scanning_alerts = Some(value.into());
+        self
+    }
+    /// Sets `secrets`.
+    pub fn secrets(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.secrets = Some(value.into());
+        self
+    }
+    /// Sets `security_events`.
+    pub fn security_events(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.security_events = Some(value.into());
+        self
+    }
+    /// Sets `single_file`.
+    pub fn single_file(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.single_file = Some(value.into());
+        self
+    }
+    /// Sets `statuses`.
+    pub fn statuses(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.statuses = Some(value.into());
+        self
+    }
+    /// Sets `vulnerability_alerts`.
+    pub fn vulnerability_alerts(
+        mut self,
+        value: impl Into<AppPermissionsPages>,
+    ) -> Self {
+        self.vulnerability_alerts = Some(value.into());
+        self
+    }
+    /// Sets `workflows`.
+    pub fn workflows(mut self, value: impl Into<AppPermissionsProfile>) -> Self {
+        self.workflows = Some(value.into());
+        self
+    }
+    /// Sets `custom_properties_for_organizations`.
+    pub fn custom_properties_for_organizations(
+        mut self,
+        value: impl Into<AppPermissionsPages>,
+    ) -> Self {
+        self.custom_properties_for_organizations = Some(value.into());
+        self
+    }
+    /// Sets `members`.
+    pub fn members(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.members = Some(value.into());
+        self
+    }
+    /// Sets `organization_administration`.
+    pub fn organization_administration(
+        mut self,
+        value: impl Into<AppPermissionsPages>,
+    ) -> Self {
+        self.organization_administration = Some(value.into());
+        self
+    }
+    /// Sets `organization_custom_roles`.
+    pub fn organization_custom_roles(
+        mut self,
+        value: impl Into<AppPermissionsPages>,
+    ) -> Self {
+        self.organization_custom_roles = Some(value.into());
+        self
+    }
+    /// Sets `organization_custom_org_roles`.
+    pub fn organization_custom_org_roles(
+        mut self,
+        value: impl Into<AppPermissionsPages>,
+    ) -> Self {
+        self.organization_custom_org_roles = Some(value.into());
+        self
+    }
+    /// Sets `organization_custom_properties`.
+    pub fn organization_custom_properties(
+        mut self,
+        value: impl Into<AppPermissionsRepositoryProjects>,
+    ) -> Self {
+        self.organization_custom_properties = Some(value.into());
+        self
+    }
+    /// Sets `organization_copilot_seat_management`.
+    pub fn organization_copilot_seat_management(
+        mut self,
+        value: impl Into<AppPermissionsPages>,
+    ) -> Self {
+        self.organization_copilot_seat_management = Some(value.into());
+        self
+    }
+    /// Sets `organization_copilot_agent_settings`.
+    pub fn organization_copilot_agent_settings(
+        mut self,
+        value: impl Into<AppPermissionsPages>,
+    ) -> Self {
+        self.organization_copilot_agent_settings = Some(value.into());
+        self
+    }
+    /// Sets `organization_announcement_banners`.
+    pub fn organization_announcement_banners(
+        mut self,
+        value: impl Into<AppPermissionsPages>,
+    ) -> Self {
+        self.organization_announcement_banners = Some(value.into());
+        self
+    }
+    /// Sets `organization_events`.
+    pub fn organization_events(
+        mut self,
+        value: impl Into<AppPermissionsOrganizationPlan>,
+    ) -> Self {
+        self.organization_events = Some(value.into());
+        self
+    }
+    /// Sets `organization_hooks`.
+    pub fn organization_hooks(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.organization_hooks = Some(value.into());
+        self
+    }
+    /// Sets `organization_personal_access_tokens`.
+    pub fn organization_personal_access_tokens(
+        mut self,
+        value: impl Into<AppPermissionsPages>,
+    ) -> Self {
+        self.organization_personal_access_tokens = Some(value.into());
+        self
+    }
+    /// Sets `organization_personal_access_token_requests`.
+    pub fn organization_personal_access_token_requests(
+        mut self,
+        value: impl Into<AppPermissionsPages>,
+    ) -> Self {
+        self.organization_personal_access_token_requests = Some(value.into());
+        self
+    }
+    /// Sets `organization_plan`.
+    pub fn organization_plan(
+        mut self,
+        value: impl Into<AppPermissionsOrganizationPlan>,
+    ) -> Self {
+        self.organization_plan = Some(value.into());
+        self
+    }
+    /// Sets `organization_projects`.
+    pub fn organization_projects(
+        mut self,
+        value: impl Into<AppPermissionsRepositoryProjects>,
+    ) -> Self {
+        self.organization_projects = Some(value.into());
+        self
+    }
+    /// Sets `organization_packages`.
+    pub fn organization_packages(
+        mut self,
+        value: impl Into<AppPermissionsPages>,
+    ) -> Self {
+        self.organization_packages = Some(value.into());
+        self
+    }
+    /// Sets `organization_secrets`.
+    pub fn organization_secrets(
+        mut self,
+        value: impl Into<AppPermissionsPages>,
+    ) -> Self {
+        self.organization_secrets = Some(value.into());
+        self
+    }
+    /// Sets `organization_self_hosted_runners`.
+    pub fn organization_self_hosted_runners(
+        mut self,
+        value: impl Into<AppPermissionsPages>,
+    ) -> Self {
+        self.organization_self_hosted_runners = Some(value.into());
+        self
+    }
+    /// Sets `organization_user_blocking`.
+    pub fn organization_user_blocking(
+        mut self,
+        value: impl Into<AppPermissionsPages>,
+    ) -> Self {
+        self.organization_user_blocking = Some(value.into());
+        self
+    }
+    /// Sets `email_addresses`.
+    pub fn email_addresses(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.email_addresses = Some(value.into());
+        self
+    }
+    /// Sets `followers`.
+    pub fn followers(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.followers = Some(value.into());
+        self
+    }
+    /// Sets `git_ssh_keys`.
+    pub fn git_ssh_keys(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.git_ssh_keys = Some(value.into());
+        self
+    }
+    /// Sets `gpg_keys`.
+    pub fn gpg_keys(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.gpg_keys = Some(value.into());
+        self
+    }
+    /// Sets `interaction_limits`.
+    pub fn interaction_limits(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.interaction_limits = Some(value.into());
+        self
+    }
+    /// Sets `profile`.
+    pub fn profile(mut self, value: impl Into<AppPermissionsProfile>) -> Self {
+        self.profile = Some(value.into());
+        self
+    }
+    /// Sets `starring`.
+    pub fn starring(mut self, value: impl Into<AppPermissionsPages>) -> Self {
+        self.starring = Some(value.into());
+        self
+    }
+    /// Sets `enterprise_custom_properties_for_organizations`.
+    pub fn enterprise_custom_properties_for_organizations(
+        mut self,
+        value: impl Into<AppPermissionsRepositoryProjects>,
+    ) -> Self {
+        self.enterprise_custom_properties_for_organizations = Some(value.into());
+        self
+    }
 }
 
 #[cfg(
@@ -1028,6 +1535,7 @@ pub struct AppPermissions {
 )]
 /// A repository on GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Repository {
     /// Unique identifier of the repository
     pub id: i64,
@@ -1121,7 +1629,7 @@ pub struct Repository {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
+    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
     /// Whether the repository is archived.
     pub archived: bool,
     /// Returns whether or not this repository disabled.
@@ -1129,9 +1637,9 @@ pub struct Repository {
     /// The repository visibility: public, private, or internal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<String>,
-    pub pushed_at: Option<String>,
-    pub created_at: Option<String>,
-    pub updated_at: Option<String>,
+    pub pushed_at: Option<crate::Timestamp>,
+    pub created_at: Option<crate::Timestamp>,
+    pub updated_at: Option<crate::Timestamp>,
     /// Whether to allow rebase merges for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_rebase_merge: Option<bool>,
@@ -1157,27 +1665,27 @@ pub struct Repository {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
+    pub squash_merge_commit_title: Option<RepositorySquashMergeCommitTitle>,
     /// The default value for a squash merge commit message:
     ///
     /// - `PR_BODY` - default to the pull request's body.
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
+    pub squash_merge_commit_message: Option<RepositorySquashMergeCommitMessage>,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<PrTitleOrMergeMessage>,
+    pub merge_commit_title: Option<RepositoryMergeCommitTitle>,
     /// The default value for a merge commit message.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
+    pub merge_commit_message: Option<RepositoryMergeCommitMessage>,
     /// Whether to allow merge commits for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_merge_commit: Option<bool>,
@@ -1222,6 +1730,7 @@ pub struct Repository {
 )]
 /// License Simple
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct LicenseSimple {
     pub key: String,
     pub name: String,
@@ -1251,6 +1760,7 @@ pub struct LicenseSimple {
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryPermissions {
     pub admin: bool,
     pub pull: bool,
@@ -1288,7 +1798,8 @@ pub struct RepositoryPermissions {
 crate::open_enum! {
     #[doc =
     " The policy controlling who can create pull requests: all or collaborators_only."]
-    AllOrCollaboratorsOnly { All = "all", CollaboratorsOnly = "collaborators_only", }
+    RepositoryPullRequestCreationPolicy { All = "all", CollaboratorsOnly =
+    "collaborators_only", }
 }
 
 #[cfg(
@@ -1312,7 +1823,7 @@ crate::open_enum! {
     #[doc = " The default value for a squash merge commit title:"] #[doc = " "] #[doc =
     " - `PR_TITLE` - default to the pull request's title."] #[doc =
     " - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit)."]
-    PrTitleOrCommitOrPrTitle { PrTitle = "PR_TITLE", CommitOrPrTitle =
+    RepositorySquashMergeCommitTitle { PrTitle = "PR_TITLE", CommitOrPrTitle =
     "COMMIT_OR_PR_TITLE", }
 }
 
@@ -1337,8 +1848,8 @@ crate::open_enum! {
     #[doc = " The default value for a squash merge commit message:"] #[doc = " "] #[doc =
     " - `PR_BODY` - default to the pull request's body."] #[doc =
     " - `COMMIT_MESSAGES` - default to the branch's commit messages."] #[doc =
-    " - `BLANK` - default to a blank commit message."] PrBodyOrCommitMessagesOrBlank {
-    PrBody = "PR_BODY", CommitMessages = "COMMIT_MESSAGES", Blank = "BLANK", }
+    " - `BLANK` - default to a blank commit message."] RepositorySquashMergeCommitMessage
+    { PrBody = "PR_BODY", CommitMessages = "COMMIT_MESSAGES", Blank = "BLANK", }
 }
 
 #[cfg(
@@ -1362,7 +1873,7 @@ crate::open_enum! {
     #[doc = " The default value for a merge commit title."] #[doc = " "] #[doc =
     " - `PR_TITLE` - default to the pull request's title."] #[doc =
     " - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name)."]
-    PrTitleOrMergeMessage { PrTitle = "PR_TITLE", MergeMessage = "MERGE_MESSAGE", }
+    RepositoryMergeCommitTitle { PrTitle = "PR_TITLE", MergeMessage = "MERGE_MESSAGE", }
 }
 
 #[cfg(
@@ -1386,8 +1897,8 @@ crate::open_enum! {
     #[doc = " The default value for a merge commit message."] #[doc = " "] #[doc =
     " - `PR_TITLE` - default to the pull request's title."] #[doc =
     " - `PR_BODY` - default to the pull request's body."] #[doc =
-    " - `BLANK` - default to a blank commit message."] PrBodyOrPrTitleOrBlank { PrBody =
-    "PR_BODY", PrTitle = "PR_TITLE", Blank = "BLANK", }
+    " - `BLANK` - default to a blank commit message."] RepositoryMergeCommitMessage {
+    PrBody = "PR_BODY", PrTitle = "PR_TITLE", Blank = "BLANK", }
 }
 
 #[cfg(
@@ -1409,6 +1920,7 @@ crate::open_enum! {
 )]
 /// The status of the code search index for this repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryCodeSearchIndexStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lexical_search_ok: Option<bool>,
@@ -1437,6 +1949,7 @@ pub struct RepositoryCodeSearchIndexStatus {
 )]
 /// Code Of Conduct
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeOfConduct {
     pub key: String,
     pub name: String,
@@ -1465,8 +1978,7 @@ pub struct CodeOfConduct {
 )]
 crate::open_enum! {
     #[doc = " Whether the inclusion was defined at the organization or enterprise level"]
-    OrganizationOrEnterprise { Organization = "organization", Enterprise = "enterprise",
-    }
+    TeamType { Organization = "organization", Enterprise = "enterprise", }
 }
 
 #[cfg(
@@ -1490,7 +2002,7 @@ crate::open_enum! {
     )
 )]
 crate::open_enum! {
-    #[doc = " The type of the bypass reviewer"] TeamOrRole { Team = "TEAM", Role =
+    #[doc = " The type of the bypass reviewer"] ReviewerType { Team = "TEAM", Role =
     "ROLE", }
 }
 
@@ -1515,8 +2027,8 @@ crate::open_enum! {
     )
 )]
 crate::open_enum! {
-    #[doc = " The bypass mode for the reviewer"] AlwaysOrExempt { Always = "ALWAYS",
-    Exempt = "EXEMPT", }
+    #[doc = " The bypass mode for the reviewer"] Mode { Always = "ALWAYS", Exempt =
+    "EXEMPT", }
 }
 
 #[cfg(
@@ -1532,6 +2044,7 @@ crate::open_enum! {
 )]
 /// A GitHub repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SimpleRepository {
     /// A unique identifier of the repository.
     pub id: i64,
@@ -1629,19 +2142,19 @@ pub struct SimpleRepository {
 
 #[cfg(any(feature = "dependabot", feature = "dependency-graph", feature = "webhooks"))]
 crate::open_enum! {
-    DevelopmentOrRuntime { Development = "development", Runtime = "runtime", }
+    DependencyScope { Development = "development", Runtime = "runtime", }
 }
 
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 crate::open_enum! {
-    #[doc = " The state of the Dependabot alert."] DependabotAlertWithRepositoryState {
-    AutoDismissed = "auto_dismissed", Dismissed = "dismissed", Fixed = "fixed", Open =
-    "open", }
+    #[doc = " The state of the Dependabot alert."] DependabotAlertState { AutoDismissed =
+    "auto_dismissed", Dismissed = "dismissed", Fixed = "fixed", Open = "open", }
 }
 
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 /// Details for the vulnerable dependency.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependabotAlertWithRepositoryDependency {
     /// Details for the vulnerable package.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1651,7 +2164,7 @@ pub struct DependabotAlertWithRepositoryDependency {
     pub manifest_path: Option<String>,
     /// The execution scope of the vulnerable dependency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<DevelopmentOrRuntime>,
+    pub scope: Option<DependencyScope>,
     /// The vulnerable dependency's relationship to your project.
     ///
     /// > [!NOTE]
@@ -1663,6 +2176,7 @@ pub struct DependabotAlertWithRepositoryDependency {
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 /// Details for the vulnerable package.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependabotAlertPackage {
     /// The package's language or package management ecosystem.
     pub ecosystem: String,
@@ -1682,6 +2196,7 @@ crate::open_enum! {
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 /// Details for the GitHub Security Advisory.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependabotAlertSecurityAdvisory {
     /// The unique GitHub Security Advisory ID assigned to the advisory.
     pub ghsa_id: String,
@@ -1694,10 +2209,10 @@ pub struct DependabotAlertSecurityAdvisory {
     /// Vulnerable version range information for the advisory.
     pub vulnerabilities: Vec<DependabotAlertSecurityVulnerability>,
     /// The severity of the advisory.
-    pub severity: DependabotAlertSecurityVulnerabilitySeverity,
+    pub severity: RepositoryAdvisorySeverity,
     /// The classification of the advisory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub classification: Option<GeneralOrMalware>,
+    pub classification: Option<DependabotAlertSecurityAdvisoryClassification>,
     /// Details for the advisory pertaining to the Common Vulnerability Scoring System.
     pub cvss: DependabotAlertSecurityAdvisoryCvss,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1712,21 +2227,22 @@ pub struct DependabotAlertSecurityAdvisory {
     /// Links to additional advisory information.
     pub references: Vec<DependabotAlertSecurityAdvisoryReferencesItem>,
     /// The time that the advisory was published in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub published_at: String,
+    pub published_at: crate::Timestamp,
     /// The time that the advisory was last modified in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// The time that the advisory was withdrawn in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub withdrawn_at: Option<String>,
+    pub withdrawn_at: Option<crate::Timestamp>,
 }
 
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 /// Details pertaining to one vulnerable version range for the advisory.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependabotAlertSecurityVulnerability {
     /// Details for the vulnerable package.
     pub package: DependabotAlertPackage,
     /// The severity of the vulnerability.
-    pub severity: DependabotAlertSecurityVulnerabilitySeverity,
+    pub severity: RepositoryAdvisorySeverity,
     /// Conditions that identify vulnerable versions of this vulnerability's package.
     pub vulnerable_version_range: String,
     /// Details pertaining to the package version that patches this vulnerability.
@@ -1739,14 +2255,14 @@ pub struct DependabotAlertSecurityVulnerability {
     any(feature = "dependabot", feature = "security-advisories", feature = "webhooks")
 )]
 crate::open_enum! {
-    #[doc = " The severity of the vulnerability."]
-    DependabotAlertSecurityVulnerabilitySeverity { Low = "low", Medium = "medium", High =
-    "high", Critical = "critical", }
+    #[doc = " The severity of the vulnerability."] RepositoryAdvisorySeverity { Low =
+    "low", Medium = "medium", High = "high", Critical = "critical", }
 }
 
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 /// Details pertaining to the package version that patches this vulnerability.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependabotAlertSecurityVulnerabilityFirstPatchedVersion {
     /// The package version that patches this vulnerability.
     pub identifier: String,
@@ -1754,13 +2270,15 @@ pub struct DependabotAlertSecurityVulnerabilityFirstPatchedVersion {
 
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 crate::open_enum! {
-    #[doc = " The classification of the advisory."] GeneralOrMalware { General =
-    "general", Malware = "malware", }
+    #[doc = " The classification of the advisory."]
+    DependabotAlertSecurityAdvisoryClassification { General = "general", Malware =
+    "malware", }
 }
 
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 /// Details for the advisory pertaining to the Common Vulnerability Scoring System.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependabotAlertSecurityAdvisoryCvss {
     /// The overall CVSS score of the advisory.
     pub score: f64,
@@ -1771,6 +2289,7 @@ pub struct DependabotAlertSecurityAdvisoryCvss {
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 /// A CWE weakness assigned to the advisory.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependabotAlertSecurityAdvisoryCwesItem {
     /// The unique CWE ID.
     pub cwe_id: String,
@@ -1781,9 +2300,10 @@ pub struct DependabotAlertSecurityAdvisoryCwesItem {
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 /// An advisory identifier.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependabotAlertSecurityAdvisoryIdentifiersItem {
     /// The type of advisory identifier.
-    pub r#type: CveOrGhsa,
+    pub r#type: Type,
     /// The value of the advisory identifer.
     pub value: String,
 }
@@ -1791,6 +2311,7 @@ pub struct DependabotAlertSecurityAdvisoryIdentifiersItem {
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 /// A link to additional advisory information.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependabotAlertSecurityAdvisoryReferencesItem {
     /// The URL of the reference.
     pub url: String,
@@ -1798,15 +2319,15 @@ pub struct DependabotAlertSecurityAdvisoryReferencesItem {
 
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 crate::open_enum! {
-    #[doc = " The reason that the alert was dismissed."]
-    DependabotAlertWithRepositoryDismissedReason { FixStarted = "fix_started", Inaccurate
-    = "inaccurate", NoBandwidth = "no_bandwidth", NotUsed = "not_used", TolerableRisk =
-    "tolerable_risk", }
+    #[doc = " The reason that the alert was dismissed."] DependabotAlertDismissedReason {
+    FixStarted = "fix_started", Inaccurate = "inaccurate", NoBandwidth = "no_bandwidth",
+    NotUsed = "not_used", TolerableRisk = "tolerable_risk", }
 }
 
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 /// Information about an active dismissal request for this Dependabot alert.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependabotAlertDismissalRequestSimple {
     /// The unique identifier of the dismissal request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1819,7 +2340,7 @@ pub struct DependabotAlertDismissalRequestSimple {
     pub requester: Option<DependabotAlertDismissalRequestSimpleRequester>,
     /// The date and time when the dismissal request was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     /// The API URL to get more information about this dismissal request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -1835,6 +2356,7 @@ crate::open_enum! {
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 /// The user who requested the dismissal.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependabotAlertDismissalRequestSimpleRequester {
     /// The unique identifier of the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1847,6 +2369,7 @@ pub struct DependabotAlertDismissalRequestSimpleRequester {
 #[cfg(any(feature = "copilot", feature = "enterprise-teams"))]
 /// Group of enterprise owners and/or members
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct EnterpriseTeam {
     pub id: i64,
     pub name: String,
@@ -1865,11 +2388,11 @@ pub struct EnterpriseTeam {
     pub group_name: Option<String>,
     pub html_url: String,
     pub members_url: String,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     /// Whether team members will receive notifications when the team is mentioned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_setting: Option<EnterpriseTeamNotificationSetting>,
+    pub notification_setting: Option<TeamFullNotificationSetting>,
 }
 
 #[cfg(
@@ -1883,7 +2406,7 @@ pub struct EnterpriseTeam {
 crate::open_enum! {
     #[doc =
     " Whether team members will receive notifications when the team is mentioned."]
-    EnterpriseTeamNotificationSetting { NotificationsEnabled = "notifications_enabled",
+    TeamFullNotificationSetting { NotificationsEnabled = "notifications_enabled",
     NotificationsDisabled = "notifications_disabled", }
 }
 
@@ -1897,6 +2420,7 @@ crate::open_enum! {
 )]
 /// A GitHub organization.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrganizationSimple {
     pub login: String,
     pub id: i64,
@@ -1920,6 +2444,7 @@ pub struct OrganizationSimple {
 #[cfg(any(feature = "activity", feature = "webhooks"))]
 /// A Discussion in a repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Discussion {
     pub active_lock_reason: Option<String>,
     pub answer_chosen_at: Option<String>,
@@ -1932,7 +2457,7 @@ pub struct Discussion {
     pub body: String,
     pub category: DiscussionCategory,
     pub comments: i64,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     pub html_url: String,
     pub id: i64,
     pub locked: bool,
@@ -1951,7 +2476,7 @@ pub struct Discussion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline_url: Option<String>,
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// User
     pub user: Option<DiscussionAnswerChosenBy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1961,6 +2486,7 @@ pub struct Discussion {
 #[cfg(any(feature = "activity", feature = "webhooks"))]
 /// User
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DiscussionAnswerChosenBy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
@@ -1999,7 +2525,7 @@ pub struct DiscussionAnswerChosenBy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<BotOrUserOrOrganization>,
+    pub r#type: Option<WebhooksUserType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2008,8 +2534,7 @@ pub struct DiscussionAnswerChosenBy {
 
 #[cfg(any(feature = "activity", feature = "webhooks"))]
 crate::open_enum! {
-    BotOrUserOrOrganization { Bot = "Bot", User = "User", Organization = "Organization",
-    }
+    WebhooksUserType { Bot = "Bot", User = "User", Organization = "Organization", }
 }
 
 #[cfg(any(feature = "activity", feature = "webhooks"))]
@@ -2023,8 +2548,9 @@ crate::open_enum! {
 
 #[cfg(any(feature = "activity", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DiscussionCategory {
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     pub description: String,
     pub emoji: String,
     pub id: i64,
@@ -2040,6 +2566,7 @@ pub struct DiscussionCategory {
 #[cfg(any(feature = "activity", feature = "webhooks"))]
 /// Reactions
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DiscussionReactions {
     #[serde(rename = "+1")]
     pub plus_1: i64,
@@ -2073,6 +2600,7 @@ crate::open_enum! {
 #[cfg(any(feature = "activity", feature = "issues", feature = "webhooks"))]
 /// Color-coded labels help you categorize and filter your issues (just like labels in Gmail).
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Label {
     /// Unique identifier for the label.
     pub id: i64,
@@ -2099,6 +2627,7 @@ pub struct Label {
 )]
 /// Issues are a great way to keep track of tasks, enhancements, and bugs for your projects.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Issue {
     pub id: i64,
     pub node_id: String,
@@ -2134,9 +2663,9 @@ pub struct Issue {
     pub comments: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<IssuePullRequest>,
-    pub closed_at: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub closed_at: Option<crate::Timestamp>,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2200,6 +2729,7 @@ crate::open_enum! {
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum IssueLabelsItem {
     String(String),
     Variant1(IssueLabelsItemVariant1),
@@ -2242,6 +2772,7 @@ impl From<&str> for IssueLabelsItem {
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssueLabelsItemVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -2273,6 +2804,7 @@ pub struct IssueLabelsItemVariant1 {
 )]
 /// A collection of related issues and pull requests.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Milestone {
     pub url: String,
     pub html_url: String,
@@ -2282,17 +2814,17 @@ pub struct Milestone {
     /// The number of the milestone.
     pub number: i64,
     /// The state of the milestone.
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     /// The title of the milestone.
     pub title: String,
     pub description: Option<String>,
     pub creator: Option<SimpleUser>,
     pub open_issues: i64,
     pub closed_issues: i64,
-    pub created_at: String,
-    pub updated_at: String,
-    pub closed_at: Option<String>,
-    pub due_on: Option<String>,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
+    pub closed_at: Option<crate::Timestamp>,
+    pub due_on: Option<crate::Timestamp>,
 }
 
 #[cfg(
@@ -2308,7 +2840,7 @@ pub struct Milestone {
     )
 )]
 crate::open_enum! {
-    #[doc = " The state of the milestone."] OpenOrClosed { Open = "open", Closed =
+    #[doc = " The state of the milestone."] MilestoneState { Open = "open", Closed =
     "closed", }
 }
 
@@ -2322,9 +2854,10 @@ crate::open_enum! {
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssuePullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged_at: Option<String>,
+    pub merged_at: Option<crate::Timestamp>,
     pub diff_url: Option<String>,
     pub html_url: Option<String>,
     pub patch_url: Option<String>,
@@ -2344,6 +2877,7 @@ pub struct IssuePullRequest {
 )]
 /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssueType {
     /// The unique identifier of the issue type.
     pub id: i64,
@@ -2358,10 +2892,10 @@ pub struct IssueType {
     pub color: Option<IssueTypeColor>,
     /// The time the issue type created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     /// The time the issue type last updated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     /// The enabled state of the issue type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_enabled: Option<bool>,
@@ -2417,6 +2951,7 @@ crate::open_enum! {
 )]
 /// Reaction Rollup
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ReactionRollup {
     pub url: String,
     pub total_count: i64,
@@ -2443,6 +2978,7 @@ pub struct ReactionRollup {
 )]
 /// Sub-issues Summary
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SubIssuesSummary {
     pub total: i64,
     pub completed: i64,
@@ -2460,6 +2996,7 @@ pub struct SubIssuesSummary {
 )]
 /// Comments provide a way for people to collaborate on an issue.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssueComment {
     /// Unique identifier of the issue comment
     pub id: i64,
@@ -2475,8 +3012,8 @@ pub struct IssueComment {
     pub body_html: Option<String>,
     pub html_url: String,
     pub user: Option<SimpleUser>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     pub issue_url: String,
     /// How the author is associated with the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2505,8 +3042,9 @@ pub struct IssueComment {
 )]
 /// Context around who pinned an issue comment and when it was pinned.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct NullablePinnedIssueComment {
-    pub pinned_at: String,
+    pub pinned_at: crate::Timestamp,
     pub pinned_by: Option<SimpleUser>,
 }
 
@@ -2521,6 +3059,7 @@ pub struct NullablePinnedIssueComment {
 )]
 /// Details about why an issue comment was minimized.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct NullableIssueCommentMinimized {
     /// The reason the comment was minimized.
     pub reason: Option<String>,
@@ -2537,6 +3076,7 @@ pub struct NullableIssueCommentMinimized {
 )]
 /// Issue Dependencies Summary
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssueDependenciesSummary {
     pub blocked_by: i64,
     pub blocking: i64,
@@ -2555,6 +3095,7 @@ pub struct IssueDependenciesSummary {
 )]
 /// A value assigned to an issue field
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssueFieldValue {
     /// Unique identifier for the issue field.
     pub issue_field_id: i64,
@@ -2563,9 +3104,9 @@ pub struct IssueFieldValue {
     pub issue_field_name: Option<String>,
     pub node_id: String,
     /// The data type of the issue field
-    pub data_type: IssueFieldValueDataType,
+    pub data_type: IssueFieldDataType,
     /// The value of the issue field
-    pub value: Option<IntegerOrNumberOrString>,
+    pub value: Option<IssueFieldValueValue>,
     /// Details about the selected option (only present for single_select fields)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_select_option: Option<IssueFieldValueSingleSelectOption>,
@@ -2585,7 +3126,7 @@ pub struct IssueFieldValue {
     )
 )]
 crate::open_enum! {
-    #[doc = " The data type of the issue field"] IssueFieldValueDataType { Text = "text",
+    #[doc = " The data type of the issue field"] IssueFieldDataType { Text = "text",
     SingleSelect = "single_select", MultiSelect = "multi_select", Number = "number", Date
     = "date", }
 }
@@ -2602,7 +3143,8 @@ crate::open_enum! {
 /// The value of the issue field
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
-pub enum IntegerOrNumberOrString {
+#[non_exhaustive]
+pub enum IssueFieldValueValue {
     String(String),
     Number(f64),
     Integer(i64),
@@ -2618,16 +3160,14 @@ pub enum IntegerOrNumberOrString {
         feature = "webhooks"
     )
 )]
-impl std::fmt::Display for IntegerOrNumberOrString {
+impl std::fmt::Display for IssueFieldValueValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            IntegerOrNumberOrString::String(v) => v.fmt(f),
-            IntegerOrNumberOrString::Number(v) => v.fmt(f),
-            IntegerOrNumberOrString::Integer(v) => v.fmt(f),
-            IntegerOrNumberOrString::Other(serde_json::Value::String(s)) => {
-                f.write_str(s)
-            }
-            IntegerOrNumberOrString::Other(v) => v.fmt(f),
+            IssueFieldValueValue::String(v) => v.fmt(f),
+            IssueFieldValueValue::Number(v) => v.fmt(f),
+            IssueFieldValueValue::Integer(v) => v.fmt(f),
+            IssueFieldValueValue::Other(serde_json::Value::String(s)) => f.write_str(s),
+            IssueFieldValueValue::Other(v) => v.fmt(f),
         }
     }
 }
@@ -2640,9 +3180,9 @@ impl std::fmt::Display for IntegerOrNumberOrString {
         feature = "webhooks"
     )
 )]
-impl From<String> for IntegerOrNumberOrString {
+impl From<String> for IssueFieldValueValue {
     fn from(v: String) -> Self {
-        IntegerOrNumberOrString::String(v)
+        IssueFieldValueValue::String(v)
     }
 }
 #[cfg(
@@ -2654,9 +3194,9 @@ impl From<String> for IntegerOrNumberOrString {
         feature = "webhooks"
     )
 )]
-impl From<&str> for IntegerOrNumberOrString {
+impl From<&str> for IssueFieldValueValue {
     fn from(v: &str) -> Self {
-        IntegerOrNumberOrString::String(v.to_string())
+        IssueFieldValueValue::String(v.to_string())
     }
 }
 #[cfg(
@@ -2668,9 +3208,9 @@ impl From<&str> for IntegerOrNumberOrString {
         feature = "webhooks"
     )
 )]
-impl From<f64> for IntegerOrNumberOrString {
+impl From<f64> for IssueFieldValueValue {
     fn from(v: f64) -> Self {
-        IntegerOrNumberOrString::Number(v)
+        IssueFieldValueValue::Number(v)
     }
 }
 #[cfg(
@@ -2682,9 +3222,9 @@ impl From<f64> for IntegerOrNumberOrString {
         feature = "webhooks"
     )
 )]
-impl From<i64> for IntegerOrNumberOrString {
+impl From<i64> for IssueFieldValueValue {
     fn from(v: i64) -> Self {
-        IntegerOrNumberOrString::Integer(v)
+        IssueFieldValueValue::Integer(v)
     }
 }
 
@@ -2699,6 +3239,7 @@ impl From<i64> for IntegerOrNumberOrString {
 )]
 /// Details about the selected option (only present for single_select fields)
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssueFieldValueSingleSelectOption {
     /// Unique identifier for the option.
     pub id: i64,
@@ -2718,6 +3259,7 @@ pub struct IssueFieldValueSingleSelectOption {
 )]
 /// Pull Request Minimal
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestMinimal {
     pub id: i64,
     pub number: i64,
@@ -2736,6 +3278,7 @@ pub struct PullRequestMinimal {
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestMinimalHead {
     pub r#ref: String,
     pub sha: String,
@@ -2752,6 +3295,7 @@ pub struct PullRequestMinimalHead {
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestMinimalHeadRepo {
     pub id: i64,
     pub url: String,
@@ -2768,6 +3312,7 @@ pub struct PullRequestMinimalHeadRepo {
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestMinimalBase {
     pub r#ref: String,
     pub sha: String,
@@ -2776,6 +3321,7 @@ pub struct PullRequestMinimalBase {
 
 #[cfg(any(feature = "activity", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestReviewCommentEventCommentLinks {
     /// Link
     pub html: PullRequestReviewCommentEventCommentLinksHtml,
@@ -2796,6 +3342,7 @@ pub struct PullRequestReviewCommentEventCommentLinks {
 )]
 /// Link
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestReviewCommentEventCommentLinksHtml {
     pub href: String,
 }
@@ -2803,6 +3350,7 @@ pub struct PullRequestReviewCommentEventCommentLinksHtml {
 #[cfg(any(feature = "activity", feature = "webhooks"))]
 /// Reactions
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestReviewCommentEventCommentReactions {
     #[serde(rename = "+1", default, skip_serializing_if = "Option::is_none")]
     pub plus_1: Option<i64>,
@@ -2835,6 +3383,7 @@ pub struct PullRequestReviewCommentEventCommentReactions {
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestReviewEventReviewLinks {
     pub html: PullRequestReviewCommentEventCommentLinksHtml,
     pub pull_request: PullRequestReviewCommentEventCommentLinksHtml,
@@ -2843,6 +3392,7 @@ pub struct PullRequestReviewEventReviewLinks {
 #[cfg(any(feature = "activity", feature = "repos"))]
 /// Data related to a release.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ReleaseAsset {
     pub url: String,
     pub browser_download_url: String,
@@ -2852,20 +3402,20 @@ pub struct ReleaseAsset {
     pub name: String,
     pub label: Option<String>,
     /// State of the release asset.
-    pub state: UploadedOrOpen,
+    pub state: ReleaseAssetState,
     pub content_type: String,
     pub size: i64,
     pub digest: Option<String>,
     pub download_count: i64,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     pub uploader: Option<SimpleUser>,
 }
 
 #[cfg(any(feature = "activity", feature = "repos"))]
 crate::open_enum! {
-    #[doc = " State of the release asset."] UploadedOrOpen { Uploaded = "uploaded", Open
-    = "open", }
+    #[doc = " State of the release asset."] ReleaseAssetState { Uploaded = "uploaded",
+    Open = "open", }
 }
 
 #[cfg(
@@ -2885,6 +3435,7 @@ crate::open_enum! {
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActivityListPublicEventsError503 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
@@ -2897,6 +3448,7 @@ pub struct ActivityListPublicEventsError503 {
 #[cfg(any(feature = "gists", feature = "users"))]
 /// Public User
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PublicUser {
     pub login: String,
     pub id: i64,
@@ -2933,8 +3485,8 @@ pub struct PublicUser {
     pub public_gists: i64,
     pub followers: i64,
     pub following: i64,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<PublicUserPlan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2951,6 +3503,7 @@ pub struct PublicUser {
 
 #[cfg(any(feature = "gists", feature = "users"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PublicUserPlan {
     pub collaborators: i64,
     pub name: String,
@@ -2960,12 +3513,12 @@ pub struct PublicUserPlan {
 
 #[cfg(any(feature = "issues", feature = "pulls"))]
 crate::open_enum! {
-    OpenOrClosedOrAll { Open = "open", Closed = "closed", All = "all", }
+    State { Open = "open", Closed = "closed", All = "all", }
 }
 
 #[cfg(any(feature = "apps", feature = "webhooks"))]
 crate::open_enum! {
-    FreeOrFlatRateOrPerUnit { Free = "FREE", FlatRate = "FLAT_RATE", PerUnit =
+    MarketplaceListingPlanPriceModel { Free = "FREE", FlatRate = "FLAT_RATE", PerUnit =
     "PER_UNIT", }
 }
 
@@ -2981,7 +3534,7 @@ crate::open_enum! {
     )
 )]
 crate::open_enum! {
-    CreatedOrUpdated { Created = "created", Updated = "updated", }
+    Sort { Created = "created", Updated = "updated", }
 }
 
 #[cfg(
@@ -3004,6 +3557,7 @@ crate::open_enum! {
 )]
 /// Minimal Repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct MinimalRepository {
     pub id: i64,
     pub node_id: String,
@@ -3099,7 +3653,7 @@ pub struct MinimalRepository {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
+    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3107,11 +3661,11 @@ pub struct MinimalRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pushed_at: Option<String>,
+    pub pushed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<MinimalRepositoryPermissions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3165,6 +3719,7 @@ pub struct MinimalRepository {
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct MinimalRepositoryPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin: Option<bool>,
@@ -3197,6 +3752,7 @@ pub struct MinimalRepositoryPermissions {
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct MinimalRepositoryLicense {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
@@ -3230,6 +3786,7 @@ pub struct MinimalRepositoryLicense {
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecurityAndAnalysis {
     /// Enable or disable GitHub Advanced Security for the repository.
     ///
@@ -3286,9 +3843,10 @@ pub struct SecurityAndAnalysis {
 ///
 /// For standalone Code Scanning or Secret Protection products, this parameter cannot be used.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecurityAndAnalysisAdvancedSecurity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<EnabledOrDisabled>,
+    pub status: Option<SecretScanningPatternOverrideDefaultSetting>,
 }
 
 #[cfg(
@@ -3312,7 +3870,8 @@ pub struct SecurityAndAnalysisAdvancedSecurity {
     )
 )]
 crate::open_enum! {
-    EnabledOrDisabled { Enabled = "enabled", Disabled = "disabled", }
+    SecretScanningPatternOverrideDefaultSetting { Enabled = "enabled", Disabled =
+    "disabled", }
 }
 
 #[cfg(
@@ -3336,12 +3895,75 @@ crate::open_enum! {
     )
 )]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecurityAndAnalysisSecretScanningDelegatedBypassOptions {
     /// The bypass reviewers for secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reviewers: Option<
         Vec<SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem>,
     >,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "agents",
+        feature = "checks",
+        feature = "code-security",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl SecurityAndAnalysisSecretScanningDelegatedBypassOptions {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        SecurityAndAnalysisSecretScanningDelegatedBypassOptions {
+            reviewers: None,
+        }
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "agents",
+        feature = "checks",
+        feature = "code-security",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl SecurityAndAnalysisSecretScanningDelegatedBypassOptions {
+    /// Sets `reviewers`.
+    pub fn reviewers(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<
+                SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem,
+            >,
+        >,
+    ) -> Self {
+        self.reviewers = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
 }
 
 #[cfg(
@@ -3365,14 +3987,15 @@ pub struct SecurityAndAnalysisSecretScanningDelegatedBypassOptions {
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem {
     /// The ID of the team or role selected as a bypass reviewer
     pub reviewer_id: i64,
     /// The type of the bypass reviewer
-    pub reviewer_type: TeamOrRole,
+    pub reviewer_type: ReviewerType,
     /// The bypass mode for the reviewer
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<AlwaysOrExempt>,
+    pub mode: Option<Mode>,
 }
 #[cfg(
     any(
@@ -3398,7 +4021,7 @@ impl SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
         reviewer_id: impl Into<i64>,
-        reviewer_type: impl Into<TeamOrRole>,
+        reviewer_type: impl Into<ReviewerType>,
     ) -> Self {
         SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem {
             reviewer_id: reviewer_id.into(),
@@ -3407,9 +4030,47 @@ impl SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem {
         }
     }
 }
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "agents",
+        feature = "checks",
+        feature = "code-security",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem {
+    /// Sets `reviewer_id`.
+    pub fn reviewer_id(mut self, value: impl Into<i64>) -> Self {
+        self.reviewer_id = value.into();
+        self
+    }
+    /// Sets `reviewer_type`.
+    pub fn reviewer_type(mut self, value: impl Into<ReviewerType>) -> Self {
+        self.reviewer_type = value.into();
+        self
+    }
+    /// Sets `mode`.
+    pub fn mode(mut self, value: impl Into<Mode>) -> Self {
+        self.mode = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "orgs", feature = "teams"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrganizationFullPlan {
     pub name: String,
     pub space: i64,
@@ -3431,16 +4092,61 @@ pub struct OrganizationFullPlan {
     )
 )]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsSetSelectedRepositoriesEnabledGithubActionsOrganizationRequest {
     /// List of repository IDs to enable for GitHub Actions.
     pub selected_repository_ids: Vec<i64>,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "agents",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "orgs"
+    )
+)]
+impl ActionsSetSelectedRepositoriesEnabledGithubActionsOrganizationRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        selected_repository_ids: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        ActionsSetSelectedRepositoriesEnabledGithubActionsOrganizationRequest {
+            selected_repository_ids: selected_repository_ids
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        }
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "agents",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "orgs"
+    )
+)]
+impl ActionsSetSelectedRepositoriesEnabledGithubActionsOrganizationRequest {
+    /// Sets `selected_repository_ids`.
+    pub fn selected_repository_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.selected_repository_ids = value.into_iter().map(Into::into).collect();
+        self
+    }
 }
 
 #[cfg(any(feature = "actions", feature = "copilot", feature = "orgs"))]
 crate::open_enum! {
     #[doc =
     " The policy that controls whether self-hosted runners can be used by repositories in the organization"]
-    AllOrSelectedOrNoneType { All = "all", Selected = "selected", None = "none", }
+    SelfHostedRunnersSettingsEnabledRepositories { All = "all", Selected = "selected",
+    None = "none", }
 }
 
 #[cfg(
@@ -3455,11 +4161,13 @@ crate::open_enum! {
 crate::open_enum! {
     #[doc =
     " Visibility of a runner group. You can select all repositories, select individual repositories, or limit access to private repositories."]
-    SelectedOrAllOrPrivate { Selected = "selected", All = "all", Private = "private", }
+    ActionsCreateOrgVariableRequestVisibility { Selected = "selected", All = "all",
+    Private = "private", }
 }
 
 #[cfg(any(feature = "actions", feature = "agents"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsListOrgSecretsResponse {
     pub total_count: i64,
     pub secrets: Vec<OrganizationActionsSecret>,
@@ -3468,13 +4176,14 @@ pub struct ActionsListOrgSecretsResponse {
 #[cfg(any(feature = "actions", feature = "agents"))]
 /// Secrets for GitHub Actions for an organization.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrganizationActionsSecret {
     /// The name of the secret.
     pub name: String,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     /// Visibility of a secret
-    pub visibility: AllOrPrivateOrSelected,
+    pub visibility: CodespacesSecretVisibility,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
 }
@@ -3489,13 +4198,14 @@ pub struct OrganizationActionsSecret {
     )
 )]
 crate::open_enum! {
-    #[doc = " Visibility of a secret"] AllOrPrivateOrSelected { All = "all", Private =
-    "private", Selected = "selected", }
+    #[doc = " Visibility of a secret"] CodespacesSecretVisibility { All = "all", Private
+    = "private", Selected = "selected", }
 }
 
 #[cfg(any(feature = "actions", feature = "agents"))]
 /// The public key used for setting Actions Secrets.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsPublicKey {
     /// The identifier for the key.
     pub key_id: String,
@@ -3511,97 +4221,54 @@ pub struct ActionsPublicKey {
     pub created_at: Option<String>,
 }
 
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "codespaces",
-        feature = "dependabot",
-        feature = "issues",
-        feature = "projects",
-        feature = "pulls",
-        feature = "repos",
-        feature = "webhooks"
-    )
-)]
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg(any(feature = "actions", feature = "codespaces", feature = "dependabot"))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
-pub enum IntegerOrString {
+#[non_exhaustive]
+pub enum ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem {
     Integer(i64),
     String(String),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "codespaces",
-        feature = "dependabot",
-        feature = "issues",
-        feature = "projects",
-        feature = "pulls",
-        feature = "repos",
-        feature = "webhooks"
-    )
-)]
-impl std::fmt::Display for IntegerOrString {
+#[cfg(any(feature = "actions", feature = "codespaces", feature = "dependabot"))]
+impl std::fmt::Display
+for ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            IntegerOrString::Integer(v) => v.fmt(f),
-            IntegerOrString::String(v) => v.fmt(f),
-            IntegerOrString::Other(serde_json::Value::String(s)) => f.write_str(s),
-            IntegerOrString::Other(v) => v.fmt(f),
+            ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem::Integer(
+                v,
+            ) => v.fmt(f),
+            ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem::String(v) => {
+                v.fmt(f)
+            }
+            ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem::Other(
+                serde_json::Value::String(s),
+            ) => f.write_str(s),
+            ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem::Other(v) => {
+                v.fmt(f)
+            }
         }
     }
 }
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "codespaces",
-        feature = "dependabot",
-        feature = "issues",
-        feature = "projects",
-        feature = "pulls",
-        feature = "repos",
-        feature = "webhooks"
-    )
-)]
-impl From<i64> for IntegerOrString {
+#[cfg(any(feature = "actions", feature = "codespaces", feature = "dependabot"))]
+impl From<i64> for ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem {
     fn from(v: i64) -> Self {
-        IntegerOrString::Integer(v)
+        ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem::Integer(v)
     }
 }
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "codespaces",
-        feature = "dependabot",
-        feature = "issues",
-        feature = "projects",
-        feature = "pulls",
-        feature = "repos",
-        feature = "webhooks"
-    )
-)]
-impl From<String> for IntegerOrString {
+#[cfg(any(feature = "actions", feature = "codespaces", feature = "dependabot"))]
+impl From<String> for ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem {
     fn from(v: String) -> Self {
-        IntegerOrString::String(v)
+        ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem::String(v)
     }
 }
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "codespaces",
-        feature = "dependabot",
-        feature = "issues",
-        feature = "projects",
-        feature = "pulls",
-        feature = "repos",
-        feature = "webhooks"
-    )
-)]
-impl From<&str> for IntegerOrString {
+#[cfg(any(feature = "actions", feature = "codespaces", feature = "dependabot"))]
+impl From<&str> for ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem {
     fn from(v: &str) -> Self {
-        IntegerOrString::String(v.to_string())
+        ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem::String(
+            v.to_string(),
+        )
     }
 }
 
@@ -3615,6 +4282,7 @@ impl From<&str> for IntegerOrString {
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsListSelectedReposForOrgSecretResponse {
     pub total_count: i64,
     pub repositories: Vec<MinimalRepository>,
@@ -3622,6 +4290,7 @@ pub struct ActionsListSelectedReposForOrgSecretResponse {
 
 #[cfg(any(feature = "actions", feature = "agents"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsListOrgVariablesResponse {
     pub total_count: i64,
     pub variables: Vec<OrganizationActionsVariable>,
@@ -3630,30 +4299,32 @@ pub struct ActionsListOrgVariablesResponse {
 #[cfg(any(feature = "actions", feature = "agents"))]
 /// Organization variable for GitHub Actions.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrganizationActionsVariable {
     /// The name of the variable.
     pub name: String,
     /// The value of the variable.
     pub value: String,
     /// The date and time at which the variable was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The date and time at which the variable was last updated, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// Visibility of a variable
-    pub visibility: AllOrPrivateOrSelected,
+    pub visibility: CodespacesSecretVisibility,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
 }
 
 #[cfg(any(feature = "actions", feature = "agents"))]
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsCreateOrgVariableRequest {
     /// The name of the variable.
     pub name: String,
     /// The value of the variable.
     pub value: String,
     /// The type of repositories in the organization that can access the variable. `selected` means only the repositories specified by `selected_repository_ids` can access the variable.
-    pub visibility: SelectedOrAllOrPrivate,
+    pub visibility: ActionsCreateOrgVariableRequestVisibility,
     /// An array of repository ids that can access the organization variable. You can only provide a list of repository ids when the `visibility` is set to `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
@@ -3664,7 +4335,7 @@ impl ActionsCreateOrgVariableRequest {
     pub fn new(
         name: impl Into<String>,
         value: impl Into<String>,
-        visibility: impl Into<SelectedOrAllOrPrivate>,
+        visibility: impl Into<ActionsCreateOrgVariableRequestVisibility>,
     ) -> Self {
         ActionsCreateOrgVariableRequest {
             name: name.into(),
@@ -3674,9 +4345,39 @@ impl ActionsCreateOrgVariableRequest {
         }
     }
 }
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl ActionsCreateOrgVariableRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `value`.
+    pub fn value(mut self, value: impl Into<String>) -> Self {
+        self.value = value.into();
+        self
+    }
+    /// Sets `visibility`.
+    pub fn visibility(
+        mut self,
+        value: impl Into<ActionsCreateOrgVariableRequestVisibility>,
+    ) -> Self {
+        self.visibility = value.into();
+        self
+    }
+    /// Sets `selected_repository_ids`.
+    pub fn selected_repository_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.selected_repository_ids = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[cfg(any(feature = "actions", feature = "agents"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsUpdateOrgVariableRequest {
     /// The name of the variable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3686,14 +4387,56 @@ pub struct ActionsUpdateOrgVariableRequest {
     pub value: Option<String>,
     /// The type of repositories in the organization that can access the variable. `selected` means only the repositories specified by `selected_repository_ids` can access the variable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<SelectedOrAllOrPrivate>,
+    pub visibility: Option<ActionsCreateOrgVariableRequestVisibility>,
     /// An array of repository ids that can access the organization variable. You can only provide a list of repository ids when the `visibility` is set to `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
 }
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl ActionsUpdateOrgVariableRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsUpdateOrgVariableRequest {
+            name: None,
+            value: None,
+            visibility: None,
+            selected_repository_ids: None,
+        }
+    }
+}
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl ActionsUpdateOrgVariableRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `value`.
+    pub fn value(mut self, value: impl Into<String>) -> Self {
+        self.value = Some(value.into());
+        self
+    }
+    /// Sets `visibility`.
+    pub fn visibility(
+        mut self,
+        value: impl Into<ActionsCreateOrgVariableRequestVisibility>,
+    ) -> Self {
+        self.visibility = Some(value.into());
+        self
+    }
+    /// Sets `selected_repository_ids`.
+    pub fn selected_repository_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.selected_repository_ids = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[cfg(any(feature = "orgs", feature = "users"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsListAttestationsBulkRequest {
     /// List of subject digests to fetch attestations for.
     pub subject_digests: Vec<String>,
@@ -3703,9 +4446,36 @@ pub struct OrgsListAttestationsBulkRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub predicate_type: Option<String>,
 }
+#[cfg(any(feature = "orgs", feature = "users"))]
+impl OrgsListAttestationsBulkRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(subject_digests: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        OrgsListAttestationsBulkRequest {
+            subject_digests: subject_digests.into_iter().map(Into::into).collect(),
+            predicate_type: None,
+        }
+    }
+}
+#[cfg(any(feature = "orgs", feature = "users"))]
+impl OrgsListAttestationsBulkRequest {
+    /// Sets `subject_digests`.
+    pub fn subject_digests(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.subject_digests = value.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets `predicate_type`.
+    pub fn predicate_type(mut self, value: impl Into<String>) -> Self {
+        self.predicate_type = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "orgs", feature = "users"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgsListAttestationsBulkResponse {
     /// Mapping of subject digest to bundles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3724,6 +4494,7 @@ pub struct OrgsListAttestationsBulkResponse {
 
 #[cfg(any(feature = "orgs", feature = "users"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItem {
     /// The bundle of the attestation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3739,6 +4510,7 @@ pub struct OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItem {
 #[cfg(any(feature = "orgs", feature = "repos", feature = "users"))]
 /// The bundle of the attestation.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle {
     #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
@@ -3751,10 +4523,40 @@ pub struct OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBu
     #[serde(rename = "dsseEnvelope", default, skip_serializing_if = "Option::is_none")]
     pub dsse_envelope: Option<serde_json::Value>,
 }
+#[cfg(any(feature = "orgs", feature = "repos", feature = "users"))]
+impl OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle {
+            media_type: None,
+            verification_material: None,
+            dsse_envelope: None,
+        }
+    }
+}
+#[cfg(any(feature = "orgs", feature = "repos", feature = "users"))]
+impl OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle {
+    /// Sets `media_type`.
+    pub fn media_type(mut self, value: impl Into<String>) -> Self {
+        self.media_type = Some(value.into());
+        self
+    }
+    /// Sets `verification_material`.
+    pub fn verification_material(mut self, value: impl Into<serde_json::Value>) -> Self {
+        self.verification_material = Some(value.into());
+        self
+    }
+    /// Sets `dsse_envelope`.
+    pub fn dsse_envelope(mut self, value: impl Into<serde_json::Value>) -> Self {
+        self.dsse_envelope = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "orgs", feature = "users"))]
 /// Information about the current page.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgsListAttestationsBulkResponsePageInfo {
     /// Indicates whether there is a next page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3774,6 +4576,7 @@ pub struct OrgsListAttestationsBulkResponsePageInfo {
 /// The request body must include either `subject_digests` or `attestation_ids`, but not both.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum OrgsDeleteAttestationsBulkRequest {
     Variant0(OrgsDeleteAttestationsBulkRequestVariant0),
     Variant1(OrgsDeleteAttestationsBulkRequestVariant1),
@@ -3783,16 +4586,58 @@ pub enum OrgsDeleteAttestationsBulkRequest {
 
 #[cfg(any(feature = "orgs", feature = "users"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsDeleteAttestationsBulkRequestVariant0 {
     /// List of subject digests associated with the artifact attestations to delete.
     pub subject_digests: Vec<String>,
 }
+#[cfg(any(feature = "orgs", feature = "users"))]
+impl OrgsDeleteAttestationsBulkRequestVariant0 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(subject_digests: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        OrgsDeleteAttestationsBulkRequestVariant0 {
+            subject_digests: subject_digests.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+#[cfg(any(feature = "orgs", feature = "users"))]
+impl OrgsDeleteAttestationsBulkRequestVariant0 {
+    /// Sets `subject_digests`.
+    pub fn subject_digests(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.subject_digests = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 #[cfg(any(feature = "orgs", feature = "users"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct OrgsDeleteAttestationsBulkRequestVariant1 {
     /// List of unique IDs associated with the artifact attestations to delete.
     pub attestation_ids: Vec<i64>,
+}
+#[cfg(any(feature = "orgs", feature = "users"))]
+impl OrgsDeleteAttestationsBulkRequestVariant1 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(attestation_ids: impl IntoIterator<Item = impl Into<i64>>) -> Self {
+        OrgsDeleteAttestationsBulkRequestVariant1 {
+            attestation_ids: attestation_ids.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+#[cfg(any(feature = "orgs", feature = "users"))]
+impl OrgsDeleteAttestationsBulkRequestVariant1 {
+    /// Sets `attestation_ids`.
+    pub fn attestation_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.attestation_ids = value.into_iter().map(Into::into).collect();
+        self
+    }
 }
 
 #[cfg(
@@ -3813,6 +4658,7 @@ pub struct OrgsDeleteAttestationsBulkRequestVariant1 {
 )]
 /// Groups of organization members that gives permissions on specified repositories.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Team {
     pub id: i64,
     pub node_id: String,
@@ -3832,12 +4678,12 @@ pub struct Team {
     pub repositories_url: String,
     /// The ownership type of the team
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<OrganizationOrEnterprise>,
+    pub r#type: Option<TeamType>,
     /// How the team's access to the repository was granted. This property is only
     /// present when the team is returned in a repository context, such as
     /// `GET /repos/{owner}/{repo}/teams`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access_source: Option<DirectOrOrganizationOrEnterprise>,
+    pub access_source: Option<TeamAccessSource>,
     /// Unique identifier of the organization to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,
@@ -3864,6 +4710,7 @@ pub struct Team {
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct TeamPermissions {
     pub pull: bool,
     pub triage: bool,
@@ -3892,8 +4739,8 @@ crate::open_enum! {
     #[doc =
     " How the team's access to the repository was granted. This property is only"] #[doc
     = " present when the team is returned in a repository context, such as"] #[doc =
-    " `GET /repos/{owner}/{repo}/teams`."] DirectOrOrganizationOrEnterprise { Direct =
-    "direct", Organization = "organization", Enterprise = "enterprise", }
+    " `GET /repos/{owner}/{repo}/teams`."] TeamAccessSource { Direct = "direct",
+    Organization = "organization", Enterprise = "enterprise", }
 }
 
 #[cfg(
@@ -3914,6 +4761,7 @@ crate::open_enum! {
 )]
 /// Groups of organization members that gives permissions on specified repositories.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct TeamSimple {
     /// Unique identifier of the team
     pub id: i64,
@@ -3941,7 +4789,7 @@ pub struct TeamSimple {
     pub ldap_dn: Option<String>,
     /// The ownership type of the team
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<OrganizationOrEnterprise>,
+    pub r#type: Option<TeamType>,
     /// Unique identifier of the organization to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,
@@ -3952,35 +4800,58 @@ pub struct TeamSimple {
 
 #[cfg(any(feature = "codespaces", feature = "copilot"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodespacesSetCodespacesAccessUsersRequest {
     /// The usernames of the organization members and outside collaborators whose codespaces should be billed to the organization.
     pub selected_usernames: Vec<String>,
 }
+#[cfg(any(feature = "codespaces", feature = "copilot"))]
+impl CodespacesSetCodespacesAccessUsersRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(selected_usernames: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        CodespacesSetCodespacesAccessUsersRequest {
+            selected_usernames: selected_usernames.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+#[cfg(any(feature = "codespaces", feature = "copilot"))]
+impl CodespacesSetCodespacesAccessUsersRequest {
+    /// Sets `selected_usernames`.
+    pub fn selected_usernames(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.selected_usernames = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 #[cfg(any(feature = "copilot-spaces", feature = "webhooks"))]
 crate::open_enum! {
-    #[doc = " The collaborator actor type."] User { User = "User", }
+    #[doc = " The collaborator actor type."] WebhooksReviewersItemType { User = "User", }
 }
 
 #[cfg(any(feature = "copilot-spaces", feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    #[doc = " The collaborator actor type."] Team2 { Team = "Team", }
+    #[doc = " The collaborator actor type."] RepositoryRuleParamsReviewerType { Team =
+    "Team", }
 }
 
 #[cfg(any(feature = "copilot-spaces", feature = "webhooks"))]
 crate::open_enum! {
-    #[doc = " The type of actor (user or team)."] UserOrTeam { User = "User", Team =
+    #[doc = " The type of actor (user or team)."] ActorType { User = "User", Team =
     "Team", }
 }
 
 #[cfg(any(feature = "packages", feature = "repos", feature = "users"))]
 crate::open_enum! {
-    PrivateOrPublic { Private = "private", Public = "public", }
+    PackageVisibility { Private = "private", Public = "public", }
 }
 
 #[cfg(any(feature = "orgs", feature = "teams"))]
 /// Organization Invitation
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrganizationInvitation {
     pub id: i64,
     pub login: Option<String>,
@@ -4002,6 +4873,7 @@ pub struct OrganizationInvitation {
 
 #[cfg(any(feature = "apps", feature = "orgs"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgsListAppInstallationsResponse {
     pub total_count: i64,
     pub installations: Vec<Installation>,
@@ -4011,7 +4883,7 @@ pub struct OrgsListAppInstallationsResponse {
 crate::open_enum! {
     #[doc =
     " The state of the member in the organization. The `pending` state indicates the user has not yet accepted an invitation."]
-    ActiveOrPending { Active = "active", Pending = "pending", }
+    OrgMembershipState { Active = "active", Pending = "pending", }
 }
 
 #[cfg(any(feature = "orgs", feature = "repos"))]
@@ -4023,6 +4895,7 @@ crate::open_enum! {
 
 #[cfg(any(feature = "orgs", feature = "pulls", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgsRemoveOutsideCollaboratorError422 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -4032,19 +4905,20 @@ pub struct OrgsRemoveOutsideCollaboratorError422 {
 
 #[cfg(any(feature = "packages", feature = "webhooks"))]
 crate::open_enum! {
-    PublicOrPrivateOrInternal { Public = "public", Private = "private", Internal =
-    "internal", }
+    Visibility { Public = "public", Private = "private", Internal = "internal", }
 }
 
 #[cfg(any(feature = "orgs", feature = "webhooks"))]
 crate::open_enum! {
-    #[doc = " Type of repository selection requested."] NoneTypeOrAllOrSubset { None =
-    "none", All = "all", Subset = "subset", }
+    #[doc = " Type of repository selection requested."]
+    PersonalAccessTokenRequestRepositorySelection { None = "none", All = "all", Subset =
+    "subset", }
 }
 
 #[cfg(any(feature = "orgs", feature = "webhooks"))]
 /// Permissions requested, categorized by type of permission.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrganizationProgrammaticAccessGrantRequestPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<std::collections::BTreeMap<String, String>>,
@@ -4057,6 +4931,7 @@ pub struct OrganizationProgrammaticAccessGrantRequestPermissions {
 #[cfg(any(feature = "projects", feature = "webhooks"))]
 /// A projects v2 project
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProjectsV2 {
     /// The unique identifier of the project.
     pub id: f64,
@@ -4073,21 +4948,21 @@ pub struct ProjectsV2 {
     /// Whether the project is visible to anyone with access to the owner.
     pub public: bool,
     /// The time when the project was closed.
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     /// The time when the project was created.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The time when the project was last updated.
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// The project number.
     pub number: i64,
     /// A concise summary of the project.
     pub short_description: Option<String>,
     /// The time when the project was deleted.
-    pub deleted_at: Option<String>,
+    pub deleted_at: Option<crate::Timestamp>,
     pub deleted_by: Option<SimpleUser>,
     /// The current state of the project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<OpenOrClosed>,
+    pub state: Option<MilestoneState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_status_update: Option<ProjectsV2StatusUpdate>,
     /// Whether this project is a template
@@ -4098,6 +4973,7 @@ pub struct ProjectsV2 {
 #[cfg(any(feature = "projects", feature = "webhooks"))]
 /// An status update belonging to a project
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProjectsV2StatusUpdate {
     /// The unique identifier of the status update.
     pub id: f64,
@@ -4110,9 +4986,9 @@ pub struct ProjectsV2StatusUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator: Option<SimpleUser>,
     /// The time when the status update was created.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The time when the status update was last updated.
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// The current status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ProjectsV2StatusUpdateStatus>,
@@ -4144,6 +5020,7 @@ crate::open_enum! {
 )]
 /// Pull Request Simple
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestSimple {
     pub url: String,
     pub id: i64,
@@ -4167,10 +5044,10 @@ pub struct PullRequestSimple {
     pub milestone: Option<Milestone>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_lock_reason: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-    pub closed_at: Option<String>,
-    pub merged_at: Option<String>,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
+    pub closed_at: Option<crate::Timestamp>,
+    pub merged_at: Option<crate::Timestamp>,
     pub merge_commit_sha: Option<String>,
     pub assignee: Option<SimpleUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4204,6 +5081,7 @@ pub struct PullRequestSimple {
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestSimpleLabelsItem {
     pub id: i64,
     pub node_id: String,
@@ -4224,6 +5102,7 @@ pub struct PullRequestSimpleLabelsItem {
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestSimpleHead {
     pub label: Option<String>,
     pub r#ref: String,
@@ -4241,6 +5120,7 @@ pub struct PullRequestSimpleHead {
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestSimpleBase {
     pub label: String,
     pub r#ref: String,
@@ -4260,6 +5140,7 @@ pub struct PullRequestSimpleBase {
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestSimpleLinks {
     /// Hypermedia Link
     pub comments: Link,
@@ -4291,6 +5172,7 @@ pub struct PullRequestSimpleLinks {
 )]
 /// Hypermedia Link
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Link {
     pub href: String,
 }
@@ -4306,11 +5188,12 @@ pub struct Link {
 )]
 /// The status of auto merging a pull request.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct AutoMerge {
     /// A GitHub user.
     pub enabled_by: SimpleUser,
     /// The merge method to use.
-    pub merge_method: MergeOrSquashOrRebase,
+    pub merge_method: AutoMergeMergeMethod,
     /// Title for the merge commit message.
     pub commit_title: String,
     /// Commit message for the merge commit.
@@ -4327,8 +5210,8 @@ pub struct AutoMerge {
     )
 )]
 crate::open_enum! {
-    #[doc = " The merge method to use."] MergeOrSquashOrRebase { Merge = "merge", Squash
-    = "squash", Rebase = "rebase", }
+    #[doc = " The merge method to use."] AutoMergeMergeMethod { Merge = "merge", Squash =
+    "squash", Rebase = "rebase", }
 }
 
 #[cfg(
@@ -4342,6 +5225,7 @@ crate::open_enum! {
 )]
 /// The stack information associated with a pull request.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestStack {
     pub base: PullRequestStackBase,
     /// The total number of pull requests in the stack.
@@ -4369,11 +5253,53 @@ pub struct PullRequestStack {
     )
 )]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestStackBase {
     /// The base ref of the stack this pull request belongs to.
     pub r#ref: String,
     /// The base SHA of the stack this pull request belongs to.
     pub sha: String,
+}
+#[cfg(
+    any(
+        feature = "code-scanning",
+        feature = "git",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "webhooks"
+    )
+)]
+impl PullRequestStackBase {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#ref: impl Into<String>, sha: impl Into<String>) -> Self {
+        PullRequestStackBase {
+            r#ref: r#ref.into(),
+            sha: sha.into(),
+        }
+    }
+}
+#[cfg(
+    any(
+        feature = "code-scanning",
+        feature = "git",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "webhooks"
+    )
+)]
+impl PullRequestStackBase {
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = value.into();
+        self
+    }
+    /// Sets `sha`.
+    pub fn sha(mut self, value: impl Into<String>) -> Self {
+        self.sha = value.into();
+        self
+    }
 }
 
 #[cfg(any(feature = "projects", feature = "webhooks"))]
@@ -4389,45 +5315,132 @@ crate::open_enum! {
 /// - To clear the field, set this to null.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
-pub enum NumberOrString {
+#[non_exhaustive]
+pub enum ValueType {
     String(String),
     Number(f64),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
 #[cfg(any(feature = "issues", feature = "projects"))]
-impl std::fmt::Display for NumberOrString {
+impl std::fmt::Display for ValueType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            NumberOrString::String(v) => v.fmt(f),
-            NumberOrString::Number(v) => v.fmt(f),
-            NumberOrString::Other(serde_json::Value::String(s)) => f.write_str(s),
-            NumberOrString::Other(v) => v.fmt(f),
+            ValueType::String(v) => v.fmt(f),
+            ValueType::Number(v) => v.fmt(f),
+            ValueType::Other(serde_json::Value::String(s)) => f.write_str(s),
+            ValueType::Other(v) => v.fmt(f),
         }
     }
 }
 #[cfg(any(feature = "issues", feature = "projects"))]
-impl From<String> for NumberOrString {
+impl From<String> for ValueType {
     fn from(v: String) -> Self {
-        NumberOrString::String(v)
+        ValueType::String(v)
     }
 }
 #[cfg(any(feature = "issues", feature = "projects"))]
-impl From<&str> for NumberOrString {
+impl From<&str> for ValueType {
     fn from(v: &str) -> Self {
-        NumberOrString::String(v.to_string())
+        ValueType::String(v.to_string())
     }
 }
 #[cfg(any(feature = "issues", feature = "projects"))]
-impl From<f64> for NumberOrString {
+impl From<f64> for ValueType {
     fn from(v: f64) -> Self {
-        NumberOrString::Number(v)
+        ValueType::Number(v)
+    }
+}
+
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "issues",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "webhooks"
+    )
+)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum PageDeploymentId {
+    Integer(i64),
+    String(String),
+    /// A value matching none of the shapes the description lists, kept as it arrived.
+    Other(serde_json::Value),
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "issues",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "webhooks"
+    )
+)]
+impl std::fmt::Display for PageDeploymentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PageDeploymentId::Integer(v) => v.fmt(f),
+            PageDeploymentId::String(v) => v.fmt(f),
+            PageDeploymentId::Other(serde_json::Value::String(s)) => f.write_str(s),
+            PageDeploymentId::Other(v) => v.fmt(f),
+        }
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "issues",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "webhooks"
+    )
+)]
+impl From<i64> for PageDeploymentId {
+    fn from(v: i64) -> Self {
+        PageDeploymentId::Integer(v)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "issues",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "webhooks"
+    )
+)]
+impl From<String> for PageDeploymentId {
+    fn from(v: String) -> Self {
+        PageDeploymentId::String(v)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "issues",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "webhooks"
+    )
+)]
+impl From<&str> for PageDeploymentId {
+    fn from(v: &str) -> Self {
+        PageDeploymentId::String(v.to_string())
     }
 }
 
 #[cfg(any(feature = "orgs", feature = "webhooks"))]
 /// Custom property defined on an organization
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CustomProperty {
     /// The name of the property
     pub property_name: String,
@@ -4436,7 +5449,7 @@ pub struct CustomProperty {
     pub url: Option<String>,
     /// The source type of the property
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_type: Option<OrganizationOrEnterprise>,
+    pub source_type: Option<TeamType>,
     /// The type of the value for the property
     pub value_type: CustomPropertyValueType,
     /// Whether the property is required.
@@ -4470,7 +5483,7 @@ pub struct CustomProperty {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub values_editable_by: Option<Option<OrgActorsOrOrgAndRepoActors>>,
+    pub values_editable_by: Option<Option<CustomPropertyValuesEditableBy>>,
     /// Whether setting properties values is mandatory
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_explicit_values: Option<bool>,
@@ -4496,6 +5509,88 @@ impl CustomProperty {
         }
     }
 }
+#[cfg(any(feature = "orgs", feature = "webhooks"))]
+impl CustomProperty {
+    /// Sets `property_name`.
+    pub fn property_name(mut self, value: impl Into<String>) -> Self {
+        self.property_name = value.into();
+        self
+    }
+    /// Sets `url`.
+    pub fn url(mut self, value: impl Into<String>) -> Self {
+        self.url = Some(value.into());
+        self
+    }
+    /// Sets `source_type`.
+    pub fn source_type(mut self, value: impl Into<TeamType>) -> Self {
+        self.source_type = Some(value.into());
+        self
+    }
+    /// Sets `value_type`.
+    pub fn value_type(mut self, value: impl Into<CustomPropertyValueType>) -> Self {
+        self.value_type = value.into();
+        self
+    }
+    /// Sets `required`.
+    pub fn required(mut self, value: impl Into<bool>) -> Self {
+        self.required = Some(value.into());
+        self
+    }
+    /// Sets `default_value`.
+    pub fn default_value(
+        mut self,
+        value: impl Into<SecurityAdvisoriesListGlobalAdvisoriesAffects>,
+    ) -> Self {
+        self.default_value = Some(Some(value.into()));
+        self
+    }
+    /// Sends `default_value` as `null` (GitHub then clears it).
+    pub fn default_value_null(mut self) -> Self {
+        self.default_value = Some(None);
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(Some(value.into()));
+        self
+    }
+    /// Sends `description` as `null` (GitHub then clears it).
+    pub fn description_null(mut self) -> Self {
+        self.description = Some(None);
+        self
+    }
+    /// Sets `allowed_values`.
+    pub fn allowed_values(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.allowed_values = Some(Some(value.into_iter().map(Into::into).collect()));
+        self
+    }
+    /// Sends `allowed_values` as `null` (GitHub then clears it).
+    pub fn allowed_values_null(mut self) -> Self {
+        self.allowed_values = Some(None);
+        self
+    }
+    /// Sets `values_editable_by`.
+    pub fn values_editable_by(
+        mut self,
+        value: impl Into<CustomPropertyValuesEditableBy>,
+    ) -> Self {
+        self.values_editable_by = Some(Some(value.into()));
+        self
+    }
+    /// Sends `values_editable_by` as `null` (GitHub then clears it).
+    pub fn values_editable_by_null(mut self) -> Self {
+        self.values_editable_by = Some(None);
+        self
+    }
+    /// Sets `require_explicit_values`.
+    pub fn require_explicit_values(mut self, value: impl Into<bool>) -> Self {
+        self.require_explicit_values = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "orgs", feature = "webhooks"))]
 crate::open_enum! {
@@ -4506,18 +5601,45 @@ crate::open_enum! {
 
 #[cfg(any(feature = "orgs", feature = "webhooks"))]
 crate::open_enum! {
-    #[doc = " Who can edit the values of the property"] OrgActorsOrOrgAndRepoActors {
+    #[doc = " Who can edit the values of the property"] CustomPropertyValuesEditableBy {
     OrgActors = "org_actors", OrgAndRepoActors = "org_and_repo_actors", }
 }
 
 #[cfg(any(feature = "orgs", feature = "repos", feature = "webhooks"))]
 /// Custom property name and associated value
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CustomPropertyValue {
     /// The name of the property
     pub property_name: String,
     /// The value assigned to the property
     pub value: Option<SecurityAdvisoriesListGlobalAdvisoriesAffects>,
+}
+#[cfg(any(feature = "orgs", feature = "repos", feature = "webhooks"))]
+impl CustomPropertyValue {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(property_name: impl Into<String>) -> Self {
+        CustomPropertyValue {
+            property_name: property_name.into(),
+            value: None,
+        }
+    }
+}
+#[cfg(any(feature = "orgs", feature = "repos", feature = "webhooks"))]
+impl CustomPropertyValue {
+    /// Sets `property_name`.
+    pub fn property_name(mut self, value: impl Into<String>) -> Self {
+        self.property_name = value.into();
+        self
+    }
+    /// Sets `value`.
+    pub fn value(
+        mut self,
+        value: impl Into<SecurityAdvisoriesListGlobalAdvisoriesAffects>,
+    ) -> Self {
+        self.value = Some(value.into());
+        self
+    }
 }
 
 #[cfg(
@@ -4530,6 +5652,7 @@ pub struct CustomPropertyValue {
 )]
 /// Full Repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct FullRepository {
     pub id: i64,
     pub node_id: String,
@@ -4609,16 +5732,16 @@ pub struct FullRepository {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
+    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
     pub archived: bool,
     /// Returns whether or not this repository disabled.
     pub disabled: bool,
     /// The repository visibility: public, private, or internal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<String>,
-    pub pushed_at: String,
-    pub created_at: String,
-    pub updated_at: String,
+    pub pushed_at: crate::Timestamp,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<FullRepositoryPermissions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4644,27 +5767,27 @@ pub struct FullRepository {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
+    pub squash_merge_commit_title: Option<RepositorySquashMergeCommitTitle>,
     /// The default value for a squash merge commit message:
     ///
     /// - `PR_BODY` - default to the pull request's body.
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
+    pub squash_merge_commit_message: Option<RepositorySquashMergeCommitMessage>,
     /// The default value for a merge commit title.
     ///
     ///   - `PR_TITLE` - default to the pull request's title.
     ///   - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<PrTitleOrMergeMessage>,
+    pub merge_commit_title: Option<RepositoryMergeCommitTitle>,
     /// The default value for a merge commit message.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
+    pub merge_commit_message: Option<RepositoryMergeCommitMessage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_forking: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4708,6 +5831,7 @@ pub struct FullRepository {
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct FullRepositoryPermissions {
     pub admin: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4728,6 +5852,7 @@ pub struct FullRepositoryPermissions {
 )]
 /// Code of Conduct Simple
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeOfConductSimple {
     pub url: String,
     pub key: String,
@@ -4738,6 +5863,7 @@ pub struct CodeOfConductSimple {
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// A set of rules to apply when specified conditions are met.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleset {
     /// The ID of the ruleset
     pub id: i64,
@@ -4748,7 +5874,7 @@ pub struct RepositoryRuleset {
     pub target: Option<RepositoryRulesetTarget>,
     /// The type of the source of the ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_type: Option<RepositoryOrOrganizationOrEnterprise>,
+    pub source_type: Option<RepositoryRulesetSourceType>,
     /// The name of the source
     pub source: String,
     /// The enforcement level of the ruleset. `evaluate` allows admins to test rules before enforcing them. Admins can view insights on the Rule Insights page (`evaluate` is only available with GitHub Enterprise).
@@ -4769,9 +5895,9 @@ pub struct RepositoryRuleset {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<RepositoryRule>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
@@ -4782,9 +5908,9 @@ crate::open_enum! {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    #[doc = " The type of the source of the ruleset"]
-    RepositoryOrOrganizationOrEnterprise { Repository = "Repository", Organization =
-    "Organization", Enterprise = "Enterprise", }
+    #[doc = " The type of the source of the ruleset"] RepositoryRulesetSourceType {
+    Repository = "Repository", Organization = "Organization", Enterprise = "Enterprise",
+    }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
@@ -4798,6 +5924,7 @@ crate::open_enum! {
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// An actor that can bypass rules in a ruleset
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRulesetBypassActor {
     /// The ID of the actor that can bypass a ruleset. Required for `Integration`, `RepositoryRole`, `Team`, and `User` actor types. If `actor_type` is `OrganizationAdmin`, `actor_id` is ignored. If `actor_type` is `DeployKey`, this should be null. `OrganizationAdmin` is not applicable for personal repositories.
     #[serde(
@@ -4810,7 +5937,7 @@ pub struct RepositoryRulesetBypassActor {
     pub actor_type: RepositoryRulesetBypassActorActorType,
     /// When the specified actor can bypass the ruleset. `pull_request` means that an actor can only bypass rules on pull requests. `pull_request` is not applicable for the `DeployKey` actor type. Also, `pull_request` is only applicable to branch rulesets. When `bypass_mode` is `exempt`, rules will not be run for that actor and a bypass audit entry will not be created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bypass_mode: Option<AlwaysOrPullRequestOrExempt>,
+    pub bypass_mode: Option<RepositoryRulesetBypassActorBypassMode>,
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRulesetBypassActor {
@@ -4821,6 +5948,35 @@ impl RepositoryRulesetBypassActor {
             actor_type: actor_type.into(),
             bypass_mode: None,
         }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRulesetBypassActor {
+    /// Sets `actor_id`.
+    pub fn actor_id(mut self, value: impl Into<i64>) -> Self {
+        self.actor_id = Some(Some(value.into()));
+        self
+    }
+    /// Sends `actor_id` as `null` (GitHub then clears it).
+    pub fn actor_id_null(mut self) -> Self {
+        self.actor_id = Some(None);
+        self
+    }
+    /// Sets `actor_type`.
+    pub fn actor_type(
+        mut self,
+        value: impl Into<RepositoryRulesetBypassActorActorType>,
+    ) -> Self {
+        self.actor_type = value.into();
+        self
+    }
+    /// Sets `bypass_mode`.
+    pub fn bypass_mode(
+        mut self,
+        value: impl Into<RepositoryRulesetBypassActorBypassMode>,
+    ) -> Self {
+        self.bypass_mode = Some(value.into());
+        self
     }
 }
 
@@ -4836,8 +5992,8 @@ crate::open_enum! {
 crate::open_enum! {
     #[doc =
     " When the specified actor can bypass the ruleset. `pull_request` means that an actor can only bypass rules on pull requests. `pull_request` is not applicable for the `DeployKey` actor type. Also, `pull_request` is only applicable to branch rulesets. When `bypass_mode` is `exempt`, rules will not be run for that actor and a bypass audit entry will not be created."]
-    AlwaysOrPullRequestOrExempt { Always = "always", PullRequest = "pull_request", Exempt
-    = "exempt", }
+    RepositoryRulesetBypassActorBypassMode { Always = "always", PullRequest =
+    "pull_request", Exempt = "exempt", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
@@ -4851,6 +6007,7 @@ crate::open_enum! {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRulesetLinks {
     #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
     pub self_: Option<RepositoryRulesetLinksSelf>,
@@ -4860,6 +6017,7 @@ pub struct RepositoryRulesetLinks {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRulesetLinksSelf {
     /// The URL of the ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4869,6 +6027,7 @@ pub struct RepositoryRulesetLinksSelf {
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum RepositoryRulesetConditions {
     RepositoryRulesetConditions(RepositoryRulesetConditions2),
     OrgRulesetConditions(OrgRulesetConditions),
@@ -4879,13 +6038,35 @@ pub enum RepositoryRulesetConditions {
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Parameters for a repository ruleset ref name condition
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRulesetConditions2 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_name: Option<RepositoryRulesetConditions2RefName>,
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRulesetConditions2 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        RepositoryRulesetConditions2 {
+            ref_name: None,
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRulesetConditions2 {
+    /// Sets `ref_name`.
+    pub fn ref_name(
+        mut self,
+        value: impl Into<RepositoryRulesetConditions2RefName>,
+    ) -> Self {
+        self.ref_name = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRulesetConditions2RefName {
     /// Array of ref names or patterns to include. One of these patterns must match for the condition to pass. Also accepts `~DEFAULT_BRANCH` to include the default branch or `~ALL` to include all branches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4893,6 +6074,35 @@ pub struct RepositoryRulesetConditions2RefName {
     /// Array of ref names or patterns to exclude. The condition will not pass if any of these patterns match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude: Option<Vec<String>>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRulesetConditions2RefName {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        RepositoryRulesetConditions2RefName {
+            include: None,
+            exclude: None,
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRulesetConditions2RefName {
+    /// Sets `include`.
+    pub fn include(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.include = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `exclude`.
+    pub fn exclude(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.exclude = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
@@ -4902,6 +6112,7 @@ pub struct RepositoryRulesetConditions2RefName {
 /// For repository policy rulesets, the conditions object should only contain the `repository_name`, the `repository_id`, or the `repository_property`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum OrgRulesetConditions {
     Object(OrgRulesetConditionsVariant0),
     Object2(OrgRulesetConditionsVariant1),
@@ -4913,14 +6124,47 @@ pub enum OrgRulesetConditions {
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Conditions to target repositories by name and refs by name
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgRulesetConditionsVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_name: Option<RepositoryRulesetConditions2RefName>,
     pub repository_name: OrgRulesetConditionsVariant0RepositoryName,
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl OrgRulesetConditionsVariant0 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        repository_name: impl Into<OrgRulesetConditionsVariant0RepositoryName>,
+    ) -> Self {
+        OrgRulesetConditionsVariant0 {
+            ref_name: None,
+            repository_name: repository_name.into(),
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl OrgRulesetConditionsVariant0 {
+    /// Sets `ref_name`.
+    pub fn ref_name(
+        mut self,
+        value: impl Into<RepositoryRulesetConditions2RefName>,
+    ) -> Self {
+        self.ref_name = Some(value.into());
+        self
+    }
+    /// Sets `repository_name`.
+    pub fn repository_name(
+        mut self,
+        value: impl Into<OrgRulesetConditionsVariant0RepositoryName>,
+    ) -> Self {
+        self.repository_name = value.into();
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgRulesetConditionsVariant0RepositoryName {
     /// Array of repository names or patterns to include. One of these patterns must match for the condition to pass. Also accepts `~ALL` to include all repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4932,35 +6176,156 @@ pub struct OrgRulesetConditionsVariant0RepositoryName {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protected: Option<bool>,
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl OrgRulesetConditionsVariant0RepositoryName {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgRulesetConditionsVariant0RepositoryName {
+            include: None,
+            exclude: None,
+            protected: None,
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl OrgRulesetConditionsVariant0RepositoryName {
+    /// Sets `include`.
+    pub fn include(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.include = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `exclude`.
+    pub fn exclude(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.exclude = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `protected`.
+    pub fn protected(mut self, value: impl Into<bool>) -> Self {
+        self.protected = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Conditions to target repositories by id and refs by name
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgRulesetConditionsVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_name: Option<RepositoryRulesetConditions2RefName>,
     pub repository_id: OrgRulesetConditionsVariant1RepositoryId,
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl OrgRulesetConditionsVariant1 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        repository_id: impl Into<OrgRulesetConditionsVariant1RepositoryId>,
+    ) -> Self {
+        OrgRulesetConditionsVariant1 {
+            ref_name: None,
+            repository_id: repository_id.into(),
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl OrgRulesetConditionsVariant1 {
+    /// Sets `ref_name`.
+    pub fn ref_name(
+        mut self,
+        value: impl Into<RepositoryRulesetConditions2RefName>,
+    ) -> Self {
+        self.ref_name = Some(value.into());
+        self
+    }
+    /// Sets `repository_id`.
+    pub fn repository_id(
+        mut self,
+        value: impl Into<OrgRulesetConditionsVariant1RepositoryId>,
+    ) -> Self {
+        self.repository_id = value.into();
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgRulesetConditionsVariant1RepositoryId {
     /// The repository IDs that the ruleset applies to. One of these IDs must match for the condition to pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_ids: Option<Vec<i64>>,
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl OrgRulesetConditionsVariant1RepositoryId {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgRulesetConditionsVariant1RepositoryId {
+            repository_ids: None,
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl OrgRulesetConditionsVariant1RepositoryId {
+    /// Sets `repository_ids`.
+    pub fn repository_ids(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<i64>>,
+    ) -> Self {
+        self.repository_ids = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Conditions to target repositories by property and refs by name
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgRulesetConditionsVariant2 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_name: Option<RepositoryRulesetConditions2RefName>,
     pub repository_property: OrgRulesetConditionsVariant2RepositoryProperty,
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl OrgRulesetConditionsVariant2 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        repository_property: impl Into<OrgRulesetConditionsVariant2RepositoryProperty>,
+    ) -> Self {
+        OrgRulesetConditionsVariant2 {
+            ref_name: None,
+            repository_property: repository_property.into(),
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl OrgRulesetConditionsVariant2 {
+    /// Sets `ref_name`.
+    pub fn ref_name(
+        mut self,
+        value: impl Into<RepositoryRulesetConditions2RefName>,
+    ) -> Self {
+        self.ref_name = Some(value.into());
+        self
+    }
+    /// Sets `repository_property`.
+    pub fn repository_property(
+        mut self,
+        value: impl Into<OrgRulesetConditionsVariant2RepositoryProperty>,
+    ) -> Self {
+        self.repository_property = value.into();
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrgRulesetConditionsVariant2RepositoryProperty {
     /// The repository properties and values to include. All of these properties must match for the condition to pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4969,10 +6334,44 @@ pub struct OrgRulesetConditionsVariant2RepositoryProperty {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude: Option<Vec<RepositoryRulesetConditionsRepositoryPropertySpec>>,
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl OrgRulesetConditionsVariant2RepositoryProperty {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        OrgRulesetConditionsVariant2RepositoryProperty {
+            include: None,
+            exclude: None,
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl OrgRulesetConditionsVariant2RepositoryProperty {
+    /// Sets `include`.
+    pub fn include(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<RepositoryRulesetConditionsRepositoryPropertySpec>,
+        >,
+    ) -> Self {
+        self.include = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `exclude`.
+    pub fn exclude(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<RepositoryRulesetConditionsRepositoryPropertySpec>,
+        >,
+    ) -> Self {
+        self.exclude = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Parameters for a targeting a repository property
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRulesetConditionsRepositoryPropertySpec {
     /// The name of the repository property to target
     pub name: String,
@@ -4980,20 +6379,60 @@ pub struct RepositoryRulesetConditionsRepositoryPropertySpec {
     pub property_values: Vec<String>,
     /// The source of the repository property. Defaults to 'custom' if not specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<CustomOrSystem>,
+    pub source: Option<RepositoryRulesetConditionsRepositoryPropertySpecSource>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRulesetConditionsRepositoryPropertySpec {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        name: impl Into<String>,
+        property_values: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        RepositoryRulesetConditionsRepositoryPropertySpec {
+            name: name.into(),
+            property_values: property_values.into_iter().map(Into::into).collect(),
+            source: None,
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRulesetConditionsRepositoryPropertySpec {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `property_values`.
+    pub fn property_values(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.property_values = value.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets `source`.
+    pub fn source(
+        mut self,
+        value: impl Into<RepositoryRulesetConditionsRepositoryPropertySpecSource>,
+    ) -> Self {
+        self.source = Some(value.into());
+        self
+    }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
     #[doc =
     " The source of the repository property. Defaults to 'custom' if not specified."]
-    CustomOrSystem { Custom = "custom", System = "system", }
+    RepositoryRulesetConditionsRepositoryPropertySpecSource { Custom = "custom", System =
+    "system", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// A repository rule.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum RepositoryRule {
     RepositoryRuleCreation(RepositoryRuleCreation),
     RepositoryRuleUpdate(RepositoryRuleUpdate),
@@ -5025,134 +6464,218 @@ pub enum RepositoryRule {
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Only allow users with bypass permission to create matching refs.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleCreation {
-    pub r#type: Creation,
+    pub r#type: RepositoryRuleCreationType,
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleCreation {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: impl Into<Creation>) -> Self {
+    pub fn new(r#type: impl Into<RepositoryRuleCreationType>) -> Self {
         RepositoryRuleCreation {
             r#type: r#type.into(),
         }
     }
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleCreation {
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<RepositoryRuleCreationType>) -> Self {
+        self.r#type = value.into();
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    Creation { Creation = "creation", }
+    RepositoryRuleCreationType { Creation = "creation", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Only allow users with bypass permission to update matching refs.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleUpdate {
-    pub r#type: Update,
+    pub r#type: RepositoryRuleUpdateType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleUpdateParameters>,
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleUpdate {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: impl Into<Update>) -> Self {
+    pub fn new(r#type: impl Into<RepositoryRuleUpdateType>) -> Self {
         RepositoryRuleUpdate {
             r#type: r#type.into(),
             parameters: None,
         }
     }
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleUpdate {
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<RepositoryRuleUpdateType>) -> Self {
+        self.r#type = value.into();
+        self
+    }
+    /// Sets `parameters`.
+    pub fn parameters(
+        mut self,
+        value: impl Into<RepositoryRuleUpdateParameters>,
+    ) -> Self {
+        self.parameters = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    Update { Update = "update", }
+    RepositoryRuleUpdateType { Update = "update", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleUpdateParameters {
     /// Branch can pull changes from its upstream repository
     pub update_allows_fetch_and_merge: bool,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleUpdateParameters {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(update_allows_fetch_and_merge: impl Into<bool>) -> Self {
+        RepositoryRuleUpdateParameters {
+            update_allows_fetch_and_merge: update_allows_fetch_and_merge.into(),
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleUpdateParameters {
+    /// Sets `update_allows_fetch_and_merge`.
+    pub fn update_allows_fetch_and_merge(mut self, value: impl Into<bool>) -> Self {
+        self.update_allows_fetch_and_merge = value.into();
+        self
+    }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Only allow users with bypass permissions to delete matching refs.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleDeletion {
-    pub r#type: Deletion,
+    pub r#type: RepositoryRuleDeletionType,
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleDeletion {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: impl Into<Deletion>) -> Self {
+    pub fn new(r#type: impl Into<RepositoryRuleDeletionType>) -> Self {
         RepositoryRuleDeletion {
             r#type: r#type.into(),
         }
     }
 }
-
 #[cfg(any(feature = "repos", feature = "webhooks"))]
-crate::open_enum! {
-    Deletion { Deletion = "deletion", }
-}
-
-#[cfg(any(feature = "repos", feature = "webhooks"))]
-/// Prevent merge commits from being pushed to matching refs.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RepositoryRuleRequiredLinearHistory {
-    pub r#type: RequiredLinearHistory,
-}
-#[cfg(any(feature = "repos", feature = "webhooks"))]
-impl RepositoryRuleRequiredLinearHistory {
-    /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: impl Into<RequiredLinearHistory>) -> Self {
-        RepositoryRuleRequiredLinearHistory {
-            r#type: r#type.into(),
-        }
+impl RepositoryRuleDeletion {
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<RepositoryRuleDeletionType>) -> Self {
+        self.r#type = value.into();
+        self
     }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    RequiredLinearHistory { RequiredLinearHistory = "required_linear_history", }
+    RepositoryRuleDeletionType { Deletion = "deletion", }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Prevent merge commits from being pushed to matching refs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct RepositoryRuleRequiredLinearHistory {
+    pub r#type: RepositoryRuleRequiredLinearHistoryType,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleRequiredLinearHistory {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<RepositoryRuleRequiredLinearHistoryType>) -> Self {
+        RepositoryRuleRequiredLinearHistory {
+            r#type: r#type.into(),
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleRequiredLinearHistory {
+    /// Sets `type`.
+    pub fn r#type(
+        mut self,
+        value: impl Into<RepositoryRuleRequiredLinearHistoryType>,
+    ) -> Self {
+        self.r#type = value.into();
+        self
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    RepositoryRuleRequiredLinearHistoryType { RequiredLinearHistory =
+    "required_linear_history", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Merges must be performed via a merge queue.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleMergeQueue {
-    pub r#type: MergeQueue,
+    pub r#type: RepositoryRuleMergeQueueType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleMergeQueueParameters>,
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleMergeQueue {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: impl Into<MergeQueue>) -> Self {
+    pub fn new(r#type: impl Into<RepositoryRuleMergeQueueType>) -> Self {
         RepositoryRuleMergeQueue {
             r#type: r#type.into(),
             parameters: None,
         }
     }
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleMergeQueue {
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<RepositoryRuleMergeQueueType>) -> Self {
+        self.r#type = value.into();
+        self
+    }
+    /// Sets `parameters`.
+    pub fn parameters(
+        mut self,
+        value: impl Into<RepositoryRuleMergeQueueParameters>,
+    ) -> Self {
+        self.parameters = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    MergeQueue { MergeQueue = "merge_queue", }
+    RepositoryRuleMergeQueueType { MergeQueue = "merge_queue", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleMergeQueueParameters {
     /// Maximum time for a required status check to report a conclusion. After this much time has elapsed, checks that have not reported a conclusion will be assumed to have failed
     pub check_response_timeout_minutes: i64,
     /// When set to ALLGREEN, the merge commit created by merge queue for each PR in the group must pass all required checks to merge. When set to HEADGREEN, only the commit at the head of the merge group, i.e. the commit containing changes from all of the PRs in the group, must pass its required checks to merge.
-    pub grouping_strategy: AllgreenOrHeadgreen,
+    pub grouping_strategy: RepositoryRuleMergeQueueParametersGroupingStrategy,
     /// Limit the number of queued pull requests requesting checks and workflow runs at the same time.
     pub max_entries_to_build: i64,
     /// The maximum number of PRs that will be merged together in a group.
     pub max_entries_to_merge: i64,
     /// Method to use when merging changes from queued pull requests.
-    pub merge_method: MergeOrSquashOrRebase2,
+    pub merge_method: RepositoryRuleMergeQueueParametersMergeMethod,
     /// The minimum number of PRs that will be merged together in a group.
     pub min_entries_to_merge: i64,
     /// The time merge queue should wait after the first PR is added to the queue for the minimum group size to be met. After this time has elapsed, the minimum group size will be ignored and a smaller group will be merged.
@@ -5163,10 +6686,10 @@ impl RepositoryRuleMergeQueueParameters {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
         check_response_timeout_minutes: impl Into<i64>,
-        grouping_strategy: impl Into<AllgreenOrHeadgreen>,
+        grouping_strategy: impl Into<RepositoryRuleMergeQueueParametersGroupingStrategy>,
         max_entries_to_build: impl Into<i64>,
         max_entries_to_merge: impl Into<i64>,
-        merge_method: impl Into<MergeOrSquashOrRebase2>,
+        merge_method: impl Into<RepositoryRuleMergeQueueParametersMergeMethod>,
         min_entries_to_merge: impl Into<i64>,
         min_entries_to_merge_wait_minutes: impl Into<i64>,
     ) -> Self {
@@ -5181,102 +6704,228 @@ impl RepositoryRuleMergeQueueParameters {
         }
     }
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleMergeQueueParameters {
+    /// Sets `check_response_timeout_minutes`.
+    pub fn check_response_timeout_minutes(mut self, value: impl Into<i64>) -> Self {
+        self.check_response_timeout_minutes = value.into();
+        self
+    }
+    /// Sets `grouping_strategy`.
+    pub fn grouping_strategy(
+        mut self,
+        value: impl Into<RepositoryRuleMergeQueueParametersGroupingStrategy>,
+    ) -> Self {
+        self.grouping_strategy = value.into();
+        self
+    }
+    /// Sets `max_entries_to_build`.
+    pub fn max_entries_to_build(mut self, value: impl Into<i64>) -> Self {
+        self.max_entries_to_build = value.into();
+        self
+    }
+    /// Sets `max_entries_to_merge`.
+    pub fn max_entries_to_merge(mut self, value: impl Into<i64>) -> Self {
+        self.max_entries_to_merge = value.into();
+        self
+    }
+    /// Sets `merge_method`.
+    pub fn merge_method(
+        mut self,
+        value: impl Into<RepositoryRuleMergeQueueParametersMergeMethod>,
+    ) -> Self {
+        self.merge_method = value.into();
+        self
+    }
+    /// Sets `min_entries_to_merge`.
+    pub fn min_entries_to_merge(mut self, value: impl Into<i64>) -> Self {
+        self.min_entries_to_merge = value.into();
+        self
+    }
+    /// Sets `min_entries_to_merge_wait_minutes`.
+    pub fn min_entries_to_merge_wait_minutes(mut self, value: impl Into<i64>) -> Self {
+        self.min_entries_to_merge_wait_minutes = value.into();
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
     #[doc =
     " When set to ALLGREEN, the merge commit created by merge queue for each PR in the group must pass all required checks to merge. When set to HEADGREEN, only the commit at the head of the merge group, i.e. the commit containing changes from all of the PRs in the group, must pass its required checks to merge."]
-    AllgreenOrHeadgreen { Allgreen = "ALLGREEN", Headgreen = "HEADGREEN", }
+    RepositoryRuleMergeQueueParametersGroupingStrategy { Allgreen = "ALLGREEN", Headgreen
+    = "HEADGREEN", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
     #[doc = " Method to use when merging changes from queued pull requests."]
-    MergeOrSquashOrRebase2 { Merge = "MERGE", Squash = "SQUASH", Rebase = "REBASE", }
+    RepositoryRuleMergeQueueParametersMergeMethod { Merge = "MERGE", Squash = "SQUASH",
+    Rebase = "REBASE", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Choose which environments must be successfully deployed to before refs can be pushed into a ref that matches this rule.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleRequiredDeployments {
-    pub r#type: RequiredDeployments,
+    pub r#type: RepositoryRuleRequiredDeploymentsType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleRequiredDeploymentsParameters>,
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleRequiredDeployments {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: impl Into<RequiredDeployments>) -> Self {
+    pub fn new(r#type: impl Into<RepositoryRuleRequiredDeploymentsType>) -> Self {
         RepositoryRuleRequiredDeployments {
             r#type: r#type.into(),
             parameters: None,
         }
     }
 }
-
 #[cfg(any(feature = "repos", feature = "webhooks"))]
-crate::open_enum! {
-    RequiredDeployments { RequiredDeployments = "required_deployments", }
-}
-
-#[cfg(any(feature = "repos", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct RepositoryRuleRequiredDeploymentsParameters {
-    /// The environments that must be successfully deployed to before branches can be merged.
-    pub required_deployment_environments: Vec<String>,
-}
-
-#[cfg(any(feature = "repos", feature = "webhooks"))]
-/// Commits pushed to matching refs must have verified signatures.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RepositoryRuleRequiredSignatures {
-    pub r#type: RequiredSignatures,
-}
-#[cfg(any(feature = "repos", feature = "webhooks"))]
-impl RepositoryRuleRequiredSignatures {
-    /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: impl Into<RequiredSignatures>) -> Self {
-        RepositoryRuleRequiredSignatures {
-            r#type: r#type.into(),
-        }
+impl RepositoryRuleRequiredDeployments {
+    /// Sets `type`.
+    pub fn r#type(
+        mut self,
+        value: impl Into<RepositoryRuleRequiredDeploymentsType>,
+    ) -> Self {
+        self.r#type = value.into();
+        self
+    }
+    /// Sets `parameters`.
+    pub fn parameters(
+        mut self,
+        value: impl Into<RepositoryRuleRequiredDeploymentsParameters>,
+    ) -> Self {
+        self.parameters = Some(value.into());
+        self
     }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    RequiredSignatures { RequiredSignatures = "required_signatures", }
+    RepositoryRuleRequiredDeploymentsType { RequiredDeployments = "required_deployments",
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct RepositoryRuleRequiredDeploymentsParameters {
+    /// The environments that must be successfully deployed to before branches can be merged.
+    pub required_deployment_environments: Vec<String>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleRequiredDeploymentsParameters {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        required_deployment_environments: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        RepositoryRuleRequiredDeploymentsParameters {
+            required_deployment_environments: required_deployment_environments
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleRequiredDeploymentsParameters {
+    /// Sets `required_deployment_environments`.
+    pub fn required_deployment_environments(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.required_deployment_environments = value
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        self
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+/// Commits pushed to matching refs must have verified signatures.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct RepositoryRuleRequiredSignatures {
+    pub r#type: RepositoryRuleRequiredSignaturesType,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleRequiredSignatures {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: impl Into<RepositoryRuleRequiredSignaturesType>) -> Self {
+        RepositoryRuleRequiredSignatures {
+            r#type: r#type.into(),
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleRequiredSignatures {
+    /// Sets `type`.
+    pub fn r#type(
+        mut self,
+        value: impl Into<RepositoryRuleRequiredSignaturesType>,
+    ) -> Self {
+        self.r#type = value.into();
+        self
+    }
+}
+
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+crate::open_enum! {
+    RepositoryRuleRequiredSignaturesType { RequiredSignatures = "required_signatures", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Require all commits be made to a non-target branch and submitted via a pull request before they can be merged.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRulePullRequest {
-    pub r#type: PullRequest,
+    pub r#type: RepositoryRulePullRequestType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRulePullRequestParameters>,
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRulePullRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: impl Into<PullRequest>) -> Self {
+    pub fn new(r#type: impl Into<RepositoryRulePullRequestType>) -> Self {
         RepositoryRulePullRequest {
             r#type: r#type.into(),
             parameters: None,
         }
     }
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRulePullRequest {
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<RepositoryRulePullRequestType>) -> Self {
+        self.r#type = value.into();
+        self
+    }
+    /// Sets `parameters`.
+    pub fn parameters(
+        mut self,
+        value: impl Into<RepositoryRulePullRequestParameters>,
+    ) -> Self {
+        self.parameters = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    PullRequest { PullRequest = "pull_request", }
+    RepositoryRulePullRequestType { PullRequest = "pull_request", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRulePullRequestParameters {
     /// Array of allowed merge methods. Allowed values include `merge`, `squash`, and `rebase`. At least one option must be enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_merge_methods: Option<Vec<MergeOrSquashOrRebase>>,
+    pub allowed_merge_methods: Option<Vec<AutoMergeMergeMethod>>,
     /// New, reviewable commits pushed will dismiss previous pull request review approvals.
     pub dismiss_stale_reviews_on_push: bool,
     /// Specify people, teams, or apps allowed to dismiss pull request reviews.
@@ -5299,10 +6948,87 @@ pub struct RepositoryRulePullRequestParameters {
         Vec<RepositoryRuleParamsRequiredReviewerConfiguration>,
     >,
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRulePullRequestParameters {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        dismiss_stale_reviews_on_push: impl Into<bool>,
+        require_code_owner_review: impl Into<bool>,
+        require_last_push_approval: impl Into<bool>,
+        required_approving_review_count: impl Into<i64>,
+        required_review_thread_resolution: impl Into<bool>,
+    ) -> Self {
+        RepositoryRulePullRequestParameters {
+            allowed_merge_methods: None,
+            dismiss_stale_reviews_on_push: dismiss_stale_reviews_on_push.into(),
+            dismissal_restriction: None,
+            require_code_owner_review: require_code_owner_review.into(),
+            require_last_push_approval: require_last_push_approval.into(),
+            required_approving_review_count: required_approving_review_count.into(),
+            required_review_thread_resolution: required_review_thread_resolution.into(),
+            required_reviewers: None,
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRulePullRequestParameters {
+    /// Sets `allowed_merge_methods`.
+    pub fn allowed_merge_methods(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<AutoMergeMergeMethod>>,
+    ) -> Self {
+        self.allowed_merge_methods = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `dismiss_stale_reviews_on_push`.
+    pub fn dismiss_stale_reviews_on_push(mut self, value: impl Into<bool>) -> Self {
+        self.dismiss_stale_reviews_on_push = value.into();
+        self
+    }
+    /// Sets `dismissal_restriction`.
+    pub fn dismissal_restriction(
+        mut self,
+        value: impl Into<RepositoryRuleParamsDismissalRestriction>,
+    ) -> Self {
+        self.dismissal_restriction = Some(value.into());
+        self
+    }
+    /// Sets `require_code_owner_review`.
+    pub fn require_code_owner_review(mut self, value: impl Into<bool>) -> Self {
+        self.require_code_owner_review = value.into();
+        self
+    }
+    /// Sets `require_last_push_approval`.
+    pub fn require_last_push_approval(mut self, value: impl Into<bool>) -> Self {
+        self.require_last_push_approval = value.into();
+        self
+    }
+    /// Sets `required_approving_review_count`.
+    pub fn required_approving_review_count(mut self, value: impl Into<i64>) -> Self {
+        self.required_approving_review_count = value.into();
+        self
+    }
+    /// Sets `required_review_thread_resolution`.
+    pub fn required_review_thread_resolution(mut self, value: impl Into<bool>) -> Self {
+        self.required_review_thread_resolution = value.into();
+        self
+    }
+    /// Sets `required_reviewers`.
+    pub fn required_reviewers(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<RepositoryRuleParamsRequiredReviewerConfiguration>,
+        >,
+    ) -> Self {
+        self.required_reviewers = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Specify people, teams, or apps allowed to dismiss pull request reviews.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleParamsDismissalRestriction {
     /// Specify people, teams, or apps allowed to dismiss pull request reviews.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5310,10 +7036,37 @@ pub struct RepositoryRuleParamsDismissalRestriction {
     /// Whether to restrict review dismissal to specific actors.
     pub enabled: bool,
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleParamsDismissalRestriction {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(enabled: impl Into<bool>) -> Self {
+        RepositoryRuleParamsDismissalRestriction {
+            allowed_actors: None,
+            enabled: enabled.into(),
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleParamsDismissalRestriction {
+    /// Sets `allowed_actors`.
+    pub fn allowed_actors(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<RepositoryRuleParamsActor>>,
+    ) -> Self {
+        self.allowed_actors = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `enabled`.
+    pub fn enabled(mut self, value: impl Into<bool>) -> Self {
+        self.enabled = value.into();
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// An actor allowed to dismiss pull request reviews
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleParamsActor {
     /// ID of the actor that can dismiss reviews.
     pub id: i64,
@@ -5333,6 +7086,19 @@ impl RepositoryRuleParamsActor {
         }
     }
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleParamsActor {
+    /// Sets `id`.
+    pub fn id(mut self, value: impl Into<i64>) -> Self {
+        self.id = value.into();
+        self
+    }
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<RepositoryRuleParamsActorType>) -> Self {
+        self.r#type = value.into();
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
@@ -5344,6 +7110,7 @@ crate::open_enum! {
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// A reviewing team, and file patterns describing which files they must approve changes to.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleParamsRequiredReviewerConfiguration {
     /// Array of file patterns. Pull requests which change matching files must be approved by the specified team. File patterns use fnmatch syntax.
     pub file_patterns: Vec<String>,
@@ -5356,64 +7123,124 @@ pub struct RepositoryRuleParamsRequiredReviewerConfiguration {
 impl RepositoryRuleParamsRequiredReviewerConfiguration {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
-        file_patterns: impl Into<Vec<String>>,
+        file_patterns: impl IntoIterator<Item = impl Into<String>>,
         minimum_approvals: impl Into<i64>,
         reviewer: impl Into<RepositoryRuleParamsReviewer>,
     ) -> Self {
         RepositoryRuleParamsRequiredReviewerConfiguration {
-            file_patterns: file_patterns.into(),
+            file_patterns: file_patterns.into_iter().map(Into::into).collect(),
             minimum_approvals: minimum_approvals.into(),
             reviewer: reviewer.into(),
         }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleParamsRequiredReviewerConfiguration {
+    /// Sets `file_patterns`.
+    pub fn file_patterns(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.file_patterns = value.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets `minimum_approvals`.
+    pub fn minimum_approvals(mut self, value: impl Into<i64>) -> Self {
+        self.minimum_approvals = value.into();
+        self
+    }
+    /// Sets `reviewer`.
+    pub fn reviewer(mut self, value: impl Into<RepositoryRuleParamsReviewer>) -> Self {
+        self.reviewer = value.into();
+        self
     }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// A required reviewing team
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleParamsReviewer {
     /// ID of the reviewer which must review changes to matching files.
     pub id: i64,
     /// The type of the reviewer
-    pub r#type: Team2,
+    pub r#type: RepositoryRuleParamsReviewerType,
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleParamsReviewer {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(id: impl Into<i64>, r#type: impl Into<Team2>) -> Self {
+    pub fn new(
+        id: impl Into<i64>,
+        r#type: impl Into<RepositoryRuleParamsReviewerType>,
+    ) -> Self {
         RepositoryRuleParamsReviewer {
             id: id.into(),
             r#type: r#type.into(),
         }
     }
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleParamsReviewer {
+    /// Sets `id`.
+    pub fn id(mut self, value: impl Into<i64>) -> Self {
+        self.id = value.into();
+        self
+    }
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<RepositoryRuleParamsReviewerType>) -> Self {
+        self.r#type = value.into();
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Choose which status checks must pass before the ref is updated. When enabled, commits must first be pushed to another ref where the checks pass.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleRequiredStatusChecks {
-    pub r#type: RequiredStatusChecks,
+    pub r#type: RepositoryRuleRequiredStatusChecksType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleRequiredStatusChecksParameters>,
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleRequiredStatusChecks {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: impl Into<RequiredStatusChecks>) -> Self {
+    pub fn new(r#type: impl Into<RepositoryRuleRequiredStatusChecksType>) -> Self {
         RepositoryRuleRequiredStatusChecks {
             r#type: r#type.into(),
             parameters: None,
         }
     }
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleRequiredStatusChecks {
+    /// Sets `type`.
+    pub fn r#type(
+        mut self,
+        value: impl Into<RepositoryRuleRequiredStatusChecksType>,
+    ) -> Self {
+        self.r#type = value.into();
+        self
+    }
+    /// Sets `parameters`.
+    pub fn parameters(
+        mut self,
+        value: impl Into<RepositoryRuleRequiredStatusChecksParameters>,
+    ) -> Self {
+        self.parameters = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    RequiredStatusChecks { RequiredStatusChecks = "required_status_checks", }
+    RepositoryRuleRequiredStatusChecksType { RequiredStatusChecks =
+    "required_status_checks", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleRequiredStatusChecksParameters {
     /// Allow repositories and branches to be created if a check would otherwise prohibit it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5423,10 +7250,57 @@ pub struct RepositoryRuleRequiredStatusChecksParameters {
     /// Whether pull requests targeting a matching branch must be tested with the latest code. This setting will not take effect unless at least one status check is enabled.
     pub strict_required_status_checks_policy: bool,
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleRequiredStatusChecksParameters {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        required_status_checks: impl IntoIterator<
+            Item = impl Into<RepositoryRuleParamsStatusCheckConfiguration>,
+        >,
+        strict_required_status_checks_policy: impl Into<bool>,
+    ) -> Self {
+        RepositoryRuleRequiredStatusChecksParameters {
+            do_not_enforce_on_create: None,
+            required_status_checks: required_status_checks
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            strict_required_status_checks_policy: strict_required_status_checks_policy
+                .into(),
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleRequiredStatusChecksParameters {
+    /// Sets `do_not_enforce_on_create`.
+    pub fn do_not_enforce_on_create(mut self, value: impl Into<bool>) -> Self {
+        self.do_not_enforce_on_create = Some(value.into());
+        self
+    }
+    /// Sets `required_status_checks`.
+    pub fn required_status_checks(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<RepositoryRuleParamsStatusCheckConfiguration>,
+        >,
+    ) -> Self {
+        self.required_status_checks = value.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets `strict_required_status_checks_policy`.
+    pub fn strict_required_status_checks_policy(
+        mut self,
+        value: impl Into<bool>,
+    ) -> Self {
+        self.strict_required_status_checks_policy = value.into();
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Required status check
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleParamsStatusCheckConfiguration {
     /// The status check context name that must be present on the commit.
     pub context: String,
@@ -5434,54 +7308,108 @@ pub struct RepositoryRuleParamsStatusCheckConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integration_id: Option<i64>,
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleParamsStatusCheckConfiguration {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(context: impl Into<String>) -> Self {
+        RepositoryRuleParamsStatusCheckConfiguration {
+            context: context.into(),
+            integration_id: None,
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleParamsStatusCheckConfiguration {
+    /// Sets `context`.
+    pub fn context(mut self, value: impl Into<String>) -> Self {
+        self.context = value.into();
+        self
+    }
+    /// Sets `integration_id`.
+    pub fn integration_id(mut self, value: impl Into<i64>) -> Self {
+        self.integration_id = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Prevent users with push access from force pushing to refs.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleNonFastForward {
-    pub r#type: NonFastForward,
+    pub r#type: RepositoryRuleNonFastForwardType,
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleNonFastForward {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: impl Into<NonFastForward>) -> Self {
+    pub fn new(r#type: impl Into<RepositoryRuleNonFastForwardType>) -> Self {
         RepositoryRuleNonFastForward {
             r#type: r#type.into(),
         }
     }
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleNonFastForward {
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<RepositoryRuleNonFastForwardType>) -> Self {
+        self.r#type = value.into();
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    NonFastForward { NonFastForward = "non_fast_forward", }
+    RepositoryRuleNonFastForwardType { NonFastForward = "non_fast_forward", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Parameters to be used for the commit_message_pattern rule
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleCommitMessagePattern {
-    pub r#type: CommitMessagePattern,
+    pub r#type: RepositoryRuleCommitMessagePatternType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleCommitMessagePattern {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: impl Into<CommitMessagePattern>) -> Self {
+    pub fn new(r#type: impl Into<RepositoryRuleCommitMessagePatternType>) -> Self {
         RepositoryRuleCommitMessagePattern {
             r#type: r#type.into(),
             parameters: None,
         }
     }
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleCommitMessagePattern {
+    /// Sets `type`.
+    pub fn r#type(
+        mut self,
+        value: impl Into<RepositoryRuleCommitMessagePatternType>,
+    ) -> Self {
+        self.r#type = value.into();
+        self
+    }
+    /// Sets `parameters`.
+    pub fn parameters(
+        mut self,
+        value: impl Into<RepositoryRuleCommitMessagePatternParameters>,
+    ) -> Self {
+        self.parameters = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    CommitMessagePattern { CommitMessagePattern = "commit_message_pattern", }
+    RepositoryRuleCommitMessagePatternType { CommitMessagePattern =
+    "commit_message_pattern", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleCommitMessagePatternParameters {
     /// How this rule appears when configuring it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5509,6 +7437,32 @@ impl RepositoryRuleCommitMessagePatternParameters {
         }
     }
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleCommitMessagePatternParameters {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `negate`.
+    pub fn negate(mut self, value: impl Into<bool>) -> Self {
+        self.negate = Some(value.into());
+        self
+    }
+    /// Sets `operator`.
+    pub fn operator(
+        mut self,
+        value: impl Into<RepositoryRuleCommitMessagePatternParametersOperator>,
+    ) -> Self {
+        self.operator = value.into();
+        self
+    }
+    /// Sets `pattern`.
+    pub fn pattern(mut self, value: impl Into<String>) -> Self {
+        self.pattern = value.into();
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
@@ -5520,126 +7474,222 @@ crate::open_enum! {
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Parameters to be used for the commit_author_email_pattern rule
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleCommitAuthorEmailPattern {
-    pub r#type: CommitAuthorEmailPattern,
+    pub r#type: RepositoryRuleCommitAuthorEmailPatternType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleCommitAuthorEmailPattern {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: impl Into<CommitAuthorEmailPattern>) -> Self {
+    pub fn new(r#type: impl Into<RepositoryRuleCommitAuthorEmailPatternType>) -> Self {
         RepositoryRuleCommitAuthorEmailPattern {
             r#type: r#type.into(),
             parameters: None,
         }
     }
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleCommitAuthorEmailPattern {
+    /// Sets `type`.
+    pub fn r#type(
+        mut self,
+        value: impl Into<RepositoryRuleCommitAuthorEmailPatternType>,
+    ) -> Self {
+        self.r#type = value.into();
+        self
+    }
+    /// Sets `parameters`.
+    pub fn parameters(
+        mut self,
+        value: impl Into<RepositoryRuleCommitMessagePatternParameters>,
+    ) -> Self {
+        self.parameters = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    CommitAuthorEmailPattern { CommitAuthorEmailPattern = "commit_author_email_pattern",
-    }
+    RepositoryRuleCommitAuthorEmailPatternType { CommitAuthorEmailPattern =
+    "commit_author_email_pattern", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Parameters to be used for the committer_email_pattern rule
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleCommitterEmailPattern {
-    pub r#type: CommitterEmailPattern,
+    pub r#type: RepositoryRuleCommitterEmailPatternType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleCommitterEmailPattern {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: impl Into<CommitterEmailPattern>) -> Self {
+    pub fn new(r#type: impl Into<RepositoryRuleCommitterEmailPatternType>) -> Self {
         RepositoryRuleCommitterEmailPattern {
             r#type: r#type.into(),
             parameters: None,
         }
     }
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleCommitterEmailPattern {
+    /// Sets `type`.
+    pub fn r#type(
+        mut self,
+        value: impl Into<RepositoryRuleCommitterEmailPatternType>,
+    ) -> Self {
+        self.r#type = value.into();
+        self
+    }
+    /// Sets `parameters`.
+    pub fn parameters(
+        mut self,
+        value: impl Into<RepositoryRuleCommitMessagePatternParameters>,
+    ) -> Self {
+        self.parameters = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    CommitterEmailPattern { CommitterEmailPattern = "committer_email_pattern", }
+    RepositoryRuleCommitterEmailPatternType { CommitterEmailPattern =
+    "committer_email_pattern", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Parameters to be used for the branch_name_pattern rule
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleBranchNamePattern {
-    pub r#type: BranchNamePattern,
+    pub r#type: RepositoryRuleBranchNamePatternType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleBranchNamePattern {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: impl Into<BranchNamePattern>) -> Self {
+    pub fn new(r#type: impl Into<RepositoryRuleBranchNamePatternType>) -> Self {
         RepositoryRuleBranchNamePattern {
             r#type: r#type.into(),
             parameters: None,
         }
     }
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleBranchNamePattern {
+    /// Sets `type`.
+    pub fn r#type(
+        mut self,
+        value: impl Into<RepositoryRuleBranchNamePatternType>,
+    ) -> Self {
+        self.r#type = value.into();
+        self
+    }
+    /// Sets `parameters`.
+    pub fn parameters(
+        mut self,
+        value: impl Into<RepositoryRuleCommitMessagePatternParameters>,
+    ) -> Self {
+        self.parameters = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    BranchNamePattern { BranchNamePattern = "branch_name_pattern", }
+    RepositoryRuleBranchNamePatternType { BranchNamePattern = "branch_name_pattern", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Parameters to be used for the tag_name_pattern rule
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleTagNamePattern {
-    pub r#type: TagNamePattern,
+    pub r#type: RepositoryRuleTagNamePatternType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleTagNamePattern {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: impl Into<TagNamePattern>) -> Self {
+    pub fn new(r#type: impl Into<RepositoryRuleTagNamePatternType>) -> Self {
         RepositoryRuleTagNamePattern {
             r#type: r#type.into(),
             parameters: None,
         }
     }
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleTagNamePattern {
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<RepositoryRuleTagNamePatternType>) -> Self {
+        self.r#type = value.into();
+        self
+    }
+    /// Sets `parameters`.
+    pub fn parameters(
+        mut self,
+        value: impl Into<RepositoryRuleCommitMessagePatternParameters>,
+    ) -> Self {
+        self.parameters = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    TagNamePattern { TagNamePattern = "tag_name_pattern", }
+    RepositoryRuleTagNamePatternType { TagNamePattern = "tag_name_pattern", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Require all changes made to a targeted branch to pass the specified workflows before they can be merged.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleWorkflows {
-    pub r#type: Workflows,
+    pub r#type: RepositoryRuleWorkflowsType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleWorkflowsParameters>,
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleWorkflows {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: impl Into<Workflows>) -> Self {
+    pub fn new(r#type: impl Into<RepositoryRuleWorkflowsType>) -> Self {
         RepositoryRuleWorkflows {
             r#type: r#type.into(),
             parameters: None,
         }
     }
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleWorkflows {
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<RepositoryRuleWorkflowsType>) -> Self {
+        self.r#type = value.into();
+        self
+    }
+    /// Sets `parameters`.
+    pub fn parameters(
+        mut self,
+        value: impl Into<RepositoryRuleWorkflowsParameters>,
+    ) -> Self {
+        self.parameters = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    Workflows { Workflows = "workflows", }
+    RepositoryRuleWorkflowsType { Workflows = "workflows", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleWorkflowsParameters {
     /// Allow repositories and branches to be created if a check would otherwise prohibit it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5647,10 +7697,43 @@ pub struct RepositoryRuleWorkflowsParameters {
     /// Workflows that must pass for this rule to pass.
     pub workflows: Vec<RepositoryRuleParamsWorkflowFileReference>,
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleWorkflowsParameters {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        workflows: impl IntoIterator<
+            Item = impl Into<RepositoryRuleParamsWorkflowFileReference>,
+        >,
+    ) -> Self {
+        RepositoryRuleWorkflowsParameters {
+            do_not_enforce_on_create: None,
+            workflows: workflows.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleWorkflowsParameters {
+    /// Sets `do_not_enforce_on_create`.
+    pub fn do_not_enforce_on_create(mut self, value: impl Into<bool>) -> Self {
+        self.do_not_enforce_on_create = Some(value.into());
+        self
+    }
+    /// Sets `workflows`.
+    pub fn workflows(
+        mut self,
+        value: impl IntoIterator<
+            Item = impl Into<RepositoryRuleParamsWorkflowFileReference>,
+        >,
+    ) -> Self {
+        self.workflows = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// A workflow that must run for this rule to pass
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleParamsWorkflowFileReference {
     /// The path to the workflow file
     pub path: String,
@@ -5663,41 +7746,122 @@ pub struct RepositoryRuleParamsWorkflowFileReference {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha: Option<String>,
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleParamsWorkflowFileReference {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(path: impl Into<String>, repository_id: impl Into<i64>) -> Self {
+        RepositoryRuleParamsWorkflowFileReference {
+            path: path.into(),
+            r#ref: None,
+            repository_id: repository_id.into(),
+            sha: None,
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleParamsWorkflowFileReference {
+    /// Sets `path`.
+    pub fn path(mut self, value: impl Into<String>) -> Self {
+        self.path = value.into();
+        self
+    }
+    /// Sets `ref`.
+    pub fn r#ref(mut self, value: impl Into<String>) -> Self {
+        self.r#ref = Some(value.into());
+        self
+    }
+    /// Sets `repository_id`.
+    pub fn repository_id(mut self, value: impl Into<i64>) -> Self {
+        self.repository_id = value.into();
+        self
+    }
+    /// Sets `sha`.
+    pub fn sha(mut self, value: impl Into<String>) -> Self {
+        self.sha = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Choose which tools must provide code scanning results before the reference is updated. When configured, code scanning must be enabled and have results for both the commit and the reference being updated.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleCodeScanning {
-    pub r#type: CodeScanning,
+    pub r#type: RepositoryRuleCodeScanningType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCodeScanningParameters>,
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleCodeScanning {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: impl Into<CodeScanning>) -> Self {
+    pub fn new(r#type: impl Into<RepositoryRuleCodeScanningType>) -> Self {
         RepositoryRuleCodeScanning {
             r#type: r#type.into(),
             parameters: None,
         }
     }
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleCodeScanning {
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<RepositoryRuleCodeScanningType>) -> Self {
+        self.r#type = value.into();
+        self
+    }
+    /// Sets `parameters`.
+    pub fn parameters(
+        mut self,
+        value: impl Into<RepositoryRuleCodeScanningParameters>,
+    ) -> Self {
+        self.parameters = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    CodeScanning { CodeScanning = "code_scanning", }
+    RepositoryRuleCodeScanningType { CodeScanning = "code_scanning", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleCodeScanningParameters {
     /// Tools that must provide code scanning results for this rule to pass.
     pub code_scanning_tools: Vec<RepositoryRuleParamsCodeScanningTool>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleCodeScanningParameters {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        code_scanning_tools: impl IntoIterator<
+            Item = impl Into<RepositoryRuleParamsCodeScanningTool>,
+        >,
+    ) -> Self {
+        RepositoryRuleCodeScanningParameters {
+            code_scanning_tools: code_scanning_tools
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleCodeScanningParameters {
+    /// Sets `code_scanning_tools`.
+    pub fn code_scanning_tools(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<RepositoryRuleParamsCodeScanningTool>>,
+    ) -> Self {
+        self.code_scanning_tools = value.into_iter().map(Into::into).collect();
+        self
+    }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// A tool that must provide code scanning results for this rule to pass.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleParamsCodeScanningTool {
     /// The severity level at which code scanning results that raise alerts block a reference update. For more information on alert severity levels, see "[About code scanning alerts](https://docs.github.com/code-security/code-scanning/managing-code-scanning-alerts/about-code-scanning-alerts#about-alert-severity-and-security-severity-levels)."
     pub alerts_threshold: RepositoryRuleParamsCodeScanningToolAlertsThreshold,
@@ -5723,6 +7887,30 @@ impl RepositoryRuleParamsCodeScanningTool {
         }
     }
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleParamsCodeScanningTool {
+    /// Sets `alerts_threshold`.
+    pub fn alerts_threshold(
+        mut self,
+        value: impl Into<RepositoryRuleParamsCodeScanningToolAlertsThreshold>,
+    ) -> Self {
+        self.alerts_threshold = value.into();
+        self
+    }
+    /// Sets `security_alerts_threshold`.
+    pub fn security_alerts_threshold(
+        mut self,
+        value: impl Into<RepositoryRuleParamsCodeScanningToolSecurityAlertsThreshold>,
+    ) -> Self {
+        self.security_alerts_threshold = value.into();
+        self
+    }
+    /// Sets `tool`.
+    pub fn tool(mut self, value: impl Into<String>) -> Self {
+        self.tool = value.into();
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
@@ -5744,29 +7932,50 @@ crate::open_enum! {
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Request Copilot code review for new pull requests automatically if the author has access to Copilot code review and their premium requests quota has not reached the limit.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleCopilotCodeReview {
-    pub r#type: CopilotCodeReview,
+    pub r#type: RepositoryRuleCopilotCodeReviewType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCopilotCodeReviewParameters>,
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleCopilotCodeReview {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: impl Into<CopilotCodeReview>) -> Self {
+    pub fn new(r#type: impl Into<RepositoryRuleCopilotCodeReviewType>) -> Self {
         RepositoryRuleCopilotCodeReview {
             r#type: r#type.into(),
             parameters: None,
         }
     }
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleCopilotCodeReview {
+    /// Sets `type`.
+    pub fn r#type(
+        mut self,
+        value: impl Into<RepositoryRuleCopilotCodeReviewType>,
+    ) -> Self {
+        self.r#type = value.into();
+        self
+    }
+    /// Sets `parameters`.
+    pub fn parameters(
+        mut self,
+        value: impl Into<RepositoryRuleCopilotCodeReviewParameters>,
+    ) -> Self {
+        self.parameters = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    CopilotCodeReview { CopilotCodeReview = "copilot_code_review", }
+    RepositoryRuleCopilotCodeReviewType { CopilotCodeReview = "copilot_code_review", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleCopilotCodeReviewParameters {
     /// Copilot automatically reviews draft pull requests before they are marked as ready for review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5775,167 +7984,371 @@ pub struct RepositoryRuleCopilotCodeReviewParameters {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_on_push: Option<bool>,
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleCopilotCodeReviewParameters {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        RepositoryRuleCopilotCodeReviewParameters {
+            review_draft_pull_requests: None,
+            review_on_push: None,
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleCopilotCodeReviewParameters {
+    /// Sets `review_draft_pull_requests`.
+    pub fn review_draft_pull_requests(mut self, value: impl Into<bool>) -> Self {
+        self.review_draft_pull_requests = Some(value.into());
+        self
+    }
+    /// Sets `review_on_push`.
+    pub fn review_on_push(mut self, value: impl Into<bool>) -> Self {
+        self.review_on_push = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Enforce any added or changed dependencies to comply with the organization's license policy.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleLicenseComplianceScanning {
-    pub r#type: LicenseComplianceScanning,
+    pub r#type: RepositoryRuleLicenseComplianceScanningType,
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleLicenseComplianceScanning {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: impl Into<LicenseComplianceScanning>) -> Self {
+    pub fn new(r#type: impl Into<RepositoryRuleLicenseComplianceScanningType>) -> Self {
         RepositoryRuleLicenseComplianceScanning {
             r#type: r#type.into(),
         }
     }
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleLicenseComplianceScanning {
+    /// Sets `type`.
+    pub fn r#type(
+        mut self,
+        value: impl Into<RepositoryRuleLicenseComplianceScanningType>,
+    ) -> Self {
+        self.r#type = value.into();
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    LicenseComplianceScanning { LicenseComplianceScanning =
+    RepositoryRuleLicenseComplianceScanningType { LicenseComplianceScanning =
     "license_compliance_scanning", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Prevent commits that include changes in specified file and folder paths from being pushed to the commit graph. This includes absolute paths that contain file names.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleFilePathRestriction {
-    pub r#type: FilePathRestriction,
+    pub r#type: RepositoryRuleFilePathRestrictionType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleFilePathRestrictionParameters>,
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleFilePathRestriction {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: impl Into<FilePathRestriction>) -> Self {
+    pub fn new(r#type: impl Into<RepositoryRuleFilePathRestrictionType>) -> Self {
         RepositoryRuleFilePathRestriction {
             r#type: r#type.into(),
             parameters: None,
         }
     }
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleFilePathRestriction {
+    /// Sets `type`.
+    pub fn r#type(
+        mut self,
+        value: impl Into<RepositoryRuleFilePathRestrictionType>,
+    ) -> Self {
+        self.r#type = value.into();
+        self
+    }
+    /// Sets `parameters`.
+    pub fn parameters(
+        mut self,
+        value: impl Into<RepositoryRuleFilePathRestrictionParameters>,
+    ) -> Self {
+        self.parameters = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    FilePathRestriction { FilePathRestriction = "file_path_restriction", }
+    RepositoryRuleFilePathRestrictionType { FilePathRestriction =
+    "file_path_restriction", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleFilePathRestrictionParameters {
     /// The file paths that are restricted from being pushed to the commit graph.
     pub restricted_file_paths: Vec<String>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleFilePathRestrictionParameters {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        restricted_file_paths: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        RepositoryRuleFilePathRestrictionParameters {
+            restricted_file_paths: restricted_file_paths
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleFilePathRestrictionParameters {
+    /// Sets `restricted_file_paths`.
+    pub fn restricted_file_paths(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.restricted_file_paths = value.into_iter().map(Into::into).collect();
+        self
+    }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Prevent commits that include file paths that exceed the specified character limit from being pushed to the commit graph.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleMaxFilePathLength {
-    pub r#type: MaxFilePathLength,
+    pub r#type: RepositoryRuleMaxFilePathLengthType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleMaxFilePathLengthParameters>,
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleMaxFilePathLength {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: impl Into<MaxFilePathLength>) -> Self {
+    pub fn new(r#type: impl Into<RepositoryRuleMaxFilePathLengthType>) -> Self {
         RepositoryRuleMaxFilePathLength {
             r#type: r#type.into(),
             parameters: None,
         }
     }
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleMaxFilePathLength {
+    /// Sets `type`.
+    pub fn r#type(
+        mut self,
+        value: impl Into<RepositoryRuleMaxFilePathLengthType>,
+    ) -> Self {
+        self.r#type = value.into();
+        self
+    }
+    /// Sets `parameters`.
+    pub fn parameters(
+        mut self,
+        value: impl Into<RepositoryRuleMaxFilePathLengthParameters>,
+    ) -> Self {
+        self.parameters = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    MaxFilePathLength { MaxFilePathLength = "max_file_path_length", }
+    RepositoryRuleMaxFilePathLengthType { MaxFilePathLength = "max_file_path_length", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleMaxFilePathLengthParameters {
     /// The maximum amount of characters allowed in file paths.
     pub max_file_path_length: i64,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleMaxFilePathLengthParameters {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(max_file_path_length: impl Into<i64>) -> Self {
+        RepositoryRuleMaxFilePathLengthParameters {
+            max_file_path_length: max_file_path_length.into(),
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleMaxFilePathLengthParameters {
+    /// Sets `max_file_path_length`.
+    pub fn max_file_path_length(mut self, value: impl Into<i64>) -> Self {
+        self.max_file_path_length = value.into();
+        self
+    }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Prevent commits that include files with specified file extensions from being pushed to the commit graph.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleFileExtensionRestriction {
-    pub r#type: FileExtensionRestriction,
+    pub r#type: RepositoryRuleFileExtensionRestrictionType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleFileExtensionRestrictionParameters>,
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleFileExtensionRestriction {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: impl Into<FileExtensionRestriction>) -> Self {
+    pub fn new(r#type: impl Into<RepositoryRuleFileExtensionRestrictionType>) -> Self {
         RepositoryRuleFileExtensionRestriction {
             r#type: r#type.into(),
             parameters: None,
         }
     }
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleFileExtensionRestriction {
+    /// Sets `type`.
+    pub fn r#type(
+        mut self,
+        value: impl Into<RepositoryRuleFileExtensionRestrictionType>,
+    ) -> Self {
+        self.r#type = value.into();
+        self
+    }
+    /// Sets `parameters`.
+    pub fn parameters(
+        mut self,
+        value: impl Into<RepositoryRuleFileExtensionRestrictionParameters>,
+    ) -> Self {
+        self.parameters = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    FileExtensionRestriction { FileExtensionRestriction = "file_extension_restriction", }
+    RepositoryRuleFileExtensionRestrictionType { FileExtensionRestriction =
+    "file_extension_restriction", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleFileExtensionRestrictionParameters {
     /// The file extensions that are restricted from being pushed to the commit graph.
     pub restricted_file_extensions: Vec<String>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleFileExtensionRestrictionParameters {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        restricted_file_extensions: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        RepositoryRuleFileExtensionRestrictionParameters {
+            restricted_file_extensions: restricted_file_extensions
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleFileExtensionRestrictionParameters {
+    /// Sets `restricted_file_extensions`.
+    pub fn restricted_file_extensions(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.restricted_file_extensions = value.into_iter().map(Into::into).collect();
+        self
+    }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Prevent commits with individual files that exceed the specified limit from being pushed to the commit graph.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleMaxFileSize {
-    pub r#type: MaxFileSize,
+    pub r#type: RepositoryRuleMaxFileSizeType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleMaxFileSizeParameters>,
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleMaxFileSize {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: impl Into<MaxFileSize>) -> Self {
+    pub fn new(r#type: impl Into<RepositoryRuleMaxFileSizeType>) -> Self {
         RepositoryRuleMaxFileSize {
             r#type: r#type.into(),
             parameters: None,
         }
     }
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleMaxFileSize {
+    /// Sets `type`.
+    pub fn r#type(mut self, value: impl Into<RepositoryRuleMaxFileSizeType>) -> Self {
+        self.r#type = value.into();
+        self
+    }
+    /// Sets `parameters`.
+    pub fn parameters(
+        mut self,
+        value: impl Into<RepositoryRuleMaxFileSizeParameters>,
+    ) -> Self {
+        self.parameters = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    MaxFileSize { MaxFileSize = "max_file_size", }
+    RepositoryRuleMaxFileSizeType { MaxFileSize = "max_file_size", }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleMaxFileSizeParameters {
     /// The maximum file size allowed in megabytes. This limit does not apply to Git Large File Storage (Git LFS).
     pub max_file_size: i64,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleMaxFileSizeParameters {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(max_file_size: impl Into<i64>) -> Self {
+        RepositoryRuleMaxFileSizeParameters {
+            max_file_size: max_file_size.into(),
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl RepositoryRuleMaxFileSizeParameters {
+    /// Sets `max_file_size`.
+    pub fn max_file_size(mut self, value: impl Into<i64>) -> Self {
+        self.max_file_size = value.into();
+        self
+    }
 }
 
 #[cfg(any(feature = "orgs", feature = "repos"))]
 /// The historical version of a ruleset
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RulesetVersion {
     /// The ID of the previous version of the ruleset
     pub version_id: i64,
     /// The actor who updated the ruleset
     pub actor: RulesetVersionActor,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
 }
 
 #[cfg(any(feature = "orgs", feature = "repos"))]
 /// The actor who updated the ruleset
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RulesetVersionActor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -5945,12 +8358,13 @@ pub struct RulesetVersionActor {
 
 #[cfg(any(feature = "orgs", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RulesetVersionWithState {
     /// The ID of the previous version of the ruleset
     pub version_id: i64,
     /// The actor who updated the ruleset
     pub actor: RulesetVersionActor,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// The state of the ruleset version
     pub state: serde_json::Value,
 }
@@ -5958,13 +8372,14 @@ pub struct RulesetVersionWithState {
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 crate::open_enum! {
     #[doc = " The token status as of the latest validity check."]
-    ActiveOrInactiveOrUnknown { Active = "active", Inactive = "inactive", Unknown =
+    SecretScanningAlertValidity { Active = "active", Inactive = "inactive", Unknown =
     "unknown", }
 }
 
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents a 'commit' secret scanning location type. This location type shows that a secret was detected inside a commit to a repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningLocationCommit {
     /// The file path in the repository
     pub path: String,
@@ -5992,6 +8407,7 @@ pub struct SecretScanningLocationCommit {
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents a 'wiki_commit' secret scanning location type. This location type shows that a secret was detected inside a commit to a repository wiki.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningLocationWikiCommit {
     /// The file path of the wiki page
     pub path: String,
@@ -6016,6 +8432,7 @@ pub struct SecretScanningLocationWikiCommit {
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents an 'issue_title' secret scanning location type. This location type shows that a secret was detected in the title of an issue.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningLocationIssueTitle {
     /// The API URL to get the issue where the secret was detected.
     pub issue_title_url: String,
@@ -6027,6 +8444,7 @@ pub struct SecretScanningLocationIssueTitle {
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents an 'issue_body' secret scanning location type. This location type shows that a secret was detected in the body of an issue.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningLocationIssueBody {
     /// The API URL to get the issue where the secret was detected.
     pub issue_body_url: String,
@@ -6038,6 +8456,7 @@ pub struct SecretScanningLocationIssueBody {
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents an 'issue_comment' secret scanning location type. This location type shows that a secret was detected in a comment on an issue.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningLocationIssueComment {
     /// The API URL to get the issue comment where the secret was detected.
     pub issue_comment_url: String,
@@ -6049,6 +8468,7 @@ pub struct SecretScanningLocationIssueComment {
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents a 'discussion_title' secret scanning location type. This location type shows that a secret was detected in the title of a discussion.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningLocationDiscussionTitle {
     /// The URL to the discussion where the secret was detected.
     pub discussion_title_url: String,
@@ -6057,6 +8477,7 @@ pub struct SecretScanningLocationDiscussionTitle {
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents a 'discussion_body' secret scanning location type. This location type shows that a secret was detected in the body of a discussion.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningLocationDiscussionBody {
     /// The URL to the discussion where the secret was detected.
     pub discussion_body_url: String,
@@ -6065,6 +8486,7 @@ pub struct SecretScanningLocationDiscussionBody {
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents a 'discussion_comment' secret scanning location type. This location type shows that a secret was detected in a comment on a discussion.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningLocationDiscussionComment {
     /// The API URL to get the discussion comment where the secret was detected.
     pub discussion_comment_url: String,
@@ -6073,6 +8495,7 @@ pub struct SecretScanningLocationDiscussionComment {
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents a 'pull_request_title' secret scanning location type. This location type shows that a secret was detected in the title of a pull request.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningLocationPullRequestTitle {
     /// The API URL to get the pull request where the secret was detected.
     pub pull_request_title_url: String,
@@ -6084,6 +8507,7 @@ pub struct SecretScanningLocationPullRequestTitle {
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents a 'pull_request_body' secret scanning location type. This location type shows that a secret was detected in the body of a pull request.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningLocationPullRequestBody {
     /// The API URL to get the pull request where the secret was detected.
     pub pull_request_body_url: String,
@@ -6095,6 +8519,7 @@ pub struct SecretScanningLocationPullRequestBody {
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents a 'pull_request_comment' secret scanning location type. This location type shows that a secret was detected in a comment on a pull request.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningLocationPullRequestComment {
     /// The API URL to get the pull request comment where the secret was detected.
     pub pull_request_comment_url: String,
@@ -6106,6 +8531,7 @@ pub struct SecretScanningLocationPullRequestComment {
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents a 'pull_request_review' secret scanning location type. This location type shows that a secret was detected in a review on a pull request.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningLocationPullRequestReview {
     /// The API URL to get the pull request review where the secret was detected.
     pub pull_request_review_url: String,
@@ -6117,6 +8543,7 @@ pub struct SecretScanningLocationPullRequestReview {
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents a 'pull_request_review_comment' secret scanning location type. This location type shows that a secret was detected in a review comment on a pull request.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningLocationPullRequestReviewComment {
     /// The API URL to get the pull request review comment where the secret was detected.
     pub pull_request_review_comment_url: String,
@@ -6128,6 +8555,7 @@ pub struct SecretScanningLocationPullRequestReviewComment {
 #[cfg(any(feature = "security-advisories", feature = "webhooks"))]
 /// A repository security advisory.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryAdvisory {
     /// The GitHub Security Advisory ID.
     pub ghsa_id: String,
@@ -6142,7 +8570,7 @@ pub struct RepositoryAdvisory {
     /// A detailed description of what the advisory entails.
     pub description: Option<String>,
     /// The severity of the advisory.
-    pub severity: Option<DependabotAlertSecurityVulnerabilitySeverity>,
+    pub severity: Option<RepositoryAdvisorySeverity>,
     /// The author of the advisory.
     pub author: Option<SimpleUser>,
     /// The publisher of the advisory.
@@ -6151,15 +8579,15 @@ pub struct RepositoryAdvisory {
     /// The state of the advisory.
     pub state: RepositoryAdvisoryState,
     /// The date and time of when the advisory was created, in ISO 8601 format.
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     /// The date and time of when the advisory was last updated, in ISO 8601 format.
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     /// The date and time of when the advisory was published, in ISO 8601 format.
-    pub published_at: Option<String>,
+    pub published_at: Option<crate::Timestamp>,
     /// The date and time of when the advisory was closed, in ISO 8601 format.
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     /// The date and time of when the advisory was withdrawn, in ISO 8601 format.
-    pub withdrawn_at: Option<String>,
+    pub withdrawn_at: Option<crate::Timestamp>,
     pub submission: Option<RepositoryAdvisorySubmission>,
     pub vulnerabilities: Option<Vec<RepositoryAdvisoryVulnerability>>,
     pub cvss: Option<GlobalAdvisoryCvss>,
@@ -6180,9 +8608,10 @@ pub struct RepositoryAdvisory {
 
 #[cfg(any(feature = "security-advisories", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryAdvisoryIdentifiersItem {
     /// The type of identifier.
-    pub r#type: CveOrGhsa,
+    pub r#type: Type,
     /// The identifier value.
     pub value: Option<String>,
 }
@@ -6196,6 +8625,7 @@ crate::open_enum! {
 
 #[cfg(any(feature = "security-advisories", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryAdvisorySubmission {
     /// Whether a private vulnerability report was accepted by the repository's administrators.
     pub accepted: bool,
@@ -6204,6 +8634,7 @@ pub struct RepositoryAdvisorySubmission {
 #[cfg(any(feature = "security-advisories", feature = "webhooks"))]
 /// A product affected by the vulnerability detailed in a repository security advisory.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryAdvisoryVulnerability {
     /// The name of the package affected by the vulnerability.
     pub package: Option<VulnerabilityPackage>,
@@ -6217,6 +8648,7 @@ pub struct RepositoryAdvisoryVulnerability {
 
 #[cfg(any(feature = "security-advisories", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryAdvisoryCreditsItem {
     /// The username of the user credited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6229,28 +8661,47 @@ pub struct RepositoryAdvisoryCreditsItem {
 #[cfg(any(feature = "security-advisories", feature = "webhooks"))]
 /// A credit given to a user for a repository security advisory.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryAdvisoryCredit {
     /// A GitHub user.
     pub user: SimpleUser,
     /// The type of credit the user is receiving.
     pub r#type: SecurityAdvisoryCreditTypes,
     /// The state of the user's acceptance of the credit.
-    pub state: AcceptedOrDeclinedOrPending,
+    pub state: RepositoryAdvisoryCreditState,
 }
 
 #[cfg(any(feature = "security-advisories", feature = "webhooks"))]
 crate::open_enum! {
     #[doc = " The state of the user's acceptance of the credit."]
-    AcceptedOrDeclinedOrPending { Accepted = "accepted", Declined = "declined", Pending =
-    "pending", }
+    RepositoryAdvisoryCreditState { Accepted = "accepted", Declined = "declined", Pending
+    = "pending", }
 }
 
 #[cfg(any(feature = "repos", feature = "teams"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct TeamsAddOrUpdateRepoPermissionsInOrgRequest {
     /// The permission to grant the team on this repository. We accept the following permissions to be set: `pull`, `triage`, `push`, `maintain`, `admin` and you can also specify a custom repository role name, if the owning organization has defined any. If no permission is specified, the team's `permission` attribute will be used to determine what permission to grant the team on this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission: Option<String>,
+}
+#[cfg(any(feature = "repos", feature = "teams"))]
+impl TeamsAddOrUpdateRepoPermissionsInOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        TeamsAddOrUpdateRepoPermissionsInOrgRequest {
+            permission: None,
+        }
+    }
+}
+#[cfg(any(feature = "repos", feature = "teams"))]
+impl TeamsAddOrUpdateRepoPermissionsInOrgRequest {
+    /// Sets `permission`.
+    pub fn permission(mut self, value: impl Into<String>) -> Self {
+        self.permission = Some(value.into());
+        self
+    }
 }
 
 #[cfg(any(feature = "code-scanning", feature = "orgs"))]
@@ -6259,7 +8710,7 @@ crate::open_enum! {
     " CodeQL query suite to be used. If you specify the `query_suite` parameter, the default setup will be configured with this query suite only on all repositories that didn't have default setup already configured. It will not change the query suite on repositories that already have default setup configured."]
     #[doc =
     " If you don't specify any `query_suite` in your request, the preferred query suite of the organization will be applied."]
-    DefaultTypeOrExtended { Default = "default", Extended = "extended", }
+    CodeScanningDefaultSetupQuerySuite { Default = "default", Extended = "extended", }
 }
 
 #[cfg(any(feature = "actions", feature = "checks", feature = "webhooks"))]
@@ -6279,12 +8730,13 @@ crate::open_enum! {
 #[cfg(any(feature = "actions", feature = "checks", feature = "webhooks"))]
 crate::open_enum! {
     #[doc = " The phase of the lifecycle that the job is currently in."]
-    QueuedOrInProgressOrCompleted { Queued = "queued", InProgress = "in_progress",
-    Completed = "completed", }
+    JobStepsItemStatus { Queued = "queued", InProgress = "in_progress", Completed =
+    "completed", }
 }
 
 #[cfg(any(feature = "actions", feature = "agents"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsListRepoOrganizationSecretsResponse {
     pub total_count: i64,
     pub secrets: Vec<ActionsSecret>,
@@ -6293,15 +8745,17 @@ pub struct ActionsListRepoOrganizationSecretsResponse {
 #[cfg(any(feature = "actions", feature = "agents"))]
 /// Set secrets for GitHub Actions.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsSecret {
     /// The name of the secret.
     pub name: String,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
 }
 
 #[cfg(any(feature = "actions", feature = "agents"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsListRepoOrganizationVariablesResponse {
     pub total_count: i64,
     pub variables: Vec<ActionsVariable>,
@@ -6310,20 +8764,22 @@ pub struct ActionsListRepoOrganizationVariablesResponse {
 #[cfg(any(feature = "actions", feature = "agents"))]
 /// Actions Variable
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActionsVariable {
     /// The name of the variable.
     pub name: String,
     /// The value of the variable.
     pub value: String,
     /// The date and time at which the variable was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The date and time at which the variable was last updated, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
 }
 
 #[cfg(any(feature = "actions", feature = "checks", feature = "webhooks"))]
 /// A commit.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SimpleCommit {
     /// SHA for the commit
     pub id: String,
@@ -6332,7 +8788,7 @@ pub struct SimpleCommit {
     /// Message describing the purpose of the commit
     pub message: String,
     /// Timestamp of the commit
-    pub timestamp: String,
+    pub timestamp: crate::Timestamp,
     /// Information about the Git author
     pub author: Option<SimpleCommitAuthor>,
     /// Information about the Git committer
@@ -6342,6 +8798,7 @@ pub struct SimpleCommit {
 #[cfg(any(feature = "actions", feature = "checks", feature = "webhooks"))]
 /// Information about the Git author
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SimpleCommitAuthor {
     /// Name of the commit's author
     pub name: String,
@@ -6351,11 +8808,12 @@ pub struct SimpleCommitAuthor {
 
 #[cfg(any(feature = "actions", feature = "checks"))]
 crate::open_enum! {
-    LatestOrAll { Latest = "latest", All = "all", }
+    ChecksListForRefFilter { Latest = "latest", All = "all", }
 }
 
 #[cfg(any(feature = "actions", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PendingDeploymentReviewersItem {
     /// The type of reviewer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6373,6 +8831,7 @@ crate::open_enum! {
 #[cfg(any(feature = "actions", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum PendingDeploymentReviewersItemReviewer {
     SimpleUser(SimpleUser),
     Team(Team),
@@ -6383,6 +8842,7 @@ pub enum PendingDeploymentReviewersItemReviewer {
 #[cfg(any(feature = "actions", feature = "repos", feature = "webhooks"))]
 /// A request for a specific ref(branch,sha,tag) to be deployed
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Deployment {
     pub url: String,
     /// Unique identifier of the deployment
@@ -6400,8 +8860,8 @@ pub struct Deployment {
     pub environment: String,
     pub description: Option<String>,
     pub creator: Option<SimpleUser>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     pub statuses_url: String,
     pub repository_url: String,
     /// Specifies if the given environment is will no longer exist at some point in the future. Default: false.
@@ -6417,6 +8877,7 @@ pub struct Deployment {
 #[cfg(any(feature = "actions", feature = "repos", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum DeploymentPayload {
     Object(serde_json::Value),
     String(String),
@@ -6438,24 +8899,73 @@ impl From<&str> for DeploymentPayload {
 
 #[cfg(any(feature = "actions", feature = "agents"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsCreateOrUpdateRepoSecretRequest {
     /// Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get a repository public key](https://docs.github.com/rest/actions/secrets#get-a-repository-public-key) endpoint.
     pub encrypted_value: String,
     /// ID of the key you used to encrypt the secret.
     pub key_id: String,
 }
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl ActionsCreateOrUpdateRepoSecretRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(encrypted_value: impl Into<String>, key_id: impl Into<String>) -> Self {
+        ActionsCreateOrUpdateRepoSecretRequest {
+            encrypted_value: encrypted_value.into(),
+            key_id: key_id.into(),
+        }
+    }
+}
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl ActionsCreateOrUpdateRepoSecretRequest {
+    /// Sets `encrypted_value`.
+    pub fn encrypted_value(mut self, value: impl Into<String>) -> Self {
+        self.encrypted_value = value.into();
+        self
+    }
+    /// Sets `key_id`.
+    pub fn key_id(mut self, value: impl Into<String>) -> Self {
+        self.key_id = value.into();
+        self
+    }
+}
 
 #[cfg(any(feature = "actions", feature = "agents"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsCreateRepoVariableRequest {
     /// The name of the variable.
     pub name: String,
     /// The value of the variable.
     pub value: String,
 }
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl ActionsCreateRepoVariableRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+        ActionsCreateRepoVariableRequest {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+}
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl ActionsCreateRepoVariableRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `value`.
+    pub fn value(mut self, value: impl Into<String>) -> Self {
+        self.value = value.into();
+        self
+    }
+}
 
 #[cfg(any(feature = "actions", feature = "agents"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ActionsUpdateRepoVariableRequest {
     /// The name of the variable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6464,9 +8974,33 @@ pub struct ActionsUpdateRepoVariableRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl ActionsUpdateRepoVariableRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        ActionsUpdateRepoVariableRequest {
+            name: None,
+            value: None,
+        }
+    }
+}
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl ActionsUpdateRepoVariableRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `value`.
+    pub fn value(mut self, value: impl Into<String>) -> Self {
+        self.value = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "users"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ReposListAttestationsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestations: Option<Vec<ReposListAttestationsResponseAttestationsItem>>,
@@ -6474,6 +9008,7 @@ pub struct ReposListAttestationsResponse {
 
 #[cfg(any(feature = "repos", feature = "users"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ReposListAttestationsResponseAttestationsItem {
     /// The attestation's Sigstore Bundle.
     /// Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.
@@ -6500,6 +9035,7 @@ pub struct ReposListAttestationsResponseAttestationsItem {
     )
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ShortBranchCommit {
     pub sha: String,
     pub url: String,
@@ -6508,6 +9044,7 @@ pub struct ShortBranchCommit {
 #[cfg(any(feature = "pulls", feature = "repos"))]
 /// Commit
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Commit {
     pub url: String,
     pub sha: String,
@@ -6526,6 +9063,7 @@ pub struct Commit {
 
 #[cfg(any(feature = "pulls", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CommitCommit {
     pub url: String,
     pub author: Option<GitUser>,
@@ -6541,18 +9079,20 @@ pub struct CommitCommit {
 #[cfg(any(feature = "pulls", feature = "repos", feature = "search"))]
 /// Metaproperties for Git author/committer information.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GitUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date: Option<String>,
+    pub date: Option<crate::Timestamp>,
 }
 
 #[cfg(any(feature = "git", feature = "pulls", feature = "repos", feature = "search"))]
 /// Verification
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Verification {
     pub verified: bool,
     pub reason: String,
@@ -6564,6 +9104,7 @@ pub struct Verification {
 #[cfg(any(feature = "pulls", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum CommitAuthor {
     SimpleUser(SimpleUser),
     EmptyObject(serde_json::Value),
@@ -6573,6 +9114,7 @@ pub enum CommitAuthor {
 
 #[cfg(any(feature = "pulls", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CommitParentsItem {
     pub sha: String,
     pub url: String,
@@ -6582,6 +9124,7 @@ pub struct CommitParentsItem {
 
 #[cfg(any(feature = "pulls", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CommitStats {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
@@ -6594,6 +9137,7 @@ pub struct CommitStats {
 #[cfg(any(feature = "pulls", feature = "repos"))]
 /// Diff Entry
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DiffEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha: Option<String>,
@@ -6625,14 +9169,15 @@ crate::open_enum! {
     " **Required if you provide `completed_at` or a `status` of `completed`**. The final conclusion of the check."]
     #[doc =
     " **Note:** Providing `conclusion` will automatically set the `status` parameter to `completed`. You cannot change a check run conclusion to `stale`, only GitHub can set this."]
-    ChecksCreateRequestConclusion { ActionRequired = "action_required", Cancelled =
-    "cancelled", Failure = "failure", Neutral = "neutral", Success = "success", Skipped =
-    "skipped", Stale = "stale", TimedOut = "timed_out", }
+    Conclusion { ActionRequired = "action_required", Cancelled = "cancelled", Failure =
+    "failure", Neutral = "neutral", Success = "success", Skipped = "skipped", Stale =
+    "stale", TimedOut = "timed_out", }
 }
 
 #[cfg(any(feature = "checks", feature = "webhooks"))]
 /// A deployment created as the result of an Actions check run from a workflow that references an environment
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DeploymentSimple {
     pub url: String,
     /// Unique identifier of the deployment
@@ -6645,8 +9190,8 @@ pub struct DeploymentSimple {
     /// Name for the target deployment environment.
     pub environment: String,
     pub description: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     pub statuses_url: String,
     pub repository_url: String,
     /// Specifies if the given environment is will no longer exist at some point in the future. Default: false.
@@ -6668,7 +9213,7 @@ crate::open_enum! {
 
 #[cfg(any(feature = "code-quality", feature = "dependabot", feature = "webhooks"))]
 crate::open_enum! {
-    OpenOrDismissed { Open = "open", Dismissed = "dismissed", }
+    CodeQualityFindingState { Open = "open", Dismissed = "dismissed", }
 }
 
 #[cfg(any(feature = "code-quality", feature = "webhooks"))]
@@ -6680,23 +9225,31 @@ crate::open_enum! {
 
 #[cfg(any(feature = "code-quality", feature = "code-scanning"))]
 crate::open_enum! {
-    #[doc = " Code quality setup has been configured or not."] ConfiguredOrNotConfigured
-    { Configured = "configured", NotConfigured = "not-configured", }
+    #[doc = " Code quality setup has been configured or not."] CodeQualitySetupState {
+    Configured = "configured", NotConfigured = "not-configured", }
 }
 
 #[cfg(any(feature = "code-quality", feature = "code-scanning"))]
 crate::open_enum! {
-    #[doc = " Runner type to be used."] StandardOrLabeled { Standard = "standard",
-    Labeled = "labeled", }
+    #[doc = " Runner type to be used."] CodeQualitySetupRunnerType { Standard =
+    "standard", Labeled = "labeled", }
 }
 
 #[cfg(any(feature = "code-quality", feature = "code-scanning"))]
 crate::open_enum! {
-    #[doc = " The frequency of the periodic analysis."] Weekly { Weekly = "weekly", }
+    #[doc = " The frequency of the periodic analysis."] CodeQualitySetupSchedule { Weekly
+    = "weekly", }
+}
+
+#[cfg(any(feature = "code-quality", feature = "code-scanning"))]
+crate::open_enum! {
+    #[doc = " Runner type to be used."] CodeQualitySetupUpdateRunnerType { Standard =
+    "standard", Labeled = "labeled", }
 }
 
 #[cfg(any(feature = "code-scanning", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CodeScanningAlertInstanceListMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -6704,11 +9257,12 @@ pub struct CodeScanningAlertInstanceListMessage {
 
 #[cfg(any(feature = "code-scanning", feature = "webhooks"))]
 crate::open_enum! {
-    Created { Created = "created", }
+    WebhookStarCreatedAction { Created = "created", }
 }
 
 #[cfg(any(feature = "codespaces", feature = "dependabot"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct CodespacesCreateOrUpdateRepoSecretRequest {
     /// Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get a repository public key](https://docs.github.com/rest/codespaces/repository-secrets#get-a-repository-public-key) endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6717,10 +9271,34 @@ pub struct CodespacesCreateOrUpdateRepoSecretRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
 }
+#[cfg(any(feature = "codespaces", feature = "dependabot"))]
+impl CodespacesCreateOrUpdateRepoSecretRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        CodespacesCreateOrUpdateRepoSecretRequest {
+            encrypted_value: None,
+            key_id: None,
+        }
+    }
+}
+#[cfg(any(feature = "codespaces", feature = "dependabot"))]
+impl CodespacesCreateOrUpdateRepoSecretRequest {
+    /// Sets `encrypted_value`.
+    pub fn encrypted_value(mut self, value: impl Into<String>) -> Self {
+        self.encrypted_value = Some(value.into());
+        self
+    }
+    /// Sets `key_id`.
+    pub fn key_id(mut self, value: impl Into<String>) -> Self {
+        self.key_id = Some(value.into());
+        self
+    }
+}
 
 #[cfg(any(feature = "issues", feature = "repos"))]
 /// Commit Comment
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CommitComment {
     pub html_url: String,
     pub url: String,
@@ -6732,8 +9310,8 @@ pub struct CommitComment {
     pub line: Option<i64>,
     pub commit_id: String,
     pub user: Option<SimpleUser>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
     /// Reaction Rollup
@@ -6743,13 +9321,32 @@ pub struct CommitComment {
 
 #[cfg(any(feature = "issues", feature = "pulls", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReposUpdateCommitCommentRequest {
     /// The contents of the comment
     pub body: String,
 }
+#[cfg(any(feature = "issues", feature = "pulls", feature = "repos"))]
+impl ReposUpdateCommitCommentRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(body: impl Into<String>) -> Self {
+        ReposUpdateCommitCommentRequest {
+            body: body.into(),
+        }
+    }
+}
+#[cfg(any(feature = "issues", feature = "pulls", feature = "repos"))]
+impl ReposUpdateCommitCommentRequest {
+    /// Sets `body`.
+    pub fn body(mut self, value: impl Into<String>) -> Self {
+        self.body = value.into();
+        self
+    }
+}
 
 #[cfg(any(feature = "licenses", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ContentDirectoryItemLinks {
     pub git: Option<String>,
     pub html: Option<String>,
@@ -6757,20 +9354,9 @@ pub struct ContentDirectoryItemLinks {
     pub self_: String,
 }
 
-#[cfg(any(feature = "git", feature = "repos"))]
-/// The person that committed the file. Default: the authenticated user.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposCreateOrUpdateFileContentsRequestCommitter {
-    /// The name of the author or committer of the commit. You'll receive a `422` status code if `name` is omitted.
-    pub name: String,
-    /// The email of the author or committer of the commit. You'll receive a `422` status code if `email` is omitted.
-    pub email: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date: Option<String>,
-}
-
 #[cfg(any(feature = "repos", feature = "search"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct FileCommitCommitParentsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -6783,6 +9369,7 @@ pub struct FileCommitCommitParentsItem {
 #[cfg(any(feature = "git", feature = "repos"))]
 /// Repository rule violation was detected
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleViolationError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -6796,6 +9383,7 @@ pub struct RepositoryRuleViolationError {
 
 #[cfg(any(feature = "git", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleViolationErrorMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning: Option<RepositoryRuleViolationErrorMetadataSecretScanning>,
@@ -6803,6 +9391,7 @@ pub struct RepositoryRuleViolationErrorMetadata {
 
 #[cfg(any(feature = "git", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleViolationErrorMetadataSecretScanning {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_placeholders: Option<
@@ -6812,6 +9401,7 @@ pub struct RepositoryRuleViolationErrorMetadataSecretScanning {
 
 #[cfg(any(feature = "git", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryRuleViolationErrorMetadataSecretScanningBypassPlaceholdersItem {
     /// The ID of the push protection bypass placeholder. This value is returned on any push protected routes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6823,11 +9413,12 @@ pub struct RepositoryRuleViolationErrorMetadataSecretScanningBypassPlaceholdersI
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 /// A Dependabot alert.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DependabotAlert {
     /// The security alert number.
     pub number: i64,
     /// The state of the Dependabot alert.
-    pub state: DependabotAlertWithRepositoryState,
+    pub state: DependabotAlertState,
     /// Details for the vulnerable dependency.
     pub dependency: DependabotAlertWithRepositoryDependency,
     /// Details for the GitHub Security Advisory.
@@ -6839,21 +9430,21 @@ pub struct DependabotAlert {
     /// The GitHub URL of the alert resource.
     pub html_url: String,
     /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The time that the alert was last updated in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub dismissed_at: Option<String>,
+    pub dismissed_at: Option<crate::Timestamp>,
     pub dismissed_by: Option<SimpleUser>,
     /// The reason that the alert was dismissed.
-    pub dismissed_reason: Option<DependabotAlertWithRepositoryDismissedReason>,
+    pub dismissed_reason: Option<DependabotAlertDismissedReason>,
     /// An optional comment associated with the alert's dismissal.
     pub dismissed_comment: Option<String>,
     /// The time that the alert was no longer detected and was considered fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub fixed_at: Option<String>,
+    pub fixed_at: Option<crate::Timestamp>,
     /// The time that the alert was auto-dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auto_dismissed_at: Option<String>,
+    pub auto_dismissed_at: Option<crate::Timestamp>,
     /// Information about an active dismissal request for this Dependabot alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissal_request: Option<DependabotAlertDismissalRequestSimple>,
@@ -6864,16 +9455,17 @@ pub struct DependabotAlert {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    #[doc = " Whether this rule targets a branch or tag."] BranchOrTag { Branch =
-    "branch", Tag = "tag", }
+    #[doc = " Whether this rule targets a branch or tag."] WebhookCreateRefType { Branch
+    = "branch", Tag = "tag", }
 }
 
 #[cfg(any(feature = "git", feature = "issues"))]
 /// Identifying information for the git-user
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GitCommitAuthor {
     /// Timestamp of the commit
-    pub date: String,
+    pub date: crate::Timestamp,
     /// Git email address of the user
     pub email: String,
     /// Name of the git user
@@ -6882,6 +9474,7 @@ pub struct GitCommitAuthor {
 
 #[cfg(any(feature = "git", feature = "issues"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GitCommitParentsItem {
     /// SHA for the commit
     pub sha: String,
@@ -6891,6 +9484,7 @@ pub struct GitCommitParentsItem {
 
 #[cfg(any(feature = "git", feature = "issues"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GitCommitVerification {
     pub verified: bool,
     pub reason: String,
@@ -6902,6 +9496,7 @@ pub struct GitCommitVerification {
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Hook Response
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct HookResponse {
     pub code: Option<i64>,
     pub status: Option<String>,
@@ -6913,13 +9508,14 @@ crate::open_enum! {
     #[doc =
     " The reason for locking the issue or pull request conversation. Lock will fail if you don't use one of these reasons:"]
     #[doc = "  * `off-topic`"] #[doc = "  * `too heated`"] #[doc = "  * `resolved`"]
-    #[doc = "  * `spam`"] IssuesLockRequestLockReason { OffTopic = "off-topic", TooHeated
-    = "too heated", Resolved = "resolved", Spam = "spam", }
+    #[doc = "  * `spam`"] WebhooksIssueActiveLockReason { OffTopic = "off-topic",
+    TooHeated = "too heated", Resolved = "resolved", Spam = "spam", }
 }
 
 #[cfg(any(feature = "issues", feature = "pulls"))]
 /// Pull Request Review Comments are comments on a portion of the Pull Request's diff.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestReviewComment {
     /// URL for the pull request review comment
     pub url: String,
@@ -6949,8 +9545,8 @@ pub struct PullRequestReviewComment {
     pub user: Option<SimpleUser>,
     /// The text of the comment.
     pub body: String,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     /// HTML URL for the pull request review comment.
     pub html_url: String,
     /// URL for the pull request that the review comment belongs to.
@@ -6967,7 +9563,7 @@ pub struct PullRequestReviewComment {
     pub original_start_line: Option<i64>,
     /// The side of the first line of the range for a multi-line comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_side: Option<LeftOrRight>,
+    pub start_side: Option<ReviewCommentStartSide>,
     /// The line of the blob to which the comment applies. The last line of the range for a multi-line comment
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<i64>,
@@ -6976,10 +9572,10 @@ pub struct PullRequestReviewComment {
     pub original_line: Option<i64>,
     /// The side of the diff to which the comment applies. The side of the last line of the range for a multi-line comment
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub side: Option<LeftOrRight>,
+    pub side: Option<ReviewCommentSide>,
     /// The level at which the comment is targeted, can be a diff line or a file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject_type: Option<LineOrFile>,
+    pub subject_type: Option<ReviewCommentSubjectType>,
     /// Reaction Rollup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
@@ -6991,6 +9587,7 @@ pub struct PullRequestReviewComment {
 
 #[cfg(any(feature = "issues", feature = "pulls"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestReviewCommentLinks {
     #[serde(rename = "self")]
     pub self_: PullRequestReviewCommentEventCommentLinksHtml,
@@ -7001,17 +9598,25 @@ pub struct PullRequestReviewCommentLinks {
 #[cfg(any(feature = "issues", feature = "pulls", feature = "webhooks"))]
 crate::open_enum! {
     #[doc = " The side of the first line of the range for a multi-line comment."]
-    LeftOrRight { Left = "LEFT", Right = "RIGHT", }
+    ReviewCommentStartSide { Left = "LEFT", Right = "RIGHT", }
+}
+
+#[cfg(any(feature = "issues", feature = "pulls"))]
+crate::open_enum! {
+    #[doc =
+    " The side of the diff to which the comment applies. The side of the last line of the range for a multi-line comment"]
+    ReviewCommentSide { Left = "LEFT", Right = "RIGHT", }
 }
 
 #[cfg(any(feature = "issues", feature = "pulls", feature = "webhooks"))]
 crate::open_enum! {
     #[doc = " The level at which the comment is targeted, can be a diff line or a file."]
-    LineOrFile { Line = "line", File = "file", }
+    ReviewCommentSubjectType { Line = "line", File = "file", }
 }
 
 #[cfg(any(feature = "activity", feature = "pulls"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ActivityMarkRepoNotificationsAsReadResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -7021,6 +9626,7 @@ pub struct ActivityMarkRepoNotificationsAsReadResponse {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PageBuildError {
     pub message: Option<String>,
 }
@@ -7028,7 +9634,8 @@ pub struct PageBuildError {
 #[cfg(any(feature = "pulls", feature = "webhooks"))]
 /// Pull requests let you tell others about changes you've pushed to a repository on GitHub. Once a pull request is sent, interested parties can review the set of changes, discuss potential modifications, and even push follow-up commits if necessary.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct PullRequest2 {
+#[non_exhaustive]
+pub struct PullRequest {
     pub url: String,
     pub id: i64,
     pub node_id: String,
@@ -7044,21 +9651,21 @@ pub struct PullRequest2 {
     /// Number uniquely identifying the pull request within its repository.
     pub number: i64,
     /// State of this Pull Request. Either `open` or `closed`.
-    pub state: OpenOrClosed,
+    pub state: PullRequestState,
     pub locked: bool,
     /// The title of the pull request.
     pub title: String,
     /// A GitHub user.
     pub user: SimpleUser,
     pub body: Option<String>,
-    pub labels: Vec<PullRequest2LabelsItem>,
+    pub labels: Vec<PullRequestLabelsItem>,
     pub milestone: Option<Milestone>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_lock_reason: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-    pub closed_at: Option<String>,
-    pub merged_at: Option<String>,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
+    pub closed_at: Option<crate::Timestamp>,
+    pub merged_at: Option<crate::Timestamp>,
     pub merge_commit_sha: Option<String>,
     pub assignee: Option<SimpleUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7068,7 +9675,7 @@ pub struct PullRequest2 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_teams: Option<Vec<TeamSimple>>,
     pub head: PullRequestSimpleHead,
-    pub base: PullRequest2Base,
+    pub base: PullRequestBase,
     #[serde(rename = "_links")]
     pub links: PullRequestSimpleLinks,
     /// How the author is associated with the repository.
@@ -7098,8 +9705,15 @@ pub struct PullRequest2 {
 }
 
 #[cfg(any(feature = "pulls", feature = "webhooks"))]
+crate::open_enum! {
+    #[doc = " State of this Pull Request. Either `open` or `closed`."] PullRequestState {
+    Open = "open", Closed = "closed", }
+}
+
+#[cfg(any(feature = "pulls", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct PullRequest2LabelsItem {
+#[non_exhaustive]
+pub struct PullRequestLabelsItem {
     pub id: i64,
     pub node_id: String,
     pub url: String,
@@ -7111,7 +9725,8 @@ pub struct PullRequest2LabelsItem {
 
 #[cfg(any(feature = "pulls", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct PullRequest2Base {
+#[non_exhaustive]
+pub struct PullRequestBase {
     pub label: String,
     pub r#ref: String,
     /// A repository on GitHub.
@@ -7123,6 +9738,7 @@ pub struct PullRequest2Base {
 
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningAlertMetadataItem {
     /// The metadata key.
     pub key: String,
@@ -7132,6 +9748,7 @@ pub struct SecretScanningAlertMetadataItem {
 
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningLocation {
     /// The location type. Because secrets may be found in different types of resources (ie. code, comments, issues, pull requests, discussions), this field identifies the type of resource where the secret was found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7156,6 +9773,7 @@ crate::open_enum! {
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum SecretScanningLocationDetails {
     SecretScanningLocationCommit(SecretScanningLocationCommit),
     SecretScanningLocationWikiCommit(SecretScanningLocationWikiCommit),
@@ -7178,7 +9796,7 @@ pub enum SecretScanningLocationDetails {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 crate::open_enum! {
-    #[doc = " The state of the status."] ReposCreateCommitStatusRequestState { Error =
-    "error", Failure = "failure", Pending = "pending", Success = "success", }
+    #[doc = " The state of the status."] WebhookStatusState { Error = "error", Failure =
+    "failure", Pending = "pending", Success = "success", }
 }
 

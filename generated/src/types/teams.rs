@@ -4,11 +4,12 @@
 use super::*;
 
 crate::open_enum! {
-    AllOrEnterpriseOrOrganization { All = "all", Enterprise = "enterprise", Organization
-    = "organization", }
+    TeamsListTeamType { All = "all", Enterprise = "enterprise", Organization =
+    "organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct TeamsCreateRequest {
     /// The name of the team.
     pub name: String,
@@ -30,22 +31,94 @@ pub struct TeamsCreateRequest {
     ///  * `closed` - visible to all members of this organization.
     /// Default for child team: `closed`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub privacy: Option<SecretOrClosed>,
+    pub privacy: Option<TeamFullPrivacy>,
     /// The notification setting the team has chosen. The options are:
     ///  * `notifications_enabled` - team members receive notifications when the team is @mentioned.
     ///  * `notifications_disabled` - no one receives notifications.
     /// Default: `notifications_enabled`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_setting: Option<EnterpriseTeamNotificationSetting>,
+    pub notification_setting: Option<TeamFullNotificationSetting>,
     /// **Closing down notice**. The permission that new repositories will be added to the team with when none is specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permission: Option<PullOrPush>,
+    pub permission: Option<TeamsCreateRequestPermission>,
     /// The ID of a team to set as the parent team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_team_id: Option<i64>,
     /// The slug of a team to set as the parent team. Ignored when `parent_team_id` is also provided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_team_slug: Option<String>,
+}
+impl TeamsCreateRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>) -> Self {
+        TeamsCreateRequest {
+            name: name.into(),
+            description: None,
+            maintainers: None,
+            repo_names: None,
+            privacy: None,
+            notification_setting: None,
+            permission: None,
+            parent_team_id: None,
+            parent_team_slug: None,
+        }
+    }
+}
+impl TeamsCreateRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    /// Sets `maintainers`.
+    pub fn maintainers(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.maintainers = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `repo_names`.
+    pub fn repo_names(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.repo_names = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `privacy`.
+    pub fn privacy(mut self, value: impl Into<TeamFullPrivacy>) -> Self {
+        self.privacy = Some(value.into());
+        self
+    }
+    /// Sets `notification_setting`.
+    pub fn notification_setting(
+        mut self,
+        value: impl Into<TeamFullNotificationSetting>,
+    ) -> Self {
+        self.notification_setting = Some(value.into());
+        self
+    }
+    /// Sets `permission`.
+    pub fn permission(mut self, value: impl Into<TeamsCreateRequestPermission>) -> Self {
+        self.permission = Some(value.into());
+        self
+    }
+    /// Sets `parent_team_id`.
+    pub fn parent_team_id(mut self, value: impl Into<i64>) -> Self {
+        self.parent_team_id = Some(value.into());
+        self
+    }
+    /// Sets `parent_team_slug`.
+    pub fn parent_team_slug(mut self, value: impl Into<String>) -> Self {
+        self.parent_team_slug = Some(value.into());
+        self
+    }
 }
 
 crate::open_enum! {
@@ -55,18 +128,19 @@ crate::open_enum! {
     = "  * `closed` - visible to all members of this organization."] #[doc =
     " Default: `secret`"] #[doc = " **For a parent or child team:**"] #[doc =
     "  * `closed` - visible to all members of this organization."] #[doc =
-    " Default for child team: `closed`"] SecretOrClosed { Secret = "secret", Closed =
+    " Default for child team: `closed`"] TeamFullPrivacy { Secret = "secret", Closed =
     "closed", }
 }
 
 crate::open_enum! {
     #[doc =
     " **Closing down notice**. The permission that new repositories will be added to the team with when none is specified."]
-    PullOrPush { Pull = "pull", Push = "push", }
+    TeamsCreateRequestPermission { Pull = "pull", Push = "push", }
 }
 
 /// Groups of organization members that gives permissions on specified repositories.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct TeamFull {
     /// Unique identifier of the team
     pub id: i64,
@@ -80,10 +154,10 @@ pub struct TeamFull {
     pub description: Option<String>,
     /// The level of privacy this team should have
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub privacy: Option<SecretOrClosed>,
+    pub privacy: Option<TeamFullPrivacy>,
     /// The notification setting the team has set
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_setting: Option<EnterpriseTeamNotificationSetting>,
+    pub notification_setting: Option<TeamFullNotificationSetting>,
     /// Permission that the team will have for its repositories
     pub permission: String,
     pub members_url: String,
@@ -92,8 +166,8 @@ pub struct TeamFull {
     pub parent: Option<TeamSimple>,
     pub members_count: i64,
     pub repos_count: i64,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     /// Team Organization
     pub organization: TeamOrganization,
     /// The [distinguished name](https://www.ldap.com/ldap-dns-and-rdns) (DN) of the LDAP entry to map to a team.
@@ -101,7 +175,7 @@ pub struct TeamFull {
     pub ldap_dn: Option<String>,
     /// The ownership type of the team
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<OrganizationOrEnterprise>,
+    pub r#type: Option<TeamType>,
     /// Unique identifier of the organization to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,
@@ -112,6 +186,7 @@ pub struct TeamFull {
 
 /// Team Organization
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct TeamOrganization {
     pub login: String,
     pub id: i64,
@@ -146,7 +221,7 @@ pub struct TeamOrganization {
     pub followers: i64,
     pub following: i64,
     pub html_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     pub r#type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_private_repos: Option<i64>,
@@ -186,12 +261,13 @@ pub struct TeamOrganization {
     pub members_can_fork_private_repositories: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub archived_at: Option<String>,
+    pub archived_at: Option<crate::Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct TeamsUpdateInOrgRequest {
     /// The name of the team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -206,15 +282,15 @@ pub struct TeamsUpdateInOrgRequest {
     /// **For a parent or child team:**
     ///  * `closed` - visible to all members of this organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub privacy: Option<SecretOrClosed>,
+    pub privacy: Option<TeamFullPrivacy>,
     /// The notification setting the team has chosen. Editing teams without specifying this parameter leaves `notification_setting` intact. The options are:
     ///  * `notifications_enabled` - team members receive notifications when the team is @mentioned.
     ///  * `notifications_disabled` - no one receives notifications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_setting: Option<EnterpriseTeamNotificationSetting>,
+    pub notification_setting: Option<TeamFullNotificationSetting>,
     /// **Closing down notice**. The permission that new repositories will be added to the team with when none is specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permission: Option<PullOrPushOrAdmin>,
+    pub permission: Option<Permission>,
     /// The ID of a team to set as the parent team.
     #[serde(
         default,
@@ -230,20 +306,85 @@ pub struct TeamsUpdateInOrgRequest {
     )]
     pub parent_team_slug: Option<Option<String>>,
 }
+impl TeamsUpdateInOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        TeamsUpdateInOrgRequest {
+            name: None,
+            description: None,
+            privacy: None,
+            notification_setting: None,
+            permission: None,
+            parent_team_id: None,
+            parent_team_slug: None,
+        }
+    }
+}
+impl TeamsUpdateInOrgRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    /// Sets `privacy`.
+    pub fn privacy(mut self, value: impl Into<TeamFullPrivacy>) -> Self {
+        self.privacy = Some(value.into());
+        self
+    }
+    /// Sets `notification_setting`.
+    pub fn notification_setting(
+        mut self,
+        value: impl Into<TeamFullNotificationSetting>,
+    ) -> Self {
+        self.notification_setting = Some(value.into());
+        self
+    }
+    /// Sets `permission`.
+    pub fn permission(mut self, value: impl Into<Permission>) -> Self {
+        self.permission = Some(value.into());
+        self
+    }
+    /// Sets `parent_team_id`.
+    pub fn parent_team_id(mut self, value: impl Into<i64>) -> Self {
+        self.parent_team_id = Some(Some(value.into()));
+        self
+    }
+    /// Sends `parent_team_id` as `null` (GitHub then clears it).
+    pub fn parent_team_id_null(mut self) -> Self {
+        self.parent_team_id = Some(None);
+        self
+    }
+    /// Sets `parent_team_slug`.
+    pub fn parent_team_slug(mut self, value: impl Into<String>) -> Self {
+        self.parent_team_slug = Some(Some(value.into()));
+        self
+    }
+    /// Sends `parent_team_slug` as `null` (GitHub then clears it).
+    pub fn parent_team_slug_null(mut self) -> Self {
+        self.parent_team_slug = Some(None);
+        self
+    }
+}
 
 crate::open_enum! {
     #[doc =
     " **Closing down notice**. The permission that new repositories will be added to the team with when none is specified."]
-    PullOrPushOrAdmin { Pull = "pull", Push = "push", Admin = "admin", }
+    Permission { Pull = "pull", Push = "push", Admin = "admin", }
 }
 
 crate::open_enum! {
-    MemberOrMaintainerOrAll { Member = "member", Maintainer = "maintainer", All = "all",
-    }
+    TeamsListMembersInOrgRole { Member = "member", Maintainer = "maintainer", All =
+    "all", }
 }
 
 /// A user that is a member of a team, including their role on the team and whether the membership is inherited from a child team.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct TeamMember {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -273,7 +414,7 @@ pub struct TeamMember {
     pub user_view_type: Option<String>,
     /// The member's role on the team. Only present on the `List team members` endpoint, and only when the feature is enabled for the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<MemberOrMaintainer>,
+    pub role: Option<TeamMemberRole>,
     /// Whether the user is a member of the team only through a child team. `true` means the membership is inherited from a child team; `false` means the user is a direct (immediate) member of the team. Only present on the `List team members` endpoint, and only when the feature is enabled for the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inherited: Option<bool>,
@@ -282,28 +423,51 @@ pub struct TeamMember {
 crate::open_enum! {
     #[doc =
     " The member's role on the team. Only present on the `List team members` endpoint, and only when the feature is enabled for the organization."]
-    MemberOrMaintainer { Member = "member", Maintainer = "maintainer", }
+    TeamMemberRole { Member = "member", Maintainer = "maintainer", }
 }
 
 /// Team Membership
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct TeamMembership {
     pub url: String,
     /// The role of the user in the team.
-    pub role: MemberOrMaintainer,
+    pub role: TeamMembershipRole,
     /// The state of the user's membership in the team.
-    pub state: ActiveOrPending,
+    pub state: OrgMembershipState,
+}
+
+crate::open_enum! {
+    #[doc = " The role of the user in the team."] TeamMembershipRole { Member = "member",
+    Maintainer = "maintainer", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct TeamsAddOrUpdateMembershipForUserInOrgRequest {
     /// The role that this user should have in the team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<MemberOrMaintainer>,
+    pub role: Option<TeamMemberRole>,
+}
+impl TeamsAddOrUpdateMembershipForUserInOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        TeamsAddOrUpdateMembershipForUserInOrgRequest {
+            role: None,
+        }
+    }
+}
+impl TeamsAddOrUpdateMembershipForUserInOrgRequest {
+    /// Sets `role`.
+    pub fn role(mut self, value: impl Into<TeamMemberRole>) -> Self {
+        self.role = Some(value.into());
+        self
+    }
 }
 
 /// A team's access to a repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct TeamRepository {
     /// Unique identifier of the repository
     pub id: i64,
@@ -395,9 +559,9 @@ pub struct TeamRepository {
     /// The repository visibility: public, private, or internal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<String>,
-    pub pushed_at: Option<String>,
-    pub created_at: Option<String>,
-    pub updated_at: Option<String>,
+    pub pushed_at: Option<crate::Timestamp>,
+    pub created_at: Option<crate::Timestamp>,
+    pub updated_at: Option<crate::Timestamp>,
     /// Whether to allow rebase merges for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_rebase_merge: Option<bool>,
@@ -432,6 +596,7 @@ pub struct TeamRepository {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct TeamsUpdateLegacyRequest {
     /// The name of the team.
     pub name: String,
@@ -445,15 +610,15 @@ pub struct TeamsUpdateLegacyRequest {
     /// **For a parent or child team:**
     ///  * `closed` - visible to all members of this organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub privacy: Option<SecretOrClosed>,
+    pub privacy: Option<TeamFullPrivacy>,
     /// The notification setting the team has chosen. Editing teams without specifying this parameter leaves `notification_setting` intact. The options are:
     ///  * `notifications_enabled` - team members receive notifications when the team is @mentioned.
     ///  * `notifications_disabled` - no one receives notifications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_setting: Option<EnterpriseTeamNotificationSetting>,
+    pub notification_setting: Option<TeamFullNotificationSetting>,
     /// **Closing down notice**. The permission that new repositories will be added to the team with when none is specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permission: Option<PullOrPushOrAdmin>,
+    pub permission: Option<Permission>,
     /// The ID of a team to set as the parent team.
     #[serde(
         default,
@@ -469,11 +634,91 @@ pub struct TeamsUpdateLegacyRequest {
     )]
     pub parent_team_slug: Option<Option<String>>,
 }
+impl TeamsUpdateLegacyRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>) -> Self {
+        TeamsUpdateLegacyRequest {
+            name: name.into(),
+            description: None,
+            privacy: None,
+            notification_setting: None,
+            permission: None,
+            parent_team_id: None,
+            parent_team_slug: None,
+        }
+    }
+}
+impl TeamsUpdateLegacyRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `description`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    /// Sets `privacy`.
+    pub fn privacy(mut self, value: impl Into<TeamFullPrivacy>) -> Self {
+        self.privacy = Some(value.into());
+        self
+    }
+    /// Sets `notification_setting`.
+    pub fn notification_setting(
+        mut self,
+        value: impl Into<TeamFullNotificationSetting>,
+    ) -> Self {
+        self.notification_setting = Some(value.into());
+        self
+    }
+    /// Sets `permission`.
+    pub fn permission(mut self, value: impl Into<Permission>) -> Self {
+        self.permission = Some(value.into());
+        self
+    }
+    /// Sets `parent_team_id`.
+    pub fn parent_team_id(mut self, value: impl Into<i64>) -> Self {
+        self.parent_team_id = Some(Some(value.into()));
+        self
+    }
+    /// Sends `parent_team_id` as `null` (GitHub then clears it).
+    pub fn parent_team_id_null(mut self) -> Self {
+        self.parent_team_id = Some(None);
+        self
+    }
+    /// Sets `parent_team_slug`.
+    pub fn parent_team_slug(mut self, value: impl Into<String>) -> Self {
+        self.parent_team_slug = Some(Some(value.into()));
+        self
+    }
+    /// Sends `parent_team_slug` as `null` (GitHub then clears it).
+    pub fn parent_team_slug_null(mut self) -> Self {
+        self.parent_team_slug = Some(None);
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct TeamsAddOrUpdateRepoPermissionsLegacyRequest {
     /// The permission to grant the team on this repository. If no permission is specified, the team's `permission` attribute will be used to determine what permission to grant the team on this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permission: Option<PullOrPushOrAdmin>,
+    pub permission: Option<Permission>,
+}
+impl TeamsAddOrUpdateRepoPermissionsLegacyRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        TeamsAddOrUpdateRepoPermissionsLegacyRequest {
+            permission: None,
+        }
+    }
+}
+impl TeamsAddOrUpdateRepoPermissionsLegacyRequest {
+    /// Sets `permission`.
+    pub fn permission(mut self, value: impl Into<Permission>) -> Self {
+        self.permission = Some(value.into());
+        self
+    }
 }
 

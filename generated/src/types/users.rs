@@ -5,6 +5,7 @@ use super::*;
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum UsersGetAuthenticatedResponse {
     PrivateUser(PrivateUser),
     PublicUser(PublicUser),
@@ -14,6 +15,7 @@ pub enum UsersGetAuthenticatedResponse {
 
 /// Private User
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PrivateUser {
     pub login: String,
     pub id: i64,
@@ -50,8 +52,8 @@ pub struct PrivateUser {
     pub public_gists: i64,
     pub followers: i64,
     pub following: i64,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_gists: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,6 +75,7 @@ pub struct PrivateUser {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct UsersUpdateAuthenticatedRequest {
     /// The new name of the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -103,23 +106,94 @@ pub struct UsersUpdateAuthenticatedRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bio: Option<String>,
 }
+impl UsersUpdateAuthenticatedRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        UsersUpdateAuthenticatedRequest {
+            name: None,
+            email: None,
+            blog: None,
+            twitter_username: None,
+            company: None,
+            location: None,
+            hireable: None,
+            bio: None,
+        }
+    }
+}
+impl UsersUpdateAuthenticatedRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `email`.
+    pub fn email(mut self, value: impl Into<String>) -> Self {
+        self.email = Some(value.into());
+        self
+    }
+    /// Sets `blog`.
+    pub fn blog(mut self, value: impl Into<String>) -> Self {
+        self.blog = Some(value.into());
+        self
+    }
+    /// Sets `twitter_username`.
+    pub fn twitter_username(mut self, value: impl Into<String>) -> Self {
+        self.twitter_username = Some(Some(value.into()));
+        self
+    }
+    /// Sends `twitter_username` as `null` (GitHub then clears it).
+    pub fn twitter_username_null(mut self) -> Self {
+        self.twitter_username = Some(None);
+        self
+    }
+    /// Sets `company`.
+    pub fn company(mut self, value: impl Into<String>) -> Self {
+        self.company = Some(value.into());
+        self
+    }
+    /// Sets `location`.
+    pub fn location(mut self, value: impl Into<String>) -> Self {
+        self.location = Some(value.into());
+        self
+    }
+    /// Sets `hireable`.
+    pub fn hireable(mut self, value: impl Into<bool>) -> Self {
+        self.hireable = Some(value.into());
+        self
+    }
+    /// Sets `bio`.
+    pub fn bio(mut self, value: impl Into<String>) -> Self {
+        self.bio = Some(value.into());
+        self
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct UsersSetPrimaryEmailVisibilityForAuthenticatedUserRequest {
     /// Denotes whether an email is publicly visible.
-    pub visibility: PrivateOrPublic,
+    pub visibility: PackageVisibility,
 }
 impl UsersSetPrimaryEmailVisibilityForAuthenticatedUserRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(visibility: impl Into<PrivateOrPublic>) -> Self {
+    pub fn new(visibility: impl Into<PackageVisibility>) -> Self {
         UsersSetPrimaryEmailVisibilityForAuthenticatedUserRequest {
             visibility: visibility.into(),
         }
     }
 }
+impl UsersSetPrimaryEmailVisibilityForAuthenticatedUserRequest {
+    /// Sets `visibility`.
+    pub fn visibility(mut self, value: impl Into<PackageVisibility>) -> Self {
+        self.visibility = value.into();
+        self
+    }
+}
 
 /// Email
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Email {
     pub email: String,
     pub primary: bool,
@@ -129,6 +203,7 @@ pub struct Email {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum UsersAddEmailForAuthenticatedUserRequest {
     Variant0(UsersAddEmailForAuthenticatedUserRequestVariant0),
     /// A value matching none of the shapes the description lists, kept as it arrived.
@@ -136,13 +211,30 @@ pub enum UsersAddEmailForAuthenticatedUserRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct UsersAddEmailForAuthenticatedUserRequestVariant0 {
     /// Adds one or more email addresses to your GitHub account. Must contain at least one email address. **Note:** Alternatively, you can pass a single email address or an `array` of emails addresses directly, but we recommend that you pass an object using the `emails` key.
     pub emails: Vec<String>,
 }
+impl UsersAddEmailForAuthenticatedUserRequestVariant0 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(emails: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        UsersAddEmailForAuthenticatedUserRequestVariant0 {
+            emails: emails.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl UsersAddEmailForAuthenticatedUserRequestVariant0 {
+    /// Sets `emails`.
+    pub fn emails(mut self, value: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.emails = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 /// A unique encryption key
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GpgKey {
     pub id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -156,13 +248,14 @@ pub struct GpgKey {
     pub can_encrypt_comms: bool,
     pub can_encrypt_storage: bool,
     pub can_certify: bool,
-    pub created_at: String,
-    pub expires_at: Option<String>,
+    pub created_at: crate::Timestamp,
+    pub expires_at: Option<crate::Timestamp>,
     pub revoked: bool,
     pub raw_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GpgKeyEmailsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
@@ -171,6 +264,7 @@ pub struct GpgKeyEmailsItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GpgKeySubkeysItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -203,6 +297,7 @@ pub struct GpgKeySubkeysItem {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct UsersCreateGpgKeyForAuthenticatedUserRequest {
     /// A descriptive name for the new key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,22 +305,45 @@ pub struct UsersCreateGpgKeyForAuthenticatedUserRequest {
     /// A GPG key in ASCII-armored format.
     pub armored_public_key: String,
 }
+impl UsersCreateGpgKeyForAuthenticatedUserRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(armored_public_key: impl Into<String>) -> Self {
+        UsersCreateGpgKeyForAuthenticatedUserRequest {
+            name: None,
+            armored_public_key: armored_public_key.into(),
+        }
+    }
+}
+impl UsersCreateGpgKeyForAuthenticatedUserRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+    /// Sets `armored_public_key`.
+    pub fn armored_public_key(mut self, value: impl Into<String>) -> Self {
+        self.armored_public_key = value.into();
+        self
+    }
+}
 
 /// Key
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Key {
     pub key: String,
     pub id: i64,
     pub url: String,
     pub title: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     pub verified: bool,
     pub read_only: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_used: Option<String>,
+    pub last_used: Option<crate::Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct UsersCreatePublicSshKeyForAuthenticatedUserRequest {
     /// A descriptive name for the new key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -233,27 +351,69 @@ pub struct UsersCreatePublicSshKeyForAuthenticatedUserRequest {
     /// The public SSH key to add to your GitHub account.
     pub key: String,
 }
+impl UsersCreatePublicSshKeyForAuthenticatedUserRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(key: impl Into<String>) -> Self {
+        UsersCreatePublicSshKeyForAuthenticatedUserRequest {
+            title: None,
+            key: key.into(),
+        }
+    }
+}
+impl UsersCreatePublicSshKeyForAuthenticatedUserRequest {
+    /// Sets `title`.
+    pub fn title(mut self, value: impl Into<String>) -> Self {
+        self.title = Some(value.into());
+        self
+    }
+    /// Sets `key`.
+    pub fn key(mut self, value: impl Into<String>) -> Self {
+        self.key = value.into();
+        self
+    }
+}
 
 /// Social media account
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SocialAccount {
     pub provider: String,
     pub url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct UsersAddSocialAccountForAuthenticatedUserRequest {
     /// Full URLs for the social media profiles to add.
     pub account_urls: Vec<String>,
 }
+impl UsersAddSocialAccountForAuthenticatedUserRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(account_urls: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        UsersAddSocialAccountForAuthenticatedUserRequest {
+            account_urls: account_urls.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+impl UsersAddSocialAccountForAuthenticatedUserRequest {
+    /// Sets `account_urls`.
+    pub fn account_urls(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.account_urls = value.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 /// A public SSH key used to sign Git commits
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SshSigningKey {
     pub key: String,
     pub id: i64,
     pub title: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
 }
 
 crate::open_enum! {
@@ -263,11 +423,13 @@ crate::open_enum! {
 
 /// Hovercard
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Hovercard {
     pub contexts: Vec<HovercardContextsItem>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct HovercardContextsItem {
     pub message: String,
     pub octicon: String,
@@ -275,12 +437,13 @@ pub struct HovercardContextsItem {
 
 /// Key Simple
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct KeySimple {
     pub id: i64,
     pub key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_used: Option<String>,
+    pub last_used: Option<crate::Timestamp>,
 }
 

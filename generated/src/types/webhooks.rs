@@ -5,8 +5,9 @@ use super::*;
 
 /// branch protection configuration disabled event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookBranchProtectionConfigurationDisabled {
-    pub action: Disabled,
+    pub action: WebhookBranchProtectionConfigurationDisabledAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -29,13 +30,14 @@ pub struct WebhookBranchProtectionConfigurationDisabled {
 }
 
 crate::open_enum! {
-    Disabled { Disabled = "disabled", }
+    WebhookBranchProtectionConfigurationDisabledAction { Disabled = "disabled", }
 }
 
 /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
 /// on an enterprise account or an organization that's part of an enterprise account. For more information,
 /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct EnterpriseWebhooks {
     /// A short description of the enterprise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -51,8 +53,8 @@ pub struct EnterpriseWebhooks {
     pub name: String,
     /// The slug url identifier for the enterprise.
     pub slug: String,
-    pub created_at: Option<String>,
-    pub updated_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
+    pub updated_at: Option<crate::Timestamp>,
     pub avatar_url: String,
 }
 
@@ -60,6 +62,7 @@ pub struct EnterpriseWebhooks {
 /// for and sent to a GitHub App. For more information,
 /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SimpleInstallation {
     /// The ID of the installation.
     pub id: i64,
@@ -70,6 +73,7 @@ pub struct SimpleInstallation {
 /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
 /// organization, or when the event occurs from activity in a repository owned by an organization.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrganizationSimpleWebhooks {
     pub login: String,
     pub id: i64,
@@ -88,6 +92,7 @@ pub struct OrganizationSimpleWebhooks {
 /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
 /// when the event occurs from activity in a repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryWebhooks {
     /// Unique identifier of the repository
     pub id: i64,
@@ -185,7 +190,7 @@ pub struct RepositoryWebhooks {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
+    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
     /// Whether the repository is archived.
     pub archived: bool,
     /// Returns whether or not this repository disabled.
@@ -193,9 +198,9 @@ pub struct RepositoryWebhooks {
     /// The repository visibility: public, private, or internal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<String>,
-    pub pushed_at: Option<String>,
-    pub created_at: Option<String>,
-    pub updated_at: Option<String>,
+    pub pushed_at: Option<crate::Timestamp>,
+    pub created_at: Option<crate::Timestamp>,
+    pub updated_at: Option<crate::Timestamp>,
     /// Whether to allow rebase merges for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_rebase_merge: Option<bool>,
@@ -223,27 +228,27 @@ pub struct RepositoryWebhooks {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
+    pub squash_merge_commit_title: Option<RepositorySquashMergeCommitTitle>,
     /// The default value for a squash merge commit message:
     ///
     /// - `PR_BODY` - default to the pull request's body.
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
+    pub squash_merge_commit_message: Option<RepositorySquashMergeCommitMessage>,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<PrTitleOrMergeMessage>,
+    pub merge_commit_title: Option<RepositoryMergeCommitTitle>,
     /// The default value for a merge commit message.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
+    pub merge_commit_message: Option<RepositoryMergeCommitMessage>,
     /// Whether to allow merge commits for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_merge_commit: Option<bool>,
@@ -269,6 +274,7 @@ pub struct RepositoryWebhooks {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryWebhooksTemplateRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -435,27 +441,27 @@ pub struct RepositoryWebhooksTemplateRepository {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
+    pub squash_merge_commit_title: Option<RepositorySquashMergeCommitTitle>,
     /// The default value for a squash merge commit message:
     ///
     /// - `PR_BODY` - default to the pull request's body.
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
+    pub squash_merge_commit_message: Option<RepositorySquashMergeCommitMessage>,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<PrTitleOrMergeMessage>,
+    pub merge_commit_title: Option<RepositoryMergeCommitTitle>,
     /// The default value for a merge commit message.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
+    pub merge_commit_message: Option<RepositoryMergeCommitMessage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_merge_commit: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -465,6 +471,7 @@ pub struct RepositoryWebhooksTemplateRepository {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RepositoryWebhooksTemplateRepositoryOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
@@ -506,8 +513,9 @@ pub struct RepositoryWebhooksTemplateRepositoryOwner {
 
 /// branch protection configuration enabled event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookBranchProtectionConfigurationEnabled {
-    pub action: Enabled,
+    pub action: WebhookBranchProtectionConfigurationEnabledAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -530,13 +538,14 @@ pub struct WebhookBranchProtectionConfigurationEnabled {
 }
 
 crate::open_enum! {
-    Enabled { Enabled = "enabled", }
+    WebhookBranchProtectionConfigurationEnabledAction { Enabled = "enabled", }
 }
 
 /// branch protection rule created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookBranchProtectionRuleCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -562,52 +571,54 @@ pub struct WebhookBranchProtectionRuleCreated {
 
 /// The branch protection rule. Includes a `name` and all the [branch protection settings](https://docs.github.com/github/administering-a-repository/defining-the-mergeability-of-pull-requests/about-protected-branches#about-branch-protection-settings) applied to branches that match the name. Binary settings are boolean. Multi-level configurations are one of `off`, `non_admins`, or `everyone`. Actor and build lists are arrays of strings.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksRule {
     pub admin_enforced: bool,
-    pub allow_deletions_enforcement_level: OffOrNonAdminsOrEveryone,
-    pub allow_force_pushes_enforcement_level: OffOrNonAdminsOrEveryone,
+    pub allow_deletions_enforcement_level: WebhooksRuleLockBranchEnforcementLevel,
+    pub allow_force_pushes_enforcement_level: WebhooksRuleLockBranchEnforcementLevel,
     pub authorized_actor_names: Vec<String>,
     pub authorized_actors_only: bool,
     pub authorized_dismissal_actors_only: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_protected: Option<bool>,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     pub dismiss_stale_reviews_on_push: bool,
     pub id: i64,
     pub ignore_approvals_from_contributors: bool,
-    pub linear_history_requirement_enforcement_level: OffOrNonAdminsOrEveryone,
+    pub linear_history_requirement_enforcement_level: WebhooksRuleLockBranchEnforcementLevel,
     /// The enforcement level of the branch lock setting. `off` means the branch is not locked, `non_admins` means the branch is read-only for non_admins, and `everyone` means the branch is read-only for everyone.
-    pub lock_branch_enforcement_level: OffOrNonAdminsOrEveryone,
+    pub lock_branch_enforcement_level: WebhooksRuleLockBranchEnforcementLevel,
     /// Whether users can pull changes from upstream when the branch is locked. Set to `true` to allow users to pull changes from upstream when the branch is locked. This setting is only applicable for forks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_allows_fork_sync: Option<bool>,
-    pub merge_queue_enforcement_level: OffOrNonAdminsOrEveryone,
+    pub merge_queue_enforcement_level: WebhooksRuleLockBranchEnforcementLevel,
     pub name: String,
-    pub pull_request_reviews_enforcement_level: OffOrNonAdminsOrEveryone,
+    pub pull_request_reviews_enforcement_level: WebhooksRuleLockBranchEnforcementLevel,
     pub repository_id: i64,
     pub require_code_owner_review: bool,
     /// Whether the most recent push must be approved by someone other than the person who pushed it
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_last_push_approval: Option<bool>,
     pub required_approving_review_count: i64,
-    pub required_conversation_resolution_level: OffOrNonAdminsOrEveryone,
-    pub required_deployments_enforcement_level: OffOrNonAdminsOrEveryone,
+    pub required_conversation_resolution_level: WebhooksRuleLockBranchEnforcementLevel,
+    pub required_deployments_enforcement_level: WebhooksRuleLockBranchEnforcementLevel,
     pub required_status_checks: Vec<String>,
-    pub required_status_checks_enforcement_level: OffOrNonAdminsOrEveryone,
-    pub signature_requirement_enforcement_level: OffOrNonAdminsOrEveryone,
+    pub required_status_checks_enforcement_level: WebhooksRuleLockBranchEnforcementLevel,
+    pub signature_requirement_enforcement_level: WebhooksRuleLockBranchEnforcementLevel,
     pub strict_required_status_checks_policy: bool,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
 }
 
 crate::open_enum! {
-    OffOrNonAdminsOrEveryone { Off = "off", NonAdmins = "non_admins", Everyone =
-    "everyone", }
+    WebhooksRuleLockBranchEnforcementLevel { Off = "off", NonAdmins = "non_admins",
+    Everyone = "everyone", }
 }
 
 /// branch protection rule deleted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookBranchProtectionRuleDeleted {
-    pub action: Deleted,
+    pub action: WebhookMetaDeletedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -632,13 +643,14 @@ pub struct WebhookBranchProtectionRuleDeleted {
 }
 
 crate::open_enum! {
-    Deleted { Deleted = "deleted", }
+    WebhookMetaDeletedAction { Deleted = "deleted", }
 }
 
 /// branch protection rule edited event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookBranchProtectionRuleEdited {
-    pub action: Edited,
+    pub action: WebhookTeamEditedAction,
     /// If the action was `edited`, the changes to the rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<WebhookBranchProtectionRuleEditedChanges>,
@@ -666,11 +678,12 @@ pub struct WebhookBranchProtectionRuleEdited {
 }
 
 crate::open_enum! {
-    Edited { Edited = "edited", }
+    WebhookTeamEditedAction { Edited = "edited", }
 }
 
 /// If the action was `edited`, the changes to the rule.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookBranchProtectionRuleEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_enforced: Option<WebhookBranchProtectionRuleEditedChangesAdminEnforced>,
@@ -717,25 +730,29 @@ pub struct WebhookBranchProtectionRuleEditedChanges {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookBranchProtectionRuleEditedChangesAdminEnforced {
     pub from: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookBranchProtectionRuleEditedChangesAuthorizedActorNames {
     pub from: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookBranchProtectionRuleEditedChangesLinearHistoryRequirementEnforcementLevel {
-    pub from: OffOrNonAdminsOrEveryone,
+    pub from: WebhooksRuleLockBranchEnforcementLevel,
 }
 
 /// Check Run Completed Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCheckRunCompleted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<Completed>,
+    pub action: Option<WebhookCheckRunCompletedAction>,
     /// A check performed on the code of a given code change
     pub check_run: CheckRunWithSimpleCheckSuite,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
@@ -760,17 +777,18 @@ pub struct WebhookCheckRunCompleted {
 }
 
 crate::open_enum! {
-    Completed { Completed = "completed", }
+    WebhookCheckRunCompletedAction { Completed = "completed", }
 }
 
 /// A check performed on the code of a given code change
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CheckRunWithSimpleCheckSuite {
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     pub app: Option<Integration>,
     /// A suite of checks performed on the code of a given code change
     pub check_suite: SimpleCheckSuite,
-    pub completed_at: Option<String>,
+    pub completed_at: Option<crate::Timestamp>,
     pub conclusion: Option<CheckRunWithSimpleCheckSuiteConclusion>,
     /// A deployment created as the result of an Actions check run from a workflow that references an environment
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -787,7 +805,7 @@ pub struct CheckRunWithSimpleCheckSuite {
     pub node_id: String,
     pub output: CheckRunWithSimpleCheckSuiteOutput,
     pub pull_requests: Vec<PullRequestMinimal>,
-    pub started_at: String,
+    pub started_at: crate::Timestamp,
     /// The phase of the lifecycle that the check is currently in.
     pub status: CheckRunWithSimpleCheckSuiteStatus,
     pub url: String,
@@ -795,6 +813,7 @@ pub struct CheckRunWithSimpleCheckSuite {
 
 /// A suite of checks performed on the code of a given code change
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SimpleCheckSuite {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
@@ -806,7 +825,7 @@ pub struct SimpleCheckSuite {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conclusion: Option<CheckSuiteConclusion>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_branch: Option<String>,
     /// The SHA of the head commit that is being checked.
@@ -824,7 +843,7 @@ pub struct SimpleCheckSuite {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<SimpleCheckSuiteStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
@@ -842,6 +861,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CheckRunWithSimpleCheckSuiteOutput {
     pub annotations_count: i64,
     pub annotations_url: String,
@@ -858,9 +878,10 @@ crate::open_enum! {
 
 /// Check Run Created Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCheckRunCreated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<Created>,
+    pub action: Option<WebhookStarCreatedAction>,
     /// A check performed on the code of a given code change
     pub check_run: CheckRunWithSimpleCheckSuite,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
@@ -886,8 +907,9 @@ pub struct WebhookCheckRunCreated {
 
 /// Check Run Requested Action Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCheckRunRequestedAction {
-    pub action: RequestedAction,
+    pub action: WebhookCheckRunRequestedActionAction,
     /// A check performed on the code of a given code change
     pub check_run: CheckRunWithSimpleCheckSuite,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
@@ -915,11 +937,12 @@ pub struct WebhookCheckRunRequestedAction {
 }
 
 crate::open_enum! {
-    RequestedAction { RequestedAction = "requested_action", }
+    WebhookCheckRunRequestedActionAction { RequestedAction = "requested_action", }
 }
 
 /// The action requested by the user.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCheckRunRequestedActionRequestedAction {
     /// The integrator reference of the action requested by the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -928,9 +951,10 @@ pub struct WebhookCheckRunRequestedActionRequestedAction {
 
 /// Check Run Re-Requested Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCheckRunRerequested {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<Rerequested>,
+    pub action: Option<WebhookCheckRunRerequestedAction>,
     /// A check performed on the code of a given code change
     pub check_run: CheckRunWithSimpleCheckSuite,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
@@ -955,13 +979,14 @@ pub struct WebhookCheckRunRerequested {
 }
 
 crate::open_enum! {
-    Rerequested { Rerequested = "rerequested", }
+    WebhookCheckRunRerequestedAction { Rerequested = "rerequested", }
 }
 
 /// check_suite completed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCheckSuiteCompleted {
-    pub action: Completed,
+    pub action: WebhookCheckRunCompletedAction,
     /// The [check_suite](https://docs.github.com/rest/checks/suites#get-a-check-suite).
     pub check_suite: WebhookCheckSuiteCompletedCheckSuite,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -987,6 +1012,7 @@ pub struct WebhookCheckSuiteCompleted {
 
 /// The [check_suite](https://docs.github.com/rest/checks/suites#get-a-check-suite).
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCheckSuiteCompletedCheckSuite {
     pub after: Option<String>,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -995,7 +1021,7 @@ pub struct WebhookCheckSuiteCompletedCheckSuite {
     pub check_runs_url: String,
     /// The summary conclusion for all check runs that are part of the check suite. This value will be `null` until the check run has `completed`.
     pub conclusion: Option<CheckSuiteConclusion>,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The head branch name the changes are on.
     pub head_branch: Option<String>,
     /// SimpleCommit
@@ -1013,15 +1039,16 @@ pub struct WebhookCheckSuiteCompletedCheckSuite {
     pub runs_rerequestable: Option<bool>,
     /// The summary status for all check runs that are part of the check suite. Can be `requested`, `in_progress`, or `completed`.
     pub status: Option<WebhookCheckSuiteCompletedCheckSuiteStatus>,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// URL that points to the check suite API resource.
     pub url: String,
 }
 
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCheckSuiteCompletedCheckSuiteApp {
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1044,7 +1071,7 @@ pub struct WebhookCheckSuiteCompletedCheckSuiteApp {
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 crate::open_enum! {
@@ -1073,79 +1100,81 @@ crate::open_enum! {
 
 /// The set of permissions for the GitHub app
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCheckSuiteCompletedCheckSuiteAppPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actions: Option<ReadOrWrite>,
+    pub actions: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub administration: Option<ReadOrWrite>,
+    pub administration: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<ReadOrWrite>,
+    pub checks: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_references: Option<ReadOrWrite>,
+    pub content_references: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contents: Option<ReadOrWrite>,
+    pub contents: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployments: Option<ReadOrWrite>,
+    pub deployments: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discussions: Option<ReadOrWrite>,
+    pub discussions: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emails: Option<ReadOrWrite>,
+    pub emails: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environments: Option<ReadOrWrite>,
+    pub environments: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issues: Option<ReadOrWrite>,
+    pub issues: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keys: Option<ReadOrWrite>,
+    pub keys: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub members: Option<ReadOrWrite>,
+    pub members: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<ReadOrWrite>,
+    pub metadata: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_administration: Option<ReadOrWrite>,
+    pub organization_administration: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_hooks: Option<ReadOrWrite>,
+    pub organization_hooks: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_packages: Option<ReadOrWrite>,
+    pub organization_packages: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_plan: Option<ReadOrWrite>,
+    pub organization_plan: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_projects: Option<ReadOrWriteOrAdmin>,
+    pub organization_projects: Option<AppPermissionsRepositoryProjects>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_secrets: Option<ReadOrWrite>,
+    pub organization_secrets: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_self_hosted_runners: Option<ReadOrWrite>,
+    pub organization_self_hosted_runners: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_user_blocking: Option<ReadOrWrite>,
+    pub organization_user_blocking: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub packages: Option<ReadOrWrite>,
+    pub packages: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pages: Option<ReadOrWrite>,
+    pub pages: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_requests: Option<ReadOrWrite>,
+    pub pull_requests: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_hooks: Option<ReadOrWrite>,
+    pub repository_hooks: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_projects: Option<ReadOrWriteOrAdmin>,
+    pub repository_projects: Option<AppPermissionsRepositoryProjects>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_alerts: Option<ReadOrWrite>,
+    pub secret_scanning_alerts: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secrets: Option<ReadOrWrite>,
+    pub secrets: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_events: Option<ReadOrWrite>,
+    pub security_events: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_scanning_alert: Option<ReadOrWrite>,
+    pub security_scanning_alert: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub single_file: Option<ReadOrWrite>,
+    pub single_file: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub statuses: Option<ReadOrWrite>,
+    pub statuses: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vulnerability_alerts: Option<ReadOrWrite>,
+    pub vulnerability_alerts: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflows: Option<ReadOrWrite>,
+    pub workflows: Option<AppPermissionsPages>,
 }
 
 /// SimpleCommit
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCheckSuiteCompletedCheckSuiteHeadCommit {
     /// Metaproperties for Git author/committer information.
     pub author: WebhookCheckSuiteCompletedCheckSuiteHeadCommitAuthor,
@@ -1159,9 +1188,10 @@ pub struct WebhookCheckSuiteCompletedCheckSuiteHeadCommit {
 
 /// Metaproperties for Git author/committer information.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCheckSuiteCompletedCheckSuiteHeadCommitAuthor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date: Option<String>,
+    pub date: Option<crate::Timestamp>,
     pub email: Option<String>,
     /// The git author's name.
     pub name: String,
@@ -1171,6 +1201,7 @@ pub struct WebhookCheckSuiteCompletedCheckSuiteHeadCommitAuthor {
 
 /// Check Run Pull Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCheckSuiteCompletedCheckSuitePullRequestsItem {
     pub base: WebhookCheckSuiteCompletedCheckSuitePullRequestsItemBase,
     pub head: WebhookCheckSuiteCompletedCheckSuitePullRequestsItemHead,
@@ -1180,6 +1211,7 @@ pub struct WebhookCheckSuiteCompletedCheckSuitePullRequestsItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCheckSuiteCompletedCheckSuitePullRequestsItemBase {
     pub r#ref: String,
     /// Repo Ref
@@ -1189,6 +1221,7 @@ pub struct WebhookCheckSuiteCompletedCheckSuitePullRequestsItemBase {
 
 /// Repo Ref
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCheckSuiteCompletedCheckSuitePullRequestsItemBaseRepo {
     pub id: i64,
     pub name: String,
@@ -1196,6 +1229,7 @@ pub struct WebhookCheckSuiteCompletedCheckSuitePullRequestsItemBaseRepo {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCheckSuiteCompletedCheckSuitePullRequestsItemHead {
     pub r#ref: String,
     /// Repo Ref
@@ -1212,8 +1246,9 @@ crate::open_enum! {
 
 /// check_suite requested event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCheckSuiteRequested {
-    pub action: Requested,
+    pub action: WebhookCheckSuiteRequestedAction,
     /// The [check_suite](https://docs.github.com/rest/checks/suites#get-a-check-suite).
     pub check_suite: WebhookCheckSuiteRequestedCheckSuite,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -1238,11 +1273,12 @@ pub struct WebhookCheckSuiteRequested {
 }
 
 crate::open_enum! {
-    Requested { Requested = "requested", }
+    WebhookCheckSuiteRequestedAction { Requested = "requested", }
 }
 
 /// The [check_suite](https://docs.github.com/rest/checks/suites#get-a-check-suite).
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCheckSuiteRequestedCheckSuite {
     pub after: Option<String>,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -1250,8 +1286,8 @@ pub struct WebhookCheckSuiteRequestedCheckSuite {
     pub before: Option<String>,
     pub check_runs_url: String,
     /// The summary conclusion for all check runs that are part of the check suite. This value will be `null` until the check run has completed.
-    pub conclusion: Option<ChecksCreateRequestConclusion>,
-    pub created_at: String,
+    pub conclusion: Option<Conclusion>,
+    pub created_at: crate::Timestamp,
     /// The head branch name the changes are on.
     pub head_branch: Option<String>,
     /// SimpleCommit
@@ -1269,15 +1305,16 @@ pub struct WebhookCheckSuiteRequestedCheckSuite {
     pub runs_rerequestable: Option<bool>,
     /// The summary status for all check runs that are part of the check suite. Can be `requested`, `in_progress`, or `completed`.
     pub status: Option<WebhookCheckSuiteRequestedCheckSuiteStatus>,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// URL that points to the check suite API resource.
     pub url: String,
 }
 
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCheckSuiteRequestedCheckSuiteApp {
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1300,7 +1337,7 @@ pub struct WebhookCheckSuiteRequestedCheckSuiteApp {
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 crate::open_enum! {
@@ -1330,89 +1367,90 @@ crate::open_enum! {
 
 /// The set of permissions for the GitHub app
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCheckSuiteRequestedCheckSuiteAppPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actions: Option<ReadOrWrite>,
+    pub actions: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub administration: Option<ReadOrWrite>,
+    pub administration: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifact_metadata: Option<ReadOrWrite>,
+    pub artifact_metadata: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attestations: Option<ReadOrWrite>,
+    pub attestations: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<ReadOrWrite>,
+    pub checks: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_quality: Option<ReadOrWrite>,
+    pub code_quality: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_references: Option<ReadOrWrite>,
+    pub content_references: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contents: Option<ReadOrWrite>,
+    pub contents: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub copilot_requests: Option<Write>,
+    pub copilot_requests: Option<AppPermissionsProfile>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployments: Option<ReadOrWrite>,
+    pub deployments: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discussions: Option<ReadOrWrite>,
+    pub discussions: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub drives: Option<ReadOrWrite>,
+    pub drives: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emails: Option<ReadOrWrite>,
+    pub emails: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environments: Option<ReadOrWrite>,
+    pub environments: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issues: Option<ReadOrWrite>,
+    pub issues: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keys: Option<ReadOrWrite>,
+    pub keys: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub members: Option<ReadOrWrite>,
+    pub members: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_queues: Option<ReadOrWrite>,
+    pub merge_queues: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<ReadOrWrite>,
+    pub metadata: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub models: Option<ReadOrWrite>,
+    pub models: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_administration: Option<ReadOrWrite>,
+    pub organization_administration: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_hooks: Option<ReadOrWrite>,
+    pub organization_hooks: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_packages: Option<ReadOrWrite>,
+    pub organization_packages: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_plan: Option<ReadOrWrite>,
+    pub organization_plan: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_projects: Option<ReadOrWriteOrAdmin>,
+    pub organization_projects: Option<AppPermissionsRepositoryProjects>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_secrets: Option<ReadOrWrite>,
+    pub organization_secrets: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_self_hosted_runners: Option<ReadOrWrite>,
+    pub organization_self_hosted_runners: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_user_blocking: Option<ReadOrWrite>,
+    pub organization_user_blocking: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub packages: Option<ReadOrWrite>,
+    pub packages: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pages: Option<ReadOrWrite>,
+    pub pages: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_requests: Option<ReadOrWrite>,
+    pub pull_requests: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_hooks: Option<ReadOrWrite>,
+    pub repository_hooks: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_projects: Option<ReadOrWriteOrAdmin>,
+    pub repository_projects: Option<AppPermissionsRepositoryProjects>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_alerts: Option<ReadOrWrite>,
+    pub secret_scanning_alerts: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secrets: Option<ReadOrWrite>,
+    pub secrets: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_events: Option<ReadOrWrite>,
+    pub security_events: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_scanning_alert: Option<ReadOrWrite>,
+    pub security_scanning_alert: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub single_file: Option<ReadOrWrite>,
+    pub single_file: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub statuses: Option<ReadOrWrite>,
+    pub statuses: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vulnerability_alerts: Option<ReadOrWrite>,
+    pub vulnerability_alerts: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflows: Option<ReadOrWrite>,
+    pub workflows: Option<AppPermissionsPages>,
 }
 
 crate::open_enum! {
@@ -1424,8 +1462,9 @@ crate::open_enum! {
 
 /// check_suite rerequested event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCheckSuiteRerequested {
-    pub action: Rerequested,
+    pub action: WebhookCheckRunRerequestedAction,
     /// The [check_suite](https://docs.github.com/rest/checks/suites#get-a-check-suite).
     pub check_suite: WebhookCheckSuiteRerequestedCheckSuite,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -1451,6 +1490,7 @@ pub struct WebhookCheckSuiteRerequested {
 
 /// The [check_suite](https://docs.github.com/rest/checks/suites#get-a-check-suite).
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCheckSuiteRerequestedCheckSuite {
     pub after: Option<String>,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -1458,8 +1498,8 @@ pub struct WebhookCheckSuiteRerequestedCheckSuite {
     pub before: Option<String>,
     pub check_runs_url: String,
     /// The summary conclusion for all check runs that are part of the check suite. This value will be `null` until the check run has completed.
-    pub conclusion: Option<WebhookCheckSuiteRerequestedCheckSuiteConclusion>,
-    pub created_at: String,
+    pub conclusion: Option<WebhookDeploymentCreatedWorkflowRunConclusion>,
+    pub created_at: crate::Timestamp,
     /// The head branch name the changes are on.
     pub head_branch: Option<String>,
     /// SimpleCommit
@@ -1477,15 +1517,16 @@ pub struct WebhookCheckSuiteRerequestedCheckSuite {
     pub runs_rerequestable: Option<bool>,
     /// The summary status for all check runs that are part of the check suite. Can be `requested`, `in_progress`, or `completed`.
     pub status: Option<WebhookCheckSuiteRequestedCheckSuiteStatus>,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// URL that points to the check suite API resource.
     pub url: String,
 }
 
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCheckSuiteRerequestedCheckSuiteApp {
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1508,7 +1549,7 @@ pub struct WebhookCheckSuiteRerequestedCheckSuiteApp {
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 crate::open_enum! {
@@ -1536,15 +1577,16 @@ crate::open_enum! {
 crate::open_enum! {
     #[doc =
     " The summary conclusion for all check runs that are part of the check suite. This value will be `null` until the check run has completed."]
-    WebhookCheckSuiteRerequestedCheckSuiteConclusion { Success = "success", Failure =
+    WebhookDeploymentCreatedWorkflowRunConclusion { Success = "success", Failure =
     "failure", Neutral = "neutral", Cancelled = "cancelled", TimedOut = "timed_out",
     ActionRequired = "action_required", Stale = "stale", }
 }
 
 /// code_scanning_alert appeared_in_branch event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCodeScanningAlertAppearedInBranch {
-    pub action: AppearedInBranch,
+    pub action: WebhookCodeScanningAlertAppearedInBranchAction,
     /// The code scanning alert involved in the event.
     pub alert: WebhookCodeScanningAlertAppearedInBranchAlert,
     /// The commit SHA of the code scanning alert. When the action is `reopened_by_user` or `closed_by_user`, the event was triggered by the `sender` and this value will be empty.
@@ -1573,27 +1615,27 @@ pub struct WebhookCodeScanningAlertAppearedInBranch {
 }
 
 crate::open_enum! {
-    AppearedInBranch { AppearedInBranch = "appeared_in_branch", }
+    WebhookCodeScanningAlertAppearedInBranchAction { AppearedInBranch =
+    "appeared_in_branch", }
 }
 
 /// The code scanning alert involved in the event.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCodeScanningAlertAppearedInBranchAlert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<SimpleUser>>,
     /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ.`
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub dismissed_at: Option<String>,
+    pub dismissed_at: Option<crate::Timestamp>,
     /// User
     pub dismissed_by: Option<DiscussionAnswerChosenBy>,
     /// The dismissal comment associated with the dismissal of the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissed_comment: Option<String>,
     /// The reason for dismissing or closing the alert.
-    pub dismissed_reason: Option<
-        WebhookCodeScanningAlertAppearedInBranchAlertDismissedReason,
-    >,
+    pub dismissed_reason: Option<DismissedReason>,
     /// The time that the alert was fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_at: Option<serde_json::Value>,
@@ -1608,20 +1650,20 @@ pub struct WebhookCodeScanningAlertAppearedInBranchAlert {
     pub number: i64,
     pub rule: WebhookCodeScanningAlertAppearedInBranchAlertRule,
     /// State of a code scanning alert. Events for alerts found outside the default branch will return a `null` value until they are dismissed or fixed.
-    pub state: Option<OpenOrDismissedOrFixed>,
+    pub state: Option<WebhookCodeScanningAlertReopenedAlertState>,
     pub tool: WebhookCodeScanningAlertAppearedInBranchAlertTool,
     pub url: String,
 }
 
 crate::open_enum! {
-    #[doc = " The reason for dismissing or closing the alert."]
-    WebhookCodeScanningAlertAppearedInBranchAlertDismissedReason { FalsePositive =
-    "false positive", WonTFix = "won't fix", UsedInTests = "used in tests", Mitigated =
-    "mitigated", }
+    #[doc = " The reason for dismissing or closing the alert."] DismissedReason {
+    FalsePositive = "false positive", WonTFix = "won't fix", UsedInTests =
+    "used in tests", Mitigated = "mitigated", }
 }
 
 /// Alert Instance
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstance {
     /// Identifies the configuration under which the analysis was executed. For example, in GitHub Actions this includes the workflow filename and job name.
     pub analysis_key: String,
@@ -1643,10 +1685,11 @@ pub struct WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstance {
     /// The full Git reference, formatted as `refs/heads/<branch name>`.
     pub r#ref: String,
     /// State of a code scanning alert.
-    pub state: OpenOrDismissedOrFixed,
+    pub state: WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstanceState,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstanceLocation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_column: Option<i64>,
@@ -1661,11 +1704,13 @@ pub struct WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstanceLocati
 }
 
 crate::open_enum! {
-    #[doc = " State of a code scanning alert."] OpenOrDismissedOrFixed { Open = "open",
+    #[doc = " State of a code scanning alert."]
+    WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstanceState { Open = "open",
     Dismissed = "dismissed", Fixed = "fixed", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCodeScanningAlertAppearedInBranchAlertRule {
     /// A short description of the rule used to detect the alert.
     pub description: String,
@@ -1675,7 +1720,15 @@ pub struct WebhookCodeScanningAlertAppearedInBranchAlertRule {
     pub severity: Option<CodeQualityFindingRuleSeverity>,
 }
 
+crate::open_enum! {
+    #[doc =
+    " State of a code scanning alert. Events for alerts found outside the default branch will return a `null` value until they are dismissed or fixed."]
+    WebhookCodeScanningAlertReopenedAlertState { Open = "open", Dismissed = "dismissed",
+    Fixed = "fixed", }
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCodeScanningAlertAppearedInBranchAlertTool {
     /// The name of the tool used to generate the code scanning analysis alert.
     pub name: String,
@@ -1685,8 +1738,9 @@ pub struct WebhookCodeScanningAlertAppearedInBranchAlertTool {
 
 /// code_scanning_alert closed_by_user event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCodeScanningAlertClosedByUser {
-    pub action: ClosedByUser,
+    pub action: WebhookCodeScanningAlertClosedByUserAction,
     /// The code scanning alert involved in the event.
     pub alert: WebhookCodeScanningAlertClosedByUserAlert,
     /// The commit SHA of the code scanning alert. When the action is `reopened_by_user` or `closed_by_user`, the event was triggered by the `sender` and this value will be empty.
@@ -1715,27 +1769,26 @@ pub struct WebhookCodeScanningAlertClosedByUser {
 }
 
 crate::open_enum! {
-    ClosedByUser { ClosedByUser = "closed_by_user", }
+    WebhookCodeScanningAlertClosedByUserAction { ClosedByUser = "closed_by_user", }
 }
 
 /// The code scanning alert involved in the event.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCodeScanningAlertClosedByUserAlert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<SimpleUser>>,
     /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ.`
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub dismissed_at: String,
+    pub dismissed_at: crate::Timestamp,
     /// User
     pub dismissed_by: Option<DiscussionAnswerChosenBy>,
     /// The dismissal comment associated with the dismissal of the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissed_comment: Option<String>,
     /// The reason for dismissing or closing the alert.
-    pub dismissed_reason: Option<
-        WebhookCodeScanningAlertAppearedInBranchAlertDismissedReason,
-    >,
+    pub dismissed_reason: Option<DismissedReason>,
     /// The time that the alert was fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_at: Option<serde_json::Value>,
@@ -1750,7 +1803,7 @@ pub struct WebhookCodeScanningAlertClosedByUserAlert {
     pub number: i64,
     pub rule: WebhookCodeScanningAlertClosedByUserAlertRule,
     /// State of a code scanning alert.
-    pub state: DismissedOrFixed,
+    pub state: WebhookCodeScanningAlertClosedByUserAlertState,
     pub tool: WebhookCodeScanningAlertClosedByUserAlertTool,
     pub url: String,
     /// User
@@ -1759,6 +1812,7 @@ pub struct WebhookCodeScanningAlertClosedByUserAlert {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCodeScanningAlertClosedByUserAlertRule {
     /// A short description of the rule used to detect the alert.
     pub description: String,
@@ -1780,11 +1834,13 @@ pub struct WebhookCodeScanningAlertClosedByUserAlertRule {
 }
 
 crate::open_enum! {
-    #[doc = " State of a code scanning alert."] DismissedOrFixed { Dismissed =
-    "dismissed", Fixed = "fixed", }
+    #[doc = " State of a code scanning alert."]
+    WebhookCodeScanningAlertClosedByUserAlertState { Dismissed = "dismissed", Fixed =
+    "fixed", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCodeScanningAlertClosedByUserAlertTool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guid: Option<String>,
@@ -1796,8 +1852,9 @@ pub struct WebhookCodeScanningAlertClosedByUserAlertTool {
 
 /// code_scanning_alert created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCodeScanningAlertCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// The code scanning alert involved in the event.
     pub alert: WebhookCodeScanningAlertCreatedAlert,
     /// The commit SHA of the code scanning alert. When the action is `reopened_by_user` or `closed_by_user`, the event was triggered by the `sender` and this value will be empty.
@@ -1827,9 +1884,10 @@ pub struct WebhookCodeScanningAlertCreated {
 
 /// The code scanning alert involved in the event.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCodeScanningAlertCreatedAlert {
     /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ.`
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     /// The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub dismissed_at: Option<serde_json::Value>,
     pub dismissed_by: Option<serde_json::Value>,
@@ -1854,7 +1912,7 @@ pub struct WebhookCodeScanningAlertCreatedAlert {
     pub number: i64,
     pub rule: WebhookCodeScanningAlertClosedByUserAlertRule,
     /// State of a code scanning alert. Events for alerts found outside the default branch will return a `null` value until they are dismissed or fixed.
-    pub state: Option<OpenOrDismissed>,
+    pub state: Option<CodeQualityFindingState>,
     pub tool: Option<WebhookCodeScanningAlertCreatedAlertTool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
@@ -1866,6 +1924,7 @@ pub struct WebhookCodeScanningAlertCreatedAlert {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCodeScanningAlertCreatedAlertTool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guid: Option<String>,
@@ -1877,8 +1936,9 @@ pub struct WebhookCodeScanningAlertCreatedAlertTool {
 
 /// code_scanning_alert fixed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCodeScanningAlertFixed {
-    pub action: Fixed,
+    pub action: WebhookDependabotAlertFixedAction,
     /// The code scanning alert involved in the event.
     pub alert: WebhookCodeScanningAlertFixedAlert,
     /// The commit SHA of the code scanning alert. When the action is `reopened_by_user` or `closed_by_user`, the event was triggered by the `sender` and this value will be empty.
@@ -1907,27 +1967,26 @@ pub struct WebhookCodeScanningAlertFixed {
 }
 
 crate::open_enum! {
-    Fixed { Fixed = "fixed", }
+    WebhookDependabotAlertFixedAction { Fixed = "fixed", }
 }
 
 /// The code scanning alert involved in the event.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCodeScanningAlertFixedAlert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<SimpleUser>>,
     /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ.`
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub dismissed_at: Option<String>,
+    pub dismissed_at: Option<crate::Timestamp>,
     /// User
     pub dismissed_by: Option<DiscussionAnswerChosenBy>,
     /// The dismissal comment associated with the dismissal of the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissed_comment: Option<String>,
     /// The reason for dismissing or closing the alert.
-    pub dismissed_reason: Option<
-        WebhookCodeScanningAlertAppearedInBranchAlertDismissedReason,
-    >,
+    pub dismissed_reason: Option<DismissedReason>,
     /// The time that the alert was fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_at: Option<serde_json::Value>,
@@ -1944,15 +2003,22 @@ pub struct WebhookCodeScanningAlertFixedAlert {
     pub number: i64,
     pub rule: WebhookCodeScanningAlertClosedByUserAlertRule,
     /// State of a code scanning alert. Events for alerts found outside the default branch will return a `null` value until they are dismissed or fixed.
-    pub state: Option<Fixed>,
+    pub state: Option<WebhookCodeScanningAlertFixedAlertState>,
     pub tool: WebhookCodeScanningAlertClosedByUserAlertTool,
     pub url: String,
 }
 
+crate::open_enum! {
+    #[doc =
+    " State of a code scanning alert. Events for alerts found outside the default branch will return a `null` value until they are dismissed or fixed."]
+    WebhookCodeScanningAlertFixedAlertState { Fixed = "fixed", }
+}
+
 /// code_scanning_alert reopened event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCodeScanningAlertReopened {
-    pub action: Reopened,
+    pub action: WebhookIssuesReopenedAction,
     /// The code scanning alert involved in the event.
     pub alert: WebhookCodeScanningAlertReopenedAlert,
     /// The commit SHA of the code scanning alert. When the action is `reopened_by_user` or `closed_by_user`, the event was triggered by the `sender` and this value will be empty.
@@ -1981,16 +2047,17 @@ pub struct WebhookCodeScanningAlertReopened {
 }
 
 crate::open_enum! {
-    Reopened { Reopened = "reopened", }
+    WebhookIssuesReopenedAction { Reopened = "reopened", }
 }
 
 /// The code scanning alert involved in the event.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCodeScanningAlertReopenedAlert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<SimpleUser>>,
     /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ.`
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub dismissed_at: Option<String>,
     pub dismissed_by: Option<serde_json::Value>,
@@ -2015,7 +2082,7 @@ pub struct WebhookCodeScanningAlertReopenedAlert {
     pub number: i64,
     pub rule: WebhookCodeScanningAlertClosedByUserAlertRule,
     /// State of a code scanning alert. Events for alerts found outside the default branch will return a `null` value until they are dismissed or fixed.
-    pub state: Option<OpenOrDismissedOrFixed>,
+    pub state: Option<WebhookCodeScanningAlertReopenedAlertState>,
     pub tool: WebhookCodeScanningAlertClosedByUserAlertTool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
@@ -2026,8 +2093,9 @@ pub struct WebhookCodeScanningAlertReopenedAlert {
 
 /// code_scanning_alert reopened_by_user event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCodeScanningAlertReopenedByUser {
-    pub action: ReopenedByUser,
+    pub action: WebhookCodeScanningAlertReopenedByUserAction,
     /// The code scanning alert involved in the event.
     pub alert: WebhookCodeScanningAlertReopenedByUserAlert,
     /// The commit SHA of the code scanning alert. When the action is `reopened_by_user` or `closed_by_user`, the event was triggered by the `sender` and this value will be empty.
@@ -2056,16 +2124,17 @@ pub struct WebhookCodeScanningAlertReopenedByUser {
 }
 
 crate::open_enum! {
-    ReopenedByUser { ReopenedByUser = "reopened_by_user", }
+    WebhookCodeScanningAlertReopenedByUserAction { ReopenedByUser = "reopened_by_user", }
 }
 
 /// The code scanning alert involved in the event.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCodeScanningAlertReopenedByUserAlert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<SimpleUser>>,
     /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ.`
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub dismissed_at: Option<serde_json::Value>,
     pub dismissed_by: Option<serde_json::Value>,
@@ -2088,7 +2157,7 @@ pub struct WebhookCodeScanningAlertReopenedByUserAlert {
     pub number: i64,
     pub rule: WebhookCodeScanningAlertAppearedInBranchAlertRule,
     /// State of a code scanning alert. Events for alerts found outside the default branch will return a `null` value until they are dismissed or fixed.
-    pub state: Option<OpenOrFixed>,
+    pub state: Option<WebhookCodeScanningAlertReopenedByUserAlertState>,
     pub tool: WebhookCodeScanningAlertAppearedInBranchAlertTool,
     pub url: String,
 }
@@ -2096,13 +2165,14 @@ pub struct WebhookCodeScanningAlertReopenedByUserAlert {
 crate::open_enum! {
     #[doc =
     " State of a code scanning alert. Events for alerts found outside the default branch will return a `null` value until they are dismissed or fixed."]
-    OpenOrFixed { Open = "open", Fixed = "fixed", }
+    WebhookCodeScanningAlertReopenedByUserAlertState { Open = "open", Fixed = "fixed", }
 }
 
 /// code_scanning_alert updated_assignment event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCodeScanningAlertUpdatedAssignment {
-    pub action: UpdatedAssignment,
+    pub action: WebhookCodeScanningAlertUpdatedAssignmentAction,
     /// The code scanning alert involved in the event.
     pub alert: WebhookCodeScanningAlertAppearedInBranchAlert,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -2127,14 +2197,16 @@ pub struct WebhookCodeScanningAlertUpdatedAssignment {
 }
 
 crate::open_enum! {
-    UpdatedAssignment { UpdatedAssignment = "updated_assignment", }
+    WebhookCodeScanningAlertUpdatedAssignmentAction { UpdatedAssignment =
+    "updated_assignment", }
 }
 
 /// commit_comment created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCommitCommentCreated {
     /// The action performed. Can be `created`.
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// The [commit comment](${externalDocsUpapp/api/description/components/schemas/webhooks/issue-comment-created.yamlrl}/rest/commits/comments#get-a-commit-comment) resource.
     pub comment: WebhookCommitCommentCreatedComment,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -2160,6 +2232,7 @@ pub struct WebhookCommitCommentCreated {
 
 /// The [commit comment](${externalDocsUpapp/api/description/components/schemas/webhooks/issue-comment-created.yamlrl}/rest/commits/comments#get-a-commit-comment) resource.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCommitCommentCreatedComment {
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
@@ -2190,6 +2263,7 @@ pub struct WebhookCommitCommentCreatedComment {
 
 /// create event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCreate {
     /// The repository's current description.
     pub description: Option<String>,
@@ -2214,7 +2288,7 @@ pub struct WebhookCreate {
     /// The [`git ref`](https://docs.github.com/rest/git/refs#get-a-reference) resource.
     pub r#ref: String,
     /// The type of Git ref object created in the repository.
-    pub ref_type: BranchOrTag,
+    pub ref_type: WebhookCreateRefType,
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
     /// when the event occurs from activity in a repository.
     pub repository: RepositoryWebhooks,
@@ -2224,8 +2298,9 @@ pub struct WebhookCreate {
 
 /// custom property created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCustomPropertyCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// Custom property defined on an organization
     pub definition: CustomProperty,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -2249,8 +2324,9 @@ pub struct WebhookCustomPropertyCreated {
 
 /// custom property deleted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCustomPropertyDeleted {
-    pub action: Deleted,
+    pub action: WebhookMetaDeletedAction,
     pub definition: WebhookCustomPropertyDeletedDefinition,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -2272,6 +2348,7 @@ pub struct WebhookCustomPropertyDeleted {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCustomPropertyDeletedDefinition {
     /// The name of the property that was deleted.
     pub property_name: String,
@@ -2279,8 +2356,9 @@ pub struct WebhookCustomPropertyDeletedDefinition {
 
 /// custom property promoted to business event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCustomPropertyPromotedToEnterprise {
-    pub action: PromoteToEnterprise,
+    pub action: WebhookCustomPropertyPromotedToEnterpriseAction,
     /// Custom property defined on an organization
     pub definition: CustomProperty,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -2303,13 +2381,15 @@ pub struct WebhookCustomPropertyPromotedToEnterprise {
 }
 
 crate::open_enum! {
-    PromoteToEnterprise { PromoteToEnterprise = "promote_to_enterprise", }
+    WebhookCustomPropertyPromotedToEnterpriseAction { PromoteToEnterprise =
+    "promote_to_enterprise", }
 }
 
 /// custom property updated event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCustomPropertyUpdated {
-    pub action: Updated,
+    pub action: WebhookPackageUpdatedAction,
     /// Custom property defined on an organization
     pub definition: CustomProperty,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -2332,13 +2412,14 @@ pub struct WebhookCustomPropertyUpdated {
 }
 
 crate::open_enum! {
-    Updated { Updated = "updated", }
+    WebhookPackageUpdatedAction { Updated = "updated", }
 }
 
 /// Custom property values updated event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCustomPropertyValuesUpdated {
-    pub action: Updated,
+    pub action: WebhookPackageUpdatedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -2366,6 +2447,7 @@ pub struct WebhookCustomPropertyValuesUpdated {
 
 /// delete event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDelete {
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -2386,7 +2468,7 @@ pub struct WebhookDelete {
     /// The [`git ref`](https://docs.github.com/rest/git/refs#get-a-reference) resource.
     pub r#ref: String,
     /// The type of Git ref object deleted in the repository.
-    pub ref_type: BranchOrTag,
+    pub ref_type: WebhookCreateRefType,
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
     /// when the event occurs from activity in a repository.
     pub repository: RepositoryWebhooks,
@@ -2396,8 +2478,9 @@ pub struct WebhookDelete {
 
 /// Dependabot alert assignees changed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDependabotAlertAssigneesChanged {
-    pub action: AssigneesChanged,
+    pub action: WebhookDependabotAlertAssigneesChangedAction,
     /// A Dependabot alert.
     pub alert: DependabotAlert,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
@@ -2422,13 +2505,15 @@ pub struct WebhookDependabotAlertAssigneesChanged {
 }
 
 crate::open_enum! {
-    AssigneesChanged { AssigneesChanged = "assignees_changed", }
+    WebhookDependabotAlertAssigneesChangedAction { AssigneesChanged =
+    "assignees_changed", }
 }
 
 /// Dependabot alert auto-dismissed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDependabotAlertAutoDismissed {
-    pub action: AutoDismissed,
+    pub action: WebhookDependabotAlertAutoDismissedAction,
     /// A Dependabot alert.
     pub alert: DependabotAlert,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
@@ -2453,13 +2538,14 @@ pub struct WebhookDependabotAlertAutoDismissed {
 }
 
 crate::open_enum! {
-    AutoDismissed { AutoDismissed = "auto_dismissed", }
+    WebhookDependabotAlertAutoDismissedAction { AutoDismissed = "auto_dismissed", }
 }
 
 /// Dependabot alert auto-reopened event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDependabotAlertAutoReopened {
-    pub action: AutoReopened,
+    pub action: WebhookDependabotAlertAutoReopenedAction,
     /// A Dependabot alert.
     pub alert: DependabotAlert,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
@@ -2484,13 +2570,14 @@ pub struct WebhookDependabotAlertAutoReopened {
 }
 
 crate::open_enum! {
-    AutoReopened { AutoReopened = "auto_reopened", }
+    WebhookDependabotAlertAutoReopenedAction { AutoReopened = "auto_reopened", }
 }
 
 /// Dependabot alert created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDependabotAlertCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// A Dependabot alert.
     pub alert: DependabotAlert,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
@@ -2516,8 +2603,9 @@ pub struct WebhookDependabotAlertCreated {
 
 /// Dependabot alert dismissed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDependabotAlertDismissed {
-    pub action: Dismissed,
+    pub action: WebhookDependabotAlertDismissedAction,
     /// A Dependabot alert.
     pub alert: DependabotAlert,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
@@ -2542,13 +2630,14 @@ pub struct WebhookDependabotAlertDismissed {
 }
 
 crate::open_enum! {
-    Dismissed { Dismissed = "dismissed", }
+    WebhookDependabotAlertDismissedAction { Dismissed = "dismissed", }
 }
 
 /// Dependabot alert fixed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDependabotAlertFixed {
-    pub action: Fixed,
+    pub action: WebhookDependabotAlertFixedAction,
     /// A Dependabot alert.
     pub alert: DependabotAlert,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
@@ -2574,8 +2663,9 @@ pub struct WebhookDependabotAlertFixed {
 
 /// Dependabot alert reintroduced event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDependabotAlertReintroduced {
-    pub action: Reintroduced,
+    pub action: WebhookDependabotAlertReintroducedAction,
     /// A Dependabot alert.
     pub alert: DependabotAlert,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
@@ -2600,13 +2690,14 @@ pub struct WebhookDependabotAlertReintroduced {
 }
 
 crate::open_enum! {
-    Reintroduced { Reintroduced = "reintroduced", }
+    WebhookDependabotAlertReintroducedAction { Reintroduced = "reintroduced", }
 }
 
 /// Dependabot alert reopened event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDependabotAlertReopened {
-    pub action: Reopened,
+    pub action: WebhookIssuesReopenedAction,
     /// A Dependabot alert.
     pub alert: DependabotAlert,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
@@ -2632,8 +2723,9 @@ pub struct WebhookDependabotAlertReopened {
 
 /// deploy_key created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeployKeyCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -2659,6 +2751,7 @@ pub struct WebhookDeployKeyCreated {
 
 /// The [`deploy key`](https://docs.github.com/rest/deploy-keys/deploy-keys#get-a-deploy-key) resource.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksDeployKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub added_by: Option<String>,
@@ -2677,8 +2770,9 @@ pub struct WebhooksDeployKey {
 
 /// deploy_key deleted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeployKeyDeleted {
-    pub action: Deleted,
+    pub action: WebhookMetaDeletedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -2704,8 +2798,9 @@ pub struct WebhookDeployKeyDeleted {
 
 /// deployment created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// The [deployment](https://docs.github.com/rest/deployments/deployments#list-deployments).
     pub deployment: WebhookDeploymentCreatedDeployment,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -2735,6 +2830,7 @@ pub struct WebhookDeploymentCreated {
 
 /// The [deployment](https://docs.github.com/rest/deployments/deployments#list-deployments).
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentCreatedDeployment {
     pub created_at: String,
     /// User
@@ -2765,6 +2861,7 @@ pub struct WebhookDeploymentCreatedDeployment {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum WebhookDeploymentCreatedDeploymentPayload {
     Object(serde_json::Value),
     String(String),
@@ -2784,8 +2881,9 @@ impl From<&str> for WebhookDeploymentCreatedDeploymentPayload {
 
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentCreatedDeploymentPerformedViaGithubApp {
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2809,7 +2907,7 @@ pub struct WebhookDeploymentCreatedDeploymentPerformedViaGithubApp {
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 crate::open_enum! {
@@ -2838,94 +2936,97 @@ crate::open_enum! {
 
 /// The set of permissions for the GitHub app
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentCreatedDeploymentPerformedViaGithubAppPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actions: Option<ReadOrWrite>,
+    pub actions: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub administration: Option<ReadOrWrite>,
+    pub administration: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<ReadOrWrite>,
+    pub checks: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_references: Option<ReadOrWrite>,
+    pub content_references: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contents: Option<ReadOrWrite>,
+    pub contents: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployments: Option<ReadOrWrite>,
+    pub deployments: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discussions: Option<ReadOrWrite>,
+    pub discussions: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emails: Option<ReadOrWrite>,
+    pub emails: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environments: Option<ReadOrWrite>,
+    pub environments: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issues: Option<ReadOrWrite>,
+    pub issues: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keys: Option<ReadOrWrite>,
+    pub keys: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub members: Option<ReadOrWrite>,
+    pub members: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<ReadOrWrite>,
+    pub metadata: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_administration: Option<ReadOrWrite>,
+    pub organization_administration: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_hooks: Option<ReadOrWrite>,
+    pub organization_hooks: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_packages: Option<ReadOrWrite>,
+    pub organization_packages: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_plan: Option<ReadOrWrite>,
+    pub organization_plan: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_projects: Option<ReadOrWrite>,
+    pub organization_projects: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_secrets: Option<ReadOrWrite>,
+    pub organization_secrets: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_self_hosted_runners: Option<ReadOrWrite>,
+    pub organization_self_hosted_runners: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_user_blocking: Option<ReadOrWrite>,
+    pub organization_user_blocking: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub packages: Option<ReadOrWrite>,
+    pub packages: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pages: Option<ReadOrWrite>,
+    pub pages: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_requests: Option<ReadOrWrite>,
+    pub pull_requests: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_hooks: Option<ReadOrWrite>,
+    pub repository_hooks: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_projects: Option<ReadOrWrite>,
+    pub repository_projects: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_alerts: Option<ReadOrWrite>,
+    pub secret_scanning_alerts: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secrets: Option<ReadOrWrite>,
+    pub secrets: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_events: Option<ReadOrWrite>,
+    pub security_events: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_scanning_alert: Option<ReadOrWrite>,
+    pub security_scanning_alert: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub single_file: Option<ReadOrWrite>,
+    pub single_file: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub statuses: Option<ReadOrWrite>,
+    pub statuses: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vulnerability_alerts: Option<ReadOrWrite>,
+    pub vulnerability_alerts: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflows: Option<ReadOrWrite>,
+    pub workflows: Option<AppPermissionsPages>,
 }
 
 /// Workflow
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksWorkflow {
     pub badge_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     pub html_url: String,
     pub id: i64,
     pub name: String,
     pub node_id: String,
     pub path: String,
     pub state: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
 }
 
 /// Deployment Workflow Run
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentCreatedWorkflowRun {
     /// User
     pub actor: Option<DiscussionAnswerChosenBy>,
@@ -2937,8 +3038,8 @@ pub struct WebhookDeploymentCreatedWorkflowRun {
     pub check_suite_node_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_suite_url: Option<String>,
-    pub conclusion: Option<WebhookCheckSuiteRerequestedCheckSuiteConclusion>,
-    pub created_at: String,
+    pub conclusion: Option<WebhookDeploymentCreatedWorkflowRunConclusion>,
+    pub created_at: crate::Timestamp,
     pub display_title: String,
     pub event: String,
     pub head_branch: String,
@@ -2969,12 +3070,12 @@ pub struct WebhookDeploymentCreatedWorkflowRun {
     pub rerun_url: Option<String>,
     pub run_attempt: i64,
     pub run_number: i64,
-    pub run_started_at: String,
+    pub run_started_at: crate::Timestamp,
     pub status: JobStatus,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triggering_actor: Option<DiscussionAnswerChosenBy>,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     pub workflow_id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2982,6 +3083,7 @@ pub struct WebhookDeploymentCreatedWorkflowRun {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentCreatedWorkflowRunHeadRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archive_url: Option<String>,
@@ -3078,6 +3180,7 @@ pub struct WebhookDeploymentCreatedWorkflowRunHeadRepository {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentCreatedWorkflowRunHeadRepositoryOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
@@ -3118,6 +3221,7 @@ pub struct WebhookDeploymentCreatedWorkflowRunHeadRepositoryOwner {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentCreatedWorkflowRunReferencedWorkflowsItem {
     pub path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3127,9 +3231,10 @@ pub struct WebhookDeploymentCreatedWorkflowRunReferencedWorkflowsItem {
 
 /// deployment protection rule requested event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentProtectionRuleRequested {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<Requested>,
+    pub action: Option<WebhookCheckSuiteRequestedAction>,
     /// The name of the environment that has the deployment protection rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
@@ -3148,7 +3253,7 @@ pub struct WebhookDeploymentProtectionRuleRequested {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<Deployment>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_requests: Option<Vec<PullRequest2>>,
+    pub pull_requests: Option<Vec<PullRequest>>,
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
     /// when the event occurs from activity in a repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3168,8 +3273,9 @@ pub struct WebhookDeploymentProtectionRuleRequested {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentReviewApproved {
-    pub action: Approved,
+    pub action: WebhookDeploymentReviewApprovedAction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approver: Option<WebhooksApprover>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3206,10 +3312,11 @@ pub struct WebhookDeploymentReviewApproved {
 }
 
 crate::open_enum! {
-    Approved { Approved = "approved", }
+    WebhookDeploymentReviewApprovedAction { Approved = "approved", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksApprover {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
@@ -3252,16 +3359,18 @@ pub struct WebhooksApprover {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksReviewersItem {
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reviewer: Option<WebhooksReviewersItemReviewer>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<User>,
+    pub r#type: Option<WebhooksReviewersItemType>,
 }
 
 /// User
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksReviewersItemReviewer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
@@ -3300,12 +3409,13 @@ pub struct WebhooksReviewersItemReviewer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<BotOrUserOrOrganization>,
+    pub r#type: Option<WebhooksUserType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksWorkflowJobRun {
     pub conclusion: Option<serde_json::Value>,
     pub created_at: String,
@@ -3318,6 +3428,7 @@ pub struct WebhooksWorkflowJobRun {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentReviewApprovedWorkflowJobRunsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conclusion: Option<serde_json::Value>,
@@ -3339,6 +3450,7 @@ pub struct WebhookDeploymentReviewApprovedWorkflowJobRunsItem {
 
 /// Deployment Workflow Run
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentReviewApprovedWorkflowRun {
     /// User
     pub actor: Option<DiscussionAnswerChosenBy>,
@@ -3350,8 +3462,8 @@ pub struct WebhookDeploymentReviewApprovedWorkflowRun {
     pub check_suite_node_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_suite_url: Option<String>,
-    pub conclusion: Option<WebhookCheckSuiteRerequestedCheckSuiteConclusion>,
-    pub created_at: String,
+    pub conclusion: Option<WebhookDeploymentCreatedWorkflowRunConclusion>,
+    pub created_at: crate::Timestamp,
     pub display_title: String,
     pub event: String,
     pub head_branch: String,
@@ -3384,11 +3496,11 @@ pub struct WebhookDeploymentReviewApprovedWorkflowRun {
     pub rerun_url: Option<String>,
     pub run_attempt: i64,
     pub run_number: i64,
-    pub run_started_at: String,
+    pub run_started_at: crate::Timestamp,
     pub status: JobStatus,
     /// User
     pub triggering_actor: Option<DiscussionAnswerChosenBy>,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     pub workflow_id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3396,6 +3508,7 @@ pub struct WebhookDeploymentReviewApprovedWorkflowRun {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentReviewApprovedWorkflowRunHeadRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archive_url: Option<String>,
@@ -3492,6 +3605,7 @@ pub struct WebhookDeploymentReviewApprovedWorkflowRunHeadRepository {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentReviewApprovedWorkflowRunHeadRepositoryOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
@@ -3534,8 +3648,9 @@ pub struct WebhookDeploymentReviewApprovedWorkflowRunHeadRepositoryOwner {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentReviewRejected {
-    pub action: Rejected,
+    pub action: WebhookDeploymentReviewRejectedAction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approver: Option<WebhooksApprover>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3572,10 +3687,11 @@ pub struct WebhookDeploymentReviewRejected {
 }
 
 crate::open_enum! {
-    Rejected { Rejected = "rejected", }
+    WebhookDeploymentReviewRejectedAction { Rejected = "rejected", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentReviewRejectedWorkflowJobRunsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conclusion: Option<String>,
@@ -3597,6 +3713,7 @@ pub struct WebhookDeploymentReviewRejectedWorkflowJobRunsItem {
 
 /// Deployment Workflow Run
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentReviewRejectedWorkflowRun {
     /// User
     pub actor: Option<DiscussionAnswerChosenBy>,
@@ -3608,8 +3725,8 @@ pub struct WebhookDeploymentReviewRejectedWorkflowRun {
     pub check_suite_node_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_suite_url: Option<String>,
-    pub conclusion: Option<WebhookCheckSuiteRerequestedCheckSuiteConclusion>,
-    pub created_at: String,
+    pub conclusion: Option<WebhookDeploymentCreatedWorkflowRunConclusion>,
+    pub created_at: crate::Timestamp,
     pub event: String,
     pub head_branch: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3641,11 +3758,11 @@ pub struct WebhookDeploymentReviewRejectedWorkflowRun {
     pub rerun_url: Option<String>,
     pub run_attempt: i64,
     pub run_number: i64,
-    pub run_started_at: String,
+    pub run_started_at: crate::Timestamp,
     pub status: WebhookDeploymentReviewRejectedWorkflowRunStatus,
     /// User
     pub triggering_actor: Option<DiscussionAnswerChosenBy>,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     pub workflow_id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3660,8 +3777,9 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentReviewRequested {
-    pub action: Requested,
+    pub action: WebhookCheckSuiteRequestedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -3692,6 +3810,7 @@ pub struct WebhookDeploymentReviewRequested {
 
 /// User
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
@@ -3730,7 +3849,7 @@ pub struct WebhooksUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<BotOrUserOrOrganization>,
+    pub r#type: Option<WebhooksUserType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3738,16 +3857,18 @@ pub struct WebhooksUser {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentReviewRequestedReviewersItem {
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reviewer: Option<WebhookDeploymentReviewRequestedReviewersItemReviewer>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<UserOrTeam>,
+    pub r#type: Option<ActorType>,
 }
 
 /// User
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentReviewRequestedReviewersItemReviewer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
@@ -3787,7 +3908,7 @@ pub struct WebhookDeploymentReviewRequestedReviewersItemReviewer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<BotOrUserOrOrganization>,
+    pub r#type: Option<WebhooksUserType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3795,6 +3916,7 @@ pub struct WebhookDeploymentReviewRequestedReviewersItemReviewer {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentReviewRequestedWorkflowJobRun {
     pub conclusion: Option<serde_json::Value>,
     pub created_at: String,
@@ -3808,6 +3930,7 @@ pub struct WebhookDeploymentReviewRequestedWorkflowJobRun {
 
 /// Deployment Workflow Run
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentReviewRequestedWorkflowRun {
     /// User
     pub actor: Option<DiscussionAnswerChosenBy>,
@@ -3819,8 +3942,8 @@ pub struct WebhookDeploymentReviewRequestedWorkflowRun {
     pub check_suite_node_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_suite_url: Option<String>,
-    pub conclusion: Option<WebhookCheckSuiteRerequestedCheckSuiteConclusion>,
-    pub created_at: String,
+    pub conclusion: Option<WebhookDeploymentCreatedWorkflowRunConclusion>,
+    pub created_at: crate::Timestamp,
     pub event: String,
     pub head_branch: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3852,11 +3975,11 @@ pub struct WebhookDeploymentReviewRequestedWorkflowRun {
     pub rerun_url: Option<String>,
     pub run_attempt: i64,
     pub run_number: i64,
-    pub run_started_at: String,
+    pub run_started_at: crate::Timestamp,
     pub status: JobStatus,
     /// User
     pub triggering_actor: Option<DiscussionAnswerChosenBy>,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     pub workflow_id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3866,8 +3989,9 @@ pub struct WebhookDeploymentReviewRequestedWorkflowRun {
 
 /// deployment_status created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentStatusCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_run: Option<WebhookDeploymentStatusCreatedCheckRun>,
     /// The [deployment](https://docs.github.com/rest/deployments/deployments#list-deployments).
@@ -3902,10 +4026,11 @@ pub struct WebhookDeploymentStatusCreated {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentStatusCreatedCheckRun {
-    pub completed_at: Option<String>,
+    pub completed_at: Option<crate::Timestamp>,
     /// The result of the completed check run. This value will be `null` until the check run has completed.
-    pub conclusion: Option<ChecksCreateRequestConclusion>,
+    pub conclusion: Option<Conclusion>,
     pub details_url: String,
     pub external_id: String,
     /// The SHA of the commit that is being checked.
@@ -3916,7 +4041,7 @@ pub struct WebhookDeploymentStatusCreatedCheckRun {
     /// The name of the check run.
     pub name: String,
     pub node_id: String,
-    pub started_at: String,
+    pub started_at: crate::Timestamp,
     /// The current status of the check run. Can be `queued`, `in_progress`, or `completed`.
     pub status: SimpleCheckSuiteStatus,
     pub url: String,
@@ -3924,6 +4049,7 @@ pub struct WebhookDeploymentStatusCreatedCheckRun {
 
 /// The [deployment](https://docs.github.com/rest/deployments/deployments#list-deployments).
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentStatusCreatedDeployment {
     pub created_at: String,
     /// User
@@ -3954,8 +4080,9 @@ pub struct WebhookDeploymentStatusCreatedDeployment {
 
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentStatusCreatedDeploymentPerformedViaGithubApp {
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3979,11 +4106,12 @@ pub struct WebhookDeploymentStatusCreatedDeploymentPerformedViaGithubApp {
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 /// The [deployment status](https://docs.github.com/rest/deployments/statuses#list-deployment-statuses).
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentStatusCreatedDeploymentStatus {
     pub created_at: String,
     /// User
@@ -4014,8 +4142,9 @@ pub struct WebhookDeploymentStatusCreatedDeploymentStatus {
 
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentStatusCreatedDeploymentStatusPerformedViaGithubApp {
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4039,11 +4168,12 @@ pub struct WebhookDeploymentStatusCreatedDeploymentStatusPerformedViaGithubApp {
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 /// Deployment Workflow Run
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDeploymentStatusCreatedWorkflowRun {
     /// User
     pub actor: Option<DiscussionAnswerChosenBy>,
@@ -4056,7 +4186,7 @@ pub struct WebhookDeploymentStatusCreatedWorkflowRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_suite_url: Option<String>,
     pub conclusion: Option<WebhookDeploymentStatusCreatedWorkflowRunConclusion>,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     pub display_title: String,
     pub event: String,
     pub head_branch: String,
@@ -4087,11 +4217,11 @@ pub struct WebhookDeploymentStatusCreatedWorkflowRun {
     pub rerun_url: Option<String>,
     pub run_attempt: i64,
     pub run_number: i64,
-    pub run_started_at: String,
+    pub run_started_at: crate::Timestamp,
     pub status: JobStatus,
     /// User
     pub triggering_actor: Option<DiscussionAnswerChosenBy>,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     pub workflow_id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4107,8 +4237,9 @@ crate::open_enum! {
 
 /// discussion answered event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDiscussionAnswered {
-    pub action: Answered,
+    pub action: WebhookDiscussionAnsweredAction,
     pub answer: WebhooksAnswer,
     /// A Discussion in a repository.
     pub discussion: Discussion,
@@ -4134,16 +4265,17 @@ pub struct WebhookDiscussionAnswered {
 }
 
 crate::open_enum! {
-    Answered { Answered = "answered", }
+    WebhookDiscussionAnsweredAction { Answered = "answered", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksAnswer {
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     pub body: String,
     pub child_comment_count: i64,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     pub discussion_id: i64,
     pub html_url: String,
     pub id: i64,
@@ -4153,15 +4285,16 @@ pub struct WebhooksAnswer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<DiscussionReactions>,
     pub repository_url: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// User
     pub user: Option<DiscussionAnswerChosenBy>,
 }
 
 /// discussion category changed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDiscussionCategoryChanged {
-    pub action: CategoryChanged,
+    pub action: WebhookDiscussionCategoryChangedAction,
     pub changes: WebhookDiscussionCategoryChangedChanges,
     /// A Discussion in a repository.
     pub discussion: Discussion,
@@ -4187,23 +4320,26 @@ pub struct WebhookDiscussionCategoryChanged {
 }
 
 crate::open_enum! {
-    CategoryChanged { CategoryChanged = "category_changed", }
+    WebhookDiscussionCategoryChangedAction { CategoryChanged = "category_changed", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDiscussionCategoryChangedChanges {
     pub category: WebhookDiscussionCategoryChangedChangesCategory,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDiscussionCategoryChangedChangesCategory {
     pub from: DiscussionCategory,
 }
 
 /// discussion closed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDiscussionClosed {
-    pub action: Closed,
+    pub action: WebhookIssuesClosedAction,
     /// A Discussion in a repository.
     pub discussion: Discussion,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -4228,13 +4364,14 @@ pub struct WebhookDiscussionClosed {
 }
 
 crate::open_enum! {
-    Closed { Closed = "closed", }
+    WebhookIssuesClosedAction { Closed = "closed", }
 }
 
 /// discussion_comment created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDiscussionCommentCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     pub comment: WebhooksComment,
     /// A Discussion in a repository.
     pub discussion: Discussion,
@@ -4260,6 +4397,7 @@ pub struct WebhookDiscussionCommentCreated {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksComment {
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
@@ -4281,8 +4419,9 @@ pub struct WebhooksComment {
 
 /// discussion_comment deleted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDiscussionCommentDeleted {
-    pub action: Deleted,
+    pub action: WebhookMetaDeletedAction,
     pub comment: WebhooksComment,
     /// A Discussion in a repository.
     pub discussion: Discussion,
@@ -4309,8 +4448,9 @@ pub struct WebhookDiscussionCommentDeleted {
 
 /// discussion_comment edited event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDiscussionCommentEdited {
-    pub action: Edited,
+    pub action: WebhookTeamEditedAction,
     pub changes: WebhookDiscussionCommentEditedChanges,
     pub comment: WebhooksComment,
     /// A Discussion in a repository.
@@ -4337,19 +4477,22 @@ pub struct WebhookDiscussionCommentEdited {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDiscussionCommentEditedChanges {
     pub body: WebhookDiscussionCommentEditedChangesBody,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDiscussionCommentEditedChangesBody {
     pub from: String,
 }
 
 /// discussion created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDiscussionCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// A Discussion in a repository.
     pub discussion: Discussion,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -4375,8 +4518,9 @@ pub struct WebhookDiscussionCreated {
 
 /// discussion deleted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDiscussionDeleted {
-    pub action: Deleted,
+    pub action: WebhookMetaDeletedAction,
     /// A Discussion in a repository.
     pub discussion: Discussion,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -4402,8 +4546,9 @@ pub struct WebhookDiscussionDeleted {
 
 /// discussion edited event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDiscussionEdited {
-    pub action: Edited,
+    pub action: WebhookTeamEditedAction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<WebhookDiscussionEditedChanges>,
     /// A Discussion in a repository.
@@ -4430,6 +4575,7 @@ pub struct WebhookDiscussionEdited {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDiscussionEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<WebhookDiscussionCommentEditedChangesBody>,
@@ -4439,8 +4585,9 @@ pub struct WebhookDiscussionEditedChanges {
 
 /// discussion labeled event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDiscussionLabeled {
-    pub action: Labeled,
+    pub action: WebhookIssuesLabeledAction,
     /// A Discussion in a repository.
     pub discussion: Discussion,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -4467,11 +4614,12 @@ pub struct WebhookDiscussionLabeled {
 }
 
 crate::open_enum! {
-    Labeled { Labeled = "labeled", }
+    WebhookIssuesLabeledAction { Labeled = "labeled", }
 }
 
 /// Label
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksLabel {
     /// 6-character hex code, without the leading #, identifying the color
     pub color: String,
@@ -4487,8 +4635,9 @@ pub struct WebhooksLabel {
 
 /// discussion locked event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDiscussionLocked {
-    pub action: Locked,
+    pub action: WebhookIssuesLockedAction,
     /// A Discussion in a repository.
     pub discussion: Discussion,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -4513,13 +4662,14 @@ pub struct WebhookDiscussionLocked {
 }
 
 crate::open_enum! {
-    Locked { Locked = "locked", }
+    WebhookIssuesLockedAction { Locked = "locked", }
 }
 
 /// discussion pinned event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDiscussionPinned {
-    pub action: Pinned,
+    pub action: WebhookIssuesPinnedAction,
     /// A Discussion in a repository.
     pub discussion: Discussion,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -4544,13 +4694,14 @@ pub struct WebhookDiscussionPinned {
 }
 
 crate::open_enum! {
-    Pinned { Pinned = "pinned", }
+    WebhookIssuesPinnedAction { Pinned = "pinned", }
 }
 
 /// discussion reopened event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDiscussionReopened {
-    pub action: Reopened,
+    pub action: WebhookIssuesReopenedAction,
     /// A Discussion in a repository.
     pub discussion: Discussion,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -4576,8 +4727,9 @@ pub struct WebhookDiscussionReopened {
 
 /// discussion transferred event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDiscussionTransferred {
-    pub action: Transferred,
+    pub action: WebhookIssuesTransferredAction,
     pub changes: WebhookDiscussionTransferredChanges,
     /// A Discussion in a repository.
     pub discussion: Discussion,
@@ -4603,10 +4755,11 @@ pub struct WebhookDiscussionTransferred {
 }
 
 crate::open_enum! {
-    Transferred { Transferred = "transferred", }
+    WebhookIssuesTransferredAction { Transferred = "transferred", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDiscussionTransferredChanges {
     /// A Discussion in a repository.
     pub new_discussion: Discussion,
@@ -4617,8 +4770,9 @@ pub struct WebhookDiscussionTransferredChanges {
 
 /// discussion unanswered event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDiscussionUnanswered {
-    pub action: Unanswered,
+    pub action: WebhookDiscussionUnansweredAction,
     /// A Discussion in a repository.
     pub discussion: Discussion,
     pub old_answer: WebhooksAnswer,
@@ -4635,13 +4789,14 @@ pub struct WebhookDiscussionUnanswered {
 }
 
 crate::open_enum! {
-    Unanswered { Unanswered = "unanswered", }
+    WebhookDiscussionUnansweredAction { Unanswered = "unanswered", }
 }
 
 /// discussion unlabeled event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDiscussionUnlabeled {
-    pub action: Unlabeled,
+    pub action: WebhookIssuesUnlabeledAction,
     /// A Discussion in a repository.
     pub discussion: Discussion,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -4668,13 +4823,14 @@ pub struct WebhookDiscussionUnlabeled {
 }
 
 crate::open_enum! {
-    Unlabeled { Unlabeled = "unlabeled", }
+    WebhookIssuesUnlabeledAction { Unlabeled = "unlabeled", }
 }
 
 /// discussion unlocked event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDiscussionUnlocked {
-    pub action: Unlocked,
+    pub action: WebhookIssuesUnlockedAction,
     /// A Discussion in a repository.
     pub discussion: Discussion,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -4699,13 +4855,14 @@ pub struct WebhookDiscussionUnlocked {
 }
 
 crate::open_enum! {
-    Unlocked { Unlocked = "unlocked", }
+    WebhookIssuesUnlockedAction { Unlocked = "unlocked", }
 }
 
 /// discussion unpinned event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookDiscussionUnpinned {
-    pub action: Unpinned,
+    pub action: WebhookIssuesUnpinnedAction,
     /// A Discussion in a repository.
     pub discussion: Discussion,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -4730,11 +4887,12 @@ pub struct WebhookDiscussionUnpinned {
 }
 
 crate::open_enum! {
-    Unpinned { Unpinned = "unpinned", }
+    WebhookIssuesUnpinnedAction { Unpinned = "unpinned", }
 }
 
 /// A user forks a repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookFork {
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -4761,6 +4919,7 @@ pub struct WebhookFork {
 
 /// The created [`repository`](https://docs.github.com/rest/repos/repos#get-a-repository) resource.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookForkForkee {
     /// Whether to allow auto-merge for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4792,7 +4951,7 @@ pub struct WebhookForkForkee {
     pub compare_url: String,
     pub contents_url: String,
     pub contributors_url: String,
-    pub created_at: IntegerOrString,
+    pub created_at: crate::Timestamp,
     /// The default branch of the repository.
     pub default_branch: String,
     /// Whether to delete head branches when pull requests are merged
@@ -4860,7 +5019,7 @@ pub struct WebhookForkForkee {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<bool>,
     pub pulls_url: String,
-    pub pushed_at: Option<IntegerOrString>,
+    pub pushed_at: Option<crate::Timestamp>,
     pub releases_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<String>,
@@ -4878,9 +5037,9 @@ pub struct WebhookForkForkee {
     pub teams_url: String,
     pub topics: Vec<String>,
     pub trees_url: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
-    pub visibility: PublicOrPrivateOrInternal,
+    pub visibility: Visibility,
     pub watchers: i64,
     pub watchers_count: i64,
     /// Whether to require contributors to sign off on web-based commits
@@ -4890,6 +5049,7 @@ pub struct WebhookForkForkee {
 
 /// License
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookForkForkeeLicense {
     pub key: String,
     pub name: String,
@@ -4899,6 +5059,7 @@ pub struct WebhookForkForkeeLicense {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookForkForkeePermissions {
     pub admin: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4911,18 +5072,20 @@ pub struct WebhookForkForkeePermissions {
 
 /// github_app_authorization revoked event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookGithubAppAuthorizationRevoked {
-    pub action: Revoked,
+    pub action: WebhookGithubAppAuthorizationRevokedAction,
     /// A GitHub user.
     pub sender: SimpleUser,
 }
 
 crate::open_enum! {
-    Revoked { Revoked = "revoked", }
+    WebhookGithubAppAuthorizationRevokedAction { Revoked = "revoked", }
 }
 
 /// gollum event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookGollum {
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -4948,9 +5111,10 @@ pub struct WebhookGollum {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookGollumPagesItem {
     /// The action that was performed on the page. Can be `created` or `edited`.
-    pub action: CreatedOrEdited,
+    pub action: WebhookGollumPagesItemAction,
     /// Points to the HTML wiki page.
     pub html_url: String,
     /// The name of the page.
@@ -4964,13 +5128,14 @@ pub struct WebhookGollumPagesItem {
 
 crate::open_enum! {
     #[doc = " The action that was performed on the page. Can be `created` or `edited`."]
-    CreatedOrEdited { Created = "created", Edited = "edited", }
+    WebhookGollumPagesItemAction { Created = "created", Edited = "edited", }
 }
 
 /// installation created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookInstallationCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -4997,6 +5162,7 @@ pub struct WebhookInstallationCreated {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksRepositoriesItem {
     pub full_name: String,
     /// Unique identifier of the repository
@@ -5010,8 +5176,9 @@ pub struct WebhooksRepositoriesItem {
 
 /// installation deleted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookInstallationDeleted {
-    pub action: Deleted,
+    pub action: WebhookMetaDeletedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -5038,8 +5205,9 @@ pub struct WebhookInstallationDeleted {
 
 /// installation new_permissions_accepted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookInstallationNewPermissionsAccepted {
-    pub action: NewPermissionsAccepted,
+    pub action: WebhookInstallationNewPermissionsAcceptedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -5065,13 +5233,15 @@ pub struct WebhookInstallationNewPermissionsAccepted {
 }
 
 crate::open_enum! {
-    NewPermissionsAccepted { NewPermissionsAccepted = "new_permissions_accepted", }
+    WebhookInstallationNewPermissionsAcceptedAction { NewPermissionsAccepted =
+    "new_permissions_accepted", }
 }
 
 /// installation_repositories added event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookInstallationRepositoriesAdded {
-    pub action: Added,
+    pub action: WebhookMemberAddedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -5102,10 +5272,11 @@ pub struct WebhookInstallationRepositoriesAdded {
 }
 
 crate::open_enum! {
-    Added { Added = "added", }
+    WebhookMemberAddedAction { Added = "added", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookInstallationRepositoriesAddedRepositoriesRemovedItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_name: Option<String>,
@@ -5130,8 +5301,9 @@ crate::open_enum! {
 
 /// installation_repositories removed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookInstallationRepositoriesRemoved {
-    pub action: Removed,
+    pub action: WebhookMemberRemovedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -5160,13 +5332,14 @@ pub struct WebhookInstallationRepositoriesRemoved {
 }
 
 crate::open_enum! {
-    Removed { Removed = "removed", }
+    WebhookMemberRemovedAction { Removed = "removed", }
 }
 
 /// installation suspend event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookInstallationSuspend {
-    pub action: Suspend,
+    pub action: WebhookInstallationSuspendAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -5192,13 +5365,14 @@ pub struct WebhookInstallationSuspend {
 }
 
 crate::open_enum! {
-    Suspend { Suspend = "suspend", }
+    WebhookInstallationSuspendAction { Suspend = "suspend", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookInstallationTargetRenamed {
     pub account: WebhookInstallationTargetRenamedAccount,
-    pub action: Renamed,
+    pub action: WebhookRepositoryRenamedAction,
     pub changes: WebhookInstallationTargetRenamedChanges,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -5224,6 +5398,7 @@ pub struct WebhookInstallationTargetRenamed {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookInstallationTargetRenamedAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived_at: Option<String>,
@@ -5298,10 +5473,11 @@ pub struct WebhookInstallationTargetRenamedAccount {
 }
 
 crate::open_enum! {
-    Renamed { Renamed = "renamed", }
+    WebhookRepositoryRenamedAction { Renamed = "renamed", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookInstallationTargetRenamedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<WebhookDiscussionCommentEditedChangesBody>,
@@ -5311,8 +5487,9 @@ pub struct WebhookInstallationTargetRenamedChanges {
 
 /// installation unsuspend event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookInstallationUnsuspend {
-    pub action: Unsuspend,
+    pub action: WebhookInstallationUnsuspendAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -5338,13 +5515,14 @@ pub struct WebhookInstallationUnsuspend {
 }
 
 crate::open_enum! {
-    Unsuspend { Unsuspend = "unsuspend", }
+    WebhookInstallationUnsuspendAction { Unsuspend = "unsuspend", }
 }
 
 /// issue_comment created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssueCommentCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// The [comment](https://docs.github.com/rest/issues/comments#get-an-issue-comment) itself.
     pub comment: WebhookIssueCommentCreatedComment,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -5372,12 +5550,13 @@ pub struct WebhookIssueCommentCreated {
 
 /// The [comment](https://docs.github.com/rest/issues/comments#get-an-issue-comment) itself.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssueCommentCreatedComment {
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue comment
     pub body: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     pub html_url: String,
     /// Unique identifier of the issue comment
     pub id: i64,
@@ -5386,7 +5565,7 @@ pub struct WebhookIssueCommentCreatedComment {
     pub performed_via_github_app: Option<Integration>,
     /// Reactions
     pub reactions: DiscussionReactions,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// URL for the issue comment
     pub url: String,
     /// Context around who pinned an issue comment and when it was pinned.
@@ -5401,8 +5580,9 @@ pub struct WebhookIssueCommentCreatedComment {
 
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) the comment belongs to.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssueCommentCreatedIssue {
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
     pub assignees: Vec<Option<WebhookIssueCommentCreatedIssueAssignee>>,
@@ -5410,10 +5590,10 @@ pub struct WebhookIssueCommentCreatedIssue {
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
     pub body: Option<String>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     pub comments: i64,
     pub comments_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     pub events_url: String,
@@ -5442,7 +5622,7 @@ pub struct WebhookIssueCommentCreatedIssue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_dependencies_summary: Option<IssueDependenciesSummary>,
     /// State of the issue; either 'open' or 'closed'
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5452,7 +5632,7 @@ pub struct WebhookIssueCommentCreatedIssue {
     /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<IssueType>,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// URL for the issue
     pub url: String,
     pub user: WebhookDeploymentCreatedWorkflowRunHeadRepositoryOwner,
@@ -5460,6 +5640,7 @@ pub struct WebhookIssueCommentCreatedIssue {
 
 /// User
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssueCommentCreatedIssueAssignee {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
@@ -5498,7 +5679,7 @@ pub struct WebhookIssueCommentCreatedIssueAssignee {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<WebhookIssueCommentCreatedIssueAssigneeType>,
+    pub r#type: Option<WebhooksUserMannequinType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5506,12 +5687,13 @@ pub struct WebhookIssueCommentCreatedIssueAssignee {
 }
 
 crate::open_enum! {
-    WebhookIssueCommentCreatedIssueAssigneeType { Bot = "Bot", User = "User",
-    Organization = "Organization", Mannequin = "Mannequin", }
+    WebhooksUserMannequinType { Bot = "Bot", User = "User", Organization =
+    "Organization", Mannequin = "Mannequin", }
 }
 
 /// Label
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssueCommentCreatedIssueLabelsItem {
     /// 6-character hex code, without the leading #, identifying the color
     pub color: String,
@@ -5527,14 +5709,15 @@ pub struct WebhookIssueCommentCreatedIssueLabelsItem {
 
 /// A collection of related issues and pull requests.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssueCommentCreatedIssueMilestone {
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     pub closed_issues: i64,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// User
     pub creator: Option<WebhookIssueCommentCreatedIssueAssignee>,
     pub description: Option<String>,
-    pub due_on: Option<String>,
+    pub due_on: Option<crate::Timestamp>,
     pub html_url: String,
     pub id: i64,
     pub labels_url: String,
@@ -5543,23 +5726,22 @@ pub struct WebhookIssueCommentCreatedIssueMilestone {
     pub number: i64,
     pub open_issues: i64,
     /// The state of the milestone.
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     /// The title of the milestone.
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
 }
 
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssueCommentCreatedIssuePerformedViaGithubApp {
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<
-        Vec<WebhookIssueCommentCreatedIssuePerformedViaGithubAppEventsItem>,
-    >,
+    pub events: Option<Vec<Item>>,
     pub external_url: Option<String>,
     pub html_url: String,
     /// Unique identifier of the GitHub app
@@ -5575,38 +5757,39 @@ pub struct WebhookIssueCommentCreatedIssuePerformedViaGithubApp {
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 crate::open_enum! {
-    WebhookIssueCommentCreatedIssuePerformedViaGithubAppEventsItem { BranchProtectionRule
-    = "branch_protection_rule", CheckRun = "check_run", CheckSuite = "check_suite",
-    CodeScanningAlert = "code_scanning_alert", CommitComment = "commit_comment",
-    ContentReference = "content_reference", Create = "create", Delete = "delete",
-    Deployment = "deployment", DeploymentReview = "deployment_review", DeploymentStatus =
-    "deployment_status", DeployKey = "deploy_key", Discussion = "discussion",
-    DiscussionComment = "discussion_comment", Fork = "fork", Gollum = "gollum", Issues =
-    "issues", IssueComment = "issue_comment", Label = "label", Member = "member",
-    Membership = "membership", Milestone = "milestone", Organization = "organization",
-    OrgBlock = "org_block", PageBuild = "page_build", Project = "project", ProjectCard =
-    "project_card", ProjectColumn = "project_column", Public = "public", PullRequest =
-    "pull_request", PullRequestReview = "pull_request_review", PullRequestReviewComment =
-    "pull_request_review_comment", Push = "push", RegistryPackage = "registry_package",
-    Release = "release", Repository = "repository", RepositoryDispatch =
-    "repository_dispatch", SecretScanningAlert = "secret_scanning_alert", Star = "star",
-    Status = "status", Team = "team", TeamAdd = "team_add", Watch = "watch",
-    WorkflowDispatch = "workflow_dispatch", WorkflowRun = "workflow_run", Reminder =
-    "reminder", PullRequestReviewThread = "pull_request_review_thread", }
+    Item { BranchProtectionRule = "branch_protection_rule", CheckRun = "check_run",
+    CheckSuite = "check_suite", CodeScanningAlert = "code_scanning_alert", CommitComment
+    = "commit_comment", ContentReference = "content_reference", Create = "create", Delete
+    = "delete", Deployment = "deployment", DeploymentReview = "deployment_review",
+    DeploymentStatus = "deployment_status", DeployKey = "deploy_key", Discussion =
+    "discussion", DiscussionComment = "discussion_comment", Fork = "fork", Gollum =
+    "gollum", Issues = "issues", IssueComment = "issue_comment", Label = "label", Member
+    = "member", Membership = "membership", Milestone = "milestone", Organization =
+    "organization", OrgBlock = "org_block", PageBuild = "page_build", Project =
+    "project", ProjectCard = "project_card", ProjectColumn = "project_column", Public =
+    "public", PullRequest = "pull_request", PullRequestReview = "pull_request_review",
+    PullRequestReviewComment = "pull_request_review_comment", Push = "push",
+    RegistryPackage = "registry_package", Release = "release", Repository = "repository",
+    RepositoryDispatch = "repository_dispatch", SecretScanningAlert =
+    "secret_scanning_alert", Star = "star", Status = "status", Team = "team", TeamAdd =
+    "team_add", Watch = "watch", WorkflowDispatch = "workflow_dispatch", WorkflowRun =
+    "workflow_run", Reminder = "reminder", PullRequestReviewThread =
+    "pull_request_review_thread", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssueCommentCreatedIssuePullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diff_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged_at: Option<String>,
+    pub merged_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patch_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5615,8 +5798,9 @@ pub struct WebhookIssueCommentCreatedIssuePullRequest {
 
 /// issue_comment deleted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssueCommentDeleted {
-    pub action: Deleted,
+    pub action: WebhookMetaDeletedAction,
     /// The [comment](https://docs.github.com/rest/issues/comments#get-an-issue-comment) itself.
     pub comment: WebhooksIssueComment,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -5644,12 +5828,13 @@ pub struct WebhookIssueCommentDeleted {
 
 /// The [comment](https://docs.github.com/rest/issues/comments#get-an-issue-comment) itself.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksIssueComment {
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue comment
     pub body: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     pub html_url: String,
     /// Unique identifier of the issue comment
     pub id: i64,
@@ -5659,7 +5844,7 @@ pub struct WebhooksIssueComment {
     pub performed_via_github_app: Option<Integration>,
     /// Reactions
     pub reactions: DiscussionReactions,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// URL for the issue comment
     pub url: String,
     /// User
@@ -5674,8 +5859,9 @@ pub struct WebhooksIssueComment {
 
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) the comment belongs to.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssueCommentDeletedIssue {
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
     pub assignees: Vec<Option<WebhookIssueCommentCreatedIssueAssignee>>,
@@ -5683,10 +5869,10 @@ pub struct WebhookIssueCommentDeletedIssue {
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
     pub body: Option<String>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     pub comments: i64,
     pub comments_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     pub events_url: String,
@@ -5715,7 +5901,7 @@ pub struct WebhookIssueCommentDeletedIssue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_dependencies_summary: Option<IssueDependenciesSummary>,
     /// State of the issue; either 'open' or 'closed'
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5725,7 +5911,7 @@ pub struct WebhookIssueCommentDeletedIssue {
     /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<IssueType>,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// URL for the issue
     pub url: String,
     pub user: WebhookDeploymentReviewApprovedWorkflowRunHeadRepositoryOwner,
@@ -5733,14 +5919,13 @@ pub struct WebhookIssueCommentDeletedIssue {
 
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssueCommentDeletedIssuePerformedViaGithubApp {
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<
-        Vec<WebhookIssueCommentDeletedIssuePerformedViaGithubAppEventsItem>,
-    >,
+    pub events: Option<Vec<WebhookIssuesUnlockedIssuePerformedViaGithubAppEventsItem>>,
     pub external_url: Option<String>,
     pub html_url: String,
     /// Unique identifier of the GitHub app
@@ -5758,12 +5943,12 @@ pub struct WebhookIssueCommentDeletedIssuePerformedViaGithubApp {
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 crate::open_enum! {
-    WebhookIssueCommentDeletedIssuePerformedViaGithubAppEventsItem { BranchProtectionRule
-    = "branch_protection_rule", CheckRun = "check_run", CheckSuite = "check_suite",
+    WebhookIssuesUnlockedIssuePerformedViaGithubAppEventsItem { BranchProtectionRule =
+    "branch_protection_rule", CheckRun = "check_run", CheckSuite = "check_suite",
     CodeScanningAlert = "code_scanning_alert", CommitComment = "commit_comment",
     ContentReference = "content_reference", Create = "create", Delete = "delete",
     Deployment = "deployment", DeploymentReview = "deployment_review", DeploymentStatus =
@@ -5783,8 +5968,9 @@ crate::open_enum! {
 
 /// issue_comment edited event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssueCommentEdited {
-    pub action: Edited,
+    pub action: WebhookTeamEditedAction,
     /// The changes to the comment.
     pub changes: WebhooksChanges,
     /// The [comment](https://docs.github.com/rest/issues/comments#get-an-issue-comment) itself.
@@ -5814,6 +6000,7 @@ pub struct WebhookIssueCommentEdited {
 
 /// The changes to the comment.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<WebhookDiscussionCommentEditedChangesBody>,
@@ -5821,8 +6008,9 @@ pub struct WebhooksChanges {
 
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) the comment belongs to.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssueCommentEditedIssue {
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
     pub assignees: Vec<Option<WebhookIssueCommentCreatedIssueAssignee>>,
@@ -5830,10 +6018,10 @@ pub struct WebhookIssueCommentEditedIssue {
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
     pub body: Option<String>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     pub comments: i64,
     pub comments_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     pub events_url: String,
@@ -5862,7 +6050,7 @@ pub struct WebhookIssueCommentEditedIssue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_dependencies_summary: Option<IssueDependenciesSummary>,
     /// State of the issue; either 'open' or 'closed'
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5872,7 +6060,7 @@ pub struct WebhookIssueCommentEditedIssue {
     /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<IssueType>,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// URL for the issue
     pub url: String,
     pub user: WebhookDeploymentCreatedWorkflowRunHeadRepositoryOwner,
@@ -5880,14 +6068,13 @@ pub struct WebhookIssueCommentEditedIssue {
 
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssueCommentEditedIssuePerformedViaGithubApp {
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<
-        Vec<WebhookIssueCommentCreatedIssuePerformedViaGithubAppEventsItem>,
-    >,
+    pub events: Option<Vec<Item>>,
     pub external_url: Option<String>,
     pub html_url: String,
     /// Unique identifier of the GitHub app
@@ -5905,86 +6092,88 @@ pub struct WebhookIssueCommentEditedIssuePerformedViaGithubApp {
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 /// The set of permissions for the GitHub app
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssueCommentEditedIssuePerformedViaGithubAppPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actions: Option<ReadOrWrite>,
+    pub actions: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub administration: Option<ReadOrWrite>,
+    pub administration: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<ReadOrWrite>,
+    pub checks: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_references: Option<ReadOrWrite>,
+    pub content_references: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contents: Option<ReadOrWrite>,
+    pub contents: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployments: Option<ReadOrWrite>,
+    pub deployments: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discussions: Option<ReadOrWrite>,
+    pub discussions: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emails: Option<ReadOrWrite>,
+    pub emails: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environments: Option<ReadOrWrite>,
+    pub environments: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issues: Option<ReadOrWrite>,
+    pub issues: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keys: Option<ReadOrWrite>,
+    pub keys: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub members: Option<ReadOrWrite>,
+    pub members: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<ReadOrWrite>,
+    pub metadata: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_administration: Option<ReadOrWrite>,
+    pub organization_administration: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_hooks: Option<ReadOrWrite>,
+    pub organization_hooks: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_packages: Option<ReadOrWrite>,
+    pub organization_packages: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_plan: Option<ReadOrWrite>,
+    pub organization_plan: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_projects: Option<ReadOrWriteOrAdmin>,
+    pub organization_projects: Option<AppPermissionsRepositoryProjects>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_secrets: Option<ReadOrWrite>,
+    pub organization_secrets: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_self_hosted_runners: Option<ReadOrWrite>,
+    pub organization_self_hosted_runners: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_user_blocking: Option<ReadOrWrite>,
+    pub organization_user_blocking: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub packages: Option<ReadOrWrite>,
+    pub packages: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pages: Option<ReadOrWrite>,
+    pub pages: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_requests: Option<ReadOrWrite>,
+    pub pull_requests: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_hooks: Option<ReadOrWrite>,
+    pub repository_hooks: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_projects: Option<ReadOrWrite>,
+    pub repository_projects: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_alerts: Option<ReadOrWrite>,
+    pub secret_scanning_alerts: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secrets: Option<ReadOrWrite>,
+    pub secrets: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_events: Option<ReadOrWrite>,
+    pub security_events: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_scanning_alert: Option<ReadOrWrite>,
+    pub security_scanning_alert: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub single_file: Option<ReadOrWrite>,
+    pub single_file: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub statuses: Option<ReadOrWrite>,
+    pub statuses: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vulnerability_alerts: Option<ReadOrWrite>,
+    pub vulnerability_alerts: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflows: Option<ReadOrWrite>,
+    pub workflows: Option<AppPermissionsPages>,
 }
 
 /// issue_comment pinned event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssueCommentPinned {
-    pub action: Pinned,
+    pub action: WebhookIssuesPinnedAction,
     /// The [comment](https://docs.github.com/rest/issues/comments#get-an-issue-comment) itself.
     pub comment: WebhooksIssueComment,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -6012,8 +6201,9 @@ pub struct WebhookIssueCommentPinned {
 
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) the comment belongs to.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssueCommentPinnedIssue {
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
     pub assignees: Vec<Option<WebhookIssueCommentCreatedIssueAssignee>>,
@@ -6021,10 +6211,10 @@ pub struct WebhookIssueCommentPinnedIssue {
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
     pub body: Option<String>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     pub comments: i64,
     pub comments_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     pub events_url: String,
@@ -6053,7 +6243,7 @@ pub struct WebhookIssueCommentPinnedIssue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_dependencies_summary: Option<IssueDependenciesSummary>,
     /// State of the issue; either 'open' or 'closed'
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6063,7 +6253,7 @@ pub struct WebhookIssueCommentPinnedIssue {
     /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<IssueType>,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// URL for the issue
     pub url: String,
     pub user: WebhookDeploymentReviewApprovedWorkflowRunHeadRepositoryOwner,
@@ -6071,14 +6261,13 @@ pub struct WebhookIssueCommentPinnedIssue {
 
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssueCommentPinnedIssuePerformedViaGithubApp {
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<
-        Vec<WebhookIssueCommentDeletedIssuePerformedViaGithubAppEventsItem>,
-    >,
+    pub events: Option<Vec<WebhookIssuesUnlockedIssuePerformedViaGithubAppEventsItem>>,
     pub external_url: Option<String>,
     pub html_url: String,
     /// Unique identifier of the GitHub app
@@ -6096,88 +6285,90 @@ pub struct WebhookIssueCommentPinnedIssuePerformedViaGithubApp {
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 /// The set of permissions for the GitHub app
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssueCommentPinnedIssuePerformedViaGithubAppPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actions: Option<ReadOrWrite>,
+    pub actions: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub administration: Option<ReadOrWrite>,
+    pub administration: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<ReadOrWrite>,
+    pub checks: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_references: Option<ReadOrWrite>,
+    pub content_references: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contents: Option<ReadOrWrite>,
+    pub contents: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployments: Option<ReadOrWrite>,
+    pub deployments: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discussions: Option<ReadOrWrite>,
+    pub discussions: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emails: Option<ReadOrWrite>,
+    pub emails: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environments: Option<ReadOrWrite>,
+    pub environments: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issues: Option<ReadOrWrite>,
+    pub issues: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keys: Option<ReadOrWrite>,
+    pub keys: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub members: Option<ReadOrWrite>,
+    pub members: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<ReadOrWrite>,
+    pub metadata: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_administration: Option<ReadOrWrite>,
+    pub organization_administration: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_hooks: Option<ReadOrWrite>,
+    pub organization_hooks: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_packages: Option<ReadOrWrite>,
+    pub organization_packages: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_plan: Option<ReadOrWrite>,
+    pub organization_plan: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_projects: Option<ReadOrWrite>,
+    pub organization_projects: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_secrets: Option<ReadOrWrite>,
+    pub organization_secrets: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_self_hosted_runners: Option<ReadOrWrite>,
+    pub organization_self_hosted_runners: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_user_blocking: Option<ReadOrWrite>,
+    pub organization_user_blocking: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub packages: Option<ReadOrWrite>,
+    pub packages: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pages: Option<ReadOrWrite>,
+    pub pages: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_requests: Option<ReadOrWrite>,
+    pub pull_requests: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_hooks: Option<ReadOrWrite>,
+    pub repository_hooks: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_projects: Option<ReadOrWrite>,
+    pub repository_projects: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_alerts: Option<ReadOrWrite>,
+    pub secret_scanning_alerts: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secrets: Option<ReadOrWrite>,
+    pub secrets: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_events: Option<ReadOrWrite>,
+    pub security_events: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_scanning_alert: Option<ReadOrWrite>,
+    pub security_scanning_alert: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub single_file: Option<ReadOrWrite>,
+    pub single_file: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub statuses: Option<ReadOrWrite>,
+    pub statuses: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub team_discussions: Option<ReadOrWrite>,
+    pub team_discussions: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vulnerability_alerts: Option<ReadOrWrite>,
+    pub vulnerability_alerts: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflows: Option<ReadOrWrite>,
+    pub workflows: Option<AppPermissionsPages>,
 }
 
 /// issue_comment unpinned event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssueCommentUnpinned {
-    pub action: Unpinned,
+    pub action: WebhookIssuesUnpinnedAction,
     /// The [comment](https://docs.github.com/rest/issues/comments#get-an-issue-comment) itself.
     pub comment: WebhooksIssueComment,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -6205,8 +6396,9 @@ pub struct WebhookIssueCommentUnpinned {
 
 /// blocked by issue added event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssueDependenciesBlockedByAdded {
-    pub action: BlockedByAdded,
+    pub action: WebhookIssueDependenciesBlockedByAddedAction,
     /// The ID of the blocked issue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocked_issue_id: Option<f64>,
@@ -6238,13 +6430,14 @@ pub struct WebhookIssueDependenciesBlockedByAdded {
 }
 
 crate::open_enum! {
-    BlockedByAdded { BlockedByAdded = "blocked_by_added", }
+    WebhookIssueDependenciesBlockedByAddedAction { BlockedByAdded = "blocked_by_added", }
 }
 
 /// blocked by issue removed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssueDependenciesBlockedByRemoved {
-    pub action: BlockedByRemoved,
+    pub action: WebhookIssueDependenciesBlockedByRemovedAction,
     /// The ID of the blocked issue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocked_issue_id: Option<f64>,
@@ -6276,13 +6469,15 @@ pub struct WebhookIssueDependenciesBlockedByRemoved {
 }
 
 crate::open_enum! {
-    BlockedByRemoved { BlockedByRemoved = "blocked_by_removed", }
+    WebhookIssueDependenciesBlockedByRemovedAction { BlockedByRemoved =
+    "blocked_by_removed", }
 }
 
 /// blocking issue added event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssueDependenciesBlockingAdded {
-    pub action: BlockingAdded,
+    pub action: WebhookIssueDependenciesBlockingAddedAction,
     /// The ID of the blocked issue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocked_issue_id: Option<f64>,
@@ -6314,13 +6509,14 @@ pub struct WebhookIssueDependenciesBlockingAdded {
 }
 
 crate::open_enum! {
-    BlockingAdded { BlockingAdded = "blocking_added", }
+    WebhookIssueDependenciesBlockingAddedAction { BlockingAdded = "blocking_added", }
 }
 
 /// blocking issue removed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssueDependenciesBlockingRemoved {
-    pub action: BlockingRemoved,
+    pub action: WebhookIssueDependenciesBlockingRemovedAction,
     /// The ID of the blocked issue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocked_issue_id: Option<f64>,
@@ -6352,14 +6548,16 @@ pub struct WebhookIssueDependenciesBlockingRemoved {
 }
 
 crate::open_enum! {
-    BlockingRemoved { BlockingRemoved = "blocking_removed", }
+    WebhookIssueDependenciesBlockingRemovedAction { BlockingRemoved = "blocking_removed",
+    }
 }
 
 /// issues assigned event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesAssigned {
     /// The action that was performed.
-    pub action: Assigned,
+    pub action: WebhookIssuesAssignedAction,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<WebhooksUser>,
@@ -6387,13 +6585,15 @@ pub struct WebhookIssuesAssigned {
 }
 
 crate::open_enum! {
-    #[doc = " The action that was performed."] Assigned { Assigned = "assigned", }
+    #[doc = " The action that was performed."] WebhookIssuesAssignedAction { Assigned =
+    "assigned", }
 }
 
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksIssue {
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
@@ -6402,10 +6602,10 @@ pub struct WebhooksIssue {
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
     pub body: Option<String>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     pub comments: i64,
     pub comments_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     pub events_url: String,
@@ -6442,7 +6642,7 @@ pub struct WebhooksIssue {
     pub issue_field_values: Option<Vec<IssueFieldValue>>,
     /// State of the issue; either 'open' or 'closed'
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<OpenOrClosed>,
+    pub state: Option<MilestoneState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6452,7 +6652,7 @@ pub struct WebhooksIssue {
     /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<IssueType>,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// URL for the issue
     pub url: String,
     /// User
@@ -6461,9 +6661,10 @@ pub struct WebhooksIssue {
 
 /// issues closed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesClosed {
     /// The action that was performed.
-    pub action: Closed,
+    pub action: WebhookIssuesClosedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -6489,8 +6690,9 @@ pub struct WebhookIssuesClosed {
 
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesClosedIssue {
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
@@ -6499,10 +6701,10 @@ pub struct WebhookIssuesClosedIssue {
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
     pub body: Option<String>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     pub comments: i64,
     pub comments_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     pub events_url: String,
@@ -6535,7 +6737,7 @@ pub struct WebhookIssuesClosedIssue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_field_values: Option<Vec<IssueFieldValue>>,
     /// State of the issue; either 'open' or 'closed'
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6545,7 +6747,7 @@ pub struct WebhookIssuesClosedIssue {
     /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<IssueType>,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// URL for the issue
     pub url: String,
     pub user: WebhookDeploymentReviewApprovedWorkflowRunHeadRepositoryOwner,
@@ -6553,8 +6755,9 @@ pub struct WebhookIssuesClosedIssue {
 
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesClosedIssuePerformedViaGithubApp {
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6576,7 +6779,7 @@ pub struct WebhookIssuesClosedIssuePerformedViaGithubApp {
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 crate::open_enum! {
@@ -6603,8 +6806,9 @@ crate::open_enum! {
 
 /// issues deleted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesDeleted {
-    pub action: Deleted,
+    pub action: WebhookMetaDeletedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -6630,8 +6834,9 @@ pub struct WebhookIssuesDeleted {
 
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesDeletedIssue {
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<DiscussionAnswerChosenBy>,
@@ -6640,10 +6845,10 @@ pub struct WebhookIssuesDeletedIssue {
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
     pub body: Option<String>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     pub comments: i64,
     pub comments_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     pub events_url: String,
@@ -6678,7 +6883,7 @@ pub struct WebhookIssuesDeletedIssue {
     pub issue_field_values: Option<Vec<IssueFieldValue>>,
     /// State of the issue; either 'open' or 'closed'
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<OpenOrClosed>,
+    pub state: Option<MilestoneState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6688,7 +6893,7 @@ pub struct WebhookIssuesDeletedIssue {
     /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<IssueType>,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// URL for the issue
     pub url: String,
     /// User
@@ -6697,14 +6902,15 @@ pub struct WebhookIssuesDeletedIssue {
 
 /// A collection of related issues and pull requests.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesDeletedIssueMilestone {
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     pub closed_issues: i64,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// User
     pub creator: Option<DiscussionAnswerChosenBy>,
     pub description: Option<String>,
-    pub due_on: Option<String>,
+    pub due_on: Option<crate::Timestamp>,
     pub html_url: String,
     pub id: i64,
     pub labels_url: String,
@@ -6713,17 +6919,18 @@ pub struct WebhookIssuesDeletedIssueMilestone {
     pub number: i64,
     pub open_issues: i64,
     /// The state of the milestone.
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     /// The title of the milestone.
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
 }
 
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesDeletedIssuePerformedViaGithubApp {
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6745,7 +6952,7 @@ pub struct WebhookIssuesDeletedIssuePerformedViaGithubApp {
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 crate::open_enum! {
@@ -6771,8 +6978,9 @@ crate::open_enum! {
 
 /// issues demilestoned event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesDemilestoned {
-    pub action: Demilestoned,
+    pub action: WebhookIssuesDemilestonedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -6800,13 +7008,14 @@ pub struct WebhookIssuesDemilestoned {
 }
 
 crate::open_enum! {
-    Demilestoned { Demilestoned = "demilestoned", }
+    WebhookIssuesDemilestonedAction { Demilestoned = "demilestoned", }
 }
 
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesDemilestonedIssue {
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<WebhookIssuesDemilestonedIssueAssignee>,
@@ -6815,10 +7024,10 @@ pub struct WebhookIssuesDemilestonedIssue {
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
     pub body: Option<String>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     pub comments: i64,
     pub comments_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     pub events_url: String,
@@ -6855,7 +7064,7 @@ pub struct WebhookIssuesDemilestonedIssue {
     pub issue_field_values: Option<Vec<IssueFieldValue>>,
     /// State of the issue; either 'open' or 'closed'
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<OpenOrClosed>,
+    pub state: Option<MilestoneState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6865,7 +7074,7 @@ pub struct WebhookIssuesDemilestonedIssue {
     /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<IssueType>,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// URL for the issue
     pub url: String,
     /// User
@@ -6874,6 +7083,7 @@ pub struct WebhookIssuesDemilestonedIssue {
 
 /// User
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesDemilestonedIssueAssignee {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
@@ -6912,13 +7122,14 @@ pub struct WebhookIssuesDemilestonedIssueAssignee {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<WebhookIssueCommentCreatedIssueAssigneeType>,
+    pub r#type: Option<WebhooksUserMannequinType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
 
 /// Label
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesDemilestonedIssueLabelsItem {
     /// 6-character hex code, without the leading #, identifying the color
     pub color: String,
@@ -6934,14 +7145,15 @@ pub struct WebhookIssuesDemilestonedIssueLabelsItem {
 
 /// A collection of related issues and pull requests.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesDemilestonedIssueMilestone {
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     pub closed_issues: i64,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// User
     pub creator: Option<WebhookIssuesDemilestonedIssueMilestoneCreator>,
     pub description: Option<String>,
-    pub due_on: Option<String>,
+    pub due_on: Option<crate::Timestamp>,
     pub html_url: String,
     pub id: i64,
     pub labels_url: String,
@@ -6950,15 +7162,16 @@ pub struct WebhookIssuesDemilestonedIssueMilestone {
     pub number: i64,
     pub open_issues: i64,
     /// The state of the milestone.
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     /// The title of the milestone.
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
 }
 
 /// User
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesDemilestonedIssueMilestoneCreator {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
@@ -6997,7 +7210,7 @@ pub struct WebhookIssuesDemilestonedIssueMilestoneCreator {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<WebhookIssueCommentCreatedIssueAssigneeType>,
+    pub r#type: Option<WebhooksUserMannequinType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7006,14 +7219,13 @@ pub struct WebhookIssuesDemilestonedIssueMilestoneCreator {
 
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesDemilestonedIssuePerformedViaGithubApp {
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<
-        Vec<WebhookIssueCommentDeletedIssuePerformedViaGithubAppEventsItem>,
-    >,
+    pub events: Option<Vec<WebhookIssuesUnlockedIssuePerformedViaGithubAppEventsItem>>,
     pub external_url: Option<String>,
     pub html_url: String,
     /// Unique identifier of the GitHub app
@@ -7031,11 +7243,12 @@ pub struct WebhookIssuesDemilestonedIssuePerformedViaGithubApp {
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 /// User
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
@@ -7074,7 +7287,7 @@ pub struct WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<BotOrUserOrOrganization>,
+    pub r#type: Option<WebhooksUserType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7083,6 +7296,7 @@ pub struct WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner {
 
 /// Reactions
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesDemilestonedIssueReactions {
     #[serde(rename = "+1")]
     pub plus_1: i64,
@@ -7100,14 +7314,15 @@ pub struct WebhookIssuesDemilestonedIssueReactions {
 
 /// A collection of related issues and pull requests.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksMilestone {
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     pub closed_issues: i64,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// User
     pub creator: Option<WebhookIssueCommentCreatedIssueAssignee>,
     pub description: Option<String>,
-    pub due_on: Option<String>,
+    pub due_on: Option<crate::Timestamp>,
     pub html_url: String,
     pub id: i64,
     pub labels_url: String,
@@ -7116,17 +7331,18 @@ pub struct WebhooksMilestone {
     pub number: i64,
     pub open_issues: i64,
     /// The state of the milestone.
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     /// The title of the milestone.
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
 }
 
 /// issues edited event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesEdited {
-    pub action: Edited,
+    pub action: WebhookTeamEditedAction,
     /// The changes to the issue.
     pub changes: WebhookDiscussionEditedChanges,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -7157,8 +7373,9 @@ pub struct WebhookIssuesEdited {
 
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesEditedIssue {
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
@@ -7167,10 +7384,10 @@ pub struct WebhookIssuesEditedIssue {
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
     pub body: Option<String>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     pub comments: i64,
     pub comments_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     pub events_url: String,
@@ -7205,7 +7422,7 @@ pub struct WebhookIssuesEditedIssue {
     pub issue_field_values: Option<Vec<IssueFieldValue>>,
     /// State of the issue; either 'open' or 'closed'
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<OpenOrClosed>,
+    pub state: Option<MilestoneState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7215,7 +7432,7 @@ pub struct WebhookIssuesEditedIssue {
     pub r#type: Option<IssueType>,
     /// Title of the issue
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// URL for the issue
     pub url: String,
     /// User
@@ -7224,6 +7441,7 @@ pub struct WebhookIssuesEditedIssue {
 
 /// User
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesEditedIssueAssigneesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
@@ -7262,15 +7480,16 @@ pub struct WebhookIssuesEditedIssueAssigneesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<WebhookIssueCommentCreatedIssueAssigneeType>,
+    pub r#type: Option<WebhooksUserMannequinType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
 
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesEditedIssuePerformedViaGithubApp {
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7292,13 +7511,14 @@ pub struct WebhookIssuesEditedIssuePerformedViaGithubApp {
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 /// issues field_added event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesFieldAdded {
-    pub action: FieldAdded,
+    pub action: WebhookIssuesFieldAddedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -7331,28 +7551,30 @@ pub struct WebhookIssuesFieldAdded {
 }
 
 crate::open_enum! {
-    FieldAdded { FieldAdded = "field_added", }
+    WebhookIssuesFieldAddedAction { FieldAdded = "field_added", }
 }
 
 /// The issue field whose value was set or updated on the issue.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesFieldAddedIssueField {
     /// The unique identifier of the issue field.
     pub id: i64,
     /// The name of the issue field.
     pub name: String,
     /// The data type of the issue field.
-    pub field_type: IssueFieldValueDataType,
+    pub field_type: IssueFieldDataType,
 }
 
 /// The value that was set or updated for the issue field. When updating an existing value, the previous value is available in `changes`.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesFieldAddedIssueFieldValue {
     /// The unique identifier of the issue field value.
     pub id: i64,
     /// The value of the field. Present for text, date, and number field types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<IntegerOrNumberOrString>,
+    pub value: Option<IssueFieldValueValue>,
     /// The identifier of the selected option. Present for single_select field types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_id: Option<i64>,
@@ -7369,6 +7591,7 @@ pub struct WebhookIssuesFieldAddedIssueFieldValue {
 
 /// The selected option details. Present for single_select field types.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesFieldAddedIssueFieldValueOption {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -7382,6 +7605,7 @@ pub struct WebhookIssuesFieldAddedIssueFieldValueOption {
 
 /// The previous field value, present when an existing value was updated.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesFieldAddedChanges {
     /// The previous issue field value data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7390,6 +7614,7 @@ pub struct WebhookIssuesFieldAddedChanges {
 
 /// The previous issue field value data.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesFieldAddedChangesIssueFieldValue {
     /// The previous value of the issue field before the update.
     pub from: WebhookIssuesFieldAddedIssueFieldValue,
@@ -7397,8 +7622,9 @@ pub struct WebhookIssuesFieldAddedChangesIssueFieldValue {
 
 /// issues field_removed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesFieldRemoved {
-    pub action: FieldRemoved,
+    pub action: WebhookIssuesFieldRemovedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -7428,13 +7654,14 @@ pub struct WebhookIssuesFieldRemoved {
 }
 
 crate::open_enum! {
-    FieldRemoved { FieldRemoved = "field_removed", }
+    WebhookIssuesFieldRemovedAction { FieldRemoved = "field_removed", }
 }
 
 /// issues labeled event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesLabeled {
-    pub action: Labeled,
+    pub action: WebhookIssuesLabeledAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -7463,8 +7690,9 @@ pub struct WebhookIssuesLabeled {
 
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesLabeledIssue {
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
@@ -7473,10 +7701,10 @@ pub struct WebhookIssuesLabeledIssue {
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
     pub body: Option<String>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     pub comments: i64,
     pub comments_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     pub events_url: String,
@@ -7511,7 +7739,7 @@ pub struct WebhookIssuesLabeledIssue {
     pub issue_field_values: Option<Vec<IssueFieldValue>>,
     /// State of the issue; either 'open' or 'closed'
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<OpenOrClosed>,
+    pub state: Option<MilestoneState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7521,7 +7749,7 @@ pub struct WebhookIssuesLabeledIssue {
     pub r#type: Option<IssueType>,
     /// Title of the issue
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// URL for the issue
     pub url: String,
     /// User
@@ -7530,14 +7758,13 @@ pub struct WebhookIssuesLabeledIssue {
 
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesLabeledIssuePerformedViaGithubApp {
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<
-        Vec<WebhookIssueCommentCreatedIssuePerformedViaGithubAppEventsItem>,
-    >,
+    pub events: Option<Vec<Item>>,
     pub external_url: Option<String>,
     pub html_url: String,
     /// Unique identifier of the GitHub app
@@ -7555,13 +7782,14 @@ pub struct WebhookIssuesLabeledIssuePerformedViaGithubApp {
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 /// issues locked event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesLocked {
-    pub action: Locked,
+    pub action: WebhookIssuesLockedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -7587,8 +7815,9 @@ pub struct WebhookIssuesLocked {
 
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesLockedIssue {
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner>,
@@ -7597,10 +7826,10 @@ pub struct WebhookIssuesLockedIssue {
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
     pub body: Option<String>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     pub comments: i64,
     pub comments_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     pub events_url: String,
@@ -7634,7 +7863,7 @@ pub struct WebhookIssuesLockedIssue {
     pub issue_field_values: Option<Vec<IssueFieldValue>>,
     /// State of the issue; either 'open' or 'closed'
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<OpenOrClosed>,
+    pub state: Option<MilestoneState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7644,7 +7873,7 @@ pub struct WebhookIssuesLockedIssue {
     pub r#type: Option<IssueType>,
     /// Title of the issue
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// URL for the issue
     pub url: String,
     /// User
@@ -7653,14 +7882,15 @@ pub struct WebhookIssuesLockedIssue {
 
 /// A collection of related issues and pull requests.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesLockedIssueMilestone {
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     pub closed_issues: i64,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// User
     pub creator: Option<WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner>,
     pub description: Option<String>,
-    pub due_on: Option<String>,
+    pub due_on: Option<crate::Timestamp>,
     pub html_url: String,
     pub id: i64,
     pub labels_url: String,
@@ -7669,17 +7899,18 @@ pub struct WebhookIssuesLockedIssueMilestone {
     pub number: i64,
     pub open_issues: i64,
     /// The state of the milestone.
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     /// The title of the milestone.
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
 }
 
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesLockedIssuePerformedViaGithubApp {
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7701,7 +7932,7 @@ pub struct WebhookIssuesLockedIssuePerformedViaGithubApp {
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 crate::open_enum! {
@@ -7727,8 +7958,9 @@ crate::open_enum! {
 
 /// issues milestoned event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesMilestoned {
-    pub action: Milestoned,
+    pub action: WebhookIssuesMilestonedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -7755,13 +7987,14 @@ pub struct WebhookIssuesMilestoned {
 }
 
 crate::open_enum! {
-    Milestoned { Milestoned = "milestoned", }
+    WebhookIssuesMilestonedAction { Milestoned = "milestoned", }
 }
 
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesMilestonedIssue {
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<WebhookIssuesMilestonedIssueAssignee>,
@@ -7770,10 +8003,10 @@ pub struct WebhookIssuesMilestonedIssue {
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
     pub body: Option<String>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     pub comments: i64,
     pub comments_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     pub events_url: String,
@@ -7810,7 +8043,7 @@ pub struct WebhookIssuesMilestonedIssue {
     pub issue_field_values: Option<Vec<IssueFieldValue>>,
     /// State of the issue; either 'open' or 'closed'
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<OpenOrClosed>,
+    pub state: Option<MilestoneState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7820,7 +8053,7 @@ pub struct WebhookIssuesMilestonedIssue {
     /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<IssueType>,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// URL for the issue
     pub url: String,
     /// User
@@ -7829,6 +8062,7 @@ pub struct WebhookIssuesMilestonedIssue {
 
 /// User
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesMilestonedIssueAssignee {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
@@ -7867,15 +8101,16 @@ pub struct WebhookIssuesMilestonedIssueAssignee {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<BotOrUserOrOrganization>,
+    pub r#type: Option<WebhooksUserType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
 
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesMilestonedIssuePerformedViaGithubApp {
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7897,13 +8132,14 @@ pub struct WebhookIssuesMilestonedIssuePerformedViaGithubApp {
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 /// issues opened event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesOpened {
-    pub action: Opened,
+    pub action: WebhookIssuesOpenedAction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<WebhookIssuesOpenedChanges>,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -7930,10 +8166,11 @@ pub struct WebhookIssuesOpened {
 }
 
 crate::open_enum! {
-    Opened { Opened = "opened", }
+    WebhookIssuesOpenedAction { Opened = "opened", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesOpenedChanges {
     /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
     pub old_issue: Option<WebhookIssuesOpenedChangesOldIssue>,
@@ -7943,9 +8180,10 @@ pub struct WebhookIssuesOpenedChanges {
 
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesOpenedChangesOldIssue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<DiscussionAnswerChosenBy>,
@@ -7958,13 +8196,13 @@ pub struct WebhookIssuesOpenedChangesOldIssue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8006,7 +8244,7 @@ pub struct WebhookIssuesOpenedChangesOldIssue {
     pub issue_field_values: Option<Vec<IssueFieldValue>>,
     /// State of the issue; either 'open' or 'closed'
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<OpenOrClosed>,
+    pub state: Option<MilestoneState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8015,7 +8253,7 @@ pub struct WebhookIssuesOpenedChangesOldIssue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     /// URL for the issue
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -8031,6 +8269,7 @@ pub struct WebhookIssuesOpenedChangesOldIssue {
 
 /// A git repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesOpenedChangesOldRepository {
     /// Whether to allow auto-merge for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8062,7 +8301,7 @@ pub struct WebhookIssuesOpenedChangesOldRepository {
     pub compare_url: String,
     pub contents_url: String,
     pub contributors_url: String,
-    pub created_at: IntegerOrString,
+    pub created_at: crate::Timestamp,
     /// The custom properties that were defined for the repository. The keys are the custom property names, and the values are the corresponding custom property values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_properties: Option<serde_json::Value>,
@@ -8095,7 +8334,7 @@ pub struct WebhookIssuesOpenedChangesOldRepository {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
+    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
     /// Whether downloads are enabled.
     pub has_downloads: bool,
     /// Whether issues are enabled.
@@ -8143,7 +8382,7 @@ pub struct WebhookIssuesOpenedChangesOldRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<bool>,
     pub pulls_url: String,
-    pub pushed_at: Option<IntegerOrString>,
+    pub pushed_at: Option<crate::Timestamp>,
     pub releases_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<String>,
@@ -8161,9 +8400,9 @@ pub struct WebhookIssuesOpenedChangesOldRepository {
     pub teams_url: String,
     pub topics: Vec<String>,
     pub trees_url: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
-    pub visibility: PublicOrPrivateOrInternal,
+    pub visibility: Visibility,
     pub watchers: i64,
     pub watchers_count: i64,
     /// Whether to require commit signoff.
@@ -8173,8 +8412,9 @@ pub struct WebhookIssuesOpenedChangesOldRepository {
 
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesOpenedIssue {
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<DiscussionAnswerChosenBy>,
@@ -8183,10 +8423,10 @@ pub struct WebhookIssuesOpenedIssue {
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
     pub body: Option<String>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     pub comments: i64,
     pub comments_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     pub events_url: String,
@@ -8219,7 +8459,7 @@ pub struct WebhookIssuesOpenedIssue {
     pub issue_field_values: Option<Vec<IssueFieldValue>>,
     /// State of the issue; either 'open' or 'closed'
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<OpenOrClosed>,
+    pub state: Option<MilestoneState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8229,7 +8469,7 @@ pub struct WebhookIssuesOpenedIssue {
     /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<IssueType>,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// URL for the issue
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8240,8 +8480,9 @@ pub struct WebhookIssuesOpenedIssue {
 
 /// issues pinned event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesPinned {
-    pub action: Pinned,
+    pub action: WebhookIssuesPinnedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -8267,8 +8508,9 @@ pub struct WebhookIssuesPinned {
 
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksIssue2 {
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<DiscussionAnswerChosenBy>,
@@ -8277,10 +8519,10 @@ pub struct WebhooksIssue2 {
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
     pub body: Option<String>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     pub comments: i64,
     pub comments_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     pub events_url: String,
@@ -8317,7 +8559,7 @@ pub struct WebhooksIssue2 {
     pub issue_field_values: Option<Vec<IssueFieldValue>>,
     /// State of the issue; either 'open' or 'closed'
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<OpenOrClosed>,
+    pub state: Option<MilestoneState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8327,7 +8569,7 @@ pub struct WebhooksIssue2 {
     /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<IssueType>,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// URL for the issue
     pub url: String,
     /// User
@@ -8336,8 +8578,9 @@ pub struct WebhooksIssue2 {
 
 /// issues reopened event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesReopened {
-    pub action: Reopened,
+    pub action: WebhookIssuesReopenedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -8363,8 +8606,9 @@ pub struct WebhookIssuesReopened {
 
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesReopenedIssue {
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<WebhookIssuesMilestonedIssueAssignee>,
@@ -8373,10 +8617,10 @@ pub struct WebhookIssuesReopenedIssue {
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
     pub body: Option<String>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     pub comments: i64,
     pub comments_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     pub events_url: String,
@@ -8412,14 +8656,14 @@ pub struct WebhookIssuesReopenedIssue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_field_values: Option<Vec<IssueFieldValue>>,
     /// State of the issue; either 'open' or 'closed'
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline_url: Option<String>,
     /// Title of the issue
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// URL for the issue
     pub url: String,
     /// User
@@ -8431,14 +8675,13 @@ pub struct WebhookIssuesReopenedIssue {
 
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesReopenedIssuePerformedViaGithubApp {
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<
-        Vec<WebhookIssueCommentCreatedIssuePerformedViaGithubAppEventsItem>,
-    >,
+    pub events: Option<Vec<Item>>,
     pub external_url: Option<String>,
     pub html_url: String,
     /// Unique identifier of the GitHub app
@@ -8454,13 +8697,14 @@ pub struct WebhookIssuesReopenedIssuePerformedViaGithubApp {
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 /// issues transferred event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesTransferred {
-    pub action: Transferred,
+    pub action: WebhookIssuesTransferredAction,
     pub changes: WebhookIssuesTransferredChanges,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -8486,6 +8730,7 @@ pub struct WebhookIssuesTransferred {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesTransferredChanges {
     /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
     pub new_issue: WebhookIssuesTransferredChangesNewIssue,
@@ -8495,8 +8740,9 @@ pub struct WebhookIssuesTransferredChanges {
 
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesTransferredChangesNewIssue {
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<DiscussionAnswerChosenBy>,
@@ -8505,10 +8751,10 @@ pub struct WebhookIssuesTransferredChangesNewIssue {
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
     pub body: Option<String>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     pub comments: i64,
     pub comments_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     pub events_url: String,
@@ -8545,7 +8791,7 @@ pub struct WebhookIssuesTransferredChangesNewIssue {
     pub issue_field_values: Option<Vec<IssueFieldValue>>,
     /// State of the issue; either 'open' or 'closed'
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<OpenOrClosed>,
+    pub state: Option<MilestoneState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8555,7 +8801,7 @@ pub struct WebhookIssuesTransferredChangesNewIssue {
     /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<IssueType>,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// URL for the issue
     pub url: String,
     /// User
@@ -8564,6 +8810,7 @@ pub struct WebhookIssuesTransferredChangesNewIssue {
 
 /// A git repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesTransferredChangesNewRepository {
     /// Whether to allow auto-merge for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8595,7 +8842,7 @@ pub struct WebhookIssuesTransferredChangesNewRepository {
     pub compare_url: String,
     pub contents_url: String,
     pub contributors_url: String,
-    pub created_at: IntegerOrString,
+    pub created_at: crate::Timestamp,
     /// The custom properties that were defined for the repository. The keys are the custom property names, and the values are the corresponding custom property values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_properties: Option<serde_json::Value>,
@@ -8636,7 +8883,7 @@ pub struct WebhookIssuesTransferredChangesNewRepository {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
+    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
     pub homepage: Option<String>,
     pub hooks_url: String,
     pub html_url: String,
@@ -8675,7 +8922,7 @@ pub struct WebhookIssuesTransferredChangesNewRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<bool>,
     pub pulls_url: String,
-    pub pushed_at: Option<IntegerOrString>,
+    pub pushed_at: Option<crate::Timestamp>,
     pub releases_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<String>,
@@ -8693,9 +8940,9 @@ pub struct WebhookIssuesTransferredChangesNewRepository {
     pub teams_url: String,
     pub topics: Vec<String>,
     pub trees_url: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
-    pub visibility: PublicOrPrivateOrInternal,
+    pub visibility: Visibility,
     pub watchers: i64,
     pub watchers_count: i64,
     /// Whether to require contributors to sign off on web-based commits
@@ -8705,8 +8952,9 @@ pub struct WebhookIssuesTransferredChangesNewRepository {
 
 /// issues typed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesTyped {
-    pub action: Typed,
+    pub action: WebhookIssuesTypedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -8733,14 +8981,15 @@ pub struct WebhookIssuesTyped {
 }
 
 crate::open_enum! {
-    Typed { Typed = "typed", }
+    WebhookIssuesTypedAction { Typed = "typed", }
 }
 
 /// issues unassigned event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesUnassigned {
     /// The action that was performed.
-    pub action: Unassigned,
+    pub action: WebhookIssuesUnassignedAction,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<WebhooksUserMannequin>,
@@ -8768,11 +9017,13 @@ pub struct WebhookIssuesUnassigned {
 }
 
 crate::open_enum! {
-    #[doc = " The action that was performed."] Unassigned { Unassigned = "unassigned", }
+    #[doc = " The action that was performed."] WebhookIssuesUnassignedAction { Unassigned
+    = "unassigned", }
 }
 
 /// User
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksUserMannequin {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
@@ -8811,7 +9062,7 @@ pub struct WebhooksUserMannequin {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<WebhookIssueCommentCreatedIssueAssigneeType>,
+    pub r#type: Option<WebhooksUserMannequinType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8820,8 +9071,9 @@ pub struct WebhooksUserMannequin {
 
 /// issues unlabeled event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesUnlabeled {
-    pub action: Unlabeled,
+    pub action: WebhookIssuesUnlabeledAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -8850,8 +9102,9 @@ pub struct WebhookIssuesUnlabeled {
 
 /// issues unlocked event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesUnlocked {
-    pub action: Unlocked,
+    pub action: WebhookIssuesUnlockedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -8877,8 +9130,9 @@ pub struct WebhookIssuesUnlocked {
 
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesUnlockedIssue {
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner>,
@@ -8887,10 +9141,10 @@ pub struct WebhookIssuesUnlockedIssue {
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
     pub body: Option<String>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     pub comments: i64,
     pub comments_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     pub events_url: String,
@@ -8926,7 +9180,7 @@ pub struct WebhookIssuesUnlockedIssue {
     pub issue_field_values: Option<Vec<IssueFieldValue>>,
     /// State of the issue; either 'open' or 'closed'
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<OpenOrClosed>,
+    pub state: Option<MilestoneState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8936,7 +9190,7 @@ pub struct WebhookIssuesUnlockedIssue {
     /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<IssueType>,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// URL for the issue
     pub url: String,
     /// User
@@ -8945,14 +9199,13 @@ pub struct WebhookIssuesUnlockedIssue {
 
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesUnlockedIssuePerformedViaGithubApp {
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<
-        Vec<WebhookIssueCommentDeletedIssuePerformedViaGithubAppEventsItem>,
-    >,
+    pub events: Option<Vec<WebhookIssuesUnlockedIssuePerformedViaGithubAppEventsItem>>,
     pub external_url: Option<String>,
     pub html_url: String,
     /// Unique identifier of the GitHub app
@@ -8970,13 +9223,14 @@ pub struct WebhookIssuesUnlockedIssuePerformedViaGithubApp {
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 /// issues unpinned event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesUnpinned {
-    pub action: Unpinned,
+    pub action: WebhookIssuesUnpinnedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -9002,8 +9256,9 @@ pub struct WebhookIssuesUnpinned {
 
 /// issues untyped event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookIssuesUntyped {
-    pub action: Untyped,
+    pub action: WebhookIssuesUntypedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -9030,13 +9285,14 @@ pub struct WebhookIssuesUntyped {
 }
 
 crate::open_enum! {
-    Untyped { Untyped = "untyped", }
+    WebhookIssuesUntypedAction { Untyped = "untyped", }
 }
 
 /// label created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookLabelCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -9063,8 +9319,9 @@ pub struct WebhookLabelCreated {
 
 /// label deleted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookLabelDeleted {
-    pub action: Deleted,
+    pub action: WebhookMetaDeletedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -9090,8 +9347,9 @@ pub struct WebhookLabelDeleted {
 
 /// label edited event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookLabelEdited {
-    pub action: Edited,
+    pub action: WebhookTeamEditedAction,
     /// The changes to the label if the action was `edited`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<WebhookLabelEditedChanges>,
@@ -9120,6 +9378,7 @@ pub struct WebhookLabelEdited {
 
 /// The changes to the label if the action was `edited`.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookLabelEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<WebhookDiscussionCommentEditedChangesBody>,
@@ -9131,8 +9390,9 @@ pub struct WebhookLabelEditedChanges {
 
 /// marketplace_purchase cancelled event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMarketplacePurchaseCancelled {
-    pub action: Cancelled,
+    pub action: WebhookSponsorshipCancelledAction,
     pub effective_date: String,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -9162,11 +9422,12 @@ pub struct WebhookMarketplacePurchaseCancelled {
 }
 
 crate::open_enum! {
-    Cancelled { Cancelled = "cancelled", }
+    WebhookSponsorshipCancelledAction { Cancelled = "cancelled", }
 }
 
 /// Marketplace Purchase
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksMarketplacePurchase {
     pub account: WebhooksMarketplacePurchaseAccount,
     pub billing_cycle: String,
@@ -9178,6 +9439,7 @@ pub struct WebhooksMarketplacePurchase {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksMarketplacePurchaseAccount {
     pub id: i64,
     pub login: String,
@@ -9187,6 +9449,7 @@ pub struct WebhooksMarketplacePurchaseAccount {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksMarketplacePurchasePlan {
     pub bullets: Vec<Option<String>>,
     pub description: String,
@@ -9194,13 +9457,14 @@ pub struct WebhooksMarketplacePurchasePlan {
     pub id: i64,
     pub monthly_price_in_cents: i64,
     pub name: String,
-    pub price_model: FreeOrFlatRateOrPerUnit,
+    pub price_model: MarketplaceListingPlanPriceModel,
     pub unit_name: Option<String>,
     pub yearly_price_in_cents: i64,
 }
 
 /// Marketplace Purchase
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksPreviousMarketplacePurchase {
     pub account: WebhooksPreviousMarketplacePurchaseAccount,
     pub billing_cycle: String,
@@ -9213,6 +9477,7 @@ pub struct WebhooksPreviousMarketplacePurchase {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksPreviousMarketplacePurchaseAccount {
     pub id: i64,
     pub login: String,
@@ -9222,6 +9487,7 @@ pub struct WebhooksPreviousMarketplacePurchaseAccount {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksPreviousMarketplacePurchasePlan {
     pub bullets: Vec<String>,
     pub description: String,
@@ -9229,15 +9495,16 @@ pub struct WebhooksPreviousMarketplacePurchasePlan {
     pub id: i64,
     pub monthly_price_in_cents: i64,
     pub name: String,
-    pub price_model: FreeOrFlatRateOrPerUnit,
+    pub price_model: MarketplaceListingPlanPriceModel,
     pub unit_name: Option<String>,
     pub yearly_price_in_cents: i64,
 }
 
 /// marketplace_purchase changed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMarketplacePurchaseChanged {
-    pub action: Changed,
+    pub action: WebhookMarketplacePurchaseChangedAction,
     pub effective_date: String,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -9269,11 +9536,12 @@ pub struct WebhookMarketplacePurchaseChanged {
 }
 
 crate::open_enum! {
-    Changed { Changed = "changed", }
+    WebhookMarketplacePurchaseChangedAction { Changed = "changed", }
 }
 
 /// Marketplace Purchase
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMarketplacePurchaseChangedPreviousMarketplacePurchase {
     pub account: WebhooksPreviousMarketplacePurchaseAccount,
     pub billing_cycle: String,
@@ -9287,8 +9555,9 @@ pub struct WebhookMarketplacePurchaseChangedPreviousMarketplacePurchase {
 
 /// marketplace_purchase pending_change event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMarketplacePurchasePendingChange {
-    pub action: PendingChange,
+    pub action: WebhookMarketplacePurchasePendingChangeAction,
     pub effective_date: String,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -9320,11 +9589,12 @@ pub struct WebhookMarketplacePurchasePendingChange {
 }
 
 crate::open_enum! {
-    PendingChange { PendingChange = "pending_change", }
+    WebhookMarketplacePurchasePendingChangeAction { PendingChange = "pending_change", }
 }
 
 /// Marketplace Purchase
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMarketplacePurchasePendingChangePreviousMarketplacePurchase {
     pub account: WebhooksPreviousMarketplacePurchaseAccount,
     pub billing_cycle: String,
@@ -9338,8 +9608,9 @@ pub struct WebhookMarketplacePurchasePendingChangePreviousMarketplacePurchase {
 
 /// marketplace_purchase pending_change_cancelled event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMarketplacePurchasePendingChangeCancelled {
-    pub action: PendingChangeCancelled,
+    pub action: WebhookMarketplacePurchasePendingChangeCancelledAction,
     pub effective_date: String,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -9369,11 +9640,13 @@ pub struct WebhookMarketplacePurchasePendingChangeCancelled {
 }
 
 crate::open_enum! {
-    PendingChangeCancelled { PendingChangeCancelled = "pending_change_cancelled", }
+    WebhookMarketplacePurchasePendingChangeCancelledAction { PendingChangeCancelled =
+    "pending_change_cancelled", }
 }
 
 /// Marketplace Purchase
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMarketplacePurchasePendingChangeCancelledMarketplacePurchase {
     pub account: WebhooksMarketplacePurchaseAccount,
     pub billing_cycle: String,
@@ -9385,6 +9658,7 @@ pub struct WebhookMarketplacePurchasePendingChangeCancelledMarketplacePurchase {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMarketplacePurchasePendingChangeCancelledMarketplacePurchasePlan {
     pub bullets: Vec<String>,
     pub description: String,
@@ -9392,15 +9666,16 @@ pub struct WebhookMarketplacePurchasePendingChangeCancelledMarketplacePurchasePl
     pub id: i64,
     pub monthly_price_in_cents: i64,
     pub name: String,
-    pub price_model: FreeOrFlatRateOrPerUnit,
+    pub price_model: MarketplaceListingPlanPriceModel,
     pub unit_name: Option<String>,
     pub yearly_price_in_cents: i64,
 }
 
 /// marketplace_purchase purchased event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMarketplacePurchasePurchased {
-    pub action: Purchased,
+    pub action: WebhookMarketplacePurchasePurchasedAction,
     pub effective_date: String,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -9430,13 +9705,14 @@ pub struct WebhookMarketplacePurchasePurchased {
 }
 
 crate::open_enum! {
-    Purchased { Purchased = "purchased", }
+    WebhookMarketplacePurchasePurchasedAction { Purchased = "purchased", }
 }
 
 /// member added event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMemberAdded {
-    pub action: Added,
+    pub action: WebhookMemberAddedAction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<WebhookMemberAddedChanges>,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -9463,6 +9739,7 @@ pub struct WebhookMemberAdded {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMemberAddedChanges {
     /// This field is included for legacy purposes; use the `role_name` field instead. The `maintain`
     /// role is mapped to `write` and the `triage` role is mapped to `read`. To determine the role
@@ -9480,20 +9757,23 @@ pub struct WebhookMemberAddedChanges {
 /// assigned to the collaborator, use the `role_name` field instead, which will provide the full
 /// role name, including custom roles.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMemberAddedChangesPermission {
-    pub to: ReadOrWriteOrAdmin,
+    pub to: AppPermissionsRepositoryProjects,
 }
 
 /// The role assigned to the collaborator.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMemberAddedChangesRoleName {
     pub to: String,
 }
 
 /// member edited event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMemberEdited {
-    pub action: Edited,
+    pub action: WebhookTeamEditedAction,
     /// The changes to the collaborator permissions
     pub changes: WebhookMemberEditedChanges,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -9521,6 +9801,7 @@ pub struct WebhookMemberEdited {
 
 /// The changes to the collaborator permissions
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMemberEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_permission: Option<WebhookDiscussionCommentEditedChangesBody>,
@@ -9529,6 +9810,7 @@ pub struct WebhookMemberEditedChanges {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMemberEditedChangesPermission {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
@@ -9538,8 +9820,9 @@ pub struct WebhookMemberEditedChangesPermission {
 
 /// member removed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMemberRemoved {
-    pub action: Removed,
+    pub action: WebhookMemberRemovedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -9565,8 +9848,9 @@ pub struct WebhookMemberRemoved {
 
 /// membership added event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMembershipAdded {
-    pub action: Added,
+    pub action: WebhookMemberAddedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -9587,7 +9871,7 @@ pub struct WebhookMembershipAdded {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<RepositoryWebhooks>,
     /// The scope of the membership. Currently, can only be `team`.
-    pub scope: Team3,
+    pub scope: WebhookMembershipAddedScope,
     /// User
     pub sender: Option<DiscussionAnswerChosenBy>,
     /// Groups of organization members that gives permissions on specified repositories.
@@ -9595,12 +9879,13 @@ pub struct WebhookMembershipAdded {
 }
 
 crate::open_enum! {
-    #[doc = " The scope of the membership. Currently, can only be `team`."] Team3 { Team
-    = "team", }
+    #[doc = " The scope of the membership. Currently, can only be `team`."]
+    WebhookMembershipAddedScope { Team = "team", }
 }
 
 /// Groups of organization members that gives permissions on specified repositories.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksTeam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<bool>,
@@ -9623,9 +9908,9 @@ pub struct WebhooksTeam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub privacy: Option<OpenOrClosedOrSecret>,
+    pub privacy: Option<WebhooksTeamPrivacy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_setting: Option<EnterpriseTeamNotificationSetting>,
+    pub notification_setting: Option<TeamFullNotificationSetting>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repositories_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9635,7 +9920,7 @@ pub struct WebhooksTeam {
     pub url: Option<String>,
     /// The ownership type of the team
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<OrganizationOrEnterprise>,
+    pub r#type: Option<TeamType>,
     /// Unique identifier of the organization to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,
@@ -9645,6 +9930,7 @@ pub struct WebhooksTeam {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksTeamParent {
     /// Description of the team
     pub description: Option<String>,
@@ -9657,15 +9943,15 @@ pub struct WebhooksTeamParent {
     pub node_id: String,
     /// Permission that the team will have for its repositories
     pub permission: String,
-    pub privacy: OpenOrClosedOrSecret,
+    pub privacy: WebhooksTeamPrivacy,
     /// Whether team members will receive notifications when their team is @mentioned
-    pub notification_setting: EnterpriseTeamNotificationSetting,
+    pub notification_setting: TeamFullNotificationSetting,
     pub repositories_url: String,
     pub slug: String,
     /// URL for the team
     pub url: String,
     /// The ownership type of the team
-    pub r#type: OrganizationOrEnterprise,
+    pub r#type: TeamType,
     /// Unique identifier of the organization to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,
@@ -9675,13 +9961,14 @@ pub struct WebhooksTeamParent {
 }
 
 crate::open_enum! {
-    OpenOrClosedOrSecret { Open = "open", Closed = "closed", Secret = "secret", }
+    WebhooksTeamPrivacy { Open = "open", Closed = "closed", Secret = "secret", }
 }
 
 /// membership removed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMembershipRemoved {
-    pub action: Removed,
+    pub action: WebhookMemberRemovedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -9702,7 +9989,7 @@ pub struct WebhookMembershipRemoved {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<RepositoryWebhooks>,
     /// The scope of the membership. Currently, can only be `team`.
-    pub scope: TeamOrOrganization,
+    pub scope: WebhookMembershipRemovedScope,
     /// User
     pub sender: Option<DiscussionAnswerChosenBy>,
     /// Groups of organization members that gives permissions on specified repositories.
@@ -9711,12 +9998,13 @@ pub struct WebhookMembershipRemoved {
 
 crate::open_enum! {
     #[doc = " The scope of the membership. Currently, can only be `team`."]
-    TeamOrOrganization { Team = "team", Organization = "organization", }
+    WebhookMembershipRemovedScope { Team = "team", Organization = "organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMergeGroupChecksRequested {
-    pub action: ChecksRequested,
+    pub action: WebhookMergeGroupChecksRequestedAction,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
     /// for and sent to a GitHub App. For more information,
     /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
@@ -9738,11 +10026,12 @@ pub struct WebhookMergeGroupChecksRequested {
 }
 
 crate::open_enum! {
-    ChecksRequested { ChecksRequested = "checks_requested", }
+    WebhookMergeGroupChecksRequestedAction { ChecksRequested = "checks_requested", }
 }
 
 /// A group of pull requests that the merge queue has grouped together to be merged.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct MergeGroup {
     /// The SHA of the merge group.
     pub head_sha: String,
@@ -9757,11 +10046,12 @@ pub struct MergeGroup {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMergeGroupDestroyed {
-    pub action: Destroyed,
+    pub action: WebhookMergeGroupDestroyedAction,
     /// Explains why the merge group is being destroyed. The group could have been merged, removed from the queue (dequeued), or invalidated by an earlier queue entry being dequeued (invalidated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<MergedOrInvalidatedOrDequeued>,
+    pub reason: Option<WebhookMergeGroupDestroyedReason>,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
     /// for and sent to a GitHub App. For more information,
     /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
@@ -9783,20 +10073,21 @@ pub struct WebhookMergeGroupDestroyed {
 }
 
 crate::open_enum! {
-    Destroyed { Destroyed = "destroyed", }
+    WebhookMergeGroupDestroyedAction { Destroyed = "destroyed", }
 }
 
 crate::open_enum! {
     #[doc =
     " Explains why the merge group is being destroyed. The group could have been merged, removed from the queue (dequeued), or invalidated by an earlier queue entry being dequeued (invalidated)."]
-    MergedOrInvalidatedOrDequeued { Merged = "merged", Invalidated = "invalidated",
+    WebhookMergeGroupDestroyedReason { Merged = "merged", Invalidated = "invalidated",
     Dequeued = "dequeued", }
 }
 
 /// meta deleted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMetaDeleted {
-    pub action: Deleted,
+    pub action: WebhookMetaDeletedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -9824,6 +10115,7 @@ pub struct WebhookMetaDeleted {
 
 /// The deleted webhook. This will contain different keys based on the type of webhook it is: repository, organization, business, app, or GitHub Marketplace.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMetaDeletedHook {
     pub active: bool,
     pub config: WebhookMetaDeletedHookConfig,
@@ -9836,8 +10128,9 @@ pub struct WebhookMetaDeletedHook {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMetaDeletedHookConfig {
-    pub content_type: JsonOrForm,
+    pub content_type: WebhookMetaDeletedHookConfigContentType,
     pub insecure_ssl: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
@@ -9845,7 +10138,7 @@ pub struct WebhookMetaDeletedHookConfig {
 }
 
 crate::open_enum! {
-    JsonOrForm { Json = "json", Form = "form", }
+    WebhookMetaDeletedHookConfigContentType { Json = "json", Form = "form", }
 }
 
 crate::open_enum! {
@@ -9874,8 +10167,9 @@ crate::open_enum! {
 
 /// milestone closed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMilestoneClosed {
-    pub action: Closed,
+    pub action: WebhookIssuesClosedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -9901,8 +10195,9 @@ pub struct WebhookMilestoneClosed {
 
 /// milestone created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMilestoneCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -9928,14 +10223,15 @@ pub struct WebhookMilestoneCreated {
 
 /// A collection of related issues and pull requests.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksMilestone3 {
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     pub closed_issues: i64,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// User
     pub creator: Option<DiscussionAnswerChosenBy>,
     pub description: Option<String>,
-    pub due_on: Option<String>,
+    pub due_on: Option<crate::Timestamp>,
     pub html_url: String,
     pub id: i64,
     pub labels_url: String,
@@ -9944,17 +10240,18 @@ pub struct WebhooksMilestone3 {
     pub number: i64,
     pub open_issues: i64,
     /// The state of the milestone.
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     /// The title of the milestone.
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
 }
 
 /// milestone deleted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMilestoneDeleted {
-    pub action: Deleted,
+    pub action: WebhookMetaDeletedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -9980,8 +10277,9 @@ pub struct WebhookMilestoneDeleted {
 
 /// milestone edited event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMilestoneEdited {
-    pub action: Edited,
+    pub action: WebhookTeamEditedAction,
     /// The changes to the milestone if the action was `edited`.
     pub changes: WebhookMilestoneEditedChanges,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -10009,6 +10307,7 @@ pub struct WebhookMilestoneEdited {
 
 /// The changes to the milestone if the action was `edited`.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMilestoneEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<WebhookDiscussionCommentEditedChangesBody>,
@@ -10020,8 +10319,9 @@ pub struct WebhookMilestoneEditedChanges {
 
 /// milestone opened event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookMilestoneOpened {
-    pub action: Opened,
+    pub action: WebhookIssuesOpenedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -10047,8 +10347,9 @@ pub struct WebhookMilestoneOpened {
 
 /// org_block blocked event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookOrgBlockBlocked {
-    pub action: Blocked,
+    pub action: WebhookOrgBlockBlockedAction,
     /// User
     pub blocked_user: Option<WebhooksUser>,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -10073,13 +10374,14 @@ pub struct WebhookOrgBlockBlocked {
 }
 
 crate::open_enum! {
-    Blocked { Blocked = "blocked", }
+    WebhookOrgBlockBlockedAction { Blocked = "blocked", }
 }
 
 /// org_block unblocked event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookOrgBlockUnblocked {
-    pub action: Unblocked,
+    pub action: WebhookOrgBlockUnblockedAction,
     /// User
     pub blocked_user: Option<WebhooksUser>,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -10104,13 +10406,14 @@ pub struct WebhookOrgBlockUnblocked {
 }
 
 crate::open_enum! {
-    Unblocked { Unblocked = "unblocked", }
+    WebhookOrgBlockUnblockedAction { Unblocked = "unblocked", }
 }
 
 /// organization deleted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookOrganizationDeleted {
-    pub action: Deleted,
+    pub action: WebhookMetaDeletedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -10137,6 +10440,7 @@ pub struct WebhookOrganizationDeleted {
 
 /// The membership between the user and the organization. Not present when the action is `member_invited`.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksMembership {
     pub organization_url: String,
     pub role: String,
@@ -10155,8 +10459,9 @@ pub struct WebhooksMembership {
 
 /// organization member_added event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookOrganizationMemberAdded {
-    pub action: MemberAdded,
+    pub action: WebhookOrganizationMemberAddedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -10181,13 +10486,14 @@ pub struct WebhookOrganizationMemberAdded {
 }
 
 crate::open_enum! {
-    MemberAdded { MemberAdded = "member_added", }
+    WebhookOrganizationMemberAddedAction { MemberAdded = "member_added", }
 }
 
 /// organization member_invited event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookOrganizationMemberInvited {
-    pub action: MemberInvited,
+    pub action: WebhookOrganizationMemberInvitedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -10215,15 +10521,16 @@ pub struct WebhookOrganizationMemberInvited {
 }
 
 crate::open_enum! {
-    MemberInvited { MemberInvited = "member_invited", }
+    WebhookOrganizationMemberInvitedAction { MemberInvited = "member_invited", }
 }
 
 /// The invitation for the user or email if the action is `member_invited`.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookOrganizationMemberInvitedInvitation {
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     pub email: Option<String>,
-    pub failed_at: Option<String>,
+    pub failed_at: Option<crate::Timestamp>,
     pub failed_reason: Option<String>,
     pub id: f64,
     pub invitation_teams_url: String,
@@ -10239,8 +10546,9 @@ pub struct WebhookOrganizationMemberInvitedInvitation {
 
 /// organization member_removed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookOrganizationMemberRemoved {
-    pub action: MemberRemoved,
+    pub action: WebhookOrganizationMemberRemovedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -10265,13 +10573,14 @@ pub struct WebhookOrganizationMemberRemoved {
 }
 
 crate::open_enum! {
-    MemberRemoved { MemberRemoved = "member_removed", }
+    WebhookOrganizationMemberRemovedAction { MemberRemoved = "member_removed", }
 }
 
 /// organization renamed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookOrganizationRenamed {
-    pub action: Renamed,
+    pub action: WebhookRepositoryRenamedAction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<WebhookOrganizationRenamedChanges>,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -10299,12 +10608,14 @@ pub struct WebhookOrganizationRenamed {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookOrganizationRenamedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<WebhookOrganizationRenamedChangesLogin>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookOrganizationRenamedChangesLogin {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
@@ -10312,8 +10623,9 @@ pub struct WebhookOrganizationRenamedChangesLogin {
 
 /// package published event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPackagePublished {
-    pub action: Published,
+    pub action: WebhookPackagePublishedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -10339,11 +10651,12 @@ pub struct WebhookPackagePublished {
 }
 
 crate::open_enum! {
-    Published { Published = "published", }
+    WebhookPackagePublishedAction { Published = "published", }
 }
 
 /// Information about the package.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPackagePublishedPackage {
     pub created_at: Option<String>,
     pub description: Option<String>,
@@ -10361,6 +10674,7 @@ pub struct WebhookPackagePublishedPackage {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPackagePublishedPackagePackageVersion {
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10419,6 +10733,7 @@ pub struct WebhookPackagePublishedPackagePackageVersion {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPackagePublishedPackagePackageVersionContainerMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<serde_json::Value>,
@@ -10429,6 +10744,7 @@ pub struct WebhookPackagePublishedPackagePackageVersionContainerMetadata {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPackagePublishedPackagePackageVersionContainerMetadataTag {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
@@ -10437,12 +10753,14 @@ pub struct WebhookPackagePublishedPackagePackageVersionContainerMetadataTag {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPackagePublishedPackagePackageVersionDockerMetadataItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPackagePublishedPackagePackageVersionNpmMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -10521,9 +10839,10 @@ pub struct WebhookPackagePublishedPackagePackageVersionNpmMetadata {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPackagePublishedPackagePackageVersionNugetMetadataItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<IntegerOrString>,
+    pub id: Option<PageDeploymentId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10534,6 +10853,7 @@ pub struct WebhookPackagePublishedPackagePackageVersionNugetMetadataItem {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum WebhookPackagePublishedPackagePackageVersionNugetMetadataItemValue {
     Boolean(bool),
     String(String),
@@ -10567,6 +10887,7 @@ impl From<i64> for WebhookPackagePublishedPackagePackageVersionNugetMetadataItem
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPackagePublishedPackagePackageVersionNugetMetadataItemValueVariant3 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -10579,6 +10900,7 @@ pub struct WebhookPackagePublishedPackagePackageVersionNugetMetadataItemValueVar
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPackagePublishedPackagePackageVersionPackageFilesItem {
     pub content_type: String,
     pub created_at: String,
@@ -10594,6 +10916,7 @@ pub struct WebhookPackagePublishedPackagePackageVersionPackageFilesItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPackagePublishedPackagePackageVersionRelease {
     /// User
     pub author: Option<DiscussionAnswerChosenBy>,
@@ -10611,6 +10934,7 @@ pub struct WebhookPackagePublishedPackagePackageVersionRelease {
 
 /// Ruby Gems metadata
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRubygemsMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -10635,12 +10959,14 @@ pub struct WebhookRubygemsMetadata {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRubygemsMetadataVersionInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPackagePublishedPackageRegistry {
     pub about_url: String,
     pub name: String,
@@ -10651,8 +10977,9 @@ pub struct WebhookPackagePublishedPackageRegistry {
 
 /// package updated event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPackageUpdated {
-    pub action: Updated,
+    pub action: WebhookPackageUpdatedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -10678,6 +11005,7 @@ pub struct WebhookPackageUpdated {
 
 /// Information about the package.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPackageUpdatedPackage {
     pub created_at: String,
     pub description: Option<String>,
@@ -10695,6 +11023,7 @@ pub struct WebhookPackageUpdatedPackage {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPackageUpdatedPackagePackageVersion {
     /// User
     pub author: Option<DiscussionAnswerChosenBy>,
@@ -10736,6 +11065,7 @@ pub struct WebhookPackageUpdatedPackagePackageVersion {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPackageUpdatedPackagePackageVersionPackageFilesItem {
     pub content_type: String,
     pub created_at: String,
@@ -10751,6 +11081,7 @@ pub struct WebhookPackageUpdatedPackagePackageVersionPackageFilesItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPackageUpdatedPackagePackageVersionRelease {
     /// User
     pub author: Option<DiscussionAnswerChosenBy>,
@@ -10768,6 +11099,7 @@ pub struct WebhookPackageUpdatedPackagePackageVersionRelease {
 
 /// page_build event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPageBuild {
     /// The [List GitHub Pages builds](https://docs.github.com/rest/pages/pages#list-github-pages-builds) itself.
     pub build: WebhookPageBuildBuild,
@@ -10795,6 +11127,7 @@ pub struct WebhookPageBuild {
 
 /// The [List GitHub Pages builds](https://docs.github.com/rest/pages/pages#list-github-pages-builds) itself.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPageBuildBuild {
     pub commit: Option<String>,
     pub created_at: String,
@@ -10809,8 +11142,9 @@ pub struct WebhookPageBuildBuild {
 
 /// personal_access_token_request approved event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPersonalAccessTokenRequestApproved {
-    pub action: Approved,
+    pub action: WebhookDeploymentReviewApprovedAction,
     /// Details of a Personal Access Token Request.
     pub personal_access_token_request: PersonalAccessTokenRequest,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -10831,6 +11165,7 @@ pub struct WebhookPersonalAccessTokenRequestApproved {
 
 /// Details of a Personal Access Token Request.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PersonalAccessTokenRequest {
     /// Unique identifier of the request for access via fine-grained personal access token. Used as the `pat_request_id` parameter in the list and review API calls.
     pub id: i64,
@@ -10843,7 +11178,7 @@ pub struct PersonalAccessTokenRequest {
     /// Permissions requested, categorized by type of permission. This field incorporates `permissions_added` and `permissions_upgraded`.
     pub permissions_result: OrganizationProgrammaticAccessGrantRequestPermissions,
     /// Type of repository selection requested.
-    pub repository_selection: NoneTypeOrAllOrSubset,
+    pub repository_selection: PersonalAccessTokenRequestRepositorySelection,
     /// The number of repositories the token is requesting access to. This field is only populated when `repository_selection` is `subset`.
     pub repository_count: Option<i64>,
     /// An array of repository objects the token is requesting access to. This field is only populated when `repository_selection` is `subset`.
@@ -10864,8 +11199,9 @@ pub struct PersonalAccessTokenRequest {
 
 /// personal_access_token_request cancelled event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPersonalAccessTokenRequestCancelled {
-    pub action: Cancelled,
+    pub action: WebhookSponsorshipCancelledAction,
     /// Details of a Personal Access Token Request.
     pub personal_access_token_request: PersonalAccessTokenRequest,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -10886,8 +11222,9 @@ pub struct WebhookPersonalAccessTokenRequestCancelled {
 
 /// personal_access_token_request created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPersonalAccessTokenRequestCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// Details of a Personal Access Token Request.
     pub personal_access_token_request: PersonalAccessTokenRequest,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -10909,8 +11246,9 @@ pub struct WebhookPersonalAccessTokenRequestCreated {
 
 /// personal_access_token_request denied event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPersonalAccessTokenRequestDenied {
-    pub action: Denied,
+    pub action: WebhookPersonalAccessTokenRequestDeniedAction,
     /// Details of a Personal Access Token Request.
     pub personal_access_token_request: PersonalAccessTokenRequest,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
@@ -10930,10 +11268,11 @@ pub struct WebhookPersonalAccessTokenRequestDenied {
 }
 
 crate::open_enum! {
-    Denied { Denied = "denied", }
+    WebhookPersonalAccessTokenRequestDeniedAction { Denied = "denied", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPing {
     /// The webhook that is being pinged
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10959,6 +11298,7 @@ pub struct WebhookPing {
 
 /// The webhook that is being pinged
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPingHook {
     /// Determines whether the hook is actually triggered for the events it subscribes to.
     pub active: bool,
@@ -10966,7 +11306,7 @@ pub struct WebhookPingHook {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<i64>,
     pub config: WebhookPingHookConfig,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deliveries_url: Option<String>,
     /// Determines what events the hook is triggered for. Default: ['push'].
@@ -10977,18 +11317,19 @@ pub struct WebhookPingHook {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_response: Option<HookResponse>,
     /// The type of webhook. The only valid value is 'web'.
-    pub name: Web,
+    pub name: WebhookPingHookName,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ping_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_url: Option<String>,
     pub r#type: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPingHookConfig {
     /// The media type used to serialize the payloads. Supported values include `json` and `form`. The default is `form`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11004,13 +11345,15 @@ pub struct WebhookPingHookConfig {
 }
 
 crate::open_enum! {
-    #[doc = " The type of webhook. The only valid value is 'web'."] Web { Web = "web", }
+    #[doc = " The type of webhook. The only valid value is 'web'."] WebhookPingHookName {
+    Web = "web", }
 }
 
 /// project_card converted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectCardConverted {
-    pub action: Converted,
+    pub action: WebhookProjectCardConvertedAction,
     pub changes: WebhookProjectCardConvertedChanges,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -11037,16 +11380,18 @@ pub struct WebhookProjectCardConverted {
 }
 
 crate::open_enum! {
-    Converted { Converted = "converted", }
+    WebhookProjectCardConvertedAction { Converted = "converted", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectCardConvertedChanges {
     pub note: WebhookDiscussionCommentEditedChangesBody,
 }
 
 /// Project Card
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksProjectCard {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_id: Option<i64>,
@@ -11056,7 +11401,7 @@ pub struct WebhooksProjectCard {
     pub column_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_url: Option<String>,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// User
     pub creator: Option<DiscussionAnswerChosenBy>,
     /// The project card's ID
@@ -11064,14 +11409,15 @@ pub struct WebhooksProjectCard {
     pub node_id: String,
     pub note: Option<String>,
     pub project_url: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
 }
 
 /// project_card created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectCardCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -11098,8 +11444,9 @@ pub struct WebhookProjectCardCreated {
 
 /// project_card deleted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectCardDeleted {
-    pub action: Deleted,
+    pub action: WebhookMetaDeletedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -11124,6 +11471,7 @@ pub struct WebhookProjectCardDeleted {
 
 /// Project Card
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectCardDeletedProjectCard {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_id: Option<i64>,
@@ -11133,7 +11481,7 @@ pub struct WebhookProjectCardDeletedProjectCard {
     pub column_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_url: Option<String>,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// User
     pub creator: Option<WebhookIssueCommentCreatedIssueAssignee>,
     /// The project card's ID
@@ -11141,14 +11489,15 @@ pub struct WebhookProjectCardDeletedProjectCard {
     pub node_id: String,
     pub note: Option<String>,
     pub project_url: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
 }
 
 /// project_card edited event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectCardEdited {
-    pub action: Edited,
+    pub action: WebhookTeamEditedAction,
     pub changes: WebhookProjectCardEditedChanges,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -11175,19 +11524,22 @@ pub struct WebhookProjectCardEdited {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectCardEditedChanges {
     pub note: WebhookProjectCardEditedChangesNote,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectCardEditedChangesNote {
     pub from: Option<String>,
 }
 
 /// project_card moved event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectCardMoved {
-    pub action: Moved,
+    pub action: WebhookProjectCardMovedAction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<WebhookProjectCardMovedChanges>,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -11214,20 +11566,23 @@ pub struct WebhookProjectCardMoved {
 }
 
 crate::open_enum! {
-    Moved { Moved = "moved", }
+    WebhookProjectCardMovedAction { Moved = "moved", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectCardMovedChanges {
     pub column_id: WebhookProjectCardMovedChangesColumnId,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectCardMovedChangesColumnId {
     pub from: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectCardMovedProjectCard {
     pub after_id: Option<i64>,
     /// Whether or not the card is archived
@@ -11236,21 +11591,22 @@ pub struct WebhookProjectCardMovedProjectCard {
     pub column_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_url: Option<String>,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     pub creator: Option<WebhookDeploymentCreatedWorkflowRunHeadRepositoryOwner>,
     /// The project card's ID
     pub id: i64,
     pub node_id: String,
     pub note: Option<String>,
     pub project_url: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
 }
 
 /// project closed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectClosed {
-    pub action: Closed,
+    pub action: WebhookIssuesClosedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -11277,11 +11633,12 @@ pub struct WebhookProjectClosed {
 
 /// Project
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksProject {
     /// Body of the project
     pub body: Option<String>,
     pub columns_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// User
     pub creator: Option<DiscussionAnswerChosenBy>,
     pub html_url: String,
@@ -11292,15 +11649,16 @@ pub struct WebhooksProject {
     pub number: i64,
     pub owner_url: String,
     /// State of the project; either 'open' or 'closed'
-    pub state: OpenOrClosed,
-    pub updated_at: String,
+    pub state: MilestoneState,
+    pub updated_at: crate::Timestamp,
     pub url: String,
 }
 
 /// project_column created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectColumnCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -11328,25 +11686,27 @@ pub struct WebhookProjectColumnCreated {
 
 /// Project Column
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksProjectColumn {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_id: Option<i64>,
     pub cards_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The unique identifier of the project column
     pub id: i64,
     /// Name of the project column
     pub name: String,
     pub node_id: String,
     pub project_url: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
 }
 
 /// project_column deleted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectColumnDeleted {
-    pub action: Deleted,
+    pub action: WebhookMetaDeletedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -11372,8 +11732,9 @@ pub struct WebhookProjectColumnDeleted {
 
 /// project_column edited event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectColumnEdited {
-    pub action: Edited,
+    pub action: WebhookTeamEditedAction,
     pub changes: WebhookProjectColumnEditedChanges,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -11401,6 +11762,7 @@ pub struct WebhookProjectColumnEdited {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectColumnEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<WebhookDiscussionCommentEditedChangesBody>,
@@ -11408,8 +11770,9 @@ pub struct WebhookProjectColumnEditedChanges {
 
 /// project_column moved event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectColumnMoved {
-    pub action: Moved,
+    pub action: WebhookProjectCardMovedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -11436,8 +11799,9 @@ pub struct WebhookProjectColumnMoved {
 
 /// project created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -11464,8 +11828,9 @@ pub struct WebhookProjectCreated {
 
 /// project deleted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectDeleted {
-    pub action: Deleted,
+    pub action: WebhookMetaDeletedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -11491,8 +11856,9 @@ pub struct WebhookProjectDeleted {
 
 /// project edited event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectEdited {
-    pub action: Edited,
+    pub action: WebhookTeamEditedAction,
     /// The changes to the project if the action was `edited`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<WebhookProjectEditedChanges>,
@@ -11523,6 +11889,7 @@ pub struct WebhookProjectEdited {
 
 /// The changes to the project if the action was `edited`.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<WebhookDiscussionCommentEditedChangesBody>,
@@ -11532,8 +11899,9 @@ pub struct WebhookProjectEditedChanges {
 
 /// project reopened event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectReopened {
-    pub action: Reopened,
+    pub action: WebhookIssuesReopenedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -11560,8 +11928,9 @@ pub struct WebhookProjectReopened {
 
 /// Projects v2 Project Closed Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2ProjectClosed {
-    pub action: Closed,
+    pub action: WebhookIssuesClosedAction,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
     /// for and sent to a GitHub App. For more information,
     /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
@@ -11578,8 +11947,9 @@ pub struct WebhookProjectsV2ProjectClosed {
 
 /// A project was created
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2ProjectCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
     /// for and sent to a GitHub App. For more information,
     /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
@@ -11596,8 +11966,9 @@ pub struct WebhookProjectsV2ProjectCreated {
 
 /// Projects v2 Project Deleted Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2ProjectDeleted {
-    pub action: Deleted,
+    pub action: WebhookMetaDeletedAction,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
     /// for and sent to a GitHub App. For more information,
     /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
@@ -11614,8 +11985,9 @@ pub struct WebhookProjectsV2ProjectDeleted {
 
 /// Projects v2 Project Edited Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2ProjectEdited {
-    pub action: Edited,
+    pub action: WebhookTeamEditedAction,
     pub changes: WebhookProjectsV2ProjectEditedChanges,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
     /// for and sent to a GitHub App. For more information,
@@ -11632,6 +12004,7 @@ pub struct WebhookProjectsV2ProjectEdited {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2ProjectEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<WebhookMemberEditedChangesPermission>,
@@ -11644,6 +12017,7 @@ pub struct WebhookProjectsV2ProjectEditedChanges {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2ProjectEditedChangesPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<bool>,
@@ -11652,6 +12026,7 @@ pub struct WebhookProjectsV2ProjectEditedChangesPublic {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2ProjectEditedChangesTitle {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
@@ -11661,8 +12036,9 @@ pub struct WebhookProjectsV2ProjectEditedChangesTitle {
 
 /// Projects v2 Item Archived Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2ItemArchived {
-    pub action: Archived,
+    pub action: WebhookRepositoryArchivedAction,
     pub changes: WebhooksProjectChanges,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
     /// for and sent to a GitHub App. For more information,
@@ -11679,17 +12055,28 @@ pub struct WebhookProjectsV2ItemArchived {
 }
 
 crate::open_enum! {
-    Archived { Archived = "archived", }
+    WebhookRepositoryArchivedAction { Archived = "archived", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksProjectChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub archived_at: Option<WebhookMemberEditedChangesPermission>,
+    pub archived_at: Option<WebhooksProjectChangesArchivedAt>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct WebhooksProjectChangesArchivedAt {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<crate::Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<crate::Timestamp>,
 }
 
 /// An item belonging to a project
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProjectsV2Item {
     /// The unique identifier of the project item.
     pub id: f64,
@@ -11707,17 +12094,18 @@ pub struct ProjectsV2Item {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator: Option<SimpleUser>,
     /// The time when the item was created.
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The time when the item was last updated.
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     /// The time when the item was archived.
-    pub archived_at: Option<String>,
+    pub archived_at: Option<crate::Timestamp>,
 }
 
 /// Projects v2 Item Converted Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2ItemConverted {
-    pub action: Converted,
+    pub action: WebhookProjectCardConvertedAction,
     pub changes: WebhookProjectsV2ItemConvertedChanges,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
     /// for and sent to a GitHub App. For more information,
@@ -11734,12 +12122,14 @@ pub struct WebhookProjectsV2ItemConverted {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2ItemConvertedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<WebhookProjectsV2ItemConvertedChangesContentType>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2ItemConvertedChangesContentType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
@@ -11749,8 +12139,9 @@ pub struct WebhookProjectsV2ItemConvertedChangesContentType {
 
 /// Projects v2 Item Created Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2ItemCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
     /// for and sent to a GitHub App. For more information,
     /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
@@ -11767,8 +12158,9 @@ pub struct WebhookProjectsV2ItemCreated {
 
 /// Projects v2 Item Deleted Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2ItemDeleted {
-    pub action: Deleted,
+    pub action: WebhookMetaDeletedAction,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
     /// for and sent to a GitHub App. For more information,
     /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
@@ -11785,8 +12177,9 @@ pub struct WebhookProjectsV2ItemDeleted {
 
 /// Projects v2 Item Edited Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2ItemEdited {
-    pub action: Edited,
+    pub action: WebhookTeamEditedAction,
     /// The changes made to the item may involve modifications in the item's fields and draft issue body.
     /// It includes altered values for text, number, date, single select, and iteration fields, along with the GraphQL node ID of the changed field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11809,6 +12202,7 @@ pub struct WebhookProjectsV2ItemEdited {
 /// It includes altered values for text, number, date, single select, and iteration fields, along with the GraphQL node ID of the changed field.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum WebhookProjectsV2ItemEditedChanges {
     Variant0(WebhookProjectsV2ItemEditedChangesVariant0),
     Variant1(WebhookProjectsV2ItemEditedChangesVariant1),
@@ -11817,11 +12211,13 @@ pub enum WebhookProjectsV2ItemEditedChanges {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2ItemEditedChangesVariant0 {
     pub field_value: WebhookProjectsV2ItemEditedChangesVariant0FieldValue,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2ItemEditedChangesVariant0FieldValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field_node_id: Option<String>,
@@ -11839,6 +12235,7 @@ pub struct WebhookProjectsV2ItemEditedChangesVariant0FieldValue {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum WebhookProjectsV2ItemEditedChangesVariant0FieldValueFrom {
     String(String),
     Integer(i64),
@@ -11865,6 +12262,7 @@ impl From<i64> for WebhookProjectsV2ItemEditedChangesVariant0FieldValueFrom {
 
 /// An option for a single select field
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProjectsV2SingleSelectOption {
     /// The unique identifier of the option.
     pub id: String,
@@ -11880,6 +12278,7 @@ pub struct ProjectsV2SingleSelectOption {
 
 /// An iteration setting for an iteration field
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProjectsV2IterationSetting {
     /// The unique identifier of the iteration setting.
     pub id: String,
@@ -11900,14 +12299,16 @@ pub struct ProjectsV2IterationSetting {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2ItemEditedChangesVariant1 {
     pub body: WebhookMemberEditedChangesPermission,
 }
 
 /// Projects v2 Item Reordered Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2ItemReordered {
-    pub action: Reordered,
+    pub action: WebhookProjectsV2ItemReorderedAction,
     pub changes: WebhookProjectsV2ItemReorderedChanges,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
     /// for and sent to a GitHub App. For more information,
@@ -11924,10 +12325,11 @@ pub struct WebhookProjectsV2ItemReordered {
 }
 
 crate::open_enum! {
-    Reordered { Reordered = "reordered", }
+    WebhookProjectsV2ItemReorderedAction { Reordered = "reordered", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2ItemReorderedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_projects_v2_item_node_id: Option<WebhookMemberEditedChangesPermission>,
@@ -11935,8 +12337,9 @@ pub struct WebhookProjectsV2ItemReorderedChanges {
 
 /// Projects v2 Item Restored Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2ItemRestored {
-    pub action: Restored,
+    pub action: WebhookProjectsV2ItemRestoredAction,
     pub changes: WebhooksProjectChanges,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
     /// for and sent to a GitHub App. For more information,
@@ -11953,13 +12356,14 @@ pub struct WebhookProjectsV2ItemRestored {
 }
 
 crate::open_enum! {
-    Restored { Restored = "restored", }
+    WebhookProjectsV2ItemRestoredAction { Restored = "restored", }
 }
 
 /// Projects v2 Project Reopened Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2ProjectReopened {
-    pub action: Reopened,
+    pub action: WebhookIssuesReopenedAction,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
     /// for and sent to a GitHub App. For more information,
     /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
@@ -11976,8 +12380,9 @@ pub struct WebhookProjectsV2ProjectReopened {
 
 /// Projects v2 Status Update Created Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2StatusUpdateCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
     /// for and sent to a GitHub App. For more information,
     /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
@@ -11994,8 +12399,9 @@ pub struct WebhookProjectsV2StatusUpdateCreated {
 
 /// Projects v2 Status Update Deleted Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2StatusUpdateDeleted {
-    pub action: Deleted,
+    pub action: WebhookMetaDeletedAction,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
     /// for and sent to a GitHub App. For more information,
     /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
@@ -12012,8 +12418,9 @@ pub struct WebhookProjectsV2StatusUpdateDeleted {
 
 /// Projects v2 Status Update Edited Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2StatusUpdateEdited {
-    pub action: Edited,
+    pub action: WebhookTeamEditedAction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<WebhookProjectsV2StatusUpdateEditedChanges>,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
@@ -12031,6 +12438,7 @@ pub struct WebhookProjectsV2StatusUpdateEdited {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2StatusUpdateEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<WebhookMemberEditedChangesPermission>,
@@ -12043,6 +12451,7 @@ pub struct WebhookProjectsV2StatusUpdateEditedChanges {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookProjectsV2StatusUpdateEditedChangesStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<ProjectsV2StatusUpdateStatus>,
@@ -12052,6 +12461,7 @@ pub struct WebhookProjectsV2StatusUpdateEditedChangesStatus {
 
 /// public event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPublic {
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -12076,8 +12486,9 @@ pub struct WebhookPublic {
 
 /// pull_request assigned event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestAssigned {
-    pub action: Assigned,
+    pub action: WebhookIssuesAssignedAction,
     /// User
     pub assignee: Option<WebhooksUser>,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -12107,10 +12518,11 @@ pub struct WebhookPullRequestAssigned {
 
 /// Pull Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestAssignedPullRequest {
     #[serde(rename = "_links")]
     pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
     /// User
@@ -12124,14 +12536,14 @@ pub struct WebhookPullRequestAssignedPullRequest {
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_files: Option<i64>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<i64>,
     pub comments_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commits: Option<i64>,
     pub commits_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletions: Option<i64>,
     pub diff_url: String,
@@ -12153,7 +12565,7 @@ pub struct WebhookPullRequestAssignedPullRequest {
     pub mergeable_state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<bool>,
-    pub merged_at: Option<String>,
+    pub merged_at: Option<crate::Timestamp>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_by: Option<DiscussionAnswerChosenBy>,
@@ -12177,17 +12589,18 @@ pub struct WebhookPullRequestAssignedPullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
     /// State of this Pull Request. Either `open` or `closed`.
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     pub statuses_url: String,
     /// The title of the pull request.
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     /// User
     pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestAssignedPullRequestLinks {
     /// Link
     pub comments: PullRequestReviewCommentEventCommentLinksHtml,
@@ -12210,6 +12623,7 @@ pub struct WebhookPullRequestAssignedPullRequestLinks {
 
 /// The status of auto merging a pull request.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestAssignedPullRequestAutoMerge {
     /// Commit message for the merge commit.
     pub commit_message: Option<String>,
@@ -12218,10 +12632,11 @@ pub struct WebhookPullRequestAssignedPullRequestAutoMerge {
     /// User
     pub enabled_by: Option<DiscussionAnswerChosenBy>,
     /// The merge method to use.
-    pub merge_method: MergeOrSquashOrRebase,
+    pub merge_method: AutoMergeMergeMethod,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestAssignedPullRequestBase {
     pub label: String,
     pub r#ref: String,
@@ -12234,6 +12649,7 @@ pub struct WebhookPullRequestAssignedPullRequestBase {
 
 /// A git repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestAssignedPullRequestBaseRepo {
     /// Whether to allow auto-merge for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -12265,7 +12681,7 @@ pub struct WebhookPullRequestAssignedPullRequestBaseRepo {
     pub compare_url: String,
     pub contents_url: String,
     pub contributors_url: String,
-    pub created_at: IntegerOrString,
+    pub created_at: crate::Timestamp,
     /// The default branch of the repository.
     pub default_branch: String,
     /// Whether to delete head branches when pull requests are merged
@@ -12303,7 +12719,7 @@ pub struct WebhookPullRequestAssignedPullRequestBaseRepo {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
+    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
     pub homepage: Option<String>,
     pub hooks_url: String,
     pub html_url: String,
@@ -12328,13 +12744,13 @@ pub struct WebhookPullRequestAssignedPullRequestBaseRepo {
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
+    pub merge_commit_message: Option<RepositoryMergeCommitMessage>,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<PrTitleOrMergeMessage>,
+    pub merge_commit_title: Option<RepositoryMergeCommitTitle>,
     pub merges_url: String,
     pub milestones_url: String,
     pub mirror_url: Option<String>,
@@ -12355,7 +12771,7 @@ pub struct WebhookPullRequestAssignedPullRequestBaseRepo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<bool>,
     pub pulls_url: String,
-    pub pushed_at: Option<IntegerOrString>,
+    pub pushed_at: Option<crate::Timestamp>,
     pub releases_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<String>,
@@ -12366,13 +12782,13 @@ pub struct WebhookPullRequestAssignedPullRequestBaseRepo {
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
+    pub squash_merge_commit_message: Option<RepositorySquashMergeCommitMessage>,
     /// The default value for a squash merge commit title:
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
+    pub squash_merge_commit_title: Option<RepositorySquashMergeCommitTitle>,
     pub ssh_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stargazers: Option<i64>,
@@ -12386,12 +12802,12 @@ pub struct WebhookPullRequestAssignedPullRequestBaseRepo {
     pub teams_url: String,
     pub topics: Vec<String>,
     pub trees_url: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     /// Whether a squash merge commit can use the pull request title as default. **This property is closing down. Please use `squash_merge_commit_title` instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_squash_pr_title_as_default: Option<bool>,
-    pub visibility: PublicOrPrivateOrInternal,
+    pub visibility: Visibility,
     pub watchers: i64,
     pub watchers_count: i64,
     /// Whether to require contributors to sign off on web-based commits
@@ -12400,6 +12816,7 @@ pub struct WebhookPullRequestAssignedPullRequestBaseRepo {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestAssignedPullRequestHead {
     pub label: Option<String>,
     pub r#ref: String,
@@ -12412,6 +12829,7 @@ pub struct WebhookPullRequestAssignedPullRequestHead {
 
 /// A git repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestAssignedPullRequestHeadRepo {
     /// Whether to allow auto-merge for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -12443,7 +12861,7 @@ pub struct WebhookPullRequestAssignedPullRequestHeadRepo {
     pub compare_url: String,
     pub contents_url: String,
     pub contributors_url: String,
-    pub created_at: IntegerOrString,
+    pub created_at: crate::Timestamp,
     /// The default branch of the repository.
     pub default_branch: String,
     /// Whether to delete head branches when pull requests are merged
@@ -12481,7 +12899,7 @@ pub struct WebhookPullRequestAssignedPullRequestHeadRepo {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
+    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
     pub homepage: Option<String>,
     pub hooks_url: String,
     pub html_url: String,
@@ -12506,13 +12924,13 @@ pub struct WebhookPullRequestAssignedPullRequestHeadRepo {
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
+    pub merge_commit_message: Option<RepositoryMergeCommitMessage>,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<PrTitleOrMergeMessage>,
+    pub merge_commit_title: Option<RepositoryMergeCommitTitle>,
     pub merges_url: String,
     pub milestones_url: String,
     pub mirror_url: Option<String>,
@@ -12533,7 +12951,7 @@ pub struct WebhookPullRequestAssignedPullRequestHeadRepo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<bool>,
     pub pulls_url: String,
-    pub pushed_at: Option<IntegerOrString>,
+    pub pushed_at: Option<crate::Timestamp>,
     pub releases_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<String>,
@@ -12544,13 +12962,13 @@ pub struct WebhookPullRequestAssignedPullRequestHeadRepo {
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
+    pub squash_merge_commit_message: Option<RepositorySquashMergeCommitMessage>,
     /// The default value for a squash merge commit title:
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
+    pub squash_merge_commit_title: Option<RepositorySquashMergeCommitTitle>,
     pub ssh_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stargazers: Option<i64>,
@@ -12564,12 +12982,12 @@ pub struct WebhookPullRequestAssignedPullRequestHeadRepo {
     pub teams_url: String,
     pub topics: Vec<String>,
     pub trees_url: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     /// Whether a squash merge commit can use the pull request title as default. **This property is closing down. Please use `squash_merge_commit_title` instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_squash_pr_title_as_default: Option<bool>,
-    pub visibility: PublicOrPrivateOrInternal,
+    pub visibility: Visibility,
     pub watchers: i64,
     pub watchers_count: i64,
     /// Whether to require contributors to sign off on web-based commits
@@ -12579,6 +12997,7 @@ pub struct WebhookPullRequestAssignedPullRequestHeadRepo {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum WebhookPullRequestAssignedPullRequestRequestedReviewersItem {
     Variant0(Option<WebhookIssueCommentCreatedIssueAssignee>),
     Variant1(WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1),
@@ -12588,6 +13007,7 @@ pub enum WebhookPullRequestAssignedPullRequestRequestedReviewersItem {
 
 /// Groups of organization members that gives permissions on specified repositories.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<bool>,
@@ -12606,7 +13026,7 @@ pub struct WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1 {
     >,
     /// Permission that the team will have for its repositories
     pub permission: String,
-    pub privacy: OpenOrClosedOrSecret,
+    pub privacy: WebhooksTeamPrivacy,
     pub repositories_url: String,
     pub slug: String,
     /// URL for the team
@@ -12614,6 +13034,7 @@ pub struct WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1 {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1Parent {
     /// Description of the team
     pub description: Option<String>,
@@ -12626,7 +13047,7 @@ pub struct WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1Pa
     pub node_id: String,
     /// Permission that the team will have for its repositories
     pub permission: String,
-    pub privacy: OpenOrClosedOrSecret,
+    pub privacy: WebhooksTeamPrivacy,
     pub repositories_url: String,
     pub slug: String,
     /// URL for the team
@@ -12635,6 +13056,7 @@ pub struct WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1Pa
 
 /// Groups of organization members that gives permissions on specified repositories.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestAssignedPullRequestRequestedTeamsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<bool>,
@@ -12659,7 +13081,7 @@ pub struct WebhookPullRequestAssignedPullRequestRequestedTeamsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub privacy: Option<OpenOrClosedOrSecret>,
+    pub privacy: Option<WebhooksTeamPrivacy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repositories_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -12671,8 +13093,9 @@ pub struct WebhookPullRequestAssignedPullRequestRequestedTeamsItem {
 
 /// pull_request auto_merge_disabled event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestAutoMergeDisabled {
-    pub action: AutoMergeDisabled,
+    pub action: WebhookPullRequestAutoMergeDisabledAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -12699,15 +13122,17 @@ pub struct WebhookPullRequestAutoMergeDisabled {
 }
 
 crate::open_enum! {
-    AutoMergeDisabled { AutoMergeDisabled = "auto_merge_disabled", }
+    WebhookPullRequestAutoMergeDisabledAction { AutoMergeDisabled =
+    "auto_merge_disabled", }
 }
 
 /// Pull Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestAutoMergeDisabledPullRequest {
     #[serde(rename = "_links")]
     pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
     /// User
@@ -12721,14 +13146,14 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequest {
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_files: Option<i64>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<i64>,
     pub comments_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commits: Option<i64>,
     pub commits_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletions: Option<i64>,
     pub diff_url: String,
@@ -12750,7 +13175,7 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequest {
     pub mergeable_state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<bool>,
-    pub merged_at: Option<String>,
+    pub merged_at: Option<crate::Timestamp>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_by: Option<DiscussionAnswerChosenBy>,
@@ -12774,17 +13199,18 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
     /// State of this Pull Request. Either `open` or `closed`.
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     pub statuses_url: String,
     /// The title of the pull request.
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     /// User
     pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestAutoMergeDisabledPullRequestBase {
     pub label: String,
     pub r#ref: String,
@@ -12797,6 +13223,7 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequestBase {
 
 /// A git repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestAutoMergeDisabledPullRequestBaseRepo {
     /// Whether to allow auto-merge for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -12828,7 +13255,7 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequestBaseRepo {
     pub compare_url: String,
     pub contents_url: String,
     pub contributors_url: String,
-    pub created_at: IntegerOrString,
+    pub created_at: crate::Timestamp,
     /// The default branch of the repository.
     pub default_branch: String,
     /// Whether to delete head branches when pull requests are merged
@@ -12861,7 +13288,7 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequestBaseRepo {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
+    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
     pub has_pages: bool,
     /// Whether projects are enabled.
     pub has_projects: bool,
@@ -12891,13 +13318,13 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequestBaseRepo {
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
+    pub merge_commit_message: Option<RepositoryMergeCommitMessage>,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<PrTitleOrMergeMessage>,
+    pub merge_commit_title: Option<RepositoryMergeCommitTitle>,
     pub merges_url: String,
     pub milestones_url: String,
     pub mirror_url: Option<String>,
@@ -12918,7 +13345,7 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequestBaseRepo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<bool>,
     pub pulls_url: String,
-    pub pushed_at: Option<IntegerOrString>,
+    pub pushed_at: Option<crate::Timestamp>,
     pub releases_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<String>,
@@ -12929,13 +13356,13 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequestBaseRepo {
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
+    pub squash_merge_commit_message: Option<RepositorySquashMergeCommitMessage>,
     /// The default value for a squash merge commit title:
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
+    pub squash_merge_commit_title: Option<RepositorySquashMergeCommitTitle>,
     pub ssh_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stargazers: Option<i64>,
@@ -12949,12 +13376,12 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequestBaseRepo {
     pub teams_url: String,
     pub topics: Vec<String>,
     pub trees_url: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     /// Whether a squash merge commit can use the pull request title as default. **This property is closing down. Please use `squash_merge_commit_title` instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_squash_pr_title_as_default: Option<bool>,
-    pub visibility: PublicOrPrivateOrInternal,
+    pub visibility: Visibility,
     pub watchers: i64,
     pub watchers_count: i64,
     /// Whether to require contributors to sign off on web-based commits
@@ -12963,6 +13390,7 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequestBaseRepo {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestAutoMergeDisabledPullRequestHead {
     pub label: Option<String>,
     pub r#ref: String,
@@ -12975,8 +13403,9 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequestHead {
 
 /// pull_request auto_merge_enabled event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestAutoMergeEnabled {
-    pub action: AutoMergeEnabled,
+    pub action: WebhookPullRequestAutoMergeEnabledAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -13004,15 +13433,16 @@ pub struct WebhookPullRequestAutoMergeEnabled {
 }
 
 crate::open_enum! {
-    AutoMergeEnabled { AutoMergeEnabled = "auto_merge_enabled", }
+    WebhookPullRequestAutoMergeEnabledAction { AutoMergeEnabled = "auto_merge_enabled", }
 }
 
 /// Pull Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestAutoMergeEnabledPullRequest {
     #[serde(rename = "_links")]
     pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
     /// User
@@ -13026,14 +13456,14 @@ pub struct WebhookPullRequestAutoMergeEnabledPullRequest {
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_files: Option<i64>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<i64>,
     pub comments_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commits: Option<i64>,
     pub commits_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletions: Option<i64>,
     pub diff_url: String,
@@ -13055,7 +13485,7 @@ pub struct WebhookPullRequestAutoMergeEnabledPullRequest {
     pub mergeable_state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<bool>,
-    pub merged_at: Option<String>,
+    pub merged_at: Option<crate::Timestamp>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_by: Option<DiscussionAnswerChosenBy>,
@@ -13079,11 +13509,11 @@ pub struct WebhookPullRequestAutoMergeEnabledPullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
     /// State of this Pull Request. Either `open` or `closed`.
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     pub statuses_url: String,
     /// The title of the pull request.
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     /// User
     pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
@@ -13091,8 +13521,9 @@ pub struct WebhookPullRequestAutoMergeEnabledPullRequest {
 
 /// pull_request closed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestClosed {
-    pub action: Closed,
+    pub action: WebhookIssuesClosedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -13118,6 +13549,7 @@ pub struct WebhookPullRequestClosed {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PullRequestWebhook {
     pub url: String,
     pub id: i64,
@@ -13134,21 +13566,21 @@ pub struct PullRequestWebhook {
     /// Number uniquely identifying the pull request within its repository.
     pub number: i64,
     /// State of this Pull Request. Either `open` or `closed`.
-    pub state: OpenOrClosed,
+    pub state: PullRequestState,
     pub locked: bool,
     /// The title of the pull request.
     pub title: String,
     /// A GitHub user.
     pub user: SimpleUser,
     pub body: Option<String>,
-    pub labels: Vec<PullRequest2LabelsItem>,
+    pub labels: Vec<PullRequestLabelsItem>,
     pub milestone: Option<Milestone>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_lock_reason: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-    pub closed_at: Option<String>,
-    pub merged_at: Option<String>,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
+    pub closed_at: Option<crate::Timestamp>,
+    pub merged_at: Option<crate::Timestamp>,
     pub merge_commit_sha: Option<String>,
     pub assignee: Option<SimpleUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -13158,7 +13590,7 @@ pub struct PullRequestWebhook {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_teams: Option<Vec<TeamSimple>>,
     pub head: PullRequestSimpleHead,
-    pub base: PullRequest2Base,
+    pub base: PullRequestBase,
     #[serde(rename = "_links")]
     pub links: PullRequestSimpleLinks,
     /// How the author is associated with the repository.
@@ -13199,23 +13631,23 @@ pub struct PullRequestWebhook {
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
+    pub merge_commit_message: Option<RepositoryMergeCommitMessage>,
     /// The default value for a merge commit title.
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., "Merge pull request #123 from branch-name").
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<PrTitleOrMergeMessage>,
+    pub merge_commit_title: Option<RepositoryMergeCommitTitle>,
     /// The default value for a squash merge commit message:
     /// - `PR_BODY` - default to the pull request's body.
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
+    pub squash_merge_commit_message: Option<RepositorySquashMergeCommitMessage>,
     /// The default value for a squash merge commit title:
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
+    pub squash_merge_commit_title: Option<RepositorySquashMergeCommitTitle>,
     /// Whether a squash merge commit can use the pull request title as default. **This property is closing down. Please use `squash_merge_commit_title` instead.**
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_squash_pr_title_as_default: Option<bool>,
@@ -13223,8 +13655,9 @@ pub struct PullRequestWebhook {
 
 /// pull_request converted_to_draft event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestConvertedToDraft {
-    pub action: ConvertedToDraft,
+    pub action: WebhookPullRequestConvertedToDraftAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -13250,13 +13683,14 @@ pub struct WebhookPullRequestConvertedToDraft {
 }
 
 crate::open_enum! {
-    ConvertedToDraft { ConvertedToDraft = "converted_to_draft", }
+    WebhookPullRequestConvertedToDraftAction { ConvertedToDraft = "converted_to_draft", }
 }
 
 /// pull_request demilestoned event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestDemilestoned {
-    pub action: Demilestoned,
+    pub action: WebhookIssuesDemilestonedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -13283,10 +13717,11 @@ pub struct WebhookPullRequestDemilestoned {
 
 /// Pull Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksPullRequest5 {
     #[serde(rename = "_links")]
     pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
     /// User
@@ -13300,14 +13735,14 @@ pub struct WebhooksPullRequest5 {
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_files: Option<i64>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<i64>,
     pub comments_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commits: Option<i64>,
     pub commits_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletions: Option<i64>,
     pub diff_url: String,
@@ -13329,7 +13764,7 @@ pub struct WebhooksPullRequest5 {
     pub mergeable_state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<bool>,
-    pub merged_at: Option<String>,
+    pub merged_at: Option<crate::Timestamp>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_by: Option<WebhookIssueCommentCreatedIssueAssignee>,
@@ -13351,11 +13786,11 @@ pub struct WebhooksPullRequest5 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
     /// State of this Pull Request. Either `open` or `closed`.
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     pub statuses_url: String,
     /// The title of the pull request.
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     /// User
     pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
@@ -13363,6 +13798,7 @@ pub struct WebhooksPullRequest5 {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum WebhooksPullRequest5RequestedReviewersItem {
     Variant0(Option<WebhooksReviewersItemReviewer>),
     Variant1(WebhookPullRequestAssignedPullRequestRequestedTeamsItem),
@@ -13372,8 +13808,9 @@ pub enum WebhooksPullRequest5RequestedReviewersItem {
 
 /// pull_request dequeued event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestDequeued {
-    pub action: Dequeued,
+    pub action: WebhookPullRequestDequeuedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -13400,15 +13837,16 @@ pub struct WebhookPullRequestDequeued {
 }
 
 crate::open_enum! {
-    Dequeued { Dequeued = "dequeued", }
+    WebhookPullRequestDequeuedAction { Dequeued = "dequeued", }
 }
 
 /// Pull Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestDequeuedPullRequest {
     #[serde(rename = "_links")]
     pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
     /// User
@@ -13422,14 +13860,14 @@ pub struct WebhookPullRequestDequeuedPullRequest {
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_files: Option<i64>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<i64>,
     pub comments_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commits: Option<i64>,
     pub commits_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletions: Option<i64>,
     pub diff_url: String,
@@ -13451,7 +13889,7 @@ pub struct WebhookPullRequestDequeuedPullRequest {
     pub mergeable_state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<bool>,
-    pub merged_at: Option<String>,
+    pub merged_at: Option<crate::Timestamp>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_by: Option<DiscussionAnswerChosenBy>,
@@ -13475,11 +13913,11 @@ pub struct WebhookPullRequestDequeuedPullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
     /// State of this Pull Request. Either `open` or `closed`.
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     pub statuses_url: String,
     /// The title of the pull request.
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     /// User
     pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
@@ -13487,6 +13925,7 @@ pub struct WebhookPullRequestDequeuedPullRequest {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum WebhookPullRequestDequeuedPullRequestRequestedReviewersItem {
     Variant0(Option<DiscussionAnswerChosenBy>),
     Variant1(WebhookPullRequestAssignedPullRequestRequestedTeamsItem),
@@ -13505,8 +13944,9 @@ crate::open_enum! {
 
 /// pull_request edited event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestEdited {
-    pub action: Edited,
+    pub action: WebhookTeamEditedAction,
     /// The changes to the comment if the action was `edited`.
     pub changes: WebhookPullRequestEditedChanges,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -13536,6 +13976,7 @@ pub struct WebhookPullRequestEdited {
 
 /// The changes to the comment if the action was `edited`.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<WebhookPullRequestEditedChangesBase>,
@@ -13546,6 +13987,7 @@ pub struct WebhookPullRequestEditedChanges {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestEditedChangesBase {
     pub r#ref: WebhookDiscussionCommentEditedChangesBody,
     pub sha: WebhookDiscussionCommentEditedChangesBody,
@@ -13553,8 +13995,9 @@ pub struct WebhookPullRequestEditedChangesBase {
 
 /// pull_request enqueued event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestEnqueued {
-    pub action: Enqueued,
+    pub action: WebhookPullRequestEnqueuedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -13580,15 +14023,16 @@ pub struct WebhookPullRequestEnqueued {
 }
 
 crate::open_enum! {
-    Enqueued { Enqueued = "enqueued", }
+    WebhookPullRequestEnqueuedAction { Enqueued = "enqueued", }
 }
 
 /// Pull Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestEnqueuedPullRequest {
     #[serde(rename = "_links")]
     pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
     /// User
@@ -13602,14 +14046,14 @@ pub struct WebhookPullRequestEnqueuedPullRequest {
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_files: Option<i64>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<i64>,
     pub comments_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commits: Option<i64>,
     pub commits_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletions: Option<i64>,
     pub diff_url: String,
@@ -13631,7 +14075,7 @@ pub struct WebhookPullRequestEnqueuedPullRequest {
     pub mergeable_state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<bool>,
-    pub merged_at: Option<String>,
+    pub merged_at: Option<crate::Timestamp>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_by: Option<DiscussionAnswerChosenBy>,
@@ -13655,17 +14099,18 @@ pub struct WebhookPullRequestEnqueuedPullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
     /// State of this Pull Request. Either `open` or `closed`.
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     pub statuses_url: String,
     /// The title of the pull request.
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     /// User
     pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestEnqueuedPullRequestBase {
     pub label: String,
     pub r#ref: String,
@@ -13678,6 +14123,7 @@ pub struct WebhookPullRequestEnqueuedPullRequestBase {
 
 /// A git repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestEnqueuedPullRequestBaseRepo {
     /// Whether to allow auto-merge for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -13709,7 +14155,7 @@ pub struct WebhookPullRequestEnqueuedPullRequestBaseRepo {
     pub compare_url: String,
     pub contents_url: String,
     pub contributors_url: String,
-    pub created_at: IntegerOrString,
+    pub created_at: crate::Timestamp,
     /// The default branch of the repository.
     pub default_branch: String,
     /// Whether to delete head branches when pull requests are merged
@@ -13747,7 +14193,7 @@ pub struct WebhookPullRequestEnqueuedPullRequestBaseRepo {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
+    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
     pub homepage: Option<String>,
     pub hooks_url: String,
     pub html_url: String,
@@ -13772,13 +14218,13 @@ pub struct WebhookPullRequestEnqueuedPullRequestBaseRepo {
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
+    pub merge_commit_message: Option<RepositoryMergeCommitMessage>,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<PrTitleOrMergeMessage>,
+    pub merge_commit_title: Option<RepositoryMergeCommitTitle>,
     pub merges_url: String,
     pub milestones_url: String,
     pub mirror_url: Option<String>,
@@ -13799,7 +14245,7 @@ pub struct WebhookPullRequestEnqueuedPullRequestBaseRepo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<bool>,
     pub pulls_url: String,
-    pub pushed_at: Option<IntegerOrString>,
+    pub pushed_at: Option<crate::Timestamp>,
     pub releases_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<String>,
@@ -13810,13 +14256,13 @@ pub struct WebhookPullRequestEnqueuedPullRequestBaseRepo {
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
+    pub squash_merge_commit_message: Option<RepositorySquashMergeCommitMessage>,
     /// The default value for a squash merge commit title:
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
+    pub squash_merge_commit_title: Option<RepositorySquashMergeCommitTitle>,
     pub ssh_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stargazers: Option<i64>,
@@ -13830,12 +14276,12 @@ pub struct WebhookPullRequestEnqueuedPullRequestBaseRepo {
     pub teams_url: String,
     pub topics: Vec<String>,
     pub trees_url: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     /// Whether a squash merge commit can use the pull request title as default. **This property is closing down. Please use `squash_merge_commit_title` instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_squash_pr_title_as_default: Option<bool>,
-    pub visibility: PublicOrPrivateOrInternal,
+    pub visibility: Visibility,
     pub watchers: i64,
     pub watchers_count: i64,
     /// Whether to require contributors to sign off on web-based commits
@@ -13845,8 +14291,9 @@ pub struct WebhookPullRequestEnqueuedPullRequestBaseRepo {
 
 /// pull_request labeled event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestLabeled {
-    pub action: Labeled,
+    pub action: WebhookIssuesLabeledAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -13877,10 +14324,11 @@ pub struct WebhookPullRequestLabeled {
 
 /// Pull Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestLabeledPullRequest {
     #[serde(rename = "_links")]
     pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
     /// User
@@ -13894,14 +14342,14 @@ pub struct WebhookPullRequestLabeledPullRequest {
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_files: Option<i64>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<i64>,
     pub comments_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commits: Option<i64>,
     pub commits_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletions: Option<i64>,
     pub diff_url: String,
@@ -13923,7 +14371,7 @@ pub struct WebhookPullRequestLabeledPullRequest {
     pub mergeable_state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<bool>,
-    pub merged_at: Option<String>,
+    pub merged_at: Option<crate::Timestamp>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_by: Option<WebhookIssueCommentCreatedIssueAssignee>,
@@ -13947,11 +14395,11 @@ pub struct WebhookPullRequestLabeledPullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
     /// State of this Pull Request. Either `open` or `closed`.
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     pub statuses_url: String,
     /// The title of the pull request.
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     /// User
     pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
@@ -13959,8 +14407,9 @@ pub struct WebhookPullRequestLabeledPullRequest {
 
 /// pull_request locked event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestLocked {
-    pub action: Locked,
+    pub action: WebhookIssuesLockedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -13988,10 +14437,11 @@ pub struct WebhookPullRequestLocked {
 
 /// Pull Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestLockedPullRequest {
     #[serde(rename = "_links")]
     pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
     /// User
@@ -14005,14 +14455,14 @@ pub struct WebhookPullRequestLockedPullRequest {
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_files: Option<i64>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<i64>,
     pub comments_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commits: Option<i64>,
     pub commits_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletions: Option<i64>,
     pub diff_url: String,
@@ -14034,7 +14484,7 @@ pub struct WebhookPullRequestLockedPullRequest {
     pub mergeable_state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<bool>,
-    pub merged_at: Option<String>,
+    pub merged_at: Option<crate::Timestamp>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_by: Option<WebhookIssueCommentCreatedIssueAssignee>,
@@ -14058,11 +14508,11 @@ pub struct WebhookPullRequestLockedPullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
     /// State of this Pull Request. Either `open` or `closed`.
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     pub statuses_url: String,
     /// The title of the pull request.
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     /// User
     pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
@@ -14070,8 +14520,9 @@ pub struct WebhookPullRequestLockedPullRequest {
 
 /// pull_request milestoned event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestMilestoned {
-    pub action: Milestoned,
+    pub action: WebhookIssuesMilestonedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -14098,8 +14549,9 @@ pub struct WebhookPullRequestMilestoned {
 
 /// pull_request opened event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestOpened {
-    pub action: Opened,
+    pub action: WebhookIssuesOpenedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -14126,8 +14578,9 @@ pub struct WebhookPullRequestOpened {
 
 /// pull_request ready_for_review event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReadyForReview {
-    pub action: ReadyForReview,
+    pub action: WebhookPullRequestReadyForReviewAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -14153,13 +14606,14 @@ pub struct WebhookPullRequestReadyForReview {
 }
 
 crate::open_enum! {
-    ReadyForReview { ReadyForReview = "ready_for_review", }
+    WebhookPullRequestReadyForReviewAction { ReadyForReview = "ready_for_review", }
 }
 
 /// pull_request reopened event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReopened {
-    pub action: Reopened,
+    pub action: WebhookIssuesReopenedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -14186,8 +14640,9 @@ pub struct WebhookPullRequestReopened {
 
 /// pull_request_review_comment created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewCommentCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// The [comment](https://docs.github.com/rest/pulls/comments#get-a-review-comment-for-a-pull-request) itself.
     pub comment: WebhookPullRequestReviewCommentCreatedComment,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -14214,6 +14669,7 @@ pub struct WebhookPullRequestReviewCommentCreated {
 
 /// The [comment](https://docs.github.com/rest/pulls/comments#get-a-review-comment-for-a-pull-request) itself.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewCommentCreatedComment {
     #[serde(rename = "_links")]
     pub links: PullRequestReviewCommentEventCommentLinks,
@@ -14223,7 +14679,7 @@ pub struct WebhookPullRequestReviewCommentCreatedComment {
     pub body: String,
     /// The SHA of the commit to which the comment applies.
     pub commit_id: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The diff of the line that the comment refers to.
     pub diff_hunk: String,
     /// HTML URL for the pull request review comment.
@@ -14256,15 +14712,15 @@ pub struct WebhookPullRequestReviewCommentCreatedComment {
     /// Reactions
     pub reactions: DiscussionReactions,
     /// The side of the first line of the range for a multi-line comment.
-    pub side: LeftOrRight,
+    pub side: ReviewCommentStartSide,
     /// The first line of the range for a multi-line comment.
     pub start_line: Option<i64>,
     /// The side of the first line of the range for a multi-line comment.
-    pub start_side: Option<LeftOrRight>,
+    pub start_side: Option<ReviewCommentStartSide>,
     /// The level at which the comment is targeted, can be a diff line or a file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject_type: Option<LineOrFile>,
-    pub updated_at: String,
+    pub subject_type: Option<ReviewCommentSubjectType>,
+    pub updated_at: crate::Timestamp,
     /// URL for the pull request review comment
     pub url: String,
     /// User
@@ -14272,10 +14728,11 @@ pub struct WebhookPullRequestReviewCommentCreatedComment {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewCommentCreatedPullRequest {
     #[serde(rename = "_links")]
     pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
     pub assignees: Vec<Option<WebhookIssuesEditedIssueAssigneesItem>>,
@@ -14315,7 +14772,7 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequest {
     /// The stack information associated with a pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     pub statuses_url: String,
     pub title: String,
     pub updated_at: String,
@@ -14325,6 +14782,7 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewCommentCreatedPullRequestHead {
     pub label: Option<String>,
     pub r#ref: String,
@@ -14337,6 +14795,7 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequestHead {
 
 /// A git repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewCommentCreatedPullRequestHeadRepo {
     /// Whether to allow auto-merge for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14368,7 +14827,7 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequestHeadRepo {
     pub compare_url: String,
     pub contents_url: String,
     pub contributors_url: String,
-    pub created_at: IntegerOrString,
+    pub created_at: crate::Timestamp,
     /// The default branch of the repository.
     pub default_branch: String,
     /// Whether to delete head branches when pull requests are merged
@@ -14407,7 +14866,7 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequestHeadRepo {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
+    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
     pub homepage: Option<String>,
     pub hooks_url: String,
     pub html_url: String,
@@ -14432,13 +14891,13 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequestHeadRepo {
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
+    pub merge_commit_message: Option<RepositoryMergeCommitMessage>,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<PrTitleOrMergeMessage>,
+    pub merge_commit_title: Option<RepositoryMergeCommitTitle>,
     pub merges_url: String,
     pub milestones_url: String,
     pub mirror_url: Option<String>,
@@ -14459,7 +14918,7 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequestHeadRepo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<bool>,
     pub pulls_url: String,
-    pub pushed_at: Option<IntegerOrString>,
+    pub pushed_at: Option<crate::Timestamp>,
     pub releases_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<String>,
@@ -14470,13 +14929,13 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequestHeadRepo {
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
+    pub squash_merge_commit_message: Option<RepositorySquashMergeCommitMessage>,
     /// The default value for a squash merge commit title:
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
+    pub squash_merge_commit_title: Option<RepositorySquashMergeCommitTitle>,
     pub ssh_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stargazers: Option<i64>,
@@ -14490,12 +14949,12 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequestHeadRepo {
     pub teams_url: String,
     pub topics: Vec<String>,
     pub trees_url: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     /// Whether a squash merge commit can use the pull request title as default. **This property is closing down. Please use `squash_merge_commit_title` instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_squash_pr_title_as_default: Option<bool>,
-    pub visibility: PublicOrPrivateOrInternal,
+    pub visibility: Visibility,
     pub watchers: i64,
     pub watchers_count: i64,
     /// Whether to require contributors to sign off on web-based commits
@@ -14505,8 +14964,9 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequestHeadRepo {
 
 /// pull_request_review_comment deleted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewCommentDeleted {
-    pub action: Deleted,
+    pub action: WebhookMetaDeletedAction,
     /// The [comment](https://docs.github.com/rest/pulls/comments#get-a-review-comment-for-a-pull-request) itself.
     pub comment: WebhooksReviewComment,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -14533,6 +14993,7 @@ pub struct WebhookPullRequestReviewCommentDeleted {
 
 /// The [comment](https://docs.github.com/rest/pulls/comments#get-a-review-comment-for-a-pull-request) itself.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksReviewComment {
     #[serde(rename = "_links")]
     pub links: PullRequestReviewCommentEventCommentLinks,
@@ -14542,7 +15003,7 @@ pub struct WebhooksReviewComment {
     pub body: String,
     /// The SHA of the commit to which the comment applies.
     pub commit_id: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The diff of the line that the comment refers to.
     pub diff_hunk: String,
     /// HTML URL for the pull request review comment.
@@ -14575,15 +15036,15 @@ pub struct WebhooksReviewComment {
     /// Reactions
     pub reactions: DiscussionReactions,
     /// The side of the first line of the range for a multi-line comment.
-    pub side: LeftOrRight,
+    pub side: ReviewCommentStartSide,
     /// The first line of the range for a multi-line comment.
     pub start_line: Option<i64>,
     /// The side of the first line of the range for a multi-line comment.
-    pub start_side: Option<LeftOrRight>,
+    pub start_side: Option<ReviewCommentStartSide>,
     /// The level at which the comment is targeted, can be a diff line or a file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject_type: Option<LineOrFile>,
-    pub updated_at: String,
+    pub subject_type: Option<ReviewCommentSubjectType>,
+    pub updated_at: crate::Timestamp,
     /// URL for the pull request review comment
     pub url: String,
     /// User
@@ -14591,10 +15052,11 @@ pub struct WebhooksReviewComment {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewCommentDeletedPullRequest {
     #[serde(rename = "_links")]
     pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     pub assignee: Option<DiscussionAnswerChosenBy>,
     pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
@@ -14634,7 +15096,7 @@ pub struct WebhookPullRequestReviewCommentDeletedPullRequest {
     /// The stack information associated with a pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     pub statuses_url: String,
     pub title: String,
     pub updated_at: String,
@@ -14645,8 +15107,9 @@ pub struct WebhookPullRequestReviewCommentDeletedPullRequest {
 
 /// pull_request_review_comment edited event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewCommentEdited {
-    pub action: Edited,
+    pub action: WebhookTeamEditedAction,
     /// The changes to the comment.
     pub changes: WebhooksChanges,
     /// The [comment](https://docs.github.com/rest/pulls/comments#get-a-review-comment-for-a-pull-request) itself.
@@ -14674,10 +15137,11 @@ pub struct WebhookPullRequestReviewCommentEdited {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewCommentEditedPullRequest {
     #[serde(rename = "_links")]
     pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     pub assignee: Option<DiscussionAnswerChosenBy>,
     pub assignees: Vec<Option<DiscussionAnswerChosenBy>>,
@@ -14717,7 +15181,7 @@ pub struct WebhookPullRequestReviewCommentEditedPullRequest {
     /// The stack information associated with a pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     pub statuses_url: String,
     pub title: String,
     pub updated_at: String,
@@ -14728,6 +15192,7 @@ pub struct WebhookPullRequestReviewCommentEditedPullRequest {
 
 /// User
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewCommentEditedPullRequestUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
@@ -14766,7 +15231,7 @@ pub struct WebhookPullRequestReviewCommentEditedPullRequestUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<WebhookIssueCommentCreatedIssueAssigneeType>,
+    pub r#type: Option<WebhooksUserMannequinType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14775,8 +15240,9 @@ pub struct WebhookPullRequestReviewCommentEditedPullRequestUser {
 
 /// pull_request_review dismissed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewDismissed {
-    pub action: Dismissed,
+    pub action: WebhookDependabotAlertDismissedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -14804,10 +15270,11 @@ pub struct WebhookPullRequestReviewDismissed {
 
 /// Simple Pull Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewDismissedPullRequest {
     #[serde(rename = "_links")]
     pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
     pub assignees: Vec<Option<WebhookIssuesEditedIssueAssigneesItem>>,
@@ -14845,7 +15312,7 @@ pub struct WebhookPullRequestReviewDismissedPullRequest {
     /// The stack information associated with a pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     pub statuses_url: String,
     pub title: String,
     pub updated_at: String,
@@ -14856,6 +15323,7 @@ pub struct WebhookPullRequestReviewDismissedPullRequest {
 
 /// The review that was affected.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewDismissedReview {
     #[serde(rename = "_links")]
     pub links: PullRequestReviewEventReviewLinks,
@@ -14870,23 +15338,24 @@ pub struct WebhookPullRequestReviewDismissedReview {
     pub id: i64,
     pub node_id: String,
     pub pull_request_url: String,
-    pub state: DismissedOrApprovedOrChangesRequested,
-    pub submitted_at: String,
+    pub state: WebhookPullRequestReviewDismissedReviewState,
+    pub submitted_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     /// User
     pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
 }
 
 crate::open_enum! {
-    DismissedOrApprovedOrChangesRequested { Dismissed = "dismissed", Approved =
+    WebhookPullRequestReviewDismissedReviewState { Dismissed = "dismissed", Approved =
     "approved", ChangesRequested = "changes_requested", }
 }
 
 /// pull_request_review edited event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewEdited {
-    pub action: Edited,
+    pub action: WebhookTeamEditedAction,
     pub changes: WebhookPullRequestReviewEditedChanges,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -14914,6 +15383,7 @@ pub struct WebhookPullRequestReviewEdited {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<WebhookDiscussionCommentEditedChangesBody>,
@@ -14921,10 +15391,11 @@ pub struct WebhookPullRequestReviewEditedChanges {
 
 /// Simple Pull Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewEditedPullRequest {
     #[serde(rename = "_links")]
     pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
     pub assignees: Vec<Option<WebhookIssuesEditedIssueAssigneesItem>>,
@@ -14959,7 +15430,7 @@ pub struct WebhookPullRequestReviewEditedPullRequest {
     pub requested_teams: Vec<WebhookPullRequestAssignedPullRequestRequestedTeamsItem>,
     pub review_comment_url: String,
     pub review_comments_url: String,
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     pub statuses_url: String,
     pub title: String,
     pub updated_at: String,
@@ -14969,6 +15440,7 @@ pub struct WebhookPullRequestReviewEditedPullRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewEditedPullRequestBase {
     pub label: String,
     pub r#ref: String,
@@ -14981,6 +15453,7 @@ pub struct WebhookPullRequestReviewEditedPullRequestBase {
 
 /// A git repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewEditedPullRequestBaseRepo {
     /// Whether to allow auto-merge for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15012,7 +15485,7 @@ pub struct WebhookPullRequestReviewEditedPullRequestBaseRepo {
     pub compare_url: String,
     pub contents_url: String,
     pub contributors_url: String,
-    pub created_at: IntegerOrString,
+    pub created_at: crate::Timestamp,
     /// The default branch of the repository.
     pub default_branch: String,
     /// Whether to delete head branches when pull requests are merged
@@ -15081,7 +15554,7 @@ pub struct WebhookPullRequestReviewEditedPullRequestBaseRepo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<bool>,
     pub pulls_url: String,
-    pub pushed_at: Option<IntegerOrString>,
+    pub pushed_at: Option<crate::Timestamp>,
     pub releases_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<String>,
@@ -15099,14 +15572,15 @@ pub struct WebhookPullRequestReviewEditedPullRequestBaseRepo {
     pub teams_url: String,
     pub topics: Vec<String>,
     pub trees_url: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
-    pub visibility: PublicOrPrivateOrInternal,
+    pub visibility: Visibility,
     pub watchers: i64,
     pub watchers_count: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewEditedPullRequestHead {
     pub label: Option<String>,
     pub r#ref: String,
@@ -15119,6 +15593,7 @@ pub struct WebhookPullRequestReviewEditedPullRequestHead {
 
 /// A git repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewEditedPullRequestHeadRepo {
     /// Whether to allow auto-merge for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15150,7 +15625,7 @@ pub struct WebhookPullRequestReviewEditedPullRequestHeadRepo {
     pub compare_url: String,
     pub contents_url: String,
     pub contributors_url: String,
-    pub created_at: IntegerOrString,
+    pub created_at: crate::Timestamp,
     /// The default branch of the repository.
     pub default_branch: String,
     /// Whether to delete head branches when pull requests are merged
@@ -15219,7 +15694,7 @@ pub struct WebhookPullRequestReviewEditedPullRequestHeadRepo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<bool>,
     pub pulls_url: String,
-    pub pushed_at: Option<IntegerOrString>,
+    pub pushed_at: Option<crate::Timestamp>,
     pub releases_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<String>,
@@ -15237,15 +15712,16 @@ pub struct WebhookPullRequestReviewEditedPullRequestHeadRepo {
     pub teams_url: String,
     pub topics: Vec<String>,
     pub trees_url: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
-    pub visibility: PublicOrPrivateOrInternal,
+    pub visibility: Visibility,
     pub watchers: i64,
     pub watchers_count: i64,
 }
 
 /// The review that was affected.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksReview {
     #[serde(rename = "_links")]
     pub links: PullRequestReviewEventReviewLinks,
@@ -15261,9 +15737,9 @@ pub struct WebhooksReview {
     pub node_id: String,
     pub pull_request_url: String,
     pub state: String,
-    pub submitted_at: Option<String>,
+    pub submitted_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     /// User
     pub user: Option<DiscussionAnswerChosenBy>,
 }
@@ -15271,6 +15747,7 @@ pub struct WebhooksReview {
 /// pull_request review_request_removed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum WebhookPullRequestReviewRequestRemoved {
     Variant0(WebhookPullRequestReviewRequestRemovedVariant0),
     Variant1(WebhookPullRequestReviewRequestRemovedVariant1),
@@ -15279,8 +15756,9 @@ pub enum WebhookPullRequestReviewRequestRemoved {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewRequestRemovedVariant0 {
-    pub action: ReviewRequestRemoved,
+    pub action: WebhookPullRequestReviewRequestRemovedVariant0Action,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -15309,15 +15787,17 @@ pub struct WebhookPullRequestReviewRequestRemovedVariant0 {
 }
 
 crate::open_enum! {
-    ReviewRequestRemoved { ReviewRequestRemoved = "review_request_removed", }
+    WebhookPullRequestReviewRequestRemovedVariant0Action { ReviewRequestRemoved =
+    "review_request_removed", }
 }
 
 /// Pull Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewRequestRemovedVariant0PullRequest {
     #[serde(rename = "_links")]
     pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
     /// User
@@ -15331,14 +15811,14 @@ pub struct WebhookPullRequestReviewRequestRemovedVariant0PullRequest {
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_files: Option<i64>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<i64>,
     pub comments_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commits: Option<i64>,
     pub commits_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletions: Option<i64>,
     pub diff_url: String,
@@ -15360,7 +15840,7 @@ pub struct WebhookPullRequestReviewRequestRemovedVariant0PullRequest {
     pub mergeable_state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<bool>,
-    pub merged_at: Option<String>,
+    pub merged_at: Option<crate::Timestamp>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_by: Option<DiscussionAnswerChosenBy>,
@@ -15386,11 +15866,11 @@ pub struct WebhookPullRequestReviewRequestRemovedVariant0PullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
     /// State of this Pull Request. Either `open` or `closed`.
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     pub statuses_url: String,
     /// The title of the pull request.
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     /// User
     pub user: Option<DiscussionAnswerChosenBy>,
@@ -15398,6 +15878,7 @@ pub struct WebhookPullRequestReviewRequestRemovedVariant0PullRequest {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum WebhookPullRequestReviewRequestRemovedVariant0PullRequestRequestedReviewersItem {
     Variant0(Option<DiscussionAnswerChosenBy>),
     Variant1(WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1),
@@ -15406,8 +15887,9 @@ pub enum WebhookPullRequestReviewRequestRemovedVariant0PullRequestRequestedRevie
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewRequestRemovedVariant1 {
-    pub action: ReviewRequestRemoved,
+    pub action: WebhookPullRequestReviewRequestRemovedVariant0Action,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -15438,6 +15920,7 @@ pub struct WebhookPullRequestReviewRequestRemovedVariant1 {
 /// pull_request review_requested event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum WebhookPullRequestReviewRequested {
     Variant0(WebhookPullRequestReviewRequestedVariant0),
     Variant1(WebhookPullRequestReviewRequestedVariant1),
@@ -15446,8 +15929,9 @@ pub enum WebhookPullRequestReviewRequested {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewRequestedVariant0 {
-    pub action: ReviewRequested,
+    pub action: WebhookPullRequestReviewRequestedVariant0Action,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -15476,15 +15960,17 @@ pub struct WebhookPullRequestReviewRequestedVariant0 {
 }
 
 crate::open_enum! {
-    ReviewRequested { ReviewRequested = "review_requested", }
+    WebhookPullRequestReviewRequestedVariant0Action { ReviewRequested =
+    "review_requested", }
 }
 
 /// Pull Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewRequestedVariant0PullRequest {
     #[serde(rename = "_links")]
     pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
     /// User
@@ -15498,14 +15984,14 @@ pub struct WebhookPullRequestReviewRequestedVariant0PullRequest {
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_files: Option<i64>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<i64>,
     pub comments_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commits: Option<i64>,
     pub commits_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletions: Option<i64>,
     pub diff_url: String,
@@ -15527,7 +16013,7 @@ pub struct WebhookPullRequestReviewRequestedVariant0PullRequest {
     pub mergeable_state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<bool>,
-    pub merged_at: Option<String>,
+    pub merged_at: Option<crate::Timestamp>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_by: Option<DiscussionAnswerChosenBy>,
@@ -15551,19 +16037,20 @@ pub struct WebhookPullRequestReviewRequestedVariant0PullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
     /// State of this Pull Request. Either `open` or `closed`.
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     pub statuses_url: String,
     /// The title of the pull request.
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     /// User
     pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewRequestedVariant1 {
-    pub action: ReviewRequested,
+    pub action: WebhookPullRequestReviewRequestedVariant0Action,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -15593,10 +16080,11 @@ pub struct WebhookPullRequestReviewRequestedVariant1 {
 
 /// Pull Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewRequestedVariant1PullRequest {
     #[serde(rename = "_links")]
     pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
     /// User
@@ -15610,14 +16098,14 @@ pub struct WebhookPullRequestReviewRequestedVariant1PullRequest {
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_files: Option<i64>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<i64>,
     pub comments_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commits: Option<i64>,
     pub commits_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletions: Option<i64>,
     pub diff_url: String,
@@ -15639,7 +16127,7 @@ pub struct WebhookPullRequestReviewRequestedVariant1PullRequest {
     pub mergeable_state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<bool>,
-    pub merged_at: Option<String>,
+    pub merged_at: Option<crate::Timestamp>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_by: Option<DiscussionAnswerChosenBy>,
@@ -15663,11 +16151,11 @@ pub struct WebhookPullRequestReviewRequestedVariant1PullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
     /// State of this Pull Request. Either `open` or `closed`.
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     pub statuses_url: String,
     /// The title of the pull request.
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     /// User
     pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
@@ -15675,8 +16163,9 @@ pub struct WebhookPullRequestReviewRequestedVariant1PullRequest {
 
 /// pull_request_review submitted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewSubmitted {
-    pub action: Submitted,
+    pub action: WebhookPullRequestReviewSubmittedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -15703,15 +16192,16 @@ pub struct WebhookPullRequestReviewSubmitted {
 }
 
 crate::open_enum! {
-    Submitted { Submitted = "submitted", }
+    WebhookPullRequestReviewSubmittedAction { Submitted = "submitted", }
 }
 
 /// Simple Pull Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewSubmittedPullRequest {
     #[serde(rename = "_links")]
     pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
     pub assignees: Vec<Option<WebhookIssuesEditedIssueAssigneesItem>>,
@@ -15749,7 +16239,7 @@ pub struct WebhookPullRequestReviewSubmittedPullRequest {
     /// The stack information associated with a pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     pub statuses_url: String,
     pub title: String,
     pub updated_at: String,
@@ -15760,8 +16250,9 @@ pub struct WebhookPullRequestReviewSubmittedPullRequest {
 
 /// pull_request_review_thread resolved event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewThreadResolved {
-    pub action: Resolved,
+    pub action: WebhookSecretScanningAlertResolvedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -15786,19 +16277,20 @@ pub struct WebhookPullRequestReviewThreadResolved {
     pub sender: Option<SimpleUser>,
     pub thread: WebhookPullRequestReviewThreadResolvedThread,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 crate::open_enum! {
-    Resolved { Resolved = "resolved", }
+    WebhookSecretScanningAlertResolvedAction { Resolved = "resolved", }
 }
 
 /// Simple Pull Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewThreadResolvedPullRequest {
     #[serde(rename = "_links")]
     pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     pub assignee: Option<DiscussionAnswerChosenBy>,
     pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
@@ -15836,7 +16328,7 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequest {
     /// The stack information associated with a pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     pub statuses_url: String,
     pub title: String,
     pub updated_at: String,
@@ -15846,6 +16338,7 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewThreadResolvedPullRequestBase {
     pub label: String,
     pub r#ref: String,
@@ -15858,6 +16351,7 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequestBase {
 
 /// A git repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewThreadResolvedPullRequestBaseRepo {
     /// Whether to allow auto-merge for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15889,7 +16383,7 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequestBaseRepo {
     pub compare_url: String,
     pub contents_url: String,
     pub contributors_url: String,
-    pub created_at: IntegerOrString,
+    pub created_at: crate::Timestamp,
     /// The default branch of the repository.
     pub default_branch: String,
     /// Whether to delete head branches when pull requests are merged
@@ -15927,7 +16421,7 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequestBaseRepo {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
+    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
     pub homepage: Option<String>,
     pub hooks_url: String,
     pub html_url: String,
@@ -15966,7 +16460,7 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequestBaseRepo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<bool>,
     pub pulls_url: String,
-    pub pushed_at: Option<IntegerOrString>,
+    pub pushed_at: Option<crate::Timestamp>,
     pub releases_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<String>,
@@ -15984,9 +16478,9 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequestBaseRepo {
     pub teams_url: String,
     pub topics: Vec<String>,
     pub trees_url: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
-    pub visibility: PublicOrPrivateOrInternal,
+    pub visibility: Visibility,
     pub watchers: i64,
     pub watchers_count: i64,
     /// Whether to require contributors to sign off on web-based commits
@@ -15995,6 +16489,7 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequestBaseRepo {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewThreadResolvedPullRequestHead {
     pub label: Option<String>,
     pub r#ref: String,
@@ -16007,6 +16502,7 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequestHead {
 
 /// A git repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewThreadResolvedPullRequestHeadRepo {
     /// Whether to allow auto-merge for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16038,7 +16534,7 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequestHeadRepo {
     pub compare_url: String,
     pub contents_url: String,
     pub contributors_url: String,
-    pub created_at: IntegerOrString,
+    pub created_at: crate::Timestamp,
     /// The default branch of the repository.
     pub default_branch: String,
     /// Whether to delete head branches when pull requests are merged
@@ -16076,7 +16572,7 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequestHeadRepo {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
+    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
     pub homepage: Option<String>,
     pub hooks_url: String,
     pub html_url: String,
@@ -16115,7 +16611,7 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequestHeadRepo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<bool>,
     pub pulls_url: String,
-    pub pushed_at: Option<IntegerOrString>,
+    pub pushed_at: Option<crate::Timestamp>,
     pub releases_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<String>,
@@ -16133,9 +16629,9 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequestHeadRepo {
     pub teams_url: String,
     pub topics: Vec<String>,
     pub trees_url: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
-    pub visibility: PublicOrPrivateOrInternal,
+    pub visibility: Visibility,
     pub watchers: i64,
     pub watchers_count: i64,
     /// Whether to require contributors to sign off on web-based commits
@@ -16144,6 +16640,7 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequestHeadRepo {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewThreadResolvedThread {
     pub comments: Vec<WebhookPullRequestReviewThreadResolvedThreadCommentsItem>,
     pub node_id: String,
@@ -16151,6 +16648,7 @@ pub struct WebhookPullRequestReviewThreadResolvedThread {
 
 /// The [comment](https://docs.github.com/rest/pulls/comments#get-a-review-comment-for-a-pull-request) itself.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewThreadResolvedThreadCommentsItem {
     #[serde(rename = "_links")]
     pub links: PullRequestReviewCommentEventCommentLinks,
@@ -16160,7 +16658,7 @@ pub struct WebhookPullRequestReviewThreadResolvedThreadCommentsItem {
     pub body: String,
     /// The SHA of the commit to which the comment applies.
     pub commit_id: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The diff of the line that the comment refers to.
     pub diff_hunk: String,
     /// HTML URL for the pull request review comment.
@@ -16193,15 +16691,15 @@ pub struct WebhookPullRequestReviewThreadResolvedThreadCommentsItem {
     /// Reactions
     pub reactions: DiscussionReactions,
     /// The side of the first line of the range for a multi-line comment.
-    pub side: LeftOrRight,
+    pub side: ReviewCommentStartSide,
     /// The first line of the range for a multi-line comment.
     pub start_line: Option<i64>,
     /// The side of the first line of the range for a multi-line comment.
-    pub start_side: Option<LeftOrRight>,
+    pub start_side: Option<ReviewCommentStartSide>,
     /// The level at which the comment is targeted, can be a diff line or a file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject_type: Option<LineOrFile>,
-    pub updated_at: String,
+    pub subject_type: Option<ReviewCommentSubjectType>,
+    pub updated_at: crate::Timestamp,
     /// URL for the pull request review comment
     pub url: String,
     /// User
@@ -16210,8 +16708,9 @@ pub struct WebhookPullRequestReviewThreadResolvedThreadCommentsItem {
 
 /// pull_request_review_thread unresolved event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewThreadUnresolved {
-    pub action: Unresolved,
+    pub action: WebhookPullRequestReviewThreadUnresolvedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -16236,19 +16735,20 @@ pub struct WebhookPullRequestReviewThreadUnresolved {
     pub sender: Option<SimpleUser>,
     pub thread: WebhookPullRequestReviewThreadUnresolvedThread,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
 }
 
 crate::open_enum! {
-    Unresolved { Unresolved = "unresolved", }
+    WebhookPullRequestReviewThreadUnresolvedAction { Unresolved = "unresolved", }
 }
 
 /// Simple Pull Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewThreadUnresolvedPullRequest {
     #[serde(rename = "_links")]
     pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     pub assignee: Option<DiscussionAnswerChosenBy>,
     pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
@@ -16286,7 +16786,7 @@ pub struct WebhookPullRequestReviewThreadUnresolvedPullRequest {
     /// The stack information associated with a pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     pub statuses_url: String,
     pub title: String,
     pub updated_at: String,
@@ -16297,6 +16797,7 @@ pub struct WebhookPullRequestReviewThreadUnresolvedPullRequest {
 
 /// The status of auto merging a pull request.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewThreadUnresolvedPullRequestAutoMerge {
     /// Commit message for the merge commit.
     pub commit_message: Option<String>,
@@ -16305,10 +16806,11 @@ pub struct WebhookPullRequestReviewThreadUnresolvedPullRequestAutoMerge {
     /// User
     pub enabled_by: Option<DiscussionAnswerChosenBy>,
     /// The merge method to use.
-    pub merge_method: MergeOrSquashOrRebase,
+    pub merge_method: AutoMergeMergeMethod,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewThreadUnresolvedPullRequestHead {
     pub label: Option<String>,
     pub r#ref: String,
@@ -16320,6 +16822,7 @@ pub struct WebhookPullRequestReviewThreadUnresolvedPullRequestHead {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewThreadUnresolvedThread {
     pub comments: Vec<WebhookPullRequestReviewThreadUnresolvedThreadCommentsItem>,
     pub node_id: String,
@@ -16327,6 +16830,7 @@ pub struct WebhookPullRequestReviewThreadUnresolvedThread {
 
 /// The [comment](https://docs.github.com/rest/pulls/comments#get-a-review-comment-for-a-pull-request) itself.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestReviewThreadUnresolvedThreadCommentsItem {
     #[serde(rename = "_links")]
     pub links: PullRequestReviewCommentEventCommentLinks,
@@ -16336,7 +16840,7 @@ pub struct WebhookPullRequestReviewThreadUnresolvedThreadCommentsItem {
     pub body: String,
     /// The SHA of the commit to which the comment applies.
     pub commit_id: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     /// The diff of the line that the comment refers to.
     pub diff_hunk: String,
     /// HTML URL for the pull request review comment.
@@ -16369,15 +16873,15 @@ pub struct WebhookPullRequestReviewThreadUnresolvedThreadCommentsItem {
     /// Reactions
     pub reactions: DiscussionReactions,
     /// The side of the first line of the range for a multi-line comment.
-    pub side: LeftOrRight,
+    pub side: ReviewCommentStartSide,
     /// The first line of the range for a multi-line comment.
     pub start_line: Option<i64>,
     /// The side of the first line of the range for a multi-line comment.
-    pub start_side: Option<LeftOrRight>,
+    pub start_side: Option<ReviewCommentStartSide>,
     /// The level at which the comment is targeted, can be a diff line or a file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject_type: Option<LineOrFile>,
-    pub updated_at: String,
+    pub subject_type: Option<ReviewCommentSubjectType>,
+    pub updated_at: crate::Timestamp,
     /// URL for the pull request review comment
     pub url: String,
     /// User
@@ -16386,8 +16890,9 @@ pub struct WebhookPullRequestReviewThreadUnresolvedThreadCommentsItem {
 
 /// pull_request stacked event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestStacked {
-    pub action: Stacked,
+    pub action: WebhookPullRequestStackedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -16417,13 +16922,14 @@ pub struct WebhookPullRequestStacked {
 }
 
 crate::open_enum! {
-    Stacked { Stacked = "stacked", }
+    WebhookPullRequestStackedAction { Stacked = "stacked", }
 }
 
 /// pull_request synchronize event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestSynchronize {
-    pub action: Synchronize,
+    pub action: WebhookPullRequestSynchronizeAction,
     pub after: String,
     pub before: String,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -16452,15 +16958,16 @@ pub struct WebhookPullRequestSynchronize {
 }
 
 crate::open_enum! {
-    Synchronize { Synchronize = "synchronize", }
+    WebhookPullRequestSynchronizeAction { Synchronize = "synchronize", }
 }
 
 /// Pull Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestSynchronizePullRequest {
     #[serde(rename = "_links")]
     pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
     /// User
@@ -16474,14 +16981,14 @@ pub struct WebhookPullRequestSynchronizePullRequest {
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_files: Option<i64>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<i64>,
     pub comments_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commits: Option<i64>,
     pub commits_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletions: Option<i64>,
     pub diff_url: String,
@@ -16503,7 +17010,7 @@ pub struct WebhookPullRequestSynchronizePullRequest {
     pub mergeable_state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<bool>,
-    pub merged_at: Option<String>,
+    pub merged_at: Option<crate::Timestamp>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_by: Option<DiscussionAnswerChosenBy>,
@@ -16527,11 +17034,11 @@ pub struct WebhookPullRequestSynchronizePullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
     /// State of this Pull Request. Either `open` or `closed`.
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     pub statuses_url: String,
     /// The title of the pull request.
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     /// User
     pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
@@ -16539,8 +17046,9 @@ pub struct WebhookPullRequestSynchronizePullRequest {
 
 /// pull_request unassigned event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestUnassigned {
-    pub action: Unassigned,
+    pub action: WebhookIssuesUnassignedAction,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<WebhooksUserMannequin>,
@@ -16572,10 +17080,11 @@ pub struct WebhookPullRequestUnassigned {
 
 /// Pull Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestUnassignedPullRequest {
     #[serde(rename = "_links")]
     pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
     /// User
@@ -16589,14 +17098,14 @@ pub struct WebhookPullRequestUnassignedPullRequest {
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_files: Option<i64>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<i64>,
     pub comments_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commits: Option<i64>,
     pub commits_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletions: Option<i64>,
     pub diff_url: String,
@@ -16618,7 +17127,7 @@ pub struct WebhookPullRequestUnassignedPullRequest {
     pub mergeable_state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<bool>,
-    pub merged_at: Option<String>,
+    pub merged_at: Option<crate::Timestamp>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_by: Option<WebhookIssueCommentCreatedIssueAssignee>,
@@ -16642,17 +17151,18 @@ pub struct WebhookPullRequestUnassignedPullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
     /// State of this Pull Request. Either `open` or `closed`.
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     pub statuses_url: String,
     /// The title of the pull request.
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     /// User
     pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestUnassignedPullRequestBase {
     pub label: Option<String>,
     pub r#ref: String,
@@ -16665,8 +17175,9 @@ pub struct WebhookPullRequestUnassignedPullRequestBase {
 
 /// pull_request unlabeled event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestUnlabeled {
-    pub action: Unlabeled,
+    pub action: WebhookIssuesUnlabeledAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -16697,10 +17208,11 @@ pub struct WebhookPullRequestUnlabeled {
 
 /// Pull Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestUnlabeledPullRequest {
     #[serde(rename = "_links")]
     pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
     /// User
@@ -16714,14 +17226,14 @@ pub struct WebhookPullRequestUnlabeledPullRequest {
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_files: Option<i64>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<i64>,
     pub comments_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commits: Option<i64>,
     pub commits_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletions: Option<i64>,
     pub diff_url: String,
@@ -16743,7 +17255,7 @@ pub struct WebhookPullRequestUnlabeledPullRequest {
     pub mergeable_state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<bool>,
-    pub merged_at: Option<String>,
+    pub merged_at: Option<crate::Timestamp>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_by: Option<DiscussionAnswerChosenBy>,
@@ -16767,11 +17279,11 @@ pub struct WebhookPullRequestUnlabeledPullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
     /// State of this Pull Request. Either `open` or `closed`.
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     pub statuses_url: String,
     /// The title of the pull request.
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     /// User
     pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
@@ -16779,8 +17291,9 @@ pub struct WebhookPullRequestUnlabeledPullRequest {
 
 /// pull_request unlocked event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestUnlocked {
-    pub action: Unlocked,
+    pub action: WebhookIssuesUnlockedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -16808,10 +17321,11 @@ pub struct WebhookPullRequestUnlocked {
 
 /// Pull Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPullRequestUnlockedPullRequest {
     #[serde(rename = "_links")]
     pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<IssuesLockRequestLockReason>,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
     /// User
@@ -16825,14 +17339,14 @@ pub struct WebhookPullRequestUnlockedPullRequest {
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_files: Option<i64>,
-    pub closed_at: Option<String>,
+    pub closed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<i64>,
     pub comments_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commits: Option<i64>,
     pub commits_url: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletions: Option<i64>,
     pub diff_url: String,
@@ -16854,7 +17368,7 @@ pub struct WebhookPullRequestUnlockedPullRequest {
     pub mergeable_state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<bool>,
-    pub merged_at: Option<String>,
+    pub merged_at: Option<crate::Timestamp>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_by: Option<DiscussionAnswerChosenBy>,
@@ -16878,11 +17392,11 @@ pub struct WebhookPullRequestUnlockedPullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
     /// State of this Pull Request. Either `open` or `closed`.
-    pub state: OpenOrClosed,
+    pub state: MilestoneState,
     pub statuses_url: String,
     /// The title of the pull request.
     pub title: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     /// User
     pub user: Option<DiscussionAnswerChosenBy>,
@@ -16890,6 +17404,7 @@ pub struct WebhookPullRequestUnlockedPullRequest {
 
 /// push event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPush {
     /// The SHA of the most recent commit on `ref` after the push.
     pub after: String,
@@ -16935,6 +17450,7 @@ pub struct WebhookPush {
 
 /// Commit
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPushCommitsItem {
     /// An array of files added in the commit. A maximum of 3000 changed files will be reported per commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16955,7 +17471,7 @@ pub struct WebhookPushCommitsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub removed: Option<Vec<String>>,
     /// The ISO 8601 timestamp of the commit.
-    pub timestamp: String,
+    pub timestamp: crate::Timestamp,
     pub tree_id: String,
     /// URL that points to the commit API resource.
     pub url: String,
@@ -16963,6 +17479,7 @@ pub struct WebhookPushCommitsItem {
 
 /// Commit
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPushHeadCommit {
     /// An array of files added in the commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16983,7 +17500,7 @@ pub struct WebhookPushHeadCommit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub removed: Option<Vec<String>>,
     /// The ISO 8601 timestamp of the commit.
-    pub timestamp: String,
+    pub timestamp: crate::Timestamp,
     pub tree_id: String,
     /// URL that points to the commit API resource.
     pub url: String,
@@ -16991,9 +17508,10 @@ pub struct WebhookPushHeadCommit {
 
 /// Metaproperties for Git author/committer information.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookPushPusher {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date: Option<String>,
+    pub date: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// The git author's name.
@@ -17003,8 +17521,9 @@ pub struct WebhookPushPusher {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRegistryPackagePublished {
-    pub action: Published,
+    pub action: WebhookPackagePublishedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -17029,6 +17548,7 @@ pub struct WebhookRegistryPackagePublished {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRegistryPackagePublishedRegistryPackage {
     pub created_at: Option<String>,
     pub description: Option<String>,
@@ -17047,6 +17567,7 @@ pub struct WebhookRegistryPackagePublishedRegistryPackage {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRegistryPackagePublishedRegistryPackageOwner {
     pub avatar_url: String,
     pub events_url: String,
@@ -17071,6 +17592,7 @@ pub struct WebhookRegistryPackagePublishedRegistryPackageOwner {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<WebhookRegistryPackagePublishedRegistryPackageOwner>,
@@ -17131,6 +17653,7 @@ pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersion {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersionNpmMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -17209,6 +17732,7 @@ pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersionNpmMetada
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersionNugetMetadataItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<
@@ -17224,6 +17748,7 @@ pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersionNugetMeta
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum WebhookRegistryPackagePublishedRegistryPackagePackageVersionNugetMetadataItemId {
     String(String),
     Object(serde_json::Value),
@@ -17257,6 +17782,7 @@ for WebhookRegistryPackagePublishedRegistryPackagePackageVersionNugetMetadataIte
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersionRelease {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<WebhookDeploymentReviewApprovedWorkflowRunHeadRepositoryOwner>,
@@ -17283,6 +17809,7 @@ pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersionRelease {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRegistryPackagePublishedRegistryPackageRegistry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub about_url: Option<String>,
@@ -17297,8 +17824,9 @@ pub struct WebhookRegistryPackagePublishedRegistryPackageRegistry {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRegistryPackageUpdated {
-    pub action: Updated,
+    pub action: WebhookPackageUpdatedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -17323,6 +17851,7 @@ pub struct WebhookRegistryPackageUpdated {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRegistryPackageUpdatedRegistryPackage {
     pub created_at: String,
     pub description: Option<serde_json::Value>,
@@ -17339,6 +17868,7 @@ pub struct WebhookRegistryPackageUpdatedRegistryPackage {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRegistryPackageUpdatedRegistryPackagePackageVersion {
     pub author: WebhookRegistryPackagePublishedRegistryPackageOwner,
     pub body: String,
@@ -17380,6 +17910,7 @@ pub struct WebhookRegistryPackageUpdatedRegistryPackagePackageVersion {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRegistryPackageUpdatedRegistryPackagePackageVersionPackageFilesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
@@ -17406,6 +17937,7 @@ pub struct WebhookRegistryPackageUpdatedRegistryPackagePackageVersionPackageFile
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRegistryPackageUpdatedRegistryPackagePackageVersionRelease {
     pub author: WebhookRegistryPackagePublishedRegistryPackageOwner,
     pub created_at: String,
@@ -17422,8 +17954,9 @@ pub struct WebhookRegistryPackageUpdatedRegistryPackagePackageVersionRelease {
 
 /// release created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookReleaseCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -17449,14 +17982,15 @@ pub struct WebhookReleaseCreated {
 
 /// The [release](https://docs.github.com/rest/releases/releases/#get-a-release) object.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksRelease {
     pub assets: Vec<WebhooksReleaseAssetsItem>,
     pub assets_url: String,
     /// User
     pub author: Option<DiscussionAnswerChosenBy>,
     pub body: Option<String>,
-    pub created_at: Option<String>,
-    pub updated_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
+    pub updated_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discussion_url: Option<String>,
     /// Whether the release is a draft or published
@@ -17469,7 +18003,7 @@ pub struct WebhooksRelease {
     pub node_id: String,
     /// Whether the release is identified as a prerelease or a full release.
     pub prerelease: bool,
-    pub published_at: Option<String>,
+    pub published_at: Option<crate::Timestamp>,
     /// Reactions
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<DiscussionReactions>,
@@ -17485,10 +18019,11 @@ pub struct WebhooksRelease {
 
 /// Data related to a release.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksReleaseAssetsItem {
     pub browser_download_url: String,
     pub content_type: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     pub download_count: i64,
     pub id: i64,
     pub label: Option<String>,
@@ -17498,8 +18033,8 @@ pub struct WebhooksReleaseAssetsItem {
     pub size: i64,
     pub digest: Option<String>,
     /// State of the release asset.
-    pub state: Uploaded,
-    pub updated_at: String,
+    pub state: WebhooksReleaseAssetsItemState,
+    pub updated_at: crate::Timestamp,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uploader: Option<WebhooksReviewersItemReviewer>,
@@ -17507,13 +18042,15 @@ pub struct WebhooksReleaseAssetsItem {
 }
 
 crate::open_enum! {
-    #[doc = " State of the release asset."] Uploaded { Uploaded = "uploaded", }
+    #[doc = " State of the release asset."] WebhooksReleaseAssetsItemState { Uploaded =
+    "uploaded", }
 }
 
 /// release deleted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookReleaseDeleted {
-    pub action: Deleted,
+    pub action: WebhookMetaDeletedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -17539,8 +18076,9 @@ pub struct WebhookReleaseDeleted {
 
 /// release edited event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookReleaseEdited {
-    pub action: Edited,
+    pub action: WebhookTeamEditedAction,
     pub changes: WebhookReleaseEditedChanges,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -17567,6 +18105,7 @@ pub struct WebhookReleaseEdited {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookReleaseEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<WebhookDiscussionCommentEditedChangesBody>,
@@ -17579,6 +18118,7 @@ pub struct WebhookReleaseEditedChanges {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookReleaseEditedChangesMakeLatest {
     /// Whether this release was explicitly `edited` to be the latest.
     pub to: bool,
@@ -17586,8 +18126,9 @@ pub struct WebhookReleaseEditedChangesMakeLatest {
 
 /// release prereleased event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookReleasePrereleased {
-    pub action: Prereleased,
+    pub action: WebhookReleasePrereleasedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -17613,18 +18154,19 @@ pub struct WebhookReleasePrereleased {
 }
 
 crate::open_enum! {
-    Prereleased { Prereleased = "prereleased", }
+    WebhookReleasePrereleasedAction { Prereleased = "prereleased", }
 }
 
 /// The [release](https://docs.github.com/rest/releases/releases/#get-a-release) object.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookReleasePrereleasedRelease {
     pub assets: Vec<Option<WebhookReleasePrereleasedReleaseAssetsItem>>,
     pub assets_url: String,
     /// User
     pub author: Option<WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner>,
     pub body: Option<String>,
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discussion_url: Option<String>,
     /// Whether the release is a draft or published
@@ -17637,7 +18179,7 @@ pub struct WebhookReleasePrereleasedRelease {
     pub node_id: String,
     /// Whether the release is identified as a prerelease or a full release.
     pub prerelease: bool,
-    pub published_at: Option<String>,
+    pub published_at: Option<crate::Timestamp>,
     /// Reactions
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<WebhookIssuesDemilestonedIssueReactions>,
@@ -17647,17 +18189,18 @@ pub struct WebhookReleasePrereleasedRelease {
     /// Specifies the commitish value that determines where the Git tag is created from.
     pub target_commitish: String,
     pub upload_url: String,
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     pub url: String,
     pub zipball_url: Option<String>,
 }
 
 /// Data related to a release.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookReleasePrereleasedReleaseAssetsItem {
     pub browser_download_url: String,
     pub content_type: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     pub download_count: i64,
     pub id: i64,
     pub label: Option<String>,
@@ -17667,8 +18210,8 @@ pub struct WebhookReleasePrereleasedReleaseAssetsItem {
     pub size: i64,
     pub digest: Option<String>,
     /// State of the release asset.
-    pub state: Uploaded,
-    pub updated_at: String,
+    pub state: WebhooksReleaseAssetsItemState,
+    pub updated_at: crate::Timestamp,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uploader: Option<WebhookIssuesMilestonedIssueAssignee>,
@@ -17677,8 +18220,9 @@ pub struct WebhookReleasePrereleasedReleaseAssetsItem {
 
 /// release published event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookReleasePublished {
-    pub action: Published,
+    pub action: WebhookPackagePublishedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -17705,13 +18249,14 @@ pub struct WebhookReleasePublished {
 
 /// The [release](https://docs.github.com/rest/releases/releases/#get-a-release) object.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksRelease1 {
     pub assets: Vec<Option<WebhooksRelease1AssetsItem>>,
     pub assets_url: String,
     /// User
     pub author: Option<WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner>,
     pub body: Option<String>,
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discussion_url: Option<String>,
     /// Whether the release is a draft or published
@@ -17724,7 +18269,7 @@ pub struct WebhooksRelease1 {
     pub node_id: String,
     /// Whether the release is identified as a prerelease or a full release.
     pub prerelease: bool,
-    pub published_at: Option<String>,
+    pub published_at: Option<crate::Timestamp>,
     /// Reactions
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<WebhookIssuesDemilestonedIssueReactions>,
@@ -17733,7 +18278,7 @@ pub struct WebhooksRelease1 {
     pub tarball_url: Option<String>,
     /// Specifies the commitish value that determines where the Git tag is created from.
     pub target_commitish: String,
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     pub upload_url: String,
     pub url: String,
     pub zipball_url: Option<String>,
@@ -17741,10 +18286,11 @@ pub struct WebhooksRelease1 {
 
 /// Data related to a release.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksRelease1AssetsItem {
     pub browser_download_url: String,
     pub content_type: String,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     pub download_count: i64,
     pub id: i64,
     pub label: Option<String>,
@@ -17754,8 +18300,8 @@ pub struct WebhooksRelease1AssetsItem {
     pub size: i64,
     pub digest: Option<String>,
     /// State of the release asset.
-    pub state: Uploaded,
-    pub updated_at: String,
+    pub state: WebhooksReleaseAssetsItemState,
+    pub updated_at: crate::Timestamp,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uploader: Option<WebhookIssuesMilestonedIssueAssignee>,
@@ -17764,8 +18310,9 @@ pub struct WebhooksRelease1AssetsItem {
 
 /// release released event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookReleaseReleased {
-    pub action: Released,
+    pub action: WebhookReleaseReleasedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -17791,13 +18338,14 @@ pub struct WebhookReleaseReleased {
 }
 
 crate::open_enum! {
-    Released { Released = "released", }
+    WebhookReleaseReleasedAction { Released = "released", }
 }
 
 /// release unpublished event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookReleaseUnpublished {
-    pub action: Unpublished,
+    pub action: WebhookReleaseUnpublishedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -17823,13 +18371,14 @@ pub struct WebhookReleaseUnpublished {
 }
 
 crate::open_enum! {
-    Unpublished { Unpublished = "unpublished", }
+    WebhookReleaseUnpublishedAction { Unpublished = "unpublished", }
 }
 
 /// Repository advisory published event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryAdvisoryPublished {
-    pub action: Published,
+    pub action: WebhookPackagePublishedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -17856,8 +18405,9 @@ pub struct WebhookRepositoryAdvisoryPublished {
 
 /// Repository advisory reported event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryAdvisoryReported {
-    pub action: Reported,
+    pub action: WebhookRepositoryAdvisoryReportedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -17883,13 +18433,14 @@ pub struct WebhookRepositoryAdvisoryReported {
 }
 
 crate::open_enum! {
-    Reported { Reported = "reported", }
+    WebhookRepositoryAdvisoryReportedAction { Reported = "reported", }
 }
 
 /// repository archived event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryArchived {
-    pub action: Archived,
+    pub action: WebhookRepositoryArchivedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -17913,8 +18464,9 @@ pub struct WebhookRepositoryArchived {
 
 /// repository created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -17938,8 +18490,9 @@ pub struct WebhookRepositoryCreated {
 
 /// repository deleted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryDeleted {
-    pub action: Deleted,
+    pub action: WebhookMetaDeletedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -17963,6 +18516,7 @@ pub struct WebhookRepositoryDeleted {
 
 /// repository_dispatch event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryDispatchSample {
     /// The `event_type` that was specified in the `POST /repos/{owner}/{repo}/dispatches` request body.
     pub action: String,
@@ -17991,8 +18545,9 @@ pub struct WebhookRepositoryDispatchSample {
 
 /// repository edited event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryEdited {
-    pub action: Edited,
+    pub action: WebhookTeamEditedAction,
     pub changes: WebhookRepositoryEditedChanges,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -18016,6 +18571,7 @@ pub struct WebhookRepositoryEdited {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_branch: Option<WebhookDiscussionCommentEditedChangesBody>,
@@ -18028,6 +18584,7 @@ pub struct WebhookRepositoryEditedChanges {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryEditedChangesTopics {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<Vec<String>>,
@@ -18035,6 +18592,7 @@ pub struct WebhookRepositoryEditedChangesTopics {
 
 /// repository_import event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryImport {
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -18055,18 +18613,19 @@ pub struct WebhookRepositoryImport {
     pub repository: RepositoryWebhooks,
     /// A GitHub user.
     pub sender: SimpleUser,
-    pub status: SuccessOrCancelledOrFailure,
+    pub status: WebhookRepositoryImportStatus,
 }
 
 crate::open_enum! {
-    SuccessOrCancelledOrFailure { Success = "success", Cancelled = "cancelled", Failure =
-    "failure", }
+    WebhookRepositoryImportStatus { Success = "success", Cancelled = "cancelled", Failure
+    = "failure", }
 }
 
 /// repository privatized event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryPrivatized {
-    pub action: Privatized,
+    pub action: WebhookRepositoryPrivatizedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -18089,13 +18648,14 @@ pub struct WebhookRepositoryPrivatized {
 }
 
 crate::open_enum! {
-    Privatized { Privatized = "privatized", }
+    WebhookRepositoryPrivatizedAction { Privatized = "privatized", }
 }
 
 /// repository publicized event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryPublicized {
-    pub action: Publicized,
+    pub action: WebhookRepositoryPublicizedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -18118,13 +18678,14 @@ pub struct WebhookRepositoryPublicized {
 }
 
 crate::open_enum! {
-    Publicized { Publicized = "publicized", }
+    WebhookRepositoryPublicizedAction { Publicized = "publicized", }
 }
 
 /// repository renamed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryRenamed {
-    pub action: Renamed,
+    pub action: WebhookRepositoryRenamedAction,
     pub changes: WebhookRepositoryRenamedChanges,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -18148,19 +18709,22 @@ pub struct WebhookRepositoryRenamed {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryRenamedChanges {
     pub repository: WebhookRepositoryRenamedChangesRepository,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryRenamedChangesRepository {
     pub name: WebhookDiscussionCommentEditedChangesBody,
 }
 
 /// repository ruleset created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryRulesetCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -18187,8 +18751,9 @@ pub struct WebhookRepositoryRulesetCreated {
 
 /// repository ruleset deleted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryRulesetDeleted {
-    pub action: Deleted,
+    pub action: WebhookMetaDeletedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -18215,8 +18780,9 @@ pub struct WebhookRepositoryRulesetDeleted {
 
 /// repository ruleset edited event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryRulesetEdited {
-    pub action: Edited,
+    pub action: WebhookTeamEditedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -18244,6 +18810,7 @@ pub struct WebhookRepositoryRulesetEdited {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryRulesetEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<WebhookOrganizationRenamedChangesLogin>,
@@ -18256,6 +18823,7 @@ pub struct WebhookRepositoryRulesetEditedChanges {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryRulesetEditedChangesConditions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub added: Option<Vec<RepositoryRulesetConditions2>>,
@@ -18266,6 +18834,7 @@ pub struct WebhookRepositoryRulesetEditedChangesConditions {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryRulesetEditedChangesConditionsUpdatedItem {
     /// Parameters for a repository ruleset ref name condition
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -18277,6 +18846,7 @@ pub struct WebhookRepositoryRulesetEditedChangesConditionsUpdatedItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryRulesetEditedChangesConditionsUpdatedItemChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition_type: Option<WebhookOrganizationRenamedChangesLogin>,
@@ -18293,12 +18863,14 @@ pub struct WebhookRepositoryRulesetEditedChangesConditionsUpdatedItemChanges {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryRulesetEditedChangesConditionsUpdatedItemChangesInclude {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryRulesetEditedChangesRules {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub added: Option<Vec<RepositoryRule>>,
@@ -18309,6 +18881,7 @@ pub struct WebhookRepositoryRulesetEditedChangesRules {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryRulesetEditedChangesRulesUpdatedItem {
     /// A repository rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -18318,6 +18891,7 @@ pub struct WebhookRepositoryRulesetEditedChangesRulesUpdatedItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryRulesetEditedChangesRulesUpdatedItemChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<WebhookOrganizationRenamedChangesLogin>,
@@ -18329,8 +18903,9 @@ pub struct WebhookRepositoryRulesetEditedChangesRulesUpdatedItemChanges {
 
 /// repository transferred event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryTransferred {
-    pub action: Transferred,
+    pub action: WebhookIssuesTransferredAction,
     pub changes: WebhookRepositoryTransferredChanges,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -18354,16 +18929,19 @@ pub struct WebhookRepositoryTransferred {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryTransferredChanges {
     pub owner: WebhookRepositoryTransferredChangesOwner,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryTransferredChangesOwner {
     pub from: WebhookRepositoryTransferredChangesOwnerFrom,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryTransferredChangesOwnerFrom {
     /// Organization
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -18375,6 +18953,7 @@ pub struct WebhookRepositoryTransferredChangesOwnerFrom {
 
 /// Organization
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryTransferredChangesOwnerFromOrganization {
     pub avatar_url: String,
     pub description: Option<String>,
@@ -18394,8 +18973,9 @@ pub struct WebhookRepositoryTransferredChangesOwnerFromOrganization {
 
 /// repository unarchived event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryUnarchived {
-    pub action: Unarchived,
+    pub action: WebhookRepositoryUnarchivedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -18418,13 +18998,14 @@ pub struct WebhookRepositoryUnarchived {
 }
 
 crate::open_enum! {
-    Unarchived { Unarchived = "unarchived", }
+    WebhookRepositoryUnarchivedAction { Unarchived = "unarchived", }
 }
 
 /// repository_vulnerability_alert create event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryVulnerabilityAlertCreate {
-    pub action: Create,
+    pub action: WebhookRepositoryVulnerabilityAlertCreateAction,
     /// The security alert of the vulnerable dependency.
     pub alert: WebhooksAlert,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -18449,11 +19030,12 @@ pub struct WebhookRepositoryVulnerabilityAlertCreate {
 }
 
 crate::open_enum! {
-    Create { Create = "create", }
+    WebhookRepositoryVulnerabilityAlertCreateAction { Create = "create", }
 }
 
 /// The security alert of the vulnerable dependency.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksAlert {
     pub affected_package_name: String,
     pub affected_range: String,
@@ -18470,7 +19052,7 @@ pub struct WebhooksAlert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fixed_at: Option<String>,
+    pub fixed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_in: Option<String>,
     pub ghsa_id: String,
@@ -18478,17 +19060,18 @@ pub struct WebhooksAlert {
     pub node_id: String,
     pub number: i64,
     pub severity: String,
-    pub state: AutoDismissedOrOpen,
+    pub state: WebhooksAlertState,
 }
 
 crate::open_enum! {
-    AutoDismissedOrOpen { AutoDismissed = "auto_dismissed", Open = "open", }
+    WebhooksAlertState { AutoDismissed = "auto_dismissed", Open = "open", }
 }
 
 /// repository_vulnerability_alert dismiss event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryVulnerabilityAlertDismiss {
-    pub action: Dismiss2,
+    pub action: WebhookRepositoryVulnerabilityAlertDismissAction,
     /// The security alert of the vulnerable dependency.
     pub alert: WebhookRepositoryVulnerabilityAlertDismissAlert,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -18513,11 +19096,12 @@ pub struct WebhookRepositoryVulnerabilityAlertDismiss {
 }
 
 crate::open_enum! {
-    Dismiss2 { Dismiss = "dismiss", }
+    WebhookRepositoryVulnerabilityAlertDismissAction { Dismiss = "dismiss", }
 }
 
 /// The security alert of the vulnerable dependency.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryVulnerabilityAlertDismissAlert {
     pub affected_package_name: String,
     pub affected_range: String,
@@ -18533,7 +19117,7 @@ pub struct WebhookRepositoryVulnerabilityAlertDismissAlert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fixed_at: Option<String>,
+    pub fixed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_in: Option<String>,
     pub ghsa_id: String,
@@ -18541,13 +19125,14 @@ pub struct WebhookRepositoryVulnerabilityAlertDismissAlert {
     pub node_id: String,
     pub number: i64,
     pub severity: String,
-    pub state: Dismissed,
+    pub state: WebhookDependabotAlertDismissedAction,
 }
 
 /// repository_vulnerability_alert reopen event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryVulnerabilityAlertReopen {
-    pub action: Reopen,
+    pub action: WebhookRepositoryVulnerabilityAlertReopenAction,
     /// The security alert of the vulnerable dependency.
     pub alert: WebhooksAlert,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -18572,13 +19157,14 @@ pub struct WebhookRepositoryVulnerabilityAlertReopen {
 }
 
 crate::open_enum! {
-    Reopen { Reopen = "reopen", }
+    WebhookRepositoryVulnerabilityAlertReopenAction { Reopen = "reopen", }
 }
 
 /// repository_vulnerability_alert resolve event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryVulnerabilityAlertResolve {
-    pub action: Resolve,
+    pub action: WebhookRepositoryVulnerabilityAlertResolveAction,
     /// The security alert of the vulnerable dependency.
     pub alert: WebhookRepositoryVulnerabilityAlertResolveAlert,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -18603,11 +19189,12 @@ pub struct WebhookRepositoryVulnerabilityAlertResolve {
 }
 
 crate::open_enum! {
-    Resolve { Resolve = "resolve", }
+    WebhookRepositoryVulnerabilityAlertResolveAction { Resolve = "resolve", }
 }
 
 /// The security alert of the vulnerable dependency.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookRepositoryVulnerabilityAlertResolveAlert {
     pub affected_package_name: String,
     pub affected_range: String,
@@ -18624,7 +19211,7 @@ pub struct WebhookRepositoryVulnerabilityAlertResolveAlert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fixed_at: Option<String>,
+    pub fixed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_in: Option<String>,
     pub ghsa_id: String,
@@ -18632,17 +19219,19 @@ pub struct WebhookRepositoryVulnerabilityAlertResolveAlert {
     pub node_id: String,
     pub number: i64,
     pub severity: String,
-    pub state: FixedOrOpen,
+    pub state: WebhookRepositoryVulnerabilityAlertResolveAlertState,
 }
 
 crate::open_enum! {
-    FixedOrOpen { Fixed = "fixed", Open = "open", }
+    WebhookRepositoryVulnerabilityAlertResolveAlertState { Fixed = "fixed", Open =
+    "open", }
 }
 
 /// secret_scanning_alert assigned event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSecretScanningAlertAssigned {
-    pub action: Assigned,
+    pub action: WebhookIssuesAssignedAction,
     pub alert: SecretScanningAlertWebhook,
     /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -18670,15 +19259,16 @@ pub struct WebhookSecretScanningAlertAssigned {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SecretScanningAlertWebhook {
     /// The security alert number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<i64>,
     /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
     /// The REST API URL of the alert resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -18693,7 +19283,7 @@ pub struct SecretScanningAlertWebhook {
     pub resolution: Option<SecretScanningAlertResolutionWebhook>,
     /// The time that the alert was resolved in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resolved_at: Option<String>,
+    pub resolved_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_by: Option<SimpleUser>,
     /// An optional comment to resolve an alert.
@@ -18714,10 +19304,10 @@ pub struct SecretScanningAlertWebhook {
     pub provider_slug: Option<String>,
     /// The category of the detected secret. `default` covers specific provider patterns and custom patterns; `generic` covers non-specific patterns and AI-detected secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_category: Option<DefaultTypeOrGeneric>,
+    pub secret_category: Option<SecretScanningAlertWebhookSecretCategory>,
     /// The token status as of the latest validity check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validity: Option<ActiveOrInactiveOrUnknown>,
+    pub validity: Option<SecretScanningAlertValidity>,
     /// Whether push protection was bypassed for the detected secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypassed: Option<bool>,
@@ -18725,7 +19315,7 @@ pub struct SecretScanningAlertWebhook {
     pub push_protection_bypassed_by: Option<SimpleUser>,
     /// The time that push protection was bypassed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub push_protection_bypassed_at: Option<String>,
+    pub push_protection_bypassed_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_reviewer: Option<SimpleUser>,
     /// An optional comment when reviewing a push protection bypass.
@@ -18768,13 +19358,15 @@ crate::open_enum! {
 crate::open_enum! {
     #[doc =
     " The category of the detected secret. `default` covers specific provider patterns and custom patterns; `generic` covers non-specific patterns and AI-detected secrets."]
-    DefaultTypeOrGeneric { Default = "default", Generic = "generic", }
+    SecretScanningAlertWebhookSecretCategory { Default = "default", Generic = "generic",
+    }
 }
 
 /// secret_scanning_alert created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSecretScanningAlertCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     pub alert: SecretScanningAlertWebhook,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -18800,9 +19392,10 @@ pub struct WebhookSecretScanningAlertCreated {
 
 /// Secret Scanning Alert Location Created Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSecretScanningAlertLocationCreated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<Created>,
+    pub action: Option<WebhookStarCreatedAction>,
     pub alert: SecretScanningAlertWebhook,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
     /// for and sent to a GitHub App. For more information,
@@ -18823,8 +19416,9 @@ pub struct WebhookSecretScanningAlertLocationCreated {
 
 /// secret_scanning_alert metadata created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSecretScanningAlertMetadataCreated {
-    pub action: MetadataCreated,
+    pub action: WebhookSecretScanningAlertMetadataCreatedAction,
     pub alert: SecretScanningAlertWebhook,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -18849,13 +19443,15 @@ pub struct WebhookSecretScanningAlertMetadataCreated {
 }
 
 crate::open_enum! {
-    MetadataCreated { MetadataCreated = "metadata_created", }
+    WebhookSecretScanningAlertMetadataCreatedAction { MetadataCreated =
+    "metadata_created", }
 }
 
 /// secret_scanning_alert metadata removed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSecretScanningAlertMetadataRemoved {
-    pub action: MetadataRemoved,
+    pub action: WebhookSecretScanningAlertMetadataRemovedAction,
     pub alert: SecretScanningAlertWebhook,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -18880,13 +19476,15 @@ pub struct WebhookSecretScanningAlertMetadataRemoved {
 }
 
 crate::open_enum! {
-    MetadataRemoved { MetadataRemoved = "metadata_removed", }
+    WebhookSecretScanningAlertMetadataRemovedAction { MetadataRemoved =
+    "metadata_removed", }
 }
 
 /// secret_scanning_alert publicly leaked event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSecretScanningAlertPubliclyLeaked {
-    pub action: PubliclyLeaked,
+    pub action: WebhookSecretScanningAlertPubliclyLeakedAction,
     pub alert: SecretScanningAlertWebhook,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -18911,13 +19509,15 @@ pub struct WebhookSecretScanningAlertPubliclyLeaked {
 }
 
 crate::open_enum! {
-    PubliclyLeaked { PubliclyLeaked = "publicly_leaked", }
+    WebhookSecretScanningAlertPubliclyLeakedAction { PubliclyLeaked = "publicly_leaked",
+    }
 }
 
 /// secret_scanning_alert reopened event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSecretScanningAlertReopened {
-    pub action: Reopened,
+    pub action: WebhookIssuesReopenedAction,
     pub alert: SecretScanningAlertWebhook,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -18943,8 +19543,9 @@ pub struct WebhookSecretScanningAlertReopened {
 
 /// secret_scanning_alert resolved event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSecretScanningAlertResolved {
-    pub action: Resolved,
+    pub action: WebhookSecretScanningAlertResolvedAction,
     pub alert: SecretScanningAlertWebhook,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -18970,8 +19571,9 @@ pub struct WebhookSecretScanningAlertResolved {
 
 /// secret_scanning_alert unassigned event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSecretScanningAlertUnassigned {
-    pub action: Unassigned,
+    pub action: WebhookIssuesUnassignedAction,
     pub alert: SecretScanningAlertWebhook,
     /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -19000,8 +19602,9 @@ pub struct WebhookSecretScanningAlertUnassigned {
 
 /// secret_scanning_alert validated event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSecretScanningAlertValidated {
-    pub action: Validated,
+    pub action: WebhookSecretScanningAlertValidatedAction,
     pub alert: SecretScanningAlertWebhook,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -19026,21 +19629,22 @@ pub struct WebhookSecretScanningAlertValidated {
 }
 
 crate::open_enum! {
-    Validated { Validated = "validated", }
+    WebhookSecretScanningAlertValidatedAction { Validated = "validated", }
 }
 
 /// secret_scanning_scan completed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSecretScanningScanCompleted {
-    pub action: Completed,
+    pub action: WebhookCheckRunCompletedAction,
     /// What type of scan was completed
     pub r#type: WebhookSecretScanningScanCompletedType,
     /// What type of content was scanned
     pub source: WebhookSecretScanningScanCompletedSource,
     /// The time that the alert was resolved in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub started_at: String,
+    pub started_at: crate::Timestamp,
     /// The time that the alert was resolved in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub completed_at: String,
+    pub completed_at: crate::Timestamp,
     /// List of patterns that were updated. This will be empty for normal backfill scans or custom pattern updates
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_types: Option<Vec<String>>,
@@ -19049,7 +19653,9 @@ pub struct WebhookSecretScanningScanCompleted {
     pub custom_pattern_name: Option<String>,
     /// If the scan was triggered by a custom pattern update, this will be the scope of the pattern that was updated
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_pattern_scope: Option<RepositoryOrOrganizationOrEnterprise2>,
+    pub custom_pattern_scope: Option<
+        WebhookSecretScanningScanCompletedCustomPatternScope,
+    >,
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
     /// when the event occurs from activity in a repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -19088,14 +19694,15 @@ crate::open_enum! {
 crate::open_enum! {
     #[doc =
     " If the scan was triggered by a custom pattern update, this will be the scope of the pattern that was updated"]
-    RepositoryOrOrganizationOrEnterprise2 { Repository = "repository", Organization =
-    "organization", Enterprise = "enterprise", }
+    WebhookSecretScanningScanCompletedCustomPatternScope { Repository = "repository",
+    Organization = "organization", Enterprise = "enterprise", }
 }
 
 /// security_advisory published event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSecurityAdvisoryPublished {
-    pub action: Published,
+    pub action: WebhookPackagePublishedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -19123,6 +19730,7 @@ pub struct WebhookSecurityAdvisoryPublished {
 
 /// The details of the security advisory, including summary, description, and severity.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksSecurityAdvisory {
     pub cvss: WebhooksSecurityAdvisoryCvss,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -19141,23 +19749,27 @@ pub struct WebhooksSecurityAdvisory {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksSecurityAdvisoryCvss {
     pub score: f64,
     pub vector_string: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksSecurityAdvisoryIdentifiersItem {
     pub r#type: String,
     pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksSecurityAdvisoryReferencesItem {
     pub url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksSecurityAdvisoryVulnerabilitiesItem {
     pub first_patched_version: Option<
         WebhooksSecurityAdvisoryVulnerabilitiesItemFirstPatchedVersion,
@@ -19168,11 +19780,13 @@ pub struct WebhooksSecurityAdvisoryVulnerabilitiesItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksSecurityAdvisoryVulnerabilitiesItemFirstPatchedVersion {
     pub identifier: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksSecurityAdvisoryVulnerabilitiesItemPackage {
     pub ecosystem: String,
     pub name: String,
@@ -19180,8 +19794,9 @@ pub struct WebhooksSecurityAdvisoryVulnerabilitiesItemPackage {
 
 /// security_advisory updated event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSecurityAdvisoryUpdated {
-    pub action: Updated,
+    pub action: WebhookPackageUpdatedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -19209,8 +19824,9 @@ pub struct WebhookSecurityAdvisoryUpdated {
 
 /// security_advisory withdrawn event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSecurityAdvisoryWithdrawn {
-    pub action: Withdrawn,
+    pub action: WebhookSecurityAdvisoryWithdrawnAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -19237,11 +19853,12 @@ pub struct WebhookSecurityAdvisoryWithdrawn {
 }
 
 crate::open_enum! {
-    Withdrawn { Withdrawn = "withdrawn", }
+    WebhookSecurityAdvisoryWithdrawnAction { Withdrawn = "withdrawn", }
 }
 
 /// The details of the security advisory, including summary, description, and severity.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSecurityAdvisoryWithdrawnSecurityAdvisory {
     pub cvss: WebhooksSecurityAdvisoryCvss,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -19261,6 +19878,7 @@ pub struct WebhookSecurityAdvisoryWithdrawnSecurityAdvisory {
 
 /// security_and_analysis event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSecurityAndAnalysis {
     pub changes: WebhookSecurityAndAnalysisChanges,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -19285,12 +19903,14 @@ pub struct WebhookSecurityAndAnalysis {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSecurityAndAnalysisChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<WebhookSecurityAndAnalysisChangesFrom>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSecurityAndAnalysisChangesFrom {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_and_analysis: Option<SecurityAndAnalysis>,
@@ -19298,8 +19918,9 @@ pub struct WebhookSecurityAndAnalysisChangesFrom {
 
 /// sponsorship cancelled event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSponsorshipCancelled {
-    pub action: Cancelled,
+    pub action: WebhookSponsorshipCancelledAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -19324,6 +19945,7 @@ pub struct WebhookSponsorshipCancelled {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksSponsorship {
     pub created_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -19342,6 +19964,7 @@ pub struct WebhooksSponsorship {
 
 /// The `tier_changed` and `pending_tier_change` will include the original tier before the change or pending change. For more information, see the pending tier change payload.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksSponsorshipTier {
     pub created_at: String,
     pub description: String,
@@ -19358,8 +19981,9 @@ pub struct WebhooksSponsorshipTier {
 
 /// sponsorship created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSponsorshipCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -19385,8 +20009,9 @@ pub struct WebhookSponsorshipCreated {
 
 /// sponsorship edited event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSponsorshipEdited {
-    pub action: Edited,
+    pub action: WebhookTeamEditedAction,
     pub changes: WebhookSponsorshipEditedChanges,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -19412,6 +20037,7 @@ pub struct WebhookSponsorshipEdited {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSponsorshipEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy_level: Option<WebhookDiscussionCommentEditedChangesBody>,
@@ -19419,8 +20045,9 @@ pub struct WebhookSponsorshipEditedChanges {
 
 /// sponsorship pending_cancellation event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSponsorshipPendingCancellation {
-    pub action: PendingCancellation,
+    pub action: WebhookSponsorshipPendingCancellationAction,
     /// The `pending_cancellation` and `pending_tier_change` event types will include the date the cancellation or tier change will take effect.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effective_date: Option<String>,
@@ -19448,13 +20075,15 @@ pub struct WebhookSponsorshipPendingCancellation {
 }
 
 crate::open_enum! {
-    PendingCancellation { PendingCancellation = "pending_cancellation", }
+    WebhookSponsorshipPendingCancellationAction { PendingCancellation =
+    "pending_cancellation", }
 }
 
 /// sponsorship pending_tier_change event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSponsorshipPendingTierChange {
-    pub action: PendingTierChange,
+    pub action: WebhookSponsorshipPendingTierChangeAction,
     pub changes: WebhooksChanges8,
     /// The `pending_cancellation` and `pending_tier_change` event types will include the date the cancellation or tier change will take effect.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -19483,15 +20112,18 @@ pub struct WebhookSponsorshipPendingTierChange {
 }
 
 crate::open_enum! {
-    PendingTierChange { PendingTierChange = "pending_tier_change", }
+    WebhookSponsorshipPendingTierChangeAction { PendingTierChange =
+    "pending_tier_change", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksChanges8 {
     pub tier: WebhooksChanges8Tier,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhooksChanges8Tier {
     /// The `tier_changed` and `pending_tier_change` will include the original tier before the change or pending change. For more information, see the pending tier change payload.
     pub from: WebhooksSponsorshipTier,
@@ -19499,8 +20131,9 @@ pub struct WebhooksChanges8Tier {
 
 /// sponsorship tier_changed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSponsorshipTierChanged {
-    pub action: TierChanged,
+    pub action: WebhookSponsorshipTierChangedAction,
     pub changes: WebhooksChanges8,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -19526,13 +20159,14 @@ pub struct WebhookSponsorshipTierChanged {
 }
 
 crate::open_enum! {
-    TierChanged { TierChanged = "tier_changed", }
+    WebhookSponsorshipTierChangedAction { TierChanged = "tier_changed", }
 }
 
 /// star created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookStarCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -19558,8 +20192,9 @@ pub struct WebhookStarCreated {
 
 /// star deleted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookStarDeleted {
-    pub action: Deleted,
+    pub action: WebhookMetaDeletedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -19585,6 +20220,7 @@ pub struct WebhookStarDeleted {
 
 /// status event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
@@ -19620,13 +20256,14 @@ pub struct WebhookStatus {
     /// The Commit SHA.
     pub sha: String,
     /// The new state. Can be `pending`, `success`, `failure`, or `error`.
-    pub state: ReposCreateCommitStatusRequestState,
+    pub state: WebhookStatusState,
     /// The optional link added to the status.
     pub target_url: Option<String>,
     pub updated_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookStatusBranchesItem {
     pub commit: WebhookStatusBranchesItemCommit,
     pub name: String,
@@ -19634,12 +20271,14 @@ pub struct WebhookStatusBranchesItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookStatusBranchesItemCommit {
     pub sha: Option<String>,
     pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookStatusCommit {
     /// User
     pub author: Option<WebhookStatusCommitAuthor>,
@@ -19656,6 +20295,7 @@ pub struct WebhookStatusCommit {
 
 /// User
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookStatusCommitAuthor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
@@ -19696,12 +20336,13 @@ pub struct WebhookStatusCommitAuthor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<BotOrUserOrOrganization>,
+    pub r#type: Option<WebhooksUserType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookStatusCommitCommit {
     pub author: WebhookStatusCommitCommitAuthor,
     pub comment_count: i64,
@@ -19713,8 +20354,9 @@ pub struct WebhookStatusCommitCommit {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookStatusCommitCommitAuthor {
-    pub date: String,
+    pub date: crate::Timestamp,
     pub email: Option<String>,
     /// The git author's name.
     pub name: String,
@@ -19723,6 +20365,7 @@ pub struct WebhookStatusCommitCommitAuthor {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookStatusCommitCommitVerification {
     pub payload: Option<String>,
     pub reason: WebhookStatusCommitCommitVerificationReason,
@@ -19742,6 +20385,7 @@ crate::open_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookStatusCommitParentsItem {
     pub html_url: String,
     pub sha: String,
@@ -19750,8 +20394,9 @@ pub struct WebhookStatusCommitParentsItem {
 
 /// parent issue added event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSubIssuesParentIssueAdded {
-    pub action: ParentIssueAdded,
+    pub action: WebhookSubIssuesParentIssueAddedAction,
     /// The ID of the parent issue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_issue_id: Option<f64>,
@@ -19782,13 +20427,14 @@ pub struct WebhookSubIssuesParentIssueAdded {
 }
 
 crate::open_enum! {
-    ParentIssueAdded { ParentIssueAdded = "parent_issue_added", }
+    WebhookSubIssuesParentIssueAddedAction { ParentIssueAdded = "parent_issue_added", }
 }
 
 /// parent issue removed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSubIssuesParentIssueRemoved {
-    pub action: ParentIssueRemoved,
+    pub action: WebhookSubIssuesParentIssueRemovedAction,
     /// The ID of the parent issue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_issue_id: Option<f64>,
@@ -19819,13 +20465,15 @@ pub struct WebhookSubIssuesParentIssueRemoved {
 }
 
 crate::open_enum! {
-    ParentIssueRemoved { ParentIssueRemoved = "parent_issue_removed", }
+    WebhookSubIssuesParentIssueRemovedAction { ParentIssueRemoved =
+    "parent_issue_removed", }
 }
 
 /// sub-issue added event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSubIssuesSubIssueAdded {
-    pub action: SubIssueAdded,
+    pub action: WebhookSubIssuesSubIssueAddedAction,
     /// The ID of the sub-issue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_issue_id: Option<f64>,
@@ -19856,13 +20504,14 @@ pub struct WebhookSubIssuesSubIssueAdded {
 }
 
 crate::open_enum! {
-    SubIssueAdded { SubIssueAdded = "sub_issue_added", }
+    WebhookSubIssuesSubIssueAddedAction { SubIssueAdded = "sub_issue_added", }
 }
 
 /// sub-issue removed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookSubIssuesSubIssueRemoved {
-    pub action: SubIssueRemoved,
+    pub action: WebhookSubIssuesSubIssueRemovedAction,
     /// The ID of the sub-issue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_issue_id: Option<f64>,
@@ -19893,11 +20542,12 @@ pub struct WebhookSubIssuesSubIssueRemoved {
 }
 
 crate::open_enum! {
-    SubIssueRemoved { SubIssueRemoved = "sub_issue_removed", }
+    WebhookSubIssuesSubIssueRemovedAction { SubIssueRemoved = "sub_issue_removed", }
 }
 
 /// team_add event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookTeamAdd {
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -19924,8 +20574,9 @@ pub struct WebhookTeamAdd {
 
 /// team added_to_repository event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookTeamAddedToRepository {
-    pub action: AddedToRepository,
+    pub action: WebhookTeamAddedToRepositoryAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -19950,11 +20601,12 @@ pub struct WebhookTeamAddedToRepository {
 }
 
 crate::open_enum! {
-    AddedToRepository { AddedToRepository = "added_to_repository", }
+    WebhookTeamAddedToRepositoryAction { AddedToRepository = "added_to_repository", }
 }
 
 /// A git repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookTeamAddedToRepositoryRepository {
     /// Whether to allow auto-merge for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -19986,7 +20638,7 @@ pub struct WebhookTeamAddedToRepositoryRepository {
     pub compare_url: String,
     pub contents_url: String,
     pub contributors_url: String,
-    pub created_at: IntegerOrString,
+    pub created_at: crate::Timestamp,
     /// The custom properties that were defined for the repository. The keys are the custom property names, and the values are the corresponding custom property values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_properties: Option<serde_json::Value>,
@@ -20058,7 +20710,7 @@ pub struct WebhookTeamAddedToRepositoryRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<bool>,
     pub pulls_url: String,
-    pub pushed_at: Option<IntegerOrString>,
+    pub pushed_at: Option<crate::Timestamp>,
     pub releases_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<String>,
@@ -20076,17 +20728,18 @@ pub struct WebhookTeamAddedToRepositoryRepository {
     pub teams_url: String,
     pub topics: Vec<String>,
     pub trees_url: String,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
-    pub visibility: PublicOrPrivateOrInternal,
+    pub visibility: Visibility,
     pub watchers: i64,
     pub watchers_count: i64,
 }
 
 /// team created event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookTeamCreated {
-    pub action: Created,
+    pub action: WebhookStarCreatedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -20111,8 +20764,9 @@ pub struct WebhookTeamCreated {
 
 /// team deleted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookTeamDeleted {
-    pub action: Deleted,
+    pub action: WebhookMetaDeletedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -20138,8 +20792,9 @@ pub struct WebhookTeamDeleted {
 
 /// team edited event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookTeamEdited {
-    pub action: Edited,
+    pub action: WebhookTeamEditedAction,
     /// The changes to the team if the action was `edited`.
     pub changes: WebhookTeamEditedChanges,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -20166,6 +20821,7 @@ pub struct WebhookTeamEdited {
 
 /// The changes to the team if the action was `edited`.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookTeamEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<WebhookDiscussionCommentEditedChangesBody>,
@@ -20180,16 +20836,19 @@ pub struct WebhookTeamEditedChanges {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookTeamEditedChangesRepository {
     pub permissions: WebhookTeamEditedChangesRepositoryPermissions,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookTeamEditedChangesRepositoryPermissions {
     pub from: WebhookTeamEditedChangesRepositoryPermissionsFrom,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookTeamEditedChangesRepositoryPermissionsFrom {
     /// The previous version of the team member's `admin` permission on a repository, if the action was `edited`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -20204,8 +20863,9 @@ pub struct WebhookTeamEditedChangesRepositoryPermissionsFrom {
 
 /// team removed_from_repository event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookTeamRemovedFromRepository {
-    pub action: RemovedFromRepository,
+    pub action: WebhookTeamRemovedFromRepositoryAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -20229,13 +20889,15 @@ pub struct WebhookTeamRemovedFromRepository {
 }
 
 crate::open_enum! {
-    RemovedFromRepository { RemovedFromRepository = "removed_from_repository", }
+    WebhookTeamRemovedFromRepositoryAction { RemovedFromRepository =
+    "removed_from_repository", }
 }
 
 /// watch started event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWatchStarted {
-    pub action: Started,
+    pub action: WebhookWatchStartedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -20258,11 +20920,12 @@ pub struct WebhookWatchStarted {
 }
 
 crate::open_enum! {
-    Started { Started = "started", }
+    WebhookWatchStartedAction { Started = "started", }
 }
 
 /// workflow_dispatch event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowDispatch {
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
@@ -20290,8 +20953,9 @@ pub struct WebhookWorkflowDispatch {
 
 /// workflow_job completed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowJobCompleted {
-    pub action: Completed,
+    pub action: WebhookCheckRunCompletedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -20318,6 +20982,7 @@ pub struct WebhookWorkflowJobCompleted {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowJobCompletedWorkflowJob {
     pub check_run_url: String,
     pub completed_at: Option<String>,
@@ -20344,7 +21009,7 @@ pub struct WebhookWorkflowJobCompletedWorkflowJob {
     pub runner_name: Option<String>,
     pub started_at: String,
     /// The current status of the job. Can be `queued`, `in_progress`, `waiting`, or `completed`.
-    pub status: WebhookWorkflowJobCompletedWorkflowJobStatus,
+    pub status: WebhookWorkflowJobQueuedWorkflowJobStatus,
     /// The name of the current branch.
     pub head_branch: Option<String>,
     /// The name of the workflow.
@@ -20356,30 +21021,32 @@ pub struct WebhookWorkflowJobCompletedWorkflowJob {
 crate::open_enum! {
     #[doc =
     " The current status of the job. Can be `queued`, `in_progress`, `waiting`, or `completed`."]
-    WebhookWorkflowJobCompletedWorkflowJobStatus { Queued = "queued", InProgress =
+    WebhookWorkflowJobQueuedWorkflowJobStatus { Queued = "queued", InProgress =
     "in_progress", Completed = "completed", Waiting = "waiting", }
 }
 
 /// Workflow Step
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowJobCompletedWorkflowJobStepsItem {
     pub completed_at: Option<String>,
-    pub conclusion: Option<WebhookWorkflowJobCompletedWorkflowJobStepsItemConclusion>,
+    pub conclusion: Option<WebhookWorkflowJobQueuedWorkflowJobStepsItemConclusion>,
     pub name: String,
     pub number: i64,
     pub started_at: Option<String>,
-    pub status: QueuedOrInProgressOrCompleted,
+    pub status: JobStepsItemStatus,
 }
 
 crate::open_enum! {
-    WebhookWorkflowJobCompletedWorkflowJobStepsItemConclusion { Failure = "failure",
-    Skipped = "skipped", Success = "success", Cancelled = "cancelled", }
+    WebhookWorkflowJobQueuedWorkflowJobStepsItemConclusion { Failure = "failure", Skipped
+    = "skipped", Success = "success", Cancelled = "cancelled", }
 }
 
 /// workflow_job in_progress event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowJobInProgress {
-    pub action: InProgress,
+    pub action: WebhookWorkflowJobInProgressAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -20406,10 +21073,11 @@ pub struct WebhookWorkflowJobInProgress {
 }
 
 crate::open_enum! {
-    InProgress { InProgress = "in_progress", }
+    WebhookWorkflowJobInProgressAction { InProgress = "in_progress", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowJobInProgressWorkflowJob {
     pub check_run_url: String,
     pub completed_at: Option<String>,
@@ -20436,7 +21104,7 @@ pub struct WebhookWorkflowJobInProgressWorkflowJob {
     pub runner_name: Option<String>,
     pub started_at: String,
     /// The current status of the job. Can be `queued`, `in_progress`, or `completed`.
-    pub status: QueuedOrInProgressOrCompleted,
+    pub status: JobStepsItemStatus,
     /// The name of the current branch.
     pub head_branch: Option<String>,
     /// The name of the workflow.
@@ -20452,9 +21120,10 @@ crate::open_enum! {
 
 /// Workflow Step
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowJobInProgressWorkflowJobStepsItem {
     pub completed_at: Option<String>,
-    pub conclusion: Option<WebhookWorkflowJobCompletedWorkflowJobStepsItemConclusion>,
+    pub conclusion: Option<WebhookWorkflowJobQueuedWorkflowJobStepsItemConclusion>,
     pub name: String,
     pub number: i64,
     pub started_at: Option<String>,
@@ -20463,8 +21132,9 @@ pub struct WebhookWorkflowJobInProgressWorkflowJobStepsItem {
 
 /// workflow_job queued event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowJobQueued {
-    pub action: Queued,
+    pub action: WebhookWorkflowJobQueuedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -20491,10 +21161,11 @@ pub struct WebhookWorkflowJobQueued {
 }
 
 crate::open_enum! {
-    Queued { Queued = "queued", }
+    WebhookWorkflowJobQueuedAction { Queued = "queued", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowJobQueuedWorkflowJob {
     pub check_run_url: String,
     pub completed_at: Option<String>,
@@ -20514,8 +21185,8 @@ pub struct WebhookWorkflowJobQueuedWorkflowJob {
     pub runner_group_name: Option<String>,
     pub runner_id: Option<i64>,
     pub runner_name: Option<String>,
-    pub started_at: String,
-    pub status: WebhookWorkflowJobCompletedWorkflowJobStatus,
+    pub started_at: crate::Timestamp,
+    pub status: WebhookWorkflowJobQueuedWorkflowJobStatus,
     /// The name of the current branch.
     pub head_branch: Option<String>,
     /// The name of the workflow.
@@ -20526,9 +21197,10 @@ pub struct WebhookWorkflowJobQueuedWorkflowJob {
 
 /// Workflow Step
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowJobQueuedWorkflowJobStepsItem {
     pub completed_at: Option<String>,
-    pub conclusion: Option<WebhookWorkflowJobCompletedWorkflowJobStepsItemConclusion>,
+    pub conclusion: Option<WebhookWorkflowJobQueuedWorkflowJobStepsItemConclusion>,
     pub name: String,
     pub number: i64,
     pub started_at: Option<String>,
@@ -20537,8 +21209,9 @@ pub struct WebhookWorkflowJobQueuedWorkflowJobStepsItem {
 
 /// workflow_job waiting event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowJobWaiting {
-    pub action: Waiting,
+    pub action: WebhookWorkflowJobWaitingAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -20565,10 +21238,11 @@ pub struct WebhookWorkflowJobWaiting {
 }
 
 crate::open_enum! {
-    Waiting { Waiting = "waiting", }
+    WebhookWorkflowJobWaitingAction { Waiting = "waiting", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowJobWaitingWorkflowJob {
     pub check_run_url: String,
     pub completed_at: Option<String>,
@@ -20588,21 +21262,22 @@ pub struct WebhookWorkflowJobWaitingWorkflowJob {
     pub runner_group_name: Option<String>,
     pub runner_id: Option<i64>,
     pub runner_name: Option<String>,
-    pub started_at: String,
+    pub started_at: crate::Timestamp,
     /// The name of the current branch.
     pub head_branch: Option<String>,
     /// The name of the workflow.
     pub workflow_name: Option<String>,
-    pub status: WebhookWorkflowJobCompletedWorkflowJobStatus,
+    pub status: WebhookWorkflowJobQueuedWorkflowJobStatus,
     pub steps: Vec<WebhookWorkflowJobWaitingWorkflowJobStepsItem>,
     pub url: String,
 }
 
 /// Workflow Step
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowJobWaitingWorkflowJobStepsItem {
     pub completed_at: Option<String>,
-    pub conclusion: Option<WebhookWorkflowJobCompletedWorkflowJobStepsItemConclusion>,
+    pub conclusion: Option<WebhookWorkflowJobQueuedWorkflowJobStepsItemConclusion>,
     pub name: String,
     pub number: i64,
     pub started_at: Option<String>,
@@ -20611,8 +21286,9 @@ pub struct WebhookWorkflowJobWaitingWorkflowJobStepsItem {
 
 /// workflow_run completed event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowRunCompleted {
-    pub action: Completed,
+    pub action: WebhookCheckRunCompletedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -20640,6 +21316,7 @@ pub struct WebhookWorkflowRunCompleted {
 
 /// Workflow Run
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowRunCompletedWorkflowRun {
     /// User
     pub actor: Option<WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner>,
@@ -20649,7 +21326,7 @@ pub struct WebhookWorkflowRunCompletedWorkflowRun {
     pub check_suite_node_id: String,
     pub check_suite_url: String,
     pub conclusion: Option<CheckSuiteConclusion>,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     pub event: String,
     pub head_branch: Option<String>,
     /// SimpleCommit
@@ -20677,13 +21354,13 @@ pub struct WebhookWorkflowRunCompletedWorkflowRun {
     pub rerun_url: String,
     pub run_attempt: i64,
     pub run_number: i64,
-    pub run_started_at: String,
+    pub run_started_at: crate::Timestamp,
     pub status: JobStatus,
     /// User
     pub triggering_actor: Option<
         WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner,
     >,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     pub workflow_id: i64,
     pub workflow_url: String,
@@ -20694,6 +21371,7 @@ pub struct WebhookWorkflowRunCompletedWorkflowRun {
 
 /// SimpleCommit
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowRunCompletedWorkflowRunHeadCommit {
     /// Metaproperties for Git author/committer information.
     pub author: WebhookWorkflowRunCompletedWorkflowRunHeadCommitAuthor,
@@ -20707,9 +21385,10 @@ pub struct WebhookWorkflowRunCompletedWorkflowRunHeadCommit {
 
 /// Metaproperties for Git author/committer information.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowRunCompletedWorkflowRunHeadCommitAuthor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date: Option<String>,
+    pub date: Option<crate::Timestamp>,
     pub email: Option<String>,
     /// The git author's name.
     pub name: String,
@@ -20719,6 +21398,7 @@ pub struct WebhookWorkflowRunCompletedWorkflowRunHeadCommitAuthor {
 
 /// Repository Lite
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowRunCompletedWorkflowRunHeadRepository {
     pub archive_url: String,
     pub assignees_url: String,
@@ -20773,6 +21453,7 @@ pub struct WebhookWorkflowRunCompletedWorkflowRunHeadRepository {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowRunCompletedWorkflowRunPullRequestsItem {
     pub base: WebhookWorkflowRunCompletedWorkflowRunPullRequestsItemBase,
     pub head: WebhookWorkflowRunCompletedWorkflowRunPullRequestsItemHead,
@@ -20782,6 +21463,7 @@ pub struct WebhookWorkflowRunCompletedWorkflowRunPullRequestsItem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowRunCompletedWorkflowRunPullRequestsItemBase {
     pub r#ref: String,
     /// Repo Ref
@@ -20791,6 +21473,7 @@ pub struct WebhookWorkflowRunCompletedWorkflowRunPullRequestsItemBase {
 
 /// Repo Ref
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowRunCompletedWorkflowRunPullRequestsItemBaseRepo {
     pub id: i64,
     pub name: String,
@@ -20798,6 +21481,7 @@ pub struct WebhookWorkflowRunCompletedWorkflowRunPullRequestsItemBaseRepo {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowRunCompletedWorkflowRunPullRequestsItemHead {
     pub r#ref: String,
     /// Repo Ref
@@ -20806,6 +21490,7 @@ pub struct WebhookWorkflowRunCompletedWorkflowRunPullRequestsItemHead {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowRunCompletedWorkflowRunReferencedWorkflowsItem {
     pub path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -20815,8 +21500,9 @@ pub struct WebhookWorkflowRunCompletedWorkflowRunReferencedWorkflowsItem {
 
 /// workflow_run in_progress event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowRunInProgress {
-    pub action: InProgress,
+    pub action: WebhookWorkflowJobInProgressAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -20844,6 +21530,7 @@ pub struct WebhookWorkflowRunInProgress {
 
 /// Workflow Run
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowRunInProgressWorkflowRun {
     /// User
     pub actor: Option<WebhookIssuesMilestonedIssueAssignee>,
@@ -20852,8 +21539,8 @@ pub struct WebhookWorkflowRunInProgressWorkflowRun {
     pub check_suite_id: i64,
     pub check_suite_node_id: String,
     pub check_suite_url: String,
-    pub conclusion: Option<ChecksCreateRequestConclusion>,
-    pub created_at: String,
+    pub conclusion: Option<Conclusion>,
+    pub created_at: crate::Timestamp,
     pub event: String,
     pub head_branch: Option<String>,
     /// SimpleCommit
@@ -20881,11 +21568,11 @@ pub struct WebhookWorkflowRunInProgressWorkflowRun {
     pub rerun_url: String,
     pub run_attempt: i64,
     pub run_number: i64,
-    pub run_started_at: String,
+    pub run_started_at: crate::Timestamp,
     pub status: WebhookCheckSuiteCompletedCheckSuiteStatus,
     /// User
     pub triggering_actor: Option<WebhookIssuesMilestonedIssueAssignee>,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     pub workflow_id: i64,
     pub workflow_url: String,
@@ -20893,6 +21580,7 @@ pub struct WebhookWorkflowRunInProgressWorkflowRun {
 
 /// Repository Lite
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowRunInProgressWorkflowRunHeadRepository {
     pub archive_url: String,
     pub assignees_url: String,
@@ -20948,6 +21636,7 @@ pub struct WebhookWorkflowRunInProgressWorkflowRunHeadRepository {
 
 /// Repository Lite
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowRunInProgressWorkflowRunRepository {
     pub archive_url: String,
     pub assignees_url: String,
@@ -21003,8 +21692,9 @@ pub struct WebhookWorkflowRunInProgressWorkflowRunRepository {
 
 /// workflow_run requested event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowRunRequested {
-    pub action: Requested,
+    pub action: WebhookCheckSuiteRequestedAction,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -21032,6 +21722,7 @@ pub struct WebhookWorkflowRunRequested {
 
 /// Workflow Run
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowRunRequestedWorkflowRun {
     /// User
     pub actor: Option<DiscussionAnswerChosenBy>,
@@ -21041,7 +21732,7 @@ pub struct WebhookWorkflowRunRequestedWorkflowRun {
     pub check_suite_node_id: String,
     pub check_suite_url: String,
     pub conclusion: Option<CheckSuiteConclusion>,
-    pub created_at: String,
+    pub created_at: crate::Timestamp,
     pub event: String,
     pub head_branch: Option<String>,
     /// SimpleCommit
@@ -21067,11 +21758,11 @@ pub struct WebhookWorkflowRunRequestedWorkflowRun {
     pub rerun_url: String,
     pub run_attempt: i64,
     pub run_number: i64,
-    pub run_started_at: String,
+    pub run_started_at: crate::Timestamp,
     pub status: JobStatus,
     /// User
     pub triggering_actor: Option<DiscussionAnswerChosenBy>,
-    pub updated_at: String,
+    pub updated_at: crate::Timestamp,
     pub url: String,
     pub workflow_id: i64,
     pub workflow_url: String,
@@ -21080,6 +21771,7 @@ pub struct WebhookWorkflowRunRequestedWorkflowRun {
 
 /// Repository Lite
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowRunRequestedWorkflowRunHeadRepository {
     pub archive_url: String,
     pub assignees_url: String,
@@ -21134,6 +21826,7 @@ pub struct WebhookWorkflowRunRequestedWorkflowRunHeadRepository {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WebhookWorkflowRunRequestedWorkflowRunPullRequestsItem {
     pub base: WebhookCheckSuiteCompletedCheckSuitePullRequestsItemBase,
     pub head: WebhookCheckSuiteCompletedCheckSuitePullRequestsItemHead,

@@ -7,12 +7,22 @@
 //! the target it was generated for. This `lib.rs` stands in for the generated `lib.rs`: it provides the few items
 //! the runtime reads from it, with the shapes the generator gives them.
 
+/// Stands in for the generated crate's `client_doc!`, which lists each `client.<tag>()` with its feature.
+macro_rules! client_doc {
+    () => {
+        "A GitHub REST client. Cheap to clone; clones share the HTTP stack."
+    };
+}
+
 pub mod pagination;
 pub mod runtime;
+pub mod timestamp;
+
+pub use timestamp::{Timestamp, TimestampError};
 
 pub use pagination::Pages;
 pub use runtime::{
-    ApiError, AuthKind, Client, ClientBuilder, Error, Host, Hosts, HttpConfig, OperationInfo,
+    ApiError, CallOptions, AuthKind, Client, ClientBuilder, Error, Host, Hosts, HttpConfig, OperationInfo,
     Proxy, RateLimitError, RateLimitHeaders, Response, Timeouts,
 };
 

@@ -2,6 +2,7 @@
 //! of the operation plus a short function that hands the caller's arguments and the descriptor to the runtime.
 
 use super::rust::qualified;
+use super::setters::{self, SetterField, Slot};
 use crate::lower::operation::media_suffix;
 use crate::model::{Body, BodyKind, Host, Model, Operation, Param, RType, Response};
 use crate::names;
@@ -319,7 +320,7 @@ fn query_name(op: &Operation) -> Ident {
 }
 
 fn response_name(op: &Operation) -> Ident {
-    format_ident!("{}Response", pascal(op))
+    format_ident!("{}Outcome", pascal(op))
 }
 
 fn pascal(op: &Operation) -> String {
@@ -373,11 +374,32 @@ fn query_struct(model: &Model, op: &Operation) -> TokenStream {
             (_, _, false) => quote!(out.push_opt(#key, #value);),
         }
     });
+    let sf: Vec<SetterField> = query
+        .iter()
+        .map(|p| {
+            let (ty, list) = match &p.ty {
+                RType::Vec(t) => (qualified(model, t), true),
+                t => (qualified(model, t), false),
+            };
+            SetterField {
+                ident: names::field_ident(&p.rust),
+                ty,
+                slot: if p.required { Slot::Plain } else { Slot::Optional },
+                list,
+                boxed: false,
+            }
+        })
+        .collect();
+    let ctor = setters::constructor(&name, &sf, &None);
+    let set = setters::setters(&name, &sf, &None);
     let doc = format!(" Query parameters of {}.", function_link(op));
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone, #derive_default)]
+        #[non_exhaustive]
         pub struct #name { #(#fields)* }
+        #ctor
+        #set
 
         impl Query for #name {
             fn write(&self, out: &mut QueryPairs) {
@@ -405,6 +427,7 @@ fn response_enum(model: &Model, op: &Operation) -> TokenStream {
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone)]
+        #[non_exhaustive]
         pub enum #name { #(#variants)* }
     }
 }

@@ -38,6 +38,8 @@ pub fn lib_rs(spec: &Spec, model: &Model) -> TokenStream {
         None => quote!(None),
     };
     let lib_doc = lib_doc(spec, count, features);
+    let client_doc = client_doc(&tags);
+    let hints = feature_hints(&tags);
     let webhooks = (!model.webhooks.is_empty()).then(|| {
         quote!(
             #[cfg(feature = "webhooks")]
@@ -50,20 +52,27 @@ pub fn lib_rs(spec: &Spec, model: &Model) -> TokenStream {
         #![allow(clippy::doc_lazy_continuation, clippy::tabs_in_doc_comments, reason = "doc comments are the description's text as GitHub wrote it")]
         #![allow(clippy::large_enum_variant, reason = "response enums and error bodies hold their payload inline: boxing would cost an allocation per call, and a caller matches on them once")]
         #![cfg_attr(docsrs, feature(doc_cfg))]
+        /// The rustdoc of [`Client`]: each `client.<tag>()` with the feature it needs.
+        macro_rules! client_doc { () => { #client_doc } }
         pub mod errors;
         pub mod pagination;
         pub mod runtime;
+        mod timestamp;
         pub mod types;
         #(#tag_mods)*
         #webhooks
         pub use pagination::Pages;
+        pub use timestamp::{Timestamp, TimestampError};
+        /// The date-time crate [`Timestamp`] converts to and from.
+        pub use chrono;
         /// What most programs use: `use github_rest::prelude::*;` brings the client, its errors and responses, and
         /// the stream traits that `Pages` needs (`next`, `try_collect`…).
         pub mod prelude {
             pub use crate::{Client, Error, Pages, Response};
             pub use futures::{StreamExt, TryStreamExt};
         }
-        pub use runtime::{ApiError, AuthKind, Client, ClientBuilder, Error, Host, Hosts, HttpConfig, OperationInfo, Proxy, RateLimitError, RateLimitHeaders, Response, Timeouts};
+        #hints
+        pub use runtime::{ApiError, AuthKind, CallOptions, Client, ClientBuilder, Error, Host, Hosts, HttpConfig, OperationInfo, Proxy, RateLimitError, RateLimitHeaders, Response, Timeouts};
         /// The GitHub target this crate was generated for.
         pub const TARGET: &str = #target;
         /// The `@octokit/openapi` version of the spec this crate was generated from.
@@ -77,6 +86,54 @@ pub fn lib_rs(spec: &Spec, model: &Model) -> TokenStream {
         /// For a GitHub Enterprise Server target, the release it was generated for; a server reporting an older
         /// `X-GitHub-Enterprise-Version` gets one warning in the logs.
         pub const GHES_RELEASE: Option<(u32, u32)> = #ghes;
+    }
+}
+
+/// The rustdoc of `Client`, with the table of its endpoint groups and their features.
+fn client_doc(tags: &BTreeMap<&str, &str>) -> String {
+    let mut s = String::from(
+        "A GitHub REST client. Cheap to clone; clones share the HTTP stack.\n\n\
+         Endpoints are reached through one method per group of the description, each behind a cargo feature of \
+         this crate (`full` turns on all of them; the default is `meta`, `rate-limit` and `users`). Calling a \
+         method whose feature is off is a compile error naming the feature.\n\n\
+         | method | feature |\n|---|---|\n",
+    );
+    for (tag, feature) in tags {
+        let accessor = names::field_ident(tag);
+        s.push_str(&format!("| `client.{accessor}()` | `{feature}` |\n"));
+    }
+    s
+}
+
+/// For every group whose feature is off, a stand-in `client.<tag>()` that fails to compile with a message naming
+/// the feature, instead of "no method named `<tag>`".
+fn feature_hints(tags: &BTreeMap<&str, &str>) -> TokenStream {
+    let hints = tags.iter().map(|(tag, feature)| {
+        let accessor = names::field_ident(tag);
+        let tr = format_ident!("{}", names::type_name(&format!("{tag}-feature")));
+        let message = format!("`client.{accessor}()` needs the `{feature}` feature of this crate");
+        let label = format!("enable the `{feature}` feature (or `full`) in Cargo.toml");
+        quote! {
+            #[cfg(not(feature = #feature))]
+            #[diagnostic::on_unimplemented(message = #message, label = #label)]
+            pub trait #tr {}
+            #[cfg(not(feature = #feature))]
+            impl crate::Client {
+                #[doc(hidden)]
+                pub fn #accessor(&self) -> FeatureOff where for<'a> &'a (): #tr {
+                    FeatureOff
+                }
+            }
+        }
+    });
+    quote! {
+        /// Stand-ins for the endpoint groups whose feature is off: calling one is a compile error naming the feature.
+        #[doc(hidden)]
+        pub mod feature_hints {
+            /// What a stand-in would return; it is never built, since the call does not compile.
+            pub struct FeatureOff;
+            #(#hints)*
+        }
     }
 }
 
@@ -144,6 +201,7 @@ doctest = false
 anyhow = "1"
 async-trait = "0.1"
 bytes.workspace = true
+chrono.workspace = true
 futures.workspace = true
 http.workspace = true
 percent-encoding = "2"

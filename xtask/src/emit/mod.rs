@@ -7,6 +7,7 @@ pub mod fidelity;
 pub mod lib;
 pub mod manifest;
 pub mod rust;
+pub mod setters;
 pub mod types;
 pub mod webhooks;
 

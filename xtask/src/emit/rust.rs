@@ -23,6 +23,7 @@ fn spell(
 ) -> TokenStream {
     match ty {
         RType::String => quote!(String),
+        RType::Timestamp => quote!(crate::Timestamp),
         RType::I64 => quote!(i64),
         RType::F64 => quote!(f64),
         RType::Bool => quote!(bool),

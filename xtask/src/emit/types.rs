@@ -1,6 +1,7 @@
 //! Emitting the models: one item (or two, with its `impl`) per type, grouped by the features that reach them.
 
 use super::rust::{cfg_attr, tokens};
+use super::setters::{self, SetterField, Slot};
 use crate::model::{DefKind, Field, Model, RType, TypeDef, Variant};
 use crate::names;
 use proc_macro2::TokenStream;
@@ -123,6 +124,7 @@ fn union(
         #attrs
         #derives
         #[serde(untagged)]
+        #[non_exhaustive]
         pub enum #name {
             #(#vs)*
             /// A value matching none of the shapes the description lists, kept as it arrived.
@@ -177,13 +179,39 @@ fn structure(
     let fs = fields.iter().map(|f| field(model, f, d.request));
     let default = d.request && model.has_default(&RType::Named(id), 0);
     let derives = derives(d, default);
-    let ctor = (d.request && !default).then(|| constructor(model, &name, fields, &cfg));
+    // Request bodies are built with `new(required…)` and setters; a field GitHub adds is then not a breaking change.
+    let build = d.request.then(|| {
+        let sf: Vec<SetterField> = fields.iter().map(|f| setter_field(model, f)).collect();
+        let ctor = setters::constructor(&name, &sf, &cfg);
+        let set = setters::setters(&name, &sf, &cfg);
+        quote!(#ctor #set)
+    });
     quote! {
         #cfg
         #attrs
         #derives
+        #[non_exhaustive]
         pub struct #name { #(#fs)* }
-        #ctor
+        #build
+    }
+}
+
+/// A request field as its constructor and setter take it.
+fn setter_field(model: &Model, f: &Field) -> SetterField {
+    let (ty, list) = match &f.ty {
+        RType::Vec(t) if !f.boxed => (tokens(model, t), true),
+        t => (tokens(model, t), false),
+    };
+    SetterField {
+        ident: names::field_ident(&f.rust),
+        ty,
+        slot: match (f.required, f.nullable) {
+            (true, false) => Slot::Plain,
+            (false, true) => Slot::ThreeState,
+            _ => Slot::Optional,
+        },
+        list,
+        boxed: f.boxed,
     }
 }
 
@@ -218,36 +246,6 @@ fn field(model: &Model, f: &Field, three_state: bool) -> TokenStream {
         ),
     };
     quote! { #fdoc #attrs pub #ident: #ty, }
-}
-
-/// `new(required…)` for request types with required fields; every optional field starts absent.
-fn constructor(
-    model: &Model,
-    name: &proc_macro2::Ident,
-    fields: &[Field],
-    cfg: &Option<TokenStream>,
-) -> TokenStream {
-    let args = fields.iter().filter(|f| f.required).map(|f| {
-        let id = names::field_ident(&f.rust);
-        let t = field_type(model, f);
-        let t = if f.nullable { quote!(Option<#t>) } else { t };
-        quote!(#id: impl Into<#t>)
-    });
-    let inits = fields.iter().map(|f| {
-        let id = names::field_ident(&f.rust);
-        if f.required {
-            quote!(#id: #id.into())
-        } else {
-            quote!(#id: None)
-        }
-    });
-    quote! {
-        #cfg
-        impl #name {
-            /// A value with the required fields set and every optional field absent.
-            pub fn new(#(#args),*) -> Self { #name { #(#inits),* } }
-        }
-    }
 }
 
 fn derives(d: &TypeDef, default: bool) -> TokenStream {

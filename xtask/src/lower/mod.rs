@@ -50,7 +50,7 @@ pub fn lower(spec: &Value) -> Result<Model> {
     unique_fn_names(&mut operations);
     let webhooks = webhooks::lower(&mut cx.schemas, spec);
     Ok(Model {
-        defs: cx.schemas.defs,
+        defs: cx.schemas.into_defs(),
         operations,
         errors: cx.errors,
         webhooks,

@@ -7,7 +7,7 @@
 use crate::model::{DefKind, Field, RType, TypeDef, Variant};
 use crate::names;
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The types lowered so far, and the indexes that keep one schema one type.
 pub struct Schemas<'a> {
@@ -17,6 +17,9 @@ pub struct Schemas<'a> {
     components: HashMap<String, usize>,
     /// Canonical schema text → def, so the same inline shape met twice is one type.
     inline: HashMap<String, usize>,
+    /// For the small shared enums and unions of scalars, every place they are used (the hints they were met at):
+    /// their names are chosen from these once lowering is done ([`Schemas::into_defs`]).
+    shared_uses: HashMap<usize, Vec<String>>,
 }
 
 pub fn resolve<'v>(spec: &'v Value, mut v: &'v Value) -> &'v Value {
@@ -57,7 +60,35 @@ impl<'a> Schemas<'a> {
             names: HashMap::new(),
             components: HashMap::new(),
             inline: HashMap::new(),
+            shared_uses: HashMap::new(),
         }
+    }
+
+    /// The lowered types, with each shared enum or union of scalars named after where it is used (see
+    /// [`shared_names`]).
+    pub fn into_defs(mut self) -> Vec<TypeDef> {
+        let component_names: BTreeSet<String> = self
+            .components
+            .values()
+            .map(|&id| self.defs[id].name.clone())
+            .collect();
+        let mut shared: Vec<(usize, Vec<String>)> = self.shared_uses.drain().collect();
+        shared.sort();
+        for (id, wanted) in shared_names(&shared, &component_names) {
+            if wanted == self.defs[id].name {
+                continue;
+            }
+            self.names.remove(&self.defs[id].name);
+            let mut name = wanted.clone();
+            let mut n = 2;
+            while self.names.contains_key(&name) {
+                name = format!("{wanted}{n}");
+                n += 1;
+            }
+            self.names.insert(name.clone(), id);
+            self.defs[id].name = name;
+        }
+        self.defs
     }
 
     fn reserve(&mut self, hint: &str, doc: Option<String>) -> usize {
@@ -129,6 +160,35 @@ impl<'a> Schemas<'a> {
         RType::Named(id)
     }
 
+    /// A `date-time` string, or a union of one with Unix seconds (webhook payloads carry both forms): one
+    /// `Timestamp` reads either.
+    fn is_timestamp(&self, s: &Value) -> bool {
+        let s = resolve(self.spec, s);
+        let date_time = |m: &Value| {
+            m.get("type").and_then(Value::as_str) == Some("string")
+                && m.get("format").and_then(Value::as_str) == Some("date-time")
+                && m.get("enum").is_none()
+        };
+        if date_time(s) {
+            return true;
+        }
+        let Some(list) = s
+            .get("oneOf")
+            .or_else(|| s.get("anyOf"))
+            .and_then(Value::as_array)
+        else {
+            return false;
+        };
+        let members: Vec<&Value> = list.iter().map(|m| resolve(self.spec, m)).collect();
+        s.get("properties").is_none()
+            && members.iter().any(|m| date_time(m))
+            && members.iter().all(|m| {
+                date_time(m)
+                    || (matches!(m.get("type").and_then(Value::as_str), Some("integer" | "number"))
+                        && m.get("enum").is_none())
+            })
+    }
+
     /// Whether a schema gets a named Rust type of its own (struct, enum or untagged enum).
     fn makes_def(&self, s: &Value) -> bool {
         let s = resolve(self.spec, s);
@@ -170,6 +230,9 @@ impl<'a> Schemas<'a> {
     }
 
     fn ty_inline(&mut self, s: &Value, hint: &str, dedup: bool) -> RType {
+        if self.is_timestamp(s) {
+            return RType::Timestamp;
+        }
         if self.makes_def(s) {
             if let Some(all) = s.get("allOf").and_then(Value::as_array) {
                 if all.len() == 1 && s.get("properties").is_none() {
@@ -181,13 +244,18 @@ impl<'a> Schemas<'a> {
             let key = shape_key(s);
             if dedup {
                 if let Some(&id) = self.inline.get(&key) {
+                    if let Some(uses) = self.shared_uses.get_mut(&id) {
+                        uses.push(hint.to_string());
+                    }
                     return RType::Named(id);
                 }
             }
-            let name = enum_name(s).unwrap_or_else(|| hint.to_string());
-            let id = self.reserve(&name, doc_of(s));
+            let id = self.reserve(hint, doc_of(s));
             if dedup {
                 self.inline.insert(key, id);
+                if is_small_shared(s) {
+                    self.shared_uses.insert(id, vec![hint.to_string()]);
+                }
             }
             self.fill(id, s);
             return RType::Named(id);
@@ -430,13 +498,18 @@ const IGNORED: &[&str] = &[
     "deprecated",
 ];
 
+/// `format: date-time` changes the Rust type (a `Timestamp`), unlike every other format.
+fn is_date_time_format(key: &str, value: &Value) -> bool {
+    key == "format" && value.as_str() == Some("date-time")
+}
+
 /// Stable text of a schema's shape (what decides the Rust type) for deduplication.
 fn canonical(v: &Value) -> String {
     fn strip(v: &Value) -> Value {
         match v {
             Value::Object(m) => Value::Object(
                 m.iter()
-                    .filter(|(k, _)| !IGNORED.contains(&k.as_str()))
+                    .filter(|(k, v)| !IGNORED.contains(&k.as_str()) || is_date_time_format(k, v))
                     .map(|(k, v)| {
                         (
                             k.clone(),
@@ -465,52 +538,82 @@ fn canonical(v: &Value) -> String {
     serde_json::to_string(&strip(v)).unwrap_or_default()
 }
 
-/// Small shared enums are named after their values (`ReadOrWrite`), and unions of plain types after the types
-/// (`StringOrInteger`), since one type serves many places.
-fn enum_name(s: &Value) -> Option<String> {
-    if let Some(list) = s
-        .get("oneOf")
-        .or_else(|| s.get("anyOf"))
-        .and_then(Value::as_array)
-    {
-        let types: Option<Vec<String>> = list
-            .iter()
-            .map(|m| {
-                match (
-                    m.get("type").and_then(Value::as_str),
-                    m.get("properties"),
-                    m.get("enum"),
-                    m.get("$ref"),
-                ) {
-                    (Some(t), None, None, None) if t != "object" && t != "array" => {
-                        Some(heck::ToUpperCamelCase::to_upper_camel_case(t))
-                    }
-                    _ => None,
-                }
-            })
-            .collect();
-        return types
-            .filter(|t| !t.is_empty() && t.len() <= 3)
-            .map(|mut t| {
-                t.sort();
-                t.join("Or")
-            });
+/// String enums and unions of scalars: small shapes GitHub repeats across many operations (`asc`/`desc`,
+/// `integer`/`string`), which one type serves and which are named after their main use.
+fn is_small_shared(s: &Value) -> bool {
+    if let Some(list) = s.get("oneOf").or_else(|| s.get("anyOf")).and_then(Value::as_array) {
+        return list.iter().all(|m| {
+            matches!(m.get("type").and_then(Value::as_str), Some(t) if t != "object" && t != "array")
+                && m.get("properties").is_none()
+                && m.get("enum").is_none()
+                && m.get("$ref").is_none()
+        });
     }
-    let values: Vec<&str> = s
-        .get("enum")?
-        .as_array()?
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    if values.is_empty() || values.len() > 3 {
-        return None;
+    s.get("enum").is_some()
+}
+
+/// Names for the shared enums and unions of scalars, from where they are used, never from their values (a value
+/// GitHub adds must not rename a type):
+/// - used once: after that use (`IssuesListForRepoState`);
+/// - used by a field of a component schema: after it (`IssueState`), as the place the value belongs to;
+/// - else after the field most of its uses have (`Direction`), when no other shared type with more uses claims that
+///   name;
+/// - else after its shortest use.
+fn shared_names(shared: &[(usize, Vec<String>)], components: &BTreeSet<String>) -> Vec<(usize, String)> {
+    let of_component = |u: &str| {
+        u.split_once('-')
+            .is_some_and(|(parent, _)| components.contains(parent))
+    };
+    let shortest = |uses: &[String], filter: &dyn Fn(&str) -> bool| {
+        uses.iter()
+            .filter(|u| filter(u))
+            .map(|u| names::type_name(u))
+            .min_by_key(|n| (n.len(), n.clone()))
+    };
+    // The field most uses name (`direction`), per type.
+    let field_of = |uses: &[String]| -> String {
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for u in uses {
+            let field = u.rsplit('-').next().unwrap_or(u);
+            *counts.entry(names::type_name(field)).or_default() += 1;
+        }
+        let best = counts.values().copied().max().unwrap_or(0);
+        counts
+            .into_iter()
+            .find(|(_, c)| *c == best)
+            .map(|(f, _)| f)
+            .unwrap_or_default()
+    };
+    // Who claims each bare field name: the type with the most uses.
+    let mut claims: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for (id, uses) in shared {
+        let distinct: BTreeSet<&String> = uses.iter().collect();
+        if distinct.len() < 2 || uses.iter().any(|u| of_component(u)) {
+            continue;
+        }
+        let field = field_of(uses);
+        if components.contains(&field) {
+            continue;
+        }
+        let e = claims.entry(field).or_insert((*id, distinct.len()));
+        if distinct.len() > e.1 {
+            *e = (*id, distinct.len());
+        }
     }
-    let name = values
+    let claimed: BTreeMap<usize, String> = claims.into_iter().map(|(f, (id, _))| (id, f)).collect();
+    shared
         .iter()
-        .map(|v| names::type_name(v))
-        .collect::<Vec<_>>()
-        .join("Or");
-    (name.len() <= 40).then_some(name)
+        .map(|(id, uses)| {
+            let name = if let Some(n) = shortest(uses, &|u| of_component(u)) {
+                n
+            } else if let Some(f) = claimed.get(id) {
+                f.clone()
+            } else {
+                shortest(uses, &|_| true).unwrap_or_default()
+            };
+            (*id, name)
+        })
+        .collect()
 }
 
 #[cfg(test)]

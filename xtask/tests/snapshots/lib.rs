@@ -29,24 +29,73 @@ Error statuses become [`Error::Api`] carrying GitHub's message, validation error
     reason = "response enums and error bodies hold their payload inline: boxing would cost an allocation per call, and a caller matches on them once"
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+/// The rustdoc of [`Client`]: each `client.<tag>()` with the feature it needs.
+macro_rules! client_doc {
+    () => {
+        "A GitHub REST client. Cheap to clone; clones share the HTTP stack.\n\nEndpoints are reached through one method per group of the description, each behind a cargo feature of this crate (`full` turns on all of them; the default is `meta`, `rate-limit` and `users`). Calling a method whose feature is off is a compile error naming the feature.\n\n| method | feature |\n|---|---|\n| `client.search()` | `search` |\n| `client.widgets()` | `widgets` |\n"
+    };
+}
 pub mod errors;
 pub mod pagination;
 pub mod runtime;
+mod timestamp;
 pub mod types;
 #[cfg(feature = "search")]
 pub mod search;
 #[cfg(feature = "widgets")]
 pub mod widgets;
 pub use pagination::Pages;
+pub use timestamp::{Timestamp, TimestampError};
+/// The date-time crate [`Timestamp`] converts to and from.
+pub use chrono;
 /// What most programs use: `use github_rest::prelude::*;` brings the client, its errors and responses, and
 /// the stream traits that `Pages` needs (`next`, `try_collect`…).
 pub mod prelude {
     pub use crate::{Client, Error, Pages, Response};
     pub use futures::{StreamExt, TryStreamExt};
 }
+/// Stand-ins for the endpoint groups whose feature is off: calling one is a compile error naming the feature.
+#[doc(hidden)]
+pub mod feature_hints {
+    /// What a stand-in would return; it is never built, since the call does not compile.
+    pub struct FeatureOff;
+    #[cfg(not(feature = "search"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.search()` needs the `search` feature of this crate",
+        label = "enable the `search` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait SearchFeature {}
+    #[cfg(not(feature = "search"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn search(&self) -> FeatureOff
+        where
+            for<'a> &'a (): SearchFeature,
+        {
+            FeatureOff
+        }
+    }
+    #[cfg(not(feature = "widgets"))]
+    #[diagnostic::on_unimplemented(
+        message = "`client.widgets()` needs the `widgets` feature of this crate",
+        label = "enable the `widgets` feature (or `full`) in Cargo.toml"
+    )]
+    pub trait WidgetsFeature {}
+    #[cfg(not(feature = "widgets"))]
+    impl crate::Client {
+        #[doc(hidden)]
+        pub fn widgets(&self) -> FeatureOff
+        where
+            for<'a> &'a (): WidgetsFeature,
+        {
+            FeatureOff
+        }
+    }
+}
 pub use runtime::{
-    ApiError, AuthKind, Client, ClientBuilder, Error, Host, Hosts, HttpConfig,
-    OperationInfo, Proxy, RateLimitError, RateLimitHeaders, Response, Timeouts,
+    ApiError, AuthKind, CallOptions, Client, ClientBuilder, Error, Host, Hosts,
+    HttpConfig, OperationInfo, Proxy, RateLimitError, RateLimitHeaders, Response,
+    Timeouts,
 };
 /// The GitHub target this crate was generated for.
 pub const TARGET: &str = "fixture";

@@ -55,9 +55,31 @@ static WIDGETS: Endpoint = Endpoint {
 };
 /// Query parameters of [`widgets`](SearchApi::widgets).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SearchWidgetsQuery {
     pub q: String,
     pub per_page: Option<i64>,
+}
+impl SearchWidgetsQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(q: impl Into<String>) -> Self {
+        SearchWidgetsQuery {
+            q: q.into(),
+            per_page: None,
+        }
+    }
+}
+impl SearchWidgetsQuery {
+    /// Sets `q`.
+    pub fn q(mut self, value: impl Into<String>) -> Self {
+        self.q = value.into();
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
 }
 impl Query for SearchWidgetsQuery {
     fn write(&self, out: &mut QueryPairs) {

@@ -4,6 +4,7 @@
 use super::*;
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SearchWidgetsResponse {
     pub total_count: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -6,28 +6,30 @@ use super::*;
 #[cfg(any(feature = "search", feature = "widgets"))]
 /// A widget of a repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Widget {
     pub id: i64,
     pub number: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    pub state: OpenOrClosed,
+    pub state: WidgetState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<SimpleUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<Box<Widget>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<crate::Timestamp>,
 }
 
 #[cfg(any(feature = "search", feature = "widgets"))]
 crate::open_enum! {
-    OpenOrClosed { Open = "open", Closed = "closed", }
+    WidgetState { Open = "open", Closed = "closed", }
 }
 
 #[cfg(any(feature = "search", feature = "widgets"))]
 /// Simple User
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SimpleUser {
     pub login: String,
     pub id: i64,

@@ -4,10 +4,11 @@
 use super::*;
 
 crate::open_enum! {
-    OpenOrClosedOrAll { Open = "open", Closed = "closed", All = "all", }
+    WidgetsListForRepoState { Open = "open", Closed = "closed", All = "all", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BasicError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -16,59 +17,102 @@ pub struct BasicError {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct WidgetsCreateRequest {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<IntegerOrString>,
+    pub size: Option<WidgetsCreateRequestSize>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub color: Option<Option<RedOrGreen>>,
+    pub color: Option<Option<WidgetsCreateRequestColor>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
+}
+impl WidgetsCreateRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: impl Into<String>) -> Self {
+        WidgetsCreateRequest {
+            name: name.into(),
+            size: None,
+            color: None,
+            tags: None,
+        }
+    }
+}
+impl WidgetsCreateRequest {
+    /// Sets `name`.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = value.into();
+        self
+    }
+    /// Sets `size`.
+    pub fn size(mut self, value: impl Into<WidgetsCreateRequestSize>) -> Self {
+        self.size = Some(value.into());
+        self
+    }
+    /// Sets `color`.
+    pub fn color(mut self, value: impl Into<WidgetsCreateRequestColor>) -> Self {
+        self.color = Some(Some(value.into()));
+        self
+    }
+    /// Sends `color` as `null` (GitHub then clears it).
+    pub fn color_null(mut self) -> Self {
+        self.color = Some(None);
+        self
+    }
+    /// Sets `tags`.
+    pub fn tags(mut self, value: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.tags = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
-pub enum IntegerOrString {
+#[non_exhaustive]
+pub enum WidgetsCreateRequestSize {
     Integer(i64),
     String(String),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
-impl std::fmt::Display for IntegerOrString {
+impl std::fmt::Display for WidgetsCreateRequestSize {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            IntegerOrString::Integer(v) => v.fmt(f),
-            IntegerOrString::String(v) => v.fmt(f),
-            IntegerOrString::Other(serde_json::Value::String(s)) => f.write_str(s),
-            IntegerOrString::Other(v) => v.fmt(f),
+            WidgetsCreateRequestSize::Integer(v) => v.fmt(f),
+            WidgetsCreateRequestSize::String(v) => v.fmt(f),
+            WidgetsCreateRequestSize::Other(serde_json::Value::String(s)) => {
+                f.write_str(s)
+            }
+            WidgetsCreateRequestSize::Other(v) => v.fmt(f),
         }
     }
 }
-impl From<i64> for IntegerOrString {
+impl From<i64> for WidgetsCreateRequestSize {
     fn from(v: i64) -> Self {
-        IntegerOrString::Integer(v)
+        WidgetsCreateRequestSize::Integer(v)
     }
 }
-impl From<String> for IntegerOrString {
+impl From<String> for WidgetsCreateRequestSize {
     fn from(v: String) -> Self {
-        IntegerOrString::String(v)
+        WidgetsCreateRequestSize::String(v)
     }
 }
-impl From<&str> for IntegerOrString {
+impl From<&str> for WidgetsCreateRequestSize {
     fn from(v: &str) -> Self {
-        IntegerOrString::String(v.to_string())
+        WidgetsCreateRequestSize::String(v.to_string())
     }
 }
 
 crate::open_enum! {
-    RedOrGreen { Red = "red", Green = "green", }
+    WidgetsCreateRequestColor { Red = "red", Green = "green", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ValidationError {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,6 +120,7 @@ pub struct ValidationError {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ValidationErrorErrorsItem {
     pub code: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -138,13 +138,53 @@ static LIST_FOR_REPO: Endpoint = Endpoint {
 };
 /// Query parameters of [`list_for_repo`](WidgetsApi::list_for_repo).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct WidgetsListForRepoQuery {
     /// Which widgets.
-    pub state: Option<types::OpenOrClosedOrAll>,
+    pub state: Option<types::WidgetsListForRepoState>,
     pub labels: Option<Vec<String>>,
     pub ids: Option<Vec<i64>>,
     pub per_page: Option<i64>,
     pub page: Option<i64>,
+}
+impl WidgetsListForRepoQuery {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new() -> Self {
+        WidgetsListForRepoQuery {
+            state: None,
+            labels: None,
+            ids: None,
+            per_page: None,
+            page: None,
+        }
+    }
+}
+impl WidgetsListForRepoQuery {
+    /// Sets `state`.
+    pub fn state(mut self, value: impl Into<types::WidgetsListForRepoState>) -> Self {
+        self.state = Some(value.into());
+        self
+    }
+    /// Sets `labels`.
+    pub fn labels(mut self, value: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.labels = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `ids`.
+    pub fn ids(mut self, value: impl IntoIterator<Item = impl Into<i64>>) -> Self {
+        self.ids = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets `per_page`.
+    pub fn per_page(mut self, value: impl Into<i64>) -> Self {
+        self.per_page = Some(value.into());
+        self
+    }
+    /// Sets `page`.
+    pub fn page(mut self, value: impl Into<i64>) -> Self {
+        self.page = Some(value.into());
+        self
+    }
 }
 impl Query for WidgetsListForRepoQuery {
     fn write(&self, out: &mut QueryPairs) {
