@@ -9,7 +9,7 @@ mod limited;
 
 use github_auth::middleware::{ConcurrencyConfig, MiddlewareConfig};
 use github_auth::{ClientBuilder, SecretString};
-use github_rest::types::{IntegerOrString, IssuesCreateRequest};
+use github_rest::types::IssuesCreateRequest;
 use limited::{LimitedGithub, Limits};
 use std::time::{Duration, Instant};
 
@@ -67,7 +67,7 @@ async fn posts(n: usize) {
     let tasks = (0..n).map(|i| {
         let c = c.clone();
         tokio::spawn(async move {
-            let issue = IssuesCreateRequest::new(IntegerOrString::String(format!("task {i}")));
+            let issue = IssuesCreateRequest::new(format!("task {i}"));
             c.issues().create("o", "r", &issue).await.is_ok()
         })
     });

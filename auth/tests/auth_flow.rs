@@ -366,9 +366,7 @@ async fn oauth_app_credentials_go_as_basic_auth_never_in_the_query() {
         .apps()
         .check_token(
             "Iv1.abc",
-            &github_rest::types::AppsCheckTokenRequest {
-                access_token: "gho_user".into(),
-            },
+            &github_rest::types::AppsCheckTokenRequest::new("gho_user"),
         )
         .await
         .unwrap();
@@ -377,9 +375,7 @@ async fn oauth_app_credentials_go_as_basic_auth_never_in_the_query() {
         .apps()
         .delete_authorization(
             "Iv1.abc",
-            &github_rest::types::AppsDeleteAuthorizationRequest {
-                access_token: "gho_user".into(),
-            },
+            &github_rest::types::AppsDeleteAuthorizationRequest::new("gho_user"),
         )
         .await
         .unwrap();

@@ -8,7 +8,7 @@ mod limited;
 
 use github_auth::middleware::MiddlewareConfig;
 use github_auth::{AuthError, ClientBuilder, SecretString};
-use github_rest::types::{IntegerOrString, IssuesCreateRequest};
+use github_rest::types::IssuesCreateRequest;
 use limited::{LimitedGithub, Limits};
 use std::time::Duration;
 
@@ -50,7 +50,7 @@ async fn posts(client: &github_rest::Client, n: usize) -> usize {
     let calls = (0..n).map(|i| {
         let c = client.clone();
         tokio::spawn(async move {
-            let issue = IssuesCreateRequest::new(IntegerOrString::String(format!("task {i}")));
+            let issue = IssuesCreateRequest::new(format!("task {i}"));
             c.issues().create("o", "r", &issue).await
         })
     });

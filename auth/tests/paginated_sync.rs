@@ -83,10 +83,7 @@ async fn sync(failures: usize) -> (Vec<i64>, Vec<github_rest::Error>, usize) {
         .middleware(MiddlewareConfig::none().retry(Some(retry)))
         .build()
         .unwrap();
-    let q = github_rest::apps::AppsListInstallationsQuery {
-        per_page: Some(PER_PAGE as i64),
-        ..Default::default()
-    };
+    let q = github_rest::apps::AppsListInstallationsQuery::new().per_page(PER_PAGE as i64);
     let all: Vec<_> = client.apps().list_installations_stream(&q).collect().await;
     let (mut ids, mut errors) = (Vec::new(), Vec::new());
     for r in all {

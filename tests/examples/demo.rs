@@ -50,8 +50,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         repo.full_name, repo.stargazers_count, repo.default_branch
     );
 
-    let mut new_issue = IssuesCreateRequest::new("Found a bug");
-    new_issue.body = Some("I'm having a problem with this.".into());
+    let new_issue = IssuesCreateRequest::new("Found a bug")
+        .body("I'm having a problem with this.")
+        .labels(["bug"]);
     let created = client
         .issues()
         .create("octocat", "Hello-World", &new_issue)
@@ -61,10 +62,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         created.body.number, created.status, created.body.html_url
     );
 
-    let q = IssuesListForRepoQuery {
-        per_page: Some(50),
-        ..Default::default()
-    };
+    let q = IssuesListForRepoQuery::new().state("open").per_page(50);
     let issues = client
         .issues()
         .list_for_repo("octocat", "Hello-World", &q)

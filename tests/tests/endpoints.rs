@@ -1,7 +1,7 @@
 //! End-to-end calls through the generated client against a local mock GitHub.
 
 use github_rest::errors::ErrorBody;
-use github_rest::types::{IntegerOrString, IssuesCreateRequest};
+use github_rest::types::IssuesCreateRequest;
 use github_rest::Error;
 use serde_json::json;
 use tests::{fixture, mock_github};
@@ -48,11 +48,9 @@ async fn create_issue_sends_the_body_and_decodes_201() {
         .expect(1)
         .mount(&server)
         .await;
-    let mut body = IssuesCreateRequest::new(IntegerOrString::String("Found a bug".into()));
-    body.body = Some("It breaks".into());
-    body.labels = Some(vec![
-        github_rest::types::IssuesCreateRequestLabelsItem::String("bug".into()),
-    ]);
+    let body = IssuesCreateRequest::new("Found a bug")
+        .body("It breaks")
+        .labels(["bug"]);
     let resp = client
         .issues()
         .create("octocat", "Hello-World", &body)
@@ -124,7 +122,7 @@ async fn validation_failure_is_a_typed_api_error_with_field_errors() {
         .respond_with(ResponseTemplate::new(422).set_body_json(body))
         .mount(&server)
         .await;
-    let req = IssuesCreateRequest::new(IntegerOrString::String(String::new()));
+    let req = IssuesCreateRequest::new("");
     let err = client
         .issues()
         .create("o", "r", &req)
@@ -172,12 +170,10 @@ async fn query_parameters_and_path_encoding() {
         .expect(1)
         .mount(&server)
         .await;
-    let q = github_rest::issues::IssuesListForRepoQuery {
-        state: Some("closed".into()),
-        per_page: Some(2),
-        labels: Some("bug,ui".into()),
-        ..Default::default()
-    };
+    let q = github_rest::issues::IssuesListForRepoQuery::new()
+        .state("closed")
+        .per_page(2)
+        .labels("bug,ui");
     let resp = client
         .issues()
         .list_for_repo("o", "r", &q)
@@ -198,13 +194,10 @@ async fn array_query_parameters_are_exploded() {
         .expect(1)
         .mount(&server)
         .await;
-    let q = github_rest::migrations::MigrationsListForOrgQuery {
-        exclude: Some(vec![
-            github_rest::types::Repositories::Repositories,
-            github_rest::types::Repositories::Other("owner".into()),
-        ]),
-        ..Default::default()
-    };
+    let q = github_rest::migrations::MigrationsListForOrgQuery::new().exclude([
+        github_rest::types::MigrationsListForOrgExcludeItem::Repositories,
+        github_rest::types::MigrationsListForOrgExcludeItem::Other("owner".into()),
+    ]);
     client
         .migrations()
         .list_for_org("acme", &q)

@@ -1,7 +1,7 @@
 //! Requests can say everything the API accepts, and responses keep what GitHub sends: explicit null, empty arrays,
 //! optional bodies, unknown enum values, alternate media types, text and binary bodies, the uploads host, 3xx.
 
-use github_rest::types::{IntegerOrString, Issue, IssuesUpdateRequest, OpenOrClosed};
+use github_rest::types::{Issue, IssuesUpdateRequest, PullRequestState};
 use github_rest::Client;
 use serde_json::json;
 use tests::{fixture, mock_github};
@@ -21,12 +21,10 @@ async fn optional_nullable_fields_have_three_states_and_arrays_can_be_sent_empty
         .expect(1)
         .mount(&server)
         .await;
-    let body = IssuesUpdateRequest {
-        title: Some(Some(IntegerOrString::String("New title".into()))),
-        milestone: Some(None),
-        labels: Some(vec![]),
-        ..Default::default()
-    };
+    let body = IssuesUpdateRequest::new()
+        .title("New title")
+        .milestone_null()
+        .labels(Vec::<&str>::new());
     client
         .issues()
         .update("o", "r", 7, Some(&body))
@@ -53,11 +51,11 @@ async fn an_optional_request_body_can_be_left_out() {
 
 #[test]
 fn unknown_enum_values_are_kept_and_written_back_unchanged() {
-    let v: OpenOrClosed = serde_json::from_value(json!("archived")).unwrap();
-    assert_eq!(v, OpenOrClosed::Other("archived".into()));
+    let v: PullRequestState = serde_json::from_value(json!("archived")).unwrap();
+    assert_eq!(v, PullRequestState::Other("archived".into()));
     assert_eq!(serde_json::to_value(&v).unwrap(), json!("archived"));
-    let known: OpenOrClosed = serde_json::from_value(json!("closed")).unwrap();
-    assert_eq!(known, OpenOrClosed::Closed);
+    let known: PullRequestState = serde_json::from_value(json!("closed")).unwrap();
+    assert_eq!(known, PullRequestState::Closed);
 
     // Inside a response, with an extra field GitHub added later.
     let mut issue = fixture("issue.json");
@@ -121,10 +119,7 @@ async fn release_assets_go_to_the_uploads_host_from_bytes_or_a_stream() {
         .expect(2)
         .mount(&server)
         .await;
-    let q = github_rest::repos::ReposUploadReleaseAssetQuery {
-        name: "app.zip".into(),
-        label: None,
-    };
+    let q = github_rest::repos::ReposUploadReleaseAssetQuery::new("app.zip");
     let up = client
         .repos()
         .upload_release_asset("o", "r", 9, &q, "application/zip", b"PK\x03\x04!".to_vec())
@@ -159,10 +154,7 @@ async fn enterprise_server_uses_api_v3_and_api_uploads() {
         .expect(1)
         .mount(&server)
         .await;
-    let q = github_rest::repos::ReposUploadReleaseAssetQuery {
-        name: "app.zip".into(),
-        label: None,
-    };
+    let q = github_rest::repos::ReposUploadReleaseAssetQuery::new("app.zip");
     client
         .repos()
         .upload_release_asset("o", "r", 9, &q, "application/zip", vec![1u8])
@@ -237,10 +229,7 @@ async fn moved_resources_are_followed_on_every_method() {
         .expect(1)
         .mount(&server)
         .await;
-    let query = github_rest::issues::IssuesListForRepoQuery {
-        state: Some("open".into()),
-        ..Default::default()
-    };
+    let query = github_rest::issues::IssuesListForRepoQuery::new().state("open");
     let issues = client
         .issues()
         .list_for_repo("o", "old", &query)
@@ -262,10 +251,7 @@ async fn moved_resources_are_followed_on_every_method() {
         .expect(1)
         .mount(&server)
         .await;
-    let update = github_rest::types::ReposUpdateRequest {
-        description: Some("moved".into()),
-        ..Default::default()
-    };
+    let update = github_rest::types::ReposUpdateRequest::new().description("moved");
     let repo = client
         .repos()
         .update("o", "old", Some(&update))
@@ -300,7 +286,7 @@ async fn a_redirect_that_is_the_answer_is_not_followed() {
         .unwrap();
     assert!(matches!(
         resp.body,
-        github_rest::orgs::OrgsCheckMembershipForUserResponse::Found
+        github_rest::orgs::OrgsCheckMembershipForUserOutcome::Found
     ));
 }
 

@@ -107,10 +107,7 @@ async fn follows_next_links_in_order_asking_100_per_page() {
 #[tokio::test]
 async fn known_page_count_fetches_concurrently_and_keeps_order() {
     let (_s, client, hits) = serve(50, true, None).await;
-    let q = IssuesListForRepoQuery {
-        per_page: Some(20),
-        ..Default::default()
-    };
+    let q = IssuesListForRepoQuery::new().per_page(20);
     let items = client
         .issues()
         .list_for_repo_stream("o", "r", &q)
@@ -142,10 +139,7 @@ async fn taking_a_few_items_stops_fetching() {
 async fn a_500_in_the_middle_of_a_50_page_sync_ends_with_a_typed_error_after_every_earlier_item() {
     for with_last in [false, true] {
         let (_s, client, _hits) = serve(50, with_last, Some(23)).await;
-        let q = IssuesListForRepoQuery {
-            per_page: Some(10),
-            ..Default::default()
-        };
+        let q = IssuesListForRepoQuery::new().per_page(10);
         let all: Vec<Result<_, Error>> = client
             .issues()
             .list_for_repo_stream("o", "r", &q)

@@ -1,4 +1,4 @@
 // A request body's required field (an issue's title) cannot be left out.
 fn main() {
-    let _ = github_rest::types::IssuesCreateRequest { body: None, ..Default::default() };
+    let _ = github_rest::types::IssuesCreateRequest::new().body("no title");
 }
