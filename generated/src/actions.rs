@@ -4569,7 +4569,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: types::PageDeploymentId,
+        workflow_id: types::IntegerOrString,
     ) -> Result<Response<types::Workflow>, Error> {
         self.client.call(&GET_WORKFLOW, Args::new(&[&owner, &repo, &workflow_id])).await
     }
@@ -4588,7 +4588,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: types::PageDeploymentId,
+        workflow_id: types::IntegerOrString,
     ) -> Result<Response<()>, Error> {
         self.client
             .call(&DISABLE_WORKFLOW, Args::new(&[&owner, &repo, &workflow_id]))
@@ -4611,7 +4611,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: types::PageDeploymentId,
+        workflow_id: types::IntegerOrString,
         body: &types::ActionsCreateWorkflowDispatchRequest,
     ) -> Result<Response<ActionsCreateWorkflowDispatchOutcome>, Error> {
         self.client
@@ -4643,7 +4643,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: types::PageDeploymentId,
+        workflow_id: types::IntegerOrString,
     ) -> Result<Response<()>, Error> {
         self.client
             .call(&ENABLE_WORKFLOW, Args::new(&[&owner, &repo, &workflow_id]))
@@ -4668,7 +4668,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: types::PageDeploymentId,
+        workflow_id: types::IntegerOrString,
         query: &ActionsListWorkflowRunsQuery,
     ) -> Result<Response<types::ActionsListWorkflowRunsForRepoResponse>, Error> {
         self.client
@@ -4683,7 +4683,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: types::PageDeploymentId,
+        workflow_id: types::IntegerOrString,
         query: &ActionsListWorkflowRunsQuery,
     ) -> Pages<types::WorkflowRun> {
         let request = Request::new(
@@ -4714,7 +4714,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: types::PageDeploymentId,
+        workflow_id: types::IntegerOrString,
     ) -> Result<Response<types::WorkflowUsage>, Error> {
         self.client
             .call(&GET_WORKFLOW_USAGE, Args::new(&[&owner, &repo, &workflow_id]))

@@ -3912,7 +3912,7 @@ impl<'a> ReposApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        pages_deployment_id: types::PageDeploymentId,
+        pages_deployment_id: types::IntegerOrString,
     ) -> Result<Response<types::PagesDeploymentStatus>, Error> {
         self.client
             .call(
@@ -3936,7 +3936,7 @@ impl<'a> ReposApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        pages_deployment_id: types::PageDeploymentId,
+        pages_deployment_id: types::IntegerOrString,
     ) -> Result<Response<()>, Error> {
         self.client
             .call(

@@ -1411,9 +1411,7 @@ pub struct ActionsCreateOrUpdateOrgSecretRequest {
     pub visibility: ActionsCreateOrgVariableRequestVisibility,
     /// An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/reference/actions#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/reference/actions#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/reference/actions#remove-selected-repository-from-an-organization-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selected_repository_ids: Option<
-        Vec<ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem>,
-    >,
+    pub selected_repository_ids: Option<Vec<IntegerOrString>>,
 }
 impl ActionsCreateOrUpdateOrgSecretRequest {
     /// A value with the required fields set and every optional field absent.
@@ -1450,11 +1448,7 @@ impl ActionsCreateOrUpdateOrgSecretRequest {
     /// Sets `selected_repository_ids`.
     pub fn selected_repository_ids(
         mut self,
-        value: impl IntoIterator<
-            Item = impl Into<
-                ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem,
-            >,
-        >,
+        value: impl IntoIterator<Item = impl Into<IntegerOrString>>,
     ) -> Self {
         self.selected_repository_ids = Some(value.into_iter().map(Into::into).collect());
         self

@@ -889,9 +889,7 @@ pub struct CodespacesCreateOrUpdateSecretForAuthenticatedUserRequest {
     pub key_id: String,
     /// An array of repository ids that can access the user secret. You can manage the list of selected repositories using the [List selected repositories for a user secret](https://docs.github.com/rest/codespaces/secrets#list-selected-repositories-for-a-user-secret), [Set selected repositories for a user secret](https://docs.github.com/rest/codespaces/secrets#set-selected-repositories-for-a-user-secret), and [Remove a selected repository from a user secret](https://docs.github.com/rest/codespaces/secrets#remove-a-selected-repository-from-a-user-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selected_repository_ids: Option<
-        Vec<ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem>,
-    >,
+    pub selected_repository_ids: Option<Vec<IntegerOrString>>,
 }
 impl CodespacesCreateOrUpdateSecretForAuthenticatedUserRequest {
     /// A value with the required fields set and every optional field absent.
@@ -917,11 +915,7 @@ impl CodespacesCreateOrUpdateSecretForAuthenticatedUserRequest {
     /// Sets `selected_repository_ids`.
     pub fn selected_repository_ids(
         mut self,
-        value: impl IntoIterator<
-            Item = impl Into<
-                ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem,
-            >,
-        >,
+        value: impl IntoIterator<Item = impl Into<IntegerOrString>>,
     ) -> Self {
         self.selected_repository_ids = Some(value.into_iter().map(Into::into).collect());
         self

@@ -259,9 +259,7 @@ pub struct DependabotCreateOrUpdateOrgSecretRequest {
     pub visibility: ActionsCreateOrgVariableRequestVisibility,
     /// An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/reference/dependabot#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/reference/dependabot#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/reference/dependabot#remove-selected-repository-from-an-organization-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selected_repository_ids: Option<
-        Vec<ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem>,
-    >,
+    pub selected_repository_ids: Option<Vec<IntegerOrString>>,
 }
 impl DependabotCreateOrUpdateOrgSecretRequest {
     /// A value with the required fields set and every optional field absent.
@@ -298,11 +296,7 @@ impl DependabotCreateOrUpdateOrgSecretRequest {
     /// Sets `selected_repository_ids`.
     pub fn selected_repository_ids(
         mut self,
-        value: impl IntoIterator<
-            Item = impl Into<
-                ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem,
-            >,
-        >,
+        value: impl IntoIterator<Item = impl Into<IntegerOrString>>,
     ) -> Self {
         self.selected_repository_ids = Some(value.into_iter().map(Into::into).collect());
         self

@@ -194,7 +194,9 @@ pub struct Snapshot {
     pub detector: SnapshotDetector,
     /// User-defined metadata to store domain-specific information limited to 8 keys with scalar values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<std::collections::BTreeMap<String, Option<MetadataValue>>>,
+    pub metadata: Option<
+        std::collections::BTreeMap<String, Option<BooleanOrNumberOrString>>,
+    >,
     /// A collection of package manifests, which are a collection of related dependencies declared in a file or representing a logical group of dependencies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifests: Option<std::collections::BTreeMap<String, Manifest>>,
@@ -252,7 +254,9 @@ impl Snapshot {
     /// Sets `metadata`.
     pub fn metadata(
         mut self,
-        value: impl Into<std::collections::BTreeMap<String, Option<MetadataValue>>>,
+        value: impl Into<
+            std::collections::BTreeMap<String, Option<BooleanOrNumberOrString>>,
+        >,
     ) -> Self {
         self.metadata = Some(value.into());
         self
@@ -357,42 +361,44 @@ impl SnapshotDetector {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 #[non_exhaustive]
-pub enum MetadataValue {
+pub enum BooleanOrNumberOrString {
     String(String),
     Number(f64),
     Boolean(bool),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
-impl std::fmt::Display for MetadataValue {
+impl std::fmt::Display for BooleanOrNumberOrString {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            MetadataValue::String(v) => v.fmt(f),
-            MetadataValue::Number(v) => v.fmt(f),
-            MetadataValue::Boolean(v) => v.fmt(f),
-            MetadataValue::Other(serde_json::Value::String(s)) => f.write_str(s),
-            MetadataValue::Other(v) => v.fmt(f),
+            BooleanOrNumberOrString::String(v) => v.fmt(f),
+            BooleanOrNumberOrString::Number(v) => v.fmt(f),
+            BooleanOrNumberOrString::Boolean(v) => v.fmt(f),
+            BooleanOrNumberOrString::Other(serde_json::Value::String(s)) => {
+                f.write_str(s)
+            }
+            BooleanOrNumberOrString::Other(v) => v.fmt(f),
         }
     }
 }
-impl From<String> for MetadataValue {
+impl From<String> for BooleanOrNumberOrString {
     fn from(v: String) -> Self {
-        MetadataValue::String(v)
+        BooleanOrNumberOrString::String(v)
     }
 }
-impl From<&str> for MetadataValue {
+impl From<&str> for BooleanOrNumberOrString {
     fn from(v: &str) -> Self {
-        MetadataValue::String(v.to_string())
+        BooleanOrNumberOrString::String(v.to_string())
     }
 }
-impl From<f64> for MetadataValue {
+impl From<f64> for BooleanOrNumberOrString {
     fn from(v: f64) -> Self {
-        MetadataValue::Number(v)
+        BooleanOrNumberOrString::Number(v)
     }
 }
-impl From<bool> for MetadataValue {
+impl From<bool> for BooleanOrNumberOrString {
     fn from(v: bool) -> Self {
-        MetadataValue::Boolean(v)
+        BooleanOrNumberOrString::Boolean(v)
     }
 }
 
@@ -405,7 +411,9 @@ pub struct Manifest {
     pub file: Option<ManifestFile>,
     /// User-defined metadata to store domain-specific information limited to 8 keys with scalar values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<std::collections::BTreeMap<String, Option<MetadataValue>>>,
+    pub metadata: Option<
+        std::collections::BTreeMap<String, Option<BooleanOrNumberOrString>>,
+    >,
     /// A collection of resolved package dependencies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved: Option<std::collections::BTreeMap<String, Dependency>>,
@@ -435,7 +443,9 @@ impl Manifest {
     /// Sets `metadata`.
     pub fn metadata(
         mut self,
-        value: impl Into<std::collections::BTreeMap<String, Option<MetadataValue>>>,
+        value: impl Into<
+            std::collections::BTreeMap<String, Option<BooleanOrNumberOrString>>,
+        >,
     ) -> Self {
         self.metadata = Some(value.into());
         self
@@ -481,7 +491,9 @@ pub struct Dependency {
     pub package_url: Option<String>,
     /// User-defined metadata to store domain-specific information limited to 8 keys with scalar values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<std::collections::BTreeMap<String, Option<MetadataValue>>>,
+    pub metadata: Option<
+        std::collections::BTreeMap<String, Option<BooleanOrNumberOrString>>,
+    >,
     /// A notation of whether a dependency is requested directly by this manifest or is a dependency of another dependency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relationship: Option<DependencyRelationship>,
@@ -513,7 +525,9 @@ impl Dependency {
     /// Sets `metadata`.
     pub fn metadata(
         mut self,
-        value: impl Into<std::collections::BTreeMap<String, Option<MetadataValue>>>,
+        value: impl Into<
+            std::collections::BTreeMap<String, Option<BooleanOrNumberOrString>>,
+        >,
     ) -> Self {
         self.metadata = Some(value.into());
         self

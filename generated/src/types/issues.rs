@@ -16,7 +16,7 @@ crate::open_enum! {
 #[non_exhaustive]
 pub struct IssuesCreateRequest {
     /// The title of the issue.
-    pub title: PageDeploymentId,
+    pub title: IntegerOrString,
     /// The contents of the issue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
@@ -32,7 +32,7 @@ pub struct IssuesCreateRequest {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub milestone: Option<Option<PageDeploymentId>>,
+    pub milestone: Option<Option<IntegerOrString>>,
     /// Labels to associate with this issue. _NOTE: Only users with push access can set labels for new issues. Labels are silently dropped otherwise._
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<IssuesCreateRequestLabelsItem>>,
@@ -52,7 +52,7 @@ pub struct IssuesCreateRequest {
 }
 impl IssuesCreateRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(title: impl Into<PageDeploymentId>) -> Self {
+    pub fn new(title: impl Into<IntegerOrString>) -> Self {
         IssuesCreateRequest {
             title: title.into(),
             body: None,
@@ -67,7 +67,7 @@ impl IssuesCreateRequest {
 }
 impl IssuesCreateRequest {
     /// Sets `title`.
-    pub fn title(mut self, value: impl Into<PageDeploymentId>) -> Self {
+    pub fn title(mut self, value: impl Into<IntegerOrString>) -> Self {
         self.title = value.into();
         self
     }
@@ -87,7 +87,7 @@ impl IssuesCreateRequest {
         self
     }
     /// Sets `milestone`.
-    pub fn milestone(mut self, value: impl Into<PageDeploymentId>) -> Self {
+    pub fn milestone(mut self, value: impl Into<IntegerOrString>) -> Self {
         self.milestone = Some(Some(value.into()));
         self
     }
@@ -487,7 +487,7 @@ pub struct IssuesUpdateRequest {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub title: Option<Option<PageDeploymentId>>,
+    pub title: Option<Option<IntegerOrString>>,
     /// The contents of the issue.
     #[serde(
         default,
@@ -520,7 +520,7 @@ pub struct IssuesUpdateRequest {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub milestone: Option<Option<PageDeploymentId>>,
+    pub milestone: Option<Option<IntegerOrString>>,
     /// Labels to associate with this issue. Pass one or more labels to _replace_ the set of labels on this issue. Send an empty array (`[]`) to clear all labels from the issue. Only users with push access can set labels for issues. Without push access to the repository, label changes are silently dropped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<IssuesUpdateRequestLabelsItem>>,
@@ -558,7 +558,7 @@ impl IssuesUpdateRequest {
 }
 impl IssuesUpdateRequest {
     /// Sets `title`.
-    pub fn title(mut self, value: impl Into<PageDeploymentId>) -> Self {
+    pub fn title(mut self, value: impl Into<IntegerOrString>) -> Self {
         self.title = Some(Some(value.into()));
         self
     }
@@ -608,7 +608,7 @@ impl IssuesUpdateRequest {
         self
     }
     /// Sets `milestone`.
-    pub fn milestone(mut self, value: impl Into<PageDeploymentId>) -> Self {
+    pub fn milestone(mut self, value: impl Into<IntegerOrString>) -> Self {
         self.milestone = Some(Some(value.into()));
         self
     }
@@ -1950,11 +1950,11 @@ pub struct IssuesSetIssueFieldValuesRequestIssueFieldValuesItem {
     /// - For single_select fields: provide the option name as a string (must match an existing option)
     /// - For number fields: provide a numeric value
     /// - For date fields: provide an ISO 8601 date string
-    pub value: ValueType,
+    pub value: NumberOrString,
 }
 impl IssuesSetIssueFieldValuesRequestIssueFieldValuesItem {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(field_id: impl Into<i64>, value: impl Into<ValueType>) -> Self {
+    pub fn new(field_id: impl Into<i64>, value: impl Into<NumberOrString>) -> Self {
         IssuesSetIssueFieldValuesRequestIssueFieldValuesItem {
             field_id: field_id.into(),
             value: value.into(),
@@ -1968,7 +1968,7 @@ impl IssuesSetIssueFieldValuesRequestIssueFieldValuesItem {
         self
     }
     /// Sets `value`.
-    pub fn value(mut self, value: impl Into<ValueType>) -> Self {
+    pub fn value(mut self, value: impl Into<NumberOrString>) -> Self {
         self.value = value.into();
         self
     }

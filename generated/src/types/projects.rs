@@ -651,7 +651,7 @@ pub struct ProjectsUpdateItemForOrgRequestFieldsItem {
     /// - For text, number, and date fields, provide the new value directly.
     /// - For single select and iteration fields, provide the ID of the option or iteration.
     /// - To clear the field, set this to null.
-    pub value: Option<ValueType>,
+    pub value: Option<NumberOrString>,
 }
 impl ProjectsUpdateItemForOrgRequestFieldsItem {
     /// A value with the required fields set and every optional field absent.
@@ -669,7 +669,7 @@ impl ProjectsUpdateItemForOrgRequestFieldsItem {
         self
     }
     /// Sets `value`.
-    pub fn value(mut self, value: impl Into<ValueType>) -> Self {
+    pub fn value(mut self, value: impl Into<NumberOrString>) -> Self {
         self.value = Some(value.into());
         self
     }
@@ -691,7 +691,7 @@ pub struct ProjectsCreateViewForOrgRequest {
     pub visible_fields: Option<Vec<i64>>,
     /// Sorting configuration for the view. Each element is a two-element array of `[field_id, direction]` where `direction` is `"asc"` or `"desc"`. Supports multiple sort criteria applied in order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sort_by: Option<Vec<Vec<PageDeploymentId>>>,
+    pub sort_by: Option<Vec<Vec<IntegerOrString>>>,
     /// The field IDs to group items by (horizontal grouping). Supports a single field. The field must support grouping; fields such as `Title`, `Reviewers`, `Linked pull requests`, `Sub-issues progress`, `Tracked by`, and `Tracks` cannot be grouped on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_by: Option<Vec<i64>>,
@@ -743,7 +743,7 @@ impl ProjectsCreateViewForOrgRequest {
     /// Sets `sort_by`.
     pub fn sort_by(
         mut self,
-        value: impl IntoIterator<Item = impl Into<Vec<PageDeploymentId>>>,
+        value: impl IntoIterator<Item = impl Into<Vec<IntegerOrString>>>,
     ) -> Self {
         self.sort_by = Some(value.into_iter().map(Into::into).collect());
         self
@@ -797,7 +797,7 @@ pub struct ProjectsV2View {
     /// The list of field IDs that are visible in the view.
     pub visible_fields: Vec<i64>,
     /// The sorting configuration for the view. Each element is a tuple of [field_id, direction] where direction is "asc" or "desc".
-    pub sort_by: Vec<Vec<PageDeploymentId>>,
+    pub sort_by: Vec<Vec<IntegerOrString>>,
     /// The list of field IDs used for horizontal grouping.
     pub group_by: Vec<i64>,
     /// The list of field IDs used for vertical grouping (board layout).

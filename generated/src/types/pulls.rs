@@ -976,7 +976,7 @@ pub struct PullsCreateError422ErrorsItem {
 pub enum PullsCreateError422ErrorsItemValue {
     String(Option<String>),
     Integer(Option<i64>),
-    Array(Option<Vec<PageDeploymentId>>),
+    Array(Option<Vec<IntegerOrString>>),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }

@@ -4464,7 +4464,7 @@ impl ReposCreatePagesDeploymentRequest {
 #[non_exhaustive]
 pub struct PageDeployment {
     /// The ID of the GitHub Pages deployment. This is the Git SHA of the deployed commit.
-    pub id: PageDeploymentId,
+    pub id: IntegerOrString,
     /// The URI to monitor GitHub Pages deployment status.
     pub status_url: String,
     /// The URI to the deployed GitHub Pages.

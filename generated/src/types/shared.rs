@@ -3106,7 +3106,7 @@ pub struct IssueFieldValue {
     /// The data type of the issue field
     pub data_type: IssueFieldDataType,
     /// The value of the issue field
-    pub value: Option<IssueFieldValueValue>,
+    pub value: Option<IntegerOrNumberOrString>,
     /// Details about the selected option (only present for single_select fields)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_select_option: Option<IssueFieldValueSingleSelectOption>,
@@ -3144,7 +3144,7 @@ crate::open_enum! {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 #[non_exhaustive]
-pub enum IssueFieldValueValue {
+pub enum IntegerOrNumberOrString {
     String(String),
     Number(f64),
     Integer(i64),
@@ -3160,14 +3160,16 @@ pub enum IssueFieldValueValue {
         feature = "webhooks"
     )
 )]
-impl std::fmt::Display for IssueFieldValueValue {
+impl std::fmt::Display for IntegerOrNumberOrString {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            IssueFieldValueValue::String(v) => v.fmt(f),
-            IssueFieldValueValue::Number(v) => v.fmt(f),
-            IssueFieldValueValue::Integer(v) => v.fmt(f),
-            IssueFieldValueValue::Other(serde_json::Value::String(s)) => f.write_str(s),
-            IssueFieldValueValue::Other(v) => v.fmt(f),
+            IntegerOrNumberOrString::String(v) => v.fmt(f),
+            IntegerOrNumberOrString::Number(v) => v.fmt(f),
+            IntegerOrNumberOrString::Integer(v) => v.fmt(f),
+            IntegerOrNumberOrString::Other(serde_json::Value::String(s)) => {
+                f.write_str(s)
+            }
+            IntegerOrNumberOrString::Other(v) => v.fmt(f),
         }
     }
 }
@@ -3180,9 +3182,9 @@ impl std::fmt::Display for IssueFieldValueValue {
         feature = "webhooks"
     )
 )]
-impl From<String> for IssueFieldValueValue {
+impl From<String> for IntegerOrNumberOrString {
     fn from(v: String) -> Self {
-        IssueFieldValueValue::String(v)
+        IntegerOrNumberOrString::String(v)
     }
 }
 #[cfg(
@@ -3194,9 +3196,9 @@ impl From<String> for IssueFieldValueValue {
         feature = "webhooks"
     )
 )]
-impl From<&str> for IssueFieldValueValue {
+impl From<&str> for IntegerOrNumberOrString {
     fn from(v: &str) -> Self {
-        IssueFieldValueValue::String(v.to_string())
+        IntegerOrNumberOrString::String(v.to_string())
     }
 }
 #[cfg(
@@ -3208,9 +3210,9 @@ impl From<&str> for IssueFieldValueValue {
         feature = "webhooks"
     )
 )]
-impl From<f64> for IssueFieldValueValue {
+impl From<f64> for IntegerOrNumberOrString {
     fn from(v: f64) -> Self {
-        IssueFieldValueValue::Number(v)
+        IntegerOrNumberOrString::Number(v)
     }
 }
 #[cfg(
@@ -3222,9 +3224,9 @@ impl From<f64> for IssueFieldValueValue {
         feature = "webhooks"
     )
 )]
-impl From<i64> for IssueFieldValueValue {
+impl From<i64> for IntegerOrNumberOrString {
     fn from(v: i64) -> Self {
-        IssueFieldValueValue::Integer(v)
+        IntegerOrNumberOrString::Integer(v)
     }
 }
 
@@ -4221,54 +4223,98 @@ pub struct ActionsPublicKey {
     pub created_at: Option<String>,
 }
 
-#[cfg(any(feature = "actions", feature = "codespaces", feature = "dependabot"))]
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "codespaces",
+        feature = "dependabot",
+        feature = "issues",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "webhooks"
+    )
+)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 #[non_exhaustive]
-pub enum ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem {
+pub enum IntegerOrString {
     Integer(i64),
     String(String),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "actions", feature = "codespaces", feature = "dependabot"))]
-impl std::fmt::Display
-for ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem {
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "codespaces",
+        feature = "dependabot",
+        feature = "issues",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "webhooks"
+    )
+)]
+impl std::fmt::Display for IntegerOrString {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem::Integer(
-                v,
-            ) => v.fmt(f),
-            ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem::String(v) => {
-                v.fmt(f)
-            }
-            ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem::Other(
-                serde_json::Value::String(s),
-            ) => f.write_str(s),
-            ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem::Other(v) => {
-                v.fmt(f)
-            }
+            IntegerOrString::Integer(v) => v.fmt(f),
+            IntegerOrString::String(v) => v.fmt(f),
+            IntegerOrString::Other(serde_json::Value::String(s)) => f.write_str(s),
+            IntegerOrString::Other(v) => v.fmt(f),
         }
     }
 }
-#[cfg(any(feature = "actions", feature = "codespaces", feature = "dependabot"))]
-impl From<i64> for ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem {
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "codespaces",
+        feature = "dependabot",
+        feature = "issues",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "webhooks"
+    )
+)]
+impl From<i64> for IntegerOrString {
     fn from(v: i64) -> Self {
-        ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem::Integer(v)
+        IntegerOrString::Integer(v)
     }
 }
-#[cfg(any(feature = "actions", feature = "codespaces", feature = "dependabot"))]
-impl From<String> for ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem {
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "codespaces",
+        feature = "dependabot",
+        feature = "issues",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "webhooks"
+    )
+)]
+impl From<String> for IntegerOrString {
     fn from(v: String) -> Self {
-        ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem::String(v)
+        IntegerOrString::String(v)
     }
 }
-#[cfg(any(feature = "actions", feature = "codespaces", feature = "dependabot"))]
-impl From<&str> for ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem {
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "codespaces",
+        feature = "dependabot",
+        feature = "issues",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "webhooks"
+    )
+)]
+impl From<&str> for IntegerOrString {
     fn from(v: &str) -> Self {
-        ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem::String(
-            v.to_string(),
-        )
+        IntegerOrString::String(v.to_string())
     }
 }
 
@@ -5316,124 +5362,39 @@ crate::open_enum! {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 #[non_exhaustive]
-pub enum ValueType {
+pub enum NumberOrString {
     String(String),
     Number(f64),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
 #[cfg(any(feature = "issues", feature = "projects"))]
-impl std::fmt::Display for ValueType {
+impl std::fmt::Display for NumberOrString {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ValueType::String(v) => v.fmt(f),
-            ValueType::Number(v) => v.fmt(f),
-            ValueType::Other(serde_json::Value::String(s)) => f.write_str(s),
-            ValueType::Other(v) => v.fmt(f),
+            NumberOrString::String(v) => v.fmt(f),
+            NumberOrString::Number(v) => v.fmt(f),
+            NumberOrString::Other(serde_json::Value::String(s)) => f.write_str(s),
+            NumberOrString::Other(v) => v.fmt(f),
         }
     }
 }
 #[cfg(any(feature = "issues", feature = "projects"))]
-impl From<String> for ValueType {
+impl From<String> for NumberOrString {
     fn from(v: String) -> Self {
-        ValueType::String(v)
+        NumberOrString::String(v)
     }
 }
 #[cfg(any(feature = "issues", feature = "projects"))]
-impl From<&str> for ValueType {
+impl From<&str> for NumberOrString {
     fn from(v: &str) -> Self {
-        ValueType::String(v.to_string())
+        NumberOrString::String(v.to_string())
     }
 }
 #[cfg(any(feature = "issues", feature = "projects"))]
-impl From<f64> for ValueType {
+impl From<f64> for NumberOrString {
     fn from(v: f64) -> Self {
-        ValueType::Number(v)
-    }
-}
-
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "issues",
-        feature = "projects",
-        feature = "pulls",
-        feature = "repos",
-        feature = "webhooks"
-    )
-)]
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(untagged)]
-#[non_exhaustive]
-pub enum PageDeploymentId {
-    Integer(i64),
-    String(String),
-    /// A value matching none of the shapes the description lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "issues",
-        feature = "projects",
-        feature = "pulls",
-        feature = "repos",
-        feature = "webhooks"
-    )
-)]
-impl std::fmt::Display for PageDeploymentId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PageDeploymentId::Integer(v) => v.fmt(f),
-            PageDeploymentId::String(v) => v.fmt(f),
-            PageDeploymentId::Other(serde_json::Value::String(s)) => f.write_str(s),
-            PageDeploymentId::Other(v) => v.fmt(f),
-        }
-    }
-}
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "issues",
-        feature = "projects",
-        feature = "pulls",
-        feature = "repos",
-        feature = "webhooks"
-    )
-)]
-impl From<i64> for PageDeploymentId {
-    fn from(v: i64) -> Self {
-        PageDeploymentId::Integer(v)
-    }
-}
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "issues",
-        feature = "projects",
-        feature = "pulls",
-        feature = "repos",
-        feature = "webhooks"
-    )
-)]
-impl From<String> for PageDeploymentId {
-    fn from(v: String) -> Self {
-        PageDeploymentId::String(v)
-    }
-}
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "issues",
-        feature = "projects",
-        feature = "pulls",
-        feature = "repos",
-        feature = "webhooks"
-    )
-)]
-impl From<&str> for PageDeploymentId {
-    fn from(v: &str) -> Self {
-        PageDeploymentId::String(v.to_string())
+        NumberOrString::Number(v)
     }
 }
 

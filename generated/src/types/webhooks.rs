@@ -7574,7 +7574,7 @@ pub struct WebhookIssuesFieldAddedIssueFieldValue {
     pub id: i64,
     /// The value of the field. Present for text, date, and number field types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<IssueFieldValueValue>,
+    pub value: Option<IntegerOrNumberOrString>,
     /// The identifier of the selected option. Present for single_select field types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_id: Option<i64>,
@@ -10842,7 +10842,7 @@ pub struct WebhookPackagePublishedPackagePackageVersionNpmMetadata {
 #[non_exhaustive]
 pub struct WebhookPackagePublishedPackagePackageVersionNugetMetadataItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<PageDeploymentId>,
+    pub id: Option<IntegerOrString>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -17,7 +17,7 @@ pub struct Schemas<'a> {
     components: HashMap<String, usize>,
     /// Canonical schema text → def, so the same inline shape met twice is one type.
     inline: HashMap<String, usize>,
-    /// For the small shared enums and unions of scalars, every place they are used (the hints they were met at):
+    /// For the shared string enums, every place they are used (the hints they were met at):
     /// their names are chosen from these once lowering is done ([`Schemas::into_defs`]).
     shared_uses: HashMap<usize, Vec<String>>,
 }
@@ -64,7 +64,7 @@ impl<'a> Schemas<'a> {
         }
     }
 
-    /// The lowered types, with each shared enum or union of scalars named after where it is used (see
+    /// The lowered types, with each shared string enum named after where it is used (see
     /// [`shared_names`]).
     pub fn into_defs(mut self) -> Vec<TypeDef> {
         let component_names: BTreeSet<String> = self
@@ -250,10 +250,11 @@ impl<'a> Schemas<'a> {
                     return RType::Named(id);
                 }
             }
-            let id = self.reserve(hint, doc_of(s));
+            let by_members = scalar_union_name(s);
+            let id = self.reserve(by_members.as_deref().unwrap_or(hint), doc_of(s));
             if dedup {
                 self.inline.insert(key, id);
-                if is_small_shared(s) {
+                if by_members.is_none() && s.get("enum").is_some() {
                     self.shared_uses.insert(id, vec![hint.to_string()]);
                 }
             }
@@ -538,21 +539,30 @@ fn canonical(v: &Value) -> String {
     serde_json::to_string(&strip(v)).unwrap_or_default()
 }
 
-/// String enums and unions of scalars: small shapes GitHub repeats across many operations (`asc`/`desc`,
-/// `integer`/`string`), which one type serves and which are named after their main use.
-fn is_small_shared(s: &Value) -> bool {
-    if let Some(list) = s.get("oneOf").or_else(|| s.get("anyOf")).and_then(Value::as_array) {
-        return list.iter().all(|m| {
-            matches!(m.get("type").and_then(Value::as_str), Some(t) if t != "object" && t != "array")
-                && m.get("properties").is_none()
-                && m.get("enum").is_none()
-                && m.get("$ref").is_none()
-        });
+/// A union of plain scalar types is named after its member types (`IntegerOrString`): it is the same thing
+/// wherever it is used (an issue's title, a milestone, a deployment id), and no value of it appears in its name.
+fn scalar_union_name(s: &Value) -> Option<String> {
+    let list = s
+        .get("oneOf")
+        .or_else(|| s.get("anyOf"))
+        .and_then(Value::as_array)?;
+    let mut types = list
+        .iter()
+        .map(|m| match (m.get("type").and_then(Value::as_str), m.get("properties"), m.get("enum"), m.get("$ref")) {
+            (Some(t), None, None, None) if t != "object" && t != "array" => {
+                Some(heck::ToUpperCamelCase::to_upper_camel_case(t))
+            }
+            _ => None,
+        })
+        .collect::<Option<Vec<String>>>()?;
+    if types.is_empty() || types.len() > 3 {
+        return None;
     }
-    s.get("enum").is_some()
+    types.sort();
+    Some(types.join("Or"))
 }
 
-/// Names for the shared enums and unions of scalars, from where they are used, never from their values (a value
+/// Names for the shared string enums, from where they are used, never from their values (a value
 /// GitHub adds must not rename a type):
 /// - used once: after that use (`IssuesListForRepoState`);
 /// - used by a field of a component schema: after it (`IssueState`), as the place the value belongs to;

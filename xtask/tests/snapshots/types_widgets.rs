@@ -21,7 +21,7 @@ pub struct BasicError {
 pub struct WidgetsCreateRequest {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<WidgetsCreateRequestSize>,
+    pub size: Option<IntegerOrString>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -49,7 +49,7 @@ impl WidgetsCreateRequest {
         self
     }
     /// Sets `size`.
-    pub fn size(mut self, value: impl Into<WidgetsCreateRequestSize>) -> Self {
+    pub fn size(mut self, value: impl Into<IntegerOrString>) -> Self {
         self.size = Some(value.into());
         self
     }
@@ -73,37 +73,35 @@ impl WidgetsCreateRequest {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 #[non_exhaustive]
-pub enum WidgetsCreateRequestSize {
+pub enum IntegerOrString {
     Integer(i64),
     String(String),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
-impl std::fmt::Display for WidgetsCreateRequestSize {
+impl std::fmt::Display for IntegerOrString {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            WidgetsCreateRequestSize::Integer(v) => v.fmt(f),
-            WidgetsCreateRequestSize::String(v) => v.fmt(f),
-            WidgetsCreateRequestSize::Other(serde_json::Value::String(s)) => {
-                f.write_str(s)
-            }
-            WidgetsCreateRequestSize::Other(v) => v.fmt(f),
+            IntegerOrString::Integer(v) => v.fmt(f),
+            IntegerOrString::String(v) => v.fmt(f),
+            IntegerOrString::Other(serde_json::Value::String(s)) => f.write_str(s),
+            IntegerOrString::Other(v) => v.fmt(f),
         }
     }
 }
-impl From<i64> for WidgetsCreateRequestSize {
+impl From<i64> for IntegerOrString {
     fn from(v: i64) -> Self {
-        WidgetsCreateRequestSize::Integer(v)
+        IntegerOrString::Integer(v)
     }
 }
-impl From<String> for WidgetsCreateRequestSize {
+impl From<String> for IntegerOrString {
     fn from(v: String) -> Self {
-        WidgetsCreateRequestSize::String(v)
+        IntegerOrString::String(v)
     }
 }
-impl From<&str> for WidgetsCreateRequestSize {
+impl From<&str> for IntegerOrString {
     fn from(v: &str) -> Self {
-        WidgetsCreateRequestSize::String(v.to_string())
+        IntegerOrString::String(v.to_string())
     }
 }
 
