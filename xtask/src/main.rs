@@ -1,4 +1,4 @@
-//! `cargo xtask <command>`: regen [--target T] [--check], fetch-spec --version V, targets.
+//! `cargo xtask <command>`: regen [--target T] [--check] [--out DIR --crate-name NAME], fetch-spec --version V, targets.
 
 use anyhow::{bail, Result};
 use std::time::Instant;
@@ -7,6 +7,9 @@ use xtask::{regen, spec};
 const USAGE: &str = "usage: cargo xtask <command>
   regen [--target T] [--check]   write generated/ for target T (default api.github.com); --check writes nothing
                                  and fails naming the stale files
+  regen [--target T] [--check] --out DIR [--crate-name NAME]
+                                 write the crate for T to DIR instead, as a standalone package NAME (default
+                                 github-rest) with explicit dependency versions; generated/ is not touched
   fetch-spec --version V         download @octokit/openapi@V with npm, rewrite openapi/*.json.gz and the lock
   fetch-reference --target T --version V --why W
                                  pin T's description from @octokit/openapi@V as the reference its required fields
@@ -36,7 +39,30 @@ fn run() -> Result<()> {
         Some("regen") => {
             let target = flag(&args, "--target").unwrap_or_else(|| "api.github.com".into());
             let start = Instant::now();
-            if args.iter().any(|a| a == "--check") {
+            let check = args.iter().any(|a| a == "--check");
+            if let Some(out) = flag(&args, "--out") {
+                let name = flag(&args, "--crate-name").unwrap_or_else(|| "github-rest".into());
+                let dir = std::path::PathBuf::from(out);
+                let g = regen::generate_standalone(&root, &target, &name, &[])?;
+                if check {
+                    regen::check_standalone(&dir, &g)?;
+                    eprintln!("{} is fresh for {target} ({:.2?})", dir.display(), start.elapsed());
+                } else {
+                    regen::write_standalone(&dir, &g)?;
+                    eprintln!(
+                        "regen {target}: crate {name} ({} operations, {} files) written to {} in {:.2?}",
+                        g.operations,
+                        g.files.len(),
+                        dir.display(),
+                        start.elapsed()
+                    );
+                }
+                return Ok(());
+            }
+            if args.iter().any(|a| a == "--crate-name") {
+                bail!("--crate-name goes with --out DIR (generated/ is always github-rest)\n{USAGE}");
+            }
+            if check {
                 regen::check(&root, &target)?;
                 eprintln!("generated/ is fresh for {target} ({:.2?})", start.elapsed());
                 return Ok(());
