@@ -266,7 +266,21 @@ pub fn write_standalone(dir: &Path, g: &Generated) -> Result<()> {
         bail!("--out must not be generated/ (plain `cargo xtask regen` writes it)");
     }
     std::fs::create_dir_all(dir)?;
-    write_to(dir, g)
+    write_to(dir, g)?;
+    // The workspace's lock file, so the crate builds with the very versions the workspace was tested with (cargo
+    // drops the entries it does not need on the first build). It is not a generated file: `--check` ignores it.
+    std::fs::copy(root().join("Cargo.lock"), dir.join("Cargo.lock"))?;
+    Ok(())
+}
+
+/// The target directory the standalone crates are built in (`$CARGO_TARGET_DIR` or `target/`, then `standalone/`):
+/// one shared directory so that their dependencies are built once, and not the workspace's own, whose lock a running
+/// `cargo test` holds.
+pub fn standalone_target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("standalone")
 }
 
 /// `regen --check --out DIR`: fails naming the files under `dir` that differ from the standalone crate.
