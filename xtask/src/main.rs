@@ -17,6 +17,10 @@ const USAGE: &str = "usage: cargo xtask <command>
   targets                        list the targets of the lock file
   check-all                      every target: generate, build --features full warning-free, decode its examples
   diff A B                       Markdown of operations added, removed and changed from A to B (targets or spec files)
+  example-ghes                   write the GHES 3.17 crate to target/ghes-3.17 and run tests/ghes-side-by-side, one
+                                 program calling api.github.com and GHES 3.17 mocks with both clients
+  semver-check                   generate api.github.com without and with xtask/semver/additions.json (an optional
+                                 request field, an enum value) and run cargo-semver-checks on them (feature issues)
   bench-compile [--runs N]       clean build time of the generated crate against octorust 0.10 (prints a table)";
 
 fn main() {
@@ -110,6 +114,8 @@ fn run() -> Result<()> {
                 .unwrap_or(1);
             xtask::bench::compile(&root, runs)?;
         }
+        Some("example-ghes") => xtask::example_ghes::run(&root)?,
+        Some("semver-check") => xtask::semver::run(&root)?,
         Some("test") => xtask::test_cmd::run(&root, &args[1..])?,
         Some("targets") => {
             for f in spec::read_lock(&root)?.files {
