@@ -50,7 +50,11 @@ fn run() -> Result<()> {
                 let g = regen::generate_standalone(&root, &target, &name, &[])?;
                 if check {
                     regen::check_standalone(&dir, &g)?;
-                    eprintln!("{} is fresh for {target} ({:.2?})", dir.display(), start.elapsed());
+                    eprintln!(
+                        "{} is fresh for {target} ({:.2?})",
+                        dir.display(),
+                        start.elapsed()
+                    );
                 } else {
                     regen::write_standalone(&dir, &g)?;
                     eprintln!(
@@ -64,7 +68,9 @@ fn run() -> Result<()> {
                 return Ok(());
             }
             if args.iter().any(|a| a == "--crate-name") {
-                bail!("--crate-name goes with --out DIR (generated/ is always github-rest)\n{USAGE}");
+                bail!(
+                    "--crate-name goes with --out DIR (generated/ is always github-rest)\n{USAGE}"
+                );
             }
             if check {
                 regen::check(&root, &target)?;

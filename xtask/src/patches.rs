@@ -49,7 +49,11 @@ pub fn apply_file(path: &Path, target: &str, spec: &mut Value) -> Result<String>
         anyhow::bail!("patch {} is not for target {target}", path.display());
     }
     patch(path, &pf, target, spec)?;
-    Ok(path.file_name().unwrap_or_default().to_string_lossy().to_string())
+    Ok(path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_string())
 }
 
 fn read(path: &Path) -> Result<PatchFile> {

@@ -242,7 +242,10 @@ pub fn generate_standalone(
 ) -> Result<Generated> {
     let mut g = generate_crate(root, target, name, extra)?;
     let workspace = std::fs::read_to_string(root.join("Cargo.toml"))?;
-    let manifest = g.files.get_mut("Cargo.toml").expect("a manifest is generated");
+    let manifest = g
+        .files
+        .get_mut("Cargo.toml")
+        .expect("a manifest is generated");
     let text = standalone_manifest(&workspace, std::str::from_utf8(manifest)?)?;
     *manifest = text.into_bytes();
     Ok(g)
@@ -342,7 +345,9 @@ pub fn standalone_manifest(workspace: &str, member: &str) -> Result<String> {
                 .and_then(|d| d.get(&key))
                 .and_then(Item::as_value)
                 .with_context(|| format!("[workspace.dependencies] has no `{key}`"))?;
-            let member = item.as_table_like().expect("an inheriting entry is a table");
+            let member = item
+                .as_table_like()
+                .expect("an inheriting entry is a table");
             *item = Item::Value(dependency(base, member)?);
         }
     }
@@ -385,7 +390,10 @@ fn dependency(
                 .filter_map(|f| f.as_str().map(str::to_string))
                 .collect();
             features.dedup();
-            table.insert("features", Value::Array(features.into_iter().collect::<Array>()));
+            table.insert(
+                "features",
+                Value::Array(features.into_iter().collect::<Array>()),
+            );
         } else {
             table.insert(key, value.clone());
         }

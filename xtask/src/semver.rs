@@ -62,7 +62,10 @@ pub fn run(root: &Path) -> Result<()> {
         return Ok(());
     }
     if lints.is_empty() {
-        bail!("cargo semver-checks failed without a lint report ({}); see its output above", output.status);
+        bail!(
+            "cargo semver-checks failed without a lint report ({}); see its output above",
+            output.status
+        );
     }
     bail!(
         "semver-check: BREAKING: cargo-semver-checks reports that adding an optional request field and an enum value \

@@ -18,7 +18,10 @@ fn digest(dir: &Path) -> BTreeMap<PathBuf, String> {
                     stack.push(p);
                 }
             } else {
-                out.insert(p.clone(), xtask::spec::sha256_hex(&std::fs::read(&p).unwrap()));
+                out.insert(
+                    p.clone(),
+                    xtask::spec::sha256_hex(&std::fs::read(&p).unwrap()),
+                );
             }
         }
     }
@@ -50,35 +53,69 @@ fn ghes_crate_is_written_standalone_and_checks_with_one_feature() {
     ];
 
     let run = xtask(&args);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
-    assert!(manifest.contains("name = \"github-rest-ghes-3-17\""), "{manifest}");
+    assert!(
+        manifest.contains("name = \"github-rest-ghes-3-17\""),
+        "{manifest}"
+    );
     assert!(manifest.contains("\n[workspace]\n"), "{manifest}");
-    assert!(!manifest.contains(".workspace") && !manifest.contains("workspace = true"), "{manifest}");
+    assert!(
+        !manifest.contains(".workspace") && !manifest.contains("workspace = true"),
+        "{manifest}"
+    );
     assert!(manifest.contains("target ghes-3.17"), "{manifest}");
 
     // `--check` compares with DIR: fresh now, stale after an edit.
     let check = xtask(&[&args[..], &["--check"]].concat());
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     let lib = dir.join("src/lib.rs");
     std::fs::write(&lib, std::fs::read_to_string(&lib).unwrap() + "// edited\n").unwrap();
     let check = xtask(&[&args[..], &["--check"]].concat());
     let stderr = String::from_utf8_lossy(&check.stderr);
-    assert!(!check.status.success() && stderr.contains("src/lib.rs (differs)"), "{stderr}");
+    assert!(
+        !check.status.success() && stderr.contains("src/lib.rs (differs)"),
+        "{stderr}"
+    );
     let run = xtask(&args);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
 
     // The crate is a workspace of its own: it builds where it is, with one small feature.
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let build = Command::new(cargo)
-        .args(["check", "--quiet", "--no-default-features", "--features", "issues"])
+        .args([
+            "check",
+            "--quiet",
+            "--no-default-features",
+            "--features",
+            "issues",
+        ])
         .current_dir(&dir)
         .env("CARGO_TARGET_DIR", regen::standalone_target_dir(&root))
         .output()
         .expect("cargo runs");
-    assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
 
-    assert!(before == digest(&root.join("generated")), "generated/ was modified");
+    assert!(
+        before == digest(&root.join("generated")),
+        "generated/ was modified"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -87,10 +124,22 @@ fn a_directory_regen_did_not_write_is_refused() {
     let dir = std::env::temp_dir().join(format!("xtask-out-foreign-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("notes.txt"), "mine").unwrap();
-    let run = xtask(&["regen", "--target", "ghes-3.17", "--out", dir.to_str().unwrap()]);
+    let run = xtask(&[
+        "regen",
+        "--target",
+        "ghes-3.17",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(!run.status.success() && stderr.contains("refusing to write there"), "{stderr}");
-    assert_eq!(std::fs::read_to_string(dir.join("notes.txt")).unwrap(), "mine");
+    assert!(
+        !run.status.success() && stderr.contains("refusing to write there"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
+        "mine"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
