@@ -1,4 +1,4 @@
-//! `cargo xtask <command>`: regen [--target T] [--check], fetch-spec --version V, targets.
+//! `cargo xtask <command>`: regen [--target T] [--check] [--out DIR --crate-name NAME], fetch-spec --version V, targets.
 
 use anyhow::{bail, Result};
 use std::time::Instant;
@@ -7,6 +7,9 @@ use xtask::{regen, spec};
 const USAGE: &str = "usage: cargo xtask <command>
   regen [--target T] [--check]   write generated/ for target T (default api.github.com); --check writes nothing
                                  and fails naming the stale files
+  regen [--target T] [--check] --out DIR [--crate-name NAME]
+                                 write the crate for T to DIR instead, as a standalone package NAME (default
+                                 github-rest) with explicit dependency versions; generated/ is not touched
   fetch-spec --version V         download @octokit/openapi@V with npm, rewrite openapi/*.json.gz and the lock
   fetch-reference --target T --version V --why W
                                  pin T's description from @octokit/openapi@V as the reference its required fields
@@ -14,6 +17,10 @@ const USAGE: &str = "usage: cargo xtask <command>
   targets                        list the targets of the lock file
   check-all                      every target: generate, build --features full warning-free, decode its examples
   diff A B                       Markdown of operations added, removed and changed from A to B (targets or spec files)
+  example-ghes                   write the GHES 3.17 crate to target/ghes-3.17 and run tests/ghes-side-by-side, one
+                                 program calling api.github.com and GHES 3.17 mocks with both clients
+  semver-check                   generate api.github.com without and with xtask/semver/additions.json (an optional
+                                 request field, an enum value) and run cargo-semver-checks on them (feature issues)
   bench-compile [--runs N]       clean build time of the generated crate against octorust 0.10 (prints a table)";
 
 fn main() {
@@ -36,7 +43,36 @@ fn run() -> Result<()> {
         Some("regen") => {
             let target = flag(&args, "--target").unwrap_or_else(|| "api.github.com".into());
             let start = Instant::now();
-            if args.iter().any(|a| a == "--check") {
+            let check = args.iter().any(|a| a == "--check");
+            if let Some(out) = flag(&args, "--out") {
+                let name = flag(&args, "--crate-name").unwrap_or_else(|| "github-rest".into());
+                let dir = std::path::PathBuf::from(out);
+                let g = regen::generate_standalone(&root, &target, &name, &[])?;
+                if check {
+                    regen::check_standalone(&dir, &g)?;
+                    eprintln!(
+                        "{} is fresh for {target} ({:.2?})",
+                        dir.display(),
+                        start.elapsed()
+                    );
+                } else {
+                    regen::write_standalone(&dir, &g)?;
+                    eprintln!(
+                        "regen {target}: crate {name} ({} operations, {} files) written to {} in {:.2?}",
+                        g.operations,
+                        g.files.len(),
+                        dir.display(),
+                        start.elapsed()
+                    );
+                }
+                return Ok(());
+            }
+            if args.iter().any(|a| a == "--crate-name") {
+                bail!(
+                    "--crate-name goes with --out DIR (generated/ is always github-rest)\n{USAGE}"
+                );
+            }
+            if check {
                 regen::check(&root, &target)?;
                 eprintln!("generated/ is fresh for {target} ({:.2?})", start.elapsed());
                 return Ok(());
@@ -84,6 +120,8 @@ fn run() -> Result<()> {
                 .unwrap_or(1);
             xtask::bench::compile(&root, runs)?;
         }
+        Some("example-ghes") => xtask::example_ghes::run(&root)?,
+        Some("semver-check") => xtask::semver::run(&root)?,
         Some("test") => xtask::test_cmd::run(&root, &args[1..])?,
         Some("targets") => {
             for f in spec::read_lock(&root)?.files {

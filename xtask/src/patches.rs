@@ -31,20 +31,44 @@ pub fn apply(root: &Path, target: &str, spec: &mut Value) -> Result<Vec<String>>
     files.sort();
     let mut applied = Vec::new();
     for path in files {
-        let text = std::fs::read_to_string(&path)?;
-        let pf: PatchFile = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a valid patch file", path.display()))?;
+        let pf = read(&path)?;
         if !pf.targets.iter().any(|t| t == "*" || t == target) {
             continue;
         }
-        json_patch::patch(spec, &pf.patch).with_context(|| {
-            format!(
-                "patch {} ({}) does not apply to {target}",
-                path.display(),
-                pf.defect
-            )
-        })?;
+        patch(&path, &pf, target, spec)?;
         applied.push(path.file_name().unwrap().to_string_lossy().to_string());
     }
     Ok(applied)
+}
+
+/// Applies one patch file from anywhere (an overlay such as `xtask/semver/`); unlike the repository's patches it
+/// must name `target` (or `"*"`), so an overlay that would silently do nothing is an error. Returns its file name.
+pub fn apply_file(path: &Path, target: &str, spec: &mut Value) -> Result<String> {
+    let pf = read(path)?;
+    if !pf.targets.iter().any(|t| t == "*" || t == target) {
+        anyhow::bail!("patch {} is not for target {target}", path.display());
+    }
+    patch(path, &pf, target, spec)?;
+    Ok(path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_string())
+}
+
+fn read(path: &Path) -> Result<PatchFile> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read patch file {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a valid patch file", path.display()))
+}
+
+fn patch(path: &Path, pf: &PatchFile, target: &str, spec: &mut Value) -> Result<()> {
+    json_patch::patch(spec, &pf.patch).with_context(|| {
+        format!(
+            "patch {} ({}) does not apply to {target}",
+            path.display(),
+            pf.defect
+        )
+    })
 }

@@ -38,8 +38,9 @@ pub fn examples(spec: &Value) -> Result<Vec<u8>> {
 }
 
 /// The test: every example decodes into the `rust_type` of its operation and status, also with unknown fields
-/// added; arbitrary JSON never panics any response type.
-pub fn test(model: &Model) -> TokenStream {
+/// added; arbitrary JSON never panics any response type. `krate` is the generated crate's library name.
+pub fn test(model: &Model, krate: &str) -> TokenStream {
+    let krate = quote::format_ident!("{}", krate);
     let mut arms = Vec::new();
     let mut cases = Vec::new();
     for op in &model.operations {
@@ -54,7 +55,7 @@ pub fn test(model: &Model) -> TokenStream {
         }
     }
     let file = EXAMPLES_FILE;
-    let support = support();
+    let support = support(&krate);
     quote! {
         //! Every 2xx `application/json` example of the pinned description decodes into the type `operations.json`
         //! names for its operation and status; the same examples with unknown fields added still decode; and
@@ -63,7 +64,7 @@ pub fn test(model: &Model) -> TokenStream {
         #![allow(deprecated, reason = "deprecated operations' types are decoded too")]
 
         #[allow(unused_imports)]
-        use github_rest::types;
+        use #krate::types;
         use proptest::prelude::*;
         use serde_json::Value;
 
@@ -85,7 +86,7 @@ pub fn test(model: &Model) -> TokenStream {
 }
 
 /// The part of the test that does not depend on the target.
-fn support() -> TokenStream {
+fn support(krate: &proc_macro2::Ident) -> TokenStream {
     quote! {
         fn check<T: serde::de::DeserializeOwned>(body: &Value) -> Result<(), String> {
             let text = serde_json::to_vec(body).map_err(|e| e.to_string())?;
@@ -117,7 +118,7 @@ fn support() -> TokenStream {
         #[test]
         fn every_success_example_decodes() {
             let (decoded, total, failures) = run("value");
-            println!("decoded {decoded}/{total} examples of {}", github_rest::TARGET);
+            println!("decoded {decoded}/{total} examples of {}", #krate::TARGET);
             assert!(failures.is_empty(), "{} of {total} examples do not decode:\n{}", failures.len(), failures.join("\n"));
             if cfg!(feature = "full") {
                 assert_eq!(decoded, total, "with every feature on, every example has a type");

@@ -182,13 +182,13 @@ decoded into the spec's error type ([`errors::ErrorBody`]) and the raw bytes, wh
     )
 }
 
-/// `Cargo.toml`, with one feature per tag, the default set and `full`.
-pub fn cargo_toml(features: &BTreeSet<&str>) -> String {
-    let mut s = String::new();
+/// `Cargo.toml` of the package `name`, with one feature per tag, the default set and `full`. Its edition, licence
+/// and most dependency versions are inherited from the workspace; `regen --out` resolves them
+/// (`regen::standalone_manifest`).
+pub fn cargo_toml(name: &str, features: &BTreeSet<&str>) -> String {
+    let mut s = format!("[package]\nname = \"{name}\"\n");
     s.push_str(
-        r#"[package]
-name = "github-rest"
-version = "0.1.0"
+        r#"version = "0.1.0"
 description = "Typed client for GitHub's REST API, generated from GitHub's OpenAPI description"
 edition.workspace = true
 license.workspace = true

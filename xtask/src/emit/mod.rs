@@ -33,12 +33,17 @@ pub struct Output {
     pub examples: Vec<u8>,
 }
 
-/// Emits every part of the crate from the model (and the description, for the examples).
+/// The package name of the crate in `generated/`; `regen --out DIR --crate-name NAME` writes the same crate under
+/// another name.
+pub const CRATE_NAME: &str = "github-rest";
+
+/// Emits every part of the crate named `name` from the model (and the description, for the examples).
 pub fn emit(
     spec: &Spec,
     model: &Model,
     patches: &[String],
     passes: &[(&str, usize)],
+    name: &str,
 ) -> Result<Output> {
     let mut by_tag: BTreeMap<&str, Vec<&Operation>> = BTreeMap::new();
     for op in &model.operations {
@@ -54,14 +59,14 @@ pub fn emit(
         types: types::groups(model),
         errors: errors::module(model),
         lib: lib::lib_rs(spec, model),
-        cargo_toml: lib::cargo_toml(&features)
+        cargo_toml: lib::cargo_toml(name, &features)
             + if model.webhooks.is_empty() {
                 ""
             } else {
                 "webhooks = []\n"
             },
         manifest: manifest::json(spec, model, patches, passes),
-        fidelity_test: fidelity::test(model),
+        fidelity_test: fidelity::test(model, &name.replace('-', "_")),
         webhooks: webhooks::module(model),
         examples: fidelity::examples(&spec.json)?,
     })
