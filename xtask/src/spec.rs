@@ -27,6 +27,26 @@ pub struct Lock {
     /// Older descriptions of a target, read only to date its required fields (`normalize::required_since`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub references: Vec<ReferenceFile>,
+    /// Recorded webhook deliveries, read only as evidence of the fields GitHub leaves out of webhook payloads
+    /// (`normalize::required_from_deliveries`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deliveries: Option<DeliveriesFile>,
+}
+
+/// A corpus of recorded webhook deliveries: a JSON array of `{"name": event, "examples": [payload…]}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeliveriesFile {
+    /// The package it was taken from (`npm:@octokit/webhooks-examples`).
+    pub source: String,
+    pub version: String,
+    /// File name under `openapi/` (gzip-compressed JSON).
+    pub file: String,
+    /// Path of the file inside the package.
+    pub upstream: String,
+    /// sha256 of the compressed file as stored.
+    pub sha256: String,
+    /// sha256 of the decompressed JSON (the upstream file re-serialised compactly, values unchanged).
+    pub json_sha256: String,
 }
 
 /// A reference description: the description of `target` published when its servers were released.
@@ -166,6 +186,17 @@ pub fn load_reference(
     };
     let json = read_verified_json(root, &r.file, &r.sha256, &r.json_sha256)?;
     Ok(Some((r, json)))
+}
+
+/// The recorded webhook deliveries of the lock (verified like the descriptions), or `None` when it lists none.
+pub fn load_deliveries(root: &Path) -> Result<Option<serde_json::Value>> {
+    let Some(d) = read_lock(root)?.deliveries else {
+        return Ok(None);
+    };
+    let raw = read_gz_verified(root, &d.file, &d.sha256, &d.json_sha256)?;
+    Ok(Some(serde_json::from_slice(&raw).with_context(|| {
+        format!("{} is not valid JSON", d.file)
+    })?))
 }
 
 /// `npm pack PKG` into a temporary directory; returns the files of the tarball whose paths `want` accepts.
@@ -380,12 +411,16 @@ pub fn fetch(root: &Path, version: &str) -> Result<()> {
         });
     }
     // The reference descriptions stay as pinned: they change only through `fetch-reference`.
-    let references = read_lock(root).map(|l| l.references).unwrap_or_default();
+    let old = read_lock(root).ok();
     let lock = Lock {
         source: "npm:@octokit/openapi".into(),
         version: version.into(),
         files,
-        references,
+        references: old
+            .as_ref()
+            .map(|l| l.references.clone())
+            .unwrap_or_default(),
+        deliveries: old.and_then(|l| l.deliveries),
     };
     std::fs::write(
         openapi_dir(root).join("lock.json"),

@@ -22,9 +22,11 @@ pub struct AppsCreateFromManifestResponse {
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
     /// The set of permissions for the GitHub app
-    pub permissions: IntegrationPermissions,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<IntegrationPermissions>,
     /// The list of events for the GitHub app. Note that the `installation_target`, `security_advisory`, and `meta` events are not included because they are global events and not specific to an installation.
-    pub events: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<String>>,
     /// The number of installations associated with the GitHub app. Only returned when the integration is requesting details about itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installations_count: Option<i64>,

@@ -402,7 +402,8 @@ pub struct CopilotSpaceCollaboratorVariant0 {
     pub email: Option<String>,
     pub login: String,
     pub id: i64,
-    pub node_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
     pub avatar_url: String,
     pub gravatar_id: Option<String>,
     pub url: String,

@@ -213,7 +213,8 @@ pub struct SimpleUser {
     pub email: Option<String>,
     pub login: String,
     pub id: i64,
-    pub node_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
     pub avatar_url: String,
     pub gravatar_id: Option<String>,
     pub url: String,
@@ -395,9 +396,11 @@ pub struct Integration {
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
     /// The set of permissions for the GitHub app
-    pub permissions: IntegrationPermissions,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<IntegrationPermissions>,
     /// The list of events for the GitHub app. Note that the `installation_target`, `security_advisory`, and `meta` events are not included because they are global events and not specific to an installation.
-    pub events: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<String>>,
     /// The number of installations associated with the GitHub app. Only returned when the integration is requesting details about itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installations_count: Option<i64>,
@@ -928,8 +931,11 @@ pub struct Installation {
     pub has_multiple_single_files: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_file_paths: Option<Vec<String>>,
-    pub app_slug: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_slug: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspended_by: Option<SimpleUser>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspended_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_email: Option<String>,
@@ -2472,6 +2478,7 @@ pub struct Discussion {
     /// `transferring` means that the discussion is being transferred from another repository.
     pub state: DiscussionState,
     /// The reason for the current state
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<DiscussionStateReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline_url: Option<String>,
@@ -9642,6 +9649,7 @@ pub struct PullRequest {
     /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
     /// The status of auto merging a pull request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_merge: Option<AutoMerge>,
     /// The stack information associated with a pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -194,7 +194,8 @@ pub struct RepositoryWebhooks {
     /// Whether the repository is archived.
     pub archived: bool,
     /// Returns whether or not this repository disabled.
-    pub disabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
     /// The repository visibility: public, private, or internal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<String>,
@@ -587,7 +588,8 @@ pub struct WebhooksRule {
     pub ignore_approvals_from_contributors: bool,
     pub linear_history_requirement_enforcement_level: WebhooksRuleLockBranchEnforcementLevel,
     /// The enforcement level of the branch lock setting. `off` means the branch is not locked, `non_admins` means the branch is read-only for non_admins, and `everyone` means the branch is read-only for everyone.
-    pub lock_branch_enforcement_level: WebhooksRuleLockBranchEnforcementLevel,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_branch_enforcement_level: Option<WebhooksRuleLockBranchEnforcementLevel>,
     /// Whether users can pull changes from upstream when the branch is locked. Set to `true` to allow users to pull changes from upstream when the branch is locked. This setting is only applicable for forks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_allows_fork_sync: Option<bool>,
@@ -793,7 +795,8 @@ pub struct CheckRunWithSimpleCheckSuite {
     /// A deployment created as the result of an Actions check run from a workflow that references an environment
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<DeploymentSimple>,
-    pub details_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details_url: Option<String>,
     pub external_id: String,
     /// The SHA of the commit that is being checked.
     pub head_sha: String,
@@ -802,7 +805,8 @@ pub struct CheckRunWithSimpleCheckSuite {
     pub id: i64,
     /// The name of the check.
     pub name: String,
-    pub node_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
     pub output: CheckRunWithSimpleCheckSuiteOutput,
     pub pull_requests: Vec<PullRequestMinimal>,
     pub started_at: crate::Timestamp,
@@ -1650,7 +1654,9 @@ pub struct WebhookCodeScanningAlertAppearedInBranchAlert {
     pub number: i64,
     pub rule: WebhookCodeScanningAlertAppearedInBranchAlertRule,
     /// State of a code scanning alert. Events for alerts found outside the default branch will return a `null` value until they are dismissed or fixed.
-    pub state: Option<WebhookCodeScanningAlertReopenedAlertState>,
+    pub state: Option<
+        WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstanceState,
+    >,
     pub tool: WebhookCodeScanningAlertAppearedInBranchAlertTool,
     pub url: String,
 }
@@ -1718,13 +1724,6 @@ pub struct WebhookCodeScanningAlertAppearedInBranchAlertRule {
     pub id: String,
     /// The severity of the alert.
     pub severity: Option<CodeQualityFindingRuleSeverity>,
-}
-
-crate::open_enum! {
-    #[doc =
-    " State of a code scanning alert. Events for alerts found outside the default branch will return a `null` value until they are dismissed or fixed."]
-    WebhookCodeScanningAlertReopenedAlertState { Open = "open", Dismissed = "dismissed",
-    Fixed = "fixed", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -1913,7 +1912,7 @@ pub struct WebhookCodeScanningAlertCreatedAlert {
     pub rule: WebhookCodeScanningAlertClosedByUserAlertRule,
     /// State of a code scanning alert. Events for alerts found outside the default branch will return a `null` value until they are dismissed or fixed.
     pub state: Option<CodeQualityFindingState>,
-    pub tool: Option<WebhookCodeScanningAlertCreatedAlertTool>,
+    pub tool: Option<WebhookCodeScanningAlertClosedByUserAlertTool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
     pub url: String,
@@ -1921,17 +1920,6 @@ pub struct WebhookCodeScanningAlertCreatedAlert {
     pub dismissal_approved_by: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<SimpleUser>>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookCodeScanningAlertCreatedAlertTool {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub guid: Option<String>,
-    /// The name of the tool used to generate the code scanning analysis alert.
-    pub name: String,
-    /// The version of the tool used to detect the alert.
-    pub version: Option<String>,
 }
 
 /// code_scanning_alert fixed event
@@ -2003,15 +1991,9 @@ pub struct WebhookCodeScanningAlertFixedAlert {
     pub number: i64,
     pub rule: WebhookCodeScanningAlertClosedByUserAlertRule,
     /// State of a code scanning alert. Events for alerts found outside the default branch will return a `null` value until they are dismissed or fixed.
-    pub state: Option<WebhookCodeScanningAlertFixedAlertState>,
+    pub state: Option<WebhookDependabotAlertFixedAction>,
     pub tool: WebhookCodeScanningAlertClosedByUserAlertTool,
     pub url: String,
-}
-
-crate::open_enum! {
-    #[doc =
-    " State of a code scanning alert. Events for alerts found outside the default branch will return a `null` value until they are dismissed or fixed."]
-    WebhookCodeScanningAlertFixedAlertState { Fixed = "fixed", }
 }
 
 /// code_scanning_alert reopened event
@@ -2082,7 +2064,9 @@ pub struct WebhookCodeScanningAlertReopenedAlert {
     pub number: i64,
     pub rule: WebhookCodeScanningAlertClosedByUserAlertRule,
     /// State of a code scanning alert. Events for alerts found outside the default branch will return a `null` value until they are dismissed or fixed.
-    pub state: Option<WebhookCodeScanningAlertReopenedAlertState>,
+    pub state: Option<
+        WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstanceState,
+    >,
     pub tool: WebhookCodeScanningAlertClosedByUserAlertTool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
@@ -2823,8 +2807,10 @@ pub struct WebhookDeploymentCreated {
     /// A GitHub user.
     pub sender: SimpleUser,
     /// Workflow
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow: Option<WebhooksWorkflow>,
     /// Deployment Workflow Run
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_run: Option<WebhookDeploymentCreatedWorkflowRun>,
 }
 
@@ -3040,7 +3026,8 @@ pub struct WebhookDeploymentCreatedWorkflowRun {
     pub check_suite_url: Option<String>,
     pub conclusion: Option<WebhookDeploymentCreatedWorkflowRunConclusion>,
     pub created_at: crate::Timestamp,
-    pub display_title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_title: Option<String>,
     pub event: String,
     pub head_branch: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3056,7 +3043,8 @@ pub struct WebhookDeploymentCreatedWorkflowRun {
     pub logs_url: Option<String>,
     pub name: String,
     pub node_id: String,
-    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_attempt_url: Option<serde_json::Value>,
     pub pull_requests: Vec<WebhookCheckSuiteCompletedCheckSuitePullRequestsItem>,
@@ -3579,7 +3567,7 @@ pub struct WebhookDeploymentReviewApprovedWorkflowRunHeadRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<WebhookDeploymentReviewApprovedWorkflowRunHeadRepositoryOwner>,
+    pub owner: Option<WebhooksApprover>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3602,49 +3590,6 @@ pub struct WebhookDeploymentReviewApprovedWorkflowRunHeadRepository {
     pub trees_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookDeploymentReviewApprovedWorkflowRunHeadRepositoryOwner {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub avatar_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub followers_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub following_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gists_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gravatar_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub login: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organizations_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub received_events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repos_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub site_admin: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub starred_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscriptions_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_view_type: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -4063,7 +4008,7 @@ pub struct WebhookDeploymentStatusCreatedDeployment {
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performed_via_github_app: Option<
-        WebhookDeploymentStatusCreatedDeploymentPerformedViaGithubApp,
+        WebhookDeploymentCreatedDeploymentPerformedViaGithubApp,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production_environment: Option<bool>,
@@ -4076,37 +4021,6 @@ pub struct WebhookDeploymentStatusCreatedDeployment {
     pub transient_environment: Option<bool>,
     pub updated_at: String,
     pub url: String,
-}
-
-/// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookDeploymentStatusCreatedDeploymentPerformedViaGithubApp {
-    pub created_at: Option<crate::Timestamp>,
-    pub description: Option<String>,
-    /// The list of events for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<
-        Vec<WebhookDeploymentCreatedDeploymentPerformedViaGithubAppEventsItem>,
-    >,
-    pub external_url: Option<String>,
-    pub html_url: String,
-    /// Unique identifier of the GitHub app
-    pub id: Option<i64>,
-    /// The name of the GitHub app
-    pub name: String,
-    pub node_id: String,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    /// The set of permissions for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<
-        WebhookDeploymentCreatedDeploymentPerformedViaGithubAppPermissions,
-    >,
-    /// The slug name of the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slug: Option<String>,
-    pub updated_at: Option<crate::Timestamp>,
 }
 
 /// The [deployment status](https://docs.github.com/rest/deployments/statuses#list-deployment-statuses).
@@ -4129,7 +4043,7 @@ pub struct WebhookDeploymentStatusCreatedDeploymentStatus {
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performed_via_github_app: Option<
-        WebhookDeploymentStatusCreatedDeploymentStatusPerformedViaGithubApp,
+        WebhookDeploymentCreatedDeploymentPerformedViaGithubApp,
     >,
     pub repository_url: String,
     /// The new state. Can be `pending`, `success`, `failure`, or `error`.
@@ -4138,37 +4052,6 @@ pub struct WebhookDeploymentStatusCreatedDeploymentStatus {
     pub target_url: String,
     pub updated_at: String,
     pub url: String,
-}
-
-/// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookDeploymentStatusCreatedDeploymentStatusPerformedViaGithubApp {
-    pub created_at: Option<crate::Timestamp>,
-    pub description: Option<String>,
-    /// The list of events for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<
-        Vec<WebhookDeploymentCreatedDeploymentPerformedViaGithubAppEventsItem>,
-    >,
-    pub external_url: Option<String>,
-    pub html_url: String,
-    /// Unique identifier of the GitHub app
-    pub id: Option<i64>,
-    /// The name of the GitHub app
-    pub name: String,
-    pub node_id: String,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    /// The set of permissions for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<
-        WebhookDeploymentCreatedDeploymentPerformedViaGithubAppPermissions,
-    >,
-    /// The slug name of the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slug: Option<String>,
-    pub updated_at: Option<crate::Timestamp>,
 }
 
 /// Deployment Workflow Run
@@ -4187,7 +4070,8 @@ pub struct WebhookDeploymentStatusCreatedWorkflowRun {
     pub check_suite_url: Option<String>,
     pub conclusion: Option<WebhookDeploymentStatusCreatedWorkflowRunConclusion>,
     pub created_at: crate::Timestamp,
-    pub display_title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_title: Option<String>,
     pub event: String,
     pub head_branch: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4203,7 +4087,8 @@ pub struct WebhookDeploymentStatusCreatedWorkflowRun {
     pub logs_url: Option<String>,
     pub name: String,
     pub node_id: String,
-    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_attempt_url: Option<serde_json::Value>,
     pub pull_requests: Vec<WebhookCheckSuiteCompletedCheckSuitePullRequestsItem>,
@@ -4410,7 +4295,8 @@ pub struct WebhooksComment {
     pub node_id: String,
     pub parent_id: Option<i64>,
     /// Reactions
-    pub reactions: DiscussionReactions,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reactions: Option<DiscussionReactions>,
     pub repository_url: String,
     pub updated_at: String,
     /// User
@@ -4624,6 +4510,7 @@ pub struct WebhooksLabel {
     /// 6-character hex code, without the leading #, identifying the color
     pub color: String,
     pub default: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub id: i64,
     /// The name of the label.
@@ -5035,11 +4922,13 @@ pub struct WebhookForkForkee {
     pub svn_url: String,
     pub tags_url: String,
     pub teams_url: String,
-    pub topics: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topics: Option<Vec<String>>,
     pub trees_url: String,
     pub updated_at: crate::Timestamp,
     pub url: String,
-    pub visibility: Visibility,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
     pub watchers: i64,
     pub watchers_count: i64,
     /// Whether to require contributors to sign off on web-based commits
@@ -5266,6 +5155,7 @@ pub struct WebhookInstallationRepositoriesAdded {
     /// Describe whether all repositories have been selected or there's a selection involved
     pub repository_selection: WebhooksRepositorySelection,
     /// User
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requester: Option<WebhooksUser>,
     /// A GitHub user.
     pub sender: SimpleUser,
@@ -5562,9 +5452,11 @@ pub struct WebhookIssueCommentCreatedComment {
     pub id: i64,
     pub issue_url: String,
     pub node_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performed_via_github_app: Option<Integration>,
     /// Reactions
-    pub reactions: DiscussionReactions,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reactions: Option<DiscussionReactions>,
     pub updated_at: crate::Timestamp,
     /// URL for the issue comment
     pub url: String,
@@ -5582,6 +5474,7 @@ pub struct WebhookIssueCommentCreatedComment {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
 pub struct WebhookIssueCommentCreatedIssue {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
@@ -5599,7 +5492,7 @@ pub struct WebhookIssueCommentCreatedIssue {
     pub events_url: String,
     pub html_url: String,
     pub id: i64,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
+    pub labels: Vec<WebhooksLabel>,
     pub labels_url: String,
     pub locked: bool,
     /// A collection of related issues and pull requests.
@@ -5613,7 +5506,8 @@ pub struct WebhookIssueCommentCreatedIssue {
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
-    pub reactions: PullRequestReviewCommentEventCommentReactions,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reactions: Option<PullRequestReviewCommentEventCommentReactions>,
     pub repository_url: String,
     /// Sub-issues Summary
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5689,22 +5583,6 @@ pub struct WebhookIssueCommentCreatedIssueAssignee {
 crate::open_enum! {
     WebhooksUserMannequinType { Bot = "Bot", User = "User", Organization =
     "Organization", Mannequin = "Mannequin", }
-}
-
-/// Label
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssueCommentCreatedIssueLabelsItem {
-    /// 6-character hex code, without the leading #, identifying the color
-    pub color: String,
-    pub default: bool,
-    pub description: Option<String>,
-    pub id: i64,
-    /// The name of the label.
-    pub name: String,
-    pub node_id: String,
-    /// URL for the label
-    pub url: String,
 }
 
 /// A collection of related issues and pull requests.
@@ -5878,7 +5756,7 @@ pub struct WebhookIssueCommentDeletedIssue {
     pub events_url: String,
     pub html_url: String,
     pub id: i64,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
     pub labels_url: String,
     pub locked: bool,
     /// A collection of related issues and pull requests.
@@ -5914,7 +5792,23 @@ pub struct WebhookIssueCommentDeletedIssue {
     pub updated_at: crate::Timestamp,
     /// URL for the issue
     pub url: String,
-    pub user: WebhookDeploymentReviewApprovedWorkflowRunHeadRepositoryOwner,
+    pub user: WebhooksApprover,
+}
+
+/// Label
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct WebhookIssueCommentDeletedIssueLabelsItem {
+    /// 6-character hex code, without the leading #, identifying the color
+    pub color: String,
+    pub default: bool,
+    pub description: Option<String>,
+    pub id: i64,
+    /// The name of the label.
+    pub name: String,
+    pub node_id: String,
+    /// URL for the label
+    pub url: String,
 }
 
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -6027,7 +5921,7 @@ pub struct WebhookIssueCommentEditedIssue {
     pub events_url: String,
     pub html_url: String,
     pub id: i64,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
     pub labels_url: String,
     pub locked: bool,
     /// A collection of related issues and pull requests.
@@ -6220,7 +6114,7 @@ pub struct WebhookIssueCommentPinnedIssue {
     pub events_url: String,
     pub html_url: String,
     pub id: i64,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
     pub labels_url: String,
     pub locked: bool,
     /// A collection of related issues and pull requests.
@@ -6256,7 +6150,7 @@ pub struct WebhookIssueCommentPinnedIssue {
     pub updated_at: crate::Timestamp,
     /// URL for the issue
     pub url: String,
-    pub user: WebhookDeploymentReviewApprovedWorkflowRunHeadRepositoryOwner,
+    pub user: WebhooksApprover,
 }
 
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -6612,7 +6506,7 @@ pub struct WebhooksIssue {
     pub html_url: String,
     pub id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<WebhookIssueCommentCreatedIssueLabelsItem>>,
+    pub labels: Option<Vec<WebhookIssueCommentDeletedIssueLabelsItem>>,
     pub labels_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locked: Option<bool>,
@@ -6711,7 +6605,7 @@ pub struct WebhookIssuesClosedIssue {
     pub html_url: String,
     pub id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<WebhookIssueCommentCreatedIssueLabelsItem>>,
+    pub labels: Option<Vec<WebhookIssueCommentDeletedIssueLabelsItem>>,
     pub labels_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locked: Option<bool>,
@@ -6750,7 +6644,7 @@ pub struct WebhookIssuesClosedIssue {
     pub updated_at: crate::Timestamp,
     /// URL for the issue
     pub url: String,
-    pub user: WebhookDeploymentReviewApprovedWorkflowRunHeadRepositoryOwner,
+    pub user: WebhooksApprover,
 }
 
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -6855,7 +6749,7 @@ pub struct WebhookIssuesDeletedIssue {
     pub html_url: String,
     pub id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<WebhookIssueCommentCreatedIssueLabelsItem>>,
+    pub labels: Option<Vec<WebhookIssueCommentDeletedIssueLabelsItem>>,
     pub labels_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locked: Option<bool>,
@@ -6995,7 +6889,7 @@ pub struct WebhookIssuesDemilestoned {
     pub issue: WebhookIssuesDemilestonedIssue,
     /// A collection of related issues and pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub milestone: Option<WebhooksMilestone>,
+    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
     /// organization, or when the event occurs from activity in a repository owned by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7034,12 +6928,12 @@ pub struct WebhookIssuesDemilestonedIssue {
     pub html_url: String,
     pub id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<Option<WebhookIssuesDemilestonedIssueLabelsItem>>>,
+    pub labels: Option<Vec<Option<WebhookIssueCommentDeletedIssueLabelsItem>>>,
     pub labels_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locked: Option<bool>,
     /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssuesDemilestonedIssueMilestone>,
+    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
     pub node_id: String,
     pub number: i64,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -7078,7 +6972,7 @@ pub struct WebhookIssuesDemilestonedIssue {
     /// URL for the issue
     pub url: String,
     /// User
-    pub user: Option<WebhookIssuesDemilestonedIssueMilestoneCreator>,
+    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
 }
 
 /// User
@@ -7127,96 +7021,6 @@ pub struct WebhookIssuesDemilestonedIssueAssignee {
     pub url: Option<String>,
 }
 
-/// Label
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesDemilestonedIssueLabelsItem {
-    /// 6-character hex code, without the leading #, identifying the color
-    pub color: String,
-    pub default: bool,
-    pub description: Option<String>,
-    pub id: i64,
-    /// The name of the label.
-    pub name: String,
-    pub node_id: String,
-    /// URL for the label
-    pub url: String,
-}
-
-/// A collection of related issues and pull requests.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesDemilestonedIssueMilestone {
-    pub closed_at: Option<crate::Timestamp>,
-    pub closed_issues: i64,
-    pub created_at: crate::Timestamp,
-    /// User
-    pub creator: Option<WebhookIssuesDemilestonedIssueMilestoneCreator>,
-    pub description: Option<String>,
-    pub due_on: Option<crate::Timestamp>,
-    pub html_url: String,
-    pub id: i64,
-    pub labels_url: String,
-    pub node_id: String,
-    /// The number of the milestone.
-    pub number: i64,
-    pub open_issues: i64,
-    /// The state of the milestone.
-    pub state: MilestoneState,
-    /// The title of the milestone.
-    pub title: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-}
-
-/// User
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesDemilestonedIssueMilestoneCreator {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub avatar_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub followers_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub following_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gists_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gravatar_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-    pub id: i64,
-    pub login: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organizations_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub received_events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repos_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub site_admin: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub starred_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscriptions_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<WebhooksUserMannequinType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_view_type: Option<String>,
-}
-
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
@@ -7234,7 +7038,7 @@ pub struct WebhookIssuesDemilestonedIssuePerformedViaGithubApp {
     pub name: String,
     pub node_id: String,
     /// User
-    pub owner: Option<WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner>,
+    pub owner: Option<WebhooksUser>,
     /// The set of permissions for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<
@@ -7244,54 +7048,6 @@ pub struct WebhookIssuesDemilestonedIssuePerformedViaGithubApp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
     pub updated_at: Option<crate::Timestamp>,
-}
-
-/// User
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub avatar_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub followers_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub following_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gists_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gravatar_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-    pub id: i64,
-    pub login: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organizations_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub received_events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repos_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub site_admin: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub starred_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscriptions_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<WebhooksUserType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_view_type: Option<String>,
 }
 
 /// Reactions
@@ -7309,32 +7065,6 @@ pub struct WebhookIssuesDemilestonedIssueReactions {
     pub laugh: i64,
     pub rocket: i64,
     pub total_count: i64,
-    pub url: String,
-}
-
-/// A collection of related issues and pull requests.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhooksMilestone {
-    pub closed_at: Option<crate::Timestamp>,
-    pub closed_issues: i64,
-    pub created_at: crate::Timestamp,
-    /// User
-    pub creator: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub description: Option<String>,
-    pub due_on: Option<crate::Timestamp>,
-    pub html_url: String,
-    pub id: i64,
-    pub labels_url: String,
-    pub node_id: String,
-    /// The number of the milestone.
-    pub number: i64,
-    pub open_issues: i64,
-    /// The state of the milestone.
-    pub state: MilestoneState,
-    /// The title of the milestone.
-    pub title: String,
-    pub updated_at: crate::Timestamp,
     pub url: String,
 }
 
@@ -7375,11 +7105,12 @@ pub struct WebhookIssuesEdited {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
 pub struct WebhookIssuesEditedIssue {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssuesEditedIssueAssigneesItem>>,
+    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
@@ -7394,7 +7125,7 @@ pub struct WebhookIssuesEditedIssue {
     pub html_url: String,
     pub id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<WebhookIssueCommentCreatedIssueLabelsItem>>,
+    pub labels: Option<Vec<WebhooksLabel>>,
     pub labels_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locked: Option<bool>,
@@ -7404,11 +7135,12 @@ pub struct WebhookIssuesEditedIssue {
     pub number: i64,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<WebhookIssuesEditedIssuePerformedViaGithubApp>,
+    pub performed_via_github_app: Option<WebhookIssuesClosedIssuePerformedViaGithubApp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
     /// Reactions
-    pub reactions: DiscussionReactions,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reactions: Option<DiscussionReactions>,
     pub repository_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned_comment: Option<IssueComment>,
@@ -7437,81 +7169,6 @@ pub struct WebhookIssuesEditedIssue {
     pub url: String,
     /// User
     pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
-}
-
-/// User
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesEditedIssueAssigneesItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub avatar_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub followers_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub following_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gists_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gravatar_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-    pub id: i64,
-    pub login: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organizations_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub received_events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repos_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub site_admin: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub starred_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscriptions_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<WebhooksUserMannequinType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-}
-
-/// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesEditedIssuePerformedViaGithubApp {
-    pub created_at: Option<crate::Timestamp>,
-    pub description: Option<String>,
-    /// The list of events for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<WebhookIssuesClosedIssuePerformedViaGithubAppEventsItem>>,
-    pub external_url: Option<String>,
-    pub html_url: String,
-    /// Unique identifier of the GitHub app
-    pub id: Option<i64>,
-    /// The name of the GitHub app
-    pub name: String,
-    pub node_id: String,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    /// The set of permissions for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<
-        WebhookIssueCommentEditedIssuePerformedViaGithubAppPermissions,
-    >,
-    /// The slug name of the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slug: Option<String>,
-    pub updated_at: Option<crate::Timestamp>,
 }
 
 /// issues field_added event
@@ -7696,7 +7353,7 @@ pub struct WebhookIssuesLabeledIssue {
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssuesEditedIssueAssigneesItem>>,
+    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
@@ -7711,7 +7368,7 @@ pub struct WebhookIssuesLabeledIssue {
     pub html_url: String,
     pub id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<WebhookIssueCommentCreatedIssueLabelsItem>>,
+    pub labels: Option<Vec<WebhookIssueCommentDeletedIssueLabelsItem>>,
     pub labels_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locked: Option<bool>,
@@ -7721,7 +7378,9 @@ pub struct WebhookIssuesLabeledIssue {
     pub number: i64,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<WebhookIssuesLabeledIssuePerformedViaGithubApp>,
+    pub performed_via_github_app: Option<
+        WebhookIssueCommentEditedIssuePerformedViaGithubApp,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
     /// Reactions
@@ -7754,35 +7413,6 @@ pub struct WebhookIssuesLabeledIssue {
     pub url: String,
     /// User
     pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
-}
-
-/// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesLabeledIssuePerformedViaGithubApp {
-    pub created_at: Option<crate::Timestamp>,
-    pub description: Option<String>,
-    /// The list of events for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<Item>>,
-    pub external_url: Option<String>,
-    pub html_url: String,
-    /// Unique identifier of the GitHub app
-    pub id: Option<i64>,
-    /// The name of the GitHub app
-    pub name: String,
-    pub node_id: String,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    /// The set of permissions for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<
-        WebhookIssueCommentEditedIssuePerformedViaGithubAppPermissions,
-    >,
-    /// The slug name of the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slug: Option<String>,
-    pub updated_at: Option<crate::Timestamp>,
 }
 
 /// issues locked event
@@ -7820,8 +7450,8 @@ pub struct WebhookIssuesLockedIssue {
     pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner>,
-    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner>>,
+    pub assignee: Option<WebhooksUser>,
+    pub assignees: Vec<Option<WebhooksUser>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
@@ -7836,7 +7466,7 @@ pub struct WebhookIssuesLockedIssue {
     pub html_url: String,
     pub id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<Option<WebhookIssuesDemilestonedIssueLabelsItem>>>,
+    pub labels: Option<Vec<Option<WebhookIssueCommentDeletedIssueLabelsItem>>>,
     pub labels_url: String,
     pub locked: bool,
     /// A collection of related issues and pull requests.
@@ -7877,7 +7507,7 @@ pub struct WebhookIssuesLockedIssue {
     /// URL for the issue
     pub url: String,
     /// User
-    pub user: Option<WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner>,
+    pub user: Option<WebhooksUser>,
 }
 
 /// A collection of related issues and pull requests.
@@ -7888,7 +7518,7 @@ pub struct WebhookIssuesLockedIssueMilestone {
     pub closed_issues: i64,
     pub created_at: crate::Timestamp,
     /// User
-    pub creator: Option<WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner>,
+    pub creator: Option<WebhooksUser>,
     pub description: Option<String>,
     pub due_on: Option<crate::Timestamp>,
     pub html_url: String,
@@ -7923,7 +7553,7 @@ pub struct WebhookIssuesLockedIssuePerformedViaGithubApp {
     pub name: String,
     pub node_id: String,
     /// User
-    pub owner: Option<WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner>,
+    pub owner: Option<WebhooksUser>,
     /// The set of permissions for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<
@@ -7974,7 +7604,7 @@ pub struct WebhookIssuesMilestoned {
     /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
     pub issue: WebhookIssuesMilestonedIssue,
     /// A collection of related issues and pull requests.
-    pub milestone: WebhooksMilestone,
+    pub milestone: WebhookIssueCommentCreatedIssueMilestone,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
     /// organization, or when the event occurs from activity in a repository owned by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7997,8 +7627,8 @@ pub struct WebhookIssuesMilestonedIssue {
     pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<WebhookIssuesMilestonedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssuesMilestonedIssueAssignee>>,
+    pub assignee: Option<WebhooksReviewersItemReviewer>,
+    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
@@ -8013,12 +7643,12 @@ pub struct WebhookIssuesMilestonedIssue {
     pub html_url: String,
     pub id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<Option<WebhookIssuesDemilestonedIssueLabelsItem>>>,
+    pub labels: Option<Vec<Option<WebhookIssueCommentDeletedIssueLabelsItem>>>,
     pub labels_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locked: Option<bool>,
     /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssuesDemilestonedIssueMilestone>,
+    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
     pub node_id: String,
     pub number: i64,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -8057,53 +7687,7 @@ pub struct WebhookIssuesMilestonedIssue {
     /// URL for the issue
     pub url: String,
     /// User
-    pub user: Option<WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner>,
-}
-
-/// User
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesMilestonedIssueAssignee {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub avatar_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub followers_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub following_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gists_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gravatar_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-    pub id: i64,
-    pub login: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organizations_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub received_events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repos_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub site_admin: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub starred_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscriptions_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<WebhooksUserType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
+    pub user: Option<WebhooksUser>,
 }
 
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -8123,7 +7707,7 @@ pub struct WebhookIssuesMilestonedIssuePerformedViaGithubApp {
     pub name: String,
     pub node_id: String,
     /// User
-    pub owner: Option<WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner>,
+    pub owner: Option<WebhooksUser>,
     /// The set of permissions for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<
@@ -8211,7 +7795,7 @@ pub struct WebhookIssuesOpenedChangesOldIssue {
     pub html_url: Option<String>,
     pub id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<WebhookIssueCommentCreatedIssueLabelsItem>>,
+    pub labels: Option<Vec<WebhookIssueCommentDeletedIssueLabelsItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8433,7 +8017,7 @@ pub struct WebhookIssuesOpenedIssue {
     pub html_url: String,
     pub id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<WebhookIssueCommentCreatedIssueLabelsItem>>,
+    pub labels: Option<Vec<WebhookIssueCommentDeletedIssueLabelsItem>>,
     pub labels_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locked: Option<bool>,
@@ -8443,7 +8027,7 @@ pub struct WebhookIssuesOpenedIssue {
     pub number: i64,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<WebhookIssuesEditedIssuePerformedViaGithubApp>,
+    pub performed_via_github_app: Option<WebhookIssuesClosedIssuePerformedViaGithubApp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
     /// Reactions
@@ -8529,7 +8113,7 @@ pub struct WebhooksIssue2 {
     pub html_url: String,
     pub id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<WebhookIssueCommentCreatedIssueLabelsItem>>,
+    pub labels: Option<Vec<WebhookIssueCommentDeletedIssueLabelsItem>>,
     pub labels_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locked: Option<bool>,
@@ -8611,7 +8195,7 @@ pub struct WebhookIssuesReopenedIssue {
     pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<WebhookIssuesMilestonedIssueAssignee>,
+    pub assignee: Option<WebhooksReviewersItemReviewer>,
     pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
@@ -8627,12 +8211,12 @@ pub struct WebhookIssuesReopenedIssue {
     pub html_url: String,
     pub id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<Option<WebhookIssuesDemilestonedIssueLabelsItem>>>,
+    pub labels: Option<Vec<Option<WebhookIssueCommentDeletedIssueLabelsItem>>>,
     pub labels_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locked: Option<bool>,
     /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssuesDemilestonedIssueMilestone>,
+    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
     pub node_id: String,
     pub number: i64,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -8667,7 +8251,7 @@ pub struct WebhookIssuesReopenedIssue {
     /// URL for the issue
     pub url: String,
     /// User
-    pub user: Option<WebhookIssuesDemilestonedIssueMilestoneCreator>,
+    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
     /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<IssueType>,
@@ -8690,7 +8274,7 @@ pub struct WebhookIssuesReopenedIssuePerformedViaGithubApp {
     pub name: String,
     pub node_id: String,
     /// User
-    pub owner: Option<WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner>,
+    pub owner: Option<WebhooksUser>,
     /// The set of permissions for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<WebhookCheckSuiteCompletedCheckSuiteAppPermissions>,
@@ -8733,79 +8317,9 @@ pub struct WebhookIssuesTransferred {
 #[non_exhaustive]
 pub struct WebhookIssuesTransferredChanges {
     /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
-    pub new_issue: WebhookIssuesTransferredChangesNewIssue,
+    pub new_issue: WebhooksIssue2,
     /// A git repository
     pub new_repository: WebhookIssuesTransferredChangesNewRepository,
-}
-
-/// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesTransferredChangesNewIssue {
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    /// User
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<DiscussionAnswerChosenBy>,
-    pub assignees: Vec<Option<DiscussionAnswerChosenBy>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// Contents of the issue
-    pub body: Option<String>,
-    pub closed_at: Option<crate::Timestamp>,
-    pub comments: i64,
-    pub comments_url: String,
-    pub created_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub draft: Option<bool>,
-    pub events_url: String,
-    pub html_url: String,
-    pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<WebhookIssueCommentCreatedIssueLabelsItem>>,
-    pub labels_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locked: Option<bool>,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssuesDeletedIssueMilestone>,
-    pub node_id: String,
-    pub number: i64,
-    /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<
-        WebhookIssueCommentDeletedIssuePerformedViaGithubApp,
-    >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
-    /// Reactions
-    pub reactions: DiscussionReactions,
-    pub repository_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pinned_comment: Option<IssueComment>,
-    /// Sub-issues Summary
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sub_issues_summary: Option<SubIssuesSummary>,
-    /// Issue Dependencies Summary
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_dependencies_summary: Option<IssueDependenciesSummary>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_field_values: Option<Vec<IssueFieldValue>>,
-    /// State of the issue; either 'open' or 'closed'
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<MilestoneState>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state_reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeline_url: Option<String>,
-    /// Title of the issue
-    pub title: String,
-    /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<IssueType>,
-    pub updated_at: crate::Timestamp,
-    /// URL for the issue
-    pub url: String,
-    /// User
-    pub user: Option<DiscussionAnswerChosenBy>,
 }
 
 /// A git repository
@@ -8877,7 +8391,8 @@ pub struct WebhookIssuesTransferredChangesNewRepository {
     /// Whether the wiki is enabled.
     pub has_wiki: bool,
     /// Whether discussions are enabled.
-    pub has_discussions: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_discussions: Option<bool>,
     /// Whether pull requests are enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_pull_requests: Option<bool>,
@@ -8992,7 +8507,7 @@ pub struct WebhookIssuesUnassigned {
     pub action: WebhookIssuesUnassignedAction,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<WebhooksUserMannequin>,
+    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -9019,54 +8534,6 @@ pub struct WebhookIssuesUnassigned {
 crate::open_enum! {
     #[doc = " The action that was performed."] WebhookIssuesUnassignedAction { Unassigned
     = "unassigned", }
-}
-
-/// User
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhooksUserMannequin {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub avatar_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub followers_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub following_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gists_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gravatar_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-    pub id: i64,
-    pub login: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organizations_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub received_events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repos_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub site_admin: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub starred_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscriptions_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<WebhooksUserMannequinType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_view_type: Option<String>,
 }
 
 /// issues unlabeled event
@@ -9135,8 +8602,8 @@ pub struct WebhookIssuesUnlockedIssue {
     pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner>,
-    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner>>,
+    pub assignee: Option<WebhooksUser>,
+    pub assignees: Vec<Option<WebhooksUser>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
@@ -9151,7 +8618,7 @@ pub struct WebhookIssuesUnlockedIssue {
     pub html_url: String,
     pub id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<Option<WebhookIssuesDemilestonedIssueLabelsItem>>>,
+    pub labels: Option<Vec<Option<WebhookIssueCommentDeletedIssueLabelsItem>>>,
     pub labels_url: String,
     pub locked: bool,
     /// A collection of related issues and pull requests.
@@ -9194,7 +8661,7 @@ pub struct WebhookIssuesUnlockedIssue {
     /// URL for the issue
     pub url: String,
     /// User
-    pub user: Option<WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner>,
+    pub user: Option<WebhooksUser>,
 }
 
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -9214,7 +8681,7 @@ pub struct WebhookIssuesUnlockedIssuePerformedViaGithubApp {
     pub name: String,
     pub node_id: String,
     /// User
-    pub owner: Option<WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner>,
+    pub owner: Option<WebhooksUser>,
     /// The set of permissions for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<
@@ -9466,7 +8933,7 @@ pub struct WebhooksMarketplacePurchasePlan {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
 pub struct WebhooksPreviousMarketplacePurchase {
-    pub account: WebhooksPreviousMarketplacePurchaseAccount,
+    pub account: WebhooksMarketplacePurchaseAccount,
     pub billing_cycle: String,
     pub free_trial_ends_on: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9474,16 +8941,6 @@ pub struct WebhooksPreviousMarketplacePurchase {
     pub on_free_trial: bool,
     pub plan: WebhooksPreviousMarketplacePurchasePlan,
     pub unit_count: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhooksPreviousMarketplacePurchaseAccount {
-    pub id: i64,
-    pub login: String,
-    pub node_id: String,
-    pub organization_billing_email: Option<String>,
-    pub r#type: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -9543,7 +9000,7 @@ crate::open_enum! {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
 pub struct WebhookMarketplacePurchaseChangedPreviousMarketplacePurchase {
-    pub account: WebhooksPreviousMarketplacePurchaseAccount,
+    pub account: WebhooksMarketplacePurchaseAccount,
     pub billing_cycle: String,
     pub free_trial_ends_on: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9596,7 +9053,7 @@ crate::open_enum! {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
 pub struct WebhookMarketplacePurchasePendingChangePreviousMarketplacePurchase {
-    pub account: WebhooksPreviousMarketplacePurchaseAccount,
+    pub account: WebhooksMarketplacePurchaseAccount,
     pub billing_cycle: String,
     pub free_trial_ends_on: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9653,22 +9110,8 @@ pub struct WebhookMarketplacePurchasePendingChangeCancelledMarketplacePurchase {
     pub free_trial_ends_on: Option<serde_json::Value>,
     pub next_billing_date: Option<String>,
     pub on_free_trial: bool,
-    pub plan: WebhookMarketplacePurchasePendingChangeCancelledMarketplacePurchasePlan,
+    pub plan: WebhooksPreviousMarketplacePurchasePlan,
     pub unit_count: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookMarketplacePurchasePendingChangeCancelledMarketplacePurchasePlan {
-    pub bullets: Vec<String>,
-    pub description: String,
-    pub has_free_trial: bool,
-    pub id: i64,
-    pub monthly_price_in_cents: i64,
-    pub name: String,
-    pub price_model: MarketplaceListingPlanPriceModel,
-    pub unit_name: Option<String>,
-    pub yearly_price_in_cents: i64,
 }
 
 /// marketplace_purchase purchased event
@@ -10181,7 +9624,7 @@ pub struct WebhookMilestoneClosed {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<SimpleInstallation>,
     /// A collection of related issues and pull requests.
-    pub milestone: WebhooksMilestone,
+    pub milestone: WebhookIssueCommentCreatedIssueMilestone,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
     /// organization, or when the event occurs from activity in a repository owned by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10209,7 +9652,7 @@ pub struct WebhookMilestoneCreated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<SimpleInstallation>,
     /// A collection of related issues and pull requests.
-    pub milestone: WebhooksMilestone3,
+    pub milestone: WebhookIssuesDeletedIssueMilestone,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
     /// organization, or when the event occurs from activity in a repository owned by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10219,32 +9662,6 @@ pub struct WebhookMilestoneCreated {
     pub repository: RepositoryWebhooks,
     /// A GitHub user.
     pub sender: SimpleUser,
-}
-
-/// A collection of related issues and pull requests.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhooksMilestone3 {
-    pub closed_at: Option<crate::Timestamp>,
-    pub closed_issues: i64,
-    pub created_at: crate::Timestamp,
-    /// User
-    pub creator: Option<DiscussionAnswerChosenBy>,
-    pub description: Option<String>,
-    pub due_on: Option<crate::Timestamp>,
-    pub html_url: String,
-    pub id: i64,
-    pub labels_url: String,
-    pub node_id: String,
-    /// The number of the milestone.
-    pub number: i64,
-    pub open_issues: i64,
-    /// The state of the milestone.
-    pub state: MilestoneState,
-    /// The title of the milestone.
-    pub title: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
 }
 
 /// milestone deleted event
@@ -10263,7 +9680,7 @@ pub struct WebhookMilestoneDeleted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<SimpleInstallation>,
     /// A collection of related issues and pull requests.
-    pub milestone: WebhooksMilestone,
+    pub milestone: WebhookIssueCommentCreatedIssueMilestone,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
     /// organization, or when the event occurs from activity in a repository owned by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10293,7 +9710,7 @@ pub struct WebhookMilestoneEdited {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<SimpleInstallation>,
     /// A collection of related issues and pull requests.
-    pub milestone: WebhooksMilestone,
+    pub milestone: WebhookIssueCommentCreatedIssueMilestone,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
     /// organization, or when the event occurs from activity in a repository owned by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10333,7 +9750,7 @@ pub struct WebhookMilestoneOpened {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<SimpleInstallation>,
     /// A collection of related issues and pull requests.
-    pub milestone: WebhooksMilestone3,
+    pub milestone: WebhookIssuesDeletedIssueMilestone,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
     /// organization, or when the event occurs from activity in a repository owned by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -12553,7 +11970,7 @@ pub struct WebhookPullRequestAssignedPullRequest {
     pub html_url: String,
     pub id: i64,
     pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
     pub locked: bool,
     /// Indicates whether maintainers can modify the pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -12713,7 +12130,8 @@ pub struct WebhookPullRequestAssignedPullRequestBaseRepo {
     /// Whether the wiki is enabled.
     pub has_wiki: bool,
     /// Whether discussions are enabled.
-    pub has_discussions: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_discussions: Option<bool>,
     /// Whether pull requests are enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_pull_requests: Option<bool>,
@@ -12821,178 +12239,10 @@ pub struct WebhookPullRequestAssignedPullRequestHead {
     pub label: Option<String>,
     pub r#ref: String,
     /// A git repository
-    pub repo: Option<WebhookPullRequestAssignedPullRequestHeadRepo>,
+    pub repo: Option<WebhookPullRequestAssignedPullRequestBaseRepo>,
     pub sha: String,
     /// User
     pub user: Option<DiscussionAnswerChosenBy>,
-}
-
-/// A git repository
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestAssignedPullRequestHeadRepo {
-    /// Whether to allow auto-merge for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_auto_merge: Option<bool>,
-    /// Whether to allow private forks
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_forking: Option<bool>,
-    /// Whether to allow merge commits for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_merge_commit: Option<bool>,
-    /// Whether to allow rebase merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_rebase_merge: Option<bool>,
-    /// Whether to allow squash merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_squash_merge: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_update_branch: Option<bool>,
-    pub archive_url: String,
-    /// Whether the repository is archived.
-    pub archived: bool,
-    pub assignees_url: String,
-    pub blobs_url: String,
-    pub branches_url: String,
-    pub clone_url: String,
-    pub collaborators_url: String,
-    pub comments_url: String,
-    pub commits_url: String,
-    pub compare_url: String,
-    pub contents_url: String,
-    pub contributors_url: String,
-    pub created_at: crate::Timestamp,
-    /// The default branch of the repository.
-    pub default_branch: String,
-    /// Whether to delete head branches when pull requests are merged
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delete_branch_on_merge: Option<bool>,
-    pub deployments_url: String,
-    pub description: Option<String>,
-    /// Returns whether or not this repository is disabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disabled: Option<bool>,
-    pub downloads_url: String,
-    pub events_url: String,
-    pub fork: bool,
-    pub forks: i64,
-    pub forks_count: i64,
-    pub forks_url: String,
-    pub full_name: String,
-    pub git_commits_url: String,
-    pub git_refs_url: String,
-    pub git_tags_url: String,
-    pub git_url: String,
-    /// Whether downloads are enabled.
-    pub has_downloads: bool,
-    /// Whether issues are enabled.
-    pub has_issues: bool,
-    pub has_pages: bool,
-    /// Whether projects are enabled.
-    pub has_projects: bool,
-    /// Whether the wiki is enabled.
-    pub has_wiki: bool,
-    /// Whether discussions are enabled.
-    pub has_discussions: bool,
-    /// Whether pull requests are enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_pull_requests: Option<bool>,
-    /// The policy controlling who can create pull requests: all or collaborators_only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
-    pub homepage: Option<String>,
-    pub hooks_url: String,
-    pub html_url: String,
-    /// Unique identifier of the repository
-    pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_template: Option<bool>,
-    pub issue_comment_url: String,
-    pub issue_events_url: String,
-    pub issues_url: String,
-    pub keys_url: String,
-    pub labels_url: String,
-    pub language: Option<String>,
-    pub languages_url: String,
-    /// License
-    pub license: Option<WebhookForkForkeeLicense>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub master_branch: Option<String>,
-    /// The default value for a merge commit message.
-    ///
-    /// - `PR_TITLE` - default to the pull request's title.
-    /// - `PR_BODY` - default to the pull request's body.
-    /// - `BLANK` - default to a blank commit message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<RepositoryMergeCommitMessage>,
-    /// The default value for a merge commit title.
-    ///
-    /// - `PR_TITLE` - default to the pull request's title.
-    /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<RepositoryMergeCommitTitle>,
-    pub merges_url: String,
-    pub milestones_url: String,
-    pub mirror_url: Option<String>,
-    /// The name of the repository.
-    pub name: String,
-    pub node_id: String,
-    pub notifications_url: String,
-    pub open_issues: i64,
-    pub open_issues_count: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<String>,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<WebhookForkForkeePermissions>,
-    /// Whether the repository is private or public.
-    pub private: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public: Option<bool>,
-    pub pulls_url: String,
-    pub pushed_at: Option<crate::Timestamp>,
-    pub releases_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_name: Option<String>,
-    pub size: i64,
-    /// The default value for a squash merge commit message:
-    ///
-    /// - `PR_BODY` - default to the pull request's body.
-    /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
-    /// - `BLANK` - default to a blank commit message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<RepositorySquashMergeCommitMessage>,
-    /// The default value for a squash merge commit title:
-    ///
-    /// - `PR_TITLE` - default to the pull request's title.
-    /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<RepositorySquashMergeCommitTitle>,
-    pub ssh_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stargazers: Option<i64>,
-    pub stargazers_count: i64,
-    pub stargazers_url: String,
-    pub statuses_url: String,
-    pub subscribers_url: String,
-    pub subscription_url: String,
-    pub svn_url: String,
-    pub tags_url: String,
-    pub teams_url: String,
-    pub topics: Vec<String>,
-    pub trees_url: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    /// Whether a squash merge commit can use the pull request title as default. **This property is closing down. Please use `squash_merge_commit_title` instead.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub use_squash_pr_title_as_default: Option<bool>,
-    pub visibility: Visibility,
-    pub watchers: i64,
-    pub watchers_count: i64,
-    /// Whether to require contributors to sign off on web-based commits
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub web_commit_signoff_required: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -13163,7 +12413,7 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequest {
     pub html_url: String,
     pub id: i64,
     pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
     pub locked: bool,
     /// Indicates whether maintainers can modify the pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -13395,727 +12645,7 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequestHead {
     pub label: Option<String>,
     pub r#ref: String,
     /// A git repository
-    pub repo: Option<WebhookPullRequestAssignedPullRequestBaseRepo>,
-    pub sha: String,
-    /// User
-    pub user: Option<DiscussionAnswerChosenBy>,
-}
-
-/// pull_request auto_merge_enabled event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestAutoMergeEnabled {
-    pub action: WebhookPullRequestAutoMergeEnabledAction,
-    /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
-    /// on an enterprise account or an organization that's part of an enterprise account. For more information,
-    /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enterprise: Option<EnterpriseWebhooks>,
-    /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
-    /// for and sent to a GitHub App. For more information,
-    /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub installation: Option<SimpleInstallation>,
-    pub number: i64,
-    /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
-    /// organization, or when the event occurs from activity in a repository owned by an organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<OrganizationSimpleWebhooks>,
-    /// Pull Request
-    pub pull_request: WebhookPullRequestAutoMergeEnabledPullRequest,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
-    /// when the event occurs from activity in a repository.
-    pub repository: RepositoryWebhooks,
-    /// A GitHub user.
-    pub sender: SimpleUser,
-}
-
-crate::open_enum! {
-    WebhookPullRequestAutoMergeEnabledAction { AutoMergeEnabled = "auto_merge_enabled", }
-}
-
-/// Pull Request
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestAutoMergeEnabledPullRequest {
-    #[serde(rename = "_links")]
-    pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additions: Option<i64>,
-    /// User
-    pub assignee: Option<DiscussionAnswerChosenBy>,
-    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// The status of auto merging a pull request.
-    pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
-    pub base: WebhookPullRequestAssignedPullRequestBase,
-    pub body: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub changed_files: Option<i64>,
-    pub closed_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comments: Option<i64>,
-    pub comments_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commits: Option<i64>,
-    pub commits_url: String,
-    pub created_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deletions: Option<i64>,
-    pub diff_url: String,
-    /// Indicates whether or not the pull request is a draft.
-    pub draft: bool,
-    pub head: WebhookPullRequestAutoMergeDisabledPullRequestHead,
-    pub html_url: String,
-    pub id: i64,
-    pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
-    pub locked: bool,
-    /// Indicates whether maintainers can modify the pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub maintainer_can_modify: Option<bool>,
-    pub merge_commit_sha: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable_state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged: Option<bool>,
-    pub merged_at: Option<crate::Timestamp>,
-    /// User
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged_by: Option<DiscussionAnswerChosenBy>,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
-    pub node_id: String,
-    /// Number uniquely identifying the pull request within its repository.
-    pub number: i64,
-    pub patch_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rebaseable: Option<bool>,
-    pub requested_reviewers: Vec<
-        WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
-    >,
-    pub requested_teams: Vec<WebhookPullRequestAssignedPullRequestRequestedTeamsItem>,
-    pub review_comment_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review_comments: Option<i64>,
-    pub review_comments_url: String,
-    /// The stack information associated with a pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack: Option<PullRequestStack>,
-    /// State of this Pull Request. Either `open` or `closed`.
-    pub state: MilestoneState,
-    pub statuses_url: String,
-    /// The title of the pull request.
-    pub title: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
-}
-
-/// pull_request closed event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestClosed {
-    pub action: WebhookIssuesClosedAction,
-    /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
-    /// on an enterprise account or an organization that's part of an enterprise account. For more information,
-    /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enterprise: Option<EnterpriseWebhooks>,
-    /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
-    /// for and sent to a GitHub App. For more information,
-    /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub installation: Option<SimpleInstallation>,
-    /// The pull request number.
-    pub number: i64,
-    /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
-    /// organization, or when the event occurs from activity in a repository owned by an organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<OrganizationSimpleWebhooks>,
-    pub pull_request: PullRequestWebhook,
-    /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
-    /// when the event occurs from activity in a repository.
-    pub repository: RepositoryWebhooks,
-    /// A GitHub user.
-    pub sender: SimpleUser,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct PullRequestWebhook {
-    pub url: String,
-    pub id: i64,
-    pub node_id: String,
-    pub html_url: String,
-    pub diff_url: String,
-    pub patch_url: String,
-    pub issue_url: String,
-    pub commits_url: String,
-    pub review_comments_url: String,
-    pub review_comment_url: String,
-    pub comments_url: String,
-    pub statuses_url: String,
-    /// Number uniquely identifying the pull request within its repository.
-    pub number: i64,
-    /// State of this Pull Request. Either `open` or `closed`.
-    pub state: PullRequestState,
-    pub locked: bool,
-    /// The title of the pull request.
-    pub title: String,
-    /// A GitHub user.
-    pub user: SimpleUser,
-    pub body: Option<String>,
-    pub labels: Vec<PullRequestLabelsItem>,
-    pub milestone: Option<Milestone>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub active_lock_reason: Option<String>,
-    pub created_at: crate::Timestamp,
-    pub updated_at: crate::Timestamp,
-    pub closed_at: Option<crate::Timestamp>,
-    pub merged_at: Option<crate::Timestamp>,
-    pub merge_commit_sha: Option<String>,
-    pub assignee: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignees: Option<Vec<SimpleUser>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requested_reviewers: Option<Vec<SimpleUser>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requested_teams: Option<Vec<TeamSimple>>,
-    pub head: PullRequestSimpleHead,
-    pub base: PullRequestBase,
-    #[serde(rename = "_links")]
-    pub links: PullRequestSimpleLinks,
-    /// How the author is associated with the repository.
-    pub author_association: AuthorAssociation,
-    /// The status of auto merging a pull request.
-    pub auto_merge: Option<AutoMerge>,
-    /// The stack information associated with a pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack: Option<PullRequestStack>,
-    /// Indicates whether or not the pull request is a draft.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub draft: Option<bool>,
-    pub merged: bool,
-    pub mergeable: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rebaseable: Option<bool>,
-    pub mergeable_state: String,
-    pub merged_by: Option<SimpleUser>,
-    pub comments: i64,
-    pub review_comments: i64,
-    /// Indicates whether maintainers can modify the pull request.
-    pub maintainer_can_modify: bool,
-    pub commits: i64,
-    pub additions: i64,
-    pub deletions: i64,
-    pub changed_files: i64,
-    /// Whether to allow auto-merge for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_auto_merge: Option<bool>,
-    /// Whether to allow updating the pull request's branch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_update_branch: Option<bool>,
-    /// Whether to delete head branches when pull requests are merged.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delete_branch_on_merge: Option<bool>,
-    /// The default value for a merge commit message.
-    /// - `PR_TITLE` - default to the pull request's title.
-    /// - `PR_BODY` - default to the pull request's body.
-    /// - `BLANK` - default to a blank commit message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<RepositoryMergeCommitMessage>,
-    /// The default value for a merge commit title.
-    /// - `PR_TITLE` - default to the pull request's title.
-    /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., "Merge pull request #123 from branch-name").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<RepositoryMergeCommitTitle>,
-    /// The default value for a squash merge commit message:
-    /// - `PR_BODY` - default to the pull request's body.
-    /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
-    /// - `BLANK` - default to a blank commit message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<RepositorySquashMergeCommitMessage>,
-    /// The default value for a squash merge commit title:
-    /// - `PR_TITLE` - default to the pull request's title.
-    /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<RepositorySquashMergeCommitTitle>,
-    /// Whether a squash merge commit can use the pull request title as default. **This property is closing down. Please use `squash_merge_commit_title` instead.**
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub use_squash_pr_title_as_default: Option<bool>,
-}
-
-/// pull_request converted_to_draft event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestConvertedToDraft {
-    pub action: WebhookPullRequestConvertedToDraftAction,
-    /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
-    /// on an enterprise account or an organization that's part of an enterprise account. For more information,
-    /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enterprise: Option<EnterpriseWebhooks>,
-    /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
-    /// for and sent to a GitHub App. For more information,
-    /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub installation: Option<SimpleInstallation>,
-    /// The pull request number.
-    pub number: i64,
-    /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
-    /// organization, or when the event occurs from activity in a repository owned by an organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<OrganizationSimpleWebhooks>,
-    pub pull_request: PullRequestWebhook,
-    /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
-    /// when the event occurs from activity in a repository.
-    pub repository: RepositoryWebhooks,
-    /// A GitHub user.
-    pub sender: SimpleUser,
-}
-
-crate::open_enum! {
-    WebhookPullRequestConvertedToDraftAction { ConvertedToDraft = "converted_to_draft", }
-}
-
-/// pull_request demilestoned event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestDemilestoned {
-    pub action: WebhookIssuesDemilestonedAction,
-    /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
-    /// on an enterprise account or an organization that's part of an enterprise account. For more information,
-    /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enterprise: Option<EnterpriseWebhooks>,
-    /// A collection of related issues and pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub milestone: Option<Milestone>,
-    /// The pull request number.
-    pub number: i64,
-    /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
-    /// organization, or when the event occurs from activity in a repository owned by an organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<OrganizationSimpleWebhooks>,
-    /// Pull Request
-    pub pull_request: WebhooksPullRequest5,
-    /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
-    /// when the event occurs from activity in a repository.
-    pub repository: RepositoryWebhooks,
-    /// A GitHub user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sender: Option<SimpleUser>,
-}
-
-/// Pull Request
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhooksPullRequest5 {
-    #[serde(rename = "_links")]
-    pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additions: Option<i64>,
-    /// User
-    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssuesEditedIssueAssigneesItem>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// The status of auto merging a pull request.
-    pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
-    pub base: WebhookPullRequestAssignedPullRequestBase,
-    pub body: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub changed_files: Option<i64>,
-    pub closed_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comments: Option<i64>,
-    pub comments_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commits: Option<i64>,
-    pub commits_url: String,
-    pub created_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deletions: Option<i64>,
-    pub diff_url: String,
-    /// Indicates whether or not the pull request is a draft.
-    pub draft: bool,
-    pub head: WebhookPullRequestAutoMergeDisabledPullRequestHead,
-    pub html_url: String,
-    pub id: i64,
-    pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
-    pub locked: bool,
-    /// Indicates whether maintainers can modify the pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub maintainer_can_modify: Option<bool>,
-    pub merge_commit_sha: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable_state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged: Option<bool>,
-    pub merged_at: Option<crate::Timestamp>,
-    /// User
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged_by: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
-    pub node_id: String,
-    /// Number uniquely identifying the pull request within its repository.
-    pub number: i64,
-    pub patch_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rebaseable: Option<bool>,
-    pub requested_reviewers: Vec<WebhooksPullRequest5RequestedReviewersItem>,
-    pub requested_teams: Vec<WebhookPullRequestAssignedPullRequestRequestedTeamsItem>,
-    pub review_comment_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review_comments: Option<i64>,
-    pub review_comments_url: String,
-    /// The stack information associated with a pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack: Option<PullRequestStack>,
-    /// State of this Pull Request. Either `open` or `closed`.
-    pub state: MilestoneState,
-    pub statuses_url: String,
-    /// The title of the pull request.
-    pub title: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-#[non_exhaustive]
-pub enum WebhooksPullRequest5RequestedReviewersItem {
-    Variant0(Option<WebhooksReviewersItemReviewer>),
-    Variant1(WebhookPullRequestAssignedPullRequestRequestedTeamsItem),
-    /// A value matching none of the shapes the description lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-/// pull_request dequeued event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestDequeued {
-    pub action: WebhookPullRequestDequeuedAction,
-    /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
-    /// on an enterprise account or an organization that's part of an enterprise account. For more information,
-    /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enterprise: Option<EnterpriseWebhooks>,
-    /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
-    /// for and sent to a GitHub App. For more information,
-    /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub installation: Option<SimpleInstallation>,
-    pub number: i64,
-    /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
-    /// organization, or when the event occurs from activity in a repository owned by an organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<OrganizationSimpleWebhooks>,
-    /// Pull Request
-    pub pull_request: WebhookPullRequestDequeuedPullRequest,
-    pub reason: WebhookPullRequestDequeuedReason,
-    /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
-    /// when the event occurs from activity in a repository.
-    pub repository: RepositoryWebhooks,
-    /// A GitHub user.
-    pub sender: SimpleUser,
-}
-
-crate::open_enum! {
-    WebhookPullRequestDequeuedAction { Dequeued = "dequeued", }
-}
-
-/// Pull Request
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestDequeuedPullRequest {
-    #[serde(rename = "_links")]
-    pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additions: Option<i64>,
-    /// User
-    pub assignee: Option<DiscussionAnswerChosenBy>,
-    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// The status of auto merging a pull request.
-    pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
-    pub base: WebhookPullRequestAssignedPullRequestBase,
-    pub body: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub changed_files: Option<i64>,
-    pub closed_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comments: Option<i64>,
-    pub comments_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commits: Option<i64>,
-    pub commits_url: String,
-    pub created_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deletions: Option<i64>,
-    pub diff_url: String,
-    /// Indicates whether or not the pull request is a draft.
-    pub draft: bool,
-    pub head: WebhookPullRequestAutoMergeDisabledPullRequestHead,
-    pub html_url: String,
-    pub id: i64,
-    pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
-    pub locked: bool,
-    /// Indicates whether maintainers can modify the pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub maintainer_can_modify: Option<bool>,
-    pub merge_commit_sha: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable_state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged: Option<bool>,
-    pub merged_at: Option<crate::Timestamp>,
-    /// User
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged_by: Option<DiscussionAnswerChosenBy>,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
-    pub node_id: String,
-    /// Number uniquely identifying the pull request within its repository.
-    pub number: i64,
-    pub patch_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rebaseable: Option<bool>,
-    pub requested_reviewers: Vec<
-        WebhookPullRequestDequeuedPullRequestRequestedReviewersItem,
-    >,
-    pub requested_teams: Vec<WebhookPullRequestAssignedPullRequestRequestedTeamsItem>,
-    pub review_comment_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review_comments: Option<i64>,
-    pub review_comments_url: String,
-    /// The stack information associated with a pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack: Option<PullRequestStack>,
-    /// State of this Pull Request. Either `open` or `closed`.
-    pub state: MilestoneState,
-    pub statuses_url: String,
-    /// The title of the pull request.
-    pub title: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-#[non_exhaustive]
-pub enum WebhookPullRequestDequeuedPullRequestRequestedReviewersItem {
-    Variant0(Option<DiscussionAnswerChosenBy>),
-    Variant1(WebhookPullRequestAssignedPullRequestRequestedTeamsItem),
-    /// A value matching none of the shapes the description lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-crate::open_enum! {
-    WebhookPullRequestDequeuedReason { UnknownRemovalReason = "UNKNOWN_REMOVAL_REASON",
-    Manual = "MANUAL", Merge = "MERGE", MergeConflict = "MERGE_CONFLICT", CiFailure =
-    "CI_FAILURE", CiTimeout = "CI_TIMEOUT", AlreadyMerged = "ALREADY_MERGED",
-    QueueCleared = "QUEUE_CLEARED", RollBack = "ROLL_BACK", BranchProtections =
-    "BRANCH_PROTECTIONS", GitTreeInvalid = "GIT_TREE_INVALID", InvalidMergeCommit =
-    "INVALID_MERGE_COMMIT", }
-}
-
-/// pull_request edited event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestEdited {
-    pub action: WebhookTeamEditedAction,
-    /// The changes to the comment if the action was `edited`.
-    pub changes: WebhookPullRequestEditedChanges,
-    /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
-    /// on an enterprise account or an organization that's part of an enterprise account. For more information,
-    /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enterprise: Option<EnterpriseWebhooks>,
-    /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
-    /// for and sent to a GitHub App. For more information,
-    /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub installation: Option<SimpleInstallation>,
-    /// The pull request number.
-    pub number: i64,
-    /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
-    /// organization, or when the event occurs from activity in a repository owned by an organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<OrganizationSimpleWebhooks>,
-    pub pull_request: PullRequestWebhook,
-    /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
-    /// when the event occurs from activity in a repository.
-    pub repository: RepositoryWebhooks,
-    /// A GitHub user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sender: Option<SimpleUser>,
-}
-
-/// The changes to the comment if the action was `edited`.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestEditedChanges {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base: Option<WebhookPullRequestEditedChangesBase>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<WebhookDiscussionCommentEditedChangesBody>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<WebhookDiscussionCommentEditedChangesBody>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestEditedChangesBase {
-    pub r#ref: WebhookDiscussionCommentEditedChangesBody,
-    pub sha: WebhookDiscussionCommentEditedChangesBody,
-}
-
-/// pull_request enqueued event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestEnqueued {
-    pub action: WebhookPullRequestEnqueuedAction,
-    /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
-    /// on an enterprise account or an organization that's part of an enterprise account. For more information,
-    /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enterprise: Option<EnterpriseWebhooks>,
-    /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
-    /// for and sent to a GitHub App. For more information,
-    /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub installation: Option<SimpleInstallation>,
-    pub number: i64,
-    /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
-    /// organization, or when the event occurs from activity in a repository owned by an organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<OrganizationSimpleWebhooks>,
-    /// Pull Request
-    pub pull_request: WebhookPullRequestEnqueuedPullRequest,
-    /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
-    /// when the event occurs from activity in a repository.
-    pub repository: RepositoryWebhooks,
-    /// A GitHub user.
-    pub sender: SimpleUser,
-}
-
-crate::open_enum! {
-    WebhookPullRequestEnqueuedAction { Enqueued = "enqueued", }
-}
-
-/// Pull Request
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestEnqueuedPullRequest {
-    #[serde(rename = "_links")]
-    pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additions: Option<i64>,
-    /// User
-    pub assignee: Option<DiscussionAnswerChosenBy>,
-    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// The status of auto merging a pull request.
-    pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
-    pub base: WebhookPullRequestEnqueuedPullRequestBase,
-    pub body: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub changed_files: Option<i64>,
-    pub closed_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comments: Option<i64>,
-    pub comments_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commits: Option<i64>,
-    pub commits_url: String,
-    pub created_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deletions: Option<i64>,
-    pub diff_url: String,
-    /// Indicates whether or not the pull request is a draft.
-    pub draft: bool,
-    pub head: WebhookPullRequestAutoMergeDisabledPullRequestHead,
-    pub html_url: String,
-    pub id: i64,
-    pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
-    pub locked: bool,
-    /// Indicates whether maintainers can modify the pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub maintainer_can_modify: Option<bool>,
-    pub merge_commit_sha: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable_state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged: Option<bool>,
-    pub merged_at: Option<crate::Timestamp>,
-    /// User
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged_by: Option<DiscussionAnswerChosenBy>,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
-    pub node_id: String,
-    /// Number uniquely identifying the pull request within its repository.
-    pub number: i64,
-    pub patch_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rebaseable: Option<bool>,
-    pub requested_reviewers: Vec<
-        WebhookPullRequestDequeuedPullRequestRequestedReviewersItem,
-    >,
-    pub requested_teams: Vec<WebhookPullRequestAssignedPullRequestRequestedTeamsItem>,
-    pub review_comment_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review_comments: Option<i64>,
-    pub review_comments_url: String,
-    /// The stack information associated with a pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack: Option<PullRequestStack>,
-    /// State of this Pull Request. Either `open` or `closed`.
-    pub state: MilestoneState,
-    pub statuses_url: String,
-    /// The title of the pull request.
-    pub title: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestEnqueuedPullRequestBase {
-    pub label: String,
-    pub r#ref: String,
-    /// A git repository
-    pub repo: WebhookPullRequestEnqueuedPullRequestBaseRepo,
+    pub repo: Option<WebhookPullRequestAutoMergeDisabledPullRequestHeadRepo>,
     pub sha: String,
     /// User
     pub user: Option<DiscussionAnswerChosenBy>,
@@ -14124,7 +12654,7 @@ pub struct WebhookPullRequestEnqueuedPullRequestBase {
 /// A git repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
-pub struct WebhookPullRequestEnqueuedPullRequestBaseRepo {
+pub struct WebhookPullRequestAutoMergeDisabledPullRequestHeadRepo {
     /// Whether to allow auto-merge for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_auto_merge: Option<bool>,
@@ -14289,6 +12819,644 @@ pub struct WebhookPullRequestEnqueuedPullRequestBaseRepo {
     pub web_commit_signoff_required: Option<bool>,
 }
 
+/// pull_request auto_merge_enabled event
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct WebhookPullRequestAutoMergeEnabled {
+    pub action: WebhookPullRequestAutoMergeEnabledAction,
+    /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
+    /// on an enterprise account or an organization that's part of an enterprise account. For more information,
+    /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enterprise: Option<EnterpriseWebhooks>,
+    /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
+    /// for and sent to a GitHub App. For more information,
+    /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installation: Option<SimpleInstallation>,
+    pub number: i64,
+    /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
+    /// organization, or when the event occurs from activity in a repository owned by an organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<OrganizationSimpleWebhooks>,
+    /// Pull Request
+    pub pull_request: WebhookPullRequestAutoMergeEnabledPullRequest,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
+    /// when the event occurs from activity in a repository.
+    pub repository: RepositoryWebhooks,
+    /// A GitHub user.
+    pub sender: SimpleUser,
+}
+
+crate::open_enum! {
+    WebhookPullRequestAutoMergeEnabledAction { AutoMergeEnabled = "auto_merge_enabled", }
+}
+
+/// Pull Request
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct WebhookPullRequestAutoMergeEnabledPullRequest {
+    #[serde(rename = "_links")]
+    pub links: WebhookPullRequestAssignedPullRequestLinks,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additions: Option<i64>,
+    /// User
+    pub assignee: Option<DiscussionAnswerChosenBy>,
+    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
+    /// How the author is associated with the repository.
+    pub author_association: DiscussionAuthorAssociation,
+    /// The status of auto merging a pull request.
+    pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
+    pub base: WebhookPullRequestAutoMergeEnabledPullRequestBase,
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_files: Option<i64>,
+    pub closed_at: Option<crate::Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comments: Option<i64>,
+    pub comments_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commits: Option<i64>,
+    pub commits_url: String,
+    pub created_at: crate::Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletions: Option<i64>,
+    pub diff_url: String,
+    /// Indicates whether or not the pull request is a draft.
+    pub draft: bool,
+    pub head: WebhookPullRequestAutoMergeDisabledPullRequestHead,
+    pub html_url: String,
+    pub id: i64,
+    pub issue_url: String,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
+    pub locked: bool,
+    /// Indicates whether maintainers can modify the pull request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintainer_can_modify: Option<bool>,
+    pub merge_commit_sha: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mergeable: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mergeable_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<bool>,
+    pub merged_at: Option<crate::Timestamp>,
+    /// User
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_by: Option<DiscussionAnswerChosenBy>,
+    /// A collection of related issues and pull requests.
+    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
+    pub node_id: String,
+    /// Number uniquely identifying the pull request within its repository.
+    pub number: i64,
+    pub patch_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebaseable: Option<bool>,
+    pub requested_reviewers: Vec<
+        WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<WebhookPullRequestAssignedPullRequestRequestedTeamsItem>,
+    pub review_comment_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_comments: Option<i64>,
+    pub review_comments_url: String,
+    /// The stack information associated with a pull request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<PullRequestStack>,
+    /// State of this Pull Request. Either `open` or `closed`.
+    pub state: MilestoneState,
+    pub statuses_url: String,
+    /// The title of the pull request.
+    pub title: String,
+    pub updated_at: crate::Timestamp,
+    pub url: String,
+    /// User
+    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct WebhookPullRequestAutoMergeEnabledPullRequestBase {
+    pub label: String,
+    pub r#ref: String,
+    /// A git repository
+    pub repo: WebhookPullRequestAutoMergeDisabledPullRequestHeadRepo,
+    pub sha: String,
+    /// User
+    pub user: Option<DiscussionAnswerChosenBy>,
+}
+
+/// pull_request closed event
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct WebhookPullRequestClosed {
+    pub action: WebhookIssuesClosedAction,
+    /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
+    /// on an enterprise account or an organization that's part of an enterprise account. For more information,
+    /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enterprise: Option<EnterpriseWebhooks>,
+    /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
+    /// for and sent to a GitHub App. For more information,
+    /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installation: Option<SimpleInstallation>,
+    /// The pull request number.
+    pub number: i64,
+    /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
+    /// organization, or when the event occurs from activity in a repository owned by an organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<OrganizationSimpleWebhooks>,
+    pub pull_request: PullRequestWebhook,
+    /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
+    /// when the event occurs from activity in a repository.
+    pub repository: RepositoryWebhooks,
+    /// A GitHub user.
+    pub sender: SimpleUser,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct PullRequestWebhook {
+    pub url: String,
+    pub id: i64,
+    pub node_id: String,
+    pub html_url: String,
+    pub diff_url: String,
+    pub patch_url: String,
+    pub issue_url: String,
+    pub commits_url: String,
+    pub review_comments_url: String,
+    pub review_comment_url: String,
+    pub comments_url: String,
+    pub statuses_url: String,
+    /// Number uniquely identifying the pull request within its repository.
+    pub number: i64,
+    /// State of this Pull Request. Either `open` or `closed`.
+    pub state: PullRequestState,
+    pub locked: bool,
+    /// The title of the pull request.
+    pub title: String,
+    /// A GitHub user.
+    pub user: SimpleUser,
+    pub body: Option<String>,
+    pub labels: Vec<PullRequestLabelsItem>,
+    pub milestone: Option<Milestone>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_lock_reason: Option<String>,
+    pub created_at: crate::Timestamp,
+    pub updated_at: crate::Timestamp,
+    pub closed_at: Option<crate::Timestamp>,
+    pub merged_at: Option<crate::Timestamp>,
+    pub merge_commit_sha: Option<String>,
+    pub assignee: Option<SimpleUser>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignees: Option<Vec<SimpleUser>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_reviewers: Option<Vec<SimpleUser>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_teams: Option<Vec<TeamSimple>>,
+    pub head: PullRequestSimpleHead,
+    pub base: PullRequestBase,
+    #[serde(rename = "_links")]
+    pub links: PullRequestSimpleLinks,
+    /// How the author is associated with the repository.
+    pub author_association: AuthorAssociation,
+    /// The status of auto merging a pull request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_merge: Option<AutoMerge>,
+    /// The stack information associated with a pull request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<PullRequestStack>,
+    /// Indicates whether or not the pull request is a draft.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft: Option<bool>,
+    pub merged: bool,
+    pub mergeable: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebaseable: Option<bool>,
+    pub mergeable_state: String,
+    pub merged_by: Option<SimpleUser>,
+    pub comments: i64,
+    pub review_comments: i64,
+    /// Indicates whether maintainers can modify the pull request.
+    pub maintainer_can_modify: bool,
+    pub commits: i64,
+    pub additions: i64,
+    pub deletions: i64,
+    pub changed_files: i64,
+    /// Whether to allow auto-merge for pull requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_auto_merge: Option<bool>,
+    /// Whether to allow updating the pull request's branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_update_branch: Option<bool>,
+    /// Whether to delete head branches when pull requests are merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_branch_on_merge: Option<bool>,
+    /// The default value for a merge commit message.
+    /// - `PR_TITLE` - default to the pull request's title.
+    /// - `PR_BODY` - default to the pull request's body.
+    /// - `BLANK` - default to a blank commit message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_commit_message: Option<RepositoryMergeCommitMessage>,
+    /// The default value for a merge commit title.
+    /// - `PR_TITLE` - default to the pull request's title.
+    /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., "Merge pull request #123 from branch-name").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_commit_title: Option<RepositoryMergeCommitTitle>,
+    /// The default value for a squash merge commit message:
+    /// - `PR_BODY` - default to the pull request's body.
+    /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
+    /// - `BLANK` - default to a blank commit message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub squash_merge_commit_message: Option<RepositorySquashMergeCommitMessage>,
+    /// The default value for a squash merge commit title:
+    /// - `PR_TITLE` - default to the pull request's title.
+    /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub squash_merge_commit_title: Option<RepositorySquashMergeCommitTitle>,
+    /// Whether a squash merge commit can use the pull request title as default. **This property is closing down. Please use `squash_merge_commit_title` instead.**
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_squash_pr_title_as_default: Option<bool>,
+}
+
+/// pull_request converted_to_draft event
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct WebhookPullRequestConvertedToDraft {
+    pub action: WebhookPullRequestConvertedToDraftAction,
+    /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
+    /// on an enterprise account or an organization that's part of an enterprise account. For more information,
+    /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enterprise: Option<EnterpriseWebhooks>,
+    /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
+    /// for and sent to a GitHub App. For more information,
+    /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installation: Option<SimpleInstallation>,
+    /// The pull request number.
+    pub number: i64,
+    /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
+    /// organization, or when the event occurs from activity in a repository owned by an organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<OrganizationSimpleWebhooks>,
+    pub pull_request: PullRequestWebhook,
+    /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
+    /// when the event occurs from activity in a repository.
+    pub repository: RepositoryWebhooks,
+    /// A GitHub user.
+    pub sender: SimpleUser,
+}
+
+crate::open_enum! {
+    WebhookPullRequestConvertedToDraftAction { ConvertedToDraft = "converted_to_draft", }
+}
+
+/// pull_request demilestoned event
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct WebhookPullRequestDemilestoned {
+    pub action: WebhookIssuesDemilestonedAction,
+    /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
+    /// on an enterprise account or an organization that's part of an enterprise account. For more information,
+    /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enterprise: Option<EnterpriseWebhooks>,
+    /// A collection of related issues and pull requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub milestone: Option<Milestone>,
+    /// The pull request number.
+    pub number: i64,
+    /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
+    /// organization, or when the event occurs from activity in a repository owned by an organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<OrganizationSimpleWebhooks>,
+    /// Pull Request
+    pub pull_request: WebhooksPullRequest5,
+    /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
+    /// when the event occurs from activity in a repository.
+    pub repository: RepositoryWebhooks,
+    /// A GitHub user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<SimpleUser>,
+}
+
+/// Pull Request
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct WebhooksPullRequest5 {
+    #[serde(rename = "_links")]
+    pub links: WebhookPullRequestAssignedPullRequestLinks,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additions: Option<i64>,
+    /// User
+    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
+    /// How the author is associated with the repository.
+    pub author_association: DiscussionAuthorAssociation,
+    /// The status of auto merging a pull request.
+    pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
+    pub base: WebhookPullRequestAutoMergeEnabledPullRequestBase,
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_files: Option<i64>,
+    pub closed_at: Option<crate::Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comments: Option<i64>,
+    pub comments_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commits: Option<i64>,
+    pub commits_url: String,
+    pub created_at: crate::Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletions: Option<i64>,
+    pub diff_url: String,
+    /// Indicates whether or not the pull request is a draft.
+    pub draft: bool,
+    pub head: WebhookPullRequestAutoMergeDisabledPullRequestHead,
+    pub html_url: String,
+    pub id: i64,
+    pub issue_url: String,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
+    pub locked: bool,
+    /// Indicates whether maintainers can modify the pull request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintainer_can_modify: Option<bool>,
+    pub merge_commit_sha: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mergeable: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mergeable_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<bool>,
+    pub merged_at: Option<crate::Timestamp>,
+    /// User
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_by: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    /// A collection of related issues and pull requests.
+    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
+    pub node_id: String,
+    /// Number uniquely identifying the pull request within its repository.
+    pub number: i64,
+    pub patch_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebaseable: Option<bool>,
+    pub requested_reviewers: Vec<WebhooksPullRequest5RequestedReviewersItem>,
+    pub requested_teams: Vec<WebhookPullRequestAssignedPullRequestRequestedTeamsItem>,
+    pub review_comment_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_comments: Option<i64>,
+    pub review_comments_url: String,
+    /// The stack information associated with a pull request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<PullRequestStack>,
+    /// State of this Pull Request. Either `open` or `closed`.
+    pub state: MilestoneState,
+    pub statuses_url: String,
+    /// The title of the pull request.
+    pub title: String,
+    pub updated_at: crate::Timestamp,
+    pub url: String,
+    /// User
+    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum WebhooksPullRequest5RequestedReviewersItem {
+    Variant0(Option<WebhooksReviewersItemReviewer>),
+    Variant1(WebhookPullRequestAssignedPullRequestRequestedTeamsItem),
+    /// A value matching none of the shapes the description lists, kept as it arrived.
+    Other(serde_json::Value),
+}
+
+/// pull_request dequeued event
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct WebhookPullRequestDequeued {
+    pub action: WebhookPullRequestDequeuedAction,
+    /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
+    /// on an enterprise account or an organization that's part of an enterprise account. For more information,
+    /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enterprise: Option<EnterpriseWebhooks>,
+    /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
+    /// for and sent to a GitHub App. For more information,
+    /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installation: Option<SimpleInstallation>,
+    pub number: i64,
+    /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
+    /// organization, or when the event occurs from activity in a repository owned by an organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<OrganizationSimpleWebhooks>,
+    /// Pull Request
+    pub pull_request: WebhookPullRequestDequeuedPullRequest,
+    pub reason: WebhookPullRequestDequeuedReason,
+    /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
+    /// when the event occurs from activity in a repository.
+    pub repository: RepositoryWebhooks,
+    /// A GitHub user.
+    pub sender: SimpleUser,
+}
+
+crate::open_enum! {
+    WebhookPullRequestDequeuedAction { Dequeued = "dequeued", }
+}
+
+/// Pull Request
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct WebhookPullRequestDequeuedPullRequest {
+    #[serde(rename = "_links")]
+    pub links: WebhookPullRequestAssignedPullRequestLinks,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additions: Option<i64>,
+    /// User
+    pub assignee: Option<DiscussionAnswerChosenBy>,
+    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
+    /// How the author is associated with the repository.
+    pub author_association: DiscussionAuthorAssociation,
+    /// The status of auto merging a pull request.
+    pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
+    pub base: WebhookPullRequestAutoMergeEnabledPullRequestBase,
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_files: Option<i64>,
+    pub closed_at: Option<crate::Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comments: Option<i64>,
+    pub comments_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commits: Option<i64>,
+    pub commits_url: String,
+    pub created_at: crate::Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletions: Option<i64>,
+    pub diff_url: String,
+    /// Indicates whether or not the pull request is a draft.
+    pub draft: bool,
+    pub head: WebhookPullRequestAutoMergeDisabledPullRequestHead,
+    pub html_url: String,
+    pub id: i64,
+    pub issue_url: String,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
+    pub locked: bool,
+    /// Indicates whether maintainers can modify the pull request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintainer_can_modify: Option<bool>,
+    pub merge_commit_sha: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mergeable: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mergeable_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<bool>,
+    pub merged_at: Option<crate::Timestamp>,
+    /// User
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_by: Option<DiscussionAnswerChosenBy>,
+    /// A collection of related issues and pull requests.
+    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
+    pub node_id: String,
+    /// Number uniquely identifying the pull request within its repository.
+    pub number: i64,
+    pub patch_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebaseable: Option<bool>,
+    pub requested_reviewers: Vec<
+        WebhookPullRequestDequeuedPullRequestRequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<WebhookPullRequestAssignedPullRequestRequestedTeamsItem>,
+    pub review_comment_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_comments: Option<i64>,
+    pub review_comments_url: String,
+    /// The stack information associated with a pull request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<PullRequestStack>,
+    /// State of this Pull Request. Either `open` or `closed`.
+    pub state: MilestoneState,
+    pub statuses_url: String,
+    /// The title of the pull request.
+    pub title: String,
+    pub updated_at: crate::Timestamp,
+    pub url: String,
+    /// User
+    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum WebhookPullRequestDequeuedPullRequestRequestedReviewersItem {
+    Variant0(Option<DiscussionAnswerChosenBy>),
+    Variant1(WebhookPullRequestAssignedPullRequestRequestedTeamsItem),
+    /// A value matching none of the shapes the description lists, kept as it arrived.
+    Other(serde_json::Value),
+}
+
+crate::open_enum! {
+    WebhookPullRequestDequeuedReason { UnknownRemovalReason = "UNKNOWN_REMOVAL_REASON",
+    Manual = "MANUAL", Merge = "MERGE", MergeConflict = "MERGE_CONFLICT", CiFailure =
+    "CI_FAILURE", CiTimeout = "CI_TIMEOUT", AlreadyMerged = "ALREADY_MERGED",
+    QueueCleared = "QUEUE_CLEARED", RollBack = "ROLL_BACK", BranchProtections =
+    "BRANCH_PROTECTIONS", GitTreeInvalid = "GIT_TREE_INVALID", InvalidMergeCommit =
+    "INVALID_MERGE_COMMIT", }
+}
+
+/// pull_request edited event
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct WebhookPullRequestEdited {
+    pub action: WebhookTeamEditedAction,
+    /// The changes to the comment if the action was `edited`.
+    pub changes: WebhookPullRequestEditedChanges,
+    /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
+    /// on an enterprise account or an organization that's part of an enterprise account. For more information,
+    /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enterprise: Option<EnterpriseWebhooks>,
+    /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
+    /// for and sent to a GitHub App. For more information,
+    /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installation: Option<SimpleInstallation>,
+    /// The pull request number.
+    pub number: i64,
+    /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
+    /// organization, or when the event occurs from activity in a repository owned by an organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<OrganizationSimpleWebhooks>,
+    pub pull_request: PullRequestWebhook,
+    /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
+    /// when the event occurs from activity in a repository.
+    pub repository: RepositoryWebhooks,
+    /// A GitHub user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<SimpleUser>,
+}
+
+/// The changes to the comment if the action was `edited`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct WebhookPullRequestEditedChanges {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<WebhookPullRequestEditedChangesBase>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<WebhookDiscussionCommentEditedChangesBody>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<WebhookDiscussionCommentEditedChangesBody>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct WebhookPullRequestEditedChangesBase {
+    pub r#ref: WebhookDiscussionCommentEditedChangesBody,
+    pub sha: WebhookDiscussionCommentEditedChangesBody,
+}
+
+/// pull_request enqueued event
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct WebhookPullRequestEnqueued {
+    pub action: WebhookPullRequestEnqueuedAction,
+    /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
+    /// on an enterprise account or an organization that's part of an enterprise account. For more information,
+    /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enterprise: Option<EnterpriseWebhooks>,
+    /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
+    /// for and sent to a GitHub App. For more information,
+    /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installation: Option<SimpleInstallation>,
+    pub number: i64,
+    /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
+    /// organization, or when the event occurs from activity in a repository owned by an organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<OrganizationSimpleWebhooks>,
+    /// Pull Request
+    pub pull_request: WebhookPullRequestDequeuedPullRequest,
+    /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
+    /// when the event occurs from activity in a repository.
+    pub repository: RepositoryWebhooks,
+    /// A GitHub user.
+    pub sender: SimpleUser,
+}
+
+crate::open_enum! {
+    WebhookPullRequestEnqueuedAction { Enqueued = "enqueued", }
+}
+
 /// pull_request labeled event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
@@ -14333,7 +13501,7 @@ pub struct WebhookPullRequestLabeledPullRequest {
     pub additions: Option<i64>,
     /// User
     pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssuesEditedIssueAssigneesItem>>,
+    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// The status of auto merging a pull request.
@@ -14359,7 +13527,7 @@ pub struct WebhookPullRequestLabeledPullRequest {
     pub html_url: String,
     pub id: i64,
     pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
     pub locked: bool,
     /// Indicates whether maintainers can modify the pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14446,7 +13614,7 @@ pub struct WebhookPullRequestLockedPullRequest {
     pub additions: Option<i64>,
     /// User
     pub assignee: Option<DiscussionAnswerChosenBy>,
-    pub assignees: Vec<Option<WebhookIssuesEditedIssueAssigneesItem>>,
+    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// The status of auto merging a pull request.
@@ -14472,7 +13640,7 @@ pub struct WebhookPullRequestLockedPullRequest {
     pub html_url: String,
     pub id: i64,
     pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
     pub locked: bool,
     /// Indicates whether maintainers can modify the pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14690,16 +13858,19 @@ pub struct WebhookPullRequestReviewCommentCreatedComment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_reply_to_id: Option<i64>,
     /// The line of the blob to which the comment applies. The last line of the range for a multi-line comment
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<i64>,
     /// The node ID of the pull request review comment.
     pub node_id: String,
     /// The SHA of the original commit to which the comment applies.
     pub original_commit_id: String,
     /// The line of the blob to which the comment applies. The last line of the range for a multi-line comment
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_line: Option<i64>,
     /// The index of the original line in the diff to which the comment applies.
     pub original_position: i64,
     /// The first line of the range for a multi-line comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_start_line: Option<i64>,
     /// The relative path of the file to which the comment applies.
     pub path: String,
@@ -14710,12 +13881,16 @@ pub struct WebhookPullRequestReviewCommentCreatedComment {
     /// URL for the pull request that the review comment belongs to.
     pub pull_request_url: String,
     /// Reactions
-    pub reactions: DiscussionReactions,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reactions: Option<DiscussionReactions>,
     /// The side of the first line of the range for a multi-line comment.
-    pub side: ReviewCommentStartSide,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub side: Option<ReviewCommentStartSide>,
     /// The first line of the range for a multi-line comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_line: Option<i64>,
     /// The side of the first line of the range for a multi-line comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_side: Option<ReviewCommentStartSide>,
     /// The level at which the comment is targeted, can be a diff line or a file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14732,16 +13907,17 @@ pub struct WebhookPullRequestReviewCommentCreatedComment {
 pub struct WebhookPullRequestReviewCommentCreatedPullRequest {
     #[serde(rename = "_links")]
     pub links: WebhookPullRequestAssignedPullRequestLinks,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssuesEditedIssueAssigneesItem>>,
+    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// The status of auto merging a pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
-    pub base: WebhookPullRequestAssignedPullRequestBase,
+    pub base: WebhookPullRequestReviewCommentCreatedPullRequestBase,
     pub body: Option<String>,
     pub closed_at: Option<String>,
     pub comments_url: String,
@@ -14754,7 +13930,7 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequest {
     pub html_url: String,
     pub id: i64,
     pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
     pub locked: bool,
     pub merge_commit_sha: Option<String>,
     pub merged_at: Option<String>,
@@ -14783,11 +13959,11 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequest {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
-pub struct WebhookPullRequestReviewCommentCreatedPullRequestHead {
-    pub label: Option<String>,
+pub struct WebhookPullRequestReviewCommentCreatedPullRequestBase {
+    pub label: String,
     pub r#ref: String,
     /// A git repository
-    pub repo: Option<WebhookPullRequestReviewCommentCreatedPullRequestHeadRepo>,
+    pub repo: WebhookPullRequestReviewCommentCreatedPullRequestBaseRepo,
     pub sha: String,
     /// User
     pub user: Option<DiscussionAnswerChosenBy>,
@@ -14796,7 +13972,7 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequestHead {
 /// A git repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
-pub struct WebhookPullRequestReviewCommentCreatedPullRequestHeadRepo {
+pub struct WebhookPullRequestReviewCommentCreatedPullRequestBaseRepo {
     /// Whether to allow auto-merge for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_auto_merge: Option<bool>,
@@ -14947,19 +14123,33 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequestHeadRepo {
     pub svn_url: String,
     pub tags_url: String,
     pub teams_url: String,
-    pub topics: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topics: Option<Vec<String>>,
     pub trees_url: String,
     pub updated_at: crate::Timestamp,
     pub url: String,
     /// Whether a squash merge commit can use the pull request title as default. **This property is closing down. Please use `squash_merge_commit_title` instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_squash_pr_title_as_default: Option<bool>,
-    pub visibility: Visibility,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
     pub watchers: i64,
     pub watchers_count: i64,
     /// Whether to require contributors to sign off on web-based commits
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct WebhookPullRequestReviewCommentCreatedPullRequestHead {
+    pub label: Option<String>,
+    pub r#ref: String,
+    /// A git repository
+    pub repo: Option<WebhookPullRequestReviewCommentCreatedPullRequestBaseRepo>,
+    pub sha: String,
+    /// User
+    pub user: Option<DiscussionAnswerChosenBy>,
 }
 
 /// pull_request_review_comment deleted event
@@ -15078,7 +14268,7 @@ pub struct WebhookPullRequestReviewCommentDeletedPullRequest {
     pub html_url: String,
     pub id: i64,
     pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
     pub locked: bool,
     pub merge_commit_sha: Option<String>,
     pub merged_at: Option<String>,
@@ -15163,7 +14353,7 @@ pub struct WebhookPullRequestReviewCommentEditedPullRequest {
     pub html_url: String,
     pub id: i64,
     pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
     pub locked: bool,
     pub merge_commit_sha: Option<String>,
     pub merged_at: Option<String>,
@@ -15277,7 +14467,7 @@ pub struct WebhookPullRequestReviewDismissedPullRequest {
     pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssuesEditedIssueAssigneesItem>>,
+    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// The status of auto merging a pull request.
@@ -15294,7 +14484,7 @@ pub struct WebhookPullRequestReviewDismissedPullRequest {
     pub html_url: String,
     pub id: i64,
     pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
     pub locked: bool,
     pub merge_commit_sha: Option<String>,
     pub merged_at: Option<String>,
@@ -15356,7 +14546,7 @@ crate::open_enum! {
 #[non_exhaustive]
 pub struct WebhookPullRequestReviewEdited {
     pub action: WebhookTeamEditedAction,
-    pub changes: WebhookPullRequestReviewEditedChanges,
+    pub changes: WebhooksChanges,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -15382,13 +14572,6 @@ pub struct WebhookPullRequestReviewEdited {
     pub sender: SimpleUser,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestReviewEditedChanges {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<WebhookDiscussionCommentEditedChangesBody>,
-}
-
 /// Simple Pull Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
@@ -15398,7 +14581,7 @@ pub struct WebhookPullRequestReviewEditedPullRequest {
     pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssuesEditedIssueAssigneesItem>>,
+    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// The status of auto merging a pull request.
@@ -15415,7 +14598,7 @@ pub struct WebhookPullRequestReviewEditedPullRequest {
     pub html_url: String,
     pub id: i64,
     pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
     pub locked: bool,
     pub merge_commit_sha: Option<String>,
     pub merged_at: Option<String>,
@@ -15585,138 +14768,10 @@ pub struct WebhookPullRequestReviewEditedPullRequestHead {
     pub label: Option<String>,
     pub r#ref: String,
     /// A git repository
-    pub repo: Option<WebhookPullRequestReviewEditedPullRequestHeadRepo>,
+    pub repo: Option<WebhookPullRequestReviewEditedPullRequestBaseRepo>,
     pub sha: String,
     /// User
     pub user: Option<DiscussionAnswerChosenBy>,
-}
-
-/// A git repository
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestReviewEditedPullRequestHeadRepo {
-    /// Whether to allow auto-merge for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_auto_merge: Option<bool>,
-    /// Whether to allow private forks
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_forking: Option<bool>,
-    /// Whether to allow merge commits for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_merge_commit: Option<bool>,
-    /// Whether to allow rebase merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_rebase_merge: Option<bool>,
-    /// Whether to allow squash merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_squash_merge: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_update_branch: Option<bool>,
-    pub archive_url: String,
-    /// Whether the repository is archived.
-    pub archived: bool,
-    pub assignees_url: String,
-    pub blobs_url: String,
-    pub branches_url: String,
-    pub clone_url: String,
-    pub collaborators_url: String,
-    pub comments_url: String,
-    pub commits_url: String,
-    pub compare_url: String,
-    pub contents_url: String,
-    pub contributors_url: String,
-    pub created_at: crate::Timestamp,
-    /// The default branch of the repository.
-    pub default_branch: String,
-    /// Whether to delete head branches when pull requests are merged
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delete_branch_on_merge: Option<bool>,
-    pub deployments_url: String,
-    pub description: Option<String>,
-    /// Returns whether or not this repository is disabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disabled: Option<bool>,
-    pub downloads_url: String,
-    pub events_url: String,
-    pub fork: bool,
-    pub forks: i64,
-    pub forks_count: i64,
-    pub forks_url: String,
-    pub full_name: String,
-    pub git_commits_url: String,
-    pub git_refs_url: String,
-    pub git_tags_url: String,
-    pub git_url: String,
-    /// Whether downloads are enabled.
-    pub has_downloads: bool,
-    /// Whether issues are enabled.
-    pub has_issues: bool,
-    pub has_pages: bool,
-    /// Whether projects are enabled.
-    pub has_projects: bool,
-    /// Whether the wiki is enabled.
-    pub has_wiki: bool,
-    pub homepage: Option<String>,
-    pub hooks_url: String,
-    pub html_url: String,
-    /// Unique identifier of the repository
-    pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_template: Option<bool>,
-    pub issue_comment_url: String,
-    pub issue_events_url: String,
-    pub issues_url: String,
-    pub keys_url: String,
-    pub labels_url: String,
-    pub language: Option<String>,
-    pub languages_url: String,
-    /// License
-    pub license: Option<WebhookForkForkeeLicense>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub master_branch: Option<String>,
-    pub merges_url: String,
-    pub milestones_url: String,
-    pub mirror_url: Option<String>,
-    /// The name of the repository.
-    pub name: String,
-    pub node_id: String,
-    pub notifications_url: String,
-    pub open_issues: i64,
-    pub open_issues_count: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<String>,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<WebhookForkForkeePermissions>,
-    /// Whether the repository is private or public.
-    pub private: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public: Option<bool>,
-    pub pulls_url: String,
-    pub pushed_at: Option<crate::Timestamp>,
-    pub releases_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_name: Option<String>,
-    pub size: i64,
-    pub ssh_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stargazers: Option<i64>,
-    pub stargazers_count: i64,
-    pub stargazers_url: String,
-    pub statuses_url: String,
-    pub subscribers_url: String,
-    pub subscription_url: String,
-    pub svn_url: String,
-    pub tags_url: String,
-    pub teams_url: String,
-    pub topics: Vec<String>,
-    pub trees_url: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    pub visibility: Visibility,
-    pub watchers: i64,
-    pub watchers_count: i64,
 }
 
 /// The review that was affected.
@@ -15824,11 +14879,11 @@ pub struct WebhookPullRequestReviewRequestRemovedVariant0PullRequest {
     pub diff_url: String,
     /// Indicates whether or not the pull request is a draft.
     pub draft: bool,
-    pub head: WebhookPullRequestAutoMergeDisabledPullRequestHead,
+    pub head: WebhookPullRequestAssignedPullRequestHead,
     pub html_url: String,
     pub id: i64,
     pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
     pub locked: bool,
     /// Indicates whether maintainers can modify the pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15907,7 +14962,7 @@ pub struct WebhookPullRequestReviewRequestRemovedVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSimpleWebhooks>,
     /// Pull Request
-    pub pull_request: WebhookPullRequestReviewRequestRemovedVariant0PullRequest,
+    pub pull_request: WebhookPullRequestReviewRequestRemovedVariant1PullRequest,
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
     /// when the event occurs from activity in a repository.
     pub repository: RepositoryWebhooks,
@@ -15915,6 +14970,91 @@ pub struct WebhookPullRequestReviewRequestRemovedVariant1 {
     pub requested_team: WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1,
     /// A GitHub user.
     pub sender: SimpleUser,
+}
+
+/// Pull Request
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct WebhookPullRequestReviewRequestRemovedVariant1PullRequest {
+    #[serde(rename = "_links")]
+    pub links: WebhookPullRequestAssignedPullRequestLinks,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additions: Option<i64>,
+    /// User
+    pub assignee: Option<DiscussionAnswerChosenBy>,
+    pub assignees: Vec<Option<DiscussionAnswerChosenBy>>,
+    /// How the author is associated with the repository.
+    pub author_association: DiscussionAuthorAssociation,
+    /// The status of auto merging a pull request.
+    pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
+    pub base: WebhookPullRequestAutoMergeEnabledPullRequestBase,
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_files: Option<i64>,
+    pub closed_at: Option<crate::Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comments: Option<i64>,
+    pub comments_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commits: Option<i64>,
+    pub commits_url: String,
+    pub created_at: crate::Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletions: Option<i64>,
+    pub diff_url: String,
+    /// Indicates whether or not the pull request is a draft.
+    pub draft: bool,
+    pub head: WebhookPullRequestAutoMergeDisabledPullRequestHead,
+    pub html_url: String,
+    pub id: i64,
+    pub issue_url: String,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
+    pub locked: bool,
+    /// Indicates whether maintainers can modify the pull request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintainer_can_modify: Option<bool>,
+    pub merge_commit_sha: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mergeable: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mergeable_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<bool>,
+    pub merged_at: Option<crate::Timestamp>,
+    /// User
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_by: Option<DiscussionAnswerChosenBy>,
+    /// A collection of related issues and pull requests.
+    pub milestone: Option<WebhookIssuesDeletedIssueMilestone>,
+    pub node_id: String,
+    /// Number uniquely identifying the pull request within its repository.
+    pub number: i64,
+    pub patch_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebaseable: Option<bool>,
+    pub requested_reviewers: Vec<
+        WebhookPullRequestReviewRequestRemovedVariant0PullRequestRequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<
+        WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1,
+    >,
+    pub review_comment_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_comments: Option<i64>,
+    pub review_comments_url: String,
+    /// The stack information associated with a pull request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<PullRequestStack>,
+    /// State of this Pull Request. Either `open` or `closed`.
+    pub state: MilestoneState,
+    pub statuses_url: String,
+    /// The title of the pull request.
+    pub title: String,
+    pub updated_at: crate::Timestamp,
+    pub url: String,
+    /// User
+    pub user: Option<DiscussionAnswerChosenBy>,
 }
 
 /// pull_request review_requested event
@@ -15997,11 +15137,11 @@ pub struct WebhookPullRequestReviewRequestedVariant0PullRequest {
     pub diff_url: String,
     /// Indicates whether or not the pull request is a draft.
     pub draft: bool,
-    pub head: WebhookPullRequestAutoMergeDisabledPullRequestHead,
+    pub head: WebhookPullRequestAssignedPullRequestHead,
     pub html_url: String,
     pub id: i64,
     pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
     pub locked: bool,
     /// Indicates whether maintainers can modify the pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16094,7 +15234,7 @@ pub struct WebhookPullRequestReviewRequestedVariant1PullRequest {
     pub author_association: DiscussionAuthorAssociation,
     /// The status of auto merging a pull request.
     pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
-    pub base: WebhookPullRequestAssignedPullRequestBase,
+    pub base: WebhookPullRequestAutoMergeEnabledPullRequestBase,
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_files: Option<i64>,
@@ -16115,7 +15255,7 @@ pub struct WebhookPullRequestReviewRequestedVariant1PullRequest {
     pub html_url: String,
     pub id: i64,
     pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
     pub locked: bool,
     /// Indicates whether maintainers can modify the pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16181,7 +15321,7 @@ pub struct WebhookPullRequestReviewSubmitted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSimpleWebhooks>,
     /// Simple Pull Request
-    pub pull_request: WebhookPullRequestReviewSubmittedPullRequest,
+    pub pull_request: WebhookPullRequestReviewCommentCreatedPullRequest,
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
     /// when the event occurs from activity in a repository.
     pub repository: RepositoryWebhooks,
@@ -16193,59 +15333,6 @@ pub struct WebhookPullRequestReviewSubmitted {
 
 crate::open_enum! {
     WebhookPullRequestReviewSubmittedAction { Submitted = "submitted", }
-}
-
-/// Simple Pull Request
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestReviewSubmittedPullRequest {
-    #[serde(rename = "_links")]
-    pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    /// User
-    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssuesEditedIssueAssigneesItem>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// The status of auto merging a pull request.
-    pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
-    pub base: WebhookPullRequestAssignedPullRequestBase,
-    pub body: Option<String>,
-    pub closed_at: Option<String>,
-    pub comments_url: String,
-    pub commits_url: String,
-    pub created_at: String,
-    pub diff_url: String,
-    pub draft: bool,
-    pub head: WebhookPullRequestAssignedPullRequestHead,
-    pub html_url: String,
-    pub id: i64,
-    pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
-    pub locked: bool,
-    pub merge_commit_sha: Option<String>,
-    pub merged_at: Option<String>,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
-    pub node_id: String,
-    pub number: i64,
-    pub patch_url: String,
-    pub requested_reviewers: Vec<
-        WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
-    >,
-    pub requested_teams: Vec<WebhookPullRequestAssignedPullRequestRequestedTeamsItem>,
-    pub review_comment_url: String,
-    pub review_comments_url: String,
-    /// The stack information associated with a pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack: Option<PullRequestStack>,
-    pub state: MilestoneState,
-    pub statuses_url: String,
-    pub title: String,
-    pub updated_at: String,
-    pub url: String,
-    /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
 }
 
 /// pull_request_review_thread resolved event
@@ -16310,7 +15397,7 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequest {
     pub html_url: String,
     pub id: i64,
     pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
     pub locked: bool,
     pub merge_commit_sha: Option<String>,
     pub merged_at: Option<String>,
@@ -16415,7 +15502,8 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequestBaseRepo {
     /// Whether the wiki is enabled.
     pub has_wiki: bool,
     /// Whether discussions are enabled.
-    pub has_discussions: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_discussions: Option<bool>,
     /// Whether pull requests are enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_pull_requests: Option<bool>,
@@ -16494,149 +15582,10 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequestHead {
     pub label: Option<String>,
     pub r#ref: String,
     /// A git repository
-    pub repo: Option<WebhookPullRequestReviewThreadResolvedPullRequestHeadRepo>,
+    pub repo: Option<WebhookPullRequestReviewThreadResolvedPullRequestBaseRepo>,
     pub sha: String,
     /// User
     pub user: Option<DiscussionAnswerChosenBy>,
-}
-
-/// A git repository
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestReviewThreadResolvedPullRequestHeadRepo {
-    /// Whether to allow auto-merge for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_auto_merge: Option<bool>,
-    /// Whether to allow private forks
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_forking: Option<bool>,
-    /// Whether to allow merge commits for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_merge_commit: Option<bool>,
-    /// Whether to allow rebase merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_rebase_merge: Option<bool>,
-    /// Whether to allow squash merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_squash_merge: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_update_branch: Option<bool>,
-    pub archive_url: String,
-    /// Whether the repository is archived.
-    pub archived: bool,
-    pub assignees_url: String,
-    pub blobs_url: String,
-    pub branches_url: String,
-    pub clone_url: String,
-    pub collaborators_url: String,
-    pub comments_url: String,
-    pub commits_url: String,
-    pub compare_url: String,
-    pub contents_url: String,
-    pub contributors_url: String,
-    pub created_at: crate::Timestamp,
-    /// The default branch of the repository.
-    pub default_branch: String,
-    /// Whether to delete head branches when pull requests are merged
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delete_branch_on_merge: Option<bool>,
-    pub deployments_url: String,
-    pub description: Option<String>,
-    /// Returns whether or not this repository is disabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disabled: Option<bool>,
-    pub downloads_url: String,
-    pub events_url: String,
-    pub fork: bool,
-    pub forks: i64,
-    pub forks_count: i64,
-    pub forks_url: String,
-    pub full_name: String,
-    pub git_commits_url: String,
-    pub git_refs_url: String,
-    pub git_tags_url: String,
-    pub git_url: String,
-    /// Whether downloads are enabled.
-    pub has_downloads: bool,
-    /// Whether issues are enabled.
-    pub has_issues: bool,
-    pub has_pages: bool,
-    /// Whether projects are enabled.
-    pub has_projects: bool,
-    /// Whether the wiki is enabled.
-    pub has_wiki: bool,
-    /// Whether discussions are enabled.
-    pub has_discussions: bool,
-    /// Whether pull requests are enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_pull_requests: Option<bool>,
-    /// The policy controlling who can create pull requests: all or collaborators_only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
-    pub homepage: Option<String>,
-    pub hooks_url: String,
-    pub html_url: String,
-    /// Unique identifier of the repository
-    pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_template: Option<bool>,
-    pub issue_comment_url: String,
-    pub issue_events_url: String,
-    pub issues_url: String,
-    pub keys_url: String,
-    pub labels_url: String,
-    pub language: Option<String>,
-    pub languages_url: String,
-    /// License
-    pub license: Option<WebhookForkForkeeLicense>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub master_branch: Option<String>,
-    pub merges_url: String,
-    pub milestones_url: String,
-    pub mirror_url: Option<String>,
-    /// The name of the repository.
-    pub name: String,
-    pub node_id: String,
-    pub notifications_url: String,
-    pub open_issues: i64,
-    pub open_issues_count: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<String>,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<WebhookForkForkeePermissions>,
-    /// Whether the repository is private or public.
-    pub private: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public: Option<bool>,
-    pub pulls_url: String,
-    pub pushed_at: Option<crate::Timestamp>,
-    pub releases_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_name: Option<String>,
-    pub size: i64,
-    pub ssh_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stargazers: Option<i64>,
-    pub stargazers_count: i64,
-    pub stargazers_url: String,
-    pub statuses_url: String,
-    pub subscribers_url: String,
-    pub subscription_url: String,
-    pub svn_url: String,
-    pub tags_url: String,
-    pub teams_url: String,
-    pub topics: Vec<String>,
-    pub trees_url: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    pub visibility: Visibility,
-    pub watchers: i64,
-    pub watchers_count: i64,
-    /// Whether to require contributors to sign off on web-based commits
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub web_commit_signoff_required: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -16764,11 +15713,11 @@ pub struct WebhookPullRequestReviewThreadUnresolvedPullRequest {
     pub created_at: String,
     pub diff_url: String,
     pub draft: bool,
-    pub head: WebhookPullRequestReviewThreadUnresolvedPullRequestHead,
+    pub head: WebhookPullRequestReviewThreadResolvedPullRequestHead,
     pub html_url: String,
     pub id: i64,
     pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
     pub locked: bool,
     pub merge_commit_sha: Option<String>,
     pub merged_at: Option<String>,
@@ -16811,81 +15760,9 @@ pub struct WebhookPullRequestReviewThreadUnresolvedPullRequestAutoMerge {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
-pub struct WebhookPullRequestReviewThreadUnresolvedPullRequestHead {
-    pub label: Option<String>,
-    pub r#ref: String,
-    /// A git repository
-    pub repo: Option<WebhookPullRequestReviewThreadResolvedPullRequestBaseRepo>,
-    pub sha: String,
-    /// User
-    pub user: Option<DiscussionAnswerChosenBy>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
 pub struct WebhookPullRequestReviewThreadUnresolvedThread {
-    pub comments: Vec<WebhookPullRequestReviewThreadUnresolvedThreadCommentsItem>,
+    pub comments: Vec<WebhooksReviewComment>,
     pub node_id: String,
-}
-
-/// The [comment](https://docs.github.com/rest/pulls/comments#get-a-review-comment-for-a-pull-request) itself.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestReviewThreadUnresolvedThreadCommentsItem {
-    #[serde(rename = "_links")]
-    pub links: PullRequestReviewCommentEventCommentLinks,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// The text of the comment.
-    pub body: String,
-    /// The SHA of the commit to which the comment applies.
-    pub commit_id: String,
-    pub created_at: crate::Timestamp,
-    /// The diff of the line that the comment refers to.
-    pub diff_hunk: String,
-    /// HTML URL for the pull request review comment.
-    pub html_url: String,
-    /// The ID of the pull request review comment.
-    pub id: i64,
-    /// The comment ID to reply to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub in_reply_to_id: Option<i64>,
-    /// The line of the blob to which the comment applies. The last line of the range for a multi-line comment
-    pub line: Option<i64>,
-    /// The node ID of the pull request review comment.
-    pub node_id: String,
-    /// The SHA of the original commit to which the comment applies.
-    pub original_commit_id: String,
-    /// The line of the blob to which the comment applies. The last line of the range for a multi-line comment
-    pub original_line: i64,
-    /// The index of the original line in the diff to which the comment applies.
-    pub original_position: i64,
-    /// The first line of the range for a multi-line comment.
-    pub original_start_line: Option<i64>,
-    /// The relative path of the file to which the comment applies.
-    pub path: String,
-    /// The line index in the diff to which the comment applies.
-    pub position: Option<i64>,
-    /// The ID of the pull request review to which the comment belongs.
-    pub pull_request_review_id: Option<i64>,
-    /// URL for the pull request that the review comment belongs to.
-    pub pull_request_url: String,
-    /// Reactions
-    pub reactions: DiscussionReactions,
-    /// The side of the first line of the range for a multi-line comment.
-    pub side: ReviewCommentStartSide,
-    /// The first line of the range for a multi-line comment.
-    pub start_line: Option<i64>,
-    /// The side of the first line of the range for a multi-line comment.
-    pub start_side: Option<ReviewCommentStartSide>,
-    /// The level at which the comment is targeted, can be a diff line or a file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject_type: Option<ReviewCommentSubjectType>,
-    pub updated_at: crate::Timestamp,
-    /// URL for the pull request review comment
-    pub url: String,
-    /// User
-    pub user: Option<DiscussionAnswerChosenBy>,
 }
 
 /// pull_request stacked event
@@ -16913,7 +15790,7 @@ pub struct WebhookPullRequestStacked {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSimpleWebhooks>,
     /// Pull Request
-    pub pull_request: WebhookPullRequestLabeledPullRequest,
+    pub pull_request: WebhookPullRequestStackedPullRequest,
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
     /// when the event occurs from activity in a repository.
     pub repository: RepositoryWebhooks,
@@ -16923,6 +15800,89 @@ pub struct WebhookPullRequestStacked {
 
 crate::open_enum! {
     WebhookPullRequestStackedAction { Stacked = "stacked", }
+}
+
+/// Pull Request
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct WebhookPullRequestStackedPullRequest {
+    #[serde(rename = "_links")]
+    pub links: WebhookPullRequestAssignedPullRequestLinks,
+    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additions: Option<i64>,
+    /// User
+    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
+    /// How the author is associated with the repository.
+    pub author_association: DiscussionAuthorAssociation,
+    /// The status of auto merging a pull request.
+    pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
+    pub base: WebhookPullRequestAutoMergeEnabledPullRequestBase,
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_files: Option<i64>,
+    pub closed_at: Option<crate::Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comments: Option<i64>,
+    pub comments_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commits: Option<i64>,
+    pub commits_url: String,
+    pub created_at: crate::Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletions: Option<i64>,
+    pub diff_url: String,
+    /// Indicates whether or not the pull request is a draft.
+    pub draft: bool,
+    pub head: WebhookPullRequestAutoMergeDisabledPullRequestHead,
+    pub html_url: String,
+    pub id: i64,
+    pub issue_url: String,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
+    pub locked: bool,
+    /// Indicates whether maintainers can modify the pull request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintainer_can_modify: Option<bool>,
+    pub merge_commit_sha: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mergeable: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mergeable_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<bool>,
+    pub merged_at: Option<crate::Timestamp>,
+    /// User
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_by: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    /// A collection of related issues and pull requests.
+    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
+    pub node_id: String,
+    /// Number uniquely identifying the pull request within its repository.
+    pub number: i64,
+    pub patch_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebaseable: Option<bool>,
+    pub requested_reviewers: Vec<
+        WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<WebhookPullRequestAssignedPullRequestRequestedTeamsItem>,
+    pub review_comment_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_comments: Option<i64>,
+    pub review_comments_url: String,
+    /// The stack information associated with a pull request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<PullRequestStack>,
+    /// State of this Pull Request. Either `open` or `closed`.
+    pub state: MilestoneState,
+    pub statuses_url: String,
+    /// The title of the pull request.
+    pub title: String,
+    pub updated_at: crate::Timestamp,
+    pub url: String,
+    /// User
+    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
 }
 
 /// pull_request synchronize event
@@ -16972,7 +15932,7 @@ pub struct WebhookPullRequestSynchronizePullRequest {
     pub additions: Option<i64>,
     /// User
     pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssuesEditedIssueAssigneesItem>>,
+    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// The status of auto merging a pull request.
@@ -16994,11 +15954,11 @@ pub struct WebhookPullRequestSynchronizePullRequest {
     pub diff_url: String,
     /// Indicates whether or not the pull request is a draft.
     pub draft: bool,
-    pub head: WebhookPullRequestAutoMergeDisabledPullRequestHead,
+    pub head: WebhookPullRequestAssignedPullRequestHead,
     pub html_url: String,
     pub id: i64,
     pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
     pub locked: bool,
     /// Indicates whether maintainers can modify the pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -17051,7 +16011,7 @@ pub struct WebhookPullRequestUnassigned {
     pub action: WebhookIssuesUnassignedAction,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<WebhooksUserMannequin>,
+    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -17089,7 +16049,7 @@ pub struct WebhookPullRequestUnassignedPullRequest {
     pub additions: Option<i64>,
     /// User
     pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssuesEditedIssueAssigneesItem>>,
+    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// The status of auto merging a pull request.
@@ -17115,7 +16075,7 @@ pub struct WebhookPullRequestUnassignedPullRequest {
     pub html_url: String,
     pub id: i64,
     pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
     pub locked: bool,
     /// Indicates whether maintainers can modify the pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -17198,95 +16158,12 @@ pub struct WebhookPullRequestUnlabeled {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSimpleWebhooks>,
     /// Pull Request
-    pub pull_request: WebhookPullRequestUnlabeledPullRequest,
+    pub pull_request: WebhookPullRequestSynchronizePullRequest,
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
     /// when the event occurs from activity in a repository.
     pub repository: RepositoryWebhooks,
     /// A GitHub user.
     pub sender: SimpleUser,
-}
-
-/// Pull Request
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestUnlabeledPullRequest {
-    #[serde(rename = "_links")]
-    pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additions: Option<i64>,
-    /// User
-    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssuesEditedIssueAssigneesItem>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// The status of auto merging a pull request.
-    pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
-    pub base: WebhookPullRequestAssignedPullRequestBase,
-    pub body: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub changed_files: Option<i64>,
-    pub closed_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comments: Option<i64>,
-    pub comments_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commits: Option<i64>,
-    pub commits_url: String,
-    pub created_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deletions: Option<i64>,
-    pub diff_url: String,
-    /// Indicates whether or not the pull request is a draft.
-    pub draft: bool,
-    pub head: WebhookPullRequestAssignedPullRequestHead,
-    pub html_url: String,
-    pub id: i64,
-    pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
-    pub locked: bool,
-    /// Indicates whether maintainers can modify the pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub maintainer_can_modify: Option<bool>,
-    pub merge_commit_sha: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable_state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged: Option<bool>,
-    pub merged_at: Option<crate::Timestamp>,
-    /// User
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged_by: Option<DiscussionAnswerChosenBy>,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
-    pub node_id: String,
-    /// Number uniquely identifying the pull request within its repository.
-    pub number: i64,
-    pub patch_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rebaseable: Option<bool>,
-    pub requested_reviewers: Vec<
-        WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
-    >,
-    pub requested_teams: Vec<WebhookPullRequestAssignedPullRequestRequestedTeamsItem>,
-    pub review_comment_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review_comments: Option<i64>,
-    pub review_comments_url: String,
-    /// The stack information associated with a pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack: Option<PullRequestStack>,
-    /// State of this Pull Request. Either `open` or `closed`.
-    pub state: MilestoneState,
-    pub statuses_url: String,
-    /// The title of the pull request.
-    pub title: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
 }
 
 /// pull_request unlocked event
@@ -17356,7 +16233,7 @@ pub struct WebhookPullRequestUnlockedPullRequest {
     pub html_url: String,
     pub id: i64,
     pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentCreatedIssueLabelsItem>,
+    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
     pub locked: bool,
     /// Indicates whether maintainers can modify the pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -17427,7 +16304,7 @@ pub struct WebhookPush {
     /// Whether this push was a force push of the `ref`.
     pub forced: bool,
     /// Commit
-    pub head_commit: Option<WebhookPushHeadCommit>,
+    pub head_commit: Option<WebhookPushCommitsItem>,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
     /// for and sent to a GitHub App. For more information,
     /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
@@ -17442,7 +16319,7 @@ pub struct WebhookPush {
     /// The full git ref that was pushed. Example: `refs/heads/main` or `refs/tags/v3.14.1`.
     pub r#ref: String,
     /// A git repository
-    pub repository: WebhookIssuesTransferredChangesNewRepository,
+    pub repository: WebhookPushRepository,
     /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<SimpleUser>,
@@ -17477,35 +16354,6 @@ pub struct WebhookPushCommitsItem {
     pub url: String,
 }
 
-/// Commit
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPushHeadCommit {
-    /// An array of files added in the commit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub added: Option<Vec<String>>,
-    /// Metaproperties for Git author/committer information.
-    pub author: WebhookCheckSuiteCompletedCheckSuiteHeadCommitAuthor,
-    /// Metaproperties for Git author/committer information.
-    pub committer: WebhookCheckSuiteCompletedCheckSuiteHeadCommitAuthor,
-    /// Whether this commit is distinct from any that have been pushed before.
-    pub distinct: bool,
-    pub id: String,
-    /// The commit message.
-    pub message: String,
-    /// An array of files modified by the commit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub modified: Option<Vec<String>>,
-    /// An array of files removed in the commit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub removed: Option<Vec<String>>,
-    /// The ISO 8601 timestamp of the commit.
-    pub timestamp: crate::Timestamp,
-    pub tree_id: String,
-    /// URL that points to the commit API resource.
-    pub url: String,
-}
-
 /// Metaproperties for Git author/committer information.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
@@ -17518,6 +16366,151 @@ pub struct WebhookPushPusher {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+}
+
+/// A git repository
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct WebhookPushRepository {
+    /// Whether to allow auto-merge for pull requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_auto_merge: Option<bool>,
+    /// Whether to allow private forks
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_forking: Option<bool>,
+    /// Whether to allow merge commits for pull requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_merge_commit: Option<bool>,
+    /// Whether to allow rebase merges for pull requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_rebase_merge: Option<bool>,
+    /// Whether to allow squash merges for pull requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_squash_merge: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_update_branch: Option<bool>,
+    pub archive_url: String,
+    /// Whether the repository is archived.
+    pub archived: bool,
+    pub assignees_url: String,
+    pub blobs_url: String,
+    pub branches_url: String,
+    pub clone_url: String,
+    pub collaborators_url: String,
+    pub comments_url: String,
+    pub commits_url: String,
+    pub compare_url: String,
+    pub contents_url: String,
+    pub contributors_url: String,
+    pub created_at: crate::Timestamp,
+    /// The custom properties that were defined for the repository. The keys are the custom property names, and the values are the corresponding custom property values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_properties: Option<serde_json::Value>,
+    /// The default branch of the repository.
+    pub default_branch: String,
+    /// Whether to delete head branches when pull requests are merged
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_branch_on_merge: Option<bool>,
+    pub deployments_url: String,
+    pub description: Option<String>,
+    /// Returns whether or not this repository is disabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+    pub downloads_url: String,
+    pub events_url: String,
+    pub fork: bool,
+    pub forks: i64,
+    pub forks_count: i64,
+    pub forks_url: String,
+    pub full_name: String,
+    pub git_commits_url: String,
+    pub git_refs_url: String,
+    pub git_tags_url: String,
+    pub git_url: String,
+    /// Whether downloads are enabled.
+    pub has_downloads: bool,
+    /// Whether issues are enabled.
+    pub has_issues: bool,
+    pub has_pages: bool,
+    /// Whether projects are enabled.
+    pub has_projects: bool,
+    /// Whether the wiki is enabled.
+    pub has_wiki: bool,
+    /// Whether discussions are enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_discussions: Option<bool>,
+    /// Whether pull requests are enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_pull_requests: Option<bool>,
+    /// The policy controlling who can create pull requests: all or collaborators_only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
+    pub homepage: Option<String>,
+    pub hooks_url: String,
+    pub html_url: String,
+    /// Unique identifier of the repository
+    pub id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_template: Option<bool>,
+    pub issue_comment_url: String,
+    pub issue_events_url: String,
+    pub issues_url: String,
+    pub keys_url: String,
+    pub labels_url: String,
+    pub language: Option<String>,
+    pub languages_url: String,
+    /// License
+    pub license: Option<WebhookForkForkeeLicense>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_branch: Option<String>,
+    pub merges_url: String,
+    pub milestones_url: String,
+    pub mirror_url: Option<String>,
+    /// The name of the repository.
+    pub name: String,
+    pub node_id: String,
+    pub notifications_url: String,
+    pub open_issues: i64,
+    pub open_issues_count: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    /// User
+    pub owner: Option<DiscussionAnswerChosenBy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<WebhookForkForkeePermissions>,
+    /// Whether the repository is private or public.
+    pub private: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public: Option<bool>,
+    pub pulls_url: String,
+    pub pushed_at: Option<crate::Timestamp>,
+    pub releases_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_name: Option<String>,
+    pub size: i64,
+    pub ssh_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stargazers: Option<i64>,
+    pub stargazers_count: i64,
+    pub stargazers_url: String,
+    pub statuses_url: String,
+    pub subscribers_url: String,
+    pub subscription_url: String,
+    pub svn_url: String,
+    pub tags_url: String,
+    pub teams_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topics: Option<Vec<String>>,
+    pub trees_url: String,
+    pub updated_at: crate::Timestamp,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
+    pub watchers: i64,
+    pub watchers_count: i64,
+    /// Whether to require contributors to sign off on web-based commits
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_commit_signoff_required: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -17785,7 +16778,7 @@ for WebhookRegistryPackagePublishedRegistryPackagePackageVersionNugetMetadataIte
 #[non_exhaustive]
 pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersionRelease {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub author: Option<WebhookDeploymentReviewApprovedWorkflowRunHeadRepositoryOwner>,
+    pub author: Option<WebhooksApprover>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -17990,6 +16983,7 @@ pub struct WebhooksRelease {
     pub author: Option<DiscussionAnswerChosenBy>,
     pub body: Option<String>,
     pub created_at: Option<crate::Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discussion_url: Option<String>,
@@ -17998,7 +16992,8 @@ pub struct WebhooksRelease {
     pub html_url: String,
     pub id: i64,
     /// Whether or not the release is immutable.
-    pub immutable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub immutable: Option<bool>,
     pub name: Option<String>,
     pub node_id: String,
     /// Whether the release is identified as a prerelease or a full release.
@@ -18161,10 +17156,10 @@ crate::open_enum! {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
 pub struct WebhookReleasePrereleasedRelease {
-    pub assets: Vec<Option<WebhookReleasePrereleasedReleaseAssetsItem>>,
+    pub assets: Vec<Option<WebhooksReleaseAssetsItem>>,
     pub assets_url: String,
     /// User
-    pub author: Option<WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner>,
+    pub author: Option<WebhooksUser>,
     pub body: Option<String>,
     pub created_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -18174,7 +17169,8 @@ pub struct WebhookReleasePrereleasedRelease {
     pub html_url: String,
     pub id: i64,
     /// Whether or not the release is immutable.
-    pub immutable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub immutable: Option<bool>,
     pub name: Option<String>,
     pub node_id: String,
     /// Whether the release is identified as a prerelease or a full release.
@@ -18189,33 +17185,10 @@ pub struct WebhookReleasePrereleasedRelease {
     /// Specifies the commitish value that determines where the Git tag is created from.
     pub target_commitish: String,
     pub upload_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
     pub url: String,
     pub zipball_url: Option<String>,
-}
-
-/// Data related to a release.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookReleasePrereleasedReleaseAssetsItem {
-    pub browser_download_url: String,
-    pub content_type: String,
-    pub created_at: crate::Timestamp,
-    pub download_count: i64,
-    pub id: i64,
-    pub label: Option<String>,
-    /// The file name of the asset.
-    pub name: String,
-    pub node_id: String,
-    pub size: i64,
-    pub digest: Option<String>,
-    /// State of the release asset.
-    pub state: WebhooksReleaseAssetsItemState,
-    pub updated_at: crate::Timestamp,
-    /// User
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uploader: Option<WebhookIssuesMilestonedIssueAssignee>,
-    pub url: String,
 }
 
 /// release published event
@@ -18251,10 +17224,10 @@ pub struct WebhookReleasePublished {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
 pub struct WebhooksRelease1 {
-    pub assets: Vec<Option<WebhooksRelease1AssetsItem>>,
+    pub assets: Vec<Option<WebhooksReleaseAssetsItem>>,
     pub assets_url: String,
     /// User
-    pub author: Option<WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner>,
+    pub author: Option<WebhooksUser>,
     pub body: Option<String>,
     pub created_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -18264,7 +17237,8 @@ pub struct WebhooksRelease1 {
     pub html_url: String,
     pub id: i64,
     /// Whether or not the release is immutable.
-    pub immutable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub immutable: Option<bool>,
     pub name: Option<String>,
     pub node_id: String,
     /// Whether the release is identified as a prerelease or a full release.
@@ -18278,34 +17252,11 @@ pub struct WebhooksRelease1 {
     pub tarball_url: Option<String>,
     /// Specifies the commitish value that determines where the Git tag is created from.
     pub target_commitish: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
     pub upload_url: String,
     pub url: String,
     pub zipball_url: Option<String>,
-}
-
-/// Data related to a release.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhooksRelease1AssetsItem {
-    pub browser_download_url: String,
-    pub content_type: String,
-    pub created_at: crate::Timestamp,
-    pub download_count: i64,
-    pub id: i64,
-    pub label: Option<String>,
-    /// The file name of the asset.
-    pub name: String,
-    pub node_id: String,
-    pub size: i64,
-    pub digest: Option<String>,
-    /// State of the release asset.
-    pub state: WebhooksReleaseAssetsItemState,
-    pub updated_at: crate::Timestamp,
-    /// User
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uploader: Option<WebhookIssuesMilestonedIssueAssignee>,
-    pub url: String,
 }
 
 /// release released event
@@ -19046,7 +17997,7 @@ pub struct WebhooksAlert {
     pub dismissed_at: Option<String>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dismisser: Option<WebhookIssuesMilestonedIssueAssignee>,
+    pub dismisser: Option<WebhooksReviewersItemReviewer>,
     pub external_identifier: String,
     pub external_reference: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -19057,10 +18008,13 @@ pub struct WebhooksAlert {
     pub fixed_in: Option<String>,
     pub ghsa_id: String,
     pub id: i64,
-    pub node_id: String,
-    pub number: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<i64>,
     pub severity: String,
-    pub state: WebhooksAlertState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<WebhooksAlertState>,
 }
 
 crate::open_enum! {
@@ -19111,7 +18065,7 @@ pub struct WebhookRepositoryVulnerabilityAlertDismissAlert {
     pub dismiss_reason: String,
     pub dismissed_at: String,
     /// User
-    pub dismisser: Option<WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner>,
+    pub dismisser: Option<WebhooksUser>,
     pub external_identifier: String,
     pub external_reference: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -19205,7 +18159,7 @@ pub struct WebhookRepositoryVulnerabilityAlertResolveAlert {
     pub dismissed_at: Option<String>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dismisser: Option<WebhookIssuesMilestonedIssueAssignee>,
+    pub dismisser: Option<WebhooksReviewersItemReviewer>,
     pub external_identifier: String,
     pub external_reference: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -19732,10 +18686,12 @@ pub struct WebhookSecurityAdvisoryPublished {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
 pub struct WebhooksSecurityAdvisory {
-    pub cvss: WebhooksSecurityAdvisoryCvss,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cvss: Option<WebhooksSecurityAdvisoryCvss>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cvss_severities: Option<CvssSeverities>,
-    pub cwes: Vec<GlobalAdvisoryCwesItem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwes: Option<Vec<GlobalAdvisoryCwesItem>>,
     pub description: String,
     pub ghsa_id: String,
     pub identifiers: Vec<WebhooksSecurityAdvisoryIdentifiersItem>,
@@ -19949,9 +18905,7 @@ pub struct WebhookSponsorshipCancelled {
 pub struct WebhooksSponsorship {
     pub created_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub maintainer: Option<
-        WebhookDeploymentReviewApprovedWorkflowRunHeadRepositoryOwner,
-    >,
+    pub maintainer: Option<WebhooksApprover>,
     pub node_id: String,
     pub privacy_level: String,
     /// User
@@ -20126,7 +19080,25 @@ pub struct WebhooksChanges8 {
 #[non_exhaustive]
 pub struct WebhooksChanges8Tier {
     /// The `tier_changed` and `pending_tier_change` will include the original tier before the change or pending change. For more information, see the pending tier change payload.
-    pub from: WebhooksSponsorshipTier,
+    pub from: WebhooksChanges8TierFrom,
+}
+
+/// The `tier_changed` and `pending_tier_change` will include the original tier before the change or pending change. For more information, see the pending tier change payload.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct WebhooksChanges8TierFrom {
+    pub created_at: String,
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_custom_ammount: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_custom_amount: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_one_time: Option<bool>,
+    pub monthly_price_in_cents: i64,
+    pub monthly_price_in_dollars: i64,
+    pub name: String,
+    pub node_id: String,
 }
 
 /// sponsorship tier_changed event
@@ -20371,6 +19343,7 @@ pub struct WebhookStatusCommitCommitVerification {
     pub reason: WebhookStatusCommitCommitVerificationReason,
     pub signature: Option<String>,
     pub verified: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified_at: Option<String>,
 }
 
@@ -20726,11 +19699,13 @@ pub struct WebhookTeamAddedToRepositoryRepository {
     pub svn_url: String,
     pub tags_url: String,
     pub teams_url: String,
-    pub topics: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topics: Option<Vec<String>>,
     pub trees_url: String,
     pub updated_at: crate::Timestamp,
     pub url: String,
-    pub visibility: Visibility,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
     pub watchers: i64,
     pub watchers_count: i64,
 }
@@ -20755,11 +19730,142 @@ pub struct WebhookTeamCreated {
     pub organization: OrganizationSimpleWebhooks,
     /// A git repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<WebhookTeamAddedToRepositoryRepository>,
+    pub repository: Option<WebhookTeamCreatedRepository>,
     /// A GitHub user.
     pub sender: SimpleUser,
     /// Groups of organization members that gives permissions on specified repositories.
     pub team: WebhooksTeam,
+}
+
+/// A git repository
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct WebhookTeamCreatedRepository {
+    /// Whether to allow auto-merge for pull requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_auto_merge: Option<bool>,
+    /// Whether to allow private forks
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_forking: Option<bool>,
+    /// Whether to allow merge commits for pull requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_merge_commit: Option<bool>,
+    /// Whether to allow rebase merges for pull requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_rebase_merge: Option<bool>,
+    /// Whether to allow squash merges for pull requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_squash_merge: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_update_branch: Option<bool>,
+    pub archive_url: String,
+    /// Whether the repository is archived.
+    pub archived: bool,
+    pub assignees_url: String,
+    pub blobs_url: String,
+    pub branches_url: String,
+    pub clone_url: String,
+    pub collaborators_url: String,
+    pub comments_url: String,
+    pub commits_url: String,
+    pub compare_url: String,
+    pub contents_url: String,
+    pub contributors_url: String,
+    pub created_at: crate::Timestamp,
+    /// The custom properties that were defined for the repository. The keys are the custom property names, and the values are the corresponding custom property values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_properties: Option<serde_json::Value>,
+    /// The default branch of the repository.
+    pub default_branch: String,
+    /// Whether to delete head branches when pull requests are merged
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_branch_on_merge: Option<bool>,
+    pub deployments_url: String,
+    pub description: Option<String>,
+    /// Returns whether or not this repository is disabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+    pub downloads_url: String,
+    pub events_url: String,
+    pub fork: bool,
+    pub forks: i64,
+    pub forks_count: i64,
+    pub forks_url: String,
+    pub full_name: String,
+    pub git_commits_url: String,
+    pub git_refs_url: String,
+    pub git_tags_url: String,
+    pub git_url: String,
+    /// Whether downloads are enabled.
+    pub has_downloads: bool,
+    /// Whether issues are enabled.
+    pub has_issues: bool,
+    pub has_pages: bool,
+    /// Whether projects are enabled.
+    pub has_projects: bool,
+    /// Whether the wiki is enabled.
+    pub has_wiki: bool,
+    pub homepage: Option<String>,
+    pub hooks_url: String,
+    pub html_url: String,
+    /// Unique identifier of the repository
+    pub id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_template: Option<bool>,
+    pub issue_comment_url: String,
+    pub issue_events_url: String,
+    pub issues_url: String,
+    pub keys_url: String,
+    pub labels_url: String,
+    pub language: Option<String>,
+    pub languages_url: String,
+    /// License
+    pub license: Option<WebhookForkForkeeLicense>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_branch: Option<String>,
+    pub merges_url: String,
+    pub milestones_url: String,
+    pub mirror_url: Option<String>,
+    /// The name of the repository.
+    pub name: String,
+    pub node_id: String,
+    pub notifications_url: String,
+    pub open_issues: i64,
+    pub open_issues_count: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    /// User
+    pub owner: Option<DiscussionAnswerChosenBy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<WebhookForkForkeePermissions>,
+    /// Whether the repository is private or public.
+    pub private: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public: Option<bool>,
+    pub pulls_url: String,
+    pub pushed_at: Option<crate::Timestamp>,
+    pub releases_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_name: Option<String>,
+    pub size: i64,
+    pub ssh_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stargazers: Option<i64>,
+    pub stargazers_count: i64,
+    pub stargazers_url: String,
+    pub statuses_url: String,
+    pub subscribers_url: String,
+    pub subscription_url: String,
+    pub svn_url: String,
+    pub tags_url: String,
+    pub teams_url: String,
+    pub topics: Vec<String>,
+    pub trees_url: String,
+    pub updated_at: crate::Timestamp,
+    pub url: String,
+    pub visibility: Visibility,
+    pub watchers: i64,
+    pub watchers_count: i64,
 }
 
 /// team deleted event
@@ -20782,7 +19888,7 @@ pub struct WebhookTeamDeleted {
     pub organization: OrganizationSimpleWebhooks,
     /// A git repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<WebhookTeamAddedToRepositoryRepository>,
+    pub repository: Option<WebhookTeamCreatedRepository>,
     /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<SimpleUser>,
@@ -20812,7 +19918,7 @@ pub struct WebhookTeamEdited {
     pub organization: OrganizationSimpleWebhooks,
     /// A git repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<WebhookTeamAddedToRepositoryRepository>,
+    pub repository: Option<WebhookTeamCreatedRepository>,
     /// A GitHub user.
     pub sender: SimpleUser,
     /// Groups of organization members that gives permissions on specified repositories.
@@ -20881,7 +19987,7 @@ pub struct WebhookTeamRemovedFromRepository {
     pub organization: OrganizationSimpleWebhooks,
     /// A git repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<WebhookTeamAddedToRepositoryRepository>,
+    pub repository: Option<WebhookTeamCreatedRepository>,
     /// A GitHub user.
     pub sender: SimpleUser,
     /// Groups of organization members that gives permissions on specified repositories.
@@ -21083,7 +20189,8 @@ pub struct WebhookWorkflowJobInProgressWorkflowJob {
     pub completed_at: Option<String>,
     pub conclusion: Option<WebhookWorkflowJobInProgressWorkflowJobConclusion>,
     /// The time that the job created.
-    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
     pub head_sha: String,
     pub html_url: String,
     pub id: i64,
@@ -21091,7 +20198,8 @@ pub struct WebhookWorkflowJobInProgressWorkflowJob {
     pub labels: Vec<String>,
     pub name: String,
     pub node_id: String,
-    pub run_attempt: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_attempt: Option<i64>,
     pub run_id: f64,
     pub run_url: String,
     /// The ID of the runner group that is running this job. This will be `null` as long as `workflow_job[status]` is `queued`.
@@ -21106,8 +20214,10 @@ pub struct WebhookWorkflowJobInProgressWorkflowJob {
     /// The current status of the job. Can be `queued`, `in_progress`, or `completed`.
     pub status: JobStepsItemStatus,
     /// The name of the current branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_branch: Option<String>,
     /// The name of the workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_name: Option<String>,
     pub steps: Vec<WebhookWorkflowJobInProgressWorkflowJobStepsItem>,
     pub url: String,
@@ -21191,20 +20301,8 @@ pub struct WebhookWorkflowJobQueuedWorkflowJob {
     pub head_branch: Option<String>,
     /// The name of the workflow.
     pub workflow_name: Option<String>,
-    pub steps: Vec<WebhookWorkflowJobQueuedWorkflowJobStepsItem>,
+    pub steps: Vec<WebhookWorkflowJobInProgressWorkflowJobStepsItem>,
     pub url: String,
-}
-
-/// Workflow Step
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookWorkflowJobQueuedWorkflowJobStepsItem {
-    pub completed_at: Option<String>,
-    pub conclusion: Option<WebhookWorkflowJobQueuedWorkflowJobStepsItemConclusion>,
-    pub name: String,
-    pub number: i64,
-    pub started_at: Option<String>,
-    pub status: CheckRunWithSimpleCheckSuiteStatus,
 }
 
 /// workflow_job waiting event
@@ -21319,7 +20417,8 @@ pub struct WebhookWorkflowRunCompleted {
 #[non_exhaustive]
 pub struct WebhookWorkflowRunCompletedWorkflowRun {
     /// User
-    pub actor: Option<WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<WebhooksUser>,
     pub artifacts_url: String,
     pub cancel_url: String,
     pub check_suite_id: i64,
@@ -21330,7 +20429,7 @@ pub struct WebhookWorkflowRunCompletedWorkflowRun {
     pub event: String,
     pub head_branch: Option<String>,
     /// SimpleCommit
-    pub head_commit: WebhookWorkflowRunCompletedWorkflowRunHeadCommit,
+    pub head_commit: WebhookCheckSuiteCompletedCheckSuiteHeadCommit,
     /// Repository Lite
     pub head_repository: WebhookWorkflowRunCompletedWorkflowRunHeadRepository,
     pub head_sha: String,
@@ -21340,14 +20439,15 @@ pub struct WebhookWorkflowRunCompletedWorkflowRun {
     pub logs_url: String,
     pub name: Option<String>,
     pub node_id: String,
-    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
     pub previous_attempt_url: Option<String>,
     pub pull_requests: Vec<
         Option<WebhookWorkflowRunCompletedWorkflowRunPullRequestsItem>,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub referenced_workflows: Option<
-        Vec<WebhookWorkflowRunCompletedWorkflowRunReferencedWorkflowsItem>,
+        Vec<WebhookDeploymentCreatedWorkflowRunReferencedWorkflowsItem>,
     >,
     /// Repository Lite
     pub repository: WebhookWorkflowRunCompletedWorkflowRunHeadRepository,
@@ -21357,9 +20457,8 @@ pub struct WebhookWorkflowRunCompletedWorkflowRun {
     pub run_started_at: crate::Timestamp,
     pub status: JobStatus,
     /// User
-    pub triggering_actor: Option<
-        WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triggering_actor: Option<WebhooksUser>,
     pub updated_at: crate::Timestamp,
     pub url: String,
     pub workflow_id: i64,
@@ -21367,33 +20466,6 @@ pub struct WebhookWorkflowRunCompletedWorkflowRun {
     /// The event-specific title associated with the run or the run-name if set, or the value of `run-name` if it is set in the workflow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_title: Option<String>,
-}
-
-/// SimpleCommit
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookWorkflowRunCompletedWorkflowRunHeadCommit {
-    /// Metaproperties for Git author/committer information.
-    pub author: WebhookWorkflowRunCompletedWorkflowRunHeadCommitAuthor,
-    /// Metaproperties for Git author/committer information.
-    pub committer: WebhookWorkflowRunCompletedWorkflowRunHeadCommitAuthor,
-    pub id: String,
-    pub message: String,
-    pub timestamp: String,
-    pub tree_id: String,
-}
-
-/// Metaproperties for Git author/committer information.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookWorkflowRunCompletedWorkflowRunHeadCommitAuthor {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date: Option<crate::Timestamp>,
-    pub email: Option<String>,
-    /// The git author's name.
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
 }
 
 /// Repository Lite
@@ -21437,7 +20509,7 @@ pub struct WebhookWorkflowRunCompletedWorkflowRunHeadRepository {
     pub node_id: String,
     pub notifications_url: String,
     /// User
-    pub owner: Option<WebhookIssuesDemilestonedIssuePerformedViaGithubAppOwner>,
+    pub owner: Option<WebhooksUser>,
     /// Whether the repository is private or public.
     pub private: bool,
     pub pulls_url: String,
@@ -21455,47 +20527,11 @@ pub struct WebhookWorkflowRunCompletedWorkflowRunHeadRepository {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
 pub struct WebhookWorkflowRunCompletedWorkflowRunPullRequestsItem {
-    pub base: WebhookWorkflowRunCompletedWorkflowRunPullRequestsItemBase,
-    pub head: WebhookWorkflowRunCompletedWorkflowRunPullRequestsItemHead,
+    pub base: WebhookCheckSuiteCompletedCheckSuitePullRequestsItemBase,
+    pub head: WebhookCheckSuiteCompletedCheckSuitePullRequestsItemHead,
     pub id: f64,
     pub number: f64,
     pub url: String,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookWorkflowRunCompletedWorkflowRunPullRequestsItemBase {
-    pub r#ref: String,
-    /// Repo Ref
-    pub repo: WebhookWorkflowRunCompletedWorkflowRunPullRequestsItemBaseRepo,
-    pub sha: String,
-}
-
-/// Repo Ref
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookWorkflowRunCompletedWorkflowRunPullRequestsItemBaseRepo {
-    pub id: i64,
-    pub name: String,
-    pub url: String,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookWorkflowRunCompletedWorkflowRunPullRequestsItemHead {
-    pub r#ref: String,
-    /// Repo Ref
-    pub repo: Option<WebhookWorkflowRunCompletedWorkflowRunPullRequestsItemBaseRepo>,
-    pub sha: String,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookWorkflowRunCompletedWorkflowRunReferencedWorkflowsItem {
-    pub path: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#ref: Option<String>,
-    pub sha: String,
 }
 
 /// workflow_run in_progress event
@@ -21533,7 +20569,7 @@ pub struct WebhookWorkflowRunInProgress {
 #[non_exhaustive]
 pub struct WebhookWorkflowRunInProgressWorkflowRun {
     /// User
-    pub actor: Option<WebhookIssuesMilestonedIssueAssignee>,
+    pub actor: Option<WebhooksReviewersItemReviewer>,
     pub artifacts_url: String,
     pub cancel_url: String,
     pub check_suite_id: i64,
@@ -21544,7 +20580,7 @@ pub struct WebhookWorkflowRunInProgressWorkflowRun {
     pub event: String,
     pub head_branch: Option<String>,
     /// SimpleCommit
-    pub head_commit: WebhookWorkflowRunCompletedWorkflowRunHeadCommit,
+    pub head_commit: WebhookCheckSuiteCompletedCheckSuiteHeadCommit,
     /// Repository Lite
     pub head_repository: WebhookWorkflowRunInProgressWorkflowRunHeadRepository,
     pub head_sha: String,
@@ -21561,7 +20597,7 @@ pub struct WebhookWorkflowRunInProgressWorkflowRun {
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub referenced_workflows: Option<
-        Vec<WebhookWorkflowRunCompletedWorkflowRunReferencedWorkflowsItem>,
+        Vec<WebhookDeploymentCreatedWorkflowRunReferencedWorkflowsItem>,
     >,
     /// Repository Lite
     pub repository: WebhookWorkflowRunInProgressWorkflowRunRepository,
@@ -21571,7 +20607,7 @@ pub struct WebhookWorkflowRunInProgressWorkflowRun {
     pub run_started_at: crate::Timestamp,
     pub status: WebhookCheckSuiteCompletedCheckSuiteStatus,
     /// User
-    pub triggering_actor: Option<WebhookIssuesMilestonedIssueAssignee>,
+    pub triggering_actor: Option<WebhooksReviewersItemReviewer>,
     pub updated_at: crate::Timestamp,
     pub url: String,
     pub workflow_id: i64,
@@ -21619,7 +20655,7 @@ pub struct WebhookWorkflowRunInProgressWorkflowRunHeadRepository {
     pub node_id: String,
     pub notifications_url: String,
     /// User
-    pub owner: Option<WebhookIssuesMilestonedIssueAssignee>,
+    pub owner: Option<WebhooksReviewersItemReviewer>,
     /// Whether the repository is private or public.
     pub private: bool,
     pub pulls_url: String,
@@ -21675,7 +20711,7 @@ pub struct WebhookWorkflowRunInProgressWorkflowRunRepository {
     pub node_id: String,
     pub notifications_url: String,
     /// User
-    pub owner: Option<WebhookIssuesMilestonedIssueAssignee>,
+    pub owner: Option<WebhooksReviewersItemReviewer>,
     /// Whether the repository is private or public.
     pub private: bool,
     pub pulls_url: String,
@@ -21748,7 +20784,7 @@ pub struct WebhookWorkflowRunRequestedWorkflowRun {
     pub node_id: String,
     pub path: String,
     pub previous_attempt_url: Option<String>,
-    pub pull_requests: Vec<WebhookWorkflowRunRequestedWorkflowRunPullRequestsItem>,
+    pub pull_requests: Vec<WebhookWorkflowRunCompletedWorkflowRunPullRequestsItem>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub referenced_workflows: Option<
         Vec<WebhookDeploymentCreatedWorkflowRunReferencedWorkflowsItem>,
@@ -21822,16 +20858,6 @@ pub struct WebhookWorkflowRunRequestedWorkflowRunHeadRepository {
     pub tags_url: String,
     pub teams_url: String,
     pub trees_url: String,
-    pub url: String,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookWorkflowRunRequestedWorkflowRunPullRequestsItem {
-    pub base: WebhookCheckSuiteCompletedCheckSuitePullRequestsItemBase,
-    pub head: WebhookCheckSuiteCompletedCheckSuitePullRequestsItemHead,
-    pub id: f64,
-    pub number: f64,
     pub url: String,
 }
 

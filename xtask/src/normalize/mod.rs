@@ -5,6 +5,7 @@ pub mod enum_varnames;
 pub mod example_refs;
 pub mod example_shapes;
 pub mod nullable_refs;
+pub mod required_from_deliveries;
 pub mod required_from_examples;
 pub mod required_since;
 
@@ -12,7 +13,7 @@ use serde_json::Value;
 
 /// Runs every pass in order; returns (pass name, places changed).
 pub fn run(spec: &mut Value) -> Vec<(&'static str, usize)> {
-    vec![
+    let mut passes = vec![
         // Dating compares with the reference description as published, so it runs before anything is rewritten.
         ("required_since", required_since::run(spec)),
         // Then fold `nullable-X` into `X`, so relaxing a field of `X` applies to both uses.
@@ -20,8 +21,13 @@ pub fn run(spec: &mut Value) -> Vec<(&'static str, usize)> {
         ("example_refs", example_refs::run(spec)),
         ("example_shapes", example_shapes::run(spec)),
         ("required_from_examples", required_from_examples::run(spec)),
-        ("enum_varnames", enum_varnames::run(spec)),
-    ]
+    ];
+    // Webhook payloads by the same rule, with recorded deliveries as the evidence.
+    let (relaxed, in_rest) = required_from_deliveries::run(spec);
+    passes.push(("required_from_deliveries", relaxed));
+    passes.push(("required_from_deliveries (of which in REST types)", in_rest));
+    passes.push(("enum_varnames", enum_varnames::run(spec)));
+    passes
 }
 
 /// Calls `f` on every JSON object in `v`, depth first.

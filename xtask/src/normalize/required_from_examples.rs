@@ -11,12 +11,12 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 /// (JSON pointer of a schema object, property name) pairs to relax.
-type Relax = BTreeSet<(String, String)>;
+pub(crate) type Relax = BTreeSet<(String, String)>;
 
 use crate::examples::escape;
 
 /// Follows `$ref`s from `ptr`; returns the pointer of the schema object reached.
-fn deref(spec: &Value, mut ptr: String) -> Option<String> {
+pub(crate) fn deref(spec: &Value, mut ptr: String) -> Option<String> {
     for _ in 0..32 {
         let v = spec.pointer(&ptr)?;
         match v.get("$ref").and_then(Value::as_str) {
@@ -27,7 +27,9 @@ fn deref(spec: &Value, mut ptr: String) -> Option<String> {
     None
 }
 
-fn walk(spec: &Value, ptr: &str, example: &Value, out: &mut Relax, depth: usize) {
+/// Walks `example` against the schema at `ptr`, collecting the required properties it omits from otherwise
+/// complete objects.
+pub(crate) fn walk(spec: &Value, ptr: &str, example: &Value, out: &mut Relax, depth: usize) {
     if depth > 64 {
         return;
     }
@@ -139,8 +141,13 @@ pub fn run(spec: &mut Value) -> usize {
     for (ptr, ex) in response_examples(spec) {
         walk(spec, &ptr, &ex, &mut relax, 0);
     }
+    relax_all(spec, &relax)
+}
+
+/// Drops each (schema pointer, property) of `relax` from its schema's `required`; returns how many were dropped.
+pub(crate) fn relax_all(spec: &mut Value, relax: &Relax) -> usize {
     let mut changed = 0;
-    for (ptr, prop) in &relax {
+    for (ptr, prop) in relax {
         if let Some(req) = spec
             .pointer_mut(&format!("{ptr}/required"))
             .and_then(Value::as_array_mut)

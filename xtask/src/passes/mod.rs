@@ -1,6 +1,6 @@
 //! Passes over the lowered model, in order: merge types that came out identical, mark which types each feature
-//! reaches and in which direction, box the fields that would make a type contain itself, and note which targets
-//! have each operation.
+//! reaches and in which direction, share webhook payload types of one shape, box the fields that would make a type
+//! contain itself, and note which targets have each operation.
 
 pub mod cycles;
 pub mod features;
@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 pub fn run(model: &mut Model, targets: &[(String, BTreeSet<String>)]) {
     merge::run(model);
     features::run(model);
+    merge::webhook_shapes(model);
     cycles::run(model);
     availability(model, targets);
 }
