@@ -14,7 +14,7 @@ mod limited;
 use fleet::{RedisServer, WorkerSpec, WORKER_FLAG};
 use github_auth::fleet::{FleetConfig, RedisFleet, TokenKey};
 use github_auth::middleware::MiddlewareConfig;
-use github_auth::{ClientBuilder, MemoryStore, SecretString};
+use github_auth::{AuthBuilder, MemoryStore, SecretString};
 use limited::{LimitedGithub, Limits};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -146,7 +146,7 @@ async fn per_request_cost(redis: &RedisServer) -> Result<(), String> {
     .await
     .map_err(|e| e.to_string())?;
     let base = || {
-        ClientBuilder::installation(
+        AuthBuilder::installation(
             fleet::APP_ID,
             SecretString::from(include_str!("../tests/data/app-key-pkcs1.pem")),
             fleet::INSTALLATION,

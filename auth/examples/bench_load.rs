@@ -8,7 +8,7 @@
 mod limited;
 
 use github_auth::middleware::{ConcurrencyConfig, MiddlewareConfig};
-use github_auth::{ClientBuilder, SecretString};
+use github_auth::{AuthBuilder, SecretString};
 use github_rest::types::IssuesCreateRequest;
 use limited::{LimitedGithub, Limits};
 use std::time::{Duration, Instant};
@@ -26,7 +26,7 @@ fn limits() -> Limits {
 }
 
 fn client(mock: &LimitedGithub, config: MiddlewareConfig) -> github_rest::Client {
-    ClientBuilder::token(SecretString::from("ghp_bench"))
+    AuthBuilder::token(SecretString::from("ghp_bench"))
         .base_url(mock.uri())
         .user_agent("bench-load")
         .middleware(config)

@@ -5,7 +5,7 @@
 //! `cargo run -p github-auth --example device_sign_in`
 
 use github_auth::oauth::SignIn;
-use github_auth::{ClientBuilder, ClientCredentials};
+use github_auth::{AuthBuilder, ClientCredentials};
 use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use wiremock::matchers::{header, method, path};
@@ -70,7 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tokens.expires_at
     );
 
-    let client = ClientBuilder::user_token(tokens, creds)
+    let client = AuthBuilder::user_token(tokens, creds)
         .base_url(format!("{}/api/v3", github.uri()))
         .web_url(github.uri())
         .user_agent("device-sign-in-example")

@@ -147,7 +147,7 @@ impl<T: std::fmt::Display> StateText for Option<T> {
         self.as_ref().map(|s| s.to_string()).unwrap_or_default()
     }
 }
-impl StateText for github_rest::types::OpenOrClosed {
+impl StateText for github_rest::types::MilestoneState {
     fn text(&self) -> String {
         self.to_string()
     }
@@ -342,7 +342,7 @@ pub async fn processed(store: &Store, n: usize) -> Vec<Processed> {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_target(false).init();
     let api = mock_api(Duration::from_millis(50)).await?;
-    let client = github_auth::ClientBuilder::token(SecretString::from("ghs_local_mock_token"))
+    let client = github_auth::AuthBuilder::token(SecretString::from("ghs_local_mock_token"))
         .base_url(api.uri())
         .build()?;
     let (receiver, store) = start(WebhookSecrets::new(TEST_SECRET), client);

@@ -17,8 +17,8 @@ const RENEW_BEFORE_SECS: i64 = 60;
 /// Who the app is: its numeric app id, or its client id (`Iv1.…`, `Iv23…`); either is accepted as `iss`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum AppIssuer {
-    /// The numeric app id.
-    Id(u64),
+    /// The numeric app id (`i64`, like every id of the generated types, e.g. `Integration::id`).
+    Id(i64),
     /// The app's client id.
     ClientId(String),
 }
@@ -32,8 +32,8 @@ impl std::fmt::Display for AppIssuer {
     }
 }
 
-impl From<u64> for AppIssuer {
-    fn from(id: u64) -> Self {
+impl From<i64> for AppIssuer {
+    fn from(id: i64) -> Self {
         AppIssuer::Id(id)
     }
 }
@@ -54,7 +54,7 @@ impl From<String> for AppIssuer {
 impl serde::Serialize for AppIssuer {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            AppIssuer::Id(id) => s.serialize_u64(*id),
+            AppIssuer::Id(id) => s.serialize_i64(*id),
             AppIssuer::ClientId(c) => s.serialize_str(c),
         }
     }
@@ -297,7 +297,7 @@ mod tests {
 
     #[test]
     fn debug_hides_the_key() {
-        let jwt = AppJwt::from_pem(7u64, &SecretString::from(PKCS1)).unwrap();
+        let jwt = AppJwt::from_pem(7, &SecretString::from(PKCS1)).unwrap();
         let dbg = format!("{jwt:?}");
         assert!(dbg.contains("REDACTED") && !dbg.contains("MII"), "{dbg}");
     }

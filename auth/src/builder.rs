@@ -42,7 +42,7 @@ enum Mode {
 ///
 /// Pick the mode with the constructor, set hosts and options, then [`build`](Self::build).
 #[must_use]
-pub struct ClientBuilder {
+pub struct AuthBuilder {
     mode: Mode,
     api_base: String,
     uploads_base: Option<String>,
@@ -59,7 +59,7 @@ pub struct ClientBuilder {
     http_config: github_rest::HttpConfig,
 }
 
-impl std::fmt::Debug for ClientBuilder {
+impl std::fmt::Debug for AuthBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mode = match &self.mode {
             Mode::Token(_) => "token".to_string(),
@@ -72,7 +72,7 @@ impl std::fmt::Debug for ClientBuilder {
             } => format!("app {issuer}, installation {installation_id}"),
             Mode::OAuthApp(c) => format!("oauth app {}", c.client_id),
         };
-        f.debug_struct("ClientBuilder")
+        f.debug_struct("AuthBuilder")
             .field("mode", &mode)
             .field("api_base", &self.api_base)
             .field("uploads_base", &self.uploads_base)
@@ -80,9 +80,9 @@ impl std::fmt::Debug for ClientBuilder {
     }
 }
 
-impl ClientBuilder {
+impl AuthBuilder {
     fn new(mode: Mode) -> Self {
-        ClientBuilder {
+        AuthBuilder {
             mode,
             api_base: github_rest::runtime::DEFAULT_API_BASE.to_string(),
             uploads_base: None,
@@ -104,9 +104,9 @@ impl ClientBuilder {
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// use github_auth::{ClientBuilder, SecretString};
+    /// use github_auth::{AuthBuilder, SecretString};
     /// let token = SecretString::from(std::env::var("GITHUB_TOKEN")?);
-    /// let client = ClientBuilder::token(token).build()?;
+    /// let client = AuthBuilder::token(token).build()?;
     /// let app = client.apps().get_by_slug("dependabot").await?;
     /// # Ok(()) }
     /// ```
@@ -119,9 +119,9 @@ impl ClientBuilder {
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// use github_auth::{ClientBuilder, ClientCredentials, UserTokens};
+    /// use github_auth::{AuthBuilder, ClientCredentials, UserTokens};
     /// let tokens = UserTokens::expiring("ghu_…", 1_900_000_000, "ghr_…");
-    /// let client = ClientBuilder::user_token(tokens, ClientCredentials::new("Iv23abc", "secret"))
+    /// let client = AuthBuilder::user_token(tokens, ClientCredentials::new("Iv23abc", "secret"))
     ///     .on_token_refresh(|t| { /* save t.refresh_token */ })
     ///     .build()?;
     /// # Ok(()) }
@@ -135,9 +135,9 @@ impl ClientBuilder {
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// use github_auth::{ClientBuilder, SecretString};
+    /// use github_auth::{AuthBuilder, SecretString};
     /// let key = SecretString::from(std::fs::read_to_string("app.private-key.pem")?);
-    /// let client = ClientBuilder::app(12345u64, key).build()?;
+    /// let client = AuthBuilder::app(12345, key).build()?;
     /// let me = client.apps().get_authenticated().await?;
     /// # Ok(()) }
     /// ```
@@ -153,9 +153,9 @@ impl ClientBuilder {
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// use github_auth::{ClientBuilder, SecretString};
+    /// use github_auth::{AuthBuilder, SecretString};
     /// let key = SecretString::from(std::fs::read_to_string("app.private-key.pem")?);
-    /// let client = ClientBuilder::installation(12345u64, key, 987654)
+    /// let client = AuthBuilder::installation(12345, key, 987654)
     ///     .repositories(["widgets"])
     ///     .build()?;
     /// let repo = client.apps().get_repo_installation("acme", "widgets").await?;
@@ -178,9 +178,9 @@ impl ClientBuilder {
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// use github_auth::{ClientBuilder, ClientCredentials};
+    /// use github_auth::{AuthBuilder, ClientCredentials};
     /// use github_rest::types::AppsCheckTokenRequest;
-    /// let client = ClientBuilder::oauth_app(ClientCredentials::new("Iv23abc", "secret")).build()?;
+    /// let client = AuthBuilder::oauth_app(ClientCredentials::new("Iv23abc", "secret")).build()?;
     /// let check = AppsCheckTokenRequest { access_token: "gho_…".into() };
     /// let auth = client.apps().check_token("Iv23abc", &check).await?;
     /// # Ok(()) }
@@ -230,12 +230,12 @@ impl ClientBuilder {
     ///
     /// ```no_run
     /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// use github_auth::{ClientBuilder, SecretString};
+    /// use github_auth::{AuthBuilder, SecretString};
     /// let pem = std::fs::read("corp-root-ca.pem")?;
     /// let network = github_rest::HttpConfig::default()
     ///     .add_root_certificates_pem(&pem)?
     ///     .proxy("http://proxy.corp.example:3128");
-    /// let client = ClientBuilder::token(SecretString::from("ghp_…"))
+    /// let client = AuthBuilder::token(SecretString::from("ghp_…"))
     ///     .base_url("https://ghe.corp.example/api/v3")
     ///     .http_config(network)
     ///     .build()?;
@@ -377,9 +377,9 @@ impl ClientBuilder {
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// use github_auth::{ClientBuilder, SecretString};
+    /// use github_auth::{AuthBuilder, SecretString};
     /// let key = SecretString::from(std::fs::read_to_string("app.private-key.pem")?);
-    /// let app = ClientBuilder::app(12345u64, key).build_app()?;
+    /// let app = AuthBuilder::app(12345, key).build_app()?;
     /// let installation = app.org_installation("acme").await?;
     /// let client = app.installation_client(installation.id, None)?;
     /// # Ok(()) }

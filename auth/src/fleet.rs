@@ -22,12 +22,12 @@
 //! ```no_run
 //! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
 //! use github_auth::fleet::{FleetConfig, RedisFleet, TokenKey};
-//! use github_auth::{middleware::MiddlewareConfig, ClientBuilder, SecretString};
+//! use github_auth::{middleware::MiddlewareConfig, AuthBuilder, SecretString};
 //!
 //! let key = TokenKey::from_base64(&std::env::var("GITHUB_TOKEN_KEY")?)?; // 32 random bytes, the same for all
 //! let fleet = RedisFleet::connect(FleetConfig::new("redis://10.0.0.5:6379/", key)).await?;
 //! let pem = SecretString::from(std::fs::read_to_string("app.private-key.pem")?);
-//! let client = ClientBuilder::installation(12345u64, pem, 987654)
+//! let client = AuthBuilder::installation(12345, pem, 987654)
 //!     .token_store(fleet.token_store())
 //!     .middleware(fleet.middleware(MiddlewareConfig::default()))
 //!     .build()?;
@@ -405,7 +405,7 @@ impl RedisFleet {
         })
     }
 
-    /// The token store, for [`crate::ClientBuilder::token_store`].
+    /// The token store, for [`crate::AuthBuilder::token_store`].
     pub fn token_store(&self) -> Arc<dyn TokenStore> {
         self.tokens.clone()
     }

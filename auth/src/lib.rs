@@ -29,7 +29,7 @@ pub mod token;
 pub mod webhooks;
 
 pub use app_jwt::{AppIssuer, AppJwt};
-pub use builder::{App, ClientBuilder};
+pub use builder::{App, AuthBuilder};
 pub use clock::{Clock, ManualClock, SystemClock, TokioClock};
 pub use error::AuthError;
 pub use installation::{InstallationTokens, Narrowing, DEFAULT_REFRESH_MARGIN};

@@ -1,5 +1,5 @@
 //! Signing a user in: GitHub's OAuth web application flow (with `state` and PKCE) and device flow, for OAuth apps
-//! and GitHub Apps that act as a user. Both end in [`UserTokens`] for [`crate::ClientBuilder::user_token`], which
+//! and GitHub Apps that act as a user. Both end in [`UserTokens`] for [`crate::AuthBuilder::user_token`], which
 //! renews an expiring token with its refresh token from then on.
 //!
 //! The OAuth endpoints live on the web host (`https://github.com`, or the GHES host itself), not on the API host.
@@ -7,7 +7,7 @@
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use github_auth::oauth::{AuthorizeRequest, SignIn};
-//! use github_auth::{ClientBuilder, ClientCredentials};
+//! use github_auth::{AuthBuilder, ClientCredentials};
 //!
 //! let creds = ClientCredentials::new("Iv23abc", "client-secret");
 //! let sign_in = SignIn::builder(&creds.client_id)
@@ -21,7 +21,7 @@
 //! let (code, state) = ("code-from-query", "state-from-query");
 //! let tokens = sign_in.exchange_code(&pending, state, code).await?;
 //! // 3. The user's client; expiring tokens are renewed from here on.
-//! let client = ClientBuilder::user_token(tokens, creds).user_agent("my-app").build()?;
+//! let client = AuthBuilder::user_token(tokens, creds).user_agent("my-app").build()?;
 //! # Ok(()) }
 //! ```
 

@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use futures::StreamExt;
 use github_auth::{
-    AppIssuer, AuthError, ClientBuilder, ClientCredentials, ExposeSecret, ManualClock, MemoryStore,
+    AppIssuer, AuthBuilder, AuthError, ClientCredentials, ExposeSecret, ManualClock, MemoryStore,
     SecretString, UserTokens,
 };
 use serde_json::json;
@@ -146,7 +146,7 @@ async fn clones_and_clients_on_one_store_share_the_cache_narrowings_do_not() {
 #[tokio::test]
 async fn pkcs8_key_and_client_id_issuer_work_and_bad_keys_fail_at_build() {
     let server = MockServer::start().await;
-    let ok = ClientBuilder::app("Iv23client", SecretString::from(PKCS8))
+    let ok = AuthBuilder::app("Iv23client", SecretString::from(PKCS8))
         .base_url(server.uri())
         .build();
     assert!(ok.is_ok());
@@ -156,7 +156,7 @@ async fn pkcs8_key_and_client_id_issuer_work_and_bad_keys_fail_at_build() {
         "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n",
         PUBLIC,
     ] {
-        let err = ClientBuilder::installation(APP_ID, SecretString::from(bad), INSTALLATION)
+        let err = AuthBuilder::installation(APP_ID, SecretString::from(bad), INSTALLATION)
             .base_url(server.uri())
             .build()
             .unwrap_err();
@@ -358,7 +358,7 @@ async fn oauth_app_credentials_go_as_basic_auth_never_in_the_query() {
         .respond_with(ResponseTemplate::new(204))
         .mount(&server)
         .await;
-    let client = ClientBuilder::oauth_app(ClientCredentials::new("Iv1.abc", "s3cret"))
+    let client = AuthBuilder::oauth_app(ClientCredentials::new("Iv1.abc", "s3cret"))
         .base_url(server.uri())
         .build()
         .unwrap();
@@ -390,7 +390,7 @@ async fn personal_token_is_a_bearer_token() {
     let server = MockServer::start().await;
     accept_only(&server, "ghp_personal").await;
     reject_rest(&server).await;
-    let client = ClientBuilder::token(SecretString::from("ghp_personal"))
+    let client = AuthBuilder::token(SecretString::from("ghp_personal"))
         .base_url(server.uri())
         .build()
         .unwrap();
@@ -416,7 +416,7 @@ async fn expiring_user_token_is_renewed_with_its_refresh_token() {
     let now = unix(SystemTime::now());
     let saved: Arc<Mutex<Option<String>>> = Arc::default();
     let s = saved.clone();
-    let client = ClientBuilder::user_token(
+    let client = AuthBuilder::user_token(
         UserTokens::expiring("ghu_old", now - 10, "ghr_old"),
         ClientCredentials::new("Iv23abc", "s3cret"),
     )
@@ -463,7 +463,7 @@ async fn a_failed_refresh_is_a_typed_error() {
         .mount(&web)
         .await;
     let now = unix(SystemTime::now());
-    let client = ClientBuilder::user_token(
+    let client = AuthBuilder::user_token(
         UserTokens::expiring("ghu_old", now - 10, "ghr_old"),
         ClientCredentials::new("Iv23abc", "s3cret"),
     )
@@ -501,7 +501,7 @@ async fn no_credentials_on_a_redirect_to_another_host() {
 
     // The stack follows the redirect (each hop through the credential layer): the other host gets the request
     // without the token.
-    let client = ClientBuilder::token(SecretString::from("ghp_personal"))
+    let client = AuthBuilder::token(SecretString::from("ghp_personal"))
         .base_url(api.uri())
         .build()
         .unwrap();
@@ -521,7 +521,7 @@ async fn no_credentials_on_a_redirect_to_another_host() {
         .redirect(reqwest::redirect::Policy::limited(3))
         .build()
         .unwrap();
-    let client = ClientBuilder::token(SecretString::from("ghp_personal"))
+    let client = AuthBuilder::token(SecretString::from("ghp_personal"))
         .base_url(api.uri())
         .http_client(following)
         .build()
@@ -571,7 +571,7 @@ async fn installations_are_found_by_org_repo_and_user_with_the_jwt() {
         .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})))
         .mount(&server)
         .await;
-    let app = ClientBuilder::app(APP_ID, SecretString::from(PKCS1))
+    let app = AuthBuilder::app(APP_ID, SecretString::from(PKCS1))
         .base_url(server.uri())
         .build_app()
         .unwrap();
@@ -638,7 +638,7 @@ async fn listing_installations_follows_next_links_on_the_api_host_only() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([installation_json(3, "c")])))
         .mount(&other)
         .await;
-    let app = ClientBuilder::app(APP_ID, SecretString::from(PKCS1))
+    let app = AuthBuilder::app(APP_ID, SecretString::from(PKCS1))
         .base_url(api.uri())
         .build_app()
         .unwrap();

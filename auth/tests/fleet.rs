@@ -269,7 +269,7 @@ async fn stores_share_state_through_redis(url: &str) -> Outcome {
 
     // The primary budget another worker used up is read from Redis before sending: nothing goes out.
     let mock = LimitedGithub::start(limits()).await;
-    let client = github_auth::ClientBuilder::token(SecretString::from("ghp_budget"))
+    let client = github_auth::AuthBuilder::token(SecretString::from("ghp_budget"))
         .base_url(mock.uri())
         .user_agent("fleet-test")
         .middleware(

@@ -7,7 +7,7 @@
 mod limited;
 
 use github_auth::middleware::MiddlewareConfig;
-use github_auth::{AuthError, ClientBuilder, SecretString};
+use github_auth::{AuthBuilder, AuthError, SecretString};
 use github_rest::types::IssuesCreateRequest;
 use limited::{LimitedGithub, Limits};
 use std::time::Duration;
@@ -22,7 +22,7 @@ fn limits(latency_ms: u64) -> Limits {
 }
 
 fn client(mock: &LimitedGithub) -> github_rest::Client {
-    ClientBuilder::token(SecretString::from("ghp_load"))
+    AuthBuilder::token(SecretString::from("ghp_load"))
         .base_url(mock.uri())
         .user_agent("load-test")
         .middleware(MiddlewareConfig::default())
@@ -119,7 +119,7 @@ async fn a_server_that_never_answers_times_out_and_frees_its_slot() {
     let cap_one = github_auth::middleware::ConcurrencyConfig::default()
         .max_in_flight(Some(1))
         .adaptive(false);
-    let client = ClientBuilder::token(SecretString::from("ghp_x"))
+    let client = AuthBuilder::token(SecretString::from("ghp_x"))
         .base_url(format!("http://{addr}"))
         .user_agent("timeout-test")
         .timeouts(github_rest::Timeouts::default().read(Some(Duration::from_millis(300))))
@@ -148,7 +148,7 @@ async fn a_server_that_never_answers_times_out_and_frees_its_slot() {
 
 #[test]
 fn an_empty_user_agent_is_refused_when_the_client_is_built() {
-    let err = ClientBuilder::token(SecretString::from("ghp_x"))
+    let err = AuthBuilder::token(SecretString::from("ghp_x"))
         .user_agent("")
         .build()
         .unwrap_err();

@@ -3,7 +3,7 @@
 //! and the web host alike.
 
 use github_auth::oauth::{AuthorizeRequest, SignIn};
-use github_auth::{AuthError, ClientBuilder, SecretString};
+use github_auth::{AuthBuilder, AuthError, SecretString};
 use github_rest::HttpConfig;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -84,7 +84,7 @@ async fn tls_server(config: rustls::ServerConfig) -> SocketAddr {
 }
 
 fn client(base: &str, http: HttpConfig) -> Result<github_rest::Client, AuthError> {
-    ClientBuilder::token(SecretString::from("ghp_x"))
+    AuthBuilder::token(SecretString::from("ghp_x"))
         .base_url(base)
         .user_agent("network-test")
         .http_config(http)

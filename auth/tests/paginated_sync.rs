@@ -4,7 +4,7 @@
 
 use futures::StreamExt;
 use github_auth::middleware::{MiddlewareConfig, RetryConfig};
-use github_auth::{ClientBuilder, SecretString};
+use github_auth::{AuthBuilder, SecretString};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -78,7 +78,7 @@ async fn sync(failures: usize) -> (Vec<i64>, Vec<github_rest::Error>, usize) {
         max_delay: Duration::from_millis(5),
         ..RetryConfig::default()
     };
-    let client = ClientBuilder::token(SecretString::from("ghp_sync"))
+    let client = AuthBuilder::token(SecretString::from("ghp_sync"))
         .base_url(server.uri())
         .middleware(MiddlewareConfig::none().retry(Some(retry)))
         .build()

@@ -1,6 +1,6 @@
 //! The proxy from the usual environment variables, in a test binary of its own (the environment is per process).
 
-use github_auth::{ClientBuilder, SecretString};
+use github_auth::{AuthBuilder, SecretString};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -44,7 +44,7 @@ async fn http_proxy_from_the_environment_is_used_by_default() {
         std::env::remove_var(v);
     }
     std::env::set_var("HTTP_PROXY", format!("http://{proxy}"));
-    let client = ClientBuilder::token(SecretString::from("ghp_x"))
+    let client = AuthBuilder::token(SecretString::from("ghp_x"))
         .base_url("http://ghe.invalid/api/v3")
         .user_agent("proxy-env-test")
         .build()

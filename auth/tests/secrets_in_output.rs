@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use github_auth::{ClientBuilder, ClientCredentials, ExposeSecret, ManualClock, UserTokens};
+use github_auth::{AuthBuilder, ClientCredentials, ExposeSecret, ManualClock, UserTokens};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -78,13 +78,13 @@ async fn secrets_never_show_in_debug_display_or_tracing() {
     let creds = ClientCredentials::new("Iv23abc", "client-s3cret");
     let user = UserTokens::expiring("ghu_stale", now - 5, "ghr_secret");
     shown += &format!("{creds:?} {user:?}");
-    let user_client = ClientBuilder::user_token(user, creds.clone())
+    let user_client = AuthBuilder::user_token(user, creds.clone())
         .base_url(server.uri())
         .web_url(web.uri())
         .build()
         .unwrap();
     list_repos(&user_client).await.unwrap();
-    let basic = ClientBuilder::oauth_app(creds)
+    let basic = AuthBuilder::oauth_app(creds)
         .base_url(server.uri())
         .build()
         .unwrap();

@@ -3,7 +3,7 @@
 //! paused clock.
 
 use github_auth::oauth::{AuthorizeRequest, OAuthError, SignIn};
-use github_auth::{ClientBuilder, ClientCredentials, ExposeSecret, SecretString};
+use github_auth::{AuthBuilder, ClientCredentials, ExposeSecret, SecretString};
 use serde_json::json;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -128,7 +128,7 @@ async fn web_flow_checks_state_sends_pkce_and_ends_in_a_renewing_user_client() {
         .await;
     let renewed = std::sync::Arc::new(Mutex::new(None));
     let seen = renewed.clone();
-    let client = ClientBuilder::user_token(tokens, ClientCredentials::new("Iv1.abc", "s3cret"))
+    let client = AuthBuilder::user_token(tokens, ClientCredentials::new("Iv1.abc", "s3cret"))
         .base_url(api.uri())
         .web_url(web.uri())
         .user_agent("sign-in-test")

@@ -22,7 +22,7 @@ async fn replayed_deliveries_are_verified_deduplicated_and_synced() {
     let api = receiver::mock_api(std::time::Duration::from_millis(1500))
         .await
         .unwrap();
-    let client = github_auth::ClientBuilder::token(SecretString::from("ghs_test"))
+    let client = github_auth::AuthBuilder::token(SecretString::from("ghs_test"))
         .base_url(api.uri())
         .build()
         .unwrap();

@@ -54,7 +54,11 @@ pub fn files(spec: &Spec, out: Output) -> Result<BTreeMap<String, Vec<u8>>> {
     let type_names: Vec<(String, String)> = out
         .types
         .iter()
-        .flat_map(|g| g.items.iter().map(|(n, _)| (n.clone(), format!("types::{}", g.module))))
+        .flat_map(|g| {
+            g.items
+                .iter()
+                .map(|(n, _)| (n.clone(), format!("types::{}", g.module)))
+        })
         .collect();
     for group in out.types {
         for (name, text) in type_files(&group)? {

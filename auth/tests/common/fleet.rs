@@ -9,7 +9,7 @@
 
 use github_auth::fleet::{FleetConfig, RedisFleet, TokenKey};
 use github_auth::middleware::MiddlewareConfig;
-use github_auth::{ClientBuilder, MemoryStore, SecretString};
+use github_auth::{AuthBuilder, MemoryStore, SecretString};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -27,7 +27,7 @@ pub const INSTALL_HINT: &str =
 const PKCS1: &str = include_str!("../data/app-key-pkcs1.pem");
 /// The key every worker of a test fleet encrypts tokens with.
 pub const TEST_KEY: [u8; 32] = [42; 32];
-pub const APP_ID: u64 = 4242;
+pub const APP_ID: i64 = 4242;
 pub const INSTALLATION: i64 = 77;
 
 /// Where redis-server is: `$REDIS_SERVER`, or the first on `PATH`.
@@ -269,7 +269,7 @@ async fn worker() -> Result<WorkerReport, String> {
             .map_err(|e| format!("{e}"))?,
     );
     let prefix = env("FLEET_PREFIX")?;
-    let mut builder = ClientBuilder::installation(APP_ID, SecretString::from(PKCS1), INSTALLATION)
+    let mut builder = AuthBuilder::installation(APP_ID, SecretString::from(PKCS1), INSTALLATION)
         .base_url(&mock)
         .user_agent("fleet-worker");
     let mut middleware = MiddlewareConfig::default();

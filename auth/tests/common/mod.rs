@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: a mock GitHub token exchange and API.
 #![allow(dead_code)]
 
-use github_auth::{ClientBuilder, ManualClock, MemoryStore, SecretString};
+use github_auth::{AuthBuilder, ManualClock, MemoryStore, SecretString};
 use github_rest::apps::AppsListReposAccessibleToInstallationQuery;
 use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +13,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 pub const PKCS1: &str = include_str!("../data/app-key-pkcs1.pem");
 pub const PKCS8: &str = include_str!("../data/app-key-pkcs8.pem");
 pub const PUBLIC: &str = include_str!("../data/app-key-public.pem");
-pub const APP_ID: u64 = 4242;
+pub const APP_ID: i64 = 4242;
 pub const INSTALLATION: i64 = 77;
 pub const EXCHANGE_PATH: &str = "/app/installations/77/access_tokens";
 
@@ -148,8 +148,8 @@ pub async fn reject_rest(server: &MockServer) {
         .await;
 }
 
-pub fn installation_builder(server: &MockServer, clock: &ManualClock) -> ClientBuilder {
-    ClientBuilder::installation(APP_ID, SecretString::from(PKCS1), INSTALLATION)
+pub fn installation_builder(server: &MockServer, clock: &ManualClock) -> AuthBuilder {
+    AuthBuilder::installation(APP_ID, SecretString::from(PKCS1), INSTALLATION)
         .base_url(server.uri())
         .clock(Arc::new(clock.clone()))
         .token_store(Arc::new(MemoryStore::new()))

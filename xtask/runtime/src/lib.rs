@@ -22,8 +22,8 @@ pub use timestamp::{Timestamp, TimestampError};
 
 pub use pagination::Pages;
 pub use runtime::{
-    ApiError, CallOptions, AuthKind, Client, ClientBuilder, Error, Host, Hosts, HttpConfig, OperationInfo,
-    Proxy, RateLimitError, RateLimitHeaders, Response, Timeouts,
+    ApiError, AuthKind, CallOptions, Client, ClientBuilder, Error, Host, Hosts, HttpConfig,
+    OperationInfo, Proxy, RateLimitError, RateLimitHeaders, Response, Timeouts,
 };
 
 /// Stands in for the generated `errors` module: the generator adds one variant per error schema of the target.

@@ -384,7 +384,11 @@ fn query_struct(model: &Model, op: &Operation) -> TokenStream {
             SetterField {
                 ident: names::field_ident(&p.rust),
                 ty,
-                slot: if p.required { Slot::Plain } else { Slot::Optional },
+                slot: if p.required {
+                    Slot::Plain
+                } else {
+                    Slot::Optional
+                },
                 list,
                 boxed: false,
             }

@@ -184,8 +184,10 @@ impl<'a> Schemas<'a> {
             && members.iter().any(|m| date_time(m))
             && members.iter().all(|m| {
                 date_time(m)
-                    || (matches!(m.get("type").and_then(Value::as_str), Some("integer" | "number"))
-                        && m.get("enum").is_none())
+                    || (matches!(
+                        m.get("type").and_then(Value::as_str),
+                        Some("integer" | "number")
+                    ) && m.get("enum").is_none())
             })
     }
 
@@ -548,11 +550,18 @@ fn scalar_union_name(s: &Value) -> Option<String> {
         .and_then(Value::as_array)?;
     let mut types = list
         .iter()
-        .map(|m| match (m.get("type").and_then(Value::as_str), m.get("properties"), m.get("enum"), m.get("$ref")) {
-            (Some(t), None, None, None) if t != "object" && t != "array" => {
-                Some(heck::ToUpperCamelCase::to_upper_camel_case(t))
+        .map(|m| {
+            match (
+                m.get("type").and_then(Value::as_str),
+                m.get("properties"),
+                m.get("enum"),
+                m.get("$ref"),
+            ) {
+                (Some(t), None, None, None) if t != "object" && t != "array" => {
+                    Some(heck::ToUpperCamelCase::to_upper_camel_case(t))
+                }
+                _ => None,
             }
-            _ => None,
         })
         .collect::<Option<Vec<String>>>()?;
     if types.is_empty() || types.len() > 3 {
@@ -569,7 +578,10 @@ fn scalar_union_name(s: &Value) -> Option<String> {
 /// - else after the field most of its uses have (`Direction`), when no other shared type with more uses claims that
 ///   name;
 /// - else after its shortest use.
-fn shared_names(shared: &[(usize, Vec<String>)], components: &BTreeSet<String>) -> Vec<(usize, String)> {
+fn shared_names(
+    shared: &[(usize, Vec<String>)],
+    components: &BTreeSet<String>,
+) -> Vec<(usize, String)> {
     let of_component = |u: &str| {
         u.split_once('-')
             .is_some_and(|(parent, _)| components.contains(parent))
