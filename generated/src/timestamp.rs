@@ -81,10 +81,25 @@ pub struct TimestampError(String);
 impl std::str::FromStr for Timestamp {
     type Err = TimestampError;
     fn from_str(s: &str) -> Result<Self, TimestampError> {
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| Timestamp(t.with_timezone(&Utc)))
-            .map_err(|_| TimestampError(s.to_string()))
+        if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+            return Ok(Timestamp(t.with_timezone(&Utc)));
+        }
+        older_form(s).ok_or_else(|| TimestampError(s.to_string()))
     }
+}
+
+/// Forms older payloads carry (check runs of 2018: `2018-04-25 20:42:10`): a space for the `T`, and no offset
+/// (UTC) or ` UTC` or a numeric offset after the time.
+fn older_form(s: &str) -> Option<Timestamp> {
+    let s = s.trim();
+    let s = s.strip_suffix(" UTC").unwrap_or(s);
+    if let Ok(t) = DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f %z") {
+        return Some(Timestamp(t.with_timezone(&Utc)));
+    }
+    let naive = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f"))
+        .ok()?;
+    Some(Timestamp(naive.and_utc()))
 }
 
 impl TryFrom<&str> for Timestamp {
@@ -120,11 +135,13 @@ impl serde::de::Visitor<'_> for Visitor {
     }
 
     fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Timestamp, E> {
-        Timestamp::from_unix_seconds(v).ok_or_else(|| E::custom(format!("Unix seconds out of range: {v}")))
+        Timestamp::from_unix_seconds(v)
+            .ok_or_else(|| E::custom(format!("Unix seconds out of range: {v}")))
     }
 
     fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Timestamp, E> {
-        let v = i64::try_from(v).map_err(|_| E::custom(format!("Unix seconds out of range: {v}")))?;
+        let v =
+            i64::try_from(v).map_err(|_| E::custom(format!("Unix seconds out of range: {v}")))?;
         self.visit_i64(v)
     }
 
@@ -161,13 +178,21 @@ mod tests {
         assert_eq!(read("1302796849.0").unwrap(), z);
         let frac = read(r#""2011-04-14T16:00:49.123Z""#).unwrap();
         assert_eq!(frac.timestamp_subsec_millis(), 123);
+        // Older payloads: a space for the `T`, no offset (UTC), ` UTC`, or a numeric offset.
+        assert_eq!(read(r#""2011-04-14 16:00:49""#).unwrap(), z);
+        assert_eq!(read(r#""2011-04-14T16:00:49""#).unwrap(), z);
+        assert_eq!(read(r#""2011-04-14 16:00:49 UTC""#).unwrap(), z);
+        assert_eq!(read(r#""2011-04-14 18:00:49 +0200""#).unwrap(), z);
     }
 
     #[test]
     fn writes_rfc3339_with_z() {
         let t = read(r#""2011-04-14T18:00:49+02:00""#).unwrap();
         assert_eq!(t.to_string(), "2011-04-14T16:00:49Z");
-        assert_eq!(serde_json::to_string(&t).unwrap(), r#""2011-04-14T16:00:49Z""#);
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            r#""2011-04-14T16:00:49Z""#
+        );
         let frac = read(r#""2011-04-14T16:00:49.5Z""#).unwrap();
         assert_eq!(frac.to_string(), "2011-04-14T16:00:49.500Z");
         assert_eq!(read(&serde_json::to_string(&frac).unwrap()).unwrap(), frac);
@@ -175,10 +200,18 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_time() {
-        for bad in [r#""yesterday""#, r#""2011-04-14""#, r#""""#, "true", "null", "[]", "1e300"] {
+        for bad in [
+            r#""yesterday""#,
+            r#""2011-04-14""#,
+            r#""""#,
+            "true",
+            "null",
+            "[]",
+            "1e300",
+        ] {
             assert!(read(bad).is_err(), "{bad} was read");
         }
-        assert!("2011-04-14 16:00:49".parse::<Timestamp>().is_err());
+        assert!("2011-04-14 16:00".parse::<Timestamp>().is_err());
     }
 
     #[test]
@@ -187,6 +220,9 @@ mod tests {
         let t: Timestamp = now.into();
         let back: DateTime<Utc> = t.into();
         assert_eq!(back, now);
-        assert_eq!(t.year(), now.format("%Y").to_string().parse::<i32>().unwrap());
+        assert_eq!(
+            t.year(),
+            now.format("%Y").to_string().parse::<i32>().unwrap()
+        );
     }
 }

@@ -80,10 +80,25 @@ pub struct TimestampError(String);
 impl std::str::FromStr for Timestamp {
     type Err = TimestampError;
     fn from_str(s: &str) -> Result<Self, TimestampError> {
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| Timestamp(t.with_timezone(&Utc)))
-            .map_err(|_| TimestampError(s.to_string()))
+        if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+            return Ok(Timestamp(t.with_timezone(&Utc)));
+        }
+        older_form(s).ok_or_else(|| TimestampError(s.to_string()))
     }
+}
+
+/// Forms older payloads carry (check runs of 2018: `2018-04-25 20:42:10`): a space for the `T`, and no offset
+/// (UTC) or ` UTC` or a numeric offset after the time.
+fn older_form(s: &str) -> Option<Timestamp> {
+    let s = s.trim();
+    let s = s.strip_suffix(" UTC").unwrap_or(s);
+    if let Ok(t) = DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f %z") {
+        return Some(Timestamp(t.with_timezone(&Utc)));
+    }
+    let naive = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f"))
+        .ok()?;
+    Some(Timestamp(naive.and_utc()))
 }
 
 impl TryFrom<&str> for Timestamp {
@@ -162,6 +177,11 @@ mod tests {
         assert_eq!(read("1302796849.0").unwrap(), z);
         let frac = read(r#""2011-04-14T16:00:49.123Z""#).unwrap();
         assert_eq!(frac.timestamp_subsec_millis(), 123);
+        // Older payloads: a space for the `T`, no offset (UTC), ` UTC`, or a numeric offset.
+        assert_eq!(read(r#""2011-04-14 16:00:49""#).unwrap(), z);
+        assert_eq!(read(r#""2011-04-14T16:00:49""#).unwrap(), z);
+        assert_eq!(read(r#""2011-04-14 16:00:49 UTC""#).unwrap(), z);
+        assert_eq!(read(r#""2011-04-14 18:00:49 +0200""#).unwrap(), z);
     }
 
     #[test]
@@ -190,7 +210,7 @@ mod tests {
         ] {
             assert!(read(bad).is_err(), "{bad} was read");
         }
-        assert!("2011-04-14 16:00:49".parse::<Timestamp>().is_err());
+        assert!("2011-04-14 16:00".parse::<Timestamp>().is_err());
     }
 
     #[test]
