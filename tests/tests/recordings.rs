@@ -273,14 +273,15 @@ fn recorded_responses_from_many_eras_decode() {
     assert_eq!(
         missing.into_iter().collect::<Vec<_>>(),
         [
-            "comment_count", // a commit's `commit.comment_count`, 2012
-            "commits",       // a pull request's `_links.commits`, 2013
-            "disabled",      // repositories, until 2019
-            "id",            // labels, 2012-2013
-            "node_id",       // global node ids, until 2018 (workflow runs until late 2020)
-            "path",          // workflow runs, 2020
-            "permissions",   // a GitHub App's permissions in check runs and suites, January 2019
-            "search_type",   // search results, before the 23.x descriptions added it
+            "comment_count",  // a commit's `commit.comment_count`, 2012
+            "commits",        // a pull request's `_links.commits`, 2013
+            "disabled",       // repositories, until 2019
+            "html_url",       // a user's `html_url` (repository owners), 2012
+            "id",             // labels, 2012-2013
+            "node_id",        // global node ids, until 2018 (workflow runs until late 2020)
+            "path",           // workflow runs, 2020
+            "repository_url", // issues in search results, 2014
+            "search_type",    // search results, before the 23.x descriptions added it
         ]
     );
 
