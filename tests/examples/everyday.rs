@@ -3,7 +3,7 @@
 //!
 //! Run with `cargo run -p tests --example everyday`.
 
-use github_auth::{AuthError, ClientBuilder, SecretString};
+use github_auth::{AuthError, AuthBuilder, SecretString};
 use github_rest::issues::IssuesListForRepoQuery;
 use github_rest::prelude::*;
 use github_rest::repos::ReposUploadReleaseAssetQuery;
@@ -65,8 +65,9 @@ async fn comment(client: &Client, number: i64) -> Result<String, Error> {
 
 /// 6. Add a label to an issue.
 async fn add_label(client: &Client, number: i64) -> Result<String, Error> {
-    let body = IssuesAddLabelsRequestVariant0::new().labels(["triage"]);
-    let body = IssuesAddLabelsRequest::Variant0(body);
+    let body: IssuesAddLabelsRequest = IssuesAddLabelsRequestVariant0::new()
+        .labels(["triage"])
+        .into();
     let labels = client
         .issues()
         .add_labels(OWNER, REPO, number, Some(&body))
@@ -107,8 +108,8 @@ async fn check_run_status(client: &Client, id: i64) -> Result<String, Error> {
 }
 
 /// 10. Act as the App installation that covers a repository: App JWT, find the installation, installation client.
-async fn as_installation(api: &str, app_id: u64, pem: &str) -> Result<String, AuthError> {
-    let app = ClientBuilder::app(app_id, SecretString::from(pem))
+async fn as_installation(api: &str, app_id: i64, pem: &str) -> Result<String, AuthError> {
+    let app = AuthBuilder::app(app_id, SecretString::from(pem))
         .base_url(api)
         .build_app()?;
     let installation = app.repo_installation(OWNER, REPO).await?;
@@ -124,7 +125,7 @@ async fn as_installation(api: &str, app_id: u64, pem: &str) -> Result<String, Au
 
 /// A test key of `github-auth`'s test suite, used by nothing but tests.
 const APP_KEY: &str = include_str!("../../auth/tests/data/app-key-pkcs1.pem");
-const APP_ID: u64 = 4242;
+const APP_ID: i64 = 4242;
 const INSTALLATION_TOKEN: &str = "ghs_16C7e42F292c6912E7710c838347Ae178B4a";
 
 #[tokio::main]

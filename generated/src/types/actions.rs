@@ -2123,6 +2123,16 @@ pub enum ActionsReviewCustomGatesForRunRequest {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<ReviewCustomGatesCommentRequired> for ActionsReviewCustomGatesForRunRequest {
+    fn from(v: ReviewCustomGatesCommentRequired) -> Self {
+        ActionsReviewCustomGatesForRunRequest::ReviewCustomGatesCommentRequired(v)
+    }
+}
+impl From<ReviewCustomGatesStateRequired> for ActionsReviewCustomGatesForRunRequest {
+    fn from(v: ReviewCustomGatesStateRequired) -> Self {
+        ActionsReviewCustomGatesForRunRequest::ReviewCustomGatesStateRequired(v)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]

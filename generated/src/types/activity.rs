@@ -64,6 +64,81 @@ pub enum EventPayload {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<CreateEvent> for EventPayload {
+    fn from(v: CreateEvent) -> Self {
+        EventPayload::CreateEvent(v)
+    }
+}
+impl From<DeleteEvent> for EventPayload {
+    fn from(v: DeleteEvent) -> Self {
+        EventPayload::DeleteEvent(v)
+    }
+}
+impl From<DiscussionEvent> for EventPayload {
+    fn from(v: DiscussionEvent) -> Self {
+        EventPayload::DiscussionEvent(v)
+    }
+}
+impl From<IssuesEvent> for EventPayload {
+    fn from(v: IssuesEvent) -> Self {
+        EventPayload::IssuesEvent(v)
+    }
+}
+impl From<IssueCommentEvent> for EventPayload {
+    fn from(v: IssueCommentEvent) -> Self {
+        EventPayload::IssueCommentEvent(v)
+    }
+}
+impl From<ForkEvent> for EventPayload {
+    fn from(v: ForkEvent) -> Self {
+        EventPayload::ForkEvent(v)
+    }
+}
+impl From<GollumEvent> for EventPayload {
+    fn from(v: GollumEvent) -> Self {
+        EventPayload::GollumEvent(v)
+    }
+}
+impl From<MemberEvent> for EventPayload {
+    fn from(v: MemberEvent) -> Self {
+        EventPayload::MemberEvent(v)
+    }
+}
+impl From<PushEvent> for EventPayload {
+    fn from(v: PushEvent) -> Self {
+        EventPayload::PushEvent(v)
+    }
+}
+impl From<PullRequestEvent> for EventPayload {
+    fn from(v: PullRequestEvent) -> Self {
+        EventPayload::PullRequestEvent(v)
+    }
+}
+impl From<PullRequestReviewCommentEvent> for EventPayload {
+    fn from(v: PullRequestReviewCommentEvent) -> Self {
+        EventPayload::PullRequestReviewCommentEvent(v)
+    }
+}
+impl From<PullRequestReviewEvent> for EventPayload {
+    fn from(v: PullRequestReviewEvent) -> Self {
+        EventPayload::PullRequestReviewEvent(v)
+    }
+}
+impl From<CommitCommentEvent> for EventPayload {
+    fn from(v: CommitCommentEvent) -> Self {
+        EventPayload::CommitCommentEvent(v)
+    }
+}
+impl From<ReleaseEvent> for EventPayload {
+    fn from(v: ReleaseEvent) -> Self {
+        EventPayload::ReleaseEvent(v)
+    }
+}
+impl From<WatchEvent> for EventPayload {
+    fn from(v: WatchEvent) -> Self {
+        EventPayload::WatchEvent(v)
+    }
+}
 
 /// CreateEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -817,6 +892,16 @@ pub enum ActivityListStargazersForRepoResponseItem {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<SimpleUser> for ActivityListStargazersForRepoResponseItem {
+    fn from(v: SimpleUser) -> Self {
+        ActivityListStargazersForRepoResponseItem::SimpleUser(v)
+    }
+}
+impl From<Stargazer> for ActivityListStargazersForRepoResponseItem {
+    fn from(v: Stargazer) -> Self {
+        ActivityListStargazersForRepoResponseItem::Stargazer(v)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
@@ -898,5 +983,15 @@ pub enum ActivityListReposStarredByUserResponseItem {
     Repository(Repository),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+impl From<StarredRepository> for ActivityListReposStarredByUserResponseItem {
+    fn from(v: StarredRepository) -> Self {
+        ActivityListReposStarredByUserResponseItem::StarredRepository(v)
+    }
+}
+impl From<Repository> for ActivityListReposStarredByUserResponseItem {
+    fn from(v: Repository) -> Self {
+        ActivityListReposStarredByUserResponseItem::Repository(v)
+    }
 }
 

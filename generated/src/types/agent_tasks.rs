@@ -81,6 +81,12 @@ pub enum AgentTasksListTasksForRepoResponseTasksItemCreator {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>
+for AgentTasksListTasksForRepoResponseTasksItemCreator {
+    fn from(v: AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0) -> Self {
+        AgentTasksListTasksForRepoResponseTasksItemCreator::Variant0(v)
+    }
+}
 
 crate::open_enum! {
     #[doc = " Type of the task creator"] CreatorType { User = "user", Organization =
@@ -128,6 +134,22 @@ pub enum AgentTasksListTasksForRepoResponseTasksItemArtifactsItemData {
     Variant1(AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant1),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+impl From<AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant0>
+for AgentTasksListTasksForRepoResponseTasksItemArtifactsItemData {
+    fn from(
+        v: AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant0,
+    ) -> Self {
+        AgentTasksListTasksForRepoResponseTasksItemArtifactsItemData::Variant0(v)
+    }
+}
+impl From<AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant1>
+for AgentTasksListTasksForRepoResponseTasksItemArtifactsItemData {
+    fn from(
+        v: AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant1,
+    ) -> Self {
+        AgentTasksListTasksForRepoResponseTasksItemArtifactsItemData::Variant1(v)
+    }
 }
 
 /// A GitHub resource (pull request, issue, etc.)

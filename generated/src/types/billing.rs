@@ -144,6 +144,16 @@ impl std::fmt::Display for BudgetBudgetType {
         }
     }
 }
+impl From<Variant0> for BudgetBudgetType {
+    fn from(v: Variant0) -> Self {
+        BudgetBudgetType::Variant0(v)
+    }
+}
+impl From<Variant1> for BudgetBudgetType {
+    fn from(v: Variant1) -> Self {
+        BudgetBudgetType::Variant1(v)
+    }
+}
 
 crate::open_enum! {
     Variant0 { SkuPricing = "SkuPricing", }
@@ -364,6 +374,22 @@ impl std::fmt::Display for BillingCreateOrganizationBudgetRequestBudgetType {
         }
     }
 }
+impl From<BillingCreateOrganizationBudgetRequestBudgetTypeVariant0>
+for BillingCreateOrganizationBudgetRequestBudgetType {
+    fn from(v: BillingCreateOrganizationBudgetRequestBudgetTypeVariant0) -> Self {
+        BillingCreateOrganizationBudgetRequestBudgetType::Variant0(v)
+    }
+}
+impl From<Variant1> for BillingCreateOrganizationBudgetRequestBudgetType {
+    fn from(v: Variant1) -> Self {
+        BillingCreateOrganizationBudgetRequestBudgetType::Variant1(v)
+    }
+}
+impl From<Variant0> for BillingCreateOrganizationBudgetRequestBudgetType {
+    fn from(v: Variant0) -> Self {
+        BillingCreateOrganizationBudgetRequestBudgetType::Variant2(v)
+    }
+}
 
 crate::open_enum! {
     BillingCreateOrganizationBudgetRequestBudgetTypeVariant0 { BundlePricing =
@@ -426,6 +452,16 @@ impl std::fmt::Display for CreateBudgetBudgetBudgetType {
             }
             CreateBudgetBudgetBudgetType::Other(v) => v.fmt(f),
         }
+    }
+}
+impl From<Variant1> for CreateBudgetBudgetBudgetType {
+    fn from(v: Variant1) -> Self {
+        CreateBudgetBudgetBudgetType::Variant0(v)
+    }
+}
+impl From<Variant0> for CreateBudgetBudgetBudgetType {
+    fn from(v: Variant0) -> Self {
+        CreateBudgetBudgetBudgetType::Variant1(v)
     }
 }
 

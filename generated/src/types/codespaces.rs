@@ -606,6 +606,18 @@ pub enum CodespacesCreateForAuthenticatedUserRequest {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<CodespacesCreateForAuthenticatedUserRequestVariant0>
+for CodespacesCreateForAuthenticatedUserRequest {
+    fn from(v: CodespacesCreateForAuthenticatedUserRequestVariant0) -> Self {
+        CodespacesCreateForAuthenticatedUserRequest::Variant0(v)
+    }
+}
+impl From<CodespacesCreateForAuthenticatedUserRequestVariant1>
+for CodespacesCreateForAuthenticatedUserRequest {
+    fn from(v: CodespacesCreateForAuthenticatedUserRequestVariant1) -> Self {
+        CodespacesCreateForAuthenticatedUserRequest::Variant1(v)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]

@@ -269,6 +269,16 @@ pub enum CopilotSeatDetailsAssigningTeam {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<Team> for CopilotSeatDetailsAssigningTeam {
+    fn from(v: Team) -> Self {
+        CopilotSeatDetailsAssigningTeam::Team(v)
+    }
+}
+impl From<EnterpriseTeam> for CopilotSeatDetailsAssigningTeam {
+    fn from(v: EnterpriseTeam) -> Self {
+        CopilotSeatDetailsAssigningTeam::EnterpriseTeam(v)
+    }
+}
 
 crate::open_enum! {
     #[doc =
@@ -380,6 +390,22 @@ impl From<&str> for CopilotSetCopilotContentExclusionForOrganizationRequestValue
         CopilotSetCopilotContentExclusionForOrganizationRequestValueItem::String(
             v.to_string(),
         )
+    }
+}
+impl From<CopilotSetCopilotContentExclusionForOrganizationRequestValueItemVariant1>
+for CopilotSetCopilotContentExclusionForOrganizationRequestValueItem {
+    fn from(
+        v: CopilotSetCopilotContentExclusionForOrganizationRequestValueItemVariant1,
+    ) -> Self {
+        CopilotSetCopilotContentExclusionForOrganizationRequestValueItem::Variant1(v)
+    }
+}
+impl From<CopilotSetCopilotContentExclusionForOrganizationRequestValueItemVariant2>
+for CopilotSetCopilotContentExclusionForOrganizationRequestValueItem {
+    fn from(
+        v: CopilotSetCopilotContentExclusionForOrganizationRequestValueItemVariant2,
+    ) -> Self {
+        CopilotSetCopilotContentExclusionForOrganizationRequestValueItem::Variant2(v)
     }
 }
 

@@ -69,6 +69,16 @@ pub enum CopilotSpaceOwner {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<SimpleUser> for CopilotSpaceOwner {
+    fn from(v: SimpleUser) -> Self {
+        CopilotSpaceOwner::SimpleUser(v)
+    }
+}
+impl From<OrganizationSimple> for CopilotSpaceOwner {
+    fn from(v: OrganizationSimple) -> Self {
+        CopilotSpaceOwner::OrganizationSimple(v)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
@@ -391,6 +401,16 @@ pub enum CopilotSpaceCollaborator {
     Variant1(CopilotSpaceCollaboratorVariant1),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+impl From<CopilotSpaceCollaboratorVariant0> for CopilotSpaceCollaborator {
+    fn from(v: CopilotSpaceCollaboratorVariant0) -> Self {
+        CopilotSpaceCollaborator::Variant0(v)
+    }
+}
+impl From<CopilotSpaceCollaboratorVariant1> for CopilotSpaceCollaborator {
+    fn from(v: CopilotSpaceCollaboratorVariant1) -> Self {
+        CopilotSpaceCollaborator::Variant1(v)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]

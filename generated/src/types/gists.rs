@@ -150,6 +150,11 @@ impl From<bool> for GistsCreateRequestPublic {
         GistsCreateRequestPublic::Boolean(v)
     }
 }
+impl From<GistsCreateRequestPublicVariant1> for GistsCreateRequestPublic {
+    fn from(v: GistsCreateRequestPublicVariant1) -> Self {
+        GistsCreateRequestPublic::Variant1(v)
+    }
+}
 
 crate::open_enum! {
     GistsCreateRequestPublicVariant1 { True = "true", False = "false", }

@@ -51,6 +51,16 @@ pub enum GitCreateBlobError422 {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<ValidationError> for GitCreateBlobError422 {
+    fn from(v: ValidationError) -> Self {
+        GitCreateBlobError422::ValidationError(v)
+    }
+}
+impl From<RepositoryRuleViolationError> for GitCreateBlobError422 {
+    fn from(v: RepositoryRuleViolationError) -> Self {
+        GitCreateBlobError422::RepositoryRuleViolationError(v)
+    }
+}
 
 /// Blob
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]

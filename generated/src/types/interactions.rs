@@ -12,6 +12,11 @@ pub enum InteractionsGetRestrictionsForOrgResponse {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<InteractionLimitResponse> for InteractionsGetRestrictionsForOrgResponse {
+    fn from(v: InteractionLimitResponse) -> Self {
+        InteractionsGetRestrictionsForOrgResponse::InteractionLimitResponse(v)
+    }
+}
 
 /// Interaction limit settings.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]

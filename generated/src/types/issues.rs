@@ -153,6 +153,11 @@ impl From<&str> for IssuesCreateRequestLabelsItem {
         IssuesCreateRequestLabelsItem::String(v.to_string())
     }
 }
+impl From<IssuesCreateRequestLabelsItemVariant1> for IssuesCreateRequestLabelsItem {
+    fn from(v: IssuesCreateRequestLabelsItemVariant1) -> Self {
+        IssuesCreateRequestLabelsItem::Variant1(v)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
@@ -674,6 +679,11 @@ impl From<&str> for IssuesUpdateRequestLabelsItem {
         IssuesUpdateRequestLabelsItem::String(v.to_string())
     }
 }
+impl From<IssuesUpdateRequestLabelsItemVariant1> for IssuesUpdateRequestLabelsItem {
+    fn from(v: IssuesUpdateRequestLabelsItemVariant1) -> Self {
+        IssuesUpdateRequestLabelsItem::Variant1(v)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
@@ -788,6 +798,12 @@ impl From<String> for IssuesUpdateRequestAssigneesItem {
 impl From<&str> for IssuesUpdateRequestAssigneesItem {
     fn from(v: &str) -> Self {
         IssuesUpdateRequestAssigneesItem::String(v.to_string())
+    }
+}
+impl From<IssuesUpdateRequestAssigneesItemVariant1>
+for IssuesUpdateRequestAssigneesItem {
+    fn from(v: IssuesUpdateRequestAssigneesItemVariant1) -> Self {
+        IssuesUpdateRequestAssigneesItem::Variant1(v)
     }
 }
 
@@ -921,6 +937,11 @@ impl From<String> for IssuesUpdateRequestType {
 impl From<&str> for IssuesUpdateRequestType {
     fn from(v: &str) -> Self {
         IssuesUpdateRequestType::String(v.to_string())
+    }
+}
+impl From<IssuesUpdateRequestTypeVariant1> for IssuesUpdateRequestType {
+    fn from(v: IssuesUpdateRequestTypeVariant1) -> Self {
+        IssuesUpdateRequestType::Variant1(v)
     }
 }
 
@@ -1237,6 +1258,12 @@ impl From<&str> for IssuesAddAssigneesRequestAssigneesItem {
         IssuesAddAssigneesRequestAssigneesItem::String(v.to_string())
     }
 }
+impl From<IssuesAddAssigneesRequestAssigneesItemVariant1>
+for IssuesAddAssigneesRequestAssigneesItem {
+    fn from(v: IssuesAddAssigneesRequestAssigneesItemVariant1) -> Self {
+        IssuesAddAssigneesRequestAssigneesItem::Variant1(v)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
@@ -1367,6 +1394,136 @@ pub enum IssueEventForIssue {
     BlockingRemovedIssueEvent(BlockingRemovedIssueEvent),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+impl From<LabeledIssueEvent> for IssueEventForIssue {
+    fn from(v: LabeledIssueEvent) -> Self {
+        IssueEventForIssue::LabeledIssueEvent(v)
+    }
+}
+impl From<UnlabeledIssueEvent> for IssueEventForIssue {
+    fn from(v: UnlabeledIssueEvent) -> Self {
+        IssueEventForIssue::UnlabeledIssueEvent(v)
+    }
+}
+impl From<AssignedIssueEvent> for IssueEventForIssue {
+    fn from(v: AssignedIssueEvent) -> Self {
+        IssueEventForIssue::AssignedIssueEvent(v)
+    }
+}
+impl From<UnassignedIssueEvent> for IssueEventForIssue {
+    fn from(v: UnassignedIssueEvent) -> Self {
+        IssueEventForIssue::UnassignedIssueEvent(v)
+    }
+}
+impl From<MilestonedIssueEvent> for IssueEventForIssue {
+    fn from(v: MilestonedIssueEvent) -> Self {
+        IssueEventForIssue::MilestonedIssueEvent(v)
+    }
+}
+impl From<DemilestonedIssueEvent> for IssueEventForIssue {
+    fn from(v: DemilestonedIssueEvent) -> Self {
+        IssueEventForIssue::DemilestonedIssueEvent(v)
+    }
+}
+impl From<RenamedIssueEvent> for IssueEventForIssue {
+    fn from(v: RenamedIssueEvent) -> Self {
+        IssueEventForIssue::RenamedIssueEvent(v)
+    }
+}
+impl From<ReviewRequestedIssueEvent> for IssueEventForIssue {
+    fn from(v: ReviewRequestedIssueEvent) -> Self {
+        IssueEventForIssue::ReviewRequestedIssueEvent(v)
+    }
+}
+impl From<ReviewRequestRemovedIssueEvent> for IssueEventForIssue {
+    fn from(v: ReviewRequestRemovedIssueEvent) -> Self {
+        IssueEventForIssue::ReviewRequestRemovedIssueEvent(v)
+    }
+}
+impl From<ReviewDismissedIssueEvent> for IssueEventForIssue {
+    fn from(v: ReviewDismissedIssueEvent) -> Self {
+        IssueEventForIssue::ReviewDismissedIssueEvent(v)
+    }
+}
+impl From<LockedIssueEvent> for IssueEventForIssue {
+    fn from(v: LockedIssueEvent) -> Self {
+        IssueEventForIssue::LockedIssueEvent(v)
+    }
+}
+impl From<AddedToProjectIssueEvent> for IssueEventForIssue {
+    fn from(v: AddedToProjectIssueEvent) -> Self {
+        IssueEventForIssue::AddedToProjectIssueEvent(v)
+    }
+}
+impl From<MovedColumnInProjectIssueEvent> for IssueEventForIssue {
+    fn from(v: MovedColumnInProjectIssueEvent) -> Self {
+        IssueEventForIssue::MovedColumnInProjectIssueEvent(v)
+    }
+}
+impl From<RemovedFromProjectIssueEvent> for IssueEventForIssue {
+    fn from(v: RemovedFromProjectIssueEvent) -> Self {
+        IssueEventForIssue::RemovedFromProjectIssueEvent(v)
+    }
+}
+impl From<ConvertedNoteToIssueIssueEvent> for IssueEventForIssue {
+    fn from(v: ConvertedNoteToIssueIssueEvent) -> Self {
+        IssueEventForIssue::ConvertedNoteToIssueIssueEvent(v)
+    }
+}
+impl From<IssueTypeAddedIssueEvent> for IssueEventForIssue {
+    fn from(v: IssueTypeAddedIssueEvent) -> Self {
+        IssueEventForIssue::IssueTypeAddedIssueEvent(v)
+    }
+}
+impl From<IssueTypeRemovedIssueEvent> for IssueEventForIssue {
+    fn from(v: IssueTypeRemovedIssueEvent) -> Self {
+        IssueEventForIssue::IssueTypeRemovedIssueEvent(v)
+    }
+}
+impl From<IssueTypeChangedIssueEvent> for IssueEventForIssue {
+    fn from(v: IssueTypeChangedIssueEvent) -> Self {
+        IssueEventForIssue::IssueTypeChangedIssueEvent(v)
+    }
+}
+impl From<SubIssueAddedIssueEvent> for IssueEventForIssue {
+    fn from(v: SubIssueAddedIssueEvent) -> Self {
+        IssueEventForIssue::SubIssueAddedIssueEvent(v)
+    }
+}
+impl From<SubIssueRemovedIssueEvent> for IssueEventForIssue {
+    fn from(v: SubIssueRemovedIssueEvent) -> Self {
+        IssueEventForIssue::SubIssueRemovedIssueEvent(v)
+    }
+}
+impl From<ParentIssueAddedIssueEvent> for IssueEventForIssue {
+    fn from(v: ParentIssueAddedIssueEvent) -> Self {
+        IssueEventForIssue::ParentIssueAddedIssueEvent(v)
+    }
+}
+impl From<ParentIssueRemovedIssueEvent> for IssueEventForIssue {
+    fn from(v: ParentIssueRemovedIssueEvent) -> Self {
+        IssueEventForIssue::ParentIssueRemovedIssueEvent(v)
+    }
+}
+impl From<BlockedByAddedIssueEvent> for IssueEventForIssue {
+    fn from(v: BlockedByAddedIssueEvent) -> Self {
+        IssueEventForIssue::BlockedByAddedIssueEvent(v)
+    }
+}
+impl From<BlockedByRemovedIssueEvent> for IssueEventForIssue {
+    fn from(v: BlockedByRemovedIssueEvent) -> Self {
+        IssueEventForIssue::BlockedByRemovedIssueEvent(v)
+    }
+}
+impl From<BlockingAddedIssueEvent> for IssueEventForIssue {
+    fn from(v: BlockingAddedIssueEvent) -> Self {
+        IssueEventForIssue::BlockingAddedIssueEvent(v)
+    }
+}
+impl From<BlockingRemovedIssueEvent> for IssueEventForIssue {
+    fn from(v: BlockingRemovedIssueEvent) -> Self {
+        IssueEventForIssue::BlockingRemovedIssueEvent(v)
+    }
 }
 
 /// Labeled Issue Event
@@ -2011,6 +2168,16 @@ pub enum IssuesSetLabelsRequest {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<IssuesSetLabelsRequestVariant0> for IssuesSetLabelsRequest {
+    fn from(v: IssuesSetLabelsRequestVariant0) -> Self {
+        IssuesSetLabelsRequest::Variant0(v)
+    }
+}
+impl From<IssuesSetLabelsRequestVariant1> for IssuesSetLabelsRequest {
+    fn from(v: IssuesSetLabelsRequestVariant1) -> Self {
+        IssuesSetLabelsRequest::Variant1(v)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
@@ -2091,6 +2258,11 @@ pub enum IssuesAddLabelsRequest {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<IssuesAddLabelsRequestVariant0> for IssuesAddLabelsRequest {
+    fn from(v: IssuesAddLabelsRequestVariant0) -> Self {
+        IssuesAddLabelsRequest::Variant0(v)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
@@ -2137,6 +2309,12 @@ impl From<String> for IssuesAddLabelsRequestVariant0LabelsItem {
 impl From<&str> for IssuesAddLabelsRequestVariant0LabelsItem {
     fn from(v: &str) -> Self {
         IssuesAddLabelsRequestVariant0LabelsItem::String(v.to_string())
+    }
+}
+impl From<IssuesAddLabelsRequestVariant0LabelsItemVariant1>
+for IssuesAddLabelsRequestVariant0LabelsItem {
+    fn from(v: IssuesAddLabelsRequestVariant0LabelsItemVariant1) -> Self {
+        IssuesAddLabelsRequestVariant0LabelsItem::Variant1(v)
     }
 }
 
@@ -2451,6 +2629,171 @@ pub enum TimelineIssueEvents {
     BlockingRemovedIssueEvent(BlockingRemovedIssueEvent),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+impl From<LabeledIssueEvent> for TimelineIssueEvents {
+    fn from(v: LabeledIssueEvent) -> Self {
+        TimelineIssueEvents::LabeledIssueEvent(v)
+    }
+}
+impl From<UnlabeledIssueEvent> for TimelineIssueEvents {
+    fn from(v: UnlabeledIssueEvent) -> Self {
+        TimelineIssueEvents::UnlabeledIssueEvent(v)
+    }
+}
+impl From<MilestonedIssueEvent> for TimelineIssueEvents {
+    fn from(v: MilestonedIssueEvent) -> Self {
+        TimelineIssueEvents::MilestonedIssueEvent(v)
+    }
+}
+impl From<DemilestonedIssueEvent> for TimelineIssueEvents {
+    fn from(v: DemilestonedIssueEvent) -> Self {
+        TimelineIssueEvents::DemilestonedIssueEvent(v)
+    }
+}
+impl From<RenamedIssueEvent> for TimelineIssueEvents {
+    fn from(v: RenamedIssueEvent) -> Self {
+        TimelineIssueEvents::RenamedIssueEvent(v)
+    }
+}
+impl From<ReviewRequestedIssueEvent> for TimelineIssueEvents {
+    fn from(v: ReviewRequestedIssueEvent) -> Self {
+        TimelineIssueEvents::ReviewRequestedIssueEvent(v)
+    }
+}
+impl From<ReviewRequestRemovedIssueEvent> for TimelineIssueEvents {
+    fn from(v: ReviewRequestRemovedIssueEvent) -> Self {
+        TimelineIssueEvents::ReviewRequestRemovedIssueEvent(v)
+    }
+}
+impl From<ReviewDismissedIssueEvent> for TimelineIssueEvents {
+    fn from(v: ReviewDismissedIssueEvent) -> Self {
+        TimelineIssueEvents::ReviewDismissedIssueEvent(v)
+    }
+}
+impl From<LockedIssueEvent> for TimelineIssueEvents {
+    fn from(v: LockedIssueEvent) -> Self {
+        TimelineIssueEvents::LockedIssueEvent(v)
+    }
+}
+impl From<AddedToProjectIssueEvent> for TimelineIssueEvents {
+    fn from(v: AddedToProjectIssueEvent) -> Self {
+        TimelineIssueEvents::AddedToProjectIssueEvent(v)
+    }
+}
+impl From<MovedColumnInProjectIssueEvent> for TimelineIssueEvents {
+    fn from(v: MovedColumnInProjectIssueEvent) -> Self {
+        TimelineIssueEvents::MovedColumnInProjectIssueEvent(v)
+    }
+}
+impl From<RemovedFromProjectIssueEvent> for TimelineIssueEvents {
+    fn from(v: RemovedFromProjectIssueEvent) -> Self {
+        TimelineIssueEvents::RemovedFromProjectIssueEvent(v)
+    }
+}
+impl From<ConvertedNoteToIssueIssueEvent> for TimelineIssueEvents {
+    fn from(v: ConvertedNoteToIssueIssueEvent) -> Self {
+        TimelineIssueEvents::ConvertedNoteToIssueIssueEvent(v)
+    }
+}
+impl From<TimelineCommentEvent> for TimelineIssueEvents {
+    fn from(v: TimelineCommentEvent) -> Self {
+        TimelineIssueEvents::TimelineCommentEvent(v)
+    }
+}
+impl From<TimelineCrossReferencedEvent> for TimelineIssueEvents {
+    fn from(v: TimelineCrossReferencedEvent) -> Self {
+        TimelineIssueEvents::TimelineCrossReferencedEvent(v)
+    }
+}
+impl From<TimelineCommittedEvent> for TimelineIssueEvents {
+    fn from(v: TimelineCommittedEvent) -> Self {
+        TimelineIssueEvents::TimelineCommittedEvent(v)
+    }
+}
+impl From<TimelineReviewedEvent> for TimelineIssueEvents {
+    fn from(v: TimelineReviewedEvent) -> Self {
+        TimelineIssueEvents::TimelineReviewedEvent(v)
+    }
+}
+impl From<TimelineLineCommentedEvent> for TimelineIssueEvents {
+    fn from(v: TimelineLineCommentedEvent) -> Self {
+        TimelineIssueEvents::TimelineLineCommentedEvent(v)
+    }
+}
+impl From<TimelineCommitCommentedEvent> for TimelineIssueEvents {
+    fn from(v: TimelineCommitCommentedEvent) -> Self {
+        TimelineIssueEvents::TimelineCommitCommentedEvent(v)
+    }
+}
+impl From<TimelineAssignedIssueEvent> for TimelineIssueEvents {
+    fn from(v: TimelineAssignedIssueEvent) -> Self {
+        TimelineIssueEvents::TimelineAssignedIssueEvent(v)
+    }
+}
+impl From<TimelineUnassignedIssueEvent> for TimelineIssueEvents {
+    fn from(v: TimelineUnassignedIssueEvent) -> Self {
+        TimelineIssueEvents::TimelineUnassignedIssueEvent(v)
+    }
+}
+impl From<StateChangeIssueEvent> for TimelineIssueEvents {
+    fn from(v: StateChangeIssueEvent) -> Self {
+        TimelineIssueEvents::StateChangeIssueEvent(v)
+    }
+}
+impl From<IssueTypeAddedIssueEvent> for TimelineIssueEvents {
+    fn from(v: IssueTypeAddedIssueEvent) -> Self {
+        TimelineIssueEvents::IssueTypeAddedIssueEvent(v)
+    }
+}
+impl From<IssueTypeRemovedIssueEvent> for TimelineIssueEvents {
+    fn from(v: IssueTypeRemovedIssueEvent) -> Self {
+        TimelineIssueEvents::IssueTypeRemovedIssueEvent(v)
+    }
+}
+impl From<IssueTypeChangedIssueEvent> for TimelineIssueEvents {
+    fn from(v: IssueTypeChangedIssueEvent) -> Self {
+        TimelineIssueEvents::IssueTypeChangedIssueEvent(v)
+    }
+}
+impl From<SubIssueAddedIssueEvent> for TimelineIssueEvents {
+    fn from(v: SubIssueAddedIssueEvent) -> Self {
+        TimelineIssueEvents::SubIssueAddedIssueEvent(v)
+    }
+}
+impl From<SubIssueRemovedIssueEvent> for TimelineIssueEvents {
+    fn from(v: SubIssueRemovedIssueEvent) -> Self {
+        TimelineIssueEvents::SubIssueRemovedIssueEvent(v)
+    }
+}
+impl From<ParentIssueAddedIssueEvent> for TimelineIssueEvents {
+    fn from(v: ParentIssueAddedIssueEvent) -> Self {
+        TimelineIssueEvents::ParentIssueAddedIssueEvent(v)
+    }
+}
+impl From<ParentIssueRemovedIssueEvent> for TimelineIssueEvents {
+    fn from(v: ParentIssueRemovedIssueEvent) -> Self {
+        TimelineIssueEvents::ParentIssueRemovedIssueEvent(v)
+    }
+}
+impl From<BlockedByAddedIssueEvent> for TimelineIssueEvents {
+    fn from(v: BlockedByAddedIssueEvent) -> Self {
+        TimelineIssueEvents::BlockedByAddedIssueEvent(v)
+    }
+}
+impl From<BlockedByRemovedIssueEvent> for TimelineIssueEvents {
+    fn from(v: BlockedByRemovedIssueEvent) -> Self {
+        TimelineIssueEvents::BlockedByRemovedIssueEvent(v)
+    }
+}
+impl From<BlockingAddedIssueEvent> for TimelineIssueEvents {
+    fn from(v: BlockingAddedIssueEvent) -> Self {
+        TimelineIssueEvents::BlockingAddedIssueEvent(v)
+    }
+}
+impl From<BlockingRemovedIssueEvent> for TimelineIssueEvents {
+    fn from(v: BlockingRemovedIssueEvent) -> Self {
+        TimelineIssueEvents::BlockingRemovedIssueEvent(v)
+    }
 }
 
 /// Timeline Comment Event

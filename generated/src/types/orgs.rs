@@ -555,6 +555,16 @@ pub enum OrgsUpdateError422 {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<ValidationError> for OrgsUpdateError422 {
+    fn from(v: ValidationError) -> Self {
+        OrgsUpdateError422::ValidationError(v)
+    }
+}
+impl From<ValidationErrorSimple> for OrgsUpdateError422 {
+    fn from(v: ValidationErrorSimple) -> Self {
+        OrgsUpdateError422::ValidationErrorSimple(v)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]

@@ -76,6 +76,21 @@ pub enum ProjectsV2ItemSimpleContent {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<Issue> for ProjectsV2ItemSimpleContent {
+    fn from(v: Issue) -> Self {
+        ProjectsV2ItemSimpleContent::Issue(v)
+    }
+}
+impl From<PullRequestSimple> for ProjectsV2ItemSimpleContent {
+    fn from(v: PullRequestSimple) -> Self {
+        ProjectsV2ItemSimpleContent::PullRequestSimple(v)
+    }
+}
+impl From<ProjectsV2DraftIssue> for ProjectsV2ItemSimpleContent {
+    fn from(v: ProjectsV2DraftIssue) -> Self {
+        ProjectsV2ItemSimpleContent::ProjectsV2DraftIssue(v)
+    }
+}
 
 /// A draft issue in a project
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -199,6 +214,26 @@ pub enum ProjectsAddFieldForOrgRequest {
     Variant3(ProjectsAddFieldForOrgRequestVariant3),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+impl From<ProjectsAddFieldForOrgRequestVariant0> for ProjectsAddFieldForOrgRequest {
+    fn from(v: ProjectsAddFieldForOrgRequestVariant0) -> Self {
+        ProjectsAddFieldForOrgRequest::Variant0(v)
+    }
+}
+impl From<ProjectsAddFieldForOrgRequestVariant1> for ProjectsAddFieldForOrgRequest {
+    fn from(v: ProjectsAddFieldForOrgRequestVariant1) -> Self {
+        ProjectsAddFieldForOrgRequest::Variant1(v)
+    }
+}
+impl From<ProjectsAddFieldForOrgRequestVariant2> for ProjectsAddFieldForOrgRequest {
+    fn from(v: ProjectsAddFieldForOrgRequestVariant2) -> Self {
+        ProjectsAddFieldForOrgRequest::Variant2(v)
+    }
+}
+impl From<ProjectsAddFieldForOrgRequestVariant3> for ProjectsAddFieldForOrgRequest {
+    fn from(v: ProjectsAddFieldForOrgRequestVariant3) -> Self {
+        ProjectsAddFieldForOrgRequest::Variant3(v)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -813,5 +848,20 @@ pub enum ProjectsAddFieldForUserRequest {
     Variant2(ProjectsAddFieldForOrgRequestVariant3),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+impl From<ProjectsAddFieldForOrgRequestVariant1> for ProjectsAddFieldForUserRequest {
+    fn from(v: ProjectsAddFieldForOrgRequestVariant1) -> Self {
+        ProjectsAddFieldForUserRequest::Variant0(v)
+    }
+}
+impl From<ProjectsAddFieldForOrgRequestVariant2> for ProjectsAddFieldForUserRequest {
+    fn from(v: ProjectsAddFieldForOrgRequestVariant2) -> Self {
+        ProjectsAddFieldForUserRequest::Variant1(v)
+    }
+}
+impl From<ProjectsAddFieldForOrgRequestVariant3> for ProjectsAddFieldForUserRequest {
+    fn from(v: ProjectsAddFieldForOrgRequestVariant3) -> Self {
+        ProjectsAddFieldForUserRequest::Variant2(v)
+    }
 }
 

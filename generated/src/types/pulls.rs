@@ -419,6 +419,24 @@ pub enum PullRequestMergeAsyncResultDetails {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<PullRequestMergeAsyncResultDetailsVariant0>
+for PullRequestMergeAsyncResultDetails {
+    fn from(v: PullRequestMergeAsyncResultDetailsVariant0) -> Self {
+        PullRequestMergeAsyncResultDetails::Variant0(v)
+    }
+}
+impl From<PullRequestMergeAsyncResultDetailsVariant1>
+for PullRequestMergeAsyncResultDetails {
+    fn from(v: PullRequestMergeAsyncResultDetailsVariant1) -> Self {
+        PullRequestMergeAsyncResultDetails::Variant1(v)
+    }
+}
+impl From<PullRequestMergeAsyncResultDetailsVariant2>
+for PullRequestMergeAsyncResultDetails {
+    fn from(v: PullRequestMergeAsyncResultDetailsVariant2) -> Self {
+        PullRequestMergeAsyncResultDetails::Variant2(v)
+    }
+}
 
 /// When an asynchronous merge request was created or already existed
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]

@@ -388,6 +388,111 @@ pub enum OrgRules {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<RepositoryRuleCreation> for OrgRules {
+    fn from(v: RepositoryRuleCreation) -> Self {
+        OrgRules::RepositoryRuleCreation(v)
+    }
+}
+impl From<RepositoryRuleUpdate> for OrgRules {
+    fn from(v: RepositoryRuleUpdate) -> Self {
+        OrgRules::RepositoryRuleUpdate(v)
+    }
+}
+impl From<RepositoryRuleDeletion> for OrgRules {
+    fn from(v: RepositoryRuleDeletion) -> Self {
+        OrgRules::RepositoryRuleDeletion(v)
+    }
+}
+impl From<RepositoryRuleRequiredLinearHistory> for OrgRules {
+    fn from(v: RepositoryRuleRequiredLinearHistory) -> Self {
+        OrgRules::RepositoryRuleRequiredLinearHistory(v)
+    }
+}
+impl From<RepositoryRuleRequiredDeployments> for OrgRules {
+    fn from(v: RepositoryRuleRequiredDeployments) -> Self {
+        OrgRules::RepositoryRuleRequiredDeployments(v)
+    }
+}
+impl From<RepositoryRuleRequiredSignatures> for OrgRules {
+    fn from(v: RepositoryRuleRequiredSignatures) -> Self {
+        OrgRules::RepositoryRuleRequiredSignatures(v)
+    }
+}
+impl From<RepositoryRulePullRequest> for OrgRules {
+    fn from(v: RepositoryRulePullRequest) -> Self {
+        OrgRules::RepositoryRulePullRequest(v)
+    }
+}
+impl From<RepositoryRuleRequiredStatusChecks> for OrgRules {
+    fn from(v: RepositoryRuleRequiredStatusChecks) -> Self {
+        OrgRules::RepositoryRuleRequiredStatusChecks(v)
+    }
+}
+impl From<RepositoryRuleNonFastForward> for OrgRules {
+    fn from(v: RepositoryRuleNonFastForward) -> Self {
+        OrgRules::RepositoryRuleNonFastForward(v)
+    }
+}
+impl From<RepositoryRuleCommitMessagePattern> for OrgRules {
+    fn from(v: RepositoryRuleCommitMessagePattern) -> Self {
+        OrgRules::RepositoryRuleCommitMessagePattern(v)
+    }
+}
+impl From<RepositoryRuleCommitAuthorEmailPattern> for OrgRules {
+    fn from(v: RepositoryRuleCommitAuthorEmailPattern) -> Self {
+        OrgRules::RepositoryRuleCommitAuthorEmailPattern(v)
+    }
+}
+impl From<RepositoryRuleCommitterEmailPattern> for OrgRules {
+    fn from(v: RepositoryRuleCommitterEmailPattern) -> Self {
+        OrgRules::RepositoryRuleCommitterEmailPattern(v)
+    }
+}
+impl From<RepositoryRuleBranchNamePattern> for OrgRules {
+    fn from(v: RepositoryRuleBranchNamePattern) -> Self {
+        OrgRules::RepositoryRuleBranchNamePattern(v)
+    }
+}
+impl From<RepositoryRuleTagNamePattern> for OrgRules {
+    fn from(v: RepositoryRuleTagNamePattern) -> Self {
+        OrgRules::RepositoryRuleTagNamePattern(v)
+    }
+}
+impl From<RepositoryRuleFilePathRestriction> for OrgRules {
+    fn from(v: RepositoryRuleFilePathRestriction) -> Self {
+        OrgRules::RepositoryRuleFilePathRestriction(v)
+    }
+}
+impl From<RepositoryRuleMaxFilePathLength> for OrgRules {
+    fn from(v: RepositoryRuleMaxFilePathLength) -> Self {
+        OrgRules::RepositoryRuleMaxFilePathLength(v)
+    }
+}
+impl From<RepositoryRuleFileExtensionRestriction> for OrgRules {
+    fn from(v: RepositoryRuleFileExtensionRestriction) -> Self {
+        OrgRules::RepositoryRuleFileExtensionRestriction(v)
+    }
+}
+impl From<RepositoryRuleMaxFileSize> for OrgRules {
+    fn from(v: RepositoryRuleMaxFileSize) -> Self {
+        OrgRules::RepositoryRuleMaxFileSize(v)
+    }
+}
+impl From<RepositoryRuleWorkflows> for OrgRules {
+    fn from(v: RepositoryRuleWorkflows) -> Self {
+        OrgRules::RepositoryRuleWorkflows(v)
+    }
+}
+impl From<RepositoryRuleCodeScanning> for OrgRules {
+    fn from(v: RepositoryRuleCodeScanning) -> Self {
+        OrgRules::RepositoryRuleCodeScanning(v)
+    }
+}
+impl From<RepositoryRuleCopilotCodeReview> for OrgRules {
+    fn from(v: RepositoryRuleCopilotCodeReview) -> Self {
+        OrgRules::RepositoryRuleCopilotCodeReview(v)
+    }
+}
 
 crate::open_enum! {
     EvaluateStatus { All = "all", Active = "active", Evaluate = "evaluate", }
@@ -2123,6 +2228,12 @@ pub enum ReposSetStatusCheckContextsRequest {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<ReposSetStatusCheckContextsRequestVariant0>
+for ReposSetStatusCheckContextsRequest {
+    fn from(v: ReposSetStatusCheckContextsRequestVariant0) -> Self {
+        ReposSetStatusCheckContextsRequest::Variant0(v)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
@@ -2178,6 +2289,12 @@ pub enum ReposSetTeamAccessRestrictionsRequest {
     Variant0(ReposSetTeamAccessRestrictionsRequestVariant0),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+impl From<ReposSetTeamAccessRestrictionsRequestVariant0>
+for ReposSetTeamAccessRestrictionsRequest {
+    fn from(v: ReposSetTeamAccessRestrictionsRequestVariant0) -> Self {
+        ReposSetTeamAccessRestrictionsRequest::Variant0(v)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -2544,6 +2661,21 @@ pub enum ReposGetContentResponse {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<ContentFile> for ReposGetContentResponse {
+    fn from(v: ContentFile) -> Self {
+        ReposGetContentResponse::ContentFile(v)
+    }
+}
+impl From<ContentSymlink> for ReposGetContentResponse {
+    fn from(v: ContentSymlink) -> Self {
+        ReposGetContentResponse::ContentSymlink(v)
+    }
+}
+impl From<ContentSubmodule> for ReposGetContentResponse {
+    fn from(v: ContentSubmodule) -> Self {
+        ReposGetContentResponse::ContentSubmodule(v)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
@@ -2903,6 +3035,16 @@ pub enum ReposCreateOrUpdateFileContentsError409 {
     RepositoryRuleViolationError(RepositoryRuleViolationError),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+impl From<BasicError> for ReposCreateOrUpdateFileContentsError409 {
+    fn from(v: BasicError) -> Self {
+        ReposCreateOrUpdateFileContentsError409::BasicError(v)
+    }
+}
+impl From<RepositoryRuleViolationError> for ReposCreateOrUpdateFileContentsError409 {
+    fn from(v: RepositoryRuleViolationError) -> Self {
+        ReposCreateOrUpdateFileContentsError409::RepositoryRuleViolationError(v)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -3351,6 +3493,21 @@ pub enum EnvironmentProtectionRulesItem {
     Variant2(EnvironmentProtectionRulesItemVariant2),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+impl From<EnvironmentProtectionRulesItemVariant0> for EnvironmentProtectionRulesItem {
+    fn from(v: EnvironmentProtectionRulesItemVariant0) -> Self {
+        EnvironmentProtectionRulesItem::Variant0(v)
+    }
+}
+impl From<EnvironmentProtectionRulesItemVariant1> for EnvironmentProtectionRulesItem {
+    fn from(v: EnvironmentProtectionRulesItemVariant1) -> Self {
+        EnvironmentProtectionRulesItem::Variant1(v)
+    }
+}
+impl From<EnvironmentProtectionRulesItemVariant2> for EnvironmentProtectionRulesItem {
+    fn from(v: EnvironmentProtectionRulesItemVariant2) -> Self {
+        EnvironmentProtectionRulesItem::Variant2(v)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -4263,6 +4420,18 @@ pub enum ReposUpdateInformationAboutPagesSiteRequestSource {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<ReposUpdateInformationAboutPagesSiteRequestSourceVariant0>
+for ReposUpdateInformationAboutPagesSiteRequestSource {
+    fn from(v: ReposUpdateInformationAboutPagesSiteRequestSourceVariant0) -> Self {
+        ReposUpdateInformationAboutPagesSiteRequestSource::Variant0(v)
+    }
+}
+impl From<ReposUpdateInformationAboutPagesSiteRequestSourceVariant1>
+for ReposUpdateInformationAboutPagesSiteRequestSource {
+    fn from(v: ReposUpdateInformationAboutPagesSiteRequestSourceVariant1) -> Self {
+        ReposUpdateInformationAboutPagesSiteRequestSource::Variant1(v)
+    }
+}
 
 crate::open_enum! {
     #[doc =
@@ -4960,6 +5129,121 @@ pub enum RepositoryRuleDetailed {
     Variant22(RepositoryRuleDetailedVariant22),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+impl From<RepositoryRuleDetailedVariant0> for RepositoryRuleDetailed {
+    fn from(v: RepositoryRuleDetailedVariant0) -> Self {
+        RepositoryRuleDetailed::Variant0(v)
+    }
+}
+impl From<RepositoryRuleDetailedVariant1> for RepositoryRuleDetailed {
+    fn from(v: RepositoryRuleDetailedVariant1) -> Self {
+        RepositoryRuleDetailed::Variant1(v)
+    }
+}
+impl From<RepositoryRuleDetailedVariant2> for RepositoryRuleDetailed {
+    fn from(v: RepositoryRuleDetailedVariant2) -> Self {
+        RepositoryRuleDetailed::Variant2(v)
+    }
+}
+impl From<RepositoryRuleDetailedVariant3> for RepositoryRuleDetailed {
+    fn from(v: RepositoryRuleDetailedVariant3) -> Self {
+        RepositoryRuleDetailed::Variant3(v)
+    }
+}
+impl From<RepositoryRuleDetailedVariant4> for RepositoryRuleDetailed {
+    fn from(v: RepositoryRuleDetailedVariant4) -> Self {
+        RepositoryRuleDetailed::Variant4(v)
+    }
+}
+impl From<RepositoryRuleDetailedVariant5> for RepositoryRuleDetailed {
+    fn from(v: RepositoryRuleDetailedVariant5) -> Self {
+        RepositoryRuleDetailed::Variant5(v)
+    }
+}
+impl From<RepositoryRuleDetailedVariant6> for RepositoryRuleDetailed {
+    fn from(v: RepositoryRuleDetailedVariant6) -> Self {
+        RepositoryRuleDetailed::Variant6(v)
+    }
+}
+impl From<RepositoryRuleDetailedVariant7> for RepositoryRuleDetailed {
+    fn from(v: RepositoryRuleDetailedVariant7) -> Self {
+        RepositoryRuleDetailed::Variant7(v)
+    }
+}
+impl From<RepositoryRuleDetailedVariant8> for RepositoryRuleDetailed {
+    fn from(v: RepositoryRuleDetailedVariant8) -> Self {
+        RepositoryRuleDetailed::Variant8(v)
+    }
+}
+impl From<RepositoryRuleDetailedVariant9> for RepositoryRuleDetailed {
+    fn from(v: RepositoryRuleDetailedVariant9) -> Self {
+        RepositoryRuleDetailed::Variant9(v)
+    }
+}
+impl From<RepositoryRuleDetailedVariant10> for RepositoryRuleDetailed {
+    fn from(v: RepositoryRuleDetailedVariant10) -> Self {
+        RepositoryRuleDetailed::Variant10(v)
+    }
+}
+impl From<RepositoryRuleDetailedVariant11> for RepositoryRuleDetailed {
+    fn from(v: RepositoryRuleDetailedVariant11) -> Self {
+        RepositoryRuleDetailed::Variant11(v)
+    }
+}
+impl From<RepositoryRuleDetailedVariant12> for RepositoryRuleDetailed {
+    fn from(v: RepositoryRuleDetailedVariant12) -> Self {
+        RepositoryRuleDetailed::Variant12(v)
+    }
+}
+impl From<RepositoryRuleDetailedVariant13> for RepositoryRuleDetailed {
+    fn from(v: RepositoryRuleDetailedVariant13) -> Self {
+        RepositoryRuleDetailed::Variant13(v)
+    }
+}
+impl From<RepositoryRuleDetailedVariant14> for RepositoryRuleDetailed {
+    fn from(v: RepositoryRuleDetailedVariant14) -> Self {
+        RepositoryRuleDetailed::Variant14(v)
+    }
+}
+impl From<RepositoryRuleDetailedVariant15> for RepositoryRuleDetailed {
+    fn from(v: RepositoryRuleDetailedVariant15) -> Self {
+        RepositoryRuleDetailed::Variant15(v)
+    }
+}
+impl From<RepositoryRuleDetailedVariant16> for RepositoryRuleDetailed {
+    fn from(v: RepositoryRuleDetailedVariant16) -> Self {
+        RepositoryRuleDetailed::Variant16(v)
+    }
+}
+impl From<RepositoryRuleDetailedVariant17> for RepositoryRuleDetailed {
+    fn from(v: RepositoryRuleDetailedVariant17) -> Self {
+        RepositoryRuleDetailed::Variant17(v)
+    }
+}
+impl From<RepositoryRuleDetailedVariant18> for RepositoryRuleDetailed {
+    fn from(v: RepositoryRuleDetailedVariant18) -> Self {
+        RepositoryRuleDetailed::Variant18(v)
+    }
+}
+impl From<RepositoryRuleDetailedVariant19> for RepositoryRuleDetailed {
+    fn from(v: RepositoryRuleDetailedVariant19) -> Self {
+        RepositoryRuleDetailed::Variant19(v)
+    }
+}
+impl From<RepositoryRuleDetailedVariant20> for RepositoryRuleDetailed {
+    fn from(v: RepositoryRuleDetailedVariant20) -> Self {
+        RepositoryRuleDetailed::Variant20(v)
+    }
+}
+impl From<RepositoryRuleDetailedVariant21> for RepositoryRuleDetailed {
+    fn from(v: RepositoryRuleDetailedVariant21) -> Self {
+        RepositoryRuleDetailed::Variant21(v)
+    }
+}
+impl From<RepositoryRuleDetailedVariant22> for RepositoryRuleDetailed {
+    fn from(v: RepositoryRuleDetailedVariant22) -> Self {
+        RepositoryRuleDetailed::Variant22(v)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]

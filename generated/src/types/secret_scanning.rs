@@ -145,6 +145,101 @@ pub enum NullableSecretScanningFirstDetectedLocation {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<SecretScanningLocationCommit> for NullableSecretScanningFirstDetectedLocation {
+    fn from(v: SecretScanningLocationCommit) -> Self {
+        NullableSecretScanningFirstDetectedLocation::SecretScanningLocationCommit(v)
+    }
+}
+impl From<SecretScanningLocationWikiCommit>
+for NullableSecretScanningFirstDetectedLocation {
+    fn from(v: SecretScanningLocationWikiCommit) -> Self {
+        NullableSecretScanningFirstDetectedLocation::SecretScanningLocationWikiCommit(v)
+    }
+}
+impl From<SecretScanningLocationIssueTitle>
+for NullableSecretScanningFirstDetectedLocation {
+    fn from(v: SecretScanningLocationIssueTitle) -> Self {
+        NullableSecretScanningFirstDetectedLocation::SecretScanningLocationIssueTitle(v)
+    }
+}
+impl From<SecretScanningLocationIssueBody>
+for NullableSecretScanningFirstDetectedLocation {
+    fn from(v: SecretScanningLocationIssueBody) -> Self {
+        NullableSecretScanningFirstDetectedLocation::SecretScanningLocationIssueBody(v)
+    }
+}
+impl From<SecretScanningLocationIssueComment>
+for NullableSecretScanningFirstDetectedLocation {
+    fn from(v: SecretScanningLocationIssueComment) -> Self {
+        NullableSecretScanningFirstDetectedLocation::SecretScanningLocationIssueComment(
+            v,
+        )
+    }
+}
+impl From<SecretScanningLocationDiscussionTitle>
+for NullableSecretScanningFirstDetectedLocation {
+    fn from(v: SecretScanningLocationDiscussionTitle) -> Self {
+        NullableSecretScanningFirstDetectedLocation::SecretScanningLocationDiscussionTitle(
+            v,
+        )
+    }
+}
+impl From<SecretScanningLocationDiscussionBody>
+for NullableSecretScanningFirstDetectedLocation {
+    fn from(v: SecretScanningLocationDiscussionBody) -> Self {
+        NullableSecretScanningFirstDetectedLocation::SecretScanningLocationDiscussionBody(
+            v,
+        )
+    }
+}
+impl From<SecretScanningLocationDiscussionComment>
+for NullableSecretScanningFirstDetectedLocation {
+    fn from(v: SecretScanningLocationDiscussionComment) -> Self {
+        NullableSecretScanningFirstDetectedLocation::SecretScanningLocationDiscussionComment(
+            v,
+        )
+    }
+}
+impl From<SecretScanningLocationPullRequestTitle>
+for NullableSecretScanningFirstDetectedLocation {
+    fn from(v: SecretScanningLocationPullRequestTitle) -> Self {
+        NullableSecretScanningFirstDetectedLocation::SecretScanningLocationPullRequestTitle(
+            v,
+        )
+    }
+}
+impl From<SecretScanningLocationPullRequestBody>
+for NullableSecretScanningFirstDetectedLocation {
+    fn from(v: SecretScanningLocationPullRequestBody) -> Self {
+        NullableSecretScanningFirstDetectedLocation::SecretScanningLocationPullRequestBody(
+            v,
+        )
+    }
+}
+impl From<SecretScanningLocationPullRequestComment>
+for NullableSecretScanningFirstDetectedLocation {
+    fn from(v: SecretScanningLocationPullRequestComment) -> Self {
+        NullableSecretScanningFirstDetectedLocation::SecretScanningLocationPullRequestComment(
+            v,
+        )
+    }
+}
+impl From<SecretScanningLocationPullRequestReview>
+for NullableSecretScanningFirstDetectedLocation {
+    fn from(v: SecretScanningLocationPullRequestReview) -> Self {
+        NullableSecretScanningFirstDetectedLocation::SecretScanningLocationPullRequestReview(
+            v,
+        )
+    }
+}
+impl From<SecretScanningLocationPullRequestReviewComment>
+for NullableSecretScanningFirstDetectedLocation {
+    fn from(v: SecretScanningLocationPullRequestReviewComment) -> Self {
+        NullableSecretScanningFirstDetectedLocation::SecretScanningLocationPullRequestReviewComment(
+            v,
+        )
+    }
+}
 
 crate::open_enum! {
     SecretScanningListOrgCustomPatternsSort { Created = "created", Updated = "updated",

@@ -428,6 +428,42 @@ pub enum IntegrationOwner {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "apps",
+        feature = "checks",
+        feature = "issues",
+        feature = "projects",
+        feature = "repos",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl From<SimpleUser> for IntegrationOwner {
+    fn from(v: SimpleUser) -> Self {
+        IntegrationOwner::SimpleUser(v)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "apps",
+        feature = "checks",
+        feature = "issues",
+        feature = "projects",
+        feature = "repos",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl From<Enterprise> for IntegrationOwner {
+    fn from(v: Enterprise) -> Self {
+        IntegrationOwner::Enterprise(v)
+    }
+}
 
 #[cfg(
     any(
@@ -863,6 +899,18 @@ pub enum IntegrationInstallationRequestAccount {
     Enterprise(Enterprise),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+#[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
+impl From<SimpleUser> for IntegrationInstallationRequestAccount {
+    fn from(v: SimpleUser) -> Self {
+        IntegrationInstallationRequestAccount::SimpleUser(v)
+    }
+}
+#[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
+impl From<Enterprise> for IntegrationInstallationRequestAccount {
+    fn from(v: Enterprise) -> Self {
+        IntegrationInstallationRequestAccount::Enterprise(v)
+    }
 }
 
 #[cfg(
@@ -2769,6 +2817,19 @@ impl From<&str> for IssueLabelsItem {
         IssueLabelsItem::String(v.to_string())
     }
 }
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "webhooks"
+    )
+)]
+impl From<IssueLabelsItemVariant1> for IssueLabelsItem {
+    fn from(v: IssueLabelsItemVariant1) -> Self {
+        IssueLabelsItem::Variant1(v)
+    }
+}
 
 #[cfg(
     any(
@@ -4636,6 +4697,20 @@ pub enum OrgsDeleteAttestationsBulkRequest {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "orgs", feature = "users"))]
+impl From<OrgsDeleteAttestationsBulkRequestVariant0>
+for OrgsDeleteAttestationsBulkRequest {
+    fn from(v: OrgsDeleteAttestationsBulkRequestVariant0) -> Self {
+        OrgsDeleteAttestationsBulkRequest::Variant0(v)
+    }
+}
+#[cfg(any(feature = "orgs", feature = "users"))]
+impl From<OrgsDeleteAttestationsBulkRequestVariant1>
+for OrgsDeleteAttestationsBulkRequest {
+    fn from(v: OrgsDeleteAttestationsBulkRequestVariant1) -> Self {
+        OrgsDeleteAttestationsBulkRequest::Variant1(v)
+    }
+}
 
 #[cfg(any(feature = "orgs", feature = "users"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -6002,6 +6077,18 @@ pub enum RepositoryRulesetConditions {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<RepositoryRulesetConditions2> for RepositoryRulesetConditions {
+    fn from(v: RepositoryRulesetConditions2) -> Self {
+        RepositoryRulesetConditions::RepositoryRulesetConditions(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<OrgRulesetConditions> for RepositoryRulesetConditions {
+    fn from(v: OrgRulesetConditions) -> Self {
+        RepositoryRulesetConditions::OrgRulesetConditions(v)
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Parameters for a repository ruleset ref name condition
@@ -6087,6 +6174,24 @@ pub enum OrgRulesetConditions {
     Object3(OrgRulesetConditionsVariant2),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<OrgRulesetConditionsVariant0> for OrgRulesetConditions {
+    fn from(v: OrgRulesetConditionsVariant0) -> Self {
+        OrgRulesetConditions::Object(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<OrgRulesetConditionsVariant1> for OrgRulesetConditions {
+    fn from(v: OrgRulesetConditionsVariant1) -> Self {
+        OrgRulesetConditions::Object2(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<OrgRulesetConditionsVariant2> for OrgRulesetConditions {
+    fn from(v: OrgRulesetConditionsVariant2) -> Self {
+        OrgRulesetConditions::Object3(v)
+    }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
@@ -6427,6 +6532,144 @@ pub enum RepositoryRule {
     RepositoryRuleMaxFileSize(RepositoryRuleMaxFileSize),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<RepositoryRuleCreation> for RepositoryRule {
+    fn from(v: RepositoryRuleCreation) -> Self {
+        RepositoryRule::RepositoryRuleCreation(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<RepositoryRuleUpdate> for RepositoryRule {
+    fn from(v: RepositoryRuleUpdate) -> Self {
+        RepositoryRule::RepositoryRuleUpdate(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<RepositoryRuleDeletion> for RepositoryRule {
+    fn from(v: RepositoryRuleDeletion) -> Self {
+        RepositoryRule::RepositoryRuleDeletion(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<RepositoryRuleRequiredLinearHistory> for RepositoryRule {
+    fn from(v: RepositoryRuleRequiredLinearHistory) -> Self {
+        RepositoryRule::RepositoryRuleRequiredLinearHistory(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<RepositoryRuleMergeQueue> for RepositoryRule {
+    fn from(v: RepositoryRuleMergeQueue) -> Self {
+        RepositoryRule::RepositoryRuleMergeQueue(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<RepositoryRuleRequiredDeployments> for RepositoryRule {
+    fn from(v: RepositoryRuleRequiredDeployments) -> Self {
+        RepositoryRule::RepositoryRuleRequiredDeployments(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<RepositoryRuleRequiredSignatures> for RepositoryRule {
+    fn from(v: RepositoryRuleRequiredSignatures) -> Self {
+        RepositoryRule::RepositoryRuleRequiredSignatures(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<RepositoryRulePullRequest> for RepositoryRule {
+    fn from(v: RepositoryRulePullRequest) -> Self {
+        RepositoryRule::RepositoryRulePullRequest(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<RepositoryRuleRequiredStatusChecks> for RepositoryRule {
+    fn from(v: RepositoryRuleRequiredStatusChecks) -> Self {
+        RepositoryRule::RepositoryRuleRequiredStatusChecks(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<RepositoryRuleNonFastForward> for RepositoryRule {
+    fn from(v: RepositoryRuleNonFastForward) -> Self {
+        RepositoryRule::RepositoryRuleNonFastForward(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<RepositoryRuleCommitMessagePattern> for RepositoryRule {
+    fn from(v: RepositoryRuleCommitMessagePattern) -> Self {
+        RepositoryRule::RepositoryRuleCommitMessagePattern(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<RepositoryRuleCommitAuthorEmailPattern> for RepositoryRule {
+    fn from(v: RepositoryRuleCommitAuthorEmailPattern) -> Self {
+        RepositoryRule::RepositoryRuleCommitAuthorEmailPattern(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<RepositoryRuleCommitterEmailPattern> for RepositoryRule {
+    fn from(v: RepositoryRuleCommitterEmailPattern) -> Self {
+        RepositoryRule::RepositoryRuleCommitterEmailPattern(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<RepositoryRuleBranchNamePattern> for RepositoryRule {
+    fn from(v: RepositoryRuleBranchNamePattern) -> Self {
+        RepositoryRule::RepositoryRuleBranchNamePattern(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<RepositoryRuleTagNamePattern> for RepositoryRule {
+    fn from(v: RepositoryRuleTagNamePattern) -> Self {
+        RepositoryRule::RepositoryRuleTagNamePattern(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<RepositoryRuleWorkflows> for RepositoryRule {
+    fn from(v: RepositoryRuleWorkflows) -> Self {
+        RepositoryRule::RepositoryRuleWorkflows(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<RepositoryRuleCodeScanning> for RepositoryRule {
+    fn from(v: RepositoryRuleCodeScanning) -> Self {
+        RepositoryRule::RepositoryRuleCodeScanning(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<RepositoryRuleCopilotCodeReview> for RepositoryRule {
+    fn from(v: RepositoryRuleCopilotCodeReview) -> Self {
+        RepositoryRule::RepositoryRuleCopilotCodeReview(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<RepositoryRuleLicenseComplianceScanning> for RepositoryRule {
+    fn from(v: RepositoryRuleLicenseComplianceScanning) -> Self {
+        RepositoryRule::RepositoryRuleLicenseComplianceScanning(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<RepositoryRuleFilePathRestriction> for RepositoryRule {
+    fn from(v: RepositoryRuleFilePathRestriction) -> Self {
+        RepositoryRule::RepositoryRuleFilePathRestriction(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<RepositoryRuleMaxFilePathLength> for RepositoryRule {
+    fn from(v: RepositoryRuleMaxFilePathLength) -> Self {
+        RepositoryRule::RepositoryRuleMaxFilePathLength(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<RepositoryRuleFileExtensionRestriction> for RepositoryRule {
+    fn from(v: RepositoryRuleFileExtensionRestriction) -> Self {
+        RepositoryRule::RepositoryRuleFileExtensionRestriction(v)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl From<RepositoryRuleMaxFileSize> for RepositoryRule {
+    fn from(v: RepositoryRuleMaxFileSize) -> Self {
+        RepositoryRule::RepositoryRuleMaxFileSize(v)
+    }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
@@ -8806,6 +9049,18 @@ pub enum PendingDeploymentReviewersItemReviewer {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "actions", feature = "repos"))]
+impl From<SimpleUser> for PendingDeploymentReviewersItemReviewer {
+    fn from(v: SimpleUser) -> Self {
+        PendingDeploymentReviewersItemReviewer::SimpleUser(v)
+    }
+}
+#[cfg(any(feature = "actions", feature = "repos"))]
+impl From<Team> for PendingDeploymentReviewersItemReviewer {
+    fn from(v: Team) -> Self {
+        PendingDeploymentReviewersItemReviewer::Team(v)
+    }
+}
 
 #[cfg(any(feature = "actions", feature = "repos", feature = "webhooks"))]
 /// A request for a specific ref(branch,sha,tag) to be deployed
@@ -9078,6 +9333,12 @@ pub enum CommitAuthor {
     EmptyObject(serde_json::Value),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+#[cfg(any(feature = "pulls", feature = "repos"))]
+impl From<SimpleUser> for CommitAuthor {
+    fn from(v: SimpleUser) -> Self {
+        CommitAuthor::SimpleUser(v)
+    }
 }
 
 #[cfg(any(feature = "pulls", feature = "repos"))]
@@ -9761,6 +10022,85 @@ pub enum SecretScanningLocationDetails {
     ),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl From<SecretScanningLocationCommit> for SecretScanningLocationDetails {
+    fn from(v: SecretScanningLocationCommit) -> Self {
+        SecretScanningLocationDetails::SecretScanningLocationCommit(v)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl From<SecretScanningLocationWikiCommit> for SecretScanningLocationDetails {
+    fn from(v: SecretScanningLocationWikiCommit) -> Self {
+        SecretScanningLocationDetails::SecretScanningLocationWikiCommit(v)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl From<SecretScanningLocationIssueTitle> for SecretScanningLocationDetails {
+    fn from(v: SecretScanningLocationIssueTitle) -> Self {
+        SecretScanningLocationDetails::SecretScanningLocationIssueTitle(v)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl From<SecretScanningLocationIssueBody> for SecretScanningLocationDetails {
+    fn from(v: SecretScanningLocationIssueBody) -> Self {
+        SecretScanningLocationDetails::SecretScanningLocationIssueBody(v)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl From<SecretScanningLocationIssueComment> for SecretScanningLocationDetails {
+    fn from(v: SecretScanningLocationIssueComment) -> Self {
+        SecretScanningLocationDetails::SecretScanningLocationIssueComment(v)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl From<SecretScanningLocationDiscussionTitle> for SecretScanningLocationDetails {
+    fn from(v: SecretScanningLocationDiscussionTitle) -> Self {
+        SecretScanningLocationDetails::SecretScanningLocationDiscussionTitle(v)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl From<SecretScanningLocationDiscussionBody> for SecretScanningLocationDetails {
+    fn from(v: SecretScanningLocationDiscussionBody) -> Self {
+        SecretScanningLocationDetails::SecretScanningLocationDiscussionBody(v)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl From<SecretScanningLocationDiscussionComment> for SecretScanningLocationDetails {
+    fn from(v: SecretScanningLocationDiscussionComment) -> Self {
+        SecretScanningLocationDetails::SecretScanningLocationDiscussionComment(v)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl From<SecretScanningLocationPullRequestTitle> for SecretScanningLocationDetails {
+    fn from(v: SecretScanningLocationPullRequestTitle) -> Self {
+        SecretScanningLocationDetails::SecretScanningLocationPullRequestTitle(v)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl From<SecretScanningLocationPullRequestBody> for SecretScanningLocationDetails {
+    fn from(v: SecretScanningLocationPullRequestBody) -> Self {
+        SecretScanningLocationDetails::SecretScanningLocationPullRequestBody(v)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl From<SecretScanningLocationPullRequestComment> for SecretScanningLocationDetails {
+    fn from(v: SecretScanningLocationPullRequestComment) -> Self {
+        SecretScanningLocationDetails::SecretScanningLocationPullRequestComment(v)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl From<SecretScanningLocationPullRequestReview> for SecretScanningLocationDetails {
+    fn from(v: SecretScanningLocationPullRequestReview) -> Self {
+        SecretScanningLocationDetails::SecretScanningLocationPullRequestReview(v)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl From<SecretScanningLocationPullRequestReviewComment>
+for SecretScanningLocationDetails {
+    fn from(v: SecretScanningLocationPullRequestReviewComment) -> Self {
+        SecretScanningLocationDetails::SecretScanningLocationPullRequestReviewComment(v)
+    }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]

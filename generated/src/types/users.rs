@@ -12,6 +12,16 @@ pub enum UsersGetAuthenticatedResponse {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<PrivateUser> for UsersGetAuthenticatedResponse {
+    fn from(v: PrivateUser) -> Self {
+        UsersGetAuthenticatedResponse::PrivateUser(v)
+    }
+}
+impl From<PublicUser> for UsersGetAuthenticatedResponse {
+    fn from(v: PublicUser) -> Self {
+        UsersGetAuthenticatedResponse::PublicUser(v)
+    }
+}
 
 /// Private User
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -208,6 +218,12 @@ pub enum UsersAddEmailForAuthenticatedUserRequest {
     Variant0(UsersAddEmailForAuthenticatedUserRequestVariant0),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+impl From<UsersAddEmailForAuthenticatedUserRequestVariant0>
+for UsersAddEmailForAuthenticatedUserRequest {
+    fn from(v: UsersAddEmailForAuthenticatedUserRequestVariant0) -> Self {
+        UsersAddEmailForAuthenticatedUserRequest::Variant0(v)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]

@@ -10302,6 +10302,14 @@ impl From<i64> for WebhookPackagePublishedPackagePackageVersionNugetMetadataItem
         WebhookPackagePublishedPackagePackageVersionNugetMetadataItemValue::Integer(v)
     }
 }
+impl From<WebhookPackagePublishedPackagePackageVersionNugetMetadataItemValueVariant3>
+for WebhookPackagePublishedPackagePackageVersionNugetMetadataItemValue {
+    fn from(
+        v: WebhookPackagePublishedPackagePackageVersionNugetMetadataItemValueVariant3,
+    ) -> Self {
+        WebhookPackagePublishedPackagePackageVersionNugetMetadataItemValue::Variant3(v)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
@@ -11626,6 +11634,18 @@ pub enum WebhookProjectsV2ItemEditedChanges {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<WebhookProjectsV2ItemEditedChangesVariant0>
+for WebhookProjectsV2ItemEditedChanges {
+    fn from(v: WebhookProjectsV2ItemEditedChangesVariant0) -> Self {
+        WebhookProjectsV2ItemEditedChanges::Variant0(v)
+    }
+}
+impl From<WebhookProjectsV2ItemEditedChangesVariant1>
+for WebhookProjectsV2ItemEditedChanges {
+    fn from(v: WebhookProjectsV2ItemEditedChangesVariant1) -> Self {
+        WebhookProjectsV2ItemEditedChanges::Variant1(v)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
@@ -11674,6 +11694,22 @@ impl From<&str> for WebhookProjectsV2ItemEditedChangesVariant0FieldValueFrom {
 impl From<i64> for WebhookProjectsV2ItemEditedChangesVariant0FieldValueFrom {
     fn from(v: i64) -> Self {
         WebhookProjectsV2ItemEditedChangesVariant0FieldValueFrom::Integer(v)
+    }
+}
+impl From<ProjectsV2SingleSelectOption>
+for WebhookProjectsV2ItemEditedChangesVariant0FieldValueFrom {
+    fn from(v: ProjectsV2SingleSelectOption) -> Self {
+        WebhookProjectsV2ItemEditedChangesVariant0FieldValueFrom::ProjectsV2SingleSelectOption(
+            v,
+        )
+    }
+}
+impl From<ProjectsV2IterationSetting>
+for WebhookProjectsV2ItemEditedChangesVariant0FieldValueFrom {
+    fn from(v: ProjectsV2IterationSetting) -> Self {
+        WebhookProjectsV2ItemEditedChangesVariant0FieldValueFrom::ProjectsV2IterationSetting(
+            v,
+        )
     }
 }
 
@@ -12253,6 +12289,14 @@ pub enum WebhookPullRequestAssignedPullRequestRequestedReviewersItem {
     Variant1(WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+impl From<WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1>
+for WebhookPullRequestAssignedPullRequestRequestedReviewersItem {
+    fn from(
+        v: WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1,
+    ) -> Self {
+        WebhookPullRequestAssignedPullRequestRequestedReviewersItem::Variant1(v)
+    }
 }
 
 /// Groups of organization members that gives permissions on specified repositories.
@@ -13236,6 +13280,12 @@ pub enum WebhooksPullRequest5RequestedReviewersItem {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<WebhookPullRequestAssignedPullRequestRequestedTeamsItem>
+for WebhooksPullRequest5RequestedReviewersItem {
+    fn from(v: WebhookPullRequestAssignedPullRequestRequestedTeamsItem) -> Self {
+        WebhooksPullRequest5RequestedReviewersItem::Variant1(v)
+    }
+}
 
 /// pull_request dequeued event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -13362,6 +13412,12 @@ pub enum WebhookPullRequestDequeuedPullRequestRequestedReviewersItem {
     Variant1(WebhookPullRequestAssignedPullRequestRequestedTeamsItem),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+impl From<WebhookPullRequestAssignedPullRequestRequestedTeamsItem>
+for WebhookPullRequestDequeuedPullRequestRequestedReviewersItem {
+    fn from(v: WebhookPullRequestAssignedPullRequestRequestedTeamsItem) -> Self {
+        WebhookPullRequestDequeuedPullRequestRequestedReviewersItem::Variant1(v)
+    }
 }
 
 crate::open_enum! {
@@ -14809,6 +14865,18 @@ pub enum WebhookPullRequestReviewRequestRemoved {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<WebhookPullRequestReviewRequestRemovedVariant0>
+for WebhookPullRequestReviewRequestRemoved {
+    fn from(v: WebhookPullRequestReviewRequestRemovedVariant0) -> Self {
+        WebhookPullRequestReviewRequestRemoved::Variant0(v)
+    }
+}
+impl From<WebhookPullRequestReviewRequestRemovedVariant1>
+for WebhookPullRequestReviewRequestRemoved {
+    fn from(v: WebhookPullRequestReviewRequestRemovedVariant1) -> Self {
+        WebhookPullRequestReviewRequestRemoved::Variant1(v)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
@@ -14940,6 +15008,16 @@ pub enum WebhookPullRequestReviewRequestRemovedVariant0PullRequestRequestedRevie
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1>
+for WebhookPullRequestReviewRequestRemovedVariant0PullRequestRequestedReviewersItem {
+    fn from(
+        v: WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1,
+    ) -> Self {
+        WebhookPullRequestReviewRequestRemovedVariant0PullRequestRequestedReviewersItem::Variant1(
+            v,
+        )
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
@@ -15066,6 +15144,18 @@ pub enum WebhookPullRequestReviewRequested {
     Variant1(WebhookPullRequestReviewRequestedVariant1),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+impl From<WebhookPullRequestReviewRequestedVariant0>
+for WebhookPullRequestReviewRequested {
+    fn from(v: WebhookPullRequestReviewRequestedVariant0) -> Self {
+        WebhookPullRequestReviewRequested::Variant0(v)
+    }
+}
+impl From<WebhookPullRequestReviewRequestedVariant1>
+for WebhookPullRequestReviewRequested {
+    fn from(v: WebhookPullRequestReviewRequestedVariant1) -> Self {
+        WebhookPullRequestReviewRequested::Variant1(v)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]

@@ -118,7 +118,7 @@ fn union(
             }
         }
     });
-    let froms = conversions(&name, variants, &cfg);
+    let froms = conversions(model, &name, variants, &cfg);
     quote! {
         #cfg
         #attrs
@@ -135,8 +135,10 @@ fn union(
     }
 }
 
-/// `From` the scalars a union holds, so `"text"`, `5` or `true` can be passed where the union is expected.
+/// `From` the scalars a union holds, so `"text"`, `5` or `true` can be passed where the union is expected, and
+/// from each of its named shapes.
 fn conversions(
+    model: &Model,
     name: &proc_macro2::Ident,
     variants: &[Variant],
     cfg: &Option<TokenStream>,
@@ -160,6 +162,8 @@ fn conversions(
             RType::I64 => out.extend(from(quote!(i64), quote!(v))),
             RType::F64 => out.extend(from(quote!(f64), quote!(v))),
             RType::Bool => out.extend(from(quote!(bool), quote!(v))),
+            // A shape of its own (`IssuesAddLabelsRequestVariant0`): built with its setters, then `.into()`.
+            RType::Named(_) => out.extend(from(tokens(model, &v.ty), quote!(v))),
             _ => {}
         }
     }
