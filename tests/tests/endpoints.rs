@@ -206,3 +206,77 @@ async fn array_query_parameters_are_exploded() {
     let sent = &server.received_requests().await.unwrap()[0];
     assert_eq!(sent.url.query(), Some("exclude=repositories&exclude=owner"));
 }
+
+#[tokio::test]
+async fn per_call_options_carry_headers_media_type_and_time_out_without_leaving_the_typed_call() {
+    use github_rest::CallOptions;
+    use http::HeaderValue;
+    let (server, client) = mock_github().await;
+    // With the ETag of the copy we hold: 304, as `Error::NotModified` with the response headers.
+    Mock::given(method("GET"))
+        .and(path("/repos/octocat/Hello-World"))
+        .and(header("if-none-match", "\"abc\""))
+        .respond_with(ResponseTemplate::new(304).insert_header("etag", "\"abc\""))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // A media type replacing the operation's, and an extra header.
+    Mock::given(method("GET"))
+        .and(path("/repos/octocat/Hello-World/issues/1347"))
+        .and(header("accept", "application/vnd.github.full+json"))
+        .and(header("x-trace", "42"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("issue.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // A slow answer and a short time-out.
+    Mock::given(method("GET"))
+        .and(path("/repos/octocat/slow"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(fixture("full-repository.json"))
+                .set_delay(std::time::Duration::from_millis(800)),
+        )
+        .mount(&server)
+        .await;
+
+    let conditional = CallOptions::new().if_none_match(HeaderValue::from_static("\"abc\""));
+    let err = client
+        .with_options(conditional)
+        .repos()
+        .get("octocat", "Hello-World")
+        .await
+        .expect_err("304");
+    let Error::NotModified(headers) = &err else {
+        panic!("a 304 is Error::NotModified, got {err:?}")
+    };
+    assert_eq!(headers.get("etag").unwrap(), "\"abc\"");
+
+    let full = CallOptions::new()
+        .accept(HeaderValue::from_static("application/vnd.github.full+json"))
+        .header(
+            http::HeaderName::from_static("x-trace"),
+            HeaderValue::from_static("42"),
+        );
+    let issue = client
+        .with_options(full)
+        .issues()
+        .get("octocat", "Hello-World", 1347)
+        .await
+        .expect("the typed call decodes");
+    assert_eq!(issue.body.number, 1347);
+
+    let quick = CallOptions::new().timeout(std::time::Duration::from_millis(100));
+    let started = std::time::Instant::now();
+    let err = client
+        .with_options(quick)
+        .repos()
+        .get("octocat", "slow")
+        .await
+        .expect_err("times out");
+    assert!(started.elapsed() < std::time::Duration::from_millis(700), "{err:?}");
+    assert!(matches!(err, Error::Http(_)), "{err:?}");
+    // The client itself is unchanged: no option leaks into the next call.
+    let repo = client.repos().get("octocat", "slow").await.expect("no time-out");
+    assert_eq!(repo.status, 200);
+}
