@@ -14,7 +14,10 @@ const USAGE: &str = "usage: cargo xtask <command>
   targets                        list the targets of the lock file
   check-all                      every target: generate, build --features full warning-free, decode its examples
   diff A B                       Markdown of operations added, removed and changed from A to B (targets or spec files)
-  bench-compile [--runs N]       clean build time of the generated crate against octorust 0.10 (prints a table)";
+  bench-compile [--runs N]       clean build time of the generated crate against octorust 0.10 (prints a table)
+  bench [--runs N] [--calls N] [--warmup N] [--no-requests] [--no-regen]
+                                 per-request cost on loopback (our stack, raw reqwest, octocrab; instructions and
+                                 wall time), then regen time of one target and of all";
 
 fn main() {
     if let Err(e) = run() {
@@ -83,6 +86,19 @@ fn run() -> Result<()> {
                 .transpose()?
                 .unwrap_or(1);
             xtask::bench::compile(&root, runs)?;
+        }
+        Some("bench") => {
+            let num = |name: &str, default: usize| -> Result<usize> {
+                Ok(flag(&args, name).map(|r| r.parse()).transpose()?.unwrap_or(default))
+            };
+            let b = xtask::bench::BenchArgs {
+                runs: num("--runs", 3)?,
+                calls: num("--calls", 200)?,
+                warmup: num("--warmup", 20)?,
+                requests: !args.iter().any(|a| a == "--no-requests"),
+                regen: !args.iter().any(|a| a == "--no-regen"),
+            };
+            xtask::bench::bench(&root, &b)?;
         }
         Some("test") => xtask::test_cmd::run(&root, &args[1..])?,
         Some("targets") => {
