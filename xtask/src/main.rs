@@ -89,7 +89,10 @@ fn run() -> Result<()> {
         }
         Some("bench") => {
             let num = |name: &str, default: usize| -> Result<usize> {
-                Ok(flag(&args, name).map(|r| r.parse()).transpose()?.unwrap_or(default))
+                Ok(flag(&args, name)
+                    .map(|r| r.parse())
+                    .transpose()?
+                    .unwrap_or(default))
             };
             let b = xtask::bench::BenchArgs {
                 runs: num("--runs", 3)?,

@@ -38,7 +38,8 @@ fn main() -> Result<()> {
         Some("serve") => rt.block_on(serve()),
         Some("client") => {
             let [mode, scenario, base, n] = [1, 2, 3, 4].map(|i| args.get(i).cloned());
-            let (Some(mode), Some(scenario), Some(base), Some(n)) = (mode, scenario, base, n) else {
+            let (Some(mode), Some(scenario), Some(base), Some(n)) = (mode, scenario, base, n)
+            else {
                 return Err("usage: bench-requests client MODE SCENARIO BASE N [WARMUP]".into());
             };
             let n: usize = n.parse()?;
@@ -92,7 +93,12 @@ fn issues_page() -> Vec<u8> {
 }
 
 /// The headers api.github.com sends with a REST answer (recorded from real responses), in its order.
-fn github_headers(a: &Answers, etag: &str, last_modified: Option<&str>, link: Option<&str>) -> String {
+fn github_headers(
+    a: &Answers,
+    etag: &str,
+    last_modified: Option<&str>,
+    link: Option<&str>,
+) -> String {
     let n = a.requests.fetch_add(1, Ordering::Relaxed);
     let mut h = String::with_capacity(2048);
     h.push_str("date: Sun, 22 Nov 2026 04:07:26 GMT\r\n");
@@ -239,7 +245,13 @@ async fn connection(mut sock: tokio::net::TcpStream, answers: &Answers) -> std::
 // ---------------------------------------------------------------------------------------------------------------
 // The clients
 
-async fn client(mode: &str, scenario: &str, base: &str, n: usize, warmup: usize) -> Result<Duration> {
+async fn client(
+    mode: &str,
+    scenario: &str,
+    base: &str,
+    n: usize,
+    warmup: usize,
+) -> Result<Duration> {
     let owner = if mode == "full" { CHANGING } else { OWNER };
     let issues = match scenario {
         "repo" => false,
@@ -309,7 +321,13 @@ async fn ours(client: &github_rest::Client, owner: &str, issues: bool) -> Result
 }
 
 /// What a hand-written client does: the same headers as github-rest sends, the body read and decoded.
-async fn raw(http: &reqwest::Client, base: &str, owner: &str, issues: bool, typed: bool) -> Result<usize> {
+async fn raw(
+    http: &reqwest::Client,
+    base: &str,
+    owner: &str,
+    issues: bool,
+    typed: bool,
+) -> Result<usize> {
     let url = if issues {
         format!("{base}/repos/{owner}/{REPO}/issues?per_page=100")
     } else {
@@ -329,7 +347,9 @@ async fn raw(http: &reqwest::Client, base: &str, owner: &str, issues: bool, type
     let body = resp.bytes().await?;
     Ok(match (typed, issues) {
         (true, true) => serde_json::from_slice::<Vec<github_rest::types::Issue>>(&body)?.len(),
-        (true, false) => serde_json::from_slice::<github_rest::types::FullRepository>(&body)?.id as usize,
+        (true, false) => {
+            serde_json::from_slice::<github_rest::types::FullRepository>(&body)?.id as usize
+        }
         (false, _) => {
             let v: serde_json::Value = serde_json::from_slice(&body)?;
             v.as_array().map_or(1, Vec::len)
