@@ -413,11 +413,7 @@ struct Parts {
 
 impl Parts {
     fn stack(&self, credential: Credential) -> reqwest_middleware::ClientWithMiddleware {
-        let layer = AuthLayer {
-            credential,
-            hosts: self.hosts.clone(),
-            lag: self.lag,
-        };
+        let layer = AuthLayer::new(credential, self.hosts.clone(), self.lag);
         // Redirects outermost, so each hop gets its credential from the layer below (none on another host) and
         // passes the rate limits, the cache and tracing.
         let b = reqwest_middleware::ClientBuilder::new(self.http.clone())

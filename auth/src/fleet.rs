@@ -814,23 +814,23 @@ impl std::fmt::Debug for RedisCacheStore {
 
 #[async_trait]
 impl CacheStore for RedisCacheStore {
-    async fn get(&self, key: &str) -> Result<Option<CachedResponse>, StoreError> {
+    async fn get(&self, key: &str) -> Result<Option<Arc<CachedResponse>>, StoreError> {
         let k = self.conn.key("etag", key);
         let got: Option<Option<Vec<u8>>> = self
             .conn
             .run(|mut c| async move { redis::cmd("GET").arg(&k).query_async(&mut c).await })
             .await;
         match got {
-            Some(Some(json)) => serde_json::from_slice(&json)
-                .map(Some)
+            Some(Some(json)) => serde_json::from_slice::<CachedResponse>(&json)
+                .map(|e| Some(Arc::new(e)))
                 .map_err(|e| StoreError::msg(format!("undecodable cache entry: {e}"))),
             Some(None) => Ok(None),
             None => self.local.get(key).await,
         }
     }
 
-    async fn put(&self, key: &str, entry: CachedResponse) -> Result<(), StoreError> {
-        let json = serde_json::to_vec(&entry).map_err(StoreError::new)?;
+    async fn put(&self, key: &str, entry: Arc<CachedResponse>) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(&*entry).map_err(StoreError::new)?;
         self.local.put(key, entry).await?;
         let k = self.conn.key("etag", key);
         let ttl = self.conn.config.cache_ttl.as_secs().max(1);

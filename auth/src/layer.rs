@@ -4,12 +4,13 @@
 use crate::app_jwt::AppJwt;
 use crate::error::AuthError;
 use crate::installation::InstallationTokens;
-use crate::middleware::SendTimeToken;
+use crate::middleware::{identity_of, CredentialId, SendTimeToken};
 use crate::token::TokenSource;
 use github_rest::{AuthKind, Hosts, OperationInfo};
 use http::{Extensions, HeaderValue, StatusCode};
 use reqwest_middleware::{Middleware, Next};
 use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Which credentials a client holds.
@@ -56,6 +57,8 @@ pub struct AuthLayer {
     pub(crate) credential: Credential,
     pub(crate) hosts: Hosts,
     pub(crate) lag: LagRetry,
+    /// A fixed token's `Authorization` value and credential key, made once rather than on every request.
+    fixed: Option<(HeaderValue, Arc<str>)>,
 }
 
 impl std::fmt::Debug for AuthLayer {
@@ -74,16 +77,26 @@ impl std::fmt::Debug for AuthLayer {
     }
 }
 
-fn set_auth(req: &mut reqwest::Request, value: &str) -> reqwest_middleware::Result<()> {
-    let mut v = HeaderValue::from_str(value).map_err(|_| {
-        reqwest_middleware::Error::Middleware(
-            AuthError::Config("credential is not a valid header value".into()).into(),
-        )
-    })?;
+fn auth_value(value: &str) -> Result<HeaderValue, AuthError> {
+    let mut v = HeaderValue::from_str(value)
+        .map_err(|_| AuthError::Config("credential is not a valid header value".into()))?;
     // Marked sensitive so `Debug` of the headers (and HTTP/2 header compression) leaves it out.
     v.set_sensitive(true);
+    Ok(v)
+}
+
+fn set_auth(req: &mut reqwest::Request, value: &str) -> reqwest_middleware::Result<()> {
+    let v = auth_value(value).map_err(mw)?;
     req.headers_mut().insert(http::header::AUTHORIZATION, v);
     Ok(())
+}
+
+/// Names the request's credential for the layers below (cache, rate limits, gate), so none of them hashes the
+/// `Authorization` header again.
+fn name_credential(req: &reqwest::Request, extensions: &mut Extensions) {
+    if let Some(v) = req.headers().get(http::header::AUTHORIZATION) {
+        extensions.insert(CredentialId(Arc::from(identity_of(v))));
+    }
 }
 
 pub(crate) fn bearer(
@@ -98,6 +111,26 @@ fn mw(e: AuthError) -> reqwest_middleware::Error {
 }
 
 impl AuthLayer {
+    pub(crate) fn new(credential: Credential, hosts: Hosts, lag: LagRetry) -> Self {
+        let fixed = match &credential {
+            Credential::Token(TokenSource::Static(t)) => {
+                auth_value(&format!("Bearer {}", t.expose_secret()))
+                    .ok()
+                    .map(|v| {
+                        let id = Arc::from(identity_of(&v));
+                        (v, id)
+                    })
+            }
+            _ => None,
+        };
+        AuthLayer {
+            credential,
+            hosts,
+            lag,
+            fixed,
+        }
+    }
+
     async fn send_installation(
         &self,
         tokens: &InstallationTokens,
@@ -174,6 +207,9 @@ impl Middleware for AuthLayer {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
         let kind = extensions.get::<OperationInfo>().map(|o| o.auth);
+        // A redirect hop runs through here again with the same extensions: a hop sent without a credential must
+        // not be counted against the one an earlier hop carried.
+        extensions.remove::<CredentialId>();
         if kind == Some(AuthKind::None) {
             return next.run(req, extensions).await;
         }
@@ -188,23 +224,33 @@ impl Middleware for AuthLayer {
         match &self.credential {
             Credential::Basic(h) => {
                 set_auth(&mut req, h.expose_secret())?;
+                name_credential(&req, extensions);
                 next.run(req, extensions).await
             }
             Credential::App(jwt) => {
                 bearer(&mut req, &jwt.token().map_err(mw)?)?;
+                name_credential(&req, extensions);
                 next.run(req, extensions).await
             }
             Credential::Installation { app, tokens } => {
                 if kind == Some(AuthKind::AppJwt) {
                     bearer(&mut req, &app.token().map_err(mw)?)?;
+                    name_credential(&req, extensions);
                     return next.run(req, extensions).await;
                 }
                 self.send_installation(tokens, req, extensions, next).await
+            }
+            Credential::Token(TokenSource::Static(_)) if self.fixed.is_some() => {
+                let (value, id) = self.fixed.clone().expect("checked");
+                req.headers_mut().insert(http::header::AUTHORIZATION, value);
+                extensions.insert(CredentialId(id));
+                next.run(req, extensions).await
             }
             Credential::Token(source) => {
                 let template = req.try_clone();
                 let token = source.get().await.map_err(mw)?;
                 bearer(&mut req, &token)?;
+                name_credential(&req, extensions);
                 let resp = next.clone().run(req, extensions).await?;
                 if resp.status() != StatusCode::UNAUTHORIZED
                     || !matches!(source, TokenSource::User(_))
@@ -220,6 +266,7 @@ impl Middleware for AuthLayer {
                     Some(t) => {
                         drop(resp);
                         bearer(&mut again, &t)?;
+                        name_credential(&again, extensions);
                         next.run(again, extensions).await
                     }
                     None => Ok(resp),
@@ -244,11 +291,11 @@ mod tests {
                 .mount(s)
                 .await;
         }
-        let layer = AuthLayer {
-            credential: Credential::Token(TokenSource::Static(SecretString::from("ghp_x"))),
-            hosts: Hosts::new(&[&api.uri()]).unwrap(),
-            lag: LagRetry::default(),
-        };
+        let layer = AuthLayer::new(
+            Credential::Token(TokenSource::Static(SecretString::from("ghp_x"))),
+            Hosts::new(&[&api.uri()]).unwrap(),
+            LagRetry::default(),
+        );
         let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
             .with(layer)
             .build();

@@ -306,11 +306,13 @@ async fn stores_share_state_through_redis(url: &str) -> Outcome {
     let entry = github_auth::middleware::CachedResponse {
         etag: Some("\"e\"".into()),
         last_modified: None,
-        headers: vec![("etag".into(), "\"e\"".into())],
+        headers: [(http::header::ETAG, http::HeaderValue::from_static("\"e\""))]
+            .into_iter()
+            .collect(),
         body: bytes::Bytes::from_static(b"{}"),
     };
     a.cache_store()
-        .put("GET /x", entry.clone())
+        .put("GET /x", entry.clone().into())
         .await
         .map_err(|e| e.to_string())?;
     let got = b
@@ -318,7 +320,10 @@ async fn stores_share_state_through_redis(url: &str) -> Outcome {
         .get("GET /x")
         .await
         .map_err(|e| e.to_string())?;
-    check!(got == Some(entry), "cache entry not shared: {got:?}");
+    check!(
+        got.as_deref() == Some(&entry),
+        "cache entry not shared: {got:?}"
+    );
 
     // The in-flight cap: counted over both workers; a dead worker's slot comes back when its lease runs out.
     let (fa, fb) = (a.in_flight(), b.in_flight());

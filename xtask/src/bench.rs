@@ -136,3 +136,329 @@ fn count_ops(root: &Path) -> usize {
         .and_then(|v| v["operations"].as_array().map(Vec::len))
         .unwrap_or(0)
 }
+
+/// How the per-call instruction count is taken: hardware counters where the machine has them, otherwise
+/// cachegrind's count of executed instructions (exact and unaffected by load, but the process runs ~50× slower).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Counter {
+    Perf,
+    Cachegrind,
+    None,
+}
+
+impl Counter {
+    fn detect() -> Counter {
+        let perf = Command::new("perf")
+            .args(["stat", "-x,", "-e", "instructions:u", "--", "true"])
+            .output();
+        if let Ok(out) = perf {
+            let err = String::from_utf8_lossy(&out.stderr);
+            if out.status.success() && parse_perf(&err).is_some_and(|n| n > 0) {
+                return Counter::Perf;
+            }
+        }
+        let vg = Command::new("valgrind").arg("--version").output();
+        if vg.is_ok_and(|o| o.status.success()) {
+            return Counter::Cachegrind;
+        }
+        Counter::None
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Counter::Perf => "perf stat -e instructions:u",
+            Counter::Cachegrind => {
+                "valgrind --tool=cachegrind (I refs; perf has no hardware counters here)"
+            }
+            Counter::None => "none (neither perf counters nor valgrind available)",
+        }
+    }
+
+    /// User-space instructions executed by `bin args`, and its stdout.
+    fn count(self, bin: &Path, args: &[&str]) -> Result<(Option<u64>, String)> {
+        let mut c = match self {
+            Counter::Perf => {
+                let mut c = Command::new("perf");
+                c.args(["stat", "-x,", "-e", "instructions:u", "--"])
+                    .arg(bin);
+                c
+            }
+            Counter::Cachegrind => {
+                let mut c = Command::new("valgrind");
+                // Cachegrind counts every iteration of `rep movsb` as an instruction, so glibc's memcpy of a large
+                // buffer would count one per byte; the vector loop it uses below this threshold counts as hardware
+                // does, so every copy is counted alike.
+                c.env(
+                    "GLIBC_TUNABLES",
+                    "glibc.cpu.x86_rep_movsb_threshold=2147483647",
+                );
+                c.args([
+                    "--tool=cachegrind",
+                    "--cache-sim=no",
+                    "--cachegrind-out-file=/dev/null",
+                ])
+                .arg(bin);
+                c
+            }
+            Counter::None => Command::new(bin),
+        };
+        let out = c.args(args).output().context("running bench-requests")?;
+        let err = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            bail!("bench-requests {} failed:\n{err}", args.join(" "));
+        }
+        let n = match self {
+            Counter::Perf => parse_perf(&err),
+            Counter::Cachegrind => parse_cachegrind(&err),
+            Counter::None => None,
+        };
+        if self != Counter::None && n.is_none() {
+            bail!("no instruction count in:\n{err}");
+        }
+        Ok((n, String::from_utf8_lossy(&out.stdout).into_owned()))
+    }
+}
+
+/// The count of `perf stat -x,` output (`12345,,instructions:u,...`).
+fn parse_perf(stderr: &str) -> Option<u64> {
+    stderr
+        .lines()
+        .find(|l| l.contains("instructions"))?
+        .split(',')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The `I refs:` line of cachegrind's summary (`==123== I refs:        1,234,567`).
+fn parse_cachegrind(stderr: &str) -> Option<u64> {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("I") && l.contains("refs:"))?;
+    line.split("refs:")
+        .nth(1)?
+        .trim()
+        .replace(',', "")
+        .parse()
+        .ok()
+}
+
+/// The mock server process, stopped when dropped.
+struct Server {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Server {
+    fn start(bin: &Path) -> Result<Server> {
+        use std::io::BufRead;
+        let mut child = Command::new(bin)
+            .arg("serve")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .context("starting the mock server")?;
+        let mut line = String::new();
+        let stdout = child.stdout.take().context("server stdout")?;
+        std::io::BufReader::new(stdout).read_line(&mut line)?;
+        let port: u16 = line.trim().parse().context("the server prints its port")?;
+        Ok(Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Settings of `cargo xtask bench`.
+pub struct BenchArgs {
+    /// Runs of each measurement; medians are reported.
+    pub runs: usize,
+    /// Timed calls per run.
+    pub calls: usize,
+    /// Calls before the timed ones.
+    pub warmup: usize,
+    pub requests: bool,
+    pub regen: bool,
+}
+
+/// The client modes of the bench crate, in the order they are printed.
+const MODES: &[(&str, &str)] = &[
+    ("full", "github-auth, full middleware (200, cache stores)"),
+    ("full-304", "github-auth, full middleware (304 from cache)"),
+    ("generated", "github-rest client, no github-auth"),
+    ("types", "raw reqwest → github-rest types"),
+    ("value", "raw reqwest → serde_json::Value"),
+    ("octocrab", "octocrab"),
+];
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// `cargo xtask bench`: per-request cost on loopback (see `xtask/bench-requests`), then regen times.
+pub fn bench(root: &Path, args: &BenchArgs) -> Result<()> {
+    if args.requests {
+        requests(root, args)?;
+    }
+    if args.regen {
+        regen_times(root, args.runs)?;
+    }
+    Ok(())
+}
+
+fn requests(root: &Path, args: &BenchArgs) -> Result<()> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let target = if target.is_absolute() {
+        target
+    } else {
+        root.join(target)
+    };
+    let manifest = root.join("xtask/bench-requests/Cargo.toml");
+    eprintln!("building xtask/bench-requests (release)…");
+    run(
+        cargo(
+            root,
+            &target,
+            &[
+                "build",
+                "--release",
+                "--manifest-path",
+                manifest.to_str().context("UTF-8 path")?,
+            ],
+        ),
+        "build of bench-requests",
+    )?;
+    let bin = target.join("release/bench-requests");
+    let counter = Counter::detect();
+    let server = Server::start(&bin)?;
+    let warmup = args.warmup.to_string();
+    eprintln!(
+        "instructions: {}; {} calls after {} warm-up calls per process, median of {} runs",
+        counter.name(),
+        args.calls,
+        args.warmup,
+        args.runs
+    );
+    // A 100-issue page costs some 40 times a repository: fewer calls give as many instructions to count.
+    let scenarios = [
+        ("repo", "GET a repository (7.3 kB body)", args.calls),
+        (
+            "issues",
+            "GET a 100-issue list (per_page=100, 319 kB body)",
+            (args.calls / 5).max(1),
+        ),
+    ];
+    for (scenario, title, n_calls) in scenarios {
+        let calls = n_calls.to_string();
+        // (mode → instructions per call, wall µs per call) for each run.
+        let mut instr: Vec<Vec<f64>> = vec![Vec::new(); MODES.len()];
+        let mut wall: Vec<Vec<f64>> = vec![Vec::new(); MODES.len()];
+        for r in 0..args.runs.max(1) {
+            // Rotate the order so drift of a shared machine does not always favour the same mode.
+            for k in 0..MODES.len() {
+                let i = (k + r) % MODES.len();
+                let mode = MODES[i].0;
+                let a = |n: &str| -> Vec<String> {
+                    ["client", mode, scenario, &server.base, n, &warmup]
+                        .map(String::from)
+                        .to_vec()
+                };
+                let native = a(&calls);
+                let native: Vec<&str> = native.iter().map(String::as_str).collect();
+                let (_, out) = Counter::None.count(&bin, &native)?;
+                let ns: f64 = out.trim().parse().context("elapsed nanoseconds")?;
+                wall[i].push(ns / 1e3 / n_calls as f64);
+                if counter != Counter::None {
+                    let (full, _) = counter.count(&bin, &native)?;
+                    let zero = a("0");
+                    let zero: Vec<&str> = zero.iter().map(String::as_str).collect();
+                    let (base, _) = counter.count(&bin, &zero)?;
+                    let per =
+                        (full.unwrap_or(0) as f64 - base.unwrap_or(0) as f64) / n_calls as f64;
+                    instr[i].push(per);
+                }
+                eprint!(".");
+            }
+        }
+        eprintln!();
+        let instr: Vec<f64> = instr.into_iter().map(median).collect();
+        let wall: Vec<f64> = wall.into_iter().map(median).collect();
+        let idx = |m: &str| MODES.iter().position(|(n, _)| *n == m).expect("mode");
+        let (types, octo) = (idx("types"), idx("octocrab"));
+        println!(
+            "\n{title}: per call ({n_calls} calls a process), median of {} runs\n",
+            args.runs
+        );
+        println!("| client | instructions | × raw→types | × octocrab | wall µs | × raw→types |");
+        println!("|---|---:|---:|---:|---:|---:|");
+        for (i, (_, label)) in MODES.iter().enumerate() {
+            println!(
+                "| {label} | {:.0} | {:.2} | {:.2} | {:.1} | {:.2} |",
+                instr[i],
+                instr[i] / instr[types],
+                instr[i] / instr[octo],
+                wall[i],
+                wall[i] / wall[types]
+            );
+        }
+        let full = idx("full");
+        println!(
+            "\nfull stack: {:.3}× raw reqwest into our types (goal ≤ 1.05), {:.3}× octocrab (goal ≤ 0.5), in instructions",
+            instr[full] / instr[types],
+            instr[full] / instr[octo]
+        );
+    }
+    drop(server);
+    Ok(())
+}
+
+/// Regen time of one target (generation in memory plus the comparison `regen --check` makes) and of all five
+/// (generation of each in turn, as `check-all` does before building); the median of `runs`.
+fn regen_times(root: &Path, runs: usize) -> Result<()> {
+    let targets: Vec<String> = crate::spec::read_lock(root)?
+        .files
+        .into_iter()
+        .map(|f| f.target)
+        .collect();
+    let mut one = Vec::new();
+    let mut all = Vec::new();
+    for _ in 0..runs.max(1) {
+        let start = Instant::now();
+        let g = crate::regen::generate(root, "api.github.com")?;
+        let _ = crate::regen::stale_files(root, &g);
+        one.push(start.elapsed().as_secs_f64());
+        let start = Instant::now();
+        for t in &targets {
+            crate::regen::generate(root, t)?;
+        }
+        all.push(start.elapsed().as_secs_f64());
+    }
+    println!("\nregen (xtask's dev profile), median of {runs}:\n");
+    println!("| run | seconds |");
+    println!("|---|---:|");
+    println!(
+        "| one target (api.github.com, `regen --check`) | {:.2} |",
+        median(one)
+    );
+    println!(
+        "| all {} targets ({}) | {:.2} |",
+        targets.len(),
+        targets.join(", "),
+        median(all)
+    );
+    Ok(())
+}

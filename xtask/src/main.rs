@@ -21,7 +21,10 @@ const USAGE: &str = "usage: cargo xtask <command>
                                  program calling api.github.com and GHES 3.17 mocks with both clients
   semver-check                   generate api.github.com without and with xtask/semver/additions.json (an optional
                                  request field, an enum value) and run cargo-semver-checks on them (feature issues)
-  bench-compile [--runs N]       clean build time of the generated crate against octorust 0.10 (prints a table)";
+  bench-compile [--runs N]       clean build time of the generated crate against octorust 0.10 (prints a table)
+  bench [--runs N] [--calls N] [--warmup N] [--no-requests] [--no-regen]
+                                 per-request cost on loopback (our stack, raw reqwest, octocrab; instructions and
+                                 wall time), then regen time of one target and of all";
 
 fn main() {
     if let Err(e) = run() {
@@ -122,6 +125,22 @@ fn run() -> Result<()> {
         }
         Some("example-ghes") => xtask::example_ghes::run(&root)?,
         Some("semver-check") => xtask::semver::run(&root)?,
+        Some("bench") => {
+            let num = |name: &str, default: usize| -> Result<usize> {
+                Ok(flag(&args, name)
+                    .map(|r| r.parse())
+                    .transpose()?
+                    .unwrap_or(default))
+            };
+            let b = xtask::bench::BenchArgs {
+                runs: num("--runs", 3)?,
+                calls: num("--calls", 200)?,
+                warmup: num("--warmup", 20)?,
+                requests: !args.iter().any(|a| a == "--no-requests"),
+                regen: !args.iter().any(|a| a == "--no-regen"),
+            };
+            xtask::bench::bench(&root, &b)?;
+        }
         Some("test") => xtask::test_cmd::run(&root, &args[1..])?,
         Some("targets") => {
             for f in spec::read_lock(&root)?.files {

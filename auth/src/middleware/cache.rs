@@ -1,7 +1,7 @@
 //! Conditional requests: remember `ETag` / `Last-Modified`, send `If-None-Match` / `If-Modified-Since`, and answer
 //! a 304 from the cache. GitHub does not count a 304 against the primary rate limit when the request is authorised.
 
-use super::{buffer, identity, rebuild, StoreError};
+use super::{buffer, credential_key, rebuild, StoreError};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Extensions, Method, StatusCode};
@@ -10,14 +10,19 @@ use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 
 /// A cached successful response. Serialisable, so a shared store can keep it.
+///
+/// Stores hand entries out as `Arc<CachedResponse>`: a lookup copies nothing, and the headers are kept parsed, so
+/// neither storing a response nor answering a 304 turns them into strings and back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CachedResponse {
     /// The `ETag` validator.
     pub etag: Option<String>,
     /// The `Last-Modified` validator.
     pub last_modified: Option<String>,
-    /// Response headers (name, value), in order.
-    pub headers: Vec<(String, String)>,
+    /// Response headers; serialised as a list of `[name, value]` pairs (values that are not visible ASCII are
+    /// left out of the serialised form).
+    #[serde(with = "header_pairs")]
+    pub headers: HeaderMap,
     /// The body.
     pub body: Bytes,
 }
@@ -29,8 +34,36 @@ impl CachedResponse {
             + self
                 .headers
                 .iter()
-                .map(|(n, v)| n.len() + v.len())
+                .map(|(n, v)| n.as_str().len() + v.len())
                 .sum::<usize>()
+    }
+}
+
+/// Headers as `[name, value]` pairs in JSON, the form shared stores have always held.
+mod header_pairs {
+    use http::header::{HeaderMap, HeaderName, HeaderValue};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(h: &HeaderMap, s: S) -> Result<S::Ok, S::Error> {
+        let pairs: Vec<(&str, &str)> = h
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)))
+            .collect();
+        pairs.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<HeaderMap, D::Error> {
+        let pairs = Vec::<(String, String)>::deserialize(d)?;
+        let mut h = HeaderMap::with_capacity(pairs.len());
+        for (n, v) in pairs {
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(n.as_bytes()),
+                HeaderValue::from_str(&v),
+            ) {
+                h.append(n, v);
+            }
+        }
+        Ok(h)
     }
 }
 
@@ -44,9 +77,9 @@ impl CachedResponse {
 #[async_trait::async_trait]
 pub trait CacheStore: Send + Sync + 'static {
     /// The entry for `key`, if any.
-    async fn get(&self, key: &str) -> Result<Option<CachedResponse>, StoreError>;
+    async fn get(&self, key: &str) -> Result<Option<Arc<CachedResponse>>, StoreError>;
     /// Stores (or replaces) the entry for `key`.
-    async fn put(&self, key: &str, entry: CachedResponse) -> Result<(), StoreError>;
+    async fn put(&self, key: &str, entry: Arc<CachedResponse>) -> Result<(), StoreError>;
 }
 
 /// An in-memory least-recently-used [`CacheStore`] bounded by entry count and total bytes.
@@ -56,7 +89,7 @@ pub struct MemoryCacheStore {
 }
 
 struct MemoryInner {
-    map: lru::LruCache<String, CachedResponse>,
+    map: lru::LruCache<String, Arc<CachedResponse>>,
     bytes: usize,
 }
 
@@ -109,11 +142,11 @@ impl Default for MemoryCacheStore {
 
 #[async_trait::async_trait]
 impl CacheStore for MemoryCacheStore {
-    async fn get(&self, key: &str) -> Result<Option<CachedResponse>, StoreError> {
+    async fn get(&self, key: &str) -> Result<Option<Arc<CachedResponse>>, StoreError> {
         Ok(self.inner.lock().unwrap().map.get(key).cloned())
     }
 
-    async fn put(&self, key: &str, entry: CachedResponse) -> Result<(), StoreError> {
+    async fn put(&self, key: &str, entry: Arc<CachedResponse>) -> Result<(), StoreError> {
         let size = key.len() + entry.size();
         let mut i = self.inner.lock().unwrap();
         if let Some(old) = i.map.pop(key) {
@@ -175,8 +208,9 @@ impl CacheLayer {
     }
 }
 
-/// The cache key: method, URL, `Accept` and identity.
-fn cache_key(req: &reqwest::Request) -> String {
+/// The cache key: method, URL, `Accept` and the credential key (computed once per request by the authentication
+/// layer; a hash of the `Authorization` header otherwise).
+fn cache_key(req: &reqwest::Request, extensions: &Extensions) -> String {
     let accept = req
         .headers()
         .get(header::ACCEPT)
@@ -187,7 +221,7 @@ fn cache_key(req: &reqwest::Request) -> String {
         req.method(),
         req.url(),
         accept,
-        identity(req)
+        credential_key(extensions, req)
     )
 }
 
@@ -195,33 +229,29 @@ fn header_str(h: &HeaderMap, n: HeaderName) -> Option<String> {
     h.get(n).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
-/// The 304's headers replace the stored ones, except those describing the body, which the 304 does not carry.
-fn merged_headers(cached: &CachedResponse, fresh: &HeaderMap) -> HeaderMap {
-    let mut out = HeaderMap::new();
-    for (n, v) in &cached.headers {
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(n.as_bytes()),
-            HeaderValue::from_str(v),
-        ) {
-            out.append(n, v);
-        }
+/// Headers that describe a body, which a 304 does not carry.
+const BODY_HEADERS: [HeaderName; 4] = [
+    header::CONTENT_LENGTH,
+    header::CONTENT_TYPE,
+    header::CONTENT_ENCODING,
+    header::TRANSFER_ENCODING,
+];
+
+/// The 304's headers replace the stored ones, except those describing the body, which come from the cache. Built
+/// on the 304's own map: GitHub's 304 repeats nearly every header, so only the few it lacks are copied.
+fn merged_headers(cached: &CachedResponse, mut fresh: HeaderMap) -> HeaderMap {
+    for n in &BODY_HEADERS {
+        fresh.remove(n);
     }
-    let body_headers = [
-        header::CONTENT_LENGTH,
-        header::CONTENT_TYPE,
-        header::CONTENT_ENCODING,
-        header::TRANSFER_ENCODING,
-    ];
-    for n in fresh.keys() {
-        if body_headers.contains(n) {
+    for n in cached.headers.keys() {
+        if fresh.contains_key(n) {
             continue;
         }
-        out.remove(n);
-        for v in fresh.get_all(n) {
-            out.append(n.clone(), v.clone());
+        for v in cached.headers.get_all(n) {
+            fresh.append(n.clone(), v.clone());
         }
     }
-    out
+    fresh
 }
 
 #[async_trait::async_trait]
@@ -240,7 +270,7 @@ impl Middleware for CacheLayer {
         {
             return next.run(req, extensions).await;
         }
-        let key = cache_key(&req);
+        let key = cache_key(&req, extensions);
         let cached = match self.store.get(&key).await {
             Ok(c) => c,
             Err(e) => {
@@ -264,17 +294,17 @@ impl Middleware for CacheLayer {
                 req.headers_mut().insert(header::IF_MODIFIED_SINCE, v);
             }
         }
-        let resp = next.run(req, extensions).await?;
+        let mut resp = next.run(req, extensions).await?;
         match (resp.status(), cached) {
             (StatusCode::NOT_MODIFIED, Some(c)) => {
                 tracing::debug!("304 Not Modified; answered from the cache");
-                let headers = merged_headers(&c, resp.headers());
+                let headers = merged_headers(&c, std::mem::take(resp.headers_mut()));
                 Ok(rebuild(
                     StatusCode::OK,
                     resp.version(),
                     headers,
                     resp.url().clone(),
-                    c.body,
+                    c.body.clone(),
                 ))
             }
             (StatusCode::OK, _) => {
@@ -286,19 +316,12 @@ impl Middleware for CacheLayer {
                     return Ok(resp);
                 }
                 let (resp, body) = buffer(resp).await?;
-                let headers = resp
-                    .headers()
-                    .iter()
-                    .filter_map(|(n, v)| {
-                        Some((n.as_str().to_string(), v.to_str().ok()?.to_string()))
-                    })
-                    .collect();
-                let entry = CachedResponse {
+                let entry = Arc::new(CachedResponse {
                     etag,
                     last_modified,
-                    headers,
+                    headers: resp.headers().clone(),
                     body,
-                };
+                });
                 if let Err(e) = self.store.put(&key, entry).await {
                     tracing::warn!(error = %e, "cache store unavailable");
                 }
@@ -317,16 +340,44 @@ mod tests {
         CachedResponse {
             etag: Some("\"x\"".into()),
             last_modified: None,
-            headers: vec![],
+            headers: HeaderMap::new(),
             body: Bytes::from(vec![b'a'; n]),
         }
+    }
+
+    #[test]
+    fn a_304_keeps_its_own_headers_and_the_cached_body_headers() {
+        let mut c = entry(2);
+        for (n, v) in [
+            ("content-type", "application/json"),
+            ("content-length", "2"),
+            ("etag", "\"old\""),
+            ("x-only-cached", "1"),
+            ("x-ratelimit-remaining", "10"),
+        ] {
+            c.headers.append(n, HeaderValue::from_static(v));
+        }
+        let mut fresh = HeaderMap::new();
+        for (n, v) in [
+            ("content-length", "0"),
+            ("etag", "\"old\""),
+            ("x-ratelimit-remaining", "9"),
+        ] {
+            fresh.append(n, HeaderValue::from_static(v));
+        }
+        let m = merged_headers(&c, fresh);
+        assert_eq!(m["content-type"], "application/json");
+        assert_eq!(m["content-length"], "2");
+        assert_eq!(m["x-only-cached"], "1");
+        assert_eq!(m["x-ratelimit-remaining"], "9");
+        assert_eq!(m.get_all("etag").iter().count(), 1);
     }
 
     #[tokio::test]
     async fn memory_store_respects_bounds() {
         let s = MemoryCacheStore::new(3, 1000);
         for k in ["a", "b", "c", "d"] {
-            s.put(k, entry(10)).await.unwrap();
+            s.put(k, entry(10).into()).await.unwrap();
         }
         assert_eq!(s.len(), 3);
         assert!(
@@ -334,19 +385,35 @@ mod tests {
             "least recently used went first"
         );
         assert_eq!(s.bytes(), 3 * 11);
-        s.put("big", entry(990)).await.unwrap();
+        s.put("big", entry(990).into()).await.unwrap();
         assert!(s.bytes() <= 1000, "{}", s.bytes());
         assert!(s.get("big").await.unwrap().is_some());
-        s.put("huge", entry(5000)).await.unwrap();
+        s.put("huge", entry(5000).into()).await.unwrap();
         assert!(s.get("huge").await.unwrap().is_none());
-        s.put("big", entry(1)).await.unwrap();
+        s.put("big", entry(1).into()).await.unwrap();
         assert!(s.bytes() <= 1000);
         assert_eq!(s.get("big").await.unwrap().unwrap().body.len(), 1);
     }
 
     #[test]
     fn entry_round_trips_through_serde() {
-        let e = entry(3);
+        let mut e = entry(3);
+        e.headers
+            .append(header::ETAG, HeaderValue::from_static("\"x\""));
+        e.headers
+            .append(header::VARY, HeaderValue::from_static("Accept"));
+        e.headers
+            .append(header::VARY, HeaderValue::from_static("Authorization"));
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            json["headers"],
+            serde_json::json!([
+                ["etag", "\"x\""],
+                ["vary", "Accept"],
+                ["vary", "Authorization"]
+            ]),
+            "the form shared stores hold"
+        );
         assert_eq!(
             serde_json::from_str::<CachedResponse>(&serde_json::to_string(&e).unwrap()).unwrap(),
             e

@@ -10,7 +10,7 @@
 
 use super::ratelimit::{predict_resource, RateLimitConfig, RateLimitEvent};
 use super::retry::Attempts;
-use super::{identity, operation_id, rebuild, Clock};
+use super::{credential_key, operation_id, rebuild, Clock};
 use crate::clock::unix_ms;
 use futures::StreamExt;
 use http::{Extensions, Method, StatusCode};
@@ -600,7 +600,7 @@ impl Middleware for GateLayer {
     ) -> reqwest_middleware::Result<reqwest::Response> {
         let ident = match extensions.get::<Identity>() {
             Some(i) => i.0.clone(),
-            None => Arc::from(identity(&req)),
+            None => credential_key(extensions, &req),
         };
         let op = operation_id(extensions);
         // `/rate_limit` does not count against the limit and is how a caller checks it, so it is never held back.
@@ -613,9 +613,9 @@ impl Middleware for GateLayer {
         let slot = if exempt {
             lane.exempt_slot()
         } else {
-            let resource = match extensions.get::<ResourceHint>() {
-                Some(h) => h.0.clone(),
-                None => predict_resource(op, req.url().path()).to_string(),
+            let resource: std::borrow::Cow<'static, str> = match extensions.get::<ResourceHint>() {
+                Some(h) => h.0.clone().into(),
+                None => predict_resource(op, req.url().path()).into(),
             };
             // Writes take turns, so that the pacing holds at the moment each is sent.
             let _turn = match paced {
@@ -645,7 +645,7 @@ impl Middleware for GateLayer {
         }
         extensions.insert(slot.info);
         extensions.get_or_insert_default::<Attempts>().0 += 1;
-        let resp = next.run(req, extensions).await?;
+        let mut resp = next.run(req, extensions).await?;
         let status = resp.status();
         if matches!(
             status,
@@ -677,7 +677,11 @@ impl Middleware for GateLayer {
             return Ok(resp);
         }
         // The slot travels with the body, so a request counts as in flight until its body is read or dropped.
-        let (version, headers, url) = (resp.version(), resp.headers().clone(), resp.url().clone());
+        let (version, headers, url) = (
+            resp.version(),
+            std::mem::take(resp.headers_mut()),
+            resp.url().clone(),
+        );
         let body = resp.bytes_stream().map(move |chunk| {
             let _held = &slot;
             chunk

@@ -225,10 +225,12 @@ impl MiddlewareConfig {
     }
 }
 
-/// Names the credential of a request when its `Authorization` header changes over its life: an installation's
-/// token is replaced every hour, but GitHub counts rate limits per installation, so the authentication layer sets
-/// this and the rate-limit state, back-off and in-flight cap stay with the installation across refreshes (and are
-/// shared by every worker using it).
+/// Names the credential of a request, set by the authentication layer once per request (once per client for a
+/// fixed token) so the cache, the rate-limit state and the gate key on it without hashing the `Authorization` header
+/// again. For an installation it names the installation, not the token: a token is replaced every hour, but GitHub
+/// counts rate limits per installation, so the rate-limit state, back-off and in-flight cap stay with the
+/// installation across refreshes (and are shared by every worker using it). Otherwise it is [`identity`] of the
+/// header. A layer added without the authentication layer finds none and hashes the header itself.
 #[derive(Debug, Clone)]
 pub struct CredentialId(pub Arc<str>);
 
@@ -246,19 +248,33 @@ pub(crate) struct SendTimeToken {
 /// `Authorization` header, hex-encoded, or `anonymous`. Stores key on this, never on the header itself.
 pub fn identity(req: &reqwest::Request) -> String {
     match req.headers().get(http::header::AUTHORIZATION) {
-        Some(v) => hex::encode(&sha2::Sha256::digest(v.as_bytes())[..16]),
+        Some(v) => identity_of(v),
         None => "anonymous".to_string(),
     }
 }
 
+/// [`identity`] of an `Authorization` header value.
+pub(crate) fn identity_of(v: &http::HeaderValue) -> String {
+    hex::encode(&sha2::Sha256::digest(v.as_bytes())[..16])
+}
+
+/// The credential key of a request: the [`CredentialId`] the authentication layer put in its extensions (computed
+/// once per request, or once per client for a fixed token), or else [`identity`] of its header.
+pub(crate) fn credential_key(ext: &http::Extensions, req: &reqwest::Request) -> Arc<str> {
+    match ext.get::<CredentialId>() {
+        Some(c) => c.0.clone(),
+        None => Arc::from(identity(req)),
+    }
+}
+
 /// Reads a response's body and gives back an equivalent response (status, version, headers, URL) holding it, so a
-/// layer can look at the body and still pass the response on.
+/// layer can look at the body and still pass the response on. The headers move over; nothing is copied but the URL.
 pub(crate) async fn buffer(
-    resp: reqwest::Response,
+    mut resp: reqwest::Response,
 ) -> Result<(reqwest::Response, Bytes), reqwest::Error> {
     let status = resp.status();
     let version = resp.version();
-    let headers = resp.headers().clone();
+    let headers = std::mem::take(resp.headers_mut());
     let url = resp.url().clone();
     let body = resp.bytes().await?;
     Ok((rebuild(status, version, headers, url, body.clone()), body))

@@ -7,7 +7,7 @@
 
 use super::error::rate_limited;
 use super::gate::{Identity, Lanes, ResourceHint, SendInfo, SharedInFlight};
-use super::{buffer, identity, operation_id, Clock, StoreError};
+use super::{buffer, credential_key, operation_id, Clock, StoreError};
 use crate::clock::unix_ms;
 use http::{Extensions, StatusCode};
 use reqwest_middleware::{Middleware, Next};
@@ -96,7 +96,8 @@ pub trait RateLimitStore: Send + Sync + 'static {
 /// The in-process [`RateLimitStore`]: shared by every client built from the same config.
 #[derive(Debug, Default)]
 pub struct MemoryRateLimitStore {
-    resources: Mutex<HashMap<(String, String), ResourceState>>,
+    /// Identity → resource → state; nested so a lookup or an update of a known pair allocates nothing.
+    resources: Mutex<HashMap<String, HashMap<String, ResourceState>>>,
     backoff: Mutex<HashMap<String, u64>>,
 }
 
@@ -118,7 +119,8 @@ impl RateLimitStore for MemoryRateLimitStore {
             .resources
             .lock()
             .unwrap()
-            .get(&(identity.to_string(), resource.to_string()))
+            .get(identity)
+            .and_then(|r| r.get(resource))
             .cloned())
     }
 
@@ -129,9 +131,16 @@ impl RateLimitStore for MemoryRateLimitStore {
         state: ResourceState,
     ) -> Result<(), StoreError> {
         let mut m = self.resources.lock().unwrap();
-        let key = (identity.to_string(), resource.to_string());
-        let merged = ResourceState::merge(m.get(&key), state);
-        m.insert(key, merged);
+        let per = match m.get_mut(identity) {
+            Some(per) => per,
+            None => m.entry(identity.to_string()).or_default(),
+        };
+        match per.get_mut(resource) {
+            Some(current) => *current = ResourceState::merge(Some(current), state),
+            None => {
+                per.insert(resource.to_string(), state);
+            }
+        }
         Ok(())
     }
 
@@ -306,15 +315,16 @@ pub struct RateLimitLayer {
 
 /// The resource a request will most likely be counted against, so the gate can check it before sending.
 pub(crate) fn predict_resource(op: Option<&str>, path: &str) -> &'static str {
-    let p = op
-        .map(|o| format!("/{o}"))
-        .unwrap_or_else(|| path.to_string());
-    let tail = p.trim_start_matches("/api/v3");
-    if tail.starts_with("/search/code") {
+    // Operation ids read like paths without the leading slash (`search/code`).
+    let tail = match op {
+        Some(o) => o,
+        None => path.trim_start_matches("/api/v3").trim_start_matches('/'),
+    };
+    if tail.starts_with("search/code") {
         "code_search"
-    } else if tail.starts_with("/search/") {
+    } else if tail.starts_with("search/") {
         "search"
-    } else if tail.starts_with("/graphql") {
+    } else if tail.starts_with("graphql") {
         "graphql"
     } else {
         "core"
@@ -369,6 +379,12 @@ impl RateLimitLayer {
         }
     }
 
+    /// Whether anyone hears an event: the hook, or a `tracing` subscriber at debug level. Events of every response
+    /// are built only then.
+    fn heard(&self) -> bool {
+        self.config.hook.is_some() || tracing::enabled!(tracing::Level::DEBUG)
+    }
+
     /// Records what a response's rate-limit headers say.
     async fn observe(
         &self,
@@ -386,20 +402,18 @@ impl RateLimitLayer {
             used: rl.used,
             reset,
         };
-        if let Err(e) = self
-            .config
-            .store
-            .observe(ident, resource, state.clone())
-            .await
-        {
+        let event = self.heard().then(|| state.clone());
+        if let Err(e) = self.config.store.observe(ident, resource, state).await {
             tracing::warn!(error = %e, "rate-limit store unavailable");
         }
-        self.emit(RateLimitEvent::Observed {
-            identity: ident.to_string(),
-            resource: resource.to_string(),
-            state,
-            operation: op,
-        });
+        if let Some(state) = event {
+            self.emit(RateLimitEvent::Observed {
+                identity: ident.to_string(),
+                resource: resource.to_string(),
+                state,
+                operation: op,
+            });
+        }
     }
 
     /// How long a secondary limit asks us to wait; `backoffs` counts the waits without a hint so far.
@@ -437,10 +451,7 @@ impl Middleware for RateLimitLayer {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
-        let ident: Arc<str> = match extensions.get::<super::CredentialId>() {
-            Some(c) => c.0.clone(),
-            None => Arc::from(identity(&req)),
-        };
+        let ident = credential_key(extensions, &req);
         extensions.insert(Identity(ident.clone()));
         let op = operation_id(extensions);
         let predicted = predict_resource(op, req.url().path());
@@ -462,8 +473,8 @@ impl Middleware for RateLimitLayer {
             let sent = extensions.get::<SendInfo>().copied();
 
             let status = resp.status();
-            let rl = github_rest::RateLimitHeaders::from_headers(resp.headers());
-            let resource = rl.resource.clone().unwrap_or_else(|| predicted.to_string());
+            let mut rl = github_rest::RateLimitHeaders::from_headers(resp.headers());
+            let resource = rl.resource.take().unwrap_or_else(|| predicted.to_string());
             self.observe(&ident, &resource, &rl, op).await;
             if !matches!(
                 status,

@@ -40,6 +40,10 @@ impl Middleware for TraceLayer {
             error = Empty,
         );
         let out = next.run(req, extensions).instrument(span.clone()).await;
+        if span.is_disabled() {
+            // No subscriber wants the span: skip reading the headers for its fields.
+            return out;
+        }
         span.record(
             "attempt",
             extensions.get::<Attempts>().map_or(1, |a| a.0.max(1)),
