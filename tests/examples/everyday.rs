@@ -3,7 +3,7 @@
 //!
 //! Run with `cargo run -p tests --example everyday`.
 
-use github_auth::{AuthError, AuthBuilder, SecretString};
+use github_auth::{AuthBuilder, AuthError, SecretString};
 use github_rest::issues::IssuesListForRepoQuery;
 use github_rest::prelude::*;
 use github_rest::repos::ReposUploadReleaseAssetQuery;

@@ -274,9 +274,16 @@ async fn per_call_options_carry_headers_media_type_and_time_out_without_leaving_
         .get("octocat", "slow")
         .await
         .expect_err("times out");
-    assert!(started.elapsed() < std::time::Duration::from_millis(700), "{err:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(700),
+        "{err:?}"
+    );
     assert!(matches!(err, Error::Http(_)), "{err:?}");
     // The client itself is unchanged: no option leaks into the next call.
-    let repo = client.repos().get("octocat", "slow").await.expect("no time-out");
+    let repo = client
+        .repos()
+        .get("octocat", "slow")
+        .await
+        .expect("no time-out");
     assert_eq!(repo.status, 200);
 }
