@@ -412,7 +412,72 @@ pub fn render(name_a: &str, spec_a: &Value, name_b: &str, spec_b: &Value) -> Str
         md.push('\n');
     }
     webhooks_section(&mut md, name_a, spec_a, name_b, spec_b);
+    type_names_section(&mut md, spec_a, spec_b);
     md
+}
+
+/// The public type names each description gives the generated crate, with a signature of each type's shape (its
+/// JSON field names, enum values or union members) to recognise a type that only changed its name.
+fn type_names(spec: &Value) -> BTreeMap<String, String> {
+    let Ok(mut model) = crate::lower::lower(spec) else {
+        return BTreeMap::new();
+    };
+    crate::passes::run(&mut model, &[]);
+    model
+        .emitted()
+        .map(|(_, d)| {
+            let sig = match &d.kind {
+                crate::model::DefKind::Struct(fields) => {
+                    let mut f: Vec<&str> = fields.iter().map(|f| f.json.as_str()).collect();
+                    f.sort();
+                    format!("struct {}", f.join(","))
+                }
+                crate::model::DefKind::Enum(vs) => {
+                    let mut v: Vec<&str> = vs.iter().map(|(_, j)| j.as_str()).collect();
+                    v.sort();
+                    format!("enum {}", v.join(","))
+                }
+                crate::model::DefKind::Untagged(vs) => {
+                    let v: Vec<String> = vs.iter().map(|v| model.path_string(&v.ty)).collect();
+                    format!("union {}", v.join(","))
+                }
+                crate::model::DefKind::Pending => String::new(),
+            };
+            (d.name.clone(), sig)
+        })
+        .collect()
+}
+
+/// Renamed, added and removed Rust types: a rename breaks code that names the type, so a spec bump should list them.
+fn type_names_section(md: &mut String, a: &Value, b: &Value) {
+    let (ta, tb) = (type_names(a), type_names(b));
+    let gone: Vec<(&String, &String)> = ta.iter().filter(|(n, _)| !tb.contains_key(*n)).collect();
+    let new: Vec<(&String, &String)> = tb.iter().filter(|(n, _)| !ta.contains_key(*n)).collect();
+    let mut renamed = Vec::new();
+    for (old, sig) in &gone {
+        let same: Vec<&&String> = new.iter().filter(|(_, s)| s == sig).map(|(n, _)| n).collect();
+        let before: Vec<&&String> = gone.iter().filter(|(_, s)| s == sig).map(|(n, _)| n).collect();
+        if let ([to], [_]) = (same.as_slice(), before.as_slice()) {
+            renamed.push((*old, **to));
+        }
+    }
+    let _ = writeln!(
+        md,
+        "## Rust type names\n\n{} types in the first, {} in the second: {} renamed, {} only in the first, {} only in the \
+         second.\n",
+        ta.len(),
+        tb.len(),
+        renamed.len(),
+        gone.len() - renamed.len(),
+        new.len() - renamed.len()
+    );
+    if !renamed.is_empty() {
+        let _ = writeln!(md, "| renamed from | to |\n|---|---|");
+        for (from, to) in renamed {
+            let _ = writeln!(md, "| `{from}` | `{to}` |");
+        }
+        md.push('\n');
+    }
 }
 
 /// Each webhook definition (`x-webhooks` key) with its event and action and its payload schema, expanded.

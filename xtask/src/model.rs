@@ -450,6 +450,8 @@ impl Model {
                     .all(|f| !f.required || f.nullable || self.has_default(&f.ty, depth + 1)),
                 _ => false,
             },
+            // A time has no sensible default.
+            RType::Timestamp => false,
             _ => true,
         }
     }
