@@ -648,7 +648,10 @@ impl Client {
                 b = b.headers(o.headers.clone());
             }
             if let Some(a) = &o.accept {
-                b = b.headers(http::HeaderMap::from_iter([(http::header::ACCEPT, a.clone())]));
+                b = b.headers(http::HeaderMap::from_iter([(
+                    http::header::ACCEPT,
+                    a.clone(),
+                )]));
             }
             if let Some(t) = o.timeout {
                 b = b.timeout(t);

@@ -120,11 +120,13 @@ impl serde::de::Visitor<'_> for Visitor {
     }
 
     fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Timestamp, E> {
-        Timestamp::from_unix_seconds(v).ok_or_else(|| E::custom(format!("Unix seconds out of range: {v}")))
+        Timestamp::from_unix_seconds(v)
+            .ok_or_else(|| E::custom(format!("Unix seconds out of range: {v}")))
     }
 
     fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Timestamp, E> {
-        let v = i64::try_from(v).map_err(|_| E::custom(format!("Unix seconds out of range: {v}")))?;
+        let v =
+            i64::try_from(v).map_err(|_| E::custom(format!("Unix seconds out of range: {v}")))?;
         self.visit_i64(v)
     }
 
@@ -167,7 +169,10 @@ mod tests {
     fn writes_rfc3339_with_z() {
         let t = read(r#""2011-04-14T18:00:49+02:00""#).unwrap();
         assert_eq!(t.to_string(), "2011-04-14T16:00:49Z");
-        assert_eq!(serde_json::to_string(&t).unwrap(), r#""2011-04-14T16:00:49Z""#);
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            r#""2011-04-14T16:00:49Z""#
+        );
         let frac = read(r#""2011-04-14T16:00:49.5Z""#).unwrap();
         assert_eq!(frac.to_string(), "2011-04-14T16:00:49.500Z");
         assert_eq!(read(&serde_json::to_string(&frac).unwrap()).unwrap(), frac);
@@ -175,7 +180,15 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_time() {
-        for bad in [r#""yesterday""#, r#""2011-04-14""#, r#""""#, "true", "null", "[]", "1e300"] {
+        for bad in [
+            r#""yesterday""#,
+            r#""2011-04-14""#,
+            r#""""#,
+            "true",
+            "null",
+            "[]",
+            "1e300",
+        ] {
             assert!(read(bad).is_err(), "{bad} was read");
         }
         assert!("2011-04-14 16:00:49".parse::<Timestamp>().is_err());
@@ -187,6 +200,9 @@ mod tests {
         let t: Timestamp = now.into();
         let back: DateTime<Utc> = t.into();
         assert_eq!(back, now);
-        assert_eq!(t.year(), now.format("%Y").to_string().parse::<i32>().unwrap());
+        assert_eq!(
+            t.year(),
+            now.format("%Y").to_string().parse::<i32>().unwrap()
+        );
     }
 }
