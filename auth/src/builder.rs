@@ -181,7 +181,7 @@ impl AuthBuilder {
     /// use github_auth::{AuthBuilder, ClientCredentials};
     /// use github_rest::types::AppsCheckTokenRequest;
     /// let client = AuthBuilder::oauth_app(ClientCredentials::new("Iv23abc", "secret")).build()?;
-    /// let check = AppsCheckTokenRequest { access_token: "gho_…".into() };
+    /// let check = AppsCheckTokenRequest::new("gho_…");
     /// let auth = client.apps().check_token("Iv23abc", &check).await?;
     /// # Ok(()) }
     /// ```

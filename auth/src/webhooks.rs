@@ -1,5 +1,5 @@
 //! Receiving webhooks: verify a delivery's `X-Hub-Signature-256`, decode it into the typed
-//! [`WebhookEvent`](github_rest::webhooks::WebhookEvent), and notice redeliveries.
+//! [`WebhookEvent`], and notice redeliveries.
 //!
 //! GitHub signs each delivery with HMAC-SHA256 of the raw body under the webhook's secret and sends the hex digest as
 //! `X-Hub-Signature-256: sha256=<64 hex digits>`. [`WebhookSecrets`] holds one or more secrets (several while a secret

@@ -258,7 +258,7 @@ impl<'a> ActionsApi<'a> {
             )
             .await
     }
-    /// Like [`get_actions_cache_usage_by_repo_for_org`](Self::get_actions_cache_usage_by_repo_for_org), as a stream of the `repository_cache_usages` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_actions_cache_usage_by_repo_for_org`](Self::get_actions_cache_usage_by_repo_for_org), as a stream of the `repository_cache_usages` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_actions_cache_usage_by_repo_for_org_stream(
         &self,
         org: &str,
@@ -290,7 +290,7 @@ impl<'a> ActionsApi<'a> {
             .call(&LIST_HOSTED_RUNNERS_FOR_ORG, Args::new(&[&org]).query(query))
             .await
     }
-    /// Like [`list_hosted_runners_for_org`](Self::list_hosted_runners_for_org), as a stream of the `runners` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_hosted_runners_for_org`](Self::list_hosted_runners_for_org), as a stream of the `runners` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_hosted_runners_for_org_stream(
         &self,
         org: &str,
@@ -804,7 +804,7 @@ impl<'a> ActionsApi<'a> {
             )
             .await
     }
-    /// Like [`list_selected_repositories_enabled_github_actions_organization`](Self::list_selected_repositories_enabled_github_actions_organization), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_selected_repositories_enabled_github_actions_organization`](Self::list_selected_repositories_enabled_github_actions_organization), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_selected_repositories_enabled_github_actions_organization_stream(
         &self,
         org: &str,
@@ -993,7 +993,7 @@ impl<'a> ActionsApi<'a> {
             )
             .await
     }
-    /// Like [`list_selected_repositories_self_hosted_runners_organization`](Self::list_selected_repositories_self_hosted_runners_organization), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_selected_repositories_self_hosted_runners_organization`](Self::list_selected_repositories_self_hosted_runners_organization), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_selected_repositories_self_hosted_runners_organization_stream(
         &self,
         org: &str,
@@ -1149,7 +1149,7 @@ impl<'a> ActionsApi<'a> {
             )
             .await
     }
-    /// Like [`list_self_hosted_runner_groups_for_org`](Self::list_self_hosted_runner_groups_for_org), as a stream of the `runner_groups` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_self_hosted_runner_groups_for_org`](Self::list_self_hosted_runner_groups_for_org), as a stream of the `runner_groups` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_self_hosted_runner_groups_for_org_stream(
         &self,
         org: &str,
@@ -1281,7 +1281,7 @@ impl<'a> ActionsApi<'a> {
             )
             .await
     }
-    /// Like [`list_github_hosted_runners_in_group_for_org`](Self::list_github_hosted_runners_in_group_for_org), as a stream of the `runners` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_github_hosted_runners_in_group_for_org`](Self::list_github_hosted_runners_in_group_for_org), as a stream of the `runners` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_github_hosted_runners_in_group_for_org_stream(
         &self,
         org: &str,
@@ -1321,7 +1321,7 @@ impl<'a> ActionsApi<'a> {
             )
             .await
     }
-    /// Like [`list_repo_access_to_self_hosted_runner_group_in_org`](Self::list_repo_access_to_self_hosted_runner_group_in_org), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_repo_access_to_self_hosted_runner_group_in_org`](Self::list_repo_access_to_self_hosted_runner_group_in_org), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_repo_access_to_self_hosted_runner_group_in_org_stream(
         &self,
         org: &str,
@@ -1433,7 +1433,7 @@ impl<'a> ActionsApi<'a> {
             )
             .await
     }
-    /// Like [`list_self_hosted_runners_in_group_for_org`](Self::list_self_hosted_runners_in_group_for_org), as a stream of the `runners` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_self_hosted_runners_in_group_for_org`](Self::list_self_hosted_runners_in_group_for_org), as a stream of the `runners` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_self_hosted_runners_in_group_for_org_stream(
         &self,
         org: &str,
@@ -1540,7 +1540,7 @@ impl<'a> ActionsApi<'a> {
             .call(&LIST_SELF_HOSTED_RUNNERS_FOR_ORG, Args::new(&[&org]).query(query))
             .await
     }
-    /// Like [`list_self_hosted_runners_for_org`](Self::list_self_hosted_runners_for_org), as a stream of the `runners` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_self_hosted_runners_for_org`](Self::list_self_hosted_runners_for_org), as a stream of the `runners` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_self_hosted_runners_for_org_stream(
         &self,
         org: &str,
@@ -1857,7 +1857,7 @@ impl<'a> ActionsApi<'a> {
     ) -> Result<Response<types::ActionsListOrgSecretsResponse>, Error> {
         self.client.call(&LIST_ORG_SECRETS, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_org_secrets`](Self::list_org_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_org_secrets`](Self::list_org_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_org_secrets_stream(
         &self,
         org: &str,
@@ -2060,7 +2060,7 @@ impl<'a> ActionsApi<'a> {
             )
             .await
     }
-    /// Like [`list_selected_repos_for_org_secret`](Self::list_selected_repos_for_org_secret), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_selected_repos_for_org_secret`](Self::list_selected_repos_for_org_secret), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_selected_repos_for_org_secret_stream(
         &self,
         org: &str,
@@ -2177,7 +2177,7 @@ impl<'a> ActionsApi<'a> {
     ) -> Result<Response<types::ActionsListOrgVariablesResponse>, Error> {
         self.client.call(&LIST_ORG_VARIABLES, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_org_variables`](Self::list_org_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_org_variables`](Self::list_org_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_org_variables_stream(
         &self,
         org: &str,
@@ -2299,7 +2299,7 @@ impl<'a> ActionsApi<'a> {
             )
             .await
     }
-    /// Like [`list_selected_repos_for_org_variable`](Self::list_selected_repos_for_org_variable), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_selected_repos_for_org_variable`](Self::list_selected_repos_for_org_variable), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_selected_repos_for_org_variable_stream(
         &self,
         org: &str,
@@ -2418,7 +2418,7 @@ impl<'a> ActionsApi<'a> {
             .call(&LIST_ARTIFACTS_FOR_REPO, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_artifacts_for_repo`](Self::list_artifacts_for_repo), as a stream of the `artifacts` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_artifacts_for_repo`](Self::list_artifacts_for_repo), as a stream of the `artifacts` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_artifacts_for_repo_stream(
         &self,
         owner: &str,
@@ -2638,7 +2638,7 @@ impl<'a> ActionsApi<'a> {
             .call(&GET_ACTIONS_CACHE_LIST, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`get_actions_cache_list`](Self::get_actions_cache_list), as a stream of the `actions_caches` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_actions_cache_list`](Self::get_actions_cache_list), as a stream of the `actions_caches` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_actions_cache_list_stream(
         &self,
         owner: &str,
@@ -2717,7 +2717,7 @@ impl<'a> ActionsApi<'a> {
             )
             .await
     }
-    /// Like [`list_concurrency_groups_for_repository`](Self::list_concurrency_groups_for_repository), as a stream of the `concurrency_groups` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_concurrency_groups_for_repository`](Self::list_concurrency_groups_for_repository), as a stream of the `concurrency_groups` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_concurrency_groups_for_repository_stream(
         &self,
         owner: &str,
@@ -2912,7 +2912,7 @@ impl<'a> ActionsApi<'a> {
             )
             .await
     }
-    /// Like [`list_repo_organization_secrets`](Self::list_repo_organization_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_repo_organization_secrets`](Self::list_repo_organization_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_repo_organization_secrets_stream(
         &self,
         owner: &str,
@@ -2951,7 +2951,7 @@ impl<'a> ActionsApi<'a> {
             )
             .await
     }
-    /// Like [`list_repo_organization_variables`](Self::list_repo_organization_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_repo_organization_variables`](Self::list_repo_organization_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_repo_organization_variables_stream(
         &self,
         owner: &str,
@@ -3321,7 +3321,7 @@ impl<'a> ActionsApi<'a> {
             )
             .await
     }
-    /// Like [`list_self_hosted_runners_for_repo`](Self::list_self_hosted_runners_for_repo), as a stream of the `runners` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_self_hosted_runners_for_repo`](Self::list_self_hosted_runners_for_repo), as a stream of the `runners` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_self_hosted_runners_for_repo_stream(
         &self,
         owner: &str,
@@ -3669,7 +3669,7 @@ impl<'a> ActionsApi<'a> {
             .call(&LIST_WORKFLOW_RUNS_FOR_REPO, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_workflow_runs_for_repo`](Self::list_workflow_runs_for_repo), as a stream of the `workflow_runs` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_workflow_runs_for_repo`](Self::list_workflow_runs_for_repo), as a stream of the `workflow_runs` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_workflow_runs_for_repo_stream(
         &self,
         owner: &str,
@@ -3798,7 +3798,7 @@ impl<'a> ActionsApi<'a> {
             )
             .await
     }
-    /// Like [`list_workflow_run_artifacts`](Self::list_workflow_run_artifacts), as a stream of the `artifacts` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_workflow_run_artifacts`](Self::list_workflow_run_artifacts), as a stream of the `artifacts` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_workflow_run_artifacts_stream(
         &self,
         owner: &str,
@@ -3869,7 +3869,7 @@ impl<'a> ActionsApi<'a> {
             )
             .await
     }
-    /// Like [`list_jobs_for_workflow_run_attempt`](Self::list_jobs_for_workflow_run_attempt), as a stream of the `jobs` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_jobs_for_workflow_run_attempt`](Self::list_jobs_for_workflow_run_attempt), as a stream of the `jobs` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_jobs_for_workflow_run_attempt_stream(
         &self,
         owner: &str,
@@ -3976,7 +3976,7 @@ impl<'a> ActionsApi<'a> {
             )
             .await
     }
-    /// Like [`list_concurrency_groups_for_workflow_run`](Self::list_concurrency_groups_for_workflow_run), as a stream of the `concurrency_groups` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_concurrency_groups_for_workflow_run`](Self::list_concurrency_groups_for_workflow_run), as a stream of the `concurrency_groups` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_concurrency_groups_for_workflow_run_stream(
         &self,
         owner: &str,
@@ -4068,7 +4068,7 @@ impl<'a> ActionsApi<'a> {
             )
             .await
     }
-    /// Like [`list_jobs_for_workflow_run`](Self::list_jobs_for_workflow_run), as a stream of the `jobs` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_jobs_for_workflow_run`](Self::list_jobs_for_workflow_run), as a stream of the `jobs` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_jobs_for_workflow_run_stream(
         &self,
         owner: &str,
@@ -4274,7 +4274,7 @@ impl<'a> ActionsApi<'a> {
             .call(&LIST_REPO_SECRETS, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_repo_secrets`](Self::list_repo_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_repo_secrets`](Self::list_repo_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_repo_secrets_stream(
         &self,
         owner: &str,
@@ -4413,7 +4413,7 @@ impl<'a> ActionsApi<'a> {
             .call(&LIST_REPO_VARIABLES, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_repo_variables`](Self::list_repo_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_repo_variables`](Self::list_repo_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_repo_variables_stream(
         &self,
         owner: &str,
@@ -4538,7 +4538,7 @@ impl<'a> ActionsApi<'a> {
             .call(&LIST_REPO_WORKFLOWS, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_repo_workflows`](Self::list_repo_workflows), as a stream of the `workflows` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_repo_workflows`](Self::list_repo_workflows), as a stream of the `workflows` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_repo_workflows_stream(
         &self,
         owner: &str,
@@ -4678,7 +4678,7 @@ impl<'a> ActionsApi<'a> {
             )
             .await
     }
-    /// Like [`list_workflow_runs`](Self::list_workflow_runs), as a stream of the `workflow_runs` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_workflow_runs`](Self::list_workflow_runs), as a stream of the `workflow_runs` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_workflow_runs_stream(
         &self,
         owner: &str,
@@ -4748,7 +4748,7 @@ impl<'a> ActionsApi<'a> {
             )
             .await
     }
-    /// Like [`list_environment_secrets`](Self::list_environment_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_environment_secrets`](Self::list_environment_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_environment_secrets_stream(
         &self,
         owner: &str,
@@ -4907,7 +4907,7 @@ impl<'a> ActionsApi<'a> {
             )
             .await
     }
-    /// Like [`list_environment_variables`](Self::list_environment_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_environment_variables`](Self::list_environment_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_environment_variables_stream(
         &self,
         owner: &str,

@@ -44,7 +44,7 @@ impl<'a> ActivityApi<'a> {
     ) -> Result<Response<Vec<types::Event>>, Error> {
         self.client.call(&LIST_PUBLIC_EVENTS, Args::new(&[]).query(query)).await
     }
-    /// Like [`list_public_events`](Self::list_public_events), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_public_events`](Self::list_public_events), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_public_events_stream(
         &self,
         query: &ActivityListPublicEventsQuery,
@@ -103,7 +103,7 @@ impl<'a> ActivityApi<'a> {
             )
             .await
     }
-    /// Like [`list_public_events_for_repo_network`](Self::list_public_events_for_repo_network), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_public_events_for_repo_network`](Self::list_public_events_for_repo_network), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_public_events_for_repo_network_stream(
         &self,
         owner: &str,
@@ -136,7 +136,7 @@ impl<'a> ActivityApi<'a> {
             )
             .await
     }
-    /// Like [`list_notifications_for_authenticated_user`](Self::list_notifications_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_notifications_for_authenticated_user`](Self::list_notifications_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_notifications_for_authenticated_user_stream(
         &self,
         query: &ActivityListNotificationsForAuthenticatedUserQuery,
@@ -296,7 +296,7 @@ impl<'a> ActivityApi<'a> {
     ) -> Result<Response<Vec<types::Event>>, Error> {
         self.client.call(&LIST_PUBLIC_ORG_EVENTS, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_public_org_events`](Self::list_public_org_events), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_public_org_events`](Self::list_public_org_events), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_public_org_events_stream(
         &self,
         org: &str,
@@ -328,7 +328,7 @@ impl<'a> ActivityApi<'a> {
             .call(&LIST_REPO_EVENTS, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_repo_events`](Self::list_repo_events), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_repo_events`](Self::list_repo_events), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_repo_events_stream(
         &self,
         owner: &str,
@@ -363,7 +363,7 @@ impl<'a> ActivityApi<'a> {
             )
             .await
     }
-    /// Like [`list_repo_notifications_for_authenticated_user`](Self::list_repo_notifications_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_repo_notifications_for_authenticated_user`](Self::list_repo_notifications_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_repo_notifications_for_authenticated_user_stream(
         &self,
         owner: &str,
@@ -429,7 +429,7 @@ impl<'a> ActivityApi<'a> {
             .call(&LIST_STARGAZERS_FOR_REPO, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_stargazers_for_repo`](Self::list_stargazers_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_stargazers_for_repo`](Self::list_stargazers_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_stargazers_for_repo_stream(
         &self,
         owner: &str,
@@ -479,7 +479,7 @@ impl<'a> ActivityApi<'a> {
             .call(&LIST_WATCHERS_FOR_REPO, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_watchers_for_repo`](Self::list_watchers_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_watchers_for_repo`](Self::list_watchers_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_watchers_for_repo_stream(
         &self,
         owner: &str,
@@ -576,7 +576,7 @@ impl<'a> ActivityApi<'a> {
             )
             .await
     }
-    /// Like [`list_repos_starred_by_authenticated_user`](Self::list_repos_starred_by_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_repos_starred_by_authenticated_user`](Self::list_repos_starred_by_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_repos_starred_by_authenticated_user_stream(
         &self,
         query: &ActivityListReposStarredByAuthenticatedUserQuery,
@@ -664,7 +664,7 @@ impl<'a> ActivityApi<'a> {
             )
             .await
     }
-    /// Like [`list_watched_repos_for_authenticated_user`](Self::list_watched_repos_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_watched_repos_for_authenticated_user`](Self::list_watched_repos_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_watched_repos_for_authenticated_user_stream(
         &self,
         query: &ActivityListWatchedReposForAuthenticatedUserQuery,
@@ -699,7 +699,7 @@ impl<'a> ActivityApi<'a> {
             )
             .await
     }
-    /// Like [`list_events_for_authenticated_user`](Self::list_events_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_events_for_authenticated_user`](Self::list_events_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_events_for_authenticated_user_stream(
         &self,
         username: &str,
@@ -736,7 +736,7 @@ impl<'a> ActivityApi<'a> {
             )
             .await
     }
-    /// Like [`list_org_events_for_authenticated_user`](Self::list_org_events_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_org_events_for_authenticated_user`](Self::list_org_events_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_org_events_for_authenticated_user_stream(
         &self,
         username: &str,
@@ -768,7 +768,7 @@ impl<'a> ActivityApi<'a> {
             .call(&LIST_PUBLIC_EVENTS_FOR_USER, Args::new(&[&username]).query(query))
             .await
     }
-    /// Like [`list_public_events_for_user`](Self::list_public_events_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_public_events_for_user`](Self::list_public_events_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_public_events_for_user_stream(
         &self,
         username: &str,
@@ -802,7 +802,7 @@ impl<'a> ActivityApi<'a> {
             .call(&LIST_RECEIVED_EVENTS_FOR_USER, Args::new(&[&username]).query(query))
             .await
     }
-    /// Like [`list_received_events_for_user`](Self::list_received_events_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_received_events_for_user`](Self::list_received_events_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_received_events_for_user_stream(
         &self,
         username: &str,
@@ -836,7 +836,7 @@ impl<'a> ActivityApi<'a> {
             )
             .await
     }
-    /// Like [`list_received_public_events_for_user`](Self::list_received_public_events_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_received_public_events_for_user`](Self::list_received_public_events_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_received_public_events_for_user_stream(
         &self,
         username: &str,
@@ -870,7 +870,7 @@ impl<'a> ActivityApi<'a> {
             .call(&LIST_REPOS_STARRED_BY_USER, Args::new(&[&username]).query(query))
             .await
     }
-    /// Like [`list_repos_starred_by_user`](Self::list_repos_starred_by_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_repos_starred_by_user`](Self::list_repos_starred_by_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_repos_starred_by_user_stream(
         &self,
         username: &str,
@@ -900,7 +900,7 @@ impl<'a> ActivityApi<'a> {
             .call(&LIST_REPOS_WATCHED_BY_USER, Args::new(&[&username]).query(query))
             .await
     }
-    /// Like [`list_repos_watched_by_user`](Self::list_repos_watched_by_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_repos_watched_by_user`](Self::list_repos_watched_by_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_repos_watched_by_user_stream(
         &self,
         username: &str,

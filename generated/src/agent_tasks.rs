@@ -63,7 +63,7 @@ impl<'a> AgentTasksApi<'a> {
             .call(&LIST_TASKS_FOR_REPO, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_tasks_for_repo`](Self::list_tasks_for_repo), as a stream of the `tasks` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_tasks_for_repo`](Self::list_tasks_for_repo), as a stream of the `tasks` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_tasks_for_repo_stream(
         &self,
         owner: &str,
@@ -179,7 +179,7 @@ impl<'a> AgentTasksApi<'a> {
     ) -> Result<Response<types::AgentTasksListTasksForRepoResponse>, Error> {
         self.client.call(&LIST_TASKS, Args::new(&[]).query(query)).await
     }
-    /// Like [`list_tasks`](Self::list_tasks), as a stream of the `tasks` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_tasks`](Self::list_tasks), as a stream of the `tasks` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_tasks_stream(
         &self,
         query: &AgentTasksListTasksQuery,

@@ -49,7 +49,7 @@ impl<'a> AgentsApi<'a> {
     ) -> Result<Response<types::ActionsListOrgSecretsResponse>, Error> {
         self.client.call(&LIST_ORG_SECRETS, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_org_secrets`](Self::list_org_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_org_secrets`](Self::list_org_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_org_secrets_stream(
         &self,
         org: &str,
@@ -183,7 +183,7 @@ impl<'a> AgentsApi<'a> {
             )
             .await
     }
-    /// Like [`list_selected_repos_for_org_secret`](Self::list_selected_repos_for_org_secret), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_selected_repos_for_org_secret`](Self::list_selected_repos_for_org_secret), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_selected_repos_for_org_secret_stream(
         &self,
         org: &str,
@@ -301,7 +301,7 @@ impl<'a> AgentsApi<'a> {
     ) -> Result<Response<types::ActionsListOrgVariablesResponse>, Error> {
         self.client.call(&LIST_ORG_VARIABLES, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_org_variables`](Self::list_org_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_org_variables`](Self::list_org_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_org_variables_stream(
         &self,
         org: &str,
@@ -423,7 +423,7 @@ impl<'a> AgentsApi<'a> {
             )
             .await
     }
-    /// Like [`list_selected_repos_for_org_variable`](Self::list_selected_repos_for_org_variable), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_selected_repos_for_org_variable`](Self::list_selected_repos_for_org_variable), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_selected_repos_for_org_variable_stream(
         &self,
         org: &str,
@@ -546,7 +546,7 @@ impl<'a> AgentsApi<'a> {
             )
             .await
     }
-    /// Like [`list_repo_organization_secrets`](Self::list_repo_organization_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_repo_organization_secrets`](Self::list_repo_organization_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_repo_organization_secrets_stream(
         &self,
         owner: &str,
@@ -585,7 +585,7 @@ impl<'a> AgentsApi<'a> {
             )
             .await
     }
-    /// Like [`list_repo_organization_variables`](Self::list_repo_organization_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_repo_organization_variables`](Self::list_repo_organization_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_repo_organization_variables_stream(
         &self,
         owner: &str,
@@ -622,7 +622,7 @@ impl<'a> AgentsApi<'a> {
             .call(&LIST_REPO_SECRETS, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_repo_secrets`](Self::list_repo_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_repo_secrets`](Self::list_repo_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_repo_secrets_stream(
         &self,
         owner: &str,
@@ -761,7 +761,7 @@ impl<'a> AgentsApi<'a> {
             .call(&LIST_REPO_VARIABLES, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_repo_variables`](Self::list_repo_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_repo_variables`](Self::list_repo_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_repo_variables_stream(
         &self,
         owner: &str,

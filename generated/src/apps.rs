@@ -109,7 +109,7 @@ impl<'a> AppsApi<'a> {
     ) -> Result<Response<Vec<types::HookDeliveryItem>>, Error> {
         self.client.call(&LIST_WEBHOOK_DELIVERIES, Args::new(&[]).query(query)).await
     }
-    /// Like [`list_webhook_deliveries`](Self::list_webhook_deliveries), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_webhook_deliveries`](Self::list_webhook_deliveries), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_webhook_deliveries_stream(
         &self,
         query: &AppsListWebhookDeliveriesQuery,
@@ -174,7 +174,7 @@ impl<'a> AppsApi<'a> {
             )
             .await
     }
-    /// Like [`list_installation_requests_for_authenticated_app`](Self::list_installation_requests_for_authenticated_app), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_installation_requests_for_authenticated_app`](Self::list_installation_requests_for_authenticated_app), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_installation_requests_for_authenticated_app_stream(
         &self,
         query: &AppsListInstallationRequestsForAuthenticatedAppQuery,
@@ -202,7 +202,7 @@ impl<'a> AppsApi<'a> {
     ) -> Result<Response<Vec<types::AppsListInstallationsResponseItem>>, Error> {
         self.client.call(&LIST_INSTALLATIONS, Args::new(&[]).query(query)).await
     }
-    /// Like [`list_installations`](Self::list_installations), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_installations`](Self::list_installations), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_installations_stream(
         &self,
         query: &AppsListInstallationsQuery,
@@ -431,7 +431,7 @@ impl<'a> AppsApi<'a> {
             .call(&LIST_REPOS_ACCESSIBLE_TO_INSTALLATION, Args::new(&[]).query(query))
             .await
     }
-    /// Like [`list_repos_accessible_to_installation`](Self::list_repos_accessible_to_installation), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_repos_accessible_to_installation`](Self::list_repos_accessible_to_installation), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_repos_accessible_to_installation_stream(
         &self,
         query: &AppsListReposAccessibleToInstallationQuery,
@@ -492,7 +492,7 @@ impl<'a> AppsApi<'a> {
     ) -> Result<Response<Vec<types::MarketplaceListingPlan>>, Error> {
         self.client.call(&LIST_PLANS, Args::new(&[]).query(query)).await
     }
-    /// Like [`list_plans`](Self::list_plans), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_plans`](Self::list_plans), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_plans_stream(
         &self,
         query: &AppsListPlansQuery,
@@ -523,7 +523,7 @@ impl<'a> AppsApi<'a> {
             .call(&LIST_ACCOUNTS_FOR_PLAN, Args::new(&[&plan_id]).query(query))
             .await
     }
-    /// Like [`list_accounts_for_plan`](Self::list_accounts_for_plan), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_accounts_for_plan`](Self::list_accounts_for_plan), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_accounts_for_plan_stream(
         &self,
         plan_id: i64,
@@ -571,7 +571,7 @@ impl<'a> AppsApi<'a> {
     ) -> Result<Response<Vec<types::MarketplaceListingPlan>>, Error> {
         self.client.call(&LIST_PLANS_STUBBED, Args::new(&[]).query(query)).await
     }
-    /// Like [`list_plans_stubbed`](Self::list_plans_stubbed), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_plans_stubbed`](Self::list_plans_stubbed), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_plans_stubbed_stream(
         &self,
         query: &AppsListPlansStubbedQuery,
@@ -602,7 +602,7 @@ impl<'a> AppsApi<'a> {
             .call(&LIST_ACCOUNTS_FOR_PLAN_STUBBED, Args::new(&[&plan_id]).query(query))
             .await
     }
-    /// Like [`list_accounts_for_plan_stubbed`](Self::list_accounts_for_plan_stubbed), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_accounts_for_plan_stubbed`](Self::list_accounts_for_plan_stubbed), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_accounts_for_plan_stubbed_stream(
         &self,
         plan_id: i64,
@@ -673,7 +673,7 @@ impl<'a> AppsApi<'a> {
             )
             .await
     }
-    /// Like [`list_installations_for_authenticated_user`](Self::list_installations_for_authenticated_user), as a stream of the `installations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_installations_for_authenticated_user`](Self::list_installations_for_authenticated_user), as a stream of the `installations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_installations_for_authenticated_user_stream(
         &self,
         query: &AppsListInstallationsForAuthenticatedUserQuery,
@@ -712,7 +712,7 @@ impl<'a> AppsApi<'a> {
             )
             .await
     }
-    /// Like [`list_installation_repos_for_authenticated_user`](Self::list_installation_repos_for_authenticated_user), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_installation_repos_for_authenticated_user`](Self::list_installation_repos_for_authenticated_user), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_installation_repos_for_authenticated_user_stream(
         &self,
         installation_id: i64,
@@ -790,7 +790,7 @@ impl<'a> AppsApi<'a> {
             )
             .await
     }
-    /// Like [`list_subscriptions_for_authenticated_user`](Self::list_subscriptions_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_subscriptions_for_authenticated_user`](Self::list_subscriptions_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_subscriptions_for_authenticated_user_stream(
         &self,
         query: &AppsListSubscriptionsForAuthenticatedUserQuery,
@@ -821,7 +821,7 @@ impl<'a> AppsApi<'a> {
             )
             .await
     }
-    /// Like [`list_subscriptions_for_authenticated_user_stubbed`](Self::list_subscriptions_for_authenticated_user_stubbed), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_subscriptions_for_authenticated_user_stubbed`](Self::list_subscriptions_for_authenticated_user_stubbed), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_subscriptions_for_authenticated_user_stubbed_stream(
         &self,
         query: &AppsListSubscriptionsForAuthenticatedUserStubbedQuery,

@@ -68,7 +68,7 @@ impl<'a> BillingApi<'a> {
     ) -> Result<Response<types::GetAllBudgets>, Error> {
         self.client.call(&GET_ALL_BUDGETS_ORG, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`get_all_budgets_org`](Self::get_all_budgets_org), as a stream of the `budgets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_all_budgets_org`](Self::get_all_budgets_org), as a stream of the `budgets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_all_budgets_org_stream(
         &self,
         org: &str,

@@ -48,7 +48,7 @@ impl<'a> CampaignsApi<'a> {
     ) -> Result<Response<Vec<types::CampaignSummary>>, Error> {
         self.client.call(&LIST_ORG_CAMPAIGNS, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_org_campaigns`](Self::list_org_campaigns), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_org_campaigns`](Self::list_org_campaigns), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_org_campaigns_stream(
         &self,
         org: &str,

@@ -121,7 +121,7 @@ impl<'a> ChecksApi<'a> {
             )
             .await
     }
-    /// Like [`list_annotations`](Self::list_annotations), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_annotations`](Self::list_annotations), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_annotations_stream(
         &self,
         owner: &str,
@@ -248,7 +248,7 @@ impl<'a> ChecksApi<'a> {
             )
             .await
     }
-    /// Like [`list_for_suite`](Self::list_for_suite), as a stream of the `check_runs` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_suite`](Self::list_for_suite), as a stream of the `check_runs` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_suite_stream(
         &self,
         owner: &str,
@@ -308,7 +308,7 @@ impl<'a> ChecksApi<'a> {
             .call(&LIST_FOR_REF, Args::new(&[&owner, &repo, &r#ref]).query(query))
             .await
     }
-    /// Like [`list_for_ref`](Self::list_for_ref), as a stream of the `check_runs` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_ref`](Self::list_for_ref), as a stream of the `check_runs` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_ref_stream(
         &self,
         owner: &str,
@@ -347,7 +347,7 @@ impl<'a> ChecksApi<'a> {
             .call(&LIST_SUITES_FOR_REF, Args::new(&[&owner, &repo, &r#ref]).query(query))
             .await
     }
-    /// Like [`list_suites_for_ref`](Self::list_suites_for_ref), as a stream of the `check_suites` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_suites_for_ref`](Self::list_suites_for_ref), as a stream of the `check_suites` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_suites_for_ref_stream(
         &self,
         owner: &str,

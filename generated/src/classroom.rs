@@ -78,7 +78,7 @@ impl<'a> ClassroomApi<'a> {
             )
             .await
     }
-    /// Like [`list_accepted_assignments_for_an_assignment`](Self::list_accepted_assignments_for_an_assignment), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_accepted_assignments_for_an_assignment`](Self::list_accepted_assignments_for_an_assignment), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     #[deprecated(
         note = "deprecated by GitHub on 2026-05-22; removal planned for 2026-08-28"
     )]
@@ -137,7 +137,7 @@ impl<'a> ClassroomApi<'a> {
     ) -> Result<Response<Vec<types::SimpleClassroom>>, Error> {
         self.client.call(&LIST_CLASSROOMS, Args::new(&[]).query(query)).await
     }
-    /// Like [`list_classrooms`](Self::list_classrooms), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_classrooms`](Self::list_classrooms), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     #[deprecated(
         note = "deprecated by GitHub on 2026-05-22; removal planned for 2026-08-28"
     )]
@@ -201,7 +201,7 @@ impl<'a> ClassroomApi<'a> {
             )
             .await
     }
-    /// Like [`list_assignments_for_a_classroom`](Self::list_assignments_for_a_classroom), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_assignments_for_a_classroom`](Self::list_assignments_for_a_classroom), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     #[deprecated(
         note = "deprecated by GitHub on 2026-05-22; removal planned for 2026-08-28"
     )]

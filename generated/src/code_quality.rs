@@ -49,7 +49,7 @@ impl<'a> CodeQualityApi<'a> {
             .call(&LIST_FINDINGS_FOR_REPO, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_findings_for_repo`](Self::list_findings_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_findings_for_repo`](Self::list_findings_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_findings_for_repo_stream(
         &self,
         owner: &str,

@@ -48,7 +48,7 @@ impl<'a> CodeScanningApi<'a> {
     ) -> Result<Response<Vec<types::CodeScanningOrganizationAlertItems>>, Error> {
         self.client.call(&LIST_ALERTS_FOR_ORG, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_alerts_for_org`](Self::list_alerts_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_alerts_for_org`](Self::list_alerts_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_alerts_for_org_stream(
         &self,
         org: &str,
@@ -88,7 +88,7 @@ impl<'a> CodeScanningApi<'a> {
             .call(&LIST_ALERTS_FOR_REPO, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_alerts_for_repo`](Self::list_alerts_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_alerts_for_repo`](Self::list_alerts_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_alerts_for_repo_stream(
         &self,
         owner: &str,
@@ -237,7 +237,7 @@ impl<'a> CodeScanningApi<'a> {
             )
             .await
     }
-    /// Like [`list_alert_instances`](Self::list_alert_instances), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_alert_instances`](Self::list_alert_instances), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_alert_instances_stream(
         &self,
         owner: &str,
@@ -284,7 +284,7 @@ impl<'a> CodeScanningApi<'a> {
             .call(&LIST_RECENT_ANALYSES, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_recent_analyses`](Self::list_recent_analyses), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_recent_analyses`](Self::list_recent_analyses), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_recent_analyses_stream(
         &self,
         owner: &str,

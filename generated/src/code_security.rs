@@ -53,7 +53,7 @@ impl<'a> CodeSecurityApi<'a> {
             )
             .await
     }
-    /// Like [`get_configurations_for_enterprise`](Self::get_configurations_for_enterprise), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_configurations_for_enterprise`](Self::get_configurations_for_enterprise), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_configurations_for_enterprise_stream(
         &self,
         enterprise: &str,
@@ -274,7 +274,7 @@ impl<'a> CodeSecurityApi<'a> {
             )
             .await
     }
-    /// Like [`get_repositories_for_enterprise_configuration`](Self::get_repositories_for_enterprise_configuration), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_repositories_for_enterprise_configuration`](Self::get_repositories_for_enterprise_configuration), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_repositories_for_enterprise_configuration_stream(
         &self,
         enterprise: &str,
@@ -309,7 +309,7 @@ impl<'a> CodeSecurityApi<'a> {
             .call(&GET_CONFIGURATIONS_FOR_ORG, Args::new(&[&org]).query(query))
             .await
     }
-    /// Like [`get_configurations_for_org`](Self::get_configurations_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_configurations_for_org`](Self::get_configurations_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_configurations_for_org_stream(
         &self,
         org: &str,
@@ -543,7 +543,7 @@ impl<'a> CodeSecurityApi<'a> {
             )
             .await
     }
-    /// Like [`get_repositories_for_configuration`](Self::get_repositories_for_configuration), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_repositories_for_configuration`](Self::get_repositories_for_configuration), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_repositories_for_configuration_stream(
         &self,
         org: &str,

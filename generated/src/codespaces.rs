@@ -46,7 +46,7 @@ impl<'a> CodespacesApi<'a> {
     ) -> Result<Response<types::CodespacesListInOrganizationResponse>, Error> {
         self.client.call(&LIST_IN_ORGANIZATION, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_in_organization`](Self::list_in_organization), as a stream of the `codespaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_in_organization`](Self::list_in_organization), as a stream of the `codespaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_in_organization_stream(
         &self,
         org: &str,
@@ -143,7 +143,7 @@ impl<'a> CodespacesApi<'a> {
     ) -> Result<Response<types::CodespacesListOrgSecretsResponse>, Error> {
         self.client.call(&LIST_ORG_SECRETS, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_org_secrets`](Self::list_org_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_org_secrets`](Self::list_org_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_org_secrets_stream(
         &self,
         org: &str,
@@ -265,7 +265,7 @@ impl<'a> CodespacesApi<'a> {
             )
             .await
     }
-    /// Like [`list_selected_repos_for_org_secret`](Self::list_selected_repos_for_org_secret), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_selected_repos_for_org_secret`](Self::list_selected_repos_for_org_secret), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_selected_repos_for_org_secret_stream(
         &self,
         org: &str,
@@ -377,7 +377,7 @@ impl<'a> CodespacesApi<'a> {
             )
             .await
     }
-    /// Like [`get_codespaces_for_user_in_org`](Self::get_codespaces_for_user_in_org), as a stream of the `codespaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_codespaces_for_user_in_org`](Self::get_codespaces_for_user_in_org), as a stream of the `codespaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_codespaces_for_user_in_org_stream(
         &self,
         org: &str,
@@ -459,7 +459,7 @@ impl<'a> CodespacesApi<'a> {
             )
             .await
     }
-    /// Like [`list_in_repository_for_authenticated_user`](Self::list_in_repository_for_authenticated_user), as a stream of the `codespaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_in_repository_for_authenticated_user`](Self::list_in_repository_for_authenticated_user), as a stream of the `codespaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_in_repository_for_authenticated_user_stream(
         &self,
         owner: &str,
@@ -526,7 +526,7 @@ impl<'a> CodespacesApi<'a> {
             )
             .await
     }
-    /// Like [`list_devcontainers_in_repository_for_authenticated_user`](Self::list_devcontainers_in_repository_for_authenticated_user), as a stream of the `devcontainers` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_devcontainers_in_repository_for_authenticated_user`](Self::list_devcontainers_in_repository_for_authenticated_user), as a stream of the `devcontainers` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_devcontainers_in_repository_for_authenticated_user_stream(
         &self,
         owner: &str,
@@ -641,7 +641,7 @@ impl<'a> CodespacesApi<'a> {
             .call(&LIST_REPO_SECRETS, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_repo_secrets`](Self::list_repo_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_repo_secrets`](Self::list_repo_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_repo_secrets_stream(
         &self,
         owner: &str,
@@ -791,7 +791,7 @@ impl<'a> CodespacesApi<'a> {
     ) -> Result<Response<types::CodespacesListInOrganizationResponse>, Error> {
         self.client.call(&LIST_FOR_AUTHENTICATED_USER, Args::new(&[]).query(query)).await
     }
-    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the `codespaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the `codespaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_authenticated_user_stream(
         &self,
         query: &CodespacesListForAuthenticatedUserQuery,
@@ -846,7 +846,7 @@ impl<'a> CodespacesApi<'a> {
             .call(&LIST_SECRETS_FOR_AUTHENTICATED_USER, Args::new(&[]).query(query))
             .await
     }
-    /// Like [`list_secrets_for_authenticated_user`](Self::list_secrets_for_authenticated_user), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_secrets_for_authenticated_user`](Self::list_secrets_for_authenticated_user), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_secrets_for_authenticated_user_stream(
         &self,
         query: &CodespacesListSecretsForAuthenticatedUserQuery,

@@ -328,7 +328,7 @@ impl<'a> CopilotApi<'a> {
     ) -> Result<Response<types::CopilotListCopilotSeatsResponse>, Error> {
         self.client.call(&LIST_COPILOT_SEATS, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_copilot_seats`](Self::list_copilot_seats), as a stream of the `seats` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_copilot_seats`](Self::list_copilot_seats), as a stream of the `seats` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_copilot_seats_stream(
         &self,
         org: &str,
@@ -562,7 +562,7 @@ impl<'a> CopilotApi<'a> {
             )
             .await
     }
-    /// Like [`list_copilot_coding_agent_selected_repositories_for_organization`](Self::list_copilot_coding_agent_selected_repositories_for_organization), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_copilot_coding_agent_selected_repositories_for_organization`](Self::list_copilot_coding_agent_selected_repositories_for_organization), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_copilot_coding_agent_selected_repositories_for_organization_stream(
         &self,
         org: &str,

@@ -50,7 +50,7 @@ impl<'a> CopilotSpacesApi<'a> {
     ) -> Result<Response<types::CopilotSpacesListForOrgResponse>, Error> {
         self.client.call(&LIST_FOR_ORG, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_for_org`](Self::list_for_org), as a stream of the `spaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_org`](Self::list_for_org), as a stream of the `spaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_org_stream(
         &self,
         org: &str,
@@ -428,7 +428,7 @@ impl<'a> CopilotSpacesApi<'a> {
     ) -> Result<Response<types::CopilotSpacesListForOrgResponse>, Error> {
         self.client.call(&LIST_FOR_USER, Args::new(&[&username]).query(query)).await
     }
-    /// Like [`list_for_user`](Self::list_for_user), as a stream of the `spaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_user`](Self::list_for_user), as a stream of the `spaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_user_stream(
         &self,
         username: &str,

@@ -52,7 +52,7 @@ impl<'a> DependabotApi<'a> {
             .call(&LIST_ALERTS_FOR_ENTERPRISE, Args::new(&[&enterprise]).query(query))
             .await
     }
-    /// Like [`list_alerts_for_enterprise`](Self::list_alerts_for_enterprise), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_alerts_for_enterprise`](Self::list_alerts_for_enterprise), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_alerts_for_enterprise_stream(
         &self,
         enterprise: &str,
@@ -87,7 +87,7 @@ impl<'a> DependabotApi<'a> {
             )
             .await
     }
-    /// Like [`repository_access_for_enterprise`](Self::repository_access_for_enterprise), as a stream of the `accessible_repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`repository_access_for_enterprise`](Self::repository_access_for_enterprise), as a stream of the `accessible_repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn repository_access_for_enterprise_stream(
         &self,
         enterprise: &str,
@@ -175,7 +175,7 @@ impl<'a> DependabotApi<'a> {
     ) -> Result<Response<Vec<types::DependabotAlertWithRepository>>, Error> {
         self.client.call(&LIST_ALERTS_FOR_ORG, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_alerts_for_org`](Self::list_alerts_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_alerts_for_org`](Self::list_alerts_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_alerts_for_org_stream(
         &self,
         org: &str,
@@ -208,7 +208,7 @@ impl<'a> DependabotApi<'a> {
             .call(&REPOSITORY_ACCESS_FOR_ORG, Args::new(&[&org]).query(query))
             .await
     }
-    /// Like [`repository_access_for_org`](Self::repository_access_for_org), as a stream of the `accessible_repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`repository_access_for_org`](Self::repository_access_for_org), as a stream of the `accessible_repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn repository_access_for_org_stream(
         &self,
         org: &str,
@@ -293,7 +293,7 @@ impl<'a> DependabotApi<'a> {
     ) -> Result<Response<types::DependabotListOrgSecretsResponse>, Error> {
         self.client.call(&LIST_ORG_SECRETS, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_org_secrets`](Self::list_org_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_org_secrets`](Self::list_org_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_org_secrets_stream(
         &self,
         org: &str,
@@ -488,7 +488,7 @@ impl<'a> DependabotApi<'a> {
             )
             .await
     }
-    /// Like [`list_selected_repos_for_org_secret`](Self::list_selected_repos_for_org_secret), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_selected_repos_for_org_secret`](Self::list_selected_repos_for_org_secret), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_selected_repos_for_org_secret_stream(
         &self,
         org: &str,
@@ -598,7 +598,7 @@ impl<'a> DependabotApi<'a> {
             .call(&LIST_ALERTS_FOR_REPO, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_alerts_for_repo`](Self::list_alerts_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_alerts_for_repo`](Self::list_alerts_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_alerts_for_repo_stream(
         &self,
         owner: &str,
@@ -672,7 +672,7 @@ impl<'a> DependabotApi<'a> {
             .call(&LIST_REPO_SECRETS, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_repo_secrets`](Self::list_repo_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_repo_secrets`](Self::list_repo_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_repo_secrets_stream(
         &self,
         owner: &str,

@@ -49,7 +49,7 @@ impl<'a> EnterpriseTeamMembershipsApi<'a> {
             .call(&LIST, Args::new(&[&enterprise, &enterprise_team]).query(query))
             .await
     }
-    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_stream(
         &self,
         enterprise: &str,

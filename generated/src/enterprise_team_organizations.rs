@@ -52,7 +52,7 @@ impl<'a> EnterpriseTeamOrganizationsApi<'a> {
             )
             .await
     }
-    /// Like [`get_assignments`](Self::get_assignments), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_assignments`](Self::get_assignments), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_assignments_stream(
         &self,
         enterprise: &str,

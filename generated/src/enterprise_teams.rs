@@ -44,7 +44,7 @@ impl<'a> EnterpriseTeamsApi<'a> {
     ) -> Result<Response<Vec<types::EnterpriseTeam>>, Error> {
         self.client.call(&LIST, Args::new(&[&enterprise]).query(query)).await
     }
-    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_stream(
         &self,
         enterprise: &str,

@@ -43,7 +43,7 @@ impl<'a> GistsApi<'a> {
     ) -> Result<Response<Vec<types::BaseGist>>, Error> {
         self.client.call(&LIST, Args::new(&[]).query(query)).await
     }
-    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_stream(&self, query: &GistsListQuery) -> Pages<types::BaseGist> {
         let request = Request::new(&LIST, Args::new(&[]).query(query).per_page(100));
         Pages::new(self.client.clone(), request, None)
@@ -83,7 +83,7 @@ impl<'a> GistsApi<'a> {
     ) -> Result<Response<Vec<types::BaseGist>>, Error> {
         self.client.call(&LIST_PUBLIC, Args::new(&[]).query(query)).await
     }
-    /// Like [`list_public`](Self::list_public), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_public`](Self::list_public), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_public_stream(
         &self,
         query: &GistsListPublicQuery,
@@ -109,7 +109,7 @@ impl<'a> GistsApi<'a> {
     ) -> Result<Response<Vec<types::BaseGist>>, Error> {
         self.client.call(&LIST_STARRED, Args::new(&[]).query(query)).await
     }
-    /// Like [`list_starred`](Self::list_starred), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_starred`](Self::list_starred), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_starred_stream(
         &self,
         query: &GistsListStarredQuery,
@@ -187,7 +187,7 @@ impl<'a> GistsApi<'a> {
     ) -> Result<Response<Vec<types::GistComment>>, Error> {
         self.client.call(&LIST_COMMENTS, Args::new(&[&gist_id]).query(query)).await
     }
-    /// Like [`list_comments`](Self::list_comments), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_comments`](Self::list_comments), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_comments_stream(
         &self,
         gist_id: &str,
@@ -294,7 +294,7 @@ impl<'a> GistsApi<'a> {
     ) -> Result<Response<Vec<types::GistCommit>>, Error> {
         self.client.call(&LIST_COMMITS, Args::new(&[&gist_id]).query(query)).await
     }
-    /// Like [`list_commits`](Self::list_commits), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_commits`](Self::list_commits), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_commits_stream(
         &self,
         gist_id: &str,
@@ -322,7 +322,7 @@ impl<'a> GistsApi<'a> {
     ) -> Result<Response<Vec<types::GistSimple>>, Error> {
         self.client.call(&LIST_FORKS, Args::new(&[&gist_id]).query(query)).await
     }
-    /// Like [`list_forks`](Self::list_forks), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_forks`](Self::list_forks), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_forks_stream(
         &self,
         gist_id: &str,
@@ -418,7 +418,7 @@ impl<'a> GistsApi<'a> {
     ) -> Result<Response<Vec<types::BaseGist>>, Error> {
         self.client.call(&LIST_FOR_USER, Args::new(&[&username]).query(query)).await
     }
-    /// Like [`list_for_user`](Self::list_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_user`](Self::list_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_user_stream(
         &self,
         username: &str,

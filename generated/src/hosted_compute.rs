@@ -51,7 +51,7 @@ impl<'a> HostedComputeApi<'a> {
             .call(&LIST_NETWORK_CONFIGURATIONS_FOR_ORG, Args::new(&[&org]).query(query))
             .await
     }
-    /// Like [`list_network_configurations_for_org`](Self::list_network_configurations_for_org), as a stream of the `network_configurations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_network_configurations_for_org`](Self::list_network_configurations_for_org), as a stream of the `network_configurations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_network_configurations_for_org_stream(
         &self,
         org: &str,

@@ -55,7 +55,7 @@ impl<'a> IssuesApi<'a> {
     ) -> Result<Response<Vec<types::Issue>>, Error> {
         self.client.call(&LIST, Args::new(&[]).query(query)).await
     }
-    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_stream(&self, query: &IssuesListQuery) -> Pages<types::Issue> {
         let request = Request::new(&LIST, Args::new(&[]).query(query).per_page(100));
         Pages::new(self.client.clone(), request, None)
@@ -86,7 +86,7 @@ impl<'a> IssuesApi<'a> {
     ) -> Result<Response<Vec<types::Issue>>, Error> {
         self.client.call(&LIST_FOR_ORG, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_for_org`](Self::list_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_org`](Self::list_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_org_stream(
         &self,
         org: &str,
@@ -115,7 +115,7 @@ impl<'a> IssuesApi<'a> {
     ) -> Result<Response<Vec<types::SimpleUser>>, Error> {
         self.client.call(&LIST_ASSIGNEES, Args::new(&[&owner, &repo]).query(query)).await
     }
-    /// Like [`list_assignees`](Self::list_assignees), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_assignees`](Self::list_assignees), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_assignees_stream(
         &self,
         owner: &str,
@@ -178,7 +178,7 @@ impl<'a> IssuesApi<'a> {
     ) -> Result<Response<Vec<types::Issue>>, Error> {
         self.client.call(&LIST_FOR_REPO, Args::new(&[&owner, &repo]).query(query)).await
     }
-    /// Like [`list_for_repo`](Self::list_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_repo`](Self::list_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_repo_stream(
         &self,
         owner: &str,
@@ -246,7 +246,7 @@ impl<'a> IssuesApi<'a> {
             .call(&LIST_COMMENTS_FOR_REPO, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_comments_for_repo`](Self::list_comments_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_comments_for_repo`](Self::list_comments_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_comments_for_repo_stream(
         &self,
         owner: &str,
@@ -387,7 +387,7 @@ impl<'a> IssuesApi<'a> {
             .call(&LIST_EVENTS_FOR_REPO, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_events_for_repo`](Self::list_events_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_events_for_repo`](Self::list_events_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_events_for_repo_stream(
         &self,
         owner: &str,
@@ -581,7 +581,7 @@ impl<'a> IssuesApi<'a> {
             )
             .await
     }
-    /// Like [`list_comments`](Self::list_comments), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_comments`](Self::list_comments), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_comments_stream(
         &self,
         owner: &str,
@@ -657,7 +657,7 @@ impl<'a> IssuesApi<'a> {
             )
             .await
     }
-    /// Like [`list_dependencies_blocked_by`](Self::list_dependencies_blocked_by), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_dependencies_blocked_by`](Self::list_dependencies_blocked_by), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_dependencies_blocked_by_stream(
         &self,
         owner: &str,
@@ -768,7 +768,7 @@ impl<'a> IssuesApi<'a> {
             )
             .await
     }
-    /// Like [`list_dependencies_blocking`](Self::list_dependencies_blocking), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_dependencies_blocking`](Self::list_dependencies_blocking), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_dependencies_blocking_stream(
         &self,
         owner: &str,
@@ -802,7 +802,7 @@ impl<'a> IssuesApi<'a> {
             .call(&LIST_EVENTS, Args::new(&[&owner, &repo, &issue_number]).query(query))
             .await
     }
-    /// Like [`list_events`](Self::list_events), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_events`](Self::list_events), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_events_stream(
         &self,
         owner: &str,
@@ -839,7 +839,7 @@ impl<'a> IssuesApi<'a> {
             )
             .await
     }
-    /// Like [`list_issue_field_values_for_issue`](Self::list_issue_field_values_for_issue), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_issue_field_values_for_issue`](Self::list_issue_field_values_for_issue), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_issue_field_values_for_issue_stream(
         &self,
         owner: &str,
@@ -977,7 +977,7 @@ impl<'a> IssuesApi<'a> {
             )
             .await
     }
-    /// Like [`list_labels_on_issue`](Self::list_labels_on_issue), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_labels_on_issue`](Self::list_labels_on_issue), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_labels_on_issue_stream(
         &self,
         owner: &str,
@@ -1194,7 +1194,7 @@ impl<'a> IssuesApi<'a> {
             )
             .await
     }
-    /// Like [`list_sub_issues`](Self::list_sub_issues), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_sub_issues`](Self::list_sub_issues), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_sub_issues_stream(
         &self,
         owner: &str,
@@ -1291,7 +1291,7 @@ impl<'a> IssuesApi<'a> {
             )
             .await
     }
-    /// Like [`list_suggestions`](Self::list_suggestions), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_suggestions`](Self::list_suggestions), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_suggestions_stream(
         &self,
         owner: &str,
@@ -1378,7 +1378,7 @@ impl<'a> IssuesApi<'a> {
             )
             .await
     }
-    /// Like [`list_events_for_timeline`](Self::list_events_for_timeline), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_events_for_timeline`](Self::list_events_for_timeline), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_events_for_timeline_stream(
         &self,
         owner: &str,
@@ -1411,7 +1411,7 @@ impl<'a> IssuesApi<'a> {
             .call(&LIST_LABELS_FOR_REPO, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_labels_for_repo`](Self::list_labels_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_labels_for_repo`](Self::list_labels_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_labels_for_repo_stream(
         &self,
         owner: &str,
@@ -1514,7 +1514,7 @@ impl<'a> IssuesApi<'a> {
             .call(&LIST_MILESTONES, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_milestones`](Self::list_milestones), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_milestones`](Self::list_milestones), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_milestones_stream(
         &self,
         owner: &str,
@@ -1628,7 +1628,7 @@ impl<'a> IssuesApi<'a> {
             )
             .await
     }
-    /// Like [`list_labels_for_milestone`](Self::list_labels_for_milestone), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_labels_for_milestone`](Self::list_labels_for_milestone), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_labels_for_milestone_stream(
         &self,
         owner: &str,
@@ -1667,7 +1667,7 @@ impl<'a> IssuesApi<'a> {
     ) -> Result<Response<Vec<types::Issue>>, Error> {
         self.client.call(&LIST_FOR_AUTHENTICATED_USER, Args::new(&[]).query(query)).await
     }
-    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_authenticated_user_stream(
         &self,
         query: &IssuesListForAuthenticatedUserQuery,

@@ -43,7 +43,7 @@ impl<'a> LicensesApi<'a> {
     ) -> Result<Response<Vec<types::LicenseSimple>>, Error> {
         self.client.call(&GET_ALL_COMMONLY_USED, Args::new(&[]).query(query)).await
     }
-    /// Like [`get_all_commonly_used`](Self::get_all_commonly_used), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_all_commonly_used`](Self::get_all_commonly_used), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_all_commonly_used_stream(
         &self,
         query: &LicensesGetAllCommonlyUsedQuery,

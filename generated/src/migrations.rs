@@ -46,7 +46,7 @@ impl<'a> MigrationsApi<'a> {
     ) -> Result<Response<Vec<types::Migration>>, Error> {
         self.client.call(&LIST_FOR_ORG, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_for_org`](Self::list_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_org`](Self::list_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_org_stream(
         &self,
         org: &str,
@@ -174,7 +174,7 @@ impl<'a> MigrationsApi<'a> {
             .call(&LIST_REPOS_FOR_ORG, Args::new(&[&org, &migration_id]).query(query))
             .await
     }
-    /// Like [`list_repos_for_org`](Self::list_repos_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_repos_for_org`](Self::list_repos_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_repos_for_org_stream(
         &self,
         org: &str,
@@ -442,7 +442,7 @@ impl<'a> MigrationsApi<'a> {
     ) -> Result<Response<Vec<types::Migration>>, Error> {
         self.client.call(&LIST_FOR_AUTHENTICATED_USER, Args::new(&[]).query(query)).await
     }
-    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_authenticated_user_stream(
         &self,
         query: &MigrationsListForAuthenticatedUserQuery,
@@ -592,7 +592,7 @@ impl<'a> MigrationsApi<'a> {
             )
             .await
     }
-    /// Like [`list_repos_for_authenticated_user`](Self::list_repos_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_repos_for_authenticated_user`](Self::list_repos_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_repos_for_authenticated_user_stream(
         &self,
         migration_id: i64,

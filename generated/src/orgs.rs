@@ -46,7 +46,7 @@ impl<'a> OrgsApi<'a> {
     ) -> Result<Response<Vec<types::OrganizationSimple>>, Error> {
         self.client.call(&LIST, Args::new(&[]).query(query)).await
     }
-    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_stream(
         &self,
         query: &OrgsListQuery,
@@ -377,7 +377,7 @@ impl<'a> OrgsApi<'a> {
             .call(&LIST_ATTESTATION_REPOSITORIES, Args::new(&[&org]).query(query))
             .await
     }
-    /// Like [`list_attestation_repositories`](Self::list_attestation_repositories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_attestation_repositories`](Self::list_attestation_repositories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_attestation_repositories_stream(
         &self,
         org: &str,
@@ -430,7 +430,7 @@ impl<'a> OrgsApi<'a> {
             .call(&LIST_ATTESTATIONS, Args::new(&[&org, &subject_digest]).query(query))
             .await
     }
-    /// Like [`list_attestations`](Self::list_attestations), as a stream of the `attestations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_attestations`](Self::list_attestations), as a stream of the `attestations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_attestations_stream(
         &self,
         org: &str,
@@ -459,7 +459,7 @@ impl<'a> OrgsApi<'a> {
     ) -> Result<Response<Vec<types::SimpleUser>>, Error> {
         self.client.call(&LIST_BLOCKED_USERS, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_blocked_users`](Self::list_blocked_users), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_blocked_users`](Self::list_blocked_users), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_blocked_users_stream(
         &self,
         org: &str,
@@ -535,7 +535,7 @@ impl<'a> OrgsApi<'a> {
     ) -> Result<Response<Vec<types::OrganizationInvitation>>, Error> {
         self.client.call(&LIST_FAILED_INVITATIONS, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_failed_invitations`](Self::list_failed_invitations), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_failed_invitations`](Self::list_failed_invitations), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_failed_invitations_stream(
         &self,
         org: &str,
@@ -568,7 +568,7 @@ impl<'a> OrgsApi<'a> {
     ) -> Result<Response<Vec<types::OrgHook>>, Error> {
         self.client.call(&LIST_WEBHOOKS, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_webhooks`](Self::list_webhooks), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_webhooks`](Self::list_webhooks), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_webhooks_stream(
         &self,
         org: &str,
@@ -744,7 +744,7 @@ impl<'a> OrgsApi<'a> {
             .call(&LIST_WEBHOOK_DELIVERIES, Args::new(&[&org, &hook_id]).query(query))
             .await
     }
-    /// Like [`list_webhook_deliveries`](Self::list_webhook_deliveries), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_webhook_deliveries`](Self::list_webhook_deliveries), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_webhook_deliveries_stream(
         &self,
         org: &str,
@@ -855,7 +855,7 @@ impl<'a> OrgsApi<'a> {
             )
             .await
     }
-    /// Like [`get_route_stats_by_actor`](Self::get_route_stats_by_actor), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_route_stats_by_actor`](Self::get_route_stats_by_actor), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_route_stats_by_actor_stream(
         &self,
         org: &str,
@@ -887,7 +887,7 @@ impl<'a> OrgsApi<'a> {
     ) -> Result<Response<Vec<types::ApiInsightsSubjectStatsItem>>, Error> {
         self.client.call(&GET_SUBJECT_STATS, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`get_subject_stats`](Self::get_subject_stats), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_subject_stats`](Self::get_subject_stats), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_subject_stats_stream(
         &self,
         org: &str,
@@ -1048,7 +1048,7 @@ impl<'a> OrgsApi<'a> {
             .call(&GET_USER_STATS, Args::new(&[&org, &user_id]).query(query))
             .await
     }
-    /// Like [`get_user_stats`](Self::get_user_stats), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_user_stats`](Self::get_user_stats), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_user_stats_stream(
         &self,
         org: &str,
@@ -1082,7 +1082,7 @@ impl<'a> OrgsApi<'a> {
     ) -> Result<Response<types::OrgsListAppInstallationsResponse>, Error> {
         self.client.call(&LIST_APP_INSTALLATIONS, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_app_installations`](Self::list_app_installations), as a stream of the `installations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_app_installations`](Self::list_app_installations), as a stream of the `installations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_app_installations_stream(
         &self,
         org: &str,
@@ -1115,7 +1115,7 @@ impl<'a> OrgsApi<'a> {
             .call(&LIST_PENDING_INVITATIONS, Args::new(&[&org]).query(query))
             .await
     }
-    /// Like [`list_pending_invitations`](Self::list_pending_invitations), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_pending_invitations`](Self::list_pending_invitations), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_pending_invitations_stream(
         &self,
         org: &str,
@@ -1186,7 +1186,7 @@ impl<'a> OrgsApi<'a> {
             )
             .await
     }
-    /// Like [`list_invitation_teams`](Self::list_invitation_teams), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_invitation_teams`](Self::list_invitation_teams), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_invitation_teams_stream(
         &self,
         org: &str,
@@ -1377,7 +1377,7 @@ impl<'a> OrgsApi<'a> {
     ) -> Result<Response<Vec<types::SimpleUser>>, Error> {
         self.client.call(&LIST_MEMBERS, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_members`](Self::list_members), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_members`](Self::list_members), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_members_stream(
         &self,
         org: &str,
@@ -1702,7 +1702,7 @@ impl<'a> OrgsApi<'a> {
             .call(&LIST_ORG_ROLE_TEAMS, Args::new(&[&org, &role_id]).query(query))
             .await
     }
-    /// Like [`list_org_role_teams`](Self::list_org_role_teams), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_org_role_teams`](Self::list_org_role_teams), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_org_role_teams_stream(
         &self,
         org: &str,
@@ -1738,7 +1738,7 @@ impl<'a> OrgsApi<'a> {
             .call(&LIST_ORG_ROLE_USERS, Args::new(&[&org, &role_id]).query(query))
             .await
     }
-    /// Like [`list_org_role_users`](Self::list_org_role_users), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_org_role_users`](Self::list_org_role_users), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_org_role_users_stream(
         &self,
         org: &str,
@@ -1769,7 +1769,7 @@ impl<'a> OrgsApi<'a> {
             .call(&LIST_OUTSIDE_COLLABORATORS, Args::new(&[&org]).query(query))
             .await
     }
-    /// Like [`list_outside_collaborators`](Self::list_outside_collaborators), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_outside_collaborators`](Self::list_outside_collaborators), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_outside_collaborators_stream(
         &self,
         org: &str,
@@ -1850,7 +1850,7 @@ impl<'a> OrgsApi<'a> {
     > {
         self.client.call(&LIST_PAT_GRANT_REQUESTS, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_pat_grant_requests`](Self::list_pat_grant_requests), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_pat_grant_requests`](Self::list_pat_grant_requests), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_pat_grant_requests_stream(
         &self,
         org: &str,
@@ -1930,7 +1930,7 @@ impl<'a> OrgsApi<'a> {
             )
             .await
     }
-    /// Like [`list_pat_grant_request_repositories`](Self::list_pat_grant_request_repositories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_pat_grant_request_repositories`](Self::list_pat_grant_request_repositories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_pat_grant_request_repositories_stream(
         &self,
         org: &str,
@@ -1961,7 +1961,7 @@ impl<'a> OrgsApi<'a> {
     ) -> Result<Response<Vec<types::OrganizationProgrammaticAccessGrant>>, Error> {
         self.client.call(&LIST_PAT_GRANTS, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_pat_grants`](Self::list_pat_grants), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_pat_grants`](Self::list_pat_grants), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_pat_grants_stream(
         &self,
         org: &str,
@@ -2033,7 +2033,7 @@ impl<'a> OrgsApi<'a> {
             .call(&LIST_PAT_GRANT_REPOSITORIES, Args::new(&[&org, &pat_id]).query(query))
             .await
     }
-    /// Like [`list_pat_grant_repositories`](Self::list_pat_grant_repositories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_pat_grant_repositories`](Self::list_pat_grant_repositories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_pat_grant_repositories_stream(
         &self,
         org: &str,
@@ -2191,7 +2191,7 @@ impl<'a> OrgsApi<'a> {
             )
             .await
     }
-    /// Like [`custom_properties_for_repos_get_organization_values`](Self::custom_properties_for_repos_get_organization_values), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`custom_properties_for_repos_get_organization_values`](Self::custom_properties_for_repos_get_organization_values), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn custom_properties_for_repos_get_organization_values_stream(
         &self,
         org: &str,
@@ -2249,7 +2249,7 @@ impl<'a> OrgsApi<'a> {
     ) -> Result<Response<Vec<types::SimpleUser>>, Error> {
         self.client.call(&LIST_PUBLIC_MEMBERS, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_public_members`](Self::list_public_members), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_public_members`](Self::list_public_members), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_public_members_stream(
         &self,
         org: &str,
@@ -2342,7 +2342,7 @@ impl<'a> OrgsApi<'a> {
             .call(&GET_ORG_RULESET_HISTORY, Args::new(&[&org, &ruleset_id]).query(query))
             .await
     }
-    /// Like [`get_org_ruleset_history`](Self::get_org_ruleset_history), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_org_ruleset_history`](Self::get_org_ruleset_history), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_org_ruleset_history_stream(
         &self,
         org: &str,
@@ -2497,7 +2497,7 @@ impl<'a> OrgsApi<'a> {
             )
             .await
     }
-    /// Like [`get_immutable_releases_settings_repositories`](Self::get_immutable_releases_settings_repositories), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_immutable_releases_settings_repositories`](Self::get_immutable_releases_settings_repositories), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_immutable_releases_settings_repositories_stream(
         &self,
         org: &str,
@@ -2628,7 +2628,7 @@ impl<'a> OrgsApi<'a> {
             .call(&LIST_MEMBERSHIPS_FOR_AUTHENTICATED_USER, Args::new(&[]).query(query))
             .await
     }
-    /// Like [`list_memberships_for_authenticated_user`](Self::list_memberships_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_memberships_for_authenticated_user`](Self::list_memberships_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_memberships_for_authenticated_user_stream(
         &self,
         query: &OrgsListMembershipsForAuthenticatedUserQuery,
@@ -2697,7 +2697,7 @@ impl<'a> OrgsApi<'a> {
     ) -> Result<Response<Vec<types::OrganizationSimple>>, Error> {
         self.client.call(&LIST_FOR_AUTHENTICATED_USER, Args::new(&[]).query(query)).await
     }
-    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_authenticated_user_stream(
         &self,
         query: &OrgsListForAuthenticatedUserQuery,
@@ -2726,7 +2726,7 @@ impl<'a> OrgsApi<'a> {
     ) -> Result<Response<Vec<types::OrganizationSimple>>, Error> {
         self.client.call(&LIST_FOR_USER, Args::new(&[&username]).query(query)).await
     }
-    /// Like [`list_for_user`](Self::list_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_user`](Self::list_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_user_stream(
         &self,
         username: &str,

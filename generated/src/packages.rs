@@ -70,7 +70,7 @@ impl<'a> PackagesApi<'a> {
             .call(&LIST_PACKAGES_FOR_ORGANIZATION, Args::new(&[&org]).query(query))
             .await
     }
-    /// Like [`list_packages_for_organization`](Self::list_packages_for_organization), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_packages_for_organization`](Self::list_packages_for_organization), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_packages_for_organization_stream(
         &self,
         org: &str,
@@ -188,7 +188,7 @@ impl<'a> PackagesApi<'a> {
             )
             .await
     }
-    /// Like [`get_all_package_versions_for_package_owned_by_org`](Self::get_all_package_versions_for_package_owned_by_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_all_package_versions_for_package_owned_by_org`](Self::get_all_package_versions_for_package_owned_by_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_all_package_versions_for_package_owned_by_org_stream(
         &self,
         org: &str,
@@ -325,7 +325,7 @@ impl<'a> PackagesApi<'a> {
             .call(&LIST_PACKAGES_FOR_AUTHENTICATED_USER, Args::new(&[]).query(query))
             .await
     }
-    /// Like [`list_packages_for_authenticated_user`](Self::list_packages_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_packages_for_authenticated_user`](Self::list_packages_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_packages_for_authenticated_user_stream(
         &self,
         query: &PackagesListPackagesForAuthenticatedUserQuery,
@@ -434,7 +434,7 @@ impl<'a> PackagesApi<'a> {
             )
             .await
     }
-    /// Like [`get_all_package_versions_for_package_owned_by_authenticated_user`](Self::get_all_package_versions_for_package_owned_by_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_all_package_versions_for_package_owned_by_authenticated_user`](Self::get_all_package_versions_for_package_owned_by_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_all_package_versions_for_package_owned_by_authenticated_user_stream(
         &self,
         package_type: types::PackagePackageType,
@@ -567,7 +567,7 @@ impl<'a> PackagesApi<'a> {
             .call(&LIST_PACKAGES_FOR_USER, Args::new(&[&username]).query(query))
             .await
     }
-    /// Like [`list_packages_for_user`](Self::list_packages_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_packages_for_user`](Self::list_packages_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_packages_for_user_stream(
         &self,
         username: &str,

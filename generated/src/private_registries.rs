@@ -54,7 +54,7 @@ impl<'a> PrivateRegistriesApi<'a> {
             .call(&LIST_ORG_PRIVATE_REGISTRIES, Args::new(&[&org]).query(query))
             .await
     }
-    /// Like [`list_org_private_registries`](Self::list_org_private_registries), as a stream of the `configurations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_org_private_registries`](Self::list_org_private_registries), as a stream of the `configurations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_org_private_registries_stream(
         &self,
         org: &str,

@@ -44,7 +44,7 @@ impl<'a> ProjectsApi<'a> {
     ) -> Result<Response<Vec<types::ProjectsV2>>, Error> {
         self.client.call(&LIST_FOR_ORG, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_for_org`](Self::list_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_org`](Self::list_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_org_stream(
         &self,
         org: &str,
@@ -113,7 +113,7 @@ impl<'a> ProjectsApi<'a> {
             .call(&LIST_FIELDS_FOR_ORG, Args::new(&[&org, &project_number]).query(query))
             .await
     }
-    /// Like [`list_fields_for_org`](Self::list_fields_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_fields_for_org`](Self::list_fields_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_fields_for_org_stream(
         &self,
         org: &str,
@@ -183,7 +183,7 @@ impl<'a> ProjectsApi<'a> {
             .call(&LIST_ITEMS_FOR_ORG, Args::new(&[&org, &project_number]).query(query))
             .await
     }
-    /// Like [`list_items_for_org`](Self::list_items_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_items_for_org`](Self::list_items_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_items_for_org_stream(
         &self,
         org: &str,
@@ -322,7 +322,7 @@ impl<'a> ProjectsApi<'a> {
             )
             .await
     }
-    /// Like [`list_view_items_for_org`](Self::list_view_items_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_view_items_for_org`](Self::list_view_items_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_view_items_for_org_stream(
         &self,
         org: &str,
@@ -396,7 +396,7 @@ impl<'a> ProjectsApi<'a> {
     ) -> Result<Response<Vec<types::ProjectsV2>>, Error> {
         self.client.call(&LIST_FOR_USER, Args::new(&[&username]).query(query)).await
     }
-    /// Like [`list_for_user`](Self::list_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_user`](Self::list_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_user_stream(
         &self,
         username: &str,
@@ -446,7 +446,7 @@ impl<'a> ProjectsApi<'a> {
             )
             .await
     }
-    /// Like [`list_fields_for_user`](Self::list_fields_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_fields_for_user`](Self::list_fields_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_fields_for_user_stream(
         &self,
         username: &str,
@@ -525,7 +525,7 @@ impl<'a> ProjectsApi<'a> {
             )
             .await
     }
-    /// Like [`list_items_for_user`](Self::list_items_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_items_for_user`](Self::list_items_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_items_for_user_stream(
         &self,
         username: &str,
@@ -651,7 +651,7 @@ impl<'a> ProjectsApi<'a> {
             )
             .await
     }
-    /// Like [`list_view_items_for_user`](Self::list_view_items_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_view_items_for_user`](Self::list_view_items_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_view_items_for_user_stream(
         &self,
         username: &str,

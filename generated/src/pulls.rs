@@ -58,7 +58,7 @@ impl<'a> PullsApi<'a> {
     ) -> Result<Response<Vec<types::PullRequestSimple>>, Error> {
         self.client.call(&LIST, Args::new(&[&owner, &repo]).query(query)).await
     }
-    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_stream(
         &self,
         owner: &str,
@@ -129,7 +129,7 @@ impl<'a> PullsApi<'a> {
             )
             .await
     }
-    /// Like [`list_review_comments_for_repo`](Self::list_review_comments_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_review_comments_for_repo`](Self::list_review_comments_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_review_comments_for_repo_stream(
         &self,
         owner: &str,
@@ -316,7 +316,7 @@ impl<'a> PullsApi<'a> {
             )
             .await
     }
-    /// Like [`list_review_comments`](Self::list_review_comments), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_review_comments`](Self::list_review_comments), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_review_comments_stream(
         &self,
         owner: &str,
@@ -430,7 +430,7 @@ impl<'a> PullsApi<'a> {
             .call(&LIST_COMMITS, Args::new(&[&owner, &repo, &pull_number]).query(query))
             .await
     }
-    /// Like [`list_commits`](Self::list_commits), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_commits`](Self::list_commits), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_commits_stream(
         &self,
         owner: &str,
@@ -474,7 +474,7 @@ impl<'a> PullsApi<'a> {
             .call(&LIST_FILES, Args::new(&[&owner, &repo, &pull_number]).query(query))
             .await
     }
-    /// Like [`list_files`](Self::list_files), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_files`](Self::list_files), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_files_stream(
         &self,
         owner: &str,
@@ -675,7 +675,7 @@ impl<'a> PullsApi<'a> {
             .call(&LIST_REVIEWS, Args::new(&[&owner, &repo, &pull_number]).query(query))
             .await
     }
-    /// Like [`list_reviews`](Self::list_reviews), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_reviews`](Self::list_reviews), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_reviews_stream(
         &self,
         owner: &str,
@@ -847,7 +847,7 @@ impl<'a> PullsApi<'a> {
             )
             .await
     }
-    /// Like [`list_comments_for_review`](Self::list_comments_for_review), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_comments_for_review`](Self::list_comments_for_review), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_comments_for_review_stream(
         &self,
         owner: &str,
@@ -970,7 +970,7 @@ impl<'a> PullsApi<'a> {
     ) -> Result<Response<Vec<types::PullRequestStackMinimal>>, Error> {
         self.client.call(&LIST_2, Args::new(&[&owner, &repo]).query(query)).await
     }
-    /// Like [`list_2`](Self::list_2), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_2`](Self::list_2), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_2_stream(
         &self,
         owner: &str,

@@ -51,7 +51,7 @@ impl<'a> ReactionsApi<'a> {
             )
             .await
     }
-    /// Like [`list_for_commit_comment`](Self::list_for_commit_comment), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_commit_comment`](Self::list_for_commit_comment), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_commit_comment_stream(
         &self,
         owner: &str,
@@ -137,7 +137,7 @@ impl<'a> ReactionsApi<'a> {
             )
             .await
     }
-    /// Like [`list_for_issue_comment`](Self::list_for_issue_comment), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_issue_comment`](Self::list_for_issue_comment), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_issue_comment_stream(
         &self,
         owner: &str,
@@ -223,7 +223,7 @@ impl<'a> ReactionsApi<'a> {
             )
             .await
     }
-    /// Like [`list_for_issue`](Self::list_for_issue), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_issue`](Self::list_for_issue), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_issue_stream(
         &self,
         owner: &str,
@@ -309,7 +309,7 @@ impl<'a> ReactionsApi<'a> {
             )
             .await
     }
-    /// Like [`list_for_pull_request_review_comment`](Self::list_for_pull_request_review_comment), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_pull_request_review_comment`](Self::list_for_pull_request_review_comment), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_pull_request_review_comment_stream(
         &self,
         owner: &str,
@@ -395,7 +395,7 @@ impl<'a> ReactionsApi<'a> {
             )
             .await
     }
-    /// Like [`list_for_release`](Self::list_for_release), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_release`](Self::list_for_release), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_release_stream(
         &self,
         owner: &str,

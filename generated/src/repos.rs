@@ -47,7 +47,7 @@ impl<'a> ReposApi<'a> {
     ) -> Result<Response<Vec<types::MinimalRepository>>, Error> {
         self.client.call(&LIST_FOR_ORG, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_for_org`](Self::list_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_org`](Self::list_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_org_stream(
         &self,
         org: &str,
@@ -93,7 +93,7 @@ impl<'a> ReposApi<'a> {
     ) -> Result<Response<Vec<types::RepositoryRuleset>>, Error> {
         self.client.call(&GET_ORG_RULESETS, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`get_org_rulesets`](Self::get_org_rulesets), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_org_rulesets`](Self::get_org_rulesets), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_org_rulesets_stream(
         &self,
         org: &str,
@@ -138,7 +138,7 @@ impl<'a> ReposApi<'a> {
     ) -> Result<Response<Vec<types::RuleSuitesItem>>, Error> {
         self.client.call(&GET_ORG_RULE_SUITES, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`get_org_rule_suites`](Self::get_org_rule_suites), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_org_rule_suites`](Self::get_org_rule_suites), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_org_rule_suites_stream(
         &self,
         org: &str,
@@ -297,7 +297,7 @@ impl<'a> ReposApi<'a> {
             .call(&LIST_ACTIVITIES, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_activities`](Self::list_activities), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_activities`](Self::list_activities), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_activities_stream(
         &self,
         owner: &str,
@@ -363,7 +363,7 @@ impl<'a> ReposApi<'a> {
             )
             .await
     }
-    /// Like [`list_attestations`](Self::list_attestations), as a stream of the `attestations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_attestations`](Self::list_attestations), as a stream of the `attestations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_attestations_stream(
         &self,
         owner: &str,
@@ -523,7 +523,7 @@ impl<'a> ReposApi<'a> {
     ) -> Result<Response<Vec<types::ShortBranch>>, Error> {
         self.client.call(&LIST_BRANCHES, Args::new(&[&owner, &repo]).query(query)).await
     }
-    /// Like [`list_branches`](Self::list_branches), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_branches`](Self::list_branches), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_branches_stream(
         &self,
         owner: &str,
@@ -1410,7 +1410,7 @@ impl<'a> ReposApi<'a> {
             .call(&LIST_COLLABORATORS, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_collaborators`](Self::list_collaborators), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_collaborators`](Self::list_collaborators), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_collaborators_stream(
         &self,
         owner: &str,
@@ -1599,7 +1599,7 @@ impl<'a> ReposApi<'a> {
             )
             .await
     }
-    /// Like [`list_commit_comments_for_repo`](Self::list_commit_comments_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_commit_comments_for_repo`](Self::list_commit_comments_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_commit_comments_for_repo_stream(
         &self,
         owner: &str,
@@ -1732,7 +1732,7 @@ impl<'a> ReposApi<'a> {
     ) -> Result<Response<Vec<types::Commit>>, Error> {
         self.client.call(&LIST_COMMITS, Args::new(&[&owner, &repo]).query(query)).await
     }
-    /// Like [`list_commits`](Self::list_commits), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_commits`](Self::list_commits), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_commits_stream(
         &self,
         owner: &str,
@@ -1799,7 +1799,7 @@ impl<'a> ReposApi<'a> {
             )
             .await
     }
-    /// Like [`list_comments_for_commit`](Self::list_comments_for_commit), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_comments_for_commit`](Self::list_comments_for_commit), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_comments_for_commit_stream(
         &self,
         owner: &str,
@@ -1872,7 +1872,7 @@ impl<'a> ReposApi<'a> {
             )
             .await
     }
-    /// Like [`list_pull_requests_associated_with_commit`](Self::list_pull_requests_associated_with_commit), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_pull_requests_associated_with_commit`](Self::list_pull_requests_associated_with_commit), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_pull_requests_associated_with_commit_stream(
         &self,
         owner: &str,
@@ -1981,7 +1981,7 @@ impl<'a> ReposApi<'a> {
             .call(&GET_COMMIT_SHA, Args::new(&[&owner, &repo, &r#ref]).query(query))
             .await
     }
-    /// Like [`get_commit`](Self::get_commit), as a stream of the `parents` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_commit`](Self::get_commit), as a stream of the `parents` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_commit_stream(
         &self,
         owner: &str,
@@ -2025,7 +2025,7 @@ impl<'a> ReposApi<'a> {
             )
             .await
     }
-    /// Like [`get_combined_status_for_ref`](Self::get_combined_status_for_ref), as a stream of the `statuses` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_combined_status_for_ref`](Self::get_combined_status_for_ref), as a stream of the `statuses` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_combined_status_for_ref_stream(
         &self,
         owner: &str,
@@ -2064,7 +2064,7 @@ impl<'a> ReposApi<'a> {
             )
             .await
     }
-    /// Like [`list_commit_statuses_for_ref`](Self::list_commit_statuses_for_ref), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_commit_statuses_for_ref`](Self::list_commit_statuses_for_ref), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_commit_statuses_for_ref_stream(
         &self,
         owner: &str,
@@ -2209,7 +2209,7 @@ impl<'a> ReposApi<'a> {
             )
             .await
     }
-    /// Like [`compare_commits_with_basehead`](Self::compare_commits_with_basehead), as a stream of the `commits` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`compare_commits_with_basehead`](Self::compare_commits_with_basehead), as a stream of the `commits` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn compare_commits_with_basehead_stream(
         &self,
         owner: &str,
@@ -2373,7 +2373,7 @@ impl<'a> ReposApi<'a> {
             )
             .await
     }
-    /// Like [`list_contributors`](Self::list_contributors), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_contributors`](Self::list_contributors), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_contributors_stream(
         &self,
         owner: &str,
@@ -2405,7 +2405,7 @@ impl<'a> ReposApi<'a> {
             .call(&LIST_DEPLOYMENTS, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_deployments`](Self::list_deployments), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_deployments`](Self::list_deployments), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_deployments_stream(
         &self,
         owner: &str,
@@ -2562,7 +2562,7 @@ impl<'a> ReposApi<'a> {
             )
             .await
     }
-    /// Like [`list_deployment_statuses`](Self::list_deployment_statuses), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_deployment_statuses`](Self::list_deployment_statuses), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_deployment_statuses_stream(
         &self,
         owner: &str,
@@ -2672,7 +2672,7 @@ impl<'a> ReposApi<'a> {
             .call(&GET_ALL_ENVIRONMENTS, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`get_all_environments`](Self::get_all_environments), as a stream of the `environments` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_all_environments`](Self::get_all_environments), as a stream of the `environments` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_all_environments_stream(
         &self,
         owner: &str,
@@ -2786,7 +2786,7 @@ impl<'a> ReposApi<'a> {
             )
             .await
     }
-    /// Like [`list_deployment_branch_policies`](Self::list_deployment_branch_policies), as a stream of the `branch_policies` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_deployment_branch_policies`](Self::list_deployment_branch_policies), as a stream of the `branch_policies` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_deployment_branch_policies_stream(
         &self,
         owner: &str,
@@ -3001,7 +3001,7 @@ impl<'a> ReposApi<'a> {
             )
             .await
     }
-    /// Like [`list_custom_deployment_rule_integrations`](Self::list_custom_deployment_rule_integrations), as a stream of the `available_custom_deployment_protection_rule_integrations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_custom_deployment_rule_integrations`](Self::list_custom_deployment_rule_integrations), as a stream of the `available_custom_deployment_protection_rule_integrations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_custom_deployment_rule_integrations_stream(
         &self,
         owner: &str,
@@ -3090,7 +3090,7 @@ impl<'a> ReposApi<'a> {
     ) -> Result<Response<Vec<types::MinimalRepository>>, Error> {
         self.client.call(&LIST_FORKS, Args::new(&[&owner, &repo]).query(query)).await
     }
-    /// Like [`list_forks`](Self::list_forks), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_forks`](Self::list_forks), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_forks_stream(
         &self,
         owner: &str,
@@ -3159,7 +3159,7 @@ impl<'a> ReposApi<'a> {
     ) -> Result<Response<Vec<types::Hook>>, Error> {
         self.client.call(&LIST_WEBHOOKS, Args::new(&[&owner, &repo]).query(query)).await
     }
-    /// Like [`list_webhooks`](Self::list_webhooks), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_webhooks`](Self::list_webhooks), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_webhooks_stream(
         &self,
         owner: &str,
@@ -3317,7 +3317,7 @@ impl<'a> ReposApi<'a> {
             )
             .await
     }
-    /// Like [`list_webhook_deliveries`](Self::list_webhook_deliveries), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_webhook_deliveries`](Self::list_webhook_deliveries), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_webhook_deliveries_stream(
         &self,
         owner: &str,
@@ -3482,7 +3482,7 @@ impl<'a> ReposApi<'a> {
             .call(&LIST_INVITATIONS, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_invitations`](Self::list_invitations), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_invitations`](Self::list_invitations), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_invitations_stream(
         &self,
         owner: &str,
@@ -3574,7 +3574,7 @@ impl<'a> ReposApi<'a> {
             .call(&LIST_DEPLOY_KEYS, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_deploy_keys`](Self::list_deploy_keys), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_deploy_keys`](Self::list_deploy_keys), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_deploy_keys_stream(
         &self,
         owner: &str,
@@ -3808,7 +3808,7 @@ impl<'a> ReposApi<'a> {
             .call(&LIST_PAGES_BUILDS, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_pages_builds`](Self::list_pages_builds), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_pages_builds`](Self::list_pages_builds), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_pages_builds_stream(
         &self,
         owner: &str,
@@ -4152,7 +4152,7 @@ impl<'a> ReposApi<'a> {
     ) -> Result<Response<Vec<types::Release>>, Error> {
         self.client.call(&LIST_RELEASES, Args::new(&[&owner, &repo]).query(query)).await
     }
-    /// Like [`list_releases`](Self::list_releases), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_releases`](Self::list_releases), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_releases_stream(
         &self,
         owner: &str,
@@ -4406,7 +4406,7 @@ impl<'a> ReposApi<'a> {
             )
             .await
     }
-    /// Like [`list_release_assets`](Self::list_release_assets), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_release_assets`](Self::list_release_assets), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_release_assets_stream(
         &self,
         owner: &str,
@@ -4488,7 +4488,7 @@ impl<'a> ReposApi<'a> {
             .call(&GET_BRANCH_RULES, Args::new(&[&owner, &repo, &branch]).query(query))
             .await
     }
-    /// Like [`get_branch_rules`](Self::get_branch_rules), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_branch_rules`](Self::get_branch_rules), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_branch_rules_stream(
         &self,
         owner: &str,
@@ -4521,7 +4521,7 @@ impl<'a> ReposApi<'a> {
             .call(&GET_REPO_RULESETS, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`get_repo_rulesets`](Self::get_repo_rulesets), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_repo_rulesets`](Self::get_repo_rulesets), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_repo_rulesets_stream(
         &self,
         owner: &str,
@@ -4573,7 +4573,7 @@ impl<'a> ReposApi<'a> {
             .call(&GET_REPO_RULE_SUITES, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`get_repo_rule_suites`](Self::get_repo_rule_suites), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_repo_rule_suites`](Self::get_repo_rule_suites), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_repo_rule_suites_stream(
         &self,
         owner: &str,
@@ -4697,7 +4697,7 @@ impl<'a> ReposApi<'a> {
             )
             .await
     }
-    /// Like [`get_repo_ruleset_history`](Self::get_repo_ruleset_history), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_repo_ruleset_history`](Self::get_repo_ruleset_history), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_repo_ruleset_history_stream(
         &self,
         owner: &str,
@@ -4925,7 +4925,7 @@ impl<'a> ReposApi<'a> {
     ) -> Result<Response<Vec<types::Tag>>, Error> {
         self.client.call(&LIST_TAGS, Args::new(&[&owner, &repo]).query(query)).await
     }
-    /// Like [`list_tags`](Self::list_tags), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_tags`](Self::list_tags), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_tags_stream(
         &self,
         owner: &str,
@@ -4983,7 +4983,7 @@ impl<'a> ReposApi<'a> {
     ) -> Result<Response<Vec<types::Team>>, Error> {
         self.client.call(&LIST_TEAMS, Args::new(&[&owner, &repo]).query(query)).await
     }
-    /// Like [`list_teams`](Self::list_teams), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_teams`](Self::list_teams), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_teams_stream(
         &self,
         owner: &str,
@@ -5013,7 +5013,7 @@ impl<'a> ReposApi<'a> {
     ) -> Result<Response<types::Topic>, Error> {
         self.client.call(&GET_ALL_TOPICS, Args::new(&[&owner, &repo]).query(query)).await
     }
-    /// Like [`get_all_topics`](Self::get_all_topics), as a stream of the `names` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`get_all_topics`](Self::get_all_topics), as a stream of the `names` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn get_all_topics_stream(
         &self,
         owner: &str,
@@ -5264,7 +5264,7 @@ impl<'a> ReposApi<'a> {
     ) -> Result<Response<Vec<types::Repository>>, Error> {
         self.client.call(&LIST_FOR_AUTHENTICATED_USER, Args::new(&[]).query(query)).await
     }
-    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_authenticated_user_stream(
         &self,
         query: &ReposListForAuthenticatedUserQuery,
@@ -5309,7 +5309,7 @@ impl<'a> ReposApi<'a> {
             .call(&LIST_INVITATIONS_FOR_AUTHENTICATED_USER, Args::new(&[]).query(query))
             .await
     }
-    /// Like [`list_invitations_for_authenticated_user`](Self::list_invitations_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_invitations_for_authenticated_user`](Self::list_invitations_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_invitations_for_authenticated_user_stream(
         &self,
         query: &ReposListInvitationsForAuthenticatedUserQuery,
@@ -5376,7 +5376,7 @@ impl<'a> ReposApi<'a> {
     ) -> Result<Response<Vec<types::MinimalRepository>>, Error> {
         self.client.call(&LIST_FOR_USER, Args::new(&[&username]).query(query)).await
     }
-    /// Like [`list_for_user`](Self::list_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_user`](Self::list_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_user_stream(
         &self,
         username: &str,
@@ -5451,7 +5451,7 @@ impl<'a> ReposApi<'a> {
             )
             .await
     }
-    /// Like [`compare_commits`](Self::compare_commits), as a stream of the `commits` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`compare_commits`](Self::compare_commits), as a stream of the `commits` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn compare_commits_stream(
         &self,
         owner: &str,

@@ -62,7 +62,7 @@ impl<'a> SearchApi<'a> {
     ) -> Result<Response<types::SearchCodeResponse>, Error> {
         self.client.call(&CODE, Args::new(&[]).query(query)).await
     }
-    /// Like [`code`](Self::code), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`code`](Self::code), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn code_stream(
         &self,
         query: &SearchCodeQuery,
@@ -92,7 +92,7 @@ impl<'a> SearchApi<'a> {
     ) -> Result<Response<types::SearchCommitsResponse>, Error> {
         self.client.call(&COMMITS, Args::new(&[]).query(query)).await
     }
-    /// Like [`commits`](Self::commits), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`commits`](Self::commits), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn commits_stream(
         &self,
         query: &SearchCommitsQuery,
@@ -127,7 +127,7 @@ impl<'a> SearchApi<'a> {
     ) -> Result<Response<types::SearchIssuesAndPullRequestsResponse>, Error> {
         self.client.call(&ISSUES_AND_PULL_REQUESTS, Args::new(&[]).query(query)).await
     }
-    /// Like [`issues_and_pull_requests`](Self::issues_and_pull_requests), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`issues_and_pull_requests`](Self::issues_and_pull_requests), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn issues_and_pull_requests_stream(
         &self,
         query: &SearchIssuesAndPullRequestsQuery,
@@ -161,7 +161,7 @@ impl<'a> SearchApi<'a> {
     ) -> Result<Response<types::SearchLabelsResponse>, Error> {
         self.client.call(&LABELS, Args::new(&[]).query(query)).await
     }
-    /// Like [`labels`](Self::labels), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`labels`](Self::labels), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn labels_stream(
         &self,
         query: &SearchLabelsQuery,
@@ -192,7 +192,7 @@ impl<'a> SearchApi<'a> {
     ) -> Result<Response<types::SearchReposResponse>, Error> {
         self.client.call(&REPOS, Args::new(&[]).query(query)).await
     }
-    /// Like [`repos`](Self::repos), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`repos`](Self::repos), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn repos_stream(
         &self,
         query: &SearchReposQuery,
@@ -223,7 +223,7 @@ impl<'a> SearchApi<'a> {
     ) -> Result<Response<types::SearchTopicsResponse>, Error> {
         self.client.call(&TOPICS, Args::new(&[]).query(query)).await
     }
-    /// Like [`topics`](Self::topics), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`topics`](Self::topics), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn topics_stream(
         &self,
         query: &SearchTopicsQuery,
@@ -256,7 +256,7 @@ impl<'a> SearchApi<'a> {
     ) -> Result<Response<types::SearchUsersResponse>, Error> {
         self.client.call(&USERS, Args::new(&[]).query(query)).await
     }
-    /// Like [`users`](Self::users), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`users`](Self::users), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn users_stream(
         &self,
         query: &SearchUsersQuery,

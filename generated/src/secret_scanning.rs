@@ -48,7 +48,7 @@ impl<'a> SecretScanningApi<'a> {
     ) -> Result<Response<Vec<types::OrganizationSecretScanningAlert>>, Error> {
         self.client.call(&LIST_ALERTS_FOR_ORG, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list_alerts_for_org`](Self::list_alerts_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_alerts_for_org`](Self::list_alerts_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_alerts_for_org_stream(
         &self,
         org: &str,
@@ -80,7 +80,7 @@ impl<'a> SecretScanningApi<'a> {
             .call(&LIST_ORG_CUSTOM_PATTERNS, Args::new(&[&org]).query(query))
             .await
     }
-    /// Like [`list_org_custom_patterns`](Self::list_org_custom_patterns), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_org_custom_patterns`](Self::list_org_custom_patterns), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_org_custom_patterns_stream(
         &self,
         org: &str,
@@ -216,7 +216,7 @@ impl<'a> SecretScanningApi<'a> {
             .call(&LIST_ALERTS_FOR_REPO, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_alerts_for_repo`](Self::list_alerts_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_alerts_for_repo`](Self::list_alerts_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_alerts_for_repo_stream(
         &self,
         owner: &str,
@@ -306,7 +306,7 @@ impl<'a> SecretScanningApi<'a> {
             )
             .await
     }
-    /// Like [`list_locations_for_alert`](Self::list_locations_for_alert), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_locations_for_alert`](Self::list_locations_for_alert), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_locations_for_alert_stream(
         &self,
         owner: &str,
@@ -341,7 +341,7 @@ impl<'a> SecretScanningApi<'a> {
             .call(&LIST_REPO_CUSTOM_PATTERNS, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_repo_custom_patterns`](Self::list_repo_custom_patterns), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_repo_custom_patterns`](Self::list_repo_custom_patterns), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_repo_custom_patterns_stream(
         &self,
         owner: &str,

@@ -47,7 +47,7 @@ impl<'a> SecurityAdvisoriesApi<'a> {
     ) -> Result<Response<Vec<types::GlobalAdvisory>>, Error> {
         self.client.call(&LIST_GLOBAL_ADVISORIES, Args::new(&[]).query(query)).await
     }
-    /// Like [`list_global_advisories`](Self::list_global_advisories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_global_advisories`](Self::list_global_advisories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_global_advisories_stream(
         &self,
         query: &SecurityAdvisoriesListGlobalAdvisoriesQuery,
@@ -95,7 +95,7 @@ impl<'a> SecurityAdvisoriesApi<'a> {
             .call(&LIST_ORG_REPOSITORY_ADVISORIES, Args::new(&[&org]).query(query))
             .await
     }
-    /// Like [`list_org_repository_advisories`](Self::list_org_repository_advisories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_org_repository_advisories`](Self::list_org_repository_advisories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_org_repository_advisories_stream(
         &self,
         org: &str,
@@ -130,7 +130,7 @@ impl<'a> SecurityAdvisoriesApi<'a> {
             .call(&LIST_REPOSITORY_ADVISORIES, Args::new(&[&owner, &repo]).query(query))
             .await
     }
-    /// Like [`list_repository_advisories`](Self::list_repository_advisories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_repository_advisories`](Self::list_repository_advisories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_repository_advisories_stream(
         &self,
         owner: &str,

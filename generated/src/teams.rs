@@ -44,7 +44,7 @@ impl<'a> TeamsApi<'a> {
     ) -> Result<Response<Vec<types::Team>>, Error> {
         self.client.call(&LIST, Args::new(&[&org]).query(query)).await
     }
-    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_stream(&self, org: &str, query: &TeamsListQuery) -> Pages<types::Team> {
         let request = Request::new(&LIST, Args::new(&[&org]).query(query).per_page(100));
         Pages::new(self.client.clone(), request, None)
@@ -154,7 +154,7 @@ impl<'a> TeamsApi<'a> {
             )
             .await
     }
-    /// Like [`list_pending_invitations_in_org`](Self::list_pending_invitations_in_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_pending_invitations_in_org`](Self::list_pending_invitations_in_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_pending_invitations_in_org_stream(
         &self,
         org: &str,
@@ -190,7 +190,7 @@ impl<'a> TeamsApi<'a> {
             .call(&LIST_MEMBERS_IN_ORG, Args::new(&[&org, &team_slug]).query(query))
             .await
     }
-    /// Like [`list_members_in_org`](Self::list_members_in_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_members_in_org`](Self::list_members_in_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_members_in_org_stream(
         &self,
         org: &str,
@@ -324,7 +324,7 @@ impl<'a> TeamsApi<'a> {
             .call(&LIST_REPOS_IN_ORG, Args::new(&[&org, &team_slug]).query(query))
             .await
     }
-    /// Like [`list_repos_in_org`](Self::list_repos_in_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_repos_in_org`](Self::list_repos_in_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_repos_in_org_stream(
         &self,
         org: &str,
@@ -451,7 +451,7 @@ impl<'a> TeamsApi<'a> {
             .call(&LIST_CHILD_IN_ORG, Args::new(&[&org, &team_slug]).query(query))
             .await
     }
-    /// Like [`list_child_in_org`](Self::list_child_in_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_child_in_org`](Self::list_child_in_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_child_in_org_stream(
         &self,
         org: &str,
@@ -552,7 +552,7 @@ impl<'a> TeamsApi<'a> {
             .call(&LIST_PENDING_INVITATIONS_LEGACY, Args::new(&[&team_id]).query(query))
             .await
     }
-    /// Like [`list_pending_invitations_legacy`](Self::list_pending_invitations_legacy), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_pending_invitations_legacy`](Self::list_pending_invitations_legacy), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
     )]
@@ -591,7 +591,7 @@ impl<'a> TeamsApi<'a> {
     ) -> Result<Response<Vec<types::TeamMember>>, Error> {
         self.client.call(&LIST_MEMBERS_LEGACY, Args::new(&[&team_id]).query(query)).await
     }
-    /// Like [`list_members_legacy`](Self::list_members_legacy), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_members_legacy`](Self::list_members_legacy), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
     )]
@@ -804,7 +804,7 @@ impl<'a> TeamsApi<'a> {
     ) -> Result<Response<Vec<types::MinimalRepository>>, Error> {
         self.client.call(&LIST_REPOS_LEGACY, Args::new(&[&team_id]).query(query)).await
     }
-    /// Like [`list_repos_legacy`](Self::list_repos_legacy), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_repos_legacy`](Self::list_repos_legacy), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
     )]
@@ -934,7 +934,7 @@ impl<'a> TeamsApi<'a> {
     ) -> Result<Response<Vec<types::Team>>, Error> {
         self.client.call(&LIST_CHILD_LEGACY, Args::new(&[&team_id]).query(query)).await
     }
-    /// Like [`list_child_legacy`](Self::list_child_legacy), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_child_legacy`](Self::list_child_legacy), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
     )]
@@ -969,7 +969,7 @@ impl<'a> TeamsApi<'a> {
     ) -> Result<Response<Vec<types::TeamFull>>, Error> {
         self.client.call(&LIST_FOR_AUTHENTICATED_USER, Args::new(&[]).query(query)).await
     }
-    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_authenticated_user_stream(
         &self,
         query: &TeamsListForAuthenticatedUserQuery,

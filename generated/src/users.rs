@@ -74,7 +74,7 @@ impl<'a> UsersApi<'a> {
             .call(&LIST_BLOCKED_BY_AUTHENTICATED_USER, Args::new(&[]).query(query))
             .await
     }
-    /// Like [`list_blocked_by_authenticated_user`](Self::list_blocked_by_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_blocked_by_authenticated_user`](Self::list_blocked_by_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_blocked_by_authenticated_user_stream(
         &self,
         query: &UsersListBlockedByAuthenticatedUserQuery,
@@ -161,7 +161,7 @@ impl<'a> UsersApi<'a> {
             .call(&LIST_EMAILS_FOR_AUTHENTICATED_USER, Args::new(&[]).query(query))
             .await
     }
-    /// Like [`list_emails_for_authenticated_user`](Self::list_emails_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_emails_for_authenticated_user`](Self::list_emails_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_emails_for_authenticated_user_stream(
         &self,
         query: &UsersListEmailsForAuthenticatedUserQuery,
@@ -223,7 +223,7 @@ impl<'a> UsersApi<'a> {
             .call(&LIST_FOLLOWERS_FOR_AUTHENTICATED_USER, Args::new(&[]).query(query))
             .await
     }
-    /// Like [`list_followers_for_authenticated_user`](Self::list_followers_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_followers_for_authenticated_user`](Self::list_followers_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_followers_for_authenticated_user_stream(
         &self,
         query: &UsersListFollowersForAuthenticatedUserQuery,
@@ -251,7 +251,7 @@ impl<'a> UsersApi<'a> {
             .call(&LIST_FOLLOWED_BY_AUTHENTICATED_USER, Args::new(&[]).query(query))
             .await
     }
-    /// Like [`list_followed_by_authenticated_user`](Self::list_followed_by_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_followed_by_authenticated_user`](Self::list_followed_by_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_followed_by_authenticated_user_stream(
         &self,
         query: &UsersListFollowedByAuthenticatedUserQuery,
@@ -324,7 +324,7 @@ impl<'a> UsersApi<'a> {
             .call(&LIST_GPG_KEYS_FOR_AUTHENTICATED_USER, Args::new(&[]).query(query))
             .await
     }
-    /// Like [`list_gpg_keys_for_authenticated_user`](Self::list_gpg_keys_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_gpg_keys_for_authenticated_user`](Self::list_gpg_keys_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_gpg_keys_for_authenticated_user_stream(
         &self,
         query: &UsersListGpgKeysForAuthenticatedUserQuery,
@@ -414,7 +414,7 @@ impl<'a> UsersApi<'a> {
             )
             .await
     }
-    /// Like [`list_public_ssh_keys_for_authenticated_user`](Self::list_public_ssh_keys_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_public_ssh_keys_for_authenticated_user`](Self::list_public_ssh_keys_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_public_ssh_keys_for_authenticated_user_stream(
         &self,
         query: &UsersListPublicSshKeysForAuthenticatedUserQuery,
@@ -509,7 +509,7 @@ impl<'a> UsersApi<'a> {
             )
             .await
     }
-    /// Like [`list_public_emails_for_authenticated_user`](Self::list_public_emails_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_public_emails_for_authenticated_user`](Self::list_public_emails_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_public_emails_for_authenticated_user_stream(
         &self,
         query: &UsersListPublicEmailsForAuthenticatedUserQuery,
@@ -540,7 +540,7 @@ impl<'a> UsersApi<'a> {
             )
             .await
     }
-    /// Like [`list_social_accounts_for_authenticated_user`](Self::list_social_accounts_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_social_accounts_for_authenticated_user`](Self::list_social_accounts_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_social_accounts_for_authenticated_user_stream(
         &self,
         query: &UsersListSocialAccountsForAuthenticatedUserQuery,
@@ -614,7 +614,7 @@ impl<'a> UsersApi<'a> {
             )
             .await
     }
-    /// Like [`list_ssh_signing_keys_for_authenticated_user`](Self::list_ssh_signing_keys_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_ssh_signing_keys_for_authenticated_user`](Self::list_ssh_signing_keys_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_ssh_signing_keys_for_authenticated_user_stream(
         &self,
         query: &UsersListSshSigningKeysForAuthenticatedUserQuery,
@@ -729,7 +729,7 @@ impl<'a> UsersApi<'a> {
     ) -> Result<Response<Vec<types::SimpleUser>>, Error> {
         self.client.call(&LIST, Args::new(&[]).query(query)).await
     }
-    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_stream(&self, query: &UsersListQuery) -> Pages<types::SimpleUser> {
         let request = Request::new(&LIST, Args::new(&[]).query(query).per_page(100));
         Pages::new(self.client.clone(), request, None)
@@ -870,7 +870,7 @@ impl<'a> UsersApi<'a> {
             )
             .await
     }
-    /// Like [`list_attestations`](Self::list_attestations), as a stream of the `attestations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_attestations`](Self::list_attestations), as a stream of the `attestations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_attestations_stream(
         &self,
         username: &str,
@@ -901,7 +901,7 @@ impl<'a> UsersApi<'a> {
             .call(&LIST_FOLLOWERS_FOR_USER, Args::new(&[&username]).query(query))
             .await
     }
-    /// Like [`list_followers_for_user`](Self::list_followers_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_followers_for_user`](Self::list_followers_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_followers_for_user_stream(
         &self,
         username: &str,
@@ -931,7 +931,7 @@ impl<'a> UsersApi<'a> {
             .call(&LIST_FOLLOWING_FOR_USER, Args::new(&[&username]).query(query))
             .await
     }
-    /// Like [`list_following_for_user`](Self::list_following_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_following_for_user`](Self::list_following_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_following_for_user_stream(
         &self,
         username: &str,
@@ -979,7 +979,7 @@ impl<'a> UsersApi<'a> {
             .call(&LIST_GPG_KEYS_FOR_USER, Args::new(&[&username]).query(query))
             .await
     }
-    /// Like [`list_gpg_keys_for_user`](Self::list_gpg_keys_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_gpg_keys_for_user`](Self::list_gpg_keys_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_gpg_keys_for_user_stream(
         &self,
         username: &str,
@@ -1031,7 +1031,7 @@ impl<'a> UsersApi<'a> {
             .call(&LIST_PUBLIC_KEYS_FOR_USER, Args::new(&[&username]).query(query))
             .await
     }
-    /// Like [`list_public_keys_for_user`](Self::list_public_keys_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_public_keys_for_user`](Self::list_public_keys_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_public_keys_for_user_stream(
         &self,
         username: &str,
@@ -1061,7 +1061,7 @@ impl<'a> UsersApi<'a> {
             .call(&LIST_SOCIAL_ACCOUNTS_FOR_USER, Args::new(&[&username]).query(query))
             .await
     }
-    /// Like [`list_social_accounts_for_user`](Self::list_social_accounts_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_social_accounts_for_user`](Self::list_social_accounts_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_social_accounts_for_user_stream(
         &self,
         username: &str,
@@ -1091,7 +1091,7 @@ impl<'a> UsersApi<'a> {
             .call(&LIST_SSH_SIGNING_KEYS_FOR_USER, Args::new(&[&username]).query(query))
             .await
     }
-    /// Like [`list_ssh_signing_keys_for_user`](Self::list_ssh_signing_keys_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_ssh_signing_keys_for_user`](Self::list_ssh_signing_keys_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_ssh_signing_keys_for_user_stream(
         &self,
         username: &str,

@@ -455,8 +455,16 @@ fn type_names_section(md: &mut String, a: &Value, b: &Value) {
     let new: Vec<(&String, &String)> = tb.iter().filter(|(n, _)| !ta.contains_key(*n)).collect();
     let mut renamed = Vec::new();
     for (old, sig) in &gone {
-        let same: Vec<&&String> = new.iter().filter(|(_, s)| s == sig).map(|(n, _)| n).collect();
-        let before: Vec<&&String> = gone.iter().filter(|(_, s)| s == sig).map(|(n, _)| n).collect();
+        let same: Vec<&&String> = new
+            .iter()
+            .filter(|(_, s)| s == sig)
+            .map(|(n, _)| n)
+            .collect();
+        let before: Vec<&&String> = gone
+            .iter()
+            .filter(|(_, s)| s == sig)
+            .map(|(n, _)| n)
+            .collect();
         if let ([to], [_]) = (same.as_slice(), before.as_slice()) {
             renamed.push((*old, **to));
         }

@@ -87,6 +87,8 @@ pub fn files(spec: &Spec, out: Output) -> Result<BTreeMap<String, Vec<u8>>> {
         "Cargo.toml".into(),
         (header(spec, "#") + &out.cargo_toml).into_bytes(),
     );
+    let readme = format!("{} -->\n", header(spec, "<!--").trim_end()) + &out.readme;
+    files.insert("README.md".into(), readme.into_bytes());
     // The output is already formatted (prettyplease); `cargo fmt --all` must leave it byte for byte as written.
     let rustfmt = header(spec, "#") + "disable_all_formatting = true\n";
     files.insert("rustfmt.toml".into(), rustfmt.into_bytes());

@@ -48,6 +48,7 @@ fn endpoints_types_errors_lib_and_manifest_match_their_snapshots() {
         ("src/errors.rs", "errors.rs"),
         ("src/lib.rs", "lib.rs"),
         ("Cargo.toml", "Cargo.toml.txt"),
+        ("README.md", "README.md"),
         ("operations.json", "operations.json"),
     ];
     for (file, snapshot) in files {
@@ -64,6 +65,7 @@ fn every_file_of_the_fixture_is_accounted_for() {
         names,
         vec![
             "Cargo.toml",
+            "README.md",
             "operations.json",
             "rustfmt.toml",
             "src/errors.rs",

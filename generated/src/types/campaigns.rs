@@ -61,7 +61,7 @@ pub struct CampaignSummaryAlertStats {
     pub in_progress_count: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct CampaignsCreateCampaignRequest {
     /// The name of the campaign

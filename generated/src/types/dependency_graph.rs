@@ -180,7 +180,7 @@ pub struct DependencyGraphGenerateSbomReportResponse {
 }
 
 /// Create a new snapshot of a repository's dependencies.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Snapshot {
     /// The version of the repository snapshot submission.

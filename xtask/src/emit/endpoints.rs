@@ -229,7 +229,7 @@ impl<'m> Emitter<'m> {
         };
         let doc = format!(
             " Like [`{}`](Self::{}), as a stream of {what}: follows `Link: rel=\"next\"`, 100 items a page unless \
-             `per_page` is set. See [`Pages`](crate::pagination::Pages).",
+             `per_page` is set. See [`Pages`].",
             op.fn_name, op.fn_name
         );
         let deprecated = deprecated(op);

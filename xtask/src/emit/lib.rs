@@ -20,8 +20,8 @@ pub fn tags(model: &Model) -> BTreeMap<&str, &str> {
         .collect()
 }
 
-/// `lib.rs`.
-pub fn lib_rs(spec: &Spec, model: &Model) -> TokenStream {
+/// `lib.rs` of the crate whose package is `name`.
+pub fn lib_rs(spec: &Spec, model: &Model, name: &str) -> TokenStream {
     let tags = tags(model);
     let features = tags.values().collect::<BTreeSet<_>>().len();
     let tag_mods = tags.iter().map(|(tag, feature)| {
@@ -37,7 +37,7 @@ pub fn lib_rs(spec: &Spec, model: &Model) -> TokenStream {
         Some((a, b)) => quote!(Some((#a, #b))),
         None => quote!(None),
     };
-    let lib_doc = lib_doc(spec, count, features);
+    let lib_doc = lib_doc(spec, count, features, &name.replace('-', "_"));
     let client_doc = client_doc(&tags);
     let hints = feature_hints(&tags);
     let webhooks = (!model.webhooks.is_empty()).then(|| {
@@ -154,13 +154,47 @@ fn ghes_release(spec: &Spec) -> Option<(u32, u32)> {
     Some((a.parse().ok()?, b.parse().ok()?))
 }
 
-fn lib_doc(spec: &Spec, ops: usize, features: usize) -> String {
+fn lib_doc(spec: &Spec, ops: usize, features: usize, krate: &str) -> String {
     format!(
         "Typed client for GitHub's REST API ({target}), generated from `@octokit/openapi` {version}: {ops} operations.
 
-Endpoints are grouped by the spec's tags, one cargo feature per tag ({features} features; `full` enables all). \
-Build a [`Client`] and call, for example, `client.issues().create(owner, repo, &body)`; list operations also have \
-`<fn>_stream(..)`, a [`Pages`] stream across every page.
+Endpoints are grouped by the spec's tags, one cargo feature per tag ({features} features; `full` enables all, the \
+default is `meta`, `rate-limit` and `users`). Build a [`Client`] and call, for example, \
+`client.issues().create(owner, repo, &body)`; list operations also have `<fn>_stream(..)`, a [`Pages`] stream \
+across every page.
+
+# Quick start
+
+```rust,ignore
+// Cargo.toml: the `issues` feature (endpoint groups are features)
+use {krate}::prelude::*;
+
+let client = Client::builder().user_agent(\"my-app\").build()?;
+let issue = client.issues().get(\"rust-lang\", \"rust\", 1).await?;
+println!(\"{{}}: {{}}\", issue.status, issue.body.title);
+let mut open = client.issues().list_for_repo_stream(\"rust-lang\", \"rust\", &Default::default());
+while let Some(issue) = open.try_next().await? {{
+    println!(\"#{{}} {{}}\", issue.number, issue.title);
+}}
+```
+
+`Client::builder()` also takes a GitHub Enterprise host (`enterprise_host`), an HTTP configuration \
+([`HttpConfig`]) and a `reqwest_middleware` client with layers of your own (`http_client`). Authentication \
+(tokens, GitHub App JWTs, installation tokens, OAuth apps) and middleware for rate limits, retries and conditional \
+requests are in the companion crate `github-auth`, whose builder returns this crate's [`Client`].
+
+# Crate organisation
+
+| module | what lives there |
+|---|---|
+| crate root | [`Client`] and [`ClientBuilder`], [`Error`], [`Response`], [`HttpConfig`], the target's constants ([`TARGET`], [`SPEC_VERSION`], [`API_VERSION`]…) |
+| [`prelude`] | `use {krate}::prelude::*`: the client, errors, responses and the stream traits [`Pages`] needs |
+| one module per tag (`issues`, `repos`, `pulls`…) | the endpoint functions of that group (`client.issues()` is `issues::IssuesApi`) and their `…Query` parameter structs, each module behind its feature |
+| [`types`] | the request and response models every enabled endpoint reaches, compiled only when an enabled feature needs them |
+| [`errors`] | [`errors::ErrorBody`]: the error bodies the description gives, as one enum |
+| [`pagination`] | [`Pages`], the stream behind every `<fn>_stream`: follows `Link: rel=\"next\"`, fetches numbered pages concurrently |
+| [`runtime`] | what every endpoint runs on: hosts, headers, the middleware stack, redirects, response and error decoding |
+| `webhooks` | (feature `webhooks`) `webhooks::WebhookEvent`, the typed payload of every event and action |
 
 # Decoding what GitHub sends
 
@@ -182,19 +216,62 @@ decoded into the spec's error type ([`errors::ErrorBody`]) and the raw bytes, wh
     )
 }
 
-/// `Cargo.toml` of the package `name`, with one feature per tag, the default set and `full`. Its edition, licence
-/// and most dependency versions are inherited from the workspace; `regen --out` resolves them
-/// (`regen::standalone_manifest`).
-pub fn cargo_toml(name: &str, features: &BTreeSet<&str>) -> String {
+/// What each endpoint feature enables: the tag's description in the spec and its number of operations.
+pub fn feature_descriptions(spec: &Spec, model: &Model) -> BTreeMap<String, String> {
+    let described: BTreeMap<&str, &str> = spec
+        .json
+        .get("tags")
+        .and_then(|t| t.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|t| Some((t.get("name")?.as_str()?, t.get("description")?.as_str()?)))
+        .collect();
+    let mut counts: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for op in &model.operations {
+        *counts
+            .entry((op.feature.as_str(), op.tag.as_str()))
+            .or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|((feature, tag), n)| {
+            let what = described
+                .get(tag)
+                .map(|d| d.trim().trim_end_matches('.').to_string())
+                .unwrap_or_else(|| format!("The `{tag}` endpoints"));
+            let ops = if n == 1 { "operation" } else { "operations" };
+            (feature.to_string(), format!("{what} ({n} {ops})"))
+        })
+        .collect()
+}
+
+/// What the `webhooks` feature enables, for the manifest and the README.
+pub const WEBHOOKS_FEATURE: &str =
+    "Typed webhook payloads (`webhooks::WebhookEvent`), one variant per event and action; not part of `full`";
+
+/// `Cargo.toml` of the package `name`, with one feature per tag (`features`: each with what it enables), the
+/// default set and `full`. Its edition, licence, minimum Rust version and most dependency versions are inherited
+/// from the workspace; `regen --out` resolves them (`regen::standalone_manifest`). No `repository` is set: the
+/// project has no public repository address yet.
+pub fn cargo_toml(name: &str, features: &BTreeMap<String, String>, webhooks: bool) -> String {
     let mut s = format!("[package]\nname = \"{name}\"\n");
     s.push_str(
         r#"version = "0.1.0"
 description = "Typed client for GitHub's REST API, generated from GitHub's OpenAPI description"
 edition.workspace = true
 license.workspace = true
+rust-version.workspace = true
+readme = "README.md"
+keywords = ["github", "api", "rest", "openapi", "client"]
+categories = ["api-bindings", "web-programming::http-client"]
+
+[package.metadata.docs.rs]
+all-features = true
+rustdoc-args = ["--cfg", "docsrs"]
 
 [lib]
 path = "src/lib.rs"
+# The doc comments are GitHub's own prose, whose code blocks are not Rust.
 doctest = false
 
 [dependencies]
@@ -223,14 +300,83 @@ proptest = "1"
     );
     let defaults: Vec<String> = DEFAULT_FEATURES
         .iter()
-        .filter(|f| features.contains(*f))
+        .filter(|f| features.contains_key(**f))
         .map(|f| format!("\"{f}\""))
         .collect();
     s.push_str(&format!("default = [{}]\n", defaults.join(", ")));
-    let all: Vec<String> = features.iter().map(|f| format!("\"{f}\"")).collect();
+    let all: Vec<String> = features.keys().map(|f| format!("\"{f}\"")).collect();
+    s.push_str("# Every endpoint group (not `webhooks`).\n");
     s.push_str(&format!("full = [{}]\n", all.join(", ")));
-    for f in features {
-        s.push_str(&format!("{f} = []\n"));
+    for (f, what) in features {
+        s.push_str(&format!("# {what}.\n{f} = []\n"));
     }
+    if webhooks {
+        s.push_str(&format!("# {WEBHOOKS_FEATURE}.\nwebhooks = []\n"));
+    }
+    s
+}
+
+/// `README.md` of the package `name` (its crates.io page): what it is, a quick start, and the feature table.
+pub fn readme(
+    spec: &Spec,
+    name: &str,
+    features: &BTreeMap<String, String>,
+    webhooks: bool,
+) -> String {
+    let krate = name.replace('-', "_");
+    let mut s = format!(
+        "# {name}
+
+A typed client for GitHub's REST API, target **{target}**, generated from GitHub's OpenAPI description \
+(`@octokit/openapi` {version}): one async function for every operation, typed request and response models, typed \
+errors, and a `Stream` for every paginated list.
+
+```rust,ignore
+// Cargo.toml: {name} = {{ version = \"0.1\", features = [\"issues\"] }}
+use {krate}::prelude::*;
+
+let client = Client::builder().user_agent(\"my-app\").build()?;
+let issue = client.issues().get(\"rust-lang\", \"rust\", 1).await?;
+println!(\"{{}}: {{}}\", issue.status, issue.body.title);
+let mut open = client.issues().list_for_repo_stream(\"rust-lang\", \"rust\", &Default::default());
+while let Some(issue) = open.try_next().await? {{
+    println!(\"#{{}} {{}}\", issue.number, issue.title);
+}}
+```
+
+Authentication (personal and user tokens, GitHub App JWTs, installation tokens, OAuth apps) and middleware (rate \
+limits, retries, conditional requests) are in the companion crate `github-auth`, whose builder returns this crate's \
+`Client`.
+
+## Features
+
+Each endpoint group of the description is a cargo feature; types are compiled only when an enabled endpoint \
+reaches them. {defaults}; `full` enables every endpoint group.
+
+| feature | enables |
+|---|---|
+",
+        target = spec.target,
+        version = spec.version,
+        defaults = match DEFAULT_FEATURES
+            .iter()
+            .filter(|f| features.contains_key(**f))
+            .map(|f| format!("`{f}`"))
+            .collect::<Vec<_>>()
+        {
+            d if d.is_empty() => "No endpoint group is on by default".to_string(),
+            d => format!("The default set is {}", d.join(", ")),
+        },
+    );
+    for (f, what) in features {
+        s.push_str(&format!("| `{f}` | {what} |\n"));
+    }
+    if webhooks {
+        s.push_str(&format!("| `webhooks` | {WEBHOOKS_FEATURE} |\n"));
+    }
+    s.push_str(
+        "\nLicence: MIT. The description it is generated from, with its documentation text, is published in \
+         `@octokit/openapi` under the MIT licence.\n",
+    );
     s
 }

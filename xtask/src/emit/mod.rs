@@ -15,7 +15,7 @@ use crate::model::{Model, Operation};
 use crate::spec::Spec;
 use anyhow::Result;
 use proc_macro2::TokenStream;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Everything the generated crate is made of, before formatting and layout.
 pub struct Output {
@@ -25,6 +25,8 @@ pub struct Output {
     pub errors: TokenStream,
     pub lib: TokenStream,
     pub cargo_toml: String,
+    /// `README.md`, the crate's page on crates.io.
+    pub readme: String,
     pub manifest: String,
     pub fidelity_test: TokenStream,
     /// `src/webhooks.rs`, when the description defines webhooks.
@@ -53,18 +55,15 @@ pub fn emit(
         .iter()
         .map(|(tag, ops)| Ok((tag.to_string(), endpoints::tag_module(model, tag, ops)?)))
         .collect::<Result<Vec<_>>>()?;
-    let features: BTreeSet<&str> = lib::tags(model).into_values().collect();
+    let features = lib::feature_descriptions(spec, model);
+    let webhooks = !model.webhooks.is_empty();
     Ok(Output {
         tags,
         types: types::groups(model),
         errors: errors::module(model),
-        lib: lib::lib_rs(spec, model),
-        cargo_toml: lib::cargo_toml(name, &features)
-            + if model.webhooks.is_empty() {
-                ""
-            } else {
-                "webhooks = []\n"
-            },
+        lib: lib::lib_rs(spec, model, name),
+        cargo_toml: lib::cargo_toml(name, &features, webhooks),
+        readme: lib::readme(spec, name, &features, webhooks),
         manifest: manifest::json(spec, model, patches, passes),
         fidelity_test: fidelity::test(model, &name.replace('-', "_")),
         webhooks: webhooks::module(model),

@@ -37,7 +37,7 @@ impl<'a> SearchApi<'a> {
     ) -> Result<Response<types::SearchWidgetsResponse>, Error> {
         self.client.call(&WIDGETS, Args::new(&[]).query(query)).await
     }
-    /// Like [`widgets`](Self::widgets), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`widgets`](Self::widgets), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn widgets_stream(&self, query: &SearchWidgetsQuery) -> Pages<types::Widget> {
         let request = Request::new(&WIDGETS, Args::new(&[]).query(query).per_page(100));
         Pages::new(self.client.clone(), request, Some("items"))

@@ -43,7 +43,7 @@ impl<'a> WidgetsApi<'a> {
     ) -> Result<Response<Vec<types::Widget>>, Error> {
         self.client.call(&LIST_FOR_REPO, Args::new(&[&owner, &repo]).query(query)).await
     }
-    /// Like [`list_for_repo`](Self::list_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    /// Like [`list_for_repo`](Self::list_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`].
     pub fn list_for_repo_stream(
         &self,
         owner: &str,
