@@ -65,7 +65,7 @@ impl<'a> Schemas<'a> {
     }
 
     /// The lowered types, with each shared string enum named after where it is used (see
-    /// [`shared_names`]).
+    /// `shared_names`).
     pub fn into_defs(mut self) -> Vec<TypeDef> {
         let component_names: BTreeSet<String> = self
             .components
