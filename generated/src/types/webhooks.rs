@@ -87,6 +87,8 @@ pub struct OrganizationSimpleWebhooks {
     pub public_members_url: String,
     pub avatar_url: String,
     pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_url: Option<String>,
 }
 
 /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
@@ -510,6 +512,8 @@ pub struct RepositoryWebhooksTemplateRepositoryOwner {
     pub r#type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site_admin: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_view_type: Option<String>,
 }
 
 /// branch protection configuration enabled event
@@ -1056,7 +1060,7 @@ pub struct WebhookCheckSuiteCompletedCheckSuiteApp {
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<WebhookCheckSuiteCompletedCheckSuiteAppEventsItem>>,
+    pub events: Option<Vec<WebhookCheckSuiteRequestedCheckSuiteAppEventsItem>>,
     pub external_url: Option<String>,
     pub html_url: String,
     /// Unique identifier of the GitHub app
@@ -1174,6 +1178,22 @@ pub struct WebhookCheckSuiteCompletedCheckSuiteAppPermissions {
     pub vulnerability_alerts: Option<AppPermissionsPages>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflows: Option<AppPermissionsPages>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_metadata: Option<AppPermissionsPages>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestations: Option<AppPermissionsPages>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_quality: Option<AppPermissionsPages>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copilot_requests: Option<AppPermissionsProfile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drives: Option<AppPermissionsPages>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_queues: Option<AppPermissionsPages>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub models: Option<AppPermissionsPages>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_discussions: Option<AppPermissionsPages>,
 }
 
 /// SimpleCommit
@@ -1254,7 +1274,7 @@ crate::open_enum! {
 pub struct WebhookCheckSuiteRequested {
     pub action: WebhookCheckSuiteRequestedAction,
     /// The [check_suite](https://docs.github.com/rest/checks/suites#get-a-check-suite).
-    pub check_suite: WebhookCheckSuiteRequestedCheckSuite,
+    pub check_suite: WebhookCheckSuiteCompletedCheckSuite,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -1280,70 +1300,6 @@ crate::open_enum! {
     WebhookCheckSuiteRequestedAction { Requested = "requested", }
 }
 
-/// The [check_suite](https://docs.github.com/rest/checks/suites#get-a-check-suite).
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookCheckSuiteRequestedCheckSuite {
-    pub after: Option<String>,
-    /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-    pub app: WebhookCheckSuiteRequestedCheckSuiteApp,
-    pub before: Option<String>,
-    pub check_runs_url: String,
-    /// The summary conclusion for all check runs that are part of the check suite. This value will be `null` until the check run has completed.
-    pub conclusion: Option<Conclusion>,
-    pub created_at: crate::Timestamp,
-    /// The head branch name the changes are on.
-    pub head_branch: Option<String>,
-    /// SimpleCommit
-    pub head_commit: WebhookCheckSuiteCompletedCheckSuiteHeadCommit,
-    /// The SHA of the head commit that is being checked.
-    pub head_sha: String,
-    pub id: i64,
-    pub latest_check_runs_count: i64,
-    pub node_id: String,
-    /// An array of pull requests that match this check suite. A pull request matches a check suite if they have the same `head_sha` and `head_branch`. When the check suite's `head_branch` is in a forked repository it will be `null` and the `pull_requests` array will be empty.
-    pub pull_requests: Vec<WebhookCheckSuiteCompletedCheckSuitePullRequestsItem>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rerequestable: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runs_rerequestable: Option<bool>,
-    /// The summary status for all check runs that are part of the check suite. Can be `requested`, `in_progress`, or `completed`.
-    pub status: Option<WebhookCheckSuiteRequestedCheckSuiteStatus>,
-    pub updated_at: crate::Timestamp,
-    /// URL that points to the check suite API resource.
-    pub url: String,
-}
-
-/// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookCheckSuiteRequestedCheckSuiteApp {
-    pub created_at: Option<crate::Timestamp>,
-    pub description: Option<String>,
-    /// The list of events for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<WebhookCheckSuiteRequestedCheckSuiteAppEventsItem>>,
-    pub external_url: Option<String>,
-    pub html_url: String,
-    /// Unique identifier of the GitHub app
-    pub id: Option<i64>,
-    /// Client ID of the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    /// The name of the GitHub app
-    pub name: String,
-    pub node_id: String,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    /// The set of permissions for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<WebhookCheckSuiteRequestedCheckSuiteAppPermissions>,
-    /// The slug name of the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slug: Option<String>,
-    pub updated_at: Option<crate::Timestamp>,
-}
-
 crate::open_enum! {
     WebhookCheckSuiteRequestedCheckSuiteAppEventsItem { BranchProtectionRule =
     "branch_protection_rule", CheckRun = "check_run", CheckSuite = "check_suite",
@@ -1366,95 +1322,7 @@ crate::open_enum! {
     MergeQueueEntry = "merge_queue_entry", SecurityAndAnalysis = "security_and_analysis",
     SecretScanningAlertLocation = "secret_scanning_alert_location", ProjectsV2Item =
     "projects_v2_item", MergeGroup = "merge_group", RepositoryImport =
-    "repository_import", }
-}
-
-/// The set of permissions for the GitHub app
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookCheckSuiteRequestedCheckSuiteAppPermissions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actions: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub administration: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifact_metadata: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attestations: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_quality: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_references: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contents: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub copilot_requests: Option<AppPermissionsProfile>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployments: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discussions: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub drives: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emails: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environments: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issues: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keys: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub members: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_queues: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub models: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_administration: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_hooks: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_packages: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_plan: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_projects: Option<AppPermissionsRepositoryProjects>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_secrets: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_self_hosted_runners: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_user_blocking: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub packages: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pages: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_requests: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_hooks: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_projects: Option<AppPermissionsRepositoryProjects>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_alerts: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secrets: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_events: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_scanning_alert: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub single_file: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub statuses: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vulnerability_alerts: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflows: Option<AppPermissionsPages>,
+    "repository_import", Reminder = "reminder", }
 }
 
 crate::open_enum! {
@@ -1470,7 +1338,7 @@ crate::open_enum! {
 pub struct WebhookCheckSuiteRerequested {
     pub action: WebhookCheckRunRerequestedAction,
     /// The [check_suite](https://docs.github.com/rest/checks/suites#get-a-check-suite).
-    pub check_suite: WebhookCheckSuiteRerequestedCheckSuite,
+    pub check_suite: WebhookCheckSuiteCompletedCheckSuite,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -1490,70 +1358,6 @@ pub struct WebhookCheckSuiteRerequested {
     pub repository: RepositoryWebhooks,
     /// A GitHub user.
     pub sender: SimpleUser,
-}
-
-/// The [check_suite](https://docs.github.com/rest/checks/suites#get-a-check-suite).
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookCheckSuiteRerequestedCheckSuite {
-    pub after: Option<String>,
-    /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-    pub app: WebhookCheckSuiteRerequestedCheckSuiteApp,
-    pub before: Option<String>,
-    pub check_runs_url: String,
-    /// The summary conclusion for all check runs that are part of the check suite. This value will be `null` until the check run has completed.
-    pub conclusion: Option<WebhookDeploymentCreatedWorkflowRunConclusion>,
-    pub created_at: crate::Timestamp,
-    /// The head branch name the changes are on.
-    pub head_branch: Option<String>,
-    /// SimpleCommit
-    pub head_commit: WebhookCheckSuiteCompletedCheckSuiteHeadCommit,
-    /// The SHA of the head commit that is being checked.
-    pub head_sha: String,
-    pub id: i64,
-    pub latest_check_runs_count: i64,
-    pub node_id: String,
-    /// An array of pull requests that match this check suite. A pull request matches a check suite if they have the same `head_sha` and `head_branch`. When the check suite's `head_branch` is in a forked repository it will be `null` and the `pull_requests` array will be empty.
-    pub pull_requests: Vec<WebhookCheckSuiteCompletedCheckSuitePullRequestsItem>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rerequestable: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runs_rerequestable: Option<bool>,
-    /// The summary status for all check runs that are part of the check suite. Can be `requested`, `in_progress`, or `completed`.
-    pub status: Option<WebhookCheckSuiteRequestedCheckSuiteStatus>,
-    pub updated_at: crate::Timestamp,
-    /// URL that points to the check suite API resource.
-    pub url: String,
-}
-
-/// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookCheckSuiteRerequestedCheckSuiteApp {
-    pub created_at: Option<crate::Timestamp>,
-    pub description: Option<String>,
-    /// The list of events for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<WebhookCheckSuiteRerequestedCheckSuiteAppEventsItem>>,
-    pub external_url: Option<String>,
-    pub html_url: String,
-    /// Unique identifier of the GitHub app
-    pub id: Option<i64>,
-    /// The Client ID for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    /// The name of the GitHub app
-    pub name: String,
-    pub node_id: String,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    /// The set of permissions for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<WebhookCheckSuiteRequestedCheckSuiteAppPermissions>,
-    /// The slug name of the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slug: Option<String>,
-    pub updated_at: Option<crate::Timestamp>,
 }
 
 crate::open_enum! {
@@ -1652,13 +1456,15 @@ pub struct WebhookCodeScanningAlertAppearedInBranchAlert {
     >,
     /// The code scanning alert number.
     pub number: i64,
-    pub rule: WebhookCodeScanningAlertAppearedInBranchAlertRule,
+    pub rule: WebhookCodeScanningAlertClosedByUserAlertRule,
     /// State of a code scanning alert. Events for alerts found outside the default branch will return a `null` value until they are dismissed or fixed.
     pub state: Option<
         WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstanceState,
     >,
-    pub tool: WebhookCodeScanningAlertAppearedInBranchAlertTool,
+    pub tool: WebhookCodeScanningAlertClosedByUserAlertTool,
     pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances_url: Option<String>,
 }
 
 crate::open_enum! {
@@ -1928,7 +1734,7 @@ pub struct WebhookCodeScanningAlertCreatedAlert {
 pub struct WebhookCodeScanningAlertFixed {
     pub action: WebhookDependabotAlertFixedAction,
     /// The code scanning alert involved in the event.
-    pub alert: WebhookCodeScanningAlertFixedAlert,
+    pub alert: WebhookCodeScanningAlertAppearedInBranchAlert,
     /// The commit SHA of the code scanning alert. When the action is `reopened_by_user` or `closed_by_user`, the event was triggered by the `sender` and this value will be empty.
     pub commit_oid: String,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -1956,44 +1762,6 @@ pub struct WebhookCodeScanningAlertFixed {
 
 crate::open_enum! {
     WebhookDependabotAlertFixedAction { Fixed = "fixed", }
-}
-
-/// The code scanning alert involved in the event.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookCodeScanningAlertFixedAlert {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignees: Option<Vec<SimpleUser>>,
-    /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ.`
-    pub created_at: crate::Timestamp,
-    /// The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    pub dismissed_at: Option<crate::Timestamp>,
-    /// User
-    pub dismissed_by: Option<DiscussionAnswerChosenBy>,
-    /// The dismissal comment associated with the dismissal of the alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dismissed_comment: Option<String>,
-    /// The reason for dismissing or closing the alert.
-    pub dismissed_reason: Option<DismissedReason>,
-    /// The time that the alert was fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fixed_at: Option<serde_json::Value>,
-    /// The GitHub URL of the alert resource.
-    pub html_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub instances_url: Option<String>,
-    /// Alert Instance
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub most_recent_instance: Option<
-        WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstance,
-    >,
-    /// The code scanning alert number.
-    pub number: i64,
-    pub rule: WebhookCodeScanningAlertClosedByUserAlertRule,
-    /// State of a code scanning alert. Events for alerts found outside the default branch will return a `null` value until they are dismissed or fixed.
-    pub state: Option<WebhookDependabotAlertFixedAction>,
-    pub tool: WebhookCodeScanningAlertClosedByUserAlertTool,
-    pub url: String,
 }
 
 /// code_scanning_alert reopened event
@@ -2829,9 +2597,7 @@ pub struct WebhookDeploymentCreatedDeployment {
     pub payload: WebhookDeploymentCreatedDeploymentPayload,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<
-        WebhookDeploymentCreatedDeploymentPerformedViaGithubApp,
-    >,
+    pub performed_via_github_app: Option<WebhookCheckSuiteCompletedCheckSuiteApp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production_environment: Option<bool>,
     pub r#ref: String,
@@ -2865,37 +2631,6 @@ impl From<&str> for WebhookDeploymentCreatedDeploymentPayload {
     }
 }
 
-/// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookDeploymentCreatedDeploymentPerformedViaGithubApp {
-    pub created_at: Option<crate::Timestamp>,
-    pub description: Option<String>,
-    /// The list of events for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<
-        Vec<WebhookDeploymentCreatedDeploymentPerformedViaGithubAppEventsItem>,
-    >,
-    pub external_url: Option<String>,
-    pub html_url: String,
-    /// Unique identifier of the GitHub app
-    pub id: Option<i64>,
-    /// The name of the GitHub app
-    pub name: String,
-    pub node_id: String,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    /// The set of permissions for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<
-        WebhookDeploymentCreatedDeploymentPerformedViaGithubAppPermissions,
-    >,
-    /// The slug name of the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slug: Option<String>,
-    pub updated_at: Option<crate::Timestamp>,
-}
-
 crate::open_enum! {
     WebhookDeploymentCreatedDeploymentPerformedViaGithubAppEventsItem {
     BranchProtectionRule = "branch_protection_rule", CheckRun = "check_run", CheckSuite =
@@ -2918,80 +2653,6 @@ crate::open_enum! {
     "pull_request_review_thread", MergeQueueEntry = "merge_queue_entry",
     SecretScanningAlertLocation = "secret_scanning_alert_location", MergeGroup =
     "merge_group", }
-}
-
-/// The set of permissions for the GitHub app
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookDeploymentCreatedDeploymentPerformedViaGithubAppPermissions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actions: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub administration: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_references: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contents: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployments: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discussions: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emails: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environments: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issues: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keys: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub members: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_administration: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_hooks: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_packages: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_plan: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_projects: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_secrets: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_self_hosted_runners: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_user_blocking: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub packages: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pages: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_requests: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_hooks: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_projects: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_alerts: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secrets: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_events: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_scanning_alert: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub single_file: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub statuses: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vulnerability_alerts: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflows: Option<AppPermissionsPages>,
 }
 
 /// Workflow
@@ -3142,7 +2803,7 @@ pub struct WebhookDeploymentCreatedWorkflowRunHeadRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<WebhookDeploymentCreatedWorkflowRunHeadRepositoryOwner>,
+    pub owner: Option<RepositoryWebhooksTemplateRepositoryOwner>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3163,47 +2824,6 @@ pub struct WebhookDeploymentCreatedWorkflowRunHeadRepository {
     pub teams_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trees_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookDeploymentCreatedWorkflowRunHeadRepositoryOwner {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub avatar_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub followers_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub following_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gists_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gravatar_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub login: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organizations_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub received_events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repos_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub site_admin: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub starred_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscriptions_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
@@ -3265,7 +2885,7 @@ pub struct WebhookDeploymentProtectionRuleRequested {
 pub struct WebhookDeploymentReviewApproved {
     pub action: WebhookDeploymentReviewApprovedAction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approver: Option<WebhooksApprover>,
+    pub approver: Option<RepositoryWebhooksTemplateRepositoryOwner>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -3301,49 +2921,6 @@ pub struct WebhookDeploymentReviewApproved {
 
 crate::open_enum! {
     WebhookDeploymentReviewApprovedAction { Approved = "approved", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhooksApprover {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub avatar_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub followers_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub following_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gists_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gravatar_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub login: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organizations_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub received_events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repos_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub site_admin: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub starred_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscriptions_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_view_type: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -3397,9 +2974,11 @@ pub struct WebhooksReviewersItemReviewer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<WebhooksUserType>,
+    pub r#type: Option<WebhooksUserMannequinType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_view_type: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -3567,7 +3146,7 @@ pub struct WebhookDeploymentReviewApprovedWorkflowRunHeadRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<WebhooksApprover>,
+    pub owner: Option<RepositoryWebhooksTemplateRepositoryOwner>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3597,7 +3176,7 @@ pub struct WebhookDeploymentReviewApprovedWorkflowRunHeadRepository {
 pub struct WebhookDeploymentReviewRejected {
     pub action: WebhookDeploymentReviewRejectedAction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approver: Option<WebhooksApprover>,
+    pub approver: Option<RepositoryWebhooksTemplateRepositoryOwner>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -3628,7 +3207,7 @@ pub struct WebhookDeploymentReviewRejected {
         Vec<WebhookDeploymentReviewRejectedWorkflowJobRunsItem>,
     >,
     /// Deployment Workflow Run
-    pub workflow_run: Option<WebhookDeploymentReviewRejectedWorkflowRun>,
+    pub workflow_run: Option<WebhookDeploymentReviewApprovedWorkflowRun>,
 }
 
 crate::open_enum! {
@@ -3654,65 +3233,6 @@ pub struct WebhookDeploymentReviewRejectedWorkflowJobRunsItem {
     pub status: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-}
-
-/// Deployment Workflow Run
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookDeploymentReviewRejectedWorkflowRun {
-    /// User
-    pub actor: Option<DiscussionAnswerChosenBy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifacts_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancel_url: Option<String>,
-    pub check_suite_id: i64,
-    pub check_suite_node_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub check_suite_url: Option<String>,
-    pub conclusion: Option<WebhookDeploymentCreatedWorkflowRunConclusion>,
-    pub created_at: crate::Timestamp,
-    pub event: String,
-    pub head_branch: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub head_commit: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub head_repository: Option<
-        WebhookDeploymentReviewApprovedWorkflowRunHeadRepository,
-    >,
-    pub head_sha: String,
-    pub html_url: String,
-    pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jobs_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub logs_url: Option<String>,
-    pub name: String,
-    pub node_id: String,
-    pub path: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_attempt_url: Option<String>,
-    pub pull_requests: Vec<WebhookCheckSuiteCompletedCheckSuitePullRequestsItem>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub referenced_workflows: Option<
-        Vec<WebhookDeploymentCreatedWorkflowRunReferencedWorkflowsItem>,
-    >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<WebhookDeploymentReviewApprovedWorkflowRunHeadRepository>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rerun_url: Option<String>,
-    pub run_attempt: i64,
-    pub run_number: i64,
-    pub run_started_at: crate::Timestamp,
-    pub status: WebhookDeploymentReviewRejectedWorkflowRunStatus,
-    /// User
-    pub triggering_actor: Option<DiscussionAnswerChosenBy>,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    pub workflow_id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflow_url: Option<String>,
-    pub display_title: String,
 }
 
 crate::open_enum! {
@@ -3743,62 +3263,14 @@ pub struct WebhookDeploymentReviewRequested {
     /// when the event occurs from activity in a repository.
     pub repository: RepositoryWebhooks,
     /// User
-    pub requestor: Option<WebhooksUser>,
+    pub requestor: Option<WebhooksReviewersItemReviewer>,
     pub reviewers: Vec<WebhookDeploymentReviewRequestedReviewersItem>,
     /// A GitHub user.
     pub sender: SimpleUser,
     pub since: String,
     pub workflow_job_run: WebhookDeploymentReviewRequestedWorkflowJobRun,
     /// Deployment Workflow Run
-    pub workflow_run: Option<WebhookDeploymentReviewRequestedWorkflowRun>,
-}
-
-/// User
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhooksUser {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub avatar_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub followers_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub following_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gists_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gravatar_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-    pub id: i64,
-    pub login: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organizations_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub received_events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repos_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub site_admin: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub starred_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscriptions_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<WebhooksUserType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_view_type: Option<String>,
+    pub workflow_run: Option<WebhookDeploymentReviewApprovedWorkflowRun>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -3871,65 +3343,6 @@ pub struct WebhookDeploymentReviewRequestedWorkflowJobRun {
     pub name: Option<String>,
     pub status: String,
     pub updated_at: String,
-}
-
-/// Deployment Workflow Run
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookDeploymentReviewRequestedWorkflowRun {
-    /// User
-    pub actor: Option<DiscussionAnswerChosenBy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifacts_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancel_url: Option<String>,
-    pub check_suite_id: i64,
-    pub check_suite_node_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub check_suite_url: Option<String>,
-    pub conclusion: Option<WebhookDeploymentCreatedWorkflowRunConclusion>,
-    pub created_at: crate::Timestamp,
-    pub event: String,
-    pub head_branch: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub head_commit: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub head_repository: Option<
-        WebhookDeploymentReviewApprovedWorkflowRunHeadRepository,
-    >,
-    pub head_sha: String,
-    pub html_url: String,
-    pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jobs_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub logs_url: Option<String>,
-    pub name: String,
-    pub node_id: String,
-    pub path: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_attempt_url: Option<String>,
-    pub pull_requests: Vec<WebhookCheckSuiteCompletedCheckSuitePullRequestsItem>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub referenced_workflows: Option<
-        Vec<WebhookDeploymentCreatedWorkflowRunReferencedWorkflowsItem>,
-    >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<WebhookDeploymentReviewApprovedWorkflowRunHeadRepository>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rerun_url: Option<String>,
-    pub run_attempt: i64,
-    pub run_number: i64,
-    pub run_started_at: crate::Timestamp,
-    pub status: JobStatus,
-    /// User
-    pub triggering_actor: Option<DiscussionAnswerChosenBy>,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    pub workflow_id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflow_url: Option<String>,
-    pub display_title: String,
 }
 
 /// deployment_status created event
@@ -4007,9 +3420,7 @@ pub struct WebhookDeploymentStatusCreatedDeployment {
     pub payload: Option<WebhookDeploymentCreatedDeploymentPayload>,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<
-        WebhookDeploymentCreatedDeploymentPerformedViaGithubApp,
-    >,
+    pub performed_via_github_app: Option<WebhookCheckSuiteCompletedCheckSuiteApp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production_environment: Option<bool>,
     pub r#ref: String,
@@ -4042,9 +3453,7 @@ pub struct WebhookDeploymentStatusCreatedDeploymentStatus {
     pub node_id: String,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<
-        WebhookDeploymentCreatedDeploymentPerformedViaGithubApp,
-    >,
+    pub performed_via_github_app: Option<WebhookCheckSuiteCompletedCheckSuiteApp>,
     pub repository_url: String,
     /// The new state. Can be `pending`, `success`, `failure`, or `error`.
     pub state: String,
@@ -4898,7 +4307,7 @@ pub struct WebhookForkForkee {
     pub open_issues_count: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<String>,
-    pub owner: WebhookDeploymentCreatedWorkflowRunHeadRepositoryOwner,
+    pub owner: RepositoryWebhooksTemplateRepositoryOwner,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<WebhookForkForkeePermissions>,
     /// Whether the repository is private or public.
@@ -5045,7 +4454,7 @@ pub struct WebhookInstallationCreated {
     pub repository: Option<RepositoryWebhooks>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requester: Option<WebhooksUser>,
+    pub requester: Option<WebhooksReviewersItemReviewer>,
     /// A GitHub user.
     pub sender: SimpleUser,
 }
@@ -5156,7 +4565,7 @@ pub struct WebhookInstallationRepositoriesAdded {
     pub repository_selection: WebhooksRepositorySelection,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requester: Option<WebhooksUser>,
+    pub requester: Option<WebhooksReviewersItemReviewer>,
     /// A GitHub user.
     pub sender: SimpleUser,
 }
@@ -5216,7 +4625,7 @@ pub struct WebhookInstallationRepositoriesRemoved {
     /// Describe whether all repositories have been selected or there's a selection involved
     pub repository_selection: WebhooksRepositorySelection,
     /// User
-    pub requester: Option<WebhooksUser>,
+    pub requester: Option<WebhooksReviewersItemReviewer>,
     /// A GitHub user.
     pub sender: SimpleUser,
 }
@@ -5477,8 +4886,8 @@ pub struct WebhookIssueCommentCreatedIssue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
-    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssueCommentCreatedIssueAssignee>>,
+    pub assignee: Option<WebhooksReviewersItemReviewer>,
+    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
@@ -5501,9 +4910,7 @@ pub struct WebhookIssueCommentCreatedIssue {
     pub number: i64,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<
-        WebhookIssueCommentCreatedIssuePerformedViaGithubApp,
-    >,
+    pub performed_via_github_app: Option<WebhookCheckSuiteCompletedCheckSuiteApp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5529,55 +4936,7 @@ pub struct WebhookIssueCommentCreatedIssue {
     pub updated_at: crate::Timestamp,
     /// URL for the issue
     pub url: String,
-    pub user: WebhookDeploymentCreatedWorkflowRunHeadRepositoryOwner,
-}
-
-/// User
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssueCommentCreatedIssueAssignee {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub avatar_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub followers_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub following_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gists_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gravatar_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-    pub id: i64,
-    pub login: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organizations_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub received_events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repos_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub site_admin: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub starred_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscriptions_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<WebhooksUserMannequinType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_view_type: Option<String>,
+    pub user: RepositoryWebhooksTemplateRepositoryOwner,
 }
 
 crate::open_enum! {
@@ -5593,7 +4952,7 @@ pub struct WebhookIssueCommentCreatedIssueMilestone {
     pub closed_issues: i64,
     pub created_at: crate::Timestamp,
     /// User
-    pub creator: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    pub creator: Option<WebhooksReviewersItemReviewer>,
     pub description: Option<String>,
     pub due_on: Option<crate::Timestamp>,
     pub html_url: String,
@@ -5609,54 +4968,6 @@ pub struct WebhookIssueCommentCreatedIssueMilestone {
     pub title: String,
     pub updated_at: crate::Timestamp,
     pub url: String,
-}
-
-/// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssueCommentCreatedIssuePerformedViaGithubApp {
-    pub created_at: Option<crate::Timestamp>,
-    pub description: Option<String>,
-    /// The list of events for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<Item>>,
-    pub external_url: Option<String>,
-    pub html_url: String,
-    /// Unique identifier of the GitHub app
-    pub id: Option<i64>,
-    /// The name of the GitHub app
-    pub name: String,
-    pub node_id: String,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    /// The set of permissions for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<WebhookCheckSuiteCompletedCheckSuiteAppPermissions>,
-    /// The slug name of the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slug: Option<String>,
-    pub updated_at: Option<crate::Timestamp>,
-}
-
-crate::open_enum! {
-    Item { BranchProtectionRule = "branch_protection_rule", CheckRun = "check_run",
-    CheckSuite = "check_suite", CodeScanningAlert = "code_scanning_alert", CommitComment
-    = "commit_comment", ContentReference = "content_reference", Create = "create", Delete
-    = "delete", Deployment = "deployment", DeploymentReview = "deployment_review",
-    DeploymentStatus = "deployment_status", DeployKey = "deploy_key", Discussion =
-    "discussion", DiscussionComment = "discussion_comment", Fork = "fork", Gollum =
-    "gollum", Issues = "issues", IssueComment = "issue_comment", Label = "label", Member
-    = "member", Membership = "membership", Milestone = "milestone", Organization =
-    "organization", OrgBlock = "org_block", PageBuild = "page_build", Project =
-    "project", ProjectCard = "project_card", ProjectColumn = "project_column", Public =
-    "public", PullRequest = "pull_request", PullRequestReview = "pull_request_review",
-    PullRequestReviewComment = "pull_request_review_comment", Push = "push",
-    RegistryPackage = "registry_package", Release = "release", Repository = "repository",
-    RepositoryDispatch = "repository_dispatch", SecretScanningAlert =
-    "secret_scanning_alert", Star = "star", Status = "status", Team = "team", TeamAdd =
-    "team_add", Watch = "watch", WorkflowDispatch = "workflow_dispatch", WorkflowRun =
-    "workflow_run", Reminder = "reminder", PullRequestReviewThread =
-    "pull_request_review_thread", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -5726,7 +5037,7 @@ pub struct WebhooksIssueComment {
     /// URL for the issue comment
     pub url: String,
     /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    pub user: Option<WebhooksReviewersItemReviewer>,
     /// Context around who pinned an issue comment and when it was pinned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<NullablePinnedIssueComment>,
@@ -5741,8 +5052,8 @@ pub struct WebhooksIssueComment {
 pub struct WebhookIssueCommentDeletedIssue {
     pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
-    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssueCommentCreatedIssueAssignee>>,
+    pub assignee: Option<WebhooksReviewersItemReviewer>,
+    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
@@ -5765,9 +5076,7 @@ pub struct WebhookIssueCommentDeletedIssue {
     pub number: i64,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<
-        WebhookIssueCommentDeletedIssuePerformedViaGithubApp,
-    >,
+    pub performed_via_github_app: Option<WebhookCheckSuiteCompletedCheckSuiteApp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
     pub reactions: PullRequestReviewCommentEventCommentReactions,
@@ -5792,7 +5101,7 @@ pub struct WebhookIssueCommentDeletedIssue {
     pub updated_at: crate::Timestamp,
     /// URL for the issue
     pub url: String,
-    pub user: WebhooksApprover,
+    pub user: RepositoryWebhooksTemplateRepositoryOwner,
 }
 
 /// Label
@@ -5809,35 +5118,6 @@ pub struct WebhookIssueCommentDeletedIssueLabelsItem {
     pub node_id: String,
     /// URL for the label
     pub url: String,
-}
-
-/// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssueCommentDeletedIssuePerformedViaGithubApp {
-    pub created_at: Option<crate::Timestamp>,
-    pub description: Option<String>,
-    /// The list of events for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<WebhookIssuesUnlockedIssuePerformedViaGithubAppEventsItem>>,
-    pub external_url: Option<String>,
-    pub html_url: String,
-    /// Unique identifier of the GitHub app
-    pub id: Option<i64>,
-    /// The name of the GitHub app
-    pub name: String,
-    pub node_id: String,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    /// The set of permissions for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<
-        WebhookDeploymentCreatedDeploymentPerformedViaGithubAppPermissions,
-    >,
-    /// The slug name of the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slug: Option<String>,
-    pub updated_at: Option<crate::Timestamp>,
 }
 
 crate::open_enum! {
@@ -5880,7 +5160,7 @@ pub struct WebhookIssueCommentEdited {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<SimpleInstallation>,
     /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) the comment belongs to.
-    pub issue: WebhookIssueCommentEditedIssue,
+    pub issue: WebhookIssueCommentDeletedIssue,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
     /// organization, or when the event occurs from activity in a repository owned by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5898,169 +5178,6 @@ pub struct WebhookIssueCommentEdited {
 pub struct WebhooksChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<WebhookDiscussionCommentEditedChangesBody>,
-}
-
-/// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) the comment belongs to.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssueCommentEditedIssue {
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    /// User
-    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssueCommentCreatedIssueAssignee>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// Contents of the issue
-    pub body: Option<String>,
-    pub closed_at: Option<crate::Timestamp>,
-    pub comments: i64,
-    pub comments_url: String,
-    pub created_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub draft: Option<bool>,
-    pub events_url: String,
-    pub html_url: String,
-    pub id: i64,
-    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
-    pub labels_url: String,
-    pub locked: bool,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
-    pub node_id: String,
-    pub number: i64,
-    /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<
-        WebhookIssueCommentEditedIssuePerformedViaGithubApp,
-    >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
-    pub reactions: PullRequestReviewCommentEventCommentReactions,
-    pub repository_url: String,
-    /// Sub-issues Summary
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sub_issues_summary: Option<SubIssuesSummary>,
-    /// Issue Dependencies Summary
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_dependencies_summary: Option<IssueDependenciesSummary>,
-    /// State of the issue; either 'open' or 'closed'
-    pub state: MilestoneState,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state_reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeline_url: Option<String>,
-    /// Title of the issue
-    pub title: String,
-    /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<IssueType>,
-    pub updated_at: crate::Timestamp,
-    /// URL for the issue
-    pub url: String,
-    pub user: WebhookDeploymentCreatedWorkflowRunHeadRepositoryOwner,
-}
-
-/// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssueCommentEditedIssuePerformedViaGithubApp {
-    pub created_at: Option<crate::Timestamp>,
-    pub description: Option<String>,
-    /// The list of events for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<Item>>,
-    pub external_url: Option<String>,
-    pub html_url: String,
-    /// Unique identifier of the GitHub app
-    pub id: Option<i64>,
-    /// The name of the GitHub app
-    pub name: String,
-    pub node_id: String,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    /// The set of permissions for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<
-        WebhookIssueCommentEditedIssuePerformedViaGithubAppPermissions,
-    >,
-    /// The slug name of the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slug: Option<String>,
-    pub updated_at: Option<crate::Timestamp>,
-}
-
-/// The set of permissions for the GitHub app
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssueCommentEditedIssuePerformedViaGithubAppPermissions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actions: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub administration: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_references: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contents: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployments: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discussions: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emails: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environments: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issues: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keys: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub members: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_administration: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_hooks: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_packages: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_plan: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_projects: Option<AppPermissionsRepositoryProjects>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_secrets: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_self_hosted_runners: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_user_blocking: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub packages: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pages: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_requests: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_hooks: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_projects: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_alerts: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secrets: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_events: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_scanning_alert: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub single_file: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub statuses: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vulnerability_alerts: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflows: Option<AppPermissionsPages>,
 }
 
 /// issue_comment pinned event
@@ -6081,7 +5198,7 @@ pub struct WebhookIssueCommentPinned {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<SimpleInstallation>,
     /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) the comment belongs to.
-    pub issue: WebhookIssueCommentPinnedIssue,
+    pub issue: WebhookIssueCommentDeletedIssue,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
     /// organization, or when the event occurs from activity in a repository owned by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6091,171 +5208,6 @@ pub struct WebhookIssueCommentPinned {
     pub repository: RepositoryWebhooks,
     /// A GitHub user.
     pub sender: SimpleUser,
-}
-
-/// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) the comment belongs to.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssueCommentPinnedIssue {
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    /// User
-    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssueCommentCreatedIssueAssignee>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// Contents of the issue
-    pub body: Option<String>,
-    pub closed_at: Option<crate::Timestamp>,
-    pub comments: i64,
-    pub comments_url: String,
-    pub created_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub draft: Option<bool>,
-    pub events_url: String,
-    pub html_url: String,
-    pub id: i64,
-    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
-    pub labels_url: String,
-    pub locked: bool,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
-    pub node_id: String,
-    pub number: i64,
-    /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<
-        WebhookIssueCommentPinnedIssuePerformedViaGithubApp,
-    >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
-    pub reactions: PullRequestReviewCommentEventCommentReactions,
-    pub repository_url: String,
-    /// Sub-issues Summary
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sub_issues_summary: Option<SubIssuesSummary>,
-    /// Issue Dependencies Summary
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_dependencies_summary: Option<IssueDependenciesSummary>,
-    /// State of the issue; either 'open' or 'closed'
-    pub state: MilestoneState,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state_reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeline_url: Option<String>,
-    /// Title of the issue
-    pub title: String,
-    /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<IssueType>,
-    pub updated_at: crate::Timestamp,
-    /// URL for the issue
-    pub url: String,
-    pub user: WebhooksApprover,
-}
-
-/// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssueCommentPinnedIssuePerformedViaGithubApp {
-    pub created_at: Option<crate::Timestamp>,
-    pub description: Option<String>,
-    /// The list of events for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<WebhookIssuesUnlockedIssuePerformedViaGithubAppEventsItem>>,
-    pub external_url: Option<String>,
-    pub html_url: String,
-    /// Unique identifier of the GitHub app
-    pub id: Option<i64>,
-    /// The name of the GitHub app
-    pub name: String,
-    pub node_id: String,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    /// The set of permissions for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<
-        WebhookIssueCommentPinnedIssuePerformedViaGithubAppPermissions,
-    >,
-    /// The slug name of the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slug: Option<String>,
-    pub updated_at: Option<crate::Timestamp>,
-}
-
-/// The set of permissions for the GitHub app
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssueCommentPinnedIssuePerformedViaGithubAppPermissions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actions: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub administration: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_references: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contents: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployments: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discussions: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emails: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environments: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issues: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keys: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub members: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_administration: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_hooks: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_packages: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_plan: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_projects: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_secrets: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_self_hosted_runners: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_user_blocking: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub packages: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pages: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_requests: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_hooks: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_projects: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_alerts: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secrets: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_events: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_scanning_alert: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub single_file: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub statuses: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub team_discussions: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vulnerability_alerts: Option<AppPermissionsPages>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflows: Option<AppPermissionsPages>,
 }
 
 /// issue_comment unpinned event
@@ -6276,7 +5228,7 @@ pub struct WebhookIssueCommentUnpinned {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<SimpleInstallation>,
     /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) the comment belongs to.
-    pub issue: WebhookIssueCommentPinnedIssue,
+    pub issue: WebhookIssueCommentDeletedIssue,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
     /// organization, or when the event occurs from activity in a repository owned by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6454,7 +5406,7 @@ pub struct WebhookIssuesAssigned {
     pub action: WebhookIssuesAssignedAction,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<WebhooksUser>,
+    pub assignee: Option<WebhooksReviewersItemReviewer>,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -6490,8 +5442,8 @@ pub struct WebhooksIssue {
     pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssueCommentCreatedIssueAssignee>>,
+    pub assignee: Option<WebhooksReviewersItemReviewer>,
+    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
@@ -6516,9 +5468,7 @@ pub struct WebhooksIssue {
     pub number: i64,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<
-        WebhookIssueCommentEditedIssuePerformedViaGithubApp,
-    >,
+    pub performed_via_github_app: Option<WebhookCheckSuiteCompletedCheckSuiteApp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
     /// Reactions
@@ -6550,7 +5500,7 @@ pub struct WebhooksIssue {
     /// URL for the issue
     pub url: String,
     /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    pub user: Option<WebhooksReviewersItemReviewer>,
 }
 
 /// issues closed event
@@ -6589,8 +5539,8 @@ pub struct WebhookIssuesClosedIssue {
     pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssueCommentCreatedIssueAssignee>>,
+    pub assignee: Option<WebhooksReviewersItemReviewer>,
+    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
@@ -6615,7 +5565,7 @@ pub struct WebhookIssuesClosedIssue {
     pub number: i64,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<WebhookIssuesClosedIssuePerformedViaGithubApp>,
+    pub performed_via_github_app: Option<WebhookCheckSuiteCompletedCheckSuiteApp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
     pub reactions: PullRequestReviewCommentEventCommentReactions,
@@ -6644,36 +5594,7 @@ pub struct WebhookIssuesClosedIssue {
     pub updated_at: crate::Timestamp,
     /// URL for the issue
     pub url: String,
-    pub user: WebhooksApprover,
-}
-
-/// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesClosedIssuePerformedViaGithubApp {
-    pub created_at: Option<crate::Timestamp>,
-    pub description: Option<String>,
-    /// The list of events for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<WebhookIssuesClosedIssuePerformedViaGithubAppEventsItem>>,
-    pub external_url: Option<String>,
-    pub html_url: String,
-    /// Unique identifier of the GitHub app
-    pub id: Option<i64>,
-    /// The name of the GitHub app
-    pub name: String,
-    pub node_id: String,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    /// The set of permissions for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<
-        WebhookIssueCommentEditedIssuePerformedViaGithubAppPermissions,
-    >,
-    /// The slug name of the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slug: Option<String>,
-    pub updated_at: Option<crate::Timestamp>,
+    pub user: RepositoryWebhooksTemplateRepositoryOwner,
 }
 
 crate::open_enum! {
@@ -6714,7 +5635,7 @@ pub struct WebhookIssuesDeleted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<SimpleInstallation>,
     /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
-    pub issue: WebhookIssuesDeletedIssue,
+    pub issue: WebhooksIssue,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
     /// organization, or when the event occurs from activity in a repository owned by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6724,129 +5645,6 @@ pub struct WebhookIssuesDeleted {
     pub repository: RepositoryWebhooks,
     /// A GitHub user.
     pub sender: SimpleUser,
-}
-
-/// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesDeletedIssue {
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    /// User
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<DiscussionAnswerChosenBy>,
-    pub assignees: Vec<Option<DiscussionAnswerChosenBy>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// Contents of the issue
-    pub body: Option<String>,
-    pub closed_at: Option<crate::Timestamp>,
-    pub comments: i64,
-    pub comments_url: String,
-    pub created_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub draft: Option<bool>,
-    pub events_url: String,
-    pub html_url: String,
-    pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<WebhookIssueCommentDeletedIssueLabelsItem>>,
-    pub labels_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locked: Option<bool>,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssuesDeletedIssueMilestone>,
-    pub node_id: String,
-    pub number: i64,
-    /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<WebhookIssuesDeletedIssuePerformedViaGithubApp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
-    /// Reactions
-    pub reactions: DiscussionReactions,
-    pub repository_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pinned_comment: Option<IssueComment>,
-    /// Sub-issues Summary
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sub_issues_summary: Option<SubIssuesSummary>,
-    /// Issue Dependencies Summary
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_dependencies_summary: Option<IssueDependenciesSummary>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_field_values: Option<Vec<IssueFieldValue>>,
-    /// State of the issue; either 'open' or 'closed'
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<MilestoneState>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state_reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeline_url: Option<String>,
-    /// Title of the issue
-    pub title: String,
-    /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<IssueType>,
-    pub updated_at: crate::Timestamp,
-    /// URL for the issue
-    pub url: String,
-    /// User
-    pub user: Option<DiscussionAnswerChosenBy>,
-}
-
-/// A collection of related issues and pull requests.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesDeletedIssueMilestone {
-    pub closed_at: Option<crate::Timestamp>,
-    pub closed_issues: i64,
-    pub created_at: crate::Timestamp,
-    /// User
-    pub creator: Option<DiscussionAnswerChosenBy>,
-    pub description: Option<String>,
-    pub due_on: Option<crate::Timestamp>,
-    pub html_url: String,
-    pub id: i64,
-    pub labels_url: String,
-    pub node_id: String,
-    /// The number of the milestone.
-    pub number: i64,
-    pub open_issues: i64,
-    /// The state of the milestone.
-    pub state: MilestoneState,
-    /// The title of the milestone.
-    pub title: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-}
-
-/// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesDeletedIssuePerformedViaGithubApp {
-    pub created_at: Option<crate::Timestamp>,
-    pub description: Option<String>,
-    /// The list of events for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<WebhookIssuesDeletedIssuePerformedViaGithubAppEventsItem>>,
-    pub external_url: Option<String>,
-    pub html_url: String,
-    /// Unique identifier of the GitHub app
-    pub id: Option<i64>,
-    /// The name of the GitHub app
-    pub name: String,
-    pub node_id: String,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    /// The set of permissions for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<
-        WebhookDeploymentCreatedDeploymentPerformedViaGithubAppPermissions,
-    >,
-    /// The slug name of the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slug: Option<String>,
-    pub updated_at: Option<crate::Timestamp>,
 }
 
 crate::open_enum! {
@@ -6912,8 +5710,8 @@ pub struct WebhookIssuesDemilestonedIssue {
     pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<WebhookIssuesDemilestonedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
+    pub assignee: Option<WebhooksReviewersItemReviewer>,
+    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
@@ -6938,9 +5736,7 @@ pub struct WebhookIssuesDemilestonedIssue {
     pub number: i64,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<
-        WebhookIssuesDemilestonedIssuePerformedViaGithubApp,
-    >,
+    pub performed_via_github_app: Option<WebhookCheckSuiteCompletedCheckSuiteApp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
     /// Reactions
@@ -6972,82 +5768,7 @@ pub struct WebhookIssuesDemilestonedIssue {
     /// URL for the issue
     pub url: String,
     /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
-}
-
-/// User
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesDemilestonedIssueAssignee {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub avatar_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub followers_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub following_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gists_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gravatar_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-    pub id: i64,
-    pub login: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organizations_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub received_events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repos_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub site_admin: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub starred_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscriptions_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<WebhooksUserMannequinType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-}
-
-/// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesDemilestonedIssuePerformedViaGithubApp {
-    pub created_at: Option<crate::Timestamp>,
-    pub description: Option<String>,
-    /// The list of events for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<WebhookIssuesUnlockedIssuePerformedViaGithubAppEventsItem>>,
-    pub external_url: Option<String>,
-    pub html_url: String,
-    /// Unique identifier of the GitHub app
-    pub id: Option<i64>,
-    /// The name of the GitHub app
-    pub name: String,
-    pub node_id: String,
-    /// User
-    pub owner: Option<WebhooksUser>,
-    /// The set of permissions for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<
-        WebhookIssueCommentEditedIssuePerformedViaGithubAppPermissions,
-    >,
-    /// The slug name of the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slug: Option<String>,
-    pub updated_at: Option<crate::Timestamp>,
+    pub user: Option<WebhooksReviewersItemReviewer>,
 }
 
 /// Reactions
@@ -7109,8 +5830,8 @@ pub struct WebhookIssuesEditedIssue {
     pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
+    pub assignee: Option<WebhooksReviewersItemReviewer>,
+    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
@@ -7135,7 +5856,7 @@ pub struct WebhookIssuesEditedIssue {
     pub number: i64,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<WebhookIssuesClosedIssuePerformedViaGithubApp>,
+    pub performed_via_github_app: Option<WebhookCheckSuiteCompletedCheckSuiteApp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
     /// Reactions
@@ -7168,7 +5889,7 @@ pub struct WebhookIssuesEditedIssue {
     /// URL for the issue
     pub url: String,
     /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    pub user: Option<WebhooksReviewersItemReviewer>,
 }
 
 /// issues field_added event
@@ -7330,7 +6051,7 @@ pub struct WebhookIssuesLabeled {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<SimpleInstallation>,
     /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
-    pub issue: WebhookIssuesLabeledIssue,
+    pub issue: WebhooksIssue,
     /// Label
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<WebhooksLabel>,
@@ -7343,76 +6064,6 @@ pub struct WebhookIssuesLabeled {
     pub repository: RepositoryWebhooks,
     /// A GitHub user.
     pub sender: SimpleUser,
-}
-
-/// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesLabeledIssue {
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    /// User
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// Contents of the issue
-    pub body: Option<String>,
-    pub closed_at: Option<crate::Timestamp>,
-    pub comments: i64,
-    pub comments_url: String,
-    pub created_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub draft: Option<bool>,
-    pub events_url: String,
-    pub html_url: String,
-    pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<WebhookIssueCommentDeletedIssueLabelsItem>>,
-    pub labels_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locked: Option<bool>,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
-    pub node_id: String,
-    pub number: i64,
-    /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<
-        WebhookIssueCommentEditedIssuePerformedViaGithubApp,
-    >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
-    /// Reactions
-    pub reactions: DiscussionReactions,
-    pub repository_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pinned_comment: Option<IssueComment>,
-    /// Sub-issues Summary
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sub_issues_summary: Option<SubIssuesSummary>,
-    /// Issue Dependencies Summary
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_dependencies_summary: Option<IssueDependenciesSummary>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_field_values: Option<Vec<IssueFieldValue>>,
-    /// State of the issue; either 'open' or 'closed'
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<MilestoneState>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state_reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeline_url: Option<String>,
-    /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<IssueType>,
-    /// Title of the issue
-    pub title: String,
-    pub updated_at: crate::Timestamp,
-    /// URL for the issue
-    pub url: String,
-    /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
 }
 
 /// issues locked event
@@ -7450,8 +6101,8 @@ pub struct WebhookIssuesLockedIssue {
     pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<WebhooksUser>,
-    pub assignees: Vec<Option<WebhooksUser>>,
+    pub assignee: Option<WebhooksReviewersItemReviewer>,
+    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
@@ -7470,12 +6121,12 @@ pub struct WebhookIssuesLockedIssue {
     pub labels_url: String,
     pub locked: bool,
     /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssuesLockedIssueMilestone>,
+    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
     pub node_id: String,
     pub number: i64,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<WebhookIssuesLockedIssuePerformedViaGithubApp>,
+    pub performed_via_github_app: Option<WebhookCheckSuiteCompletedCheckSuiteApp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
     /// Reactions
@@ -7507,62 +6158,7 @@ pub struct WebhookIssuesLockedIssue {
     /// URL for the issue
     pub url: String,
     /// User
-    pub user: Option<WebhooksUser>,
-}
-
-/// A collection of related issues and pull requests.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesLockedIssueMilestone {
-    pub closed_at: Option<crate::Timestamp>,
-    pub closed_issues: i64,
-    pub created_at: crate::Timestamp,
-    /// User
-    pub creator: Option<WebhooksUser>,
-    pub description: Option<String>,
-    pub due_on: Option<crate::Timestamp>,
-    pub html_url: String,
-    pub id: i64,
-    pub labels_url: String,
-    pub node_id: String,
-    /// The number of the milestone.
-    pub number: i64,
-    pub open_issues: i64,
-    /// The state of the milestone.
-    pub state: MilestoneState,
-    /// The title of the milestone.
-    pub title: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-}
-
-/// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesLockedIssuePerformedViaGithubApp {
-    pub created_at: Option<crate::Timestamp>,
-    pub description: Option<String>,
-    /// The list of events for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<WebhookIssuesLockedIssuePerformedViaGithubAppEventsItem>>,
-    pub external_url: Option<String>,
-    pub html_url: String,
-    /// Unique identifier of the GitHub app
-    pub id: Option<i64>,
-    /// The name of the GitHub app
-    pub name: String,
-    pub node_id: String,
-    /// User
-    pub owner: Option<WebhooksUser>,
-    /// The set of permissions for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<
-        WebhookDeploymentCreatedDeploymentPerformedViaGithubAppPermissions,
-    >,
-    /// The slug name of the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slug: Option<String>,
-    pub updated_at: Option<crate::Timestamp>,
+    pub user: Option<WebhooksReviewersItemReviewer>,
 }
 
 crate::open_enum! {
@@ -7602,7 +6198,7 @@ pub struct WebhookIssuesMilestoned {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<SimpleInstallation>,
     /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
-    pub issue: WebhookIssuesMilestonedIssue,
+    pub issue: WebhookIssuesDemilestonedIssue,
     /// A collection of related issues and pull requests.
     pub milestone: WebhookIssueCommentCreatedIssueMilestone,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
@@ -7618,105 +6214,6 @@ pub struct WebhookIssuesMilestoned {
 
 crate::open_enum! {
     WebhookIssuesMilestonedAction { Milestoned = "milestoned", }
-}
-
-/// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesMilestonedIssue {
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    /// User
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<WebhooksReviewersItemReviewer>,
-    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// Contents of the issue
-    pub body: Option<String>,
-    pub closed_at: Option<crate::Timestamp>,
-    pub comments: i64,
-    pub comments_url: String,
-    pub created_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub draft: Option<bool>,
-    pub events_url: String,
-    pub html_url: String,
-    pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<Option<WebhookIssueCommentDeletedIssueLabelsItem>>>,
-    pub labels_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locked: Option<bool>,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
-    pub node_id: String,
-    pub number: i64,
-    /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<
-        WebhookIssuesMilestonedIssuePerformedViaGithubApp,
-    >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
-    /// Reactions
-    pub reactions: WebhookIssuesDemilestonedIssueReactions,
-    pub repository_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pinned_comment: Option<IssueComment>,
-    /// Sub-issues Summary
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sub_issues_summary: Option<SubIssuesSummary>,
-    /// Issue Dependencies Summary
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_dependencies_summary: Option<IssueDependenciesSummary>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_field_values: Option<Vec<IssueFieldValue>>,
-    /// State of the issue; either 'open' or 'closed'
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<MilestoneState>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state_reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeline_url: Option<String>,
-    /// Title of the issue
-    pub title: String,
-    /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<IssueType>,
-    pub updated_at: crate::Timestamp,
-    /// URL for the issue
-    pub url: String,
-    /// User
-    pub user: Option<WebhooksUser>,
-}
-
-/// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesMilestonedIssuePerformedViaGithubApp {
-    pub created_at: Option<crate::Timestamp>,
-    pub description: Option<String>,
-    /// The list of events for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<WebhookIssuesDeletedIssuePerformedViaGithubAppEventsItem>>,
-    pub external_url: Option<String>,
-    pub html_url: String,
-    /// Unique identifier of the GitHub app
-    pub id: Option<i64>,
-    /// The name of the GitHub app
-    pub name: String,
-    pub node_id: String,
-    /// User
-    pub owner: Option<WebhooksUser>,
-    /// The set of permissions for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<
-        WebhookIssueCommentEditedIssuePerformedViaGithubAppPermissions,
-    >,
-    /// The slug name of the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slug: Option<String>,
-    pub updated_at: Option<crate::Timestamp>,
 }
 
 /// issues opened event
@@ -7737,7 +6234,7 @@ pub struct WebhookIssuesOpened {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<SimpleInstallation>,
     /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
-    pub issue: WebhookIssuesOpenedIssue,
+    pub issue: WebhooksIssue,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
     /// organization, or when the event occurs from activity in a repository owned by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7802,15 +6299,13 @@ pub struct WebhookIssuesOpenedChangesOldIssue {
     pub locked: Option<bool>,
     /// A collection of related issues and pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub milestone: Option<WebhookIssuesDeletedIssueMilestone>,
+    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
     pub number: i64,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<
-        WebhookIssueCommentDeletedIssuePerformedViaGithubApp,
-    >,
+    pub performed_via_github_app: Option<WebhookCheckSuiteCompletedCheckSuiteApp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
     /// Reactions
@@ -7992,74 +6487,35 @@ pub struct WebhookIssuesOpenedChangesOldRepository {
     /// Whether to require commit signoff.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
-}
-
-/// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesOpenedIssue {
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    /// User
+    /// The default value for a merge commit message.
+    ///
+    /// - `PR_TITLE` - default to the pull request's title.
+    /// - `PR_BODY` - default to the pull request's body.
+    /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<DiscussionAnswerChosenBy>,
-    pub assignees: Vec<Option<DiscussionAnswerChosenBy>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// Contents of the issue
-    pub body: Option<String>,
-    pub closed_at: Option<crate::Timestamp>,
-    pub comments: i64,
-    pub comments_url: String,
-    pub created_at: crate::Timestamp,
+    pub merge_commit_message: Option<RepositoryMergeCommitMessage>,
+    /// The default value for a merge commit title.
+    ///
+    /// - `PR_TITLE` - default to the pull request's title.
+    /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub draft: Option<bool>,
-    pub events_url: String,
-    pub html_url: String,
-    pub id: i64,
+    pub merge_commit_title: Option<RepositoryMergeCommitTitle>,
+    /// The default value for a squash merge commit message:
+    ///
+    /// - `PR_BODY` - default to the pull request's body.
+    /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
+    /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<WebhookIssueCommentDeletedIssueLabelsItem>>,
-    pub labels_url: String,
+    pub squash_merge_commit_message: Option<RepositorySquashMergeCommitMessage>,
+    /// The default value for a squash merge commit title:
+    ///
+    /// - `PR_TITLE` - default to the pull request's title.
+    /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locked: Option<bool>,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
-    pub node_id: String,
-    pub number: i64,
-    /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
+    pub squash_merge_commit_title: Option<RepositorySquashMergeCommitTitle>,
+    /// Whether a squash merge commit can use the pull request title as default. **This property is closing down. Please use `squash_merge_commit_title` instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<WebhookIssuesClosedIssuePerformedViaGithubApp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
-    /// Reactions
-    pub reactions: DiscussionReactions,
-    pub repository_url: String,
-    /// Sub-issues Summary
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sub_issues_summary: Option<SubIssuesSummary>,
-    /// Issue Dependencies Summary
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_dependencies_summary: Option<IssueDependenciesSummary>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_field_values: Option<Vec<IssueFieldValue>>,
-    /// State of the issue; either 'open' or 'closed'
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<MilestoneState>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state_reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeline_url: Option<String>,
-    /// Title of the issue
-    pub title: String,
-    /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<IssueType>,
-    pub updated_at: crate::Timestamp,
-    /// URL for the issue
-    pub url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pinned_comment: Option<IssueComment>,
-    /// User
-    pub user: Option<DiscussionAnswerChosenBy>,
+    pub use_squash_pr_title_as_default: Option<bool>,
 }
 
 /// issues pinned event
@@ -8078,7 +6534,7 @@ pub struct WebhookIssuesPinned {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<SimpleInstallation>,
     /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
-    pub issue: WebhooksIssue2,
+    pub issue: WebhooksIssue,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
     /// organization, or when the event occurs from activity in a repository owned by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8088,76 +6544,6 @@ pub struct WebhookIssuesPinned {
     pub repository: RepositoryWebhooks,
     /// A GitHub user.
     pub sender: SimpleUser,
-}
-
-/// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhooksIssue2 {
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    /// User
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<DiscussionAnswerChosenBy>,
-    pub assignees: Vec<Option<DiscussionAnswerChosenBy>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// Contents of the issue
-    pub body: Option<String>,
-    pub closed_at: Option<crate::Timestamp>,
-    pub comments: i64,
-    pub comments_url: String,
-    pub created_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub draft: Option<bool>,
-    pub events_url: String,
-    pub html_url: String,
-    pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<WebhookIssueCommentDeletedIssueLabelsItem>>,
-    pub labels_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locked: Option<bool>,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssuesDeletedIssueMilestone>,
-    pub node_id: String,
-    pub number: i64,
-    /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<
-        WebhookIssueCommentDeletedIssuePerformedViaGithubApp,
-    >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
-    /// Reactions
-    pub reactions: DiscussionReactions,
-    pub repository_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pinned_comment: Option<IssueComment>,
-    /// Sub-issues Summary
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sub_issues_summary: Option<SubIssuesSummary>,
-    /// Issue Dependencies Summary
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_dependencies_summary: Option<IssueDependenciesSummary>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_field_values: Option<Vec<IssueFieldValue>>,
-    /// State of the issue; either 'open' or 'closed'
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<MilestoneState>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state_reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeline_url: Option<String>,
-    /// Title of the issue
-    pub title: String,
-    /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<IssueType>,
-    pub updated_at: crate::Timestamp,
-    /// URL for the issue
-    pub url: String,
-    /// User
-    pub user: Option<DiscussionAnswerChosenBy>,
 }
 
 /// issues reopened event
@@ -8196,7 +6582,7 @@ pub struct WebhookIssuesReopenedIssue {
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<WebhooksReviewersItemReviewer>,
-    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
+    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// Contents of the issue
@@ -8221,9 +6607,7 @@ pub struct WebhookIssuesReopenedIssue {
     pub number: i64,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<
-        WebhookIssuesReopenedIssuePerformedViaGithubApp,
-    >,
+    pub performed_via_github_app: Option<WebhookCheckSuiteCompletedCheckSuiteApp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
     /// Reactions
@@ -8251,37 +6635,10 @@ pub struct WebhookIssuesReopenedIssue {
     /// URL for the issue
     pub url: String,
     /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    pub user: Option<WebhooksReviewersItemReviewer>,
     /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<IssueType>,
-}
-
-/// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesReopenedIssuePerformedViaGithubApp {
-    pub created_at: Option<crate::Timestamp>,
-    pub description: Option<String>,
-    /// The list of events for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<Item>>,
-    pub external_url: Option<String>,
-    pub html_url: String,
-    /// Unique identifier of the GitHub app
-    pub id: Option<i64>,
-    /// The name of the GitHub app
-    pub name: String,
-    pub node_id: String,
-    /// User
-    pub owner: Option<WebhooksUser>,
-    /// The set of permissions for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<WebhookCheckSuiteCompletedCheckSuiteAppPermissions>,
-    /// The slug name of the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slug: Option<String>,
-    pub updated_at: Option<crate::Timestamp>,
 }
 
 /// issues transferred event
@@ -8301,7 +6658,7 @@ pub struct WebhookIssuesTransferred {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<SimpleInstallation>,
     /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
-    pub issue: WebhooksIssue2,
+    pub issue: WebhooksIssue,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
     /// organization, or when the event occurs from activity in a repository owned by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8317,152 +6674,9 @@ pub struct WebhookIssuesTransferred {
 #[non_exhaustive]
 pub struct WebhookIssuesTransferredChanges {
     /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
-    pub new_issue: WebhooksIssue2,
+    pub new_issue: WebhooksIssue,
     /// A git repository
-    pub new_repository: WebhookIssuesTransferredChangesNewRepository,
-}
-
-/// A git repository
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesTransferredChangesNewRepository {
-    /// Whether to allow auto-merge for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_auto_merge: Option<bool>,
-    /// Whether to allow private forks
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_forking: Option<bool>,
-    /// Whether to allow merge commits for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_merge_commit: Option<bool>,
-    /// Whether to allow rebase merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_rebase_merge: Option<bool>,
-    /// Whether to allow squash merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_squash_merge: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_update_branch: Option<bool>,
-    pub archive_url: String,
-    /// Whether the repository is archived.
-    pub archived: bool,
-    pub assignees_url: String,
-    pub blobs_url: String,
-    pub branches_url: String,
-    pub clone_url: String,
-    pub collaborators_url: String,
-    pub comments_url: String,
-    pub commits_url: String,
-    pub compare_url: String,
-    pub contents_url: String,
-    pub contributors_url: String,
-    pub created_at: crate::Timestamp,
-    /// The custom properties that were defined for the repository. The keys are the custom property names, and the values are the corresponding custom property values.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_properties: Option<serde_json::Value>,
-    /// The default branch of the repository.
-    pub default_branch: String,
-    /// Whether to delete head branches when pull requests are merged
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delete_branch_on_merge: Option<bool>,
-    pub deployments_url: String,
-    pub description: Option<String>,
-    /// Returns whether or not this repository is disabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disabled: Option<bool>,
-    pub downloads_url: String,
-    pub events_url: String,
-    pub fork: bool,
-    pub forks: i64,
-    pub forks_count: i64,
-    pub forks_url: String,
-    pub full_name: String,
-    pub git_commits_url: String,
-    pub git_refs_url: String,
-    pub git_tags_url: String,
-    pub git_url: String,
-    /// Whether downloads are enabled.
-    pub has_downloads: bool,
-    /// Whether issues are enabled.
-    pub has_issues: bool,
-    pub has_pages: bool,
-    /// Whether projects are enabled.
-    pub has_projects: bool,
-    /// Whether the wiki is enabled.
-    pub has_wiki: bool,
-    /// Whether discussions are enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_discussions: Option<bool>,
-    /// Whether pull requests are enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_pull_requests: Option<bool>,
-    /// The policy controlling who can create pull requests: all or collaborators_only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
-    pub homepage: Option<String>,
-    pub hooks_url: String,
-    pub html_url: String,
-    /// Unique identifier of the repository
-    pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_template: Option<bool>,
-    pub issue_comment_url: String,
-    pub issue_events_url: String,
-    pub issues_url: String,
-    pub keys_url: String,
-    pub labels_url: String,
-    pub language: Option<String>,
-    pub languages_url: String,
-    /// License
-    pub license: Option<WebhookForkForkeeLicense>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub master_branch: Option<String>,
-    pub merges_url: String,
-    pub milestones_url: String,
-    pub mirror_url: Option<String>,
-    /// The name of the repository.
-    pub name: String,
-    pub node_id: String,
-    pub notifications_url: String,
-    pub open_issues: i64,
-    pub open_issues_count: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<String>,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<WebhookForkForkeePermissions>,
-    /// Whether the repository is private or public.
-    pub private: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public: Option<bool>,
-    pub pulls_url: String,
-    pub pushed_at: Option<crate::Timestamp>,
-    pub releases_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_name: Option<String>,
-    pub size: i64,
-    pub ssh_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stargazers: Option<i64>,
-    pub stargazers_count: i64,
-    pub stargazers_url: String,
-    pub statuses_url: String,
-    pub subscribers_url: String,
-    pub subscription_url: String,
-    pub svn_url: String,
-    pub tags_url: String,
-    pub teams_url: String,
-    pub topics: Vec<String>,
-    pub trees_url: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    pub visibility: Visibility,
-    pub watchers: i64,
-    pub watchers_count: i64,
-    /// Whether to require contributors to sign off on web-based commits
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub web_commit_signoff_required: Option<bool>,
+    pub new_repository: WebhookIssuesOpenedChangesOldRepository,
 }
 
 /// issues typed event
@@ -8507,7 +6721,7 @@ pub struct WebhookIssuesUnassigned {
     pub action: WebhookIssuesUnassignedAction,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    pub assignee: Option<WebhooksReviewersItemReviewer>,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -8583,7 +6797,7 @@ pub struct WebhookIssuesUnlocked {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<SimpleInstallation>,
     /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
-    pub issue: WebhookIssuesUnlockedIssue,
+    pub issue: WebhookIssuesLockedIssue,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
     /// organization, or when the event occurs from activity in a repository owned by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8593,104 +6807,6 @@ pub struct WebhookIssuesUnlocked {
     pub repository: RepositoryWebhooks,
     /// A GitHub user.
     pub sender: SimpleUser,
-}
-
-/// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesUnlockedIssue {
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    /// User
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<WebhooksUser>,
-    pub assignees: Vec<Option<WebhooksUser>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// Contents of the issue
-    pub body: Option<String>,
-    pub closed_at: Option<crate::Timestamp>,
-    pub comments: i64,
-    pub comments_url: String,
-    pub created_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub draft: Option<bool>,
-    pub events_url: String,
-    pub html_url: String,
-    pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<Option<WebhookIssueCommentDeletedIssueLabelsItem>>>,
-    pub labels_url: String,
-    pub locked: bool,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssuesLockedIssueMilestone>,
-    pub node_id: String,
-    pub number: i64,
-    /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<
-        WebhookIssuesUnlockedIssuePerformedViaGithubApp,
-    >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
-    /// Reactions
-    pub reactions: WebhookIssuesDemilestonedIssueReactions,
-    pub repository_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pinned_comment: Option<IssueComment>,
-    /// Sub-issues Summary
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sub_issues_summary: Option<SubIssuesSummary>,
-    /// Issue Dependencies Summary
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_dependencies_summary: Option<IssueDependenciesSummary>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_field_values: Option<Vec<IssueFieldValue>>,
-    /// State of the issue; either 'open' or 'closed'
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<MilestoneState>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state_reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeline_url: Option<String>,
-    /// Title of the issue
-    pub title: String,
-    /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<IssueType>,
-    pub updated_at: crate::Timestamp,
-    /// URL for the issue
-    pub url: String,
-    /// User
-    pub user: Option<WebhooksUser>,
-}
-
-/// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookIssuesUnlockedIssuePerformedViaGithubApp {
-    pub created_at: Option<crate::Timestamp>,
-    pub description: Option<String>,
-    /// The list of events for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<WebhookIssuesUnlockedIssuePerformedViaGithubAppEventsItem>>,
-    pub external_url: Option<String>,
-    pub html_url: String,
-    /// Unique identifier of the GitHub app
-    pub id: Option<i64>,
-    /// The name of the GitHub app
-    pub name: String,
-    pub node_id: String,
-    /// User
-    pub owner: Option<WebhooksUser>,
-    /// The set of permissions for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<
-        WebhookDeploymentCreatedDeploymentPerformedViaGithubAppPermissions,
-    >,
-    /// The slug name of the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slug: Option<String>,
-    pub updated_at: Option<crate::Timestamp>,
 }
 
 /// issues unpinned event
@@ -8709,7 +6825,7 @@ pub struct WebhookIssuesUnpinned {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<SimpleInstallation>,
     /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
-    pub issue: WebhooksIssue2,
+    pub issue: WebhooksIssue,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
     /// organization, or when the event occurs from activity in a repository owned by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9169,7 +7285,7 @@ pub struct WebhookMemberAdded {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<SimpleInstallation>,
     /// User
-    pub member: Option<WebhooksUser>,
+    pub member: Option<WebhooksReviewersItemReviewer>,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
     /// organization, or when the event occurs from activity in a repository owned by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9230,7 +7346,7 @@ pub struct WebhookMemberEdited {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<SimpleInstallation>,
     /// User
-    pub member: Option<WebhooksUser>,
+    pub member: Option<WebhooksReviewersItemReviewer>,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
     /// organization, or when the event occurs from activity in a repository owned by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9277,7 +7393,7 @@ pub struct WebhookMemberRemoved {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<SimpleInstallation>,
     /// User
-    pub member: Option<WebhooksUser>,
+    pub member: Option<WebhooksReviewersItemReviewer>,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
     /// organization, or when the event occurs from activity in a repository owned by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9305,7 +7421,7 @@ pub struct WebhookMembershipAdded {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<SimpleInstallation>,
     /// User
-    pub member: Option<WebhooksUser>,
+    pub member: Option<WebhooksReviewersItemReviewer>,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
     /// organization, or when the event occurs from activity in a repository owned by an organization.
     pub organization: OrganizationSimpleWebhooks,
@@ -9423,7 +7539,7 @@ pub struct WebhookMembershipRemoved {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<SimpleInstallation>,
     /// User
-    pub member: Option<WebhooksUser>,
+    pub member: Option<WebhooksReviewersItemReviewer>,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
     /// organization, or when the event occurs from activity in a repository owned by an organization.
     pub organization: OrganizationSimpleWebhooks,
@@ -9652,7 +7768,7 @@ pub struct WebhookMilestoneCreated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<SimpleInstallation>,
     /// A collection of related issues and pull requests.
-    pub milestone: WebhookIssuesDeletedIssueMilestone,
+    pub milestone: WebhookIssueCommentCreatedIssueMilestone,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
     /// organization, or when the event occurs from activity in a repository owned by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9750,7 +7866,7 @@ pub struct WebhookMilestoneOpened {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<SimpleInstallation>,
     /// A collection of related issues and pull requests.
-    pub milestone: WebhookIssuesDeletedIssueMilestone,
+    pub milestone: WebhookIssueCommentCreatedIssueMilestone,
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
     /// organization, or when the event occurs from activity in a repository owned by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9768,7 +7884,7 @@ pub struct WebhookMilestoneOpened {
 pub struct WebhookOrgBlockBlocked {
     pub action: WebhookOrgBlockBlockedAction,
     /// User
-    pub blocked_user: Option<WebhooksUser>,
+    pub blocked_user: Option<WebhooksReviewersItemReviewer>,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -9800,7 +7916,7 @@ crate::open_enum! {
 pub struct WebhookOrgBlockUnblocked {
     pub action: WebhookOrgBlockUnblockedAction,
     /// User
-    pub blocked_user: Option<WebhooksUser>,
+    pub blocked_user: Option<WebhooksReviewersItemReviewer>,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -9934,7 +8050,7 @@ pub struct WebhookOrganizationMemberInvited {
     pub sender: SimpleUser,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<WebhooksUser>,
+    pub user: Option<WebhooksReviewersItemReviewer>,
 }
 
 crate::open_enum! {
@@ -10908,7 +9024,7 @@ pub struct WebhookProjectCardDeletedProjectCard {
     pub content_url: Option<String>,
     pub created_at: crate::Timestamp,
     /// User
-    pub creator: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    pub creator: Option<WebhooksReviewersItemReviewer>,
     /// The project card's ID
     pub id: i64,
     pub node_id: String,
@@ -11017,7 +9133,7 @@ pub struct WebhookProjectCardMovedProjectCard {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_url: Option<String>,
     pub created_at: crate::Timestamp,
-    pub creator: Option<WebhookDeploymentCreatedWorkflowRunHeadRepositoryOwner>,
+    pub creator: Option<RepositoryWebhooksTemplateRepositoryOwner>,
     /// The project card's ID
     pub id: i64,
     pub node_id: String,
@@ -11943,7 +10059,7 @@ pub struct WebhookPublic {
 pub struct WebhookPullRequestAssigned {
     pub action: WebhookIssuesAssignedAction,
     /// User
-    pub assignee: Option<WebhooksUser>,
+    pub assignee: Option<WebhooksReviewersItemReviewer>,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -11979,8 +10095,8 @@ pub struct WebhookPullRequestAssignedPullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
     /// User
-    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssueCommentCreatedIssueAssignee>>,
+    pub assignee: Option<WebhooksReviewersItemReviewer>,
+    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// The status of auto merging a pull request.
@@ -12021,7 +10137,7 @@ pub struct WebhookPullRequestAssignedPullRequest {
     pub merged_at: Option<crate::Timestamp>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged_by: Option<DiscussionAnswerChosenBy>,
+    pub merged_by: Option<WebhooksReviewersItemReviewer>,
     /// A collection of related issues and pull requests.
     pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
     pub node_id: String,
@@ -12049,7 +10165,7 @@ pub struct WebhookPullRequestAssignedPullRequest {
     pub updated_at: crate::Timestamp,
     pub url: String,
     /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    pub user: Option<WebhooksReviewersItemReviewer>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -12094,179 +10210,10 @@ pub struct WebhookPullRequestAssignedPullRequestBase {
     pub label: String,
     pub r#ref: String,
     /// A git repository
-    pub repo: WebhookPullRequestAssignedPullRequestBaseRepo,
+    pub repo: WebhookIssuesOpenedChangesOldRepository,
     pub sha: String,
     /// User
     pub user: Option<DiscussionAnswerChosenBy>,
-}
-
-/// A git repository
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestAssignedPullRequestBaseRepo {
-    /// Whether to allow auto-merge for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_auto_merge: Option<bool>,
-    /// Whether to allow private forks
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_forking: Option<bool>,
-    /// Whether to allow merge commits for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_merge_commit: Option<bool>,
-    /// Whether to allow rebase merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_rebase_merge: Option<bool>,
-    /// Whether to allow squash merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_squash_merge: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_update_branch: Option<bool>,
-    pub archive_url: String,
-    /// Whether the repository is archived.
-    pub archived: bool,
-    pub assignees_url: String,
-    pub blobs_url: String,
-    pub branches_url: String,
-    pub clone_url: String,
-    pub collaborators_url: String,
-    pub comments_url: String,
-    pub commits_url: String,
-    pub compare_url: String,
-    pub contents_url: String,
-    pub contributors_url: String,
-    pub created_at: crate::Timestamp,
-    /// The default branch of the repository.
-    pub default_branch: String,
-    /// Whether to delete head branches when pull requests are merged
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delete_branch_on_merge: Option<bool>,
-    pub deployments_url: String,
-    pub description: Option<String>,
-    /// Returns whether or not this repository is disabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disabled: Option<bool>,
-    pub downloads_url: String,
-    pub events_url: String,
-    pub fork: bool,
-    pub forks: i64,
-    pub forks_count: i64,
-    pub forks_url: String,
-    pub full_name: String,
-    pub git_commits_url: String,
-    pub git_refs_url: String,
-    pub git_tags_url: String,
-    pub git_url: String,
-    /// Whether downloads are enabled.
-    pub has_downloads: bool,
-    /// Whether issues are enabled.
-    pub has_issues: bool,
-    pub has_pages: bool,
-    /// Whether projects are enabled.
-    pub has_projects: bool,
-    /// Whether the wiki is enabled.
-    pub has_wiki: bool,
-    /// Whether discussions are enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_discussions: Option<bool>,
-    /// Whether pull requests are enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_pull_requests: Option<bool>,
-    /// The policy controlling who can create pull requests: all or collaborators_only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
-    pub homepage: Option<String>,
-    pub hooks_url: String,
-    pub html_url: String,
-    /// Unique identifier of the repository
-    pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_template: Option<bool>,
-    pub issue_comment_url: String,
-    pub issue_events_url: String,
-    pub issues_url: String,
-    pub keys_url: String,
-    pub labels_url: String,
-    pub language: Option<String>,
-    pub languages_url: String,
-    /// License
-    pub license: Option<WebhookForkForkeeLicense>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub master_branch: Option<String>,
-    /// The default value for a merge commit message.
-    ///
-    /// - `PR_TITLE` - default to the pull request's title.
-    /// - `PR_BODY` - default to the pull request's body.
-    /// - `BLANK` - default to a blank commit message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<RepositoryMergeCommitMessage>,
-    /// The default value for a merge commit title.
-    ///
-    /// - `PR_TITLE` - default to the pull request's title.
-    /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<RepositoryMergeCommitTitle>,
-    pub merges_url: String,
-    pub milestones_url: String,
-    pub mirror_url: Option<String>,
-    /// The name of the repository.
-    pub name: String,
-    pub node_id: String,
-    pub notifications_url: String,
-    pub open_issues: i64,
-    pub open_issues_count: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<String>,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<WebhookForkForkeePermissions>,
-    /// Whether the repository is private or public.
-    pub private: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public: Option<bool>,
-    pub pulls_url: String,
-    pub pushed_at: Option<crate::Timestamp>,
-    pub releases_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_name: Option<String>,
-    pub size: i64,
-    /// The default value for a squash merge commit message:
-    ///
-    /// - `PR_BODY` - default to the pull request's body.
-    /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
-    /// - `BLANK` - default to a blank commit message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<RepositorySquashMergeCommitMessage>,
-    /// The default value for a squash merge commit title:
-    ///
-    /// - `PR_TITLE` - default to the pull request's title.
-    /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<RepositorySquashMergeCommitTitle>,
-    pub ssh_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stargazers: Option<i64>,
-    pub stargazers_count: i64,
-    pub stargazers_url: String,
-    pub statuses_url: String,
-    pub subscribers_url: String,
-    pub subscription_url: String,
-    pub svn_url: String,
-    pub tags_url: String,
-    pub teams_url: String,
-    pub topics: Vec<String>,
-    pub trees_url: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    /// Whether a squash merge commit can use the pull request title as default. **This property is closing down. Please use `squash_merge_commit_title` instead.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub use_squash_pr_title_as_default: Option<bool>,
-    pub visibility: Visibility,
-    pub watchers: i64,
-    pub watchers_count: i64,
-    /// Whether to require contributors to sign off on web-based commits
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub web_commit_signoff_required: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -12275,7 +10222,7 @@ pub struct WebhookPullRequestAssignedPullRequestHead {
     pub label: Option<String>,
     pub r#ref: String,
     /// A git repository
-    pub repo: Option<WebhookPullRequestAssignedPullRequestBaseRepo>,
+    pub repo: Option<WebhookIssuesOpenedChangesOldRepository>,
     pub sha: String,
     /// User
     pub user: Option<DiscussionAnswerChosenBy>,
@@ -12285,7 +10232,7 @@ pub struct WebhookPullRequestAssignedPullRequestHead {
 #[serde(untagged)]
 #[non_exhaustive]
 pub enum WebhookPullRequestAssignedPullRequestRequestedReviewersItem {
-    Variant0(Option<WebhookIssueCommentCreatedIssueAssignee>),
+    Variant0(Option<WebhooksReviewersItemReviewer>),
     Variant1(WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
@@ -12316,29 +10263,8 @@ pub struct WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1 {
     pub node_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<
-        WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1Parent,
+        Box<WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1>,
     >,
-    /// Permission that the team will have for its repositories
-    pub permission: String,
-    pub privacy: WebhooksTeamPrivacy,
-    pub repositories_url: String,
-    pub slug: String,
-    /// URL for the team
-    pub url: String,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1Parent {
-    /// Description of the team
-    pub description: Option<String>,
-    pub html_url: String,
-    /// Unique identifier of the team
-    pub id: i64,
-    pub members_url: String,
-    /// Name of the team
-    pub name: String,
-    pub node_id: String,
     /// Permission that the team will have for its repositories
     pub permission: String,
     pub privacy: WebhooksTeamPrivacy,
@@ -12369,7 +10295,7 @@ pub struct WebhookPullRequestAssignedPullRequestRequestedTeamsItem {
     pub node_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<
-        WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1Parent,
+        WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1,
     >,
     /// Permission that the team will have for its repositories
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -12430,7 +10356,7 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
     /// User
-    pub assignee: Option<DiscussionAnswerChosenBy>,
+    pub assignee: Option<WebhooksReviewersItemReviewer>,
     pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
@@ -12472,9 +10398,9 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequest {
     pub merged_at: Option<crate::Timestamp>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged_by: Option<DiscussionAnswerChosenBy>,
+    pub merged_by: Option<WebhooksReviewersItemReviewer>,
     /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssuesDeletedIssueMilestone>,
+    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
     pub node_id: String,
     /// Number uniquely identifying the pull request within its repository.
     pub number: i64,
@@ -12500,7 +10426,7 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequest {
     pub updated_at: crate::Timestamp,
     pub url: String,
     /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    pub user: Option<WebhooksReviewersItemReviewer>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -12689,178 +10615,10 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequestHead {
     pub label: Option<String>,
     pub r#ref: String,
     /// A git repository
-    pub repo: Option<WebhookPullRequestAutoMergeDisabledPullRequestHeadRepo>,
+    pub repo: Option<WebhookPullRequestAutoMergeDisabledPullRequestBaseRepo>,
     pub sha: String,
     /// User
     pub user: Option<DiscussionAnswerChosenBy>,
-}
-
-/// A git repository
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestAutoMergeDisabledPullRequestHeadRepo {
-    /// Whether to allow auto-merge for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_auto_merge: Option<bool>,
-    /// Whether to allow private forks
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_forking: Option<bool>,
-    /// Whether to allow merge commits for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_merge_commit: Option<bool>,
-    /// Whether to allow rebase merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_rebase_merge: Option<bool>,
-    /// Whether to allow squash merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_squash_merge: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_update_branch: Option<bool>,
-    pub archive_url: String,
-    /// Whether the repository is archived.
-    pub archived: bool,
-    pub assignees_url: String,
-    pub blobs_url: String,
-    pub branches_url: String,
-    pub clone_url: String,
-    pub collaborators_url: String,
-    pub comments_url: String,
-    pub commits_url: String,
-    pub compare_url: String,
-    pub contents_url: String,
-    pub contributors_url: String,
-    pub created_at: crate::Timestamp,
-    /// The default branch of the repository.
-    pub default_branch: String,
-    /// Whether to delete head branches when pull requests are merged
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delete_branch_on_merge: Option<bool>,
-    pub deployments_url: String,
-    pub description: Option<String>,
-    /// Returns whether or not this repository is disabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disabled: Option<bool>,
-    pub downloads_url: String,
-    pub events_url: String,
-    pub fork: bool,
-    pub forks: i64,
-    pub forks_count: i64,
-    pub forks_url: String,
-    pub full_name: String,
-    pub git_commits_url: String,
-    pub git_refs_url: String,
-    pub git_tags_url: String,
-    pub git_url: String,
-    /// Whether downloads are enabled.
-    pub has_downloads: bool,
-    /// Whether issues are enabled.
-    pub has_issues: bool,
-    pub has_pages: bool,
-    /// Whether projects are enabled.
-    pub has_projects: bool,
-    /// Whether the wiki is enabled.
-    pub has_wiki: bool,
-    /// Whether discussions are enabled.
-    pub has_discussions: bool,
-    /// Whether pull requests are enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_pull_requests: Option<bool>,
-    /// The policy controlling who can create pull requests: all or collaborators_only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
-    pub homepage: Option<String>,
-    pub hooks_url: String,
-    pub html_url: String,
-    /// Unique identifier of the repository
-    pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_template: Option<bool>,
-    pub issue_comment_url: String,
-    pub issue_events_url: String,
-    pub issues_url: String,
-    pub keys_url: String,
-    pub labels_url: String,
-    pub language: Option<String>,
-    pub languages_url: String,
-    /// License
-    pub license: Option<WebhookForkForkeeLicense>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub master_branch: Option<String>,
-    /// The default value for a merge commit message.
-    ///
-    /// - `PR_TITLE` - default to the pull request's title.
-    /// - `PR_BODY` - default to the pull request's body.
-    /// - `BLANK` - default to a blank commit message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<RepositoryMergeCommitMessage>,
-    /// The default value for a merge commit title.
-    ///
-    /// - `PR_TITLE` - default to the pull request's title.
-    /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<RepositoryMergeCommitTitle>,
-    pub merges_url: String,
-    pub milestones_url: String,
-    pub mirror_url: Option<String>,
-    /// The name of the repository.
-    pub name: String,
-    pub node_id: String,
-    pub notifications_url: String,
-    pub open_issues: i64,
-    pub open_issues_count: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<String>,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<WebhookForkForkeePermissions>,
-    /// Whether the repository is private or public.
-    pub private: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public: Option<bool>,
-    pub pulls_url: String,
-    pub pushed_at: Option<crate::Timestamp>,
-    pub releases_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_name: Option<String>,
-    pub size: i64,
-    /// The default value for a squash merge commit message:
-    ///
-    /// - `PR_BODY` - default to the pull request's body.
-    /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
-    /// - `BLANK` - default to a blank commit message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<RepositorySquashMergeCommitMessage>,
-    /// The default value for a squash merge commit title:
-    ///
-    /// - `PR_TITLE` - default to the pull request's title.
-    /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<RepositorySquashMergeCommitTitle>,
-    pub ssh_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stargazers: Option<i64>,
-    pub stargazers_count: i64,
-    pub stargazers_url: String,
-    pub statuses_url: String,
-    pub subscribers_url: String,
-    pub subscription_url: String,
-    pub svn_url: String,
-    pub tags_url: String,
-    pub teams_url: String,
-    pub topics: Vec<String>,
-    pub trees_url: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    /// Whether a squash merge commit can use the pull request title as default. **This property is closing down. Please use `squash_merge_commit_title` instead.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub use_squash_pr_title_as_default: Option<bool>,
-    pub visibility: Visibility,
-    pub watchers: i64,
-    pub watchers_count: i64,
-    /// Whether to require contributors to sign off on web-based commits
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub web_commit_signoff_required: Option<bool>,
 }
 
 /// pull_request auto_merge_enabled event
@@ -12884,7 +10642,7 @@ pub struct WebhookPullRequestAutoMergeEnabled {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSimpleWebhooks>,
     /// Pull Request
-    pub pull_request: WebhookPullRequestAutoMergeEnabledPullRequest,
+    pub pull_request: WebhookPullRequestAutoMergeDisabledPullRequest,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
@@ -12896,101 +10654,6 @@ pub struct WebhookPullRequestAutoMergeEnabled {
 
 crate::open_enum! {
     WebhookPullRequestAutoMergeEnabledAction { AutoMergeEnabled = "auto_merge_enabled", }
-}
-
-/// Pull Request
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestAutoMergeEnabledPullRequest {
-    #[serde(rename = "_links")]
-    pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additions: Option<i64>,
-    /// User
-    pub assignee: Option<DiscussionAnswerChosenBy>,
-    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// The status of auto merging a pull request.
-    pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
-    pub base: WebhookPullRequestAutoMergeEnabledPullRequestBase,
-    pub body: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub changed_files: Option<i64>,
-    pub closed_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comments: Option<i64>,
-    pub comments_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commits: Option<i64>,
-    pub commits_url: String,
-    pub created_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deletions: Option<i64>,
-    pub diff_url: String,
-    /// Indicates whether or not the pull request is a draft.
-    pub draft: bool,
-    pub head: WebhookPullRequestAutoMergeDisabledPullRequestHead,
-    pub html_url: String,
-    pub id: i64,
-    pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
-    pub locked: bool,
-    /// Indicates whether maintainers can modify the pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub maintainer_can_modify: Option<bool>,
-    pub merge_commit_sha: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable_state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged: Option<bool>,
-    pub merged_at: Option<crate::Timestamp>,
-    /// User
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged_by: Option<DiscussionAnswerChosenBy>,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
-    pub node_id: String,
-    /// Number uniquely identifying the pull request within its repository.
-    pub number: i64,
-    pub patch_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rebaseable: Option<bool>,
-    pub requested_reviewers: Vec<
-        WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
-    >,
-    pub requested_teams: Vec<WebhookPullRequestAssignedPullRequestRequestedTeamsItem>,
-    pub review_comment_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review_comments: Option<i64>,
-    pub review_comments_url: String,
-    /// The stack information associated with a pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack: Option<PullRequestStack>,
-    /// State of this Pull Request. Either `open` or `closed`.
-    pub state: MilestoneState,
-    pub statuses_url: String,
-    /// The title of the pull request.
-    pub title: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestAutoMergeEnabledPullRequestBase {
-    pub label: String,
-    pub r#ref: String,
-    /// A git repository
-    pub repo: WebhookPullRequestAutoMergeDisabledPullRequestHeadRepo,
-    pub sha: String,
-    /// User
-    pub user: Option<DiscussionAnswerChosenBy>,
 }
 
 /// pull_request closed event
@@ -13200,13 +10863,13 @@ pub struct WebhooksPullRequest5 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
     /// User
-    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
+    pub assignee: Option<WebhooksReviewersItemReviewer>,
+    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// The status of auto merging a pull request.
     pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
-    pub base: WebhookPullRequestAutoMergeEnabledPullRequestBase,
+    pub base: WebhookPullRequestAutoMergeDisabledPullRequestBase,
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_files: Option<i64>,
@@ -13242,7 +10905,7 @@ pub struct WebhooksPullRequest5 {
     pub merged_at: Option<crate::Timestamp>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged_by: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    pub merged_by: Option<WebhooksReviewersItemReviewer>,
     /// A collection of related issues and pull requests.
     pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
     pub node_id: String,
@@ -13268,7 +10931,7 @@ pub struct WebhooksPullRequest5 {
     pub updated_at: crate::Timestamp,
     pub url: String,
     /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    pub user: Option<WebhooksReviewersItemReviewer>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -13331,13 +10994,13 @@ pub struct WebhookPullRequestDequeuedPullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
     /// User
-    pub assignee: Option<DiscussionAnswerChosenBy>,
+    pub assignee: Option<WebhooksReviewersItemReviewer>,
     pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// The status of auto merging a pull request.
     pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
-    pub base: WebhookPullRequestAutoMergeEnabledPullRequestBase,
+    pub base: WebhookPullRequestAutoMergeDisabledPullRequestBase,
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_files: Option<i64>,
@@ -13401,7 +11064,7 @@ pub struct WebhookPullRequestDequeuedPullRequest {
     pub updated_at: crate::Timestamp,
     pub url: String,
     /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    pub user: Option<WebhooksReviewersItemReviewer>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -13538,95 +11201,12 @@ pub struct WebhookPullRequestLabeled {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSimpleWebhooks>,
     /// Pull Request
-    pub pull_request: WebhookPullRequestLabeledPullRequest,
+    pub pull_request: WebhookPullRequestAssignedPullRequest,
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
     /// when the event occurs from activity in a repository.
     pub repository: RepositoryWebhooks,
     /// A GitHub user.
     pub sender: SimpleUser,
-}
-
-/// Pull Request
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestLabeledPullRequest {
-    #[serde(rename = "_links")]
-    pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additions: Option<i64>,
-    /// User
-    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// The status of auto merging a pull request.
-    pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
-    pub base: WebhookPullRequestAssignedPullRequestBase,
-    pub body: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub changed_files: Option<i64>,
-    pub closed_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comments: Option<i64>,
-    pub comments_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commits: Option<i64>,
-    pub commits_url: String,
-    pub created_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deletions: Option<i64>,
-    pub diff_url: String,
-    /// Indicates whether or not the pull request is a draft.
-    pub draft: bool,
-    pub head: WebhookPullRequestAssignedPullRequestHead,
-    pub html_url: String,
-    pub id: i64,
-    pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
-    pub locked: bool,
-    /// Indicates whether maintainers can modify the pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub maintainer_can_modify: Option<bool>,
-    pub merge_commit_sha: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable_state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged: Option<bool>,
-    pub merged_at: Option<crate::Timestamp>,
-    /// User
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged_by: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
-    pub node_id: String,
-    /// Number uniquely identifying the pull request within its repository.
-    pub number: i64,
-    pub patch_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rebaseable: Option<bool>,
-    pub requested_reviewers: Vec<
-        WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
-    >,
-    pub requested_teams: Vec<WebhookPullRequestAssignedPullRequestRequestedTeamsItem>,
-    pub review_comment_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review_comments: Option<i64>,
-    pub review_comments_url: String,
-    /// The stack information associated with a pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack: Option<PullRequestStack>,
-    /// State of this Pull Request. Either `open` or `closed`.
-    pub state: MilestoneState,
-    pub statuses_url: String,
-    /// The title of the pull request.
-    pub title: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
 }
 
 /// pull_request locked event
@@ -13651,95 +11231,12 @@ pub struct WebhookPullRequestLocked {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSimpleWebhooks>,
     /// Pull Request
-    pub pull_request: WebhookPullRequestLockedPullRequest,
+    pub pull_request: WebhookPullRequestAssignedPullRequest,
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
     /// when the event occurs from activity in a repository.
     pub repository: RepositoryWebhooks,
     /// A GitHub user.
     pub sender: SimpleUser,
-}
-
-/// Pull Request
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestLockedPullRequest {
-    #[serde(rename = "_links")]
-    pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additions: Option<i64>,
-    /// User
-    pub assignee: Option<DiscussionAnswerChosenBy>,
-    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// The status of auto merging a pull request.
-    pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
-    pub base: WebhookPullRequestAssignedPullRequestBase,
-    pub body: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub changed_files: Option<i64>,
-    pub closed_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comments: Option<i64>,
-    pub comments_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commits: Option<i64>,
-    pub commits_url: String,
-    pub created_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deletions: Option<i64>,
-    pub diff_url: String,
-    /// Indicates whether or not the pull request is a draft.
-    pub draft: bool,
-    pub head: WebhookPullRequestAssignedPullRequestHead,
-    pub html_url: String,
-    pub id: i64,
-    pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
-    pub locked: bool,
-    /// Indicates whether maintainers can modify the pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub maintainer_can_modify: Option<bool>,
-    pub merge_commit_sha: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable_state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged: Option<bool>,
-    pub merged_at: Option<crate::Timestamp>,
-    /// User
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged_by: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssuesDeletedIssueMilestone>,
-    pub node_id: String,
-    /// Number uniquely identifying the pull request within its repository.
-    pub number: i64,
-    pub patch_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rebaseable: Option<bool>,
-    pub requested_reviewers: Vec<
-        WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
-    >,
-    pub requested_teams: Vec<WebhookPullRequestAssignedPullRequestRequestedTeamsItem>,
-    pub review_comment_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review_comments: Option<i64>,
-    pub review_comments_url: String,
-    /// The stack information associated with a pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack: Option<PullRequestStack>,
-    /// State of this Pull Request. Either `open` or `closed`.
-    pub state: MilestoneState,
-    pub statuses_url: String,
-    /// The title of the pull request.
-    pub title: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
 }
 
 /// pull_request milestoned event
@@ -13966,8 +11463,8 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
-    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
+    pub assignee: Option<WebhooksReviewersItemReviewer>,
+    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// The status of auto merging a pull request.
@@ -14010,7 +11507,7 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequest {
     pub updated_at: String,
     pub url: String,
     /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    pub user: Option<WebhooksReviewersItemReviewer>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -14194,6 +11691,9 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequestBaseRepo {
     /// Whether to require contributors to sign off on web-based commits
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
+    /// The custom properties that were defined for the repository. The keys are the custom property names, and the values are the corresponding custom property values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_properties: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -14329,7 +11829,7 @@ pub struct WebhookPullRequestReviewCommentDeletedPullRequest {
     pub merge_commit_sha: Option<String>,
     pub merged_at: Option<String>,
     /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssuesDeletedIssueMilestone>,
+    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
     pub node_id: String,
     pub number: i64,
     pub patch_url: String,
@@ -14348,7 +11848,7 @@ pub struct WebhookPullRequestReviewCommentDeletedPullRequest {
     pub updated_at: String,
     pub url: String,
     /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    pub user: Option<WebhooksReviewersItemReviewer>,
 }
 
 /// pull_request_review_comment edited event
@@ -14374,114 +11874,12 @@ pub struct WebhookPullRequestReviewCommentEdited {
     /// organization, or when the event occurs from activity in a repository owned by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSimpleWebhooks>,
-    pub pull_request: WebhookPullRequestReviewCommentEditedPullRequest,
+    pub pull_request: WebhookPullRequestReviewCommentDeletedPullRequest,
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
     /// when the event occurs from activity in a repository.
     pub repository: RepositoryWebhooks,
     /// A GitHub user.
     pub sender: SimpleUser,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestReviewCommentEditedPullRequest {
-    #[serde(rename = "_links")]
-    pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    /// User
-    pub assignee: Option<DiscussionAnswerChosenBy>,
-    pub assignees: Vec<Option<DiscussionAnswerChosenBy>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// The status of auto merging a pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
-    pub base: WebhookPullRequestAssignedPullRequestBase,
-    pub body: Option<String>,
-    pub closed_at: Option<String>,
-    pub comments_url: String,
-    pub commits_url: String,
-    pub created_at: String,
-    pub diff_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub draft: Option<bool>,
-    pub head: WebhookPullRequestAssignedPullRequestHead,
-    pub html_url: String,
-    pub id: i64,
-    pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
-    pub locked: bool,
-    pub merge_commit_sha: Option<String>,
-    pub merged_at: Option<String>,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
-    pub node_id: String,
-    pub number: i64,
-    pub patch_url: String,
-    pub requested_reviewers: Vec<
-        WebhookPullRequestDequeuedPullRequestRequestedReviewersItem,
-    >,
-    pub requested_teams: Vec<WebhookPullRequestAssignedPullRequestRequestedTeamsItem>,
-    pub review_comment_url: String,
-    pub review_comments_url: String,
-    /// The stack information associated with a pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack: Option<PullRequestStack>,
-    pub state: MilestoneState,
-    pub statuses_url: String,
-    pub title: String,
-    pub updated_at: String,
-    pub url: String,
-    /// User
-    pub user: Option<WebhookPullRequestReviewCommentEditedPullRequestUser>,
-}
-
-/// User
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestReviewCommentEditedPullRequestUser {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub avatar_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub followers_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub following_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gists_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gravatar_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-    pub id: i64,
-    pub login: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organizations_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub received_events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repos_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub site_admin: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub starred_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscriptions_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<WebhooksUserMannequinType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_view_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
 }
 
 /// pull_request_review dismissed event
@@ -14522,8 +11920,8 @@ pub struct WebhookPullRequestReviewDismissedPullRequest {
     pub links: WebhookPullRequestAssignedPullRequestLinks,
     pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
     /// User
-    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
+    pub assignee: Option<WebhooksReviewersItemReviewer>,
+    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// The status of auto merging a pull request.
@@ -14545,7 +11943,7 @@ pub struct WebhookPullRequestReviewDismissedPullRequest {
     pub merge_commit_sha: Option<String>,
     pub merged_at: Option<String>,
     /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssuesDeletedIssueMilestone>,
+    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
     pub node_id: String,
     pub number: i64,
     pub patch_url: String,
@@ -14564,7 +11962,7 @@ pub struct WebhookPullRequestReviewDismissedPullRequest {
     pub updated_at: String,
     pub url: String,
     /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    pub user: Option<WebhooksReviewersItemReviewer>,
 }
 
 /// The review that was affected.
@@ -14589,7 +11987,7 @@ pub struct WebhookPullRequestReviewDismissedReview {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
     /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    pub user: Option<WebhooksReviewersItemReviewer>,
 }
 
 crate::open_enum! {
@@ -14618,7 +12016,7 @@ pub struct WebhookPullRequestReviewEdited {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSimpleWebhooks>,
     /// Simple Pull Request
-    pub pull_request: WebhookPullRequestReviewEditedPullRequest,
+    pub pull_request: WebhookPullRequestReviewDismissedPullRequest,
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
     /// when the event occurs from activity in a repository.
     pub repository: RepositoryWebhooks,
@@ -14626,208 +12024,6 @@ pub struct WebhookPullRequestReviewEdited {
     pub review: WebhooksReview,
     /// A GitHub user.
     pub sender: SimpleUser,
-}
-
-/// Simple Pull Request
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestReviewEditedPullRequest {
-    #[serde(rename = "_links")]
-    pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    /// User
-    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// The status of auto merging a pull request.
-    pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
-    pub base: WebhookPullRequestReviewEditedPullRequestBase,
-    pub body: Option<String>,
-    pub closed_at: Option<String>,
-    pub comments_url: String,
-    pub commits_url: String,
-    pub created_at: String,
-    pub diff_url: String,
-    pub draft: bool,
-    pub head: WebhookPullRequestReviewEditedPullRequestHead,
-    pub html_url: String,
-    pub id: i64,
-    pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
-    pub locked: bool,
-    pub merge_commit_sha: Option<String>,
-    pub merged_at: Option<String>,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
-    pub node_id: String,
-    pub number: i64,
-    pub patch_url: String,
-    pub requested_reviewers: Vec<
-        WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
-    >,
-    pub requested_teams: Vec<WebhookPullRequestAssignedPullRequestRequestedTeamsItem>,
-    pub review_comment_url: String,
-    pub review_comments_url: String,
-    pub state: MilestoneState,
-    pub statuses_url: String,
-    pub title: String,
-    pub updated_at: String,
-    pub url: String,
-    /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestReviewEditedPullRequestBase {
-    pub label: String,
-    pub r#ref: String,
-    /// A git repository
-    pub repo: WebhookPullRequestReviewEditedPullRequestBaseRepo,
-    pub sha: String,
-    /// User
-    pub user: Option<DiscussionAnswerChosenBy>,
-}
-
-/// A git repository
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestReviewEditedPullRequestBaseRepo {
-    /// Whether to allow auto-merge for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_auto_merge: Option<bool>,
-    /// Whether to allow private forks
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_forking: Option<bool>,
-    /// Whether to allow merge commits for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_merge_commit: Option<bool>,
-    /// Whether to allow rebase merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_rebase_merge: Option<bool>,
-    /// Whether to allow squash merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_squash_merge: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_update_branch: Option<bool>,
-    pub archive_url: String,
-    /// Whether the repository is archived.
-    pub archived: bool,
-    pub assignees_url: String,
-    pub blobs_url: String,
-    pub branches_url: String,
-    pub clone_url: String,
-    pub collaborators_url: String,
-    pub comments_url: String,
-    pub commits_url: String,
-    pub compare_url: String,
-    pub contents_url: String,
-    pub contributors_url: String,
-    pub created_at: crate::Timestamp,
-    /// The default branch of the repository.
-    pub default_branch: String,
-    /// Whether to delete head branches when pull requests are merged
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delete_branch_on_merge: Option<bool>,
-    pub deployments_url: String,
-    pub description: Option<String>,
-    /// Returns whether or not this repository is disabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disabled: Option<bool>,
-    pub downloads_url: String,
-    pub events_url: String,
-    pub fork: bool,
-    pub forks: i64,
-    pub forks_count: i64,
-    pub forks_url: String,
-    pub full_name: String,
-    pub git_commits_url: String,
-    pub git_refs_url: String,
-    pub git_tags_url: String,
-    pub git_url: String,
-    /// Whether downloads are enabled.
-    pub has_downloads: bool,
-    /// Whether issues are enabled.
-    pub has_issues: bool,
-    pub has_pages: bool,
-    /// Whether projects are enabled.
-    pub has_projects: bool,
-    /// Whether the wiki is enabled.
-    pub has_wiki: bool,
-    pub homepage: Option<String>,
-    pub hooks_url: String,
-    pub html_url: String,
-    /// Unique identifier of the repository
-    pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_template: Option<bool>,
-    pub issue_comment_url: String,
-    pub issue_events_url: String,
-    pub issues_url: String,
-    pub keys_url: String,
-    pub labels_url: String,
-    pub language: Option<String>,
-    pub languages_url: String,
-    /// License
-    pub license: Option<WebhookForkForkeeLicense>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub master_branch: Option<String>,
-    pub merges_url: String,
-    pub milestones_url: String,
-    pub mirror_url: Option<String>,
-    /// The name of the repository.
-    pub name: String,
-    pub node_id: String,
-    pub notifications_url: String,
-    pub open_issues: i64,
-    pub open_issues_count: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<String>,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<WebhookForkForkeePermissions>,
-    /// Whether the repository is private or public.
-    pub private: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public: Option<bool>,
-    pub pulls_url: String,
-    pub pushed_at: Option<crate::Timestamp>,
-    pub releases_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_name: Option<String>,
-    pub size: i64,
-    pub ssh_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stargazers: Option<i64>,
-    pub stargazers_count: i64,
-    pub stargazers_url: String,
-    pub statuses_url: String,
-    pub subscribers_url: String,
-    pub subscription_url: String,
-    pub svn_url: String,
-    pub tags_url: String,
-    pub teams_url: String,
-    pub topics: Vec<String>,
-    pub trees_url: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    pub visibility: Visibility,
-    pub watchers: i64,
-    pub watchers_count: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestReviewEditedPullRequestHead {
-    pub label: Option<String>,
-    pub r#ref: String,
-    /// A git repository
-    pub repo: Option<WebhookPullRequestReviewEditedPullRequestBaseRepo>,
-    pub sha: String,
-    /// User
-    pub user: Option<DiscussionAnswerChosenBy>,
 }
 
 /// The review that was affected.
@@ -14968,7 +12164,7 @@ pub struct WebhookPullRequestReviewRequestRemovedVariant0PullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_by: Option<DiscussionAnswerChosenBy>,
     /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssuesDeletedIssueMilestone>,
+    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
     pub node_id: String,
     /// Number uniquely identifying the pull request within its repository.
     pub number: i64,
@@ -15066,7 +12262,7 @@ pub struct WebhookPullRequestReviewRequestRemovedVariant1PullRequest {
     pub author_association: DiscussionAuthorAssociation,
     /// The status of auto merging a pull request.
     pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
-    pub base: WebhookPullRequestAutoMergeEnabledPullRequestBase,
+    pub base: WebhookPullRequestAutoMergeDisabledPullRequestBase,
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_files: Option<i64>,
@@ -15104,7 +12300,7 @@ pub struct WebhookPullRequestReviewRequestRemovedVariant1PullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_by: Option<DiscussionAnswerChosenBy>,
     /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssuesDeletedIssueMilestone>,
+    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
     pub node_id: String,
     /// Number uniquely identifying the pull request within its repository.
     pub number: i64,
@@ -15184,7 +12380,7 @@ pub struct WebhookPullRequestReviewRequestedVariant0 {
     /// when the event occurs from activity in a repository.
     pub repository: RepositoryWebhooks,
     /// User
-    pub requested_reviewer: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    pub requested_reviewer: Option<WebhooksReviewersItemReviewer>,
     /// A GitHub user.
     pub sender: SimpleUser,
 }
@@ -15204,8 +12400,8 @@ pub struct WebhookPullRequestReviewRequestedVariant0PullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
     /// User
-    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssueCommentCreatedIssueAssignee>>,
+    pub assignee: Option<WebhooksReviewersItemReviewer>,
+    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// The status of auto merging a pull request.
@@ -15274,7 +12470,7 @@ pub struct WebhookPullRequestReviewRequestedVariant0PullRequest {
     pub updated_at: crate::Timestamp,
     pub url: String,
     /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    pub user: Option<WebhooksReviewersItemReviewer>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -15298,7 +12494,7 @@ pub struct WebhookPullRequestReviewRequestedVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSimpleWebhooks>,
     /// Pull Request
-    pub pull_request: WebhookPullRequestReviewRequestedVariant1PullRequest,
+    pub pull_request: WebhookPullRequestDequeuedPullRequest,
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
     /// when the event occurs from activity in a repository.
     pub repository: RepositoryWebhooks,
@@ -15306,89 +12502,6 @@ pub struct WebhookPullRequestReviewRequestedVariant1 {
     pub requested_team: WebhookPullRequestAssignedPullRequestRequestedTeamsItem,
     /// A GitHub user.
     pub sender: SimpleUser,
-}
-
-/// Pull Request
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestReviewRequestedVariant1PullRequest {
-    #[serde(rename = "_links")]
-    pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additions: Option<i64>,
-    /// User
-    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssueCommentCreatedIssueAssignee>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// The status of auto merging a pull request.
-    pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
-    pub base: WebhookPullRequestAutoMergeEnabledPullRequestBase,
-    pub body: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub changed_files: Option<i64>,
-    pub closed_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comments: Option<i64>,
-    pub comments_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commits: Option<i64>,
-    pub commits_url: String,
-    pub created_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deletions: Option<i64>,
-    pub diff_url: String,
-    /// Indicates whether or not the pull request is a draft.
-    pub draft: bool,
-    pub head: WebhookPullRequestAutoMergeDisabledPullRequestHead,
-    pub html_url: String,
-    pub id: i64,
-    pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
-    pub locked: bool,
-    /// Indicates whether maintainers can modify the pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub maintainer_can_modify: Option<bool>,
-    pub merge_commit_sha: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable_state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged: Option<bool>,
-    pub merged_at: Option<crate::Timestamp>,
-    /// User
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged_by: Option<DiscussionAnswerChosenBy>,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
-    pub node_id: String,
-    /// Number uniquely identifying the pull request within its repository.
-    pub number: i64,
-    pub patch_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rebaseable: Option<bool>,
-    pub requested_reviewers: Vec<
-        WebhookPullRequestDequeuedPullRequestRequestedReviewersItem,
-    >,
-    pub requested_teams: Vec<WebhookPullRequestAssignedPullRequestRequestedTeamsItem>,
-    pub review_comment_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review_comments: Option<i64>,
-    pub review_comments_url: String,
-    /// The stack information associated with a pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack: Option<PullRequestStack>,
-    /// State of this Pull Request. Either `open` or `closed`.
-    pub state: MilestoneState,
-    pub statuses_url: String,
-    /// The title of the pull request.
-    pub title: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
 }
 
 /// pull_request_review submitted event
@@ -15445,7 +12558,7 @@ pub struct WebhookPullRequestReviewThreadResolved {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSimpleWebhooks>,
     /// Simple Pull Request
-    pub pull_request: WebhookPullRequestReviewThreadResolvedPullRequest,
+    pub pull_request: WebhookPullRequestReviewDismissedPullRequest,
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
     /// when the event occurs from activity in a repository.
     pub repository: RepositoryWebhooks,
@@ -15459,223 +12572,6 @@ pub struct WebhookPullRequestReviewThreadResolved {
 
 crate::open_enum! {
     WebhookSecretScanningAlertResolvedAction { Resolved = "resolved", }
-}
-
-/// Simple Pull Request
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestReviewThreadResolvedPullRequest {
-    #[serde(rename = "_links")]
-    pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    /// User
-    pub assignee: Option<DiscussionAnswerChosenBy>,
-    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// The status of auto merging a pull request.
-    pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
-    pub base: WebhookPullRequestReviewThreadResolvedPullRequestBase,
-    pub body: Option<String>,
-    pub closed_at: Option<String>,
-    pub comments_url: String,
-    pub commits_url: String,
-    pub created_at: String,
-    pub diff_url: String,
-    pub draft: bool,
-    pub head: WebhookPullRequestReviewThreadResolvedPullRequestHead,
-    pub html_url: String,
-    pub id: i64,
-    pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
-    pub locked: bool,
-    pub merge_commit_sha: Option<String>,
-    pub merged_at: Option<String>,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssuesDeletedIssueMilestone>,
-    pub node_id: String,
-    pub number: i64,
-    pub patch_url: String,
-    pub requested_reviewers: Vec<
-        WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
-    >,
-    pub requested_teams: Vec<WebhookPullRequestAssignedPullRequestRequestedTeamsItem>,
-    pub review_comment_url: String,
-    pub review_comments_url: String,
-    /// The stack information associated with a pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack: Option<PullRequestStack>,
-    pub state: MilestoneState,
-    pub statuses_url: String,
-    pub title: String,
-    pub updated_at: String,
-    pub url: String,
-    /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestReviewThreadResolvedPullRequestBase {
-    pub label: String,
-    pub r#ref: String,
-    /// A git repository
-    pub repo: WebhookPullRequestReviewThreadResolvedPullRequestBaseRepo,
-    pub sha: String,
-    /// User
-    pub user: Option<DiscussionAnswerChosenBy>,
-}
-
-/// A git repository
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestReviewThreadResolvedPullRequestBaseRepo {
-    /// Whether to allow auto-merge for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_auto_merge: Option<bool>,
-    /// Whether to allow private forks
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_forking: Option<bool>,
-    /// Whether to allow merge commits for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_merge_commit: Option<bool>,
-    /// Whether to allow rebase merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_rebase_merge: Option<bool>,
-    /// Whether to allow squash merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_squash_merge: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_update_branch: Option<bool>,
-    pub archive_url: String,
-    /// Whether the repository is archived.
-    pub archived: bool,
-    pub assignees_url: String,
-    pub blobs_url: String,
-    pub branches_url: String,
-    pub clone_url: String,
-    pub collaborators_url: String,
-    pub comments_url: String,
-    pub commits_url: String,
-    pub compare_url: String,
-    pub contents_url: String,
-    pub contributors_url: String,
-    pub created_at: crate::Timestamp,
-    /// The default branch of the repository.
-    pub default_branch: String,
-    /// Whether to delete head branches when pull requests are merged
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delete_branch_on_merge: Option<bool>,
-    pub deployments_url: String,
-    pub description: Option<String>,
-    /// Returns whether or not this repository is disabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disabled: Option<bool>,
-    pub downloads_url: String,
-    pub events_url: String,
-    pub fork: bool,
-    pub forks: i64,
-    pub forks_count: i64,
-    pub forks_url: String,
-    pub full_name: String,
-    pub git_commits_url: String,
-    pub git_refs_url: String,
-    pub git_tags_url: String,
-    pub git_url: String,
-    /// Whether downloads are enabled.
-    pub has_downloads: bool,
-    /// Whether issues are enabled.
-    pub has_issues: bool,
-    pub has_pages: bool,
-    /// Whether projects are enabled.
-    pub has_projects: bool,
-    /// Whether the wiki is enabled.
-    pub has_wiki: bool,
-    /// Whether discussions are enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_discussions: Option<bool>,
-    /// Whether pull requests are enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_pull_requests: Option<bool>,
-    /// The policy controlling who can create pull requests: all or collaborators_only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
-    pub homepage: Option<String>,
-    pub hooks_url: String,
-    pub html_url: String,
-    /// Unique identifier of the repository
-    pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_template: Option<bool>,
-    pub issue_comment_url: String,
-    pub issue_events_url: String,
-    pub issues_url: String,
-    pub keys_url: String,
-    pub labels_url: String,
-    pub language: Option<String>,
-    pub languages_url: String,
-    /// License
-    pub license: Option<WebhookForkForkeeLicense>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub master_branch: Option<String>,
-    pub merges_url: String,
-    pub milestones_url: String,
-    pub mirror_url: Option<String>,
-    /// The name of the repository.
-    pub name: String,
-    pub node_id: String,
-    pub notifications_url: String,
-    pub open_issues: i64,
-    pub open_issues_count: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<String>,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<WebhookForkForkeePermissions>,
-    /// Whether the repository is private or public.
-    pub private: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public: Option<bool>,
-    pub pulls_url: String,
-    pub pushed_at: Option<crate::Timestamp>,
-    pub releases_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_name: Option<String>,
-    pub size: i64,
-    pub ssh_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stargazers: Option<i64>,
-    pub stargazers_count: i64,
-    pub stargazers_url: String,
-    pub statuses_url: String,
-    pub subscribers_url: String,
-    pub subscription_url: String,
-    pub svn_url: String,
-    pub tags_url: String,
-    pub teams_url: String,
-    pub topics: Vec<String>,
-    pub trees_url: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    pub visibility: Visibility,
-    pub watchers: i64,
-    pub watchers_count: i64,
-    /// Whether to require contributors to sign off on web-based commits
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub web_commit_signoff_required: Option<bool>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestReviewThreadResolvedPullRequestHead {
-    pub label: Option<String>,
-    pub r#ref: String,
-    /// A git repository
-    pub repo: Option<WebhookPullRequestReviewThreadResolvedPullRequestBaseRepo>,
-    pub sha: String,
-    /// User
-    pub user: Option<DiscussionAnswerChosenBy>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -15742,7 +12638,7 @@ pub struct WebhookPullRequestReviewThreadResolvedThreadCommentsItem {
     /// URL for the pull request review comment
     pub url: String,
     /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    pub user: Option<WebhooksReviewersItemReviewer>,
 }
 
 /// pull_request_review_thread unresolved event
@@ -15795,7 +12691,7 @@ pub struct WebhookPullRequestReviewThreadUnresolvedPullRequest {
     pub author_association: DiscussionAuthorAssociation,
     /// The status of auto merging a pull request.
     pub auto_merge: Option<WebhookPullRequestReviewThreadUnresolvedPullRequestAutoMerge>,
-    pub base: WebhookPullRequestReviewThreadResolvedPullRequestBase,
+    pub base: WebhookPullRequestAssignedPullRequestBase,
     pub body: Option<String>,
     pub closed_at: Option<String>,
     pub comments_url: String,
@@ -15803,7 +12699,7 @@ pub struct WebhookPullRequestReviewThreadUnresolvedPullRequest {
     pub created_at: String,
     pub diff_url: String,
     pub draft: bool,
-    pub head: WebhookPullRequestReviewThreadResolvedPullRequestHead,
+    pub head: WebhookPullRequestAssignedPullRequestHead,
     pub html_url: String,
     pub id: i64,
     pub issue_url: String,
@@ -15812,7 +12708,7 @@ pub struct WebhookPullRequestReviewThreadUnresolvedPullRequest {
     pub merge_commit_sha: Option<String>,
     pub merged_at: Option<String>,
     /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssuesDeletedIssueMilestone>,
+    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
     pub node_id: String,
     pub number: i64,
     pub patch_url: String,
@@ -15880,7 +12776,7 @@ pub struct WebhookPullRequestStacked {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSimpleWebhooks>,
     /// Pull Request
-    pub pull_request: WebhookPullRequestStackedPullRequest,
+    pub pull_request: WebhookPullRequestAutoMergeDisabledPullRequest,
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
     /// when the event occurs from activity in a repository.
     pub repository: RepositoryWebhooks,
@@ -15890,89 +12786,6 @@ pub struct WebhookPullRequestStacked {
 
 crate::open_enum! {
     WebhookPullRequestStackedAction { Stacked = "stacked", }
-}
-
-/// Pull Request
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestStackedPullRequest {
-    #[serde(rename = "_links")]
-    pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additions: Option<i64>,
-    /// User
-    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// The status of auto merging a pull request.
-    pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
-    pub base: WebhookPullRequestAutoMergeEnabledPullRequestBase,
-    pub body: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub changed_files: Option<i64>,
-    pub closed_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comments: Option<i64>,
-    pub comments_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commits: Option<i64>,
-    pub commits_url: String,
-    pub created_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deletions: Option<i64>,
-    pub diff_url: String,
-    /// Indicates whether or not the pull request is a draft.
-    pub draft: bool,
-    pub head: WebhookPullRequestAutoMergeDisabledPullRequestHead,
-    pub html_url: String,
-    pub id: i64,
-    pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
-    pub locked: bool,
-    /// Indicates whether maintainers can modify the pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub maintainer_can_modify: Option<bool>,
-    pub merge_commit_sha: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable_state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged: Option<bool>,
-    pub merged_at: Option<crate::Timestamp>,
-    /// User
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged_by: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
-    pub node_id: String,
-    /// Number uniquely identifying the pull request within its repository.
-    pub number: i64,
-    pub patch_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rebaseable: Option<bool>,
-    pub requested_reviewers: Vec<
-        WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
-    >,
-    pub requested_teams: Vec<WebhookPullRequestAssignedPullRequestRequestedTeamsItem>,
-    pub review_comment_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review_comments: Option<i64>,
-    pub review_comments_url: String,
-    /// The stack information associated with a pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack: Option<PullRequestStack>,
-    /// State of this Pull Request. Either `open` or `closed`.
-    pub state: MilestoneState,
-    pub statuses_url: String,
-    /// The title of the pull request.
-    pub title: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
 }
 
 /// pull_request synchronize event
@@ -15999,7 +12812,7 @@ pub struct WebhookPullRequestSynchronize {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSimpleWebhooks>,
     /// Pull Request
-    pub pull_request: WebhookPullRequestSynchronizePullRequest,
+    pub pull_request: WebhookPullRequestAssignedPullRequest,
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
     /// when the event occurs from activity in a repository.
     pub repository: RepositoryWebhooks,
@@ -16011,89 +12824,6 @@ crate::open_enum! {
     WebhookPullRequestSynchronizeAction { Synchronize = "synchronize", }
 }
 
-/// Pull Request
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestSynchronizePullRequest {
-    #[serde(rename = "_links")]
-    pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additions: Option<i64>,
-    /// User
-    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// The status of auto merging a pull request.
-    pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
-    pub base: WebhookPullRequestAssignedPullRequestBase,
-    pub body: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub changed_files: Option<i64>,
-    pub closed_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comments: Option<i64>,
-    pub comments_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commits: Option<i64>,
-    pub commits_url: String,
-    pub created_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deletions: Option<i64>,
-    pub diff_url: String,
-    /// Indicates whether or not the pull request is a draft.
-    pub draft: bool,
-    pub head: WebhookPullRequestAssignedPullRequestHead,
-    pub html_url: String,
-    pub id: i64,
-    pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
-    pub locked: bool,
-    /// Indicates whether maintainers can modify the pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub maintainer_can_modify: Option<bool>,
-    pub merge_commit_sha: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable_state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged: Option<bool>,
-    pub merged_at: Option<crate::Timestamp>,
-    /// User
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged_by: Option<DiscussionAnswerChosenBy>,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
-    pub node_id: String,
-    /// Number uniquely identifying the pull request within its repository.
-    pub number: i64,
-    pub patch_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rebaseable: Option<bool>,
-    pub requested_reviewers: Vec<
-        WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
-    >,
-    pub requested_teams: Vec<WebhookPullRequestAssignedPullRequestRequestedTeamsItem>,
-    pub review_comment_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review_comments: Option<i64>,
-    pub review_comments_url: String,
-    /// The stack information associated with a pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack: Option<PullRequestStack>,
-    /// State of this Pull Request. Either `open` or `closed`.
-    pub state: MilestoneState,
-    pub statuses_url: String,
-    /// The title of the pull request.
-    pub title: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
-}
-
 /// pull_request unassigned event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
@@ -16101,7 +12831,7 @@ pub struct WebhookPullRequestUnassigned {
     pub action: WebhookIssuesUnassignedAction,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    pub assignee: Option<WebhooksReviewersItemReviewer>,
     /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
     /// on an enterprise account or an organization that's part of an enterprise account. For more information,
     /// see "[About enterprise accounts](https://docs.github.com/admin/overview/about-enterprise-accounts)."
@@ -16138,8 +12868,8 @@ pub struct WebhookPullRequestUnassignedPullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
     /// User
-    pub assignee: Option<WebhookIssueCommentCreatedIssueAssignee>,
-    pub assignees: Vec<Option<WebhookIssuesDemilestonedIssueAssignee>>,
+    pub assignee: Option<WebhooksReviewersItemReviewer>,
+    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
     /// How the author is associated with the repository.
     pub author_association: DiscussionAuthorAssociation,
     /// The status of auto merging a pull request.
@@ -16180,7 +12910,7 @@ pub struct WebhookPullRequestUnassignedPullRequest {
     pub merged_at: Option<crate::Timestamp>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged_by: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    pub merged_by: Option<WebhooksReviewersItemReviewer>,
     /// A collection of related issues and pull requests.
     pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
     pub node_id: String,
@@ -16208,7 +12938,7 @@ pub struct WebhookPullRequestUnassignedPullRequest {
     pub updated_at: crate::Timestamp,
     pub url: String,
     /// User
-    pub user: Option<WebhookIssueCommentCreatedIssueAssignee>,
+    pub user: Option<WebhooksReviewersItemReviewer>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -16217,7 +12947,7 @@ pub struct WebhookPullRequestUnassignedPullRequestBase {
     pub label: Option<String>,
     pub r#ref: String,
     /// A git repository
-    pub repo: WebhookPullRequestAssignedPullRequestBaseRepo,
+    pub repo: WebhookIssuesOpenedChangesOldRepository,
     pub sha: String,
     /// User
     pub user: Option<DiscussionAnswerChosenBy>,
@@ -16248,7 +12978,7 @@ pub struct WebhookPullRequestUnlabeled {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSimpleWebhooks>,
     /// Pull Request
-    pub pull_request: WebhookPullRequestSynchronizePullRequest,
+    pub pull_request: WebhookPullRequestAssignedPullRequest,
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
     /// when the event occurs from activity in a repository.
     pub repository: RepositoryWebhooks,
@@ -16340,7 +13070,7 @@ pub struct WebhookPullRequestUnlockedPullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_by: Option<DiscussionAnswerChosenBy>,
     /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssuesDeletedIssueMilestone>,
+    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
     pub node_id: String,
     /// Number uniquely identifying the pull request within its repository.
     pub number: i64,
@@ -16409,7 +13139,7 @@ pub struct WebhookPush {
     /// The full git ref that was pushed. Example: `refs/heads/main` or `refs/tags/v3.14.1`.
     pub r#ref: String,
     /// A git repository
-    pub repository: WebhookPushRepository,
+    pub repository: WebhookPullRequestReviewCommentCreatedPullRequestBaseRepo,
     /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<SimpleUser>,
@@ -16456,151 +13186,6 @@ pub struct WebhookPushPusher {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
-}
-
-/// A git repository
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPushRepository {
-    /// Whether to allow auto-merge for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_auto_merge: Option<bool>,
-    /// Whether to allow private forks
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_forking: Option<bool>,
-    /// Whether to allow merge commits for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_merge_commit: Option<bool>,
-    /// Whether to allow rebase merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_rebase_merge: Option<bool>,
-    /// Whether to allow squash merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_squash_merge: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_update_branch: Option<bool>,
-    pub archive_url: String,
-    /// Whether the repository is archived.
-    pub archived: bool,
-    pub assignees_url: String,
-    pub blobs_url: String,
-    pub branches_url: String,
-    pub clone_url: String,
-    pub collaborators_url: String,
-    pub comments_url: String,
-    pub commits_url: String,
-    pub compare_url: String,
-    pub contents_url: String,
-    pub contributors_url: String,
-    pub created_at: crate::Timestamp,
-    /// The custom properties that were defined for the repository. The keys are the custom property names, and the values are the corresponding custom property values.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_properties: Option<serde_json::Value>,
-    /// The default branch of the repository.
-    pub default_branch: String,
-    /// Whether to delete head branches when pull requests are merged
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delete_branch_on_merge: Option<bool>,
-    pub deployments_url: String,
-    pub description: Option<String>,
-    /// Returns whether or not this repository is disabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disabled: Option<bool>,
-    pub downloads_url: String,
-    pub events_url: String,
-    pub fork: bool,
-    pub forks: i64,
-    pub forks_count: i64,
-    pub forks_url: String,
-    pub full_name: String,
-    pub git_commits_url: String,
-    pub git_refs_url: String,
-    pub git_tags_url: String,
-    pub git_url: String,
-    /// Whether downloads are enabled.
-    pub has_downloads: bool,
-    /// Whether issues are enabled.
-    pub has_issues: bool,
-    pub has_pages: bool,
-    /// Whether projects are enabled.
-    pub has_projects: bool,
-    /// Whether the wiki is enabled.
-    pub has_wiki: bool,
-    /// Whether discussions are enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_discussions: Option<bool>,
-    /// Whether pull requests are enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_pull_requests: Option<bool>,
-    /// The policy controlling who can create pull requests: all or collaborators_only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
-    pub homepage: Option<String>,
-    pub hooks_url: String,
-    pub html_url: String,
-    /// Unique identifier of the repository
-    pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_template: Option<bool>,
-    pub issue_comment_url: String,
-    pub issue_events_url: String,
-    pub issues_url: String,
-    pub keys_url: String,
-    pub labels_url: String,
-    pub language: Option<String>,
-    pub languages_url: String,
-    /// License
-    pub license: Option<WebhookForkForkeeLicense>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub master_branch: Option<String>,
-    pub merges_url: String,
-    pub milestones_url: String,
-    pub mirror_url: Option<String>,
-    /// The name of the repository.
-    pub name: String,
-    pub node_id: String,
-    pub notifications_url: String,
-    pub open_issues: i64,
-    pub open_issues_count: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<String>,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<WebhookForkForkeePermissions>,
-    /// Whether the repository is private or public.
-    pub private: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public: Option<bool>,
-    pub pulls_url: String,
-    pub pushed_at: Option<crate::Timestamp>,
-    pub releases_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_name: Option<String>,
-    pub size: i64,
-    pub ssh_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stargazers: Option<i64>,
-    pub stargazers_count: i64,
-    pub stargazers_url: String,
-    pub statuses_url: String,
-    pub subscribers_url: String,
-    pub subscription_url: String,
-    pub svn_url: String,
-    pub tags_url: String,
-    pub teams_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub topics: Option<Vec<String>>,
-    pub trees_url: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<Visibility>,
-    pub watchers: i64,
-    pub watchers_count: i64,
-    /// Whether to require contributors to sign off on web-based commits
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub web_commit_signoff_required: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -16868,7 +13453,7 @@ for WebhookRegistryPackagePublishedRegistryPackagePackageVersionNugetMetadataIte
 #[non_exhaustive]
 pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersionRelease {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub author: Option<WebhooksApprover>,
+    pub author: Option<RepositoryWebhooksTemplateRepositoryOwner>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -17249,7 +13834,7 @@ pub struct WebhookReleasePrereleasedRelease {
     pub assets: Vec<Option<WebhooksReleaseAssetsItem>>,
     pub assets_url: String,
     /// User
-    pub author: Option<WebhooksUser>,
+    pub author: Option<WebhooksReviewersItemReviewer>,
     pub body: Option<String>,
     pub created_at: Option<crate::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -17301,52 +13886,13 @@ pub struct WebhookReleasePublished {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSimpleWebhooks>,
     /// The [release](https://docs.github.com/rest/releases/releases/#get-a-release) object.
-    pub release: WebhooksRelease1,
+    pub release: WebhookReleasePrereleasedRelease,
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
     /// when the event occurs from activity in a repository.
     pub repository: RepositoryWebhooks,
     /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<SimpleUser>,
-}
-
-/// The [release](https://docs.github.com/rest/releases/releases/#get-a-release) object.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhooksRelease1 {
-    pub assets: Vec<Option<WebhooksReleaseAssetsItem>>,
-    pub assets_url: String,
-    /// User
-    pub author: Option<WebhooksUser>,
-    pub body: Option<String>,
-    pub created_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discussion_url: Option<String>,
-    /// Whether the release is a draft or published
-    pub draft: bool,
-    pub html_url: String,
-    pub id: i64,
-    /// Whether or not the release is immutable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub immutable: Option<bool>,
-    pub name: Option<String>,
-    pub node_id: String,
-    /// Whether the release is identified as a prerelease or a full release.
-    pub prerelease: bool,
-    pub published_at: Option<crate::Timestamp>,
-    /// Reactions
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reactions: Option<WebhookIssuesDemilestonedIssueReactions>,
-    /// The name of the tag.
-    pub tag_name: String,
-    pub tarball_url: Option<String>,
-    /// Specifies the commitish value that determines where the Git tag is created from.
-    pub target_commitish: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<crate::Timestamp>,
-    pub upload_url: String,
-    pub url: String,
-    pub zipball_url: Option<String>,
 }
 
 /// release released event
@@ -17402,7 +13948,7 @@ pub struct WebhookReleaseUnpublished {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSimpleWebhooks>,
     /// The [release](https://docs.github.com/rest/releases/releases/#get-a-release) object.
-    pub release: WebhooksRelease1,
+    pub release: WebhookReleasePrereleasedRelease,
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
     /// when the event occurs from activity in a repository.
     pub repository: RepositoryWebhooks,
@@ -17986,30 +14532,10 @@ pub struct WebhookRepositoryTransferredChangesOwner {
 pub struct WebhookRepositoryTransferredChangesOwnerFrom {
     /// Organization
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<WebhookRepositoryTransferredChangesOwnerFromOrganization>,
+    pub organization: Option<OrganizationSimpleWebhooks>,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<DiscussionAnswerChosenBy>,
-}
-
-/// Organization
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookRepositoryTransferredChangesOwnerFromOrganization {
-    pub avatar_url: String,
-    pub description: Option<String>,
-    pub events_url: String,
-    pub hooks_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-    pub id: i64,
-    pub issues_url: String,
-    pub login: String,
-    pub members_url: String,
-    pub node_id: String,
-    pub public_members_url: String,
-    pub repos_url: String,
-    pub url: String,
 }
 
 /// repository unarchived event
@@ -18155,7 +14681,7 @@ pub struct WebhookRepositoryVulnerabilityAlertDismissAlert {
     pub dismiss_reason: String,
     pub dismissed_at: String,
     /// User
-    pub dismisser: Option<WebhooksUser>,
+    pub dismisser: Option<WebhooksReviewersItemReviewer>,
     pub external_identifier: String,
     pub external_reference: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -18995,7 +15521,7 @@ pub struct WebhookSponsorshipCancelled {
 pub struct WebhooksSponsorship {
     pub created_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub maintainer: Option<WebhooksApprover>,
+    pub maintainer: Option<RepositoryWebhooksTemplateRepositoryOwner>,
     pub node_id: String,
     pub privacy_level: String,
     /// User
@@ -19655,7 +16181,7 @@ pub struct WebhookTeamAddedToRepository {
     pub organization: OrganizationSimpleWebhooks,
     /// A git repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<WebhookTeamAddedToRepositoryRepository>,
+    pub repository: Option<WebhookPullRequestReviewCommentCreatedPullRequestBaseRepo>,
     /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<SimpleUser>,
@@ -19665,139 +16191,6 @@ pub struct WebhookTeamAddedToRepository {
 
 crate::open_enum! {
     WebhookTeamAddedToRepositoryAction { AddedToRepository = "added_to_repository", }
-}
-
-/// A git repository
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookTeamAddedToRepositoryRepository {
-    /// Whether to allow auto-merge for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_auto_merge: Option<bool>,
-    /// Whether to allow private forks
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_forking: Option<bool>,
-    /// Whether to allow merge commits for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_merge_commit: Option<bool>,
-    /// Whether to allow rebase merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_rebase_merge: Option<bool>,
-    /// Whether to allow squash merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_squash_merge: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_update_branch: Option<bool>,
-    pub archive_url: String,
-    /// Whether the repository is archived.
-    pub archived: bool,
-    pub assignees_url: String,
-    pub blobs_url: String,
-    pub branches_url: String,
-    pub clone_url: String,
-    pub collaborators_url: String,
-    pub comments_url: String,
-    pub commits_url: String,
-    pub compare_url: String,
-    pub contents_url: String,
-    pub contributors_url: String,
-    pub created_at: crate::Timestamp,
-    /// The custom properties that were defined for the repository. The keys are the custom property names, and the values are the corresponding custom property values.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_properties: Option<serde_json::Value>,
-    /// The default branch of the repository.
-    pub default_branch: String,
-    /// Whether to delete head branches when pull requests are merged
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delete_branch_on_merge: Option<bool>,
-    pub deployments_url: String,
-    pub description: Option<String>,
-    /// Returns whether or not this repository is disabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disabled: Option<bool>,
-    pub downloads_url: String,
-    pub events_url: String,
-    pub fork: bool,
-    pub forks: i64,
-    pub forks_count: i64,
-    pub forks_url: String,
-    pub full_name: String,
-    pub git_commits_url: String,
-    pub git_refs_url: String,
-    pub git_tags_url: String,
-    pub git_url: String,
-    /// Whether downloads are enabled.
-    pub has_downloads: bool,
-    /// Whether issues are enabled.
-    pub has_issues: bool,
-    pub has_pages: bool,
-    /// Whether projects are enabled.
-    pub has_projects: bool,
-    /// Whether the wiki is enabled.
-    pub has_wiki: bool,
-    pub homepage: Option<String>,
-    pub hooks_url: String,
-    pub html_url: String,
-    /// Unique identifier of the repository
-    pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_template: Option<bool>,
-    pub issue_comment_url: String,
-    pub issue_events_url: String,
-    pub issues_url: String,
-    pub keys_url: String,
-    pub labels_url: String,
-    pub language: Option<String>,
-    pub languages_url: String,
-    /// License
-    pub license: Option<WebhookForkForkeeLicense>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub master_branch: Option<String>,
-    pub merges_url: String,
-    pub milestones_url: String,
-    pub mirror_url: Option<String>,
-    /// The name of the repository.
-    pub name: String,
-    pub node_id: String,
-    pub notifications_url: String,
-    pub open_issues: i64,
-    pub open_issues_count: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<String>,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<WebhookForkForkeePermissions>,
-    /// Whether the repository is private or public.
-    pub private: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public: Option<bool>,
-    pub pulls_url: String,
-    pub pushed_at: Option<crate::Timestamp>,
-    pub releases_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_name: Option<String>,
-    pub size: i64,
-    pub ssh_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stargazers: Option<i64>,
-    pub stargazers_count: i64,
-    pub stargazers_url: String,
-    pub statuses_url: String,
-    pub subscribers_url: String,
-    pub subscription_url: String,
-    pub svn_url: String,
-    pub tags_url: String,
-    pub teams_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub topics: Option<Vec<String>>,
-    pub trees_url: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<Visibility>,
-    pub watchers: i64,
-    pub watchers_count: i64,
 }
 
 /// team created event
@@ -19820,142 +16213,11 @@ pub struct WebhookTeamCreated {
     pub organization: OrganizationSimpleWebhooks,
     /// A git repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<WebhookTeamCreatedRepository>,
+    pub repository: Option<WebhookIssuesOpenedChangesOldRepository>,
     /// A GitHub user.
     pub sender: SimpleUser,
     /// Groups of organization members that gives permissions on specified repositories.
     pub team: WebhooksTeam,
-}
-
-/// A git repository
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookTeamCreatedRepository {
-    /// Whether to allow auto-merge for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_auto_merge: Option<bool>,
-    /// Whether to allow private forks
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_forking: Option<bool>,
-    /// Whether to allow merge commits for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_merge_commit: Option<bool>,
-    /// Whether to allow rebase merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_rebase_merge: Option<bool>,
-    /// Whether to allow squash merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_squash_merge: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_update_branch: Option<bool>,
-    pub archive_url: String,
-    /// Whether the repository is archived.
-    pub archived: bool,
-    pub assignees_url: String,
-    pub blobs_url: String,
-    pub branches_url: String,
-    pub clone_url: String,
-    pub collaborators_url: String,
-    pub comments_url: String,
-    pub commits_url: String,
-    pub compare_url: String,
-    pub contents_url: String,
-    pub contributors_url: String,
-    pub created_at: crate::Timestamp,
-    /// The custom properties that were defined for the repository. The keys are the custom property names, and the values are the corresponding custom property values.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_properties: Option<serde_json::Value>,
-    /// The default branch of the repository.
-    pub default_branch: String,
-    /// Whether to delete head branches when pull requests are merged
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delete_branch_on_merge: Option<bool>,
-    pub deployments_url: String,
-    pub description: Option<String>,
-    /// Returns whether or not this repository is disabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disabled: Option<bool>,
-    pub downloads_url: String,
-    pub events_url: String,
-    pub fork: bool,
-    pub forks: i64,
-    pub forks_count: i64,
-    pub forks_url: String,
-    pub full_name: String,
-    pub git_commits_url: String,
-    pub git_refs_url: String,
-    pub git_tags_url: String,
-    pub git_url: String,
-    /// Whether downloads are enabled.
-    pub has_downloads: bool,
-    /// Whether issues are enabled.
-    pub has_issues: bool,
-    pub has_pages: bool,
-    /// Whether projects are enabled.
-    pub has_projects: bool,
-    /// Whether the wiki is enabled.
-    pub has_wiki: bool,
-    pub homepage: Option<String>,
-    pub hooks_url: String,
-    pub html_url: String,
-    /// Unique identifier of the repository
-    pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_template: Option<bool>,
-    pub issue_comment_url: String,
-    pub issue_events_url: String,
-    pub issues_url: String,
-    pub keys_url: String,
-    pub labels_url: String,
-    pub language: Option<String>,
-    pub languages_url: String,
-    /// License
-    pub license: Option<WebhookForkForkeeLicense>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub master_branch: Option<String>,
-    pub merges_url: String,
-    pub milestones_url: String,
-    pub mirror_url: Option<String>,
-    /// The name of the repository.
-    pub name: String,
-    pub node_id: String,
-    pub notifications_url: String,
-    pub open_issues: i64,
-    pub open_issues_count: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<String>,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<WebhookForkForkeePermissions>,
-    /// Whether the repository is private or public.
-    pub private: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public: Option<bool>,
-    pub pulls_url: String,
-    pub pushed_at: Option<crate::Timestamp>,
-    pub releases_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_name: Option<String>,
-    pub size: i64,
-    pub ssh_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stargazers: Option<i64>,
-    pub stargazers_count: i64,
-    pub stargazers_url: String,
-    pub statuses_url: String,
-    pub subscribers_url: String,
-    pub subscription_url: String,
-    pub svn_url: String,
-    pub tags_url: String,
-    pub teams_url: String,
-    pub topics: Vec<String>,
-    pub trees_url: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    pub visibility: Visibility,
-    pub watchers: i64,
-    pub watchers_count: i64,
 }
 
 /// team deleted event
@@ -19978,7 +16240,7 @@ pub struct WebhookTeamDeleted {
     pub organization: OrganizationSimpleWebhooks,
     /// A git repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<WebhookTeamCreatedRepository>,
+    pub repository: Option<WebhookIssuesOpenedChangesOldRepository>,
     /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<SimpleUser>,
@@ -20008,7 +16270,7 @@ pub struct WebhookTeamEdited {
     pub organization: OrganizationSimpleWebhooks,
     /// A git repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<WebhookTeamCreatedRepository>,
+    pub repository: Option<WebhookIssuesOpenedChangesOldRepository>,
     /// A GitHub user.
     pub sender: SimpleUser,
     /// Groups of organization members that gives permissions on specified repositories.
@@ -20077,7 +16339,7 @@ pub struct WebhookTeamRemovedFromRepository {
     pub organization: OrganizationSimpleWebhooks,
     /// A git repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<WebhookTeamCreatedRepository>,
+    pub repository: Option<WebhookIssuesOpenedChangesOldRepository>,
     /// A GitHub user.
     pub sender: SimpleUser,
     /// Groups of organization members that gives permissions on specified repositories.
@@ -20230,7 +16492,7 @@ pub struct WebhookWorkflowJobCompletedWorkflowJobStepsItem {
     pub name: String,
     pub number: i64,
     pub started_at: Option<String>,
-    pub status: JobStepsItemStatus,
+    pub status: SimpleCheckSuiteStatus,
 }
 
 crate::open_enum! {
@@ -20309,25 +16571,13 @@ pub struct WebhookWorkflowJobInProgressWorkflowJob {
     /// The name of the workflow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_name: Option<String>,
-    pub steps: Vec<WebhookWorkflowJobInProgressWorkflowJobStepsItem>,
+    pub steps: Vec<WebhookWorkflowJobCompletedWorkflowJobStepsItem>,
     pub url: String,
 }
 
 crate::open_enum! {
     WebhookWorkflowJobInProgressWorkflowJobConclusion { Success = "success", Failure =
     "failure", Cancelled = "cancelled", Neutral = "neutral", }
-}
-
-/// Workflow Step
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookWorkflowJobInProgressWorkflowJobStepsItem {
-    pub completed_at: Option<String>,
-    pub conclusion: Option<WebhookWorkflowJobQueuedWorkflowJobStepsItemConclusion>,
-    pub name: String,
-    pub number: i64,
-    pub started_at: Option<String>,
-    pub status: CheckRunWithSimpleCheckSuiteStatus,
 }
 
 /// workflow_job queued event
@@ -20391,7 +16641,7 @@ pub struct WebhookWorkflowJobQueuedWorkflowJob {
     pub head_branch: Option<String>,
     /// The name of the workflow.
     pub workflow_name: Option<String>,
-    pub steps: Vec<WebhookWorkflowJobInProgressWorkflowJobStepsItem>,
+    pub steps: Vec<WebhookWorkflowJobCompletedWorkflowJobStepsItem>,
     pub url: String,
 }
 
@@ -20419,7 +16669,7 @@ pub struct WebhookWorkflowJobWaiting {
     pub repository: RepositoryWebhooks,
     /// A GitHub user.
     pub sender: SimpleUser,
-    pub workflow_job: WebhookWorkflowJobWaitingWorkflowJob,
+    pub workflow_job: WebhookWorkflowJobQueuedWorkflowJob,
     /// A request for a specific ref(branch,sha,tag) to be deployed
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<Deployment>,
@@ -20427,49 +16677,6 @@ pub struct WebhookWorkflowJobWaiting {
 
 crate::open_enum! {
     WebhookWorkflowJobWaitingAction { Waiting = "waiting", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookWorkflowJobWaitingWorkflowJob {
-    pub check_run_url: String,
-    pub completed_at: Option<String>,
-    pub conclusion: Option<String>,
-    /// The time that the job created.
-    pub created_at: String,
-    pub head_sha: String,
-    pub html_url: String,
-    pub id: i64,
-    pub labels: Vec<String>,
-    pub name: String,
-    pub node_id: String,
-    pub run_attempt: i64,
-    pub run_id: f64,
-    pub run_url: String,
-    pub runner_group_id: Option<i64>,
-    pub runner_group_name: Option<String>,
-    pub runner_id: Option<i64>,
-    pub runner_name: Option<String>,
-    pub started_at: crate::Timestamp,
-    /// The name of the current branch.
-    pub head_branch: Option<String>,
-    /// The name of the workflow.
-    pub workflow_name: Option<String>,
-    pub status: WebhookWorkflowJobQueuedWorkflowJobStatus,
-    pub steps: Vec<WebhookWorkflowJobWaitingWorkflowJobStepsItem>,
-    pub url: String,
-}
-
-/// Workflow Step
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookWorkflowJobWaitingWorkflowJobStepsItem {
-    pub completed_at: Option<String>,
-    pub conclusion: Option<WebhookWorkflowJobQueuedWorkflowJobStepsItemConclusion>,
-    pub name: String,
-    pub number: i64,
-    pub started_at: Option<String>,
-    pub status: SimpleCheckSuiteStatus,
 }
 
 /// workflow_run completed event
@@ -20508,7 +16715,7 @@ pub struct WebhookWorkflowRunCompleted {
 pub struct WebhookWorkflowRunCompletedWorkflowRun {
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actor: Option<WebhooksUser>,
+    pub actor: Option<WebhooksReviewersItemReviewer>,
     pub artifacts_url: String,
     pub cancel_url: String,
     pub check_suite_id: i64,
@@ -20548,7 +16755,7 @@ pub struct WebhookWorkflowRunCompletedWorkflowRun {
     pub status: JobStatus,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub triggering_actor: Option<WebhooksUser>,
+    pub triggering_actor: Option<WebhooksReviewersItemReviewer>,
     pub updated_at: crate::Timestamp,
     pub url: String,
     pub workflow_id: i64,
@@ -20599,7 +16806,7 @@ pub struct WebhookWorkflowRunCompletedWorkflowRunHeadRepository {
     pub node_id: String,
     pub notifications_url: String,
     /// User
-    pub owner: Option<WebhooksUser>,
+    pub owner: Option<WebhooksReviewersItemReviewer>,
     /// Whether the repository is private or public.
     pub private: bool,
     pub pulls_url: String,
@@ -20690,7 +16897,7 @@ pub struct WebhookWorkflowRunInProgressWorkflowRun {
         Vec<WebhookDeploymentCreatedWorkflowRunReferencedWorkflowsItem>,
     >,
     /// Repository Lite
-    pub repository: WebhookWorkflowRunInProgressWorkflowRunRepository,
+    pub repository: WebhookWorkflowRunCompletedWorkflowRunHeadRepository,
     pub rerun_url: String,
     pub run_attempt: i64,
     pub run_number: i64,
@@ -20760,62 +16967,6 @@ pub struct WebhookWorkflowRunInProgressWorkflowRunHeadRepository {
     pub url: String,
 }
 
-/// Repository Lite
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookWorkflowRunInProgressWorkflowRunRepository {
-    pub archive_url: String,
-    pub assignees_url: String,
-    pub blobs_url: String,
-    pub branches_url: String,
-    pub collaborators_url: String,
-    pub comments_url: String,
-    pub commits_url: String,
-    pub compare_url: String,
-    pub contents_url: String,
-    pub contributors_url: String,
-    pub deployments_url: String,
-    pub description: Option<String>,
-    pub downloads_url: String,
-    pub events_url: String,
-    pub fork: bool,
-    pub forks_url: String,
-    pub full_name: String,
-    pub git_commits_url: String,
-    pub git_refs_url: String,
-    pub git_tags_url: String,
-    pub hooks_url: String,
-    pub html_url: String,
-    /// Unique identifier of the repository
-    pub id: i64,
-    pub issue_comment_url: String,
-    pub issue_events_url: String,
-    pub issues_url: String,
-    pub keys_url: String,
-    pub labels_url: String,
-    pub languages_url: String,
-    pub merges_url: String,
-    pub milestones_url: String,
-    /// The name of the repository.
-    pub name: String,
-    pub node_id: String,
-    pub notifications_url: String,
-    /// User
-    pub owner: Option<WebhooksReviewersItemReviewer>,
-    /// Whether the repository is private or public.
-    pub private: bool,
-    pub pulls_url: String,
-    pub releases_url: String,
-    pub stargazers_url: String,
-    pub statuses_url: String,
-    pub subscribers_url: String,
-    pub subscription_url: String,
-    pub tags_url: String,
-    pub teams_url: String,
-    pub trees_url: String,
-    pub url: String,
-}
-
 /// workflow_run requested event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
@@ -20864,7 +17015,7 @@ pub struct WebhookWorkflowRunRequestedWorkflowRun {
     /// SimpleCommit
     pub head_commit: WebhookCheckSuiteCompletedCheckSuiteHeadCommit,
     /// Repository Lite
-    pub head_repository: WebhookWorkflowRunRequestedWorkflowRunHeadRepository,
+    pub head_repository: WebhookWorkflowRunCompletedWorkflowRunHeadRepository,
     pub head_sha: String,
     pub html_url: String,
     pub id: i64,
@@ -20880,7 +17031,7 @@ pub struct WebhookWorkflowRunRequestedWorkflowRun {
         Vec<WebhookDeploymentCreatedWorkflowRunReferencedWorkflowsItem>,
     >,
     /// Repository Lite
-    pub repository: WebhookWorkflowRunRequestedWorkflowRunHeadRepository,
+    pub repository: WebhookWorkflowRunCompletedWorkflowRunHeadRepository,
     pub rerun_url: String,
     pub run_attempt: i64,
     pub run_number: i64,
@@ -20893,61 +17044,5 @@ pub struct WebhookWorkflowRunRequestedWorkflowRun {
     pub workflow_id: i64,
     pub workflow_url: String,
     pub display_title: String,
-}
-
-/// Repository Lite
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookWorkflowRunRequestedWorkflowRunHeadRepository {
-    pub archive_url: String,
-    pub assignees_url: String,
-    pub blobs_url: String,
-    pub branches_url: String,
-    pub collaborators_url: String,
-    pub comments_url: String,
-    pub commits_url: String,
-    pub compare_url: String,
-    pub contents_url: String,
-    pub contributors_url: String,
-    pub deployments_url: String,
-    pub description: Option<String>,
-    pub downloads_url: String,
-    pub events_url: String,
-    pub fork: bool,
-    pub forks_url: String,
-    pub full_name: String,
-    pub git_commits_url: String,
-    pub git_refs_url: String,
-    pub git_tags_url: String,
-    pub hooks_url: String,
-    pub html_url: String,
-    /// Unique identifier of the repository
-    pub id: i64,
-    pub issue_comment_url: String,
-    pub issue_events_url: String,
-    pub issues_url: String,
-    pub keys_url: String,
-    pub labels_url: String,
-    pub languages_url: String,
-    pub merges_url: String,
-    pub milestones_url: String,
-    /// The name of the repository.
-    pub name: String,
-    pub node_id: String,
-    pub notifications_url: String,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    /// Whether the repository is private or public.
-    pub private: bool,
-    pub pulls_url: String,
-    pub releases_url: String,
-    pub stargazers_url: String,
-    pub statuses_url: String,
-    pub subscribers_url: String,
-    pub subscription_url: String,
-    pub tags_url: String,
-    pub teams_url: String,
-    pub trees_url: String,
-    pub url: String,
 }
 

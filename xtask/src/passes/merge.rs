@@ -2,8 +2,8 @@
 //! JSON-level sharing in lowering could not see as equal, because they were equal only once their own members were
 //! merged.
 
-use crate::model::{DefKind, Field, Model, TypeDef, Variant};
-use std::collections::HashMap;
+use crate::model::{DefKind, Field, Model, RType, TypeDef, Variant};
+use std::collections::{HashMap, HashSet};
 
 /// Merges, then renumbers every type the operations and the error table name.
 pub fn run(model: &mut Model) {
@@ -36,6 +36,284 @@ pub fn webhook_shapes(model: &mut Model) -> usize {
         }
     }
     merged
+}
+
+/// Webhook-only object types that differ only in optional properties one copy has and the other lacks, or in which
+/// values an open string enum lists, become one when they share at least three quarters of their properties: the description repeats a user, a repository or a pull request
+/// for each event and action with small drifts (`user_view_type` on some copies, `Mannequin` in some users'
+/// `type`, `has_discussions` added to some repositories, `state` listing `closed` in `issues.closed` and `open` in
+/// `issues.opened`). The kept type has every property of both; it decodes every delivery either copy decodes, and
+/// a property is optional in it only where it was optional (or absent) in a copy. Properties both copies have must
+/// agree on requiredness, nullability and type (up to such enums), so nothing becomes looser than a copy declared
+/// it. Each event and action keeps its own payload type. Runs after [`webhook_shapes`]; returns how many types
+/// were folded into another.
+pub fn webhook_supersets(model: &mut Model) -> usize {
+    let n = model.defs.len();
+    let payloads: HashSet<usize> = model
+        .webhooks
+        .iter()
+        .filter_map(|w| match w.ty {
+            RType::Named(id) => Some(id),
+            _ => None,
+        })
+        .collect();
+    let eligible: Vec<bool> = model
+        .defs
+        .iter()
+        .enumerate()
+        .map(|(id, d)| {
+            !d.request
+                && d.features.len() == 1
+                && d.features.contains(crate::lower::webhooks::FEATURE)
+                && !payloads.contains(&id)
+                && matches!(d.kind, DefKind::Struct(_) | DefKind::Enum(_))
+        })
+        .collect();
+    let mut map: Vec<usize> = (0..n).collect();
+    let mut merged = 0;
+    loop {
+        let mut changed = false;
+        // Copies that may merge have the same required properties, so group by their names first.
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut index: HashMap<Vec<(String, bool)>, usize> = HashMap::new();
+        for id in 0..n {
+            if map[id] != id || !eligible[id] {
+                continue;
+            }
+            let DefKind::Struct(fields) = &model.defs[id].kind else {
+                continue;
+            };
+            let mut key: Vec<(String, bool)> = fields
+                .iter()
+                .filter(|f| f.required)
+                .map(|f| (f.json.clone(), f.nullable))
+                .collect();
+            key.sort();
+            let g = *index.entry(key).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[g].push(id);
+        }
+        for group in groups {
+            let mut kept: Vec<usize> = Vec::new();
+            for id in group {
+                if map[id] != id {
+                    continue;
+                }
+                let target = kept.iter().copied().find_map(|k| {
+                    let (DefKind::Struct(a), DefKind::Struct(b)) =
+                        (&model.defs[k].kind, &model.defs[id].kind)
+                    else {
+                        return None;
+                    };
+                    let cx = Cx { map: &map, eligible: &eligible, defs: &model.defs, avoid: [k, id] };
+                    let mut changes = Vec::new();
+                    cx.superset(a, b, 0, &mut changes).map(|f| (k, f, changes))
+                });
+                let Some((k, fields, changes)) = target else {
+                    kept.push(id);
+                    continue;
+                };
+                for change in changes {
+                    match change {
+                        Change::Widen(t, f) => model.defs[find(&map, t)].kind = DefKind::Struct(f),
+                        Change::Union(keep, gone) => {
+                            let (keep, gone) = (find(&map, keep), find(&map, gone));
+                            if keep == gone {
+                                continue;
+                            }
+                            let DefKind::Enum(extra) = model.defs[gone].kind.clone() else {
+                                unreachable!("only enums are unified");
+                            };
+                            if let DefKind::Enum(values) = &mut model.defs[keep].kind {
+                                for v in extra {
+                                    if !values.iter().any(|(_, j)| *j == v.1) {
+                                        values.push(v);
+                                    }
+                                }
+                            }
+                            map[gone] = keep;
+                            merged += 1;
+                        }
+                    }
+                }
+                model.defs[k].kind = DefKind::Struct(fields);
+                map[id] = k;
+                merged += 1;
+                changed = true;
+                for i in 0..n {
+                    map[i] = find(&map, i);
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    remap(model, &map);
+    for (id, &kept) in map.iter().enumerate() {
+        if kept != id {
+            model.defs[id].features.clear();
+        }
+    }
+    merged
+}
+
+fn find(map: &[usize], mut id: usize) -> usize {
+    while map[id] != id {
+        id = map[id];
+    }
+    id
+}
+
+/// What merging two copies needs done to the types they hold.
+enum Change {
+    /// The second enum's values join the first's, and the second becomes the first.
+    Union(usize, usize),
+    /// A webhook-only object takes these properties (its own and another copy's), so that it covers that copy.
+    Widen(usize, Vec<Field>),
+}
+
+/// The state the comparisons read: `avoid` are the two types being merged (never widened on the way).
+struct Cx<'a> {
+    map: &'a [usize],
+    eligible: &'a [bool],
+    defs: &'a [TypeDef],
+    avoid: [usize; 2],
+}
+
+impl Cx<'_> {
+    /// The properties of one type holding both `a`'s and `b`'s, with what that needs of the types they hold, or
+    /// `None` when a property both have differs, or one has a required property the other lacks.
+    fn superset(
+        &self,
+        a: &[Field],
+        b: &[Field],
+        depth: usize,
+        changes: &mut Vec<Change>,
+    ) -> Option<Vec<Field>> {
+        // Copies of one thing share nearly all their properties; two unrelated all-optional objects must not merge.
+        let shared = a.iter().filter(|f| b.iter().any(|g| g.json == f.json)).count();
+        if depth > 3 || shared * 4 < a.len().max(b.len()) * 3 {
+            return None;
+        }
+        let mut fields = Vec::with_capacity(a.len());
+        for f in a {
+            match b.iter().find(|g| g.json == f.json) {
+                Some(g) => {
+                    if f.required != g.required || f.nullable != g.nullable || f.rust != g.rust {
+                        return None;
+                    }
+                    let ty = self.unify(&f.ty, &g.ty, depth, changes)?;
+                    fields.push(Field { ty, ..f.clone() });
+                }
+                None if f.required => return None,
+                None => fields.push(f.clone()),
+            }
+        }
+        for g in b {
+            if !a.iter().any(|f| f.json == g.json) {
+                if g.required {
+                    return None;
+                }
+                fields.push(g.clone());
+            }
+        }
+        Some(fields)
+    }
+
+    /// One type for two property types that are one up to open string enums and optional properties: where one
+    /// covers the other it is the answer; a webhook-only one is otherwise widened to cover both (two enums by
+    /// joining their values, two objects by taking the other's properties).
+    fn unify(&self, a: &RType, b: &RType, depth: usize, changes: &mut Vec<Change>) -> Option<RType> {
+        match (a, b) {
+            (RType::Vec(x), RType::Vec(y)) => {
+                Some(RType::Vec(Box::new(self.unify(x, y, depth, changes)?)))
+            }
+            (RType::Option(x), RType::Option(y)) => {
+                Some(RType::Option(Box::new(self.unify(x, y, depth, changes)?)))
+            }
+            (RType::Map(x), RType::Map(y)) => {
+                Some(RType::Map(Box::new(self.unify(x, y, depth, changes)?)))
+            }
+            (RType::Named(x), RType::Named(y)) => {
+                let (x, y) = (find(self.map, *x), find(self.map, *y));
+                if x == y {
+                    return Some(RType::Named(x));
+                }
+                if covers_ty(&RType::Named(x), &RType::Named(y), self.map, self.defs, 0) {
+                    return Some(RType::Named(x));
+                }
+                if covers_ty(&RType::Named(y), &RType::Named(x), self.map, self.defs, 0) {
+                    return Some(RType::Named(y));
+                }
+                let widen = |t: usize| self.eligible[t] && !self.avoid.contains(&t);
+                match (&self.defs[x].kind, &self.defs[y].kind) {
+                    (DefKind::Struct(p), DefKind::Struct(q)) => {
+                        let (t, own, other) = if widen(x) {
+                            (x, p, q)
+                        } else if widen(y) {
+                            (y, q, p)
+                        } else {
+                            return None;
+                        };
+                        let mut inner = Vec::new();
+                        let fields = self.superset(own, other, depth + 1, &mut inner)?;
+                        changes.extend(inner);
+                        changes.push(Change::Widen(t, fields));
+                        Some(RType::Named(t))
+                    }
+                    (DefKind::Enum(p), DefKind::Enum(q)) => {
+                        // Two values spelled alike in Rust but not in JSON would make one enum ambiguous.
+                        let clash = q
+                            .iter()
+                            .any(|(r, j)| p.iter().any(|(r2, j2)| r == r2 && j != j2));
+                        if clash || !self.eligible[x] || !self.eligible[y] {
+                            return None;
+                        }
+                        changes.push(Change::Union(x, y));
+                        Some(RType::Named(x))
+                    }
+                    _ => None,
+                }
+            }
+            (x, y) => (x == y).then(|| x.clone()),
+        }
+    }
+}
+
+/// Whether the object `a` decodes everything `b` does into the same values: `b`'s properties are all in `a`, of one
+/// requiredness and nullability, with a type that covers `b`'s; `a`'s others are optional.
+fn covers(a: &[Field], b: &[Field], map: &[usize], defs: &[TypeDef], depth: usize) -> bool {
+    depth < 4
+        && b.iter().all(|g| {
+            a.iter().any(|f| {
+                f.json == g.json
+                    && f.required == g.required
+                    && f.nullable == g.nullable
+                    && covers_ty(&f.ty, &g.ty, map, defs, depth)
+            })
+        })
+        && a.iter().all(|f| !f.required || b.iter().any(|g| g.json == f.json))
+}
+
+fn covers_ty(a: &RType, b: &RType, map: &[usize], defs: &[TypeDef], depth: usize) -> bool {
+    match (a, b) {
+        (RType::Vec(x), RType::Vec(y))
+        | (RType::Option(x), RType::Option(y))
+        | (RType::Map(x), RType::Map(y)) => covers_ty(x, y, map, defs, depth),
+        (RType::Named(x), RType::Named(y)) => {
+            let (x, y) = (find(map, *x), find(map, *y));
+            x == y
+                || match (&defs[x].kind, &defs[y].kind) {
+                    (DefKind::Enum(p), DefKind::Enum(q)) => q.iter().all(|v| p.contains(v)),
+                    (DefKind::Struct(p), DefKind::Struct(q)) => covers(p, q, map, defs, depth + 1),
+                    _ => false,
+                }
+        }
+        (x, y) => x == y,
+    }
 }
 
 /// Points every reference at the kept types of `map`.

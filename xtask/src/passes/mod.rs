@@ -14,6 +14,7 @@ pub fn run(model: &mut Model, targets: &[(String, BTreeSet<String>)]) {
     merge::run(model);
     features::run(model);
     merge::webhook_shapes(model);
+    merge::webhook_supersets(model);
     cycles::run(model);
     availability(model, targets);
 }
