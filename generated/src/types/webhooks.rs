@@ -1024,7 +1024,7 @@ pub struct WebhookCheckSuiteCompleted {
 pub struct WebhookCheckSuiteCompletedCheckSuite {
     pub after: Option<String>,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-    pub app: WebhookCheckSuiteCompletedCheckSuiteApp,
+    pub app: WebhookCheckSuiteRequestedCheckSuiteApp,
     pub before: Option<String>,
     pub check_runs_url: String,
     /// The summary conclusion for all check runs that are part of the check suite. This value will be `null` until the check run has `completed`.
@@ -1050,60 +1050,6 @@ pub struct WebhookCheckSuiteCompletedCheckSuite {
     pub updated_at: crate::Timestamp,
     /// URL that points to the check suite API resource.
     pub url: String,
-}
-
-/// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookCheckSuiteCompletedCheckSuiteApp {
-    pub created_at: Option<crate::Timestamp>,
-    pub description: Option<String>,
-    /// The list of events for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<WebhookCheckSuiteRequestedCheckSuiteAppEventsItem>>,
-    pub external_url: Option<String>,
-    pub html_url: String,
-    /// Unique identifier of the GitHub app
-    pub id: Option<i64>,
-    /// The client ID of the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    /// The name of the GitHub app
-    pub name: String,
-    pub node_id: String,
-    /// User
-    pub owner: Option<DiscussionAnswerChosenBy>,
-    /// The set of permissions for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<WebhookCheckSuiteCompletedCheckSuiteAppPermissions>,
-    /// The slug name of the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slug: Option<String>,
-    pub updated_at: Option<crate::Timestamp>,
-}
-
-crate::open_enum! {
-    WebhookCheckSuiteCompletedCheckSuiteAppEventsItem { BranchProtectionRule =
-    "branch_protection_rule", CheckRun = "check_run", CheckSuite = "check_suite",
-    CodeScanningAlert = "code_scanning_alert", CommitComment = "commit_comment",
-    ContentReference = "content_reference", Create = "create", Delete = "delete",
-    Deployment = "deployment", DeploymentReview = "deployment_review", DeploymentStatus =
-    "deployment_status", DeployKey = "deploy_key", Discussion = "discussion",
-    DiscussionComment = "discussion_comment", Fork = "fork", Gollum = "gollum", Issues =
-    "issues", IssueComment = "issue_comment", Label = "label", Member = "member",
-    Membership = "membership", Milestone = "milestone", Organization = "organization",
-    OrgBlock = "org_block", PageBuild = "page_build", Project = "project", ProjectCard =
-    "project_card", ProjectColumn = "project_column", Public = "public", PullRequest =
-    "pull_request", PullRequestReview = "pull_request_review", PullRequestReviewComment =
-    "pull_request_review_comment", Push = "push", RegistryPackage = "registry_package",
-    Release = "release", Repository = "repository", RepositoryDispatch =
-    "repository_dispatch", SecretScanningAlert = "secret_scanning_alert", Star = "star",
-    Status = "status", Team = "team", TeamAdd = "team_add", Watch = "watch",
-    WorkflowDispatch = "workflow_dispatch", WorkflowRun = "workflow_run", MergeGroup =
-    "merge_group", PullRequestReviewThread = "pull_request_review_thread", WorkflowJob =
-    "workflow_job", MergeQueueEntry = "merge_queue_entry", SecurityAndAnalysis =
-    "security_and_analysis", ProjectsV2Item = "projects_v2_item",
-    SecretScanningAlertLocation = "secret_scanning_alert_location", }
 }
 
 /// The set of permissions for the GitHub app
@@ -1300,6 +1246,36 @@ crate::open_enum! {
     WebhookCheckSuiteRequestedAction { Requested = "requested", }
 }
 
+/// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct WebhookCheckSuiteRequestedCheckSuiteApp {
+    pub created_at: Option<crate::Timestamp>,
+    pub description: Option<String>,
+    /// The list of events for the GitHub app
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<WebhookCheckSuiteRequestedCheckSuiteAppEventsItem>>,
+    pub external_url: Option<String>,
+    pub html_url: String,
+    /// Unique identifier of the GitHub app
+    pub id: Option<i64>,
+    /// Client ID of the GitHub app
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The name of the GitHub app
+    pub name: String,
+    pub node_id: String,
+    /// User
+    pub owner: Option<WebhooksReviewersItemReviewer>,
+    /// The set of permissions for the GitHub app
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<WebhookCheckSuiteCompletedCheckSuiteAppPermissions>,
+    /// The slug name of the GitHub app
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+    pub updated_at: Option<crate::Timestamp>,
+}
+
 crate::open_enum! {
     WebhookCheckSuiteRequestedCheckSuiteAppEventsItem { BranchProtectionRule =
     "branch_protection_rule", CheckRun = "check_run", CheckSuite = "check_suite",
@@ -1323,13 +1299,6 @@ crate::open_enum! {
     SecretScanningAlertLocation = "secret_scanning_alert_location", ProjectsV2Item =
     "projects_v2_item", MergeGroup = "merge_group", RepositoryImport =
     "repository_import", Reminder = "reminder", }
-}
-
-crate::open_enum! {
-    #[doc =
-    " The summary status for all check runs that are part of the check suite. Can be `requested`, `in_progress`, or `completed`."]
-    WebhookCheckSuiteRequestedCheckSuiteStatus { Requested = "requested", InProgress =
-    "in_progress", Completed = "completed", Queued = "queued", }
 }
 
 /// check_suite rerequested event
@@ -1358,36 +1327,6 @@ pub struct WebhookCheckSuiteRerequested {
     pub repository: RepositoryWebhooks,
     /// A GitHub user.
     pub sender: SimpleUser,
-}
-
-crate::open_enum! {
-    WebhookCheckSuiteRerequestedCheckSuiteAppEventsItem { BranchProtectionRule =
-    "branch_protection_rule", CheckRun = "check_run", CheckSuite = "check_suite",
-    CodeScanningAlert = "code_scanning_alert", CommitComment = "commit_comment",
-    ContentReference = "content_reference", Create = "create", Delete = "delete",
-    Deployment = "deployment", DeploymentReview = "deployment_review", DeploymentStatus =
-    "deployment_status", DeployKey = "deploy_key", Discussion = "discussion",
-    DiscussionComment = "discussion_comment", Fork = "fork", Gollum = "gollum", Issues =
-    "issues", IssueComment = "issue_comment", Label = "label", Member = "member",
-    Membership = "membership", Milestone = "milestone", Organization = "organization",
-    OrgBlock = "org_block", PageBuild = "page_build", Project = "project", ProjectCard =
-    "project_card", ProjectColumn = "project_column", Public = "public", PullRequest =
-    "pull_request", PullRequestReview = "pull_request_review", PullRequestReviewComment =
-    "pull_request_review_comment", Push = "push", RegistryPackage = "registry_package",
-    Release = "release", Repository = "repository", RepositoryDispatch =
-    "repository_dispatch", SecretScanningAlert = "secret_scanning_alert", Star = "star",
-    Status = "status", Team = "team", TeamAdd = "team_add", Watch = "watch",
-    WorkflowDispatch = "workflow_dispatch", WorkflowRun = "workflow_run",
-    PullRequestReviewThread = "pull_request_review_thread", MergeQueueEntry =
-    "merge_queue_entry", WorkflowJob = "workflow_job", }
-}
-
-crate::open_enum! {
-    #[doc =
-    " The summary conclusion for all check runs that are part of the check suite. This value will be `null` until the check run has completed."]
-    WebhookDeploymentCreatedWorkflowRunConclusion { Success = "success", Failure =
-    "failure", Neutral = "neutral", Cancelled = "cancelled", TimedOut = "timed_out",
-    ActionRequired = "action_required", Stale = "stale", }
 }
 
 /// code_scanning_alert appeared_in_branch event
@@ -1519,26 +1458,6 @@ crate::open_enum! {
     #[doc = " State of a code scanning alert."]
     WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstanceState { Open = "open",
     Dismissed = "dismissed", Fixed = "fixed", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookCodeScanningAlertAppearedInBranchAlertRule {
-    /// A short description of the rule used to detect the alert.
-    pub description: String,
-    /// A unique identifier for the rule used to detect the alert.
-    pub id: String,
-    /// The severity of the alert.
-    pub severity: Option<CodeQualityFindingRuleSeverity>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookCodeScanningAlertAppearedInBranchAlertTool {
-    /// The name of the tool used to generate the code scanning analysis alert.
-    pub name: String,
-    /// The version of the tool used to detect the alert.
-    pub version: Option<String>,
 }
 
 /// code_scanning_alert closed_by_user event
@@ -1732,7 +1651,7 @@ pub struct WebhookCodeScanningAlertCreatedAlert {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
 pub struct WebhookCodeScanningAlertFixed {
-    pub action: WebhookDependabotAlertFixedAction,
+    pub action: WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstanceState,
     /// The code scanning alert involved in the event.
     pub alert: WebhookCodeScanningAlertAppearedInBranchAlert,
     /// The commit SHA of the code scanning alert. When the action is `reopened_by_user` or `closed_by_user`, the event was triggered by the `sender` and this value will be empty.
@@ -1758,10 +1677,6 @@ pub struct WebhookCodeScanningAlertFixed {
     pub repository: RepositoryWebhooks,
     /// A GitHub user.
     pub sender: SimpleUser,
-}
-
-crate::open_enum! {
-    WebhookDependabotAlertFixedAction { Fixed = "fixed", }
 }
 
 /// code_scanning_alert reopened event
@@ -1907,10 +1822,10 @@ pub struct WebhookCodeScanningAlertReopenedByUserAlert {
     >,
     /// The code scanning alert number.
     pub number: i64,
-    pub rule: WebhookCodeScanningAlertAppearedInBranchAlertRule,
+    pub rule: WebhookCodeScanningAlertClosedByUserAlertRule,
     /// State of a code scanning alert. Events for alerts found outside the default branch will return a `null` value until they are dismissed or fixed.
     pub state: Option<WebhookCodeScanningAlertReopenedByUserAlertState>,
-    pub tool: WebhookCodeScanningAlertAppearedInBranchAlertTool,
+    pub tool: WebhookCodeScanningAlertClosedByUserAlertTool,
     pub url: String,
 }
 
@@ -2389,7 +2304,7 @@ crate::open_enum! {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
 pub struct WebhookDependabotAlertFixed {
-    pub action: WebhookDependabotAlertFixedAction,
+    pub action: WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstanceState,
     /// A Dependabot alert.
     pub alert: DependabotAlert,
     /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
@@ -2597,7 +2512,7 @@ pub struct WebhookDeploymentCreatedDeployment {
     pub payload: WebhookDeploymentCreatedDeploymentPayload,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<WebhookCheckSuiteCompletedCheckSuiteApp>,
+    pub performed_via_github_app: Option<WebhookCheckSuiteRequestedCheckSuiteApp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production_environment: Option<bool>,
     pub r#ref: String,
@@ -2631,30 +2546,6 @@ impl From<&str> for WebhookDeploymentCreatedDeploymentPayload {
     }
 }
 
-crate::open_enum! {
-    WebhookDeploymentCreatedDeploymentPerformedViaGithubAppEventsItem {
-    BranchProtectionRule = "branch_protection_rule", CheckRun = "check_run", CheckSuite =
-    "check_suite", CodeScanningAlert = "code_scanning_alert", CommitComment =
-    "commit_comment", ContentReference = "content_reference", Create = "create", Delete =
-    "delete", Deployment = "deployment", DeploymentReview = "deployment_review",
-    DeploymentStatus = "deployment_status", DeployKey = "deploy_key", Discussion =
-    "discussion", DiscussionComment = "discussion_comment", Fork = "fork", Gollum =
-    "gollum", Issues = "issues", IssueComment = "issue_comment", Label = "label", Member
-    = "member", Membership = "membership", Milestone = "milestone", Organization =
-    "organization", OrgBlock = "org_block", PageBuild = "page_build", Project =
-    "project", ProjectCard = "project_card", ProjectColumn = "project_column", Public =
-    "public", PullRequest = "pull_request", PullRequestReview = "pull_request_review",
-    PullRequestReviewComment = "pull_request_review_comment", Push = "push",
-    RegistryPackage = "registry_package", Release = "release", Repository = "repository",
-    RepositoryDispatch = "repository_dispatch", SecretScanningAlert =
-    "secret_scanning_alert", Star = "star", Status = "status", Team = "team", TeamAdd =
-    "team_add", Watch = "watch", WorkflowDispatch = "workflow_dispatch", WorkflowRun =
-    "workflow_run", WorkflowJob = "workflow_job", PullRequestReviewThread =
-    "pull_request_review_thread", MergeQueueEntry = "merge_queue_entry",
-    SecretScanningAlertLocation = "secret_scanning_alert_location", MergeGroup =
-    "merge_group", }
-}
-
 /// Workflow
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
@@ -2685,7 +2576,7 @@ pub struct WebhookDeploymentCreatedWorkflowRun {
     pub check_suite_node_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_suite_url: Option<String>,
-    pub conclusion: Option<WebhookDeploymentCreatedWorkflowRunConclusion>,
+    pub conclusion: Option<CheckSuiteConclusion>,
     pub created_at: crate::Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_title: Option<String>,
@@ -3029,7 +2920,7 @@ pub struct WebhookDeploymentReviewApprovedWorkflowRun {
     pub check_suite_node_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_suite_url: Option<String>,
-    pub conclusion: Option<WebhookDeploymentCreatedWorkflowRunConclusion>,
+    pub conclusion: Option<CheckSuiteConclusion>,
     pub created_at: crate::Timestamp,
     pub display_title: String,
     pub event: String,
@@ -3235,12 +3126,6 @@ pub struct WebhookDeploymentReviewRejectedWorkflowJobRunsItem {
     pub updated_at: Option<String>,
 }
 
-crate::open_enum! {
-    WebhookDeploymentReviewRejectedWorkflowRunStatus { Requested = "requested",
-    InProgress = "in_progress", Completed = "completed", Queued = "queued", Waiting =
-    "waiting", }
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
 pub struct WebhookDeploymentReviewRequested {
@@ -3420,7 +3305,7 @@ pub struct WebhookDeploymentStatusCreatedDeployment {
     pub payload: Option<WebhookDeploymentCreatedDeploymentPayload>,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<WebhookCheckSuiteCompletedCheckSuiteApp>,
+    pub performed_via_github_app: Option<WebhookCheckSuiteRequestedCheckSuiteApp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production_environment: Option<bool>,
     pub r#ref: String,
@@ -3453,7 +3338,7 @@ pub struct WebhookDeploymentStatusCreatedDeploymentStatus {
     pub node_id: String,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<WebhookCheckSuiteCompletedCheckSuiteApp>,
+    pub performed_via_github_app: Option<WebhookCheckSuiteRequestedCheckSuiteApp>,
     pub repository_url: String,
     /// The new state. Can be `pending`, `success`, `failure`, or `error`.
     pub state: String,
@@ -4910,7 +4795,7 @@ pub struct WebhookIssueCommentCreatedIssue {
     pub number: i64,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<WebhookCheckSuiteCompletedCheckSuiteApp>,
+    pub performed_via_github_app: Option<WebhookCheckSuiteRequestedCheckSuiteApp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5076,7 +4961,7 @@ pub struct WebhookIssueCommentDeletedIssue {
     pub number: i64,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<WebhookCheckSuiteCompletedCheckSuiteApp>,
+    pub performed_via_github_app: Option<WebhookCheckSuiteRequestedCheckSuiteApp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
     pub reactions: PullRequestReviewCommentEventCommentReactions,
@@ -5118,26 +5003,6 @@ pub struct WebhookIssueCommentDeletedIssueLabelsItem {
     pub node_id: String,
     /// URL for the label
     pub url: String,
-}
-
-crate::open_enum! {
-    WebhookIssuesUnlockedIssuePerformedViaGithubAppEventsItem { BranchProtectionRule =
-    "branch_protection_rule", CheckRun = "check_run", CheckSuite = "check_suite",
-    CodeScanningAlert = "code_scanning_alert", CommitComment = "commit_comment",
-    ContentReference = "content_reference", Create = "create", Delete = "delete",
-    Deployment = "deployment", DeploymentReview = "deployment_review", DeploymentStatus =
-    "deployment_status", DeployKey = "deploy_key", Discussion = "discussion",
-    DiscussionComment = "discussion_comment", Fork = "fork", Gollum = "gollum", Issues =
-    "issues", IssueComment = "issue_comment", Label = "label", Member = "member",
-    Membership = "membership", Milestone = "milestone", Organization = "organization",
-    OrgBlock = "org_block", PageBuild = "page_build", Project = "project", ProjectCard =
-    "project_card", ProjectColumn = "project_column", Public = "public", PullRequest =
-    "pull_request", PullRequestReview = "pull_request_review", PullRequestReviewComment =
-    "pull_request_review_comment", Push = "push", RegistryPackage = "registry_package",
-    Release = "release", Repository = "repository", RepositoryDispatch =
-    "repository_dispatch", SecretScanningAlert = "secret_scanning_alert", Star = "star",
-    Status = "status", Team = "team", TeamAdd = "team_add", Watch = "watch",
-    WorkflowDispatch = "workflow_dispatch", WorkflowRun = "workflow_run", }
 }
 
 /// issue_comment edited event
@@ -5468,7 +5333,7 @@ pub struct WebhooksIssue {
     pub number: i64,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<WebhookCheckSuiteCompletedCheckSuiteApp>,
+    pub performed_via_github_app: Option<WebhookCheckSuiteRequestedCheckSuiteApp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
     /// Reactions
@@ -5565,7 +5430,7 @@ pub struct WebhookIssuesClosedIssue {
     pub number: i64,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<WebhookCheckSuiteCompletedCheckSuiteApp>,
+    pub performed_via_github_app: Option<WebhookCheckSuiteRequestedCheckSuiteApp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
     pub reactions: PullRequestReviewCommentEventCommentReactions,
@@ -5597,28 +5462,6 @@ pub struct WebhookIssuesClosedIssue {
     pub user: RepositoryWebhooksTemplateRepositoryOwner,
 }
 
-crate::open_enum! {
-    WebhookIssuesClosedIssuePerformedViaGithubAppEventsItem { BranchProtectionRule =
-    "branch_protection_rule", CheckRun = "check_run", CheckSuite = "check_suite",
-    CodeScanningAlert = "code_scanning_alert", CommitComment = "commit_comment",
-    ContentReference = "content_reference", Create = "create", Delete = "delete",
-    Deployment = "deployment", DeploymentReview = "deployment_review", DeploymentStatus =
-    "deployment_status", DeployKey = "deploy_key", Discussion = "discussion",
-    DiscussionComment = "discussion_comment", Fork = "fork", Gollum = "gollum", Issues =
-    "issues", IssueComment = "issue_comment", Label = "label", Member = "member",
-    Membership = "membership", Milestone = "milestone", Organization = "organization",
-    OrgBlock = "org_block", PageBuild = "page_build", Project = "project", ProjectCard =
-    "project_card", ProjectColumn = "project_column", Public = "public", PullRequest =
-    "pull_request", PullRequestReview = "pull_request_review", PullRequestReviewComment =
-    "pull_request_review_comment", Push = "push", RegistryPackage = "registry_package",
-    Release = "release", Repository = "repository", RepositoryDispatch =
-    "repository_dispatch", SecretScanningAlert = "secret_scanning_alert", Star = "star",
-    Status = "status", Team = "team", TeamAdd = "team_add", Watch = "watch",
-    WorkflowDispatch = "workflow_dispatch", WorkflowRun = "workflow_run",
-    SecurityAndAnalysis = "security_and_analysis", Reminder = "reminder",
-    PullRequestReviewThread = "pull_request_review_thread", }
-}
-
 /// issues deleted event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
@@ -5645,27 +5488,6 @@ pub struct WebhookIssuesDeleted {
     pub repository: RepositoryWebhooks,
     /// A GitHub user.
     pub sender: SimpleUser,
-}
-
-crate::open_enum! {
-    WebhookIssuesDeletedIssuePerformedViaGithubAppEventsItem { BranchProtectionRule =
-    "branch_protection_rule", CheckRun = "check_run", CheckSuite = "check_suite",
-    CodeScanningAlert = "code_scanning_alert", CommitComment = "commit_comment",
-    ContentReference = "content_reference", Create = "create", Delete = "delete",
-    Deployment = "deployment", DeploymentReview = "deployment_review", DeploymentStatus =
-    "deployment_status", DeployKey = "deploy_key", Discussion = "discussion",
-    DiscussionComment = "discussion_comment", Fork = "fork", Gollum = "gollum", Issues =
-    "issues", IssueComment = "issue_comment", Label = "label", Member = "member",
-    Membership = "membership", Milestone = "milestone", Organization = "organization",
-    OrgBlock = "org_block", PageBuild = "page_build", Project = "project", ProjectCard =
-    "project_card", ProjectColumn = "project_column", Public = "public", PullRequest =
-    "pull_request", PullRequestReview = "pull_request_review", PullRequestReviewComment =
-    "pull_request_review_comment", Push = "push", RegistryPackage = "registry_package",
-    Release = "release", Repository = "repository", RepositoryDispatch =
-    "repository_dispatch", SecretScanningAlert = "secret_scanning_alert", Star = "star",
-    Status = "status", Team = "team", TeamAdd = "team_add", Watch = "watch",
-    WorkflowDispatch = "workflow_dispatch", WorkflowRun = "workflow_run", Reminder =
-    "reminder", }
 }
 
 /// issues demilestoned event
@@ -5736,7 +5558,7 @@ pub struct WebhookIssuesDemilestonedIssue {
     pub number: i64,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<WebhookCheckSuiteCompletedCheckSuiteApp>,
+    pub performed_via_github_app: Option<WebhookCheckSuiteRequestedCheckSuiteApp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
     /// Reactions
@@ -5856,7 +5678,7 @@ pub struct WebhookIssuesEditedIssue {
     pub number: i64,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<WebhookCheckSuiteCompletedCheckSuiteApp>,
+    pub performed_via_github_app: Option<WebhookCheckSuiteRequestedCheckSuiteApp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
     /// Reactions
@@ -6126,7 +5948,7 @@ pub struct WebhookIssuesLockedIssue {
     pub number: i64,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<WebhookCheckSuiteCompletedCheckSuiteApp>,
+    pub performed_via_github_app: Option<WebhookCheckSuiteRequestedCheckSuiteApp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
     /// Reactions
@@ -6159,27 +5981,6 @@ pub struct WebhookIssuesLockedIssue {
     pub url: String,
     /// User
     pub user: Option<WebhooksReviewersItemReviewer>,
-}
-
-crate::open_enum! {
-    WebhookIssuesLockedIssuePerformedViaGithubAppEventsItem { BranchProtectionRule =
-    "branch_protection_rule", CheckRun = "check_run", CheckSuite = "check_suite",
-    CodeScanningAlert = "code_scanning_alert", CommitComment = "commit_comment",
-    ContentReference = "content_reference", Create = "create", Delete = "delete",
-    Deployment = "deployment", DeploymentReview = "deployment_review", DeploymentStatus =
-    "deployment_status", DeployKey = "deploy_key", Discussion = "discussion",
-    DiscussionComment = "discussion_comment", Fork = "fork", Gollum = "gollum", Issues =
-    "issues", IssueComment = "issue_comment", Label = "label", Member = "member",
-    Membership = "membership", Milestone = "milestone", Organization = "organization",
-    OrgBlock = "org_block", PageBuild = "page_build", Project = "project", ProjectCard =
-    "project_card", ProjectColumn = "project_column", Public = "public", PullRequest =
-    "pull_request", PullRequestReview = "pull_request_review", PullRequestReviewComment =
-    "pull_request_review_comment", Push = "push", RegistryPackage = "registry_package",
-    Release = "release", Repository = "repository", RepositoryDispatch =
-    "repository_dispatch", SecretScanningAlert = "secret_scanning_alert", Star = "star",
-    Status = "status", Team = "team", TeamAdd = "team_add", Watch = "watch",
-    WorkflowDispatch = "workflow_dispatch", WorkflowRun = "workflow_run", Reminder =
-    "reminder", SecurityAndAnalysis = "security_and_analysis", }
 }
 
 /// issues milestoned event
@@ -6305,7 +6106,7 @@ pub struct WebhookIssuesOpenedChangesOldIssue {
     pub number: i64,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<WebhookCheckSuiteCompletedCheckSuiteApp>,
+    pub performed_via_github_app: Option<WebhookCheckSuiteRequestedCheckSuiteApp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
     /// Reactions
@@ -6607,7 +6408,7 @@ pub struct WebhookIssuesReopenedIssue {
     pub number: i64,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<WebhookCheckSuiteCompletedCheckSuiteApp>,
+    pub performed_via_github_app: Option<WebhookCheckSuiteRequestedCheckSuiteApp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<WebhookIssueCommentCreatedIssuePullRequest>,
     /// Reactions
@@ -10971,7 +10772,7 @@ pub struct WebhookPullRequestDequeued {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSimpleWebhooks>,
     /// Pull Request
-    pub pull_request: WebhookPullRequestDequeuedPullRequest,
+    pub pull_request: WebhooksPullRequest5,
     pub reason: WebhookPullRequestDequeuedReason,
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
     /// when the event occurs from activity in a repository.
@@ -10982,89 +10783,6 @@ pub struct WebhookPullRequestDequeued {
 
 crate::open_enum! {
     WebhookPullRequestDequeuedAction { Dequeued = "dequeued", }
-}
-
-/// Pull Request
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestDequeuedPullRequest {
-    #[serde(rename = "_links")]
-    pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additions: Option<i64>,
-    /// User
-    pub assignee: Option<WebhooksReviewersItemReviewer>,
-    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// The status of auto merging a pull request.
-    pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
-    pub base: WebhookPullRequestAutoMergeDisabledPullRequestBase,
-    pub body: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub changed_files: Option<i64>,
-    pub closed_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comments: Option<i64>,
-    pub comments_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commits: Option<i64>,
-    pub commits_url: String,
-    pub created_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deletions: Option<i64>,
-    pub diff_url: String,
-    /// Indicates whether or not the pull request is a draft.
-    pub draft: bool,
-    pub head: WebhookPullRequestAutoMergeDisabledPullRequestHead,
-    pub html_url: String,
-    pub id: i64,
-    pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
-    pub locked: bool,
-    /// Indicates whether maintainers can modify the pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub maintainer_can_modify: Option<bool>,
-    pub merge_commit_sha: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable_state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged: Option<bool>,
-    pub merged_at: Option<crate::Timestamp>,
-    /// User
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged_by: Option<DiscussionAnswerChosenBy>,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
-    pub node_id: String,
-    /// Number uniquely identifying the pull request within its repository.
-    pub number: i64,
-    pub patch_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rebaseable: Option<bool>,
-    pub requested_reviewers: Vec<
-        WebhookPullRequestDequeuedPullRequestRequestedReviewersItem,
-    >,
-    pub requested_teams: Vec<WebhookPullRequestAssignedPullRequestRequestedTeamsItem>,
-    pub review_comment_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review_comments: Option<i64>,
-    pub review_comments_url: String,
-    /// The stack information associated with a pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack: Option<PullRequestStack>,
-    /// State of this Pull Request. Either `open` or `closed`.
-    pub state: MilestoneState,
-    pub statuses_url: String,
-    /// The title of the pull request.
-    pub title: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    /// User
-    pub user: Option<WebhooksReviewersItemReviewer>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -11164,7 +10882,7 @@ pub struct WebhookPullRequestEnqueued {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSimpleWebhooks>,
     /// Pull Request
-    pub pull_request: WebhookPullRequestDequeuedPullRequest,
+    pub pull_request: WebhooksPullRequest5,
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
     /// when the event occurs from activity in a repository.
     pub repository: RepositoryWebhooks,
@@ -12375,7 +12093,7 @@ pub struct WebhookPullRequestReviewRequestedVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSimpleWebhooks>,
     /// Pull Request
-    pub pull_request: WebhookPullRequestReviewRequestedVariant0PullRequest,
+    pub pull_request: WebhookPullRequestAssignedPullRequest,
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
     /// when the event occurs from activity in a repository.
     pub repository: RepositoryWebhooks,
@@ -12388,89 +12106,6 @@ pub struct WebhookPullRequestReviewRequestedVariant0 {
 crate::open_enum! {
     WebhookPullRequestReviewRequestedVariant0Action { ReviewRequested =
     "review_requested", }
-}
-
-/// Pull Request
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookPullRequestReviewRequestedVariant0PullRequest {
-    #[serde(rename = "_links")]
-    pub links: WebhookPullRequestAssignedPullRequestLinks,
-    pub active_lock_reason: Option<WebhooksIssueActiveLockReason>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additions: Option<i64>,
-    /// User
-    pub assignee: Option<WebhooksReviewersItemReviewer>,
-    pub assignees: Vec<Option<WebhooksReviewersItemReviewer>>,
-    /// How the author is associated with the repository.
-    pub author_association: DiscussionAuthorAssociation,
-    /// The status of auto merging a pull request.
-    pub auto_merge: Option<WebhookPullRequestAssignedPullRequestAutoMerge>,
-    pub base: WebhookPullRequestAssignedPullRequestBase,
-    pub body: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub changed_files: Option<i64>,
-    pub closed_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comments: Option<i64>,
-    pub comments_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commits: Option<i64>,
-    pub commits_url: String,
-    pub created_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deletions: Option<i64>,
-    pub diff_url: String,
-    /// Indicates whether or not the pull request is a draft.
-    pub draft: bool,
-    pub head: WebhookPullRequestAssignedPullRequestHead,
-    pub html_url: String,
-    pub id: i64,
-    pub issue_url: String,
-    pub labels: Vec<WebhookIssueCommentDeletedIssueLabelsItem>,
-    pub locked: bool,
-    /// Indicates whether maintainers can modify the pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub maintainer_can_modify: Option<bool>,
-    pub merge_commit_sha: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable_state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged: Option<bool>,
-    pub merged_at: Option<crate::Timestamp>,
-    /// User
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged_by: Option<DiscussionAnswerChosenBy>,
-    /// A collection of related issues and pull requests.
-    pub milestone: Option<WebhookIssueCommentCreatedIssueMilestone>,
-    pub node_id: String,
-    /// Number uniquely identifying the pull request within its repository.
-    pub number: i64,
-    pub patch_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rebaseable: Option<bool>,
-    pub requested_reviewers: Vec<
-        WebhookPullRequestReviewRequestRemovedVariant0PullRequestRequestedReviewersItem,
-    >,
-    pub requested_teams: Vec<WebhookPullRequestAssignedPullRequestRequestedTeamsItem>,
-    pub review_comment_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review_comments: Option<i64>,
-    pub review_comments_url: String,
-    /// The stack information associated with a pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack: Option<PullRequestStack>,
-    /// State of this Pull Request. Either `open` or `closed`.
-    pub state: MilestoneState,
-    pub statuses_url: String,
-    /// The title of the pull request.
-    pub title: String,
-    pub updated_at: crate::Timestamp,
-    pub url: String,
-    /// User
-    pub user: Option<WebhooksReviewersItemReviewer>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -12494,7 +12129,7 @@ pub struct WebhookPullRequestReviewRequestedVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSimpleWebhooks>,
     /// Pull Request
-    pub pull_request: WebhookPullRequestDequeuedPullRequest,
+    pub pull_request: WebhooksPullRequest5,
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
     /// when the event occurs from activity in a repository.
     pub repository: RepositoryWebhooks,
@@ -16472,7 +16107,7 @@ pub struct WebhookWorkflowJobCompletedWorkflowJob {
     pub head_branch: Option<String>,
     /// The name of the workflow.
     pub workflow_name: Option<String>,
-    pub steps: Vec<WebhookWorkflowJobCompletedWorkflowJobStepsItem>,
+    pub steps: Vec<WebhookWorkflowJobWaitingWorkflowJobStepsItem>,
     pub url: String,
 }
 
@@ -16481,18 +16116,6 @@ crate::open_enum! {
     " The current status of the job. Can be `queued`, `in_progress`, `waiting`, or `completed`."]
     WebhookWorkflowJobQueuedWorkflowJobStatus { Queued = "queued", InProgress =
     "in_progress", Completed = "completed", Waiting = "waiting", }
-}
-
-/// Workflow Step
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WebhookWorkflowJobCompletedWorkflowJobStepsItem {
-    pub completed_at: Option<String>,
-    pub conclusion: Option<WebhookWorkflowJobQueuedWorkflowJobStepsItemConclusion>,
-    pub name: String,
-    pub number: i64,
-    pub started_at: Option<String>,
-    pub status: SimpleCheckSuiteStatus,
 }
 
 crate::open_enum! {
@@ -16571,7 +16194,7 @@ pub struct WebhookWorkflowJobInProgressWorkflowJob {
     /// The name of the workflow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_name: Option<String>,
-    pub steps: Vec<WebhookWorkflowJobCompletedWorkflowJobStepsItem>,
+    pub steps: Vec<WebhookWorkflowJobWaitingWorkflowJobStepsItem>,
     pub url: String,
 }
 
@@ -16641,7 +16264,7 @@ pub struct WebhookWorkflowJobQueuedWorkflowJob {
     pub head_branch: Option<String>,
     /// The name of the workflow.
     pub workflow_name: Option<String>,
-    pub steps: Vec<WebhookWorkflowJobCompletedWorkflowJobStepsItem>,
+    pub steps: Vec<WebhookWorkflowJobWaitingWorkflowJobStepsItem>,
     pub url: String,
 }
 
@@ -16677,6 +16300,18 @@ pub struct WebhookWorkflowJobWaiting {
 
 crate::open_enum! {
     WebhookWorkflowJobWaitingAction { Waiting = "waiting", }
+}
+
+/// Workflow Step
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct WebhookWorkflowJobWaitingWorkflowJobStepsItem {
+    pub completed_at: Option<String>,
+    pub conclusion: Option<WebhookWorkflowJobQueuedWorkflowJobStepsItemConclusion>,
+    pub name: String,
+    pub number: i64,
+    pub started_at: Option<String>,
+    pub status: SimpleCheckSuiteStatus,
 }
 
 /// workflow_run completed event

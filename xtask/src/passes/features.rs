@@ -17,7 +17,11 @@ pub fn run(model: &mut Model) {
     for (t, sent, feature) in roots {
         mark(model, &t, &feature, sent);
     }
-    // Webhook payloads are received, and compiled only with the `webhooks` feature.
+    mark_webhooks(model);
+}
+
+/// Webhook payloads are received, and compiled only with the `webhooks` feature.
+pub fn mark_webhooks(model: &mut Model) {
     let hooks: Vec<RType> = model.webhooks.iter().map(|w| w.ty.clone()).collect();
     for t in hooks {
         mark(model, &t, crate::lower::webhooks::FEATURE, false);

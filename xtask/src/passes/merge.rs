@@ -73,41 +73,29 @@ pub fn webhook_supersets(model: &mut Model) -> usize {
     let mut merged = 0;
     loop {
         let mut changed = false;
-        // Copies that may merge have the same required properties, so group by their names first.
-        let mut groups: Vec<Vec<usize>> = Vec::new();
-        let mut index: HashMap<Vec<(String, bool)>, usize> = HashMap::new();
-        for id in 0..n {
-            if map[id] != id || !eligible[id] {
-                continue;
-            }
-            let DefKind::Struct(fields) = &model.defs[id].kind else {
-                continue;
-            };
-            let mut key: Vec<(String, bool)> = fields
-                .iter()
-                .filter(|f| f.required)
-                .map(|f| (f.json.clone(), f.nullable))
-                .collect();
-            key.sort();
-            let g = *index.entry(key).or_insert_with(|| {
-                groups.push(Vec::new());
-                groups.len() - 1
-            });
-            groups[g].push(id);
-        }
+        let groups: Vec<Vec<usize>> = vec![(0..n)
+            .filter(|&id| map[id] == id && eligible[id])
+            .filter(|&id| matches!(model.defs[id].kind, DefKind::Struct(_)))
+            .collect()];
         for group in groups {
             let mut kept: Vec<usize> = Vec::new();
             for id in group {
                 if map[id] != id {
                     continue;
                 }
+                kept.retain(|&k| map[k] == k);
                 let target = kept.iter().copied().find_map(|k| {
                     let (DefKind::Struct(a), DefKind::Struct(b)) =
                         (&model.defs[k].kind, &model.defs[id].kind)
                     else {
                         return None;
                     };
-                    let cx = Cx { map: &map, eligible: &eligible, defs: &model.defs, avoid: [k, id] };
+                    let cx = Cx {
+                        map: &map,
+                        eligible: &eligible,
+                        defs: &model.defs,
+                        avoid: [k, id],
+                    };
                     let mut changes = Vec::new();
                     cx.superset(a, b, 0, &mut changes).map(|f| (k, f, changes))
                 });
@@ -118,6 +106,16 @@ pub fn webhook_supersets(model: &mut Model) -> usize {
                 for change in changes {
                     match change {
                         Change::Widen(t, f) => model.defs[find(&map, t)].kind = DefKind::Struct(f),
+                        Change::Variants(t, v) => {
+                            model.defs[find(&map, t)].kind = DefKind::Untagged(v)
+                        }
+                        Change::Replace(gone, keep) => {
+                            let (gone, keep) = (find(&map, gone), find(&map, keep));
+                            if gone != keep {
+                                map[gone] = keep;
+                                merged += 1;
+                            }
+                        }
                         Change::Union(keep, gone) => {
                             let (keep, gone) = (find(&map, keep), find(&map, gone));
                             if keep == gone {
@@ -138,6 +136,9 @@ pub fn webhook_supersets(model: &mut Model) -> usize {
                         }
                     }
                 }
+                if find(&map, k) != k || find(&map, id) != id {
+                    continue;
+                }
                 model.defs[k].kind = DefKind::Struct(fields);
                 map[id] = k;
                 merged += 1;
@@ -152,11 +153,15 @@ pub fn webhook_supersets(model: &mut Model) -> usize {
         }
     }
     remap(model, &map);
-    for (id, &kept) in map.iter().enumerate() {
-        if kept != id {
-            model.defs[id].features.clear();
+    // Widened types may no longer name the types they held before (a covered user, a smaller enum): only what the
+    // payloads still reach is compiled.
+    let hooks = [crate::lower::webhooks::FEATURE.to_string()];
+    for d in &mut model.defs {
+        if !d.request && d.features.iter().eq(hooks.iter()) {
+            d.features.clear();
         }
     }
+    crate::passes::features::mark_webhooks(model);
     merged
 }
 
@@ -173,6 +178,10 @@ enum Change {
     Union(usize, usize),
     /// A webhook-only object takes these properties (its own and another copy's), so that it covers that copy.
     Widen(usize, Vec<Field>),
+    /// A webhook-only union takes these variants (each covering both copies' variant).
+    Variants(usize, Vec<Variant>),
+    /// A webhook-only type covered by another (the second) becomes it.
+    Replace(usize, usize),
 }
 
 /// The state the comparisons read: `avoid` are the two types being merged (never widened on the way).
@@ -194,7 +203,13 @@ impl Cx<'_> {
         changes: &mut Vec<Change>,
     ) -> Option<Vec<Field>> {
         // Copies of one thing share nearly all their properties; two unrelated all-optional objects must not merge.
-        let shared = a.iter().filter(|f| b.iter().any(|g| g.json == f.json)).count();
+        if depth > 3 || a.len().min(b.len()) * 4 < a.len().max(b.len()) * 3 {
+            return None;
+        }
+        let shared = a
+            .iter()
+            .filter(|f| b.iter().any(|g| g.json == f.json))
+            .count();
         if depth > 3 || shared * 4 < a.len().max(b.len()) * 3 {
             return None;
         }
@@ -226,7 +241,13 @@ impl Cx<'_> {
     /// One type for two property types that are one up to open string enums and optional properties: where one
     /// covers the other it is the answer; a webhook-only one is otherwise widened to cover both (two enums by
     /// joining their values, two objects by taking the other's properties).
-    fn unify(&self, a: &RType, b: &RType, depth: usize, changes: &mut Vec<Change>) -> Option<RType> {
+    fn unify(
+        &self,
+        a: &RType,
+        b: &RType,
+        depth: usize,
+        changes: &mut Vec<Change>,
+    ) -> Option<RType> {
         match (a, b) {
             (RType::Vec(x), RType::Vec(y)) => {
                 Some(RType::Vec(Box::new(self.unify(x, y, depth, changes)?)))
@@ -242,13 +263,21 @@ impl Cx<'_> {
                 if x == y {
                     return Some(RType::Named(x));
                 }
-                if covers_ty(&RType::Named(x), &RType::Named(y), self.map, self.defs, 0) {
-                    return Some(RType::Named(x));
-                }
-                if covers_ty(&RType::Named(y), &RType::Named(x), self.map, self.defs, 0) {
-                    return Some(RType::Named(y));
-                }
                 let widen = |t: usize| self.eligible[t] && !self.avoid.contains(&t);
+                for (wide, narrow) in [(x, y), (y, x)] {
+                    if covers_ty(
+                        &RType::Named(wide),
+                        &RType::Named(narrow),
+                        self.map,
+                        self.defs,
+                        0,
+                    ) {
+                        if widen(narrow) {
+                            changes.push(Change::Replace(narrow, wide));
+                        }
+                        return Some(RType::Named(wide));
+                    }
+                }
                 match (&self.defs[x].kind, &self.defs[y].kind) {
                     (DefKind::Struct(p), DefKind::Struct(q)) => {
                         let (t, own, other) = if widen(x) {
@@ -262,6 +291,30 @@ impl Cx<'_> {
                         let fields = self.superset(own, other, depth + 1, &mut inner)?;
                         changes.extend(inner);
                         changes.push(Change::Widen(t, fields));
+                        Some(RType::Named(t))
+                    }
+                    (DefKind::Untagged(p), DefKind::Untagged(q)) if p.len() == q.len() => {
+                        let (t, own, other) = if widen(x) {
+                            (x, p, q)
+                        } else if widen(y) {
+                            (y, q, p)
+                        } else {
+                            return None;
+                        };
+                        let mut inner = Vec::new();
+                        let mut variants = Vec::with_capacity(own.len());
+                        for (v, w) in own.iter().zip(other) {
+                            if v.name != w.name || depth > 3 {
+                                return None;
+                            }
+                            let ty = self.unify(&v.ty, &w.ty, depth + 1, &mut inner)?;
+                            variants.push(Variant {
+                                name: v.name.clone(),
+                                ty,
+                            });
+                        }
+                        changes.extend(inner);
+                        changes.push(Change::Variants(t, variants));
                         Some(RType::Named(t))
                     }
                     (DefKind::Enum(p), DefKind::Enum(q)) => {
@@ -295,7 +348,8 @@ fn covers(a: &[Field], b: &[Field], map: &[usize], defs: &[TypeDef], depth: usiz
                     && covers_ty(&f.ty, &g.ty, map, defs, depth)
             })
         })
-        && a.iter().all(|f| !f.required || b.iter().any(|g| g.json == f.json))
+        && a.iter()
+            .all(|f| !f.required || b.iter().any(|g| g.json == f.json))
 }
 
 fn covers_ty(a: &RType, b: &RType, map: &[usize], defs: &[TypeDef], depth: usize) -> bool {
@@ -309,6 +363,13 @@ fn covers_ty(a: &RType, b: &RType, map: &[usize], defs: &[TypeDef], depth: usize
                 || match (&defs[x].kind, &defs[y].kind) {
                     (DefKind::Enum(p), DefKind::Enum(q)) => q.iter().all(|v| p.contains(v)),
                     (DefKind::Struct(p), DefKind::Struct(q)) => covers(p, q, map, defs, depth + 1),
+                    (DefKind::Untagged(p), DefKind::Untagged(q)) => {
+                        depth < 4
+                            && p.len() == q.len()
+                            && p.iter().zip(q).all(|(v, w)| {
+                                v.name == w.name && covers_ty(&v.ty, &w.ty, map, defs, depth + 1)
+                            })
+                    }
                     _ => false,
                 }
         }
@@ -490,5 +551,104 @@ mod tests {
             names.contains(&"WebhookIssuesOpenedIssue")
                 && !names.contains(&"WebhookIssuesClosedIssue")
         );
+    }
+
+    #[test]
+    fn webhook_copies_differing_in_optional_properties_and_enum_values_become_one() {
+        // `issues.opened` and `issues.closed` each carry their own `issue` and `user`: the closed one's user has an
+        // optional `user_view_type`, its `type` lists `Mannequin`, and its issue's `state` lists `closed` where the
+        // opened one lists `open`. A `milestone` whose `title` is required in one copy and optional in the other
+        // must stay two types.
+        let user = |extra: bool| {
+            let mut props = json!({"login": {"type": "string"},
+                "type": {"type": "string", "enum": if extra { json!(["User", "Bot", "Mannequin"]) } else { json!(["User", "Bot"]) }}});
+            if extra {
+                props["user_view_type"] = json!({"type": "string"});
+            }
+            json!({"type": "object", "required": ["login"], "properties": props})
+        };
+        let payload = |action: &str, state: &str, extra: bool, title_required: bool| {
+            json!({"post": {"operationId": format!("issues/{action}"), "requestBody": {"content": {
+                "application/json": {"schema": {"type": "object", "required": ["action", "issue"], "properties": {
+                    "action": {"type": "string", "enum": [action]},
+                    "issue": {"type": "object", "title": action, "required": ["id", "state", "user"], "properties": {
+                        "id": {"type": "integer"},
+                        "state": {"type": "string", "enum": [state]},
+                        "user": user(extra)}},
+                    "milestone": {"type": "object", "title": action,
+                        "required": if title_required { json!(["title"]) } else { json!([]) },
+                        "properties": {"title": {"type": "string"}}}}}}}}}})
+        };
+        let spec = json!({"paths": {}, "x-webhooks": {
+            "issues-opened": payload("opened", "open", false, true),
+            "issues-closed": payload("closed", "closed", true, false)}});
+        let mut model = crate::lower::lower(&spec).unwrap();
+        crate::passes::features::run(&mut model);
+        webhook_shapes(&mut model);
+        let merged = webhook_supersets(&mut model);
+        let defs: Vec<&TypeDef> = model.emitted().map(|(_, d)| d).collect();
+        let structs = |pat: &str| -> Vec<&TypeDef> {
+            defs.iter()
+                .copied()
+                .filter(|d| matches!(d.kind, DefKind::Struct(_)) && d.name.contains(pat))
+                .collect()
+        };
+        assert!(
+            merged >= 2,
+            "{:?}",
+            defs.iter().map(|d| &d.name).collect::<Vec<_>>()
+        );
+        // One issue type, whose user has every property of both copies and whose state lists both values.
+        let issues = structs("IssueUser");
+        assert_eq!(
+            issues.len(),
+            1,
+            "{:?}",
+            issues.iter().map(|d| &d.name).collect::<Vec<_>>()
+        );
+        let issues: Vec<&TypeDef> = structs("Issue")
+            .into_iter()
+            .filter(|d| d.name.ends_with("Issue"))
+            .collect();
+        assert_eq!(
+            issues.len(),
+            1,
+            "{:?}",
+            issues.iter().map(|d| &d.name).collect::<Vec<_>>()
+        );
+        let DefKind::Struct(fields) = &issues[0].kind else {
+            unreachable!()
+        };
+        let field =
+            |fields: &[Field], name: &str| fields.iter().find(|f| f.json == name).cloned().unwrap();
+        let RType::Named(state) = field(fields, "state").ty else {
+            panic!()
+        };
+        let DefKind::Enum(values) = &model.defs[state].kind else {
+            panic!()
+        };
+        let mut values: Vec<&str> = values.iter().map(|(_, j)| j.as_str()).collect();
+        values.sort();
+        assert_eq!(values, ["closed", "open"]);
+        assert!(field(fields, "state").required);
+        let RType::Named(user) = field(fields, "user").ty else {
+            panic!()
+        };
+        let DefKind::Struct(user) = &model.defs[user].kind else {
+            panic!()
+        };
+        assert!(!field(user, "user_view_type").required);
+        assert!(field(user, "login").required);
+        let RType::Named(kind) = field(user, "type").ty.unwrap_option().clone() else {
+            panic!()
+        };
+        let DefKind::Enum(kinds) = &model.defs[kind].kind else {
+            panic!()
+        };
+        assert_eq!(kinds.len(), 3);
+        // The milestones disagree on whether `title` is required: nothing becomes looser, so two types stay.
+        assert_eq!(structs("Milestone").len(), 2);
+        // Each action keeps its own payload type.
+        assert_ne!(model.webhooks[0].ty, model.webhooks[1].ty);
     }
 }
