@@ -1,11 +1,12 @@
-//! `cargo xtask bench-compile`: clean dev-build time of the generated crate against octorust 0.10, in one run.
+//! `cargo xtask bench-compile`: clean dev-build time of the generated crate against octorust 0.10 and octocrab 0.54,
+//! in one run.
 //!
-//! Both crates are built the same way: dependencies first (not timed), then the crate alone from clean, with
+//! All crates are built the same way: dependencies first (not timed), then the crate alone from clean, with
 //! `CARGO_INCREMENTAL=0` (as cargo builds any registry dependency) and the same dev profile. It prints seconds and
 //! ratios; it passes or fails nothing.
 
 use anyhow::{bail, Context, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -29,103 +30,133 @@ fn run(mut c: Command, what: &str) -> Result<Duration> {
     Ok(start.elapsed())
 }
 
-/// Times a clean build of `package` in `dir`: build everything, then `runs` times clean just the package and build
-/// it again; the median.
-fn time_package(
-    dir: &Path,
-    target: &Path,
-    package: &str,
-    features: &[&str],
-    runs: usize,
-) -> Result<Duration> {
-    let mut args = vec!["build", "-p", package];
-    args.extend_from_slice(features);
-    run(
-        cargo(dir, target, &args),
-        &format!("warm-up build of {package}"),
-    )?;
-    let mut times = Vec::new();
-    for _ in 0..runs.max(1) {
+/// One crate whose clean build is timed.
+struct Job<'a> {
+    label: String,
+    dir: &'a Path,
+    target: PathBuf,
+    package: &'a str,
+    features: &'a [&'a str],
+}
+
+impl Job<'_> {
+    fn args(&self) -> Vec<&str> {
+        let mut args = vec!["build", "-p", self.package];
+        args.extend_from_slice(self.features);
+        args
+    }
+}
+
+/// Times clean builds of each job's package: build everything once, then `runs` rounds that each clean and rebuild
+/// every job's package in turn (so a slow spell of a shared machine falls on all crates alike); the medians.
+fn time_packages(jobs: &[Job], runs: usize) -> Result<Vec<Duration>> {
+    for j in jobs {
         run(
-            cargo(dir, target, &["clean", "-p", package]),
-            &format!("cargo clean -p {package}"),
+            cargo(j.dir, &j.target, &j.args()),
+            &format!("warm-up build of {}", j.label),
         )?;
-        times.push(run(
-            cargo(dir, target, &args),
-            &format!("build of {package}"),
-        )?);
+    }
+    let mut times = vec![Vec::new(); jobs.len()];
+    for _ in 0..runs.max(1) {
+        for (j, t) in jobs.iter().zip(&mut times) {
+            run(
+                cargo(j.dir, &j.target, &["clean", "-p", j.package]),
+                &format!("cargo clean -p {}", j.package),
+            )?;
+            t.push(run(
+                cargo(j.dir, &j.target, &j.args()),
+                &format!("build of {}", j.label),
+            )?);
+        }
     }
     // The median: one slow or fast outlier on a shared machine does not decide the figure.
-    times.sort();
-    Ok(times[times.len() / 2])
+    Ok(times
+        .into_iter()
+        .map(|mut t| {
+            t.sort();
+            t[t.len() / 2]
+        })
+        .collect())
+}
+
+/// A one-dependency crate outside the workspace, so the peer builds with its own lock and nothing of ours.
+fn peer(work: &Path, name: &str, dependency: &str) -> Result<PathBuf> {
+    let dir = work.join(format!("{name}-peer"));
+    std::fs::create_dir_all(dir.join("src"))?;
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"{name}-peer\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+             [dependencies]\n{dependency}\n\n[workspace]\n"
+        ),
+    )?;
+    std::fs::write(dir.join("src/lib.rs"), format!("pub use {name};\n"))?;
+    Ok(dir)
 }
 
 pub fn compile(root: &Path, runs: usize) -> Result<()> {
     let work = root.join("target/bench-compile");
-    let peer = work.join("octorust-peer");
-    std::fs::create_dir_all(peer.join("src"))?;
-    std::fs::write(
-        peer.join("Cargo.toml"),
-        "[package]\nname = \"octorust-peer\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n[dependencies]\noctorust = \"=0.10.0\"\n\n[workspace]\n",
-    )?;
-    std::fs::write(peer.join("src/lib.rs"), "pub use octorust;\n")?;
+    let octorust = peer(&work, "octorust", "octorust = \"=0.10.0\"")?;
+    // The version the per-request benchmark (`xtask/bench-requests`) measures.
+    let octocrab = peer(&work, "octocrab", "octocrab = \"=0.54.9\"")?;
     let target = work.join("target");
-    eprintln!("building octorust 0.10.0 (761 operations) and github-rest ({} operations), median of {runs}…", count_ops(root));
-    let octorust = time_package(&peer, &target.join("peer"), "octorust", &[], runs)?;
-    let ours_target = target.join("ours");
-    let full = time_package(
-        root,
-        &ours_target,
-        "github-rest",
-        &["--features", "full"],
-        runs,
-    )?;
-    let issues = time_package(
-        root,
-        &ours_target,
-        "github-rest",
-        &["--no-default-features", "--features", "issues"],
-        runs,
-    )?;
-    let repos = time_package(
-        root,
-        &ours_target,
-        "github-rest",
-        &["--no-default-features", "--features", "repos"],
-        runs,
-    )?;
-    let webhooks = time_package(
-        root,
-        &ours_target,
-        "github-rest",
-        &["--no-default-features", "--features", "webhooks"],
-        runs,
-    )?;
+    let ops = count_ops(root);
+    eprintln!(
+        "building octorust 0.10.0 (761 operations), octocrab 0.54.9 and github-rest ({ops} operations), \
+         median of {runs}, one crate after the other in each round…"
+    );
+    let ours = |label: &str, features: &'static [&'static str]| Job {
+        label: label.to_string(),
+        dir: root,
+        target: target.join("ours"),
+        package: "github-rest",
+        features,
+    };
+    let jobs = [
+        Job {
+            label: "octorust 0.10.0 (761 ops)".into(),
+            dir: &octorust,
+            target: target.join("peer"),
+            package: "octorust",
+            features: &[],
+        },
+        Job {
+            label: "octocrab 0.54.9 (hand-written, default features)".into(),
+            dir: &octocrab,
+            target: target.join("octocrab"),
+            package: "octocrab",
+            features: &[],
+        },
+        ours(
+            &format!("github-rest --features full ({ops} ops)"),
+            &["--features", "full"],
+        ),
+        ours(
+            "github-rest --features issues",
+            &["--no-default-features", "--features", "issues"],
+        ),
+        ours(
+            "github-rest --features repos",
+            &["--no-default-features", "--features", "repos"],
+        ),
+        ours(
+            "github-rest --features webhooks",
+            &["--no-default-features", "--features", "webhooks"],
+        ),
+    ];
+    let times = time_packages(&jobs, runs)?;
     let s = |d: Duration| d.as_secs_f64();
-    println!("| crate (clean dev build, crate only) | seconds | × octorust |");
-    println!("|---|---:|---:|");
-    println!("| octorust 0.10.0 (761 ops) | {:.1} | 1.00 |", s(octorust));
-    println!(
-        "| github-rest --features full ({} ops) | {:.1} | {:.2} |",
-        count_ops(root),
-        s(full),
-        s(full) / s(octorust)
-    );
-    println!(
-        "| github-rest --features issues | {:.1} | {:.2} |",
-        s(issues),
-        s(issues) / s(octorust)
-    );
-    println!(
-        "| github-rest --features repos | {:.1} | {:.2} |",
-        s(repos),
-        s(repos) / s(octorust)
-    );
-    println!(
-        "| github-rest --features webhooks | {:.1} | {:.2} |",
-        s(webhooks),
-        s(webhooks) / s(octorust)
-    );
+    println!("| crate (clean dev build, crate only) | seconds | × octorust | × octocrab |");
+    println!("|---|---:|---:|---:|");
+    for (j, t) in jobs.iter().zip(&times) {
+        println!(
+            "| {} | {:.1} | {:.2} | {:.2} |",
+            j.label,
+            s(*t),
+            s(*t) / s(times[0]),
+            s(*t) / s(times[1])
+        );
+    }
     Ok(())
 }
 

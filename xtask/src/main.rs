@@ -21,7 +21,7 @@ const USAGE: &str = "usage: cargo xtask <command>
                                  program calling api.github.com and GHES 3.17 mocks with both clients
   semver-check                   generate api.github.com without and with xtask/semver/additions.json (an optional
                                  request field, an enum value) and run cargo-semver-checks on them (feature issues)
-  bench-compile [--runs N]       clean build time of the generated crate against octorust 0.10 (prints a table)
+  bench-compile [--runs N]       clean build time of the generated crate against octorust 0.10 and octocrab
   bench [--runs N] [--calls N] [--warmup N] [--no-requests] [--no-regen]
                                  per-request cost on loopback (our stack, raw reqwest, octocrab; instructions and
                                  wall time), then regen time of one target and of all";
