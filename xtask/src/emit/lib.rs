@@ -251,10 +251,12 @@ pub const WEBHOOKS_FEATURE: &str =
 
 /// `Cargo.toml` of the package `name`, with one feature per tag (`features`: each with what it enables), the
 /// default set and `full`. Its edition, licence, minimum Rust version and most dependency versions are inherited
-/// from the workspace; `regen --out` resolves them (`regen::standalone_manifest`). No `repository` is set: the
-/// project has no public repository address yet.
+/// from the workspace; `regen --out` resolves them (`regen::standalone_manifest`). `documentation` is the docs.rs
+/// page of the package; no `repository` is set: the project has no public repository address yet.
 pub fn cargo_toml(name: &str, features: &BTreeMap<String, String>, webhooks: bool) -> String {
-    let mut s = format!("[package]\nname = \"{name}\"\n");
+    let mut s = format!(
+        "[package]\nname = \"{name}\"\ndocumentation = \"https://docs.rs/{name}\"\n"
+    );
     s.push_str(
         r#"version = "0.1.0"
 description = "Typed client for GitHub's REST API, generated from GitHub's OpenAPI description"
