@@ -254,9 +254,8 @@ pub const WEBHOOKS_FEATURE: &str =
 /// from the workspace; `regen --out` resolves them (`regen::standalone_manifest`). `documentation` is the docs.rs
 /// page of the package; no `repository` is set: the project has no public repository address yet.
 pub fn cargo_toml(name: &str, features: &BTreeMap<String, String>, webhooks: bool) -> String {
-    let mut s = format!(
-        "[package]\nname = \"{name}\"\ndocumentation = \"https://docs.rs/{name}\"\n"
-    );
+    let mut s =
+        format!("[package]\nname = \"{name}\"\ndocumentation = \"https://docs.rs/{name}\"\n");
     s.push_str(
         r#"version = "0.1.0"
 description = "Typed client for GitHub's REST API, generated from GitHub's OpenAPI description"
