@@ -39,14 +39,14 @@ pub fn webhook_shapes(model: &mut Model) -> usize {
 }
 
 /// Webhook-only object types that differ only in optional properties one copy has and the other lacks, or in which
-/// values an open string enum lists, become one when they share at least three quarters of their properties: the description repeats a user, a repository or a pull request
-/// for each event and action with small drifts (`user_view_type` on some copies, `Mannequin` in some users'
-/// `type`, `has_discussions` added to some repositories, `state` listing `closed` in `issues.closed` and `open` in
-/// `issues.opened`). The kept type has every property of both; it decodes every delivery either copy decodes, and
-/// a property is optional in it only where it was optional (or absent) in a copy. Properties both copies have must
-/// agree on requiredness, nullability and type (up to such enums), so nothing becomes looser than a copy declared
-/// it. Each event and action keeps its own payload type. Runs after [`webhook_shapes`]; returns how many types
-/// were folded into another.
+/// values an open string enum lists, become one when they share at least three quarters of their properties. The
+/// description repeats a user, a repository or a pull request for each event and action with small drifts
+/// (`user_view_type` on some copies, `Mannequin` in some users' `type`, `has_discussions` added to some
+/// repositories, `state` listing `closed` in `issues.closed` and `open` in `issues.opened`). The kept type has every
+/// property of both; it decodes every delivery either copy decodes, and a property is optional in it only where it
+/// was optional (or absent) in a copy. Properties both copies have must agree on requiredness, nullability and type
+/// (up to such enums), so nothing becomes looser than a copy declared it. Each event and action keeps its own
+/// payload type. Runs after [`webhook_shapes`]; returns how many types were folded into another.
 pub fn webhook_supersets(model: &mut Model) -> usize {
     let n = model.defs.len();
     let payloads: HashSet<usize> = model
@@ -73,79 +73,75 @@ pub fn webhook_supersets(model: &mut Model) -> usize {
     let mut merged = 0;
     loop {
         let mut changed = false;
-        let groups: Vec<Vec<usize>> = vec![(0..n)
+        let candidates: Vec<usize> = (0..n)
             .filter(|&id| map[id] == id && eligible[id])
             .filter(|&id| matches!(model.defs[id].kind, DefKind::Struct(_)))
-            .collect()];
-        for group in groups {
-            let mut kept: Vec<usize> = Vec::new();
-            for id in group {
-                if map[id] != id {
-                    continue;
-                }
-                kept.retain(|&k| map[k] == k);
-                let target = kept.iter().copied().find_map(|k| {
-                    let (DefKind::Struct(a), DefKind::Struct(b)) =
-                        (&model.defs[k].kind, &model.defs[id].kind)
-                    else {
-                        return None;
-                    };
-                    let cx = Cx {
-                        map: &map,
-                        eligible: &eligible,
-                        defs: &model.defs,
-                        avoid: [k, id],
-                    };
-                    let mut changes = Vec::new();
-                    cx.superset(a, b, 0, &mut changes).map(|f| (k, f, changes))
-                });
-                let Some((k, fields, changes)) = target else {
-                    kept.push(id);
-                    continue;
+            .collect();
+        let mut kept: Vec<usize> = Vec::new();
+        for id in candidates {
+            if map[id] != id {
+                continue;
+            }
+            kept.retain(|&k| map[k] == k);
+            let target = kept.iter().copied().find_map(|k| {
+                let (DefKind::Struct(a), DefKind::Struct(b)) =
+                    (&model.defs[k].kind, &model.defs[id].kind)
+                else {
+                    return None;
                 };
-                for change in changes {
-                    match change {
-                        Change::Widen(t, f) => model.defs[find(&map, t)].kind = DefKind::Struct(f),
-                        Change::Variants(t, v) => {
-                            model.defs[find(&map, t)].kind = DefKind::Untagged(v)
-                        }
-                        Change::Replace(gone, keep) => {
-                            let (gone, keep) = (find(&map, gone), find(&map, keep));
-                            if gone != keep {
-                                map[gone] = keep;
-                                merged += 1;
-                            }
-                        }
-                        Change::Union(keep, gone) => {
-                            let (keep, gone) = (find(&map, keep), find(&map, gone));
-                            if keep == gone {
-                                continue;
-                            }
-                            let DefKind::Enum(extra) = model.defs[gone].kind.clone() else {
-                                unreachable!("only enums are unified");
-                            };
-                            if let DefKind::Enum(values) = &mut model.defs[keep].kind {
-                                for v in extra {
-                                    if !values.iter().any(|(_, j)| *j == v.1) {
-                                        values.push(v);
-                                    }
-                                }
-                            }
+                let cx = Cx {
+                    map: &map,
+                    eligible: &eligible,
+                    defs: &model.defs,
+                    avoid: [k, id],
+                };
+                let mut changes = Vec::new();
+                cx.superset(a, b, 0, &mut changes).map(|f| (k, f, changes))
+            });
+            let Some((k, fields, changes)) = target else {
+                kept.push(id);
+                continue;
+            };
+            for change in changes {
+                match change {
+                    Change::Widen(t, f) => model.defs[find(&map, t)].kind = DefKind::Struct(f),
+                    Change::Variants(t, v) => model.defs[find(&map, t)].kind = DefKind::Untagged(v),
+                    Change::Replace(gone, keep) => {
+                        let (gone, keep) = (find(&map, gone), find(&map, keep));
+                        if gone != keep {
                             map[gone] = keep;
                             merged += 1;
                         }
                     }
+                    Change::Union(keep, gone) => {
+                        let (keep, gone) = (find(&map, keep), find(&map, gone));
+                        if keep == gone {
+                            continue;
+                        }
+                        let DefKind::Enum(extra) = model.defs[gone].kind.clone() else {
+                            unreachable!("only enums are unified");
+                        };
+                        if let DefKind::Enum(values) = &mut model.defs[keep].kind {
+                            for v in extra {
+                                if !values.iter().any(|(_, j)| *j == v.1) {
+                                    values.push(v);
+                                }
+                            }
+                        }
+                        map[gone] = keep;
+                        merged += 1;
+                    }
                 }
-                if find(&map, k) != k || find(&map, id) != id {
-                    continue;
-                }
-                model.defs[k].kind = DefKind::Struct(fields);
-                map[id] = k;
-                merged += 1;
-                changed = true;
-                for i in 0..n {
-                    map[i] = find(&map, i);
-                }
+            }
+            if find(&map, k) != k || find(&map, id) != id {
+                continue;
+            }
+            model.defs[k].kind = DefKind::Struct(fields);
+            map[id] = k;
+            merged += 1;
+            changed = true;
+            for i in 0..n {
+                map[i] = find(&map, i);
             }
         }
         if !changed {
