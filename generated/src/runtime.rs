@@ -1745,6 +1745,318 @@ pub mod double_option {
     }
 }
 
+/// What the generated `Deserialize` impls of the models share, so that each model adds only its list of fields.
+///
+/// A model reads a JSON object key by key: [`Field`] turns a key into the index of its field (checking first the
+/// field after the last one seen, since GitHub sends keys in the order its schemas list them), [`put`] stores the
+/// value, and [`required`] finishes. Unknown keys are skipped, a repeated key is an error, a missing `Option` field is
+/// `None`, and any other missing field is an error naming it, as with `#[derive(Deserialize)]`.
+#[doc(hidden)]
+pub mod de {
+    use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    /// A model decoded from a JSON object.
+    pub trait FromMap<'de>: Sized {
+        /// The model's name, for error messages.
+        const NAME: &'static str;
+        /// Reads the object's keys and values.
+        fn from_map<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
+    }
+
+    /// The body of each model's `Deserialize::deserialize`.
+    pub fn structure<'de, T: FromMap<'de>, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
+        d.deserialize_map(ObjectVisitor(PhantomData))
+    }
+
+    struct ObjectVisitor<T>(PhantomData<T>);
+
+    impl<'de, T: FromMap<'de>> Visitor<'de> for ObjectVisitor<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(f, "struct {}", T::NAME)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::from_map(map)
+        }
+    }
+
+    /// Turns a key into its field's index in `names` (`usize::MAX` for a key the model does not have). `next` is
+    /// where the search starts, and becomes the index after the one found.
+    pub struct Field<'a> {
+        pub names: &'static [&'static str],
+        pub next: &'a mut usize,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Field<'_> {
+        type Value = usize;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+            d.deserialize_identifier(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Field<'_> {
+        type Value = usize;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a field name")
+        }
+
+        fn visit_str<E: de::Error>(self, key: &str) -> Result<usize, E> {
+            let start = (*self.next).min(self.names.len());
+            let (head, tail) = self.names.split_at(start);
+            let found = tail
+                .iter()
+                .position(|n| *n == key)
+                .map(|i| start + i)
+                .or_else(|| head.iter().position(|n| *n == key));
+            Ok(match found {
+                Some(i) => {
+                    *self.next = i + 1;
+                    i
+                }
+                None => usize::MAX,
+            })
+        }
+
+        fn visit_bytes<E: de::Error>(self, key: &[u8]) -> Result<usize, E> {
+            match std::str::from_utf8(key) {
+                Ok(s) => self.visit_str(s),
+                Err(_) => Ok(usize::MAX),
+            }
+        }
+
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<usize, E> {
+            Ok(usize::MAX)
+        }
+    }
+
+    /// Stores the value of field `name`; a second value for it is an error.
+    #[inline]
+    pub fn put<'de, T: de::Deserialize<'de>, A: MapAccess<'de>>(
+        slot: &mut Option<T>,
+        map: &mut A,
+        name: &'static str,
+    ) -> Result<(), A::Error> {
+        if slot.is_some() {
+            return Err(de::Error::duplicate_field(name));
+        }
+        *slot = Some(map.next_value()?);
+        Ok(())
+    }
+
+    /// Skips the value of a key the model does not have.
+    #[inline]
+    pub fn skip<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
+        map.next_value::<de::IgnoredAny>().map(drop)
+    }
+
+    /// The value of a required field, or the error naming it.
+    #[inline]
+    pub fn required<T, E: de::Error>(slot: Option<T>, name: &'static str) -> Result<T, E> {
+        slot.ok_or_else(|| E::missing_field(name))
+    }
+
+    /// Decodes a string with `f`, without copying it when the input lends it.
+    pub fn with_str<'de, T, D: Deserializer<'de>>(d: D, f: fn(&str) -> T) -> Result<T, D::Error> {
+        d.deserialize_str(StrVisitor(f))
+    }
+
+    struct StrVisitor<T>(fn(&str) -> T);
+
+    impl<'de, T> Visitor<'de> for StrVisitor<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string")
+        }
+
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<T, E> {
+            Ok((self.0)(s))
+        }
+    }
+
+    /// The written-out impl against `#[derive(Deserialize)]` on the same fields: same values, same errors.
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use serde::Deserialize;
+
+        #[derive(Debug, PartialEq, Deserialize)]
+        struct Derived {
+            id: i64,
+            #[serde(rename = "type")]
+            kind: String,
+            nullable_required: Option<String>,
+            #[serde(default)]
+            optional: Option<Vec<u32>>,
+            #[serde(default)]
+            boxed: Option<Box<Derived>>,
+        }
+
+        /// What `cargo xtask regen` writes for `Derived`'s fields.
+        #[derive(Debug, PartialEq)]
+        struct Written {
+            id: i64,
+            kind: String,
+            nullable_required: Option<String>,
+            optional: Option<Vec<u32>>,
+            boxed: Option<Box<Written>>,
+        }
+
+        impl<'de> Deserialize<'de> for Written {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                structure(d)
+            }
+        }
+
+        impl<'de> FromMap<'de> for Written {
+            const NAME: &'static str = "Derived";
+            fn from_map<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+                const NAMES: &[&str] = &["id", "type", "nullable_required", "optional", "boxed"];
+                let mut next = 0;
+                let mut f0: Option<i64> = None;
+                let mut f1: Option<String> = None;
+                let mut f2: Option<Option<String>> = None;
+                let mut f3: Option<Option<Vec<u32>>> = None;
+                let mut f4: Option<Option<Box<Written>>> = None;
+                while let Some(i) = map.next_key_seed(Field {
+                    names: NAMES,
+                    next: &mut next,
+                })? {
+                    match i {
+                        0 => put(&mut f0, &mut map, NAMES[0])?,
+                        1 => put(&mut f1, &mut map, NAMES[1])?,
+                        2 => put(&mut f2, &mut map, NAMES[2])?,
+                        3 => put(&mut f3, &mut map, NAMES[3])?,
+                        4 => put(&mut f4, &mut map, NAMES[4])?,
+                        _ => skip(&mut map)?,
+                    }
+                }
+                Ok(Written {
+                    id: required(f0, NAMES[0])?,
+                    kind: required(f1, NAMES[1])?,
+                    nullable_required: f2.flatten(),
+                    optional: f3.flatten(),
+                    boxed: f4.flatten(),
+                })
+            }
+        }
+
+        impl From<Derived> for Written {
+            fn from(d: Derived) -> Self {
+                Written {
+                    id: d.id,
+                    kind: d.kind,
+                    nullable_required: d.nullable_required,
+                    optional: d.optional,
+                    boxed: d.boxed.map(|b| Box::new(Written::from(*b))),
+                }
+            }
+        }
+
+        /// A model inside an untagged union is decoded from serde's buffered copy of the input.
+        #[derive(Debug, PartialEq, Deserialize)]
+        #[serde(untagged)]
+        enum Union<T> {
+            Number(i64),
+            Model(T),
+        }
+
+        fn same(json: &str) -> Result<Written, String> {
+            let derived = serde_json::from_str::<Derived>(json).map(Written::from);
+            let written = serde_json::from_str::<Written>(json);
+            match (&derived, &written) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{json}"),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{json}"),
+                _ => panic!("{json}: derive gives {derived:?}, written gives {written:?}"),
+            }
+            // The same through a reader (keys are not lent), a `Value` (keys are owned) and a buffered union.
+            let reader = serde_json::from_reader::<_, Written>(json.as_bytes());
+            assert_eq!(reader.is_ok(), written.is_ok(), "{json}");
+            // (A `Value` keeps the last of repeated keys, so these compare with the derive on the same `Value`.)
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(json) {
+                let from_value = serde_json::from_value::<Written>(v.clone()).ok();
+                let derived = serde_json::from_value::<Derived>(v.clone()).ok();
+                assert_eq!(from_value, derived.map(Written::from), "{json}");
+                let union = serde_json::from_value::<Union<Written>>(v.clone()).ok();
+                let derived_union = serde_json::from_value::<Union<Derived>>(v).ok();
+                assert_eq!(union.is_some(), derived_union.is_some(), "{json}");
+                if let (Some(Union::Model(m)), Some(f)) = (union, from_value) {
+                    assert_eq!(m, f, "{json}");
+                }
+            }
+            written.map_err(|e| e.to_string())
+        }
+
+        #[test]
+        fn decodes_as_the_derive_does() {
+            let full = same(
+                r#"{"id":1,"type":"User","nullable_required":"x","optional":[1,2],
+                    "boxed":{"id":2,"type":"Bot","nullable_required":null}}"#,
+            )
+            .unwrap();
+            assert_eq!(full.optional, Some(vec![1, 2]));
+            assert_eq!(full.boxed.as_ref().unwrap().kind, "Bot");
+            // Keys in any order, unknown keys of any shape skipped, an escaped key, `null` for optional fields.
+            let v = same(
+                r#"{"extra":{"a":[1,{"b":null}]},"optional":null,"\u0069d":7,"boxed":null,
+                    "type":"Organization","nullable_required":null,"more":"x"}"#,
+            )
+            .unwrap();
+            assert_eq!(
+                (v.id, v.kind.as_str(), v.optional),
+                (7, "Organization", None)
+            );
+            // A missing `Option` is `None`, even where the schema requires the key.
+            assert_eq!(
+                same(r#"{"id":1,"type":"User"}"#).unwrap().nullable_required,
+                None
+            );
+            assert_eq!(
+                same(r#"{"type":"User"}"#).unwrap_err(),
+                "missing field `id` at line 1 column 15"
+            );
+            assert!(same(r#"{"id":1,"type":"User","id":2}"#)
+                .unwrap_err()
+                .starts_with("duplicate field `id`"));
+            assert!(same(r#"{"id":"1","type":"User"}"#)
+                .unwrap_err()
+                .starts_with("invalid type: string \"1\", expected i64"));
+            assert!(same(r#""text""#)
+                .unwrap_err()
+                .starts_with("invalid type: string \"text\", expected struct Derived"));
+            same(r#"{"id":1,"type":"User","boxed":{"type":"User"}}"#).unwrap_err();
+            same(r#"{"id":1,"type":"User""#).unwrap_err();
+            same("5").unwrap_err();
+        }
+
+        #[test]
+        fn the_key_search_starts_after_the_last_field_found() {
+            let names: &[&str] = &["a", "b", "c"];
+            let mut next = 0;
+            let mut find = |k: &str| {
+                Field {
+                    names,
+                    next: &mut next,
+                }
+                .visit_str::<serde_json::Error>(k)
+                .unwrap()
+            };
+            assert_eq!(find("c"), 2);
+            assert_eq!(find("a"), 0);
+            assert_eq!(find("b"), 1);
+            assert_eq!(find("c"), 2);
+            assert_eq!(find("zz"), usize::MAX);
+            assert_eq!(find("b"), 1);
+        }
+    }
+}
+
 /// Defines a string enum that keeps values it does not know in `Other`, and writes them back unchanged.
 #[macro_export]
 #[doc(hidden)]
@@ -1777,8 +2089,7 @@ macro_rules! open_enum {
         }
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = <::std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
-                Ok($name::from(&*s))
+                $crate::runtime::de::with_str(d, |s: &str| $name::from(s))
             }
         }
     };

@@ -4,12 +4,40 @@
 use super::*;
 
 /// GitHub Actions cache retention policy for an enterprise.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct ActionsCacheRetentionLimitForEnterprise {
     /// For repositories & organizations in an enterprise, the maximum duration, in days, for which caches in a repository may be retained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cache_retention_days: Option<i64>,
+}
+impl<'de> serde::Deserialize<'de> for ActionsCacheRetentionLimitForEnterprise {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsCacheRetentionLimitForEnterprise {
+    const NAME: &'static str = "ActionsCacheRetentionLimitForEnterprise";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["max_cache_retention_days"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsCacheRetentionLimitForEnterprise {
+            max_cache_retention_days: f0.flatten(),
+        })
+    }
 }
 impl ActionsCacheRetentionLimitForEnterprise {
     /// A value with the required fields set and every optional field absent.
@@ -28,12 +56,40 @@ impl ActionsCacheRetentionLimitForEnterprise {
 }
 
 /// GitHub Actions cache storage policy for an enterprise.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct ActionsCacheStorageLimitForEnterprise {
     /// For repositories & organizations in an enterprise, the maximum size limit for the sum of all caches in a repository, in gigabytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cache_size_gb: Option<i64>,
+}
+impl<'de> serde::Deserialize<'de> for ActionsCacheStorageLimitForEnterprise {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsCacheStorageLimitForEnterprise {
+    const NAME: &'static str = "ActionsCacheStorageLimitForEnterprise";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["max_cache_size_gb"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsCacheStorageLimitForEnterprise {
+            max_cache_size_gb: f0.flatten(),
+        })
+    }
 }
 impl ActionsCacheStorageLimitForEnterprise {
     /// A value with the required fields set and every optional field absent.
@@ -52,12 +108,41 @@ impl ActionsCacheStorageLimitForEnterprise {
 }
 
 /// GitHub Actions cache retention policy for an organization.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct ActionsCacheRetentionLimitForOrganization {
     /// For repositories in this organization, the maximum duration, in days, for which caches in a repository may be retained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cache_retention_days: Option<i64>,
+}
+impl<'de> serde::Deserialize<'de> for ActionsCacheRetentionLimitForOrganization {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ActionsCacheRetentionLimitForOrganization {
+    const NAME: &'static str = "ActionsCacheRetentionLimitForOrganization";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["max_cache_retention_days"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsCacheRetentionLimitForOrganization {
+            max_cache_retention_days: f0.flatten(),
+        })
+    }
 }
 impl ActionsCacheRetentionLimitForOrganization {
     /// A value with the required fields set and every optional field absent.
@@ -76,12 +161,40 @@ impl ActionsCacheRetentionLimitForOrganization {
 }
 
 /// GitHub Actions cache storage policy for an organization.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct ActionsCacheStorageLimitForOrganization {
     /// For repositories in the organization, the maximum size limit for the sum of all caches in a repository, in gigabytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cache_size_gb: Option<i64>,
+}
+impl<'de> serde::Deserialize<'de> for ActionsCacheStorageLimitForOrganization {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsCacheStorageLimitForOrganization {
+    const NAME: &'static str = "ActionsCacheStorageLimitForOrganization";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["max_cache_size_gb"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsCacheStorageLimitForOrganization {
+            max_cache_size_gb: f0.flatten(),
+        })
+    }
 }
 impl ActionsCacheStorageLimitForOrganization {
     /// A value with the required fields set and every optional field absent.
@@ -99,7 +212,7 @@ impl ActionsCacheStorageLimitForOrganization {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsCacheUsageOrgEnterprise {
     /// The count of active caches across all repositories of an enterprise or an organization.
@@ -107,16 +220,82 @@ pub struct ActionsCacheUsageOrgEnterprise {
     /// The total size in bytes of all active cache items across all repositories of an enterprise or an organization.
     pub total_active_caches_size_in_bytes: i64,
 }
+impl<'de> serde::Deserialize<'de> for ActionsCacheUsageOrgEnterprise {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsCacheUsageOrgEnterprise {
+    const NAME: &'static str = "ActionsCacheUsageOrgEnterprise";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "total_active_caches_count",
+            "total_active_caches_size_in_bytes",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsCacheUsageOrgEnterprise {
+            total_active_caches_count: required(f0, NAMES[0])?,
+            total_active_caches_size_in_bytes: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsGetActionsCacheUsageByRepoForOrgResponse {
     pub total_count: i64,
     pub repository_cache_usages: Vec<ActionsCacheUsageByRepository>,
 }
+impl<'de> serde::Deserialize<'de> for ActionsGetActionsCacheUsageByRepoForOrgResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ActionsGetActionsCacheUsageByRepoForOrgResponse {
+    const NAME: &'static str = "ActionsGetActionsCacheUsageByRepoForOrgResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "repository_cache_usages"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<ActionsCacheUsageByRepository>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsGetActionsCacheUsageByRepoForOrgResponse {
+            total_count: required(f0, NAMES[0])?,
+            repository_cache_usages: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// GitHub Actions Cache Usage by repository.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsCacheUsageByRepository {
     /// The repository owner and name for the cache usage being shown.
@@ -126,16 +305,85 @@ pub struct ActionsCacheUsageByRepository {
     /// The number of active caches in the repository.
     pub active_caches_count: i64,
 }
+impl<'de> serde::Deserialize<'de> for ActionsCacheUsageByRepository {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsCacheUsageByRepository {
+    const NAME: &'static str = "ActionsCacheUsageByRepository";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "full_name",
+            "active_caches_size_in_bytes",
+            "active_caches_count",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsCacheUsageByRepository {
+            full_name: required(f0, NAMES[0])?,
+            active_caches_size_in_bytes: required(f1, NAMES[1])?,
+            active_caches_count: required(f2, NAMES[2])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsListHostedRunnersForOrgResponse {
     pub total_count: i64,
     pub runners: Vec<ActionsHostedRunner>,
 }
+impl<'de> serde::Deserialize<'de> for ActionsListHostedRunnersForOrgResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsListHostedRunnersForOrgResponse {
+    const NAME: &'static str = "ActionsListHostedRunnersForOrgResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "runners"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<ActionsHostedRunner>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsListHostedRunnersForOrgResponse {
+            total_count: required(f0, NAMES[0])?,
+            runners: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// A Github-hosted hosted runner.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsHostedRunner {
     /// The unique identifier of the hosted runner.
@@ -143,10 +391,8 @@ pub struct ActionsHostedRunner {
     /// The name of the hosted runner.
     pub name: String,
     /// The unique identifier of the group that the hosted runner belongs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_group_id: Option<i64>,
     /// Provides details of a hosted runner image
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_details: Option<NullableActionsHostedRunnerPoolImage>,
     /// Provides details of a particular machine spec.
     pub machine_size_details: ActionsHostedRunnerMachineSpec,
@@ -155,23 +401,93 @@ pub struct ActionsHostedRunner {
     /// The operating system of the image.
     pub platform: String,
     /// The maximum amount of hosted runners. Runners will not scale automatically above this number. Use this setting to limit your cost.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maximum_runners: Option<i64>,
     /// Whether public IP is enabled for the hosted runners.
     pub public_ip_enabled: bool,
     /// The public IP ranges when public IP is enabled for the hosted runners.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_ips: Option<Vec<PublicIp>>,
     /// The time at which the runner was last used, in ISO 8601 format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_active_on: Option<crate::Timestamp>,
     /// Whether custom image generation is enabled for the hosted runners.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_gen: Option<bool>,
+}
+impl<'de> serde::Deserialize<'de> for ActionsHostedRunner {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsHostedRunner {
+    const NAME: &'static str = "ActionsHostedRunner";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "name",
+            "runner_group_id",
+            "image_details",
+            "machine_size_details",
+            "status",
+            "platform",
+            "maximum_runners",
+            "public_ip_enabled",
+            "public_ips",
+            "last_active_on",
+            "image_gen",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<i64>> = None;
+        let mut f3: Option<Option<NullableActionsHostedRunnerPoolImage>> = None;
+        let mut f4: Option<ActionsHostedRunnerMachineSpec> = None;
+        let mut f5: Option<ActionsHostedRunnerStatus> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<Option<i64>> = None;
+        let mut f8: Option<bool> = None;
+        let mut f9: Option<Option<Vec<PublicIp>>> = None;
+        let mut f10: Option<Option<crate::Timestamp>> = None;
+        let mut f11: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsHostedRunner {
+            id: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            runner_group_id: f2.flatten(),
+            image_details: f3.flatten(),
+            machine_size_details: required(f4, NAMES[4])?,
+            status: required(f5, NAMES[5])?,
+            platform: required(f6, NAMES[6])?,
+            maximum_runners: f7.flatten(),
+            public_ip_enabled: required(f8, NAMES[8])?,
+            public_ips: f9.flatten(),
+            last_active_on: f10.flatten(),
+            image_gen: f11.flatten(),
+        })
+    }
 }
 
 /// Provides details of a hosted runner image
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct NullableActionsHostedRunnerPoolImage {
     /// The ID of the image. Use this ID for the `image` parameter when creating a new larger runner.
@@ -183,8 +499,47 @@ pub struct NullableActionsHostedRunnerPoolImage {
     /// The image provider.
     pub source: ActionsHostedRunnerCuratedImageSource,
     /// The image version of the hosted runner pool.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for NullableActionsHostedRunnerPoolImage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for NullableActionsHostedRunnerPoolImage {
+    const NAME: &'static str = "NullableActionsHostedRunnerPoolImage";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "size_gb", "display_name", "source", "version"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<ActionsHostedRunnerCuratedImageSource> = None;
+        let mut f4: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(NullableActionsHostedRunnerPoolImage {
+            id: required(f0, NAMES[0])?,
+            size_gb: required(f1, NAMES[1])?,
+            display_name: required(f2, NAMES[2])?,
+            source: required(f3, NAMES[3])?,
+            version: f4.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -193,7 +548,7 @@ crate::open_enum! {
 }
 
 /// Provides details of a particular machine spec.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsHostedRunnerMachineSpec {
     /// The ID used for the `size` parameter when creating a new runner.
@@ -205,6 +560,43 @@ pub struct ActionsHostedRunnerMachineSpec {
     /// The available SSD storage for the machine spec.
     pub storage_gb: i64,
 }
+impl<'de> serde::Deserialize<'de> for ActionsHostedRunnerMachineSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsHostedRunnerMachineSpec {
+    const NAME: &'static str = "ActionsHostedRunnerMachineSpec";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "cpu_cores", "memory_gb", "storage_gb"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsHostedRunnerMachineSpec {
+            id: required(f0, NAMES[0])?,
+            cpu_cores: required(f1, NAMES[1])?,
+            memory_gb: required(f2, NAMES[2])?,
+            storage_gb: required(f3, NAMES[3])?,
+        })
+    }
+}
 
 crate::open_enum! {
     #[doc = " The status of the runner."] ActionsHostedRunnerStatus { Ready = "Ready",
@@ -213,18 +605,49 @@ crate::open_enum! {
 }
 
 /// Provides details of Public IP for a GitHub-hosted larger runners
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PublicIp {
     /// Whether public IP is enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     /// The prefix for the public IP.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
     /// The length of the IP prefix.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub length: Option<i64>,
+}
+impl<'de> serde::Deserialize<'de> for PublicIp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PublicIp {
+    const NAME: &'static str = "PublicIp";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["enabled", "prefix", "length"];
+        let mut next = 0;
+        let mut f0: Option<Option<bool>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PublicIp {
+            enabled: f0.flatten(),
+            prefix: f1.flatten(),
+            length: f2.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -362,16 +785,46 @@ impl ActionsCreateHostedRunnerForOrgRequestImage {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsListCustomImagesForOrgResponse {
     pub total_count: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<Vec<ActionsHostedRunnerCustomImage>>,
+}
+impl<'de> serde::Deserialize<'de> for ActionsListCustomImagesForOrgResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsListCustomImagesForOrgResponse {
+    const NAME: &'static str = "ActionsListCustomImagesForOrgResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "images"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Option<Vec<ActionsHostedRunnerCustomImage>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsListCustomImagesForOrgResponse {
+            total_count: required(f0, NAMES[0])?,
+            images: f1.flatten(),
+        })
+    }
 }
 
 /// Provides details of a custom runner image
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsHostedRunnerCustomImage {
     /// The ID of the image. Use this ID for the `image` parameter when creating a new larger runner.
@@ -391,16 +844,106 @@ pub struct ActionsHostedRunnerCustomImage {
     /// The number of image versions associated with the image.
     pub state: String,
 }
+impl<'de> serde::Deserialize<'de> for ActionsHostedRunnerCustomImage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsHostedRunnerCustomImage {
+    const NAME: &'static str = "ActionsHostedRunnerCustomImage";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "platform",
+            "total_versions_size",
+            "name",
+            "source",
+            "versions_count",
+            "latest_version",
+            "state",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<i64> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsHostedRunnerCustomImage {
+            id: required(f0, NAMES[0])?,
+            platform: required(f1, NAMES[1])?,
+            total_versions_size: required(f2, NAMES[2])?,
+            name: required(f3, NAMES[3])?,
+            source: required(f4, NAMES[4])?,
+            versions_count: required(f5, NAMES[5])?,
+            latest_version: required(f6, NAMES[6])?,
+            state: required(f7, NAMES[7])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsListCustomImageVersionsForOrgResponse {
     pub total_count: i64,
     pub image_versions: Vec<ActionsHostedRunnerCustomImageVersion>,
 }
+impl<'de> serde::Deserialize<'de> for ActionsListCustomImageVersionsForOrgResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ActionsListCustomImageVersionsForOrgResponse {
+    const NAME: &'static str = "ActionsListCustomImageVersionsForOrgResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "image_versions"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<ActionsHostedRunnerCustomImageVersion>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsListCustomImageVersionsForOrgResponse {
+            total_count: required(f0, NAMES[0])?,
+            image_versions: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Provides details of a hosted runner custom image version
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsHostedRunnerCustomImageVersion {
     /// The version of image.
@@ -412,19 +955,97 @@ pub struct ActionsHostedRunnerCustomImageVersion {
     /// The creation date time of the image version.
     pub created_on: String,
     /// The image version status details.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_details: Option<String>,
 }
+impl<'de> serde::Deserialize<'de> for ActionsHostedRunnerCustomImageVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsHostedRunnerCustomImageVersion {
+    const NAME: &'static str = "ActionsHostedRunnerCustomImageVersion";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "version",
+            "state",
+            "size_gb",
+            "created_on",
+            "state_details",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsHostedRunnerCustomImageVersion {
+            version: required(f0, NAMES[0])?,
+            state: required(f1, NAMES[1])?,
+            size_gb: required(f2, NAMES[2])?,
+            created_on: required(f3, NAMES[3])?,
+            state_details: f4.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse {
     pub total_count: i64,
     pub images: Vec<ActionsHostedRunnerCuratedImage>,
 }
+impl<'de> serde::Deserialize<'de>
+for ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse {
+    const NAME: &'static str = "ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "images"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<ActionsHostedRunnerCuratedImage>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse {
+            total_count: required(f0, NAMES[0])?,
+            images: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Provides details of a hosted runner image
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsHostedRunnerCuratedImage {
     /// The ID of the image. Use this ID for the `image` parameter when creating a new larger runner.
@@ -438,16 +1059,84 @@ pub struct ActionsHostedRunnerCuratedImage {
     /// The image provider.
     pub source: ActionsHostedRunnerCuratedImageSource,
 }
+impl<'de> serde::Deserialize<'de> for ActionsHostedRunnerCuratedImage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsHostedRunnerCuratedImage {
+    const NAME: &'static str = "ActionsHostedRunnerCuratedImage";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "platform", "size_gb", "display_name", "source"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<ActionsHostedRunnerCuratedImageSource> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsHostedRunnerCuratedImage {
+            id: required(f0, NAMES[0])?,
+            platform: required(f1, NAMES[1])?,
+            size_gb: required(f2, NAMES[2])?,
+            display_name: required(f3, NAMES[3])?,
+            source: required(f4, NAMES[4])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsHostedRunnerLimits {
     /// Provides details of static public IP limits for GitHub-hosted Hosted Runners
     pub public_ips: ActionsHostedRunnerLimitsPublicIps,
 }
+impl<'de> serde::Deserialize<'de> for ActionsHostedRunnerLimits {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsHostedRunnerLimits {
+    const NAME: &'static str = "ActionsHostedRunnerLimits";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["public_ips"];
+        let mut next = 0;
+        let mut f0: Option<ActionsHostedRunnerLimitsPublicIps> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsHostedRunnerLimits {
+            public_ips: required(f0, NAMES[0])?,
+        })
+    }
+}
 
 /// Provides details of static public IP limits for GitHub-hosted Hosted Runners
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsHostedRunnerLimitsPublicIps {
     /// The maximum number of static public IP addresses that can be used for Hosted Runners.
@@ -455,19 +1144,114 @@ pub struct ActionsHostedRunnerLimitsPublicIps {
     /// The current number of static public IP addresses in use by Hosted Runners.
     pub current_usage: i64,
 }
+impl<'de> serde::Deserialize<'de> for ActionsHostedRunnerLimitsPublicIps {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsHostedRunnerLimitsPublicIps {
+    const NAME: &'static str = "ActionsHostedRunnerLimitsPublicIps";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["maximum", "current_usage"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsHostedRunnerLimitsPublicIps {
+            maximum: required(f0, NAMES[0])?,
+            current_usage: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsGetHostedRunnersMachineSpecsForOrgResponse {
     pub total_count: i64,
     pub machine_specs: Vec<ActionsHostedRunnerMachineSpec>,
 }
+impl<'de> serde::Deserialize<'de> for ActionsGetHostedRunnersMachineSpecsForOrgResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ActionsGetHostedRunnersMachineSpecsForOrgResponse {
+    const NAME: &'static str = "ActionsGetHostedRunnersMachineSpecsForOrgResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "machine_specs"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<ActionsHostedRunnerMachineSpec>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsGetHostedRunnersMachineSpecsForOrgResponse {
+            total_count: required(f0, NAMES[0])?,
+            machine_specs: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsGetHostedRunnersPlatformsForOrgResponse {
     pub total_count: i64,
     pub platforms: Vec<String>,
+}
+impl<'de> serde::Deserialize<'de> for ActionsGetHostedRunnersPlatformsForOrgResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ActionsGetHostedRunnersPlatformsForOrgResponse {
+    const NAME: &'static str = "ActionsGetHostedRunnersPlatformsForOrgResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "platforms"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsGetHostedRunnersPlatformsForOrgResponse {
+            total_count: required(f0, NAMES[0])?,
+            platforms: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -577,23 +1361,65 @@ impl ActionsUpdateHostedRunnerForOrgRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsOrganizationPermissions {
     /// The policy that controls the repositories in the organization that are allowed to run GitHub Actions.
     pub enabled_repositories: EnabledRepositories,
     /// The API URL to use to get or set the selected repositories that are allowed to run GitHub Actions, when `enabled_repositories` is set to `selected`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
     /// The permissions policy that controls the actions and reusable workflows that are allowed to run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_actions: Option<AllowedActions>,
     /// The API URL to use to get or set the actions and reusable workflows that are allowed to run, when `allowed_actions` is set to `selected`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_actions_url: Option<String>,
     /// Whether actions must be pinned to a full-length commit SHA.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha_pinning_required: Option<bool>,
+}
+impl<'de> serde::Deserialize<'de> for ActionsOrganizationPermissions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsOrganizationPermissions {
+    const NAME: &'static str = "ActionsOrganizationPermissions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "enabled_repositories",
+            "selected_repositories_url",
+            "allowed_actions",
+            "selected_actions_url",
+            "sha_pinning_required",
+        ];
+        let mut next = 0;
+        let mut f0: Option<EnabledRepositories> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<AllowedActions>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsOrganizationPermissions {
+            enabled_repositories: required(f0, NAMES[0])?,
+            selected_repositories_url: f1.flatten(),
+            allowed_actions: f2.flatten(),
+            selected_actions_url: f3.flatten(),
+            sha_pinning_required: f4.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -651,13 +1477,44 @@ impl ActionsSetGithubActionsPermissionsOrganizationRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsArtifactAndLogRetentionResponse {
     /// The number of days artifacts and logs are retained
     pub days: i64,
     /// The maximum number of days that can be configured
     pub maximum_allowed_days: i64,
+}
+impl<'de> serde::Deserialize<'de> for ActionsArtifactAndLogRetentionResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsArtifactAndLogRetentionResponse {
+    const NAME: &'static str = "ActionsArtifactAndLogRetentionResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["days", "maximum_allowed_days"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsArtifactAndLogRetentionResponse {
+            days: required(f0, NAMES[0])?,
+            maximum_allowed_days: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -682,11 +1539,39 @@ impl ActionsArtifactAndLogRetention {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct ActionsForkPrContributorApproval {
     /// The policy that controls when fork PR workflows require approval from a maintainer.
     pub approval_policy: ActionsForkPrContributorApprovalApprovalPolicy,
+}
+impl<'de> serde::Deserialize<'de> for ActionsForkPrContributorApproval {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsForkPrContributorApproval {
+    const NAME: &'static str = "ActionsForkPrContributorApproval";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["approval_policy"];
+        let mut next = 0;
+        let mut f0: Option<ActionsForkPrContributorApprovalApprovalPolicy> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsForkPrContributorApproval {
+            approval_policy: required(f0, NAMES[0])?,
+        })
+    }
 }
 impl ActionsForkPrContributorApproval {
     /// A value with the required fields set and every optional field absent.
@@ -717,7 +1602,7 @@ crate::open_enum! {
     "first_time_contributors", AllExternalContributors = "all_external_contributors", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsForkPrWorkflowsPrivateRepos {
     /// Whether workflows triggered by pull requests from forks are allowed to run on private repositories.
@@ -728,6 +1613,48 @@ pub struct ActionsForkPrWorkflowsPrivateRepos {
     pub send_secrets_and_variables: bool,
     /// Whether workflows triggered by pull requests from forks require approval from a repository administrator to run.
     pub require_approval_for_fork_pr_workflows: bool,
+}
+impl<'de> serde::Deserialize<'de> for ActionsForkPrWorkflowsPrivateRepos {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsForkPrWorkflowsPrivateRepos {
+    const NAME: &'static str = "ActionsForkPrWorkflowsPrivateRepos";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "run_workflows_from_fork_pull_requests",
+            "send_write_tokens_to_workflows",
+            "send_secrets_and_variables",
+            "require_approval_for_fork_pr_workflows",
+        ];
+        let mut next = 0;
+        let mut f0: Option<bool> = None;
+        let mut f1: Option<bool> = None;
+        let mut f2: Option<bool> = None;
+        let mut f3: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsForkPrWorkflowsPrivateRepos {
+            run_workflows_from_fork_pull_requests: required(f0, NAMES[0])?,
+            send_write_tokens_to_workflows: required(f1, NAMES[1])?,
+            send_secrets_and_variables: required(f2, NAMES[2])?,
+            require_approval_for_fork_pr_workflows: required(f3, NAMES[3])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -786,14 +1713,47 @@ impl ActionsForkPrWorkflowsPrivateReposRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsListSelectedRepositoriesEnabledGithubActionsOrganizationResponse {
     pub total_count: f64,
     pub repositories: Vec<Repository>,
 }
+impl<'de> serde::Deserialize<'de>
+for ActionsListSelectedRepositoriesEnabledGithubActionsOrganizationResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ActionsListSelectedRepositoriesEnabledGithubActionsOrganizationResponse {
+    const NAME: &'static str = "ActionsListSelectedRepositoriesEnabledGithubActionsOrganizationResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "repositories"];
+        let mut next = 0;
+        let mut f0: Option<f64> = None;
+        let mut f1: Option<Vec<Repository>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsListSelectedRepositoriesEnabledGithubActionsOrganizationResponse {
+            total_count: required(f0, NAMES[0])?,
+            repositories: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct SelectedActions {
     /// Whether GitHub-owned actions are allowed. For example, this includes the actions in the `actions` organization.
@@ -808,6 +1768,44 @@ pub struct SelectedActions {
     /// > The `patterns_allowed` setting only applies to public repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patterns_allowed: Option<Vec<String>>,
+}
+impl<'de> serde::Deserialize<'de> for SelectedActions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SelectedActions {
+    const NAME: &'static str = "SelectedActions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "github_owned_allowed",
+            "verified_allowed",
+            "patterns_allowed",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<bool>> = None;
+        let mut f1: Option<Option<bool>> = None;
+        let mut f2: Option<Option<Vec<String>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SelectedActions {
+            github_owned_allowed: f0.flatten(),
+            verified_allowed: f1.flatten(),
+            patterns_allowed: f2.flatten(),
+        })
+    }
 }
 impl SelectedActions {
     /// A value with the required fields set and every optional field absent.
@@ -840,14 +1838,44 @@ impl SelectedActions {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SelfHostedRunnersSettings {
     /// The policy that controls whether self-hosted runners can be used by repositories in the organization
     pub enabled_repositories: SelfHostedRunnersSettingsEnabledRepositories,
     /// The URL to the endpoint for managing selected repositories for self-hosted runners in the organization
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for SelfHostedRunnersSettings {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SelfHostedRunnersSettings {
+    const NAME: &'static str = "SelfHostedRunnersSettings";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["enabled_repositories", "selected_repositories_url"];
+        let mut next = 0;
+        let mut f0: Option<SelfHostedRunnersSettingsEnabledRepositories> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SelfHostedRunnersSettings {
+            enabled_repositories: required(f0, NAMES[0])?,
+            selected_repositories_url: f1.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -877,13 +1905,44 @@ impl ActionsSetSelfHostedRunnersPermissionsOrganizationRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsListSelectedRepositoriesSelfHostedRunnersOrganizationResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repositories: Option<Vec<Repository>>,
+}
+impl<'de> serde::Deserialize<'de>
+for ActionsListSelectedRepositoriesSelfHostedRunnersOrganizationResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ActionsListSelectedRepositoriesSelfHostedRunnersOrganizationResponse {
+    const NAME: &'static str = "ActionsListSelectedRepositoriesSelfHostedRunnersOrganizationResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["total_count", "repositories"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<Vec<Repository>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsListSelectedRepositoriesSelfHostedRunnersOrganizationResponse {
+            total_count: f0.flatten(),
+            repositories: f1.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -916,13 +1975,47 @@ impl ActionsSetSelectedRepositoriesSelfHostedRunnersOrganizationRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsGetDefaultWorkflowPermissions {
     /// The default workflow permissions granted to the GITHUB_TOKEN when running workflows.
     pub default_workflow_permissions: ActionsDefaultWorkflowPermissions,
     /// Whether GitHub Actions can approve pull requests. Enabling this can be a security risk.
     pub can_approve_pull_request_reviews: bool,
+}
+impl<'de> serde::Deserialize<'de> for ActionsGetDefaultWorkflowPermissions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsGetDefaultWorkflowPermissions {
+    const NAME: &'static str = "ActionsGetDefaultWorkflowPermissions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "default_workflow_permissions",
+            "can_approve_pull_request_reviews",
+        ];
+        let mut next = 0;
+        let mut f0: Option<ActionsDefaultWorkflowPermissions> = None;
+        let mut f1: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsGetDefaultWorkflowPermissions {
+            default_workflow_permissions: required(f0, NAMES[0])?,
+            can_approve_pull_request_reviews: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 crate::open_enum! {
@@ -966,14 +2059,46 @@ impl ActionsSetDefaultWorkflowPermissions {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsListSelfHostedRunnerGroupsForOrgResponse {
     pub total_count: f64,
     pub runner_groups: Vec<RunnerGroupsOrg>,
 }
+impl<'de> serde::Deserialize<'de> for ActionsListSelfHostedRunnerGroupsForOrgResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ActionsListSelfHostedRunnerGroupsForOrgResponse {
+    const NAME: &'static str = "ActionsListSelfHostedRunnerGroupsForOrgResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "runner_groups"];
+        let mut next = 0;
+        let mut f0: Option<f64> = None;
+        let mut f1: Option<Vec<RunnerGroupsOrg>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsListSelfHostedRunnerGroupsForOrgResponse {
+            total_count: required(f0, NAMES[0])?,
+            runner_groups: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RunnerGroupsOrg {
     pub id: f64,
@@ -981,27 +2106,102 @@ pub struct RunnerGroupsOrg {
     pub visibility: String,
     pub default: bool,
     /// Link to the selected repositories resource for this runner group. Not present unless visibility was set to `selected`
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
     pub runners_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hosted_runners_url: Option<String>,
     /// The identifier of a hosted compute network configuration.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_configuration_id: Option<String>,
     pub inherited: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inherited_allows_public_repositories: Option<bool>,
     pub allows_public_repositories: bool,
     /// If `true`, the `restricted_to_workflows` and `selected_workflows` fields cannot be modified.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_restrictions_read_only: Option<bool>,
     /// If `true`, the runner group will be restricted to running only the workflows specified in the `selected_workflows` array.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restricted_to_workflows: Option<bool>,
     /// List of workflows the runner group should be allowed to run. This setting will be ignored unless `restricted_to_workflows` is set to `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_workflows: Option<Vec<String>>,
+}
+impl<'de> serde::Deserialize<'de> for RunnerGroupsOrg {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RunnerGroupsOrg {
+    const NAME: &'static str = "RunnerGroupsOrg";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "name",
+            "visibility",
+            "default",
+            "selected_repositories_url",
+            "runners_url",
+            "hosted_runners_url",
+            "network_configuration_id",
+            "inherited",
+            "inherited_allows_public_repositories",
+            "allows_public_repositories",
+            "workflow_restrictions_read_only",
+            "restricted_to_workflows",
+            "selected_workflows",
+        ];
+        let mut next = 0;
+        let mut f0: Option<f64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<bool> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<bool> = None;
+        let mut f9: Option<Option<bool>> = None;
+        let mut f10: Option<bool> = None;
+        let mut f11: Option<Option<bool>> = None;
+        let mut f12: Option<Option<bool>> = None;
+        let mut f13: Option<Option<Vec<String>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RunnerGroupsOrg {
+            id: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            visibility: required(f2, NAMES[2])?,
+            default: required(f3, NAMES[3])?,
+            selected_repositories_url: f4.flatten(),
+            runners_url: required(f5, NAMES[5])?,
+            hosted_runners_url: f6.flatten(),
+            network_configuration_id: f7.flatten(),
+            inherited: required(f8, NAMES[8])?,
+            inherited_allows_public_repositories: f9.flatten(),
+            allows_public_repositories: required(f10, NAMES[10])?,
+            workflow_restrictions_read_only: f11.flatten(),
+            restricted_to_workflows: f12.flatten(),
+            selected_workflows: f13.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1180,35 +2380,132 @@ impl ActionsUpdateSelfHostedRunnerGroupForOrgRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsListGithubHostedRunnersInGroupForOrgResponse {
     pub total_count: f64,
     pub runners: Vec<ActionsHostedRunner>,
 }
+impl<'de> serde::Deserialize<'de>
+for ActionsListGithubHostedRunnersInGroupForOrgResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ActionsListGithubHostedRunnersInGroupForOrgResponse {
+    const NAME: &'static str = "ActionsListGithubHostedRunnersInGroupForOrgResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "runners"];
+        let mut next = 0;
+        let mut f0: Option<f64> = None;
+        let mut f1: Option<Vec<ActionsHostedRunner>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsListGithubHostedRunnersInGroupForOrgResponse {
+            total_count: required(f0, NAMES[0])?,
+            runners: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsListRepoAccessToSelfHostedRunnerGroupInOrgResponse {
     pub total_count: f64,
     pub repositories: Vec<MinimalRepository>,
 }
+impl<'de> serde::Deserialize<'de>
+for ActionsListRepoAccessToSelfHostedRunnerGroupInOrgResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ActionsListRepoAccessToSelfHostedRunnerGroupInOrgResponse {
+    const NAME: &'static str = "ActionsListRepoAccessToSelfHostedRunnerGroupInOrgResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "repositories"];
+        let mut next = 0;
+        let mut f0: Option<f64> = None;
+        let mut f1: Option<Vec<MinimalRepository>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsListRepoAccessToSelfHostedRunnerGroupInOrgResponse {
+            total_count: required(f0, NAMES[0])?,
+            repositories: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsListSelfHostedRunnersInGroupForOrgResponse {
     pub total_count: f64,
     pub runners: Vec<Runner>,
 }
+impl<'de> serde::Deserialize<'de> for ActionsListSelfHostedRunnersInGroupForOrgResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ActionsListSelfHostedRunnersInGroupForOrgResponse {
+    const NAME: &'static str = "ActionsListSelfHostedRunnersInGroupForOrgResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "runners"];
+        let mut next = 0;
+        let mut f0: Option<f64> = None;
+        let mut f1: Option<Vec<Runner>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsListSelfHostedRunnersInGroupForOrgResponse {
+            total_count: required(f0, NAMES[0])?,
+            runners: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// A self hosted runner
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Runner {
     /// The ID of the runner.
     pub id: i64,
     /// The ID of the runner group.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_group_id: Option<i64>,
     /// The name of the runner.
     pub name: String,
@@ -1218,25 +2515,117 @@ pub struct Runner {
     pub status: String,
     pub busy: bool,
     pub labels: Vec<RunnerLabel>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ephemeral: Option<bool>,
     /// The version of the GitHub Actions Runner software. This is only set if the runner has connected to the service at least once.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for Runner {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Runner {
+    const NAME: &'static str = "Runner";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "runner_group_id",
+            "name",
+            "os",
+            "status",
+            "busy",
+            "labels",
+            "ephemeral",
+            "version",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<bool> = None;
+        let mut f6: Option<Vec<RunnerLabel>> = None;
+        let mut f7: Option<Option<bool>> = None;
+        let mut f8: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Runner {
+            id: required(f0, NAMES[0])?,
+            runner_group_id: f1.flatten(),
+            name: required(f2, NAMES[2])?,
+            os: required(f3, NAMES[3])?,
+            status: required(f4, NAMES[4])?,
+            busy: required(f5, NAMES[5])?,
+            labels: required(f6, NAMES[6])?,
+            ephemeral: f7.flatten(),
+            version: f8.flatten(),
+        })
+    }
 }
 
 /// A label for a self hosted runner
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RunnerLabel {
     /// Unique identifier of the label.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     /// Name of the label.
     pub name: String,
     /// The type of label. Read-only labels are applied automatically when the runner is configured.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<RunnerLabelType>,
+}
+impl<'de> serde::Deserialize<'de> for RunnerLabel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RunnerLabel {
+    const NAME: &'static str = "RunnerLabel";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "name", "type"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<RunnerLabelType>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RunnerLabel {
+            id: f0.flatten(),
+            name: required(f1, NAMES[1])?,
+            r#type: f2.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -1267,15 +2656,47 @@ impl ActionsSetSelfHostedRunnersInGroupForOrgRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsListSelfHostedRunnersForOrgResponse {
     pub total_count: i64,
     pub runners: Vec<Runner>,
 }
+impl<'de> serde::Deserialize<'de> for ActionsListSelfHostedRunnersForOrgResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ActionsListSelfHostedRunnersForOrgResponse {
+    const NAME: &'static str = "ActionsListSelfHostedRunnersForOrgResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "runners"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<Runner>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsListSelfHostedRunnersForOrgResponse {
+            total_count: required(f0, NAMES[0])?,
+            runners: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Runner Application
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RunnerApplication {
     pub os: String,
@@ -1283,10 +2704,58 @@ pub struct RunnerApplication {
     pub download_url: String,
     pub filename: String,
     /// A short lived bearer token used to download the runner, if needed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temp_download_token: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256_checksum: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for RunnerApplication {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RunnerApplication {
+    const NAME: &'static str = "RunnerApplication";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "os",
+            "architecture",
+            "download_url",
+            "filename",
+            "temp_download_token",
+            "sha256_checksum",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RunnerApplication {
+            os: required(f0, NAMES[0])?,
+            architecture: required(f1, NAMES[1])?,
+            download_url: required(f2, NAMES[2])?,
+            filename: required(f3, NAMES[3])?,
+            temp_download_token: f4.flatten(),
+            sha256_checksum: f5.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1340,7 +2809,7 @@ impl ActionsGenerateRunnerJitconfigForOrgRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsGenerateRunnerJitconfigForOrgResponse {
     /// A self hosted runner
@@ -1348,32 +2817,143 @@ pub struct ActionsGenerateRunnerJitconfigForOrgResponse {
     /// The base64 encoded runner configuration.
     pub encoded_jit_config: String,
 }
+impl<'de> serde::Deserialize<'de> for ActionsGenerateRunnerJitconfigForOrgResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ActionsGenerateRunnerJitconfigForOrgResponse {
+    const NAME: &'static str = "ActionsGenerateRunnerJitconfigForOrgResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["runner", "encoded_jit_config"];
+        let mut next = 0;
+        let mut f0: Option<Runner> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsGenerateRunnerJitconfigForOrgResponse {
+            runner: required(f0, NAMES[0])?,
+            encoded_jit_config: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Authentication Token
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AuthenticationToken {
     /// The token used for authentication
     pub token: String,
     /// The time this token expires
     pub expires_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<serde_json::Value>,
     /// The repositories this token has access to
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repositories: Option<Vec<Repository>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_file: Option<String>,
     /// Describe whether all repositories have been selected or there's a selection involved
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_selection: Option<InstallationRepositorySelection>,
 }
+impl<'de> serde::Deserialize<'de> for AuthenticationToken {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for AuthenticationToken {
+    const NAME: &'static str = "AuthenticationToken";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "token",
+            "expires_at",
+            "permissions",
+            "repositories",
+            "single_file",
+            "repository_selection",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<crate::Timestamp> = None;
+        let mut f2: Option<Option<serde_json::Value>> = None;
+        let mut f3: Option<Option<Vec<Repository>>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<InstallationRepositorySelection>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AuthenticationToken {
+            token: required(f0, NAMES[0])?,
+            expires_at: required(f1, NAMES[1])?,
+            permissions: f2.flatten(),
+            repositories: f3.flatten(),
+            single_file: f4.flatten(),
+            repository_selection: f5.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsListLabelsForSelfHostedRunnerForOrgResponse {
     pub total_count: i64,
     pub labels: Vec<RunnerLabel>,
+}
+impl<'de> serde::Deserialize<'de>
+for ActionsListLabelsForSelfHostedRunnerForOrgResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ActionsListLabelsForSelfHostedRunnerForOrgResponse {
+    const NAME: &'static str = "ActionsListLabelsForSelfHostedRunnerForOrgResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "labels"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<RunnerLabel>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsListLabelsForSelfHostedRunnerForOrgResponse {
+            total_count: required(f0, NAMES[0])?,
+            labels: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1455,15 +3035,46 @@ impl ActionsCreateOrUpdateOrgSecretRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsListArtifactsForRepoResponse {
     pub total_count: i64,
     pub artifacts: Vec<Artifact>,
 }
+impl<'de> serde::Deserialize<'de> for ActionsListArtifactsForRepoResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsListArtifactsForRepoResponse {
+    const NAME: &'static str = "ActionsListArtifactsForRepoResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "artifacts"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<Artifact>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsListArtifactsForRepoResponse {
+            total_count: required(f0, NAMES[0])?,
+            artifacts: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// An artifact
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Artifact {
     pub id: i64,
@@ -1480,34 +3091,175 @@ pub struct Artifact {
     pub expires_at: Option<crate::Timestamp>,
     pub updated_at: Option<crate::Timestamp>,
     /// The SHA256 digest of the artifact. This field will only be populated on artifacts uploaded with upload-artifact v4 or newer. For older versions, this field will be null.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_run: Option<ArtifactWorkflowRun>,
 }
+impl<'de> serde::Deserialize<'de> for Artifact {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Artifact {
+    const NAME: &'static str = "Artifact";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "name",
+            "size_in_bytes",
+            "url",
+            "archive_download_url",
+            "expired",
+            "created_at",
+            "expires_at",
+            "updated_at",
+            "digest",
+            "workflow_run",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<i64> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<bool> = None;
+        let mut f7: Option<Option<crate::Timestamp>> = None;
+        let mut f8: Option<Option<crate::Timestamp>> = None;
+        let mut f9: Option<Option<crate::Timestamp>> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<Option<ArtifactWorkflowRun>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Artifact {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            name: required(f2, NAMES[2])?,
+            size_in_bytes: required(f3, NAMES[3])?,
+            url: required(f4, NAMES[4])?,
+            archive_download_url: required(f5, NAMES[5])?,
+            expired: required(f6, NAMES[6])?,
+            created_at: f7.flatten(),
+            expires_at: f8.flatten(),
+            updated_at: f9.flatten(),
+            digest: f10.flatten(),
+            workflow_run: f11.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ArtifactWorkflowRun {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_repository_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_branch: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_sha: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for ArtifactWorkflowRun {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ArtifactWorkflowRun {
+    const NAME: &'static str = "ArtifactWorkflowRun";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "repository_id",
+            "head_repository_id",
+            "head_branch",
+            "head_sha",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<i64>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ArtifactWorkflowRun {
+            id: f0.flatten(),
+            repository_id: f1.flatten(),
+            head_repository_id: f2.flatten(),
+            head_branch: f3.flatten(),
+            head_sha: f4.flatten(),
+        })
+    }
 }
 
 /// GitHub Actions cache retention policy for a repository.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct ActionsCacheRetentionLimitForRepository {
     /// The maximum number of days to keep caches in this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cache_retention_days: Option<i64>,
+}
+impl<'de> serde::Deserialize<'de> for ActionsCacheRetentionLimitForRepository {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsCacheRetentionLimitForRepository {
+    const NAME: &'static str = "ActionsCacheRetentionLimitForRepository";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["max_cache_retention_days"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsCacheRetentionLimitForRepository {
+            max_cache_retention_days: f0.flatten(),
+        })
+    }
 }
 impl ActionsCacheRetentionLimitForRepository {
     /// A value with the required fields set and every optional field absent.
@@ -1526,12 +3278,40 @@ impl ActionsCacheRetentionLimitForRepository {
 }
 
 /// GitHub Actions cache storage policy for a repository.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct ActionsCacheStorageLimitForRepository {
     /// The maximum total cache size for this repository, in gigabytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cache_size_gb: Option<i64>,
+}
+impl<'de> serde::Deserialize<'de> for ActionsCacheStorageLimitForRepository {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsCacheStorageLimitForRepository {
+    const NAME: &'static str = "ActionsCacheStorageLimitForRepository";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["max_cache_size_gb"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsCacheStorageLimitForRepository {
+            max_cache_size_gb: f0.flatten(),
+        })
+    }
 }
 impl ActionsCacheStorageLimitForRepository {
     /// A value with the required fields set and every optional field absent.
@@ -1555,7 +3335,7 @@ crate::open_enum! {
 }
 
 /// Repository actions caches
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsCacheList {
     /// Total number of caches
@@ -1563,35 +3343,144 @@ pub struct ActionsCacheList {
     /// Array of caches
     pub actions_caches: Vec<ActionsCacheListActionsCachesItem>,
 }
+impl<'de> serde::Deserialize<'de> for ActionsCacheList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsCacheList {
+    const NAME: &'static str = "ActionsCacheList";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "actions_caches"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<ActionsCacheListActionsCachesItem>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsCacheList {
+            total_count: required(f0, NAMES[0])?,
+            actions_caches: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsCacheListActionsCachesItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#ref: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_accessed_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size_in_bytes: Option<i64>,
+}
+impl<'de> serde::Deserialize<'de> for ActionsCacheListActionsCachesItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsCacheListActionsCachesItem {
+    const NAME: &'static str = "ActionsCacheListActionsCachesItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "ref",
+            "key",
+            "version",
+            "last_accessed_at",
+            "created_at",
+            "size_in_bytes",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<crate::Timestamp>> = None;
+        let mut f5: Option<Option<crate::Timestamp>> = None;
+        let mut f6: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsCacheListActionsCachesItem {
+            id: f0.flatten(),
+            r#ref: f1.flatten(),
+            key: f2.flatten(),
+            version: f3.flatten(),
+            last_accessed_at: f4.flatten(),
+            created_at: f5.flatten(),
+            size_in_bytes: f6.flatten(),
+        })
+    }
 }
 
 /// A list of active concurrency groups for a repository.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ConcurrencyGroupList {
     pub total_count: i64,
     pub concurrency_groups: Vec<ConcurrencyGroupListConcurrencyGroupsItem>,
 }
+impl<'de> serde::Deserialize<'de> for ConcurrencyGroupList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ConcurrencyGroupList {
+    const NAME: &'static str = "ConcurrencyGroupList";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "concurrency_groups"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<ConcurrencyGroupListConcurrencyGroupsItem>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ConcurrencyGroupList {
+            total_count: required(f0, NAMES[0])?,
+            concurrency_groups: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ConcurrencyGroupListConcurrencyGroupsItem {
     /// The name of the concurrency group.
@@ -1600,10 +3489,45 @@ pub struct ConcurrencyGroupListConcurrencyGroupsItem {
     pub group_url: String,
     pub last_acquired_at: Option<crate::Timestamp>,
 }
+impl<'de> serde::Deserialize<'de> for ConcurrencyGroupListConcurrencyGroupsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ConcurrencyGroupListConcurrencyGroupsItem {
+    const NAME: &'static str = "ConcurrencyGroupListConcurrencyGroupsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["group_name", "group_url", "last_acquired_at"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ConcurrencyGroupListConcurrencyGroupsItem {
+            group_name: required(f0, NAMES[0])?,
+            group_url: required(f1, NAMES[1])?,
+            last_acquired_at: f2.flatten(),
+        })
+    }
+}
 
 /// A concurrency group with the workflow runs and jobs that are either currently holding
 /// or waiting for the concurrency group lease.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ConcurrencyGroup {
     /// The name of the concurrency group.
@@ -1613,8 +3537,50 @@ pub struct ConcurrencyGroup {
     pub total_count: i64,
     pub group_members: Vec<ConcurrencyGroupGroupMembersItem>,
 }
+impl<'de> serde::Deserialize<'de> for ConcurrencyGroup {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ConcurrencyGroup {
+    const NAME: &'static str = "ConcurrencyGroup";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "group_name",
+            "group_url",
+            "total_count",
+            "group_members",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<Vec<ConcurrencyGroupGroupMembersItem>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ConcurrencyGroup {
+            group_name: required(f0, NAMES[0])?,
+            group_url: required(f1, NAMES[1])?,
+            total_count: required(f2, NAMES[2])?,
+            group_members: required(f3, NAMES[3])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ConcurrencyGroupGroupMembersItem {
     /// The ID of the workflow run.
@@ -1626,18 +3592,76 @@ pub struct ConcurrencyGroupGroupMembersItem {
     /// Web URL for the workflow run.
     pub run_html_url: Option<String>,
     /// The ID of the job, when the item represents a job-level or reusable-workflow-level lease.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<i64>,
     /// The display name of the job, when the item represents a job-level or reusable-workflow-level lease.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_name: Option<String>,
     /// API URL for the job.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_url: Option<String>,
     /// Web URL for the job.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_html_url: Option<String>,
     pub status: ConcurrencyGroupGroupMembersItemStatus,
+}
+impl<'de> serde::Deserialize<'de> for ConcurrencyGroupGroupMembersItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ConcurrencyGroupGroupMembersItem {
+    const NAME: &'static str = "ConcurrencyGroupGroupMembersItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "run_id",
+            "run_name",
+            "run_url",
+            "run_html_url",
+            "job_id",
+            "job_name",
+            "job_url",
+            "job_html_url",
+            "status",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<ConcurrencyGroupGroupMembersItemStatus> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ConcurrencyGroupGroupMembersItem {
+            run_id: required(f0, NAMES[0])?,
+            run_name: required(f1, NAMES[1])?,
+            run_url: f2.flatten(),
+            run_html_url: f3.flatten(),
+            job_id: f4.flatten(),
+            job_name: f5.flatten(),
+            job_url: f6.flatten(),
+            job_html_url: f7.flatten(),
+            status: required(f8, NAMES[8])?,
+        })
+    }
 }
 
 crate::open_enum! {
@@ -1646,7 +3670,7 @@ crate::open_enum! {
 }
 
 /// Information of a job execution in a workflow run
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Job {
     /// The id of the job.
@@ -1655,7 +3679,6 @@ pub struct Job {
     pub run_id: i64,
     pub run_url: String,
     /// Attempt number of the associated workflow run, 1 for first attempt and higher if the workflow was re-run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_attempt: Option<i64>,
     pub node_id: String,
     /// The SHA of the commit that is being run.
@@ -1667,7 +3690,6 @@ pub struct Job {
     /// The outcome of the job.
     pub conclusion: Option<JobConclusion>,
     /// The time that the job created, in ISO 8601 format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<crate::Timestamp>,
     /// The time that the job started, in ISO 8601 format.
     pub started_at: crate::Timestamp,
@@ -1676,7 +3698,6 @@ pub struct Job {
     /// The name of the job.
     pub name: String,
     /// Steps in this job.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<JobStepsItem>>,
     pub check_run_url: String,
     /// Labels for the workflow job. Specified by the "runs_on" attribute in the action's workflow file.
@@ -1694,8 +3715,126 @@ pub struct Job {
     /// The name of the current branch.
     pub head_branch: Option<String>,
 }
+impl<'de> serde::Deserialize<'de> for Job {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Job {
+    const NAME: &'static str = "Job";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "run_id",
+            "run_url",
+            "run_attempt",
+            "node_id",
+            "head_sha",
+            "url",
+            "html_url",
+            "status",
+            "conclusion",
+            "created_at",
+            "started_at",
+            "completed_at",
+            "name",
+            "steps",
+            "check_run_url",
+            "labels",
+            "runner_id",
+            "runner_name",
+            "runner_group_id",
+            "runner_group_name",
+            "workflow_name",
+            "head_branch",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<Option<i64>> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<JobStatus> = None;
+        let mut f9: Option<Option<JobConclusion>> = None;
+        let mut f10: Option<Option<crate::Timestamp>> = None;
+        let mut f11: Option<crate::Timestamp> = None;
+        let mut f12: Option<Option<crate::Timestamp>> = None;
+        let mut f13: Option<String> = None;
+        let mut f14: Option<Option<Vec<JobStepsItem>>> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<Vec<String>> = None;
+        let mut f17: Option<Option<i64>> = None;
+        let mut f18: Option<Option<String>> = None;
+        let mut f19: Option<Option<i64>> = None;
+        let mut f20: Option<Option<String>> = None;
+        let mut f21: Option<Option<String>> = None;
+        let mut f22: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Job {
+            id: required(f0, NAMES[0])?,
+            run_id: required(f1, NAMES[1])?,
+            run_url: required(f2, NAMES[2])?,
+            run_attempt: f3.flatten(),
+            node_id: required(f4, NAMES[4])?,
+            head_sha: required(f5, NAMES[5])?,
+            url: required(f6, NAMES[6])?,
+            html_url: f7.flatten(),
+            status: required(f8, NAMES[8])?,
+            conclusion: f9.flatten(),
+            created_at: f10.flatten(),
+            started_at: required(f11, NAMES[11])?,
+            completed_at: f12.flatten(),
+            name: required(f13, NAMES[13])?,
+            steps: f14.flatten(),
+            check_run_url: required(f15, NAMES[15])?,
+            labels: required(f16, NAMES[16])?,
+            runner_id: f17.flatten(),
+            runner_name: f18.flatten(),
+            runner_group_id: f19.flatten(),
+            runner_group_name: f20.flatten(),
+            workflow_name: f21.flatten(),
+            head_branch: f22.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct JobStepsItem {
     /// The phase of the lifecycle that the job is currently in.
@@ -1706,11 +3845,59 @@ pub struct JobStepsItem {
     pub name: String,
     pub number: i64,
     /// The time that the step started, in ISO 8601 format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<crate::Timestamp>,
     /// The time that the job finished, in ISO 8601 format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<crate::Timestamp>,
+}
+impl<'de> serde::Deserialize<'de> for JobStepsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for JobStepsItem {
+    const NAME: &'static str = "JobStepsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "status",
+            "conclusion",
+            "name",
+            "number",
+            "started_at",
+            "completed_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<JobStepsItemStatus> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<i64> = None;
+        let mut f4: Option<Option<crate::Timestamp>> = None;
+        let mut f5: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(JobStepsItem {
+            status: required(f0, NAMES[0])?,
+            conclusion: f1.flatten(),
+            name: required(f2, NAMES[2])?,
+            number: required(f3, NAMES[3])?,
+            started_at: f4.flatten(),
+            completed_at: f5.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1746,20 +3933,59 @@ impl ActionsReRunJobForWorkflowRunRequest {
 }
 
 /// Actions OIDC subject customization for a repository
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OidcCustomSubRepo {
     /// Whether to use the default template or not. If `true`, the `include_claim_keys` field is ignored.
     pub use_default: bool,
     /// Array of unique strings. Each claim key can only contain alphanumeric characters and underscores.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_claim_keys: Option<Vec<String>>,
     /// Whether the repository has opted in to the immutable OIDC subject claim format. When `true`, OIDC tokens will use a stable, repository-ID-based `sub` claim. If not set at the repository level, falls back to the organization-level setting.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_immutable_subject: Option<bool>,
     /// The current `sub` claim prefix for this repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_claim_prefix: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for OidcCustomSubRepo {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for OidcCustomSubRepo {
+    const NAME: &'static str = "OidcCustomSubRepo";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "use_default",
+            "include_claim_keys",
+            "use_immutable_subject",
+            "sub_claim_prefix",
+        ];
+        let mut next = 0;
+        let mut f0: Option<bool> = None;
+        let mut f1: Option<Option<Vec<String>>> = None;
+        let mut f2: Option<Option<bool>> = None;
+        let mut f3: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OidcCustomSubRepo {
+            use_default: required(f0, NAMES[0])?,
+            include_claim_keys: f1.flatten(),
+            use_immutable_subject: f2.flatten(),
+            sub_claim_prefix: f3.flatten(),
+        })
+    }
 }
 
 /// Actions OIDC subject customization for a repository
@@ -1806,20 +4032,59 @@ impl ActionsSetCustomOidcSubClaimForRepoRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsRepositoryPermissions {
     /// Whether GitHub Actions is enabled on the repository.
     pub enabled: bool,
     /// The permissions policy that controls the actions and reusable workflows that are allowed to run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_actions: Option<AllowedActions>,
     /// The API URL to use to get or set the actions and reusable workflows that are allowed to run, when `allowed_actions` is set to `selected`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_actions_url: Option<String>,
     /// Whether actions must be pinned to a full-length commit SHA.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha_pinning_required: Option<bool>,
+}
+impl<'de> serde::Deserialize<'de> for ActionsRepositoryPermissions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsRepositoryPermissions {
+    const NAME: &'static str = "ActionsRepositoryPermissions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "enabled",
+            "allowed_actions",
+            "selected_actions_url",
+            "sha_pinning_required",
+        ];
+        let mut next = 0;
+        let mut f0: Option<bool> = None;
+        let mut f1: Option<Option<AllowedActions>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsRepositoryPermissions {
+            enabled: required(f0, NAMES[0])?,
+            allowed_actions: f1.flatten(),
+            selected_actions_url: f2.flatten(),
+            sha_pinning_required: f3.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1862,7 +4127,7 @@ impl ActionsSetGithubActionsPermissionsRepositoryRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct ActionsWorkflowAccessToRepository {
     /// Defines the level of access that workflows outside of the repository have to actions and reusable workflows within the
@@ -1870,6 +4135,34 @@ pub struct ActionsWorkflowAccessToRepository {
     ///
     /// `none` means the access is only possible from workflows in this repository. `user` level access allows sharing across user owned private repositories only. `organization` level access allows sharing across the organization.
     pub access_level: ActionsWorkflowAccessToRepositoryAccessLevel,
+}
+impl<'de> serde::Deserialize<'de> for ActionsWorkflowAccessToRepository {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsWorkflowAccessToRepository {
+    const NAME: &'static str = "ActionsWorkflowAccessToRepository";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["access_level"];
+        let mut next = 0;
+        let mut f0: Option<ActionsWorkflowAccessToRepositoryAccessLevel> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsWorkflowAccessToRepository {
+            access_level: required(f0, NAMES[0])?,
+        })
+    }
 }
 impl ActionsWorkflowAccessToRepository {
     /// A value with the required fields set and every optional field absent.
@@ -1909,28 +4202,56 @@ crate::open_enum! {
     "waiting", Pending = "pending", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsListWorkflowRunsForRepoResponse {
     pub total_count: i64,
     pub workflow_runs: Vec<WorkflowRun>,
 }
+impl<'de> serde::Deserialize<'de> for ActionsListWorkflowRunsForRepoResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsListWorkflowRunsForRepoResponse {
+    const NAME: &'static str = "ActionsListWorkflowRunsForRepoResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "workflow_runs"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<WorkflowRun>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsListWorkflowRunsForRepoResponse {
+            total_count: required(f0, NAMES[0])?,
+            workflow_runs: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// An invocation of a workflow
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct WorkflowRun {
     /// The ID of the workflow run.
     pub id: i64,
     /// The name of the workflow run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub node_id: String,
     /// The ID of the associated check suite.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_suite_id: Option<i64>,
     /// The node ID of the associated check suite.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_suite_node_id: Option<String>,
     pub head_branch: Option<String>,
     /// The SHA of the head commit that points to the version of the workflow being run.
@@ -1940,9 +4261,7 @@ pub struct WorkflowRun {
     /// The auto incrementing run number for the workflow run.
     pub run_number: i64,
     /// Attempt number of the run, 1 for first attempt and higher if the workflow was re-run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_attempt: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub referenced_workflows: Option<Vec<ReferencedWorkflow>>,
     pub event: String,
     pub status: Option<String>,
@@ -1957,13 +4276,10 @@ pub struct WorkflowRun {
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
     /// A GitHub user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<SimpleUser>,
     /// A GitHub user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triggering_actor: Option<SimpleUser>,
     /// The start time of the latest run. Resets on re-run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_started_at: Option<crate::Timestamp>,
     /// The URL to the jobs for the workflow run.
     pub jobs_url: String,
@@ -1978,7 +4294,6 @@ pub struct WorkflowRun {
     /// The URL to rerun the workflow run.
     pub rerun_url: String,
     /// The URL to the previous attempted run of this workflow, if one exists.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_attempt_url: Option<String>,
     /// The URL to the workflow.
     pub workflow_url: String,
@@ -1987,24 +4302,226 @@ pub struct WorkflowRun {
     pub repository: MinimalRepository,
     /// Minimal Repository
     pub head_repository: MinimalRepository,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_repository_id: Option<i64>,
     /// The event-specific title associated with the run or the run-name if set, or the value of `run-name` if it is set in the workflow.
     pub display_title: String,
 }
+impl<'de> serde::Deserialize<'de> for WorkflowRun {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for WorkflowRun {
+    const NAME: &'static str = "WorkflowRun";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "name",
+            "node_id",
+            "check_suite_id",
+            "check_suite_node_id",
+            "head_branch",
+            "head_sha",
+            "path",
+            "run_number",
+            "run_attempt",
+            "referenced_workflows",
+            "event",
+            "status",
+            "conclusion",
+            "workflow_id",
+            "url",
+            "html_url",
+            "pull_requests",
+            "created_at",
+            "updated_at",
+            "actor",
+            "triggering_actor",
+            "run_started_at",
+            "jobs_url",
+            "logs_url",
+            "check_suite_url",
+            "artifacts_url",
+            "cancel_url",
+            "rerun_url",
+            "previous_attempt_url",
+            "workflow_url",
+            "head_commit",
+            "repository",
+            "head_repository",
+            "head_repository_id",
+            "display_title",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<Option<i64>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<i64> = None;
+        let mut f9: Option<Option<i64>> = None;
+        let mut f10: Option<Option<Vec<ReferencedWorkflow>>> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<String>> = None;
+        let mut f14: Option<i64> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<Option<Vec<PullRequestMinimal>>> = None;
+        let mut f18: Option<crate::Timestamp> = None;
+        let mut f19: Option<crate::Timestamp> = None;
+        let mut f20: Option<Option<SimpleUser>> = None;
+        let mut f21: Option<Option<SimpleUser>> = None;
+        let mut f22: Option<Option<crate::Timestamp>> = None;
+        let mut f23: Option<String> = None;
+        let mut f24: Option<String> = None;
+        let mut f25: Option<String> = None;
+        let mut f26: Option<String> = None;
+        let mut f27: Option<String> = None;
+        let mut f28: Option<String> = None;
+        let mut f29: Option<Option<String>> = None;
+        let mut f30: Option<String> = None;
+        let mut f31: Option<Option<SimpleCommit>> = None;
+        let mut f32: Option<MinimalRepository> = None;
+        let mut f33: Option<MinimalRepository> = None;
+        let mut f34: Option<Option<i64>> = None;
+        let mut f35: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                33 => put(&mut f33, &mut map, NAMES[33])?,
+                34 => put(&mut f34, &mut map, NAMES[34])?,
+                35 => put(&mut f35, &mut map, NAMES[35])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(WorkflowRun {
+            id: required(f0, NAMES[0])?,
+            name: f1.flatten(),
+            node_id: required(f2, NAMES[2])?,
+            check_suite_id: f3.flatten(),
+            check_suite_node_id: f4.flatten(),
+            head_branch: f5.flatten(),
+            head_sha: required(f6, NAMES[6])?,
+            path: required(f7, NAMES[7])?,
+            run_number: required(f8, NAMES[8])?,
+            run_attempt: f9.flatten(),
+            referenced_workflows: f10.flatten(),
+            event: required(f11, NAMES[11])?,
+            status: f12.flatten(),
+            conclusion: f13.flatten(),
+            workflow_id: required(f14, NAMES[14])?,
+            url: required(f15, NAMES[15])?,
+            html_url: required(f16, NAMES[16])?,
+            pull_requests: f17.flatten(),
+            created_at: required(f18, NAMES[18])?,
+            updated_at: required(f19, NAMES[19])?,
+            actor: f20.flatten(),
+            triggering_actor: f21.flatten(),
+            run_started_at: f22.flatten(),
+            jobs_url: required(f23, NAMES[23])?,
+            logs_url: required(f24, NAMES[24])?,
+            check_suite_url: required(f25, NAMES[25])?,
+            artifacts_url: required(f26, NAMES[26])?,
+            cancel_url: required(f27, NAMES[27])?,
+            rerun_url: required(f28, NAMES[28])?,
+            previous_attempt_url: f29.flatten(),
+            workflow_url: required(f30, NAMES[30])?,
+            head_commit: f31.flatten(),
+            repository: required(f32, NAMES[32])?,
+            head_repository: required(f33, NAMES[33])?,
+            head_repository_id: f34.flatten(),
+            display_title: required(f35, NAMES[35])?,
+        })
+    }
+}
 
 /// A workflow referenced/reused by the initial caller workflow
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ReferencedWorkflow {
     pub path: String,
     pub sha: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#ref: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for ReferencedWorkflow {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ReferencedWorkflow {
+    const NAME: &'static str = "ReferencedWorkflow";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["path", "sha", "ref"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ReferencedWorkflow {
+            path: required(f0, NAMES[0])?,
+            sha: required(f1, NAMES[1])?,
+            r#ref: f2.flatten(),
+        })
+    }
 }
 
 /// An entry in the reviews log for environment deployments
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct EnvironmentApprovals {
     /// The list of environments that were approved or rejected
@@ -2016,28 +4533,112 @@ pub struct EnvironmentApprovals {
     /// The comment submitted with the deployment review
     pub comment: String,
 }
+impl<'de> serde::Deserialize<'de> for EnvironmentApprovals {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for EnvironmentApprovals {
+    const NAME: &'static str = "EnvironmentApprovals";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["environments", "state", "user", "comment"];
+        let mut next = 0;
+        let mut f0: Option<Vec<EnvironmentApprovalsEnvironmentsItem>> = None;
+        let mut f1: Option<EnvironmentApprovalsState> = None;
+        let mut f2: Option<SimpleUser> = None;
+        let mut f3: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(EnvironmentApprovals {
+            environments: required(f0, NAMES[0])?,
+            state: required(f1, NAMES[1])?,
+            user: required(f2, NAMES[2])?,
+            comment: required(f3, NAMES[3])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct EnvironmentApprovalsEnvironmentsItem {
     /// The id of the environment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
     /// The name of the environment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
     /// The time that the environment was created, in ISO 8601 format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<crate::Timestamp>,
     /// The time that the environment was last updated, in ISO 8601 format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
+}
+impl<'de> serde::Deserialize<'de> for EnvironmentApprovalsEnvironmentsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for EnvironmentApprovalsEnvironmentsItem {
+    const NAME: &'static str = "EnvironmentApprovalsEnvironmentsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "name",
+            "url",
+            "html_url",
+            "created_at",
+            "updated_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<crate::Timestamp>> = None;
+        let mut f6: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(EnvironmentApprovalsEnvironmentsItem {
+            id: f0.flatten(),
+            node_id: f1.flatten(),
+            name: f2.flatten(),
+            url: f3.flatten(),
+            html_url: f4.flatten(),
+            created_at: f5.flatten(),
+            updated_at: f6.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -2047,15 +4648,47 @@ crate::open_enum! {
     "pending", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsListJobsForWorkflowRunAttemptResponse {
     pub total_count: i64,
     pub jobs: Vec<Job>,
 }
+impl<'de> serde::Deserialize<'de> for ActionsListJobsForWorkflowRunAttemptResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ActionsListJobsForWorkflowRunAttemptResponse {
+    const NAME: &'static str = "ActionsListJobsForWorkflowRunAttemptResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "jobs"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<Job>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsListJobsForWorkflowRunAttemptResponse {
+            total_count: required(f0, NAMES[0])?,
+            jobs: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// A list of concurrency groups associated with a workflow run.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ConcurrencyGroupRunList {
     /// The total number of concurrency groups this workflow run participates in,
@@ -2066,8 +4699,39 @@ pub struct ConcurrencyGroupRunList {
     pub total_count: i64,
     pub concurrency_groups: Vec<ConcurrencyGroupRunListConcurrencyGroupsItem>,
 }
+impl<'de> serde::Deserialize<'de> for ConcurrencyGroupRunList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ConcurrencyGroupRunList {
+    const NAME: &'static str = "ConcurrencyGroupRunList";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "concurrency_groups"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<ConcurrencyGroupRunListConcurrencyGroupsItem>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ConcurrencyGroupRunList {
+            total_count: required(f0, NAMES[0])?,
+            concurrency_groups: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ConcurrencyGroupRunListConcurrencyGroupsItem {
     /// The name of the concurrency group.
@@ -2083,8 +4747,45 @@ pub struct ConcurrencyGroupRunListConcurrencyGroupsItem {
     /// longer has any active or queued items in this group.
     pub group_members: Vec<ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItem>,
 }
+impl<'de> serde::Deserialize<'de> for ConcurrencyGroupRunListConcurrencyGroupsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ConcurrencyGroupRunListConcurrencyGroupsItem {
+    const NAME: &'static str = "ConcurrencyGroupRunListConcurrencyGroupsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["group_name", "group_url", "group_members"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<
+            Vec<ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItem>,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ConcurrencyGroupRunListConcurrencyGroupsItem {
+            group_name: required(f0, NAMES[0])?,
+            group_url: required(f1, NAMES[1])?,
+            group_members: required(f2, NAMES[2])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItem {
     /// The ID of the workflow run.
@@ -2100,18 +4801,86 @@ pub struct ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItem {
     /// API URL to get items ahead of this item in the concurrency group.
     pub position_url: String,
     /// The ID of the job, when the item represents a job-level or reusable-workflow-level lease.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<i64>,
     /// The display name of the job, when the item represents a job-level or reusable-workflow-level lease.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_name: Option<String>,
     /// API URL for the job.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_url: Option<String>,
     /// Web URL for the job.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_html_url: Option<String>,
     pub status: ConcurrencyGroupGroupMembersItemStatus,
+}
+impl<'de> serde::Deserialize<'de>
+for ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItem {
+    const NAME: &'static str = "ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "run_id",
+            "run_name",
+            "run_url",
+            "run_html_url",
+            "position",
+            "position_url",
+            "job_id",
+            "job_name",
+            "job_url",
+            "job_html_url",
+            "status",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<i64> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<i64>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<ConcurrencyGroupGroupMembersItemStatus> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItem {
+            run_id: required(f0, NAMES[0])?,
+            run_name: required(f1, NAMES[1])?,
+            run_url: f2.flatten(),
+            run_html_url: f3.flatten(),
+            position: required(f4, NAMES[4])?,
+            position_url: required(f5, NAMES[5])?,
+            job_id: f6.flatten(),
+            job_name: f7.flatten(),
+            job_url: f8.flatten(),
+            job_html_url: f9.flatten(),
+            status: required(f10, NAMES[10])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -2215,7 +4984,7 @@ crate::open_enum! {
 }
 
 /// Details of a deployment that is waiting for protection rules to pass
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PendingDeployment {
     pub environment: PendingDeploymentEnvironment,
@@ -2228,22 +4997,103 @@ pub struct PendingDeployment {
     /// The people or teams that may approve jobs that reference the environment. You can list up to six users or teams as reviewers. The reviewers must have at least read access to the repository. Only one of the required reviewers needs to approve the job for it to proceed.
     pub reviewers: Vec<PendingDeploymentReviewersItem>,
 }
+impl<'de> serde::Deserialize<'de> for PendingDeployment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PendingDeployment {
+    const NAME: &'static str = "PendingDeployment";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "environment",
+            "wait_timer",
+            "wait_timer_started_at",
+            "current_user_can_approve",
+            "reviewers",
+        ];
+        let mut next = 0;
+        let mut f0: Option<PendingDeploymentEnvironment> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<Option<crate::Timestamp>> = None;
+        let mut f3: Option<bool> = None;
+        let mut f4: Option<Vec<PendingDeploymentReviewersItem>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PendingDeployment {
+            environment: required(f0, NAMES[0])?,
+            wait_timer: required(f1, NAMES[1])?,
+            wait_timer_started_at: f2.flatten(),
+            current_user_can_approve: required(f3, NAMES[3])?,
+            reviewers: required(f4, NAMES[4])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PendingDeploymentEnvironment {
     /// The id of the environment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
     /// The name of the environment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for PendingDeploymentEnvironment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PendingDeploymentEnvironment {
+    const NAME: &'static str = "PendingDeploymentEnvironment";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["id", "node_id", "name", "url", "html_url"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PendingDeploymentEnvironment {
+            id: f0.flatten(),
+            node_id: f1.flatten(),
+            name: f2.flatten(),
+            url: f3.flatten(),
+            html_url: f4.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -2318,50 +5168,207 @@ impl ActionsReRunWorkflowRequest {
 }
 
 /// Workflow Run Usage
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct WorkflowRunUsage {
     pub billable: WorkflowRunUsageBillable,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_duration_ms: Option<i64>,
 }
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WorkflowRunUsageBillable {
-    #[serde(rename = "UBUNTU", default, skip_serializing_if = "Option::is_none")]
-    pub ubuntu: Option<WorkflowRunUsageBillableUbuntu>,
-    #[serde(rename = "MACOS", default, skip_serializing_if = "Option::is_none")]
-    pub macos: Option<WorkflowRunUsageBillableUbuntu>,
-    #[serde(rename = "WINDOWS", default, skip_serializing_if = "Option::is_none")]
-    pub windows: Option<WorkflowRunUsageBillableUbuntu>,
+impl<'de> serde::Deserialize<'de> for WorkflowRunUsage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for WorkflowRunUsage {
+    const NAME: &'static str = "WorkflowRunUsage";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["billable", "run_duration_ms"];
+        let mut next = 0;
+        let mut f0: Option<WorkflowRunUsageBillable> = None;
+        let mut f1: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(WorkflowRunUsage {
+            billable: required(f0, NAMES[0])?,
+            run_duration_ms: f1.flatten(),
+        })
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct WorkflowRunUsageBillable {
+    pub ubuntu: Option<WorkflowRunUsageBillableUbuntu>,
+    pub macos: Option<WorkflowRunUsageBillableUbuntu>,
+    pub windows: Option<WorkflowRunUsageBillableUbuntu>,
+}
+impl<'de> serde::Deserialize<'de> for WorkflowRunUsageBillable {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for WorkflowRunUsageBillable {
+    const NAME: &'static str = "WorkflowRunUsageBillable";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["UBUNTU", "MACOS", "WINDOWS"];
+        let mut next = 0;
+        let mut f0: Option<Option<WorkflowRunUsageBillableUbuntu>> = None;
+        let mut f1: Option<Option<WorkflowRunUsageBillableUbuntu>> = None;
+        let mut f2: Option<Option<WorkflowRunUsageBillableUbuntu>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(WorkflowRunUsageBillable {
+            ubuntu: f0.flatten(),
+            macos: f1.flatten(),
+            windows: f2.flatten(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct WorkflowRunUsageBillableUbuntu {
     pub total_ms: i64,
     pub jobs: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_runs: Option<Vec<WorkflowRunUsageBillableUbuntuJobRunsItem>>,
 }
+impl<'de> serde::Deserialize<'de> for WorkflowRunUsageBillableUbuntu {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for WorkflowRunUsageBillableUbuntu {
+    const NAME: &'static str = "WorkflowRunUsageBillableUbuntu";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_ms", "jobs", "job_runs"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<Option<Vec<WorkflowRunUsageBillableUbuntuJobRunsItem>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(WorkflowRunUsageBillableUbuntu {
+            total_ms: required(f0, NAMES[0])?,
+            jobs: required(f1, NAMES[1])?,
+            job_runs: f2.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct WorkflowRunUsageBillableUbuntuJobRunsItem {
     pub job_id: i64,
     pub duration_ms: i64,
 }
+impl<'de> serde::Deserialize<'de> for WorkflowRunUsageBillableUbuntuJobRunsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for WorkflowRunUsageBillableUbuntuJobRunsItem {
+    const NAME: &'static str = "WorkflowRunUsageBillableUbuntuJobRunsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["job_id", "duration_ms"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(WorkflowRunUsageBillableUbuntuJobRunsItem {
+            job_id: required(f0, NAMES[0])?,
+            duration_ms: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsListRepoWorkflowsResponse {
     pub total_count: i64,
     pub workflows: Vec<Workflow>,
 }
+impl<'de> serde::Deserialize<'de> for ActionsListRepoWorkflowsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsListRepoWorkflowsResponse {
+    const NAME: &'static str = "ActionsListRepoWorkflowsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "workflows"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<Workflow>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsListRepoWorkflowsResponse {
+            total_count: required(f0, NAMES[0])?,
+            workflows: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// A GitHub Actions workflow
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Workflow {
     pub id: i64,
@@ -2374,8 +5381,77 @@ pub struct Workflow {
     pub url: String,
     pub html_url: String,
     pub badge_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<crate::Timestamp>,
+}
+impl<'de> serde::Deserialize<'de> for Workflow {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Workflow {
+    const NAME: &'static str = "Workflow";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "name",
+            "path",
+            "state",
+            "created_at",
+            "updated_at",
+            "url",
+            "html_url",
+            "badge_url",
+            "deleted_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<WorkflowState> = None;
+        let mut f5: Option<crate::Timestamp> = None;
+        let mut f6: Option<crate::Timestamp> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Workflow {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            name: required(f2, NAMES[2])?,
+            path: required(f3, NAMES[3])?,
+            state: required(f4, NAMES[4])?,
+            created_at: required(f5, NAMES[5])?,
+            updated_at: required(f6, NAMES[6])?,
+            url: required(f7, NAMES[7])?,
+            html_url: required(f8, NAMES[8])?,
+            badge_url: required(f9, NAMES[9])?,
+            deleted_at: f10.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -2425,7 +5501,7 @@ impl ActionsCreateWorkflowDispatchRequest {
 }
 
 /// Response containing the workflow run ID and URLs.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct WorkflowDispatchResponse {
     /// The ID of the workflow run.
@@ -2434,29 +5510,149 @@ pub struct WorkflowDispatchResponse {
     pub run_url: String,
     pub html_url: String,
 }
+impl<'de> serde::Deserialize<'de> for WorkflowDispatchResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for WorkflowDispatchResponse {
+    const NAME: &'static str = "WorkflowDispatchResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["workflow_run_id", "run_url", "html_url"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(WorkflowDispatchResponse {
+            workflow_run_id: required(f0, NAMES[0])?,
+            run_url: required(f1, NAMES[1])?,
+            html_url: required(f2, NAMES[2])?,
+        })
+    }
+}
 
 /// Workflow Usage
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct WorkflowUsage {
     pub billable: WorkflowUsageBillable,
 }
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct WorkflowUsageBillable {
-    #[serde(rename = "UBUNTU", default, skip_serializing_if = "Option::is_none")]
-    pub ubuntu: Option<WorkflowUsageBillableUbuntu>,
-    #[serde(rename = "MACOS", default, skip_serializing_if = "Option::is_none")]
-    pub macos: Option<WorkflowUsageBillableUbuntu>,
-    #[serde(rename = "WINDOWS", default, skip_serializing_if = "Option::is_none")]
-    pub windows: Option<WorkflowUsageBillableUbuntu>,
+impl<'de> serde::Deserialize<'de> for WorkflowUsage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for WorkflowUsage {
+    const NAME: &'static str = "WorkflowUsage";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["billable"];
+        let mut next = 0;
+        let mut f0: Option<WorkflowUsageBillable> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(WorkflowUsage {
+            billable: required(f0, NAMES[0])?,
+        })
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct WorkflowUsageBillable {
+    pub ubuntu: Option<WorkflowUsageBillableUbuntu>,
+    pub macos: Option<WorkflowUsageBillableUbuntu>,
+    pub windows: Option<WorkflowUsageBillableUbuntu>,
+}
+impl<'de> serde::Deserialize<'de> for WorkflowUsageBillable {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for WorkflowUsageBillable {
+    const NAME: &'static str = "WorkflowUsageBillable";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["UBUNTU", "MACOS", "WINDOWS"];
+        let mut next = 0;
+        let mut f0: Option<Option<WorkflowUsageBillableUbuntu>> = None;
+        let mut f1: Option<Option<WorkflowUsageBillableUbuntu>> = None;
+        let mut f2: Option<Option<WorkflowUsageBillableUbuntu>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(WorkflowUsageBillable {
+            ubuntu: f0.flatten(),
+            macos: f1.flatten(),
+            windows: f2.flatten(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct WorkflowUsageBillableUbuntu {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_ms: Option<i64>,
+}
+impl<'de> serde::Deserialize<'de> for WorkflowUsageBillableUbuntu {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for WorkflowUsageBillableUbuntu {
+    const NAME: &'static str = "WorkflowUsageBillableUbuntu";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["total_ms"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(WorkflowUsageBillableUbuntu {
+            total_ms: f0.flatten(),
+        })
+    }
 }
 

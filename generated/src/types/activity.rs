@@ -4,7 +4,7 @@
 use super::*;
 
 /// Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Event {
     pub id: String,
@@ -13,32 +13,172 @@ pub struct Event {
     pub actor: Actor,
     pub repo: EventRepo,
     /// Actor
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org: Option<Actor>,
     pub payload: EventPayload,
     pub public: bool,
     pub created_at: Option<crate::Timestamp>,
 }
+impl<'de> serde::Deserialize<'de> for Event {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Event {
+    const NAME: &'static str = "Event";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "type",
+            "actor",
+            "repo",
+            "org",
+            "payload",
+            "public",
+            "created_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Actor> = None;
+        let mut f3: Option<EventRepo> = None;
+        let mut f4: Option<Option<Actor>> = None;
+        let mut f5: Option<EventPayload> = None;
+        let mut f6: Option<bool> = None;
+        let mut f7: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Event {
+            id: required(f0, NAMES[0])?,
+            r#type: f1.flatten(),
+            actor: required(f2, NAMES[2])?,
+            repo: required(f3, NAMES[3])?,
+            org: f4.flatten(),
+            payload: required(f5, NAMES[5])?,
+            public: required(f6, NAMES[6])?,
+            created_at: f7.flatten(),
+        })
+    }
+}
 
 /// Actor
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Actor {
     pub id: i64,
     pub login: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_login: Option<String>,
     pub gravatar_id: Option<String>,
     pub url: String,
     pub avatar_url: String,
 }
+impl<'de> serde::Deserialize<'de> for Actor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Actor {
+    const NAME: &'static str = "Actor";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "login",
+            "display_login",
+            "gravatar_id",
+            "url",
+            "avatar_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Actor {
+            id: required(f0, NAMES[0])?,
+            login: required(f1, NAMES[1])?,
+            display_login: f2.flatten(),
+            gravatar_id: f3.flatten(),
+            url: required(f4, NAMES[4])?,
+            avatar_url: required(f5, NAMES[5])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct EventRepo {
     pub id: i64,
     pub name: String,
     pub url: String,
+}
+impl<'de> serde::Deserialize<'de> for EventRepo {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for EventRepo {
+    const NAME: &'static str = "EventRepo";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "name", "url"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(EventRepo {
+            id: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -141,20 +281,69 @@ impl From<WatchEvent> for EventPayload {
 }
 
 /// CreateEvent
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CreateEvent {
     pub r#ref: String,
     pub ref_type: String,
     pub full_ref: String,
     pub master_branch: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub pusher_type: String,
 }
+impl<'de> serde::Deserialize<'de> for CreateEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CreateEvent {
+    const NAME: &'static str = "CreateEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "ref",
+            "ref_type",
+            "full_ref",
+            "master_branch",
+            "description",
+            "pusher_type",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CreateEvent {
+            r#ref: required(f0, NAMES[0])?,
+            ref_type: required(f1, NAMES[1])?,
+            full_ref: required(f2, NAMES[2])?,
+            master_branch: required(f3, NAMES[3])?,
+            description: f4.flatten(),
+            pusher_type: required(f5, NAMES[5])?,
+        })
+    }
+}
 
 /// DeleteEvent
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DeleteEvent {
     pub r#ref: String,
@@ -162,38 +351,151 @@ pub struct DeleteEvent {
     pub full_ref: String,
     pub pusher_type: String,
 }
+impl<'de> serde::Deserialize<'de> for DeleteEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for DeleteEvent {
+    const NAME: &'static str = "DeleteEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["ref", "ref_type", "full_ref", "pusher_type"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DeleteEvent {
+            r#ref: required(f0, NAMES[0])?,
+            ref_type: required(f1, NAMES[1])?,
+            full_ref: required(f2, NAMES[2])?,
+            pusher_type: required(f3, NAMES[3])?,
+        })
+    }
+}
 
 /// DiscussionEvent
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DiscussionEvent {
     pub action: String,
     /// A Discussion in a repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discussion: Option<Discussion>,
+}
+impl<'de> serde::Deserialize<'de> for DiscussionEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for DiscussionEvent {
+    const NAME: &'static str = "DiscussionEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["action", "discussion"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<Discussion>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DiscussionEvent {
+            action: required(f0, NAMES[0])?,
+            discussion: f1.flatten(),
+        })
+    }
 }
 
 /// IssuesEvent
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssuesEvent {
     pub action: String,
     /// Issues are a great way to keep track of tasks, enhancements, and bugs for your projects.
     pub issue: Issue,
     /// A GitHub user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<SimpleUser>>,
     /// Color-coded labels help you categorize and filter your issues (just like labels in Gmail).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<Label>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<Label>>,
+}
+impl<'de> serde::Deserialize<'de> for IssuesEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for IssuesEvent {
+    const NAME: &'static str = "IssuesEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "action",
+            "issue",
+            "assignee",
+            "assignees",
+            "label",
+            "labels",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Issue> = None;
+        let mut f2: Option<Option<SimpleUser>> = None;
+        let mut f3: Option<Option<Vec<SimpleUser>>> = None;
+        let mut f4: Option<Option<Label>> = None;
+        let mut f5: Option<Option<Vec<Label>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssuesEvent {
+            action: required(f0, NAMES[0])?,
+            issue: required(f1, NAMES[1])?,
+            assignee: f2.flatten(),
+            assignees: f3.flatten(),
+            label: f4.flatten(),
+            labels: f5.flatten(),
+        })
+    }
 }
 
 /// IssueCommentEvent
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssueCommentEvent {
     pub action: String,
@@ -202,221 +504,661 @@ pub struct IssueCommentEvent {
     /// Comments provide a way for people to collaborate on an issue.
     pub comment: IssueComment,
 }
+impl<'de> serde::Deserialize<'de> for IssueCommentEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for IssueCommentEvent {
+    const NAME: &'static str = "IssueCommentEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["action", "issue", "comment"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Issue> = None;
+        let mut f2: Option<IssueComment> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssueCommentEvent {
+            action: required(f0, NAMES[0])?,
+            issue: required(f1, NAMES[1])?,
+            comment: required(f2, NAMES[2])?,
+        })
+    }
+}
 
 /// ForkEvent
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ForkEvent {
     pub action: String,
     pub forkee: ForkEventForkee,
 }
+impl<'de> serde::Deserialize<'de> for ForkEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ForkEvent {
+    const NAME: &'static str = "ForkEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["action", "forkee"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<ForkEventForkee> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ForkEvent {
+            action: required(f0, NAMES[0])?,
+            forkee: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ForkEventForkee {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private: Option<bool>,
     /// A GitHub user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fork: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forks_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collaborators_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teams_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branches_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blobs_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_tags_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_refs_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trees_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statuses_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub languages_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stargazers_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contributors_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscribers_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commits_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_commits_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_comment_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contents_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compare_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merges_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archive_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub downloads_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issues_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pulls_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub milestones_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub releases_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployments_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pushed_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clone_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub svn_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub homepage: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stargazers_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watchers_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_issues: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_projects: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_downloads: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_wiki: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_pages: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_discussions: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forks_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mirror_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_issues_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub license: Option<LicenseSimple>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_forking: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_template: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topics: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forks: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_issues: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watchers: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_branch: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<bool>,
+}
+impl<'de> serde::Deserialize<'de> for ForkEventForkee {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ForkEventForkee {
+    const NAME: &'static str = "ForkEventForkee";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "name",
+            "full_name",
+            "private",
+            "owner",
+            "html_url",
+            "description",
+            "fork",
+            "url",
+            "forks_url",
+            "keys_url",
+            "collaborators_url",
+            "teams_url",
+            "hooks_url",
+            "issue_events_url",
+            "events_url",
+            "assignees_url",
+            "branches_url",
+            "tags_url",
+            "blobs_url",
+            "git_tags_url",
+            "git_refs_url",
+            "trees_url",
+            "statuses_url",
+            "languages_url",
+            "stargazers_url",
+            "contributors_url",
+            "subscribers_url",
+            "subscription_url",
+            "commits_url",
+            "git_commits_url",
+            "comments_url",
+            "issue_comment_url",
+            "contents_url",
+            "compare_url",
+            "merges_url",
+            "archive_url",
+            "downloads_url",
+            "issues_url",
+            "pulls_url",
+            "milestones_url",
+            "notifications_url",
+            "labels_url",
+            "releases_url",
+            "deployments_url",
+            "created_at",
+            "updated_at",
+            "pushed_at",
+            "git_url",
+            "ssh_url",
+            "clone_url",
+            "svn_url",
+            "homepage",
+            "size",
+            "stargazers_count",
+            "watchers_count",
+            "language",
+            "has_issues",
+            "has_projects",
+            "has_downloads",
+            "has_wiki",
+            "has_pages",
+            "has_discussions",
+            "has_pull_requests",
+            "pull_request_creation_policy",
+            "forks_count",
+            "mirror_url",
+            "archived",
+            "disabled",
+            "open_issues_count",
+            "license",
+            "allow_forking",
+            "is_template",
+            "web_commit_signoff_required",
+            "topics",
+            "visibility",
+            "forks",
+            "open_issues",
+            "watchers",
+            "default_branch",
+            "public",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<bool>> = None;
+        let mut f5: Option<Option<SimpleUser>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<bool>> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<String>> = None;
+        let mut f14: Option<Option<String>> = None;
+        let mut f15: Option<Option<String>> = None;
+        let mut f16: Option<Option<String>> = None;
+        let mut f17: Option<Option<String>> = None;
+        let mut f18: Option<Option<String>> = None;
+        let mut f19: Option<Option<String>> = None;
+        let mut f20: Option<Option<String>> = None;
+        let mut f21: Option<Option<String>> = None;
+        let mut f22: Option<Option<String>> = None;
+        let mut f23: Option<Option<String>> = None;
+        let mut f24: Option<Option<String>> = None;
+        let mut f25: Option<Option<String>> = None;
+        let mut f26: Option<Option<String>> = None;
+        let mut f27: Option<Option<String>> = None;
+        let mut f28: Option<Option<String>> = None;
+        let mut f29: Option<Option<String>> = None;
+        let mut f30: Option<Option<String>> = None;
+        let mut f31: Option<Option<String>> = None;
+        let mut f32: Option<Option<String>> = None;
+        let mut f33: Option<Option<String>> = None;
+        let mut f34: Option<Option<String>> = None;
+        let mut f35: Option<Option<String>> = None;
+        let mut f36: Option<Option<String>> = None;
+        let mut f37: Option<Option<String>> = None;
+        let mut f38: Option<Option<String>> = None;
+        let mut f39: Option<Option<String>> = None;
+        let mut f40: Option<Option<String>> = None;
+        let mut f41: Option<Option<String>> = None;
+        let mut f42: Option<Option<String>> = None;
+        let mut f43: Option<Option<String>> = None;
+        let mut f44: Option<Option<String>> = None;
+        let mut f45: Option<Option<String>> = None;
+        let mut f46: Option<Option<crate::Timestamp>> = None;
+        let mut f47: Option<Option<crate::Timestamp>> = None;
+        let mut f48: Option<Option<crate::Timestamp>> = None;
+        let mut f49: Option<Option<String>> = None;
+        let mut f50: Option<Option<String>> = None;
+        let mut f51: Option<Option<String>> = None;
+        let mut f52: Option<Option<String>> = None;
+        let mut f53: Option<Option<String>> = None;
+        let mut f54: Option<Option<i64>> = None;
+        let mut f55: Option<Option<i64>> = None;
+        let mut f56: Option<Option<i64>> = None;
+        let mut f57: Option<Option<String>> = None;
+        let mut f58: Option<Option<bool>> = None;
+        let mut f59: Option<Option<bool>> = None;
+        let mut f60: Option<Option<bool>> = None;
+        let mut f61: Option<Option<bool>> = None;
+        let mut f62: Option<Option<bool>> = None;
+        let mut f63: Option<Option<bool>> = None;
+        let mut f64: Option<Option<bool>> = None;
+        let mut f65: Option<Option<RepositoryPullRequestCreationPolicy>> = None;
+        let mut f66: Option<Option<i64>> = None;
+        let mut f67: Option<Option<String>> = None;
+        let mut f68: Option<Option<bool>> = None;
+        let mut f69: Option<Option<bool>> = None;
+        let mut f70: Option<Option<i64>> = None;
+        let mut f71: Option<Option<LicenseSimple>> = None;
+        let mut f72: Option<Option<bool>> = None;
+        let mut f73: Option<Option<bool>> = None;
+        let mut f74: Option<Option<bool>> = None;
+        let mut f75: Option<Option<Vec<String>>> = None;
+        let mut f76: Option<Option<String>> = None;
+        let mut f77: Option<Option<i64>> = None;
+        let mut f78: Option<Option<i64>> = None;
+        let mut f79: Option<Option<i64>> = None;
+        let mut f80: Option<Option<String>> = None;
+        let mut f81: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                33 => put(&mut f33, &mut map, NAMES[33])?,
+                34 => put(&mut f34, &mut map, NAMES[34])?,
+                35 => put(&mut f35, &mut map, NAMES[35])?,
+                36 => put(&mut f36, &mut map, NAMES[36])?,
+                37 => put(&mut f37, &mut map, NAMES[37])?,
+                38 => put(&mut f38, &mut map, NAMES[38])?,
+                39 => put(&mut f39, &mut map, NAMES[39])?,
+                40 => put(&mut f40, &mut map, NAMES[40])?,
+                41 => put(&mut f41, &mut map, NAMES[41])?,
+                42 => put(&mut f42, &mut map, NAMES[42])?,
+                43 => put(&mut f43, &mut map, NAMES[43])?,
+                44 => put(&mut f44, &mut map, NAMES[44])?,
+                45 => put(&mut f45, &mut map, NAMES[45])?,
+                46 => put(&mut f46, &mut map, NAMES[46])?,
+                47 => put(&mut f47, &mut map, NAMES[47])?,
+                48 => put(&mut f48, &mut map, NAMES[48])?,
+                49 => put(&mut f49, &mut map, NAMES[49])?,
+                50 => put(&mut f50, &mut map, NAMES[50])?,
+                51 => put(&mut f51, &mut map, NAMES[51])?,
+                52 => put(&mut f52, &mut map, NAMES[52])?,
+                53 => put(&mut f53, &mut map, NAMES[53])?,
+                54 => put(&mut f54, &mut map, NAMES[54])?,
+                55 => put(&mut f55, &mut map, NAMES[55])?,
+                56 => put(&mut f56, &mut map, NAMES[56])?,
+                57 => put(&mut f57, &mut map, NAMES[57])?,
+                58 => put(&mut f58, &mut map, NAMES[58])?,
+                59 => put(&mut f59, &mut map, NAMES[59])?,
+                60 => put(&mut f60, &mut map, NAMES[60])?,
+                61 => put(&mut f61, &mut map, NAMES[61])?,
+                62 => put(&mut f62, &mut map, NAMES[62])?,
+                63 => put(&mut f63, &mut map, NAMES[63])?,
+                64 => put(&mut f64, &mut map, NAMES[64])?,
+                65 => put(&mut f65, &mut map, NAMES[65])?,
+                66 => put(&mut f66, &mut map, NAMES[66])?,
+                67 => put(&mut f67, &mut map, NAMES[67])?,
+                68 => put(&mut f68, &mut map, NAMES[68])?,
+                69 => put(&mut f69, &mut map, NAMES[69])?,
+                70 => put(&mut f70, &mut map, NAMES[70])?,
+                71 => put(&mut f71, &mut map, NAMES[71])?,
+                72 => put(&mut f72, &mut map, NAMES[72])?,
+                73 => put(&mut f73, &mut map, NAMES[73])?,
+                74 => put(&mut f74, &mut map, NAMES[74])?,
+                75 => put(&mut f75, &mut map, NAMES[75])?,
+                76 => put(&mut f76, &mut map, NAMES[76])?,
+                77 => put(&mut f77, &mut map, NAMES[77])?,
+                78 => put(&mut f78, &mut map, NAMES[78])?,
+                79 => put(&mut f79, &mut map, NAMES[79])?,
+                80 => put(&mut f80, &mut map, NAMES[80])?,
+                81 => put(&mut f81, &mut map, NAMES[81])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ForkEventForkee {
+            id: f0.flatten(),
+            node_id: f1.flatten(),
+            name: f2.flatten(),
+            full_name: f3.flatten(),
+            private: f4.flatten(),
+            owner: f5.flatten(),
+            html_url: f6.flatten(),
+            description: f7.flatten(),
+            fork: f8.flatten(),
+            url: f9.flatten(),
+            forks_url: f10.flatten(),
+            keys_url: f11.flatten(),
+            collaborators_url: f12.flatten(),
+            teams_url: f13.flatten(),
+            hooks_url: f14.flatten(),
+            issue_events_url: f15.flatten(),
+            events_url: f16.flatten(),
+            assignees_url: f17.flatten(),
+            branches_url: f18.flatten(),
+            tags_url: f19.flatten(),
+            blobs_url: f20.flatten(),
+            git_tags_url: f21.flatten(),
+            git_refs_url: f22.flatten(),
+            trees_url: f23.flatten(),
+            statuses_url: f24.flatten(),
+            languages_url: f25.flatten(),
+            stargazers_url: f26.flatten(),
+            contributors_url: f27.flatten(),
+            subscribers_url: f28.flatten(),
+            subscription_url: f29.flatten(),
+            commits_url: f30.flatten(),
+            git_commits_url: f31.flatten(),
+            comments_url: f32.flatten(),
+            issue_comment_url: f33.flatten(),
+            contents_url: f34.flatten(),
+            compare_url: f35.flatten(),
+            merges_url: f36.flatten(),
+            archive_url: f37.flatten(),
+            downloads_url: f38.flatten(),
+            issues_url: f39.flatten(),
+            pulls_url: f40.flatten(),
+            milestones_url: f41.flatten(),
+            notifications_url: f42.flatten(),
+            labels_url: f43.flatten(),
+            releases_url: f44.flatten(),
+            deployments_url: f45.flatten(),
+            created_at: f46.flatten(),
+            updated_at: f47.flatten(),
+            pushed_at: f48.flatten(),
+            git_url: f49.flatten(),
+            ssh_url: f50.flatten(),
+            clone_url: f51.flatten(),
+            svn_url: f52.flatten(),
+            homepage: f53.flatten(),
+            size: f54.flatten(),
+            stargazers_count: f55.flatten(),
+            watchers_count: f56.flatten(),
+            language: f57.flatten(),
+            has_issues: f58.flatten(),
+            has_projects: f59.flatten(),
+            has_downloads: f60.flatten(),
+            has_wiki: f61.flatten(),
+            has_pages: f62.flatten(),
+            has_discussions: f63.flatten(),
+            has_pull_requests: f64.flatten(),
+            pull_request_creation_policy: f65.flatten(),
+            forks_count: f66.flatten(),
+            mirror_url: f67.flatten(),
+            archived: f68.flatten(),
+            disabled: f69.flatten(),
+            open_issues_count: f70.flatten(),
+            license: f71.flatten(),
+            allow_forking: f72.flatten(),
+            is_template: f73.flatten(),
+            web_commit_signoff_required: f74.flatten(),
+            topics: f75.flatten(),
+            visibility: f76.flatten(),
+            forks: f77.flatten(),
+            open_issues: f78.flatten(),
+            watchers: f79.flatten(),
+            default_branch: f80.flatten(),
+            public: f81.flatten(),
+        })
+    }
 }
 
 /// GollumEvent
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GollumEvent {
     pub pages: Vec<GollumEventPagesItem>,
 }
+impl<'de> serde::Deserialize<'de> for GollumEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GollumEvent {
+    const NAME: &'static str = "GollumEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["pages"];
+        let mut next = 0;
+        let mut f0: Option<Vec<GollumEventPagesItem>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GollumEvent {
+            pages: required(f0, NAMES[0])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GollumEventPagesItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for GollumEventPagesItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GollumEventPagesItem {
+    const NAME: &'static str = "GollumEventPagesItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "page_name",
+            "title",
+            "summary",
+            "action",
+            "sha",
+            "html_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GollumEventPagesItem {
+            page_name: f0.flatten(),
+            title: f1.flatten(),
+            summary: f2.flatten(),
+            action: f3.flatten(),
+            sha: f4.flatten(),
+            html_url: f5.flatten(),
+        })
+    }
 }
 
 /// MemberEvent
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MemberEvent {
     pub action: String,
     /// A GitHub user.
     pub member: SimpleUser,
 }
+impl<'de> serde::Deserialize<'de> for MemberEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for MemberEvent {
+    const NAME: &'static str = "MemberEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["action", "member"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<SimpleUser> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(MemberEvent {
+            action: required(f0, NAMES[0])?,
+            member: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// PushEvent
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PushEvent {
     pub repository_id: i64,
@@ -425,9 +1167,49 @@ pub struct PushEvent {
     pub head: String,
     pub before: String,
 }
+impl<'de> serde::Deserialize<'de> for PushEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PushEvent {
+    const NAME: &'static str = "PushEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["repository_id", "push_id", "ref", "head", "before"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PushEvent {
+            repository_id: required(f0, NAMES[0])?,
+            push_id: required(f1, NAMES[1])?,
+            r#ref: required(f2, NAMES[2])?,
+            head: required(f3, NAMES[3])?,
+            before: required(f4, NAMES[4])?,
+        })
+    }
+}
 
 /// PullRequestEvent
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestEvent {
     pub action: String,
@@ -435,19 +1217,69 @@ pub struct PullRequestEvent {
     /// Pull Request Minimal
     pub pull_request: PullRequestMinimal,
     /// A GitHub user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<SimpleUser>>,
     /// Color-coded labels help you categorize and filter your issues (just like labels in Gmail).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<Label>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<Label>>,
+}
+impl<'de> serde::Deserialize<'de> for PullRequestEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestEvent {
+    const NAME: &'static str = "PullRequestEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "action",
+            "number",
+            "pull_request",
+            "assignee",
+            "assignees",
+            "label",
+            "labels",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<PullRequestMinimal> = None;
+        let mut f3: Option<Option<SimpleUser>> = None;
+        let mut f4: Option<Option<Vec<SimpleUser>>> = None;
+        let mut f5: Option<Option<Label>> = None;
+        let mut f6: Option<Option<Vec<Label>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestEvent {
+            action: required(f0, NAMES[0])?,
+            number: required(f1, NAMES[1])?,
+            pull_request: required(f2, NAMES[2])?,
+            assignee: f3.flatten(),
+            assignees: f4.flatten(),
+            label: f5.flatten(),
+            labels: f6.flatten(),
+        })
+    }
 }
 
 /// PullRequestReviewCommentEvent
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestReviewCommentEvent {
     pub action: String,
@@ -455,8 +1287,42 @@ pub struct PullRequestReviewCommentEvent {
     pub pull_request: PullRequestMinimal,
     pub comment: PullRequestReviewCommentEventComment,
 }
+impl<'de> serde::Deserialize<'de> for PullRequestReviewCommentEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReviewCommentEvent {
+    const NAME: &'static str = "PullRequestReviewCommentEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["action", "pull_request", "comment"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<PullRequestMinimal> = None;
+        let mut f2: Option<PullRequestReviewCommentEventComment> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestReviewCommentEvent {
+            action: required(f0, NAMES[0])?,
+            pull_request: required(f1, NAMES[1])?,
+            comment: required(f2, NAMES[2])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestReviewCommentEventComment {
     pub id: i64,
@@ -467,7 +1333,6 @@ pub struct PullRequestReviewCommentEventComment {
     pub path: String,
     pub position: Option<i64>,
     pub original_position: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_type: Option<String>,
     pub commit_id: String,
     /// User
@@ -477,67 +1342,263 @@ pub struct PullRequestReviewCommentEventComment {
     pub updated_at: crate::Timestamp,
     pub html_url: String,
     pub pull_request_url: String,
-    #[serde(rename = "_links")]
     pub links: PullRequestReviewCommentEventCommentLinks,
     pub original_commit_id: String,
     /// Reactions
     pub reactions: PullRequestReviewCommentEventCommentReactions,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_reply_to_id: Option<i64>,
+}
+impl<'de> serde::Deserialize<'de> for PullRequestReviewCommentEventComment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReviewCommentEventComment {
+    const NAME: &'static str = "PullRequestReviewCommentEventComment";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "pull_request_review_id",
+            "diff_hunk",
+            "path",
+            "position",
+            "original_position",
+            "subject_type",
+            "commit_id",
+            "user",
+            "body",
+            "created_at",
+            "updated_at",
+            "html_url",
+            "pull_request_url",
+            "_links",
+            "original_commit_id",
+            "reactions",
+            "in_reply_to_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<Option<i64>> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<i64>> = None;
+        let mut f7: Option<i64> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<Option<PullRequestReviewCommentEventCommentUser>> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<crate::Timestamp> = None;
+        let mut f13: Option<crate::Timestamp> = None;
+        let mut f14: Option<String> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<PullRequestReviewCommentEventCommentLinks> = None;
+        let mut f17: Option<String> = None;
+        let mut f18: Option<PullRequestReviewCommentEventCommentReactions> = None;
+        let mut f19: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestReviewCommentEventComment {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            pull_request_review_id: f3.flatten(),
+            diff_hunk: required(f4, NAMES[4])?,
+            path: required(f5, NAMES[5])?,
+            position: f6.flatten(),
+            original_position: required(f7, NAMES[7])?,
+            subject_type: f8.flatten(),
+            commit_id: required(f9, NAMES[9])?,
+            user: f10.flatten(),
+            body: required(f11, NAMES[11])?,
+            created_at: required(f12, NAMES[12])?,
+            updated_at: required(f13, NAMES[13])?,
+            html_url: required(f14, NAMES[14])?,
+            pull_request_url: required(f15, NAMES[15])?,
+            links: required(f16, NAMES[16])?,
+            original_commit_id: required(f17, NAMES[17])?,
+            reactions: required(f18, NAMES[18])?,
+            in_reply_to_id: f19.flatten(),
+        })
+    }
 }
 
 /// User
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestReviewCommentEventCommentUser {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub followers_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub following_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gists_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gravatar_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organizations_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received_events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repos_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site_admin: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starred_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<WebhooksUserType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for PullRequestReviewCommentEventCommentUser {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReviewCommentEventCommentUser {
+    const NAME: &'static str = "PullRequestReviewCommentEventCommentUser";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "avatar_url",
+            "deleted",
+            "email",
+            "events_url",
+            "followers_url",
+            "following_url",
+            "gists_url",
+            "gravatar_id",
+            "html_url",
+            "id",
+            "login",
+            "name",
+            "node_id",
+            "organizations_url",
+            "received_events_url",
+            "repos_url",
+            "site_admin",
+            "starred_url",
+            "subscriptions_url",
+            "type",
+            "url",
+            "user_view_type",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<bool>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<i64>> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<String>> = None;
+        let mut f14: Option<Option<String>> = None;
+        let mut f15: Option<Option<String>> = None;
+        let mut f16: Option<Option<bool>> = None;
+        let mut f17: Option<Option<String>> = None;
+        let mut f18: Option<Option<String>> = None;
+        let mut f19: Option<Option<WebhooksUserType>> = None;
+        let mut f20: Option<Option<String>> = None;
+        let mut f21: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestReviewCommentEventCommentUser {
+            avatar_url: f0.flatten(),
+            deleted: f1.flatten(),
+            email: f2.flatten(),
+            events_url: f3.flatten(),
+            followers_url: f4.flatten(),
+            following_url: f5.flatten(),
+            gists_url: f6.flatten(),
+            gravatar_id: f7.flatten(),
+            html_url: f8.flatten(),
+            id: f9.flatten(),
+            login: f10.flatten(),
+            name: f11.flatten(),
+            node_id: f12.flatten(),
+            organizations_url: f13.flatten(),
+            received_events_url: f14.flatten(),
+            repos_url: f15.flatten(),
+            site_admin: f16.flatten(),
+            starred_url: f17.flatten(),
+            subscriptions_url: f18.flatten(),
+            r#type: f19.flatten(),
+            url: f20.flatten(),
+            user_view_type: f21.flatten(),
+        })
+    }
 }
 
 /// PullRequestReviewEvent
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestReviewEvent {
     pub action: String,
@@ -545,83 +1606,303 @@ pub struct PullRequestReviewEvent {
     /// Pull Request Minimal
     pub pull_request: PullRequestMinimal,
 }
+impl<'de> serde::Deserialize<'de> for PullRequestReviewEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReviewEvent {
+    const NAME: &'static str = "PullRequestReviewEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["action", "review", "pull_request"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<PullRequestReviewEventReview> = None;
+        let mut f2: Option<PullRequestMinimal> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestReviewEvent {
+            action: required(f0, NAMES[0])?,
+            review: required(f1, NAMES[1])?,
+            pull_request: required(f2, NAMES[2])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestReviewEventReview {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submitted_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request_url: Option<String>,
-    #[serde(rename = "_links", default, skip_serializing_if = "Option::is_none")]
     pub links: Option<PullRequestReviewEventReviewLinks>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for PullRequestReviewEventReview {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReviewEventReview {
+    const NAME: &'static str = "PullRequestReviewEventReview";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "user",
+            "body",
+            "commit_id",
+            "submitted_at",
+            "state",
+            "html_url",
+            "pull_request_url",
+            "_links",
+            "updated_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<SimpleUser>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<PullRequestReviewEventReviewLinks>> = None;
+        let mut f10: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestReviewEventReview {
+            id: f0.flatten(),
+            node_id: f1.flatten(),
+            user: f2.flatten(),
+            body: f3.flatten(),
+            commit_id: f4.flatten(),
+            submitted_at: f5.flatten(),
+            state: f6.flatten(),
+            html_url: f7.flatten(),
+            pull_request_url: f8.flatten(),
+            links: f9.flatten(),
+            updated_at: f10.flatten(),
+        })
+    }
 }
 
 /// CommitCommentEvent
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CommitCommentEvent {
     pub action: String,
     pub comment: CommitCommentEventComment,
 }
+impl<'de> serde::Deserialize<'de> for CommitCommentEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CommitCommentEvent {
+    const NAME: &'static str = "CommitCommentEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["action", "comment"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<CommitCommentEventComment> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CommitCommentEvent {
+            action: required(f0, NAMES[0])?,
+            comment: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CommitCommentEventComment {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
     /// Reaction Rollup
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
+}
+impl<'de> serde::Deserialize<'de> for CommitCommentEventComment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CommitCommentEventComment {
+    const NAME: &'static str = "CommitCommentEventComment";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "html_url",
+            "url",
+            "id",
+            "node_id",
+            "body",
+            "path",
+            "position",
+            "line",
+            "commit_id",
+            "user",
+            "created_at",
+            "updated_at",
+            "reactions",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<i64>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<i64>> = None;
+        let mut f7: Option<Option<i64>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<SimpleUser>> = None;
+        let mut f10: Option<Option<crate::Timestamp>> = None;
+        let mut f11: Option<Option<crate::Timestamp>> = None;
+        let mut f12: Option<Option<ReactionRollup>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CommitCommentEventComment {
+            html_url: f0.flatten(),
+            url: f1.flatten(),
+            id: f2.flatten(),
+            node_id: f3.flatten(),
+            body: f4.flatten(),
+            path: f5.flatten(),
+            position: f6.flatten(),
+            line: f7.flatten(),
+            commit_id: f8.flatten(),
+            user: f9.flatten(),
+            created_at: f10.flatten(),
+            updated_at: f11.flatten(),
+            reactions: f12.flatten(),
+        })
+    }
 }
 
 /// ReleaseEvent
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ReleaseEvent {
     pub action: String,
     pub release: ReleaseEventRelease,
 }
+impl<'de> serde::Deserialize<'de> for ReleaseEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ReleaseEvent {
+    const NAME: &'static str = "ReleaseEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["action", "release"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<ReleaseEventRelease> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ReleaseEvent {
+            action: required(f0, NAMES[0])?,
+            release: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ReleaseEventRelease {
     pub url: String,
@@ -637,76 +1918,289 @@ pub struct ReleaseEventRelease {
     /// Specifies the commitish value that determines where the Git tag is created from.
     pub target_commitish: String,
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     /// true to create a draft (unpublished) release, false to create a published one.
     pub draft: bool,
     /// Whether to identify the release as a prerelease or a full release.
     pub prerelease: bool,
     /// Whether or not the release is immutable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub immutable: Option<bool>,
     pub created_at: crate::Timestamp,
     pub published_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
     /// A GitHub user.
     pub author: SimpleUser,
     pub assets: Vec<ReleaseAsset>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_html: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_text: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mentions_count: Option<i64>,
     /// The URL of the release discussion.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discussion_url: Option<String>,
     /// Reaction Rollup
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_short_description_html_truncated: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub short_description_html: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for ReleaseEventRelease {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ReleaseEventRelease {
+    const NAME: &'static str = "ReleaseEventRelease";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "html_url",
+            "assets_url",
+            "upload_url",
+            "tarball_url",
+            "zipball_url",
+            "id",
+            "node_id",
+            "tag_name",
+            "target_commitish",
+            "name",
+            "body",
+            "draft",
+            "prerelease",
+            "immutable",
+            "created_at",
+            "published_at",
+            "updated_at",
+            "author",
+            "assets",
+            "body_html",
+            "body_text",
+            "mentions_count",
+            "discussion_url",
+            "reactions",
+            "is_short_description_html_truncated",
+            "short_description_html",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<i64> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<bool> = None;
+        let mut f13: Option<bool> = None;
+        let mut f14: Option<Option<bool>> = None;
+        let mut f15: Option<crate::Timestamp> = None;
+        let mut f16: Option<Option<crate::Timestamp>> = None;
+        let mut f17: Option<Option<crate::Timestamp>> = None;
+        let mut f18: Option<SimpleUser> = None;
+        let mut f19: Option<Vec<ReleaseAsset>> = None;
+        let mut f20: Option<Option<String>> = None;
+        let mut f21: Option<Option<String>> = None;
+        let mut f22: Option<Option<i64>> = None;
+        let mut f23: Option<Option<String>> = None;
+        let mut f24: Option<Option<ReactionRollup>> = None;
+        let mut f25: Option<Option<bool>> = None;
+        let mut f26: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ReleaseEventRelease {
+            url: required(f0, NAMES[0])?,
+            html_url: required(f1, NAMES[1])?,
+            assets_url: required(f2, NAMES[2])?,
+            upload_url: required(f3, NAMES[3])?,
+            tarball_url: f4.flatten(),
+            zipball_url: f5.flatten(),
+            id: required(f6, NAMES[6])?,
+            node_id: required(f7, NAMES[7])?,
+            tag_name: required(f8, NAMES[8])?,
+            target_commitish: required(f9, NAMES[9])?,
+            name: f10.flatten(),
+            body: f11.flatten(),
+            draft: required(f12, NAMES[12])?,
+            prerelease: required(f13, NAMES[13])?,
+            immutable: f14.flatten(),
+            created_at: required(f15, NAMES[15])?,
+            published_at: f16.flatten(),
+            updated_at: f17.flatten(),
+            author: required(f18, NAMES[18])?,
+            assets: required(f19, NAMES[19])?,
+            body_html: f20.flatten(),
+            body_text: f21.flatten(),
+            mentions_count: f22.flatten(),
+            discussion_url: f23.flatten(),
+            reactions: f24.flatten(),
+            is_short_description_html_truncated: f25.flatten(),
+            short_description_html: f26.flatten(),
+        })
+    }
 }
 
 /// WatchEvent
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct WatchEvent {
     pub action: String,
 }
+impl<'de> serde::Deserialize<'de> for WatchEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for WatchEvent {
+    const NAME: &'static str = "WatchEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["action"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(WatchEvent {
+            action: required(f0, NAMES[0])?,
+        })
+    }
+}
 
 /// Feed
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Feed {
     pub timeline_url: String,
     pub user_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_user_public_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_user_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_user_actor_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_user_organization_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_user_organization_urls: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_advisories_url: Option<String>,
     /// A feed of discussions for a given repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_discussions_url: Option<String>,
     /// A feed of discussions for a given repository and category.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_discussions_category_url: Option<String>,
-    #[serde(rename = "_links")]
     pub links: FeedLinks,
 }
+impl<'de> serde::Deserialize<'de> for Feed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Feed {
+    const NAME: &'static str = "Feed";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "timeline_url",
+            "user_url",
+            "current_user_public_url",
+            "current_user_url",
+            "current_user_actor_url",
+            "current_user_organization_url",
+            "current_user_organization_urls",
+            "security_advisories_url",
+            "repository_discussions_url",
+            "repository_discussions_category_url",
+            "_links",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<Vec<String>>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<FeedLinks> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Feed {
+            timeline_url: required(f0, NAMES[0])?,
+            user_url: required(f1, NAMES[1])?,
+            current_user_public_url: f2.flatten(),
+            current_user_url: f3.flatten(),
+            current_user_actor_url: f4.flatten(),
+            current_user_organization_url: f5.flatten(),
+            current_user_organization_urls: f6.flatten(),
+            security_advisories_url: f7.flatten(),
+            repository_discussions_url: f8.flatten(),
+            repository_discussions_category_url: f9.flatten(),
+            links: required(f10, NAMES[10])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct FeedLinks {
     /// Hypermedia Link with Type
@@ -714,40 +2208,129 @@ pub struct FeedLinks {
     /// Hypermedia Link with Type
     pub user: LinkWithType,
     /// Hypermedia Link with Type
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_advisories: Option<LinkWithType>,
     /// Hypermedia Link with Type
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_user: Option<LinkWithType>,
     /// Hypermedia Link with Type
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_user_public: Option<LinkWithType>,
     /// Hypermedia Link with Type
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_user_actor: Option<LinkWithType>,
     /// Hypermedia Link with Type
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_user_organization: Option<LinkWithType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_user_organizations: Option<Vec<LinkWithType>>,
     /// Hypermedia Link with Type
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_discussions: Option<LinkWithType>,
     /// Hypermedia Link with Type
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_discussions_category: Option<LinkWithType>,
+}
+impl<'de> serde::Deserialize<'de> for FeedLinks {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for FeedLinks {
+    const NAME: &'static str = "FeedLinks";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "timeline",
+            "user",
+            "security_advisories",
+            "current_user",
+            "current_user_public",
+            "current_user_actor",
+            "current_user_organization",
+            "current_user_organizations",
+            "repository_discussions",
+            "repository_discussions_category",
+        ];
+        let mut next = 0;
+        let mut f0: Option<LinkWithType> = None;
+        let mut f1: Option<LinkWithType> = None;
+        let mut f2: Option<Option<LinkWithType>> = None;
+        let mut f3: Option<Option<LinkWithType>> = None;
+        let mut f4: Option<Option<LinkWithType>> = None;
+        let mut f5: Option<Option<LinkWithType>> = None;
+        let mut f6: Option<Option<LinkWithType>> = None;
+        let mut f7: Option<Option<Vec<LinkWithType>>> = None;
+        let mut f8: Option<Option<LinkWithType>> = None;
+        let mut f9: Option<Option<LinkWithType>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(FeedLinks {
+            timeline: required(f0, NAMES[0])?,
+            user: required(f1, NAMES[1])?,
+            security_advisories: f2.flatten(),
+            current_user: f3.flatten(),
+            current_user_public: f4.flatten(),
+            current_user_actor: f5.flatten(),
+            current_user_organization: f6.flatten(),
+            current_user_organizations: f7.flatten(),
+            repository_discussions: f8.flatten(),
+            repository_discussions_category: f9.flatten(),
+        })
+    }
 }
 
 /// Hypermedia Link with Type
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LinkWithType {
     pub href: String,
     pub r#type: String,
 }
+impl<'de> serde::Deserialize<'de> for LinkWithType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for LinkWithType {
+    const NAME: &'static str = "LinkWithType";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["href", "type"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(LinkWithType {
+            href: required(f0, NAMES[0])?,
+            r#type: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Thread
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Thread {
     pub id: String,
@@ -761,14 +2344,113 @@ pub struct Thread {
     pub url: String,
     pub subscription_url: String,
 }
+impl<'de> serde::Deserialize<'de> for Thread {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Thread {
+    const NAME: &'static str = "Thread";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "repository",
+            "subject",
+            "reason",
+            "unread",
+            "updated_at",
+            "last_read_at",
+            "url",
+            "subscription_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<MinimalRepository> = None;
+        let mut f2: Option<ThreadSubject> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<bool> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Thread {
+            id: required(f0, NAMES[0])?,
+            repository: required(f1, NAMES[1])?,
+            subject: required(f2, NAMES[2])?,
+            reason: required(f3, NAMES[3])?,
+            unread: required(f4, NAMES[4])?,
+            updated_at: required(f5, NAMES[5])?,
+            last_read_at: f6.flatten(),
+            url: required(f7, NAMES[7])?,
+            subscription_url: required(f8, NAMES[8])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ThreadSubject {
     pub title: String,
     pub url: String,
     pub latest_comment_url: String,
     pub r#type: String,
+}
+impl<'de> serde::Deserialize<'de> for ThreadSubject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ThreadSubject {
+    const NAME: &'static str = "ThreadSubject";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["title", "url", "latest_comment_url", "type"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ThreadSubject {
+            title: required(f0, NAMES[0])?,
+            url: required(f1, NAMES[1])?,
+            latest_comment_url: required(f2, NAMES[2])?,
+            r#type: required(f3, NAMES[3])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -804,7 +2486,7 @@ impl ActivityMarkNotificationsAsReadRequest {
 }
 
 /// Thread Subscription
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ThreadSubscription {
     pub subscribed: bool,
@@ -812,10 +2494,62 @@ pub struct ThreadSubscription {
     pub reason: Option<String>,
     pub created_at: Option<crate::Timestamp>,
     pub url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_url: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for ThreadSubscription {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ThreadSubscription {
+    const NAME: &'static str = "ThreadSubscription";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "subscribed",
+            "ignored",
+            "reason",
+            "created_at",
+            "url",
+            "thread_url",
+            "repository_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<bool> = None;
+        let mut f1: Option<bool> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<crate::Timestamp>> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ThreadSubscription {
+            subscribed: required(f0, NAMES[0])?,
+            ignored: required(f1, NAMES[1])?,
+            reason: f2.flatten(),
+            created_at: f3.flatten(),
+            url: required(f4, NAMES[4])?,
+            thread_url: f5.flatten(),
+            repository_url: f6.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -875,11 +2609,42 @@ pub enum ActivityListStargazersForRepoResponse {
 }
 
 /// Stargazer
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Stargazer {
     pub starred_at: crate::Timestamp,
     pub user: Option<SimpleUser>,
+}
+impl<'de> serde::Deserialize<'de> for Stargazer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Stargazer {
+    const NAME: &'static str = "Stargazer";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["starred_at", "user"];
+        let mut next = 0;
+        let mut f0: Option<crate::Timestamp> = None;
+        let mut f1: Option<Option<SimpleUser>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Stargazer {
+            starred_at: required(f0, NAMES[0])?,
+            user: f1.flatten(),
+        })
+    }
 }
 
 /// One item of a list whose items come in several shapes.
@@ -903,14 +2668,42 @@ impl From<Stargazer> for ActivityListStargazersForRepoResponseItem {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActivityGetStargazerCountForRepoResponse {
     pub count: i64,
 }
+impl<'de> serde::Deserialize<'de> for ActivityGetStargazerCountForRepoResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ActivityGetStargazerCountForRepoResponse {
+    const NAME: &'static str = "ActivityGetStargazerCountForRepoResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["count"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActivityGetStargazerCountForRepoResponse {
+            count: required(f0, NAMES[0])?,
+        })
+    }
+}
 
 /// Repository invitations let you manage who you collaborate with.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositorySubscription {
     /// Determines if notifications should be received from this repository.
@@ -921,6 +2714,56 @@ pub struct RepositorySubscription {
     pub created_at: crate::Timestamp,
     pub url: String,
     pub repository_url: String,
+}
+impl<'de> serde::Deserialize<'de> for RepositorySubscription {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositorySubscription {
+    const NAME: &'static str = "RepositorySubscription";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "subscribed",
+            "ignored",
+            "reason",
+            "created_at",
+            "url",
+            "repository_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<bool> = None;
+        let mut f1: Option<bool> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<crate::Timestamp> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositorySubscription {
+            subscribed: required(f0, NAMES[0])?,
+            ignored: required(f1, NAMES[1])?,
+            reason: f2.flatten(),
+            created_at: required(f3, NAMES[3])?,
+            url: required(f4, NAMES[4])?,
+            repository_url: required(f5, NAMES[5])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -956,12 +2799,43 @@ impl ActivitySetRepoSubscriptionRequest {
 }
 
 /// Starred Repository
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct StarredRepository {
     pub starred_at: crate::Timestamp,
     /// A repository on GitHub.
     pub repo: Repository,
+}
+impl<'de> serde::Deserialize<'de> for StarredRepository {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for StarredRepository {
+    const NAME: &'static str = "StarredRepository";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["starred_at", "repo"];
+        let mut next = 0;
+        let mut f0: Option<crate::Timestamp> = None;
+        let mut f1: Option<Repository> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(StarredRepository {
+            starred_at: required(f0, NAMES[0])?,
+            repo: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]

@@ -7,69 +7,189 @@ crate::open_enum! {
     AgentTasksListTasksSort { UpdatedAt = "updated_at", CreatedAt = "created_at", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AgentTasksListTasksForRepoResponse {
     /// List of tasks
     pub tasks: Vec<AgentTasksListTasksForRepoResponseTasksItem>,
     /// Total count of active (non-archived) tasks
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_active_count: Option<i64>,
     /// Total count of archived tasks
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_archived_count: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for AgentTasksListTasksForRepoResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for AgentTasksListTasksForRepoResponse {
+    const NAME: &'static str = "AgentTasksListTasksForRepoResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["tasks", "total_active_count", "total_archived_count"];
+        let mut next = 0;
+        let mut f0: Option<Vec<AgentTasksListTasksForRepoResponseTasksItem>> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AgentTasksListTasksForRepoResponse {
+            tasks: required(f0, NAMES[0])?,
+            total_active_count: f1.flatten(),
+            total_archived_count: f2.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AgentTasksListTasksForRepoResponseTasksItem {
     /// Unique task identifier
     pub id: String,
     /// API URL for this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Web URL for this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
     /// Human-readable name derived from the task prompt
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The entity who created this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator: Option<AgentTasksListTasksForRepoResponseTasksItemCreator>,
     /// Type of the task creator
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator_type: Option<CreatorType>,
     /// User objects of collaborators on this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_collaborators: Option<
         Vec<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
     >,
     /// The owner of the repository
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
     /// The repository this task belongs to
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
     /// Current state of the task, derived from its most recent session
     pub state: AgentTasksGetTaskByRepoAndIdResponseState,
     /// Number of sessions in this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_count: Option<i64>,
     /// Resources created by this task (PRs, branches, etc.)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifacts: Option<Vec<AgentTasksListTasksForRepoResponseTasksItemArtifactsItem>>,
     /// Timestamp when the task was archived, null if not archived
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived_at: Option<crate::Timestamp>,
     /// Timestamp of the most recent update
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
     /// Timestamp when the task was created
     pub created_at: crate::Timestamp,
     /// Custom agent metadata associated with this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_agent: Option<AgentTasksListTasksForRepoResponseTasksItemCustomAgent>,
+}
+impl<'de> serde::Deserialize<'de> for AgentTasksListTasksForRepoResponseTasksItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for AgentTasksListTasksForRepoResponseTasksItem {
+    const NAME: &'static str = "AgentTasksListTasksForRepoResponseTasksItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "url",
+            "html_url",
+            "name",
+            "creator",
+            "creator_type",
+            "user_collaborators",
+            "owner",
+            "repository",
+            "state",
+            "session_count",
+            "artifacts",
+            "archived_at",
+            "updated_at",
+            "created_at",
+            "custom_agent",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<AgentTasksListTasksForRepoResponseTasksItemCreator>> = None;
+        let mut f5: Option<Option<CreatorType>> = None;
+        let mut f6: Option<
+            Option<Vec<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>>,
+        > = None;
+        let mut f7: Option<
+            Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
+        > = None;
+        let mut f8: Option<
+            Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
+        > = None;
+        let mut f9: Option<AgentTasksGetTaskByRepoAndIdResponseState> = None;
+        let mut f10: Option<Option<i64>> = None;
+        let mut f11: Option<
+            Option<Vec<AgentTasksListTasksForRepoResponseTasksItemArtifactsItem>>,
+        > = None;
+        let mut f12: Option<Option<crate::Timestamp>> = None;
+        let mut f13: Option<Option<crate::Timestamp>> = None;
+        let mut f14: Option<crate::Timestamp> = None;
+        let mut f15: Option<
+            Option<AgentTasksListTasksForRepoResponseTasksItemCustomAgent>,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AgentTasksListTasksForRepoResponseTasksItem {
+            id: required(f0, NAMES[0])?,
+            url: f1.flatten(),
+            html_url: f2.flatten(),
+            name: f3.flatten(),
+            creator: f4.flatten(),
+            creator_type: f5.flatten(),
+            user_collaborators: f6.flatten(),
+            owner: f7.flatten(),
+            repository: f8.flatten(),
+            state: required(f9, NAMES[9])?,
+            session_count: f10.flatten(),
+            artifacts: f11.flatten(),
+            archived_at: f12.flatten(),
+            updated_at: f13.flatten(),
+            created_at: required(f14, NAMES[14])?,
+            custom_agent: f15.flatten(),
+        })
+    }
 }
 
 /// The entity who created this task
@@ -102,7 +222,7 @@ crate::open_enum! {
 }
 
 /// A resource generated by the task
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AgentTasksListTasksForRepoResponseTasksItemArtifactsItem {
     /// Provider namespace
@@ -111,6 +231,48 @@ pub struct AgentTasksListTasksForRepoResponseTasksItemArtifactsItem {
     pub r#type: AgentTasksListTasksForRepoResponseTasksItemArtifactsItemType,
     /// Resource data (shape depends on type)
     pub data: AgentTasksListTasksForRepoResponseTasksItemArtifactsItemData,
+}
+impl<'de> serde::Deserialize<'de>
+for AgentTasksListTasksForRepoResponseTasksItemArtifactsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for AgentTasksListTasksForRepoResponseTasksItemArtifactsItem {
+    const NAME: &'static str = "AgentTasksListTasksForRepoResponseTasksItemArtifactsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["provider", "type", "data"];
+        let mut next = 0;
+        let mut f0: Option<
+            AgentTasksListTasksForRepoResponseTasksItemArtifactsItemProvider,
+        > = None;
+        let mut f1: Option<
+            AgentTasksListTasksForRepoResponseTasksItemArtifactsItemType,
+        > = None;
+        let mut f2: Option<
+            AgentTasksListTasksForRepoResponseTasksItemArtifactsItemData,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AgentTasksListTasksForRepoResponseTasksItemArtifactsItem {
+            provider: required(f0, NAMES[0])?,
+            r#type: required(f1, NAMES[1])?,
+            data: required(f2, NAMES[2])?,
+        })
+    }
 }
 
 crate::open_enum! {
@@ -153,18 +315,50 @@ for AgentTasksListTasksForRepoResponseTasksItemArtifactsItemData {
 }
 
 /// A GitHub resource (pull request, issue, etc.)
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant0 {
     /// GitHub resource ID
     pub id: i64,
     /// GraphQL global ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub global_id: Option<String>,
+}
+impl<'de> serde::Deserialize<'de>
+for AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant0 {
+    const NAME: &'static str = "AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant0";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "global_id"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant0 {
+            id: required(f0, NAMES[0])?,
+            global_id: f1.flatten(),
+        })
+    }
 }
 
 /// A Git branch reference
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant1 {
     /// Head branch name
@@ -172,41 +366,167 @@ pub struct AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant1 
     /// Base branch name
     pub base_ref: String,
 }
+impl<'de> serde::Deserialize<'de>
+for AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant1 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant1 {
+    const NAME: &'static str = "AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant1";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["head_ref", "base_ref"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant1 {
+            head_ref: required(f0, NAMES[0])?,
+            base_ref: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Custom agent metadata associated with this task
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AgentTasksListTasksForRepoResponseTasksItemCustomAgent {
     /// The custom agent's filename without the extension - for example, `performance-optimizer` for a `.github/agents/performance-optimizer.agent.md` custom agent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+}
+impl<'de> serde::Deserialize<'de>
+for AgentTasksListTasksForRepoResponseTasksItemCustomAgent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for AgentTasksListTasksForRepoResponseTasksItemCustomAgent {
+    const NAME: &'static str = "AgentTasksListTasksForRepoResponseTasksItemCustomAgent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["id"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AgentTasksListTasksForRepoResponseTasksItemCustomAgent {
+            id: f0.flatten(),
+        })
+    }
 }
 
 /// Structured error response following GitHub REST API conventions.
 /// For 422 Unprocessable Entity the errors array contains validation
 /// details; for other error status codes only message and
 /// documentation_url are returned.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AgentTasksListTasksForRepoError400 {
     /// Summary message (e.g. "Validation Failed", "Not Found")
     pub message: String,
     /// List of validation errors (present only for 422 responses)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<AgentTasksListTasksForRepoError400ErrorsItem>>,
     /// URL to relevant API documentation
     pub documentation_url: String,
 }
+impl<'de> serde::Deserialize<'de> for AgentTasksListTasksForRepoError400 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for AgentTasksListTasksForRepoError400 {
+    const NAME: &'static str = "AgentTasksListTasksForRepoError400";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["message", "errors", "documentation_url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<Vec<AgentTasksListTasksForRepoError400ErrorsItem>>> = None;
+        let mut f2: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AgentTasksListTasksForRepoError400 {
+            message: required(f0, NAMES[0])?,
+            errors: f1.flatten(),
+            documentation_url: required(f2, NAMES[2])?,
+        })
+    }
+}
 
 /// A single validation error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AgentTasksListTasksForRepoError400ErrorsItem {
     /// Machine-readable error code
     pub code: AgentTasksListTasksForRepoError400ErrorsItemCode,
     /// Human-readable message (populated when code is "custom")
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for AgentTasksListTasksForRepoError400ErrorsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for AgentTasksListTasksForRepoError400ErrorsItem {
+    const NAME: &'static str = "AgentTasksListTasksForRepoError400ErrorsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["code", "message"];
+        let mut next = 0;
+        let mut f0: Option<AgentTasksListTasksForRepoError400ErrorsItemCode> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AgentTasksListTasksForRepoError400ErrorsItem {
+            code: required(f0, NAMES[0])?,
+            message: f1.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -283,120 +603,333 @@ impl AgentTasksCreateTaskInRepoRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AgentTasksGetTaskByRepoAndIdResponse {
     /// Unique task identifier
     pub id: String,
     /// API URL for this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Web URL for this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
     /// Human-readable name derived from the task prompt
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The entity who created this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator: Option<AgentTasksListTasksForRepoResponseTasksItemCreator>,
     /// Type of the task creator
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator_type: Option<CreatorType>,
     /// User objects of collaborators on this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_collaborators: Option<
         Vec<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
     >,
     /// The owner of the repository
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
     /// The repository this task belongs to
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
     /// Current state of the task, derived from its most recent session
     pub state: AgentTasksGetTaskByRepoAndIdResponseState,
     /// Number of sessions in this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_count: Option<i64>,
     /// Resources created by this task (PRs, branches, etc.)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifacts: Option<Vec<AgentTasksListTasksForRepoResponseTasksItemArtifactsItem>>,
     /// Timestamp when the task was archived, null if not archived
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived_at: Option<crate::Timestamp>,
     /// Timestamp of the most recent update
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
     /// Timestamp when the task was created
     pub created_at: crate::Timestamp,
     /// Custom agent metadata associated with this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_agent: Option<AgentTasksListTasksForRepoResponseTasksItemCustomAgent>,
     /// Sessions associated with this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions: Option<Vec<AgentTasksGetTaskByRepoAndIdResponseSessionsItem>>,
+}
+impl<'de> serde::Deserialize<'de> for AgentTasksGetTaskByRepoAndIdResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for AgentTasksGetTaskByRepoAndIdResponse {
+    const NAME: &'static str = "AgentTasksGetTaskByRepoAndIdResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "url",
+            "html_url",
+            "name",
+            "creator",
+            "creator_type",
+            "user_collaborators",
+            "owner",
+            "repository",
+            "state",
+            "session_count",
+            "artifacts",
+            "archived_at",
+            "updated_at",
+            "created_at",
+            "custom_agent",
+            "sessions",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<AgentTasksListTasksForRepoResponseTasksItemCreator>> = None;
+        let mut f5: Option<Option<CreatorType>> = None;
+        let mut f6: Option<
+            Option<Vec<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>>,
+        > = None;
+        let mut f7: Option<
+            Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
+        > = None;
+        let mut f8: Option<
+            Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
+        > = None;
+        let mut f9: Option<AgentTasksGetTaskByRepoAndIdResponseState> = None;
+        let mut f10: Option<Option<i64>> = None;
+        let mut f11: Option<
+            Option<Vec<AgentTasksListTasksForRepoResponseTasksItemArtifactsItem>>,
+        > = None;
+        let mut f12: Option<Option<crate::Timestamp>> = None;
+        let mut f13: Option<Option<crate::Timestamp>> = None;
+        let mut f14: Option<crate::Timestamp> = None;
+        let mut f15: Option<
+            Option<AgentTasksListTasksForRepoResponseTasksItemCustomAgent>,
+        > = None;
+        let mut f16: Option<
+            Option<Vec<AgentTasksGetTaskByRepoAndIdResponseSessionsItem>>,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AgentTasksGetTaskByRepoAndIdResponse {
+            id: required(f0, NAMES[0])?,
+            url: f1.flatten(),
+            html_url: f2.flatten(),
+            name: f3.flatten(),
+            creator: f4.flatten(),
+            creator_type: f5.flatten(),
+            user_collaborators: f6.flatten(),
+            owner: f7.flatten(),
+            repository: f8.flatten(),
+            state: required(f9, NAMES[9])?,
+            session_count: f10.flatten(),
+            artifacts: f11.flatten(),
+            archived_at: f12.flatten(),
+            updated_at: f13.flatten(),
+            created_at: required(f14, NAMES[14])?,
+            custom_agent: f15.flatten(),
+            sessions: f16.flatten(),
+        })
+    }
 }
 
 /// Full session details within a task
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AgentTasksGetTaskByRepoAndIdResponseSessionsItem {
     /// Session ID
     pub id: String,
     /// Session name
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The user who created this session
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
     /// The owner of the repository
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
     /// The repository this session belongs to
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
     /// Task ID this session belongs to
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
     /// Current state of a session
     pub state: AgentTasksGetTaskByRepoAndIdResponseState,
     /// Creation timestamp
     pub created_at: crate::Timestamp,
     /// Last update timestamp
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
     /// Completion timestamp
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<crate::Timestamp>,
     /// Content of the triggering event
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Head branch name
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_ref: Option<String>,
     /// Base branch name
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_ref: Option<String>,
     /// Model used for this session
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     /// Structured information about billing units consumed by the session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<AgentTasksGetTaskByRepoAndIdResponseSessionsItemUsage>,
     /// Error details for a failed session
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<AgentTasksGetTaskByRepoAndIdResponseSessionsItemError>,
+}
+impl<'de> serde::Deserialize<'de> for AgentTasksGetTaskByRepoAndIdResponseSessionsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for AgentTasksGetTaskByRepoAndIdResponseSessionsItem {
+    const NAME: &'static str = "AgentTasksGetTaskByRepoAndIdResponseSessionsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "name",
+            "user",
+            "owner",
+            "repository",
+            "task_id",
+            "state",
+            "created_at",
+            "updated_at",
+            "completed_at",
+            "prompt",
+            "head_ref",
+            "base_ref",
+            "model",
+            "usage",
+            "error",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<
+            Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
+        > = None;
+        let mut f3: Option<
+            Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
+        > = None;
+        let mut f4: Option<
+            Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
+        > = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<AgentTasksGetTaskByRepoAndIdResponseState> = None;
+        let mut f7: Option<crate::Timestamp> = None;
+        let mut f8: Option<Option<crate::Timestamp>> = None;
+        let mut f9: Option<Option<crate::Timestamp>> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<String>> = None;
+        let mut f14: Option<
+            Option<AgentTasksGetTaskByRepoAndIdResponseSessionsItemUsage>,
+        > = None;
+        let mut f15: Option<
+            Option<AgentTasksGetTaskByRepoAndIdResponseSessionsItemError>,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AgentTasksGetTaskByRepoAndIdResponseSessionsItem {
+            id: required(f0, NAMES[0])?,
+            name: f1.flatten(),
+            user: f2.flatten(),
+            owner: f3.flatten(),
+            repository: f4.flatten(),
+            task_id: f5.flatten(),
+            state: required(f6, NAMES[6])?,
+            created_at: required(f7, NAMES[7])?,
+            updated_at: f8.flatten(),
+            completed_at: f9.flatten(),
+            prompt: f10.flatten(),
+            head_ref: f11.flatten(),
+            base_ref: f12.flatten(),
+            model: f13.flatten(),
+            usage: f14.flatten(),
+            error: f15.flatten(),
+        })
+    }
 }
 
 /// Structured information about billing units consumed by the session.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AgentTasksGetTaskByRepoAndIdResponseSessionsItemUsage {
     /// Billing unit used for this session. New sessions since June 1, 2026 use `ai_credits`, but older sessions use `premium_requests`.
     pub r#type: AgentTasksGetTaskByRepoAndIdResponseSessionsItemUsageType,
     /// Number of billing units used by this session. When the `type` is `ai_credits`, the value is a whole number, expressed in nano units. When presenting this to a human, divide by 1,000,000,000 and round to one decimal place. When aggregating (for example, summing usage across sessions), sum the nano values first, and divide once at the end before presenting to a human to avoid losing precision. When the `type` is `premium_requests`, the value may be fractional (for example `1.5`).
     pub amount: f64,
+}
+impl<'de> serde::Deserialize<'de>
+for AgentTasksGetTaskByRepoAndIdResponseSessionsItemUsage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for AgentTasksGetTaskByRepoAndIdResponseSessionsItemUsage {
+    const NAME: &'static str = "AgentTasksGetTaskByRepoAndIdResponseSessionsItemUsage";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type", "amount"];
+        let mut next = 0;
+        let mut f0: Option<AgentTasksGetTaskByRepoAndIdResponseSessionsItemUsageType> = None;
+        let mut f1: Option<f64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AgentTasksGetTaskByRepoAndIdResponseSessionsItemUsage {
+            r#type: required(f0, NAMES[0])?,
+            amount: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 crate::open_enum! {

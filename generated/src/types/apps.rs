@@ -3,13 +3,12 @@
 #![allow(deprecated, reason = "deprecated schemas are still generated, marked `#[deprecated]`")]
 use super::*;
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AppsCreateFromManifestResponse {
     /// Unique identifier of the GitHub app
     pub id: i64,
     /// The slug name of the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
     pub node_id: String,
     pub client_id: String,
@@ -22,35 +21,165 @@ pub struct AppsCreateFromManifestResponse {
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
     /// The set of permissions for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<IntegrationPermissions>,
     /// The list of events for the GitHub app. Note that the `installation_target`, `security_advisory`, and `meta` events are not included because they are global events and not specific to an installation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<String>>,
     /// The number of installations associated with the GitHub app. Only returned when the integration is requesting details about itself.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installations_count: Option<i64>,
     pub client_secret: String,
     pub webhook_secret: Option<String>,
     pub pem: String,
 }
+impl<'de> serde::Deserialize<'de> for AppsCreateFromManifestResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for AppsCreateFromManifestResponse {
+    const NAME: &'static str = "AppsCreateFromManifestResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "slug",
+            "node_id",
+            "client_id",
+            "owner",
+            "name",
+            "description",
+            "external_url",
+            "html_url",
+            "created_at",
+            "updated_at",
+            "permissions",
+            "events",
+            "installations_count",
+            "client_secret",
+            "webhook_secret",
+            "pem",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<IntegrationOwner> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<crate::Timestamp> = None;
+        let mut f10: Option<crate::Timestamp> = None;
+        let mut f11: Option<Option<IntegrationPermissions>> = None;
+        let mut f12: Option<Option<Vec<String>>> = None;
+        let mut f13: Option<Option<i64>> = None;
+        let mut f14: Option<String> = None;
+        let mut f15: Option<Option<String>> = None;
+        let mut f16: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AppsCreateFromManifestResponse {
+            id: required(f0, NAMES[0])?,
+            slug: f1.flatten(),
+            node_id: required(f2, NAMES[2])?,
+            client_id: required(f3, NAMES[3])?,
+            owner: required(f4, NAMES[4])?,
+            name: required(f5, NAMES[5])?,
+            description: f6.flatten(),
+            external_url: required(f7, NAMES[7])?,
+            html_url: required(f8, NAMES[8])?,
+            created_at: required(f9, NAMES[9])?,
+            updated_at: required(f10, NAMES[10])?,
+            permissions: f11.flatten(),
+            events: f12.flatten(),
+            installations_count: f13.flatten(),
+            client_secret: required(f14, NAMES[14])?,
+            webhook_secret: f15.flatten(),
+            pem: required(f16, NAMES[16])?,
+        })
+    }
+}
 
 /// Request to install an integration on a target
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IntegrationInstallationRequest {
     /// Unique identifier of the request installation.
     pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
     pub account: IntegrationInstallationRequestAccount,
     /// A GitHub user.
     pub requester: SimpleUser,
     pub created_at: crate::Timestamp,
 }
+impl<'de> serde::Deserialize<'de> for IntegrationInstallationRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for IntegrationInstallationRequest {
+    const NAME: &'static str = "IntegrationInstallationRequest";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "node_id", "account", "requester", "created_at"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<IntegrationInstallationRequestAccount> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<crate::Timestamp> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IntegrationInstallationRequest {
+            id: required(f0, NAMES[0])?,
+            node_id: f1.flatten(),
+            account: required(f2, NAMES[2])?,
+            requester: required(f3, NAMES[3])?,
+            created_at: required(f4, NAMES[4])?,
+        })
+    }
+}
 
 /// Installation
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AppsListInstallationsResponseItem {
     /// The ID of the installation.
@@ -71,24 +200,125 @@ pub struct AppsListInstallationsResponseItem {
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
     pub single_file_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_multiple_single_files: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_file_paths: Option<Vec<String>>,
     pub app_slug: String,
     /// A GitHub user.
     pub suspended_by: Option<AppsListInstallationsResponseItemSuspendedBy>,
     pub suspended_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_email: Option<String>,
 }
+impl<'de> serde::Deserialize<'de> for AppsListInstallationsResponseItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for AppsListInstallationsResponseItem {
+    const NAME: &'static str = "AppsListInstallationsResponseItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "account",
+            "repository_selection",
+            "access_tokens_url",
+            "repositories_url",
+            "html_url",
+            "app_id",
+            "target_id",
+            "target_type",
+            "permissions",
+            "events",
+            "created_at",
+            "updated_at",
+            "single_file_name",
+            "has_multiple_single_files",
+            "single_file_paths",
+            "app_slug",
+            "suspended_by",
+            "suspended_at",
+            "contact_email",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Option<AppsListInstallationsResponseItemAccount>> = None;
+        let mut f2: Option<InstallationRepositorySelection> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<i64> = None;
+        let mut f7: Option<i64> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<AppsListInstallationsResponseItemPermissions> = None;
+        let mut f10: Option<Vec<String>> = None;
+        let mut f11: Option<crate::Timestamp> = None;
+        let mut f12: Option<crate::Timestamp> = None;
+        let mut f13: Option<Option<String>> = None;
+        let mut f14: Option<Option<bool>> = None;
+        let mut f15: Option<Option<Vec<String>>> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<Option<AppsListInstallationsResponseItemSuspendedBy>> = None;
+        let mut f18: Option<Option<crate::Timestamp>> = None;
+        let mut f19: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AppsListInstallationsResponseItem {
+            id: required(f0, NAMES[0])?,
+            account: f1.flatten(),
+            repository_selection: required(f2, NAMES[2])?,
+            access_tokens_url: required(f3, NAMES[3])?,
+            repositories_url: required(f4, NAMES[4])?,
+            html_url: required(f5, NAMES[5])?,
+            app_id: required(f6, NAMES[6])?,
+            target_id: required(f7, NAMES[7])?,
+            target_type: required(f8, NAMES[8])?,
+            permissions: required(f9, NAMES[9])?,
+            events: required(f10, NAMES[10])?,
+            created_at: required(f11, NAMES[11])?,
+            updated_at: required(f12, NAMES[12])?,
+            single_file_name: f13.flatten(),
+            has_multiple_single_files: f14.flatten(),
+            single_file_paths: f15.flatten(),
+            app_slug: required(f16, NAMES[16])?,
+            suspended_by: f17.flatten(),
+            suspended_at: f18.flatten(),
+            contact_email: f19.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AppsListInstallationsResponseItemAccount {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     pub login: String,
     pub id: i64,
@@ -108,138 +338,389 @@ pub struct AppsListInstallationsResponseItemAccount {
     pub received_events_url: String,
     pub r#type: String,
     pub site_admin: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starred_at: Option<String>,
     /// A short description of the enterprise.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The enterprise's website URL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub website_url: Option<String>,
     /// The slug url identifier for the enterprise.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
+}
+impl<'de> serde::Deserialize<'de> for AppsListInstallationsResponseItemAccount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for AppsListInstallationsResponseItemAccount {
+    const NAME: &'static str = "AppsListInstallationsResponseItemAccount";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "name",
+            "email",
+            "login",
+            "id",
+            "node_id",
+            "avatar_url",
+            "gravatar_id",
+            "url",
+            "html_url",
+            "followers_url",
+            "following_url",
+            "gists_url",
+            "starred_url",
+            "subscriptions_url",
+            "organizations_url",
+            "repos_url",
+            "events_url",
+            "received_events_url",
+            "type",
+            "site_admin",
+            "starred_at",
+            "description",
+            "website_url",
+            "slug",
+            "created_at",
+            "updated_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<i64> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<String> = None;
+        let mut f13: Option<String> = None;
+        let mut f14: Option<String> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<String> = None;
+        let mut f18: Option<String> = None;
+        let mut f19: Option<bool> = None;
+        let mut f20: Option<Option<String>> = None;
+        let mut f21: Option<Option<String>> = None;
+        let mut f22: Option<Option<String>> = None;
+        let mut f23: Option<Option<String>> = None;
+        let mut f24: Option<Option<crate::Timestamp>> = None;
+        let mut f25: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AppsListInstallationsResponseItemAccount {
+            name: f0.flatten(),
+            email: f1.flatten(),
+            login: required(f2, NAMES[2])?,
+            id: required(f3, NAMES[3])?,
+            node_id: required(f4, NAMES[4])?,
+            avatar_url: required(f5, NAMES[5])?,
+            gravatar_id: f6.flatten(),
+            url: required(f7, NAMES[7])?,
+            html_url: required(f8, NAMES[8])?,
+            followers_url: required(f9, NAMES[9])?,
+            following_url: required(f10, NAMES[10])?,
+            gists_url: required(f11, NAMES[11])?,
+            starred_url: required(f12, NAMES[12])?,
+            subscriptions_url: required(f13, NAMES[13])?,
+            organizations_url: required(f14, NAMES[14])?,
+            repos_url: required(f15, NAMES[15])?,
+            events_url: required(f16, NAMES[16])?,
+            received_events_url: required(f17, NAMES[17])?,
+            r#type: required(f18, NAMES[18])?,
+            site_admin: required(f19, NAMES[19])?,
+            starred_at: f20.flatten(),
+            description: f21.flatten(),
+            website_url: f22.flatten(),
+            slug: f23.flatten(),
+            created_at: f24.flatten(),
+            updated_at: f25.flatten(),
+        })
+    }
 }
 
 /// The permissions granted to the user access token.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AppsListInstallationsResponseItemPermissions {
     /// The level of permission to grant the access token for GitHub Actions workflows, workflow runs, and artifacts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for repository creation, deletion, settings, teams, and collaborators creation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub administration: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for checks on code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for repository contents, commits, branches, downloads, releases, and merges.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contents: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for deployments and deployment statuses.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployments: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for managing repository environments.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environments: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for issues and related comments, assignees, labels, and milestones.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issues: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to search repositories, list collaborators, and access repository metadata.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for packages published to GitHub Packages.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub packages: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to retrieve Pages statuses, configuration, and builds, as well as create new builds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pages: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for pull requests and related comments, assignees, labels, milestones, and merges.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_requests: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage the post-receive hooks for a repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_hooks: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage repository projects, columns, and cards.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_projects: Option<AppPermissionsRepositoryProjects>,
     /// The level of permission to grant the access token to view and manage secret scanning alerts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_alerts: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage repository secrets.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to view and manage security events like code scanning alerts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_events: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage just a single file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_file: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for commit statuses.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statuses: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage Dependabot alerts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vulnerability_alerts: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to update GitHub Actions workflow files.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflows: Option<AppPermissionsProfile>,
     /// The level of permission to grant the access token for organization teams and members.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage access to an organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_administration: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for custom repository roles management. This property is in beta and is subject to change.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_custom_roles: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to view and manage announcement banners for an organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_announcement_banners: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage the post-receive hooks for an organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_hooks: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for viewing and managing fine-grained personal access token requests to an organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_personal_access_tokens: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for viewing and managing fine-grained personal access tokens that have been approved by an organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_personal_access_token_requests: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token for viewing an organization's plan.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_plan: Option<AppPermissionsOrganizationPlan>,
     /// The level of permission to grant the access token to manage organization projects and projects beta (where available).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_projects: Option<AppPermissionsRepositoryProjects>,
     /// The level of permission to grant the access token for organization packages published to GitHub Packages.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_packages: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage organization secrets.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_secrets: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to view and manage GitHub Actions self-hosted runners available to an organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_self_hosted_runners: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to view and manage users blocked by the organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_user_blocking: Option<AppPermissionsPages>,
     /// The level of permission to grant the access token to manage team discussions and related comments.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_discussions: Option<AppPermissionsPages>,
+}
+impl<'de> serde::Deserialize<'de> for AppsListInstallationsResponseItemPermissions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for AppsListInstallationsResponseItemPermissions {
+    const NAME: &'static str = "AppsListInstallationsResponseItemPermissions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "actions",
+            "administration",
+            "checks",
+            "contents",
+            "deployments",
+            "environments",
+            "issues",
+            "metadata",
+            "packages",
+            "pages",
+            "pull_requests",
+            "repository_hooks",
+            "repository_projects",
+            "secret_scanning_alerts",
+            "secrets",
+            "security_events",
+            "single_file",
+            "statuses",
+            "vulnerability_alerts",
+            "workflows",
+            "members",
+            "organization_administration",
+            "organization_custom_roles",
+            "organization_announcement_banners",
+            "organization_hooks",
+            "organization_personal_access_tokens",
+            "organization_personal_access_token_requests",
+            "organization_plan",
+            "organization_projects",
+            "organization_packages",
+            "organization_secrets",
+            "organization_self_hosted_runners",
+            "organization_user_blocking",
+            "team_discussions",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<AppPermissionsPages>> = None;
+        let mut f1: Option<Option<AppPermissionsPages>> = None;
+        let mut f2: Option<Option<AppPermissionsPages>> = None;
+        let mut f3: Option<Option<AppPermissionsPages>> = None;
+        let mut f4: Option<Option<AppPermissionsPages>> = None;
+        let mut f5: Option<Option<AppPermissionsPages>> = None;
+        let mut f6: Option<Option<AppPermissionsPages>> = None;
+        let mut f7: Option<Option<AppPermissionsPages>> = None;
+        let mut f8: Option<Option<AppPermissionsPages>> = None;
+        let mut f9: Option<Option<AppPermissionsPages>> = None;
+        let mut f10: Option<Option<AppPermissionsPages>> = None;
+        let mut f11: Option<Option<AppPermissionsPages>> = None;
+        let mut f12: Option<Option<AppPermissionsRepositoryProjects>> = None;
+        let mut f13: Option<Option<AppPermissionsPages>> = None;
+        let mut f14: Option<Option<AppPermissionsPages>> = None;
+        let mut f15: Option<Option<AppPermissionsPages>> = None;
+        let mut f16: Option<Option<AppPermissionsPages>> = None;
+        let mut f17: Option<Option<AppPermissionsPages>> = None;
+        let mut f18: Option<Option<AppPermissionsPages>> = None;
+        let mut f19: Option<Option<AppPermissionsProfile>> = None;
+        let mut f20: Option<Option<AppPermissionsPages>> = None;
+        let mut f21: Option<Option<AppPermissionsPages>> = None;
+        let mut f22: Option<Option<AppPermissionsPages>> = None;
+        let mut f23: Option<Option<AppPermissionsPages>> = None;
+        let mut f24: Option<Option<AppPermissionsPages>> = None;
+        let mut f25: Option<Option<AppPermissionsPages>> = None;
+        let mut f26: Option<Option<AppPermissionsPages>> = None;
+        let mut f27: Option<Option<AppPermissionsOrganizationPlan>> = None;
+        let mut f28: Option<Option<AppPermissionsRepositoryProjects>> = None;
+        let mut f29: Option<Option<AppPermissionsPages>> = None;
+        let mut f30: Option<Option<AppPermissionsPages>> = None;
+        let mut f31: Option<Option<AppPermissionsPages>> = None;
+        let mut f32: Option<Option<AppPermissionsPages>> = None;
+        let mut f33: Option<Option<AppPermissionsPages>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                33 => put(&mut f33, &mut map, NAMES[33])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AppsListInstallationsResponseItemPermissions {
+            actions: f0.flatten(),
+            administration: f1.flatten(),
+            checks: f2.flatten(),
+            contents: f3.flatten(),
+            deployments: f4.flatten(),
+            environments: f5.flatten(),
+            issues: f6.flatten(),
+            metadata: f7.flatten(),
+            packages: f8.flatten(),
+            pages: f9.flatten(),
+            pull_requests: f10.flatten(),
+            repository_hooks: f11.flatten(),
+            repository_projects: f12.flatten(),
+            secret_scanning_alerts: f13.flatten(),
+            secrets: f14.flatten(),
+            security_events: f15.flatten(),
+            single_file: f16.flatten(),
+            statuses: f17.flatten(),
+            vulnerability_alerts: f18.flatten(),
+            workflows: f19.flatten(),
+            members: f20.flatten(),
+            organization_administration: f21.flatten(),
+            organization_custom_roles: f22.flatten(),
+            organization_announcement_banners: f23.flatten(),
+            organization_hooks: f24.flatten(),
+            organization_personal_access_tokens: f25.flatten(),
+            organization_personal_access_token_requests: f26.flatten(),
+            organization_plan: f27.flatten(),
+            organization_projects: f28.flatten(),
+            organization_packages: f29.flatten(),
+            organization_secrets: f30.flatten(),
+            organization_self_hosted_runners: f31.flatten(),
+            organization_user_blocking: f32.flatten(),
+            team_discussions: f33.flatten(),
+        })
+    }
 }
 
 /// A GitHub user.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AppsListInstallationsResponseItemSuspendedBy {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     pub login: String,
     pub id: i64,
@@ -259,8 +740,118 @@ pub struct AppsListInstallationsResponseItemSuspendedBy {
     pub received_events_url: String,
     pub r#type: String,
     pub site_admin: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starred_at: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for AppsListInstallationsResponseItemSuspendedBy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for AppsListInstallationsResponseItemSuspendedBy {
+    const NAME: &'static str = "AppsListInstallationsResponseItemSuspendedBy";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "name",
+            "email",
+            "login",
+            "id",
+            "node_id",
+            "avatar_url",
+            "gravatar_id",
+            "url",
+            "html_url",
+            "followers_url",
+            "following_url",
+            "gists_url",
+            "starred_url",
+            "subscriptions_url",
+            "organizations_url",
+            "repos_url",
+            "events_url",
+            "received_events_url",
+            "type",
+            "site_admin",
+            "starred_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<i64> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<String> = None;
+        let mut f13: Option<String> = None;
+        let mut f14: Option<String> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<String> = None;
+        let mut f18: Option<String> = None;
+        let mut f19: Option<bool> = None;
+        let mut f20: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AppsListInstallationsResponseItemSuspendedBy {
+            name: f0.flatten(),
+            email: f1.flatten(),
+            login: required(f2, NAMES[2])?,
+            id: required(f3, NAMES[3])?,
+            node_id: required(f4, NAMES[4])?,
+            avatar_url: required(f5, NAMES[5])?,
+            gravatar_id: f6.flatten(),
+            url: required(f7, NAMES[7])?,
+            html_url: required(f8, NAMES[8])?,
+            followers_url: required(f9, NAMES[9])?,
+            following_url: required(f10, NAMES[10])?,
+            gists_url: required(f11, NAMES[11])?,
+            starred_url: required(f12, NAMES[12])?,
+            subscriptions_url: required(f13, NAMES[13])?,
+            organizations_url: required(f14, NAMES[14])?,
+            repos_url: required(f15, NAMES[15])?,
+            events_url: required(f16, NAMES[16])?,
+            received_events_url: required(f17, NAMES[17])?,
+            r#type: required(f18, NAMES[18])?,
+            site_admin: required(f19, NAMES[19])?,
+            starred_at: f20.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -311,24 +902,76 @@ impl AppsCreateInstallationAccessTokenRequest {
 }
 
 /// Authentication token for a GitHub App installed on a user or org.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct InstallationToken {
     pub token: String,
     pub expires_at: String,
     /// The permissions granted to the fine-grained access token.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<AppPermissions>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_selection: Option<InstallationRepositorySelection>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repositories: Option<Vec<Repository>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_file: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_multiple_single_files: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_file_paths: Option<Vec<String>>,
+}
+impl<'de> serde::Deserialize<'de> for InstallationToken {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for InstallationToken {
+    const NAME: &'static str = "InstallationToken";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "token",
+            "expires_at",
+            "permissions",
+            "repository_selection",
+            "repositories",
+            "single_file",
+            "has_multiple_single_files",
+            "single_file_paths",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<AppPermissions>> = None;
+        let mut f3: Option<Option<InstallationRepositorySelection>> = None;
+        let mut f4: Option<Option<Vec<Repository>>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<bool>> = None;
+        let mut f7: Option<Option<Vec<String>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(InstallationToken {
+            token: required(f0, NAMES[0])?,
+            expires_at: required(f1, NAMES[1])?,
+            permissions: f2.flatten(),
+            repository_selection: f3.flatten(),
+            repositories: f4.flatten(),
+            single_file: f5.flatten(),
+            has_multiple_single_files: f6.flatten(),
+            single_file_paths: f7.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -376,7 +1019,7 @@ impl AppsCheckTokenRequest {
 }
 
 /// The authorization for an OAuth app, GitHub App, or a Personal Access Token.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Authorization {
     pub id: i64,
@@ -392,24 +1035,142 @@ pub struct Authorization {
     pub updated_at: crate::Timestamp,
     pub created_at: crate::Timestamp,
     pub fingerprint: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<SimpleUser>,
     /// Scoped Installation
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<NullableScopedInstallation>,
     pub expires_at: Option<crate::Timestamp>,
 }
+impl<'de> serde::Deserialize<'de> for Authorization {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Authorization {
+    const NAME: &'static str = "Authorization";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "url",
+            "scopes",
+            "token",
+            "token_last_eight",
+            "hashed_token",
+            "app",
+            "note",
+            "note_url",
+            "updated_at",
+            "created_at",
+            "fingerprint",
+            "user",
+            "installation",
+            "expires_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<Vec<String>>> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<AuthorizationApp> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<crate::Timestamp> = None;
+        let mut f10: Option<crate::Timestamp> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<Option<SimpleUser>> = None;
+        let mut f13: Option<Option<NullableScopedInstallation>> = None;
+        let mut f14: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Authorization {
+            id: required(f0, NAMES[0])?,
+            url: required(f1, NAMES[1])?,
+            scopes: f2.flatten(),
+            token: required(f3, NAMES[3])?,
+            token_last_eight: f4.flatten(),
+            hashed_token: f5.flatten(),
+            app: required(f6, NAMES[6])?,
+            note: f7.flatten(),
+            note_url: f8.flatten(),
+            updated_at: required(f9, NAMES[9])?,
+            created_at: required(f10, NAMES[10])?,
+            fingerprint: f11.flatten(),
+            user: f12.flatten(),
+            installation: f13.flatten(),
+            expires_at: f14.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AuthorizationApp {
     pub client_id: String,
     pub name: String,
     pub url: String,
 }
+impl<'de> serde::Deserialize<'de> for AuthorizationApp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for AuthorizationApp {
+    const NAME: &'static str = "AuthorizationApp";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["client_id", "name", "url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AuthorizationApp {
+            client_id: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+        })
+    }
+}
 
 /// Scoped Installation
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct NullableScopedInstallation {
     /// The permissions granted to the fine-grained access token.
@@ -417,13 +1178,65 @@ pub struct NullableScopedInstallation {
     /// Describe whether all repositories have been selected or there's a selection involved
     pub repository_selection: InstallationRepositorySelection,
     pub single_file_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_multiple_single_files: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_file_paths: Option<Vec<String>>,
     pub repositories_url: String,
     /// A GitHub user.
     pub account: SimpleUser,
+}
+impl<'de> serde::Deserialize<'de> for NullableScopedInstallation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for NullableScopedInstallation {
+    const NAME: &'static str = "NullableScopedInstallation";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "permissions",
+            "repository_selection",
+            "single_file_name",
+            "has_multiple_single_files",
+            "single_file_paths",
+            "repositories_url",
+            "account",
+        ];
+        let mut next = 0;
+        let mut f0: Option<AppPermissions> = None;
+        let mut f1: Option<InstallationRepositorySelection> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<bool>> = None;
+        let mut f4: Option<Option<Vec<String>>> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<SimpleUser> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(NullableScopedInstallation {
+            permissions: required(f0, NAMES[0])?,
+            repository_selection: required(f1, NAMES[1])?,
+            single_file_name: f2.flatten(),
+            has_multiple_single_files: f3.flatten(),
+            single_file_paths: f4.flatten(),
+            repositories_url: required(f5, NAMES[5])?,
+            account: required(f6, NAMES[6])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -499,16 +1312,52 @@ impl AppsScopeTokenRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AppsListReposAccessibleToInstallationResponse {
     pub total_count: i64,
     pub repositories: Vec<AppsListReposAccessibleToInstallationResponseRepositoriesItem>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_selection: Option<String>,
 }
+impl<'de> serde::Deserialize<'de> for AppsListReposAccessibleToInstallationResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for AppsListReposAccessibleToInstallationResponse {
+    const NAME: &'static str = "AppsListReposAccessibleToInstallationResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "repositories", "repository_selection"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<
+            Vec<AppsListReposAccessibleToInstallationResponseRepositoriesItem>,
+        > = None;
+        let mut f2: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AppsListReposAccessibleToInstallationResponse {
+            total_count: required(f0, NAMES[0])?,
+            repositories: required(f1, NAMES[1])?,
+            repository_selection: f2.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AppsListReposAccessibleToInstallationResponseRepositoriesItem {
     /// Unique identifier of the repository
@@ -519,7 +1368,6 @@ pub struct AppsListReposAccessibleToInstallationResponseRepositoriesItem {
     pub full_name: String,
     pub license: Option<LicenseSimple>,
     pub forks: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<RepositoryPermissions>,
     /// A GitHub user.
     pub owner: SimpleUser,
@@ -571,7 +1419,6 @@ pub struct AppsListReposAccessibleToInstallationResponseRepositoriesItem {
     pub hooks_url: String,
     pub svn_url: String,
     pub homepage: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
     pub forks_count: i64,
     pub stargazers_count: i64,
@@ -582,9 +1429,7 @@ pub struct AppsListReposAccessibleToInstallationResponseRepositoriesItem {
     pub default_branch: String,
     pub open_issues_count: i64,
     /// Whether this repository acts as a template that can be used to generate new repositories.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_template: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topics: Option<Vec<String>>,
     /// Whether issues are enabled.
     pub has_issues: bool,
@@ -596,131 +1441,629 @@ pub struct AppsListReposAccessibleToInstallationResponseRepositoriesItem {
     /// Whether downloads are enabled.
     pub has_downloads: bool,
     /// Whether discussions are enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_discussions: Option<bool>,
     /// Whether pull requests are enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
     /// Whether the repository is archived.
     pub archived: bool,
     /// Returns whether or not this repository disabled.
     pub disabled: bool,
     /// The repository visibility: public, private, or internal.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<String>,
     pub pushed_at: Option<crate::Timestamp>,
     pub created_at: Option<crate::Timestamp>,
     pub updated_at: Option<crate::Timestamp>,
     /// Whether to allow rebase merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_rebase_merge: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temp_clone_token: Option<String>,
     /// Whether to allow squash merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_squash_merge: Option<bool>,
     /// Whether to allow Auto-merge to be used on pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_auto_merge: Option<bool>,
     /// Whether to delete head branches when pull requests are merged
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_branch_on_merge: Option<bool>,
     /// Whether or not a pull request head branch that is behind its base branch can always be updated even if it is not required to be up to date before merging.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_update_branch: Option<bool>,
     /// Whether a squash merge commit can use the pull request title as default. **This property is closing down. Please use `squash_merge_commit_title` instead.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_squash_pr_title_as_default: Option<bool>,
     /// The default value for a squash merge commit title:
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub squash_merge_commit_title: Option<RepositorySquashMergeCommitTitle>,
     /// The default value for a squash merge commit message:
     ///
     /// - `PR_BODY` - default to the pull request's body.
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub squash_merge_commit_message: Option<RepositorySquashMergeCommitMessage>,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_commit_title: Option<RepositoryMergeCommitTitle>,
     /// The default value for a merge commit message.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_commit_message: Option<RepositoryMergeCommitMessage>,
     /// Whether to allow merge commits for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_merge_commit: Option<bool>,
     /// Whether to allow forking this repo
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_forking: Option<bool>,
     /// Whether to require contributors to sign off on web-based commits
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
     pub open_issues: i64,
     pub watchers: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub master_branch: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starred_at: Option<String>,
     /// Whether anonymous git access is enabled for this repository
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anonymous_access_enabled: Option<bool>,
     /// The status of the code search index for this repository
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_search_index_status: Option<RepositoryCodeSearchIndexStatus>,
     /// The custom properties that were defined for the repository. The keys are the custom property names, and the values are the corresponding custom property values. Present for org repos only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_properties: Option<serde_json::Value>,
+}
+impl<'de> serde::Deserialize<'de>
+for AppsListReposAccessibleToInstallationResponseRepositoriesItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for AppsListReposAccessibleToInstallationResponseRepositoriesItem {
+    const NAME: &'static str = "AppsListReposAccessibleToInstallationResponseRepositoriesItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "name",
+            "full_name",
+            "license",
+            "forks",
+            "permissions",
+            "owner",
+            "private",
+            "html_url",
+            "description",
+            "fork",
+            "url",
+            "archive_url",
+            "assignees_url",
+            "blobs_url",
+            "branches_url",
+            "collaborators_url",
+            "comments_url",
+            "commits_url",
+            "compare_url",
+            "contents_url",
+            "contributors_url",
+            "deployments_url",
+            "downloads_url",
+            "events_url",
+            "forks_url",
+            "git_commits_url",
+            "git_refs_url",
+            "git_tags_url",
+            "git_url",
+            "issue_comment_url",
+            "issue_events_url",
+            "issues_url",
+            "keys_url",
+            "labels_url",
+            "languages_url",
+            "merges_url",
+            "milestones_url",
+            "notifications_url",
+            "pulls_url",
+            "releases_url",
+            "ssh_url",
+            "stargazers_url",
+            "statuses_url",
+            "subscribers_url",
+            "subscription_url",
+            "tags_url",
+            "teams_url",
+            "trees_url",
+            "clone_url",
+            "mirror_url",
+            "hooks_url",
+            "svn_url",
+            "homepage",
+            "language",
+            "forks_count",
+            "stargazers_count",
+            "watchers_count",
+            "size",
+            "default_branch",
+            "open_issues_count",
+            "is_template",
+            "topics",
+            "has_issues",
+            "has_projects",
+            "has_wiki",
+            "has_pages",
+            "has_downloads",
+            "has_discussions",
+            "has_pull_requests",
+            "pull_request_creation_policy",
+            "archived",
+            "disabled",
+            "visibility",
+            "pushed_at",
+            "created_at",
+            "updated_at",
+            "allow_rebase_merge",
+            "temp_clone_token",
+            "allow_squash_merge",
+            "allow_auto_merge",
+            "delete_branch_on_merge",
+            "allow_update_branch",
+            "use_squash_pr_title_as_default",
+            "squash_merge_commit_title",
+            "squash_merge_commit_message",
+            "merge_commit_title",
+            "merge_commit_message",
+            "allow_merge_commit",
+            "allow_forking",
+            "web_commit_signoff_required",
+            "open_issues",
+            "watchers",
+            "master_branch",
+            "starred_at",
+            "anonymous_access_enabled",
+            "code_search_index_status",
+            "custom_properties",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<LicenseSimple>> = None;
+        let mut f5: Option<i64> = None;
+        let mut f6: Option<Option<RepositoryPermissions>> = None;
+        let mut f7: Option<SimpleUser> = None;
+        let mut f8: Option<bool> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<bool> = None;
+        let mut f12: Option<String> = None;
+        let mut f13: Option<String> = None;
+        let mut f14: Option<String> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<String> = None;
+        let mut f18: Option<String> = None;
+        let mut f19: Option<String> = None;
+        let mut f20: Option<String> = None;
+        let mut f21: Option<String> = None;
+        let mut f22: Option<String> = None;
+        let mut f23: Option<String> = None;
+        let mut f24: Option<String> = None;
+        let mut f25: Option<String> = None;
+        let mut f26: Option<String> = None;
+        let mut f27: Option<String> = None;
+        let mut f28: Option<String> = None;
+        let mut f29: Option<String> = None;
+        let mut f30: Option<String> = None;
+        let mut f31: Option<String> = None;
+        let mut f32: Option<String> = None;
+        let mut f33: Option<String> = None;
+        let mut f34: Option<String> = None;
+        let mut f35: Option<String> = None;
+        let mut f36: Option<String> = None;
+        let mut f37: Option<String> = None;
+        let mut f38: Option<String> = None;
+        let mut f39: Option<String> = None;
+        let mut f40: Option<String> = None;
+        let mut f41: Option<String> = None;
+        let mut f42: Option<String> = None;
+        let mut f43: Option<String> = None;
+        let mut f44: Option<String> = None;
+        let mut f45: Option<String> = None;
+        let mut f46: Option<String> = None;
+        let mut f47: Option<String> = None;
+        let mut f48: Option<String> = None;
+        let mut f49: Option<String> = None;
+        let mut f50: Option<String> = None;
+        let mut f51: Option<Option<String>> = None;
+        let mut f52: Option<String> = None;
+        let mut f53: Option<String> = None;
+        let mut f54: Option<Option<String>> = None;
+        let mut f55: Option<Option<String>> = None;
+        let mut f56: Option<i64> = None;
+        let mut f57: Option<i64> = None;
+        let mut f58: Option<i64> = None;
+        let mut f59: Option<i64> = None;
+        let mut f60: Option<String> = None;
+        let mut f61: Option<i64> = None;
+        let mut f62: Option<Option<bool>> = None;
+        let mut f63: Option<Option<Vec<String>>> = None;
+        let mut f64: Option<bool> = None;
+        let mut f65: Option<bool> = None;
+        let mut f66: Option<bool> = None;
+        let mut f67: Option<bool> = None;
+        let mut f68: Option<bool> = None;
+        let mut f69: Option<Option<bool>> = None;
+        let mut f70: Option<Option<bool>> = None;
+        let mut f71: Option<Option<RepositoryPullRequestCreationPolicy>> = None;
+        let mut f72: Option<bool> = None;
+        let mut f73: Option<bool> = None;
+        let mut f74: Option<Option<String>> = None;
+        let mut f75: Option<Option<crate::Timestamp>> = None;
+        let mut f76: Option<Option<crate::Timestamp>> = None;
+        let mut f77: Option<Option<crate::Timestamp>> = None;
+        let mut f78: Option<Option<bool>> = None;
+        let mut f79: Option<Option<String>> = None;
+        let mut f80: Option<Option<bool>> = None;
+        let mut f81: Option<Option<bool>> = None;
+        let mut f82: Option<Option<bool>> = None;
+        let mut f83: Option<Option<bool>> = None;
+        let mut f84: Option<Option<bool>> = None;
+        let mut f85: Option<Option<RepositorySquashMergeCommitTitle>> = None;
+        let mut f86: Option<Option<RepositorySquashMergeCommitMessage>> = None;
+        let mut f87: Option<Option<RepositoryMergeCommitTitle>> = None;
+        let mut f88: Option<Option<RepositoryMergeCommitMessage>> = None;
+        let mut f89: Option<Option<bool>> = None;
+        let mut f90: Option<Option<bool>> = None;
+        let mut f91: Option<Option<bool>> = None;
+        let mut f92: Option<i64> = None;
+        let mut f93: Option<i64> = None;
+        let mut f94: Option<Option<String>> = None;
+        let mut f95: Option<Option<String>> = None;
+        let mut f96: Option<Option<bool>> = None;
+        let mut f97: Option<Option<RepositoryCodeSearchIndexStatus>> = None;
+        let mut f98: Option<Option<serde_json::Value>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                33 => put(&mut f33, &mut map, NAMES[33])?,
+                34 => put(&mut f34, &mut map, NAMES[34])?,
+                35 => put(&mut f35, &mut map, NAMES[35])?,
+                36 => put(&mut f36, &mut map, NAMES[36])?,
+                37 => put(&mut f37, &mut map, NAMES[37])?,
+                38 => put(&mut f38, &mut map, NAMES[38])?,
+                39 => put(&mut f39, &mut map, NAMES[39])?,
+                40 => put(&mut f40, &mut map, NAMES[40])?,
+                41 => put(&mut f41, &mut map, NAMES[41])?,
+                42 => put(&mut f42, &mut map, NAMES[42])?,
+                43 => put(&mut f43, &mut map, NAMES[43])?,
+                44 => put(&mut f44, &mut map, NAMES[44])?,
+                45 => put(&mut f45, &mut map, NAMES[45])?,
+                46 => put(&mut f46, &mut map, NAMES[46])?,
+                47 => put(&mut f47, &mut map, NAMES[47])?,
+                48 => put(&mut f48, &mut map, NAMES[48])?,
+                49 => put(&mut f49, &mut map, NAMES[49])?,
+                50 => put(&mut f50, &mut map, NAMES[50])?,
+                51 => put(&mut f51, &mut map, NAMES[51])?,
+                52 => put(&mut f52, &mut map, NAMES[52])?,
+                53 => put(&mut f53, &mut map, NAMES[53])?,
+                54 => put(&mut f54, &mut map, NAMES[54])?,
+                55 => put(&mut f55, &mut map, NAMES[55])?,
+                56 => put(&mut f56, &mut map, NAMES[56])?,
+                57 => put(&mut f57, &mut map, NAMES[57])?,
+                58 => put(&mut f58, &mut map, NAMES[58])?,
+                59 => put(&mut f59, &mut map, NAMES[59])?,
+                60 => put(&mut f60, &mut map, NAMES[60])?,
+                61 => put(&mut f61, &mut map, NAMES[61])?,
+                62 => put(&mut f62, &mut map, NAMES[62])?,
+                63 => put(&mut f63, &mut map, NAMES[63])?,
+                64 => put(&mut f64, &mut map, NAMES[64])?,
+                65 => put(&mut f65, &mut map, NAMES[65])?,
+                66 => put(&mut f66, &mut map, NAMES[66])?,
+                67 => put(&mut f67, &mut map, NAMES[67])?,
+                68 => put(&mut f68, &mut map, NAMES[68])?,
+                69 => put(&mut f69, &mut map, NAMES[69])?,
+                70 => put(&mut f70, &mut map, NAMES[70])?,
+                71 => put(&mut f71, &mut map, NAMES[71])?,
+                72 => put(&mut f72, &mut map, NAMES[72])?,
+                73 => put(&mut f73, &mut map, NAMES[73])?,
+                74 => put(&mut f74, &mut map, NAMES[74])?,
+                75 => put(&mut f75, &mut map, NAMES[75])?,
+                76 => put(&mut f76, &mut map, NAMES[76])?,
+                77 => put(&mut f77, &mut map, NAMES[77])?,
+                78 => put(&mut f78, &mut map, NAMES[78])?,
+                79 => put(&mut f79, &mut map, NAMES[79])?,
+                80 => put(&mut f80, &mut map, NAMES[80])?,
+                81 => put(&mut f81, &mut map, NAMES[81])?,
+                82 => put(&mut f82, &mut map, NAMES[82])?,
+                83 => put(&mut f83, &mut map, NAMES[83])?,
+                84 => put(&mut f84, &mut map, NAMES[84])?,
+                85 => put(&mut f85, &mut map, NAMES[85])?,
+                86 => put(&mut f86, &mut map, NAMES[86])?,
+                87 => put(&mut f87, &mut map, NAMES[87])?,
+                88 => put(&mut f88, &mut map, NAMES[88])?,
+                89 => put(&mut f89, &mut map, NAMES[89])?,
+                90 => put(&mut f90, &mut map, NAMES[90])?,
+                91 => put(&mut f91, &mut map, NAMES[91])?,
+                92 => put(&mut f92, &mut map, NAMES[92])?,
+                93 => put(&mut f93, &mut map, NAMES[93])?,
+                94 => put(&mut f94, &mut map, NAMES[94])?,
+                95 => put(&mut f95, &mut map, NAMES[95])?,
+                96 => put(&mut f96, &mut map, NAMES[96])?,
+                97 => put(&mut f97, &mut map, NAMES[97])?,
+                98 => put(&mut f98, &mut map, NAMES[98])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AppsListReposAccessibleToInstallationResponseRepositoriesItem {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            name: required(f2, NAMES[2])?,
+            full_name: required(f3, NAMES[3])?,
+            license: f4.flatten(),
+            forks: required(f5, NAMES[5])?,
+            permissions: f6.flatten(),
+            owner: required(f7, NAMES[7])?,
+            private: required(f8, NAMES[8])?,
+            html_url: required(f9, NAMES[9])?,
+            description: f10.flatten(),
+            fork: required(f11, NAMES[11])?,
+            url: required(f12, NAMES[12])?,
+            archive_url: required(f13, NAMES[13])?,
+            assignees_url: required(f14, NAMES[14])?,
+            blobs_url: required(f15, NAMES[15])?,
+            branches_url: required(f16, NAMES[16])?,
+            collaborators_url: required(f17, NAMES[17])?,
+            comments_url: required(f18, NAMES[18])?,
+            commits_url: required(f19, NAMES[19])?,
+            compare_url: required(f20, NAMES[20])?,
+            contents_url: required(f21, NAMES[21])?,
+            contributors_url: required(f22, NAMES[22])?,
+            deployments_url: required(f23, NAMES[23])?,
+            downloads_url: required(f24, NAMES[24])?,
+            events_url: required(f25, NAMES[25])?,
+            forks_url: required(f26, NAMES[26])?,
+            git_commits_url: required(f27, NAMES[27])?,
+            git_refs_url: required(f28, NAMES[28])?,
+            git_tags_url: required(f29, NAMES[29])?,
+            git_url: required(f30, NAMES[30])?,
+            issue_comment_url: required(f31, NAMES[31])?,
+            issue_events_url: required(f32, NAMES[32])?,
+            issues_url: required(f33, NAMES[33])?,
+            keys_url: required(f34, NAMES[34])?,
+            labels_url: required(f35, NAMES[35])?,
+            languages_url: required(f36, NAMES[36])?,
+            merges_url: required(f37, NAMES[37])?,
+            milestones_url: required(f38, NAMES[38])?,
+            notifications_url: required(f39, NAMES[39])?,
+            pulls_url: required(f40, NAMES[40])?,
+            releases_url: required(f41, NAMES[41])?,
+            ssh_url: required(f42, NAMES[42])?,
+            stargazers_url: required(f43, NAMES[43])?,
+            statuses_url: required(f44, NAMES[44])?,
+            subscribers_url: required(f45, NAMES[45])?,
+            subscription_url: required(f46, NAMES[46])?,
+            tags_url: required(f47, NAMES[47])?,
+            teams_url: required(f48, NAMES[48])?,
+            trees_url: required(f49, NAMES[49])?,
+            clone_url: required(f50, NAMES[50])?,
+            mirror_url: f51.flatten(),
+            hooks_url: required(f52, NAMES[52])?,
+            svn_url: required(f53, NAMES[53])?,
+            homepage: f54.flatten(),
+            language: f55.flatten(),
+            forks_count: required(f56, NAMES[56])?,
+            stargazers_count: required(f57, NAMES[57])?,
+            watchers_count: required(f58, NAMES[58])?,
+            size: required(f59, NAMES[59])?,
+            default_branch: required(f60, NAMES[60])?,
+            open_issues_count: required(f61, NAMES[61])?,
+            is_template: f62.flatten(),
+            topics: f63.flatten(),
+            has_issues: required(f64, NAMES[64])?,
+            has_projects: required(f65, NAMES[65])?,
+            has_wiki: required(f66, NAMES[66])?,
+            has_pages: required(f67, NAMES[67])?,
+            has_downloads: required(f68, NAMES[68])?,
+            has_discussions: f69.flatten(),
+            has_pull_requests: f70.flatten(),
+            pull_request_creation_policy: f71.flatten(),
+            archived: required(f72, NAMES[72])?,
+            disabled: required(f73, NAMES[73])?,
+            visibility: f74.flatten(),
+            pushed_at: f75.flatten(),
+            created_at: f76.flatten(),
+            updated_at: f77.flatten(),
+            allow_rebase_merge: f78.flatten(),
+            temp_clone_token: f79.flatten(),
+            allow_squash_merge: f80.flatten(),
+            allow_auto_merge: f81.flatten(),
+            delete_branch_on_merge: f82.flatten(),
+            allow_update_branch: f83.flatten(),
+            use_squash_pr_title_as_default: f84.flatten(),
+            squash_merge_commit_title: f85.flatten(),
+            squash_merge_commit_message: f86.flatten(),
+            merge_commit_title: f87.flatten(),
+            merge_commit_message: f88.flatten(),
+            allow_merge_commit: f89.flatten(),
+            allow_forking: f90.flatten(),
+            web_commit_signoff_required: f91.flatten(),
+            open_issues: required(f92, NAMES[92])?,
+            watchers: required(f93, NAMES[93])?,
+            master_branch: f94.flatten(),
+            starred_at: f95.flatten(),
+            anonymous_access_enabled: f96.flatten(),
+            code_search_index_status: f97.flatten(),
+            custom_properties: f98.flatten(),
+        })
+    }
 }
 
 /// Marketplace Purchase
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MarketplacePurchase {
     pub url: String,
     pub r#type: String,
     pub id: i64,
     pub login: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_billing_email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub marketplace_pending_change: Option<MarketplacePurchaseMarketplacePendingChange>,
     pub marketplace_purchase: MarketplacePurchaseMarketplacePurchase,
 }
+impl<'de> serde::Deserialize<'de> for MarketplacePurchase {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for MarketplacePurchase {
+    const NAME: &'static str = "MarketplacePurchase";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "type",
+            "id",
+            "login",
+            "organization_billing_email",
+            "email",
+            "marketplace_pending_change",
+            "marketplace_purchase",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<MarketplacePurchaseMarketplacePendingChange>> = None;
+        let mut f7: Option<MarketplacePurchaseMarketplacePurchase> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(MarketplacePurchase {
+            url: required(f0, NAMES[0])?,
+            r#type: required(f1, NAMES[1])?,
+            id: required(f2, NAMES[2])?,
+            login: required(f3, NAMES[3])?,
+            organization_billing_email: f4.flatten(),
+            email: f5.flatten(),
+            marketplace_pending_change: f6.flatten(),
+            marketplace_purchase: required(f7, NAMES[7])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MarketplacePurchaseMarketplacePendingChange {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_installed: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effective_date: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     /// Marketplace Listing Plan
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<MarketplaceListingPlan>,
+}
+impl<'de> serde::Deserialize<'de> for MarketplacePurchaseMarketplacePendingChange {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for MarketplacePurchaseMarketplacePendingChange {
+    const NAME: &'static str = "MarketplacePurchaseMarketplacePendingChange";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "is_installed",
+            "effective_date",
+            "unit_count",
+            "id",
+            "plan",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<bool>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<i64>> = None;
+        let mut f3: Option<Option<i64>> = None;
+        let mut f4: Option<Option<MarketplaceListingPlan>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(MarketplacePurchaseMarketplacePendingChange {
+            is_installed: f0.flatten(),
+            effective_date: f1.flatten(),
+            unit_count: f2.flatten(),
+            id: f3.flatten(),
+            plan: f4.flatten(),
+        })
+    }
 }
 
 /// Marketplace Listing Plan
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MarketplaceListingPlan {
     pub url: String,
@@ -737,40 +2080,205 @@ pub struct MarketplaceListingPlan {
     pub state: String,
     pub bullets: Vec<String>,
 }
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct MarketplacePurchaseMarketplacePurchase {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_cycle: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_billing_date: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_installed: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unit_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_free_trial: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub free_trial_ends_on: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
-    /// Marketplace Listing Plan
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan: Option<MarketplaceListingPlan>,
+impl<'de> serde::Deserialize<'de> for MarketplaceListingPlan {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for MarketplaceListingPlan {
+    const NAME: &'static str = "MarketplaceListingPlan";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "accounts_url",
+            "id",
+            "number",
+            "name",
+            "description",
+            "monthly_price_in_cents",
+            "yearly_price_in_cents",
+            "price_model",
+            "has_free_trial",
+            "unit_name",
+            "state",
+            "bullets",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<i64> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<i64> = None;
+        let mut f7: Option<i64> = None;
+        let mut f8: Option<MarketplaceListingPlanPriceModel> = None;
+        let mut f9: Option<bool> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<Vec<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(MarketplaceListingPlan {
+            url: required(f0, NAMES[0])?,
+            accounts_url: required(f1, NAMES[1])?,
+            id: required(f2, NAMES[2])?,
+            number: required(f3, NAMES[3])?,
+            name: required(f4, NAMES[4])?,
+            description: required(f5, NAMES[5])?,
+            monthly_price_in_cents: required(f6, NAMES[6])?,
+            yearly_price_in_cents: required(f7, NAMES[7])?,
+            price_model: required(f8, NAMES[8])?,
+            has_free_trial: required(f9, NAMES[9])?,
+            unit_name: f10.flatten(),
+            state: required(f11, NAMES[11])?,
+            bullets: required(f12, NAMES[12])?,
+        })
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct MarketplacePurchaseMarketplacePurchase {
+    pub billing_cycle: Option<String>,
+    pub next_billing_date: Option<String>,
+    pub is_installed: Option<bool>,
+    pub unit_count: Option<i64>,
+    pub on_free_trial: Option<bool>,
+    pub free_trial_ends_on: Option<String>,
+    pub updated_at: Option<String>,
+    /// Marketplace Listing Plan
+    pub plan: Option<MarketplaceListingPlan>,
+}
+impl<'de> serde::Deserialize<'de> for MarketplacePurchaseMarketplacePurchase {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for MarketplacePurchaseMarketplacePurchase {
+    const NAME: &'static str = "MarketplacePurchaseMarketplacePurchase";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "billing_cycle",
+            "next_billing_date",
+            "is_installed",
+            "unit_count",
+            "on_free_trial",
+            "free_trial_ends_on",
+            "updated_at",
+            "plan",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<bool>> = None;
+        let mut f3: Option<Option<i64>> = None;
+        let mut f4: Option<Option<bool>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<MarketplaceListingPlan>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(MarketplacePurchaseMarketplacePurchase {
+            billing_cycle: f0.flatten(),
+            next_billing_date: f1.flatten(),
+            is_installed: f2.flatten(),
+            unit_count: f3.flatten(),
+            on_free_trial: f4.flatten(),
+            free_trial_ends_on: f5.flatten(),
+            updated_at: f6.flatten(),
+            plan: f7.flatten(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AppsListInstallationReposForAuthenticatedUserResponse {
     pub total_count: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_selection: Option<String>,
     pub repositories: Vec<AppsListReposAccessibleToInstallationResponseRepositoriesItem>,
 }
+impl<'de> serde::Deserialize<'de>
+for AppsListInstallationReposForAuthenticatedUserResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for AppsListInstallationReposForAuthenticatedUserResponse {
+    const NAME: &'static str = "AppsListInstallationReposForAuthenticatedUserResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "repository_selection", "repositories"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<
+            Vec<AppsListReposAccessibleToInstallationResponseRepositoriesItem>,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AppsListInstallationReposForAuthenticatedUserResponse {
+            total_count: required(f0, NAMES[0])?,
+            repository_selection: f1.flatten(),
+            repositories: required(f2, NAMES[2])?,
+        })
+    }
+}
 
 /// User Marketplace Purchase
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct UserMarketplacePurchase {
     pub billing_cycle: String,
@@ -784,20 +2292,129 @@ pub struct UserMarketplacePurchase {
     /// Marketplace Listing Plan
     pub plan: MarketplaceListingPlan,
 }
+impl<'de> serde::Deserialize<'de> for UserMarketplacePurchase {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for UserMarketplacePurchase {
+    const NAME: &'static str = "UserMarketplacePurchase";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "billing_cycle",
+            "next_billing_date",
+            "unit_count",
+            "on_free_trial",
+            "free_trial_ends_on",
+            "updated_at",
+            "account",
+            "plan",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<crate::Timestamp>> = None;
+        let mut f2: Option<Option<i64>> = None;
+        let mut f3: Option<bool> = None;
+        let mut f4: Option<Option<crate::Timestamp>> = None;
+        let mut f5: Option<Option<crate::Timestamp>> = None;
+        let mut f6: Option<MarketplaceAccount> = None;
+        let mut f7: Option<MarketplaceListingPlan> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(UserMarketplacePurchase {
+            billing_cycle: required(f0, NAMES[0])?,
+            next_billing_date: f1.flatten(),
+            unit_count: f2.flatten(),
+            on_free_trial: required(f3, NAMES[3])?,
+            free_trial_ends_on: f4.flatten(),
+            updated_at: f5.flatten(),
+            account: required(f6, NAMES[6])?,
+            plan: required(f7, NAMES[7])?,
+        })
+    }
+}
 
 /// Marketplace Account
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MarketplaceAccount {
     pub url: String,
     pub id: i64,
     pub r#type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
     pub login: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_billing_email: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for MarketplaceAccount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for MarketplaceAccount {
+    const NAME: &'static str = "MarketplaceAccount";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "id",
+            "type",
+            "node_id",
+            "login",
+            "email",
+            "organization_billing_email",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(MarketplaceAccount {
+            url: required(f0, NAMES[0])?,
+            id: required(f1, NAMES[1])?,
+            r#type: required(f2, NAMES[2])?,
+            node_id: f3.flatten(),
+            login: required(f4, NAMES[4])?,
+            email: f5.flatten(),
+            organization_billing_email: f6.flatten(),
+        })
+    }
 }
 

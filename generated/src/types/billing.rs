@@ -3,40 +3,117 @@
 #![allow(deprecated, reason = "deprecated schemas are still generated, marked `#[deprecated]`")]
 use super::*;
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BillingAiCreditUsageReportOrg {
-    #[serde(rename = "timePeriod")]
     pub time_period: BillingAiCreditUsageReportOrgTimePeriod,
     /// The unique identifier of the organization.
     pub organization: String,
     /// The name of the user for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// The product for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
     /// The model for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    #[serde(rename = "usageItems")]
     pub usage_items: Vec<BillingAiCreditUsageReportOrgUsageItemsItem>,
 }
+impl<'de> serde::Deserialize<'de> for BillingAiCreditUsageReportOrg {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BillingAiCreditUsageReportOrg {
+    const NAME: &'static str = "BillingAiCreditUsageReportOrg";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "timePeriod",
+            "organization",
+            "user",
+            "product",
+            "model",
+            "usageItems",
+        ];
+        let mut next = 0;
+        let mut f0: Option<BillingAiCreditUsageReportOrgTimePeriod> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Vec<BillingAiCreditUsageReportOrgUsageItemsItem>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BillingAiCreditUsageReportOrg {
+            time_period: required(f0, NAMES[0])?,
+            organization: required(f1, NAMES[1])?,
+            user: f2.flatten(),
+            product: f3.flatten(),
+            model: f4.flatten(),
+            usage_items: required(f5, NAMES[5])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BillingAiCreditUsageReportOrgTimePeriod {
     /// The year for the usage report.
     pub year: i64,
     /// The month for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub month: Option<i64>,
     /// The day for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub day: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for BillingAiCreditUsageReportOrgTimePeriod {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BillingAiCreditUsageReportOrgTimePeriod {
+    const NAME: &'static str = "BillingAiCreditUsageReportOrgTimePeriod";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["year", "month", "day"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BillingAiCreditUsageReportOrgTimePeriod {
+            year: required(f0, NAMES[0])?,
+            month: f1.flatten(),
+            day: f2.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BillingAiCreditUsageReportOrgUsageItemsItem {
     /// Product name.
@@ -46,29 +123,92 @@ pub struct BillingAiCreditUsageReportOrgUsageItemsItem {
     /// Model name.
     pub model: String,
     /// Unit type of the usage line item.
-    #[serde(rename = "unitType")]
     pub unit_type: String,
     /// Price per unit of the usage line item.
-    #[serde(rename = "pricePerUnit")]
     pub price_per_unit: f64,
     /// Gross quantity of the usage line item.
-    #[serde(rename = "grossQuantity")]
     pub gross_quantity: f64,
     /// Gross amount of the usage line item.
-    #[serde(rename = "grossAmount")]
     pub gross_amount: f64,
     /// Discount quantity of the usage line item.
-    #[serde(rename = "discountQuantity")]
     pub discount_quantity: f64,
     /// Discount amount of the usage line item.
-    #[serde(rename = "discountAmount")]
     pub discount_amount: f64,
     /// Net quantity of the usage line item.
-    #[serde(rename = "netQuantity")]
     pub net_quantity: f64,
     /// Net amount of the usage line item.
-    #[serde(rename = "netAmount")]
     pub net_amount: f64,
+}
+impl<'de> serde::Deserialize<'de> for BillingAiCreditUsageReportOrgUsageItemsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for BillingAiCreditUsageReportOrgUsageItemsItem {
+    const NAME: &'static str = "BillingAiCreditUsageReportOrgUsageItemsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "product",
+            "sku",
+            "model",
+            "unitType",
+            "pricePerUnit",
+            "grossQuantity",
+            "grossAmount",
+            "discountQuantity",
+            "discountAmount",
+            "netQuantity",
+            "netAmount",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<f64> = None;
+        let mut f5: Option<f64> = None;
+        let mut f6: Option<f64> = None;
+        let mut f7: Option<f64> = None;
+        let mut f8: Option<f64> = None;
+        let mut f9: Option<f64> = None;
+        let mut f10: Option<f64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BillingAiCreditUsageReportOrgUsageItemsItem {
+            product: required(f0, NAMES[0])?,
+            sku: required(f1, NAMES[1])?,
+            model: required(f2, NAMES[2])?,
+            unit_type: required(f3, NAMES[3])?,
+            price_per_unit: required(f4, NAMES[4])?,
+            gross_quantity: required(f5, NAMES[5])?,
+            gross_amount: required(f6, NAMES[6])?,
+            discount_quantity: required(f7, NAMES[7])?,
+            discount_amount: required(f8, NAMES[8])?,
+            net_quantity: required(f9, NAMES[9])?,
+            net_amount: required(f10, NAMES[10])?,
+        })
+    }
 }
 
 crate::open_enum! {
@@ -77,26 +217,68 @@ crate::open_enum! {
     User = "user", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GetAllBudgets {
     /// Array of budget objects for the enterprise
     pub budgets: Vec<Budget>,
     /// User login included when the response is scoped with the `user` query parameter.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Effective user-level budget details returned when the response is scoped with the `user` query parameter.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effective_budget: Option<GetAllBudgetsEffectiveBudget>,
     /// Indicates if there are more pages of results available (maps to hasNextPage from billing platform)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_next_page: Option<bool>,
     /// Total number of budgets matching the query
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for GetAllBudgets {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GetAllBudgets {
+    const NAME: &'static str = "GetAllBudgets";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "budgets",
+            "user",
+            "effective_budget",
+            "has_next_page",
+            "total_count",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Vec<Budget>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<GetAllBudgetsEffectiveBudget>> = None;
+        let mut f3: Option<Option<bool>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GetAllBudgets {
+            budgets: required(f0, NAMES[0])?,
+            user: f1.flatten(),
+            effective_budget: f2.flatten(),
+            has_next_page: f3.flatten(),
+            total_count: f4.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Budget {
     /// The unique identifier for the budget
@@ -110,18 +292,80 @@ pub struct Budget {
     /// The scope of the budget
     pub budget_scope: BudgetBudgetScope,
     /// The name of the entity for the budget (enterprise does not require a name).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_entity_name: Option<String>,
     /// The user login when the budget is scoped to a single user (`user` scope).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// The amount consumed for a user-scoped budget, or for a multi-user budget when filtering by user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consumed_amount: Option<f64>,
     /// A single product or sku to apply the budget to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_product_sku: Option<String>,
     pub budget_alerting: BudgetBudgetAlerting,
+}
+impl<'de> serde::Deserialize<'de> for Budget {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Budget {
+    const NAME: &'static str = "Budget";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "budget_type",
+            "budget_amount",
+            "prevent_further_usage",
+            "budget_scope",
+            "budget_entity_name",
+            "user",
+            "consumed_amount",
+            "budget_product_sku",
+            "budget_alerting",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<BudgetBudgetType> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<bool> = None;
+        let mut f4: Option<BudgetBudgetScope> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<f64>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<BudgetBudgetAlerting> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Budget {
+            id: required(f0, NAMES[0])?,
+            budget_type: required(f1, NAMES[1])?,
+            budget_amount: required(f2, NAMES[2])?,
+            prevent_further_usage: required(f3, NAMES[3])?,
+            budget_scope: required(f4, NAMES[4])?,
+            budget_entity_name: f5.flatten(),
+            user: f6.flatten(),
+            consumed_amount: f7.flatten(),
+            budget_product_sku: f8.flatten(),
+            budget_alerting: required(f9, NAMES[9])?,
+        })
+    }
 }
 
 /// The type of pricing for the budget
@@ -170,7 +414,7 @@ crate::open_enum! {
     "multi_user_cost_center", User = "user", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BudgetBudgetAlerting {
     /// Whether alerts are enabled for this budget. Ignored for user-scope as alerting is disabled for them.
@@ -178,9 +422,40 @@ pub struct BudgetBudgetAlerting {
     /// Array of user login names who will receive alerts. Ignored for user-scope as alerting is disabled for them.
     pub alert_recipients: Vec<String>,
 }
+impl<'de> serde::Deserialize<'de> for BudgetBudgetAlerting {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BudgetBudgetAlerting {
+    const NAME: &'static str = "BudgetBudgetAlerting";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["will_alert", "alert_recipients"];
+        let mut next = 0;
+        let mut f0: Option<bool> = None;
+        let mut f1: Option<Vec<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BudgetBudgetAlerting {
+            will_alert: required(f0, NAMES[0])?,
+            alert_recipients: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Effective user-level budget details returned when the response is scoped with the `user` query parameter.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GetAllBudgetsEffectiveBudget {
     /// The unique identifier of the effective budget.
@@ -189,6 +464,40 @@ pub struct GetAllBudgetsEffectiveBudget {
     pub budget_amount: i64,
     /// The consumed amount for the specified user within the effective budget.
     pub consumed_amount: f64,
+}
+impl<'de> serde::Deserialize<'de> for GetAllBudgetsEffectiveBudget {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GetAllBudgetsEffectiveBudget {
+    const NAME: &'static str = "GetAllBudgetsEffectiveBudget";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "budget_amount", "consumed_amount"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<f64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GetAllBudgetsEffectiveBudget {
+            id: required(f0, NAMES[0])?,
+            budget_amount: required(f1, NAMES[1])?,
+            consumed_amount: required(f2, NAMES[2])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -297,7 +606,7 @@ impl BillingCreateOrganizationBudgetRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct BillingCreateOrganizationBudgetRequestBudgetAlerting {
     /// Whether alerts are enabled for this budget. Rejected for user-scope as alerting is always disabled for them.
@@ -306,6 +615,39 @@ pub struct BillingCreateOrganizationBudgetRequestBudgetAlerting {
     /// Array of user login names who will receive alerts. Rejected for user-scope as alerting is always disabled for them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_recipients: Option<Vec<String>>,
+}
+impl<'de> serde::Deserialize<'de>
+for BillingCreateOrganizationBudgetRequestBudgetAlerting {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for BillingCreateOrganizationBudgetRequestBudgetAlerting {
+    const NAME: &'static str = "BillingCreateOrganizationBudgetRequestBudgetAlerting";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["will_alert", "alert_recipients"];
+        let mut next = 0;
+        let mut f0: Option<Option<bool>> = None;
+        let mut f1: Option<Option<Vec<String>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BillingCreateOrganizationBudgetRequestBudgetAlerting {
+            will_alert: f0.flatten(),
+            alert_recipients: f1.flatten(),
+        })
+    }
 }
 impl BillingCreateOrganizationBudgetRequestBudgetAlerting {
     /// A value with the required fields set and every optional field absent.
@@ -396,40 +738,123 @@ crate::open_enum! {
     "BundlePricing", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CreateBudget {
     /// A message indicating the result of the create operation
     pub message: String,
     pub budget: CreateBudgetBudget,
 }
+impl<'de> serde::Deserialize<'de> for CreateBudget {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CreateBudget {
+    const NAME: &'static str = "CreateBudget";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["message", "budget"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<CreateBudgetBudget> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CreateBudget {
+            message: required(f0, NAMES[0])?,
+            budget: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CreateBudgetBudget {
     /// ID of the budget.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// The type of scope for the budget
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_scope: Option<BudgetBudgetScope>,
     /// The name of the entity to apply the budget to
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_entity_name: Option<String>,
     /// The budget amount in whole dollars. For license-based products, this represents the number of licenses.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_amount: Option<i64>,
     /// Whether to prevent additional spending once the budget is exceeded
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prevent_further_usage: Option<bool>,
     /// A single product or sku to apply the budget to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_product_sku: Option<String>,
     /// The type of pricing for the budget
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_type: Option<CreateBudgetBudgetBudgetType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_alerting: Option<BillingCreateOrganizationBudgetRequestBudgetAlerting>,
+}
+impl<'de> serde::Deserialize<'de> for CreateBudgetBudget {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CreateBudgetBudget {
+    const NAME: &'static str = "CreateBudgetBudget";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "budget_scope",
+            "budget_entity_name",
+            "budget_amount",
+            "prevent_further_usage",
+            "budget_product_sku",
+            "budget_type",
+            "budget_alerting",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<BudgetBudgetScope>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<i64>> = None;
+        let mut f4: Option<Option<bool>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<CreateBudgetBudgetBudgetType>> = None;
+        let mut f7: Option<
+            Option<BillingCreateOrganizationBudgetRequestBudgetAlerting>,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CreateBudgetBudget {
+            id: f0.flatten(),
+            budget_scope: f1.flatten(),
+            budget_entity_name: f2.flatten(),
+            budget_amount: f3.flatten(),
+            prevent_further_usage: f4.flatten(),
+            budget_product_sku: f5.flatten(),
+            budget_type: f6.flatten(),
+            budget_alerting: f7.flatten(),
+        })
+    }
 }
 
 /// The type of pricing for the budget
@@ -465,7 +890,7 @@ impl From<Variant0> for CreateBudgetBudgetBudgetType {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GetBudget {
     /// ID of the budget.
@@ -475,7 +900,6 @@ pub struct GetBudget {
     /// The name of the entity to apply the budget to
     pub budget_entity_name: String,
     /// The user login when the budget is scoped to a single user (`user` scope).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// The budget amount in whole dollars. For license-based products, this represents the number of licenses.
     pub budget_amount: i64,
@@ -487,15 +911,107 @@ pub struct GetBudget {
     pub budget_type: CreateBudgetBudgetBudgetType,
     pub budget_alerting: BillingCreateOrganizationBudgetRequestBudgetAlerting,
 }
+impl<'de> serde::Deserialize<'de> for GetBudget {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GetBudget {
+    const NAME: &'static str = "GetBudget";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "budget_scope",
+            "budget_entity_name",
+            "user",
+            "budget_amount",
+            "prevent_further_usage",
+            "budget_product_sku",
+            "budget_type",
+            "budget_alerting",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<BudgetBudgetScope> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<i64> = None;
+        let mut f5: Option<bool> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<CreateBudgetBudgetBudgetType> = None;
+        let mut f8: Option<BillingCreateOrganizationBudgetRequestBudgetAlerting> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GetBudget {
+            id: required(f0, NAMES[0])?,
+            budget_scope: required(f1, NAMES[1])?,
+            budget_entity_name: required(f2, NAMES[2])?,
+            user: f3.flatten(),
+            budget_amount: required(f4, NAMES[4])?,
+            prevent_further_usage: required(f5, NAMES[5])?,
+            budget_product_sku: required(f6, NAMES[6])?,
+            budget_type: required(f7, NAMES[7])?,
+            budget_alerting: required(f8, NAMES[8])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DeleteBudget {
     /// A message indicating the result of the deletion operation
     pub message: String,
     /// The ID of the deleted budget
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for DeleteBudget {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for DeleteBudget {
+    const NAME: &'static str = "DeleteBudget";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["message", "id"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DeleteBudget {
+            message: required(f0, NAMES[0])?,
+            id: f1.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -598,76 +1114,237 @@ impl BillingUpdateBudgetOrgRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct UpdateBudget {
     /// A message indicating the result of the update operation
     pub message: String,
     pub budget: UpdateBudgetBudget,
 }
+impl<'de> serde::Deserialize<'de> for UpdateBudget {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for UpdateBudget {
+    const NAME: &'static str = "UpdateBudget";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["message", "budget"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<UpdateBudgetBudget> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(UpdateBudget {
+            message: required(f0, NAMES[0])?,
+            budget: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct UpdateBudgetBudget {
     /// ID of the budget.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// The type of scope for the budget
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_scope: Option<BudgetBudgetScope>,
     /// The name of the entity to apply the budget to
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_entity_name: Option<String>,
     /// The user login when the budget is scoped to a single user (`user` scope).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// The consumed amount for the specified user within the budget. Only included for `user`-scoped budgets.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consumed_amount: Option<f64>,
     /// The budget amount in whole dollars. For license-based products, this represents the number of licenses.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_amount: Option<i64>,
     /// Whether to prevent additional spending once the budget is exceeded
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prevent_further_usage: Option<bool>,
     /// A single product or sku to apply the budget to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_product_sku: Option<String>,
     /// The type of pricing for the budget
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_type: Option<CreateBudgetBudgetBudgetType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_alerting: Option<BillingCreateOrganizationBudgetRequestBudgetAlerting>,
 }
+impl<'de> serde::Deserialize<'de> for UpdateBudgetBudget {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for UpdateBudgetBudget {
+    const NAME: &'static str = "UpdateBudgetBudget";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "budget_scope",
+            "budget_entity_name",
+            "user",
+            "consumed_amount",
+            "budget_amount",
+            "prevent_further_usage",
+            "budget_product_sku",
+            "budget_type",
+            "budget_alerting",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<BudgetBudgetScope>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<f64>> = None;
+        let mut f5: Option<Option<i64>> = None;
+        let mut f6: Option<Option<bool>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<CreateBudgetBudgetBudgetType>> = None;
+        let mut f9: Option<
+            Option<BillingCreateOrganizationBudgetRequestBudgetAlerting>,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(UpdateBudgetBudget {
+            id: f0.flatten(),
+            budget_scope: f1.flatten(),
+            budget_entity_name: f2.flatten(),
+            user: f3.flatten(),
+            consumed_amount: f4.flatten(),
+            budget_amount: f5.flatten(),
+            prevent_further_usage: f6.flatten(),
+            budget_product_sku: f7.flatten(),
+            budget_type: f8.flatten(),
+            budget_alerting: f9.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BillingPremiumRequestUsageReportOrg {
-    #[serde(rename = "timePeriod")]
     pub time_period: BillingAiCreditUsageReportOrgTimePeriod,
     /// The unique identifier of the organization.
     pub organization: String,
     /// The name of the user for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// The product for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
     /// The model for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    #[serde(rename = "usageItems")]
     pub usage_items: Vec<BillingAiCreditUsageReportOrgUsageItemsItem>,
 }
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct BillingUsageReport {
-    #[serde(rename = "usageItems", default, skip_serializing_if = "Option::is_none")]
-    pub usage_items: Option<Vec<BillingUsageReportUsageItemsItem>>,
+impl<'de> serde::Deserialize<'de> for BillingPremiumRequestUsageReportOrg {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BillingPremiumRequestUsageReportOrg {
+    const NAME: &'static str = "BillingPremiumRequestUsageReportOrg";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "timePeriod",
+            "organization",
+            "user",
+            "product",
+            "model",
+            "usageItems",
+        ];
+        let mut next = 0;
+        let mut f0: Option<BillingAiCreditUsageReportOrgTimePeriod> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Vec<BillingAiCreditUsageReportOrgUsageItemsItem>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BillingPremiumRequestUsageReportOrg {
+            time_period: required(f0, NAMES[0])?,
+            organization: required(f1, NAMES[1])?,
+            user: f2.flatten(),
+            product: f3.flatten(),
+            model: f4.flatten(),
+            usage_items: required(f5, NAMES[5])?,
+        })
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct BillingUsageReport {
+    pub usage_items: Option<Vec<BillingUsageReportUsageItemsItem>>,
+}
+impl<'de> serde::Deserialize<'de> for BillingUsageReport {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BillingUsageReport {
+    const NAME: &'static str = "BillingUsageReport";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["usageItems"];
+        let mut next = 0;
+        let mut f0: Option<Option<Vec<BillingUsageReportUsageItemsItem>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BillingUsageReport {
+            usage_items: f0.flatten(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BillingUsageReportUsageItemsItem {
     /// Date of the usage line item.
@@ -679,49 +1356,157 @@ pub struct BillingUsageReportUsageItemsItem {
     /// Quantity of the usage line item.
     pub quantity: i64,
     /// Unit type of the usage line item.
-    #[serde(rename = "unitType")]
     pub unit_type: String,
     /// Price per unit of the usage line item.
-    #[serde(rename = "pricePerUnit")]
     pub price_per_unit: f64,
     /// Gross amount of the usage line item.
-    #[serde(rename = "grossAmount")]
     pub gross_amount: f64,
     /// Discount amount of the usage line item.
-    #[serde(rename = "discountAmount")]
     pub discount_amount: f64,
     /// Net amount of the usage line item.
-    #[serde(rename = "netAmount")]
     pub net_amount: f64,
     /// Name of the organization.
-    #[serde(rename = "organizationName")]
     pub organization_name: String,
     /// Name of the repository.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
+impl<'de> serde::Deserialize<'de> for BillingUsageReportUsageItemsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BillingUsageReportUsageItemsItem {
+    const NAME: &'static str = "BillingUsageReportUsageItemsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "date",
+            "product",
+            "sku",
+            "quantity",
+            "unitType",
+            "pricePerUnit",
+            "grossAmount",
+            "discountAmount",
+            "netAmount",
+            "organizationName",
+            "repositoryName",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<i64> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<f64> = None;
+        let mut f6: Option<f64> = None;
+        let mut f7: Option<f64> = None;
+        let mut f8: Option<f64> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BillingUsageReportUsageItemsItem {
+            date: required(f0, NAMES[0])?,
+            product: required(f1, NAMES[1])?,
+            sku: required(f2, NAMES[2])?,
+            quantity: required(f3, NAMES[3])?,
+            unit_type: required(f4, NAMES[4])?,
+            price_per_unit: required(f5, NAMES[5])?,
+            gross_amount: required(f6, NAMES[6])?,
+            discount_amount: required(f7, NAMES[7])?,
+            net_amount: required(f8, NAMES[8])?,
+            organization_name: required(f9, NAMES[9])?,
+            repository_name: f10.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BillingUsageSummaryReportOrg {
-    #[serde(rename = "timePeriod")]
     pub time_period: BillingAiCreditUsageReportOrgTimePeriod,
     /// The unique identifier of the organization.
     pub organization: String,
     /// The name of the repository for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
     /// The product for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
     /// The SKU for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sku: Option<String>,
-    #[serde(rename = "usageItems")]
     pub usage_items: Vec<BillingUsageSummaryReportOrgUsageItemsItem>,
 }
+impl<'de> serde::Deserialize<'de> for BillingUsageSummaryReportOrg {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BillingUsageSummaryReportOrg {
+    const NAME: &'static str = "BillingUsageSummaryReportOrg";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "timePeriod",
+            "organization",
+            "repository",
+            "product",
+            "sku",
+            "usageItems",
+        ];
+        let mut next = 0;
+        let mut f0: Option<BillingAiCreditUsageReportOrgTimePeriod> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Vec<BillingUsageSummaryReportOrgUsageItemsItem>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BillingUsageSummaryReportOrg {
+            time_period: required(f0, NAMES[0])?,
+            organization: required(f1, NAMES[1])?,
+            repository: f2.flatten(),
+            product: f3.flatten(),
+            sku: f4.flatten(),
+            usage_items: required(f5, NAMES[5])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BillingUsageSummaryReportOrgUsageItemsItem {
     /// Product name.
@@ -729,73 +1514,231 @@ pub struct BillingUsageSummaryReportOrgUsageItemsItem {
     /// SKU name.
     pub sku: String,
     /// Unit type of the usage line item.
-    #[serde(rename = "unitType")]
     pub unit_type: String,
     /// Price per unit of the usage line item.
-    #[serde(rename = "pricePerUnit")]
     pub price_per_unit: f64,
     /// Gross quantity of the usage line item.
-    #[serde(rename = "grossQuantity")]
     pub gross_quantity: f64,
     /// Gross amount of the usage line item.
-    #[serde(rename = "grossAmount")]
     pub gross_amount: f64,
     /// Discount quantity of the usage line item.
-    #[serde(rename = "discountQuantity")]
     pub discount_quantity: f64,
     /// Discount amount of the usage line item.
-    #[serde(rename = "discountAmount")]
     pub discount_amount: f64,
     /// Net quantity of the usage line item.
-    #[serde(rename = "netQuantity")]
     pub net_quantity: f64,
     /// Net amount of the usage line item.
-    #[serde(rename = "netAmount")]
     pub net_amount: f64,
 }
+impl<'de> serde::Deserialize<'de> for BillingUsageSummaryReportOrgUsageItemsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for BillingUsageSummaryReportOrgUsageItemsItem {
+    const NAME: &'static str = "BillingUsageSummaryReportOrgUsageItemsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "product",
+            "sku",
+            "unitType",
+            "pricePerUnit",
+            "grossQuantity",
+            "grossAmount",
+            "discountQuantity",
+            "discountAmount",
+            "netQuantity",
+            "netAmount",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<f64> = None;
+        let mut f4: Option<f64> = None;
+        let mut f5: Option<f64> = None;
+        let mut f6: Option<f64> = None;
+        let mut f7: Option<f64> = None;
+        let mut f8: Option<f64> = None;
+        let mut f9: Option<f64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BillingUsageSummaryReportOrgUsageItemsItem {
+            product: required(f0, NAMES[0])?,
+            sku: required(f1, NAMES[1])?,
+            unit_type: required(f2, NAMES[2])?,
+            price_per_unit: required(f3, NAMES[3])?,
+            gross_quantity: required(f4, NAMES[4])?,
+            gross_amount: required(f5, NAMES[5])?,
+            discount_quantity: required(f6, NAMES[6])?,
+            discount_amount: required(f7, NAMES[7])?,
+            net_quantity: required(f8, NAMES[8])?,
+            net_amount: required(f9, NAMES[9])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BillingAiCreditUsageReportUser {
-    #[serde(rename = "timePeriod")]
     pub time_period: BillingAiCreditUsageReportOrgTimePeriod,
     /// The unique identifier of the user.
     pub user: String,
     /// The product for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
     /// The model for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    #[serde(rename = "usageItems")]
     pub usage_items: Vec<BillingAiCreditUsageReportOrgUsageItemsItem>,
 }
+impl<'de> serde::Deserialize<'de> for BillingAiCreditUsageReportUser {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BillingAiCreditUsageReportUser {
+    const NAME: &'static str = "BillingAiCreditUsageReportUser";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["timePeriod", "user", "product", "model", "usageItems"];
+        let mut next = 0;
+        let mut f0: Option<BillingAiCreditUsageReportOrgTimePeriod> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Vec<BillingAiCreditUsageReportOrgUsageItemsItem>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BillingAiCreditUsageReportUser {
+            time_period: required(f0, NAMES[0])?,
+            user: required(f1, NAMES[1])?,
+            product: f2.flatten(),
+            model: f3.flatten(),
+            usage_items: required(f4, NAMES[4])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BillingPremiumRequestUsageReportUser {
-    #[serde(rename = "timePeriod")]
     pub time_period: BillingAiCreditUsageReportOrgTimePeriod,
     /// The unique identifier of the user.
     pub user: String,
     /// The product for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
     /// The model for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    #[serde(rename = "usageItems")]
     pub usage_items: Vec<BillingAiCreditUsageReportOrgUsageItemsItem>,
 }
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct BillingUsageReportUser {
-    #[serde(rename = "usageItems", default, skip_serializing_if = "Option::is_none")]
-    pub usage_items: Option<Vec<BillingUsageReportUserUsageItemsItem>>,
+impl<'de> serde::Deserialize<'de> for BillingPremiumRequestUsageReportUser {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BillingPremiumRequestUsageReportUser {
+    const NAME: &'static str = "BillingPremiumRequestUsageReportUser";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["timePeriod", "user", "product", "model", "usageItems"];
+        let mut next = 0;
+        let mut f0: Option<BillingAiCreditUsageReportOrgTimePeriod> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Vec<BillingAiCreditUsageReportOrgUsageItemsItem>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BillingPremiumRequestUsageReportUser {
+            time_period: required(f0, NAMES[0])?,
+            user: required(f1, NAMES[1])?,
+            product: f2.flatten(),
+            model: f3.flatten(),
+            usage_items: required(f4, NAMES[4])?,
+        })
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct BillingUsageReportUser {
+    pub usage_items: Option<Vec<BillingUsageReportUserUsageItemsItem>>,
+}
+impl<'de> serde::Deserialize<'de> for BillingUsageReportUser {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BillingUsageReportUser {
+    const NAME: &'static str = "BillingUsageReportUser";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["usageItems"];
+        let mut next = 0;
+        let mut f0: Option<Option<Vec<BillingUsageReportUserUsageItemsItem>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BillingUsageReportUser {
+            usage_items: f0.flatten(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BillingUsageReportUserUsageItemsItem {
     /// Date of the usage line item.
@@ -807,42 +1750,147 @@ pub struct BillingUsageReportUserUsageItemsItem {
     /// Quantity of the usage line item.
     pub quantity: i64,
     /// Unit type of the usage line item.
-    #[serde(rename = "unitType")]
     pub unit_type: String,
     /// Price per unit of the usage line item.
-    #[serde(rename = "pricePerUnit")]
     pub price_per_unit: f64,
     /// Gross amount of the usage line item.
-    #[serde(rename = "grossAmount")]
     pub gross_amount: f64,
     /// Discount amount of the usage line item.
-    #[serde(rename = "discountAmount")]
     pub discount_amount: f64,
     /// Net amount of the usage line item.
-    #[serde(rename = "netAmount")]
     pub net_amount: f64,
     /// Name of the repository.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
+impl<'de> serde::Deserialize<'de> for BillingUsageReportUserUsageItemsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BillingUsageReportUserUsageItemsItem {
+    const NAME: &'static str = "BillingUsageReportUserUsageItemsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "date",
+            "product",
+            "sku",
+            "quantity",
+            "unitType",
+            "pricePerUnit",
+            "grossAmount",
+            "discountAmount",
+            "netAmount",
+            "repositoryName",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<i64> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<f64> = None;
+        let mut f6: Option<f64> = None;
+        let mut f7: Option<f64> = None;
+        let mut f8: Option<f64> = None;
+        let mut f9: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BillingUsageReportUserUsageItemsItem {
+            date: required(f0, NAMES[0])?,
+            product: required(f1, NAMES[1])?,
+            sku: required(f2, NAMES[2])?,
+            quantity: required(f3, NAMES[3])?,
+            unit_type: required(f4, NAMES[4])?,
+            price_per_unit: required(f5, NAMES[5])?,
+            gross_amount: required(f6, NAMES[6])?,
+            discount_amount: required(f7, NAMES[7])?,
+            net_amount: required(f8, NAMES[8])?,
+            repository_name: f9.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BillingUsageSummaryReportUser {
-    #[serde(rename = "timePeriod")]
     pub time_period: BillingAiCreditUsageReportOrgTimePeriod,
     /// The unique identifier of the user.
     pub user: String,
     /// The name of the repository for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
     /// The product for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
     /// The SKU for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sku: Option<String>,
-    #[serde(rename = "usageItems")]
     pub usage_items: Vec<BillingUsageSummaryReportOrgUsageItemsItem>,
+}
+impl<'de> serde::Deserialize<'de> for BillingUsageSummaryReportUser {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BillingUsageSummaryReportUser {
+    const NAME: &'static str = "BillingUsageSummaryReportUser";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "timePeriod",
+            "user",
+            "repository",
+            "product",
+            "sku",
+            "usageItems",
+        ];
+        let mut next = 0;
+        let mut f0: Option<BillingAiCreditUsageReportOrgTimePeriod> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Vec<BillingUsageSummaryReportOrgUsageItemsItem>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BillingUsageSummaryReportUser {
+            time_period: required(f0, NAMES[0])?,
+            user: required(f1, NAMES[1])?,
+            repository: f2.flatten(),
+            product: f3.flatten(),
+            sku: f4.flatten(),
+            usage_items: required(f5, NAMES[5])?,
+        })
+    }
 }
 

@@ -14,7 +14,7 @@ crate::open_enum! {
 }
 
 /// The campaign metadata and alert stats.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CampaignSummary {
     /// The number of the newly created campaign
@@ -24,33 +24,105 @@ pub struct CampaignSummary {
     /// The date and time the campaign was last updated, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     pub updated_at: crate::Timestamp,
     /// The campaign name
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The campaign description
     pub description: String,
     /// The campaign managers
     pub managers: Vec<SimpleUser>,
     /// The campaign team managers
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_managers: Option<Vec<Team>>,
     /// The date and time the campaign was published, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published_at: Option<crate::Timestamp>,
     /// The date and time the campaign has ended, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     pub ends_at: crate::Timestamp,
     /// The date and time the campaign was closed, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ. Will be null if the campaign is still open.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<crate::Timestamp>,
     /// Indicates whether a campaign is open or closed
     pub state: CampaignState,
     /// The contact link of the campaign.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_link: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_stats: Option<CampaignSummaryAlertStats>,
 }
+impl<'de> serde::Deserialize<'de> for CampaignSummary {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CampaignSummary {
+    const NAME: &'static str = "CampaignSummary";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "number",
+            "created_at",
+            "updated_at",
+            "name",
+            "description",
+            "managers",
+            "team_managers",
+            "published_at",
+            "ends_at",
+            "closed_at",
+            "state",
+            "contact_link",
+            "alert_stats",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<crate::Timestamp> = None;
+        let mut f2: Option<crate::Timestamp> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Vec<SimpleUser>> = None;
+        let mut f6: Option<Option<Vec<Team>>> = None;
+        let mut f7: Option<Option<crate::Timestamp>> = None;
+        let mut f8: Option<crate::Timestamp> = None;
+        let mut f9: Option<Option<crate::Timestamp>> = None;
+        let mut f10: Option<CampaignState> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<Option<CampaignSummaryAlertStats>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CampaignSummary {
+            number: required(f0, NAMES[0])?,
+            created_at: required(f1, NAMES[1])?,
+            updated_at: required(f2, NAMES[2])?,
+            name: f3.flatten(),
+            description: required(f4, NAMES[4])?,
+            managers: required(f5, NAMES[5])?,
+            team_managers: f6.flatten(),
+            published_at: f7.flatten(),
+            ends_at: required(f8, NAMES[8])?,
+            closed_at: f9.flatten(),
+            state: required(f10, NAMES[10])?,
+            contact_link: f11.flatten(),
+            alert_stats: f12.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CampaignSummaryAlertStats {
     /// The number of open alerts
@@ -59,6 +131,40 @@ pub struct CampaignSummaryAlertStats {
     pub closed_count: i64,
     /// The number of in-progress alerts
     pub in_progress_count: i64,
+}
+impl<'de> serde::Deserialize<'de> for CampaignSummaryAlertStats {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CampaignSummaryAlertStats {
+    const NAME: &'static str = "CampaignSummaryAlertStats";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["open_count", "closed_count", "in_progress_count"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CampaignSummaryAlertStats {
+            open_count: required(f0, NAMES[0])?,
+            closed_count: required(f1, NAMES[1])?,
+            in_progress_count: required(f2, NAMES[2])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

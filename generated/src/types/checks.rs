@@ -364,7 +364,7 @@ impl ChecksCreateRequestActionsItem {
 }
 
 /// A check performed on the code of a given code change
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CheckRun {
     /// The id of the check.
@@ -389,11 +389,104 @@ pub struct CheckRun {
     /// Pull requests that are open with a `head_sha` or `head_branch` that matches the check. The returned pull requests do not necessarily indicate pull requests that triggered the check.
     pub pull_requests: Vec<PullRequestMinimal>,
     /// A deployment created as the result of an Actions check run from a workflow that references an environment
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<DeploymentSimple>,
 }
+impl<'de> serde::Deserialize<'de> for CheckRun {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CheckRun {
+    const NAME: &'static str = "CheckRun";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "head_sha",
+            "node_id",
+            "external_id",
+            "url",
+            "html_url",
+            "details_url",
+            "status",
+            "conclusion",
+            "started_at",
+            "completed_at",
+            "output",
+            "name",
+            "check_suite",
+            "app",
+            "pull_requests",
+            "deployment",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<JobStatus> = None;
+        let mut f8: Option<Option<JobConclusion>> = None;
+        let mut f9: Option<Option<crate::Timestamp>> = None;
+        let mut f10: Option<Option<crate::Timestamp>> = None;
+        let mut f11: Option<CheckRunOutput> = None;
+        let mut f12: Option<String> = None;
+        let mut f13: Option<Option<CheckRunCheckSuite>> = None;
+        let mut f14: Option<Option<Integration>> = None;
+        let mut f15: Option<Vec<PullRequestMinimal>> = None;
+        let mut f16: Option<Option<DeploymentSimple>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CheckRun {
+            id: required(f0, NAMES[0])?,
+            head_sha: required(f1, NAMES[1])?,
+            node_id: required(f2, NAMES[2])?,
+            external_id: f3.flatten(),
+            url: required(f4, NAMES[4])?,
+            html_url: f5.flatten(),
+            details_url: f6.flatten(),
+            status: required(f7, NAMES[7])?,
+            conclusion: f8.flatten(),
+            started_at: f9.flatten(),
+            completed_at: f10.flatten(),
+            output: required(f11, NAMES[11])?,
+            name: required(f12, NAMES[12])?,
+            check_suite: f13.flatten(),
+            app: f14.flatten(),
+            pull_requests: required(f15, NAMES[15])?,
+            deployment: f16.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CheckRunOutput {
     pub title: Option<String>,
@@ -402,11 +495,85 @@ pub struct CheckRunOutput {
     pub annotations_count: i64,
     pub annotations_url: String,
 }
+impl<'de> serde::Deserialize<'de> for CheckRunOutput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CheckRunOutput {
+    const NAME: &'static str = "CheckRunOutput";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "title",
+            "summary",
+            "text",
+            "annotations_count",
+            "annotations_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<i64> = None;
+        let mut f4: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CheckRunOutput {
+            title: f0.flatten(),
+            summary: f1.flatten(),
+            text: f2.flatten(),
+            annotations_count: required(f3, NAMES[3])?,
+            annotations_url: required(f4, NAMES[4])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CheckRunCheckSuite {
     pub id: i64,
+}
+impl<'de> serde::Deserialize<'de> for CheckRunCheckSuite {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CheckRunCheckSuite {
+    const NAME: &'static str = "CheckRunCheckSuite";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CheckRunCheckSuite {
+            id: required(f0, NAMES[0])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -576,7 +743,7 @@ impl ChecksUpdateRequestOutput {
 }
 
 /// Check Annotation
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CheckAnnotation {
     pub path: String,
@@ -589,6 +756,72 @@ pub struct CheckAnnotation {
     pub message: Option<String>,
     pub raw_details: Option<String>,
     pub blob_href: String,
+}
+impl<'de> serde::Deserialize<'de> for CheckAnnotation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CheckAnnotation {
+    const NAME: &'static str = "CheckAnnotation";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "path",
+            "start_line",
+            "end_line",
+            "start_column",
+            "end_column",
+            "annotation_level",
+            "title",
+            "message",
+            "raw_details",
+            "blob_href",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<Option<i64>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CheckAnnotation {
+            path: required(f0, NAMES[0])?,
+            start_line: required(f1, NAMES[1])?,
+            end_line: required(f2, NAMES[2])?,
+            start_column: f3.flatten(),
+            end_column: f4.flatten(),
+            annotation_level: f5.flatten(),
+            title: f6.flatten(),
+            message: f7.flatten(),
+            raw_details: f8.flatten(),
+            blob_href: required(f9, NAMES[9])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -614,7 +847,7 @@ impl ChecksCreateSuiteRequest {
 }
 
 /// A suite of checks performed on the code of a given code change
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CheckSuite {
     pub id: i64,
@@ -638,13 +871,113 @@ pub struct CheckSuite {
     pub head_commit: SimpleCommit,
     pub latest_check_runs_count: i64,
     pub check_runs_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerequestable: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runs_rerequestable: Option<bool>,
 }
+impl<'de> serde::Deserialize<'de> for CheckSuite {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CheckSuite {
+    const NAME: &'static str = "CheckSuite";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "head_branch",
+            "head_sha",
+            "status",
+            "conclusion",
+            "url",
+            "before",
+            "after",
+            "pull_requests",
+            "app",
+            "repository",
+            "created_at",
+            "updated_at",
+            "head_commit",
+            "latest_check_runs_count",
+            "check_runs_url",
+            "rerequestable",
+            "runs_rerequestable",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<JobStatus>> = None;
+        let mut f5: Option<Option<CheckSuiteConclusion>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<Vec<PullRequestMinimal>>> = None;
+        let mut f10: Option<Option<Integration>> = None;
+        let mut f11: Option<MinimalRepository> = None;
+        let mut f12: Option<Option<crate::Timestamp>> = None;
+        let mut f13: Option<Option<crate::Timestamp>> = None;
+        let mut f14: Option<SimpleCommit> = None;
+        let mut f15: Option<i64> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<Option<bool>> = None;
+        let mut f18: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CheckSuite {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            head_branch: f2.flatten(),
+            head_sha: required(f3, NAMES[3])?,
+            status: f4.flatten(),
+            conclusion: f5.flatten(),
+            url: f6.flatten(),
+            before: f7.flatten(),
+            after: f8.flatten(),
+            pull_requests: f9.flatten(),
+            app: f10.flatten(),
+            repository: required(f11, NAMES[11])?,
+            created_at: f12.flatten(),
+            updated_at: f13.flatten(),
+            head_commit: required(f14, NAMES[14])?,
+            latest_check_runs_count: required(f15, NAMES[15])?,
+            check_runs_url: required(f16, NAMES[16])?,
+            rerequestable: f17.flatten(),
+            runs_rerequestable: f18.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct ChecksSetSuitesPreferencesRequest {
     /// Enables or disables automatic creation of CheckSuite events upon pushes to the repository. Enabled by default.
@@ -652,6 +985,36 @@ pub struct ChecksSetSuitesPreferencesRequest {
     pub auto_trigger_checks: Option<
         Vec<ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem>,
     >,
+}
+impl<'de> serde::Deserialize<'de> for ChecksSetSuitesPreferencesRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ChecksSetSuitesPreferencesRequest {
+    const NAME: &'static str = "ChecksSetSuitesPreferencesRequest";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["auto_trigger_checks"];
+        let mut next = 0;
+        let mut f0: Option<
+            Option<Vec<ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem>>,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ChecksSetSuitesPreferencesRequest {
+            auto_trigger_checks: f0.flatten(),
+        })
+    }
 }
 impl ChecksSetSuitesPreferencesRequest {
     /// A value with the required fields set and every optional field absent.
@@ -674,13 +1037,46 @@ impl ChecksSetSuitesPreferencesRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem {
     /// The `id` of the GitHub App.
     pub app_id: i64,
     /// Set to `true` to enable automatic creation of CheckSuite events upon pushes to the repository, or `false` to disable them.
     pub setting: bool,
+}
+impl<'de> serde::Deserialize<'de>
+for ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem {
+    const NAME: &'static str = "ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["app_id", "setting"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem {
+            app_id: required(f0, NAMES[0])?,
+            setting: required(f1, NAMES[1])?,
+        })
+    }
 }
 impl ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem {
     /// A value with the required fields set and every optional field absent.
@@ -705,25 +1101,118 @@ impl ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem {
 }
 
 /// Check suite configuration preferences for a repository.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CheckSuitePreference {
     pub preferences: ChecksSetSuitesPreferencesRequest,
     /// Minimal Repository
     pub repository: MinimalRepository,
 }
+impl<'de> serde::Deserialize<'de> for CheckSuitePreference {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CheckSuitePreference {
+    const NAME: &'static str = "CheckSuitePreference";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["preferences", "repository"];
+        let mut next = 0;
+        let mut f0: Option<ChecksSetSuitesPreferencesRequest> = None;
+        let mut f1: Option<MinimalRepository> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CheckSuitePreference {
+            preferences: required(f0, NAMES[0])?,
+            repository: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ChecksListForSuiteResponse {
     pub total_count: i64,
     pub check_runs: Vec<CheckRun>,
 }
+impl<'de> serde::Deserialize<'de> for ChecksListForSuiteResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ChecksListForSuiteResponse {
+    const NAME: &'static str = "ChecksListForSuiteResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "check_runs"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<CheckRun>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ChecksListForSuiteResponse {
+            total_count: required(f0, NAMES[0])?,
+            check_runs: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ChecksListSuitesForRefResponse {
     pub total_count: i64,
     pub check_suites: Vec<CheckSuite>,
+}
+impl<'de> serde::Deserialize<'de> for ChecksListSuitesForRefResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ChecksListSuitesForRefResponse {
+    const NAME: &'static str = "ChecksListSuitesForRefResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "check_suites"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<CheckSuite>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ChecksListSuitesForRefResponse {
+            total_count: required(f0, NAMES[0])?,
+            check_suites: required(f1, NAMES[1])?,
+        })
+    }
 }
 

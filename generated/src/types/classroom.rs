@@ -4,7 +4,7 @@
 use super::*;
 
 /// A GitHub Classroom assignment
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ClassroomAssignment {
     /// Unique identifier of the repository.
@@ -42,10 +42,111 @@ pub struct ClassroomAssignment {
     /// The time at which the assignment is due.
     pub deadline: Option<crate::Timestamp>,
     /// A GitHub repository view for Classroom
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starter_code_repository: Option<SimpleClassroomRepository>,
     /// A GitHub Classroom classroom
     pub classroom: Classroom,
+}
+impl<'de> serde::Deserialize<'de> for ClassroomAssignment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ClassroomAssignment {
+    const NAME: &'static str = "ClassroomAssignment";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "public_repo",
+            "title",
+            "type",
+            "invite_link",
+            "invitations_enabled",
+            "slug",
+            "students_are_repo_admins",
+            "feedback_pull_requests_enabled",
+            "max_teams",
+            "max_members",
+            "editor",
+            "accepted",
+            "submitted",
+            "passing",
+            "language",
+            "deadline",
+            "starter_code_repository",
+            "classroom",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<bool> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<ClassroomAssignmentType> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<bool> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<bool> = None;
+        let mut f8: Option<bool> = None;
+        let mut f9: Option<Option<i64>> = None;
+        let mut f10: Option<Option<i64>> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<i64> = None;
+        let mut f13: Option<i64> = None;
+        let mut f14: Option<i64> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<Option<crate::Timestamp>> = None;
+        let mut f17: Option<Option<SimpleClassroomRepository>> = None;
+        let mut f18: Option<Classroom> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ClassroomAssignment {
+            id: required(f0, NAMES[0])?,
+            public_repo: required(f1, NAMES[1])?,
+            title: required(f2, NAMES[2])?,
+            r#type: required(f3, NAMES[3])?,
+            invite_link: required(f4, NAMES[4])?,
+            invitations_enabled: required(f5, NAMES[5])?,
+            slug: required(f6, NAMES[6])?,
+            students_are_repo_admins: required(f7, NAMES[7])?,
+            feedback_pull_requests_enabled: required(f8, NAMES[8])?,
+            max_teams: f9.flatten(),
+            max_members: f10.flatten(),
+            editor: required(f11, NAMES[11])?,
+            accepted: required(f12, NAMES[12])?,
+            submitted: required(f13, NAMES[13])?,
+            passing: required(f14, NAMES[14])?,
+            language: required(f15, NAMES[15])?,
+            deadline: f16.flatten(),
+            starter_code_repository: f17.flatten(),
+            classroom: required(f18, NAMES[18])?,
+        })
+    }
 }
 
 crate::open_enum! {
@@ -54,7 +155,7 @@ crate::open_enum! {
 }
 
 /// A GitHub repository view for Classroom
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SimpleClassroomRepository {
     /// A unique identifier of the repository.
@@ -70,9 +171,59 @@ pub struct SimpleClassroomRepository {
     /// The default branch for the repository.
     pub default_branch: String,
 }
+impl<'de> serde::Deserialize<'de> for SimpleClassroomRepository {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SimpleClassroomRepository {
+    const NAME: &'static str = "SimpleClassroomRepository";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "full_name",
+            "html_url",
+            "node_id",
+            "private",
+            "default_branch",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<bool> = None;
+        let mut f5: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SimpleClassroomRepository {
+            id: required(f0, NAMES[0])?,
+            full_name: required(f1, NAMES[1])?,
+            html_url: required(f2, NAMES[2])?,
+            node_id: required(f3, NAMES[3])?,
+            private: required(f4, NAMES[4])?,
+            default_branch: required(f5, NAMES[5])?,
+        })
+    }
+}
 
 /// A GitHub Classroom classroom
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Classroom {
     /// Unique identifier of the classroom.
@@ -82,14 +233,53 @@ pub struct Classroom {
     /// Whether classroom is archived.
     pub archived: bool,
     /// A GitHub organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<SimpleClassroomOrganization>,
     /// The URL of the classroom on GitHub Classroom.
     pub url: String,
 }
+impl<'de> serde::Deserialize<'de> for Classroom {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Classroom {
+    const NAME: &'static str = "Classroom";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "name", "archived", "organization", "url"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<bool> = None;
+        let mut f3: Option<Option<SimpleClassroomOrganization>> = None;
+        let mut f4: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Classroom {
+            id: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            archived: required(f2, NAMES[2])?,
+            organization: f3.flatten(),
+            url: required(f4, NAMES[4])?,
+        })
+    }
+}
 
 /// A GitHub organization.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SimpleClassroomOrganization {
     pub id: i64,
@@ -99,9 +289,59 @@ pub struct SimpleClassroomOrganization {
     pub name: Option<String>,
     pub avatar_url: String,
 }
+impl<'de> serde::Deserialize<'de> for SimpleClassroomOrganization {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SimpleClassroomOrganization {
+    const NAME: &'static str = "SimpleClassroomOrganization";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "login",
+            "node_id",
+            "html_url",
+            "name",
+            "avatar_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SimpleClassroomOrganization {
+            id: required(f0, NAMES[0])?,
+            login: required(f1, NAMES[1])?,
+            node_id: required(f2, NAMES[2])?,
+            html_url: required(f3, NAMES[3])?,
+            name: f4.flatten(),
+            avatar_url: required(f5, NAMES[5])?,
+        })
+    }
+}
 
 /// A GitHub Classroom accepted assignment
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ClassroomAcceptedAssignment {
     /// Unique identifier of the repository.
@@ -120,9 +360,67 @@ pub struct ClassroomAcceptedAssignment {
     /// A GitHub Classroom assignment
     pub assignment: SimpleClassroomAssignment,
 }
+impl<'de> serde::Deserialize<'de> for ClassroomAcceptedAssignment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ClassroomAcceptedAssignment {
+    const NAME: &'static str = "ClassroomAcceptedAssignment";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "submitted",
+            "passing",
+            "commit_count",
+            "grade",
+            "students",
+            "repository",
+            "assignment",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<bool> = None;
+        let mut f2: Option<bool> = None;
+        let mut f3: Option<i64> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Vec<SimpleClassroomUser>> = None;
+        let mut f6: Option<SimpleClassroomRepository> = None;
+        let mut f7: Option<SimpleClassroomAssignment> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ClassroomAcceptedAssignment {
+            id: required(f0, NAMES[0])?,
+            submitted: required(f1, NAMES[1])?,
+            passing: required(f2, NAMES[2])?,
+            commit_count: required(f3, NAMES[3])?,
+            grade: required(f4, NAMES[4])?,
+            students: required(f5, NAMES[5])?,
+            repository: required(f6, NAMES[6])?,
+            assignment: required(f7, NAMES[7])?,
+        })
+    }
+}
 
 /// A GitHub user simplified for Classroom.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SimpleClassroomUser {
     pub id: i64,
@@ -130,9 +428,46 @@ pub struct SimpleClassroomUser {
     pub avatar_url: String,
     pub html_url: String,
 }
+impl<'de> serde::Deserialize<'de> for SimpleClassroomUser {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SimpleClassroomUser {
+    const NAME: &'static str = "SimpleClassroomUser";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "login", "avatar_url", "html_url"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SimpleClassroomUser {
+            id: required(f0, NAMES[0])?,
+            login: required(f1, NAMES[1])?,
+            avatar_url: required(f2, NAMES[2])?,
+            html_url: required(f3, NAMES[3])?,
+        })
+    }
+}
 
 /// A GitHub Classroom assignment
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SimpleClassroomAssignment {
     /// Unique identifier of the repository.
@@ -154,10 +489,8 @@ pub struct SimpleClassroomAssignment {
     /// Whether feedback pull request will be created on assignment acceptance.
     pub feedback_pull_requests_enabled: bool,
     /// The maximum allowable teams for the assignment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_teams: Option<i64>,
     /// The maximum allowable members per team.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_members: Option<i64>,
     /// The selected editor for the assignment.
     pub editor: String,
@@ -170,14 +503,111 @@ pub struct SimpleClassroomAssignment {
     /// The programming language used in the assignment.
     pub language: String,
     /// The time at which the assignment is due.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<crate::Timestamp>,
     /// A GitHub Classroom classroom
     pub classroom: SimpleClassroom,
 }
+impl<'de> serde::Deserialize<'de> for SimpleClassroomAssignment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SimpleClassroomAssignment {
+    const NAME: &'static str = "SimpleClassroomAssignment";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "public_repo",
+            "title",
+            "type",
+            "invite_link",
+            "invitations_enabled",
+            "slug",
+            "students_are_repo_admins",
+            "feedback_pull_requests_enabled",
+            "max_teams",
+            "max_members",
+            "editor",
+            "accepted",
+            "submitted",
+            "passing",
+            "language",
+            "deadline",
+            "classroom",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<bool> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<ClassroomAssignmentType> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<bool> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<bool> = None;
+        let mut f8: Option<bool> = None;
+        let mut f9: Option<Option<i64>> = None;
+        let mut f10: Option<Option<i64>> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<i64> = None;
+        let mut f13: Option<i64> = None;
+        let mut f14: Option<i64> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<Option<crate::Timestamp>> = None;
+        let mut f17: Option<SimpleClassroom> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SimpleClassroomAssignment {
+            id: required(f0, NAMES[0])?,
+            public_repo: required(f1, NAMES[1])?,
+            title: required(f2, NAMES[2])?,
+            r#type: required(f3, NAMES[3])?,
+            invite_link: required(f4, NAMES[4])?,
+            invitations_enabled: required(f5, NAMES[5])?,
+            slug: required(f6, NAMES[6])?,
+            students_are_repo_admins: required(f7, NAMES[7])?,
+            feedback_pull_requests_enabled: required(f8, NAMES[8])?,
+            max_teams: f9.flatten(),
+            max_members: f10.flatten(),
+            editor: required(f11, NAMES[11])?,
+            accepted: required(f12, NAMES[12])?,
+            submitted: required(f13, NAMES[13])?,
+            passing: required(f14, NAMES[14])?,
+            language: required(f15, NAMES[15])?,
+            deadline: f16.flatten(),
+            classroom: required(f17, NAMES[17])?,
+        })
+    }
+}
 
 /// A GitHub Classroom classroom
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SimpleClassroom {
     /// Unique identifier of the classroom.
@@ -189,9 +619,46 @@ pub struct SimpleClassroom {
     /// The url of the classroom on GitHub Classroom.
     pub url: String,
 }
+impl<'de> serde::Deserialize<'de> for SimpleClassroom {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SimpleClassroom {
+    const NAME: &'static str = "SimpleClassroom";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "name", "archived", "url"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<bool> = None;
+        let mut f3: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SimpleClassroom {
+            id: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            archived: required(f2, NAMES[2])?,
+            url: required(f3, NAMES[3])?,
+        })
+    }
+}
 
 /// Grade for a student or groups GitHub Classroom assignment
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ClassroomAssignmentGrade {
     /// Name of the assignment
@@ -215,7 +682,76 @@ pub struct ClassroomAssignmentGrade {
     /// Number of points available for the assignment
     pub points_available: i64,
     /// If a group assignment, name of the group the student is in
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_name: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for ClassroomAssignmentGrade {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ClassroomAssignmentGrade {
+    const NAME: &'static str = "ClassroomAssignmentGrade";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "assignment_name",
+            "assignment_url",
+            "starter_code_url",
+            "github_username",
+            "roster_identifier",
+            "student_repository_name",
+            "student_repository_url",
+            "submission_timestamp",
+            "points_awarded",
+            "points_available",
+            "group_name",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<i64> = None;
+        let mut f9: Option<i64> = None;
+        let mut f10: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ClassroomAssignmentGrade {
+            assignment_name: required(f0, NAMES[0])?,
+            assignment_url: required(f1, NAMES[1])?,
+            starter_code_url: required(f2, NAMES[2])?,
+            github_username: required(f3, NAMES[3])?,
+            roster_identifier: required(f4, NAMES[4])?,
+            student_repository_name: required(f5, NAMES[5])?,
+            student_repository_url: required(f6, NAMES[6])?,
+            submission_timestamp: required(f7, NAMES[7])?,
+            points_awarded: required(f8, NAMES[8])?,
+            points_available: required(f9, NAMES[9])?,
+            group_name: f10.flatten(),
+        })
+    }
 }
 

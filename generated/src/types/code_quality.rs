@@ -4,7 +4,7 @@
 use super::*;
 
 /// Code quality finding
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeQualityFinding {
     /// The finding number.
@@ -20,12 +20,65 @@ pub struct CodeQualityFinding {
     /// Code quality finding message
     pub message: CodeQualityFindingMessage,
     /// The time the code quality finding was created.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<crate::Timestamp>,
+}
+impl<'de> serde::Deserialize<'de> for CodeQualityFinding {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeQualityFinding {
+    const NAME: &'static str = "CodeQualityFinding";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "number",
+            "state",
+            "url",
+            "rule",
+            "location",
+            "message",
+            "created_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<CodeQualityFindingState> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<CodeQualityFindingRule> = None;
+        let mut f4: Option<CodeQualityFindingLocation> = None;
+        let mut f5: Option<CodeQualityFindingMessage> = None;
+        let mut f6: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeQualityFinding {
+            number: required(f0, NAMES[0])?,
+            state: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            rule: required(f3, NAMES[3])?,
+            location: required(f4, NAMES[4])?,
+            message: required(f5, NAMES[5])?,
+            created_at: f6.flatten(),
+        })
+    }
 }
 
 /// Code quality rule
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeQualityFindingRule {
     /// A unique identifier for the rule used to detect the finding.
@@ -35,12 +88,61 @@ pub struct CodeQualityFindingRule {
     /// A short description of the rule used to detect the finding.
     pub description: String,
     /// A detailed description of the rule used to detect the finding.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
     /// The severity of the rule used to detect the finding.
     pub severity: CodeQualityFindingRuleSeverity,
     /// The category of the rule used to detect the finding.
     pub category: CodeQualityFindingRuleCategory,
+}
+impl<'de> serde::Deserialize<'de> for CodeQualityFindingRule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeQualityFindingRule {
+    const NAME: &'static str = "CodeQualityFindingRule";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "title",
+            "description",
+            "help",
+            "severity",
+            "category",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<CodeQualityFindingRuleSeverity> = None;
+        let mut f5: Option<CodeQualityFindingRuleCategory> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeQualityFindingRule {
+            id: required(f0, NAMES[0])?,
+            title: required(f1, NAMES[1])?,
+            description: required(f2, NAMES[2])?,
+            help: f3.flatten(),
+            severity: required(f4, NAMES[4])?,
+            category: required(f5, NAMES[5])?,
+        })
+    }
 }
 
 crate::open_enum! {
@@ -50,27 +152,69 @@ crate::open_enum! {
 }
 
 /// Code quality file location
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeQualityFindingLocation {
     /// The file path where the finding was detected.
     pub path: String,
     /// The line number where the finding starts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_line: Option<i64>,
     /// The column number where the finding starts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_column: Option<i64>,
     /// The line number where the finding ends.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_line: Option<i64>,
     /// The column number where the finding ends.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_column: Option<i64>,
+}
+impl<'de> serde::Deserialize<'de> for CodeQualityFindingLocation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeQualityFindingLocation {
+    const NAME: &'static str = "CodeQualityFindingLocation";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "path",
+            "start_line",
+            "start_column",
+            "end_line",
+            "end_column",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<i64>> = None;
+        let mut f3: Option<Option<i64>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeQualityFindingLocation {
+            path: required(f0, NAMES[0])?,
+            start_line: f1.flatten(),
+            start_column: f2.flatten(),
+            end_line: f3.flatten(),
+            end_column: f4.flatten(),
+        })
+    }
 }
 
 /// Code quality finding message
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeQualityFindingMessage {
     /// The message text of the code quality finding.
@@ -78,32 +222,110 @@ pub struct CodeQualityFindingMessage {
     /// The message text of the code quality finding in markdown format.
     pub markdown: String,
 }
+impl<'de> serde::Deserialize<'de> for CodeQualityFindingMessage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeQualityFindingMessage {
+    const NAME: &'static str = "CodeQualityFindingMessage";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["text", "markdown"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeQualityFindingMessage {
+            text: required(f0, NAMES[0])?,
+            markdown: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Configuration for code quality setup.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeQualitySetup {
     /// Code quality setup has been configured or not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<CodeQualitySetupState>,
     /// Languages to be analyzed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub languages: Option<Vec<CodeQualitySetupLanguagesItem>>,
     /// Runner type to be used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_type: Option<CodeQualitySetupRunnerType>,
     /// Runner label to be used if the runner type is labeled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_label: Option<String>,
     /// Timestamp of latest configuration update.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
     /// The frequency of the periodic analysis.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<CodeQualitySetupSchedule>,
     /// The AI findings configuration for the repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ai_findings_option: Option<CodeQualitySetupAiFindingsOption>,
+}
+impl<'de> serde::Deserialize<'de> for CodeQualitySetup {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeQualitySetup {
+    const NAME: &'static str = "CodeQualitySetup";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "state",
+            "languages",
+            "runner_type",
+            "runner_label",
+            "updated_at",
+            "schedule",
+            "ai_findings_option",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<CodeQualitySetupState>> = None;
+        let mut f1: Option<Option<Vec<CodeQualitySetupLanguagesItem>>> = None;
+        let mut f2: Option<Option<CodeQualitySetupRunnerType>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<crate::Timestamp>> = None;
+        let mut f5: Option<Option<CodeQualitySetupSchedule>> = None;
+        let mut f6: Option<Option<CodeQualitySetupAiFindingsOption>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeQualitySetup {
+            state: f0.flatten(),
+            languages: f1.flatten(),
+            runner_type: f2.flatten(),
+            runner_label: f3.flatten(),
+            updated_at: f4.flatten(),
+            schedule: f5.flatten(),
+            ai_findings_option: f6.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -208,14 +430,43 @@ crate::open_enum! {
 
 /// You can use `run_url` to track the status of the run. This includes a property status and conclusion.
 /// You should not rely on this always being an actions workflow run object.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeQualitySetupUpdateResponse {
     /// ID of the corresponding run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<i64>,
     /// URL of the corresponding run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_url: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for CodeQualitySetupUpdateResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeQualitySetupUpdateResponse {
+    const NAME: &'static str = "CodeQualitySetupUpdateResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["run_id", "run_url"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeQualitySetupUpdateResponse {
+            run_id: f0.flatten(),
+            run_url: f1.flatten(),
+        })
+    }
 }
 

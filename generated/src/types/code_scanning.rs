@@ -14,7 +14,7 @@ crate::open_enum! {
     "open", Closed = "closed", Dismissed = "dismissed", Fixed = "fixed", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningOrganizationAlertItems {
     /// The security alert number.
@@ -22,7 +22,6 @@ pub struct CodeScanningOrganizationAlertItems {
     /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub created_at: crate::Timestamp,
     /// The time that the alert was last updated in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
     /// The REST API URL of the alert resource.
     pub url: String,
@@ -33,7 +32,6 @@ pub struct CodeScanningOrganizationAlertItems {
     /// State of a code scanning alert.
     pub state: Option<CodeScanningAlertState>,
     /// The time that the alert was no longer detected and was considered fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_at: Option<crate::Timestamp>,
     pub dismissed_by: Option<SimpleUser>,
     /// The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
@@ -41,17 +39,112 @@ pub struct CodeScanningOrganizationAlertItems {
     /// **Required when the state is dismissed.** The reason for dismissing or closing the alert.
     pub dismissed_reason: Option<CodeScanningAlertDismissedReason>,
     /// The dismissal comment associated with the dismissal of the alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissed_comment: Option<String>,
     pub rule: CodeScanningAlertRuleSummary,
     pub tool: CodeScanningAnalysisTool,
     pub most_recent_instance: CodeScanningAlertInstance,
     /// A GitHub repository.
     pub repository: SimpleRepository,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissal_approved_by: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<SimpleUser>>,
+}
+impl<'de> serde::Deserialize<'de> for CodeScanningOrganizationAlertItems {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningOrganizationAlertItems {
+    const NAME: &'static str = "CodeScanningOrganizationAlertItems";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "number",
+            "created_at",
+            "updated_at",
+            "url",
+            "html_url",
+            "instances_url",
+            "state",
+            "fixed_at",
+            "dismissed_by",
+            "dismissed_at",
+            "dismissed_reason",
+            "dismissed_comment",
+            "rule",
+            "tool",
+            "most_recent_instance",
+            "repository",
+            "dismissal_approved_by",
+            "assignees",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<crate::Timestamp> = None;
+        let mut f2: Option<Option<crate::Timestamp>> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<CodeScanningAlertState>> = None;
+        let mut f7: Option<Option<crate::Timestamp>> = None;
+        let mut f8: Option<Option<SimpleUser>> = None;
+        let mut f9: Option<Option<crate::Timestamp>> = None;
+        let mut f10: Option<Option<CodeScanningAlertDismissedReason>> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<CodeScanningAlertRuleSummary> = None;
+        let mut f13: Option<CodeScanningAnalysisTool> = None;
+        let mut f14: Option<CodeScanningAlertInstance> = None;
+        let mut f15: Option<SimpleRepository> = None;
+        let mut f16: Option<Option<SimpleUser>> = None;
+        let mut f17: Option<Option<Vec<SimpleUser>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningOrganizationAlertItems {
+            number: required(f0, NAMES[0])?,
+            created_at: required(f1, NAMES[1])?,
+            updated_at: f2.flatten(),
+            url: required(f3, NAMES[3])?,
+            html_url: required(f4, NAMES[4])?,
+            instances_url: required(f5, NAMES[5])?,
+            state: f6.flatten(),
+            fixed_at: f7.flatten(),
+            dismissed_by: f8.flatten(),
+            dismissed_at: f9.flatten(),
+            dismissed_reason: f10.flatten(),
+            dismissed_comment: f11.flatten(),
+            rule: required(f12, NAMES[12])?,
+            tool: required(f13, NAMES[13])?,
+            most_recent_instance: required(f14, NAMES[14])?,
+            repository: required(f15, NAMES[15])?,
+            dismissal_approved_by: f16.flatten(),
+            assignees: f17.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -66,36 +159,89 @@ crate::open_enum! {
     "won't fix", UsedInTests = "used in tests", Mitigated = "mitigated", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningAlertRuleSummary {
     /// A unique identifier for the rule used to detect the alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// The name of the rule used to detect the alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The severity of the alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<CodeScanningAlertRuleSeverity>,
     /// The security severity of the alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_severity_level: Option<CodeScanningAlertRuleSecuritySeverityLevel>,
     /// A short description of the rule used to detect the alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// A description of the rule used to detect the alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_description: Option<String>,
     /// A set of tags applicable for the rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
     /// Detailed documentation for the rule as GitHub Flavored Markdown.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
     /// A link to the documentation for the rule used to detect the alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help_uri: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for CodeScanningAlertRuleSummary {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAlertRuleSummary {
+    const NAME: &'static str = "CodeScanningAlertRuleSummary";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "name",
+            "severity",
+            "security_severity_level",
+            "description",
+            "full_description",
+            "tags",
+            "help",
+            "help_uri",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<CodeScanningAlertRuleSeverity>> = None;
+        let mut f3: Option<Option<CodeScanningAlertRuleSecuritySeverityLevel>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<Vec<String>>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningAlertRuleSummary {
+            id: f0.flatten(),
+            name: f1.flatten(),
+            severity: f2.flatten(),
+            security_severity_level: f3.flatten(),
+            description: f4.flatten(),
+            full_description: f5.flatten(),
+            tags: f6.flatten(),
+            help: f7.flatten(),
+            help_uri: f8.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -109,78 +255,235 @@ crate::open_enum! {
     "high", Critical = "critical", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningAnalysisTool {
     /// The name of the tool used to generate the code scanning analysis.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The version of the tool used to generate the code scanning analysis.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     /// The GUID of the tool used to generate the code scanning analysis, if provided in the uploaded SARIF data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guid: Option<String>,
 }
+impl<'de> serde::Deserialize<'de> for CodeScanningAnalysisTool {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAnalysisTool {
+    const NAME: &'static str = "CodeScanningAnalysisTool";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["name", "version", "guid"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningAnalysisTool {
+            name: f0.flatten(),
+            version: f1.flatten(),
+            guid: f2.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningAlertInstance {
     /// The Git reference, formatted as `refs/pull/<number>/merge`, `refs/pull/<number>/head`,
     /// `refs/heads/<branch name>` or simply `<branch name>`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#ref: Option<String>,
     /// Identifies the configuration under which the analysis was executed. For example, in GitHub Actions this includes the workflow filename and job name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis_key: Option<String>,
     /// Identifies the variable values associated with the environment in which the analysis that generated this alert instance was performed, such as the language that was analyzed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
     /// Identifies the configuration under which the analysis was executed. Used to distinguish between multiple analyses for the same tool and commit, but performed on different languages or different parts of the code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
     /// State of a code scanning alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<CodeScanningAlertState>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_sha: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<CodeScanningAlertInstanceMessage>,
     /// Describe a region within a file for the alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<CodeScanningAlertLocation>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
     /// Classifications that have been applied to the file that triggered the alert.
     /// For example identifying it as documentation, or a generated file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classifications: Option<Vec<Option<CodeScanningAlertClassification>>>,
 }
+impl<'de> serde::Deserialize<'de> for CodeScanningAlertInstance {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAlertInstance {
+    const NAME: &'static str = "CodeScanningAlertInstance";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "ref",
+            "analysis_key",
+            "environment",
+            "category",
+            "state",
+            "commit_sha",
+            "message",
+            "location",
+            "html_url",
+            "classifications",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<CodeScanningAlertState>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<CodeScanningAlertInstanceMessage>> = None;
+        let mut f7: Option<Option<CodeScanningAlertLocation>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<Vec<Option<CodeScanningAlertClassification>>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningAlertInstance {
+            r#ref: f0.flatten(),
+            analysis_key: f1.flatten(),
+            environment: f2.flatten(),
+            category: f3.flatten(),
+            state: f4.flatten(),
+            commit_sha: f5.flatten(),
+            message: f6.flatten(),
+            location: f7.flatten(),
+            html_url: f8.flatten(),
+            classifications: f9.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningAlertInstanceMessage {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// The message text as GitHub-flavored Markdown, with placeholder links for related locations replaced by links to the relevant code. Only populated when related locations are available for the alert instance.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub markdown: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for CodeScanningAlertInstanceMessage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAlertInstanceMessage {
+    const NAME: &'static str = "CodeScanningAlertInstanceMessage";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["text", "markdown"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningAlertInstanceMessage {
+            text: f0.flatten(),
+            markdown: f1.flatten(),
+        })
+    }
 }
 
 /// Describe a region within a file for the alert.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningAlertLocation {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_line: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_line: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_column: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_column: Option<i64>,
+}
+impl<'de> serde::Deserialize<'de> for CodeScanningAlertLocation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAlertLocation {
+    const NAME: &'static str = "CodeScanningAlertLocation";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "path",
+            "start_line",
+            "end_line",
+            "start_column",
+            "end_column",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<i64>> = None;
+        let mut f3: Option<Option<i64>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningAlertLocation {
+            path: f0.flatten(),
+            start_line: f1.flatten(),
+            end_line: f2.flatten(),
+            start_column: f3.flatten(),
+            end_column: f4.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -194,7 +497,7 @@ crate::open_enum! {
     "updated", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningAlertItems {
     /// The security alert number.
@@ -202,7 +505,6 @@ pub struct CodeScanningAlertItems {
     /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub created_at: crate::Timestamp,
     /// The time that the alert was last updated in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
     /// The REST API URL of the alert resource.
     pub url: String,
@@ -213,7 +515,6 @@ pub struct CodeScanningAlertItems {
     /// State of a code scanning alert.
     pub state: Option<CodeScanningAlertState>,
     /// The time that the alert was no longer detected and was considered fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_at: Option<crate::Timestamp>,
     pub dismissed_by: Option<SimpleUser>,
     /// The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
@@ -221,18 +522,109 @@ pub struct CodeScanningAlertItems {
     /// **Required when the state is dismissed.** The reason for dismissing or closing the alert.
     pub dismissed_reason: Option<CodeScanningAlertDismissedReason>,
     /// The dismissal comment associated with the dismissal of the alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissed_comment: Option<String>,
     pub rule: CodeScanningAlertRuleSummary,
     pub tool: CodeScanningAnalysisTool,
     pub most_recent_instance: CodeScanningAlertInstance,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissal_approved_by: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<SimpleUser>>,
 }
+impl<'de> serde::Deserialize<'de> for CodeScanningAlertItems {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAlertItems {
+    const NAME: &'static str = "CodeScanningAlertItems";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "number",
+            "created_at",
+            "updated_at",
+            "url",
+            "html_url",
+            "instances_url",
+            "state",
+            "fixed_at",
+            "dismissed_by",
+            "dismissed_at",
+            "dismissed_reason",
+            "dismissed_comment",
+            "rule",
+            "tool",
+            "most_recent_instance",
+            "dismissal_approved_by",
+            "assignees",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<crate::Timestamp> = None;
+        let mut f2: Option<Option<crate::Timestamp>> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<CodeScanningAlertState>> = None;
+        let mut f7: Option<Option<crate::Timestamp>> = None;
+        let mut f8: Option<Option<SimpleUser>> = None;
+        let mut f9: Option<Option<crate::Timestamp>> = None;
+        let mut f10: Option<Option<CodeScanningAlertDismissedReason>> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<CodeScanningAlertRuleSummary> = None;
+        let mut f13: Option<CodeScanningAnalysisTool> = None;
+        let mut f14: Option<CodeScanningAlertInstance> = None;
+        let mut f15: Option<Option<SimpleUser>> = None;
+        let mut f16: Option<Option<Vec<SimpleUser>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningAlertItems {
+            number: required(f0, NAMES[0])?,
+            created_at: required(f1, NAMES[1])?,
+            updated_at: f2.flatten(),
+            url: required(f3, NAMES[3])?,
+            html_url: required(f4, NAMES[4])?,
+            instances_url: required(f5, NAMES[5])?,
+            state: f6.flatten(),
+            fixed_at: f7.flatten(),
+            dismissed_by: f8.flatten(),
+            dismissed_at: f9.flatten(),
+            dismissed_reason: f10.flatten(),
+            dismissed_comment: f11.flatten(),
+            rule: required(f12, NAMES[12])?,
+            tool: required(f13, NAMES[13])?,
+            most_recent_instance: required(f14, NAMES[14])?,
+            dismissal_approved_by: f15.flatten(),
+            assignees: f16.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningAlert {
     /// The security alert number.
@@ -240,7 +632,6 @@ pub struct CodeScanningAlert {
     /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub created_at: crate::Timestamp,
     /// The time that the alert was last updated in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
     /// The REST API URL of the alert resource.
     pub url: String,
@@ -251,7 +642,6 @@ pub struct CodeScanningAlert {
     /// State of a code scanning alert.
     pub state: Option<CodeScanningAlertState>,
     /// The time that the alert was no longer detected and was considered fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_at: Option<crate::Timestamp>,
     pub dismissed_by: Option<SimpleUser>,
     /// The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
@@ -259,50 +649,197 @@ pub struct CodeScanningAlert {
     /// **Required when the state is dismissed.** The reason for dismissing or closing the alert.
     pub dismissed_reason: Option<CodeScanningAlertDismissedReason>,
     /// The dismissal comment associated with the dismissal of the alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissed_comment: Option<String>,
     pub rule: CodeScanningAlertRule,
     pub tool: CodeScanningAnalysisTool,
     pub most_recent_instance: CodeScanningAlertInstance,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissal_approved_by: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<SimpleUser>>,
     /// Pull requests linked to this alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linked_pull_requests: Option<Vec<PullRequestSimple>>,
 }
+impl<'de> serde::Deserialize<'de> for CodeScanningAlert {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAlert {
+    const NAME: &'static str = "CodeScanningAlert";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "number",
+            "created_at",
+            "updated_at",
+            "url",
+            "html_url",
+            "instances_url",
+            "state",
+            "fixed_at",
+            "dismissed_by",
+            "dismissed_at",
+            "dismissed_reason",
+            "dismissed_comment",
+            "rule",
+            "tool",
+            "most_recent_instance",
+            "dismissal_approved_by",
+            "assignees",
+            "linked_pull_requests",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<crate::Timestamp> = None;
+        let mut f2: Option<Option<crate::Timestamp>> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<CodeScanningAlertState>> = None;
+        let mut f7: Option<Option<crate::Timestamp>> = None;
+        let mut f8: Option<Option<SimpleUser>> = None;
+        let mut f9: Option<Option<crate::Timestamp>> = None;
+        let mut f10: Option<Option<CodeScanningAlertDismissedReason>> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<CodeScanningAlertRule> = None;
+        let mut f13: Option<CodeScanningAnalysisTool> = None;
+        let mut f14: Option<CodeScanningAlertInstance> = None;
+        let mut f15: Option<Option<SimpleUser>> = None;
+        let mut f16: Option<Option<Vec<SimpleUser>>> = None;
+        let mut f17: Option<Option<Vec<PullRequestSimple>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningAlert {
+            number: required(f0, NAMES[0])?,
+            created_at: required(f1, NAMES[1])?,
+            updated_at: f2.flatten(),
+            url: required(f3, NAMES[3])?,
+            html_url: required(f4, NAMES[4])?,
+            instances_url: required(f5, NAMES[5])?,
+            state: f6.flatten(),
+            fixed_at: f7.flatten(),
+            dismissed_by: f8.flatten(),
+            dismissed_at: f9.flatten(),
+            dismissed_reason: f10.flatten(),
+            dismissed_comment: f11.flatten(),
+            rule: required(f12, NAMES[12])?,
+            tool: required(f13, NAMES[13])?,
+            most_recent_instance: required(f14, NAMES[14])?,
+            dismissal_approved_by: f15.flatten(),
+            assignees: f16.flatten(),
+            linked_pull_requests: f17.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningAlertRule {
     /// A unique identifier for the rule used to detect the alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// The name of the rule used to detect the alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The severity of the alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<CodeScanningAlertRuleSeverity>,
     /// The security severity of the alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_severity_level: Option<CodeScanningAlertRuleSecuritySeverityLevel>,
     /// A short description of the rule used to detect the alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// A description of the rule used to detect the alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_description: Option<String>,
     /// A set of tags applicable for the rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
     /// Detailed documentation for the rule as GitHub Flavored Markdown.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
     /// A link to the documentation for the rule used to detect the alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help_uri: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for CodeScanningAlertRule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAlertRule {
+    const NAME: &'static str = "CodeScanningAlertRule";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "name",
+            "severity",
+            "security_severity_level",
+            "description",
+            "full_description",
+            "tags",
+            "help",
+            "help_uri",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<CodeScanningAlertRuleSeverity>> = None;
+        let mut f3: Option<Option<CodeScanningAlertRuleSecuritySeverityLevel>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<Vec<String>>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningAlertRule {
+            id: f0.flatten(),
+            name: f1.flatten(),
+            severity: f2.flatten(),
+            security_severity_level: f3.flatten(),
+            description: f4.flatten(),
+            full_description: f5.flatten(),
+            tags: f6.flatten(),
+            help: f7.flatten(),
+            help_uri: f8.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -394,7 +931,7 @@ crate::open_enum! {
     CodeScanningAlertSetState { Open = "open", Dismissed = "dismissed", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningAutofix {
     /// The status of an autofix.
@@ -403,6 +940,40 @@ pub struct CodeScanningAutofix {
     pub description: Option<String>,
     /// The start time of an autofix in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub started_at: crate::Timestamp,
+}
+impl<'de> serde::Deserialize<'de> for CodeScanningAutofix {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAutofix {
+    const NAME: &'static str = "CodeScanningAutofix";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["status", "description", "started_at"];
+        let mut next = 0;
+        let mut f0: Option<CodeScanningAutofixStatus> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<crate::Timestamp> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningAutofix {
+            status: required(f0, NAMES[0])?,
+            description: f1.flatten(),
+            started_at: required(f2, NAMES[2])?,
+        })
+    }
 }
 
 crate::open_enum! {
@@ -443,49 +1014,134 @@ impl CodeScanningAutofixCommits {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningAutofixCommitsResponse {
     /// The Git reference of target branch for the commit. For more information, see "[Git References](https://git-scm.com/book/en/v2/Git-Internals-Git-References)" in the Git documentation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_ref: Option<String>,
     /// SHA of commit with autofix.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha: Option<String>,
 }
+impl<'de> serde::Deserialize<'de> for CodeScanningAutofixCommitsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAutofixCommitsResponse {
+    const NAME: &'static str = "CodeScanningAutofixCommitsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["target_ref", "sha"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningAutofixCommitsResponse {
+            target_ref: f0.flatten(),
+            sha: f1.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningAlertInstanceList {
     /// The Git reference, formatted as `refs/pull/<number>/merge`, `refs/pull/<number>/head`,
     /// `refs/heads/<branch name>` or simply `<branch name>`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#ref: Option<String>,
     /// Identifies the configuration under which the analysis was executed. For example, in GitHub Actions this includes the workflow filename and job name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis_key: Option<String>,
     /// Identifies the variable values associated with the environment in which the analysis that generated this alert instance was performed, such as the language that was analyzed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
     /// Identifies the configuration under which the analysis was executed. Used to distinguish between multiple analyses for the same tool and commit, but performed on different languages or different parts of the code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
     /// State of a code scanning alert instance.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<CodeScanningAlertInstanceState>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_sha: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<CodeScanningAlertInstanceListMessage>,
     /// Describe a region within a file for the alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<CodeScanningAlertLocation>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
     /// Classifications that have been applied to the file that triggered the alert.
     /// For example identifying it as documentation, or a generated file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classifications: Option<Vec<Option<CodeScanningAlertClassification>>>,
+}
+impl<'de> serde::Deserialize<'de> for CodeScanningAlertInstanceList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAlertInstanceList {
+    const NAME: &'static str = "CodeScanningAlertInstanceList";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "ref",
+            "analysis_key",
+            "environment",
+            "category",
+            "state",
+            "commit_sha",
+            "message",
+            "location",
+            "html_url",
+            "classifications",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<CodeScanningAlertInstanceState>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<CodeScanningAlertInstanceListMessage>> = None;
+        let mut f7: Option<Option<CodeScanningAlertLocation>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<Vec<Option<CodeScanningAlertClassification>>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningAlertInstanceList {
+            r#ref: f0.flatten(),
+            analysis_key: f1.flatten(),
+            environment: f2.flatten(),
+            category: f3.flatten(),
+            state: f4.flatten(),
+            commit_sha: f5.flatten(),
+            message: f6.flatten(),
+            location: f7.flatten(),
+            html_url: f8.flatten(),
+            classifications: f9.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -493,7 +1149,7 @@ crate::open_enum! {
     Open = "open", Fixed = "fixed", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningAnalysis {
     /// The Git reference, formatted as `refs/pull/<number>/merge`, `refs/pull/<number>/head`,
@@ -506,7 +1162,6 @@ pub struct CodeScanningAnalysis {
     /// Identifies the variable values associated with the environment in which this analysis was performed.
     pub environment: String,
     /// Identifies the configuration under which the analysis was executed. Used to distinguish between multiple analyses for the same tool and commit, but performed on different languages or different parts of the code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
     pub error: String,
     /// The time that the analysis was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
@@ -526,9 +1181,95 @@ pub struct CodeScanningAnalysis {
     /// Warning generated when processing the analysis
     pub warning: String,
 }
+impl<'de> serde::Deserialize<'de> for CodeScanningAnalysis {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAnalysis {
+    const NAME: &'static str = "CodeScanningAnalysis";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "ref",
+            "commit_sha",
+            "analysis_key",
+            "environment",
+            "category",
+            "error",
+            "created_at",
+            "results_count",
+            "rules_count",
+            "id",
+            "url",
+            "sarif_id",
+            "tool",
+            "deletable",
+            "warning",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<crate::Timestamp> = None;
+        let mut f7: Option<i64> = None;
+        let mut f8: Option<i64> = None;
+        let mut f9: Option<i64> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<CodeScanningAnalysisTool> = None;
+        let mut f13: Option<bool> = None;
+        let mut f14: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningAnalysis {
+            r#ref: required(f0, NAMES[0])?,
+            commit_sha: required(f1, NAMES[1])?,
+            analysis_key: required(f2, NAMES[2])?,
+            environment: required(f3, NAMES[3])?,
+            category: f4.flatten(),
+            error: required(f5, NAMES[5])?,
+            created_at: required(f6, NAMES[6])?,
+            results_count: required(f7, NAMES[7])?,
+            rules_count: required(f8, NAMES[8])?,
+            id: required(f9, NAMES[9])?,
+            url: required(f10, NAMES[10])?,
+            sarif_id: required(f11, NAMES[11])?,
+            tool: required(f12, NAMES[12])?,
+            deletable: required(f13, NAMES[13])?,
+            warning: required(f14, NAMES[14])?,
+        })
+    }
+}
 
 /// Successful deletion of a code scanning analysis
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningAnalysisDeletion {
     /// Next deletable analysis in chain, without last analysis deletion confirmation
@@ -536,9 +1277,40 @@ pub struct CodeScanningAnalysisDeletion {
     /// Next deletable analysis in chain, with last analysis deletion confirmation
     pub confirm_delete_url: Option<String>,
 }
+impl<'de> serde::Deserialize<'de> for CodeScanningAnalysisDeletion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAnalysisDeletion {
+    const NAME: &'static str = "CodeScanningAnalysisDeletion";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["next_analysis_url", "confirm_delete_url"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningAnalysisDeletion {
+            next_analysis_url: f0.flatten(),
+            confirm_delete_url: f1.flatten(),
+        })
+    }
+}
 
 /// A CodeQL database.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningCodeqlDatabase {
     /// The ID of the CodeQL database.
@@ -560,8 +1332,73 @@ pub struct CodeScanningCodeqlDatabase {
     /// The URL at which to download the CodeQL database. The `Accept` header must be set to the value of the `content_type` property.
     pub url: String,
     /// The commit SHA of the repository at the time the CodeQL database was created.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_oid: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for CodeScanningCodeqlDatabase {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningCodeqlDatabase {
+    const NAME: &'static str = "CodeScanningCodeqlDatabase";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "name",
+            "language",
+            "uploader",
+            "content_type",
+            "size",
+            "created_at",
+            "updated_at",
+            "url",
+            "commit_oid",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<i64> = None;
+        let mut f6: Option<crate::Timestamp> = None;
+        let mut f7: Option<crate::Timestamp> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningCodeqlDatabase {
+            id: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            language: required(f2, NAMES[2])?,
+            uploader: required(f3, NAMES[3])?,
+            content_type: required(f4, NAMES[4])?,
+            size: required(f5, NAMES[5])?,
+            created_at: required(f6, NAMES[6])?,
+            updated_at: required(f7, NAMES[7])?,
+            url: required(f8, NAMES[8])?,
+            commit_oid: f9.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -644,7 +1481,7 @@ crate::open_enum! {
 }
 
 /// A run of a CodeQL query against one or more repositories.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningVariantAnalysis {
     /// The ID of the variant analysis.
@@ -658,28 +1495,101 @@ pub struct CodeScanningVariantAnalysis {
     /// The download url for the query pack.
     pub query_pack_url: String,
     /// The date and time at which the variant analysis was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<crate::Timestamp>,
     /// The date and time at which the variant analysis was last updated, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
     /// The date and time at which the variant analysis was completed, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ. Will be null if the variant analysis has not yet completed or this information is not available.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<crate::Timestamp>,
     pub status: CodeScanningVariantAnalysisStatus,
     /// The GitHub Actions workflow run used to execute this variant analysis. This is only available if the workflow run has started.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions_workflow_run_id: Option<i64>,
     /// The reason for a failure of the variant analysis. This is only available if the variant analysis has failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<CodeScanningVariantAnalysisFailureReason>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scanned_repositories: Option<
         Vec<CodeScanningVariantAnalysisScannedRepositoriesItem>,
     >,
     /// Information about repositories that were skipped from processing. This information is only available to the user that initiated the variant analysis.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped_repositories: Option<CodeScanningVariantAnalysisSkippedRepositories>,
+}
+impl<'de> serde::Deserialize<'de> for CodeScanningVariantAnalysis {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningVariantAnalysis {
+    const NAME: &'static str = "CodeScanningVariantAnalysis";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "controller_repo",
+            "actor",
+            "query_language",
+            "query_pack_url",
+            "created_at",
+            "updated_at",
+            "completed_at",
+            "status",
+            "actions_workflow_run_id",
+            "failure_reason",
+            "scanned_repositories",
+            "skipped_repositories",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<SimpleRepository> = None;
+        let mut f2: Option<SimpleUser> = None;
+        let mut f3: Option<CodeScanningVariantAnalysisLanguage> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<crate::Timestamp>> = None;
+        let mut f6: Option<Option<crate::Timestamp>> = None;
+        let mut f7: Option<Option<crate::Timestamp>> = None;
+        let mut f8: Option<CodeScanningVariantAnalysisStatus> = None;
+        let mut f9: Option<Option<i64>> = None;
+        let mut f10: Option<Option<CodeScanningVariantAnalysisFailureReason>> = None;
+        let mut f11: Option<
+            Option<Vec<CodeScanningVariantAnalysisScannedRepositoriesItem>>,
+        > = None;
+        let mut f12: Option<Option<CodeScanningVariantAnalysisSkippedRepositories>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningVariantAnalysis {
+            id: required(f0, NAMES[0])?,
+            controller_repo: required(f1, NAMES[1])?,
+            actor: required(f2, NAMES[2])?,
+            query_language: required(f3, NAMES[3])?,
+            query_pack_url: required(f4, NAMES[4])?,
+            created_at: f5.flatten(),
+            updated_at: f6.flatten(),
+            completed_at: f7.flatten(),
+            status: required(f8, NAMES[8])?,
+            actions_workflow_run_id: f9.flatten(),
+            failure_reason: f10.flatten(),
+            scanned_repositories: f11.flatten(),
+            skipped_repositories: f12.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -695,7 +1605,7 @@ crate::open_enum! {
     "internal_error", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningVariantAnalysisScannedRepositoriesItem {
     /// Repository Identifier
@@ -703,18 +1613,63 @@ pub struct CodeScanningVariantAnalysisScannedRepositoriesItem {
     /// The new status of the CodeQL variant analysis repository task.
     pub analysis_status: CodeScanningVariantAnalysisStatus2,
     /// The number of results in the case of a successful analysis. This is only available for successful analyses.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_count: Option<i64>,
     /// The size of the artifact. This is only available for successful analyses.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact_size_in_bytes: Option<i64>,
     /// The reason of the failure of this repo task. This is only available if the repository task has failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_message: Option<String>,
+}
+impl<'de> serde::Deserialize<'de>
+for CodeScanningVariantAnalysisScannedRepositoriesItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for CodeScanningVariantAnalysisScannedRepositoriesItem {
+    const NAME: &'static str = "CodeScanningVariantAnalysisScannedRepositoriesItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "repository",
+            "analysis_status",
+            "result_count",
+            "artifact_size_in_bytes",
+            "failure_message",
+        ];
+        let mut next = 0;
+        let mut f0: Option<CodeScanningVariantAnalysisRepository> = None;
+        let mut f1: Option<CodeScanningVariantAnalysisStatus2> = None;
+        let mut f2: Option<Option<i64>> = None;
+        let mut f3: Option<Option<i64>> = None;
+        let mut f4: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningVariantAnalysisScannedRepositoriesItem {
+            repository: required(f0, NAMES[0])?,
+            analysis_status: required(f1, NAMES[1])?,
+            result_count: f2.flatten(),
+            artifact_size_in_bytes: f3.flatten(),
+            failure_message: f4.flatten(),
+        })
+    }
 }
 
 /// Repository Identifier
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningVariantAnalysisRepository {
     /// A unique identifier of the repository.
@@ -725,10 +1680,58 @@ pub struct CodeScanningVariantAnalysisRepository {
     pub full_name: String,
     /// Whether the repository is private.
     pub private: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stargazers_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
+}
+impl<'de> serde::Deserialize<'de> for CodeScanningVariantAnalysisRepository {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningVariantAnalysisRepository {
+    const NAME: &'static str = "CodeScanningVariantAnalysisRepository";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "name",
+            "full_name",
+            "private",
+            "stargazers_count",
+            "updated_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<bool> = None;
+        let mut f4: Option<Option<i64>> = None;
+        let mut f5: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningVariantAnalysisRepository {
+            id: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            full_name: required(f2, NAMES[2])?,
+            private: required(f3, NAMES[3])?,
+            stargazers_count: f4.flatten(),
+            updated_at: f5.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -739,7 +1742,7 @@ crate::open_enum! {
 }
 
 /// Information about repositories that were skipped from processing. This information is only available to the user that initiated the variant analysis.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningVariantAnalysisSkippedRepositories {
     pub access_mismatch_repos: CodeScanningVariantAnalysisSkippedRepoGroup,
@@ -747,8 +1750,53 @@ pub struct CodeScanningVariantAnalysisSkippedRepositories {
     pub no_codeql_db_repos: CodeScanningVariantAnalysisSkippedRepoGroup,
     pub over_limit_repos: CodeScanningVariantAnalysisSkippedRepoGroup,
 }
+impl<'de> serde::Deserialize<'de> for CodeScanningVariantAnalysisSkippedRepositories {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for CodeScanningVariantAnalysisSkippedRepositories {
+    const NAME: &'static str = "CodeScanningVariantAnalysisSkippedRepositories";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "access_mismatch_repos",
+            "not_found_repos",
+            "no_codeql_db_repos",
+            "over_limit_repos",
+        ];
+        let mut next = 0;
+        let mut f0: Option<CodeScanningVariantAnalysisSkippedRepoGroup> = None;
+        let mut f1: Option<
+            CodeScanningVariantAnalysisSkippedRepositoriesNotFoundRepos,
+        > = None;
+        let mut f2: Option<CodeScanningVariantAnalysisSkippedRepoGroup> = None;
+        let mut f3: Option<CodeScanningVariantAnalysisSkippedRepoGroup> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningVariantAnalysisSkippedRepositories {
+            access_mismatch_repos: required(f0, NAMES[0])?,
+            not_found_repos: required(f1, NAMES[1])?,
+            no_codeql_db_repos: required(f2, NAMES[2])?,
+            over_limit_repos: required(f3, NAMES[3])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningVariantAnalysisSkippedRepoGroup {
     /// The total number of repositories that were skipped for this reason.
@@ -756,8 +1804,40 @@ pub struct CodeScanningVariantAnalysisSkippedRepoGroup {
     /// A list of repositories that were skipped. This list may not include all repositories that were skipped. This is only available when the repository was found and the user has access to it.
     pub repositories: Vec<CodeScanningVariantAnalysisRepository>,
 }
+impl<'de> serde::Deserialize<'de> for CodeScanningVariantAnalysisSkippedRepoGroup {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for CodeScanningVariantAnalysisSkippedRepoGroup {
+    const NAME: &'static str = "CodeScanningVariantAnalysisSkippedRepoGroup";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["repository_count", "repositories"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<CodeScanningVariantAnalysisRepository>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningVariantAnalysisSkippedRepoGroup {
+            repository_count: required(f0, NAMES[0])?,
+            repositories: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningVariantAnalysisSkippedRepositoriesNotFoundRepos {
     /// The total number of repositories that were skipped for this reason.
@@ -765,8 +1845,41 @@ pub struct CodeScanningVariantAnalysisSkippedRepositoriesNotFoundRepos {
     /// A list of full repository names that were skipped. This list may not include all repositories that were skipped.
     pub repository_full_names: Vec<String>,
 }
+impl<'de> serde::Deserialize<'de>
+for CodeScanningVariantAnalysisSkippedRepositoriesNotFoundRepos {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for CodeScanningVariantAnalysisSkippedRepositoriesNotFoundRepos {
+    const NAME: &'static str = "CodeScanningVariantAnalysisSkippedRepositoriesNotFoundRepos";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["repository_count", "repository_full_names"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningVariantAnalysisSkippedRepositoriesNotFoundRepos {
+            repository_count: required(f0, NAMES[0])?,
+            repository_full_names: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningVariantAnalysisRepoTask {
     /// A GitHub repository.
@@ -774,53 +1887,155 @@ pub struct CodeScanningVariantAnalysisRepoTask {
     /// The new status of the CodeQL variant analysis repository task.
     pub analysis_status: CodeScanningVariantAnalysisStatus2,
     /// The size of the artifact. This is only available for successful analyses.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact_size_in_bytes: Option<i64>,
     /// The number of results in the case of a successful analysis. This is only available for successful analyses.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_count: Option<i64>,
     /// The reason of the failure of this repo task. This is only available if the repository task has failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_message: Option<String>,
     /// The SHA of the commit the CodeQL database was built against. This is only available for successful analyses.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_commit_sha: Option<String>,
     /// The source location prefix to use. This is only available for successful analyses.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_location_prefix: Option<String>,
     /// The URL of the artifact. This is only available for successful analyses.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact_url: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for CodeScanningVariantAnalysisRepoTask {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningVariantAnalysisRepoTask {
+    const NAME: &'static str = "CodeScanningVariantAnalysisRepoTask";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "repository",
+            "analysis_status",
+            "artifact_size_in_bytes",
+            "result_count",
+            "failure_message",
+            "database_commit_sha",
+            "source_location_prefix",
+            "artifact_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<SimpleRepository> = None;
+        let mut f1: Option<CodeScanningVariantAnalysisStatus2> = None;
+        let mut f2: Option<Option<i64>> = None;
+        let mut f3: Option<Option<i64>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningVariantAnalysisRepoTask {
+            repository: required(f0, NAMES[0])?,
+            analysis_status: required(f1, NAMES[1])?,
+            artifact_size_in_bytes: f2.flatten(),
+            result_count: f3.flatten(),
+            failure_message: f4.flatten(),
+            database_commit_sha: f5.flatten(),
+            source_location_prefix: f6.flatten(),
+            artifact_url: f7.flatten(),
+        })
+    }
 }
 
 /// Configuration for code scanning default setup.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningDefaultSetup {
     /// Code scanning default setup has been configured or not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<CodeQualitySetupState>,
     /// Languages to be analyzed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub languages: Option<Vec<CodeScanningDefaultSetupLanguagesItem>>,
     /// Runner type to be used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_type: Option<CodeQualitySetupRunnerType>,
     /// Runner label to be used if the runner type is labeled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_label: Option<String>,
     /// CodeQL query suite to be used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_suite: Option<CodeScanningDefaultSetupQuerySuite>,
     /// Threat model to be used for code scanning analysis. Use `remote` to analyze only network sources and `remote_and_local` to include local sources like filesystem access, command-line arguments, database reads, environment variable and standard input.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threat_model: Option<CodeScanningDefaultSetupThreatModel>,
     /// Timestamp of latest configuration update.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
     /// The frequency of the periodic analysis.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<CodeQualitySetupSchedule>,
+}
+impl<'de> serde::Deserialize<'de> for CodeScanningDefaultSetup {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningDefaultSetup {
+    const NAME: &'static str = "CodeScanningDefaultSetup";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "state",
+            "languages",
+            "runner_type",
+            "runner_label",
+            "query_suite",
+            "threat_model",
+            "updated_at",
+            "schedule",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<CodeQualitySetupState>> = None;
+        let mut f1: Option<Option<Vec<CodeScanningDefaultSetupLanguagesItem>>> = None;
+        let mut f2: Option<Option<CodeQualitySetupRunnerType>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<CodeScanningDefaultSetupQuerySuite>> = None;
+        let mut f5: Option<Option<CodeScanningDefaultSetupThreatModel>> = None;
+        let mut f6: Option<Option<crate::Timestamp>> = None;
+        let mut f7: Option<Option<CodeQualitySetupSchedule>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningDefaultSetup {
+            state: f0.flatten(),
+            languages: f1.flatten(),
+            runner_type: f2.flatten(),
+            runner_label: f3.flatten(),
+            query_suite: f4.flatten(),
+            threat_model: f5.flatten(),
+            updated_at: f6.flatten(),
+            schedule: f7.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -937,15 +2152,44 @@ crate::open_enum! {
 
 /// You can use `run_url` to track the status of the run. This includes a property status and conclusion.
 /// You should not rely on this always being an actions workflow run object.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningDefaultSetupUpdateResponse {
     /// ID of the corresponding run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<i64>,
     /// URL of the corresponding run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_url: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for CodeScanningDefaultSetupUpdateResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningDefaultSetupUpdateResponse {
+    const NAME: &'static str = "CodeScanningDefaultSetupUpdateResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["run_id", "run_url"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningDefaultSetupUpdateResponse {
+            run_id: f0.flatten(),
+            run_url: f1.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1029,29 +2273,89 @@ impl CodeScanningUploadSarifRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningSarifsReceipt {
     /// An identifier for the upload.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// The REST API URL for checking the status of the upload.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
+impl<'de> serde::Deserialize<'de> for CodeScanningSarifsReceipt {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningSarifsReceipt {
+    const NAME: &'static str = "CodeScanningSarifsReceipt";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["id", "url"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningSarifsReceipt {
+            id: f0.flatten(),
+            url: f1.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningSarifsStatus {
     /// `pending` files have not yet been processed, while `complete` means results from the SARIF have been stored. `failed` files have either not been processed at all, or could only be partially processed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub processing_status: Option<CodeScanningSarifsStatusProcessingStatus>,
     /// The REST API URL for getting the analyses associated with the upload.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analyses_url: Option<String>,
     /// Any errors that ocurred during processing of the delivery.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<String>>,
+}
+impl<'de> serde::Deserialize<'de> for CodeScanningSarifsStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningSarifsStatus {
+    const NAME: &'static str = "CodeScanningSarifsStatus";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["processing_status", "analyses_url", "errors"];
+        let mut next = 0;
+        let mut f0: Option<Option<CodeScanningSarifsStatusProcessingStatus>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<Vec<String>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningSarifsStatus {
+            processing_status: f0.flatten(),
+            analyses_url: f1.flatten(),
+            errors: f2.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {

@@ -4,117 +4,239 @@
 use super::*;
 
 /// A code security configuration
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeSecurityConfiguration {
     /// The ID of the code security configuration
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     /// The name of the code security configuration. Must be unique within the organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The type of the code security configuration.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_type: Option<CodeSecurityConfigurationTargetType>,
     /// A description of the code security configuration
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The enablement status of GitHub Advanced Security
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advanced_security: Option<CodeSecurityConfigurationAdvancedSecurity>,
     /// The enablement status of Dependency Graph
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of Automatic dependency submission
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action: Option<
         CodeSecurityConfigurationSecretScanning,
     >,
     /// Feature options for Automatic dependency submission
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action_options: Option<
         CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions,
     >,
     /// The enablement status of Dependabot alerts
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_alerts: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of Dependabot security updates
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_security_updates: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of Dependabot delegated alert dismissal
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_delegated_alert_dismissal: Option<
         CodeSecurityConfigurationSecretScanning,
     >,
     /// Feature options for code scanning
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_options: Option<CodeSecurityConfigurationCodeScanningOptions>,
     /// The enablement status of code scanning default setup
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_default_setup: Option<CodeSecurityConfigurationSecretScanning>,
     /// Feature options for code scanning default setup
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_default_setup_options: Option<
         CodeSecurityConfigurationCodeScanningDefaultSetupOptions,
     >,
     /// The enablement status of code scanning delegated alert dismissal
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_delegated_alert_dismissal: Option<
         CodeSecurityConfigurationSecretScanning,
     >,
     /// The enablement status of secret scanning
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning push protection
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_push_protection: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning delegated bypass
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_bypass: Option<
         CodeSecurityConfigurationSecretScanning,
     >,
     /// Feature options for secret scanning delegated bypass
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_bypass_options: Option<
         CodeSecurityConfigurationSecretScanningDelegatedBypassOptions,
     >,
     /// The enablement status of secret scanning validity checks
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_validity_checks: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning non-provider patterns
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_non_provider_patterns: Option<
         CodeSecurityConfigurationSecretScanning,
     >,
     /// The enablement status of Copilot secret scanning
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_generic_secrets: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning delegated alert dismissal
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_alert_dismissal: Option<
         CodeSecurityConfigurationSecretScanning,
     >,
     /// The enablement status of secret scanning extended metadata
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_extended_metadata: Option<
         CodeSecurityConfigurationSecretScanning,
     >,
     /// The enablement status of private vulnerability reporting
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_vulnerability_reporting: Option<CodeSecurityConfigurationSecretScanning>,
     /// The enforcement status for a security configuration
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforcement: Option<CodeSecurityConfigurationEnforcement>,
     /// The URL of the configuration
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// The URL of the configuration
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
+}
+impl<'de> serde::Deserialize<'de> for CodeSecurityConfiguration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeSecurityConfiguration {
+    const NAME: &'static str = "CodeSecurityConfiguration";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "name",
+            "target_type",
+            "description",
+            "advanced_security",
+            "dependency_graph",
+            "dependency_graph_autosubmit_action",
+            "dependency_graph_autosubmit_action_options",
+            "dependabot_alerts",
+            "dependabot_security_updates",
+            "dependabot_delegated_alert_dismissal",
+            "code_scanning_options",
+            "code_scanning_default_setup",
+            "code_scanning_default_setup_options",
+            "code_scanning_delegated_alert_dismissal",
+            "secret_scanning",
+            "secret_scanning_push_protection",
+            "secret_scanning_delegated_bypass",
+            "secret_scanning_delegated_bypass_options",
+            "secret_scanning_validity_checks",
+            "secret_scanning_non_provider_patterns",
+            "secret_scanning_generic_secrets",
+            "secret_scanning_delegated_alert_dismissal",
+            "secret_scanning_extended_metadata",
+            "private_vulnerability_reporting",
+            "enforcement",
+            "url",
+            "html_url",
+            "created_at",
+            "updated_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<CodeSecurityConfigurationTargetType>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<CodeSecurityConfigurationAdvancedSecurity>> = None;
+        let mut f5: Option<Option<CodeSecurityConfigurationSecretScanning>> = None;
+        let mut f6: Option<Option<CodeSecurityConfigurationSecretScanning>> = None;
+        let mut f7: Option<
+            Option<CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions>,
+        > = None;
+        let mut f8: Option<Option<CodeSecurityConfigurationSecretScanning>> = None;
+        let mut f9: Option<Option<CodeSecurityConfigurationSecretScanning>> = None;
+        let mut f10: Option<Option<CodeSecurityConfigurationSecretScanning>> = None;
+        let mut f11: Option<Option<CodeSecurityConfigurationCodeScanningOptions>> = None;
+        let mut f12: Option<Option<CodeSecurityConfigurationSecretScanning>> = None;
+        let mut f13: Option<
+            Option<CodeSecurityConfigurationCodeScanningDefaultSetupOptions>,
+        > = None;
+        let mut f14: Option<Option<CodeSecurityConfigurationSecretScanning>> = None;
+        let mut f15: Option<Option<CodeSecurityConfigurationSecretScanning>> = None;
+        let mut f16: Option<Option<CodeSecurityConfigurationSecretScanning>> = None;
+        let mut f17: Option<Option<CodeSecurityConfigurationSecretScanning>> = None;
+        let mut f18: Option<
+            Option<CodeSecurityConfigurationSecretScanningDelegatedBypassOptions>,
+        > = None;
+        let mut f19: Option<Option<CodeSecurityConfigurationSecretScanning>> = None;
+        let mut f20: Option<Option<CodeSecurityConfigurationSecretScanning>> = None;
+        let mut f21: Option<Option<CodeSecurityConfigurationSecretScanning>> = None;
+        let mut f22: Option<Option<CodeSecurityConfigurationSecretScanning>> = None;
+        let mut f23: Option<Option<CodeSecurityConfigurationSecretScanning>> = None;
+        let mut f24: Option<Option<CodeSecurityConfigurationSecretScanning>> = None;
+        let mut f25: Option<Option<CodeSecurityConfigurationEnforcement>> = None;
+        let mut f26: Option<Option<String>> = None;
+        let mut f27: Option<Option<String>> = None;
+        let mut f28: Option<Option<crate::Timestamp>> = None;
+        let mut f29: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeSecurityConfiguration {
+            id: f0.flatten(),
+            name: f1.flatten(),
+            target_type: f2.flatten(),
+            description: f3.flatten(),
+            advanced_security: f4.flatten(),
+            dependency_graph: f5.flatten(),
+            dependency_graph_autosubmit_action: f6.flatten(),
+            dependency_graph_autosubmit_action_options: f7.flatten(),
+            dependabot_alerts: f8.flatten(),
+            dependabot_security_updates: f9.flatten(),
+            dependabot_delegated_alert_dismissal: f10.flatten(),
+            code_scanning_options: f11.flatten(),
+            code_scanning_default_setup: f12.flatten(),
+            code_scanning_default_setup_options: f13.flatten(),
+            code_scanning_delegated_alert_dismissal: f14.flatten(),
+            secret_scanning: f15.flatten(),
+            secret_scanning_push_protection: f16.flatten(),
+            secret_scanning_delegated_bypass: f17.flatten(),
+            secret_scanning_delegated_bypass_options: f18.flatten(),
+            secret_scanning_validity_checks: f19.flatten(),
+            secret_scanning_non_provider_patterns: f20.flatten(),
+            secret_scanning_generic_secrets: f21.flatten(),
+            secret_scanning_delegated_alert_dismissal: f22.flatten(),
+            secret_scanning_extended_metadata: f23.flatten(),
+            private_vulnerability_reporting: f24.flatten(),
+            enforcement: f25.flatten(),
+            url: f26.flatten(),
+            html_url: f27.flatten(),
+            created_at: f28.flatten(),
+            updated_at: f29.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -136,12 +258,42 @@ crate::open_enum! {
 }
 
 /// Feature options for Automatic dependency submission
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions {
     /// Whether to use runners labeled with 'dependency-submission' or standard GitHub runners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labeled_runners: Option<bool>,
+}
+impl<'de> serde::Deserialize<'de>
+for CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions {
+    const NAME: &'static str = "CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["labeled_runners"];
+        let mut next = 0;
+        let mut f0: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions {
+            labeled_runners: f0.flatten(),
+        })
+    }
 }
 impl CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions {
     /// A value with the required fields set and every optional field absent.
@@ -160,24 +312,83 @@ impl CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions {
 }
 
 /// Feature options for code scanning
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeSecurityConfigurationCodeScanningOptions {
     /// Whether to allow repos which use advanced setup
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_advanced: Option<bool>,
+}
+impl<'de> serde::Deserialize<'de> for CodeSecurityConfigurationCodeScanningOptions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for CodeSecurityConfigurationCodeScanningOptions {
+    const NAME: &'static str = "CodeSecurityConfigurationCodeScanningOptions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["allow_advanced"];
+        let mut next = 0;
+        let mut f0: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeSecurityConfigurationCodeScanningOptions {
+            allow_advanced: f0.flatten(),
+        })
+    }
 }
 
 /// Feature options for code scanning default setup
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeSecurityConfigurationCodeScanningDefaultSetupOptions {
     /// Whether to use labeled runners or standard GitHub runners.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_type: Option<CodeScanningDefaultSetupOptionsRunnerType>,
     /// The label of the runner to use for code scanning when runner_type is 'labeled'.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_label: Option<String>,
+}
+impl<'de> serde::Deserialize<'de>
+for CodeSecurityConfigurationCodeScanningDefaultSetupOptions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for CodeSecurityConfigurationCodeScanningDefaultSetupOptions {
+    const NAME: &'static str = "CodeSecurityConfigurationCodeScanningDefaultSetupOptions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["runner_type", "runner_label"];
+        let mut next = 0;
+        let mut f0: Option<Option<CodeScanningDefaultSetupOptionsRunnerType>> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeSecurityConfigurationCodeScanningDefaultSetupOptions {
+            runner_type: f0.flatten(),
+            runner_label: f1.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -187,17 +398,52 @@ crate::open_enum! {
 }
 
 /// Feature options for secret scanning delegated bypass
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeSecurityConfigurationSecretScanningDelegatedBypassOptions {
     /// The bypass reviewers for secret scanning delegated bypass
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reviewers: Option<
         Vec<CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewersItem>,
     >,
 }
+impl<'de> serde::Deserialize<'de>
+for CodeSecurityConfigurationSecretScanningDelegatedBypassOptions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for CodeSecurityConfigurationSecretScanningDelegatedBypassOptions {
+    const NAME: &'static str = "CodeSecurityConfigurationSecretScanningDelegatedBypassOptions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["reviewers"];
+        let mut next = 0;
+        let mut f0: Option<
+            Option<
+                Vec<
+                    CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewersItem,
+                >,
+            >,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeSecurityConfigurationSecretScanningDelegatedBypassOptions {
+            reviewers: f0.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewersItem {
     /// The ID of the team or role selected as a bypass reviewer
@@ -205,11 +451,53 @@ pub struct CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewer
     /// The type of the bypass reviewer
     pub reviewer_type: ReviewerType,
     /// The bypass mode for the reviewer
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<Mode>,
     /// The ID of the security configuration associated with this bypass reviewer
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_configuration_id: Option<i64>,
+}
+impl<'de> serde::Deserialize<'de>
+for CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewersItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewersItem {
+    const NAME: &'static str = "CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewersItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "reviewer_id",
+            "reviewer_type",
+            "mode",
+            "security_configuration_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<ReviewerType> = None;
+        let mut f2: Option<Option<Mode>> = None;
+        let mut f3: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewersItem {
+            reviewer_id: required(f0, NAMES[0])?,
+            reviewer_type: required(f1, NAMES[1])?,
+            mode: f2.flatten(),
+            security_configuration_id: f3.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -614,17 +902,48 @@ impl CodeScanningDefaultSetupOptions {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeSecurityDefaultConfigurationsItem {
     /// The visibility of newly created repositories for which the code security configuration will be applied to by default
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_for_new_repos: Option<
         CodeSecurityDefaultConfigurationsItemDefaultForNewRepos,
     >,
     /// A code security configuration
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<CodeSecurityConfiguration>,
+}
+impl<'de> serde::Deserialize<'de> for CodeSecurityDefaultConfigurationsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeSecurityDefaultConfigurationsItem {
+    const NAME: &'static str = "CodeSecurityDefaultConfigurationsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["default_for_new_repos", "configuration"];
+        let mut next = 0;
+        let mut f0: Option<
+            Option<CodeSecurityDefaultConfigurationsItemDefaultForNewRepos>,
+        > = None;
+        let mut f1: Option<Option<CodeSecurityConfiguration>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeSecurityDefaultConfigurationsItem {
+            default_for_new_repos: f0.flatten(),
+            configuration: f1.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -1019,27 +1338,87 @@ crate::open_enum! {
     "private_and_internal", Public = "public", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse {
     /// Specifies which types of repository this security configuration is applied to by default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_for_new_repos: Option<DefaultForNewRepos>,
     /// A code security configuration
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<CodeSecurityConfiguration>,
+}
+impl<'de> serde::Deserialize<'de>
+for CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse {
+    const NAME: &'static str = "CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["default_for_new_repos", "configuration"];
+        let mut next = 0;
+        let mut f0: Option<Option<DefaultForNewRepos>> = None;
+        let mut f1: Option<Option<CodeSecurityConfiguration>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse {
+            default_for_new_repos: f0.flatten(),
+            configuration: f1.flatten(),
+        })
+    }
 }
 
 /// Repositories associated with a code security configuration and attachment status
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeSecurityConfigurationRepositories {
     /// The attachment status of the code security configuration on the repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<CodeSecurityConfigurationRepositoriesStatus>,
     /// A GitHub repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<SimpleRepository>,
+}
+impl<'de> serde::Deserialize<'de> for CodeSecurityConfigurationRepositories {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeSecurityConfigurationRepositories {
+    const NAME: &'static str = "CodeSecurityConfigurationRepositories";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["status", "repository"];
+        let mut next = 0;
+        let mut f0: Option<Option<CodeSecurityConfigurationRepositoriesStatus>> = None;
+        let mut f1: Option<Option<SimpleRepository>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeSecurityConfigurationRepositories {
+            status: f0.flatten(),
+            repository: f1.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -1852,14 +2231,43 @@ crate::open_enum! {
 }
 
 /// Code security configuration associated with a repository and attachment status
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeSecurityConfigurationForRepository {
     /// The attachment status of the code security configuration on the repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<CodeSecurityConfigurationRepositoriesStatus>,
     /// A code security configuration
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<CodeSecurityConfiguration>,
+}
+impl<'de> serde::Deserialize<'de> for CodeSecurityConfigurationForRepository {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeSecurityConfigurationForRepository {
+    const NAME: &'static str = "CodeSecurityConfigurationForRepository";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["status", "configuration"];
+        let mut next = 0;
+        let mut f0: Option<Option<CodeSecurityConfigurationRepositoriesStatus>> = None;
+        let mut f1: Option<Option<CodeSecurityConfiguration>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeSecurityConfigurationForRepository {
+            status: f0.flatten(),
+            configuration: f1.flatten(),
+        })
+    }
 }
 

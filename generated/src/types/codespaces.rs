@@ -3,22 +3,52 @@
 #![allow(deprecated, reason = "deprecated schemas are still generated, marked `#[deprecated]`")]
 use super::*;
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodespacesListInOrganizationResponse {
     pub total_count: i64,
     pub codespaces: Vec<Codespace>,
 }
+impl<'de> serde::Deserialize<'de> for CodespacesListInOrganizationResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodespacesListInOrganizationResponse {
+    const NAME: &'static str = "CodespacesListInOrganizationResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "codespaces"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<Codespace>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodespacesListInOrganizationResponse {
+            total_count: required(f0, NAMES[0])?,
+            codespaces: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// A codespace.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Codespace {
     pub id: i64,
     /// Automatically generated name of this codespace.
     pub name: String,
     /// Display name for this codespace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
     /// UUID identifying this codespace's environment.
     pub environment_id: Option<String>,
@@ -30,7 +60,6 @@ pub struct Codespace {
     pub repository: MinimalRepository,
     pub machine: Option<CodespaceMachine>,
     /// Path to devcontainer.json from repo root used to create Codespace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devcontainer_path: Option<String>,
     /// Whether the codespace was created from a prebuild.
     pub prebuild: Option<bool>,
@@ -57,36 +86,181 @@ pub struct Codespace {
     /// API URL to stop this codespace.
     pub stop_url: String,
     /// API URL to publish this codespace to a new repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publish_url: Option<String>,
     /// API URL for the Pull Request associated with this codespace, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pulls_url: Option<String>,
     pub recent_folders: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_constraints: Option<CodespaceRuntimeConstraints>,
     /// Whether or not a codespace has a pending async operation. This would mean that the codespace is temporarily unavailable. The only thing that you can do with a codespace in this state is delete it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_operation: Option<bool>,
     /// Text to show user when codespace is disabled by a pending operation
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_operation_disabled_reason: Option<String>,
     /// Text to show user when codespace idle timeout minutes has been overriden by an organization policy
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_timeout_notice: Option<String>,
     /// Duration in minutes after codespace has gone idle in which it will be deleted. Must be integer minutes between 0 and 43200 (30 days).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_period_minutes: Option<i64>,
     /// When a codespace will be auto-deleted based on the "retention_period_minutes" and "last_used_at"
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_expires_at: Option<crate::Timestamp>,
     /// The text to display to a user when a codespace has been stopped for a potentially actionable reason.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_known_stop_notice: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for Codespace {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Codespace {
+    const NAME: &'static str = "Codespace";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "name",
+            "display_name",
+            "environment_id",
+            "owner",
+            "billable_owner",
+            "repository",
+            "machine",
+            "devcontainer_path",
+            "prebuild",
+            "created_at",
+            "updated_at",
+            "last_used_at",
+            "state",
+            "url",
+            "git_status",
+            "location",
+            "idle_timeout_minutes",
+            "web_url",
+            "machines_url",
+            "start_url",
+            "stop_url",
+            "publish_url",
+            "pulls_url",
+            "recent_folders",
+            "runtime_constraints",
+            "pending_operation",
+            "pending_operation_disabled_reason",
+            "idle_timeout_notice",
+            "retention_period_minutes",
+            "retention_expires_at",
+            "last_known_stop_notice",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<SimpleUser> = None;
+        let mut f5: Option<SimpleUser> = None;
+        let mut f6: Option<MinimalRepository> = None;
+        let mut f7: Option<Option<CodespaceMachine>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<bool>> = None;
+        let mut f10: Option<crate::Timestamp> = None;
+        let mut f11: Option<crate::Timestamp> = None;
+        let mut f12: Option<crate::Timestamp> = None;
+        let mut f13: Option<CodespaceState> = None;
+        let mut f14: Option<String> = None;
+        let mut f15: Option<CodespaceGitStatus> = None;
+        let mut f16: Option<CodespaceLocation> = None;
+        let mut f17: Option<Option<i64>> = None;
+        let mut f18: Option<String> = None;
+        let mut f19: Option<String> = None;
+        let mut f20: Option<String> = None;
+        let mut f21: Option<String> = None;
+        let mut f22: Option<Option<String>> = None;
+        let mut f23: Option<Option<String>> = None;
+        let mut f24: Option<Vec<String>> = None;
+        let mut f25: Option<Option<CodespaceRuntimeConstraints>> = None;
+        let mut f26: Option<Option<bool>> = None;
+        let mut f27: Option<Option<String>> = None;
+        let mut f28: Option<Option<String>> = None;
+        let mut f29: Option<Option<i64>> = None;
+        let mut f30: Option<Option<crate::Timestamp>> = None;
+        let mut f31: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Codespace {
+            id: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            display_name: f2.flatten(),
+            environment_id: f3.flatten(),
+            owner: required(f4, NAMES[4])?,
+            billable_owner: required(f5, NAMES[5])?,
+            repository: required(f6, NAMES[6])?,
+            machine: f7.flatten(),
+            devcontainer_path: f8.flatten(),
+            prebuild: f9.flatten(),
+            created_at: required(f10, NAMES[10])?,
+            updated_at: required(f11, NAMES[11])?,
+            last_used_at: required(f12, NAMES[12])?,
+            state: required(f13, NAMES[13])?,
+            url: required(f14, NAMES[14])?,
+            git_status: required(f15, NAMES[15])?,
+            location: required(f16, NAMES[16])?,
+            idle_timeout_minutes: f17.flatten(),
+            web_url: required(f18, NAMES[18])?,
+            machines_url: required(f19, NAMES[19])?,
+            start_url: required(f20, NAMES[20])?,
+            stop_url: required(f21, NAMES[21])?,
+            publish_url: f22.flatten(),
+            pulls_url: f23.flatten(),
+            recent_folders: required(f24, NAMES[24])?,
+            runtime_constraints: f25.flatten(),
+            pending_operation: f26.flatten(),
+            pending_operation_disabled_reason: f27.flatten(),
+            idle_timeout_notice: f28.flatten(),
+            retention_period_minutes: f29.flatten(),
+            retention_expires_at: f30.flatten(),
+            last_known_stop_notice: f31.flatten(),
+        })
+    }
 }
 
 /// A description of the machine powering a codespace.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodespaceMachine {
     /// The name of the machine.
@@ -102,8 +276,61 @@ pub struct CodespaceMachine {
     /// How many cores are available to the codespace.
     pub cpus: i64,
     /// Whether a prebuild is currently available when creating a codespace for this machine and repository. If a branch was not specified as a ref, the default branch will be assumed. Value will be "null" if prebuilds are not supported or prebuild availability could not be determined. Value will be "none" if no prebuild is available. Latest values "ready" and "in_progress" indicate the prebuild availability status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prebuild_availability: Option<CodespaceMachinePrebuildAvailability>,
+}
+impl<'de> serde::Deserialize<'de> for CodespaceMachine {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodespaceMachine {
+    const NAME: &'static str = "CodespaceMachine";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "name",
+            "display_name",
+            "operating_system",
+            "storage_in_bytes",
+            "memory_in_bytes",
+            "cpus",
+            "prebuild_availability",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<i64> = None;
+        let mut f4: Option<i64> = None;
+        let mut f5: Option<i64> = None;
+        let mut f6: Option<Option<CodespaceMachinePrebuildAvailability>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodespaceMachine {
+            name: required(f0, NAMES[0])?,
+            display_name: required(f1, NAMES[1])?,
+            operating_system: required(f2, NAMES[2])?,
+            storage_in_bytes: required(f3, NAMES[3])?,
+            memory_in_bytes: required(f4, NAMES[4])?,
+            cpus: required(f5, NAMES[5])?,
+            prebuild_availability: f6.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -123,24 +350,65 @@ crate::open_enum! {
 }
 
 /// Details about the codespace's git repository.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodespaceGitStatus {
     /// The number of commits the local repository is ahead of the remote.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ahead: Option<i64>,
     /// The number of commits the local repository is behind the remote.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub behind: Option<i64>,
     /// Whether the local repository has unpushed changes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_unpushed_changes: Option<bool>,
     /// Whether the local repository has uncommitted changes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_uncommitted_changes: Option<bool>,
     /// The current branch (or SHA if in detached HEAD state) of the local repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#ref: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for CodespaceGitStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodespaceGitStatus {
+    const NAME: &'static str = "CodespaceGitStatus";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "ahead",
+            "behind",
+            "has_unpushed_changes",
+            "has_uncommitted_changes",
+            "ref",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<bool>> = None;
+        let mut f3: Option<Option<bool>> = None;
+        let mut f4: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodespaceGitStatus {
+            ahead: f0.flatten(),
+            behind: f1.flatten(),
+            has_unpushed_changes: f2.flatten(),
+            has_uncommitted_changes: f3.flatten(),
+            r#ref: f4.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -149,12 +417,39 @@ crate::open_enum! {
     WestUs2 = "WestUs2", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodespaceRuntimeConstraints {
     /// The privacy settings a user can select from when forwarding a port.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_port_privacy_settings: Option<Vec<String>>,
+}
+impl<'de> serde::Deserialize<'de> for CodespaceRuntimeConstraints {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodespaceRuntimeConstraints {
+    const NAME: &'static str = "CodespaceRuntimeConstraints";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["allowed_port_privacy_settings"];
+        let mut next = 0;
+        let mut f0: Option<Option<Vec<String>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodespaceRuntimeConstraints {
+            allowed_port_privacy_settings: f0.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -204,15 +499,46 @@ crate::open_enum! {
     AllMembersAndOutsideCollaborators = "all_members_and_outside_collaborators", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodespacesListOrgSecretsResponse {
     pub total_count: i64,
     pub secrets: Vec<CodespacesOrgSecret>,
 }
+impl<'de> serde::Deserialize<'de> for CodespacesListOrgSecretsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodespacesListOrgSecretsResponse {
+    const NAME: &'static str = "CodespacesListOrgSecretsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "secrets"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<CodespacesOrgSecret>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodespacesListOrgSecretsResponse {
+            total_count: required(f0, NAMES[0])?,
+            secrets: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Secrets for a GitHub Codespace.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodespacesOrgSecret {
     /// The name of the secret
@@ -224,26 +550,110 @@ pub struct CodespacesOrgSecret {
     /// The type of repositories in the organization that the secret is visible to
     pub visibility: CodespacesSecretVisibility,
     /// The API URL at which the list of repositories this secret is visible to can be retrieved
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for CodespacesOrgSecret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodespacesOrgSecret {
+    const NAME: &'static str = "CodespacesOrgSecret";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "name",
+            "created_at",
+            "updated_at",
+            "visibility",
+            "selected_repositories_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<crate::Timestamp> = None;
+        let mut f2: Option<crate::Timestamp> = None;
+        let mut f3: Option<CodespacesSecretVisibility> = None;
+        let mut f4: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodespacesOrgSecret {
+            name: required(f0, NAMES[0])?,
+            created_at: required(f1, NAMES[1])?,
+            updated_at: required(f2, NAMES[2])?,
+            visibility: required(f3, NAMES[3])?,
+            selected_repositories_url: f4.flatten(),
+        })
+    }
 }
 
 /// The public key used for setting Codespaces secrets.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodespacesPublicKey {
     /// The identifier for the key.
     pub key_id: String,
     /// The Base64 encoded public key.
     pub key: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for CodespacesPublicKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodespacesPublicKey {
+    const NAME: &'static str = "CodespacesPublicKey";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["key_id", "key", "id", "url", "title", "created_at"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<i64>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodespacesPublicKey {
+            key_id: required(f0, NAMES[0])?,
+            key: required(f1, NAMES[1])?,
+            id: f2.flatten(),
+            url: f3.flatten(),
+            title: f4.flatten(),
+            created_at: f5.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -423,7 +833,7 @@ crate::open_enum! {
     UsWest = "UsWest", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse {
     pub total_count: i64,
@@ -431,66 +841,330 @@ pub struct CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse {
         CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponseDevcontainersItem,
     >,
 }
+impl<'de> serde::Deserialize<'de>
+for CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse {
+    const NAME: &'static str = "CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "devcontainers"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<
+            Vec<
+                CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponseDevcontainersItem,
+            >,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse {
+            total_count: required(f0, NAMES[0])?,
+            devcontainers: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponseDevcontainersItem {
     pub path: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
 }
+impl<'de> serde::Deserialize<'de>
+for CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponseDevcontainersItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponseDevcontainersItem {
+    const NAME: &'static str = "CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponseDevcontainersItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["path", "name", "display_name"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponseDevcontainersItem {
+            path: required(f0, NAMES[0])?,
+            name: f1.flatten(),
+            display_name: f2.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodespacesRepoMachinesForAuthenticatedUserResponse {
     pub total_count: i64,
     pub machines: Vec<CodespaceMachine>,
 }
+impl<'de> serde::Deserialize<'de>
+for CodespacesRepoMachinesForAuthenticatedUserResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for CodespacesRepoMachinesForAuthenticatedUserResponse {
+    const NAME: &'static str = "CodespacesRepoMachinesForAuthenticatedUserResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "machines"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<CodespaceMachine>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodespacesRepoMachinesForAuthenticatedUserResponse {
+            total_count: required(f0, NAMES[0])?,
+            machines: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodespacesPreFlightWithRepoForAuthenticatedUserResponse {
     /// A GitHub user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billable_owner: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defaults: Option<
         CodespacesPreFlightWithRepoForAuthenticatedUserResponseDefaults,
     >,
 }
+impl<'de> serde::Deserialize<'de>
+for CodespacesPreFlightWithRepoForAuthenticatedUserResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for CodespacesPreFlightWithRepoForAuthenticatedUserResponse {
+    const NAME: &'static str = "CodespacesPreFlightWithRepoForAuthenticatedUserResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["billable_owner", "defaults"];
+        let mut next = 0;
+        let mut f0: Option<Option<SimpleUser>> = None;
+        let mut f1: Option<
+            Option<CodespacesPreFlightWithRepoForAuthenticatedUserResponseDefaults>,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodespacesPreFlightWithRepoForAuthenticatedUserResponse {
+            billable_owner: f0.flatten(),
+            defaults: f1.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodespacesPreFlightWithRepoForAuthenticatedUserResponseDefaults {
     pub location: String,
     pub devcontainer_path: Option<String>,
 }
+impl<'de> serde::Deserialize<'de>
+for CodespacesPreFlightWithRepoForAuthenticatedUserResponseDefaults {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for CodespacesPreFlightWithRepoForAuthenticatedUserResponseDefaults {
+    const NAME: &'static str = "CodespacesPreFlightWithRepoForAuthenticatedUserResponseDefaults";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["location", "devcontainer_path"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodespacesPreFlightWithRepoForAuthenticatedUserResponseDefaults {
+            location: required(f0, NAMES[0])?,
+            devcontainer_path: f1.flatten(),
+        })
+    }
+}
 
 /// Permission check result for a given devcontainer config.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodespacesPermissionsCheckForDevcontainer {
     /// Whether the user has accepted the permissions defined by the devcontainer config
     pub accepted: bool,
 }
+impl<'de> serde::Deserialize<'de> for CodespacesPermissionsCheckForDevcontainer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for CodespacesPermissionsCheckForDevcontainer {
+    const NAME: &'static str = "CodespacesPermissionsCheckForDevcontainer";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["accepted"];
+        let mut next = 0;
+        let mut f0: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodespacesPermissionsCheckForDevcontainer {
+            accepted: required(f0, NAMES[0])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodespacesListRepoSecretsResponse {
     pub total_count: i64,
     pub secrets: Vec<RepoCodespacesSecret>,
 }
+impl<'de> serde::Deserialize<'de> for CodespacesListRepoSecretsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodespacesListRepoSecretsResponse {
+    const NAME: &'static str = "CodespacesListRepoSecretsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "secrets"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<RepoCodespacesSecret>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodespacesListRepoSecretsResponse {
+            total_count: required(f0, NAMES[0])?,
+            secrets: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Set repository secrets for GitHub Codespaces.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepoCodespacesSecret {
     /// The name of the secret.
     pub name: String,
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
+}
+impl<'de> serde::Deserialize<'de> for RepoCodespacesSecret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepoCodespacesSecret {
+    const NAME: &'static str = "RepoCodespacesSecret";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["name", "created_at", "updated_at"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<crate::Timestamp> = None;
+        let mut f2: Option<crate::Timestamp> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepoCodespacesSecret {
+            name: required(f0, NAMES[0])?,
+            created_at: required(f1, NAMES[1])?,
+            updated_at: required(f2, NAMES[2])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -857,15 +1531,47 @@ impl CodespacesCreateForAuthenticatedUserRequestVariant1PullRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodespacesListSecretsForAuthenticatedUserResponse {
     pub total_count: i64,
     pub secrets: Vec<CodespacesSecret>,
 }
+impl<'de> serde::Deserialize<'de> for CodespacesListSecretsForAuthenticatedUserResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for CodespacesListSecretsForAuthenticatedUserResponse {
+    const NAME: &'static str = "CodespacesListSecretsForAuthenticatedUserResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "secrets"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<CodespacesSecret>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodespacesListSecretsForAuthenticatedUserResponse {
+            total_count: required(f0, NAMES[0])?,
+            secrets: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Secrets for a GitHub Codespace.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodespacesSecret {
     /// The name of the secret
@@ -877,18 +1583,94 @@ pub struct CodespacesSecret {
     /// The type of repositories in the organization that the secret is visible to
     pub visibility: CodespacesSecretVisibility,
     /// The API URL at which the list of repositories this secret is visible to can be retrieved
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for CodespacesSecret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodespacesSecret {
+    const NAME: &'static str = "CodespacesSecret";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "name",
+            "created_at",
+            "updated_at",
+            "visibility",
+            "selected_repositories_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<crate::Timestamp> = None;
+        let mut f2: Option<crate::Timestamp> = None;
+        let mut f3: Option<CodespacesSecretVisibility> = None;
+        let mut f4: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodespacesSecret {
+            name: required(f0, NAMES[0])?,
+            created_at: required(f1, NAMES[1])?,
+            updated_at: required(f2, NAMES[2])?,
+            visibility: required(f3, NAMES[3])?,
+            selected_repositories_url: f4.flatten(),
+        })
+    }
 }
 
 /// The public key used for setting user Codespaces' Secrets.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodespacesUserPublicKey {
     /// The identifier for the key.
     pub key_id: String,
     /// The Base64 encoded public key.
     pub key: String,
+}
+impl<'de> serde::Deserialize<'de> for CodespacesUserPublicKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodespacesUserPublicKey {
+    const NAME: &'static str = "CodespacesUserPublicKey";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["key_id", "key"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodespacesUserPublicKey {
+            key_id: required(f0, NAMES[0])?,
+            key: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -979,30 +1761,77 @@ impl CodespacesUpdateForAuthenticatedUserRequest {
 }
 
 /// An export of a codespace. Also, latest export details for a codespace can be fetched with id = latest
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodespaceExportDetails {
     /// State of the latest export
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     /// Completion time of the last export operation
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<crate::Timestamp>,
     /// Name of the exported branch
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
     /// Git commit SHA of the exported branch
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha: Option<String>,
     /// Id for the export details
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Url for fetching export details
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export_url: Option<String>,
     /// Web url for the exported branch
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for CodespaceExportDetails {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodespaceExportDetails {
+    const NAME: &'static str = "CodespaceExportDetails";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "state",
+            "completed_at",
+            "branch",
+            "sha",
+            "id",
+            "export_url",
+            "html_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<crate::Timestamp>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodespaceExportDetails {
+            state: f0.flatten(),
+            completed_at: f1.flatten(),
+            branch: f2.flatten(),
+            sha: f3.flatten(),
+            id: f4.flatten(),
+            export_url: f5.flatten(),
+            html_url: f6.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1038,14 +1867,13 @@ impl CodespacesPublishForAuthenticatedUserRequest {
 }
 
 /// A codespace.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodespaceWithFullRepository {
     pub id: i64,
     /// Automatically generated name of this codespace.
     pub name: String,
     /// Display name for this codespace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
     /// UUID identifying this codespace's environment.
     pub environment_id: Option<String>,
@@ -1057,7 +1885,6 @@ pub struct CodespaceWithFullRepository {
     pub repository: FullRepository,
     pub machine: Option<CodespaceMachine>,
     /// Path to devcontainer.json from repo root used to create Codespace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devcontainer_path: Option<String>,
     /// Whether the codespace was created from a prebuild.
     pub prebuild: Option<bool>,
@@ -1084,27 +1911,170 @@ pub struct CodespaceWithFullRepository {
     /// API URL to stop this codespace.
     pub stop_url: String,
     /// API URL to publish this codespace to a new repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publish_url: Option<String>,
     /// API URL for the Pull Request associated with this codespace, if any.
     pub pulls_url: Option<String>,
     pub recent_folders: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_constraints: Option<CodespaceRuntimeConstraints>,
     /// Whether or not a codespace has a pending async operation. This would mean that the codespace is temporarily unavailable. The only thing that you can do with a codespace in this state is delete it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_operation: Option<bool>,
     /// Text to show user when codespace is disabled by a pending operation
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_operation_disabled_reason: Option<String>,
     /// Text to show user when codespace idle timeout minutes has been overriden by an organization policy
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_timeout_notice: Option<String>,
     /// Duration in minutes after codespace has gone idle in which it will be deleted. Must be integer minutes between 0 and 43200 (30 days).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_period_minutes: Option<i64>,
     /// When a codespace will be auto-deleted based on the "retention_period_minutes" and "last_used_at"
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_expires_at: Option<crate::Timestamp>,
+}
+impl<'de> serde::Deserialize<'de> for CodespaceWithFullRepository {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodespaceWithFullRepository {
+    const NAME: &'static str = "CodespaceWithFullRepository";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "name",
+            "display_name",
+            "environment_id",
+            "owner",
+            "billable_owner",
+            "repository",
+            "machine",
+            "devcontainer_path",
+            "prebuild",
+            "created_at",
+            "updated_at",
+            "last_used_at",
+            "state",
+            "url",
+            "git_status",
+            "location",
+            "idle_timeout_minutes",
+            "web_url",
+            "machines_url",
+            "start_url",
+            "stop_url",
+            "publish_url",
+            "pulls_url",
+            "recent_folders",
+            "runtime_constraints",
+            "pending_operation",
+            "pending_operation_disabled_reason",
+            "idle_timeout_notice",
+            "retention_period_minutes",
+            "retention_expires_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<SimpleUser> = None;
+        let mut f5: Option<SimpleUser> = None;
+        let mut f6: Option<FullRepository> = None;
+        let mut f7: Option<Option<CodespaceMachine>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<bool>> = None;
+        let mut f10: Option<crate::Timestamp> = None;
+        let mut f11: Option<crate::Timestamp> = None;
+        let mut f12: Option<crate::Timestamp> = None;
+        let mut f13: Option<CodespaceState> = None;
+        let mut f14: Option<String> = None;
+        let mut f15: Option<CodespaceGitStatus> = None;
+        let mut f16: Option<CodespaceLocation> = None;
+        let mut f17: Option<Option<i64>> = None;
+        let mut f18: Option<String> = None;
+        let mut f19: Option<String> = None;
+        let mut f20: Option<String> = None;
+        let mut f21: Option<String> = None;
+        let mut f22: Option<Option<String>> = None;
+        let mut f23: Option<Option<String>> = None;
+        let mut f24: Option<Vec<String>> = None;
+        let mut f25: Option<Option<CodespaceRuntimeConstraints>> = None;
+        let mut f26: Option<Option<bool>> = None;
+        let mut f27: Option<Option<String>> = None;
+        let mut f28: Option<Option<String>> = None;
+        let mut f29: Option<Option<i64>> = None;
+        let mut f30: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodespaceWithFullRepository {
+            id: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            display_name: f2.flatten(),
+            environment_id: f3.flatten(),
+            owner: required(f4, NAMES[4])?,
+            billable_owner: required(f5, NAMES[5])?,
+            repository: required(f6, NAMES[6])?,
+            machine: f7.flatten(),
+            devcontainer_path: f8.flatten(),
+            prebuild: f9.flatten(),
+            created_at: required(f10, NAMES[10])?,
+            updated_at: required(f11, NAMES[11])?,
+            last_used_at: required(f12, NAMES[12])?,
+            state: required(f13, NAMES[13])?,
+            url: required(f14, NAMES[14])?,
+            git_status: required(f15, NAMES[15])?,
+            location: required(f16, NAMES[16])?,
+            idle_timeout_minutes: f17.flatten(),
+            web_url: required(f18, NAMES[18])?,
+            machines_url: required(f19, NAMES[19])?,
+            start_url: required(f20, NAMES[20])?,
+            stop_url: required(f21, NAMES[21])?,
+            publish_url: f22.flatten(),
+            pulls_url: f23.flatten(),
+            recent_folders: required(f24, NAMES[24])?,
+            runtime_constraints: f25.flatten(),
+            pending_operation: f26.flatten(),
+            pending_operation_disabled_reason: f27.flatten(),
+            idle_timeout_notice: f28.flatten(),
+            retention_period_minutes: f29.flatten(),
+            retention_expires_at: f30.flatten(),
+        })
+    }
 }
 

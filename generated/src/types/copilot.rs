@@ -4,7 +4,7 @@
 use super::*;
 
 /// Links to download the Copilot usage metrics report for an enterprise/organization for a specific day.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CopilotUsageMetrics1DayReport {
     /// The URLs to download the Copilot usage metrics report for the enterprise/organization for the specified day.
@@ -12,9 +12,40 @@ pub struct CopilotUsageMetrics1DayReport {
     /// The day of the report in `YYYY-MM-DD` format.
     pub report_day: String,
 }
+impl<'de> serde::Deserialize<'de> for CopilotUsageMetrics1DayReport {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CopilotUsageMetrics1DayReport {
+    const NAME: &'static str = "CopilotUsageMetrics1DayReport";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["download_links", "report_day"];
+        let mut next = 0;
+        let mut f0: Option<Vec<String>> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CopilotUsageMetrics1DayReport {
+            download_links: required(f0, NAMES[0])?,
+            report_day: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Links to download the latest Copilot usage metrics report for an enterprise/organization.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CopilotUsageMetrics28DayReport {
     /// The URLs to download the latest Copilot usage metrics report for the enterprise/organization.
@@ -23,6 +54,40 @@ pub struct CopilotUsageMetrics28DayReport {
     pub report_start_day: String,
     /// The end date of the report period in `YYYY-MM-DD` format.
     pub report_end_day: String,
+}
+impl<'de> serde::Deserialize<'de> for CopilotUsageMetrics28DayReport {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CopilotUsageMetrics28DayReport {
+    const NAME: &'static str = "CopilotUsageMetrics28DayReport";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["download_links", "report_start_day", "report_end_day"];
+        let mut next = 0;
+        let mut f0: Option<Vec<String>> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CopilotUsageMetrics28DayReport {
+            download_links: required(f0, NAMES[0])?,
+            report_start_day: required(f1, NAMES[1])?,
+            report_end_day: required(f2, NAMES[2])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -141,7 +206,7 @@ impl CopilotAddOrganizationsToEnterpriseCodingAgentPolicyRequestCustomProperties
 }
 
 /// Information about the seat breakdown and policies set for an organization with a Copilot Business or Copilot Enterprise subscription.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CopilotOrganizationDetails {
     /// The breakdown of Copilot Business seats for the organization.
@@ -149,43 +214,137 @@ pub struct CopilotOrganizationDetails {
     /// The organization policy for allowing or blocking suggestions matching public code (duplication detection filter).
     pub public_code_suggestions: CopilotOrganizationDetailsPublicCodeSuggestions,
     /// The organization policy for allowing or disallowing Copilot Chat in the IDE.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ide_chat: Option<CopilotOrganizationDetailsCli>,
     /// The organization policy for allowing or disallowing Copilot features on GitHub.com.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform_chat: Option<CopilotOrganizationDetailsCli>,
     /// The organization policy for allowing or disallowing Copilot CLI.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cli: Option<CopilotOrganizationDetailsCli>,
     /// The mode of assigning new seats.
     pub seat_management_setting: CopilotOrganizationDetailsSeatManagementSetting,
     /// The Copilot plan of the organization, or the parent enterprise, when applicable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_type: Option<CopilotOrganizationDetailsPlanType>,
+}
+impl<'de> serde::Deserialize<'de> for CopilotOrganizationDetails {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CopilotOrganizationDetails {
+    const NAME: &'static str = "CopilotOrganizationDetails";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "seat_breakdown",
+            "public_code_suggestions",
+            "ide_chat",
+            "platform_chat",
+            "cli",
+            "seat_management_setting",
+            "plan_type",
+        ];
+        let mut next = 0;
+        let mut f0: Option<CopilotOrganizationSeatBreakdown> = None;
+        let mut f1: Option<CopilotOrganizationDetailsPublicCodeSuggestions> = None;
+        let mut f2: Option<Option<CopilotOrganizationDetailsCli>> = None;
+        let mut f3: Option<Option<CopilotOrganizationDetailsCli>> = None;
+        let mut f4: Option<Option<CopilotOrganizationDetailsCli>> = None;
+        let mut f5: Option<CopilotOrganizationDetailsSeatManagementSetting> = None;
+        let mut f6: Option<Option<CopilotOrganizationDetailsPlanType>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CopilotOrganizationDetails {
+            seat_breakdown: required(f0, NAMES[0])?,
+            public_code_suggestions: required(f1, NAMES[1])?,
+            ide_chat: f2.flatten(),
+            platform_chat: f3.flatten(),
+            cli: f4.flatten(),
+            seat_management_setting: required(f5, NAMES[5])?,
+            plan_type: f6.flatten(),
+        })
+    }
 }
 
 /// The breakdown of Copilot Business seats for the organization.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CopilotOrganizationSeatBreakdown {
     /// The total number of seats being billed for the organization as of the current billing cycle.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<i64>,
     /// Seats added during the current billing cycle.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub added_this_cycle: Option<i64>,
     /// The number of seats that are pending cancellation at the end of the current billing cycle.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_cancellation: Option<i64>,
     /// The number of users who have been invited to receive a Copilot seat through this organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_invitation: Option<i64>,
     /// The number of seats that have used Copilot during the current billing cycle.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_this_cycle: Option<i64>,
     /// The number of seats that have not used Copilot during the current billing cycle.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inactive_this_cycle: Option<i64>,
+}
+impl<'de> serde::Deserialize<'de> for CopilotOrganizationSeatBreakdown {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CopilotOrganizationSeatBreakdown {
+    const NAME: &'static str = "CopilotOrganizationSeatBreakdown";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "total",
+            "added_this_cycle",
+            "pending_cancellation",
+            "pending_invitation",
+            "active_this_cycle",
+            "inactive_this_cycle",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<i64>> = None;
+        let mut f3: Option<Option<i64>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        let mut f5: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CopilotOrganizationSeatBreakdown {
+            total: f0.flatten(),
+            added_this_cycle: f1.flatten(),
+            pending_cancellation: f2.flatten(),
+            pending_invitation: f3.flatten(),
+            active_this_cycle: f4.flatten(),
+            inactive_this_cycle: f5.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -216,47 +375,133 @@ crate::open_enum! {
     "enterprise", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CopilotListCopilotSeatsResponse {
     /// Total number of Copilot seats for the organization currently being billed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_seats: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seats: Option<Vec<CopilotSeatDetails>>,
+}
+impl<'de> serde::Deserialize<'de> for CopilotListCopilotSeatsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CopilotListCopilotSeatsResponse {
+    const NAME: &'static str = "CopilotListCopilotSeatsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["total_seats", "seats"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<Vec<CopilotSeatDetails>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CopilotListCopilotSeatsResponse {
+            total_seats: f0.flatten(),
+            seats: f1.flatten(),
+        })
+    }
 }
 
 /// Information about a Copilot Business seat assignment for a user, team, or organization.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CopilotSeatDetails {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSimple>,
     /// The team through which the assignee is granted access to GitHub Copilot, if applicable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assigning_team: Option<CopilotSeatDetailsAssigningTeam>,
     /// The pending cancellation date for the seat, in `YYYY-MM-DD` format. This will be null unless the assignee's Copilot access has been canceled during the current billing cycle. If the seat has been cancelled, this corresponds to the start of the organization's next billing cycle.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_cancellation_date: Option<String>,
     /// Timestamp of user's last GitHub Copilot activity, in ISO 8601 format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_activity_at: Option<crate::Timestamp>,
     /// Last editor that was used by the user for a GitHub Copilot completion.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_activity_editor: Option<String>,
     /// Timestamp of the last time the user authenticated with GitHub Copilot, in ISO 8601 format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_authenticated_at: Option<crate::Timestamp>,
     /// Timestamp of when the assignee was last granted access to GitHub Copilot, in ISO 8601 format.
     pub created_at: crate::Timestamp,
     /// **Closing down notice:** This field is no longer relevant and is closing down. Use the `created_at` field to determine when the assignee was last granted access to GitHub Copilot. Timestamp of when the assignee's GitHub Copilot access was last updated, in ISO 8601 format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
     /// The Copilot plan of the organization, or the parent enterprise, when applicable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_type: Option<CopilotSeatDetailsPlanType>,
+}
+impl<'de> serde::Deserialize<'de> for CopilotSeatDetails {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CopilotSeatDetails {
+    const NAME: &'static str = "CopilotSeatDetails";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "assignee",
+            "organization",
+            "assigning_team",
+            "pending_cancellation_date",
+            "last_activity_at",
+            "last_activity_editor",
+            "last_authenticated_at",
+            "created_at",
+            "updated_at",
+            "plan_type",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<SimpleUser>> = None;
+        let mut f1: Option<Option<OrganizationSimple>> = None;
+        let mut f2: Option<Option<CopilotSeatDetailsAssigningTeam>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<crate::Timestamp>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<crate::Timestamp>> = None;
+        let mut f7: Option<crate::Timestamp> = None;
+        let mut f8: Option<Option<crate::Timestamp>> = None;
+        let mut f9: Option<Option<CopilotSeatDetailsPlanType>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CopilotSeatDetails {
+            assignee: f0.flatten(),
+            organization: f1.flatten(),
+            assigning_team: f2.flatten(),
+            pending_cancellation_date: f3.flatten(),
+            last_activity_at: f4.flatten(),
+            last_activity_editor: f5.flatten(),
+            last_authenticated_at: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            updated_at: f8.flatten(),
+            plan_type: f9.flatten(),
+        })
+    }
 }
 
 /// The team through which the assignee is granted access to GitHub Copilot, if applicable.
@@ -313,27 +558,117 @@ impl CopilotAddCopilotSeatsForTeamsRequest {
 }
 
 /// The total number of seats created for members of the specified team(s).
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CopilotAddCopilotSeatsForTeamsResponse {
     pub seats_created: i64,
 }
+impl<'de> serde::Deserialize<'de> for CopilotAddCopilotSeatsForTeamsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CopilotAddCopilotSeatsForTeamsResponse {
+    const NAME: &'static str = "CopilotAddCopilotSeatsForTeamsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["seats_created"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CopilotAddCopilotSeatsForTeamsResponse {
+            seats_created: required(f0, NAMES[0])?,
+        })
+    }
+}
 
 /// The total number of seats set to "pending cancellation" for members of the specified team(s).
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CopilotCancelCopilotSeatAssignmentForTeamsResponse {
     pub seats_cancelled: i64,
 }
+impl<'de> serde::Deserialize<'de>
+for CopilotCancelCopilotSeatAssignmentForTeamsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for CopilotCancelCopilotSeatAssignmentForTeamsResponse {
+    const NAME: &'static str = "CopilotCancelCopilotSeatAssignmentForTeamsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["seats_cancelled"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CopilotCancelCopilotSeatAssignmentForTeamsResponse {
+            seats_cancelled: required(f0, NAMES[0])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CopilotGetCopilotCodingAgentPermissionsOrganizationResponse {
     /// The policy for which repositories can use Copilot cloud agent. Can be one of `all`, `selected`, or `none`.
     pub enabled_repositories: SelfHostedRunnersSettingsEnabledRepositories,
     /// The URL for the selected repositories endpoint. Only present when `enabled_repositories` is `selected`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
+}
+impl<'de> serde::Deserialize<'de>
+for CopilotGetCopilotCodingAgentPermissionsOrganizationResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for CopilotGetCopilotCodingAgentPermissionsOrganizationResponse {
+    const NAME: &'static str = "CopilotGetCopilotCodingAgentPermissionsOrganizationResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["enabled_repositories", "selected_repositories_url"];
+        let mut next = 0;
+        let mut f0: Option<SelfHostedRunnersSettingsEnabledRepositories> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CopilotGetCopilotCodingAgentPermissionsOrganizationResponse {
+            enabled_repositories: required(f0, NAMES[0])?,
+            selected_repositories_url: f1.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -363,11 +698,44 @@ impl CopilotSetCopilotCodingAgentPermissionsOrganizationRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationResponse {
     pub total_count: i64,
     pub repositories: Vec<MinimalRepository>,
+}
+impl<'de> serde::Deserialize<'de>
+for CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationResponse {
+    const NAME: &'static str = "CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "repositories"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<MinimalRepository>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationResponse {
+            total_count: required(f0, NAMES[0])?,
+            repositories: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -459,7 +827,7 @@ impl CopilotSetCopilotContentExclusionForOrganizationRequestValueItemVariant2 {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CopilotGetCopilotCloudAgentConfigurationResponse {
     /// The user-supplied MCP server configuration for the repository, as a free-form JSON object. This will be set to `null` if no configuration has been set.
@@ -481,9 +849,70 @@ pub struct CopilotGetCopilotCloudAgentConfigurationResponse {
     /// Whether write access is required for automation triggers. When true, automations will only run if the user triggering the event has write access to the repository. When false, users can create automations that listen for events triggered by users without write access.
     pub require_write_access_for_automation_triggers: bool,
 }
+impl<'de> serde::Deserialize<'de> for CopilotGetCopilotCloudAgentConfigurationResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for CopilotGetCopilotCloudAgentConfigurationResponse {
+    const NAME: &'static str = "CopilotGetCopilotCloudAgentConfigurationResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "mcp_configuration",
+            "enabled_tools",
+            "require_actions_workflow_approval",
+            "is_firewall_enabled",
+            "is_firewall_recommended_allowlist_enabled",
+            "custom_allowlist",
+            "is_automations_enabled",
+            "require_write_access_for_automation_triggers",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<serde_json::Value>> = None;
+        let mut f1: Option<
+            CopilotGetCopilotCloudAgentConfigurationResponseEnabledTools,
+        > = None;
+        let mut f2: Option<bool> = None;
+        let mut f3: Option<bool> = None;
+        let mut f4: Option<bool> = None;
+        let mut f5: Option<Vec<String>> = None;
+        let mut f6: Option<bool> = None;
+        let mut f7: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CopilotGetCopilotCloudAgentConfigurationResponse {
+            mcp_configuration: f0.flatten(),
+            enabled_tools: required(f1, NAMES[1])?,
+            require_actions_workflow_approval: required(f2, NAMES[2])?,
+            is_firewall_enabled: required(f3, NAMES[3])?,
+            is_firewall_recommended_allowlist_enabled: required(f4, NAMES[4])?,
+            custom_allowlist: required(f5, NAMES[5])?,
+            is_automations_enabled: required(f6, NAMES[6])?,
+            require_write_access_for_automation_triggers: required(f7, NAMES[7])?,
+        })
+    }
+}
 
 /// The enabled review tools for Copilot cloud agent.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CopilotGetCopilotCloudAgentConfigurationResponseEnabledTools {
     /// Whether the CodeQL tool is enabled for the Copilot cloud agent.
@@ -494,5 +923,49 @@ pub struct CopilotGetCopilotCloudAgentConfigurationResponseEnabledTools {
     pub secret_scanning: bool,
     /// Whether the dependency vulnerability checks tool is enabled for the Copilot cloud agent.
     pub dependency_vulnerability_checks: bool,
+}
+impl<'de> serde::Deserialize<'de>
+for CopilotGetCopilotCloudAgentConfigurationResponseEnabledTools {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for CopilotGetCopilotCloudAgentConfigurationResponseEnabledTools {
+    const NAME: &'static str = "CopilotGetCopilotCloudAgentConfigurationResponseEnabledTools";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "codeql",
+            "copilot_code_review",
+            "secret_scanning",
+            "dependency_vulnerability_checks",
+        ];
+        let mut next = 0;
+        let mut f0: Option<bool> = None;
+        let mut f1: Option<bool> = None;
+        let mut f2: Option<bool> = None;
+        let mut f3: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CopilotGetCopilotCloudAgentConfigurationResponseEnabledTools {
+            codeql: required(f0, NAMES[0])?,
+            copilot_code_review: required(f1, NAMES[1])?,
+            secret_scanning: required(f2, NAMES[2])?,
+            dependency_vulnerability_checks: required(f3, NAMES[3])?,
+        })
+    }
 }
 

@@ -3,15 +3,43 @@
 #![allow(deprecated, reason = "deprecated schemas are still generated, marked `#[deprecated]`")]
 use super::*;
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CopilotSpacesListForOrgResponse {
     /// The list of Copilot Spaces on this page of results.
     pub spaces: Vec<CopilotSpace>,
 }
+impl<'de> serde::Deserialize<'de> for CopilotSpacesListForOrgResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CopilotSpacesListForOrgResponse {
+    const NAME: &'static str = "CopilotSpacesListForOrgResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["spaces"];
+        let mut next = 0;
+        let mut f0: Option<Vec<CopilotSpace>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CopilotSpacesListForOrgResponse {
+            spaces: required(f0, NAMES[0])?,
+        })
+    }
+}
 
 /// A GitHub Copilot Space represents an interactive AI workspace where users can ask questions and get assistance.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CopilotSpace {
     /// The unique identifier of the space.
@@ -21,17 +49,14 @@ pub struct CopilotSpace {
     /// The display name of the space.
     pub name: String,
     /// A description of the space.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// General instructions for the Copilot Space.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub general_instructions: Option<String>,
     /// The base role that determines default permissions.
     /// - `no_access`: No default access
     /// - `reader`: Default read permissions
     /// - `writer`: Default write permissions (organization spaces only)
     /// - `admin`: Default admin permissions (organization spaces only)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_role: Option<CopilotSpaceBaseRole>,
     /// The user or organization that owns this space.
     pub owner: CopilotSpaceOwner,
@@ -46,8 +71,85 @@ pub struct CopilotSpace {
     /// The API URL of the space.
     pub api_url: String,
     /// Resources attached to the space.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources_attributes: Option<Vec<CopilotSpaceResourcesAttributesItem>>,
+}
+impl<'de> serde::Deserialize<'de> for CopilotSpace {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CopilotSpace {
+    const NAME: &'static str = "CopilotSpace";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "number",
+            "name",
+            "description",
+            "general_instructions",
+            "base_role",
+            "owner",
+            "creator",
+            "created_at",
+            "updated_at",
+            "html_url",
+            "api_url",
+            "resources_attributes",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<CopilotSpaceBaseRole>> = None;
+        let mut f6: Option<CopilotSpaceOwner> = None;
+        let mut f7: Option<SimpleUser> = None;
+        let mut f8: Option<crate::Timestamp> = None;
+        let mut f9: Option<crate::Timestamp> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<Option<Vec<CopilotSpaceResourcesAttributesItem>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CopilotSpace {
+            id: required(f0, NAMES[0])?,
+            number: required(f1, NAMES[1])?,
+            name: required(f2, NAMES[2])?,
+            description: f3.flatten(),
+            general_instructions: f4.flatten(),
+            base_role: f5.flatten(),
+            owner: required(f6, NAMES[6])?,
+            creator: required(f7, NAMES[7])?,
+            created_at: required(f8, NAMES[8])?,
+            updated_at: required(f9, NAMES[9])?,
+            html_url: required(f10, NAMES[10])?,
+            api_url: required(f11, NAMES[11])?,
+            resources_attributes: f12.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -80,27 +182,71 @@ impl From<OrganizationSimple> for CopilotSpaceOwner {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CopilotSpaceResourcesAttributesItem {
     /// The unique identifier of the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     /// The type of resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<CopilotSpaceResourceResourceType>,
     /// The unique identifier of the chat attachment for uploaded files or media content.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copilot_chat_attachment_id: Option<i64>,
     /// The date and time the resource was created.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<crate::Timestamp>,
     /// The date and time the resource was last updated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
     /// Metadata specific to the resource type.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<CopilotSpaceResourcesAttributesItemMetadata>,
+}
+impl<'de> serde::Deserialize<'de> for CopilotSpaceResourcesAttributesItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CopilotSpaceResourcesAttributesItem {
+    const NAME: &'static str = "CopilotSpaceResourcesAttributesItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "resource_type",
+            "copilot_chat_attachment_id",
+            "created_at",
+            "updated_at",
+            "metadata",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<CopilotSpaceResourceResourceType>> = None;
+        let mut f2: Option<Option<i64>> = None;
+        let mut f3: Option<Option<crate::Timestamp>> = None;
+        let mut f4: Option<Option<crate::Timestamp>> = None;
+        let mut f5: Option<Option<CopilotSpaceResourcesAttributesItemMetadata>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CopilotSpaceResourcesAttributesItem {
+            id: f0.flatten(),
+            resource_type: f1.flatten(),
+            copilot_chat_attachment_id: f2.flatten(),
+            created_at: f3.flatten(),
+            updated_at: f4.flatten(),
+            metadata: f5.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -111,39 +257,96 @@ crate::open_enum! {
 }
 
 /// Metadata specific to the resource type.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CopilotSpaceResourcesAttributesItemMetadata {
     /// Repository ID for repository or file resources.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_id: Option<i64>,
     /// File path for file resources.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_path: Option<String>,
     /// Text content for free text resources.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// Name for the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Issue or PR number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<i64>,
     /// Chat attachment ID for uploaded files or media.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copilot_chat_attachment_id: Option<i64>,
     /// Media type for media content resources.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
     /// URL for media content resources.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Height for media content resources.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Width for media content resources.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
+}
+impl<'de> serde::Deserialize<'de> for CopilotSpaceResourcesAttributesItemMetadata {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for CopilotSpaceResourcesAttributesItemMetadata {
+    const NAME: &'static str = "CopilotSpaceResourcesAttributesItemMetadata";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "repository_id",
+            "file_path",
+            "text",
+            "name",
+            "number",
+            "copilot_chat_attachment_id",
+            "media_type",
+            "url",
+            "height",
+            "width",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        let mut f5: Option<Option<i64>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<i64>> = None;
+        let mut f9: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CopilotSpaceResourcesAttributesItemMetadata {
+            repository_id: f0.flatten(),
+            file_path: f1.flatten(),
+            text: f2.flatten(),
+            name: f3.flatten(),
+            number: f4.flatten(),
+            copilot_chat_attachment_id: f5.flatten(),
+            media_type: f6.flatten(),
+            url: f7.flatten(),
+            height: f8.flatten(),
+            width: f9.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -385,11 +588,40 @@ impl CopilotSpacesUpdateForOrgRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CopilotSpacesListCollaboratorsForOrgResponse {
     /// The list of collaborators for this Copilot Space.
     pub collaborators: Vec<CopilotSpaceCollaborator>,
+}
+impl<'de> serde::Deserialize<'de> for CopilotSpacesListCollaboratorsForOrgResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for CopilotSpacesListCollaboratorsForOrgResponse {
+    const NAME: &'static str = "CopilotSpacesListCollaboratorsForOrgResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["collaborators"];
+        let mut next = 0;
+        let mut f0: Option<Vec<CopilotSpaceCollaborator>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CopilotSpacesListCollaboratorsForOrgResponse {
+            collaborators: required(f0, NAMES[0])?,
+        })
+    }
 }
 
 /// A collaborator (user or team) of a Copilot Space
@@ -413,48 +645,157 @@ impl From<CopilotSpaceCollaboratorVariant1> for CopilotSpaceCollaborator {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CopilotSpaceCollaboratorVariant0 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     pub login: String,
     pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
     pub avatar_url: String,
     pub gravatar_id: Option<String>,
     pub url: String,
     pub html_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub followers_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub following_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gists_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starred_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organizations_url: Option<String>,
     pub repos_url: String,
     pub events_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received_events_url: Option<String>,
     pub r#type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site_admin: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starred_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
     /// The collaborator actor type.
     pub actor_type: WebhooksReviewersItemType,
     /// The role granted to the collaborator
     pub role: Role,
+}
+impl<'de> serde::Deserialize<'de> for CopilotSpaceCollaboratorVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CopilotSpaceCollaboratorVariant0 {
+    const NAME: &'static str = "CopilotSpaceCollaboratorVariant0";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "name",
+            "email",
+            "login",
+            "id",
+            "node_id",
+            "avatar_url",
+            "gravatar_id",
+            "url",
+            "html_url",
+            "followers_url",
+            "following_url",
+            "gists_url",
+            "starred_url",
+            "subscriptions_url",
+            "organizations_url",
+            "repos_url",
+            "events_url",
+            "received_events_url",
+            "type",
+            "site_admin",
+            "starred_at",
+            "user_view_type",
+            "actor_type",
+            "role",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<i64> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<String>> = None;
+        let mut f14: Option<Option<String>> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<Option<String>> = None;
+        let mut f18: Option<String> = None;
+        let mut f19: Option<Option<bool>> = None;
+        let mut f20: Option<Option<String>> = None;
+        let mut f21: Option<Option<String>> = None;
+        let mut f22: Option<WebhooksReviewersItemType> = None;
+        let mut f23: Option<Role> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CopilotSpaceCollaboratorVariant0 {
+            name: f0.flatten(),
+            email: f1.flatten(),
+            login: required(f2, NAMES[2])?,
+            id: required(f3, NAMES[3])?,
+            node_id: f4.flatten(),
+            avatar_url: required(f5, NAMES[5])?,
+            gravatar_id: f6.flatten(),
+            url: required(f7, NAMES[7])?,
+            html_url: required(f8, NAMES[8])?,
+            followers_url: f9.flatten(),
+            following_url: f10.flatten(),
+            gists_url: f11.flatten(),
+            starred_url: f12.flatten(),
+            subscriptions_url: f13.flatten(),
+            organizations_url: f14.flatten(),
+            repos_url: required(f15, NAMES[15])?,
+            events_url: required(f16, NAMES[16])?,
+            received_events_url: f17.flatten(),
+            r#type: required(f18, NAMES[18])?,
+            site_admin: f19.flatten(),
+            starred_at: f20.flatten(),
+            user_view_type: f21.flatten(),
+            actor_type: required(f22, NAMES[22])?,
+            role: required(f23, NAMES[23])?,
+        })
+    }
 }
 
 crate::open_enum! {
@@ -462,7 +803,7 @@ crate::open_enum! {
     "writer", Admin = "admin", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CopilotSpaceCollaboratorVariant1 {
     /// The collaborator actor type.
@@ -472,28 +813,107 @@ pub struct CopilotSpaceCollaboratorVariant1 {
     pub id: i64,
     pub node_id: String,
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<RepositoryRuleParamsReviewerType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_setting: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repositories_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<serde_json::Value>,
+}
+impl<'de> serde::Deserialize<'de> for CopilotSpaceCollaboratorVariant1 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CopilotSpaceCollaboratorVariant1 {
+    const NAME: &'static str = "CopilotSpaceCollaboratorVariant1";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "actor_type",
+            "role",
+            "id",
+            "node_id",
+            "name",
+            "slug",
+            "type",
+            "description",
+            "privacy",
+            "notification_setting",
+            "url",
+            "html_url",
+            "members_url",
+            "repositories_url",
+            "organization_id",
+            "parent",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleParamsReviewerType> = None;
+        let mut f1: Option<Role> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<RepositoryRuleParamsReviewerType>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<String>> = None;
+        let mut f14: Option<Option<i64>> = None;
+        let mut f15: Option<Option<serde_json::Value>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CopilotSpaceCollaboratorVariant1 {
+            actor_type: required(f0, NAMES[0])?,
+            role: required(f1, NAMES[1])?,
+            id: required(f2, NAMES[2])?,
+            node_id: required(f3, NAMES[3])?,
+            name: required(f4, NAMES[4])?,
+            slug: f5.flatten(),
+            r#type: f6.flatten(),
+            description: f7.flatten(),
+            privacy: f8.flatten(),
+            notification_setting: f9.flatten(),
+            url: f10.flatten(),
+            html_url: f11.flatten(),
+            members_url: f12.flatten(),
+            repositories_url: f13.flatten(),
+            organization_id: f14.flatten(),
+            parent: f15.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -560,15 +980,43 @@ impl CopilotSpacesUpdateCollaboratorForOrgRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CopilotSpacesListResourcesForOrgResponse {
     /// The list of resources attached to this Copilot Space.
     pub resources: Vec<CopilotSpaceResource>,
 }
+impl<'de> serde::Deserialize<'de> for CopilotSpacesListResourcesForOrgResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CopilotSpacesListResourcesForOrgResponse {
+    const NAME: &'static str = "CopilotSpacesListResourcesForOrgResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["resources"];
+        let mut next = 0;
+        let mut f0: Option<Vec<CopilotSpaceResource>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CopilotSpacesListResourcesForOrgResponse {
+            resources: required(f0, NAMES[0])?,
+        })
+    }
+}
 
 /// A resource attached to a Copilot Space.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CopilotSpaceResource {
     /// The unique identifier of the resource.
@@ -576,7 +1024,6 @@ pub struct CopilotSpaceResource {
     /// The type of the resource.
     pub resource_type: CopilotSpaceResourceResourceType,
     /// The ID of the associated chat attachment, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copilot_chat_attachment_id: Option<i64>,
     /// Resource-specific metadata. The keys and values depend on the resource type.
     pub metadata: serde_json::Value,
@@ -584,6 +1031,56 @@ pub struct CopilotSpaceResource {
     pub created_at: crate::Timestamp,
     /// The date and time the resource was last updated.
     pub updated_at: crate::Timestamp,
+}
+impl<'de> serde::Deserialize<'de> for CopilotSpaceResource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CopilotSpaceResource {
+    const NAME: &'static str = "CopilotSpaceResource";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "resource_type",
+            "copilot_chat_attachment_id",
+            "metadata",
+            "created_at",
+            "updated_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<CopilotSpaceResourceResourceType> = None;
+        let mut f2: Option<Option<i64>> = None;
+        let mut f3: Option<serde_json::Value> = None;
+        let mut f4: Option<crate::Timestamp> = None;
+        let mut f5: Option<crate::Timestamp> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CopilotSpaceResource {
+            id: required(f0, NAMES[0])?,
+            resource_type: required(f1, NAMES[1])?,
+            copilot_chat_attachment_id: f2.flatten(),
+            metadata: required(f3, NAMES[3])?,
+            created_at: required(f4, NAMES[4])?,
+            updated_at: required(f5, NAMES[5])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

@@ -48,7 +48,7 @@ crate::open_enum! {
 }
 
 /// A Dependabot alert.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependabotAlertWithRepository {
     /// The security alert number.
@@ -79,27 +79,151 @@ pub struct DependabotAlertWithRepository {
     /// The time that the alert was no longer detected and was considered fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub fixed_at: Option<crate::Timestamp>,
     /// The time that the alert was auto-dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_dismissed_at: Option<crate::Timestamp>,
     /// Information about an active dismissal request for this Dependabot alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissal_request: Option<DependabotAlertDismissalRequestSimple>,
     /// The users assigned to this alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<SimpleUser>>,
     /// A GitHub repository.
     pub repository: SimpleRepository,
 }
+impl<'de> serde::Deserialize<'de> for DependabotAlertWithRepository {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for DependabotAlertWithRepository {
+    const NAME: &'static str = "DependabotAlertWithRepository";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "number",
+            "state",
+            "dependency",
+            "security_advisory",
+            "security_vulnerability",
+            "url",
+            "html_url",
+            "created_at",
+            "updated_at",
+            "dismissed_at",
+            "dismissed_by",
+            "dismissed_reason",
+            "dismissed_comment",
+            "fixed_at",
+            "auto_dismissed_at",
+            "dismissal_request",
+            "assignees",
+            "repository",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<DependabotAlertState> = None;
+        let mut f2: Option<DependabotAlertWithRepositoryDependency> = None;
+        let mut f3: Option<DependabotAlertSecurityAdvisory> = None;
+        let mut f4: Option<DependabotAlertSecurityVulnerability> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<crate::Timestamp> = None;
+        let mut f8: Option<crate::Timestamp> = None;
+        let mut f9: Option<Option<crate::Timestamp>> = None;
+        let mut f10: Option<Option<SimpleUser>> = None;
+        let mut f11: Option<Option<DependabotAlertDismissedReason>> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<crate::Timestamp>> = None;
+        let mut f14: Option<Option<crate::Timestamp>> = None;
+        let mut f15: Option<Option<DependabotAlertDismissalRequestSimple>> = None;
+        let mut f16: Option<Option<Vec<SimpleUser>>> = None;
+        let mut f17: Option<SimpleRepository> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependabotAlertWithRepository {
+            number: required(f0, NAMES[0])?,
+            state: required(f1, NAMES[1])?,
+            dependency: required(f2, NAMES[2])?,
+            security_advisory: required(f3, NAMES[3])?,
+            security_vulnerability: required(f4, NAMES[4])?,
+            url: required(f5, NAMES[5])?,
+            html_url: required(f6, NAMES[6])?,
+            created_at: required(f7, NAMES[7])?,
+            updated_at: required(f8, NAMES[8])?,
+            dismissed_at: f9.flatten(),
+            dismissed_by: f10.flatten(),
+            dismissed_reason: f11.flatten(),
+            dismissed_comment: f12.flatten(),
+            fixed_at: f13.flatten(),
+            auto_dismissed_at: f14.flatten(),
+            dismissal_request: f15.flatten(),
+            assignees: f16.flatten(),
+            repository: required(f17, NAMES[17])?,
+        })
+    }
+}
 
 /// Information about repositories that Dependabot is able to access in an organization
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependabotRepositoryAccessDetails {
     /// The default repository access level for Dependabot updates.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_level: Option<DependabotRepositoryAccessDetailsDefaultLevel>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accessible_repositories: Option<Vec<Option<SimpleRepository>>>,
+}
+impl<'de> serde::Deserialize<'de> for DependabotRepositoryAccessDetails {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for DependabotRepositoryAccessDetails {
+    const NAME: &'static str = "DependabotRepositoryAccessDetails";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["default_level", "accessible_repositories"];
+        let mut next = 0;
+        let mut f0: Option<Option<DependabotRepositoryAccessDetailsDefaultLevel>> = None;
+        let mut f1: Option<Option<Vec<Option<SimpleRepository>>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependabotRepositoryAccessDetails {
+            default_level: f0.flatten(),
+            accessible_repositories: f1.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -215,15 +339,46 @@ crate::open_enum! {
     "deployment", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependabotListOrgSecretsResponse {
     pub total_count: i64,
     pub secrets: Vec<OrganizationDependabotSecret>,
 }
+impl<'de> serde::Deserialize<'de> for DependabotListOrgSecretsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for DependabotListOrgSecretsResponse {
+    const NAME: &'static str = "DependabotListOrgSecretsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "secrets"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<OrganizationDependabotSecret>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependabotListOrgSecretsResponse {
+            total_count: required(f0, NAMES[0])?,
+            secrets: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Secrets for GitHub Dependabot for an organization.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrganizationDependabotSecret {
     /// The name of the secret.
@@ -232,18 +387,94 @@ pub struct OrganizationDependabotSecret {
     pub updated_at: crate::Timestamp,
     /// Visibility of a secret
     pub visibility: CodespacesSecretVisibility,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for OrganizationDependabotSecret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for OrganizationDependabotSecret {
+    const NAME: &'static str = "OrganizationDependabotSecret";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "name",
+            "created_at",
+            "updated_at",
+            "visibility",
+            "selected_repositories_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<crate::Timestamp> = None;
+        let mut f2: Option<crate::Timestamp> = None;
+        let mut f3: Option<CodespacesSecretVisibility> = None;
+        let mut f4: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrganizationDependabotSecret {
+            name: required(f0, NAMES[0])?,
+            created_at: required(f1, NAMES[1])?,
+            updated_at: required(f2, NAMES[2])?,
+            visibility: required(f3, NAMES[3])?,
+            selected_repositories_url: f4.flatten(),
+        })
+    }
 }
 
 /// The public key used for setting Dependabot Secrets.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependabotPublicKey {
     /// The identifier for the key.
     pub key_id: String,
     /// The Base64 encoded public key.
     pub key: String,
+}
+impl<'de> serde::Deserialize<'de> for DependabotPublicKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for DependabotPublicKey {
+    const NAME: &'static str = "DependabotPublicKey";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["key_id", "key"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependabotPublicKey {
+            key_id: required(f0, NAMES[0])?,
+            key: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -419,20 +650,85 @@ impl DependabotUpdateAlertRequestAgentAssignment {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependabotListRepoSecretsResponse {
     pub total_count: i64,
     pub secrets: Vec<DependabotSecret>,
 }
+impl<'de> serde::Deserialize<'de> for DependabotListRepoSecretsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for DependabotListRepoSecretsResponse {
+    const NAME: &'static str = "DependabotListRepoSecretsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "secrets"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<DependabotSecret>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependabotListRepoSecretsResponse {
+            total_count: required(f0, NAMES[0])?,
+            secrets: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Set secrets for Dependabot.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependabotSecret {
     /// The name of the secret.
     pub name: String,
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
+}
+impl<'de> serde::Deserialize<'de> for DependabotSecret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for DependabotSecret {
+    const NAME: &'static str = "DependabotSecret";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["name", "created_at", "updated_at"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<crate::Timestamp> = None;
+        let mut f2: Option<crate::Timestamp> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependabotSecret {
+            name: required(f0, NAMES[0])?,
+            created_at: required(f1, NAMES[1])?,
+            updated_at: required(f2, NAMES[2])?,
+        })
+    }
 }
 

@@ -3,7 +3,7 @@
 #![allow(deprecated, reason = "deprecated schemas are still generated, marked `#[deprecated]`")]
 use super::*;
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependencyGraphDiffItem {
     pub change_type: DependencyGraphDiffItemChangeType,
@@ -16,21 +16,129 @@ pub struct DependencyGraphDiffItem {
     pub source_repository_url: Option<String>,
     pub vulnerabilities: Vec<DependencyGraphDiffItemVulnerabilitiesItem>,
     /// Where the dependency is utilized. `development` means that the dependency is only utilized in the development environment. `runtime` means that the dependency is utilized at runtime and in the development environment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<DependencyGraphDiffItemScope>,
+}
+impl<'de> serde::Deserialize<'de> for DependencyGraphDiffItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for DependencyGraphDiffItem {
+    const NAME: &'static str = "DependencyGraphDiffItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "change_type",
+            "manifest",
+            "ecosystem",
+            "name",
+            "version",
+            "package_url",
+            "license",
+            "source_repository_url",
+            "vulnerabilities",
+            "scope",
+        ];
+        let mut next = 0;
+        let mut f0: Option<DependencyGraphDiffItemChangeType> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Vec<DependencyGraphDiffItemVulnerabilitiesItem>> = None;
+        let mut f9: Option<Option<DependencyGraphDiffItemScope>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependencyGraphDiffItem {
+            change_type: required(f0, NAMES[0])?,
+            manifest: required(f1, NAMES[1])?,
+            ecosystem: required(f2, NAMES[2])?,
+            name: required(f3, NAMES[3])?,
+            version: required(f4, NAMES[4])?,
+            package_url: f5.flatten(),
+            license: f6.flatten(),
+            source_repository_url: f7.flatten(),
+            vulnerabilities: required(f8, NAMES[8])?,
+            scope: f9.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
     DependencyGraphDiffItemChangeType { Added = "added", Removed = "removed", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependencyGraphDiffItemVulnerabilitiesItem {
     pub severity: String,
     pub advisory_ghsa_id: String,
     pub advisory_summary: String,
     pub advisory_url: String,
+}
+impl<'de> serde::Deserialize<'de> for DependencyGraphDiffItemVulnerabilitiesItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for DependencyGraphDiffItemVulnerabilitiesItem {
+    const NAME: &'static str = "DependencyGraphDiffItemVulnerabilitiesItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "severity",
+            "advisory_ghsa_id",
+            "advisory_summary",
+            "advisory_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependencyGraphDiffItemVulnerabilitiesItem {
+            severity: required(f0, NAMES[0])?,
+            advisory_ghsa_id: required(f1, NAMES[1])?,
+            advisory_summary: required(f2, NAMES[2])?,
+            advisory_url: required(f3, NAMES[3])?,
+        })
+    }
 }
 
 crate::open_enum! {
@@ -41,40 +149,123 @@ crate::open_enum! {
 }
 
 /// A schema for the SPDX JSON format returned by the Dependency Graph.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependencyGraphSpdxSbom {
     pub sbom: DependencyGraphSpdxSbomSbom,
 }
+impl<'de> serde::Deserialize<'de> for DependencyGraphSpdxSbom {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for DependencyGraphSpdxSbom {
+    const NAME: &'static str = "DependencyGraphSpdxSbom";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["sbom"];
+        let mut next = 0;
+        let mut f0: Option<DependencyGraphSpdxSbomSbom> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependencyGraphSpdxSbom {
+            sbom: required(f0, NAMES[0])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependencyGraphSpdxSbomSbom {
     /// The SPDX identifier for the SPDX document.
-    #[serde(rename = "SPDXID")]
     pub spdxid: String,
     /// The version of the SPDX specification that this document conforms to.
-    #[serde(rename = "spdxVersion")]
     pub spdx_version: String,
     /// An optional comment about the SPDX document.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
-    #[serde(rename = "creationInfo")]
     pub creation_info: DependencyGraphSpdxSbomSbomCreationInfo,
     /// The name of the SPDX document.
     pub name: String,
     /// The license under which the SPDX document is licensed.
-    #[serde(rename = "dataLicense")]
     pub data_license: String,
     /// The namespace for the SPDX document.
-    #[serde(rename = "documentNamespace")]
     pub document_namespace: String,
     pub packages: Vec<DependencyGraphSpdxSbomSbomPackagesItem>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relationships: Option<Vec<DependencyGraphSpdxSbomSbomRelationshipsItem>>,
 }
+impl<'de> serde::Deserialize<'de> for DependencyGraphSpdxSbomSbom {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for DependencyGraphSpdxSbomSbom {
+    const NAME: &'static str = "DependencyGraphSpdxSbomSbom";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "SPDXID",
+            "spdxVersion",
+            "comment",
+            "creationInfo",
+            "name",
+            "dataLicense",
+            "documentNamespace",
+            "packages",
+            "relationships",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<DependencyGraphSpdxSbomSbomCreationInfo> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<Vec<DependencyGraphSpdxSbomSbomPackagesItem>> = None;
+        let mut f8: Option<Option<Vec<DependencyGraphSpdxSbomSbomRelationshipsItem>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependencyGraphSpdxSbomSbom {
+            spdxid: required(f0, NAMES[0])?,
+            spdx_version: required(f1, NAMES[1])?,
+            comment: f2.flatten(),
+            creation_info: required(f3, NAMES[3])?,
+            name: required(f4, NAMES[4])?,
+            data_license: required(f5, NAMES[5])?,
+            document_namespace: required(f6, NAMES[6])?,
+            packages: required(f7, NAMES[7])?,
+            relationships: f8.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependencyGraphSpdxSbomSbomCreationInfo {
     /// The date and time the SPDX document was created.
@@ -82,101 +273,271 @@ pub struct DependencyGraphSpdxSbomSbomCreationInfo {
     /// The tools that were used to generate the SPDX document.
     pub creators: Vec<String>,
 }
+impl<'de> serde::Deserialize<'de> for DependencyGraphSpdxSbomSbomCreationInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for DependencyGraphSpdxSbomSbomCreationInfo {
+    const NAME: &'static str = "DependencyGraphSpdxSbomSbomCreationInfo";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["created", "creators"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Vec<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependencyGraphSpdxSbomSbomCreationInfo {
+            created: required(f0, NAMES[0])?,
+            creators: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependencyGraphSpdxSbomSbomPackagesItem {
     /// A unique SPDX identifier for the package.
-    #[serde(rename = "SPDXID", default, skip_serializing_if = "Option::is_none")]
     pub spdxid: Option<String>,
     /// The name of the package.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The version of the package. If the package does not have an exact version specified,
     /// a version range is given.
-    #[serde(rename = "versionInfo", default, skip_serializing_if = "Option::is_none")]
     pub version_info: Option<String>,
     /// The location where the package can be downloaded,
     /// or NOASSERTION if this has not been determined.
-    #[serde(
-        rename = "downloadLocation",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
     pub download_location: Option<String>,
     /// Whether the package's file content has been subjected to
     /// analysis during the creation of the SPDX document.
-    #[serde(rename = "filesAnalyzed", default, skip_serializing_if = "Option::is_none")]
     pub files_analyzed: Option<bool>,
     /// The license of the package as determined while creating the SPDX document.
-    #[serde(
-        rename = "licenseConcluded",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
     pub license_concluded: Option<String>,
     /// The license of the package as declared by its author, or NOASSERTION if this information
     /// was not available when the SPDX document was created.
-    #[serde(
-        rename = "licenseDeclared",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
     pub license_declared: Option<String>,
     /// The distribution source of this package, or NOASSERTION if this was not determined.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supplier: Option<String>,
     /// The copyright holders of the package, and any dates present with those notices, if available.
-    #[serde(rename = "copyrightText", default, skip_serializing_if = "Option::is_none")]
     pub copyright_text: Option<String>,
-    #[serde(rename = "externalRefs", default, skip_serializing_if = "Option::is_none")]
     pub external_refs: Option<
         Vec<DependencyGraphSpdxSbomSbomPackagesItemExternalRefsItem>,
     >,
 }
+impl<'de> serde::Deserialize<'de> for DependencyGraphSpdxSbomSbomPackagesItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for DependencyGraphSpdxSbomSbomPackagesItem {
+    const NAME: &'static str = "DependencyGraphSpdxSbomSbomPackagesItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "SPDXID",
+            "name",
+            "versionInfo",
+            "downloadLocation",
+            "filesAnalyzed",
+            "licenseConcluded",
+            "licenseDeclared",
+            "supplier",
+            "copyrightText",
+            "externalRefs",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<bool>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<
+            Option<Vec<DependencyGraphSpdxSbomSbomPackagesItemExternalRefsItem>>,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependencyGraphSpdxSbomSbomPackagesItem {
+            spdxid: f0.flatten(),
+            name: f1.flatten(),
+            version_info: f2.flatten(),
+            download_location: f3.flatten(),
+            files_analyzed: f4.flatten(),
+            license_concluded: f5.flatten(),
+            license_declared: f6.flatten(),
+            supplier: f7.flatten(),
+            copyright_text: f8.flatten(),
+            external_refs: f9.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependencyGraphSpdxSbomSbomPackagesItemExternalRefsItem {
     /// The category of reference to an external resource this reference refers to.
-    #[serde(rename = "referenceCategory")]
     pub reference_category: String,
     /// A locator for the particular external resource this reference refers to.
-    #[serde(rename = "referenceLocator")]
     pub reference_locator: String,
     /// The category of reference to an external resource this reference refers to.
-    #[serde(rename = "referenceType")]
     pub reference_type: String,
 }
+impl<'de> serde::Deserialize<'de>
+for DependencyGraphSpdxSbomSbomPackagesItemExternalRefsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for DependencyGraphSpdxSbomSbomPackagesItemExternalRefsItem {
+    const NAME: &'static str = "DependencyGraphSpdxSbomSbomPackagesItemExternalRefsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "referenceCategory",
+            "referenceLocator",
+            "referenceType",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependencyGraphSpdxSbomSbomPackagesItemExternalRefsItem {
+            reference_category: required(f0, NAMES[0])?,
+            reference_locator: required(f1, NAMES[1])?,
+            reference_type: required(f2, NAMES[2])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependencyGraphSpdxSbomSbomRelationshipsItem {
     /// The type of relationship between the two SPDX elements.
-    #[serde(
-        rename = "relationshipType",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
     pub relationship_type: Option<String>,
     /// The SPDX identifier of the package that is the source of the relationship.
-    #[serde(rename = "spdxElementId", default, skip_serializing_if = "Option::is_none")]
     pub spdx_element_id: Option<String>,
     /// The SPDX identifier of the package that is the target of the relationship.
-    #[serde(
-        rename = "relatedSpdxElement",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
     pub related_spdx_element: Option<String>,
 }
+impl<'de> serde::Deserialize<'de> for DependencyGraphSpdxSbomSbomRelationshipsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for DependencyGraphSpdxSbomSbomRelationshipsItem {
+    const NAME: &'static str = "DependencyGraphSpdxSbomSbomRelationshipsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "relationshipType",
+            "spdxElementId",
+            "relatedSpdxElement",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependencyGraphSpdxSbomSbomRelationshipsItem {
+            relationship_type: f0.flatten(),
+            spdx_element_id: f1.flatten(),
+            related_spdx_element: f2.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependencyGraphGenerateSbomReportResponse {
     /// URL to poll for the SBOM export result.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sbom_url: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for DependencyGraphGenerateSbomReportResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for DependencyGraphGenerateSbomReportResponse {
+    const NAME: &'static str = "DependencyGraphGenerateSbomReportResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["sbom_url"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependencyGraphGenerateSbomReportResponse {
+            sbom_url: f0.flatten(),
+        })
+    }
 }
 
 /// Create a new snapshot of a repository's dependencies.
@@ -558,7 +919,7 @@ crate::open_enum! {
     DependencyRelationship { Direct = "direct", Indirect = "indirect", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependencyGraphCreateRepositorySnapshotResponse {
     /// ID of the created snapshot.
@@ -569,5 +930,43 @@ pub struct DependencyGraphCreateRepositorySnapshotResponse {
     pub result: String,
     /// A message providing further details about the result, such as why the dependencies were not updated.
     pub message: String,
+}
+impl<'de> serde::Deserialize<'de> for DependencyGraphCreateRepositorySnapshotResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for DependencyGraphCreateRepositorySnapshotResponse {
+    const NAME: &'static str = "DependencyGraphCreateRepositorySnapshotResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "created_at", "result", "message"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependencyGraphCreateRepositorySnapshotResponse {
+            id: required(f0, NAMES[0])?,
+            created_at: required(f1, NAMES[1])?,
+            result: required(f2, NAMES[2])?,
+            message: required(f3, NAMES[3])?,
+        })
+    }
 }
 

@@ -4,7 +4,7 @@
 use super::*;
 
 /// Base Gist
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BaseGist {
     pub url: String,
@@ -21,37 +21,186 @@ pub struct BaseGist {
     pub updated_at: crate::Timestamp,
     pub description: Option<String>,
     pub comments: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments_enabled: Option<bool>,
     pub user: Option<SimpleUser>,
     pub comments_url: String,
     /// A GitHub user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncated: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forks: Option<Vec<serde_json::Value>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<serde_json::Value>>,
 }
+impl<'de> serde::Deserialize<'de> for BaseGist {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BaseGist {
+    const NAME: &'static str = "BaseGist";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "forks_url",
+            "commits_url",
+            "id",
+            "node_id",
+            "git_pull_url",
+            "git_push_url",
+            "html_url",
+            "files",
+            "public",
+            "created_at",
+            "updated_at",
+            "description",
+            "comments",
+            "comments_enabled",
+            "user",
+            "comments_url",
+            "owner",
+            "truncated",
+            "forks",
+            "history",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<std::collections::BTreeMap<String, BaseGistFilesValue>> = None;
+        let mut f9: Option<bool> = None;
+        let mut f10: Option<crate::Timestamp> = None;
+        let mut f11: Option<crate::Timestamp> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<i64> = None;
+        let mut f14: Option<Option<bool>> = None;
+        let mut f15: Option<Option<SimpleUser>> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<Option<SimpleUser>> = None;
+        let mut f18: Option<Option<bool>> = None;
+        let mut f19: Option<Option<Vec<serde_json::Value>>> = None;
+        let mut f20: Option<Option<Vec<serde_json::Value>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BaseGist {
+            url: required(f0, NAMES[0])?,
+            forks_url: required(f1, NAMES[1])?,
+            commits_url: required(f2, NAMES[2])?,
+            id: required(f3, NAMES[3])?,
+            node_id: required(f4, NAMES[4])?,
+            git_pull_url: required(f5, NAMES[5])?,
+            git_push_url: required(f6, NAMES[6])?,
+            html_url: required(f7, NAMES[7])?,
+            files: required(f8, NAMES[8])?,
+            public: required(f9, NAMES[9])?,
+            created_at: required(f10, NAMES[10])?,
+            updated_at: required(f11, NAMES[11])?,
+            description: f12.flatten(),
+            comments: required(f13, NAMES[13])?,
+            comments_enabled: f14.flatten(),
+            user: f15.flatten(),
+            comments_url: required(f16, NAMES[16])?,
+            owner: f17.flatten(),
+            truncated: f18.flatten(),
+            forks: f19.flatten(),
+            history: f20.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BaseGistFilesValue {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
     /// The encoding used for `content`. Currently, `"utf-8"` and `"base64"` are supported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for BaseGistFilesValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BaseGistFilesValue {
+    const NAME: &'static str = "BaseGistFilesValue";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "filename",
+            "type",
+            "language",
+            "raw_url",
+            "size",
+            "encoding",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        let mut f5: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BaseGistFilesValue {
+            filename: f0.flatten(),
+            r#type: f1.flatten(),
+            language: f2.flatten(),
+            raw_url: f3.flatten(),
+            size: f4.flatten(),
+            encoding: f5.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -161,102 +310,303 @@ crate::open_enum! {
 }
 
 /// Gist Simple
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GistSimple {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forks: Option<Vec<GistSimpleForksItem>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<GistHistory>>,
     /// Gist
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fork_of: Option<GistSimpleForkOf>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forks_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commits_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_pull_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_push_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<std::collections::BTreeMap<String, Option<GistSimpleFilesValue>>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments_enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments_url: Option<String>,
     /// A GitHub user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncated: Option<bool>,
 }
+impl<'de> serde::Deserialize<'de> for GistSimple {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GistSimple {
+    const NAME: &'static str = "GistSimple";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "forks",
+            "history",
+            "fork_of",
+            "url",
+            "forks_url",
+            "commits_url",
+            "id",
+            "node_id",
+            "git_pull_url",
+            "git_push_url",
+            "html_url",
+            "files",
+            "public",
+            "created_at",
+            "updated_at",
+            "description",
+            "comments",
+            "comments_enabled",
+            "user",
+            "comments_url",
+            "owner",
+            "truncated",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<Vec<GistSimpleForksItem>>> = None;
+        let mut f1: Option<Option<Vec<GistHistory>>> = None;
+        let mut f2: Option<Option<GistSimpleForkOf>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<
+            Option<std::collections::BTreeMap<String, Option<GistSimpleFilesValue>>>,
+        > = None;
+        let mut f12: Option<Option<bool>> = None;
+        let mut f13: Option<Option<String>> = None;
+        let mut f14: Option<Option<String>> = None;
+        let mut f15: Option<Option<String>> = None;
+        let mut f16: Option<Option<i64>> = None;
+        let mut f17: Option<Option<bool>> = None;
+        let mut f18: Option<Option<String>> = None;
+        let mut f19: Option<Option<String>> = None;
+        let mut f20: Option<Option<SimpleUser>> = None;
+        let mut f21: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GistSimple {
+            forks: f0.flatten(),
+            history: f1.flatten(),
+            fork_of: f2.flatten(),
+            url: f3.flatten(),
+            forks_url: f4.flatten(),
+            commits_url: f5.flatten(),
+            id: f6.flatten(),
+            node_id: f7.flatten(),
+            git_pull_url: f8.flatten(),
+            git_push_url: f9.flatten(),
+            html_url: f10.flatten(),
+            files: f11.flatten(),
+            public: f12.flatten(),
+            created_at: f13.flatten(),
+            updated_at: f14.flatten(),
+            description: f15.flatten(),
+            comments: f16.flatten(),
+            comments_enabled: f17.flatten(),
+            user: f18.flatten(),
+            comments_url: f19.flatten(),
+            owner: f20.flatten(),
+            truncated: f21.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GistSimpleForksItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Public User
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<PublicUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
+}
+impl<'de> serde::Deserialize<'de> for GistSimpleForksItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GistSimpleForksItem {
+    const NAME: &'static str = "GistSimpleForksItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["id", "url", "user", "created_at", "updated_at"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<PublicUser>> = None;
+        let mut f3: Option<Option<crate::Timestamp>> = None;
+        let mut f4: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GistSimpleForksItem {
+            id: f0.flatten(),
+            url: f1.flatten(),
+            user: f2.flatten(),
+            created_at: f3.flatten(),
+            updated_at: f4.flatten(),
+        })
+    }
 }
 
 /// Gist History
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GistHistory {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub committed_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_status: Option<GistHistoryChangeStatus>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
+impl<'de> serde::Deserialize<'de> for GistHistory {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GistHistory {
+    const NAME: &'static str = "GistHistory";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "user",
+            "version",
+            "committed_at",
+            "change_status",
+            "url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<SimpleUser>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<crate::Timestamp>> = None;
+        let mut f3: Option<Option<GistHistoryChangeStatus>> = None;
+        let mut f4: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GistHistory {
+            user: f0.flatten(),
+            version: f1.flatten(),
+            committed_at: f2.flatten(),
+            change_status: f3.flatten(),
+            url: f4.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GistHistoryChangeStatus {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletions: Option<i64>,
+}
+impl<'de> serde::Deserialize<'de> for GistHistoryChangeStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GistHistoryChangeStatus {
+    const NAME: &'static str = "GistHistoryChangeStatus";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["total", "additions", "deletions"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GistHistoryChangeStatus {
+            total: f0.flatten(),
+            additions: f1.flatten(),
+            deletions: f2.flatten(),
+        })
+    }
 }
 
 /// Gist
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GistSimpleForkOf {
     pub url: String,
@@ -273,77 +623,331 @@ pub struct GistSimpleForkOf {
     pub updated_at: crate::Timestamp,
     pub description: Option<String>,
     pub comments: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments_enabled: Option<bool>,
     pub user: Option<SimpleUser>,
     pub comments_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncated: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forks: Option<Vec<serde_json::Value>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<serde_json::Value>>,
 }
+impl<'de> serde::Deserialize<'de> for GistSimpleForkOf {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GistSimpleForkOf {
+    const NAME: &'static str = "GistSimpleForkOf";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "forks_url",
+            "commits_url",
+            "id",
+            "node_id",
+            "git_pull_url",
+            "git_push_url",
+            "html_url",
+            "files",
+            "public",
+            "created_at",
+            "updated_at",
+            "description",
+            "comments",
+            "comments_enabled",
+            "user",
+            "comments_url",
+            "owner",
+            "truncated",
+            "forks",
+            "history",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<
+            std::collections::BTreeMap<String, GistSimpleForkOfFilesValue>,
+        > = None;
+        let mut f9: Option<bool> = None;
+        let mut f10: Option<crate::Timestamp> = None;
+        let mut f11: Option<crate::Timestamp> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<i64> = None;
+        let mut f14: Option<Option<bool>> = None;
+        let mut f15: Option<Option<SimpleUser>> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<Option<SimpleUser>> = None;
+        let mut f18: Option<Option<bool>> = None;
+        let mut f19: Option<Option<Vec<serde_json::Value>>> = None;
+        let mut f20: Option<Option<Vec<serde_json::Value>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GistSimpleForkOf {
+            url: required(f0, NAMES[0])?,
+            forks_url: required(f1, NAMES[1])?,
+            commits_url: required(f2, NAMES[2])?,
+            id: required(f3, NAMES[3])?,
+            node_id: required(f4, NAMES[4])?,
+            git_pull_url: required(f5, NAMES[5])?,
+            git_push_url: required(f6, NAMES[6])?,
+            html_url: required(f7, NAMES[7])?,
+            files: required(f8, NAMES[8])?,
+            public: required(f9, NAMES[9])?,
+            created_at: required(f10, NAMES[10])?,
+            updated_at: required(f11, NAMES[11])?,
+            description: f12.flatten(),
+            comments: required(f13, NAMES[13])?,
+            comments_enabled: f14.flatten(),
+            user: f15.flatten(),
+            comments_url: required(f16, NAMES[16])?,
+            owner: f17.flatten(),
+            truncated: f18.flatten(),
+            forks: f19.flatten(),
+            history: f20.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GistSimpleForkOfFilesValue {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for GistSimpleForkOfFilesValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GistSimpleForkOfFilesValue {
+    const NAME: &'static str = "GistSimpleForkOfFilesValue";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["filename", "type", "language", "raw_url", "size"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GistSimpleForkOfFilesValue {
+            filename: f0.flatten(),
+            r#type: f1.flatten(),
+            language: f2.flatten(),
+            raw_url: f3.flatten(),
+            size: f4.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GistSimpleFilesValue {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncated: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
     /// The encoding used for `content`. Currently, `"utf-8"` and `"base64"` are supported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
 }
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct GistsGetError403 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub block: Option<GistsGetError403Block>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
+impl<'de> serde::Deserialize<'de> for GistSimpleFilesValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GistSimpleFilesValue {
+    const NAME: &'static str = "GistSimpleFilesValue";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "filename",
+            "type",
+            "language",
+            "raw_url",
+            "size",
+            "truncated",
+            "content",
+            "encoding",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        let mut f5: Option<Option<bool>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GistSimpleFilesValue {
+            filename: f0.flatten(),
+            r#type: f1.flatten(),
+            language: f2.flatten(),
+            raw_url: f3.flatten(),
+            size: f4.flatten(),
+            truncated: f5.flatten(),
+            content: f6.flatten(),
+            encoding: f7.flatten(),
+        })
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct GistsGetError403 {
+    pub block: Option<GistsGetError403Block>,
+    pub message: Option<String>,
+    pub documentation_url: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for GistsGetError403 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GistsGetError403 {
+    const NAME: &'static str = "GistsGetError403";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["block", "message", "documentation_url"];
+        let mut next = 0;
+        let mut f0: Option<Option<GistsGetError403Block>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GistsGetError403 {
+            block: f0.flatten(),
+            message: f1.flatten(),
+            documentation_url: f2.flatten(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GistsGetError403Block {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for GistsGetError403Block {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GistsGetError403Block {
+    const NAME: &'static str = "GistsGetError403Block";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["reason", "created_at", "html_url"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GistsGetError403Block {
+            reason: f0.flatten(),
+            created_at: f1.flatten(),
+            html_url: f2.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -428,7 +1032,7 @@ impl GistsUpdateRequestFilesValue {
 }
 
 /// A comment made to a gist.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GistComment {
     pub id: i64,
@@ -441,6 +1045,64 @@ pub struct GistComment {
     pub updated_at: crate::Timestamp,
     /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
+}
+impl<'de> serde::Deserialize<'de> for GistComment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GistComment {
+    const NAME: &'static str = "GistComment";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "body",
+            "user",
+            "created_at",
+            "updated_at",
+            "author_association",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<SimpleUser>> = None;
+        let mut f5: Option<crate::Timestamp> = None;
+        let mut f6: Option<crate::Timestamp> = None;
+        let mut f7: Option<AuthorAssociation> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GistComment {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            body: required(f3, NAMES[3])?,
+            user: f4.flatten(),
+            created_at: required(f5, NAMES[5])?,
+            updated_at: required(f6, NAMES[6])?,
+            author_association: required(f7, NAMES[7])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -466,7 +1128,7 @@ impl GistsCreateCommentRequest {
 }
 
 /// Gist Commit
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GistCommit {
     pub url: String,
@@ -474,5 +1136,51 @@ pub struct GistCommit {
     pub user: Option<SimpleUser>,
     pub change_status: GistHistoryChangeStatus,
     pub committed_at: crate::Timestamp,
+}
+impl<'de> serde::Deserialize<'de> for GistCommit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GistCommit {
+    const NAME: &'static str = "GistCommit";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "version",
+            "user",
+            "change_status",
+            "committed_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<SimpleUser>> = None;
+        let mut f3: Option<GistHistoryChangeStatus> = None;
+        let mut f4: Option<crate::Timestamp> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GistCommit {
+            url: required(f0, NAMES[0])?,
+            version: required(f1, NAMES[1])?,
+            user: f2.flatten(),
+            change_status: required(f3, NAMES[3])?,
+            committed_at: required(f4, NAMES[4])?,
+        })
+    }
 }
 

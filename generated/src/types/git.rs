@@ -35,11 +35,42 @@ impl GitCreateBlobRequest {
 }
 
 /// Short Blob
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ShortBlob {
     pub url: String,
     pub sha: String,
+}
+impl<'de> serde::Deserialize<'de> for ShortBlob {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ShortBlob {
+    const NAME: &'static str = "ShortBlob";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["url", "sha"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ShortBlob {
+            url: required(f0, NAMES[0])?,
+            sha: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -63,7 +94,7 @@ impl From<RepositoryRuleViolationError> for GitCreateBlobError422 {
 }
 
 /// Blob
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Blob {
     pub content: String,
@@ -72,8 +103,61 @@ pub struct Blob {
     pub sha: String,
     pub size: Option<i64>,
     pub node_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub highlighted_content: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for Blob {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Blob {
+    const NAME: &'static str = "Blob";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "content",
+            "encoding",
+            "url",
+            "sha",
+            "size",
+            "node_id",
+            "highlighted_content",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<i64>> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Blob {
+            content: required(f0, NAMES[0])?,
+            encoding: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            sha: required(f3, NAMES[3])?,
+            size: f4.flatten(),
+            node_id: required(f5, NAMES[5])?,
+            highlighted_content: f6.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -231,7 +315,7 @@ impl GitCreateCommitRequestCommitter {
 }
 
 /// Low-level Git commit operations within a repository
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GitCommit {
     /// SHA for the commit
@@ -249,9 +333,75 @@ pub struct GitCommit {
     pub verification: GitCommitVerification,
     pub html_url: String,
 }
+impl<'de> serde::Deserialize<'de> for GitCommit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GitCommit {
+    const NAME: &'static str = "GitCommit";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "sha",
+            "node_id",
+            "url",
+            "author",
+            "committer",
+            "message",
+            "tree",
+            "parents",
+            "verification",
+            "html_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<GitCommitAuthor> = None;
+        let mut f4: Option<GitCommitAuthor> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<ShortBranchCommit> = None;
+        let mut f7: Option<Vec<GitCommitParentsItem>> = None;
+        let mut f8: Option<GitCommitVerification> = None;
+        let mut f9: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GitCommit {
+            sha: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            author: required(f3, NAMES[3])?,
+            committer: required(f4, NAMES[4])?,
+            message: required(f5, NAMES[5])?,
+            tree: required(f6, NAMES[6])?,
+            parents: required(f7, NAMES[7])?,
+            verification: required(f8, NAMES[8])?,
+            html_url: required(f9, NAMES[9])?,
+        })
+    }
+}
 
 /// Git references within a repository
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GitRef {
     pub r#ref: String,
@@ -259,14 +409,85 @@ pub struct GitRef {
     pub url: String,
     pub object: GitRefObject,
 }
+impl<'de> serde::Deserialize<'de> for GitRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GitRef {
+    const NAME: &'static str = "GitRef";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["ref", "node_id", "url", "object"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<GitRefObject> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GitRef {
+            r#ref: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            object: required(f3, NAMES[3])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GitRefObject {
     pub r#type: String,
     /// SHA for the reference
     pub sha: String,
     pub url: String,
+}
+impl<'de> serde::Deserialize<'de> for GitRefObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GitRefObject {
+    const NAME: &'static str = "GitRefObject";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type", "sha", "url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GitRefObject {
+            r#type: required(f0, NAMES[0])?,
+            sha: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -367,7 +588,7 @@ crate::open_enum! {
 }
 
 /// Metadata for a Git tag
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GitTag {
     pub node_id: String,
@@ -381,24 +602,149 @@ pub struct GitTag {
     pub tagger: GitTagTagger,
     pub object: GitTagObject,
     /// Verification
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
 }
+impl<'de> serde::Deserialize<'de> for GitTag {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GitTag {
+    const NAME: &'static str = "GitTag";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "node_id",
+            "tag",
+            "sha",
+            "url",
+            "message",
+            "tagger",
+            "object",
+            "verification",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<GitTagTagger> = None;
+        let mut f6: Option<GitTagObject> = None;
+        let mut f7: Option<Option<Verification>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GitTag {
+            node_id: required(f0, NAMES[0])?,
+            tag: required(f1, NAMES[1])?,
+            sha: required(f2, NAMES[2])?,
+            url: required(f3, NAMES[3])?,
+            message: required(f4, NAMES[4])?,
+            tagger: required(f5, NAMES[5])?,
+            object: required(f6, NAMES[6])?,
+            verification: f7.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GitTagTagger {
     pub date: String,
     pub email: String,
     pub name: String,
 }
+impl<'de> serde::Deserialize<'de> for GitTagTagger {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GitTagTagger {
+    const NAME: &'static str = "GitTagTagger";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["date", "email", "name"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GitTagTagger {
+            date: required(f0, NAMES[0])?,
+            email: required(f1, NAMES[1])?,
+            name: required(f2, NAMES[2])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GitTagObject {
     pub sha: String,
     pub r#type: String,
     pub url: String,
+}
+impl<'de> serde::Deserialize<'de> for GitTagObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GitTagObject {
+    const NAME: &'static str = "GitTagObject";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["sha", "type", "url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GitTagObject {
+            sha: required(f0, NAMES[0])?,
+            r#type: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -518,27 +864,104 @@ crate::open_enum! {
 }
 
 /// The hierarchy between files in a Git repository.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GitTree {
     pub sha: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     pub truncated: bool,
     /// Objects specifying a tree structure
     pub tree: Vec<GitTreeTreeItem>,
 }
+impl<'de> serde::Deserialize<'de> for GitTree {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GitTree {
+    const NAME: &'static str = "GitTree";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["sha", "url", "truncated", "tree"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<bool> = None;
+        let mut f3: Option<Vec<GitTreeTreeItem>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GitTree {
+            sha: required(f0, NAMES[0])?,
+            url: f1.flatten(),
+            truncated: required(f2, NAMES[2])?,
+            tree: required(f3, NAMES[3])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GitTreeTreeItem {
     pub path: String,
     pub mode: String,
     pub r#type: String,
     pub sha: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for GitTreeTreeItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GitTreeTreeItem {
+    const NAME: &'static str = "GitTreeTreeItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["path", "mode", "type", "sha", "size", "url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<i64>> = None;
+        let mut f5: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GitTreeTreeItem {
+            path: required(f0, NAMES[0])?,
+            mode: required(f1, NAMES[1])?,
+            r#type: required(f2, NAMES[2])?,
+            sha: required(f3, NAMES[3])?,
+            size: f4.flatten(),
+            url: f5.flatten(),
+        })
+    }
 }
 

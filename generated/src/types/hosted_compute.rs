@@ -3,15 +3,48 @@
 #![allow(deprecated, reason = "deprecated schemas are still generated, marked `#[deprecated]`")]
 use super::*;
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct HostedComputeListNetworkConfigurationsForOrgResponse {
     pub total_count: i64,
     pub network_configurations: Vec<NetworkConfiguration>,
 }
+impl<'de> serde::Deserialize<'de>
+for HostedComputeListNetworkConfigurationsForOrgResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for HostedComputeListNetworkConfigurationsForOrgResponse {
+    const NAME: &'static str = "HostedComputeListNetworkConfigurationsForOrgResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "network_configurations"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<NetworkConfiguration>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(HostedComputeListNetworkConfigurationsForOrgResponse {
+            total_count: required(f0, NAMES[0])?,
+            network_configurations: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// A hosted compute network configuration.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct NetworkConfiguration {
     /// The unique identifier of the network configuration.
@@ -19,19 +52,69 @@ pub struct NetworkConfiguration {
     /// The name of the network configuration.
     pub name: String,
     /// The hosted compute service the network configuration supports.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compute_service: Option<NetworkConfigurationComputeService>,
     /// The unique identifier of each network settings in the configuration.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_settings_ids: Option<Vec<String>>,
     /// The unique identifier of each failover network settings in the configuration.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover_network_settings_ids: Option<Vec<String>>,
     /// Indicates whether the failover network resource is enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover_network_enabled: Option<bool>,
     /// The time at which the network configuration was created, in ISO 8601 format.
     pub created_on: Option<crate::Timestamp>,
+}
+impl<'de> serde::Deserialize<'de> for NetworkConfiguration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for NetworkConfiguration {
+    const NAME: &'static str = "NetworkConfiguration";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "name",
+            "compute_service",
+            "network_settings_ids",
+            "failover_network_settings_ids",
+            "failover_network_enabled",
+            "created_on",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<NetworkConfigurationComputeService>> = None;
+        let mut f3: Option<Option<Vec<String>>> = None;
+        let mut f4: Option<Option<Vec<String>>> = None;
+        let mut f5: Option<Option<bool>> = None;
+        let mut f6: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(NetworkConfiguration {
+            id: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            compute_service: f2.flatten(),
+            network_settings_ids: f3.flatten(),
+            failover_network_settings_ids: f4.flatten(),
+            failover_network_enabled: f5.flatten(),
+            created_on: f6.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -184,13 +267,12 @@ impl HostedComputeUpdateNetworkConfigurationForOrgRequest {
 }
 
 /// A hosted compute network settings resource.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct NetworkSettings {
     /// The unique identifier of the network settings resource.
     pub id: String,
     /// The identifier of the network configuration that is using this settings resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_configuration_id: Option<String>,
     /// The name of the network settings resource.
     pub name: String,
@@ -198,5 +280,51 @@ pub struct NetworkSettings {
     pub subnet_id: String,
     /// The location of the subnet this network settings resource is configured for.
     pub region: String,
+}
+impl<'de> serde::Deserialize<'de> for NetworkSettings {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for NetworkSettings {
+    const NAME: &'static str = "NetworkSettings";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "network_configuration_id",
+            "name",
+            "subnet_id",
+            "region",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(NetworkSettings {
+            id: required(f0, NAMES[0])?,
+            network_configuration_id: f1.flatten(),
+            name: required(f2, NAMES[2])?,
+            subnet_id: required(f3, NAMES[3])?,
+            region: required(f4, NAMES[4])?,
+        })
+    }
 }
 

@@ -19,13 +19,47 @@ impl From<InteractionLimitResponse> for InteractionsGetRestrictionsForOrgRespons
 }
 
 /// Interaction limit settings.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct InteractionLimitResponse {
     /// The type of GitHub user that can comment, open issues, or create pull requests while the interaction limit is in effect.
     pub limit: InteractionGroup,
     pub origin: String,
     pub expires_at: crate::Timestamp,
+}
+impl<'de> serde::Deserialize<'de> for InteractionLimitResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for InteractionLimitResponse {
+    const NAME: &'static str = "InteractionLimitResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["limit", "origin", "expires_at"];
+        let mut next = 0;
+        let mut f0: Option<InteractionGroup> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<crate::Timestamp> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(InteractionLimitResponse {
+            limit: required(f0, NAMES[0])?,
+            origin: required(f1, NAMES[1])?,
+            expires_at: required(f2, NAMES[2])?,
+        })
+    }
 }
 
 crate::open_enum! {
@@ -73,13 +107,46 @@ crate::open_enum! {
     "one_week", OneMonth = "one_month", SixMonths = "six_months", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct InteractionsGetPullRequestCreationCapForOrgResponse {
     /// Whether the pull request creation cap is enabled
     pub enabled: bool,
     /// The maximum number of open pull requests a user can have at one time
     pub max_open_pull_requests: i64,
+}
+impl<'de> serde::Deserialize<'de>
+for InteractionsGetPullRequestCreationCapForOrgResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for InteractionsGetPullRequestCreationCapForOrgResponse {
+    const NAME: &'static str = "InteractionsGetPullRequestCreationCapForOrgResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["enabled", "max_open_pull_requests"];
+        let mut next = 0;
+        let mut f0: Option<bool> = None;
+        let mut f1: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(InteractionsGetPullRequestCreationCapForOrgResponse {
+            enabled: required(f0, NAMES[0])?,
+            max_open_pull_requests: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]

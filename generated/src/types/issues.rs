@@ -303,7 +303,7 @@ impl From<f64> for IssuesCreateRequestIssueFieldValuesItemValue {
 }
 
 /// Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssueEvent {
     pub id: i64,
@@ -314,92 +314,313 @@ pub struct IssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue: Option<Issue>,
     /// Issue Event Label
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<IssueEventLabel>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assigner: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_requester: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_reviewer: Option<SimpleUser>,
     /// Groups of organization members that gives permissions on specified repositories.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_team: Option<Team>,
     /// Issue Event Dismissed Review
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissed_review: Option<IssueEventDismissedReview>,
     /// Issue Event Milestone
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub milestone: Option<IssueEventMilestone>,
     /// Issue Event Project Card
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_card: Option<IssueEventProjectCard>,
     /// Issue Event Rename
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rename: Option<IssueEventRename>,
     /// The type of issue.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_type: Option<IssueTypeWebhook>,
     /// The type of issue.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prev_issue_type: Option<IssueTypeWebhook>,
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_issue: Option<NullableIssueReference>,
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_issue: Option<NullableIssueReference>,
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocked_by: Option<NullableIssueReference>,
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocking: Option<NullableIssueReference>,
     /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<NullableIssueEventIntent>,
     /// How the author is associated with the repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author_association: Option<AuthorAssociation>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performed_via_github_app: Option<Integration>,
+}
+impl<'de> serde::Deserialize<'de> for IssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for IssueEvent {
+    const NAME: &'static str = "IssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "issue",
+            "label",
+            "assignee",
+            "assigner",
+            "review_requester",
+            "requested_reviewer",
+            "requested_team",
+            "dismissed_review",
+            "milestone",
+            "project_card",
+            "rename",
+            "issue_type",
+            "prev_issue_type",
+            "sub_issue",
+            "parent_issue",
+            "blocked_by",
+            "blocking",
+            "intent",
+            "author_association",
+            "lock_reason",
+            "performed_via_github_app",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<Option<SimpleUser>> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<crate::Timestamp> = None;
+        let mut f8: Option<Option<Issue>> = None;
+        let mut f9: Option<Option<IssueEventLabel>> = None;
+        let mut f10: Option<Option<SimpleUser>> = None;
+        let mut f11: Option<Option<SimpleUser>> = None;
+        let mut f12: Option<Option<SimpleUser>> = None;
+        let mut f13: Option<Option<SimpleUser>> = None;
+        let mut f14: Option<Option<Team>> = None;
+        let mut f15: Option<Option<IssueEventDismissedReview>> = None;
+        let mut f16: Option<Option<IssueEventMilestone>> = None;
+        let mut f17: Option<Option<IssueEventProjectCard>> = None;
+        let mut f18: Option<Option<IssueEventRename>> = None;
+        let mut f19: Option<Option<IssueTypeWebhook>> = None;
+        let mut f20: Option<Option<IssueTypeWebhook>> = None;
+        let mut f21: Option<Option<NullableIssueReference>> = None;
+        let mut f22: Option<Option<NullableIssueReference>> = None;
+        let mut f23: Option<Option<NullableIssueReference>> = None;
+        let mut f24: Option<Option<NullableIssueReference>> = None;
+        let mut f25: Option<Option<NullableIssueEventIntent>> = None;
+        let mut f26: Option<Option<AuthorAssociation>> = None;
+        let mut f27: Option<Option<String>> = None;
+        let mut f28: Option<Option<Integration>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: f3.flatten(),
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            issue: f8.flatten(),
+            label: f9.flatten(),
+            assignee: f10.flatten(),
+            assigner: f11.flatten(),
+            review_requester: f12.flatten(),
+            requested_reviewer: f13.flatten(),
+            requested_team: f14.flatten(),
+            dismissed_review: f15.flatten(),
+            milestone: f16.flatten(),
+            project_card: f17.flatten(),
+            rename: f18.flatten(),
+            issue_type: f19.flatten(),
+            prev_issue_type: f20.flatten(),
+            sub_issue: f21.flatten(),
+            parent_issue: f22.flatten(),
+            blocked_by: f23.flatten(),
+            blocking: f24.flatten(),
+            intent: f25.flatten(),
+            author_association: f26.flatten(),
+            lock_reason: f27.flatten(),
+            performed_via_github_app: f28.flatten(),
+        })
+    }
 }
 
 /// Issue Event Label
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssueEventLabel {
     pub name: Option<String>,
     pub color: Option<String>,
 }
+impl<'de> serde::Deserialize<'de> for IssueEventLabel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for IssueEventLabel {
+    const NAME: &'static str = "IssueEventLabel";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["name", "color"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssueEventLabel {
+            name: f0.flatten(),
+            color: f1.flatten(),
+        })
+    }
+}
 
 /// Issue Event Dismissed Review
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssueEventDismissedReview {
     pub state: String,
     pub review_id: i64,
     pub dismissal_message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissal_commit_id: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for IssueEventDismissedReview {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for IssueEventDismissedReview {
+    const NAME: &'static str = "IssueEventDismissedReview";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "state",
+            "review_id",
+            "dismissal_message",
+            "dismissal_commit_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssueEventDismissedReview {
+            state: required(f0, NAMES[0])?,
+            review_id: required(f1, NAMES[1])?,
+            dismissal_message: f2.flatten(),
+            dismissal_commit_id: f3.flatten(),
+        })
+    }
 }
 
 /// Issue Event Milestone
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssueEventMilestone {
     pub title: String,
 }
+impl<'de> serde::Deserialize<'de> for IssueEventMilestone {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for IssueEventMilestone {
+    const NAME: &'static str = "IssueEventMilestone";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["title"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssueEventMilestone {
+            title: required(f0, NAMES[0])?,
+        })
+    }
+}
 
 /// Issue Event Project Card
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssueEventProjectCard {
     pub url: String,
@@ -407,20 +628,100 @@ pub struct IssueEventProjectCard {
     pub project_url: String,
     pub project_id: i64,
     pub column_name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_column_name: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for IssueEventProjectCard {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for IssueEventProjectCard {
+    const NAME: &'static str = "IssueEventProjectCard";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "id",
+            "project_url",
+            "project_id",
+            "column_name",
+            "previous_column_name",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<i64> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssueEventProjectCard {
+            url: required(f0, NAMES[0])?,
+            id: required(f1, NAMES[1])?,
+            project_url: required(f2, NAMES[2])?,
+            project_id: required(f3, NAMES[3])?,
+            column_name: required(f4, NAMES[4])?,
+            previous_column_name: f5.flatten(),
+        })
+    }
 }
 
 /// Issue Event Rename
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssueEventRename {
     pub from: String,
     pub to: String,
 }
+impl<'de> serde::Deserialize<'de> for IssueEventRename {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for IssueEventRename {
+    const NAME: &'static str = "IssueEventRename";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["from", "to"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssueEventRename {
+            from: required(f0, NAMES[0])?,
+            to: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// The type of issue.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssueTypeWebhook {
     /// The unique identifier of the issue type.
@@ -428,12 +729,45 @@ pub struct IssueTypeWebhook {
     /// The name of the issue type.
     pub name: String,
     /// The color of the issue type.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<IssueTypeColor>,
+}
+impl<'de> serde::Deserialize<'de> for IssueTypeWebhook {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for IssueTypeWebhook {
+    const NAME: &'static str = "IssueTypeWebhook";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "name", "color"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<IssueTypeColor>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssueTypeWebhook {
+            id: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            color: f2.flatten(),
+        })
+    }
 }
 
 /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct NullableIssueReference {
     /// The number of the referenced issue.
@@ -443,16 +777,65 @@ pub struct NullableIssueReference {
     /// The state of the referenced issue.
     pub state: String,
     /// The reason for the referenced issue's state.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     /// A GitHub repository.
     pub repository: SimpleRepository,
     /// The type of the referenced issue.
     pub issue_type: Option<NullableIssueReferenceIssueType>,
 }
+impl<'de> serde::Deserialize<'de> for NullableIssueReference {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for NullableIssueReference {
+    const NAME: &'static str = "NullableIssueReference";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "number",
+            "title",
+            "state",
+            "state_reason",
+            "repository",
+            "issue_type",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<SimpleRepository> = None;
+        let mut f5: Option<Option<NullableIssueReferenceIssueType>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(NullableIssueReference {
+            number: required(f0, NAMES[0])?,
+            title: required(f1, NAMES[1])?,
+            state: required(f2, NAMES[2])?,
+            state_reason: f3.flatten(),
+            repository: required(f4, NAMES[4])?,
+            issue_type: f5.flatten(),
+        })
+    }
+}
 
 /// The type of the referenced issue.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct NullableIssueReferenceIssueType {
     /// The unique identifier of the issue type.
@@ -462,20 +845,85 @@ pub struct NullableIssueReferenceIssueType {
     /// The name of the issue type.
     pub name: String,
     /// The color of the issue type.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for NullableIssueReferenceIssueType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for NullableIssueReferenceIssueType {
+    const NAME: &'static str = "NullableIssueReferenceIssueType";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "node_id", "name", "color"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(NullableIssueReferenceIssueType {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            name: required(f2, NAMES[2])?,
+            color: f3.flatten(),
+        })
+    }
 }
 
 /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct NullableIssueEventIntent {
     /// The reasoning the agent provided for the change.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rationale: Option<String>,
     /// The confidence level the agent had when performing this action.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<IssueSuggestionConfidence>,
+}
+impl<'de> serde::Deserialize<'de> for NullableIssueEventIntent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for NullableIssueEventIntent {
+    const NAME: &'static str = "NullableIssueEventIntent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["rationale", "confidence"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<IssueSuggestionConfidence>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(NullableIssueEventIntent {
+            rationale: f0.flatten(),
+            confidence: f1.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -1005,7 +1453,7 @@ impl IssuesUpdateRequestTypeVariant1 {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssuesUpdateResponse {
     pub id: i64,
@@ -1022,65 +1470,45 @@ pub struct IssuesUpdateResponse {
     /// State of the issue; either 'open' or 'closed'
     pub state: String,
     /// The reason for the current state
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<IssueStateReason>,
     /// Title of the issue
     pub title: String,
     /// Contents of the issue
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     pub user: Option<SimpleUser>,
     /// Labels to associate with this issue; pass one or more label names to replace the set of labels on this issue; send an empty array to clear all labels from the issue; note that the labels are silently dropped for users without push access to the repository
     pub labels: Vec<IssueLabelsItem>,
     pub assignee: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<SimpleUser>>,
     pub milestone: Option<Milestone>,
     pub locked: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_lock_reason: Option<String>,
     pub comments: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<IssuePullRequest>,
     pub closed_at: Option<crate::Timestamp>,
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_by: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_html: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_text: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline_url: Option<String>,
     /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<IssueType>,
     /// A repository on GitHub.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<Repository>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performed_via_github_app: Option<Integration>,
     /// How the author is associated with the repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author_association: Option<AuthorAssociation>,
     /// Reaction Rollup
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
     /// Sub-issues Summary
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_issues_summary: Option<SubIssuesSummary>,
     /// URL to get the parent issue of this issue, if it is a sub-issue
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_issue_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned_comment: Option<IssueComment>,
     /// Issue Dependencies Summary
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_dependencies_summary: Option<IssueDependenciesSummary>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_field_values: Option<Vec<IssueFieldValue>>,
     /// Pending suggestions for each suggestible field (`type`,
     /// `issue_field_values`, `labels`, `assignees`, `state`) the
@@ -1088,8 +1516,197 @@ pub struct IssuesUpdateResponse {
     /// with no pending or ignored suggestions. Items tagged
     /// `ignored` are echoes of the current request's inputs that
     /// were not persisted as pending suggestions.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggestions: Option<IssuesUpdateResponseSuggestions>,
+}
+impl<'de> serde::Deserialize<'de> for IssuesUpdateResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for IssuesUpdateResponse {
+    const NAME: &'static str = "IssuesUpdateResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "repository_url",
+            "labels_url",
+            "comments_url",
+            "events_url",
+            "html_url",
+            "number",
+            "state",
+            "state_reason",
+            "title",
+            "body",
+            "user",
+            "labels",
+            "assignee",
+            "assignees",
+            "milestone",
+            "locked",
+            "active_lock_reason",
+            "comments",
+            "pull_request",
+            "closed_at",
+            "created_at",
+            "updated_at",
+            "draft",
+            "closed_by",
+            "body_html",
+            "body_text",
+            "timeline_url",
+            "type",
+            "repository",
+            "performed_via_github_app",
+            "author_association",
+            "reactions",
+            "sub_issues_summary",
+            "parent_issue_url",
+            "pinned_comment",
+            "issue_dependencies_summary",
+            "issue_field_values",
+            "suggestions",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<i64> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<Option<IssueStateReason>> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<SimpleUser>> = None;
+        let mut f14: Option<Vec<IssueLabelsItem>> = None;
+        let mut f15: Option<Option<SimpleUser>> = None;
+        let mut f16: Option<Option<Vec<SimpleUser>>> = None;
+        let mut f17: Option<Option<Milestone>> = None;
+        let mut f18: Option<bool> = None;
+        let mut f19: Option<Option<String>> = None;
+        let mut f20: Option<i64> = None;
+        let mut f21: Option<Option<IssuePullRequest>> = None;
+        let mut f22: Option<Option<crate::Timestamp>> = None;
+        let mut f23: Option<crate::Timestamp> = None;
+        let mut f24: Option<crate::Timestamp> = None;
+        let mut f25: Option<Option<bool>> = None;
+        let mut f26: Option<Option<SimpleUser>> = None;
+        let mut f27: Option<Option<String>> = None;
+        let mut f28: Option<Option<String>> = None;
+        let mut f29: Option<Option<String>> = None;
+        let mut f30: Option<Option<IssueType>> = None;
+        let mut f31: Option<Option<Repository>> = None;
+        let mut f32: Option<Option<Integration>> = None;
+        let mut f33: Option<Option<AuthorAssociation>> = None;
+        let mut f34: Option<Option<ReactionRollup>> = None;
+        let mut f35: Option<Option<SubIssuesSummary>> = None;
+        let mut f36: Option<Option<String>> = None;
+        let mut f37: Option<Option<IssueComment>> = None;
+        let mut f38: Option<Option<IssueDependenciesSummary>> = None;
+        let mut f39: Option<Option<Vec<IssueFieldValue>>> = None;
+        let mut f40: Option<Option<IssuesUpdateResponseSuggestions>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                33 => put(&mut f33, &mut map, NAMES[33])?,
+                34 => put(&mut f34, &mut map, NAMES[34])?,
+                35 => put(&mut f35, &mut map, NAMES[35])?,
+                36 => put(&mut f36, &mut map, NAMES[36])?,
+                37 => put(&mut f37, &mut map, NAMES[37])?,
+                38 => put(&mut f38, &mut map, NAMES[38])?,
+                39 => put(&mut f39, &mut map, NAMES[39])?,
+                40 => put(&mut f40, &mut map, NAMES[40])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssuesUpdateResponse {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            repository_url: required(f3, NAMES[3])?,
+            labels_url: required(f4, NAMES[4])?,
+            comments_url: required(f5, NAMES[5])?,
+            events_url: required(f6, NAMES[6])?,
+            html_url: required(f7, NAMES[7])?,
+            number: required(f8, NAMES[8])?,
+            state: required(f9, NAMES[9])?,
+            state_reason: f10.flatten(),
+            title: required(f11, NAMES[11])?,
+            body: f12.flatten(),
+            user: f13.flatten(),
+            labels: required(f14, NAMES[14])?,
+            assignee: f15.flatten(),
+            assignees: f16.flatten(),
+            milestone: f17.flatten(),
+            locked: required(f18, NAMES[18])?,
+            active_lock_reason: f19.flatten(),
+            comments: required(f20, NAMES[20])?,
+            pull_request: f21.flatten(),
+            closed_at: f22.flatten(),
+            created_at: required(f23, NAMES[23])?,
+            updated_at: required(f24, NAMES[24])?,
+            draft: f25.flatten(),
+            closed_by: f26.flatten(),
+            body_html: f27.flatten(),
+            body_text: f28.flatten(),
+            timeline_url: f29.flatten(),
+            r#type: f30.flatten(),
+            repository: f31.flatten(),
+            performed_via_github_app: f32.flatten(),
+            author_association: f33.flatten(),
+            reactions: f34.flatten(),
+            sub_issues_summary: f35.flatten(),
+            parent_issue_url: f36.flatten(),
+            pinned_comment: f37.flatten(),
+            issue_dependencies_summary: f38.flatten(),
+            issue_field_values: f39.flatten(),
+            suggestions: f40.flatten(),
+        })
+    }
 }
 
 /// Pending suggestions for each suggestible field (`type`,
@@ -1098,38 +1715,125 @@ pub struct IssuesUpdateResponse {
 /// with no pending or ignored suggestions. Items tagged
 /// `ignored` are echoes of the current request's inputs that
 /// were not persisted as pending suggestions.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssuesUpdateResponseSuggestions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<Vec<IssuesUpdateResponseSuggestionsTypeItem>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_field_values: Option<
         Vec<IssuesUpdateResponseSuggestionsIssueFieldValuesItem>,
     >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<IssuesUpdateResponseSuggestionsLabelsItem>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<IssuesUpdateResponseSuggestionsAssigneesItem>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<Vec<IssuesUpdateResponseSuggestionsStateItem>>,
 }
+impl<'de> serde::Deserialize<'de> for IssuesUpdateResponseSuggestions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for IssuesUpdateResponseSuggestions {
+    const NAME: &'static str = "IssuesUpdateResponseSuggestions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "issue_field_values",
+            "labels",
+            "assignees",
+            "state",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<Vec<IssuesUpdateResponseSuggestionsTypeItem>>> = None;
+        let mut f1: Option<
+            Option<Vec<IssuesUpdateResponseSuggestionsIssueFieldValuesItem>>,
+        > = None;
+        let mut f2: Option<Option<Vec<IssuesUpdateResponseSuggestionsLabelsItem>>> = None;
+        let mut f3: Option<Option<Vec<IssuesUpdateResponseSuggestionsAssigneesItem>>> = None;
+        let mut f4: Option<Option<Vec<IssuesUpdateResponseSuggestionsStateItem>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssuesUpdateResponseSuggestions {
+            r#type: f0.flatten(),
+            issue_field_values: f1.flatten(),
+            labels: f2.flatten(),
+            assignees: f3.flatten(),
+            state: f4.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssuesUpdateResponseSuggestionsTypeItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rationale: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<Confidence>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored_reason: Option<IgnoredReason>,
+}
+impl<'de> serde::Deserialize<'de> for IssuesUpdateResponseSuggestionsTypeItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for IssuesUpdateResponseSuggestionsTypeItem {
+    const NAME: &'static str = "IssuesUpdateResponseSuggestionsTypeItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "value",
+            "rationale",
+            "suggest",
+            "confidence",
+            "ignored",
+            "ignored_reason",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<bool>> = None;
+        let mut f3: Option<Option<Confidence>> = None;
+        let mut f4: Option<Option<bool>> = None;
+        let mut f5: Option<Option<IgnoredReason>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssuesUpdateResponseSuggestionsTypeItem {
+            value: f0.flatten(),
+            rationale: f1.flatten(),
+            suggest: f2.flatten(),
+            confidence: f3.flatten(),
+            ignored: f4.flatten(),
+            ignored_reason: f5.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -1137,78 +1841,267 @@ crate::open_enum! {
     "issue_already_closed", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssuesUpdateResponseSuggestionsIssueFieldValuesItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<IssuesCreateRequestIssueFieldValuesItemValue>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rationale: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<Confidence>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored_reason: Option<IgnoredReason>,
 }
+impl<'de> serde::Deserialize<'de>
+for IssuesUpdateResponseSuggestionsIssueFieldValuesItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for IssuesUpdateResponseSuggestionsIssueFieldValuesItem {
+    const NAME: &'static str = "IssuesUpdateResponseSuggestionsIssueFieldValuesItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "field_id",
+            "value",
+            "rationale",
+            "suggest",
+            "confidence",
+            "ignored",
+            "ignored_reason",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<IssuesCreateRequestIssueFieldValuesItemValue>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<bool>> = None;
+        let mut f4: Option<Option<Confidence>> = None;
+        let mut f5: Option<Option<bool>> = None;
+        let mut f6: Option<Option<IgnoredReason>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssuesUpdateResponseSuggestionsIssueFieldValuesItem {
+            field_id: f0.flatten(),
+            value: f1.flatten(),
+            rationale: f2.flatten(),
+            suggest: f3.flatten(),
+            confidence: f4.flatten(),
+            ignored: f5.flatten(),
+            ignored_reason: f6.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssuesUpdateResponseSuggestionsLabelsItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rationale: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<Confidence>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored_reason: Option<IgnoredReason>,
 }
+impl<'de> serde::Deserialize<'de> for IssuesUpdateResponseSuggestionsLabelsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for IssuesUpdateResponseSuggestionsLabelsItem {
+    const NAME: &'static str = "IssuesUpdateResponseSuggestionsLabelsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "name",
+            "rationale",
+            "suggest",
+            "confidence",
+            "ignored",
+            "ignored_reason",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<bool>> = None;
+        let mut f3: Option<Option<Confidence>> = None;
+        let mut f4: Option<Option<bool>> = None;
+        let mut f5: Option<Option<IgnoredReason>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssuesUpdateResponseSuggestionsLabelsItem {
+            name: f0.flatten(),
+            rationale: f1.flatten(),
+            suggest: f2.flatten(),
+            confidence: f3.flatten(),
+            ignored: f4.flatten(),
+            ignored_reason: f5.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssuesUpdateResponseSuggestionsAssigneesItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rationale: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<Confidence>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored_reason: Option<IgnoredReason>,
 }
+impl<'de> serde::Deserialize<'de> for IssuesUpdateResponseSuggestionsAssigneesItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for IssuesUpdateResponseSuggestionsAssigneesItem {
+    const NAME: &'static str = "IssuesUpdateResponseSuggestionsAssigneesItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "login",
+            "rationale",
+            "suggest",
+            "confidence",
+            "ignored",
+            "ignored_reason",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<bool>> = None;
+        let mut f3: Option<Option<Confidence>> = None;
+        let mut f4: Option<Option<bool>> = None;
+        let mut f5: Option<Option<IgnoredReason>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssuesUpdateResponseSuggestionsAssigneesItem {
+            login: f0.flatten(),
+            rationale: f1.flatten(),
+            suggest: f2.flatten(),
+            confidence: f3.flatten(),
+            ignored: f4.flatten(),
+            ignored_reason: f5.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssuesUpdateResponseSuggestionsStateItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicate_issue_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rationale: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<Confidence>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored_reason: Option<IgnoredReason>,
+}
+impl<'de> serde::Deserialize<'de> for IssuesUpdateResponseSuggestionsStateItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for IssuesUpdateResponseSuggestionsStateItem {
+    const NAME: &'static str = "IssuesUpdateResponseSuggestionsStateItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "value",
+            "state_reason",
+            "duplicate_issue_id",
+            "rationale",
+            "suggest",
+            "confidence",
+            "ignored",
+            "ignored_reason",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<i64>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<bool>> = None;
+        let mut f5: Option<Option<Confidence>> = None;
+        let mut f6: Option<Option<bool>> = None;
+        let mut f7: Option<Option<IgnoredReason>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssuesUpdateResponseSuggestionsStateItem {
+            value: f0.flatten(),
+            state_reason: f1.flatten(),
+            duplicate_issue_id: f2.flatten(),
+            rationale: f3.flatten(),
+            suggest: f4.flatten(),
+            confidence: f5.flatten(),
+            ignored: f6.flatten(),
+            ignored_reason: f7.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1527,7 +2420,7 @@ impl From<BlockingRemovedIssueEvent> for IssueEventForIssue {
 }
 
 /// Labeled Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LabeledIssueEvent {
     pub id: i64,
@@ -1542,19 +2435,119 @@ pub struct LabeledIssueEvent {
     pub performed_via_github_app: Option<Integration>,
     pub label: LabeledIssueEventLabel,
     /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<NullableIssueEventIntent>,
 }
+impl<'de> serde::Deserialize<'de> for LabeledIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for LabeledIssueEvent {
+    const NAME: &'static str = "LabeledIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "label",
+            "intent",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<LabeledIssueEventLabel> = None;
+        let mut f10: Option<Option<NullableIssueEventIntent>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(LabeledIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            label: required(f9, NAMES[9])?,
+            intent: f10.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LabeledIssueEventLabel {
     pub name: String,
     pub color: String,
 }
+impl<'de> serde::Deserialize<'de> for LabeledIssueEventLabel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for LabeledIssueEventLabel {
+    const NAME: &'static str = "LabeledIssueEventLabel";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["name", "color"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(LabeledIssueEventLabel {
+            name: required(f0, NAMES[0])?,
+            color: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Unlabeled Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct UnlabeledIssueEvent {
     pub id: i64,
@@ -1569,12 +2562,81 @@ pub struct UnlabeledIssueEvent {
     pub performed_via_github_app: Option<Integration>,
     pub label: LabeledIssueEventLabel,
     /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<NullableIssueEventIntent>,
+}
+impl<'de> serde::Deserialize<'de> for UnlabeledIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for UnlabeledIssueEvent {
+    const NAME: &'static str = "UnlabeledIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "label",
+            "intent",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<LabeledIssueEventLabel> = None;
+        let mut f10: Option<Option<NullableIssueEventIntent>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(UnlabeledIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            label: required(f9, NAMES[9])?,
+            intent: f10.flatten(),
+        })
+    }
 }
 
 /// Assigned Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AssignedIssueEvent {
     pub id: i64,
@@ -1593,12 +2655,85 @@ pub struct AssignedIssueEvent {
     /// A GitHub user.
     pub assigner: SimpleUser,
     /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<NullableIssueEventIntent>,
+}
+impl<'de> serde::Deserialize<'de> for AssignedIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for AssignedIssueEvent {
+    const NAME: &'static str = "AssignedIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "assignee",
+            "assigner",
+            "intent",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<SimpleUser> = None;
+        let mut f10: Option<SimpleUser> = None;
+        let mut f11: Option<Option<NullableIssueEventIntent>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AssignedIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            assignee: required(f9, NAMES[9])?,
+            assigner: required(f10, NAMES[10])?,
+            intent: f11.flatten(),
+        })
+    }
 }
 
 /// Unassigned Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct UnassignedIssueEvent {
     pub id: i64,
@@ -1616,9 +2751,79 @@ pub struct UnassignedIssueEvent {
     /// A GitHub user.
     pub assigner: SimpleUser,
 }
+impl<'de> serde::Deserialize<'de> for UnassignedIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for UnassignedIssueEvent {
+    const NAME: &'static str = "UnassignedIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "assignee",
+            "assigner",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<SimpleUser> = None;
+        let mut f10: Option<SimpleUser> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(UnassignedIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            assignee: required(f9, NAMES[9])?,
+            assigner: required(f10, NAMES[10])?,
+        })
+    }
+}
 
 /// Milestoned Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MilestonedIssueEvent {
     pub id: i64,
@@ -1633,15 +2838,109 @@ pub struct MilestonedIssueEvent {
     pub performed_via_github_app: Option<Integration>,
     pub milestone: MilestonedIssueEventMilestone,
 }
+impl<'de> serde::Deserialize<'de> for MilestonedIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for MilestonedIssueEvent {
+    const NAME: &'static str = "MilestonedIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "milestone",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<MilestonedIssueEventMilestone> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(MilestonedIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            milestone: required(f9, NAMES[9])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MilestonedIssueEventMilestone {
     pub title: String,
 }
+impl<'de> serde::Deserialize<'de> for MilestonedIssueEventMilestone {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for MilestonedIssueEventMilestone {
+    const NAME: &'static str = "MilestonedIssueEventMilestone";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["title"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(MilestonedIssueEventMilestone {
+            title: required(f0, NAMES[0])?,
+        })
+    }
+}
 
 /// Demilestoned Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DemilestonedIssueEvent {
     pub id: i64,
@@ -1656,9 +2955,75 @@ pub struct DemilestonedIssueEvent {
     pub performed_via_github_app: Option<Integration>,
     pub milestone: MilestonedIssueEventMilestone,
 }
+impl<'de> serde::Deserialize<'de> for DemilestonedIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for DemilestonedIssueEvent {
+    const NAME: &'static str = "DemilestonedIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "milestone",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<MilestonedIssueEventMilestone> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DemilestonedIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            milestone: required(f9, NAMES[9])?,
+        })
+    }
+}
 
 /// Renamed Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RenamedIssueEvent {
     pub id: i64,
@@ -1673,16 +3038,113 @@ pub struct RenamedIssueEvent {
     pub performed_via_github_app: Option<Integration>,
     pub rename: RenamedIssueEventRename,
 }
+impl<'de> serde::Deserialize<'de> for RenamedIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RenamedIssueEvent {
+    const NAME: &'static str = "RenamedIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "rename",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<RenamedIssueEventRename> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RenamedIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            rename: required(f9, NAMES[9])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RenamedIssueEventRename {
     pub from: String,
     pub to: String,
 }
+impl<'de> serde::Deserialize<'de> for RenamedIssueEventRename {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RenamedIssueEventRename {
+    const NAME: &'static str = "RenamedIssueEventRename";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["from", "to"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RenamedIssueEventRename {
+            from: required(f0, NAMES[0])?,
+            to: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Review Requested Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ReviewRequestedIssueEvent {
     pub id: i64,
@@ -1698,15 +3160,87 @@ pub struct ReviewRequestedIssueEvent {
     /// A GitHub user.
     pub review_requester: SimpleUser,
     /// Groups of organization members that gives permissions on specified repositories.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_team: Option<Team>,
     /// A GitHub user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_reviewer: Option<SimpleUser>,
+}
+impl<'de> serde::Deserialize<'de> for ReviewRequestedIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ReviewRequestedIssueEvent {
+    const NAME: &'static str = "ReviewRequestedIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "review_requester",
+            "requested_team",
+            "requested_reviewer",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<SimpleUser> = None;
+        let mut f10: Option<Option<Team>> = None;
+        let mut f11: Option<Option<SimpleUser>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ReviewRequestedIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            review_requester: required(f9, NAMES[9])?,
+            requested_team: f10.flatten(),
+            requested_reviewer: f11.flatten(),
+        })
+    }
 }
 
 /// Review Request Removed Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ReviewRequestRemovedIssueEvent {
     pub id: i64,
@@ -1722,15 +3256,87 @@ pub struct ReviewRequestRemovedIssueEvent {
     /// A GitHub user.
     pub review_requester: SimpleUser,
     /// Groups of organization members that gives permissions on specified repositories.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_team: Option<Team>,
     /// A GitHub user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_reviewer: Option<SimpleUser>,
+}
+impl<'de> serde::Deserialize<'de> for ReviewRequestRemovedIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ReviewRequestRemovedIssueEvent {
+    const NAME: &'static str = "ReviewRequestRemovedIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "review_requester",
+            "requested_team",
+            "requested_reviewer",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<SimpleUser> = None;
+        let mut f10: Option<Option<Team>> = None;
+        let mut f11: Option<Option<SimpleUser>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ReviewRequestRemovedIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            review_requester: required(f9, NAMES[9])?,
+            requested_team: f10.flatten(),
+            requested_reviewer: f11.flatten(),
+        })
+    }
 }
 
 /// Review Dismissed Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ReviewDismissedIssueEvent {
     pub id: i64,
@@ -1745,19 +3351,126 @@ pub struct ReviewDismissedIssueEvent {
     pub performed_via_github_app: Option<Integration>,
     pub dismissed_review: ReviewDismissedIssueEventDismissedReview,
 }
+impl<'de> serde::Deserialize<'de> for ReviewDismissedIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ReviewDismissedIssueEvent {
+    const NAME: &'static str = "ReviewDismissedIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "dismissed_review",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<ReviewDismissedIssueEventDismissedReview> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ReviewDismissedIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            dismissed_review: required(f9, NAMES[9])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ReviewDismissedIssueEventDismissedReview {
     pub state: String,
     pub review_id: i64,
     pub dismissal_message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissal_commit_id: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for ReviewDismissedIssueEventDismissedReview {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ReviewDismissedIssueEventDismissedReview {
+    const NAME: &'static str = "ReviewDismissedIssueEventDismissedReview";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "state",
+            "review_id",
+            "dismissal_message",
+            "dismissal_commit_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ReviewDismissedIssueEventDismissedReview {
+            state: required(f0, NAMES[0])?,
+            review_id: required(f1, NAMES[1])?,
+            dismissal_message: f2.flatten(),
+            dismissal_commit_id: f3.flatten(),
+        })
+    }
 }
 
 /// Locked Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LockedIssueEvent {
     pub id: i64,
@@ -1772,9 +3485,75 @@ pub struct LockedIssueEvent {
     pub performed_via_github_app: Option<Integration>,
     pub lock_reason: Option<String>,
 }
+impl<'de> serde::Deserialize<'de> for LockedIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for LockedIssueEvent {
+    const NAME: &'static str = "LockedIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "lock_reason",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(LockedIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            lock_reason: f9.flatten(),
+        })
+    }
+}
 
 /// Added to Project Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AddedToProjectIssueEvent {
     pub id: i64,
@@ -1787,11 +3566,76 @@ pub struct AddedToProjectIssueEvent {
     pub commit_url: Option<String>,
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_card: Option<AddedToProjectIssueEventProjectCard>,
 }
+impl<'de> serde::Deserialize<'de> for AddedToProjectIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for AddedToProjectIssueEvent {
+    const NAME: &'static str = "AddedToProjectIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "project_card",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<Option<AddedToProjectIssueEventProjectCard>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AddedToProjectIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            project_card: f9.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AddedToProjectIssueEventProjectCard {
     pub id: i64,
@@ -1799,12 +3643,61 @@ pub struct AddedToProjectIssueEventProjectCard {
     pub project_id: i64,
     pub project_url: String,
     pub column_name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_column_name: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for AddedToProjectIssueEventProjectCard {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for AddedToProjectIssueEventProjectCard {
+    const NAME: &'static str = "AddedToProjectIssueEventProjectCard";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "url",
+            "project_id",
+            "project_url",
+            "column_name",
+            "previous_column_name",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AddedToProjectIssueEventProjectCard {
+            id: required(f0, NAMES[0])?,
+            url: required(f1, NAMES[1])?,
+            project_id: required(f2, NAMES[2])?,
+            project_url: required(f3, NAMES[3])?,
+            column_name: required(f4, NAMES[4])?,
+            previous_column_name: f5.flatten(),
+        })
+    }
 }
 
 /// Moved Column in Project Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MovedColumnInProjectIssueEvent {
     pub id: i64,
@@ -1817,12 +3710,77 @@ pub struct MovedColumnInProjectIssueEvent {
     pub commit_url: Option<String>,
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_card: Option<AddedToProjectIssueEventProjectCard>,
+}
+impl<'de> serde::Deserialize<'de> for MovedColumnInProjectIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for MovedColumnInProjectIssueEvent {
+    const NAME: &'static str = "MovedColumnInProjectIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "project_card",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<Option<AddedToProjectIssueEventProjectCard>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(MovedColumnInProjectIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            project_card: f9.flatten(),
+        })
+    }
 }
 
 /// Removed from Project Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RemovedFromProjectIssueEvent {
     pub id: i64,
@@ -1835,12 +3793,77 @@ pub struct RemovedFromProjectIssueEvent {
     pub commit_url: Option<String>,
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_card: Option<AddedToProjectIssueEventProjectCard>,
+}
+impl<'de> serde::Deserialize<'de> for RemovedFromProjectIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RemovedFromProjectIssueEvent {
+    const NAME: &'static str = "RemovedFromProjectIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "project_card",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<Option<AddedToProjectIssueEventProjectCard>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RemovedFromProjectIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            project_card: f9.flatten(),
+        })
+    }
 }
 
 /// Converted Note to Issue Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ConvertedNoteToIssueIssueEvent {
     pub id: i64,
@@ -1854,12 +3877,77 @@ pub struct ConvertedNoteToIssueIssueEvent {
     pub created_at: String,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     pub performed_via_github_app: Option<Integration>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_card: Option<AddedToProjectIssueEventProjectCard>,
+}
+impl<'de> serde::Deserialize<'de> for ConvertedNoteToIssueIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ConvertedNoteToIssueIssueEvent {
+    const NAME: &'static str = "ConvertedNoteToIssueIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "project_card",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<Option<AddedToProjectIssueEventProjectCard>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ConvertedNoteToIssueIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            project_card: f9.flatten(),
+        })
+    }
 }
 
 /// Issue Type Added Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssueTypeAddedIssueEvent {
     pub id: i64,
@@ -1875,12 +3963,81 @@ pub struct IssueTypeAddedIssueEvent {
     /// The type of issue.
     pub issue_type: Option<IssueTypeWebhook>,
     /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<NullableIssueEventIntent>,
+}
+impl<'de> serde::Deserialize<'de> for IssueTypeAddedIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for IssueTypeAddedIssueEvent {
+    const NAME: &'static str = "IssueTypeAddedIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "issue_type",
+            "intent",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<Option<IssueTypeWebhook>> = None;
+        let mut f10: Option<Option<NullableIssueEventIntent>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssueTypeAddedIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            issue_type: f9.flatten(),
+            intent: f10.flatten(),
+        })
+    }
 }
 
 /// Issue Type Removed Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssueTypeRemovedIssueEvent {
     pub id: i64,
@@ -1896,12 +4053,81 @@ pub struct IssueTypeRemovedIssueEvent {
     /// The type of issue.
     pub prev_issue_type: Option<IssueTypeWebhook>,
     /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<NullableIssueEventIntent>,
+}
+impl<'de> serde::Deserialize<'de> for IssueTypeRemovedIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for IssueTypeRemovedIssueEvent {
+    const NAME: &'static str = "IssueTypeRemovedIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "prev_issue_type",
+            "intent",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<Option<IssueTypeWebhook>> = None;
+        let mut f10: Option<Option<NullableIssueEventIntent>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssueTypeRemovedIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            prev_issue_type: f9.flatten(),
+            intent: f10.flatten(),
+        })
+    }
 }
 
 /// Issue Type Changed Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssueTypeChangedIssueEvent {
     pub id: i64,
@@ -1919,12 +4145,85 @@ pub struct IssueTypeChangedIssueEvent {
     /// The type of issue.
     pub prev_issue_type: Option<IssueTypeWebhook>,
     /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<NullableIssueEventIntent>,
+}
+impl<'de> serde::Deserialize<'de> for IssueTypeChangedIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for IssueTypeChangedIssueEvent {
+    const NAME: &'static str = "IssueTypeChangedIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "issue_type",
+            "prev_issue_type",
+            "intent",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<Option<IssueTypeWebhook>> = None;
+        let mut f10: Option<Option<IssueTypeWebhook>> = None;
+        let mut f11: Option<Option<NullableIssueEventIntent>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssueTypeChangedIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            issue_type: f9.flatten(),
+            prev_issue_type: f10.flatten(),
+            intent: f11.flatten(),
+        })
+    }
 }
 
 /// Sub-issue Added Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SubIssueAddedIssueEvent {
     pub id: i64,
@@ -1940,9 +4239,75 @@ pub struct SubIssueAddedIssueEvent {
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub sub_issue: Option<NullableIssueReference>,
 }
+impl<'de> serde::Deserialize<'de> for SubIssueAddedIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SubIssueAddedIssueEvent {
+    const NAME: &'static str = "SubIssueAddedIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "sub_issue",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<Option<NullableIssueReference>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SubIssueAddedIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            sub_issue: f9.flatten(),
+        })
+    }
+}
 
 /// Sub-issue Removed Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SubIssueRemovedIssueEvent {
     pub id: i64,
@@ -1958,9 +4323,75 @@ pub struct SubIssueRemovedIssueEvent {
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub sub_issue: Option<NullableIssueReference>,
 }
+impl<'de> serde::Deserialize<'de> for SubIssueRemovedIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SubIssueRemovedIssueEvent {
+    const NAME: &'static str = "SubIssueRemovedIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "sub_issue",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<Option<NullableIssueReference>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SubIssueRemovedIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            sub_issue: f9.flatten(),
+        })
+    }
+}
 
 /// Parent-issue Added Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ParentIssueAddedIssueEvent {
     pub id: i64,
@@ -1976,9 +4407,75 @@ pub struct ParentIssueAddedIssueEvent {
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub parent_issue: Option<NullableIssueReference>,
 }
+impl<'de> serde::Deserialize<'de> for ParentIssueAddedIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ParentIssueAddedIssueEvent {
+    const NAME: &'static str = "ParentIssueAddedIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "parent_issue",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<Option<NullableIssueReference>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ParentIssueAddedIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            parent_issue: f9.flatten(),
+        })
+    }
+}
 
 /// Parent-issue Removed Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ParentIssueRemovedIssueEvent {
     pub id: i64,
@@ -1994,9 +4491,75 @@ pub struct ParentIssueRemovedIssueEvent {
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub parent_issue: Option<NullableIssueReference>,
 }
+impl<'de> serde::Deserialize<'de> for ParentIssueRemovedIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ParentIssueRemovedIssueEvent {
+    const NAME: &'static str = "ParentIssueRemovedIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "parent_issue",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<Option<NullableIssueReference>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ParentIssueRemovedIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            parent_issue: f9.flatten(),
+        })
+    }
+}
 
 /// Blocked-by Added Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BlockedByAddedIssueEvent {
     pub id: i64,
@@ -2012,9 +4575,75 @@ pub struct BlockedByAddedIssueEvent {
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub blocked_by: Option<NullableIssueReference>,
 }
+impl<'de> serde::Deserialize<'de> for BlockedByAddedIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BlockedByAddedIssueEvent {
+    const NAME: &'static str = "BlockedByAddedIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "blocked_by",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<Option<NullableIssueReference>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BlockedByAddedIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            blocked_by: f9.flatten(),
+        })
+    }
+}
 
 /// Blocked-by Removed Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BlockedByRemovedIssueEvent {
     pub id: i64,
@@ -2030,9 +4659,75 @@ pub struct BlockedByRemovedIssueEvent {
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub blocked_by: Option<NullableIssueReference>,
 }
+impl<'de> serde::Deserialize<'de> for BlockedByRemovedIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BlockedByRemovedIssueEvent {
+    const NAME: &'static str = "BlockedByRemovedIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "blocked_by",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<Option<NullableIssueReference>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BlockedByRemovedIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            blocked_by: f9.flatten(),
+        })
+    }
+}
 
 /// Blocking Added Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BlockingAddedIssueEvent {
     pub id: i64,
@@ -2048,9 +4743,75 @@ pub struct BlockingAddedIssueEvent {
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub blocking: Option<NullableIssueReference>,
 }
+impl<'de> serde::Deserialize<'de> for BlockingAddedIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BlockingAddedIssueEvent {
+    const NAME: &'static str = "BlockingAddedIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "blocking",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<Option<NullableIssueReference>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BlockingAddedIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            blocking: f9.flatten(),
+        })
+    }
+}
 
 /// Blocking Removed Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BlockingRemovedIssueEvent {
     pub id: i64,
@@ -2065,6 +4826,72 @@ pub struct BlockingRemovedIssueEvent {
     pub performed_via_github_app: Option<Integration>,
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub blocking: Option<NullableIssueReference>,
+}
+impl<'de> serde::Deserialize<'de> for BlockingRemovedIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BlockingRemovedIssueEvent {
+    const NAME: &'static str = "BlockingRemovedIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "blocking",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<Option<NullableIssueReference>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BlockingRemovedIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            blocking: f9.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -2502,7 +5329,7 @@ crate::open_enum! {
 }
 
 /// An agent-proposed change to an issue that a maintainer can approve or dismiss.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssueSuggestion {
     /// The unique identifier of the suggestion.
@@ -2531,6 +5358,84 @@ pub struct IssueSuggestion {
     pub created_at: crate::Timestamp,
     /// The time the suggestion was last updated.
     pub updated_at: crate::Timestamp,
+}
+impl<'de> serde::Deserialize<'de> for IssueSuggestion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for IssueSuggestion {
+    const NAME: &'static str = "IssueSuggestion";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "issue_id",
+            "action",
+            "state",
+            "target_id",
+            "target_value",
+            "rationale",
+            "confidence",
+            "actor_id",
+            "issue_event_id",
+            "resolved_by",
+            "created_at",
+            "updated_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<IssueSuggestionAction> = None;
+        let mut f3: Option<IssueSuggestionState> = None;
+        let mut f4: Option<Option<i64>> = None;
+        let mut f5: Option<Option<IssueSuggestionTargetValue>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<IssueSuggestionConfidence>> = None;
+        let mut f8: Option<Option<i64>> = None;
+        let mut f9: Option<Option<i64>> = None;
+        let mut f10: Option<Option<i64>> = None;
+        let mut f11: Option<crate::Timestamp> = None;
+        let mut f12: Option<crate::Timestamp> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssueSuggestion {
+            id: required(f0, NAMES[0])?,
+            issue_id: required(f1, NAMES[1])?,
+            action: required(f2, NAMES[2])?,
+            state: required(f3, NAMES[3])?,
+            target_id: f4.flatten(),
+            target_value: f5.flatten(),
+            rationale: f6.flatten(),
+            confidence: f7.flatten(),
+            actor_id: f8.flatten(),
+            issue_event_id: f9.flatten(),
+            resolved_by: f10.flatten(),
+            created_at: required(f11, NAMES[11])?,
+            updated_at: required(f12, NAMES[12])?,
+        })
+    }
 }
 
 crate::open_enum! {
@@ -2797,7 +5702,7 @@ impl From<BlockingRemovedIssueEvent> for TimelineIssueEvents {
 }
 
 /// Timeline Comment Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TimelineCommentEvent {
     pub event: String,
@@ -2809,11 +5714,8 @@ pub struct TimelineCommentEvent {
     /// URL for the issue comment
     pub url: String,
     /// Contents of the issue comment
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_text: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_html: Option<String>,
     pub html_url: String,
     /// A GitHub user.
@@ -2823,47 +5725,208 @@ pub struct TimelineCommentEvent {
     pub issue_url: String,
     /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performed_via_github_app: Option<Integration>,
     /// Reaction Rollup
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
     /// Context around who pinned an issue comment and when it was pinned.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<NullablePinnedIssueComment>,
     /// Details about why an issue comment was minimized.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimized: Option<NullableIssueCommentMinimized>,
+}
+impl<'de> serde::Deserialize<'de> for TimelineCommentEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for TimelineCommentEvent {
+    const NAME: &'static str = "TimelineCommentEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "event",
+            "actor",
+            "id",
+            "node_id",
+            "url",
+            "body",
+            "body_text",
+            "body_html",
+            "html_url",
+            "user",
+            "created_at",
+            "updated_at",
+            "issue_url",
+            "author_association",
+            "performed_via_github_app",
+            "reactions",
+            "pin",
+            "minimized",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<SimpleUser> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<SimpleUser> = None;
+        let mut f10: Option<crate::Timestamp> = None;
+        let mut f11: Option<crate::Timestamp> = None;
+        let mut f12: Option<String> = None;
+        let mut f13: Option<AuthorAssociation> = None;
+        let mut f14: Option<Option<Integration>> = None;
+        let mut f15: Option<Option<ReactionRollup>> = None;
+        let mut f16: Option<Option<NullablePinnedIssueComment>> = None;
+        let mut f17: Option<Option<NullableIssueCommentMinimized>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(TimelineCommentEvent {
+            event: required(f0, NAMES[0])?,
+            actor: required(f1, NAMES[1])?,
+            id: required(f2, NAMES[2])?,
+            node_id: required(f3, NAMES[3])?,
+            url: required(f4, NAMES[4])?,
+            body: f5.flatten(),
+            body_text: f6.flatten(),
+            body_html: f7.flatten(),
+            html_url: required(f8, NAMES[8])?,
+            user: required(f9, NAMES[9])?,
+            created_at: required(f10, NAMES[10])?,
+            updated_at: required(f11, NAMES[11])?,
+            issue_url: required(f12, NAMES[12])?,
+            author_association: required(f13, NAMES[13])?,
+            performed_via_github_app: f14.flatten(),
+            reactions: f15.flatten(),
+            pin: f16.flatten(),
+            minimized: f17.flatten(),
+        })
+    }
 }
 
 /// Timeline Cross Referenced Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TimelineCrossReferencedEvent {
     pub event: String,
     /// A GitHub user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<SimpleUser>,
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
     pub source: TimelineCrossReferencedEventSource,
 }
+impl<'de> serde::Deserialize<'de> for TimelineCrossReferencedEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for TimelineCrossReferencedEvent {
+    const NAME: &'static str = "TimelineCrossReferencedEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["event", "actor", "created_at", "updated_at", "source"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<SimpleUser>> = None;
+        let mut f2: Option<crate::Timestamp> = None;
+        let mut f3: Option<crate::Timestamp> = None;
+        let mut f4: Option<TimelineCrossReferencedEventSource> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(TimelineCrossReferencedEvent {
+            event: required(f0, NAMES[0])?,
+            actor: f1.flatten(),
+            created_at: required(f2, NAMES[2])?,
+            updated_at: required(f3, NAMES[3])?,
+            source: required(f4, NAMES[4])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TimelineCrossReferencedEventSource {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
     /// Issues are a great way to keep track of tasks, enhancements, and bugs for your projects.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue: Option<Issue>,
+}
+impl<'de> serde::Deserialize<'de> for TimelineCrossReferencedEventSource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for TimelineCrossReferencedEventSource {
+    const NAME: &'static str = "TimelineCrossReferencedEventSource";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["type", "issue"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<Issue>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(TimelineCrossReferencedEventSource {
+            r#type: f0.flatten(),
+            issue: f1.flatten(),
+        })
+    }
 }
 
 /// Timeline Committed Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TimelineCommittedEvent {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
     /// SHA for the commit
     pub sha: String,
@@ -2880,9 +5943,79 @@ pub struct TimelineCommittedEvent {
     pub verification: GitCommitVerification,
     pub html_url: String,
 }
+impl<'de> serde::Deserialize<'de> for TimelineCommittedEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for TimelineCommittedEvent {
+    const NAME: &'static str = "TimelineCommittedEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "event",
+            "sha",
+            "node_id",
+            "url",
+            "author",
+            "committer",
+            "message",
+            "tree",
+            "parents",
+            "verification",
+            "html_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<GitCommitAuthor> = None;
+        let mut f5: Option<GitCommitAuthor> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<ShortBranchCommit> = None;
+        let mut f8: Option<Vec<GitCommitParentsItem>> = None;
+        let mut f9: Option<GitCommitVerification> = None;
+        let mut f10: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(TimelineCommittedEvent {
+            event: f0.flatten(),
+            sha: required(f1, NAMES[1])?,
+            node_id: required(f2, NAMES[2])?,
+            url: required(f3, NAMES[3])?,
+            author: required(f4, NAMES[4])?,
+            committer: required(f5, NAMES[5])?,
+            message: required(f6, NAMES[6])?,
+            tree: required(f7, NAMES[7])?,
+            parents: required(f8, NAMES[8])?,
+            verification: required(f9, NAMES[9])?,
+            html_url: required(f10, NAMES[10])?,
+        })
+    }
+}
 
 /// Timeline Reviewed Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TimelineReviewedEvent {
     pub event: String,
@@ -2896,50 +6029,195 @@ pub struct TimelineReviewedEvent {
     pub state: String,
     pub html_url: String,
     pub pull_request_url: String,
-    #[serde(rename = "_links")]
     pub links: PullRequestReviewEventReviewLinks,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submitted_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
     /// A commit SHA for the review.
     pub commit_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_html: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_text: Option<String>,
     /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
 }
+impl<'de> serde::Deserialize<'de> for TimelineReviewedEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for TimelineReviewedEvent {
+    const NAME: &'static str = "TimelineReviewedEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "event",
+            "id",
+            "node_id",
+            "user",
+            "body",
+            "state",
+            "html_url",
+            "pull_request_url",
+            "_links",
+            "submitted_at",
+            "updated_at",
+            "commit_id",
+            "body_html",
+            "body_text",
+            "author_association",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<PullRequestReviewEventReviewLinks> = None;
+        let mut f9: Option<Option<crate::Timestamp>> = None;
+        let mut f10: Option<Option<crate::Timestamp>> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<String>> = None;
+        let mut f14: Option<AuthorAssociation> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(TimelineReviewedEvent {
+            event: required(f0, NAMES[0])?,
+            id: required(f1, NAMES[1])?,
+            node_id: required(f2, NAMES[2])?,
+            user: required(f3, NAMES[3])?,
+            body: f4.flatten(),
+            state: required(f5, NAMES[5])?,
+            html_url: required(f6, NAMES[6])?,
+            pull_request_url: required(f7, NAMES[7])?,
+            links: required(f8, NAMES[8])?,
+            submitted_at: f9.flatten(),
+            updated_at: f10.flatten(),
+            commit_id: required(f11, NAMES[11])?,
+            body_html: f12.flatten(),
+            body_text: f13.flatten(),
+            author_association: required(f14, NAMES[14])?,
+        })
+    }
+}
 
 /// Timeline Line Commented Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TimelineLineCommentedEvent {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<Vec<PullRequestReviewComment>>,
+}
+impl<'de> serde::Deserialize<'de> for TimelineLineCommentedEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for TimelineLineCommentedEvent {
+    const NAME: &'static str = "TimelineLineCommentedEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["event", "node_id", "comments"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<Vec<PullRequestReviewComment>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(TimelineLineCommentedEvent {
+            event: f0.flatten(),
+            node_id: f1.flatten(),
+            comments: f2.flatten(),
+        })
+    }
 }
 
 /// Timeline Commit Commented Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TimelineCommitCommentedEvent {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<Vec<CommitComment>>,
+}
+impl<'de> serde::Deserialize<'de> for TimelineCommitCommentedEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for TimelineCommitCommentedEvent {
+    const NAME: &'static str = "TimelineCommitCommentedEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["event", "node_id", "commit_id", "comments"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<Vec<CommitComment>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(TimelineCommitCommentedEvent {
+            event: f0.flatten(),
+            node_id: f1.flatten(),
+            commit_id: f2.flatten(),
+            comments: f3.flatten(),
+        })
+    }
 }
 
 /// Timeline Assigned Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TimelineAssignedIssueEvent {
     pub id: i64,
@@ -2955,12 +6233,81 @@ pub struct TimelineAssignedIssueEvent {
     /// A GitHub user.
     pub assignee: SimpleUser,
     /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<NullableIssueEventIntent>,
+}
+impl<'de> serde::Deserialize<'de> for TimelineAssignedIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for TimelineAssignedIssueEvent {
+    const NAME: &'static str = "TimelineAssignedIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "assignee",
+            "intent",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<SimpleUser> = None;
+        let mut f10: Option<Option<NullableIssueEventIntent>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(TimelineAssignedIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            assignee: required(f9, NAMES[9])?,
+            intent: f10.flatten(),
+        })
+    }
 }
 
 /// Timeline Unassigned Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TimelineUnassignedIssueEvent {
     pub id: i64,
@@ -2976,9 +6323,75 @@ pub struct TimelineUnassignedIssueEvent {
     /// A GitHub user.
     pub assignee: SimpleUser,
 }
+impl<'de> serde::Deserialize<'de> for TimelineUnassignedIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for TimelineUnassignedIssueEvent {
+    const NAME: &'static str = "TimelineUnassignedIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "assignee",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<SimpleUser> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(TimelineUnassignedIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            assignee: required(f9, NAMES[9])?,
+        })
+    }
+}
 
 /// State Change Issue Event
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct StateChangeIssueEvent {
     pub id: i64,
@@ -2991,11 +6404,79 @@ pub struct StateChangeIssueEvent {
     pub commit_url: Option<String>,
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<NullableIssueEventIntent>,
+}
+impl<'de> serde::Deserialize<'de> for StateChangeIssueEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for StateChangeIssueEvent {
+    const NAME: &'static str = "StateChangeIssueEvent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "actor",
+            "event",
+            "commit_id",
+            "commit_url",
+            "created_at",
+            "performed_via_github_app",
+            "state_reason",
+            "intent",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<Integration>> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<Option<NullableIssueEventIntent>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(StateChangeIssueEvent {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            actor: required(f3, NAMES[3])?,
+            event: required(f4, NAMES[4])?,
+            commit_id: f5.flatten(),
+            commit_url: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            performed_via_github_app: f8.flatten(),
+            state_reason: f9.flatten(),
+            intent: f10.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]

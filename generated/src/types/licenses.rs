@@ -4,7 +4,7 @@
 use super::*;
 
 /// License
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct License {
     pub key: String,
@@ -21,9 +21,87 @@ pub struct License {
     pub body: String,
     pub featured: bool,
 }
+impl<'de> serde::Deserialize<'de> for License {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for License {
+    const NAME: &'static str = "License";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "key",
+            "name",
+            "spdx_id",
+            "url",
+            "node_id",
+            "html_url",
+            "description",
+            "implementation",
+            "permissions",
+            "conditions",
+            "limitations",
+            "body",
+            "featured",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Vec<String>> = None;
+        let mut f9: Option<Vec<String>> = None;
+        let mut f10: Option<Vec<String>> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(License {
+            key: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            spdx_id: f2.flatten(),
+            url: f3.flatten(),
+            node_id: required(f4, NAMES[4])?,
+            html_url: required(f5, NAMES[5])?,
+            description: required(f6, NAMES[6])?,
+            implementation: required(f7, NAMES[7])?,
+            permissions: required(f8, NAMES[8])?,
+            conditions: required(f9, NAMES[9])?,
+            limitations: required(f10, NAMES[10])?,
+            body: required(f11, NAMES[11])?,
+            featured: required(f12, NAMES[12])?,
+        })
+    }
+}
 
 /// License Content
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LicenseContent {
     pub name: String,
@@ -37,8 +115,85 @@ pub struct LicenseContent {
     pub r#type: String,
     pub content: String,
     pub encoding: String,
-    #[serde(rename = "_links")]
     pub links: ContentDirectoryItemLinks,
     pub license: Option<LicenseSimple>,
+}
+impl<'de> serde::Deserialize<'de> for LicenseContent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for LicenseContent {
+    const NAME: &'static str = "LicenseContent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "name",
+            "path",
+            "sha",
+            "size",
+            "url",
+            "html_url",
+            "git_url",
+            "download_url",
+            "type",
+            "content",
+            "encoding",
+            "_links",
+            "license",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<i64> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<ContentDirectoryItemLinks> = None;
+        let mut f12: Option<Option<LicenseSimple>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(LicenseContent {
+            name: required(f0, NAMES[0])?,
+            path: required(f1, NAMES[1])?,
+            sha: required(f2, NAMES[2])?,
+            size: required(f3, NAMES[3])?,
+            url: required(f4, NAMES[4])?,
+            html_url: f5.flatten(),
+            git_url: f6.flatten(),
+            download_url: f7.flatten(),
+            r#type: required(f8, NAMES[8])?,
+            content: required(f9, NAMES[9])?,
+            encoding: required(f10, NAMES[10])?,
+            links: required(f11, NAMES[11])?,
+            license: f12.flatten(),
+        })
+    }
 }
 

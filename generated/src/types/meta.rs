@@ -3,7 +3,7 @@
 #![allow(deprecated, reason = "deprecated schemas are still generated, marked `#[deprecated]`")]
 use super::*;
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Root {
     pub current_user_url: String,
@@ -18,7 +18,6 @@ pub struct Root {
     pub followers_url: String,
     pub following_url: String,
     pub gists_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hub_url: Option<String>,
     pub issue_search_url: String,
     pub issues_url: String,
@@ -35,104 +34,488 @@ pub struct Root {
     pub current_user_repositories_url: String,
     pub starred_url: String,
     pub starred_gists_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic_search_url: Option<String>,
     pub user_url: String,
     pub user_organizations_url: String,
     pub user_repositories_url: String,
     pub user_search_url: String,
 }
+impl<'de> serde::Deserialize<'de> for Root {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Root {
+    const NAME: &'static str = "Root";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "current_user_url",
+            "current_user_authorizations_html_url",
+            "authorizations_url",
+            "code_search_url",
+            "commit_search_url",
+            "emails_url",
+            "emojis_url",
+            "events_url",
+            "feeds_url",
+            "followers_url",
+            "following_url",
+            "gists_url",
+            "hub_url",
+            "issue_search_url",
+            "issues_url",
+            "keys_url",
+            "label_search_url",
+            "notifications_url",
+            "organization_url",
+            "organization_repositories_url",
+            "organization_teams_url",
+            "public_gists_url",
+            "rate_limit_url",
+            "repository_url",
+            "repository_search_url",
+            "current_user_repositories_url",
+            "starred_url",
+            "starred_gists_url",
+            "topic_search_url",
+            "user_url",
+            "user_organizations_url",
+            "user_repositories_url",
+            "user_search_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<String> = None;
+        let mut f14: Option<String> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<String> = None;
+        let mut f18: Option<String> = None;
+        let mut f19: Option<String> = None;
+        let mut f20: Option<String> = None;
+        let mut f21: Option<String> = None;
+        let mut f22: Option<String> = None;
+        let mut f23: Option<String> = None;
+        let mut f24: Option<String> = None;
+        let mut f25: Option<String> = None;
+        let mut f26: Option<String> = None;
+        let mut f27: Option<String> = None;
+        let mut f28: Option<Option<String>> = None;
+        let mut f29: Option<String> = None;
+        let mut f30: Option<String> = None;
+        let mut f31: Option<String> = None;
+        let mut f32: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Root {
+            current_user_url: required(f0, NAMES[0])?,
+            current_user_authorizations_html_url: required(f1, NAMES[1])?,
+            authorizations_url: required(f2, NAMES[2])?,
+            code_search_url: required(f3, NAMES[3])?,
+            commit_search_url: required(f4, NAMES[4])?,
+            emails_url: required(f5, NAMES[5])?,
+            emojis_url: required(f6, NAMES[6])?,
+            events_url: required(f7, NAMES[7])?,
+            feeds_url: required(f8, NAMES[8])?,
+            followers_url: required(f9, NAMES[9])?,
+            following_url: required(f10, NAMES[10])?,
+            gists_url: required(f11, NAMES[11])?,
+            hub_url: f12.flatten(),
+            issue_search_url: required(f13, NAMES[13])?,
+            issues_url: required(f14, NAMES[14])?,
+            keys_url: required(f15, NAMES[15])?,
+            label_search_url: required(f16, NAMES[16])?,
+            notifications_url: required(f17, NAMES[17])?,
+            organization_url: required(f18, NAMES[18])?,
+            organization_repositories_url: required(f19, NAMES[19])?,
+            organization_teams_url: required(f20, NAMES[20])?,
+            public_gists_url: required(f21, NAMES[21])?,
+            rate_limit_url: required(f22, NAMES[22])?,
+            repository_url: required(f23, NAMES[23])?,
+            repository_search_url: required(f24, NAMES[24])?,
+            current_user_repositories_url: required(f25, NAMES[25])?,
+            starred_url: required(f26, NAMES[26])?,
+            starred_gists_url: required(f27, NAMES[27])?,
+            topic_search_url: f28.flatten(),
+            user_url: required(f29, NAMES[29])?,
+            user_organizations_url: required(f30, NAMES[30])?,
+            user_repositories_url: required(f31, NAMES[31])?,
+            user_search_url: required(f32, NAMES[32])?,
+        })
+    }
+}
 
 /// Api Overview
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ApiOverview {
     pub verifiable_password_authentication: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh_key_fingerprints: Option<ApiOverviewSshKeyFingerprints>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh_keys: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub github_enterprise_importer: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub packages: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pages: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub importer: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions_macos: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codespaces: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copilot: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_signing_keys: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domains: Option<ApiOverviewDomains>,
 }
+impl<'de> serde::Deserialize<'de> for ApiOverview {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ApiOverview {
+    const NAME: &'static str = "ApiOverview";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "verifiable_password_authentication",
+            "ssh_key_fingerprints",
+            "ssh_keys",
+            "hooks",
+            "github_enterprise_importer",
+            "web",
+            "api",
+            "git",
+            "packages",
+            "pages",
+            "importer",
+            "actions",
+            "actions_macos",
+            "codespaces",
+            "dependabot",
+            "copilot",
+            "commit_signing_keys",
+            "domains",
+        ];
+        let mut next = 0;
+        let mut f0: Option<bool> = None;
+        let mut f1: Option<Option<ApiOverviewSshKeyFingerprints>> = None;
+        let mut f2: Option<Option<Vec<String>>> = None;
+        let mut f3: Option<Option<Vec<String>>> = None;
+        let mut f4: Option<Option<Vec<String>>> = None;
+        let mut f5: Option<Option<Vec<String>>> = None;
+        let mut f6: Option<Option<Vec<String>>> = None;
+        let mut f7: Option<Option<Vec<String>>> = None;
+        let mut f8: Option<Option<Vec<String>>> = None;
+        let mut f9: Option<Option<Vec<String>>> = None;
+        let mut f10: Option<Option<Vec<String>>> = None;
+        let mut f11: Option<Option<Vec<String>>> = None;
+        let mut f12: Option<Option<Vec<String>>> = None;
+        let mut f13: Option<Option<Vec<String>>> = None;
+        let mut f14: Option<Option<Vec<String>>> = None;
+        let mut f15: Option<Option<Vec<String>>> = None;
+        let mut f16: Option<Option<Vec<String>>> = None;
+        let mut f17: Option<Option<ApiOverviewDomains>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ApiOverview {
+            verifiable_password_authentication: required(f0, NAMES[0])?,
+            ssh_key_fingerprints: f1.flatten(),
+            ssh_keys: f2.flatten(),
+            hooks: f3.flatten(),
+            github_enterprise_importer: f4.flatten(),
+            web: f5.flatten(),
+            api: f6.flatten(),
+            git: f7.flatten(),
+            packages: f8.flatten(),
+            pages: f9.flatten(),
+            importer: f10.flatten(),
+            actions: f11.flatten(),
+            actions_macos: f12.flatten(),
+            codespaces: f13.flatten(),
+            dependabot: f14.flatten(),
+            copilot: f15.flatten(),
+            commit_signing_keys: f16.flatten(),
+            domains: f17.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ApiOverviewSshKeyFingerprints {
-    #[serde(rename = "SHA256_RSA", default, skip_serializing_if = "Option::is_none")]
     pub sha256_rsa: Option<String>,
-    #[serde(rename = "SHA256_DSA", default, skip_serializing_if = "Option::is_none")]
     pub sha256_dsa: Option<String>,
-    #[serde(rename = "SHA256_ECDSA", default, skip_serializing_if = "Option::is_none")]
     pub sha256_ecdsa: Option<String>,
-    #[serde(rename = "SHA256_ED25519", default, skip_serializing_if = "Option::is_none")]
     pub sha256_ed25519: Option<String>,
 }
+impl<'de> serde::Deserialize<'de> for ApiOverviewSshKeyFingerprints {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ApiOverviewSshKeyFingerprints {
+    const NAME: &'static str = "ApiOverviewSshKeyFingerprints";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "SHA256_RSA",
+            "SHA256_DSA",
+            "SHA256_ECDSA",
+            "SHA256_ED25519",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ApiOverviewSshKeyFingerprints {
+            sha256_rsa: f0.flatten(),
+            sha256_dsa: f1.flatten(),
+            sha256_ecdsa: f2.flatten(),
+            sha256_ed25519: f3.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ApiOverviewDomains {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub website: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codespaces: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copilot: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub packages: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions_inbound: Option<ApiOverviewDomainsActionsInbound>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact_attestations: Option<ApiOverviewDomainsArtifactAttestations>,
 }
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct ApiOverviewDomainsActionsInbound {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub full_domains: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wildcard_domains: Option<Vec<String>>,
+impl<'de> serde::Deserialize<'de> for ApiOverviewDomains {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ApiOverviewDomains {
+    const NAME: &'static str = "ApiOverviewDomains";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "website",
+            "codespaces",
+            "copilot",
+            "packages",
+            "storage",
+            "actions",
+            "actions_inbound",
+            "artifact_attestations",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<Vec<String>>> = None;
+        let mut f1: Option<Option<Vec<String>>> = None;
+        let mut f2: Option<Option<Vec<String>>> = None;
+        let mut f3: Option<Option<Vec<String>>> = None;
+        let mut f4: Option<Option<Vec<String>>> = None;
+        let mut f5: Option<Option<Vec<String>>> = None;
+        let mut f6: Option<Option<ApiOverviewDomainsActionsInbound>> = None;
+        let mut f7: Option<Option<ApiOverviewDomainsArtifactAttestations>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ApiOverviewDomains {
+            website: f0.flatten(),
+            codespaces: f1.flatten(),
+            copilot: f2.flatten(),
+            packages: f3.flatten(),
+            storage: f4.flatten(),
+            actions: f5.flatten(),
+            actions_inbound: f6.flatten(),
+            artifact_attestations: f7.flatten(),
+        })
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ApiOverviewDomainsActionsInbound {
+    pub full_domains: Option<Vec<String>>,
+    pub wildcard_domains: Option<Vec<String>>,
+}
+impl<'de> serde::Deserialize<'de> for ApiOverviewDomainsActionsInbound {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ApiOverviewDomainsActionsInbound {
+    const NAME: &'static str = "ApiOverviewDomainsActionsInbound";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["full_domains", "wildcard_domains"];
+        let mut next = 0;
+        let mut f0: Option<Option<Vec<String>>> = None;
+        let mut f1: Option<Option<Vec<String>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ApiOverviewDomainsActionsInbound {
+            full_domains: f0.flatten(),
+            wildcard_domains: f1.flatten(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ApiOverviewDomainsArtifactAttestations {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust_domain: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub services: Option<Vec<String>>,
+}
+impl<'de> serde::Deserialize<'de> for ApiOverviewDomainsArtifactAttestations {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ApiOverviewDomainsArtifactAttestations {
+    const NAME: &'static str = "ApiOverviewDomainsArtifactAttestations";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["trust_domain", "services"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<Vec<String>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ApiOverviewDomainsArtifactAttestations {
+            trust_domain: f0.flatten(),
+            services: f1.flatten(),
+        })
+    }
 }
 

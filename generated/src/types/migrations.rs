@@ -9,7 +9,7 @@ crate::open_enum! {
 }
 
 /// A migration.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Migration {
     pub id: i64,
@@ -17,14 +17,11 @@ pub struct Migration {
     pub guid: String,
     pub state: String,
     pub lock_repositories: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude_metadata: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude_git_data: Option<bool>,
     pub exclude_attachments: bool,
     pub exclude_releases: bool,
     pub exclude_owner_projects: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org_metadata_only: Option<bool>,
     /// The repositories included in the migration. Only returned for export migrations.
     pub repositories: Vec<Repository>,
@@ -32,11 +29,107 @@ pub struct Migration {
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
     pub node_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archive_url: Option<String>,
     /// Exclude related items from being returned in the response in order to improve performance of the request. The array can include any of: `"repositories"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude: Option<Vec<String>>,
+}
+impl<'de> serde::Deserialize<'de> for Migration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Migration {
+    const NAME: &'static str = "Migration";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "owner",
+            "guid",
+            "state",
+            "lock_repositories",
+            "exclude_metadata",
+            "exclude_git_data",
+            "exclude_attachments",
+            "exclude_releases",
+            "exclude_owner_projects",
+            "org_metadata_only",
+            "repositories",
+            "url",
+            "created_at",
+            "updated_at",
+            "node_id",
+            "archive_url",
+            "exclude",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Option<SimpleUser>> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<bool> = None;
+        let mut f5: Option<Option<bool>> = None;
+        let mut f6: Option<Option<bool>> = None;
+        let mut f7: Option<bool> = None;
+        let mut f8: Option<bool> = None;
+        let mut f9: Option<bool> = None;
+        let mut f10: Option<Option<bool>> = None;
+        let mut f11: Option<Vec<Repository>> = None;
+        let mut f12: Option<String> = None;
+        let mut f13: Option<crate::Timestamp> = None;
+        let mut f14: Option<crate::Timestamp> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<Option<String>> = None;
+        let mut f17: Option<Option<Vec<String>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Migration {
+            id: required(f0, NAMES[0])?,
+            owner: f1.flatten(),
+            guid: required(f2, NAMES[2])?,
+            state: required(f3, NAMES[3])?,
+            lock_repositories: required(f4, NAMES[4])?,
+            exclude_metadata: f5.flatten(),
+            exclude_git_data: f6.flatten(),
+            exclude_attachments: required(f7, NAMES[7])?,
+            exclude_releases: required(f8, NAMES[8])?,
+            exclude_owner_projects: required(f9, NAMES[9])?,
+            org_metadata_only: f10.flatten(),
+            repositories: required(f11, NAMES[11])?,
+            url: required(f12, NAMES[12])?,
+            created_at: required(f13, NAMES[13])?,
+            updated_at: required(f14, NAMES[14])?,
+            node_id: required(f15, NAMES[15])?,
+            archive_url: f16.flatten(),
+            exclude: f17.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -146,49 +239,151 @@ crate::open_enum! {
 }
 
 /// A repository import from an external source.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Import {
     pub vcs: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_lfs: Option<bool>,
     /// The URL of the originating repository.
     pub vcs_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub svc_root: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tfvc_project: Option<String>,
     pub status: ImportStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_text: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_step: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub import_percent: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_percent: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_large_files: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub large_files_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub large_files_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_choices: Option<Vec<ImportProjectChoicesItem>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authors_count: Option<i64>,
     pub url: String,
     pub html_url: String,
     pub authors_url: String,
     pub repository_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub svn_root: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for Import {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Import {
+    const NAME: &'static str = "Import";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "vcs",
+            "use_lfs",
+            "vcs_url",
+            "svc_root",
+            "tfvc_project",
+            "status",
+            "status_text",
+            "failed_step",
+            "error_message",
+            "import_percent",
+            "commit_count",
+            "push_percent",
+            "has_large_files",
+            "large_files_size",
+            "large_files_count",
+            "project_choices",
+            "message",
+            "authors_count",
+            "url",
+            "html_url",
+            "authors_url",
+            "repository_url",
+            "svn_root",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<bool>> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<ImportStatus> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<i64>> = None;
+        let mut f10: Option<Option<i64>> = None;
+        let mut f11: Option<Option<i64>> = None;
+        let mut f12: Option<Option<bool>> = None;
+        let mut f13: Option<Option<i64>> = None;
+        let mut f14: Option<Option<i64>> = None;
+        let mut f15: Option<Option<Vec<ImportProjectChoicesItem>>> = None;
+        let mut f16: Option<Option<String>> = None;
+        let mut f17: Option<Option<i64>> = None;
+        let mut f18: Option<String> = None;
+        let mut f19: Option<String> = None;
+        let mut f20: Option<String> = None;
+        let mut f21: Option<String> = None;
+        let mut f22: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Import {
+            vcs: f0.flatten(),
+            use_lfs: f1.flatten(),
+            vcs_url: required(f2, NAMES[2])?,
+            svc_root: f3.flatten(),
+            tfvc_project: f4.flatten(),
+            status: required(f5, NAMES[5])?,
+            status_text: f6.flatten(),
+            failed_step: f7.flatten(),
+            error_message: f8.flatten(),
+            import_percent: f9.flatten(),
+            commit_count: f10.flatten(),
+            push_percent: f11.flatten(),
+            has_large_files: f12.flatten(),
+            large_files_size: f13.flatten(),
+            large_files_count: f14.flatten(),
+            project_choices: f15.flatten(),
+            message: f16.flatten(),
+            authors_count: f17.flatten(),
+            url: required(f18, NAMES[18])?,
+            html_url: required(f19, NAMES[19])?,
+            authors_url: required(f20, NAMES[20])?,
+            repository_url: required(f21, NAMES[21])?,
+            svn_root: f22.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -200,15 +395,46 @@ crate::open_enum! {
     DetectionNeedsAuth = "detection_needs_auth", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ImportProjectChoicesItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vcs: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tfvc_project: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub human_name: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for ImportProjectChoicesItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ImportProjectChoicesItem {
+    const NAME: &'static str = "ImportProjectChoicesItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["vcs", "tfvc_project", "human_name"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ImportProjectChoicesItem {
+            vcs: f0.flatten(),
+            tfvc_project: f1.flatten(),
+            human_name: f2.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -327,7 +553,7 @@ impl MigrationsUpdateImportRequest {
 }
 
 /// Porter Author
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PorterAuthor {
     pub id: i64,
@@ -337,6 +563,60 @@ pub struct PorterAuthor {
     pub name: String,
     pub url: String,
     pub import_url: String,
+}
+impl<'de> serde::Deserialize<'de> for PorterAuthor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PorterAuthor {
+    const NAME: &'static str = "PorterAuthor";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "remote_id",
+            "remote_name",
+            "email",
+            "name",
+            "url",
+            "import_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PorterAuthor {
+            id: required(f0, NAMES[0])?,
+            remote_id: required(f1, NAMES[1])?,
+            remote_name: required(f2, NAMES[2])?,
+            email: required(f3, NAMES[3])?,
+            name: required(f4, NAMES[4])?,
+            url: required(f5, NAMES[5])?,
+            import_url: required(f6, NAMES[6])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -372,13 +652,50 @@ impl MigrationsMapCommitAuthorRequest {
 }
 
 /// Porter Large File
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PorterLargeFile {
     pub ref_name: String,
     pub path: String,
     pub oid: String,
     pub size: i64,
+}
+impl<'de> serde::Deserialize<'de> for PorterLargeFile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PorterLargeFile {
+    const NAME: &'static str = "PorterLargeFile";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["ref_name", "path", "oid", "size"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PorterLargeFile {
+            ref_name: required(f0, NAMES[0])?,
+            path: required(f1, NAMES[1])?,
+            oid: required(f2, NAMES[2])?,
+            size: required(f3, NAMES[3])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

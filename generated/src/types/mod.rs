@@ -185,8 +185,12 @@ mod users;
 #[cfg(feature = "users")]
 pub use users::*;
 #[cfg(feature = "webhooks")]
-mod webhooks;
+mod webhooks_1;
 #[cfg(feature = "webhooks")]
-pub use webhooks::*;
+pub use webhooks_1::*;
+#[cfg(feature = "webhooks")]
+mod webhooks_2;
+#[cfg(feature = "webhooks")]
+pub use webhooks_2::*;
 mod shared;
 pub use shared::*;

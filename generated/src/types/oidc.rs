@@ -4,14 +4,44 @@
 use super::*;
 
 /// An OIDC custom property inclusion for repository properties
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OidcCustomPropertyInclusion {
     /// The name of the custom property that is included in the OIDC token
     pub custom_property_name: String,
     /// Whether the inclusion was defined at the organization or enterprise level
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inclusion_source: Option<TeamType>,
+}
+impl<'de> serde::Deserialize<'de> for OidcCustomPropertyInclusion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for OidcCustomPropertyInclusion {
+    const NAME: &'static str = "OidcCustomPropertyInclusion";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["custom_property_name", "inclusion_source"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<TeamType>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OidcCustomPropertyInclusion {
+            custom_property_name: required(f0, NAMES[0])?,
+            inclusion_source: f1.flatten(),
+        })
+    }
 }
 
 /// Input for creating an OIDC custom property inclusion
@@ -38,14 +68,44 @@ impl OidcCustomPropertyInclusionInput {
 }
 
 /// Actions OIDC Subject customization
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OidcCustomSub {
     /// Array of unique strings. Each claim key can only contain alphanumeric characters and underscores.
     pub include_claim_keys: Vec<String>,
     /// Whether to opt in to the immutable OIDC subject claim format for the organization. When `true`, new OIDC tokens will use a stable, repository-ID-based `sub` claim instead of the name-based format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_immutable_subject: Option<bool>,
+}
+impl<'de> serde::Deserialize<'de> for OidcCustomSub {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for OidcCustomSub {
+    const NAME: &'static str = "OidcCustomSub";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["include_claim_keys", "use_immutable_subject"];
+        let mut next = 0;
+        let mut f0: Option<Vec<String>> = None;
+        let mut f1: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OidcCustomSub {
+            include_claim_keys: required(f0, NAMES[0])?,
+            use_immutable_subject: f1.flatten(),
+        })
+    }
 }
 
 /// Actions OIDC Subject customization

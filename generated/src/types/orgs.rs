@@ -4,7 +4,7 @@
 use super::*;
 
 /// Organization Full
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrganizationFull {
     pub login: String,
@@ -19,19 +19,12 @@ pub struct OrganizationFull {
     pub public_members_url: String,
     pub avatar_url: String,
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub company: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blog: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub twitter_username: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_verified: Option<bool>,
     pub has_organization_projects: bool,
     pub has_repository_projects: bool,
@@ -41,121 +34,377 @@ pub struct OrganizationFull {
     pub following: i64,
     pub html_url: String,
     pub r#type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_private_repos: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owned_private_repos: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_gists: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk_usage: Option<i64>,
     /// The number of collaborators on private repositories.
     ///
     /// This field may be null if the number of private repositories is over 50,000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collaborators: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<OrganizationFullPlan>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_repository_permission: Option<String>,
     /// The default branch for repositories created in this organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_repository_branch: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_repositories: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub two_factor_requirement_enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_allowed_repository_creation_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_public_repositories: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_private_repositories: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_internal_repositories: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_pages: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_public_pages: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_private_pages: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_delete_repositories: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_change_repo_visibility: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_invite_outside_collaborators: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_delete_issues: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_commenter_full_name_setting_enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readers_can_create_discussions: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_teams: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_view_dependency_insights: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_fork_private_repositories: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
     /// **Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.
     ///
     /// Whether GitHub Advanced Security is enabled for new repositories and repositories transferred to this organization.
     ///
     /// This field is only visible to organization owners or members of a team with the security manager role.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advanced_security_enabled_for_new_repositories: Option<bool>,
     /// **Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.
     ///
     /// Whether Dependabot alerts are automatically enabled for new repositories and repositories transferred to this organization.
     ///
     /// This field is only visible to organization owners or members of a team with the security manager role.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_alerts_enabled_for_new_repositories: Option<bool>,
     /// **Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.
     ///
     /// Whether Dependabot security updates are automatically enabled for new repositories and repositories transferred to this organization.
     ///
     /// This field is only visible to organization owners or members of a team with the security manager role.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_security_updates_enabled_for_new_repositories: Option<bool>,
     /// **Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.
     ///
     /// Whether dependency graph is automatically enabled for new repositories and repositories transferred to this organization.
     ///
     /// This field is only visible to organization owners or members of a team with the security manager role.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_enabled_for_new_repositories: Option<bool>,
     /// **Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.
     ///
     /// Whether secret scanning is automatically enabled for new repositories and repositories transferred to this organization.
     ///
     /// This field is only visible to organization owners or members of a team with the security manager role.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_enabled_for_new_repositories: Option<bool>,
     /// **Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.
     ///
     /// Whether secret scanning push protection is automatically enabled for new repositories and repositories transferred to this organization.
     ///
     /// This field is only visible to organization owners or members of a team with the security manager role.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_push_protection_enabled_for_new_repositories: Option<bool>,
     /// Whether a custom link is shown to contributors who are blocked from pushing a secret by push protection.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_push_protection_custom_link_enabled: Option<bool>,
     /// An optional URL string to display to contributors who are blocked from pushing a secret.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_push_protection_custom_link: Option<String>,
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived_at: Option<crate::Timestamp>,
     /// Controls whether or not deploy keys may be added and used for repositories in the organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy_keys_enabled_for_repositories: Option<bool>,
+}
+impl<'de> serde::Deserialize<'de> for OrganizationFull {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for OrganizationFull {
+    const NAME: &'static str = "OrganizationFull";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "login",
+            "id",
+            "node_id",
+            "url",
+            "repos_url",
+            "events_url",
+            "hooks_url",
+            "issues_url",
+            "members_url",
+            "public_members_url",
+            "avatar_url",
+            "description",
+            "name",
+            "company",
+            "blog",
+            "location",
+            "email",
+            "twitter_username",
+            "is_verified",
+            "has_organization_projects",
+            "has_repository_projects",
+            "public_repos",
+            "public_gists",
+            "followers",
+            "following",
+            "html_url",
+            "type",
+            "total_private_repos",
+            "owned_private_repos",
+            "private_gists",
+            "disk_usage",
+            "collaborators",
+            "billing_email",
+            "plan",
+            "default_repository_permission",
+            "default_repository_branch",
+            "members_can_create_repositories",
+            "two_factor_requirement_enabled",
+            "members_allowed_repository_creation_type",
+            "members_can_create_public_repositories",
+            "members_can_create_private_repositories",
+            "members_can_create_internal_repositories",
+            "members_can_create_pages",
+            "members_can_create_public_pages",
+            "members_can_create_private_pages",
+            "members_can_delete_repositories",
+            "members_can_change_repo_visibility",
+            "members_can_invite_outside_collaborators",
+            "members_can_delete_issues",
+            "display_commenter_full_name_setting_enabled",
+            "readers_can_create_discussions",
+            "members_can_create_teams",
+            "members_can_view_dependency_insights",
+            "members_can_fork_private_repositories",
+            "web_commit_signoff_required",
+            "advanced_security_enabled_for_new_repositories",
+            "dependabot_alerts_enabled_for_new_repositories",
+            "dependabot_security_updates_enabled_for_new_repositories",
+            "dependency_graph_enabled_for_new_repositories",
+            "secret_scanning_enabled_for_new_repositories",
+            "secret_scanning_push_protection_enabled_for_new_repositories",
+            "secret_scanning_push_protection_custom_link_enabled",
+            "secret_scanning_push_protection_custom_link",
+            "created_at",
+            "updated_at",
+            "archived_at",
+            "deploy_keys_enabled_for_repositories",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<String>> = None;
+        let mut f14: Option<Option<String>> = None;
+        let mut f15: Option<Option<String>> = None;
+        let mut f16: Option<Option<String>> = None;
+        let mut f17: Option<Option<String>> = None;
+        let mut f18: Option<Option<bool>> = None;
+        let mut f19: Option<bool> = None;
+        let mut f20: Option<bool> = None;
+        let mut f21: Option<i64> = None;
+        let mut f22: Option<i64> = None;
+        let mut f23: Option<i64> = None;
+        let mut f24: Option<i64> = None;
+        let mut f25: Option<String> = None;
+        let mut f26: Option<String> = None;
+        let mut f27: Option<Option<i64>> = None;
+        let mut f28: Option<Option<i64>> = None;
+        let mut f29: Option<Option<i64>> = None;
+        let mut f30: Option<Option<i64>> = None;
+        let mut f31: Option<Option<i64>> = None;
+        let mut f32: Option<Option<String>> = None;
+        let mut f33: Option<Option<OrganizationFullPlan>> = None;
+        let mut f34: Option<Option<String>> = None;
+        let mut f35: Option<Option<String>> = None;
+        let mut f36: Option<Option<bool>> = None;
+        let mut f37: Option<Option<bool>> = None;
+        let mut f38: Option<Option<String>> = None;
+        let mut f39: Option<Option<bool>> = None;
+        let mut f40: Option<Option<bool>> = None;
+        let mut f41: Option<Option<bool>> = None;
+        let mut f42: Option<Option<bool>> = None;
+        let mut f43: Option<Option<bool>> = None;
+        let mut f44: Option<Option<bool>> = None;
+        let mut f45: Option<Option<bool>> = None;
+        let mut f46: Option<Option<bool>> = None;
+        let mut f47: Option<Option<bool>> = None;
+        let mut f48: Option<Option<bool>> = None;
+        let mut f49: Option<Option<bool>> = None;
+        let mut f50: Option<Option<bool>> = None;
+        let mut f51: Option<Option<bool>> = None;
+        let mut f52: Option<Option<bool>> = None;
+        let mut f53: Option<Option<bool>> = None;
+        let mut f54: Option<Option<bool>> = None;
+        let mut f55: Option<Option<bool>> = None;
+        let mut f56: Option<Option<bool>> = None;
+        let mut f57: Option<Option<bool>> = None;
+        let mut f58: Option<Option<bool>> = None;
+        let mut f59: Option<Option<bool>> = None;
+        let mut f60: Option<Option<bool>> = None;
+        let mut f61: Option<Option<bool>> = None;
+        let mut f62: Option<Option<String>> = None;
+        let mut f63: Option<crate::Timestamp> = None;
+        let mut f64: Option<crate::Timestamp> = None;
+        let mut f65: Option<Option<crate::Timestamp>> = None;
+        let mut f66: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                33 => put(&mut f33, &mut map, NAMES[33])?,
+                34 => put(&mut f34, &mut map, NAMES[34])?,
+                35 => put(&mut f35, &mut map, NAMES[35])?,
+                36 => put(&mut f36, &mut map, NAMES[36])?,
+                37 => put(&mut f37, &mut map, NAMES[37])?,
+                38 => put(&mut f38, &mut map, NAMES[38])?,
+                39 => put(&mut f39, &mut map, NAMES[39])?,
+                40 => put(&mut f40, &mut map, NAMES[40])?,
+                41 => put(&mut f41, &mut map, NAMES[41])?,
+                42 => put(&mut f42, &mut map, NAMES[42])?,
+                43 => put(&mut f43, &mut map, NAMES[43])?,
+                44 => put(&mut f44, &mut map, NAMES[44])?,
+                45 => put(&mut f45, &mut map, NAMES[45])?,
+                46 => put(&mut f46, &mut map, NAMES[46])?,
+                47 => put(&mut f47, &mut map, NAMES[47])?,
+                48 => put(&mut f48, &mut map, NAMES[48])?,
+                49 => put(&mut f49, &mut map, NAMES[49])?,
+                50 => put(&mut f50, &mut map, NAMES[50])?,
+                51 => put(&mut f51, &mut map, NAMES[51])?,
+                52 => put(&mut f52, &mut map, NAMES[52])?,
+                53 => put(&mut f53, &mut map, NAMES[53])?,
+                54 => put(&mut f54, &mut map, NAMES[54])?,
+                55 => put(&mut f55, &mut map, NAMES[55])?,
+                56 => put(&mut f56, &mut map, NAMES[56])?,
+                57 => put(&mut f57, &mut map, NAMES[57])?,
+                58 => put(&mut f58, &mut map, NAMES[58])?,
+                59 => put(&mut f59, &mut map, NAMES[59])?,
+                60 => put(&mut f60, &mut map, NAMES[60])?,
+                61 => put(&mut f61, &mut map, NAMES[61])?,
+                62 => put(&mut f62, &mut map, NAMES[62])?,
+                63 => put(&mut f63, &mut map, NAMES[63])?,
+                64 => put(&mut f64, &mut map, NAMES[64])?,
+                65 => put(&mut f65, &mut map, NAMES[65])?,
+                66 => put(&mut f66, &mut map, NAMES[66])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrganizationFull {
+            login: required(f0, NAMES[0])?,
+            id: required(f1, NAMES[1])?,
+            node_id: required(f2, NAMES[2])?,
+            url: required(f3, NAMES[3])?,
+            repos_url: required(f4, NAMES[4])?,
+            events_url: required(f5, NAMES[5])?,
+            hooks_url: required(f6, NAMES[6])?,
+            issues_url: required(f7, NAMES[7])?,
+            members_url: required(f8, NAMES[8])?,
+            public_members_url: required(f9, NAMES[9])?,
+            avatar_url: required(f10, NAMES[10])?,
+            description: f11.flatten(),
+            name: f12.flatten(),
+            company: f13.flatten(),
+            blog: f14.flatten(),
+            location: f15.flatten(),
+            email: f16.flatten(),
+            twitter_username: f17.flatten(),
+            is_verified: f18.flatten(),
+            has_organization_projects: required(f19, NAMES[19])?,
+            has_repository_projects: required(f20, NAMES[20])?,
+            public_repos: required(f21, NAMES[21])?,
+            public_gists: required(f22, NAMES[22])?,
+            followers: required(f23, NAMES[23])?,
+            following: required(f24, NAMES[24])?,
+            html_url: required(f25, NAMES[25])?,
+            r#type: required(f26, NAMES[26])?,
+            total_private_repos: f27.flatten(),
+            owned_private_repos: f28.flatten(),
+            private_gists: f29.flatten(),
+            disk_usage: f30.flatten(),
+            collaborators: f31.flatten(),
+            billing_email: f32.flatten(),
+            plan: f33.flatten(),
+            default_repository_permission: f34.flatten(),
+            default_repository_branch: f35.flatten(),
+            members_can_create_repositories: f36.flatten(),
+            two_factor_requirement_enabled: f37.flatten(),
+            members_allowed_repository_creation_type: f38.flatten(),
+            members_can_create_public_repositories: f39.flatten(),
+            members_can_create_private_repositories: f40.flatten(),
+            members_can_create_internal_repositories: f41.flatten(),
+            members_can_create_pages: f42.flatten(),
+            members_can_create_public_pages: f43.flatten(),
+            members_can_create_private_pages: f44.flatten(),
+            members_can_delete_repositories: f45.flatten(),
+            members_can_change_repo_visibility: f46.flatten(),
+            members_can_invite_outside_collaborators: f47.flatten(),
+            members_can_delete_issues: f48.flatten(),
+            display_commenter_full_name_setting_enabled: f49.flatten(),
+            readers_can_create_discussions: f50.flatten(),
+            members_can_create_teams: f51.flatten(),
+            members_can_view_dependency_insights: f52.flatten(),
+            members_can_fork_private_repositories: f53.flatten(),
+            web_commit_signoff_required: f54.flatten(),
+            advanced_security_enabled_for_new_repositories: f55.flatten(),
+            dependabot_alerts_enabled_for_new_repositories: f56.flatten(),
+            dependabot_security_updates_enabled_for_new_repositories: f57.flatten(),
+            dependency_graph_enabled_for_new_repositories: f58.flatten(),
+            secret_scanning_enabled_for_new_repositories: f59.flatten(),
+            secret_scanning_push_protection_enabled_for_new_repositories: f60.flatten(),
+            secret_scanning_push_protection_custom_link_enabled: f61.flatten(),
+            secret_scanning_push_protection_custom_link: f62.flatten(),
+            created_at: required(f63, NAMES[63])?,
+            updated_at: required(f64, NAMES[64])?,
+            archived_at: f65.flatten(),
+            deploy_keys_enabled_for_repositories: f66.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -719,43 +968,133 @@ crate::open_enum! {
     SensitiveData = "sensitive-data", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgsCreateArtifactDeploymentRecordResponse {
     /// The number of deployment records created
     pub total_count: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_records: Option<Vec<ArtifactDeploymentRecord>>,
+}
+impl<'de> serde::Deserialize<'de> for OrgsCreateArtifactDeploymentRecordResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for OrgsCreateArtifactDeploymentRecordResponse {
+    const NAME: &'static str = "OrgsCreateArtifactDeploymentRecordResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "deployment_records"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Option<Vec<ArtifactDeploymentRecord>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgsCreateArtifactDeploymentRecordResponse {
+            total_count: required(f0, NAMES[0])?,
+            deployment_records: f1.flatten(),
+        })
+    }
 }
 
 /// Artifact Metadata Deployment Record
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ArtifactDeploymentRecord {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logical_environment: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub physical_environment: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<std::collections::BTreeMap<String, String>>,
     /// A list of runtime risks associated with the deployment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_risks: Option<Vec<ArtifactDeploymentRecordRuntimeRisksItem>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
     /// The ID of the provenance attestation associated with the deployment record.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestation_id: Option<i64>,
+}
+impl<'de> serde::Deserialize<'de> for ArtifactDeploymentRecord {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ArtifactDeploymentRecord {
+    const NAME: &'static str = "ArtifactDeploymentRecord";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "digest",
+            "logical_environment",
+            "physical_environment",
+            "cluster",
+            "deployment_name",
+            "tags",
+            "runtime_risks",
+            "created_at",
+            "updated_at",
+            "attestation_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<std::collections::BTreeMap<String, String>>> = None;
+        let mut f7: Option<Option<Vec<ArtifactDeploymentRecordRuntimeRisksItem>>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ArtifactDeploymentRecord {
+            id: f0.flatten(),
+            digest: f1.flatten(),
+            logical_environment: f2.flatten(),
+            physical_environment: f3.flatten(),
+            cluster: f4.flatten(),
+            deployment_name: f5.flatten(),
+            tags: f6.flatten(),
+            runtime_risks: f7.flatten(),
+            created_at: f8.flatten(),
+            updated_at: f9.flatten(),
+            attestation_id: f10.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -934,27 +1273,95 @@ impl OrgsSetClusterDeploymentRecordsRequestDeploymentsItem {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgsSetClusterDeploymentRecordsResponse {
     /// The number of deployment records created or updated.
     pub total_count: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_records: Option<Vec<ArtifactDeploymentRecord>>,
     /// A list of errors for deployments that could not be processed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<OrgsSetClusterDeploymentRecordsResponseErrorsItem>>,
 }
+impl<'de> serde::Deserialize<'de> for OrgsSetClusterDeploymentRecordsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for OrgsSetClusterDeploymentRecordsResponse {
+    const NAME: &'static str = "OrgsSetClusterDeploymentRecordsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "deployment_records", "errors"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Option<Vec<ArtifactDeploymentRecord>>> = None;
+        let mut f2: Option<
+            Option<Vec<OrgsSetClusterDeploymentRecordsResponseErrorsItem>>,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgsSetClusterDeploymentRecordsResponse {
+            total_count: required(f0, NAMES[0])?,
+            deployment_records: f1.flatten(),
+            errors: f2.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgsSetClusterDeploymentRecordsResponseErrorsItem {
     /// The reason the deployment failed processing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<OrgsSetClusterDeploymentRecordsResponseErrorsItemCause>,
     /// The deployment payload that could not be processed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<OrgsSetClusterDeploymentRecordsResponseErrorsItemDeployment>,
+}
+impl<'de> serde::Deserialize<'de> for OrgsSetClusterDeploymentRecordsResponseErrorsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for OrgsSetClusterDeploymentRecordsResponseErrorsItem {
+    const NAME: &'static str = "OrgsSetClusterDeploymentRecordsResponseErrorsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["cause", "deployment"];
+        let mut next = 0;
+        let mut f0: Option<
+            Option<OrgsSetClusterDeploymentRecordsResponseErrorsItemCause>,
+        > = None;
+        let mut f1: Option<
+            Option<OrgsSetClusterDeploymentRecordsResponseErrorsItemDeployment>,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgsSetClusterDeploymentRecordsResponseErrorsItem {
+            cause: f0.flatten(),
+            deployment: f1.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -964,33 +1371,85 @@ crate::open_enum! {
 }
 
 /// The deployment payload that could not be processed.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgsSetClusterDeploymentRecordsResponseErrorsItemDeployment {
     /// The name of the artifact.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The digest of the artifact.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
     /// The name of the deployment that failed processing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_name: Option<String>,
     /// The version of the deployment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     /// The deployment status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// The repository associated with the deployment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub github_repository: Option<String>,
     /// Custom metadata tags for the deployment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<std::collections::BTreeMap<String, String>>,
     /// Runtime risk classifications for the deployment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_risks: Option<Vec<String>>,
+}
+impl<'de> serde::Deserialize<'de>
+for OrgsSetClusterDeploymentRecordsResponseErrorsItemDeployment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for OrgsSetClusterDeploymentRecordsResponseErrorsItemDeployment {
+    const NAME: &'static str = "OrgsSetClusterDeploymentRecordsResponseErrorsItemDeployment";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "name",
+            "digest",
+            "deployment_name",
+            "version",
+            "status",
+            "github_repository",
+            "tags",
+            "runtime_risks",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<std::collections::BTreeMap<String, String>>> = None;
+        let mut f7: Option<Option<Vec<String>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgsSetClusterDeploymentRecordsResponseErrorsItemDeployment {
+            name: f0.flatten(),
+            digest: f1.flatten(),
+            deployment_name: f2.flatten(),
+            version: f3.flatten(),
+            status: f4.flatten(),
+            github_repository: f5.flatten(),
+            tags: f6.flatten(),
+            runtime_risks: f7.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1042,17 +1501,48 @@ impl OrgsCreateClusterDeploymentRecordsJobRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgsCreateClusterDeploymentRecordsJobResponse {
     /// The ID of the created job.
     pub job_id: i64,
     /// Deployments that were rejected during authorization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<serde_json::Value>>,
 }
+impl<'de> serde::Deserialize<'de> for OrgsCreateClusterDeploymentRecordsJobResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for OrgsCreateClusterDeploymentRecordsJobResponse {
+    const NAME: &'static str = "OrgsCreateClusterDeploymentRecordsJobResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["job_id", "errors"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Option<Vec<serde_json::Value>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgsCreateClusterDeploymentRecordsJobResponse {
+            job_id: required(f0, NAMES[0])?,
+            errors: f1.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgsGetClusterDeploymentRecordsJobResponse {
     /// The ID of the job.
@@ -1060,14 +1550,58 @@ pub struct OrgsGetClusterDeploymentRecordsJobResponse {
     /// The current status of the job.
     pub status: OrgsGetClusterDeploymentRecordsJobResponseStatus,
     /// When the job started processing (only present when processing, completed, or failed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<crate::Timestamp>,
     /// The number of records successfully mutated (only present when completed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
     /// Processing errors (only present when completed or failed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<serde_json::Value>>,
+}
+impl<'de> serde::Deserialize<'de> for OrgsGetClusterDeploymentRecordsJobResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for OrgsGetClusterDeploymentRecordsJobResponse {
+    const NAME: &'static str = "OrgsGetClusterDeploymentRecordsJobResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "job_id",
+            "status",
+            "started_at",
+            "total_count",
+            "errors",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<OrgsGetClusterDeploymentRecordsJobResponseStatus> = None;
+        let mut f2: Option<Option<crate::Timestamp>> = None;
+        let mut f3: Option<Option<i64>> = None;
+        let mut f4: Option<Option<Vec<serde_json::Value>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgsGetClusterDeploymentRecordsJobResponse {
+            job_id: required(f0, NAMES[0])?,
+            status: required(f1, NAMES[1])?,
+            started_at: f2.flatten(),
+            total_count: f3.flatten(),
+            errors: f4.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -1195,125 +1729,422 @@ crate::open_enum! {
     Deleted = "deleted", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgsCreateArtifactStorageRecordResponse {
     pub total_count: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_records: Option<
         Vec<OrgsCreateArtifactStorageRecordResponseStorageRecordsItem>,
     >,
 }
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct OrgsCreateArtifactStorageRecordResponseStorageRecordsItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub digest: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifact_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub registry_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+impl<'de> serde::Deserialize<'de> for OrgsCreateArtifactStorageRecordResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for OrgsCreateArtifactStorageRecordResponse {
+    const NAME: &'static str = "OrgsCreateArtifactStorageRecordResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "storage_records"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<
+            Option<Vec<OrgsCreateArtifactStorageRecordResponseStorageRecordsItem>>,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgsCreateArtifactStorageRecordResponse {
+            total_count: required(f0, NAMES[0])?,
+            storage_records: f1.flatten(),
+        })
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct OrgsCreateArtifactStorageRecordResponseStorageRecordsItem {
+    pub id: Option<i64>,
+    pub name: Option<String>,
+    pub digest: Option<String>,
+    pub artifact_url: Option<String>,
+    pub registry_url: Option<String>,
+    pub repository: Option<String>,
+    pub status: Option<String>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+}
+impl<'de> serde::Deserialize<'de>
+for OrgsCreateArtifactStorageRecordResponseStorageRecordsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for OrgsCreateArtifactStorageRecordResponseStorageRecordsItem {
+    const NAME: &'static str = "OrgsCreateArtifactStorageRecordResponseStorageRecordsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "name",
+            "digest",
+            "artifact_url",
+            "registry_url",
+            "repository",
+            "status",
+            "created_at",
+            "updated_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgsCreateArtifactStorageRecordResponseStorageRecordsItem {
+            id: f0.flatten(),
+            name: f1.flatten(),
+            digest: f2.flatten(),
+            artifact_url: f3.flatten(),
+            registry_url: f4.flatten(),
+            repository: f5.flatten(),
+            status: f6.flatten(),
+            created_at: f7.flatten(),
+            updated_at: f8.flatten(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgsListArtifactDeploymentRecordsResponse {
     /// The number of deployment records for this digest and organization
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_records: Option<Vec<ArtifactDeploymentRecord>>,
 }
+impl<'de> serde::Deserialize<'de> for OrgsListArtifactDeploymentRecordsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for OrgsListArtifactDeploymentRecordsResponse {
+    const NAME: &'static str = "OrgsListArtifactDeploymentRecordsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["total_count", "deployment_records"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<Vec<ArtifactDeploymentRecord>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgsListArtifactDeploymentRecordsResponse {
+            total_count: f0.flatten(),
+            deployment_records: f1.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgsListArtifactStorageRecordsResponse {
     /// The number of storage records for this digest and organization
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_records: Option<
         Vec<OrgsListArtifactStorageRecordsResponseStorageRecordsItem>,
     >,
 }
+impl<'de> serde::Deserialize<'de> for OrgsListArtifactStorageRecordsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for OrgsListArtifactStorageRecordsResponse {
+    const NAME: &'static str = "OrgsListArtifactStorageRecordsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["total_count", "storage_records"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<
+            Option<Vec<OrgsListArtifactStorageRecordsResponseStorageRecordsItem>>,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgsListArtifactStorageRecordsResponse {
+            total_count: f0.flatten(),
+            storage_records: f1.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgsListArtifactStorageRecordsResponseStorageRecordsItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
 }
+impl<'de> serde::Deserialize<'de>
+for OrgsListArtifactStorageRecordsResponseStorageRecordsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for OrgsListArtifactStorageRecordsResponseStorageRecordsItem {
+    const NAME: &'static str = "OrgsListArtifactStorageRecordsResponseStorageRecordsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "name",
+            "digest",
+            "artifact_url",
+            "registry_url",
+            "repository",
+            "status",
+            "created_at",
+            "updated_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgsListArtifactStorageRecordsResponseStorageRecordsItem {
+            id: f0.flatten(),
+            name: f1.flatten(),
+            digest: f2.flatten(),
+            artifact_url: f3.flatten(),
+            registry_url: f4.flatten(),
+            repository: f5.flatten(),
+            status: f6.flatten(),
+            created_at: f7.flatten(),
+            updated_at: f8.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgsListAttestationRepositoriesResponseItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct OrgsListAttestationsResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attestations: Option<Vec<OrgsListAttestationsResponseAttestationsItem>>,
+impl<'de> serde::Deserialize<'de> for OrgsListAttestationRepositoriesResponseItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for OrgsListAttestationRepositoriesResponseItem {
+    const NAME: &'static str = "OrgsListAttestationRepositoriesResponseItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["id", "name"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgsListAttestationRepositoriesResponseItem {
+            id: f0.flatten(),
+            name: f1.flatten(),
+        })
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct OrgsListAttestationsResponse {
+    pub attestations: Option<Vec<OrgsListAttestationsResponseAttestationsItem>>,
+}
+impl<'de> serde::Deserialize<'de> for OrgsListAttestationsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for OrgsListAttestationsResponse {
+    const NAME: &'static str = "OrgsListAttestationsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["attestations"];
+        let mut next = 0;
+        let mut f0: Option<Option<Vec<OrgsListAttestationsResponseAttestationsItem>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgsListAttestationsResponse {
+            attestations: f0.flatten(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgsListAttestationsResponseAttestationsItem {
     /// The attestation's Sigstore Bundle.
     /// Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<
         OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle,
     >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initiator: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for OrgsListAttestationsResponseAttestationsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for OrgsListAttestationsResponseAttestationsItem {
+    const NAME: &'static str = "OrgsListAttestationsResponseAttestationsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["bundle", "repository_id", "bundle_url", "initiator"];
+        let mut next = 0;
+        let mut f0: Option<
+            Option<
+                OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle,
+            >,
+        > = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgsListAttestationsResponseAttestationsItem {
+            bundle: f0.flatten(),
+            repository_id: f1.flatten(),
+            bundle_url: f2.flatten(),
+            initiator: f3.flatten(),
+        })
+    }
 }
 
 /// Org Hook
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgHook {
     pub id: i64,
     pub url: String,
     pub ping_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deliveries_url: Option<String>,
     pub name: String,
     pub events: Vec<String>,
@@ -1323,18 +2154,121 @@ pub struct OrgHook {
     pub created_at: crate::Timestamp,
     pub r#type: String,
 }
+impl<'de> serde::Deserialize<'de> for OrgHook {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for OrgHook {
+    const NAME: &'static str = "OrgHook";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "url",
+            "ping_url",
+            "deliveries_url",
+            "name",
+            "events",
+            "active",
+            "config",
+            "updated_at",
+            "created_at",
+            "type",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Vec<String>> = None;
+        let mut f6: Option<bool> = None;
+        let mut f7: Option<OrgHookConfig> = None;
+        let mut f8: Option<crate::Timestamp> = None;
+        let mut f9: Option<crate::Timestamp> = None;
+        let mut f10: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgHook {
+            id: required(f0, NAMES[0])?,
+            url: required(f1, NAMES[1])?,
+            ping_url: required(f2, NAMES[2])?,
+            deliveries_url: f3.flatten(),
+            name: required(f4, NAMES[4])?,
+            events: required(f5, NAMES[5])?,
+            active: required(f6, NAMES[6])?,
+            config: required(f7, NAMES[7])?,
+            updated_at: required(f8, NAMES[8])?,
+            created_at: required(f9, NAMES[9])?,
+            r#type: required(f10, NAMES[10])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgHookConfig {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insecure_ssl: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for OrgHookConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for OrgHookConfig {
+    const NAME: &'static str = "OrgHookConfig";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["url", "insecure_ssl", "content_type", "secret"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgHookConfig {
+            url: f0.flatten(),
+            insecure_ssl: f1.flatten(),
+            content_type: f2.flatten(),
+            secret: f3.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1564,25 +2498,69 @@ crate::open_enum! {
     GithubAppUserToServer = "github_app_user_to_server", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ApiInsightsRouteStatsItem {
     /// The HTTP method
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_method: Option<String>,
     /// The API path's route template
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_route: Option<String>,
     /// The total number of requests within the queried time period
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_request_count: Option<i64>,
     /// The total number of requests that were rate limited within the queried time period
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limited_request_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_rate_limited_timestamp: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_request_timestamp: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for ApiInsightsRouteStatsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ApiInsightsRouteStatsItem {
+    const NAME: &'static str = "ApiInsightsRouteStatsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "http_method",
+            "api_route",
+            "total_request_count",
+            "rate_limited_request_count",
+            "last_rate_limited_timestamp",
+            "last_request_timestamp",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<i64>> = None;
+        let mut f3: Option<Option<i64>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ApiInsightsRouteStatsItem {
+            http_method: f0.flatten(),
+            api_route: f1.flatten(),
+            total_request_count: f2.flatten(),
+            rate_limited_request_count: f3.flatten(),
+            last_rate_limited_timestamp: f4.flatten(),
+            last_request_timestamp: f5.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -1592,69 +2570,233 @@ crate::open_enum! {
     "total_request_count", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ApiInsightsSubjectStatsItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_request_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limited_request_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_rate_limited_timestamp: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_request_timestamp: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for ApiInsightsSubjectStatsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ApiInsightsSubjectStatsItem {
+    const NAME: &'static str = "ApiInsightsSubjectStatsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "subject_type",
+            "subject_name",
+            "subject_id",
+            "total_request_count",
+            "rate_limited_request_count",
+            "last_rate_limited_timestamp",
+            "last_request_timestamp",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<i64>> = None;
+        let mut f3: Option<Option<i64>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ApiInsightsSubjectStatsItem {
+            subject_type: f0.flatten(),
+            subject_name: f1.flatten(),
+            subject_id: f2.flatten(),
+            total_request_count: f3.flatten(),
+            rate_limited_request_count: f4.flatten(),
+            last_rate_limited_timestamp: f5.flatten(),
+            last_request_timestamp: f6.flatten(),
+        })
+    }
 }
 
 /// API Insights usage summary stats for an organization
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ApiInsightsSummaryStats {
     /// The total number of requests within the queried time period
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_request_count: Option<i64>,
     /// The total number of requests that were rate limited within the queried time period
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limited_request_count: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for ApiInsightsSummaryStats {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ApiInsightsSummaryStats {
+    const NAME: &'static str = "ApiInsightsSummaryStats";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["total_request_count", "rate_limited_request_count"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ApiInsightsSummaryStats {
+            total_request_count: f0.flatten(),
+            rate_limited_request_count: f1.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ApiInsightsTimeStatsItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_request_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limited_request_count: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for ApiInsightsTimeStatsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ApiInsightsTimeStatsItem {
+    const NAME: &'static str = "ApiInsightsTimeStatsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "timestamp",
+            "total_request_count",
+            "rate_limited_request_count",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ApiInsightsTimeStatsItem {
+            timestamp: f0.flatten(),
+            total_request_count: f1.flatten(),
+            rate_limited_request_count: f2.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ApiInsightsUserStatsItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integration_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth_application_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_request_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limited_request_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_rate_limited_timestamp: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_request_timestamp: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for ApiInsightsUserStatsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ApiInsightsUserStatsItem {
+    const NAME: &'static str = "ApiInsightsUserStatsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "actor_type",
+            "actor_name",
+            "actor_id",
+            "integration_id",
+            "oauth_application_id",
+            "total_request_count",
+            "rate_limited_request_count",
+            "last_rate_limited_timestamp",
+            "last_request_timestamp",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<i64>> = None;
+        let mut f3: Option<Option<i64>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        let mut f5: Option<Option<i64>> = None;
+        let mut f6: Option<Option<i64>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ApiInsightsUserStatsItem {
+            actor_type: f0.flatten(),
+            actor_name: f1.flatten(),
+            actor_id: f2.flatten(),
+            integration_id: f3.flatten(),
+            oauth_application_id: f4.flatten(),
+            total_request_count: f5.flatten(),
+            rate_limited_request_count: f6.flatten(),
+            last_rate_limited_timestamp: f7.flatten(),
+            last_request_timestamp: f8.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -1736,7 +2878,7 @@ crate::open_enum! {
 }
 
 /// A custom attribute defined at the organization level for attaching structured data to issues.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssueField {
     /// The unique identifier of the issue field.
@@ -1746,22 +2888,79 @@ pub struct IssueField {
     /// The name of the issue field.
     pub name: String,
     /// The description of the issue field.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The data type of the issue field.
     pub data_type: IssueFieldDataType,
     /// The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<IssueFieldVisibility>,
     /// Available options for single select and multi select fields.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<IssueFieldOptionsItem>>,
     /// The time the issue field was created.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<crate::Timestamp>,
     /// The time the issue field was last updated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
+}
+impl<'de> serde::Deserialize<'de> for IssueField {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for IssueField {
+    const NAME: &'static str = "IssueField";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "name",
+            "description",
+            "data_type",
+            "visibility",
+            "options",
+            "created_at",
+            "updated_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<IssueFieldDataType> = None;
+        let mut f5: Option<Option<IssueFieldVisibility>> = None;
+        let mut f6: Option<Option<Vec<IssueFieldOptionsItem>>> = None;
+        let mut f7: Option<Option<crate::Timestamp>> = None;
+        let mut f8: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssueField {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            name: required(f2, NAMES[2])?,
+            description: f3.flatten(),
+            data_type: required(f4, NAMES[4])?,
+            visibility: f5.flatten(),
+            options: f6.flatten(),
+            created_at: f7.flatten(),
+            updated_at: f8.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -1771,7 +2970,7 @@ crate::open_enum! {
     "all", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssueFieldOptionsItem {
     /// The unique identifier of the option.
@@ -1779,20 +2978,69 @@ pub struct IssueFieldOptionsItem {
     /// The name of the option.
     pub name: String,
     /// The description of the option.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The color of the option.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<IssueTypeColor>,
     /// The priority of the option for ordering.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
     /// The time the option was created.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<crate::Timestamp>,
     /// The time the option was last updated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
+}
+impl<'de> serde::Deserialize<'de> for IssueFieldOptionsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for IssueFieldOptionsItem {
+    const NAME: &'static str = "IssueFieldOptionsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "name",
+            "description",
+            "color",
+            "priority",
+            "created_at",
+            "updated_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<IssueTypeColor>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        let mut f5: Option<Option<crate::Timestamp>> = None;
+        let mut f6: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssueFieldOptionsItem {
+            id: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            description: f2.flatten(),
+            color: f3.flatten(),
+            priority: f4.flatten(),
+            created_at: f5.flatten(),
+            updated_at: f6.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -2213,7 +3461,7 @@ crate::open_enum! {
 }
 
 /// Org Membership
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgMembership {
     pub url: String,
@@ -2222,18 +3470,77 @@ pub struct OrgMembership {
     /// The user's membership type in the organization.
     pub role: OrgMembershipRole,
     /// Whether the user has direct membership in the organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direct_membership: Option<bool>,
     /// The slugs of the enterprise teams providing the user with indirect membership in the organization.
     /// A limit of 100 enterprise team slugs is returned.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enterprise_teams_providing_indirect_membership: Option<Vec<String>>,
     pub organization_url: String,
     /// A GitHub organization.
     pub organization: OrganizationSimple,
     pub user: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<OrgMembershipPermissions>,
+}
+impl<'de> serde::Deserialize<'de> for OrgMembership {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for OrgMembership {
+    const NAME: &'static str = "OrgMembership";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "state",
+            "role",
+            "direct_membership",
+            "enterprise_teams_providing_indirect_membership",
+            "organization_url",
+            "organization",
+            "user",
+            "permissions",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<OrgMembershipState> = None;
+        let mut f2: Option<OrgMembershipRole> = None;
+        let mut f3: Option<Option<bool>> = None;
+        let mut f4: Option<Option<Vec<String>>> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<OrganizationSimple> = None;
+        let mut f7: Option<Option<SimpleUser>> = None;
+        let mut f8: Option<Option<OrgMembershipPermissions>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgMembership {
+            url: required(f0, NAMES[0])?,
+            state: required(f1, NAMES[1])?,
+            role: required(f2, NAMES[2])?,
+            direct_membership: f3.flatten(),
+            enterprise_teams_providing_indirect_membership: f4.flatten(),
+            organization_url: required(f5, NAMES[5])?,
+            organization: required(f6, NAMES[6])?,
+            user: f7.flatten(),
+            permissions: f8.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -2241,10 +3548,38 @@ crate::open_enum! {
     = "admin", Member = "member", BillingManager = "billing_manager", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgMembershipPermissions {
     pub can_create_repository: bool,
+}
+impl<'de> serde::Deserialize<'de> for OrgMembershipPermissions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for OrgMembershipPermissions {
+    const NAME: &'static str = "OrgMembershipPermissions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["can_create_repository"];
+        let mut next = 0;
+        let mut f0: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgMembershipPermissions {
+            can_create_repository: required(f0, NAMES[0])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -2282,19 +3617,48 @@ crate::open_enum! {
     OrgsSetMembershipForUserRequestRole { Admin = "admin", Member = "member", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgsListOrgRolesResponse {
     /// The total number of organization roles available to the organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
     /// The list of organization roles available to the organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<OrganizationRole>>,
+}
+impl<'de> serde::Deserialize<'de> for OrgsListOrgRolesResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for OrgsListOrgRolesResponse {
+    const NAME: &'static str = "OrgsListOrgRolesResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["total_count", "roles"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<Vec<OrganizationRole>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgsListOrgRolesResponse {
+            total_count: f0.flatten(),
+            roles: f1.flatten(),
+        })
+    }
 }
 
 /// Organization roles
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrganizationRole {
     /// The unique identifier of the role.
@@ -2302,13 +3666,10 @@ pub struct OrganizationRole {
     /// The name of the role.
     pub name: String,
     /// A short description about who this role is for or what permissions it grants.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The system role from which this role inherits permissions.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_role: Option<OrganizationRoleBaseRole>,
     /// Source answers the question, "where did this role come from?"
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<OrganizationRoleSource>,
     /// A list of permissions included in this role.
     pub permissions: Vec<String>,
@@ -2318,6 +3679,68 @@ pub struct OrganizationRole {
     /// The date and time the role was last updated.
     pub updated_at: crate::Timestamp,
 }
+impl<'de> serde::Deserialize<'de> for OrganizationRole {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for OrganizationRole {
+    const NAME: &'static str = "OrganizationRole";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "name",
+            "description",
+            "base_role",
+            "source",
+            "permissions",
+            "organization",
+            "created_at",
+            "updated_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<OrganizationRoleBaseRole>> = None;
+        let mut f4: Option<Option<OrganizationRoleSource>> = None;
+        let mut f5: Option<Vec<String>> = None;
+        let mut f6: Option<Option<OrganizationSimple>> = None;
+        let mut f7: Option<crate::Timestamp> = None;
+        let mut f8: Option<crate::Timestamp> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrganizationRole {
+            id: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            description: f2.flatten(),
+            base_role: f3.flatten(),
+            source: f4.flatten(),
+            permissions: required(f5, NAMES[5])?,
+            organization: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            updated_at: required(f8, NAMES[8])?,
+        })
+    }
+}
 
 crate::open_enum! {
     #[doc = " Source answers the question, \"where did this role come from?\""]
@@ -2326,23 +3749,19 @@ crate::open_enum! {
 }
 
 /// The Relationship a Team has with a role.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TeamRoleAssignment {
     /// Determines if the team has a direct, indirect, or mixed relationship to a role
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignment: Option<TeamRoleAssignmentAssignment>,
     pub id: i64,
     pub node_id: String,
     pub name: String,
     pub slug: String,
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_setting: Option<String>,
     pub permission: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<TeamPermissions>,
     pub url: String,
     pub html_url: String,
@@ -2350,14 +3769,109 @@ pub struct TeamRoleAssignment {
     pub repositories_url: String,
     pub parent: Option<TeamSimple>,
     /// The ownership type of the team
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<TeamType>,
     /// Unique identifier of the organization to which this team belongs
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,
     /// Unique identifier of the enterprise to which this team belongs
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enterprise_id: Option<i64>,
+}
+impl<'de> serde::Deserialize<'de> for TeamRoleAssignment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for TeamRoleAssignment {
+    const NAME: &'static str = "TeamRoleAssignment";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "assignment",
+            "id",
+            "node_id",
+            "name",
+            "slug",
+            "description",
+            "privacy",
+            "notification_setting",
+            "permission",
+            "permissions",
+            "url",
+            "html_url",
+            "members_url",
+            "repositories_url",
+            "parent",
+            "type",
+            "organization_id",
+            "enterprise_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<TeamRoleAssignmentAssignment>> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<Option<TeamPermissions>> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<String> = None;
+        let mut f13: Option<String> = None;
+        let mut f14: Option<Option<TeamSimple>> = None;
+        let mut f15: Option<Option<TeamType>> = None;
+        let mut f16: Option<Option<i64>> = None;
+        let mut f17: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(TeamRoleAssignment {
+            assignment: f0.flatten(),
+            id: required(f1, NAMES[1])?,
+            node_id: required(f2, NAMES[2])?,
+            name: required(f3, NAMES[3])?,
+            slug: required(f4, NAMES[4])?,
+            description: f5.flatten(),
+            privacy: f6.flatten(),
+            notification_setting: f7.flatten(),
+            permission: required(f8, NAMES[8])?,
+            permissions: f9.flatten(),
+            url: required(f10, NAMES[10])?,
+            html_url: required(f11, NAMES[11])?,
+            members_url: required(f12, NAMES[12])?,
+            repositories_url: required(f13, NAMES[13])?,
+            parent: f14.flatten(),
+            r#type: f15.flatten(),
+            organization_id: f16.flatten(),
+            enterprise_id: f17.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -2368,18 +3882,14 @@ crate::open_enum! {
 }
 
 /// The Relationship a User has with a role.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct UserRoleAssignment {
     /// Determines if the user has a direct, indirect, or mixed relationship to a role
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignment: Option<TeamRoleAssignmentAssignment>,
     /// Team the user has gotten the role through
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inherited_from: Option<Vec<TeamSimple>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     pub login: String,
     pub id: i64,
@@ -2399,10 +3909,130 @@ pub struct UserRoleAssignment {
     pub received_events_url: String,
     pub r#type: String,
     pub site_admin: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starred_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for UserRoleAssignment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for UserRoleAssignment {
+    const NAME: &'static str = "UserRoleAssignment";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "assignment",
+            "inherited_from",
+            "name",
+            "email",
+            "login",
+            "id",
+            "node_id",
+            "avatar_url",
+            "gravatar_id",
+            "url",
+            "html_url",
+            "followers_url",
+            "following_url",
+            "gists_url",
+            "starred_url",
+            "subscriptions_url",
+            "organizations_url",
+            "repos_url",
+            "events_url",
+            "received_events_url",
+            "type",
+            "site_admin",
+            "starred_at",
+            "user_view_type",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<TeamRoleAssignmentAssignment>> = None;
+        let mut f1: Option<Option<Vec<TeamSimple>>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<i64> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<String> = None;
+        let mut f13: Option<String> = None;
+        let mut f14: Option<String> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<String> = None;
+        let mut f18: Option<String> = None;
+        let mut f19: Option<String> = None;
+        let mut f20: Option<String> = None;
+        let mut f21: Option<bool> = None;
+        let mut f22: Option<Option<String>> = None;
+        let mut f23: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(UserRoleAssignment {
+            assignment: f0.flatten(),
+            inherited_from: f1.flatten(),
+            name: f2.flatten(),
+            email: f3.flatten(),
+            login: required(f4, NAMES[4])?,
+            id: required(f5, NAMES[5])?,
+            node_id: required(f6, NAMES[6])?,
+            avatar_url: required(f7, NAMES[7])?,
+            gravatar_id: f8.flatten(),
+            url: required(f9, NAMES[9])?,
+            html_url: required(f10, NAMES[10])?,
+            followers_url: required(f11, NAMES[11])?,
+            following_url: required(f12, NAMES[12])?,
+            gists_url: required(f13, NAMES[13])?,
+            starred_url: required(f14, NAMES[14])?,
+            subscriptions_url: required(f15, NAMES[15])?,
+            organizations_url: required(f16, NAMES[16])?,
+            repos_url: required(f17, NAMES[17])?,
+            events_url: required(f18, NAMES[18])?,
+            received_events_url: required(f19, NAMES[19])?,
+            r#type: required(f20, NAMES[20])?,
+            site_admin: required(f21, NAMES[21])?,
+            starred_at: f22.flatten(),
+            user_view_type: f23.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -2433,7 +4063,7 @@ crate::open_enum! {
 }
 
 /// Minimal representation of an organization programmatic access grant request for enumerations
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrganizationProgrammaticAccessGrantRequest {
     /// Unique identifier of the request for access via fine-grained personal access token. The `pat_request_id` used to review PAT requests.
@@ -2460,6 +4090,81 @@ pub struct OrganizationProgrammaticAccessGrantRequest {
     pub token_expires_at: Option<String>,
     /// Date and time when the associated fine-grained personal access token was last used for authentication.
     pub token_last_used_at: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for OrganizationProgrammaticAccessGrantRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for OrganizationProgrammaticAccessGrantRequest {
+    const NAME: &'static str = "OrganizationProgrammaticAccessGrantRequest";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "reason",
+            "owner",
+            "repository_selection",
+            "repositories_url",
+            "permissions",
+            "created_at",
+            "token_id",
+            "token_name",
+            "token_expired",
+            "token_expires_at",
+            "token_last_used_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<SimpleUser> = None;
+        let mut f3: Option<PersonalAccessTokenRequestRepositorySelection> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<OrganizationProgrammaticAccessGrantRequestPermissions> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<i64> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<bool> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrganizationProgrammaticAccessGrantRequest {
+            id: required(f0, NAMES[0])?,
+            reason: f1.flatten(),
+            owner: required(f2, NAMES[2])?,
+            repository_selection: required(f3, NAMES[3])?,
+            repositories_url: required(f4, NAMES[4])?,
+            permissions: required(f5, NAMES[5])?,
+            created_at: required(f6, NAMES[6])?,
+            token_id: required(f7, NAMES[7])?,
+            token_name: required(f8, NAMES[8])?,
+            token_expired: required(f9, NAMES[9])?,
+            token_expires_at: f10.flatten(),
+            token_last_used_at: f11.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -2560,7 +4265,7 @@ impl OrgsReviewPatGrantRequestRequest {
 }
 
 /// Minimal representation of an organization programmatic access grant for enumerations
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrganizationProgrammaticAccessGrant {
     /// Unique identifier of the fine-grained personal access token grant. The `pat_id` used to get details about an approved fine-grained personal access token.
@@ -2585,6 +4290,76 @@ pub struct OrganizationProgrammaticAccessGrant {
     pub token_expires_at: Option<String>,
     /// Date and time when the associated fine-grained personal access token was last used for authentication.
     pub token_last_used_at: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for OrganizationProgrammaticAccessGrant {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for OrganizationProgrammaticAccessGrant {
+    const NAME: &'static str = "OrganizationProgrammaticAccessGrant";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "owner",
+            "repository_selection",
+            "repositories_url",
+            "permissions",
+            "access_granted_at",
+            "token_id",
+            "token_name",
+            "token_expired",
+            "token_expires_at",
+            "token_last_used_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<SimpleUser> = None;
+        let mut f2: Option<PersonalAccessTokenRequestRepositorySelection> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<OrganizationProgrammaticAccessGrantRequestPermissions> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<i64> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<bool> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrganizationProgrammaticAccessGrant {
+            id: required(f0, NAMES[0])?,
+            owner: required(f1, NAMES[1])?,
+            repository_selection: required(f2, NAMES[2])?,
+            repositories_url: required(f3, NAMES[3])?,
+            permissions: required(f4, NAMES[4])?,
+            access_granted_at: required(f5, NAMES[5])?,
+            token_id: required(f6, NAMES[6])?,
+            token_name: required(f7, NAMES[7])?,
+            token_expired: required(f8, NAMES[8])?,
+            token_expires_at: f9.flatten(),
+            token_last_used_at: f10.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -2796,7 +4571,7 @@ impl CustomPropertySetPayload {
 }
 
 /// List of custom property values for a repository
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgRepoCustomPropertyValues {
     pub repository_id: i64,
@@ -2804,6 +4579,48 @@ pub struct OrgRepoCustomPropertyValues {
     pub repository_full_name: String,
     /// List of custom property names and associated values
     pub properties: Vec<CustomPropertyValue>,
+}
+impl<'de> serde::Deserialize<'de> for OrgRepoCustomPropertyValues {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for OrgRepoCustomPropertyValues {
+    const NAME: &'static str = "OrgRepoCustomPropertyValues";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "repository_id",
+            "repository_name",
+            "repository_full_name",
+            "properties",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<Vec<CustomPropertyValue>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgRepoCustomPropertyValues {
+            repository_id: required(f0, NAMES[0])?,
+            repository_name: required(f1, NAMES[1])?,
+            repository_full_name: required(f2, NAMES[2])?,
+            properties: required(f3, NAMES[3])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -2846,14 +4663,44 @@ impl OrgsCustomPropertiesForReposCreateOrUpdateOrganizationValuesRequest {
 }
 
 /// Check immutable releases settings for an organization.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ImmutableReleasesOrganizationSettings {
     /// The policy that controls how immutable releases are enforced in the organization.
     pub enforced_repositories: SelfHostedRunnersSettingsEnabledRepositories,
     /// The API URL to use to get or set the selected repositories for immutable releases enforcement, when `enforced_repositories` is set to `selected`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for ImmutableReleasesOrganizationSettings {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ImmutableReleasesOrganizationSettings {
+    const NAME: &'static str = "ImmutableReleasesOrganizationSettings";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["enforced_repositories", "selected_repositories_url"];
+        let mut next = 0;
+        let mut f0: Option<SelfHostedRunnersSettingsEnabledRepositories> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ImmutableReleasesOrganizationSettings {
+            enforced_repositories: required(f0, NAMES[0])?,
+            selected_repositories_url: f1.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -2970,10 +4817,43 @@ crate::open_enum! {
 }
 
 /// A fine-grained permission that protects organization resources.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgsListOrganizationFineGrainedPermissionsResponseItem {
     pub name: String,
     pub description: String,
+}
+impl<'de> serde::Deserialize<'de>
+for OrgsListOrganizationFineGrainedPermissionsResponseItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for OrgsListOrganizationFineGrainedPermissionsResponseItem {
+    const NAME: &'static str = "OrgsListOrganizationFineGrainedPermissionsResponseItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["name", "description"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgsListOrganizationFineGrainedPermissionsResponseItem {
+            name: required(f0, NAMES[0])?,
+            description: required(f1, NAMES[1])?,
+        })
+    }
 }
 

@@ -4,7 +4,7 @@
 use super::*;
 
 /// A software package
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Package {
     /// Unique identifier of the package.
@@ -17,12 +17,80 @@ pub struct Package {
     /// The number of versions of the package.
     pub version_count: i64,
     pub visibility: PackageVisibility,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<MinimalRepository>,
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
+}
+impl<'de> serde::Deserialize<'de> for Package {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Package {
+    const NAME: &'static str = "Package";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "name",
+            "package_type",
+            "url",
+            "html_url",
+            "version_count",
+            "visibility",
+            "owner",
+            "repository",
+            "created_at",
+            "updated_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<PackagePackageType> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<i64> = None;
+        let mut f6: Option<PackageVisibility> = None;
+        let mut f7: Option<Option<SimpleUser>> = None;
+        let mut f8: Option<Option<MinimalRepository>> = None;
+        let mut f9: Option<crate::Timestamp> = None;
+        let mut f10: Option<crate::Timestamp> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Package {
+            id: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            package_type: required(f2, NAMES[2])?,
+            url: required(f3, NAMES[3])?,
+            html_url: required(f4, NAMES[4])?,
+            version_count: required(f5, NAMES[5])?,
+            visibility: required(f6, NAMES[6])?,
+            owner: f7.flatten(),
+            repository: f8.flatten(),
+            created_at: required(f9, NAMES[9])?,
+            updated_at: required(f10, NAMES[10])?,
+        })
+    }
 }
 
 crate::open_enum! {
@@ -36,7 +104,7 @@ crate::open_enum! {
 }
 
 /// A version of a software package
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PackageVersion {
     /// Unique identifier of the package version.
@@ -45,46 +113,198 @@ pub struct PackageVersion {
     pub name: String,
     pub url: String,
     pub package_html_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub license: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<crate::Timestamp>,
     /// Package Version Metadata
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<PackageVersionMetadata>,
+}
+impl<'de> serde::Deserialize<'de> for PackageVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PackageVersion {
+    const NAME: &'static str = "PackageVersion";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "name",
+            "url",
+            "package_html_url",
+            "html_url",
+            "license",
+            "description",
+            "created_at",
+            "updated_at",
+            "deleted_at",
+            "metadata",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<crate::Timestamp> = None;
+        let mut f8: Option<crate::Timestamp> = None;
+        let mut f9: Option<Option<crate::Timestamp>> = None;
+        let mut f10: Option<Option<PackageVersionMetadata>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PackageVersion {
+            id: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            package_html_url: required(f3, NAMES[3])?,
+            html_url: f4.flatten(),
+            license: f5.flatten(),
+            description: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            updated_at: required(f8, NAMES[8])?,
+            deleted_at: f9.flatten(),
+            metadata: f10.flatten(),
+        })
+    }
 }
 
 /// Package Version Metadata
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PackageVersionMetadata {
     pub package_type: PackagePackageType,
     /// Container Metadata
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<PackageVersionMetadataContainer>,
     /// Docker Metadata
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub docker: Option<PackageVersionMetadataDocker>,
+}
+impl<'de> serde::Deserialize<'de> for PackageVersionMetadata {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PackageVersionMetadata {
+    const NAME: &'static str = "PackageVersionMetadata";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["package_type", "container", "docker"];
+        let mut next = 0;
+        let mut f0: Option<PackagePackageType> = None;
+        let mut f1: Option<Option<PackageVersionMetadataContainer>> = None;
+        let mut f2: Option<Option<PackageVersionMetadataDocker>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PackageVersionMetadata {
+            package_type: required(f0, NAMES[0])?,
+            container: f1.flatten(),
+            docker: f2.flatten(),
+        })
+    }
 }
 
 /// Container Metadata
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PackageVersionMetadataContainer {
     pub tags: Vec<String>,
 }
+impl<'de> serde::Deserialize<'de> for PackageVersionMetadataContainer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PackageVersionMetadataContainer {
+    const NAME: &'static str = "PackageVersionMetadataContainer";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["tags"];
+        let mut next = 0;
+        let mut f0: Option<Vec<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PackageVersionMetadataContainer {
+            tags: required(f0, NAMES[0])?,
+        })
+    }
+}
 
 /// Docker Metadata
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PackageVersionMetadataDocker {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<Vec<String>>,
+}
+impl<'de> serde::Deserialize<'de> for PackageVersionMetadataDocker {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PackageVersionMetadataDocker {
+    const NAME: &'static str = "PackageVersionMetadataDocker";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["tag"];
+        let mut next = 0;
+        let mut f0: Option<Option<Vec<String>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PackageVersionMetadataDocker {
+            tag: f0.flatten(),
+        })
+    }
 }
 

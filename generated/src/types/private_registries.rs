@@ -3,15 +3,47 @@
 #![allow(deprecated, reason = "deprecated schemas are still generated, marked `#[deprecated]`")]
 use super::*;
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PrivateRegistriesListOrgPrivateRegistriesResponse {
     pub total_count: i64,
     pub configurations: Vec<OrgPrivateRegistryConfiguration>,
 }
+impl<'de> serde::Deserialize<'de> for PrivateRegistriesListOrgPrivateRegistriesResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for PrivateRegistriesListOrgPrivateRegistriesResponse {
+    const NAME: &'static str = "PrivateRegistriesListOrgPrivateRegistriesResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "configurations"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<OrgPrivateRegistryConfiguration>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PrivateRegistriesListOrgPrivateRegistriesResponse {
+            total_count: required(f0, NAMES[0])?,
+            configurations: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Private registry configuration for an organization
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgPrivateRegistryConfiguration {
     /// The name of the private registry configuration.
@@ -19,66 +51,169 @@ pub struct OrgPrivateRegistryConfiguration {
     /// The registry type.
     pub registry_type: OrgPrivateRegistryConfigurationRegistryType,
     /// The authentication type for the private registry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_type: Option<OrgPrivateRegistryConfigurationAuthType>,
     /// The URL of the private registry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// The username to use when authenticating with the private registry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     /// Whether this private registry replaces the base registry (e.g., npmjs.org for npm, rubygems.org for rubygems). When `true`, Dependabot will only use this registry and will not fall back to the public registry. When `false` (default), Dependabot will use this registry for scoped packages but may fall back to the public registry for other packages.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaces_base: Option<bool>,
     /// Which type of organization repositories have access to the private registry.
     pub visibility: CodespacesSecretVisibility,
     /// The tenant ID of the Azure AD application.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
     /// The client ID of the Azure AD application.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     /// The AWS region.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_region: Option<String>,
     /// The AWS account ID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
     /// The AWS IAM role name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<String>,
     /// The CodeArtifact domain.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
     /// The CodeArtifact domain owner.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_owner: Option<String>,
     /// The JFrog OIDC provider name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jfrog_oidc_provider_name: Option<String>,
     /// The OIDC audience.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
     /// The JFrog identity mapping name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_mapping_name: Option<String>,
     /// The Cloudsmith organization namespace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     /// The Cloudsmith service account slug.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_slug: Option<String>,
     /// The Cloudsmith API host.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_host: Option<String>,
     /// The full resource name of the GCP Workload Identity Provider (e.g. `projects/<NUM>/locations/global/workloadIdentityPools/<POOL>/providers/<PROVIDER>`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload_identity_provider: Option<String>,
     /// The GCP service account email to impersonate. If omitted, the federated token is used directly (direct WIF).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<String>,
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
+}
+impl<'de> serde::Deserialize<'de> for OrgPrivateRegistryConfiguration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for OrgPrivateRegistryConfiguration {
+    const NAME: &'static str = "OrgPrivateRegistryConfiguration";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "name",
+            "registry_type",
+            "auth_type",
+            "url",
+            "username",
+            "replaces_base",
+            "visibility",
+            "tenant_id",
+            "client_id",
+            "aws_region",
+            "account_id",
+            "role_name",
+            "domain",
+            "domain_owner",
+            "jfrog_oidc_provider_name",
+            "audience",
+            "identity_mapping_name",
+            "namespace",
+            "service_slug",
+            "api_host",
+            "workload_identity_provider",
+            "service_account",
+            "created_at",
+            "updated_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<OrgPrivateRegistryConfigurationRegistryType> = None;
+        let mut f2: Option<Option<OrgPrivateRegistryConfigurationAuthType>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<bool>> = None;
+        let mut f6: Option<CodespacesSecretVisibility> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<String>> = None;
+        let mut f14: Option<Option<String>> = None;
+        let mut f15: Option<Option<String>> = None;
+        let mut f16: Option<Option<String>> = None;
+        let mut f17: Option<Option<String>> = None;
+        let mut f18: Option<Option<String>> = None;
+        let mut f19: Option<Option<String>> = None;
+        let mut f20: Option<Option<String>> = None;
+        let mut f21: Option<Option<String>> = None;
+        let mut f22: Option<crate::Timestamp> = None;
+        let mut f23: Option<crate::Timestamp> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgPrivateRegistryConfiguration {
+            name: required(f0, NAMES[0])?,
+            registry_type: required(f1, NAMES[1])?,
+            auth_type: f2.flatten(),
+            url: f3.flatten(),
+            username: f4.flatten(),
+            replaces_base: f5.flatten(),
+            visibility: required(f6, NAMES[6])?,
+            tenant_id: f7.flatten(),
+            client_id: f8.flatten(),
+            aws_region: f9.flatten(),
+            account_id: f10.flatten(),
+            role_name: f11.flatten(),
+            domain: f12.flatten(),
+            domain_owner: f13.flatten(),
+            jfrog_oidc_provider_name: f14.flatten(),
+            audience: f15.flatten(),
+            identity_mapping_name: f16.flatten(),
+            namespace: f17.flatten(),
+            service_slug: f18.flatten(),
+            api_host: f19.flatten(),
+            workload_identity_provider: f20.flatten(),
+            service_account: f21.flatten(),
+            created_at: required(f22, NAMES[22])?,
+            updated_at: required(f23, NAMES[23])?,
+        })
+    }
 }
 
 crate::open_enum! {
@@ -365,7 +500,7 @@ crate::open_enum! {
 }
 
 /// Private registry configuration for an organization
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgPrivateRegistryConfigurationWithSelectedRepositories {
     /// The name of the private registry configuration.
@@ -373,78 +508,217 @@ pub struct OrgPrivateRegistryConfigurationWithSelectedRepositories {
     /// The registry type.
     pub registry_type: OrgPrivateRegistryConfigurationRegistryType,
     /// The authentication type for the private registry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_type: Option<OrgPrivateRegistryConfigurationAuthType>,
     /// The URL of the private registry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// The username to use when authenticating with the private registry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     /// Whether this private registry replaces the base registry (e.g., npmjs.org for npm, rubygems.org for rubygems). When `true`, Dependabot will only use this registry and will not fall back to the public registry. When `false` (default), Dependabot will use this registry for scoped packages but may fall back to the public registry for other packages.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaces_base: Option<bool>,
     /// Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry.
     pub visibility: CodespacesSecretVisibility,
     /// An array of repository IDs that can access the organization private registry when `visibility` is set to `selected`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
     /// The tenant ID of the Azure AD application.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
     /// The client ID of the Azure AD application.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     /// The AWS region.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_region: Option<String>,
     /// The AWS account ID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
     /// The AWS IAM role name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<String>,
     /// The CodeArtifact domain.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
     /// The CodeArtifact domain owner.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_owner: Option<String>,
     /// The JFrog OIDC provider name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jfrog_oidc_provider_name: Option<String>,
     /// The OIDC audience.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
     /// The JFrog identity mapping name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_mapping_name: Option<String>,
     /// The Cloudsmith organization namespace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     /// The Cloudsmith service account slug.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_slug: Option<String>,
     /// The Cloudsmith API host.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_host: Option<String>,
     /// The full resource name of the GCP Workload Identity Provider (e.g. `projects/<NUM>/locations/global/workloadIdentityPools/<POOL>/providers/<PROVIDER>`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload_identity_provider: Option<String>,
     /// The GCP service account email to impersonate. If omitted, the federated token is used directly (direct WIF).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<String>,
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
 }
+impl<'de> serde::Deserialize<'de>
+for OrgPrivateRegistryConfigurationWithSelectedRepositories {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for OrgPrivateRegistryConfigurationWithSelectedRepositories {
+    const NAME: &'static str = "OrgPrivateRegistryConfigurationWithSelectedRepositories";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "name",
+            "registry_type",
+            "auth_type",
+            "url",
+            "username",
+            "replaces_base",
+            "visibility",
+            "selected_repository_ids",
+            "tenant_id",
+            "client_id",
+            "aws_region",
+            "account_id",
+            "role_name",
+            "domain",
+            "domain_owner",
+            "jfrog_oidc_provider_name",
+            "audience",
+            "identity_mapping_name",
+            "namespace",
+            "service_slug",
+            "api_host",
+            "workload_identity_provider",
+            "service_account",
+            "created_at",
+            "updated_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<OrgPrivateRegistryConfigurationRegistryType> = None;
+        let mut f2: Option<Option<OrgPrivateRegistryConfigurationAuthType>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<bool>> = None;
+        let mut f6: Option<CodespacesSecretVisibility> = None;
+        let mut f7: Option<Option<Vec<i64>>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<String>> = None;
+        let mut f14: Option<Option<String>> = None;
+        let mut f15: Option<Option<String>> = None;
+        let mut f16: Option<Option<String>> = None;
+        let mut f17: Option<Option<String>> = None;
+        let mut f18: Option<Option<String>> = None;
+        let mut f19: Option<Option<String>> = None;
+        let mut f20: Option<Option<String>> = None;
+        let mut f21: Option<Option<String>> = None;
+        let mut f22: Option<Option<String>> = None;
+        let mut f23: Option<crate::Timestamp> = None;
+        let mut f24: Option<crate::Timestamp> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgPrivateRegistryConfigurationWithSelectedRepositories {
+            name: required(f0, NAMES[0])?,
+            registry_type: required(f1, NAMES[1])?,
+            auth_type: f2.flatten(),
+            url: f3.flatten(),
+            username: f4.flatten(),
+            replaces_base: f5.flatten(),
+            visibility: required(f6, NAMES[6])?,
+            selected_repository_ids: f7.flatten(),
+            tenant_id: f8.flatten(),
+            client_id: f9.flatten(),
+            aws_region: f10.flatten(),
+            account_id: f11.flatten(),
+            role_name: f12.flatten(),
+            domain: f13.flatten(),
+            domain_owner: f14.flatten(),
+            jfrog_oidc_provider_name: f15.flatten(),
+            audience: f16.flatten(),
+            identity_mapping_name: f17.flatten(),
+            namespace: f18.flatten(),
+            service_slug: f19.flatten(),
+            api_host: f20.flatten(),
+            workload_identity_provider: f21.flatten(),
+            service_account: f22.flatten(),
+            created_at: required(f23, NAMES[23])?,
+            updated_at: required(f24, NAMES[24])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PrivateRegistriesGetOrgPublicKeyResponse {
     /// The identifier for the key.
     pub key_id: String,
     /// The Base64 encoded public key.
     pub key: String,
+}
+impl<'de> serde::Deserialize<'de> for PrivateRegistriesGetOrgPublicKeyResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PrivateRegistriesGetOrgPublicKeyResponse {
+    const NAME: &'static str = "PrivateRegistriesGetOrgPublicKeyResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["key_id", "key"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PrivateRegistriesGetOrgPublicKeyResponse {
+            key_id: required(f0, NAMES[0])?,
+            key: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]

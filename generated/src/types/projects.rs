@@ -35,21 +35,18 @@ impl ProjectsCreateDraftItemForOrgRequest {
 }
 
 /// An item belonging to a project
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProjectsV2ItemSimple {
     /// The unique identifier of the project item.
     pub id: f64,
     /// The node ID of the project item.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
     /// The content represented by the item.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<ProjectsV2ItemSimpleContent>,
     /// The type of content tracked in a project item
     pub content_type: ProjectsV2ItemContentType,
     /// A GitHub user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator: Option<SimpleUser>,
     /// The time when the item was created.
     pub created_at: crate::Timestamp,
@@ -58,11 +55,75 @@ pub struct ProjectsV2ItemSimple {
     /// The time when the item was archived.
     pub archived_at: Option<crate::Timestamp>,
     /// The URL of the project this item belongs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_url: Option<String>,
     /// The URL of the item in the project.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_url: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for ProjectsV2ItemSimple {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2ItemSimple {
+    const NAME: &'static str = "ProjectsV2ItemSimple";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "content",
+            "content_type",
+            "creator",
+            "created_at",
+            "updated_at",
+            "archived_at",
+            "project_url",
+            "item_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<f64> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<ProjectsV2ItemSimpleContent>> = None;
+        let mut f3: Option<ProjectsV2ItemContentType> = None;
+        let mut f4: Option<Option<SimpleUser>> = None;
+        let mut f5: Option<crate::Timestamp> = None;
+        let mut f6: Option<crate::Timestamp> = None;
+        let mut f7: Option<Option<crate::Timestamp>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ProjectsV2ItemSimple {
+            id: required(f0, NAMES[0])?,
+            node_id: f1.flatten(),
+            content: f2.flatten(),
+            content_type: required(f3, NAMES[3])?,
+            creator: f4.flatten(),
+            created_at: required(f5, NAMES[5])?,
+            updated_at: required(f6, NAMES[6])?,
+            archived_at: f7.flatten(),
+            project_url: f8.flatten(),
+            item_url: f9.flatten(),
+        })
+    }
 }
 
 /// The content represented by the item.
@@ -93,7 +154,7 @@ impl From<ProjectsV2DraftIssue> for ProjectsV2ItemSimpleContent {
 }
 
 /// A draft issue in a project
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProjectsV2DraftIssue {
     /// The ID of the draft issue
@@ -103,7 +164,6 @@ pub struct ProjectsV2DraftIssue {
     /// The title of the draft issue
     pub title: String,
     /// The body content of the draft issue
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     pub user: Option<SimpleUser>,
     /// The time the draft issue was created
@@ -111,18 +171,70 @@ pub struct ProjectsV2DraftIssue {
     /// The time the draft issue was last updated
     pub updated_at: crate::Timestamp,
 }
+impl<'de> serde::Deserialize<'de> for ProjectsV2DraftIssue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2DraftIssue {
+    const NAME: &'static str = "ProjectsV2DraftIssue";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "title",
+            "body",
+            "user",
+            "created_at",
+            "updated_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<f64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<SimpleUser>> = None;
+        let mut f5: Option<crate::Timestamp> = None;
+        let mut f6: Option<crate::Timestamp> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ProjectsV2DraftIssue {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            title: required(f2, NAMES[2])?,
+            body: f3.flatten(),
+            user: f4.flatten(),
+            created_at: required(f5, NAMES[5])?,
+            updated_at: required(f6, NAMES[6])?,
+        })
+    }
+}
 
 /// A field inside a projects v2 project
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProjectsV2Field {
     /// The unique identifier of the field.
     pub id: i64,
     /// The ID of the issue field.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_field_id: Option<i64>,
     /// The node ID of the field.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
     /// The API URL of the project that contains the field.
     pub project_url: String,
@@ -131,15 +243,79 @@ pub struct ProjectsV2Field {
     /// The field's data type.
     pub data_type: ProjectsV2FieldDataType,
     /// The options available for single select fields.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<ProjectsV2SingleSelectOptions>>,
     /// Configuration for iteration fields.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<ProjectsV2FieldConfiguration>,
     /// The time when the field was created.
     pub created_at: crate::Timestamp,
     /// The time when the field was last updated.
     pub updated_at: crate::Timestamp,
+}
+impl<'de> serde::Deserialize<'de> for ProjectsV2Field {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2Field {
+    const NAME: &'static str = "ProjectsV2Field";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "issue_field_id",
+            "node_id",
+            "project_url",
+            "name",
+            "data_type",
+            "options",
+            "configuration",
+            "created_at",
+            "updated_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<ProjectsV2FieldDataType> = None;
+        let mut f6: Option<Option<Vec<ProjectsV2SingleSelectOptions>>> = None;
+        let mut f7: Option<Option<ProjectsV2FieldConfiguration>> = None;
+        let mut f8: Option<crate::Timestamp> = None;
+        let mut f9: Option<crate::Timestamp> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ProjectsV2Field {
+            id: required(f0, NAMES[0])?,
+            issue_field_id: f1.flatten(),
+            node_id: f2.flatten(),
+            project_url: required(f3, NAMES[3])?,
+            name: required(f4, NAMES[4])?,
+            data_type: required(f5, NAMES[5])?,
+            options: f6.flatten(),
+            configuration: f7.flatten(),
+            created_at: required(f8, NAMES[8])?,
+            updated_at: required(f9, NAMES[9])?,
+        })
+    }
 }
 
 crate::open_enum! {
@@ -152,7 +328,7 @@ crate::open_enum! {
 }
 
 /// An option for a single select field
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProjectsV2SingleSelectOptions {
     /// The unique identifier of the option.
@@ -164,31 +340,130 @@ pub struct ProjectsV2SingleSelectOptions {
     /// The color associated with the option.
     pub color: String,
 }
+impl<'de> serde::Deserialize<'de> for ProjectsV2SingleSelectOptions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2SingleSelectOptions {
+    const NAME: &'static str = "ProjectsV2SingleSelectOptions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "name", "description", "color"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<ProjectsV2SingleSelectOptionsName> = None;
+        let mut f2: Option<ProjectsV2SingleSelectOptionsName> = None;
+        let mut f3: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ProjectsV2SingleSelectOptions {
+            id: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            description: required(f2, NAMES[2])?,
+            color: required(f3, NAMES[3])?,
+        })
+    }
+}
 
 /// The display name of the option, in raw text and HTML formats.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProjectsV2SingleSelectOptionsName {
     pub raw: String,
     pub html: String,
 }
+impl<'de> serde::Deserialize<'de> for ProjectsV2SingleSelectOptionsName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2SingleSelectOptionsName {
+    const NAME: &'static str = "ProjectsV2SingleSelectOptionsName";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["raw", "html"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ProjectsV2SingleSelectOptionsName {
+            raw: required(f0, NAMES[0])?,
+            html: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Configuration for iteration fields.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProjectsV2FieldConfiguration {
     /// The day of the week when the iteration starts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_day: Option<i64>,
     /// The duration of the iteration in days.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iterations: Option<Vec<ProjectsV2IterationSettings>>,
+}
+impl<'de> serde::Deserialize<'de> for ProjectsV2FieldConfiguration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2FieldConfiguration {
+    const NAME: &'static str = "ProjectsV2FieldConfiguration";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["start_day", "duration", "iterations"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<Vec<ProjectsV2IterationSettings>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ProjectsV2FieldConfiguration {
+            start_day: f0.flatten(),
+            duration: f1.flatten(),
+            iterations: f2.flatten(),
+        })
+    }
 }
 
 /// An iteration setting for an iteration field
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProjectsV2IterationSettings {
     /// The unique identifier of the iteration setting.
@@ -200,8 +475,47 @@ pub struct ProjectsV2IterationSettings {
     /// The iteration title, in raw text and HTML formats.
     pub title: ProjectsV2SingleSelectOptionsName,
     /// Whether the iteration has been completed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed: Option<bool>,
+}
+impl<'de> serde::Deserialize<'de> for ProjectsV2IterationSettings {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2IterationSettings {
+    const NAME: &'static str = "ProjectsV2IterationSettings";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "start_date", "duration", "title", "completed"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<ProjectsV2SingleSelectOptionsName> = None;
+        let mut f4: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ProjectsV2IterationSettings {
+            id: required(f0, NAMES[0])?,
+            start_date: required(f1, NAMES[1])?,
+            duration: required(f2, NAMES[2])?,
+            title: required(f3, NAMES[3])?,
+            completed: f4.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -549,24 +863,20 @@ impl ProjectsV2FieldIterationConfigurationIterationsItem {
 }
 
 /// An item belonging to a project
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProjectsV2ItemWithContent {
     /// The unique identifier of the project item.
     pub id: f64,
     /// The node ID of the project item.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
     /// The API URL of the project that contains this item.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_url: Option<String>,
     /// The type of content tracked in a project item
     pub content_type: ProjectsV2ItemContentType,
     /// The content of the item, which varies by content type.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<serde_json::Value>,
     /// A GitHub user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator: Option<SimpleUser>,
     /// The time when the item was created.
     pub created_at: crate::Timestamp,
@@ -575,11 +885,79 @@ pub struct ProjectsV2ItemWithContent {
     /// The time when the item was archived.
     pub archived_at: Option<crate::Timestamp>,
     /// The API URL of this item.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_url: Option<String>,
     /// The fields and values associated with this item.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<serde_json::Value>>,
+}
+impl<'de> serde::Deserialize<'de> for ProjectsV2ItemWithContent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2ItemWithContent {
+    const NAME: &'static str = "ProjectsV2ItemWithContent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "project_url",
+            "content_type",
+            "content",
+            "creator",
+            "created_at",
+            "updated_at",
+            "archived_at",
+            "item_url",
+            "fields",
+        ];
+        let mut next = 0;
+        let mut f0: Option<f64> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<ProjectsV2ItemContentType> = None;
+        let mut f4: Option<Option<serde_json::Value>> = None;
+        let mut f5: Option<Option<SimpleUser>> = None;
+        let mut f6: Option<crate::Timestamp> = None;
+        let mut f7: Option<crate::Timestamp> = None;
+        let mut f8: Option<Option<crate::Timestamp>> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<Option<Vec<serde_json::Value>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ProjectsV2ItemWithContent {
+            id: required(f0, NAMES[0])?,
+            node_id: f1.flatten(),
+            project_url: f2.flatten(),
+            content_type: required(f3, NAMES[3])?,
+            content: f4.flatten(),
+            creator: f5.flatten(),
+            created_at: required(f6, NAMES[6])?,
+            updated_at: required(f7, NAMES[7])?,
+            archived_at: f8.flatten(),
+            item_url: f9.flatten(),
+            fields: f10.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -804,7 +1182,7 @@ crate::open_enum! {
 }
 
 /// A view inside a projects v2 project
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProjectsV2View {
     /// The unique identifier of the view.
@@ -827,7 +1205,6 @@ pub struct ProjectsV2View {
     /// The time when the view was last updated.
     pub updated_at: crate::Timestamp,
     /// The filter query for the view.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
     /// The list of field IDs that are visible in the view.
     pub visible_fields: Vec<i64>,
@@ -837,6 +1214,92 @@ pub struct ProjectsV2View {
     pub group_by: Vec<i64>,
     /// The list of field IDs used for vertical grouping (board layout).
     pub vertical_group_by: Vec<i64>,
+}
+impl<'de> serde::Deserialize<'de> for ProjectsV2View {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2View {
+    const NAME: &'static str = "ProjectsV2View";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "number",
+            "name",
+            "layout",
+            "node_id",
+            "project_url",
+            "html_url",
+            "creator",
+            "created_at",
+            "updated_at",
+            "filter",
+            "visible_fields",
+            "sort_by",
+            "group_by",
+            "vertical_group_by",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<ProjectsV2ViewLayout> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<SimpleUser> = None;
+        let mut f8: Option<crate::Timestamp> = None;
+        let mut f9: Option<crate::Timestamp> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<Vec<i64>> = None;
+        let mut f12: Option<Vec<Vec<IntegerOrString>>> = None;
+        let mut f13: Option<Vec<i64>> = None;
+        let mut f14: Option<Vec<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ProjectsV2View {
+            id: required(f0, NAMES[0])?,
+            number: required(f1, NAMES[1])?,
+            name: required(f2, NAMES[2])?,
+            layout: required(f3, NAMES[3])?,
+            node_id: required(f4, NAMES[4])?,
+            project_url: required(f5, NAMES[5])?,
+            html_url: required(f6, NAMES[6])?,
+            creator: required(f7, NAMES[7])?,
+            created_at: required(f8, NAMES[8])?,
+            updated_at: required(f9, NAMES[9])?,
+            filter: f10.flatten(),
+            visible_fields: required(f11, NAMES[11])?,
+            sort_by: required(f12, NAMES[12])?,
+            group_by: required(f13, NAMES[13])?,
+            vertical_group_by: required(f14, NAMES[14])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

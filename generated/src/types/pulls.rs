@@ -322,12 +322,46 @@ impl PullsMergeRequest {
 }
 
 /// Pull Request Merge Result
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestMergeResult {
     pub sha: String,
     pub merged: bool,
     pub message: String,
+}
+impl<'de> serde::Deserialize<'de> for PullRequestMergeResult {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestMergeResult {
+    const NAME: &'static str = "PullRequestMergeResult";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["sha", "merged", "message"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<bool> = None;
+        let mut f2: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestMergeResult {
+            sha: required(f0, NAMES[0])?,
+            merged: required(f1, NAMES[1])?,
+            message: required(f2, NAMES[2])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -397,11 +431,42 @@ crate::open_enum! {
 }
 
 /// Pull Request Merge Async Result
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestMergeAsyncResult {
     pub status: PullRequestMergeAsyncResultStatus,
     pub details: PullRequestMergeAsyncResultDetails,
+}
+impl<'de> serde::Deserialize<'de> for PullRequestMergeAsyncResult {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestMergeAsyncResult {
+    const NAME: &'static str = "PullRequestMergeAsyncResult";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["status", "details"];
+        let mut next = 0;
+        let mut f0: Option<PullRequestMergeAsyncResultStatus> = None;
+        let mut f1: Option<PullRequestMergeAsyncResultDetails> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestMergeAsyncResult {
+            status: required(f0, NAMES[0])?,
+            details: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 crate::open_enum! {
@@ -439,7 +504,7 @@ for PullRequestMergeAsyncResultDetails {
 }
 
 /// When an asynchronous merge request was created or already existed
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestMergeAsyncResultDetailsVariant0 {
     pub message: String,
@@ -449,6 +514,53 @@ pub struct PullRequestMergeAsyncResultDetailsVariant0 {
     /// SHA that the pull request head must match for the enqueued merge to proceed.
     pub expected_head_sha: String,
 }
+impl<'de> serde::Deserialize<'de> for PullRequestMergeAsyncResultDetailsVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for PullRequestMergeAsyncResultDetailsVariant0 {
+    const NAME: &'static str = "PullRequestMergeAsyncResultDetailsVariant0";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "message",
+            "uuid",
+            "merge_method",
+            "merge_action",
+            "expected_head_sha",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<PullRequestMergeAsyncResultDetailsVariant0MergeMethod> = None;
+        let mut f3: Option<MergeAction> = None;
+        let mut f4: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestMergeAsyncResultDetailsVariant0 {
+            message: required(f0, NAMES[0])?,
+            uuid: required(f1, NAMES[1])?,
+            merge_method: required(f2, NAMES[2])?,
+            merge_action: required(f3, NAMES[3])?,
+            expected_head_sha: required(f4, NAMES[4])?,
+        })
+    }
+}
 
 crate::open_enum! {
     PullRequestMergeAsyncResultDetailsVariant0MergeMethod { Default = "default", Merge =
@@ -456,26 +568,118 @@ crate::open_enum! {
 }
 
 /// When the pull request cannot be merged
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestMergeAsyncResultDetailsVariant1 {
     pub message: String,
 }
+impl<'de> serde::Deserialize<'de> for PullRequestMergeAsyncResultDetailsVariant1 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for PullRequestMergeAsyncResultDetailsVariant1 {
+    const NAME: &'static str = "PullRequestMergeAsyncResultDetailsVariant1";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["message"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestMergeAsyncResultDetailsVariant1 {
+            message: required(f0, NAMES[0])?,
+        })
+    }
+}
 
 /// When the pull request is already merged
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestMergeAsyncResultDetailsVariant2 {
     pub message: String,
     pub sha: String,
 }
+impl<'de> serde::Deserialize<'de> for PullRequestMergeAsyncResultDetailsVariant2 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for PullRequestMergeAsyncResultDetailsVariant2 {
+    const NAME: &'static str = "PullRequestMergeAsyncResultDetailsVariant2";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["message", "sha"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestMergeAsyncResultDetailsVariant2 {
+            message: required(f0, NAMES[0])?,
+            sha: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Pull Request Review Request
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestReviewRequest {
     pub users: Vec<SimpleUser>,
     pub teams: Vec<Team>,
+}
+impl<'de> serde::Deserialize<'de> for PullRequestReviewRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReviewRequest {
+    const NAME: &'static str = "PullRequestReviewRequest";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["users", "teams"];
+        let mut next = 0;
+        let mut f0: Option<Vec<SimpleUser>> = None;
+        let mut f1: Option<Vec<Team>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestReviewRequest {
+            users: required(f0, NAMES[0])?,
+            teams: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -554,7 +758,7 @@ impl PullsRemoveRequestedReviewersRequest {
 }
 
 /// Pull Request Reviews are reviews on pull requests.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestReview {
     /// Unique identifier of the review
@@ -566,18 +770,92 @@ pub struct PullRequestReview {
     pub state: String,
     pub html_url: String,
     pub pull_request_url: String,
-    #[serde(rename = "_links")]
     pub links: PullRequestReviewEventReviewLinks,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submitted_at: Option<crate::Timestamp>,
     /// A commit SHA for the review. If the commit object was garbage collected or forcibly deleted, then it no longer exists in Git and this value will be `null`.
     pub commit_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_html: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_text: Option<String>,
     /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
+}
+impl<'de> serde::Deserialize<'de> for PullRequestReview {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReview {
+    const NAME: &'static str = "PullRequestReview";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "user",
+            "body",
+            "state",
+            "html_url",
+            "pull_request_url",
+            "_links",
+            "submitted_at",
+            "commit_id",
+            "body_html",
+            "body_text",
+            "author_association",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<SimpleUser>> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<PullRequestReviewEventReviewLinks> = None;
+        let mut f8: Option<Option<crate::Timestamp>> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<AuthorAssociation> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestReview {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            user: f2.flatten(),
+            body: required(f3, NAMES[3])?,
+            state: required(f4, NAMES[4])?,
+            html_url: required(f5, NAMES[5])?,
+            pull_request_url: required(f6, NAMES[6])?,
+            links: required(f7, NAMES[7])?,
+            submitted_at: f8.flatten(),
+            commit_id: f9.flatten(),
+            body_html: f10.flatten(),
+            body_text: f11.flatten(),
+            author_association: required(f12, NAMES[12])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -712,7 +990,7 @@ impl PullsCreateReviewRequestCommentsItem {
 }
 
 /// Legacy Review Comment
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ReviewComment {
     pub url: String,
@@ -725,7 +1003,6 @@ pub struct ReviewComment {
     pub original_position: i64,
     pub commit_id: String,
     pub original_commit_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_reply_to_id: Option<i64>,
     pub user: Option<SimpleUser>,
     pub body: String,
@@ -735,48 +1012,212 @@ pub struct ReviewComment {
     pub pull_request_url: String,
     /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
-    #[serde(rename = "_links")]
     pub links: ReviewCommentLinks,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_text: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_html: Option<String>,
     /// Reaction Rollup
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
     /// The side of the first line of the range for a multi-line comment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub side: Option<ReviewCommentSide>,
     /// The side of the first line of the range for a multi-line comment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_side: Option<ReviewCommentStartSide>,
     /// The line of the blob to which the comment applies. The last line of the range for a multi-line comment
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<i64>,
     /// The original line of the blob to which the comment applies. The last line of the range for a multi-line comment
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_line: Option<i64>,
     /// The first line of the range for a multi-line comment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_line: Option<i64>,
     /// The original first line of the range for a multi-line comment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_start_line: Option<i64>,
     /// The level at which the comment is targeted, can be a diff line or a file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_type: Option<ReviewCommentSubjectType>,
 }
+impl<'de> serde::Deserialize<'de> for ReviewComment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ReviewComment {
+    const NAME: &'static str = "ReviewComment";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "pull_request_review_id",
+            "id",
+            "node_id",
+            "diff_hunk",
+            "path",
+            "position",
+            "original_position",
+            "commit_id",
+            "original_commit_id",
+            "in_reply_to_id",
+            "user",
+            "body",
+            "created_at",
+            "updated_at",
+            "html_url",
+            "pull_request_url",
+            "author_association",
+            "_links",
+            "body_text",
+            "body_html",
+            "reactions",
+            "side",
+            "start_side",
+            "line",
+            "original_line",
+            "start_line",
+            "original_start_line",
+            "subject_type",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<i64>> = None;
+        let mut f7: Option<i64> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<Option<i64>> = None;
+        let mut f11: Option<Option<SimpleUser>> = None;
+        let mut f12: Option<String> = None;
+        let mut f13: Option<crate::Timestamp> = None;
+        let mut f14: Option<crate::Timestamp> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<AuthorAssociation> = None;
+        let mut f18: Option<ReviewCommentLinks> = None;
+        let mut f19: Option<Option<String>> = None;
+        let mut f20: Option<Option<String>> = None;
+        let mut f21: Option<Option<ReactionRollup>> = None;
+        let mut f22: Option<Option<ReviewCommentSide>> = None;
+        let mut f23: Option<Option<ReviewCommentStartSide>> = None;
+        let mut f24: Option<Option<i64>> = None;
+        let mut f25: Option<Option<i64>> = None;
+        let mut f26: Option<Option<i64>> = None;
+        let mut f27: Option<Option<i64>> = None;
+        let mut f28: Option<Option<ReviewCommentSubjectType>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ReviewComment {
+            url: required(f0, NAMES[0])?,
+            pull_request_review_id: f1.flatten(),
+            id: required(f2, NAMES[2])?,
+            node_id: required(f3, NAMES[3])?,
+            diff_hunk: required(f4, NAMES[4])?,
+            path: required(f5, NAMES[5])?,
+            position: f6.flatten(),
+            original_position: required(f7, NAMES[7])?,
+            commit_id: required(f8, NAMES[8])?,
+            original_commit_id: required(f9, NAMES[9])?,
+            in_reply_to_id: f10.flatten(),
+            user: f11.flatten(),
+            body: required(f12, NAMES[12])?,
+            created_at: required(f13, NAMES[13])?,
+            updated_at: required(f14, NAMES[14])?,
+            html_url: required(f15, NAMES[15])?,
+            pull_request_url: required(f16, NAMES[16])?,
+            author_association: required(f17, NAMES[17])?,
+            links: required(f18, NAMES[18])?,
+            body_text: f19.flatten(),
+            body_html: f20.flatten(),
+            reactions: f21.flatten(),
+            side: f22.flatten(),
+            start_side: f23.flatten(),
+            line: f24.flatten(),
+            original_line: f25.flatten(),
+            start_line: f26.flatten(),
+            original_start_line: f27.flatten(),
+            subject_type: f28.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ReviewCommentLinks {
     /// Hypermedia Link
-    #[serde(rename = "self")]
     pub self_: Link,
     /// Hypermedia Link
     pub html: Link,
     /// Hypermedia Link
     pub pull_request: Link,
+}
+impl<'de> serde::Deserialize<'de> for ReviewCommentLinks {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ReviewCommentLinks {
+    const NAME: &'static str = "ReviewCommentLinks";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["self", "html", "pull_request"];
+        let mut next = 0;
+        let mut f0: Option<Link> = None;
+        let mut f1: Option<Link> = None;
+        let mut f2: Option<Link> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ReviewCommentLinks {
+            self_: required(f0, NAMES[0])?,
+            html: required(f1, NAMES[1])?,
+            pull_request: required(f2, NAMES[2])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -868,7 +1309,7 @@ impl PullsUpdateBranchRequest {
 }
 
 /// Pull Request Stack Minimal
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestStackMinimal {
     pub id: i64,
@@ -881,14 +1322,100 @@ pub struct PullRequestStackMinimal {
     pub created_at: crate::Timestamp,
     pub pull_requests: Vec<PullRequestStackMinimalPullRequestsItem>,
 }
+impl<'de> serde::Deserialize<'de> for PullRequestStackMinimal {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestStackMinimal {
+    const NAME: &'static str = "PullRequestStackMinimal";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "number",
+            "node_id",
+            "url",
+            "base",
+            "open",
+            "created_at",
+            "pull_requests",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<PullRequestStackMinimalBase> = None;
+        let mut f5: Option<bool> = None;
+        let mut f6: Option<crate::Timestamp> = None;
+        let mut f7: Option<Vec<PullRequestStackMinimalPullRequestsItem>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestStackMinimal {
+            id: required(f0, NAMES[0])?,
+            number: required(f1, NAMES[1])?,
+            node_id: required(f2, NAMES[2])?,
+            url: required(f3, NAMES[3])?,
+            base: required(f4, NAMES[4])?,
+            open: required(f5, NAMES[5])?,
+            created_at: required(f6, NAMES[6])?,
+            pull_requests: required(f7, NAMES[7])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestStackMinimalBase {
     pub r#ref: String,
 }
+impl<'de> serde::Deserialize<'de> for PullRequestStackMinimalBase {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestStackMinimalBase {
+    const NAME: &'static str = "PullRequestStackMinimalBase";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["ref"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestStackMinimalBase {
+            r#ref: required(f0, NAMES[0])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestStackMinimalPullRequestsItem {
     pub number: i64,
@@ -897,12 +1424,84 @@ pub struct PullRequestStackMinimalPullRequestsItem {
     pub merged_at: Option<crate::Timestamp>,
     pub head: PullRequestStackMinimalPullRequestsItemHead,
 }
+impl<'de> serde::Deserialize<'de> for PullRequestStackMinimalPullRequestsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestStackMinimalPullRequestsItem {
+    const NAME: &'static str = "PullRequestStackMinimalPullRequestsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["number", "state", "draft", "merged_at", "head"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<MilestoneState> = None;
+        let mut f2: Option<bool> = None;
+        let mut f3: Option<Option<crate::Timestamp>> = None;
+        let mut f4: Option<PullRequestStackMinimalPullRequestsItemHead> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestStackMinimalPullRequestsItem {
+            number: required(f0, NAMES[0])?,
+            state: required(f1, NAMES[1])?,
+            draft: required(f2, NAMES[2])?,
+            merged_at: f3.flatten(),
+            head: required(f4, NAMES[4])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestStackMinimalPullRequestsItemHead {
     pub r#ref: String,
     pub sha: String,
+}
+impl<'de> serde::Deserialize<'de> for PullRequestStackMinimalPullRequestsItemHead {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for PullRequestStackMinimalPullRequestsItemHead {
+    const NAME: &'static str = "PullRequestStackMinimalPullRequestsItemHead";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["ref", "sha"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestStackMinimalPullRequestsItemHead {
+            r#ref: required(f0, NAMES[0])?,
+            sha: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -930,7 +1529,7 @@ impl PullsCreateRequest2 {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullsCreateResponse {
     pub id: i64,
@@ -943,9 +1542,67 @@ pub struct PullsCreateResponse {
     pub created_at: crate::Timestamp,
     pub pull_requests: Vec<PullRequestStackPullRequest>,
 }
+impl<'de> serde::Deserialize<'de> for PullsCreateResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PullsCreateResponse {
+    const NAME: &'static str = "PullsCreateResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "number",
+            "node_id",
+            "url",
+            "base",
+            "open",
+            "created_at",
+            "pull_requests",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<PullRequestStackMinimalBase> = None;
+        let mut f5: Option<bool> = None;
+        let mut f6: Option<crate::Timestamp> = None;
+        let mut f7: Option<Vec<PullRequestStackPullRequest>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullsCreateResponse {
+            id: required(f0, NAMES[0])?,
+            number: required(f1, NAMES[1])?,
+            node_id: required(f2, NAMES[2])?,
+            url: required(f3, NAMES[3])?,
+            base: required(f4, NAMES[4])?,
+            open: required(f5, NAMES[5])?,
+            created_at: required(f6, NAMES[6])?,
+            pull_requests: required(f7, NAMES[7])?,
+        })
+    }
+}
 
 /// Pull Request Stack Pull Request
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestStackPullRequest {
     pub id: i64,
@@ -961,31 +1618,183 @@ pub struct PullRequestStackPullRequest {
     pub html_url: String,
     pub user: Option<SimpleUser>,
 }
+impl<'de> serde::Deserialize<'de> for PullRequestStackPullRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestStackPullRequest {
+    const NAME: &'static str = "PullRequestStackPullRequest";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "number",
+            "url",
+            "head",
+            "base",
+            "node_id",
+            "title",
+            "state",
+            "merged_at",
+            "draft",
+            "html_url",
+            "user",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<PullRequestMinimalHead> = None;
+        let mut f4: Option<PullRequestMinimalBase> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<MilestoneState> = None;
+        let mut f8: Option<Option<crate::Timestamp>> = None;
+        let mut f9: Option<bool> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<Option<SimpleUser>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestStackPullRequest {
+            id: required(f0, NAMES[0])?,
+            number: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            head: required(f3, NAMES[3])?,
+            base: required(f4, NAMES[4])?,
+            node_id: required(f5, NAMES[5])?,
+            title: required(f6, NAMES[6])?,
+            state: required(f7, NAMES[7])?,
+            merged_at: f8.flatten(),
+            draft: required(f9, NAMES[9])?,
+            html_url: required(f10, NAMES[10])?,
+            user: f11.flatten(),
+        })
+    }
+}
 
 /// Validation Error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullsCreateError422 {
     pub message: String,
     pub documentation_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<PullsCreateError422ErrorsItem>>,
 }
+impl<'de> serde::Deserialize<'de> for PullsCreateError422 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PullsCreateError422 {
+    const NAME: &'static str = "PullsCreateError422";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["message", "documentation_url", "errors"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<Vec<PullsCreateError422ErrorsItem>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullsCreateError422 {
+            message: required(f0, NAMES[0])?,
+            documentation_url: required(f1, NAMES[1])?,
+            errors: f2.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullsCreateError422ErrorsItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     pub code: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<PullsCreateError422ErrorsItemValue>,
+}
+impl<'de> serde::Deserialize<'de> for PullsCreateError422ErrorsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PullsCreateError422ErrorsItem {
+    const NAME: &'static str = "PullsCreateError422ErrorsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "resource",
+            "field",
+            "message",
+            "code",
+            "index",
+            "value",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<i64>> = None;
+        let mut f5: Option<Option<PullsCreateError422ErrorsItemValue>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullsCreateError422ErrorsItem {
+            resource: f0.flatten(),
+            field: f1.flatten(),
+            message: f2.flatten(),
+            code: required(f3, NAMES[3])?,
+            index: f4.flatten(),
+            value: f5.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]

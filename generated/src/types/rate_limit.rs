@@ -4,60 +4,192 @@
 use super::*;
 
 /// Rate Limit Overview
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RateLimitOverview {
     pub resources: RateLimitOverviewResources,
     /// Rate Limit
     pub rate: RateLimit,
 }
+impl<'de> serde::Deserialize<'de> for RateLimitOverview {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RateLimitOverview {
+    const NAME: &'static str = "RateLimitOverview";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["resources", "rate"];
+        let mut next = 0;
+        let mut f0: Option<RateLimitOverviewResources> = None;
+        let mut f1: Option<RateLimit> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RateLimitOverview {
+            resources: required(f0, NAMES[0])?,
+            rate: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RateLimitOverviewResources {
     /// Rate Limit
     pub core: RateLimit,
     /// Rate Limit
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graphql: Option<RateLimit>,
     /// Rate Limit
     pub search: RateLimit,
     /// Rate Limit
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_search: Option<RateLimit>,
     /// Rate Limit
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_import: Option<RateLimit>,
     /// Rate Limit
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integration_manifest: Option<RateLimit>,
     /// Rate Limit
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions_runner_registration: Option<RateLimit>,
     /// Rate Limit
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scim: Option<RateLimit>,
     /// Rate Limit
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_snapshots: Option<RateLimit>,
     /// Rate Limit
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_sbom: Option<RateLimit>,
     /// Rate Limit
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_autofix: Option<RateLimit>,
     /// Rate Limit
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copilot_usage_records: Option<RateLimit>,
+}
+impl<'de> serde::Deserialize<'de> for RateLimitOverviewResources {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RateLimitOverviewResources {
+    const NAME: &'static str = "RateLimitOverviewResources";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "core",
+            "graphql",
+            "search",
+            "code_search",
+            "source_import",
+            "integration_manifest",
+            "actions_runner_registration",
+            "scim",
+            "dependency_snapshots",
+            "dependency_sbom",
+            "code_scanning_autofix",
+            "copilot_usage_records",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RateLimit> = None;
+        let mut f1: Option<Option<RateLimit>> = None;
+        let mut f2: Option<RateLimit> = None;
+        let mut f3: Option<Option<RateLimit>> = None;
+        let mut f4: Option<Option<RateLimit>> = None;
+        let mut f5: Option<Option<RateLimit>> = None;
+        let mut f6: Option<Option<RateLimit>> = None;
+        let mut f7: Option<Option<RateLimit>> = None;
+        let mut f8: Option<Option<RateLimit>> = None;
+        let mut f9: Option<Option<RateLimit>> = None;
+        let mut f10: Option<Option<RateLimit>> = None;
+        let mut f11: Option<Option<RateLimit>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RateLimitOverviewResources {
+            core: required(f0, NAMES[0])?,
+            graphql: f1.flatten(),
+            search: required(f2, NAMES[2])?,
+            code_search: f3.flatten(),
+            source_import: f4.flatten(),
+            integration_manifest: f5.flatten(),
+            actions_runner_registration: f6.flatten(),
+            scim: f7.flatten(),
+            dependency_snapshots: f8.flatten(),
+            dependency_sbom: f9.flatten(),
+            code_scanning_autofix: f10.flatten(),
+            copilot_usage_records: f11.flatten(),
+        })
+    }
 }
 
 /// Rate Limit
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RateLimit {
     pub limit: i64,
     pub remaining: i64,
     pub reset: i64,
     pub used: i64,
+}
+impl<'de> serde::Deserialize<'de> for RateLimit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RateLimit {
+    const NAME: &'static str = "RateLimit";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["limit", "remaining", "reset", "used"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RateLimit {
+            limit: required(f0, NAMES[0])?,
+            remaining: required(f1, NAMES[1])?,
+            reset: required(f2, NAMES[2])?,
+            used: required(f3, NAMES[3])?,
+        })
+    }
 }
 

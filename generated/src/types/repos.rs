@@ -506,41 +506,100 @@ crate::open_enum! {
     TimePeriod { Hour = "hour", Day = "day", Week = "week", Month = "month", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RuleSuitesItem {
     /// The unique identifier of the rule insight.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     /// The number that identifies the user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_id: Option<i64>,
     /// The handle for the GitHub user account.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_name: Option<String>,
     /// The first commit sha before the push evaluation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before_sha: Option<String>,
     /// The last commit sha in the push evaluation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_sha: Option<String>,
     /// The ref name that the evaluation ran on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#ref: Option<String>,
     /// The ID of the repository associated with the rule evaluation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_id: Option<i64>,
     /// The name of the repository without the `.git` extension.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pushed_at: Option<crate::Timestamp>,
     /// The result of the rule evaluations for rules with the `active` enforcement status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<RuleSuiteResult2>,
     /// The result of the rule evaluations for rules with the `active` and `evaluate` enforcement statuses, demonstrating whether rules would pass or fail if all rules in the rule suite were `active`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_result: Option<RuleSuiteResult2>,
+}
+impl<'de> serde::Deserialize<'de> for RuleSuitesItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RuleSuitesItem {
+    const NAME: &'static str = "RuleSuitesItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "actor_id",
+            "actor_name",
+            "before_sha",
+            "after_sha",
+            "ref",
+            "repository_id",
+            "repository_name",
+            "pushed_at",
+            "result",
+            "evaluation_result",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<i64>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<crate::Timestamp>> = None;
+        let mut f9: Option<Option<RuleSuiteResult2>> = None;
+        let mut f10: Option<Option<RuleSuiteResult2>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RuleSuitesItem {
+            id: f0.flatten(),
+            actor_id: f1.flatten(),
+            actor_name: f2.flatten(),
+            before_sha: f3.flatten(),
+            after_sha: f4.flatten(),
+            r#ref: f5.flatten(),
+            repository_id: f6.flatten(),
+            repository_name: f7.flatten(),
+            pushed_at: f8.flatten(),
+            result: f9.flatten(),
+            evaluation_result: f10.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -550,77 +609,211 @@ crate::open_enum! {
 }
 
 /// Response
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RuleSuite {
     /// The unique identifier of the rule insight.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     /// The number that identifies the user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_id: Option<i64>,
     /// The handle for the GitHub user account.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_name: Option<String>,
     /// The previous commit SHA of the ref.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before_sha: Option<String>,
     /// The new commit SHA of the ref.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_sha: Option<String>,
     /// The ref name that the evaluation ran on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#ref: Option<String>,
     /// The ID of the repository associated with the rule evaluation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_id: Option<i64>,
     /// The name of the repository without the `.git` extension.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pushed_at: Option<crate::Timestamp>,
     /// The result of the rule evaluations for rules with the `active` enforcement status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<RuleSuiteResult2>,
     /// The result of the rule evaluations for rules with the `active` and `evaluate` enforcement statuses, demonstrating whether rules would pass or fail if all rules in the rule suite were `active`. Null if no rules with `evaluate` enforcement status were run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_result: Option<RuleSuiteResult2>,
     /// Details on the evaluated rules.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_evaluations: Option<Vec<RuleSuiteRuleEvaluationsItem>>,
 }
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct RuleSuiteRuleEvaluationsItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rule_source: Option<RuleSuiteRuleEvaluationsItemRuleSource>,
-    /// The enforcement level of this rule source.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enforcement: Option<RuleSuiteRuleEvaluationsItemEnforcement>,
-    /// The result of the evaluation of the individual rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<RuleSuiteRuleEvaluationsItemResult>,
-    /// The type of rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rule_type: Option<String>,
-    /// The detailed failure message for the rule. Null if the rule passed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub details: Option<String>,
+impl<'de> serde::Deserialize<'de> for RuleSuite {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RuleSuite {
+    const NAME: &'static str = "RuleSuite";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "actor_id",
+            "actor_name",
+            "before_sha",
+            "after_sha",
+            "ref",
+            "repository_id",
+            "repository_name",
+            "pushed_at",
+            "result",
+            "evaluation_result",
+            "rule_evaluations",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<i64>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<crate::Timestamp>> = None;
+        let mut f9: Option<Option<RuleSuiteResult2>> = None;
+        let mut f10: Option<Option<RuleSuiteResult2>> = None;
+        let mut f11: Option<Option<Vec<RuleSuiteRuleEvaluationsItem>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RuleSuite {
+            id: f0.flatten(),
+            actor_id: f1.flatten(),
+            actor_name: f2.flatten(),
+            before_sha: f3.flatten(),
+            after_sha: f4.flatten(),
+            r#ref: f5.flatten(),
+            repository_id: f6.flatten(),
+            repository_name: f7.flatten(),
+            pushed_at: f8.flatten(),
+            result: f9.flatten(),
+            evaluation_result: f10.flatten(),
+            rule_evaluations: f11.flatten(),
+        })
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RuleSuiteRuleEvaluationsItem {
+    pub rule_source: Option<RuleSuiteRuleEvaluationsItemRuleSource>,
+    /// The enforcement level of this rule source.
+    pub enforcement: Option<RuleSuiteRuleEvaluationsItemEnforcement>,
+    /// The result of the evaluation of the individual rule.
+    pub result: Option<RuleSuiteRuleEvaluationsItemResult>,
+    /// The type of rule.
+    pub rule_type: Option<String>,
+    /// The detailed failure message for the rule. Null if the rule passed.
+    pub details: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for RuleSuiteRuleEvaluationsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RuleSuiteRuleEvaluationsItem {
+    const NAME: &'static str = "RuleSuiteRuleEvaluationsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "rule_source",
+            "enforcement",
+            "result",
+            "rule_type",
+            "details",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<RuleSuiteRuleEvaluationsItemRuleSource>> = None;
+        let mut f1: Option<Option<RuleSuiteRuleEvaluationsItemEnforcement>> = None;
+        let mut f2: Option<Option<RuleSuiteRuleEvaluationsItemResult>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RuleSuiteRuleEvaluationsItem {
+            rule_source: f0.flatten(),
+            enforcement: f1.flatten(),
+            result: f2.flatten(),
+            rule_type: f3.flatten(),
+            details: f4.flatten(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RuleSuiteRuleEvaluationsItemRuleSource {
     /// The type of rule source.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
     /// The ID of the rule source.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     /// The name of the rule source.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for RuleSuiteRuleEvaluationsItemRuleSource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RuleSuiteRuleEvaluationsItemRuleSource {
+    const NAME: &'static str = "RuleSuiteRuleEvaluationsItemRuleSource";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["type", "id", "name"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RuleSuiteRuleEvaluationsItemRuleSource {
+            r#type: f0.flatten(),
+            id: f1.flatten(),
+            name: f2.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -1209,7 +1402,7 @@ crate::open_enum! {
 }
 
 /// Activity
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Activity {
     pub id: i64,
@@ -1221,13 +1414,68 @@ pub struct Activity {
     /// The full Git reference, formatted as `refs/heads/<branch name>`.
     pub r#ref: String,
     /// The time when the activity occurred.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<crate::Timestamp>,
     /// The type of the activity that was performed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activity_type: Option<ActivityActivityType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<SimpleUser>,
+}
+impl<'de> serde::Deserialize<'de> for Activity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Activity {
+    const NAME: &'static str = "Activity";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "before",
+            "after",
+            "ref",
+            "timestamp",
+            "activity_type",
+            "actor",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<crate::Timestamp>> = None;
+        let mut f6: Option<Option<ActivityActivityType>> = None;
+        let mut f7: Option<Option<SimpleUser>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Activity {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            before: required(f2, NAMES[2])?,
+            after: required(f3, NAMES[3])?,
+            r#ref: required(f4, NAMES[4])?,
+            timestamp: f5.flatten(),
+            activity_type: f6.flatten(),
+            actor: f7.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1263,7 +1511,7 @@ impl ReposCreateAttestationRequest {
 }
 
 /// An autolink reference.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Autolink {
     pub id: i64,
@@ -1273,8 +1521,53 @@ pub struct Autolink {
     pub url_template: String,
     /// Whether this autolink reference matches alphanumeric characters. If false, this autolink reference only matches numeric characters.
     pub is_alphanumeric: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
+}
+impl<'de> serde::Deserialize<'de> for Autolink {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Autolink {
+    const NAME: &'static str = "Autolink";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "key_prefix",
+            "url_template",
+            "is_alphanumeric",
+            "updated_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<bool> = None;
+        let mut f4: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Autolink {
+            id: required(f0, NAMES[0])?,
+            key_prefix: required(f1, NAMES[1])?,
+            url_template: required(f2, NAMES[2])?,
+            is_alphanumeric: required(f3, NAMES[3])?,
+            updated_at: f4.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1317,7 +1610,7 @@ impl ReposCreateAutolinkRequest {
 }
 
 /// Check Dependabot security updates
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CheckAutomatedSecurityFixes {
     /// Whether Dependabot security updates are enabled for the repository.
@@ -1325,158 +1618,547 @@ pub struct CheckAutomatedSecurityFixes {
     /// Whether Dependabot security updates are paused for the repository.
     pub paused: bool,
 }
+impl<'de> serde::Deserialize<'de> for CheckAutomatedSecurityFixes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CheckAutomatedSecurityFixes {
+    const NAME: &'static str = "CheckAutomatedSecurityFixes";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["enabled", "paused"];
+        let mut next = 0;
+        let mut f0: Option<bool> = None;
+        let mut f1: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CheckAutomatedSecurityFixes {
+            enabled: required(f0, NAMES[0])?,
+            paused: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Short Branch
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ShortBranch {
     pub name: String,
     pub commit: ShortBranchCommit,
     pub protected: bool,
     /// Branch Protection
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protection: Option<BranchProtection>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protection_url: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for ShortBranch {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ShortBranch {
+    const NAME: &'static str = "ShortBranch";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "name",
+            "commit",
+            "protected",
+            "protection",
+            "protection_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<ShortBranchCommit> = None;
+        let mut f2: Option<bool> = None;
+        let mut f3: Option<Option<BranchProtection>> = None;
+        let mut f4: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ShortBranch {
+            name: required(f0, NAMES[0])?,
+            commit: required(f1, NAMES[1])?,
+            protected: required(f2, NAMES[2])?,
+            protection: f3.flatten(),
+            protection_url: f4.flatten(),
+        })
+    }
 }
 
 /// Branch Protection
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BranchProtection {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     /// Protected Branch Required Status Check
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_status_checks: Option<ProtectedBranchRequiredStatusCheck>,
     /// Protected Branch Admin Enforced
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforce_admins: Option<ProtectedBranchAdminEnforced>,
     /// Protected Branch Pull Request Review
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_pull_request_reviews: Option<ProtectedBranchPullRequestReview>,
     /// Branch Restriction Policy
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restrictions: Option<BranchRestrictionPolicy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_linear_history: Option<BranchProtectionRequiredLinearHistory>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_force_pushes: Option<BranchProtectionRequiredLinearHistory>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_deletions: Option<BranchProtectionRequiredLinearHistory>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block_creations: Option<BranchProtectionRequiredLinearHistory>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_conversation_resolution: Option<BranchProtectionRequiredLinearHistory>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protection_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_signatures: Option<BranchProtectionRequiredSignatures>,
     /// Whether to set the branch as read-only. If this is true, users will not be able to push to the branch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_branch: Option<BranchProtectionRequiredLinearHistory>,
     /// Whether users can pull changes from upstream when the branch is locked. Set to `true` to allow fork syncing. Set to `false` to prevent fork syncing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_fork_syncing: Option<BranchProtectionRequiredLinearHistory>,
+}
+impl<'de> serde::Deserialize<'de> for BranchProtection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BranchProtection {
+    const NAME: &'static str = "BranchProtection";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "enabled",
+            "required_status_checks",
+            "enforce_admins",
+            "required_pull_request_reviews",
+            "restrictions",
+            "required_linear_history",
+            "allow_force_pushes",
+            "allow_deletions",
+            "block_creations",
+            "required_conversation_resolution",
+            "name",
+            "protection_url",
+            "required_signatures",
+            "lock_branch",
+            "allow_fork_syncing",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<bool>> = None;
+        let mut f2: Option<Option<ProtectedBranchRequiredStatusCheck>> = None;
+        let mut f3: Option<Option<ProtectedBranchAdminEnforced>> = None;
+        let mut f4: Option<Option<ProtectedBranchPullRequestReview>> = None;
+        let mut f5: Option<Option<BranchRestrictionPolicy>> = None;
+        let mut f6: Option<Option<BranchProtectionRequiredLinearHistory>> = None;
+        let mut f7: Option<Option<BranchProtectionRequiredLinearHistory>> = None;
+        let mut f8: Option<Option<BranchProtectionRequiredLinearHistory>> = None;
+        let mut f9: Option<Option<BranchProtectionRequiredLinearHistory>> = None;
+        let mut f10: Option<Option<BranchProtectionRequiredLinearHistory>> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<BranchProtectionRequiredSignatures>> = None;
+        let mut f14: Option<Option<BranchProtectionRequiredLinearHistory>> = None;
+        let mut f15: Option<Option<BranchProtectionRequiredLinearHistory>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BranchProtection {
+            url: f0.flatten(),
+            enabled: f1.flatten(),
+            required_status_checks: f2.flatten(),
+            enforce_admins: f3.flatten(),
+            required_pull_request_reviews: f4.flatten(),
+            restrictions: f5.flatten(),
+            required_linear_history: f6.flatten(),
+            allow_force_pushes: f7.flatten(),
+            allow_deletions: f8.flatten(),
+            block_creations: f9.flatten(),
+            required_conversation_resolution: f10.flatten(),
+            name: f11.flatten(),
+            protection_url: f12.flatten(),
+            required_signatures: f13.flatten(),
+            lock_branch: f14.flatten(),
+            allow_fork_syncing: f15.flatten(),
+        })
+    }
 }
 
 /// Protected Branch Required Status Check
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProtectedBranchRequiredStatusCheck {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforcement_level: Option<String>,
     pub contexts: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<Vec<ProtectedBranchRequiredStatusCheckChecksItem>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contexts_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strict: Option<bool>,
 }
+impl<'de> serde::Deserialize<'de> for ProtectedBranchRequiredStatusCheck {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ProtectedBranchRequiredStatusCheck {
+    const NAME: &'static str = "ProtectedBranchRequiredStatusCheck";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "enforcement_level",
+            "contexts",
+            "checks",
+            "contexts_url",
+            "strict",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Vec<String>> = None;
+        let mut f3: Option<Option<Vec<ProtectedBranchRequiredStatusCheckChecksItem>>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ProtectedBranchRequiredStatusCheck {
+            url: f0.flatten(),
+            enforcement_level: f1.flatten(),
+            contexts: required(f2, NAMES[2])?,
+            checks: f3.flatten(),
+            contexts_url: f4.flatten(),
+            strict: f5.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProtectedBranchRequiredStatusCheckChecksItem {
     pub context: String,
     pub app_id: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for ProtectedBranchRequiredStatusCheckChecksItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ProtectedBranchRequiredStatusCheckChecksItem {
+    const NAME: &'static str = "ProtectedBranchRequiredStatusCheckChecksItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["context", "app_id"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ProtectedBranchRequiredStatusCheckChecksItem {
+            context: required(f0, NAMES[0])?,
+            app_id: f1.flatten(),
+        })
+    }
+}
 
 /// Protected Branch Admin Enforced
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProtectedBranchAdminEnforced {
     pub url: String,
     pub enabled: bool,
 }
+impl<'de> serde::Deserialize<'de> for ProtectedBranchAdminEnforced {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ProtectedBranchAdminEnforced {
+    const NAME: &'static str = "ProtectedBranchAdminEnforced";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["url", "enabled"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ProtectedBranchAdminEnforced {
+            url: required(f0, NAMES[0])?,
+            enabled: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Protected Branch Pull Request Review
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProtectedBranchPullRequestReview {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissal_restrictions: Option<
         ProtectedBranchPullRequestReviewDismissalRestrictions,
     >,
     /// Allow specific users, teams, or apps to bypass pull request requirements.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_pull_request_allowances: Option<
         ProtectedBranchPullRequestReviewBypassPullRequestAllowances,
     >,
     pub dismiss_stale_reviews: bool,
     pub require_code_owner_reviews: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_approving_review_count: Option<i64>,
     /// Whether the most recent push must be approved by someone other than the person who pushed it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_last_push_approval: Option<bool>,
 }
+impl<'de> serde::Deserialize<'de> for ProtectedBranchPullRequestReview {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ProtectedBranchPullRequestReview {
+    const NAME: &'static str = "ProtectedBranchPullRequestReview";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "dismissal_restrictions",
+            "bypass_pull_request_allowances",
+            "dismiss_stale_reviews",
+            "require_code_owner_reviews",
+            "required_approving_review_count",
+            "require_last_push_approval",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<
+            Option<ProtectedBranchPullRequestReviewDismissalRestrictions>,
+        > = None;
+        let mut f2: Option<
+            Option<ProtectedBranchPullRequestReviewBypassPullRequestAllowances>,
+        > = None;
+        let mut f3: Option<bool> = None;
+        let mut f4: Option<bool> = None;
+        let mut f5: Option<Option<i64>> = None;
+        let mut f6: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ProtectedBranchPullRequestReview {
+            url: f0.flatten(),
+            dismissal_restrictions: f1.flatten(),
+            bypass_pull_request_allowances: f2.flatten(),
+            dismiss_stale_reviews: required(f3, NAMES[3])?,
+            require_code_owner_reviews: required(f4, NAMES[4])?,
+            required_approving_review_count: f5.flatten(),
+            require_last_push_approval: f6.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProtectedBranchPullRequestReviewDismissalRestrictions {
     /// The list of users with review dismissal access.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Vec<SimpleUser>>,
     /// The list of teams with review dismissal access.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teams: Option<Vec<Team>>,
     /// The list of apps with review dismissal access.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apps: Option<Vec<Option<Integration>>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teams_url: Option<String>,
+}
+impl<'de> serde::Deserialize<'de>
+for ProtectedBranchPullRequestReviewDismissalRestrictions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ProtectedBranchPullRequestReviewDismissalRestrictions {
+    const NAME: &'static str = "ProtectedBranchPullRequestReviewDismissalRestrictions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "users",
+            "teams",
+            "apps",
+            "url",
+            "users_url",
+            "teams_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<Vec<SimpleUser>>> = None;
+        let mut f1: Option<Option<Vec<Team>>> = None;
+        let mut f2: Option<Option<Vec<Option<Integration>>>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ProtectedBranchPullRequestReviewDismissalRestrictions {
+            users: f0.flatten(),
+            teams: f1.flatten(),
+            apps: f2.flatten(),
+            url: f3.flatten(),
+            users_url: f4.flatten(),
+            teams_url: f5.flatten(),
+        })
+    }
 }
 
 /// Allow specific users, teams, or apps to bypass pull request requirements.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProtectedBranchPullRequestReviewBypassPullRequestAllowances {
     /// The list of users allowed to bypass pull request requirements.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Vec<SimpleUser>>,
     /// The list of teams allowed to bypass pull request requirements.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teams: Option<Vec<Team>>,
     /// The list of apps allowed to bypass pull request requirements.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apps: Option<Vec<Option<Integration>>>,
+}
+impl<'de> serde::Deserialize<'de>
+for ProtectedBranchPullRequestReviewBypassPullRequestAllowances {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ProtectedBranchPullRequestReviewBypassPullRequestAllowances {
+    const NAME: &'static str = "ProtectedBranchPullRequestReviewBypassPullRequestAllowances";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["users", "teams", "apps"];
+        let mut next = 0;
+        let mut f0: Option<Option<Vec<SimpleUser>>> = None;
+        let mut f1: Option<Option<Vec<Team>>> = None;
+        let mut f2: Option<Option<Vec<Option<Integration>>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ProtectedBranchPullRequestReviewBypassPullRequestAllowances {
+            users: f0.flatten(),
+            teams: f1.flatten(),
+            apps: f2.flatten(),
+        })
+    }
 }
 
 /// Branch Restriction Policy
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BranchRestrictionPolicy {
     pub url: String,
@@ -1487,186 +2169,663 @@ pub struct BranchRestrictionPolicy {
     pub teams: Vec<Team>,
     pub apps: Vec<BranchRestrictionPolicyAppsItem>,
 }
+impl<'de> serde::Deserialize<'de> for BranchRestrictionPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BranchRestrictionPolicy {
+    const NAME: &'static str = "BranchRestrictionPolicy";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "users_url",
+            "teams_url",
+            "apps_url",
+            "users",
+            "teams",
+            "apps",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Vec<BranchRestrictionPolicyUsersItem>> = None;
+        let mut f5: Option<Vec<Team>> = None;
+        let mut f6: Option<Vec<BranchRestrictionPolicyAppsItem>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BranchRestrictionPolicy {
+            url: required(f0, NAMES[0])?,
+            users_url: required(f1, NAMES[1])?,
+            teams_url: required(f2, NAMES[2])?,
+            apps_url: required(f3, NAMES[3])?,
+            users: required(f4, NAMES[4])?,
+            teams: required(f5, NAMES[5])?,
+            apps: required(f6, NAMES[6])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BranchRestrictionPolicyUsersItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gravatar_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub followers_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub following_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gists_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starred_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organizations_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repos_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received_events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site_admin: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
+impl<'de> serde::Deserialize<'de> for BranchRestrictionPolicyUsersItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BranchRestrictionPolicyUsersItem {
+    const NAME: &'static str = "BranchRestrictionPolicyUsersItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "login",
+            "id",
+            "node_id",
+            "avatar_url",
+            "gravatar_id",
+            "url",
+            "html_url",
+            "followers_url",
+            "following_url",
+            "gists_url",
+            "starred_url",
+            "subscriptions_url",
+            "organizations_url",
+            "repos_url",
+            "events_url",
+            "received_events_url",
+            "type",
+            "site_admin",
+            "user_view_type",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<String>> = None;
+        let mut f14: Option<Option<String>> = None;
+        let mut f15: Option<Option<String>> = None;
+        let mut f16: Option<Option<String>> = None;
+        let mut f17: Option<Option<bool>> = None;
+        let mut f18: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BranchRestrictionPolicyUsersItem {
+            login: f0.flatten(),
+            id: f1.flatten(),
+            node_id: f2.flatten(),
+            avatar_url: f3.flatten(),
+            gravatar_id: f4.flatten(),
+            url: f5.flatten(),
+            html_url: f6.flatten(),
+            followers_url: f7.flatten(),
+            following_url: f8.flatten(),
+            gists_url: f9.flatten(),
+            starred_url: f10.flatten(),
+            subscriptions_url: f11.flatten(),
+            organizations_url: f12.flatten(),
+            repos_url: f13.flatten(),
+            events_url: f14.flatten(),
+            received_events_url: f15.flatten(),
+            r#type: f16.flatten(),
+            site_admin: f17.flatten(),
+            user_view_type: f18.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BranchRestrictionPolicyAppsItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<BranchRestrictionPolicyAppsItemOwner>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<BranchRestrictionPolicyAppsItemPermissions>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<String>>,
 }
+impl<'de> serde::Deserialize<'de> for BranchRestrictionPolicyAppsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BranchRestrictionPolicyAppsItem {
+    const NAME: &'static str = "BranchRestrictionPolicyAppsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "slug",
+            "node_id",
+            "owner",
+            "name",
+            "client_id",
+            "description",
+            "external_url",
+            "html_url",
+            "created_at",
+            "updated_at",
+            "permissions",
+            "events",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<BranchRestrictionPolicyAppsItemOwner>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<Option<BranchRestrictionPolicyAppsItemPermissions>> = None;
+        let mut f12: Option<Option<Vec<String>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BranchRestrictionPolicyAppsItem {
+            id: f0.flatten(),
+            slug: f1.flatten(),
+            node_id: f2.flatten(),
+            owner: f3.flatten(),
+            name: f4.flatten(),
+            client_id: f5.flatten(),
+            description: f6.flatten(),
+            external_url: f7.flatten(),
+            html_url: f8.flatten(),
+            created_at: f9.flatten(),
+            updated_at: f10.flatten(),
+            permissions: f11.flatten(),
+            events: f12.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BranchRestrictionPolicyAppsItemOwner {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repos_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issues_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_members_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gravatar_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub followers_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub following_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gists_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starred_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organizations_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received_events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site_admin: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
+impl<'de> serde::Deserialize<'de> for BranchRestrictionPolicyAppsItemOwner {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BranchRestrictionPolicyAppsItemOwner {
+    const NAME: &'static str = "BranchRestrictionPolicyAppsItemOwner";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "login",
+            "id",
+            "node_id",
+            "url",
+            "repos_url",
+            "events_url",
+            "hooks_url",
+            "issues_url",
+            "members_url",
+            "public_members_url",
+            "avatar_url",
+            "description",
+            "gravatar_id",
+            "html_url",
+            "followers_url",
+            "following_url",
+            "gists_url",
+            "starred_url",
+            "subscriptions_url",
+            "organizations_url",
+            "received_events_url",
+            "type",
+            "site_admin",
+            "user_view_type",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<String>> = None;
+        let mut f14: Option<Option<String>> = None;
+        let mut f15: Option<Option<String>> = None;
+        let mut f16: Option<Option<String>> = None;
+        let mut f17: Option<Option<String>> = None;
+        let mut f18: Option<Option<String>> = None;
+        let mut f19: Option<Option<String>> = None;
+        let mut f20: Option<Option<String>> = None;
+        let mut f21: Option<Option<String>> = None;
+        let mut f22: Option<Option<bool>> = None;
+        let mut f23: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BranchRestrictionPolicyAppsItemOwner {
+            login: f0.flatten(),
+            id: f1.flatten(),
+            node_id: f2.flatten(),
+            url: f3.flatten(),
+            repos_url: f4.flatten(),
+            events_url: f5.flatten(),
+            hooks_url: f6.flatten(),
+            issues_url: f7.flatten(),
+            members_url: f8.flatten(),
+            public_members_url: f9.flatten(),
+            avatar_url: f10.flatten(),
+            description: f11.flatten(),
+            gravatar_id: f12.flatten(),
+            html_url: f13.flatten(),
+            followers_url: f14.flatten(),
+            following_url: f15.flatten(),
+            gists_url: f16.flatten(),
+            starred_url: f17.flatten(),
+            subscriptions_url: f18.flatten(),
+            organizations_url: f19.flatten(),
+            received_events_url: f20.flatten(),
+            r#type: f21.flatten(),
+            site_admin: f22.flatten(),
+            user_view_type: f23.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BranchRestrictionPolicyAppsItemPermissions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contents: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issues: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_file: Option<String>,
 }
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct BranchProtectionRequiredLinearHistory {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enabled: Option<bool>,
+impl<'de> serde::Deserialize<'de> for BranchRestrictionPolicyAppsItemPermissions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for BranchRestrictionPolicyAppsItemPermissions {
+    const NAME: &'static str = "BranchRestrictionPolicyAppsItemPermissions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["metadata", "contents", "issues", "single_file"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BranchRestrictionPolicyAppsItemPermissions {
+            metadata: f0.flatten(),
+            contents: f1.flatten(),
+            issues: f2.flatten(),
+            single_file: f3.flatten(),
+        })
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct BranchProtectionRequiredLinearHistory {
+    pub enabled: Option<bool>,
+}
+impl<'de> serde::Deserialize<'de> for BranchProtectionRequiredLinearHistory {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BranchProtectionRequiredLinearHistory {
+    const NAME: &'static str = "BranchProtectionRequiredLinearHistory";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["enabled"];
+        let mut next = 0;
+        let mut f0: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BranchProtectionRequiredLinearHistory {
+            enabled: f0.flatten(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BranchProtectionRequiredSignatures {
     pub url: String,
     pub enabled: bool,
 }
+impl<'de> serde::Deserialize<'de> for BranchProtectionRequiredSignatures {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BranchProtectionRequiredSignatures {
+    const NAME: &'static str = "BranchProtectionRequiredSignatures";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["url", "enabled"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BranchProtectionRequiredSignatures {
+            url: required(f0, NAMES[0])?,
+            enabled: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Branch With Protection
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BranchWithProtection {
     pub name: String,
     /// Commit
     pub commit: Commit,
-    #[serde(rename = "_links")]
     pub links: BranchWithProtectionLinks,
     pub protected: bool,
     /// Branch Protection
     pub protection: BranchProtection,
     pub protection_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_approving_review_count: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for BranchWithProtection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BranchWithProtection {
+    const NAME: &'static str = "BranchWithProtection";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "name",
+            "commit",
+            "_links",
+            "protected",
+            "protection",
+            "protection_url",
+            "pattern",
+            "required_approving_review_count",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Commit> = None;
+        let mut f2: Option<BranchWithProtectionLinks> = None;
+        let mut f3: Option<bool> = None;
+        let mut f4: Option<BranchProtection> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BranchWithProtection {
+            name: required(f0, NAMES[0])?,
+            commit: required(f1, NAMES[1])?,
+            links: required(f2, NAMES[2])?,
+            protected: required(f3, NAMES[3])?,
+            protection: required(f4, NAMES[4])?,
+            protection_url: required(f5, NAMES[5])?,
+            pattern: f6.flatten(),
+            required_approving_review_count: f7.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BranchWithProtectionLinks {
     pub html: String,
-    #[serde(rename = "self")]
     pub self_: String,
+}
+impl<'de> serde::Deserialize<'de> for BranchWithProtectionLinks {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BranchWithProtectionLinks {
+    const NAME: &'static str = "BranchWithProtectionLinks";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["html", "self"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BranchWithProtectionLinks {
+            html: required(f0, NAMES[0])?,
+            self_: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -2055,78 +3214,236 @@ impl ReposUpdateBranchProtectionRequestRestrictions {
 }
 
 /// Branch protections protect branches
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProtectedBranch {
     pub url: String,
     /// Status Check Policy
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_status_checks: Option<StatusCheckPolicy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_pull_request_reviews: Option<ProtectedBranchRequiredPullRequestReviews>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_signatures: Option<BranchProtectionRequiredSignatures>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforce_admins: Option<ProtectedBranchEnforceAdmins>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_linear_history: Option<ProtectedBranchRequiredLinearHistory>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_force_pushes: Option<ProtectedBranchRequiredLinearHistory>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_deletions: Option<ProtectedBranchRequiredLinearHistory>,
     /// Branch Restriction Policy
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restrictions: Option<BranchRestrictionPolicy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_conversation_resolution: Option<
         ProtectedBranchRequiredConversationResolution,
     >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block_creations: Option<ProtectedBranchRequiredLinearHistory>,
     /// Whether to set the branch as read-only. If this is true, users will not be able to push to the branch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_branch: Option<ProtectedBranchRequiredConversationResolution>,
     /// Whether users can pull changes from upstream when the branch is locked. Set to `true` to allow fork syncing. Set to `false` to prevent fork syncing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_fork_syncing: Option<ProtectedBranchRequiredConversationResolution>,
+}
+impl<'de> serde::Deserialize<'de> for ProtectedBranch {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ProtectedBranch {
+    const NAME: &'static str = "ProtectedBranch";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "required_status_checks",
+            "required_pull_request_reviews",
+            "required_signatures",
+            "enforce_admins",
+            "required_linear_history",
+            "allow_force_pushes",
+            "allow_deletions",
+            "restrictions",
+            "required_conversation_resolution",
+            "block_creations",
+            "lock_branch",
+            "allow_fork_syncing",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<StatusCheckPolicy>> = None;
+        let mut f2: Option<Option<ProtectedBranchRequiredPullRequestReviews>> = None;
+        let mut f3: Option<Option<BranchProtectionRequiredSignatures>> = None;
+        let mut f4: Option<Option<ProtectedBranchEnforceAdmins>> = None;
+        let mut f5: Option<Option<ProtectedBranchRequiredLinearHistory>> = None;
+        let mut f6: Option<Option<ProtectedBranchRequiredLinearHistory>> = None;
+        let mut f7: Option<Option<ProtectedBranchRequiredLinearHistory>> = None;
+        let mut f8: Option<Option<BranchRestrictionPolicy>> = None;
+        let mut f9: Option<Option<ProtectedBranchRequiredConversationResolution>> = None;
+        let mut f10: Option<Option<ProtectedBranchRequiredLinearHistory>> = None;
+        let mut f11: Option<Option<ProtectedBranchRequiredConversationResolution>> = None;
+        let mut f12: Option<Option<ProtectedBranchRequiredConversationResolution>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ProtectedBranch {
+            url: required(f0, NAMES[0])?,
+            required_status_checks: f1.flatten(),
+            required_pull_request_reviews: f2.flatten(),
+            required_signatures: f3.flatten(),
+            enforce_admins: f4.flatten(),
+            required_linear_history: f5.flatten(),
+            allow_force_pushes: f6.flatten(),
+            allow_deletions: f7.flatten(),
+            restrictions: f8.flatten(),
+            required_conversation_resolution: f9.flatten(),
+            block_creations: f10.flatten(),
+            lock_branch: f11.flatten(),
+            allow_fork_syncing: f12.flatten(),
+        })
+    }
 }
 
 /// Status Check Policy
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct StatusCheckPolicy {
     pub url: String,
     pub strict: bool,
     pub contexts: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<Vec<ProtectedBranchRequiredStatusCheckChecksItem>>,
     pub contexts_url: String,
 }
+impl<'de> serde::Deserialize<'de> for StatusCheckPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for StatusCheckPolicy {
+    const NAME: &'static str = "StatusCheckPolicy";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["url", "strict", "contexts", "checks", "contexts_url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<bool> = None;
+        let mut f2: Option<Vec<String>> = None;
+        let mut f3: Option<Option<Vec<ProtectedBranchRequiredStatusCheckChecksItem>>> = None;
+        let mut f4: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(StatusCheckPolicy {
+            url: required(f0, NAMES[0])?,
+            strict: required(f1, NAMES[1])?,
+            contexts: required(f2, NAMES[2])?,
+            checks: f3.flatten(),
+            contexts_url: required(f4, NAMES[4])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProtectedBranchRequiredPullRequestReviews {
     pub url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismiss_stale_reviews: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_code_owner_reviews: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_approving_review_count: Option<i64>,
     /// Whether the most recent push must be approved by someone other than the person who pushed it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_last_push_approval: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissal_restrictions: Option<
         ProtectedBranchRequiredPullRequestReviewsDismissalRestrictions,
     >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_pull_request_allowances: Option<
         ProtectedBranchRequiredPullRequestReviewsBypassPullRequestAllowances,
     >,
 }
+impl<'de> serde::Deserialize<'de> for ProtectedBranchRequiredPullRequestReviews {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ProtectedBranchRequiredPullRequestReviews {
+    const NAME: &'static str = "ProtectedBranchRequiredPullRequestReviews";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "dismiss_stale_reviews",
+            "require_code_owner_reviews",
+            "required_approving_review_count",
+            "require_last_push_approval",
+            "dismissal_restrictions",
+            "bypass_pull_request_allowances",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<bool>> = None;
+        let mut f2: Option<Option<bool>> = None;
+        let mut f3: Option<Option<i64>> = None;
+        let mut f4: Option<Option<bool>> = None;
+        let mut f5: Option<
+            Option<ProtectedBranchRequiredPullRequestReviewsDismissalRestrictions>,
+        > = None;
+        let mut f6: Option<
+            Option<ProtectedBranchRequiredPullRequestReviewsBypassPullRequestAllowances>,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ProtectedBranchRequiredPullRequestReviews {
+            url: required(f0, NAMES[0])?,
+            dismiss_stale_reviews: f1.flatten(),
+            require_code_owner_reviews: f2.flatten(),
+            required_approving_review_count: f3.flatten(),
+            require_last_push_approval: f4.flatten(),
+            dismissal_restrictions: f5.flatten(),
+            bypass_pull_request_allowances: f6.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProtectedBranchRequiredPullRequestReviewsDismissalRestrictions {
     pub url: String,
@@ -2134,37 +3451,210 @@ pub struct ProtectedBranchRequiredPullRequestReviewsDismissalRestrictions {
     pub teams_url: String,
     pub users: Vec<SimpleUser>,
     pub teams: Vec<Team>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apps: Option<Vec<Option<Integration>>>,
 }
+impl<'de> serde::Deserialize<'de>
+for ProtectedBranchRequiredPullRequestReviewsDismissalRestrictions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ProtectedBranchRequiredPullRequestReviewsDismissalRestrictions {
+    const NAME: &'static str = "ProtectedBranchRequiredPullRequestReviewsDismissalRestrictions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "users_url",
+            "teams_url",
+            "users",
+            "teams",
+            "apps",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<Vec<SimpleUser>> = None;
+        let mut f4: Option<Vec<Team>> = None;
+        let mut f5: Option<Option<Vec<Option<Integration>>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ProtectedBranchRequiredPullRequestReviewsDismissalRestrictions {
+            url: required(f0, NAMES[0])?,
+            users_url: required(f1, NAMES[1])?,
+            teams_url: required(f2, NAMES[2])?,
+            users: required(f3, NAMES[3])?,
+            teams: required(f4, NAMES[4])?,
+            apps: f5.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProtectedBranchRequiredPullRequestReviewsBypassPullRequestAllowances {
     pub users: Vec<SimpleUser>,
     pub teams: Vec<Team>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apps: Option<Vec<Option<Integration>>>,
 }
+impl<'de> serde::Deserialize<'de>
+for ProtectedBranchRequiredPullRequestReviewsBypassPullRequestAllowances {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ProtectedBranchRequiredPullRequestReviewsBypassPullRequestAllowances {
+    const NAME: &'static str = "ProtectedBranchRequiredPullRequestReviewsBypassPullRequestAllowances";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["users", "teams", "apps"];
+        let mut next = 0;
+        let mut f0: Option<Vec<SimpleUser>> = None;
+        let mut f1: Option<Vec<Team>> = None;
+        let mut f2: Option<Option<Vec<Option<Integration>>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ProtectedBranchRequiredPullRequestReviewsBypassPullRequestAllowances {
+            users: required(f0, NAMES[0])?,
+            teams: required(f1, NAMES[1])?,
+            apps: f2.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProtectedBranchEnforceAdmins {
     pub url: String,
     pub enabled: bool,
 }
+impl<'de> serde::Deserialize<'de> for ProtectedBranchEnforceAdmins {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ProtectedBranchEnforceAdmins {
+    const NAME: &'static str = "ProtectedBranchEnforceAdmins";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["url", "enabled"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ProtectedBranchEnforceAdmins {
+            url: required(f0, NAMES[0])?,
+            enabled: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProtectedBranchRequiredLinearHistory {
     pub enabled: bool,
 }
+impl<'de> serde::Deserialize<'de> for ProtectedBranchRequiredLinearHistory {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ProtectedBranchRequiredLinearHistory {
+    const NAME: &'static str = "ProtectedBranchRequiredLinearHistory";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["enabled"];
+        let mut next = 0;
+        let mut f0: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ProtectedBranchRequiredLinearHistory {
+            enabled: required(f0, NAMES[0])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProtectedBranchRequiredConversationResolution {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+}
+impl<'de> serde::Deserialize<'de> for ProtectedBranchRequiredConversationResolution {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ProtectedBranchRequiredConversationResolution {
+    const NAME: &'static str = "ProtectedBranchRequiredConversationResolution";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["enabled"];
+        let mut next = 0;
+        let mut f0: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ProtectedBranchRequiredConversationResolution {
+            enabled: f0.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -2364,13 +3854,41 @@ impl ReposRenameBranchRequest {
 }
 
 /// A list of errors found in a repo's CODEOWNERS file
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeownersErrors {
     pub errors: Vec<CodeownersErrorsErrorsItem>,
 }
+impl<'de> serde::Deserialize<'de> for CodeownersErrors {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeownersErrors {
+    const NAME: &'static str = "CodeownersErrors";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["errors"];
+        let mut next = 0;
+        let mut f0: Option<Vec<CodeownersErrorsErrorsItem>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeownersErrors {
+            errors: required(f0, NAMES[0])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeownersErrorsErrorsItem {
     /// The line number where this errors occurs.
@@ -2378,17 +3896,69 @@ pub struct CodeownersErrorsErrorsItem {
     /// The column number where this errors occurs.
     pub column: i64,
     /// The contents of the line where the error occurs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// The type of error.
     pub kind: String,
     /// Suggested action to fix the error. This will usually be `null`, but is provided for some common errors.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggestion: Option<String>,
     /// A human-readable description of the error, combining information from multiple fields, laid out for display in a monospaced typeface (for example, a command-line setting).
     pub message: String,
     /// The path of the file where the error occured.
     pub path: String,
+}
+impl<'de> serde::Deserialize<'de> for CodeownersErrorsErrorsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeownersErrorsErrorsItem {
+    const NAME: &'static str = "CodeownersErrorsErrorsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "line",
+            "column",
+            "source",
+            "kind",
+            "suggestion",
+            "message",
+            "path",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeownersErrorsErrorsItem {
+            line: required(f0, NAMES[0])?,
+            column: required(f1, NAMES[1])?,
+            source: f2.flatten(),
+            kind: required(f3, NAMES[3])?,
+            suggestion: f4.flatten(),
+            message: required(f5, NAMES[5])?,
+            path: required(f6, NAMES[6])?,
+        })
+    }
 }
 
 crate::open_enum! {
@@ -2402,14 +3972,12 @@ crate::open_enum! {
 }
 
 /// Collaborator
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Collaborator {
     pub login: String,
     pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub node_id: String,
     pub avatar_url: String,
@@ -2427,28 +3995,181 @@ pub struct Collaborator {
     pub received_events_url: String,
     pub r#type: String,
     pub site_admin: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<CollaboratorPermissions>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
+impl<'de> serde::Deserialize<'de> for Collaborator {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Collaborator {
+    const NAME: &'static str = "Collaborator";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "login",
+            "id",
+            "email",
+            "name",
+            "node_id",
+            "avatar_url",
+            "gravatar_id",
+            "url",
+            "html_url",
+            "followers_url",
+            "following_url",
+            "gists_url",
+            "starred_url",
+            "subscriptions_url",
+            "organizations_url",
+            "repos_url",
+            "events_url",
+            "received_events_url",
+            "type",
+            "site_admin",
+            "permissions",
+            "role_name",
+            "user_view_type",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<String> = None;
+        let mut f13: Option<String> = None;
+        let mut f14: Option<String> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<String> = None;
+        let mut f18: Option<String> = None;
+        let mut f19: Option<bool> = None;
+        let mut f20: Option<Option<CollaboratorPermissions>> = None;
+        let mut f21: Option<Option<String>> = None;
+        let mut f22: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Collaborator {
+            login: required(f0, NAMES[0])?,
+            id: required(f1, NAMES[1])?,
+            email: f2.flatten(),
+            name: f3.flatten(),
+            node_id: required(f4, NAMES[4])?,
+            avatar_url: required(f5, NAMES[5])?,
+            gravatar_id: f6.flatten(),
+            url: required(f7, NAMES[7])?,
+            html_url: required(f8, NAMES[8])?,
+            followers_url: required(f9, NAMES[9])?,
+            following_url: required(f10, NAMES[10])?,
+            gists_url: required(f11, NAMES[11])?,
+            starred_url: required(f12, NAMES[12])?,
+            subscriptions_url: required(f13, NAMES[13])?,
+            organizations_url: required(f14, NAMES[14])?,
+            repos_url: required(f15, NAMES[15])?,
+            events_url: required(f16, NAMES[16])?,
+            received_events_url: required(f17, NAMES[17])?,
+            r#type: required(f18, NAMES[18])?,
+            site_admin: required(f19, NAMES[19])?,
+            permissions: f20.flatten(),
+            role_name: f21.flatten(),
+            user_view_type: f22.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CollaboratorPermissions {
     pub pull: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triage: Option<bool>,
     pub push: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maintain: Option<bool>,
     pub admin: bool,
 }
+impl<'de> serde::Deserialize<'de> for CollaboratorPermissions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CollaboratorPermissions {
+    const NAME: &'static str = "CollaboratorPermissions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["pull", "triage", "push", "maintain", "admin"];
+        let mut next = 0;
+        let mut f0: Option<bool> = None;
+        let mut f1: Option<Option<bool>> = None;
+        let mut f2: Option<bool> = None;
+        let mut f3: Option<Option<bool>> = None;
+        let mut f4: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CollaboratorPermissions {
+            pull: required(f0, NAMES[0])?,
+            triage: f1.flatten(),
+            push: required(f2, NAMES[2])?,
+            maintain: f3.flatten(),
+            admin: required(f4, NAMES[4])?,
+        })
+    }
+}
 
 /// Repository invitations let you manage who you collaborate with.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryInvitation {
     /// Unique identifier of the repository invitation.
@@ -2461,30 +4182,163 @@ pub struct RepositoryInvitation {
     pub permissions: OrganizationRoleBaseRole,
     pub created_at: crate::Timestamp,
     /// Whether or not the invitation has expired
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expired: Option<bool>,
     /// URL for the repository invitation
     pub url: String,
     pub html_url: String,
     pub node_id: String,
 }
+impl<'de> serde::Deserialize<'de> for RepositoryInvitation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryInvitation {
+    const NAME: &'static str = "RepositoryInvitation";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "repository",
+            "invitee",
+            "inviter",
+            "permissions",
+            "created_at",
+            "expired",
+            "url",
+            "html_url",
+            "node_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<MinimalRepository> = None;
+        let mut f2: Option<Option<SimpleUser>> = None;
+        let mut f3: Option<Option<SimpleUser>> = None;
+        let mut f4: Option<OrganizationRoleBaseRole> = None;
+        let mut f5: Option<crate::Timestamp> = None;
+        let mut f6: Option<Option<bool>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryInvitation {
+            id: required(f0, NAMES[0])?,
+            repository: required(f1, NAMES[1])?,
+            invitee: f2.flatten(),
+            inviter: f3.flatten(),
+            permissions: required(f4, NAMES[4])?,
+            created_at: required(f5, NAMES[5])?,
+            expired: f6.flatten(),
+            url: required(f7, NAMES[7])?,
+            html_url: required(f8, NAMES[8])?,
+            node_id: required(f9, NAMES[9])?,
+        })
+    }
+}
 
 /// Repository Collaborator Permission
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryCollaboratorPermission {
     pub permission: String,
     pub role_name: String,
     pub user: Option<Collaborator>,
 }
+impl<'de> serde::Deserialize<'de> for RepositoryCollaboratorPermission {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryCollaboratorPermission {
+    const NAME: &'static str = "RepositoryCollaboratorPermission";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["permission", "role_name", "user"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<Collaborator>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryCollaboratorPermission {
+            permission: required(f0, NAMES[0])?,
+            role_name: required(f1, NAMES[1])?,
+            user: f2.flatten(),
+        })
+    }
+}
 
 /// Branch Short
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BranchShort {
     pub name: String,
     pub commit: ShortBranchCommit,
     pub protected: bool,
+}
+impl<'de> serde::Deserialize<'de> for BranchShort {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for BranchShort {
+    const NAME: &'static str = "BranchShort";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["name", "commit", "protected"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<ShortBranchCommit> = None;
+        let mut f2: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BranchShort {
+            name: required(f0, NAMES[0])?,
+            commit: required(f1, NAMES[1])?,
+            protected: required(f2, NAMES[2])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -2537,7 +4391,7 @@ impl ReposCreateCommitCommentRequest {
 }
 
 /// Combined Commit Status
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CombinedCommitStatus {
     pub state: String,
@@ -2549,9 +4403,63 @@ pub struct CombinedCommitStatus {
     pub commit_url: String,
     pub url: String,
 }
+impl<'de> serde::Deserialize<'de> for CombinedCommitStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CombinedCommitStatus {
+    const NAME: &'static str = "CombinedCommitStatus";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "state",
+            "statuses",
+            "sha",
+            "total_count",
+            "repository",
+            "commit_url",
+            "url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Vec<SimpleCommitStatus>> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<i64> = None;
+        let mut f4: Option<MinimalRepository> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CombinedCommitStatus {
+            state: required(f0, NAMES[0])?,
+            statuses: required(f1, NAMES[1])?,
+            sha: required(f2, NAMES[2])?,
+            total_count: required(f3, NAMES[3])?,
+            repository: required(f4, NAMES[4])?,
+            commit_url: required(f5, NAMES[5])?,
+            url: required(f6, NAMES[6])?,
+        })
+    }
+}
 
 /// Simple Commit Status
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SimpleCommitStatus {
     pub description: Option<String>,
@@ -2560,16 +4468,85 @@ pub struct SimpleCommitStatus {
     pub state: String,
     pub context: String,
     pub target_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required: Option<bool>,
     pub avatar_url: Option<String>,
     pub url: String,
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
 }
+impl<'de> serde::Deserialize<'de> for SimpleCommitStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SimpleCommitStatus {
+    const NAME: &'static str = "SimpleCommitStatus";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "description",
+            "id",
+            "node_id",
+            "state",
+            "context",
+            "target_url",
+            "required",
+            "avatar_url",
+            "url",
+            "created_at",
+            "updated_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<bool>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<crate::Timestamp> = None;
+        let mut f10: Option<crate::Timestamp> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SimpleCommitStatus {
+            description: f0.flatten(),
+            id: required(f1, NAMES[1])?,
+            node_id: required(f2, NAMES[2])?,
+            state: required(f3, NAMES[3])?,
+            context: required(f4, NAMES[4])?,
+            target_url: f5.flatten(),
+            required: f6.flatten(),
+            avatar_url: f7.flatten(),
+            url: required(f8, NAMES[8])?,
+            created_at: required(f9, NAMES[9])?,
+            updated_at: required(f10, NAMES[10])?,
+        })
+    }
+}
 
 /// The status of a commit.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Status {
     pub url: String,
@@ -2584,9 +4561,79 @@ pub struct Status {
     pub updated_at: String,
     pub creator: Option<SimpleUser>,
 }
+impl<'de> serde::Deserialize<'de> for Status {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Status {
+    const NAME: &'static str = "Status";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "avatar_url",
+            "id",
+            "node_id",
+            "state",
+            "description",
+            "target_url",
+            "context",
+            "created_at",
+            "updated_at",
+            "creator",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<Option<SimpleUser>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Status {
+            url: required(f0, NAMES[0])?,
+            avatar_url: f1.flatten(),
+            id: required(f2, NAMES[2])?,
+            node_id: required(f3, NAMES[3])?,
+            state: required(f4, NAMES[4])?,
+            description: f5.flatten(),
+            target_url: f6.flatten(),
+            context: required(f7, NAMES[7])?,
+            created_at: required(f8, NAMES[8])?,
+            updated_at: required(f9, NAMES[9])?,
+            creator: f10.flatten(),
+        })
+    }
+}
 
 /// Community Profile
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CommunityProfile {
     pub health_percentage: i64,
@@ -2594,11 +4641,60 @@ pub struct CommunityProfile {
     pub documentation: Option<String>,
     pub files: CommunityProfileFiles,
     pub updated_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_reports_enabled: Option<bool>,
 }
+impl<'de> serde::Deserialize<'de> for CommunityProfile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CommunityProfile {
+    const NAME: &'static str = "CommunityProfile";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "health_percentage",
+            "description",
+            "documentation",
+            "files",
+            "updated_at",
+            "content_reports_enabled",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<CommunityProfileFiles> = None;
+        let mut f4: Option<Option<crate::Timestamp>> = None;
+        let mut f5: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CommunityProfile {
+            health_percentage: required(f0, NAMES[0])?,
+            description: f1.flatten(),
+            documentation: f2.flatten(),
+            files: required(f3, NAMES[3])?,
+            updated_at: f4.flatten(),
+            content_reports_enabled: f5.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CommunityProfileFiles {
     pub code_of_conduct: Option<CodeOfConductSimple>,
@@ -2614,17 +4710,102 @@ pub struct CommunityProfileFiles {
     /// Community Health File
     pub pull_request_template: Option<NullableCommunityHealthFile>,
 }
+impl<'de> serde::Deserialize<'de> for CommunityProfileFiles {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CommunityProfileFiles {
+    const NAME: &'static str = "CommunityProfileFiles";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "code_of_conduct",
+            "code_of_conduct_file",
+            "license",
+            "contributing",
+            "readme",
+            "issue_template",
+            "pull_request_template",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<CodeOfConductSimple>> = None;
+        let mut f1: Option<Option<NullableCommunityHealthFile>> = None;
+        let mut f2: Option<Option<LicenseSimple>> = None;
+        let mut f3: Option<Option<NullableCommunityHealthFile>> = None;
+        let mut f4: Option<Option<NullableCommunityHealthFile>> = None;
+        let mut f5: Option<Option<NullableCommunityHealthFile>> = None;
+        let mut f6: Option<Option<NullableCommunityHealthFile>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CommunityProfileFiles {
+            code_of_conduct: f0.flatten(),
+            code_of_conduct_file: f1.flatten(),
+            license: f2.flatten(),
+            contributing: f3.flatten(),
+            readme: f4.flatten(),
+            issue_template: f5.flatten(),
+            pull_request_template: f6.flatten(),
+        })
+    }
+}
 
 /// Community Health File
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct NullableCommunityHealthFile {
     pub url: String,
     pub html_url: String,
 }
+impl<'de> serde::Deserialize<'de> for NullableCommunityHealthFile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for NullableCommunityHealthFile {
+    const NAME: &'static str = "NullableCommunityHealthFile";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["url", "html_url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(NullableCommunityHealthFile {
+            url: required(f0, NAMES[0])?,
+            html_url: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Commit Comparison
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CommitComparison {
     pub url: String,
@@ -2641,8 +4822,85 @@ pub struct CommitComparison {
     pub behind_by: i64,
     pub total_commits: i64,
     pub commits: Vec<Commit>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<DiffEntry>>,
+}
+impl<'de> serde::Deserialize<'de> for CommitComparison {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CommitComparison {
+    const NAME: &'static str = "CommitComparison";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "html_url",
+            "permalink_url",
+            "diff_url",
+            "patch_url",
+            "base_commit",
+            "merge_base_commit",
+            "status",
+            "ahead_by",
+            "behind_by",
+            "total_commits",
+            "commits",
+            "files",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Commit> = None;
+        let mut f6: Option<Commit> = None;
+        let mut f7: Option<CommitComparisonStatus> = None;
+        let mut f8: Option<i64> = None;
+        let mut f9: Option<i64> = None;
+        let mut f10: Option<i64> = None;
+        let mut f11: Option<Vec<Commit>> = None;
+        let mut f12: Option<Option<Vec<DiffEntry>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CommitComparison {
+            url: required(f0, NAMES[0])?,
+            html_url: required(f1, NAMES[1])?,
+            permalink_url: required(f2, NAMES[2])?,
+            diff_url: required(f3, NAMES[3])?,
+            patch_url: required(f4, NAMES[4])?,
+            base_commit: required(f5, NAMES[5])?,
+            merge_base_commit: required(f6, NAMES[6])?,
+            status: required(f7, NAMES[7])?,
+            ahead_by: required(f8, NAMES[8])?,
+            behind_by: required(f9, NAMES[9])?,
+            total_commits: required(f10, NAMES[10])?,
+            commits: required(f11, NAMES[11])?,
+            files: f12.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -2677,22 +4935,90 @@ impl From<ContentSubmodule> for ReposGetContentResponse {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ContentDirectoryItem {
     pub r#type: ContentDirectoryItemType,
     pub size: i64,
     pub name: String,
     pub path: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
     pub sha: String,
     pub url: String,
     pub git_url: Option<String>,
     pub html_url: Option<String>,
     pub download_url: Option<String>,
-    #[serde(rename = "_links")]
     pub links: ContentDirectoryItemLinks,
+}
+impl<'de> serde::Deserialize<'de> for ContentDirectoryItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ContentDirectoryItem {
+    const NAME: &'static str = "ContentDirectoryItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "size",
+            "name",
+            "path",
+            "content",
+            "sha",
+            "url",
+            "git_url",
+            "html_url",
+            "download_url",
+            "_links",
+        ];
+        let mut next = 0;
+        let mut f0: Option<ContentDirectoryItemType> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<ContentDirectoryItemLinks> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ContentDirectoryItem {
+            r#type: required(f0, NAMES[0])?,
+            size: required(f1, NAMES[1])?,
+            name: required(f2, NAMES[2])?,
+            path: required(f3, NAMES[3])?,
+            content: f4.flatten(),
+            sha: required(f5, NAMES[5])?,
+            url: required(f6, NAMES[6])?,
+            git_url: f7.flatten(),
+            html_url: f8.flatten(),
+            download_url: f9.flatten(),
+            links: required(f10, NAMES[10])?,
+        })
+    }
 }
 
 crate::open_enum! {
@@ -2701,28 +5027,105 @@ crate::open_enum! {
 }
 
 /// Content File
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ContentFile {
     pub r#type: ContentFileType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
     pub size: i64,
     pub name: String,
     pub path: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
     pub sha: String,
     pub url: String,
     pub git_url: Option<String>,
     pub html_url: Option<String>,
     pub download_url: Option<String>,
-    #[serde(rename = "_links")]
     pub links: ContentDirectoryItemLinks,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submodule_git_url: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for ContentFile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ContentFile {
+    const NAME: &'static str = "ContentFile";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "encoding",
+            "size",
+            "name",
+            "path",
+            "content",
+            "sha",
+            "url",
+            "git_url",
+            "html_url",
+            "download_url",
+            "_links",
+            "target",
+            "submodule_git_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<ContentFileType> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<ContentDirectoryItemLinks> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ContentFile {
+            r#type: required(f0, NAMES[0])?,
+            encoding: f1.flatten(),
+            size: required(f2, NAMES[2])?,
+            name: required(f3, NAMES[3])?,
+            path: required(f4, NAMES[4])?,
+            content: f5.flatten(),
+            sha: required(f6, NAMES[6])?,
+            url: required(f7, NAMES[7])?,
+            git_url: f8.flatten(),
+            html_url: f9.flatten(),
+            download_url: f10.flatten(),
+            links: required(f11, NAMES[11])?,
+            target: f12.flatten(),
+            submodule_git_url: f13.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -2730,7 +5133,7 @@ crate::open_enum! {
 }
 
 /// An object describing a symlink
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ContentSymlink {
     pub r#type: ContentSymlinkType,
@@ -2743,8 +5146,77 @@ pub struct ContentSymlink {
     pub git_url: Option<String>,
     pub html_url: Option<String>,
     pub download_url: Option<String>,
-    #[serde(rename = "_links")]
     pub links: ContentDirectoryItemLinks,
+}
+impl<'de> serde::Deserialize<'de> for ContentSymlink {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ContentSymlink {
+    const NAME: &'static str = "ContentSymlink";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "target",
+            "size",
+            "name",
+            "path",
+            "sha",
+            "url",
+            "git_url",
+            "html_url",
+            "download_url",
+            "_links",
+        ];
+        let mut next = 0;
+        let mut f0: Option<ContentSymlinkType> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<ContentDirectoryItemLinks> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ContentSymlink {
+            r#type: required(f0, NAMES[0])?,
+            target: required(f1, NAMES[1])?,
+            size: required(f2, NAMES[2])?,
+            name: required(f3, NAMES[3])?,
+            path: required(f4, NAMES[4])?,
+            sha: required(f5, NAMES[5])?,
+            url: required(f6, NAMES[6])?,
+            git_url: f7.flatten(),
+            html_url: f8.flatten(),
+            download_url: f9.flatten(),
+            links: required(f10, NAMES[10])?,
+        })
+    }
 }
 
 crate::open_enum! {
@@ -2752,7 +5224,7 @@ crate::open_enum! {
 }
 
 /// An object describing a submodule
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ContentSubmodule {
     pub r#type: ContentSubmoduleType,
@@ -2765,8 +5237,77 @@ pub struct ContentSubmodule {
     pub git_url: Option<String>,
     pub html_url: Option<String>,
     pub download_url: Option<String>,
-    #[serde(rename = "_links")]
     pub links: ContentDirectoryItemLinks,
+}
+impl<'de> serde::Deserialize<'de> for ContentSubmodule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ContentSubmodule {
+    const NAME: &'static str = "ContentSubmodule";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "submodule_git_url",
+            "size",
+            "name",
+            "path",
+            "sha",
+            "url",
+            "git_url",
+            "html_url",
+            "download_url",
+            "_links",
+        ];
+        let mut next = 0;
+        let mut f0: Option<ContentSubmoduleType> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<ContentDirectoryItemLinks> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ContentSubmodule {
+            r#type: required(f0, NAMES[0])?,
+            submodule_git_url: required(f1, NAMES[1])?,
+            size: required(f2, NAMES[2])?,
+            name: required(f3, NAMES[3])?,
+            path: required(f4, NAMES[4])?,
+            sha: required(f5, NAMES[5])?,
+            url: required(f6, NAMES[6])?,
+            git_url: f7.flatten(),
+            html_url: f8.flatten(),
+            download_url: f9.flatten(),
+            links: required(f10, NAMES[10])?,
+        })
+    }
 }
 
 crate::open_enum! {
@@ -2774,7 +5315,7 @@ crate::open_enum! {
 }
 
 /// Content Tree
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ContentTree {
     pub r#type: String,
@@ -2782,21 +5323,95 @@ pub struct ContentTree {
     pub name: String,
     pub path: String,
     pub sha: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
     pub url: String,
     pub git_url: Option<String>,
     pub html_url: Option<String>,
     pub download_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entries: Option<Vec<ContentTreeEntriesItem>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
-    #[serde(rename = "_links")]
     pub links: ContentDirectoryItemLinks,
 }
+impl<'de> serde::Deserialize<'de> for ContentTree {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ContentTree {
+    const NAME: &'static str = "ContentTree";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "size",
+            "name",
+            "path",
+            "sha",
+            "content",
+            "url",
+            "git_url",
+            "html_url",
+            "download_url",
+            "entries",
+            "encoding",
+            "_links",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<Option<Vec<ContentTreeEntriesItem>>> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<ContentDirectoryItemLinks> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ContentTree {
+            r#type: required(f0, NAMES[0])?,
+            size: required(f1, NAMES[1])?,
+            name: required(f2, NAMES[2])?,
+            path: required(f3, NAMES[3])?,
+            sha: required(f4, NAMES[4])?,
+            content: f5.flatten(),
+            url: required(f6, NAMES[6])?,
+            git_url: f7.flatten(),
+            html_url: f8.flatten(),
+            download_url: f9.flatten(),
+            entries: f10.flatten(),
+            encoding: f11.flatten(),
+            links: required(f12, NAMES[12])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ContentTreeEntriesItem {
     pub r#type: String,
@@ -2808,8 +5423,73 @@ pub struct ContentTreeEntriesItem {
     pub git_url: Option<String>,
     pub html_url: Option<String>,
     pub download_url: Option<String>,
-    #[serde(rename = "_links")]
     pub links: ContentDirectoryItemLinks,
+}
+impl<'de> serde::Deserialize<'de> for ContentTreeEntriesItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ContentTreeEntriesItem {
+    const NAME: &'static str = "ContentTreeEntriesItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "size",
+            "name",
+            "path",
+            "sha",
+            "url",
+            "git_url",
+            "html_url",
+            "download_url",
+            "_links",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<ContentDirectoryItemLinks> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ContentTreeEntriesItem {
+            r#type: required(f0, NAMES[0])?,
+            size: required(f1, NAMES[1])?,
+            name: required(f2, NAMES[2])?,
+            path: required(f3, NAMES[3])?,
+            sha: required(f4, NAMES[4])?,
+            url: required(f5, NAMES[5])?,
+            git_url: f6.flatten(),
+            html_url: f7.flatten(),
+            download_url: f8.flatten(),
+            links: required(f9, NAMES[9])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -2924,107 +5604,382 @@ impl ReposCreateOrUpdateFileContentsRequestCommitter {
 }
 
 /// File Commit
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct FileCommit {
     pub content: Option<FileCommitContent>,
     pub commit: FileCommitCommit,
 }
+impl<'de> serde::Deserialize<'de> for FileCommit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for FileCommit {
+    const NAME: &'static str = "FileCommit";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["content", "commit"];
+        let mut next = 0;
+        let mut f0: Option<Option<FileCommitContent>> = None;
+        let mut f1: Option<FileCommitCommit> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(FileCommit {
+            content: f0.flatten(),
+            commit: required(f1, NAMES[1])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct FileCommitContent {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub download_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
-    #[serde(rename = "_links", default, skip_serializing_if = "Option::is_none")]
     pub links: Option<FileCommitContentLinks>,
 }
+impl<'de> serde::Deserialize<'de> for FileCommitContent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for FileCommitContent {
+    const NAME: &'static str = "FileCommitContent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "name",
+            "path",
+            "sha",
+            "size",
+            "url",
+            "html_url",
+            "git_url",
+            "download_url",
+            "type",
+            "_links",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<i64>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<FileCommitContentLinks>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(FileCommitContent {
+            name: f0.flatten(),
+            path: f1.flatten(),
+            sha: f2.flatten(),
+            size: f3.flatten(),
+            url: f4.flatten(),
+            html_url: f5.flatten(),
+            git_url: f6.flatten(),
+            download_url: f7.flatten(),
+            r#type: f8.flatten(),
+            links: f9.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct FileCommitContentLinks {
-    #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
     pub self_: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html: Option<String>,
 }
+impl<'de> serde::Deserialize<'de> for FileCommitContentLinks {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for FileCommitContentLinks {
+    const NAME: &'static str = "FileCommitContentLinks";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["self", "git", "html"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(FileCommitContentLinks {
+            self_: f0.flatten(),
+            git: f1.flatten(),
+            html: f2.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct FileCommitCommit {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<FileCommitCommitAuthor>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub committer: Option<FileCommitCommitAuthor>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tree: Option<FileCommitCommitTree>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parents: Option<Vec<FileCommitCommitParentsItem>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<FileCommitCommitVerification>,
 }
+impl<'de> serde::Deserialize<'de> for FileCommitCommit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for FileCommitCommit {
+    const NAME: &'static str = "FileCommitCommit";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "sha",
+            "node_id",
+            "url",
+            "html_url",
+            "author",
+            "committer",
+            "message",
+            "tree",
+            "parents",
+            "verification",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<FileCommitCommitAuthor>> = None;
+        let mut f5: Option<Option<FileCommitCommitAuthor>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<FileCommitCommitTree>> = None;
+        let mut f8: Option<Option<Vec<FileCommitCommitParentsItem>>> = None;
+        let mut f9: Option<Option<FileCommitCommitVerification>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(FileCommitCommit {
+            sha: f0.flatten(),
+            node_id: f1.flatten(),
+            url: f2.flatten(),
+            html_url: f3.flatten(),
+            author: f4.flatten(),
+            committer: f5.flatten(),
+            message: f6.flatten(),
+            tree: f7.flatten(),
+            parents: f8.flatten(),
+            verification: f9.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct FileCommitCommitAuthor {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
 }
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct FileCommitCommitTree {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha: Option<String>,
+impl<'de> serde::Deserialize<'de> for FileCommitCommitAuthor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for FileCommitCommitAuthor {
+    const NAME: &'static str = "FileCommitCommitAuthor";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["date", "name", "email"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(FileCommitCommitAuthor {
+            date: f0.flatten(),
+            name: f1.flatten(),
+            email: f2.flatten(),
+        })
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct FileCommitCommitTree {
+    pub url: Option<String>,
+    pub sha: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for FileCommitCommitTree {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for FileCommitCommitTree {
+    const NAME: &'static str = "FileCommitCommitTree";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["url", "sha"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(FileCommitCommitTree {
+            url: f0.flatten(),
+            sha: f1.flatten(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct FileCommitCommitVerification {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified_at: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for FileCommitCommitVerification {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for FileCommitCommitVerification {
+    const NAME: &'static str = "FileCommitCommitVerification";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "verified",
+            "reason",
+            "signature",
+            "payload",
+            "verified_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<bool>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(FileCommitCommitVerification {
+            verified: f0.flatten(),
+            reason: f1.flatten(),
+            signature: f2.flatten(),
+            payload: f3.flatten(),
+            verified_at: f4.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -3141,51 +6096,145 @@ impl ReposDeleteFileRequestCommitter {
 }
 
 /// Contributor
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Contributor {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gravatar_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub followers_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub following_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gists_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starred_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organizations_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repos_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received_events_url: Option<String>,
     pub r#type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site_admin: Option<bool>,
     pub contributions: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for Contributor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Contributor {
+    const NAME: &'static str = "Contributor";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "login",
+            "id",
+            "node_id",
+            "avatar_url",
+            "gravatar_id",
+            "url",
+            "html_url",
+            "followers_url",
+            "following_url",
+            "gists_url",
+            "starred_url",
+            "subscriptions_url",
+            "organizations_url",
+            "repos_url",
+            "events_url",
+            "received_events_url",
+            "type",
+            "site_admin",
+            "contributions",
+            "email",
+            "name",
+            "user_view_type",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<String>> = None;
+        let mut f14: Option<Option<String>> = None;
+        let mut f15: Option<Option<String>> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<Option<bool>> = None;
+        let mut f18: Option<i64> = None;
+        let mut f19: Option<Option<String>> = None;
+        let mut f20: Option<Option<String>> = None;
+        let mut f21: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Contributor {
+            login: f0.flatten(),
+            id: f1.flatten(),
+            node_id: f2.flatten(),
+            avatar_url: f3.flatten(),
+            gravatar_id: f4.flatten(),
+            url: f5.flatten(),
+            html_url: f6.flatten(),
+            followers_url: f7.flatten(),
+            following_url: f8.flatten(),
+            gists_url: f9.flatten(),
+            starred_url: f10.flatten(),
+            subscriptions_url: f11.flatten(),
+            organizations_url: f12.flatten(),
+            repos_url: f13.flatten(),
+            events_url: f14.flatten(),
+            received_events_url: f15.flatten(),
+            r#type: required(f16, NAMES[16])?,
+            site_admin: f17.flatten(),
+            contributions: required(f18, NAMES[18])?,
+            email: f19.flatten(),
+            name: f20.flatten(),
+            user_view_type: f21.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -3294,7 +6343,7 @@ impl ReposCreateDeploymentRequest {
 }
 
 /// The status of a deployment.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DeploymentStatus {
     pub url: String,
@@ -3306,7 +6355,6 @@ pub struct DeploymentStatus {
     /// A short description of the status.
     pub description: String,
     /// The environment of the deployment that the status is for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
     /// Closing down notice: the URL to associate with this status.
     pub target_url: String,
@@ -3315,13 +6363,96 @@ pub struct DeploymentStatus {
     pub deployment_url: String,
     pub repository_url: String,
     /// The URL for accessing your environment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment_url: Option<String>,
     /// The URL to associate with this status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performed_via_github_app: Option<Integration>,
+}
+impl<'de> serde::Deserialize<'de> for DeploymentStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for DeploymentStatus {
+    const NAME: &'static str = "DeploymentStatus";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "id",
+            "node_id",
+            "state",
+            "creator",
+            "description",
+            "environment",
+            "target_url",
+            "created_at",
+            "updated_at",
+            "deployment_url",
+            "repository_url",
+            "environment_url",
+            "log_url",
+            "performed_via_github_app",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<DeploymentStatusState> = None;
+        let mut f4: Option<Option<SimpleUser>> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<crate::Timestamp> = None;
+        let mut f9: Option<crate::Timestamp> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<String>> = None;
+        let mut f14: Option<Option<Integration>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DeploymentStatus {
+            url: required(f0, NAMES[0])?,
+            id: required(f1, NAMES[1])?,
+            node_id: required(f2, NAMES[2])?,
+            state: required(f3, NAMES[3])?,
+            creator: f4.flatten(),
+            description: required(f5, NAMES[5])?,
+            environment: f6.flatten(),
+            target_url: required(f7, NAMES[7])?,
+            created_at: required(f8, NAMES[8])?,
+            updated_at: required(f9, NAMES[9])?,
+            deployment_url: required(f10, NAMES[10])?,
+            repository_url: required(f11, NAMES[11])?,
+            environment_url: f12.flatten(),
+            log_url: f13.flatten(),
+            performed_via_github_app: f14.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -3451,18 +6582,47 @@ impl ReposCreateDispatchEventRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ReposGetAllEnvironmentsResponse {
     /// The number of environments in this repository
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environments: Option<Vec<Environment>>,
+}
+impl<'de> serde::Deserialize<'de> for ReposGetAllEnvironmentsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ReposGetAllEnvironmentsResponse {
+    const NAME: &'static str = "ReposGetAllEnvironmentsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["total_count", "environments"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<Vec<Environment>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ReposGetAllEnvironmentsResponse {
+            total_count: f0.flatten(),
+            environments: f1.flatten(),
+        })
+    }
 }
 
 /// Details of a deployment environment
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Environment {
     /// The id of the environment.
@@ -3477,11 +6637,71 @@ pub struct Environment {
     /// The time that the environment was last updated, in ISO 8601 format.
     pub updated_at: crate::Timestamp,
     /// Built-in deployment protection rules for the environment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protection_rules: Option<Vec<EnvironmentProtectionRulesItem>>,
     /// The type of deployment branch policy for this environment. To allow all branches to deploy, set to `null`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_branch_policy: Option<DeploymentBranchPolicySettings>,
+}
+impl<'de> serde::Deserialize<'de> for Environment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Environment {
+    const NAME: &'static str = "Environment";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "name",
+            "url",
+            "html_url",
+            "created_at",
+            "updated_at",
+            "protection_rules",
+            "deployment_branch_policy",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<crate::Timestamp> = None;
+        let mut f6: Option<crate::Timestamp> = None;
+        let mut f7: Option<Option<Vec<EnvironmentProtectionRulesItem>>> = None;
+        let mut f8: Option<Option<DeploymentBranchPolicySettings>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Environment {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            name: required(f2, NAMES[2])?,
+            url: required(f3, NAMES[3])?,
+            html_url: required(f4, NAMES[4])?,
+            created_at: required(f5, NAMES[5])?,
+            updated_at: required(f6, NAMES[6])?,
+            protection_rules: f7.flatten(),
+            deployment_branch_policy: f8.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -3510,47 +6730,192 @@ impl From<EnvironmentProtectionRulesItemVariant2> for EnvironmentProtectionRules
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct EnvironmentProtectionRulesItemVariant0 {
     pub id: i64,
     pub node_id: String,
     pub r#type: String,
     /// The amount of time to delay a job after the job is initially triggered. The time (in minutes) must be an integer between 0 and 43,200 (30 days).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_timer: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for EnvironmentProtectionRulesItemVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for EnvironmentProtectionRulesItemVariant0 {
+    const NAME: &'static str = "EnvironmentProtectionRulesItemVariant0";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "node_id", "type", "wait_timer"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(EnvironmentProtectionRulesItemVariant0 {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            r#type: required(f2, NAMES[2])?,
+            wait_timer: f3.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct EnvironmentProtectionRulesItemVariant1 {
     pub id: i64,
     pub node_id: String,
     /// Whether deployments to this environment can be approved by the user who created the deployment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prevent_self_review: Option<bool>,
     pub r#type: String,
     /// The people or teams that may approve jobs that reference the environment. You can list up to six users or teams as reviewers. The reviewers must have at least read access to the repository. Only one of the required reviewers needs to approve the job for it to proceed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reviewers: Option<Vec<PendingDeploymentReviewersItem>>,
 }
+impl<'de> serde::Deserialize<'de> for EnvironmentProtectionRulesItemVariant1 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for EnvironmentProtectionRulesItemVariant1 {
+    const NAME: &'static str = "EnvironmentProtectionRulesItemVariant1";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "prevent_self_review",
+            "type",
+            "reviewers",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<bool>> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<Vec<PendingDeploymentReviewersItem>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(EnvironmentProtectionRulesItemVariant1 {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            prevent_self_review: f2.flatten(),
+            r#type: required(f3, NAMES[3])?,
+            reviewers: f4.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct EnvironmentProtectionRulesItemVariant2 {
     pub id: i64,
     pub node_id: String,
     pub r#type: String,
 }
+impl<'de> serde::Deserialize<'de> for EnvironmentProtectionRulesItemVariant2 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for EnvironmentProtectionRulesItemVariant2 {
+    const NAME: &'static str = "EnvironmentProtectionRulesItemVariant2";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "node_id", "type"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(EnvironmentProtectionRulesItemVariant2 {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            r#type: required(f2, NAMES[2])?,
+        })
+    }
+}
 
 /// The type of deployment branch policy for this environment. To allow all branches to deploy, set to `null`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct DeploymentBranchPolicySettings {
     /// Whether only branches with branch protection rules can deploy to this environment. If `protected_branches` is `true`, `custom_branch_policies` must be `false`; if `protected_branches` is `false`, `custom_branch_policies` must be `true`.
     pub protected_branches: bool,
     /// Whether only branches that match the specified name patterns can deploy to this environment.  If `custom_branch_policies` is `true`, `protected_branches` must be `false`; if `custom_branch_policies` is `false`, `protected_branches` must be `true`.
     pub custom_branch_policies: bool,
+}
+impl<'de> serde::Deserialize<'de> for DeploymentBranchPolicySettings {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for DeploymentBranchPolicySettings {
+    const NAME: &'static str = "DeploymentBranchPolicySettings";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["protected_branches", "custom_branch_policies"];
+        let mut next = 0;
+        let mut f0: Option<bool> = None;
+        let mut f1: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DeploymentBranchPolicySettings {
+            protected_branches: required(f0, NAMES[0])?,
+            custom_branch_policies: required(f1, NAMES[1])?,
+        })
+    }
 }
 impl DeploymentBranchPolicySettings {
     /// A value with the required fields set and every optional field absent.
@@ -3687,29 +7052,94 @@ impl ReposCreateOrUpdateEnvironmentRequestReviewersItem {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ReposListDeploymentBranchPoliciesResponse {
     /// The number of deployment branch policies for the environment.
     pub total_count: i64,
     pub branch_policies: Vec<DeploymentBranchPolicy>,
 }
+impl<'de> serde::Deserialize<'de> for ReposListDeploymentBranchPoliciesResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ReposListDeploymentBranchPoliciesResponse {
+    const NAME: &'static str = "ReposListDeploymentBranchPoliciesResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "branch_policies"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<DeploymentBranchPolicy>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ReposListDeploymentBranchPoliciesResponse {
+            total_count: required(f0, NAMES[0])?,
+            branch_policies: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Details of a deployment branch or tag policy.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DeploymentBranchPolicy {
     /// The unique identifier of the branch or tag policy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
     /// The name pattern that branches or tags must match in order to deploy to the environment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Whether this rule targets a branch or tag.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<WebhookCreateRefType>,
+}
+impl<'de> serde::Deserialize<'de> for DeploymentBranchPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for DeploymentBranchPolicy {
+    const NAME: &'static str = "DeploymentBranchPolicy";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["id", "node_id", "name", "type"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<WebhookCreateRefType>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DeploymentBranchPolicy {
+            id: f0.flatten(),
+            node_id: f1.flatten(),
+            name: f2.flatten(),
+            r#type: f3.flatten(),
+        })
+    }
 }
 
 /// Deployment branch and tag policy name pattern
@@ -3773,18 +7203,48 @@ impl DeploymentBranchPolicyNamePattern {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ReposGetAllDeploymentProtectionRulesResponse {
     /// The number of enabled custom deployment protection rules for this environment
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_deployment_protection_rules: Option<Vec<DeploymentProtectionRule>>,
+}
+impl<'de> serde::Deserialize<'de> for ReposGetAllDeploymentProtectionRulesResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ReposGetAllDeploymentProtectionRulesResponse {
+    const NAME: &'static str = "ReposGetAllDeploymentProtectionRulesResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["total_count", "custom_deployment_protection_rules"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<Vec<DeploymentProtectionRule>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ReposGetAllDeploymentProtectionRulesResponse {
+            total_count: f0.flatten(),
+            custom_deployment_protection_rules: f1.flatten(),
+        })
+    }
 }
 
 /// Deployment protection rule
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DeploymentProtectionRule {
     /// The unique identifier for the deployment protection rule.
@@ -3796,9 +7256,46 @@ pub struct DeploymentProtectionRule {
     /// A GitHub App that is providing a custom deployment protection rule.
     pub app: CustomDeploymentRuleApp,
 }
+impl<'de> serde::Deserialize<'de> for DeploymentProtectionRule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for DeploymentProtectionRule {
+    const NAME: &'static str = "DeploymentProtectionRule";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "node_id", "enabled", "app"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<bool> = None;
+        let mut f3: Option<CustomDeploymentRuleApp> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DeploymentProtectionRule {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            enabled: required(f2, NAMES[2])?,
+            app: required(f3, NAMES[3])?,
+        })
+    }
+}
 
 /// A GitHub App that is providing a custom deployment protection rule.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CustomDeploymentRuleApp {
     /// The unique identifier of the deployment protection rule integration.
@@ -3809,6 +7306,43 @@ pub struct CustomDeploymentRuleApp {
     pub integration_url: String,
     /// The node ID for the deployment protection rule integration.
     pub node_id: String,
+}
+impl<'de> serde::Deserialize<'de> for CustomDeploymentRuleApp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CustomDeploymentRuleApp {
+    const NAME: &'static str = "CustomDeploymentRuleApp";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "slug", "integration_url", "node_id"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CustomDeploymentRuleApp {
+            id: required(f0, NAMES[0])?,
+            slug: required(f1, NAMES[1])?,
+            integration_url: required(f2, NAMES[2])?,
+            node_id: required(f3, NAMES[3])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -3834,16 +7368,49 @@ impl ReposCreateDeploymentProtectionRuleRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ReposListCustomDeploymentRuleIntegrationsResponse {
     /// The total number of custom deployment protection rule integrations available for this environment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_custom_deployment_protection_rule_integrations: Option<
         Vec<CustomDeploymentRuleApp>,
     >,
+}
+impl<'de> serde::Deserialize<'de> for ReposListCustomDeploymentRuleIntegrationsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ReposListCustomDeploymentRuleIntegrationsResponse {
+    const NAME: &'static str = "ReposListCustomDeploymentRuleIntegrationsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "total_count",
+            "available_custom_deployment_protection_rule_integrations",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<Vec<CustomDeploymentRuleApp>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ReposListCustomDeploymentRuleIntegrationsResponse {
+            total_count: f0.flatten(),
+            available_custom_deployment_protection_rule_integrations: f1.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -3893,11 +7460,39 @@ impl ReposCreateForkRequest {
 }
 
 /// Repository hash algorithm
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryHashAlgorithm {
     /// The Git hash algorithm used by this repository.
     pub hash_algorithm: RepositoryHashAlgorithmHashAlgorithm,
+}
+impl<'de> serde::Deserialize<'de> for RepositoryHashAlgorithm {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryHashAlgorithm {
+    const NAME: &'static str = "RepositoryHashAlgorithm";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["hash_algorithm"];
+        let mut next = 0;
+        let mut f0: Option<RepositoryHashAlgorithmHashAlgorithm> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryHashAlgorithm {
+            hash_algorithm: required(f0, NAMES[0])?,
+        })
+    }
 }
 
 crate::open_enum! {
@@ -3906,7 +7501,7 @@ crate::open_enum! {
 }
 
 /// Webhooks for repositories.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Hook {
     pub r#type: String,
@@ -3925,10 +7520,87 @@ pub struct Hook {
     pub url: String,
     pub test_url: String,
     pub ping_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deliveries_url: Option<String>,
     /// Hook Response
     pub last_response: HookResponse,
+}
+impl<'de> serde::Deserialize<'de> for Hook {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Hook {
+    const NAME: &'static str = "Hook";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "id",
+            "name",
+            "active",
+            "events",
+            "config",
+            "updated_at",
+            "created_at",
+            "url",
+            "test_url",
+            "ping_url",
+            "deliveries_url",
+            "last_response",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<bool> = None;
+        let mut f4: Option<Vec<String>> = None;
+        let mut f5: Option<WebhookConfig> = None;
+        let mut f6: Option<crate::Timestamp> = None;
+        let mut f7: Option<crate::Timestamp> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<HookResponse> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Hook {
+            r#type: required(f0, NAMES[0])?,
+            id: required(f1, NAMES[1])?,
+            name: required(f2, NAMES[2])?,
+            active: required(f3, NAMES[3])?,
+            events: required(f4, NAMES[4])?,
+            config: required(f5, NAMES[5])?,
+            updated_at: required(f6, NAMES[6])?,
+            created_at: required(f7, NAMES[7])?,
+            url: required(f8, NAMES[8])?,
+            test_url: required(f9, NAMES[9])?,
+            ping_url: required(f10, NAMES[10])?,
+            deliveries_url: f11.flatten(),
+            last_response: required(f12, NAMES[12])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -4099,13 +7771,44 @@ impl ReposUpdateWebhookConfigForRepoRequest {
 }
 
 /// Check immutable releases
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CheckImmutableReleases {
     /// Whether immutable releases are enabled for the repository.
     pub enabled: bool,
     /// Whether immutable releases are enforced by the repository owner.
     pub enforced_by_owner: bool,
+}
+impl<'de> serde::Deserialize<'de> for CheckImmutableReleases {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CheckImmutableReleases {
+    const NAME: &'static str = "CheckImmutableReleases";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["enabled", "enforced_by_owner"];
+        let mut next = 0;
+        let mut f0: Option<bool> = None;
+        let mut f1: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CheckImmutableReleases {
+            enabled: required(f0, NAMES[0])?,
+            enforced_by_owner: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -4132,7 +7835,7 @@ impl ReposUpdateInvitationRequest {
 }
 
 /// An SSH key granting access to a single repository.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DeployKey {
     pub id: i64,
@@ -4142,12 +7845,75 @@ pub struct DeployKey {
     pub verified: bool,
     pub created_at: String,
     pub read_only: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub added_by: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+}
+impl<'de> serde::Deserialize<'de> for DeployKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for DeployKey {
+    const NAME: &'static str = "DeployKey";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "key",
+            "url",
+            "title",
+            "verified",
+            "created_at",
+            "read_only",
+            "added_by",
+            "last_used",
+            "enabled",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<bool> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<bool> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<crate::Timestamp>> = None;
+        let mut f9: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DeployKey {
+            id: required(f0, NAMES[0])?,
+            key: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            title: required(f3, NAMES[3])?,
+            verified: required(f4, NAMES[4])?,
+            created_at: required(f5, NAMES[5])?,
+            read_only: required(f6, NAMES[6])?,
+            added_by: f7.flatten(),
+            last_used: f8.flatten(),
+            enabled: f9.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -4215,15 +7981,46 @@ impl ReposMergeUpstreamRequest {
 }
 
 /// Results of a successful merge upstream request
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MergedUpstream {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_type: Option<MergedUpstreamMergeType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_branch: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for MergedUpstream {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for MergedUpstream {
+    const NAME: &'static str = "MergedUpstream";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["message", "merge_type", "base_branch"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<MergedUpstreamMergeType>> = None;
+        let mut f2: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(MergedUpstream {
+            message: f0.flatten(),
+            merge_type: f1.flatten(),
+            base_branch: f2.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -4271,7 +8068,7 @@ impl ReposMergeRequest {
 }
 
 /// The configuration for GitHub Pages for a repository.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Page {
     /// The API address for accessing this Page resource.
@@ -4281,30 +8078,97 @@ pub struct Page {
     /// The Pages site's custom domain
     pub cname: Option<String>,
     /// The state if the domain is verified
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protected_domain_state: Option<PageProtectedDomainState>,
     /// The timestamp when a pending domain becomes unverified.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_domain_unverified_at: Option<crate::Timestamp>,
     /// Whether the Page has a custom 404 page.
     pub custom_404: bool,
     /// The web address the Page can be accessed from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
     /// The process in which the Page will be built.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build_type: Option<PageBuildType>,
     /// Pages Source Hash
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<PagesSourceHash>,
     /// Whether the GitHub Pages site is publicly visible. If set to `true`, the site is accessible to anyone on the internet. If set to `false`, the site will only be accessible to users who have at least `read` access to the repository that published the site.
     pub public: bool,
     /// Pages Https Certificate
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub https_certificate: Option<PagesHttpsCertificate>,
     /// Whether https is enabled on the domain
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub https_enforced: Option<bool>,
+}
+impl<'de> serde::Deserialize<'de> for Page {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Page {
+    const NAME: &'static str = "Page";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "status",
+            "cname",
+            "protected_domain_state",
+            "pending_domain_unverified_at",
+            "custom_404",
+            "html_url",
+            "build_type",
+            "source",
+            "public",
+            "https_certificate",
+            "https_enforced",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<PageStatus>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<PageProtectedDomainState>> = None;
+        let mut f4: Option<Option<crate::Timestamp>> = None;
+        let mut f5: Option<bool> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<PageBuildType>> = None;
+        let mut f8: Option<Option<PagesSourceHash>> = None;
+        let mut f9: Option<bool> = None;
+        let mut f10: Option<Option<PagesHttpsCertificate>> = None;
+        let mut f11: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Page {
+            url: required(f0, NAMES[0])?,
+            status: f1.flatten(),
+            cname: f2.flatten(),
+            protected_domain_state: f3.flatten(),
+            pending_domain_unverified_at: f4.flatten(),
+            custom_404: required(f5, NAMES[5])?,
+            html_url: f6.flatten(),
+            build_type: f7.flatten(),
+            source: f8.flatten(),
+            public: required(f9, NAMES[9])?,
+            https_certificate: f10.flatten(),
+            https_enforced: f11.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -4323,23 +8187,90 @@ crate::open_enum! {
 }
 
 /// Pages Source Hash
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PagesSourceHash {
     pub branch: String,
     pub path: String,
 }
+impl<'de> serde::Deserialize<'de> for PagesSourceHash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PagesSourceHash {
+    const NAME: &'static str = "PagesSourceHash";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["branch", "path"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PagesSourceHash {
+            branch: required(f0, NAMES[0])?,
+            path: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Pages Https Certificate
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PagesHttpsCertificate {
     pub state: PagesHttpsCertificateState,
     pub description: String,
     /// Array of the domain set and its alternate name (if it is configured)
     pub domains: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for PagesHttpsCertificate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PagesHttpsCertificate {
+    const NAME: &'static str = "PagesHttpsCertificate";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["state", "description", "domains", "expires_at"];
+        let mut next = 0;
+        let mut f0: Option<PagesHttpsCertificateState> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Vec<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PagesHttpsCertificate {
+            state: required(f0, NAMES[0])?,
+            description: required(f1, NAMES[1])?,
+            domains: required(f2, NAMES[2])?,
+            expires_at: f3.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -4546,7 +8477,7 @@ impl ReposCreatePagesSiteRequestSource {
 }
 
 /// Page Build
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PageBuild {
     pub url: String,
@@ -4558,13 +8489,102 @@ pub struct PageBuild {
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
 }
+impl<'de> serde::Deserialize<'de> for PageBuild {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PageBuild {
+    const NAME: &'static str = "PageBuild";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "status",
+            "error",
+            "pusher",
+            "commit",
+            "duration",
+            "created_at",
+            "updated_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<PageBuildError> = None;
+        let mut f3: Option<Option<SimpleUser>> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<i64> = None;
+        let mut f6: Option<crate::Timestamp> = None;
+        let mut f7: Option<crate::Timestamp> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PageBuild {
+            url: required(f0, NAMES[0])?,
+            status: required(f1, NAMES[1])?,
+            error: required(f2, NAMES[2])?,
+            pusher: f3.flatten(),
+            commit: required(f4, NAMES[4])?,
+            duration: required(f5, NAMES[5])?,
+            created_at: required(f6, NAMES[6])?,
+            updated_at: required(f7, NAMES[7])?,
+        })
+    }
+}
 
 /// Page Build Status
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PageBuildStatus {
     pub url: String,
     pub status: String,
+}
+impl<'de> serde::Deserialize<'de> for PageBuildStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PageBuildStatus {
+    const NAME: &'static str = "PageBuildStatus";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["url", "status"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PageBuildStatus {
+            url: required(f0, NAMES[0])?,
+            status: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 /// The object used to create GitHub Pages deployment
@@ -4629,7 +8649,7 @@ impl ReposCreatePagesDeploymentRequest {
 }
 
 /// The GitHub Pages deployment status.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PageDeployment {
     /// The ID of the GitHub Pages deployment. This is the Git SHA of the deployed commit.
@@ -4639,17 +8659,80 @@ pub struct PageDeployment {
     /// The URI to the deployed GitHub Pages.
     pub page_url: String,
     /// The URI to the deployed GitHub Pages preview.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview_url: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for PageDeployment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PageDeployment {
+    const NAME: &'static str = "PageDeployment";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "status_url", "page_url", "preview_url"];
+        let mut next = 0;
+        let mut f0: Option<IntegerOrString> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PageDeployment {
+            id: required(f0, NAMES[0])?,
+            status_url: required(f1, NAMES[1])?,
+            page_url: required(f2, NAMES[2])?,
+            preview_url: f3.flatten(),
+        })
+    }
 }
 
 /// GitHub Pages deployment status
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PagesDeploymentStatus {
     /// The current status of the deployment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<PagesDeploymentStatusStatus>,
+}
+impl<'de> serde::Deserialize<'de> for PagesDeploymentStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PagesDeploymentStatus {
+    const NAME: &'static str = "PagesDeploymentStatus";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["status"];
+        let mut next = 0;
+        let mut f0: Option<Option<PagesDeploymentStatusStatus>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PagesDeploymentStatus {
+            status: f0.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -4663,81 +8746,249 @@ crate::open_enum! {
 }
 
 /// Pages Health Check Status
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PagesHealthCheck {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<PagesHealthCheckDomain>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alt_domain: Option<PagesHealthCheckDomain>,
 }
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct PagesHealthCheckDomain {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nameservers: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dns_resolves: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_proxied: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_cloudflare_ip: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_fastly_ip: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_old_ip_address: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_a_record: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_cname_record: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_mx_records_present: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_valid_domain: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_apex_domain: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub should_be_a_record: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_cname_to_github_user_domain: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_cname_to_pages_dot_github_dot_com: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_cname_to_fastly: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_pointed_to_github_pages_ip: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_non_github_pages_ip_present: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_pages_domain: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_served_by_pages: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_valid: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub responds_to_https: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enforces_https: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub https_error: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_https_eligible: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub caa_error: Option<String>,
+impl<'de> serde::Deserialize<'de> for PagesHealthCheck {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PagesHealthCheck {
+    const NAME: &'static str = "PagesHealthCheck";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["domain", "alt_domain"];
+        let mut next = 0;
+        let mut f0: Option<Option<PagesHealthCheckDomain>> = None;
+        let mut f1: Option<Option<PagesHealthCheckDomain>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PagesHealthCheck {
+            domain: f0.flatten(),
+            alt_domain: f1.flatten(),
+        })
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct PagesHealthCheckDomain {
+    pub host: Option<String>,
+    pub uri: Option<String>,
+    pub nameservers: Option<String>,
+    pub dns_resolves: Option<bool>,
+    pub is_proxied: Option<bool>,
+    pub is_cloudflare_ip: Option<bool>,
+    pub is_fastly_ip: Option<bool>,
+    pub is_old_ip_address: Option<bool>,
+    pub is_a_record: Option<bool>,
+    pub has_cname_record: Option<bool>,
+    pub has_mx_records_present: Option<bool>,
+    pub is_valid_domain: Option<bool>,
+    pub is_apex_domain: Option<bool>,
+    pub should_be_a_record: Option<bool>,
+    pub is_cname_to_github_user_domain: Option<bool>,
+    pub is_cname_to_pages_dot_github_dot_com: Option<bool>,
+    pub is_cname_to_fastly: Option<bool>,
+    pub is_pointed_to_github_pages_ip: Option<bool>,
+    pub is_non_github_pages_ip_present: Option<bool>,
+    pub is_pages_domain: Option<bool>,
+    pub is_served_by_pages: Option<bool>,
+    pub is_valid: Option<bool>,
+    pub reason: Option<String>,
+    pub responds_to_https: Option<bool>,
+    pub enforces_https: Option<bool>,
+    pub https_error: Option<String>,
+    pub is_https_eligible: Option<bool>,
+    pub caa_error: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for PagesHealthCheckDomain {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PagesHealthCheckDomain {
+    const NAME: &'static str = "PagesHealthCheckDomain";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "host",
+            "uri",
+            "nameservers",
+            "dns_resolves",
+            "is_proxied",
+            "is_cloudflare_ip",
+            "is_fastly_ip",
+            "is_old_ip_address",
+            "is_a_record",
+            "has_cname_record",
+            "has_mx_records_present",
+            "is_valid_domain",
+            "is_apex_domain",
+            "should_be_a_record",
+            "is_cname_to_github_user_domain",
+            "is_cname_to_pages_dot_github_dot_com",
+            "is_cname_to_fastly",
+            "is_pointed_to_github_pages_ip",
+            "is_non_github_pages_ip_present",
+            "is_pages_domain",
+            "is_served_by_pages",
+            "is_valid",
+            "reason",
+            "responds_to_https",
+            "enforces_https",
+            "https_error",
+            "is_https_eligible",
+            "caa_error",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<bool>> = None;
+        let mut f4: Option<Option<bool>> = None;
+        let mut f5: Option<Option<bool>> = None;
+        let mut f6: Option<Option<bool>> = None;
+        let mut f7: Option<Option<bool>> = None;
+        let mut f8: Option<Option<bool>> = None;
+        let mut f9: Option<Option<bool>> = None;
+        let mut f10: Option<Option<bool>> = None;
+        let mut f11: Option<Option<bool>> = None;
+        let mut f12: Option<Option<bool>> = None;
+        let mut f13: Option<Option<bool>> = None;
+        let mut f14: Option<Option<bool>> = None;
+        let mut f15: Option<Option<bool>> = None;
+        let mut f16: Option<Option<bool>> = None;
+        let mut f17: Option<Option<bool>> = None;
+        let mut f18: Option<Option<bool>> = None;
+        let mut f19: Option<Option<bool>> = None;
+        let mut f20: Option<Option<bool>> = None;
+        let mut f21: Option<Option<bool>> = None;
+        let mut f22: Option<Option<String>> = None;
+        let mut f23: Option<Option<bool>> = None;
+        let mut f24: Option<Option<bool>> = None;
+        let mut f25: Option<Option<String>> = None;
+        let mut f26: Option<Option<bool>> = None;
+        let mut f27: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PagesHealthCheckDomain {
+            host: f0.flatten(),
+            uri: f1.flatten(),
+            nameservers: f2.flatten(),
+            dns_resolves: f3.flatten(),
+            is_proxied: f4.flatten(),
+            is_cloudflare_ip: f5.flatten(),
+            is_fastly_ip: f6.flatten(),
+            is_old_ip_address: f7.flatten(),
+            is_a_record: f8.flatten(),
+            has_cname_record: f9.flatten(),
+            has_mx_records_present: f10.flatten(),
+            is_valid_domain: f11.flatten(),
+            is_apex_domain: f12.flatten(),
+            should_be_a_record: f13.flatten(),
+            is_cname_to_github_user_domain: f14.flatten(),
+            is_cname_to_pages_dot_github_dot_com: f15.flatten(),
+            is_cname_to_fastly: f16.flatten(),
+            is_pointed_to_github_pages_ip: f17.flatten(),
+            is_non_github_pages_ip_present: f18.flatten(),
+            is_pages_domain: f19.flatten(),
+            is_served_by_pages: f20.flatten(),
+            is_valid: f21.flatten(),
+            reason: f22.flatten(),
+            responds_to_https: f23.flatten(),
+            enforces_https: f24.flatten(),
+            https_error: f25.flatten(),
+            is_https_eligible: f26.flatten(),
+            caa_error: f27.flatten(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ReposCheckPrivateVulnerabilityReportingResponse {
     /// Whether or not private vulnerability reporting is enabled for the repository.
     pub enabled: bool,
+}
+impl<'de> serde::Deserialize<'de> for ReposCheckPrivateVulnerabilityReportingResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for ReposCheckPrivateVulnerabilityReportingResponse {
+    const NAME: &'static str = "ReposCheckPrivateVulnerabilityReportingResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["enabled"];
+        let mut next = 0;
+        let mut f0: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ReposCheckPrivateVulnerabilityReportingResponse {
+            enabled: required(f0, NAMES[0])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -4768,7 +9019,7 @@ impl ReposCustomPropertiesForReposCreateOrUpdateRepositoryValuesRequest {
 }
 
 /// A release.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Release {
     pub url: String,
@@ -4784,34 +9035,152 @@ pub struct Release {
     /// Specifies the commitish value that determines where the Git tag is created from.
     pub target_commitish: String,
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     /// true to create a draft (unpublished) release, false to create a published one.
     pub draft: bool,
     /// Whether to identify the release as a prerelease or a full release.
     pub prerelease: bool,
     /// Whether or not the release is immutable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub immutable: Option<bool>,
     pub created_at: crate::Timestamp,
     pub published_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
     /// A GitHub user.
     pub author: SimpleUser,
     pub assets: Vec<ReleaseAsset>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_html: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_text: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mentions_count: Option<i64>,
     /// The URL of the release discussion.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discussion_url: Option<String>,
     /// Reaction Rollup
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
+}
+impl<'de> serde::Deserialize<'de> for Release {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Release {
+    const NAME: &'static str = "Release";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "html_url",
+            "assets_url",
+            "upload_url",
+            "tarball_url",
+            "zipball_url",
+            "id",
+            "node_id",
+            "tag_name",
+            "target_commitish",
+            "name",
+            "body",
+            "draft",
+            "prerelease",
+            "immutable",
+            "created_at",
+            "published_at",
+            "updated_at",
+            "author",
+            "assets",
+            "body_html",
+            "body_text",
+            "mentions_count",
+            "discussion_url",
+            "reactions",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<i64> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<bool> = None;
+        let mut f13: Option<bool> = None;
+        let mut f14: Option<Option<bool>> = None;
+        let mut f15: Option<crate::Timestamp> = None;
+        let mut f16: Option<Option<crate::Timestamp>> = None;
+        let mut f17: Option<Option<crate::Timestamp>> = None;
+        let mut f18: Option<SimpleUser> = None;
+        let mut f19: Option<Vec<ReleaseAsset>> = None;
+        let mut f20: Option<Option<String>> = None;
+        let mut f21: Option<Option<String>> = None;
+        let mut f22: Option<Option<i64>> = None;
+        let mut f23: Option<Option<String>> = None;
+        let mut f24: Option<Option<ReactionRollup>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Release {
+            url: required(f0, NAMES[0])?,
+            html_url: required(f1, NAMES[1])?,
+            assets_url: required(f2, NAMES[2])?,
+            upload_url: required(f3, NAMES[3])?,
+            tarball_url: f4.flatten(),
+            zipball_url: f5.flatten(),
+            id: required(f6, NAMES[6])?,
+            node_id: required(f7, NAMES[7])?,
+            tag_name: required(f8, NAMES[8])?,
+            target_commitish: required(f9, NAMES[9])?,
+            name: f10.flatten(),
+            body: f11.flatten(),
+            draft: required(f12, NAMES[12])?,
+            prerelease: required(f13, NAMES[13])?,
+            immutable: f14.flatten(),
+            created_at: required(f15, NAMES[15])?,
+            published_at: f16.flatten(),
+            updated_at: f17.flatten(),
+            author: required(f18, NAMES[18])?,
+            assets: required(f19, NAMES[19])?,
+            body_html: f20.flatten(),
+            body_text: f21.flatten(),
+            mentions_count: f22.flatten(),
+            discussion_url: f23.flatten(),
+            reactions: f24.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -5004,13 +9373,44 @@ impl ReposGenerateReleaseNotesRequest {
 }
 
 /// Generated name and body describing a release
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ReleaseNotesContent {
     /// The generated name of the release
     pub name: String,
     /// The generated body describing the contents of the release supporting markdown formatting
     pub body: String,
+}
+impl<'de> serde::Deserialize<'de> for ReleaseNotesContent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ReleaseNotesContent {
+    const NAME: &'static str = "ReleaseNotesContent";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["name", "body"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ReleaseNotesContent {
+            name: required(f0, NAMES[0])?,
+            body: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -5246,19 +9646,58 @@ impl From<RepositoryRuleDetailedVariant22> for RepositoryRuleDetailed {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant0 {
     pub r#type: RepositoryRuleCreationType,
     /// The type of source for the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     /// The ID of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
+}
+impl<'de> serde::Deserialize<'de> for RepositoryRuleDetailedVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant0 {
+    const NAME: &'static str = "RepositoryRuleDetailedVariant0";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "ruleset_source_type",
+            "ruleset_source",
+            "ruleset_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleCreationType> = None;
+        let mut f1: Option<Option<RulesetSourceType>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleDetailedVariant0 {
+            r#type: required(f0, NAMES[0])?,
+            ruleset_source_type: f1.flatten(),
+            ruleset_source: f2.flatten(),
+            ruleset_id: f3.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -5266,368 +9705,1277 @@ crate::open_enum! {
     RulesetSourceType { Repository = "Repository", Organization = "Organization", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant1 {
     pub r#type: RepositoryRuleUpdateType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleUpdateParameters>,
     /// The type of source for the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     /// The ID of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for RepositoryRuleDetailedVariant1 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant1 {
+    const NAME: &'static str = "RepositoryRuleDetailedVariant1";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "parameters",
+            "ruleset_source_type",
+            "ruleset_source",
+            "ruleset_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleUpdateType> = None;
+        let mut f1: Option<Option<RepositoryRuleUpdateParameters>> = None;
+        let mut f2: Option<Option<RulesetSourceType>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleDetailedVariant1 {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+            ruleset_source_type: f2.flatten(),
+            ruleset_source: f3.flatten(),
+            ruleset_id: f4.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant2 {
     pub r#type: RepositoryRuleDeletionType,
     /// The type of source for the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     /// The ID of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for RepositoryRuleDetailedVariant2 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant2 {
+    const NAME: &'static str = "RepositoryRuleDetailedVariant2";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "ruleset_source_type",
+            "ruleset_source",
+            "ruleset_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleDeletionType> = None;
+        let mut f1: Option<Option<RulesetSourceType>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleDetailedVariant2 {
+            r#type: required(f0, NAMES[0])?,
+            ruleset_source_type: f1.flatten(),
+            ruleset_source: f2.flatten(),
+            ruleset_id: f3.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant3 {
     pub r#type: RepositoryRuleRequiredLinearHistoryType,
     /// The type of source for the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     /// The ID of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for RepositoryRuleDetailedVariant3 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant3 {
+    const NAME: &'static str = "RepositoryRuleDetailedVariant3";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "ruleset_source_type",
+            "ruleset_source",
+            "ruleset_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleRequiredLinearHistoryType> = None;
+        let mut f1: Option<Option<RulesetSourceType>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleDetailedVariant3 {
+            r#type: required(f0, NAMES[0])?,
+            ruleset_source_type: f1.flatten(),
+            ruleset_source: f2.flatten(),
+            ruleset_id: f3.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant4 {
     pub r#type: RepositoryRuleMergeQueueType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleMergeQueueParameters>,
     /// The type of source for the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     /// The ID of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for RepositoryRuleDetailedVariant4 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant4 {
+    const NAME: &'static str = "RepositoryRuleDetailedVariant4";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "parameters",
+            "ruleset_source_type",
+            "ruleset_source",
+            "ruleset_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleMergeQueueType> = None;
+        let mut f1: Option<Option<RepositoryRuleMergeQueueParameters>> = None;
+        let mut f2: Option<Option<RulesetSourceType>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleDetailedVariant4 {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+            ruleset_source_type: f2.flatten(),
+            ruleset_source: f3.flatten(),
+            ruleset_id: f4.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant5 {
     pub r#type: RepositoryRuleRequiredDeploymentsType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleRequiredDeploymentsParameters>,
     /// The type of source for the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     /// The ID of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for RepositoryRuleDetailedVariant5 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant5 {
+    const NAME: &'static str = "RepositoryRuleDetailedVariant5";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "parameters",
+            "ruleset_source_type",
+            "ruleset_source",
+            "ruleset_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleRequiredDeploymentsType> = None;
+        let mut f1: Option<Option<RepositoryRuleRequiredDeploymentsParameters>> = None;
+        let mut f2: Option<Option<RulesetSourceType>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleDetailedVariant5 {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+            ruleset_source_type: f2.flatten(),
+            ruleset_source: f3.flatten(),
+            ruleset_id: f4.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant6 {
     pub r#type: RepositoryRuleRequiredSignaturesType,
     /// The type of source for the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     /// The ID of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for RepositoryRuleDetailedVariant6 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant6 {
+    const NAME: &'static str = "RepositoryRuleDetailedVariant6";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "ruleset_source_type",
+            "ruleset_source",
+            "ruleset_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleRequiredSignaturesType> = None;
+        let mut f1: Option<Option<RulesetSourceType>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleDetailedVariant6 {
+            r#type: required(f0, NAMES[0])?,
+            ruleset_source_type: f1.flatten(),
+            ruleset_source: f2.flatten(),
+            ruleset_id: f3.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant7 {
     pub r#type: RepositoryRulePullRequestType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRulePullRequestParameters>,
     /// The type of source for the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     /// The ID of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for RepositoryRuleDetailedVariant7 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant7 {
+    const NAME: &'static str = "RepositoryRuleDetailedVariant7";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "parameters",
+            "ruleset_source_type",
+            "ruleset_source",
+            "ruleset_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRulePullRequestType> = None;
+        let mut f1: Option<Option<RepositoryRulePullRequestParameters>> = None;
+        let mut f2: Option<Option<RulesetSourceType>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleDetailedVariant7 {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+            ruleset_source_type: f2.flatten(),
+            ruleset_source: f3.flatten(),
+            ruleset_id: f4.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant8 {
     pub r#type: RepositoryRuleRequiredStatusChecksType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleRequiredStatusChecksParameters>,
     /// The type of source for the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     /// The ID of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for RepositoryRuleDetailedVariant8 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant8 {
+    const NAME: &'static str = "RepositoryRuleDetailedVariant8";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "parameters",
+            "ruleset_source_type",
+            "ruleset_source",
+            "ruleset_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleRequiredStatusChecksType> = None;
+        let mut f1: Option<Option<RepositoryRuleRequiredStatusChecksParameters>> = None;
+        let mut f2: Option<Option<RulesetSourceType>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleDetailedVariant8 {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+            ruleset_source_type: f2.flatten(),
+            ruleset_source: f3.flatten(),
+            ruleset_id: f4.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant9 {
     pub r#type: RepositoryRuleNonFastForwardType,
     /// The type of source for the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     /// The ID of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for RepositoryRuleDetailedVariant9 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant9 {
+    const NAME: &'static str = "RepositoryRuleDetailedVariant9";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "ruleset_source_type",
+            "ruleset_source",
+            "ruleset_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleNonFastForwardType> = None;
+        let mut f1: Option<Option<RulesetSourceType>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleDetailedVariant9 {
+            r#type: required(f0, NAMES[0])?,
+            ruleset_source_type: f1.flatten(),
+            ruleset_source: f2.flatten(),
+            ruleset_id: f3.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant10 {
     pub r#type: RepositoryRuleCommitMessagePatternType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
     /// The type of source for the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     /// The ID of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for RepositoryRuleDetailedVariant10 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant10 {
+    const NAME: &'static str = "RepositoryRuleDetailedVariant10";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "parameters",
+            "ruleset_source_type",
+            "ruleset_source",
+            "ruleset_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleCommitMessagePatternType> = None;
+        let mut f1: Option<Option<RepositoryRuleCommitMessagePatternParameters>> = None;
+        let mut f2: Option<Option<RulesetSourceType>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleDetailedVariant10 {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+            ruleset_source_type: f2.flatten(),
+            ruleset_source: f3.flatten(),
+            ruleset_id: f4.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant11 {
     pub r#type: RepositoryRuleCommitAuthorEmailPatternType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
     /// The type of source for the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     /// The ID of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for RepositoryRuleDetailedVariant11 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant11 {
+    const NAME: &'static str = "RepositoryRuleDetailedVariant11";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "parameters",
+            "ruleset_source_type",
+            "ruleset_source",
+            "ruleset_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleCommitAuthorEmailPatternType> = None;
+        let mut f1: Option<Option<RepositoryRuleCommitMessagePatternParameters>> = None;
+        let mut f2: Option<Option<RulesetSourceType>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleDetailedVariant11 {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+            ruleset_source_type: f2.flatten(),
+            ruleset_source: f3.flatten(),
+            ruleset_id: f4.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant12 {
     pub r#type: RepositoryRuleCommitterEmailPatternType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
     /// The type of source for the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     /// The ID of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for RepositoryRuleDetailedVariant12 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant12 {
+    const NAME: &'static str = "RepositoryRuleDetailedVariant12";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "parameters",
+            "ruleset_source_type",
+            "ruleset_source",
+            "ruleset_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleCommitterEmailPatternType> = None;
+        let mut f1: Option<Option<RepositoryRuleCommitMessagePatternParameters>> = None;
+        let mut f2: Option<Option<RulesetSourceType>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleDetailedVariant12 {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+            ruleset_source_type: f2.flatten(),
+            ruleset_source: f3.flatten(),
+            ruleset_id: f4.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant13 {
     pub r#type: RepositoryRuleBranchNamePatternType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
     /// The type of source for the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     /// The ID of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for RepositoryRuleDetailedVariant13 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant13 {
+    const NAME: &'static str = "RepositoryRuleDetailedVariant13";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "parameters",
+            "ruleset_source_type",
+            "ruleset_source",
+            "ruleset_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleBranchNamePatternType> = None;
+        let mut f1: Option<Option<RepositoryRuleCommitMessagePatternParameters>> = None;
+        let mut f2: Option<Option<RulesetSourceType>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleDetailedVariant13 {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+            ruleset_source_type: f2.flatten(),
+            ruleset_source: f3.flatten(),
+            ruleset_id: f4.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant14 {
     pub r#type: RepositoryRuleTagNamePatternType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
     /// The type of source for the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     /// The ID of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for RepositoryRuleDetailedVariant14 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant14 {
+    const NAME: &'static str = "RepositoryRuleDetailedVariant14";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "parameters",
+            "ruleset_source_type",
+            "ruleset_source",
+            "ruleset_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleTagNamePatternType> = None;
+        let mut f1: Option<Option<RepositoryRuleCommitMessagePatternParameters>> = None;
+        let mut f2: Option<Option<RulesetSourceType>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleDetailedVariant14 {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+            ruleset_source_type: f2.flatten(),
+            ruleset_source: f3.flatten(),
+            ruleset_id: f4.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant15 {
     pub r#type: RepositoryRuleWorkflowsType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleWorkflowsParameters>,
     /// The type of source for the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     /// The ID of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for RepositoryRuleDetailedVariant15 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant15 {
+    const NAME: &'static str = "RepositoryRuleDetailedVariant15";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "parameters",
+            "ruleset_source_type",
+            "ruleset_source",
+            "ruleset_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleWorkflowsType> = None;
+        let mut f1: Option<Option<RepositoryRuleWorkflowsParameters>> = None;
+        let mut f2: Option<Option<RulesetSourceType>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleDetailedVariant15 {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+            ruleset_source_type: f2.flatten(),
+            ruleset_source: f3.flatten(),
+            ruleset_id: f4.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant16 {
     pub r#type: RepositoryRuleCodeScanningType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCodeScanningParameters>,
     /// The type of source for the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     /// The ID of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for RepositoryRuleDetailedVariant16 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant16 {
+    const NAME: &'static str = "RepositoryRuleDetailedVariant16";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "parameters",
+            "ruleset_source_type",
+            "ruleset_source",
+            "ruleset_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleCodeScanningType> = None;
+        let mut f1: Option<Option<RepositoryRuleCodeScanningParameters>> = None;
+        let mut f2: Option<Option<RulesetSourceType>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleDetailedVariant16 {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+            ruleset_source_type: f2.flatten(),
+            ruleset_source: f3.flatten(),
+            ruleset_id: f4.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant17 {
     pub r#type: RepositoryRuleCopilotCodeReviewType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCopilotCodeReviewParameters>,
     /// The type of source for the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     /// The ID of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for RepositoryRuleDetailedVariant17 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant17 {
+    const NAME: &'static str = "RepositoryRuleDetailedVariant17";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "parameters",
+            "ruleset_source_type",
+            "ruleset_source",
+            "ruleset_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleCopilotCodeReviewType> = None;
+        let mut f1: Option<Option<RepositoryRuleCopilotCodeReviewParameters>> = None;
+        let mut f2: Option<Option<RulesetSourceType>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleDetailedVariant17 {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+            ruleset_source_type: f2.flatten(),
+            ruleset_source: f3.flatten(),
+            ruleset_id: f4.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant18 {
     pub r#type: RepositoryRuleLicenseComplianceScanningType,
     /// The type of source for the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     /// The ID of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for RepositoryRuleDetailedVariant18 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant18 {
+    const NAME: &'static str = "RepositoryRuleDetailedVariant18";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "ruleset_source_type",
+            "ruleset_source",
+            "ruleset_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleLicenseComplianceScanningType> = None;
+        let mut f1: Option<Option<RulesetSourceType>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleDetailedVariant18 {
+            r#type: required(f0, NAMES[0])?,
+            ruleset_source_type: f1.flatten(),
+            ruleset_source: f2.flatten(),
+            ruleset_id: f3.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant19 {
     pub r#type: RepositoryRuleFilePathRestrictionType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleFilePathRestrictionParameters>,
     /// The type of source for the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     /// The ID of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for RepositoryRuleDetailedVariant19 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant19 {
+    const NAME: &'static str = "RepositoryRuleDetailedVariant19";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "parameters",
+            "ruleset_source_type",
+            "ruleset_source",
+            "ruleset_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleFilePathRestrictionType> = None;
+        let mut f1: Option<Option<RepositoryRuleFilePathRestrictionParameters>> = None;
+        let mut f2: Option<Option<RulesetSourceType>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleDetailedVariant19 {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+            ruleset_source_type: f2.flatten(),
+            ruleset_source: f3.flatten(),
+            ruleset_id: f4.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant20 {
     pub r#type: RepositoryRuleMaxFilePathLengthType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleMaxFilePathLengthParameters>,
     /// The type of source for the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     /// The ID of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for RepositoryRuleDetailedVariant20 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant20 {
+    const NAME: &'static str = "RepositoryRuleDetailedVariant20";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "parameters",
+            "ruleset_source_type",
+            "ruleset_source",
+            "ruleset_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleMaxFilePathLengthType> = None;
+        let mut f1: Option<Option<RepositoryRuleMaxFilePathLengthParameters>> = None;
+        let mut f2: Option<Option<RulesetSourceType>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleDetailedVariant20 {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+            ruleset_source_type: f2.flatten(),
+            ruleset_source: f3.flatten(),
+            ruleset_id: f4.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant21 {
     pub r#type: RepositoryRuleFileExtensionRestrictionType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleFileExtensionRestrictionParameters>,
     /// The type of source for the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     /// The ID of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
+impl<'de> serde::Deserialize<'de> for RepositoryRuleDetailedVariant21 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant21 {
+    const NAME: &'static str = "RepositoryRuleDetailedVariant21";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "parameters",
+            "ruleset_source_type",
+            "ruleset_source",
+            "ruleset_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleFileExtensionRestrictionType> = None;
+        let mut f1: Option<Option<RepositoryRuleFileExtensionRestrictionParameters>> = None;
+        let mut f2: Option<Option<RulesetSourceType>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleDetailedVariant21 {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+            ruleset_source_type: f2.flatten(),
+            ruleset_source: f3.flatten(),
+            ruleset_id: f4.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleDetailedVariant22 {
     pub r#type: RepositoryRuleMaxFileSizeType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleMaxFileSizeParameters>,
     /// The type of source for the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RulesetSourceType>,
     /// The name of the source of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     /// The ID of the ruleset that includes this rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
+}
+impl<'de> serde::Deserialize<'de> for RepositoryRuleDetailedVariant22 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant22 {
+    const NAME: &'static str = "RepositoryRuleDetailedVariant22";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "parameters",
+            "ruleset_source_type",
+            "ruleset_source",
+            "ruleset_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleMaxFileSizeType> = None;
+        let mut f1: Option<Option<RepositoryRuleMaxFileSizeParameters>> = None;
+        let mut f2: Option<Option<RulesetSourceType>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleDetailedVariant22 {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+            ruleset_source_type: f2.flatten(),
+            ruleset_source: f3.flatten(),
+            ruleset_id: f4.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -5785,42 +11133,174 @@ impl ReposUpdateRepoRulesetRequest {
 }
 
 /// Commit Activity
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CommitActivity {
     pub days: Vec<i64>,
     pub total: i64,
     pub week: i64,
 }
+impl<'de> serde::Deserialize<'de> for CommitActivity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CommitActivity {
+    const NAME: &'static str = "CommitActivity";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["days", "total", "week"];
+        let mut next = 0;
+        let mut f0: Option<Vec<i64>> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CommitActivity {
+            days: required(f0, NAMES[0])?,
+            total: required(f1, NAMES[1])?,
+            week: required(f2, NAMES[2])?,
+        })
+    }
+}
 
 /// Contributor Activity
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ContributorActivity {
     pub author: Option<SimpleUser>,
     pub total: i64,
     pub weeks: Vec<ContributorActivityWeeksItem>,
 }
+impl<'de> serde::Deserialize<'de> for ContributorActivity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ContributorActivity {
+    const NAME: &'static str = "ContributorActivity";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["author", "total", "weeks"];
+        let mut next = 0;
+        let mut f0: Option<Option<SimpleUser>> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<Vec<ContributorActivityWeeksItem>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ContributorActivity {
+            author: f0.flatten(),
+            total: required(f1, NAMES[1])?,
+            weeks: required(f2, NAMES[2])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ContributorActivityWeeksItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub w: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub a: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub d: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub c: Option<i64>,
+}
+impl<'de> serde::Deserialize<'de> for ContributorActivityWeeksItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ContributorActivityWeeksItem {
+    const NAME: &'static str = "ContributorActivityWeeksItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["w", "a", "d", "c"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<i64>> = None;
+        let mut f3: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ContributorActivityWeeksItem {
+            w: f0.flatten(),
+            a: f1.flatten(),
+            d: f2.flatten(),
+            c: f3.flatten(),
+        })
+    }
 }
 
 /// Participation Stats
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ParticipationStats {
     pub all: Vec<i64>,
     pub owner: Vec<i64>,
+}
+impl<'de> serde::Deserialize<'de> for ParticipationStats {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ParticipationStats {
+    const NAME: &'static str = "ParticipationStats";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["all", "owner"];
+        let mut next = 0;
+        let mut f0: Option<Vec<i64>> = None;
+        let mut f1: Option<Vec<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ParticipationStats {
+            all: required(f0, NAMES[0])?,
+            owner: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -5893,7 +11373,7 @@ impl ReposCreateCommitStatusRequest {
 }
 
 /// Tag
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Tag {
     pub name: String,
@@ -5902,12 +11382,86 @@ pub struct Tag {
     pub tarball_url: String,
     pub node_id: String,
 }
+impl<'de> serde::Deserialize<'de> for Tag {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Tag {
+    const NAME: &'static str = "Tag";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "name",
+            "commit",
+            "zipball_url",
+            "tarball_url",
+            "node_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<ShortBranchCommit> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Tag {
+            name: required(f0, NAMES[0])?,
+            commit: required(f1, NAMES[1])?,
+            zipball_url: required(f2, NAMES[2])?,
+            tarball_url: required(f3, NAMES[3])?,
+            node_id: required(f4, NAMES[4])?,
+        })
+    }
+}
 
 /// A topic aggregates entities that are related to a subject.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Topic {
     pub names: Vec<String>,
+}
+impl<'de> serde::Deserialize<'de> for Topic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Topic {
+    const NAME: &'static str = "Topic";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["names"];
+        let mut next = 0;
+        let mut f0: Option<Vec<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Topic {
+            names: required(f0, NAMES[0])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -5937,25 +11491,93 @@ crate::open_enum! {
 }
 
 /// Clone Traffic
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CloneTraffic {
     pub count: i64,
     pub uniques: i64,
     pub clones: Vec<Traffic>,
 }
+impl<'de> serde::Deserialize<'de> for CloneTraffic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CloneTraffic {
+    const NAME: &'static str = "CloneTraffic";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["count", "uniques", "clones"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<Vec<Traffic>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CloneTraffic {
+            count: required(f0, NAMES[0])?,
+            uniques: required(f1, NAMES[1])?,
+            clones: required(f2, NAMES[2])?,
+        })
+    }
+}
 
 /// Traffic
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Traffic {
     pub timestamp: crate::Timestamp,
     pub uniques: i64,
     pub count: i64,
 }
+impl<'de> serde::Deserialize<'de> for Traffic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Traffic {
+    const NAME: &'static str = "Traffic";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["timestamp", "uniques", "count"];
+        let mut next = 0;
+        let mut f0: Option<crate::Timestamp> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Traffic {
+            timestamp: required(f0, NAMES[0])?,
+            uniques: required(f1, NAMES[1])?,
+            count: required(f2, NAMES[2])?,
+        })
+    }
+}
 
 /// Content Traffic
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ContentTraffic {
     pub path: String,
@@ -5963,23 +11585,128 @@ pub struct ContentTraffic {
     pub count: i64,
     pub uniques: i64,
 }
+impl<'de> serde::Deserialize<'de> for ContentTraffic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ContentTraffic {
+    const NAME: &'static str = "ContentTraffic";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["path", "title", "count", "uniques"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ContentTraffic {
+            path: required(f0, NAMES[0])?,
+            title: required(f1, NAMES[1])?,
+            count: required(f2, NAMES[2])?,
+            uniques: required(f3, NAMES[3])?,
+        })
+    }
+}
 
 /// Referrer Traffic
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ReferrerTraffic {
     pub referrer: String,
     pub count: i64,
     pub uniques: i64,
 }
+impl<'de> serde::Deserialize<'de> for ReferrerTraffic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ReferrerTraffic {
+    const NAME: &'static str = "ReferrerTraffic";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["referrer", "count", "uniques"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ReferrerTraffic {
+            referrer: required(f0, NAMES[0])?,
+            count: required(f1, NAMES[1])?,
+            uniques: required(f2, NAMES[2])?,
+        })
+    }
+}
 
 /// View Traffic
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ViewTraffic {
     pub count: i64,
     pub uniques: i64,
     pub views: Vec<Traffic>,
+}
+impl<'de> serde::Deserialize<'de> for ViewTraffic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for ViewTraffic {
+    const NAME: &'static str = "ViewTraffic";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["count", "uniques", "views"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<Vec<Traffic>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ViewTraffic {
+            count: required(f0, NAMES[0])?,
+            uniques: required(f1, NAMES[1])?,
+            views: required(f2, NAMES[2])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]

@@ -7,16 +7,50 @@ crate::open_enum! {
     SearchCodeSort { Indexed = "indexed", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SearchCodeResponse {
     pub total_count: i64,
     pub incomplete_results: bool,
     pub items: Vec<CodeSearchResultItem>,
 }
+impl<'de> serde::Deserialize<'de> for SearchCodeResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SearchCodeResponse {
+    const NAME: &'static str = "SearchCodeResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "incomplete_results", "items"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<bool> = None;
+        let mut f2: Option<Vec<CodeSearchResultItem>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SearchCodeResponse {
+            total_count: required(f0, NAMES[0])?,
+            incomplete_results: required(f1, NAMES[1])?,
+            items: required(f2, NAMES[2])?,
+        })
+    }
+}
 
 /// Code Search Result Item
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeSearchResultItem {
     pub name: String,
@@ -28,57 +62,234 @@ pub struct CodeSearchResultItem {
     /// Minimal Repository
     pub repository: MinimalRepository,
     pub score: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_modified_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line_numbers: Option<Vec<String>>,
     /// Search Result Text Matches
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_matches: Option<Vec<SearchResultTextMatchesItem>>,
 }
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct SearchResultTextMatchesItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub object_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub object_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub property: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fragment: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub matches: Option<Vec<SearchResultTextMatchesItemMatchesItem>>,
+impl<'de> serde::Deserialize<'de> for CodeSearchResultItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CodeSearchResultItem {
+    const NAME: &'static str = "CodeSearchResultItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "name",
+            "path",
+            "sha",
+            "url",
+            "git_url",
+            "html_url",
+            "repository",
+            "score",
+            "file_size",
+            "language",
+            "last_modified_at",
+            "line_numbers",
+            "text_matches",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<MinimalRepository> = None;
+        let mut f7: Option<f64> = None;
+        let mut f8: Option<Option<i64>> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<Option<crate::Timestamp>> = None;
+        let mut f11: Option<Option<Vec<String>>> = None;
+        let mut f12: Option<Option<Vec<SearchResultTextMatchesItem>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeSearchResultItem {
+            name: required(f0, NAMES[0])?,
+            path: required(f1, NAMES[1])?,
+            sha: required(f2, NAMES[2])?,
+            url: required(f3, NAMES[3])?,
+            git_url: required(f4, NAMES[4])?,
+            html_url: required(f5, NAMES[5])?,
+            repository: required(f6, NAMES[6])?,
+            score: required(f7, NAMES[7])?,
+            file_size: f8.flatten(),
+            language: f9.flatten(),
+            last_modified_at: f10.flatten(),
+            line_numbers: f11.flatten(),
+            text_matches: f12.flatten(),
+        })
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SearchResultTextMatchesItem {
+    pub object_url: Option<String>,
+    pub object_type: Option<String>,
+    pub property: Option<String>,
+    pub fragment: Option<String>,
+    pub matches: Option<Vec<SearchResultTextMatchesItemMatchesItem>>,
+}
+impl<'de> serde::Deserialize<'de> for SearchResultTextMatchesItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SearchResultTextMatchesItem {
+    const NAME: &'static str = "SearchResultTextMatchesItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "object_url",
+            "object_type",
+            "property",
+            "fragment",
+            "matches",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<Vec<SearchResultTextMatchesItemMatchesItem>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SearchResultTextMatchesItem {
+            object_url: f0.flatten(),
+            object_type: f1.flatten(),
+            property: f2.flatten(),
+            fragment: f3.flatten(),
+            matches: f4.flatten(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SearchResultTextMatchesItemMatchesItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indices: Option<Vec<i64>>,
+}
+impl<'de> serde::Deserialize<'de> for SearchResultTextMatchesItemMatchesItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SearchResultTextMatchesItemMatchesItem {
+    const NAME: &'static str = "SearchResultTextMatchesItemMatchesItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["text", "indices"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<Vec<i64>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SearchResultTextMatchesItemMatchesItem {
+            text: f0.flatten(),
+            indices: f1.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
     SearchCommitsSort { AuthorDate = "author-date", CommitterDate = "committer-date", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SearchCommitsResponse {
     pub total_count: i64,
     pub incomplete_results: bool,
     pub items: Vec<CommitSearchResultItem>,
 }
+impl<'de> serde::Deserialize<'de> for SearchCommitsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SearchCommitsResponse {
+    const NAME: &'static str = "SearchCommitsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "incomplete_results", "items"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<bool> = None;
+        let mut f2: Option<Vec<CommitSearchResultItem>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SearchCommitsResponse {
+            total_count: required(f0, NAMES[0])?,
+            incomplete_results: required(f1, NAMES[1])?,
+            items: required(f2, NAMES[2])?,
+        })
+    }
+}
 
 /// Commit Search Result Item
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CommitSearchResultItem {
     pub url: String,
@@ -94,11 +305,84 @@ pub struct CommitSearchResultItem {
     pub score: f64,
     pub node_id: String,
     /// Search Result Text Matches
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_matches: Option<Vec<SearchResultTextMatchesItem>>,
 }
+impl<'de> serde::Deserialize<'de> for CommitSearchResultItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CommitSearchResultItem {
+    const NAME: &'static str = "CommitSearchResultItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "sha",
+            "html_url",
+            "comments_url",
+            "commit",
+            "author",
+            "committer",
+            "parents",
+            "repository",
+            "score",
+            "node_id",
+            "text_matches",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<CommitSearchResultItemCommit> = None;
+        let mut f5: Option<Option<SimpleUser>> = None;
+        let mut f6: Option<Option<GitUser>> = None;
+        let mut f7: Option<Vec<FileCommitCommitParentsItem>> = None;
+        let mut f8: Option<MinimalRepository> = None;
+        let mut f9: Option<f64> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<Option<Vec<SearchResultTextMatchesItem>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CommitSearchResultItem {
+            url: required(f0, NAMES[0])?,
+            sha: required(f1, NAMES[1])?,
+            html_url: required(f2, NAMES[2])?,
+            comments_url: required(f3, NAMES[3])?,
+            commit: required(f4, NAMES[4])?,
+            author: f5.flatten(),
+            committer: f6.flatten(),
+            parents: required(f7, NAMES[7])?,
+            repository: required(f8, NAMES[8])?,
+            score: required(f9, NAMES[9])?,
+            node_id: required(f10, NAMES[10])?,
+            text_matches: f11.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CommitSearchResultItemCommit {
     pub author: CommitSearchResultItemCommitAuthor,
@@ -108,16 +392,103 @@ pub struct CommitSearchResultItemCommit {
     pub tree: ShortBranchCommit,
     pub url: String,
     /// Verification
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
 }
+impl<'de> serde::Deserialize<'de> for CommitSearchResultItemCommit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CommitSearchResultItemCommit {
+    const NAME: &'static str = "CommitSearchResultItemCommit";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "author",
+            "committer",
+            "comment_count",
+            "message",
+            "tree",
+            "url",
+            "verification",
+        ];
+        let mut next = 0;
+        let mut f0: Option<CommitSearchResultItemCommitAuthor> = None;
+        let mut f1: Option<Option<GitUser>> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<ShortBranchCommit> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<Verification>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CommitSearchResultItemCommit {
+            author: required(f0, NAMES[0])?,
+            committer: f1.flatten(),
+            comment_count: required(f2, NAMES[2])?,
+            message: required(f3, NAMES[3])?,
+            tree: required(f4, NAMES[4])?,
+            url: required(f5, NAMES[5])?,
+            verification: f6.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CommitSearchResultItemCommitAuthor {
     pub name: String,
     pub email: String,
     pub date: crate::Timestamp,
+}
+impl<'de> serde::Deserialize<'de> for CommitSearchResultItemCommitAuthor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for CommitSearchResultItemCommitAuthor {
+    const NAME: &'static str = "CommitSearchResultItemCommitAuthor";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["name", "email", "date"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<crate::Timestamp> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CommitSearchResultItemCommitAuthor {
+            name: required(f0, NAMES[0])?,
+            email: required(f1, NAMES[1])?,
+            date: required(f2, NAMES[2])?,
+        })
+    }
 }
 
 crate::open_enum! {
@@ -132,7 +503,7 @@ crate::open_enum! {
     Created = "created", Updated = "updated", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SearchIssuesAndPullRequestsResponse {
     pub total_count: i64,
@@ -141,14 +512,61 @@ pub struct SearchIssuesAndPullRequestsResponse {
     /// The type of search that was performed. Possible values are `lexical`, `semantic`, or `hybrid`.
     pub search_type: SearchIssuesAndPullRequestsResponseSearchType,
     /// When a semantic or hybrid search falls back to lexical search, this field contains the reasons for the fallback. Only present when a fallback occurred.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lexical_fallback_reason: Option<
         Vec<SearchIssuesAndPullRequestsResponseLexicalFallbackReasonItem>,
     >,
 }
+impl<'de> serde::Deserialize<'de> for SearchIssuesAndPullRequestsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SearchIssuesAndPullRequestsResponse {
+    const NAME: &'static str = "SearchIssuesAndPullRequestsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "total_count",
+            "incomplete_results",
+            "items",
+            "search_type",
+            "lexical_fallback_reason",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<bool> = None;
+        let mut f2: Option<Vec<IssueSearchResultItem>> = None;
+        let mut f3: Option<SearchIssuesAndPullRequestsResponseSearchType> = None;
+        let mut f4: Option<
+            Option<Vec<SearchIssuesAndPullRequestsResponseLexicalFallbackReasonItem>>,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SearchIssuesAndPullRequestsResponse {
+            total_count: required(f0, NAMES[0])?,
+            incomplete_results: required(f1, NAMES[1])?,
+            items: required(f2, NAMES[2])?,
+            search_type: required(f3, NAMES[3])?,
+            lexical_fallback_reason: f4.flatten(),
+        })
+    }
+}
 
 /// Issue Search Result Item
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssueSearchResultItem {
     pub url: String,
@@ -162,22 +580,16 @@ pub struct IssueSearchResultItem {
     pub number: i64,
     pub title: String,
     pub locked: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_lock_reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<SimpleUser>>,
     pub user: Option<SimpleUser>,
     pub labels: Vec<IssueSearchResultItemLabelsItem>,
     /// Sub-issues Summary
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_issues_summary: Option<SubIssuesSummary>,
     /// Issue Dependencies Summary
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_dependencies_summary: Option<IssueDependenciesSummary>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_field_values: Option<Vec<IssueFieldValue>>,
     pub state: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     pub assignee: Option<SimpleUser>,
     pub milestone: Option<Milestone>,
@@ -186,55 +598,276 @@ pub struct IssueSearchResultItem {
     pub updated_at: crate::Timestamp,
     pub closed_at: Option<crate::Timestamp>,
     /// Search Result Text Matches
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_matches: Option<Vec<SearchResultTextMatchesItem>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<IssuePullRequest>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     pub score: f64,
     /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     /// A repository on GitHub.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<Repository>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_html: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_text: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline_url: Option<String>,
     /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<IssueType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performed_via_github_app: Option<Integration>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned_comment: Option<IssueComment>,
     /// Reaction Rollup
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
 }
+impl<'de> serde::Deserialize<'de> for IssueSearchResultItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for IssueSearchResultItem {
+    const NAME: &'static str = "IssueSearchResultItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "repository_url",
+            "labels_url",
+            "comments_url",
+            "events_url",
+            "html_url",
+            "id",
+            "node_id",
+            "number",
+            "title",
+            "locked",
+            "active_lock_reason",
+            "assignees",
+            "user",
+            "labels",
+            "sub_issues_summary",
+            "issue_dependencies_summary",
+            "issue_field_values",
+            "state",
+            "state_reason",
+            "assignee",
+            "milestone",
+            "comments",
+            "created_at",
+            "updated_at",
+            "closed_at",
+            "text_matches",
+            "pull_request",
+            "body",
+            "score",
+            "author_association",
+            "draft",
+            "repository",
+            "body_html",
+            "body_text",
+            "timeline_url",
+            "type",
+            "performed_via_github_app",
+            "pinned_comment",
+            "reactions",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<i64> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<i64> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<bool> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<Option<Vec<SimpleUser>>> = None;
+        let mut f13: Option<Option<SimpleUser>> = None;
+        let mut f14: Option<Vec<IssueSearchResultItemLabelsItem>> = None;
+        let mut f15: Option<Option<SubIssuesSummary>> = None;
+        let mut f16: Option<Option<IssueDependenciesSummary>> = None;
+        let mut f17: Option<Option<Vec<IssueFieldValue>>> = None;
+        let mut f18: Option<String> = None;
+        let mut f19: Option<Option<String>> = None;
+        let mut f20: Option<Option<SimpleUser>> = None;
+        let mut f21: Option<Option<Milestone>> = None;
+        let mut f22: Option<i64> = None;
+        let mut f23: Option<crate::Timestamp> = None;
+        let mut f24: Option<crate::Timestamp> = None;
+        let mut f25: Option<Option<crate::Timestamp>> = None;
+        let mut f26: Option<Option<Vec<SearchResultTextMatchesItem>>> = None;
+        let mut f27: Option<Option<IssuePullRequest>> = None;
+        let mut f28: Option<Option<String>> = None;
+        let mut f29: Option<f64> = None;
+        let mut f30: Option<AuthorAssociation> = None;
+        let mut f31: Option<Option<bool>> = None;
+        let mut f32: Option<Option<Repository>> = None;
+        let mut f33: Option<Option<String>> = None;
+        let mut f34: Option<Option<String>> = None;
+        let mut f35: Option<Option<String>> = None;
+        let mut f36: Option<Option<IssueType>> = None;
+        let mut f37: Option<Option<Integration>> = None;
+        let mut f38: Option<Option<IssueComment>> = None;
+        let mut f39: Option<Option<ReactionRollup>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                33 => put(&mut f33, &mut map, NAMES[33])?,
+                34 => put(&mut f34, &mut map, NAMES[34])?,
+                35 => put(&mut f35, &mut map, NAMES[35])?,
+                36 => put(&mut f36, &mut map, NAMES[36])?,
+                37 => put(&mut f37, &mut map, NAMES[37])?,
+                38 => put(&mut f38, &mut map, NAMES[38])?,
+                39 => put(&mut f39, &mut map, NAMES[39])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssueSearchResultItem {
+            url: required(f0, NAMES[0])?,
+            repository_url: required(f1, NAMES[1])?,
+            labels_url: required(f2, NAMES[2])?,
+            comments_url: required(f3, NAMES[3])?,
+            events_url: required(f4, NAMES[4])?,
+            html_url: required(f5, NAMES[5])?,
+            id: required(f6, NAMES[6])?,
+            node_id: required(f7, NAMES[7])?,
+            number: required(f8, NAMES[8])?,
+            title: required(f9, NAMES[9])?,
+            locked: required(f10, NAMES[10])?,
+            active_lock_reason: f11.flatten(),
+            assignees: f12.flatten(),
+            user: f13.flatten(),
+            labels: required(f14, NAMES[14])?,
+            sub_issues_summary: f15.flatten(),
+            issue_dependencies_summary: f16.flatten(),
+            issue_field_values: f17.flatten(),
+            state: required(f18, NAMES[18])?,
+            state_reason: f19.flatten(),
+            assignee: f20.flatten(),
+            milestone: f21.flatten(),
+            comments: required(f22, NAMES[22])?,
+            created_at: required(f23, NAMES[23])?,
+            updated_at: required(f24, NAMES[24])?,
+            closed_at: f25.flatten(),
+            text_matches: f26.flatten(),
+            pull_request: f27.flatten(),
+            body: f28.flatten(),
+            score: required(f29, NAMES[29])?,
+            author_association: required(f30, NAMES[30])?,
+            draft: f31.flatten(),
+            repository: f32.flatten(),
+            body_html: f33.flatten(),
+            body_text: f34.flatten(),
+            timeline_url: f35.flatten(),
+            r#type: f36.flatten(),
+            performed_via_github_app: f37.flatten(),
+            pinned_comment: f38.flatten(),
+            reactions: f39.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssueSearchResultItemLabelsItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for IssueSearchResultItemLabelsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for IssueSearchResultItemLabelsItem {
+    const NAME: &'static str = "IssueSearchResultItemLabelsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "name",
+            "color",
+            "default",
+            "description",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<bool>> = None;
+        let mut f6: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssueSearchResultItemLabelsItem {
+            id: f0.flatten(),
+            node_id: f1.flatten(),
+            url: f2.flatten(),
+            name: f3.flatten(),
+            color: f4.flatten(),
+            default: f5.flatten(),
+            description: f6.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -252,16 +885,50 @@ crate::open_enum! {
     "only_non_semantic_fields_requested", ServiceUnavailable = "service_unavailable", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SearchLabelsResponse {
     pub total_count: i64,
     pub incomplete_results: bool,
     pub items: Vec<LabelSearchResultItem>,
 }
+impl<'de> serde::Deserialize<'de> for SearchLabelsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SearchLabelsResponse {
+    const NAME: &'static str = "SearchLabelsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "incomplete_results", "items"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<bool> = None;
+        let mut f2: Option<Vec<LabelSearchResultItem>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SearchLabelsResponse {
+            total_count: required(f0, NAMES[0])?,
+            incomplete_results: required(f1, NAMES[1])?,
+            items: required(f2, NAMES[2])?,
+        })
+    }
+}
 
 /// Label Search Result Item
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LabelSearchResultItem {
     pub id: i64,
@@ -273,8 +940,69 @@ pub struct LabelSearchResultItem {
     pub description: Option<String>,
     pub score: f64,
     /// Search Result Text Matches
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_matches: Option<Vec<SearchResultTextMatchesItem>>,
+}
+impl<'de> serde::Deserialize<'de> for LabelSearchResultItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for LabelSearchResultItem {
+    const NAME: &'static str = "LabelSearchResultItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "name",
+            "color",
+            "default",
+            "description",
+            "score",
+            "text_matches",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<bool> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<f64> = None;
+        let mut f8: Option<Option<Vec<SearchResultTextMatchesItem>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(LabelSearchResultItem {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            name: required(f3, NAMES[3])?,
+            color: required(f4, NAMES[4])?,
+            default: required(f5, NAMES[5])?,
+            description: f6.flatten(),
+            score: required(f7, NAMES[7])?,
+            text_matches: f8.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -282,16 +1010,50 @@ crate::open_enum! {
     "help-wanted-issues", Updated = "updated", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SearchReposResponse {
     pub total_count: i64,
     pub incomplete_results: bool,
     pub items: Vec<RepoSearchResultItem>,
 }
+impl<'de> serde::Deserialize<'de> for SearchReposResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SearchReposResponse {
+    const NAME: &'static str = "SearchReposResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "incomplete_results", "items"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<bool> = None;
+        let mut f2: Option<Vec<RepoSearchResultItem>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SearchReposResponse {
+            total_count: required(f0, NAMES[0])?,
+            incomplete_results: required(f1, NAMES[1])?,
+            items: required(f2, NAMES[2])?,
+        })
+    }
+}
 
 /// Repo Search Result Item
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepoSearchResultItem {
     pub id: i64,
@@ -314,7 +1076,6 @@ pub struct RepoSearchResultItem {
     pub language: Option<String>,
     pub forks_count: i64,
     pub open_issues_count: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub master_branch: Option<String>,
     pub default_branch: String,
     pub score: f64,
@@ -361,7 +1122,6 @@ pub struct RepoSearchResultItem {
     pub forks: i64,
     pub open_issues: i64,
     pub watchers: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topics: Option<Vec<String>>,
     pub mirror_url: Option<String>,
     pub has_issues: bool,
@@ -369,55 +1129,464 @@ pub struct RepoSearchResultItem {
     pub has_pages: bool,
     pub has_wiki: bool,
     pub has_downloads: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_discussions: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
     pub archived: bool,
     /// Returns whether or not this repository disabled.
     pub disabled: bool,
     /// The repository visibility: public, private, or internal.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<String>,
     pub license: Option<LicenseSimple>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<FullRepositoryPermissions>,
     /// Search Result Text Matches
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_matches: Option<Vec<SearchResultTextMatchesItem>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temp_clone_token: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_merge_commit: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_squash_merge: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_rebase_merge: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_auto_merge: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_branch_on_merge: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_forking: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_template: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
 }
+impl<'de> serde::Deserialize<'de> for RepoSearchResultItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for RepoSearchResultItem {
+    const NAME: &'static str = "RepoSearchResultItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "name",
+            "full_name",
+            "owner",
+            "private",
+            "html_url",
+            "description",
+            "fork",
+            "url",
+            "created_at",
+            "updated_at",
+            "pushed_at",
+            "homepage",
+            "size",
+            "stargazers_count",
+            "watchers_count",
+            "language",
+            "forks_count",
+            "open_issues_count",
+            "master_branch",
+            "default_branch",
+            "score",
+            "forks_url",
+            "keys_url",
+            "collaborators_url",
+            "teams_url",
+            "hooks_url",
+            "issue_events_url",
+            "events_url",
+            "assignees_url",
+            "branches_url",
+            "tags_url",
+            "blobs_url",
+            "git_tags_url",
+            "git_refs_url",
+            "trees_url",
+            "statuses_url",
+            "languages_url",
+            "stargazers_url",
+            "contributors_url",
+            "subscribers_url",
+            "subscription_url",
+            "commits_url",
+            "git_commits_url",
+            "comments_url",
+            "issue_comment_url",
+            "contents_url",
+            "compare_url",
+            "merges_url",
+            "archive_url",
+            "downloads_url",
+            "issues_url",
+            "pulls_url",
+            "milestones_url",
+            "notifications_url",
+            "labels_url",
+            "releases_url",
+            "deployments_url",
+            "git_url",
+            "ssh_url",
+            "clone_url",
+            "svn_url",
+            "forks",
+            "open_issues",
+            "watchers",
+            "topics",
+            "mirror_url",
+            "has_issues",
+            "has_projects",
+            "has_pages",
+            "has_wiki",
+            "has_downloads",
+            "has_discussions",
+            "has_pull_requests",
+            "pull_request_creation_policy",
+            "archived",
+            "disabled",
+            "visibility",
+            "license",
+            "permissions",
+            "text_matches",
+            "temp_clone_token",
+            "allow_merge_commit",
+            "allow_squash_merge",
+            "allow_rebase_merge",
+            "allow_auto_merge",
+            "delete_branch_on_merge",
+            "allow_forking",
+            "is_template",
+            "web_commit_signoff_required",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<SimpleUser>> = None;
+        let mut f5: Option<bool> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<bool> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<crate::Timestamp> = None;
+        let mut f11: Option<crate::Timestamp> = None;
+        let mut f12: Option<crate::Timestamp> = None;
+        let mut f13: Option<Option<String>> = None;
+        let mut f14: Option<i64> = None;
+        let mut f15: Option<i64> = None;
+        let mut f16: Option<i64> = None;
+        let mut f17: Option<Option<String>> = None;
+        let mut f18: Option<i64> = None;
+        let mut f19: Option<i64> = None;
+        let mut f20: Option<Option<String>> = None;
+        let mut f21: Option<String> = None;
+        let mut f22: Option<f64> = None;
+        let mut f23: Option<String> = None;
+        let mut f24: Option<String> = None;
+        let mut f25: Option<String> = None;
+        let mut f26: Option<String> = None;
+        let mut f27: Option<String> = None;
+        let mut f28: Option<String> = None;
+        let mut f29: Option<String> = None;
+        let mut f30: Option<String> = None;
+        let mut f31: Option<String> = None;
+        let mut f32: Option<String> = None;
+        let mut f33: Option<String> = None;
+        let mut f34: Option<String> = None;
+        let mut f35: Option<String> = None;
+        let mut f36: Option<String> = None;
+        let mut f37: Option<String> = None;
+        let mut f38: Option<String> = None;
+        let mut f39: Option<String> = None;
+        let mut f40: Option<String> = None;
+        let mut f41: Option<String> = None;
+        let mut f42: Option<String> = None;
+        let mut f43: Option<String> = None;
+        let mut f44: Option<String> = None;
+        let mut f45: Option<String> = None;
+        let mut f46: Option<String> = None;
+        let mut f47: Option<String> = None;
+        let mut f48: Option<String> = None;
+        let mut f49: Option<String> = None;
+        let mut f50: Option<String> = None;
+        let mut f51: Option<String> = None;
+        let mut f52: Option<String> = None;
+        let mut f53: Option<String> = None;
+        let mut f54: Option<String> = None;
+        let mut f55: Option<String> = None;
+        let mut f56: Option<String> = None;
+        let mut f57: Option<String> = None;
+        let mut f58: Option<String> = None;
+        let mut f59: Option<String> = None;
+        let mut f60: Option<String> = None;
+        let mut f61: Option<String> = None;
+        let mut f62: Option<String> = None;
+        let mut f63: Option<i64> = None;
+        let mut f64: Option<i64> = None;
+        let mut f65: Option<i64> = None;
+        let mut f66: Option<Option<Vec<String>>> = None;
+        let mut f67: Option<Option<String>> = None;
+        let mut f68: Option<bool> = None;
+        let mut f69: Option<bool> = None;
+        let mut f70: Option<bool> = None;
+        let mut f71: Option<bool> = None;
+        let mut f72: Option<bool> = None;
+        let mut f73: Option<Option<bool>> = None;
+        let mut f74: Option<Option<bool>> = None;
+        let mut f75: Option<Option<RepositoryPullRequestCreationPolicy>> = None;
+        let mut f76: Option<bool> = None;
+        let mut f77: Option<bool> = None;
+        let mut f78: Option<Option<String>> = None;
+        let mut f79: Option<Option<LicenseSimple>> = None;
+        let mut f80: Option<Option<FullRepositoryPermissions>> = None;
+        let mut f81: Option<Option<Vec<SearchResultTextMatchesItem>>> = None;
+        let mut f82: Option<Option<String>> = None;
+        let mut f83: Option<Option<bool>> = None;
+        let mut f84: Option<Option<bool>> = None;
+        let mut f85: Option<Option<bool>> = None;
+        let mut f86: Option<Option<bool>> = None;
+        let mut f87: Option<Option<bool>> = None;
+        let mut f88: Option<Option<bool>> = None;
+        let mut f89: Option<Option<bool>> = None;
+        let mut f90: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                33 => put(&mut f33, &mut map, NAMES[33])?,
+                34 => put(&mut f34, &mut map, NAMES[34])?,
+                35 => put(&mut f35, &mut map, NAMES[35])?,
+                36 => put(&mut f36, &mut map, NAMES[36])?,
+                37 => put(&mut f37, &mut map, NAMES[37])?,
+                38 => put(&mut f38, &mut map, NAMES[38])?,
+                39 => put(&mut f39, &mut map, NAMES[39])?,
+                40 => put(&mut f40, &mut map, NAMES[40])?,
+                41 => put(&mut f41, &mut map, NAMES[41])?,
+                42 => put(&mut f42, &mut map, NAMES[42])?,
+                43 => put(&mut f43, &mut map, NAMES[43])?,
+                44 => put(&mut f44, &mut map, NAMES[44])?,
+                45 => put(&mut f45, &mut map, NAMES[45])?,
+                46 => put(&mut f46, &mut map, NAMES[46])?,
+                47 => put(&mut f47, &mut map, NAMES[47])?,
+                48 => put(&mut f48, &mut map, NAMES[48])?,
+                49 => put(&mut f49, &mut map, NAMES[49])?,
+                50 => put(&mut f50, &mut map, NAMES[50])?,
+                51 => put(&mut f51, &mut map, NAMES[51])?,
+                52 => put(&mut f52, &mut map, NAMES[52])?,
+                53 => put(&mut f53, &mut map, NAMES[53])?,
+                54 => put(&mut f54, &mut map, NAMES[54])?,
+                55 => put(&mut f55, &mut map, NAMES[55])?,
+                56 => put(&mut f56, &mut map, NAMES[56])?,
+                57 => put(&mut f57, &mut map, NAMES[57])?,
+                58 => put(&mut f58, &mut map, NAMES[58])?,
+                59 => put(&mut f59, &mut map, NAMES[59])?,
+                60 => put(&mut f60, &mut map, NAMES[60])?,
+                61 => put(&mut f61, &mut map, NAMES[61])?,
+                62 => put(&mut f62, &mut map, NAMES[62])?,
+                63 => put(&mut f63, &mut map, NAMES[63])?,
+                64 => put(&mut f64, &mut map, NAMES[64])?,
+                65 => put(&mut f65, &mut map, NAMES[65])?,
+                66 => put(&mut f66, &mut map, NAMES[66])?,
+                67 => put(&mut f67, &mut map, NAMES[67])?,
+                68 => put(&mut f68, &mut map, NAMES[68])?,
+                69 => put(&mut f69, &mut map, NAMES[69])?,
+                70 => put(&mut f70, &mut map, NAMES[70])?,
+                71 => put(&mut f71, &mut map, NAMES[71])?,
+                72 => put(&mut f72, &mut map, NAMES[72])?,
+                73 => put(&mut f73, &mut map, NAMES[73])?,
+                74 => put(&mut f74, &mut map, NAMES[74])?,
+                75 => put(&mut f75, &mut map, NAMES[75])?,
+                76 => put(&mut f76, &mut map, NAMES[76])?,
+                77 => put(&mut f77, &mut map, NAMES[77])?,
+                78 => put(&mut f78, &mut map, NAMES[78])?,
+                79 => put(&mut f79, &mut map, NAMES[79])?,
+                80 => put(&mut f80, &mut map, NAMES[80])?,
+                81 => put(&mut f81, &mut map, NAMES[81])?,
+                82 => put(&mut f82, &mut map, NAMES[82])?,
+                83 => put(&mut f83, &mut map, NAMES[83])?,
+                84 => put(&mut f84, &mut map, NAMES[84])?,
+                85 => put(&mut f85, &mut map, NAMES[85])?,
+                86 => put(&mut f86, &mut map, NAMES[86])?,
+                87 => put(&mut f87, &mut map, NAMES[87])?,
+                88 => put(&mut f88, &mut map, NAMES[88])?,
+                89 => put(&mut f89, &mut map, NAMES[89])?,
+                90 => put(&mut f90, &mut map, NAMES[90])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepoSearchResultItem {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            name: required(f2, NAMES[2])?,
+            full_name: required(f3, NAMES[3])?,
+            owner: f4.flatten(),
+            private: required(f5, NAMES[5])?,
+            html_url: required(f6, NAMES[6])?,
+            description: f7.flatten(),
+            fork: required(f8, NAMES[8])?,
+            url: required(f9, NAMES[9])?,
+            created_at: required(f10, NAMES[10])?,
+            updated_at: required(f11, NAMES[11])?,
+            pushed_at: required(f12, NAMES[12])?,
+            homepage: f13.flatten(),
+            size: required(f14, NAMES[14])?,
+            stargazers_count: required(f15, NAMES[15])?,
+            watchers_count: required(f16, NAMES[16])?,
+            language: f17.flatten(),
+            forks_count: required(f18, NAMES[18])?,
+            open_issues_count: required(f19, NAMES[19])?,
+            master_branch: f20.flatten(),
+            default_branch: required(f21, NAMES[21])?,
+            score: required(f22, NAMES[22])?,
+            forks_url: required(f23, NAMES[23])?,
+            keys_url: required(f24, NAMES[24])?,
+            collaborators_url: required(f25, NAMES[25])?,
+            teams_url: required(f26, NAMES[26])?,
+            hooks_url: required(f27, NAMES[27])?,
+            issue_events_url: required(f28, NAMES[28])?,
+            events_url: required(f29, NAMES[29])?,
+            assignees_url: required(f30, NAMES[30])?,
+            branches_url: required(f31, NAMES[31])?,
+            tags_url: required(f32, NAMES[32])?,
+            blobs_url: required(f33, NAMES[33])?,
+            git_tags_url: required(f34, NAMES[34])?,
+            git_refs_url: required(f35, NAMES[35])?,
+            trees_url: required(f36, NAMES[36])?,
+            statuses_url: required(f37, NAMES[37])?,
+            languages_url: required(f38, NAMES[38])?,
+            stargazers_url: required(f39, NAMES[39])?,
+            contributors_url: required(f40, NAMES[40])?,
+            subscribers_url: required(f41, NAMES[41])?,
+            subscription_url: required(f42, NAMES[42])?,
+            commits_url: required(f43, NAMES[43])?,
+            git_commits_url: required(f44, NAMES[44])?,
+            comments_url: required(f45, NAMES[45])?,
+            issue_comment_url: required(f46, NAMES[46])?,
+            contents_url: required(f47, NAMES[47])?,
+            compare_url: required(f48, NAMES[48])?,
+            merges_url: required(f49, NAMES[49])?,
+            archive_url: required(f50, NAMES[50])?,
+            downloads_url: required(f51, NAMES[51])?,
+            issues_url: required(f52, NAMES[52])?,
+            pulls_url: required(f53, NAMES[53])?,
+            milestones_url: required(f54, NAMES[54])?,
+            notifications_url: required(f55, NAMES[55])?,
+            labels_url: required(f56, NAMES[56])?,
+            releases_url: required(f57, NAMES[57])?,
+            deployments_url: required(f58, NAMES[58])?,
+            git_url: required(f59, NAMES[59])?,
+            ssh_url: required(f60, NAMES[60])?,
+            clone_url: required(f61, NAMES[61])?,
+            svn_url: required(f62, NAMES[62])?,
+            forks: required(f63, NAMES[63])?,
+            open_issues: required(f64, NAMES[64])?,
+            watchers: required(f65, NAMES[65])?,
+            topics: f66.flatten(),
+            mirror_url: f67.flatten(),
+            has_issues: required(f68, NAMES[68])?,
+            has_projects: required(f69, NAMES[69])?,
+            has_pages: required(f70, NAMES[70])?,
+            has_wiki: required(f71, NAMES[71])?,
+            has_downloads: required(f72, NAMES[72])?,
+            has_discussions: f73.flatten(),
+            has_pull_requests: f74.flatten(),
+            pull_request_creation_policy: f75.flatten(),
+            archived: required(f76, NAMES[76])?,
+            disabled: required(f77, NAMES[77])?,
+            visibility: f78.flatten(),
+            license: f79.flatten(),
+            permissions: f80.flatten(),
+            text_matches: f81.flatten(),
+            temp_clone_token: f82.flatten(),
+            allow_merge_commit: f83.flatten(),
+            allow_squash_merge: f84.flatten(),
+            allow_rebase_merge: f85.flatten(),
+            allow_auto_merge: f86.flatten(),
+            delete_branch_on_merge: f87.flatten(),
+            allow_forking: f88.flatten(),
+            is_template: f89.flatten(),
+            web_commit_signoff_required: f90.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SearchTopicsResponse {
     pub total_count: i64,
     pub incomplete_results: bool,
     pub items: Vec<TopicSearchResultItem>,
 }
+impl<'de> serde::Deserialize<'de> for SearchTopicsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SearchTopicsResponse {
+    const NAME: &'static str = "SearchTopicsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "incomplete_results", "items"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<bool> = None;
+        let mut f2: Option<Vec<TopicSearchResultItem>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SearchTopicsResponse {
+            total_count: required(f0, NAMES[0])?,
+            incomplete_results: required(f1, NAMES[1])?,
+            items: required(f2, NAMES[2])?,
+        })
+    }
+}
 
 /// Topic Search Result Item
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TopicSearchResultItem {
     pub name: String,
@@ -431,37 +1600,183 @@ pub struct TopicSearchResultItem {
     pub featured: bool,
     pub curated: bool,
     pub score: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logo_url: Option<String>,
     /// Search Result Text Matches
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_matches: Option<Vec<SearchResultTextMatchesItem>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub related: Option<Vec<TopicSearchResultItemRelatedItem>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aliases: Option<Vec<TopicSearchResultItemRelatedItem>>,
 }
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct TopicSearchResultItemRelatedItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub topic_relation: Option<TopicSearchResultItemRelatedItemTopicRelation>,
+impl<'de> serde::Deserialize<'de> for TopicSearchResultItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for TopicSearchResultItem {
+    const NAME: &'static str = "TopicSearchResultItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "name",
+            "display_name",
+            "short_description",
+            "description",
+            "created_by",
+            "released",
+            "created_at",
+            "updated_at",
+            "featured",
+            "curated",
+            "score",
+            "repository_count",
+            "logo_url",
+            "text_matches",
+            "related",
+            "aliases",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<crate::Timestamp> = None;
+        let mut f7: Option<crate::Timestamp> = None;
+        let mut f8: Option<bool> = None;
+        let mut f9: Option<bool> = None;
+        let mut f10: Option<f64> = None;
+        let mut f11: Option<Option<i64>> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<Vec<SearchResultTextMatchesItem>>> = None;
+        let mut f14: Option<Option<Vec<TopicSearchResultItemRelatedItem>>> = None;
+        let mut f15: Option<Option<Vec<TopicSearchResultItemRelatedItem>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(TopicSearchResultItem {
+            name: required(f0, NAMES[0])?,
+            display_name: f1.flatten(),
+            short_description: f2.flatten(),
+            description: f3.flatten(),
+            created_by: f4.flatten(),
+            released: f5.flatten(),
+            created_at: required(f6, NAMES[6])?,
+            updated_at: required(f7, NAMES[7])?,
+            featured: required(f8, NAMES[8])?,
+            curated: required(f9, NAMES[9])?,
+            score: required(f10, NAMES[10])?,
+            repository_count: f11.flatten(),
+            logo_url: f12.flatten(),
+            text_matches: f13.flatten(),
+            related: f14.flatten(),
+            aliases: f15.flatten(),
+        })
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct TopicSearchResultItemRelatedItem {
+    pub topic_relation: Option<TopicSearchResultItemRelatedItemTopicRelation>,
+}
+impl<'de> serde::Deserialize<'de> for TopicSearchResultItemRelatedItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for TopicSearchResultItemRelatedItem {
+    const NAME: &'static str = "TopicSearchResultItemRelatedItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["topic_relation"];
+        let mut next = 0;
+        let mut f0: Option<Option<TopicSearchResultItemRelatedItemTopicRelation>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(TopicSearchResultItemRelatedItem {
+            topic_relation: f0.flatten(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TopicSearchResultItemRelatedItemTopicRelation {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relation_type: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for TopicSearchResultItemRelatedItemTopicRelation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for TopicSearchResultItemRelatedItemTopicRelation {
+    const NAME: &'static str = "TopicSearchResultItemRelatedItemTopicRelation";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["id", "name", "topic_id", "relation_type"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<i64>> = None;
+        let mut f3: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(TopicSearchResultItemRelatedItemTopicRelation {
+            id: f0.flatten(),
+            name: f1.flatten(),
+            topic_id: f2.flatten(),
+            relation_type: f3.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -469,16 +1784,50 @@ crate::open_enum! {
     "joined", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SearchUsersResponse {
     pub total_count: i64,
     pub incomplete_results: bool,
     pub items: Vec<UserSearchResultItem>,
 }
+impl<'de> serde::Deserialize<'de> for SearchUsersResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SearchUsersResponse {
+    const NAME: &'static str = "SearchUsersResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "incomplete_results", "items"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<bool> = None;
+        let mut f2: Option<Vec<UserSearchResultItem>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SearchUsersResponse {
+            total_count: required(f0, NAMES[0])?,
+            incomplete_results: required(f1, NAMES[1])?,
+            items: required(f2, NAMES[2])?,
+        })
+    }
+}
 
 /// User Search Result Item
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct UserSearchResultItem {
     pub login: String,
@@ -499,39 +1848,189 @@ pub struct UserSearchResultItem {
     pub gists_url: String,
     pub starred_url: String,
     pub events_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_repos: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_gists: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub followers: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub following: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bio: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     pub site_admin: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hireable: Option<bool>,
     /// Search Result Text Matches
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_matches: Option<Vec<SearchResultTextMatchesItem>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blog: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub company: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspended_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for UserSearchResultItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for UserSearchResultItem {
+    const NAME: &'static str = "UserSearchResultItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "login",
+            "id",
+            "node_id",
+            "avatar_url",
+            "gravatar_id",
+            "url",
+            "html_url",
+            "followers_url",
+            "subscriptions_url",
+            "organizations_url",
+            "repos_url",
+            "received_events_url",
+            "type",
+            "score",
+            "following_url",
+            "gists_url",
+            "starred_url",
+            "events_url",
+            "public_repos",
+            "public_gists",
+            "followers",
+            "following",
+            "created_at",
+            "updated_at",
+            "name",
+            "bio",
+            "email",
+            "location",
+            "site_admin",
+            "hireable",
+            "text_matches",
+            "blog",
+            "company",
+            "suspended_at",
+            "user_view_type",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<String> = None;
+        let mut f13: Option<f64> = None;
+        let mut f14: Option<String> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<String> = None;
+        let mut f18: Option<Option<i64>> = None;
+        let mut f19: Option<Option<i64>> = None;
+        let mut f20: Option<Option<i64>> = None;
+        let mut f21: Option<Option<i64>> = None;
+        let mut f22: Option<Option<crate::Timestamp>> = None;
+        let mut f23: Option<Option<crate::Timestamp>> = None;
+        let mut f24: Option<Option<String>> = None;
+        let mut f25: Option<Option<String>> = None;
+        let mut f26: Option<Option<String>> = None;
+        let mut f27: Option<Option<String>> = None;
+        let mut f28: Option<bool> = None;
+        let mut f29: Option<Option<bool>> = None;
+        let mut f30: Option<Option<Vec<SearchResultTextMatchesItem>>> = None;
+        let mut f31: Option<Option<String>> = None;
+        let mut f32: Option<Option<String>> = None;
+        let mut f33: Option<Option<crate::Timestamp>> = None;
+        let mut f34: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                33 => put(&mut f33, &mut map, NAMES[33])?,
+                34 => put(&mut f34, &mut map, NAMES[34])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(UserSearchResultItem {
+            login: required(f0, NAMES[0])?,
+            id: required(f1, NAMES[1])?,
+            node_id: required(f2, NAMES[2])?,
+            avatar_url: required(f3, NAMES[3])?,
+            gravatar_id: f4.flatten(),
+            url: required(f5, NAMES[5])?,
+            html_url: required(f6, NAMES[6])?,
+            followers_url: required(f7, NAMES[7])?,
+            subscriptions_url: required(f8, NAMES[8])?,
+            organizations_url: required(f9, NAMES[9])?,
+            repos_url: required(f10, NAMES[10])?,
+            received_events_url: required(f11, NAMES[11])?,
+            r#type: required(f12, NAMES[12])?,
+            score: required(f13, NAMES[13])?,
+            following_url: required(f14, NAMES[14])?,
+            gists_url: required(f15, NAMES[15])?,
+            starred_url: required(f16, NAMES[16])?,
+            events_url: required(f17, NAMES[17])?,
+            public_repos: f18.flatten(),
+            public_gists: f19.flatten(),
+            followers: f20.flatten(),
+            following: f21.flatten(),
+            created_at: f22.flatten(),
+            updated_at: f23.flatten(),
+            name: f24.flatten(),
+            bio: f25.flatten(),
+            email: f26.flatten(),
+            location: f27.flatten(),
+            site_admin: required(f28, NAMES[28])?,
+            hireable: f29.flatten(),
+            text_matches: f30.flatten(),
+            blog: f31.flatten(),
+            company: f32.flatten(),
+            suspended_at: f33.flatten(),
+            user_view_type: f34.flatten(),
+        })
+    }
 }
 

@@ -7,106 +7,234 @@ crate::open_enum! {
     SecretScanningListAlertsForOrgState { Open = "open", Resolved = "resolved", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrganizationSecretScanningAlert {
     /// The security alert number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<i64>,
     /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
     /// The REST API URL of the alert resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// The GitHub URL of the alert resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
     /// The REST API URL of the code locations for this alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locations_url: Option<String>,
     /// Sets the state of the secret scanning alert. You must provide `resolution` when you set the state to `resolved`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<SecretScanningAlertState>,
     /// **Required when the `state` is `resolved`.** The reason for resolving the alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<SecretScanningAlertResolution>,
     /// The time that the alert was resolved in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_by: Option<SimpleUser>,
     /// The type of secret that secret scanning detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_type: Option<String>,
     /// User-friendly name for the detected secret, matching the `secret_type`.
     /// For a list of built-in patterns, see "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)."
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_type_display_name: Option<String>,
     /// The provider of the secret that was detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
     /// The slug identifier for the provider of the secret that was detected. Use this value for filtering by provider with the `providers` or `exclude_providers` parameters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_slug: Option<String>,
     /// The secret that was detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
     /// A GitHub repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<SimpleRepository>,
     /// Whether push protection was bypassed for the detected secret.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypassed: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypassed_by: Option<SimpleUser>,
     /// The time that push protection was bypassed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypassed_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_reviewer: Option<SimpleUser>,
     /// An optional comment when reviewing a push protection bypass.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_reviewer_comment: Option<String>,
     /// An optional comment when requesting a push protection bypass.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_comment: Option<String>,
     /// The URL to a push protection bypass request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_html_url: Option<String>,
     /// The comment that was optionally added when this alert was closed
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution_comment: Option<String>,
     /// The token status as of the latest validity check.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validity: Option<SecretScanningAlertValidity>,
     /// Whether the secret was publicly leaked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publicly_leaked: Option<bool>,
     /// Whether the detected secret was found in multiple repositories in the same organization or enterprise.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_repo: Option<bool>,
     /// A boolean value representing whether or not alert is base64 encoded
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_base64_encoded: Option<bool>,
     /// Details on the location where the token was initially detected. This can be a commit, wiki commit, issue, discussion, pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_location_detected: Option<NullableSecretScanningFirstDetectedLocation>,
     /// A boolean value representing whether or not the token in the alert was detected in more than one location.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_more_locations: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assigned_to: Option<SimpleUser>,
     /// An optional comment from the closure request author.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closure_request_comment: Option<String>,
     /// An optional comment from the closure request reviewer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closure_request_reviewer_comment: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closure_request_reviewer: Option<SimpleUser>,
+}
+impl<'de> serde::Deserialize<'de> for OrganizationSecretScanningAlert {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for OrganizationSecretScanningAlert {
+    const NAME: &'static str = "OrganizationSecretScanningAlert";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "number",
+            "created_at",
+            "updated_at",
+            "url",
+            "html_url",
+            "locations_url",
+            "state",
+            "resolution",
+            "resolved_at",
+            "resolved_by",
+            "secret_type",
+            "secret_type_display_name",
+            "provider",
+            "provider_slug",
+            "secret",
+            "repository",
+            "push_protection_bypassed",
+            "push_protection_bypassed_by",
+            "push_protection_bypassed_at",
+            "push_protection_bypass_request_reviewer",
+            "push_protection_bypass_request_reviewer_comment",
+            "push_protection_bypass_request_comment",
+            "push_protection_bypass_request_html_url",
+            "resolution_comment",
+            "validity",
+            "publicly_leaked",
+            "multi_repo",
+            "is_base64_encoded",
+            "first_location_detected",
+            "has_more_locations",
+            "assigned_to",
+            "closure_request_comment",
+            "closure_request_reviewer_comment",
+            "closure_request_reviewer",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<crate::Timestamp>> = None;
+        let mut f2: Option<Option<crate::Timestamp>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<SecretScanningAlertState>> = None;
+        let mut f7: Option<Option<SecretScanningAlertResolution>> = None;
+        let mut f8: Option<Option<crate::Timestamp>> = None;
+        let mut f9: Option<Option<SimpleUser>> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<String>> = None;
+        let mut f14: Option<Option<String>> = None;
+        let mut f15: Option<Option<SimpleRepository>> = None;
+        let mut f16: Option<Option<bool>> = None;
+        let mut f17: Option<Option<SimpleUser>> = None;
+        let mut f18: Option<Option<crate::Timestamp>> = None;
+        let mut f19: Option<Option<SimpleUser>> = None;
+        let mut f20: Option<Option<String>> = None;
+        let mut f21: Option<Option<String>> = None;
+        let mut f22: Option<Option<String>> = None;
+        let mut f23: Option<Option<String>> = None;
+        let mut f24: Option<Option<SecretScanningAlertValidity>> = None;
+        let mut f25: Option<Option<bool>> = None;
+        let mut f26: Option<Option<bool>> = None;
+        let mut f27: Option<Option<bool>> = None;
+        let mut f28: Option<Option<NullableSecretScanningFirstDetectedLocation>> = None;
+        let mut f29: Option<Option<bool>> = None;
+        let mut f30: Option<Option<SimpleUser>> = None;
+        let mut f31: Option<Option<String>> = None;
+        let mut f32: Option<Option<String>> = None;
+        let mut f33: Option<Option<SimpleUser>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                33 => put(&mut f33, &mut map, NAMES[33])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrganizationSecretScanningAlert {
+            number: f0.flatten(),
+            created_at: f1.flatten(),
+            updated_at: f2.flatten(),
+            url: f3.flatten(),
+            html_url: f4.flatten(),
+            locations_url: f5.flatten(),
+            state: f6.flatten(),
+            resolution: f7.flatten(),
+            resolved_at: f8.flatten(),
+            resolved_by: f9.flatten(),
+            secret_type: f10.flatten(),
+            secret_type_display_name: f11.flatten(),
+            provider: f12.flatten(),
+            provider_slug: f13.flatten(),
+            secret: f14.flatten(),
+            repository: f15.flatten(),
+            push_protection_bypassed: f16.flatten(),
+            push_protection_bypassed_by: f17.flatten(),
+            push_protection_bypassed_at: f18.flatten(),
+            push_protection_bypass_request_reviewer: f19.flatten(),
+            push_protection_bypass_request_reviewer_comment: f20.flatten(),
+            push_protection_bypass_request_comment: f21.flatten(),
+            push_protection_bypass_request_html_url: f22.flatten(),
+            resolution_comment: f23.flatten(),
+            validity: f24.flatten(),
+            publicly_leaked: f25.flatten(),
+            multi_repo: f26.flatten(),
+            is_base64_encoded: f27.flatten(),
+            first_location_detected: f28.flatten(),
+            has_more_locations: f29.flatten(),
+            assigned_to: f30.flatten(),
+            closure_request_comment: f31.flatten(),
+            closure_request_reviewer_comment: f32.flatten(),
+            closure_request_reviewer: f33.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -252,7 +380,7 @@ crate::open_enum! {
 }
 
 /// A custom pattern for secret scanning.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningCustomPattern {
     /// The ID of the custom pattern.
@@ -268,26 +396,97 @@ pub struct SecretScanningCustomPattern {
     /// Whether push protection is enabled for this custom pattern.
     pub push_protection_enabled: bool,
     /// The start delimiter regex for the custom pattern.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_delimiter: Option<String>,
     /// The end delimiter regex for the custom pattern.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_delimiter: Option<String>,
     /// List of regexes that the secret must match.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub must_match: Option<Vec<String>>,
     /// List of regexes that the secret must not match.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub must_not_match: Option<Vec<String>>,
     /// The version of the entity. This is used to confirm you're updating the current version of the entity and mitigate unintentionally overriding someone else's update.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_pattern_version: Option<String>,
     /// The date and time the custom pattern was created in ISO 8601 format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<crate::Timestamp>,
     /// The date and time the custom pattern was last updated in ISO 8601 format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
+}
+impl<'de> serde::Deserialize<'de> for SecretScanningCustomPattern {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningCustomPattern {
+    const NAME: &'static str = "SecretScanningCustomPattern";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "name",
+            "pattern",
+            "slug",
+            "state",
+            "push_protection_enabled",
+            "start_delimiter",
+            "end_delimiter",
+            "must_match",
+            "must_not_match",
+            "custom_pattern_version",
+            "created_at",
+            "updated_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<SecretScanningCustomPatternState> = None;
+        let mut f5: Option<bool> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<Vec<String>>> = None;
+        let mut f9: Option<Option<Vec<String>>> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<Option<crate::Timestamp>> = None;
+        let mut f12: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningCustomPattern {
+            id: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            pattern: required(f2, NAMES[2])?,
+            slug: required(f3, NAMES[3])?,
+            state: required(f4, NAMES[4])?,
+            push_protection_enabled: required(f5, NAMES[5])?,
+            start_delimiter: f6.flatten(),
+            end_delimiter: f7.flatten(),
+            must_match: f8.flatten(),
+            must_not_match: f9.flatten(),
+            custom_pattern_version: f10.flatten(),
+            created_at: f11.flatten(),
+            updated_at: f12.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -394,22 +593,48 @@ impl SecretScanningCustomPatternToCreate {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningBulkCreateOrgCustomPatternsResponse {
     /// The list of successfully created custom patterns.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_patterns: Option<Vec<SecretScanningCustomPattern>>,
 }
+impl<'de> serde::Deserialize<'de> for SecretScanningBulkCreateOrgCustomPatternsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for SecretScanningBulkCreateOrgCustomPatternsResponse {
+    const NAME: &'static str = "SecretScanningBulkCreateOrgCustomPatternsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["created_patterns"];
+        let mut next = 0;
+        let mut f0: Option<Option<Vec<SecretScanningCustomPattern>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningBulkCreateOrgCustomPatternsResponse {
+            created_patterns: f0.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningBulkCreateOrgCustomPatternsError422 {
     /// A summary message describing the error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// A map of validation errors keyed by the zero-based index of the pattern that failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_errors: Option<
         std::collections::BTreeMap<
             String,
@@ -417,25 +642,123 @@ pub struct SecretScanningBulkCreateOrgCustomPatternsError422 {
         >,
     >,
 }
+impl<'de> serde::Deserialize<'de> for SecretScanningBulkCreateOrgCustomPatternsError422 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for SecretScanningBulkCreateOrgCustomPatternsError422 {
+    const NAME: &'static str = "SecretScanningBulkCreateOrgCustomPatternsError422";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["message", "validation_errors"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<
+            Option<
+                std::collections::BTreeMap<
+                    String,
+                    SecretScanningBulkCreateOrgCustomPatternsError422ValidationErrorsValue,
+                >,
+            >,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningBulkCreateOrgCustomPatternsError422 {
+            message: f0.flatten(),
+            validation_errors: f1.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningBulkCreateOrgCustomPatternsError422ValidationErrorsValue {
     /// List of validation errors for this pattern.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<SecretScanningCustomPatternValidationError>>,
+}
+impl<'de> serde::Deserialize<'de>
+for SecretScanningBulkCreateOrgCustomPatternsError422ValidationErrorsValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for SecretScanningBulkCreateOrgCustomPatternsError422ValidationErrorsValue {
+    const NAME: &'static str = "SecretScanningBulkCreateOrgCustomPatternsError422ValidationErrorsValue";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["errors"];
+        let mut next = 0;
+        let mut f0: Option<Option<Vec<SecretScanningCustomPatternValidationError>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningBulkCreateOrgCustomPatternsError422ValidationErrorsValue {
+            errors: f0.flatten(),
+        })
+    }
 }
 
 /// A validation error for a custom pattern in a batch operation.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningCustomPatternValidationError {
     /// A machine-readable code describing the error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<SecretScanningCustomPatternValidationErrorCode>,
     /// A human-readable description of the error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for SecretScanningCustomPatternValidationError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for SecretScanningCustomPatternValidationError {
+    const NAME: &'static str = "SecretScanningCustomPatternValidationError";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["code", "message"];
+        let mut next = 0;
+        let mut f0: Option<Option<SecretScanningCustomPatternValidationErrorCode>> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningCustomPatternValidationError {
+            code: f0.flatten(),
+            message: f1.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -619,59 +942,156 @@ impl SecretScanningCustomPatternToUpdate {
 }
 
 /// A collection of secret scanning patterns and their settings related to push protection.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningPatternConfiguration {
     /// The version of the entity. This is used to confirm you're updating the current version of the entity and mitigate unintentionally overriding someone else's update.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern_config_version: Option<String>,
     /// Overrides for partner patterns.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_pattern_overrides: Option<Vec<SecretScanningPatternOverride>>,
     /// Overrides for custom patterns defined by the organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_pattern_overrides: Option<Vec<SecretScanningPatternOverride>>,
 }
+impl<'de> serde::Deserialize<'de> for SecretScanningPatternConfiguration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningPatternConfiguration {
+    const NAME: &'static str = "SecretScanningPatternConfiguration";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "pattern_config_version",
+            "provider_pattern_overrides",
+            "custom_pattern_overrides",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<Vec<SecretScanningPatternOverride>>> = None;
+        let mut f2: Option<Option<Vec<SecretScanningPatternOverride>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningPatternConfiguration {
+            pattern_config_version: f0.flatten(),
+            provider_pattern_overrides: f1.flatten(),
+            custom_pattern_overrides: f2.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningPatternOverride {
     /// The ID of the pattern.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
     /// The version of this pattern if it's a custom pattern.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_pattern_version: Option<String>,
     /// The slug of the pattern.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
     /// The user-friendly name for the pattern.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
     /// The total number of alerts generated by this pattern.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_total: Option<i64>,
     /// The percentage of all alerts that this pattern represents, rounded to the nearest integer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_total_percentage: Option<i64>,
     /// The number of false positive alerts generated by this pattern.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub false_positives: Option<i64>,
     /// The percentage of alerts from this pattern that are false positives, rounded to the nearest integer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub false_positive_rate: Option<i64>,
     /// The percentage of blocks for this pattern that were bypassed, rounded to the nearest integer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_rate: Option<i64>,
     /// The default push protection setting for this pattern.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_setting: Option<SecretScanningPatternOverrideDefaultSetting>,
     /// The push protection setting for this pattern set at the enterprise level. Only present for partner patterns when the organization has a parent enterprise.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enterprise_setting: Option<SecretScanningPatternOverrideSetting>,
     /// The current push protection setting for this pattern. If this is `not-set`, then it inherits either the enterprise setting if it exists or the default setting.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setting: Option<SecretScanningPatternOverrideSetting>,
+}
+impl<'de> serde::Deserialize<'de> for SecretScanningPatternOverride {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningPatternOverride {
+    const NAME: &'static str = "SecretScanningPatternOverride";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "token_type",
+            "custom_pattern_version",
+            "slug",
+            "display_name",
+            "alert_total",
+            "alert_total_percentage",
+            "false_positives",
+            "false_positive_rate",
+            "bypass_rate",
+            "default_setting",
+            "enterprise_setting",
+            "setting",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        let mut f5: Option<Option<i64>> = None;
+        let mut f6: Option<Option<i64>> = None;
+        let mut f7: Option<Option<i64>> = None;
+        let mut f8: Option<Option<i64>> = None;
+        let mut f9: Option<Option<SecretScanningPatternOverrideDefaultSetting>> = None;
+        let mut f10: Option<Option<SecretScanningPatternOverrideSetting>> = None;
+        let mut f11: Option<Option<SecretScanningPatternOverrideSetting>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningPatternOverride {
+            token_type: f0.flatten(),
+            custom_pattern_version: f1.flatten(),
+            slug: f2.flatten(),
+            display_name: f3.flatten(),
+            alert_total: f4.flatten(),
+            alert_total_percentage: f5.flatten(),
+            false_positives: f6.flatten(),
+            false_positive_rate: f7.flatten(),
+            bypass_rate: f8.flatten(),
+            default_setting: f9.flatten(),
+            enterprise_setting: f10.flatten(),
+            setting: f11.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -839,213 +1259,494 @@ impl SecretScanningUpdateOrgPatternConfigsRequestCustomPatternSettingsItem {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningUpdateOrgPatternConfigsResponse {
     /// The updated pattern configuration version.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern_config_version: Option<String>,
 }
+impl<'de> serde::Deserialize<'de> for SecretScanningUpdateOrgPatternConfigsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for SecretScanningUpdateOrgPatternConfigsResponse {
+    const NAME: &'static str = "SecretScanningUpdateOrgPatternConfigsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["pattern_config_version"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningUpdateOrgPatternConfigsResponse {
+            pattern_config_version: f0.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningAlert {
     /// The security alert number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<i64>,
     /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
     /// The REST API URL of the alert resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// The GitHub URL of the alert resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
     /// The REST API URL of the code locations for this alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locations_url: Option<String>,
     /// Sets the state of the secret scanning alert. You must provide `resolution` when you set the state to `resolved`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<SecretScanningAlertState>,
     /// **Required when the `state` is `resolved`.** The reason for resolving the alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<SecretScanningAlertResolution>,
     /// The time that the alert was resolved in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_by: Option<SimpleUser>,
     /// An optional comment to resolve an alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution_comment: Option<String>,
     /// The type of secret that secret scanning detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_type: Option<String>,
     /// User-friendly name for the detected secret, matching the `secret_type`.
     /// For a list of built-in patterns, see "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)."
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_type_display_name: Option<String>,
     /// The provider of the secret that was detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
     /// The slug identifier for the provider of the secret that was detected. Use this value for filtering by provider with the `providers` or `exclude_providers` parameters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_slug: Option<String>,
     /// The secret that was detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
     /// Whether push protection was bypassed for the detected secret.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypassed: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypassed_by: Option<SimpleUser>,
     /// The time that push protection was bypassed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypassed_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_reviewer: Option<SimpleUser>,
     /// An optional comment when reviewing a push protection bypass.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_reviewer_comment: Option<String>,
     /// An optional comment when requesting a push protection bypass.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_comment: Option<String>,
     /// The URL to a push protection bypass request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_html_url: Option<String>,
     /// The token status as of the latest validity check.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validity: Option<SecretScanningAlertValidity>,
     /// Whether the detected secret was publicly leaked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publicly_leaked: Option<bool>,
     /// Whether the detected secret was found in multiple repositories under the same organization or enterprise.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_repo: Option<bool>,
     /// A boolean value representing whether or not alert is base64 encoded
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_base64_encoded: Option<bool>,
     /// Details on the location where the token was initially detected. This can be a commit, wiki commit, issue, discussion, pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_location_detected: Option<NullableSecretScanningFirstDetectedLocation>,
     /// A boolean value representing whether or not the token in the alert was detected in more than one location.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_more_locations: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assigned_to: Option<SimpleUser>,
     /// An optional comment from the closure request author.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closure_request_comment: Option<String>,
     /// An optional comment from the closure request reviewer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closure_request_reviewer_comment: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closure_request_reviewer: Option<SimpleUser>,
 }
+impl<'de> serde::Deserialize<'de> for SecretScanningAlert {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningAlert {
+    const NAME: &'static str = "SecretScanningAlert";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "number",
+            "created_at",
+            "updated_at",
+            "url",
+            "html_url",
+            "locations_url",
+            "state",
+            "resolution",
+            "resolved_at",
+            "resolved_by",
+            "resolution_comment",
+            "secret_type",
+            "secret_type_display_name",
+            "provider",
+            "provider_slug",
+            "secret",
+            "push_protection_bypassed",
+            "push_protection_bypassed_by",
+            "push_protection_bypassed_at",
+            "push_protection_bypass_request_reviewer",
+            "push_protection_bypass_request_reviewer_comment",
+            "push_protection_bypass_request_comment",
+            "push_protection_bypass_request_html_url",
+            "validity",
+            "publicly_leaked",
+            "multi_repo",
+            "is_base64_encoded",
+            "first_location_detected",
+            "has_more_locations",
+            "assigned_to",
+            "closure_request_comment",
+            "closure_request_reviewer_comment",
+            "closure_request_reviewer",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<crate::Timestamp>> = None;
+        let mut f2: Option<Option<crate::Timestamp>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<SecretScanningAlertState>> = None;
+        let mut f7: Option<Option<SecretScanningAlertResolution>> = None;
+        let mut f8: Option<Option<crate::Timestamp>> = None;
+        let mut f9: Option<Option<SimpleUser>> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<String>> = None;
+        let mut f14: Option<Option<String>> = None;
+        let mut f15: Option<Option<String>> = None;
+        let mut f16: Option<Option<bool>> = None;
+        let mut f17: Option<Option<SimpleUser>> = None;
+        let mut f18: Option<Option<crate::Timestamp>> = None;
+        let mut f19: Option<Option<SimpleUser>> = None;
+        let mut f20: Option<Option<String>> = None;
+        let mut f21: Option<Option<String>> = None;
+        let mut f22: Option<Option<String>> = None;
+        let mut f23: Option<Option<SecretScanningAlertValidity>> = None;
+        let mut f24: Option<Option<bool>> = None;
+        let mut f25: Option<Option<bool>> = None;
+        let mut f26: Option<Option<bool>> = None;
+        let mut f27: Option<Option<NullableSecretScanningFirstDetectedLocation>> = None;
+        let mut f28: Option<Option<bool>> = None;
+        let mut f29: Option<Option<SimpleUser>> = None;
+        let mut f30: Option<Option<String>> = None;
+        let mut f31: Option<Option<String>> = None;
+        let mut f32: Option<Option<SimpleUser>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningAlert {
+            number: f0.flatten(),
+            created_at: f1.flatten(),
+            updated_at: f2.flatten(),
+            url: f3.flatten(),
+            html_url: f4.flatten(),
+            locations_url: f5.flatten(),
+            state: f6.flatten(),
+            resolution: f7.flatten(),
+            resolved_at: f8.flatten(),
+            resolved_by: f9.flatten(),
+            resolution_comment: f10.flatten(),
+            secret_type: f11.flatten(),
+            secret_type_display_name: f12.flatten(),
+            provider: f13.flatten(),
+            provider_slug: f14.flatten(),
+            secret: f15.flatten(),
+            push_protection_bypassed: f16.flatten(),
+            push_protection_bypassed_by: f17.flatten(),
+            push_protection_bypassed_at: f18.flatten(),
+            push_protection_bypass_request_reviewer: f19.flatten(),
+            push_protection_bypass_request_reviewer_comment: f20.flatten(),
+            push_protection_bypass_request_comment: f21.flatten(),
+            push_protection_bypass_request_html_url: f22.flatten(),
+            validity: f23.flatten(),
+            publicly_leaked: f24.flatten(),
+            multi_repo: f25.flatten(),
+            is_base64_encoded: f26.flatten(),
+            first_location_detected: f27.flatten(),
+            has_more_locations: f28.flatten(),
+            assigned_to: f29.flatten(),
+            closure_request_comment: f30.flatten(),
+            closure_request_reviewer_comment: f31.flatten(),
+            closure_request_reviewer: f32.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningAlertWithMetadata {
     /// The security alert number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<i64>,
     /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
     /// The REST API URL of the alert resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// The GitHub URL of the alert resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
     /// The REST API URL of the code locations for this alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locations_url: Option<String>,
     /// Sets the state of the secret scanning alert. You must provide `resolution` when you set the state to `resolved`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<SecretScanningAlertState>,
     /// **Required when the `state` is `resolved`.** The reason for resolving the alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<SecretScanningAlertResolution>,
     /// The time that the alert was resolved in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_by: Option<SimpleUser>,
     /// An optional comment to resolve an alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution_comment: Option<String>,
     /// The type of secret that secret scanning detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_type: Option<String>,
     /// User-friendly name for the detected secret, matching the `secret_type`.
     /// For a list of built-in patterns, see "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)."
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_type_display_name: Option<String>,
     /// The provider of the secret that was detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
     /// The slug identifier for the provider of the secret that was detected. Use this value for filtering by provider with the `providers` or `exclude_providers` parameters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_slug: Option<String>,
     /// The secret that was detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
     /// Whether push protection was bypassed for the detected secret.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypassed: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypassed_by: Option<SimpleUser>,
     /// The time that push protection was bypassed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypassed_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_reviewer: Option<SimpleUser>,
     /// An optional comment when reviewing a push protection bypass.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_reviewer_comment: Option<String>,
     /// An optional comment when requesting a push protection bypass.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_comment: Option<String>,
     /// The URL to a push protection bypass request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_html_url: Option<String>,
     /// The token status as of the latest validity check.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validity: Option<SecretScanningAlertValidity>,
     /// Whether the detected secret was publicly leaked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publicly_leaked: Option<bool>,
     /// Whether the detected secret was found in multiple repositories under the same organization or enterprise.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_repo: Option<bool>,
     /// A boolean value representing whether or not alert is base64 encoded
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_base64_encoded: Option<bool>,
     /// Details on the location where the token was initially detected. This can be a commit, wiki commit, issue, discussion, pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_location_detected: Option<NullableSecretScanningFirstDetectedLocation>,
     /// A boolean value representing whether or not the token in the alert was detected in more than one location.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_more_locations: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assigned_to: Option<SimpleUser>,
     /// An optional comment from the closure request author.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closure_request_comment: Option<String>,
     /// An optional comment from the closure request reviewer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closure_request_reviewer_comment: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closure_request_reviewer: Option<SimpleUser>,
     /// A list of metadata key/value pairs associated with the secret scanning alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Vec<SecretScanningAlertMetadataItem>>,
+}
+impl<'de> serde::Deserialize<'de> for SecretScanningAlertWithMetadata {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningAlertWithMetadata {
+    const NAME: &'static str = "SecretScanningAlertWithMetadata";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "number",
+            "created_at",
+            "updated_at",
+            "url",
+            "html_url",
+            "locations_url",
+            "state",
+            "resolution",
+            "resolved_at",
+            "resolved_by",
+            "resolution_comment",
+            "secret_type",
+            "secret_type_display_name",
+            "provider",
+            "provider_slug",
+            "secret",
+            "push_protection_bypassed",
+            "push_protection_bypassed_by",
+            "push_protection_bypassed_at",
+            "push_protection_bypass_request_reviewer",
+            "push_protection_bypass_request_reviewer_comment",
+            "push_protection_bypass_request_comment",
+            "push_protection_bypass_request_html_url",
+            "validity",
+            "publicly_leaked",
+            "multi_repo",
+            "is_base64_encoded",
+            "first_location_detected",
+            "has_more_locations",
+            "assigned_to",
+            "closure_request_comment",
+            "closure_request_reviewer_comment",
+            "closure_request_reviewer",
+            "metadata",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<crate::Timestamp>> = None;
+        let mut f2: Option<Option<crate::Timestamp>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<SecretScanningAlertState>> = None;
+        let mut f7: Option<Option<SecretScanningAlertResolution>> = None;
+        let mut f8: Option<Option<crate::Timestamp>> = None;
+        let mut f9: Option<Option<SimpleUser>> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<String>> = None;
+        let mut f14: Option<Option<String>> = None;
+        let mut f15: Option<Option<String>> = None;
+        let mut f16: Option<Option<bool>> = None;
+        let mut f17: Option<Option<SimpleUser>> = None;
+        let mut f18: Option<Option<crate::Timestamp>> = None;
+        let mut f19: Option<Option<SimpleUser>> = None;
+        let mut f20: Option<Option<String>> = None;
+        let mut f21: Option<Option<String>> = None;
+        let mut f22: Option<Option<String>> = None;
+        let mut f23: Option<Option<SecretScanningAlertValidity>> = None;
+        let mut f24: Option<Option<bool>> = None;
+        let mut f25: Option<Option<bool>> = None;
+        let mut f26: Option<Option<bool>> = None;
+        let mut f27: Option<Option<NullableSecretScanningFirstDetectedLocation>> = None;
+        let mut f28: Option<Option<bool>> = None;
+        let mut f29: Option<Option<SimpleUser>> = None;
+        let mut f30: Option<Option<String>> = None;
+        let mut f31: Option<Option<String>> = None;
+        let mut f32: Option<Option<SimpleUser>> = None;
+        let mut f33: Option<Option<Vec<SecretScanningAlertMetadataItem>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                33 => put(&mut f33, &mut map, NAMES[33])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningAlertWithMetadata {
+            number: f0.flatten(),
+            created_at: f1.flatten(),
+            updated_at: f2.flatten(),
+            url: f3.flatten(),
+            html_url: f4.flatten(),
+            locations_url: f5.flatten(),
+            state: f6.flatten(),
+            resolution: f7.flatten(),
+            resolved_at: f8.flatten(),
+            resolved_by: f9.flatten(),
+            resolution_comment: f10.flatten(),
+            secret_type: f11.flatten(),
+            secret_type_display_name: f12.flatten(),
+            provider: f13.flatten(),
+            provider_slug: f14.flatten(),
+            secret: f15.flatten(),
+            push_protection_bypassed: f16.flatten(),
+            push_protection_bypassed_by: f17.flatten(),
+            push_protection_bypassed_at: f18.flatten(),
+            push_protection_bypass_request_reviewer: f19.flatten(),
+            push_protection_bypass_request_reviewer_comment: f20.flatten(),
+            push_protection_bypass_request_comment: f21.flatten(),
+            push_protection_bypass_request_html_url: f22.flatten(),
+            validity: f23.flatten(),
+            publicly_leaked: f24.flatten(),
+            multi_repo: f25.flatten(),
+            is_base64_encoded: f26.flatten(),
+            first_location_detected: f27.flatten(),
+            has_more_locations: f28.flatten(),
+            assigned_to: f29.flatten(),
+            closure_request_comment: f30.flatten(),
+            closure_request_reviewer_comment: f31.flatten(),
+            closure_request_reviewer: f32.flatten(),
+            metadata: f33.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1198,43 +1899,116 @@ crate::open_enum! {
     UsedInTests = "used_in_tests", WillFixLater = "will_fix_later", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningPushProtectionBypass {
     /// The reason for bypassing push protection.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<SecretScanningPushProtectionBypassReason>,
     /// The time that the bypass will expire in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expire_at: Option<crate::Timestamp>,
     /// The token type this bypass is for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
 }
+impl<'de> serde::Deserialize<'de> for SecretScanningPushProtectionBypass {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningPushProtectionBypass {
+    const NAME: &'static str = "SecretScanningPushProtectionBypass";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["reason", "expire_at", "token_type"];
+        let mut next = 0;
+        let mut f0: Option<Option<SecretScanningPushProtectionBypassReason>> = None;
+        let mut f1: Option<Option<crate::Timestamp>> = None;
+        let mut f2: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningPushProtectionBypass {
+            reason: f0.flatten(),
+            expire_at: f1.flatten(),
+            token_type: f2.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningScanHistory {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incremental_scans: Option<Vec<SecretScanningScan>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern_update_scans: Option<Vec<SecretScanningScan>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backfill_scans: Option<Vec<SecretScanningScan>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_pattern_backfill_scans: Option<
         Vec<SecretScanningScanHistoryCustomPatternBackfillScansItem>,
     >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generic_secrets_backfill_scans: Option<Vec<SecretScanningScan>>,
+}
+impl<'de> serde::Deserialize<'de> for SecretScanningScanHistory {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningScanHistory {
+    const NAME: &'static str = "SecretScanningScanHistory";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "incremental_scans",
+            "pattern_update_scans",
+            "backfill_scans",
+            "custom_pattern_backfill_scans",
+            "generic_secrets_backfill_scans",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<Vec<SecretScanningScan>>> = None;
+        let mut f1: Option<Option<Vec<SecretScanningScan>>> = None;
+        let mut f2: Option<Option<Vec<SecretScanningScan>>> = None;
+        let mut f3: Option<
+            Option<Vec<SecretScanningScanHistoryCustomPatternBackfillScansItem>>,
+        > = None;
+        let mut f4: Option<Option<Vec<SecretScanningScan>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningScanHistory {
+            incremental_scans: f0.flatten(),
+            pattern_update_scans: f1.flatten(),
+            backfill_scans: f2.flatten(),
+            custom_pattern_backfill_scans: f3.flatten(),
+            generic_secrets_backfill_scans: f4.flatten(),
+        })
+    }
 }
 
 /// Information on a single scan performed by secret scanning on the repository
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningScan {
     /// The type of scan
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
     /// The state of the scan. Either "completed", "running", "pending", "failed", or "unknown".
     ///
@@ -1242,21 +2016,54 @@ pub struct SecretScanningScan {
     /// This usually resolves on its own at the next scheduled scan attempt. If "failed" persists, contact Support.
     ///
     /// "unknown": the scan is in an unrecognized or currently unhandled state.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// The time that the scan was completed. Empty if the scan is running
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<crate::Timestamp>,
     /// The time that the scan was started. Empty if the scan is pending
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<crate::Timestamp>,
 }
+impl<'de> serde::Deserialize<'de> for SecretScanningScan {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningScan {
+    const NAME: &'static str = "SecretScanningScan";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["type", "status", "completed_at", "started_at"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<crate::Timestamp>> = None;
+        let mut f3: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningScan {
+            r#type: f0.flatten(),
+            status: f1.flatten(),
+            completed_at: f2.flatten(),
+            started_at: f3.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningScanHistoryCustomPatternBackfillScansItem {
     /// The type of scan
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
     /// The state of the scan. Either "completed", "running", "pending", "failed", or "unknown".
     ///
@@ -1264,19 +2071,66 @@ pub struct SecretScanningScanHistoryCustomPatternBackfillScansItem {
     /// This usually resolves on its own at the next scheduled scan attempt. If "failed" persists, contact Support.
     ///
     /// "unknown": the scan is in an unrecognized or currently unhandled state.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// The time that the scan was completed. Empty if the scan is running
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<crate::Timestamp>,
     /// The time that the scan was started. Empty if the scan is pending
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<crate::Timestamp>,
     /// Name of the custom pattern for custom pattern scans
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern_name: Option<String>,
     /// Level at which the custom pattern is defined, one of "repository", "organization", or "enterprise"
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern_scope: Option<String>,
+}
+impl<'de> serde::Deserialize<'de>
+for SecretScanningScanHistoryCustomPatternBackfillScansItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de>
+for SecretScanningScanHistoryCustomPatternBackfillScansItem {
+    const NAME: &'static str = "SecretScanningScanHistoryCustomPatternBackfillScansItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "type",
+            "status",
+            "completed_at",
+            "started_at",
+            "pattern_name",
+            "pattern_scope",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<crate::Timestamp>> = None;
+        let mut f3: Option<Option<crate::Timestamp>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningScanHistoryCustomPatternBackfillScansItem {
+            r#type: f0.flatten(),
+            status: f1.flatten(),
+            completed_at: f2.flatten(),
+            started_at: f3.flatten(),
+            pattern_name: f4.flatten(),
+            pattern_scope: f5.flatten(),
+        })
+    }
 }
 

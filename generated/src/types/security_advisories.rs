@@ -20,7 +20,7 @@ crate::open_enum! {
 }
 
 /// A GitHub Security Advisory.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GlobalAdvisory {
     /// The GitHub Security Advisory ID.
@@ -59,17 +59,133 @@ pub struct GlobalAdvisory {
     /// The products and respective version ranges affected by the advisory.
     pub vulnerabilities: Option<Vec<Vulnerability>>,
     pub cvss: Option<GlobalAdvisoryCvss>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cvss_severities: Option<CvssSeverities>,
     /// The EPSS scores as calculated by the [Exploit Prediction Scoring System](https://www.first.org/epss).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epss: Option<SecurityAdvisoryEpss>,
     pub cwes: Option<Vec<GlobalAdvisoryCwesItem>>,
     /// The users who contributed to the advisory.
     pub credits: Option<Vec<GlobalAdvisoryCreditsItem>>,
 }
+impl<'de> serde::Deserialize<'de> for GlobalAdvisory {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GlobalAdvisory {
+    const NAME: &'static str = "GlobalAdvisory";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "ghsa_id",
+            "cve_id",
+            "url",
+            "html_url",
+            "repository_advisory_url",
+            "summary",
+            "description",
+            "type",
+            "severity",
+            "source_code_location",
+            "identifiers",
+            "references",
+            "published_at",
+            "updated_at",
+            "github_reviewed_at",
+            "nvd_published_at",
+            "withdrawn_at",
+            "vulnerabilities",
+            "cvss",
+            "cvss_severities",
+            "epss",
+            "cwes",
+            "credits",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<GlobalAdvisoryType> = None;
+        let mut f8: Option<GlobalAdvisorySeverity> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<Option<Vec<GlobalAdvisoryIdentifiersItem>>> = None;
+        let mut f11: Option<Option<Vec<String>>> = None;
+        let mut f12: Option<crate::Timestamp> = None;
+        let mut f13: Option<crate::Timestamp> = None;
+        let mut f14: Option<Option<crate::Timestamp>> = None;
+        let mut f15: Option<Option<crate::Timestamp>> = None;
+        let mut f16: Option<Option<crate::Timestamp>> = None;
+        let mut f17: Option<Option<Vec<Vulnerability>>> = None;
+        let mut f18: Option<Option<GlobalAdvisoryCvss>> = None;
+        let mut f19: Option<Option<CvssSeverities>> = None;
+        let mut f20: Option<Option<SecurityAdvisoryEpss>> = None;
+        let mut f21: Option<Option<Vec<GlobalAdvisoryCwesItem>>> = None;
+        let mut f22: Option<Option<Vec<GlobalAdvisoryCreditsItem>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GlobalAdvisory {
+            ghsa_id: required(f0, NAMES[0])?,
+            cve_id: f1.flatten(),
+            url: required(f2, NAMES[2])?,
+            html_url: required(f3, NAMES[3])?,
+            repository_advisory_url: f4.flatten(),
+            summary: required(f5, NAMES[5])?,
+            description: f6.flatten(),
+            r#type: required(f7, NAMES[7])?,
+            severity: required(f8, NAMES[8])?,
+            source_code_location: f9.flatten(),
+            identifiers: f10.flatten(),
+            references: f11.flatten(),
+            published_at: required(f12, NAMES[12])?,
+            updated_at: required(f13, NAMES[13])?,
+            github_reviewed_at: f14.flatten(),
+            nvd_published_at: f15.flatten(),
+            withdrawn_at: f16.flatten(),
+            vulnerabilities: f17.flatten(),
+            cvss: f18.flatten(),
+            cvss_severities: f19.flatten(),
+            epss: f20.flatten(),
+            cwes: f21.flatten(),
+            credits: f22.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GlobalAdvisoryIdentifiersItem {
     /// The type of identifier.
@@ -77,9 +193,40 @@ pub struct GlobalAdvisoryIdentifiersItem {
     /// The identifier value.
     pub value: String,
 }
+impl<'de> serde::Deserialize<'de> for GlobalAdvisoryIdentifiersItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GlobalAdvisoryIdentifiersItem {
+    const NAME: &'static str = "GlobalAdvisoryIdentifiersItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type", "value"];
+        let mut next = 0;
+        let mut f0: Option<Type> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GlobalAdvisoryIdentifiersItem {
+            r#type: required(f0, NAMES[0])?,
+            value: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// A vulnerability describing the product and its affected versions within a GitHub Security Advisory.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Vulnerability {
     /// The name of the package affected by the vulnerability.
@@ -91,14 +238,87 @@ pub struct Vulnerability {
     /// The functions in the package that are affected by the vulnerability.
     pub vulnerable_functions: Option<Vec<String>>,
 }
+impl<'de> serde::Deserialize<'de> for Vulnerability {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Vulnerability {
+    const NAME: &'static str = "Vulnerability";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "package",
+            "vulnerable_version_range",
+            "first_patched_version",
+            "vulnerable_functions",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<VulnerabilityPackage>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<Vec<String>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Vulnerability {
+            package: f0.flatten(),
+            vulnerable_version_range: f1.flatten(),
+            first_patched_version: f2.flatten(),
+            vulnerable_functions: f3.flatten(),
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GlobalAdvisoryCreditsItem {
     /// A GitHub user.
     pub user: SimpleUser,
     /// The type of credit the user is receiving.
     pub r#type: SecurityAdvisoryCreditTypes,
+}
+impl<'de> serde::Deserialize<'de> for GlobalAdvisoryCreditsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GlobalAdvisoryCreditsItem {
+    const NAME: &'static str = "GlobalAdvisoryCreditsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["user", "type"];
+        let mut next = 0;
+        let mut f0: Option<SimpleUser> = None;
+        let mut f1: Option<SecurityAdvisoryCreditTypes> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GlobalAdvisoryCreditsItem {
+            user: required(f0, NAMES[0])?,
+            r#type: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 crate::open_enum! {

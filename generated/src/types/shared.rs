@@ -114,7 +114,7 @@ crate::open_enum! {
 
 #[cfg(any(feature = "security-advisories", feature = "webhooks"))]
 /// The name of the package affected by the vulnerability.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct VulnerabilityPackage {
     /// The package's language or package management ecosystem.
@@ -122,11 +122,44 @@ pub struct VulnerabilityPackage {
     /// The unique package name within its ecosystem.
     pub name: Option<String>,
 }
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for VulnerabilityPackage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for VulnerabilityPackage {
+    const NAME: &'static str = "VulnerabilityPackage";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["ecosystem", "name"];
+        let mut next = 0;
+        let mut f0: Option<SecurityAdvisoryEcosystems> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(VulnerabilityPackage {
+            ecosystem: required(f0, NAMES[0])?,
+            name: f1.flatten(),
+        })
+    }
+}
 
 #[cfg(
     any(feature = "dependabot", feature = "security-advisories", feature = "webhooks")
 )]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GlobalAdvisoryCvss {
     /// The CVSS vector.
@@ -134,40 +167,180 @@ pub struct GlobalAdvisoryCvss {
     /// The CVSS score.
     pub score: Option<f64>,
 }
+#[cfg(
+    any(feature = "dependabot", feature = "security-advisories", feature = "webhooks")
+)]
+impl<'de> serde::Deserialize<'de> for GlobalAdvisoryCvss {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(feature = "dependabot", feature = "security-advisories", feature = "webhooks")
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for GlobalAdvisoryCvss {
+    const NAME: &'static str = "GlobalAdvisoryCvss";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["vector_string", "score"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<f64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GlobalAdvisoryCvss {
+            vector_string: f0.flatten(),
+            score: f1.flatten(),
+        })
+    }
+}
 
 #[cfg(
     any(feature = "dependabot", feature = "security-advisories", feature = "webhooks")
 )]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CvssSeverities {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cvss_v3: Option<GlobalAdvisoryCvss>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cvss_v4: Option<GlobalAdvisoryCvss>,
+}
+#[cfg(
+    any(feature = "dependabot", feature = "security-advisories", feature = "webhooks")
+)]
+impl<'de> serde::Deserialize<'de> for CvssSeverities {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(feature = "dependabot", feature = "security-advisories", feature = "webhooks")
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for CvssSeverities {
+    const NAME: &'static str = "CvssSeverities";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["cvss_v3", "cvss_v4"];
+        let mut next = 0;
+        let mut f0: Option<Option<GlobalAdvisoryCvss>> = None;
+        let mut f1: Option<Option<GlobalAdvisoryCvss>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CvssSeverities {
+            cvss_v3: f0.flatten(),
+            cvss_v4: f1.flatten(),
+        })
+    }
 }
 
 #[cfg(
     any(feature = "dependabot", feature = "security-advisories", feature = "webhooks")
 )]
 /// The EPSS scores as calculated by the [Exploit Prediction Scoring System](https://www.first.org/epss).
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecurityAdvisoryEpss {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percentage: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percentile: Option<f64>,
+}
+#[cfg(
+    any(feature = "dependabot", feature = "security-advisories", feature = "webhooks")
+)]
+impl<'de> serde::Deserialize<'de> for SecurityAdvisoryEpss {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(feature = "dependabot", feature = "security-advisories", feature = "webhooks")
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for SecurityAdvisoryEpss {
+    const NAME: &'static str = "SecurityAdvisoryEpss";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["percentage", "percentile"];
+        let mut next = 0;
+        let mut f0: Option<Option<f64>> = None;
+        let mut f1: Option<Option<f64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecurityAdvisoryEpss {
+            percentage: f0.flatten(),
+            percentile: f1.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "security-advisories", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GlobalAdvisoryCwesItem {
     /// The Common Weakness Enumeration (CWE) identifier.
     pub cwe_id: String,
     /// The name of the CWE.
     pub name: String,
+}
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for GlobalAdvisoryCwesItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for GlobalAdvisoryCwesItem {
+    const NAME: &'static str = "GlobalAdvisoryCwesItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["cwe_id", "name"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GlobalAdvisoryCwesItem {
+            cwe_id: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 #[cfg(
@@ -204,44 +377,211 @@ pub struct GlobalAdvisoryCwesItem {
     )
 )]
 /// A GitHub user.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SimpleUser {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     pub login: String,
     pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
     pub avatar_url: String,
     pub gravatar_id: Option<String>,
     pub url: String,
     pub html_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub followers_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub following_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gists_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starred_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organizations_url: Option<String>,
     pub repos_url: String,
     pub events_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received_events_url: Option<String>,
     pub r#type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site_admin: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starred_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "agents",
+        feature = "apps",
+        feature = "campaigns",
+        feature = "checks",
+        feature = "code-scanning",
+        feature = "code-security",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "copilot-spaces",
+        feature = "dependabot",
+        feature = "enterprise-team-memberships",
+        feature = "gists",
+        feature = "interactions",
+        feature = "issues",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
+        feature = "projects",
+        feature = "pulls",
+        feature = "reactions",
+        feature = "repos",
+        feature = "search",
+        feature = "secret-scanning",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "users",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for SimpleUser {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "agents",
+        feature = "apps",
+        feature = "campaigns",
+        feature = "checks",
+        feature = "code-scanning",
+        feature = "code-security",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "copilot-spaces",
+        feature = "dependabot",
+        feature = "enterprise-team-memberships",
+        feature = "gists",
+        feature = "interactions",
+        feature = "issues",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
+        feature = "projects",
+        feature = "pulls",
+        feature = "reactions",
+        feature = "repos",
+        feature = "search",
+        feature = "secret-scanning",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "users",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for SimpleUser {
+    const NAME: &'static str = "SimpleUser";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "name",
+            "email",
+            "login",
+            "id",
+            "node_id",
+            "avatar_url",
+            "gravatar_id",
+            "url",
+            "html_url",
+            "followers_url",
+            "following_url",
+            "gists_url",
+            "starred_url",
+            "subscriptions_url",
+            "organizations_url",
+            "repos_url",
+            "events_url",
+            "received_events_url",
+            "type",
+            "site_admin",
+            "starred_at",
+            "user_view_type",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<i64> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<String>> = None;
+        let mut f14: Option<Option<String>> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<Option<String>> = None;
+        let mut f18: Option<String> = None;
+        let mut f19: Option<Option<bool>> = None;
+        let mut f20: Option<Option<String>> = None;
+        let mut f21: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SimpleUser {
+            name: f0.flatten(),
+            email: f1.flatten(),
+            login: required(f2, NAMES[2])?,
+            id: required(f3, NAMES[3])?,
+            node_id: f4.flatten(),
+            avatar_url: required(f5, NAMES[5])?,
+            gravatar_id: f6.flatten(),
+            url: required(f7, NAMES[7])?,
+            html_url: required(f8, NAMES[8])?,
+            followers_url: f9.flatten(),
+            following_url: f10.flatten(),
+            gists_url: f11.flatten(),
+            starred_url: f12.flatten(),
+            subscriptions_url: f13.flatten(),
+            organizations_url: f14.flatten(),
+            repos_url: required(f15, NAMES[15])?,
+            events_url: required(f16, NAMES[16])?,
+            received_events_url: f17.flatten(),
+            r#type: required(f18, NAMES[18])?,
+            site_admin: f19.flatten(),
+            starred_at: f20.flatten(),
+            user_view_type: f21.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "security-advisories", feature = "webhooks"))]
@@ -268,13 +608,74 @@ crate::open_enum! {
     )
 )]
 /// Validation Error Simple
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ValidationErrorSimple {
     pub message: String,
     pub documentation_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<String>>,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "apps",
+        feature = "copilot",
+        feature = "credentials",
+        feature = "dependabot",
+        feature = "issues",
+        feature = "orgs",
+        feature = "pulls",
+        feature = "repos",
+        feature = "security-advisories"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for ValidationErrorSimple {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "apps",
+        feature = "copilot",
+        feature = "credentials",
+        feature = "dependabot",
+        feature = "issues",
+        feature = "orgs",
+        feature = "pulls",
+        feature = "repos",
+        feature = "security-advisories"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for ValidationErrorSimple {
+    const NAME: &'static str = "ValidationErrorSimple";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["message", "documentation_url", "errors"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<Vec<String>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ValidationErrorSimple {
+            message: required(f0, NAMES[0])?,
+            documentation_url: required(f1, NAMES[1])?,
+            errors: f2.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -322,27 +723,179 @@ pub struct ValidationErrorSimple {
     )
 )]
 /// Basic Error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BasicError {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub documentation_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "apps",
+        feature = "billing",
+        feature = "campaigns",
+        feature = "checks",
+        feature = "classroom",
+        feature = "code-quality",
+        feature = "code-scanning",
+        feature = "code-security",
+        feature = "codes-of-conduct",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "copilot-spaces",
+        feature = "credentials",
+        feature = "dependabot",
+        feature = "dependency-graph",
+        feature = "enterprise-team-memberships",
+        feature = "enterprise-teams",
+        feature = "gists",
+        feature = "git",
+        feature = "interactions",
+        feature = "issues",
+        feature = "licenses",
+        feature = "meta",
+        feature = "migrations",
+        feature = "oidc",
+        feature = "orgs",
+        feature = "packages",
+        feature = "private-registries",
+        feature = "projects",
+        feature = "pulls",
+        feature = "rate-limit",
+        feature = "reactions",
+        feature = "repos",
+        feature = "search",
+        feature = "secret-scanning",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "users"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for BasicError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "apps",
+        feature = "billing",
+        feature = "campaigns",
+        feature = "checks",
+        feature = "classroom",
+        feature = "code-quality",
+        feature = "code-scanning",
+        feature = "code-security",
+        feature = "codes-of-conduct",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "copilot-spaces",
+        feature = "credentials",
+        feature = "dependabot",
+        feature = "dependency-graph",
+        feature = "enterprise-team-memberships",
+        feature = "enterprise-teams",
+        feature = "gists",
+        feature = "git",
+        feature = "interactions",
+        feature = "issues",
+        feature = "licenses",
+        feature = "meta",
+        feature = "migrations",
+        feature = "oidc",
+        feature = "orgs",
+        feature = "packages",
+        feature = "private-registries",
+        feature = "projects",
+        feature = "pulls",
+        feature = "rate-limit",
+        feature = "reactions",
+        feature = "repos",
+        feature = "search",
+        feature = "secret-scanning",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "users"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for BasicError {
+    const NAME: &'static str = "BasicError";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["message", "documentation_url", "url", "status"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(BasicError {
+            message: f0.flatten(),
+            documentation_url: f1.flatten(),
+            url: f2.flatten(),
+            status: f3.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "agent-tasks", feature = "repos"))]
 /// A GitHub user
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0 {
     /// The unique identifier of the user
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
+}
+#[cfg(any(feature = "agent-tasks", feature = "repos"))]
+impl<'de> serde::Deserialize<'de>
+for AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "agent-tasks", feature = "repos"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0 {
+    const NAME: &'static str = "AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["id"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0 {
+            id: f0.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -354,12 +907,57 @@ pub struct AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0 {
     )
 )]
 /// Error details for a failed session
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AgentTasksGetTaskByRepoAndIdResponseSessionsItemError {
     /// Error message
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "agent-tasks",
+        feature = "copilot",
+        feature = "repos"
+    )
+)]
+impl<'de> serde::Deserialize<'de>
+for AgentTasksGetTaskByRepoAndIdResponseSessionsItemError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "agent-tasks",
+        feature = "copilot",
+        feature = "repos"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de>
+for AgentTasksGetTaskByRepoAndIdResponseSessionsItemError {
+    const NAME: &'static str = "AgentTasksGetTaskByRepoAndIdResponseSessionsItemError";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["message"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AgentTasksGetTaskByRepoAndIdResponseSessionsItemError {
+            message: f0.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -376,16 +974,14 @@ pub struct AgentTasksGetTaskByRepoAndIdResponseSessionsItemError {
     )
 )]
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Integration {
     /// Unique identifier of the GitHub app
     pub id: i64,
     /// The slug name of the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
     pub node_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     pub owner: IntegrationOwner,
     /// The name of the GitHub app
@@ -396,14 +992,119 @@ pub struct Integration {
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
     /// The set of permissions for the GitHub app
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<IntegrationPermissions>,
     /// The list of events for the GitHub app. Note that the `installation_target`, `security_advisory`, and `meta` events are not included because they are global events and not specific to an installation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<String>>,
     /// The number of installations associated with the GitHub app. Only returned when the integration is requesting details about itself.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installations_count: Option<i64>,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "apps",
+        feature = "checks",
+        feature = "issues",
+        feature = "projects",
+        feature = "repos",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for Integration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "apps",
+        feature = "checks",
+        feature = "issues",
+        feature = "projects",
+        feature = "repos",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for Integration {
+    const NAME: &'static str = "Integration";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "slug",
+            "node_id",
+            "client_id",
+            "owner",
+            "name",
+            "description",
+            "external_url",
+            "html_url",
+            "created_at",
+            "updated_at",
+            "permissions",
+            "events",
+            "installations_count",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<IntegrationOwner> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<crate::Timestamp> = None;
+        let mut f10: Option<crate::Timestamp> = None;
+        let mut f11: Option<Option<IntegrationPermissions>> = None;
+        let mut f12: Option<Option<Vec<String>>> = None;
+        let mut f13: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Integration {
+            id: required(f0, NAMES[0])?,
+            slug: f1.flatten(),
+            node_id: required(f2, NAMES[2])?,
+            client_id: f3.flatten(),
+            owner: required(f4, NAMES[4])?,
+            name: required(f5, NAMES[5])?,
+            description: f6.flatten(),
+            external_url: required(f7, NAMES[7])?,
+            html_url: required(f8, NAMES[8])?,
+            created_at: required(f9, NAMES[9])?,
+            updated_at: required(f10, NAMES[10])?,
+            permissions: f11.flatten(),
+            events: f12.flatten(),
+            installations_count: f13.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -480,15 +1181,13 @@ impl From<Enterprise> for IntegrationOwner {
     )
 )]
 /// An enterprise on GitHub.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Enterprise {
     /// A short description of the enterprise.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub html_url: String,
     /// The enterprise's website URL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub website_url: Option<String>,
     /// Unique identifier of the enterprise
     pub id: i64,
@@ -500,6 +1199,100 @@ pub struct Enterprise {
     pub created_at: Option<crate::Timestamp>,
     pub updated_at: Option<crate::Timestamp>,
     pub avatar_url: String,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "apps",
+        feature = "checks",
+        feature = "issues",
+        feature = "orgs",
+        feature = "projects",
+        feature = "repos",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for Enterprise {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "apps",
+        feature = "checks",
+        feature = "issues",
+        feature = "orgs",
+        feature = "projects",
+        feature = "repos",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for Enterprise {
+    const NAME: &'static str = "Enterprise";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "description",
+            "html_url",
+            "website_url",
+            "id",
+            "node_id",
+            "name",
+            "slug",
+            "created_at",
+            "updated_at",
+            "avatar_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<i64> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<Option<crate::Timestamp>> = None;
+        let mut f8: Option<Option<crate::Timestamp>> = None;
+        let mut f9: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Enterprise {
+            description: f0.flatten(),
+            html_url: required(f1, NAMES[1])?,
+            website_url: f2.flatten(),
+            id: required(f3, NAMES[3])?,
+            node_id: required(f4, NAMES[4])?,
+            name: required(f5, NAMES[5])?,
+            slug: required(f6, NAMES[6])?,
+            created_at: f7.flatten(),
+            updated_at: f8.flatten(),
+            avatar_url: required(f9, NAMES[9])?,
+        })
+    }
 }
 
 #[cfg(
@@ -516,24 +1309,91 @@ pub struct Enterprise {
     )
 )]
 /// The set of permissions for the GitHub app
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IntegrationPermissions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issues: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contents: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployments: Option<String>,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "apps",
+        feature = "checks",
+        feature = "issues",
+        feature = "projects",
+        feature = "repos",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for IntegrationPermissions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "apps",
+        feature = "checks",
+        feature = "issues",
+        feature = "projects",
+        feature = "repos",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for IntegrationPermissions {
+    const NAME: &'static str = "IntegrationPermissions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "issues",
+            "checks",
+            "metadata",
+            "contents",
+            "deployments",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IntegrationPermissions {
+            issues: f0.flatten(),
+            checks: f1.flatten(),
+            metadata: f2.flatten(),
+            contents: f3.flatten(),
+            deployments: f4.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
 /// Configuration object of the webhook
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct WebhookConfig {
     /// The URL to which the payloads will be delivered.
@@ -547,6 +1407,45 @@ pub struct WebhookConfig {
     pub secret: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insecure_ssl: Option<WebhookConfigInsecureSsl>,
+}
+#[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
+impl<'de> serde::Deserialize<'de> for WebhookConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
+impl<'de> crate::runtime::de::FromMap<'de> for WebhookConfig {
+    const NAME: &'static str = "WebhookConfig";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["url", "content_type", "secret", "insecure_ssl"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<WebhookConfigInsecureSsl>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(WebhookConfig {
+            url: f0.flatten(),
+            content_type: f1.flatten(),
+            secret: f2.flatten(),
+            insecure_ssl: f3.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
 impl WebhookConfig {
@@ -685,7 +1584,7 @@ crate::open_enum! {
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
 /// Delivery made by a webhook, without request and response information.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct HookDeliveryItem {
     /// Unique identifier of the webhook delivery.
@@ -711,8 +1610,83 @@ pub struct HookDeliveryItem {
     /// The id of the repository associated with this event.
     pub repository_id: Option<i64>,
     /// Time when the webhook delivery was throttled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throttled_at: Option<crate::Timestamp>,
+}
+#[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
+impl<'de> serde::Deserialize<'de> for HookDeliveryItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
+impl<'de> crate::runtime::de::FromMap<'de> for HookDeliveryItem {
+    const NAME: &'static str = "HookDeliveryItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "guid",
+            "delivered_at",
+            "redelivery",
+            "duration",
+            "status",
+            "status_code",
+            "event",
+            "action",
+            "installation_id",
+            "repository_id",
+            "throttled_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<crate::Timestamp> = None;
+        let mut f3: Option<bool> = None;
+        let mut f4: Option<f64> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<i64> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<i64>> = None;
+        let mut f10: Option<Option<i64>> = None;
+        let mut f11: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(HookDeliveryItem {
+            id: required(f0, NAMES[0])?,
+            guid: required(f1, NAMES[1])?,
+            delivered_at: required(f2, NAMES[2])?,
+            redelivery: required(f3, NAMES[3])?,
+            duration: required(f4, NAMES[4])?,
+            status: required(f5, NAMES[5])?,
+            status_code: required(f6, NAMES[6])?,
+            event: required(f7, NAMES[7])?,
+            action: f8.flatten(),
+            installation_id: f9.flatten(),
+            repository_id: f10.flatten(),
+            throttled_at: f11.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -743,13 +1717,100 @@ pub struct HookDeliveryItem {
     )
 )]
 /// Validation Error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ValidationError {
     pub message: String,
     pub documentation_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<ValidationErrorErrorsItem>>,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "apps",
+        feature = "billing",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "copilot-spaces",
+        feature = "gists",
+        feature = "git",
+        feature = "interactions",
+        feature = "issues",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "private-registries",
+        feature = "projects",
+        feature = "pulls",
+        feature = "reactions",
+        feature = "repos",
+        feature = "search",
+        feature = "secret-scanning",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "users"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for ValidationError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "apps",
+        feature = "billing",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "copilot-spaces",
+        feature = "gists",
+        feature = "git",
+        feature = "interactions",
+        feature = "issues",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "private-registries",
+        feature = "projects",
+        feature = "pulls",
+        feature = "reactions",
+        feature = "repos",
+        feature = "search",
+        feature = "secret-scanning",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "users"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for ValidationError {
+    const NAME: &'static str = "ValidationError";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["message", "documentation_url", "errors"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<Vec<ValidationErrorErrorsItem>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ValidationError {
+            message: required(f0, NAMES[0])?,
+            documentation_url: required(f1, NAMES[1])?,
+            errors: f2.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -779,20 +1840,119 @@ pub struct ValidationError {
         feature = "users"
     )
 )]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ValidationErrorErrorsItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     pub code: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<ValidationErrorErrorsItemValue>,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "apps",
+        feature = "billing",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "copilot-spaces",
+        feature = "gists",
+        feature = "git",
+        feature = "interactions",
+        feature = "issues",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "private-registries",
+        feature = "projects",
+        feature = "pulls",
+        feature = "reactions",
+        feature = "repos",
+        feature = "search",
+        feature = "secret-scanning",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "users"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for ValidationErrorErrorsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "apps",
+        feature = "billing",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "copilot-spaces",
+        feature = "gists",
+        feature = "git",
+        feature = "interactions",
+        feature = "issues",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "private-registries",
+        feature = "projects",
+        feature = "pulls",
+        feature = "reactions",
+        feature = "repos",
+        feature = "search",
+        feature = "secret-scanning",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "users"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for ValidationErrorErrorsItem {
+    const NAME: &'static str = "ValidationErrorErrorsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "resource",
+            "field",
+            "message",
+            "code",
+            "index",
+            "value",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<i64>> = None;
+        let mut f5: Option<Option<ValidationErrorErrorsItemValue>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ValidationErrorErrorsItem {
+            resource: f0.flatten(),
+            field: f1.flatten(),
+            message: f2.flatten(),
+            code: required(f3, NAMES[3])?,
+            index: f4.flatten(),
+            value: f5.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -835,7 +1995,7 @@ pub enum ValidationErrorErrorsItemValue {
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
 /// Delivery made by a webhook.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct HookDelivery {
     /// Unique identifier of the delivery.
@@ -861,17 +2021,103 @@ pub struct HookDelivery {
     /// The id of the repository associated with this event.
     pub repository_id: Option<i64>,
     /// Time when the webhook delivery was throttled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throttled_at: Option<crate::Timestamp>,
     /// The URL target of the delivery.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     pub request: HookDeliveryRequest,
     pub response: HookDeliveryResponse,
 }
+#[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
+impl<'de> serde::Deserialize<'de> for HookDelivery {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
+impl<'de> crate::runtime::de::FromMap<'de> for HookDelivery {
+    const NAME: &'static str = "HookDelivery";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "guid",
+            "delivered_at",
+            "redelivery",
+            "duration",
+            "status",
+            "status_code",
+            "event",
+            "action",
+            "installation_id",
+            "repository_id",
+            "throttled_at",
+            "url",
+            "request",
+            "response",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<crate::Timestamp> = None;
+        let mut f3: Option<bool> = None;
+        let mut f4: Option<f64> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<i64> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<i64>> = None;
+        let mut f10: Option<Option<i64>> = None;
+        let mut f11: Option<Option<crate::Timestamp>> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<HookDeliveryRequest> = None;
+        let mut f14: Option<HookDeliveryResponse> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(HookDelivery {
+            id: required(f0, NAMES[0])?,
+            guid: required(f1, NAMES[1])?,
+            delivered_at: required(f2, NAMES[2])?,
+            redelivery: required(f3, NAMES[3])?,
+            duration: required(f4, NAMES[4])?,
+            status: required(f5, NAMES[5])?,
+            status_code: required(f6, NAMES[6])?,
+            event: required(f7, NAMES[7])?,
+            action: f8.flatten(),
+            installation_id: f9.flatten(),
+            repository_id: f10.flatten(),
+            throttled_at: f11.flatten(),
+            url: f12.flatten(),
+            request: required(f13, NAMES[13])?,
+            response: required(f14, NAMES[14])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct HookDeliveryRequest {
     /// The request headers sent with the webhook delivery.
@@ -879,15 +2125,81 @@ pub struct HookDeliveryRequest {
     /// The webhook payload.
     pub payload: Option<serde_json::Value>,
 }
+#[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
+impl<'de> serde::Deserialize<'de> for HookDeliveryRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
+impl<'de> crate::runtime::de::FromMap<'de> for HookDeliveryRequest {
+    const NAME: &'static str = "HookDeliveryRequest";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["headers", "payload"];
+        let mut next = 0;
+        let mut f0: Option<Option<serde_json::Value>> = None;
+        let mut f1: Option<Option<serde_json::Value>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(HookDeliveryRequest {
+            headers: f0.flatten(),
+            payload: f1.flatten(),
+        })
+    }
+}
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct HookDeliveryResponse {
     /// The response headers received when the delivery was made.
     pub headers: Option<serde_json::Value>,
     /// The response payload received.
     pub payload: Option<String>,
+}
+#[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
+impl<'de> serde::Deserialize<'de> for HookDeliveryResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
+impl<'de> crate::runtime::de::FromMap<'de> for HookDeliveryResponse {
+    const NAME: &'static str = "HookDeliveryResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["headers", "payload"];
+        let mut next = 0;
+        let mut f0: Option<Option<serde_json::Value>> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(HookDeliveryResponse {
+            headers: f0.flatten(),
+            payload: f1.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
@@ -952,7 +2264,7 @@ crate::open_enum! {
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
 /// Installation
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Installation {
     /// The ID of the installation.
@@ -964,7 +2276,6 @@ pub struct Installation {
     pub repositories_url: String,
     pub html_url: String,
     pub app_id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     /// The ID of the user or organization this token is being scoped to.
     pub target_id: i64,
@@ -975,23 +2286,129 @@ pub struct Installation {
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
     pub single_file_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_multiple_single_files: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_file_paths: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_slug: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspended_by: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspended_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_email: Option<String>,
+}
+#[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for Installation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for Installation {
+    const NAME: &'static str = "Installation";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "account",
+            "repository_selection",
+            "access_tokens_url",
+            "repositories_url",
+            "html_url",
+            "app_id",
+            "client_id",
+            "target_id",
+            "target_type",
+            "permissions",
+            "events",
+            "created_at",
+            "updated_at",
+            "single_file_name",
+            "has_multiple_single_files",
+            "single_file_paths",
+            "app_slug",
+            "suspended_by",
+            "suspended_at",
+            "contact_email",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Option<IntegrationInstallationRequestAccount>> = None;
+        let mut f2: Option<InstallationRepositorySelection> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<i64> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<i64> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<AppPermissions> = None;
+        let mut f11: Option<Vec<String>> = None;
+        let mut f12: Option<crate::Timestamp> = None;
+        let mut f13: Option<crate::Timestamp> = None;
+        let mut f14: Option<Option<String>> = None;
+        let mut f15: Option<Option<bool>> = None;
+        let mut f16: Option<Option<Vec<String>>> = None;
+        let mut f17: Option<Option<String>> = None;
+        let mut f18: Option<Option<SimpleUser>> = None;
+        let mut f19: Option<Option<crate::Timestamp>> = None;
+        let mut f20: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Installation {
+            id: required(f0, NAMES[0])?,
+            account: f1.flatten(),
+            repository_selection: required(f2, NAMES[2])?,
+            access_tokens_url: required(f3, NAMES[3])?,
+            repositories_url: required(f4, NAMES[4])?,
+            html_url: required(f5, NAMES[5])?,
+            app_id: required(f6, NAMES[6])?,
+            client_id: f7.flatten(),
+            target_id: required(f8, NAMES[8])?,
+            target_type: required(f9, NAMES[9])?,
+            permissions: required(f10, NAMES[10])?,
+            events: required(f11, NAMES[11])?,
+            created_at: required(f12, NAMES[12])?,
+            updated_at: required(f13, NAMES[13])?,
+            single_file_name: f14.flatten(),
+            has_multiple_single_files: f15.flatten(),
+            single_file_paths: f16.flatten(),
+            app_slug: f17.flatten(),
+            suspended_by: f18.flatten(),
+            suspended_at: f19.flatten(),
+            contact_email: f20.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
 /// The permissions granted to the fine-grained access token.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct AppPermissions {
     /// The level of permission to grant the access token for GitHub Actions workflows, workflow runs, and artifacts.
@@ -1161,6 +2578,254 @@ pub struct AppPermissions {
     pub enterprise_custom_properties_for_organizations: Option<
         AppPermissionsRepositoryProjects,
     >,
+}
+#[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for AppPermissions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for AppPermissions {
+    const NAME: &'static str = "AppPermissions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "actions",
+            "administration",
+            "artifact_metadata",
+            "attestations",
+            "checks",
+            "code_quality",
+            "codespaces",
+            "contents",
+            "dependabot_secrets",
+            "deployments",
+            "discussions",
+            "environments",
+            "issues",
+            "merge_queues",
+            "metadata",
+            "packages",
+            "pages",
+            "pull_requests",
+            "repository_custom_properties",
+            "repository_hooks",
+            "repository_projects",
+            "secret_scanning_alerts",
+            "secrets",
+            "security_events",
+            "single_file",
+            "statuses",
+            "vulnerability_alerts",
+            "workflows",
+            "custom_properties_for_organizations",
+            "members",
+            "organization_administration",
+            "organization_custom_roles",
+            "organization_custom_org_roles",
+            "organization_custom_properties",
+            "organization_copilot_seat_management",
+            "organization_copilot_agent_settings",
+            "organization_announcement_banners",
+            "organization_events",
+            "organization_hooks",
+            "organization_personal_access_tokens",
+            "organization_personal_access_token_requests",
+            "organization_plan",
+            "organization_projects",
+            "organization_packages",
+            "organization_secrets",
+            "organization_self_hosted_runners",
+            "organization_user_blocking",
+            "email_addresses",
+            "followers",
+            "git_ssh_keys",
+            "gpg_keys",
+            "interaction_limits",
+            "profile",
+            "starring",
+            "enterprise_custom_properties_for_organizations",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<AppPermissionsPages>> = None;
+        let mut f1: Option<Option<AppPermissionsPages>> = None;
+        let mut f2: Option<Option<AppPermissionsPages>> = None;
+        let mut f3: Option<Option<AppPermissionsPages>> = None;
+        let mut f4: Option<Option<AppPermissionsPages>> = None;
+        let mut f5: Option<Option<AppPermissionsPages>> = None;
+        let mut f6: Option<Option<AppPermissionsPages>> = None;
+        let mut f7: Option<Option<AppPermissionsPages>> = None;
+        let mut f8: Option<Option<AppPermissionsPages>> = None;
+        let mut f9: Option<Option<AppPermissionsPages>> = None;
+        let mut f10: Option<Option<AppPermissionsPages>> = None;
+        let mut f11: Option<Option<AppPermissionsPages>> = None;
+        let mut f12: Option<Option<AppPermissionsPages>> = None;
+        let mut f13: Option<Option<AppPermissionsPages>> = None;
+        let mut f14: Option<Option<AppPermissionsPages>> = None;
+        let mut f15: Option<Option<AppPermissionsPages>> = None;
+        let mut f16: Option<Option<AppPermissionsPages>> = None;
+        let mut f17: Option<Option<AppPermissionsPages>> = None;
+        let mut f18: Option<Option<AppPermissionsPages>> = None;
+        let mut f19: Option<Option<AppPermissionsPages>> = None;
+        let mut f20: Option<Option<AppPermissionsRepositoryProjects>> = None;
+        let mut f21: Option<Option<AppPermissionsPages>> = None;
+        let mut f22: Option<Option<AppPermissionsPages>> = None;
+        let mut f23: Option<Option<AppPermissionsPages>> = None;
+        let mut f24: Option<Option<AppPermissionsPages>> = None;
+        let mut f25: Option<Option<AppPermissionsPages>> = None;
+        let mut f26: Option<Option<AppPermissionsPages>> = None;
+        let mut f27: Option<Option<AppPermissionsProfile>> = None;
+        let mut f28: Option<Option<AppPermissionsPages>> = None;
+        let mut f29: Option<Option<AppPermissionsPages>> = None;
+        let mut f30: Option<Option<AppPermissionsPages>> = None;
+        let mut f31: Option<Option<AppPermissionsPages>> = None;
+        let mut f32: Option<Option<AppPermissionsPages>> = None;
+        let mut f33: Option<Option<AppPermissionsRepositoryProjects>> = None;
+        let mut f34: Option<Option<AppPermissionsPages>> = None;
+        let mut f35: Option<Option<AppPermissionsPages>> = None;
+        let mut f36: Option<Option<AppPermissionsPages>> = None;
+        let mut f37: Option<Option<AppPermissionsOrganizationPlan>> = None;
+        let mut f38: Option<Option<AppPermissionsPages>> = None;
+        let mut f39: Option<Option<AppPermissionsPages>> = None;
+        let mut f40: Option<Option<AppPermissionsPages>> = None;
+        let mut f41: Option<Option<AppPermissionsOrganizationPlan>> = None;
+        let mut f42: Option<Option<AppPermissionsRepositoryProjects>> = None;
+        let mut f43: Option<Option<AppPermissionsPages>> = None;
+        let mut f44: Option<Option<AppPermissionsPages>> = None;
+        let mut f45: Option<Option<AppPermissionsPages>> = None;
+        let mut f46: Option<Option<AppPermissionsPages>> = None;
+        let mut f47: Option<Option<AppPermissionsPages>> = None;
+        let mut f48: Option<Option<AppPermissionsPages>> = None;
+        let mut f49: Option<Option<AppPermissionsPages>> = None;
+        let mut f50: Option<Option<AppPermissionsPages>> = None;
+        let mut f51: Option<Option<AppPermissionsPages>> = None;
+        let mut f52: Option<Option<AppPermissionsProfile>> = None;
+        let mut f53: Option<Option<AppPermissionsPages>> = None;
+        let mut f54: Option<Option<AppPermissionsRepositoryProjects>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                33 => put(&mut f33, &mut map, NAMES[33])?,
+                34 => put(&mut f34, &mut map, NAMES[34])?,
+                35 => put(&mut f35, &mut map, NAMES[35])?,
+                36 => put(&mut f36, &mut map, NAMES[36])?,
+                37 => put(&mut f37, &mut map, NAMES[37])?,
+                38 => put(&mut f38, &mut map, NAMES[38])?,
+                39 => put(&mut f39, &mut map, NAMES[39])?,
+                40 => put(&mut f40, &mut map, NAMES[40])?,
+                41 => put(&mut f41, &mut map, NAMES[41])?,
+                42 => put(&mut f42, &mut map, NAMES[42])?,
+                43 => put(&mut f43, &mut map, NAMES[43])?,
+                44 => put(&mut f44, &mut map, NAMES[44])?,
+                45 => put(&mut f45, &mut map, NAMES[45])?,
+                46 => put(&mut f46, &mut map, NAMES[46])?,
+                47 => put(&mut f47, &mut map, NAMES[47])?,
+                48 => put(&mut f48, &mut map, NAMES[48])?,
+                49 => put(&mut f49, &mut map, NAMES[49])?,
+                50 => put(&mut f50, &mut map, NAMES[50])?,
+                51 => put(&mut f51, &mut map, NAMES[51])?,
+                52 => put(&mut f52, &mut map, NAMES[52])?,
+                53 => put(&mut f53, &mut map, NAMES[53])?,
+                54 => put(&mut f54, &mut map, NAMES[54])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AppPermissions {
+            actions: f0.flatten(),
+            administration: f1.flatten(),
+            artifact_metadata: f2.flatten(),
+            attestations: f3.flatten(),
+            checks: f4.flatten(),
+            code_quality: f5.flatten(),
+            codespaces: f6.flatten(),
+            contents: f7.flatten(),
+            dependabot_secrets: f8.flatten(),
+            deployments: f9.flatten(),
+            discussions: f10.flatten(),
+            environments: f11.flatten(),
+            issues: f12.flatten(),
+            merge_queues: f13.flatten(),
+            metadata: f14.flatten(),
+            packages: f15.flatten(),
+            pages: f16.flatten(),
+            pull_requests: f17.flatten(),
+            repository_custom_properties: f18.flatten(),
+            repository_hooks: f19.flatten(),
+            repository_projects: f20.flatten(),
+            secret_scanning_alerts: f21.flatten(),
+            secrets: f22.flatten(),
+            security_events: f23.flatten(),
+            single_file: f24.flatten(),
+            statuses: f25.flatten(),
+            vulnerability_alerts: f26.flatten(),
+            workflows: f27.flatten(),
+            custom_properties_for_organizations: f28.flatten(),
+            members: f29.flatten(),
+            organization_administration: f30.flatten(),
+            organization_custom_roles: f31.flatten(),
+            organization_custom_org_roles: f32.flatten(),
+            organization_custom_properties: f33.flatten(),
+            organization_copilot_seat_management: f34.flatten(),
+            organization_copilot_agent_settings: f35.flatten(),
+            organization_announcement_banners: f36.flatten(),
+            organization_events: f37.flatten(),
+            organization_hooks: f38.flatten(),
+            organization_personal_access_tokens: f39.flatten(),
+            organization_personal_access_token_requests: f40.flatten(),
+            organization_plan: f41.flatten(),
+            organization_projects: f42.flatten(),
+            organization_packages: f43.flatten(),
+            organization_secrets: f44.flatten(),
+            organization_self_hosted_runners: f45.flatten(),
+            organization_user_blocking: f46.flatten(),
+            email_addresses: f47.flatten(),
+            followers: f48.flatten(),
+            git_ssh_keys: f49.flatten(),
+            gpg_keys: f50.flatten(),
+            interaction_limits: f51.flatten(),
+            profile: f52.flatten(),
+            starring: f53.flatten(),
+            enterprise_custom_properties_for_organizations: f54.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "apps", feature = "orgs", feature = "webhooks"))]
 impl AppPermissions {
@@ -1588,7 +3253,7 @@ impl AppPermissions {
     )
 )]
 /// A repository on GitHub.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Repository {
     /// Unique identifier of the repository
@@ -1599,7 +3264,6 @@ pub struct Repository {
     pub full_name: String,
     pub license: Option<LicenseSimple>,
     pub forks: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<RepositoryPermissions>,
     /// A GitHub user.
     pub owner: SimpleUser,
@@ -1651,7 +3315,6 @@ pub struct Repository {
     pub hooks_url: String,
     pub svn_url: String,
     pub homepage: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
     pub forks_count: i64,
     pub stargazers_count: i64,
@@ -1662,9 +3325,7 @@ pub struct Repository {
     pub default_branch: String,
     pub open_issues_count: i64,
     /// Whether this repository acts as a template that can be used to generate new repositories.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_template: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topics: Option<Vec<String>>,
     /// Whether issues are enabled.
     pub has_issues: bool,
@@ -1676,91 +3337,521 @@ pub struct Repository {
     /// Whether downloads are enabled.
     pub has_downloads: bool,
     /// Whether discussions are enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_discussions: Option<bool>,
     /// Whether pull requests are enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
     /// Whether the repository is archived.
     pub archived: bool,
     /// Returns whether or not this repository disabled.
     pub disabled: bool,
     /// The repository visibility: public, private, or internal.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<String>,
     pub pushed_at: Option<crate::Timestamp>,
     pub created_at: Option<crate::Timestamp>,
     pub updated_at: Option<crate::Timestamp>,
     /// Whether to allow rebase merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_rebase_merge: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temp_clone_token: Option<String>,
     /// Whether to allow squash merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_squash_merge: Option<bool>,
     /// Whether to allow Auto-merge to be used on pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_auto_merge: Option<bool>,
     /// Whether to delete head branches when pull requests are merged
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_branch_on_merge: Option<bool>,
     /// Whether or not a pull request head branch that is behind its base branch can always be updated even if it is not required to be up to date before merging.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_update_branch: Option<bool>,
     /// Whether a squash merge commit can use the pull request title as default. **This property is closing down. Please use `squash_merge_commit_title` instead.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_squash_pr_title_as_default: Option<bool>,
     /// The default value for a squash merge commit title:
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub squash_merge_commit_title: Option<RepositorySquashMergeCommitTitle>,
     /// The default value for a squash merge commit message:
     ///
     /// - `PR_BODY` - default to the pull request's body.
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub squash_merge_commit_message: Option<RepositorySquashMergeCommitMessage>,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_commit_title: Option<RepositoryMergeCommitTitle>,
     /// The default value for a merge commit message.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_commit_message: Option<RepositoryMergeCommitMessage>,
     /// Whether to allow merge commits for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_merge_commit: Option<bool>,
     /// Whether to allow forking this repo
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_forking: Option<bool>,
     /// Whether to require contributors to sign off on web-based commits
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
     pub open_issues: i64,
     pub watchers: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub master_branch: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starred_at: Option<String>,
     /// Whether anonymous git access is enabled for this repository
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anonymous_access_enabled: Option<bool>,
     /// The status of the code search index for this repository
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_search_index_status: Option<RepositoryCodeSearchIndexStatus>,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "apps",
+        feature = "code-scanning",
+        feature = "codespaces",
+        feature = "issues",
+        feature = "migrations",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for Repository {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "apps",
+        feature = "code-scanning",
+        feature = "codespaces",
+        feature = "issues",
+        feature = "migrations",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for Repository {
+    const NAME: &'static str = "Repository";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "name",
+            "full_name",
+            "license",
+            "forks",
+            "permissions",
+            "owner",
+            "private",
+            "html_url",
+            "description",
+            "fork",
+            "url",
+            "archive_url",
+            "assignees_url",
+            "blobs_url",
+            "branches_url",
+            "collaborators_url",
+            "comments_url",
+            "commits_url",
+            "compare_url",
+            "contents_url",
+            "contributors_url",
+            "deployments_url",
+            "downloads_url",
+            "events_url",
+            "forks_url",
+            "git_commits_url",
+            "git_refs_url",
+            "git_tags_url",
+            "git_url",
+            "issue_comment_url",
+            "issue_events_url",
+            "issues_url",
+            "keys_url",
+            "labels_url",
+            "languages_url",
+            "merges_url",
+            "milestones_url",
+            "notifications_url",
+            "pulls_url",
+            "releases_url",
+            "ssh_url",
+            "stargazers_url",
+            "statuses_url",
+            "subscribers_url",
+            "subscription_url",
+            "tags_url",
+            "teams_url",
+            "trees_url",
+            "clone_url",
+            "mirror_url",
+            "hooks_url",
+            "svn_url",
+            "homepage",
+            "language",
+            "forks_count",
+            "stargazers_count",
+            "watchers_count",
+            "size",
+            "default_branch",
+            "open_issues_count",
+            "is_template",
+            "topics",
+            "has_issues",
+            "has_projects",
+            "has_wiki",
+            "has_pages",
+            "has_downloads",
+            "has_discussions",
+            "has_pull_requests",
+            "pull_request_creation_policy",
+            "archived",
+            "disabled",
+            "visibility",
+            "pushed_at",
+            "created_at",
+            "updated_at",
+            "allow_rebase_merge",
+            "temp_clone_token",
+            "allow_squash_merge",
+            "allow_auto_merge",
+            "delete_branch_on_merge",
+            "allow_update_branch",
+            "use_squash_pr_title_as_default",
+            "squash_merge_commit_title",
+            "squash_merge_commit_message",
+            "merge_commit_title",
+            "merge_commit_message",
+            "allow_merge_commit",
+            "allow_forking",
+            "web_commit_signoff_required",
+            "open_issues",
+            "watchers",
+            "master_branch",
+            "starred_at",
+            "anonymous_access_enabled",
+            "code_search_index_status",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<LicenseSimple>> = None;
+        let mut f5: Option<i64> = None;
+        let mut f6: Option<Option<RepositoryPermissions>> = None;
+        let mut f7: Option<SimpleUser> = None;
+        let mut f8: Option<bool> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<bool> = None;
+        let mut f12: Option<String> = None;
+        let mut f13: Option<String> = None;
+        let mut f14: Option<String> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<String> = None;
+        let mut f18: Option<String> = None;
+        let mut f19: Option<String> = None;
+        let mut f20: Option<String> = None;
+        let mut f21: Option<String> = None;
+        let mut f22: Option<String> = None;
+        let mut f23: Option<String> = None;
+        let mut f24: Option<String> = None;
+        let mut f25: Option<String> = None;
+        let mut f26: Option<String> = None;
+        let mut f27: Option<String> = None;
+        let mut f28: Option<String> = None;
+        let mut f29: Option<String> = None;
+        let mut f30: Option<String> = None;
+        let mut f31: Option<String> = None;
+        let mut f32: Option<String> = None;
+        let mut f33: Option<String> = None;
+        let mut f34: Option<String> = None;
+        let mut f35: Option<String> = None;
+        let mut f36: Option<String> = None;
+        let mut f37: Option<String> = None;
+        let mut f38: Option<String> = None;
+        let mut f39: Option<String> = None;
+        let mut f40: Option<String> = None;
+        let mut f41: Option<String> = None;
+        let mut f42: Option<String> = None;
+        let mut f43: Option<String> = None;
+        let mut f44: Option<String> = None;
+        let mut f45: Option<String> = None;
+        let mut f46: Option<String> = None;
+        let mut f47: Option<String> = None;
+        let mut f48: Option<String> = None;
+        let mut f49: Option<String> = None;
+        let mut f50: Option<String> = None;
+        let mut f51: Option<Option<String>> = None;
+        let mut f52: Option<String> = None;
+        let mut f53: Option<String> = None;
+        let mut f54: Option<Option<String>> = None;
+        let mut f55: Option<Option<String>> = None;
+        let mut f56: Option<i64> = None;
+        let mut f57: Option<i64> = None;
+        let mut f58: Option<i64> = None;
+        let mut f59: Option<i64> = None;
+        let mut f60: Option<String> = None;
+        let mut f61: Option<i64> = None;
+        let mut f62: Option<Option<bool>> = None;
+        let mut f63: Option<Option<Vec<String>>> = None;
+        let mut f64: Option<bool> = None;
+        let mut f65: Option<bool> = None;
+        let mut f66: Option<bool> = None;
+        let mut f67: Option<bool> = None;
+        let mut f68: Option<bool> = None;
+        let mut f69: Option<Option<bool>> = None;
+        let mut f70: Option<Option<bool>> = None;
+        let mut f71: Option<Option<RepositoryPullRequestCreationPolicy>> = None;
+        let mut f72: Option<bool> = None;
+        let mut f73: Option<bool> = None;
+        let mut f74: Option<Option<String>> = None;
+        let mut f75: Option<Option<crate::Timestamp>> = None;
+        let mut f76: Option<Option<crate::Timestamp>> = None;
+        let mut f77: Option<Option<crate::Timestamp>> = None;
+        let mut f78: Option<Option<bool>> = None;
+        let mut f79: Option<Option<String>> = None;
+        let mut f80: Option<Option<bool>> = None;
+        let mut f81: Option<Option<bool>> = None;
+        let mut f82: Option<Option<bool>> = None;
+        let mut f83: Option<Option<bool>> = None;
+        let mut f84: Option<Option<bool>> = None;
+        let mut f85: Option<Option<RepositorySquashMergeCommitTitle>> = None;
+        let mut f86: Option<Option<RepositorySquashMergeCommitMessage>> = None;
+        let mut f87: Option<Option<RepositoryMergeCommitTitle>> = None;
+        let mut f88: Option<Option<RepositoryMergeCommitMessage>> = None;
+        let mut f89: Option<Option<bool>> = None;
+        let mut f90: Option<Option<bool>> = None;
+        let mut f91: Option<Option<bool>> = None;
+        let mut f92: Option<i64> = None;
+        let mut f93: Option<i64> = None;
+        let mut f94: Option<Option<String>> = None;
+        let mut f95: Option<Option<String>> = None;
+        let mut f96: Option<Option<bool>> = None;
+        let mut f97: Option<Option<RepositoryCodeSearchIndexStatus>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                33 => put(&mut f33, &mut map, NAMES[33])?,
+                34 => put(&mut f34, &mut map, NAMES[34])?,
+                35 => put(&mut f35, &mut map, NAMES[35])?,
+                36 => put(&mut f36, &mut map, NAMES[36])?,
+                37 => put(&mut f37, &mut map, NAMES[37])?,
+                38 => put(&mut f38, &mut map, NAMES[38])?,
+                39 => put(&mut f39, &mut map, NAMES[39])?,
+                40 => put(&mut f40, &mut map, NAMES[40])?,
+                41 => put(&mut f41, &mut map, NAMES[41])?,
+                42 => put(&mut f42, &mut map, NAMES[42])?,
+                43 => put(&mut f43, &mut map, NAMES[43])?,
+                44 => put(&mut f44, &mut map, NAMES[44])?,
+                45 => put(&mut f45, &mut map, NAMES[45])?,
+                46 => put(&mut f46, &mut map, NAMES[46])?,
+                47 => put(&mut f47, &mut map, NAMES[47])?,
+                48 => put(&mut f48, &mut map, NAMES[48])?,
+                49 => put(&mut f49, &mut map, NAMES[49])?,
+                50 => put(&mut f50, &mut map, NAMES[50])?,
+                51 => put(&mut f51, &mut map, NAMES[51])?,
+                52 => put(&mut f52, &mut map, NAMES[52])?,
+                53 => put(&mut f53, &mut map, NAMES[53])?,
+                54 => put(&mut f54, &mut map, NAMES[54])?,
+                55 => put(&mut f55, &mut map, NAMES[55])?,
+                56 => put(&mut f56, &mut map, NAMES[56])?,
+                57 => put(&mut f57, &mut map, NAMES[57])?,
+                58 => put(&mut f58, &mut map, NAMES[58])?,
+                59 => put(&mut f59, &mut map, NAMES[59])?,
+                60 => put(&mut f60, &mut map, NAMES[60])?,
+                61 => put(&mut f61, &mut map, NAMES[61])?,
+                62 => put(&mut f62, &mut map, NAMES[62])?,
+                63 => put(&mut f63, &mut map, NAMES[63])?,
+                64 => put(&mut f64, &mut map, NAMES[64])?,
+                65 => put(&mut f65, &mut map, NAMES[65])?,
+                66 => put(&mut f66, &mut map, NAMES[66])?,
+                67 => put(&mut f67, &mut map, NAMES[67])?,
+                68 => put(&mut f68, &mut map, NAMES[68])?,
+                69 => put(&mut f69, &mut map, NAMES[69])?,
+                70 => put(&mut f70, &mut map, NAMES[70])?,
+                71 => put(&mut f71, &mut map, NAMES[71])?,
+                72 => put(&mut f72, &mut map, NAMES[72])?,
+                73 => put(&mut f73, &mut map, NAMES[73])?,
+                74 => put(&mut f74, &mut map, NAMES[74])?,
+                75 => put(&mut f75, &mut map, NAMES[75])?,
+                76 => put(&mut f76, &mut map, NAMES[76])?,
+                77 => put(&mut f77, &mut map, NAMES[77])?,
+                78 => put(&mut f78, &mut map, NAMES[78])?,
+                79 => put(&mut f79, &mut map, NAMES[79])?,
+                80 => put(&mut f80, &mut map, NAMES[80])?,
+                81 => put(&mut f81, &mut map, NAMES[81])?,
+                82 => put(&mut f82, &mut map, NAMES[82])?,
+                83 => put(&mut f83, &mut map, NAMES[83])?,
+                84 => put(&mut f84, &mut map, NAMES[84])?,
+                85 => put(&mut f85, &mut map, NAMES[85])?,
+                86 => put(&mut f86, &mut map, NAMES[86])?,
+                87 => put(&mut f87, &mut map, NAMES[87])?,
+                88 => put(&mut f88, &mut map, NAMES[88])?,
+                89 => put(&mut f89, &mut map, NAMES[89])?,
+                90 => put(&mut f90, &mut map, NAMES[90])?,
+                91 => put(&mut f91, &mut map, NAMES[91])?,
+                92 => put(&mut f92, &mut map, NAMES[92])?,
+                93 => put(&mut f93, &mut map, NAMES[93])?,
+                94 => put(&mut f94, &mut map, NAMES[94])?,
+                95 => put(&mut f95, &mut map, NAMES[95])?,
+                96 => put(&mut f96, &mut map, NAMES[96])?,
+                97 => put(&mut f97, &mut map, NAMES[97])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Repository {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            name: required(f2, NAMES[2])?,
+            full_name: required(f3, NAMES[3])?,
+            license: f4.flatten(),
+            forks: required(f5, NAMES[5])?,
+            permissions: f6.flatten(),
+            owner: required(f7, NAMES[7])?,
+            private: required(f8, NAMES[8])?,
+            html_url: required(f9, NAMES[9])?,
+            description: f10.flatten(),
+            fork: required(f11, NAMES[11])?,
+            url: required(f12, NAMES[12])?,
+            archive_url: required(f13, NAMES[13])?,
+            assignees_url: required(f14, NAMES[14])?,
+            blobs_url: required(f15, NAMES[15])?,
+            branches_url: required(f16, NAMES[16])?,
+            collaborators_url: required(f17, NAMES[17])?,
+            comments_url: required(f18, NAMES[18])?,
+            commits_url: required(f19, NAMES[19])?,
+            compare_url: required(f20, NAMES[20])?,
+            contents_url: required(f21, NAMES[21])?,
+            contributors_url: required(f22, NAMES[22])?,
+            deployments_url: required(f23, NAMES[23])?,
+            downloads_url: required(f24, NAMES[24])?,
+            events_url: required(f25, NAMES[25])?,
+            forks_url: required(f26, NAMES[26])?,
+            git_commits_url: required(f27, NAMES[27])?,
+            git_refs_url: required(f28, NAMES[28])?,
+            git_tags_url: required(f29, NAMES[29])?,
+            git_url: required(f30, NAMES[30])?,
+            issue_comment_url: required(f31, NAMES[31])?,
+            issue_events_url: required(f32, NAMES[32])?,
+            issues_url: required(f33, NAMES[33])?,
+            keys_url: required(f34, NAMES[34])?,
+            labels_url: required(f35, NAMES[35])?,
+            languages_url: required(f36, NAMES[36])?,
+            merges_url: required(f37, NAMES[37])?,
+            milestones_url: required(f38, NAMES[38])?,
+            notifications_url: required(f39, NAMES[39])?,
+            pulls_url: required(f40, NAMES[40])?,
+            releases_url: required(f41, NAMES[41])?,
+            ssh_url: required(f42, NAMES[42])?,
+            stargazers_url: required(f43, NAMES[43])?,
+            statuses_url: required(f44, NAMES[44])?,
+            subscribers_url: required(f45, NAMES[45])?,
+            subscription_url: required(f46, NAMES[46])?,
+            tags_url: required(f47, NAMES[47])?,
+            teams_url: required(f48, NAMES[48])?,
+            trees_url: required(f49, NAMES[49])?,
+            clone_url: required(f50, NAMES[50])?,
+            mirror_url: f51.flatten(),
+            hooks_url: required(f52, NAMES[52])?,
+            svn_url: required(f53, NAMES[53])?,
+            homepage: f54.flatten(),
+            language: f55.flatten(),
+            forks_count: required(f56, NAMES[56])?,
+            stargazers_count: required(f57, NAMES[57])?,
+            watchers_count: required(f58, NAMES[58])?,
+            size: required(f59, NAMES[59])?,
+            default_branch: required(f60, NAMES[60])?,
+            open_issues_count: required(f61, NAMES[61])?,
+            is_template: f62.flatten(),
+            topics: f63.flatten(),
+            has_issues: required(f64, NAMES[64])?,
+            has_projects: required(f65, NAMES[65])?,
+            has_wiki: required(f66, NAMES[66])?,
+            has_pages: required(f67, NAMES[67])?,
+            has_downloads: required(f68, NAMES[68])?,
+            has_discussions: f69.flatten(),
+            has_pull_requests: f70.flatten(),
+            pull_request_creation_policy: f71.flatten(),
+            archived: required(f72, NAMES[72])?,
+            disabled: required(f73, NAMES[73])?,
+            visibility: f74.flatten(),
+            pushed_at: f75.flatten(),
+            created_at: f76.flatten(),
+            updated_at: f77.flatten(),
+            allow_rebase_merge: f78.flatten(),
+            temp_clone_token: f79.flatten(),
+            allow_squash_merge: f80.flatten(),
+            allow_auto_merge: f81.flatten(),
+            delete_branch_on_merge: f82.flatten(),
+            allow_update_branch: f83.flatten(),
+            use_squash_pr_title_as_default: f84.flatten(),
+            squash_merge_commit_title: f85.flatten(),
+            squash_merge_commit_message: f86.flatten(),
+            merge_commit_title: f87.flatten(),
+            merge_commit_message: f88.flatten(),
+            allow_merge_commit: f89.flatten(),
+            allow_forking: f90.flatten(),
+            web_commit_signoff_required: f91.flatten(),
+            open_issues: required(f92, NAMES[92])?,
+            watchers: required(f93, NAMES[93])?,
+            master_branch: f94.flatten(),
+            starred_at: f95.flatten(),
+            anonymous_access_enabled: f96.flatten(),
+            code_search_index_status: f97.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -1783,7 +3874,7 @@ pub struct Repository {
     )
 )]
 /// License Simple
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LicenseSimple {
     pub key: String,
@@ -1791,8 +3882,88 @@ pub struct LicenseSimple {
     pub url: Option<String>,
     pub spdx_id: Option<String>,
     pub node_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "apps",
+        feature = "code-scanning",
+        feature = "codespaces",
+        feature = "issues",
+        feature = "licenses",
+        feature = "migrations",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for LicenseSimple {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "apps",
+        feature = "code-scanning",
+        feature = "codespaces",
+        feature = "issues",
+        feature = "licenses",
+        feature = "migrations",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for LicenseSimple {
+    const NAME: &'static str = "LicenseSimple";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["key", "name", "url", "spdx_id", "node_id", "html_url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(LicenseSimple {
+            key: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            url: f2.flatten(),
+            spdx_id: f3.flatten(),
+            node_id: required(f4, NAMES[4])?,
+            html_url: f5.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -1813,16 +3984,90 @@ pub struct LicenseSimple {
         feature = "webhooks"
     )
 )]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryPermissions {
     pub admin: bool,
     pub pull: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triage: Option<bool>,
     pub push: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maintain: Option<bool>,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "apps",
+        feature = "code-scanning",
+        feature = "codespaces",
+        feature = "issues",
+        feature = "migrations",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for RepositoryPermissions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "apps",
+        feature = "code-scanning",
+        feature = "codespaces",
+        feature = "issues",
+        feature = "migrations",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryPermissions {
+    const NAME: &'static str = "RepositoryPermissions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["admin", "pull", "triage", "push", "maintain"];
+        let mut next = 0;
+        let mut f0: Option<bool> = None;
+        let mut f1: Option<bool> = None;
+        let mut f2: Option<Option<bool>> = None;
+        let mut f3: Option<bool> = None;
+        let mut f4: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryPermissions {
+            admin: required(f0, NAMES[0])?,
+            pull: required(f1, NAMES[1])?,
+            triage: f2.flatten(),
+            push: required(f3, NAMES[3])?,
+            maintain: f4.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -1973,13 +4218,76 @@ crate::open_enum! {
     )
 )]
 /// The status of the code search index for this repository
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryCodeSearchIndexStatus {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lexical_search_ok: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lexical_commit_sha: Option<String>,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "apps",
+        feature = "code-scanning",
+        feature = "codespaces",
+        feature = "issues",
+        feature = "migrations",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for RepositoryCodeSearchIndexStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "apps",
+        feature = "code-scanning",
+        feature = "codespaces",
+        feature = "issues",
+        feature = "migrations",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryCodeSearchIndexStatus {
+    const NAME: &'static str = "RepositoryCodeSearchIndexStatus";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["lexical_search_ok", "lexical_commit_sha"];
+        let mut next = 0;
+        let mut f0: Option<Option<bool>> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryCodeSearchIndexStatus {
+            lexical_search_ok: f0.flatten(),
+            lexical_commit_sha: f1.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -2002,15 +4310,92 @@ pub struct RepositoryCodeSearchIndexStatus {
     )
 )]
 /// Code Of Conduct
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeOfConduct {
     pub key: String,
     pub name: String,
     pub url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     pub html_url: Option<String>,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "agents",
+        feature = "checks",
+        feature = "codes-of-conduct",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
+        feature = "repos",
+        feature = "search",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for CodeOfConduct {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "agents",
+        feature = "checks",
+        feature = "codes-of-conduct",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
+        feature = "repos",
+        feature = "search",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for CodeOfConduct {
+    const NAME: &'static str = "CodeOfConduct";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["key", "name", "url", "body", "html_url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeOfConduct {
+            key: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            body: f3.flatten(),
+            html_url: f4.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -2097,7 +4482,7 @@ crate::open_enum! {
     )
 )]
 /// A GitHub repository.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SimpleRepository {
     /// A unique identifier of the repository.
@@ -2193,6 +4578,238 @@ pub struct SimpleRepository {
     /// The API URL to list the hooks on the repository.
     pub hooks_url: String,
 }
+#[cfg(
+    any(
+        feature = "code-scanning",
+        feature = "code-security",
+        feature = "dependabot",
+        feature = "issues",
+        feature = "secret-scanning",
+        feature = "security-advisories",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for SimpleRepository {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "code-scanning",
+        feature = "code-security",
+        feature = "dependabot",
+        feature = "issues",
+        feature = "secret-scanning",
+        feature = "security-advisories",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for SimpleRepository {
+    const NAME: &'static str = "SimpleRepository";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "name",
+            "full_name",
+            "owner",
+            "private",
+            "html_url",
+            "description",
+            "fork",
+            "url",
+            "archive_url",
+            "assignees_url",
+            "blobs_url",
+            "branches_url",
+            "collaborators_url",
+            "comments_url",
+            "commits_url",
+            "compare_url",
+            "contents_url",
+            "contributors_url",
+            "deployments_url",
+            "downloads_url",
+            "events_url",
+            "forks_url",
+            "git_commits_url",
+            "git_refs_url",
+            "git_tags_url",
+            "issue_comment_url",
+            "issue_events_url",
+            "issues_url",
+            "keys_url",
+            "labels_url",
+            "languages_url",
+            "merges_url",
+            "milestones_url",
+            "notifications_url",
+            "pulls_url",
+            "releases_url",
+            "stargazers_url",
+            "statuses_url",
+            "subscribers_url",
+            "subscription_url",
+            "tags_url",
+            "teams_url",
+            "trees_url",
+            "hooks_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<SimpleUser> = None;
+        let mut f5: Option<bool> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<bool> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<String> = None;
+        let mut f13: Option<String> = None;
+        let mut f14: Option<String> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<String> = None;
+        let mut f18: Option<String> = None;
+        let mut f19: Option<String> = None;
+        let mut f20: Option<String> = None;
+        let mut f21: Option<String> = None;
+        let mut f22: Option<String> = None;
+        let mut f23: Option<String> = None;
+        let mut f24: Option<String> = None;
+        let mut f25: Option<String> = None;
+        let mut f26: Option<String> = None;
+        let mut f27: Option<String> = None;
+        let mut f28: Option<String> = None;
+        let mut f29: Option<String> = None;
+        let mut f30: Option<String> = None;
+        let mut f31: Option<String> = None;
+        let mut f32: Option<String> = None;
+        let mut f33: Option<String> = None;
+        let mut f34: Option<String> = None;
+        let mut f35: Option<String> = None;
+        let mut f36: Option<String> = None;
+        let mut f37: Option<String> = None;
+        let mut f38: Option<String> = None;
+        let mut f39: Option<String> = None;
+        let mut f40: Option<String> = None;
+        let mut f41: Option<String> = None;
+        let mut f42: Option<String> = None;
+        let mut f43: Option<String> = None;
+        let mut f44: Option<String> = None;
+        let mut f45: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                33 => put(&mut f33, &mut map, NAMES[33])?,
+                34 => put(&mut f34, &mut map, NAMES[34])?,
+                35 => put(&mut f35, &mut map, NAMES[35])?,
+                36 => put(&mut f36, &mut map, NAMES[36])?,
+                37 => put(&mut f37, &mut map, NAMES[37])?,
+                38 => put(&mut f38, &mut map, NAMES[38])?,
+                39 => put(&mut f39, &mut map, NAMES[39])?,
+                40 => put(&mut f40, &mut map, NAMES[40])?,
+                41 => put(&mut f41, &mut map, NAMES[41])?,
+                42 => put(&mut f42, &mut map, NAMES[42])?,
+                43 => put(&mut f43, &mut map, NAMES[43])?,
+                44 => put(&mut f44, &mut map, NAMES[44])?,
+                45 => put(&mut f45, &mut map, NAMES[45])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SimpleRepository {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            name: required(f2, NAMES[2])?,
+            full_name: required(f3, NAMES[3])?,
+            owner: required(f4, NAMES[4])?,
+            private: required(f5, NAMES[5])?,
+            html_url: required(f6, NAMES[6])?,
+            description: f7.flatten(),
+            fork: required(f8, NAMES[8])?,
+            url: required(f9, NAMES[9])?,
+            archive_url: required(f10, NAMES[10])?,
+            assignees_url: required(f11, NAMES[11])?,
+            blobs_url: required(f12, NAMES[12])?,
+            branches_url: required(f13, NAMES[13])?,
+            collaborators_url: required(f14, NAMES[14])?,
+            comments_url: required(f15, NAMES[15])?,
+            commits_url: required(f16, NAMES[16])?,
+            compare_url: required(f17, NAMES[17])?,
+            contents_url: required(f18, NAMES[18])?,
+            contributors_url: required(f19, NAMES[19])?,
+            deployments_url: required(f20, NAMES[20])?,
+            downloads_url: required(f21, NAMES[21])?,
+            events_url: required(f22, NAMES[22])?,
+            forks_url: required(f23, NAMES[23])?,
+            git_commits_url: required(f24, NAMES[24])?,
+            git_refs_url: required(f25, NAMES[25])?,
+            git_tags_url: required(f26, NAMES[26])?,
+            issue_comment_url: required(f27, NAMES[27])?,
+            issue_events_url: required(f28, NAMES[28])?,
+            issues_url: required(f29, NAMES[29])?,
+            keys_url: required(f30, NAMES[30])?,
+            labels_url: required(f31, NAMES[31])?,
+            languages_url: required(f32, NAMES[32])?,
+            merges_url: required(f33, NAMES[33])?,
+            milestones_url: required(f34, NAMES[34])?,
+            notifications_url: required(f35, NAMES[35])?,
+            pulls_url: required(f36, NAMES[36])?,
+            releases_url: required(f37, NAMES[37])?,
+            stargazers_url: required(f38, NAMES[38])?,
+            statuses_url: required(f39, NAMES[39])?,
+            subscribers_url: required(f40, NAMES[40])?,
+            subscription_url: required(f41, NAMES[41])?,
+            tags_url: required(f42, NAMES[42])?,
+            teams_url: required(f43, NAMES[43])?,
+            trees_url: required(f44, NAMES[44])?,
+            hooks_url: required(f45, NAMES[45])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "dependabot", feature = "dependency-graph", feature = "webhooks"))]
 crate::open_enum! {
@@ -2207,35 +4824,105 @@ crate::open_enum! {
 
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 /// Details for the vulnerable dependency.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependabotAlertWithRepositoryDependency {
     /// Details for the vulnerable package.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package: Option<DependabotAlertPackage>,
     /// The full path to the dependency manifest file, relative to the root of the repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest_path: Option<String>,
     /// The execution scope of the vulnerable dependency.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<DependencyScope>,
     /// The vulnerable dependency's relationship to your project.
     ///
     /// > [!NOTE]
     /// > We are rolling out support for dependency relationship across ecosystems. This value will be "unknown" for all dependencies in unsupported ecosystems.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relationship: Option<DependabotAlertWithRepositoryDependencyRelationship>,
+}
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for DependabotAlertWithRepositoryDependency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for DependabotAlertWithRepositoryDependency {
+    const NAME: &'static str = "DependabotAlertWithRepositoryDependency";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["package", "manifest_path", "scope", "relationship"];
+        let mut next = 0;
+        let mut f0: Option<Option<DependabotAlertPackage>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<DependencyScope>> = None;
+        let mut f3: Option<
+            Option<DependabotAlertWithRepositoryDependencyRelationship>,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependabotAlertWithRepositoryDependency {
+            package: f0.flatten(),
+            manifest_path: f1.flatten(),
+            scope: f2.flatten(),
+            relationship: f3.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 /// Details for the vulnerable package.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependabotAlertPackage {
     /// The package's language or package management ecosystem.
     pub ecosystem: String,
     /// The unique package name within its ecosystem.
     pub name: String,
+}
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for DependabotAlertPackage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for DependabotAlertPackage {
+    const NAME: &'static str = "DependabotAlertPackage";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["ecosystem", "name"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependabotAlertPackage {
+            ecosystem: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
@@ -2249,7 +4936,7 @@ crate::open_enum! {
 
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 /// Details for the GitHub Security Advisory.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependabotAlertSecurityAdvisory {
     /// The unique GitHub Security Advisory ID assigned to the advisory.
@@ -2265,14 +4952,11 @@ pub struct DependabotAlertSecurityAdvisory {
     /// The severity of the advisory.
     pub severity: RepositoryAdvisorySeverity,
     /// The classification of the advisory.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classification: Option<DependabotAlertSecurityAdvisoryClassification>,
     /// Details for the advisory pertaining to the Common Vulnerability Scoring System.
     pub cvss: DependabotAlertSecurityAdvisoryCvss,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cvss_severities: Option<CvssSeverities>,
     /// The EPSS scores as calculated by the [Exploit Prediction Scoring System](https://www.first.org/epss).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epss: Option<SecurityAdvisoryEpss>,
     /// Details for the advisory pertaining to Common Weakness Enumeration.
     pub cwes: Vec<DependabotAlertSecurityAdvisoryCwesItem>,
@@ -2287,10 +4971,102 @@ pub struct DependabotAlertSecurityAdvisory {
     /// The time that the advisory was withdrawn in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub withdrawn_at: Option<crate::Timestamp>,
 }
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for DependabotAlertSecurityAdvisory {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for DependabotAlertSecurityAdvisory {
+    const NAME: &'static str = "DependabotAlertSecurityAdvisory";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "ghsa_id",
+            "cve_id",
+            "summary",
+            "description",
+            "vulnerabilities",
+            "severity",
+            "classification",
+            "cvss",
+            "cvss_severities",
+            "epss",
+            "cwes",
+            "identifiers",
+            "references",
+            "published_at",
+            "updated_at",
+            "withdrawn_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Vec<DependabotAlertSecurityVulnerability>> = None;
+        let mut f5: Option<RepositoryAdvisorySeverity> = None;
+        let mut f6: Option<Option<DependabotAlertSecurityAdvisoryClassification>> = None;
+        let mut f7: Option<DependabotAlertSecurityAdvisoryCvss> = None;
+        let mut f8: Option<Option<CvssSeverities>> = None;
+        let mut f9: Option<Option<SecurityAdvisoryEpss>> = None;
+        let mut f10: Option<Vec<DependabotAlertSecurityAdvisoryCwesItem>> = None;
+        let mut f11: Option<Vec<DependabotAlertSecurityAdvisoryIdentifiersItem>> = None;
+        let mut f12: Option<Vec<DependabotAlertSecurityAdvisoryReferencesItem>> = None;
+        let mut f13: Option<crate::Timestamp> = None;
+        let mut f14: Option<crate::Timestamp> = None;
+        let mut f15: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependabotAlertSecurityAdvisory {
+            ghsa_id: required(f0, NAMES[0])?,
+            cve_id: f1.flatten(),
+            summary: required(f2, NAMES[2])?,
+            description: required(f3, NAMES[3])?,
+            vulnerabilities: required(f4, NAMES[4])?,
+            severity: required(f5, NAMES[5])?,
+            classification: f6.flatten(),
+            cvss: required(f7, NAMES[7])?,
+            cvss_severities: f8.flatten(),
+            epss: f9.flatten(),
+            cwes: required(f10, NAMES[10])?,
+            identifiers: required(f11, NAMES[11])?,
+            references: required(f12, NAMES[12])?,
+            published_at: required(f13, NAMES[13])?,
+            updated_at: required(f14, NAMES[14])?,
+            withdrawn_at: f15.flatten(),
+        })
+    }
+}
 
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 /// Details pertaining to one vulnerable version range for the advisory.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependabotAlertSecurityVulnerability {
     /// Details for the vulnerable package.
@@ -2304,6 +5080,52 @@ pub struct DependabotAlertSecurityVulnerability {
         DependabotAlertSecurityVulnerabilityFirstPatchedVersion,
     >,
 }
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for DependabotAlertSecurityVulnerability {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for DependabotAlertSecurityVulnerability {
+    const NAME: &'static str = "DependabotAlertSecurityVulnerability";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "package",
+            "severity",
+            "vulnerable_version_range",
+            "first_patched_version",
+        ];
+        let mut next = 0;
+        let mut f0: Option<DependabotAlertPackage> = None;
+        let mut f1: Option<RepositoryAdvisorySeverity> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<
+            Option<DependabotAlertSecurityVulnerabilityFirstPatchedVersion>,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependabotAlertSecurityVulnerability {
+            package: required(f0, NAMES[0])?,
+            severity: required(f1, NAMES[1])?,
+            vulnerable_version_range: required(f2, NAMES[2])?,
+            first_patched_version: f3.flatten(),
+        })
+    }
+}
 
 #[cfg(
     any(feature = "dependabot", feature = "security-advisories", feature = "webhooks")
@@ -2315,11 +5137,43 @@ crate::open_enum! {
 
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 /// Details pertaining to the package version that patches this vulnerability.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependabotAlertSecurityVulnerabilityFirstPatchedVersion {
     /// The package version that patches this vulnerability.
     pub identifier: String,
+}
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de>
+for DependabotAlertSecurityVulnerabilityFirstPatchedVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for DependabotAlertSecurityVulnerabilityFirstPatchedVersion {
+    const NAME: &'static str = "DependabotAlertSecurityVulnerabilityFirstPatchedVersion";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["identifier"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependabotAlertSecurityVulnerabilityFirstPatchedVersion {
+            identifier: required(f0, NAMES[0])?,
+        })
+    }
 }
 
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
@@ -2331,7 +5185,7 @@ crate::open_enum! {
 
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 /// Details for the advisory pertaining to the Common Vulnerability Scoring System.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependabotAlertSecurityAdvisoryCvss {
     /// The overall CVSS score of the advisory.
@@ -2339,10 +5193,43 @@ pub struct DependabotAlertSecurityAdvisoryCvss {
     /// The full CVSS vector string for the advisory.
     pub vector_string: Option<String>,
 }
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for DependabotAlertSecurityAdvisoryCvss {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for DependabotAlertSecurityAdvisoryCvss {
+    const NAME: &'static str = "DependabotAlertSecurityAdvisoryCvss";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["score", "vector_string"];
+        let mut next = 0;
+        let mut f0: Option<f64> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependabotAlertSecurityAdvisoryCvss {
+            score: required(f0, NAMES[0])?,
+            vector_string: f1.flatten(),
+        })
+    }
+}
 
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 /// A CWE weakness assigned to the advisory.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependabotAlertSecurityAdvisoryCwesItem {
     /// The unique CWE ID.
@@ -2350,10 +5237,43 @@ pub struct DependabotAlertSecurityAdvisoryCwesItem {
     /// The short, plain text name of the CWE.
     pub name: String,
 }
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for DependabotAlertSecurityAdvisoryCwesItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for DependabotAlertSecurityAdvisoryCwesItem {
+    const NAME: &'static str = "DependabotAlertSecurityAdvisoryCwesItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["cwe_id", "name"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependabotAlertSecurityAdvisoryCwesItem {
+            cwe_id: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 /// An advisory identifier.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependabotAlertSecurityAdvisoryIdentifiersItem {
     /// The type of advisory identifier.
@@ -2361,14 +5281,79 @@ pub struct DependabotAlertSecurityAdvisoryIdentifiersItem {
     /// The value of the advisory identifer.
     pub value: String,
 }
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for DependabotAlertSecurityAdvisoryIdentifiersItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for DependabotAlertSecurityAdvisoryIdentifiersItem {
+    const NAME: &'static str = "DependabotAlertSecurityAdvisoryIdentifiersItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type", "value"];
+        let mut next = 0;
+        let mut f0: Option<Type> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependabotAlertSecurityAdvisoryIdentifiersItem {
+            r#type: required(f0, NAMES[0])?,
+            value: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 /// A link to additional advisory information.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependabotAlertSecurityAdvisoryReferencesItem {
     /// The URL of the reference.
     pub url: String,
+}
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for DependabotAlertSecurityAdvisoryReferencesItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for DependabotAlertSecurityAdvisoryReferencesItem {
+    const NAME: &'static str = "DependabotAlertSecurityAdvisoryReferencesItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependabotAlertSecurityAdvisoryReferencesItem {
+            url: required(f0, NAMES[0])?,
+        })
+    }
 }
 
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
@@ -2380,24 +5365,61 @@ crate::open_enum! {
 
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 /// Information about an active dismissal request for this Dependabot alert.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependabotAlertDismissalRequestSimple {
     /// The unique identifier of the dismissal request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     /// The current status of the dismissal request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<DependabotAlertDismissalRequestSimpleStatus>,
     /// The user who requested the dismissal.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requester: Option<DependabotAlertDismissalRequestSimpleRequester>,
     /// The date and time when the dismissal request was created.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<crate::Timestamp>,
     /// The API URL to get more information about this dismissal request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+}
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for DependabotAlertDismissalRequestSimple {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for DependabotAlertDismissalRequestSimple {
+    const NAME: &'static str = "DependabotAlertDismissalRequestSimple";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["id", "status", "requester", "created_at", "url"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<DependabotAlertDismissalRequestSimpleStatus>> = None;
+        let mut f2: Option<Option<DependabotAlertDismissalRequestSimpleRequester>> = None;
+        let mut f3: Option<Option<crate::Timestamp>> = None;
+        let mut f4: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependabotAlertDismissalRequestSimple {
+            id: f0.flatten(),
+            status: f1.flatten(),
+            requester: f2.flatten(),
+            created_at: f3.flatten(),
+            url: f4.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
@@ -2409,44 +5431,155 @@ crate::open_enum! {
 
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 /// The user who requested the dismissal.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependabotAlertDismissalRequestSimpleRequester {
     /// The unique identifier of the user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     /// The login name of the user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
+}
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for DependabotAlertDismissalRequestSimpleRequester {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for DependabotAlertDismissalRequestSimpleRequester {
+    const NAME: &'static str = "DependabotAlertDismissalRequestSimpleRequester";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["id", "login"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependabotAlertDismissalRequestSimpleRequester {
+            id: f0.flatten(),
+            login: f1.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "copilot", feature = "enterprise-teams"))]
 /// Group of enterprise owners and/or members
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct EnterpriseTeam {
     pub id: i64,
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub slug: String,
     pub url: String,
     /// Retired: this field will not be returned with GHEC enterprise teams.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_to_organizations: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_selection_type: Option<String>,
     pub group_id: Option<String>,
     /// Retired: this field will not be returned with GHEC enterprise teams.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_name: Option<String>,
     pub html_url: String,
     pub members_url: String,
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
     /// Whether team members will receive notifications when the team is mentioned.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_setting: Option<TeamFullNotificationSetting>,
+}
+#[cfg(any(feature = "copilot", feature = "enterprise-teams"))]
+impl<'de> serde::Deserialize<'de> for EnterpriseTeam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "copilot", feature = "enterprise-teams"))]
+impl<'de> crate::runtime::de::FromMap<'de> for EnterpriseTeam {
+    const NAME: &'static str = "EnterpriseTeam";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "name",
+            "description",
+            "slug",
+            "url",
+            "sync_to_organizations",
+            "organization_selection_type",
+            "group_id",
+            "group_name",
+            "html_url",
+            "members_url",
+            "created_at",
+            "updated_at",
+            "notification_setting",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<crate::Timestamp> = None;
+        let mut f12: Option<crate::Timestamp> = None;
+        let mut f13: Option<Option<TeamFullNotificationSetting>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(EnterpriseTeam {
+            id: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            description: f2.flatten(),
+            slug: required(f3, NAMES[3])?,
+            url: required(f4, NAMES[4])?,
+            sync_to_organizations: f5.flatten(),
+            organization_selection_type: f6.flatten(),
+            group_id: f7.flatten(),
+            group_name: f8.flatten(),
+            html_url: required(f9, NAMES[9])?,
+            members_url: required(f10, NAMES[10])?,
+            created_at: required(f11, NAMES[11])?,
+            updated_at: required(f12, NAMES[12])?,
+            notification_setting: f13.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -2473,7 +5606,7 @@ crate::open_enum! {
     )
 )]
 /// A GitHub organization.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrganizationSimple {
     pub login: String,
@@ -2482,22 +5615,107 @@ pub struct OrganizationSimple {
     pub url: String,
     pub repos_url: String,
     pub events_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issues_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_members_url: Option<String>,
     pub avatar_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+}
+#[cfg(
+    any(
+        feature = "copilot",
+        feature = "copilot-spaces",
+        feature = "enterprise-team-organizations",
+        feature = "orgs"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for OrganizationSimple {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "copilot",
+        feature = "copilot-spaces",
+        feature = "enterprise-team-organizations",
+        feature = "orgs"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for OrganizationSimple {
+    const NAME: &'static str = "OrganizationSimple";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "login",
+            "id",
+            "node_id",
+            "url",
+            "repos_url",
+            "events_url",
+            "hooks_url",
+            "issues_url",
+            "members_url",
+            "public_members_url",
+            "avatar_url",
+            "description",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrganizationSimple {
+            login: required(f0, NAMES[0])?,
+            id: required(f1, NAMES[1])?,
+            node_id: required(f2, NAMES[2])?,
+            url: required(f3, NAMES[3])?,
+            repos_url: required(f4, NAMES[4])?,
+            events_url: required(f5, NAMES[5])?,
+            hooks_url: f6.flatten(),
+            issues_url: f7.flatten(),
+            members_url: f8.flatten(),
+            public_members_url: f9.flatten(),
+            avatar_url: required(f10, NAMES[10])?,
+            description: f11.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "activity", feature = "webhooks"))]
 /// A Discussion in a repository.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Discussion {
     pub active_lock_reason: Option<String>,
@@ -2506,7 +5724,6 @@ pub struct Discussion {
     pub answer_chosen_by: Option<DiscussionAnswerChosenBy>,
     pub answer_html_url: Option<String>,
     /// How the author is associated with the repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author_association: Option<DiscussionAuthorAssociation>,
     pub body: String,
     pub category: DiscussionCategory,
@@ -2518,7 +5735,6 @@ pub struct Discussion {
     pub node_id: String,
     pub number: i64,
     /// Reactions
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<DiscussionReactions>,
     pub repository_url: String,
     /// The current state of the discussion.
@@ -2526,65 +5742,278 @@ pub struct Discussion {
     /// `transferring` means that the discussion is being transferred from another repository.
     pub state: DiscussionState,
     /// The reason for the current state
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<DiscussionStateReason>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline_url: Option<String>,
     pub title: String,
     pub updated_at: crate::Timestamp,
     /// User
     pub user: Option<DiscussionAnswerChosenBy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<Label>>,
+}
+#[cfg(any(feature = "activity", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for Discussion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "activity", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for Discussion {
+    const NAME: &'static str = "Discussion";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "active_lock_reason",
+            "answer_chosen_at",
+            "answer_chosen_by",
+            "answer_html_url",
+            "author_association",
+            "body",
+            "category",
+            "comments",
+            "created_at",
+            "html_url",
+            "id",
+            "locked",
+            "node_id",
+            "number",
+            "reactions",
+            "repository_url",
+            "state",
+            "state_reason",
+            "timeline_url",
+            "title",
+            "updated_at",
+            "user",
+            "labels",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<DiscussionAnswerChosenBy>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<DiscussionAuthorAssociation>> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<DiscussionCategory> = None;
+        let mut f7: Option<i64> = None;
+        let mut f8: Option<crate::Timestamp> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<i64> = None;
+        let mut f11: Option<bool> = None;
+        let mut f12: Option<String> = None;
+        let mut f13: Option<i64> = None;
+        let mut f14: Option<Option<DiscussionReactions>> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<DiscussionState> = None;
+        let mut f17: Option<Option<DiscussionStateReason>> = None;
+        let mut f18: Option<Option<String>> = None;
+        let mut f19: Option<String> = None;
+        let mut f20: Option<crate::Timestamp> = None;
+        let mut f21: Option<Option<DiscussionAnswerChosenBy>> = None;
+        let mut f22: Option<Option<Vec<Label>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Discussion {
+            active_lock_reason: f0.flatten(),
+            answer_chosen_at: f1.flatten(),
+            answer_chosen_by: f2.flatten(),
+            answer_html_url: f3.flatten(),
+            author_association: f4.flatten(),
+            body: required(f5, NAMES[5])?,
+            category: required(f6, NAMES[6])?,
+            comments: required(f7, NAMES[7])?,
+            created_at: required(f8, NAMES[8])?,
+            html_url: required(f9, NAMES[9])?,
+            id: required(f10, NAMES[10])?,
+            locked: required(f11, NAMES[11])?,
+            node_id: required(f12, NAMES[12])?,
+            number: required(f13, NAMES[13])?,
+            reactions: f14.flatten(),
+            repository_url: required(f15, NAMES[15])?,
+            state: required(f16, NAMES[16])?,
+            state_reason: f17.flatten(),
+            timeline_url: f18.flatten(),
+            title: required(f19, NAMES[19])?,
+            updated_at: required(f20, NAMES[20])?,
+            user: f21.flatten(),
+            labels: f22.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "activity", feature = "webhooks"))]
 /// User
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DiscussionAnswerChosenBy {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub followers_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub following_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gists_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gravatar_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
     pub id: i64,
     pub login: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organizations_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received_events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repos_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site_admin: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starred_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<WebhooksUserType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
+}
+#[cfg(any(feature = "activity", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for DiscussionAnswerChosenBy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "activity", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for DiscussionAnswerChosenBy {
+    const NAME: &'static str = "DiscussionAnswerChosenBy";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "avatar_url",
+            "deleted",
+            "email",
+            "events_url",
+            "followers_url",
+            "following_url",
+            "gists_url",
+            "gravatar_id",
+            "html_url",
+            "id",
+            "login",
+            "name",
+            "node_id",
+            "organizations_url",
+            "received_events_url",
+            "repos_url",
+            "site_admin",
+            "starred_url",
+            "subscriptions_url",
+            "type",
+            "url",
+            "user_view_type",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<bool>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<i64> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<String>> = None;
+        let mut f14: Option<Option<String>> = None;
+        let mut f15: Option<Option<String>> = None;
+        let mut f16: Option<Option<bool>> = None;
+        let mut f17: Option<Option<String>> = None;
+        let mut f18: Option<Option<String>> = None;
+        let mut f19: Option<Option<WebhooksUserType>> = None;
+        let mut f20: Option<Option<String>> = None;
+        let mut f21: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DiscussionAnswerChosenBy {
+            avatar_url: f0.flatten(),
+            deleted: f1.flatten(),
+            email: f2.flatten(),
+            events_url: f3.flatten(),
+            followers_url: f4.flatten(),
+            following_url: f5.flatten(),
+            gists_url: f6.flatten(),
+            gravatar_id: f7.flatten(),
+            html_url: f8.flatten(),
+            id: required(f9, NAMES[9])?,
+            login: required(f10, NAMES[10])?,
+            name: f11.flatten(),
+            node_id: f12.flatten(),
+            organizations_url: f13.flatten(),
+            received_events_url: f14.flatten(),
+            repos_url: f15.flatten(),
+            site_admin: f16.flatten(),
+            starred_url: f17.flatten(),
+            subscriptions_url: f18.flatten(),
+            r#type: f19.flatten(),
+            url: f20.flatten(),
+            user_view_type: f21.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "activity", feature = "webhooks"))]
@@ -2602,7 +6031,7 @@ crate::open_enum! {
 }
 
 #[cfg(any(feature = "activity", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DiscussionCategory {
     pub created_at: crate::Timestamp,
@@ -2611,21 +6040,86 @@ pub struct DiscussionCategory {
     pub id: i64,
     pub is_answerable: bool,
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
     pub repository_id: i64,
     pub slug: String,
     pub updated_at: String,
 }
+#[cfg(any(feature = "activity", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for DiscussionCategory {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "activity", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for DiscussionCategory {
+    const NAME: &'static str = "DiscussionCategory";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "created_at",
+            "description",
+            "emoji",
+            "id",
+            "is_answerable",
+            "name",
+            "node_id",
+            "repository_id",
+            "slug",
+            "updated_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<crate::Timestamp> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<i64> = None;
+        let mut f4: Option<bool> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<i64> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DiscussionCategory {
+            created_at: required(f0, NAMES[0])?,
+            description: required(f1, NAMES[1])?,
+            emoji: required(f2, NAMES[2])?,
+            id: required(f3, NAMES[3])?,
+            is_answerable: required(f4, NAMES[4])?,
+            name: required(f5, NAMES[5])?,
+            node_id: f6.flatten(),
+            repository_id: required(f7, NAMES[7])?,
+            slug: required(f8, NAMES[8])?,
+            updated_at: required(f9, NAMES[9])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "activity", feature = "webhooks"))]
 /// Reactions
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DiscussionReactions {
-    #[serde(rename = "+1")]
     pub plus_1: i64,
-    #[serde(rename = "-1")]
     pub minus_1: i64,
     pub confused: i64,
     pub eyes: i64,
@@ -2635,6 +6129,74 @@ pub struct DiscussionReactions {
     pub rocket: i64,
     pub total_count: i64,
     pub url: String,
+}
+#[cfg(any(feature = "activity", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for DiscussionReactions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "activity", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for DiscussionReactions {
+    const NAME: &'static str = "DiscussionReactions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "+1",
+            "-1",
+            "confused",
+            "eyes",
+            "heart",
+            "hooray",
+            "laugh",
+            "rocket",
+            "total_count",
+            "url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<i64> = None;
+        let mut f4: Option<i64> = None;
+        let mut f5: Option<i64> = None;
+        let mut f6: Option<i64> = None;
+        let mut f7: Option<i64> = None;
+        let mut f8: Option<i64> = None;
+        let mut f9: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DiscussionReactions {
+            plus_1: required(f0, NAMES[0])?,
+            minus_1: required(f1, NAMES[1])?,
+            confused: required(f2, NAMES[2])?,
+            eyes: required(f3, NAMES[3])?,
+            heart: required(f4, NAMES[4])?,
+            hooray: required(f5, NAMES[5])?,
+            laugh: required(f6, NAMES[6])?,
+            rocket: required(f7, NAMES[7])?,
+            total_count: required(f8, NAMES[8])?,
+            url: required(f9, NAMES[9])?,
+        })
+    }
 }
 
 #[cfg(any(feature = "activity", feature = "webhooks"))]
@@ -2654,7 +6216,7 @@ crate::open_enum! {
 
 #[cfg(any(feature = "activity", feature = "issues", feature = "webhooks"))]
 /// Color-coded labels help you categorize and filter your issues (just like labels in Gmail).
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Label {
     /// Unique identifier for the label.
@@ -2671,6 +6233,62 @@ pub struct Label {
     /// Whether this label comes by default in a new repository.
     pub default: bool,
 }
+#[cfg(any(feature = "activity", feature = "issues", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for Label {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "activity", feature = "issues", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for Label {
+    const NAME: &'static str = "Label";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "name",
+            "description",
+            "color",
+            "default",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Label {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            name: required(f3, NAMES[3])?,
+            description: f4.flatten(),
+            color: required(f5, NAMES[5])?,
+            default: required(f6, NAMES[6])?,
+        })
+    }
+}
 
 #[cfg(
     any(
@@ -2681,7 +6299,7 @@ pub struct Label {
     )
 )]
 /// Issues are a great way to keep track of tasks, enhancements, and bugs for your projects.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Issue {
     pub id: i64,
@@ -2698,66 +6316,248 @@ pub struct Issue {
     /// State of the issue; either 'open' or 'closed'
     pub state: String,
     /// The reason for the current state
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<IssueStateReason>,
     /// Title of the issue
     pub title: String,
     /// Contents of the issue
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     pub user: Option<SimpleUser>,
     /// Labels to associate with this issue; pass one or more label names to replace the set of labels on this issue; send an empty array to clear all labels from the issue; note that the labels are silently dropped for users without push access to the repository
     pub labels: Vec<IssueLabelsItem>,
     pub assignee: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<SimpleUser>>,
     pub milestone: Option<Milestone>,
     pub locked: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_lock_reason: Option<String>,
     pub comments: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<IssuePullRequest>,
     pub closed_at: Option<crate::Timestamp>,
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_by: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_html: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_text: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline_url: Option<String>,
     /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<IssueType>,
     /// A repository on GitHub.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<Repository>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performed_via_github_app: Option<Integration>,
     /// How the author is associated with the repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author_association: Option<AuthorAssociation>,
     /// Reaction Rollup
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
     /// Sub-issues Summary
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_issues_summary: Option<SubIssuesSummary>,
     /// URL to get the parent issue of this issue, if it is a sub-issue
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_issue_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned_comment: Option<IssueComment>,
     /// Issue Dependencies Summary
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_dependencies_summary: Option<IssueDependenciesSummary>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_field_values: Option<Vec<IssueFieldValue>>,
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for Issue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for Issue {
+    const NAME: &'static str = "Issue";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "repository_url",
+            "labels_url",
+            "comments_url",
+            "events_url",
+            "html_url",
+            "number",
+            "state",
+            "state_reason",
+            "title",
+            "body",
+            "user",
+            "labels",
+            "assignee",
+            "assignees",
+            "milestone",
+            "locked",
+            "active_lock_reason",
+            "comments",
+            "pull_request",
+            "closed_at",
+            "created_at",
+            "updated_at",
+            "draft",
+            "closed_by",
+            "body_html",
+            "body_text",
+            "timeline_url",
+            "type",
+            "repository",
+            "performed_via_github_app",
+            "author_association",
+            "reactions",
+            "sub_issues_summary",
+            "parent_issue_url",
+            "pinned_comment",
+            "issue_dependencies_summary",
+            "issue_field_values",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<i64> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<Option<IssueStateReason>> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<SimpleUser>> = None;
+        let mut f14: Option<Vec<IssueLabelsItem>> = None;
+        let mut f15: Option<Option<SimpleUser>> = None;
+        let mut f16: Option<Option<Vec<SimpleUser>>> = None;
+        let mut f17: Option<Option<Milestone>> = None;
+        let mut f18: Option<bool> = None;
+        let mut f19: Option<Option<String>> = None;
+        let mut f20: Option<i64> = None;
+        let mut f21: Option<Option<IssuePullRequest>> = None;
+        let mut f22: Option<Option<crate::Timestamp>> = None;
+        let mut f23: Option<crate::Timestamp> = None;
+        let mut f24: Option<crate::Timestamp> = None;
+        let mut f25: Option<Option<bool>> = None;
+        let mut f26: Option<Option<SimpleUser>> = None;
+        let mut f27: Option<Option<String>> = None;
+        let mut f28: Option<Option<String>> = None;
+        let mut f29: Option<Option<String>> = None;
+        let mut f30: Option<Option<IssueType>> = None;
+        let mut f31: Option<Option<Repository>> = None;
+        let mut f32: Option<Option<Integration>> = None;
+        let mut f33: Option<Option<AuthorAssociation>> = None;
+        let mut f34: Option<Option<ReactionRollup>> = None;
+        let mut f35: Option<Option<SubIssuesSummary>> = None;
+        let mut f36: Option<Option<String>> = None;
+        let mut f37: Option<Option<IssueComment>> = None;
+        let mut f38: Option<Option<IssueDependenciesSummary>> = None;
+        let mut f39: Option<Option<Vec<IssueFieldValue>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                33 => put(&mut f33, &mut map, NAMES[33])?,
+                34 => put(&mut f34, &mut map, NAMES[34])?,
+                35 => put(&mut f35, &mut map, NAMES[35])?,
+                36 => put(&mut f36, &mut map, NAMES[36])?,
+                37 => put(&mut f37, &mut map, NAMES[37])?,
+                38 => put(&mut f38, &mut map, NAMES[38])?,
+                39 => put(&mut f39, &mut map, NAMES[39])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Issue {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            repository_url: required(f3, NAMES[3])?,
+            labels_url: required(f4, NAMES[4])?,
+            comments_url: required(f5, NAMES[5])?,
+            events_url: required(f6, NAMES[6])?,
+            html_url: required(f7, NAMES[7])?,
+            number: required(f8, NAMES[8])?,
+            state: required(f9, NAMES[9])?,
+            state_reason: f10.flatten(),
+            title: required(f11, NAMES[11])?,
+            body: f12.flatten(),
+            user: f13.flatten(),
+            labels: required(f14, NAMES[14])?,
+            assignee: f15.flatten(),
+            assignees: f16.flatten(),
+            milestone: f17.flatten(),
+            locked: required(f18, NAMES[18])?,
+            active_lock_reason: f19.flatten(),
+            comments: required(f20, NAMES[20])?,
+            pull_request: f21.flatten(),
+            closed_at: f22.flatten(),
+            created_at: required(f23, NAMES[23])?,
+            updated_at: required(f24, NAMES[24])?,
+            draft: f25.flatten(),
+            closed_by: f26.flatten(),
+            body_html: f27.flatten(),
+            body_text: f28.flatten(),
+            timeline_url: f29.flatten(),
+            r#type: f30.flatten(),
+            repository: f31.flatten(),
+            performed_via_github_app: f32.flatten(),
+            author_association: f33.flatten(),
+            reactions: f34.flatten(),
+            sub_issues_summary: f35.flatten(),
+            parent_issue_url: f36.flatten(),
+            pinned_comment: f37.flatten(),
+            issue_dependencies_summary: f38.flatten(),
+            issue_field_values: f39.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -2839,23 +6639,86 @@ impl From<IssueLabelsItemVariant1> for IssueLabelsItem {
         feature = "webhooks"
     )
 )]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssueLabelsItemVariant1 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<bool>,
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for IssueLabelsItemVariant1 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for IssueLabelsItemVariant1 {
+    const NAME: &'static str = "IssueLabelsItemVariant1";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "name",
+            "description",
+            "color",
+            "default",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssueLabelsItemVariant1 {
+            id: f0.flatten(),
+            node_id: f1.flatten(),
+            url: f2.flatten(),
+            name: f3.flatten(),
+            description: f4.flatten(),
+            color: f5.flatten(),
+            default: f6.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -2871,7 +6734,7 @@ pub struct IssueLabelsItemVariant1 {
     )
 )]
 /// A collection of related issues and pull requests.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Milestone {
     pub url: String,
@@ -2893,6 +6756,120 @@ pub struct Milestone {
     pub updated_at: crate::Timestamp,
     pub closed_at: Option<crate::Timestamp>,
     pub due_on: Option<crate::Timestamp>,
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "code-scanning",
+        feature = "issues",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for Milestone {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "code-scanning",
+        feature = "issues",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for Milestone {
+    const NAME: &'static str = "Milestone";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "html_url",
+            "labels_url",
+            "id",
+            "node_id",
+            "number",
+            "state",
+            "title",
+            "description",
+            "creator",
+            "open_issues",
+            "closed_issues",
+            "created_at",
+            "updated_at",
+            "closed_at",
+            "due_on",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<i64> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<i64> = None;
+        let mut f6: Option<MilestoneState> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<SimpleUser>> = None;
+        let mut f10: Option<i64> = None;
+        let mut f11: Option<i64> = None;
+        let mut f12: Option<crate::Timestamp> = None;
+        let mut f13: Option<crate::Timestamp> = None;
+        let mut f14: Option<Option<crate::Timestamp>> = None;
+        let mut f15: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Milestone {
+            url: required(f0, NAMES[0])?,
+            html_url: required(f1, NAMES[1])?,
+            labels_url: required(f2, NAMES[2])?,
+            id: required(f3, NAMES[3])?,
+            node_id: required(f4, NAMES[4])?,
+            number: required(f5, NAMES[5])?,
+            state: required(f6, NAMES[6])?,
+            title: required(f7, NAMES[7])?,
+            description: f8.flatten(),
+            creator: f9.flatten(),
+            open_issues: required(f10, NAMES[10])?,
+            closed_issues: required(f11, NAMES[11])?,
+            created_at: required(f12, NAMES[12])?,
+            updated_at: required(f13, NAMES[13])?,
+            closed_at: f14.flatten(),
+            due_on: f15.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -2921,15 +6898,78 @@ crate::open_enum! {
         feature = "webhooks"
     )
 )]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssuePullRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_at: Option<crate::Timestamp>,
     pub diff_url: Option<String>,
     pub html_url: Option<String>,
     pub patch_url: Option<String>,
     pub url: Option<String>,
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for IssuePullRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for IssuePullRequest {
+    const NAME: &'static str = "IssuePullRequest";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "merged_at",
+            "diff_url",
+            "html_url",
+            "patch_url",
+            "url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<crate::Timestamp>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssuePullRequest {
+            merged_at: f0.flatten(),
+            diff_url: f1.flatten(),
+            html_url: f2.flatten(),
+            patch_url: f3.flatten(),
+            url: f4.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -2944,7 +6984,7 @@ pub struct IssuePullRequest {
     )
 )]
 /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssueType {
     /// The unique identifier of the issue type.
@@ -2956,17 +6996,93 @@ pub struct IssueType {
     /// The description of the issue type.
     pub description: Option<String>,
     /// The color of the issue type.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<IssueTypeColor>,
     /// The time the issue type created.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<crate::Timestamp>,
     /// The time the issue type last updated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
     /// The enabled state of the issue type.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_enabled: Option<bool>,
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "orgs",
+        feature = "projects",
+        feature = "repos",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for IssueType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "orgs",
+        feature = "projects",
+        feature = "repos",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for IssueType {
+    const NAME: &'static str = "IssueType";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "name",
+            "description",
+            "color",
+            "created_at",
+            "updated_at",
+            "is_enabled",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<IssueTypeColor>> = None;
+        let mut f5: Option<Option<crate::Timestamp>> = None;
+        let mut f6: Option<Option<crate::Timestamp>> = None;
+        let mut f7: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssueType {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            name: required(f2, NAMES[2])?,
+            description: f3.flatten(),
+            color: f4.flatten(),
+            created_at: f5.flatten(),
+            updated_at: f6.flatten(),
+            is_enabled: f7.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -3018,14 +7134,12 @@ crate::open_enum! {
     )
 )]
 /// Reaction Rollup
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ReactionRollup {
     pub url: String,
     pub total_count: i64,
-    #[serde(rename = "+1")]
     pub plus_1: i64,
-    #[serde(rename = "-1")]
     pub minus_1: i64,
     pub laugh: i64,
     pub confused: i64,
@@ -3033,6 +7147,94 @@ pub struct ReactionRollup {
     pub hooray: i64,
     pub eyes: i64,
     pub rocket: i64,
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for ReactionRollup {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for ReactionRollup {
+    const NAME: &'static str = "ReactionRollup";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "total_count",
+            "+1",
+            "-1",
+            "laugh",
+            "confused",
+            "heart",
+            "hooray",
+            "eyes",
+            "rocket",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<i64> = None;
+        let mut f4: Option<i64> = None;
+        let mut f5: Option<i64> = None;
+        let mut f6: Option<i64> = None;
+        let mut f7: Option<i64> = None;
+        let mut f8: Option<i64> = None;
+        let mut f9: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ReactionRollup {
+            url: required(f0, NAMES[0])?,
+            total_count: required(f1, NAMES[1])?,
+            plus_1: required(f2, NAMES[2])?,
+            minus_1: required(f3, NAMES[3])?,
+            laugh: required(f4, NAMES[4])?,
+            confused: required(f5, NAMES[5])?,
+            heart: required(f6, NAMES[6])?,
+            hooray: required(f7, NAMES[7])?,
+            eyes: required(f8, NAMES[8])?,
+            rocket: required(f9, NAMES[9])?,
+        })
+    }
 }
 
 #[cfg(
@@ -3045,12 +7247,64 @@ pub struct ReactionRollup {
     )
 )]
 /// Sub-issues Summary
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SubIssuesSummary {
     pub total: i64,
     pub completed: i64,
     pub percent_completed: i64,
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for SubIssuesSummary {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for SubIssuesSummary {
+    const NAME: &'static str = "SubIssuesSummary";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total", "completed", "percent_completed"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SubIssuesSummary {
+            total: required(f0, NAMES[0])?,
+            completed: required(f1, NAMES[1])?,
+            percent_completed: required(f2, NAMES[2])?,
+        })
+    }
 }
 
 #[cfg(
@@ -3063,7 +7317,7 @@ pub struct SubIssuesSummary {
     )
 )]
 /// Comments provide a way for people to collaborate on an issue.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssueComment {
     /// Unique identifier of the issue comment
@@ -3072,11 +7326,8 @@ pub struct IssueComment {
     /// URL for the issue comment
     pub url: String,
     /// Contents of the issue comment
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_text: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_html: Option<String>,
     pub html_url: String,
     pub user: Option<SimpleUser>,
@@ -3084,19 +7335,122 @@ pub struct IssueComment {
     pub updated_at: crate::Timestamp,
     pub issue_url: String,
     /// How the author is associated with the repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author_association: Option<AuthorAssociation>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performed_via_github_app: Option<Integration>,
     /// Reaction Rollup
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
     /// Context around who pinned an issue comment and when it was pinned.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<NullablePinnedIssueComment>,
     /// Details about why an issue comment was minimized.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimized: Option<NullableIssueCommentMinimized>,
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for IssueComment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for IssueComment {
+    const NAME: &'static str = "IssueComment";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "body",
+            "body_text",
+            "body_html",
+            "html_url",
+            "user",
+            "created_at",
+            "updated_at",
+            "issue_url",
+            "author_association",
+            "performed_via_github_app",
+            "reactions",
+            "pin",
+            "minimized",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<Option<SimpleUser>> = None;
+        let mut f8: Option<crate::Timestamp> = None;
+        let mut f9: Option<crate::Timestamp> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<Option<AuthorAssociation>> = None;
+        let mut f12: Option<Option<Integration>> = None;
+        let mut f13: Option<Option<ReactionRollup>> = None;
+        let mut f14: Option<Option<NullablePinnedIssueComment>> = None;
+        let mut f15: Option<Option<NullableIssueCommentMinimized>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssueComment {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            body: f3.flatten(),
+            body_text: f4.flatten(),
+            body_html: f5.flatten(),
+            html_url: required(f6, NAMES[6])?,
+            user: f7.flatten(),
+            created_at: required(f8, NAMES[8])?,
+            updated_at: required(f9, NAMES[9])?,
+            issue_url: required(f10, NAMES[10])?,
+            author_association: f11.flatten(),
+            performed_via_github_app: f12.flatten(),
+            reactions: f13.flatten(),
+            pin: f14.flatten(),
+            minimized: f15.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -3109,11 +7463,60 @@ pub struct IssueComment {
     )
 )]
 /// Context around who pinned an issue comment and when it was pinned.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct NullablePinnedIssueComment {
     pub pinned_at: crate::Timestamp,
     pub pinned_by: Option<SimpleUser>,
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for NullablePinnedIssueComment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for NullablePinnedIssueComment {
+    const NAME: &'static str = "NullablePinnedIssueComment";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["pinned_at", "pinned_by"];
+        let mut next = 0;
+        let mut f0: Option<crate::Timestamp> = None;
+        let mut f1: Option<Option<SimpleUser>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(NullablePinnedIssueComment {
+            pinned_at: required(f0, NAMES[0])?,
+            pinned_by: f1.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -3126,11 +7529,57 @@ pub struct NullablePinnedIssueComment {
     )
 )]
 /// Details about why an issue comment was minimized.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct NullableIssueCommentMinimized {
     /// The reason the comment was minimized.
     pub reason: Option<String>,
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for NullableIssueCommentMinimized {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for NullableIssueCommentMinimized {
+    const NAME: &'static str = "NullableIssueCommentMinimized";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["reason"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(NullableIssueCommentMinimized {
+            reason: f0.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -3143,13 +7592,73 @@ pub struct NullableIssueCommentMinimized {
     )
 )]
 /// Issue Dependencies Summary
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssueDependenciesSummary {
     pub blocked_by: i64,
     pub blocking: i64,
     pub total_blocked_by: i64,
     pub total_blocking: i64,
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for IssueDependenciesSummary {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for IssueDependenciesSummary {
+    const NAME: &'static str = "IssueDependenciesSummary";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "blocked_by",
+            "blocking",
+            "total_blocked_by",
+            "total_blocking",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssueDependenciesSummary {
+            blocked_by: required(f0, NAMES[0])?,
+            blocking: required(f1, NAMES[1])?,
+            total_blocked_by: required(f2, NAMES[2])?,
+            total_blocking: required(f3, NAMES[3])?,
+        })
+    }
 }
 
 #[cfg(
@@ -3162,13 +7671,12 @@ pub struct IssueDependenciesSummary {
     )
 )]
 /// A value assigned to an issue field
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssueFieldValue {
     /// Unique identifier for the issue field.
     pub issue_field_id: i64,
     /// The human-readable name of the issue field.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_field_name: Option<String>,
     pub node_id: String,
     /// The data type of the issue field
@@ -3176,11 +7684,81 @@ pub struct IssueFieldValue {
     /// The value of the issue field
     pub value: Option<IntegerOrNumberOrString>,
     /// Details about the selected option (only present for single_select fields)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_select_option: Option<IssueFieldValueSingleSelectOption>,
     /// Details about the selected options
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_select_options: Option<Vec<IssueFieldValueSingleSelectOption>>,
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for IssueFieldValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for IssueFieldValue {
+    const NAME: &'static str = "IssueFieldValue";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "issue_field_id",
+            "issue_field_name",
+            "node_id",
+            "data_type",
+            "value",
+            "single_select_option",
+            "multi_select_options",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<IssueFieldDataType> = None;
+        let mut f4: Option<Option<IntegerOrNumberOrString>> = None;
+        let mut f5: Option<Option<IssueFieldValueSingleSelectOption>> = None;
+        let mut f6: Option<Option<Vec<IssueFieldValueSingleSelectOption>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssueFieldValue {
+            issue_field_id: required(f0, NAMES[0])?,
+            issue_field_name: f1.flatten(),
+            node_id: required(f2, NAMES[2])?,
+            data_type: required(f3, NAMES[3])?,
+            value: f4.flatten(),
+            single_select_option: f5.flatten(),
+            multi_select_options: f6.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -3308,7 +7886,7 @@ impl From<i64> for IntegerOrNumberOrString {
     )
 )]
 /// Details about the selected option (only present for single_select fields)
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IssueFieldValueSingleSelectOption {
     /// Unique identifier for the option.
@@ -3317,6 +7895,58 @@ pub struct IssueFieldValueSingleSelectOption {
     pub name: String,
     /// The color of the option
     pub color: String,
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for IssueFieldValueSingleSelectOption {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for IssueFieldValueSingleSelectOption {
+    const NAME: &'static str = "IssueFieldValueSingleSelectOption";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "name", "color"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(IssueFieldValueSingleSelectOption {
+            id: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            color: required(f2, NAMES[2])?,
+        })
+    }
 }
 
 #[cfg(
@@ -3328,7 +7958,7 @@ pub struct IssueFieldValueSingleSelectOption {
     )
 )]
 /// Pull Request Minimal
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestMinimal {
     pub id: i64,
@@ -3337,6 +7967,62 @@ pub struct PullRequestMinimal {
     pub head: PullRequestMinimalHead,
     pub base: PullRequestMinimalBase,
 }
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "checks",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for PullRequestMinimal {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "checks",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestMinimal {
+    const NAME: &'static str = "PullRequestMinimal";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "number", "url", "head", "base"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<PullRequestMinimalHead> = None;
+        let mut f4: Option<PullRequestMinimalBase> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestMinimal {
+            id: required(f0, NAMES[0])?,
+            number: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            head: required(f3, NAMES[3])?,
+            base: required(f4, NAMES[4])?,
+        })
+    }
+}
 
 #[cfg(
     any(
@@ -3347,13 +8033,65 @@ pub struct PullRequestMinimal {
         feature = "webhooks"
     )
 )]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestMinimalHead {
     pub r#ref: String,
     pub sha: String,
     pub repo: Option<PullRequestMinimalHeadRepo>,
 }
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "checks",
+        feature = "pulls",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for PullRequestMinimalHead {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "checks",
+        feature = "pulls",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestMinimalHead {
+    const NAME: &'static str = "PullRequestMinimalHead";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["ref", "sha", "repo"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<PullRequestMinimalHeadRepo>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestMinimalHead {
+            r#ref: required(f0, NAMES[0])?,
+            sha: required(f1, NAMES[1])?,
+            repo: f2.flatten(),
+        })
+    }
+}
 
 #[cfg(
     any(
@@ -3364,13 +8102,65 @@ pub struct PullRequestMinimalHead {
         feature = "webhooks"
     )
 )]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestMinimalHeadRepo {
     pub id: i64,
     pub url: String,
     pub name: String,
 }
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "checks",
+        feature = "pulls",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for PullRequestMinimalHeadRepo {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "checks",
+        feature = "pulls",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestMinimalHeadRepo {
+    const NAME: &'static str = "PullRequestMinimalHeadRepo";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "url", "name"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestMinimalHeadRepo {
+            id: required(f0, NAMES[0])?,
+            url: required(f1, NAMES[1])?,
+            name: required(f2, NAMES[2])?,
+        })
+    }
+}
 
 #[cfg(
     any(
@@ -3381,16 +8171,68 @@ pub struct PullRequestMinimalHeadRepo {
         feature = "webhooks"
     )
 )]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestMinimalBase {
     pub r#ref: String,
     pub sha: String,
     pub repo: PullRequestMinimalHeadRepo,
 }
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "checks",
+        feature = "pulls",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for PullRequestMinimalBase {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "checks",
+        feature = "pulls",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestMinimalBase {
+    const NAME: &'static str = "PullRequestMinimalBase";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["ref", "sha", "repo"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<PullRequestMinimalHeadRepo> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestMinimalBase {
+            r#ref: required(f0, NAMES[0])?,
+            sha: required(f1, NAMES[1])?,
+            repo: required(f2, NAMES[2])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "activity", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestReviewCommentEventCommentLinks {
     /// Link
@@ -3398,8 +8240,44 @@ pub struct PullRequestReviewCommentEventCommentLinks {
     /// Link
     pub pull_request: PullRequestReviewCommentEventCommentLinksHtml,
     /// Link
-    #[serde(rename = "self")]
     pub self_: PullRequestReviewCommentEventCommentLinksHtml,
+}
+#[cfg(any(feature = "activity", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for PullRequestReviewCommentEventCommentLinks {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "activity", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for PullRequestReviewCommentEventCommentLinks {
+    const NAME: &'static str = "PullRequestReviewCommentEventCommentLinks";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["html", "pull_request", "self"];
+        let mut next = 0;
+        let mut f0: Option<PullRequestReviewCommentEventCommentLinksHtml> = None;
+        let mut f1: Option<PullRequestReviewCommentEventCommentLinksHtml> = None;
+        let mut f2: Option<PullRequestReviewCommentEventCommentLinksHtml> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestReviewCommentEventCommentLinks {
+            html: required(f0, NAMES[0])?,
+            pull_request: required(f1, NAMES[1])?,
+            self_: required(f2, NAMES[2])?,
+        })
+    }
 }
 
 #[cfg(
@@ -3411,37 +8289,141 @@ pub struct PullRequestReviewCommentEventCommentLinks {
     )
 )]
 /// Link
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestReviewCommentEventCommentLinksHtml {
     pub href: String,
 }
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "pulls",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for PullRequestReviewCommentEventCommentLinksHtml {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "pulls",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de>
+for PullRequestReviewCommentEventCommentLinksHtml {
+    const NAME: &'static str = "PullRequestReviewCommentEventCommentLinksHtml";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["href"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestReviewCommentEventCommentLinksHtml {
+            href: required(f0, NAMES[0])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "activity", feature = "webhooks"))]
 /// Reactions
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestReviewCommentEventCommentReactions {
-    #[serde(rename = "+1", default, skip_serializing_if = "Option::is_none")]
     pub plus_1: Option<i64>,
-    #[serde(rename = "-1", default, skip_serializing_if = "Option::is_none")]
     pub minus_1: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confused: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eyes: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heart: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooray: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub laugh: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rocket: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+}
+#[cfg(any(feature = "activity", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for PullRequestReviewCommentEventCommentReactions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "activity", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for PullRequestReviewCommentEventCommentReactions {
+    const NAME: &'static str = "PullRequestReviewCommentEventCommentReactions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "+1",
+            "-1",
+            "confused",
+            "eyes",
+            "heart",
+            "hooray",
+            "laugh",
+            "rocket",
+            "total_count",
+            "url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<i64>> = None;
+        let mut f3: Option<Option<i64>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        let mut f5: Option<Option<i64>> = None;
+        let mut f6: Option<Option<i64>> = None;
+        let mut f7: Option<Option<i64>> = None;
+        let mut f8: Option<Option<i64>> = None;
+        let mut f9: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestReviewCommentEventCommentReactions {
+            plus_1: f0.flatten(),
+            minus_1: f1.flatten(),
+            confused: f2.flatten(),
+            eyes: f3.flatten(),
+            heart: f4.flatten(),
+            hooray: f5.flatten(),
+            laugh: f6.flatten(),
+            rocket: f7.flatten(),
+            total_count: f8.flatten(),
+            url: f9.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -3452,16 +8434,63 @@ pub struct PullRequestReviewCommentEventCommentReactions {
         feature = "webhooks"
     )
 )]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestReviewEventReviewLinks {
     pub html: PullRequestReviewCommentEventCommentLinksHtml,
     pub pull_request: PullRequestReviewCommentEventCommentLinksHtml,
 }
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "pulls",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for PullRequestReviewEventReviewLinks {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "pulls",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReviewEventReviewLinks {
+    const NAME: &'static str = "PullRequestReviewEventReviewLinks";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["html", "pull_request"];
+        let mut next = 0;
+        let mut f0: Option<PullRequestReviewCommentEventCommentLinksHtml> = None;
+        let mut f1: Option<PullRequestReviewCommentEventCommentLinksHtml> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestReviewEventReviewLinks {
+            html: required(f0, NAMES[0])?,
+            pull_request: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "activity", feature = "repos"))]
 /// Data related to a release.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ReleaseAsset {
     pub url: String,
@@ -3480,6 +8509,90 @@ pub struct ReleaseAsset {
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
     pub uploader: Option<SimpleUser>,
+}
+#[cfg(any(feature = "activity", feature = "repos"))]
+impl<'de> serde::Deserialize<'de> for ReleaseAsset {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "activity", feature = "repos"))]
+impl<'de> crate::runtime::de::FromMap<'de> for ReleaseAsset {
+    const NAME: &'static str = "ReleaseAsset";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "browser_download_url",
+            "id",
+            "node_id",
+            "name",
+            "label",
+            "state",
+            "content_type",
+            "size",
+            "digest",
+            "download_count",
+            "created_at",
+            "updated_at",
+            "uploader",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<ReleaseAssetState> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<i64> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<i64> = None;
+        let mut f11: Option<crate::Timestamp> = None;
+        let mut f12: Option<crate::Timestamp> = None;
+        let mut f13: Option<Option<SimpleUser>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ReleaseAsset {
+            url: required(f0, NAMES[0])?,
+            browser_download_url: required(f1, NAMES[1])?,
+            id: required(f2, NAMES[2])?,
+            node_id: required(f3, NAMES[3])?,
+            name: required(f4, NAMES[4])?,
+            label: f5.flatten(),
+            state: required(f6, NAMES[6])?,
+            content_type: required(f7, NAMES[7])?,
+            size: required(f8, NAMES[8])?,
+            digest: f9.flatten(),
+            download_count: required(f10, NAMES[10])?,
+            created_at: required(f11, NAMES[11])?,
+            updated_at: required(f12, NAMES[12])?,
+            uploader: f13.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "activity", feature = "repos"))]
@@ -3504,25 +8617,87 @@ crate::open_enum! {
         feature = "secret-scanning"
     )
 )]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActivityListPublicEventsError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub documentation_url: Option<String>,
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "billing",
+        feature = "campaigns",
+        feature = "code-quality",
+        feature = "code-scanning",
+        feature = "codespaces",
+        feature = "dependency-graph",
+        feature = "issues",
+        feature = "pulls",
+        feature = "repos",
+        feature = "search",
+        feature = "secret-scanning"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for ActivityListPublicEventsError503 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "billing",
+        feature = "campaigns",
+        feature = "code-quality",
+        feature = "code-scanning",
+        feature = "codespaces",
+        feature = "dependency-graph",
+        feature = "issues",
+        feature = "pulls",
+        feature = "repos",
+        feature = "search",
+        feature = "secret-scanning"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for ActivityListPublicEventsError503 {
+    const NAME: &'static str = "ActivityListPublicEventsError503";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["code", "message", "documentation_url"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActivityListPublicEventsError503 {
+            code: f0.flatten(),
+            message: f1.flatten(),
+            documentation_url: f2.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "gists", feature = "users"))]
 /// Public User
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PublicUser {
     pub login: String,
     pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
     pub node_id: String,
     pub avatar_url: String,
@@ -3545,11 +8720,9 @@ pub struct PublicUser {
     pub blog: Option<String>,
     pub location: Option<String>,
     pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_email: Option<String>,
     pub hireable: Option<bool>,
     pub bio: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub twitter_username: Option<String>,
     pub public_repos: i64,
     pub public_gists: i64,
@@ -3557,28 +8730,249 @@ pub struct PublicUser {
     pub following: i64,
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<PublicUserPlan>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_gists: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_private_repos: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owned_private_repos: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk_usage: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collaborators: Option<i64>,
+}
+#[cfg(any(feature = "gists", feature = "users"))]
+impl<'de> serde::Deserialize<'de> for PublicUser {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "gists", feature = "users"))]
+impl<'de> crate::runtime::de::FromMap<'de> for PublicUser {
+    const NAME: &'static str = "PublicUser";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "login",
+            "id",
+            "user_view_type",
+            "node_id",
+            "avatar_url",
+            "gravatar_id",
+            "url",
+            "html_url",
+            "followers_url",
+            "following_url",
+            "gists_url",
+            "starred_url",
+            "subscriptions_url",
+            "organizations_url",
+            "repos_url",
+            "events_url",
+            "received_events_url",
+            "type",
+            "site_admin",
+            "name",
+            "company",
+            "blog",
+            "location",
+            "email",
+            "notification_email",
+            "hireable",
+            "bio",
+            "twitter_username",
+            "public_repos",
+            "public_gists",
+            "followers",
+            "following",
+            "created_at",
+            "updated_at",
+            "plan",
+            "private_gists",
+            "total_private_repos",
+            "owned_private_repos",
+            "disk_usage",
+            "collaborators",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<String> = None;
+        let mut f13: Option<String> = None;
+        let mut f14: Option<String> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<String> = None;
+        let mut f18: Option<bool> = None;
+        let mut f19: Option<Option<String>> = None;
+        let mut f20: Option<Option<String>> = None;
+        let mut f21: Option<Option<String>> = None;
+        let mut f22: Option<Option<String>> = None;
+        let mut f23: Option<Option<String>> = None;
+        let mut f24: Option<Option<String>> = None;
+        let mut f25: Option<Option<bool>> = None;
+        let mut f26: Option<Option<String>> = None;
+        let mut f27: Option<Option<String>> = None;
+        let mut f28: Option<i64> = None;
+        let mut f29: Option<i64> = None;
+        let mut f30: Option<i64> = None;
+        let mut f31: Option<i64> = None;
+        let mut f32: Option<crate::Timestamp> = None;
+        let mut f33: Option<crate::Timestamp> = None;
+        let mut f34: Option<Option<PublicUserPlan>> = None;
+        let mut f35: Option<Option<i64>> = None;
+        let mut f36: Option<Option<i64>> = None;
+        let mut f37: Option<Option<i64>> = None;
+        let mut f38: Option<Option<i64>> = None;
+        let mut f39: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                33 => put(&mut f33, &mut map, NAMES[33])?,
+                34 => put(&mut f34, &mut map, NAMES[34])?,
+                35 => put(&mut f35, &mut map, NAMES[35])?,
+                36 => put(&mut f36, &mut map, NAMES[36])?,
+                37 => put(&mut f37, &mut map, NAMES[37])?,
+                38 => put(&mut f38, &mut map, NAMES[38])?,
+                39 => put(&mut f39, &mut map, NAMES[39])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PublicUser {
+            login: required(f0, NAMES[0])?,
+            id: required(f1, NAMES[1])?,
+            user_view_type: f2.flatten(),
+            node_id: required(f3, NAMES[3])?,
+            avatar_url: required(f4, NAMES[4])?,
+            gravatar_id: f5.flatten(),
+            url: required(f6, NAMES[6])?,
+            html_url: required(f7, NAMES[7])?,
+            followers_url: required(f8, NAMES[8])?,
+            following_url: required(f9, NAMES[9])?,
+            gists_url: required(f10, NAMES[10])?,
+            starred_url: required(f11, NAMES[11])?,
+            subscriptions_url: required(f12, NAMES[12])?,
+            organizations_url: required(f13, NAMES[13])?,
+            repos_url: required(f14, NAMES[14])?,
+            events_url: required(f15, NAMES[15])?,
+            received_events_url: required(f16, NAMES[16])?,
+            r#type: required(f17, NAMES[17])?,
+            site_admin: required(f18, NAMES[18])?,
+            name: f19.flatten(),
+            company: f20.flatten(),
+            blog: f21.flatten(),
+            location: f22.flatten(),
+            email: f23.flatten(),
+            notification_email: f24.flatten(),
+            hireable: f25.flatten(),
+            bio: f26.flatten(),
+            twitter_username: f27.flatten(),
+            public_repos: required(f28, NAMES[28])?,
+            public_gists: required(f29, NAMES[29])?,
+            followers: required(f30, NAMES[30])?,
+            following: required(f31, NAMES[31])?,
+            created_at: required(f32, NAMES[32])?,
+            updated_at: required(f33, NAMES[33])?,
+            plan: f34.flatten(),
+            private_gists: f35.flatten(),
+            total_private_repos: f36.flatten(),
+            owned_private_repos: f37.flatten(),
+            disk_usage: f38.flatten(),
+            collaborators: f39.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "gists", feature = "users"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PublicUserPlan {
     pub collaborators: i64,
     pub name: String,
     pub space: i64,
     pub private_repos: i64,
+}
+#[cfg(any(feature = "gists", feature = "users"))]
+impl<'de> serde::Deserialize<'de> for PublicUserPlan {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "gists", feature = "users"))]
+impl<'de> crate::runtime::de::FromMap<'de> for PublicUserPlan {
+    const NAME: &'static str = "PublicUserPlan";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["collaborators", "name", "space", "private_repos"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PublicUserPlan {
+            collaborators: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            space: required(f2, NAMES[2])?,
+            private_repos: required(f3, NAMES[3])?,
+        })
+    }
 }
 
 #[cfg(any(feature = "issues", feature = "pulls"))]
@@ -3626,7 +9020,7 @@ crate::open_enum! {
     )
 )]
 /// Minimal Repository
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MinimalRepository {
     pub id: i64,
@@ -3657,7 +9051,6 @@ pub struct MinimalRepository {
     pub git_commits_url: String,
     pub git_refs_url: String,
     pub git_tags_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_url: Option<String>,
     pub issue_comment_url: String,
     pub issue_events_url: String,
@@ -3670,7 +9063,6 @@ pub struct MinimalRepository {
     pub notifications_url: String,
     pub pulls_url: String,
     pub releases_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh_url: Option<String>,
     pub stargazers_url: String,
     pub statuses_url: String,
@@ -3679,97 +9071,54 @@ pub struct MinimalRepository {
     pub tags_url: String,
     pub teams_url: String,
     pub trees_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clone_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mirror_url: Option<String>,
     pub hooks_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub svn_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub homepage: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forks_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stargazers_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watchers_count: Option<i64>,
     /// The size of the repository, in kilobytes. Size is calculated hourly. When a repository is initially created, the size is 0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_branch: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_issues_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_template: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topics: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_issues: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_projects: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_wiki: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_pages: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_downloads: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_discussions: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pushed_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<MinimalRepositoryPermissions>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temp_clone_token: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_branch_on_merge: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscribers_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_count: Option<i64>,
     /// Code Of Conduct
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_of_conduct: Option<CodeOfConduct>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub license: Option<MinimalRepositoryLicense>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forks: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_issues: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watchers: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_forking: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_and_analysis: Option<SecurityAndAnalysis>,
     /// The custom properties that were defined for the repository. The keys are the custom property names, and the values are the corresponding custom property values.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_properties: Option<serde_json::Value>,
 }
-
 #[cfg(
     any(
         feature = "actions",
@@ -3788,19 +9137,409 @@ pub struct MinimalRepository {
         feature = "webhooks"
     )
 )]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct MinimalRepositoryPermissions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub admin: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub maintain: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub push: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub triage: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull: Option<bool>,
+impl<'de> serde::Deserialize<'de> for MinimalRepository {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "agents",
+        feature = "checks",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
+        feature = "repos",
+        feature = "search",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for MinimalRepository {
+    const NAME: &'static str = "MinimalRepository";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "name",
+            "full_name",
+            "owner",
+            "private",
+            "html_url",
+            "description",
+            "fork",
+            "url",
+            "archive_url",
+            "assignees_url",
+            "blobs_url",
+            "branches_url",
+            "collaborators_url",
+            "comments_url",
+            "commits_url",
+            "compare_url",
+            "contents_url",
+            "contributors_url",
+            "deployments_url",
+            "downloads_url",
+            "events_url",
+            "forks_url",
+            "git_commits_url",
+            "git_refs_url",
+            "git_tags_url",
+            "git_url",
+            "issue_comment_url",
+            "issue_events_url",
+            "issues_url",
+            "keys_url",
+            "labels_url",
+            "languages_url",
+            "merges_url",
+            "milestones_url",
+            "notifications_url",
+            "pulls_url",
+            "releases_url",
+            "ssh_url",
+            "stargazers_url",
+            "statuses_url",
+            "subscribers_url",
+            "subscription_url",
+            "tags_url",
+            "teams_url",
+            "trees_url",
+            "clone_url",
+            "mirror_url",
+            "hooks_url",
+            "svn_url",
+            "homepage",
+            "language",
+            "forks_count",
+            "stargazers_count",
+            "watchers_count",
+            "size",
+            "default_branch",
+            "open_issues_count",
+            "is_template",
+            "topics",
+            "has_issues",
+            "has_projects",
+            "has_wiki",
+            "has_pages",
+            "has_downloads",
+            "has_discussions",
+            "has_pull_requests",
+            "pull_request_creation_policy",
+            "archived",
+            "disabled",
+            "visibility",
+            "pushed_at",
+            "created_at",
+            "updated_at",
+            "permissions",
+            "role_name",
+            "temp_clone_token",
+            "delete_branch_on_merge",
+            "subscribers_count",
+            "network_count",
+            "code_of_conduct",
+            "license",
+            "forks",
+            "open_issues",
+            "watchers",
+            "allow_forking",
+            "web_commit_signoff_required",
+            "security_and_analysis",
+            "custom_properties",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<SimpleUser> = None;
+        let mut f5: Option<bool> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<bool> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<String> = None;
+        let mut f13: Option<String> = None;
+        let mut f14: Option<String> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<String> = None;
+        let mut f18: Option<String> = None;
+        let mut f19: Option<String> = None;
+        let mut f20: Option<String> = None;
+        let mut f21: Option<String> = None;
+        let mut f22: Option<String> = None;
+        let mut f23: Option<String> = None;
+        let mut f24: Option<String> = None;
+        let mut f25: Option<String> = None;
+        let mut f26: Option<String> = None;
+        let mut f27: Option<Option<String>> = None;
+        let mut f28: Option<String> = None;
+        let mut f29: Option<String> = None;
+        let mut f30: Option<String> = None;
+        let mut f31: Option<String> = None;
+        let mut f32: Option<String> = None;
+        let mut f33: Option<String> = None;
+        let mut f34: Option<String> = None;
+        let mut f35: Option<String> = None;
+        let mut f36: Option<String> = None;
+        let mut f37: Option<String> = None;
+        let mut f38: Option<String> = None;
+        let mut f39: Option<Option<String>> = None;
+        let mut f40: Option<String> = None;
+        let mut f41: Option<String> = None;
+        let mut f42: Option<String> = None;
+        let mut f43: Option<String> = None;
+        let mut f44: Option<String> = None;
+        let mut f45: Option<String> = None;
+        let mut f46: Option<String> = None;
+        let mut f47: Option<Option<String>> = None;
+        let mut f48: Option<Option<String>> = None;
+        let mut f49: Option<String> = None;
+        let mut f50: Option<Option<String>> = None;
+        let mut f51: Option<Option<String>> = None;
+        let mut f52: Option<Option<String>> = None;
+        let mut f53: Option<Option<i64>> = None;
+        let mut f54: Option<Option<i64>> = None;
+        let mut f55: Option<Option<i64>> = None;
+        let mut f56: Option<Option<i64>> = None;
+        let mut f57: Option<Option<String>> = None;
+        let mut f58: Option<Option<i64>> = None;
+        let mut f59: Option<Option<bool>> = None;
+        let mut f60: Option<Option<Vec<String>>> = None;
+        let mut f61: Option<Option<bool>> = None;
+        let mut f62: Option<Option<bool>> = None;
+        let mut f63: Option<Option<bool>> = None;
+        let mut f64: Option<Option<bool>> = None;
+        let mut f65: Option<Option<bool>> = None;
+        let mut f66: Option<Option<bool>> = None;
+        let mut f67: Option<Option<bool>> = None;
+        let mut f68: Option<Option<RepositoryPullRequestCreationPolicy>> = None;
+        let mut f69: Option<Option<bool>> = None;
+        let mut f70: Option<Option<bool>> = None;
+        let mut f71: Option<Option<String>> = None;
+        let mut f72: Option<Option<crate::Timestamp>> = None;
+        let mut f73: Option<Option<crate::Timestamp>> = None;
+        let mut f74: Option<Option<crate::Timestamp>> = None;
+        let mut f75: Option<Option<MinimalRepositoryPermissions>> = None;
+        let mut f76: Option<Option<String>> = None;
+        let mut f77: Option<Option<String>> = None;
+        let mut f78: Option<Option<bool>> = None;
+        let mut f79: Option<Option<i64>> = None;
+        let mut f80: Option<Option<i64>> = None;
+        let mut f81: Option<Option<CodeOfConduct>> = None;
+        let mut f82: Option<Option<MinimalRepositoryLicense>> = None;
+        let mut f83: Option<Option<i64>> = None;
+        let mut f84: Option<Option<i64>> = None;
+        let mut f85: Option<Option<i64>> = None;
+        let mut f86: Option<Option<bool>> = None;
+        let mut f87: Option<Option<bool>> = None;
+        let mut f88: Option<Option<SecurityAndAnalysis>> = None;
+        let mut f89: Option<Option<serde_json::Value>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                33 => put(&mut f33, &mut map, NAMES[33])?,
+                34 => put(&mut f34, &mut map, NAMES[34])?,
+                35 => put(&mut f35, &mut map, NAMES[35])?,
+                36 => put(&mut f36, &mut map, NAMES[36])?,
+                37 => put(&mut f37, &mut map, NAMES[37])?,
+                38 => put(&mut f38, &mut map, NAMES[38])?,
+                39 => put(&mut f39, &mut map, NAMES[39])?,
+                40 => put(&mut f40, &mut map, NAMES[40])?,
+                41 => put(&mut f41, &mut map, NAMES[41])?,
+                42 => put(&mut f42, &mut map, NAMES[42])?,
+                43 => put(&mut f43, &mut map, NAMES[43])?,
+                44 => put(&mut f44, &mut map, NAMES[44])?,
+                45 => put(&mut f45, &mut map, NAMES[45])?,
+                46 => put(&mut f46, &mut map, NAMES[46])?,
+                47 => put(&mut f47, &mut map, NAMES[47])?,
+                48 => put(&mut f48, &mut map, NAMES[48])?,
+                49 => put(&mut f49, &mut map, NAMES[49])?,
+                50 => put(&mut f50, &mut map, NAMES[50])?,
+                51 => put(&mut f51, &mut map, NAMES[51])?,
+                52 => put(&mut f52, &mut map, NAMES[52])?,
+                53 => put(&mut f53, &mut map, NAMES[53])?,
+                54 => put(&mut f54, &mut map, NAMES[54])?,
+                55 => put(&mut f55, &mut map, NAMES[55])?,
+                56 => put(&mut f56, &mut map, NAMES[56])?,
+                57 => put(&mut f57, &mut map, NAMES[57])?,
+                58 => put(&mut f58, &mut map, NAMES[58])?,
+                59 => put(&mut f59, &mut map, NAMES[59])?,
+                60 => put(&mut f60, &mut map, NAMES[60])?,
+                61 => put(&mut f61, &mut map, NAMES[61])?,
+                62 => put(&mut f62, &mut map, NAMES[62])?,
+                63 => put(&mut f63, &mut map, NAMES[63])?,
+                64 => put(&mut f64, &mut map, NAMES[64])?,
+                65 => put(&mut f65, &mut map, NAMES[65])?,
+                66 => put(&mut f66, &mut map, NAMES[66])?,
+                67 => put(&mut f67, &mut map, NAMES[67])?,
+                68 => put(&mut f68, &mut map, NAMES[68])?,
+                69 => put(&mut f69, &mut map, NAMES[69])?,
+                70 => put(&mut f70, &mut map, NAMES[70])?,
+                71 => put(&mut f71, &mut map, NAMES[71])?,
+                72 => put(&mut f72, &mut map, NAMES[72])?,
+                73 => put(&mut f73, &mut map, NAMES[73])?,
+                74 => put(&mut f74, &mut map, NAMES[74])?,
+                75 => put(&mut f75, &mut map, NAMES[75])?,
+                76 => put(&mut f76, &mut map, NAMES[76])?,
+                77 => put(&mut f77, &mut map, NAMES[77])?,
+                78 => put(&mut f78, &mut map, NAMES[78])?,
+                79 => put(&mut f79, &mut map, NAMES[79])?,
+                80 => put(&mut f80, &mut map, NAMES[80])?,
+                81 => put(&mut f81, &mut map, NAMES[81])?,
+                82 => put(&mut f82, &mut map, NAMES[82])?,
+                83 => put(&mut f83, &mut map, NAMES[83])?,
+                84 => put(&mut f84, &mut map, NAMES[84])?,
+                85 => put(&mut f85, &mut map, NAMES[85])?,
+                86 => put(&mut f86, &mut map, NAMES[86])?,
+                87 => put(&mut f87, &mut map, NAMES[87])?,
+                88 => put(&mut f88, &mut map, NAMES[88])?,
+                89 => put(&mut f89, &mut map, NAMES[89])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(MinimalRepository {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            name: required(f2, NAMES[2])?,
+            full_name: required(f3, NAMES[3])?,
+            owner: required(f4, NAMES[4])?,
+            private: required(f5, NAMES[5])?,
+            html_url: required(f6, NAMES[6])?,
+            description: f7.flatten(),
+            fork: required(f8, NAMES[8])?,
+            url: required(f9, NAMES[9])?,
+            archive_url: required(f10, NAMES[10])?,
+            assignees_url: required(f11, NAMES[11])?,
+            blobs_url: required(f12, NAMES[12])?,
+            branches_url: required(f13, NAMES[13])?,
+            collaborators_url: required(f14, NAMES[14])?,
+            comments_url: required(f15, NAMES[15])?,
+            commits_url: required(f16, NAMES[16])?,
+            compare_url: required(f17, NAMES[17])?,
+            contents_url: required(f18, NAMES[18])?,
+            contributors_url: required(f19, NAMES[19])?,
+            deployments_url: required(f20, NAMES[20])?,
+            downloads_url: required(f21, NAMES[21])?,
+            events_url: required(f22, NAMES[22])?,
+            forks_url: required(f23, NAMES[23])?,
+            git_commits_url: required(f24, NAMES[24])?,
+            git_refs_url: required(f25, NAMES[25])?,
+            git_tags_url: required(f26, NAMES[26])?,
+            git_url: f27.flatten(),
+            issue_comment_url: required(f28, NAMES[28])?,
+            issue_events_url: required(f29, NAMES[29])?,
+            issues_url: required(f30, NAMES[30])?,
+            keys_url: required(f31, NAMES[31])?,
+            labels_url: required(f32, NAMES[32])?,
+            languages_url: required(f33, NAMES[33])?,
+            merges_url: required(f34, NAMES[34])?,
+            milestones_url: required(f35, NAMES[35])?,
+            notifications_url: required(f36, NAMES[36])?,
+            pulls_url: required(f37, NAMES[37])?,
+            releases_url: required(f38, NAMES[38])?,
+            ssh_url: f39.flatten(),
+            stargazers_url: required(f40, NAMES[40])?,
+            statuses_url: required(f41, NAMES[41])?,
+            subscribers_url: required(f42, NAMES[42])?,
+            subscription_url: required(f43, NAMES[43])?,
+            tags_url: required(f44, NAMES[44])?,
+            teams_url: required(f45, NAMES[45])?,
+            trees_url: required(f46, NAMES[46])?,
+            clone_url: f47.flatten(),
+            mirror_url: f48.flatten(),
+            hooks_url: required(f49, NAMES[49])?,
+            svn_url: f50.flatten(),
+            homepage: f51.flatten(),
+            language: f52.flatten(),
+            forks_count: f53.flatten(),
+            stargazers_count: f54.flatten(),
+            watchers_count: f55.flatten(),
+            size: f56.flatten(),
+            default_branch: f57.flatten(),
+            open_issues_count: f58.flatten(),
+            is_template: f59.flatten(),
+            topics: f60.flatten(),
+            has_issues: f61.flatten(),
+            has_projects: f62.flatten(),
+            has_wiki: f63.flatten(),
+            has_pages: f64.flatten(),
+            has_downloads: f65.flatten(),
+            has_discussions: f66.flatten(),
+            has_pull_requests: f67.flatten(),
+            pull_request_creation_policy: f68.flatten(),
+            archived: f69.flatten(),
+            disabled: f70.flatten(),
+            visibility: f71.flatten(),
+            pushed_at: f72.flatten(),
+            created_at: f73.flatten(),
+            updated_at: f74.flatten(),
+            permissions: f75.flatten(),
+            role_name: f76.flatten(),
+            temp_clone_token: f77.flatten(),
+            delete_branch_on_merge: f78.flatten(),
+            subscribers_count: f79.flatten(),
+            network_count: f80.flatten(),
+            code_of_conduct: f81.flatten(),
+            license: f82.flatten(),
+            forks: f83.flatten(),
+            open_issues: f84.flatten(),
+            watchers: f85.flatten(),
+            allow_forking: f86.flatten(),
+            web_commit_signoff_required: f87.flatten(),
+            security_and_analysis: f88.flatten(),
+            custom_properties: f89.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -3821,19 +9560,194 @@ pub struct MinimalRepositoryPermissions {
         feature = "webhooks"
     )
 )]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct MinimalRepositoryPermissions {
+    pub admin: Option<bool>,
+    pub maintain: Option<bool>,
+    pub push: Option<bool>,
+    pub triage: Option<bool>,
+    pub pull: Option<bool>,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "agents",
+        feature = "checks",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
+        feature = "repos",
+        feature = "search",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for MinimalRepositoryPermissions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "agents",
+        feature = "checks",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
+        feature = "repos",
+        feature = "search",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for MinimalRepositoryPermissions {
+    const NAME: &'static str = "MinimalRepositoryPermissions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["admin", "maintain", "push", "triage", "pull"];
+        let mut next = 0;
+        let mut f0: Option<Option<bool>> = None;
+        let mut f1: Option<Option<bool>> = None;
+        let mut f2: Option<Option<bool>> = None;
+        let mut f3: Option<Option<bool>> = None;
+        let mut f4: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(MinimalRepositoryPermissions {
+            admin: f0.flatten(),
+            maintain: f1.flatten(),
+            push: f2.flatten(),
+            triage: f3.flatten(),
+            pull: f4.flatten(),
+        })
+    }
+}
+
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "agents",
+        feature = "checks",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
+        feature = "repos",
+        feature = "search",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MinimalRepositoryLicense {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spdx_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "agents",
+        feature = "checks",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
+        feature = "repos",
+        feature = "search",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for MinimalRepositoryLicense {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "agents",
+        feature = "checks",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
+        feature = "repos",
+        feature = "search",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for MinimalRepositoryLicense {
+    const NAME: &'static str = "MinimalRepositoryLicense";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["key", "name", "spdx_id", "url", "node_id"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(MinimalRepositoryLicense {
+            key: f0.flatten(),
+            name: f1.flatten(),
+            spdx_id: f2.flatten(),
+            url: f3.flatten(),
+            node_id: f4.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -3855,39 +9769,135 @@ pub struct MinimalRepositoryLicense {
         feature = "webhooks"
     )
 )]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecurityAndAnalysis {
     /// Enable or disable GitHub Advanced Security for the repository.
     ///
     /// For standalone Code Scanning or Secret Protection products, this parameter cannot be used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advanced_security: Option<SecurityAndAnalysisAdvancedSecurity>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_security: Option<SecurityAndAnalysisAdvancedSecurity>,
     /// Enable or disable Dependabot security updates for the repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_security_updates: Option<SecurityAndAnalysisAdvancedSecurity>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning: Option<SecurityAndAnalysisAdvancedSecurity>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_push_protection: Option<SecurityAndAnalysisAdvancedSecurity>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_non_provider_patterns: Option<
         SecurityAndAnalysisAdvancedSecurity,
     >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_ai_detection: Option<SecurityAndAnalysisAdvancedSecurity>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_alert_dismissal: Option<
         SecurityAndAnalysisAdvancedSecurity,
     >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_bypass: Option<SecurityAndAnalysisAdvancedSecurity>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_bypass_options: Option<
         SecurityAndAnalysisSecretScanningDelegatedBypassOptions,
     >,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "agents",
+        feature = "checks",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for SecurityAndAnalysis {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "agents",
+        feature = "checks",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for SecurityAndAnalysis {
+    const NAME: &'static str = "SecurityAndAnalysis";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "advanced_security",
+            "code_security",
+            "dependabot_security_updates",
+            "secret_scanning",
+            "secret_scanning_push_protection",
+            "secret_scanning_non_provider_patterns",
+            "secret_scanning_ai_detection",
+            "secret_scanning_delegated_alert_dismissal",
+            "secret_scanning_delegated_bypass",
+            "secret_scanning_delegated_bypass_options",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<SecurityAndAnalysisAdvancedSecurity>> = None;
+        let mut f1: Option<Option<SecurityAndAnalysisAdvancedSecurity>> = None;
+        let mut f2: Option<Option<SecurityAndAnalysisAdvancedSecurity>> = None;
+        let mut f3: Option<Option<SecurityAndAnalysisAdvancedSecurity>> = None;
+        let mut f4: Option<Option<SecurityAndAnalysisAdvancedSecurity>> = None;
+        let mut f5: Option<Option<SecurityAndAnalysisAdvancedSecurity>> = None;
+        let mut f6: Option<Option<SecurityAndAnalysisAdvancedSecurity>> = None;
+        let mut f7: Option<Option<SecurityAndAnalysisAdvancedSecurity>> = None;
+        let mut f8: Option<Option<SecurityAndAnalysisAdvancedSecurity>> = None;
+        let mut f9: Option<
+            Option<SecurityAndAnalysisSecretScanningDelegatedBypassOptions>,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecurityAndAnalysis {
+            advanced_security: f0.flatten(),
+            code_security: f1.flatten(),
+            dependabot_security_updates: f2.flatten(),
+            secret_scanning: f3.flatten(),
+            secret_scanning_push_protection: f4.flatten(),
+            secret_scanning_non_provider_patterns: f5.flatten(),
+            secret_scanning_ai_detection: f6.flatten(),
+            secret_scanning_delegated_alert_dismissal: f7.flatten(),
+            secret_scanning_delegated_bypass: f8.flatten(),
+            secret_scanning_delegated_bypass_options: f9.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -3912,11 +9922,76 @@ pub struct SecurityAndAnalysis {
 /// Enable or disable GitHub Advanced Security for the repository.
 ///
 /// For standalone Code Scanning or Secret Protection products, this parameter cannot be used.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecurityAndAnalysisAdvancedSecurity {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<SecretScanningPatternOverrideDefaultSetting>,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "agents",
+        feature = "checks",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for SecurityAndAnalysisAdvancedSecurity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "agents",
+        feature = "checks",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for SecurityAndAnalysisAdvancedSecurity {
+    const NAME: &'static str = "SecurityAndAnalysisAdvancedSecurity";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["status"];
+        let mut next = 0;
+        let mut f0: Option<Option<SecretScanningPatternOverrideDefaultSetting>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecurityAndAnalysisAdvancedSecurity {
+            status: f0.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -3964,7 +10039,7 @@ crate::open_enum! {
         feature = "webhooks"
     )
 )]
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct SecurityAndAnalysisSecretScanningDelegatedBypassOptions {
     /// The bypass reviewers for secret scanning delegated bypass
@@ -3972,6 +10047,80 @@ pub struct SecurityAndAnalysisSecretScanningDelegatedBypassOptions {
     pub reviewers: Option<
         Vec<SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem>,
     >,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "agents",
+        feature = "checks",
+        feature = "code-security",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de>
+for SecurityAndAnalysisSecretScanningDelegatedBypassOptions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "agents",
+        feature = "checks",
+        feature = "code-security",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de>
+for SecurityAndAnalysisSecretScanningDelegatedBypassOptions {
+    const NAME: &'static str = "SecurityAndAnalysisSecretScanningDelegatedBypassOptions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["reviewers"];
+        let mut next = 0;
+        let mut f0: Option<
+            Option<
+                Vec<SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem>,
+            >,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecurityAndAnalysisSecretScanningDelegatedBypassOptions {
+            reviewers: f0.flatten(),
+        })
+    }
 }
 #[cfg(
     any(
@@ -4056,7 +10205,7 @@ impl SecurityAndAnalysisSecretScanningDelegatedBypassOptions {
         feature = "webhooks"
     )
 )]
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem {
     /// The ID of the team or role selected as a bypass reviewer
@@ -4066,6 +10215,82 @@ pub struct SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem 
     /// The bypass mode for the reviewer
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<Mode>,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "agents",
+        feature = "checks",
+        feature = "code-security",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de>
+for SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "agents",
+        feature = "checks",
+        feature = "code-security",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de>
+for SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem {
+    const NAME: &'static str = "SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["reviewer_id", "reviewer_type", "mode"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<ReviewerType> = None;
+        let mut f2: Option<Option<Mode>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem {
+            reviewer_id: required(f0, NAMES[0])?,
+            reviewer_type: required(f1, NAMES[1])?,
+            mode: f2.flatten(),
+        })
+    }
 }
 #[cfg(
     any(
@@ -4139,16 +10364,62 @@ impl SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem {
 }
 
 #[cfg(any(feature = "orgs", feature = "teams"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrganizationFullPlan {
     pub name: String,
     pub space: i64,
     pub private_repos: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filled_seats: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seats: Option<i64>,
+}
+#[cfg(any(feature = "orgs", feature = "teams"))]
+impl<'de> serde::Deserialize<'de> for OrganizationFullPlan {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "orgs", feature = "teams"))]
+impl<'de> crate::runtime::de::FromMap<'de> for OrganizationFullPlan {
+    const NAME: &'static str = "OrganizationFullPlan";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "name",
+            "space",
+            "private_repos",
+            "filled_seats",
+            "seats",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<Option<i64>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrganizationFullPlan {
+            name: required(f0, NAMES[0])?,
+            space: required(f1, NAMES[1])?,
+            private_repos: required(f2, NAMES[2])?,
+            filled_seats: f3.flatten(),
+            seats: f4.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -4236,16 +10507,49 @@ crate::open_enum! {
 }
 
 #[cfg(any(feature = "actions", feature = "agents"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsListOrgSecretsResponse {
     pub total_count: i64,
     pub secrets: Vec<OrganizationActionsSecret>,
 }
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl<'de> serde::Deserialize<'de> for ActionsListOrgSecretsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsListOrgSecretsResponse {
+    const NAME: &'static str = "ActionsListOrgSecretsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "secrets"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<OrganizationActionsSecret>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsListOrgSecretsResponse {
+            total_count: required(f0, NAMES[0])?,
+            secrets: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "actions", feature = "agents"))]
 /// Secrets for GitHub Actions for an organization.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrganizationActionsSecret {
     /// The name of the secret.
@@ -4254,8 +10558,55 @@ pub struct OrganizationActionsSecret {
     pub updated_at: crate::Timestamp,
     /// Visibility of a secret
     pub visibility: CodespacesSecretVisibility,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
+}
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl<'de> serde::Deserialize<'de> for OrganizationActionsSecret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl<'de> crate::runtime::de::FromMap<'de> for OrganizationActionsSecret {
+    const NAME: &'static str = "OrganizationActionsSecret";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "name",
+            "created_at",
+            "updated_at",
+            "visibility",
+            "selected_repositories_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<crate::Timestamp> = None;
+        let mut f2: Option<crate::Timestamp> = None;
+        let mut f3: Option<CodespacesSecretVisibility> = None;
+        let mut f4: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrganizationActionsSecret {
+            name: required(f0, NAMES[0])?,
+            created_at: required(f1, NAMES[1])?,
+            updated_at: required(f2, NAMES[2])?,
+            visibility: required(f3, NAMES[3])?,
+            selected_repositories_url: f4.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -4274,21 +10625,62 @@ crate::open_enum! {
 
 #[cfg(any(feature = "actions", feature = "agents"))]
 /// The public key used for setting Actions Secrets.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsPublicKey {
     /// The identifier for the key.
     pub key_id: String,
     /// The Base64 encoded public key.
     pub key: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
+}
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl<'de> serde::Deserialize<'de> for ActionsPublicKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsPublicKey {
+    const NAME: &'static str = "ActionsPublicKey";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["key_id", "key", "id", "url", "title", "created_at"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<i64>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsPublicKey {
+            key_id: required(f0, NAMES[0])?,
+            key: required(f1, NAMES[1])?,
+            id: f2.flatten(),
+            url: f3.flatten(),
+            title: f4.flatten(),
+            created_at: f5.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -4395,24 +10787,107 @@ impl From<&str> for IntegerOrString {
         feature = "orgs"
     )
 )]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsListSelectedReposForOrgSecretResponse {
     pub total_count: i64,
     pub repositories: Vec<MinimalRepository>,
 }
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "agents",
+        feature = "codespaces",
+        feature = "dependabot",
+        feature = "orgs"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for ActionsListSelectedReposForOrgSecretResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "agents",
+        feature = "codespaces",
+        feature = "dependabot",
+        feature = "orgs"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de>
+for ActionsListSelectedReposForOrgSecretResponse {
+    const NAME: &'static str = "ActionsListSelectedReposForOrgSecretResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "repositories"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<MinimalRepository>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsListSelectedReposForOrgSecretResponse {
+            total_count: required(f0, NAMES[0])?,
+            repositories: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "actions", feature = "agents"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsListOrgVariablesResponse {
     pub total_count: i64,
     pub variables: Vec<OrganizationActionsVariable>,
 }
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl<'de> serde::Deserialize<'de> for ActionsListOrgVariablesResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsListOrgVariablesResponse {
+    const NAME: &'static str = "ActionsListOrgVariablesResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "variables"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<OrganizationActionsVariable>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsListOrgVariablesResponse {
+            total_count: required(f0, NAMES[0])?,
+            variables: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "actions", feature = "agents"))]
 /// Organization variable for GitHub Actions.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrganizationActionsVariable {
     /// The name of the variable.
@@ -4425,8 +10900,59 @@ pub struct OrganizationActionsVariable {
     pub updated_at: crate::Timestamp,
     /// Visibility of a variable
     pub visibility: CodespacesSecretVisibility,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
+}
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl<'de> serde::Deserialize<'de> for OrganizationActionsVariable {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl<'de> crate::runtime::de::FromMap<'de> for OrganizationActionsVariable {
+    const NAME: &'static str = "OrganizationActionsVariable";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "name",
+            "value",
+            "created_at",
+            "updated_at",
+            "visibility",
+            "selected_repositories_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<crate::Timestamp> = None;
+        let mut f3: Option<crate::Timestamp> = None;
+        let mut f4: Option<CodespacesSecretVisibility> = None;
+        let mut f5: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrganizationActionsVariable {
+            name: required(f0, NAMES[0])?,
+            value: required(f1, NAMES[1])?,
+            created_at: required(f2, NAMES[2])?,
+            updated_at: required(f3, NAMES[3])?,
+            visibility: required(f4, NAMES[4])?,
+            selected_repositories_url: f5.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "actions", feature = "agents"))]
@@ -4588,11 +11114,10 @@ impl OrgsListAttestationsBulkRequest {
 }
 
 #[cfg(any(feature = "orgs", feature = "users"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgsListAttestationsBulkResponse {
     /// Mapping of subject digest to bundles.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestations_subject_digests: Option<
         std::collections::BTreeMap<
             String,
@@ -4602,28 +11127,110 @@ pub struct OrgsListAttestationsBulkResponse {
         >,
     >,
     /// Information about the current page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_info: Option<OrgsListAttestationsBulkResponsePageInfo>,
+}
+#[cfg(any(feature = "orgs", feature = "users"))]
+impl<'de> serde::Deserialize<'de> for OrgsListAttestationsBulkResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "orgs", feature = "users"))]
+impl<'de> crate::runtime::de::FromMap<'de> for OrgsListAttestationsBulkResponse {
+    const NAME: &'static str = "OrgsListAttestationsBulkResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["attestations_subject_digests", "page_info"];
+        let mut next = 0;
+        let mut f0: Option<
+            Option<
+                std::collections::BTreeMap<
+                    String,
+                    Option<
+                        Vec<
+                            OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItem,
+                        >,
+                    >,
+                >,
+            >,
+        > = None;
+        let mut f1: Option<Option<OrgsListAttestationsBulkResponsePageInfo>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgsListAttestationsBulkResponse {
+            attestations_subject_digests: f0.flatten(),
+            page_info: f1.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "orgs", feature = "users"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItem {
     /// The bundle of the attestation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<
         OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle,
     >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_url: Option<String>,
+}
+#[cfg(any(feature = "orgs", feature = "users"))]
+impl<'de> serde::Deserialize<'de>
+for OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "orgs", feature = "users"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItem {
+    const NAME: &'static str = "OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["bundle", "repository_id", "bundle_url"];
+        let mut next = 0;
+        let mut f0: Option<
+            Option<
+                OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle,
+            >,
+        > = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItem {
+            bundle: f0.flatten(),
+            repository_id: f1.flatten(),
+            bundle_url: f2.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "orgs", feature = "repos", feature = "users"))]
 /// The bundle of the attestation.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle {
     #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
@@ -4636,6 +11243,44 @@ pub struct OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBu
     pub verification_material: Option<serde_json::Value>,
     #[serde(rename = "dsseEnvelope", default, skip_serializing_if = "Option::is_none")]
     pub dsse_envelope: Option<serde_json::Value>,
+}
+#[cfg(any(feature = "orgs", feature = "repos", feature = "users"))]
+impl<'de> serde::Deserialize<'de>
+for OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "orgs", feature = "repos", feature = "users"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle {
+    const NAME: &'static str = "OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["mediaType", "verificationMaterial", "dsseEnvelope"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<serde_json::Value>> = None;
+        let mut f2: Option<Option<serde_json::Value>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle {
+            media_type: f0.flatten(),
+            verification_material: f1.flatten(),
+            dsse_envelope: f2.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "orgs", feature = "repos", feature = "users"))]
 impl OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle {
@@ -4669,21 +11314,56 @@ impl OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle {
 
 #[cfg(any(feature = "orgs", feature = "users"))]
 /// Information about the current page.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgsListAttestationsBulkResponsePageInfo {
     /// Indicates whether there is a next page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_next: Option<bool>,
     /// Indicates whether there is a previous page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_previous: Option<bool>,
     /// The cursor to the next page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
     /// The cursor to the previous page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<String>,
+}
+#[cfg(any(feature = "orgs", feature = "users"))]
+impl<'de> serde::Deserialize<'de> for OrgsListAttestationsBulkResponsePageInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "orgs", feature = "users"))]
+impl<'de> crate::runtime::de::FromMap<'de> for OrgsListAttestationsBulkResponsePageInfo {
+    const NAME: &'static str = "OrgsListAttestationsBulkResponsePageInfo";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["has_next", "has_previous", "next", "previous"];
+        let mut next = 0;
+        let mut f0: Option<Option<bool>> = None;
+        let mut f1: Option<Option<bool>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgsListAttestationsBulkResponsePageInfo {
+            has_next: f0.flatten(),
+            has_previous: f1.flatten(),
+            next: f2.flatten(),
+            previous: f3.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "orgs", feature = "users"))]
@@ -4785,7 +11465,7 @@ impl OrgsDeleteAttestationsBulkRequestVariant1 {
     )
 )]
 /// Groups of organization members that gives permissions on specified repositories.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Team {
     pub id: i64,
@@ -4793,32 +11473,155 @@ pub struct Team {
     pub name: String,
     pub slug: String,
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_setting: Option<String>,
     pub permission: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<TeamPermissions>,
     pub url: String,
     pub html_url: String,
     pub members_url: String,
     pub repositories_url: String,
     /// The ownership type of the team
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<TeamType>,
     /// How the team's access to the repository was granted. This property is only
     /// present when the team is returned in a repository context, such as
     /// `GET /repos/{owner}/{repo}/teams`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_source: Option<TeamAccessSource>,
     /// Unique identifier of the organization to which this team belongs
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,
     /// Unique identifier of the enterprise to which this team belongs
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enterprise_id: Option<i64>,
     pub parent: Option<TeamSimple>,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "campaigns",
+        feature = "code-scanning",
+        feature = "copilot",
+        feature = "issues",
+        feature = "orgs",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for Team {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "campaigns",
+        feature = "code-scanning",
+        feature = "copilot",
+        feature = "issues",
+        feature = "orgs",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for Team {
+    const NAME: &'static str = "Team";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "name",
+            "slug",
+            "description",
+            "privacy",
+            "notification_setting",
+            "permission",
+            "permissions",
+            "url",
+            "html_url",
+            "members_url",
+            "repositories_url",
+            "type",
+            "access_source",
+            "organization_id",
+            "enterprise_id",
+            "parent",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<TeamPermissions>> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<String> = None;
+        let mut f13: Option<Option<TeamType>> = None;
+        let mut f14: Option<Option<TeamAccessSource>> = None;
+        let mut f15: Option<Option<i64>> = None;
+        let mut f16: Option<Option<i64>> = None;
+        let mut f17: Option<Option<TeamSimple>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Team {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            name: required(f2, NAMES[2])?,
+            slug: required(f3, NAMES[3])?,
+            description: f4.flatten(),
+            privacy: f5.flatten(),
+            notification_setting: f6.flatten(),
+            permission: required(f7, NAMES[7])?,
+            permissions: f8.flatten(),
+            url: required(f9, NAMES[9])?,
+            html_url: required(f10, NAMES[10])?,
+            members_url: required(f11, NAMES[11])?,
+            repositories_url: required(f12, NAMES[12])?,
+            r#type: f13.flatten(),
+            access_source: f14.flatten(),
+            organization_id: f15.flatten(),
+            enterprise_id: f16.flatten(),
+            parent: f17.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -4837,7 +11640,7 @@ pub struct Team {
         feature = "webhooks"
     )
 )]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TeamPermissions {
     pub pull: bool,
@@ -4845,6 +11648,78 @@ pub struct TeamPermissions {
     pub push: bool,
     pub maintain: bool,
     pub admin: bool,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "campaigns",
+        feature = "code-scanning",
+        feature = "copilot",
+        feature = "issues",
+        feature = "orgs",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for TeamPermissions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "campaigns",
+        feature = "code-scanning",
+        feature = "copilot",
+        feature = "issues",
+        feature = "orgs",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for TeamPermissions {
+    const NAME: &'static str = "TeamPermissions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["pull", "triage", "push", "maintain", "admin"];
+        let mut next = 0;
+        let mut f0: Option<bool> = None;
+        let mut f1: Option<bool> = None;
+        let mut f2: Option<bool> = None;
+        let mut f3: Option<bool> = None;
+        let mut f4: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(TeamPermissions {
+            pull: required(f0, NAMES[0])?,
+            triage: required(f1, NAMES[1])?,
+            push: required(f2, NAMES[2])?,
+            maintain: required(f3, NAMES[3])?,
+            admin: required(f4, NAMES[4])?,
+        })
+    }
 }
 
 #[cfg(
@@ -4888,7 +11763,7 @@ crate::open_enum! {
     )
 )]
 /// Groups of organization members that gives permissions on specified repositories.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TeamSimple {
     /// Unique identifier of the team
@@ -4904,26 +11779,142 @@ pub struct TeamSimple {
     /// Permission that the team will have for its repositories
     pub permission: String,
     /// The level of privacy this team should have
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<String>,
     /// The notification setting the team has set
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_setting: Option<String>,
     pub html_url: String,
     pub repositories_url: String,
     pub slug: String,
     /// Distinguished Name (DN) that team maps to within LDAP environment
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ldap_dn: Option<String>,
     /// The ownership type of the team
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<TeamType>,
     /// Unique identifier of the organization to which this team belongs
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,
     /// Unique identifier of the enterprise to which this team belongs
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enterprise_id: Option<i64>,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "campaigns",
+        feature = "code-scanning",
+        feature = "copilot",
+        feature = "issues",
+        feature = "orgs",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for TeamSimple {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "campaigns",
+        feature = "code-scanning",
+        feature = "copilot",
+        feature = "issues",
+        feature = "orgs",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "security-advisories",
+        feature = "teams",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for TeamSimple {
+    const NAME: &'static str = "TeamSimple";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "members_url",
+            "name",
+            "description",
+            "permission",
+            "privacy",
+            "notification_setting",
+            "html_url",
+            "repositories_url",
+            "slug",
+            "ldap_dn",
+            "type",
+            "organization_id",
+            "enterprise_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<TeamType>> = None;
+        let mut f14: Option<Option<i64>> = None;
+        let mut f15: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(TeamSimple {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            members_url: required(f3, NAMES[3])?,
+            name: required(f4, NAMES[4])?,
+            description: f5.flatten(),
+            permission: required(f6, NAMES[6])?,
+            privacy: f7.flatten(),
+            notification_setting: f8.flatten(),
+            html_url: required(f9, NAMES[9])?,
+            repositories_url: required(f10, NAMES[10])?,
+            slug: required(f11, NAMES[11])?,
+            ldap_dn: f12.flatten(),
+            r#type: f13.flatten(),
+            organization_id: f14.flatten(),
+            enterprise_id: f15.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "codespaces", feature = "copilot"))]
@@ -4978,7 +11969,7 @@ crate::open_enum! {
 
 #[cfg(any(feature = "orgs", feature = "teams"))]
 /// Organization Invitation
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrganizationInvitation {
     pub id: i64,
@@ -4986,25 +11977,131 @@ pub struct OrganizationInvitation {
     pub email: Option<String>,
     pub role: String,
     pub created_at: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_reason: Option<String>,
     /// A GitHub user.
     pub inviter: SimpleUser,
     pub team_count: i64,
     pub node_id: String,
     pub invitation_teams_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invitation_source: Option<String>,
+}
+#[cfg(any(feature = "orgs", feature = "teams"))]
+impl<'de> serde::Deserialize<'de> for OrganizationInvitation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "orgs", feature = "teams"))]
+impl<'de> crate::runtime::de::FromMap<'de> for OrganizationInvitation {
+    const NAME: &'static str = "OrganizationInvitation";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "login",
+            "email",
+            "role",
+            "created_at",
+            "failed_at",
+            "failed_reason",
+            "inviter",
+            "team_count",
+            "node_id",
+            "invitation_teams_url",
+            "invitation_source",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<SimpleUser> = None;
+        let mut f8: Option<i64> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrganizationInvitation {
+            id: required(f0, NAMES[0])?,
+            login: f1.flatten(),
+            email: f2.flatten(),
+            role: required(f3, NAMES[3])?,
+            created_at: required(f4, NAMES[4])?,
+            failed_at: f5.flatten(),
+            failed_reason: f6.flatten(),
+            inviter: required(f7, NAMES[7])?,
+            team_count: required(f8, NAMES[8])?,
+            node_id: required(f9, NAMES[9])?,
+            invitation_teams_url: required(f10, NAMES[10])?,
+            invitation_source: f11.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "apps", feature = "orgs"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgsListAppInstallationsResponse {
     pub total_count: i64,
     pub installations: Vec<Installation>,
+}
+#[cfg(any(feature = "apps", feature = "orgs"))]
+impl<'de> serde::Deserialize<'de> for OrgsListAppInstallationsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "apps", feature = "orgs"))]
+impl<'de> crate::runtime::de::FromMap<'de> for OrgsListAppInstallationsResponse {
+    const NAME: &'static str = "OrgsListAppInstallationsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "installations"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<Installation>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgsListAppInstallationsResponse {
+            total_count: required(f0, NAMES[0])?,
+            installations: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 #[cfg(any(feature = "orgs", feature = "teams"))]
@@ -5022,13 +12119,44 @@ crate::open_enum! {
 }
 
 #[cfg(any(feature = "orgs", feature = "pulls", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrgsRemoveOutsideCollaboratorError422 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub documentation_url: Option<String>,
+}
+#[cfg(any(feature = "orgs", feature = "pulls", feature = "repos"))]
+impl<'de> serde::Deserialize<'de> for OrgsRemoveOutsideCollaboratorError422 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "orgs", feature = "pulls", feature = "repos"))]
+impl<'de> crate::runtime::de::FromMap<'de> for OrgsRemoveOutsideCollaboratorError422 {
+    const NAME: &'static str = "OrgsRemoveOutsideCollaboratorError422";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["message", "documentation_url"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgsRemoveOutsideCollaboratorError422 {
+            message: f0.flatten(),
+            documentation_url: f1.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "packages", feature = "webhooks"))]
@@ -5045,20 +12173,55 @@ crate::open_enum! {
 
 #[cfg(any(feature = "orgs", feature = "webhooks"))]
 /// Permissions requested, categorized by type of permission.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OrganizationProgrammaticAccessGrantRequestPermissions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<std::collections::BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<std::collections::BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub other: Option<std::collections::BTreeMap<String, String>>,
+}
+#[cfg(any(feature = "orgs", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de>
+for OrganizationProgrammaticAccessGrantRequestPermissions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "orgs", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for OrganizationProgrammaticAccessGrantRequestPermissions {
+    const NAME: &'static str = "OrganizationProgrammaticAccessGrantRequestPermissions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["organization", "repository", "other"];
+        let mut next = 0;
+        let mut f0: Option<Option<std::collections::BTreeMap<String, String>>> = None;
+        let mut f1: Option<Option<std::collections::BTreeMap<String, String>>> = None;
+        let mut f2: Option<Option<std::collections::BTreeMap<String, String>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrganizationProgrammaticAccessGrantRequestPermissions {
+            organization: f0.flatten(),
+            repository: f1.flatten(),
+            other: f2.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "projects", feature = "webhooks"))]
 /// A projects v2 project
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProjectsV2 {
     /// The unique identifier of the project.
@@ -5089,18 +12252,111 @@ pub struct ProjectsV2 {
     pub deleted_at: Option<crate::Timestamp>,
     pub deleted_by: Option<SimpleUser>,
     /// The current state of the project.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<MilestoneState>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_status_update: Option<ProjectsV2StatusUpdate>,
     /// Whether this project is a template
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_template: Option<bool>,
+}
+#[cfg(any(feature = "projects", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for ProjectsV2 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "projects", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2 {
+    const NAME: &'static str = "ProjectsV2";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "owner",
+            "creator",
+            "title",
+            "description",
+            "public",
+            "closed_at",
+            "created_at",
+            "updated_at",
+            "number",
+            "short_description",
+            "deleted_at",
+            "deleted_by",
+            "state",
+            "latest_status_update",
+            "is_template",
+        ];
+        let mut next = 0;
+        let mut f0: Option<f64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<SimpleUser> = None;
+        let mut f3: Option<SimpleUser> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<bool> = None;
+        let mut f7: Option<Option<crate::Timestamp>> = None;
+        let mut f8: Option<crate::Timestamp> = None;
+        let mut f9: Option<crate::Timestamp> = None;
+        let mut f10: Option<i64> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<Option<crate::Timestamp>> = None;
+        let mut f13: Option<Option<SimpleUser>> = None;
+        let mut f14: Option<Option<MilestoneState>> = None;
+        let mut f15: Option<Option<ProjectsV2StatusUpdate>> = None;
+        let mut f16: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ProjectsV2 {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            owner: required(f2, NAMES[2])?,
+            creator: required(f3, NAMES[3])?,
+            title: required(f4, NAMES[4])?,
+            description: f5.flatten(),
+            public: required(f6, NAMES[6])?,
+            closed_at: f7.flatten(),
+            created_at: required(f8, NAMES[8])?,
+            updated_at: required(f9, NAMES[9])?,
+            number: required(f10, NAMES[10])?,
+            short_description: f11.flatten(),
+            deleted_at: f12.flatten(),
+            deleted_by: f13.flatten(),
+            state: f14.flatten(),
+            latest_status_update: f15.flatten(),
+            is_template: f16.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "projects", feature = "webhooks"))]
 /// An status update belonging to a project
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProjectsV2StatusUpdate {
     /// The unique identifier of the status update.
@@ -5108,27 +12364,89 @@ pub struct ProjectsV2StatusUpdate {
     /// The node ID of the status update.
     pub node_id: String,
     /// The node ID of the project that this status update belongs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_node_id: Option<String>,
     /// A GitHub user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator: Option<SimpleUser>,
     /// The time when the status update was created.
     pub created_at: crate::Timestamp,
     /// The time when the status update was last updated.
     pub updated_at: crate::Timestamp,
     /// The current status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ProjectsV2StatusUpdateStatus>,
     /// The start date of the period covered by the update.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_date: Option<String>,
     /// The target date associated with the update.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_date: Option<String>,
     /// Body of the status update
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+}
+#[cfg(any(feature = "projects", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for ProjectsV2StatusUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "projects", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2StatusUpdate {
+    const NAME: &'static str = "ProjectsV2StatusUpdate";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "project_node_id",
+            "creator",
+            "created_at",
+            "updated_at",
+            "status",
+            "start_date",
+            "target_date",
+            "body",
+        ];
+        let mut next = 0;
+        let mut f0: Option<f64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<SimpleUser>> = None;
+        let mut f4: Option<crate::Timestamp> = None;
+        let mut f5: Option<crate::Timestamp> = None;
+        let mut f6: Option<Option<ProjectsV2StatusUpdateStatus>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ProjectsV2StatusUpdate {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            project_node_id: f2.flatten(),
+            creator: f3.flatten(),
+            created_at: required(f4, NAMES[4])?,
+            updated_at: required(f5, NAMES[5])?,
+            status: f6.flatten(),
+            start_date: f7.flatten(),
+            target_date: f8.flatten(),
+            body: f9.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "projects", feature = "webhooks"))]
@@ -5147,7 +12465,7 @@ crate::open_enum! {
     )
 )]
 /// Pull Request Simple
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestSimple {
     pub url: String,
@@ -5170,7 +12488,6 @@ pub struct PullRequestSimple {
     pub body: Option<String>,
     pub labels: Vec<PullRequestSimpleLabelsItem>,
     pub milestone: Option<Milestone>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_lock_reason: Option<String>,
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
@@ -5178,26 +12495,210 @@ pub struct PullRequestSimple {
     pub merged_at: Option<crate::Timestamp>,
     pub merge_commit_sha: Option<String>,
     pub assignee: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<SimpleUser>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_reviewers: Option<Vec<SimpleUser>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_teams: Option<Vec<Team>>,
     pub head: PullRequestSimpleHead,
     pub base: PullRequestSimpleBase,
-    #[serde(rename = "_links")]
     pub links: PullRequestSimpleLinks,
     /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
     /// The status of auto merging a pull request.
     pub auto_merge: Option<AutoMerge>,
     /// The stack information associated with a pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
     /// Indicates whether or not the pull request is a draft.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
+}
+#[cfg(
+    any(
+        feature = "code-scanning",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for PullRequestSimple {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "code-scanning",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestSimple {
+    const NAME: &'static str = "PullRequestSimple";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "id",
+            "node_id",
+            "html_url",
+            "diff_url",
+            "patch_url",
+            "issue_url",
+            "commits_url",
+            "review_comments_url",
+            "review_comment_url",
+            "comments_url",
+            "statuses_url",
+            "number",
+            "state",
+            "locked",
+            "title",
+            "user",
+            "body",
+            "labels",
+            "milestone",
+            "active_lock_reason",
+            "created_at",
+            "updated_at",
+            "closed_at",
+            "merged_at",
+            "merge_commit_sha",
+            "assignee",
+            "assignees",
+            "requested_reviewers",
+            "requested_teams",
+            "head",
+            "base",
+            "_links",
+            "author_association",
+            "auto_merge",
+            "stack",
+            "draft",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<i64> = None;
+        let mut f13: Option<String> = None;
+        let mut f14: Option<bool> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<Option<SimpleUser>> = None;
+        let mut f17: Option<Option<String>> = None;
+        let mut f18: Option<Vec<PullRequestSimpleLabelsItem>> = None;
+        let mut f19: Option<Option<Milestone>> = None;
+        let mut f20: Option<Option<String>> = None;
+        let mut f21: Option<crate::Timestamp> = None;
+        let mut f22: Option<crate::Timestamp> = None;
+        let mut f23: Option<Option<crate::Timestamp>> = None;
+        let mut f24: Option<Option<crate::Timestamp>> = None;
+        let mut f25: Option<Option<String>> = None;
+        let mut f26: Option<Option<SimpleUser>> = None;
+        let mut f27: Option<Option<Vec<SimpleUser>>> = None;
+        let mut f28: Option<Option<Vec<SimpleUser>>> = None;
+        let mut f29: Option<Option<Vec<Team>>> = None;
+        let mut f30: Option<PullRequestSimpleHead> = None;
+        let mut f31: Option<PullRequestSimpleBase> = None;
+        let mut f32: Option<PullRequestSimpleLinks> = None;
+        let mut f33: Option<AuthorAssociation> = None;
+        let mut f34: Option<Option<AutoMerge>> = None;
+        let mut f35: Option<Option<PullRequestStack>> = None;
+        let mut f36: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                33 => put(&mut f33, &mut map, NAMES[33])?,
+                34 => put(&mut f34, &mut map, NAMES[34])?,
+                35 => put(&mut f35, &mut map, NAMES[35])?,
+                36 => put(&mut f36, &mut map, NAMES[36])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestSimple {
+            url: required(f0, NAMES[0])?,
+            id: required(f1, NAMES[1])?,
+            node_id: required(f2, NAMES[2])?,
+            html_url: required(f3, NAMES[3])?,
+            diff_url: required(f4, NAMES[4])?,
+            patch_url: required(f5, NAMES[5])?,
+            issue_url: required(f6, NAMES[6])?,
+            commits_url: required(f7, NAMES[7])?,
+            review_comments_url: required(f8, NAMES[8])?,
+            review_comment_url: required(f9, NAMES[9])?,
+            comments_url: required(f10, NAMES[10])?,
+            statuses_url: required(f11, NAMES[11])?,
+            number: required(f12, NAMES[12])?,
+            state: required(f13, NAMES[13])?,
+            locked: required(f14, NAMES[14])?,
+            title: required(f15, NAMES[15])?,
+            user: f16.flatten(),
+            body: f17.flatten(),
+            labels: required(f18, NAMES[18])?,
+            milestone: f19.flatten(),
+            active_lock_reason: f20.flatten(),
+            created_at: required(f21, NAMES[21])?,
+            updated_at: required(f22, NAMES[22])?,
+            closed_at: f23.flatten(),
+            merged_at: f24.flatten(),
+            merge_commit_sha: f25.flatten(),
+            assignee: f26.flatten(),
+            assignees: f27.flatten(),
+            requested_reviewers: f28.flatten(),
+            requested_teams: f29.flatten(),
+            head: required(f30, NAMES[30])?,
+            base: required(f31, NAMES[31])?,
+            links: required(f32, NAMES[32])?,
+            author_association: required(f33, NAMES[33])?,
+            auto_merge: f34.flatten(),
+            stack: f35.flatten(),
+            draft: f36.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -5208,7 +12709,7 @@ pub struct PullRequestSimple {
         feature = "repos"
     )
 )]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestSimpleLabelsItem {
     pub id: i64,
@@ -5219,6 +12720,76 @@ pub struct PullRequestSimpleLabelsItem {
     pub color: String,
     pub default: bool,
 }
+#[cfg(
+    any(
+        feature = "code-scanning",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for PullRequestSimpleLabelsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "code-scanning",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestSimpleLabelsItem {
+    const NAME: &'static str = "PullRequestSimpleLabelsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "name",
+            "description",
+            "color",
+            "default",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestSimpleLabelsItem {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            name: required(f3, NAMES[3])?,
+            description: required(f4, NAMES[4])?,
+            color: required(f5, NAMES[5])?,
+            default: required(f6, NAMES[6])?,
+        })
+    }
+}
 
 #[cfg(
     any(
@@ -5229,7 +12800,7 @@ pub struct PullRequestSimpleLabelsItem {
         feature = "webhooks"
     )
 )]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestSimpleHead {
     pub label: Option<String>,
@@ -5237,6 +12808,64 @@ pub struct PullRequestSimpleHead {
     pub repo: Option<Repository>,
     pub sha: String,
     pub user: Option<SimpleUser>,
+}
+#[cfg(
+    any(
+        feature = "code-scanning",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for PullRequestSimpleHead {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "code-scanning",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestSimpleHead {
+    const NAME: &'static str = "PullRequestSimpleHead";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["label", "ref", "repo", "sha", "user"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<Repository>> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<SimpleUser>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestSimpleHead {
+            label: f0.flatten(),
+            r#ref: required(f1, NAMES[1])?,
+            repo: f2.flatten(),
+            sha: required(f3, NAMES[3])?,
+            user: f4.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -5247,7 +12876,7 @@ pub struct PullRequestSimpleHead {
         feature = "repos"
     )
 )]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestSimpleBase {
     pub label: String,
@@ -5256,6 +12885,62 @@ pub struct PullRequestSimpleBase {
     pub repo: Repository,
     pub sha: String,
     pub user: Option<SimpleUser>,
+}
+#[cfg(
+    any(
+        feature = "code-scanning",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for PullRequestSimpleBase {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "code-scanning",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestSimpleBase {
+    const NAME: &'static str = "PullRequestSimpleBase";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["label", "ref", "repo", "sha", "user"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Repository> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<SimpleUser>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestSimpleBase {
+            label: required(f0, NAMES[0])?,
+            r#ref: required(f1, NAMES[1])?,
+            repo: required(f2, NAMES[2])?,
+            sha: required(f3, NAMES[3])?,
+            user: f4.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -5267,7 +12952,7 @@ pub struct PullRequestSimpleBase {
         feature = "webhooks"
     )
 )]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestSimpleLinks {
     /// Hypermedia Link
@@ -5285,8 +12970,83 @@ pub struct PullRequestSimpleLinks {
     /// Hypermedia Link
     pub review_comment: Link,
     /// Hypermedia Link
-    #[serde(rename = "self")]
     pub self_: Link,
+}
+#[cfg(
+    any(
+        feature = "code-scanning",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for PullRequestSimpleLinks {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "code-scanning",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestSimpleLinks {
+    const NAME: &'static str = "PullRequestSimpleLinks";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "comments",
+            "commits",
+            "statuses",
+            "html",
+            "issue",
+            "review_comments",
+            "review_comment",
+            "self",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Link> = None;
+        let mut f1: Option<Link> = None;
+        let mut f2: Option<Link> = None;
+        let mut f3: Option<Link> = None;
+        let mut f4: Option<Link> = None;
+        let mut f5: Option<Link> = None;
+        let mut f6: Option<Link> = None;
+        let mut f7: Option<Link> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestSimpleLinks {
+            comments: required(f0, NAMES[0])?,
+            commits: required(f1, NAMES[1])?,
+            statuses: required(f2, NAMES[2])?,
+            html: required(f3, NAMES[3])?,
+            issue: required(f4, NAMES[4])?,
+            review_comments: required(f5, NAMES[5])?,
+            review_comment: required(f6, NAMES[6])?,
+            self_: required(f7, NAMES[7])?,
+        })
+    }
 }
 
 #[cfg(
@@ -5299,10 +13059,56 @@ pub struct PullRequestSimpleLinks {
     )
 )]
 /// Hypermedia Link
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Link {
     pub href: String,
+}
+#[cfg(
+    any(
+        feature = "code-scanning",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for Link {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "code-scanning",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for Link {
+    const NAME: &'static str = "Link";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["href"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Link {
+            href: required(f0, NAMES[0])?,
+        })
+    }
 }
 
 #[cfg(
@@ -5315,7 +13121,7 @@ pub struct Link {
     )
 )]
 /// The status of auto merging a pull request.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AutoMerge {
     /// A GitHub user.
@@ -5326,6 +13132,66 @@ pub struct AutoMerge {
     pub commit_title: String,
     /// Commit message for the merge commit.
     pub commit_message: String,
+}
+#[cfg(
+    any(
+        feature = "code-scanning",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for AutoMerge {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "code-scanning",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for AutoMerge {
+    const NAME: &'static str = "AutoMerge";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "enabled_by",
+            "merge_method",
+            "commit_title",
+            "commit_message",
+        ];
+        let mut next = 0;
+        let mut f0: Option<SimpleUser> = None;
+        let mut f1: Option<AutoMergeMergeMethod> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(AutoMerge {
+            enabled_by: required(f0, NAMES[0])?,
+            merge_method: required(f1, NAMES[1])?,
+            commit_title: required(f2, NAMES[2])?,
+            commit_message: required(f3, NAMES[3])?,
+        })
+    }
 }
 
 #[cfg(
@@ -5352,22 +13218,76 @@ crate::open_enum! {
     )
 )]
 /// The stack information associated with a pull request.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestStack {
     pub base: PullRequestStackBase,
     /// The total number of pull requests in the stack.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
     /// The one-based position of this pull request within the stack, where 1 is the bottom of the stack.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<i64>,
     /// The ID of the stack that this pull request belongs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     /// The number of the stack that this pull request belongs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<i64>,
+}
+#[cfg(
+    any(
+        feature = "code-scanning",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for PullRequestStack {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "code-scanning",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestStack {
+    const NAME: &'static str = "PullRequestStack";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["base", "size", "position", "id", "number"];
+        let mut next = 0;
+        let mut f0: Option<PullRequestStackBase> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<i64>> = None;
+        let mut f3: Option<Option<i64>> = None;
+        let mut f4: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestStack {
+            base: required(f0, NAMES[0])?,
+            size: f1.flatten(),
+            position: f2.flatten(),
+            id: f3.flatten(),
+            number: f4.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -5380,13 +13300,64 @@ pub struct PullRequestStack {
         feature = "webhooks"
     )
 )]
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct PullRequestStackBase {
     /// The base ref of the stack this pull request belongs to.
     pub r#ref: String,
     /// The base SHA of the stack this pull request belongs to.
     pub sha: String,
+}
+#[cfg(
+    any(
+        feature = "code-scanning",
+        feature = "git",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for PullRequestStackBase {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "code-scanning",
+        feature = "git",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestStackBase {
+    const NAME: &'static str = "PullRequestStackBase";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["ref", "sha"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestStackBase {
+            r#ref: required(f0, NAMES[0])?,
+            sha: required(f1, NAMES[1])?,
+        })
+    }
 }
 #[cfg(
     any(
@@ -5482,7 +13453,7 @@ impl From<f64> for NumberOrString {
 
 #[cfg(any(feature = "orgs", feature = "webhooks"))]
 /// Custom property defined on an organization
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct CustomProperty {
     /// The name of the property
@@ -5530,6 +13501,74 @@ pub struct CustomProperty {
     /// Whether setting properties values is mandatory
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_explicit_values: Option<bool>,
+}
+#[cfg(any(feature = "orgs", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for CustomProperty {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "orgs", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for CustomProperty {
+    const NAME: &'static str = "CustomProperty";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "property_name",
+            "url",
+            "source_type",
+            "value_type",
+            "required",
+            "default_value",
+            "description",
+            "allowed_values",
+            "values_editable_by",
+            "require_explicit_values",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<TeamType>> = None;
+        let mut f3: Option<CustomPropertyValueType> = None;
+        let mut f4: Option<Option<bool>> = None;
+        let mut f5: Option<Option<SecurityAdvisoriesListGlobalAdvisoriesAffects>> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<Vec<String>>> = None;
+        let mut f8: Option<Option<CustomPropertyValuesEditableBy>> = None;
+        let mut f9: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CustomProperty {
+            property_name: required(f0, NAMES[0])?,
+            url: f1.flatten(),
+            source_type: f2.flatten(),
+            value_type: required(f3, NAMES[3])?,
+            required: f4.flatten(),
+            default_value: f5,
+            description: f6,
+            allowed_values: f7,
+            values_editable_by: f8,
+            require_explicit_values: f9.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "orgs", feature = "webhooks"))]
 impl CustomProperty {
@@ -5650,13 +13689,46 @@ crate::open_enum! {
 
 #[cfg(any(feature = "orgs", feature = "repos", feature = "webhooks"))]
 /// Custom property name and associated value
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct CustomPropertyValue {
     /// The name of the property
     pub property_name: String,
     /// The value assigned to the property
     pub value: Option<SecurityAdvisoriesListGlobalAdvisoriesAffects>,
+}
+#[cfg(any(feature = "orgs", feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for CustomPropertyValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "orgs", feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for CustomPropertyValue {
+    const NAME: &'static str = "CustomPropertyValue";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["property_name", "value"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<SecurityAdvisoriesListGlobalAdvisoriesAffects>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CustomPropertyValue {
+            property_name: required(f0, NAMES[0])?,
+            value: f1.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "orgs", feature = "repos", feature = "webhooks"))]
 impl CustomPropertyValue {
@@ -5694,7 +13766,7 @@ impl CustomPropertyValue {
     )
 )]
 /// Full Repository
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct FullRepository {
     pub id: i64,
@@ -5750,7 +13822,6 @@ pub struct FullRepository {
     pub hooks_url: String,
     pub svn_url: String,
     pub homepage: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
     pub forks_count: i64,
     pub stargazers_count: i64,
@@ -5759,109 +13830,540 @@ pub struct FullRepository {
     pub size: i64,
     pub default_branch: String,
     pub open_issues_count: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_template: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topics: Option<Vec<String>>,
     pub has_issues: bool,
     pub has_projects: bool,
     pub has_wiki: bool,
     pub has_pages: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_downloads: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_discussions: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
     pub archived: bool,
     /// Returns whether or not this repository disabled.
     pub disabled: bool,
     /// The repository visibility: public, private, or internal.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<String>,
     pub pushed_at: crate::Timestamp,
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<FullRepositoryPermissions>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_rebase_merge: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template_repository: Option<Repository>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temp_clone_token: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_squash_merge: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_auto_merge: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_branch_on_merge: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_merge_commit: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_update_branch: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_squash_pr_title_as_default: Option<bool>,
     /// The default value for a squash merge commit title:
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub squash_merge_commit_title: Option<RepositorySquashMergeCommitTitle>,
     /// The default value for a squash merge commit message:
     ///
     /// - `PR_BODY` - default to the pull request's body.
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub squash_merge_commit_message: Option<RepositorySquashMergeCommitMessage>,
     /// The default value for a merge commit title.
     ///
     ///   - `PR_TITLE` - default to the pull request's title.
     ///   - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_commit_title: Option<RepositoryMergeCommitTitle>,
     /// The default value for a merge commit message.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_commit_message: Option<RepositoryMergeCommitMessage>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_forking: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
     pub subscribers_count: i64,
     pub network_count: i64,
     pub license: Option<LicenseSimple>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<SimpleUser>,
     /// A repository on GitHub.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<Repository>,
     /// A repository on GitHub.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Repository>,
     pub forks: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub master_branch: Option<String>,
     pub open_issues: i64,
     pub watchers: i64,
     /// Whether anonymous git access is allowed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anonymous_access_enabled: Option<bool>,
     /// Code of Conduct Simple
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_of_conduct: Option<CodeOfConductSimple>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_and_analysis: Option<SecurityAndAnalysis>,
     /// The custom properties that were defined for the repository. The keys are the custom property names, and the values are the corresponding custom property values.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_properties: Option<serde_json::Value>,
+}
+#[cfg(
+    any(
+        feature = "codespaces",
+        feature = "repos",
+        feature = "security-advisories",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for FullRepository {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "codespaces",
+        feature = "repos",
+        feature = "security-advisories",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for FullRepository {
+    const NAME: &'static str = "FullRepository";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "name",
+            "full_name",
+            "owner",
+            "private",
+            "html_url",
+            "description",
+            "fork",
+            "url",
+            "archive_url",
+            "assignees_url",
+            "blobs_url",
+            "branches_url",
+            "collaborators_url",
+            "comments_url",
+            "commits_url",
+            "compare_url",
+            "contents_url",
+            "contributors_url",
+            "deployments_url",
+            "downloads_url",
+            "events_url",
+            "forks_url",
+            "git_commits_url",
+            "git_refs_url",
+            "git_tags_url",
+            "git_url",
+            "issue_comment_url",
+            "issue_events_url",
+            "issues_url",
+            "keys_url",
+            "labels_url",
+            "languages_url",
+            "merges_url",
+            "milestones_url",
+            "notifications_url",
+            "pulls_url",
+            "releases_url",
+            "ssh_url",
+            "stargazers_url",
+            "statuses_url",
+            "subscribers_url",
+            "subscription_url",
+            "tags_url",
+            "teams_url",
+            "trees_url",
+            "clone_url",
+            "mirror_url",
+            "hooks_url",
+            "svn_url",
+            "homepage",
+            "language",
+            "forks_count",
+            "stargazers_count",
+            "watchers_count",
+            "size",
+            "default_branch",
+            "open_issues_count",
+            "is_template",
+            "topics",
+            "has_issues",
+            "has_projects",
+            "has_wiki",
+            "has_pages",
+            "has_downloads",
+            "has_discussions",
+            "has_pull_requests",
+            "pull_request_creation_policy",
+            "archived",
+            "disabled",
+            "visibility",
+            "pushed_at",
+            "created_at",
+            "updated_at",
+            "permissions",
+            "allow_rebase_merge",
+            "template_repository",
+            "temp_clone_token",
+            "allow_squash_merge",
+            "allow_auto_merge",
+            "delete_branch_on_merge",
+            "allow_merge_commit",
+            "allow_update_branch",
+            "use_squash_pr_title_as_default",
+            "squash_merge_commit_title",
+            "squash_merge_commit_message",
+            "merge_commit_title",
+            "merge_commit_message",
+            "allow_forking",
+            "web_commit_signoff_required",
+            "subscribers_count",
+            "network_count",
+            "license",
+            "organization",
+            "parent",
+            "source",
+            "forks",
+            "master_branch",
+            "open_issues",
+            "watchers",
+            "anonymous_access_enabled",
+            "code_of_conduct",
+            "security_and_analysis",
+            "custom_properties",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<SimpleUser> = None;
+        let mut f5: Option<bool> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<bool> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<String> = None;
+        let mut f13: Option<String> = None;
+        let mut f14: Option<String> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<String> = None;
+        let mut f18: Option<String> = None;
+        let mut f19: Option<String> = None;
+        let mut f20: Option<String> = None;
+        let mut f21: Option<String> = None;
+        let mut f22: Option<String> = None;
+        let mut f23: Option<String> = None;
+        let mut f24: Option<String> = None;
+        let mut f25: Option<String> = None;
+        let mut f26: Option<String> = None;
+        let mut f27: Option<String> = None;
+        let mut f28: Option<String> = None;
+        let mut f29: Option<String> = None;
+        let mut f30: Option<String> = None;
+        let mut f31: Option<String> = None;
+        let mut f32: Option<String> = None;
+        let mut f33: Option<String> = None;
+        let mut f34: Option<String> = None;
+        let mut f35: Option<String> = None;
+        let mut f36: Option<String> = None;
+        let mut f37: Option<String> = None;
+        let mut f38: Option<String> = None;
+        let mut f39: Option<String> = None;
+        let mut f40: Option<String> = None;
+        let mut f41: Option<String> = None;
+        let mut f42: Option<String> = None;
+        let mut f43: Option<String> = None;
+        let mut f44: Option<String> = None;
+        let mut f45: Option<String> = None;
+        let mut f46: Option<String> = None;
+        let mut f47: Option<String> = None;
+        let mut f48: Option<Option<String>> = None;
+        let mut f49: Option<String> = None;
+        let mut f50: Option<String> = None;
+        let mut f51: Option<Option<String>> = None;
+        let mut f52: Option<Option<String>> = None;
+        let mut f53: Option<i64> = None;
+        let mut f54: Option<i64> = None;
+        let mut f55: Option<i64> = None;
+        let mut f56: Option<i64> = None;
+        let mut f57: Option<String> = None;
+        let mut f58: Option<i64> = None;
+        let mut f59: Option<Option<bool>> = None;
+        let mut f60: Option<Option<Vec<String>>> = None;
+        let mut f61: Option<bool> = None;
+        let mut f62: Option<bool> = None;
+        let mut f63: Option<bool> = None;
+        let mut f64: Option<bool> = None;
+        let mut f65: Option<Option<bool>> = None;
+        let mut f66: Option<Option<bool>> = None;
+        let mut f67: Option<Option<bool>> = None;
+        let mut f68: Option<Option<RepositoryPullRequestCreationPolicy>> = None;
+        let mut f69: Option<bool> = None;
+        let mut f70: Option<bool> = None;
+        let mut f71: Option<Option<String>> = None;
+        let mut f72: Option<crate::Timestamp> = None;
+        let mut f73: Option<crate::Timestamp> = None;
+        let mut f74: Option<crate::Timestamp> = None;
+        let mut f75: Option<Option<FullRepositoryPermissions>> = None;
+        let mut f76: Option<Option<bool>> = None;
+        let mut f77: Option<Option<Repository>> = None;
+        let mut f78: Option<Option<String>> = None;
+        let mut f79: Option<Option<bool>> = None;
+        let mut f80: Option<Option<bool>> = None;
+        let mut f81: Option<Option<bool>> = None;
+        let mut f82: Option<Option<bool>> = None;
+        let mut f83: Option<Option<bool>> = None;
+        let mut f84: Option<Option<bool>> = None;
+        let mut f85: Option<Option<RepositorySquashMergeCommitTitle>> = None;
+        let mut f86: Option<Option<RepositorySquashMergeCommitMessage>> = None;
+        let mut f87: Option<Option<RepositoryMergeCommitTitle>> = None;
+        let mut f88: Option<Option<RepositoryMergeCommitMessage>> = None;
+        let mut f89: Option<Option<bool>> = None;
+        let mut f90: Option<Option<bool>> = None;
+        let mut f91: Option<i64> = None;
+        let mut f92: Option<i64> = None;
+        let mut f93: Option<Option<LicenseSimple>> = None;
+        let mut f94: Option<Option<SimpleUser>> = None;
+        let mut f95: Option<Option<Repository>> = None;
+        let mut f96: Option<Option<Repository>> = None;
+        let mut f97: Option<i64> = None;
+        let mut f98: Option<Option<String>> = None;
+        let mut f99: Option<i64> = None;
+        let mut f100: Option<i64> = None;
+        let mut f101: Option<Option<bool>> = None;
+        let mut f102: Option<Option<CodeOfConductSimple>> = None;
+        let mut f103: Option<Option<SecurityAndAnalysis>> = None;
+        let mut f104: Option<Option<serde_json::Value>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                33 => put(&mut f33, &mut map, NAMES[33])?,
+                34 => put(&mut f34, &mut map, NAMES[34])?,
+                35 => put(&mut f35, &mut map, NAMES[35])?,
+                36 => put(&mut f36, &mut map, NAMES[36])?,
+                37 => put(&mut f37, &mut map, NAMES[37])?,
+                38 => put(&mut f38, &mut map, NAMES[38])?,
+                39 => put(&mut f39, &mut map, NAMES[39])?,
+                40 => put(&mut f40, &mut map, NAMES[40])?,
+                41 => put(&mut f41, &mut map, NAMES[41])?,
+                42 => put(&mut f42, &mut map, NAMES[42])?,
+                43 => put(&mut f43, &mut map, NAMES[43])?,
+                44 => put(&mut f44, &mut map, NAMES[44])?,
+                45 => put(&mut f45, &mut map, NAMES[45])?,
+                46 => put(&mut f46, &mut map, NAMES[46])?,
+                47 => put(&mut f47, &mut map, NAMES[47])?,
+                48 => put(&mut f48, &mut map, NAMES[48])?,
+                49 => put(&mut f49, &mut map, NAMES[49])?,
+                50 => put(&mut f50, &mut map, NAMES[50])?,
+                51 => put(&mut f51, &mut map, NAMES[51])?,
+                52 => put(&mut f52, &mut map, NAMES[52])?,
+                53 => put(&mut f53, &mut map, NAMES[53])?,
+                54 => put(&mut f54, &mut map, NAMES[54])?,
+                55 => put(&mut f55, &mut map, NAMES[55])?,
+                56 => put(&mut f56, &mut map, NAMES[56])?,
+                57 => put(&mut f57, &mut map, NAMES[57])?,
+                58 => put(&mut f58, &mut map, NAMES[58])?,
+                59 => put(&mut f59, &mut map, NAMES[59])?,
+                60 => put(&mut f60, &mut map, NAMES[60])?,
+                61 => put(&mut f61, &mut map, NAMES[61])?,
+                62 => put(&mut f62, &mut map, NAMES[62])?,
+                63 => put(&mut f63, &mut map, NAMES[63])?,
+                64 => put(&mut f64, &mut map, NAMES[64])?,
+                65 => put(&mut f65, &mut map, NAMES[65])?,
+                66 => put(&mut f66, &mut map, NAMES[66])?,
+                67 => put(&mut f67, &mut map, NAMES[67])?,
+                68 => put(&mut f68, &mut map, NAMES[68])?,
+                69 => put(&mut f69, &mut map, NAMES[69])?,
+                70 => put(&mut f70, &mut map, NAMES[70])?,
+                71 => put(&mut f71, &mut map, NAMES[71])?,
+                72 => put(&mut f72, &mut map, NAMES[72])?,
+                73 => put(&mut f73, &mut map, NAMES[73])?,
+                74 => put(&mut f74, &mut map, NAMES[74])?,
+                75 => put(&mut f75, &mut map, NAMES[75])?,
+                76 => put(&mut f76, &mut map, NAMES[76])?,
+                77 => put(&mut f77, &mut map, NAMES[77])?,
+                78 => put(&mut f78, &mut map, NAMES[78])?,
+                79 => put(&mut f79, &mut map, NAMES[79])?,
+                80 => put(&mut f80, &mut map, NAMES[80])?,
+                81 => put(&mut f81, &mut map, NAMES[81])?,
+                82 => put(&mut f82, &mut map, NAMES[82])?,
+                83 => put(&mut f83, &mut map, NAMES[83])?,
+                84 => put(&mut f84, &mut map, NAMES[84])?,
+                85 => put(&mut f85, &mut map, NAMES[85])?,
+                86 => put(&mut f86, &mut map, NAMES[86])?,
+                87 => put(&mut f87, &mut map, NAMES[87])?,
+                88 => put(&mut f88, &mut map, NAMES[88])?,
+                89 => put(&mut f89, &mut map, NAMES[89])?,
+                90 => put(&mut f90, &mut map, NAMES[90])?,
+                91 => put(&mut f91, &mut map, NAMES[91])?,
+                92 => put(&mut f92, &mut map, NAMES[92])?,
+                93 => put(&mut f93, &mut map, NAMES[93])?,
+                94 => put(&mut f94, &mut map, NAMES[94])?,
+                95 => put(&mut f95, &mut map, NAMES[95])?,
+                96 => put(&mut f96, &mut map, NAMES[96])?,
+                97 => put(&mut f97, &mut map, NAMES[97])?,
+                98 => put(&mut f98, &mut map, NAMES[98])?,
+                99 => put(&mut f99, &mut map, NAMES[99])?,
+                100 => put(&mut f100, &mut map, NAMES[100])?,
+                101 => put(&mut f101, &mut map, NAMES[101])?,
+                102 => put(&mut f102, &mut map, NAMES[102])?,
+                103 => put(&mut f103, &mut map, NAMES[103])?,
+                104 => put(&mut f104, &mut map, NAMES[104])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(FullRepository {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            name: required(f2, NAMES[2])?,
+            full_name: required(f3, NAMES[3])?,
+            owner: required(f4, NAMES[4])?,
+            private: required(f5, NAMES[5])?,
+            html_url: required(f6, NAMES[6])?,
+            description: f7.flatten(),
+            fork: required(f8, NAMES[8])?,
+            url: required(f9, NAMES[9])?,
+            archive_url: required(f10, NAMES[10])?,
+            assignees_url: required(f11, NAMES[11])?,
+            blobs_url: required(f12, NAMES[12])?,
+            branches_url: required(f13, NAMES[13])?,
+            collaborators_url: required(f14, NAMES[14])?,
+            comments_url: required(f15, NAMES[15])?,
+            commits_url: required(f16, NAMES[16])?,
+            compare_url: required(f17, NAMES[17])?,
+            contents_url: required(f18, NAMES[18])?,
+            contributors_url: required(f19, NAMES[19])?,
+            deployments_url: required(f20, NAMES[20])?,
+            downloads_url: required(f21, NAMES[21])?,
+            events_url: required(f22, NAMES[22])?,
+            forks_url: required(f23, NAMES[23])?,
+            git_commits_url: required(f24, NAMES[24])?,
+            git_refs_url: required(f25, NAMES[25])?,
+            git_tags_url: required(f26, NAMES[26])?,
+            git_url: required(f27, NAMES[27])?,
+            issue_comment_url: required(f28, NAMES[28])?,
+            issue_events_url: required(f29, NAMES[29])?,
+            issues_url: required(f30, NAMES[30])?,
+            keys_url: required(f31, NAMES[31])?,
+            labels_url: required(f32, NAMES[32])?,
+            languages_url: required(f33, NAMES[33])?,
+            merges_url: required(f34, NAMES[34])?,
+            milestones_url: required(f35, NAMES[35])?,
+            notifications_url: required(f36, NAMES[36])?,
+            pulls_url: required(f37, NAMES[37])?,
+            releases_url: required(f38, NAMES[38])?,
+            ssh_url: required(f39, NAMES[39])?,
+            stargazers_url: required(f40, NAMES[40])?,
+            statuses_url: required(f41, NAMES[41])?,
+            subscribers_url: required(f42, NAMES[42])?,
+            subscription_url: required(f43, NAMES[43])?,
+            tags_url: required(f44, NAMES[44])?,
+            teams_url: required(f45, NAMES[45])?,
+            trees_url: required(f46, NAMES[46])?,
+            clone_url: required(f47, NAMES[47])?,
+            mirror_url: f48.flatten(),
+            hooks_url: required(f49, NAMES[49])?,
+            svn_url: required(f50, NAMES[50])?,
+            homepage: f51.flatten(),
+            language: f52.flatten(),
+            forks_count: required(f53, NAMES[53])?,
+            stargazers_count: required(f54, NAMES[54])?,
+            watchers_count: required(f55, NAMES[55])?,
+            size: required(f56, NAMES[56])?,
+            default_branch: required(f57, NAMES[57])?,
+            open_issues_count: required(f58, NAMES[58])?,
+            is_template: f59.flatten(),
+            topics: f60.flatten(),
+            has_issues: required(f61, NAMES[61])?,
+            has_projects: required(f62, NAMES[62])?,
+            has_wiki: required(f63, NAMES[63])?,
+            has_pages: required(f64, NAMES[64])?,
+            has_downloads: f65.flatten(),
+            has_discussions: f66.flatten(),
+            has_pull_requests: f67.flatten(),
+            pull_request_creation_policy: f68.flatten(),
+            archived: required(f69, NAMES[69])?,
+            disabled: required(f70, NAMES[70])?,
+            visibility: f71.flatten(),
+            pushed_at: required(f72, NAMES[72])?,
+            created_at: required(f73, NAMES[73])?,
+            updated_at: required(f74, NAMES[74])?,
+            permissions: f75.flatten(),
+            allow_rebase_merge: f76.flatten(),
+            template_repository: f77.flatten(),
+            temp_clone_token: f78.flatten(),
+            allow_squash_merge: f79.flatten(),
+            allow_auto_merge: f80.flatten(),
+            delete_branch_on_merge: f81.flatten(),
+            allow_merge_commit: f82.flatten(),
+            allow_update_branch: f83.flatten(),
+            use_squash_pr_title_as_default: f84.flatten(),
+            squash_merge_commit_title: f85.flatten(),
+            squash_merge_commit_message: f86.flatten(),
+            merge_commit_title: f87.flatten(),
+            merge_commit_message: f88.flatten(),
+            allow_forking: f89.flatten(),
+            web_commit_signoff_required: f90.flatten(),
+            subscribers_count: required(f91, NAMES[91])?,
+            network_count: required(f92, NAMES[92])?,
+            license: f93.flatten(),
+            organization: f94.flatten(),
+            parent: f95.flatten(),
+            source: f96.flatten(),
+            forks: required(f97, NAMES[97])?,
+            master_branch: f98.flatten(),
+            open_issues: required(f99, NAMES[99])?,
+            watchers: required(f100, NAMES[100])?,
+            anonymous_access_enabled: f101.flatten(),
+            code_of_conduct: f102.flatten(),
+            security_and_analysis: f103.flatten(),
+            custom_properties: f104.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -5873,16 +14375,72 @@ pub struct FullRepository {
         feature = "webhooks"
     )
 )]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct FullRepositoryPermissions {
     pub admin: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maintain: Option<bool>,
     pub push: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triage: Option<bool>,
     pub pull: bool,
+}
+#[cfg(
+    any(
+        feature = "codespaces",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for FullRepositoryPermissions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "codespaces",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for FullRepositoryPermissions {
+    const NAME: &'static str = "FullRepositoryPermissions";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["admin", "maintain", "push", "triage", "pull"];
+        let mut next = 0;
+        let mut f0: Option<bool> = None;
+        let mut f1: Option<Option<bool>> = None;
+        let mut f2: Option<bool> = None;
+        let mut f3: Option<Option<bool>> = None;
+        let mut f4: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(FullRepositoryPermissions {
+            admin: required(f0, NAMES[0])?,
+            maintain: f1.flatten(),
+            push: required(f2, NAMES[2])?,
+            triage: f3.flatten(),
+            pull: required(f4, NAMES[4])?,
+        })
+    }
 }
 
 #[cfg(
@@ -5894,7 +14452,7 @@ pub struct FullRepositoryPermissions {
     )
 )]
 /// Code of Conduct Simple
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeOfConductSimple {
     pub url: String,
@@ -5902,10 +14460,63 @@ pub struct CodeOfConductSimple {
     pub name: String,
     pub html_url: Option<String>,
 }
+#[cfg(
+    any(
+        feature = "codespaces",
+        feature = "repos",
+        feature = "security-advisories",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for CodeOfConductSimple {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "codespaces",
+        feature = "repos",
+        feature = "security-advisories",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for CodeOfConductSimple {
+    const NAME: &'static str = "CodeOfConductSimple";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["url", "key", "name", "html_url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeOfConductSimple {
+            url: required(f0, NAMES[0])?,
+            key: required(f1, NAMES[1])?,
+            name: required(f2, NAMES[2])?,
+            html_url: f3.flatten(),
+        })
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// A set of rules to apply when specified conditions are met.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleset {
     /// The ID of the ruleset
@@ -5913,34 +14524,108 @@ pub struct RepositoryRuleset {
     /// The name of the ruleset
     pub name: String,
     /// The target of the ruleset
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<RepositoryRulesetTarget>,
     /// The type of the source of the ruleset
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_type: Option<RepositoryRulesetSourceType>,
     /// The name of the source
     pub source: String,
     /// The enforcement level of the ruleset. `evaluate` allows admins to test rules before enforcing them. Admins can view insights on the Rule Insights page (`evaluate` is only available with GitHub Enterprise).
     pub enforcement: RepositoryRuleEnforcement,
     /// The actors that can bypass the rules in this ruleset
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_actors: Option<Vec<RepositoryRulesetBypassActor>>,
     /// The bypass type of the user making the API request for this ruleset. This field is only returned when
     /// querying the repository-level endpoint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_user_can_bypass: Option<RepositoryRulesetCurrentUserCanBypass>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
-    #[serde(rename = "_links", default, skip_serializing_if = "Option::is_none")]
     pub links: Option<RepositoryRulesetLinks>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditions: Option<RepositoryRulesetConditions>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<RepositoryRule>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<crate::Timestamp>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleset {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleset {
+    const NAME: &'static str = "RepositoryRuleset";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "name",
+            "target",
+            "source_type",
+            "source",
+            "enforcement",
+            "bypass_actors",
+            "current_user_can_bypass",
+            "node_id",
+            "_links",
+            "conditions",
+            "rules",
+            "created_at",
+            "updated_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<RepositoryRulesetTarget>> = None;
+        let mut f3: Option<Option<RepositoryRulesetSourceType>> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<RepositoryRuleEnforcement> = None;
+        let mut f6: Option<Option<Vec<RepositoryRulesetBypassActor>>> = None;
+        let mut f7: Option<Option<RepositoryRulesetCurrentUserCanBypass>> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<RepositoryRulesetLinks>> = None;
+        let mut f10: Option<Option<RepositoryRulesetConditions>> = None;
+        let mut f11: Option<Option<Vec<RepositoryRule>>> = None;
+        let mut f12: Option<Option<crate::Timestamp>> = None;
+        let mut f13: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleset {
+            id: required(f0, NAMES[0])?,
+            name: required(f1, NAMES[1])?,
+            target: f2.flatten(),
+            source_type: f3.flatten(),
+            source: required(f4, NAMES[4])?,
+            enforcement: required(f5, NAMES[5])?,
+            bypass_actors: f6.flatten(),
+            current_user_can_bypass: f7.flatten(),
+            node_id: f8.flatten(),
+            links: f9.flatten(),
+            conditions: f10.flatten(),
+            rules: f11.flatten(),
+            created_at: f12.flatten(),
+            updated_at: f13.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
@@ -5966,7 +14651,7 @@ crate::open_enum! {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// An actor that can bypass rules in a ruleset
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRulesetBypassActor {
     /// The ID of the actor that can bypass a ruleset. Required for `Integration`, `RepositoryRole`, `Team`, and `User` actor types. If `actor_type` is `OrganizationAdmin`, `actor_id` is ignored. If `actor_type` is `DeployKey`, this should be null. `OrganizationAdmin` is not applicable for personal repositories.
@@ -5981,6 +14666,42 @@ pub struct RepositoryRulesetBypassActor {
     /// When the specified actor can bypass the ruleset. `pull_request` means that an actor can only bypass rules on pull requests. `pull_request` is not applicable for the `DeployKey` actor type. Also, `pull_request` is only applicable to branch rulesets. When `bypass_mode` is `exempt`, rules will not be run for that actor and a bypass audit entry will not be created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_mode: Option<RepositoryRulesetBypassActorBypassMode>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRulesetBypassActor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRulesetBypassActor {
+    const NAME: &'static str = "RepositoryRulesetBypassActor";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["actor_id", "actor_type", "bypass_mode"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<RepositoryRulesetBypassActorActorType> = None;
+        let mut f2: Option<Option<RepositoryRulesetBypassActorBypassMode>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRulesetBypassActor {
+            actor_id: f0,
+            actor_type: required(f1, NAMES[1])?,
+            bypass_mode: f2.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRulesetBypassActor {
@@ -6049,22 +14770,82 @@ crate::open_enum! {
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRulesetLinks {
-    #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
     pub self_: Option<RepositoryRulesetLinksSelf>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html: Option<RepositoryRulesetLinksSelf>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRulesetLinks {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRulesetLinks {
+    const NAME: &'static str = "RepositoryRulesetLinks";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["self", "html"];
+        let mut next = 0;
+        let mut f0: Option<Option<RepositoryRulesetLinksSelf>> = None;
+        let mut f1: Option<Option<RepositoryRulesetLinksSelf>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRulesetLinks {
+            self_: f0.flatten(),
+            html: f1.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRulesetLinksSelf {
     /// The URL of the ruleset
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub href: Option<String>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRulesetLinksSelf {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRulesetLinksSelf {
+    const NAME: &'static str = "RepositoryRulesetLinksSelf";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["href"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRulesetLinksSelf {
+            href: f0.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
@@ -6092,11 +14873,41 @@ impl From<OrgRulesetConditions> for RepositoryRulesetConditions {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Parameters for a repository ruleset ref name condition
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRulesetConditions2 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_name: Option<RepositoryRulesetConditions2RefName>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRulesetConditions2 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRulesetConditions2 {
+    const NAME: &'static str = "RepositoryRulesetConditions2";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["ref_name"];
+        let mut next = 0;
+        let mut f0: Option<Option<RepositoryRulesetConditions2RefName>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRulesetConditions2 {
+            ref_name: f0.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRulesetConditions2 {
@@ -6120,7 +14931,7 @@ impl RepositoryRulesetConditions2 {
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRulesetConditions2RefName {
     /// Array of ref names or patterns to include. One of these patterns must match for the condition to pass. Also accepts `~DEFAULT_BRANCH` to include the default branch or `~ALL` to include all branches.
@@ -6129,6 +14940,39 @@ pub struct RepositoryRulesetConditions2RefName {
     /// Array of ref names or patterns to exclude. The condition will not pass if any of these patterns match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude: Option<Vec<String>>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRulesetConditions2RefName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRulesetConditions2RefName {
+    const NAME: &'static str = "RepositoryRulesetConditions2RefName";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["include", "exclude"];
+        let mut next = 0;
+        let mut f0: Option<Option<Vec<String>>> = None;
+        let mut f1: Option<Option<Vec<String>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRulesetConditions2RefName {
+            include: f0.flatten(),
+            exclude: f1.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRulesetConditions2RefName {
@@ -6196,12 +15040,45 @@ impl From<OrgRulesetConditionsVariant2> for OrgRulesetConditions {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Conditions to target repositories by name and refs by name
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct OrgRulesetConditionsVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_name: Option<RepositoryRulesetConditions2RefName>,
     pub repository_name: OrgRulesetConditionsVariant0RepositoryName,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for OrgRulesetConditionsVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for OrgRulesetConditionsVariant0 {
+    const NAME: &'static str = "OrgRulesetConditionsVariant0";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["ref_name", "repository_name"];
+        let mut next = 0;
+        let mut f0: Option<Option<RepositoryRulesetConditions2RefName>> = None;
+        let mut f1: Option<OrgRulesetConditionsVariant0RepositoryName> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgRulesetConditionsVariant0 {
+            ref_name: f0.flatten(),
+            repository_name: required(f1, NAMES[1])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl OrgRulesetConditionsVariant0 {
@@ -6236,7 +15113,7 @@ impl OrgRulesetConditionsVariant0 {
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct OrgRulesetConditionsVariant0RepositoryName {
     /// Array of repository names or patterns to include. One of these patterns must match for the condition to pass. Also accepts `~ALL` to include all repositories.
@@ -6248,6 +15125,43 @@ pub struct OrgRulesetConditionsVariant0RepositoryName {
     /// Whether renaming of target repositories is prevented.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protected: Option<bool>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for OrgRulesetConditionsVariant0RepositoryName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for OrgRulesetConditionsVariant0RepositoryName {
+    const NAME: &'static str = "OrgRulesetConditionsVariant0RepositoryName";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["include", "exclude", "protected"];
+        let mut next = 0;
+        let mut f0: Option<Option<Vec<String>>> = None;
+        let mut f1: Option<Option<Vec<String>>> = None;
+        let mut f2: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgRulesetConditionsVariant0RepositoryName {
+            include: f0.flatten(),
+            exclude: f1.flatten(),
+            protected: f2.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl OrgRulesetConditionsVariant0RepositoryName {
@@ -6287,12 +15201,45 @@ impl OrgRulesetConditionsVariant0RepositoryName {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Conditions to target repositories by id and refs by name
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct OrgRulesetConditionsVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_name: Option<RepositoryRulesetConditions2RefName>,
     pub repository_id: OrgRulesetConditionsVariant1RepositoryId,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for OrgRulesetConditionsVariant1 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for OrgRulesetConditionsVariant1 {
+    const NAME: &'static str = "OrgRulesetConditionsVariant1";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["ref_name", "repository_id"];
+        let mut next = 0;
+        let mut f0: Option<Option<RepositoryRulesetConditions2RefName>> = None;
+        let mut f1: Option<OrgRulesetConditionsVariant1RepositoryId> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgRulesetConditionsVariant1 {
+            ref_name: f0.flatten(),
+            repository_id: required(f1, NAMES[1])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl OrgRulesetConditionsVariant1 {
@@ -6327,12 +15274,42 @@ impl OrgRulesetConditionsVariant1 {
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct OrgRulesetConditionsVariant1RepositoryId {
     /// The repository IDs that the ruleset applies to. One of these IDs must match for the condition to pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_ids: Option<Vec<i64>>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for OrgRulesetConditionsVariant1RepositoryId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for OrgRulesetConditionsVariant1RepositoryId {
+    const NAME: &'static str = "OrgRulesetConditionsVariant1RepositoryId";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["repository_ids"];
+        let mut next = 0;
+        let mut f0: Option<Option<Vec<i64>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgRulesetConditionsVariant1RepositoryId {
+            repository_ids: f0.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl OrgRulesetConditionsVariant1RepositoryId {
@@ -6357,12 +15334,45 @@ impl OrgRulesetConditionsVariant1RepositoryId {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Conditions to target repositories by property and refs by name
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct OrgRulesetConditionsVariant2 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_name: Option<RepositoryRulesetConditions2RefName>,
     pub repository_property: OrgRulesetConditionsVariant2RepositoryProperty,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for OrgRulesetConditionsVariant2 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for OrgRulesetConditionsVariant2 {
+    const NAME: &'static str = "OrgRulesetConditionsVariant2";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["ref_name", "repository_property"];
+        let mut next = 0;
+        let mut f0: Option<Option<RepositoryRulesetConditions2RefName>> = None;
+        let mut f1: Option<OrgRulesetConditionsVariant2RepositoryProperty> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgRulesetConditionsVariant2 {
+            ref_name: f0.flatten(),
+            repository_property: required(f1, NAMES[1])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl OrgRulesetConditionsVariant2 {
@@ -6397,7 +15407,7 @@ impl OrgRulesetConditionsVariant2 {
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct OrgRulesetConditionsVariant2RepositoryProperty {
     /// The repository properties and values to include. All of these properties must match for the condition to pass.
@@ -6406,6 +15416,44 @@ pub struct OrgRulesetConditionsVariant2RepositoryProperty {
     /// The repository properties and values to exclude. The condition will not pass if any of these properties match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude: Option<Vec<RepositoryRulesetConditionsRepositoryPropertySpec>>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for OrgRulesetConditionsVariant2RepositoryProperty {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for OrgRulesetConditionsVariant2RepositoryProperty {
+    const NAME: &'static str = "OrgRulesetConditionsVariant2RepositoryProperty";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["include", "exclude"];
+        let mut next = 0;
+        let mut f0: Option<
+            Option<Vec<RepositoryRulesetConditionsRepositoryPropertySpec>>,
+        > = None;
+        let mut f1: Option<
+            Option<Vec<RepositoryRulesetConditionsRepositoryPropertySpec>>,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(OrgRulesetConditionsVariant2RepositoryProperty {
+            include: f0.flatten(),
+            exclude: f1.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl OrgRulesetConditionsVariant2RepositoryProperty {
@@ -6443,7 +15491,7 @@ impl OrgRulesetConditionsVariant2RepositoryProperty {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Parameters for a targeting a repository property
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRulesetConditionsRepositoryPropertySpec {
     /// The name of the repository property to target
@@ -6453,6 +15501,45 @@ pub struct RepositoryRulesetConditionsRepositoryPropertySpec {
     /// The source of the repository property. Defaults to 'custom' if not specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<RepositoryRulesetConditionsRepositoryPropertySpecSource>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRulesetConditionsRepositoryPropertySpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for RepositoryRulesetConditionsRepositoryPropertySpec {
+    const NAME: &'static str = "RepositoryRulesetConditionsRepositoryPropertySpec";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["name", "property_values", "source"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Vec<String>> = None;
+        let mut f2: Option<
+            Option<RepositoryRulesetConditionsRepositoryPropertySpecSource>,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRulesetConditionsRepositoryPropertySpec {
+            name: required(f0, NAMES[0])?,
+            property_values: required(f1, NAMES[1])?,
+            source: f2.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRulesetConditionsRepositoryPropertySpec {
@@ -6674,10 +15761,40 @@ impl From<RepositoryRuleMaxFileSize> for RepositoryRule {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Only allow users with bypass permission to create matching refs.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleCreation {
     pub r#type: RepositoryRuleCreationType,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleCreation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleCreation {
+    const NAME: &'static str = "RepositoryRuleCreation";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type"];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleCreationType> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleCreation {
+            r#type: required(f0, NAMES[0])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleCreation {
@@ -6704,12 +15821,45 @@ crate::open_enum! {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Only allow users with bypass permission to update matching refs.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleUpdate {
     pub r#type: RepositoryRuleUpdateType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleUpdateParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleUpdate {
+    const NAME: &'static str = "RepositoryRuleUpdate";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type", "parameters"];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleUpdateType> = None;
+        let mut f1: Option<Option<RepositoryRuleUpdateParameters>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleUpdate {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleUpdate {
@@ -6744,11 +15894,41 @@ crate::open_enum! {
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleUpdateParameters {
     /// Branch can pull changes from its upstream repository
     pub update_allows_fetch_and_merge: bool,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleUpdateParameters {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleUpdateParameters {
+    const NAME: &'static str = "RepositoryRuleUpdateParameters";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["update_allows_fetch_and_merge"];
+        let mut next = 0;
+        let mut f0: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleUpdateParameters {
+            update_allows_fetch_and_merge: required(f0, NAMES[0])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleUpdateParameters {
@@ -6770,10 +15950,40 @@ impl RepositoryRuleUpdateParameters {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Only allow users with bypass permissions to delete matching refs.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleDeletion {
     pub r#type: RepositoryRuleDeletionType,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleDeletion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDeletion {
+    const NAME: &'static str = "RepositoryRuleDeletion";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type"];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleDeletionType> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleDeletion {
+            r#type: required(f0, NAMES[0])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleDeletion {
@@ -6800,10 +16010,40 @@ crate::open_enum! {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Prevent merge commits from being pushed to matching refs.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleRequiredLinearHistory {
     pub r#type: RepositoryRuleRequiredLinearHistoryType,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleRequiredLinearHistory {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleRequiredLinearHistory {
+    const NAME: &'static str = "RepositoryRuleRequiredLinearHistory";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type"];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleRequiredLinearHistoryType> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleRequiredLinearHistory {
+            r#type: required(f0, NAMES[0])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleRequiredLinearHistory {
@@ -6834,12 +16074,45 @@ crate::open_enum! {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Merges must be performed via a merge queue.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleMergeQueue {
     pub r#type: RepositoryRuleMergeQueueType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleMergeQueueParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleMergeQueue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleMergeQueue {
+    const NAME: &'static str = "RepositoryRuleMergeQueue";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type", "parameters"];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleMergeQueueType> = None;
+        let mut f1: Option<Option<RepositoryRuleMergeQueueParameters>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleMergeQueue {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleMergeQueue {
@@ -6874,7 +16147,7 @@ crate::open_enum! {
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleMergeQueueParameters {
     /// Maximum time for a required status check to report a conclusion. After this much time has elapsed, checks that have not reported a conclusion will be assumed to have failed
@@ -6891,6 +16164,62 @@ pub struct RepositoryRuleMergeQueueParameters {
     pub min_entries_to_merge: i64,
     /// The time merge queue should wait after the first PR is added to the queue for the minimum group size to be met. After this time has elapsed, the minimum group size will be ignored and a smaller group will be merged.
     pub min_entries_to_merge_wait_minutes: i64,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleMergeQueueParameters {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleMergeQueueParameters {
+    const NAME: &'static str = "RepositoryRuleMergeQueueParameters";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "check_response_timeout_minutes",
+            "grouping_strategy",
+            "max_entries_to_build",
+            "max_entries_to_merge",
+            "merge_method",
+            "min_entries_to_merge",
+            "min_entries_to_merge_wait_minutes",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<RepositoryRuleMergeQueueParametersGroupingStrategy> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<i64> = None;
+        let mut f4: Option<RepositoryRuleMergeQueueParametersMergeMethod> = None;
+        let mut f5: Option<i64> = None;
+        let mut f6: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleMergeQueueParameters {
+            check_response_timeout_minutes: required(f0, NAMES[0])?,
+            grouping_strategy: required(f1, NAMES[1])?,
+            max_entries_to_build: required(f2, NAMES[2])?,
+            max_entries_to_merge: required(f3, NAMES[3])?,
+            merge_method: required(f4, NAMES[4])?,
+            min_entries_to_merge: required(f5, NAMES[5])?,
+            min_entries_to_merge_wait_minutes: required(f6, NAMES[6])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleMergeQueueParameters {
@@ -6977,12 +16306,45 @@ crate::open_enum! {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Choose which environments must be successfully deployed to before refs can be pushed into a ref that matches this rule.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleRequiredDeployments {
     pub r#type: RepositoryRuleRequiredDeploymentsType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleRequiredDeploymentsParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleRequiredDeployments {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleRequiredDeployments {
+    const NAME: &'static str = "RepositoryRuleRequiredDeployments";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type", "parameters"];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleRequiredDeploymentsType> = None;
+        let mut f1: Option<Option<RepositoryRuleRequiredDeploymentsParameters>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleRequiredDeployments {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleRequiredDeployments {
@@ -7021,11 +16383,42 @@ crate::open_enum! {
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleRequiredDeploymentsParameters {
     /// The environments that must be successfully deployed to before branches can be merged.
     pub required_deployment_environments: Vec<String>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleRequiredDeploymentsParameters {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for RepositoryRuleRequiredDeploymentsParameters {
+    const NAME: &'static str = "RepositoryRuleRequiredDeploymentsParameters";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["required_deployment_environments"];
+        let mut next = 0;
+        let mut f0: Option<Vec<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleRequiredDeploymentsParameters {
+            required_deployment_environments: required(f0, NAMES[0])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleRequiredDeploymentsParameters {
@@ -7058,10 +16451,40 @@ impl RepositoryRuleRequiredDeploymentsParameters {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Commits pushed to matching refs must have verified signatures.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleRequiredSignatures {
     pub r#type: RepositoryRuleRequiredSignaturesType,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleRequiredSignatures {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleRequiredSignatures {
+    const NAME: &'static str = "RepositoryRuleRequiredSignatures";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type"];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleRequiredSignaturesType> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleRequiredSignatures {
+            r#type: required(f0, NAMES[0])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleRequiredSignatures {
@@ -7091,12 +16514,45 @@ crate::open_enum! {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Require all commits be made to a non-target branch and submitted via a pull request before they can be merged.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRulePullRequest {
     pub r#type: RepositoryRulePullRequestType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRulePullRequestParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRulePullRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRulePullRequest {
+    const NAME: &'static str = "RepositoryRulePullRequest";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type", "parameters"];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRulePullRequestType> = None;
+        let mut f1: Option<Option<RepositoryRulePullRequestParameters>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRulePullRequest {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRulePullRequest {
@@ -7131,7 +16587,7 @@ crate::open_enum! {
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRulePullRequestParameters {
     /// Array of allowed merge methods. Allowed values include `merge`, `squash`, and `rebase`. At least one option must be enabled.
@@ -7158,6 +16614,68 @@ pub struct RepositoryRulePullRequestParameters {
     pub required_reviewers: Option<
         Vec<RepositoryRuleParamsRequiredReviewerConfiguration>,
     >,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRulePullRequestParameters {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRulePullRequestParameters {
+    const NAME: &'static str = "RepositoryRulePullRequestParameters";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "allowed_merge_methods",
+            "dismiss_stale_reviews_on_push",
+            "dismissal_restriction",
+            "require_code_owner_review",
+            "require_last_push_approval",
+            "required_approving_review_count",
+            "required_review_thread_resolution",
+            "required_reviewers",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<Vec<AutoMergeMergeMethod>>> = None;
+        let mut f1: Option<bool> = None;
+        let mut f2: Option<Option<RepositoryRuleParamsDismissalRestriction>> = None;
+        let mut f3: Option<bool> = None;
+        let mut f4: Option<bool> = None;
+        let mut f5: Option<i64> = None;
+        let mut f6: Option<bool> = None;
+        let mut f7: Option<
+            Option<Vec<RepositoryRuleParamsRequiredReviewerConfiguration>>,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRulePullRequestParameters {
+            allowed_merge_methods: f0.flatten(),
+            dismiss_stale_reviews_on_push: required(f1, NAMES[1])?,
+            dismissal_restriction: f2.flatten(),
+            require_code_owner_review: required(f3, NAMES[3])?,
+            require_last_push_approval: required(f4, NAMES[4])?,
+            required_approving_review_count: required(f5, NAMES[5])?,
+            required_review_thread_resolution: required(f6, NAMES[6])?,
+            required_reviewers: f7.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRulePullRequestParameters {
@@ -7238,7 +16756,7 @@ impl RepositoryRulePullRequestParameters {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Specify people, teams, or apps allowed to dismiss pull request reviews.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleParamsDismissalRestriction {
     /// Specify people, teams, or apps allowed to dismiss pull request reviews.
@@ -7246,6 +16764,39 @@ pub struct RepositoryRuleParamsDismissalRestriction {
     pub allowed_actors: Option<Vec<RepositoryRuleParamsActor>>,
     /// Whether to restrict review dismissal to specific actors.
     pub enabled: bool,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleParamsDismissalRestriction {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleParamsDismissalRestriction {
+    const NAME: &'static str = "RepositoryRuleParamsDismissalRestriction";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["allowed_actors", "enabled"];
+        let mut next = 0;
+        let mut f0: Option<Option<Vec<RepositoryRuleParamsActor>>> = None;
+        let mut f1: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleParamsDismissalRestriction {
+            allowed_actors: f0.flatten(),
+            enabled: required(f1, NAMES[1])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleParamsDismissalRestriction {
@@ -7276,13 +16827,46 @@ impl RepositoryRuleParamsDismissalRestriction {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// An actor allowed to dismiss pull request reviews
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleParamsActor {
     /// ID of the actor that can dismiss reviews.
     pub id: i64,
     /// The type of the actor
     pub r#type: RepositoryRuleParamsActorType,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleParamsActor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleParamsActor {
+    const NAME: &'static str = "RepositoryRuleParamsActor";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "type"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<RepositoryRuleParamsActorType> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleParamsActor {
+            id: required(f0, NAMES[0])?,
+            r#type: required(f1, NAMES[1])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleParamsActor {
@@ -7320,7 +16904,7 @@ crate::open_enum! {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// A reviewing team, and file patterns describing which files they must approve changes to.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleParamsRequiredReviewerConfiguration {
     /// Array of file patterns. Pull requests which change matching files must be approved by the specified team. File patterns use fnmatch syntax.
@@ -7329,6 +16913,43 @@ pub struct RepositoryRuleParamsRequiredReviewerConfiguration {
     pub minimum_approvals: i64,
     /// A required reviewing team
     pub reviewer: RepositoryRuleParamsReviewer,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleParamsRequiredReviewerConfiguration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for RepositoryRuleParamsRequiredReviewerConfiguration {
+    const NAME: &'static str = "RepositoryRuleParamsRequiredReviewerConfiguration";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["file_patterns", "minimum_approvals", "reviewer"];
+        let mut next = 0;
+        let mut f0: Option<Vec<String>> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<RepositoryRuleParamsReviewer> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleParamsRequiredReviewerConfiguration {
+            file_patterns: required(f0, NAMES[0])?,
+            minimum_approvals: required(f1, NAMES[1])?,
+            reviewer: required(f2, NAMES[2])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleParamsRequiredReviewerConfiguration {
@@ -7369,13 +16990,46 @@ impl RepositoryRuleParamsRequiredReviewerConfiguration {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// A required reviewing team
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleParamsReviewer {
     /// ID of the reviewer which must review changes to matching files.
     pub id: i64,
     /// The type of the reviewer
     pub r#type: RepositoryRuleParamsReviewerType,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleParamsReviewer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleParamsReviewer {
+    const NAME: &'static str = "RepositoryRuleParamsReviewer";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "type"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<RepositoryRuleParamsReviewerType> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleParamsReviewer {
+            id: required(f0, NAMES[0])?,
+            r#type: required(f1, NAMES[1])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleParamsReviewer {
@@ -7406,12 +17060,45 @@ impl RepositoryRuleParamsReviewer {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Choose which status checks must pass before the ref is updated. When enabled, commits must first be pushed to another ref where the checks pass.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleRequiredStatusChecks {
     pub r#type: RepositoryRuleRequiredStatusChecksType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleRequiredStatusChecksParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleRequiredStatusChecks {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleRequiredStatusChecks {
+    const NAME: &'static str = "RepositoryRuleRequiredStatusChecks";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type", "parameters"];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleRequiredStatusChecksType> = None;
+        let mut f1: Option<Option<RepositoryRuleRequiredStatusChecksParameters>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleRequiredStatusChecks {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleRequiredStatusChecks {
@@ -7450,7 +17137,7 @@ crate::open_enum! {
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleRequiredStatusChecksParameters {
     /// Allow repositories and branches to be created if a check would otherwise prohibit it.
@@ -7460,6 +17147,47 @@ pub struct RepositoryRuleRequiredStatusChecksParameters {
     pub required_status_checks: Vec<RepositoryRuleParamsStatusCheckConfiguration>,
     /// Whether pull requests targeting a matching branch must be tested with the latest code. This setting will not take effect unless at least one status check is enabled.
     pub strict_required_status_checks_policy: bool,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleRequiredStatusChecksParameters {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for RepositoryRuleRequiredStatusChecksParameters {
+    const NAME: &'static str = "RepositoryRuleRequiredStatusChecksParameters";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "do_not_enforce_on_create",
+            "required_status_checks",
+            "strict_required_status_checks_policy",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<bool>> = None;
+        let mut f1: Option<Vec<RepositoryRuleParamsStatusCheckConfiguration>> = None;
+        let mut f2: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleRequiredStatusChecksParameters {
+            do_not_enforce_on_create: f0.flatten(),
+            required_status_checks: required(f1, NAMES[1])?,
+            strict_required_status_checks_policy: required(f2, NAMES[2])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleRequiredStatusChecksParameters {
@@ -7510,7 +17238,7 @@ impl RepositoryRuleRequiredStatusChecksParameters {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Required status check
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleParamsStatusCheckConfiguration {
     /// The status check context name that must be present on the commit.
@@ -7518,6 +17246,40 @@ pub struct RepositoryRuleParamsStatusCheckConfiguration {
     /// The optional integration ID that this status check must originate from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integration_id: Option<i64>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleParamsStatusCheckConfiguration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for RepositoryRuleParamsStatusCheckConfiguration {
+    const NAME: &'static str = "RepositoryRuleParamsStatusCheckConfiguration";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["context", "integration_id"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleParamsStatusCheckConfiguration {
+            context: required(f0, NAMES[0])?,
+            integration_id: f1.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleParamsStatusCheckConfiguration {
@@ -7545,10 +17307,40 @@ impl RepositoryRuleParamsStatusCheckConfiguration {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Prevent users with push access from force pushing to refs.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleNonFastForward {
     pub r#type: RepositoryRuleNonFastForwardType,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleNonFastForward {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleNonFastForward {
+    const NAME: &'static str = "RepositoryRuleNonFastForward";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type"];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleNonFastForwardType> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleNonFastForward {
+            r#type: required(f0, NAMES[0])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleNonFastForward {
@@ -7575,12 +17367,45 @@ crate::open_enum! {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Parameters to be used for the commit_message_pattern rule
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleCommitMessagePattern {
     pub r#type: RepositoryRuleCommitMessagePatternType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleCommitMessagePattern {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleCommitMessagePattern {
+    const NAME: &'static str = "RepositoryRuleCommitMessagePattern";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type", "parameters"];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleCommitMessagePatternType> = None;
+        let mut f1: Option<Option<RepositoryRuleCommitMessagePatternParameters>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleCommitMessagePattern {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleCommitMessagePattern {
@@ -7619,7 +17444,7 @@ crate::open_enum! {
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleCommitMessagePatternParameters {
     /// How this rule appears when configuring it.
@@ -7632,6 +17457,46 @@ pub struct RepositoryRuleCommitMessagePatternParameters {
     pub operator: RepositoryRuleCommitMessagePatternParametersOperator,
     /// The pattern to match with.
     pub pattern: String,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleCommitMessagePatternParameters {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for RepositoryRuleCommitMessagePatternParameters {
+    const NAME: &'static str = "RepositoryRuleCommitMessagePatternParameters";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["name", "negate", "operator", "pattern"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<bool>> = None;
+        let mut f2: Option<RepositoryRuleCommitMessagePatternParametersOperator> = None;
+        let mut f3: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleCommitMessagePatternParameters {
+            name: f0.flatten(),
+            negate: f1.flatten(),
+            operator: required(f2, NAMES[2])?,
+            pattern: required(f3, NAMES[3])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleCommitMessagePatternParameters {
@@ -7684,12 +17549,45 @@ crate::open_enum! {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Parameters to be used for the commit_author_email_pattern rule
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleCommitAuthorEmailPattern {
     pub r#type: RepositoryRuleCommitAuthorEmailPatternType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleCommitAuthorEmailPattern {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleCommitAuthorEmailPattern {
+    const NAME: &'static str = "RepositoryRuleCommitAuthorEmailPattern";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type", "parameters"];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleCommitAuthorEmailPatternType> = None;
+        let mut f1: Option<Option<RepositoryRuleCommitMessagePatternParameters>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleCommitAuthorEmailPattern {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleCommitAuthorEmailPattern {
@@ -7729,12 +17627,45 @@ crate::open_enum! {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Parameters to be used for the committer_email_pattern rule
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleCommitterEmailPattern {
     pub r#type: RepositoryRuleCommitterEmailPatternType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleCommitterEmailPattern {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleCommitterEmailPattern {
+    const NAME: &'static str = "RepositoryRuleCommitterEmailPattern";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type", "parameters"];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleCommitterEmailPatternType> = None;
+        let mut f1: Option<Option<RepositoryRuleCommitMessagePatternParameters>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleCommitterEmailPattern {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleCommitterEmailPattern {
@@ -7774,12 +17705,45 @@ crate::open_enum! {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Parameters to be used for the branch_name_pattern rule
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleBranchNamePattern {
     pub r#type: RepositoryRuleBranchNamePatternType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleBranchNamePattern {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleBranchNamePattern {
+    const NAME: &'static str = "RepositoryRuleBranchNamePattern";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type", "parameters"];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleBranchNamePatternType> = None;
+        let mut f1: Option<Option<RepositoryRuleCommitMessagePatternParameters>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleBranchNamePattern {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleBranchNamePattern {
@@ -7818,12 +17782,45 @@ crate::open_enum! {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Parameters to be used for the tag_name_pattern rule
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleTagNamePattern {
     pub r#type: RepositoryRuleTagNamePatternType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleTagNamePattern {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleTagNamePattern {
+    const NAME: &'static str = "RepositoryRuleTagNamePattern";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type", "parameters"];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleTagNamePatternType> = None;
+        let mut f1: Option<Option<RepositoryRuleCommitMessagePatternParameters>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleTagNamePattern {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleTagNamePattern {
@@ -7859,12 +17856,45 @@ crate::open_enum! {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Require all changes made to a targeted branch to pass the specified workflows before they can be merged.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleWorkflows {
     pub r#type: RepositoryRuleWorkflowsType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleWorkflowsParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleWorkflows {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleWorkflows {
+    const NAME: &'static str = "RepositoryRuleWorkflows";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type", "parameters"];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleWorkflowsType> = None;
+        let mut f1: Option<Option<RepositoryRuleWorkflowsParameters>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleWorkflows {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleWorkflows {
@@ -7899,7 +17929,7 @@ crate::open_enum! {
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleWorkflowsParameters {
     /// Allow repositories and branches to be created if a check would otherwise prohibit it.
@@ -7907,6 +17937,39 @@ pub struct RepositoryRuleWorkflowsParameters {
     pub do_not_enforce_on_create: Option<bool>,
     /// Workflows that must pass for this rule to pass.
     pub workflows: Vec<RepositoryRuleParamsWorkflowFileReference>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleWorkflowsParameters {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleWorkflowsParameters {
+    const NAME: &'static str = "RepositoryRuleWorkflowsParameters";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["do_not_enforce_on_create", "workflows"];
+        let mut next = 0;
+        let mut f0: Option<Option<bool>> = None;
+        let mut f1: Option<Vec<RepositoryRuleParamsWorkflowFileReference>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleWorkflowsParameters {
+            do_not_enforce_on_create: f0.flatten(),
+            workflows: required(f1, NAMES[1])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleWorkflowsParameters {
@@ -7943,7 +18006,7 @@ impl RepositoryRuleWorkflowsParameters {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// A workflow that must run for this rule to pass
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleParamsWorkflowFileReference {
     /// The path to the workflow file
@@ -7956,6 +18019,46 @@ pub struct RepositoryRuleParamsWorkflowFileReference {
     /// The commit SHA of the workflow file to use
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha: Option<String>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleParamsWorkflowFileReference {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for RepositoryRuleParamsWorkflowFileReference {
+    const NAME: &'static str = "RepositoryRuleParamsWorkflowFileReference";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["path", "ref", "repository_id", "sha"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleParamsWorkflowFileReference {
+            path: required(f0, NAMES[0])?,
+            r#ref: f1.flatten(),
+            repository_id: required(f2, NAMES[2])?,
+            sha: f3.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleParamsWorkflowFileReference {
@@ -7995,12 +18098,45 @@ impl RepositoryRuleParamsWorkflowFileReference {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Choose which tools must provide code scanning results before the reference is updated. When configured, code scanning must be enabled and have results for both the commit and the reference being updated.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleCodeScanning {
     pub r#type: RepositoryRuleCodeScanningType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCodeScanningParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleCodeScanning {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleCodeScanning {
+    const NAME: &'static str = "RepositoryRuleCodeScanning";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type", "parameters"];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleCodeScanningType> = None;
+        let mut f1: Option<Option<RepositoryRuleCodeScanningParameters>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleCodeScanning {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleCodeScanning {
@@ -8035,11 +18171,41 @@ crate::open_enum! {
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleCodeScanningParameters {
     /// Tools that must provide code scanning results for this rule to pass.
     pub code_scanning_tools: Vec<RepositoryRuleParamsCodeScanningTool>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleCodeScanningParameters {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleCodeScanningParameters {
+    const NAME: &'static str = "RepositoryRuleCodeScanningParameters";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["code_scanning_tools"];
+        let mut next = 0;
+        let mut f0: Option<Vec<RepositoryRuleParamsCodeScanningTool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleCodeScanningParameters {
+            code_scanning_tools: required(f0, NAMES[0])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleCodeScanningParameters {
@@ -8071,7 +18237,7 @@ impl RepositoryRuleCodeScanningParameters {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// A tool that must provide code scanning results for this rule to pass.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleParamsCodeScanningTool {
     /// The severity level at which code scanning results that raise alerts block a reference update. For more information on alert severity levels, see "[About code scanning alerts](https://docs.github.com/code-security/code-scanning/managing-code-scanning-alerts/about-code-scanning-alerts#about-alert-severity-and-security-severity-levels)."
@@ -8080,6 +18246,48 @@ pub struct RepositoryRuleParamsCodeScanningTool {
     pub security_alerts_threshold: RepositoryRuleParamsCodeScanningToolSecurityAlertsThreshold,
     /// The name of a code scanning tool
     pub tool: String,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleParamsCodeScanningTool {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleParamsCodeScanningTool {
+    const NAME: &'static str = "RepositoryRuleParamsCodeScanningTool";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "alerts_threshold",
+            "security_alerts_threshold",
+            "tool",
+        ];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleParamsCodeScanningToolAlertsThreshold> = None;
+        let mut f1: Option<
+            RepositoryRuleParamsCodeScanningToolSecurityAlertsThreshold,
+        > = None;
+        let mut f2: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleParamsCodeScanningTool {
+            alerts_threshold: required(f0, NAMES[0])?,
+            security_alerts_threshold: required(f1, NAMES[1])?,
+            tool: required(f2, NAMES[2])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleParamsCodeScanningTool {
@@ -8142,12 +18350,45 @@ crate::open_enum! {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Request Copilot code review for new pull requests automatically if the author has access to Copilot code review and their premium requests quota has not reached the limit.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleCopilotCodeReview {
     pub r#type: RepositoryRuleCopilotCodeReviewType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCopilotCodeReviewParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleCopilotCodeReview {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleCopilotCodeReview {
+    const NAME: &'static str = "RepositoryRuleCopilotCodeReview";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type", "parameters"];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleCopilotCodeReviewType> = None;
+        let mut f1: Option<Option<RepositoryRuleCopilotCodeReviewParameters>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleCopilotCodeReview {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleCopilotCodeReview {
@@ -8185,7 +18426,7 @@ crate::open_enum! {
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleCopilotCodeReviewParameters {
     /// Copilot automatically reviews draft pull requests before they are marked as ready for review.
@@ -8194,6 +18435,40 @@ pub struct RepositoryRuleCopilotCodeReviewParameters {
     /// Copilot automatically reviews each new push to the pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_on_push: Option<bool>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleCopilotCodeReviewParameters {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for RepositoryRuleCopilotCodeReviewParameters {
+    const NAME: &'static str = "RepositoryRuleCopilotCodeReviewParameters";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["review_draft_pull_requests", "review_on_push"];
+        let mut next = 0;
+        let mut f0: Option<Option<bool>> = None;
+        let mut f1: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleCopilotCodeReviewParameters {
+            review_draft_pull_requests: f0.flatten(),
+            review_on_push: f1.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleCopilotCodeReviewParameters {
@@ -8221,10 +18496,40 @@ impl RepositoryRuleCopilotCodeReviewParameters {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Enforce any added or changed dependencies to comply with the organization's license policy.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleLicenseComplianceScanning {
     pub r#type: RepositoryRuleLicenseComplianceScanningType,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleLicenseComplianceScanning {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleLicenseComplianceScanning {
+    const NAME: &'static str = "RepositoryRuleLicenseComplianceScanning";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type"];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleLicenseComplianceScanningType> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleLicenseComplianceScanning {
+            r#type: required(f0, NAMES[0])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleLicenseComplianceScanning {
@@ -8255,12 +18560,45 @@ crate::open_enum! {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Prevent commits that include changes in specified file and folder paths from being pushed to the commit graph. This includes absolute paths that contain file names.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleFilePathRestriction {
     pub r#type: RepositoryRuleFilePathRestrictionType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleFilePathRestrictionParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleFilePathRestriction {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleFilePathRestriction {
+    const NAME: &'static str = "RepositoryRuleFilePathRestriction";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type", "parameters"];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleFilePathRestrictionType> = None;
+        let mut f1: Option<Option<RepositoryRuleFilePathRestrictionParameters>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleFilePathRestriction {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleFilePathRestriction {
@@ -8299,11 +18637,42 @@ crate::open_enum! {
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleFilePathRestrictionParameters {
     /// The file paths that are restricted from being pushed to the commit graph.
     pub restricted_file_paths: Vec<String>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleFilePathRestrictionParameters {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for RepositoryRuleFilePathRestrictionParameters {
+    const NAME: &'static str = "RepositoryRuleFilePathRestrictionParameters";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["restricted_file_paths"];
+        let mut next = 0;
+        let mut f0: Option<Vec<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleFilePathRestrictionParameters {
+            restricted_file_paths: required(f0, NAMES[0])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleFilePathRestrictionParameters {
@@ -8333,12 +18702,45 @@ impl RepositoryRuleFilePathRestrictionParameters {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Prevent commits that include file paths that exceed the specified character limit from being pushed to the commit graph.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleMaxFilePathLength {
     pub r#type: RepositoryRuleMaxFilePathLengthType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleMaxFilePathLengthParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleMaxFilePathLength {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleMaxFilePathLength {
+    const NAME: &'static str = "RepositoryRuleMaxFilePathLength";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type", "parameters"];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleMaxFilePathLengthType> = None;
+        let mut f1: Option<Option<RepositoryRuleMaxFilePathLengthParameters>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleMaxFilePathLength {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleMaxFilePathLength {
@@ -8376,11 +18778,42 @@ crate::open_enum! {
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleMaxFilePathLengthParameters {
     /// The maximum amount of characters allowed in file paths.
     pub max_file_path_length: i64,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleMaxFilePathLengthParameters {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for RepositoryRuleMaxFilePathLengthParameters {
+    const NAME: &'static str = "RepositoryRuleMaxFilePathLengthParameters";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["max_file_path_length"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleMaxFilePathLengthParameters {
+            max_file_path_length: required(f0, NAMES[0])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleMaxFilePathLengthParameters {
@@ -8402,12 +18835,45 @@ impl RepositoryRuleMaxFilePathLengthParameters {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Prevent commits that include files with specified file extensions from being pushed to the commit graph.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleFileExtensionRestriction {
     pub r#type: RepositoryRuleFileExtensionRestrictionType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleFileExtensionRestrictionParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleFileExtensionRestriction {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleFileExtensionRestriction {
+    const NAME: &'static str = "RepositoryRuleFileExtensionRestriction";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type", "parameters"];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleFileExtensionRestrictionType> = None;
+        let mut f1: Option<Option<RepositoryRuleFileExtensionRestrictionParameters>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleFileExtensionRestriction {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleFileExtensionRestriction {
@@ -8446,11 +18912,42 @@ crate::open_enum! {
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleFileExtensionRestrictionParameters {
     /// The file extensions that are restricted from being pushed to the commit graph.
     pub restricted_file_extensions: Vec<String>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleFileExtensionRestrictionParameters {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for RepositoryRuleFileExtensionRestrictionParameters {
+    const NAME: &'static str = "RepositoryRuleFileExtensionRestrictionParameters";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["restricted_file_extensions"];
+        let mut next = 0;
+        let mut f0: Option<Vec<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleFileExtensionRestrictionParameters {
+            restricted_file_extensions: required(f0, NAMES[0])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleFileExtensionRestrictionParameters {
@@ -8480,12 +18977,45 @@ impl RepositoryRuleFileExtensionRestrictionParameters {
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Prevent commits with individual files that exceed the specified limit from being pushed to the commit graph.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleMaxFileSize {
     pub r#type: RepositoryRuleMaxFileSizeType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleMaxFileSizeParameters>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleMaxFileSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleMaxFileSize {
+    const NAME: &'static str = "RepositoryRuleMaxFileSize";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type", "parameters"];
+        let mut next = 0;
+        let mut f0: Option<RepositoryRuleMaxFileSizeType> = None;
+        let mut f1: Option<Option<RepositoryRuleMaxFileSizeParameters>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleMaxFileSize {
+            r#type: required(f0, NAMES[0])?,
+            parameters: f1.flatten(),
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleMaxFileSize {
@@ -8520,11 +19050,41 @@ crate::open_enum! {
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct RepositoryRuleMaxFileSizeParameters {
     /// The maximum file size allowed in megabytes. This limit does not apply to Git Large File Storage (Git LFS).
     pub max_file_size: i64,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleMaxFileSizeParameters {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleMaxFileSizeParameters {
+    const NAME: &'static str = "RepositoryRuleMaxFileSizeParameters";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["max_file_size"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleMaxFileSizeParameters {
+            max_file_size: required(f0, NAMES[0])?,
+        })
+    }
 }
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 impl RepositoryRuleMaxFileSizeParameters {
@@ -8546,7 +19106,7 @@ impl RepositoryRuleMaxFileSizeParameters {
 
 #[cfg(any(feature = "orgs", feature = "repos"))]
 /// The historical version of a ruleset
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RulesetVersion {
     /// The ID of the previous version of the ruleset
@@ -8555,20 +19115,87 @@ pub struct RulesetVersion {
     pub actor: RulesetVersionActor,
     pub updated_at: crate::Timestamp,
 }
-
 #[cfg(any(feature = "orgs", feature = "repos"))]
-/// The actor who updated the ruleset
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct RulesetVersionActor {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<String>,
+impl<'de> serde::Deserialize<'de> for RulesetVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "orgs", feature = "repos"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RulesetVersion {
+    const NAME: &'static str = "RulesetVersion";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["version_id", "actor", "updated_at"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<RulesetVersionActor> = None;
+        let mut f2: Option<crate::Timestamp> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RulesetVersion {
+            version_id: required(f0, NAMES[0])?,
+            actor: required(f1, NAMES[1])?,
+            updated_at: required(f2, NAMES[2])?,
+        })
+    }
 }
 
 #[cfg(any(feature = "orgs", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+/// The actor who updated the ruleset
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RulesetVersionActor {
+    pub id: Option<i64>,
+    pub r#type: Option<String>,
+}
+#[cfg(any(feature = "orgs", feature = "repos"))]
+impl<'de> serde::Deserialize<'de> for RulesetVersionActor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "orgs", feature = "repos"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RulesetVersionActor {
+    const NAME: &'static str = "RulesetVersionActor";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["id", "type"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RulesetVersionActor {
+            id: f0.flatten(),
+            r#type: f1.flatten(),
+        })
+    }
+}
+
+#[cfg(any(feature = "orgs", feature = "repos"))]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RulesetVersionWithState {
     /// The ID of the previous version of the ruleset
@@ -8578,6 +19205,45 @@ pub struct RulesetVersionWithState {
     pub updated_at: crate::Timestamp,
     /// The state of the ruleset version
     pub state: serde_json::Value,
+}
+#[cfg(any(feature = "orgs", feature = "repos"))]
+impl<'de> serde::Deserialize<'de> for RulesetVersionWithState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "orgs", feature = "repos"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RulesetVersionWithState {
+    const NAME: &'static str = "RulesetVersionWithState";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["version_id", "actor", "updated_at", "state"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<RulesetVersionActor> = None;
+        let mut f2: Option<crate::Timestamp> = None;
+        let mut f3: Option<serde_json::Value> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RulesetVersionWithState {
+            version_id: required(f0, NAMES[0])?,
+            actor: required(f1, NAMES[1])?,
+            updated_at: required(f2, NAMES[2])?,
+            state: required(f3, NAMES[3])?,
+        })
+    }
 }
 
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
@@ -8589,7 +19255,7 @@ crate::open_enum! {
 
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents a 'commit' secret scanning location type. This location type shows that a secret was detected inside a commit to a repository.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningLocationCommit {
     /// The file path in the repository
@@ -8611,13 +19277,80 @@ pub struct SecretScanningLocationCommit {
     /// The API URL to get the associated commit resource
     pub commit_url: String,
     /// The GitHub URL to get the associated commit resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for SecretScanningLocationCommit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationCommit {
+    const NAME: &'static str = "SecretScanningLocationCommit";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "path",
+            "start_line",
+            "end_line",
+            "start_column",
+            "end_column",
+            "blob_sha",
+            "blob_url",
+            "commit_sha",
+            "commit_url",
+            "html_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<f64> = None;
+        let mut f2: Option<f64> = None;
+        let mut f3: Option<f64> = None;
+        let mut f4: Option<f64> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningLocationCommit {
+            path: required(f0, NAMES[0])?,
+            start_line: required(f1, NAMES[1])?,
+            end_line: required(f2, NAMES[2])?,
+            start_column: required(f3, NAMES[3])?,
+            end_column: required(f4, NAMES[4])?,
+            blob_sha: required(f5, NAMES[5])?,
+            blob_url: required(f6, NAMES[6])?,
+            commit_sha: required(f7, NAMES[7])?,
+            commit_url: required(f8, NAMES[8])?,
+            html_url: f9.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents a 'wiki_commit' secret scanning location type. This location type shows that a secret was detected inside a commit to a repository wiki.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningLocationWikiCommit {
     /// The file path of the wiki page
@@ -8639,133 +19372,544 @@ pub struct SecretScanningLocationWikiCommit {
     /// The GitHub URL to get the associated wiki commit
     pub commit_url: String,
 }
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for SecretScanningLocationWikiCommit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationWikiCommit {
+    const NAME: &'static str = "SecretScanningLocationWikiCommit";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "path",
+            "start_line",
+            "end_line",
+            "start_column",
+            "end_column",
+            "blob_sha",
+            "page_url",
+            "commit_sha",
+            "commit_url",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<f64> = None;
+        let mut f2: Option<f64> = None;
+        let mut f3: Option<f64> = None;
+        let mut f4: Option<f64> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningLocationWikiCommit {
+            path: required(f0, NAMES[0])?,
+            start_line: required(f1, NAMES[1])?,
+            end_line: required(f2, NAMES[2])?,
+            start_column: required(f3, NAMES[3])?,
+            end_column: required(f4, NAMES[4])?,
+            blob_sha: required(f5, NAMES[5])?,
+            page_url: required(f6, NAMES[6])?,
+            commit_sha: required(f7, NAMES[7])?,
+            commit_url: required(f8, NAMES[8])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents an 'issue_title' secret scanning location type. This location type shows that a secret was detected in the title of an issue.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningLocationIssueTitle {
     /// The API URL to get the issue where the secret was detected.
     pub issue_title_url: String,
     /// The GitHub URL for the issue where the secret was detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for SecretScanningLocationIssueTitle {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationIssueTitle {
+    const NAME: &'static str = "SecretScanningLocationIssueTitle";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["issue_title_url", "html_url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningLocationIssueTitle {
+            issue_title_url: required(f0, NAMES[0])?,
+            html_url: f1.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents an 'issue_body' secret scanning location type. This location type shows that a secret was detected in the body of an issue.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningLocationIssueBody {
     /// The API URL to get the issue where the secret was detected.
     pub issue_body_url: String,
     /// The GitHub URL for the issue where the secret was detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for SecretScanningLocationIssueBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationIssueBody {
+    const NAME: &'static str = "SecretScanningLocationIssueBody";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["issue_body_url", "html_url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningLocationIssueBody {
+            issue_body_url: required(f0, NAMES[0])?,
+            html_url: f1.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents an 'issue_comment' secret scanning location type. This location type shows that a secret was detected in a comment on an issue.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningLocationIssueComment {
     /// The API URL to get the issue comment where the secret was detected.
     pub issue_comment_url: String,
     /// The GitHub URL for the issue comment where the secret was detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for SecretScanningLocationIssueComment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationIssueComment {
+    const NAME: &'static str = "SecretScanningLocationIssueComment";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["issue_comment_url", "html_url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningLocationIssueComment {
+            issue_comment_url: required(f0, NAMES[0])?,
+            html_url: f1.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents a 'discussion_title' secret scanning location type. This location type shows that a secret was detected in the title of a discussion.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningLocationDiscussionTitle {
     /// The URL to the discussion where the secret was detected.
     pub discussion_title_url: String,
 }
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for SecretScanningLocationDiscussionTitle {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationDiscussionTitle {
+    const NAME: &'static str = "SecretScanningLocationDiscussionTitle";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["discussion_title_url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningLocationDiscussionTitle {
+            discussion_title_url: required(f0, NAMES[0])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents a 'discussion_body' secret scanning location type. This location type shows that a secret was detected in the body of a discussion.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningLocationDiscussionBody {
     /// The URL to the discussion where the secret was detected.
     pub discussion_body_url: String,
 }
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for SecretScanningLocationDiscussionBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationDiscussionBody {
+    const NAME: &'static str = "SecretScanningLocationDiscussionBody";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["discussion_body_url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningLocationDiscussionBody {
+            discussion_body_url: required(f0, NAMES[0])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents a 'discussion_comment' secret scanning location type. This location type shows that a secret was detected in a comment on a discussion.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningLocationDiscussionComment {
     /// The API URL to get the discussion comment where the secret was detected.
     pub discussion_comment_url: String,
 }
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for SecretScanningLocationDiscussionComment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationDiscussionComment {
+    const NAME: &'static str = "SecretScanningLocationDiscussionComment";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["discussion_comment_url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningLocationDiscussionComment {
+            discussion_comment_url: required(f0, NAMES[0])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents a 'pull_request_title' secret scanning location type. This location type shows that a secret was detected in the title of a pull request.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningLocationPullRequestTitle {
     /// The API URL to get the pull request where the secret was detected.
     pub pull_request_title_url: String,
     /// The GitHub URL for the pull request where the secret was detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for SecretScanningLocationPullRequestTitle {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationPullRequestTitle {
+    const NAME: &'static str = "SecretScanningLocationPullRequestTitle";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["pull_request_title_url", "html_url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningLocationPullRequestTitle {
+            pull_request_title_url: required(f0, NAMES[0])?,
+            html_url: f1.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents a 'pull_request_body' secret scanning location type. This location type shows that a secret was detected in the body of a pull request.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningLocationPullRequestBody {
     /// The API URL to get the pull request where the secret was detected.
     pub pull_request_body_url: String,
     /// The GitHub URL for the pull request where the secret was detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for SecretScanningLocationPullRequestBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationPullRequestBody {
+    const NAME: &'static str = "SecretScanningLocationPullRequestBody";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["pull_request_body_url", "html_url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningLocationPullRequestBody {
+            pull_request_body_url: required(f0, NAMES[0])?,
+            html_url: f1.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents a 'pull_request_comment' secret scanning location type. This location type shows that a secret was detected in a comment on a pull request.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningLocationPullRequestComment {
     /// The API URL to get the pull request comment where the secret was detected.
     pub pull_request_comment_url: String,
     /// The GitHub URL for the pull request comment where the secret was detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for SecretScanningLocationPullRequestComment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationPullRequestComment {
+    const NAME: &'static str = "SecretScanningLocationPullRequestComment";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["pull_request_comment_url", "html_url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningLocationPullRequestComment {
+            pull_request_comment_url: required(f0, NAMES[0])?,
+            html_url: f1.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents a 'pull_request_review' secret scanning location type. This location type shows that a secret was detected in a review on a pull request.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningLocationPullRequestReview {
     /// The API URL to get the pull request review where the secret was detected.
     pub pull_request_review_url: String,
     /// The GitHub URL for the pull request review where the secret was detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for SecretScanningLocationPullRequestReview {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationPullRequestReview {
+    const NAME: &'static str = "SecretScanningLocationPullRequestReview";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["pull_request_review_url", "html_url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningLocationPullRequestReview {
+            pull_request_review_url: required(f0, NAMES[0])?,
+            html_url: f1.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
 /// Represents a 'pull_request_review_comment' secret scanning location type. This location type shows that a secret was detected in a review comment on a pull request.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningLocationPullRequestReviewComment {
     /// The API URL to get the pull request review comment where the secret was detected.
     pub pull_request_review_comment_url: String,
     /// The GitHub URL for the pull request review comment where the secret was detected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for SecretScanningLocationPullRequestReviewComment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for SecretScanningLocationPullRequestReviewComment {
+    const NAME: &'static str = "SecretScanningLocationPullRequestReviewComment";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["pull_request_review_comment_url", "html_url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningLocationPullRequestReviewComment {
+            pull_request_review_comment_url: required(f0, NAMES[0])?,
+            html_url: f1.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "security-advisories", feature = "webhooks"))]
 /// A repository security advisory.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryAdvisory {
     /// The GitHub Security Advisory ID.
@@ -8802,7 +19946,6 @@ pub struct RepositoryAdvisory {
     pub submission: Option<RepositoryAdvisorySubmission>,
     pub vulnerabilities: Option<Vec<RepositoryAdvisoryVulnerability>>,
     pub cvss: Option<GlobalAdvisoryCvss>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cvss_severities: Option<CvssSeverities>,
     pub cwes: Option<Vec<GlobalAdvisoryCwesItem>>,
     /// A list of only the CWE IDs.
@@ -8816,15 +19959,184 @@ pub struct RepositoryAdvisory {
     /// A temporary private fork of the advisory's repository for collaborating on a fix.
     pub private_fork: Option<SimpleRepository>,
 }
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryAdvisory {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryAdvisory {
+    const NAME: &'static str = "RepositoryAdvisory";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "ghsa_id",
+            "cve_id",
+            "url",
+            "html_url",
+            "summary",
+            "description",
+            "severity",
+            "author",
+            "publisher",
+            "identifiers",
+            "state",
+            "created_at",
+            "updated_at",
+            "published_at",
+            "closed_at",
+            "withdrawn_at",
+            "submission",
+            "vulnerabilities",
+            "cvss",
+            "cvss_severities",
+            "cwes",
+            "cwe_ids",
+            "credits",
+            "credits_detailed",
+            "collaborating_users",
+            "collaborating_teams",
+            "private_fork",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<RepositoryAdvisorySeverity>> = None;
+        let mut f7: Option<Option<SimpleUser>> = None;
+        let mut f8: Option<Option<SimpleUser>> = None;
+        let mut f9: Option<Vec<RepositoryAdvisoryIdentifiersItem>> = None;
+        let mut f10: Option<RepositoryAdvisoryState> = None;
+        let mut f11: Option<Option<crate::Timestamp>> = None;
+        let mut f12: Option<Option<crate::Timestamp>> = None;
+        let mut f13: Option<Option<crate::Timestamp>> = None;
+        let mut f14: Option<Option<crate::Timestamp>> = None;
+        let mut f15: Option<Option<crate::Timestamp>> = None;
+        let mut f16: Option<Option<RepositoryAdvisorySubmission>> = None;
+        let mut f17: Option<Option<Vec<RepositoryAdvisoryVulnerability>>> = None;
+        let mut f18: Option<Option<GlobalAdvisoryCvss>> = None;
+        let mut f19: Option<Option<CvssSeverities>> = None;
+        let mut f20: Option<Option<Vec<GlobalAdvisoryCwesItem>>> = None;
+        let mut f21: Option<Option<Vec<String>>> = None;
+        let mut f22: Option<Option<Vec<RepositoryAdvisoryCreditsItem>>> = None;
+        let mut f23: Option<Option<Vec<RepositoryAdvisoryCredit>>> = None;
+        let mut f24: Option<Option<Vec<SimpleUser>>> = None;
+        let mut f25: Option<Option<Vec<Team>>> = None;
+        let mut f26: Option<Option<SimpleRepository>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryAdvisory {
+            ghsa_id: required(f0, NAMES[0])?,
+            cve_id: f1.flatten(),
+            url: required(f2, NAMES[2])?,
+            html_url: required(f3, NAMES[3])?,
+            summary: required(f4, NAMES[4])?,
+            description: f5.flatten(),
+            severity: f6.flatten(),
+            author: f7.flatten(),
+            publisher: f8.flatten(),
+            identifiers: required(f9, NAMES[9])?,
+            state: required(f10, NAMES[10])?,
+            created_at: f11.flatten(),
+            updated_at: f12.flatten(),
+            published_at: f13.flatten(),
+            closed_at: f14.flatten(),
+            withdrawn_at: f15.flatten(),
+            submission: f16.flatten(),
+            vulnerabilities: f17.flatten(),
+            cvss: f18.flatten(),
+            cvss_severities: f19.flatten(),
+            cwes: f20.flatten(),
+            cwe_ids: f21.flatten(),
+            credits: f22.flatten(),
+            credits_detailed: f23.flatten(),
+            collaborating_users: f24.flatten(),
+            collaborating_teams: f25.flatten(),
+            private_fork: f26.flatten(),
+        })
+    }
+}
 
 #[cfg(any(feature = "security-advisories", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryAdvisoryIdentifiersItem {
     /// The type of identifier.
     pub r#type: Type,
     /// The identifier value.
     pub value: Option<String>,
+}
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryAdvisoryIdentifiersItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryAdvisoryIdentifiersItem {
+    const NAME: &'static str = "RepositoryAdvisoryIdentifiersItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["type", "value"];
+        let mut next = 0;
+        let mut f0: Option<Type> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryAdvisoryIdentifiersItem {
+            r#type: required(f0, NAMES[0])?,
+            value: f1.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "security-advisories", feature = "webhooks"))]
@@ -8835,16 +20147,46 @@ crate::open_enum! {
 }
 
 #[cfg(any(feature = "security-advisories", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryAdvisorySubmission {
     /// Whether a private vulnerability report was accepted by the repository's administrators.
     pub accepted: bool,
 }
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryAdvisorySubmission {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryAdvisorySubmission {
+    const NAME: &'static str = "RepositoryAdvisorySubmission";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["accepted"];
+        let mut next = 0;
+        let mut f0: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryAdvisorySubmission {
+            accepted: required(f0, NAMES[0])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "security-advisories", feature = "webhooks"))]
 /// A product affected by the vulnerability detailed in a repository security advisory.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryAdvisoryVulnerability {
     /// The name of the package affected by the vulnerability.
@@ -8856,22 +20198,97 @@ pub struct RepositoryAdvisoryVulnerability {
     /// The functions in the package that are affected.
     pub vulnerable_functions: Option<Vec<String>>,
 }
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryAdvisoryVulnerability {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryAdvisoryVulnerability {
+    const NAME: &'static str = "RepositoryAdvisoryVulnerability";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "package",
+            "vulnerable_version_range",
+            "patched_versions",
+            "vulnerable_functions",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<VulnerabilityPackage>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<Vec<String>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryAdvisoryVulnerability {
+            package: f0.flatten(),
+            vulnerable_version_range: f1.flatten(),
+            patched_versions: f2.flatten(),
+            vulnerable_functions: f3.flatten(),
+        })
+    }
+}
 
 #[cfg(any(feature = "security-advisories", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryAdvisoryCreditsItem {
     /// The username of the user credited.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
     /// The type of credit the user is receiving.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<SecurityAdvisoryCreditTypes>,
+}
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryAdvisoryCreditsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryAdvisoryCreditsItem {
+    const NAME: &'static str = "RepositoryAdvisoryCreditsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["login", "type"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<SecurityAdvisoryCreditTypes>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryAdvisoryCreditsItem {
+            login: f0.flatten(),
+            r#type: f1.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "security-advisories", feature = "webhooks"))]
 /// A credit given to a user for a repository security advisory.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryAdvisoryCredit {
     /// A GitHub user.
@@ -8880,6 +20297,42 @@ pub struct RepositoryAdvisoryCredit {
     pub r#type: SecurityAdvisoryCreditTypes,
     /// The state of the user's acceptance of the credit.
     pub state: RepositoryAdvisoryCreditState,
+}
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for RepositoryAdvisoryCredit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "security-advisories", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryAdvisoryCredit {
+    const NAME: &'static str = "RepositoryAdvisoryCredit";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["user", "type", "state"];
+        let mut next = 0;
+        let mut f0: Option<SimpleUser> = None;
+        let mut f1: Option<SecurityAdvisoryCreditTypes> = None;
+        let mut f2: Option<RepositoryAdvisoryCreditState> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryAdvisoryCredit {
+            user: required(f0, NAMES[0])?,
+            r#type: required(f1, NAMES[1])?,
+            state: required(f2, NAMES[2])?,
+        })
+    }
 }
 
 #[cfg(any(feature = "security-advisories", feature = "webhooks"))]
@@ -8946,16 +20399,50 @@ crate::open_enum! {
 }
 
 #[cfg(any(feature = "actions", feature = "agents"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsListRepoOrganizationSecretsResponse {
     pub total_count: i64,
     pub secrets: Vec<ActionsSecret>,
 }
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl<'de> serde::Deserialize<'de> for ActionsListRepoOrganizationSecretsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for ActionsListRepoOrganizationSecretsResponse {
+    const NAME: &'static str = "ActionsListRepoOrganizationSecretsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "secrets"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<ActionsSecret>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsListRepoOrganizationSecretsResponse {
+            total_count: required(f0, NAMES[0])?,
+            secrets: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "actions", feature = "agents"))]
 /// Set secrets for GitHub Actions.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsSecret {
     /// The name of the secret.
@@ -8963,18 +20450,88 @@ pub struct ActionsSecret {
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
 }
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl<'de> serde::Deserialize<'de> for ActionsSecret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsSecret {
+    const NAME: &'static str = "ActionsSecret";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["name", "created_at", "updated_at"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<crate::Timestamp> = None;
+        let mut f2: Option<crate::Timestamp> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsSecret {
+            name: required(f0, NAMES[0])?,
+            created_at: required(f1, NAMES[1])?,
+            updated_at: required(f2, NAMES[2])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "actions", feature = "agents"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsListRepoOrganizationVariablesResponse {
     pub total_count: i64,
     pub variables: Vec<ActionsVariable>,
 }
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl<'de> serde::Deserialize<'de> for ActionsListRepoOrganizationVariablesResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for ActionsListRepoOrganizationVariablesResponse {
+    const NAME: &'static str = "ActionsListRepoOrganizationVariablesResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "variables"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Vec<ActionsVariable>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsListRepoOrganizationVariablesResponse {
+            total_count: required(f0, NAMES[0])?,
+            variables: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "actions", feature = "agents"))]
 /// Actions Variable
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActionsVariable {
     /// The name of the variable.
@@ -8986,10 +20543,49 @@ pub struct ActionsVariable {
     /// The date and time at which the variable was last updated, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     pub updated_at: crate::Timestamp,
 }
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl<'de> serde::Deserialize<'de> for ActionsVariable {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl<'de> crate::runtime::de::FromMap<'de> for ActionsVariable {
+    const NAME: &'static str = "ActionsVariable";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["name", "value", "created_at", "updated_at"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<crate::Timestamp> = None;
+        let mut f3: Option<crate::Timestamp> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActionsVariable {
+            name: required(f0, NAMES[0])?,
+            value: required(f1, NAMES[1])?,
+            created_at: required(f2, NAMES[2])?,
+            updated_at: required(f3, NAMES[3])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "actions", feature = "checks", feature = "webhooks"))]
 /// A commit.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SimpleCommit {
     /// SHA for the commit
@@ -9005,16 +20601,101 @@ pub struct SimpleCommit {
     /// Information about the Git committer
     pub committer: Option<SimpleCommitAuthor>,
 }
+#[cfg(any(feature = "actions", feature = "checks", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for SimpleCommit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "actions", feature = "checks", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for SimpleCommit {
+    const NAME: &'static str = "SimpleCommit";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "tree_id",
+            "message",
+            "timestamp",
+            "author",
+            "committer",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<crate::Timestamp> = None;
+        let mut f4: Option<Option<SimpleCommitAuthor>> = None;
+        let mut f5: Option<Option<SimpleCommitAuthor>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SimpleCommit {
+            id: required(f0, NAMES[0])?,
+            tree_id: required(f1, NAMES[1])?,
+            message: required(f2, NAMES[2])?,
+            timestamp: required(f3, NAMES[3])?,
+            author: f4.flatten(),
+            committer: f5.flatten(),
+        })
+    }
+}
 
 #[cfg(any(feature = "actions", feature = "checks", feature = "webhooks"))]
 /// Information about the Git author
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SimpleCommitAuthor {
     /// Name of the commit's author
     pub name: String,
     /// Git email address of the commit's author
     pub email: String,
+}
+#[cfg(any(feature = "actions", feature = "checks", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for SimpleCommitAuthor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "actions", feature = "checks", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for SimpleCommitAuthor {
+    const NAME: &'static str = "SimpleCommitAuthor";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["name", "email"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SimpleCommitAuthor {
+            name: required(f0, NAMES[0])?,
+            email: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 #[cfg(any(feature = "actions", feature = "checks"))]
@@ -9023,14 +20704,45 @@ crate::open_enum! {
 }
 
 #[cfg(any(feature = "actions", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PendingDeploymentReviewersItem {
     /// The type of reviewer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<DeploymentReviewerType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reviewer: Option<PendingDeploymentReviewersItemReviewer>,
+}
+#[cfg(any(feature = "actions", feature = "repos"))]
+impl<'de> serde::Deserialize<'de> for PendingDeploymentReviewersItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "actions", feature = "repos"))]
+impl<'de> crate::runtime::de::FromMap<'de> for PendingDeploymentReviewersItem {
+    const NAME: &'static str = "PendingDeploymentReviewersItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["type", "reviewer"];
+        let mut next = 0;
+        let mut f0: Option<Option<DeploymentReviewerType>> = None;
+        let mut f1: Option<Option<PendingDeploymentReviewersItemReviewer>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PendingDeploymentReviewersItem {
+            r#type: f0.flatten(),
+            reviewer: f1.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "actions", feature = "repos"))]
@@ -9064,7 +20776,7 @@ impl From<Team> for PendingDeploymentReviewersItemReviewer {
 
 #[cfg(any(feature = "actions", feature = "repos", feature = "webhooks"))]
 /// A request for a specific ref(branch,sha,tag) to be deployed
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Deployment {
     pub url: String,
@@ -9077,7 +20789,6 @@ pub struct Deployment {
     /// Parameter to specify a task to execute
     pub task: String,
     pub payload: DeploymentPayload,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_environment: Option<String>,
     /// Name for the target deployment environment.
     pub environment: String,
@@ -9088,13 +20799,110 @@ pub struct Deployment {
     pub statuses_url: String,
     pub repository_url: String,
     /// Specifies if the given environment is will no longer exist at some point in the future. Default: false.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transient_environment: Option<bool>,
     /// Specifies if the given environment is one that end-users directly interact with. Default: false.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production_environment: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performed_via_github_app: Option<Integration>,
+}
+#[cfg(any(feature = "actions", feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for Deployment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "actions", feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for Deployment {
+    const NAME: &'static str = "Deployment";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "id",
+            "node_id",
+            "sha",
+            "ref",
+            "task",
+            "payload",
+            "original_environment",
+            "environment",
+            "description",
+            "creator",
+            "created_at",
+            "updated_at",
+            "statuses_url",
+            "repository_url",
+            "transient_environment",
+            "production_environment",
+            "performed_via_github_app",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<DeploymentPayload> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<Option<SimpleUser>> = None;
+        let mut f11: Option<crate::Timestamp> = None;
+        let mut f12: Option<crate::Timestamp> = None;
+        let mut f13: Option<String> = None;
+        let mut f14: Option<String> = None;
+        let mut f15: Option<Option<bool>> = None;
+        let mut f16: Option<Option<bool>> = None;
+        let mut f17: Option<Option<Integration>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Deployment {
+            url: required(f0, NAMES[0])?,
+            id: required(f1, NAMES[1])?,
+            node_id: required(f2, NAMES[2])?,
+            sha: required(f3, NAMES[3])?,
+            r#ref: required(f4, NAMES[4])?,
+            task: required(f5, NAMES[5])?,
+            payload: required(f6, NAMES[6])?,
+            original_environment: f7.flatten(),
+            environment: required(f8, NAMES[8])?,
+            description: f9.flatten(),
+            creator: f10.flatten(),
+            created_at: required(f11, NAMES[11])?,
+            updated_at: required(f12, NAMES[12])?,
+            statuses_url: required(f13, NAMES[13])?,
+            repository_url: required(f14, NAMES[14])?,
+            transient_environment: f15.flatten(),
+            production_environment: f16.flatten(),
+            performed_via_github_app: f17.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "actions", feature = "repos", feature = "webhooks"))]
@@ -9222,29 +21030,98 @@ impl ActionsUpdateRepoVariableRequest {
 }
 
 #[cfg(any(feature = "repos", feature = "users"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ReposListAttestationsResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestations: Option<Vec<ReposListAttestationsResponseAttestationsItem>>,
+}
+#[cfg(any(feature = "repos", feature = "users"))]
+impl<'de> serde::Deserialize<'de> for ReposListAttestationsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "users"))]
+impl<'de> crate::runtime::de::FromMap<'de> for ReposListAttestationsResponse {
+    const NAME: &'static str = "ReposListAttestationsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["attestations"];
+        let mut next = 0;
+        let mut f0: Option<Option<Vec<ReposListAttestationsResponseAttestationsItem>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ReposListAttestationsResponse {
+            attestations: f0.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "repos", feature = "users"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ReposListAttestationsResponseAttestationsItem {
     /// The attestation's Sigstore Bundle.
     /// Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<
         OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle,
     >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initiator: Option<String>,
+}
+#[cfg(any(feature = "repos", feature = "users"))]
+impl<'de> serde::Deserialize<'de> for ReposListAttestationsResponseAttestationsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "users"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for ReposListAttestationsResponseAttestationsItem {
+    const NAME: &'static str = "ReposListAttestationsResponseAttestationsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["bundle", "repository_id", "bundle_url", "initiator"];
+        let mut next = 0;
+        let mut f0: Option<
+            Option<
+                OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle,
+            >,
+        > = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ReposListAttestationsResponseAttestationsItem {
+            bundle: f0.flatten(),
+            repository_id: f1.flatten(),
+            bundle_url: f2.flatten(),
+            initiator: f3.flatten(),
+        })
+    }
 }
 
 #[cfg(
@@ -9257,16 +21134,67 @@ pub struct ReposListAttestationsResponseAttestationsItem {
         feature = "webhooks"
     )
 )]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ShortBranchCommit {
     pub sha: String,
     pub url: String,
 }
+#[cfg(
+    any(
+        feature = "git",
+        feature = "issues",
+        feature = "pulls",
+        feature = "repos",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for ShortBranchCommit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(
+    any(
+        feature = "git",
+        feature = "issues",
+        feature = "pulls",
+        feature = "repos",
+        feature = "search",
+        feature = "webhooks"
+    )
+)]
+impl<'de> crate::runtime::de::FromMap<'de> for ShortBranchCommit {
+    const NAME: &'static str = "ShortBranchCommit";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["sha", "url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ShortBranchCommit {
+            sha: required(f0, NAMES[0])?,
+            url: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "pulls", feature = "repos"))]
 /// Commit
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Commit {
     pub url: String,
@@ -9278,14 +21206,84 @@ pub struct Commit {
     pub author: Option<CommitAuthor>,
     pub committer: Option<CommitAuthor>,
     pub parents: Vec<CommitParentsItem>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats: Option<CommitStats>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<DiffEntry>>,
+}
+#[cfg(any(feature = "pulls", feature = "repos"))]
+impl<'de> serde::Deserialize<'de> for Commit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "pulls", feature = "repos"))]
+impl<'de> crate::runtime::de::FromMap<'de> for Commit {
+    const NAME: &'static str = "Commit";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "sha",
+            "node_id",
+            "html_url",
+            "comments_url",
+            "commit",
+            "author",
+            "committer",
+            "parents",
+            "stats",
+            "files",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<CommitCommit> = None;
+        let mut f6: Option<Option<CommitAuthor>> = None;
+        let mut f7: Option<Option<CommitAuthor>> = None;
+        let mut f8: Option<Vec<CommitParentsItem>> = None;
+        let mut f9: Option<Option<CommitStats>> = None;
+        let mut f10: Option<Option<Vec<DiffEntry>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Commit {
+            url: required(f0, NAMES[0])?,
+            sha: required(f1, NAMES[1])?,
+            node_id: required(f2, NAMES[2])?,
+            html_url: required(f3, NAMES[3])?,
+            comments_url: required(f4, NAMES[4])?,
+            commit: required(f5, NAMES[5])?,
+            author: f6.flatten(),
+            committer: f7.flatten(),
+            parents: required(f8, NAMES[8])?,
+            stats: f9.flatten(),
+            files: f10.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "pulls", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CommitCommit {
     pub url: String,
@@ -9295,26 +21293,114 @@ pub struct CommitCommit {
     pub comment_count: i64,
     pub tree: ShortBranchCommit,
     /// Verification
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
+}
+#[cfg(any(feature = "pulls", feature = "repos"))]
+impl<'de> serde::Deserialize<'de> for CommitCommit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "pulls", feature = "repos"))]
+impl<'de> crate::runtime::de::FromMap<'de> for CommitCommit {
+    const NAME: &'static str = "CommitCommit";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "author",
+            "committer",
+            "message",
+            "comment_count",
+            "tree",
+            "verification",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<GitUser>> = None;
+        let mut f2: Option<Option<GitUser>> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<i64> = None;
+        let mut f5: Option<ShortBranchCommit> = None;
+        let mut f6: Option<Option<Verification>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CommitCommit {
+            url: required(f0, NAMES[0])?,
+            author: f1.flatten(),
+            committer: f2.flatten(),
+            message: required(f3, NAMES[3])?,
+            comment_count: required(f4, NAMES[4])?,
+            tree: required(f5, NAMES[5])?,
+            verification: f6.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "pulls", feature = "repos", feature = "search"))]
 /// Metaproperties for Git author/committer information.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GitUser {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<crate::Timestamp>,
+}
+#[cfg(any(feature = "pulls", feature = "repos", feature = "search"))]
+impl<'de> serde::Deserialize<'de> for GitUser {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "pulls", feature = "repos", feature = "search"))]
+impl<'de> crate::runtime::de::FromMap<'de> for GitUser {
+    const NAME: &'static str = "GitUser";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["name", "email", "date"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GitUser {
+            name: f0.flatten(),
+            email: f1.flatten(),
+            date: f2.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "git", feature = "pulls", feature = "repos", feature = "search"))]
 /// Verification
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Verification {
     pub verified: bool,
@@ -9322,6 +21408,54 @@ pub struct Verification {
     pub payload: Option<String>,
     pub signature: Option<String>,
     pub verified_at: Option<String>,
+}
+#[cfg(any(feature = "git", feature = "pulls", feature = "repos", feature = "search"))]
+impl<'de> serde::Deserialize<'de> for Verification {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "git", feature = "pulls", feature = "repos", feature = "search"))]
+impl<'de> crate::runtime::de::FromMap<'de> for Verification {
+    const NAME: &'static str = "Verification";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "verified",
+            "reason",
+            "payload",
+            "signature",
+            "verified_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<bool> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Verification {
+            verified: required(f0, NAMES[0])?,
+            reason: required(f1, NAMES[1])?,
+            payload: f2.flatten(),
+            signature: f3.flatten(),
+            verified_at: f4.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "pulls", feature = "repos"))]
@@ -9342,33 +21476,100 @@ impl From<SimpleUser> for CommitAuthor {
 }
 
 #[cfg(any(feature = "pulls", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CommitParentsItem {
     pub sha: String,
     pub url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
+}
+#[cfg(any(feature = "pulls", feature = "repos"))]
+impl<'de> serde::Deserialize<'de> for CommitParentsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "pulls", feature = "repos"))]
+impl<'de> crate::runtime::de::FromMap<'de> for CommitParentsItem {
+    const NAME: &'static str = "CommitParentsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["sha", "url", "html_url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CommitParentsItem {
+            sha: required(f0, NAMES[0])?,
+            url: required(f1, NAMES[1])?,
+            html_url: f2.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "pulls", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CommitStats {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletions: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<i64>,
+}
+#[cfg(any(feature = "pulls", feature = "repos"))]
+impl<'de> serde::Deserialize<'de> for CommitStats {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "pulls", feature = "repos"))]
+impl<'de> crate::runtime::de::FromMap<'de> for CommitStats {
+    const NAME: &'static str = "CommitStats";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["additions", "deletions", "total"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CommitStats {
+            additions: f0.flatten(),
+            deletions: f1.flatten(),
+            total: f2.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "pulls", feature = "repos"))]
 /// Diff Entry
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DiffEntry {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha: Option<String>,
     pub filename: String,
     pub status: DiffEntryStatus,
@@ -9377,12 +21578,81 @@ pub struct DiffEntry {
     pub changes: i64,
     pub blob_url: String,
     pub raw_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contents_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patch: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_filename: Option<String>,
+}
+#[cfg(any(feature = "pulls", feature = "repos"))]
+impl<'de> serde::Deserialize<'de> for DiffEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "pulls", feature = "repos"))]
+impl<'de> crate::runtime::de::FromMap<'de> for DiffEntry {
+    const NAME: &'static str = "DiffEntry";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "sha",
+            "filename",
+            "status",
+            "additions",
+            "deletions",
+            "changes",
+            "blob_url",
+            "raw_url",
+            "contents_url",
+            "patch",
+            "previous_filename",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<DiffEntryStatus> = None;
+        let mut f3: Option<i64> = None;
+        let mut f4: Option<i64> = None;
+        let mut f5: Option<i64> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<Option<String>> = None;
+        let mut f9: Option<Option<String>> = None;
+        let mut f10: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DiffEntry {
+            sha: f0.flatten(),
+            filename: required(f1, NAMES[1])?,
+            status: required(f2, NAMES[2])?,
+            additions: required(f3, NAMES[3])?,
+            deletions: required(f4, NAMES[4])?,
+            changes: required(f5, NAMES[5])?,
+            blob_url: required(f6, NAMES[6])?,
+            raw_url: required(f7, NAMES[7])?,
+            contents_url: f8.flatten(),
+            patch: f9.flatten(),
+            previous_filename: f10.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "pulls", feature = "repos"))]
@@ -9405,7 +21675,7 @@ crate::open_enum! {
 
 #[cfg(any(feature = "checks", feature = "webhooks"))]
 /// A deployment created as the result of an Actions check run from a workflow that references an environment
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DeploymentSimple {
     pub url: String,
@@ -9414,7 +21684,6 @@ pub struct DeploymentSimple {
     pub node_id: String,
     /// Parameter to specify a task to execute
     pub task: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_environment: Option<String>,
     /// Name for the target deployment environment.
     pub environment: String,
@@ -9424,13 +21693,94 @@ pub struct DeploymentSimple {
     pub statuses_url: String,
     pub repository_url: String,
     /// Specifies if the given environment is will no longer exist at some point in the future. Default: false.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transient_environment: Option<bool>,
     /// Specifies if the given environment is one that end-users directly interact with. Default: false.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production_environment: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performed_via_github_app: Option<Integration>,
+}
+#[cfg(any(feature = "checks", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for DeploymentSimple {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "checks", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for DeploymentSimple {
+    const NAME: &'static str = "DeploymentSimple";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "id",
+            "node_id",
+            "task",
+            "original_environment",
+            "environment",
+            "description",
+            "created_at",
+            "updated_at",
+            "statuses_url",
+            "repository_url",
+            "transient_environment",
+            "production_environment",
+            "performed_via_github_app",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<crate::Timestamp> = None;
+        let mut f8: Option<crate::Timestamp> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<Option<bool>> = None;
+        let mut f12: Option<Option<bool>> = None;
+        let mut f13: Option<Option<Integration>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DeploymentSimple {
+            url: required(f0, NAMES[0])?,
+            id: required(f1, NAMES[1])?,
+            node_id: required(f2, NAMES[2])?,
+            task: required(f3, NAMES[3])?,
+            original_environment: f4.flatten(),
+            environment: required(f5, NAMES[5])?,
+            description: f6.flatten(),
+            created_at: required(f7, NAMES[7])?,
+            updated_at: required(f8, NAMES[8])?,
+            statuses_url: required(f9, NAMES[9])?,
+            repository_url: required(f10, NAMES[10])?,
+            transient_environment: f11.flatten(),
+            production_environment: f12.flatten(),
+            performed_via_github_app: f13.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "checks", feature = "webhooks"))]
@@ -9477,11 +21827,40 @@ crate::open_enum! {
 }
 
 #[cfg(any(feature = "code-scanning", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CodeScanningAlertInstanceListMessage {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+}
+#[cfg(any(feature = "code-scanning", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for CodeScanningAlertInstanceListMessage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "code-scanning", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAlertInstanceListMessage {
+    const NAME: &'static str = "CodeScanningAlertInstanceListMessage";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["text"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CodeScanningAlertInstanceListMessage {
+            text: f0.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "code-scanning", feature = "webhooks"))]
@@ -9526,7 +21905,7 @@ impl CodespacesCreateOrUpdateRepoSecretRequest {
 
 #[cfg(any(feature = "issues", feature = "repos"))]
 /// Commit Comment
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CommitComment {
     pub html_url: String,
@@ -9544,8 +21923,91 @@ pub struct CommitComment {
     /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
     /// Reaction Rollup
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
+}
+#[cfg(any(feature = "issues", feature = "repos"))]
+impl<'de> serde::Deserialize<'de> for CommitComment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "issues", feature = "repos"))]
+impl<'de> crate::runtime::de::FromMap<'de> for CommitComment {
+    const NAME: &'static str = "CommitComment";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "html_url",
+            "url",
+            "id",
+            "node_id",
+            "body",
+            "path",
+            "position",
+            "line",
+            "commit_id",
+            "user",
+            "created_at",
+            "updated_at",
+            "author_association",
+            "reactions",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<Option<i64>> = None;
+        let mut f7: Option<Option<i64>> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<Option<SimpleUser>> = None;
+        let mut f10: Option<crate::Timestamp> = None;
+        let mut f11: Option<crate::Timestamp> = None;
+        let mut f12: Option<AuthorAssociation> = None;
+        let mut f13: Option<Option<ReactionRollup>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(CommitComment {
+            html_url: required(f0, NAMES[0])?,
+            url: required(f1, NAMES[1])?,
+            id: required(f2, NAMES[2])?,
+            node_id: required(f3, NAMES[3])?,
+            body: required(f4, NAMES[4])?,
+            path: f5.flatten(),
+            position: f6.flatten(),
+            line: f7.flatten(),
+            commit_id: required(f8, NAMES[8])?,
+            user: f9.flatten(),
+            created_at: required(f10, NAMES[10])?,
+            updated_at: required(f11, NAMES[11])?,
+            author_association: required(f12, NAMES[12])?,
+            reactions: f13.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "issues", feature = "pulls", feature = "repos"))]
@@ -9574,74 +22036,276 @@ impl ReposUpdateCommitCommentRequest {
 }
 
 #[cfg(any(feature = "licenses", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ContentDirectoryItemLinks {
     pub git: Option<String>,
     pub html: Option<String>,
-    #[serde(rename = "self")]
     pub self_: String,
+}
+#[cfg(any(feature = "licenses", feature = "repos"))]
+impl<'de> serde::Deserialize<'de> for ContentDirectoryItemLinks {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "licenses", feature = "repos"))]
+impl<'de> crate::runtime::de::FromMap<'de> for ContentDirectoryItemLinks {
+    const NAME: &'static str = "ContentDirectoryItemLinks";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["git", "html", "self"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ContentDirectoryItemLinks {
+            git: f0.flatten(),
+            html: f1.flatten(),
+            self_: required(f2, NAMES[2])?,
+        })
+    }
 }
 
 #[cfg(any(feature = "repos", feature = "search"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct FileCommitCommitParentsItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha: Option<String>,
+}
+#[cfg(any(feature = "repos", feature = "search"))]
+impl<'de> serde::Deserialize<'de> for FileCommitCommitParentsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "search"))]
+impl<'de> crate::runtime::de::FromMap<'de> for FileCommitCommitParentsItem {
+    const NAME: &'static str = "FileCommitCommitParentsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["url", "html_url", "sha"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(FileCommitCommitParentsItem {
+            url: f0.flatten(),
+            html_url: f1.flatten(),
+            sha: f2.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "git", feature = "repos"))]
 /// Repository rule violation was detected
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleViolationError {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub documentation_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<RepositoryRuleViolationErrorMetadata>,
 }
-
 #[cfg(any(feature = "git", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct RepositoryRuleViolationErrorMetadata {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning: Option<RepositoryRuleViolationErrorMetadataSecretScanning>,
+impl<'de> serde::Deserialize<'de> for RepositoryRuleViolationError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "git", feature = "repos"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleViolationError {
+    const NAME: &'static str = "RepositoryRuleViolationError";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["message", "documentation_url", "status", "metadata"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<RepositoryRuleViolationErrorMetadata>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleViolationError {
+            message: f0.flatten(),
+            documentation_url: f1.flatten(),
+            status: f2.flatten(),
+            metadata: f3.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "git", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RepositoryRuleViolationErrorMetadata {
+    pub secret_scanning: Option<RepositoryRuleViolationErrorMetadataSecretScanning>,
+}
+#[cfg(any(feature = "git", feature = "repos"))]
+impl<'de> serde::Deserialize<'de> for RepositoryRuleViolationErrorMetadata {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "git", feature = "repos"))]
+impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleViolationErrorMetadata {
+    const NAME: &'static str = "RepositoryRuleViolationErrorMetadata";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["secret_scanning"];
+        let mut next = 0;
+        let mut f0: Option<Option<RepositoryRuleViolationErrorMetadataSecretScanning>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleViolationErrorMetadata {
+            secret_scanning: f0.flatten(),
+        })
+    }
+}
+
+#[cfg(any(feature = "git", feature = "repos"))]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleViolationErrorMetadataSecretScanning {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_placeholders: Option<
         Vec<RepositoryRuleViolationErrorMetadataSecretScanningBypassPlaceholdersItem>,
     >,
 }
+#[cfg(any(feature = "git", feature = "repos"))]
+impl<'de> serde::Deserialize<'de>
+for RepositoryRuleViolationErrorMetadataSecretScanning {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "git", feature = "repos"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for RepositoryRuleViolationErrorMetadataSecretScanning {
+    const NAME: &'static str = "RepositoryRuleViolationErrorMetadataSecretScanning";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["bypass_placeholders"];
+        let mut next = 0;
+        let mut f0: Option<
+            Option<
+                Vec<
+                    RepositoryRuleViolationErrorMetadataSecretScanningBypassPlaceholdersItem,
+                >,
+            >,
+        > = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleViolationErrorMetadataSecretScanning {
+            bypass_placeholders: f0.flatten(),
+        })
+    }
+}
 
 #[cfg(any(feature = "git", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RepositoryRuleViolationErrorMetadataSecretScanningBypassPlaceholdersItem {
     /// The ID of the push protection bypass placeholder. This value is returned on any push protected routes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placeholder_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
+}
+#[cfg(any(feature = "git", feature = "repos"))]
+impl<'de> serde::Deserialize<'de>
+for RepositoryRuleViolationErrorMetadataSecretScanningBypassPlaceholdersItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "git", feature = "repos"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for RepositoryRuleViolationErrorMetadataSecretScanningBypassPlaceholdersItem {
+    const NAME: &'static str = "RepositoryRuleViolationErrorMetadataSecretScanningBypassPlaceholdersItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["placeholder_id", "token_type"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(RepositoryRuleViolationErrorMetadataSecretScanningBypassPlaceholdersItem {
+            placeholder_id: f0.flatten(),
+            token_type: f1.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "dependabot", feature = "webhooks"))]
 /// A Dependabot alert.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DependabotAlert {
     /// The security alert number.
@@ -9672,14 +22336,107 @@ pub struct DependabotAlert {
     /// The time that the alert was no longer detected and was considered fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub fixed_at: Option<crate::Timestamp>,
     /// The time that the alert was auto-dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_dismissed_at: Option<crate::Timestamp>,
     /// Information about an active dismissal request for this Dependabot alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissal_request: Option<DependabotAlertDismissalRequestSimple>,
     /// The users assigned to this alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<SimpleUser>>,
+}
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for DependabotAlert {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "dependabot", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for DependabotAlert {
+    const NAME: &'static str = "DependabotAlert";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "number",
+            "state",
+            "dependency",
+            "security_advisory",
+            "security_vulnerability",
+            "url",
+            "html_url",
+            "created_at",
+            "updated_at",
+            "dismissed_at",
+            "dismissed_by",
+            "dismissed_reason",
+            "dismissed_comment",
+            "fixed_at",
+            "auto_dismissed_at",
+            "dismissal_request",
+            "assignees",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<DependabotAlertState> = None;
+        let mut f2: Option<DependabotAlertWithRepositoryDependency> = None;
+        let mut f3: Option<DependabotAlertSecurityAdvisory> = None;
+        let mut f4: Option<DependabotAlertSecurityVulnerability> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<crate::Timestamp> = None;
+        let mut f8: Option<crate::Timestamp> = None;
+        let mut f9: Option<Option<crate::Timestamp>> = None;
+        let mut f10: Option<Option<SimpleUser>> = None;
+        let mut f11: Option<Option<DependabotAlertDismissedReason>> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<crate::Timestamp>> = None;
+        let mut f14: Option<Option<crate::Timestamp>> = None;
+        let mut f15: Option<Option<DependabotAlertDismissalRequestSimple>> = None;
+        let mut f16: Option<Option<Vec<SimpleUser>>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(DependabotAlert {
+            number: required(f0, NAMES[0])?,
+            state: required(f1, NAMES[1])?,
+            dependency: required(f2, NAMES[2])?,
+            security_advisory: required(f3, NAMES[3])?,
+            security_vulnerability: required(f4, NAMES[4])?,
+            url: required(f5, NAMES[5])?,
+            html_url: required(f6, NAMES[6])?,
+            created_at: required(f7, NAMES[7])?,
+            updated_at: required(f8, NAMES[8])?,
+            dismissed_at: f9.flatten(),
+            dismissed_by: f10.flatten(),
+            dismissed_reason: f11.flatten(),
+            dismissed_comment: f12.flatten(),
+            fixed_at: f13.flatten(),
+            auto_dismissed_at: f14.flatten(),
+            dismissal_request: f15.flatten(),
+            assignees: f16.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
@@ -9690,7 +22447,7 @@ crate::open_enum! {
 
 #[cfg(any(feature = "git", feature = "issues"))]
 /// Identifying information for the git-user
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GitCommitAuthor {
     /// Timestamp of the commit
@@ -9700,9 +22457,45 @@ pub struct GitCommitAuthor {
     /// Name of the git user
     pub name: String,
 }
+#[cfg(any(feature = "git", feature = "issues"))]
+impl<'de> serde::Deserialize<'de> for GitCommitAuthor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "git", feature = "issues"))]
+impl<'de> crate::runtime::de::FromMap<'de> for GitCommitAuthor {
+    const NAME: &'static str = "GitCommitAuthor";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["date", "email", "name"];
+        let mut next = 0;
+        let mut f0: Option<crate::Timestamp> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GitCommitAuthor {
+            date: required(f0, NAMES[0])?,
+            email: required(f1, NAMES[1])?,
+            name: required(f2, NAMES[2])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "git", feature = "issues"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GitCommitParentsItem {
     /// SHA for the commit
@@ -9710,9 +22503,45 @@ pub struct GitCommitParentsItem {
     pub url: String,
     pub html_url: String,
 }
+#[cfg(any(feature = "git", feature = "issues"))]
+impl<'de> serde::Deserialize<'de> for GitCommitParentsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "git", feature = "issues"))]
+impl<'de> crate::runtime::de::FromMap<'de> for GitCommitParentsItem {
+    const NAME: &'static str = "GitCommitParentsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["sha", "url", "html_url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GitCommitParentsItem {
+            sha: required(f0, NAMES[0])?,
+            url: required(f1, NAMES[1])?,
+            html_url: required(f2, NAMES[2])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "git", feature = "issues"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GitCommitVerification {
     pub verified: bool,
@@ -9721,15 +22550,99 @@ pub struct GitCommitVerification {
     pub payload: Option<String>,
     pub verified_at: Option<String>,
 }
+#[cfg(any(feature = "git", feature = "issues"))]
+impl<'de> serde::Deserialize<'de> for GitCommitVerification {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "git", feature = "issues"))]
+impl<'de> crate::runtime::de::FromMap<'de> for GitCommitVerification {
+    const NAME: &'static str = "GitCommitVerification";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "verified",
+            "reason",
+            "signature",
+            "payload",
+            "verified_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<bool> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GitCommitVerification {
+            verified: required(f0, NAMES[0])?,
+            reason: required(f1, NAMES[1])?,
+            signature: f2.flatten(),
+            payload: f3.flatten(),
+            verified_at: f4.flatten(),
+        })
+    }
+}
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
 /// Hook Response
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct HookResponse {
     pub code: Option<i64>,
     pub status: Option<String>,
     pub message: Option<String>,
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for HookResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for HookResponse {
+    const NAME: &'static str = "HookResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["code", "status", "message"];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(HookResponse {
+            code: f0.flatten(),
+            status: f1.flatten(),
+            message: f2.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "issues", feature = "webhooks"))]
@@ -9743,7 +22656,7 @@ crate::open_enum! {
 
 #[cfg(any(feature = "issues", feature = "pulls"))]
 /// Pull Request Review Comments are comments on a portion of the Pull Request's diff.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestReviewComment {
     /// URL for the pull request review comment
@@ -9759,17 +22672,14 @@ pub struct PullRequestReviewComment {
     /// The relative path of the file to which the comment applies.
     pub path: String,
     /// The line index in the diff to which the comment applies. This field is closing down; use `line` instead.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<i64>,
     /// The index of the original line in the diff to which the comment applies. This field is closing down; use `original_line` instead.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_position: Option<i64>,
     /// The SHA of the commit to which the comment applies.
     pub commit_id: String,
     /// The SHA of the original commit to which the comment applies.
     pub original_commit_id: String,
     /// The comment ID to reply to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_reply_to_id: Option<i64>,
     pub user: Option<SimpleUser>,
     /// The text of the comment.
@@ -9782,46 +22692,214 @@ pub struct PullRequestReviewComment {
     pub pull_request_url: String,
     /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
-    #[serde(rename = "_links")]
     pub links: PullRequestReviewCommentLinks,
     /// The first line of the range for a multi-line comment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_line: Option<i64>,
     /// The first line of the range for a multi-line comment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_start_line: Option<i64>,
     /// The side of the first line of the range for a multi-line comment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_side: Option<ReviewCommentStartSide>,
     /// The line of the blob to which the comment applies. The last line of the range for a multi-line comment
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<i64>,
     /// The line of the blob to which the comment applies. The last line of the range for a multi-line comment
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_line: Option<i64>,
     /// The side of the diff to which the comment applies. The side of the last line of the range for a multi-line comment
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub side: Option<ReviewCommentSide>,
     /// The level at which the comment is targeted, can be a diff line or a file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_type: Option<ReviewCommentSubjectType>,
     /// Reaction Rollup
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_html: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_text: Option<String>,
+}
+#[cfg(any(feature = "issues", feature = "pulls"))]
+impl<'de> serde::Deserialize<'de> for PullRequestReviewComment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "issues", feature = "pulls"))]
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReviewComment {
+    const NAME: &'static str = "PullRequestReviewComment";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "pull_request_review_id",
+            "id",
+            "node_id",
+            "diff_hunk",
+            "path",
+            "position",
+            "original_position",
+            "commit_id",
+            "original_commit_id",
+            "in_reply_to_id",
+            "user",
+            "body",
+            "created_at",
+            "updated_at",
+            "html_url",
+            "pull_request_url",
+            "author_association",
+            "_links",
+            "start_line",
+            "original_start_line",
+            "start_side",
+            "line",
+            "original_line",
+            "side",
+            "subject_type",
+            "reactions",
+            "body_html",
+            "body_text",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<i64> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<i64>> = None;
+        let mut f7: Option<Option<i64>> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<Option<i64>> = None;
+        let mut f11: Option<Option<SimpleUser>> = None;
+        let mut f12: Option<String> = None;
+        let mut f13: Option<crate::Timestamp> = None;
+        let mut f14: Option<crate::Timestamp> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<AuthorAssociation> = None;
+        let mut f18: Option<PullRequestReviewCommentLinks> = None;
+        let mut f19: Option<Option<i64>> = None;
+        let mut f20: Option<Option<i64>> = None;
+        let mut f21: Option<Option<ReviewCommentStartSide>> = None;
+        let mut f22: Option<Option<i64>> = None;
+        let mut f23: Option<Option<i64>> = None;
+        let mut f24: Option<Option<ReviewCommentSide>> = None;
+        let mut f25: Option<Option<ReviewCommentSubjectType>> = None;
+        let mut f26: Option<Option<ReactionRollup>> = None;
+        let mut f27: Option<Option<String>> = None;
+        let mut f28: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestReviewComment {
+            url: required(f0, NAMES[0])?,
+            pull_request_review_id: f1.flatten(),
+            id: required(f2, NAMES[2])?,
+            node_id: required(f3, NAMES[3])?,
+            diff_hunk: required(f4, NAMES[4])?,
+            path: required(f5, NAMES[5])?,
+            position: f6.flatten(),
+            original_position: f7.flatten(),
+            commit_id: required(f8, NAMES[8])?,
+            original_commit_id: required(f9, NAMES[9])?,
+            in_reply_to_id: f10.flatten(),
+            user: f11.flatten(),
+            body: required(f12, NAMES[12])?,
+            created_at: required(f13, NAMES[13])?,
+            updated_at: required(f14, NAMES[14])?,
+            html_url: required(f15, NAMES[15])?,
+            pull_request_url: required(f16, NAMES[16])?,
+            author_association: required(f17, NAMES[17])?,
+            links: required(f18, NAMES[18])?,
+            start_line: f19.flatten(),
+            original_start_line: f20.flatten(),
+            start_side: f21.flatten(),
+            line: f22.flatten(),
+            original_line: f23.flatten(),
+            side: f24.flatten(),
+            subject_type: f25.flatten(),
+            reactions: f26.flatten(),
+            body_html: f27.flatten(),
+            body_text: f28.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "issues", feature = "pulls"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestReviewCommentLinks {
-    #[serde(rename = "self")]
     pub self_: PullRequestReviewCommentEventCommentLinksHtml,
     pub html: PullRequestReviewCommentEventCommentLinksHtml,
     pub pull_request: PullRequestReviewCommentEventCommentLinksHtml,
+}
+#[cfg(any(feature = "issues", feature = "pulls"))]
+impl<'de> serde::Deserialize<'de> for PullRequestReviewCommentLinks {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "issues", feature = "pulls"))]
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReviewCommentLinks {
+    const NAME: &'static str = "PullRequestReviewCommentLinks";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["self", "html", "pull_request"];
+        let mut next = 0;
+        let mut f0: Option<PullRequestReviewCommentEventCommentLinksHtml> = None;
+        let mut f1: Option<PullRequestReviewCommentEventCommentLinksHtml> = None;
+        let mut f2: Option<PullRequestReviewCommentEventCommentLinksHtml> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestReviewCommentLinks {
+            self_: required(f0, NAMES[0])?,
+            html: required(f1, NAMES[1])?,
+            pull_request: required(f2, NAMES[2])?,
+        })
+    }
 }
 
 #[cfg(any(feature = "issues", feature = "pulls", feature = "webhooks"))]
@@ -9844,25 +22922,87 @@ crate::open_enum! {
 }
 
 #[cfg(any(feature = "activity", feature = "pulls"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActivityMarkRepoNotificationsAsReadResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+}
+#[cfg(any(feature = "activity", feature = "pulls"))]
+impl<'de> serde::Deserialize<'de> for ActivityMarkRepoNotificationsAsReadResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "activity", feature = "pulls"))]
+impl<'de> crate::runtime::de::FromMap<'de>
+for ActivityMarkRepoNotificationsAsReadResponse {
+    const NAME: &'static str = "ActivityMarkRepoNotificationsAsReadResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["message", "url"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(ActivityMarkRepoNotificationsAsReadResponse {
+            message: f0.flatten(),
+            url: f1.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "repos", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PageBuildError {
     pub message: Option<String>,
 }
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for PageBuildError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "repos", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for PageBuildError {
+    const NAME: &'static str = "PageBuildError";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["message"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PageBuildError {
+            message: f0.flatten(),
+        })
+    }
+}
 
 #[cfg(any(feature = "pulls", feature = "webhooks"))]
 /// Pull requests let you tell others about changes you've pushed to a repository on GitHub. Once a pull request is sent, interested parties can review the set of changes, discuss potential modifications, and even push follow-up commits if necessary.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequest {
     pub url: String,
@@ -9889,7 +23029,6 @@ pub struct PullRequest {
     pub body: Option<String>,
     pub labels: Vec<PullRequestLabelsItem>,
     pub milestone: Option<Milestone>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_lock_reason: Option<String>,
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
@@ -9897,30 +23036,22 @@ pub struct PullRequest {
     pub merged_at: Option<crate::Timestamp>,
     pub merge_commit_sha: Option<String>,
     pub assignee: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<SimpleUser>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_reviewers: Option<Vec<SimpleUser>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_teams: Option<Vec<TeamSimple>>,
     pub head: PullRequestSimpleHead,
     pub base: PullRequestBase,
-    #[serde(rename = "_links")]
     pub links: PullRequestSimpleLinks,
     /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
     /// The status of auto merging a pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_merge: Option<AutoMerge>,
     /// The stack information associated with a pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
     /// Indicates whether or not the pull request is a draft.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     pub merged: bool,
     pub mergeable: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rebaseable: Option<bool>,
     pub mergeable_state: String,
     pub merged_by: Option<SimpleUser>,
@@ -9933,6 +23064,230 @@ pub struct PullRequest {
     pub deletions: i64,
     pub changed_files: i64,
 }
+#[cfg(any(feature = "pulls", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for PullRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "pulls", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequest {
+    const NAME: &'static str = "PullRequest";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "url",
+            "id",
+            "node_id",
+            "html_url",
+            "diff_url",
+            "patch_url",
+            "issue_url",
+            "commits_url",
+            "review_comments_url",
+            "review_comment_url",
+            "comments_url",
+            "statuses_url",
+            "number",
+            "state",
+            "locked",
+            "title",
+            "user",
+            "body",
+            "labels",
+            "milestone",
+            "active_lock_reason",
+            "created_at",
+            "updated_at",
+            "closed_at",
+            "merged_at",
+            "merge_commit_sha",
+            "assignee",
+            "assignees",
+            "requested_reviewers",
+            "requested_teams",
+            "head",
+            "base",
+            "_links",
+            "author_association",
+            "auto_merge",
+            "stack",
+            "draft",
+            "merged",
+            "mergeable",
+            "rebaseable",
+            "mergeable_state",
+            "merged_by",
+            "comments",
+            "review_comments",
+            "maintainer_can_modify",
+            "commits",
+            "additions",
+            "deletions",
+            "changed_files",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<i64> = None;
+        let mut f13: Option<PullRequestState> = None;
+        let mut f14: Option<bool> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<SimpleUser> = None;
+        let mut f17: Option<Option<String>> = None;
+        let mut f18: Option<Vec<PullRequestLabelsItem>> = None;
+        let mut f19: Option<Option<Milestone>> = None;
+        let mut f20: Option<Option<String>> = None;
+        let mut f21: Option<crate::Timestamp> = None;
+        let mut f22: Option<crate::Timestamp> = None;
+        let mut f23: Option<Option<crate::Timestamp>> = None;
+        let mut f24: Option<Option<crate::Timestamp>> = None;
+        let mut f25: Option<Option<String>> = None;
+        let mut f26: Option<Option<SimpleUser>> = None;
+        let mut f27: Option<Option<Vec<SimpleUser>>> = None;
+        let mut f28: Option<Option<Vec<SimpleUser>>> = None;
+        let mut f29: Option<Option<Vec<TeamSimple>>> = None;
+        let mut f30: Option<PullRequestSimpleHead> = None;
+        let mut f31: Option<PullRequestBase> = None;
+        let mut f32: Option<PullRequestSimpleLinks> = None;
+        let mut f33: Option<AuthorAssociation> = None;
+        let mut f34: Option<Option<AutoMerge>> = None;
+        let mut f35: Option<Option<PullRequestStack>> = None;
+        let mut f36: Option<Option<bool>> = None;
+        let mut f37: Option<bool> = None;
+        let mut f38: Option<Option<bool>> = None;
+        let mut f39: Option<Option<bool>> = None;
+        let mut f40: Option<String> = None;
+        let mut f41: Option<Option<SimpleUser>> = None;
+        let mut f42: Option<i64> = None;
+        let mut f43: Option<i64> = None;
+        let mut f44: Option<bool> = None;
+        let mut f45: Option<i64> = None;
+        let mut f46: Option<i64> = None;
+        let mut f47: Option<i64> = None;
+        let mut f48: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                33 => put(&mut f33, &mut map, NAMES[33])?,
+                34 => put(&mut f34, &mut map, NAMES[34])?,
+                35 => put(&mut f35, &mut map, NAMES[35])?,
+                36 => put(&mut f36, &mut map, NAMES[36])?,
+                37 => put(&mut f37, &mut map, NAMES[37])?,
+                38 => put(&mut f38, &mut map, NAMES[38])?,
+                39 => put(&mut f39, &mut map, NAMES[39])?,
+                40 => put(&mut f40, &mut map, NAMES[40])?,
+                41 => put(&mut f41, &mut map, NAMES[41])?,
+                42 => put(&mut f42, &mut map, NAMES[42])?,
+                43 => put(&mut f43, &mut map, NAMES[43])?,
+                44 => put(&mut f44, &mut map, NAMES[44])?,
+                45 => put(&mut f45, &mut map, NAMES[45])?,
+                46 => put(&mut f46, &mut map, NAMES[46])?,
+                47 => put(&mut f47, &mut map, NAMES[47])?,
+                48 => put(&mut f48, &mut map, NAMES[48])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequest {
+            url: required(f0, NAMES[0])?,
+            id: required(f1, NAMES[1])?,
+            node_id: required(f2, NAMES[2])?,
+            html_url: required(f3, NAMES[3])?,
+            diff_url: required(f4, NAMES[4])?,
+            patch_url: required(f5, NAMES[5])?,
+            issue_url: required(f6, NAMES[6])?,
+            commits_url: required(f7, NAMES[7])?,
+            review_comments_url: required(f8, NAMES[8])?,
+            review_comment_url: required(f9, NAMES[9])?,
+            comments_url: required(f10, NAMES[10])?,
+            statuses_url: required(f11, NAMES[11])?,
+            number: required(f12, NAMES[12])?,
+            state: required(f13, NAMES[13])?,
+            locked: required(f14, NAMES[14])?,
+            title: required(f15, NAMES[15])?,
+            user: required(f16, NAMES[16])?,
+            body: f17.flatten(),
+            labels: required(f18, NAMES[18])?,
+            milestone: f19.flatten(),
+            active_lock_reason: f20.flatten(),
+            created_at: required(f21, NAMES[21])?,
+            updated_at: required(f22, NAMES[22])?,
+            closed_at: f23.flatten(),
+            merged_at: f24.flatten(),
+            merge_commit_sha: f25.flatten(),
+            assignee: f26.flatten(),
+            assignees: f27.flatten(),
+            requested_reviewers: f28.flatten(),
+            requested_teams: f29.flatten(),
+            head: required(f30, NAMES[30])?,
+            base: required(f31, NAMES[31])?,
+            links: required(f32, NAMES[32])?,
+            author_association: required(f33, NAMES[33])?,
+            auto_merge: f34.flatten(),
+            stack: f35.flatten(),
+            draft: f36.flatten(),
+            merged: required(f37, NAMES[37])?,
+            mergeable: f38.flatten(),
+            rebaseable: f39.flatten(),
+            mergeable_state: required(f40, NAMES[40])?,
+            merged_by: f41.flatten(),
+            comments: required(f42, NAMES[42])?,
+            review_comments: required(f43, NAMES[43])?,
+            maintainer_can_modify: required(f44, NAMES[44])?,
+            commits: required(f45, NAMES[45])?,
+            additions: required(f46, NAMES[46])?,
+            deletions: required(f47, NAMES[47])?,
+            changed_files: required(f48, NAMES[48])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "pulls", feature = "webhooks"))]
 crate::open_enum! {
@@ -9941,7 +23296,7 @@ crate::open_enum! {
 }
 
 #[cfg(any(feature = "pulls", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestLabelsItem {
     pub id: i64,
@@ -9952,9 +23307,65 @@ pub struct PullRequestLabelsItem {
     pub color: String,
     pub default: bool,
 }
+#[cfg(any(feature = "pulls", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for PullRequestLabelsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "pulls", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestLabelsItem {
+    const NAME: &'static str = "PullRequestLabelsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "name",
+            "description",
+            "color",
+            "default",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<String>> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<bool> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestLabelsItem {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            name: required(f3, NAMES[3])?,
+            description: f4.flatten(),
+            color: required(f5, NAMES[5])?,
+            default: required(f6, NAMES[6])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "pulls", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PullRequestBase {
     pub label: String,
@@ -9965,9 +23376,51 @@ pub struct PullRequestBase {
     /// A GitHub user.
     pub user: SimpleUser,
 }
+#[cfg(any(feature = "pulls", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for PullRequestBase {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "pulls", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for PullRequestBase {
+    const NAME: &'static str = "PullRequestBase";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["label", "ref", "repo", "sha", "user"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Repository> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<SimpleUser> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PullRequestBase {
+            label: required(f0, NAMES[0])?,
+            r#ref: required(f1, NAMES[1])?,
+            repo: required(f2, NAMES[2])?,
+            sha: required(f3, NAMES[3])?,
+            user: required(f4, NAMES[4])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningAlertMetadataItem {
     /// The metadata key.
@@ -9975,16 +23428,80 @@ pub struct SecretScanningAlertMetadataItem {
     /// The metadata value.
     pub value: String,
 }
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for SecretScanningAlertMetadataItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningAlertMetadataItem {
+    const NAME: &'static str = "SecretScanningAlertMetadataItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["key", "value"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningAlertMetadataItem {
+            key: required(f0, NAMES[0])?,
+            value: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SecretScanningLocation {
     /// The location type. Because secrets may be found in different types of resources (ie. code, comments, issues, pull requests, discussions), this field identifies the type of resource where the secret was found.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<SecretScanningLocationType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<SecretScanningLocationDetails>,
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> serde::Deserialize<'de> for SecretScanningLocation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "secret-scanning", feature = "webhooks"))]
+impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocation {
+    const NAME: &'static str = "SecretScanningLocation";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["type", "details"];
+        let mut next = 0;
+        let mut f0: Option<Option<SecretScanningLocationType>> = None;
+        let mut f1: Option<Option<SecretScanningLocationDetails>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SecretScanningLocation {
+            r#type: f0.flatten(),
+            details: f1.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "secret-scanning", feature = "webhooks"))]

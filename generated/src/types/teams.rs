@@ -139,7 +139,7 @@ crate::open_enum! {
 }
 
 /// Groups of organization members that gives permissions on specified repositories.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TeamFull {
     /// Unique identifier of the team
@@ -153,16 +153,13 @@ pub struct TeamFull {
     pub slug: String,
     pub description: Option<String>,
     /// The level of privacy this team should have
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<TeamFullPrivacy>,
     /// The notification setting the team has set
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_setting: Option<TeamFullNotificationSetting>,
     /// Permission that the team will have for its repositories
     pub permission: String,
     pub members_url: String,
     pub repositories_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<TeamSimple>,
     pub members_count: i64,
     pub repos_count: i64,
@@ -171,21 +168,131 @@ pub struct TeamFull {
     /// Team Organization
     pub organization: TeamOrganization,
     /// The [distinguished name](https://www.ldap.com/ldap-dns-and-rdns) (DN) of the LDAP entry to map to a team.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ldap_dn: Option<String>,
     /// The ownership type of the team
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<TeamType>,
     /// Unique identifier of the organization to which this team belongs
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,
     /// Unique identifier of the enterprise to which this team belongs
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enterprise_id: Option<i64>,
+}
+impl<'de> serde::Deserialize<'de> for TeamFull {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for TeamFull {
+    const NAME: &'static str = "TeamFull";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "url",
+            "html_url",
+            "name",
+            "slug",
+            "description",
+            "privacy",
+            "notification_setting",
+            "permission",
+            "members_url",
+            "repositories_url",
+            "parent",
+            "members_count",
+            "repos_count",
+            "created_at",
+            "updated_at",
+            "organization",
+            "ldap_dn",
+            "type",
+            "organization_id",
+            "enterprise_id",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<Option<TeamFullPrivacy>> = None;
+        let mut f8: Option<Option<TeamFullNotificationSetting>> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<Option<TeamSimple>> = None;
+        let mut f13: Option<i64> = None;
+        let mut f14: Option<i64> = None;
+        let mut f15: Option<crate::Timestamp> = None;
+        let mut f16: Option<crate::Timestamp> = None;
+        let mut f17: Option<TeamOrganization> = None;
+        let mut f18: Option<Option<String>> = None;
+        let mut f19: Option<Option<TeamType>> = None;
+        let mut f20: Option<Option<i64>> = None;
+        let mut f21: Option<Option<i64>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(TeamFull {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            html_url: required(f3, NAMES[3])?,
+            name: required(f4, NAMES[4])?,
+            slug: required(f5, NAMES[5])?,
+            description: f6.flatten(),
+            privacy: f7.flatten(),
+            notification_setting: f8.flatten(),
+            permission: required(f9, NAMES[9])?,
+            members_url: required(f10, NAMES[10])?,
+            repositories_url: required(f11, NAMES[11])?,
+            parent: f12.flatten(),
+            members_count: required(f13, NAMES[13])?,
+            repos_count: required(f14, NAMES[14])?,
+            created_at: required(f15, NAMES[15])?,
+            updated_at: required(f16, NAMES[16])?,
+            organization: required(f17, NAMES[17])?,
+            ldap_dn: f18.flatten(),
+            r#type: f19.flatten(),
+            organization_id: f20.flatten(),
+            enterprise_id: f21.flatten(),
+        })
+    }
 }
 
 /// Team Organization
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TeamOrganization {
     pub login: String,
@@ -200,19 +307,12 @@ pub struct TeamOrganization {
     pub public_members_url: String,
     pub avatar_url: String,
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub company: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blog: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub twitter_username: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_verified: Option<bool>,
     pub has_organization_projects: bool,
     pub has_repository_projects: bool,
@@ -223,47 +323,249 @@ pub struct TeamOrganization {
     pub html_url: String,
     pub created_at: crate::Timestamp,
     pub r#type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_private_repos: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owned_private_repos: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_gists: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk_usage: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collaborators: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<OrganizationFullPlan>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_repository_permission: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_repositories: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub two_factor_requirement_enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_allowed_repository_creation_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_public_repositories: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_private_repositories: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_internal_repositories: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_pages: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_public_pages: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_private_pages: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_fork_private_repositories: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
     pub updated_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived_at: Option<crate::Timestamp>,
+}
+impl<'de> serde::Deserialize<'de> for TeamOrganization {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for TeamOrganization {
+    const NAME: &'static str = "TeamOrganization";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "login",
+            "id",
+            "node_id",
+            "url",
+            "repos_url",
+            "events_url",
+            "hooks_url",
+            "issues_url",
+            "members_url",
+            "public_members_url",
+            "avatar_url",
+            "description",
+            "name",
+            "company",
+            "blog",
+            "location",
+            "email",
+            "twitter_username",
+            "is_verified",
+            "has_organization_projects",
+            "has_repository_projects",
+            "public_repos",
+            "public_gists",
+            "followers",
+            "following",
+            "html_url",
+            "created_at",
+            "type",
+            "total_private_repos",
+            "owned_private_repos",
+            "private_gists",
+            "disk_usage",
+            "collaborators",
+            "billing_email",
+            "plan",
+            "default_repository_permission",
+            "members_can_create_repositories",
+            "two_factor_requirement_enabled",
+            "members_allowed_repository_creation_type",
+            "members_can_create_public_repositories",
+            "members_can_create_private_repositories",
+            "members_can_create_internal_repositories",
+            "members_can_create_pages",
+            "members_can_create_public_pages",
+            "members_can_create_private_pages",
+            "members_can_fork_private_repositories",
+            "web_commit_signoff_required",
+            "updated_at",
+            "archived_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<String>> = None;
+        let mut f14: Option<Option<String>> = None;
+        let mut f15: Option<Option<String>> = None;
+        let mut f16: Option<Option<String>> = None;
+        let mut f17: Option<Option<String>> = None;
+        let mut f18: Option<Option<bool>> = None;
+        let mut f19: Option<bool> = None;
+        let mut f20: Option<bool> = None;
+        let mut f21: Option<i64> = None;
+        let mut f22: Option<i64> = None;
+        let mut f23: Option<i64> = None;
+        let mut f24: Option<i64> = None;
+        let mut f25: Option<String> = None;
+        let mut f26: Option<crate::Timestamp> = None;
+        let mut f27: Option<String> = None;
+        let mut f28: Option<Option<i64>> = None;
+        let mut f29: Option<Option<i64>> = None;
+        let mut f30: Option<Option<i64>> = None;
+        let mut f31: Option<Option<i64>> = None;
+        let mut f32: Option<Option<i64>> = None;
+        let mut f33: Option<Option<String>> = None;
+        let mut f34: Option<Option<OrganizationFullPlan>> = None;
+        let mut f35: Option<Option<String>> = None;
+        let mut f36: Option<Option<bool>> = None;
+        let mut f37: Option<Option<bool>> = None;
+        let mut f38: Option<Option<String>> = None;
+        let mut f39: Option<Option<bool>> = None;
+        let mut f40: Option<Option<bool>> = None;
+        let mut f41: Option<Option<bool>> = None;
+        let mut f42: Option<Option<bool>> = None;
+        let mut f43: Option<Option<bool>> = None;
+        let mut f44: Option<Option<bool>> = None;
+        let mut f45: Option<Option<bool>> = None;
+        let mut f46: Option<Option<bool>> = None;
+        let mut f47: Option<crate::Timestamp> = None;
+        let mut f48: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                33 => put(&mut f33, &mut map, NAMES[33])?,
+                34 => put(&mut f34, &mut map, NAMES[34])?,
+                35 => put(&mut f35, &mut map, NAMES[35])?,
+                36 => put(&mut f36, &mut map, NAMES[36])?,
+                37 => put(&mut f37, &mut map, NAMES[37])?,
+                38 => put(&mut f38, &mut map, NAMES[38])?,
+                39 => put(&mut f39, &mut map, NAMES[39])?,
+                40 => put(&mut f40, &mut map, NAMES[40])?,
+                41 => put(&mut f41, &mut map, NAMES[41])?,
+                42 => put(&mut f42, &mut map, NAMES[42])?,
+                43 => put(&mut f43, &mut map, NAMES[43])?,
+                44 => put(&mut f44, &mut map, NAMES[44])?,
+                45 => put(&mut f45, &mut map, NAMES[45])?,
+                46 => put(&mut f46, &mut map, NAMES[46])?,
+                47 => put(&mut f47, &mut map, NAMES[47])?,
+                48 => put(&mut f48, &mut map, NAMES[48])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(TeamOrganization {
+            login: required(f0, NAMES[0])?,
+            id: required(f1, NAMES[1])?,
+            node_id: required(f2, NAMES[2])?,
+            url: required(f3, NAMES[3])?,
+            repos_url: required(f4, NAMES[4])?,
+            events_url: required(f5, NAMES[5])?,
+            hooks_url: required(f6, NAMES[6])?,
+            issues_url: required(f7, NAMES[7])?,
+            members_url: required(f8, NAMES[8])?,
+            public_members_url: required(f9, NAMES[9])?,
+            avatar_url: required(f10, NAMES[10])?,
+            description: f11.flatten(),
+            name: f12.flatten(),
+            company: f13.flatten(),
+            blog: f14.flatten(),
+            location: f15.flatten(),
+            email: f16.flatten(),
+            twitter_username: f17.flatten(),
+            is_verified: f18.flatten(),
+            has_organization_projects: required(f19, NAMES[19])?,
+            has_repository_projects: required(f20, NAMES[20])?,
+            public_repos: required(f21, NAMES[21])?,
+            public_gists: required(f22, NAMES[22])?,
+            followers: required(f23, NAMES[23])?,
+            following: required(f24, NAMES[24])?,
+            html_url: required(f25, NAMES[25])?,
+            created_at: required(f26, NAMES[26])?,
+            r#type: required(f27, NAMES[27])?,
+            total_private_repos: f28.flatten(),
+            owned_private_repos: f29.flatten(),
+            private_gists: f30.flatten(),
+            disk_usage: f31.flatten(),
+            collaborators: f32.flatten(),
+            billing_email: f33.flatten(),
+            plan: f34.flatten(),
+            default_repository_permission: f35.flatten(),
+            members_can_create_repositories: f36.flatten(),
+            two_factor_requirement_enabled: f37.flatten(),
+            members_allowed_repository_creation_type: f38.flatten(),
+            members_can_create_public_repositories: f39.flatten(),
+            members_can_create_private_repositories: f40.flatten(),
+            members_can_create_internal_repositories: f41.flatten(),
+            members_can_create_pages: f42.flatten(),
+            members_can_create_public_pages: f43.flatten(),
+            members_can_create_private_pages: f44.flatten(),
+            members_can_fork_private_repositories: f45.flatten(),
+            web_commit_signoff_required: f46.flatten(),
+            updated_at: required(f47, NAMES[47])?,
+            archived_at: f48.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -383,12 +685,10 @@ crate::open_enum! {
 }
 
 /// A user that is a member of a team, including their role on the team and whether the membership is inherited from a child team.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TeamMember {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     pub login: String,
     pub id: i64,
@@ -408,16 +708,134 @@ pub struct TeamMember {
     pub received_events_url: String,
     pub r#type: String,
     pub site_admin: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starred_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
     /// The member's role on the team. Only present on the `List team members` endpoint, and only when the feature is enabled for the organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<TeamMemberRole>,
     /// Whether the user is a member of the team only through a child team. `true` means the membership is inherited from a child team; `false` means the user is a direct (immediate) member of the team. Only present on the `List team members` endpoint, and only when the feature is enabled for the organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inherited: Option<bool>,
+}
+impl<'de> serde::Deserialize<'de> for TeamMember {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for TeamMember {
+    const NAME: &'static str = "TeamMember";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "name",
+            "email",
+            "login",
+            "id",
+            "node_id",
+            "avatar_url",
+            "gravatar_id",
+            "url",
+            "html_url",
+            "followers_url",
+            "following_url",
+            "gists_url",
+            "starred_url",
+            "subscriptions_url",
+            "organizations_url",
+            "repos_url",
+            "events_url",
+            "received_events_url",
+            "type",
+            "site_admin",
+            "starred_at",
+            "user_view_type",
+            "role",
+            "inherited",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<i64> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<String> = None;
+        let mut f6: Option<Option<String>> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<String> = None;
+        let mut f13: Option<String> = None;
+        let mut f14: Option<String> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<String> = None;
+        let mut f18: Option<String> = None;
+        let mut f19: Option<bool> = None;
+        let mut f20: Option<Option<String>> = None;
+        let mut f21: Option<Option<String>> = None;
+        let mut f22: Option<Option<TeamMemberRole>> = None;
+        let mut f23: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(TeamMember {
+            name: f0.flatten(),
+            email: f1.flatten(),
+            login: required(f2, NAMES[2])?,
+            id: required(f3, NAMES[3])?,
+            node_id: required(f4, NAMES[4])?,
+            avatar_url: required(f5, NAMES[5])?,
+            gravatar_id: f6.flatten(),
+            url: required(f7, NAMES[7])?,
+            html_url: required(f8, NAMES[8])?,
+            followers_url: required(f9, NAMES[9])?,
+            following_url: required(f10, NAMES[10])?,
+            gists_url: required(f11, NAMES[11])?,
+            starred_url: required(f12, NAMES[12])?,
+            subscriptions_url: required(f13, NAMES[13])?,
+            organizations_url: required(f14, NAMES[14])?,
+            repos_url: required(f15, NAMES[15])?,
+            events_url: required(f16, NAMES[16])?,
+            received_events_url: required(f17, NAMES[17])?,
+            r#type: required(f18, NAMES[18])?,
+            site_admin: required(f19, NAMES[19])?,
+            starred_at: f20.flatten(),
+            user_view_type: f21.flatten(),
+            role: f22.flatten(),
+            inherited: f23.flatten(),
+        })
+    }
 }
 
 crate::open_enum! {
@@ -427,7 +845,7 @@ crate::open_enum! {
 }
 
 /// Team Membership
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TeamMembership {
     pub url: String,
@@ -435,6 +853,40 @@ pub struct TeamMembership {
     pub role: TeamMembershipRole,
     /// The state of the user's membership in the team.
     pub state: OrgMembershipState,
+}
+impl<'de> serde::Deserialize<'de> for TeamMembership {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for TeamMembership {
+    const NAME: &'static str = "TeamMembership";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["url", "role", "state"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<TeamMembershipRole> = None;
+        let mut f2: Option<OrgMembershipState> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(TeamMembership {
+            url: required(f0, NAMES[0])?,
+            role: required(f1, NAMES[1])?,
+            state: required(f2, NAMES[2])?,
+        })
+    }
 }
 
 crate::open_enum! {
@@ -466,7 +918,7 @@ impl TeamsAddOrUpdateMembershipForUserInOrgRequest {
 }
 
 /// A team's access to a repository.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TeamRepository {
     /// Unique identifier of the repository
@@ -477,9 +929,7 @@ pub struct TeamRepository {
     pub full_name: String,
     pub license: Option<LicenseSimple>,
     pub forks: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<RepositoryPermissions>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<String>,
     pub owner: Option<SimpleUser>,
     /// Whether the repository is private or public.
@@ -539,9 +989,7 @@ pub struct TeamRepository {
     pub default_branch: String,
     pub open_issues_count: i64,
     /// Whether this repository acts as a template that can be used to generate new repositories.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_template: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topics: Option<Vec<String>>,
     /// Whether issues are enabled.
     pub has_issues: bool,
@@ -557,42 +1005,412 @@ pub struct TeamRepository {
     /// Returns whether or not this repository disabled.
     pub disabled: bool,
     /// The repository visibility: public, private, or internal.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<String>,
     pub pushed_at: Option<crate::Timestamp>,
     pub created_at: Option<crate::Timestamp>,
     pub updated_at: Option<crate::Timestamp>,
     /// Whether to allow rebase merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_rebase_merge: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temp_clone_token: Option<String>,
     /// Whether to allow squash merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_squash_merge: Option<bool>,
     /// Whether to allow Auto-merge to be used on pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_auto_merge: Option<bool>,
     /// Whether to delete head branches when pull requests are merged
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_branch_on_merge: Option<bool>,
     /// Whether to allow merge commits for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_merge_commit: Option<bool>,
     /// Whether to allow forking this repo
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_forking: Option<bool>,
     /// Whether to require contributors to sign off on web-based commits
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscribers_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_count: Option<i64>,
     pub open_issues: i64,
     pub watchers: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub master_branch: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for TeamRepository {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for TeamRepository {
+    const NAME: &'static str = "TeamRepository";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "node_id",
+            "name",
+            "full_name",
+            "license",
+            "forks",
+            "permissions",
+            "role_name",
+            "owner",
+            "private",
+            "html_url",
+            "description",
+            "fork",
+            "url",
+            "archive_url",
+            "assignees_url",
+            "blobs_url",
+            "branches_url",
+            "collaborators_url",
+            "comments_url",
+            "commits_url",
+            "compare_url",
+            "contents_url",
+            "contributors_url",
+            "deployments_url",
+            "downloads_url",
+            "events_url",
+            "forks_url",
+            "git_commits_url",
+            "git_refs_url",
+            "git_tags_url",
+            "git_url",
+            "issue_comment_url",
+            "issue_events_url",
+            "issues_url",
+            "keys_url",
+            "labels_url",
+            "languages_url",
+            "merges_url",
+            "milestones_url",
+            "notifications_url",
+            "pulls_url",
+            "releases_url",
+            "ssh_url",
+            "stargazers_url",
+            "statuses_url",
+            "subscribers_url",
+            "subscription_url",
+            "tags_url",
+            "teams_url",
+            "trees_url",
+            "clone_url",
+            "mirror_url",
+            "hooks_url",
+            "svn_url",
+            "homepage",
+            "language",
+            "forks_count",
+            "stargazers_count",
+            "watchers_count",
+            "size",
+            "default_branch",
+            "open_issues_count",
+            "is_template",
+            "topics",
+            "has_issues",
+            "has_projects",
+            "has_wiki",
+            "has_pages",
+            "has_downloads",
+            "archived",
+            "disabled",
+            "visibility",
+            "pushed_at",
+            "created_at",
+            "updated_at",
+            "allow_rebase_merge",
+            "temp_clone_token",
+            "allow_squash_merge",
+            "allow_auto_merge",
+            "delete_branch_on_merge",
+            "allow_merge_commit",
+            "allow_forking",
+            "web_commit_signoff_required",
+            "subscribers_count",
+            "network_count",
+            "open_issues",
+            "watchers",
+            "master_branch",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<Option<LicenseSimple>> = None;
+        let mut f5: Option<i64> = None;
+        let mut f6: Option<Option<RepositoryPermissions>> = None;
+        let mut f7: Option<Option<String>> = None;
+        let mut f8: Option<Option<SimpleUser>> = None;
+        let mut f9: Option<bool> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<bool> = None;
+        let mut f13: Option<String> = None;
+        let mut f14: Option<String> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<String> = None;
+        let mut f18: Option<String> = None;
+        let mut f19: Option<String> = None;
+        let mut f20: Option<String> = None;
+        let mut f21: Option<String> = None;
+        let mut f22: Option<String> = None;
+        let mut f23: Option<String> = None;
+        let mut f24: Option<String> = None;
+        let mut f25: Option<String> = None;
+        let mut f26: Option<String> = None;
+        let mut f27: Option<String> = None;
+        let mut f28: Option<String> = None;
+        let mut f29: Option<String> = None;
+        let mut f30: Option<String> = None;
+        let mut f31: Option<String> = None;
+        let mut f32: Option<String> = None;
+        let mut f33: Option<String> = None;
+        let mut f34: Option<String> = None;
+        let mut f35: Option<String> = None;
+        let mut f36: Option<String> = None;
+        let mut f37: Option<String> = None;
+        let mut f38: Option<String> = None;
+        let mut f39: Option<String> = None;
+        let mut f40: Option<String> = None;
+        let mut f41: Option<String> = None;
+        let mut f42: Option<String> = None;
+        let mut f43: Option<String> = None;
+        let mut f44: Option<String> = None;
+        let mut f45: Option<String> = None;
+        let mut f46: Option<String> = None;
+        let mut f47: Option<String> = None;
+        let mut f48: Option<String> = None;
+        let mut f49: Option<String> = None;
+        let mut f50: Option<String> = None;
+        let mut f51: Option<String> = None;
+        let mut f52: Option<Option<String>> = None;
+        let mut f53: Option<String> = None;
+        let mut f54: Option<String> = None;
+        let mut f55: Option<Option<String>> = None;
+        let mut f56: Option<Option<String>> = None;
+        let mut f57: Option<i64> = None;
+        let mut f58: Option<i64> = None;
+        let mut f59: Option<i64> = None;
+        let mut f60: Option<i64> = None;
+        let mut f61: Option<String> = None;
+        let mut f62: Option<i64> = None;
+        let mut f63: Option<Option<bool>> = None;
+        let mut f64: Option<Option<Vec<String>>> = None;
+        let mut f65: Option<bool> = None;
+        let mut f66: Option<bool> = None;
+        let mut f67: Option<bool> = None;
+        let mut f68: Option<bool> = None;
+        let mut f69: Option<bool> = None;
+        let mut f70: Option<bool> = None;
+        let mut f71: Option<bool> = None;
+        let mut f72: Option<Option<String>> = None;
+        let mut f73: Option<Option<crate::Timestamp>> = None;
+        let mut f74: Option<Option<crate::Timestamp>> = None;
+        let mut f75: Option<Option<crate::Timestamp>> = None;
+        let mut f76: Option<Option<bool>> = None;
+        let mut f77: Option<Option<String>> = None;
+        let mut f78: Option<Option<bool>> = None;
+        let mut f79: Option<Option<bool>> = None;
+        let mut f80: Option<Option<bool>> = None;
+        let mut f81: Option<Option<bool>> = None;
+        let mut f82: Option<Option<bool>> = None;
+        let mut f83: Option<Option<bool>> = None;
+        let mut f84: Option<Option<i64>> = None;
+        let mut f85: Option<Option<i64>> = None;
+        let mut f86: Option<i64> = None;
+        let mut f87: Option<i64> = None;
+        let mut f88: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                33 => put(&mut f33, &mut map, NAMES[33])?,
+                34 => put(&mut f34, &mut map, NAMES[34])?,
+                35 => put(&mut f35, &mut map, NAMES[35])?,
+                36 => put(&mut f36, &mut map, NAMES[36])?,
+                37 => put(&mut f37, &mut map, NAMES[37])?,
+                38 => put(&mut f38, &mut map, NAMES[38])?,
+                39 => put(&mut f39, &mut map, NAMES[39])?,
+                40 => put(&mut f40, &mut map, NAMES[40])?,
+                41 => put(&mut f41, &mut map, NAMES[41])?,
+                42 => put(&mut f42, &mut map, NAMES[42])?,
+                43 => put(&mut f43, &mut map, NAMES[43])?,
+                44 => put(&mut f44, &mut map, NAMES[44])?,
+                45 => put(&mut f45, &mut map, NAMES[45])?,
+                46 => put(&mut f46, &mut map, NAMES[46])?,
+                47 => put(&mut f47, &mut map, NAMES[47])?,
+                48 => put(&mut f48, &mut map, NAMES[48])?,
+                49 => put(&mut f49, &mut map, NAMES[49])?,
+                50 => put(&mut f50, &mut map, NAMES[50])?,
+                51 => put(&mut f51, &mut map, NAMES[51])?,
+                52 => put(&mut f52, &mut map, NAMES[52])?,
+                53 => put(&mut f53, &mut map, NAMES[53])?,
+                54 => put(&mut f54, &mut map, NAMES[54])?,
+                55 => put(&mut f55, &mut map, NAMES[55])?,
+                56 => put(&mut f56, &mut map, NAMES[56])?,
+                57 => put(&mut f57, &mut map, NAMES[57])?,
+                58 => put(&mut f58, &mut map, NAMES[58])?,
+                59 => put(&mut f59, &mut map, NAMES[59])?,
+                60 => put(&mut f60, &mut map, NAMES[60])?,
+                61 => put(&mut f61, &mut map, NAMES[61])?,
+                62 => put(&mut f62, &mut map, NAMES[62])?,
+                63 => put(&mut f63, &mut map, NAMES[63])?,
+                64 => put(&mut f64, &mut map, NAMES[64])?,
+                65 => put(&mut f65, &mut map, NAMES[65])?,
+                66 => put(&mut f66, &mut map, NAMES[66])?,
+                67 => put(&mut f67, &mut map, NAMES[67])?,
+                68 => put(&mut f68, &mut map, NAMES[68])?,
+                69 => put(&mut f69, &mut map, NAMES[69])?,
+                70 => put(&mut f70, &mut map, NAMES[70])?,
+                71 => put(&mut f71, &mut map, NAMES[71])?,
+                72 => put(&mut f72, &mut map, NAMES[72])?,
+                73 => put(&mut f73, &mut map, NAMES[73])?,
+                74 => put(&mut f74, &mut map, NAMES[74])?,
+                75 => put(&mut f75, &mut map, NAMES[75])?,
+                76 => put(&mut f76, &mut map, NAMES[76])?,
+                77 => put(&mut f77, &mut map, NAMES[77])?,
+                78 => put(&mut f78, &mut map, NAMES[78])?,
+                79 => put(&mut f79, &mut map, NAMES[79])?,
+                80 => put(&mut f80, &mut map, NAMES[80])?,
+                81 => put(&mut f81, &mut map, NAMES[81])?,
+                82 => put(&mut f82, &mut map, NAMES[82])?,
+                83 => put(&mut f83, &mut map, NAMES[83])?,
+                84 => put(&mut f84, &mut map, NAMES[84])?,
+                85 => put(&mut f85, &mut map, NAMES[85])?,
+                86 => put(&mut f86, &mut map, NAMES[86])?,
+                87 => put(&mut f87, &mut map, NAMES[87])?,
+                88 => put(&mut f88, &mut map, NAMES[88])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(TeamRepository {
+            id: required(f0, NAMES[0])?,
+            node_id: required(f1, NAMES[1])?,
+            name: required(f2, NAMES[2])?,
+            full_name: required(f3, NAMES[3])?,
+            license: f4.flatten(),
+            forks: required(f5, NAMES[5])?,
+            permissions: f6.flatten(),
+            role_name: f7.flatten(),
+            owner: f8.flatten(),
+            private: required(f9, NAMES[9])?,
+            html_url: required(f10, NAMES[10])?,
+            description: f11.flatten(),
+            fork: required(f12, NAMES[12])?,
+            url: required(f13, NAMES[13])?,
+            archive_url: required(f14, NAMES[14])?,
+            assignees_url: required(f15, NAMES[15])?,
+            blobs_url: required(f16, NAMES[16])?,
+            branches_url: required(f17, NAMES[17])?,
+            collaborators_url: required(f18, NAMES[18])?,
+            comments_url: required(f19, NAMES[19])?,
+            commits_url: required(f20, NAMES[20])?,
+            compare_url: required(f21, NAMES[21])?,
+            contents_url: required(f22, NAMES[22])?,
+            contributors_url: required(f23, NAMES[23])?,
+            deployments_url: required(f24, NAMES[24])?,
+            downloads_url: required(f25, NAMES[25])?,
+            events_url: required(f26, NAMES[26])?,
+            forks_url: required(f27, NAMES[27])?,
+            git_commits_url: required(f28, NAMES[28])?,
+            git_refs_url: required(f29, NAMES[29])?,
+            git_tags_url: required(f30, NAMES[30])?,
+            git_url: required(f31, NAMES[31])?,
+            issue_comment_url: required(f32, NAMES[32])?,
+            issue_events_url: required(f33, NAMES[33])?,
+            issues_url: required(f34, NAMES[34])?,
+            keys_url: required(f35, NAMES[35])?,
+            labels_url: required(f36, NAMES[36])?,
+            languages_url: required(f37, NAMES[37])?,
+            merges_url: required(f38, NAMES[38])?,
+            milestones_url: required(f39, NAMES[39])?,
+            notifications_url: required(f40, NAMES[40])?,
+            pulls_url: required(f41, NAMES[41])?,
+            releases_url: required(f42, NAMES[42])?,
+            ssh_url: required(f43, NAMES[43])?,
+            stargazers_url: required(f44, NAMES[44])?,
+            statuses_url: required(f45, NAMES[45])?,
+            subscribers_url: required(f46, NAMES[46])?,
+            subscription_url: required(f47, NAMES[47])?,
+            tags_url: required(f48, NAMES[48])?,
+            teams_url: required(f49, NAMES[49])?,
+            trees_url: required(f50, NAMES[50])?,
+            clone_url: required(f51, NAMES[51])?,
+            mirror_url: f52.flatten(),
+            hooks_url: required(f53, NAMES[53])?,
+            svn_url: required(f54, NAMES[54])?,
+            homepage: f55.flatten(),
+            language: f56.flatten(),
+            forks_count: required(f57, NAMES[57])?,
+            stargazers_count: required(f58, NAMES[58])?,
+            watchers_count: required(f59, NAMES[59])?,
+            size: required(f60, NAMES[60])?,
+            default_branch: required(f61, NAMES[61])?,
+            open_issues_count: required(f62, NAMES[62])?,
+            is_template: f63.flatten(),
+            topics: f64.flatten(),
+            has_issues: required(f65, NAMES[65])?,
+            has_projects: required(f66, NAMES[66])?,
+            has_wiki: required(f67, NAMES[67])?,
+            has_pages: required(f68, NAMES[68])?,
+            has_downloads: required(f69, NAMES[69])?,
+            archived: required(f70, NAMES[70])?,
+            disabled: required(f71, NAMES[71])?,
+            visibility: f72.flatten(),
+            pushed_at: f73.flatten(),
+            created_at: f74.flatten(),
+            updated_at: f75.flatten(),
+            allow_rebase_merge: f76.flatten(),
+            temp_clone_token: f77.flatten(),
+            allow_squash_merge: f78.flatten(),
+            allow_auto_merge: f79.flatten(),
+            delete_branch_on_merge: f80.flatten(),
+            allow_merge_commit: f81.flatten(),
+            allow_forking: f82.flatten(),
+            web_commit_signoff_required: f83.flatten(),
+            subscribers_count: f84.flatten(),
+            network_count: f85.flatten(),
+            open_issues: required(f86, NAMES[86])?,
+            watchers: required(f87, NAMES[87])?,
+            master_branch: f88.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]

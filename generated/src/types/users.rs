@@ -24,12 +24,11 @@ impl From<PublicUser> for UsersGetAuthenticatedResponse {
 }
 
 /// Private User
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PrivateUser {
     pub login: String,
     pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
     pub node_id: String,
     pub avatar_url: String,
@@ -52,11 +51,9 @@ pub struct PrivateUser {
     pub blog: Option<String>,
     pub location: Option<String>,
     pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_email: Option<String>,
     pub hireable: Option<bool>,
     pub bio: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub twitter_username: Option<String>,
     pub public_repos: i64,
     pub public_gists: i64,
@@ -64,24 +61,213 @@ pub struct PrivateUser {
     pub following: i64,
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_gists: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_private_repos: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owned_private_repos: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk_usage: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collaborators: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub two_factor_authentication: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<PublicUserPlan>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub business_plus: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ldap_dn: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for PrivateUser {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for PrivateUser {
+    const NAME: &'static str = "PrivateUser";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "login",
+            "id",
+            "user_view_type",
+            "node_id",
+            "avatar_url",
+            "gravatar_id",
+            "url",
+            "html_url",
+            "followers_url",
+            "following_url",
+            "gists_url",
+            "starred_url",
+            "subscriptions_url",
+            "organizations_url",
+            "repos_url",
+            "events_url",
+            "received_events_url",
+            "type",
+            "site_admin",
+            "name",
+            "company",
+            "blog",
+            "location",
+            "email",
+            "notification_email",
+            "hireable",
+            "bio",
+            "twitter_username",
+            "public_repos",
+            "public_gists",
+            "followers",
+            "following",
+            "created_at",
+            "updated_at",
+            "private_gists",
+            "total_private_repos",
+            "owned_private_repos",
+            "disk_usage",
+            "collaborators",
+            "two_factor_authentication",
+            "plan",
+            "business_plus",
+            "ldap_dn",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Option<String>> = None;
+        let mut f6: Option<String> = None;
+        let mut f7: Option<String> = None;
+        let mut f8: Option<String> = None;
+        let mut f9: Option<String> = None;
+        let mut f10: Option<String> = None;
+        let mut f11: Option<String> = None;
+        let mut f12: Option<String> = None;
+        let mut f13: Option<String> = None;
+        let mut f14: Option<String> = None;
+        let mut f15: Option<String> = None;
+        let mut f16: Option<String> = None;
+        let mut f17: Option<String> = None;
+        let mut f18: Option<bool> = None;
+        let mut f19: Option<Option<String>> = None;
+        let mut f20: Option<Option<String>> = None;
+        let mut f21: Option<Option<String>> = None;
+        let mut f22: Option<Option<String>> = None;
+        let mut f23: Option<Option<String>> = None;
+        let mut f24: Option<Option<String>> = None;
+        let mut f25: Option<Option<bool>> = None;
+        let mut f26: Option<Option<String>> = None;
+        let mut f27: Option<Option<String>> = None;
+        let mut f28: Option<i64> = None;
+        let mut f29: Option<i64> = None;
+        let mut f30: Option<i64> = None;
+        let mut f31: Option<i64> = None;
+        let mut f32: Option<crate::Timestamp> = None;
+        let mut f33: Option<crate::Timestamp> = None;
+        let mut f34: Option<Option<i64>> = None;
+        let mut f35: Option<Option<i64>> = None;
+        let mut f36: Option<Option<i64>> = None;
+        let mut f37: Option<Option<i64>> = None;
+        let mut f38: Option<Option<i64>> = None;
+        let mut f39: Option<Option<bool>> = None;
+        let mut f40: Option<Option<PublicUserPlan>> = None;
+        let mut f41: Option<Option<bool>> = None;
+        let mut f42: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                15 => put(&mut f15, &mut map, NAMES[15])?,
+                16 => put(&mut f16, &mut map, NAMES[16])?,
+                17 => put(&mut f17, &mut map, NAMES[17])?,
+                18 => put(&mut f18, &mut map, NAMES[18])?,
+                19 => put(&mut f19, &mut map, NAMES[19])?,
+                20 => put(&mut f20, &mut map, NAMES[20])?,
+                21 => put(&mut f21, &mut map, NAMES[21])?,
+                22 => put(&mut f22, &mut map, NAMES[22])?,
+                23 => put(&mut f23, &mut map, NAMES[23])?,
+                24 => put(&mut f24, &mut map, NAMES[24])?,
+                25 => put(&mut f25, &mut map, NAMES[25])?,
+                26 => put(&mut f26, &mut map, NAMES[26])?,
+                27 => put(&mut f27, &mut map, NAMES[27])?,
+                28 => put(&mut f28, &mut map, NAMES[28])?,
+                29 => put(&mut f29, &mut map, NAMES[29])?,
+                30 => put(&mut f30, &mut map, NAMES[30])?,
+                31 => put(&mut f31, &mut map, NAMES[31])?,
+                32 => put(&mut f32, &mut map, NAMES[32])?,
+                33 => put(&mut f33, &mut map, NAMES[33])?,
+                34 => put(&mut f34, &mut map, NAMES[34])?,
+                35 => put(&mut f35, &mut map, NAMES[35])?,
+                36 => put(&mut f36, &mut map, NAMES[36])?,
+                37 => put(&mut f37, &mut map, NAMES[37])?,
+                38 => put(&mut f38, &mut map, NAMES[38])?,
+                39 => put(&mut f39, &mut map, NAMES[39])?,
+                40 => put(&mut f40, &mut map, NAMES[40])?,
+                41 => put(&mut f41, &mut map, NAMES[41])?,
+                42 => put(&mut f42, &mut map, NAMES[42])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(PrivateUser {
+            login: required(f0, NAMES[0])?,
+            id: required(f1, NAMES[1])?,
+            user_view_type: f2.flatten(),
+            node_id: required(f3, NAMES[3])?,
+            avatar_url: required(f4, NAMES[4])?,
+            gravatar_id: f5.flatten(),
+            url: required(f6, NAMES[6])?,
+            html_url: required(f7, NAMES[7])?,
+            followers_url: required(f8, NAMES[8])?,
+            following_url: required(f9, NAMES[9])?,
+            gists_url: required(f10, NAMES[10])?,
+            starred_url: required(f11, NAMES[11])?,
+            subscriptions_url: required(f12, NAMES[12])?,
+            organizations_url: required(f13, NAMES[13])?,
+            repos_url: required(f14, NAMES[14])?,
+            events_url: required(f15, NAMES[15])?,
+            received_events_url: required(f16, NAMES[16])?,
+            r#type: required(f17, NAMES[17])?,
+            site_admin: required(f18, NAMES[18])?,
+            name: f19.flatten(),
+            company: f20.flatten(),
+            blog: f21.flatten(),
+            location: f22.flatten(),
+            email: f23.flatten(),
+            notification_email: f24.flatten(),
+            hireable: f25.flatten(),
+            bio: f26.flatten(),
+            twitter_username: f27.flatten(),
+            public_repos: required(f28, NAMES[28])?,
+            public_gists: required(f29, NAMES[29])?,
+            followers: required(f30, NAMES[30])?,
+            following: required(f31, NAMES[31])?,
+            created_at: required(f32, NAMES[32])?,
+            updated_at: required(f33, NAMES[33])?,
+            private_gists: f34.flatten(),
+            total_private_repos: f35.flatten(),
+            owned_private_repos: f36.flatten(),
+            disk_usage: f37.flatten(),
+            collaborators: f38.flatten(),
+            two_factor_authentication: f39.flatten(),
+            plan: f40.flatten(),
+            business_plus: f41.flatten(),
+            ldap_dn: f42.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -202,13 +388,50 @@ impl UsersSetPrimaryEmailVisibilityForAuthenticatedUserRequest {
 }
 
 /// Email
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Email {
     pub email: String,
     pub primary: bool,
     pub verified: bool,
     pub visibility: Option<String>,
+}
+impl<'de> serde::Deserialize<'de> for Email {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Email {
+    const NAME: &'static str = "Email";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["email", "primary", "verified", "visibility"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<bool> = None;
+        let mut f2: Option<bool> = None;
+        let mut f3: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Email {
+            email: required(f0, NAMES[0])?,
+            primary: required(f1, NAMES[1])?,
+            verified: required(f2, NAMES[2])?,
+            visibility: f3.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -249,11 +472,10 @@ impl UsersAddEmailForAuthenticatedUserRequestVariant0 {
 }
 
 /// A unique encryption key
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GpgKey {
     pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub primary_key_id: Option<i64>,
     pub key_id: String,
@@ -269,47 +491,230 @@ pub struct GpgKey {
     pub revoked: bool,
     pub raw_key: Option<String>,
 }
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[non_exhaustive]
-pub struct GpgKeyEmailsItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verified: Option<bool>,
+impl<'de> serde::Deserialize<'de> for GpgKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GpgKey {
+    const NAME: &'static str = "GpgKey";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "name",
+            "primary_key_id",
+            "key_id",
+            "public_key",
+            "emails",
+            "subkeys",
+            "can_sign",
+            "can_encrypt_comms",
+            "can_encrypt_storage",
+            "can_certify",
+            "created_at",
+            "expires_at",
+            "revoked",
+            "raw_key",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Option<String>> = None;
+        let mut f2: Option<Option<i64>> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<String> = None;
+        let mut f5: Option<Vec<GpgKeyEmailsItem>> = None;
+        let mut f6: Option<Vec<GpgKeySubkeysItem>> = None;
+        let mut f7: Option<bool> = None;
+        let mut f8: Option<bool> = None;
+        let mut f9: Option<bool> = None;
+        let mut f10: Option<bool> = None;
+        let mut f11: Option<crate::Timestamp> = None;
+        let mut f12: Option<Option<crate::Timestamp>> = None;
+        let mut f13: Option<bool> = None;
+        let mut f14: Option<Option<String>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                14 => put(&mut f14, &mut map, NAMES[14])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GpgKey {
+            id: required(f0, NAMES[0])?,
+            name: f1.flatten(),
+            primary_key_id: f2.flatten(),
+            key_id: required(f3, NAMES[3])?,
+            public_key: required(f4, NAMES[4])?,
+            emails: required(f5, NAMES[5])?,
+            subkeys: required(f6, NAMES[6])?,
+            can_sign: required(f7, NAMES[7])?,
+            can_encrypt_comms: required(f8, NAMES[8])?,
+            can_encrypt_storage: required(f9, NAMES[9])?,
+            can_certify: required(f10, NAMES[10])?,
+            created_at: required(f11, NAMES[11])?,
+            expires_at: f12.flatten(),
+            revoked: required(f13, NAMES[13])?,
+            raw_key: f14.flatten(),
+        })
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct GpgKeyEmailsItem {
+    pub email: Option<String>,
+    pub verified: Option<bool>,
+}
+impl<'de> serde::Deserialize<'de> for GpgKeyEmailsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GpgKeyEmailsItem {
+    const NAME: &'static str = "GpgKeyEmailsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &["email", "verified"];
+        let mut next = 0;
+        let mut f0: Option<Option<String>> = None;
+        let mut f1: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GpgKeyEmailsItem {
+            email: f0.flatten(),
+            verified: f1.flatten(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GpgKeySubkeysItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_key_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_key: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emails: Option<Vec<GpgKeyEmailsItem>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subkeys: Option<Vec<serde_json::Value>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_sign: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_encrypt_comms: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_encrypt_storage: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_certify: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_key: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked: Option<bool>,
+}
+impl<'de> serde::Deserialize<'de> for GpgKeySubkeysItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for GpgKeySubkeysItem {
+    const NAME: &'static str = "GpgKeySubkeysItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "primary_key_id",
+            "key_id",
+            "public_key",
+            "emails",
+            "subkeys",
+            "can_sign",
+            "can_encrypt_comms",
+            "can_encrypt_storage",
+            "can_certify",
+            "created_at",
+            "expires_at",
+            "raw_key",
+            "revoked",
+        ];
+        let mut next = 0;
+        let mut f0: Option<Option<i64>> = None;
+        let mut f1: Option<Option<i64>> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<Option<String>> = None;
+        let mut f4: Option<Option<Vec<GpgKeyEmailsItem>>> = None;
+        let mut f5: Option<Option<Vec<serde_json::Value>>> = None;
+        let mut f6: Option<Option<bool>> = None;
+        let mut f7: Option<Option<bool>> = None;
+        let mut f8: Option<Option<bool>> = None;
+        let mut f9: Option<Option<bool>> = None;
+        let mut f10: Option<Option<String>> = None;
+        let mut f11: Option<Option<String>> = None;
+        let mut f12: Option<Option<String>> = None;
+        let mut f13: Option<Option<bool>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                8 => put(&mut f8, &mut map, NAMES[8])?,
+                9 => put(&mut f9, &mut map, NAMES[9])?,
+                10 => put(&mut f10, &mut map, NAMES[10])?,
+                11 => put(&mut f11, &mut map, NAMES[11])?,
+                12 => put(&mut f12, &mut map, NAMES[12])?,
+                13 => put(&mut f13, &mut map, NAMES[13])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(GpgKeySubkeysItem {
+            id: f0.flatten(),
+            primary_key_id: f1.flatten(),
+            key_id: f2.flatten(),
+            public_key: f3.flatten(),
+            emails: f4.flatten(),
+            subkeys: f5.flatten(),
+            can_sign: f6.flatten(),
+            can_encrypt_comms: f7.flatten(),
+            can_encrypt_storage: f8.flatten(),
+            can_certify: f9.flatten(),
+            created_at: f10.flatten(),
+            expires_at: f11.flatten(),
+            raw_key: f12.flatten(),
+            revoked: f13.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -344,7 +749,7 @@ impl UsersCreateGpgKeyForAuthenticatedUserRequest {
 }
 
 /// Key
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Key {
     pub key: String,
@@ -354,8 +759,65 @@ pub struct Key {
     pub created_at: crate::Timestamp,
     pub verified: bool,
     pub read_only: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used: Option<crate::Timestamp>,
+}
+impl<'de> serde::Deserialize<'de> for Key {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Key {
+    const NAME: &'static str = "Key";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "key",
+            "id",
+            "url",
+            "title",
+            "created_at",
+            "verified",
+            "read_only",
+            "last_used",
+        ];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<String> = None;
+        let mut f4: Option<crate::Timestamp> = None;
+        let mut f5: Option<bool> = None;
+        let mut f6: Option<bool> = None;
+        let mut f7: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                7 => put(&mut f7, &mut map, NAMES[7])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Key {
+            key: required(f0, NAMES[0])?,
+            id: required(f1, NAMES[1])?,
+            url: required(f2, NAMES[2])?,
+            title: required(f3, NAMES[3])?,
+            created_at: required(f4, NAMES[4])?,
+            verified: required(f5, NAMES[5])?,
+            read_only: required(f6, NAMES[6])?,
+            last_used: f7.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -390,11 +852,42 @@ impl UsersCreatePublicSshKeyForAuthenticatedUserRequest {
 }
 
 /// Social media account
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SocialAccount {
     pub provider: String,
     pub url: String,
+}
+impl<'de> serde::Deserialize<'de> for SocialAccount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SocialAccount {
+    const NAME: &'static str = "SocialAccount";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["provider", "url"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SocialAccount {
+            provider: required(f0, NAMES[0])?,
+            url: required(f1, NAMES[1])?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -423,13 +916,50 @@ impl UsersAddSocialAccountForAuthenticatedUserRequest {
 }
 
 /// A public SSH key used to sign Git commits
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SshSigningKey {
     pub key: String,
     pub id: i64,
     pub title: String,
     pub created_at: crate::Timestamp,
+}
+impl<'de> serde::Deserialize<'de> for SshSigningKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SshSigningKey {
+    const NAME: &'static str = "SshSigningKey";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["key", "id", "title", "created_at"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<String> = None;
+        let mut f3: Option<crate::Timestamp> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SshSigningKey {
+            key: required(f0, NAMES[0])?,
+            id: required(f1, NAMES[1])?,
+            title: required(f2, NAMES[2])?,
+            created_at: required(f3, NAMES[3])?,
+        })
+    }
 }
 
 crate::open_enum! {
@@ -438,28 +968,122 @@ crate::open_enum! {
 }
 
 /// Hovercard
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Hovercard {
     pub contexts: Vec<HovercardContextsItem>,
 }
+impl<'de> serde::Deserialize<'de> for Hovercard {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for Hovercard {
+    const NAME: &'static str = "Hovercard";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["contexts"];
+        let mut next = 0;
+        let mut f0: Option<Vec<HovercardContextsItem>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Hovercard {
+            contexts: required(f0, NAMES[0])?,
+        })
+    }
+}
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct HovercardContextsItem {
     pub message: String,
     pub octicon: String,
 }
+impl<'de> serde::Deserialize<'de> for HovercardContextsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for HovercardContextsItem {
+    const NAME: &'static str = "HovercardContextsItem";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["message", "octicon"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<String> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(HovercardContextsItem {
+            message: required(f0, NAMES[0])?,
+            octicon: required(f1, NAMES[1])?,
+        })
+    }
+}
 
 /// Key Simple
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct KeySimple {
     pub id: i64,
     pub key: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<crate::Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used: Option<crate::Timestamp>,
+}
+impl<'de> serde::Deserialize<'de> for KeySimple {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for KeySimple {
+    const NAME: &'static str = "KeySimple";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["id", "key", "created_at", "last_used"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<String> = None;
+        let mut f2: Option<Option<crate::Timestamp>> = None;
+        let mut f3: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(KeySimple {
+            id: required(f0, NAMES[0])?,
+            key: required(f1, NAMES[1])?,
+            created_at: f2.flatten(),
+            last_used: f3.flatten(),
+        })
+    }
 }
 

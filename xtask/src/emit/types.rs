@@ -90,7 +90,7 @@ fn union(
         let t = tokens(model, &v.ty);
         quote!(#r(#t),)
     });
-    let derives = derives(d, false);
+    let derives = derives(d, false, decodes(d));
     // A union of scalars (or lists of them) is written as text in paths and queries, like the value it holds.
     let display = model.is_text_union(&RType::Named(id)).then(|| {
         let arms = variants.iter().map(|v| {
@@ -179,10 +179,12 @@ fn structure(
 ) -> TokenStream {
     let d = &model.defs[id];
     let name = format_ident!("{}", d.name);
-    // Request types tell an absent optional nullable field from an explicit `null`.
+    // Request types tell an absent optional nullable field from an explicit `null`; only they derive `Serialize`
+    // and so take `#[serde]` field attributes.
     let fs = fields.iter().map(|f| field(model, f, d.request));
     let default = d.request && model.has_default(&RType::Named(id), 0);
-    let derives = derives(d, default);
+    let derives = derives(d, default, false);
+    let de = decodes(d).then(|| deserialize(model, &name, fields, d.request, &cfg));
     // Request bodies are built with `new(required…)` and setters; a field GitHub adds is then not a breaking change.
     let build = d.request.then(|| {
         let sf: Vec<SetterField> = fields.iter().map(|f| setter_field(model, f)).collect();
@@ -196,7 +198,80 @@ fn structure(
         #derives
         #[non_exhaustive]
         pub struct #name { #(#fs)* }
+        #de
         #build
+    }
+}
+
+/// Whether a model is decoded (responses, and shapes used in neither direction).
+fn decodes(d: &TypeDef) -> bool {
+    d.response || !d.request
+}
+
+/// A struct's `Deserialize`, written out rather than derived: the field list and one line per field, the rest shared
+/// in `runtime::de`. It decodes what the derive would (unknown keys skipped, a missing `Option` is `None`, a repeated
+/// key and a missing required field are errors naming the field), with a fraction of the code to type-check: the
+/// derive adds per struct a field enum with three visitors, a sequence visitor and the missing-field checks.
+fn deserialize(
+    model: &Model,
+    name: &proc_macro2::Ident,
+    fields: &[Field],
+    three_state: bool,
+    cfg: &Option<TokenStream>,
+) -> TokenStream {
+    let name_str = name.to_string();
+    let jsons = fields.iter().map(|f| f.json.as_str());
+    let slots: Vec<_> = (0..fields.len()).map(|i| format_ident!("f{}", i)).collect();
+    let idx: Vec<_> = (0..fields.len())
+        .map(proc_macro2::Literal::usize_unsuffixed)
+        .collect();
+    let mut decls = Vec::new();
+    let mut inits = Vec::new();
+    for (i, f) in fields.iter().enumerate() {
+        let (slot, ix) = (&slots[i], &idx[i]);
+        let t = field_type(model, f);
+        let ident = names::field_ident(&f.rust);
+        let (value, finish) = match (f.required, f.nullable) {
+            (true, false) => (t, quote!(required(#slot, NAMES[#ix])?)),
+            // Absent stays `None`; `null` is `Some(None)`.
+            (false, true) if three_state => (quote!(Option<#t>), quote!(#slot)),
+            _ => (quote!(Option<#t>), quote!(#slot.flatten())),
+        };
+        decls.push(quote!(let mut #slot: Option<#value> = None;));
+        inits.push(quote!(#ident: #finish,));
+    }
+    let uses = [
+        (!fields.is_empty()).then(|| quote!(put)),
+        fields
+            .iter()
+            .any(|f| f.required && !f.nullable)
+            .then(|| quote!(required)),
+    ];
+    let uses = uses.iter().flatten();
+    quote! {
+        #cfg
+        impl<'de> serde::Deserialize<'de> for #name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                crate::runtime::de::structure(d)
+            }
+        }
+        #cfg
+        impl<'de> crate::runtime::de::FromMap<'de> for #name {
+            const NAME: &'static str = #name_str;
+            fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+                use crate::runtime::de::{#(#uses,)* skip, Field};
+                const NAMES: &[&str] = &[#(#jsons),*];
+                let mut next = 0;
+                #(#decls)*
+                while let Some(i) = map.next_key_seed(Field { names: NAMES, next: &mut next })? {
+                    match i {
+                        #(#idx => put(&mut #slots, &mut map, NAMES[#idx])?,)*
+                        _ => skip(&mut map)?,
+                    }
+                }
+                Ok(#name { #(#inits)* })
+            }
+        }
     }
 }
 
@@ -228,7 +303,8 @@ fn field_type(model: &Model, f: &Field) -> TokenStream {
     }
 }
 
-fn field(model: &Model, f: &Field, three_state: bool) -> TokenStream {
+fn field(model: &Model, f: &Field, request: bool) -> TokenStream {
+    let three_state = request;
     let ident = names::field_ident(&f.rust);
     let t = field_type(model, f);
     let json = &f.json;
@@ -249,12 +325,15 @@ fn field(model: &Model, f: &Field, three_state: bool) -> TokenStream {
             Some(quote!(#[serde(#rename default, skip_serializing_if = "Option::is_none")])),
         ),
     };
+    // Without `Serialize` the struct has no serde derive to read the attributes.
+    let attrs = attrs.filter(|_| request);
     quote! { #fdoc #attrs pub #ident: #ty, }
 }
 
-fn derives(d: &TypeDef, default: bool) -> TokenStream {
+/// The derives of a model; structs write their `Deserialize` out (see [`deserialize`]), unions derive it.
+fn derives(d: &TypeDef, default: bool, de: bool) -> TokenStream {
     let ser = d.request.then(|| quote!(serde::Serialize,));
-    let de = (d.response || !d.request).then(|| quote!(serde::Deserialize,));
+    let de = de.then(|| quote!(serde::Deserialize,));
     let def = default.then(|| quote!(Default,));
     quote!(#[derive(Debug, Clone, PartialEq, #def #ser #de)])
 }

@@ -3,12 +3,45 @@
 #![allow(deprecated, reason = "deprecated schemas are still generated, marked `#[deprecated]`")]
 use super::*;
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SearchWidgetsResponse {
     pub total_count: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incomplete_results: Option<bool>,
     pub items: Vec<Widget>,
+}
+impl<'de> serde::Deserialize<'de> for SearchWidgetsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+impl<'de> crate::runtime::de::FromMap<'de> for SearchWidgetsResponse {
+    const NAME: &'static str = "SearchWidgetsResponse";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["total_count", "incomplete_results", "items"];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<Option<bool>> = None;
+        let mut f2: Option<Vec<Widget>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SearchWidgetsResponse {
+            total_count: required(f0, NAMES[0])?,
+            incomplete_results: f1.flatten(),
+            items: required(f2, NAMES[2])?,
+        })
+    }
 }
 

@@ -5,20 +5,72 @@ use super::*;
 
 #[cfg(any(feature = "search", feature = "widgets"))]
 /// A widget of a repository.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Widget {
     pub id: i64,
     pub number: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub state: WidgetState,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<SimpleUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<Box<Widget>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<crate::Timestamp>,
+}
+#[cfg(any(feature = "search", feature = "widgets"))]
+impl<'de> serde::Deserialize<'de> for Widget {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "search", feature = "widgets"))]
+impl<'de> crate::runtime::de::FromMap<'de> for Widget {
+    const NAME: &'static str = "Widget";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &[
+            "id",
+            "number",
+            "name",
+            "state",
+            "owner",
+            "parent",
+            "created_at",
+        ];
+        let mut next = 0;
+        let mut f0: Option<i64> = None;
+        let mut f1: Option<i64> = None;
+        let mut f2: Option<Option<String>> = None;
+        let mut f3: Option<WidgetState> = None;
+        let mut f4: Option<Option<SimpleUser>> = None;
+        let mut f5: Option<Option<Box<Widget>>> = None;
+        let mut f6: Option<Option<crate::Timestamp>> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                2 => put(&mut f2, &mut map, NAMES[2])?,
+                3 => put(&mut f3, &mut map, NAMES[3])?,
+                4 => put(&mut f4, &mut map, NAMES[4])?,
+                5 => put(&mut f5, &mut map, NAMES[5])?,
+                6 => put(&mut f6, &mut map, NAMES[6])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(Widget {
+            id: required(f0, NAMES[0])?,
+            number: required(f1, NAMES[1])?,
+            name: f2.flatten(),
+            state: required(f3, NAMES[3])?,
+            owner: f4.flatten(),
+            parent: f5.flatten(),
+            created_at: f6.flatten(),
+        })
+    }
 }
 
 #[cfg(any(feature = "search", feature = "widgets"))]
@@ -28,10 +80,43 @@ crate::open_enum! {
 
 #[cfg(any(feature = "search", feature = "widgets"))]
 /// Simple User
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SimpleUser {
     pub login: String,
     pub id: i64,
+}
+#[cfg(any(feature = "search", feature = "widgets"))]
+impl<'de> serde::Deserialize<'de> for SimpleUser {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::runtime::de::structure(d)
+    }
+}
+#[cfg(any(feature = "search", feature = "widgets"))]
+impl<'de> crate::runtime::de::FromMap<'de> for SimpleUser {
+    const NAME: &'static str = "SimpleUser";
+    fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        use crate::runtime::de::{put, required, skip, Field};
+        const NAMES: &[&str] = &["login", "id"];
+        let mut next = 0;
+        let mut f0: Option<String> = None;
+        let mut f1: Option<i64> = None;
+        while let Some(i) = map
+            .next_key_seed(Field {
+                names: NAMES,
+                next: &mut next,
+            })?
+        {
+            match i {
+                0 => put(&mut f0, &mut map, NAMES[0])?,
+                1 => put(&mut f1, &mut map, NAMES[1])?,
+                _ => skip(&mut map)?,
+            }
+        }
+        Ok(SimpleUser {
+            login: required(f0, NAMES[0])?,
+            id: required(f1, NAMES[1])?,
+        })
+    }
 }
 
