@@ -89,7 +89,8 @@ pub struct MemoryCacheStore {
 }
 
 struct MemoryInner {
-    map: lru::LruCache<String, Arc<CachedResponse>>,
+    /// Each entry with its size (key included), counted once when stored.
+    map: lru::LruCache<String, (Arc<CachedResponse>, usize), foldhash::fast::RandomState>,
     bytes: usize,
 }
 
@@ -110,7 +111,7 @@ impl MemoryCacheStore {
         let cap = std::num::NonZeroUsize::new(max_entries.max(1)).expect("at least one");
         MemoryCacheStore {
             inner: Mutex::new(MemoryInner {
-                map: lru::LruCache::new(cap),
+                map: lru::LruCache::with_hasher(cap, foldhash::fast::RandomState::default()),
                 bytes: 0,
             }),
             max_bytes,
@@ -143,26 +144,32 @@ impl Default for MemoryCacheStore {
 #[async_trait::async_trait]
 impl CacheStore for MemoryCacheStore {
     async fn get(&self, key: &str) -> Result<Option<Arc<CachedResponse>>, StoreError> {
-        Ok(self.inner.lock().unwrap().map.get(key).cloned())
+        Ok(self
+            .inner
+            .lock()
+            .unwrap()
+            .map
+            .get(key)
+            .map(|(e, _)| e.clone()))
     }
 
     async fn put(&self, key: &str, entry: Arc<CachedResponse>) -> Result<(), StoreError> {
         let size = key.len() + entry.size();
         let mut i = self.inner.lock().unwrap();
-        if let Some(old) = i.map.pop(key) {
-            i.bytes -= key.len() + old.size();
+        if let Some((_, old)) = i.map.pop(key) {
+            i.bytes -= old;
         }
         if size > self.max_bytes {
             return Ok(());
         }
         // `push` reports the entry it evicted for the count bound.
-        if let Some((k, old)) = i.map.push(key.to_string(), entry) {
-            i.bytes -= k.len() + old.size();
+        if let Some((_, (_, old))) = i.map.push(key.to_string(), (entry, size)) {
+            i.bytes -= old;
         }
         i.bytes += size;
         while i.bytes > self.max_bytes {
             match i.map.pop_lru() {
-                Some((k, old)) => i.bytes -= k.len() + old.size(),
+                Some((_, (_, old))) => i.bytes -= old,
                 None => break,
             }
         }
@@ -310,7 +317,10 @@ impl Middleware for CacheLayer {
             (StatusCode::OK, _) => {
                 let etag = header_str(resp.headers(), header::ETAG);
                 let last_modified = header_str(resp.headers(), header::LAST_MODIFIED);
-                let no_store = header_str(resp.headers(), header::CACHE_CONTROL)
+                let no_store = resp
+                    .headers()
+                    .get(header::CACHE_CONTROL)
+                    .and_then(|v| v.to_str().ok())
                     .is_some_and(|v| v.contains("no-store"));
                 if (etag.is_none() && last_modified.is_none()) || no_store {
                     return Ok(resp);

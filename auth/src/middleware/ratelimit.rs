@@ -97,9 +97,12 @@ pub trait RateLimitStore: Send + Sync + 'static {
 #[derive(Debug, Default)]
 pub struct MemoryRateLimitStore {
     /// Identity → resource → state; nested so a lookup or an update of a known pair allocates nothing.
-    resources: Mutex<HashMap<String, HashMap<String, ResourceState>>>,
-    backoff: Mutex<HashMap<String, u64>>,
+    resources: Mutex<FastMap<String, FastMap<String, ResourceState>>>,
+    backoff: Mutex<FastMap<String, u64>>,
 }
+
+/// The keys are our own (credential ids, GitHub's resource names), so a fast hash serves.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 impl MemoryRateLimitStore {
     /// An empty store.

@@ -20,17 +20,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsCacheRetentionLimitForEnte
     const NAME: &'static str = "ActionsCacheRetentionLimitForEnterprise";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["max_cache_retention_days"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "max_cache_retention_days" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "max_cache_retention_days")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -72,17 +71,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsCacheStorageLimitForEnterp
     const NAME: &'static str = "ActionsCacheStorageLimitForEnterprise";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["max_cache_size_gb"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "max_cache_size_gb" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "max_cache_size_gb")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -125,17 +123,16 @@ for ActionsCacheRetentionLimitForOrganization {
     const NAME: &'static str = "ActionsCacheRetentionLimitForOrganization";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["max_cache_retention_days"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "max_cache_retention_days" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "max_cache_retention_days")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -177,17 +174,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsCacheStorageLimitForOrgani
     const NAME: &'static str = "ActionsCacheStorageLimitForOrganization";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["max_cache_size_gb"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "max_cache_size_gb" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "max_cache_size_gb")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -229,28 +225,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsCacheUsageOrgEnterprise {
     const NAME: &'static str = "ActionsCacheUsageOrgEnterprise";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "total_active_caches_count",
-            "total_active_caches_size_in_bytes",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_active_caches_count" => 0,
+                "total_active_caches_size_in_bytes" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_active_caches_count")?,
+                1 => put(&mut f1, &mut map, "total_active_caches_size_in_bytes")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsCacheUsageOrgEnterprise {
-            total_active_caches_count: required(f0, NAMES[0])?,
-            total_active_caches_size_in_bytes: required(f1, NAMES[1])?,
+            total_active_caches_count: required(f0, "total_active_caches_count")?,
+            total_active_caches_size_in_bytes: required(
+                f1,
+                "total_active_caches_size_in_bytes",
+            )?,
         })
     }
 }
@@ -271,25 +267,25 @@ for ActionsGetActionsCacheUsageByRepoForOrgResponse {
     const NAME: &'static str = "ActionsGetActionsCacheUsageByRepoForOrgResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "repository_cache_usages"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "repository_cache_usages" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<ActionsCacheUsageByRepository>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "repository_cache_usages")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsGetActionsCacheUsageByRepoForOrgResponse {
-            total_count: required(f0, NAMES[0])?,
-            repository_cache_usages: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            repository_cache_usages: required(f1, "repository_cache_usages")?,
         })
     }
 }
@@ -314,32 +310,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsCacheUsageByRepository {
     const NAME: &'static str = "ActionsCacheUsageByRepository";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "full_name",
-            "active_caches_size_in_bytes",
-            "active_caches_count",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "full_name" => 0,
+                "active_caches_size_in_bytes" => 1,
+                "active_caches_count" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "full_name")?,
+                1 => put(&mut f1, &mut map, "active_caches_size_in_bytes")?,
+                2 => put(&mut f2, &mut map, "active_caches_count")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsCacheUsageByRepository {
-            full_name: required(f0, NAMES[0])?,
-            active_caches_size_in_bytes: required(f1, NAMES[1])?,
-            active_caches_count: required(f2, NAMES[2])?,
+            full_name: required(f0, "full_name")?,
+            active_caches_size_in_bytes: required(f1, "active_caches_size_in_bytes")?,
+            active_caches_count: required(f2, "active_caches_count")?,
         })
     }
 }
@@ -359,25 +352,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsListHostedRunnersForOrgRes
     const NAME: &'static str = "ActionsListHostedRunnersForOrgResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "runners"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "runners" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<ActionsHostedRunner>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "runners")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsListHostedRunnersForOrgResponse {
-            total_count: required(f0, NAMES[0])?,
-            runners: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            runners: required(f1, "runners")?,
         })
     }
 }
@@ -420,21 +413,23 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsHostedRunner {
     const NAME: &'static str = "ActionsHostedRunner";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "name",
-            "runner_group_id",
-            "image_details",
-            "machine_size_details",
-            "status",
-            "platform",
-            "maximum_runners",
-            "public_ip_enabled",
-            "public_ips",
-            "last_active_on",
-            "image_gen",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "runner_group_id" => 2,
+                "image_details" => 3,
+                "machine_size_details" => 4,
+                "status" => 5,
+                "platform" => 6,
+                "maximum_runners" => 7,
+                "public_ip_enabled" => 8,
+                "public_ips" => 9,
+                "last_active_on" => 10,
+                "image_gen" => 11,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<i64>> = None;
@@ -447,38 +442,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsHostedRunner {
         let mut f9: Option<Option<Vec<PublicIp>>> = None;
         let mut f10: Option<Option<crate::Timestamp>> = None;
         let mut f11: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "runner_group_id")?,
+                3 => put(&mut f3, &mut map, "image_details")?,
+                4 => put(&mut f4, &mut map, "machine_size_details")?,
+                5 => put(&mut f5, &mut map, "status")?,
+                6 => put(&mut f6, &mut map, "platform")?,
+                7 => put(&mut f7, &mut map, "maximum_runners")?,
+                8 => put(&mut f8, &mut map, "public_ip_enabled")?,
+                9 => put(&mut f9, &mut map, "public_ips")?,
+                10 => put(&mut f10, &mut map, "last_active_on")?,
+                11 => put(&mut f11, &mut map, "image_gen")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsHostedRunner {
-            id: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
+            id: required(f0, "id")?,
+            name: required(f1, "name")?,
             runner_group_id: f2.flatten(),
             image_details: f3.flatten(),
-            machine_size_details: required(f4, NAMES[4])?,
-            status: required(f5, NAMES[5])?,
-            platform: required(f6, NAMES[6])?,
+            machine_size_details: required(f4, "machine_size_details")?,
+            status: required(f5, "status")?,
+            platform: required(f6, "platform")?,
             maximum_runners: f7.flatten(),
-            public_ip_enabled: required(f8, NAMES[8])?,
+            public_ip_enabled: required(f8, "public_ip_enabled")?,
             public_ips: f9.flatten(),
             last_active_on: f10.flatten(),
             image_gen: f11.flatten(),
@@ -510,33 +500,36 @@ impl<'de> crate::runtime::de::FromMap<'de> for NullableActionsHostedRunnerPoolIm
     const NAME: &'static str = "NullableActionsHostedRunnerPoolImage";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "size_gb", "display_name", "source", "version"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "size_gb" => 1,
+                "display_name" => 2,
+                "source" => 3,
+                "version" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<ActionsHostedRunnerCuratedImageSource> = None;
         let mut f4: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "size_gb")?,
+                2 => put(&mut f2, &mut map, "display_name")?,
+                3 => put(&mut f3, &mut map, "source")?,
+                4 => put(&mut f4, &mut map, "version")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(NullableActionsHostedRunnerPoolImage {
-            id: required(f0, NAMES[0])?,
-            size_gb: required(f1, NAMES[1])?,
-            display_name: required(f2, NAMES[2])?,
-            source: required(f3, NAMES[3])?,
+            id: required(f0, "id")?,
+            size_gb: required(f1, "size_gb")?,
+            display_name: required(f2, "display_name")?,
+            source: required(f3, "source")?,
             version: f4.flatten(),
         })
     }
@@ -569,31 +562,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsHostedRunnerMachineSpec {
     const NAME: &'static str = "ActionsHostedRunnerMachineSpec";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "cpu_cores", "memory_gb", "storage_gb"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "cpu_cores" => 1,
+                "memory_gb" => 2,
+                "storage_gb" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<i64> = None;
         let mut f3: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "cpu_cores")?,
+                2 => put(&mut f2, &mut map, "memory_gb")?,
+                3 => put(&mut f3, &mut map, "storage_gb")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsHostedRunnerMachineSpec {
-            id: required(f0, NAMES[0])?,
-            cpu_cores: required(f1, NAMES[1])?,
-            memory_gb: required(f2, NAMES[2])?,
-            storage_gb: required(f3, NAMES[3])?,
+            id: required(f0, "id")?,
+            cpu_cores: required(f1, "cpu_cores")?,
+            memory_gb: required(f2, "memory_gb")?,
+            storage_gb: required(f3, "storage_gb")?,
         })
     }
 }
@@ -624,21 +619,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for PublicIp {
     const NAME: &'static str = "PublicIp";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["enabled", "prefix", "length"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "enabled" => 0,
+                "prefix" => 1,
+                "length" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<bool>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "enabled")?,
+                1 => put(&mut f1, &mut map, "prefix")?,
+                2 => put(&mut f2, &mut map, "length")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -800,24 +796,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsListCustomImagesForOrgResp
     const NAME: &'static str = "ActionsListCustomImagesForOrgResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "images"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "images" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Option<Vec<ActionsHostedRunnerCustomImage>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "images")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsListCustomImagesForOrgResponse {
-            total_count: required(f0, NAMES[0])?,
+            total_count: required(f0, "total_count")?,
             images: f1.flatten(),
         })
     }
@@ -853,17 +849,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsHostedRunnerCustomImage {
     const NAME: &'static str = "ActionsHostedRunnerCustomImage";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "platform",
-            "total_versions_size",
-            "name",
-            "source",
-            "versions_count",
-            "latest_version",
-            "state",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "platform" => 1,
+                "total_versions_size" => 2,
+                "name" => 3,
+                "source" => 4,
+                "versions_count" => 5,
+                "latest_version" => 6,
+                "state" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<i64> = None;
@@ -872,33 +870,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsHostedRunnerCustomImage {
         let mut f5: Option<i64> = None;
         let mut f6: Option<String> = None;
         let mut f7: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "platform")?,
+                2 => put(&mut f2, &mut map, "total_versions_size")?,
+                3 => put(&mut f3, &mut map, "name")?,
+                4 => put(&mut f4, &mut map, "source")?,
+                5 => put(&mut f5, &mut map, "versions_count")?,
+                6 => put(&mut f6, &mut map, "latest_version")?,
+                7 => put(&mut f7, &mut map, "state")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsHostedRunnerCustomImage {
-            id: required(f0, NAMES[0])?,
-            platform: required(f1, NAMES[1])?,
-            total_versions_size: required(f2, NAMES[2])?,
-            name: required(f3, NAMES[3])?,
-            source: required(f4, NAMES[4])?,
-            versions_count: required(f5, NAMES[5])?,
-            latest_version: required(f6, NAMES[6])?,
-            state: required(f7, NAMES[7])?,
+            id: required(f0, "id")?,
+            platform: required(f1, "platform")?,
+            total_versions_size: required(f2, "total_versions_size")?,
+            name: required(f3, "name")?,
+            source: required(f4, "source")?,
+            versions_count: required(f5, "versions_count")?,
+            latest_version: required(f6, "latest_version")?,
+            state: required(f7, "state")?,
         })
     }
 }
@@ -919,25 +912,25 @@ for ActionsListCustomImageVersionsForOrgResponse {
     const NAME: &'static str = "ActionsListCustomImageVersionsForOrgResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "image_versions"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "image_versions" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<ActionsHostedRunnerCustomImageVersion>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "image_versions")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsListCustomImageVersionsForOrgResponse {
-            total_count: required(f0, NAMES[0])?,
-            image_versions: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            image_versions: required(f1, "image_versions")?,
         })
     }
 }
@@ -966,39 +959,36 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsHostedRunnerCustomImageVer
     const NAME: &'static str = "ActionsHostedRunnerCustomImageVersion";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "version",
-            "state",
-            "size_gb",
-            "created_on",
-            "state_details",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "version" => 0,
+                "state" => 1,
+                "size_gb" => 2,
+                "created_on" => 3,
+                "state_details" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<i64> = None;
         let mut f3: Option<String> = None;
         let mut f4: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "version")?,
+                1 => put(&mut f1, &mut map, "state")?,
+                2 => put(&mut f2, &mut map, "size_gb")?,
+                3 => put(&mut f3, &mut map, "created_on")?,
+                4 => put(&mut f4, &mut map, "state_details")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsHostedRunnerCustomImageVersion {
-            version: required(f0, NAMES[0])?,
-            state: required(f1, NAMES[1])?,
-            size_gb: required(f2, NAMES[2])?,
-            created_on: required(f3, NAMES[3])?,
+            version: required(f0, "version")?,
+            state: required(f1, "state")?,
+            size_gb: required(f2, "size_gb")?,
+            created_on: required(f3, "created_on")?,
             state_details: f4.flatten(),
         })
     }
@@ -1021,25 +1011,25 @@ for ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse {
     const NAME: &'static str = "ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "images"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "images" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<ActionsHostedRunnerCuratedImage>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "images")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse {
-            total_count: required(f0, NAMES[0])?,
-            images: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            images: required(f1, "images")?,
         })
     }
 }
@@ -1068,34 +1058,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsHostedRunnerCuratedImage {
     const NAME: &'static str = "ActionsHostedRunnerCuratedImage";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "platform", "size_gb", "display_name", "source"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "platform" => 1,
+                "size_gb" => 2,
+                "display_name" => 3,
+                "source" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<i64> = None;
         let mut f3: Option<String> = None;
         let mut f4: Option<ActionsHostedRunnerCuratedImageSource> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "platform")?,
+                2 => put(&mut f2, &mut map, "size_gb")?,
+                3 => put(&mut f3, &mut map, "display_name")?,
+                4 => put(&mut f4, &mut map, "source")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsHostedRunnerCuratedImage {
-            id: required(f0, NAMES[0])?,
-            platform: required(f1, NAMES[1])?,
-            size_gb: required(f2, NAMES[2])?,
-            display_name: required(f3, NAMES[3])?,
-            source: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            platform: required(f1, "platform")?,
+            size_gb: required(f2, "size_gb")?,
+            display_name: required(f3, "display_name")?,
+            source: required(f4, "source")?,
         })
     }
 }
@@ -1115,22 +1108,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsHostedRunnerLimits {
     const NAME: &'static str = "ActionsHostedRunnerLimits";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["public_ips"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "public_ips" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<ActionsHostedRunnerLimitsPublicIps> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "public_ips")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsHostedRunnerLimits {
-            public_ips: required(f0, NAMES[0])?,
+            public_ips: required(f0, "public_ips")?,
         })
     }
 }
@@ -1153,25 +1145,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsHostedRunnerLimitsPublicIp
     const NAME: &'static str = "ActionsHostedRunnerLimitsPublicIps";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["maximum", "current_usage"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "maximum" => 0,
+                "current_usage" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "maximum")?,
+                1 => put(&mut f1, &mut map, "current_usage")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsHostedRunnerLimitsPublicIps {
-            maximum: required(f0, NAMES[0])?,
-            current_usage: required(f1, NAMES[1])?,
+            maximum: required(f0, "maximum")?,
+            current_usage: required(f1, "current_usage")?,
         })
     }
 }
@@ -1192,25 +1184,25 @@ for ActionsGetHostedRunnersMachineSpecsForOrgResponse {
     const NAME: &'static str = "ActionsGetHostedRunnersMachineSpecsForOrgResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "machine_specs"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "machine_specs" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<ActionsHostedRunnerMachineSpec>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "machine_specs")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsGetHostedRunnersMachineSpecsForOrgResponse {
-            total_count: required(f0, NAMES[0])?,
-            machine_specs: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            machine_specs: required(f1, "machine_specs")?,
         })
     }
 }
@@ -1231,25 +1223,25 @@ for ActionsGetHostedRunnersPlatformsForOrgResponse {
     const NAME: &'static str = "ActionsGetHostedRunnersPlatformsForOrgResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "platforms"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "platforms" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "platforms")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsGetHostedRunnersPlatformsForOrgResponse {
-            total_count: required(f0, NAMES[0])?,
-            platforms: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            platforms: required(f1, "platforms")?,
         })
     }
 }
@@ -1384,36 +1376,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsOrganizationPermissions {
     const NAME: &'static str = "ActionsOrganizationPermissions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "enabled_repositories",
-            "selected_repositories_url",
-            "allowed_actions",
-            "selected_actions_url",
-            "sha_pinning_required",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "enabled_repositories" => 0,
+                "selected_repositories_url" => 1,
+                "allowed_actions" => 2,
+                "selected_actions_url" => 3,
+                "sha_pinning_required" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<EnabledRepositories> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<AllowedActions>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "enabled_repositories")?,
+                1 => put(&mut f1, &mut map, "selected_repositories_url")?,
+                2 => put(&mut f2, &mut map, "allowed_actions")?,
+                3 => put(&mut f3, &mut map, "selected_actions_url")?,
+                4 => put(&mut f4, &mut map, "sha_pinning_required")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsOrganizationPermissions {
-            enabled_repositories: required(f0, NAMES[0])?,
+            enabled_repositories: required(f0, "enabled_repositories")?,
             selected_repositories_url: f1.flatten(),
             allowed_actions: f2.flatten(),
             selected_actions_url: f3.flatten(),
@@ -1494,25 +1483,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsArtifactAndLogRetentionRes
     const NAME: &'static str = "ActionsArtifactAndLogRetentionResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["days", "maximum_allowed_days"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "days" => 0,
+                "maximum_allowed_days" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "days")?,
+                1 => put(&mut f1, &mut map, "maximum_allowed_days")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsArtifactAndLogRetentionResponse {
-            days: required(f0, NAMES[0])?,
-            maximum_allowed_days: required(f1, NAMES[1])?,
+            days: required(f0, "days")?,
+            maximum_allowed_days: required(f1, "maximum_allowed_days")?,
         })
     }
 }
@@ -1554,22 +1543,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsForkPrContributorApproval 
     const NAME: &'static str = "ActionsForkPrContributorApproval";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["approval_policy"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "approval_policy" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<ActionsForkPrContributorApprovalApprovalPolicy> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "approval_policy")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsForkPrContributorApproval {
-            approval_policy: required(f0, NAMES[0])?,
+            approval_policy: required(f0, "approval_policy")?,
         })
     }
 }
@@ -1623,36 +1611,42 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsForkPrWorkflowsPrivateRepo
     const NAME: &'static str = "ActionsForkPrWorkflowsPrivateRepos";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "run_workflows_from_fork_pull_requests",
-            "send_write_tokens_to_workflows",
-            "send_secrets_and_variables",
-            "require_approval_for_fork_pr_workflows",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "run_workflows_from_fork_pull_requests" => 0,
+                "send_write_tokens_to_workflows" => 1,
+                "send_secrets_and_variables" => 2,
+                "require_approval_for_fork_pr_workflows" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<bool> = None;
         let mut f1: Option<bool> = None;
         let mut f2: Option<bool> = None;
         let mut f3: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "run_workflows_from_fork_pull_requests")?,
+                1 => put(&mut f1, &mut map, "send_write_tokens_to_workflows")?,
+                2 => put(&mut f2, &mut map, "send_secrets_and_variables")?,
+                3 => put(&mut f3, &mut map, "require_approval_for_fork_pr_workflows")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsForkPrWorkflowsPrivateRepos {
-            run_workflows_from_fork_pull_requests: required(f0, NAMES[0])?,
-            send_write_tokens_to_workflows: required(f1, NAMES[1])?,
-            send_secrets_and_variables: required(f2, NAMES[2])?,
-            require_approval_for_fork_pr_workflows: required(f3, NAMES[3])?,
+            run_workflows_from_fork_pull_requests: required(
+                f0,
+                "run_workflows_from_fork_pull_requests",
+            )?,
+            send_write_tokens_to_workflows: required(
+                f1,
+                "send_write_tokens_to_workflows",
+            )?,
+            send_secrets_and_variables: required(f2, "send_secrets_and_variables")?,
+            require_approval_for_fork_pr_workflows: required(
+                f3,
+                "require_approval_for_fork_pr_workflows",
+            )?,
         })
     }
 }
@@ -1730,25 +1724,25 @@ for ActionsListSelectedRepositoriesEnabledGithubActionsOrganizationResponse {
     const NAME: &'static str = "ActionsListSelectedRepositoriesEnabledGithubActionsOrganizationResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "repositories"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "repositories" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<f64> = None;
         let mut f1: Option<Vec<Repository>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "repositories")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsListSelectedRepositoriesEnabledGithubActionsOrganizationResponse {
-            total_count: required(f0, NAMES[0])?,
-            repositories: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            repositories: required(f1, "repositories")?,
         })
     }
 }
@@ -1778,25 +1772,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for SelectedActions {
     const NAME: &'static str = "SelectedActions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "github_owned_allowed",
-            "verified_allowed",
-            "patterns_allowed",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "github_owned_allowed" => 0,
+                "verified_allowed" => 1,
+                "patterns_allowed" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<bool>> = None;
         let mut f1: Option<Option<bool>> = None;
         let mut f2: Option<Option<Vec<String>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "github_owned_allowed")?,
+                1 => put(&mut f1, &mut map, "verified_allowed")?,
+                2 => put(&mut f2, &mut map, "patterns_allowed")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1855,24 +1846,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for SelfHostedRunnersSettings {
     const NAME: &'static str = "SelfHostedRunnersSettings";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["enabled_repositories", "selected_repositories_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "enabled_repositories" => 0,
+                "selected_repositories_url" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<SelfHostedRunnersSettingsEnabledRepositories> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "enabled_repositories")?,
+                1 => put(&mut f1, &mut map, "selected_repositories_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SelfHostedRunnersSettings {
-            enabled_repositories: required(f0, NAMES[0])?,
+            enabled_repositories: required(f0, "enabled_repositories")?,
             selected_repositories_url: f1.flatten(),
         })
     }
@@ -1922,19 +1913,19 @@ for ActionsListSelectedRepositoriesSelfHostedRunnersOrganizationResponse {
     const NAME: &'static str = "ActionsListSelectedRepositoriesSelfHostedRunnersOrganizationResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["total_count", "repositories"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "repositories" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<Vec<Repository>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "repositories")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1992,28 +1983,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsGetDefaultWorkflowPermissi
     const NAME: &'static str = "ActionsGetDefaultWorkflowPermissions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "default_workflow_permissions",
-            "can_approve_pull_request_reviews",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "default_workflow_permissions" => 0,
+                "can_approve_pull_request_reviews" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<ActionsDefaultWorkflowPermissions> = None;
         let mut f1: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "default_workflow_permissions")?,
+                1 => put(&mut f1, &mut map, "can_approve_pull_request_reviews")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsGetDefaultWorkflowPermissions {
-            default_workflow_permissions: required(f0, NAMES[0])?,
-            can_approve_pull_request_reviews: required(f1, NAMES[1])?,
+            default_workflow_permissions: required(f0, "default_workflow_permissions")?,
+            can_approve_pull_request_reviews: required(
+                f1,
+                "can_approve_pull_request_reviews",
+            )?,
         })
     }
 }
@@ -2075,25 +2066,25 @@ for ActionsListSelfHostedRunnerGroupsForOrgResponse {
     const NAME: &'static str = "ActionsListSelfHostedRunnerGroupsForOrgResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "runner_groups"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "runner_groups" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<f64> = None;
         let mut f1: Option<Vec<RunnerGroupsOrg>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "runner_groups")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsListSelfHostedRunnerGroupsForOrgResponse {
-            total_count: required(f0, NAMES[0])?,
-            runner_groups: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            runner_groups: required(f1, "runner_groups")?,
         })
     }
 }
@@ -2130,23 +2121,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for RunnerGroupsOrg {
     const NAME: &'static str = "RunnerGroupsOrg";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "name",
-            "visibility",
-            "default",
-            "selected_repositories_url",
-            "runners_url",
-            "hosted_runners_url",
-            "network_configuration_id",
-            "inherited",
-            "inherited_allows_public_repositories",
-            "allows_public_repositories",
-            "workflow_restrictions_read_only",
-            "restricted_to_workflows",
-            "selected_workflows",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "visibility" => 2,
+                "default" => 3,
+                "selected_repositories_url" => 4,
+                "runners_url" => 5,
+                "hosted_runners_url" => 6,
+                "network_configuration_id" => 7,
+                "inherited" => 8,
+                "inherited_allows_public_repositories" => 9,
+                "allows_public_repositories" => 10,
+                "workflow_restrictions_read_only" => 11,
+                "restricted_to_workflows" => 12,
+                "selected_workflows" => 13,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<f64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -2161,42 +2154,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for RunnerGroupsOrg {
         let mut f11: Option<Option<bool>> = None;
         let mut f12: Option<Option<bool>> = None;
         let mut f13: Option<Option<Vec<String>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "visibility")?,
+                3 => put(&mut f3, &mut map, "default")?,
+                4 => put(&mut f4, &mut map, "selected_repositories_url")?,
+                5 => put(&mut f5, &mut map, "runners_url")?,
+                6 => put(&mut f6, &mut map, "hosted_runners_url")?,
+                7 => put(&mut f7, &mut map, "network_configuration_id")?,
+                8 => put(&mut f8, &mut map, "inherited")?,
+                9 => put(&mut f9, &mut map, "inherited_allows_public_repositories")?,
+                10 => put(&mut f10, &mut map, "allows_public_repositories")?,
+                11 => put(&mut f11, &mut map, "workflow_restrictions_read_only")?,
+                12 => put(&mut f12, &mut map, "restricted_to_workflows")?,
+                13 => put(&mut f13, &mut map, "selected_workflows")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RunnerGroupsOrg {
-            id: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
-            visibility: required(f2, NAMES[2])?,
-            default: required(f3, NAMES[3])?,
+            id: required(f0, "id")?,
+            name: required(f1, "name")?,
+            visibility: required(f2, "visibility")?,
+            default: required(f3, "default")?,
             selected_repositories_url: f4.flatten(),
-            runners_url: required(f5, NAMES[5])?,
+            runners_url: required(f5, "runners_url")?,
             hosted_runners_url: f6.flatten(),
             network_configuration_id: f7.flatten(),
-            inherited: required(f8, NAMES[8])?,
+            inherited: required(f8, "inherited")?,
             inherited_allows_public_repositories: f9.flatten(),
-            allows_public_repositories: required(f10, NAMES[10])?,
+            allows_public_repositories: required(f10, "allows_public_repositories")?,
             workflow_restrictions_read_only: f11.flatten(),
             restricted_to_workflows: f12.flatten(),
             selected_workflows: f13.flatten(),
@@ -2397,25 +2385,25 @@ for ActionsListGithubHostedRunnersInGroupForOrgResponse {
     const NAME: &'static str = "ActionsListGithubHostedRunnersInGroupForOrgResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "runners"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "runners" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<f64> = None;
         let mut f1: Option<Vec<ActionsHostedRunner>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "runners")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsListGithubHostedRunnersInGroupForOrgResponse {
-            total_count: required(f0, NAMES[0])?,
-            runners: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            runners: required(f1, "runners")?,
         })
     }
 }
@@ -2437,25 +2425,25 @@ for ActionsListRepoAccessToSelfHostedRunnerGroupInOrgResponse {
     const NAME: &'static str = "ActionsListRepoAccessToSelfHostedRunnerGroupInOrgResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "repositories"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "repositories" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<f64> = None;
         let mut f1: Option<Vec<MinimalRepository>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "repositories")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsListRepoAccessToSelfHostedRunnerGroupInOrgResponse {
-            total_count: required(f0, NAMES[0])?,
-            repositories: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            repositories: required(f1, "repositories")?,
         })
     }
 }
@@ -2476,25 +2464,25 @@ for ActionsListSelfHostedRunnersInGroupForOrgResponse {
     const NAME: &'static str = "ActionsListSelfHostedRunnersInGroupForOrgResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "runners"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "runners" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<f64> = None;
         let mut f1: Option<Vec<Runner>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "runners")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsListSelfHostedRunnersInGroupForOrgResponse {
-            total_count: required(f0, NAMES[0])?,
-            runners: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            runners: required(f1, "runners")?,
         })
     }
 }
@@ -2528,18 +2516,20 @@ impl<'de> crate::runtime::de::FromMap<'de> for Runner {
     const NAME: &'static str = "Runner";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "runner_group_id",
-            "name",
-            "os",
-            "status",
-            "busy",
-            "labels",
-            "ephemeral",
-            "version",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "runner_group_id" => 1,
+                "name" => 2,
+                "os" => 3,
+                "status" => 4,
+                "busy" => 5,
+                "labels" => 6,
+                "ephemeral" => 7,
+                "version" => 8,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<String> = None;
@@ -2549,33 +2539,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for Runner {
         let mut f6: Option<Vec<RunnerLabel>> = None;
         let mut f7: Option<Option<bool>> = None;
         let mut f8: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "runner_group_id")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "os")?,
+                4 => put(&mut f4, &mut map, "status")?,
+                5 => put(&mut f5, &mut map, "busy")?,
+                6 => put(&mut f6, &mut map, "labels")?,
+                7 => put(&mut f7, &mut map, "ephemeral")?,
+                8 => put(&mut f8, &mut map, "version")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Runner {
-            id: required(f0, NAMES[0])?,
+            id: required(f0, "id")?,
             runner_group_id: f1.flatten(),
-            name: required(f2, NAMES[2])?,
-            os: required(f3, NAMES[3])?,
-            status: required(f4, NAMES[4])?,
-            busy: required(f5, NAMES[5])?,
-            labels: required(f6, NAMES[6])?,
+            name: required(f2, "name")?,
+            os: required(f3, "os")?,
+            status: required(f4, "status")?,
+            busy: required(f5, "busy")?,
+            labels: required(f6, "labels")?,
             ephemeral: f7.flatten(),
             version: f8.flatten(),
         })
@@ -2602,27 +2587,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for RunnerLabel {
     const NAME: &'static str = "RunnerLabel";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "name", "type"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "type" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<RunnerLabelType>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "type")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RunnerLabel {
             id: f0.flatten(),
-            name: required(f1, NAMES[1])?,
+            name: required(f1, "name")?,
             r#type: f2.flatten(),
         })
     }
@@ -2672,25 +2658,25 @@ for ActionsListSelfHostedRunnersForOrgResponse {
     const NAME: &'static str = "ActionsListSelfHostedRunnersForOrgResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "runners"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "runners" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<Runner>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "runners")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsListSelfHostedRunnersForOrgResponse {
-            total_count: required(f0, NAMES[0])?,
-            runners: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            runners: required(f1, "runners")?,
         })
     }
 }
@@ -2716,42 +2702,39 @@ impl<'de> crate::runtime::de::FromMap<'de> for RunnerApplication {
     const NAME: &'static str = "RunnerApplication";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "os",
-            "architecture",
-            "download_url",
-            "filename",
-            "temp_download_token",
-            "sha256_checksum",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "os" => 0,
+                "architecture" => 1,
+                "download_url" => 2,
+                "filename" => 3,
+                "temp_download_token" => 4,
+                "sha256_checksum" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<String> = None;
         let mut f4: Option<Option<String>> = None;
         let mut f5: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "os")?,
+                1 => put(&mut f1, &mut map, "architecture")?,
+                2 => put(&mut f2, &mut map, "download_url")?,
+                3 => put(&mut f3, &mut map, "filename")?,
+                4 => put(&mut f4, &mut map, "temp_download_token")?,
+                5 => put(&mut f5, &mut map, "sha256_checksum")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RunnerApplication {
-            os: required(f0, NAMES[0])?,
-            architecture: required(f1, NAMES[1])?,
-            download_url: required(f2, NAMES[2])?,
-            filename: required(f3, NAMES[3])?,
+            os: required(f0, "os")?,
+            architecture: required(f1, "architecture")?,
+            download_url: required(f2, "download_url")?,
+            filename: required(f3, "filename")?,
             temp_download_token: f4.flatten(),
             sha256_checksum: f5.flatten(),
         })
@@ -2827,25 +2810,25 @@ for ActionsGenerateRunnerJitconfigForOrgResponse {
     const NAME: &'static str = "ActionsGenerateRunnerJitconfigForOrgResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["runner", "encoded_jit_config"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "runner" => 0,
+                "encoded_jit_config" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Runner> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "runner")?,
+                1 => put(&mut f1, &mut map, "encoded_jit_config")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsGenerateRunnerJitconfigForOrgResponse {
-            runner: required(f0, NAMES[0])?,
-            encoded_jit_config: required(f1, NAMES[1])?,
+            runner: required(f0, "runner")?,
+            encoded_jit_config: required(f1, "encoded_jit_config")?,
         })
     }
 }
@@ -2874,40 +2857,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for AuthenticationToken {
     const NAME: &'static str = "AuthenticationToken";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "token",
-            "expires_at",
-            "permissions",
-            "repositories",
-            "single_file",
-            "repository_selection",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "token" => 0,
+                "expires_at" => 1,
+                "permissions" => 2,
+                "repositories" => 3,
+                "single_file" => 4,
+                "repository_selection" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<crate::Timestamp> = None;
         let mut f2: Option<Option<serde_json::Value>> = None;
         let mut f3: Option<Option<Vec<Repository>>> = None;
         let mut f4: Option<Option<String>> = None;
         let mut f5: Option<Option<InstallationRepositorySelection>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "token")?,
+                1 => put(&mut f1, &mut map, "expires_at")?,
+                2 => put(&mut f2, &mut map, "permissions")?,
+                3 => put(&mut f3, &mut map, "repositories")?,
+                4 => put(&mut f4, &mut map, "single_file")?,
+                5 => put(&mut f5, &mut map, "repository_selection")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(AuthenticationToken {
-            token: required(f0, NAMES[0])?,
-            expires_at: required(f1, NAMES[1])?,
+            token: required(f0, "token")?,
+            expires_at: required(f1, "expires_at")?,
             permissions: f2.flatten(),
             repositories: f3.flatten(),
             single_file: f4.flatten(),
@@ -2933,25 +2913,25 @@ for ActionsListLabelsForSelfHostedRunnerForOrgResponse {
     const NAME: &'static str = "ActionsListLabelsForSelfHostedRunnerForOrgResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "labels"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "labels" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<RunnerLabel>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "labels")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsListLabelsForSelfHostedRunnerForOrgResponse {
-            total_count: required(f0, NAMES[0])?,
-            labels: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            labels: required(f1, "labels")?,
         })
     }
 }
@@ -3050,25 +3030,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsListArtifactsForRepoRespon
     const NAME: &'static str = "ActionsListArtifactsForRepoResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "artifacts"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "artifacts" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<Artifact>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "artifacts")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsListArtifactsForRepoResponse {
-            total_count: required(f0, NAMES[0])?,
-            artifacts: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            artifacts: required(f1, "artifacts")?,
         })
     }
 }
@@ -3103,21 +3083,23 @@ impl<'de> crate::runtime::de::FromMap<'de> for Artifact {
     const NAME: &'static str = "Artifact";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "name",
-            "size_in_bytes",
-            "url",
-            "archive_download_url",
-            "expired",
-            "created_at",
-            "expires_at",
-            "updated_at",
-            "digest",
-            "workflow_run",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "name" => 2,
+                "size_in_bytes" => 3,
+                "url" => 4,
+                "archive_download_url" => 5,
+                "expired" => 6,
+                "created_at" => 7,
+                "expires_at" => 8,
+                "updated_at" => 9,
+                "digest" => 10,
+                "workflow_run" => 11,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -3130,36 +3112,31 @@ impl<'de> crate::runtime::de::FromMap<'de> for Artifact {
         let mut f9: Option<Option<crate::Timestamp>> = None;
         let mut f10: Option<Option<String>> = None;
         let mut f11: Option<Option<ArtifactWorkflowRun>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "size_in_bytes")?,
+                4 => put(&mut f4, &mut map, "url")?,
+                5 => put(&mut f5, &mut map, "archive_download_url")?,
+                6 => put(&mut f6, &mut map, "expired")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "expires_at")?,
+                9 => put(&mut f9, &mut map, "updated_at")?,
+                10 => put(&mut f10, &mut map, "digest")?,
+                11 => put(&mut f11, &mut map, "workflow_run")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Artifact {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            name: required(f2, NAMES[2])?,
-            size_in_bytes: required(f3, NAMES[3])?,
-            url: required(f4, NAMES[4])?,
-            archive_download_url: required(f5, NAMES[5])?,
-            expired: required(f6, NAMES[6])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            name: required(f2, "name")?,
+            size_in_bytes: required(f3, "size_in_bytes")?,
+            url: required(f4, "url")?,
+            archive_download_url: required(f5, "archive_download_url")?,
+            expired: required(f6, "expired")?,
             created_at: f7.flatten(),
             expires_at: f8.flatten(),
             updated_at: f9.flatten(),
@@ -3187,31 +3164,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for ArtifactWorkflowRun {
     const NAME: &'static str = "ArtifactWorkflowRun";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "repository_id",
-            "head_repository_id",
-            "head_branch",
-            "head_sha",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "repository_id" => 1,
+                "head_repository_id" => 2,
+                "head_branch" => 3,
+                "head_sha" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<i64>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "repository_id")?,
+                2 => put(&mut f2, &mut map, "head_repository_id")?,
+                3 => put(&mut f3, &mut map, "head_branch")?,
+                4 => put(&mut f4, &mut map, "head_sha")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -3242,17 +3216,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsCacheRetentionLimitForRepo
     const NAME: &'static str = "ActionsCacheRetentionLimitForRepository";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["max_cache_retention_days"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "max_cache_retention_days" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "max_cache_retention_days")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -3294,17 +3267,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsCacheStorageLimitForReposi
     const NAME: &'static str = "ActionsCacheStorageLimitForRepository";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["max_cache_size_gb"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "max_cache_size_gb" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "max_cache_size_gb")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -3352,25 +3324,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsCacheList {
     const NAME: &'static str = "ActionsCacheList";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "actions_caches"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "actions_caches" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<ActionsCacheListActionsCachesItem>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "actions_caches")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsCacheList {
-            total_count: required(f0, NAMES[0])?,
-            actions_caches: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            actions_caches: required(f1, "actions_caches")?,
         })
     }
 }
@@ -3395,16 +3367,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsCacheListActionsCachesItem
     const NAME: &'static str = "ActionsCacheListActionsCachesItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "ref",
-            "key",
-            "version",
-            "last_accessed_at",
-            "created_at",
-            "size_in_bytes",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "ref" => 1,
+                "key" => 2,
+                "version" => 3,
+                "last_accessed_at" => 4,
+                "created_at" => 5,
+                "size_in_bytes" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -3412,20 +3386,15 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsCacheListActionsCachesItem
         let mut f4: Option<Option<crate::Timestamp>> = None;
         let mut f5: Option<Option<crate::Timestamp>> = None;
         let mut f6: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "ref")?,
+                2 => put(&mut f2, &mut map, "key")?,
+                3 => put(&mut f3, &mut map, "version")?,
+                4 => put(&mut f4, &mut map, "last_accessed_at")?,
+                5 => put(&mut f5, &mut map, "created_at")?,
+                6 => put(&mut f6, &mut map, "size_in_bytes")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -3457,25 +3426,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ConcurrencyGroupList {
     const NAME: &'static str = "ConcurrencyGroupList";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "concurrency_groups"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "concurrency_groups" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<ConcurrencyGroupListConcurrencyGroupsItem>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "concurrency_groups")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ConcurrencyGroupList {
-            total_count: required(f0, NAMES[0])?,
-            concurrency_groups: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            concurrency_groups: required(f1, "concurrency_groups")?,
         })
     }
 }
@@ -3499,27 +3468,28 @@ for ConcurrencyGroupListConcurrencyGroupsItem {
     const NAME: &'static str = "ConcurrencyGroupListConcurrencyGroupsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["group_name", "group_url", "last_acquired_at"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "group_name" => 0,
+                "group_url" => 1,
+                "last_acquired_at" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "group_name")?,
+                1 => put(&mut f1, &mut map, "group_url")?,
+                2 => put(&mut f2, &mut map, "last_acquired_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ConcurrencyGroupListConcurrencyGroupsItem {
-            group_name: required(f0, NAMES[0])?,
-            group_url: required(f1, NAMES[1])?,
+            group_name: required(f0, "group_name")?,
+            group_url: required(f1, "group_url")?,
             last_acquired_at: f2.flatten(),
         })
     }
@@ -3546,36 +3516,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for ConcurrencyGroup {
     const NAME: &'static str = "ConcurrencyGroup";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "group_name",
-            "group_url",
-            "total_count",
-            "group_members",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "group_name" => 0,
+                "group_url" => 1,
+                "total_count" => 2,
+                "group_members" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<i64> = None;
         let mut f3: Option<Vec<ConcurrencyGroupGroupMembersItem>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "group_name")?,
+                1 => put(&mut f1, &mut map, "group_url")?,
+                2 => put(&mut f2, &mut map, "total_count")?,
+                3 => put(&mut f3, &mut map, "group_members")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ConcurrencyGroup {
-            group_name: required(f0, NAMES[0])?,
-            group_url: required(f1, NAMES[1])?,
-            total_count: required(f2, NAMES[2])?,
-            group_members: required(f3, NAMES[3])?,
+            group_name: required(f0, "group_name")?,
+            group_url: required(f1, "group_url")?,
+            total_count: required(f2, "total_count")?,
+            group_members: required(f3, "group_members")?,
         })
     }
 }
@@ -3610,18 +3577,20 @@ impl<'de> crate::runtime::de::FromMap<'de> for ConcurrencyGroupGroupMembersItem 
     const NAME: &'static str = "ConcurrencyGroupGroupMembersItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "run_id",
-            "run_name",
-            "run_url",
-            "run_html_url",
-            "job_id",
-            "job_name",
-            "job_url",
-            "job_html_url",
-            "status",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "run_id" => 0,
+                "run_name" => 1,
+                "run_url" => 2,
+                "run_html_url" => 3,
+                "job_id" => 4,
+                "job_name" => 5,
+                "job_url" => 6,
+                "job_html_url" => 7,
+                "status" => 8,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
@@ -3631,35 +3600,30 @@ impl<'de> crate::runtime::de::FromMap<'de> for ConcurrencyGroupGroupMembersItem 
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<Option<String>> = None;
         let mut f8: Option<ConcurrencyGroupGroupMembersItemStatus> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
+                0 => put(&mut f0, &mut map, "run_id")?,
+                1 => put(&mut f1, &mut map, "run_name")?,
+                2 => put(&mut f2, &mut map, "run_url")?,
+                3 => put(&mut f3, &mut map, "run_html_url")?,
+                4 => put(&mut f4, &mut map, "job_id")?,
+                5 => put(&mut f5, &mut map, "job_name")?,
+                6 => put(&mut f6, &mut map, "job_url")?,
+                7 => put(&mut f7, &mut map, "job_html_url")?,
+                8 => put(&mut f8, &mut map, "status")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ConcurrencyGroupGroupMembersItem {
-            run_id: required(f0, NAMES[0])?,
-            run_name: required(f1, NAMES[1])?,
+            run_id: required(f0, "run_id")?,
+            run_name: required(f1, "run_name")?,
             run_url: f2.flatten(),
             run_html_url: f3.flatten(),
             job_id: f4.flatten(),
             job_name: f5.flatten(),
             job_url: f6.flatten(),
             job_html_url: f7.flatten(),
-            status: required(f8, NAMES[8])?,
+            status: required(f8, "status")?,
         })
     }
 }
@@ -3724,32 +3688,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for Job {
     const NAME: &'static str = "Job";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "run_id",
-            "run_url",
-            "run_attempt",
-            "node_id",
-            "head_sha",
-            "url",
-            "html_url",
-            "status",
-            "conclusion",
-            "created_at",
-            "started_at",
-            "completed_at",
-            "name",
-            "steps",
-            "check_run_url",
-            "labels",
-            "runner_id",
-            "runner_name",
-            "runner_group_id",
-            "runner_group_name",
-            "workflow_name",
-            "head_branch",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "run_id" => 1,
+                "run_url" => 2,
+                "run_attempt" => 3,
+                "node_id" => 4,
+                "head_sha" => 5,
+                "url" => 6,
+                "html_url" => 7,
+                "status" => 8,
+                "conclusion" => 9,
+                "created_at" => 10,
+                "started_at" => 11,
+                "completed_at" => 12,
+                "name" => 13,
+                "steps" => 14,
+                "check_run_url" => 15,
+                "labels" => 16,
+                "runner_id" => 17,
+                "runner_name" => 18,
+                "runner_group_id" => 19,
+                "runner_group_name" => 20,
+                "workflow_name" => 21,
+                "head_branch" => 22,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
@@ -3773,57 +3739,52 @@ impl<'de> crate::runtime::de::FromMap<'de> for Job {
         let mut f20: Option<Option<String>> = None;
         let mut f21: Option<Option<String>> = None;
         let mut f22: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "run_id")?,
+                2 => put(&mut f2, &mut map, "run_url")?,
+                3 => put(&mut f3, &mut map, "run_attempt")?,
+                4 => put(&mut f4, &mut map, "node_id")?,
+                5 => put(&mut f5, &mut map, "head_sha")?,
+                6 => put(&mut f6, &mut map, "url")?,
+                7 => put(&mut f7, &mut map, "html_url")?,
+                8 => put(&mut f8, &mut map, "status")?,
+                9 => put(&mut f9, &mut map, "conclusion")?,
+                10 => put(&mut f10, &mut map, "created_at")?,
+                11 => put(&mut f11, &mut map, "started_at")?,
+                12 => put(&mut f12, &mut map, "completed_at")?,
+                13 => put(&mut f13, &mut map, "name")?,
+                14 => put(&mut f14, &mut map, "steps")?,
+                15 => put(&mut f15, &mut map, "check_run_url")?,
+                16 => put(&mut f16, &mut map, "labels")?,
+                17 => put(&mut f17, &mut map, "runner_id")?,
+                18 => put(&mut f18, &mut map, "runner_name")?,
+                19 => put(&mut f19, &mut map, "runner_group_id")?,
+                20 => put(&mut f20, &mut map, "runner_group_name")?,
+                21 => put(&mut f21, &mut map, "workflow_name")?,
+                22 => put(&mut f22, &mut map, "head_branch")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Job {
-            id: required(f0, NAMES[0])?,
-            run_id: required(f1, NAMES[1])?,
-            run_url: required(f2, NAMES[2])?,
+            id: required(f0, "id")?,
+            run_id: required(f1, "run_id")?,
+            run_url: required(f2, "run_url")?,
             run_attempt: f3.flatten(),
-            node_id: required(f4, NAMES[4])?,
-            head_sha: required(f5, NAMES[5])?,
-            url: required(f6, NAMES[6])?,
+            node_id: required(f4, "node_id")?,
+            head_sha: required(f5, "head_sha")?,
+            url: required(f6, "url")?,
             html_url: f7.flatten(),
-            status: required(f8, NAMES[8])?,
+            status: required(f8, "status")?,
             conclusion: f9.flatten(),
             created_at: f10.flatten(),
-            started_at: required(f11, NAMES[11])?,
+            started_at: required(f11, "started_at")?,
             completed_at: f12.flatten(),
-            name: required(f13, NAMES[13])?,
+            name: required(f13, "name")?,
             steps: f14.flatten(),
-            check_run_url: required(f15, NAMES[15])?,
-            labels: required(f16, NAMES[16])?,
+            check_run_url: required(f15, "check_run_url")?,
+            labels: required(f16, "labels")?,
             runner_id: f17.flatten(),
             runner_name: f18.flatten(),
             runner_group_id: f19.flatten(),
@@ -3858,42 +3819,39 @@ impl<'de> crate::runtime::de::FromMap<'de> for JobStepsItem {
     const NAME: &'static str = "JobStepsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "status",
-            "conclusion",
-            "name",
-            "number",
-            "started_at",
-            "completed_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "status" => 0,
+                "conclusion" => 1,
+                "name" => 2,
+                "number" => 3,
+                "started_at" => 4,
+                "completed_at" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<JobStepsItemStatus> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<i64> = None;
         let mut f4: Option<Option<crate::Timestamp>> = None;
         let mut f5: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "status")?,
+                1 => put(&mut f1, &mut map, "conclusion")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "number")?,
+                4 => put(&mut f4, &mut map, "started_at")?,
+                5 => put(&mut f5, &mut map, "completed_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(JobStepsItem {
-            status: required(f0, NAMES[0])?,
+            status: required(f0, "status")?,
             conclusion: f1.flatten(),
-            name: required(f2, NAMES[2])?,
-            number: required(f3, NAMES[3])?,
+            name: required(f2, "name")?,
+            number: required(f3, "number")?,
             started_at: f4.flatten(),
             completed_at: f5.flatten(),
         })
@@ -3954,33 +3912,30 @@ impl<'de> crate::runtime::de::FromMap<'de> for OidcCustomSubRepo {
     const NAME: &'static str = "OidcCustomSubRepo";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "use_default",
-            "include_claim_keys",
-            "use_immutable_subject",
-            "sub_claim_prefix",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "use_default" => 0,
+                "include_claim_keys" => 1,
+                "use_immutable_subject" => 2,
+                "sub_claim_prefix" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<bool> = None;
         let mut f1: Option<Option<Vec<String>>> = None;
         let mut f2: Option<Option<bool>> = None;
         let mut f3: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "use_default")?,
+                1 => put(&mut f1, &mut map, "include_claim_keys")?,
+                2 => put(&mut f2, &mut map, "use_immutable_subject")?,
+                3 => put(&mut f3, &mut map, "sub_claim_prefix")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OidcCustomSubRepo {
-            use_default: required(f0, NAMES[0])?,
+            use_default: required(f0, "use_default")?,
             include_claim_keys: f1.flatten(),
             use_immutable_subject: f2.flatten(),
             sub_claim_prefix: f3.flatten(),
@@ -4053,33 +4008,30 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsRepositoryPermissions {
     const NAME: &'static str = "ActionsRepositoryPermissions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "enabled",
-            "allowed_actions",
-            "selected_actions_url",
-            "sha_pinning_required",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "enabled" => 0,
+                "allowed_actions" => 1,
+                "selected_actions_url" => 2,
+                "sha_pinning_required" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<bool> = None;
         let mut f1: Option<Option<AllowedActions>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "enabled")?,
+                1 => put(&mut f1, &mut map, "allowed_actions")?,
+                2 => put(&mut f2, &mut map, "selected_actions_url")?,
+                3 => put(&mut f3, &mut map, "sha_pinning_required")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsRepositoryPermissions {
-            enabled: required(f0, NAMES[0])?,
+            enabled: required(f0, "enabled")?,
             allowed_actions: f1.flatten(),
             selected_actions_url: f2.flatten(),
             sha_pinning_required: f3.flatten(),
@@ -4145,22 +4097,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsWorkflowAccessToRepository
     const NAME: &'static str = "ActionsWorkflowAccessToRepository";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["access_level"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "access_level" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<ActionsWorkflowAccessToRepositoryAccessLevel> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "access_level")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsWorkflowAccessToRepository {
-            access_level: required(f0, NAMES[0])?,
+            access_level: required(f0, "access_level")?,
         })
     }
 }
@@ -4217,25 +4168,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsListWorkflowRunsForRepoRes
     const NAME: &'static str = "ActionsListWorkflowRunsForRepoResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "workflow_runs"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "workflow_runs" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<WorkflowRun>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "workflow_runs")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsListWorkflowRunsForRepoResponse {
-            total_count: required(f0, NAMES[0])?,
-            workflow_runs: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            workflow_runs: required(f1, "workflow_runs")?,
         })
     }
 }
@@ -4299,9 +4250,9 @@ pub struct WorkflowRun {
     pub workflow_url: String,
     pub head_commit: Option<SimpleCommit>,
     /// Minimal Repository
-    pub repository: MinimalRepository,
+    pub repository: Box<MinimalRepository>,
     /// Minimal Repository
-    pub head_repository: MinimalRepository,
+    pub head_repository: Box<MinimalRepository>,
     pub head_repository_id: Option<i64>,
     /// The event-specific title associated with the run or the run-name if set, or the value of `run-name` if it is set in the workflow.
     pub display_title: String,
@@ -4315,45 +4266,47 @@ impl<'de> crate::runtime::de::FromMap<'de> for WorkflowRun {
     const NAME: &'static str = "WorkflowRun";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "name",
-            "node_id",
-            "check_suite_id",
-            "check_suite_node_id",
-            "head_branch",
-            "head_sha",
-            "path",
-            "run_number",
-            "run_attempt",
-            "referenced_workflows",
-            "event",
-            "status",
-            "conclusion",
-            "workflow_id",
-            "url",
-            "html_url",
-            "pull_requests",
-            "created_at",
-            "updated_at",
-            "actor",
-            "triggering_actor",
-            "run_started_at",
-            "jobs_url",
-            "logs_url",
-            "check_suite_url",
-            "artifacts_url",
-            "cancel_url",
-            "rerun_url",
-            "previous_attempt_url",
-            "workflow_url",
-            "head_commit",
-            "repository",
-            "head_repository",
-            "head_repository_id",
-            "display_title",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "node_id" => 2,
+                "check_suite_id" => 3,
+                "check_suite_node_id" => 4,
+                "head_branch" => 5,
+                "head_sha" => 6,
+                "path" => 7,
+                "run_number" => 8,
+                "run_attempt" => 9,
+                "referenced_workflows" => 10,
+                "event" => 11,
+                "status" => 12,
+                "conclusion" => 13,
+                "workflow_id" => 14,
+                "url" => 15,
+                "html_url" => 16,
+                "pull_requests" => 17,
+                "created_at" => 18,
+                "updated_at" => 19,
+                "actor" => 20,
+                "triggering_actor" => 21,
+                "run_started_at" => 22,
+                "jobs_url" => 23,
+                "logs_url" => 24,
+                "check_suite_url" => 25,
+                "artifacts_url" => 26,
+                "cancel_url" => 27,
+                "rerun_url" => 28,
+                "previous_attempt_url" => 29,
+                "workflow_url" => 30,
+                "head_commit" => 31,
+                "repository" => 32,
+                "head_repository" => 33,
+                "head_repository_id" => 34,
+                "display_title" => 35,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<String> = None;
@@ -4386,93 +4339,88 @@ impl<'de> crate::runtime::de::FromMap<'de> for WorkflowRun {
         let mut f29: Option<Option<String>> = None;
         let mut f30: Option<String> = None;
         let mut f31: Option<Option<SimpleCommit>> = None;
-        let mut f32: Option<MinimalRepository> = None;
-        let mut f33: Option<MinimalRepository> = None;
+        let mut f32: Option<Box<MinimalRepository>> = None;
+        let mut f33: Option<Box<MinimalRepository>> = None;
         let mut f34: Option<Option<i64>> = None;
         let mut f35: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
-                31 => put(&mut f31, &mut map, NAMES[31])?,
-                32 => put(&mut f32, &mut map, NAMES[32])?,
-                33 => put(&mut f33, &mut map, NAMES[33])?,
-                34 => put(&mut f34, &mut map, NAMES[34])?,
-                35 => put(&mut f35, &mut map, NAMES[35])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "check_suite_id")?,
+                4 => put(&mut f4, &mut map, "check_suite_node_id")?,
+                5 => put(&mut f5, &mut map, "head_branch")?,
+                6 => put(&mut f6, &mut map, "head_sha")?,
+                7 => put(&mut f7, &mut map, "path")?,
+                8 => put(&mut f8, &mut map, "run_number")?,
+                9 => put(&mut f9, &mut map, "run_attempt")?,
+                10 => put(&mut f10, &mut map, "referenced_workflows")?,
+                11 => put(&mut f11, &mut map, "event")?,
+                12 => put(&mut f12, &mut map, "status")?,
+                13 => put(&mut f13, &mut map, "conclusion")?,
+                14 => put(&mut f14, &mut map, "workflow_id")?,
+                15 => put(&mut f15, &mut map, "url")?,
+                16 => put(&mut f16, &mut map, "html_url")?,
+                17 => put(&mut f17, &mut map, "pull_requests")?,
+                18 => put(&mut f18, &mut map, "created_at")?,
+                19 => put(&mut f19, &mut map, "updated_at")?,
+                20 => put(&mut f20, &mut map, "actor")?,
+                21 => put(&mut f21, &mut map, "triggering_actor")?,
+                22 => put(&mut f22, &mut map, "run_started_at")?,
+                23 => put(&mut f23, &mut map, "jobs_url")?,
+                24 => put(&mut f24, &mut map, "logs_url")?,
+                25 => put(&mut f25, &mut map, "check_suite_url")?,
+                26 => put(&mut f26, &mut map, "artifacts_url")?,
+                27 => put(&mut f27, &mut map, "cancel_url")?,
+                28 => put(&mut f28, &mut map, "rerun_url")?,
+                29 => put(&mut f29, &mut map, "previous_attempt_url")?,
+                30 => put(&mut f30, &mut map, "workflow_url")?,
+                31 => put(&mut f31, &mut map, "head_commit")?,
+                32 => put(&mut f32, &mut map, "repository")?,
+                33 => put(&mut f33, &mut map, "head_repository")?,
+                34 => put(&mut f34, &mut map, "head_repository_id")?,
+                35 => put(&mut f35, &mut map, "display_title")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(WorkflowRun {
-            id: required(f0, NAMES[0])?,
+            id: required(f0, "id")?,
             name: f1.flatten(),
-            node_id: required(f2, NAMES[2])?,
+            node_id: required(f2, "node_id")?,
             check_suite_id: f3.flatten(),
             check_suite_node_id: f4.flatten(),
             head_branch: f5.flatten(),
-            head_sha: required(f6, NAMES[6])?,
-            path: required(f7, NAMES[7])?,
-            run_number: required(f8, NAMES[8])?,
+            head_sha: required(f6, "head_sha")?,
+            path: required(f7, "path")?,
+            run_number: required(f8, "run_number")?,
             run_attempt: f9.flatten(),
             referenced_workflows: f10.flatten(),
-            event: required(f11, NAMES[11])?,
+            event: required(f11, "event")?,
             status: f12.flatten(),
             conclusion: f13.flatten(),
-            workflow_id: required(f14, NAMES[14])?,
-            url: required(f15, NAMES[15])?,
-            html_url: required(f16, NAMES[16])?,
+            workflow_id: required(f14, "workflow_id")?,
+            url: required(f15, "url")?,
+            html_url: required(f16, "html_url")?,
             pull_requests: f17.flatten(),
-            created_at: required(f18, NAMES[18])?,
-            updated_at: required(f19, NAMES[19])?,
+            created_at: required(f18, "created_at")?,
+            updated_at: required(f19, "updated_at")?,
             actor: f20.flatten(),
             triggering_actor: f21.flatten(),
             run_started_at: f22.flatten(),
-            jobs_url: required(f23, NAMES[23])?,
-            logs_url: required(f24, NAMES[24])?,
-            check_suite_url: required(f25, NAMES[25])?,
-            artifacts_url: required(f26, NAMES[26])?,
-            cancel_url: required(f27, NAMES[27])?,
-            rerun_url: required(f28, NAMES[28])?,
+            jobs_url: required(f23, "jobs_url")?,
+            logs_url: required(f24, "logs_url")?,
+            check_suite_url: required(f25, "check_suite_url")?,
+            artifacts_url: required(f26, "artifacts_url")?,
+            cancel_url: required(f27, "cancel_url")?,
+            rerun_url: required(f28, "rerun_url")?,
             previous_attempt_url: f29.flatten(),
-            workflow_url: required(f30, NAMES[30])?,
+            workflow_url: required(f30, "workflow_url")?,
             head_commit: f31.flatten(),
-            repository: required(f32, NAMES[32])?,
-            head_repository: required(f33, NAMES[33])?,
+            repository: required(f32, "repository")?,
+            head_repository: required(f33, "head_repository")?,
             head_repository_id: f34.flatten(),
-            display_title: required(f35, NAMES[35])?,
+            display_title: required(f35, "display_title")?,
         })
     }
 }
@@ -4494,27 +4442,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for ReferencedWorkflow {
     const NAME: &'static str = "ReferencedWorkflow";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["path", "sha", "ref"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "path" => 0,
+                "sha" => 1,
+                "ref" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "path")?,
+                1 => put(&mut f1, &mut map, "sha")?,
+                2 => put(&mut f2, &mut map, "ref")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ReferencedWorkflow {
-            path: required(f0, NAMES[0])?,
-            sha: required(f1, NAMES[1])?,
+            path: required(f0, "path")?,
+            sha: required(f1, "sha")?,
             r#ref: f2.flatten(),
         })
     }
@@ -4542,31 +4491,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for EnvironmentApprovals {
     const NAME: &'static str = "EnvironmentApprovals";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["environments", "state", "user", "comment"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "environments" => 0,
+                "state" => 1,
+                "user" => 2,
+                "comment" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Vec<EnvironmentApprovalsEnvironmentsItem>> = None;
         let mut f1: Option<EnvironmentApprovalsState> = None;
         let mut f2: Option<SimpleUser> = None;
         let mut f3: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "environments")?,
+                1 => put(&mut f1, &mut map, "state")?,
+                2 => put(&mut f2, &mut map, "user")?,
+                3 => put(&mut f3, &mut map, "comment")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(EnvironmentApprovals {
-            environments: required(f0, NAMES[0])?,
-            state: required(f1, NAMES[1])?,
-            user: required(f2, NAMES[2])?,
-            comment: required(f3, NAMES[3])?,
+            environments: required(f0, "environments")?,
+            state: required(f1, "state")?,
+            user: required(f2, "user")?,
+            comment: required(f3, "comment")?,
         })
     }
 }
@@ -4595,16 +4546,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for EnvironmentApprovalsEnvironmentsI
     const NAME: &'static str = "EnvironmentApprovalsEnvironmentsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "name",
-            "url",
-            "html_url",
-            "created_at",
-            "updated_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "name" => 2,
+                "url" => 3,
+                "html_url" => 4,
+                "created_at" => 5,
+                "updated_at" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -4612,20 +4565,15 @@ impl<'de> crate::runtime::de::FromMap<'de> for EnvironmentApprovalsEnvironmentsI
         let mut f4: Option<Option<String>> = None;
         let mut f5: Option<Option<crate::Timestamp>> = None;
         let mut f6: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "html_url")?,
+                5 => put(&mut f5, &mut map, "created_at")?,
+                6 => put(&mut f6, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -4664,25 +4612,25 @@ for ActionsListJobsForWorkflowRunAttemptResponse {
     const NAME: &'static str = "ActionsListJobsForWorkflowRunAttemptResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "jobs"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "jobs" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<Job>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "jobs")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsListJobsForWorkflowRunAttemptResponse {
-            total_count: required(f0, NAMES[0])?,
-            jobs: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            jobs: required(f1, "jobs")?,
         })
     }
 }
@@ -4708,25 +4656,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ConcurrencyGroupRunList {
     const NAME: &'static str = "ConcurrencyGroupRunList";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "concurrency_groups"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "concurrency_groups" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<ConcurrencyGroupRunListConcurrencyGroupsItem>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "concurrency_groups")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ConcurrencyGroupRunList {
-            total_count: required(f0, NAMES[0])?,
-            concurrency_groups: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            concurrency_groups: required(f1, "concurrency_groups")?,
         })
     }
 }
@@ -4757,30 +4705,31 @@ for ConcurrencyGroupRunListConcurrencyGroupsItem {
     const NAME: &'static str = "ConcurrencyGroupRunListConcurrencyGroupsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["group_name", "group_url", "group_members"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "group_name" => 0,
+                "group_url" => 1,
+                "group_members" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<
             Vec<ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItem>,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "group_name")?,
+                1 => put(&mut f1, &mut map, "group_url")?,
+                2 => put(&mut f2, &mut map, "group_members")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ConcurrencyGroupRunListConcurrencyGroupsItem {
-            group_name: required(f0, NAMES[0])?,
-            group_url: required(f1, NAMES[1])?,
-            group_members: required(f2, NAMES[2])?,
+            group_name: required(f0, "group_name")?,
+            group_url: required(f1, "group_url")?,
+            group_members: required(f2, "group_members")?,
         })
     }
 }
@@ -4821,20 +4770,22 @@ for ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItem {
     const NAME: &'static str = "ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "run_id",
-            "run_name",
-            "run_url",
-            "run_html_url",
-            "position",
-            "position_url",
-            "job_id",
-            "job_name",
-            "job_url",
-            "job_html_url",
-            "status",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "run_id" => 0,
+                "run_name" => 1,
+                "run_url" => 2,
+                "run_html_url" => 3,
+                "position" => 4,
+                "position_url" => 5,
+                "job_id" => 6,
+                "job_name" => 7,
+                "job_url" => 8,
+                "job_html_url" => 9,
+                "status" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
@@ -4846,39 +4797,34 @@ for ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItem {
         let mut f8: Option<Option<String>> = None;
         let mut f9: Option<Option<String>> = None;
         let mut f10: Option<ConcurrencyGroupGroupMembersItemStatus> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "run_id")?,
+                1 => put(&mut f1, &mut map, "run_name")?,
+                2 => put(&mut f2, &mut map, "run_url")?,
+                3 => put(&mut f3, &mut map, "run_html_url")?,
+                4 => put(&mut f4, &mut map, "position")?,
+                5 => put(&mut f5, &mut map, "position_url")?,
+                6 => put(&mut f6, &mut map, "job_id")?,
+                7 => put(&mut f7, &mut map, "job_name")?,
+                8 => put(&mut f8, &mut map, "job_url")?,
+                9 => put(&mut f9, &mut map, "job_html_url")?,
+                10 => put(&mut f10, &mut map, "status")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItem {
-            run_id: required(f0, NAMES[0])?,
-            run_name: required(f1, NAMES[1])?,
+            run_id: required(f0, "run_id")?,
+            run_name: required(f1, "run_name")?,
             run_url: f2.flatten(),
             run_html_url: f3.flatten(),
-            position: required(f4, NAMES[4])?,
-            position_url: required(f5, NAMES[5])?,
+            position: required(f4, "position")?,
+            position_url: required(f5, "position_url")?,
             job_id: f6.flatten(),
             job_name: f7.flatten(),
             job_url: f8.flatten(),
             job_html_url: f9.flatten(),
-            status: required(f10, NAMES[10])?,
+            status: required(f10, "status")?,
         })
     }
 }
@@ -5006,40 +4952,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for PendingDeployment {
     const NAME: &'static str = "PendingDeployment";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "environment",
-            "wait_timer",
-            "wait_timer_started_at",
-            "current_user_can_approve",
-            "reviewers",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "environment" => 0,
+                "wait_timer" => 1,
+                "wait_timer_started_at" => 2,
+                "current_user_can_approve" => 3,
+                "reviewers" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<PendingDeploymentEnvironment> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<Option<crate::Timestamp>> = None;
         let mut f3: Option<bool> = None;
         let mut f4: Option<Vec<PendingDeploymentReviewersItem>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "environment")?,
+                1 => put(&mut f1, &mut map, "wait_timer")?,
+                2 => put(&mut f2, &mut map, "wait_timer_started_at")?,
+                3 => put(&mut f3, &mut map, "current_user_can_approve")?,
+                4 => put(&mut f4, &mut map, "reviewers")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PendingDeployment {
-            environment: required(f0, NAMES[0])?,
-            wait_timer: required(f1, NAMES[1])?,
+            environment: required(f0, "environment")?,
+            wait_timer: required(f1, "wait_timer")?,
             wait_timer_started_at: f2.flatten(),
-            current_user_can_approve: required(f3, NAMES[3])?,
-            reviewers: required(f4, NAMES[4])?,
+            current_user_can_approve: required(f3, "current_user_can_approve")?,
+            reviewers: required(f4, "reviewers")?,
         })
     }
 }
@@ -5064,25 +5007,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for PendingDeploymentEnvironment {
     const NAME: &'static str = "PendingDeploymentEnvironment";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["id", "node_id", "name", "url", "html_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "name" => 2,
+                "url" => 3,
+                "html_url" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "html_url")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -5183,24 +5129,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for WorkflowRunUsage {
     const NAME: &'static str = "WorkflowRunUsage";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["billable", "run_duration_ms"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "billable" => 0,
+                "run_duration_ms" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<WorkflowRunUsageBillable> = None;
         let mut f1: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "billable")?,
+                1 => put(&mut f1, &mut map, "run_duration_ms")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(WorkflowRunUsage {
-            billable: required(f0, NAMES[0])?,
+            billable: required(f0, "billable")?,
             run_duration_ms: f1.flatten(),
         })
     }
@@ -5222,21 +5168,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for WorkflowRunUsageBillable {
     const NAME: &'static str = "WorkflowRunUsageBillable";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["UBUNTU", "MACOS", "WINDOWS"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "UBUNTU" => 0,
+                "MACOS" => 1,
+                "WINDOWS" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<WorkflowRunUsageBillableUbuntu>> = None;
         let mut f1: Option<Option<WorkflowRunUsageBillableUbuntu>> = None;
         let mut f2: Option<Option<WorkflowRunUsageBillableUbuntu>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "UBUNTU")?,
+                1 => put(&mut f1, &mut map, "MACOS")?,
+                2 => put(&mut f2, &mut map, "WINDOWS")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -5264,27 +5211,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for WorkflowRunUsageBillableUbuntu {
     const NAME: &'static str = "WorkflowRunUsageBillableUbuntu";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_ms", "jobs", "job_runs"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_ms" => 0,
+                "jobs" => 1,
+                "job_runs" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<Option<Vec<WorkflowRunUsageBillableUbuntuJobRunsItem>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "total_ms")?,
+                1 => put(&mut f1, &mut map, "jobs")?,
+                2 => put(&mut f2, &mut map, "job_runs")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(WorkflowRunUsageBillableUbuntu {
-            total_ms: required(f0, NAMES[0])?,
-            jobs: required(f1, NAMES[1])?,
+            total_ms: required(f0, "total_ms")?,
+            jobs: required(f1, "jobs")?,
             job_runs: f2.flatten(),
         })
     }
@@ -5306,25 +5254,25 @@ for WorkflowRunUsageBillableUbuntuJobRunsItem {
     const NAME: &'static str = "WorkflowRunUsageBillableUbuntuJobRunsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["job_id", "duration_ms"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "job_id" => 0,
+                "duration_ms" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "job_id")?,
+                1 => put(&mut f1, &mut map, "duration_ms")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(WorkflowRunUsageBillableUbuntuJobRunsItem {
-            job_id: required(f0, NAMES[0])?,
-            duration_ms: required(f1, NAMES[1])?,
+            job_id: required(f0, "job_id")?,
+            duration_ms: required(f1, "duration_ms")?,
         })
     }
 }
@@ -5344,25 +5292,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsListRepoWorkflowsResponse 
     const NAME: &'static str = "ActionsListRepoWorkflowsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "workflows"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "workflows" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<Workflow>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "workflows")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsListRepoWorkflowsResponse {
-            total_count: required(f0, NAMES[0])?,
-            workflows: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            workflows: required(f1, "workflows")?,
         })
     }
 }
@@ -5392,20 +5340,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for Workflow {
     const NAME: &'static str = "Workflow";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "name",
-            "path",
-            "state",
-            "created_at",
-            "updated_at",
-            "url",
-            "html_url",
-            "badge_url",
-            "deleted_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "name" => 2,
+                "path" => 3,
+                "state" => 4,
+                "created_at" => 5,
+                "updated_at" => 6,
+                "url" => 7,
+                "html_url" => 8,
+                "badge_url" => 9,
+                "deleted_at" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -5417,38 +5367,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for Workflow {
         let mut f8: Option<String> = None;
         let mut f9: Option<String> = None;
         let mut f10: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "path")?,
+                4 => put(&mut f4, &mut map, "state")?,
+                5 => put(&mut f5, &mut map, "created_at")?,
+                6 => put(&mut f6, &mut map, "updated_at")?,
+                7 => put(&mut f7, &mut map, "url")?,
+                8 => put(&mut f8, &mut map, "html_url")?,
+                9 => put(&mut f9, &mut map, "badge_url")?,
+                10 => put(&mut f10, &mut map, "deleted_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Workflow {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            name: required(f2, NAMES[2])?,
-            path: required(f3, NAMES[3])?,
-            state: required(f4, NAMES[4])?,
-            created_at: required(f5, NAMES[5])?,
-            updated_at: required(f6, NAMES[6])?,
-            url: required(f7, NAMES[7])?,
-            html_url: required(f8, NAMES[8])?,
-            badge_url: required(f9, NAMES[9])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            name: required(f2, "name")?,
+            path: required(f3, "path")?,
+            state: required(f4, "state")?,
+            created_at: required(f5, "created_at")?,
+            updated_at: required(f6, "updated_at")?,
+            url: required(f7, "url")?,
+            html_url: required(f8, "html_url")?,
+            badge_url: required(f9, "badge_url")?,
             deleted_at: f10.flatten(),
         })
     }
@@ -5519,28 +5464,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for WorkflowDispatchResponse {
     const NAME: &'static str = "WorkflowDispatchResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["workflow_run_id", "run_url", "html_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "workflow_run_id" => 0,
+                "run_url" => 1,
+                "html_url" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "workflow_run_id")?,
+                1 => put(&mut f1, &mut map, "run_url")?,
+                2 => put(&mut f2, &mut map, "html_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(WorkflowDispatchResponse {
-            workflow_run_id: required(f0, NAMES[0])?,
-            run_url: required(f1, NAMES[1])?,
-            html_url: required(f2, NAMES[2])?,
+            workflow_run_id: required(f0, "workflow_run_id")?,
+            run_url: required(f1, "run_url")?,
+            html_url: required(f2, "html_url")?,
         })
     }
 }
@@ -5560,22 +5506,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for WorkflowUsage {
     const NAME: &'static str = "WorkflowUsage";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["billable"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "billable" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<WorkflowUsageBillable> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "billable")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(WorkflowUsage {
-            billable: required(f0, NAMES[0])?,
+            billable: required(f0, "billable")?,
         })
     }
 }
@@ -5596,21 +5541,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for WorkflowUsageBillable {
     const NAME: &'static str = "WorkflowUsageBillable";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["UBUNTU", "MACOS", "WINDOWS"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "UBUNTU" => 0,
+                "MACOS" => 1,
+                "WINDOWS" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<WorkflowUsageBillableUbuntu>> = None;
         let mut f1: Option<Option<WorkflowUsageBillableUbuntu>> = None;
         let mut f2: Option<Option<WorkflowUsageBillableUbuntu>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "UBUNTU")?,
+                1 => put(&mut f1, &mut map, "MACOS")?,
+                2 => put(&mut f2, &mut map, "WINDOWS")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -5636,17 +5582,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for WorkflowUsageBillableUbuntu {
     const NAME: &'static str = "WorkflowUsageBillableUbuntu";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["total_ms"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_ms" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "total_ms")?,
                 _ => skip(&mut map)?,
             }
         }

@@ -27,17 +27,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for Event {
     const NAME: &'static str = "Event";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "type",
-            "actor",
-            "repo",
-            "org",
-            "payload",
-            "public",
-            "created_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "type" => 1,
+                "actor" => 2,
+                "repo" => 3,
+                "org" => 4,
+                "payload" => 5,
+                "public" => 6,
+                "created_at" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Actor> = None;
@@ -46,32 +48,27 @@ impl<'de> crate::runtime::de::FromMap<'de> for Event {
         let mut f5: Option<EventPayload> = None;
         let mut f6: Option<bool> = None;
         let mut f7: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "type")?,
+                2 => put(&mut f2, &mut map, "actor")?,
+                3 => put(&mut f3, &mut map, "repo")?,
+                4 => put(&mut f4, &mut map, "org")?,
+                5 => put(&mut f5, &mut map, "payload")?,
+                6 => put(&mut f6, &mut map, "public")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Event {
-            id: required(f0, NAMES[0])?,
+            id: required(f0, "id")?,
             r#type: f1.flatten(),
-            actor: required(f2, NAMES[2])?,
-            repo: required(f3, NAMES[3])?,
+            actor: required(f2, "actor")?,
+            repo: required(f3, "repo")?,
             org: f4.flatten(),
-            payload: required(f5, NAMES[5])?,
-            public: required(f6, NAMES[6])?,
+            payload: required(f5, "payload")?,
+            public: required(f6, "public")?,
             created_at: f7.flatten(),
         })
     }
@@ -97,44 +94,41 @@ impl<'de> crate::runtime::de::FromMap<'de> for Actor {
     const NAME: &'static str = "Actor";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "login",
-            "display_login",
-            "gravatar_id",
-            "url",
-            "avatar_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "login" => 1,
+                "display_login" => 2,
+                "gravatar_id" => 3,
+                "url" => 4,
+                "avatar_url" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<String> = None;
         let mut f5: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "login")?,
+                2 => put(&mut f2, &mut map, "display_login")?,
+                3 => put(&mut f3, &mut map, "gravatar_id")?,
+                4 => put(&mut f4, &mut map, "url")?,
+                5 => put(&mut f5, &mut map, "avatar_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Actor {
-            id: required(f0, NAMES[0])?,
-            login: required(f1, NAMES[1])?,
+            id: required(f0, "id")?,
+            login: required(f1, "login")?,
             display_login: f2.flatten(),
             gravatar_id: f3.flatten(),
-            url: required(f4, NAMES[4])?,
-            avatar_url: required(f5, NAMES[5])?,
+            url: required(f4, "url")?,
+            avatar_url: required(f5, "avatar_url")?,
         })
     }
 }
@@ -155,28 +149,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for EventRepo {
     const NAME: &'static str = "EventRepo";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "name", "url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "url" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(EventRepo {
-            id: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
+            id: required(f0, "id")?,
+            name: required(f1, "name")?,
+            url: required(f2, "url")?,
         })
     }
 }
@@ -300,44 +295,41 @@ impl<'de> crate::runtime::de::FromMap<'de> for CreateEvent {
     const NAME: &'static str = "CreateEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "ref",
-            "ref_type",
-            "full_ref",
-            "master_branch",
-            "description",
-            "pusher_type",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "ref" => 0,
+                "ref_type" => 1,
+                "full_ref" => 2,
+                "master_branch" => 3,
+                "description" => 4,
+                "pusher_type" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<String> = None;
         let mut f4: Option<Option<String>> = None;
         let mut f5: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "ref")?,
+                1 => put(&mut f1, &mut map, "ref_type")?,
+                2 => put(&mut f2, &mut map, "full_ref")?,
+                3 => put(&mut f3, &mut map, "master_branch")?,
+                4 => put(&mut f4, &mut map, "description")?,
+                5 => put(&mut f5, &mut map, "pusher_type")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CreateEvent {
-            r#ref: required(f0, NAMES[0])?,
-            ref_type: required(f1, NAMES[1])?,
-            full_ref: required(f2, NAMES[2])?,
-            master_branch: required(f3, NAMES[3])?,
+            r#ref: required(f0, "ref")?,
+            ref_type: required(f1, "ref_type")?,
+            full_ref: required(f2, "full_ref")?,
+            master_branch: required(f3, "master_branch")?,
             description: f4.flatten(),
-            pusher_type: required(f5, NAMES[5])?,
+            pusher_type: required(f5, "pusher_type")?,
         })
     }
 }
@@ -360,31 +352,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for DeleteEvent {
     const NAME: &'static str = "DeleteEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["ref", "ref_type", "full_ref", "pusher_type"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "ref" => 0,
+                "ref_type" => 1,
+                "full_ref" => 2,
+                "pusher_type" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "ref")?,
+                1 => put(&mut f1, &mut map, "ref_type")?,
+                2 => put(&mut f2, &mut map, "full_ref")?,
+                3 => put(&mut f3, &mut map, "pusher_type")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DeleteEvent {
-            r#ref: required(f0, NAMES[0])?,
-            ref_type: required(f1, NAMES[1])?,
-            full_ref: required(f2, NAMES[2])?,
-            pusher_type: required(f3, NAMES[3])?,
+            r#ref: required(f0, "ref")?,
+            ref_type: required(f1, "ref_type")?,
+            full_ref: required(f2, "full_ref")?,
+            pusher_type: required(f3, "pusher_type")?,
         })
     }
 }
@@ -395,7 +389,7 @@ impl<'de> crate::runtime::de::FromMap<'de> for DeleteEvent {
 pub struct DiscussionEvent {
     pub action: String,
     /// A Discussion in a repository.
-    pub discussion: Option<Discussion>,
+    pub discussion: Option<Box<Discussion>>,
 }
 impl<'de> serde::Deserialize<'de> for DiscussionEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -406,24 +400,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for DiscussionEvent {
     const NAME: &'static str = "DiscussionEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["action", "discussion"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "action" => 0,
+                "discussion" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
-        let mut f1: Option<Option<Discussion>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        let mut f1: Option<Option<Box<Discussion>>> = None;
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "action")?,
+                1 => put(&mut f1, &mut map, "discussion")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DiscussionEvent {
-            action: required(f0, NAMES[0])?,
+            action: required(f0, "action")?,
             discussion: f1.flatten(),
         })
     }
@@ -435,7 +429,7 @@ impl<'de> crate::runtime::de::FromMap<'de> for DiscussionEvent {
 pub struct IssuesEvent {
     pub action: String,
     /// Issues are a great way to keep track of tasks, enhancements, and bugs for your projects.
-    pub issue: Issue,
+    pub issue: Box<Issue>,
     /// A GitHub user.
     pub assignee: Option<SimpleUser>,
     pub assignees: Option<Vec<SimpleUser>>,
@@ -452,40 +446,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssuesEvent {
     const NAME: &'static str = "IssuesEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "action",
-            "issue",
-            "assignee",
-            "assignees",
-            "label",
-            "labels",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "action" => 0,
+                "issue" => 1,
+                "assignee" => 2,
+                "assignees" => 3,
+                "label" => 4,
+                "labels" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
-        let mut f1: Option<Issue> = None;
+        let mut f1: Option<Box<Issue>> = None;
         let mut f2: Option<Option<SimpleUser>> = None;
         let mut f3: Option<Option<Vec<SimpleUser>>> = None;
         let mut f4: Option<Option<Label>> = None;
         let mut f5: Option<Option<Vec<Label>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "action")?,
+                1 => put(&mut f1, &mut map, "issue")?,
+                2 => put(&mut f2, &mut map, "assignee")?,
+                3 => put(&mut f3, &mut map, "assignees")?,
+                4 => put(&mut f4, &mut map, "label")?,
+                5 => put(&mut f5, &mut map, "labels")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(IssuesEvent {
-            action: required(f0, NAMES[0])?,
-            issue: required(f1, NAMES[1])?,
+            action: required(f0, "action")?,
+            issue: required(f1, "issue")?,
             assignee: f2.flatten(),
             assignees: f3.flatten(),
             label: f4.flatten(),
@@ -500,9 +491,9 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssuesEvent {
 pub struct IssueCommentEvent {
     pub action: String,
     /// Issues are a great way to keep track of tasks, enhancements, and bugs for your projects.
-    pub issue: Issue,
+    pub issue: Box<Issue>,
     /// Comments provide a way for people to collaborate on an issue.
-    pub comment: IssueComment,
+    pub comment: Box<IssueComment>,
 }
 impl<'de> serde::Deserialize<'de> for IssueCommentEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -513,28 +504,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueCommentEvent {
     const NAME: &'static str = "IssueCommentEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["action", "issue", "comment"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "action" => 0,
+                "issue" => 1,
+                "comment" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
-        let mut f1: Option<Issue> = None;
-        let mut f2: Option<IssueComment> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        let mut f1: Option<Box<Issue>> = None;
+        let mut f2: Option<Box<IssueComment>> = None;
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "action")?,
+                1 => put(&mut f1, &mut map, "issue")?,
+                2 => put(&mut f2, &mut map, "comment")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(IssueCommentEvent {
-            action: required(f0, NAMES[0])?,
-            issue: required(f1, NAMES[1])?,
-            comment: required(f2, NAMES[2])?,
+            action: required(f0, "action")?,
+            issue: required(f1, "issue")?,
+            comment: required(f2, "comment")?,
         })
     }
 }
@@ -544,7 +536,7 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueCommentEvent {
 #[non_exhaustive]
 pub struct ForkEvent {
     pub action: String,
-    pub forkee: ForkEventForkee,
+    pub forkee: Box<ForkEventForkee>,
 }
 impl<'de> serde::Deserialize<'de> for ForkEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -555,25 +547,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ForkEvent {
     const NAME: &'static str = "ForkEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["action", "forkee"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "action" => 0,
+                "forkee" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
-        let mut f1: Option<ForkEventForkee> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        let mut f1: Option<Box<ForkEventForkee>> = None;
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "action")?,
+                1 => put(&mut f1, &mut map, "forkee")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ForkEvent {
-            action: required(f0, NAMES[0])?,
-            forkee: required(f1, NAMES[1])?,
+            action: required(f0, "action")?,
+            forkee: required(f1, "forkee")?,
         })
     }
 }
@@ -675,91 +667,93 @@ impl<'de> crate::runtime::de::FromMap<'de> for ForkEventForkee {
     const NAME: &'static str = "ForkEventForkee";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "name",
-            "full_name",
-            "private",
-            "owner",
-            "html_url",
-            "description",
-            "fork",
-            "url",
-            "forks_url",
-            "keys_url",
-            "collaborators_url",
-            "teams_url",
-            "hooks_url",
-            "issue_events_url",
-            "events_url",
-            "assignees_url",
-            "branches_url",
-            "tags_url",
-            "blobs_url",
-            "git_tags_url",
-            "git_refs_url",
-            "trees_url",
-            "statuses_url",
-            "languages_url",
-            "stargazers_url",
-            "contributors_url",
-            "subscribers_url",
-            "subscription_url",
-            "commits_url",
-            "git_commits_url",
-            "comments_url",
-            "issue_comment_url",
-            "contents_url",
-            "compare_url",
-            "merges_url",
-            "archive_url",
-            "downloads_url",
-            "issues_url",
-            "pulls_url",
-            "milestones_url",
-            "notifications_url",
-            "labels_url",
-            "releases_url",
-            "deployments_url",
-            "created_at",
-            "updated_at",
-            "pushed_at",
-            "git_url",
-            "ssh_url",
-            "clone_url",
-            "svn_url",
-            "homepage",
-            "size",
-            "stargazers_count",
-            "watchers_count",
-            "language",
-            "has_issues",
-            "has_projects",
-            "has_downloads",
-            "has_wiki",
-            "has_pages",
-            "has_discussions",
-            "has_pull_requests",
-            "pull_request_creation_policy",
-            "forks_count",
-            "mirror_url",
-            "archived",
-            "disabled",
-            "open_issues_count",
-            "license",
-            "allow_forking",
-            "is_template",
-            "web_commit_signoff_required",
-            "topics",
-            "visibility",
-            "forks",
-            "open_issues",
-            "watchers",
-            "default_branch",
-            "public",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "name" => 2,
+                "full_name" => 3,
+                "private" => 4,
+                "owner" => 5,
+                "html_url" => 6,
+                "description" => 7,
+                "fork" => 8,
+                "url" => 9,
+                "forks_url" => 10,
+                "keys_url" => 11,
+                "collaborators_url" => 12,
+                "teams_url" => 13,
+                "hooks_url" => 14,
+                "issue_events_url" => 15,
+                "events_url" => 16,
+                "assignees_url" => 17,
+                "branches_url" => 18,
+                "tags_url" => 19,
+                "blobs_url" => 20,
+                "git_tags_url" => 21,
+                "git_refs_url" => 22,
+                "trees_url" => 23,
+                "statuses_url" => 24,
+                "languages_url" => 25,
+                "stargazers_url" => 26,
+                "contributors_url" => 27,
+                "subscribers_url" => 28,
+                "subscription_url" => 29,
+                "commits_url" => 30,
+                "git_commits_url" => 31,
+                "comments_url" => 32,
+                "issue_comment_url" => 33,
+                "contents_url" => 34,
+                "compare_url" => 35,
+                "merges_url" => 36,
+                "archive_url" => 37,
+                "downloads_url" => 38,
+                "issues_url" => 39,
+                "pulls_url" => 40,
+                "milestones_url" => 41,
+                "notifications_url" => 42,
+                "labels_url" => 43,
+                "releases_url" => 44,
+                "deployments_url" => 45,
+                "created_at" => 46,
+                "updated_at" => 47,
+                "pushed_at" => 48,
+                "git_url" => 49,
+                "ssh_url" => 50,
+                "clone_url" => 51,
+                "svn_url" => 52,
+                "homepage" => 53,
+                "size" => 54,
+                "stargazers_count" => 55,
+                "watchers_count" => 56,
+                "language" => 57,
+                "has_issues" => 58,
+                "has_projects" => 59,
+                "has_downloads" => 60,
+                "has_wiki" => 61,
+                "has_pages" => 62,
+                "has_discussions" => 63,
+                "has_pull_requests" => 64,
+                "pull_request_creation_policy" => 65,
+                "forks_count" => 66,
+                "mirror_url" => 67,
+                "archived" => 68,
+                "disabled" => 69,
+                "open_issues_count" => 70,
+                "license" => 71,
+                "allow_forking" => 72,
+                "is_template" => 73,
+                "web_commit_signoff_required" => 74,
+                "topics" => 75,
+                "visibility" => 76,
+                "forks" => 77,
+                "open_issues" => 78,
+                "watchers" => 79,
+                "default_branch" => 80,
+                "public" => 81,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -842,95 +836,90 @@ impl<'de> crate::runtime::de::FromMap<'de> for ForkEventForkee {
         let mut f79: Option<Option<i64>> = None;
         let mut f80: Option<Option<String>> = None;
         let mut f81: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
-                31 => put(&mut f31, &mut map, NAMES[31])?,
-                32 => put(&mut f32, &mut map, NAMES[32])?,
-                33 => put(&mut f33, &mut map, NAMES[33])?,
-                34 => put(&mut f34, &mut map, NAMES[34])?,
-                35 => put(&mut f35, &mut map, NAMES[35])?,
-                36 => put(&mut f36, &mut map, NAMES[36])?,
-                37 => put(&mut f37, &mut map, NAMES[37])?,
-                38 => put(&mut f38, &mut map, NAMES[38])?,
-                39 => put(&mut f39, &mut map, NAMES[39])?,
-                40 => put(&mut f40, &mut map, NAMES[40])?,
-                41 => put(&mut f41, &mut map, NAMES[41])?,
-                42 => put(&mut f42, &mut map, NAMES[42])?,
-                43 => put(&mut f43, &mut map, NAMES[43])?,
-                44 => put(&mut f44, &mut map, NAMES[44])?,
-                45 => put(&mut f45, &mut map, NAMES[45])?,
-                46 => put(&mut f46, &mut map, NAMES[46])?,
-                47 => put(&mut f47, &mut map, NAMES[47])?,
-                48 => put(&mut f48, &mut map, NAMES[48])?,
-                49 => put(&mut f49, &mut map, NAMES[49])?,
-                50 => put(&mut f50, &mut map, NAMES[50])?,
-                51 => put(&mut f51, &mut map, NAMES[51])?,
-                52 => put(&mut f52, &mut map, NAMES[52])?,
-                53 => put(&mut f53, &mut map, NAMES[53])?,
-                54 => put(&mut f54, &mut map, NAMES[54])?,
-                55 => put(&mut f55, &mut map, NAMES[55])?,
-                56 => put(&mut f56, &mut map, NAMES[56])?,
-                57 => put(&mut f57, &mut map, NAMES[57])?,
-                58 => put(&mut f58, &mut map, NAMES[58])?,
-                59 => put(&mut f59, &mut map, NAMES[59])?,
-                60 => put(&mut f60, &mut map, NAMES[60])?,
-                61 => put(&mut f61, &mut map, NAMES[61])?,
-                62 => put(&mut f62, &mut map, NAMES[62])?,
-                63 => put(&mut f63, &mut map, NAMES[63])?,
-                64 => put(&mut f64, &mut map, NAMES[64])?,
-                65 => put(&mut f65, &mut map, NAMES[65])?,
-                66 => put(&mut f66, &mut map, NAMES[66])?,
-                67 => put(&mut f67, &mut map, NAMES[67])?,
-                68 => put(&mut f68, &mut map, NAMES[68])?,
-                69 => put(&mut f69, &mut map, NAMES[69])?,
-                70 => put(&mut f70, &mut map, NAMES[70])?,
-                71 => put(&mut f71, &mut map, NAMES[71])?,
-                72 => put(&mut f72, &mut map, NAMES[72])?,
-                73 => put(&mut f73, &mut map, NAMES[73])?,
-                74 => put(&mut f74, &mut map, NAMES[74])?,
-                75 => put(&mut f75, &mut map, NAMES[75])?,
-                76 => put(&mut f76, &mut map, NAMES[76])?,
-                77 => put(&mut f77, &mut map, NAMES[77])?,
-                78 => put(&mut f78, &mut map, NAMES[78])?,
-                79 => put(&mut f79, &mut map, NAMES[79])?,
-                80 => put(&mut f80, &mut map, NAMES[80])?,
-                81 => put(&mut f81, &mut map, NAMES[81])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "full_name")?,
+                4 => put(&mut f4, &mut map, "private")?,
+                5 => put(&mut f5, &mut map, "owner")?,
+                6 => put(&mut f6, &mut map, "html_url")?,
+                7 => put(&mut f7, &mut map, "description")?,
+                8 => put(&mut f8, &mut map, "fork")?,
+                9 => put(&mut f9, &mut map, "url")?,
+                10 => put(&mut f10, &mut map, "forks_url")?,
+                11 => put(&mut f11, &mut map, "keys_url")?,
+                12 => put(&mut f12, &mut map, "collaborators_url")?,
+                13 => put(&mut f13, &mut map, "teams_url")?,
+                14 => put(&mut f14, &mut map, "hooks_url")?,
+                15 => put(&mut f15, &mut map, "issue_events_url")?,
+                16 => put(&mut f16, &mut map, "events_url")?,
+                17 => put(&mut f17, &mut map, "assignees_url")?,
+                18 => put(&mut f18, &mut map, "branches_url")?,
+                19 => put(&mut f19, &mut map, "tags_url")?,
+                20 => put(&mut f20, &mut map, "blobs_url")?,
+                21 => put(&mut f21, &mut map, "git_tags_url")?,
+                22 => put(&mut f22, &mut map, "git_refs_url")?,
+                23 => put(&mut f23, &mut map, "trees_url")?,
+                24 => put(&mut f24, &mut map, "statuses_url")?,
+                25 => put(&mut f25, &mut map, "languages_url")?,
+                26 => put(&mut f26, &mut map, "stargazers_url")?,
+                27 => put(&mut f27, &mut map, "contributors_url")?,
+                28 => put(&mut f28, &mut map, "subscribers_url")?,
+                29 => put(&mut f29, &mut map, "subscription_url")?,
+                30 => put(&mut f30, &mut map, "commits_url")?,
+                31 => put(&mut f31, &mut map, "git_commits_url")?,
+                32 => put(&mut f32, &mut map, "comments_url")?,
+                33 => put(&mut f33, &mut map, "issue_comment_url")?,
+                34 => put(&mut f34, &mut map, "contents_url")?,
+                35 => put(&mut f35, &mut map, "compare_url")?,
+                36 => put(&mut f36, &mut map, "merges_url")?,
+                37 => put(&mut f37, &mut map, "archive_url")?,
+                38 => put(&mut f38, &mut map, "downloads_url")?,
+                39 => put(&mut f39, &mut map, "issues_url")?,
+                40 => put(&mut f40, &mut map, "pulls_url")?,
+                41 => put(&mut f41, &mut map, "milestones_url")?,
+                42 => put(&mut f42, &mut map, "notifications_url")?,
+                43 => put(&mut f43, &mut map, "labels_url")?,
+                44 => put(&mut f44, &mut map, "releases_url")?,
+                45 => put(&mut f45, &mut map, "deployments_url")?,
+                46 => put(&mut f46, &mut map, "created_at")?,
+                47 => put(&mut f47, &mut map, "updated_at")?,
+                48 => put(&mut f48, &mut map, "pushed_at")?,
+                49 => put(&mut f49, &mut map, "git_url")?,
+                50 => put(&mut f50, &mut map, "ssh_url")?,
+                51 => put(&mut f51, &mut map, "clone_url")?,
+                52 => put(&mut f52, &mut map, "svn_url")?,
+                53 => put(&mut f53, &mut map, "homepage")?,
+                54 => put(&mut f54, &mut map, "size")?,
+                55 => put(&mut f55, &mut map, "stargazers_count")?,
+                56 => put(&mut f56, &mut map, "watchers_count")?,
+                57 => put(&mut f57, &mut map, "language")?,
+                58 => put(&mut f58, &mut map, "has_issues")?,
+                59 => put(&mut f59, &mut map, "has_projects")?,
+                60 => put(&mut f60, &mut map, "has_downloads")?,
+                61 => put(&mut f61, &mut map, "has_wiki")?,
+                62 => put(&mut f62, &mut map, "has_pages")?,
+                63 => put(&mut f63, &mut map, "has_discussions")?,
+                64 => put(&mut f64, &mut map, "has_pull_requests")?,
+                65 => put(&mut f65, &mut map, "pull_request_creation_policy")?,
+                66 => put(&mut f66, &mut map, "forks_count")?,
+                67 => put(&mut f67, &mut map, "mirror_url")?,
+                68 => put(&mut f68, &mut map, "archived")?,
+                69 => put(&mut f69, &mut map, "disabled")?,
+                70 => put(&mut f70, &mut map, "open_issues_count")?,
+                71 => put(&mut f71, &mut map, "license")?,
+                72 => put(&mut f72, &mut map, "allow_forking")?,
+                73 => put(&mut f73, &mut map, "is_template")?,
+                74 => put(&mut f74, &mut map, "web_commit_signoff_required")?,
+                75 => put(&mut f75, &mut map, "topics")?,
+                76 => put(&mut f76, &mut map, "visibility")?,
+                77 => put(&mut f77, &mut map, "forks")?,
+                78 => put(&mut f78, &mut map, "open_issues")?,
+                79 => put(&mut f79, &mut map, "watchers")?,
+                80 => put(&mut f80, &mut map, "default_branch")?,
+                81 => put(&mut f81, &mut map, "public")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1036,22 +1025,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for GollumEvent {
     const NAME: &'static str = "GollumEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["pages"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "pages" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Vec<GollumEventPagesItem>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "pages")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(GollumEvent {
-            pages: required(f0, NAMES[0])?,
+            pages: required(f0, "pages")?,
         })
     }
 }
@@ -1075,34 +1063,31 @@ impl<'de> crate::runtime::de::FromMap<'de> for GollumEventPagesItem {
     const NAME: &'static str = "GollumEventPagesItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "page_name",
-            "title",
-            "summary",
-            "action",
-            "sha",
-            "html_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "page_name" => 0,
+                "title" => 1,
+                "summary" => 2,
+                "action" => 3,
+                "sha" => 4,
+                "html_url" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<String>> = None;
         let mut f5: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "page_name")?,
+                1 => put(&mut f1, &mut map, "title")?,
+                2 => put(&mut f2, &mut map, "summary")?,
+                3 => put(&mut f3, &mut map, "action")?,
+                4 => put(&mut f4, &mut map, "sha")?,
+                5 => put(&mut f5, &mut map, "html_url")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1134,25 +1119,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for MemberEvent {
     const NAME: &'static str = "MemberEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["action", "member"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "action" => 0,
+                "member" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<SimpleUser> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "action")?,
+                1 => put(&mut f1, &mut map, "member")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(MemberEvent {
-            action: required(f0, NAMES[0])?,
-            member: required(f1, NAMES[1])?,
+            action: required(f0, "action")?,
+            member: required(f1, "member")?,
         })
     }
 }
@@ -1176,34 +1161,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for PushEvent {
     const NAME: &'static str = "PushEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["repository_id", "push_id", "ref", "head", "before"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "repository_id" => 0,
+                "push_id" => 1,
+                "ref" => 2,
+                "head" => 3,
+                "before" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<String> = None;
         let mut f4: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "repository_id")?,
+                1 => put(&mut f1, &mut map, "push_id")?,
+                2 => put(&mut f2, &mut map, "ref")?,
+                3 => put(&mut f3, &mut map, "head")?,
+                4 => put(&mut f4, &mut map, "before")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PushEvent {
-            repository_id: required(f0, NAMES[0])?,
-            push_id: required(f1, NAMES[1])?,
-            r#ref: required(f2, NAMES[2])?,
-            head: required(f3, NAMES[3])?,
-            before: required(f4, NAMES[4])?,
+            repository_id: required(f0, "repository_id")?,
+            push_id: required(f1, "push_id")?,
+            r#ref: required(f2, "ref")?,
+            head: required(f3, "head")?,
+            before: required(f4, "before")?,
         })
     }
 }
@@ -1232,16 +1220,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestEvent {
     const NAME: &'static str = "PullRequestEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "action",
-            "number",
-            "pull_request",
-            "assignee",
-            "assignees",
-            "label",
-            "labels",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "action" => 0,
+                "number" => 1,
+                "pull_request" => 2,
+                "assignee" => 3,
+                "assignees" => 4,
+                "label" => 5,
+                "labels" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<PullRequestMinimal> = None;
@@ -1249,27 +1239,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestEvent {
         let mut f4: Option<Option<Vec<SimpleUser>>> = None;
         let mut f5: Option<Option<Label>> = None;
         let mut f6: Option<Option<Vec<Label>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "action")?,
+                1 => put(&mut f1, &mut map, "number")?,
+                2 => put(&mut f2, &mut map, "pull_request")?,
+                3 => put(&mut f3, &mut map, "assignee")?,
+                4 => put(&mut f4, &mut map, "assignees")?,
+                5 => put(&mut f5, &mut map, "label")?,
+                6 => put(&mut f6, &mut map, "labels")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestEvent {
-            action: required(f0, NAMES[0])?,
-            number: required(f1, NAMES[1])?,
-            pull_request: required(f2, NAMES[2])?,
+            action: required(f0, "action")?,
+            number: required(f1, "number")?,
+            pull_request: required(f2, "pull_request")?,
             assignee: f3.flatten(),
             assignees: f4.flatten(),
             label: f5.flatten(),
@@ -1285,7 +1270,7 @@ pub struct PullRequestReviewCommentEvent {
     pub action: String,
     /// Pull Request Minimal
     pub pull_request: PullRequestMinimal,
-    pub comment: PullRequestReviewCommentEventComment,
+    pub comment: Box<PullRequestReviewCommentEventComment>,
 }
 impl<'de> serde::Deserialize<'de> for PullRequestReviewCommentEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -1296,28 +1281,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReviewCommentEvent {
     const NAME: &'static str = "PullRequestReviewCommentEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["action", "pull_request", "comment"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "action" => 0,
+                "pull_request" => 1,
+                "comment" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<PullRequestMinimal> = None;
-        let mut f2: Option<PullRequestReviewCommentEventComment> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        let mut f2: Option<Box<PullRequestReviewCommentEventComment>> = None;
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "action")?,
+                1 => put(&mut f1, &mut map, "pull_request")?,
+                2 => put(&mut f2, &mut map, "comment")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestReviewCommentEvent {
-            action: required(f0, NAMES[0])?,
-            pull_request: required(f1, NAMES[1])?,
-            comment: required(f2, NAMES[2])?,
+            action: required(f0, "action")?,
+            pull_request: required(f1, "pull_request")?,
+            comment: required(f2, "comment")?,
         })
     }
 }
@@ -1357,29 +1343,31 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReviewCommentEventComm
     const NAME: &'static str = "PullRequestReviewCommentEventComment";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "pull_request_review_id",
-            "diff_hunk",
-            "path",
-            "position",
-            "original_position",
-            "subject_type",
-            "commit_id",
-            "user",
-            "body",
-            "created_at",
-            "updated_at",
-            "html_url",
-            "pull_request_url",
-            "_links",
-            "original_commit_id",
-            "reactions",
-            "in_reply_to_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "pull_request_review_id" => 3,
+                "diff_hunk" => 4,
+                "path" => 5,
+                "position" => 6,
+                "original_position" => 7,
+                "subject_type" => 8,
+                "commit_id" => 9,
+                "user" => 10,
+                "body" => 11,
+                "created_at" => 12,
+                "updated_at" => 13,
+                "html_url" => 14,
+                "pull_request_url" => 15,
+                "_links" => 16,
+                "original_commit_id" => 17,
+                "reactions" => 18,
+                "in_reply_to_id" => 19,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -1400,56 +1388,51 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReviewCommentEventComm
         let mut f17: Option<String> = None;
         let mut f18: Option<PullRequestReviewCommentEventCommentReactions> = None;
         let mut f19: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "pull_request_review_id")?,
+                4 => put(&mut f4, &mut map, "diff_hunk")?,
+                5 => put(&mut f5, &mut map, "path")?,
+                6 => put(&mut f6, &mut map, "position")?,
+                7 => put(&mut f7, &mut map, "original_position")?,
+                8 => put(&mut f8, &mut map, "subject_type")?,
+                9 => put(&mut f9, &mut map, "commit_id")?,
+                10 => put(&mut f10, &mut map, "user")?,
+                11 => put(&mut f11, &mut map, "body")?,
+                12 => put(&mut f12, &mut map, "created_at")?,
+                13 => put(&mut f13, &mut map, "updated_at")?,
+                14 => put(&mut f14, &mut map, "html_url")?,
+                15 => put(&mut f15, &mut map, "pull_request_url")?,
+                16 => put(&mut f16, &mut map, "_links")?,
+                17 => put(&mut f17, &mut map, "original_commit_id")?,
+                18 => put(&mut f18, &mut map, "reactions")?,
+                19 => put(&mut f19, &mut map, "in_reply_to_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestReviewCommentEventComment {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
             pull_request_review_id: f3.flatten(),
-            diff_hunk: required(f4, NAMES[4])?,
-            path: required(f5, NAMES[5])?,
+            diff_hunk: required(f4, "diff_hunk")?,
+            path: required(f5, "path")?,
             position: f6.flatten(),
-            original_position: required(f7, NAMES[7])?,
+            original_position: required(f7, "original_position")?,
             subject_type: f8.flatten(),
-            commit_id: required(f9, NAMES[9])?,
+            commit_id: required(f9, "commit_id")?,
             user: f10.flatten(),
-            body: required(f11, NAMES[11])?,
-            created_at: required(f12, NAMES[12])?,
-            updated_at: required(f13, NAMES[13])?,
-            html_url: required(f14, NAMES[14])?,
-            pull_request_url: required(f15, NAMES[15])?,
-            links: required(f16, NAMES[16])?,
-            original_commit_id: required(f17, NAMES[17])?,
-            reactions: required(f18, NAMES[18])?,
+            body: required(f11, "body")?,
+            created_at: required(f12, "created_at")?,
+            updated_at: required(f13, "updated_at")?,
+            html_url: required(f14, "html_url")?,
+            pull_request_url: required(f15, "pull_request_url")?,
+            links: required(f16, "_links")?,
+            original_commit_id: required(f17, "original_commit_id")?,
+            reactions: required(f18, "reactions")?,
             in_reply_to_id: f19.flatten(),
         })
     }
@@ -1491,31 +1474,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReviewCommentEventComm
     const NAME: &'static str = "PullRequestReviewCommentEventCommentUser";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "avatar_url",
-            "deleted",
-            "email",
-            "events_url",
-            "followers_url",
-            "following_url",
-            "gists_url",
-            "gravatar_id",
-            "html_url",
-            "id",
-            "login",
-            "name",
-            "node_id",
-            "organizations_url",
-            "received_events_url",
-            "repos_url",
-            "site_admin",
-            "starred_url",
-            "subscriptions_url",
-            "type",
-            "url",
-            "user_view_type",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "avatar_url" => 0,
+                "deleted" => 1,
+                "email" => 2,
+                "events_url" => 3,
+                "followers_url" => 4,
+                "following_url" => 5,
+                "gists_url" => 6,
+                "gravatar_id" => 7,
+                "html_url" => 8,
+                "id" => 9,
+                "login" => 10,
+                "name" => 11,
+                "node_id" => 12,
+                "organizations_url" => 13,
+                "received_events_url" => 14,
+                "repos_url" => 15,
+                "site_admin" => 16,
+                "starred_url" => 17,
+                "subscriptions_url" => 18,
+                "type" => 19,
+                "url" => 20,
+                "user_view_type" => 21,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<bool>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -1538,35 +1523,30 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReviewCommentEventComm
         let mut f19: Option<Option<WebhooksUserType>> = None;
         let mut f20: Option<Option<String>> = None;
         let mut f21: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
+                0 => put(&mut f0, &mut map, "avatar_url")?,
+                1 => put(&mut f1, &mut map, "deleted")?,
+                2 => put(&mut f2, &mut map, "email")?,
+                3 => put(&mut f3, &mut map, "events_url")?,
+                4 => put(&mut f4, &mut map, "followers_url")?,
+                5 => put(&mut f5, &mut map, "following_url")?,
+                6 => put(&mut f6, &mut map, "gists_url")?,
+                7 => put(&mut f7, &mut map, "gravatar_id")?,
+                8 => put(&mut f8, &mut map, "html_url")?,
+                9 => put(&mut f9, &mut map, "id")?,
+                10 => put(&mut f10, &mut map, "login")?,
+                11 => put(&mut f11, &mut map, "name")?,
+                12 => put(&mut f12, &mut map, "node_id")?,
+                13 => put(&mut f13, &mut map, "organizations_url")?,
+                14 => put(&mut f14, &mut map, "received_events_url")?,
+                15 => put(&mut f15, &mut map, "repos_url")?,
+                16 => put(&mut f16, &mut map, "site_admin")?,
+                17 => put(&mut f17, &mut map, "starred_url")?,
+                18 => put(&mut f18, &mut map, "subscriptions_url")?,
+                19 => put(&mut f19, &mut map, "type")?,
+                20 => put(&mut f20, &mut map, "url")?,
+                21 => put(&mut f21, &mut map, "user_view_type")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1615,28 +1595,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReviewEvent {
     const NAME: &'static str = "PullRequestReviewEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["action", "review", "pull_request"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "action" => 0,
+                "review" => 1,
+                "pull_request" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<PullRequestReviewEventReview> = None;
         let mut f2: Option<PullRequestMinimal> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "action")?,
+                1 => put(&mut f1, &mut map, "review")?,
+                2 => put(&mut f2, &mut map, "pull_request")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestReviewEvent {
-            action: required(f0, NAMES[0])?,
-            review: required(f1, NAMES[1])?,
-            pull_request: required(f2, NAMES[2])?,
+            action: required(f0, "action")?,
+            review: required(f1, "review")?,
+            pull_request: required(f2, "pull_request")?,
         })
     }
 }
@@ -1665,20 +1646,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReviewEventReview {
     const NAME: &'static str = "PullRequestReviewEventReview";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "user",
-            "body",
-            "commit_id",
-            "submitted_at",
-            "state",
-            "html_url",
-            "pull_request_url",
-            "_links",
-            "updated_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "user" => 2,
+                "body" => 3,
+                "commit_id" => 4,
+                "submitted_at" => 5,
+                "state" => 6,
+                "html_url" => 7,
+                "pull_request_url" => 8,
+                "_links" => 9,
+                "updated_at" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<SimpleUser>> = None;
@@ -1690,24 +1673,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReviewEventReview {
         let mut f8: Option<Option<String>> = None;
         let mut f9: Option<Option<PullRequestReviewEventReviewLinks>> = None;
         let mut f10: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "user")?,
+                3 => put(&mut f3, &mut map, "body")?,
+                4 => put(&mut f4, &mut map, "commit_id")?,
+                5 => put(&mut f5, &mut map, "submitted_at")?,
+                6 => put(&mut f6, &mut map, "state")?,
+                7 => put(&mut f7, &mut map, "html_url")?,
+                8 => put(&mut f8, &mut map, "pull_request_url")?,
+                9 => put(&mut f9, &mut map, "_links")?,
+                10 => put(&mut f10, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1743,25 +1721,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for CommitCommentEvent {
     const NAME: &'static str = "CommitCommentEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["action", "comment"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "action" => 0,
+                "comment" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<CommitCommentEventComment> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "action")?,
+                1 => put(&mut f1, &mut map, "comment")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CommitCommentEvent {
-            action: required(f0, NAMES[0])?,
-            comment: required(f1, NAMES[1])?,
+            action: required(f0, "action")?,
+            comment: required(f1, "comment")?,
         })
     }
 }
@@ -1793,22 +1771,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for CommitCommentEventComment {
     const NAME: &'static str = "CommitCommentEventComment";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "html_url",
-            "url",
-            "id",
-            "node_id",
-            "body",
-            "path",
-            "position",
-            "line",
-            "commit_id",
-            "user",
-            "created_at",
-            "updated_at",
-            "reactions",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "html_url" => 0,
+                "url" => 1,
+                "id" => 2,
+                "node_id" => 3,
+                "body" => 4,
+                "path" => 5,
+                "position" => 6,
+                "line" => 7,
+                "commit_id" => 8,
+                "user" => 9,
+                "created_at" => 10,
+                "updated_at" => 11,
+                "reactions" => 12,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<i64>> = None;
@@ -1822,26 +1802,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for CommitCommentEventComment {
         let mut f10: Option<Option<crate::Timestamp>> = None;
         let mut f11: Option<Option<crate::Timestamp>> = None;
         let mut f12: Option<Option<ReactionRollup>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
+                0 => put(&mut f0, &mut map, "html_url")?,
+                1 => put(&mut f1, &mut map, "url")?,
+                2 => put(&mut f2, &mut map, "id")?,
+                3 => put(&mut f3, &mut map, "node_id")?,
+                4 => put(&mut f4, &mut map, "body")?,
+                5 => put(&mut f5, &mut map, "path")?,
+                6 => put(&mut f6, &mut map, "position")?,
+                7 => put(&mut f7, &mut map, "line")?,
+                8 => put(&mut f8, &mut map, "commit_id")?,
+                9 => put(&mut f9, &mut map, "user")?,
+                10 => put(&mut f10, &mut map, "created_at")?,
+                11 => put(&mut f11, &mut map, "updated_at")?,
+                12 => put(&mut f12, &mut map, "reactions")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1868,7 +1843,7 @@ impl<'de> crate::runtime::de::FromMap<'de> for CommitCommentEventComment {
 #[non_exhaustive]
 pub struct ReleaseEvent {
     pub action: String,
-    pub release: ReleaseEventRelease,
+    pub release: Box<ReleaseEventRelease>,
 }
 impl<'de> serde::Deserialize<'de> for ReleaseEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -1879,25 +1854,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ReleaseEvent {
     const NAME: &'static str = "ReleaseEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["action", "release"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "action" => 0,
+                "release" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
-        let mut f1: Option<ReleaseEventRelease> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        let mut f1: Option<Box<ReleaseEventRelease>> = None;
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "action")?,
+                1 => put(&mut f1, &mut map, "release")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ReleaseEvent {
-            action: required(f0, NAMES[0])?,
-            release: required(f1, NAMES[1])?,
+            action: required(f0, "action")?,
+            release: required(f1, "release")?,
         })
     }
 }
@@ -1950,36 +1925,38 @@ impl<'de> crate::runtime::de::FromMap<'de> for ReleaseEventRelease {
     const NAME: &'static str = "ReleaseEventRelease";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "html_url",
-            "assets_url",
-            "upload_url",
-            "tarball_url",
-            "zipball_url",
-            "id",
-            "node_id",
-            "tag_name",
-            "target_commitish",
-            "name",
-            "body",
-            "draft",
-            "prerelease",
-            "immutable",
-            "created_at",
-            "published_at",
-            "updated_at",
-            "author",
-            "assets",
-            "body_html",
-            "body_text",
-            "mentions_count",
-            "discussion_url",
-            "reactions",
-            "is_short_description_html_truncated",
-            "short_description_html",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "html_url" => 1,
+                "assets_url" => 2,
+                "upload_url" => 3,
+                "tarball_url" => 4,
+                "zipball_url" => 5,
+                "id" => 6,
+                "node_id" => 7,
+                "tag_name" => 8,
+                "target_commitish" => 9,
+                "name" => 10,
+                "body" => 11,
+                "draft" => 12,
+                "prerelease" => 13,
+                "immutable" => 14,
+                "created_at" => 15,
+                "published_at" => 16,
+                "updated_at" => 17,
+                "author" => 18,
+                "assets" => 19,
+                "body_html" => 20,
+                "body_text" => 21,
+                "mentions_count" => 22,
+                "discussion_url" => 23,
+                "reactions" => 24,
+                "is_short_description_html_truncated" => 25,
+                "short_description_html" => 26,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -2007,64 +1984,59 @@ impl<'de> crate::runtime::de::FromMap<'de> for ReleaseEventRelease {
         let mut f24: Option<Option<ReactionRollup>> = None;
         let mut f25: Option<Option<bool>> = None;
         let mut f26: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "html_url")?,
+                2 => put(&mut f2, &mut map, "assets_url")?,
+                3 => put(&mut f3, &mut map, "upload_url")?,
+                4 => put(&mut f4, &mut map, "tarball_url")?,
+                5 => put(&mut f5, &mut map, "zipball_url")?,
+                6 => put(&mut f6, &mut map, "id")?,
+                7 => put(&mut f7, &mut map, "node_id")?,
+                8 => put(&mut f8, &mut map, "tag_name")?,
+                9 => put(&mut f9, &mut map, "target_commitish")?,
+                10 => put(&mut f10, &mut map, "name")?,
+                11 => put(&mut f11, &mut map, "body")?,
+                12 => put(&mut f12, &mut map, "draft")?,
+                13 => put(&mut f13, &mut map, "prerelease")?,
+                14 => put(&mut f14, &mut map, "immutable")?,
+                15 => put(&mut f15, &mut map, "created_at")?,
+                16 => put(&mut f16, &mut map, "published_at")?,
+                17 => put(&mut f17, &mut map, "updated_at")?,
+                18 => put(&mut f18, &mut map, "author")?,
+                19 => put(&mut f19, &mut map, "assets")?,
+                20 => put(&mut f20, &mut map, "body_html")?,
+                21 => put(&mut f21, &mut map, "body_text")?,
+                22 => put(&mut f22, &mut map, "mentions_count")?,
+                23 => put(&mut f23, &mut map, "discussion_url")?,
+                24 => put(&mut f24, &mut map, "reactions")?,
+                25 => put(&mut f25, &mut map, "is_short_description_html_truncated")?,
+                26 => put(&mut f26, &mut map, "short_description_html")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ReleaseEventRelease {
-            url: required(f0, NAMES[0])?,
-            html_url: required(f1, NAMES[1])?,
-            assets_url: required(f2, NAMES[2])?,
-            upload_url: required(f3, NAMES[3])?,
+            url: required(f0, "url")?,
+            html_url: required(f1, "html_url")?,
+            assets_url: required(f2, "assets_url")?,
+            upload_url: required(f3, "upload_url")?,
             tarball_url: f4.flatten(),
             zipball_url: f5.flatten(),
-            id: required(f6, NAMES[6])?,
-            node_id: required(f7, NAMES[7])?,
-            tag_name: required(f8, NAMES[8])?,
-            target_commitish: required(f9, NAMES[9])?,
+            id: required(f6, "id")?,
+            node_id: required(f7, "node_id")?,
+            tag_name: required(f8, "tag_name")?,
+            target_commitish: required(f9, "target_commitish")?,
             name: f10.flatten(),
             body: f11.flatten(),
-            draft: required(f12, NAMES[12])?,
-            prerelease: required(f13, NAMES[13])?,
+            draft: required(f12, "draft")?,
+            prerelease: required(f13, "prerelease")?,
             immutable: f14.flatten(),
-            created_at: required(f15, NAMES[15])?,
+            created_at: required(f15, "created_at")?,
             published_at: f16.flatten(),
             updated_at: f17.flatten(),
-            author: required(f18, NAMES[18])?,
-            assets: required(f19, NAMES[19])?,
+            author: required(f18, "author")?,
+            assets: required(f19, "assets")?,
             body_html: f20.flatten(),
             body_text: f21.flatten(),
             mentions_count: f22.flatten(),
@@ -2091,22 +2063,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for WatchEvent {
     const NAME: &'static str = "WatchEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["action"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "action" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "action")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(WatchEvent {
-            action: required(f0, NAMES[0])?,
+            action: required(f0, "action")?,
         })
     }
 }
@@ -2138,20 +2109,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for Feed {
     const NAME: &'static str = "Feed";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "timeline_url",
-            "user_url",
-            "current_user_public_url",
-            "current_user_url",
-            "current_user_actor_url",
-            "current_user_organization_url",
-            "current_user_organization_urls",
-            "security_advisories_url",
-            "repository_discussions_url",
-            "repository_discussions_category_url",
-            "_links",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "timeline_url" => 0,
+                "user_url" => 1,
+                "current_user_public_url" => 2,
+                "current_user_url" => 3,
+                "current_user_actor_url" => 4,
+                "current_user_organization_url" => 5,
+                "current_user_organization_urls" => 6,
+                "security_advisories_url" => 7,
+                "repository_discussions_url" => 8,
+                "repository_discussions_category_url" => 9,
+                "_links" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
@@ -2163,30 +2136,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for Feed {
         let mut f8: Option<Option<String>> = None;
         let mut f9: Option<Option<String>> = None;
         let mut f10: Option<FeedLinks> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "timeline_url")?,
+                1 => put(&mut f1, &mut map, "user_url")?,
+                2 => put(&mut f2, &mut map, "current_user_public_url")?,
+                3 => put(&mut f3, &mut map, "current_user_url")?,
+                4 => put(&mut f4, &mut map, "current_user_actor_url")?,
+                5 => put(&mut f5, &mut map, "current_user_organization_url")?,
+                6 => put(&mut f6, &mut map, "current_user_organization_urls")?,
+                7 => put(&mut f7, &mut map, "security_advisories_url")?,
+                8 => put(&mut f8, &mut map, "repository_discussions_url")?,
+                9 => put(&mut f9, &mut map, "repository_discussions_category_url")?,
+                10 => put(&mut f10, &mut map, "_links")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Feed {
-            timeline_url: required(f0, NAMES[0])?,
-            user_url: required(f1, NAMES[1])?,
+            timeline_url: required(f0, "timeline_url")?,
+            user_url: required(f1, "user_url")?,
             current_user_public_url: f2.flatten(),
             current_user_url: f3.flatten(),
             current_user_actor_url: f4.flatten(),
@@ -2195,7 +2163,7 @@ impl<'de> crate::runtime::de::FromMap<'de> for Feed {
             security_advisories_url: f7.flatten(),
             repository_discussions_url: f8.flatten(),
             repository_discussions_category_url: f9.flatten(),
-            links: required(f10, NAMES[10])?,
+            links: required(f10, "_links")?,
         })
     }
 }
@@ -2232,19 +2200,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for FeedLinks {
     const NAME: &'static str = "FeedLinks";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "timeline",
-            "user",
-            "security_advisories",
-            "current_user",
-            "current_user_public",
-            "current_user_actor",
-            "current_user_organization",
-            "current_user_organizations",
-            "repository_discussions",
-            "repository_discussions_category",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "timeline" => 0,
+                "user" => 1,
+                "security_advisories" => 2,
+                "current_user" => 3,
+                "current_user_public" => 4,
+                "current_user_actor" => 5,
+                "current_user_organization" => 6,
+                "current_user_organizations" => 7,
+                "repository_discussions" => 8,
+                "repository_discussions_category" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<LinkWithType> = None;
         let mut f1: Option<LinkWithType> = None;
         let mut f2: Option<Option<LinkWithType>> = None;
@@ -2255,29 +2225,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for FeedLinks {
         let mut f7: Option<Option<Vec<LinkWithType>>> = None;
         let mut f8: Option<Option<LinkWithType>> = None;
         let mut f9: Option<Option<LinkWithType>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "timeline")?,
+                1 => put(&mut f1, &mut map, "user")?,
+                2 => put(&mut f2, &mut map, "security_advisories")?,
+                3 => put(&mut f3, &mut map, "current_user")?,
+                4 => put(&mut f4, &mut map, "current_user_public")?,
+                5 => put(&mut f5, &mut map, "current_user_actor")?,
+                6 => put(&mut f6, &mut map, "current_user_organization")?,
+                7 => put(&mut f7, &mut map, "current_user_organizations")?,
+                8 => put(&mut f8, &mut map, "repository_discussions")?,
+                9 => put(&mut f9, &mut map, "repository_discussions_category")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(FeedLinks {
-            timeline: required(f0, NAMES[0])?,
-            user: required(f1, NAMES[1])?,
+            timeline: required(f0, "timeline")?,
+            user: required(f1, "user")?,
             security_advisories: f2.flatten(),
             current_user: f3.flatten(),
             current_user_public: f4.flatten(),
@@ -2306,25 +2271,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for LinkWithType {
     const NAME: &'static str = "LinkWithType";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["href", "type"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "href" => 0,
+                "type" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "href")?,
+                1 => put(&mut f1, &mut map, "type")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(LinkWithType {
-            href: required(f0, NAMES[0])?,
-            r#type: required(f1, NAMES[1])?,
+            href: required(f0, "href")?,
+            r#type: required(f1, "type")?,
         })
     }
 }
@@ -2335,7 +2300,7 @@ impl<'de> crate::runtime::de::FromMap<'de> for LinkWithType {
 pub struct Thread {
     pub id: String,
     /// Minimal Repository
-    pub repository: MinimalRepository,
+    pub repository: Box<MinimalRepository>,
     pub subject: ThreadSubject,
     pub reason: String,
     pub unread: bool,
@@ -2353,20 +2318,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for Thread {
     const NAME: &'static str = "Thread";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "repository",
-            "subject",
-            "reason",
-            "unread",
-            "updated_at",
-            "last_read_at",
-            "url",
-            "subscription_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "repository" => 1,
+                "subject" => 2,
+                "reason" => 3,
+                "unread" => 4,
+                "updated_at" => 5,
+                "last_read_at" => 6,
+                "url" => 7,
+                "subscription_url" => 8,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
-        let mut f1: Option<MinimalRepository> = None;
+        let mut f1: Option<Box<MinimalRepository>> = None;
         let mut f2: Option<ThreadSubject> = None;
         let mut f3: Option<String> = None;
         let mut f4: Option<bool> = None;
@@ -2374,35 +2341,30 @@ impl<'de> crate::runtime::de::FromMap<'de> for Thread {
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
         let mut f8: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "repository")?,
+                2 => put(&mut f2, &mut map, "subject")?,
+                3 => put(&mut f3, &mut map, "reason")?,
+                4 => put(&mut f4, &mut map, "unread")?,
+                5 => put(&mut f5, &mut map, "updated_at")?,
+                6 => put(&mut f6, &mut map, "last_read_at")?,
+                7 => put(&mut f7, &mut map, "url")?,
+                8 => put(&mut f8, &mut map, "subscription_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Thread {
-            id: required(f0, NAMES[0])?,
-            repository: required(f1, NAMES[1])?,
-            subject: required(f2, NAMES[2])?,
-            reason: required(f3, NAMES[3])?,
-            unread: required(f4, NAMES[4])?,
-            updated_at: required(f5, NAMES[5])?,
+            id: required(f0, "id")?,
+            repository: required(f1, "repository")?,
+            subject: required(f2, "subject")?,
+            reason: required(f3, "reason")?,
+            unread: required(f4, "unread")?,
+            updated_at: required(f5, "updated_at")?,
             last_read_at: f6.flatten(),
-            url: required(f7, NAMES[7])?,
-            subscription_url: required(f8, NAMES[8])?,
+            url: required(f7, "url")?,
+            subscription_url: required(f8, "subscription_url")?,
         })
     }
 }
@@ -2424,31 +2386,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for ThreadSubject {
     const NAME: &'static str = "ThreadSubject";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["title", "url", "latest_comment_url", "type"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "title" => 0,
+                "url" => 1,
+                "latest_comment_url" => 2,
+                "type" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "title")?,
+                1 => put(&mut f1, &mut map, "url")?,
+                2 => put(&mut f2, &mut map, "latest_comment_url")?,
+                3 => put(&mut f3, &mut map, "type")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ThreadSubject {
-            title: required(f0, NAMES[0])?,
-            url: required(f1, NAMES[1])?,
-            latest_comment_url: required(f2, NAMES[2])?,
-            r#type: required(f3, NAMES[3])?,
+            title: required(f0, "title")?,
+            url: required(f1, "url")?,
+            latest_comment_url: required(f2, "latest_comment_url")?,
+            r#type: required(f3, "type")?,
         })
     }
 }
@@ -2506,16 +2470,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for ThreadSubscription {
     const NAME: &'static str = "ThreadSubscription";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "subscribed",
-            "ignored",
-            "reason",
-            "created_at",
-            "url",
-            "thread_url",
-            "repository_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "subscribed" => 0,
+                "ignored" => 1,
+                "reason" => 2,
+                "created_at" => 3,
+                "url" => 4,
+                "thread_url" => 5,
+                "repository_url" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<bool> = None;
         let mut f1: Option<bool> = None;
         let mut f2: Option<Option<String>> = None;
@@ -2523,29 +2489,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for ThreadSubscription {
         let mut f4: Option<String> = None;
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "subscribed")?,
+                1 => put(&mut f1, &mut map, "ignored")?,
+                2 => put(&mut f2, &mut map, "reason")?,
+                3 => put(&mut f3, &mut map, "created_at")?,
+                4 => put(&mut f4, &mut map, "url")?,
+                5 => put(&mut f5, &mut map, "thread_url")?,
+                6 => put(&mut f6, &mut map, "repository_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ThreadSubscription {
-            subscribed: required(f0, NAMES[0])?,
-            ignored: required(f1, NAMES[1])?,
+            subscribed: required(f0, "subscribed")?,
+            ignored: required(f1, "ignored")?,
             reason: f2.flatten(),
             created_at: f3.flatten(),
-            url: required(f4, NAMES[4])?,
+            url: required(f4, "url")?,
             thread_url: f5.flatten(),
             repository_url: f6.flatten(),
         })
@@ -2624,24 +2585,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for Stargazer {
     const NAME: &'static str = "Stargazer";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["starred_at", "user"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "starred_at" => 0,
+                "user" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<crate::Timestamp> = None;
         let mut f1: Option<Option<SimpleUser>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "starred_at")?,
+                1 => put(&mut f1, &mut map, "user")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Stargazer {
-            starred_at: required(f0, NAMES[0])?,
+            starred_at: required(f0, "starred_at")?,
             user: f1.flatten(),
         })
     }
@@ -2682,22 +2643,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActivityGetStargazerCountForRepoR
     const NAME: &'static str = "ActivityGetStargazerCountForRepoResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["count"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "count" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "count")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActivityGetStargazerCountForRepoResponse {
-            count: required(f0, NAMES[0])?,
+            count: required(f0, "count")?,
         })
     }
 }
@@ -2724,44 +2684,41 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositorySubscription {
     const NAME: &'static str = "RepositorySubscription";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "subscribed",
-            "ignored",
-            "reason",
-            "created_at",
-            "url",
-            "repository_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "subscribed" => 0,
+                "ignored" => 1,
+                "reason" => 2,
+                "created_at" => 3,
+                "url" => 4,
+                "repository_url" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<bool> = None;
         let mut f1: Option<bool> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<crate::Timestamp> = None;
         let mut f4: Option<String> = None;
         let mut f5: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "subscribed")?,
+                1 => put(&mut f1, &mut map, "ignored")?,
+                2 => put(&mut f2, &mut map, "reason")?,
+                3 => put(&mut f3, &mut map, "created_at")?,
+                4 => put(&mut f4, &mut map, "url")?,
+                5 => put(&mut f5, &mut map, "repository_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositorySubscription {
-            subscribed: required(f0, NAMES[0])?,
-            ignored: required(f1, NAMES[1])?,
+            subscribed: required(f0, "subscribed")?,
+            ignored: required(f1, "ignored")?,
             reason: f2.flatten(),
-            created_at: required(f3, NAMES[3])?,
-            url: required(f4, NAMES[4])?,
-            repository_url: required(f5, NAMES[5])?,
+            created_at: required(f3, "created_at")?,
+            url: required(f4, "url")?,
+            repository_url: required(f5, "repository_url")?,
         })
     }
 }
@@ -2804,7 +2761,7 @@ impl ActivitySetRepoSubscriptionRequest {
 pub struct StarredRepository {
     pub starred_at: crate::Timestamp,
     /// A repository on GitHub.
-    pub repo: Repository,
+    pub repo: Box<Repository>,
 }
 impl<'de> serde::Deserialize<'de> for StarredRepository {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -2815,25 +2772,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for StarredRepository {
     const NAME: &'static str = "StarredRepository";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["starred_at", "repo"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "starred_at" => 0,
+                "repo" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<crate::Timestamp> = None;
-        let mut f1: Option<Repository> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        let mut f1: Option<Box<Repository>> = None;
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "starred_at")?,
+                1 => put(&mut f1, &mut map, "repo")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(StarredRepository {
-            starred_at: required(f0, NAMES[0])?,
-            repo: required(f1, NAMES[1])?,
+            starred_at: required(f0, "starred_at")?,
+            repo: required(f1, "repo")?,
         })
     }
 }

@@ -26,26 +26,27 @@ impl<'de> crate::runtime::de::FromMap<'de> for AgentTasksListTasksForRepoRespons
     const NAME: &'static str = "AgentTasksListTasksForRepoResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["tasks", "total_active_count", "total_archived_count"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "tasks" => 0,
+                "total_active_count" => 1,
+                "total_archived_count" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Vec<AgentTasksListTasksForRepoResponseTasksItem>> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "tasks")?,
+                1 => put(&mut f1, &mut map, "total_active_count")?,
+                2 => put(&mut f2, &mut map, "total_archived_count")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(AgentTasksListTasksForRepoResponse {
-            tasks: required(f0, NAMES[0])?,
+            tasks: required(f0, "tasks")?,
             total_active_count: f1.flatten(),
             total_archived_count: f2.flatten(),
         })
@@ -100,25 +101,27 @@ for AgentTasksListTasksForRepoResponseTasksItem {
     const NAME: &'static str = "AgentTasksListTasksForRepoResponseTasksItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "url",
-            "html_url",
-            "name",
-            "creator",
-            "creator_type",
-            "user_collaborators",
-            "owner",
-            "repository",
-            "state",
-            "session_count",
-            "artifacts",
-            "archived_at",
-            "updated_at",
-            "created_at",
-            "custom_agent",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "url" => 1,
+                "html_url" => 2,
+                "name" => 3,
+                "creator" => 4,
+                "creator_type" => 5,
+                "user_collaborators" => 6,
+                "owner" => 7,
+                "repository" => 8,
+                "state" => 9,
+                "session_count" => 10,
+                "artifacts" => 11,
+                "archived_at" => 12,
+                "updated_at" => 13,
+                "created_at" => 14,
+                "custom_agent" => 15,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -145,34 +148,29 @@ for AgentTasksListTasksForRepoResponseTasksItem {
         let mut f15: Option<
             Option<AgentTasksListTasksForRepoResponseTasksItemCustomAgent>,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "url")?,
+                2 => put(&mut f2, &mut map, "html_url")?,
+                3 => put(&mut f3, &mut map, "name")?,
+                4 => put(&mut f4, &mut map, "creator")?,
+                5 => put(&mut f5, &mut map, "creator_type")?,
+                6 => put(&mut f6, &mut map, "user_collaborators")?,
+                7 => put(&mut f7, &mut map, "owner")?,
+                8 => put(&mut f8, &mut map, "repository")?,
+                9 => put(&mut f9, &mut map, "state")?,
+                10 => put(&mut f10, &mut map, "session_count")?,
+                11 => put(&mut f11, &mut map, "artifacts")?,
+                12 => put(&mut f12, &mut map, "archived_at")?,
+                13 => put(&mut f13, &mut map, "updated_at")?,
+                14 => put(&mut f14, &mut map, "created_at")?,
+                15 => put(&mut f15, &mut map, "custom_agent")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(AgentTasksListTasksForRepoResponseTasksItem {
-            id: required(f0, NAMES[0])?,
+            id: required(f0, "id")?,
             url: f1.flatten(),
             html_url: f2.flatten(),
             name: f3.flatten(),
@@ -181,12 +179,12 @@ for AgentTasksListTasksForRepoResponseTasksItem {
             user_collaborators: f6.flatten(),
             owner: f7.flatten(),
             repository: f8.flatten(),
-            state: required(f9, NAMES[9])?,
+            state: required(f9, "state")?,
             session_count: f10.flatten(),
             artifacts: f11.flatten(),
             archived_at: f12.flatten(),
             updated_at: f13.flatten(),
-            created_at: required(f14, NAMES[14])?,
+            created_at: required(f14, "created_at")?,
             custom_agent: f15.flatten(),
         })
     }
@@ -243,8 +241,14 @@ for AgentTasksListTasksForRepoResponseTasksItemArtifactsItem {
     const NAME: &'static str = "AgentTasksListTasksForRepoResponseTasksItemArtifactsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["provider", "type", "data"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "provider" => 0,
+                "type" => 1,
+                "data" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<
             AgentTasksListTasksForRepoResponseTasksItemArtifactsItemProvider,
         > = None;
@@ -254,23 +258,18 @@ for AgentTasksListTasksForRepoResponseTasksItemArtifactsItem {
         let mut f2: Option<
             AgentTasksListTasksForRepoResponseTasksItemArtifactsItemData,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "provider")?,
+                1 => put(&mut f1, &mut map, "type")?,
+                2 => put(&mut f2, &mut map, "data")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(AgentTasksListTasksForRepoResponseTasksItemArtifactsItem {
-            provider: required(f0, NAMES[0])?,
-            r#type: required(f1, NAMES[1])?,
-            data: required(f2, NAMES[2])?,
+            provider: required(f0, "provider")?,
+            r#type: required(f1, "type")?,
+            data: required(f2, "data")?,
         })
     }
 }
@@ -334,24 +333,24 @@ for AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant0 {
     const NAME: &'static str = "AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant0";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "global_id"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "global_id" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "global_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant0 {
-            id: required(f0, NAMES[0])?,
+            id: required(f0, "id")?,
             global_id: f1.flatten(),
         })
     }
@@ -377,25 +376,25 @@ for AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant1 {
     const NAME: &'static str = "AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant1";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["head_ref", "base_ref"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "head_ref" => 0,
+                "base_ref" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "head_ref")?,
+                1 => put(&mut f1, &mut map, "base_ref")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant1 {
-            head_ref: required(f0, NAMES[0])?,
-            base_ref: required(f1, NAMES[1])?,
+            head_ref: required(f0, "head_ref")?,
+            base_ref: required(f1, "base_ref")?,
         })
     }
 }
@@ -418,17 +417,16 @@ for AgentTasksListTasksForRepoResponseTasksItemCustomAgent {
     const NAME: &'static str = "AgentTasksListTasksForRepoResponseTasksItemCustomAgent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["id"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "id")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -461,28 +459,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for AgentTasksListTasksForRepoError40
     const NAME: &'static str = "AgentTasksListTasksForRepoError400";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["message", "errors", "documentation_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "message" => 0,
+                "errors" => 1,
+                "documentation_url" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<Vec<AgentTasksListTasksForRepoError400ErrorsItem>>> = None;
         let mut f2: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "message")?,
+                1 => put(&mut f1, &mut map, "errors")?,
+                2 => put(&mut f2, &mut map, "documentation_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(AgentTasksListTasksForRepoError400 {
-            message: required(f0, NAMES[0])?,
+            message: required(f0, "message")?,
             errors: f1.flatten(),
-            documentation_url: required(f2, NAMES[2])?,
+            documentation_url: required(f2, "documentation_url")?,
         })
     }
 }
@@ -506,24 +505,24 @@ for AgentTasksListTasksForRepoError400ErrorsItem {
     const NAME: &'static str = "AgentTasksListTasksForRepoError400ErrorsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["code", "message"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "code" => 0,
+                "message" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<AgentTasksListTasksForRepoError400ErrorsItemCode> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "code")?,
+                1 => put(&mut f1, &mut map, "message")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(AgentTasksListTasksForRepoError400ErrorsItem {
-            code: required(f0, NAMES[0])?,
+            code: required(f0, "code")?,
             message: f1.flatten(),
         })
     }
@@ -652,26 +651,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for AgentTasksGetTaskByRepoAndIdRespo
     const NAME: &'static str = "AgentTasksGetTaskByRepoAndIdResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "url",
-            "html_url",
-            "name",
-            "creator",
-            "creator_type",
-            "user_collaborators",
-            "owner",
-            "repository",
-            "state",
-            "session_count",
-            "artifacts",
-            "archived_at",
-            "updated_at",
-            "created_at",
-            "custom_agent",
-            "sessions",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "url" => 1,
+                "html_url" => 2,
+                "name" => 3,
+                "creator" => 4,
+                "creator_type" => 5,
+                "user_collaborators" => 6,
+                "owner" => 7,
+                "repository" => 8,
+                "state" => 9,
+                "session_count" => 10,
+                "artifacts" => 11,
+                "archived_at" => 12,
+                "updated_at" => 13,
+                "created_at" => 14,
+                "custom_agent" => 15,
+                "sessions" => 16,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -701,35 +702,30 @@ impl<'de> crate::runtime::de::FromMap<'de> for AgentTasksGetTaskByRepoAndIdRespo
         let mut f16: Option<
             Option<Vec<AgentTasksGetTaskByRepoAndIdResponseSessionsItem>>,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "url")?,
+                2 => put(&mut f2, &mut map, "html_url")?,
+                3 => put(&mut f3, &mut map, "name")?,
+                4 => put(&mut f4, &mut map, "creator")?,
+                5 => put(&mut f5, &mut map, "creator_type")?,
+                6 => put(&mut f6, &mut map, "user_collaborators")?,
+                7 => put(&mut f7, &mut map, "owner")?,
+                8 => put(&mut f8, &mut map, "repository")?,
+                9 => put(&mut f9, &mut map, "state")?,
+                10 => put(&mut f10, &mut map, "session_count")?,
+                11 => put(&mut f11, &mut map, "artifacts")?,
+                12 => put(&mut f12, &mut map, "archived_at")?,
+                13 => put(&mut f13, &mut map, "updated_at")?,
+                14 => put(&mut f14, &mut map, "created_at")?,
+                15 => put(&mut f15, &mut map, "custom_agent")?,
+                16 => put(&mut f16, &mut map, "sessions")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(AgentTasksGetTaskByRepoAndIdResponse {
-            id: required(f0, NAMES[0])?,
+            id: required(f0, "id")?,
             url: f1.flatten(),
             html_url: f2.flatten(),
             name: f3.flatten(),
@@ -738,12 +734,12 @@ impl<'de> crate::runtime::de::FromMap<'de> for AgentTasksGetTaskByRepoAndIdRespo
             user_collaborators: f6.flatten(),
             owner: f7.flatten(),
             repository: f8.flatten(),
-            state: required(f9, NAMES[9])?,
+            state: required(f9, "state")?,
             session_count: f10.flatten(),
             artifacts: f11.flatten(),
             archived_at: f12.flatten(),
             updated_at: f13.flatten(),
-            created_at: required(f14, NAMES[14])?,
+            created_at: required(f14, "created_at")?,
             custom_agent: f15.flatten(),
             sessions: f16.flatten(),
         })
@@ -797,25 +793,27 @@ for AgentTasksGetTaskByRepoAndIdResponseSessionsItem {
     const NAME: &'static str = "AgentTasksGetTaskByRepoAndIdResponseSessionsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "name",
-            "user",
-            "owner",
-            "repository",
-            "task_id",
-            "state",
-            "created_at",
-            "updated_at",
-            "completed_at",
-            "prompt",
-            "head_ref",
-            "base_ref",
-            "model",
-            "usage",
-            "error",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "user" => 2,
+                "owner" => 3,
+                "repository" => 4,
+                "task_id" => 5,
+                "state" => 6,
+                "created_at" => 7,
+                "updated_at" => 8,
+                "completed_at" => 9,
+                "prompt" => 10,
+                "head_ref" => 11,
+                "base_ref" => 12,
+                "model" => 13,
+                "usage" => 14,
+                "error" => 15,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<
@@ -842,41 +840,36 @@ for AgentTasksGetTaskByRepoAndIdResponseSessionsItem {
         let mut f15: Option<
             Option<AgentTasksGetTaskByRepoAndIdResponseSessionsItemError>,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "user")?,
+                3 => put(&mut f3, &mut map, "owner")?,
+                4 => put(&mut f4, &mut map, "repository")?,
+                5 => put(&mut f5, &mut map, "task_id")?,
+                6 => put(&mut f6, &mut map, "state")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "updated_at")?,
+                9 => put(&mut f9, &mut map, "completed_at")?,
+                10 => put(&mut f10, &mut map, "prompt")?,
+                11 => put(&mut f11, &mut map, "head_ref")?,
+                12 => put(&mut f12, &mut map, "base_ref")?,
+                13 => put(&mut f13, &mut map, "model")?,
+                14 => put(&mut f14, &mut map, "usage")?,
+                15 => put(&mut f15, &mut map, "error")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(AgentTasksGetTaskByRepoAndIdResponseSessionsItem {
-            id: required(f0, NAMES[0])?,
+            id: required(f0, "id")?,
             name: f1.flatten(),
             user: f2.flatten(),
             owner: f3.flatten(),
             repository: f4.flatten(),
             task_id: f5.flatten(),
-            state: required(f6, NAMES[6])?,
-            created_at: required(f7, NAMES[7])?,
+            state: required(f6, "state")?,
+            created_at: required(f7, "created_at")?,
             updated_at: f8.flatten(),
             completed_at: f9.flatten(),
             prompt: f10.flatten(),
@@ -909,25 +902,25 @@ for AgentTasksGetTaskByRepoAndIdResponseSessionsItemUsage {
     const NAME: &'static str = "AgentTasksGetTaskByRepoAndIdResponseSessionsItemUsage";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type", "amount"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "amount" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<AgentTasksGetTaskByRepoAndIdResponseSessionsItemUsageType> = None;
         let mut f1: Option<f64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "amount")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(AgentTasksGetTaskByRepoAndIdResponseSessionsItemUsage {
-            r#type: required(f0, NAMES[0])?,
-            amount: required(f1, NAMES[1])?,
+            r#type: required(f0, "type")?,
+            amount: required(f1, "amount")?,
         })
     }
 }

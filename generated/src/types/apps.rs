@@ -39,26 +39,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for AppsCreateFromManifestResponse {
     const NAME: &'static str = "AppsCreateFromManifestResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "slug",
-            "node_id",
-            "client_id",
-            "owner",
-            "name",
-            "description",
-            "external_url",
-            "html_url",
-            "created_at",
-            "updated_at",
-            "permissions",
-            "events",
-            "installations_count",
-            "client_secret",
-            "webhook_secret",
-            "pem",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "slug" => 1,
+                "node_id" => 2,
+                "client_id" => 3,
+                "owner" => 4,
+                "name" => 5,
+                "description" => 6,
+                "external_url" => 7,
+                "html_url" => 8,
+                "created_at" => 9,
+                "updated_at" => 10,
+                "permissions" => 11,
+                "events" => 12,
+                "installations_count" => 13,
+                "client_secret" => 14,
+                "webhook_secret" => 15,
+                "pem" => 16,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<String> = None;
@@ -76,51 +78,46 @@ impl<'de> crate::runtime::de::FromMap<'de> for AppsCreateFromManifestResponse {
         let mut f14: Option<String> = None;
         let mut f15: Option<Option<String>> = None;
         let mut f16: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "slug")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "client_id")?,
+                4 => put(&mut f4, &mut map, "owner")?,
+                5 => put(&mut f5, &mut map, "name")?,
+                6 => put(&mut f6, &mut map, "description")?,
+                7 => put(&mut f7, &mut map, "external_url")?,
+                8 => put(&mut f8, &mut map, "html_url")?,
+                9 => put(&mut f9, &mut map, "created_at")?,
+                10 => put(&mut f10, &mut map, "updated_at")?,
+                11 => put(&mut f11, &mut map, "permissions")?,
+                12 => put(&mut f12, &mut map, "events")?,
+                13 => put(&mut f13, &mut map, "installations_count")?,
+                14 => put(&mut f14, &mut map, "client_secret")?,
+                15 => put(&mut f15, &mut map, "webhook_secret")?,
+                16 => put(&mut f16, &mut map, "pem")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(AppsCreateFromManifestResponse {
-            id: required(f0, NAMES[0])?,
+            id: required(f0, "id")?,
             slug: f1.flatten(),
-            node_id: required(f2, NAMES[2])?,
-            client_id: required(f3, NAMES[3])?,
-            owner: required(f4, NAMES[4])?,
-            name: required(f5, NAMES[5])?,
+            node_id: required(f2, "node_id")?,
+            client_id: required(f3, "client_id")?,
+            owner: required(f4, "owner")?,
+            name: required(f5, "name")?,
             description: f6.flatten(),
-            external_url: required(f7, NAMES[7])?,
-            html_url: required(f8, NAMES[8])?,
-            created_at: required(f9, NAMES[9])?,
-            updated_at: required(f10, NAMES[10])?,
+            external_url: required(f7, "external_url")?,
+            html_url: required(f8, "html_url")?,
+            created_at: required(f9, "created_at")?,
+            updated_at: required(f10, "updated_at")?,
             permissions: f11.flatten(),
             events: f12.flatten(),
             installations_count: f13.flatten(),
-            client_secret: required(f14, NAMES[14])?,
+            client_secret: required(f14, "client_secret")?,
             webhook_secret: f15.flatten(),
-            pem: required(f16, NAMES[16])?,
+            pem: required(f16, "pem")?,
         })
     }
 }
@@ -146,34 +143,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for IntegrationInstallationRequest {
     const NAME: &'static str = "IntegrationInstallationRequest";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "node_id", "account", "requester", "created_at"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "account" => 2,
+                "requester" => 3,
+                "created_at" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<IntegrationInstallationRequestAccount> = None;
         let mut f3: Option<SimpleUser> = None;
         let mut f4: Option<crate::Timestamp> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "account")?,
+                3 => put(&mut f3, &mut map, "requester")?,
+                4 => put(&mut f4, &mut map, "created_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(IntegrationInstallationRequest {
-            id: required(f0, NAMES[0])?,
+            id: required(f0, "id")?,
             node_id: f1.flatten(),
-            account: required(f2, NAMES[2])?,
-            requester: required(f3, NAMES[3])?,
-            created_at: required(f4, NAMES[4])?,
+            account: required(f2, "account")?,
+            requester: required(f3, "requester")?,
+            created_at: required(f4, "created_at")?,
         })
     }
 }
@@ -195,7 +195,7 @@ pub struct AppsListInstallationsResponseItem {
     pub target_id: i64,
     pub target_type: String,
     /// The permissions granted to the user access token.
-    pub permissions: AppsListInstallationsResponseItemPermissions,
+    pub permissions: Box<AppsListInstallationsResponseItemPermissions>,
     pub events: Vec<String>,
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
@@ -217,29 +217,31 @@ impl<'de> crate::runtime::de::FromMap<'de> for AppsListInstallationsResponseItem
     const NAME: &'static str = "AppsListInstallationsResponseItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "account",
-            "repository_selection",
-            "access_tokens_url",
-            "repositories_url",
-            "html_url",
-            "app_id",
-            "target_id",
-            "target_type",
-            "permissions",
-            "events",
-            "created_at",
-            "updated_at",
-            "single_file_name",
-            "has_multiple_single_files",
-            "single_file_paths",
-            "app_slug",
-            "suspended_by",
-            "suspended_at",
-            "contact_email",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "account" => 1,
+                "repository_selection" => 2,
+                "access_tokens_url" => 3,
+                "repositories_url" => 4,
+                "html_url" => 5,
+                "app_id" => 6,
+                "target_id" => 7,
+                "target_type" => 8,
+                "permissions" => 9,
+                "events" => 10,
+                "created_at" => 11,
+                "updated_at" => 12,
+                "single_file_name" => 13,
+                "has_multiple_single_files" => 14,
+                "single_file_paths" => 15,
+                "app_slug" => 16,
+                "suspended_by" => 17,
+                "suspended_at" => 18,
+                "contact_email" => 19,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Option<AppsListInstallationsResponseItemAccount>> = None;
         let mut f2: Option<InstallationRepositorySelection> = None;
@@ -249,7 +251,7 @@ impl<'de> crate::runtime::de::FromMap<'de> for AppsListInstallationsResponseItem
         let mut f6: Option<i64> = None;
         let mut f7: Option<i64> = None;
         let mut f8: Option<String> = None;
-        let mut f9: Option<AppsListInstallationsResponseItemPermissions> = None;
+        let mut f9: Option<Box<AppsListInstallationsResponseItemPermissions>> = None;
         let mut f10: Option<Vec<String>> = None;
         let mut f11: Option<crate::Timestamp> = None;
         let mut f12: Option<crate::Timestamp> = None;
@@ -260,54 +262,49 @@ impl<'de> crate::runtime::de::FromMap<'de> for AppsListInstallationsResponseItem
         let mut f17: Option<Option<AppsListInstallationsResponseItemSuspendedBy>> = None;
         let mut f18: Option<Option<crate::Timestamp>> = None;
         let mut f19: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "account")?,
+                2 => put(&mut f2, &mut map, "repository_selection")?,
+                3 => put(&mut f3, &mut map, "access_tokens_url")?,
+                4 => put(&mut f4, &mut map, "repositories_url")?,
+                5 => put(&mut f5, &mut map, "html_url")?,
+                6 => put(&mut f6, &mut map, "app_id")?,
+                7 => put(&mut f7, &mut map, "target_id")?,
+                8 => put(&mut f8, &mut map, "target_type")?,
+                9 => put(&mut f9, &mut map, "permissions")?,
+                10 => put(&mut f10, &mut map, "events")?,
+                11 => put(&mut f11, &mut map, "created_at")?,
+                12 => put(&mut f12, &mut map, "updated_at")?,
+                13 => put(&mut f13, &mut map, "single_file_name")?,
+                14 => put(&mut f14, &mut map, "has_multiple_single_files")?,
+                15 => put(&mut f15, &mut map, "single_file_paths")?,
+                16 => put(&mut f16, &mut map, "app_slug")?,
+                17 => put(&mut f17, &mut map, "suspended_by")?,
+                18 => put(&mut f18, &mut map, "suspended_at")?,
+                19 => put(&mut f19, &mut map, "contact_email")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(AppsListInstallationsResponseItem {
-            id: required(f0, NAMES[0])?,
+            id: required(f0, "id")?,
             account: f1.flatten(),
-            repository_selection: required(f2, NAMES[2])?,
-            access_tokens_url: required(f3, NAMES[3])?,
-            repositories_url: required(f4, NAMES[4])?,
-            html_url: required(f5, NAMES[5])?,
-            app_id: required(f6, NAMES[6])?,
-            target_id: required(f7, NAMES[7])?,
-            target_type: required(f8, NAMES[8])?,
-            permissions: required(f9, NAMES[9])?,
-            events: required(f10, NAMES[10])?,
-            created_at: required(f11, NAMES[11])?,
-            updated_at: required(f12, NAMES[12])?,
+            repository_selection: required(f2, "repository_selection")?,
+            access_tokens_url: required(f3, "access_tokens_url")?,
+            repositories_url: required(f4, "repositories_url")?,
+            html_url: required(f5, "html_url")?,
+            app_id: required(f6, "app_id")?,
+            target_id: required(f7, "target_id")?,
+            target_type: required(f8, "target_type")?,
+            permissions: required(f9, "permissions")?,
+            events: required(f10, "events")?,
+            created_at: required(f11, "created_at")?,
+            updated_at: required(f12, "updated_at")?,
             single_file_name: f13.flatten(),
             has_multiple_single_files: f14.flatten(),
             single_file_paths: f15.flatten(),
-            app_slug: required(f16, NAMES[16])?,
+            app_slug: required(f16, "app_slug")?,
             suspended_by: f17.flatten(),
             suspended_at: f18.flatten(),
             contact_email: f19.flatten(),
@@ -357,35 +354,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for AppsListInstallationsResponseItem
     const NAME: &'static str = "AppsListInstallationsResponseItemAccount";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "name",
-            "email",
-            "login",
-            "id",
-            "node_id",
-            "avatar_url",
-            "gravatar_id",
-            "url",
-            "html_url",
-            "followers_url",
-            "following_url",
-            "gists_url",
-            "starred_url",
-            "subscriptions_url",
-            "organizations_url",
-            "repos_url",
-            "events_url",
-            "received_events_url",
-            "type",
-            "site_admin",
-            "starred_at",
-            "description",
-            "website_url",
-            "slug",
-            "created_at",
-            "updated_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "email" => 1,
+                "login" => 2,
+                "id" => 3,
+                "node_id" => 4,
+                "avatar_url" => 5,
+                "gravatar_id" => 6,
+                "url" => 7,
+                "html_url" => 8,
+                "followers_url" => 9,
+                "following_url" => 10,
+                "gists_url" => 11,
+                "starred_url" => 12,
+                "subscriptions_url" => 13,
+                "organizations_url" => 14,
+                "repos_url" => 15,
+                "events_url" => 16,
+                "received_events_url" => 17,
+                "type" => 18,
+                "site_admin" => 19,
+                "starred_at" => 20,
+                "description" => 21,
+                "website_url" => 22,
+                "slug" => 23,
+                "created_at" => 24,
+                "updated_at" => 25,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<String> = None;
@@ -412,63 +411,58 @@ impl<'de> crate::runtime::de::FromMap<'de> for AppsListInstallationsResponseItem
         let mut f23: Option<Option<String>> = None;
         let mut f24: Option<Option<crate::Timestamp>> = None;
         let mut f25: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "email")?,
+                2 => put(&mut f2, &mut map, "login")?,
+                3 => put(&mut f3, &mut map, "id")?,
+                4 => put(&mut f4, &mut map, "node_id")?,
+                5 => put(&mut f5, &mut map, "avatar_url")?,
+                6 => put(&mut f6, &mut map, "gravatar_id")?,
+                7 => put(&mut f7, &mut map, "url")?,
+                8 => put(&mut f8, &mut map, "html_url")?,
+                9 => put(&mut f9, &mut map, "followers_url")?,
+                10 => put(&mut f10, &mut map, "following_url")?,
+                11 => put(&mut f11, &mut map, "gists_url")?,
+                12 => put(&mut f12, &mut map, "starred_url")?,
+                13 => put(&mut f13, &mut map, "subscriptions_url")?,
+                14 => put(&mut f14, &mut map, "organizations_url")?,
+                15 => put(&mut f15, &mut map, "repos_url")?,
+                16 => put(&mut f16, &mut map, "events_url")?,
+                17 => put(&mut f17, &mut map, "received_events_url")?,
+                18 => put(&mut f18, &mut map, "type")?,
+                19 => put(&mut f19, &mut map, "site_admin")?,
+                20 => put(&mut f20, &mut map, "starred_at")?,
+                21 => put(&mut f21, &mut map, "description")?,
+                22 => put(&mut f22, &mut map, "website_url")?,
+                23 => put(&mut f23, &mut map, "slug")?,
+                24 => put(&mut f24, &mut map, "created_at")?,
+                25 => put(&mut f25, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(AppsListInstallationsResponseItemAccount {
             name: f0.flatten(),
             email: f1.flatten(),
-            login: required(f2, NAMES[2])?,
-            id: required(f3, NAMES[3])?,
-            node_id: required(f4, NAMES[4])?,
-            avatar_url: required(f5, NAMES[5])?,
+            login: required(f2, "login")?,
+            id: required(f3, "id")?,
+            node_id: required(f4, "node_id")?,
+            avatar_url: required(f5, "avatar_url")?,
             gravatar_id: f6.flatten(),
-            url: required(f7, NAMES[7])?,
-            html_url: required(f8, NAMES[8])?,
-            followers_url: required(f9, NAMES[9])?,
-            following_url: required(f10, NAMES[10])?,
-            gists_url: required(f11, NAMES[11])?,
-            starred_url: required(f12, NAMES[12])?,
-            subscriptions_url: required(f13, NAMES[13])?,
-            organizations_url: required(f14, NAMES[14])?,
-            repos_url: required(f15, NAMES[15])?,
-            events_url: required(f16, NAMES[16])?,
-            received_events_url: required(f17, NAMES[17])?,
-            r#type: required(f18, NAMES[18])?,
-            site_admin: required(f19, NAMES[19])?,
+            url: required(f7, "url")?,
+            html_url: required(f8, "html_url")?,
+            followers_url: required(f9, "followers_url")?,
+            following_url: required(f10, "following_url")?,
+            gists_url: required(f11, "gists_url")?,
+            starred_url: required(f12, "starred_url")?,
+            subscriptions_url: required(f13, "subscriptions_url")?,
+            organizations_url: required(f14, "organizations_url")?,
+            repos_url: required(f15, "repos_url")?,
+            events_url: required(f16, "events_url")?,
+            received_events_url: required(f17, "received_events_url")?,
+            r#type: required(f18, "type")?,
+            site_admin: required(f19, "site_admin")?,
             starred_at: f20.flatten(),
             description: f21.flatten(),
             website_url: f22.flatten(),
@@ -562,43 +556,45 @@ for AppsListInstallationsResponseItemPermissions {
     const NAME: &'static str = "AppsListInstallationsResponseItemPermissions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "actions",
-            "administration",
-            "checks",
-            "contents",
-            "deployments",
-            "environments",
-            "issues",
-            "metadata",
-            "packages",
-            "pages",
-            "pull_requests",
-            "repository_hooks",
-            "repository_projects",
-            "secret_scanning_alerts",
-            "secrets",
-            "security_events",
-            "single_file",
-            "statuses",
-            "vulnerability_alerts",
-            "workflows",
-            "members",
-            "organization_administration",
-            "organization_custom_roles",
-            "organization_announcement_banners",
-            "organization_hooks",
-            "organization_personal_access_tokens",
-            "organization_personal_access_token_requests",
-            "organization_plan",
-            "organization_projects",
-            "organization_packages",
-            "organization_secrets",
-            "organization_self_hosted_runners",
-            "organization_user_blocking",
-            "team_discussions",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "actions" => 0,
+                "administration" => 1,
+                "checks" => 2,
+                "contents" => 3,
+                "deployments" => 4,
+                "environments" => 5,
+                "issues" => 6,
+                "metadata" => 7,
+                "packages" => 8,
+                "pages" => 9,
+                "pull_requests" => 10,
+                "repository_hooks" => 11,
+                "repository_projects" => 12,
+                "secret_scanning_alerts" => 13,
+                "secrets" => 14,
+                "security_events" => 15,
+                "single_file" => 16,
+                "statuses" => 17,
+                "vulnerability_alerts" => 18,
+                "workflows" => 19,
+                "members" => 20,
+                "organization_administration" => 21,
+                "organization_custom_roles" => 22,
+                "organization_announcement_banners" => 23,
+                "organization_hooks" => 24,
+                "organization_personal_access_tokens" => 25,
+                "organization_personal_access_token_requests" => 26,
+                "organization_plan" => 27,
+                "organization_projects" => 28,
+                "organization_packages" => 29,
+                "organization_secrets" => 30,
+                "organization_self_hosted_runners" => 31,
+                "organization_user_blocking" => 32,
+                "team_discussions" => 33,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<AppPermissionsPages>> = None;
         let mut f1: Option<Option<AppPermissionsPages>> = None;
         let mut f2: Option<Option<AppPermissionsPages>> = None;
@@ -633,47 +629,48 @@ for AppsListInstallationsResponseItemPermissions {
         let mut f31: Option<Option<AppPermissionsPages>> = None;
         let mut f32: Option<Option<AppPermissionsPages>> = None;
         let mut f33: Option<Option<AppPermissionsPages>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
-                31 => put(&mut f31, &mut map, NAMES[31])?,
-                32 => put(&mut f32, &mut map, NAMES[32])?,
-                33 => put(&mut f33, &mut map, NAMES[33])?,
+                0 => put(&mut f0, &mut map, "actions")?,
+                1 => put(&mut f1, &mut map, "administration")?,
+                2 => put(&mut f2, &mut map, "checks")?,
+                3 => put(&mut f3, &mut map, "contents")?,
+                4 => put(&mut f4, &mut map, "deployments")?,
+                5 => put(&mut f5, &mut map, "environments")?,
+                6 => put(&mut f6, &mut map, "issues")?,
+                7 => put(&mut f7, &mut map, "metadata")?,
+                8 => put(&mut f8, &mut map, "packages")?,
+                9 => put(&mut f9, &mut map, "pages")?,
+                10 => put(&mut f10, &mut map, "pull_requests")?,
+                11 => put(&mut f11, &mut map, "repository_hooks")?,
+                12 => put(&mut f12, &mut map, "repository_projects")?,
+                13 => put(&mut f13, &mut map, "secret_scanning_alerts")?,
+                14 => put(&mut f14, &mut map, "secrets")?,
+                15 => put(&mut f15, &mut map, "security_events")?,
+                16 => put(&mut f16, &mut map, "single_file")?,
+                17 => put(&mut f17, &mut map, "statuses")?,
+                18 => put(&mut f18, &mut map, "vulnerability_alerts")?,
+                19 => put(&mut f19, &mut map, "workflows")?,
+                20 => put(&mut f20, &mut map, "members")?,
+                21 => put(&mut f21, &mut map, "organization_administration")?,
+                22 => put(&mut f22, &mut map, "organization_custom_roles")?,
+                23 => put(&mut f23, &mut map, "organization_announcement_banners")?,
+                24 => put(&mut f24, &mut map, "organization_hooks")?,
+                25 => put(&mut f25, &mut map, "organization_personal_access_tokens")?,
+                26 => {
+                    put(
+                        &mut f26,
+                        &mut map,
+                        "organization_personal_access_token_requests",
+                    )?
+                }
+                27 => put(&mut f27, &mut map, "organization_plan")?,
+                28 => put(&mut f28, &mut map, "organization_projects")?,
+                29 => put(&mut f29, &mut map, "organization_packages")?,
+                30 => put(&mut f30, &mut map, "organization_secrets")?,
+                31 => put(&mut f31, &mut map, "organization_self_hosted_runners")?,
+                32 => put(&mut f32, &mut map, "organization_user_blocking")?,
+                33 => put(&mut f33, &mut map, "team_discussions")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -752,30 +749,32 @@ for AppsListInstallationsResponseItemSuspendedBy {
     const NAME: &'static str = "AppsListInstallationsResponseItemSuspendedBy";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "name",
-            "email",
-            "login",
-            "id",
-            "node_id",
-            "avatar_url",
-            "gravatar_id",
-            "url",
-            "html_url",
-            "followers_url",
-            "following_url",
-            "gists_url",
-            "starred_url",
-            "subscriptions_url",
-            "organizations_url",
-            "repos_url",
-            "events_url",
-            "received_events_url",
-            "type",
-            "site_admin",
-            "starred_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "email" => 1,
+                "login" => 2,
+                "id" => 3,
+                "node_id" => 4,
+                "avatar_url" => 5,
+                "gravatar_id" => 6,
+                "url" => 7,
+                "html_url" => 8,
+                "followers_url" => 9,
+                "following_url" => 10,
+                "gists_url" => 11,
+                "starred_url" => 12,
+                "subscriptions_url" => 13,
+                "organizations_url" => 14,
+                "repos_url" => 15,
+                "events_url" => 16,
+                "received_events_url" => 17,
+                "type" => 18,
+                "site_admin" => 19,
+                "starred_at" => 20,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<String> = None;
@@ -797,58 +796,53 @@ for AppsListInstallationsResponseItemSuspendedBy {
         let mut f18: Option<String> = None;
         let mut f19: Option<bool> = None;
         let mut f20: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "email")?,
+                2 => put(&mut f2, &mut map, "login")?,
+                3 => put(&mut f3, &mut map, "id")?,
+                4 => put(&mut f4, &mut map, "node_id")?,
+                5 => put(&mut f5, &mut map, "avatar_url")?,
+                6 => put(&mut f6, &mut map, "gravatar_id")?,
+                7 => put(&mut f7, &mut map, "url")?,
+                8 => put(&mut f8, &mut map, "html_url")?,
+                9 => put(&mut f9, &mut map, "followers_url")?,
+                10 => put(&mut f10, &mut map, "following_url")?,
+                11 => put(&mut f11, &mut map, "gists_url")?,
+                12 => put(&mut f12, &mut map, "starred_url")?,
+                13 => put(&mut f13, &mut map, "subscriptions_url")?,
+                14 => put(&mut f14, &mut map, "organizations_url")?,
+                15 => put(&mut f15, &mut map, "repos_url")?,
+                16 => put(&mut f16, &mut map, "events_url")?,
+                17 => put(&mut f17, &mut map, "received_events_url")?,
+                18 => put(&mut f18, &mut map, "type")?,
+                19 => put(&mut f19, &mut map, "site_admin")?,
+                20 => put(&mut f20, &mut map, "starred_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(AppsListInstallationsResponseItemSuspendedBy {
             name: f0.flatten(),
             email: f1.flatten(),
-            login: required(f2, NAMES[2])?,
-            id: required(f3, NAMES[3])?,
-            node_id: required(f4, NAMES[4])?,
-            avatar_url: required(f5, NAMES[5])?,
+            login: required(f2, "login")?,
+            id: required(f3, "id")?,
+            node_id: required(f4, "node_id")?,
+            avatar_url: required(f5, "avatar_url")?,
             gravatar_id: f6.flatten(),
-            url: required(f7, NAMES[7])?,
-            html_url: required(f8, NAMES[8])?,
-            followers_url: required(f9, NAMES[9])?,
-            following_url: required(f10, NAMES[10])?,
-            gists_url: required(f11, NAMES[11])?,
-            starred_url: required(f12, NAMES[12])?,
-            subscriptions_url: required(f13, NAMES[13])?,
-            organizations_url: required(f14, NAMES[14])?,
-            repos_url: required(f15, NAMES[15])?,
-            events_url: required(f16, NAMES[16])?,
-            received_events_url: required(f17, NAMES[17])?,
-            r#type: required(f18, NAMES[18])?,
-            site_admin: required(f19, NAMES[19])?,
+            url: required(f7, "url")?,
+            html_url: required(f8, "html_url")?,
+            followers_url: required(f9, "followers_url")?,
+            following_url: required(f10, "following_url")?,
+            gists_url: required(f11, "gists_url")?,
+            starred_url: required(f12, "starred_url")?,
+            subscriptions_url: required(f13, "subscriptions_url")?,
+            organizations_url: required(f14, "organizations_url")?,
+            repos_url: required(f15, "repos_url")?,
+            events_url: required(f16, "events_url")?,
+            received_events_url: required(f17, "received_events_url")?,
+            r#type: required(f18, "type")?,
+            site_admin: required(f19, "site_admin")?,
             starred_at: f20.flatten(),
         })
     }
@@ -908,7 +902,7 @@ pub struct InstallationToken {
     pub token: String,
     pub expires_at: String,
     /// The permissions granted to the fine-grained access token.
-    pub permissions: Option<AppPermissions>,
+    pub permissions: Option<Box<AppPermissions>>,
     pub repository_selection: Option<InstallationRepositorySelection>,
     pub repositories: Option<Vec<Repository>>,
     pub single_file: Option<String>,
@@ -924,46 +918,43 @@ impl<'de> crate::runtime::de::FromMap<'de> for InstallationToken {
     const NAME: &'static str = "InstallationToken";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "token",
-            "expires_at",
-            "permissions",
-            "repository_selection",
-            "repositories",
-            "single_file",
-            "has_multiple_single_files",
-            "single_file_paths",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "token" => 0,
+                "expires_at" => 1,
+                "permissions" => 2,
+                "repository_selection" => 3,
+                "repositories" => 4,
+                "single_file" => 5,
+                "has_multiple_single_files" => 6,
+                "single_file_paths" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        let mut f2: Option<Option<AppPermissions>> = None;
+        let mut f2: Option<Option<Box<AppPermissions>>> = None;
         let mut f3: Option<Option<InstallationRepositorySelection>> = None;
         let mut f4: Option<Option<Vec<Repository>>> = None;
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<bool>> = None;
         let mut f7: Option<Option<Vec<String>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "token")?,
+                1 => put(&mut f1, &mut map, "expires_at")?,
+                2 => put(&mut f2, &mut map, "permissions")?,
+                3 => put(&mut f3, &mut map, "repository_selection")?,
+                4 => put(&mut f4, &mut map, "repositories")?,
+                5 => put(&mut f5, &mut map, "single_file")?,
+                6 => put(&mut f6, &mut map, "has_multiple_single_files")?,
+                7 => put(&mut f7, &mut map, "single_file_paths")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(InstallationToken {
-            token: required(f0, NAMES[0])?,
-            expires_at: required(f1, NAMES[1])?,
+            token: required(f0, "token")?,
+            expires_at: required(f1, "expires_at")?,
             permissions: f2.flatten(),
             repository_selection: f3.flatten(),
             repositories: f4.flatten(),
@@ -1049,24 +1040,26 @@ impl<'de> crate::runtime::de::FromMap<'de> for Authorization {
     const NAME: &'static str = "Authorization";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "url",
-            "scopes",
-            "token",
-            "token_last_eight",
-            "hashed_token",
-            "app",
-            "note",
-            "note_url",
-            "updated_at",
-            "created_at",
-            "fingerprint",
-            "user",
-            "installation",
-            "expires_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "url" => 1,
+                "scopes" => 2,
+                "token" => 3,
+                "token_last_eight" => 4,
+                "hashed_token" => 5,
+                "app" => 6,
+                "note" => 7,
+                "note_url" => 8,
+                "updated_at" => 9,
+                "created_at" => 10,
+                "fingerprint" => 11,
+                "user" => 12,
+                "installation" => 13,
+                "expires_at" => 14,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<Vec<String>>> = None;
@@ -1082,43 +1075,38 @@ impl<'de> crate::runtime::de::FromMap<'de> for Authorization {
         let mut f12: Option<Option<SimpleUser>> = None;
         let mut f13: Option<Option<NullableScopedInstallation>> = None;
         let mut f14: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "url")?,
+                2 => put(&mut f2, &mut map, "scopes")?,
+                3 => put(&mut f3, &mut map, "token")?,
+                4 => put(&mut f4, &mut map, "token_last_eight")?,
+                5 => put(&mut f5, &mut map, "hashed_token")?,
+                6 => put(&mut f6, &mut map, "app")?,
+                7 => put(&mut f7, &mut map, "note")?,
+                8 => put(&mut f8, &mut map, "note_url")?,
+                9 => put(&mut f9, &mut map, "updated_at")?,
+                10 => put(&mut f10, &mut map, "created_at")?,
+                11 => put(&mut f11, &mut map, "fingerprint")?,
+                12 => put(&mut f12, &mut map, "user")?,
+                13 => put(&mut f13, &mut map, "installation")?,
+                14 => put(&mut f14, &mut map, "expires_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Authorization {
-            id: required(f0, NAMES[0])?,
-            url: required(f1, NAMES[1])?,
+            id: required(f0, "id")?,
+            url: required(f1, "url")?,
             scopes: f2.flatten(),
-            token: required(f3, NAMES[3])?,
+            token: required(f3, "token")?,
             token_last_eight: f4.flatten(),
             hashed_token: f5.flatten(),
-            app: required(f6, NAMES[6])?,
+            app: required(f6, "app")?,
             note: f7.flatten(),
             note_url: f8.flatten(),
-            updated_at: required(f9, NAMES[9])?,
-            created_at: required(f10, NAMES[10])?,
+            updated_at: required(f9, "updated_at")?,
+            created_at: required(f10, "created_at")?,
             fingerprint: f11.flatten(),
             user: f12.flatten(),
             installation: f13.flatten(),
@@ -1143,28 +1131,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for AuthorizationApp {
     const NAME: &'static str = "AuthorizationApp";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["client_id", "name", "url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "client_id" => 0,
+                "name" => 1,
+                "url" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "client_id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(AuthorizationApp {
-            client_id: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
+            client_id: required(f0, "client_id")?,
+            name: required(f1, "name")?,
+            url: required(f2, "url")?,
         })
     }
 }
@@ -1174,7 +1163,7 @@ impl<'de> crate::runtime::de::FromMap<'de> for AuthorizationApp {
 #[non_exhaustive]
 pub struct NullableScopedInstallation {
     /// The permissions granted to the fine-grained access token.
-    pub permissions: AppPermissions,
+    pub permissions: Box<AppPermissions>,
     /// Describe whether all repositories have been selected or there's a selection involved
     pub repository_selection: InstallationRepositorySelection,
     pub single_file_name: Option<String>,
@@ -1193,48 +1182,45 @@ impl<'de> crate::runtime::de::FromMap<'de> for NullableScopedInstallation {
     const NAME: &'static str = "NullableScopedInstallation";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "permissions",
-            "repository_selection",
-            "single_file_name",
-            "has_multiple_single_files",
-            "single_file_paths",
-            "repositories_url",
-            "account",
-        ];
-        let mut next = 0;
-        let mut f0: Option<AppPermissions> = None;
+        fn index(key: &str) -> usize {
+            match key {
+                "permissions" => 0,
+                "repository_selection" => 1,
+                "single_file_name" => 2,
+                "has_multiple_single_files" => 3,
+                "single_file_paths" => 4,
+                "repositories_url" => 5,
+                "account" => 6,
+                _ => usize::MAX,
+            }
+        }
+        let mut f0: Option<Box<AppPermissions>> = None;
         let mut f1: Option<InstallationRepositorySelection> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<bool>> = None;
         let mut f4: Option<Option<Vec<String>>> = None;
         let mut f5: Option<String> = None;
         let mut f6: Option<SimpleUser> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "permissions")?,
+                1 => put(&mut f1, &mut map, "repository_selection")?,
+                2 => put(&mut f2, &mut map, "single_file_name")?,
+                3 => put(&mut f3, &mut map, "has_multiple_single_files")?,
+                4 => put(&mut f4, &mut map, "single_file_paths")?,
+                5 => put(&mut f5, &mut map, "repositories_url")?,
+                6 => put(&mut f6, &mut map, "account")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(NullableScopedInstallation {
-            permissions: required(f0, NAMES[0])?,
-            repository_selection: required(f1, NAMES[1])?,
+            permissions: required(f0, "permissions")?,
+            repository_selection: required(f1, "repository_selection")?,
             single_file_name: f2.flatten(),
             has_multiple_single_files: f3.flatten(),
             single_file_paths: f4.flatten(),
-            repositories_url: required(f5, NAMES[5])?,
-            account: required(f6, NAMES[6])?,
+            repositories_url: required(f5, "repositories_url")?,
+            account: required(f6, "account")?,
         })
     }
 }
@@ -1329,29 +1315,30 @@ for AppsListReposAccessibleToInstallationResponse {
     const NAME: &'static str = "AppsListReposAccessibleToInstallationResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "repositories", "repository_selection"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "repositories" => 1,
+                "repository_selection" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<
             Vec<AppsListReposAccessibleToInstallationResponseRepositoriesItem>,
         > = None;
         let mut f2: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "repositories")?,
+                2 => put(&mut f2, &mut map, "repository_selection")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(AppsListReposAccessibleToInstallationResponse {
-            total_count: required(f0, NAMES[0])?,
-            repositories: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            repositories: required(f1, "repositories")?,
             repository_selection: f2.flatten(),
         })
     }
@@ -1518,108 +1505,110 @@ for AppsListReposAccessibleToInstallationResponseRepositoriesItem {
     const NAME: &'static str = "AppsListReposAccessibleToInstallationResponseRepositoriesItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "name",
-            "full_name",
-            "license",
-            "forks",
-            "permissions",
-            "owner",
-            "private",
-            "html_url",
-            "description",
-            "fork",
-            "url",
-            "archive_url",
-            "assignees_url",
-            "blobs_url",
-            "branches_url",
-            "collaborators_url",
-            "comments_url",
-            "commits_url",
-            "compare_url",
-            "contents_url",
-            "contributors_url",
-            "deployments_url",
-            "downloads_url",
-            "events_url",
-            "forks_url",
-            "git_commits_url",
-            "git_refs_url",
-            "git_tags_url",
-            "git_url",
-            "issue_comment_url",
-            "issue_events_url",
-            "issues_url",
-            "keys_url",
-            "labels_url",
-            "languages_url",
-            "merges_url",
-            "milestones_url",
-            "notifications_url",
-            "pulls_url",
-            "releases_url",
-            "ssh_url",
-            "stargazers_url",
-            "statuses_url",
-            "subscribers_url",
-            "subscription_url",
-            "tags_url",
-            "teams_url",
-            "trees_url",
-            "clone_url",
-            "mirror_url",
-            "hooks_url",
-            "svn_url",
-            "homepage",
-            "language",
-            "forks_count",
-            "stargazers_count",
-            "watchers_count",
-            "size",
-            "default_branch",
-            "open_issues_count",
-            "is_template",
-            "topics",
-            "has_issues",
-            "has_projects",
-            "has_wiki",
-            "has_pages",
-            "has_downloads",
-            "has_discussions",
-            "has_pull_requests",
-            "pull_request_creation_policy",
-            "archived",
-            "disabled",
-            "visibility",
-            "pushed_at",
-            "created_at",
-            "updated_at",
-            "allow_rebase_merge",
-            "temp_clone_token",
-            "allow_squash_merge",
-            "allow_auto_merge",
-            "delete_branch_on_merge",
-            "allow_update_branch",
-            "use_squash_pr_title_as_default",
-            "squash_merge_commit_title",
-            "squash_merge_commit_message",
-            "merge_commit_title",
-            "merge_commit_message",
-            "allow_merge_commit",
-            "allow_forking",
-            "web_commit_signoff_required",
-            "open_issues",
-            "watchers",
-            "master_branch",
-            "starred_at",
-            "anonymous_access_enabled",
-            "code_search_index_status",
-            "custom_properties",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "name" => 2,
+                "full_name" => 3,
+                "license" => 4,
+                "forks" => 5,
+                "permissions" => 6,
+                "owner" => 7,
+                "private" => 8,
+                "html_url" => 9,
+                "description" => 10,
+                "fork" => 11,
+                "url" => 12,
+                "archive_url" => 13,
+                "assignees_url" => 14,
+                "blobs_url" => 15,
+                "branches_url" => 16,
+                "collaborators_url" => 17,
+                "comments_url" => 18,
+                "commits_url" => 19,
+                "compare_url" => 20,
+                "contents_url" => 21,
+                "contributors_url" => 22,
+                "deployments_url" => 23,
+                "downloads_url" => 24,
+                "events_url" => 25,
+                "forks_url" => 26,
+                "git_commits_url" => 27,
+                "git_refs_url" => 28,
+                "git_tags_url" => 29,
+                "git_url" => 30,
+                "issue_comment_url" => 31,
+                "issue_events_url" => 32,
+                "issues_url" => 33,
+                "keys_url" => 34,
+                "labels_url" => 35,
+                "languages_url" => 36,
+                "merges_url" => 37,
+                "milestones_url" => 38,
+                "notifications_url" => 39,
+                "pulls_url" => 40,
+                "releases_url" => 41,
+                "ssh_url" => 42,
+                "stargazers_url" => 43,
+                "statuses_url" => 44,
+                "subscribers_url" => 45,
+                "subscription_url" => 46,
+                "tags_url" => 47,
+                "teams_url" => 48,
+                "trees_url" => 49,
+                "clone_url" => 50,
+                "mirror_url" => 51,
+                "hooks_url" => 52,
+                "svn_url" => 53,
+                "homepage" => 54,
+                "language" => 55,
+                "forks_count" => 56,
+                "stargazers_count" => 57,
+                "watchers_count" => 58,
+                "size" => 59,
+                "default_branch" => 60,
+                "open_issues_count" => 61,
+                "is_template" => 62,
+                "topics" => 63,
+                "has_issues" => 64,
+                "has_projects" => 65,
+                "has_wiki" => 66,
+                "has_pages" => 67,
+                "has_downloads" => 68,
+                "has_discussions" => 69,
+                "has_pull_requests" => 70,
+                "pull_request_creation_policy" => 71,
+                "archived" => 72,
+                "disabled" => 73,
+                "visibility" => 74,
+                "pushed_at" => 75,
+                "created_at" => 76,
+                "updated_at" => 77,
+                "allow_rebase_merge" => 78,
+                "temp_clone_token" => 79,
+                "allow_squash_merge" => 80,
+                "allow_auto_merge" => 81,
+                "delete_branch_on_merge" => 82,
+                "allow_update_branch" => 83,
+                "use_squash_pr_title_as_default" => 84,
+                "squash_merge_commit_title" => 85,
+                "squash_merge_commit_message" => 86,
+                "merge_commit_title" => 87,
+                "merge_commit_message" => 88,
+                "allow_merge_commit" => 89,
+                "allow_forking" => 90,
+                "web_commit_signoff_required" => 91,
+                "open_issues" => 92,
+                "watchers" => 93,
+                "master_branch" => 94,
+                "starred_at" => 95,
+                "anonymous_access_enabled" => 96,
+                "code_search_index_status" => 97,
+                "custom_properties" => 98,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -1719,190 +1708,185 @@ for AppsListReposAccessibleToInstallationResponseRepositoriesItem {
         let mut f96: Option<Option<bool>> = None;
         let mut f97: Option<Option<RepositoryCodeSearchIndexStatus>> = None;
         let mut f98: Option<Option<serde_json::Value>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
-                31 => put(&mut f31, &mut map, NAMES[31])?,
-                32 => put(&mut f32, &mut map, NAMES[32])?,
-                33 => put(&mut f33, &mut map, NAMES[33])?,
-                34 => put(&mut f34, &mut map, NAMES[34])?,
-                35 => put(&mut f35, &mut map, NAMES[35])?,
-                36 => put(&mut f36, &mut map, NAMES[36])?,
-                37 => put(&mut f37, &mut map, NAMES[37])?,
-                38 => put(&mut f38, &mut map, NAMES[38])?,
-                39 => put(&mut f39, &mut map, NAMES[39])?,
-                40 => put(&mut f40, &mut map, NAMES[40])?,
-                41 => put(&mut f41, &mut map, NAMES[41])?,
-                42 => put(&mut f42, &mut map, NAMES[42])?,
-                43 => put(&mut f43, &mut map, NAMES[43])?,
-                44 => put(&mut f44, &mut map, NAMES[44])?,
-                45 => put(&mut f45, &mut map, NAMES[45])?,
-                46 => put(&mut f46, &mut map, NAMES[46])?,
-                47 => put(&mut f47, &mut map, NAMES[47])?,
-                48 => put(&mut f48, &mut map, NAMES[48])?,
-                49 => put(&mut f49, &mut map, NAMES[49])?,
-                50 => put(&mut f50, &mut map, NAMES[50])?,
-                51 => put(&mut f51, &mut map, NAMES[51])?,
-                52 => put(&mut f52, &mut map, NAMES[52])?,
-                53 => put(&mut f53, &mut map, NAMES[53])?,
-                54 => put(&mut f54, &mut map, NAMES[54])?,
-                55 => put(&mut f55, &mut map, NAMES[55])?,
-                56 => put(&mut f56, &mut map, NAMES[56])?,
-                57 => put(&mut f57, &mut map, NAMES[57])?,
-                58 => put(&mut f58, &mut map, NAMES[58])?,
-                59 => put(&mut f59, &mut map, NAMES[59])?,
-                60 => put(&mut f60, &mut map, NAMES[60])?,
-                61 => put(&mut f61, &mut map, NAMES[61])?,
-                62 => put(&mut f62, &mut map, NAMES[62])?,
-                63 => put(&mut f63, &mut map, NAMES[63])?,
-                64 => put(&mut f64, &mut map, NAMES[64])?,
-                65 => put(&mut f65, &mut map, NAMES[65])?,
-                66 => put(&mut f66, &mut map, NAMES[66])?,
-                67 => put(&mut f67, &mut map, NAMES[67])?,
-                68 => put(&mut f68, &mut map, NAMES[68])?,
-                69 => put(&mut f69, &mut map, NAMES[69])?,
-                70 => put(&mut f70, &mut map, NAMES[70])?,
-                71 => put(&mut f71, &mut map, NAMES[71])?,
-                72 => put(&mut f72, &mut map, NAMES[72])?,
-                73 => put(&mut f73, &mut map, NAMES[73])?,
-                74 => put(&mut f74, &mut map, NAMES[74])?,
-                75 => put(&mut f75, &mut map, NAMES[75])?,
-                76 => put(&mut f76, &mut map, NAMES[76])?,
-                77 => put(&mut f77, &mut map, NAMES[77])?,
-                78 => put(&mut f78, &mut map, NAMES[78])?,
-                79 => put(&mut f79, &mut map, NAMES[79])?,
-                80 => put(&mut f80, &mut map, NAMES[80])?,
-                81 => put(&mut f81, &mut map, NAMES[81])?,
-                82 => put(&mut f82, &mut map, NAMES[82])?,
-                83 => put(&mut f83, &mut map, NAMES[83])?,
-                84 => put(&mut f84, &mut map, NAMES[84])?,
-                85 => put(&mut f85, &mut map, NAMES[85])?,
-                86 => put(&mut f86, &mut map, NAMES[86])?,
-                87 => put(&mut f87, &mut map, NAMES[87])?,
-                88 => put(&mut f88, &mut map, NAMES[88])?,
-                89 => put(&mut f89, &mut map, NAMES[89])?,
-                90 => put(&mut f90, &mut map, NAMES[90])?,
-                91 => put(&mut f91, &mut map, NAMES[91])?,
-                92 => put(&mut f92, &mut map, NAMES[92])?,
-                93 => put(&mut f93, &mut map, NAMES[93])?,
-                94 => put(&mut f94, &mut map, NAMES[94])?,
-                95 => put(&mut f95, &mut map, NAMES[95])?,
-                96 => put(&mut f96, &mut map, NAMES[96])?,
-                97 => put(&mut f97, &mut map, NAMES[97])?,
-                98 => put(&mut f98, &mut map, NAMES[98])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "full_name")?,
+                4 => put(&mut f4, &mut map, "license")?,
+                5 => put(&mut f5, &mut map, "forks")?,
+                6 => put(&mut f6, &mut map, "permissions")?,
+                7 => put(&mut f7, &mut map, "owner")?,
+                8 => put(&mut f8, &mut map, "private")?,
+                9 => put(&mut f9, &mut map, "html_url")?,
+                10 => put(&mut f10, &mut map, "description")?,
+                11 => put(&mut f11, &mut map, "fork")?,
+                12 => put(&mut f12, &mut map, "url")?,
+                13 => put(&mut f13, &mut map, "archive_url")?,
+                14 => put(&mut f14, &mut map, "assignees_url")?,
+                15 => put(&mut f15, &mut map, "blobs_url")?,
+                16 => put(&mut f16, &mut map, "branches_url")?,
+                17 => put(&mut f17, &mut map, "collaborators_url")?,
+                18 => put(&mut f18, &mut map, "comments_url")?,
+                19 => put(&mut f19, &mut map, "commits_url")?,
+                20 => put(&mut f20, &mut map, "compare_url")?,
+                21 => put(&mut f21, &mut map, "contents_url")?,
+                22 => put(&mut f22, &mut map, "contributors_url")?,
+                23 => put(&mut f23, &mut map, "deployments_url")?,
+                24 => put(&mut f24, &mut map, "downloads_url")?,
+                25 => put(&mut f25, &mut map, "events_url")?,
+                26 => put(&mut f26, &mut map, "forks_url")?,
+                27 => put(&mut f27, &mut map, "git_commits_url")?,
+                28 => put(&mut f28, &mut map, "git_refs_url")?,
+                29 => put(&mut f29, &mut map, "git_tags_url")?,
+                30 => put(&mut f30, &mut map, "git_url")?,
+                31 => put(&mut f31, &mut map, "issue_comment_url")?,
+                32 => put(&mut f32, &mut map, "issue_events_url")?,
+                33 => put(&mut f33, &mut map, "issues_url")?,
+                34 => put(&mut f34, &mut map, "keys_url")?,
+                35 => put(&mut f35, &mut map, "labels_url")?,
+                36 => put(&mut f36, &mut map, "languages_url")?,
+                37 => put(&mut f37, &mut map, "merges_url")?,
+                38 => put(&mut f38, &mut map, "milestones_url")?,
+                39 => put(&mut f39, &mut map, "notifications_url")?,
+                40 => put(&mut f40, &mut map, "pulls_url")?,
+                41 => put(&mut f41, &mut map, "releases_url")?,
+                42 => put(&mut f42, &mut map, "ssh_url")?,
+                43 => put(&mut f43, &mut map, "stargazers_url")?,
+                44 => put(&mut f44, &mut map, "statuses_url")?,
+                45 => put(&mut f45, &mut map, "subscribers_url")?,
+                46 => put(&mut f46, &mut map, "subscription_url")?,
+                47 => put(&mut f47, &mut map, "tags_url")?,
+                48 => put(&mut f48, &mut map, "teams_url")?,
+                49 => put(&mut f49, &mut map, "trees_url")?,
+                50 => put(&mut f50, &mut map, "clone_url")?,
+                51 => put(&mut f51, &mut map, "mirror_url")?,
+                52 => put(&mut f52, &mut map, "hooks_url")?,
+                53 => put(&mut f53, &mut map, "svn_url")?,
+                54 => put(&mut f54, &mut map, "homepage")?,
+                55 => put(&mut f55, &mut map, "language")?,
+                56 => put(&mut f56, &mut map, "forks_count")?,
+                57 => put(&mut f57, &mut map, "stargazers_count")?,
+                58 => put(&mut f58, &mut map, "watchers_count")?,
+                59 => put(&mut f59, &mut map, "size")?,
+                60 => put(&mut f60, &mut map, "default_branch")?,
+                61 => put(&mut f61, &mut map, "open_issues_count")?,
+                62 => put(&mut f62, &mut map, "is_template")?,
+                63 => put(&mut f63, &mut map, "topics")?,
+                64 => put(&mut f64, &mut map, "has_issues")?,
+                65 => put(&mut f65, &mut map, "has_projects")?,
+                66 => put(&mut f66, &mut map, "has_wiki")?,
+                67 => put(&mut f67, &mut map, "has_pages")?,
+                68 => put(&mut f68, &mut map, "has_downloads")?,
+                69 => put(&mut f69, &mut map, "has_discussions")?,
+                70 => put(&mut f70, &mut map, "has_pull_requests")?,
+                71 => put(&mut f71, &mut map, "pull_request_creation_policy")?,
+                72 => put(&mut f72, &mut map, "archived")?,
+                73 => put(&mut f73, &mut map, "disabled")?,
+                74 => put(&mut f74, &mut map, "visibility")?,
+                75 => put(&mut f75, &mut map, "pushed_at")?,
+                76 => put(&mut f76, &mut map, "created_at")?,
+                77 => put(&mut f77, &mut map, "updated_at")?,
+                78 => put(&mut f78, &mut map, "allow_rebase_merge")?,
+                79 => put(&mut f79, &mut map, "temp_clone_token")?,
+                80 => put(&mut f80, &mut map, "allow_squash_merge")?,
+                81 => put(&mut f81, &mut map, "allow_auto_merge")?,
+                82 => put(&mut f82, &mut map, "delete_branch_on_merge")?,
+                83 => put(&mut f83, &mut map, "allow_update_branch")?,
+                84 => put(&mut f84, &mut map, "use_squash_pr_title_as_default")?,
+                85 => put(&mut f85, &mut map, "squash_merge_commit_title")?,
+                86 => put(&mut f86, &mut map, "squash_merge_commit_message")?,
+                87 => put(&mut f87, &mut map, "merge_commit_title")?,
+                88 => put(&mut f88, &mut map, "merge_commit_message")?,
+                89 => put(&mut f89, &mut map, "allow_merge_commit")?,
+                90 => put(&mut f90, &mut map, "allow_forking")?,
+                91 => put(&mut f91, &mut map, "web_commit_signoff_required")?,
+                92 => put(&mut f92, &mut map, "open_issues")?,
+                93 => put(&mut f93, &mut map, "watchers")?,
+                94 => put(&mut f94, &mut map, "master_branch")?,
+                95 => put(&mut f95, &mut map, "starred_at")?,
+                96 => put(&mut f96, &mut map, "anonymous_access_enabled")?,
+                97 => put(&mut f97, &mut map, "code_search_index_status")?,
+                98 => put(&mut f98, &mut map, "custom_properties")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(AppsListReposAccessibleToInstallationResponseRepositoriesItem {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            name: required(f2, NAMES[2])?,
-            full_name: required(f3, NAMES[3])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            name: required(f2, "name")?,
+            full_name: required(f3, "full_name")?,
             license: f4.flatten(),
-            forks: required(f5, NAMES[5])?,
+            forks: required(f5, "forks")?,
             permissions: f6.flatten(),
-            owner: required(f7, NAMES[7])?,
-            private: required(f8, NAMES[8])?,
-            html_url: required(f9, NAMES[9])?,
+            owner: required(f7, "owner")?,
+            private: required(f8, "private")?,
+            html_url: required(f9, "html_url")?,
             description: f10.flatten(),
-            fork: required(f11, NAMES[11])?,
-            url: required(f12, NAMES[12])?,
-            archive_url: required(f13, NAMES[13])?,
-            assignees_url: required(f14, NAMES[14])?,
-            blobs_url: required(f15, NAMES[15])?,
-            branches_url: required(f16, NAMES[16])?,
-            collaborators_url: required(f17, NAMES[17])?,
-            comments_url: required(f18, NAMES[18])?,
-            commits_url: required(f19, NAMES[19])?,
-            compare_url: required(f20, NAMES[20])?,
-            contents_url: required(f21, NAMES[21])?,
-            contributors_url: required(f22, NAMES[22])?,
-            deployments_url: required(f23, NAMES[23])?,
-            downloads_url: required(f24, NAMES[24])?,
-            events_url: required(f25, NAMES[25])?,
-            forks_url: required(f26, NAMES[26])?,
-            git_commits_url: required(f27, NAMES[27])?,
-            git_refs_url: required(f28, NAMES[28])?,
-            git_tags_url: required(f29, NAMES[29])?,
-            git_url: required(f30, NAMES[30])?,
-            issue_comment_url: required(f31, NAMES[31])?,
-            issue_events_url: required(f32, NAMES[32])?,
-            issues_url: required(f33, NAMES[33])?,
-            keys_url: required(f34, NAMES[34])?,
-            labels_url: required(f35, NAMES[35])?,
-            languages_url: required(f36, NAMES[36])?,
-            merges_url: required(f37, NAMES[37])?,
-            milestones_url: required(f38, NAMES[38])?,
-            notifications_url: required(f39, NAMES[39])?,
-            pulls_url: required(f40, NAMES[40])?,
-            releases_url: required(f41, NAMES[41])?,
-            ssh_url: required(f42, NAMES[42])?,
-            stargazers_url: required(f43, NAMES[43])?,
-            statuses_url: required(f44, NAMES[44])?,
-            subscribers_url: required(f45, NAMES[45])?,
-            subscription_url: required(f46, NAMES[46])?,
-            tags_url: required(f47, NAMES[47])?,
-            teams_url: required(f48, NAMES[48])?,
-            trees_url: required(f49, NAMES[49])?,
-            clone_url: required(f50, NAMES[50])?,
+            fork: required(f11, "fork")?,
+            url: required(f12, "url")?,
+            archive_url: required(f13, "archive_url")?,
+            assignees_url: required(f14, "assignees_url")?,
+            blobs_url: required(f15, "blobs_url")?,
+            branches_url: required(f16, "branches_url")?,
+            collaborators_url: required(f17, "collaborators_url")?,
+            comments_url: required(f18, "comments_url")?,
+            commits_url: required(f19, "commits_url")?,
+            compare_url: required(f20, "compare_url")?,
+            contents_url: required(f21, "contents_url")?,
+            contributors_url: required(f22, "contributors_url")?,
+            deployments_url: required(f23, "deployments_url")?,
+            downloads_url: required(f24, "downloads_url")?,
+            events_url: required(f25, "events_url")?,
+            forks_url: required(f26, "forks_url")?,
+            git_commits_url: required(f27, "git_commits_url")?,
+            git_refs_url: required(f28, "git_refs_url")?,
+            git_tags_url: required(f29, "git_tags_url")?,
+            git_url: required(f30, "git_url")?,
+            issue_comment_url: required(f31, "issue_comment_url")?,
+            issue_events_url: required(f32, "issue_events_url")?,
+            issues_url: required(f33, "issues_url")?,
+            keys_url: required(f34, "keys_url")?,
+            labels_url: required(f35, "labels_url")?,
+            languages_url: required(f36, "languages_url")?,
+            merges_url: required(f37, "merges_url")?,
+            milestones_url: required(f38, "milestones_url")?,
+            notifications_url: required(f39, "notifications_url")?,
+            pulls_url: required(f40, "pulls_url")?,
+            releases_url: required(f41, "releases_url")?,
+            ssh_url: required(f42, "ssh_url")?,
+            stargazers_url: required(f43, "stargazers_url")?,
+            statuses_url: required(f44, "statuses_url")?,
+            subscribers_url: required(f45, "subscribers_url")?,
+            subscription_url: required(f46, "subscription_url")?,
+            tags_url: required(f47, "tags_url")?,
+            teams_url: required(f48, "teams_url")?,
+            trees_url: required(f49, "trees_url")?,
+            clone_url: required(f50, "clone_url")?,
             mirror_url: f51.flatten(),
-            hooks_url: required(f52, NAMES[52])?,
-            svn_url: required(f53, NAMES[53])?,
+            hooks_url: required(f52, "hooks_url")?,
+            svn_url: required(f53, "svn_url")?,
             homepage: f54.flatten(),
             language: f55.flatten(),
-            forks_count: required(f56, NAMES[56])?,
-            stargazers_count: required(f57, NAMES[57])?,
-            watchers_count: required(f58, NAMES[58])?,
-            size: required(f59, NAMES[59])?,
-            default_branch: required(f60, NAMES[60])?,
-            open_issues_count: required(f61, NAMES[61])?,
+            forks_count: required(f56, "forks_count")?,
+            stargazers_count: required(f57, "stargazers_count")?,
+            watchers_count: required(f58, "watchers_count")?,
+            size: required(f59, "size")?,
+            default_branch: required(f60, "default_branch")?,
+            open_issues_count: required(f61, "open_issues_count")?,
             is_template: f62.flatten(),
             topics: f63.flatten(),
-            has_issues: required(f64, NAMES[64])?,
-            has_projects: required(f65, NAMES[65])?,
-            has_wiki: required(f66, NAMES[66])?,
-            has_pages: required(f67, NAMES[67])?,
-            has_downloads: required(f68, NAMES[68])?,
+            has_issues: required(f64, "has_issues")?,
+            has_projects: required(f65, "has_projects")?,
+            has_wiki: required(f66, "has_wiki")?,
+            has_pages: required(f67, "has_pages")?,
+            has_downloads: required(f68, "has_downloads")?,
             has_discussions: f69.flatten(),
             has_pull_requests: f70.flatten(),
             pull_request_creation_policy: f71.flatten(),
-            archived: required(f72, NAMES[72])?,
-            disabled: required(f73, NAMES[73])?,
+            archived: required(f72, "archived")?,
+            disabled: required(f73, "disabled")?,
             visibility: f74.flatten(),
             pushed_at: f75.flatten(),
             created_at: f76.flatten(),
@@ -1921,8 +1905,8 @@ for AppsListReposAccessibleToInstallationResponseRepositoriesItem {
             allow_merge_commit: f89.flatten(),
             allow_forking: f90.flatten(),
             web_commit_signoff_required: f91.flatten(),
-            open_issues: required(f92, NAMES[92])?,
-            watchers: required(f93, NAMES[93])?,
+            open_issues: required(f92, "open_issues")?,
+            watchers: required(f93, "watchers")?,
             master_branch: f94.flatten(),
             starred_at: f95.flatten(),
             anonymous_access_enabled: f96.flatten(),
@@ -1954,17 +1938,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for MarketplacePurchase {
     const NAME: &'static str = "MarketplacePurchase";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "type",
-            "id",
-            "login",
-            "organization_billing_email",
-            "email",
-            "marketplace_pending_change",
-            "marketplace_purchase",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "type" => 1,
+                "id" => 2,
+                "login" => 3,
+                "organization_billing_email" => 4,
+                "email" => 5,
+                "marketplace_pending_change" => 6,
+                "marketplace_purchase" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<i64> = None;
@@ -1973,33 +1959,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for MarketplacePurchase {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<MarketplacePurchaseMarketplacePendingChange>> = None;
         let mut f7: Option<MarketplacePurchaseMarketplacePurchase> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "type")?,
+                2 => put(&mut f2, &mut map, "id")?,
+                3 => put(&mut f3, &mut map, "login")?,
+                4 => put(&mut f4, &mut map, "organization_billing_email")?,
+                5 => put(&mut f5, &mut map, "email")?,
+                6 => put(&mut f6, &mut map, "marketplace_pending_change")?,
+                7 => put(&mut f7, &mut map, "marketplace_purchase")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(MarketplacePurchase {
-            url: required(f0, NAMES[0])?,
-            r#type: required(f1, NAMES[1])?,
-            id: required(f2, NAMES[2])?,
-            login: required(f3, NAMES[3])?,
+            url: required(f0, "url")?,
+            r#type: required(f1, "type")?,
+            id: required(f2, "id")?,
+            login: required(f3, "login")?,
             organization_billing_email: f4.flatten(),
             email: f5.flatten(),
             marketplace_pending_change: f6.flatten(),
-            marketplace_purchase: required(f7, NAMES[7])?,
+            marketplace_purchase: required(f7, "marketplace_purchase")?,
         })
     }
 }
@@ -2024,31 +2005,28 @@ for MarketplacePurchaseMarketplacePendingChange {
     const NAME: &'static str = "MarketplacePurchaseMarketplacePendingChange";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "is_installed",
-            "effective_date",
-            "unit_count",
-            "id",
-            "plan",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "is_installed" => 0,
+                "effective_date" => 1,
+                "unit_count" => 2,
+                "id" => 3,
+                "plan" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<bool>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<i64>> = None;
         let mut f3: Option<Option<i64>> = None;
         let mut f4: Option<Option<MarketplaceListingPlan>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "is_installed")?,
+                1 => put(&mut f1, &mut map, "effective_date")?,
+                2 => put(&mut f2, &mut map, "unit_count")?,
+                3 => put(&mut f3, &mut map, "id")?,
+                4 => put(&mut f4, &mut map, "plan")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2089,22 +2067,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for MarketplaceListingPlan {
     const NAME: &'static str = "MarketplaceListingPlan";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "accounts_url",
-            "id",
-            "number",
-            "name",
-            "description",
-            "monthly_price_in_cents",
-            "yearly_price_in_cents",
-            "price_model",
-            "has_free_trial",
-            "unit_name",
-            "state",
-            "bullets",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "accounts_url" => 1,
+                "id" => 2,
+                "number" => 3,
+                "name" => 4,
+                "description" => 5,
+                "monthly_price_in_cents" => 6,
+                "yearly_price_in_cents" => 7,
+                "price_model" => 8,
+                "has_free_trial" => 9,
+                "unit_name" => 10,
+                "state" => 11,
+                "bullets" => 12,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<i64> = None;
@@ -2118,43 +2098,38 @@ impl<'de> crate::runtime::de::FromMap<'de> for MarketplaceListingPlan {
         let mut f10: Option<Option<String>> = None;
         let mut f11: Option<String> = None;
         let mut f12: Option<Vec<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "accounts_url")?,
+                2 => put(&mut f2, &mut map, "id")?,
+                3 => put(&mut f3, &mut map, "number")?,
+                4 => put(&mut f4, &mut map, "name")?,
+                5 => put(&mut f5, &mut map, "description")?,
+                6 => put(&mut f6, &mut map, "monthly_price_in_cents")?,
+                7 => put(&mut f7, &mut map, "yearly_price_in_cents")?,
+                8 => put(&mut f8, &mut map, "price_model")?,
+                9 => put(&mut f9, &mut map, "has_free_trial")?,
+                10 => put(&mut f10, &mut map, "unit_name")?,
+                11 => put(&mut f11, &mut map, "state")?,
+                12 => put(&mut f12, &mut map, "bullets")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(MarketplaceListingPlan {
-            url: required(f0, NAMES[0])?,
-            accounts_url: required(f1, NAMES[1])?,
-            id: required(f2, NAMES[2])?,
-            number: required(f3, NAMES[3])?,
-            name: required(f4, NAMES[4])?,
-            description: required(f5, NAMES[5])?,
-            monthly_price_in_cents: required(f6, NAMES[6])?,
-            yearly_price_in_cents: required(f7, NAMES[7])?,
-            price_model: required(f8, NAMES[8])?,
-            has_free_trial: required(f9, NAMES[9])?,
+            url: required(f0, "url")?,
+            accounts_url: required(f1, "accounts_url")?,
+            id: required(f2, "id")?,
+            number: required(f3, "number")?,
+            name: required(f4, "name")?,
+            description: required(f5, "description")?,
+            monthly_price_in_cents: required(f6, "monthly_price_in_cents")?,
+            yearly_price_in_cents: required(f7, "yearly_price_in_cents")?,
+            price_model: required(f8, "price_model")?,
+            has_free_trial: required(f9, "has_free_trial")?,
             unit_name: f10.flatten(),
-            state: required(f11, NAMES[11])?,
-            bullets: required(f12, NAMES[12])?,
+            state: required(f11, "state")?,
+            bullets: required(f12, "bullets")?,
         })
     }
 }
@@ -2181,17 +2156,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for MarketplacePurchaseMarketplacePur
     const NAME: &'static str = "MarketplacePurchaseMarketplacePurchase";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "billing_cycle",
-            "next_billing_date",
-            "is_installed",
-            "unit_count",
-            "on_free_trial",
-            "free_trial_ends_on",
-            "updated_at",
-            "plan",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "billing_cycle" => 0,
+                "next_billing_date" => 1,
+                "is_installed" => 2,
+                "unit_count" => 3,
+                "on_free_trial" => 4,
+                "free_trial_ends_on" => 5,
+                "updated_at" => 6,
+                "plan" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<bool>> = None;
@@ -2200,21 +2177,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for MarketplacePurchaseMarketplacePur
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<Option<MarketplaceListingPlan>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "billing_cycle")?,
+                1 => put(&mut f1, &mut map, "next_billing_date")?,
+                2 => put(&mut f2, &mut map, "is_installed")?,
+                3 => put(&mut f3, &mut map, "unit_count")?,
+                4 => put(&mut f4, &mut map, "on_free_trial")?,
+                5 => put(&mut f5, &mut map, "free_trial_ends_on")?,
+                6 => put(&mut f6, &mut map, "updated_at")?,
+                7 => put(&mut f7, &mut map, "plan")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2249,30 +2221,31 @@ for AppsListInstallationReposForAuthenticatedUserResponse {
     const NAME: &'static str = "AppsListInstallationReposForAuthenticatedUserResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "repository_selection", "repositories"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "repository_selection" => 1,
+                "repositories" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<
             Vec<AppsListReposAccessibleToInstallationResponseRepositoriesItem>,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "repository_selection")?,
+                2 => put(&mut f2, &mut map, "repositories")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(AppsListInstallationReposForAuthenticatedUserResponse {
-            total_count: required(f0, NAMES[0])?,
+            total_count: required(f0, "total_count")?,
             repository_selection: f1.flatten(),
-            repositories: required(f2, NAMES[2])?,
+            repositories: required(f2, "repositories")?,
         })
     }
 }
@@ -2301,17 +2274,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for UserMarketplacePurchase {
     const NAME: &'static str = "UserMarketplacePurchase";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "billing_cycle",
-            "next_billing_date",
-            "unit_count",
-            "on_free_trial",
-            "free_trial_ends_on",
-            "updated_at",
-            "account",
-            "plan",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "billing_cycle" => 0,
+                "next_billing_date" => 1,
+                "unit_count" => 2,
+                "on_free_trial" => 3,
+                "free_trial_ends_on" => 4,
+                "updated_at" => 5,
+                "account" => 6,
+                "plan" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<crate::Timestamp>> = None;
         let mut f2: Option<Option<i64>> = None;
@@ -2320,33 +2295,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for UserMarketplacePurchase {
         let mut f5: Option<Option<crate::Timestamp>> = None;
         let mut f6: Option<MarketplaceAccount> = None;
         let mut f7: Option<MarketplaceListingPlan> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "billing_cycle")?,
+                1 => put(&mut f1, &mut map, "next_billing_date")?,
+                2 => put(&mut f2, &mut map, "unit_count")?,
+                3 => put(&mut f3, &mut map, "on_free_trial")?,
+                4 => put(&mut f4, &mut map, "free_trial_ends_on")?,
+                5 => put(&mut f5, &mut map, "updated_at")?,
+                6 => put(&mut f6, &mut map, "account")?,
+                7 => put(&mut f7, &mut map, "plan")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(UserMarketplacePurchase {
-            billing_cycle: required(f0, NAMES[0])?,
+            billing_cycle: required(f0, "billing_cycle")?,
             next_billing_date: f1.flatten(),
             unit_count: f2.flatten(),
-            on_free_trial: required(f3, NAMES[3])?,
+            on_free_trial: required(f3, "on_free_trial")?,
             free_trial_ends_on: f4.flatten(),
             updated_at: f5.flatten(),
-            account: required(f6, NAMES[6])?,
-            plan: required(f7, NAMES[7])?,
+            account: required(f6, "account")?,
+            plan: required(f7, "plan")?,
         })
     }
 }
@@ -2372,16 +2342,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for MarketplaceAccount {
     const NAME: &'static str = "MarketplaceAccount";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "id",
-            "type",
-            "node_id",
-            "login",
-            "email",
-            "organization_billing_email",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "id" => 1,
+                "type" => 2,
+                "node_id" => 3,
+                "login" => 4,
+                "email" => 5,
+                "organization_billing_email" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
@@ -2389,29 +2361,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for MarketplaceAccount {
         let mut f4: Option<String> = None;
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "id")?,
+                2 => put(&mut f2, &mut map, "type")?,
+                3 => put(&mut f3, &mut map, "node_id")?,
+                4 => put(&mut f4, &mut map, "login")?,
+                5 => put(&mut f5, &mut map, "email")?,
+                6 => put(&mut f6, &mut map, "organization_billing_email")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(MarketplaceAccount {
-            url: required(f0, NAMES[0])?,
-            id: required(f1, NAMES[1])?,
-            r#type: required(f2, NAMES[2])?,
+            url: required(f0, "url")?,
+            id: required(f1, "id")?,
+            r#type: required(f2, "type")?,
             node_id: f3.flatten(),
-            login: required(f4, NAMES[4])?,
+            login: required(f4, "login")?,
             email: f5.flatten(),
             organization_billing_email: f6.flatten(),
         })

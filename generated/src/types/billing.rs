@@ -26,44 +26,41 @@ impl<'de> crate::runtime::de::FromMap<'de> for BillingAiCreditUsageReportOrg {
     const NAME: &'static str = "BillingAiCreditUsageReportOrg";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "timePeriod",
-            "organization",
-            "user",
-            "product",
-            "model",
-            "usageItems",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "timePeriod" => 0,
+                "organization" => 1,
+                "user" => 2,
+                "product" => 3,
+                "model" => 4,
+                "usageItems" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<BillingAiCreditUsageReportOrgTimePeriod> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<String>> = None;
         let mut f5: Option<Vec<BillingAiCreditUsageReportOrgUsageItemsItem>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "timePeriod")?,
+                1 => put(&mut f1, &mut map, "organization")?,
+                2 => put(&mut f2, &mut map, "user")?,
+                3 => put(&mut f3, &mut map, "product")?,
+                4 => put(&mut f4, &mut map, "model")?,
+                5 => put(&mut f5, &mut map, "usageItems")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(BillingAiCreditUsageReportOrg {
-            time_period: required(f0, NAMES[0])?,
-            organization: required(f1, NAMES[1])?,
+            time_period: required(f0, "timePeriod")?,
+            organization: required(f1, "organization")?,
             user: f2.flatten(),
             product: f3.flatten(),
             model: f4.flatten(),
-            usage_items: required(f5, NAMES[5])?,
+            usage_items: required(f5, "usageItems")?,
         })
     }
 }
@@ -87,26 +84,27 @@ impl<'de> crate::runtime::de::FromMap<'de> for BillingAiCreditUsageReportOrgTime
     const NAME: &'static str = "BillingAiCreditUsageReportOrgTimePeriod";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["year", "month", "day"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "year" => 0,
+                "month" => 1,
+                "day" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "year")?,
+                1 => put(&mut f1, &mut map, "month")?,
+                2 => put(&mut f2, &mut map, "day")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(BillingAiCreditUsageReportOrgTimePeriod {
-            year: required(f0, NAMES[0])?,
+            year: required(f0, "year")?,
             month: f1.flatten(),
             day: f2.flatten(),
         })
@@ -149,20 +147,22 @@ for BillingAiCreditUsageReportOrgUsageItemsItem {
     const NAME: &'static str = "BillingAiCreditUsageReportOrgUsageItemsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "product",
-            "sku",
-            "model",
-            "unitType",
-            "pricePerUnit",
-            "grossQuantity",
-            "grossAmount",
-            "discountQuantity",
-            "discountAmount",
-            "netQuantity",
-            "netAmount",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "product" => 0,
+                "sku" => 1,
+                "model" => 2,
+                "unitType" => 3,
+                "pricePerUnit" => 4,
+                "grossQuantity" => 5,
+                "grossAmount" => 6,
+                "discountQuantity" => 7,
+                "discountAmount" => 8,
+                "netQuantity" => 9,
+                "netAmount" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -174,39 +174,34 @@ for BillingAiCreditUsageReportOrgUsageItemsItem {
         let mut f8: Option<f64> = None;
         let mut f9: Option<f64> = None;
         let mut f10: Option<f64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "product")?,
+                1 => put(&mut f1, &mut map, "sku")?,
+                2 => put(&mut f2, &mut map, "model")?,
+                3 => put(&mut f3, &mut map, "unitType")?,
+                4 => put(&mut f4, &mut map, "pricePerUnit")?,
+                5 => put(&mut f5, &mut map, "grossQuantity")?,
+                6 => put(&mut f6, &mut map, "grossAmount")?,
+                7 => put(&mut f7, &mut map, "discountQuantity")?,
+                8 => put(&mut f8, &mut map, "discountAmount")?,
+                9 => put(&mut f9, &mut map, "netQuantity")?,
+                10 => put(&mut f10, &mut map, "netAmount")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(BillingAiCreditUsageReportOrgUsageItemsItem {
-            product: required(f0, NAMES[0])?,
-            sku: required(f1, NAMES[1])?,
-            model: required(f2, NAMES[2])?,
-            unit_type: required(f3, NAMES[3])?,
-            price_per_unit: required(f4, NAMES[4])?,
-            gross_quantity: required(f5, NAMES[5])?,
-            gross_amount: required(f6, NAMES[6])?,
-            discount_quantity: required(f7, NAMES[7])?,
-            discount_amount: required(f8, NAMES[8])?,
-            net_quantity: required(f9, NAMES[9])?,
-            net_amount: required(f10, NAMES[10])?,
+            product: required(f0, "product")?,
+            sku: required(f1, "sku")?,
+            model: required(f2, "model")?,
+            unit_type: required(f3, "unitType")?,
+            price_per_unit: required(f4, "pricePerUnit")?,
+            gross_quantity: required(f5, "grossQuantity")?,
+            gross_amount: required(f6, "grossAmount")?,
+            discount_quantity: required(f7, "discountQuantity")?,
+            discount_amount: required(f8, "discountAmount")?,
+            net_quantity: required(f9, "netQuantity")?,
+            net_amount: required(f10, "netAmount")?,
         })
     }
 }
@@ -240,36 +235,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for GetAllBudgets {
     const NAME: &'static str = "GetAllBudgets";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "budgets",
-            "user",
-            "effective_budget",
-            "has_next_page",
-            "total_count",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "budgets" => 0,
+                "user" => 1,
+                "effective_budget" => 2,
+                "has_next_page" => 3,
+                "total_count" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Vec<Budget>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<GetAllBudgetsEffectiveBudget>> = None;
         let mut f3: Option<Option<bool>> = None;
         let mut f4: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "budgets")?,
+                1 => put(&mut f1, &mut map, "user")?,
+                2 => put(&mut f2, &mut map, "effective_budget")?,
+                3 => put(&mut f3, &mut map, "has_next_page")?,
+                4 => put(&mut f4, &mut map, "total_count")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(GetAllBudgets {
-            budgets: required(f0, NAMES[0])?,
+            budgets: required(f0, "budgets")?,
             user: f1.flatten(),
             effective_budget: f2.flatten(),
             has_next_page: f3.flatten(),
@@ -310,19 +302,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for Budget {
     const NAME: &'static str = "Budget";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "budget_type",
-            "budget_amount",
-            "prevent_further_usage",
-            "budget_scope",
-            "budget_entity_name",
-            "user",
-            "consumed_amount",
-            "budget_product_sku",
-            "budget_alerting",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "budget_type" => 1,
+                "budget_amount" => 2,
+                "prevent_further_usage" => 3,
+                "budget_scope" => 4,
+                "budget_entity_name" => 5,
+                "user" => 6,
+                "consumed_amount" => 7,
+                "budget_product_sku" => 8,
+                "budget_alerting" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<BudgetBudgetType> = None;
         let mut f2: Option<i64> = None;
@@ -333,37 +327,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for Budget {
         let mut f7: Option<Option<f64>> = None;
         let mut f8: Option<Option<String>> = None;
         let mut f9: Option<BudgetBudgetAlerting> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "budget_type")?,
+                2 => put(&mut f2, &mut map, "budget_amount")?,
+                3 => put(&mut f3, &mut map, "prevent_further_usage")?,
+                4 => put(&mut f4, &mut map, "budget_scope")?,
+                5 => put(&mut f5, &mut map, "budget_entity_name")?,
+                6 => put(&mut f6, &mut map, "user")?,
+                7 => put(&mut f7, &mut map, "consumed_amount")?,
+                8 => put(&mut f8, &mut map, "budget_product_sku")?,
+                9 => put(&mut f9, &mut map, "budget_alerting")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Budget {
-            id: required(f0, NAMES[0])?,
-            budget_type: required(f1, NAMES[1])?,
-            budget_amount: required(f2, NAMES[2])?,
-            prevent_further_usage: required(f3, NAMES[3])?,
-            budget_scope: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            budget_type: required(f1, "budget_type")?,
+            budget_amount: required(f2, "budget_amount")?,
+            prevent_further_usage: required(f3, "prevent_further_usage")?,
+            budget_scope: required(f4, "budget_scope")?,
             budget_entity_name: f5.flatten(),
             user: f6.flatten(),
             consumed_amount: f7.flatten(),
             budget_product_sku: f8.flatten(),
-            budget_alerting: required(f9, NAMES[9])?,
+            budget_alerting: required(f9, "budget_alerting")?,
         })
     }
 }
@@ -431,25 +420,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for BudgetBudgetAlerting {
     const NAME: &'static str = "BudgetBudgetAlerting";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["will_alert", "alert_recipients"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "will_alert" => 0,
+                "alert_recipients" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<bool> = None;
         let mut f1: Option<Vec<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "will_alert")?,
+                1 => put(&mut f1, &mut map, "alert_recipients")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(BudgetBudgetAlerting {
-            will_alert: required(f0, NAMES[0])?,
-            alert_recipients: required(f1, NAMES[1])?,
+            will_alert: required(f0, "will_alert")?,
+            alert_recipients: required(f1, "alert_recipients")?,
         })
     }
 }
@@ -474,28 +463,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for GetAllBudgetsEffectiveBudget {
     const NAME: &'static str = "GetAllBudgetsEffectiveBudget";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "budget_amount", "consumed_amount"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "budget_amount" => 1,
+                "consumed_amount" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<f64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "budget_amount")?,
+                2 => put(&mut f2, &mut map, "consumed_amount")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(GetAllBudgetsEffectiveBudget {
-            id: required(f0, NAMES[0])?,
-            budget_amount: required(f1, NAMES[1])?,
-            consumed_amount: required(f2, NAMES[2])?,
+            id: required(f0, "id")?,
+            budget_amount: required(f1, "budget_amount")?,
+            consumed_amount: required(f2, "consumed_amount")?,
         })
     }
 }
@@ -627,19 +617,19 @@ for BillingCreateOrganizationBudgetRequestBudgetAlerting {
     const NAME: &'static str = "BillingCreateOrganizationBudgetRequestBudgetAlerting";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["will_alert", "alert_recipients"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "will_alert" => 0,
+                "alert_recipients" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<bool>> = None;
         let mut f1: Option<Option<Vec<String>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "will_alert")?,
+                1 => put(&mut f1, &mut map, "alert_recipients")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -754,25 +744,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for CreateBudget {
     const NAME: &'static str = "CreateBudget";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["message", "budget"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "message" => 0,
+                "budget" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<CreateBudgetBudget> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "message")?,
+                1 => put(&mut f1, &mut map, "budget")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CreateBudget {
-            message: required(f0, NAMES[0])?,
-            budget: required(f1, NAMES[1])?,
+            message: required(f0, "message")?,
+            budget: required(f1, "budget")?,
         })
     }
 }
@@ -805,17 +795,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for CreateBudgetBudget {
     const NAME: &'static str = "CreateBudgetBudget";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "budget_scope",
-            "budget_entity_name",
-            "budget_amount",
-            "prevent_further_usage",
-            "budget_product_sku",
-            "budget_type",
-            "budget_alerting",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "budget_scope" => 1,
+                "budget_entity_name" => 2,
+                "budget_amount" => 3,
+                "prevent_further_usage" => 4,
+                "budget_product_sku" => 5,
+                "budget_type" => 6,
+                "budget_alerting" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<BudgetBudgetScope>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -826,21 +818,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for CreateBudgetBudget {
         let mut f7: Option<
             Option<BillingCreateOrganizationBudgetRequestBudgetAlerting>,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "budget_scope")?,
+                2 => put(&mut f2, &mut map, "budget_entity_name")?,
+                3 => put(&mut f3, &mut map, "budget_amount")?,
+                4 => put(&mut f4, &mut map, "prevent_further_usage")?,
+                5 => put(&mut f5, &mut map, "budget_product_sku")?,
+                6 => put(&mut f6, &mut map, "budget_type")?,
+                7 => put(&mut f7, &mut map, "budget_alerting")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -920,18 +907,20 @@ impl<'de> crate::runtime::de::FromMap<'de> for GetBudget {
     const NAME: &'static str = "GetBudget";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "budget_scope",
-            "budget_entity_name",
-            "user",
-            "budget_amount",
-            "prevent_further_usage",
-            "budget_product_sku",
-            "budget_type",
-            "budget_alerting",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "budget_scope" => 1,
+                "budget_entity_name" => 2,
+                "user" => 3,
+                "budget_amount" => 4,
+                "prevent_further_usage" => 5,
+                "budget_product_sku" => 6,
+                "budget_type" => 7,
+                "budget_alerting" => 8,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<BudgetBudgetScope> = None;
         let mut f2: Option<String> = None;
@@ -941,35 +930,30 @@ impl<'de> crate::runtime::de::FromMap<'de> for GetBudget {
         let mut f6: Option<String> = None;
         let mut f7: Option<CreateBudgetBudgetBudgetType> = None;
         let mut f8: Option<BillingCreateOrganizationBudgetRequestBudgetAlerting> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "budget_scope")?,
+                2 => put(&mut f2, &mut map, "budget_entity_name")?,
+                3 => put(&mut f3, &mut map, "user")?,
+                4 => put(&mut f4, &mut map, "budget_amount")?,
+                5 => put(&mut f5, &mut map, "prevent_further_usage")?,
+                6 => put(&mut f6, &mut map, "budget_product_sku")?,
+                7 => put(&mut f7, &mut map, "budget_type")?,
+                8 => put(&mut f8, &mut map, "budget_alerting")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(GetBudget {
-            id: required(f0, NAMES[0])?,
-            budget_scope: required(f1, NAMES[1])?,
-            budget_entity_name: required(f2, NAMES[2])?,
+            id: required(f0, "id")?,
+            budget_scope: required(f1, "budget_scope")?,
+            budget_entity_name: required(f2, "budget_entity_name")?,
             user: f3.flatten(),
-            budget_amount: required(f4, NAMES[4])?,
-            prevent_further_usage: required(f5, NAMES[5])?,
-            budget_product_sku: required(f6, NAMES[6])?,
-            budget_type: required(f7, NAMES[7])?,
-            budget_alerting: required(f8, NAMES[8])?,
+            budget_amount: required(f4, "budget_amount")?,
+            prevent_further_usage: required(f5, "prevent_further_usage")?,
+            budget_product_sku: required(f6, "budget_product_sku")?,
+            budget_type: required(f7, "budget_type")?,
+            budget_alerting: required(f8, "budget_alerting")?,
         })
     }
 }
@@ -991,24 +975,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for DeleteBudget {
     const NAME: &'static str = "DeleteBudget";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["message", "id"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "message" => 0,
+                "id" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "message")?,
+                1 => put(&mut f1, &mut map, "id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DeleteBudget {
-            message: required(f0, NAMES[0])?,
+            message: required(f0, "message")?,
             id: f1.flatten(),
         })
     }
@@ -1130,25 +1114,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for UpdateBudget {
     const NAME: &'static str = "UpdateBudget";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["message", "budget"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "message" => 0,
+                "budget" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<UpdateBudgetBudget> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "message")?,
+                1 => put(&mut f1, &mut map, "budget")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(UpdateBudget {
-            message: required(f0, NAMES[0])?,
-            budget: required(f1, NAMES[1])?,
+            message: required(f0, "message")?,
+            budget: required(f1, "budget")?,
         })
     }
 }
@@ -1185,19 +1169,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for UpdateBudgetBudget {
     const NAME: &'static str = "UpdateBudgetBudget";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "budget_scope",
-            "budget_entity_name",
-            "user",
-            "consumed_amount",
-            "budget_amount",
-            "prevent_further_usage",
-            "budget_product_sku",
-            "budget_type",
-            "budget_alerting",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "budget_scope" => 1,
+                "budget_entity_name" => 2,
+                "user" => 3,
+                "consumed_amount" => 4,
+                "budget_amount" => 5,
+                "prevent_further_usage" => 6,
+                "budget_product_sku" => 7,
+                "budget_type" => 8,
+                "budget_alerting" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<BudgetBudgetScope>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -1210,23 +1196,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for UpdateBudgetBudget {
         let mut f9: Option<
             Option<BillingCreateOrganizationBudgetRequestBudgetAlerting>,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "budget_scope")?,
+                2 => put(&mut f2, &mut map, "budget_entity_name")?,
+                3 => put(&mut f3, &mut map, "user")?,
+                4 => put(&mut f4, &mut map, "consumed_amount")?,
+                5 => put(&mut f5, &mut map, "budget_amount")?,
+                6 => put(&mut f6, &mut map, "prevent_further_usage")?,
+                7 => put(&mut f7, &mut map, "budget_product_sku")?,
+                8 => put(&mut f8, &mut map, "budget_type")?,
+                9 => put(&mut f9, &mut map, "budget_alerting")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1268,44 +1249,41 @@ impl<'de> crate::runtime::de::FromMap<'de> for BillingPremiumRequestUsageReportO
     const NAME: &'static str = "BillingPremiumRequestUsageReportOrg";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "timePeriod",
-            "organization",
-            "user",
-            "product",
-            "model",
-            "usageItems",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "timePeriod" => 0,
+                "organization" => 1,
+                "user" => 2,
+                "product" => 3,
+                "model" => 4,
+                "usageItems" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<BillingAiCreditUsageReportOrgTimePeriod> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<String>> = None;
         let mut f5: Option<Vec<BillingAiCreditUsageReportOrgUsageItemsItem>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "timePeriod")?,
+                1 => put(&mut f1, &mut map, "organization")?,
+                2 => put(&mut f2, &mut map, "user")?,
+                3 => put(&mut f3, &mut map, "product")?,
+                4 => put(&mut f4, &mut map, "model")?,
+                5 => put(&mut f5, &mut map, "usageItems")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(BillingPremiumRequestUsageReportOrg {
-            time_period: required(f0, NAMES[0])?,
-            organization: required(f1, NAMES[1])?,
+            time_period: required(f0, "timePeriod")?,
+            organization: required(f1, "organization")?,
             user: f2.flatten(),
             product: f3.flatten(),
             model: f4.flatten(),
-            usage_items: required(f5, NAMES[5])?,
+            usage_items: required(f5, "usageItems")?,
         })
     }
 }
@@ -1324,17 +1302,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for BillingUsageReport {
     const NAME: &'static str = "BillingUsageReport";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["usageItems"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "usageItems" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<Vec<BillingUsageReportUsageItemsItem>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "usageItems")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1379,20 +1356,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for BillingUsageReportUsageItemsItem 
     const NAME: &'static str = "BillingUsageReportUsageItemsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "date",
-            "product",
-            "sku",
-            "quantity",
-            "unitType",
-            "pricePerUnit",
-            "grossAmount",
-            "discountAmount",
-            "netAmount",
-            "organizationName",
-            "repositoryName",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "date" => 0,
+                "product" => 1,
+                "sku" => 2,
+                "quantity" => 3,
+                "unitType" => 4,
+                "pricePerUnit" => 5,
+                "grossAmount" => 6,
+                "discountAmount" => 7,
+                "netAmount" => 8,
+                "organizationName" => 9,
+                "repositoryName" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -1404,38 +1383,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for BillingUsageReportUsageItemsItem 
         let mut f8: Option<f64> = None;
         let mut f9: Option<String> = None;
         let mut f10: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "date")?,
+                1 => put(&mut f1, &mut map, "product")?,
+                2 => put(&mut f2, &mut map, "sku")?,
+                3 => put(&mut f3, &mut map, "quantity")?,
+                4 => put(&mut f4, &mut map, "unitType")?,
+                5 => put(&mut f5, &mut map, "pricePerUnit")?,
+                6 => put(&mut f6, &mut map, "grossAmount")?,
+                7 => put(&mut f7, &mut map, "discountAmount")?,
+                8 => put(&mut f8, &mut map, "netAmount")?,
+                9 => put(&mut f9, &mut map, "organizationName")?,
+                10 => put(&mut f10, &mut map, "repositoryName")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(BillingUsageReportUsageItemsItem {
-            date: required(f0, NAMES[0])?,
-            product: required(f1, NAMES[1])?,
-            sku: required(f2, NAMES[2])?,
-            quantity: required(f3, NAMES[3])?,
-            unit_type: required(f4, NAMES[4])?,
-            price_per_unit: required(f5, NAMES[5])?,
-            gross_amount: required(f6, NAMES[6])?,
-            discount_amount: required(f7, NAMES[7])?,
-            net_amount: required(f8, NAMES[8])?,
-            organization_name: required(f9, NAMES[9])?,
+            date: required(f0, "date")?,
+            product: required(f1, "product")?,
+            sku: required(f2, "sku")?,
+            quantity: required(f3, "quantity")?,
+            unit_type: required(f4, "unitType")?,
+            price_per_unit: required(f5, "pricePerUnit")?,
+            gross_amount: required(f6, "grossAmount")?,
+            discount_amount: required(f7, "discountAmount")?,
+            net_amount: required(f8, "netAmount")?,
+            organization_name: required(f9, "organizationName")?,
             repository_name: f10.flatten(),
         })
     }
@@ -1464,44 +1438,41 @@ impl<'de> crate::runtime::de::FromMap<'de> for BillingUsageSummaryReportOrg {
     const NAME: &'static str = "BillingUsageSummaryReportOrg";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "timePeriod",
-            "organization",
-            "repository",
-            "product",
-            "sku",
-            "usageItems",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "timePeriod" => 0,
+                "organization" => 1,
+                "repository" => 2,
+                "product" => 3,
+                "sku" => 4,
+                "usageItems" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<BillingAiCreditUsageReportOrgTimePeriod> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<String>> = None;
         let mut f5: Option<Vec<BillingUsageSummaryReportOrgUsageItemsItem>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "timePeriod")?,
+                1 => put(&mut f1, &mut map, "organization")?,
+                2 => put(&mut f2, &mut map, "repository")?,
+                3 => put(&mut f3, &mut map, "product")?,
+                4 => put(&mut f4, &mut map, "sku")?,
+                5 => put(&mut f5, &mut map, "usageItems")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(BillingUsageSummaryReportOrg {
-            time_period: required(f0, NAMES[0])?,
-            organization: required(f1, NAMES[1])?,
+            time_period: required(f0, "timePeriod")?,
+            organization: required(f1, "organization")?,
             repository: f2.flatten(),
             product: f3.flatten(),
             sku: f4.flatten(),
-            usage_items: required(f5, NAMES[5])?,
+            usage_items: required(f5, "usageItems")?,
         })
     }
 }
@@ -1540,19 +1511,21 @@ for BillingUsageSummaryReportOrgUsageItemsItem {
     const NAME: &'static str = "BillingUsageSummaryReportOrgUsageItemsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "product",
-            "sku",
-            "unitType",
-            "pricePerUnit",
-            "grossQuantity",
-            "grossAmount",
-            "discountQuantity",
-            "discountAmount",
-            "netQuantity",
-            "netAmount",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "product" => 0,
+                "sku" => 1,
+                "unitType" => 2,
+                "pricePerUnit" => 3,
+                "grossQuantity" => 4,
+                "grossAmount" => 5,
+                "discountQuantity" => 6,
+                "discountAmount" => 7,
+                "netQuantity" => 8,
+                "netAmount" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -1563,37 +1536,32 @@ for BillingUsageSummaryReportOrgUsageItemsItem {
         let mut f7: Option<f64> = None;
         let mut f8: Option<f64> = None;
         let mut f9: Option<f64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "product")?,
+                1 => put(&mut f1, &mut map, "sku")?,
+                2 => put(&mut f2, &mut map, "unitType")?,
+                3 => put(&mut f3, &mut map, "pricePerUnit")?,
+                4 => put(&mut f4, &mut map, "grossQuantity")?,
+                5 => put(&mut f5, &mut map, "grossAmount")?,
+                6 => put(&mut f6, &mut map, "discountQuantity")?,
+                7 => put(&mut f7, &mut map, "discountAmount")?,
+                8 => put(&mut f8, &mut map, "netQuantity")?,
+                9 => put(&mut f9, &mut map, "netAmount")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(BillingUsageSummaryReportOrgUsageItemsItem {
-            product: required(f0, NAMES[0])?,
-            sku: required(f1, NAMES[1])?,
-            unit_type: required(f2, NAMES[2])?,
-            price_per_unit: required(f3, NAMES[3])?,
-            gross_quantity: required(f4, NAMES[4])?,
-            gross_amount: required(f5, NAMES[5])?,
-            discount_quantity: required(f6, NAMES[6])?,
-            discount_amount: required(f7, NAMES[7])?,
-            net_quantity: required(f8, NAMES[8])?,
-            net_amount: required(f9, NAMES[9])?,
+            product: required(f0, "product")?,
+            sku: required(f1, "sku")?,
+            unit_type: required(f2, "unitType")?,
+            price_per_unit: required(f3, "pricePerUnit")?,
+            gross_quantity: required(f4, "grossQuantity")?,
+            gross_amount: required(f5, "grossAmount")?,
+            discount_quantity: required(f6, "discountQuantity")?,
+            discount_amount: required(f7, "discountAmount")?,
+            net_quantity: required(f8, "netQuantity")?,
+            net_amount: required(f9, "netAmount")?,
         })
     }
 }
@@ -1619,34 +1587,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for BillingAiCreditUsageReportUser {
     const NAME: &'static str = "BillingAiCreditUsageReportUser";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["timePeriod", "user", "product", "model", "usageItems"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "timePeriod" => 0,
+                "user" => 1,
+                "product" => 2,
+                "model" => 3,
+                "usageItems" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<BillingAiCreditUsageReportOrgTimePeriod> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Vec<BillingAiCreditUsageReportOrgUsageItemsItem>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "timePeriod")?,
+                1 => put(&mut f1, &mut map, "user")?,
+                2 => put(&mut f2, &mut map, "product")?,
+                3 => put(&mut f3, &mut map, "model")?,
+                4 => put(&mut f4, &mut map, "usageItems")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(BillingAiCreditUsageReportUser {
-            time_period: required(f0, NAMES[0])?,
-            user: required(f1, NAMES[1])?,
+            time_period: required(f0, "timePeriod")?,
+            user: required(f1, "user")?,
             product: f2.flatten(),
             model: f3.flatten(),
-            usage_items: required(f4, NAMES[4])?,
+            usage_items: required(f4, "usageItems")?,
         })
     }
 }
@@ -1672,34 +1643,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for BillingPremiumRequestUsageReportU
     const NAME: &'static str = "BillingPremiumRequestUsageReportUser";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["timePeriod", "user", "product", "model", "usageItems"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "timePeriod" => 0,
+                "user" => 1,
+                "product" => 2,
+                "model" => 3,
+                "usageItems" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<BillingAiCreditUsageReportOrgTimePeriod> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Vec<BillingAiCreditUsageReportOrgUsageItemsItem>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "timePeriod")?,
+                1 => put(&mut f1, &mut map, "user")?,
+                2 => put(&mut f2, &mut map, "product")?,
+                3 => put(&mut f3, &mut map, "model")?,
+                4 => put(&mut f4, &mut map, "usageItems")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(BillingPremiumRequestUsageReportUser {
-            time_period: required(f0, NAMES[0])?,
-            user: required(f1, NAMES[1])?,
+            time_period: required(f0, "timePeriod")?,
+            user: required(f1, "user")?,
             product: f2.flatten(),
             model: f3.flatten(),
-            usage_items: required(f4, NAMES[4])?,
+            usage_items: required(f4, "usageItems")?,
         })
     }
 }
@@ -1718,17 +1692,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for BillingUsageReportUser {
     const NAME: &'static str = "BillingUsageReportUser";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["usageItems"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "usageItems" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<Vec<BillingUsageReportUserUsageItemsItem>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "usageItems")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1771,19 +1744,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for BillingUsageReportUserUsageItemsI
     const NAME: &'static str = "BillingUsageReportUserUsageItemsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "date",
-            "product",
-            "sku",
-            "quantity",
-            "unitType",
-            "pricePerUnit",
-            "grossAmount",
-            "discountAmount",
-            "netAmount",
-            "repositoryName",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "date" => 0,
+                "product" => 1,
+                "sku" => 2,
+                "quantity" => 3,
+                "unitType" => 4,
+                "pricePerUnit" => 5,
+                "grossAmount" => 6,
+                "discountAmount" => 7,
+                "netAmount" => 8,
+                "repositoryName" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -1794,36 +1769,31 @@ impl<'de> crate::runtime::de::FromMap<'de> for BillingUsageReportUserUsageItemsI
         let mut f7: Option<f64> = None;
         let mut f8: Option<f64> = None;
         let mut f9: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "date")?,
+                1 => put(&mut f1, &mut map, "product")?,
+                2 => put(&mut f2, &mut map, "sku")?,
+                3 => put(&mut f3, &mut map, "quantity")?,
+                4 => put(&mut f4, &mut map, "unitType")?,
+                5 => put(&mut f5, &mut map, "pricePerUnit")?,
+                6 => put(&mut f6, &mut map, "grossAmount")?,
+                7 => put(&mut f7, &mut map, "discountAmount")?,
+                8 => put(&mut f8, &mut map, "netAmount")?,
+                9 => put(&mut f9, &mut map, "repositoryName")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(BillingUsageReportUserUsageItemsItem {
-            date: required(f0, NAMES[0])?,
-            product: required(f1, NAMES[1])?,
-            sku: required(f2, NAMES[2])?,
-            quantity: required(f3, NAMES[3])?,
-            unit_type: required(f4, NAMES[4])?,
-            price_per_unit: required(f5, NAMES[5])?,
-            gross_amount: required(f6, NAMES[6])?,
-            discount_amount: required(f7, NAMES[7])?,
-            net_amount: required(f8, NAMES[8])?,
+            date: required(f0, "date")?,
+            product: required(f1, "product")?,
+            sku: required(f2, "sku")?,
+            quantity: required(f3, "quantity")?,
+            unit_type: required(f4, "unitType")?,
+            price_per_unit: required(f5, "pricePerUnit")?,
+            gross_amount: required(f6, "grossAmount")?,
+            discount_amount: required(f7, "discountAmount")?,
+            net_amount: required(f8, "netAmount")?,
             repository_name: f9.flatten(),
         })
     }
@@ -1852,44 +1822,41 @@ impl<'de> crate::runtime::de::FromMap<'de> for BillingUsageSummaryReportUser {
     const NAME: &'static str = "BillingUsageSummaryReportUser";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "timePeriod",
-            "user",
-            "repository",
-            "product",
-            "sku",
-            "usageItems",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "timePeriod" => 0,
+                "user" => 1,
+                "repository" => 2,
+                "product" => 3,
+                "sku" => 4,
+                "usageItems" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<BillingAiCreditUsageReportOrgTimePeriod> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<String>> = None;
         let mut f5: Option<Vec<BillingUsageSummaryReportOrgUsageItemsItem>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "timePeriod")?,
+                1 => put(&mut f1, &mut map, "user")?,
+                2 => put(&mut f2, &mut map, "repository")?,
+                3 => put(&mut f3, &mut map, "product")?,
+                4 => put(&mut f4, &mut map, "sku")?,
+                5 => put(&mut f5, &mut map, "usageItems")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(BillingUsageSummaryReportUser {
-            time_period: required(f0, NAMES[0])?,
-            user: required(f1, NAMES[1])?,
+            time_period: required(f0, "timePeriod")?,
+            user: required(f1, "user")?,
             repository: f2.flatten(),
             product: f3.flatten(),
             sku: f4.flatten(),
-            usage_items: required(f5, NAMES[5])?,
+            usage_items: required(f5, "usageItems")?,
         })
     }
 }

@@ -52,22 +52,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for CampaignSummary {
     const NAME: &'static str = "CampaignSummary";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "number",
-            "created_at",
-            "updated_at",
-            "name",
-            "description",
-            "managers",
-            "team_managers",
-            "published_at",
-            "ends_at",
-            "closed_at",
-            "state",
-            "contact_link",
-            "alert_stats",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "number" => 0,
+                "created_at" => 1,
+                "updated_at" => 2,
+                "name" => 3,
+                "description" => 4,
+                "managers" => 5,
+                "team_managers" => 6,
+                "published_at" => 7,
+                "ends_at" => 8,
+                "closed_at" => 9,
+                "state" => 10,
+                "contact_link" => 11,
+                "alert_stats" => 12,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<crate::Timestamp> = None;
         let mut f2: Option<crate::Timestamp> = None;
@@ -81,41 +83,36 @@ impl<'de> crate::runtime::de::FromMap<'de> for CampaignSummary {
         let mut f10: Option<CampaignState> = None;
         let mut f11: Option<Option<String>> = None;
         let mut f12: Option<Option<CampaignSummaryAlertStats>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
+                0 => put(&mut f0, &mut map, "number")?,
+                1 => put(&mut f1, &mut map, "created_at")?,
+                2 => put(&mut f2, &mut map, "updated_at")?,
+                3 => put(&mut f3, &mut map, "name")?,
+                4 => put(&mut f4, &mut map, "description")?,
+                5 => put(&mut f5, &mut map, "managers")?,
+                6 => put(&mut f6, &mut map, "team_managers")?,
+                7 => put(&mut f7, &mut map, "published_at")?,
+                8 => put(&mut f8, &mut map, "ends_at")?,
+                9 => put(&mut f9, &mut map, "closed_at")?,
+                10 => put(&mut f10, &mut map, "state")?,
+                11 => put(&mut f11, &mut map, "contact_link")?,
+                12 => put(&mut f12, &mut map, "alert_stats")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CampaignSummary {
-            number: required(f0, NAMES[0])?,
-            created_at: required(f1, NAMES[1])?,
-            updated_at: required(f2, NAMES[2])?,
+            number: required(f0, "number")?,
+            created_at: required(f1, "created_at")?,
+            updated_at: required(f2, "updated_at")?,
             name: f3.flatten(),
-            description: required(f4, NAMES[4])?,
-            managers: required(f5, NAMES[5])?,
+            description: required(f4, "description")?,
+            managers: required(f5, "managers")?,
             team_managers: f6.flatten(),
             published_at: f7.flatten(),
-            ends_at: required(f8, NAMES[8])?,
+            ends_at: required(f8, "ends_at")?,
             closed_at: f9.flatten(),
-            state: required(f10, NAMES[10])?,
+            state: required(f10, "state")?,
             contact_link: f11.flatten(),
             alert_stats: f12.flatten(),
         })
@@ -141,28 +138,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for CampaignSummaryAlertStats {
     const NAME: &'static str = "CampaignSummaryAlertStats";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["open_count", "closed_count", "in_progress_count"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "open_count" => 0,
+                "closed_count" => 1,
+                "in_progress_count" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "open_count")?,
+                1 => put(&mut f1, &mut map, "closed_count")?,
+                2 => put(&mut f2, &mut map, "in_progress_count")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CampaignSummaryAlertStats {
-            open_count: required(f0, NAMES[0])?,
-            closed_count: required(f1, NAMES[1])?,
-            in_progress_count: required(f2, NAMES[2])?,
+            open_count: required(f0, "open_count")?,
+            closed_count: required(f1, "closed_count")?,
+            in_progress_count: required(f2, "in_progress_count")?,
         })
     }
 }

@@ -385,7 +385,7 @@ pub struct CheckRun {
     /// The name of the check.
     pub name: String,
     pub check_suite: Option<CheckRunCheckSuite>,
-    pub app: Option<Integration>,
+    pub app: Option<Box<Integration>>,
     /// Pull requests that are open with a `head_sha` or `head_branch` that matches the check. The returned pull requests do not necessarily indicate pull requests that triggered the check.
     pub pull_requests: Vec<PullRequestMinimal>,
     /// A deployment created as the result of an Actions check run from a workflow that references an environment
@@ -400,26 +400,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for CheckRun {
     const NAME: &'static str = "CheckRun";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "head_sha",
-            "node_id",
-            "external_id",
-            "url",
-            "html_url",
-            "details_url",
-            "status",
-            "conclusion",
-            "started_at",
-            "completed_at",
-            "output",
-            "name",
-            "check_suite",
-            "app",
-            "pull_requests",
-            "deployment",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "head_sha" => 1,
+                "node_id" => 2,
+                "external_id" => 3,
+                "url" => 4,
+                "html_url" => 5,
+                "details_url" => 6,
+                "status" => 7,
+                "conclusion" => 8,
+                "started_at" => 9,
+                "completed_at" => 10,
+                "output" => 11,
+                "name" => 12,
+                "check_suite" => 13,
+                "app" => 14,
+                "pull_requests" => 15,
+                "deployment" => 16,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -434,53 +436,48 @@ impl<'de> crate::runtime::de::FromMap<'de> for CheckRun {
         let mut f11: Option<CheckRunOutput> = None;
         let mut f12: Option<String> = None;
         let mut f13: Option<Option<CheckRunCheckSuite>> = None;
-        let mut f14: Option<Option<Integration>> = None;
+        let mut f14: Option<Option<Box<Integration>>> = None;
         let mut f15: Option<Vec<PullRequestMinimal>> = None;
         let mut f16: Option<Option<DeploymentSimple>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "head_sha")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "external_id")?,
+                4 => put(&mut f4, &mut map, "url")?,
+                5 => put(&mut f5, &mut map, "html_url")?,
+                6 => put(&mut f6, &mut map, "details_url")?,
+                7 => put(&mut f7, &mut map, "status")?,
+                8 => put(&mut f8, &mut map, "conclusion")?,
+                9 => put(&mut f9, &mut map, "started_at")?,
+                10 => put(&mut f10, &mut map, "completed_at")?,
+                11 => put(&mut f11, &mut map, "output")?,
+                12 => put(&mut f12, &mut map, "name")?,
+                13 => put(&mut f13, &mut map, "check_suite")?,
+                14 => put(&mut f14, &mut map, "app")?,
+                15 => put(&mut f15, &mut map, "pull_requests")?,
+                16 => put(&mut f16, &mut map, "deployment")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CheckRun {
-            id: required(f0, NAMES[0])?,
-            head_sha: required(f1, NAMES[1])?,
-            node_id: required(f2, NAMES[2])?,
+            id: required(f0, "id")?,
+            head_sha: required(f1, "head_sha")?,
+            node_id: required(f2, "node_id")?,
             external_id: f3.flatten(),
-            url: required(f4, NAMES[4])?,
+            url: required(f4, "url")?,
             html_url: f5.flatten(),
             details_url: f6.flatten(),
-            status: required(f7, NAMES[7])?,
+            status: required(f7, "status")?,
             conclusion: f8.flatten(),
             started_at: f9.flatten(),
             completed_at: f10.flatten(),
-            output: required(f11, NAMES[11])?,
-            name: required(f12, NAMES[12])?,
+            output: required(f11, "output")?,
+            name: required(f12, "name")?,
             check_suite: f13.flatten(),
             app: f14.flatten(),
-            pull_requests: required(f15, NAMES[15])?,
+            pull_requests: required(f15, "pull_requests")?,
             deployment: f16.flatten(),
         })
     }
@@ -504,31 +501,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for CheckRunOutput {
     const NAME: &'static str = "CheckRunOutput";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "title",
-            "summary",
-            "text",
-            "annotations_count",
-            "annotations_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "title" => 0,
+                "summary" => 1,
+                "text" => 2,
+                "annotations_count" => 3,
+                "annotations_url" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<i64> = None;
         let mut f4: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "title")?,
+                1 => put(&mut f1, &mut map, "summary")?,
+                2 => put(&mut f2, &mut map, "text")?,
+                3 => put(&mut f3, &mut map, "annotations_count")?,
+                4 => put(&mut f4, &mut map, "annotations_url")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -536,8 +530,8 @@ impl<'de> crate::runtime::de::FromMap<'de> for CheckRunOutput {
             title: f0.flatten(),
             summary: f1.flatten(),
             text: f2.flatten(),
-            annotations_count: required(f3, NAMES[3])?,
-            annotations_url: required(f4, NAMES[4])?,
+            annotations_count: required(f3, "annotations_count")?,
+            annotations_url: required(f4, "annotations_url")?,
         })
     }
 }
@@ -556,22 +550,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for CheckRunCheckSuite {
     const NAME: &'static str = "CheckRunCheckSuite";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CheckRunCheckSuite {
-            id: required(f0, NAMES[0])?,
+            id: required(f0, "id")?,
         })
     }
 }
@@ -766,19 +759,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for CheckAnnotation {
     const NAME: &'static str = "CheckAnnotation";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "path",
-            "start_line",
-            "end_line",
-            "start_column",
-            "end_column",
-            "annotation_level",
-            "title",
-            "message",
-            "raw_details",
-            "blob_href",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "path" => 0,
+                "start_line" => 1,
+                "end_line" => 2,
+                "start_column" => 3,
+                "end_column" => 4,
+                "annotation_level" => 5,
+                "title" => 6,
+                "message" => 7,
+                "raw_details" => 8,
+                "blob_href" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<i64> = None;
@@ -789,37 +784,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for CheckAnnotation {
         let mut f7: Option<Option<String>> = None;
         let mut f8: Option<Option<String>> = None;
         let mut f9: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "path")?,
+                1 => put(&mut f1, &mut map, "start_line")?,
+                2 => put(&mut f2, &mut map, "end_line")?,
+                3 => put(&mut f3, &mut map, "start_column")?,
+                4 => put(&mut f4, &mut map, "end_column")?,
+                5 => put(&mut f5, &mut map, "annotation_level")?,
+                6 => put(&mut f6, &mut map, "title")?,
+                7 => put(&mut f7, &mut map, "message")?,
+                8 => put(&mut f8, &mut map, "raw_details")?,
+                9 => put(&mut f9, &mut map, "blob_href")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CheckAnnotation {
-            path: required(f0, NAMES[0])?,
-            start_line: required(f1, NAMES[1])?,
-            end_line: required(f2, NAMES[2])?,
+            path: required(f0, "path")?,
+            start_line: required(f1, "start_line")?,
+            end_line: required(f2, "end_line")?,
             start_column: f3.flatten(),
             end_column: f4.flatten(),
             annotation_level: f5.flatten(),
             title: f6.flatten(),
             message: f7.flatten(),
             raw_details: f8.flatten(),
-            blob_href: required(f9, NAMES[9])?,
+            blob_href: required(f9, "blob_href")?,
         })
     }
 }
@@ -862,9 +852,9 @@ pub struct CheckSuite {
     pub before: Option<String>,
     pub after: Option<String>,
     pub pull_requests: Option<Vec<PullRequestMinimal>>,
-    pub app: Option<Integration>,
+    pub app: Option<Box<Integration>>,
     /// Minimal Repository
-    pub repository: MinimalRepository,
+    pub repository: Box<MinimalRepository>,
     pub created_at: Option<crate::Timestamp>,
     pub updated_at: Option<crate::Timestamp>,
     /// A commit.
@@ -883,28 +873,30 @@ impl<'de> crate::runtime::de::FromMap<'de> for CheckSuite {
     const NAME: &'static str = "CheckSuite";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "head_branch",
-            "head_sha",
-            "status",
-            "conclusion",
-            "url",
-            "before",
-            "after",
-            "pull_requests",
-            "app",
-            "repository",
-            "created_at",
-            "updated_at",
-            "head_commit",
-            "latest_check_runs_count",
-            "check_runs_url",
-            "rerequestable",
-            "runs_rerequestable",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "head_branch" => 2,
+                "head_sha" => 3,
+                "status" => 4,
+                "conclusion" => 5,
+                "url" => 6,
+                "before" => 7,
+                "after" => 8,
+                "pull_requests" => 9,
+                "app" => 10,
+                "repository" => 11,
+                "created_at" => 12,
+                "updated_at" => 13,
+                "head_commit" => 14,
+                "latest_check_runs_count" => 15,
+                "check_runs_url" => 16,
+                "rerequestable" => 17,
+                "runs_rerequestable" => 18,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
@@ -915,8 +907,8 @@ impl<'de> crate::runtime::de::FromMap<'de> for CheckSuite {
         let mut f7: Option<Option<String>> = None;
         let mut f8: Option<Option<String>> = None;
         let mut f9: Option<Option<Vec<PullRequestMinimal>>> = None;
-        let mut f10: Option<Option<Integration>> = None;
-        let mut f11: Option<MinimalRepository> = None;
+        let mut f10: Option<Option<Box<Integration>>> = None;
+        let mut f11: Option<Box<MinimalRepository>> = None;
         let mut f12: Option<Option<crate::Timestamp>> = None;
         let mut f13: Option<Option<crate::Timestamp>> = None;
         let mut f14: Option<SimpleCommit> = None;
@@ -924,40 +916,35 @@ impl<'de> crate::runtime::de::FromMap<'de> for CheckSuite {
         let mut f16: Option<String> = None;
         let mut f17: Option<Option<bool>> = None;
         let mut f18: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "head_branch")?,
+                3 => put(&mut f3, &mut map, "head_sha")?,
+                4 => put(&mut f4, &mut map, "status")?,
+                5 => put(&mut f5, &mut map, "conclusion")?,
+                6 => put(&mut f6, &mut map, "url")?,
+                7 => put(&mut f7, &mut map, "before")?,
+                8 => put(&mut f8, &mut map, "after")?,
+                9 => put(&mut f9, &mut map, "pull_requests")?,
+                10 => put(&mut f10, &mut map, "app")?,
+                11 => put(&mut f11, &mut map, "repository")?,
+                12 => put(&mut f12, &mut map, "created_at")?,
+                13 => put(&mut f13, &mut map, "updated_at")?,
+                14 => put(&mut f14, &mut map, "head_commit")?,
+                15 => put(&mut f15, &mut map, "latest_check_runs_count")?,
+                16 => put(&mut f16, &mut map, "check_runs_url")?,
+                17 => put(&mut f17, &mut map, "rerequestable")?,
+                18 => put(&mut f18, &mut map, "runs_rerequestable")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CheckSuite {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
             head_branch: f2.flatten(),
-            head_sha: required(f3, NAMES[3])?,
+            head_sha: required(f3, "head_sha")?,
             status: f4.flatten(),
             conclusion: f5.flatten(),
             url: f6.flatten(),
@@ -965,12 +952,12 @@ impl<'de> crate::runtime::de::FromMap<'de> for CheckSuite {
             after: f8.flatten(),
             pull_requests: f9.flatten(),
             app: f10.flatten(),
-            repository: required(f11, NAMES[11])?,
+            repository: required(f11, "repository")?,
             created_at: f12.flatten(),
             updated_at: f13.flatten(),
-            head_commit: required(f14, NAMES[14])?,
-            latest_check_runs_count: required(f15, NAMES[15])?,
-            check_runs_url: required(f16, NAMES[16])?,
+            head_commit: required(f14, "head_commit")?,
+            latest_check_runs_count: required(f15, "latest_check_runs_count")?,
+            check_runs_url: required(f16, "check_runs_url")?,
             rerequestable: f17.flatten(),
             runs_rerequestable: f18.flatten(),
         })
@@ -995,19 +982,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for ChecksSetSuitesPreferencesRequest
     const NAME: &'static str = "ChecksSetSuitesPreferencesRequest";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["auto_trigger_checks"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "auto_trigger_checks" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<
             Option<Vec<ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem>>,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "auto_trigger_checks")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1056,25 +1042,25 @@ for ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem {
     const NAME: &'static str = "ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["app_id", "setting"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "app_id" => 0,
+                "setting" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "app_id")?,
+                1 => put(&mut f1, &mut map, "setting")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem {
-            app_id: required(f0, NAMES[0])?,
-            setting: required(f1, NAMES[1])?,
+            app_id: required(f0, "app_id")?,
+            setting: required(f1, "setting")?,
         })
     }
 }
@@ -1106,7 +1092,7 @@ impl ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem {
 pub struct CheckSuitePreference {
     pub preferences: ChecksSetSuitesPreferencesRequest,
     /// Minimal Repository
-    pub repository: MinimalRepository,
+    pub repository: Box<MinimalRepository>,
 }
 impl<'de> serde::Deserialize<'de> for CheckSuitePreference {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -1117,25 +1103,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for CheckSuitePreference {
     const NAME: &'static str = "CheckSuitePreference";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["preferences", "repository"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "preferences" => 0,
+                "repository" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<ChecksSetSuitesPreferencesRequest> = None;
-        let mut f1: Option<MinimalRepository> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        let mut f1: Option<Box<MinimalRepository>> = None;
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "preferences")?,
+                1 => put(&mut f1, &mut map, "repository")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CheckSuitePreference {
-            preferences: required(f0, NAMES[0])?,
-            repository: required(f1, NAMES[1])?,
+            preferences: required(f0, "preferences")?,
+            repository: required(f1, "repository")?,
         })
     }
 }
@@ -1155,25 +1141,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ChecksListForSuiteResponse {
     const NAME: &'static str = "ChecksListForSuiteResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "check_runs"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "check_runs" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<CheckRun>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "check_runs")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ChecksListForSuiteResponse {
-            total_count: required(f0, NAMES[0])?,
-            check_runs: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            check_runs: required(f1, "check_runs")?,
         })
     }
 }
@@ -1193,25 +1179,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ChecksListSuitesForRefResponse {
     const NAME: &'static str = "ChecksListSuitesForRefResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "check_suites"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "check_suites" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<CheckSuite>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "check_suites")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ChecksListSuitesForRefResponse {
-            total_count: required(f0, NAMES[0])?,
-            check_suites: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            check_suites: required(f1, "check_suites")?,
         })
     }
 }

@@ -55,28 +55,30 @@ impl<'de> crate::runtime::de::FromMap<'de> for ClassroomAssignment {
     const NAME: &'static str = "ClassroomAssignment";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "public_repo",
-            "title",
-            "type",
-            "invite_link",
-            "invitations_enabled",
-            "slug",
-            "students_are_repo_admins",
-            "feedback_pull_requests_enabled",
-            "max_teams",
-            "max_members",
-            "editor",
-            "accepted",
-            "submitted",
-            "passing",
-            "language",
-            "deadline",
-            "starter_code_repository",
-            "classroom",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "public_repo" => 1,
+                "title" => 2,
+                "type" => 3,
+                "invite_link" => 4,
+                "invitations_enabled" => 5,
+                "slug" => 6,
+                "students_are_repo_admins" => 7,
+                "feedback_pull_requests_enabled" => 8,
+                "max_teams" => 9,
+                "max_members" => 10,
+                "editor" => 11,
+                "accepted" => 12,
+                "submitted" => 13,
+                "passing" => 14,
+                "language" => 15,
+                "deadline" => 16,
+                "starter_code_repository" => 17,
+                "classroom" => 18,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<bool> = None;
         let mut f2: Option<String> = None;
@@ -96,55 +98,53 @@ impl<'de> crate::runtime::de::FromMap<'de> for ClassroomAssignment {
         let mut f16: Option<Option<crate::Timestamp>> = None;
         let mut f17: Option<Option<SimpleClassroomRepository>> = None;
         let mut f18: Option<Classroom> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "public_repo")?,
+                2 => put(&mut f2, &mut map, "title")?,
+                3 => put(&mut f3, &mut map, "type")?,
+                4 => put(&mut f4, &mut map, "invite_link")?,
+                5 => put(&mut f5, &mut map, "invitations_enabled")?,
+                6 => put(&mut f6, &mut map, "slug")?,
+                7 => put(&mut f7, &mut map, "students_are_repo_admins")?,
+                8 => put(&mut f8, &mut map, "feedback_pull_requests_enabled")?,
+                9 => put(&mut f9, &mut map, "max_teams")?,
+                10 => put(&mut f10, &mut map, "max_members")?,
+                11 => put(&mut f11, &mut map, "editor")?,
+                12 => put(&mut f12, &mut map, "accepted")?,
+                13 => put(&mut f13, &mut map, "submitted")?,
+                14 => put(&mut f14, &mut map, "passing")?,
+                15 => put(&mut f15, &mut map, "language")?,
+                16 => put(&mut f16, &mut map, "deadline")?,
+                17 => put(&mut f17, &mut map, "starter_code_repository")?,
+                18 => put(&mut f18, &mut map, "classroom")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ClassroomAssignment {
-            id: required(f0, NAMES[0])?,
-            public_repo: required(f1, NAMES[1])?,
-            title: required(f2, NAMES[2])?,
-            r#type: required(f3, NAMES[3])?,
-            invite_link: required(f4, NAMES[4])?,
-            invitations_enabled: required(f5, NAMES[5])?,
-            slug: required(f6, NAMES[6])?,
-            students_are_repo_admins: required(f7, NAMES[7])?,
-            feedback_pull_requests_enabled: required(f8, NAMES[8])?,
+            id: required(f0, "id")?,
+            public_repo: required(f1, "public_repo")?,
+            title: required(f2, "title")?,
+            r#type: required(f3, "type")?,
+            invite_link: required(f4, "invite_link")?,
+            invitations_enabled: required(f5, "invitations_enabled")?,
+            slug: required(f6, "slug")?,
+            students_are_repo_admins: required(f7, "students_are_repo_admins")?,
+            feedback_pull_requests_enabled: required(
+                f8,
+                "feedback_pull_requests_enabled",
+            )?,
             max_teams: f9.flatten(),
             max_members: f10.flatten(),
-            editor: required(f11, NAMES[11])?,
-            accepted: required(f12, NAMES[12])?,
-            submitted: required(f13, NAMES[13])?,
-            passing: required(f14, NAMES[14])?,
-            language: required(f15, NAMES[15])?,
+            editor: required(f11, "editor")?,
+            accepted: required(f12, "accepted")?,
+            submitted: required(f13, "submitted")?,
+            passing: required(f14, "passing")?,
+            language: required(f15, "language")?,
             deadline: f16.flatten(),
             starter_code_repository: f17.flatten(),
-            classroom: required(f18, NAMES[18])?,
+            classroom: required(f18, "classroom")?,
         })
     }
 }
@@ -180,44 +180,41 @@ impl<'de> crate::runtime::de::FromMap<'de> for SimpleClassroomRepository {
     const NAME: &'static str = "SimpleClassroomRepository";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "full_name",
-            "html_url",
-            "node_id",
-            "private",
-            "default_branch",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "full_name" => 1,
+                "html_url" => 2,
+                "node_id" => 3,
+                "private" => 4,
+                "default_branch" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<String> = None;
         let mut f4: Option<bool> = None;
         let mut f5: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "full_name")?,
+                2 => put(&mut f2, &mut map, "html_url")?,
+                3 => put(&mut f3, &mut map, "node_id")?,
+                4 => put(&mut f4, &mut map, "private")?,
+                5 => put(&mut f5, &mut map, "default_branch")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SimpleClassroomRepository {
-            id: required(f0, NAMES[0])?,
-            full_name: required(f1, NAMES[1])?,
-            html_url: required(f2, NAMES[2])?,
-            node_id: required(f3, NAMES[3])?,
-            private: required(f4, NAMES[4])?,
-            default_branch: required(f5, NAMES[5])?,
+            id: required(f0, "id")?,
+            full_name: required(f1, "full_name")?,
+            html_url: required(f2, "html_url")?,
+            node_id: required(f3, "node_id")?,
+            private: required(f4, "private")?,
+            default_branch: required(f5, "default_branch")?,
         })
     }
 }
@@ -246,34 +243,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for Classroom {
     const NAME: &'static str = "Classroom";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "name", "archived", "organization", "url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "archived" => 2,
+                "organization" => 3,
+                "url" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<bool> = None;
         let mut f3: Option<Option<SimpleClassroomOrganization>> = None;
         let mut f4: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "archived")?,
+                3 => put(&mut f3, &mut map, "organization")?,
+                4 => put(&mut f4, &mut map, "url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Classroom {
-            id: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
-            archived: required(f2, NAMES[2])?,
+            id: required(f0, "id")?,
+            name: required(f1, "name")?,
+            archived: required(f2, "archived")?,
             organization: f3.flatten(),
-            url: required(f4, NAMES[4])?,
+            url: required(f4, "url")?,
         })
     }
 }
@@ -298,44 +298,41 @@ impl<'de> crate::runtime::de::FromMap<'de> for SimpleClassroomOrganization {
     const NAME: &'static str = "SimpleClassroomOrganization";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "login",
-            "node_id",
-            "html_url",
-            "name",
-            "avatar_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "login" => 1,
+                "node_id" => 2,
+                "html_url" => 3,
+                "name" => 4,
+                "avatar_url" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<String> = None;
         let mut f4: Option<Option<String>> = None;
         let mut f5: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "login")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "html_url")?,
+                4 => put(&mut f4, &mut map, "name")?,
+                5 => put(&mut f5, &mut map, "avatar_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SimpleClassroomOrganization {
-            id: required(f0, NAMES[0])?,
-            login: required(f1, NAMES[1])?,
-            node_id: required(f2, NAMES[2])?,
-            html_url: required(f3, NAMES[3])?,
+            id: required(f0, "id")?,
+            login: required(f1, "login")?,
+            node_id: required(f2, "node_id")?,
+            html_url: required(f3, "html_url")?,
             name: f4.flatten(),
-            avatar_url: required(f5, NAMES[5])?,
+            avatar_url: required(f5, "avatar_url")?,
         })
     }
 }
@@ -369,17 +366,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for ClassroomAcceptedAssignment {
     const NAME: &'static str = "ClassroomAcceptedAssignment";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "submitted",
-            "passing",
-            "commit_count",
-            "grade",
-            "students",
-            "repository",
-            "assignment",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "submitted" => 1,
+                "passing" => 2,
+                "commit_count" => 3,
+                "grade" => 4,
+                "students" => 5,
+                "repository" => 6,
+                "assignment" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<bool> = None;
         let mut f2: Option<bool> = None;
@@ -388,33 +387,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for ClassroomAcceptedAssignment {
         let mut f5: Option<Vec<SimpleClassroomUser>> = None;
         let mut f6: Option<SimpleClassroomRepository> = None;
         let mut f7: Option<SimpleClassroomAssignment> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "submitted")?,
+                2 => put(&mut f2, &mut map, "passing")?,
+                3 => put(&mut f3, &mut map, "commit_count")?,
+                4 => put(&mut f4, &mut map, "grade")?,
+                5 => put(&mut f5, &mut map, "students")?,
+                6 => put(&mut f6, &mut map, "repository")?,
+                7 => put(&mut f7, &mut map, "assignment")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ClassroomAcceptedAssignment {
-            id: required(f0, NAMES[0])?,
-            submitted: required(f1, NAMES[1])?,
-            passing: required(f2, NAMES[2])?,
-            commit_count: required(f3, NAMES[3])?,
-            grade: required(f4, NAMES[4])?,
-            students: required(f5, NAMES[5])?,
-            repository: required(f6, NAMES[6])?,
-            assignment: required(f7, NAMES[7])?,
+            id: required(f0, "id")?,
+            submitted: required(f1, "submitted")?,
+            passing: required(f2, "passing")?,
+            commit_count: required(f3, "commit_count")?,
+            grade: required(f4, "grade")?,
+            students: required(f5, "students")?,
+            repository: required(f6, "repository")?,
+            assignment: required(f7, "assignment")?,
         })
     }
 }
@@ -437,31 +431,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for SimpleClassroomUser {
     const NAME: &'static str = "SimpleClassroomUser";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "login", "avatar_url", "html_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "login" => 1,
+                "avatar_url" => 2,
+                "html_url" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "login")?,
+                2 => put(&mut f2, &mut map, "avatar_url")?,
+                3 => put(&mut f3, &mut map, "html_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SimpleClassroomUser {
-            id: required(f0, NAMES[0])?,
-            login: required(f1, NAMES[1])?,
-            avatar_url: required(f2, NAMES[2])?,
-            html_url: required(f3, NAMES[3])?,
+            id: required(f0, "id")?,
+            login: required(f1, "login")?,
+            avatar_url: required(f2, "avatar_url")?,
+            html_url: required(f3, "html_url")?,
         })
     }
 }
@@ -516,27 +512,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for SimpleClassroomAssignment {
     const NAME: &'static str = "SimpleClassroomAssignment";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "public_repo",
-            "title",
-            "type",
-            "invite_link",
-            "invitations_enabled",
-            "slug",
-            "students_are_repo_admins",
-            "feedback_pull_requests_enabled",
-            "max_teams",
-            "max_members",
-            "editor",
-            "accepted",
-            "submitted",
-            "passing",
-            "language",
-            "deadline",
-            "classroom",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "public_repo" => 1,
+                "title" => 2,
+                "type" => 3,
+                "invite_link" => 4,
+                "invitations_enabled" => 5,
+                "slug" => 6,
+                "students_are_repo_admins" => 7,
+                "feedback_pull_requests_enabled" => 8,
+                "max_teams" => 9,
+                "max_members" => 10,
+                "editor" => 11,
+                "accepted" => 12,
+                "submitted" => 13,
+                "passing" => 14,
+                "language" => 15,
+                "deadline" => 16,
+                "classroom" => 17,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<bool> = None;
         let mut f2: Option<String> = None;
@@ -555,53 +553,51 @@ impl<'de> crate::runtime::de::FromMap<'de> for SimpleClassroomAssignment {
         let mut f15: Option<String> = None;
         let mut f16: Option<Option<crate::Timestamp>> = None;
         let mut f17: Option<SimpleClassroom> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "public_repo")?,
+                2 => put(&mut f2, &mut map, "title")?,
+                3 => put(&mut f3, &mut map, "type")?,
+                4 => put(&mut f4, &mut map, "invite_link")?,
+                5 => put(&mut f5, &mut map, "invitations_enabled")?,
+                6 => put(&mut f6, &mut map, "slug")?,
+                7 => put(&mut f7, &mut map, "students_are_repo_admins")?,
+                8 => put(&mut f8, &mut map, "feedback_pull_requests_enabled")?,
+                9 => put(&mut f9, &mut map, "max_teams")?,
+                10 => put(&mut f10, &mut map, "max_members")?,
+                11 => put(&mut f11, &mut map, "editor")?,
+                12 => put(&mut f12, &mut map, "accepted")?,
+                13 => put(&mut f13, &mut map, "submitted")?,
+                14 => put(&mut f14, &mut map, "passing")?,
+                15 => put(&mut f15, &mut map, "language")?,
+                16 => put(&mut f16, &mut map, "deadline")?,
+                17 => put(&mut f17, &mut map, "classroom")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SimpleClassroomAssignment {
-            id: required(f0, NAMES[0])?,
-            public_repo: required(f1, NAMES[1])?,
-            title: required(f2, NAMES[2])?,
-            r#type: required(f3, NAMES[3])?,
-            invite_link: required(f4, NAMES[4])?,
-            invitations_enabled: required(f5, NAMES[5])?,
-            slug: required(f6, NAMES[6])?,
-            students_are_repo_admins: required(f7, NAMES[7])?,
-            feedback_pull_requests_enabled: required(f8, NAMES[8])?,
+            id: required(f0, "id")?,
+            public_repo: required(f1, "public_repo")?,
+            title: required(f2, "title")?,
+            r#type: required(f3, "type")?,
+            invite_link: required(f4, "invite_link")?,
+            invitations_enabled: required(f5, "invitations_enabled")?,
+            slug: required(f6, "slug")?,
+            students_are_repo_admins: required(f7, "students_are_repo_admins")?,
+            feedback_pull_requests_enabled: required(
+                f8,
+                "feedback_pull_requests_enabled",
+            )?,
             max_teams: f9.flatten(),
             max_members: f10.flatten(),
-            editor: required(f11, NAMES[11])?,
-            accepted: required(f12, NAMES[12])?,
-            submitted: required(f13, NAMES[13])?,
-            passing: required(f14, NAMES[14])?,
-            language: required(f15, NAMES[15])?,
+            editor: required(f11, "editor")?,
+            accepted: required(f12, "accepted")?,
+            submitted: required(f13, "submitted")?,
+            passing: required(f14, "passing")?,
+            language: required(f15, "language")?,
             deadline: f16.flatten(),
-            classroom: required(f17, NAMES[17])?,
+            classroom: required(f17, "classroom")?,
         })
     }
 }
@@ -628,31 +624,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for SimpleClassroom {
     const NAME: &'static str = "SimpleClassroom";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "name", "archived", "url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "archived" => 2,
+                "url" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<bool> = None;
         let mut f3: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "archived")?,
+                3 => put(&mut f3, &mut map, "url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SimpleClassroom {
-            id: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
-            archived: required(f2, NAMES[2])?,
-            url: required(f3, NAMES[3])?,
+            id: required(f0, "id")?,
+            name: required(f1, "name")?,
+            archived: required(f2, "archived")?,
+            url: required(f3, "url")?,
         })
     }
 }
@@ -693,20 +691,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for ClassroomAssignmentGrade {
     const NAME: &'static str = "ClassroomAssignmentGrade";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "assignment_name",
-            "assignment_url",
-            "starter_code_url",
-            "github_username",
-            "roster_identifier",
-            "student_repository_name",
-            "student_repository_url",
-            "submission_timestamp",
-            "points_awarded",
-            "points_available",
-            "group_name",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "assignment_name" => 0,
+                "assignment_url" => 1,
+                "starter_code_url" => 2,
+                "github_username" => 3,
+                "roster_identifier" => 4,
+                "student_repository_name" => 5,
+                "student_repository_url" => 6,
+                "submission_timestamp" => 7,
+                "points_awarded" => 8,
+                "points_available" => 9,
+                "group_name" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -718,38 +718,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for ClassroomAssignmentGrade {
         let mut f8: Option<i64> = None;
         let mut f9: Option<i64> = None;
         let mut f10: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "assignment_name")?,
+                1 => put(&mut f1, &mut map, "assignment_url")?,
+                2 => put(&mut f2, &mut map, "starter_code_url")?,
+                3 => put(&mut f3, &mut map, "github_username")?,
+                4 => put(&mut f4, &mut map, "roster_identifier")?,
+                5 => put(&mut f5, &mut map, "student_repository_name")?,
+                6 => put(&mut f6, &mut map, "student_repository_url")?,
+                7 => put(&mut f7, &mut map, "submission_timestamp")?,
+                8 => put(&mut f8, &mut map, "points_awarded")?,
+                9 => put(&mut f9, &mut map, "points_available")?,
+                10 => put(&mut f10, &mut map, "group_name")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ClassroomAssignmentGrade {
-            assignment_name: required(f0, NAMES[0])?,
-            assignment_url: required(f1, NAMES[1])?,
-            starter_code_url: required(f2, NAMES[2])?,
-            github_username: required(f3, NAMES[3])?,
-            roster_identifier: required(f4, NAMES[4])?,
-            student_repository_name: required(f5, NAMES[5])?,
-            student_repository_url: required(f6, NAMES[6])?,
-            submission_timestamp: required(f7, NAMES[7])?,
-            points_awarded: required(f8, NAMES[8])?,
-            points_available: required(f9, NAMES[9])?,
+            assignment_name: required(f0, "assignment_name")?,
+            assignment_url: required(f1, "assignment_url")?,
+            starter_code_url: required(f2, "starter_code_url")?,
+            github_username: required(f3, "github_username")?,
+            roster_identifier: required(f4, "roster_identifier")?,
+            student_repository_name: required(f5, "student_repository_name")?,
+            student_repository_url: required(f6, "student_repository_url")?,
+            submission_timestamp: required(f7, "submission_timestamp")?,
+            points_awarded: required(f8, "points_awarded")?,
+            points_available: required(f9, "points_available")?,
             group_name: f10.flatten(),
         })
     }

@@ -31,16 +31,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeQualityFinding {
     const NAME: &'static str = "CodeQualityFinding";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "number",
-            "state",
-            "url",
-            "rule",
-            "location",
-            "message",
-            "created_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "number" => 0,
+                "state" => 1,
+                "url" => 2,
+                "rule" => 3,
+                "location" => 4,
+                "message" => 5,
+                "created_at" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<CodeQualityFindingState> = None;
         let mut f2: Option<String> = None;
@@ -48,30 +50,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeQualityFinding {
         let mut f4: Option<CodeQualityFindingLocation> = None;
         let mut f5: Option<CodeQualityFindingMessage> = None;
         let mut f6: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "number")?,
+                1 => put(&mut f1, &mut map, "state")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "rule")?,
+                4 => put(&mut f4, &mut map, "location")?,
+                5 => put(&mut f5, &mut map, "message")?,
+                6 => put(&mut f6, &mut map, "created_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodeQualityFinding {
-            number: required(f0, NAMES[0])?,
-            state: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            rule: required(f3, NAMES[3])?,
-            location: required(f4, NAMES[4])?,
-            message: required(f5, NAMES[5])?,
+            number: required(f0, "number")?,
+            state: required(f1, "state")?,
+            url: required(f2, "url")?,
+            rule: required(f3, "rule")?,
+            location: required(f4, "location")?,
+            message: required(f5, "message")?,
             created_at: f6.flatten(),
         })
     }
@@ -103,44 +100,41 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeQualityFindingRule {
     const NAME: &'static str = "CodeQualityFindingRule";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "title",
-            "description",
-            "help",
-            "severity",
-            "category",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "title" => 1,
+                "description" => 2,
+                "help" => 3,
+                "severity" => 4,
+                "category" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<CodeQualityFindingRuleSeverity> = None;
         let mut f5: Option<CodeQualityFindingRuleCategory> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "title")?,
+                2 => put(&mut f2, &mut map, "description")?,
+                3 => put(&mut f3, &mut map, "help")?,
+                4 => put(&mut f4, &mut map, "severity")?,
+                5 => put(&mut f5, &mut map, "category")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodeQualityFindingRule {
-            id: required(f0, NAMES[0])?,
-            title: required(f1, NAMES[1])?,
-            description: required(f2, NAMES[2])?,
+            id: required(f0, "id")?,
+            title: required(f1, "title")?,
+            description: required(f2, "description")?,
             help: f3.flatten(),
-            severity: required(f4, NAMES[4])?,
-            category: required(f5, NAMES[5])?,
+            severity: required(f4, "severity")?,
+            category: required(f5, "category")?,
         })
     }
 }
@@ -175,36 +169,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeQualityFindingLocation {
     const NAME: &'static str = "CodeQualityFindingLocation";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "path",
-            "start_line",
-            "start_column",
-            "end_line",
-            "end_column",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "path" => 0,
+                "start_line" => 1,
+                "start_column" => 2,
+                "end_line" => 3,
+                "end_column" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<i64>> = None;
         let mut f3: Option<Option<i64>> = None;
         let mut f4: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "path")?,
+                1 => put(&mut f1, &mut map, "start_line")?,
+                2 => put(&mut f2, &mut map, "start_column")?,
+                3 => put(&mut f3, &mut map, "end_line")?,
+                4 => put(&mut f4, &mut map, "end_column")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodeQualityFindingLocation {
-            path: required(f0, NAMES[0])?,
+            path: required(f0, "path")?,
             start_line: f1.flatten(),
             start_column: f2.flatten(),
             end_line: f3.flatten(),
@@ -231,25 +222,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeQualityFindingMessage {
     const NAME: &'static str = "CodeQualityFindingMessage";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["text", "markdown"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "text" => 0,
+                "markdown" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "text")?,
+                1 => put(&mut f1, &mut map, "markdown")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodeQualityFindingMessage {
-            text: required(f0, NAMES[0])?,
-            markdown: required(f1, NAMES[1])?,
+            text: required(f0, "text")?,
+            markdown: required(f1, "markdown")?,
         })
     }
 }
@@ -282,16 +273,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeQualitySetup {
     const NAME: &'static str = "CodeQualitySetup";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "state",
-            "languages",
-            "runner_type",
-            "runner_label",
-            "updated_at",
-            "schedule",
-            "ai_findings_option",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "state" => 0,
+                "languages" => 1,
+                "runner_type" => 2,
+                "runner_label" => 3,
+                "updated_at" => 4,
+                "schedule" => 5,
+                "ai_findings_option" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<CodeQualitySetupState>> = None;
         let mut f1: Option<Option<Vec<CodeQualitySetupLanguagesItem>>> = None;
         let mut f2: Option<Option<CodeQualitySetupRunnerType>> = None;
@@ -299,20 +292,15 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeQualitySetup {
         let mut f4: Option<Option<crate::Timestamp>> = None;
         let mut f5: Option<Option<CodeQualitySetupSchedule>> = None;
         let mut f6: Option<Option<CodeQualitySetupAiFindingsOption>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "state")?,
+                1 => put(&mut f1, &mut map, "languages")?,
+                2 => put(&mut f2, &mut map, "runner_type")?,
+                3 => put(&mut f3, &mut map, "runner_label")?,
+                4 => put(&mut f4, &mut map, "updated_at")?,
+                5 => put(&mut f5, &mut map, "schedule")?,
+                6 => put(&mut f6, &mut map, "ai_findings_option")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -447,19 +435,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeQualitySetupUpdateResponse {
     const NAME: &'static str = "CodeQualitySetupUpdateResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["run_id", "run_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "run_id" => 0,
+                "run_url" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "run_id")?,
+                1 => put(&mut f1, &mut map, "run_url")?,
                 _ => skip(&mut map)?,
             }
         }

@@ -44,7 +44,7 @@ pub struct CodeScanningOrganizationAlertItems {
     pub tool: CodeScanningAnalysisTool,
     pub most_recent_instance: CodeScanningAlertInstance,
     /// A GitHub repository.
-    pub repository: SimpleRepository,
+    pub repository: Box<SimpleRepository>,
     pub dismissal_approved_by: Option<SimpleUser>,
     pub assignees: Option<Vec<SimpleUser>>,
 }
@@ -57,27 +57,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningOrganizationAlertItem
     const NAME: &'static str = "CodeScanningOrganizationAlertItems";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "number",
-            "created_at",
-            "updated_at",
-            "url",
-            "html_url",
-            "instances_url",
-            "state",
-            "fixed_at",
-            "dismissed_by",
-            "dismissed_at",
-            "dismissed_reason",
-            "dismissed_comment",
-            "rule",
-            "tool",
-            "most_recent_instance",
-            "repository",
-            "dismissal_approved_by",
-            "assignees",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "number" => 0,
+                "created_at" => 1,
+                "updated_at" => 2,
+                "url" => 3,
+                "html_url" => 4,
+                "instances_url" => 5,
+                "state" => 6,
+                "fixed_at" => 7,
+                "dismissed_by" => 8,
+                "dismissed_at" => 9,
+                "dismissed_reason" => 10,
+                "dismissed_comment" => 11,
+                "rule" => 12,
+                "tool" => 13,
+                "most_recent_instance" => 14,
+                "repository" => 15,
+                "dismissal_approved_by" => 16,
+                "assignees" => 17,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<crate::Timestamp> = None;
         let mut f2: Option<Option<crate::Timestamp>> = None;
@@ -93,54 +95,49 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningOrganizationAlertItem
         let mut f12: Option<CodeScanningAlertRuleSummary> = None;
         let mut f13: Option<CodeScanningAnalysisTool> = None;
         let mut f14: Option<CodeScanningAlertInstance> = None;
-        let mut f15: Option<SimpleRepository> = None;
+        let mut f15: Option<Box<SimpleRepository>> = None;
         let mut f16: Option<Option<SimpleUser>> = None;
         let mut f17: Option<Option<Vec<SimpleUser>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
+                0 => put(&mut f0, &mut map, "number")?,
+                1 => put(&mut f1, &mut map, "created_at")?,
+                2 => put(&mut f2, &mut map, "updated_at")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "html_url")?,
+                5 => put(&mut f5, &mut map, "instances_url")?,
+                6 => put(&mut f6, &mut map, "state")?,
+                7 => put(&mut f7, &mut map, "fixed_at")?,
+                8 => put(&mut f8, &mut map, "dismissed_by")?,
+                9 => put(&mut f9, &mut map, "dismissed_at")?,
+                10 => put(&mut f10, &mut map, "dismissed_reason")?,
+                11 => put(&mut f11, &mut map, "dismissed_comment")?,
+                12 => put(&mut f12, &mut map, "rule")?,
+                13 => put(&mut f13, &mut map, "tool")?,
+                14 => put(&mut f14, &mut map, "most_recent_instance")?,
+                15 => put(&mut f15, &mut map, "repository")?,
+                16 => put(&mut f16, &mut map, "dismissal_approved_by")?,
+                17 => put(&mut f17, &mut map, "assignees")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodeScanningOrganizationAlertItems {
-            number: required(f0, NAMES[0])?,
-            created_at: required(f1, NAMES[1])?,
+            number: required(f0, "number")?,
+            created_at: required(f1, "created_at")?,
             updated_at: f2.flatten(),
-            url: required(f3, NAMES[3])?,
-            html_url: required(f4, NAMES[4])?,
-            instances_url: required(f5, NAMES[5])?,
+            url: required(f3, "url")?,
+            html_url: required(f4, "html_url")?,
+            instances_url: required(f5, "instances_url")?,
             state: f6.flatten(),
             fixed_at: f7.flatten(),
             dismissed_by: f8.flatten(),
             dismissed_at: f9.flatten(),
             dismissed_reason: f10.flatten(),
             dismissed_comment: f11.flatten(),
-            rule: required(f12, NAMES[12])?,
-            tool: required(f13, NAMES[13])?,
-            most_recent_instance: required(f14, NAMES[14])?,
-            repository: required(f15, NAMES[15])?,
+            rule: required(f12, "rule")?,
+            tool: required(f13, "tool")?,
+            most_recent_instance: required(f14, "most_recent_instance")?,
+            repository: required(f15, "repository")?,
             dismissal_approved_by: f16.flatten(),
             assignees: f17.flatten(),
         })
@@ -190,18 +187,20 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAlertRuleSummary {
     const NAME: &'static str = "CodeScanningAlertRuleSummary";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "name",
-            "severity",
-            "security_severity_level",
-            "description",
-            "full_description",
-            "tags",
-            "help",
-            "help_uri",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "severity" => 2,
+                "security_severity_level" => 3,
+                "description" => 4,
+                "full_description" => 5,
+                "tags" => 6,
+                "help" => 7,
+                "help_uri" => 8,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<CodeScanningAlertRuleSeverity>> = None;
@@ -211,22 +210,17 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAlertRuleSummary {
         let mut f6: Option<Option<Vec<String>>> = None;
         let mut f7: Option<Option<String>> = None;
         let mut f8: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "severity")?,
+                3 => put(&mut f3, &mut map, "security_severity_level")?,
+                4 => put(&mut f4, &mut map, "description")?,
+                5 => put(&mut f5, &mut map, "full_description")?,
+                6 => put(&mut f6, &mut map, "tags")?,
+                7 => put(&mut f7, &mut map, "help")?,
+                8 => put(&mut f8, &mut map, "help_uri")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -274,21 +268,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAnalysisTool {
     const NAME: &'static str = "CodeScanningAnalysisTool";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["name", "version", "guid"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "version" => 1,
+                "guid" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "version")?,
+                2 => put(&mut f2, &mut map, "guid")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -332,19 +327,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAlertInstance {
     const NAME: &'static str = "CodeScanningAlertInstance";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "ref",
-            "analysis_key",
-            "environment",
-            "category",
-            "state",
-            "commit_sha",
-            "message",
-            "location",
-            "html_url",
-            "classifications",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "ref" => 0,
+                "analysis_key" => 1,
+                "environment" => 2,
+                "category" => 3,
+                "state" => 4,
+                "commit_sha" => 5,
+                "message" => 6,
+                "location" => 7,
+                "html_url" => 8,
+                "classifications" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -355,23 +352,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAlertInstance {
         let mut f7: Option<Option<CodeScanningAlertLocation>> = None;
         let mut f8: Option<Option<String>> = None;
         let mut f9: Option<Option<Vec<Option<CodeScanningAlertClassification>>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "ref")?,
+                1 => put(&mut f1, &mut map, "analysis_key")?,
+                2 => put(&mut f2, &mut map, "environment")?,
+                3 => put(&mut f3, &mut map, "category")?,
+                4 => put(&mut f4, &mut map, "state")?,
+                5 => put(&mut f5, &mut map, "commit_sha")?,
+                6 => put(&mut f6, &mut map, "message")?,
+                7 => put(&mut f7, &mut map, "location")?,
+                8 => put(&mut f8, &mut map, "html_url")?,
+                9 => put(&mut f9, &mut map, "classifications")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -406,19 +398,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAlertInstanceMessage 
     const NAME: &'static str = "CodeScanningAlertInstanceMessage";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["text", "markdown"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "text" => 0,
+                "markdown" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "text")?,
+                1 => put(&mut f1, &mut map, "markdown")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -448,31 +440,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAlertLocation {
     const NAME: &'static str = "CodeScanningAlertLocation";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "path",
-            "start_line",
-            "end_line",
-            "start_column",
-            "end_column",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "path" => 0,
+                "start_line" => 1,
+                "end_line" => 2,
+                "start_column" => 3,
+                "end_column" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<i64>> = None;
         let mut f3: Option<Option<i64>> = None;
         let mut f4: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "path")?,
+                1 => put(&mut f1, &mut map, "start_line")?,
+                2 => put(&mut f2, &mut map, "end_line")?,
+                3 => put(&mut f3, &mut map, "start_column")?,
+                4 => put(&mut f4, &mut map, "end_column")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -538,26 +527,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAlertItems {
     const NAME: &'static str = "CodeScanningAlertItems";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "number",
-            "created_at",
-            "updated_at",
-            "url",
-            "html_url",
-            "instances_url",
-            "state",
-            "fixed_at",
-            "dismissed_by",
-            "dismissed_at",
-            "dismissed_reason",
-            "dismissed_comment",
-            "rule",
-            "tool",
-            "most_recent_instance",
-            "dismissal_approved_by",
-            "assignees",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "number" => 0,
+                "created_at" => 1,
+                "updated_at" => 2,
+                "url" => 3,
+                "html_url" => 4,
+                "instances_url" => 5,
+                "state" => 6,
+                "fixed_at" => 7,
+                "dismissed_by" => 8,
+                "dismissed_at" => 9,
+                "dismissed_reason" => 10,
+                "dismissed_comment" => 11,
+                "rule" => 12,
+                "tool" => 13,
+                "most_recent_instance" => 14,
+                "dismissal_approved_by" => 15,
+                "assignees" => 16,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<crate::Timestamp> = None;
         let mut f2: Option<Option<crate::Timestamp>> = None;
@@ -575,49 +566,44 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAlertItems {
         let mut f14: Option<CodeScanningAlertInstance> = None;
         let mut f15: Option<Option<SimpleUser>> = None;
         let mut f16: Option<Option<Vec<SimpleUser>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
+                0 => put(&mut f0, &mut map, "number")?,
+                1 => put(&mut f1, &mut map, "created_at")?,
+                2 => put(&mut f2, &mut map, "updated_at")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "html_url")?,
+                5 => put(&mut f5, &mut map, "instances_url")?,
+                6 => put(&mut f6, &mut map, "state")?,
+                7 => put(&mut f7, &mut map, "fixed_at")?,
+                8 => put(&mut f8, &mut map, "dismissed_by")?,
+                9 => put(&mut f9, &mut map, "dismissed_at")?,
+                10 => put(&mut f10, &mut map, "dismissed_reason")?,
+                11 => put(&mut f11, &mut map, "dismissed_comment")?,
+                12 => put(&mut f12, &mut map, "rule")?,
+                13 => put(&mut f13, &mut map, "tool")?,
+                14 => put(&mut f14, &mut map, "most_recent_instance")?,
+                15 => put(&mut f15, &mut map, "dismissal_approved_by")?,
+                16 => put(&mut f16, &mut map, "assignees")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodeScanningAlertItems {
-            number: required(f0, NAMES[0])?,
-            created_at: required(f1, NAMES[1])?,
+            number: required(f0, "number")?,
+            created_at: required(f1, "created_at")?,
             updated_at: f2.flatten(),
-            url: required(f3, NAMES[3])?,
-            html_url: required(f4, NAMES[4])?,
-            instances_url: required(f5, NAMES[5])?,
+            url: required(f3, "url")?,
+            html_url: required(f4, "html_url")?,
+            instances_url: required(f5, "instances_url")?,
             state: f6.flatten(),
             fixed_at: f7.flatten(),
             dismissed_by: f8.flatten(),
             dismissed_at: f9.flatten(),
             dismissed_reason: f10.flatten(),
             dismissed_comment: f11.flatten(),
-            rule: required(f12, NAMES[12])?,
-            tool: required(f13, NAMES[13])?,
-            most_recent_instance: required(f14, NAMES[14])?,
+            rule: required(f12, "rule")?,
+            tool: required(f13, "tool")?,
+            most_recent_instance: required(f14, "most_recent_instance")?,
             dismissal_approved_by: f15.flatten(),
             assignees: f16.flatten(),
         })
@@ -667,27 +653,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAlert {
     const NAME: &'static str = "CodeScanningAlert";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "number",
-            "created_at",
-            "updated_at",
-            "url",
-            "html_url",
-            "instances_url",
-            "state",
-            "fixed_at",
-            "dismissed_by",
-            "dismissed_at",
-            "dismissed_reason",
-            "dismissed_comment",
-            "rule",
-            "tool",
-            "most_recent_instance",
-            "dismissal_approved_by",
-            "assignees",
-            "linked_pull_requests",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "number" => 0,
+                "created_at" => 1,
+                "updated_at" => 2,
+                "url" => 3,
+                "html_url" => 4,
+                "instances_url" => 5,
+                "state" => 6,
+                "fixed_at" => 7,
+                "dismissed_by" => 8,
+                "dismissed_at" => 9,
+                "dismissed_reason" => 10,
+                "dismissed_comment" => 11,
+                "rule" => 12,
+                "tool" => 13,
+                "most_recent_instance" => 14,
+                "dismissal_approved_by" => 15,
+                "assignees" => 16,
+                "linked_pull_requests" => 17,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<crate::Timestamp> = None;
         let mut f2: Option<Option<crate::Timestamp>> = None;
@@ -706,50 +694,45 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAlert {
         let mut f15: Option<Option<SimpleUser>> = None;
         let mut f16: Option<Option<Vec<SimpleUser>>> = None;
         let mut f17: Option<Option<Vec<PullRequestSimple>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
+                0 => put(&mut f0, &mut map, "number")?,
+                1 => put(&mut f1, &mut map, "created_at")?,
+                2 => put(&mut f2, &mut map, "updated_at")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "html_url")?,
+                5 => put(&mut f5, &mut map, "instances_url")?,
+                6 => put(&mut f6, &mut map, "state")?,
+                7 => put(&mut f7, &mut map, "fixed_at")?,
+                8 => put(&mut f8, &mut map, "dismissed_by")?,
+                9 => put(&mut f9, &mut map, "dismissed_at")?,
+                10 => put(&mut f10, &mut map, "dismissed_reason")?,
+                11 => put(&mut f11, &mut map, "dismissed_comment")?,
+                12 => put(&mut f12, &mut map, "rule")?,
+                13 => put(&mut f13, &mut map, "tool")?,
+                14 => put(&mut f14, &mut map, "most_recent_instance")?,
+                15 => put(&mut f15, &mut map, "dismissal_approved_by")?,
+                16 => put(&mut f16, &mut map, "assignees")?,
+                17 => put(&mut f17, &mut map, "linked_pull_requests")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodeScanningAlert {
-            number: required(f0, NAMES[0])?,
-            created_at: required(f1, NAMES[1])?,
+            number: required(f0, "number")?,
+            created_at: required(f1, "created_at")?,
             updated_at: f2.flatten(),
-            url: required(f3, NAMES[3])?,
-            html_url: required(f4, NAMES[4])?,
-            instances_url: required(f5, NAMES[5])?,
+            url: required(f3, "url")?,
+            html_url: required(f4, "html_url")?,
+            instances_url: required(f5, "instances_url")?,
             state: f6.flatten(),
             fixed_at: f7.flatten(),
             dismissed_by: f8.flatten(),
             dismissed_at: f9.flatten(),
             dismissed_reason: f10.flatten(),
             dismissed_comment: f11.flatten(),
-            rule: required(f12, NAMES[12])?,
-            tool: required(f13, NAMES[13])?,
-            most_recent_instance: required(f14, NAMES[14])?,
+            rule: required(f12, "rule")?,
+            tool: required(f13, "tool")?,
+            most_recent_instance: required(f14, "most_recent_instance")?,
             dismissal_approved_by: f15.flatten(),
             assignees: f16.flatten(),
             linked_pull_requests: f17.flatten(),
@@ -788,18 +771,20 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAlertRule {
     const NAME: &'static str = "CodeScanningAlertRule";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "name",
-            "severity",
-            "security_severity_level",
-            "description",
-            "full_description",
-            "tags",
-            "help",
-            "help_uri",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "severity" => 2,
+                "security_severity_level" => 3,
+                "description" => 4,
+                "full_description" => 5,
+                "tags" => 6,
+                "help" => 7,
+                "help_uri" => 8,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<CodeScanningAlertRuleSeverity>> = None;
@@ -809,22 +794,17 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAlertRule {
         let mut f6: Option<Option<Vec<String>>> = None;
         let mut f7: Option<Option<String>> = None;
         let mut f8: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "severity")?,
+                3 => put(&mut f3, &mut map, "security_severity_level")?,
+                4 => put(&mut f4, &mut map, "description")?,
+                5 => put(&mut f5, &mut map, "full_description")?,
+                6 => put(&mut f6, &mut map, "tags")?,
+                7 => put(&mut f7, &mut map, "help")?,
+                8 => put(&mut f8, &mut map, "help_uri")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -950,28 +930,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAutofix {
     const NAME: &'static str = "CodeScanningAutofix";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["status", "description", "started_at"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "status" => 0,
+                "description" => 1,
+                "started_at" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<CodeScanningAutofixStatus> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<crate::Timestamp> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "status")?,
+                1 => put(&mut f1, &mut map, "description")?,
+                2 => put(&mut f2, &mut map, "started_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodeScanningAutofix {
-            status: required(f0, NAMES[0])?,
+            status: required(f0, "status")?,
             description: f1.flatten(),
-            started_at: required(f2, NAMES[2])?,
+            started_at: required(f2, "started_at")?,
         })
     }
 }
@@ -1031,19 +1012,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAutofixCommitsRespons
     const NAME: &'static str = "CodeScanningAutofixCommitsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["target_ref", "sha"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "target_ref" => 0,
+                "sha" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "target_ref")?,
+                1 => put(&mut f1, &mut map, "sha")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1086,19 +1067,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAlertInstanceList {
     const NAME: &'static str = "CodeScanningAlertInstanceList";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "ref",
-            "analysis_key",
-            "environment",
-            "category",
-            "state",
-            "commit_sha",
-            "message",
-            "location",
-            "html_url",
-            "classifications",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "ref" => 0,
+                "analysis_key" => 1,
+                "environment" => 2,
+                "category" => 3,
+                "state" => 4,
+                "commit_sha" => 5,
+                "message" => 6,
+                "location" => 7,
+                "html_url" => 8,
+                "classifications" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -1109,23 +1092,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAlertInstanceList {
         let mut f7: Option<Option<CodeScanningAlertLocation>> = None;
         let mut f8: Option<Option<String>> = None;
         let mut f9: Option<Option<Vec<Option<CodeScanningAlertClassification>>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "ref")?,
+                1 => put(&mut f1, &mut map, "analysis_key")?,
+                2 => put(&mut f2, &mut map, "environment")?,
+                3 => put(&mut f3, &mut map, "category")?,
+                4 => put(&mut f4, &mut map, "state")?,
+                5 => put(&mut f5, &mut map, "commit_sha")?,
+                6 => put(&mut f6, &mut map, "message")?,
+                7 => put(&mut f7, &mut map, "location")?,
+                8 => put(&mut f8, &mut map, "html_url")?,
+                9 => put(&mut f9, &mut map, "classifications")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1190,24 +1168,26 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAnalysis {
     const NAME: &'static str = "CodeScanningAnalysis";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "ref",
-            "commit_sha",
-            "analysis_key",
-            "environment",
-            "category",
-            "error",
-            "created_at",
-            "results_count",
-            "rules_count",
-            "id",
-            "url",
-            "sarif_id",
-            "tool",
-            "deletable",
-            "warning",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "ref" => 0,
+                "commit_sha" => 1,
+                "analysis_key" => 2,
+                "environment" => 3,
+                "category" => 4,
+                "error" => 5,
+                "created_at" => 6,
+                "results_count" => 7,
+                "rules_count" => 8,
+                "id" => 9,
+                "url" => 10,
+                "sarif_id" => 11,
+                "tool" => 12,
+                "deletable" => 13,
+                "warning" => 14,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -1223,47 +1203,42 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAnalysis {
         let mut f12: Option<CodeScanningAnalysisTool> = None;
         let mut f13: Option<bool> = None;
         let mut f14: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
+                0 => put(&mut f0, &mut map, "ref")?,
+                1 => put(&mut f1, &mut map, "commit_sha")?,
+                2 => put(&mut f2, &mut map, "analysis_key")?,
+                3 => put(&mut f3, &mut map, "environment")?,
+                4 => put(&mut f4, &mut map, "category")?,
+                5 => put(&mut f5, &mut map, "error")?,
+                6 => put(&mut f6, &mut map, "created_at")?,
+                7 => put(&mut f7, &mut map, "results_count")?,
+                8 => put(&mut f8, &mut map, "rules_count")?,
+                9 => put(&mut f9, &mut map, "id")?,
+                10 => put(&mut f10, &mut map, "url")?,
+                11 => put(&mut f11, &mut map, "sarif_id")?,
+                12 => put(&mut f12, &mut map, "tool")?,
+                13 => put(&mut f13, &mut map, "deletable")?,
+                14 => put(&mut f14, &mut map, "warning")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodeScanningAnalysis {
-            r#ref: required(f0, NAMES[0])?,
-            commit_sha: required(f1, NAMES[1])?,
-            analysis_key: required(f2, NAMES[2])?,
-            environment: required(f3, NAMES[3])?,
+            r#ref: required(f0, "ref")?,
+            commit_sha: required(f1, "commit_sha")?,
+            analysis_key: required(f2, "analysis_key")?,
+            environment: required(f3, "environment")?,
             category: f4.flatten(),
-            error: required(f5, NAMES[5])?,
-            created_at: required(f6, NAMES[6])?,
-            results_count: required(f7, NAMES[7])?,
-            rules_count: required(f8, NAMES[8])?,
-            id: required(f9, NAMES[9])?,
-            url: required(f10, NAMES[10])?,
-            sarif_id: required(f11, NAMES[11])?,
-            tool: required(f12, NAMES[12])?,
-            deletable: required(f13, NAMES[13])?,
-            warning: required(f14, NAMES[14])?,
+            error: required(f5, "error")?,
+            created_at: required(f6, "created_at")?,
+            results_count: required(f7, "results_count")?,
+            rules_count: required(f8, "rules_count")?,
+            id: required(f9, "id")?,
+            url: required(f10, "url")?,
+            sarif_id: required(f11, "sarif_id")?,
+            tool: required(f12, "tool")?,
+            deletable: required(f13, "deletable")?,
+            warning: required(f14, "warning")?,
         })
     }
 }
@@ -1286,19 +1261,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAnalysisDeletion {
     const NAME: &'static str = "CodeScanningAnalysisDeletion";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["next_analysis_url", "confirm_delete_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "next_analysis_url" => 0,
+                "confirm_delete_url" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "next_analysis_url")?,
+                1 => put(&mut f1, &mut map, "confirm_delete_url")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1343,19 +1318,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningCodeqlDatabase {
     const NAME: &'static str = "CodeScanningCodeqlDatabase";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "name",
-            "language",
-            "uploader",
-            "content_type",
-            "size",
-            "created_at",
-            "updated_at",
-            "url",
-            "commit_oid",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "language" => 2,
+                "uploader" => 3,
+                "content_type" => 4,
+                "size" => 5,
+                "created_at" => 6,
+                "updated_at" => 7,
+                "url" => 8,
+                "commit_oid" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -1366,36 +1343,31 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningCodeqlDatabase {
         let mut f7: Option<crate::Timestamp> = None;
         let mut f8: Option<String> = None;
         let mut f9: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "language")?,
+                3 => put(&mut f3, &mut map, "uploader")?,
+                4 => put(&mut f4, &mut map, "content_type")?,
+                5 => put(&mut f5, &mut map, "size")?,
+                6 => put(&mut f6, &mut map, "created_at")?,
+                7 => put(&mut f7, &mut map, "updated_at")?,
+                8 => put(&mut f8, &mut map, "url")?,
+                9 => put(&mut f9, &mut map, "commit_oid")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodeScanningCodeqlDatabase {
-            id: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
-            language: required(f2, NAMES[2])?,
-            uploader: required(f3, NAMES[3])?,
-            content_type: required(f4, NAMES[4])?,
-            size: required(f5, NAMES[5])?,
-            created_at: required(f6, NAMES[6])?,
-            updated_at: required(f7, NAMES[7])?,
-            url: required(f8, NAMES[8])?,
+            id: required(f0, "id")?,
+            name: required(f1, "name")?,
+            language: required(f2, "language")?,
+            uploader: required(f3, "uploader")?,
+            content_type: required(f4, "content_type")?,
+            size: required(f5, "size")?,
+            created_at: required(f6, "created_at")?,
+            updated_at: required(f7, "updated_at")?,
+            url: required(f8, "url")?,
             commit_oid: f9.flatten(),
         })
     }
@@ -1487,7 +1459,7 @@ pub struct CodeScanningVariantAnalysis {
     /// The ID of the variant analysis.
     pub id: i64,
     /// A GitHub repository.
-    pub controller_repo: SimpleRepository,
+    pub controller_repo: Box<SimpleRepository>,
     /// A GitHub user.
     pub actor: SimpleUser,
     /// The language targeted by the CodeQL query
@@ -1520,24 +1492,26 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningVariantAnalysis {
     const NAME: &'static str = "CodeScanningVariantAnalysis";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "controller_repo",
-            "actor",
-            "query_language",
-            "query_pack_url",
-            "created_at",
-            "updated_at",
-            "completed_at",
-            "status",
-            "actions_workflow_run_id",
-            "failure_reason",
-            "scanned_repositories",
-            "skipped_repositories",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "controller_repo" => 1,
+                "actor" => 2,
+                "query_language" => 3,
+                "query_pack_url" => 4,
+                "created_at" => 5,
+                "updated_at" => 6,
+                "completed_at" => 7,
+                "status" => 8,
+                "actions_workflow_run_id" => 9,
+                "failure_reason" => 10,
+                "scanned_repositories" => 11,
+                "skipped_repositories" => 12,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
-        let mut f1: Option<SimpleRepository> = None;
+        let mut f1: Option<Box<SimpleRepository>> = None;
         let mut f2: Option<SimpleUser> = None;
         let mut f3: Option<CodeScanningVariantAnalysisLanguage> = None;
         let mut f4: Option<String> = None;
@@ -1551,39 +1525,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningVariantAnalysis {
             Option<Vec<CodeScanningVariantAnalysisScannedRepositoriesItem>>,
         > = None;
         let mut f12: Option<Option<CodeScanningVariantAnalysisSkippedRepositories>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "controller_repo")?,
+                2 => put(&mut f2, &mut map, "actor")?,
+                3 => put(&mut f3, &mut map, "query_language")?,
+                4 => put(&mut f4, &mut map, "query_pack_url")?,
+                5 => put(&mut f5, &mut map, "created_at")?,
+                6 => put(&mut f6, &mut map, "updated_at")?,
+                7 => put(&mut f7, &mut map, "completed_at")?,
+                8 => put(&mut f8, &mut map, "status")?,
+                9 => put(&mut f9, &mut map, "actions_workflow_run_id")?,
+                10 => put(&mut f10, &mut map, "failure_reason")?,
+                11 => put(&mut f11, &mut map, "scanned_repositories")?,
+                12 => put(&mut f12, &mut map, "skipped_repositories")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodeScanningVariantAnalysis {
-            id: required(f0, NAMES[0])?,
-            controller_repo: required(f1, NAMES[1])?,
-            actor: required(f2, NAMES[2])?,
-            query_language: required(f3, NAMES[3])?,
-            query_pack_url: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            controller_repo: required(f1, "controller_repo")?,
+            actor: required(f2, "actor")?,
+            query_language: required(f3, "query_language")?,
+            query_pack_url: required(f4, "query_pack_url")?,
             created_at: f5.flatten(),
             updated_at: f6.flatten(),
             completed_at: f7.flatten(),
-            status: required(f8, NAMES[8])?,
+            status: required(f8, "status")?,
             actions_workflow_run_id: f9.flatten(),
             failure_reason: f10.flatten(),
             scanned_repositories: f11.flatten(),
@@ -1630,37 +1599,34 @@ for CodeScanningVariantAnalysisScannedRepositoriesItem {
     const NAME: &'static str = "CodeScanningVariantAnalysisScannedRepositoriesItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "repository",
-            "analysis_status",
-            "result_count",
-            "artifact_size_in_bytes",
-            "failure_message",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "repository" => 0,
+                "analysis_status" => 1,
+                "result_count" => 2,
+                "artifact_size_in_bytes" => 3,
+                "failure_message" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<CodeScanningVariantAnalysisRepository> = None;
         let mut f1: Option<CodeScanningVariantAnalysisStatus2> = None;
         let mut f2: Option<Option<i64>> = None;
         let mut f3: Option<Option<i64>> = None;
         let mut f4: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "repository")?,
+                1 => put(&mut f1, &mut map, "analysis_status")?,
+                2 => put(&mut f2, &mut map, "result_count")?,
+                3 => put(&mut f3, &mut map, "artifact_size_in_bytes")?,
+                4 => put(&mut f4, &mut map, "failure_message")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodeScanningVariantAnalysisScannedRepositoriesItem {
-            repository: required(f0, NAMES[0])?,
-            analysis_status: required(f1, NAMES[1])?,
+            repository: required(f0, "repository")?,
+            analysis_status: required(f1, "analysis_status")?,
             result_count: f2.flatten(),
             artifact_size_in_bytes: f3.flatten(),
             failure_message: f4.flatten(),
@@ -1692,42 +1658,39 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningVariantAnalysisReposi
     const NAME: &'static str = "CodeScanningVariantAnalysisRepository";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "name",
-            "full_name",
-            "private",
-            "stargazers_count",
-            "updated_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "full_name" => 2,
+                "private" => 3,
+                "stargazers_count" => 4,
+                "updated_at" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<bool> = None;
         let mut f4: Option<Option<i64>> = None;
         let mut f5: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "full_name")?,
+                3 => put(&mut f3, &mut map, "private")?,
+                4 => put(&mut f4, &mut map, "stargazers_count")?,
+                5 => put(&mut f5, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodeScanningVariantAnalysisRepository {
-            id: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
-            full_name: required(f2, NAMES[2])?,
-            private: required(f3, NAMES[3])?,
+            id: required(f0, "id")?,
+            name: required(f1, "name")?,
+            full_name: required(f2, "full_name")?,
+            private: required(f3, "private")?,
             stargazers_count: f4.flatten(),
             updated_at: f5.flatten(),
         })
@@ -1760,38 +1723,35 @@ for CodeScanningVariantAnalysisSkippedRepositories {
     const NAME: &'static str = "CodeScanningVariantAnalysisSkippedRepositories";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "access_mismatch_repos",
-            "not_found_repos",
-            "no_codeql_db_repos",
-            "over_limit_repos",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "access_mismatch_repos" => 0,
+                "not_found_repos" => 1,
+                "no_codeql_db_repos" => 2,
+                "over_limit_repos" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<CodeScanningVariantAnalysisSkippedRepoGroup> = None;
         let mut f1: Option<
             CodeScanningVariantAnalysisSkippedRepositoriesNotFoundRepos,
         > = None;
         let mut f2: Option<CodeScanningVariantAnalysisSkippedRepoGroup> = None;
         let mut f3: Option<CodeScanningVariantAnalysisSkippedRepoGroup> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "access_mismatch_repos")?,
+                1 => put(&mut f1, &mut map, "not_found_repos")?,
+                2 => put(&mut f2, &mut map, "no_codeql_db_repos")?,
+                3 => put(&mut f3, &mut map, "over_limit_repos")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodeScanningVariantAnalysisSkippedRepositories {
-            access_mismatch_repos: required(f0, NAMES[0])?,
-            not_found_repos: required(f1, NAMES[1])?,
-            no_codeql_db_repos: required(f2, NAMES[2])?,
-            over_limit_repos: required(f3, NAMES[3])?,
+            access_mismatch_repos: required(f0, "access_mismatch_repos")?,
+            not_found_repos: required(f1, "not_found_repos")?,
+            no_codeql_db_repos: required(f2, "no_codeql_db_repos")?,
+            over_limit_repos: required(f3, "over_limit_repos")?,
         })
     }
 }
@@ -1814,25 +1774,25 @@ for CodeScanningVariantAnalysisSkippedRepoGroup {
     const NAME: &'static str = "CodeScanningVariantAnalysisSkippedRepoGroup";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["repository_count", "repositories"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "repository_count" => 0,
+                "repositories" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<CodeScanningVariantAnalysisRepository>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "repository_count")?,
+                1 => put(&mut f1, &mut map, "repositories")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodeScanningVariantAnalysisSkippedRepoGroup {
-            repository_count: required(f0, NAMES[0])?,
-            repositories: required(f1, NAMES[1])?,
+            repository_count: required(f0, "repository_count")?,
+            repositories: required(f1, "repositories")?,
         })
     }
 }
@@ -1856,25 +1816,25 @@ for CodeScanningVariantAnalysisSkippedRepositoriesNotFoundRepos {
     const NAME: &'static str = "CodeScanningVariantAnalysisSkippedRepositoriesNotFoundRepos";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["repository_count", "repository_full_names"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "repository_count" => 0,
+                "repository_full_names" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "repository_count")?,
+                1 => put(&mut f1, &mut map, "repository_full_names")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodeScanningVariantAnalysisSkippedRepositoriesNotFoundRepos {
-            repository_count: required(f0, NAMES[0])?,
-            repository_full_names: required(f1, NAMES[1])?,
+            repository_count: required(f0, "repository_count")?,
+            repository_full_names: required(f1, "repository_full_names")?,
         })
     }
 }
@@ -1883,7 +1843,7 @@ for CodeScanningVariantAnalysisSkippedRepositoriesNotFoundRepos {
 #[non_exhaustive]
 pub struct CodeScanningVariantAnalysisRepoTask {
     /// A GitHub repository.
-    pub repository: SimpleRepository,
+    pub repository: Box<SimpleRepository>,
     /// The new status of the CodeQL variant analysis repository task.
     pub analysis_status: CodeScanningVariantAnalysisStatus2,
     /// The size of the artifact. This is only available for successful analyses.
@@ -1908,18 +1868,20 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningVariantAnalysisRepoTa
     const NAME: &'static str = "CodeScanningVariantAnalysisRepoTask";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "repository",
-            "analysis_status",
-            "artifact_size_in_bytes",
-            "result_count",
-            "failure_message",
-            "database_commit_sha",
-            "source_location_prefix",
-            "artifact_url",
-        ];
-        let mut next = 0;
-        let mut f0: Option<SimpleRepository> = None;
+        fn index(key: &str) -> usize {
+            match key {
+                "repository" => 0,
+                "analysis_status" => 1,
+                "artifact_size_in_bytes" => 2,
+                "result_count" => 3,
+                "failure_message" => 4,
+                "database_commit_sha" => 5,
+                "source_location_prefix" => 6,
+                "artifact_url" => 7,
+                _ => usize::MAX,
+            }
+        }
+        let mut f0: Option<Box<SimpleRepository>> = None;
         let mut f1: Option<CodeScanningVariantAnalysisStatus2> = None;
         let mut f2: Option<Option<i64>> = None;
         let mut f3: Option<Option<i64>> = None;
@@ -1927,27 +1889,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningVariantAnalysisRepoTa
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "repository")?,
+                1 => put(&mut f1, &mut map, "analysis_status")?,
+                2 => put(&mut f2, &mut map, "artifact_size_in_bytes")?,
+                3 => put(&mut f3, &mut map, "result_count")?,
+                4 => put(&mut f4, &mut map, "failure_message")?,
+                5 => put(&mut f5, &mut map, "database_commit_sha")?,
+                6 => put(&mut f6, &mut map, "source_location_prefix")?,
+                7 => put(&mut f7, &mut map, "artifact_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodeScanningVariantAnalysisRepoTask {
-            repository: required(f0, NAMES[0])?,
-            analysis_status: required(f1, NAMES[1])?,
+            repository: required(f0, "repository")?,
+            analysis_status: required(f1, "analysis_status")?,
             artifact_size_in_bytes: f2.flatten(),
             result_count: f3.flatten(),
             failure_message: f4.flatten(),
@@ -1988,17 +1945,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningDefaultSetup {
     const NAME: &'static str = "CodeScanningDefaultSetup";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "state",
-            "languages",
-            "runner_type",
-            "runner_label",
-            "query_suite",
-            "threat_model",
-            "updated_at",
-            "schedule",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "state" => 0,
+                "languages" => 1,
+                "runner_type" => 2,
+                "runner_label" => 3,
+                "query_suite" => 4,
+                "threat_model" => 5,
+                "updated_at" => 6,
+                "schedule" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<CodeQualitySetupState>> = None;
         let mut f1: Option<Option<Vec<CodeScanningDefaultSetupLanguagesItem>>> = None;
         let mut f2: Option<Option<CodeQualitySetupRunnerType>> = None;
@@ -2007,21 +1966,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningDefaultSetup {
         let mut f5: Option<Option<CodeScanningDefaultSetupThreatModel>> = None;
         let mut f6: Option<Option<crate::Timestamp>> = None;
         let mut f7: Option<Option<CodeQualitySetupSchedule>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "state")?,
+                1 => put(&mut f1, &mut map, "languages")?,
+                2 => put(&mut f2, &mut map, "runner_type")?,
+                3 => put(&mut f3, &mut map, "runner_label")?,
+                4 => put(&mut f4, &mut map, "query_suite")?,
+                5 => put(&mut f5, &mut map, "threat_model")?,
+                6 => put(&mut f6, &mut map, "updated_at")?,
+                7 => put(&mut f7, &mut map, "schedule")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2169,19 +2123,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningDefaultSetupUpdateRes
     const NAME: &'static str = "CodeScanningDefaultSetupUpdateResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["run_id", "run_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "run_id" => 0,
+                "run_url" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "run_id")?,
+                1 => put(&mut f1, &mut map, "run_url")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2290,19 +2244,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningSarifsReceipt {
     const NAME: &'static str = "CodeScanningSarifsReceipt";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["id", "url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "url" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "url")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2332,21 +2286,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningSarifsStatus {
     const NAME: &'static str = "CodeScanningSarifsStatus";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["processing_status", "analyses_url", "errors"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "processing_status" => 0,
+                "analyses_url" => 1,
+                "errors" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<CodeScanningSarifsStatusProcessingStatus>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<Vec<String>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "processing_status")?,
+                1 => put(&mut f1, &mut map, "analyses_url")?,
+                2 => put(&mut f2, &mut map, "errors")?,
                 _ => skip(&mut map)?,
             }
         }

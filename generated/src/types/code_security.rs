@@ -95,39 +95,41 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeSecurityConfiguration {
     const NAME: &'static str = "CodeSecurityConfiguration";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "name",
-            "target_type",
-            "description",
-            "advanced_security",
-            "dependency_graph",
-            "dependency_graph_autosubmit_action",
-            "dependency_graph_autosubmit_action_options",
-            "dependabot_alerts",
-            "dependabot_security_updates",
-            "dependabot_delegated_alert_dismissal",
-            "code_scanning_options",
-            "code_scanning_default_setup",
-            "code_scanning_default_setup_options",
-            "code_scanning_delegated_alert_dismissal",
-            "secret_scanning",
-            "secret_scanning_push_protection",
-            "secret_scanning_delegated_bypass",
-            "secret_scanning_delegated_bypass_options",
-            "secret_scanning_validity_checks",
-            "secret_scanning_non_provider_patterns",
-            "secret_scanning_generic_secrets",
-            "secret_scanning_delegated_alert_dismissal",
-            "secret_scanning_extended_metadata",
-            "private_vulnerability_reporting",
-            "enforcement",
-            "url",
-            "html_url",
-            "created_at",
-            "updated_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "target_type" => 2,
+                "description" => 3,
+                "advanced_security" => 4,
+                "dependency_graph" => 5,
+                "dependency_graph_autosubmit_action" => 6,
+                "dependency_graph_autosubmit_action_options" => 7,
+                "dependabot_alerts" => 8,
+                "dependabot_security_updates" => 9,
+                "dependabot_delegated_alert_dismissal" => 10,
+                "code_scanning_options" => 11,
+                "code_scanning_default_setup" => 12,
+                "code_scanning_default_setup_options" => 13,
+                "code_scanning_delegated_alert_dismissal" => 14,
+                "secret_scanning" => 15,
+                "secret_scanning_push_protection" => 16,
+                "secret_scanning_delegated_bypass" => 17,
+                "secret_scanning_delegated_bypass_options" => 18,
+                "secret_scanning_validity_checks" => 19,
+                "secret_scanning_non_provider_patterns" => 20,
+                "secret_scanning_generic_secrets" => 21,
+                "secret_scanning_delegated_alert_dismissal" => 22,
+                "secret_scanning_extended_metadata" => 23,
+                "private_vulnerability_reporting" => 24,
+                "enforcement" => 25,
+                "url" => 26,
+                "html_url" => 27,
+                "created_at" => 28,
+                "updated_at" => 29,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<CodeSecurityConfigurationTargetType>> = None;
@@ -164,43 +166,44 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeSecurityConfiguration {
         let mut f27: Option<Option<String>> = None;
         let mut f28: Option<Option<crate::Timestamp>> = None;
         let mut f29: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "target_type")?,
+                3 => put(&mut f3, &mut map, "description")?,
+                4 => put(&mut f4, &mut map, "advanced_security")?,
+                5 => put(&mut f5, &mut map, "dependency_graph")?,
+                6 => put(&mut f6, &mut map, "dependency_graph_autosubmit_action")?,
+                7 => {
+                    put(&mut f7, &mut map, "dependency_graph_autosubmit_action_options")?
+                }
+                8 => put(&mut f8, &mut map, "dependabot_alerts")?,
+                9 => put(&mut f9, &mut map, "dependabot_security_updates")?,
+                10 => put(&mut f10, &mut map, "dependabot_delegated_alert_dismissal")?,
+                11 => put(&mut f11, &mut map, "code_scanning_options")?,
+                12 => put(&mut f12, &mut map, "code_scanning_default_setup")?,
+                13 => put(&mut f13, &mut map, "code_scanning_default_setup_options")?,
+                14 => put(&mut f14, &mut map, "code_scanning_delegated_alert_dismissal")?,
+                15 => put(&mut f15, &mut map, "secret_scanning")?,
+                16 => put(&mut f16, &mut map, "secret_scanning_push_protection")?,
+                17 => put(&mut f17, &mut map, "secret_scanning_delegated_bypass")?,
+                18 => {
+                    put(&mut f18, &mut map, "secret_scanning_delegated_bypass_options")?
+                }
+                19 => put(&mut f19, &mut map, "secret_scanning_validity_checks")?,
+                20 => put(&mut f20, &mut map, "secret_scanning_non_provider_patterns")?,
+                21 => put(&mut f21, &mut map, "secret_scanning_generic_secrets")?,
+                22 => {
+                    put(&mut f22, &mut map, "secret_scanning_delegated_alert_dismissal")?
+                }
+                23 => put(&mut f23, &mut map, "secret_scanning_extended_metadata")?,
+                24 => put(&mut f24, &mut map, "private_vulnerability_reporting")?,
+                25 => put(&mut f25, &mut map, "enforcement")?,
+                26 => put(&mut f26, &mut map, "url")?,
+                27 => put(&mut f27, &mut map, "html_url")?,
+                28 => put(&mut f28, &mut map, "created_at")?,
+                29 => put(&mut f29, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -276,17 +279,16 @@ for CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions {
     const NAME: &'static str = "CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["labeled_runners"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "labeled_runners" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "labeled_runners")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -328,17 +330,16 @@ for CodeSecurityConfigurationCodeScanningOptions {
     const NAME: &'static str = "CodeSecurityConfigurationCodeScanningOptions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["allow_advanced"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "allow_advanced" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "allow_advanced")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -368,19 +369,19 @@ for CodeSecurityConfigurationCodeScanningDefaultSetupOptions {
     const NAME: &'static str = "CodeSecurityConfigurationCodeScanningDefaultSetupOptions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["runner_type", "runner_label"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "runner_type" => 0,
+                "runner_label" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<CodeScanningDefaultSetupOptionsRunnerType>> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "runner_type")?,
+                1 => put(&mut f1, &mut map, "runner_label")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -417,8 +418,12 @@ for CodeSecurityConfigurationSecretScanningDelegatedBypassOptions {
     const NAME: &'static str = "CodeSecurityConfigurationSecretScanningDelegatedBypassOptions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["reviewers"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "reviewers" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<
             Option<
                 Vec<
@@ -426,14 +431,9 @@ for CodeSecurityConfigurationSecretScanningDelegatedBypassOptions {
                 >,
             >,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "reviewers")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -466,34 +466,31 @@ for CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewersItem {
     const NAME: &'static str = "CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewersItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "reviewer_id",
-            "reviewer_type",
-            "mode",
-            "security_configuration_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "reviewer_id" => 0,
+                "reviewer_type" => 1,
+                "mode" => 2,
+                "security_configuration_id" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<ReviewerType> = None;
         let mut f2: Option<Option<Mode>> = None;
         let mut f3: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "reviewer_id")?,
+                1 => put(&mut f1, &mut map, "reviewer_type")?,
+                2 => put(&mut f2, &mut map, "mode")?,
+                3 => put(&mut f3, &mut map, "security_configuration_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewersItem {
-            reviewer_id: required(f0, NAMES[0])?,
-            reviewer_type: required(f1, NAMES[1])?,
+            reviewer_id: required(f0, "reviewer_id")?,
+            reviewer_type: required(f1, "reviewer_type")?,
             mode: f2.flatten(),
             security_configuration_id: f3.flatten(),
         })
@@ -921,21 +918,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeSecurityDefaultConfigurations
     const NAME: &'static str = "CodeSecurityDefaultConfigurationsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["default_for_new_repos", "configuration"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "default_for_new_repos" => 0,
+                "configuration" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<
             Option<CodeSecurityDefaultConfigurationsItemDefaultForNewRepos>,
         > = None;
         let mut f1: Option<Option<CodeSecurityConfiguration>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "default_for_new_repos")?,
+                1 => put(&mut f1, &mut map, "configuration")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1357,19 +1354,19 @@ for CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse {
     const NAME: &'static str = "CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["default_for_new_repos", "configuration"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "default_for_new_repos" => 0,
+                "configuration" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<DefaultForNewRepos>> = None;
         let mut f1: Option<Option<CodeSecurityConfiguration>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "default_for_new_repos")?,
+                1 => put(&mut f1, &mut map, "configuration")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1387,7 +1384,7 @@ pub struct CodeSecurityConfigurationRepositories {
     /// The attachment status of the code security configuration on the repository.
     pub status: Option<CodeSecurityConfigurationRepositoriesStatus>,
     /// A GitHub repository.
-    pub repository: Option<SimpleRepository>,
+    pub repository: Option<Box<SimpleRepository>>,
 }
 impl<'de> serde::Deserialize<'de> for CodeSecurityConfigurationRepositories {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -1398,19 +1395,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeSecurityConfigurationReposito
     const NAME: &'static str = "CodeSecurityConfigurationRepositories";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["status", "repository"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "status" => 0,
+                "repository" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<CodeSecurityConfigurationRepositoriesStatus>> = None;
-        let mut f1: Option<Option<SimpleRepository>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        let mut f1: Option<Option<Box<SimpleRepository>>> = None;
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "status")?,
+                1 => put(&mut f1, &mut map, "repository")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2248,19 +2245,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeSecurityConfigurationForRepos
     const NAME: &'static str = "CodeSecurityConfigurationForRepository";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["status", "configuration"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "status" => 0,
+                "configuration" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<CodeSecurityConfigurationRepositoriesStatus>> = None;
         let mut f1: Option<Option<CodeSecurityConfiguration>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "status")?,
+                1 => put(&mut f1, &mut map, "configuration")?,
                 _ => skip(&mut map)?,
             }
         }

@@ -18,25 +18,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodespacesListInOrganizationRespo
     const NAME: &'static str = "CodespacesListInOrganizationResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "codespaces"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "codespaces" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<Codespace>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "codespaces")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodespacesListInOrganizationResponse {
-            total_count: required(f0, NAMES[0])?,
-            codespaces: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            codespaces: required(f1, "codespaces")?,
         })
     }
 }
@@ -57,7 +57,7 @@ pub struct Codespace {
     /// A GitHub user.
     pub billable_owner: SimpleUser,
     /// Minimal Repository
-    pub repository: MinimalRepository,
+    pub repository: Box<MinimalRepository>,
     pub machine: Option<CodespaceMachine>,
     /// Path to devcontainer.json from repo root used to create Codespace.
     pub devcontainer_path: Option<String>,
@@ -113,48 +113,50 @@ impl<'de> crate::runtime::de::FromMap<'de> for Codespace {
     const NAME: &'static str = "Codespace";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "name",
-            "display_name",
-            "environment_id",
-            "owner",
-            "billable_owner",
-            "repository",
-            "machine",
-            "devcontainer_path",
-            "prebuild",
-            "created_at",
-            "updated_at",
-            "last_used_at",
-            "state",
-            "url",
-            "git_status",
-            "location",
-            "idle_timeout_minutes",
-            "web_url",
-            "machines_url",
-            "start_url",
-            "stop_url",
-            "publish_url",
-            "pulls_url",
-            "recent_folders",
-            "runtime_constraints",
-            "pending_operation",
-            "pending_operation_disabled_reason",
-            "idle_timeout_notice",
-            "retention_period_minutes",
-            "retention_expires_at",
-            "last_known_stop_notice",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "display_name" => 2,
+                "environment_id" => 3,
+                "owner" => 4,
+                "billable_owner" => 5,
+                "repository" => 6,
+                "machine" => 7,
+                "devcontainer_path" => 8,
+                "prebuild" => 9,
+                "created_at" => 10,
+                "updated_at" => 11,
+                "last_used_at" => 12,
+                "state" => 13,
+                "url" => 14,
+                "git_status" => 15,
+                "location" => 16,
+                "idle_timeout_minutes" => 17,
+                "web_url" => 18,
+                "machines_url" => 19,
+                "start_url" => 20,
+                "stop_url" => 21,
+                "publish_url" => 22,
+                "pulls_url" => 23,
+                "recent_folders" => 24,
+                "runtime_constraints" => 25,
+                "pending_operation" => 26,
+                "pending_operation_disabled_reason" => 27,
+                "idle_timeout_notice" => 28,
+                "retention_period_minutes" => 29,
+                "retention_expires_at" => 30,
+                "last_known_stop_notice" => 31,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<SimpleUser> = None;
         let mut f5: Option<SimpleUser> = None;
-        let mut f6: Option<MinimalRepository> = None;
+        let mut f6: Option<Box<MinimalRepository>> = None;
         let mut f7: Option<Option<CodespaceMachine>> = None;
         let mut f8: Option<Option<String>> = None;
         let mut f9: Option<Option<bool>> = None;
@@ -180,74 +182,69 @@ impl<'de> crate::runtime::de::FromMap<'de> for Codespace {
         let mut f29: Option<Option<i64>> = None;
         let mut f30: Option<Option<crate::Timestamp>> = None;
         let mut f31: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
-                31 => put(&mut f31, &mut map, NAMES[31])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "display_name")?,
+                3 => put(&mut f3, &mut map, "environment_id")?,
+                4 => put(&mut f4, &mut map, "owner")?,
+                5 => put(&mut f5, &mut map, "billable_owner")?,
+                6 => put(&mut f6, &mut map, "repository")?,
+                7 => put(&mut f7, &mut map, "machine")?,
+                8 => put(&mut f8, &mut map, "devcontainer_path")?,
+                9 => put(&mut f9, &mut map, "prebuild")?,
+                10 => put(&mut f10, &mut map, "created_at")?,
+                11 => put(&mut f11, &mut map, "updated_at")?,
+                12 => put(&mut f12, &mut map, "last_used_at")?,
+                13 => put(&mut f13, &mut map, "state")?,
+                14 => put(&mut f14, &mut map, "url")?,
+                15 => put(&mut f15, &mut map, "git_status")?,
+                16 => put(&mut f16, &mut map, "location")?,
+                17 => put(&mut f17, &mut map, "idle_timeout_minutes")?,
+                18 => put(&mut f18, &mut map, "web_url")?,
+                19 => put(&mut f19, &mut map, "machines_url")?,
+                20 => put(&mut f20, &mut map, "start_url")?,
+                21 => put(&mut f21, &mut map, "stop_url")?,
+                22 => put(&mut f22, &mut map, "publish_url")?,
+                23 => put(&mut f23, &mut map, "pulls_url")?,
+                24 => put(&mut f24, &mut map, "recent_folders")?,
+                25 => put(&mut f25, &mut map, "runtime_constraints")?,
+                26 => put(&mut f26, &mut map, "pending_operation")?,
+                27 => put(&mut f27, &mut map, "pending_operation_disabled_reason")?,
+                28 => put(&mut f28, &mut map, "idle_timeout_notice")?,
+                29 => put(&mut f29, &mut map, "retention_period_minutes")?,
+                30 => put(&mut f30, &mut map, "retention_expires_at")?,
+                31 => put(&mut f31, &mut map, "last_known_stop_notice")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Codespace {
-            id: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
+            id: required(f0, "id")?,
+            name: required(f1, "name")?,
             display_name: f2.flatten(),
             environment_id: f3.flatten(),
-            owner: required(f4, NAMES[4])?,
-            billable_owner: required(f5, NAMES[5])?,
-            repository: required(f6, NAMES[6])?,
+            owner: required(f4, "owner")?,
+            billable_owner: required(f5, "billable_owner")?,
+            repository: required(f6, "repository")?,
             machine: f7.flatten(),
             devcontainer_path: f8.flatten(),
             prebuild: f9.flatten(),
-            created_at: required(f10, NAMES[10])?,
-            updated_at: required(f11, NAMES[11])?,
-            last_used_at: required(f12, NAMES[12])?,
-            state: required(f13, NAMES[13])?,
-            url: required(f14, NAMES[14])?,
-            git_status: required(f15, NAMES[15])?,
-            location: required(f16, NAMES[16])?,
+            created_at: required(f10, "created_at")?,
+            updated_at: required(f11, "updated_at")?,
+            last_used_at: required(f12, "last_used_at")?,
+            state: required(f13, "state")?,
+            url: required(f14, "url")?,
+            git_status: required(f15, "git_status")?,
+            location: required(f16, "location")?,
             idle_timeout_minutes: f17.flatten(),
-            web_url: required(f18, NAMES[18])?,
-            machines_url: required(f19, NAMES[19])?,
-            start_url: required(f20, NAMES[20])?,
-            stop_url: required(f21, NAMES[21])?,
+            web_url: required(f18, "web_url")?,
+            machines_url: required(f19, "machines_url")?,
+            start_url: required(f20, "start_url")?,
+            stop_url: required(f21, "stop_url")?,
             publish_url: f22.flatten(),
             pulls_url: f23.flatten(),
-            recent_folders: required(f24, NAMES[24])?,
+            recent_folders: required(f24, "recent_folders")?,
             runtime_constraints: f25.flatten(),
             pending_operation: f26.flatten(),
             pending_operation_disabled_reason: f27.flatten(),
@@ -287,16 +284,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodespaceMachine {
     const NAME: &'static str = "CodespaceMachine";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "name",
-            "display_name",
-            "operating_system",
-            "storage_in_bytes",
-            "memory_in_bytes",
-            "cpus",
-            "prebuild_availability",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "display_name" => 1,
+                "operating_system" => 2,
+                "storage_in_bytes" => 3,
+                "memory_in_bytes" => 4,
+                "cpus" => 5,
+                "prebuild_availability" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -304,30 +303,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodespaceMachine {
         let mut f4: Option<i64> = None;
         let mut f5: Option<i64> = None;
         let mut f6: Option<Option<CodespaceMachinePrebuildAvailability>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "display_name")?,
+                2 => put(&mut f2, &mut map, "operating_system")?,
+                3 => put(&mut f3, &mut map, "storage_in_bytes")?,
+                4 => put(&mut f4, &mut map, "memory_in_bytes")?,
+                5 => put(&mut f5, &mut map, "cpus")?,
+                6 => put(&mut f6, &mut map, "prebuild_availability")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodespaceMachine {
-            name: required(f0, NAMES[0])?,
-            display_name: required(f1, NAMES[1])?,
-            operating_system: required(f2, NAMES[2])?,
-            storage_in_bytes: required(f3, NAMES[3])?,
-            memory_in_bytes: required(f4, NAMES[4])?,
-            cpus: required(f5, NAMES[5])?,
+            name: required(f0, "name")?,
+            display_name: required(f1, "display_name")?,
+            operating_system: required(f2, "operating_system")?,
+            storage_in_bytes: required(f3, "storage_in_bytes")?,
+            memory_in_bytes: required(f4, "memory_in_bytes")?,
+            cpus: required(f5, "cpus")?,
             prebuild_availability: f6.flatten(),
         })
     }
@@ -373,31 +367,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodespaceGitStatus {
     const NAME: &'static str = "CodespaceGitStatus";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "ahead",
-            "behind",
-            "has_unpushed_changes",
-            "has_uncommitted_changes",
-            "ref",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "ahead" => 0,
+                "behind" => 1,
+                "has_unpushed_changes" => 2,
+                "has_uncommitted_changes" => 3,
+                "ref" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<bool>> = None;
         let mut f3: Option<Option<bool>> = None;
         let mut f4: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "ahead")?,
+                1 => put(&mut f1, &mut map, "behind")?,
+                2 => put(&mut f2, &mut map, "has_unpushed_changes")?,
+                3 => put(&mut f3, &mut map, "has_uncommitted_changes")?,
+                4 => put(&mut f4, &mut map, "ref")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -432,17 +423,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodespaceRuntimeConstraints {
     const NAME: &'static str = "CodespaceRuntimeConstraints";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["allowed_port_privacy_settings"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "allowed_port_privacy_settings" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<Vec<String>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "allowed_port_privacy_settings")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -514,25 +504,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodespacesListOrgSecretsResponse 
     const NAME: &'static str = "CodespacesListOrgSecretsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "secrets"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "secrets" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<CodespacesOrgSecret>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "secrets")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodespacesListOrgSecretsResponse {
-            total_count: required(f0, NAMES[0])?,
-            secrets: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            secrets: required(f1, "secrets")?,
         })
     }
 }
@@ -561,39 +551,36 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodespacesOrgSecret {
     const NAME: &'static str = "CodespacesOrgSecret";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "name",
-            "created_at",
-            "updated_at",
-            "visibility",
-            "selected_repositories_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "created_at" => 1,
+                "updated_at" => 2,
+                "visibility" => 3,
+                "selected_repositories_url" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<crate::Timestamp> = None;
         let mut f2: Option<crate::Timestamp> = None;
         let mut f3: Option<CodespacesSecretVisibility> = None;
         let mut f4: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "created_at")?,
+                2 => put(&mut f2, &mut map, "updated_at")?,
+                3 => put(&mut f3, &mut map, "visibility")?,
+                4 => put(&mut f4, &mut map, "selected_repositories_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodespacesOrgSecret {
-            name: required(f0, NAMES[0])?,
-            created_at: required(f1, NAMES[1])?,
-            updated_at: required(f2, NAMES[2])?,
-            visibility: required(f3, NAMES[3])?,
+            name: required(f0, "name")?,
+            created_at: required(f1, "created_at")?,
+            updated_at: required(f2, "updated_at")?,
+            visibility: required(f3, "visibility")?,
             selected_repositories_url: f4.flatten(),
         })
     }
@@ -621,33 +608,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodespacesPublicKey {
     const NAME: &'static str = "CodespacesPublicKey";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["key_id", "key", "id", "url", "title", "created_at"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "key_id" => 0,
+                "key" => 1,
+                "id" => 2,
+                "url" => 3,
+                "title" => 4,
+                "created_at" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<i64>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<String>> = None;
         let mut f5: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "key_id")?,
+                1 => put(&mut f1, &mut map, "key")?,
+                2 => put(&mut f2, &mut map, "id")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "title")?,
+                5 => put(&mut f5, &mut map, "created_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodespacesPublicKey {
-            key_id: required(f0, NAMES[0])?,
-            key: required(f1, NAMES[1])?,
+            key_id: required(f0, "key_id")?,
+            key: required(f1, "key")?,
             id: f2.flatten(),
             url: f3.flatten(),
             title: f4.flatten(),
@@ -852,29 +843,29 @@ for CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse {
     const NAME: &'static str = "CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "devcontainers"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "devcontainers" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<
             Vec<
                 CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponseDevcontainersItem,
             >,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "devcontainers")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse {
-            total_count: required(f0, NAMES[0])?,
-            devcontainers: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            devcontainers: required(f1, "devcontainers")?,
         })
     }
 }
@@ -897,26 +888,27 @@ for CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponseDevcontai
     const NAME: &'static str = "CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponseDevcontainersItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["path", "name", "display_name"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "path" => 0,
+                "name" => 1,
+                "display_name" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "path")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "display_name")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponseDevcontainersItem {
-            path: required(f0, NAMES[0])?,
+            path: required(f0, "path")?,
             name: f1.flatten(),
             display_name: f2.flatten(),
         })
@@ -940,25 +932,25 @@ for CodespacesRepoMachinesForAuthenticatedUserResponse {
     const NAME: &'static str = "CodespacesRepoMachinesForAuthenticatedUserResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "machines"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "machines" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<CodespaceMachine>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "machines")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodespacesRepoMachinesForAuthenticatedUserResponse {
-            total_count: required(f0, NAMES[0])?,
-            machines: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            machines: required(f1, "machines")?,
         })
     }
 }
@@ -983,21 +975,21 @@ for CodespacesPreFlightWithRepoForAuthenticatedUserResponse {
     const NAME: &'static str = "CodespacesPreFlightWithRepoForAuthenticatedUserResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["billable_owner", "defaults"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "billable_owner" => 0,
+                "defaults" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<SimpleUser>> = None;
         let mut f1: Option<
             Option<CodespacesPreFlightWithRepoForAuthenticatedUserResponseDefaults>,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "billable_owner")?,
+                1 => put(&mut f1, &mut map, "defaults")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1025,24 +1017,24 @@ for CodespacesPreFlightWithRepoForAuthenticatedUserResponseDefaults {
     const NAME: &'static str = "CodespacesPreFlightWithRepoForAuthenticatedUserResponseDefaults";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["location", "devcontainer_path"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "location" => 0,
+                "devcontainer_path" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "location")?,
+                1 => put(&mut f1, &mut map, "devcontainer_path")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodespacesPreFlightWithRepoForAuthenticatedUserResponseDefaults {
-            location: required(f0, NAMES[0])?,
+            location: required(f0, "location")?,
             devcontainer_path: f1.flatten(),
         })
     }
@@ -1065,22 +1057,21 @@ for CodespacesPermissionsCheckForDevcontainer {
     const NAME: &'static str = "CodespacesPermissionsCheckForDevcontainer";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["accepted"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "accepted" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "accepted")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodespacesPermissionsCheckForDevcontainer {
-            accepted: required(f0, NAMES[0])?,
+            accepted: required(f0, "accepted")?,
         })
     }
 }
@@ -1100,25 +1091,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodespacesListRepoSecretsResponse
     const NAME: &'static str = "CodespacesListRepoSecretsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "secrets"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "secrets" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<RepoCodespacesSecret>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "secrets")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodespacesListRepoSecretsResponse {
-            total_count: required(f0, NAMES[0])?,
-            secrets: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            secrets: required(f1, "secrets")?,
         })
     }
 }
@@ -1141,28 +1132,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepoCodespacesSecret {
     const NAME: &'static str = "RepoCodespacesSecret";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["name", "created_at", "updated_at"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "created_at" => 1,
+                "updated_at" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<crate::Timestamp> = None;
         let mut f2: Option<crate::Timestamp> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "created_at")?,
+                2 => put(&mut f2, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepoCodespacesSecret {
-            name: required(f0, NAMES[0])?,
-            created_at: required(f1, NAMES[1])?,
-            updated_at: required(f2, NAMES[2])?,
+            name: required(f0, "name")?,
+            created_at: required(f1, "created_at")?,
+            updated_at: required(f2, "updated_at")?,
         })
     }
 }
@@ -1547,25 +1539,25 @@ for CodespacesListSecretsForAuthenticatedUserResponse {
     const NAME: &'static str = "CodespacesListSecretsForAuthenticatedUserResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "secrets"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "secrets" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<CodespacesSecret>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "secrets")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodespacesListSecretsForAuthenticatedUserResponse {
-            total_count: required(f0, NAMES[0])?,
-            secrets: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            secrets: required(f1, "secrets")?,
         })
     }
 }
@@ -1594,39 +1586,36 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodespacesSecret {
     const NAME: &'static str = "CodespacesSecret";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "name",
-            "created_at",
-            "updated_at",
-            "visibility",
-            "selected_repositories_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "created_at" => 1,
+                "updated_at" => 2,
+                "visibility" => 3,
+                "selected_repositories_url" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<crate::Timestamp> = None;
         let mut f2: Option<crate::Timestamp> = None;
         let mut f3: Option<CodespacesSecretVisibility> = None;
         let mut f4: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "created_at")?,
+                2 => put(&mut f2, &mut map, "updated_at")?,
+                3 => put(&mut f3, &mut map, "visibility")?,
+                4 => put(&mut f4, &mut map, "selected_repositories_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodespacesSecret {
-            name: required(f0, NAMES[0])?,
-            created_at: required(f1, NAMES[1])?,
-            updated_at: required(f2, NAMES[2])?,
-            visibility: required(f3, NAMES[3])?,
+            name: required(f0, "name")?,
+            created_at: required(f1, "created_at")?,
+            updated_at: required(f2, "updated_at")?,
+            visibility: required(f3, "visibility")?,
             selected_repositories_url: f4.flatten(),
         })
     }
@@ -1650,25 +1639,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodespacesUserPublicKey {
     const NAME: &'static str = "CodespacesUserPublicKey";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["key_id", "key"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "key_id" => 0,
+                "key" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "key_id")?,
+                1 => put(&mut f1, &mut map, "key")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodespacesUserPublicKey {
-            key_id: required(f0, NAMES[0])?,
-            key: required(f1, NAMES[1])?,
+            key_id: required(f0, "key_id")?,
+            key: required(f1, "key")?,
         })
     }
 }
@@ -1788,16 +1777,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodespaceExportDetails {
     const NAME: &'static str = "CodespaceExportDetails";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "state",
-            "completed_at",
-            "branch",
-            "sha",
-            "id",
-            "export_url",
-            "html_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "state" => 0,
+                "completed_at" => 1,
+                "branch" => 2,
+                "sha" => 3,
+                "id" => 4,
+                "export_url" => 5,
+                "html_url" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<crate::Timestamp>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -1805,20 +1796,15 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodespaceExportDetails {
         let mut f4: Option<Option<String>> = None;
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "state")?,
+                1 => put(&mut f1, &mut map, "completed_at")?,
+                2 => put(&mut f2, &mut map, "branch")?,
+                3 => put(&mut f3, &mut map, "sha")?,
+                4 => put(&mut f4, &mut map, "id")?,
+                5 => put(&mut f5, &mut map, "export_url")?,
+                6 => put(&mut f6, &mut map, "html_url")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1882,7 +1868,7 @@ pub struct CodespaceWithFullRepository {
     /// A GitHub user.
     pub billable_owner: SimpleUser,
     /// Full Repository
-    pub repository: FullRepository,
+    pub repository: Box<FullRepository>,
     pub machine: Option<CodespaceMachine>,
     /// Path to devcontainer.json from repo root used to create Codespace.
     pub devcontainer_path: Option<String>,
@@ -1936,47 +1922,49 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodespaceWithFullRepository {
     const NAME: &'static str = "CodespaceWithFullRepository";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "name",
-            "display_name",
-            "environment_id",
-            "owner",
-            "billable_owner",
-            "repository",
-            "machine",
-            "devcontainer_path",
-            "prebuild",
-            "created_at",
-            "updated_at",
-            "last_used_at",
-            "state",
-            "url",
-            "git_status",
-            "location",
-            "idle_timeout_minutes",
-            "web_url",
-            "machines_url",
-            "start_url",
-            "stop_url",
-            "publish_url",
-            "pulls_url",
-            "recent_folders",
-            "runtime_constraints",
-            "pending_operation",
-            "pending_operation_disabled_reason",
-            "idle_timeout_notice",
-            "retention_period_minutes",
-            "retention_expires_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "display_name" => 2,
+                "environment_id" => 3,
+                "owner" => 4,
+                "billable_owner" => 5,
+                "repository" => 6,
+                "machine" => 7,
+                "devcontainer_path" => 8,
+                "prebuild" => 9,
+                "created_at" => 10,
+                "updated_at" => 11,
+                "last_used_at" => 12,
+                "state" => 13,
+                "url" => 14,
+                "git_status" => 15,
+                "location" => 16,
+                "idle_timeout_minutes" => 17,
+                "web_url" => 18,
+                "machines_url" => 19,
+                "start_url" => 20,
+                "stop_url" => 21,
+                "publish_url" => 22,
+                "pulls_url" => 23,
+                "recent_folders" => 24,
+                "runtime_constraints" => 25,
+                "pending_operation" => 26,
+                "pending_operation_disabled_reason" => 27,
+                "idle_timeout_notice" => 28,
+                "retention_period_minutes" => 29,
+                "retention_expires_at" => 30,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<SimpleUser> = None;
         let mut f5: Option<SimpleUser> = None;
-        let mut f6: Option<FullRepository> = None;
+        let mut f6: Option<Box<FullRepository>> = None;
         let mut f7: Option<Option<CodespaceMachine>> = None;
         let mut f8: Option<Option<String>> = None;
         let mut f9: Option<Option<bool>> = None;
@@ -2001,73 +1989,68 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodespaceWithFullRepository {
         let mut f28: Option<Option<String>> = None;
         let mut f29: Option<Option<i64>> = None;
         let mut f30: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "display_name")?,
+                3 => put(&mut f3, &mut map, "environment_id")?,
+                4 => put(&mut f4, &mut map, "owner")?,
+                5 => put(&mut f5, &mut map, "billable_owner")?,
+                6 => put(&mut f6, &mut map, "repository")?,
+                7 => put(&mut f7, &mut map, "machine")?,
+                8 => put(&mut f8, &mut map, "devcontainer_path")?,
+                9 => put(&mut f9, &mut map, "prebuild")?,
+                10 => put(&mut f10, &mut map, "created_at")?,
+                11 => put(&mut f11, &mut map, "updated_at")?,
+                12 => put(&mut f12, &mut map, "last_used_at")?,
+                13 => put(&mut f13, &mut map, "state")?,
+                14 => put(&mut f14, &mut map, "url")?,
+                15 => put(&mut f15, &mut map, "git_status")?,
+                16 => put(&mut f16, &mut map, "location")?,
+                17 => put(&mut f17, &mut map, "idle_timeout_minutes")?,
+                18 => put(&mut f18, &mut map, "web_url")?,
+                19 => put(&mut f19, &mut map, "machines_url")?,
+                20 => put(&mut f20, &mut map, "start_url")?,
+                21 => put(&mut f21, &mut map, "stop_url")?,
+                22 => put(&mut f22, &mut map, "publish_url")?,
+                23 => put(&mut f23, &mut map, "pulls_url")?,
+                24 => put(&mut f24, &mut map, "recent_folders")?,
+                25 => put(&mut f25, &mut map, "runtime_constraints")?,
+                26 => put(&mut f26, &mut map, "pending_operation")?,
+                27 => put(&mut f27, &mut map, "pending_operation_disabled_reason")?,
+                28 => put(&mut f28, &mut map, "idle_timeout_notice")?,
+                29 => put(&mut f29, &mut map, "retention_period_minutes")?,
+                30 => put(&mut f30, &mut map, "retention_expires_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodespaceWithFullRepository {
-            id: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
+            id: required(f0, "id")?,
+            name: required(f1, "name")?,
             display_name: f2.flatten(),
             environment_id: f3.flatten(),
-            owner: required(f4, NAMES[4])?,
-            billable_owner: required(f5, NAMES[5])?,
-            repository: required(f6, NAMES[6])?,
+            owner: required(f4, "owner")?,
+            billable_owner: required(f5, "billable_owner")?,
+            repository: required(f6, "repository")?,
             machine: f7.flatten(),
             devcontainer_path: f8.flatten(),
             prebuild: f9.flatten(),
-            created_at: required(f10, NAMES[10])?,
-            updated_at: required(f11, NAMES[11])?,
-            last_used_at: required(f12, NAMES[12])?,
-            state: required(f13, NAMES[13])?,
-            url: required(f14, NAMES[14])?,
-            git_status: required(f15, NAMES[15])?,
-            location: required(f16, NAMES[16])?,
+            created_at: required(f10, "created_at")?,
+            updated_at: required(f11, "updated_at")?,
+            last_used_at: required(f12, "last_used_at")?,
+            state: required(f13, "state")?,
+            url: required(f14, "url")?,
+            git_status: required(f15, "git_status")?,
+            location: required(f16, "location")?,
             idle_timeout_minutes: f17.flatten(),
-            web_url: required(f18, NAMES[18])?,
-            machines_url: required(f19, NAMES[19])?,
-            start_url: required(f20, NAMES[20])?,
-            stop_url: required(f21, NAMES[21])?,
+            web_url: required(f18, "web_url")?,
+            machines_url: required(f19, "machines_url")?,
+            start_url: required(f20, "start_url")?,
+            stop_url: required(f21, "stop_url")?,
             publish_url: f22.flatten(),
             pulls_url: f23.flatten(),
-            recent_folders: required(f24, NAMES[24])?,
+            recent_folders: required(f24, "recent_folders")?,
             runtime_constraints: f25.flatten(),
             pending_operation: f26.flatten(),
             pending_operation_disabled_reason: f27.flatten(),

@@ -21,25 +21,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for CopilotUsageMetrics1DayReport {
     const NAME: &'static str = "CopilotUsageMetrics1DayReport";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["download_links", "report_day"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "download_links" => 0,
+                "report_day" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Vec<String>> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "download_links")?,
+                1 => put(&mut f1, &mut map, "report_day")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CopilotUsageMetrics1DayReport {
-            download_links: required(f0, NAMES[0])?,
-            report_day: required(f1, NAMES[1])?,
+            download_links: required(f0, "download_links")?,
+            report_day: required(f1, "report_day")?,
         })
     }
 }
@@ -64,28 +64,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for CopilotUsageMetrics28DayReport {
     const NAME: &'static str = "CopilotUsageMetrics28DayReport";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["download_links", "report_start_day", "report_end_day"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "download_links" => 0,
+                "report_start_day" => 1,
+                "report_end_day" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Vec<String>> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "download_links")?,
+                1 => put(&mut f1, &mut map, "report_start_day")?,
+                2 => put(&mut f2, &mut map, "report_end_day")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CopilotUsageMetrics28DayReport {
-            download_links: required(f0, NAMES[0])?,
-            report_start_day: required(f1, NAMES[1])?,
-            report_end_day: required(f2, NAMES[2])?,
+            download_links: required(f0, "download_links")?,
+            report_start_day: required(f1, "report_start_day")?,
+            report_end_day: required(f2, "report_end_day")?,
         })
     }
 }
@@ -233,16 +234,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for CopilotOrganizationDetails {
     const NAME: &'static str = "CopilotOrganizationDetails";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "seat_breakdown",
-            "public_code_suggestions",
-            "ide_chat",
-            "platform_chat",
-            "cli",
-            "seat_management_setting",
-            "plan_type",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "seat_breakdown" => 0,
+                "public_code_suggestions" => 1,
+                "ide_chat" => 2,
+                "platform_chat" => 3,
+                "cli" => 4,
+                "seat_management_setting" => 5,
+                "plan_type" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<CopilotOrganizationSeatBreakdown> = None;
         let mut f1: Option<CopilotOrganizationDetailsPublicCodeSuggestions> = None;
         let mut f2: Option<Option<CopilotOrganizationDetailsCli>> = None;
@@ -250,30 +253,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for CopilotOrganizationDetails {
         let mut f4: Option<Option<CopilotOrganizationDetailsCli>> = None;
         let mut f5: Option<CopilotOrganizationDetailsSeatManagementSetting> = None;
         let mut f6: Option<Option<CopilotOrganizationDetailsPlanType>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "seat_breakdown")?,
+                1 => put(&mut f1, &mut map, "public_code_suggestions")?,
+                2 => put(&mut f2, &mut map, "ide_chat")?,
+                3 => put(&mut f3, &mut map, "platform_chat")?,
+                4 => put(&mut f4, &mut map, "cli")?,
+                5 => put(&mut f5, &mut map, "seat_management_setting")?,
+                6 => put(&mut f6, &mut map, "plan_type")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CopilotOrganizationDetails {
-            seat_breakdown: required(f0, NAMES[0])?,
-            public_code_suggestions: required(f1, NAMES[1])?,
+            seat_breakdown: required(f0, "seat_breakdown")?,
+            public_code_suggestions: required(f1, "public_code_suggestions")?,
             ide_chat: f2.flatten(),
             platform_chat: f3.flatten(),
             cli: f4.flatten(),
-            seat_management_setting: required(f5, NAMES[5])?,
+            seat_management_setting: required(f5, "seat_management_setting")?,
             plan_type: f6.flatten(),
         })
     }
@@ -305,34 +303,31 @@ impl<'de> crate::runtime::de::FromMap<'de> for CopilotOrganizationSeatBreakdown 
     const NAME: &'static str = "CopilotOrganizationSeatBreakdown";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "total",
-            "added_this_cycle",
-            "pending_cancellation",
-            "pending_invitation",
-            "active_this_cycle",
-            "inactive_this_cycle",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total" => 0,
+                "added_this_cycle" => 1,
+                "pending_cancellation" => 2,
+                "pending_invitation" => 3,
+                "active_this_cycle" => 4,
+                "inactive_this_cycle" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<i64>> = None;
         let mut f3: Option<Option<i64>> = None;
         let mut f4: Option<Option<i64>> = None;
         let mut f5: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "total")?,
+                1 => put(&mut f1, &mut map, "added_this_cycle")?,
+                2 => put(&mut f2, &mut map, "pending_cancellation")?,
+                3 => put(&mut f3, &mut map, "pending_invitation")?,
+                4 => put(&mut f4, &mut map, "active_this_cycle")?,
+                5 => put(&mut f5, &mut map, "inactive_this_cycle")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -391,19 +386,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for CopilotListCopilotSeatsResponse {
     const NAME: &'static str = "CopilotListCopilotSeatsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["total_seats", "seats"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_seats" => 0,
+                "seats" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<Vec<CopilotSeatDetails>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_seats")?,
+                1 => put(&mut f1, &mut map, "seats")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -446,19 +441,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for CopilotSeatDetails {
     const NAME: &'static str = "CopilotSeatDetails";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "assignee",
-            "organization",
-            "assigning_team",
-            "pending_cancellation_date",
-            "last_activity_at",
-            "last_activity_editor",
-            "last_authenticated_at",
-            "created_at",
-            "updated_at",
-            "plan_type",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "assignee" => 0,
+                "organization" => 1,
+                "assigning_team" => 2,
+                "pending_cancellation_date" => 3,
+                "last_activity_at" => 4,
+                "last_activity_editor" => 5,
+                "last_authenticated_at" => 6,
+                "created_at" => 7,
+                "updated_at" => 8,
+                "plan_type" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<SimpleUser>> = None;
         let mut f1: Option<Option<OrganizationSimple>> = None;
         let mut f2: Option<Option<CopilotSeatDetailsAssigningTeam>> = None;
@@ -469,23 +466,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for CopilotSeatDetails {
         let mut f7: Option<crate::Timestamp> = None;
         let mut f8: Option<Option<crate::Timestamp>> = None;
         let mut f9: Option<Option<CopilotSeatDetailsPlanType>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "assignee")?,
+                1 => put(&mut f1, &mut map, "organization")?,
+                2 => put(&mut f2, &mut map, "assigning_team")?,
+                3 => put(&mut f3, &mut map, "pending_cancellation_date")?,
+                4 => put(&mut f4, &mut map, "last_activity_at")?,
+                5 => put(&mut f5, &mut map, "last_activity_editor")?,
+                6 => put(&mut f6, &mut map, "last_authenticated_at")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "updated_at")?,
+                9 => put(&mut f9, &mut map, "plan_type")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -497,7 +489,7 @@ impl<'de> crate::runtime::de::FromMap<'de> for CopilotSeatDetails {
             last_activity_at: f4.flatten(),
             last_activity_editor: f5.flatten(),
             last_authenticated_at: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             updated_at: f8.flatten(),
             plan_type: f9.flatten(),
         })
@@ -572,22 +564,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for CopilotAddCopilotSeatsForTeamsRes
     const NAME: &'static str = "CopilotAddCopilotSeatsForTeamsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["seats_created"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "seats_created" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "seats_created")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CopilotAddCopilotSeatsForTeamsResponse {
-            seats_created: required(f0, NAMES[0])?,
+            seats_created: required(f0, "seats_created")?,
         })
     }
 }
@@ -609,22 +600,21 @@ for CopilotCancelCopilotSeatAssignmentForTeamsResponse {
     const NAME: &'static str = "CopilotCancelCopilotSeatAssignmentForTeamsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["seats_cancelled"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "seats_cancelled" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "seats_cancelled")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CopilotCancelCopilotSeatAssignmentForTeamsResponse {
-            seats_cancelled: required(f0, NAMES[0])?,
+            seats_cancelled: required(f0, "seats_cancelled")?,
         })
     }
 }
@@ -648,24 +638,24 @@ for CopilotGetCopilotCodingAgentPermissionsOrganizationResponse {
     const NAME: &'static str = "CopilotGetCopilotCodingAgentPermissionsOrganizationResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["enabled_repositories", "selected_repositories_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "enabled_repositories" => 0,
+                "selected_repositories_url" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<SelfHostedRunnersSettingsEnabledRepositories> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "enabled_repositories")?,
+                1 => put(&mut f1, &mut map, "selected_repositories_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CopilotGetCopilotCodingAgentPermissionsOrganizationResponse {
-            enabled_repositories: required(f0, NAMES[0])?,
+            enabled_repositories: required(f0, "enabled_repositories")?,
             selected_repositories_url: f1.flatten(),
         })
     }
@@ -715,25 +705,25 @@ for CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationResponse {
     const NAME: &'static str = "CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "repositories"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "repositories" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<MinimalRepository>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "repositories")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationResponse {
-            total_count: required(f0, NAMES[0])?,
-            repositories: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            repositories: required(f1, "repositories")?,
         })
     }
 }
@@ -859,17 +849,19 @@ for CopilotGetCopilotCloudAgentConfigurationResponse {
     const NAME: &'static str = "CopilotGetCopilotCloudAgentConfigurationResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "mcp_configuration",
-            "enabled_tools",
-            "require_actions_workflow_approval",
-            "is_firewall_enabled",
-            "is_firewall_recommended_allowlist_enabled",
-            "custom_allowlist",
-            "is_automations_enabled",
-            "require_write_access_for_automation_triggers",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "mcp_configuration" => 0,
+                "enabled_tools" => 1,
+                "require_actions_workflow_approval" => 2,
+                "is_firewall_enabled" => 3,
+                "is_firewall_recommended_allowlist_enabled" => 4,
+                "custom_allowlist" => 5,
+                "is_automations_enabled" => 6,
+                "require_write_access_for_automation_triggers" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<serde_json::Value>> = None;
         let mut f1: Option<
             CopilotGetCopilotCloudAgentConfigurationResponseEnabledTools,
@@ -880,33 +872,43 @@ for CopilotGetCopilotCloudAgentConfigurationResponse {
         let mut f5: Option<Vec<String>> = None;
         let mut f6: Option<bool> = None;
         let mut f7: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "mcp_configuration")?,
+                1 => put(&mut f1, &mut map, "enabled_tools")?,
+                2 => put(&mut f2, &mut map, "require_actions_workflow_approval")?,
+                3 => put(&mut f3, &mut map, "is_firewall_enabled")?,
+                4 => put(&mut f4, &mut map, "is_firewall_recommended_allowlist_enabled")?,
+                5 => put(&mut f5, &mut map, "custom_allowlist")?,
+                6 => put(&mut f6, &mut map, "is_automations_enabled")?,
+                7 => {
+                    put(
+                        &mut f7,
+                        &mut map,
+                        "require_write_access_for_automation_triggers",
+                    )?
+                }
                 _ => skip(&mut map)?,
             }
         }
         Ok(CopilotGetCopilotCloudAgentConfigurationResponse {
             mcp_configuration: f0.flatten(),
-            enabled_tools: required(f1, NAMES[1])?,
-            require_actions_workflow_approval: required(f2, NAMES[2])?,
-            is_firewall_enabled: required(f3, NAMES[3])?,
-            is_firewall_recommended_allowlist_enabled: required(f4, NAMES[4])?,
-            custom_allowlist: required(f5, NAMES[5])?,
-            is_automations_enabled: required(f6, NAMES[6])?,
-            require_write_access_for_automation_triggers: required(f7, NAMES[7])?,
+            enabled_tools: required(f1, "enabled_tools")?,
+            require_actions_workflow_approval: required(
+                f2,
+                "require_actions_workflow_approval",
+            )?,
+            is_firewall_enabled: required(f3, "is_firewall_enabled")?,
+            is_firewall_recommended_allowlist_enabled: required(
+                f4,
+                "is_firewall_recommended_allowlist_enabled",
+            )?,
+            custom_allowlist: required(f5, "custom_allowlist")?,
+            is_automations_enabled: required(f6, "is_automations_enabled")?,
+            require_write_access_for_automation_triggers: required(
+                f7,
+                "require_write_access_for_automation_triggers",
+            )?,
         })
     }
 }
@@ -935,36 +937,36 @@ for CopilotGetCopilotCloudAgentConfigurationResponseEnabledTools {
     const NAME: &'static str = "CopilotGetCopilotCloudAgentConfigurationResponseEnabledTools";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "codeql",
-            "copilot_code_review",
-            "secret_scanning",
-            "dependency_vulnerability_checks",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "codeql" => 0,
+                "copilot_code_review" => 1,
+                "secret_scanning" => 2,
+                "dependency_vulnerability_checks" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<bool> = None;
         let mut f1: Option<bool> = None;
         let mut f2: Option<bool> = None;
         let mut f3: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "codeql")?,
+                1 => put(&mut f1, &mut map, "copilot_code_review")?,
+                2 => put(&mut f2, &mut map, "secret_scanning")?,
+                3 => put(&mut f3, &mut map, "dependency_vulnerability_checks")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CopilotGetCopilotCloudAgentConfigurationResponseEnabledTools {
-            codeql: required(f0, NAMES[0])?,
-            copilot_code_review: required(f1, NAMES[1])?,
-            secret_scanning: required(f2, NAMES[2])?,
-            dependency_vulnerability_checks: required(f3, NAMES[3])?,
+            codeql: required(f0, "codeql")?,
+            copilot_code_review: required(f1, "copilot_code_review")?,
+            secret_scanning: required(f2, "secret_scanning")?,
+            dependency_vulnerability_checks: required(
+                f3,
+                "dependency_vulnerability_checks",
+            )?,
         })
     }
 }

@@ -18,22 +18,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for CopilotSpacesListForOrgResponse {
     const NAME: &'static str = "CopilotSpacesListForOrgResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["spaces"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "spaces" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Vec<CopilotSpace>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "spaces")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CopilotSpacesListForOrgResponse {
-            spaces: required(f0, NAMES[0])?,
+            spaces: required(f0, "spaces")?,
         })
     }
 }
@@ -82,22 +81,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for CopilotSpace {
     const NAME: &'static str = "CopilotSpace";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "number",
-            "name",
-            "description",
-            "general_instructions",
-            "base_role",
-            "owner",
-            "creator",
-            "created_at",
-            "updated_at",
-            "html_url",
-            "api_url",
-            "resources_attributes",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "number" => 1,
+                "name" => 2,
+                "description" => 3,
+                "general_instructions" => 4,
+                "base_role" => 5,
+                "owner" => 6,
+                "creator" => 7,
+                "created_at" => 8,
+                "updated_at" => 9,
+                "html_url" => 10,
+                "api_url" => 11,
+                "resources_attributes" => 12,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
@@ -111,42 +112,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for CopilotSpace {
         let mut f10: Option<String> = None;
         let mut f11: Option<String> = None;
         let mut f12: Option<Option<Vec<CopilotSpaceResourcesAttributesItem>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "number")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "description")?,
+                4 => put(&mut f4, &mut map, "general_instructions")?,
+                5 => put(&mut f5, &mut map, "base_role")?,
+                6 => put(&mut f6, &mut map, "owner")?,
+                7 => put(&mut f7, &mut map, "creator")?,
+                8 => put(&mut f8, &mut map, "created_at")?,
+                9 => put(&mut f9, &mut map, "updated_at")?,
+                10 => put(&mut f10, &mut map, "html_url")?,
+                11 => put(&mut f11, &mut map, "api_url")?,
+                12 => put(&mut f12, &mut map, "resources_attributes")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CopilotSpace {
-            id: required(f0, NAMES[0])?,
-            number: required(f1, NAMES[1])?,
-            name: required(f2, NAMES[2])?,
+            id: required(f0, "id")?,
+            number: required(f1, "number")?,
+            name: required(f2, "name")?,
             description: f3.flatten(),
             general_instructions: f4.flatten(),
             base_role: f5.flatten(),
-            owner: required(f6, NAMES[6])?,
-            creator: required(f7, NAMES[7])?,
-            created_at: required(f8, NAMES[8])?,
-            updated_at: required(f9, NAMES[9])?,
-            html_url: required(f10, NAMES[10])?,
-            api_url: required(f11, NAMES[11])?,
+            owner: required(f6, "owner")?,
+            creator: required(f7, "creator")?,
+            created_at: required(f8, "created_at")?,
+            updated_at: required(f9, "updated_at")?,
+            html_url: required(f10, "html_url")?,
+            api_url: required(f11, "api_url")?,
             resources_attributes: f12.flatten(),
         })
     }
@@ -207,34 +203,31 @@ impl<'de> crate::runtime::de::FromMap<'de> for CopilotSpaceResourcesAttributesIt
     const NAME: &'static str = "CopilotSpaceResourcesAttributesItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "resource_type",
-            "copilot_chat_attachment_id",
-            "created_at",
-            "updated_at",
-            "metadata",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "resource_type" => 1,
+                "copilot_chat_attachment_id" => 2,
+                "created_at" => 3,
+                "updated_at" => 4,
+                "metadata" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<CopilotSpaceResourceResourceType>> = None;
         let mut f2: Option<Option<i64>> = None;
         let mut f3: Option<Option<crate::Timestamp>> = None;
         let mut f4: Option<Option<crate::Timestamp>> = None;
         let mut f5: Option<Option<CopilotSpaceResourcesAttributesItemMetadata>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "resource_type")?,
+                2 => put(&mut f2, &mut map, "copilot_chat_attachment_id")?,
+                3 => put(&mut f3, &mut map, "created_at")?,
+                4 => put(&mut f4, &mut map, "updated_at")?,
+                5 => put(&mut f5, &mut map, "metadata")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -291,19 +284,21 @@ for CopilotSpaceResourcesAttributesItemMetadata {
     const NAME: &'static str = "CopilotSpaceResourcesAttributesItemMetadata";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "repository_id",
-            "file_path",
-            "text",
-            "name",
-            "number",
-            "copilot_chat_attachment_id",
-            "media_type",
-            "url",
-            "height",
-            "width",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "repository_id" => 0,
+                "file_path" => 1,
+                "text" => 2,
+                "name" => 3,
+                "number" => 4,
+                "copilot_chat_attachment_id" => 5,
+                "media_type" => 6,
+                "url" => 7,
+                "height" => 8,
+                "width" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -314,23 +309,18 @@ for CopilotSpaceResourcesAttributesItemMetadata {
         let mut f7: Option<Option<String>> = None;
         let mut f8: Option<Option<i64>> = None;
         let mut f9: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "repository_id")?,
+                1 => put(&mut f1, &mut map, "file_path")?,
+                2 => put(&mut f2, &mut map, "text")?,
+                3 => put(&mut f3, &mut map, "name")?,
+                4 => put(&mut f4, &mut map, "number")?,
+                5 => put(&mut f5, &mut map, "copilot_chat_attachment_id")?,
+                6 => put(&mut f6, &mut map, "media_type")?,
+                7 => put(&mut f7, &mut map, "url")?,
+                8 => put(&mut f8, &mut map, "height")?,
+                9 => put(&mut f9, &mut map, "width")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -604,22 +594,21 @@ for CopilotSpacesListCollaboratorsForOrgResponse {
     const NAME: &'static str = "CopilotSpacesListCollaboratorsForOrgResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["collaborators"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "collaborators" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Vec<CopilotSpaceCollaborator>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "collaborators")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CopilotSpacesListCollaboratorsForOrgResponse {
-            collaborators: required(f0, NAMES[0])?,
+            collaborators: required(f0, "collaborators")?,
         })
     }
 }
@@ -684,33 +673,35 @@ impl<'de> crate::runtime::de::FromMap<'de> for CopilotSpaceCollaboratorVariant0 
     const NAME: &'static str = "CopilotSpaceCollaboratorVariant0";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "name",
-            "email",
-            "login",
-            "id",
-            "node_id",
-            "avatar_url",
-            "gravatar_id",
-            "url",
-            "html_url",
-            "followers_url",
-            "following_url",
-            "gists_url",
-            "starred_url",
-            "subscriptions_url",
-            "organizations_url",
-            "repos_url",
-            "events_url",
-            "received_events_url",
-            "type",
-            "site_admin",
-            "starred_at",
-            "user_view_type",
-            "actor_type",
-            "role",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "email" => 1,
+                "login" => 2,
+                "id" => 3,
+                "node_id" => 4,
+                "avatar_url" => 5,
+                "gravatar_id" => 6,
+                "url" => 7,
+                "html_url" => 8,
+                "followers_url" => 9,
+                "following_url" => 10,
+                "gists_url" => 11,
+                "starred_url" => 12,
+                "subscriptions_url" => 13,
+                "organizations_url" => 14,
+                "repos_url" => 15,
+                "events_url" => 16,
+                "received_events_url" => 17,
+                "type" => 18,
+                "site_admin" => 19,
+                "starred_at" => 20,
+                "user_view_type" => 21,
+                "actor_type" => 22,
+                "role" => 23,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<String> = None;
@@ -735,65 +726,60 @@ impl<'de> crate::runtime::de::FromMap<'de> for CopilotSpaceCollaboratorVariant0 
         let mut f21: Option<Option<String>> = None;
         let mut f22: Option<WebhooksReviewersItemType> = None;
         let mut f23: Option<Role> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "email")?,
+                2 => put(&mut f2, &mut map, "login")?,
+                3 => put(&mut f3, &mut map, "id")?,
+                4 => put(&mut f4, &mut map, "node_id")?,
+                5 => put(&mut f5, &mut map, "avatar_url")?,
+                6 => put(&mut f6, &mut map, "gravatar_id")?,
+                7 => put(&mut f7, &mut map, "url")?,
+                8 => put(&mut f8, &mut map, "html_url")?,
+                9 => put(&mut f9, &mut map, "followers_url")?,
+                10 => put(&mut f10, &mut map, "following_url")?,
+                11 => put(&mut f11, &mut map, "gists_url")?,
+                12 => put(&mut f12, &mut map, "starred_url")?,
+                13 => put(&mut f13, &mut map, "subscriptions_url")?,
+                14 => put(&mut f14, &mut map, "organizations_url")?,
+                15 => put(&mut f15, &mut map, "repos_url")?,
+                16 => put(&mut f16, &mut map, "events_url")?,
+                17 => put(&mut f17, &mut map, "received_events_url")?,
+                18 => put(&mut f18, &mut map, "type")?,
+                19 => put(&mut f19, &mut map, "site_admin")?,
+                20 => put(&mut f20, &mut map, "starred_at")?,
+                21 => put(&mut f21, &mut map, "user_view_type")?,
+                22 => put(&mut f22, &mut map, "actor_type")?,
+                23 => put(&mut f23, &mut map, "role")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CopilotSpaceCollaboratorVariant0 {
             name: f0.flatten(),
             email: f1.flatten(),
-            login: required(f2, NAMES[2])?,
-            id: required(f3, NAMES[3])?,
+            login: required(f2, "login")?,
+            id: required(f3, "id")?,
             node_id: f4.flatten(),
-            avatar_url: required(f5, NAMES[5])?,
+            avatar_url: required(f5, "avatar_url")?,
             gravatar_id: f6.flatten(),
-            url: required(f7, NAMES[7])?,
-            html_url: required(f8, NAMES[8])?,
+            url: required(f7, "url")?,
+            html_url: required(f8, "html_url")?,
             followers_url: f9.flatten(),
             following_url: f10.flatten(),
             gists_url: f11.flatten(),
             starred_url: f12.flatten(),
             subscriptions_url: f13.flatten(),
             organizations_url: f14.flatten(),
-            repos_url: required(f15, NAMES[15])?,
-            events_url: required(f16, NAMES[16])?,
+            repos_url: required(f15, "repos_url")?,
+            events_url: required(f16, "events_url")?,
             received_events_url: f17.flatten(),
-            r#type: required(f18, NAMES[18])?,
+            r#type: required(f18, "type")?,
             site_admin: f19.flatten(),
             starred_at: f20.flatten(),
             user_view_type: f21.flatten(),
-            actor_type: required(f22, NAMES[22])?,
-            role: required(f23, NAMES[23])?,
+            actor_type: required(f22, "actor_type")?,
+            role: required(f23, "role")?,
         })
     }
 }
@@ -834,25 +820,27 @@ impl<'de> crate::runtime::de::FromMap<'de> for CopilotSpaceCollaboratorVariant1 
     const NAME: &'static str = "CopilotSpaceCollaboratorVariant1";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "actor_type",
-            "role",
-            "id",
-            "node_id",
-            "name",
-            "slug",
-            "type",
-            "description",
-            "privacy",
-            "notification_setting",
-            "url",
-            "html_url",
-            "members_url",
-            "repositories_url",
-            "organization_id",
-            "parent",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "actor_type" => 0,
+                "role" => 1,
+                "id" => 2,
+                "node_id" => 3,
+                "name" => 4,
+                "slug" => 5,
+                "type" => 6,
+                "description" => 7,
+                "privacy" => 8,
+                "notification_setting" => 9,
+                "url" => 10,
+                "html_url" => 11,
+                "members_url" => 12,
+                "repositories_url" => 13,
+                "organization_id" => 14,
+                "parent" => 15,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleParamsReviewerType> = None;
         let mut f1: Option<Role> = None;
         let mut f2: Option<i64> = None;
@@ -869,38 +857,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for CopilotSpaceCollaboratorVariant1 
         let mut f13: Option<Option<String>> = None;
         let mut f14: Option<Option<i64>> = None;
         let mut f15: Option<Option<serde_json::Value>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
+                0 => put(&mut f0, &mut map, "actor_type")?,
+                1 => put(&mut f1, &mut map, "role")?,
+                2 => put(&mut f2, &mut map, "id")?,
+                3 => put(&mut f3, &mut map, "node_id")?,
+                4 => put(&mut f4, &mut map, "name")?,
+                5 => put(&mut f5, &mut map, "slug")?,
+                6 => put(&mut f6, &mut map, "type")?,
+                7 => put(&mut f7, &mut map, "description")?,
+                8 => put(&mut f8, &mut map, "privacy")?,
+                9 => put(&mut f9, &mut map, "notification_setting")?,
+                10 => put(&mut f10, &mut map, "url")?,
+                11 => put(&mut f11, &mut map, "html_url")?,
+                12 => put(&mut f12, &mut map, "members_url")?,
+                13 => put(&mut f13, &mut map, "repositories_url")?,
+                14 => put(&mut f14, &mut map, "organization_id")?,
+                15 => put(&mut f15, &mut map, "parent")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CopilotSpaceCollaboratorVariant1 {
-            actor_type: required(f0, NAMES[0])?,
-            role: required(f1, NAMES[1])?,
-            id: required(f2, NAMES[2])?,
-            node_id: required(f3, NAMES[3])?,
-            name: required(f4, NAMES[4])?,
+            actor_type: required(f0, "actor_type")?,
+            role: required(f1, "role")?,
+            id: required(f2, "id")?,
+            node_id: required(f3, "node_id")?,
+            name: required(f4, "name")?,
             slug: f5.flatten(),
             r#type: f6.flatten(),
             description: f7.flatten(),
@@ -995,22 +978,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for CopilotSpacesListResourcesForOrgR
     const NAME: &'static str = "CopilotSpacesListResourcesForOrgResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["resources"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "resources" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Vec<CopilotSpaceResource>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "resources")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CopilotSpacesListResourcesForOrgResponse {
-            resources: required(f0, NAMES[0])?,
+            resources: required(f0, "resources")?,
         })
     }
 }
@@ -1041,44 +1023,41 @@ impl<'de> crate::runtime::de::FromMap<'de> for CopilotSpaceResource {
     const NAME: &'static str = "CopilotSpaceResource";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "resource_type",
-            "copilot_chat_attachment_id",
-            "metadata",
-            "created_at",
-            "updated_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "resource_type" => 1,
+                "copilot_chat_attachment_id" => 2,
+                "metadata" => 3,
+                "created_at" => 4,
+                "updated_at" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<CopilotSpaceResourceResourceType> = None;
         let mut f2: Option<Option<i64>> = None;
         let mut f3: Option<serde_json::Value> = None;
         let mut f4: Option<crate::Timestamp> = None;
         let mut f5: Option<crate::Timestamp> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "resource_type")?,
+                2 => put(&mut f2, &mut map, "copilot_chat_attachment_id")?,
+                3 => put(&mut f3, &mut map, "metadata")?,
+                4 => put(&mut f4, &mut map, "created_at")?,
+                5 => put(&mut f5, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CopilotSpaceResource {
-            id: required(f0, NAMES[0])?,
-            resource_type: required(f1, NAMES[1])?,
+            id: required(f0, "id")?,
+            resource_type: required(f1, "resource_type")?,
             copilot_chat_attachment_id: f2.flatten(),
-            metadata: required(f3, NAMES[3])?,
-            created_at: required(f4, NAMES[4])?,
-            updated_at: required(f5, NAMES[5])?,
+            metadata: required(f3, "metadata")?,
+            created_at: required(f4, "created_at")?,
+            updated_at: required(f5, "updated_at")?,
         })
     }
 }

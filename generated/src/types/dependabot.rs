@@ -85,7 +85,7 @@ pub struct DependabotAlertWithRepository {
     /// The users assigned to this alert.
     pub assignees: Option<Vec<SimpleUser>>,
     /// A GitHub repository.
-    pub repository: SimpleRepository,
+    pub repository: Box<SimpleRepository>,
 }
 impl<'de> serde::Deserialize<'de> for DependabotAlertWithRepository {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -96,27 +96,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependabotAlertWithRepository {
     const NAME: &'static str = "DependabotAlertWithRepository";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "number",
-            "state",
-            "dependency",
-            "security_advisory",
-            "security_vulnerability",
-            "url",
-            "html_url",
-            "created_at",
-            "updated_at",
-            "dismissed_at",
-            "dismissed_by",
-            "dismissed_reason",
-            "dismissed_comment",
-            "fixed_at",
-            "auto_dismissed_at",
-            "dismissal_request",
-            "assignees",
-            "repository",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "number" => 0,
+                "state" => 1,
+                "dependency" => 2,
+                "security_advisory" => 3,
+                "security_vulnerability" => 4,
+                "url" => 5,
+                "html_url" => 6,
+                "created_at" => 7,
+                "updated_at" => 8,
+                "dismissed_at" => 9,
+                "dismissed_by" => 10,
+                "dismissed_reason" => 11,
+                "dismissed_comment" => 12,
+                "fixed_at" => 13,
+                "auto_dismissed_at" => 14,
+                "dismissal_request" => 15,
+                "assignees" => 16,
+                "repository" => 17,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<DependabotAlertState> = None;
         let mut f2: Option<DependabotAlertWithRepositoryDependency> = None;
@@ -134,45 +136,40 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependabotAlertWithRepository {
         let mut f14: Option<Option<crate::Timestamp>> = None;
         let mut f15: Option<Option<DependabotAlertDismissalRequestSimple>> = None;
         let mut f16: Option<Option<Vec<SimpleUser>>> = None;
-        let mut f17: Option<SimpleRepository> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        let mut f17: Option<Box<SimpleRepository>> = None;
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
+                0 => put(&mut f0, &mut map, "number")?,
+                1 => put(&mut f1, &mut map, "state")?,
+                2 => put(&mut f2, &mut map, "dependency")?,
+                3 => put(&mut f3, &mut map, "security_advisory")?,
+                4 => put(&mut f4, &mut map, "security_vulnerability")?,
+                5 => put(&mut f5, &mut map, "url")?,
+                6 => put(&mut f6, &mut map, "html_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "updated_at")?,
+                9 => put(&mut f9, &mut map, "dismissed_at")?,
+                10 => put(&mut f10, &mut map, "dismissed_by")?,
+                11 => put(&mut f11, &mut map, "dismissed_reason")?,
+                12 => put(&mut f12, &mut map, "dismissed_comment")?,
+                13 => put(&mut f13, &mut map, "fixed_at")?,
+                14 => put(&mut f14, &mut map, "auto_dismissed_at")?,
+                15 => put(&mut f15, &mut map, "dismissal_request")?,
+                16 => put(&mut f16, &mut map, "assignees")?,
+                17 => put(&mut f17, &mut map, "repository")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DependabotAlertWithRepository {
-            number: required(f0, NAMES[0])?,
-            state: required(f1, NAMES[1])?,
-            dependency: required(f2, NAMES[2])?,
-            security_advisory: required(f3, NAMES[3])?,
-            security_vulnerability: required(f4, NAMES[4])?,
-            url: required(f5, NAMES[5])?,
-            html_url: required(f6, NAMES[6])?,
-            created_at: required(f7, NAMES[7])?,
-            updated_at: required(f8, NAMES[8])?,
+            number: required(f0, "number")?,
+            state: required(f1, "state")?,
+            dependency: required(f2, "dependency")?,
+            security_advisory: required(f3, "security_advisory")?,
+            security_vulnerability: required(f4, "security_vulnerability")?,
+            url: required(f5, "url")?,
+            html_url: required(f6, "html_url")?,
+            created_at: required(f7, "created_at")?,
+            updated_at: required(f8, "updated_at")?,
             dismissed_at: f9.flatten(),
             dismissed_by: f10.flatten(),
             dismissed_reason: f11.flatten(),
@@ -181,7 +178,7 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependabotAlertWithRepository {
             auto_dismissed_at: f14.flatten(),
             dismissal_request: f15.flatten(),
             assignees: f16.flatten(),
-            repository: required(f17, NAMES[17])?,
+            repository: required(f17, "repository")?,
         })
     }
 }
@@ -203,19 +200,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependabotRepositoryAccessDetails
     const NAME: &'static str = "DependabotRepositoryAccessDetails";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["default_level", "accessible_repositories"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "default_level" => 0,
+                "accessible_repositories" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<DependabotRepositoryAccessDetailsDefaultLevel>> = None;
         let mut f1: Option<Option<Vec<Option<SimpleRepository>>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "default_level")?,
+                1 => put(&mut f1, &mut map, "accessible_repositories")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -354,25 +351,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependabotListOrgSecretsResponse 
     const NAME: &'static str = "DependabotListOrgSecretsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "secrets"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "secrets" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<OrganizationDependabotSecret>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "secrets")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DependabotListOrgSecretsResponse {
-            total_count: required(f0, NAMES[0])?,
-            secrets: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            secrets: required(f1, "secrets")?,
         })
     }
 }
@@ -398,39 +395,36 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrganizationDependabotSecret {
     const NAME: &'static str = "OrganizationDependabotSecret";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "name",
-            "created_at",
-            "updated_at",
-            "visibility",
-            "selected_repositories_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "created_at" => 1,
+                "updated_at" => 2,
+                "visibility" => 3,
+                "selected_repositories_url" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<crate::Timestamp> = None;
         let mut f2: Option<crate::Timestamp> = None;
         let mut f3: Option<CodespacesSecretVisibility> = None;
         let mut f4: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "created_at")?,
+                2 => put(&mut f2, &mut map, "updated_at")?,
+                3 => put(&mut f3, &mut map, "visibility")?,
+                4 => put(&mut f4, &mut map, "selected_repositories_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrganizationDependabotSecret {
-            name: required(f0, NAMES[0])?,
-            created_at: required(f1, NAMES[1])?,
-            updated_at: required(f2, NAMES[2])?,
-            visibility: required(f3, NAMES[3])?,
+            name: required(f0, "name")?,
+            created_at: required(f1, "created_at")?,
+            updated_at: required(f2, "updated_at")?,
+            visibility: required(f3, "visibility")?,
             selected_repositories_url: f4.flatten(),
         })
     }
@@ -454,25 +448,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependabotPublicKey {
     const NAME: &'static str = "DependabotPublicKey";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["key_id", "key"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "key_id" => 0,
+                "key" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "key_id")?,
+                1 => put(&mut f1, &mut map, "key")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DependabotPublicKey {
-            key_id: required(f0, NAMES[0])?,
-            key: required(f1, NAMES[1])?,
+            key_id: required(f0, "key_id")?,
+            key: required(f1, "key")?,
         })
     }
 }
@@ -665,25 +659,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependabotListRepoSecretsResponse
     const NAME: &'static str = "DependabotListRepoSecretsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "secrets"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "secrets" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<DependabotSecret>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "secrets")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DependabotListRepoSecretsResponse {
-            total_count: required(f0, NAMES[0])?,
-            secrets: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            secrets: required(f1, "secrets")?,
         })
     }
 }
@@ -706,28 +700,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependabotSecret {
     const NAME: &'static str = "DependabotSecret";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["name", "created_at", "updated_at"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "created_at" => 1,
+                "updated_at" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<crate::Timestamp> = None;
         let mut f2: Option<crate::Timestamp> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "created_at")?,
+                2 => put(&mut f2, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DependabotSecret {
-            name: required(f0, NAMES[0])?,
-            created_at: required(f1, NAMES[1])?,
-            updated_at: required(f2, NAMES[2])?,
+            name: required(f0, "name")?,
+            created_at: required(f1, "created_at")?,
+            updated_at: required(f2, "updated_at")?,
         })
     }
 }

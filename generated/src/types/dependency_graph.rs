@@ -27,19 +27,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependencyGraphDiffItem {
     const NAME: &'static str = "DependencyGraphDiffItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "change_type",
-            "manifest",
-            "ecosystem",
-            "name",
-            "version",
-            "package_url",
-            "license",
-            "source_repository_url",
-            "vulnerabilities",
-            "scope",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "change_type" => 0,
+                "manifest" => 1,
+                "ecosystem" => 2,
+                "name" => 3,
+                "version" => 4,
+                "package_url" => 5,
+                "license" => 6,
+                "source_repository_url" => 7,
+                "vulnerabilities" => 8,
+                "scope" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<DependencyGraphDiffItemChangeType> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -50,36 +52,31 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependencyGraphDiffItem {
         let mut f7: Option<Option<String>> = None;
         let mut f8: Option<Vec<DependencyGraphDiffItemVulnerabilitiesItem>> = None;
         let mut f9: Option<Option<DependencyGraphDiffItemScope>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "change_type")?,
+                1 => put(&mut f1, &mut map, "manifest")?,
+                2 => put(&mut f2, &mut map, "ecosystem")?,
+                3 => put(&mut f3, &mut map, "name")?,
+                4 => put(&mut f4, &mut map, "version")?,
+                5 => put(&mut f5, &mut map, "package_url")?,
+                6 => put(&mut f6, &mut map, "license")?,
+                7 => put(&mut f7, &mut map, "source_repository_url")?,
+                8 => put(&mut f8, &mut map, "vulnerabilities")?,
+                9 => put(&mut f9, &mut map, "scope")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DependencyGraphDiffItem {
-            change_type: required(f0, NAMES[0])?,
-            manifest: required(f1, NAMES[1])?,
-            ecosystem: required(f2, NAMES[2])?,
-            name: required(f3, NAMES[3])?,
-            version: required(f4, NAMES[4])?,
+            change_type: required(f0, "change_type")?,
+            manifest: required(f1, "manifest")?,
+            ecosystem: required(f2, "ecosystem")?,
+            name: required(f3, "name")?,
+            version: required(f4, "version")?,
             package_url: f5.flatten(),
             license: f6.flatten(),
             source_repository_url: f7.flatten(),
-            vulnerabilities: required(f8, NAMES[8])?,
+            vulnerabilities: required(f8, "vulnerabilities")?,
             scope: f9.flatten(),
         })
     }
@@ -107,36 +104,33 @@ for DependencyGraphDiffItemVulnerabilitiesItem {
     const NAME: &'static str = "DependencyGraphDiffItemVulnerabilitiesItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "severity",
-            "advisory_ghsa_id",
-            "advisory_summary",
-            "advisory_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "severity" => 0,
+                "advisory_ghsa_id" => 1,
+                "advisory_summary" => 2,
+                "advisory_url" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "severity")?,
+                1 => put(&mut f1, &mut map, "advisory_ghsa_id")?,
+                2 => put(&mut f2, &mut map, "advisory_summary")?,
+                3 => put(&mut f3, &mut map, "advisory_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DependencyGraphDiffItemVulnerabilitiesItem {
-            severity: required(f0, NAMES[0])?,
-            advisory_ghsa_id: required(f1, NAMES[1])?,
-            advisory_summary: required(f2, NAMES[2])?,
-            advisory_url: required(f3, NAMES[3])?,
+            severity: required(f0, "severity")?,
+            advisory_ghsa_id: required(f1, "advisory_ghsa_id")?,
+            advisory_summary: required(f2, "advisory_summary")?,
+            advisory_url: required(f3, "advisory_url")?,
         })
     }
 }
@@ -163,22 +157,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependencyGraphSpdxSbom {
     const NAME: &'static str = "DependencyGraphSpdxSbom";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["sbom"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "sbom" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<DependencyGraphSpdxSbomSbom> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "sbom")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DependencyGraphSpdxSbom {
-            sbom: required(f0, NAMES[0])?,
+            sbom: required(f0, "sbom")?,
         })
     }
 }
@@ -211,18 +204,20 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependencyGraphSpdxSbomSbom {
     const NAME: &'static str = "DependencyGraphSpdxSbomSbom";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "SPDXID",
-            "spdxVersion",
-            "comment",
-            "creationInfo",
-            "name",
-            "dataLicense",
-            "documentNamespace",
-            "packages",
-            "relationships",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "SPDXID" => 0,
+                "spdxVersion" => 1,
+                "comment" => 2,
+                "creationInfo" => 3,
+                "name" => 4,
+                "dataLicense" => 5,
+                "documentNamespace" => 6,
+                "packages" => 7,
+                "relationships" => 8,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
@@ -232,34 +227,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependencyGraphSpdxSbomSbom {
         let mut f6: Option<String> = None;
         let mut f7: Option<Vec<DependencyGraphSpdxSbomSbomPackagesItem>> = None;
         let mut f8: Option<Option<Vec<DependencyGraphSpdxSbomSbomRelationshipsItem>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
+                0 => put(&mut f0, &mut map, "SPDXID")?,
+                1 => put(&mut f1, &mut map, "spdxVersion")?,
+                2 => put(&mut f2, &mut map, "comment")?,
+                3 => put(&mut f3, &mut map, "creationInfo")?,
+                4 => put(&mut f4, &mut map, "name")?,
+                5 => put(&mut f5, &mut map, "dataLicense")?,
+                6 => put(&mut f6, &mut map, "documentNamespace")?,
+                7 => put(&mut f7, &mut map, "packages")?,
+                8 => put(&mut f8, &mut map, "relationships")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DependencyGraphSpdxSbomSbom {
-            spdxid: required(f0, NAMES[0])?,
-            spdx_version: required(f1, NAMES[1])?,
+            spdxid: required(f0, "SPDXID")?,
+            spdx_version: required(f1, "spdxVersion")?,
             comment: f2.flatten(),
-            creation_info: required(f3, NAMES[3])?,
-            name: required(f4, NAMES[4])?,
-            data_license: required(f5, NAMES[5])?,
-            document_namespace: required(f6, NAMES[6])?,
-            packages: required(f7, NAMES[7])?,
+            creation_info: required(f3, "creationInfo")?,
+            name: required(f4, "name")?,
+            data_license: required(f5, "dataLicense")?,
+            document_namespace: required(f6, "documentNamespace")?,
+            packages: required(f7, "packages")?,
             relationships: f8.flatten(),
         })
     }
@@ -282,25 +272,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependencyGraphSpdxSbomSbomCreati
     const NAME: &'static str = "DependencyGraphSpdxSbomSbomCreationInfo";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["created", "creators"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "created" => 0,
+                "creators" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Vec<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "created")?,
+                1 => put(&mut f1, &mut map, "creators")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DependencyGraphSpdxSbomSbomCreationInfo {
-            created: required(f0, NAMES[0])?,
-            creators: required(f1, NAMES[1])?,
+            created: required(f0, "created")?,
+            creators: required(f1, "creators")?,
         })
     }
 }
@@ -343,19 +333,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependencyGraphSpdxSbomSbomPackag
     const NAME: &'static str = "DependencyGraphSpdxSbomSbomPackagesItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "SPDXID",
-            "name",
-            "versionInfo",
-            "downloadLocation",
-            "filesAnalyzed",
-            "licenseConcluded",
-            "licenseDeclared",
-            "supplier",
-            "copyrightText",
-            "externalRefs",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "SPDXID" => 0,
+                "name" => 1,
+                "versionInfo" => 2,
+                "downloadLocation" => 3,
+                "filesAnalyzed" => 4,
+                "licenseConcluded" => 5,
+                "licenseDeclared" => 6,
+                "supplier" => 7,
+                "copyrightText" => 8,
+                "externalRefs" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -368,23 +360,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependencyGraphSpdxSbomSbomPackag
         let mut f9: Option<
             Option<Vec<DependencyGraphSpdxSbomSbomPackagesItemExternalRefsItem>>,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "SPDXID")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "versionInfo")?,
+                3 => put(&mut f3, &mut map, "downloadLocation")?,
+                4 => put(&mut f4, &mut map, "filesAnalyzed")?,
+                5 => put(&mut f5, &mut map, "licenseConcluded")?,
+                6 => put(&mut f6, &mut map, "licenseDeclared")?,
+                7 => put(&mut f7, &mut map, "supplier")?,
+                8 => put(&mut f8, &mut map, "copyrightText")?,
+                9 => put(&mut f9, &mut map, "externalRefs")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -424,32 +411,29 @@ for DependencyGraphSpdxSbomSbomPackagesItemExternalRefsItem {
     const NAME: &'static str = "DependencyGraphSpdxSbomSbomPackagesItemExternalRefsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "referenceCategory",
-            "referenceLocator",
-            "referenceType",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "referenceCategory" => 0,
+                "referenceLocator" => 1,
+                "referenceType" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "referenceCategory")?,
+                1 => put(&mut f1, &mut map, "referenceLocator")?,
+                2 => put(&mut f2, &mut map, "referenceType")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DependencyGraphSpdxSbomSbomPackagesItemExternalRefsItem {
-            reference_category: required(f0, NAMES[0])?,
-            reference_locator: required(f1, NAMES[1])?,
-            reference_type: required(f2, NAMES[2])?,
+            reference_category: required(f0, "referenceCategory")?,
+            reference_locator: required(f1, "referenceLocator")?,
+            reference_type: required(f2, "referenceType")?,
         })
     }
 }
@@ -474,25 +458,22 @@ for DependencyGraphSpdxSbomSbomRelationshipsItem {
     const NAME: &'static str = "DependencyGraphSpdxSbomSbomRelationshipsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "relationshipType",
-            "spdxElementId",
-            "relatedSpdxElement",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "relationshipType" => 0,
+                "spdxElementId" => 1,
+                "relatedSpdxElement" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "relationshipType")?,
+                1 => put(&mut f1, &mut map, "spdxElementId")?,
+                2 => put(&mut f2, &mut map, "relatedSpdxElement")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -520,17 +501,16 @@ for DependencyGraphGenerateSbomReportResponse {
     const NAME: &'static str = "DependencyGraphGenerateSbomReportResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["sbom_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "sbom_url" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "sbom_url")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -941,31 +921,33 @@ for DependencyGraphCreateRepositorySnapshotResponse {
     const NAME: &'static str = "DependencyGraphCreateRepositorySnapshotResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "created_at", "result", "message"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "created_at" => 1,
+                "result" => 2,
+                "message" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "created_at")?,
+                2 => put(&mut f2, &mut map, "result")?,
+                3 => put(&mut f3, &mut map, "message")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DependencyGraphCreateRepositorySnapshotResponse {
-            id: required(f0, NAMES[0])?,
-            created_at: required(f1, NAMES[1])?,
-            result: required(f2, NAMES[2])?,
-            message: required(f3, NAMES[3])?,
+            id: required(f0, "id")?,
+            created_at: required(f1, "created_at")?,
+            result: required(f2, "result")?,
+            message: required(f3, "message")?,
         })
     }
 }

@@ -39,30 +39,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for BaseGist {
     const NAME: &'static str = "BaseGist";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "forks_url",
-            "commits_url",
-            "id",
-            "node_id",
-            "git_pull_url",
-            "git_push_url",
-            "html_url",
-            "files",
-            "public",
-            "created_at",
-            "updated_at",
-            "description",
-            "comments",
-            "comments_enabled",
-            "user",
-            "comments_url",
-            "owner",
-            "truncated",
-            "forks",
-            "history",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "forks_url" => 1,
+                "commits_url" => 2,
+                "id" => 3,
+                "node_id" => 4,
+                "git_pull_url" => 5,
+                "git_push_url" => 6,
+                "html_url" => 7,
+                "files" => 8,
+                "public" => 9,
+                "created_at" => 10,
+                "updated_at" => 11,
+                "description" => 12,
+                "comments" => 13,
+                "comments_enabled" => 14,
+                "user" => 15,
+                "comments_url" => 16,
+                "owner" => 17,
+                "truncated" => 18,
+                "forks" => 19,
+                "history" => 20,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -84,55 +86,50 @@ impl<'de> crate::runtime::de::FromMap<'de> for BaseGist {
         let mut f18: Option<Option<bool>> = None;
         let mut f19: Option<Option<Vec<serde_json::Value>>> = None;
         let mut f20: Option<Option<Vec<serde_json::Value>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "forks_url")?,
+                2 => put(&mut f2, &mut map, "commits_url")?,
+                3 => put(&mut f3, &mut map, "id")?,
+                4 => put(&mut f4, &mut map, "node_id")?,
+                5 => put(&mut f5, &mut map, "git_pull_url")?,
+                6 => put(&mut f6, &mut map, "git_push_url")?,
+                7 => put(&mut f7, &mut map, "html_url")?,
+                8 => put(&mut f8, &mut map, "files")?,
+                9 => put(&mut f9, &mut map, "public")?,
+                10 => put(&mut f10, &mut map, "created_at")?,
+                11 => put(&mut f11, &mut map, "updated_at")?,
+                12 => put(&mut f12, &mut map, "description")?,
+                13 => put(&mut f13, &mut map, "comments")?,
+                14 => put(&mut f14, &mut map, "comments_enabled")?,
+                15 => put(&mut f15, &mut map, "user")?,
+                16 => put(&mut f16, &mut map, "comments_url")?,
+                17 => put(&mut f17, &mut map, "owner")?,
+                18 => put(&mut f18, &mut map, "truncated")?,
+                19 => put(&mut f19, &mut map, "forks")?,
+                20 => put(&mut f20, &mut map, "history")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(BaseGist {
-            url: required(f0, NAMES[0])?,
-            forks_url: required(f1, NAMES[1])?,
-            commits_url: required(f2, NAMES[2])?,
-            id: required(f3, NAMES[3])?,
-            node_id: required(f4, NAMES[4])?,
-            git_pull_url: required(f5, NAMES[5])?,
-            git_push_url: required(f6, NAMES[6])?,
-            html_url: required(f7, NAMES[7])?,
-            files: required(f8, NAMES[8])?,
-            public: required(f9, NAMES[9])?,
-            created_at: required(f10, NAMES[10])?,
-            updated_at: required(f11, NAMES[11])?,
+            url: required(f0, "url")?,
+            forks_url: required(f1, "forks_url")?,
+            commits_url: required(f2, "commits_url")?,
+            id: required(f3, "id")?,
+            node_id: required(f4, "node_id")?,
+            git_pull_url: required(f5, "git_pull_url")?,
+            git_push_url: required(f6, "git_push_url")?,
+            html_url: required(f7, "html_url")?,
+            files: required(f8, "files")?,
+            public: required(f9, "public")?,
+            created_at: required(f10, "created_at")?,
+            updated_at: required(f11, "updated_at")?,
             description: f12.flatten(),
-            comments: required(f13, NAMES[13])?,
+            comments: required(f13, "comments")?,
             comments_enabled: f14.flatten(),
             user: f15.flatten(),
-            comments_url: required(f16, NAMES[16])?,
+            comments_url: required(f16, "comments_url")?,
             owner: f17.flatten(),
             truncated: f18.flatten(),
             forks: f19.flatten(),
@@ -161,34 +158,31 @@ impl<'de> crate::runtime::de::FromMap<'de> for BaseGistFilesValue {
     const NAME: &'static str = "BaseGistFilesValue";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "filename",
-            "type",
-            "language",
-            "raw_url",
-            "size",
-            "encoding",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "filename" => 0,
+                "type" => 1,
+                "language" => 2,
+                "raw_url" => 3,
+                "size" => 4,
+                "encoding" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<i64>> = None;
         let mut f5: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "filename")?,
+                1 => put(&mut f1, &mut map, "type")?,
+                2 => put(&mut f2, &mut map, "language")?,
+                3 => put(&mut f3, &mut map, "raw_url")?,
+                4 => put(&mut f4, &mut map, "size")?,
+                5 => put(&mut f5, &mut map, "encoding")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -316,7 +310,7 @@ pub struct GistSimple {
     pub forks: Option<Vec<GistSimpleForksItem>>,
     pub history: Option<Vec<GistHistory>>,
     /// Gist
-    pub fork_of: Option<GistSimpleForkOf>,
+    pub fork_of: Option<Box<GistSimpleForkOf>>,
     pub url: Option<String>,
     pub forks_url: Option<String>,
     pub commits_url: Option<String>,
@@ -347,34 +341,36 @@ impl<'de> crate::runtime::de::FromMap<'de> for GistSimple {
     const NAME: &'static str = "GistSimple";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "forks",
-            "history",
-            "fork_of",
-            "url",
-            "forks_url",
-            "commits_url",
-            "id",
-            "node_id",
-            "git_pull_url",
-            "git_push_url",
-            "html_url",
-            "files",
-            "public",
-            "created_at",
-            "updated_at",
-            "description",
-            "comments",
-            "comments_enabled",
-            "user",
-            "comments_url",
-            "owner",
-            "truncated",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "forks" => 0,
+                "history" => 1,
+                "fork_of" => 2,
+                "url" => 3,
+                "forks_url" => 4,
+                "commits_url" => 5,
+                "id" => 6,
+                "node_id" => 7,
+                "git_pull_url" => 8,
+                "git_push_url" => 9,
+                "html_url" => 10,
+                "files" => 11,
+                "public" => 12,
+                "created_at" => 13,
+                "updated_at" => 14,
+                "description" => 15,
+                "comments" => 16,
+                "comments_enabled" => 17,
+                "user" => 18,
+                "comments_url" => 19,
+                "owner" => 20,
+                "truncated" => 21,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<Vec<GistSimpleForksItem>>> = None;
         let mut f1: Option<Option<Vec<GistHistory>>> = None;
-        let mut f2: Option<Option<GistSimpleForkOf>> = None;
+        let mut f2: Option<Option<Box<GistSimpleForkOf>>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<String>> = None;
         let mut f5: Option<Option<String>> = None;
@@ -396,35 +392,30 @@ impl<'de> crate::runtime::de::FromMap<'de> for GistSimple {
         let mut f19: Option<Option<String>> = None;
         let mut f20: Option<Option<SimpleUser>> = None;
         let mut f21: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
+                0 => put(&mut f0, &mut map, "forks")?,
+                1 => put(&mut f1, &mut map, "history")?,
+                2 => put(&mut f2, &mut map, "fork_of")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "forks_url")?,
+                5 => put(&mut f5, &mut map, "commits_url")?,
+                6 => put(&mut f6, &mut map, "id")?,
+                7 => put(&mut f7, &mut map, "node_id")?,
+                8 => put(&mut f8, &mut map, "git_pull_url")?,
+                9 => put(&mut f9, &mut map, "git_push_url")?,
+                10 => put(&mut f10, &mut map, "html_url")?,
+                11 => put(&mut f11, &mut map, "files")?,
+                12 => put(&mut f12, &mut map, "public")?,
+                13 => put(&mut f13, &mut map, "created_at")?,
+                14 => put(&mut f14, &mut map, "updated_at")?,
+                15 => put(&mut f15, &mut map, "description")?,
+                16 => put(&mut f16, &mut map, "comments")?,
+                17 => put(&mut f17, &mut map, "comments_enabled")?,
+                18 => put(&mut f18, &mut map, "user")?,
+                19 => put(&mut f19, &mut map, "comments_url")?,
+                20 => put(&mut f20, &mut map, "owner")?,
+                21 => put(&mut f21, &mut map, "truncated")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -474,25 +465,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for GistSimpleForksItem {
     const NAME: &'static str = "GistSimpleForksItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["id", "url", "user", "created_at", "updated_at"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "url" => 1,
+                "user" => 2,
+                "created_at" => 3,
+                "updated_at" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<PublicUser>> = None;
         let mut f3: Option<Option<crate::Timestamp>> = None;
         let mut f4: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "url")?,
+                2 => put(&mut f2, &mut map, "user")?,
+                3 => put(&mut f3, &mut map, "created_at")?,
+                4 => put(&mut f4, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -525,31 +519,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for GistHistory {
     const NAME: &'static str = "GistHistory";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "user",
-            "version",
-            "committed_at",
-            "change_status",
-            "url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "user" => 0,
+                "version" => 1,
+                "committed_at" => 2,
+                "change_status" => 3,
+                "url" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<SimpleUser>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<crate::Timestamp>> = None;
         let mut f3: Option<Option<GistHistoryChangeStatus>> = None;
         let mut f4: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "user")?,
+                1 => put(&mut f1, &mut map, "version")?,
+                2 => put(&mut f2, &mut map, "committed_at")?,
+                3 => put(&mut f3, &mut map, "change_status")?,
+                4 => put(&mut f4, &mut map, "url")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -579,21 +570,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for GistHistoryChangeStatus {
     const NAME: &'static str = "GistHistoryChangeStatus";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["total", "additions", "deletions"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total" => 0,
+                "additions" => 1,
+                "deletions" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "total")?,
+                1 => put(&mut f1, &mut map, "additions")?,
+                2 => put(&mut f2, &mut map, "deletions")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -640,30 +632,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for GistSimpleForkOf {
     const NAME: &'static str = "GistSimpleForkOf";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "forks_url",
-            "commits_url",
-            "id",
-            "node_id",
-            "git_pull_url",
-            "git_push_url",
-            "html_url",
-            "files",
-            "public",
-            "created_at",
-            "updated_at",
-            "description",
-            "comments",
-            "comments_enabled",
-            "user",
-            "comments_url",
-            "owner",
-            "truncated",
-            "forks",
-            "history",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "forks_url" => 1,
+                "commits_url" => 2,
+                "id" => 3,
+                "node_id" => 4,
+                "git_pull_url" => 5,
+                "git_push_url" => 6,
+                "html_url" => 7,
+                "files" => 8,
+                "public" => 9,
+                "created_at" => 10,
+                "updated_at" => 11,
+                "description" => 12,
+                "comments" => 13,
+                "comments_enabled" => 14,
+                "user" => 15,
+                "comments_url" => 16,
+                "owner" => 17,
+                "truncated" => 18,
+                "forks" => 19,
+                "history" => 20,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -687,55 +681,50 @@ impl<'de> crate::runtime::de::FromMap<'de> for GistSimpleForkOf {
         let mut f18: Option<Option<bool>> = None;
         let mut f19: Option<Option<Vec<serde_json::Value>>> = None;
         let mut f20: Option<Option<Vec<serde_json::Value>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "forks_url")?,
+                2 => put(&mut f2, &mut map, "commits_url")?,
+                3 => put(&mut f3, &mut map, "id")?,
+                4 => put(&mut f4, &mut map, "node_id")?,
+                5 => put(&mut f5, &mut map, "git_pull_url")?,
+                6 => put(&mut f6, &mut map, "git_push_url")?,
+                7 => put(&mut f7, &mut map, "html_url")?,
+                8 => put(&mut f8, &mut map, "files")?,
+                9 => put(&mut f9, &mut map, "public")?,
+                10 => put(&mut f10, &mut map, "created_at")?,
+                11 => put(&mut f11, &mut map, "updated_at")?,
+                12 => put(&mut f12, &mut map, "description")?,
+                13 => put(&mut f13, &mut map, "comments")?,
+                14 => put(&mut f14, &mut map, "comments_enabled")?,
+                15 => put(&mut f15, &mut map, "user")?,
+                16 => put(&mut f16, &mut map, "comments_url")?,
+                17 => put(&mut f17, &mut map, "owner")?,
+                18 => put(&mut f18, &mut map, "truncated")?,
+                19 => put(&mut f19, &mut map, "forks")?,
+                20 => put(&mut f20, &mut map, "history")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(GistSimpleForkOf {
-            url: required(f0, NAMES[0])?,
-            forks_url: required(f1, NAMES[1])?,
-            commits_url: required(f2, NAMES[2])?,
-            id: required(f3, NAMES[3])?,
-            node_id: required(f4, NAMES[4])?,
-            git_pull_url: required(f5, NAMES[5])?,
-            git_push_url: required(f6, NAMES[6])?,
-            html_url: required(f7, NAMES[7])?,
-            files: required(f8, NAMES[8])?,
-            public: required(f9, NAMES[9])?,
-            created_at: required(f10, NAMES[10])?,
-            updated_at: required(f11, NAMES[11])?,
+            url: required(f0, "url")?,
+            forks_url: required(f1, "forks_url")?,
+            commits_url: required(f2, "commits_url")?,
+            id: required(f3, "id")?,
+            node_id: required(f4, "node_id")?,
+            git_pull_url: required(f5, "git_pull_url")?,
+            git_push_url: required(f6, "git_push_url")?,
+            html_url: required(f7, "html_url")?,
+            files: required(f8, "files")?,
+            public: required(f9, "public")?,
+            created_at: required(f10, "created_at")?,
+            updated_at: required(f11, "updated_at")?,
             description: f12.flatten(),
-            comments: required(f13, NAMES[13])?,
+            comments: required(f13, "comments")?,
             comments_enabled: f14.flatten(),
             user: f15.flatten(),
-            comments_url: required(f16, NAMES[16])?,
+            comments_url: required(f16, "comments_url")?,
             owner: f17.flatten(),
             truncated: f18.flatten(),
             forks: f19.flatten(),
@@ -762,25 +751,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for GistSimpleForkOfFilesValue {
     const NAME: &'static str = "GistSimpleForkOfFilesValue";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["filename", "type", "language", "raw_url", "size"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "filename" => 0,
+                "type" => 1,
+                "language" => 2,
+                "raw_url" => 3,
+                "size" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "filename")?,
+                1 => put(&mut f1, &mut map, "type")?,
+                2 => put(&mut f2, &mut map, "language")?,
+                3 => put(&mut f3, &mut map, "raw_url")?,
+                4 => put(&mut f4, &mut map, "size")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -816,17 +808,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for GistSimpleFilesValue {
     const NAME: &'static str = "GistSimpleFilesValue";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "filename",
-            "type",
-            "language",
-            "raw_url",
-            "size",
-            "truncated",
-            "content",
-            "encoding",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "filename" => 0,
+                "type" => 1,
+                "language" => 2,
+                "raw_url" => 3,
+                "size" => 4,
+                "truncated" => 5,
+                "content" => 6,
+                "encoding" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -835,21 +829,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for GistSimpleFilesValue {
         let mut f5: Option<Option<bool>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "filename")?,
+                1 => put(&mut f1, &mut map, "type")?,
+                2 => put(&mut f2, &mut map, "language")?,
+                3 => put(&mut f3, &mut map, "raw_url")?,
+                4 => put(&mut f4, &mut map, "size")?,
+                5 => put(&mut f5, &mut map, "truncated")?,
+                6 => put(&mut f6, &mut map, "content")?,
+                7 => put(&mut f7, &mut map, "encoding")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -882,21 +871,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for GistsGetError403 {
     const NAME: &'static str = "GistsGetError403";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["block", "message", "documentation_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "block" => 0,
+                "message" => 1,
+                "documentation_url" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<GistsGetError403Block>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "block")?,
+                1 => put(&mut f1, &mut map, "message")?,
+                2 => put(&mut f2, &mut map, "documentation_url")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -924,21 +914,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for GistsGetError403Block {
     const NAME: &'static str = "GistsGetError403Block";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["reason", "created_at", "html_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "reason" => 0,
+                "created_at" => 1,
+                "html_url" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "reason")?,
+                1 => put(&mut f1, &mut map, "created_at")?,
+                2 => put(&mut f2, &mut map, "html_url")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1055,17 +1046,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for GistComment {
     const NAME: &'static str = "GistComment";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "body",
-            "user",
-            "created_at",
-            "updated_at",
-            "author_association",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "body" => 3,
+                "user" => 4,
+                "created_at" => 5,
+                "updated_at" => 6,
+                "author_association" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -1074,33 +1067,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for GistComment {
         let mut f5: Option<crate::Timestamp> = None;
         let mut f6: Option<crate::Timestamp> = None;
         let mut f7: Option<AuthorAssociation> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "body")?,
+                4 => put(&mut f4, &mut map, "user")?,
+                5 => put(&mut f5, &mut map, "created_at")?,
+                6 => put(&mut f6, &mut map, "updated_at")?,
+                7 => put(&mut f7, &mut map, "author_association")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(GistComment {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            body: required(f3, NAMES[3])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            body: required(f3, "body")?,
             user: f4.flatten(),
-            created_at: required(f5, NAMES[5])?,
-            updated_at: required(f6, NAMES[6])?,
-            author_association: required(f7, NAMES[7])?,
+            created_at: required(f5, "created_at")?,
+            updated_at: required(f6, "updated_at")?,
+            author_association: required(f7, "author_association")?,
         })
     }
 }
@@ -1146,40 +1134,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for GistCommit {
     const NAME: &'static str = "GistCommit";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "version",
-            "user",
-            "change_status",
-            "committed_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "version" => 1,
+                "user" => 2,
+                "change_status" => 3,
+                "committed_at" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<SimpleUser>> = None;
         let mut f3: Option<GistHistoryChangeStatus> = None;
         let mut f4: Option<crate::Timestamp> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "version")?,
+                2 => put(&mut f2, &mut map, "user")?,
+                3 => put(&mut f3, &mut map, "change_status")?,
+                4 => put(&mut f4, &mut map, "committed_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(GistCommit {
-            url: required(f0, NAMES[0])?,
-            version: required(f1, NAMES[1])?,
+            url: required(f0, "url")?,
+            version: required(f1, "version")?,
             user: f2.flatten(),
-            change_status: required(f3, NAMES[3])?,
-            committed_at: required(f4, NAMES[4])?,
+            change_status: required(f3, "change_status")?,
+            committed_at: required(f4, "committed_at")?,
         })
     }
 }

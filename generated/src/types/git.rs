@@ -50,25 +50,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ShortBlob {
     const NAME: &'static str = "ShortBlob";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["url", "sha"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "sha" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "sha")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ShortBlob {
-            url: required(f0, NAMES[0])?,
-            sha: required(f1, NAMES[1])?,
+            url: required(f0, "url")?,
+            sha: required(f1, "sha")?,
         })
     }
 }
@@ -114,16 +114,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for Blob {
     const NAME: &'static str = "Blob";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "content",
-            "encoding",
-            "url",
-            "sha",
-            "size",
-            "node_id",
-            "highlighted_content",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "content" => 0,
+                "encoding" => 1,
+                "url" => 2,
+                "sha" => 3,
+                "size" => 4,
+                "node_id" => 5,
+                "highlighted_content" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -131,30 +133,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for Blob {
         let mut f4: Option<Option<i64>> = None;
         let mut f5: Option<String> = None;
         let mut f6: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "content")?,
+                1 => put(&mut f1, &mut map, "encoding")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "sha")?,
+                4 => put(&mut f4, &mut map, "size")?,
+                5 => put(&mut f5, &mut map, "node_id")?,
+                6 => put(&mut f6, &mut map, "highlighted_content")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Blob {
-            content: required(f0, NAMES[0])?,
-            encoding: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            sha: required(f3, NAMES[3])?,
+            content: required(f0, "content")?,
+            encoding: required(f1, "encoding")?,
+            url: required(f2, "url")?,
+            sha: required(f3, "sha")?,
             size: f4.flatten(),
-            node_id: required(f5, NAMES[5])?,
+            node_id: required(f5, "node_id")?,
             highlighted_content: f6.flatten(),
         })
     }
@@ -342,19 +339,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for GitCommit {
     const NAME: &'static str = "GitCommit";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "sha",
-            "node_id",
-            "url",
-            "author",
-            "committer",
-            "message",
-            "tree",
-            "parents",
-            "verification",
-            "html_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "sha" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "author" => 3,
+                "committer" => 4,
+                "message" => 5,
+                "tree" => 6,
+                "parents" => 7,
+                "verification" => 8,
+                "html_url" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -365,37 +364,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for GitCommit {
         let mut f7: Option<Vec<GitCommitParentsItem>> = None;
         let mut f8: Option<GitCommitVerification> = None;
         let mut f9: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "sha")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "author")?,
+                4 => put(&mut f4, &mut map, "committer")?,
+                5 => put(&mut f5, &mut map, "message")?,
+                6 => put(&mut f6, &mut map, "tree")?,
+                7 => put(&mut f7, &mut map, "parents")?,
+                8 => put(&mut f8, &mut map, "verification")?,
+                9 => put(&mut f9, &mut map, "html_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(GitCommit {
-            sha: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            author: required(f3, NAMES[3])?,
-            committer: required(f4, NAMES[4])?,
-            message: required(f5, NAMES[5])?,
-            tree: required(f6, NAMES[6])?,
-            parents: required(f7, NAMES[7])?,
-            verification: required(f8, NAMES[8])?,
-            html_url: required(f9, NAMES[9])?,
+            sha: required(f0, "sha")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            author: required(f3, "author")?,
+            committer: required(f4, "committer")?,
+            message: required(f5, "message")?,
+            tree: required(f6, "tree")?,
+            parents: required(f7, "parents")?,
+            verification: required(f8, "verification")?,
+            html_url: required(f9, "html_url")?,
         })
     }
 }
@@ -418,31 +412,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for GitRef {
     const NAME: &'static str = "GitRef";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["ref", "node_id", "url", "object"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "ref" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "object" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<GitRefObject> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "ref")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "object")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(GitRef {
-            r#ref: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            object: required(f3, NAMES[3])?,
+            r#ref: required(f0, "ref")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            object: required(f3, "object")?,
         })
     }
 }
@@ -464,28 +460,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for GitRefObject {
     const NAME: &'static str = "GitRefObject";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type", "sha", "url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "sha" => 1,
+                "url" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "sha")?,
+                2 => put(&mut f2, &mut map, "url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(GitRefObject {
-            r#type: required(f0, NAMES[0])?,
-            sha: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
+            r#type: required(f0, "type")?,
+            sha: required(f1, "sha")?,
+            url: required(f2, "url")?,
         })
     }
 }
@@ -613,17 +610,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for GitTag {
     const NAME: &'static str = "GitTag";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "node_id",
-            "tag",
-            "sha",
-            "url",
-            "message",
-            "tagger",
-            "object",
-            "verification",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "node_id" => 0,
+                "tag" => 1,
+                "sha" => 2,
+                "url" => 3,
+                "message" => 4,
+                "tagger" => 5,
+                "object" => 6,
+                "verification" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -632,32 +631,27 @@ impl<'de> crate::runtime::de::FromMap<'de> for GitTag {
         let mut f5: Option<GitTagTagger> = None;
         let mut f6: Option<GitTagObject> = None;
         let mut f7: Option<Option<Verification>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "node_id")?,
+                1 => put(&mut f1, &mut map, "tag")?,
+                2 => put(&mut f2, &mut map, "sha")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "message")?,
+                5 => put(&mut f5, &mut map, "tagger")?,
+                6 => put(&mut f6, &mut map, "object")?,
+                7 => put(&mut f7, &mut map, "verification")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(GitTag {
-            node_id: required(f0, NAMES[0])?,
-            tag: required(f1, NAMES[1])?,
-            sha: required(f2, NAMES[2])?,
-            url: required(f3, NAMES[3])?,
-            message: required(f4, NAMES[4])?,
-            tagger: required(f5, NAMES[5])?,
-            object: required(f6, NAMES[6])?,
+            node_id: required(f0, "node_id")?,
+            tag: required(f1, "tag")?,
+            sha: required(f2, "sha")?,
+            url: required(f3, "url")?,
+            message: required(f4, "message")?,
+            tagger: required(f5, "tagger")?,
+            object: required(f6, "object")?,
             verification: f7.flatten(),
         })
     }
@@ -679,28 +673,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for GitTagTagger {
     const NAME: &'static str = "GitTagTagger";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["date", "email", "name"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "date" => 0,
+                "email" => 1,
+                "name" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "date")?,
+                1 => put(&mut f1, &mut map, "email")?,
+                2 => put(&mut f2, &mut map, "name")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(GitTagTagger {
-            date: required(f0, NAMES[0])?,
-            email: required(f1, NAMES[1])?,
-            name: required(f2, NAMES[2])?,
+            date: required(f0, "date")?,
+            email: required(f1, "email")?,
+            name: required(f2, "name")?,
         })
     }
 }
@@ -721,28 +716,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for GitTagObject {
     const NAME: &'static str = "GitTagObject";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["sha", "type", "url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "sha" => 0,
+                "type" => 1,
+                "url" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "sha")?,
+                1 => put(&mut f1, &mut map, "type")?,
+                2 => put(&mut f2, &mut map, "url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(GitTagObject {
-            sha: required(f0, NAMES[0])?,
-            r#type: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
+            sha: required(f0, "sha")?,
+            r#type: required(f1, "type")?,
+            url: required(f2, "url")?,
         })
     }
 }
@@ -882,31 +878,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for GitTree {
     const NAME: &'static str = "GitTree";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["sha", "url", "truncated", "tree"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "sha" => 0,
+                "url" => 1,
+                "truncated" => 2,
+                "tree" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<bool> = None;
         let mut f3: Option<Vec<GitTreeTreeItem>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "sha")?,
+                1 => put(&mut f1, &mut map, "url")?,
+                2 => put(&mut f2, &mut map, "truncated")?,
+                3 => put(&mut f3, &mut map, "tree")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(GitTree {
-            sha: required(f0, NAMES[0])?,
+            sha: required(f0, "sha")?,
             url: f1.flatten(),
-            truncated: required(f2, NAMES[2])?,
-            tree: required(f3, NAMES[3])?,
+            truncated: required(f2, "truncated")?,
+            tree: required(f3, "tree")?,
         })
     }
 }
@@ -930,35 +928,39 @@ impl<'de> crate::runtime::de::FromMap<'de> for GitTreeTreeItem {
     const NAME: &'static str = "GitTreeTreeItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["path", "mode", "type", "sha", "size", "url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "path" => 0,
+                "mode" => 1,
+                "type" => 2,
+                "sha" => 3,
+                "size" => 4,
+                "url" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<String> = None;
         let mut f4: Option<Option<i64>> = None;
         let mut f5: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "path")?,
+                1 => put(&mut f1, &mut map, "mode")?,
+                2 => put(&mut f2, &mut map, "type")?,
+                3 => put(&mut f3, &mut map, "sha")?,
+                4 => put(&mut f4, &mut map, "size")?,
+                5 => put(&mut f5, &mut map, "url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(GitTreeTreeItem {
-            path: required(f0, NAMES[0])?,
-            mode: required(f1, NAMES[1])?,
-            r#type: required(f2, NAMES[2])?,
-            sha: required(f3, NAMES[3])?,
+            path: required(f0, "path")?,
+            mode: required(f1, "mode")?,
+            r#type: required(f2, "type")?,
+            sha: required(f3, "sha")?,
             size: f4.flatten(),
             url: f5.flatten(),
         })

@@ -19,25 +19,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for GitignoreTemplate {
     const NAME: &'static str = "GitignoreTemplate";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["name", "source"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "source" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "source")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(GitignoreTemplate {
-            name: required(f0, NAMES[0])?,
-            source: required(f1, NAMES[1])?,
+            name: required(f0, "name")?,
+            source: required(f1, "source")?,
         })
     }
 }

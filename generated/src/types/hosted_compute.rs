@@ -20,25 +20,25 @@ for HostedComputeListNetworkConfigurationsForOrgResponse {
     const NAME: &'static str = "HostedComputeListNetworkConfigurationsForOrgResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "network_configurations"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "network_configurations" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<NetworkConfiguration>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "network_configurations")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(HostedComputeListNetworkConfigurationsForOrgResponse {
-            total_count: required(f0, NAMES[0])?,
-            network_configurations: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            network_configurations: required(f1, "network_configurations")?,
         })
     }
 }
@@ -71,16 +71,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for NetworkConfiguration {
     const NAME: &'static str = "NetworkConfiguration";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "name",
-            "compute_service",
-            "network_settings_ids",
-            "failover_network_settings_ids",
-            "failover_network_enabled",
-            "created_on",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "compute_service" => 2,
+                "network_settings_ids" => 3,
+                "failover_network_settings_ids" => 4,
+                "failover_network_enabled" => 5,
+                "created_on" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<NetworkConfigurationComputeService>> = None;
@@ -88,26 +90,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for NetworkConfiguration {
         let mut f4: Option<Option<Vec<String>>> = None;
         let mut f5: Option<Option<bool>> = None;
         let mut f6: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "compute_service")?,
+                3 => put(&mut f3, &mut map, "network_settings_ids")?,
+                4 => put(&mut f4, &mut map, "failover_network_settings_ids")?,
+                5 => put(&mut f5, &mut map, "failover_network_enabled")?,
+                6 => put(&mut f6, &mut map, "created_on")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(NetworkConfiguration {
-            id: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
+            id: required(f0, "id")?,
+            name: required(f1, "name")?,
             compute_service: f2.flatten(),
             network_settings_ids: f3.flatten(),
             failover_network_settings_ids: f4.flatten(),
@@ -290,40 +287,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for NetworkSettings {
     const NAME: &'static str = "NetworkSettings";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "network_configuration_id",
-            "name",
-            "subnet_id",
-            "region",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "network_configuration_id" => 1,
+                "name" => 2,
+                "subnet_id" => 3,
+                "region" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<String> = None;
         let mut f4: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "network_configuration_id")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "subnet_id")?,
+                4 => put(&mut f4, &mut map, "region")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(NetworkSettings {
-            id: required(f0, NAMES[0])?,
+            id: required(f0, "id")?,
             network_configuration_id: f1.flatten(),
-            name: required(f2, NAMES[2])?,
-            subnet_id: required(f3, NAMES[3])?,
-            region: required(f4, NAMES[4])?,
+            name: required(f2, "name")?,
+            subnet_id: required(f3, "subnet_id")?,
+            region: required(f4, "region")?,
         })
     }
 }

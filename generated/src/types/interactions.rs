@@ -36,28 +36,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for InteractionLimitResponse {
     const NAME: &'static str = "InteractionLimitResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["limit", "origin", "expires_at"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "limit" => 0,
+                "origin" => 1,
+                "expires_at" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<InteractionGroup> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<crate::Timestamp> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "limit")?,
+                1 => put(&mut f1, &mut map, "origin")?,
+                2 => put(&mut f2, &mut map, "expires_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(InteractionLimitResponse {
-            limit: required(f0, NAMES[0])?,
-            origin: required(f1, NAMES[1])?,
-            expires_at: required(f2, NAMES[2])?,
+            limit: required(f0, "limit")?,
+            origin: required(f1, "origin")?,
+            expires_at: required(f2, "expires_at")?,
         })
     }
 }
@@ -126,25 +127,25 @@ for InteractionsGetPullRequestCreationCapForOrgResponse {
     const NAME: &'static str = "InteractionsGetPullRequestCreationCapForOrgResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["enabled", "max_open_pull_requests"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "enabled" => 0,
+                "max_open_pull_requests" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<bool> = None;
         let mut f1: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "enabled")?,
+                1 => put(&mut f1, &mut map, "max_open_pull_requests")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(InteractionsGetPullRequestCreationCapForOrgResponse {
-            enabled: required(f0, NAMES[0])?,
-            max_open_pull_requests: required(f1, NAMES[1])?,
+            enabled: required(f0, "enabled")?,
+            max_open_pull_requests: required(f1, "max_open_pull_requests")?,
         })
     }
 }

@@ -314,7 +314,7 @@ pub struct IssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: crate::Timestamp,
-    pub issue: Option<Issue>,
+    pub issue: Option<Box<Issue>>,
     /// Issue Event Label
     pub label: Option<IssueEventLabel>,
     pub assignee: Option<SimpleUser>,
@@ -348,7 +348,7 @@ pub struct IssueEvent {
     /// How the author is associated with the repository.
     pub author_association: Option<AuthorAssociation>,
     pub lock_reason: Option<String>,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
 }
 impl<'de> serde::Deserialize<'de> for IssueEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -359,38 +359,40 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueEvent {
     const NAME: &'static str = "IssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "issue",
-            "label",
-            "assignee",
-            "assigner",
-            "review_requester",
-            "requested_reviewer",
-            "requested_team",
-            "dismissed_review",
-            "milestone",
-            "project_card",
-            "rename",
-            "issue_type",
-            "prev_issue_type",
-            "sub_issue",
-            "parent_issue",
-            "blocked_by",
-            "blocking",
-            "intent",
-            "author_association",
-            "lock_reason",
-            "performed_via_github_app",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "issue" => 8,
+                "label" => 9,
+                "assignee" => 10,
+                "assigner" => 11,
+                "review_requester" => 12,
+                "requested_reviewer" => 13,
+                "requested_team" => 14,
+                "dismissed_review" => 15,
+                "milestone" => 16,
+                "project_card" => 17,
+                "rename" => 18,
+                "issue_type" => 19,
+                "prev_issue_type" => 20,
+                "sub_issue" => 21,
+                "parent_issue" => 22,
+                "blocked_by" => 23,
+                "blocking" => 24,
+                "intent" => 25,
+                "author_association" => 26,
+                "lock_reason" => 27,
+                "performed_via_github_app" => 28,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -399,7 +401,7 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<crate::Timestamp> = None;
-        let mut f8: Option<Option<Issue>> = None;
+        let mut f8: Option<Option<Box<Issue>>> = None;
         let mut f9: Option<Option<IssueEventLabel>> = None;
         let mut f10: Option<Option<SimpleUser>> = None;
         let mut f11: Option<Option<SimpleUser>> = None;
@@ -419,55 +421,50 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueEvent {
         let mut f25: Option<Option<NullableIssueEventIntent>> = None;
         let mut f26: Option<Option<AuthorAssociation>> = None;
         let mut f27: Option<Option<String>> = None;
-        let mut f28: Option<Option<Integration>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        let mut f28: Option<Option<Box<Integration>>> = None;
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "issue")?,
+                9 => put(&mut f9, &mut map, "label")?,
+                10 => put(&mut f10, &mut map, "assignee")?,
+                11 => put(&mut f11, &mut map, "assigner")?,
+                12 => put(&mut f12, &mut map, "review_requester")?,
+                13 => put(&mut f13, &mut map, "requested_reviewer")?,
+                14 => put(&mut f14, &mut map, "requested_team")?,
+                15 => put(&mut f15, &mut map, "dismissed_review")?,
+                16 => put(&mut f16, &mut map, "milestone")?,
+                17 => put(&mut f17, &mut map, "project_card")?,
+                18 => put(&mut f18, &mut map, "rename")?,
+                19 => put(&mut f19, &mut map, "issue_type")?,
+                20 => put(&mut f20, &mut map, "prev_issue_type")?,
+                21 => put(&mut f21, &mut map, "sub_issue")?,
+                22 => put(&mut f22, &mut map, "parent_issue")?,
+                23 => put(&mut f23, &mut map, "blocked_by")?,
+                24 => put(&mut f24, &mut map, "blocking")?,
+                25 => put(&mut f25, &mut map, "intent")?,
+                26 => put(&mut f26, &mut map, "author_association")?,
+                27 => put(&mut f27, &mut map, "lock_reason")?,
+                28 => put(&mut f28, &mut map, "performed_via_github_app")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(IssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
             actor: f3.flatten(),
-            event: required(f4, NAMES[4])?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             issue: f8.flatten(),
             label: f9.flatten(),
             assignee: f10.flatten(),
@@ -509,19 +506,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueEventLabel {
     const NAME: &'static str = "IssueEventLabel";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["name", "color"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "color" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "color")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -550,34 +547,31 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueEventDismissedReview {
     const NAME: &'static str = "IssueEventDismissedReview";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "state",
-            "review_id",
-            "dismissal_message",
-            "dismissal_commit_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "state" => 0,
+                "review_id" => 1,
+                "dismissal_message" => 2,
+                "dismissal_commit_id" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "state")?,
+                1 => put(&mut f1, &mut map, "review_id")?,
+                2 => put(&mut f2, &mut map, "dismissal_message")?,
+                3 => put(&mut f3, &mut map, "dismissal_commit_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(IssueEventDismissedReview {
-            state: required(f0, NAMES[0])?,
-            review_id: required(f1, NAMES[1])?,
+            state: required(f0, "state")?,
+            review_id: required(f1, "review_id")?,
             dismissal_message: f2.flatten(),
             dismissal_commit_id: f3.flatten(),
         })
@@ -599,22 +593,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueEventMilestone {
     const NAME: &'static str = "IssueEventMilestone";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["title"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "title" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "title")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(IssueEventMilestone {
-            title: required(f0, NAMES[0])?,
+            title: required(f0, "title")?,
         })
     }
 }
@@ -639,43 +632,40 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueEventProjectCard {
     const NAME: &'static str = "IssueEventProjectCard";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "id",
-            "project_url",
-            "project_id",
-            "column_name",
-            "previous_column_name",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "id" => 1,
+                "project_url" => 2,
+                "project_id" => 3,
+                "column_name" => 4,
+                "previous_column_name" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<i64> = None;
         let mut f4: Option<String> = None;
         let mut f5: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "id")?,
+                2 => put(&mut f2, &mut map, "project_url")?,
+                3 => put(&mut f3, &mut map, "project_id")?,
+                4 => put(&mut f4, &mut map, "column_name")?,
+                5 => put(&mut f5, &mut map, "previous_column_name")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(IssueEventProjectCard {
-            url: required(f0, NAMES[0])?,
-            id: required(f1, NAMES[1])?,
-            project_url: required(f2, NAMES[2])?,
-            project_id: required(f3, NAMES[3])?,
-            column_name: required(f4, NAMES[4])?,
+            url: required(f0, "url")?,
+            id: required(f1, "id")?,
+            project_url: required(f2, "project_url")?,
+            project_id: required(f3, "project_id")?,
+            column_name: required(f4, "column_name")?,
             previous_column_name: f5.flatten(),
         })
     }
@@ -697,25 +687,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueEventRename {
     const NAME: &'static str = "IssueEventRename";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["from", "to"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "from" => 0,
+                "to" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "from")?,
+                1 => put(&mut f1, &mut map, "to")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(IssueEventRename {
-            from: required(f0, NAMES[0])?,
-            to: required(f1, NAMES[1])?,
+            from: required(f0, "from")?,
+            to: required(f1, "to")?,
         })
     }
 }
@@ -740,27 +730,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueTypeWebhook {
     const NAME: &'static str = "IssueTypeWebhook";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "name", "color"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "color" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<IssueTypeColor>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "color")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(IssueTypeWebhook {
-            id: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
+            id: required(f0, "id")?,
+            name: required(f1, "name")?,
             color: f2.flatten(),
         })
     }
@@ -779,7 +770,7 @@ pub struct NullableIssueReference {
     /// The reason for the referenced issue's state.
     pub state_reason: Option<String>,
     /// A GitHub repository.
-    pub repository: SimpleRepository,
+    pub repository: Box<SimpleRepository>,
     /// The type of the referenced issue.
     pub issue_type: Option<NullableIssueReferenceIssueType>,
 }
@@ -792,43 +783,40 @@ impl<'de> crate::runtime::de::FromMap<'de> for NullableIssueReference {
     const NAME: &'static str = "NullableIssueReference";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "number",
-            "title",
-            "state",
-            "state_reason",
-            "repository",
-            "issue_type",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "number" => 0,
+                "title" => 1,
+                "state" => 2,
+                "state_reason" => 3,
+                "repository" => 4,
+                "issue_type" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<Option<String>> = None;
-        let mut f4: Option<SimpleRepository> = None;
+        let mut f4: Option<Box<SimpleRepository>> = None;
         let mut f5: Option<Option<NullableIssueReferenceIssueType>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "number")?,
+                1 => put(&mut f1, &mut map, "title")?,
+                2 => put(&mut f2, &mut map, "state")?,
+                3 => put(&mut f3, &mut map, "state_reason")?,
+                4 => put(&mut f4, &mut map, "repository")?,
+                5 => put(&mut f5, &mut map, "issue_type")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(NullableIssueReference {
-            number: required(f0, NAMES[0])?,
-            title: required(f1, NAMES[1])?,
-            state: required(f2, NAMES[2])?,
+            number: required(f0, "number")?,
+            title: required(f1, "title")?,
+            state: required(f2, "state")?,
             state_reason: f3.flatten(),
-            repository: required(f4, NAMES[4])?,
+            repository: required(f4, "repository")?,
             issue_type: f5.flatten(),
         })
     }
@@ -856,30 +844,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for NullableIssueReferenceIssueType {
     const NAME: &'static str = "NullableIssueReferenceIssueType";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "node_id", "name", "color"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "name" => 2,
+                "color" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "color")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(NullableIssueReferenceIssueType {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            name: required(f2, NAMES[2])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            name: required(f2, "name")?,
             color: f3.flatten(),
         })
     }
@@ -903,19 +893,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for NullableIssueEventIntent {
     const NAME: &'static str = "NullableIssueEventIntent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["rationale", "confidence"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "rationale" => 0,
+                "confidence" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<IssueSuggestionConfidence>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "rationale")?,
+                1 => put(&mut f1, &mut map, "confidence")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1496,8 +1486,8 @@ pub struct IssuesUpdateResponse {
     /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
     pub r#type: Option<IssueType>,
     /// A repository on GitHub.
-    pub repository: Option<Repository>,
-    pub performed_via_github_app: Option<Integration>,
+    pub repository: Option<Box<Repository>>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     /// How the author is associated with the repository.
     pub author_association: Option<AuthorAssociation>,
     /// Reaction Rollup
@@ -1506,7 +1496,7 @@ pub struct IssuesUpdateResponse {
     pub sub_issues_summary: Option<SubIssuesSummary>,
     /// URL to get the parent issue of this issue, if it is a sub-issue
     pub parent_issue_url: Option<String>,
-    pub pinned_comment: Option<IssueComment>,
+    pub pinned_comment: Option<Box<IssueComment>>,
     /// Issue Dependencies Summary
     pub issue_dependencies_summary: Option<IssueDependenciesSummary>,
     pub issue_field_values: Option<Vec<IssueFieldValue>>,
@@ -1527,50 +1517,52 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssuesUpdateResponse {
     const NAME: &'static str = "IssuesUpdateResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "repository_url",
-            "labels_url",
-            "comments_url",
-            "events_url",
-            "html_url",
-            "number",
-            "state",
-            "state_reason",
-            "title",
-            "body",
-            "user",
-            "labels",
-            "assignee",
-            "assignees",
-            "milestone",
-            "locked",
-            "active_lock_reason",
-            "comments",
-            "pull_request",
-            "closed_at",
-            "created_at",
-            "updated_at",
-            "draft",
-            "closed_by",
-            "body_html",
-            "body_text",
-            "timeline_url",
-            "type",
-            "repository",
-            "performed_via_github_app",
-            "author_association",
-            "reactions",
-            "sub_issues_summary",
-            "parent_issue_url",
-            "pinned_comment",
-            "issue_dependencies_summary",
-            "issue_field_values",
-            "suggestions",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "repository_url" => 3,
+                "labels_url" => 4,
+                "comments_url" => 5,
+                "events_url" => 6,
+                "html_url" => 7,
+                "number" => 8,
+                "state" => 9,
+                "state_reason" => 10,
+                "title" => 11,
+                "body" => 12,
+                "user" => 13,
+                "labels" => 14,
+                "assignee" => 15,
+                "assignees" => 16,
+                "milestone" => 17,
+                "locked" => 18,
+                "active_lock_reason" => 19,
+                "comments" => 20,
+                "pull_request" => 21,
+                "closed_at" => 22,
+                "created_at" => 23,
+                "updated_at" => 24,
+                "draft" => 25,
+                "closed_by" => 26,
+                "body_html" => 27,
+                "body_text" => 28,
+                "timeline_url" => 29,
+                "type" => 30,
+                "repository" => 31,
+                "performed_via_github_app" => 32,
+                "author_association" => 33,
+                "reactions" => 34,
+                "sub_issues_summary" => 35,
+                "parent_issue_url" => 36,
+                "pinned_comment" => 37,
+                "issue_dependencies_summary" => 38,
+                "issue_field_values" => 39,
+                "suggestions" => 40,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -1602,93 +1594,88 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssuesUpdateResponse {
         let mut f28: Option<Option<String>> = None;
         let mut f29: Option<Option<String>> = None;
         let mut f30: Option<Option<IssueType>> = None;
-        let mut f31: Option<Option<Repository>> = None;
-        let mut f32: Option<Option<Integration>> = None;
+        let mut f31: Option<Option<Box<Repository>>> = None;
+        let mut f32: Option<Option<Box<Integration>>> = None;
         let mut f33: Option<Option<AuthorAssociation>> = None;
         let mut f34: Option<Option<ReactionRollup>> = None;
         let mut f35: Option<Option<SubIssuesSummary>> = None;
         let mut f36: Option<Option<String>> = None;
-        let mut f37: Option<Option<IssueComment>> = None;
+        let mut f37: Option<Option<Box<IssueComment>>> = None;
         let mut f38: Option<Option<IssueDependenciesSummary>> = None;
         let mut f39: Option<Option<Vec<IssueFieldValue>>> = None;
         let mut f40: Option<Option<IssuesUpdateResponseSuggestions>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
-                31 => put(&mut f31, &mut map, NAMES[31])?,
-                32 => put(&mut f32, &mut map, NAMES[32])?,
-                33 => put(&mut f33, &mut map, NAMES[33])?,
-                34 => put(&mut f34, &mut map, NAMES[34])?,
-                35 => put(&mut f35, &mut map, NAMES[35])?,
-                36 => put(&mut f36, &mut map, NAMES[36])?,
-                37 => put(&mut f37, &mut map, NAMES[37])?,
-                38 => put(&mut f38, &mut map, NAMES[38])?,
-                39 => put(&mut f39, &mut map, NAMES[39])?,
-                40 => put(&mut f40, &mut map, NAMES[40])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "repository_url")?,
+                4 => put(&mut f4, &mut map, "labels_url")?,
+                5 => put(&mut f5, &mut map, "comments_url")?,
+                6 => put(&mut f6, &mut map, "events_url")?,
+                7 => put(&mut f7, &mut map, "html_url")?,
+                8 => put(&mut f8, &mut map, "number")?,
+                9 => put(&mut f9, &mut map, "state")?,
+                10 => put(&mut f10, &mut map, "state_reason")?,
+                11 => put(&mut f11, &mut map, "title")?,
+                12 => put(&mut f12, &mut map, "body")?,
+                13 => put(&mut f13, &mut map, "user")?,
+                14 => put(&mut f14, &mut map, "labels")?,
+                15 => put(&mut f15, &mut map, "assignee")?,
+                16 => put(&mut f16, &mut map, "assignees")?,
+                17 => put(&mut f17, &mut map, "milestone")?,
+                18 => put(&mut f18, &mut map, "locked")?,
+                19 => put(&mut f19, &mut map, "active_lock_reason")?,
+                20 => put(&mut f20, &mut map, "comments")?,
+                21 => put(&mut f21, &mut map, "pull_request")?,
+                22 => put(&mut f22, &mut map, "closed_at")?,
+                23 => put(&mut f23, &mut map, "created_at")?,
+                24 => put(&mut f24, &mut map, "updated_at")?,
+                25 => put(&mut f25, &mut map, "draft")?,
+                26 => put(&mut f26, &mut map, "closed_by")?,
+                27 => put(&mut f27, &mut map, "body_html")?,
+                28 => put(&mut f28, &mut map, "body_text")?,
+                29 => put(&mut f29, &mut map, "timeline_url")?,
+                30 => put(&mut f30, &mut map, "type")?,
+                31 => put(&mut f31, &mut map, "repository")?,
+                32 => put(&mut f32, &mut map, "performed_via_github_app")?,
+                33 => put(&mut f33, &mut map, "author_association")?,
+                34 => put(&mut f34, &mut map, "reactions")?,
+                35 => put(&mut f35, &mut map, "sub_issues_summary")?,
+                36 => put(&mut f36, &mut map, "parent_issue_url")?,
+                37 => put(&mut f37, &mut map, "pinned_comment")?,
+                38 => put(&mut f38, &mut map, "issue_dependencies_summary")?,
+                39 => put(&mut f39, &mut map, "issue_field_values")?,
+                40 => put(&mut f40, &mut map, "suggestions")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(IssuesUpdateResponse {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            repository_url: required(f3, NAMES[3])?,
-            labels_url: required(f4, NAMES[4])?,
-            comments_url: required(f5, NAMES[5])?,
-            events_url: required(f6, NAMES[6])?,
-            html_url: required(f7, NAMES[7])?,
-            number: required(f8, NAMES[8])?,
-            state: required(f9, NAMES[9])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            repository_url: required(f3, "repository_url")?,
+            labels_url: required(f4, "labels_url")?,
+            comments_url: required(f5, "comments_url")?,
+            events_url: required(f6, "events_url")?,
+            html_url: required(f7, "html_url")?,
+            number: required(f8, "number")?,
+            state: required(f9, "state")?,
             state_reason: f10.flatten(),
-            title: required(f11, NAMES[11])?,
+            title: required(f11, "title")?,
             body: f12.flatten(),
             user: f13.flatten(),
-            labels: required(f14, NAMES[14])?,
+            labels: required(f14, "labels")?,
             assignee: f15.flatten(),
             assignees: f16.flatten(),
             milestone: f17.flatten(),
-            locked: required(f18, NAMES[18])?,
+            locked: required(f18, "locked")?,
             active_lock_reason: f19.flatten(),
-            comments: required(f20, NAMES[20])?,
+            comments: required(f20, "comments")?,
             pull_request: f21.flatten(),
             closed_at: f22.flatten(),
-            created_at: required(f23, NAMES[23])?,
-            updated_at: required(f24, NAMES[24])?,
+            created_at: required(f23, "created_at")?,
+            updated_at: required(f24, "updated_at")?,
             draft: f25.flatten(),
             closed_by: f26.flatten(),
             body_html: f27.flatten(),
@@ -1735,14 +1722,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssuesUpdateResponseSuggestions {
     const NAME: &'static str = "IssuesUpdateResponseSuggestions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "issue_field_values",
-            "labels",
-            "assignees",
-            "state",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "issue_field_values" => 1,
+                "labels" => 2,
+                "assignees" => 3,
+                "state" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<Vec<IssuesUpdateResponseSuggestionsTypeItem>>> = None;
         let mut f1: Option<
             Option<Vec<IssuesUpdateResponseSuggestionsIssueFieldValuesItem>>,
@@ -1750,18 +1739,13 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssuesUpdateResponseSuggestions {
         let mut f2: Option<Option<Vec<IssuesUpdateResponseSuggestionsLabelsItem>>> = None;
         let mut f3: Option<Option<Vec<IssuesUpdateResponseSuggestionsAssigneesItem>>> = None;
         let mut f4: Option<Option<Vec<IssuesUpdateResponseSuggestionsStateItem>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "issue_field_values")?,
+                2 => put(&mut f2, &mut map, "labels")?,
+                3 => put(&mut f3, &mut map, "assignees")?,
+                4 => put(&mut f4, &mut map, "state")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1794,34 +1778,31 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssuesUpdateResponseSuggestionsTy
     const NAME: &'static str = "IssuesUpdateResponseSuggestionsTypeItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "value",
-            "rationale",
-            "suggest",
-            "confidence",
-            "ignored",
-            "ignored_reason",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "value" => 0,
+                "rationale" => 1,
+                "suggest" => 2,
+                "confidence" => 3,
+                "ignored" => 4,
+                "ignored_reason" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<bool>> = None;
         let mut f3: Option<Option<Confidence>> = None;
         let mut f4: Option<Option<bool>> = None;
         let mut f5: Option<Option<IgnoredReason>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "value")?,
+                1 => put(&mut f1, &mut map, "rationale")?,
+                2 => put(&mut f2, &mut map, "suggest")?,
+                3 => put(&mut f3, &mut map, "confidence")?,
+                4 => put(&mut f4, &mut map, "ignored")?,
+                5 => put(&mut f5, &mut map, "ignored_reason")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1863,16 +1844,18 @@ for IssuesUpdateResponseSuggestionsIssueFieldValuesItem {
     const NAME: &'static str = "IssuesUpdateResponseSuggestionsIssueFieldValuesItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "field_id",
-            "value",
-            "rationale",
-            "suggest",
-            "confidence",
-            "ignored",
-            "ignored_reason",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "field_id" => 0,
+                "value" => 1,
+                "rationale" => 2,
+                "suggest" => 3,
+                "confidence" => 4,
+                "ignored" => 5,
+                "ignored_reason" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<IssuesCreateRequestIssueFieldValuesItemValue>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -1880,20 +1863,15 @@ for IssuesUpdateResponseSuggestionsIssueFieldValuesItem {
         let mut f4: Option<Option<Confidence>> = None;
         let mut f5: Option<Option<bool>> = None;
         let mut f6: Option<Option<IgnoredReason>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "field_id")?,
+                1 => put(&mut f1, &mut map, "value")?,
+                2 => put(&mut f2, &mut map, "rationale")?,
+                3 => put(&mut f3, &mut map, "suggest")?,
+                4 => put(&mut f4, &mut map, "confidence")?,
+                5 => put(&mut f5, &mut map, "ignored")?,
+                6 => put(&mut f6, &mut map, "ignored_reason")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1929,34 +1907,31 @@ for IssuesUpdateResponseSuggestionsLabelsItem {
     const NAME: &'static str = "IssuesUpdateResponseSuggestionsLabelsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "name",
-            "rationale",
-            "suggest",
-            "confidence",
-            "ignored",
-            "ignored_reason",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "rationale" => 1,
+                "suggest" => 2,
+                "confidence" => 3,
+                "ignored" => 4,
+                "ignored_reason" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<bool>> = None;
         let mut f3: Option<Option<Confidence>> = None;
         let mut f4: Option<Option<bool>> = None;
         let mut f5: Option<Option<IgnoredReason>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "rationale")?,
+                2 => put(&mut f2, &mut map, "suggest")?,
+                3 => put(&mut f3, &mut map, "confidence")?,
+                4 => put(&mut f4, &mut map, "ignored")?,
+                5 => put(&mut f5, &mut map, "ignored_reason")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1991,34 +1966,31 @@ for IssuesUpdateResponseSuggestionsAssigneesItem {
     const NAME: &'static str = "IssuesUpdateResponseSuggestionsAssigneesItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "login",
-            "rationale",
-            "suggest",
-            "confidence",
-            "ignored",
-            "ignored_reason",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "login" => 0,
+                "rationale" => 1,
+                "suggest" => 2,
+                "confidence" => 3,
+                "ignored" => 4,
+                "ignored_reason" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<bool>> = None;
         let mut f3: Option<Option<Confidence>> = None;
         let mut f4: Option<Option<bool>> = None;
         let mut f5: Option<Option<IgnoredReason>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "login")?,
+                1 => put(&mut f1, &mut map, "rationale")?,
+                2 => put(&mut f2, &mut map, "suggest")?,
+                3 => put(&mut f3, &mut map, "confidence")?,
+                4 => put(&mut f4, &mut map, "ignored")?,
+                5 => put(&mut f5, &mut map, "ignored_reason")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2054,17 +2026,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssuesUpdateResponseSuggestionsSt
     const NAME: &'static str = "IssuesUpdateResponseSuggestionsStateItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "value",
-            "state_reason",
-            "duplicate_issue_id",
-            "rationale",
-            "suggest",
-            "confidence",
-            "ignored",
-            "ignored_reason",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "value" => 0,
+                "state_reason" => 1,
+                "duplicate_issue_id" => 2,
+                "rationale" => 3,
+                "suggest" => 4,
+                "confidence" => 5,
+                "ignored" => 6,
+                "ignored_reason" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<i64>> = None;
@@ -2073,21 +2047,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssuesUpdateResponseSuggestionsSt
         let mut f5: Option<Option<Confidence>> = None;
         let mut f6: Option<Option<bool>> = None;
         let mut f7: Option<Option<IgnoredReason>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "value")?,
+                1 => put(&mut f1, &mut map, "state_reason")?,
+                2 => put(&mut f2, &mut map, "duplicate_issue_id")?,
+                3 => put(&mut f3, &mut map, "rationale")?,
+                4 => put(&mut f4, &mut map, "suggest")?,
+                5 => put(&mut f5, &mut map, "confidence")?,
+                6 => put(&mut f6, &mut map, "ignored")?,
+                7 => put(&mut f7, &mut map, "ignored_reason")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2432,7 +2401,7 @@ pub struct LabeledIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     pub label: LabeledIssueEventLabel,
     /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
     pub intent: Option<NullableIssueEventIntent>,
@@ -2446,20 +2415,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for LabeledIssueEvent {
     const NAME: &'static str = "LabeledIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "label",
-            "intent",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "label" => 9,
+                "intent" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -2468,41 +2439,36 @@ impl<'de> crate::runtime::de::FromMap<'de> for LabeledIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<LabeledIssueEventLabel> = None;
         let mut f10: Option<Option<NullableIssueEventIntent>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "label")?,
+                10 => put(&mut f10, &mut map, "intent")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(LabeledIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
-            label: required(f9, NAMES[9])?,
+            label: required(f9, "label")?,
             intent: f10.flatten(),
         })
     }
@@ -2523,25 +2489,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for LabeledIssueEventLabel {
     const NAME: &'static str = "LabeledIssueEventLabel";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["name", "color"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "color" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "color")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(LabeledIssueEventLabel {
-            name: required(f0, NAMES[0])?,
-            color: required(f1, NAMES[1])?,
+            name: required(f0, "name")?,
+            color: required(f1, "color")?,
         })
     }
 }
@@ -2559,7 +2525,7 @@ pub struct UnlabeledIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     pub label: LabeledIssueEventLabel,
     /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
     pub intent: Option<NullableIssueEventIntent>,
@@ -2573,20 +2539,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for UnlabeledIssueEvent {
     const NAME: &'static str = "UnlabeledIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "label",
-            "intent",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "label" => 9,
+                "intent" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -2595,41 +2563,36 @@ impl<'de> crate::runtime::de::FromMap<'de> for UnlabeledIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<LabeledIssueEventLabel> = None;
         let mut f10: Option<Option<NullableIssueEventIntent>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "label")?,
+                10 => put(&mut f10, &mut map, "intent")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(UnlabeledIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
-            label: required(f9, NAMES[9])?,
+            label: required(f9, "label")?,
             intent: f10.flatten(),
         })
     }
@@ -2649,7 +2612,7 @@ pub struct AssignedIssueEvent {
     pub commit_url: Option<String>,
     pub created_at: String,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     /// A GitHub user.
     pub assignee: SimpleUser,
     /// A GitHub user.
@@ -2666,21 +2629,23 @@ impl<'de> crate::runtime::de::FromMap<'de> for AssignedIssueEvent {
     const NAME: &'static str = "AssignedIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "assignee",
-            "assigner",
-            "intent",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "assignee" => 9,
+                "assigner" => 10,
+                "intent" => 11,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -2689,44 +2654,39 @@ impl<'de> crate::runtime::de::FromMap<'de> for AssignedIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<SimpleUser> = None;
         let mut f10: Option<SimpleUser> = None;
         let mut f11: Option<Option<NullableIssueEventIntent>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "assignee")?,
+                10 => put(&mut f10, &mut map, "assigner")?,
+                11 => put(&mut f11, &mut map, "intent")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(AssignedIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
-            assignee: required(f9, NAMES[9])?,
-            assigner: required(f10, NAMES[10])?,
+            assignee: required(f9, "assignee")?,
+            assigner: required(f10, "assigner")?,
             intent: f11.flatten(),
         })
     }
@@ -2745,7 +2705,7 @@ pub struct UnassignedIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     /// A GitHub user.
     pub assignee: SimpleUser,
     /// A GitHub user.
@@ -2760,20 +2720,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for UnassignedIssueEvent {
     const NAME: &'static str = "UnassignedIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "assignee",
-            "assigner",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "assignee" => 9,
+                "assigner" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -2782,42 +2744,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for UnassignedIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<SimpleUser> = None;
         let mut f10: Option<SimpleUser> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "assignee")?,
+                10 => put(&mut f10, &mut map, "assigner")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(UnassignedIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
-            assignee: required(f9, NAMES[9])?,
-            assigner: required(f10, NAMES[10])?,
+            assignee: required(f9, "assignee")?,
+            assigner: required(f10, "assigner")?,
         })
     }
 }
@@ -2835,7 +2792,7 @@ pub struct MilestonedIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     pub milestone: MilestonedIssueEventMilestone,
 }
 impl<'de> serde::Deserialize<'de> for MilestonedIssueEvent {
@@ -2847,19 +2804,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for MilestonedIssueEvent {
     const NAME: &'static str = "MilestonedIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "milestone",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "milestone" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -2868,39 +2827,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for MilestonedIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<MilestonedIssueEventMilestone> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "milestone")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(MilestonedIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
-            milestone: required(f9, NAMES[9])?,
+            milestone: required(f9, "milestone")?,
         })
     }
 }
@@ -2919,22 +2873,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for MilestonedIssueEventMilestone {
     const NAME: &'static str = "MilestonedIssueEventMilestone";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["title"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "title" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "title")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(MilestonedIssueEventMilestone {
-            title: required(f0, NAMES[0])?,
+            title: required(f0, "title")?,
         })
     }
 }
@@ -2952,7 +2905,7 @@ pub struct DemilestonedIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     pub milestone: MilestonedIssueEventMilestone,
 }
 impl<'de> serde::Deserialize<'de> for DemilestonedIssueEvent {
@@ -2964,19 +2917,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for DemilestonedIssueEvent {
     const NAME: &'static str = "DemilestonedIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "milestone",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "milestone" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -2985,39 +2940,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for DemilestonedIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<MilestonedIssueEventMilestone> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "milestone")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DemilestonedIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
-            milestone: required(f9, NAMES[9])?,
+            milestone: required(f9, "milestone")?,
         })
     }
 }
@@ -3035,7 +2985,7 @@ pub struct RenamedIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     pub rename: RenamedIssueEventRename,
 }
 impl<'de> serde::Deserialize<'de> for RenamedIssueEvent {
@@ -3047,19 +2997,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for RenamedIssueEvent {
     const NAME: &'static str = "RenamedIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "rename",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "rename" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -3068,39 +3020,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for RenamedIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<RenamedIssueEventRename> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "rename")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RenamedIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
-            rename: required(f9, NAMES[9])?,
+            rename: required(f9, "rename")?,
         })
     }
 }
@@ -3120,25 +3067,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for RenamedIssueEventRename {
     const NAME: &'static str = "RenamedIssueEventRename";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["from", "to"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "from" => 0,
+                "to" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "from")?,
+                1 => put(&mut f1, &mut map, "to")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RenamedIssueEventRename {
-            from: required(f0, NAMES[0])?,
-            to: required(f1, NAMES[1])?,
+            from: required(f0, "from")?,
+            to: required(f1, "to")?,
         })
     }
 }
@@ -3156,7 +3103,7 @@ pub struct ReviewRequestedIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     /// A GitHub user.
     pub review_requester: SimpleUser,
     /// Groups of organization members that gives permissions on specified repositories.
@@ -3173,21 +3120,23 @@ impl<'de> crate::runtime::de::FromMap<'de> for ReviewRequestedIssueEvent {
     const NAME: &'static str = "ReviewRequestedIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "review_requester",
-            "requested_team",
-            "requested_reviewer",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "review_requester" => 9,
+                "requested_team" => 10,
+                "requested_reviewer" => 11,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -3196,43 +3145,38 @@ impl<'de> crate::runtime::de::FromMap<'de> for ReviewRequestedIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<SimpleUser> = None;
         let mut f10: Option<Option<Team>> = None;
         let mut f11: Option<Option<SimpleUser>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "review_requester")?,
+                10 => put(&mut f10, &mut map, "requested_team")?,
+                11 => put(&mut f11, &mut map, "requested_reviewer")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ReviewRequestedIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
-            review_requester: required(f9, NAMES[9])?,
+            review_requester: required(f9, "review_requester")?,
             requested_team: f10.flatten(),
             requested_reviewer: f11.flatten(),
         })
@@ -3252,7 +3196,7 @@ pub struct ReviewRequestRemovedIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     /// A GitHub user.
     pub review_requester: SimpleUser,
     /// Groups of organization members that gives permissions on specified repositories.
@@ -3269,21 +3213,23 @@ impl<'de> crate::runtime::de::FromMap<'de> for ReviewRequestRemovedIssueEvent {
     const NAME: &'static str = "ReviewRequestRemovedIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "review_requester",
-            "requested_team",
-            "requested_reviewer",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "review_requester" => 9,
+                "requested_team" => 10,
+                "requested_reviewer" => 11,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -3292,43 +3238,38 @@ impl<'de> crate::runtime::de::FromMap<'de> for ReviewRequestRemovedIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<SimpleUser> = None;
         let mut f10: Option<Option<Team>> = None;
         let mut f11: Option<Option<SimpleUser>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "review_requester")?,
+                10 => put(&mut f10, &mut map, "requested_team")?,
+                11 => put(&mut f11, &mut map, "requested_reviewer")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ReviewRequestRemovedIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
-            review_requester: required(f9, NAMES[9])?,
+            review_requester: required(f9, "review_requester")?,
             requested_team: f10.flatten(),
             requested_reviewer: f11.flatten(),
         })
@@ -3348,7 +3289,7 @@ pub struct ReviewDismissedIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     pub dismissed_review: ReviewDismissedIssueEventDismissedReview,
 }
 impl<'de> serde::Deserialize<'de> for ReviewDismissedIssueEvent {
@@ -3360,19 +3301,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for ReviewDismissedIssueEvent {
     const NAME: &'static str = "ReviewDismissedIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "dismissed_review",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "dismissed_review" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -3381,39 +3324,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for ReviewDismissedIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<ReviewDismissedIssueEventDismissedReview> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "dismissed_review")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ReviewDismissedIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
-            dismissed_review: required(f9, NAMES[9])?,
+            dismissed_review: required(f9, "dismissed_review")?,
         })
     }
 }
@@ -3435,34 +3373,31 @@ impl<'de> crate::runtime::de::FromMap<'de> for ReviewDismissedIssueEventDismisse
     const NAME: &'static str = "ReviewDismissedIssueEventDismissedReview";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "state",
-            "review_id",
-            "dismissal_message",
-            "dismissal_commit_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "state" => 0,
+                "review_id" => 1,
+                "dismissal_message" => 2,
+                "dismissal_commit_id" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "state")?,
+                1 => put(&mut f1, &mut map, "review_id")?,
+                2 => put(&mut f2, &mut map, "dismissal_message")?,
+                3 => put(&mut f3, &mut map, "dismissal_commit_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ReviewDismissedIssueEventDismissedReview {
-            state: required(f0, NAMES[0])?,
-            review_id: required(f1, NAMES[1])?,
+            state: required(f0, "state")?,
+            review_id: required(f1, "review_id")?,
             dismissal_message: f2.flatten(),
             dismissal_commit_id: f3.flatten(),
         })
@@ -3482,7 +3417,7 @@ pub struct LockedIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     pub lock_reason: Option<String>,
 }
 impl<'de> serde::Deserialize<'de> for LockedIssueEvent {
@@ -3494,19 +3429,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for LockedIssueEvent {
     const NAME: &'static str = "LockedIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "lock_reason",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "lock_reason" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -3515,37 +3452,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for LockedIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "lock_reason")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(LockedIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
             lock_reason: f9.flatten(),
         })
@@ -3565,7 +3497,7 @@ pub struct AddedToProjectIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     pub project_card: Option<AddedToProjectIssueEventProjectCard>,
 }
 impl<'de> serde::Deserialize<'de> for AddedToProjectIssueEvent {
@@ -3577,19 +3509,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for AddedToProjectIssueEvent {
     const NAME: &'static str = "AddedToProjectIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "project_card",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "project_card" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -3598,37 +3532,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for AddedToProjectIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<Option<AddedToProjectIssueEventProjectCard>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "project_card")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(AddedToProjectIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
             project_card: f9.flatten(),
         })
@@ -3654,43 +3583,40 @@ impl<'de> crate::runtime::de::FromMap<'de> for AddedToProjectIssueEventProjectCa
     const NAME: &'static str = "AddedToProjectIssueEventProjectCard";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "url",
-            "project_id",
-            "project_url",
-            "column_name",
-            "previous_column_name",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "url" => 1,
+                "project_id" => 2,
+                "project_url" => 3,
+                "column_name" => 4,
+                "previous_column_name" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<i64> = None;
         let mut f3: Option<String> = None;
         let mut f4: Option<String> = None;
         let mut f5: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "url")?,
+                2 => put(&mut f2, &mut map, "project_id")?,
+                3 => put(&mut f3, &mut map, "project_url")?,
+                4 => put(&mut f4, &mut map, "column_name")?,
+                5 => put(&mut f5, &mut map, "previous_column_name")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(AddedToProjectIssueEventProjectCard {
-            id: required(f0, NAMES[0])?,
-            url: required(f1, NAMES[1])?,
-            project_id: required(f2, NAMES[2])?,
-            project_url: required(f3, NAMES[3])?,
-            column_name: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            url: required(f1, "url")?,
+            project_id: required(f2, "project_id")?,
+            project_url: required(f3, "project_url")?,
+            column_name: required(f4, "column_name")?,
             previous_column_name: f5.flatten(),
         })
     }
@@ -3709,7 +3635,7 @@ pub struct MovedColumnInProjectIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     pub project_card: Option<AddedToProjectIssueEventProjectCard>,
 }
 impl<'de> serde::Deserialize<'de> for MovedColumnInProjectIssueEvent {
@@ -3721,19 +3647,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for MovedColumnInProjectIssueEvent {
     const NAME: &'static str = "MovedColumnInProjectIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "project_card",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "project_card" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -3742,37 +3670,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for MovedColumnInProjectIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<Option<AddedToProjectIssueEventProjectCard>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "project_card")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(MovedColumnInProjectIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
             project_card: f9.flatten(),
         })
@@ -3792,7 +3715,7 @@ pub struct RemovedFromProjectIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     pub project_card: Option<AddedToProjectIssueEventProjectCard>,
 }
 impl<'de> serde::Deserialize<'de> for RemovedFromProjectIssueEvent {
@@ -3804,19 +3727,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for RemovedFromProjectIssueEvent {
     const NAME: &'static str = "RemovedFromProjectIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "project_card",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "project_card" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -3825,37 +3750,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for RemovedFromProjectIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<Option<AddedToProjectIssueEventProjectCard>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "project_card")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RemovedFromProjectIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
             project_card: f9.flatten(),
         })
@@ -3876,7 +3796,7 @@ pub struct ConvertedNoteToIssueIssueEvent {
     pub commit_url: Option<String>,
     pub created_at: String,
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     pub project_card: Option<AddedToProjectIssueEventProjectCard>,
 }
 impl<'de> serde::Deserialize<'de> for ConvertedNoteToIssueIssueEvent {
@@ -3888,19 +3808,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for ConvertedNoteToIssueIssueEvent {
     const NAME: &'static str = "ConvertedNoteToIssueIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "project_card",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "project_card" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -3909,37 +3831,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for ConvertedNoteToIssueIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<Option<AddedToProjectIssueEventProjectCard>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "project_card")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ConvertedNoteToIssueIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
             project_card: f9.flatten(),
         })
@@ -3959,7 +3876,7 @@ pub struct IssueTypeAddedIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     /// The type of issue.
     pub issue_type: Option<IssueTypeWebhook>,
     /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
@@ -3974,20 +3891,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueTypeAddedIssueEvent {
     const NAME: &'static str = "IssueTypeAddedIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "issue_type",
-            "intent",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "issue_type" => 9,
+                "intent" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -3996,39 +3915,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueTypeAddedIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<Option<IssueTypeWebhook>> = None;
         let mut f10: Option<Option<NullableIssueEventIntent>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "issue_type")?,
+                10 => put(&mut f10, &mut map, "intent")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(IssueTypeAddedIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
             issue_type: f9.flatten(),
             intent: f10.flatten(),
@@ -4049,7 +3963,7 @@ pub struct IssueTypeRemovedIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     /// The type of issue.
     pub prev_issue_type: Option<IssueTypeWebhook>,
     /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
@@ -4064,20 +3978,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueTypeRemovedIssueEvent {
     const NAME: &'static str = "IssueTypeRemovedIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "prev_issue_type",
-            "intent",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "prev_issue_type" => 9,
+                "intent" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -4086,39 +4002,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueTypeRemovedIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<Option<IssueTypeWebhook>> = None;
         let mut f10: Option<Option<NullableIssueEventIntent>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "prev_issue_type")?,
+                10 => put(&mut f10, &mut map, "intent")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(IssueTypeRemovedIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
             prev_issue_type: f9.flatten(),
             intent: f10.flatten(),
@@ -4139,7 +4050,7 @@ pub struct IssueTypeChangedIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     /// The type of issue.
     pub issue_type: Option<IssueTypeWebhook>,
     /// The type of issue.
@@ -4156,21 +4067,23 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueTypeChangedIssueEvent {
     const NAME: &'static str = "IssueTypeChangedIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "issue_type",
-            "prev_issue_type",
-            "intent",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "issue_type" => 9,
+                "prev_issue_type" => 10,
+                "intent" => 11,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -4179,41 +4092,36 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueTypeChangedIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<Option<IssueTypeWebhook>> = None;
         let mut f10: Option<Option<IssueTypeWebhook>> = None;
         let mut f11: Option<Option<NullableIssueEventIntent>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "issue_type")?,
+                10 => put(&mut f10, &mut map, "prev_issue_type")?,
+                11 => put(&mut f11, &mut map, "intent")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(IssueTypeChangedIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
             issue_type: f9.flatten(),
             prev_issue_type: f10.flatten(),
@@ -4235,7 +4143,7 @@ pub struct SubIssueAddedIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub sub_issue: Option<NullableIssueReference>,
 }
@@ -4248,19 +4156,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for SubIssueAddedIssueEvent {
     const NAME: &'static str = "SubIssueAddedIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "sub_issue",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "sub_issue" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -4269,37 +4179,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for SubIssueAddedIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<Option<NullableIssueReference>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "sub_issue")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SubIssueAddedIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
             sub_issue: f9.flatten(),
         })
@@ -4319,7 +4224,7 @@ pub struct SubIssueRemovedIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub sub_issue: Option<NullableIssueReference>,
 }
@@ -4332,19 +4237,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for SubIssueRemovedIssueEvent {
     const NAME: &'static str = "SubIssueRemovedIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "sub_issue",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "sub_issue" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -4353,37 +4260,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for SubIssueRemovedIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<Option<NullableIssueReference>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "sub_issue")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SubIssueRemovedIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
             sub_issue: f9.flatten(),
         })
@@ -4403,7 +4305,7 @@ pub struct ParentIssueAddedIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub parent_issue: Option<NullableIssueReference>,
 }
@@ -4416,19 +4318,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for ParentIssueAddedIssueEvent {
     const NAME: &'static str = "ParentIssueAddedIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "parent_issue",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "parent_issue" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -4437,37 +4341,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for ParentIssueAddedIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<Option<NullableIssueReference>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "parent_issue")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ParentIssueAddedIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
             parent_issue: f9.flatten(),
         })
@@ -4487,7 +4386,7 @@ pub struct ParentIssueRemovedIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub parent_issue: Option<NullableIssueReference>,
 }
@@ -4500,19 +4399,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for ParentIssueRemovedIssueEvent {
     const NAME: &'static str = "ParentIssueRemovedIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "parent_issue",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "parent_issue" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -4521,37 +4422,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for ParentIssueRemovedIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<Option<NullableIssueReference>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "parent_issue")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ParentIssueRemovedIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
             parent_issue: f9.flatten(),
         })
@@ -4571,7 +4467,7 @@ pub struct BlockedByAddedIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub blocked_by: Option<NullableIssueReference>,
 }
@@ -4584,19 +4480,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for BlockedByAddedIssueEvent {
     const NAME: &'static str = "BlockedByAddedIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "blocked_by",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "blocked_by" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -4605,37 +4503,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for BlockedByAddedIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<Option<NullableIssueReference>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "blocked_by")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(BlockedByAddedIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
             blocked_by: f9.flatten(),
         })
@@ -4655,7 +4548,7 @@ pub struct BlockedByRemovedIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub blocked_by: Option<NullableIssueReference>,
 }
@@ -4668,19 +4561,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for BlockedByRemovedIssueEvent {
     const NAME: &'static str = "BlockedByRemovedIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "blocked_by",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "blocked_by" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -4689,37 +4584,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for BlockedByRemovedIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<Option<NullableIssueReference>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "blocked_by")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(BlockedByRemovedIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
             blocked_by: f9.flatten(),
         })
@@ -4739,7 +4629,7 @@ pub struct BlockingAddedIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub blocking: Option<NullableIssueReference>,
 }
@@ -4752,19 +4642,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for BlockingAddedIssueEvent {
     const NAME: &'static str = "BlockingAddedIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "blocking",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "blocking" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -4773,37 +4665,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for BlockingAddedIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<Option<NullableIssueReference>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "blocking")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(BlockingAddedIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
             blocking: f9.flatten(),
         })
@@ -4823,7 +4710,7 @@ pub struct BlockingRemovedIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub blocking: Option<NullableIssueReference>,
 }
@@ -4836,19 +4723,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for BlockingRemovedIssueEvent {
     const NAME: &'static str = "BlockingRemovedIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "blocking",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "blocking" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -4857,37 +4746,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for BlockingRemovedIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<Option<NullableIssueReference>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "blocking")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(BlockingRemovedIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
             blocking: f9.flatten(),
         })
@@ -5368,22 +5252,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueSuggestion {
     const NAME: &'static str = "IssueSuggestion";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "issue_id",
-            "action",
-            "state",
-            "target_id",
-            "target_value",
-            "rationale",
-            "confidence",
-            "actor_id",
-            "issue_event_id",
-            "resolved_by",
-            "created_at",
-            "updated_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "issue_id" => 1,
+                "action" => 2,
+                "state" => 3,
+                "target_id" => 4,
+                "target_value" => 5,
+                "rationale" => 6,
+                "confidence" => 7,
+                "actor_id" => 8,
+                "issue_event_id" => 9,
+                "resolved_by" => 10,
+                "created_at" => 11,
+                "updated_at" => 12,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<IssueSuggestionAction> = None;
@@ -5397,34 +5283,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueSuggestion {
         let mut f10: Option<Option<i64>> = None;
         let mut f11: Option<crate::Timestamp> = None;
         let mut f12: Option<crate::Timestamp> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "issue_id")?,
+                2 => put(&mut f2, &mut map, "action")?,
+                3 => put(&mut f3, &mut map, "state")?,
+                4 => put(&mut f4, &mut map, "target_id")?,
+                5 => put(&mut f5, &mut map, "target_value")?,
+                6 => put(&mut f6, &mut map, "rationale")?,
+                7 => put(&mut f7, &mut map, "confidence")?,
+                8 => put(&mut f8, &mut map, "actor_id")?,
+                9 => put(&mut f9, &mut map, "issue_event_id")?,
+                10 => put(&mut f10, &mut map, "resolved_by")?,
+                11 => put(&mut f11, &mut map, "created_at")?,
+                12 => put(&mut f12, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(IssueSuggestion {
-            id: required(f0, NAMES[0])?,
-            issue_id: required(f1, NAMES[1])?,
-            action: required(f2, NAMES[2])?,
-            state: required(f3, NAMES[3])?,
+            id: required(f0, "id")?,
+            issue_id: required(f1, "issue_id")?,
+            action: required(f2, "action")?,
+            state: required(f3, "state")?,
             target_id: f4.flatten(),
             target_value: f5.flatten(),
             rationale: f6.flatten(),
@@ -5432,8 +5313,8 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueSuggestion {
             actor_id: f8.flatten(),
             issue_event_id: f9.flatten(),
             resolved_by: f10.flatten(),
-            created_at: required(f11, NAMES[11])?,
-            updated_at: required(f12, NAMES[12])?,
+            created_at: required(f11, "created_at")?,
+            updated_at: required(f12, "updated_at")?,
         })
     }
 }
@@ -5725,7 +5606,7 @@ pub struct TimelineCommentEvent {
     pub issue_url: String,
     /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     /// Reaction Rollup
     pub reactions: Option<ReactionRollup>,
     /// Context around who pinned an issue comment and when it was pinned.
@@ -5742,27 +5623,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for TimelineCommentEvent {
     const NAME: &'static str = "TimelineCommentEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "event",
-            "actor",
-            "id",
-            "node_id",
-            "url",
-            "body",
-            "body_text",
-            "body_html",
-            "html_url",
-            "user",
-            "created_at",
-            "updated_at",
-            "issue_url",
-            "author_association",
-            "performed_via_github_app",
-            "reactions",
-            "pin",
-            "minimized",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "event" => 0,
+                "actor" => 1,
+                "id" => 2,
+                "node_id" => 3,
+                "url" => 4,
+                "body" => 5,
+                "body_text" => 6,
+                "body_html" => 7,
+                "html_url" => 8,
+                "user" => 9,
+                "created_at" => 10,
+                "updated_at" => 11,
+                "issue_url" => 12,
+                "author_association" => 13,
+                "performed_via_github_app" => 14,
+                "reactions" => 15,
+                "pin" => 16,
+                "minimized" => 17,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<SimpleUser> = None;
         let mut f2: Option<i64> = None;
@@ -5777,53 +5660,48 @@ impl<'de> crate::runtime::de::FromMap<'de> for TimelineCommentEvent {
         let mut f11: Option<crate::Timestamp> = None;
         let mut f12: Option<String> = None;
         let mut f13: Option<AuthorAssociation> = None;
-        let mut f14: Option<Option<Integration>> = None;
+        let mut f14: Option<Option<Box<Integration>>> = None;
         let mut f15: Option<Option<ReactionRollup>> = None;
         let mut f16: Option<Option<NullablePinnedIssueComment>> = None;
         let mut f17: Option<Option<NullableIssueCommentMinimized>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
+                0 => put(&mut f0, &mut map, "event")?,
+                1 => put(&mut f1, &mut map, "actor")?,
+                2 => put(&mut f2, &mut map, "id")?,
+                3 => put(&mut f3, &mut map, "node_id")?,
+                4 => put(&mut f4, &mut map, "url")?,
+                5 => put(&mut f5, &mut map, "body")?,
+                6 => put(&mut f6, &mut map, "body_text")?,
+                7 => put(&mut f7, &mut map, "body_html")?,
+                8 => put(&mut f8, &mut map, "html_url")?,
+                9 => put(&mut f9, &mut map, "user")?,
+                10 => put(&mut f10, &mut map, "created_at")?,
+                11 => put(&mut f11, &mut map, "updated_at")?,
+                12 => put(&mut f12, &mut map, "issue_url")?,
+                13 => put(&mut f13, &mut map, "author_association")?,
+                14 => put(&mut f14, &mut map, "performed_via_github_app")?,
+                15 => put(&mut f15, &mut map, "reactions")?,
+                16 => put(&mut f16, &mut map, "pin")?,
+                17 => put(&mut f17, &mut map, "minimized")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(TimelineCommentEvent {
-            event: required(f0, NAMES[0])?,
-            actor: required(f1, NAMES[1])?,
-            id: required(f2, NAMES[2])?,
-            node_id: required(f3, NAMES[3])?,
-            url: required(f4, NAMES[4])?,
+            event: required(f0, "event")?,
+            actor: required(f1, "actor")?,
+            id: required(f2, "id")?,
+            node_id: required(f3, "node_id")?,
+            url: required(f4, "url")?,
             body: f5.flatten(),
             body_text: f6.flatten(),
             body_html: f7.flatten(),
-            html_url: required(f8, NAMES[8])?,
-            user: required(f9, NAMES[9])?,
-            created_at: required(f10, NAMES[10])?,
-            updated_at: required(f11, NAMES[11])?,
-            issue_url: required(f12, NAMES[12])?,
-            author_association: required(f13, NAMES[13])?,
+            html_url: required(f8, "html_url")?,
+            user: required(f9, "user")?,
+            created_at: required(f10, "created_at")?,
+            updated_at: required(f11, "updated_at")?,
+            issue_url: required(f12, "issue_url")?,
+            author_association: required(f13, "author_association")?,
             performed_via_github_app: f14.flatten(),
             reactions: f15.flatten(),
             pin: f16.flatten(),
@@ -5852,34 +5730,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for TimelineCrossReferencedEvent {
     const NAME: &'static str = "TimelineCrossReferencedEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["event", "actor", "created_at", "updated_at", "source"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "event" => 0,
+                "actor" => 1,
+                "created_at" => 2,
+                "updated_at" => 3,
+                "source" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<SimpleUser>> = None;
         let mut f2: Option<crate::Timestamp> = None;
         let mut f3: Option<crate::Timestamp> = None;
         let mut f4: Option<TimelineCrossReferencedEventSource> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "event")?,
+                1 => put(&mut f1, &mut map, "actor")?,
+                2 => put(&mut f2, &mut map, "created_at")?,
+                3 => put(&mut f3, &mut map, "updated_at")?,
+                4 => put(&mut f4, &mut map, "source")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(TimelineCrossReferencedEvent {
-            event: required(f0, NAMES[0])?,
+            event: required(f0, "event")?,
             actor: f1.flatten(),
-            created_at: required(f2, NAMES[2])?,
-            updated_at: required(f3, NAMES[3])?,
-            source: required(f4, NAMES[4])?,
+            created_at: required(f2, "created_at")?,
+            updated_at: required(f3, "updated_at")?,
+            source: required(f4, "source")?,
         })
     }
 }
@@ -5889,7 +5770,7 @@ impl<'de> crate::runtime::de::FromMap<'de> for TimelineCrossReferencedEvent {
 pub struct TimelineCrossReferencedEventSource {
     pub r#type: Option<String>,
     /// Issues are a great way to keep track of tasks, enhancements, and bugs for your projects.
-    pub issue: Option<Issue>,
+    pub issue: Option<Box<Issue>>,
 }
 impl<'de> serde::Deserialize<'de> for TimelineCrossReferencedEventSource {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -5900,19 +5781,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for TimelineCrossReferencedEventSourc
     const NAME: &'static str = "TimelineCrossReferencedEventSource";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["type", "issue"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "issue" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
-        let mut f1: Option<Option<Issue>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        let mut f1: Option<Option<Box<Issue>>> = None;
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "issue")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -5952,20 +5833,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for TimelineCommittedEvent {
     const NAME: &'static str = "TimelineCommittedEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "event",
-            "sha",
-            "node_id",
-            "url",
-            "author",
-            "committer",
-            "message",
-            "tree",
-            "parents",
-            "verification",
-            "html_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "event" => 0,
+                "sha" => 1,
+                "node_id" => 2,
+                "url" => 3,
+                "author" => 4,
+                "committer" => 5,
+                "message" => 6,
+                "tree" => 7,
+                "parents" => 8,
+                "verification" => 9,
+                "html_url" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -5977,39 +5860,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for TimelineCommittedEvent {
         let mut f8: Option<Vec<GitCommitParentsItem>> = None;
         let mut f9: Option<GitCommitVerification> = None;
         let mut f10: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "event")?,
+                1 => put(&mut f1, &mut map, "sha")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "author")?,
+                5 => put(&mut f5, &mut map, "committer")?,
+                6 => put(&mut f6, &mut map, "message")?,
+                7 => put(&mut f7, &mut map, "tree")?,
+                8 => put(&mut f8, &mut map, "parents")?,
+                9 => put(&mut f9, &mut map, "verification")?,
+                10 => put(&mut f10, &mut map, "html_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(TimelineCommittedEvent {
             event: f0.flatten(),
-            sha: required(f1, NAMES[1])?,
-            node_id: required(f2, NAMES[2])?,
-            url: required(f3, NAMES[3])?,
-            author: required(f4, NAMES[4])?,
-            committer: required(f5, NAMES[5])?,
-            message: required(f6, NAMES[6])?,
-            tree: required(f7, NAMES[7])?,
-            parents: required(f8, NAMES[8])?,
-            verification: required(f9, NAMES[9])?,
-            html_url: required(f10, NAMES[10])?,
+            sha: required(f1, "sha")?,
+            node_id: required(f2, "node_id")?,
+            url: required(f3, "url")?,
+            author: required(f4, "author")?,
+            committer: required(f5, "committer")?,
+            message: required(f6, "message")?,
+            tree: required(f7, "tree")?,
+            parents: required(f8, "parents")?,
+            verification: required(f9, "verification")?,
+            html_url: required(f10, "html_url")?,
         })
     }
 }
@@ -6048,24 +5926,26 @@ impl<'de> crate::runtime::de::FromMap<'de> for TimelineReviewedEvent {
     const NAME: &'static str = "TimelineReviewedEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "event",
-            "id",
-            "node_id",
-            "user",
-            "body",
-            "state",
-            "html_url",
-            "pull_request_url",
-            "_links",
-            "submitted_at",
-            "updated_at",
-            "commit_id",
-            "body_html",
-            "body_text",
-            "author_association",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "event" => 0,
+                "id" => 1,
+                "node_id" => 2,
+                "user" => 3,
+                "body" => 4,
+                "state" => 5,
+                "html_url" => 6,
+                "pull_request_url" => 7,
+                "_links" => 8,
+                "submitted_at" => 9,
+                "updated_at" => 10,
+                "commit_id" => 11,
+                "body_html" => 12,
+                "body_text" => 13,
+                "author_association" => 14,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
@@ -6081,47 +5961,42 @@ impl<'de> crate::runtime::de::FromMap<'de> for TimelineReviewedEvent {
         let mut f12: Option<Option<String>> = None;
         let mut f13: Option<Option<String>> = None;
         let mut f14: Option<AuthorAssociation> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
+                0 => put(&mut f0, &mut map, "event")?,
+                1 => put(&mut f1, &mut map, "id")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "user")?,
+                4 => put(&mut f4, &mut map, "body")?,
+                5 => put(&mut f5, &mut map, "state")?,
+                6 => put(&mut f6, &mut map, "html_url")?,
+                7 => put(&mut f7, &mut map, "pull_request_url")?,
+                8 => put(&mut f8, &mut map, "_links")?,
+                9 => put(&mut f9, &mut map, "submitted_at")?,
+                10 => put(&mut f10, &mut map, "updated_at")?,
+                11 => put(&mut f11, &mut map, "commit_id")?,
+                12 => put(&mut f12, &mut map, "body_html")?,
+                13 => put(&mut f13, &mut map, "body_text")?,
+                14 => put(&mut f14, &mut map, "author_association")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(TimelineReviewedEvent {
-            event: required(f0, NAMES[0])?,
-            id: required(f1, NAMES[1])?,
-            node_id: required(f2, NAMES[2])?,
-            user: required(f3, NAMES[3])?,
+            event: required(f0, "event")?,
+            id: required(f1, "id")?,
+            node_id: required(f2, "node_id")?,
+            user: required(f3, "user")?,
             body: f4.flatten(),
-            state: required(f5, NAMES[5])?,
-            html_url: required(f6, NAMES[6])?,
-            pull_request_url: required(f7, NAMES[7])?,
-            links: required(f8, NAMES[8])?,
+            state: required(f5, "state")?,
+            html_url: required(f6, "html_url")?,
+            pull_request_url: required(f7, "pull_request_url")?,
+            links: required(f8, "_links")?,
             submitted_at: f9.flatten(),
             updated_at: f10.flatten(),
-            commit_id: required(f11, NAMES[11])?,
+            commit_id: required(f11, "commit_id")?,
             body_html: f12.flatten(),
             body_text: f13.flatten(),
-            author_association: required(f14, NAMES[14])?,
+            author_association: required(f14, "author_association")?,
         })
     }
 }
@@ -6143,21 +6018,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for TimelineLineCommentedEvent {
     const NAME: &'static str = "TimelineLineCommentedEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["event", "node_id", "comments"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "event" => 0,
+                "node_id" => 1,
+                "comments" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<Vec<PullRequestReviewComment>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "event")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "comments")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -6187,23 +6063,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for TimelineCommitCommentedEvent {
     const NAME: &'static str = "TimelineCommitCommentedEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["event", "node_id", "commit_id", "comments"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "event" => 0,
+                "node_id" => 1,
+                "commit_id" => 2,
+                "comments" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<Vec<CommitComment>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "event")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "commit_id")?,
+                3 => put(&mut f3, &mut map, "comments")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -6229,7 +6107,7 @@ pub struct TimelineAssignedIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     /// A GitHub user.
     pub assignee: SimpleUser,
     /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
@@ -6244,20 +6122,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for TimelineAssignedIssueEvent {
     const NAME: &'static str = "TimelineAssignedIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "assignee",
-            "intent",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "assignee" => 9,
+                "intent" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -6266,41 +6146,36 @@ impl<'de> crate::runtime::de::FromMap<'de> for TimelineAssignedIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<SimpleUser> = None;
         let mut f10: Option<Option<NullableIssueEventIntent>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "assignee")?,
+                10 => put(&mut f10, &mut map, "intent")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(TimelineAssignedIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
-            assignee: required(f9, NAMES[9])?,
+            assignee: required(f9, "assignee")?,
             intent: f10.flatten(),
         })
     }
@@ -6319,7 +6194,7 @@ pub struct TimelineUnassignedIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     /// A GitHub user.
     pub assignee: SimpleUser,
 }
@@ -6332,19 +6207,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for TimelineUnassignedIssueEvent {
     const NAME: &'static str = "TimelineUnassignedIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "assignee",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "assignee" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -6353,39 +6230,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for TimelineUnassignedIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<SimpleUser> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "assignee")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(TimelineUnassignedIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
-            assignee: required(f9, NAMES[9])?,
+            assignee: required(f9, "assignee")?,
         })
     }
 }
@@ -6403,7 +6275,7 @@ pub struct StateChangeIssueEvent {
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     pub state_reason: Option<String>,
     /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
     pub intent: Option<NullableIssueEventIntent>,
@@ -6417,20 +6289,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for StateChangeIssueEvent {
     const NAME: &'static str = "StateChangeIssueEvent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "actor",
-            "event",
-            "commit_id",
-            "commit_url",
-            "created_at",
-            "performed_via_github_app",
-            "state_reason",
-            "intent",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "actor" => 3,
+                "event" => 4,
+                "commit_id" => 5,
+                "commit_url" => 6,
+                "created_at" => 7,
+                "performed_via_github_app" => 8,
+                "state_reason" => 9,
+                "intent" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -6439,39 +6313,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for StateChangeIssueEvent {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<String> = None;
-        let mut f8: Option<Option<Integration>> = None;
+        let mut f8: Option<Option<Box<Integration>>> = None;
         let mut f9: Option<Option<String>> = None;
         let mut f10: Option<Option<NullableIssueEventIntent>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "actor")?,
+                4 => put(&mut f4, &mut map, "event")?,
+                5 => put(&mut f5, &mut map, "commit_id")?,
+                6 => put(&mut f6, &mut map, "commit_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "performed_via_github_app")?,
+                9 => put(&mut f9, &mut map, "state_reason")?,
+                10 => put(&mut f10, &mut map, "intent")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(StateChangeIssueEvent {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            actor: required(f3, NAMES[3])?,
-            event: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            actor: required(f3, "actor")?,
+            event: required(f4, "event")?,
             commit_id: f5.flatten(),
             commit_url: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
+            created_at: required(f7, "created_at")?,
             performed_via_github_app: f8.flatten(),
             state_reason: f9.flatten(),
             intent: f10.flatten(),

@@ -30,22 +30,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for License {
     const NAME: &'static str = "License";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "key",
-            "name",
-            "spdx_id",
-            "url",
-            "node_id",
-            "html_url",
-            "description",
-            "implementation",
-            "permissions",
-            "conditions",
-            "limitations",
-            "body",
-            "featured",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "key" => 0,
+                "name" => 1,
+                "spdx_id" => 2,
+                "url" => 3,
+                "node_id" => 4,
+                "html_url" => 5,
+                "description" => 6,
+                "implementation" => 7,
+                "permissions" => 8,
+                "conditions" => 9,
+                "limitations" => 10,
+                "body" => 11,
+                "featured" => 12,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
@@ -59,43 +61,38 @@ impl<'de> crate::runtime::de::FromMap<'de> for License {
         let mut f10: Option<Vec<String>> = None;
         let mut f11: Option<String> = None;
         let mut f12: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
+                0 => put(&mut f0, &mut map, "key")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "spdx_id")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "node_id")?,
+                5 => put(&mut f5, &mut map, "html_url")?,
+                6 => put(&mut f6, &mut map, "description")?,
+                7 => put(&mut f7, &mut map, "implementation")?,
+                8 => put(&mut f8, &mut map, "permissions")?,
+                9 => put(&mut f9, &mut map, "conditions")?,
+                10 => put(&mut f10, &mut map, "limitations")?,
+                11 => put(&mut f11, &mut map, "body")?,
+                12 => put(&mut f12, &mut map, "featured")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(License {
-            key: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
+            key: required(f0, "key")?,
+            name: required(f1, "name")?,
             spdx_id: f2.flatten(),
             url: f3.flatten(),
-            node_id: required(f4, NAMES[4])?,
-            html_url: required(f5, NAMES[5])?,
-            description: required(f6, NAMES[6])?,
-            implementation: required(f7, NAMES[7])?,
-            permissions: required(f8, NAMES[8])?,
-            conditions: required(f9, NAMES[9])?,
-            limitations: required(f10, NAMES[10])?,
-            body: required(f11, NAMES[11])?,
-            featured: required(f12, NAMES[12])?,
+            node_id: required(f4, "node_id")?,
+            html_url: required(f5, "html_url")?,
+            description: required(f6, "description")?,
+            implementation: required(f7, "implementation")?,
+            permissions: required(f8, "permissions")?,
+            conditions: required(f9, "conditions")?,
+            limitations: required(f10, "limitations")?,
+            body: required(f11, "body")?,
+            featured: required(f12, "featured")?,
         })
     }
 }
@@ -127,22 +124,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for LicenseContent {
     const NAME: &'static str = "LicenseContent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "name",
-            "path",
-            "sha",
-            "size",
-            "url",
-            "html_url",
-            "git_url",
-            "download_url",
-            "type",
-            "content",
-            "encoding",
-            "_links",
-            "license",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "path" => 1,
+                "sha" => 2,
+                "size" => 3,
+                "url" => 4,
+                "html_url" => 5,
+                "git_url" => 6,
+                "download_url" => 7,
+                "type" => 8,
+                "content" => 9,
+                "encoding" => 10,
+                "_links" => 11,
+                "license" => 12,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -156,42 +155,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for LicenseContent {
         let mut f10: Option<String> = None;
         let mut f11: Option<ContentDirectoryItemLinks> = None;
         let mut f12: Option<Option<LicenseSimple>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "path")?,
+                2 => put(&mut f2, &mut map, "sha")?,
+                3 => put(&mut f3, &mut map, "size")?,
+                4 => put(&mut f4, &mut map, "url")?,
+                5 => put(&mut f5, &mut map, "html_url")?,
+                6 => put(&mut f6, &mut map, "git_url")?,
+                7 => put(&mut f7, &mut map, "download_url")?,
+                8 => put(&mut f8, &mut map, "type")?,
+                9 => put(&mut f9, &mut map, "content")?,
+                10 => put(&mut f10, &mut map, "encoding")?,
+                11 => put(&mut f11, &mut map, "_links")?,
+                12 => put(&mut f12, &mut map, "license")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(LicenseContent {
-            name: required(f0, NAMES[0])?,
-            path: required(f1, NAMES[1])?,
-            sha: required(f2, NAMES[2])?,
-            size: required(f3, NAMES[3])?,
-            url: required(f4, NAMES[4])?,
+            name: required(f0, "name")?,
+            path: required(f1, "path")?,
+            sha: required(f2, "sha")?,
+            size: required(f3, "size")?,
+            url: required(f4, "url")?,
             html_url: f5.flatten(),
             git_url: f6.flatten(),
             download_url: f7.flatten(),
-            r#type: required(f8, NAMES[8])?,
-            content: required(f9, NAMES[9])?,
-            encoding: required(f10, NAMES[10])?,
-            links: required(f11, NAMES[11])?,
+            r#type: required(f8, "type")?,
+            content: required(f9, "content")?,
+            encoding: required(f10, "encoding")?,
+            links: required(f11, "_links")?,
             license: f12.flatten(),
         })
     }

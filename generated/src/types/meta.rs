@@ -49,42 +49,44 @@ impl<'de> crate::runtime::de::FromMap<'de> for Root {
     const NAME: &'static str = "Root";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "current_user_url",
-            "current_user_authorizations_html_url",
-            "authorizations_url",
-            "code_search_url",
-            "commit_search_url",
-            "emails_url",
-            "emojis_url",
-            "events_url",
-            "feeds_url",
-            "followers_url",
-            "following_url",
-            "gists_url",
-            "hub_url",
-            "issue_search_url",
-            "issues_url",
-            "keys_url",
-            "label_search_url",
-            "notifications_url",
-            "organization_url",
-            "organization_repositories_url",
-            "organization_teams_url",
-            "public_gists_url",
-            "rate_limit_url",
-            "repository_url",
-            "repository_search_url",
-            "current_user_repositories_url",
-            "starred_url",
-            "starred_gists_url",
-            "topic_search_url",
-            "user_url",
-            "user_organizations_url",
-            "user_repositories_url",
-            "user_search_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "current_user_url" => 0,
+                "current_user_authorizations_html_url" => 1,
+                "authorizations_url" => 2,
+                "code_search_url" => 3,
+                "commit_search_url" => 4,
+                "emails_url" => 5,
+                "emojis_url" => 6,
+                "events_url" => 7,
+                "feeds_url" => 8,
+                "followers_url" => 9,
+                "following_url" => 10,
+                "gists_url" => 11,
+                "hub_url" => 12,
+                "issue_search_url" => 13,
+                "issues_url" => 14,
+                "keys_url" => 15,
+                "label_search_url" => 16,
+                "notifications_url" => 17,
+                "organization_url" => 18,
+                "organization_repositories_url" => 19,
+                "organization_teams_url" => 20,
+                "public_gists_url" => 21,
+                "rate_limit_url" => 22,
+                "repository_url" => 23,
+                "repository_search_url" => 24,
+                "current_user_repositories_url" => 25,
+                "starred_url" => 26,
+                "starred_gists_url" => 27,
+                "topic_search_url" => 28,
+                "user_url" => 29,
+                "user_organizations_url" => 30,
+                "user_repositories_url" => 31,
+                "user_search_url" => 32,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -118,83 +120,87 @@ impl<'de> crate::runtime::de::FromMap<'de> for Root {
         let mut f30: Option<String> = None;
         let mut f31: Option<String> = None;
         let mut f32: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
-                31 => put(&mut f31, &mut map, NAMES[31])?,
-                32 => put(&mut f32, &mut map, NAMES[32])?,
+                0 => put(&mut f0, &mut map, "current_user_url")?,
+                1 => put(&mut f1, &mut map, "current_user_authorizations_html_url")?,
+                2 => put(&mut f2, &mut map, "authorizations_url")?,
+                3 => put(&mut f3, &mut map, "code_search_url")?,
+                4 => put(&mut f4, &mut map, "commit_search_url")?,
+                5 => put(&mut f5, &mut map, "emails_url")?,
+                6 => put(&mut f6, &mut map, "emojis_url")?,
+                7 => put(&mut f7, &mut map, "events_url")?,
+                8 => put(&mut f8, &mut map, "feeds_url")?,
+                9 => put(&mut f9, &mut map, "followers_url")?,
+                10 => put(&mut f10, &mut map, "following_url")?,
+                11 => put(&mut f11, &mut map, "gists_url")?,
+                12 => put(&mut f12, &mut map, "hub_url")?,
+                13 => put(&mut f13, &mut map, "issue_search_url")?,
+                14 => put(&mut f14, &mut map, "issues_url")?,
+                15 => put(&mut f15, &mut map, "keys_url")?,
+                16 => put(&mut f16, &mut map, "label_search_url")?,
+                17 => put(&mut f17, &mut map, "notifications_url")?,
+                18 => put(&mut f18, &mut map, "organization_url")?,
+                19 => put(&mut f19, &mut map, "organization_repositories_url")?,
+                20 => put(&mut f20, &mut map, "organization_teams_url")?,
+                21 => put(&mut f21, &mut map, "public_gists_url")?,
+                22 => put(&mut f22, &mut map, "rate_limit_url")?,
+                23 => put(&mut f23, &mut map, "repository_url")?,
+                24 => put(&mut f24, &mut map, "repository_search_url")?,
+                25 => put(&mut f25, &mut map, "current_user_repositories_url")?,
+                26 => put(&mut f26, &mut map, "starred_url")?,
+                27 => put(&mut f27, &mut map, "starred_gists_url")?,
+                28 => put(&mut f28, &mut map, "topic_search_url")?,
+                29 => put(&mut f29, &mut map, "user_url")?,
+                30 => put(&mut f30, &mut map, "user_organizations_url")?,
+                31 => put(&mut f31, &mut map, "user_repositories_url")?,
+                32 => put(&mut f32, &mut map, "user_search_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Root {
-            current_user_url: required(f0, NAMES[0])?,
-            current_user_authorizations_html_url: required(f1, NAMES[1])?,
-            authorizations_url: required(f2, NAMES[2])?,
-            code_search_url: required(f3, NAMES[3])?,
-            commit_search_url: required(f4, NAMES[4])?,
-            emails_url: required(f5, NAMES[5])?,
-            emojis_url: required(f6, NAMES[6])?,
-            events_url: required(f7, NAMES[7])?,
-            feeds_url: required(f8, NAMES[8])?,
-            followers_url: required(f9, NAMES[9])?,
-            following_url: required(f10, NAMES[10])?,
-            gists_url: required(f11, NAMES[11])?,
+            current_user_url: required(f0, "current_user_url")?,
+            current_user_authorizations_html_url: required(
+                f1,
+                "current_user_authorizations_html_url",
+            )?,
+            authorizations_url: required(f2, "authorizations_url")?,
+            code_search_url: required(f3, "code_search_url")?,
+            commit_search_url: required(f4, "commit_search_url")?,
+            emails_url: required(f5, "emails_url")?,
+            emojis_url: required(f6, "emojis_url")?,
+            events_url: required(f7, "events_url")?,
+            feeds_url: required(f8, "feeds_url")?,
+            followers_url: required(f9, "followers_url")?,
+            following_url: required(f10, "following_url")?,
+            gists_url: required(f11, "gists_url")?,
             hub_url: f12.flatten(),
-            issue_search_url: required(f13, NAMES[13])?,
-            issues_url: required(f14, NAMES[14])?,
-            keys_url: required(f15, NAMES[15])?,
-            label_search_url: required(f16, NAMES[16])?,
-            notifications_url: required(f17, NAMES[17])?,
-            organization_url: required(f18, NAMES[18])?,
-            organization_repositories_url: required(f19, NAMES[19])?,
-            organization_teams_url: required(f20, NAMES[20])?,
-            public_gists_url: required(f21, NAMES[21])?,
-            rate_limit_url: required(f22, NAMES[22])?,
-            repository_url: required(f23, NAMES[23])?,
-            repository_search_url: required(f24, NAMES[24])?,
-            current_user_repositories_url: required(f25, NAMES[25])?,
-            starred_url: required(f26, NAMES[26])?,
-            starred_gists_url: required(f27, NAMES[27])?,
+            issue_search_url: required(f13, "issue_search_url")?,
+            issues_url: required(f14, "issues_url")?,
+            keys_url: required(f15, "keys_url")?,
+            label_search_url: required(f16, "label_search_url")?,
+            notifications_url: required(f17, "notifications_url")?,
+            organization_url: required(f18, "organization_url")?,
+            organization_repositories_url: required(
+                f19,
+                "organization_repositories_url",
+            )?,
+            organization_teams_url: required(f20, "organization_teams_url")?,
+            public_gists_url: required(f21, "public_gists_url")?,
+            rate_limit_url: required(f22, "rate_limit_url")?,
+            repository_url: required(f23, "repository_url")?,
+            repository_search_url: required(f24, "repository_search_url")?,
+            current_user_repositories_url: required(
+                f25,
+                "current_user_repositories_url",
+            )?,
+            starred_url: required(f26, "starred_url")?,
+            starred_gists_url: required(f27, "starred_gists_url")?,
             topic_search_url: f28.flatten(),
-            user_url: required(f29, NAMES[29])?,
-            user_organizations_url: required(f30, NAMES[30])?,
-            user_repositories_url: required(f31, NAMES[31])?,
-            user_search_url: required(f32, NAMES[32])?,
+            user_url: required(f29, "user_url")?,
+            user_organizations_url: required(f30, "user_organizations_url")?,
+            user_repositories_url: required(f31, "user_repositories_url")?,
+            user_search_url: required(f32, "user_search_url")?,
         })
     }
 }
@@ -231,27 +237,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for ApiOverview {
     const NAME: &'static str = "ApiOverview";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "verifiable_password_authentication",
-            "ssh_key_fingerprints",
-            "ssh_keys",
-            "hooks",
-            "github_enterprise_importer",
-            "web",
-            "api",
-            "git",
-            "packages",
-            "pages",
-            "importer",
-            "actions",
-            "actions_macos",
-            "codespaces",
-            "dependabot",
-            "copilot",
-            "commit_signing_keys",
-            "domains",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "verifiable_password_authentication" => 0,
+                "ssh_key_fingerprints" => 1,
+                "ssh_keys" => 2,
+                "hooks" => 3,
+                "github_enterprise_importer" => 4,
+                "web" => 5,
+                "api" => 6,
+                "git" => 7,
+                "packages" => 8,
+                "pages" => 9,
+                "importer" => 10,
+                "actions" => 11,
+                "actions_macos" => 12,
+                "codespaces" => 13,
+                "dependabot" => 14,
+                "copilot" => 15,
+                "commit_signing_keys" => 16,
+                "domains" => 17,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<bool> = None;
         let mut f1: Option<Option<ApiOverviewSshKeyFingerprints>> = None;
         let mut f2: Option<Option<Vec<String>>> = None;
@@ -270,36 +278,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for ApiOverview {
         let mut f15: Option<Option<Vec<String>>> = None;
         let mut f16: Option<Option<Vec<String>>> = None;
         let mut f17: Option<Option<ApiOverviewDomains>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
+                0 => put(&mut f0, &mut map, "verifiable_password_authentication")?,
+                1 => put(&mut f1, &mut map, "ssh_key_fingerprints")?,
+                2 => put(&mut f2, &mut map, "ssh_keys")?,
+                3 => put(&mut f3, &mut map, "hooks")?,
+                4 => put(&mut f4, &mut map, "github_enterprise_importer")?,
+                5 => put(&mut f5, &mut map, "web")?,
+                6 => put(&mut f6, &mut map, "api")?,
+                7 => put(&mut f7, &mut map, "git")?,
+                8 => put(&mut f8, &mut map, "packages")?,
+                9 => put(&mut f9, &mut map, "pages")?,
+                10 => put(&mut f10, &mut map, "importer")?,
+                11 => put(&mut f11, &mut map, "actions")?,
+                12 => put(&mut f12, &mut map, "actions_macos")?,
+                13 => put(&mut f13, &mut map, "codespaces")?,
+                14 => put(&mut f14, &mut map, "dependabot")?,
+                15 => put(&mut f15, &mut map, "copilot")?,
+                16 => put(&mut f16, &mut map, "commit_signing_keys")?,
+                17 => put(&mut f17, &mut map, "domains")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ApiOverview {
-            verifiable_password_authentication: required(f0, NAMES[0])?,
+            verifiable_password_authentication: required(
+                f0,
+                "verifiable_password_authentication",
+            )?,
             ssh_key_fingerprints: f1.flatten(),
             ssh_keys: f2.flatten(),
             hooks: f3.flatten(),
@@ -338,28 +344,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ApiOverviewSshKeyFingerprints {
     const NAME: &'static str = "ApiOverviewSshKeyFingerprints";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "SHA256_RSA",
-            "SHA256_DSA",
-            "SHA256_ECDSA",
-            "SHA256_ED25519",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "SHA256_RSA" => 0,
+                "SHA256_DSA" => 1,
+                "SHA256_ECDSA" => 2,
+                "SHA256_ED25519" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "SHA256_RSA")?,
+                1 => put(&mut f1, &mut map, "SHA256_DSA")?,
+                2 => put(&mut f2, &mut map, "SHA256_ECDSA")?,
+                3 => put(&mut f3, &mut map, "SHA256_ED25519")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -393,17 +396,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for ApiOverviewDomains {
     const NAME: &'static str = "ApiOverviewDomains";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "website",
-            "codespaces",
-            "copilot",
-            "packages",
-            "storage",
-            "actions",
-            "actions_inbound",
-            "artifact_attestations",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "website" => 0,
+                "codespaces" => 1,
+                "copilot" => 2,
+                "packages" => 3,
+                "storage" => 4,
+                "actions" => 5,
+                "actions_inbound" => 6,
+                "artifact_attestations" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<Vec<String>>> = None;
         let mut f1: Option<Option<Vec<String>>> = None;
         let mut f2: Option<Option<Vec<String>>> = None;
@@ -412,21 +417,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for ApiOverviewDomains {
         let mut f5: Option<Option<Vec<String>>> = None;
         let mut f6: Option<Option<ApiOverviewDomainsActionsInbound>> = None;
         let mut f7: Option<Option<ApiOverviewDomainsArtifactAttestations>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "website")?,
+                1 => put(&mut f1, &mut map, "codespaces")?,
+                2 => put(&mut f2, &mut map, "copilot")?,
+                3 => put(&mut f3, &mut map, "packages")?,
+                4 => put(&mut f4, &mut map, "storage")?,
+                5 => put(&mut f5, &mut map, "actions")?,
+                6 => put(&mut f6, &mut map, "actions_inbound")?,
+                7 => put(&mut f7, &mut map, "artifact_attestations")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -458,19 +458,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for ApiOverviewDomainsActionsInbound 
     const NAME: &'static str = "ApiOverviewDomainsActionsInbound";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["full_domains", "wildcard_domains"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "full_domains" => 0,
+                "wildcard_domains" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<Vec<String>>> = None;
         let mut f1: Option<Option<Vec<String>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "full_domains")?,
+                1 => put(&mut f1, &mut map, "wildcard_domains")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -496,19 +496,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for ApiOverviewDomainsArtifactAttesta
     const NAME: &'static str = "ApiOverviewDomainsArtifactAttestations";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["trust_domain", "services"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "trust_domain" => 0,
+                "services" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<Vec<String>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "trust_domain")?,
+                1 => put(&mut f1, &mut map, "services")?,
                 _ => skip(&mut map)?,
             }
         }

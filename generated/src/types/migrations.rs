@@ -42,27 +42,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for Migration {
     const NAME: &'static str = "Migration";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "owner",
-            "guid",
-            "state",
-            "lock_repositories",
-            "exclude_metadata",
-            "exclude_git_data",
-            "exclude_attachments",
-            "exclude_releases",
-            "exclude_owner_projects",
-            "org_metadata_only",
-            "repositories",
-            "url",
-            "created_at",
-            "updated_at",
-            "node_id",
-            "archive_url",
-            "exclude",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "owner" => 1,
+                "guid" => 2,
+                "state" => 3,
+                "lock_repositories" => 4,
+                "exclude_metadata" => 5,
+                "exclude_git_data" => 6,
+                "exclude_attachments" => 7,
+                "exclude_releases" => 8,
+                "exclude_owner_projects" => 9,
+                "org_metadata_only" => 10,
+                "repositories" => 11,
+                "url" => 12,
+                "created_at" => 13,
+                "updated_at" => 14,
+                "node_id" => 15,
+                "archive_url" => 16,
+                "exclude" => 17,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Option<SimpleUser>> = None;
         let mut f2: Option<String> = None;
@@ -81,51 +83,46 @@ impl<'de> crate::runtime::de::FromMap<'de> for Migration {
         let mut f15: Option<String> = None;
         let mut f16: Option<Option<String>> = None;
         let mut f17: Option<Option<Vec<String>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "owner")?,
+                2 => put(&mut f2, &mut map, "guid")?,
+                3 => put(&mut f3, &mut map, "state")?,
+                4 => put(&mut f4, &mut map, "lock_repositories")?,
+                5 => put(&mut f5, &mut map, "exclude_metadata")?,
+                6 => put(&mut f6, &mut map, "exclude_git_data")?,
+                7 => put(&mut f7, &mut map, "exclude_attachments")?,
+                8 => put(&mut f8, &mut map, "exclude_releases")?,
+                9 => put(&mut f9, &mut map, "exclude_owner_projects")?,
+                10 => put(&mut f10, &mut map, "org_metadata_only")?,
+                11 => put(&mut f11, &mut map, "repositories")?,
+                12 => put(&mut f12, &mut map, "url")?,
+                13 => put(&mut f13, &mut map, "created_at")?,
+                14 => put(&mut f14, &mut map, "updated_at")?,
+                15 => put(&mut f15, &mut map, "node_id")?,
+                16 => put(&mut f16, &mut map, "archive_url")?,
+                17 => put(&mut f17, &mut map, "exclude")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Migration {
-            id: required(f0, NAMES[0])?,
+            id: required(f0, "id")?,
             owner: f1.flatten(),
-            guid: required(f2, NAMES[2])?,
-            state: required(f3, NAMES[3])?,
-            lock_repositories: required(f4, NAMES[4])?,
+            guid: required(f2, "guid")?,
+            state: required(f3, "state")?,
+            lock_repositories: required(f4, "lock_repositories")?,
             exclude_metadata: f5.flatten(),
             exclude_git_data: f6.flatten(),
-            exclude_attachments: required(f7, NAMES[7])?,
-            exclude_releases: required(f8, NAMES[8])?,
-            exclude_owner_projects: required(f9, NAMES[9])?,
+            exclude_attachments: required(f7, "exclude_attachments")?,
+            exclude_releases: required(f8, "exclude_releases")?,
+            exclude_owner_projects: required(f9, "exclude_owner_projects")?,
             org_metadata_only: f10.flatten(),
-            repositories: required(f11, NAMES[11])?,
-            url: required(f12, NAMES[12])?,
-            created_at: required(f13, NAMES[13])?,
-            updated_at: required(f14, NAMES[14])?,
-            node_id: required(f15, NAMES[15])?,
+            repositories: required(f11, "repositories")?,
+            url: required(f12, "url")?,
+            created_at: required(f13, "created_at")?,
+            updated_at: required(f14, "updated_at")?,
+            node_id: required(f15, "node_id")?,
             archive_url: f16.flatten(),
             exclude: f17.flatten(),
         })
@@ -276,32 +273,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for Import {
     const NAME: &'static str = "Import";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "vcs",
-            "use_lfs",
-            "vcs_url",
-            "svc_root",
-            "tfvc_project",
-            "status",
-            "status_text",
-            "failed_step",
-            "error_message",
-            "import_percent",
-            "commit_count",
-            "push_percent",
-            "has_large_files",
-            "large_files_size",
-            "large_files_count",
-            "project_choices",
-            "message",
-            "authors_count",
-            "url",
-            "html_url",
-            "authors_url",
-            "repository_url",
-            "svn_root",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "vcs" => 0,
+                "use_lfs" => 1,
+                "vcs_url" => 2,
+                "svc_root" => 3,
+                "tfvc_project" => 4,
+                "status" => 5,
+                "status_text" => 6,
+                "failed_step" => 7,
+                "error_message" => 8,
+                "import_percent" => 9,
+                "commit_count" => 10,
+                "push_percent" => 11,
+                "has_large_files" => 12,
+                "large_files_size" => 13,
+                "large_files_count" => 14,
+                "project_choices" => 15,
+                "message" => 16,
+                "authors_count" => 17,
+                "url" => 18,
+                "html_url" => 19,
+                "authors_url" => 20,
+                "repository_url" => 21,
+                "svn_root" => 22,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<bool>> = None;
         let mut f2: Option<String> = None;
@@ -325,46 +324,41 @@ impl<'de> crate::runtime::de::FromMap<'de> for Import {
         let mut f20: Option<String> = None;
         let mut f21: Option<String> = None;
         let mut f22: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
+                0 => put(&mut f0, &mut map, "vcs")?,
+                1 => put(&mut f1, &mut map, "use_lfs")?,
+                2 => put(&mut f2, &mut map, "vcs_url")?,
+                3 => put(&mut f3, &mut map, "svc_root")?,
+                4 => put(&mut f4, &mut map, "tfvc_project")?,
+                5 => put(&mut f5, &mut map, "status")?,
+                6 => put(&mut f6, &mut map, "status_text")?,
+                7 => put(&mut f7, &mut map, "failed_step")?,
+                8 => put(&mut f8, &mut map, "error_message")?,
+                9 => put(&mut f9, &mut map, "import_percent")?,
+                10 => put(&mut f10, &mut map, "commit_count")?,
+                11 => put(&mut f11, &mut map, "push_percent")?,
+                12 => put(&mut f12, &mut map, "has_large_files")?,
+                13 => put(&mut f13, &mut map, "large_files_size")?,
+                14 => put(&mut f14, &mut map, "large_files_count")?,
+                15 => put(&mut f15, &mut map, "project_choices")?,
+                16 => put(&mut f16, &mut map, "message")?,
+                17 => put(&mut f17, &mut map, "authors_count")?,
+                18 => put(&mut f18, &mut map, "url")?,
+                19 => put(&mut f19, &mut map, "html_url")?,
+                20 => put(&mut f20, &mut map, "authors_url")?,
+                21 => put(&mut f21, &mut map, "repository_url")?,
+                22 => put(&mut f22, &mut map, "svn_root")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Import {
             vcs: f0.flatten(),
             use_lfs: f1.flatten(),
-            vcs_url: required(f2, NAMES[2])?,
+            vcs_url: required(f2, "vcs_url")?,
             svc_root: f3.flatten(),
             tfvc_project: f4.flatten(),
-            status: required(f5, NAMES[5])?,
+            status: required(f5, "status")?,
             status_text: f6.flatten(),
             failed_step: f7.flatten(),
             error_message: f8.flatten(),
@@ -377,10 +371,10 @@ impl<'de> crate::runtime::de::FromMap<'de> for Import {
             project_choices: f15.flatten(),
             message: f16.flatten(),
             authors_count: f17.flatten(),
-            url: required(f18, NAMES[18])?,
-            html_url: required(f19, NAMES[19])?,
-            authors_url: required(f20, NAMES[20])?,
-            repository_url: required(f21, NAMES[21])?,
+            url: required(f18, "url")?,
+            html_url: required(f19, "html_url")?,
+            authors_url: required(f20, "authors_url")?,
+            repository_url: required(f21, "repository_url")?,
             svn_root: f22.flatten(),
         })
     }
@@ -411,21 +405,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for ImportProjectChoicesItem {
     const NAME: &'static str = "ImportProjectChoicesItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["vcs", "tfvc_project", "human_name"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "vcs" => 0,
+                "tfvc_project" => 1,
+                "human_name" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "vcs")?,
+                1 => put(&mut f1, &mut map, "tfvc_project")?,
+                2 => put(&mut f2, &mut map, "human_name")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -573,16 +568,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for PorterAuthor {
     const NAME: &'static str = "PorterAuthor";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "remote_id",
-            "remote_name",
-            "email",
-            "name",
-            "url",
-            "import_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "remote_id" => 1,
+                "remote_name" => 2,
+                "email" => 3,
+                "name" => 4,
+                "url" => 5,
+                "import_url" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -590,31 +587,26 @@ impl<'de> crate::runtime::de::FromMap<'de> for PorterAuthor {
         let mut f4: Option<String> = None;
         let mut f5: Option<String> = None;
         let mut f6: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "remote_id")?,
+                2 => put(&mut f2, &mut map, "remote_name")?,
+                3 => put(&mut f3, &mut map, "email")?,
+                4 => put(&mut f4, &mut map, "name")?,
+                5 => put(&mut f5, &mut map, "url")?,
+                6 => put(&mut f6, &mut map, "import_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PorterAuthor {
-            id: required(f0, NAMES[0])?,
-            remote_id: required(f1, NAMES[1])?,
-            remote_name: required(f2, NAMES[2])?,
-            email: required(f3, NAMES[3])?,
-            name: required(f4, NAMES[4])?,
-            url: required(f5, NAMES[5])?,
-            import_url: required(f6, NAMES[6])?,
+            id: required(f0, "id")?,
+            remote_id: required(f1, "remote_id")?,
+            remote_name: required(f2, "remote_name")?,
+            email: required(f3, "email")?,
+            name: required(f4, "name")?,
+            url: required(f5, "url")?,
+            import_url: required(f6, "import_url")?,
         })
     }
 }
@@ -669,31 +661,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for PorterLargeFile {
     const NAME: &'static str = "PorterLargeFile";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["ref_name", "path", "oid", "size"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "ref_name" => 0,
+                "path" => 1,
+                "oid" => 2,
+                "size" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "ref_name")?,
+                1 => put(&mut f1, &mut map, "path")?,
+                2 => put(&mut f2, &mut map, "oid")?,
+                3 => put(&mut f3, &mut map, "size")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PorterLargeFile {
-            ref_name: required(f0, NAMES[0])?,
-            path: required(f1, NAMES[1])?,
-            oid: required(f2, NAMES[2])?,
-            size: required(f3, NAMES[3])?,
+            ref_name: required(f0, "ref_name")?,
+            path: required(f1, "path")?,
+            oid: required(f2, "oid")?,
+            size: required(f3, "size")?,
         })
     }
 }

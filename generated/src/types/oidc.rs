@@ -21,24 +21,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for OidcCustomPropertyInclusion {
     const NAME: &'static str = "OidcCustomPropertyInclusion";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["custom_property_name", "inclusion_source"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "custom_property_name" => 0,
+                "inclusion_source" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<TeamType>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "custom_property_name")?,
+                1 => put(&mut f1, &mut map, "inclusion_source")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OidcCustomPropertyInclusion {
-            custom_property_name: required(f0, NAMES[0])?,
+            custom_property_name: required(f0, "custom_property_name")?,
             inclusion_source: f1.flatten(),
         })
     }
@@ -85,24 +85,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for OidcCustomSub {
     const NAME: &'static str = "OidcCustomSub";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["include_claim_keys", "use_immutable_subject"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "include_claim_keys" => 0,
+                "use_immutable_subject" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Vec<String>> = None;
         let mut f1: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "include_claim_keys")?,
+                1 => put(&mut f1, &mut map, "use_immutable_subject")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OidcCustomSub {
-            include_claim_keys: required(f0, NAMES[0])?,
+            include_claim_keys: required(f0, "include_claim_keys")?,
             use_immutable_subject: f1.flatten(),
         })
     }

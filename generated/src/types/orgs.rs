@@ -121,76 +121,78 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrganizationFull {
     const NAME: &'static str = "OrganizationFull";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "login",
-            "id",
-            "node_id",
-            "url",
-            "repos_url",
-            "events_url",
-            "hooks_url",
-            "issues_url",
-            "members_url",
-            "public_members_url",
-            "avatar_url",
-            "description",
-            "name",
-            "company",
-            "blog",
-            "location",
-            "email",
-            "twitter_username",
-            "is_verified",
-            "has_organization_projects",
-            "has_repository_projects",
-            "public_repos",
-            "public_gists",
-            "followers",
-            "following",
-            "html_url",
-            "type",
-            "total_private_repos",
-            "owned_private_repos",
-            "private_gists",
-            "disk_usage",
-            "collaborators",
-            "billing_email",
-            "plan",
-            "default_repository_permission",
-            "default_repository_branch",
-            "members_can_create_repositories",
-            "two_factor_requirement_enabled",
-            "members_allowed_repository_creation_type",
-            "members_can_create_public_repositories",
-            "members_can_create_private_repositories",
-            "members_can_create_internal_repositories",
-            "members_can_create_pages",
-            "members_can_create_public_pages",
-            "members_can_create_private_pages",
-            "members_can_delete_repositories",
-            "members_can_change_repo_visibility",
-            "members_can_invite_outside_collaborators",
-            "members_can_delete_issues",
-            "display_commenter_full_name_setting_enabled",
-            "readers_can_create_discussions",
-            "members_can_create_teams",
-            "members_can_view_dependency_insights",
-            "members_can_fork_private_repositories",
-            "web_commit_signoff_required",
-            "advanced_security_enabled_for_new_repositories",
-            "dependabot_alerts_enabled_for_new_repositories",
-            "dependabot_security_updates_enabled_for_new_repositories",
-            "dependency_graph_enabled_for_new_repositories",
-            "secret_scanning_enabled_for_new_repositories",
-            "secret_scanning_push_protection_enabled_for_new_repositories",
-            "secret_scanning_push_protection_custom_link_enabled",
-            "secret_scanning_push_protection_custom_link",
-            "created_at",
-            "updated_at",
-            "archived_at",
-            "deploy_keys_enabled_for_repositories",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "login" => 0,
+                "id" => 1,
+                "node_id" => 2,
+                "url" => 3,
+                "repos_url" => 4,
+                "events_url" => 5,
+                "hooks_url" => 6,
+                "issues_url" => 7,
+                "members_url" => 8,
+                "public_members_url" => 9,
+                "avatar_url" => 10,
+                "description" => 11,
+                "name" => 12,
+                "company" => 13,
+                "blog" => 14,
+                "location" => 15,
+                "email" => 16,
+                "twitter_username" => 17,
+                "is_verified" => 18,
+                "has_organization_projects" => 19,
+                "has_repository_projects" => 20,
+                "public_repos" => 21,
+                "public_gists" => 22,
+                "followers" => 23,
+                "following" => 24,
+                "html_url" => 25,
+                "type" => 26,
+                "total_private_repos" => 27,
+                "owned_private_repos" => 28,
+                "private_gists" => 29,
+                "disk_usage" => 30,
+                "collaborators" => 31,
+                "billing_email" => 32,
+                "plan" => 33,
+                "default_repository_permission" => 34,
+                "default_repository_branch" => 35,
+                "members_can_create_repositories" => 36,
+                "two_factor_requirement_enabled" => 37,
+                "members_allowed_repository_creation_type" => 38,
+                "members_can_create_public_repositories" => 39,
+                "members_can_create_private_repositories" => 40,
+                "members_can_create_internal_repositories" => 41,
+                "members_can_create_pages" => 42,
+                "members_can_create_public_pages" => 43,
+                "members_can_create_private_pages" => 44,
+                "members_can_delete_repositories" => 45,
+                "members_can_change_repo_visibility" => 46,
+                "members_can_invite_outside_collaborators" => 47,
+                "members_can_delete_issues" => 48,
+                "display_commenter_full_name_setting_enabled" => 49,
+                "readers_can_create_discussions" => 50,
+                "members_can_create_teams" => 51,
+                "members_can_view_dependency_insights" => 52,
+                "members_can_fork_private_repositories" => 53,
+                "web_commit_signoff_required" => 54,
+                "advanced_security_enabled_for_new_repositories" => 55,
+                "dependabot_alerts_enabled_for_new_repositories" => 56,
+                "dependabot_security_updates_enabled_for_new_repositories" => 57,
+                "dependency_graph_enabled_for_new_repositories" => 58,
+                "secret_scanning_enabled_for_new_repositories" => 59,
+                "secret_scanning_push_protection_enabled_for_new_repositories" => 60,
+                "secret_scanning_push_protection_custom_link_enabled" => 61,
+                "secret_scanning_push_protection_custom_link" => 62,
+                "created_at" => 63,
+                "updated_at" => 64,
+                "archived_at" => 65,
+                "deploy_keys_enabled_for_repositories" => 66,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
@@ -258,95 +260,150 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrganizationFull {
         let mut f64: Option<crate::Timestamp> = None;
         let mut f65: Option<Option<crate::Timestamp>> = None;
         let mut f66: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
-                31 => put(&mut f31, &mut map, NAMES[31])?,
-                32 => put(&mut f32, &mut map, NAMES[32])?,
-                33 => put(&mut f33, &mut map, NAMES[33])?,
-                34 => put(&mut f34, &mut map, NAMES[34])?,
-                35 => put(&mut f35, &mut map, NAMES[35])?,
-                36 => put(&mut f36, &mut map, NAMES[36])?,
-                37 => put(&mut f37, &mut map, NAMES[37])?,
-                38 => put(&mut f38, &mut map, NAMES[38])?,
-                39 => put(&mut f39, &mut map, NAMES[39])?,
-                40 => put(&mut f40, &mut map, NAMES[40])?,
-                41 => put(&mut f41, &mut map, NAMES[41])?,
-                42 => put(&mut f42, &mut map, NAMES[42])?,
-                43 => put(&mut f43, &mut map, NAMES[43])?,
-                44 => put(&mut f44, &mut map, NAMES[44])?,
-                45 => put(&mut f45, &mut map, NAMES[45])?,
-                46 => put(&mut f46, &mut map, NAMES[46])?,
-                47 => put(&mut f47, &mut map, NAMES[47])?,
-                48 => put(&mut f48, &mut map, NAMES[48])?,
-                49 => put(&mut f49, &mut map, NAMES[49])?,
-                50 => put(&mut f50, &mut map, NAMES[50])?,
-                51 => put(&mut f51, &mut map, NAMES[51])?,
-                52 => put(&mut f52, &mut map, NAMES[52])?,
-                53 => put(&mut f53, &mut map, NAMES[53])?,
-                54 => put(&mut f54, &mut map, NAMES[54])?,
-                55 => put(&mut f55, &mut map, NAMES[55])?,
-                56 => put(&mut f56, &mut map, NAMES[56])?,
-                57 => put(&mut f57, &mut map, NAMES[57])?,
-                58 => put(&mut f58, &mut map, NAMES[58])?,
-                59 => put(&mut f59, &mut map, NAMES[59])?,
-                60 => put(&mut f60, &mut map, NAMES[60])?,
-                61 => put(&mut f61, &mut map, NAMES[61])?,
-                62 => put(&mut f62, &mut map, NAMES[62])?,
-                63 => put(&mut f63, &mut map, NAMES[63])?,
-                64 => put(&mut f64, &mut map, NAMES[64])?,
-                65 => put(&mut f65, &mut map, NAMES[65])?,
-                66 => put(&mut f66, &mut map, NAMES[66])?,
+                0 => put(&mut f0, &mut map, "login")?,
+                1 => put(&mut f1, &mut map, "id")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "repos_url")?,
+                5 => put(&mut f5, &mut map, "events_url")?,
+                6 => put(&mut f6, &mut map, "hooks_url")?,
+                7 => put(&mut f7, &mut map, "issues_url")?,
+                8 => put(&mut f8, &mut map, "members_url")?,
+                9 => put(&mut f9, &mut map, "public_members_url")?,
+                10 => put(&mut f10, &mut map, "avatar_url")?,
+                11 => put(&mut f11, &mut map, "description")?,
+                12 => put(&mut f12, &mut map, "name")?,
+                13 => put(&mut f13, &mut map, "company")?,
+                14 => put(&mut f14, &mut map, "blog")?,
+                15 => put(&mut f15, &mut map, "location")?,
+                16 => put(&mut f16, &mut map, "email")?,
+                17 => put(&mut f17, &mut map, "twitter_username")?,
+                18 => put(&mut f18, &mut map, "is_verified")?,
+                19 => put(&mut f19, &mut map, "has_organization_projects")?,
+                20 => put(&mut f20, &mut map, "has_repository_projects")?,
+                21 => put(&mut f21, &mut map, "public_repos")?,
+                22 => put(&mut f22, &mut map, "public_gists")?,
+                23 => put(&mut f23, &mut map, "followers")?,
+                24 => put(&mut f24, &mut map, "following")?,
+                25 => put(&mut f25, &mut map, "html_url")?,
+                26 => put(&mut f26, &mut map, "type")?,
+                27 => put(&mut f27, &mut map, "total_private_repos")?,
+                28 => put(&mut f28, &mut map, "owned_private_repos")?,
+                29 => put(&mut f29, &mut map, "private_gists")?,
+                30 => put(&mut f30, &mut map, "disk_usage")?,
+                31 => put(&mut f31, &mut map, "collaborators")?,
+                32 => put(&mut f32, &mut map, "billing_email")?,
+                33 => put(&mut f33, &mut map, "plan")?,
+                34 => put(&mut f34, &mut map, "default_repository_permission")?,
+                35 => put(&mut f35, &mut map, "default_repository_branch")?,
+                36 => put(&mut f36, &mut map, "members_can_create_repositories")?,
+                37 => put(&mut f37, &mut map, "two_factor_requirement_enabled")?,
+                38 => {
+                    put(&mut f38, &mut map, "members_allowed_repository_creation_type")?
+                }
+                39 => put(&mut f39, &mut map, "members_can_create_public_repositories")?,
+                40 => put(&mut f40, &mut map, "members_can_create_private_repositories")?,
+                41 => {
+                    put(&mut f41, &mut map, "members_can_create_internal_repositories")?
+                }
+                42 => put(&mut f42, &mut map, "members_can_create_pages")?,
+                43 => put(&mut f43, &mut map, "members_can_create_public_pages")?,
+                44 => put(&mut f44, &mut map, "members_can_create_private_pages")?,
+                45 => put(&mut f45, &mut map, "members_can_delete_repositories")?,
+                46 => put(&mut f46, &mut map, "members_can_change_repo_visibility")?,
+                47 => {
+                    put(&mut f47, &mut map, "members_can_invite_outside_collaborators")?
+                }
+                48 => put(&mut f48, &mut map, "members_can_delete_issues")?,
+                49 => {
+                    put(
+                        &mut f49,
+                        &mut map,
+                        "display_commenter_full_name_setting_enabled",
+                    )?
+                }
+                50 => put(&mut f50, &mut map, "readers_can_create_discussions")?,
+                51 => put(&mut f51, &mut map, "members_can_create_teams")?,
+                52 => put(&mut f52, &mut map, "members_can_view_dependency_insights")?,
+                53 => put(&mut f53, &mut map, "members_can_fork_private_repositories")?,
+                54 => put(&mut f54, &mut map, "web_commit_signoff_required")?,
+                55 => {
+                    put(
+                        &mut f55,
+                        &mut map,
+                        "advanced_security_enabled_for_new_repositories",
+                    )?
+                }
+                56 => {
+                    put(
+                        &mut f56,
+                        &mut map,
+                        "dependabot_alerts_enabled_for_new_repositories",
+                    )?
+                }
+                57 => {
+                    put(
+                        &mut f57,
+                        &mut map,
+                        "dependabot_security_updates_enabled_for_new_repositories",
+                    )?
+                }
+                58 => {
+                    put(
+                        &mut f58,
+                        &mut map,
+                        "dependency_graph_enabled_for_new_repositories",
+                    )?
+                }
+                59 => {
+                    put(
+                        &mut f59,
+                        &mut map,
+                        "secret_scanning_enabled_for_new_repositories",
+                    )?
+                }
+                60 => {
+                    put(
+                        &mut f60,
+                        &mut map,
+                        "secret_scanning_push_protection_enabled_for_new_repositories",
+                    )?
+                }
+                61 => {
+                    put(
+                        &mut f61,
+                        &mut map,
+                        "secret_scanning_push_protection_custom_link_enabled",
+                    )?
+                }
+                62 => {
+                    put(
+                        &mut f62,
+                        &mut map,
+                        "secret_scanning_push_protection_custom_link",
+                    )?
+                }
+                63 => put(&mut f63, &mut map, "created_at")?,
+                64 => put(&mut f64, &mut map, "updated_at")?,
+                65 => put(&mut f65, &mut map, "archived_at")?,
+                66 => put(&mut f66, &mut map, "deploy_keys_enabled_for_repositories")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrganizationFull {
-            login: required(f0, NAMES[0])?,
-            id: required(f1, NAMES[1])?,
-            node_id: required(f2, NAMES[2])?,
-            url: required(f3, NAMES[3])?,
-            repos_url: required(f4, NAMES[4])?,
-            events_url: required(f5, NAMES[5])?,
-            hooks_url: required(f6, NAMES[6])?,
-            issues_url: required(f7, NAMES[7])?,
-            members_url: required(f8, NAMES[8])?,
-            public_members_url: required(f9, NAMES[9])?,
-            avatar_url: required(f10, NAMES[10])?,
+            login: required(f0, "login")?,
+            id: required(f1, "id")?,
+            node_id: required(f2, "node_id")?,
+            url: required(f3, "url")?,
+            repos_url: required(f4, "repos_url")?,
+            events_url: required(f5, "events_url")?,
+            hooks_url: required(f6, "hooks_url")?,
+            issues_url: required(f7, "issues_url")?,
+            members_url: required(f8, "members_url")?,
+            public_members_url: required(f9, "public_members_url")?,
+            avatar_url: required(f10, "avatar_url")?,
             description: f11.flatten(),
             name: f12.flatten(),
             company: f13.flatten(),
@@ -355,14 +412,14 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrganizationFull {
             email: f16.flatten(),
             twitter_username: f17.flatten(),
             is_verified: f18.flatten(),
-            has_organization_projects: required(f19, NAMES[19])?,
-            has_repository_projects: required(f20, NAMES[20])?,
-            public_repos: required(f21, NAMES[21])?,
-            public_gists: required(f22, NAMES[22])?,
-            followers: required(f23, NAMES[23])?,
-            following: required(f24, NAMES[24])?,
-            html_url: required(f25, NAMES[25])?,
-            r#type: required(f26, NAMES[26])?,
+            has_organization_projects: required(f19, "has_organization_projects")?,
+            has_repository_projects: required(f20, "has_repository_projects")?,
+            public_repos: required(f21, "public_repos")?,
+            public_gists: required(f22, "public_gists")?,
+            followers: required(f23, "followers")?,
+            following: required(f24, "following")?,
+            html_url: required(f25, "html_url")?,
+            r#type: required(f26, "type")?,
             total_private_repos: f27.flatten(),
             owned_private_repos: f28.flatten(),
             private_gists: f29.flatten(),
@@ -399,8 +456,8 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrganizationFull {
             secret_scanning_push_protection_enabled_for_new_repositories: f60.flatten(),
             secret_scanning_push_protection_custom_link_enabled: f61.flatten(),
             secret_scanning_push_protection_custom_link: f62.flatten(),
-            created_at: required(f63, NAMES[63])?,
-            updated_at: required(f64, NAMES[64])?,
+            created_at: required(f63, "created_at")?,
+            updated_at: required(f64, "updated_at")?,
             archived_at: f65.flatten(),
             deploy_keys_enabled_for_repositories: f66.flatten(),
         })
@@ -985,24 +1042,24 @@ for OrgsCreateArtifactDeploymentRecordResponse {
     const NAME: &'static str = "OrgsCreateArtifactDeploymentRecordResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "deployment_records"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "deployment_records" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Option<Vec<ArtifactDeploymentRecord>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "deployment_records")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrgsCreateArtifactDeploymentRecordResponse {
-            total_count: required(f0, NAMES[0])?,
+            total_count: required(f0, "total_count")?,
             deployment_records: f1.flatten(),
         })
     }
@@ -1035,20 +1092,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for ArtifactDeploymentRecord {
     const NAME: &'static str = "ArtifactDeploymentRecord";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "digest",
-            "logical_environment",
-            "physical_environment",
-            "cluster",
-            "deployment_name",
-            "tags",
-            "runtime_risks",
-            "created_at",
-            "updated_at",
-            "attestation_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "digest" => 1,
+                "logical_environment" => 2,
+                "physical_environment" => 3,
+                "cluster" => 4,
+                "deployment_name" => 5,
+                "tags" => 6,
+                "runtime_risks" => 7,
+                "created_at" => 8,
+                "updated_at" => 9,
+                "attestation_id" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -1060,24 +1119,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for ArtifactDeploymentRecord {
         let mut f8: Option<Option<String>> = None;
         let mut f9: Option<Option<String>> = None;
         let mut f10: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "digest")?,
+                2 => put(&mut f2, &mut map, "logical_environment")?,
+                3 => put(&mut f3, &mut map, "physical_environment")?,
+                4 => put(&mut f4, &mut map, "cluster")?,
+                5 => put(&mut f5, &mut map, "deployment_name")?,
+                6 => put(&mut f6, &mut map, "tags")?,
+                7 => put(&mut f7, &mut map, "runtime_risks")?,
+                8 => put(&mut f8, &mut map, "created_at")?,
+                9 => put(&mut f9, &mut map, "updated_at")?,
+                10 => put(&mut f10, &mut map, "attestation_id")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1291,28 +1345,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrgsSetClusterDeploymentRecordsRe
     const NAME: &'static str = "OrgsSetClusterDeploymentRecordsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "deployment_records", "errors"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "deployment_records" => 1,
+                "errors" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Option<Vec<ArtifactDeploymentRecord>>> = None;
         let mut f2: Option<
             Option<Vec<OrgsSetClusterDeploymentRecordsResponseErrorsItem>>,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "deployment_records")?,
+                2 => put(&mut f2, &mut map, "errors")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrgsSetClusterDeploymentRecordsResponse {
-            total_count: required(f0, NAMES[0])?,
+            total_count: required(f0, "total_count")?,
             deployment_records: f1.flatten(),
             errors: f2.flatten(),
         })
@@ -1337,23 +1392,23 @@ for OrgsSetClusterDeploymentRecordsResponseErrorsItem {
     const NAME: &'static str = "OrgsSetClusterDeploymentRecordsResponseErrorsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["cause", "deployment"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "cause" => 0,
+                "deployment" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<
             Option<OrgsSetClusterDeploymentRecordsResponseErrorsItemCause>,
         > = None;
         let mut f1: Option<
             Option<OrgsSetClusterDeploymentRecordsResponseErrorsItemDeployment>,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "cause")?,
+                1 => put(&mut f1, &mut map, "deployment")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1402,17 +1457,19 @@ for OrgsSetClusterDeploymentRecordsResponseErrorsItemDeployment {
     const NAME: &'static str = "OrgsSetClusterDeploymentRecordsResponseErrorsItemDeployment";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "name",
-            "digest",
-            "deployment_name",
-            "version",
-            "status",
-            "github_repository",
-            "tags",
-            "runtime_risks",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "digest" => 1,
+                "deployment_name" => 2,
+                "version" => 3,
+                "status" => 4,
+                "github_repository" => 5,
+                "tags" => 6,
+                "runtime_risks" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -1421,21 +1478,16 @@ for OrgsSetClusterDeploymentRecordsResponseErrorsItemDeployment {
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<std::collections::BTreeMap<String, String>>> = None;
         let mut f7: Option<Option<Vec<String>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "digest")?,
+                2 => put(&mut f2, &mut map, "deployment_name")?,
+                3 => put(&mut f3, &mut map, "version")?,
+                4 => put(&mut f4, &mut map, "status")?,
+                5 => put(&mut f5, &mut map, "github_repository")?,
+                6 => put(&mut f6, &mut map, "tags")?,
+                7 => put(&mut f7, &mut map, "runtime_risks")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1519,24 +1571,24 @@ for OrgsCreateClusterDeploymentRecordsJobResponse {
     const NAME: &'static str = "OrgsCreateClusterDeploymentRecordsJobResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["job_id", "errors"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "job_id" => 0,
+                "errors" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Option<Vec<serde_json::Value>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "job_id")?,
+                1 => put(&mut f1, &mut map, "errors")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrgsCreateClusterDeploymentRecordsJobResponse {
-            job_id: required(f0, NAMES[0])?,
+            job_id: required(f0, "job_id")?,
             errors: f1.flatten(),
         })
     }
@@ -1566,37 +1618,34 @@ for OrgsGetClusterDeploymentRecordsJobResponse {
     const NAME: &'static str = "OrgsGetClusterDeploymentRecordsJobResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "job_id",
-            "status",
-            "started_at",
-            "total_count",
-            "errors",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "job_id" => 0,
+                "status" => 1,
+                "started_at" => 2,
+                "total_count" => 3,
+                "errors" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<OrgsGetClusterDeploymentRecordsJobResponseStatus> = None;
         let mut f2: Option<Option<crate::Timestamp>> = None;
         let mut f3: Option<Option<i64>> = None;
         let mut f4: Option<Option<Vec<serde_json::Value>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "job_id")?,
+                1 => put(&mut f1, &mut map, "status")?,
+                2 => put(&mut f2, &mut map, "started_at")?,
+                3 => put(&mut f3, &mut map, "total_count")?,
+                4 => put(&mut f4, &mut map, "errors")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrgsGetClusterDeploymentRecordsJobResponse {
-            job_id: required(f0, NAMES[0])?,
-            status: required(f1, NAMES[1])?,
+            job_id: required(f0, "job_id")?,
+            status: required(f1, "status")?,
             started_at: f2.flatten(),
             total_count: f3.flatten(),
             errors: f4.flatten(),
@@ -1746,26 +1795,26 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrgsCreateArtifactStorageRecordRe
     const NAME: &'static str = "OrgsCreateArtifactStorageRecordResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "storage_records"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "storage_records" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<
             Option<Vec<OrgsCreateArtifactStorageRecordResponseStorageRecordsItem>>,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "storage_records")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrgsCreateArtifactStorageRecordResponse {
-            total_count: required(f0, NAMES[0])?,
+            total_count: required(f0, "total_count")?,
             storage_records: f1.flatten(),
         })
     }
@@ -1795,18 +1844,20 @@ for OrgsCreateArtifactStorageRecordResponseStorageRecordsItem {
     const NAME: &'static str = "OrgsCreateArtifactStorageRecordResponseStorageRecordsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "name",
-            "digest",
-            "artifact_url",
-            "registry_url",
-            "repository",
-            "status",
-            "created_at",
-            "updated_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "digest" => 2,
+                "artifact_url" => 3,
+                "registry_url" => 4,
+                "repository" => 5,
+                "status" => 6,
+                "created_at" => 7,
+                "updated_at" => 8,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -1816,22 +1867,17 @@ for OrgsCreateArtifactStorageRecordResponseStorageRecordsItem {
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<Option<String>> = None;
         let mut f8: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "digest")?,
+                3 => put(&mut f3, &mut map, "artifact_url")?,
+                4 => put(&mut f4, &mut map, "registry_url")?,
+                5 => put(&mut f5, &mut map, "repository")?,
+                6 => put(&mut f6, &mut map, "status")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1866,19 +1912,19 @@ for OrgsListArtifactDeploymentRecordsResponse {
     const NAME: &'static str = "OrgsListArtifactDeploymentRecordsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["total_count", "deployment_records"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "deployment_records" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<Vec<ArtifactDeploymentRecord>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "deployment_records")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1907,21 +1953,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrgsListArtifactStorageRecordsRes
     const NAME: &'static str = "OrgsListArtifactStorageRecordsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["total_count", "storage_records"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "storage_records" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<
             Option<Vec<OrgsListArtifactStorageRecordsResponseStorageRecordsItem>>,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "storage_records")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1956,18 +2002,20 @@ for OrgsListArtifactStorageRecordsResponseStorageRecordsItem {
     const NAME: &'static str = "OrgsListArtifactStorageRecordsResponseStorageRecordsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "name",
-            "digest",
-            "artifact_url",
-            "registry_url",
-            "repository",
-            "status",
-            "created_at",
-            "updated_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "digest" => 2,
+                "artifact_url" => 3,
+                "registry_url" => 4,
+                "repository" => 5,
+                "status" => 6,
+                "created_at" => 7,
+                "updated_at" => 8,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -1977,22 +2025,17 @@ for OrgsListArtifactStorageRecordsResponseStorageRecordsItem {
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<Option<String>> = None;
         let mut f8: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "digest")?,
+                3 => put(&mut f3, &mut map, "artifact_url")?,
+                4 => put(&mut f4, &mut map, "registry_url")?,
+                5 => put(&mut f5, &mut map, "repository")?,
+                6 => put(&mut f6, &mut map, "status")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2026,19 +2069,19 @@ for OrgsListAttestationRepositoriesResponseItem {
     const NAME: &'static str = "OrgsListAttestationRepositoriesResponseItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["id", "name"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2063,17 +2106,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrgsListAttestationsResponse {
     const NAME: &'static str = "OrgsListAttestationsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["attestations"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "attestations" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<Vec<OrgsListAttestationsResponseAttestationsItem>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "attestations")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2105,8 +2147,15 @@ for OrgsListAttestationsResponseAttestationsItem {
     const NAME: &'static str = "OrgsListAttestationsResponseAttestationsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["bundle", "repository_id", "bundle_url", "initiator"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "bundle" => 0,
+                "repository_id" => 1,
+                "bundle_url" => 2,
+                "initiator" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<
             Option<
                 OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle,
@@ -2115,17 +2164,12 @@ for OrgsListAttestationsResponseAttestationsItem {
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "bundle")?,
+                1 => put(&mut f1, &mut map, "repository_id")?,
+                2 => put(&mut f2, &mut map, "bundle_url")?,
+                3 => put(&mut f3, &mut map, "initiator")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2163,20 +2207,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrgHook {
     const NAME: &'static str = "OrgHook";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "url",
-            "ping_url",
-            "deliveries_url",
-            "name",
-            "events",
-            "active",
-            "config",
-            "updated_at",
-            "created_at",
-            "type",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "url" => 1,
+                "ping_url" => 2,
+                "deliveries_url" => 3,
+                "name" => 4,
+                "events" => 5,
+                "active" => 6,
+                "config" => 7,
+                "updated_at" => 8,
+                "created_at" => 9,
+                "type" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -2188,39 +2234,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrgHook {
         let mut f8: Option<crate::Timestamp> = None;
         let mut f9: Option<crate::Timestamp> = None;
         let mut f10: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "url")?,
+                2 => put(&mut f2, &mut map, "ping_url")?,
+                3 => put(&mut f3, &mut map, "deliveries_url")?,
+                4 => put(&mut f4, &mut map, "name")?,
+                5 => put(&mut f5, &mut map, "events")?,
+                6 => put(&mut f6, &mut map, "active")?,
+                7 => put(&mut f7, &mut map, "config")?,
+                8 => put(&mut f8, &mut map, "updated_at")?,
+                9 => put(&mut f9, &mut map, "created_at")?,
+                10 => put(&mut f10, &mut map, "type")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrgHook {
-            id: required(f0, NAMES[0])?,
-            url: required(f1, NAMES[1])?,
-            ping_url: required(f2, NAMES[2])?,
+            id: required(f0, "id")?,
+            url: required(f1, "url")?,
+            ping_url: required(f2, "ping_url")?,
             deliveries_url: f3.flatten(),
-            name: required(f4, NAMES[4])?,
-            events: required(f5, NAMES[5])?,
-            active: required(f6, NAMES[6])?,
-            config: required(f7, NAMES[7])?,
-            updated_at: required(f8, NAMES[8])?,
-            created_at: required(f9, NAMES[9])?,
-            r#type: required(f10, NAMES[10])?,
+            name: required(f4, "name")?,
+            events: required(f5, "events")?,
+            active: required(f6, "active")?,
+            config: required(f7, "config")?,
+            updated_at: required(f8, "updated_at")?,
+            created_at: required(f9, "created_at")?,
+            r#type: required(f10, "type")?,
         })
     }
 }
@@ -2242,23 +2283,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrgHookConfig {
     const NAME: &'static str = "OrgHookConfig";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["url", "insecure_ssl", "content_type", "secret"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "insecure_ssl" => 1,
+                "content_type" => 2,
+                "secret" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "insecure_ssl")?,
+                2 => put(&mut f2, &mut map, "content_type")?,
+                3 => put(&mut f3, &mut map, "secret")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2521,34 +2564,31 @@ impl<'de> crate::runtime::de::FromMap<'de> for ApiInsightsRouteStatsItem {
     const NAME: &'static str = "ApiInsightsRouteStatsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "http_method",
-            "api_route",
-            "total_request_count",
-            "rate_limited_request_count",
-            "last_rate_limited_timestamp",
-            "last_request_timestamp",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "http_method" => 0,
+                "api_route" => 1,
+                "total_request_count" => 2,
+                "rate_limited_request_count" => 3,
+                "last_rate_limited_timestamp" => 4,
+                "last_request_timestamp" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<i64>> = None;
         let mut f3: Option<Option<i64>> = None;
         let mut f4: Option<Option<String>> = None;
         let mut f5: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "http_method")?,
+                1 => put(&mut f1, &mut map, "api_route")?,
+                2 => put(&mut f2, &mut map, "total_request_count")?,
+                3 => put(&mut f3, &mut map, "rate_limited_request_count")?,
+                4 => put(&mut f4, &mut map, "last_rate_limited_timestamp")?,
+                5 => put(&mut f5, &mut map, "last_request_timestamp")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2590,16 +2630,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for ApiInsightsSubjectStatsItem {
     const NAME: &'static str = "ApiInsightsSubjectStatsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "subject_type",
-            "subject_name",
-            "subject_id",
-            "total_request_count",
-            "rate_limited_request_count",
-            "last_rate_limited_timestamp",
-            "last_request_timestamp",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "subject_type" => 0,
+                "subject_name" => 1,
+                "subject_id" => 2,
+                "total_request_count" => 3,
+                "rate_limited_request_count" => 4,
+                "last_rate_limited_timestamp" => 5,
+                "last_request_timestamp" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<i64>> = None;
@@ -2607,20 +2649,15 @@ impl<'de> crate::runtime::de::FromMap<'de> for ApiInsightsSubjectStatsItem {
         let mut f4: Option<Option<i64>> = None;
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "subject_type")?,
+                1 => put(&mut f1, &mut map, "subject_name")?,
+                2 => put(&mut f2, &mut map, "subject_id")?,
+                3 => put(&mut f3, &mut map, "total_request_count")?,
+                4 => put(&mut f4, &mut map, "rate_limited_request_count")?,
+                5 => put(&mut f5, &mut map, "last_rate_limited_timestamp")?,
+                6 => put(&mut f6, &mut map, "last_request_timestamp")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2654,19 +2691,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for ApiInsightsSummaryStats {
     const NAME: &'static str = "ApiInsightsSummaryStats";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["total_request_count", "rate_limited_request_count"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_request_count" => 0,
+                "rate_limited_request_count" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_request_count")?,
+                1 => put(&mut f1, &mut map, "rate_limited_request_count")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2693,25 +2730,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for ApiInsightsTimeStatsItem {
     const NAME: &'static str = "ApiInsightsTimeStatsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "timestamp",
-            "total_request_count",
-            "rate_limited_request_count",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "timestamp" => 0,
+                "total_request_count" => 1,
+                "rate_limited_request_count" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "timestamp")?,
+                1 => put(&mut f1, &mut map, "total_request_count")?,
+                2 => put(&mut f2, &mut map, "rate_limited_request_count")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2745,18 +2779,20 @@ impl<'de> crate::runtime::de::FromMap<'de> for ApiInsightsUserStatsItem {
     const NAME: &'static str = "ApiInsightsUserStatsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "actor_type",
-            "actor_name",
-            "actor_id",
-            "integration_id",
-            "oauth_application_id",
-            "total_request_count",
-            "rate_limited_request_count",
-            "last_rate_limited_timestamp",
-            "last_request_timestamp",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "actor_type" => 0,
+                "actor_name" => 1,
+                "actor_id" => 2,
+                "integration_id" => 3,
+                "oauth_application_id" => 4,
+                "total_request_count" => 5,
+                "rate_limited_request_count" => 6,
+                "last_rate_limited_timestamp" => 7,
+                "last_request_timestamp" => 8,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<i64>> = None;
@@ -2766,22 +2802,17 @@ impl<'de> crate::runtime::de::FromMap<'de> for ApiInsightsUserStatsItem {
         let mut f6: Option<Option<i64>> = None;
         let mut f7: Option<Option<String>> = None;
         let mut f8: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
+                0 => put(&mut f0, &mut map, "actor_type")?,
+                1 => put(&mut f1, &mut map, "actor_name")?,
+                2 => put(&mut f2, &mut map, "actor_id")?,
+                3 => put(&mut f3, &mut map, "integration_id")?,
+                4 => put(&mut f4, &mut map, "oauth_application_id")?,
+                5 => put(&mut f5, &mut map, "total_request_count")?,
+                6 => put(&mut f6, &mut map, "rate_limited_request_count")?,
+                7 => put(&mut f7, &mut map, "last_rate_limited_timestamp")?,
+                8 => put(&mut f8, &mut map, "last_request_timestamp")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2909,18 +2940,20 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueField {
     const NAME: &'static str = "IssueField";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "name",
-            "description",
-            "data_type",
-            "visibility",
-            "options",
-            "created_at",
-            "updated_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "name" => 2,
+                "description" => 3,
+                "data_type" => 4,
+                "visibility" => 5,
+                "options" => 6,
+                "created_at" => 7,
+                "updated_at" => 8,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -2930,31 +2963,26 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueField {
         let mut f6: Option<Option<Vec<IssueFieldOptionsItem>>> = None;
         let mut f7: Option<Option<crate::Timestamp>> = None;
         let mut f8: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "description")?,
+                4 => put(&mut f4, &mut map, "data_type")?,
+                5 => put(&mut f5, &mut map, "visibility")?,
+                6 => put(&mut f6, &mut map, "options")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(IssueField {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            name: required(f2, NAMES[2])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            name: required(f2, "name")?,
             description: f3.flatten(),
-            data_type: required(f4, NAMES[4])?,
+            data_type: required(f4, "data_type")?,
             visibility: f5.flatten(),
             options: f6.flatten(),
             created_at: f7.flatten(),
@@ -2997,16 +3025,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueFieldOptionsItem {
     const NAME: &'static str = "IssueFieldOptionsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "name",
-            "description",
-            "color",
-            "priority",
-            "created_at",
-            "updated_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "description" => 2,
+                "color" => 3,
+                "priority" => 4,
+                "created_at" => 5,
+                "updated_at" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
@@ -3014,26 +3044,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueFieldOptionsItem {
         let mut f4: Option<Option<i64>> = None;
         let mut f5: Option<Option<crate::Timestamp>> = None;
         let mut f6: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "description")?,
+                3 => put(&mut f3, &mut map, "color")?,
+                4 => put(&mut f4, &mut map, "priority")?,
+                5 => put(&mut f5, &mut map, "created_at")?,
+                6 => put(&mut f6, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(IssueFieldOptionsItem {
-            id: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
+            id: required(f0, "id")?,
+            name: required(f1, "name")?,
             description: f2.flatten(),
             color: f3.flatten(),
             priority: f4.flatten(),
@@ -3489,18 +3514,20 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrgMembership {
     const NAME: &'static str = "OrgMembership";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "state",
-            "role",
-            "direct_membership",
-            "enterprise_teams_providing_indirect_membership",
-            "organization_url",
-            "organization",
-            "user",
-            "permissions",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "state" => 1,
+                "role" => 2,
+                "direct_membership" => 3,
+                "enterprise_teams_providing_indirect_membership" => 4,
+                "organization_url" => 5,
+                "organization" => 6,
+                "user" => 7,
+                "permissions" => 8,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<OrgMembershipState> = None;
         let mut f2: Option<OrgMembershipRole> = None;
@@ -3510,33 +3537,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrgMembership {
         let mut f6: Option<OrganizationSimple> = None;
         let mut f7: Option<Option<SimpleUser>> = None;
         let mut f8: Option<Option<OrgMembershipPermissions>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "state")?,
+                2 => put(&mut f2, &mut map, "role")?,
+                3 => put(&mut f3, &mut map, "direct_membership")?,
+                4 => {
+                    put(
+                        &mut f4,
+                        &mut map,
+                        "enterprise_teams_providing_indirect_membership",
+                    )?
+                }
+                5 => put(&mut f5, &mut map, "organization_url")?,
+                6 => put(&mut f6, &mut map, "organization")?,
+                7 => put(&mut f7, &mut map, "user")?,
+                8 => put(&mut f8, &mut map, "permissions")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrgMembership {
-            url: required(f0, NAMES[0])?,
-            state: required(f1, NAMES[1])?,
-            role: required(f2, NAMES[2])?,
+            url: required(f0, "url")?,
+            state: required(f1, "state")?,
+            role: required(f2, "role")?,
             direct_membership: f3.flatten(),
             enterprise_teams_providing_indirect_membership: f4.flatten(),
-            organization_url: required(f5, NAMES[5])?,
-            organization: required(f6, NAMES[6])?,
+            organization_url: required(f5, "organization_url")?,
+            organization: required(f6, "organization")?,
             user: f7.flatten(),
             permissions: f8.flatten(),
         })
@@ -3562,22 +3590,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrgMembershipPermissions {
     const NAME: &'static str = "OrgMembershipPermissions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["can_create_repository"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "can_create_repository" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "can_create_repository")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrgMembershipPermissions {
-            can_create_repository: required(f0, NAMES[0])?,
+            can_create_repository: required(f0, "can_create_repository")?,
         })
     }
 }
@@ -3634,19 +3661,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrgsListOrgRolesResponse {
     const NAME: &'static str = "OrgsListOrgRolesResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["total_count", "roles"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "roles" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<Vec<OrganizationRole>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "roles")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -3688,18 +3715,20 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrganizationRole {
     const NAME: &'static str = "OrganizationRole";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "name",
-            "description",
-            "base_role",
-            "source",
-            "permissions",
-            "organization",
-            "created_at",
-            "updated_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "description" => 2,
+                "base_role" => 3,
+                "source" => 4,
+                "permissions" => 5,
+                "organization" => 6,
+                "created_at" => 7,
+                "updated_at" => 8,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
@@ -3709,35 +3738,30 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrganizationRole {
         let mut f6: Option<Option<OrganizationSimple>> = None;
         let mut f7: Option<crate::Timestamp> = None;
         let mut f8: Option<crate::Timestamp> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "description")?,
+                3 => put(&mut f3, &mut map, "base_role")?,
+                4 => put(&mut f4, &mut map, "source")?,
+                5 => put(&mut f5, &mut map, "permissions")?,
+                6 => put(&mut f6, &mut map, "organization")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrganizationRole {
-            id: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
+            id: required(f0, "id")?,
+            name: required(f1, "name")?,
             description: f2.flatten(),
             base_role: f3.flatten(),
             source: f4.flatten(),
-            permissions: required(f5, NAMES[5])?,
+            permissions: required(f5, "permissions")?,
             organization: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
-            updated_at: required(f8, NAMES[8])?,
+            created_at: required(f7, "created_at")?,
+            updated_at: required(f8, "updated_at")?,
         })
     }
 }
@@ -3784,27 +3808,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for TeamRoleAssignment {
     const NAME: &'static str = "TeamRoleAssignment";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "assignment",
-            "id",
-            "node_id",
-            "name",
-            "slug",
-            "description",
-            "privacy",
-            "notification_setting",
-            "permission",
-            "permissions",
-            "url",
-            "html_url",
-            "members_url",
-            "repositories_url",
-            "parent",
-            "type",
-            "organization_id",
-            "enterprise_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "assignment" => 0,
+                "id" => 1,
+                "node_id" => 2,
+                "name" => 3,
+                "slug" => 4,
+                "description" => 5,
+                "privacy" => 6,
+                "notification_setting" => 7,
+                "permission" => 8,
+                "permissions" => 9,
+                "url" => 10,
+                "html_url" => 11,
+                "members_url" => 12,
+                "repositories_url" => 13,
+                "parent" => 14,
+                "type" => 15,
+                "organization_id" => 16,
+                "enterprise_id" => 17,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<TeamRoleAssignmentAssignment>> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
@@ -3823,49 +3849,44 @@ impl<'de> crate::runtime::de::FromMap<'de> for TeamRoleAssignment {
         let mut f15: Option<Option<TeamType>> = None;
         let mut f16: Option<Option<i64>> = None;
         let mut f17: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
+                0 => put(&mut f0, &mut map, "assignment")?,
+                1 => put(&mut f1, &mut map, "id")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "name")?,
+                4 => put(&mut f4, &mut map, "slug")?,
+                5 => put(&mut f5, &mut map, "description")?,
+                6 => put(&mut f6, &mut map, "privacy")?,
+                7 => put(&mut f7, &mut map, "notification_setting")?,
+                8 => put(&mut f8, &mut map, "permission")?,
+                9 => put(&mut f9, &mut map, "permissions")?,
+                10 => put(&mut f10, &mut map, "url")?,
+                11 => put(&mut f11, &mut map, "html_url")?,
+                12 => put(&mut f12, &mut map, "members_url")?,
+                13 => put(&mut f13, &mut map, "repositories_url")?,
+                14 => put(&mut f14, &mut map, "parent")?,
+                15 => put(&mut f15, &mut map, "type")?,
+                16 => put(&mut f16, &mut map, "organization_id")?,
+                17 => put(&mut f17, &mut map, "enterprise_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(TeamRoleAssignment {
             assignment: f0.flatten(),
-            id: required(f1, NAMES[1])?,
-            node_id: required(f2, NAMES[2])?,
-            name: required(f3, NAMES[3])?,
-            slug: required(f4, NAMES[4])?,
+            id: required(f1, "id")?,
+            node_id: required(f2, "node_id")?,
+            name: required(f3, "name")?,
+            slug: required(f4, "slug")?,
             description: f5.flatten(),
             privacy: f6.flatten(),
             notification_setting: f7.flatten(),
-            permission: required(f8, NAMES[8])?,
+            permission: required(f8, "permission")?,
             permissions: f9.flatten(),
-            url: required(f10, NAMES[10])?,
-            html_url: required(f11, NAMES[11])?,
-            members_url: required(f12, NAMES[12])?,
-            repositories_url: required(f13, NAMES[13])?,
+            url: required(f10, "url")?,
+            html_url: required(f11, "html_url")?,
+            members_url: required(f12, "members_url")?,
+            repositories_url: required(f13, "repositories_url")?,
             parent: f14.flatten(),
             r#type: f15.flatten(),
             organization_id: f16.flatten(),
@@ -3921,33 +3942,35 @@ impl<'de> crate::runtime::de::FromMap<'de> for UserRoleAssignment {
     const NAME: &'static str = "UserRoleAssignment";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "assignment",
-            "inherited_from",
-            "name",
-            "email",
-            "login",
-            "id",
-            "node_id",
-            "avatar_url",
-            "gravatar_id",
-            "url",
-            "html_url",
-            "followers_url",
-            "following_url",
-            "gists_url",
-            "starred_url",
-            "subscriptions_url",
-            "organizations_url",
-            "repos_url",
-            "events_url",
-            "received_events_url",
-            "type",
-            "site_admin",
-            "starred_at",
-            "user_view_type",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "assignment" => 0,
+                "inherited_from" => 1,
+                "name" => 2,
+                "email" => 3,
+                "login" => 4,
+                "id" => 5,
+                "node_id" => 6,
+                "avatar_url" => 7,
+                "gravatar_id" => 8,
+                "url" => 9,
+                "html_url" => 10,
+                "followers_url" => 11,
+                "following_url" => 12,
+                "gists_url" => 13,
+                "starred_url" => 14,
+                "subscriptions_url" => 15,
+                "organizations_url" => 16,
+                "repos_url" => 17,
+                "events_url" => 18,
+                "received_events_url" => 19,
+                "type" => 20,
+                "site_admin" => 21,
+                "starred_at" => 22,
+                "user_view_type" => 23,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<TeamRoleAssignmentAssignment>> = None;
         let mut f1: Option<Option<Vec<TeamSimple>>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -3972,37 +3995,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for UserRoleAssignment {
         let mut f21: Option<bool> = None;
         let mut f22: Option<Option<String>> = None;
         let mut f23: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
+                0 => put(&mut f0, &mut map, "assignment")?,
+                1 => put(&mut f1, &mut map, "inherited_from")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "email")?,
+                4 => put(&mut f4, &mut map, "login")?,
+                5 => put(&mut f5, &mut map, "id")?,
+                6 => put(&mut f6, &mut map, "node_id")?,
+                7 => put(&mut f7, &mut map, "avatar_url")?,
+                8 => put(&mut f8, &mut map, "gravatar_id")?,
+                9 => put(&mut f9, &mut map, "url")?,
+                10 => put(&mut f10, &mut map, "html_url")?,
+                11 => put(&mut f11, &mut map, "followers_url")?,
+                12 => put(&mut f12, &mut map, "following_url")?,
+                13 => put(&mut f13, &mut map, "gists_url")?,
+                14 => put(&mut f14, &mut map, "starred_url")?,
+                15 => put(&mut f15, &mut map, "subscriptions_url")?,
+                16 => put(&mut f16, &mut map, "organizations_url")?,
+                17 => put(&mut f17, &mut map, "repos_url")?,
+                18 => put(&mut f18, &mut map, "events_url")?,
+                19 => put(&mut f19, &mut map, "received_events_url")?,
+                20 => put(&mut f20, &mut map, "type")?,
+                21 => put(&mut f21, &mut map, "site_admin")?,
+                22 => put(&mut f22, &mut map, "starred_at")?,
+                23 => put(&mut f23, &mut map, "user_view_type")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -4011,24 +4029,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for UserRoleAssignment {
             inherited_from: f1.flatten(),
             name: f2.flatten(),
             email: f3.flatten(),
-            login: required(f4, NAMES[4])?,
-            id: required(f5, NAMES[5])?,
-            node_id: required(f6, NAMES[6])?,
-            avatar_url: required(f7, NAMES[7])?,
+            login: required(f4, "login")?,
+            id: required(f5, "id")?,
+            node_id: required(f6, "node_id")?,
+            avatar_url: required(f7, "avatar_url")?,
             gravatar_id: f8.flatten(),
-            url: required(f9, NAMES[9])?,
-            html_url: required(f10, NAMES[10])?,
-            followers_url: required(f11, NAMES[11])?,
-            following_url: required(f12, NAMES[12])?,
-            gists_url: required(f13, NAMES[13])?,
-            starred_url: required(f14, NAMES[14])?,
-            subscriptions_url: required(f15, NAMES[15])?,
-            organizations_url: required(f16, NAMES[16])?,
-            repos_url: required(f17, NAMES[17])?,
-            events_url: required(f18, NAMES[18])?,
-            received_events_url: required(f19, NAMES[19])?,
-            r#type: required(f20, NAMES[20])?,
-            site_admin: required(f21, NAMES[21])?,
+            url: required(f9, "url")?,
+            html_url: required(f10, "html_url")?,
+            followers_url: required(f11, "followers_url")?,
+            following_url: required(f12, "following_url")?,
+            gists_url: required(f13, "gists_url")?,
+            starred_url: required(f14, "starred_url")?,
+            subscriptions_url: required(f15, "subscriptions_url")?,
+            organizations_url: required(f16, "organizations_url")?,
+            repos_url: required(f17, "repos_url")?,
+            events_url: required(f18, "events_url")?,
+            received_events_url: required(f19, "received_events_url")?,
+            r#type: required(f20, "type")?,
+            site_admin: required(f21, "site_admin")?,
             starred_at: f22.flatten(),
             user_view_type: f23.flatten(),
         })
@@ -4101,21 +4119,23 @@ for OrganizationProgrammaticAccessGrantRequest {
     const NAME: &'static str = "OrganizationProgrammaticAccessGrantRequest";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "reason",
-            "owner",
-            "repository_selection",
-            "repositories_url",
-            "permissions",
-            "created_at",
-            "token_id",
-            "token_name",
-            "token_expired",
-            "token_expires_at",
-            "token_last_used_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "reason" => 1,
+                "owner" => 2,
+                "repository_selection" => 3,
+                "repositories_url" => 4,
+                "permissions" => 5,
+                "created_at" => 6,
+                "token_id" => 7,
+                "token_name" => 8,
+                "token_expired" => 9,
+                "token_expires_at" => 10,
+                "token_last_used_at" => 11,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<SimpleUser> = None;
@@ -4128,39 +4148,34 @@ for OrganizationProgrammaticAccessGrantRequest {
         let mut f9: Option<bool> = None;
         let mut f10: Option<Option<String>> = None;
         let mut f11: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "reason")?,
+                2 => put(&mut f2, &mut map, "owner")?,
+                3 => put(&mut f3, &mut map, "repository_selection")?,
+                4 => put(&mut f4, &mut map, "repositories_url")?,
+                5 => put(&mut f5, &mut map, "permissions")?,
+                6 => put(&mut f6, &mut map, "created_at")?,
+                7 => put(&mut f7, &mut map, "token_id")?,
+                8 => put(&mut f8, &mut map, "token_name")?,
+                9 => put(&mut f9, &mut map, "token_expired")?,
+                10 => put(&mut f10, &mut map, "token_expires_at")?,
+                11 => put(&mut f11, &mut map, "token_last_used_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrganizationProgrammaticAccessGrantRequest {
-            id: required(f0, NAMES[0])?,
+            id: required(f0, "id")?,
             reason: f1.flatten(),
-            owner: required(f2, NAMES[2])?,
-            repository_selection: required(f3, NAMES[3])?,
-            repositories_url: required(f4, NAMES[4])?,
-            permissions: required(f5, NAMES[5])?,
-            created_at: required(f6, NAMES[6])?,
-            token_id: required(f7, NAMES[7])?,
-            token_name: required(f8, NAMES[8])?,
-            token_expired: required(f9, NAMES[9])?,
+            owner: required(f2, "owner")?,
+            repository_selection: required(f3, "repository_selection")?,
+            repositories_url: required(f4, "repositories_url")?,
+            permissions: required(f5, "permissions")?,
+            created_at: required(f6, "created_at")?,
+            token_id: required(f7, "token_id")?,
+            token_name: required(f8, "token_name")?,
+            token_expired: required(f9, "token_expired")?,
             token_expires_at: f10.flatten(),
             token_last_used_at: f11.flatten(),
         })
@@ -4300,20 +4315,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrganizationProgrammaticAccessGra
     const NAME: &'static str = "OrganizationProgrammaticAccessGrant";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "owner",
-            "repository_selection",
-            "repositories_url",
-            "permissions",
-            "access_granted_at",
-            "token_id",
-            "token_name",
-            "token_expired",
-            "token_expires_at",
-            "token_last_used_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "owner" => 1,
+                "repository_selection" => 2,
+                "repositories_url" => 3,
+                "permissions" => 4,
+                "access_granted_at" => 5,
+                "token_id" => 6,
+                "token_name" => 7,
+                "token_expired" => 8,
+                "token_expires_at" => 9,
+                "token_last_used_at" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<SimpleUser> = None;
         let mut f2: Option<PersonalAccessTokenRequestRepositorySelection> = None;
@@ -4325,37 +4342,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrganizationProgrammaticAccessGra
         let mut f8: Option<bool> = None;
         let mut f9: Option<Option<String>> = None;
         let mut f10: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "owner")?,
+                2 => put(&mut f2, &mut map, "repository_selection")?,
+                3 => put(&mut f3, &mut map, "repositories_url")?,
+                4 => put(&mut f4, &mut map, "permissions")?,
+                5 => put(&mut f5, &mut map, "access_granted_at")?,
+                6 => put(&mut f6, &mut map, "token_id")?,
+                7 => put(&mut f7, &mut map, "token_name")?,
+                8 => put(&mut f8, &mut map, "token_expired")?,
+                9 => put(&mut f9, &mut map, "token_expires_at")?,
+                10 => put(&mut f10, &mut map, "token_last_used_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrganizationProgrammaticAccessGrant {
-            id: required(f0, NAMES[0])?,
-            owner: required(f1, NAMES[1])?,
-            repository_selection: required(f2, NAMES[2])?,
-            repositories_url: required(f3, NAMES[3])?,
-            permissions: required(f4, NAMES[4])?,
-            access_granted_at: required(f5, NAMES[5])?,
-            token_id: required(f6, NAMES[6])?,
-            token_name: required(f7, NAMES[7])?,
-            token_expired: required(f8, NAMES[8])?,
+            id: required(f0, "id")?,
+            owner: required(f1, "owner")?,
+            repository_selection: required(f2, "repository_selection")?,
+            repositories_url: required(f3, "repositories_url")?,
+            permissions: required(f4, "permissions")?,
+            access_granted_at: required(f5, "access_granted_at")?,
+            token_id: required(f6, "token_id")?,
+            token_name: required(f7, "token_name")?,
+            token_expired: required(f8, "token_expired")?,
             token_expires_at: f9.flatten(),
             token_last_used_at: f10.flatten(),
         })
@@ -4589,36 +4601,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrgRepoCustomPropertyValues {
     const NAME: &'static str = "OrgRepoCustomPropertyValues";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "repository_id",
-            "repository_name",
-            "repository_full_name",
-            "properties",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "repository_id" => 0,
+                "repository_name" => 1,
+                "repository_full_name" => 2,
+                "properties" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<Vec<CustomPropertyValue>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "repository_id")?,
+                1 => put(&mut f1, &mut map, "repository_name")?,
+                2 => put(&mut f2, &mut map, "repository_full_name")?,
+                3 => put(&mut f3, &mut map, "properties")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrgRepoCustomPropertyValues {
-            repository_id: required(f0, NAMES[0])?,
-            repository_name: required(f1, NAMES[1])?,
-            repository_full_name: required(f2, NAMES[2])?,
-            properties: required(f3, NAMES[3])?,
+            repository_id: required(f0, "repository_id")?,
+            repository_name: required(f1, "repository_name")?,
+            repository_full_name: required(f2, "repository_full_name")?,
+            properties: required(f3, "properties")?,
         })
     }
 }
@@ -4680,24 +4689,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for ImmutableReleasesOrganizationSett
     const NAME: &'static str = "ImmutableReleasesOrganizationSettings";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["enforced_repositories", "selected_repositories_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "enforced_repositories" => 0,
+                "selected_repositories_url" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<SelfHostedRunnersSettingsEnabledRepositories> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "enforced_repositories")?,
+                1 => put(&mut f1, &mut map, "selected_repositories_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ImmutableReleasesOrganizationSettings {
-            enforced_repositories: required(f0, NAMES[0])?,
+            enforced_repositories: required(f0, "enforced_repositories")?,
             selected_repositories_url: f1.flatten(),
         })
     }
@@ -4834,25 +4843,25 @@ for OrgsListOrganizationFineGrainedPermissionsResponseItem {
     const NAME: &'static str = "OrgsListOrganizationFineGrainedPermissionsResponseItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["name", "description"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "description" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "description")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrgsListOrganizationFineGrainedPermissionsResponseItem {
-            name: required(f0, NAMES[0])?,
-            description: required(f1, NAMES[1])?,
+            name: required(f0, "name")?,
+            description: required(f1, "description")?,
         })
     }
 }

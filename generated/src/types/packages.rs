@@ -18,7 +18,7 @@ pub struct Package {
     pub version_count: i64,
     pub visibility: PackageVisibility,
     pub owner: Option<SimpleUser>,
-    pub repository: Option<MinimalRepository>,
+    pub repository: Option<Box<MinimalRepository>>,
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
 }
@@ -31,20 +31,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for Package {
     const NAME: &'static str = "Package";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "name",
-            "package_type",
-            "url",
-            "html_url",
-            "version_count",
-            "visibility",
-            "owner",
-            "repository",
-            "created_at",
-            "updated_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "package_type" => 2,
+                "url" => 3,
+                "html_url" => 4,
+                "version_count" => 5,
+                "visibility" => 6,
+                "owner" => 7,
+                "repository" => 8,
+                "created_at" => 9,
+                "updated_at" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<PackagePackageType> = None;
@@ -53,42 +55,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for Package {
         let mut f5: Option<i64> = None;
         let mut f6: Option<PackageVisibility> = None;
         let mut f7: Option<Option<SimpleUser>> = None;
-        let mut f8: Option<Option<MinimalRepository>> = None;
+        let mut f8: Option<Option<Box<MinimalRepository>>> = None;
         let mut f9: Option<crate::Timestamp> = None;
         let mut f10: Option<crate::Timestamp> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "package_type")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "html_url")?,
+                5 => put(&mut f5, &mut map, "version_count")?,
+                6 => put(&mut f6, &mut map, "visibility")?,
+                7 => put(&mut f7, &mut map, "owner")?,
+                8 => put(&mut f8, &mut map, "repository")?,
+                9 => put(&mut f9, &mut map, "created_at")?,
+                10 => put(&mut f10, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Package {
-            id: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
-            package_type: required(f2, NAMES[2])?,
-            url: required(f3, NAMES[3])?,
-            html_url: required(f4, NAMES[4])?,
-            version_count: required(f5, NAMES[5])?,
-            visibility: required(f6, NAMES[6])?,
+            id: required(f0, "id")?,
+            name: required(f1, "name")?,
+            package_type: required(f2, "package_type")?,
+            url: required(f3, "url")?,
+            html_url: required(f4, "html_url")?,
+            version_count: required(f5, "version_count")?,
+            visibility: required(f6, "visibility")?,
             owner: f7.flatten(),
             repository: f8.flatten(),
-            created_at: required(f9, NAMES[9])?,
-            updated_at: required(f10, NAMES[10])?,
+            created_at: required(f9, "created_at")?,
+            updated_at: required(f10, "updated_at")?,
         })
     }
 }
@@ -131,20 +128,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for PackageVersion {
     const NAME: &'static str = "PackageVersion";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "name",
-            "url",
-            "package_html_url",
-            "html_url",
-            "license",
-            "description",
-            "created_at",
-            "updated_at",
-            "deleted_at",
-            "metadata",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "url" => 2,
+                "package_html_url" => 3,
+                "html_url" => 4,
+                "license" => 5,
+                "description" => 6,
+                "created_at" => 7,
+                "updated_at" => 8,
+                "deleted_at" => 9,
+                "metadata" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -156,37 +155,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for PackageVersion {
         let mut f8: Option<crate::Timestamp> = None;
         let mut f9: Option<Option<crate::Timestamp>> = None;
         let mut f10: Option<Option<PackageVersionMetadata>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "package_html_url")?,
+                4 => put(&mut f4, &mut map, "html_url")?,
+                5 => put(&mut f5, &mut map, "license")?,
+                6 => put(&mut f6, &mut map, "description")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "updated_at")?,
+                9 => put(&mut f9, &mut map, "deleted_at")?,
+                10 => put(&mut f10, &mut map, "metadata")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PackageVersion {
-            id: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            package_html_url: required(f3, NAMES[3])?,
+            id: required(f0, "id")?,
+            name: required(f1, "name")?,
+            url: required(f2, "url")?,
+            package_html_url: required(f3, "package_html_url")?,
             html_url: f4.flatten(),
             license: f5.flatten(),
             description: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
-            updated_at: required(f8, NAMES[8])?,
+            created_at: required(f7, "created_at")?,
+            updated_at: required(f8, "updated_at")?,
             deleted_at: f9.flatten(),
             metadata: f10.flatten(),
         })
@@ -212,26 +206,27 @@ impl<'de> crate::runtime::de::FromMap<'de> for PackageVersionMetadata {
     const NAME: &'static str = "PackageVersionMetadata";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["package_type", "container", "docker"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "package_type" => 0,
+                "container" => 1,
+                "docker" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<PackagePackageType> = None;
         let mut f1: Option<Option<PackageVersionMetadataContainer>> = None;
         let mut f2: Option<Option<PackageVersionMetadataDocker>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "package_type")?,
+                1 => put(&mut f1, &mut map, "container")?,
+                2 => put(&mut f2, &mut map, "docker")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PackageVersionMetadata {
-            package_type: required(f0, NAMES[0])?,
+            package_type: required(f0, "package_type")?,
             container: f1.flatten(),
             docker: f2.flatten(),
         })
@@ -253,22 +248,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for PackageVersionMetadataContainer {
     const NAME: &'static str = "PackageVersionMetadataContainer";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["tags"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "tags" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Vec<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "tags")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PackageVersionMetadataContainer {
-            tags: required(f0, NAMES[0])?,
+            tags: required(f0, "tags")?,
         })
     }
 }
@@ -288,17 +282,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for PackageVersionMetadataDocker {
     const NAME: &'static str = "PackageVersionMetadataDocker";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["tag"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "tag" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<Vec<String>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "tag")?,
                 _ => skip(&mut map)?,
             }
         }

@@ -19,25 +19,25 @@ for PrivateRegistriesListOrgPrivateRegistriesResponse {
     const NAME: &'static str = "PrivateRegistriesListOrgPrivateRegistriesResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "configurations"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "configurations" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<OrgPrivateRegistryConfiguration>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "configurations")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PrivateRegistriesListOrgPrivateRegistriesResponse {
-            total_count: required(f0, NAMES[0])?,
-            configurations: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            configurations: required(f1, "configurations")?,
         })
     }
 }
@@ -102,33 +102,35 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrgPrivateRegistryConfiguration {
     const NAME: &'static str = "OrgPrivateRegistryConfiguration";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "name",
-            "registry_type",
-            "auth_type",
-            "url",
-            "username",
-            "replaces_base",
-            "visibility",
-            "tenant_id",
-            "client_id",
-            "aws_region",
-            "account_id",
-            "role_name",
-            "domain",
-            "domain_owner",
-            "jfrog_oidc_provider_name",
-            "audience",
-            "identity_mapping_name",
-            "namespace",
-            "service_slug",
-            "api_host",
-            "workload_identity_provider",
-            "service_account",
-            "created_at",
-            "updated_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "registry_type" => 1,
+                "auth_type" => 2,
+                "url" => 3,
+                "username" => 4,
+                "replaces_base" => 5,
+                "visibility" => 6,
+                "tenant_id" => 7,
+                "client_id" => 8,
+                "aws_region" => 9,
+                "account_id" => 10,
+                "role_name" => 11,
+                "domain" => 12,
+                "domain_owner" => 13,
+                "jfrog_oidc_provider_name" => 14,
+                "audience" => 15,
+                "identity_mapping_name" => 16,
+                "namespace" => 17,
+                "service_slug" => 18,
+                "api_host" => 19,
+                "workload_identity_provider" => 20,
+                "service_account" => 21,
+                "created_at" => 22,
+                "updated_at" => 23,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<OrgPrivateRegistryConfigurationRegistryType> = None;
         let mut f2: Option<Option<OrgPrivateRegistryConfigurationAuthType>> = None;
@@ -153,48 +155,43 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrgPrivateRegistryConfiguration {
         let mut f21: Option<Option<String>> = None;
         let mut f22: Option<crate::Timestamp> = None;
         let mut f23: Option<crate::Timestamp> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "registry_type")?,
+                2 => put(&mut f2, &mut map, "auth_type")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "username")?,
+                5 => put(&mut f5, &mut map, "replaces_base")?,
+                6 => put(&mut f6, &mut map, "visibility")?,
+                7 => put(&mut f7, &mut map, "tenant_id")?,
+                8 => put(&mut f8, &mut map, "client_id")?,
+                9 => put(&mut f9, &mut map, "aws_region")?,
+                10 => put(&mut f10, &mut map, "account_id")?,
+                11 => put(&mut f11, &mut map, "role_name")?,
+                12 => put(&mut f12, &mut map, "domain")?,
+                13 => put(&mut f13, &mut map, "domain_owner")?,
+                14 => put(&mut f14, &mut map, "jfrog_oidc_provider_name")?,
+                15 => put(&mut f15, &mut map, "audience")?,
+                16 => put(&mut f16, &mut map, "identity_mapping_name")?,
+                17 => put(&mut f17, &mut map, "namespace")?,
+                18 => put(&mut f18, &mut map, "service_slug")?,
+                19 => put(&mut f19, &mut map, "api_host")?,
+                20 => put(&mut f20, &mut map, "workload_identity_provider")?,
+                21 => put(&mut f21, &mut map, "service_account")?,
+                22 => put(&mut f22, &mut map, "created_at")?,
+                23 => put(&mut f23, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrgPrivateRegistryConfiguration {
-            name: required(f0, NAMES[0])?,
-            registry_type: required(f1, NAMES[1])?,
+            name: required(f0, "name")?,
+            registry_type: required(f1, "registry_type")?,
             auth_type: f2.flatten(),
             url: f3.flatten(),
             username: f4.flatten(),
             replaces_base: f5.flatten(),
-            visibility: required(f6, NAMES[6])?,
+            visibility: required(f6, "visibility")?,
             tenant_id: f7.flatten(),
             client_id: f8.flatten(),
             aws_region: f9.flatten(),
@@ -210,8 +207,8 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrgPrivateRegistryConfiguration {
             api_host: f19.flatten(),
             workload_identity_provider: f20.flatten(),
             service_account: f21.flatten(),
-            created_at: required(f22, NAMES[22])?,
-            updated_at: required(f23, NAMES[23])?,
+            created_at: required(f22, "created_at")?,
+            updated_at: required(f23, "updated_at")?,
         })
     }
 }
@@ -563,34 +560,36 @@ for OrgPrivateRegistryConfigurationWithSelectedRepositories {
     const NAME: &'static str = "OrgPrivateRegistryConfigurationWithSelectedRepositories";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "name",
-            "registry_type",
-            "auth_type",
-            "url",
-            "username",
-            "replaces_base",
-            "visibility",
-            "selected_repository_ids",
-            "tenant_id",
-            "client_id",
-            "aws_region",
-            "account_id",
-            "role_name",
-            "domain",
-            "domain_owner",
-            "jfrog_oidc_provider_name",
-            "audience",
-            "identity_mapping_name",
-            "namespace",
-            "service_slug",
-            "api_host",
-            "workload_identity_provider",
-            "service_account",
-            "created_at",
-            "updated_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "registry_type" => 1,
+                "auth_type" => 2,
+                "url" => 3,
+                "username" => 4,
+                "replaces_base" => 5,
+                "visibility" => 6,
+                "selected_repository_ids" => 7,
+                "tenant_id" => 8,
+                "client_id" => 9,
+                "aws_region" => 10,
+                "account_id" => 11,
+                "role_name" => 12,
+                "domain" => 13,
+                "domain_owner" => 14,
+                "jfrog_oidc_provider_name" => 15,
+                "audience" => 16,
+                "identity_mapping_name" => 17,
+                "namespace" => 18,
+                "service_slug" => 19,
+                "api_host" => 20,
+                "workload_identity_provider" => 21,
+                "service_account" => 22,
+                "created_at" => 23,
+                "updated_at" => 24,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<OrgPrivateRegistryConfigurationRegistryType> = None;
         let mut f2: Option<Option<OrgPrivateRegistryConfigurationAuthType>> = None;
@@ -616,49 +615,44 @@ for OrgPrivateRegistryConfigurationWithSelectedRepositories {
         let mut f22: Option<Option<String>> = None;
         let mut f23: Option<crate::Timestamp> = None;
         let mut f24: Option<crate::Timestamp> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "registry_type")?,
+                2 => put(&mut f2, &mut map, "auth_type")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "username")?,
+                5 => put(&mut f5, &mut map, "replaces_base")?,
+                6 => put(&mut f6, &mut map, "visibility")?,
+                7 => put(&mut f7, &mut map, "selected_repository_ids")?,
+                8 => put(&mut f8, &mut map, "tenant_id")?,
+                9 => put(&mut f9, &mut map, "client_id")?,
+                10 => put(&mut f10, &mut map, "aws_region")?,
+                11 => put(&mut f11, &mut map, "account_id")?,
+                12 => put(&mut f12, &mut map, "role_name")?,
+                13 => put(&mut f13, &mut map, "domain")?,
+                14 => put(&mut f14, &mut map, "domain_owner")?,
+                15 => put(&mut f15, &mut map, "jfrog_oidc_provider_name")?,
+                16 => put(&mut f16, &mut map, "audience")?,
+                17 => put(&mut f17, &mut map, "identity_mapping_name")?,
+                18 => put(&mut f18, &mut map, "namespace")?,
+                19 => put(&mut f19, &mut map, "service_slug")?,
+                20 => put(&mut f20, &mut map, "api_host")?,
+                21 => put(&mut f21, &mut map, "workload_identity_provider")?,
+                22 => put(&mut f22, &mut map, "service_account")?,
+                23 => put(&mut f23, &mut map, "created_at")?,
+                24 => put(&mut f24, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrgPrivateRegistryConfigurationWithSelectedRepositories {
-            name: required(f0, NAMES[0])?,
-            registry_type: required(f1, NAMES[1])?,
+            name: required(f0, "name")?,
+            registry_type: required(f1, "registry_type")?,
             auth_type: f2.flatten(),
             url: f3.flatten(),
             username: f4.flatten(),
             replaces_base: f5.flatten(),
-            visibility: required(f6, NAMES[6])?,
+            visibility: required(f6, "visibility")?,
             selected_repository_ids: f7.flatten(),
             tenant_id: f8.flatten(),
             client_id: f9.flatten(),
@@ -675,8 +669,8 @@ for OrgPrivateRegistryConfigurationWithSelectedRepositories {
             api_host: f20.flatten(),
             workload_identity_provider: f21.flatten(),
             service_account: f22.flatten(),
-            created_at: required(f23, NAMES[23])?,
-            updated_at: required(f24, NAMES[24])?,
+            created_at: required(f23, "created_at")?,
+            updated_at: required(f24, "updated_at")?,
         })
     }
 }
@@ -698,25 +692,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for PrivateRegistriesGetOrgPublicKeyR
     const NAME: &'static str = "PrivateRegistriesGetOrgPublicKeyResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["key_id", "key"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "key_id" => 0,
+                "key" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "key_id")?,
+                1 => put(&mut f1, &mut map, "key")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PrivateRegistriesGetOrgPublicKeyResponse {
-            key_id: required(f0, NAMES[0])?,
-            key: required(f1, NAMES[1])?,
+            key_id: required(f0, "key_id")?,
+            key: required(f1, "key")?,
         })
     }
 }

@@ -68,19 +68,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2ItemSimple {
     const NAME: &'static str = "ProjectsV2ItemSimple";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "content",
-            "content_type",
-            "creator",
-            "created_at",
-            "updated_at",
-            "archived_at",
-            "project_url",
-            "item_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "content" => 2,
+                "content_type" => 3,
+                "creator" => 4,
+                "created_at" => 5,
+                "updated_at" => 6,
+                "archived_at" => 7,
+                "project_url" => 8,
+                "item_url" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<f64> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<ProjectsV2ItemSimpleContent>> = None;
@@ -91,34 +93,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2ItemSimple {
         let mut f7: Option<Option<crate::Timestamp>> = None;
         let mut f8: Option<Option<String>> = None;
         let mut f9: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "content")?,
+                3 => put(&mut f3, &mut map, "content_type")?,
+                4 => put(&mut f4, &mut map, "creator")?,
+                5 => put(&mut f5, &mut map, "created_at")?,
+                6 => put(&mut f6, &mut map, "updated_at")?,
+                7 => put(&mut f7, &mut map, "archived_at")?,
+                8 => put(&mut f8, &mut map, "project_url")?,
+                9 => put(&mut f9, &mut map, "item_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ProjectsV2ItemSimple {
-            id: required(f0, NAMES[0])?,
+            id: required(f0, "id")?,
             node_id: f1.flatten(),
             content: f2.flatten(),
-            content_type: required(f3, NAMES[3])?,
+            content_type: required(f3, "content_type")?,
             creator: f4.flatten(),
-            created_at: required(f5, NAMES[5])?,
-            updated_at: required(f6, NAMES[6])?,
+            created_at: required(f5, "created_at")?,
+            updated_at: required(f6, "updated_at")?,
             archived_at: f7.flatten(),
             project_url: f8.flatten(),
             item_url: f9.flatten(),
@@ -180,16 +177,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2DraftIssue {
     const NAME: &'static str = "ProjectsV2DraftIssue";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "title",
-            "body",
-            "user",
-            "created_at",
-            "updated_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "title" => 2,
+                "body" => 3,
+                "user" => 4,
+                "created_at" => 5,
+                "updated_at" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<f64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -197,31 +196,26 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2DraftIssue {
         let mut f4: Option<Option<SimpleUser>> = None;
         let mut f5: Option<crate::Timestamp> = None;
         let mut f6: Option<crate::Timestamp> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "title")?,
+                3 => put(&mut f3, &mut map, "body")?,
+                4 => put(&mut f4, &mut map, "user")?,
+                5 => put(&mut f5, &mut map, "created_at")?,
+                6 => put(&mut f6, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ProjectsV2DraftIssue {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            title: required(f2, NAMES[2])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            title: required(f2, "title")?,
             body: f3.flatten(),
             user: f4.flatten(),
-            created_at: required(f5, NAMES[5])?,
-            updated_at: required(f6, NAMES[6])?,
+            created_at: required(f5, "created_at")?,
+            updated_at: required(f6, "updated_at")?,
         })
     }
 }
@@ -260,19 +254,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2Field {
     const NAME: &'static str = "ProjectsV2Field";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "issue_field_id",
-            "node_id",
-            "project_url",
-            "name",
-            "data_type",
-            "options",
-            "configuration",
-            "created_at",
-            "updated_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "issue_field_id" => 1,
+                "node_id" => 2,
+                "project_url" => 3,
+                "name" => 4,
+                "data_type" => 5,
+                "options" => 6,
+                "configuration" => 7,
+                "created_at" => 8,
+                "updated_at" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -283,37 +279,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2Field {
         let mut f7: Option<Option<ProjectsV2FieldConfiguration>> = None;
         let mut f8: Option<crate::Timestamp> = None;
         let mut f9: Option<crate::Timestamp> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "issue_field_id")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "project_url")?,
+                4 => put(&mut f4, &mut map, "name")?,
+                5 => put(&mut f5, &mut map, "data_type")?,
+                6 => put(&mut f6, &mut map, "options")?,
+                7 => put(&mut f7, &mut map, "configuration")?,
+                8 => put(&mut f8, &mut map, "created_at")?,
+                9 => put(&mut f9, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ProjectsV2Field {
-            id: required(f0, NAMES[0])?,
+            id: required(f0, "id")?,
             issue_field_id: f1.flatten(),
             node_id: f2.flatten(),
-            project_url: required(f3, NAMES[3])?,
-            name: required(f4, NAMES[4])?,
-            data_type: required(f5, NAMES[5])?,
+            project_url: required(f3, "project_url")?,
+            name: required(f4, "name")?,
+            data_type: required(f5, "data_type")?,
             options: f6.flatten(),
             configuration: f7.flatten(),
-            created_at: required(f8, NAMES[8])?,
-            updated_at: required(f9, NAMES[9])?,
+            created_at: required(f8, "created_at")?,
+            updated_at: required(f9, "updated_at")?,
         })
     }
 }
@@ -349,31 +340,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2SingleSelectOptions {
     const NAME: &'static str = "ProjectsV2SingleSelectOptions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "name", "description", "color"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "description" => 2,
+                "color" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<ProjectsV2SingleSelectOptionsName> = None;
         let mut f2: Option<ProjectsV2SingleSelectOptionsName> = None;
         let mut f3: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "description")?,
+                3 => put(&mut f3, &mut map, "color")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ProjectsV2SingleSelectOptions {
-            id: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
-            description: required(f2, NAMES[2])?,
-            color: required(f3, NAMES[3])?,
+            id: required(f0, "id")?,
+            name: required(f1, "name")?,
+            description: required(f2, "description")?,
+            color: required(f3, "color")?,
         })
     }
 }
@@ -394,25 +387,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2SingleSelectOptionsName
     const NAME: &'static str = "ProjectsV2SingleSelectOptionsName";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["raw", "html"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "raw" => 0,
+                "html" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "raw")?,
+                1 => put(&mut f1, &mut map, "html")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ProjectsV2SingleSelectOptionsName {
-            raw: required(f0, NAMES[0])?,
-            html: required(f1, NAMES[1])?,
+            raw: required(f0, "raw")?,
+            html: required(f1, "html")?,
         })
     }
 }
@@ -436,21 +429,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2FieldConfiguration {
     const NAME: &'static str = "ProjectsV2FieldConfiguration";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["start_day", "duration", "iterations"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "start_day" => 0,
+                "duration" => 1,
+                "iterations" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<Vec<ProjectsV2IterationSettings>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "start_day")?,
+                1 => put(&mut f1, &mut map, "duration")?,
+                2 => put(&mut f2, &mut map, "iterations")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -486,33 +480,36 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2IterationSettings {
     const NAME: &'static str = "ProjectsV2IterationSettings";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "start_date", "duration", "title", "completed"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "start_date" => 1,
+                "duration" => 2,
+                "title" => 3,
+                "completed" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<i64> = None;
         let mut f3: Option<ProjectsV2SingleSelectOptionsName> = None;
         let mut f4: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "start_date")?,
+                2 => put(&mut f2, &mut map, "duration")?,
+                3 => put(&mut f3, &mut map, "title")?,
+                4 => put(&mut f4, &mut map, "completed")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ProjectsV2IterationSettings {
-            id: required(f0, NAMES[0])?,
-            start_date: required(f1, NAMES[1])?,
-            duration: required(f2, NAMES[2])?,
-            title: required(f3, NAMES[3])?,
+            id: required(f0, "id")?,
+            start_date: required(f1, "start_date")?,
+            duration: required(f2, "duration")?,
+            title: required(f3, "title")?,
             completed: f4.flatten(),
         })
     }
@@ -898,20 +895,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2ItemWithContent {
     const NAME: &'static str = "ProjectsV2ItemWithContent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "project_url",
-            "content_type",
-            "content",
-            "creator",
-            "created_at",
-            "updated_at",
-            "archived_at",
-            "item_url",
-            "fields",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "project_url" => 2,
+                "content_type" => 3,
+                "content" => 4,
+                "creator" => 5,
+                "created_at" => 6,
+                "updated_at" => 7,
+                "archived_at" => 8,
+                "item_url" => 9,
+                "fields" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<f64> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -923,36 +922,31 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2ItemWithContent {
         let mut f8: Option<Option<crate::Timestamp>> = None;
         let mut f9: Option<Option<String>> = None;
         let mut f10: Option<Option<Vec<serde_json::Value>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "project_url")?,
+                3 => put(&mut f3, &mut map, "content_type")?,
+                4 => put(&mut f4, &mut map, "content")?,
+                5 => put(&mut f5, &mut map, "creator")?,
+                6 => put(&mut f6, &mut map, "created_at")?,
+                7 => put(&mut f7, &mut map, "updated_at")?,
+                8 => put(&mut f8, &mut map, "archived_at")?,
+                9 => put(&mut f9, &mut map, "item_url")?,
+                10 => put(&mut f10, &mut map, "fields")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ProjectsV2ItemWithContent {
-            id: required(f0, NAMES[0])?,
+            id: required(f0, "id")?,
             node_id: f1.flatten(),
             project_url: f2.flatten(),
-            content_type: required(f3, NAMES[3])?,
+            content_type: required(f3, "content_type")?,
             content: f4.flatten(),
             creator: f5.flatten(),
-            created_at: required(f6, NAMES[6])?,
-            updated_at: required(f7, NAMES[7])?,
+            created_at: required(f6, "created_at")?,
+            updated_at: required(f7, "updated_at")?,
             archived_at: f8.flatten(),
             item_url: f9.flatten(),
             fields: f10.flatten(),
@@ -1224,24 +1218,26 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2View {
     const NAME: &'static str = "ProjectsV2View";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "number",
-            "name",
-            "layout",
-            "node_id",
-            "project_url",
-            "html_url",
-            "creator",
-            "created_at",
-            "updated_at",
-            "filter",
-            "visible_fields",
-            "sort_by",
-            "group_by",
-            "vertical_group_by",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "number" => 1,
+                "name" => 2,
+                "layout" => 3,
+                "node_id" => 4,
+                "project_url" => 5,
+                "html_url" => 6,
+                "creator" => 7,
+                "created_at" => 8,
+                "updated_at" => 9,
+                "filter" => 10,
+                "visible_fields" => 11,
+                "sort_by" => 12,
+                "group_by" => 13,
+                "vertical_group_by" => 14,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
@@ -1257,47 +1253,42 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2View {
         let mut f12: Option<Vec<Vec<IntegerOrString>>> = None;
         let mut f13: Option<Vec<i64>> = None;
         let mut f14: Option<Vec<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "number")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "layout")?,
+                4 => put(&mut f4, &mut map, "node_id")?,
+                5 => put(&mut f5, &mut map, "project_url")?,
+                6 => put(&mut f6, &mut map, "html_url")?,
+                7 => put(&mut f7, &mut map, "creator")?,
+                8 => put(&mut f8, &mut map, "created_at")?,
+                9 => put(&mut f9, &mut map, "updated_at")?,
+                10 => put(&mut f10, &mut map, "filter")?,
+                11 => put(&mut f11, &mut map, "visible_fields")?,
+                12 => put(&mut f12, &mut map, "sort_by")?,
+                13 => put(&mut f13, &mut map, "group_by")?,
+                14 => put(&mut f14, &mut map, "vertical_group_by")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ProjectsV2View {
-            id: required(f0, NAMES[0])?,
-            number: required(f1, NAMES[1])?,
-            name: required(f2, NAMES[2])?,
-            layout: required(f3, NAMES[3])?,
-            node_id: required(f4, NAMES[4])?,
-            project_url: required(f5, NAMES[5])?,
-            html_url: required(f6, NAMES[6])?,
-            creator: required(f7, NAMES[7])?,
-            created_at: required(f8, NAMES[8])?,
-            updated_at: required(f9, NAMES[9])?,
+            id: required(f0, "id")?,
+            number: required(f1, "number")?,
+            name: required(f2, "name")?,
+            layout: required(f3, "layout")?,
+            node_id: required(f4, "node_id")?,
+            project_url: required(f5, "project_url")?,
+            html_url: required(f6, "html_url")?,
+            creator: required(f7, "creator")?,
+            created_at: required(f8, "created_at")?,
+            updated_at: required(f9, "updated_at")?,
             filter: f10.flatten(),
-            visible_fields: required(f11, NAMES[11])?,
-            sort_by: required(f12, NAMES[12])?,
-            group_by: required(f13, NAMES[13])?,
-            vertical_group_by: required(f14, NAMES[14])?,
+            visible_fields: required(f11, "visible_fields")?,
+            sort_by: required(f12, "sort_by")?,
+            group_by: required(f13, "group_by")?,
+            vertical_group_by: required(f14, "vertical_group_by")?,
         })
     }
 }

@@ -338,28 +338,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestMergeResult {
     const NAME: &'static str = "PullRequestMergeResult";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["sha", "merged", "message"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "sha" => 0,
+                "merged" => 1,
+                "message" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<bool> = None;
         let mut f2: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "sha")?,
+                1 => put(&mut f1, &mut map, "merged")?,
+                2 => put(&mut f2, &mut map, "message")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestMergeResult {
-            sha: required(f0, NAMES[0])?,
-            merged: required(f1, NAMES[1])?,
-            message: required(f2, NAMES[2])?,
+            sha: required(f0, "sha")?,
+            merged: required(f1, "merged")?,
+            message: required(f2, "message")?,
         })
     }
 }
@@ -446,25 +447,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestMergeAsyncResult {
     const NAME: &'static str = "PullRequestMergeAsyncResult";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["status", "details"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "status" => 0,
+                "details" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<PullRequestMergeAsyncResultStatus> = None;
         let mut f1: Option<PullRequestMergeAsyncResultDetails> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "status")?,
+                1 => put(&mut f1, &mut map, "details")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestMergeAsyncResult {
-            status: required(f0, NAMES[0])?,
-            details: required(f1, NAMES[1])?,
+            status: required(f0, "status")?,
+            details: required(f1, "details")?,
         })
     }
 }
@@ -524,40 +525,37 @@ for PullRequestMergeAsyncResultDetailsVariant0 {
     const NAME: &'static str = "PullRequestMergeAsyncResultDetailsVariant0";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "message",
-            "uuid",
-            "merge_method",
-            "merge_action",
-            "expected_head_sha",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "message" => 0,
+                "uuid" => 1,
+                "merge_method" => 2,
+                "merge_action" => 3,
+                "expected_head_sha" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<PullRequestMergeAsyncResultDetailsVariant0MergeMethod> = None;
         let mut f3: Option<MergeAction> = None;
         let mut f4: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "message")?,
+                1 => put(&mut f1, &mut map, "uuid")?,
+                2 => put(&mut f2, &mut map, "merge_method")?,
+                3 => put(&mut f3, &mut map, "merge_action")?,
+                4 => put(&mut f4, &mut map, "expected_head_sha")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestMergeAsyncResultDetailsVariant0 {
-            message: required(f0, NAMES[0])?,
-            uuid: required(f1, NAMES[1])?,
-            merge_method: required(f2, NAMES[2])?,
-            merge_action: required(f3, NAMES[3])?,
-            expected_head_sha: required(f4, NAMES[4])?,
+            message: required(f0, "message")?,
+            uuid: required(f1, "uuid")?,
+            merge_method: required(f2, "merge_method")?,
+            merge_action: required(f3, "merge_action")?,
+            expected_head_sha: required(f4, "expected_head_sha")?,
         })
     }
 }
@@ -583,22 +581,21 @@ for PullRequestMergeAsyncResultDetailsVariant1 {
     const NAME: &'static str = "PullRequestMergeAsyncResultDetailsVariant1";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["message"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "message" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "message")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestMergeAsyncResultDetailsVariant1 {
-            message: required(f0, NAMES[0])?,
+            message: required(f0, "message")?,
         })
     }
 }
@@ -620,25 +617,25 @@ for PullRequestMergeAsyncResultDetailsVariant2 {
     const NAME: &'static str = "PullRequestMergeAsyncResultDetailsVariant2";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["message", "sha"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "message" => 0,
+                "sha" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "message")?,
+                1 => put(&mut f1, &mut map, "sha")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestMergeAsyncResultDetailsVariant2 {
-            message: required(f0, NAMES[0])?,
-            sha: required(f1, NAMES[1])?,
+            message: required(f0, "message")?,
+            sha: required(f1, "sha")?,
         })
     }
 }
@@ -659,25 +656,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReviewRequest {
     const NAME: &'static str = "PullRequestReviewRequest";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["users", "teams"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "users" => 0,
+                "teams" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Vec<SimpleUser>> = None;
         let mut f1: Option<Vec<Team>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "users")?,
+                1 => put(&mut f1, &mut map, "teams")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestReviewRequest {
-            users: required(f0, NAMES[0])?,
-            teams: required(f1, NAMES[1])?,
+            users: required(f0, "users")?,
+            teams: required(f1, "teams")?,
         })
     }
 }
@@ -788,22 +785,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReview {
     const NAME: &'static str = "PullRequestReview";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "user",
-            "body",
-            "state",
-            "html_url",
-            "pull_request_url",
-            "_links",
-            "submitted_at",
-            "commit_id",
-            "body_html",
-            "body_text",
-            "author_association",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "user" => 2,
+                "body" => 3,
+                "state" => 4,
+                "html_url" => 5,
+                "pull_request_url" => 6,
+                "_links" => 7,
+                "submitted_at" => 8,
+                "commit_id" => 9,
+                "body_html" => 10,
+                "body_text" => 11,
+                "author_association" => 12,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<SimpleUser>> = None;
@@ -817,43 +816,38 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReview {
         let mut f10: Option<Option<String>> = None;
         let mut f11: Option<Option<String>> = None;
         let mut f12: Option<AuthorAssociation> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "user")?,
+                3 => put(&mut f3, &mut map, "body")?,
+                4 => put(&mut f4, &mut map, "state")?,
+                5 => put(&mut f5, &mut map, "html_url")?,
+                6 => put(&mut f6, &mut map, "pull_request_url")?,
+                7 => put(&mut f7, &mut map, "_links")?,
+                8 => put(&mut f8, &mut map, "submitted_at")?,
+                9 => put(&mut f9, &mut map, "commit_id")?,
+                10 => put(&mut f10, &mut map, "body_html")?,
+                11 => put(&mut f11, &mut map, "body_text")?,
+                12 => put(&mut f12, &mut map, "author_association")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestReview {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
             user: f2.flatten(),
-            body: required(f3, NAMES[3])?,
-            state: required(f4, NAMES[4])?,
-            html_url: required(f5, NAMES[5])?,
-            pull_request_url: required(f6, NAMES[6])?,
-            links: required(f7, NAMES[7])?,
+            body: required(f3, "body")?,
+            state: required(f4, "state")?,
+            html_url: required(f5, "html_url")?,
+            pull_request_url: required(f6, "pull_request_url")?,
+            links: required(f7, "_links")?,
             submitted_at: f8.flatten(),
             commit_id: f9.flatten(),
             body_html: f10.flatten(),
             body_text: f11.flatten(),
-            author_association: required(f12, NAMES[12])?,
+            author_association: required(f12, "author_association")?,
         })
     }
 }
@@ -1041,38 +1035,40 @@ impl<'de> crate::runtime::de::FromMap<'de> for ReviewComment {
     const NAME: &'static str = "ReviewComment";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "pull_request_review_id",
-            "id",
-            "node_id",
-            "diff_hunk",
-            "path",
-            "position",
-            "original_position",
-            "commit_id",
-            "original_commit_id",
-            "in_reply_to_id",
-            "user",
-            "body",
-            "created_at",
-            "updated_at",
-            "html_url",
-            "pull_request_url",
-            "author_association",
-            "_links",
-            "body_text",
-            "body_html",
-            "reactions",
-            "side",
-            "start_side",
-            "line",
-            "original_line",
-            "start_line",
-            "original_start_line",
-            "subject_type",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "pull_request_review_id" => 1,
+                "id" => 2,
+                "node_id" => 3,
+                "diff_hunk" => 4,
+                "path" => 5,
+                "position" => 6,
+                "original_position" => 7,
+                "commit_id" => 8,
+                "original_commit_id" => 9,
+                "in_reply_to_id" => 10,
+                "user" => 11,
+                "body" => 12,
+                "created_at" => 13,
+                "updated_at" => 14,
+                "html_url" => 15,
+                "pull_request_url" => 16,
+                "author_association" => 17,
+                "_links" => 18,
+                "body_text" => 19,
+                "body_html" => 20,
+                "reactions" => 21,
+                "side" => 22,
+                "start_side" => 23,
+                "line" => 24,
+                "original_line" => 25,
+                "start_line" => 26,
+                "original_start_line" => 27,
+                "subject_type" => 28,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<i64> = None;
@@ -1102,65 +1098,60 @@ impl<'de> crate::runtime::de::FromMap<'de> for ReviewComment {
         let mut f26: Option<Option<i64>> = None;
         let mut f27: Option<Option<i64>> = None;
         let mut f28: Option<Option<ReviewCommentSubjectType>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "pull_request_review_id")?,
+                2 => put(&mut f2, &mut map, "id")?,
+                3 => put(&mut f3, &mut map, "node_id")?,
+                4 => put(&mut f4, &mut map, "diff_hunk")?,
+                5 => put(&mut f5, &mut map, "path")?,
+                6 => put(&mut f6, &mut map, "position")?,
+                7 => put(&mut f7, &mut map, "original_position")?,
+                8 => put(&mut f8, &mut map, "commit_id")?,
+                9 => put(&mut f9, &mut map, "original_commit_id")?,
+                10 => put(&mut f10, &mut map, "in_reply_to_id")?,
+                11 => put(&mut f11, &mut map, "user")?,
+                12 => put(&mut f12, &mut map, "body")?,
+                13 => put(&mut f13, &mut map, "created_at")?,
+                14 => put(&mut f14, &mut map, "updated_at")?,
+                15 => put(&mut f15, &mut map, "html_url")?,
+                16 => put(&mut f16, &mut map, "pull_request_url")?,
+                17 => put(&mut f17, &mut map, "author_association")?,
+                18 => put(&mut f18, &mut map, "_links")?,
+                19 => put(&mut f19, &mut map, "body_text")?,
+                20 => put(&mut f20, &mut map, "body_html")?,
+                21 => put(&mut f21, &mut map, "reactions")?,
+                22 => put(&mut f22, &mut map, "side")?,
+                23 => put(&mut f23, &mut map, "start_side")?,
+                24 => put(&mut f24, &mut map, "line")?,
+                25 => put(&mut f25, &mut map, "original_line")?,
+                26 => put(&mut f26, &mut map, "start_line")?,
+                27 => put(&mut f27, &mut map, "original_start_line")?,
+                28 => put(&mut f28, &mut map, "subject_type")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ReviewComment {
-            url: required(f0, NAMES[0])?,
+            url: required(f0, "url")?,
             pull_request_review_id: f1.flatten(),
-            id: required(f2, NAMES[2])?,
-            node_id: required(f3, NAMES[3])?,
-            diff_hunk: required(f4, NAMES[4])?,
-            path: required(f5, NAMES[5])?,
+            id: required(f2, "id")?,
+            node_id: required(f3, "node_id")?,
+            diff_hunk: required(f4, "diff_hunk")?,
+            path: required(f5, "path")?,
             position: f6.flatten(),
-            original_position: required(f7, NAMES[7])?,
-            commit_id: required(f8, NAMES[8])?,
-            original_commit_id: required(f9, NAMES[9])?,
+            original_position: required(f7, "original_position")?,
+            commit_id: required(f8, "commit_id")?,
+            original_commit_id: required(f9, "original_commit_id")?,
             in_reply_to_id: f10.flatten(),
             user: f11.flatten(),
-            body: required(f12, NAMES[12])?,
-            created_at: required(f13, NAMES[13])?,
-            updated_at: required(f14, NAMES[14])?,
-            html_url: required(f15, NAMES[15])?,
-            pull_request_url: required(f16, NAMES[16])?,
-            author_association: required(f17, NAMES[17])?,
-            links: required(f18, NAMES[18])?,
+            body: required(f12, "body")?,
+            created_at: required(f13, "created_at")?,
+            updated_at: required(f14, "updated_at")?,
+            html_url: required(f15, "html_url")?,
+            pull_request_url: required(f16, "pull_request_url")?,
+            author_association: required(f17, "author_association")?,
+            links: required(f18, "_links")?,
             body_text: f19.flatten(),
             body_html: f20.flatten(),
             reactions: f21.flatten(),
@@ -1194,28 +1185,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for ReviewCommentLinks {
     const NAME: &'static str = "ReviewCommentLinks";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["self", "html", "pull_request"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "self" => 0,
+                "html" => 1,
+                "pull_request" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Link> = None;
         let mut f1: Option<Link> = None;
         let mut f2: Option<Link> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "self")?,
+                1 => put(&mut f1, &mut map, "html")?,
+                2 => put(&mut f2, &mut map, "pull_request")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ReviewCommentLinks {
-            self_: required(f0, NAMES[0])?,
-            html: required(f1, NAMES[1])?,
-            pull_request: required(f2, NAMES[2])?,
+            self_: required(f0, "self")?,
+            html: required(f1, "html")?,
+            pull_request: required(f2, "pull_request")?,
         })
     }
 }
@@ -1331,17 +1323,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestStackMinimal {
     const NAME: &'static str = "PullRequestStackMinimal";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "number",
-            "node_id",
-            "url",
-            "base",
-            "open",
-            "created_at",
-            "pull_requests",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "number" => 1,
+                "node_id" => 2,
+                "url" => 3,
+                "base" => 4,
+                "open" => 5,
+                "created_at" => 6,
+                "pull_requests" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
@@ -1350,33 +1344,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestStackMinimal {
         let mut f5: Option<bool> = None;
         let mut f6: Option<crate::Timestamp> = None;
         let mut f7: Option<Vec<PullRequestStackMinimalPullRequestsItem>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "number")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "base")?,
+                5 => put(&mut f5, &mut map, "open")?,
+                6 => put(&mut f6, &mut map, "created_at")?,
+                7 => put(&mut f7, &mut map, "pull_requests")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestStackMinimal {
-            id: required(f0, NAMES[0])?,
-            number: required(f1, NAMES[1])?,
-            node_id: required(f2, NAMES[2])?,
-            url: required(f3, NAMES[3])?,
-            base: required(f4, NAMES[4])?,
-            open: required(f5, NAMES[5])?,
-            created_at: required(f6, NAMES[6])?,
-            pull_requests: required(f7, NAMES[7])?,
+            id: required(f0, "id")?,
+            number: required(f1, "number")?,
+            node_id: required(f2, "node_id")?,
+            url: required(f3, "url")?,
+            base: required(f4, "base")?,
+            open: required(f5, "open")?,
+            created_at: required(f6, "created_at")?,
+            pull_requests: required(f7, "pull_requests")?,
         })
     }
 }
@@ -1395,22 +1384,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestStackMinimalBase {
     const NAME: &'static str = "PullRequestStackMinimalBase";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["ref"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "ref" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "ref")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestStackMinimalBase {
-            r#ref: required(f0, NAMES[0])?,
+            r#ref: required(f0, "ref")?,
         })
     }
 }
@@ -1433,34 +1421,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestStackMinimalPullReques
     const NAME: &'static str = "PullRequestStackMinimalPullRequestsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["number", "state", "draft", "merged_at", "head"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "number" => 0,
+                "state" => 1,
+                "draft" => 2,
+                "merged_at" => 3,
+                "head" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<MilestoneState> = None;
         let mut f2: Option<bool> = None;
         let mut f3: Option<Option<crate::Timestamp>> = None;
         let mut f4: Option<PullRequestStackMinimalPullRequestsItemHead> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "number")?,
+                1 => put(&mut f1, &mut map, "state")?,
+                2 => put(&mut f2, &mut map, "draft")?,
+                3 => put(&mut f3, &mut map, "merged_at")?,
+                4 => put(&mut f4, &mut map, "head")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestStackMinimalPullRequestsItem {
-            number: required(f0, NAMES[0])?,
-            state: required(f1, NAMES[1])?,
-            draft: required(f2, NAMES[2])?,
+            number: required(f0, "number")?,
+            state: required(f1, "state")?,
+            draft: required(f2, "draft")?,
             merged_at: f3.flatten(),
-            head: required(f4, NAMES[4])?,
+            head: required(f4, "head")?,
         })
     }
 }
@@ -1481,25 +1472,25 @@ for PullRequestStackMinimalPullRequestsItemHead {
     const NAME: &'static str = "PullRequestStackMinimalPullRequestsItemHead";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["ref", "sha"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "ref" => 0,
+                "sha" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "ref")?,
+                1 => put(&mut f1, &mut map, "sha")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestStackMinimalPullRequestsItemHead {
-            r#ref: required(f0, NAMES[0])?,
-            sha: required(f1, NAMES[1])?,
+            r#ref: required(f0, "ref")?,
+            sha: required(f1, "sha")?,
         })
     }
 }
@@ -1551,17 +1542,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullsCreateResponse {
     const NAME: &'static str = "PullsCreateResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "number",
-            "node_id",
-            "url",
-            "base",
-            "open",
-            "created_at",
-            "pull_requests",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "number" => 1,
+                "node_id" => 2,
+                "url" => 3,
+                "base" => 4,
+                "open" => 5,
+                "created_at" => 6,
+                "pull_requests" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
@@ -1570,33 +1563,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullsCreateResponse {
         let mut f5: Option<bool> = None;
         let mut f6: Option<crate::Timestamp> = None;
         let mut f7: Option<Vec<PullRequestStackPullRequest>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "number")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "base")?,
+                5 => put(&mut f5, &mut map, "open")?,
+                6 => put(&mut f6, &mut map, "created_at")?,
+                7 => put(&mut f7, &mut map, "pull_requests")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullsCreateResponse {
-            id: required(f0, NAMES[0])?,
-            number: required(f1, NAMES[1])?,
-            node_id: required(f2, NAMES[2])?,
-            url: required(f3, NAMES[3])?,
-            base: required(f4, NAMES[4])?,
-            open: required(f5, NAMES[5])?,
-            created_at: required(f6, NAMES[6])?,
-            pull_requests: required(f7, NAMES[7])?,
+            id: required(f0, "id")?,
+            number: required(f1, "number")?,
+            node_id: required(f2, "node_id")?,
+            url: required(f3, "url")?,
+            base: required(f4, "base")?,
+            open: required(f5, "open")?,
+            created_at: required(f6, "created_at")?,
+            pull_requests: required(f7, "pull_requests")?,
         })
     }
 }
@@ -1627,21 +1615,23 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestStackPullRequest {
     const NAME: &'static str = "PullRequestStackPullRequest";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "number",
-            "url",
-            "head",
-            "base",
-            "node_id",
-            "title",
-            "state",
-            "merged_at",
-            "draft",
-            "html_url",
-            "user",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "number" => 1,
+                "url" => 2,
+                "head" => 3,
+                "base" => 4,
+                "node_id" => 5,
+                "title" => 6,
+                "state" => 7,
+                "merged_at" => 8,
+                "draft" => 9,
+                "html_url" => 10,
+                "user" => 11,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
@@ -1654,40 +1644,35 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestStackPullRequest {
         let mut f9: Option<bool> = None;
         let mut f10: Option<String> = None;
         let mut f11: Option<Option<SimpleUser>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "number")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "head")?,
+                4 => put(&mut f4, &mut map, "base")?,
+                5 => put(&mut f5, &mut map, "node_id")?,
+                6 => put(&mut f6, &mut map, "title")?,
+                7 => put(&mut f7, &mut map, "state")?,
+                8 => put(&mut f8, &mut map, "merged_at")?,
+                9 => put(&mut f9, &mut map, "draft")?,
+                10 => put(&mut f10, &mut map, "html_url")?,
+                11 => put(&mut f11, &mut map, "user")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestStackPullRequest {
-            id: required(f0, NAMES[0])?,
-            number: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            head: required(f3, NAMES[3])?,
-            base: required(f4, NAMES[4])?,
-            node_id: required(f5, NAMES[5])?,
-            title: required(f6, NAMES[6])?,
-            state: required(f7, NAMES[7])?,
+            id: required(f0, "id")?,
+            number: required(f1, "number")?,
+            url: required(f2, "url")?,
+            head: required(f3, "head")?,
+            base: required(f4, "base")?,
+            node_id: required(f5, "node_id")?,
+            title: required(f6, "title")?,
+            state: required(f7, "state")?,
             merged_at: f8.flatten(),
-            draft: required(f9, NAMES[9])?,
-            html_url: required(f10, NAMES[10])?,
+            draft: required(f9, "draft")?,
+            html_url: required(f10, "html_url")?,
             user: f11.flatten(),
         })
     }
@@ -1710,27 +1695,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullsCreateError422 {
     const NAME: &'static str = "PullsCreateError422";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["message", "documentation_url", "errors"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "message" => 0,
+                "documentation_url" => 1,
+                "errors" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<Vec<PullsCreateError422ErrorsItem>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "message")?,
+                1 => put(&mut f1, &mut map, "documentation_url")?,
+                2 => put(&mut f2, &mut map, "errors")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullsCreateError422 {
-            message: required(f0, NAMES[0])?,
-            documentation_url: required(f1, NAMES[1])?,
+            message: required(f0, "message")?,
+            documentation_url: required(f1, "documentation_url")?,
             errors: f2.flatten(),
         })
     }
@@ -1755,34 +1741,31 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullsCreateError422ErrorsItem {
     const NAME: &'static str = "PullsCreateError422ErrorsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "resource",
-            "field",
-            "message",
-            "code",
-            "index",
-            "value",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "resource" => 0,
+                "field" => 1,
+                "message" => 2,
+                "code" => 3,
+                "index" => 4,
+                "value" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<String> = None;
         let mut f4: Option<Option<i64>> = None;
         let mut f5: Option<Option<PullsCreateError422ErrorsItemValue>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "resource")?,
+                1 => put(&mut f1, &mut map, "field")?,
+                2 => put(&mut f2, &mut map, "message")?,
+                3 => put(&mut f3, &mut map, "code")?,
+                4 => put(&mut f4, &mut map, "index")?,
+                5 => put(&mut f5, &mut map, "value")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1790,7 +1773,7 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullsCreateError422ErrorsItem {
             resource: f0.flatten(),
             field: f1.flatten(),
             message: f2.flatten(),
-            code: required(f3, NAMES[3])?,
+            code: required(f3, "code")?,
             index: f4.flatten(),
             value: f5.flatten(),
         })

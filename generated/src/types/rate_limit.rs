@@ -20,25 +20,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for RateLimitOverview {
     const NAME: &'static str = "RateLimitOverview";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["resources", "rate"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "resources" => 0,
+                "rate" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RateLimitOverviewResources> = None;
         let mut f1: Option<RateLimit> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "resources")?,
+                1 => put(&mut f1, &mut map, "rate")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RateLimitOverview {
-            resources: required(f0, NAMES[0])?,
-            rate: required(f1, NAMES[1])?,
+            resources: required(f0, "resources")?,
+            rate: required(f1, "rate")?,
         })
     }
 }
@@ -80,21 +80,23 @@ impl<'de> crate::runtime::de::FromMap<'de> for RateLimitOverviewResources {
     const NAME: &'static str = "RateLimitOverviewResources";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "core",
-            "graphql",
-            "search",
-            "code_search",
-            "source_import",
-            "integration_manifest",
-            "actions_runner_registration",
-            "scim",
-            "dependency_snapshots",
-            "dependency_sbom",
-            "code_scanning_autofix",
-            "copilot_usage_records",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "core" => 0,
+                "graphql" => 1,
+                "search" => 2,
+                "code_search" => 3,
+                "source_import" => 4,
+                "integration_manifest" => 5,
+                "actions_runner_registration" => 6,
+                "scim" => 7,
+                "dependency_snapshots" => 8,
+                "dependency_sbom" => 9,
+                "code_scanning_autofix" => 10,
+                "copilot_usage_records" => 11,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RateLimit> = None;
         let mut f1: Option<Option<RateLimit>> = None;
         let mut f2: Option<RateLimit> = None;
@@ -107,32 +109,27 @@ impl<'de> crate::runtime::de::FromMap<'de> for RateLimitOverviewResources {
         let mut f9: Option<Option<RateLimit>> = None;
         let mut f10: Option<Option<RateLimit>> = None;
         let mut f11: Option<Option<RateLimit>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
+                0 => put(&mut f0, &mut map, "core")?,
+                1 => put(&mut f1, &mut map, "graphql")?,
+                2 => put(&mut f2, &mut map, "search")?,
+                3 => put(&mut f3, &mut map, "code_search")?,
+                4 => put(&mut f4, &mut map, "source_import")?,
+                5 => put(&mut f5, &mut map, "integration_manifest")?,
+                6 => put(&mut f6, &mut map, "actions_runner_registration")?,
+                7 => put(&mut f7, &mut map, "scim")?,
+                8 => put(&mut f8, &mut map, "dependency_snapshots")?,
+                9 => put(&mut f9, &mut map, "dependency_sbom")?,
+                10 => put(&mut f10, &mut map, "code_scanning_autofix")?,
+                11 => put(&mut f11, &mut map, "copilot_usage_records")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RateLimitOverviewResources {
-            core: required(f0, NAMES[0])?,
+            core: required(f0, "core")?,
             graphql: f1.flatten(),
-            search: required(f2, NAMES[2])?,
+            search: required(f2, "search")?,
             code_search: f3.flatten(),
             source_import: f4.flatten(),
             integration_manifest: f5.flatten(),
@@ -164,31 +161,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for RateLimit {
     const NAME: &'static str = "RateLimit";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["limit", "remaining", "reset", "used"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "limit" => 0,
+                "remaining" => 1,
+                "reset" => 2,
+                "used" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<i64> = None;
         let mut f3: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "limit")?,
+                1 => put(&mut f1, &mut map, "remaining")?,
+                2 => put(&mut f2, &mut map, "reset")?,
+                3 => put(&mut f3, &mut map, "used")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RateLimit {
-            limit: required(f0, NAMES[0])?,
-            remaining: required(f1, NAMES[1])?,
-            reset: required(f2, NAMES[2])?,
-            used: required(f3, NAMES[3])?,
+            limit: required(f0, "limit")?,
+            remaining: required(f1, "remaining")?,
+            reset: required(f2, "reset")?,
+            used: required(f3, "used")?,
         })
     }
 }

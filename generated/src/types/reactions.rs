@@ -28,34 +28,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for Reaction {
     const NAME: &'static str = "Reaction";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "node_id", "user", "content", "created_at"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "user" => 2,
+                "content" => 3,
+                "created_at" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<SimpleUser>> = None;
         let mut f3: Option<ReactionContent> = None;
         let mut f4: Option<crate::Timestamp> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "user")?,
+                3 => put(&mut f3, &mut map, "content")?,
+                4 => put(&mut f4, &mut map, "created_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Reaction {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
             user: f2.flatten(),
-            content: required(f3, NAMES[3])?,
-            created_at: required(f4, NAMES[4])?,
+            content: required(f3, "content")?,
+            created_at: required(f4, "created_at")?,
         })
     }
 }

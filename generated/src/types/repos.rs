@@ -540,20 +540,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for RuleSuitesItem {
     const NAME: &'static str = "RuleSuitesItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "actor_id",
-            "actor_name",
-            "before_sha",
-            "after_sha",
-            "ref",
-            "repository_id",
-            "repository_name",
-            "pushed_at",
-            "result",
-            "evaluation_result",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "actor_id" => 1,
+                "actor_name" => 2,
+                "before_sha" => 3,
+                "after_sha" => 4,
+                "ref" => 5,
+                "repository_id" => 6,
+                "repository_name" => 7,
+                "pushed_at" => 8,
+                "result" => 9,
+                "evaluation_result" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -565,24 +567,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for RuleSuitesItem {
         let mut f8: Option<Option<crate::Timestamp>> = None;
         let mut f9: Option<Option<RuleSuiteResult2>> = None;
         let mut f10: Option<Option<RuleSuiteResult2>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "actor_id")?,
+                2 => put(&mut f2, &mut map, "actor_name")?,
+                3 => put(&mut f3, &mut map, "before_sha")?,
+                4 => put(&mut f4, &mut map, "after_sha")?,
+                5 => put(&mut f5, &mut map, "ref")?,
+                6 => put(&mut f6, &mut map, "repository_id")?,
+                7 => put(&mut f7, &mut map, "repository_name")?,
+                8 => put(&mut f8, &mut map, "pushed_at")?,
+                9 => put(&mut f9, &mut map, "result")?,
+                10 => put(&mut f10, &mut map, "evaluation_result")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -645,21 +642,23 @@ impl<'de> crate::runtime::de::FromMap<'de> for RuleSuite {
     const NAME: &'static str = "RuleSuite";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "actor_id",
-            "actor_name",
-            "before_sha",
-            "after_sha",
-            "ref",
-            "repository_id",
-            "repository_name",
-            "pushed_at",
-            "result",
-            "evaluation_result",
-            "rule_evaluations",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "actor_id" => 1,
+                "actor_name" => 2,
+                "before_sha" => 3,
+                "after_sha" => 4,
+                "ref" => 5,
+                "repository_id" => 6,
+                "repository_name" => 7,
+                "pushed_at" => 8,
+                "result" => 9,
+                "evaluation_result" => 10,
+                "rule_evaluations" => 11,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -672,25 +671,20 @@ impl<'de> crate::runtime::de::FromMap<'de> for RuleSuite {
         let mut f9: Option<Option<RuleSuiteResult2>> = None;
         let mut f10: Option<Option<RuleSuiteResult2>> = None;
         let mut f11: Option<Option<Vec<RuleSuiteRuleEvaluationsItem>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "actor_id")?,
+                2 => put(&mut f2, &mut map, "actor_name")?,
+                3 => put(&mut f3, &mut map, "before_sha")?,
+                4 => put(&mut f4, &mut map, "after_sha")?,
+                5 => put(&mut f5, &mut map, "ref")?,
+                6 => put(&mut f6, &mut map, "repository_id")?,
+                7 => put(&mut f7, &mut map, "repository_name")?,
+                8 => put(&mut f8, &mut map, "pushed_at")?,
+                9 => put(&mut f9, &mut map, "result")?,
+                10 => put(&mut f10, &mut map, "evaluation_result")?,
+                11 => put(&mut f11, &mut map, "rule_evaluations")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -733,31 +727,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for RuleSuiteRuleEvaluationsItem {
     const NAME: &'static str = "RuleSuiteRuleEvaluationsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "rule_source",
-            "enforcement",
-            "result",
-            "rule_type",
-            "details",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "rule_source" => 0,
+                "enforcement" => 1,
+                "result" => 2,
+                "rule_type" => 3,
+                "details" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<RuleSuiteRuleEvaluationsItemRuleSource>> = None;
         let mut f1: Option<Option<RuleSuiteRuleEvaluationsItemEnforcement>> = None;
         let mut f2: Option<Option<RuleSuiteRuleEvaluationsItemResult>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "rule_source")?,
+                1 => put(&mut f1, &mut map, "enforcement")?,
+                2 => put(&mut f2, &mut map, "result")?,
+                3 => put(&mut f3, &mut map, "rule_type")?,
+                4 => put(&mut f4, &mut map, "details")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -790,21 +781,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for RuleSuiteRuleEvaluationsItemRuleS
     const NAME: &'static str = "RuleSuiteRuleEvaluationsItemRuleSource";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["type", "id", "name"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "id" => 1,
+                "name" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "id")?,
+                2 => put(&mut f2, &mut map, "name")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1428,17 +1420,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for Activity {
     const NAME: &'static str = "Activity";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "before",
-            "after",
-            "ref",
-            "timestamp",
-            "activity_type",
-            "actor",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "before" => 2,
+                "after" => 3,
+                "ref" => 4,
+                "timestamp" => 5,
+                "activity_type" => 6,
+                "actor" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -1447,30 +1441,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for Activity {
         let mut f5: Option<Option<crate::Timestamp>> = None;
         let mut f6: Option<Option<ActivityActivityType>> = None;
         let mut f7: Option<Option<SimpleUser>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "before")?,
+                3 => put(&mut f3, &mut map, "after")?,
+                4 => put(&mut f4, &mut map, "ref")?,
+                5 => put(&mut f5, &mut map, "timestamp")?,
+                6 => put(&mut f6, &mut map, "activity_type")?,
+                7 => put(&mut f7, &mut map, "actor")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Activity {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            before: required(f2, NAMES[2])?,
-            after: required(f3, NAMES[3])?,
-            r#ref: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            before: required(f2, "before")?,
+            after: required(f3, "after")?,
+            r#ref: required(f4, "ref")?,
             timestamp: f5.flatten(),
             activity_type: f6.flatten(),
             actor: f7.flatten(),
@@ -1532,39 +1521,36 @@ impl<'de> crate::runtime::de::FromMap<'de> for Autolink {
     const NAME: &'static str = "Autolink";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "key_prefix",
-            "url_template",
-            "is_alphanumeric",
-            "updated_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "key_prefix" => 1,
+                "url_template" => 2,
+                "is_alphanumeric" => 3,
+                "updated_at" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<bool> = None;
         let mut f4: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "key_prefix")?,
+                2 => put(&mut f2, &mut map, "url_template")?,
+                3 => put(&mut f3, &mut map, "is_alphanumeric")?,
+                4 => put(&mut f4, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Autolink {
-            id: required(f0, NAMES[0])?,
-            key_prefix: required(f1, NAMES[1])?,
-            url_template: required(f2, NAMES[2])?,
-            is_alphanumeric: required(f3, NAMES[3])?,
+            id: required(f0, "id")?,
+            key_prefix: required(f1, "key_prefix")?,
+            url_template: required(f2, "url_template")?,
+            is_alphanumeric: required(f3, "is_alphanumeric")?,
             updated_at: f4.flatten(),
         })
     }
@@ -1627,25 +1613,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for CheckAutomatedSecurityFixes {
     const NAME: &'static str = "CheckAutomatedSecurityFixes";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["enabled", "paused"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "enabled" => 0,
+                "paused" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<bool> = None;
         let mut f1: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "enabled")?,
+                1 => put(&mut f1, &mut map, "paused")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CheckAutomatedSecurityFixes {
-            enabled: required(f0, NAMES[0])?,
-            paused: required(f1, NAMES[1])?,
+            enabled: required(f0, "enabled")?,
+            paused: required(f1, "paused")?,
         })
     }
 }
@@ -1658,7 +1644,7 @@ pub struct ShortBranch {
     pub commit: ShortBranchCommit,
     pub protected: bool,
     /// Branch Protection
-    pub protection: Option<BranchProtection>,
+    pub protection: Option<Box<BranchProtection>>,
     pub protection_url: Option<String>,
 }
 impl<'de> serde::Deserialize<'de> for ShortBranch {
@@ -1670,38 +1656,35 @@ impl<'de> crate::runtime::de::FromMap<'de> for ShortBranch {
     const NAME: &'static str = "ShortBranch";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "name",
-            "commit",
-            "protected",
-            "protection",
-            "protection_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "commit" => 1,
+                "protected" => 2,
+                "protection" => 3,
+                "protection_url" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<ShortBranchCommit> = None;
         let mut f2: Option<bool> = None;
-        let mut f3: Option<Option<BranchProtection>> = None;
+        let mut f3: Option<Option<Box<BranchProtection>>> = None;
         let mut f4: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "commit")?,
+                2 => put(&mut f2, &mut map, "protected")?,
+                3 => put(&mut f3, &mut map, "protection")?,
+                4 => put(&mut f4, &mut map, "protection_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ShortBranch {
-            name: required(f0, NAMES[0])?,
-            commit: required(f1, NAMES[1])?,
-            protected: required(f2, NAMES[2])?,
+            name: required(f0, "name")?,
+            commit: required(f1, "commit")?,
+            protected: required(f2, "protected")?,
             protection: f3.flatten(),
             protection_url: f4.flatten(),
         })
@@ -1744,25 +1727,27 @@ impl<'de> crate::runtime::de::FromMap<'de> for BranchProtection {
     const NAME: &'static str = "BranchProtection";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "enabled",
-            "required_status_checks",
-            "enforce_admins",
-            "required_pull_request_reviews",
-            "restrictions",
-            "required_linear_history",
-            "allow_force_pushes",
-            "allow_deletions",
-            "block_creations",
-            "required_conversation_resolution",
-            "name",
-            "protection_url",
-            "required_signatures",
-            "lock_branch",
-            "allow_fork_syncing",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "enabled" => 1,
+                "required_status_checks" => 2,
+                "enforce_admins" => 3,
+                "required_pull_request_reviews" => 4,
+                "restrictions" => 5,
+                "required_linear_history" => 6,
+                "allow_force_pushes" => 7,
+                "allow_deletions" => 8,
+                "block_creations" => 9,
+                "required_conversation_resolution" => 10,
+                "name" => 11,
+                "protection_url" => 12,
+                "required_signatures" => 13,
+                "lock_branch" => 14,
+                "allow_fork_syncing" => 15,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<bool>> = None;
         let mut f2: Option<Option<ProtectedBranchRequiredStatusCheck>> = None;
@@ -1779,29 +1764,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for BranchProtection {
         let mut f13: Option<Option<BranchProtectionRequiredSignatures>> = None;
         let mut f14: Option<Option<BranchProtectionRequiredLinearHistory>> = None;
         let mut f15: Option<Option<BranchProtectionRequiredLinearHistory>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "enabled")?,
+                2 => put(&mut f2, &mut map, "required_status_checks")?,
+                3 => put(&mut f3, &mut map, "enforce_admins")?,
+                4 => put(&mut f4, &mut map, "required_pull_request_reviews")?,
+                5 => put(&mut f5, &mut map, "restrictions")?,
+                6 => put(&mut f6, &mut map, "required_linear_history")?,
+                7 => put(&mut f7, &mut map, "allow_force_pushes")?,
+                8 => put(&mut f8, &mut map, "allow_deletions")?,
+                9 => put(&mut f9, &mut map, "block_creations")?,
+                10 => put(&mut f10, &mut map, "required_conversation_resolution")?,
+                11 => put(&mut f11, &mut map, "name")?,
+                12 => put(&mut f12, &mut map, "protection_url")?,
+                13 => put(&mut f13, &mut map, "required_signatures")?,
+                14 => put(&mut f14, &mut map, "lock_branch")?,
+                15 => put(&mut f15, &mut map, "allow_fork_syncing")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1846,41 +1826,38 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProtectedBranchRequiredStatusChec
     const NAME: &'static str = "ProtectedBranchRequiredStatusCheck";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "enforcement_level",
-            "contexts",
-            "checks",
-            "contexts_url",
-            "strict",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "enforcement_level" => 1,
+                "contexts" => 2,
+                "checks" => 3,
+                "contexts_url" => 4,
+                "strict" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Vec<String>> = None;
         let mut f3: Option<Option<Vec<ProtectedBranchRequiredStatusCheckChecksItem>>> = None;
         let mut f4: Option<Option<String>> = None;
         let mut f5: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "enforcement_level")?,
+                2 => put(&mut f2, &mut map, "contexts")?,
+                3 => put(&mut f3, &mut map, "checks")?,
+                4 => put(&mut f4, &mut map, "contexts_url")?,
+                5 => put(&mut f5, &mut map, "strict")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ProtectedBranchRequiredStatusCheck {
             url: f0.flatten(),
             enforcement_level: f1.flatten(),
-            contexts: required(f2, NAMES[2])?,
+            contexts: required(f2, "contexts")?,
             checks: f3.flatten(),
             contexts_url: f4.flatten(),
             strict: f5.flatten(),
@@ -1904,24 +1881,24 @@ for ProtectedBranchRequiredStatusCheckChecksItem {
     const NAME: &'static str = "ProtectedBranchRequiredStatusCheckChecksItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["context", "app_id"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "context" => 0,
+                "app_id" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "context")?,
+                1 => put(&mut f1, &mut map, "app_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ProtectedBranchRequiredStatusCheckChecksItem {
-            context: required(f0, NAMES[0])?,
+            context: required(f0, "context")?,
             app_id: f1.flatten(),
         })
     }
@@ -1943,25 +1920,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProtectedBranchAdminEnforced {
     const NAME: &'static str = "ProtectedBranchAdminEnforced";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["url", "enabled"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "enabled" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "enabled")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ProtectedBranchAdminEnforced {
-            url: required(f0, NAMES[0])?,
-            enabled: required(f1, NAMES[1])?,
+            url: required(f0, "url")?,
+            enabled: required(f1, "enabled")?,
         })
     }
 }
@@ -1993,16 +1970,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProtectedBranchPullRequestReview 
     const NAME: &'static str = "ProtectedBranchPullRequestReview";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "dismissal_restrictions",
-            "bypass_pull_request_allowances",
-            "dismiss_stale_reviews",
-            "require_code_owner_reviews",
-            "required_approving_review_count",
-            "require_last_push_approval",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "dismissal_restrictions" => 1,
+                "bypass_pull_request_allowances" => 2,
+                "dismiss_stale_reviews" => 3,
+                "require_code_owner_reviews" => 4,
+                "required_approving_review_count" => 5,
+                "require_last_push_approval" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<
             Option<ProtectedBranchPullRequestReviewDismissalRestrictions>,
@@ -2014,20 +1993,15 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProtectedBranchPullRequestReview 
         let mut f4: Option<bool> = None;
         let mut f5: Option<Option<i64>> = None;
         let mut f6: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "dismissal_restrictions")?,
+                2 => put(&mut f2, &mut map, "bypass_pull_request_allowances")?,
+                3 => put(&mut f3, &mut map, "dismiss_stale_reviews")?,
+                4 => put(&mut f4, &mut map, "require_code_owner_reviews")?,
+                5 => put(&mut f5, &mut map, "required_approving_review_count")?,
+                6 => put(&mut f6, &mut map, "require_last_push_approval")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2035,8 +2009,8 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProtectedBranchPullRequestReview 
             url: f0.flatten(),
             dismissal_restrictions: f1.flatten(),
             bypass_pull_request_allowances: f2.flatten(),
-            dismiss_stale_reviews: required(f3, NAMES[3])?,
-            require_code_owner_reviews: required(f4, NAMES[4])?,
+            dismiss_stale_reviews: required(f3, "dismiss_stale_reviews")?,
+            require_code_owner_reviews: required(f4, "require_code_owner_reviews")?,
             required_approving_review_count: f5.flatten(),
             require_last_push_approval: f6.flatten(),
         })
@@ -2067,34 +2041,31 @@ for ProtectedBranchPullRequestReviewDismissalRestrictions {
     const NAME: &'static str = "ProtectedBranchPullRequestReviewDismissalRestrictions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "users",
-            "teams",
-            "apps",
-            "url",
-            "users_url",
-            "teams_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "users" => 0,
+                "teams" => 1,
+                "apps" => 2,
+                "url" => 3,
+                "users_url" => 4,
+                "teams_url" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<Vec<SimpleUser>>> = None;
         let mut f1: Option<Option<Vec<Team>>> = None;
         let mut f2: Option<Option<Vec<Option<Integration>>>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<String>> = None;
         let mut f5: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "users")?,
+                1 => put(&mut f1, &mut map, "teams")?,
+                2 => put(&mut f2, &mut map, "apps")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "users_url")?,
+                5 => put(&mut f5, &mut map, "teams_url")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2131,21 +2102,22 @@ for ProtectedBranchPullRequestReviewBypassPullRequestAllowances {
     const NAME: &'static str = "ProtectedBranchPullRequestReviewBypassPullRequestAllowances";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["users", "teams", "apps"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "users" => 0,
+                "teams" => 1,
+                "apps" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<Vec<SimpleUser>>> = None;
         let mut f1: Option<Option<Vec<Team>>> = None;
         let mut f2: Option<Option<Vec<Option<Integration>>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "users")?,
+                1 => put(&mut f1, &mut map, "teams")?,
+                2 => put(&mut f2, &mut map, "apps")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2178,16 +2150,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for BranchRestrictionPolicy {
     const NAME: &'static str = "BranchRestrictionPolicy";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "users_url",
-            "teams_url",
-            "apps_url",
-            "users",
-            "teams",
-            "apps",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "users_url" => 1,
+                "teams_url" => 2,
+                "apps_url" => 3,
+                "users" => 4,
+                "teams" => 5,
+                "apps" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -2195,31 +2169,26 @@ impl<'de> crate::runtime::de::FromMap<'de> for BranchRestrictionPolicy {
         let mut f4: Option<Vec<BranchRestrictionPolicyUsersItem>> = None;
         let mut f5: Option<Vec<Team>> = None;
         let mut f6: Option<Vec<BranchRestrictionPolicyAppsItem>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "users_url")?,
+                2 => put(&mut f2, &mut map, "teams_url")?,
+                3 => put(&mut f3, &mut map, "apps_url")?,
+                4 => put(&mut f4, &mut map, "users")?,
+                5 => put(&mut f5, &mut map, "teams")?,
+                6 => put(&mut f6, &mut map, "apps")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(BranchRestrictionPolicy {
-            url: required(f0, NAMES[0])?,
-            users_url: required(f1, NAMES[1])?,
-            teams_url: required(f2, NAMES[2])?,
-            apps_url: required(f3, NAMES[3])?,
-            users: required(f4, NAMES[4])?,
-            teams: required(f5, NAMES[5])?,
-            apps: required(f6, NAMES[6])?,
+            url: required(f0, "url")?,
+            users_url: required(f1, "users_url")?,
+            teams_url: required(f2, "teams_url")?,
+            apps_url: required(f3, "apps_url")?,
+            users: required(f4, "users")?,
+            teams: required(f5, "teams")?,
+            apps: required(f6, "apps")?,
         })
     }
 }
@@ -2256,28 +2225,30 @@ impl<'de> crate::runtime::de::FromMap<'de> for BranchRestrictionPolicyUsersItem 
     const NAME: &'static str = "BranchRestrictionPolicyUsersItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "login",
-            "id",
-            "node_id",
-            "avatar_url",
-            "gravatar_id",
-            "url",
-            "html_url",
-            "followers_url",
-            "following_url",
-            "gists_url",
-            "starred_url",
-            "subscriptions_url",
-            "organizations_url",
-            "repos_url",
-            "events_url",
-            "received_events_url",
-            "type",
-            "site_admin",
-            "user_view_type",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "login" => 0,
+                "id" => 1,
+                "node_id" => 2,
+                "avatar_url" => 3,
+                "gravatar_id" => 4,
+                "url" => 5,
+                "html_url" => 6,
+                "followers_url" => 7,
+                "following_url" => 8,
+                "gists_url" => 9,
+                "starred_url" => 10,
+                "subscriptions_url" => 11,
+                "organizations_url" => 12,
+                "repos_url" => 13,
+                "events_url" => 14,
+                "received_events_url" => 15,
+                "type" => 16,
+                "site_admin" => 17,
+                "user_view_type" => 18,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -2297,32 +2268,27 @@ impl<'de> crate::runtime::de::FromMap<'de> for BranchRestrictionPolicyUsersItem 
         let mut f16: Option<Option<String>> = None;
         let mut f17: Option<Option<bool>> = None;
         let mut f18: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
+                0 => put(&mut f0, &mut map, "login")?,
+                1 => put(&mut f1, &mut map, "id")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "avatar_url")?,
+                4 => put(&mut f4, &mut map, "gravatar_id")?,
+                5 => put(&mut f5, &mut map, "url")?,
+                6 => put(&mut f6, &mut map, "html_url")?,
+                7 => put(&mut f7, &mut map, "followers_url")?,
+                8 => put(&mut f8, &mut map, "following_url")?,
+                9 => put(&mut f9, &mut map, "gists_url")?,
+                10 => put(&mut f10, &mut map, "starred_url")?,
+                11 => put(&mut f11, &mut map, "subscriptions_url")?,
+                12 => put(&mut f12, &mut map, "organizations_url")?,
+                13 => put(&mut f13, &mut map, "repos_url")?,
+                14 => put(&mut f14, &mut map, "events_url")?,
+                15 => put(&mut f15, &mut map, "received_events_url")?,
+                16 => put(&mut f16, &mut map, "type")?,
+                17 => put(&mut f17, &mut map, "site_admin")?,
+                18 => put(&mut f18, &mut map, "user_view_type")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2376,22 +2342,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for BranchRestrictionPolicyAppsItem {
     const NAME: &'static str = "BranchRestrictionPolicyAppsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "slug",
-            "node_id",
-            "owner",
-            "name",
-            "client_id",
-            "description",
-            "external_url",
-            "html_url",
-            "created_at",
-            "updated_at",
-            "permissions",
-            "events",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "slug" => 1,
+                "node_id" => 2,
+                "owner" => 3,
+                "name" => 4,
+                "client_id" => 5,
+                "description" => 6,
+                "external_url" => 7,
+                "html_url" => 8,
+                "created_at" => 9,
+                "updated_at" => 10,
+                "permissions" => 11,
+                "events" => 12,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -2405,26 +2373,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for BranchRestrictionPolicyAppsItem {
         let mut f10: Option<Option<String>> = None;
         let mut f11: Option<Option<BranchRestrictionPolicyAppsItemPermissions>> = None;
         let mut f12: Option<Option<Vec<String>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "slug")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "owner")?,
+                4 => put(&mut f4, &mut map, "name")?,
+                5 => put(&mut f5, &mut map, "client_id")?,
+                6 => put(&mut f6, &mut map, "description")?,
+                7 => put(&mut f7, &mut map, "external_url")?,
+                8 => put(&mut f8, &mut map, "html_url")?,
+                9 => put(&mut f9, &mut map, "created_at")?,
+                10 => put(&mut f10, &mut map, "updated_at")?,
+                11 => put(&mut f11, &mut map, "permissions")?,
+                12 => put(&mut f12, &mut map, "events")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2483,33 +2446,35 @@ impl<'de> crate::runtime::de::FromMap<'de> for BranchRestrictionPolicyAppsItemOw
     const NAME: &'static str = "BranchRestrictionPolicyAppsItemOwner";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "login",
-            "id",
-            "node_id",
-            "url",
-            "repos_url",
-            "events_url",
-            "hooks_url",
-            "issues_url",
-            "members_url",
-            "public_members_url",
-            "avatar_url",
-            "description",
-            "gravatar_id",
-            "html_url",
-            "followers_url",
-            "following_url",
-            "gists_url",
-            "starred_url",
-            "subscriptions_url",
-            "organizations_url",
-            "received_events_url",
-            "type",
-            "site_admin",
-            "user_view_type",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "login" => 0,
+                "id" => 1,
+                "node_id" => 2,
+                "url" => 3,
+                "repos_url" => 4,
+                "events_url" => 5,
+                "hooks_url" => 6,
+                "issues_url" => 7,
+                "members_url" => 8,
+                "public_members_url" => 9,
+                "avatar_url" => 10,
+                "description" => 11,
+                "gravatar_id" => 12,
+                "html_url" => 13,
+                "followers_url" => 14,
+                "following_url" => 15,
+                "gists_url" => 16,
+                "starred_url" => 17,
+                "subscriptions_url" => 18,
+                "organizations_url" => 19,
+                "received_events_url" => 20,
+                "type" => 21,
+                "site_admin" => 22,
+                "user_view_type" => 23,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -2534,37 +2499,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for BranchRestrictionPolicyAppsItemOw
         let mut f21: Option<Option<String>> = None;
         let mut f22: Option<Option<bool>> = None;
         let mut f23: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
+                0 => put(&mut f0, &mut map, "login")?,
+                1 => put(&mut f1, &mut map, "id")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "repos_url")?,
+                5 => put(&mut f5, &mut map, "events_url")?,
+                6 => put(&mut f6, &mut map, "hooks_url")?,
+                7 => put(&mut f7, &mut map, "issues_url")?,
+                8 => put(&mut f8, &mut map, "members_url")?,
+                9 => put(&mut f9, &mut map, "public_members_url")?,
+                10 => put(&mut f10, &mut map, "avatar_url")?,
+                11 => put(&mut f11, &mut map, "description")?,
+                12 => put(&mut f12, &mut map, "gravatar_id")?,
+                13 => put(&mut f13, &mut map, "html_url")?,
+                14 => put(&mut f14, &mut map, "followers_url")?,
+                15 => put(&mut f15, &mut map, "following_url")?,
+                16 => put(&mut f16, &mut map, "gists_url")?,
+                17 => put(&mut f17, &mut map, "starred_url")?,
+                18 => put(&mut f18, &mut map, "subscriptions_url")?,
+                19 => put(&mut f19, &mut map, "organizations_url")?,
+                20 => put(&mut f20, &mut map, "received_events_url")?,
+                21 => put(&mut f21, &mut map, "type")?,
+                22 => put(&mut f22, &mut map, "site_admin")?,
+                23 => put(&mut f23, &mut map, "user_view_type")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2615,23 +2575,25 @@ for BranchRestrictionPolicyAppsItemPermissions {
     const NAME: &'static str = "BranchRestrictionPolicyAppsItemPermissions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["metadata", "contents", "issues", "single_file"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "metadata" => 0,
+                "contents" => 1,
+                "issues" => 2,
+                "single_file" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "metadata")?,
+                1 => put(&mut f1, &mut map, "contents")?,
+                2 => put(&mut f2, &mut map, "issues")?,
+                3 => put(&mut f3, &mut map, "single_file")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2658,17 +2620,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for BranchProtectionRequiredLinearHis
     const NAME: &'static str = "BranchProtectionRequiredLinearHistory";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["enabled"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "enabled" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "enabled")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2693,25 +2654,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for BranchProtectionRequiredSignature
     const NAME: &'static str = "BranchProtectionRequiredSignatures";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["url", "enabled"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "enabled" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "enabled")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(BranchProtectionRequiredSignatures {
-            url: required(f0, NAMES[0])?,
-            enabled: required(f1, NAMES[1])?,
+            url: required(f0, "url")?,
+            enabled: required(f1, "enabled")?,
         })
     }
 }
@@ -2722,11 +2683,11 @@ impl<'de> crate::runtime::de::FromMap<'de> for BranchProtectionRequiredSignature
 pub struct BranchWithProtection {
     pub name: String,
     /// Commit
-    pub commit: Commit,
+    pub commit: Box<Commit>,
     pub links: BranchWithProtectionLinks,
     pub protected: bool,
     /// Branch Protection
-    pub protection: BranchProtection,
+    pub protection: Box<BranchProtection>,
     pub protection_url: String,
     pub pattern: Option<String>,
     pub required_approving_review_count: Option<i64>,
@@ -2740,50 +2701,47 @@ impl<'de> crate::runtime::de::FromMap<'de> for BranchWithProtection {
     const NAME: &'static str = "BranchWithProtection";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "name",
-            "commit",
-            "_links",
-            "protected",
-            "protection",
-            "protection_url",
-            "pattern",
-            "required_approving_review_count",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "commit" => 1,
+                "_links" => 2,
+                "protected" => 3,
+                "protection" => 4,
+                "protection_url" => 5,
+                "pattern" => 6,
+                "required_approving_review_count" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
-        let mut f1: Option<Commit> = None;
+        let mut f1: Option<Box<Commit>> = None;
         let mut f2: Option<BranchWithProtectionLinks> = None;
         let mut f3: Option<bool> = None;
-        let mut f4: Option<BranchProtection> = None;
+        let mut f4: Option<Box<BranchProtection>> = None;
         let mut f5: Option<String> = None;
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "commit")?,
+                2 => put(&mut f2, &mut map, "_links")?,
+                3 => put(&mut f3, &mut map, "protected")?,
+                4 => put(&mut f4, &mut map, "protection")?,
+                5 => put(&mut f5, &mut map, "protection_url")?,
+                6 => put(&mut f6, &mut map, "pattern")?,
+                7 => put(&mut f7, &mut map, "required_approving_review_count")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(BranchWithProtection {
-            name: required(f0, NAMES[0])?,
-            commit: required(f1, NAMES[1])?,
-            links: required(f2, NAMES[2])?,
-            protected: required(f3, NAMES[3])?,
-            protection: required(f4, NAMES[4])?,
-            protection_url: required(f5, NAMES[5])?,
+            name: required(f0, "name")?,
+            commit: required(f1, "commit")?,
+            links: required(f2, "_links")?,
+            protected: required(f3, "protected")?,
+            protection: required(f4, "protection")?,
+            protection_url: required(f5, "protection_url")?,
             pattern: f6.flatten(),
             required_approving_review_count: f7.flatten(),
         })
@@ -2805,25 +2763,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for BranchWithProtectionLinks {
     const NAME: &'static str = "BranchWithProtectionLinks";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["html", "self"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "html" => 0,
+                "self" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "html")?,
+                1 => put(&mut f1, &mut map, "self")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(BranchWithProtectionLinks {
-            html: required(f0, NAMES[0])?,
-            self_: required(f1, NAMES[1])?,
+            html: required(f0, "html")?,
+            self_: required(f1, "self")?,
         })
     }
 }
@@ -3246,22 +3204,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProtectedBranch {
     const NAME: &'static str = "ProtectedBranch";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "required_status_checks",
-            "required_pull_request_reviews",
-            "required_signatures",
-            "enforce_admins",
-            "required_linear_history",
-            "allow_force_pushes",
-            "allow_deletions",
-            "restrictions",
-            "required_conversation_resolution",
-            "block_creations",
-            "lock_branch",
-            "allow_fork_syncing",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "required_status_checks" => 1,
+                "required_pull_request_reviews" => 2,
+                "required_signatures" => 3,
+                "enforce_admins" => 4,
+                "required_linear_history" => 5,
+                "allow_force_pushes" => 6,
+                "allow_deletions" => 7,
+                "restrictions" => 8,
+                "required_conversation_resolution" => 9,
+                "block_creations" => 10,
+                "lock_branch" => 11,
+                "allow_fork_syncing" => 12,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<StatusCheckPolicy>> = None;
         let mut f2: Option<Option<ProtectedBranchRequiredPullRequestReviews>> = None;
@@ -3275,31 +3235,26 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProtectedBranch {
         let mut f10: Option<Option<ProtectedBranchRequiredLinearHistory>> = None;
         let mut f11: Option<Option<ProtectedBranchRequiredConversationResolution>> = None;
         let mut f12: Option<Option<ProtectedBranchRequiredConversationResolution>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "required_status_checks")?,
+                2 => put(&mut f2, &mut map, "required_pull_request_reviews")?,
+                3 => put(&mut f3, &mut map, "required_signatures")?,
+                4 => put(&mut f4, &mut map, "enforce_admins")?,
+                5 => put(&mut f5, &mut map, "required_linear_history")?,
+                6 => put(&mut f6, &mut map, "allow_force_pushes")?,
+                7 => put(&mut f7, &mut map, "allow_deletions")?,
+                8 => put(&mut f8, &mut map, "restrictions")?,
+                9 => put(&mut f9, &mut map, "required_conversation_resolution")?,
+                10 => put(&mut f10, &mut map, "block_creations")?,
+                11 => put(&mut f11, &mut map, "lock_branch")?,
+                12 => put(&mut f12, &mut map, "allow_fork_syncing")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ProtectedBranch {
-            url: required(f0, NAMES[0])?,
+            url: required(f0, "url")?,
             required_status_checks: f1.flatten(),
             required_pull_request_reviews: f2.flatten(),
             required_signatures: f3.flatten(),
@@ -3335,34 +3290,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for StatusCheckPolicy {
     const NAME: &'static str = "StatusCheckPolicy";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["url", "strict", "contexts", "checks", "contexts_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "strict" => 1,
+                "contexts" => 2,
+                "checks" => 3,
+                "contexts_url" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<bool> = None;
         let mut f2: Option<Vec<String>> = None;
         let mut f3: Option<Option<Vec<ProtectedBranchRequiredStatusCheckChecksItem>>> = None;
         let mut f4: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "strict")?,
+                2 => put(&mut f2, &mut map, "contexts")?,
+                3 => put(&mut f3, &mut map, "checks")?,
+                4 => put(&mut f4, &mut map, "contexts_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(StatusCheckPolicy {
-            url: required(f0, NAMES[0])?,
-            strict: required(f1, NAMES[1])?,
-            contexts: required(f2, NAMES[2])?,
+            url: required(f0, "url")?,
+            strict: required(f1, "strict")?,
+            contexts: required(f2, "contexts")?,
             checks: f3.flatten(),
-            contexts_url: required(f4, NAMES[4])?,
+            contexts_url: required(f4, "contexts_url")?,
         })
     }
 }
@@ -3393,16 +3351,18 @@ for ProtectedBranchRequiredPullRequestReviews {
     const NAME: &'static str = "ProtectedBranchRequiredPullRequestReviews";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "dismiss_stale_reviews",
-            "require_code_owner_reviews",
-            "required_approving_review_count",
-            "require_last_push_approval",
-            "dismissal_restrictions",
-            "bypass_pull_request_allowances",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "dismiss_stale_reviews" => 1,
+                "require_code_owner_reviews" => 2,
+                "required_approving_review_count" => 3,
+                "require_last_push_approval" => 4,
+                "dismissal_restrictions" => 5,
+                "bypass_pull_request_allowances" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<bool>> = None;
         let mut f2: Option<Option<bool>> = None;
@@ -3414,25 +3374,20 @@ for ProtectedBranchRequiredPullRequestReviews {
         let mut f6: Option<
             Option<ProtectedBranchRequiredPullRequestReviewsBypassPullRequestAllowances>,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "dismiss_stale_reviews")?,
+                2 => put(&mut f2, &mut map, "require_code_owner_reviews")?,
+                3 => put(&mut f3, &mut map, "required_approving_review_count")?,
+                4 => put(&mut f4, &mut map, "require_last_push_approval")?,
+                5 => put(&mut f5, &mut map, "dismissal_restrictions")?,
+                6 => put(&mut f6, &mut map, "bypass_pull_request_allowances")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ProtectedBranchRequiredPullRequestReviews {
-            url: required(f0, NAMES[0])?,
+            url: required(f0, "url")?,
             dismiss_stale_reviews: f1.flatten(),
             require_code_owner_reviews: f2.flatten(),
             required_approving_review_count: f3.flatten(),
@@ -3464,43 +3419,40 @@ for ProtectedBranchRequiredPullRequestReviewsDismissalRestrictions {
     const NAME: &'static str = "ProtectedBranchRequiredPullRequestReviewsDismissalRestrictions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "users_url",
-            "teams_url",
-            "users",
-            "teams",
-            "apps",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "users_url" => 1,
+                "teams_url" => 2,
+                "users" => 3,
+                "teams" => 4,
+                "apps" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<Vec<SimpleUser>> = None;
         let mut f4: Option<Vec<Team>> = None;
         let mut f5: Option<Option<Vec<Option<Integration>>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "users_url")?,
+                2 => put(&mut f2, &mut map, "teams_url")?,
+                3 => put(&mut f3, &mut map, "users")?,
+                4 => put(&mut f4, &mut map, "teams")?,
+                5 => put(&mut f5, &mut map, "apps")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ProtectedBranchRequiredPullRequestReviewsDismissalRestrictions {
-            url: required(f0, NAMES[0])?,
-            users_url: required(f1, NAMES[1])?,
-            teams_url: required(f2, NAMES[2])?,
-            users: required(f3, NAMES[3])?,
-            teams: required(f4, NAMES[4])?,
+            url: required(f0, "url")?,
+            users_url: required(f1, "users_url")?,
+            teams_url: required(f2, "teams_url")?,
+            users: required(f3, "users")?,
+            teams: required(f4, "teams")?,
             apps: f5.flatten(),
         })
     }
@@ -3524,27 +3476,28 @@ for ProtectedBranchRequiredPullRequestReviewsBypassPullRequestAllowances {
     const NAME: &'static str = "ProtectedBranchRequiredPullRequestReviewsBypassPullRequestAllowances";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["users", "teams", "apps"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "users" => 0,
+                "teams" => 1,
+                "apps" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Vec<SimpleUser>> = None;
         let mut f1: Option<Vec<Team>> = None;
         let mut f2: Option<Option<Vec<Option<Integration>>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "users")?,
+                1 => put(&mut f1, &mut map, "teams")?,
+                2 => put(&mut f2, &mut map, "apps")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ProtectedBranchRequiredPullRequestReviewsBypassPullRequestAllowances {
-            users: required(f0, NAMES[0])?,
-            teams: required(f1, NAMES[1])?,
+            users: required(f0, "users")?,
+            teams: required(f1, "teams")?,
             apps: f2.flatten(),
         })
     }
@@ -3565,25 +3518,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProtectedBranchEnforceAdmins {
     const NAME: &'static str = "ProtectedBranchEnforceAdmins";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["url", "enabled"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "enabled" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "enabled")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ProtectedBranchEnforceAdmins {
-            url: required(f0, NAMES[0])?,
-            enabled: required(f1, NAMES[1])?,
+            url: required(f0, "url")?,
+            enabled: required(f1, "enabled")?,
         })
     }
 }
@@ -3602,22 +3555,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProtectedBranchRequiredLinearHist
     const NAME: &'static str = "ProtectedBranchRequiredLinearHistory";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["enabled"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "enabled" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "enabled")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ProtectedBranchRequiredLinearHistory {
-            enabled: required(f0, NAMES[0])?,
+            enabled: required(f0, "enabled")?,
         })
     }
 }
@@ -3637,17 +3589,16 @@ for ProtectedBranchRequiredConversationResolution {
     const NAME: &'static str = "ProtectedBranchRequiredConversationResolution";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["enabled"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "enabled" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "enabled")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -3868,22 +3819,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeownersErrors {
     const NAME: &'static str = "CodeownersErrors";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["errors"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "errors" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Vec<CodeownersErrorsErrorsItem>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "errors")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodeownersErrors {
-            errors: required(f0, NAMES[0])?,
+            errors: required(f0, "errors")?,
         })
     }
 }
@@ -3915,16 +3865,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeownersErrorsErrorsItem {
     const NAME: &'static str = "CodeownersErrorsErrorsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "line",
-            "column",
-            "source",
-            "kind",
-            "suggestion",
-            "message",
-            "path",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "line" => 0,
+                "column" => 1,
+                "source" => 2,
+                "kind" => 3,
+                "suggestion" => 4,
+                "message" => 5,
+                "path" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<Option<String>> = None;
@@ -3932,31 +3884,26 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeownersErrorsErrorsItem {
         let mut f4: Option<Option<String>> = None;
         let mut f5: Option<String> = None;
         let mut f6: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "line")?,
+                1 => put(&mut f1, &mut map, "column")?,
+                2 => put(&mut f2, &mut map, "source")?,
+                3 => put(&mut f3, &mut map, "kind")?,
+                4 => put(&mut f4, &mut map, "suggestion")?,
+                5 => put(&mut f5, &mut map, "message")?,
+                6 => put(&mut f6, &mut map, "path")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodeownersErrorsErrorsItem {
-            line: required(f0, NAMES[0])?,
-            column: required(f1, NAMES[1])?,
+            line: required(f0, "line")?,
+            column: required(f1, "column")?,
             source: f2.flatten(),
-            kind: required(f3, NAMES[3])?,
+            kind: required(f3, "kind")?,
             suggestion: f4.flatten(),
-            message: required(f5, NAMES[5])?,
-            path: required(f6, NAMES[6])?,
+            message: required(f5, "message")?,
+            path: required(f6, "path")?,
         })
     }
 }
@@ -4008,32 +3955,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for Collaborator {
     const NAME: &'static str = "Collaborator";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "login",
-            "id",
-            "email",
-            "name",
-            "node_id",
-            "avatar_url",
-            "gravatar_id",
-            "url",
-            "html_url",
-            "followers_url",
-            "following_url",
-            "gists_url",
-            "starred_url",
-            "subscriptions_url",
-            "organizations_url",
-            "repos_url",
-            "events_url",
-            "received_events_url",
-            "type",
-            "site_admin",
-            "permissions",
-            "role_name",
-            "user_view_type",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "login" => 0,
+                "id" => 1,
+                "email" => 2,
+                "name" => 3,
+                "node_id" => 4,
+                "avatar_url" => 5,
+                "gravatar_id" => 6,
+                "url" => 7,
+                "html_url" => 8,
+                "followers_url" => 9,
+                "following_url" => 10,
+                "gists_url" => 11,
+                "starred_url" => 12,
+                "subscriptions_url" => 13,
+                "organizations_url" => 14,
+                "repos_url" => 15,
+                "events_url" => 16,
+                "received_events_url" => 17,
+                "type" => 18,
+                "site_admin" => 19,
+                "permissions" => 20,
+                "role_name" => 21,
+                "user_view_type" => 22,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<Option<String>> = None;
@@ -4057,60 +4006,55 @@ impl<'de> crate::runtime::de::FromMap<'de> for Collaborator {
         let mut f20: Option<Option<CollaboratorPermissions>> = None;
         let mut f21: Option<Option<String>> = None;
         let mut f22: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
+                0 => put(&mut f0, &mut map, "login")?,
+                1 => put(&mut f1, &mut map, "id")?,
+                2 => put(&mut f2, &mut map, "email")?,
+                3 => put(&mut f3, &mut map, "name")?,
+                4 => put(&mut f4, &mut map, "node_id")?,
+                5 => put(&mut f5, &mut map, "avatar_url")?,
+                6 => put(&mut f6, &mut map, "gravatar_id")?,
+                7 => put(&mut f7, &mut map, "url")?,
+                8 => put(&mut f8, &mut map, "html_url")?,
+                9 => put(&mut f9, &mut map, "followers_url")?,
+                10 => put(&mut f10, &mut map, "following_url")?,
+                11 => put(&mut f11, &mut map, "gists_url")?,
+                12 => put(&mut f12, &mut map, "starred_url")?,
+                13 => put(&mut f13, &mut map, "subscriptions_url")?,
+                14 => put(&mut f14, &mut map, "organizations_url")?,
+                15 => put(&mut f15, &mut map, "repos_url")?,
+                16 => put(&mut f16, &mut map, "events_url")?,
+                17 => put(&mut f17, &mut map, "received_events_url")?,
+                18 => put(&mut f18, &mut map, "type")?,
+                19 => put(&mut f19, &mut map, "site_admin")?,
+                20 => put(&mut f20, &mut map, "permissions")?,
+                21 => put(&mut f21, &mut map, "role_name")?,
+                22 => put(&mut f22, &mut map, "user_view_type")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Collaborator {
-            login: required(f0, NAMES[0])?,
-            id: required(f1, NAMES[1])?,
+            login: required(f0, "login")?,
+            id: required(f1, "id")?,
             email: f2.flatten(),
             name: f3.flatten(),
-            node_id: required(f4, NAMES[4])?,
-            avatar_url: required(f5, NAMES[5])?,
+            node_id: required(f4, "node_id")?,
+            avatar_url: required(f5, "avatar_url")?,
             gravatar_id: f6.flatten(),
-            url: required(f7, NAMES[7])?,
-            html_url: required(f8, NAMES[8])?,
-            followers_url: required(f9, NAMES[9])?,
-            following_url: required(f10, NAMES[10])?,
-            gists_url: required(f11, NAMES[11])?,
-            starred_url: required(f12, NAMES[12])?,
-            subscriptions_url: required(f13, NAMES[13])?,
-            organizations_url: required(f14, NAMES[14])?,
-            repos_url: required(f15, NAMES[15])?,
-            events_url: required(f16, NAMES[16])?,
-            received_events_url: required(f17, NAMES[17])?,
-            r#type: required(f18, NAMES[18])?,
-            site_admin: required(f19, NAMES[19])?,
+            url: required(f7, "url")?,
+            html_url: required(f8, "html_url")?,
+            followers_url: required(f9, "followers_url")?,
+            following_url: required(f10, "following_url")?,
+            gists_url: required(f11, "gists_url")?,
+            starred_url: required(f12, "starred_url")?,
+            subscriptions_url: required(f13, "subscriptions_url")?,
+            organizations_url: required(f14, "organizations_url")?,
+            repos_url: required(f15, "repos_url")?,
+            events_url: required(f16, "events_url")?,
+            received_events_url: required(f17, "received_events_url")?,
+            r#type: required(f18, "type")?,
+            site_admin: required(f19, "site_admin")?,
             permissions: f20.flatten(),
             role_name: f21.flatten(),
             user_view_type: f22.flatten(),
@@ -4136,34 +4080,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for CollaboratorPermissions {
     const NAME: &'static str = "CollaboratorPermissions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["pull", "triage", "push", "maintain", "admin"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "pull" => 0,
+                "triage" => 1,
+                "push" => 2,
+                "maintain" => 3,
+                "admin" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<bool> = None;
         let mut f1: Option<Option<bool>> = None;
         let mut f2: Option<bool> = None;
         let mut f3: Option<Option<bool>> = None;
         let mut f4: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "pull")?,
+                1 => put(&mut f1, &mut map, "triage")?,
+                2 => put(&mut f2, &mut map, "push")?,
+                3 => put(&mut f3, &mut map, "maintain")?,
+                4 => put(&mut f4, &mut map, "admin")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CollaboratorPermissions {
-            pull: required(f0, NAMES[0])?,
+            pull: required(f0, "pull")?,
             triage: f1.flatten(),
-            push: required(f2, NAMES[2])?,
+            push: required(f2, "push")?,
             maintain: f3.flatten(),
-            admin: required(f4, NAMES[4])?,
+            admin: required(f4, "admin")?,
         })
     }
 }
@@ -4175,7 +4122,7 @@ pub struct RepositoryInvitation {
     /// Unique identifier of the repository invitation.
     pub id: i64,
     /// Minimal Repository
-    pub repository: MinimalRepository,
+    pub repository: Box<MinimalRepository>,
     pub invitee: Option<SimpleUser>,
     pub inviter: Option<SimpleUser>,
     /// The permission associated with the invitation.
@@ -4197,21 +4144,23 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryInvitation {
     const NAME: &'static str = "RepositoryInvitation";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "repository",
-            "invitee",
-            "inviter",
-            "permissions",
-            "created_at",
-            "expired",
-            "url",
-            "html_url",
-            "node_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "repository" => 1,
+                "invitee" => 2,
+                "inviter" => 3,
+                "permissions" => 4,
+                "created_at" => 5,
+                "expired" => 6,
+                "url" => 7,
+                "html_url" => 8,
+                "node_id" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
-        let mut f1: Option<MinimalRepository> = None;
+        let mut f1: Option<Box<MinimalRepository>> = None;
         let mut f2: Option<Option<SimpleUser>> = None;
         let mut f3: Option<Option<SimpleUser>> = None;
         let mut f4: Option<OrganizationRoleBaseRole> = None;
@@ -4220,37 +4169,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryInvitation {
         let mut f7: Option<String> = None;
         let mut f8: Option<String> = None;
         let mut f9: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "repository")?,
+                2 => put(&mut f2, &mut map, "invitee")?,
+                3 => put(&mut f3, &mut map, "inviter")?,
+                4 => put(&mut f4, &mut map, "permissions")?,
+                5 => put(&mut f5, &mut map, "created_at")?,
+                6 => put(&mut f6, &mut map, "expired")?,
+                7 => put(&mut f7, &mut map, "url")?,
+                8 => put(&mut f8, &mut map, "html_url")?,
+                9 => put(&mut f9, &mut map, "node_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryInvitation {
-            id: required(f0, NAMES[0])?,
-            repository: required(f1, NAMES[1])?,
+            id: required(f0, "id")?,
+            repository: required(f1, "repository")?,
             invitee: f2.flatten(),
             inviter: f3.flatten(),
-            permissions: required(f4, NAMES[4])?,
-            created_at: required(f5, NAMES[5])?,
+            permissions: required(f4, "permissions")?,
+            created_at: required(f5, "created_at")?,
             expired: f6.flatten(),
-            url: required(f7, NAMES[7])?,
-            html_url: required(f8, NAMES[8])?,
-            node_id: required(f9, NAMES[9])?,
+            url: required(f7, "url")?,
+            html_url: required(f8, "html_url")?,
+            node_id: required(f9, "node_id")?,
         })
     }
 }
@@ -4272,27 +4216,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryCollaboratorPermission 
     const NAME: &'static str = "RepositoryCollaboratorPermission";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["permission", "role_name", "user"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "permission" => 0,
+                "role_name" => 1,
+                "user" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<Collaborator>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "permission")?,
+                1 => put(&mut f1, &mut map, "role_name")?,
+                2 => put(&mut f2, &mut map, "user")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryCollaboratorPermission {
-            permission: required(f0, NAMES[0])?,
-            role_name: required(f1, NAMES[1])?,
+            permission: required(f0, "permission")?,
+            role_name: required(f1, "role_name")?,
             user: f2.flatten(),
         })
     }
@@ -4315,28 +4260,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for BranchShort {
     const NAME: &'static str = "BranchShort";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["name", "commit", "protected"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "commit" => 1,
+                "protected" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<ShortBranchCommit> = None;
         let mut f2: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "commit")?,
+                2 => put(&mut f2, &mut map, "protected")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(BranchShort {
-            name: required(f0, NAMES[0])?,
-            commit: required(f1, NAMES[1])?,
-            protected: required(f2, NAMES[2])?,
+            name: required(f0, "name")?,
+            commit: required(f1, "commit")?,
+            protected: required(f2, "protected")?,
         })
     }
 }
@@ -4399,7 +4345,7 @@ pub struct CombinedCommitStatus {
     pub sha: String,
     pub total_count: i64,
     /// Minimal Repository
-    pub repository: MinimalRepository,
+    pub repository: Box<MinimalRepository>,
     pub commit_url: String,
     pub url: String,
 }
@@ -4412,48 +4358,45 @@ impl<'de> crate::runtime::de::FromMap<'de> for CombinedCommitStatus {
     const NAME: &'static str = "CombinedCommitStatus";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "state",
-            "statuses",
-            "sha",
-            "total_count",
-            "repository",
-            "commit_url",
-            "url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "state" => 0,
+                "statuses" => 1,
+                "sha" => 2,
+                "total_count" => 3,
+                "repository" => 4,
+                "commit_url" => 5,
+                "url" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Vec<SimpleCommitStatus>> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<i64> = None;
-        let mut f4: Option<MinimalRepository> = None;
+        let mut f4: Option<Box<MinimalRepository>> = None;
         let mut f5: Option<String> = None;
         let mut f6: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "state")?,
+                1 => put(&mut f1, &mut map, "statuses")?,
+                2 => put(&mut f2, &mut map, "sha")?,
+                3 => put(&mut f3, &mut map, "total_count")?,
+                4 => put(&mut f4, &mut map, "repository")?,
+                5 => put(&mut f5, &mut map, "commit_url")?,
+                6 => put(&mut f6, &mut map, "url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CombinedCommitStatus {
-            state: required(f0, NAMES[0])?,
-            statuses: required(f1, NAMES[1])?,
-            sha: required(f2, NAMES[2])?,
-            total_count: required(f3, NAMES[3])?,
-            repository: required(f4, NAMES[4])?,
-            commit_url: required(f5, NAMES[5])?,
-            url: required(f6, NAMES[6])?,
+            state: required(f0, "state")?,
+            statuses: required(f1, "statuses")?,
+            sha: required(f2, "sha")?,
+            total_count: required(f3, "total_count")?,
+            repository: required(f4, "repository")?,
+            commit_url: required(f5, "commit_url")?,
+            url: required(f6, "url")?,
         })
     }
 }
@@ -4483,20 +4426,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for SimpleCommitStatus {
     const NAME: &'static str = "SimpleCommitStatus";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "description",
-            "id",
-            "node_id",
-            "state",
-            "context",
-            "target_url",
-            "required",
-            "avatar_url",
-            "url",
-            "created_at",
-            "updated_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "description" => 0,
+                "id" => 1,
+                "node_id" => 2,
+                "state" => 3,
+                "context" => 4,
+                "target_url" => 5,
+                "required" => 6,
+                "avatar_url" => 7,
+                "url" => 8,
+                "created_at" => 9,
+                "updated_at" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
@@ -4508,39 +4453,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for SimpleCommitStatus {
         let mut f8: Option<String> = None;
         let mut f9: Option<crate::Timestamp> = None;
         let mut f10: Option<crate::Timestamp> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "description")?,
+                1 => put(&mut f1, &mut map, "id")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "state")?,
+                4 => put(&mut f4, &mut map, "context")?,
+                5 => put(&mut f5, &mut map, "target_url")?,
+                6 => put(&mut f6, &mut map, "required")?,
+                7 => put(&mut f7, &mut map, "avatar_url")?,
+                8 => put(&mut f8, &mut map, "url")?,
+                9 => put(&mut f9, &mut map, "created_at")?,
+                10 => put(&mut f10, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SimpleCommitStatus {
             description: f0.flatten(),
-            id: required(f1, NAMES[1])?,
-            node_id: required(f2, NAMES[2])?,
-            state: required(f3, NAMES[3])?,
-            context: required(f4, NAMES[4])?,
+            id: required(f1, "id")?,
+            node_id: required(f2, "node_id")?,
+            state: required(f3, "state")?,
+            context: required(f4, "context")?,
             target_url: f5.flatten(),
             required: f6.flatten(),
             avatar_url: f7.flatten(),
-            url: required(f8, NAMES[8])?,
-            created_at: required(f9, NAMES[9])?,
-            updated_at: required(f10, NAMES[10])?,
+            url: required(f8, "url")?,
+            created_at: required(f9, "created_at")?,
+            updated_at: required(f10, "updated_at")?,
         })
     }
 }
@@ -4570,20 +4510,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for Status {
     const NAME: &'static str = "Status";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "avatar_url",
-            "id",
-            "node_id",
-            "state",
-            "description",
-            "target_url",
-            "context",
-            "created_at",
-            "updated_at",
-            "creator",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "avatar_url" => 1,
+                "id" => 2,
+                "node_id" => 3,
+                "state" => 4,
+                "description" => 5,
+                "target_url" => 6,
+                "context" => 7,
+                "created_at" => 8,
+                "updated_at" => 9,
+                "creator" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<i64> = None;
@@ -4595,38 +4537,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for Status {
         let mut f8: Option<String> = None;
         let mut f9: Option<String> = None;
         let mut f10: Option<Option<SimpleUser>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "avatar_url")?,
+                2 => put(&mut f2, &mut map, "id")?,
+                3 => put(&mut f3, &mut map, "node_id")?,
+                4 => put(&mut f4, &mut map, "state")?,
+                5 => put(&mut f5, &mut map, "description")?,
+                6 => put(&mut f6, &mut map, "target_url")?,
+                7 => put(&mut f7, &mut map, "context")?,
+                8 => put(&mut f8, &mut map, "created_at")?,
+                9 => put(&mut f9, &mut map, "updated_at")?,
+                10 => put(&mut f10, &mut map, "creator")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Status {
-            url: required(f0, NAMES[0])?,
+            url: required(f0, "url")?,
             avatar_url: f1.flatten(),
-            id: required(f2, NAMES[2])?,
-            node_id: required(f3, NAMES[3])?,
-            state: required(f4, NAMES[4])?,
+            id: required(f2, "id")?,
+            node_id: required(f3, "node_id")?,
+            state: required(f4, "state")?,
             description: f5.flatten(),
             target_url: f6.flatten(),
-            context: required(f7, NAMES[7])?,
-            created_at: required(f8, NAMES[8])?,
-            updated_at: required(f9, NAMES[9])?,
+            context: required(f7, "context")?,
+            created_at: required(f8, "created_at")?,
+            updated_at: required(f9, "updated_at")?,
             creator: f10.flatten(),
         })
     }
@@ -4652,42 +4589,39 @@ impl<'de> crate::runtime::de::FromMap<'de> for CommunityProfile {
     const NAME: &'static str = "CommunityProfile";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "health_percentage",
-            "description",
-            "documentation",
-            "files",
-            "updated_at",
-            "content_reports_enabled",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "health_percentage" => 0,
+                "description" => 1,
+                "documentation" => 2,
+                "files" => 3,
+                "updated_at" => 4,
+                "content_reports_enabled" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<CommunityProfileFiles> = None;
         let mut f4: Option<Option<crate::Timestamp>> = None;
         let mut f5: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "health_percentage")?,
+                1 => put(&mut f1, &mut map, "description")?,
+                2 => put(&mut f2, &mut map, "documentation")?,
+                3 => put(&mut f3, &mut map, "files")?,
+                4 => put(&mut f4, &mut map, "updated_at")?,
+                5 => put(&mut f5, &mut map, "content_reports_enabled")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CommunityProfile {
-            health_percentage: required(f0, NAMES[0])?,
+            health_percentage: required(f0, "health_percentage")?,
             description: f1.flatten(),
             documentation: f2.flatten(),
-            files: required(f3, NAMES[3])?,
+            files: required(f3, "files")?,
             updated_at: f4.flatten(),
             content_reports_enabled: f5.flatten(),
         })
@@ -4719,16 +4653,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for CommunityProfileFiles {
     const NAME: &'static str = "CommunityProfileFiles";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "code_of_conduct",
-            "code_of_conduct_file",
-            "license",
-            "contributing",
-            "readme",
-            "issue_template",
-            "pull_request_template",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "code_of_conduct" => 0,
+                "code_of_conduct_file" => 1,
+                "license" => 2,
+                "contributing" => 3,
+                "readme" => 4,
+                "issue_template" => 5,
+                "pull_request_template" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<CodeOfConductSimple>> = None;
         let mut f1: Option<Option<NullableCommunityHealthFile>> = None;
         let mut f2: Option<Option<LicenseSimple>> = None;
@@ -4736,20 +4672,15 @@ impl<'de> crate::runtime::de::FromMap<'de> for CommunityProfileFiles {
         let mut f4: Option<Option<NullableCommunityHealthFile>> = None;
         let mut f5: Option<Option<NullableCommunityHealthFile>> = None;
         let mut f6: Option<Option<NullableCommunityHealthFile>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "code_of_conduct")?,
+                1 => put(&mut f1, &mut map, "code_of_conduct_file")?,
+                2 => put(&mut f2, &mut map, "license")?,
+                3 => put(&mut f3, &mut map, "contributing")?,
+                4 => put(&mut f4, &mut map, "readme")?,
+                5 => put(&mut f5, &mut map, "issue_template")?,
+                6 => put(&mut f6, &mut map, "pull_request_template")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -4781,25 +4712,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for NullableCommunityHealthFile {
     const NAME: &'static str = "NullableCommunityHealthFile";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["url", "html_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "html_url" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "html_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(NullableCommunityHealthFile {
-            url: required(f0, NAMES[0])?,
-            html_url: required(f1, NAMES[1])?,
+            url: required(f0, "url")?,
+            html_url: required(f1, "html_url")?,
         })
     }
 }
@@ -4814,9 +4745,9 @@ pub struct CommitComparison {
     pub diff_url: String,
     pub patch_url: String,
     /// Commit
-    pub base_commit: Commit,
+    pub base_commit: Box<Commit>,
     /// Commit
-    pub merge_base_commit: Commit,
+    pub merge_base_commit: Box<Commit>,
     pub status: CommitComparisonStatus,
     pub ahead_by: i64,
     pub behind_by: i64,
@@ -4833,71 +4764,68 @@ impl<'de> crate::runtime::de::FromMap<'de> for CommitComparison {
     const NAME: &'static str = "CommitComparison";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "html_url",
-            "permalink_url",
-            "diff_url",
-            "patch_url",
-            "base_commit",
-            "merge_base_commit",
-            "status",
-            "ahead_by",
-            "behind_by",
-            "total_commits",
-            "commits",
-            "files",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "html_url" => 1,
+                "permalink_url" => 2,
+                "diff_url" => 3,
+                "patch_url" => 4,
+                "base_commit" => 5,
+                "merge_base_commit" => 6,
+                "status" => 7,
+                "ahead_by" => 8,
+                "behind_by" => 9,
+                "total_commits" => 10,
+                "commits" => 11,
+                "files" => 12,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<String> = None;
         let mut f4: Option<String> = None;
-        let mut f5: Option<Commit> = None;
-        let mut f6: Option<Commit> = None;
+        let mut f5: Option<Box<Commit>> = None;
+        let mut f6: Option<Box<Commit>> = None;
         let mut f7: Option<CommitComparisonStatus> = None;
         let mut f8: Option<i64> = None;
         let mut f9: Option<i64> = None;
         let mut f10: Option<i64> = None;
         let mut f11: Option<Vec<Commit>> = None;
         let mut f12: Option<Option<Vec<DiffEntry>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "html_url")?,
+                2 => put(&mut f2, &mut map, "permalink_url")?,
+                3 => put(&mut f3, &mut map, "diff_url")?,
+                4 => put(&mut f4, &mut map, "patch_url")?,
+                5 => put(&mut f5, &mut map, "base_commit")?,
+                6 => put(&mut f6, &mut map, "merge_base_commit")?,
+                7 => put(&mut f7, &mut map, "status")?,
+                8 => put(&mut f8, &mut map, "ahead_by")?,
+                9 => put(&mut f9, &mut map, "behind_by")?,
+                10 => put(&mut f10, &mut map, "total_commits")?,
+                11 => put(&mut f11, &mut map, "commits")?,
+                12 => put(&mut f12, &mut map, "files")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CommitComparison {
-            url: required(f0, NAMES[0])?,
-            html_url: required(f1, NAMES[1])?,
-            permalink_url: required(f2, NAMES[2])?,
-            diff_url: required(f3, NAMES[3])?,
-            patch_url: required(f4, NAMES[4])?,
-            base_commit: required(f5, NAMES[5])?,
-            merge_base_commit: required(f6, NAMES[6])?,
-            status: required(f7, NAMES[7])?,
-            ahead_by: required(f8, NAMES[8])?,
-            behind_by: required(f9, NAMES[9])?,
-            total_commits: required(f10, NAMES[10])?,
-            commits: required(f11, NAMES[11])?,
+            url: required(f0, "url")?,
+            html_url: required(f1, "html_url")?,
+            permalink_url: required(f2, "permalink_url")?,
+            diff_url: required(f3, "diff_url")?,
+            patch_url: required(f4, "patch_url")?,
+            base_commit: required(f5, "base_commit")?,
+            merge_base_commit: required(f6, "merge_base_commit")?,
+            status: required(f7, "status")?,
+            ahead_by: required(f8, "ahead_by")?,
+            behind_by: required(f9, "behind_by")?,
+            total_commits: required(f10, "total_commits")?,
+            commits: required(f11, "commits")?,
             files: f12.flatten(),
         })
     }
@@ -4959,20 +4887,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for ContentDirectoryItem {
     const NAME: &'static str = "ContentDirectoryItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "size",
-            "name",
-            "path",
-            "content",
-            "sha",
-            "url",
-            "git_url",
-            "html_url",
-            "download_url",
-            "_links",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "size" => 1,
+                "name" => 2,
+                "path" => 3,
+                "content" => 4,
+                "sha" => 5,
+                "url" => 6,
+                "git_url" => 7,
+                "html_url" => 8,
+                "download_url" => 9,
+                "_links" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<ContentDirectoryItemType> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
@@ -4984,39 +4914,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for ContentDirectoryItem {
         let mut f8: Option<Option<String>> = None;
         let mut f9: Option<Option<String>> = None;
         let mut f10: Option<ContentDirectoryItemLinks> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "size")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "path")?,
+                4 => put(&mut f4, &mut map, "content")?,
+                5 => put(&mut f5, &mut map, "sha")?,
+                6 => put(&mut f6, &mut map, "url")?,
+                7 => put(&mut f7, &mut map, "git_url")?,
+                8 => put(&mut f8, &mut map, "html_url")?,
+                9 => put(&mut f9, &mut map, "download_url")?,
+                10 => put(&mut f10, &mut map, "_links")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ContentDirectoryItem {
-            r#type: required(f0, NAMES[0])?,
-            size: required(f1, NAMES[1])?,
-            name: required(f2, NAMES[2])?,
-            path: required(f3, NAMES[3])?,
+            r#type: required(f0, "type")?,
+            size: required(f1, "size")?,
+            name: required(f2, "name")?,
+            path: required(f3, "path")?,
             content: f4.flatten(),
-            sha: required(f5, NAMES[5])?,
-            url: required(f6, NAMES[6])?,
+            sha: required(f5, "sha")?,
+            url: required(f6, "url")?,
             git_url: f7.flatten(),
             html_url: f8.flatten(),
             download_url: f9.flatten(),
-            links: required(f10, NAMES[10])?,
+            links: required(f10, "_links")?,
         })
     }
 }
@@ -5054,23 +4979,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ContentFile {
     const NAME: &'static str = "ContentFile";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "encoding",
-            "size",
-            "name",
-            "path",
-            "content",
-            "sha",
-            "url",
-            "git_url",
-            "html_url",
-            "download_url",
-            "_links",
-            "target",
-            "submodule_git_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "encoding" => 1,
+                "size" => 2,
+                "name" => 3,
+                "path" => 4,
+                "content" => 5,
+                "sha" => 6,
+                "url" => 7,
+                "git_url" => 8,
+                "html_url" => 9,
+                "download_url" => 10,
+                "_links" => 11,
+                "target" => 12,
+                "submodule_git_url" => 13,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<ContentFileType> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<i64> = None;
@@ -5085,43 +5012,38 @@ impl<'de> crate::runtime::de::FromMap<'de> for ContentFile {
         let mut f11: Option<ContentDirectoryItemLinks> = None;
         let mut f12: Option<Option<String>> = None;
         let mut f13: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "encoding")?,
+                2 => put(&mut f2, &mut map, "size")?,
+                3 => put(&mut f3, &mut map, "name")?,
+                4 => put(&mut f4, &mut map, "path")?,
+                5 => put(&mut f5, &mut map, "content")?,
+                6 => put(&mut f6, &mut map, "sha")?,
+                7 => put(&mut f7, &mut map, "url")?,
+                8 => put(&mut f8, &mut map, "git_url")?,
+                9 => put(&mut f9, &mut map, "html_url")?,
+                10 => put(&mut f10, &mut map, "download_url")?,
+                11 => put(&mut f11, &mut map, "_links")?,
+                12 => put(&mut f12, &mut map, "target")?,
+                13 => put(&mut f13, &mut map, "submodule_git_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ContentFile {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             encoding: f1.flatten(),
-            size: required(f2, NAMES[2])?,
-            name: required(f3, NAMES[3])?,
-            path: required(f4, NAMES[4])?,
+            size: required(f2, "size")?,
+            name: required(f3, "name")?,
+            path: required(f4, "path")?,
             content: f5.flatten(),
-            sha: required(f6, NAMES[6])?,
-            url: required(f7, NAMES[7])?,
+            sha: required(f6, "sha")?,
+            url: required(f7, "url")?,
             git_url: f8.flatten(),
             html_url: f9.flatten(),
             download_url: f10.flatten(),
-            links: required(f11, NAMES[11])?,
+            links: required(f11, "_links")?,
             target: f12.flatten(),
             submodule_git_url: f13.flatten(),
         })
@@ -5157,20 +5079,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for ContentSymlink {
     const NAME: &'static str = "ContentSymlink";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "target",
-            "size",
-            "name",
-            "path",
-            "sha",
-            "url",
-            "git_url",
-            "html_url",
-            "download_url",
-            "_links",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "target" => 1,
+                "size" => 2,
+                "name" => 3,
+                "path" => 4,
+                "sha" => 5,
+                "url" => 6,
+                "git_url" => 7,
+                "html_url" => 8,
+                "download_url" => 9,
+                "_links" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<ContentSymlinkType> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<i64> = None;
@@ -5182,39 +5106,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for ContentSymlink {
         let mut f8: Option<Option<String>> = None;
         let mut f9: Option<Option<String>> = None;
         let mut f10: Option<ContentDirectoryItemLinks> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "target")?,
+                2 => put(&mut f2, &mut map, "size")?,
+                3 => put(&mut f3, &mut map, "name")?,
+                4 => put(&mut f4, &mut map, "path")?,
+                5 => put(&mut f5, &mut map, "sha")?,
+                6 => put(&mut f6, &mut map, "url")?,
+                7 => put(&mut f7, &mut map, "git_url")?,
+                8 => put(&mut f8, &mut map, "html_url")?,
+                9 => put(&mut f9, &mut map, "download_url")?,
+                10 => put(&mut f10, &mut map, "_links")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ContentSymlink {
-            r#type: required(f0, NAMES[0])?,
-            target: required(f1, NAMES[1])?,
-            size: required(f2, NAMES[2])?,
-            name: required(f3, NAMES[3])?,
-            path: required(f4, NAMES[4])?,
-            sha: required(f5, NAMES[5])?,
-            url: required(f6, NAMES[6])?,
+            r#type: required(f0, "type")?,
+            target: required(f1, "target")?,
+            size: required(f2, "size")?,
+            name: required(f3, "name")?,
+            path: required(f4, "path")?,
+            sha: required(f5, "sha")?,
+            url: required(f6, "url")?,
             git_url: f7.flatten(),
             html_url: f8.flatten(),
             download_url: f9.flatten(),
-            links: required(f10, NAMES[10])?,
+            links: required(f10, "_links")?,
         })
     }
 }
@@ -5248,20 +5167,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for ContentSubmodule {
     const NAME: &'static str = "ContentSubmodule";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "submodule_git_url",
-            "size",
-            "name",
-            "path",
-            "sha",
-            "url",
-            "git_url",
-            "html_url",
-            "download_url",
-            "_links",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "submodule_git_url" => 1,
+                "size" => 2,
+                "name" => 3,
+                "path" => 4,
+                "sha" => 5,
+                "url" => 6,
+                "git_url" => 7,
+                "html_url" => 8,
+                "download_url" => 9,
+                "_links" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<ContentSubmoduleType> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<i64> = None;
@@ -5273,39 +5194,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for ContentSubmodule {
         let mut f8: Option<Option<String>> = None;
         let mut f9: Option<Option<String>> = None;
         let mut f10: Option<ContentDirectoryItemLinks> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "submodule_git_url")?,
+                2 => put(&mut f2, &mut map, "size")?,
+                3 => put(&mut f3, &mut map, "name")?,
+                4 => put(&mut f4, &mut map, "path")?,
+                5 => put(&mut f5, &mut map, "sha")?,
+                6 => put(&mut f6, &mut map, "url")?,
+                7 => put(&mut f7, &mut map, "git_url")?,
+                8 => put(&mut f8, &mut map, "html_url")?,
+                9 => put(&mut f9, &mut map, "download_url")?,
+                10 => put(&mut f10, &mut map, "_links")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ContentSubmodule {
-            r#type: required(f0, NAMES[0])?,
-            submodule_git_url: required(f1, NAMES[1])?,
-            size: required(f2, NAMES[2])?,
-            name: required(f3, NAMES[3])?,
-            path: required(f4, NAMES[4])?,
-            sha: required(f5, NAMES[5])?,
-            url: required(f6, NAMES[6])?,
+            r#type: required(f0, "type")?,
+            submodule_git_url: required(f1, "submodule_git_url")?,
+            size: required(f2, "size")?,
+            name: required(f3, "name")?,
+            path: required(f4, "path")?,
+            sha: required(f5, "sha")?,
+            url: required(f6, "url")?,
             git_url: f7.flatten(),
             html_url: f8.flatten(),
             download_url: f9.flatten(),
-            links: required(f10, NAMES[10])?,
+            links: required(f10, "_links")?,
         })
     }
 }
@@ -5341,22 +5257,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for ContentTree {
     const NAME: &'static str = "ContentTree";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "size",
-            "name",
-            "path",
-            "sha",
-            "content",
-            "url",
-            "git_url",
-            "html_url",
-            "download_url",
-            "entries",
-            "encoding",
-            "_links",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "size" => 1,
+                "name" => 2,
+                "path" => 3,
+                "sha" => 4,
+                "content" => 5,
+                "url" => 6,
+                "git_url" => 7,
+                "html_url" => 8,
+                "download_url" => 9,
+                "entries" => 10,
+                "encoding" => 11,
+                "_links" => 12,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
@@ -5370,43 +5288,38 @@ impl<'de> crate::runtime::de::FromMap<'de> for ContentTree {
         let mut f10: Option<Option<Vec<ContentTreeEntriesItem>>> = None;
         let mut f11: Option<Option<String>> = None;
         let mut f12: Option<ContentDirectoryItemLinks> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "size")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "path")?,
+                4 => put(&mut f4, &mut map, "sha")?,
+                5 => put(&mut f5, &mut map, "content")?,
+                6 => put(&mut f6, &mut map, "url")?,
+                7 => put(&mut f7, &mut map, "git_url")?,
+                8 => put(&mut f8, &mut map, "html_url")?,
+                9 => put(&mut f9, &mut map, "download_url")?,
+                10 => put(&mut f10, &mut map, "entries")?,
+                11 => put(&mut f11, &mut map, "encoding")?,
+                12 => put(&mut f12, &mut map, "_links")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ContentTree {
-            r#type: required(f0, NAMES[0])?,
-            size: required(f1, NAMES[1])?,
-            name: required(f2, NAMES[2])?,
-            path: required(f3, NAMES[3])?,
-            sha: required(f4, NAMES[4])?,
+            r#type: required(f0, "type")?,
+            size: required(f1, "size")?,
+            name: required(f2, "name")?,
+            path: required(f3, "path")?,
+            sha: required(f4, "sha")?,
             content: f5.flatten(),
-            url: required(f6, NAMES[6])?,
+            url: required(f6, "url")?,
             git_url: f7.flatten(),
             html_url: f8.flatten(),
             download_url: f9.flatten(),
             entries: f10.flatten(),
             encoding: f11.flatten(),
-            links: required(f12, NAMES[12])?,
+            links: required(f12, "_links")?,
         })
     }
 }
@@ -5434,19 +5347,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for ContentTreeEntriesItem {
     const NAME: &'static str = "ContentTreeEntriesItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "size",
-            "name",
-            "path",
-            "sha",
-            "url",
-            "git_url",
-            "html_url",
-            "download_url",
-            "_links",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "size" => 1,
+                "name" => 2,
+                "path" => 3,
+                "sha" => 4,
+                "url" => 5,
+                "git_url" => 6,
+                "html_url" => 7,
+                "download_url" => 8,
+                "_links" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
@@ -5457,37 +5372,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for ContentTreeEntriesItem {
         let mut f7: Option<Option<String>> = None;
         let mut f8: Option<Option<String>> = None;
         let mut f9: Option<ContentDirectoryItemLinks> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "size")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "path")?,
+                4 => put(&mut f4, &mut map, "sha")?,
+                5 => put(&mut f5, &mut map, "url")?,
+                6 => put(&mut f6, &mut map, "git_url")?,
+                7 => put(&mut f7, &mut map, "html_url")?,
+                8 => put(&mut f8, &mut map, "download_url")?,
+                9 => put(&mut f9, &mut map, "_links")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ContentTreeEntriesItem {
-            r#type: required(f0, NAMES[0])?,
-            size: required(f1, NAMES[1])?,
-            name: required(f2, NAMES[2])?,
-            path: required(f3, NAMES[3])?,
-            sha: required(f4, NAMES[4])?,
-            url: required(f5, NAMES[5])?,
+            r#type: required(f0, "type")?,
+            size: required(f1, "size")?,
+            name: required(f2, "name")?,
+            path: required(f3, "path")?,
+            sha: required(f4, "sha")?,
+            url: required(f5, "url")?,
             git_url: f6.flatten(),
             html_url: f7.flatten(),
             download_url: f8.flatten(),
-            links: required(f9, NAMES[9])?,
+            links: required(f9, "_links")?,
         })
     }
 }
@@ -5619,25 +5529,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for FileCommit {
     const NAME: &'static str = "FileCommit";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["content", "commit"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "content" => 0,
+                "commit" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<FileCommitContent>> = None;
         let mut f1: Option<FileCommitCommit> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "content")?,
+                1 => put(&mut f1, &mut map, "commit")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(FileCommit {
             content: f0.flatten(),
-            commit: required(f1, NAMES[1])?,
+            commit: required(f1, "commit")?,
         })
     }
 }
@@ -5665,19 +5575,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for FileCommitContent {
     const NAME: &'static str = "FileCommitContent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "name",
-            "path",
-            "sha",
-            "size",
-            "url",
-            "html_url",
-            "git_url",
-            "download_url",
-            "type",
-            "_links",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "path" => 1,
+                "sha" => 2,
+                "size" => 3,
+                "url" => 4,
+                "html_url" => 5,
+                "git_url" => 6,
+                "download_url" => 7,
+                "type" => 8,
+                "_links" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -5688,23 +5600,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for FileCommitContent {
         let mut f7: Option<Option<String>> = None;
         let mut f8: Option<Option<String>> = None;
         let mut f9: Option<Option<FileCommitContentLinks>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "path")?,
+                2 => put(&mut f2, &mut map, "sha")?,
+                3 => put(&mut f3, &mut map, "size")?,
+                4 => put(&mut f4, &mut map, "url")?,
+                5 => put(&mut f5, &mut map, "html_url")?,
+                6 => put(&mut f6, &mut map, "git_url")?,
+                7 => put(&mut f7, &mut map, "download_url")?,
+                8 => put(&mut f8, &mut map, "type")?,
+                9 => put(&mut f9, &mut map, "_links")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -5739,21 +5646,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for FileCommitContentLinks {
     const NAME: &'static str = "FileCommitContentLinks";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["self", "git", "html"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "self" => 0,
+                "git" => 1,
+                "html" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "self")?,
+                1 => put(&mut f1, &mut map, "git")?,
+                2 => put(&mut f2, &mut map, "html")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -5788,19 +5696,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for FileCommitCommit {
     const NAME: &'static str = "FileCommitCommit";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "sha",
-            "node_id",
-            "url",
-            "html_url",
-            "author",
-            "committer",
-            "message",
-            "tree",
-            "parents",
-            "verification",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "sha" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "html_url" => 3,
+                "author" => 4,
+                "committer" => 5,
+                "message" => 6,
+                "tree" => 7,
+                "parents" => 8,
+                "verification" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -5811,23 +5721,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for FileCommitCommit {
         let mut f7: Option<Option<FileCommitCommitTree>> = None;
         let mut f8: Option<Option<Vec<FileCommitCommitParentsItem>>> = None;
         let mut f9: Option<Option<FileCommitCommitVerification>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "sha")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "html_url")?,
+                4 => put(&mut f4, &mut map, "author")?,
+                5 => put(&mut f5, &mut map, "committer")?,
+                6 => put(&mut f6, &mut map, "message")?,
+                7 => put(&mut f7, &mut map, "tree")?,
+                8 => put(&mut f8, &mut map, "parents")?,
+                9 => put(&mut f9, &mut map, "verification")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -5862,21 +5767,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for FileCommitCommitAuthor {
     const NAME: &'static str = "FileCommitCommitAuthor";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["date", "name", "email"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "date" => 0,
+                "name" => 1,
+                "email" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "date")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "email")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -5903,19 +5809,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for FileCommitCommitTree {
     const NAME: &'static str = "FileCommitCommitTree";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["url", "sha"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "sha" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "sha")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -5944,31 +5850,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for FileCommitCommitVerification {
     const NAME: &'static str = "FileCommitCommitVerification";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "verified",
-            "reason",
-            "signature",
-            "payload",
-            "verified_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "verified" => 0,
+                "reason" => 1,
+                "signature" => 2,
+                "payload" => 3,
+                "verified_at" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<bool>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "verified")?,
+                1 => put(&mut f1, &mut map, "reason")?,
+                2 => put(&mut f2, &mut map, "signature")?,
+                3 => put(&mut f3, &mut map, "payload")?,
+                4 => put(&mut f4, &mut map, "verified_at")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -6131,31 +6034,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for Contributor {
     const NAME: &'static str = "Contributor";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "login",
-            "id",
-            "node_id",
-            "avatar_url",
-            "gravatar_id",
-            "url",
-            "html_url",
-            "followers_url",
-            "following_url",
-            "gists_url",
-            "starred_url",
-            "subscriptions_url",
-            "organizations_url",
-            "repos_url",
-            "events_url",
-            "received_events_url",
-            "type",
-            "site_admin",
-            "contributions",
-            "email",
-            "name",
-            "user_view_type",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "login" => 0,
+                "id" => 1,
+                "node_id" => 2,
+                "avatar_url" => 3,
+                "gravatar_id" => 4,
+                "url" => 5,
+                "html_url" => 6,
+                "followers_url" => 7,
+                "following_url" => 8,
+                "gists_url" => 9,
+                "starred_url" => 10,
+                "subscriptions_url" => 11,
+                "organizations_url" => 12,
+                "repos_url" => 13,
+                "events_url" => 14,
+                "received_events_url" => 15,
+                "type" => 16,
+                "site_admin" => 17,
+                "contributions" => 18,
+                "email" => 19,
+                "name" => 20,
+                "user_view_type" => 21,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -6178,35 +6083,30 @@ impl<'de> crate::runtime::de::FromMap<'de> for Contributor {
         let mut f19: Option<Option<String>> = None;
         let mut f20: Option<Option<String>> = None;
         let mut f21: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
+                0 => put(&mut f0, &mut map, "login")?,
+                1 => put(&mut f1, &mut map, "id")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "avatar_url")?,
+                4 => put(&mut f4, &mut map, "gravatar_id")?,
+                5 => put(&mut f5, &mut map, "url")?,
+                6 => put(&mut f6, &mut map, "html_url")?,
+                7 => put(&mut f7, &mut map, "followers_url")?,
+                8 => put(&mut f8, &mut map, "following_url")?,
+                9 => put(&mut f9, &mut map, "gists_url")?,
+                10 => put(&mut f10, &mut map, "starred_url")?,
+                11 => put(&mut f11, &mut map, "subscriptions_url")?,
+                12 => put(&mut f12, &mut map, "organizations_url")?,
+                13 => put(&mut f13, &mut map, "repos_url")?,
+                14 => put(&mut f14, &mut map, "events_url")?,
+                15 => put(&mut f15, &mut map, "received_events_url")?,
+                16 => put(&mut f16, &mut map, "type")?,
+                17 => put(&mut f17, &mut map, "site_admin")?,
+                18 => put(&mut f18, &mut map, "contributions")?,
+                19 => put(&mut f19, &mut map, "email")?,
+                20 => put(&mut f20, &mut map, "name")?,
+                21 => put(&mut f21, &mut map, "user_view_type")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -6227,9 +6127,9 @@ impl<'de> crate::runtime::de::FromMap<'de> for Contributor {
             repos_url: f13.flatten(),
             events_url: f14.flatten(),
             received_events_url: f15.flatten(),
-            r#type: required(f16, NAMES[16])?,
+            r#type: required(f16, "type")?,
             site_admin: f17.flatten(),
-            contributions: required(f18, NAMES[18])?,
+            contributions: required(f18, "contributions")?,
             email: f19.flatten(),
             name: f20.flatten(),
             user_view_type: f21.flatten(),
@@ -6366,7 +6266,7 @@ pub struct DeploymentStatus {
     pub environment_url: Option<String>,
     /// The URL to associate with this status.
     pub log_url: Option<String>,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
 }
 impl<'de> serde::Deserialize<'de> for DeploymentStatus {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -6377,24 +6277,26 @@ impl<'de> crate::runtime::de::FromMap<'de> for DeploymentStatus {
     const NAME: &'static str = "DeploymentStatus";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "id",
-            "node_id",
-            "state",
-            "creator",
-            "description",
-            "environment",
-            "target_url",
-            "created_at",
-            "updated_at",
-            "deployment_url",
-            "repository_url",
-            "environment_url",
-            "log_url",
-            "performed_via_github_app",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "id" => 1,
+                "node_id" => 2,
+                "state" => 3,
+                "creator" => 4,
+                "description" => 5,
+                "environment" => 6,
+                "target_url" => 7,
+                "created_at" => 8,
+                "updated_at" => 9,
+                "deployment_url" => 10,
+                "repository_url" => 11,
+                "environment_url" => 12,
+                "log_url" => 13,
+                "performed_via_github_app" => 14,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
@@ -6409,45 +6311,40 @@ impl<'de> crate::runtime::de::FromMap<'de> for DeploymentStatus {
         let mut f11: Option<String> = None;
         let mut f12: Option<Option<String>> = None;
         let mut f13: Option<Option<String>> = None;
-        let mut f14: Option<Option<Integration>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        let mut f14: Option<Option<Box<Integration>>> = None;
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "id")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "state")?,
+                4 => put(&mut f4, &mut map, "creator")?,
+                5 => put(&mut f5, &mut map, "description")?,
+                6 => put(&mut f6, &mut map, "environment")?,
+                7 => put(&mut f7, &mut map, "target_url")?,
+                8 => put(&mut f8, &mut map, "created_at")?,
+                9 => put(&mut f9, &mut map, "updated_at")?,
+                10 => put(&mut f10, &mut map, "deployment_url")?,
+                11 => put(&mut f11, &mut map, "repository_url")?,
+                12 => put(&mut f12, &mut map, "environment_url")?,
+                13 => put(&mut f13, &mut map, "log_url")?,
+                14 => put(&mut f14, &mut map, "performed_via_github_app")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DeploymentStatus {
-            url: required(f0, NAMES[0])?,
-            id: required(f1, NAMES[1])?,
-            node_id: required(f2, NAMES[2])?,
-            state: required(f3, NAMES[3])?,
+            url: required(f0, "url")?,
+            id: required(f1, "id")?,
+            node_id: required(f2, "node_id")?,
+            state: required(f3, "state")?,
             creator: f4.flatten(),
-            description: required(f5, NAMES[5])?,
+            description: required(f5, "description")?,
             environment: f6.flatten(),
-            target_url: required(f7, NAMES[7])?,
-            created_at: required(f8, NAMES[8])?,
-            updated_at: required(f9, NAMES[9])?,
-            deployment_url: required(f10, NAMES[10])?,
-            repository_url: required(f11, NAMES[11])?,
+            target_url: required(f7, "target_url")?,
+            created_at: required(f8, "created_at")?,
+            updated_at: required(f9, "updated_at")?,
+            deployment_url: required(f10, "deployment_url")?,
+            repository_url: required(f11, "repository_url")?,
             environment_url: f12.flatten(),
             log_url: f13.flatten(),
             performed_via_github_app: f14.flatten(),
@@ -6598,19 +6495,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for ReposGetAllEnvironmentsResponse {
     const NAME: &'static str = "ReposGetAllEnvironmentsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["total_count", "environments"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "environments" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<Vec<Environment>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "environments")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -6650,18 +6547,20 @@ impl<'de> crate::runtime::de::FromMap<'de> for Environment {
     const NAME: &'static str = "Environment";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "name",
-            "url",
-            "html_url",
-            "created_at",
-            "updated_at",
-            "protection_rules",
-            "deployment_branch_policy",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "name" => 2,
+                "url" => 3,
+                "html_url" => 4,
+                "created_at" => 5,
+                "updated_at" => 6,
+                "protection_rules" => 7,
+                "deployment_branch_policy" => 8,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -6671,33 +6570,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for Environment {
         let mut f6: Option<crate::Timestamp> = None;
         let mut f7: Option<Option<Vec<EnvironmentProtectionRulesItem>>> = None;
         let mut f8: Option<Option<DeploymentBranchPolicySettings>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "html_url")?,
+                5 => put(&mut f5, &mut map, "created_at")?,
+                6 => put(&mut f6, &mut map, "updated_at")?,
+                7 => put(&mut f7, &mut map, "protection_rules")?,
+                8 => put(&mut f8, &mut map, "deployment_branch_policy")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Environment {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            name: required(f2, NAMES[2])?,
-            url: required(f3, NAMES[3])?,
-            html_url: required(f4, NAMES[4])?,
-            created_at: required(f5, NAMES[5])?,
-            updated_at: required(f6, NAMES[6])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            name: required(f2, "name")?,
+            url: required(f3, "url")?,
+            html_url: required(f4, "html_url")?,
+            created_at: required(f5, "created_at")?,
+            updated_at: required(f6, "updated_at")?,
             protection_rules: f7.flatten(),
             deployment_branch_policy: f8.flatten(),
         })
@@ -6748,30 +6642,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for EnvironmentProtectionRulesItemVar
     const NAME: &'static str = "EnvironmentProtectionRulesItemVariant0";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "node_id", "type", "wait_timer"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "type" => 2,
+                "wait_timer" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "type")?,
+                3 => put(&mut f3, &mut map, "wait_timer")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(EnvironmentProtectionRulesItemVariant0 {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            r#type: required(f2, NAMES[2])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            r#type: required(f2, "type")?,
             wait_timer: f3.flatten(),
         })
     }
@@ -6797,39 +6693,36 @@ impl<'de> crate::runtime::de::FromMap<'de> for EnvironmentProtectionRulesItemVar
     const NAME: &'static str = "EnvironmentProtectionRulesItemVariant1";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "prevent_self_review",
-            "type",
-            "reviewers",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "prevent_self_review" => 2,
+                "type" => 3,
+                "reviewers" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<bool>> = None;
         let mut f3: Option<String> = None;
         let mut f4: Option<Option<Vec<PendingDeploymentReviewersItem>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "prevent_self_review")?,
+                3 => put(&mut f3, &mut map, "type")?,
+                4 => put(&mut f4, &mut map, "reviewers")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(EnvironmentProtectionRulesItemVariant1 {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
             prevent_self_review: f2.flatten(),
-            r#type: required(f3, NAMES[3])?,
+            r#type: required(f3, "type")?,
             reviewers: f4.flatten(),
         })
     }
@@ -6851,28 +6744,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for EnvironmentProtectionRulesItemVar
     const NAME: &'static str = "EnvironmentProtectionRulesItemVariant2";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "node_id", "type"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "type" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "type")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(EnvironmentProtectionRulesItemVariant2 {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            r#type: required(f2, NAMES[2])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            r#type: required(f2, "type")?,
         })
     }
 }
@@ -6895,25 +6789,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for DeploymentBranchPolicySettings {
     const NAME: &'static str = "DeploymentBranchPolicySettings";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["protected_branches", "custom_branch_policies"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "protected_branches" => 0,
+                "custom_branch_policies" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<bool> = None;
         let mut f1: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "protected_branches")?,
+                1 => put(&mut f1, &mut map, "custom_branch_policies")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DeploymentBranchPolicySettings {
-            protected_branches: required(f0, NAMES[0])?,
-            custom_branch_policies: required(f1, NAMES[1])?,
+            protected_branches: required(f0, "protected_branches")?,
+            custom_branch_policies: required(f1, "custom_branch_policies")?,
         })
     }
 }
@@ -7069,25 +6963,25 @@ for ReposListDeploymentBranchPoliciesResponse {
     const NAME: &'static str = "ReposListDeploymentBranchPoliciesResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "branch_policies"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "branch_policies" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<DeploymentBranchPolicy>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "branch_policies")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ReposListDeploymentBranchPoliciesResponse {
-            total_count: required(f0, NAMES[0])?,
-            branch_policies: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            branch_policies: required(f1, "branch_policies")?,
         })
     }
 }
@@ -7113,23 +7007,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for DeploymentBranchPolicy {
     const NAME: &'static str = "DeploymentBranchPolicy";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["id", "node_id", "name", "type"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "name" => 2,
+                "type" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<WebhookCreateRefType>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "type")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -7220,19 +7116,19 @@ for ReposGetAllDeploymentProtectionRulesResponse {
     const NAME: &'static str = "ReposGetAllDeploymentProtectionRulesResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["total_count", "custom_deployment_protection_rules"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "custom_deployment_protection_rules" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<Vec<DeploymentProtectionRule>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "custom_deployment_protection_rules")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -7265,31 +7161,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for DeploymentProtectionRule {
     const NAME: &'static str = "DeploymentProtectionRule";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "node_id", "enabled", "app"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "enabled" => 2,
+                "app" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<bool> = None;
         let mut f3: Option<CustomDeploymentRuleApp> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "enabled")?,
+                3 => put(&mut f3, &mut map, "app")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DeploymentProtectionRule {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            enabled: required(f2, NAMES[2])?,
-            app: required(f3, NAMES[3])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            enabled: required(f2, "enabled")?,
+            app: required(f3, "app")?,
         })
     }
 }
@@ -7316,31 +7214,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for CustomDeploymentRuleApp {
     const NAME: &'static str = "CustomDeploymentRuleApp";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "slug", "integration_url", "node_id"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "slug" => 1,
+                "integration_url" => 2,
+                "node_id" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "slug")?,
+                2 => put(&mut f2, &mut map, "integration_url")?,
+                3 => put(&mut f3, &mut map, "node_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CustomDeploymentRuleApp {
-            id: required(f0, NAMES[0])?,
-            slug: required(f1, NAMES[1])?,
-            integration_url: required(f2, NAMES[2])?,
-            node_id: required(f3, NAMES[3])?,
+            id: required(f0, "id")?,
+            slug: required(f1, "slug")?,
+            integration_url: required(f2, "integration_url")?,
+            node_id: required(f3, "node_id")?,
         })
     }
 }
@@ -7387,22 +7287,25 @@ for ReposListCustomDeploymentRuleIntegrationsResponse {
     const NAME: &'static str = "ReposListCustomDeploymentRuleIntegrationsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "total_count",
-            "available_custom_deployment_protection_rule_integrations",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "available_custom_deployment_protection_rule_integrations" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<Vec<CustomDeploymentRuleApp>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => {
+                    put(
+                        &mut f1,
+                        &mut map,
+                        "available_custom_deployment_protection_rule_integrations",
+                    )?
+                }
                 _ => skip(&mut map)?,
             }
         }
@@ -7475,22 +7378,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryHashAlgorithm {
     const NAME: &'static str = "RepositoryHashAlgorithm";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["hash_algorithm"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "hash_algorithm" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryHashAlgorithmHashAlgorithm> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "hash_algorithm")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryHashAlgorithm {
-            hash_algorithm: required(f0, NAMES[0])?,
+            hash_algorithm: required(f0, "hash_algorithm")?,
         })
     }
 }
@@ -7533,22 +7435,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for Hook {
     const NAME: &'static str = "Hook";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "id",
-            "name",
-            "active",
-            "events",
-            "config",
-            "updated_at",
-            "created_at",
-            "url",
-            "test_url",
-            "ping_url",
-            "deliveries_url",
-            "last_response",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "id" => 1,
+                "name" => 2,
+                "active" => 3,
+                "events" => 4,
+                "config" => 5,
+                "updated_at" => 6,
+                "created_at" => 7,
+                "url" => 8,
+                "test_url" => 9,
+                "ping_url" => 10,
+                "deliveries_url" => 11,
+                "last_response" => 12,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
@@ -7562,43 +7466,38 @@ impl<'de> crate::runtime::de::FromMap<'de> for Hook {
         let mut f10: Option<String> = None;
         let mut f11: Option<Option<String>> = None;
         let mut f12: Option<HookResponse> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "id")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "active")?,
+                4 => put(&mut f4, &mut map, "events")?,
+                5 => put(&mut f5, &mut map, "config")?,
+                6 => put(&mut f6, &mut map, "updated_at")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "url")?,
+                9 => put(&mut f9, &mut map, "test_url")?,
+                10 => put(&mut f10, &mut map, "ping_url")?,
+                11 => put(&mut f11, &mut map, "deliveries_url")?,
+                12 => put(&mut f12, &mut map, "last_response")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Hook {
-            r#type: required(f0, NAMES[0])?,
-            id: required(f1, NAMES[1])?,
-            name: required(f2, NAMES[2])?,
-            active: required(f3, NAMES[3])?,
-            events: required(f4, NAMES[4])?,
-            config: required(f5, NAMES[5])?,
-            updated_at: required(f6, NAMES[6])?,
-            created_at: required(f7, NAMES[7])?,
-            url: required(f8, NAMES[8])?,
-            test_url: required(f9, NAMES[9])?,
-            ping_url: required(f10, NAMES[10])?,
+            r#type: required(f0, "type")?,
+            id: required(f1, "id")?,
+            name: required(f2, "name")?,
+            active: required(f3, "active")?,
+            events: required(f4, "events")?,
+            config: required(f5, "config")?,
+            updated_at: required(f6, "updated_at")?,
+            created_at: required(f7, "created_at")?,
+            url: required(f8, "url")?,
+            test_url: required(f9, "test_url")?,
+            ping_url: required(f10, "ping_url")?,
             deliveries_url: f11.flatten(),
-            last_response: required(f12, NAMES[12])?,
+            last_response: required(f12, "last_response")?,
         })
     }
 }
@@ -7788,25 +7687,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for CheckImmutableReleases {
     const NAME: &'static str = "CheckImmutableReleases";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["enabled", "enforced_by_owner"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "enabled" => 0,
+                "enforced_by_owner" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<bool> = None;
         let mut f1: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "enabled")?,
+                1 => put(&mut f1, &mut map, "enforced_by_owner")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CheckImmutableReleases {
-            enabled: required(f0, NAMES[0])?,
-            enforced_by_owner: required(f1, NAMES[1])?,
+            enabled: required(f0, "enabled")?,
+            enforced_by_owner: required(f1, "enforced_by_owner")?,
         })
     }
 }
@@ -7858,19 +7757,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for DeployKey {
     const NAME: &'static str = "DeployKey";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "key",
-            "url",
-            "title",
-            "verified",
-            "created_at",
-            "read_only",
-            "added_by",
-            "last_used",
-            "enabled",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "key" => 1,
+                "url" => 2,
+                "title" => 3,
+                "verified" => 4,
+                "created_at" => 5,
+                "read_only" => 6,
+                "added_by" => 7,
+                "last_used" => 8,
+                "enabled" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -7881,34 +7782,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for DeployKey {
         let mut f7: Option<Option<String>> = None;
         let mut f8: Option<Option<crate::Timestamp>> = None;
         let mut f9: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "key")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "title")?,
+                4 => put(&mut f4, &mut map, "verified")?,
+                5 => put(&mut f5, &mut map, "created_at")?,
+                6 => put(&mut f6, &mut map, "read_only")?,
+                7 => put(&mut f7, &mut map, "added_by")?,
+                8 => put(&mut f8, &mut map, "last_used")?,
+                9 => put(&mut f9, &mut map, "enabled")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DeployKey {
-            id: required(f0, NAMES[0])?,
-            key: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            title: required(f3, NAMES[3])?,
-            verified: required(f4, NAMES[4])?,
-            created_at: required(f5, NAMES[5])?,
-            read_only: required(f6, NAMES[6])?,
+            id: required(f0, "id")?,
+            key: required(f1, "key")?,
+            url: required(f2, "url")?,
+            title: required(f3, "title")?,
+            verified: required(f4, "verified")?,
+            created_at: required(f5, "created_at")?,
+            read_only: required(f6, "read_only")?,
             added_by: f7.flatten(),
             last_used: f8.flatten(),
             enabled: f9.flatten(),
@@ -7997,21 +7893,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for MergedUpstream {
     const NAME: &'static str = "MergedUpstream";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["message", "merge_type", "base_branch"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "message" => 0,
+                "merge_type" => 1,
+                "base_branch" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<MergedUpstreamMergeType>> = None;
         let mut f2: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "message")?,
+                1 => put(&mut f1, &mut map, "merge_type")?,
+                2 => put(&mut f2, &mut map, "base_branch")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -8105,21 +8002,23 @@ impl<'de> crate::runtime::de::FromMap<'de> for Page {
     const NAME: &'static str = "Page";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "status",
-            "cname",
-            "protected_domain_state",
-            "pending_domain_unverified_at",
-            "custom_404",
-            "html_url",
-            "build_type",
-            "source",
-            "public",
-            "https_certificate",
-            "https_enforced",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "status" => 1,
+                "cname" => 2,
+                "protected_domain_state" => 3,
+                "pending_domain_unverified_at" => 4,
+                "custom_404" => 5,
+                "html_url" => 6,
+                "build_type" => 7,
+                "source" => 8,
+                "public" => 9,
+                "https_certificate" => 10,
+                "https_enforced" => 11,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<PageStatus>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -8132,39 +8031,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for Page {
         let mut f9: Option<bool> = None;
         let mut f10: Option<Option<PagesHttpsCertificate>> = None;
         let mut f11: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "status")?,
+                2 => put(&mut f2, &mut map, "cname")?,
+                3 => put(&mut f3, &mut map, "protected_domain_state")?,
+                4 => put(&mut f4, &mut map, "pending_domain_unverified_at")?,
+                5 => put(&mut f5, &mut map, "custom_404")?,
+                6 => put(&mut f6, &mut map, "html_url")?,
+                7 => put(&mut f7, &mut map, "build_type")?,
+                8 => put(&mut f8, &mut map, "source")?,
+                9 => put(&mut f9, &mut map, "public")?,
+                10 => put(&mut f10, &mut map, "https_certificate")?,
+                11 => put(&mut f11, &mut map, "https_enforced")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Page {
-            url: required(f0, NAMES[0])?,
+            url: required(f0, "url")?,
             status: f1.flatten(),
             cname: f2.flatten(),
             protected_domain_state: f3.flatten(),
             pending_domain_unverified_at: f4.flatten(),
-            custom_404: required(f5, NAMES[5])?,
+            custom_404: required(f5, "custom_404")?,
             html_url: f6.flatten(),
             build_type: f7.flatten(),
             source: f8.flatten(),
-            public: required(f9, NAMES[9])?,
+            public: required(f9, "public")?,
             https_certificate: f10.flatten(),
             https_enforced: f11.flatten(),
         })
@@ -8202,25 +8096,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for PagesSourceHash {
     const NAME: &'static str = "PagesSourceHash";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["branch", "path"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "branch" => 0,
+                "path" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "branch")?,
+                1 => put(&mut f1, &mut map, "path")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PagesSourceHash {
-            branch: required(f0, NAMES[0])?,
-            path: required(f1, NAMES[1])?,
+            branch: required(f0, "branch")?,
+            path: required(f1, "path")?,
         })
     }
 }
@@ -8244,30 +8138,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for PagesHttpsCertificate {
     const NAME: &'static str = "PagesHttpsCertificate";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["state", "description", "domains", "expires_at"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "state" => 0,
+                "description" => 1,
+                "domains" => 2,
+                "expires_at" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<PagesHttpsCertificateState> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Vec<String>> = None;
         let mut f3: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "state")?,
+                1 => put(&mut f1, &mut map, "description")?,
+                2 => put(&mut f2, &mut map, "domains")?,
+                3 => put(&mut f3, &mut map, "expires_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PagesHttpsCertificate {
-            state: required(f0, NAMES[0])?,
-            description: required(f1, NAMES[1])?,
-            domains: required(f2, NAMES[2])?,
+            state: required(f0, "state")?,
+            description: required(f1, "description")?,
+            domains: required(f2, "domains")?,
             expires_at: f3.flatten(),
         })
     }
@@ -8498,17 +8394,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for PageBuild {
     const NAME: &'static str = "PageBuild";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "status",
-            "error",
-            "pusher",
-            "commit",
-            "duration",
-            "created_at",
-            "updated_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "status" => 1,
+                "error" => 2,
+                "pusher" => 3,
+                "commit" => 4,
+                "duration" => 5,
+                "created_at" => 6,
+                "updated_at" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<PageBuildError> = None;
@@ -8517,33 +8415,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for PageBuild {
         let mut f5: Option<i64> = None;
         let mut f6: Option<crate::Timestamp> = None;
         let mut f7: Option<crate::Timestamp> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "status")?,
+                2 => put(&mut f2, &mut map, "error")?,
+                3 => put(&mut f3, &mut map, "pusher")?,
+                4 => put(&mut f4, &mut map, "commit")?,
+                5 => put(&mut f5, &mut map, "duration")?,
+                6 => put(&mut f6, &mut map, "created_at")?,
+                7 => put(&mut f7, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PageBuild {
-            url: required(f0, NAMES[0])?,
-            status: required(f1, NAMES[1])?,
-            error: required(f2, NAMES[2])?,
+            url: required(f0, "url")?,
+            status: required(f1, "status")?,
+            error: required(f2, "error")?,
             pusher: f3.flatten(),
-            commit: required(f4, NAMES[4])?,
-            duration: required(f5, NAMES[5])?,
-            created_at: required(f6, NAMES[6])?,
-            updated_at: required(f7, NAMES[7])?,
+            commit: required(f4, "commit")?,
+            duration: required(f5, "duration")?,
+            created_at: required(f6, "created_at")?,
+            updated_at: required(f7, "updated_at")?,
         })
     }
 }
@@ -8564,25 +8457,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for PageBuildStatus {
     const NAME: &'static str = "PageBuildStatus";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["url", "status"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "status" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "status")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PageBuildStatus {
-            url: required(f0, NAMES[0])?,
-            status: required(f1, NAMES[1])?,
+            url: required(f0, "url")?,
+            status: required(f1, "status")?,
         })
     }
 }
@@ -8670,30 +8563,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for PageDeployment {
     const NAME: &'static str = "PageDeployment";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "status_url", "page_url", "preview_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "status_url" => 1,
+                "page_url" => 2,
+                "preview_url" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<IntegerOrString> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "status_url")?,
+                2 => put(&mut f2, &mut map, "page_url")?,
+                3 => put(&mut f3, &mut map, "preview_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PageDeployment {
-            id: required(f0, NAMES[0])?,
-            status_url: required(f1, NAMES[1])?,
-            page_url: required(f2, NAMES[2])?,
+            id: required(f0, "id")?,
+            status_url: required(f1, "status_url")?,
+            page_url: required(f2, "page_url")?,
             preview_url: f3.flatten(),
         })
     }
@@ -8715,17 +8610,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for PagesDeploymentStatus {
     const NAME: &'static str = "PagesDeploymentStatus";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["status"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "status" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<PagesDeploymentStatusStatus>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "status")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -8761,19 +8655,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for PagesHealthCheck {
     const NAME: &'static str = "PagesHealthCheck";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["domain", "alt_domain"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "domain" => 0,
+                "alt_domain" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<PagesHealthCheckDomain>> = None;
         let mut f1: Option<Option<PagesHealthCheckDomain>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "domain")?,
+                1 => put(&mut f1, &mut map, "alt_domain")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -8825,37 +8719,39 @@ impl<'de> crate::runtime::de::FromMap<'de> for PagesHealthCheckDomain {
     const NAME: &'static str = "PagesHealthCheckDomain";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "host",
-            "uri",
-            "nameservers",
-            "dns_resolves",
-            "is_proxied",
-            "is_cloudflare_ip",
-            "is_fastly_ip",
-            "is_old_ip_address",
-            "is_a_record",
-            "has_cname_record",
-            "has_mx_records_present",
-            "is_valid_domain",
-            "is_apex_domain",
-            "should_be_a_record",
-            "is_cname_to_github_user_domain",
-            "is_cname_to_pages_dot_github_dot_com",
-            "is_cname_to_fastly",
-            "is_pointed_to_github_pages_ip",
-            "is_non_github_pages_ip_present",
-            "is_pages_domain",
-            "is_served_by_pages",
-            "is_valid",
-            "reason",
-            "responds_to_https",
-            "enforces_https",
-            "https_error",
-            "is_https_eligible",
-            "caa_error",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "host" => 0,
+                "uri" => 1,
+                "nameservers" => 2,
+                "dns_resolves" => 3,
+                "is_proxied" => 4,
+                "is_cloudflare_ip" => 5,
+                "is_fastly_ip" => 6,
+                "is_old_ip_address" => 7,
+                "is_a_record" => 8,
+                "has_cname_record" => 9,
+                "has_mx_records_present" => 10,
+                "is_valid_domain" => 11,
+                "is_apex_domain" => 12,
+                "should_be_a_record" => 13,
+                "is_cname_to_github_user_domain" => 14,
+                "is_cname_to_pages_dot_github_dot_com" => 15,
+                "is_cname_to_fastly" => 16,
+                "is_pointed_to_github_pages_ip" => 17,
+                "is_non_github_pages_ip_present" => 18,
+                "is_pages_domain" => 19,
+                "is_served_by_pages" => 20,
+                "is_valid" => 21,
+                "reason" => 22,
+                "responds_to_https" => 23,
+                "enforces_https" => 24,
+                "https_error" => 25,
+                "is_https_eligible" => 26,
+                "caa_error" => 27,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -8884,41 +8780,36 @@ impl<'de> crate::runtime::de::FromMap<'de> for PagesHealthCheckDomain {
         let mut f25: Option<Option<String>> = None;
         let mut f26: Option<Option<bool>> = None;
         let mut f27: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
+                0 => put(&mut f0, &mut map, "host")?,
+                1 => put(&mut f1, &mut map, "uri")?,
+                2 => put(&mut f2, &mut map, "nameservers")?,
+                3 => put(&mut f3, &mut map, "dns_resolves")?,
+                4 => put(&mut f4, &mut map, "is_proxied")?,
+                5 => put(&mut f5, &mut map, "is_cloudflare_ip")?,
+                6 => put(&mut f6, &mut map, "is_fastly_ip")?,
+                7 => put(&mut f7, &mut map, "is_old_ip_address")?,
+                8 => put(&mut f8, &mut map, "is_a_record")?,
+                9 => put(&mut f9, &mut map, "has_cname_record")?,
+                10 => put(&mut f10, &mut map, "has_mx_records_present")?,
+                11 => put(&mut f11, &mut map, "is_valid_domain")?,
+                12 => put(&mut f12, &mut map, "is_apex_domain")?,
+                13 => put(&mut f13, &mut map, "should_be_a_record")?,
+                14 => put(&mut f14, &mut map, "is_cname_to_github_user_domain")?,
+                15 => put(&mut f15, &mut map, "is_cname_to_pages_dot_github_dot_com")?,
+                16 => put(&mut f16, &mut map, "is_cname_to_fastly")?,
+                17 => put(&mut f17, &mut map, "is_pointed_to_github_pages_ip")?,
+                18 => put(&mut f18, &mut map, "is_non_github_pages_ip_present")?,
+                19 => put(&mut f19, &mut map, "is_pages_domain")?,
+                20 => put(&mut f20, &mut map, "is_served_by_pages")?,
+                21 => put(&mut f21, &mut map, "is_valid")?,
+                22 => put(&mut f22, &mut map, "reason")?,
+                23 => put(&mut f23, &mut map, "responds_to_https")?,
+                24 => put(&mut f24, &mut map, "enforces_https")?,
+                25 => put(&mut f25, &mut map, "https_error")?,
+                26 => put(&mut f26, &mut map, "is_https_eligible")?,
+                27 => put(&mut f27, &mut map, "caa_error")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -8971,22 +8862,21 @@ for ReposCheckPrivateVulnerabilityReportingResponse {
     const NAME: &'static str = "ReposCheckPrivateVulnerabilityReportingResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["enabled"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "enabled" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "enabled")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ReposCheckPrivateVulnerabilityReportingResponse {
-            enabled: required(f0, NAMES[0])?,
+            enabled: required(f0, "enabled")?,
         })
     }
 }
@@ -9065,34 +8955,36 @@ impl<'de> crate::runtime::de::FromMap<'de> for Release {
     const NAME: &'static str = "Release";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "html_url",
-            "assets_url",
-            "upload_url",
-            "tarball_url",
-            "zipball_url",
-            "id",
-            "node_id",
-            "tag_name",
-            "target_commitish",
-            "name",
-            "body",
-            "draft",
-            "prerelease",
-            "immutable",
-            "created_at",
-            "published_at",
-            "updated_at",
-            "author",
-            "assets",
-            "body_html",
-            "body_text",
-            "mentions_count",
-            "discussion_url",
-            "reactions",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "html_url" => 1,
+                "assets_url" => 2,
+                "upload_url" => 3,
+                "tarball_url" => 4,
+                "zipball_url" => 5,
+                "id" => 6,
+                "node_id" => 7,
+                "tag_name" => 8,
+                "target_commitish" => 9,
+                "name" => 10,
+                "body" => 11,
+                "draft" => 12,
+                "prerelease" => 13,
+                "immutable" => 14,
+                "created_at" => 15,
+                "published_at" => 16,
+                "updated_at" => 17,
+                "author" => 18,
+                "assets" => 19,
+                "body_html" => 20,
+                "body_text" => 21,
+                "mentions_count" => 22,
+                "discussion_url" => 23,
+                "reactions" => 24,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -9118,62 +9010,57 @@ impl<'de> crate::runtime::de::FromMap<'de> for Release {
         let mut f22: Option<Option<i64>> = None;
         let mut f23: Option<Option<String>> = None;
         let mut f24: Option<Option<ReactionRollup>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "html_url")?,
+                2 => put(&mut f2, &mut map, "assets_url")?,
+                3 => put(&mut f3, &mut map, "upload_url")?,
+                4 => put(&mut f4, &mut map, "tarball_url")?,
+                5 => put(&mut f5, &mut map, "zipball_url")?,
+                6 => put(&mut f6, &mut map, "id")?,
+                7 => put(&mut f7, &mut map, "node_id")?,
+                8 => put(&mut f8, &mut map, "tag_name")?,
+                9 => put(&mut f9, &mut map, "target_commitish")?,
+                10 => put(&mut f10, &mut map, "name")?,
+                11 => put(&mut f11, &mut map, "body")?,
+                12 => put(&mut f12, &mut map, "draft")?,
+                13 => put(&mut f13, &mut map, "prerelease")?,
+                14 => put(&mut f14, &mut map, "immutable")?,
+                15 => put(&mut f15, &mut map, "created_at")?,
+                16 => put(&mut f16, &mut map, "published_at")?,
+                17 => put(&mut f17, &mut map, "updated_at")?,
+                18 => put(&mut f18, &mut map, "author")?,
+                19 => put(&mut f19, &mut map, "assets")?,
+                20 => put(&mut f20, &mut map, "body_html")?,
+                21 => put(&mut f21, &mut map, "body_text")?,
+                22 => put(&mut f22, &mut map, "mentions_count")?,
+                23 => put(&mut f23, &mut map, "discussion_url")?,
+                24 => put(&mut f24, &mut map, "reactions")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Release {
-            url: required(f0, NAMES[0])?,
-            html_url: required(f1, NAMES[1])?,
-            assets_url: required(f2, NAMES[2])?,
-            upload_url: required(f3, NAMES[3])?,
+            url: required(f0, "url")?,
+            html_url: required(f1, "html_url")?,
+            assets_url: required(f2, "assets_url")?,
+            upload_url: required(f3, "upload_url")?,
             tarball_url: f4.flatten(),
             zipball_url: f5.flatten(),
-            id: required(f6, NAMES[6])?,
-            node_id: required(f7, NAMES[7])?,
-            tag_name: required(f8, NAMES[8])?,
-            target_commitish: required(f9, NAMES[9])?,
+            id: required(f6, "id")?,
+            node_id: required(f7, "node_id")?,
+            tag_name: required(f8, "tag_name")?,
+            target_commitish: required(f9, "target_commitish")?,
             name: f10.flatten(),
             body: f11.flatten(),
-            draft: required(f12, NAMES[12])?,
-            prerelease: required(f13, NAMES[13])?,
+            draft: required(f12, "draft")?,
+            prerelease: required(f13, "prerelease")?,
             immutable: f14.flatten(),
-            created_at: required(f15, NAMES[15])?,
+            created_at: required(f15, "created_at")?,
             published_at: f16.flatten(),
             updated_at: f17.flatten(),
-            author: required(f18, NAMES[18])?,
-            assets: required(f19, NAMES[19])?,
+            author: required(f18, "author")?,
+            assets: required(f19, "assets")?,
             body_html: f20.flatten(),
             body_text: f21.flatten(),
             mentions_count: f22.flatten(),
@@ -9390,25 +9277,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ReleaseNotesContent {
     const NAME: &'static str = "ReleaseNotesContent";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["name", "body"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "body" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "body")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ReleaseNotesContent {
-            name: required(f0, NAMES[0])?,
-            body: required(f1, NAMES[1])?,
+            name: required(f0, "name")?,
+            body: required(f1, "body")?,
         })
     }
 }
@@ -9666,33 +9553,30 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant0 {
     const NAME: &'static str = "RepositoryRuleDetailedVariant0";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "ruleset_source_type",
-            "ruleset_source",
-            "ruleset_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "ruleset_source_type" => 1,
+                "ruleset_source" => 2,
+                "ruleset_id" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleCreationType> = None;
         let mut f1: Option<Option<RulesetSourceType>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "ruleset_source_type")?,
+                2 => put(&mut f2, &mut map, "ruleset_source")?,
+                3 => put(&mut f3, &mut map, "ruleset_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleDetailedVariant0 {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             ruleset_source_type: f1.flatten(),
             ruleset_source: f2.flatten(),
             ruleset_id: f3.flatten(),
@@ -9726,36 +9610,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant1 {
     const NAME: &'static str = "RepositoryRuleDetailedVariant1";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "parameters",
-            "ruleset_source_type",
-            "ruleset_source",
-            "ruleset_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                "ruleset_source_type" => 2,
+                "ruleset_source" => 3,
+                "ruleset_id" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleUpdateType> = None;
         let mut f1: Option<Option<RepositoryRuleUpdateParameters>> = None;
         let mut f2: Option<Option<RulesetSourceType>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
+                2 => put(&mut f2, &mut map, "ruleset_source_type")?,
+                3 => put(&mut f3, &mut map, "ruleset_source")?,
+                4 => put(&mut f4, &mut map, "ruleset_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleDetailedVariant1 {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
             ruleset_source_type: f2.flatten(),
             ruleset_source: f3.flatten(),
@@ -9784,33 +9665,30 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant2 {
     const NAME: &'static str = "RepositoryRuleDetailedVariant2";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "ruleset_source_type",
-            "ruleset_source",
-            "ruleset_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "ruleset_source_type" => 1,
+                "ruleset_source" => 2,
+                "ruleset_id" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleDeletionType> = None;
         let mut f1: Option<Option<RulesetSourceType>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "ruleset_source_type")?,
+                2 => put(&mut f2, &mut map, "ruleset_source")?,
+                3 => put(&mut f3, &mut map, "ruleset_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleDetailedVariant2 {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             ruleset_source_type: f1.flatten(),
             ruleset_source: f2.flatten(),
             ruleset_id: f3.flatten(),
@@ -9838,33 +9716,30 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant3 {
     const NAME: &'static str = "RepositoryRuleDetailedVariant3";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "ruleset_source_type",
-            "ruleset_source",
-            "ruleset_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "ruleset_source_type" => 1,
+                "ruleset_source" => 2,
+                "ruleset_id" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleRequiredLinearHistoryType> = None;
         let mut f1: Option<Option<RulesetSourceType>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "ruleset_source_type")?,
+                2 => put(&mut f2, &mut map, "ruleset_source")?,
+                3 => put(&mut f3, &mut map, "ruleset_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleDetailedVariant3 {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             ruleset_source_type: f1.flatten(),
             ruleset_source: f2.flatten(),
             ruleset_id: f3.flatten(),
@@ -9893,36 +9768,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant4 {
     const NAME: &'static str = "RepositoryRuleDetailedVariant4";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "parameters",
-            "ruleset_source_type",
-            "ruleset_source",
-            "ruleset_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                "ruleset_source_type" => 2,
+                "ruleset_source" => 3,
+                "ruleset_id" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleMergeQueueType> = None;
         let mut f1: Option<Option<RepositoryRuleMergeQueueParameters>> = None;
         let mut f2: Option<Option<RulesetSourceType>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
+                2 => put(&mut f2, &mut map, "ruleset_source_type")?,
+                3 => put(&mut f3, &mut map, "ruleset_source")?,
+                4 => put(&mut f4, &mut map, "ruleset_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleDetailedVariant4 {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
             ruleset_source_type: f2.flatten(),
             ruleset_source: f3.flatten(),
@@ -9952,36 +9824,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant5 {
     const NAME: &'static str = "RepositoryRuleDetailedVariant5";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "parameters",
-            "ruleset_source_type",
-            "ruleset_source",
-            "ruleset_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                "ruleset_source_type" => 2,
+                "ruleset_source" => 3,
+                "ruleset_id" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleRequiredDeploymentsType> = None;
         let mut f1: Option<Option<RepositoryRuleRequiredDeploymentsParameters>> = None;
         let mut f2: Option<Option<RulesetSourceType>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
+                2 => put(&mut f2, &mut map, "ruleset_source_type")?,
+                3 => put(&mut f3, &mut map, "ruleset_source")?,
+                4 => put(&mut f4, &mut map, "ruleset_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleDetailedVariant5 {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
             ruleset_source_type: f2.flatten(),
             ruleset_source: f3.flatten(),
@@ -10010,33 +9879,30 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant6 {
     const NAME: &'static str = "RepositoryRuleDetailedVariant6";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "ruleset_source_type",
-            "ruleset_source",
-            "ruleset_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "ruleset_source_type" => 1,
+                "ruleset_source" => 2,
+                "ruleset_id" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleRequiredSignaturesType> = None;
         let mut f1: Option<Option<RulesetSourceType>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "ruleset_source_type")?,
+                2 => put(&mut f2, &mut map, "ruleset_source")?,
+                3 => put(&mut f3, &mut map, "ruleset_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleDetailedVariant6 {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             ruleset_source_type: f1.flatten(),
             ruleset_source: f2.flatten(),
             ruleset_id: f3.flatten(),
@@ -10065,36 +9931,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant7 {
     const NAME: &'static str = "RepositoryRuleDetailedVariant7";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "parameters",
-            "ruleset_source_type",
-            "ruleset_source",
-            "ruleset_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                "ruleset_source_type" => 2,
+                "ruleset_source" => 3,
+                "ruleset_id" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRulePullRequestType> = None;
         let mut f1: Option<Option<RepositoryRulePullRequestParameters>> = None;
         let mut f2: Option<Option<RulesetSourceType>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
+                2 => put(&mut f2, &mut map, "ruleset_source_type")?,
+                3 => put(&mut f3, &mut map, "ruleset_source")?,
+                4 => put(&mut f4, &mut map, "ruleset_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleDetailedVariant7 {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
             ruleset_source_type: f2.flatten(),
             ruleset_source: f3.flatten(),
@@ -10124,36 +9987,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant8 {
     const NAME: &'static str = "RepositoryRuleDetailedVariant8";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "parameters",
-            "ruleset_source_type",
-            "ruleset_source",
-            "ruleset_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                "ruleset_source_type" => 2,
+                "ruleset_source" => 3,
+                "ruleset_id" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleRequiredStatusChecksType> = None;
         let mut f1: Option<Option<RepositoryRuleRequiredStatusChecksParameters>> = None;
         let mut f2: Option<Option<RulesetSourceType>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
+                2 => put(&mut f2, &mut map, "ruleset_source_type")?,
+                3 => put(&mut f3, &mut map, "ruleset_source")?,
+                4 => put(&mut f4, &mut map, "ruleset_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleDetailedVariant8 {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
             ruleset_source_type: f2.flatten(),
             ruleset_source: f3.flatten(),
@@ -10182,33 +10042,30 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant9 {
     const NAME: &'static str = "RepositoryRuleDetailedVariant9";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "ruleset_source_type",
-            "ruleset_source",
-            "ruleset_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "ruleset_source_type" => 1,
+                "ruleset_source" => 2,
+                "ruleset_id" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleNonFastForwardType> = None;
         let mut f1: Option<Option<RulesetSourceType>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "ruleset_source_type")?,
+                2 => put(&mut f2, &mut map, "ruleset_source")?,
+                3 => put(&mut f3, &mut map, "ruleset_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleDetailedVariant9 {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             ruleset_source_type: f1.flatten(),
             ruleset_source: f2.flatten(),
             ruleset_id: f3.flatten(),
@@ -10237,36 +10094,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant10 {
     const NAME: &'static str = "RepositoryRuleDetailedVariant10";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "parameters",
-            "ruleset_source_type",
-            "ruleset_source",
-            "ruleset_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                "ruleset_source_type" => 2,
+                "ruleset_source" => 3,
+                "ruleset_id" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleCommitMessagePatternType> = None;
         let mut f1: Option<Option<RepositoryRuleCommitMessagePatternParameters>> = None;
         let mut f2: Option<Option<RulesetSourceType>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
+                2 => put(&mut f2, &mut map, "ruleset_source_type")?,
+                3 => put(&mut f3, &mut map, "ruleset_source")?,
+                4 => put(&mut f4, &mut map, "ruleset_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleDetailedVariant10 {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
             ruleset_source_type: f2.flatten(),
             ruleset_source: f3.flatten(),
@@ -10296,36 +10150,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant11 {
     const NAME: &'static str = "RepositoryRuleDetailedVariant11";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "parameters",
-            "ruleset_source_type",
-            "ruleset_source",
-            "ruleset_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                "ruleset_source_type" => 2,
+                "ruleset_source" => 3,
+                "ruleset_id" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleCommitAuthorEmailPatternType> = None;
         let mut f1: Option<Option<RepositoryRuleCommitMessagePatternParameters>> = None;
         let mut f2: Option<Option<RulesetSourceType>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
+                2 => put(&mut f2, &mut map, "ruleset_source_type")?,
+                3 => put(&mut f3, &mut map, "ruleset_source")?,
+                4 => put(&mut f4, &mut map, "ruleset_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleDetailedVariant11 {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
             ruleset_source_type: f2.flatten(),
             ruleset_source: f3.flatten(),
@@ -10355,36 +10206,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant12 {
     const NAME: &'static str = "RepositoryRuleDetailedVariant12";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "parameters",
-            "ruleset_source_type",
-            "ruleset_source",
-            "ruleset_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                "ruleset_source_type" => 2,
+                "ruleset_source" => 3,
+                "ruleset_id" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleCommitterEmailPatternType> = None;
         let mut f1: Option<Option<RepositoryRuleCommitMessagePatternParameters>> = None;
         let mut f2: Option<Option<RulesetSourceType>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
+                2 => put(&mut f2, &mut map, "ruleset_source_type")?,
+                3 => put(&mut f3, &mut map, "ruleset_source")?,
+                4 => put(&mut f4, &mut map, "ruleset_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleDetailedVariant12 {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
             ruleset_source_type: f2.flatten(),
             ruleset_source: f3.flatten(),
@@ -10414,36 +10262,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant13 {
     const NAME: &'static str = "RepositoryRuleDetailedVariant13";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "parameters",
-            "ruleset_source_type",
-            "ruleset_source",
-            "ruleset_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                "ruleset_source_type" => 2,
+                "ruleset_source" => 3,
+                "ruleset_id" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleBranchNamePatternType> = None;
         let mut f1: Option<Option<RepositoryRuleCommitMessagePatternParameters>> = None;
         let mut f2: Option<Option<RulesetSourceType>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
+                2 => put(&mut f2, &mut map, "ruleset_source_type")?,
+                3 => put(&mut f3, &mut map, "ruleset_source")?,
+                4 => put(&mut f4, &mut map, "ruleset_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleDetailedVariant13 {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
             ruleset_source_type: f2.flatten(),
             ruleset_source: f3.flatten(),
@@ -10473,36 +10318,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant14 {
     const NAME: &'static str = "RepositoryRuleDetailedVariant14";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "parameters",
-            "ruleset_source_type",
-            "ruleset_source",
-            "ruleset_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                "ruleset_source_type" => 2,
+                "ruleset_source" => 3,
+                "ruleset_id" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleTagNamePatternType> = None;
         let mut f1: Option<Option<RepositoryRuleCommitMessagePatternParameters>> = None;
         let mut f2: Option<Option<RulesetSourceType>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
+                2 => put(&mut f2, &mut map, "ruleset_source_type")?,
+                3 => put(&mut f3, &mut map, "ruleset_source")?,
+                4 => put(&mut f4, &mut map, "ruleset_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleDetailedVariant14 {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
             ruleset_source_type: f2.flatten(),
             ruleset_source: f3.flatten(),
@@ -10532,36 +10374,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant15 {
     const NAME: &'static str = "RepositoryRuleDetailedVariant15";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "parameters",
-            "ruleset_source_type",
-            "ruleset_source",
-            "ruleset_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                "ruleset_source_type" => 2,
+                "ruleset_source" => 3,
+                "ruleset_id" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleWorkflowsType> = None;
         let mut f1: Option<Option<RepositoryRuleWorkflowsParameters>> = None;
         let mut f2: Option<Option<RulesetSourceType>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
+                2 => put(&mut f2, &mut map, "ruleset_source_type")?,
+                3 => put(&mut f3, &mut map, "ruleset_source")?,
+                4 => put(&mut f4, &mut map, "ruleset_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleDetailedVariant15 {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
             ruleset_source_type: f2.flatten(),
             ruleset_source: f3.flatten(),
@@ -10591,36 +10430,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant16 {
     const NAME: &'static str = "RepositoryRuleDetailedVariant16";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "parameters",
-            "ruleset_source_type",
-            "ruleset_source",
-            "ruleset_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                "ruleset_source_type" => 2,
+                "ruleset_source" => 3,
+                "ruleset_id" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleCodeScanningType> = None;
         let mut f1: Option<Option<RepositoryRuleCodeScanningParameters>> = None;
         let mut f2: Option<Option<RulesetSourceType>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
+                2 => put(&mut f2, &mut map, "ruleset_source_type")?,
+                3 => put(&mut f3, &mut map, "ruleset_source")?,
+                4 => put(&mut f4, &mut map, "ruleset_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleDetailedVariant16 {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
             ruleset_source_type: f2.flatten(),
             ruleset_source: f3.flatten(),
@@ -10650,36 +10486,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant17 {
     const NAME: &'static str = "RepositoryRuleDetailedVariant17";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "parameters",
-            "ruleset_source_type",
-            "ruleset_source",
-            "ruleset_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                "ruleset_source_type" => 2,
+                "ruleset_source" => 3,
+                "ruleset_id" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleCopilotCodeReviewType> = None;
         let mut f1: Option<Option<RepositoryRuleCopilotCodeReviewParameters>> = None;
         let mut f2: Option<Option<RulesetSourceType>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
+                2 => put(&mut f2, &mut map, "ruleset_source_type")?,
+                3 => put(&mut f3, &mut map, "ruleset_source")?,
+                4 => put(&mut f4, &mut map, "ruleset_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleDetailedVariant17 {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
             ruleset_source_type: f2.flatten(),
             ruleset_source: f3.flatten(),
@@ -10708,33 +10541,30 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant18 {
     const NAME: &'static str = "RepositoryRuleDetailedVariant18";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "ruleset_source_type",
-            "ruleset_source",
-            "ruleset_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "ruleset_source_type" => 1,
+                "ruleset_source" => 2,
+                "ruleset_id" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleLicenseComplianceScanningType> = None;
         let mut f1: Option<Option<RulesetSourceType>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "ruleset_source_type")?,
+                2 => put(&mut f2, &mut map, "ruleset_source")?,
+                3 => put(&mut f3, &mut map, "ruleset_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleDetailedVariant18 {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             ruleset_source_type: f1.flatten(),
             ruleset_source: f2.flatten(),
             ruleset_id: f3.flatten(),
@@ -10763,36 +10593,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant19 {
     const NAME: &'static str = "RepositoryRuleDetailedVariant19";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "parameters",
-            "ruleset_source_type",
-            "ruleset_source",
-            "ruleset_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                "ruleset_source_type" => 2,
+                "ruleset_source" => 3,
+                "ruleset_id" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleFilePathRestrictionType> = None;
         let mut f1: Option<Option<RepositoryRuleFilePathRestrictionParameters>> = None;
         let mut f2: Option<Option<RulesetSourceType>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
+                2 => put(&mut f2, &mut map, "ruleset_source_type")?,
+                3 => put(&mut f3, &mut map, "ruleset_source")?,
+                4 => put(&mut f4, &mut map, "ruleset_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleDetailedVariant19 {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
             ruleset_source_type: f2.flatten(),
             ruleset_source: f3.flatten(),
@@ -10822,36 +10649,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant20 {
     const NAME: &'static str = "RepositoryRuleDetailedVariant20";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "parameters",
-            "ruleset_source_type",
-            "ruleset_source",
-            "ruleset_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                "ruleset_source_type" => 2,
+                "ruleset_source" => 3,
+                "ruleset_id" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleMaxFilePathLengthType> = None;
         let mut f1: Option<Option<RepositoryRuleMaxFilePathLengthParameters>> = None;
         let mut f2: Option<Option<RulesetSourceType>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
+                2 => put(&mut f2, &mut map, "ruleset_source_type")?,
+                3 => put(&mut f3, &mut map, "ruleset_source")?,
+                4 => put(&mut f4, &mut map, "ruleset_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleDetailedVariant20 {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
             ruleset_source_type: f2.flatten(),
             ruleset_source: f3.flatten(),
@@ -10881,36 +10705,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant21 {
     const NAME: &'static str = "RepositoryRuleDetailedVariant21";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "parameters",
-            "ruleset_source_type",
-            "ruleset_source",
-            "ruleset_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                "ruleset_source_type" => 2,
+                "ruleset_source" => 3,
+                "ruleset_id" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleFileExtensionRestrictionType> = None;
         let mut f1: Option<Option<RepositoryRuleFileExtensionRestrictionParameters>> = None;
         let mut f2: Option<Option<RulesetSourceType>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
+                2 => put(&mut f2, &mut map, "ruleset_source_type")?,
+                3 => put(&mut f3, &mut map, "ruleset_source")?,
+                4 => put(&mut f4, &mut map, "ruleset_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleDetailedVariant21 {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
             ruleset_source_type: f2.flatten(),
             ruleset_source: f3.flatten(),
@@ -10940,36 +10761,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDetailedVariant22 {
     const NAME: &'static str = "RepositoryRuleDetailedVariant22";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "parameters",
-            "ruleset_source_type",
-            "ruleset_source",
-            "ruleset_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                "ruleset_source_type" => 2,
+                "ruleset_source" => 3,
+                "ruleset_id" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleMaxFileSizeType> = None;
         let mut f1: Option<Option<RepositoryRuleMaxFileSizeParameters>> = None;
         let mut f2: Option<Option<RulesetSourceType>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
+                2 => put(&mut f2, &mut map, "ruleset_source_type")?,
+                3 => put(&mut f3, &mut map, "ruleset_source")?,
+                4 => put(&mut f4, &mut map, "ruleset_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleDetailedVariant22 {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
             ruleset_source_type: f2.flatten(),
             ruleset_source: f3.flatten(),
@@ -11149,28 +10967,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for CommitActivity {
     const NAME: &'static str = "CommitActivity";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["days", "total", "week"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "days" => 0,
+                "total" => 1,
+                "week" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Vec<i64>> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "days")?,
+                1 => put(&mut f1, &mut map, "total")?,
+                2 => put(&mut f2, &mut map, "week")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CommitActivity {
-            days: required(f0, NAMES[0])?,
-            total: required(f1, NAMES[1])?,
-            week: required(f2, NAMES[2])?,
+            days: required(f0, "days")?,
+            total: required(f1, "total")?,
+            week: required(f2, "week")?,
         })
     }
 }
@@ -11192,28 +11011,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for ContributorActivity {
     const NAME: &'static str = "ContributorActivity";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["author", "total", "weeks"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "author" => 0,
+                "total" => 1,
+                "weeks" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<SimpleUser>> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<Vec<ContributorActivityWeeksItem>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "author")?,
+                1 => put(&mut f1, &mut map, "total")?,
+                2 => put(&mut f2, &mut map, "weeks")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ContributorActivity {
             author: f0.flatten(),
-            total: required(f1, NAMES[1])?,
-            weeks: required(f2, NAMES[2])?,
+            total: required(f1, "total")?,
+            weeks: required(f2, "weeks")?,
         })
     }
 }
@@ -11235,23 +11055,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ContributorActivityWeeksItem {
     const NAME: &'static str = "ContributorActivityWeeksItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["w", "a", "d", "c"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "w" => 0,
+                "a" => 1,
+                "d" => 2,
+                "c" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<i64>> = None;
         let mut f3: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "w")?,
+                1 => put(&mut f1, &mut map, "a")?,
+                2 => put(&mut f2, &mut map, "d")?,
+                3 => put(&mut f3, &mut map, "c")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -11280,25 +11102,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ParticipationStats {
     const NAME: &'static str = "ParticipationStats";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["all", "owner"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "all" => 0,
+                "owner" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Vec<i64>> = None;
         let mut f1: Option<Vec<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "all")?,
+                1 => put(&mut f1, &mut map, "owner")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ParticipationStats {
-            all: required(f0, NAMES[0])?,
-            owner: required(f1, NAMES[1])?,
+            all: required(f0, "all")?,
+            owner: required(f1, "owner")?,
         })
     }
 }
@@ -11391,40 +11213,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for Tag {
     const NAME: &'static str = "Tag";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "name",
-            "commit",
-            "zipball_url",
-            "tarball_url",
-            "node_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "commit" => 1,
+                "zipball_url" => 2,
+                "tarball_url" => 3,
+                "node_id" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<ShortBranchCommit> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<String> = None;
         let mut f4: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "commit")?,
+                2 => put(&mut f2, &mut map, "zipball_url")?,
+                3 => put(&mut f3, &mut map, "tarball_url")?,
+                4 => put(&mut f4, &mut map, "node_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Tag {
-            name: required(f0, NAMES[0])?,
-            commit: required(f1, NAMES[1])?,
-            zipball_url: required(f2, NAMES[2])?,
-            tarball_url: required(f3, NAMES[3])?,
-            node_id: required(f4, NAMES[4])?,
+            name: required(f0, "name")?,
+            commit: required(f1, "commit")?,
+            zipball_url: required(f2, "zipball_url")?,
+            tarball_url: required(f3, "tarball_url")?,
+            node_id: required(f4, "node_id")?,
         })
     }
 }
@@ -11444,22 +11263,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for Topic {
     const NAME: &'static str = "Topic";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["names"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "names" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Vec<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "names")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Topic {
-            names: required(f0, NAMES[0])?,
+            names: required(f0, "names")?,
         })
     }
 }
@@ -11507,28 +11325,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for CloneTraffic {
     const NAME: &'static str = "CloneTraffic";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["count", "uniques", "clones"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "count" => 0,
+                "uniques" => 1,
+                "clones" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<Vec<Traffic>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "count")?,
+                1 => put(&mut f1, &mut map, "uniques")?,
+                2 => put(&mut f2, &mut map, "clones")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CloneTraffic {
-            count: required(f0, NAMES[0])?,
-            uniques: required(f1, NAMES[1])?,
-            clones: required(f2, NAMES[2])?,
+            count: required(f0, "count")?,
+            uniques: required(f1, "uniques")?,
+            clones: required(f2, "clones")?,
         })
     }
 }
@@ -11550,28 +11369,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for Traffic {
     const NAME: &'static str = "Traffic";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["timestamp", "uniques", "count"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "timestamp" => 0,
+                "uniques" => 1,
+                "count" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<crate::Timestamp> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "timestamp")?,
+                1 => put(&mut f1, &mut map, "uniques")?,
+                2 => put(&mut f2, &mut map, "count")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Traffic {
-            timestamp: required(f0, NAMES[0])?,
-            uniques: required(f1, NAMES[1])?,
-            count: required(f2, NAMES[2])?,
+            timestamp: required(f0, "timestamp")?,
+            uniques: required(f1, "uniques")?,
+            count: required(f2, "count")?,
         })
     }
 }
@@ -11594,31 +11414,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for ContentTraffic {
     const NAME: &'static str = "ContentTraffic";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["path", "title", "count", "uniques"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "path" => 0,
+                "title" => 1,
+                "count" => 2,
+                "uniques" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<i64> = None;
         let mut f3: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "path")?,
+                1 => put(&mut f1, &mut map, "title")?,
+                2 => put(&mut f2, &mut map, "count")?,
+                3 => put(&mut f3, &mut map, "uniques")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ContentTraffic {
-            path: required(f0, NAMES[0])?,
-            title: required(f1, NAMES[1])?,
-            count: required(f2, NAMES[2])?,
-            uniques: required(f3, NAMES[3])?,
+            path: required(f0, "path")?,
+            title: required(f1, "title")?,
+            count: required(f2, "count")?,
+            uniques: required(f3, "uniques")?,
         })
     }
 }
@@ -11640,28 +11462,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for ReferrerTraffic {
     const NAME: &'static str = "ReferrerTraffic";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["referrer", "count", "uniques"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "referrer" => 0,
+                "count" => 1,
+                "uniques" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "referrer")?,
+                1 => put(&mut f1, &mut map, "count")?,
+                2 => put(&mut f2, &mut map, "uniques")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ReferrerTraffic {
-            referrer: required(f0, NAMES[0])?,
-            count: required(f1, NAMES[1])?,
-            uniques: required(f2, NAMES[2])?,
+            referrer: required(f0, "referrer")?,
+            count: required(f1, "count")?,
+            uniques: required(f2, "uniques")?,
         })
     }
 }
@@ -11683,28 +11506,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for ViewTraffic {
     const NAME: &'static str = "ViewTraffic";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["count", "uniques", "views"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "count" => 0,
+                "uniques" => 1,
+                "views" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<Vec<Traffic>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "count")?,
+                1 => put(&mut f1, &mut map, "uniques")?,
+                2 => put(&mut f2, &mut map, "views")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ViewTraffic {
-            count: required(f0, NAMES[0])?,
-            uniques: required(f1, NAMES[1])?,
-            views: required(f2, NAMES[2])?,
+            count: required(f0, "count")?,
+            uniques: required(f1, "uniques")?,
+            views: required(f2, "views")?,
         })
     }
 }

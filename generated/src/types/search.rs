@@ -23,28 +23,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for SearchCodeResponse {
     const NAME: &'static str = "SearchCodeResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "incomplete_results", "items"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "incomplete_results" => 1,
+                "items" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<bool> = None;
         let mut f2: Option<Vec<CodeSearchResultItem>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "incomplete_results")?,
+                2 => put(&mut f2, &mut map, "items")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SearchCodeResponse {
-            total_count: required(f0, NAMES[0])?,
-            incomplete_results: required(f1, NAMES[1])?,
-            items: required(f2, NAMES[2])?,
+            total_count: required(f0, "total_count")?,
+            incomplete_results: required(f1, "incomplete_results")?,
+            items: required(f2, "items")?,
         })
     }
 }
@@ -60,7 +61,7 @@ pub struct CodeSearchResultItem {
     pub git_url: String,
     pub html_url: String,
     /// Minimal Repository
-    pub repository: MinimalRepository,
+    pub repository: Box<MinimalRepository>,
     pub score: f64,
     pub file_size: Option<i64>,
     pub language: Option<String>,
@@ -78,67 +79,64 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeSearchResultItem {
     const NAME: &'static str = "CodeSearchResultItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "name",
-            "path",
-            "sha",
-            "url",
-            "git_url",
-            "html_url",
-            "repository",
-            "score",
-            "file_size",
-            "language",
-            "last_modified_at",
-            "line_numbers",
-            "text_matches",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "path" => 1,
+                "sha" => 2,
+                "url" => 3,
+                "git_url" => 4,
+                "html_url" => 5,
+                "repository" => 6,
+                "score" => 7,
+                "file_size" => 8,
+                "language" => 9,
+                "last_modified_at" => 10,
+                "line_numbers" => 11,
+                "text_matches" => 12,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<String> = None;
         let mut f4: Option<String> = None;
         let mut f5: Option<String> = None;
-        let mut f6: Option<MinimalRepository> = None;
+        let mut f6: Option<Box<MinimalRepository>> = None;
         let mut f7: Option<f64> = None;
         let mut f8: Option<Option<i64>> = None;
         let mut f9: Option<Option<String>> = None;
         let mut f10: Option<Option<crate::Timestamp>> = None;
         let mut f11: Option<Option<Vec<String>>> = None;
         let mut f12: Option<Option<Vec<SearchResultTextMatchesItem>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "path")?,
+                2 => put(&mut f2, &mut map, "sha")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "git_url")?,
+                5 => put(&mut f5, &mut map, "html_url")?,
+                6 => put(&mut f6, &mut map, "repository")?,
+                7 => put(&mut f7, &mut map, "score")?,
+                8 => put(&mut f8, &mut map, "file_size")?,
+                9 => put(&mut f9, &mut map, "language")?,
+                10 => put(&mut f10, &mut map, "last_modified_at")?,
+                11 => put(&mut f11, &mut map, "line_numbers")?,
+                12 => put(&mut f12, &mut map, "text_matches")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodeSearchResultItem {
-            name: required(f0, NAMES[0])?,
-            path: required(f1, NAMES[1])?,
-            sha: required(f2, NAMES[2])?,
-            url: required(f3, NAMES[3])?,
-            git_url: required(f4, NAMES[4])?,
-            html_url: required(f5, NAMES[5])?,
-            repository: required(f6, NAMES[6])?,
-            score: required(f7, NAMES[7])?,
+            name: required(f0, "name")?,
+            path: required(f1, "path")?,
+            sha: required(f2, "sha")?,
+            url: required(f3, "url")?,
+            git_url: required(f4, "git_url")?,
+            html_url: required(f5, "html_url")?,
+            repository: required(f6, "repository")?,
+            score: required(f7, "score")?,
             file_size: f8.flatten(),
             language: f9.flatten(),
             last_modified_at: f10.flatten(),
@@ -166,31 +164,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for SearchResultTextMatchesItem {
     const NAME: &'static str = "SearchResultTextMatchesItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "object_url",
-            "object_type",
-            "property",
-            "fragment",
-            "matches",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "object_url" => 0,
+                "object_type" => 1,
+                "property" => 2,
+                "fragment" => 3,
+                "matches" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<Vec<SearchResultTextMatchesItemMatchesItem>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "object_url")?,
+                1 => put(&mut f1, &mut map, "object_type")?,
+                2 => put(&mut f2, &mut map, "property")?,
+                3 => put(&mut f3, &mut map, "fragment")?,
+                4 => put(&mut f4, &mut map, "matches")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -219,19 +214,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for SearchResultTextMatchesItemMatche
     const NAME: &'static str = "SearchResultTextMatchesItemMatchesItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["text", "indices"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "text" => 0,
+                "indices" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<Vec<i64>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "text")?,
+                1 => put(&mut f1, &mut map, "indices")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -262,28 +257,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for SearchCommitsResponse {
     const NAME: &'static str = "SearchCommitsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "incomplete_results", "items"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "incomplete_results" => 1,
+                "items" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<bool> = None;
         let mut f2: Option<Vec<CommitSearchResultItem>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "incomplete_results")?,
+                2 => put(&mut f2, &mut map, "items")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SearchCommitsResponse {
-            total_count: required(f0, NAMES[0])?,
-            incomplete_results: required(f1, NAMES[1])?,
-            items: required(f2, NAMES[2])?,
+            total_count: required(f0, "total_count")?,
+            incomplete_results: required(f1, "incomplete_results")?,
+            items: required(f2, "items")?,
         })
     }
 }
@@ -301,7 +297,7 @@ pub struct CommitSearchResultItem {
     pub committer: Option<GitUser>,
     pub parents: Vec<FileCommitCommitParentsItem>,
     /// Minimal Repository
-    pub repository: MinimalRepository,
+    pub repository: Box<MinimalRepository>,
     pub score: f64,
     pub node_id: String,
     /// Search Result Text Matches
@@ -316,21 +312,23 @@ impl<'de> crate::runtime::de::FromMap<'de> for CommitSearchResultItem {
     const NAME: &'static str = "CommitSearchResultItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "sha",
-            "html_url",
-            "comments_url",
-            "commit",
-            "author",
-            "committer",
-            "parents",
-            "repository",
-            "score",
-            "node_id",
-            "text_matches",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "sha" => 1,
+                "html_url" => 2,
+                "comments_url" => 3,
+                "commit" => 4,
+                "author" => 5,
+                "committer" => 6,
+                "parents" => 7,
+                "repository" => 8,
+                "score" => 9,
+                "node_id" => 10,
+                "text_matches" => 11,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -339,44 +337,39 @@ impl<'de> crate::runtime::de::FromMap<'de> for CommitSearchResultItem {
         let mut f5: Option<Option<SimpleUser>> = None;
         let mut f6: Option<Option<GitUser>> = None;
         let mut f7: Option<Vec<FileCommitCommitParentsItem>> = None;
-        let mut f8: Option<MinimalRepository> = None;
+        let mut f8: Option<Box<MinimalRepository>> = None;
         let mut f9: Option<f64> = None;
         let mut f10: Option<String> = None;
         let mut f11: Option<Option<Vec<SearchResultTextMatchesItem>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "sha")?,
+                2 => put(&mut f2, &mut map, "html_url")?,
+                3 => put(&mut f3, &mut map, "comments_url")?,
+                4 => put(&mut f4, &mut map, "commit")?,
+                5 => put(&mut f5, &mut map, "author")?,
+                6 => put(&mut f6, &mut map, "committer")?,
+                7 => put(&mut f7, &mut map, "parents")?,
+                8 => put(&mut f8, &mut map, "repository")?,
+                9 => put(&mut f9, &mut map, "score")?,
+                10 => put(&mut f10, &mut map, "node_id")?,
+                11 => put(&mut f11, &mut map, "text_matches")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CommitSearchResultItem {
-            url: required(f0, NAMES[0])?,
-            sha: required(f1, NAMES[1])?,
-            html_url: required(f2, NAMES[2])?,
-            comments_url: required(f3, NAMES[3])?,
-            commit: required(f4, NAMES[4])?,
+            url: required(f0, "url")?,
+            sha: required(f1, "sha")?,
+            html_url: required(f2, "html_url")?,
+            comments_url: required(f3, "comments_url")?,
+            commit: required(f4, "commit")?,
             author: f5.flatten(),
             committer: f6.flatten(),
-            parents: required(f7, NAMES[7])?,
-            repository: required(f8, NAMES[8])?,
-            score: required(f9, NAMES[9])?,
-            node_id: required(f10, NAMES[10])?,
+            parents: required(f7, "parents")?,
+            repository: required(f8, "repository")?,
+            score: required(f9, "score")?,
+            node_id: required(f10, "node_id")?,
             text_matches: f11.flatten(),
         })
     }
@@ -403,16 +396,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for CommitSearchResultItemCommit {
     const NAME: &'static str = "CommitSearchResultItemCommit";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "author",
-            "committer",
-            "comment_count",
-            "message",
-            "tree",
-            "url",
-            "verification",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "author" => 0,
+                "committer" => 1,
+                "comment_count" => 2,
+                "message" => 3,
+                "tree" => 4,
+                "url" => 5,
+                "verification" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<CommitSearchResultItemCommitAuthor> = None;
         let mut f1: Option<Option<GitUser>> = None;
         let mut f2: Option<i64> = None;
@@ -420,30 +415,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for CommitSearchResultItemCommit {
         let mut f4: Option<ShortBranchCommit> = None;
         let mut f5: Option<String> = None;
         let mut f6: Option<Option<Verification>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "author")?,
+                1 => put(&mut f1, &mut map, "committer")?,
+                2 => put(&mut f2, &mut map, "comment_count")?,
+                3 => put(&mut f3, &mut map, "message")?,
+                4 => put(&mut f4, &mut map, "tree")?,
+                5 => put(&mut f5, &mut map, "url")?,
+                6 => put(&mut f6, &mut map, "verification")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CommitSearchResultItemCommit {
-            author: required(f0, NAMES[0])?,
+            author: required(f0, "author")?,
             committer: f1.flatten(),
-            comment_count: required(f2, NAMES[2])?,
-            message: required(f3, NAMES[3])?,
-            tree: required(f4, NAMES[4])?,
-            url: required(f5, NAMES[5])?,
+            comment_count: required(f2, "comment_count")?,
+            message: required(f3, "message")?,
+            tree: required(f4, "tree")?,
+            url: required(f5, "url")?,
             verification: f6.flatten(),
         })
     }
@@ -465,28 +455,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for CommitSearchResultItemCommitAutho
     const NAME: &'static str = "CommitSearchResultItemCommitAuthor";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["name", "email", "date"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "email" => 1,
+                "date" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<crate::Timestamp> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "email")?,
+                2 => put(&mut f2, &mut map, "date")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CommitSearchResultItemCommitAuthor {
-            name: required(f0, NAMES[0])?,
-            email: required(f1, NAMES[1])?,
-            date: required(f2, NAMES[2])?,
+            name: required(f0, "name")?,
+            email: required(f1, "email")?,
+            date: required(f2, "date")?,
         })
     }
 }
@@ -525,14 +516,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for SearchIssuesAndPullRequestsRespon
     const NAME: &'static str = "SearchIssuesAndPullRequestsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "total_count",
-            "incomplete_results",
-            "items",
-            "search_type",
-            "lexical_fallback_reason",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "incomplete_results" => 1,
+                "items" => 2,
+                "search_type" => 3,
+                "lexical_fallback_reason" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<bool> = None;
         let mut f2: Option<Vec<IssueSearchResultItem>> = None;
@@ -540,26 +533,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for SearchIssuesAndPullRequestsRespon
         let mut f4: Option<
             Option<Vec<SearchIssuesAndPullRequestsResponseLexicalFallbackReasonItem>>,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "incomplete_results")?,
+                2 => put(&mut f2, &mut map, "items")?,
+                3 => put(&mut f3, &mut map, "search_type")?,
+                4 => put(&mut f4, &mut map, "lexical_fallback_reason")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SearchIssuesAndPullRequestsResponse {
-            total_count: required(f0, NAMES[0])?,
-            incomplete_results: required(f1, NAMES[1])?,
-            items: required(f2, NAMES[2])?,
-            search_type: required(f3, NAMES[3])?,
+            total_count: required(f0, "total_count")?,
+            incomplete_results: required(f1, "incomplete_results")?,
+            items: required(f2, "items")?,
+            search_type: required(f3, "search_type")?,
             lexical_fallback_reason: f4.flatten(),
         })
     }
@@ -606,14 +594,14 @@ pub struct IssueSearchResultItem {
     pub author_association: AuthorAssociation,
     pub draft: Option<bool>,
     /// A repository on GitHub.
-    pub repository: Option<Repository>,
+    pub repository: Option<Box<Repository>>,
     pub body_html: Option<String>,
     pub body_text: Option<String>,
     pub timeline_url: Option<String>,
     /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
     pub r#type: Option<IssueType>,
-    pub performed_via_github_app: Option<Integration>,
-    pub pinned_comment: Option<IssueComment>,
+    pub performed_via_github_app: Option<Box<Integration>>,
+    pub pinned_comment: Option<Box<IssueComment>>,
     /// Reaction Rollup
     pub reactions: Option<ReactionRollup>,
 }
@@ -626,49 +614,51 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueSearchResultItem {
     const NAME: &'static str = "IssueSearchResultItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "repository_url",
-            "labels_url",
-            "comments_url",
-            "events_url",
-            "html_url",
-            "id",
-            "node_id",
-            "number",
-            "title",
-            "locked",
-            "active_lock_reason",
-            "assignees",
-            "user",
-            "labels",
-            "sub_issues_summary",
-            "issue_dependencies_summary",
-            "issue_field_values",
-            "state",
-            "state_reason",
-            "assignee",
-            "milestone",
-            "comments",
-            "created_at",
-            "updated_at",
-            "closed_at",
-            "text_matches",
-            "pull_request",
-            "body",
-            "score",
-            "author_association",
-            "draft",
-            "repository",
-            "body_html",
-            "body_text",
-            "timeline_url",
-            "type",
-            "performed_via_github_app",
-            "pinned_comment",
-            "reactions",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "repository_url" => 1,
+                "labels_url" => 2,
+                "comments_url" => 3,
+                "events_url" => 4,
+                "html_url" => 5,
+                "id" => 6,
+                "node_id" => 7,
+                "number" => 8,
+                "title" => 9,
+                "locked" => 10,
+                "active_lock_reason" => 11,
+                "assignees" => 12,
+                "user" => 13,
+                "labels" => 14,
+                "sub_issues_summary" => 15,
+                "issue_dependencies_summary" => 16,
+                "issue_field_values" => 17,
+                "state" => 18,
+                "state_reason" => 19,
+                "assignee" => 20,
+                "milestone" => 21,
+                "comments" => 22,
+                "created_at" => 23,
+                "updated_at" => 24,
+                "closed_at" => 25,
+                "text_matches" => 26,
+                "pull_request" => 27,
+                "body" => 28,
+                "score" => 29,
+                "author_association" => 30,
+                "draft" => 31,
+                "repository" => 32,
+                "body_html" => 33,
+                "body_text" => 34,
+                "timeline_url" => 35,
+                "type" => 36,
+                "performed_via_github_app" => 37,
+                "pinned_comment" => 38,
+                "reactions" => 39,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -701,96 +691,91 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueSearchResultItem {
         let mut f29: Option<f64> = None;
         let mut f30: Option<AuthorAssociation> = None;
         let mut f31: Option<Option<bool>> = None;
-        let mut f32: Option<Option<Repository>> = None;
+        let mut f32: Option<Option<Box<Repository>>> = None;
         let mut f33: Option<Option<String>> = None;
         let mut f34: Option<Option<String>> = None;
         let mut f35: Option<Option<String>> = None;
         let mut f36: Option<Option<IssueType>> = None;
-        let mut f37: Option<Option<Integration>> = None;
-        let mut f38: Option<Option<IssueComment>> = None;
+        let mut f37: Option<Option<Box<Integration>>> = None;
+        let mut f38: Option<Option<Box<IssueComment>>> = None;
         let mut f39: Option<Option<ReactionRollup>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
-                31 => put(&mut f31, &mut map, NAMES[31])?,
-                32 => put(&mut f32, &mut map, NAMES[32])?,
-                33 => put(&mut f33, &mut map, NAMES[33])?,
-                34 => put(&mut f34, &mut map, NAMES[34])?,
-                35 => put(&mut f35, &mut map, NAMES[35])?,
-                36 => put(&mut f36, &mut map, NAMES[36])?,
-                37 => put(&mut f37, &mut map, NAMES[37])?,
-                38 => put(&mut f38, &mut map, NAMES[38])?,
-                39 => put(&mut f39, &mut map, NAMES[39])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "repository_url")?,
+                2 => put(&mut f2, &mut map, "labels_url")?,
+                3 => put(&mut f3, &mut map, "comments_url")?,
+                4 => put(&mut f4, &mut map, "events_url")?,
+                5 => put(&mut f5, &mut map, "html_url")?,
+                6 => put(&mut f6, &mut map, "id")?,
+                7 => put(&mut f7, &mut map, "node_id")?,
+                8 => put(&mut f8, &mut map, "number")?,
+                9 => put(&mut f9, &mut map, "title")?,
+                10 => put(&mut f10, &mut map, "locked")?,
+                11 => put(&mut f11, &mut map, "active_lock_reason")?,
+                12 => put(&mut f12, &mut map, "assignees")?,
+                13 => put(&mut f13, &mut map, "user")?,
+                14 => put(&mut f14, &mut map, "labels")?,
+                15 => put(&mut f15, &mut map, "sub_issues_summary")?,
+                16 => put(&mut f16, &mut map, "issue_dependencies_summary")?,
+                17 => put(&mut f17, &mut map, "issue_field_values")?,
+                18 => put(&mut f18, &mut map, "state")?,
+                19 => put(&mut f19, &mut map, "state_reason")?,
+                20 => put(&mut f20, &mut map, "assignee")?,
+                21 => put(&mut f21, &mut map, "milestone")?,
+                22 => put(&mut f22, &mut map, "comments")?,
+                23 => put(&mut f23, &mut map, "created_at")?,
+                24 => put(&mut f24, &mut map, "updated_at")?,
+                25 => put(&mut f25, &mut map, "closed_at")?,
+                26 => put(&mut f26, &mut map, "text_matches")?,
+                27 => put(&mut f27, &mut map, "pull_request")?,
+                28 => put(&mut f28, &mut map, "body")?,
+                29 => put(&mut f29, &mut map, "score")?,
+                30 => put(&mut f30, &mut map, "author_association")?,
+                31 => put(&mut f31, &mut map, "draft")?,
+                32 => put(&mut f32, &mut map, "repository")?,
+                33 => put(&mut f33, &mut map, "body_html")?,
+                34 => put(&mut f34, &mut map, "body_text")?,
+                35 => put(&mut f35, &mut map, "timeline_url")?,
+                36 => put(&mut f36, &mut map, "type")?,
+                37 => put(&mut f37, &mut map, "performed_via_github_app")?,
+                38 => put(&mut f38, &mut map, "pinned_comment")?,
+                39 => put(&mut f39, &mut map, "reactions")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(IssueSearchResultItem {
-            url: required(f0, NAMES[0])?,
-            repository_url: required(f1, NAMES[1])?,
-            labels_url: required(f2, NAMES[2])?,
-            comments_url: required(f3, NAMES[3])?,
-            events_url: required(f4, NAMES[4])?,
-            html_url: required(f5, NAMES[5])?,
-            id: required(f6, NAMES[6])?,
-            node_id: required(f7, NAMES[7])?,
-            number: required(f8, NAMES[8])?,
-            title: required(f9, NAMES[9])?,
-            locked: required(f10, NAMES[10])?,
+            url: required(f0, "url")?,
+            repository_url: required(f1, "repository_url")?,
+            labels_url: required(f2, "labels_url")?,
+            comments_url: required(f3, "comments_url")?,
+            events_url: required(f4, "events_url")?,
+            html_url: required(f5, "html_url")?,
+            id: required(f6, "id")?,
+            node_id: required(f7, "node_id")?,
+            number: required(f8, "number")?,
+            title: required(f9, "title")?,
+            locked: required(f10, "locked")?,
             active_lock_reason: f11.flatten(),
             assignees: f12.flatten(),
             user: f13.flatten(),
-            labels: required(f14, NAMES[14])?,
+            labels: required(f14, "labels")?,
             sub_issues_summary: f15.flatten(),
             issue_dependencies_summary: f16.flatten(),
             issue_field_values: f17.flatten(),
-            state: required(f18, NAMES[18])?,
+            state: required(f18, "state")?,
             state_reason: f19.flatten(),
             assignee: f20.flatten(),
             milestone: f21.flatten(),
-            comments: required(f22, NAMES[22])?,
-            created_at: required(f23, NAMES[23])?,
-            updated_at: required(f24, NAMES[24])?,
+            comments: required(f22, "comments")?,
+            created_at: required(f23, "created_at")?,
+            updated_at: required(f24, "updated_at")?,
             closed_at: f25.flatten(),
             text_matches: f26.flatten(),
             pull_request: f27.flatten(),
             body: f28.flatten(),
-            score: required(f29, NAMES[29])?,
-            author_association: required(f30, NAMES[30])?,
+            score: required(f29, "score")?,
+            author_association: required(f30, "author_association")?,
             draft: f31.flatten(),
             repository: f32.flatten(),
             body_html: f33.flatten(),
@@ -824,16 +809,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueSearchResultItemLabelsItem {
     const NAME: &'static str = "IssueSearchResultItemLabelsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "name",
-            "color",
-            "default",
-            "description",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "name" => 3,
+                "color" => 4,
+                "default" => 5,
+                "description" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -841,20 +828,15 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueSearchResultItemLabelsItem {
         let mut f4: Option<Option<String>> = None;
         let mut f5: Option<Option<bool>> = None;
         let mut f6: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "name")?,
+                4 => put(&mut f4, &mut map, "color")?,
+                5 => put(&mut f5, &mut map, "default")?,
+                6 => put(&mut f6, &mut map, "description")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -901,28 +883,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for SearchLabelsResponse {
     const NAME: &'static str = "SearchLabelsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "incomplete_results", "items"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "incomplete_results" => 1,
+                "items" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<bool> = None;
         let mut f2: Option<Vec<LabelSearchResultItem>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "incomplete_results")?,
+                2 => put(&mut f2, &mut map, "items")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SearchLabelsResponse {
-            total_count: required(f0, NAMES[0])?,
-            incomplete_results: required(f1, NAMES[1])?,
-            items: required(f2, NAMES[2])?,
+            total_count: required(f0, "total_count")?,
+            incomplete_results: required(f1, "incomplete_results")?,
+            items: required(f2, "items")?,
         })
     }
 }
@@ -951,18 +934,20 @@ impl<'de> crate::runtime::de::FromMap<'de> for LabelSearchResultItem {
     const NAME: &'static str = "LabelSearchResultItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "name",
-            "color",
-            "default",
-            "description",
-            "score",
-            "text_matches",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "name" => 3,
+                "color" => 4,
+                "default" => 5,
+                "description" => 6,
+                "score" => 7,
+                "text_matches" => 8,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -972,34 +957,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for LabelSearchResultItem {
         let mut f6: Option<Option<String>> = None;
         let mut f7: Option<f64> = None;
         let mut f8: Option<Option<Vec<SearchResultTextMatchesItem>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "name")?,
+                4 => put(&mut f4, &mut map, "color")?,
+                5 => put(&mut f5, &mut map, "default")?,
+                6 => put(&mut f6, &mut map, "description")?,
+                7 => put(&mut f7, &mut map, "score")?,
+                8 => put(&mut f8, &mut map, "text_matches")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(LabelSearchResultItem {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            name: required(f3, NAMES[3])?,
-            color: required(f4, NAMES[4])?,
-            default: required(f5, NAMES[5])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            name: required(f3, "name")?,
+            color: required(f4, "color")?,
+            default: required(f5, "default")?,
             description: f6.flatten(),
-            score: required(f7, NAMES[7])?,
+            score: required(f7, "score")?,
             text_matches: f8.flatten(),
         })
     }
@@ -1026,28 +1006,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for SearchReposResponse {
     const NAME: &'static str = "SearchReposResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "incomplete_results", "items"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "incomplete_results" => 1,
+                "items" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<bool> = None;
         let mut f2: Option<Vec<RepoSearchResultItem>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "incomplete_results")?,
+                2 => put(&mut f2, &mut map, "items")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SearchReposResponse {
-            total_count: required(f0, NAMES[0])?,
-            incomplete_results: required(f1, NAMES[1])?,
-            items: required(f2, NAMES[2])?,
+            total_count: required(f0, "total_count")?,
+            incomplete_results: required(f1, "incomplete_results")?,
+            items: required(f2, "items")?,
         })
     }
 }
@@ -1161,100 +1142,102 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepoSearchResultItem {
     const NAME: &'static str = "RepoSearchResultItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "name",
-            "full_name",
-            "owner",
-            "private",
-            "html_url",
-            "description",
-            "fork",
-            "url",
-            "created_at",
-            "updated_at",
-            "pushed_at",
-            "homepage",
-            "size",
-            "stargazers_count",
-            "watchers_count",
-            "language",
-            "forks_count",
-            "open_issues_count",
-            "master_branch",
-            "default_branch",
-            "score",
-            "forks_url",
-            "keys_url",
-            "collaborators_url",
-            "teams_url",
-            "hooks_url",
-            "issue_events_url",
-            "events_url",
-            "assignees_url",
-            "branches_url",
-            "tags_url",
-            "blobs_url",
-            "git_tags_url",
-            "git_refs_url",
-            "trees_url",
-            "statuses_url",
-            "languages_url",
-            "stargazers_url",
-            "contributors_url",
-            "subscribers_url",
-            "subscription_url",
-            "commits_url",
-            "git_commits_url",
-            "comments_url",
-            "issue_comment_url",
-            "contents_url",
-            "compare_url",
-            "merges_url",
-            "archive_url",
-            "downloads_url",
-            "issues_url",
-            "pulls_url",
-            "milestones_url",
-            "notifications_url",
-            "labels_url",
-            "releases_url",
-            "deployments_url",
-            "git_url",
-            "ssh_url",
-            "clone_url",
-            "svn_url",
-            "forks",
-            "open_issues",
-            "watchers",
-            "topics",
-            "mirror_url",
-            "has_issues",
-            "has_projects",
-            "has_pages",
-            "has_wiki",
-            "has_downloads",
-            "has_discussions",
-            "has_pull_requests",
-            "pull_request_creation_policy",
-            "archived",
-            "disabled",
-            "visibility",
-            "license",
-            "permissions",
-            "text_matches",
-            "temp_clone_token",
-            "allow_merge_commit",
-            "allow_squash_merge",
-            "allow_rebase_merge",
-            "allow_auto_merge",
-            "delete_branch_on_merge",
-            "allow_forking",
-            "is_template",
-            "web_commit_signoff_required",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "name" => 2,
+                "full_name" => 3,
+                "owner" => 4,
+                "private" => 5,
+                "html_url" => 6,
+                "description" => 7,
+                "fork" => 8,
+                "url" => 9,
+                "created_at" => 10,
+                "updated_at" => 11,
+                "pushed_at" => 12,
+                "homepage" => 13,
+                "size" => 14,
+                "stargazers_count" => 15,
+                "watchers_count" => 16,
+                "language" => 17,
+                "forks_count" => 18,
+                "open_issues_count" => 19,
+                "master_branch" => 20,
+                "default_branch" => 21,
+                "score" => 22,
+                "forks_url" => 23,
+                "keys_url" => 24,
+                "collaborators_url" => 25,
+                "teams_url" => 26,
+                "hooks_url" => 27,
+                "issue_events_url" => 28,
+                "events_url" => 29,
+                "assignees_url" => 30,
+                "branches_url" => 31,
+                "tags_url" => 32,
+                "blobs_url" => 33,
+                "git_tags_url" => 34,
+                "git_refs_url" => 35,
+                "trees_url" => 36,
+                "statuses_url" => 37,
+                "languages_url" => 38,
+                "stargazers_url" => 39,
+                "contributors_url" => 40,
+                "subscribers_url" => 41,
+                "subscription_url" => 42,
+                "commits_url" => 43,
+                "git_commits_url" => 44,
+                "comments_url" => 45,
+                "issue_comment_url" => 46,
+                "contents_url" => 47,
+                "compare_url" => 48,
+                "merges_url" => 49,
+                "archive_url" => 50,
+                "downloads_url" => 51,
+                "issues_url" => 52,
+                "pulls_url" => 53,
+                "milestones_url" => 54,
+                "notifications_url" => 55,
+                "labels_url" => 56,
+                "releases_url" => 57,
+                "deployments_url" => 58,
+                "git_url" => 59,
+                "ssh_url" => 60,
+                "clone_url" => 61,
+                "svn_url" => 62,
+                "forks" => 63,
+                "open_issues" => 64,
+                "watchers" => 65,
+                "topics" => 66,
+                "mirror_url" => 67,
+                "has_issues" => 68,
+                "has_projects" => 69,
+                "has_pages" => 70,
+                "has_wiki" => 71,
+                "has_downloads" => 72,
+                "has_discussions" => 73,
+                "has_pull_requests" => 74,
+                "pull_request_creation_policy" => 75,
+                "archived" => 76,
+                "disabled" => 77,
+                "visibility" => 78,
+                "license" => 79,
+                "permissions" => 80,
+                "text_matches" => 81,
+                "temp_clone_token" => 82,
+                "allow_merge_commit" => 83,
+                "allow_squash_merge" => 84,
+                "allow_rebase_merge" => 85,
+                "allow_auto_merge" => 86,
+                "delete_branch_on_merge" => 87,
+                "allow_forking" => 88,
+                "is_template" => 89,
+                "web_commit_signoff_required" => 90,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -1346,186 +1329,181 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepoSearchResultItem {
         let mut f88: Option<Option<bool>> = None;
         let mut f89: Option<Option<bool>> = None;
         let mut f90: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
-                31 => put(&mut f31, &mut map, NAMES[31])?,
-                32 => put(&mut f32, &mut map, NAMES[32])?,
-                33 => put(&mut f33, &mut map, NAMES[33])?,
-                34 => put(&mut f34, &mut map, NAMES[34])?,
-                35 => put(&mut f35, &mut map, NAMES[35])?,
-                36 => put(&mut f36, &mut map, NAMES[36])?,
-                37 => put(&mut f37, &mut map, NAMES[37])?,
-                38 => put(&mut f38, &mut map, NAMES[38])?,
-                39 => put(&mut f39, &mut map, NAMES[39])?,
-                40 => put(&mut f40, &mut map, NAMES[40])?,
-                41 => put(&mut f41, &mut map, NAMES[41])?,
-                42 => put(&mut f42, &mut map, NAMES[42])?,
-                43 => put(&mut f43, &mut map, NAMES[43])?,
-                44 => put(&mut f44, &mut map, NAMES[44])?,
-                45 => put(&mut f45, &mut map, NAMES[45])?,
-                46 => put(&mut f46, &mut map, NAMES[46])?,
-                47 => put(&mut f47, &mut map, NAMES[47])?,
-                48 => put(&mut f48, &mut map, NAMES[48])?,
-                49 => put(&mut f49, &mut map, NAMES[49])?,
-                50 => put(&mut f50, &mut map, NAMES[50])?,
-                51 => put(&mut f51, &mut map, NAMES[51])?,
-                52 => put(&mut f52, &mut map, NAMES[52])?,
-                53 => put(&mut f53, &mut map, NAMES[53])?,
-                54 => put(&mut f54, &mut map, NAMES[54])?,
-                55 => put(&mut f55, &mut map, NAMES[55])?,
-                56 => put(&mut f56, &mut map, NAMES[56])?,
-                57 => put(&mut f57, &mut map, NAMES[57])?,
-                58 => put(&mut f58, &mut map, NAMES[58])?,
-                59 => put(&mut f59, &mut map, NAMES[59])?,
-                60 => put(&mut f60, &mut map, NAMES[60])?,
-                61 => put(&mut f61, &mut map, NAMES[61])?,
-                62 => put(&mut f62, &mut map, NAMES[62])?,
-                63 => put(&mut f63, &mut map, NAMES[63])?,
-                64 => put(&mut f64, &mut map, NAMES[64])?,
-                65 => put(&mut f65, &mut map, NAMES[65])?,
-                66 => put(&mut f66, &mut map, NAMES[66])?,
-                67 => put(&mut f67, &mut map, NAMES[67])?,
-                68 => put(&mut f68, &mut map, NAMES[68])?,
-                69 => put(&mut f69, &mut map, NAMES[69])?,
-                70 => put(&mut f70, &mut map, NAMES[70])?,
-                71 => put(&mut f71, &mut map, NAMES[71])?,
-                72 => put(&mut f72, &mut map, NAMES[72])?,
-                73 => put(&mut f73, &mut map, NAMES[73])?,
-                74 => put(&mut f74, &mut map, NAMES[74])?,
-                75 => put(&mut f75, &mut map, NAMES[75])?,
-                76 => put(&mut f76, &mut map, NAMES[76])?,
-                77 => put(&mut f77, &mut map, NAMES[77])?,
-                78 => put(&mut f78, &mut map, NAMES[78])?,
-                79 => put(&mut f79, &mut map, NAMES[79])?,
-                80 => put(&mut f80, &mut map, NAMES[80])?,
-                81 => put(&mut f81, &mut map, NAMES[81])?,
-                82 => put(&mut f82, &mut map, NAMES[82])?,
-                83 => put(&mut f83, &mut map, NAMES[83])?,
-                84 => put(&mut f84, &mut map, NAMES[84])?,
-                85 => put(&mut f85, &mut map, NAMES[85])?,
-                86 => put(&mut f86, &mut map, NAMES[86])?,
-                87 => put(&mut f87, &mut map, NAMES[87])?,
-                88 => put(&mut f88, &mut map, NAMES[88])?,
-                89 => put(&mut f89, &mut map, NAMES[89])?,
-                90 => put(&mut f90, &mut map, NAMES[90])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "full_name")?,
+                4 => put(&mut f4, &mut map, "owner")?,
+                5 => put(&mut f5, &mut map, "private")?,
+                6 => put(&mut f6, &mut map, "html_url")?,
+                7 => put(&mut f7, &mut map, "description")?,
+                8 => put(&mut f8, &mut map, "fork")?,
+                9 => put(&mut f9, &mut map, "url")?,
+                10 => put(&mut f10, &mut map, "created_at")?,
+                11 => put(&mut f11, &mut map, "updated_at")?,
+                12 => put(&mut f12, &mut map, "pushed_at")?,
+                13 => put(&mut f13, &mut map, "homepage")?,
+                14 => put(&mut f14, &mut map, "size")?,
+                15 => put(&mut f15, &mut map, "stargazers_count")?,
+                16 => put(&mut f16, &mut map, "watchers_count")?,
+                17 => put(&mut f17, &mut map, "language")?,
+                18 => put(&mut f18, &mut map, "forks_count")?,
+                19 => put(&mut f19, &mut map, "open_issues_count")?,
+                20 => put(&mut f20, &mut map, "master_branch")?,
+                21 => put(&mut f21, &mut map, "default_branch")?,
+                22 => put(&mut f22, &mut map, "score")?,
+                23 => put(&mut f23, &mut map, "forks_url")?,
+                24 => put(&mut f24, &mut map, "keys_url")?,
+                25 => put(&mut f25, &mut map, "collaborators_url")?,
+                26 => put(&mut f26, &mut map, "teams_url")?,
+                27 => put(&mut f27, &mut map, "hooks_url")?,
+                28 => put(&mut f28, &mut map, "issue_events_url")?,
+                29 => put(&mut f29, &mut map, "events_url")?,
+                30 => put(&mut f30, &mut map, "assignees_url")?,
+                31 => put(&mut f31, &mut map, "branches_url")?,
+                32 => put(&mut f32, &mut map, "tags_url")?,
+                33 => put(&mut f33, &mut map, "blobs_url")?,
+                34 => put(&mut f34, &mut map, "git_tags_url")?,
+                35 => put(&mut f35, &mut map, "git_refs_url")?,
+                36 => put(&mut f36, &mut map, "trees_url")?,
+                37 => put(&mut f37, &mut map, "statuses_url")?,
+                38 => put(&mut f38, &mut map, "languages_url")?,
+                39 => put(&mut f39, &mut map, "stargazers_url")?,
+                40 => put(&mut f40, &mut map, "contributors_url")?,
+                41 => put(&mut f41, &mut map, "subscribers_url")?,
+                42 => put(&mut f42, &mut map, "subscription_url")?,
+                43 => put(&mut f43, &mut map, "commits_url")?,
+                44 => put(&mut f44, &mut map, "git_commits_url")?,
+                45 => put(&mut f45, &mut map, "comments_url")?,
+                46 => put(&mut f46, &mut map, "issue_comment_url")?,
+                47 => put(&mut f47, &mut map, "contents_url")?,
+                48 => put(&mut f48, &mut map, "compare_url")?,
+                49 => put(&mut f49, &mut map, "merges_url")?,
+                50 => put(&mut f50, &mut map, "archive_url")?,
+                51 => put(&mut f51, &mut map, "downloads_url")?,
+                52 => put(&mut f52, &mut map, "issues_url")?,
+                53 => put(&mut f53, &mut map, "pulls_url")?,
+                54 => put(&mut f54, &mut map, "milestones_url")?,
+                55 => put(&mut f55, &mut map, "notifications_url")?,
+                56 => put(&mut f56, &mut map, "labels_url")?,
+                57 => put(&mut f57, &mut map, "releases_url")?,
+                58 => put(&mut f58, &mut map, "deployments_url")?,
+                59 => put(&mut f59, &mut map, "git_url")?,
+                60 => put(&mut f60, &mut map, "ssh_url")?,
+                61 => put(&mut f61, &mut map, "clone_url")?,
+                62 => put(&mut f62, &mut map, "svn_url")?,
+                63 => put(&mut f63, &mut map, "forks")?,
+                64 => put(&mut f64, &mut map, "open_issues")?,
+                65 => put(&mut f65, &mut map, "watchers")?,
+                66 => put(&mut f66, &mut map, "topics")?,
+                67 => put(&mut f67, &mut map, "mirror_url")?,
+                68 => put(&mut f68, &mut map, "has_issues")?,
+                69 => put(&mut f69, &mut map, "has_projects")?,
+                70 => put(&mut f70, &mut map, "has_pages")?,
+                71 => put(&mut f71, &mut map, "has_wiki")?,
+                72 => put(&mut f72, &mut map, "has_downloads")?,
+                73 => put(&mut f73, &mut map, "has_discussions")?,
+                74 => put(&mut f74, &mut map, "has_pull_requests")?,
+                75 => put(&mut f75, &mut map, "pull_request_creation_policy")?,
+                76 => put(&mut f76, &mut map, "archived")?,
+                77 => put(&mut f77, &mut map, "disabled")?,
+                78 => put(&mut f78, &mut map, "visibility")?,
+                79 => put(&mut f79, &mut map, "license")?,
+                80 => put(&mut f80, &mut map, "permissions")?,
+                81 => put(&mut f81, &mut map, "text_matches")?,
+                82 => put(&mut f82, &mut map, "temp_clone_token")?,
+                83 => put(&mut f83, &mut map, "allow_merge_commit")?,
+                84 => put(&mut f84, &mut map, "allow_squash_merge")?,
+                85 => put(&mut f85, &mut map, "allow_rebase_merge")?,
+                86 => put(&mut f86, &mut map, "allow_auto_merge")?,
+                87 => put(&mut f87, &mut map, "delete_branch_on_merge")?,
+                88 => put(&mut f88, &mut map, "allow_forking")?,
+                89 => put(&mut f89, &mut map, "is_template")?,
+                90 => put(&mut f90, &mut map, "web_commit_signoff_required")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepoSearchResultItem {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            name: required(f2, NAMES[2])?,
-            full_name: required(f3, NAMES[3])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            name: required(f2, "name")?,
+            full_name: required(f3, "full_name")?,
             owner: f4.flatten(),
-            private: required(f5, NAMES[5])?,
-            html_url: required(f6, NAMES[6])?,
+            private: required(f5, "private")?,
+            html_url: required(f6, "html_url")?,
             description: f7.flatten(),
-            fork: required(f8, NAMES[8])?,
-            url: required(f9, NAMES[9])?,
-            created_at: required(f10, NAMES[10])?,
-            updated_at: required(f11, NAMES[11])?,
-            pushed_at: required(f12, NAMES[12])?,
+            fork: required(f8, "fork")?,
+            url: required(f9, "url")?,
+            created_at: required(f10, "created_at")?,
+            updated_at: required(f11, "updated_at")?,
+            pushed_at: required(f12, "pushed_at")?,
             homepage: f13.flatten(),
-            size: required(f14, NAMES[14])?,
-            stargazers_count: required(f15, NAMES[15])?,
-            watchers_count: required(f16, NAMES[16])?,
+            size: required(f14, "size")?,
+            stargazers_count: required(f15, "stargazers_count")?,
+            watchers_count: required(f16, "watchers_count")?,
             language: f17.flatten(),
-            forks_count: required(f18, NAMES[18])?,
-            open_issues_count: required(f19, NAMES[19])?,
+            forks_count: required(f18, "forks_count")?,
+            open_issues_count: required(f19, "open_issues_count")?,
             master_branch: f20.flatten(),
-            default_branch: required(f21, NAMES[21])?,
-            score: required(f22, NAMES[22])?,
-            forks_url: required(f23, NAMES[23])?,
-            keys_url: required(f24, NAMES[24])?,
-            collaborators_url: required(f25, NAMES[25])?,
-            teams_url: required(f26, NAMES[26])?,
-            hooks_url: required(f27, NAMES[27])?,
-            issue_events_url: required(f28, NAMES[28])?,
-            events_url: required(f29, NAMES[29])?,
-            assignees_url: required(f30, NAMES[30])?,
-            branches_url: required(f31, NAMES[31])?,
-            tags_url: required(f32, NAMES[32])?,
-            blobs_url: required(f33, NAMES[33])?,
-            git_tags_url: required(f34, NAMES[34])?,
-            git_refs_url: required(f35, NAMES[35])?,
-            trees_url: required(f36, NAMES[36])?,
-            statuses_url: required(f37, NAMES[37])?,
-            languages_url: required(f38, NAMES[38])?,
-            stargazers_url: required(f39, NAMES[39])?,
-            contributors_url: required(f40, NAMES[40])?,
-            subscribers_url: required(f41, NAMES[41])?,
-            subscription_url: required(f42, NAMES[42])?,
-            commits_url: required(f43, NAMES[43])?,
-            git_commits_url: required(f44, NAMES[44])?,
-            comments_url: required(f45, NAMES[45])?,
-            issue_comment_url: required(f46, NAMES[46])?,
-            contents_url: required(f47, NAMES[47])?,
-            compare_url: required(f48, NAMES[48])?,
-            merges_url: required(f49, NAMES[49])?,
-            archive_url: required(f50, NAMES[50])?,
-            downloads_url: required(f51, NAMES[51])?,
-            issues_url: required(f52, NAMES[52])?,
-            pulls_url: required(f53, NAMES[53])?,
-            milestones_url: required(f54, NAMES[54])?,
-            notifications_url: required(f55, NAMES[55])?,
-            labels_url: required(f56, NAMES[56])?,
-            releases_url: required(f57, NAMES[57])?,
-            deployments_url: required(f58, NAMES[58])?,
-            git_url: required(f59, NAMES[59])?,
-            ssh_url: required(f60, NAMES[60])?,
-            clone_url: required(f61, NAMES[61])?,
-            svn_url: required(f62, NAMES[62])?,
-            forks: required(f63, NAMES[63])?,
-            open_issues: required(f64, NAMES[64])?,
-            watchers: required(f65, NAMES[65])?,
+            default_branch: required(f21, "default_branch")?,
+            score: required(f22, "score")?,
+            forks_url: required(f23, "forks_url")?,
+            keys_url: required(f24, "keys_url")?,
+            collaborators_url: required(f25, "collaborators_url")?,
+            teams_url: required(f26, "teams_url")?,
+            hooks_url: required(f27, "hooks_url")?,
+            issue_events_url: required(f28, "issue_events_url")?,
+            events_url: required(f29, "events_url")?,
+            assignees_url: required(f30, "assignees_url")?,
+            branches_url: required(f31, "branches_url")?,
+            tags_url: required(f32, "tags_url")?,
+            blobs_url: required(f33, "blobs_url")?,
+            git_tags_url: required(f34, "git_tags_url")?,
+            git_refs_url: required(f35, "git_refs_url")?,
+            trees_url: required(f36, "trees_url")?,
+            statuses_url: required(f37, "statuses_url")?,
+            languages_url: required(f38, "languages_url")?,
+            stargazers_url: required(f39, "stargazers_url")?,
+            contributors_url: required(f40, "contributors_url")?,
+            subscribers_url: required(f41, "subscribers_url")?,
+            subscription_url: required(f42, "subscription_url")?,
+            commits_url: required(f43, "commits_url")?,
+            git_commits_url: required(f44, "git_commits_url")?,
+            comments_url: required(f45, "comments_url")?,
+            issue_comment_url: required(f46, "issue_comment_url")?,
+            contents_url: required(f47, "contents_url")?,
+            compare_url: required(f48, "compare_url")?,
+            merges_url: required(f49, "merges_url")?,
+            archive_url: required(f50, "archive_url")?,
+            downloads_url: required(f51, "downloads_url")?,
+            issues_url: required(f52, "issues_url")?,
+            pulls_url: required(f53, "pulls_url")?,
+            milestones_url: required(f54, "milestones_url")?,
+            notifications_url: required(f55, "notifications_url")?,
+            labels_url: required(f56, "labels_url")?,
+            releases_url: required(f57, "releases_url")?,
+            deployments_url: required(f58, "deployments_url")?,
+            git_url: required(f59, "git_url")?,
+            ssh_url: required(f60, "ssh_url")?,
+            clone_url: required(f61, "clone_url")?,
+            svn_url: required(f62, "svn_url")?,
+            forks: required(f63, "forks")?,
+            open_issues: required(f64, "open_issues")?,
+            watchers: required(f65, "watchers")?,
             topics: f66.flatten(),
             mirror_url: f67.flatten(),
-            has_issues: required(f68, NAMES[68])?,
-            has_projects: required(f69, NAMES[69])?,
-            has_pages: required(f70, NAMES[70])?,
-            has_wiki: required(f71, NAMES[71])?,
-            has_downloads: required(f72, NAMES[72])?,
+            has_issues: required(f68, "has_issues")?,
+            has_projects: required(f69, "has_projects")?,
+            has_pages: required(f70, "has_pages")?,
+            has_wiki: required(f71, "has_wiki")?,
+            has_downloads: required(f72, "has_downloads")?,
             has_discussions: f73.flatten(),
             has_pull_requests: f74.flatten(),
             pull_request_creation_policy: f75.flatten(),
-            archived: required(f76, NAMES[76])?,
-            disabled: required(f77, NAMES[77])?,
+            archived: required(f76, "archived")?,
+            disabled: required(f77, "disabled")?,
             visibility: f78.flatten(),
             license: f79.flatten(),
             permissions: f80.flatten(),
@@ -1559,28 +1537,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for SearchTopicsResponse {
     const NAME: &'static str = "SearchTopicsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "incomplete_results", "items"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "incomplete_results" => 1,
+                "items" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<bool> = None;
         let mut f2: Option<Vec<TopicSearchResultItem>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "incomplete_results")?,
+                2 => put(&mut f2, &mut map, "items")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SearchTopicsResponse {
-            total_count: required(f0, NAMES[0])?,
-            incomplete_results: required(f1, NAMES[1])?,
-            items: required(f2, NAMES[2])?,
+            total_count: required(f0, "total_count")?,
+            incomplete_results: required(f1, "incomplete_results")?,
+            items: required(f2, "items")?,
         })
     }
 }
@@ -1616,25 +1595,27 @@ impl<'de> crate::runtime::de::FromMap<'de> for TopicSearchResultItem {
     const NAME: &'static str = "TopicSearchResultItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "name",
-            "display_name",
-            "short_description",
-            "description",
-            "created_by",
-            "released",
-            "created_at",
-            "updated_at",
-            "featured",
-            "curated",
-            "score",
-            "repository_count",
-            "logo_url",
-            "text_matches",
-            "related",
-            "aliases",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "display_name" => 1,
+                "short_description" => 2,
+                "description" => 3,
+                "created_by" => 4,
+                "released" => 5,
+                "created_at" => 6,
+                "updated_at" => 7,
+                "featured" => 8,
+                "curated" => 9,
+                "score" => 10,
+                "repository_count" => 11,
+                "logo_url" => 12,
+                "text_matches" => 13,
+                "related" => 14,
+                "aliases" => 15,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -1651,44 +1632,39 @@ impl<'de> crate::runtime::de::FromMap<'de> for TopicSearchResultItem {
         let mut f13: Option<Option<Vec<SearchResultTextMatchesItem>>> = None;
         let mut f14: Option<Option<Vec<TopicSearchResultItemRelatedItem>>> = None;
         let mut f15: Option<Option<Vec<TopicSearchResultItemRelatedItem>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "display_name")?,
+                2 => put(&mut f2, &mut map, "short_description")?,
+                3 => put(&mut f3, &mut map, "description")?,
+                4 => put(&mut f4, &mut map, "created_by")?,
+                5 => put(&mut f5, &mut map, "released")?,
+                6 => put(&mut f6, &mut map, "created_at")?,
+                7 => put(&mut f7, &mut map, "updated_at")?,
+                8 => put(&mut f8, &mut map, "featured")?,
+                9 => put(&mut f9, &mut map, "curated")?,
+                10 => put(&mut f10, &mut map, "score")?,
+                11 => put(&mut f11, &mut map, "repository_count")?,
+                12 => put(&mut f12, &mut map, "logo_url")?,
+                13 => put(&mut f13, &mut map, "text_matches")?,
+                14 => put(&mut f14, &mut map, "related")?,
+                15 => put(&mut f15, &mut map, "aliases")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(TopicSearchResultItem {
-            name: required(f0, NAMES[0])?,
+            name: required(f0, "name")?,
             display_name: f1.flatten(),
             short_description: f2.flatten(),
             description: f3.flatten(),
             created_by: f4.flatten(),
             released: f5.flatten(),
-            created_at: required(f6, NAMES[6])?,
-            updated_at: required(f7, NAMES[7])?,
-            featured: required(f8, NAMES[8])?,
-            curated: required(f9, NAMES[9])?,
-            score: required(f10, NAMES[10])?,
+            created_at: required(f6, "created_at")?,
+            updated_at: required(f7, "updated_at")?,
+            featured: required(f8, "featured")?,
+            curated: required(f9, "curated")?,
+            score: required(f10, "score")?,
             repository_count: f11.flatten(),
             logo_url: f12.flatten(),
             text_matches: f13.flatten(),
@@ -1712,17 +1688,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for TopicSearchResultItemRelatedItem 
     const NAME: &'static str = "TopicSearchResultItemRelatedItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["topic_relation"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "topic_relation" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<TopicSearchResultItemRelatedItemTopicRelation>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "topic_relation")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1750,23 +1725,25 @@ for TopicSearchResultItemRelatedItemTopicRelation {
     const NAME: &'static str = "TopicSearchResultItemRelatedItemTopicRelation";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["id", "name", "topic_id", "relation_type"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "topic_id" => 2,
+                "relation_type" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<i64>> = None;
         let mut f3: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "topic_id")?,
+                3 => put(&mut f3, &mut map, "relation_type")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1800,28 +1777,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for SearchUsersResponse {
     const NAME: &'static str = "SearchUsersResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "incomplete_results", "items"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "incomplete_results" => 1,
+                "items" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<bool> = None;
         let mut f2: Option<Vec<UserSearchResultItem>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "incomplete_results")?,
+                2 => put(&mut f2, &mut map, "items")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SearchUsersResponse {
-            total_count: required(f0, NAMES[0])?,
-            incomplete_results: required(f1, NAMES[1])?,
-            items: required(f2, NAMES[2])?,
+            total_count: required(f0, "total_count")?,
+            incomplete_results: required(f1, "incomplete_results")?,
+            items: required(f2, "items")?,
         })
     }
 }
@@ -1876,44 +1854,46 @@ impl<'de> crate::runtime::de::FromMap<'de> for UserSearchResultItem {
     const NAME: &'static str = "UserSearchResultItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "login",
-            "id",
-            "node_id",
-            "avatar_url",
-            "gravatar_id",
-            "url",
-            "html_url",
-            "followers_url",
-            "subscriptions_url",
-            "organizations_url",
-            "repos_url",
-            "received_events_url",
-            "type",
-            "score",
-            "following_url",
-            "gists_url",
-            "starred_url",
-            "events_url",
-            "public_repos",
-            "public_gists",
-            "followers",
-            "following",
-            "created_at",
-            "updated_at",
-            "name",
-            "bio",
-            "email",
-            "location",
-            "site_admin",
-            "hireable",
-            "text_matches",
-            "blog",
-            "company",
-            "suspended_at",
-            "user_view_type",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "login" => 0,
+                "id" => 1,
+                "node_id" => 2,
+                "avatar_url" => 3,
+                "gravatar_id" => 4,
+                "url" => 5,
+                "html_url" => 6,
+                "followers_url" => 7,
+                "subscriptions_url" => 8,
+                "organizations_url" => 9,
+                "repos_url" => 10,
+                "received_events_url" => 11,
+                "type" => 12,
+                "score" => 13,
+                "following_url" => 14,
+                "gists_url" => 15,
+                "starred_url" => 16,
+                "events_url" => 17,
+                "public_repos" => 18,
+                "public_gists" => 19,
+                "followers" => 20,
+                "following" => 21,
+                "created_at" => 22,
+                "updated_at" => 23,
+                "name" => 24,
+                "bio" => 25,
+                "email" => 26,
+                "location" => 27,
+                "site_admin" => 28,
+                "hireable" => 29,
+                "text_matches" => 30,
+                "blog" => 31,
+                "company" => 32,
+                "suspended_at" => 33,
+                "user_view_type" => 34,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
@@ -1949,70 +1929,65 @@ impl<'de> crate::runtime::de::FromMap<'de> for UserSearchResultItem {
         let mut f32: Option<Option<String>> = None;
         let mut f33: Option<Option<crate::Timestamp>> = None;
         let mut f34: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
-                31 => put(&mut f31, &mut map, NAMES[31])?,
-                32 => put(&mut f32, &mut map, NAMES[32])?,
-                33 => put(&mut f33, &mut map, NAMES[33])?,
-                34 => put(&mut f34, &mut map, NAMES[34])?,
+                0 => put(&mut f0, &mut map, "login")?,
+                1 => put(&mut f1, &mut map, "id")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "avatar_url")?,
+                4 => put(&mut f4, &mut map, "gravatar_id")?,
+                5 => put(&mut f5, &mut map, "url")?,
+                6 => put(&mut f6, &mut map, "html_url")?,
+                7 => put(&mut f7, &mut map, "followers_url")?,
+                8 => put(&mut f8, &mut map, "subscriptions_url")?,
+                9 => put(&mut f9, &mut map, "organizations_url")?,
+                10 => put(&mut f10, &mut map, "repos_url")?,
+                11 => put(&mut f11, &mut map, "received_events_url")?,
+                12 => put(&mut f12, &mut map, "type")?,
+                13 => put(&mut f13, &mut map, "score")?,
+                14 => put(&mut f14, &mut map, "following_url")?,
+                15 => put(&mut f15, &mut map, "gists_url")?,
+                16 => put(&mut f16, &mut map, "starred_url")?,
+                17 => put(&mut f17, &mut map, "events_url")?,
+                18 => put(&mut f18, &mut map, "public_repos")?,
+                19 => put(&mut f19, &mut map, "public_gists")?,
+                20 => put(&mut f20, &mut map, "followers")?,
+                21 => put(&mut f21, &mut map, "following")?,
+                22 => put(&mut f22, &mut map, "created_at")?,
+                23 => put(&mut f23, &mut map, "updated_at")?,
+                24 => put(&mut f24, &mut map, "name")?,
+                25 => put(&mut f25, &mut map, "bio")?,
+                26 => put(&mut f26, &mut map, "email")?,
+                27 => put(&mut f27, &mut map, "location")?,
+                28 => put(&mut f28, &mut map, "site_admin")?,
+                29 => put(&mut f29, &mut map, "hireable")?,
+                30 => put(&mut f30, &mut map, "text_matches")?,
+                31 => put(&mut f31, &mut map, "blog")?,
+                32 => put(&mut f32, &mut map, "company")?,
+                33 => put(&mut f33, &mut map, "suspended_at")?,
+                34 => put(&mut f34, &mut map, "user_view_type")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(UserSearchResultItem {
-            login: required(f0, NAMES[0])?,
-            id: required(f1, NAMES[1])?,
-            node_id: required(f2, NAMES[2])?,
-            avatar_url: required(f3, NAMES[3])?,
+            login: required(f0, "login")?,
+            id: required(f1, "id")?,
+            node_id: required(f2, "node_id")?,
+            avatar_url: required(f3, "avatar_url")?,
             gravatar_id: f4.flatten(),
-            url: required(f5, NAMES[5])?,
-            html_url: required(f6, NAMES[6])?,
-            followers_url: required(f7, NAMES[7])?,
-            subscriptions_url: required(f8, NAMES[8])?,
-            organizations_url: required(f9, NAMES[9])?,
-            repos_url: required(f10, NAMES[10])?,
-            received_events_url: required(f11, NAMES[11])?,
-            r#type: required(f12, NAMES[12])?,
-            score: required(f13, NAMES[13])?,
-            following_url: required(f14, NAMES[14])?,
-            gists_url: required(f15, NAMES[15])?,
-            starred_url: required(f16, NAMES[16])?,
-            events_url: required(f17, NAMES[17])?,
+            url: required(f5, "url")?,
+            html_url: required(f6, "html_url")?,
+            followers_url: required(f7, "followers_url")?,
+            subscriptions_url: required(f8, "subscriptions_url")?,
+            organizations_url: required(f9, "organizations_url")?,
+            repos_url: required(f10, "repos_url")?,
+            received_events_url: required(f11, "received_events_url")?,
+            r#type: required(f12, "type")?,
+            score: required(f13, "score")?,
+            following_url: required(f14, "following_url")?,
+            gists_url: required(f15, "gists_url")?,
+            starred_url: required(f16, "starred_url")?,
+            events_url: required(f17, "events_url")?,
             public_repos: f18.flatten(),
             public_gists: f19.flatten(),
             followers: f20.flatten(),
@@ -2023,7 +1998,7 @@ impl<'de> crate::runtime::de::FromMap<'de> for UserSearchResultItem {
             bio: f25.flatten(),
             email: f26.flatten(),
             location: f27.flatten(),
-            site_admin: required(f28, NAMES[28])?,
+            site_admin: required(f28, "site_admin")?,
             hireable: f29.flatten(),
             text_matches: f30.flatten(),
             blog: f31.flatten(),

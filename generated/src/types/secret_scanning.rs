@@ -40,7 +40,7 @@ pub struct OrganizationSecretScanningAlert {
     /// The secret that was detected.
     pub secret: Option<String>,
     /// A GitHub repository.
-    pub repository: Option<SimpleRepository>,
+    pub repository: Option<Box<SimpleRepository>>,
     /// Whether push protection was bypassed for the detected secret.
     pub push_protection_bypassed: Option<bool>,
     pub push_protection_bypassed_by: Option<SimpleUser>,
@@ -83,43 +83,45 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrganizationSecretScanningAlert {
     const NAME: &'static str = "OrganizationSecretScanningAlert";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "number",
-            "created_at",
-            "updated_at",
-            "url",
-            "html_url",
-            "locations_url",
-            "state",
-            "resolution",
-            "resolved_at",
-            "resolved_by",
-            "secret_type",
-            "secret_type_display_name",
-            "provider",
-            "provider_slug",
-            "secret",
-            "repository",
-            "push_protection_bypassed",
-            "push_protection_bypassed_by",
-            "push_protection_bypassed_at",
-            "push_protection_bypass_request_reviewer",
-            "push_protection_bypass_request_reviewer_comment",
-            "push_protection_bypass_request_comment",
-            "push_protection_bypass_request_html_url",
-            "resolution_comment",
-            "validity",
-            "publicly_leaked",
-            "multi_repo",
-            "is_base64_encoded",
-            "first_location_detected",
-            "has_more_locations",
-            "assigned_to",
-            "closure_request_comment",
-            "closure_request_reviewer_comment",
-            "closure_request_reviewer",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "number" => 0,
+                "created_at" => 1,
+                "updated_at" => 2,
+                "url" => 3,
+                "html_url" => 4,
+                "locations_url" => 5,
+                "state" => 6,
+                "resolution" => 7,
+                "resolved_at" => 8,
+                "resolved_by" => 9,
+                "secret_type" => 10,
+                "secret_type_display_name" => 11,
+                "provider" => 12,
+                "provider_slug" => 13,
+                "secret" => 14,
+                "repository" => 15,
+                "push_protection_bypassed" => 16,
+                "push_protection_bypassed_by" => 17,
+                "push_protection_bypassed_at" => 18,
+                "push_protection_bypass_request_reviewer" => 19,
+                "push_protection_bypass_request_reviewer_comment" => 20,
+                "push_protection_bypass_request_comment" => 21,
+                "push_protection_bypass_request_html_url" => 22,
+                "resolution_comment" => 23,
+                "validity" => 24,
+                "publicly_leaked" => 25,
+                "multi_repo" => 26,
+                "is_base64_encoded" => 27,
+                "first_location_detected" => 28,
+                "has_more_locations" => 29,
+                "assigned_to" => 30,
+                "closure_request_comment" => 31,
+                "closure_request_reviewer_comment" => 32,
+                "closure_request_reviewer" => 33,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<crate::Timestamp>> = None;
         let mut f2: Option<Option<crate::Timestamp>> = None;
@@ -135,7 +137,7 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrganizationSecretScanningAlert {
         let mut f12: Option<Option<String>> = None;
         let mut f13: Option<Option<String>> = None;
         let mut f14: Option<Option<String>> = None;
-        let mut f15: Option<Option<SimpleRepository>> = None;
+        let mut f15: Option<Option<Box<SimpleRepository>>> = None;
         let mut f16: Option<Option<bool>> = None;
         let mut f17: Option<Option<SimpleUser>> = None;
         let mut f18: Option<Option<crate::Timestamp>> = None;
@@ -154,47 +156,48 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrganizationSecretScanningAlert {
         let mut f31: Option<Option<String>> = None;
         let mut f32: Option<Option<String>> = None;
         let mut f33: Option<Option<SimpleUser>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
-                31 => put(&mut f31, &mut map, NAMES[31])?,
-                32 => put(&mut f32, &mut map, NAMES[32])?,
-                33 => put(&mut f33, &mut map, NAMES[33])?,
+                0 => put(&mut f0, &mut map, "number")?,
+                1 => put(&mut f1, &mut map, "created_at")?,
+                2 => put(&mut f2, &mut map, "updated_at")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "html_url")?,
+                5 => put(&mut f5, &mut map, "locations_url")?,
+                6 => put(&mut f6, &mut map, "state")?,
+                7 => put(&mut f7, &mut map, "resolution")?,
+                8 => put(&mut f8, &mut map, "resolved_at")?,
+                9 => put(&mut f9, &mut map, "resolved_by")?,
+                10 => put(&mut f10, &mut map, "secret_type")?,
+                11 => put(&mut f11, &mut map, "secret_type_display_name")?,
+                12 => put(&mut f12, &mut map, "provider")?,
+                13 => put(&mut f13, &mut map, "provider_slug")?,
+                14 => put(&mut f14, &mut map, "secret")?,
+                15 => put(&mut f15, &mut map, "repository")?,
+                16 => put(&mut f16, &mut map, "push_protection_bypassed")?,
+                17 => put(&mut f17, &mut map, "push_protection_bypassed_by")?,
+                18 => put(&mut f18, &mut map, "push_protection_bypassed_at")?,
+                19 => put(&mut f19, &mut map, "push_protection_bypass_request_reviewer")?,
+                20 => {
+                    put(
+                        &mut f20,
+                        &mut map,
+                        "push_protection_bypass_request_reviewer_comment",
+                    )?
+                }
+                21 => put(&mut f21, &mut map, "push_protection_bypass_request_comment")?,
+                22 => put(&mut f22, &mut map, "push_protection_bypass_request_html_url")?,
+                23 => put(&mut f23, &mut map, "resolution_comment")?,
+                24 => put(&mut f24, &mut map, "validity")?,
+                25 => put(&mut f25, &mut map, "publicly_leaked")?,
+                26 => put(&mut f26, &mut map, "multi_repo")?,
+                27 => put(&mut f27, &mut map, "is_base64_encoded")?,
+                28 => put(&mut f28, &mut map, "first_location_detected")?,
+                29 => put(&mut f29, &mut map, "has_more_locations")?,
+                30 => put(&mut f30, &mut map, "assigned_to")?,
+                31 => put(&mut f31, &mut map, "closure_request_comment")?,
+                32 => put(&mut f32, &mut map, "closure_request_reviewer_comment")?,
+                33 => put(&mut f33, &mut map, "closure_request_reviewer")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -419,22 +422,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningCustomPattern {
     const NAME: &'static str = "SecretScanningCustomPattern";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "name",
-            "pattern",
-            "slug",
-            "state",
-            "push_protection_enabled",
-            "start_delimiter",
-            "end_delimiter",
-            "must_match",
-            "must_not_match",
-            "custom_pattern_version",
-            "created_at",
-            "updated_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "pattern" => 2,
+                "slug" => 3,
+                "state" => 4,
+                "push_protection_enabled" => 5,
+                "start_delimiter" => 6,
+                "end_delimiter" => 7,
+                "must_match" => 8,
+                "must_not_match" => 9,
+                "custom_pattern_version" => 10,
+                "created_at" => 11,
+                "updated_at" => 12,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -448,36 +453,31 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningCustomPattern {
         let mut f10: Option<Option<String>> = None;
         let mut f11: Option<Option<crate::Timestamp>> = None;
         let mut f12: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "pattern")?,
+                3 => put(&mut f3, &mut map, "slug")?,
+                4 => put(&mut f4, &mut map, "state")?,
+                5 => put(&mut f5, &mut map, "push_protection_enabled")?,
+                6 => put(&mut f6, &mut map, "start_delimiter")?,
+                7 => put(&mut f7, &mut map, "end_delimiter")?,
+                8 => put(&mut f8, &mut map, "must_match")?,
+                9 => put(&mut f9, &mut map, "must_not_match")?,
+                10 => put(&mut f10, &mut map, "custom_pattern_version")?,
+                11 => put(&mut f11, &mut map, "created_at")?,
+                12 => put(&mut f12, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SecretScanningCustomPattern {
-            id: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
-            pattern: required(f2, NAMES[2])?,
-            slug: required(f3, NAMES[3])?,
-            state: required(f4, NAMES[4])?,
-            push_protection_enabled: required(f5, NAMES[5])?,
+            id: required(f0, "id")?,
+            name: required(f1, "name")?,
+            pattern: required(f2, "pattern")?,
+            slug: required(f3, "slug")?,
+            state: required(f4, "state")?,
+            push_protection_enabled: required(f5, "push_protection_enabled")?,
             start_delimiter: f6.flatten(),
             end_delimiter: f7.flatten(),
             must_match: f8.flatten(),
@@ -609,17 +609,16 @@ for SecretScanningBulkCreateOrgCustomPatternsResponse {
     const NAME: &'static str = "SecretScanningBulkCreateOrgCustomPatternsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["created_patterns"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "created_patterns" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<Vec<SecretScanningCustomPattern>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "created_patterns")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -652,8 +651,13 @@ for SecretScanningBulkCreateOrgCustomPatternsError422 {
     const NAME: &'static str = "SecretScanningBulkCreateOrgCustomPatternsError422";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["message", "validation_errors"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "message" => 0,
+                "validation_errors" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<
             Option<
@@ -663,15 +667,10 @@ for SecretScanningBulkCreateOrgCustomPatternsError422 {
                 >,
             >,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "message")?,
+                1 => put(&mut f1, &mut map, "validation_errors")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -699,17 +698,16 @@ for SecretScanningBulkCreateOrgCustomPatternsError422ValidationErrorsValue {
     const NAME: &'static str = "SecretScanningBulkCreateOrgCustomPatternsError422ValidationErrorsValue";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["errors"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "errors" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<Vec<SecretScanningCustomPatternValidationError>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "errors")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -738,19 +736,19 @@ for SecretScanningCustomPatternValidationError {
     const NAME: &'static str = "SecretScanningCustomPatternValidationError";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["code", "message"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "code" => 0,
+                "message" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<SecretScanningCustomPatternValidationErrorCode>> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "code")?,
+                1 => put(&mut f1, &mut map, "message")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -961,25 +959,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningPatternConfiguratio
     const NAME: &'static str = "SecretScanningPatternConfiguration";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "pattern_config_version",
-            "provider_pattern_overrides",
-            "custom_pattern_overrides",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "pattern_config_version" => 0,
+                "provider_pattern_overrides" => 1,
+                "custom_pattern_overrides" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<Vec<SecretScanningPatternOverride>>> = None;
         let mut f2: Option<Option<Vec<SecretScanningPatternOverride>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "pattern_config_version")?,
+                1 => put(&mut f1, &mut map, "provider_pattern_overrides")?,
+                2 => put(&mut f2, &mut map, "custom_pattern_overrides")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1028,21 +1023,23 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningPatternOverride {
     const NAME: &'static str = "SecretScanningPatternOverride";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "token_type",
-            "custom_pattern_version",
-            "slug",
-            "display_name",
-            "alert_total",
-            "alert_total_percentage",
-            "false_positives",
-            "false_positive_rate",
-            "bypass_rate",
-            "default_setting",
-            "enterprise_setting",
-            "setting",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "token_type" => 0,
+                "custom_pattern_version" => 1,
+                "slug" => 2,
+                "display_name" => 3,
+                "alert_total" => 4,
+                "alert_total_percentage" => 5,
+                "false_positives" => 6,
+                "false_positive_rate" => 7,
+                "bypass_rate" => 8,
+                "default_setting" => 9,
+                "enterprise_setting" => 10,
+                "setting" => 11,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -1055,25 +1052,20 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningPatternOverride {
         let mut f9: Option<Option<SecretScanningPatternOverrideDefaultSetting>> = None;
         let mut f10: Option<Option<SecretScanningPatternOverrideSetting>> = None;
         let mut f11: Option<Option<SecretScanningPatternOverrideSetting>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
+                0 => put(&mut f0, &mut map, "token_type")?,
+                1 => put(&mut f1, &mut map, "custom_pattern_version")?,
+                2 => put(&mut f2, &mut map, "slug")?,
+                3 => put(&mut f3, &mut map, "display_name")?,
+                4 => put(&mut f4, &mut map, "alert_total")?,
+                5 => put(&mut f5, &mut map, "alert_total_percentage")?,
+                6 => put(&mut f6, &mut map, "false_positives")?,
+                7 => put(&mut f7, &mut map, "false_positive_rate")?,
+                8 => put(&mut f8, &mut map, "bypass_rate")?,
+                9 => put(&mut f9, &mut map, "default_setting")?,
+                10 => put(&mut f10, &mut map, "enterprise_setting")?,
+                11 => put(&mut f11, &mut map, "setting")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1275,17 +1267,16 @@ for SecretScanningUpdateOrgPatternConfigsResponse {
     const NAME: &'static str = "SecretScanningUpdateOrgPatternConfigsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["pattern_config_version"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "pattern_config_version" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "pattern_config_version")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1369,42 +1360,44 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningAlert {
     const NAME: &'static str = "SecretScanningAlert";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "number",
-            "created_at",
-            "updated_at",
-            "url",
-            "html_url",
-            "locations_url",
-            "state",
-            "resolution",
-            "resolved_at",
-            "resolved_by",
-            "resolution_comment",
-            "secret_type",
-            "secret_type_display_name",
-            "provider",
-            "provider_slug",
-            "secret",
-            "push_protection_bypassed",
-            "push_protection_bypassed_by",
-            "push_protection_bypassed_at",
-            "push_protection_bypass_request_reviewer",
-            "push_protection_bypass_request_reviewer_comment",
-            "push_protection_bypass_request_comment",
-            "push_protection_bypass_request_html_url",
-            "validity",
-            "publicly_leaked",
-            "multi_repo",
-            "is_base64_encoded",
-            "first_location_detected",
-            "has_more_locations",
-            "assigned_to",
-            "closure_request_comment",
-            "closure_request_reviewer_comment",
-            "closure_request_reviewer",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "number" => 0,
+                "created_at" => 1,
+                "updated_at" => 2,
+                "url" => 3,
+                "html_url" => 4,
+                "locations_url" => 5,
+                "state" => 6,
+                "resolution" => 7,
+                "resolved_at" => 8,
+                "resolved_by" => 9,
+                "resolution_comment" => 10,
+                "secret_type" => 11,
+                "secret_type_display_name" => 12,
+                "provider" => 13,
+                "provider_slug" => 14,
+                "secret" => 15,
+                "push_protection_bypassed" => 16,
+                "push_protection_bypassed_by" => 17,
+                "push_protection_bypassed_at" => 18,
+                "push_protection_bypass_request_reviewer" => 19,
+                "push_protection_bypass_request_reviewer_comment" => 20,
+                "push_protection_bypass_request_comment" => 21,
+                "push_protection_bypass_request_html_url" => 22,
+                "validity" => 23,
+                "publicly_leaked" => 24,
+                "multi_repo" => 25,
+                "is_base64_encoded" => 26,
+                "first_location_detected" => 27,
+                "has_more_locations" => 28,
+                "assigned_to" => 29,
+                "closure_request_comment" => 30,
+                "closure_request_reviewer_comment" => 31,
+                "closure_request_reviewer" => 32,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<crate::Timestamp>> = None;
         let mut f2: Option<Option<crate::Timestamp>> = None;
@@ -1438,46 +1431,47 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningAlert {
         let mut f30: Option<Option<String>> = None;
         let mut f31: Option<Option<String>> = None;
         let mut f32: Option<Option<SimpleUser>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
-                31 => put(&mut f31, &mut map, NAMES[31])?,
-                32 => put(&mut f32, &mut map, NAMES[32])?,
+                0 => put(&mut f0, &mut map, "number")?,
+                1 => put(&mut f1, &mut map, "created_at")?,
+                2 => put(&mut f2, &mut map, "updated_at")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "html_url")?,
+                5 => put(&mut f5, &mut map, "locations_url")?,
+                6 => put(&mut f6, &mut map, "state")?,
+                7 => put(&mut f7, &mut map, "resolution")?,
+                8 => put(&mut f8, &mut map, "resolved_at")?,
+                9 => put(&mut f9, &mut map, "resolved_by")?,
+                10 => put(&mut f10, &mut map, "resolution_comment")?,
+                11 => put(&mut f11, &mut map, "secret_type")?,
+                12 => put(&mut f12, &mut map, "secret_type_display_name")?,
+                13 => put(&mut f13, &mut map, "provider")?,
+                14 => put(&mut f14, &mut map, "provider_slug")?,
+                15 => put(&mut f15, &mut map, "secret")?,
+                16 => put(&mut f16, &mut map, "push_protection_bypassed")?,
+                17 => put(&mut f17, &mut map, "push_protection_bypassed_by")?,
+                18 => put(&mut f18, &mut map, "push_protection_bypassed_at")?,
+                19 => put(&mut f19, &mut map, "push_protection_bypass_request_reviewer")?,
+                20 => {
+                    put(
+                        &mut f20,
+                        &mut map,
+                        "push_protection_bypass_request_reviewer_comment",
+                    )?
+                }
+                21 => put(&mut f21, &mut map, "push_protection_bypass_request_comment")?,
+                22 => put(&mut f22, &mut map, "push_protection_bypass_request_html_url")?,
+                23 => put(&mut f23, &mut map, "validity")?,
+                24 => put(&mut f24, &mut map, "publicly_leaked")?,
+                25 => put(&mut f25, &mut map, "multi_repo")?,
+                26 => put(&mut f26, &mut map, "is_base64_encoded")?,
+                27 => put(&mut f27, &mut map, "first_location_detected")?,
+                28 => put(&mut f28, &mut map, "has_more_locations")?,
+                29 => put(&mut f29, &mut map, "assigned_to")?,
+                30 => put(&mut f30, &mut map, "closure_request_comment")?,
+                31 => put(&mut f31, &mut map, "closure_request_reviewer_comment")?,
+                32 => put(&mut f32, &mut map, "closure_request_reviewer")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1595,43 +1589,45 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningAlertWithMetadata {
     const NAME: &'static str = "SecretScanningAlertWithMetadata";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "number",
-            "created_at",
-            "updated_at",
-            "url",
-            "html_url",
-            "locations_url",
-            "state",
-            "resolution",
-            "resolved_at",
-            "resolved_by",
-            "resolution_comment",
-            "secret_type",
-            "secret_type_display_name",
-            "provider",
-            "provider_slug",
-            "secret",
-            "push_protection_bypassed",
-            "push_protection_bypassed_by",
-            "push_protection_bypassed_at",
-            "push_protection_bypass_request_reviewer",
-            "push_protection_bypass_request_reviewer_comment",
-            "push_protection_bypass_request_comment",
-            "push_protection_bypass_request_html_url",
-            "validity",
-            "publicly_leaked",
-            "multi_repo",
-            "is_base64_encoded",
-            "first_location_detected",
-            "has_more_locations",
-            "assigned_to",
-            "closure_request_comment",
-            "closure_request_reviewer_comment",
-            "closure_request_reviewer",
-            "metadata",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "number" => 0,
+                "created_at" => 1,
+                "updated_at" => 2,
+                "url" => 3,
+                "html_url" => 4,
+                "locations_url" => 5,
+                "state" => 6,
+                "resolution" => 7,
+                "resolved_at" => 8,
+                "resolved_by" => 9,
+                "resolution_comment" => 10,
+                "secret_type" => 11,
+                "secret_type_display_name" => 12,
+                "provider" => 13,
+                "provider_slug" => 14,
+                "secret" => 15,
+                "push_protection_bypassed" => 16,
+                "push_protection_bypassed_by" => 17,
+                "push_protection_bypassed_at" => 18,
+                "push_protection_bypass_request_reviewer" => 19,
+                "push_protection_bypass_request_reviewer_comment" => 20,
+                "push_protection_bypass_request_comment" => 21,
+                "push_protection_bypass_request_html_url" => 22,
+                "validity" => 23,
+                "publicly_leaked" => 24,
+                "multi_repo" => 25,
+                "is_base64_encoded" => 26,
+                "first_location_detected" => 27,
+                "has_more_locations" => 28,
+                "assigned_to" => 29,
+                "closure_request_comment" => 30,
+                "closure_request_reviewer_comment" => 31,
+                "closure_request_reviewer" => 32,
+                "metadata" => 33,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<crate::Timestamp>> = None;
         let mut f2: Option<Option<crate::Timestamp>> = None;
@@ -1666,47 +1662,48 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningAlertWithMetadata {
         let mut f31: Option<Option<String>> = None;
         let mut f32: Option<Option<SimpleUser>> = None;
         let mut f33: Option<Option<Vec<SecretScanningAlertMetadataItem>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
-                31 => put(&mut f31, &mut map, NAMES[31])?,
-                32 => put(&mut f32, &mut map, NAMES[32])?,
-                33 => put(&mut f33, &mut map, NAMES[33])?,
+                0 => put(&mut f0, &mut map, "number")?,
+                1 => put(&mut f1, &mut map, "created_at")?,
+                2 => put(&mut f2, &mut map, "updated_at")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "html_url")?,
+                5 => put(&mut f5, &mut map, "locations_url")?,
+                6 => put(&mut f6, &mut map, "state")?,
+                7 => put(&mut f7, &mut map, "resolution")?,
+                8 => put(&mut f8, &mut map, "resolved_at")?,
+                9 => put(&mut f9, &mut map, "resolved_by")?,
+                10 => put(&mut f10, &mut map, "resolution_comment")?,
+                11 => put(&mut f11, &mut map, "secret_type")?,
+                12 => put(&mut f12, &mut map, "secret_type_display_name")?,
+                13 => put(&mut f13, &mut map, "provider")?,
+                14 => put(&mut f14, &mut map, "provider_slug")?,
+                15 => put(&mut f15, &mut map, "secret")?,
+                16 => put(&mut f16, &mut map, "push_protection_bypassed")?,
+                17 => put(&mut f17, &mut map, "push_protection_bypassed_by")?,
+                18 => put(&mut f18, &mut map, "push_protection_bypassed_at")?,
+                19 => put(&mut f19, &mut map, "push_protection_bypass_request_reviewer")?,
+                20 => {
+                    put(
+                        &mut f20,
+                        &mut map,
+                        "push_protection_bypass_request_reviewer_comment",
+                    )?
+                }
+                21 => put(&mut f21, &mut map, "push_protection_bypass_request_comment")?,
+                22 => put(&mut f22, &mut map, "push_protection_bypass_request_html_url")?,
+                23 => put(&mut f23, &mut map, "validity")?,
+                24 => put(&mut f24, &mut map, "publicly_leaked")?,
+                25 => put(&mut f25, &mut map, "multi_repo")?,
+                26 => put(&mut f26, &mut map, "is_base64_encoded")?,
+                27 => put(&mut f27, &mut map, "first_location_detected")?,
+                28 => put(&mut f28, &mut map, "has_more_locations")?,
+                29 => put(&mut f29, &mut map, "assigned_to")?,
+                30 => put(&mut f30, &mut map, "closure_request_comment")?,
+                31 => put(&mut f31, &mut map, "closure_request_reviewer_comment")?,
+                32 => put(&mut f32, &mut map, "closure_request_reviewer")?,
+                33 => put(&mut f33, &mut map, "metadata")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1918,21 +1915,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningPushProtectionBypas
     const NAME: &'static str = "SecretScanningPushProtectionBypass";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["reason", "expire_at", "token_type"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "reason" => 0,
+                "expire_at" => 1,
+                "token_type" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<SecretScanningPushProtectionBypassReason>> = None;
         let mut f1: Option<Option<crate::Timestamp>> = None;
         let mut f2: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "reason")?,
+                1 => put(&mut f1, &mut map, "expire_at")?,
+                2 => put(&mut f2, &mut map, "token_type")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1964,14 +1962,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningScanHistory {
     const NAME: &'static str = "SecretScanningScanHistory";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "incremental_scans",
-            "pattern_update_scans",
-            "backfill_scans",
-            "custom_pattern_backfill_scans",
-            "generic_secrets_backfill_scans",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "incremental_scans" => 0,
+                "pattern_update_scans" => 1,
+                "backfill_scans" => 2,
+                "custom_pattern_backfill_scans" => 3,
+                "generic_secrets_backfill_scans" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<Vec<SecretScanningScan>>> = None;
         let mut f1: Option<Option<Vec<SecretScanningScan>>> = None;
         let mut f2: Option<Option<Vec<SecretScanningScan>>> = None;
@@ -1979,18 +1979,13 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningScanHistory {
             Option<Vec<SecretScanningScanHistoryCustomPatternBackfillScansItem>>,
         > = None;
         let mut f4: Option<Option<Vec<SecretScanningScan>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "incremental_scans")?,
+                1 => put(&mut f1, &mut map, "pattern_update_scans")?,
+                2 => put(&mut f2, &mut map, "backfill_scans")?,
+                3 => put(&mut f3, &mut map, "custom_pattern_backfill_scans")?,
+                4 => put(&mut f4, &mut map, "generic_secrets_backfill_scans")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2031,23 +2026,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningScan {
     const NAME: &'static str = "SecretScanningScan";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["type", "status", "completed_at", "started_at"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "status" => 1,
+                "completed_at" => 2,
+                "started_at" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<crate::Timestamp>> = None;
         let mut f3: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "status")?,
+                2 => put(&mut f2, &mut map, "completed_at")?,
+                3 => put(&mut f3, &mut map, "started_at")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2092,34 +2089,31 @@ for SecretScanningScanHistoryCustomPatternBackfillScansItem {
     const NAME: &'static str = "SecretScanningScanHistoryCustomPatternBackfillScansItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "type",
-            "status",
-            "completed_at",
-            "started_at",
-            "pattern_name",
-            "pattern_scope",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "status" => 1,
+                "completed_at" => 2,
+                "started_at" => 3,
+                "pattern_name" => 4,
+                "pattern_scope" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<crate::Timestamp>> = None;
         let mut f3: Option<Option<crate::Timestamp>> = None;
         let mut f4: Option<Option<String>> = None;
         let mut f5: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "status")?,
+                2 => put(&mut f2, &mut map, "completed_at")?,
+                3 => put(&mut f3, &mut map, "started_at")?,
+                4 => put(&mut f4, &mut map, "pattern_name")?,
+                5 => put(&mut f5, &mut map, "pattern_scope")?,
                 _ => skip(&mut map)?,
             }
         }

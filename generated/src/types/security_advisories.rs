@@ -75,32 +75,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for GlobalAdvisory {
     const NAME: &'static str = "GlobalAdvisory";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "ghsa_id",
-            "cve_id",
-            "url",
-            "html_url",
-            "repository_advisory_url",
-            "summary",
-            "description",
-            "type",
-            "severity",
-            "source_code_location",
-            "identifiers",
-            "references",
-            "published_at",
-            "updated_at",
-            "github_reviewed_at",
-            "nvd_published_at",
-            "withdrawn_at",
-            "vulnerabilities",
-            "cvss",
-            "cvss_severities",
-            "epss",
-            "cwes",
-            "credits",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "ghsa_id" => 0,
+                "cve_id" => 1,
+                "url" => 2,
+                "html_url" => 3,
+                "repository_advisory_url" => 4,
+                "summary" => 5,
+                "description" => 6,
+                "type" => 7,
+                "severity" => 8,
+                "source_code_location" => 9,
+                "identifiers" => 10,
+                "references" => 11,
+                "published_at" => 12,
+                "updated_at" => 13,
+                "github_reviewed_at" => 14,
+                "nvd_published_at" => 15,
+                "withdrawn_at" => 16,
+                "vulnerabilities" => 17,
+                "cvss" => 18,
+                "cvss_severities" => 19,
+                "epss" => 20,
+                "cwes" => 21,
+                "credits" => 22,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<String> = None;
@@ -124,54 +126,49 @@ impl<'de> crate::runtime::de::FromMap<'de> for GlobalAdvisory {
         let mut f20: Option<Option<SecurityAdvisoryEpss>> = None;
         let mut f21: Option<Option<Vec<GlobalAdvisoryCwesItem>>> = None;
         let mut f22: Option<Option<Vec<GlobalAdvisoryCreditsItem>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
+                0 => put(&mut f0, &mut map, "ghsa_id")?,
+                1 => put(&mut f1, &mut map, "cve_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "html_url")?,
+                4 => put(&mut f4, &mut map, "repository_advisory_url")?,
+                5 => put(&mut f5, &mut map, "summary")?,
+                6 => put(&mut f6, &mut map, "description")?,
+                7 => put(&mut f7, &mut map, "type")?,
+                8 => put(&mut f8, &mut map, "severity")?,
+                9 => put(&mut f9, &mut map, "source_code_location")?,
+                10 => put(&mut f10, &mut map, "identifiers")?,
+                11 => put(&mut f11, &mut map, "references")?,
+                12 => put(&mut f12, &mut map, "published_at")?,
+                13 => put(&mut f13, &mut map, "updated_at")?,
+                14 => put(&mut f14, &mut map, "github_reviewed_at")?,
+                15 => put(&mut f15, &mut map, "nvd_published_at")?,
+                16 => put(&mut f16, &mut map, "withdrawn_at")?,
+                17 => put(&mut f17, &mut map, "vulnerabilities")?,
+                18 => put(&mut f18, &mut map, "cvss")?,
+                19 => put(&mut f19, &mut map, "cvss_severities")?,
+                20 => put(&mut f20, &mut map, "epss")?,
+                21 => put(&mut f21, &mut map, "cwes")?,
+                22 => put(&mut f22, &mut map, "credits")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(GlobalAdvisory {
-            ghsa_id: required(f0, NAMES[0])?,
+            ghsa_id: required(f0, "ghsa_id")?,
             cve_id: f1.flatten(),
-            url: required(f2, NAMES[2])?,
-            html_url: required(f3, NAMES[3])?,
+            url: required(f2, "url")?,
+            html_url: required(f3, "html_url")?,
             repository_advisory_url: f4.flatten(),
-            summary: required(f5, NAMES[5])?,
+            summary: required(f5, "summary")?,
             description: f6.flatten(),
-            r#type: required(f7, NAMES[7])?,
-            severity: required(f8, NAMES[8])?,
+            r#type: required(f7, "type")?,
+            severity: required(f8, "severity")?,
             source_code_location: f9.flatten(),
             identifiers: f10.flatten(),
             references: f11.flatten(),
-            published_at: required(f12, NAMES[12])?,
-            updated_at: required(f13, NAMES[13])?,
+            published_at: required(f12, "published_at")?,
+            updated_at: required(f13, "updated_at")?,
             github_reviewed_at: f14.flatten(),
             nvd_published_at: f15.flatten(),
             withdrawn_at: f16.flatten(),
@@ -202,25 +199,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for GlobalAdvisoryIdentifiersItem {
     const NAME: &'static str = "GlobalAdvisoryIdentifiersItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type", "value"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "value" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Type> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "value")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(GlobalAdvisoryIdentifiersItem {
-            r#type: required(f0, NAMES[0])?,
-            value: required(f1, NAMES[1])?,
+            r#type: required(f0, "type")?,
+            value: required(f1, "value")?,
         })
     }
 }
@@ -247,28 +244,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for Vulnerability {
     const NAME: &'static str = "Vulnerability";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "package",
-            "vulnerable_version_range",
-            "first_patched_version",
-            "vulnerable_functions",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "package" => 0,
+                "vulnerable_version_range" => 1,
+                "first_patched_version" => 2,
+                "vulnerable_functions" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<VulnerabilityPackage>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<Vec<String>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "package")?,
+                1 => put(&mut f1, &mut map, "vulnerable_version_range")?,
+                2 => put(&mut f2, &mut map, "first_patched_version")?,
+                3 => put(&mut f3, &mut map, "vulnerable_functions")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -298,25 +292,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for GlobalAdvisoryCreditsItem {
     const NAME: &'static str = "GlobalAdvisoryCreditsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["user", "type"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "user" => 0,
+                "type" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<SimpleUser> = None;
         let mut f1: Option<SecurityAdvisoryCreditTypes> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "user")?,
+                1 => put(&mut f1, &mut map, "type")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(GlobalAdvisoryCreditsItem {
-            user: required(f0, NAMES[0])?,
-            r#type: required(f1, NAMES[1])?,
+            user: required(f0, "user")?,
+            r#type: required(f1, "type")?,
         })
     }
 }

@@ -133,24 +133,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for VulnerabilityPackage {
     const NAME: &'static str = "VulnerabilityPackage";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["ecosystem", "name"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "ecosystem" => 0,
+                "name" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<SecurityAdvisoryEcosystems> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "ecosystem")?,
+                1 => put(&mut f1, &mut map, "name")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(VulnerabilityPackage {
-            ecosystem: required(f0, NAMES[0])?,
+            ecosystem: required(f0, "ecosystem")?,
             name: f1.flatten(),
         })
     }
@@ -182,19 +182,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for GlobalAdvisoryCvss {
     const NAME: &'static str = "GlobalAdvisoryCvss";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["vector_string", "score"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "vector_string" => 0,
+                "score" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<f64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "vector_string")?,
+                1 => put(&mut f1, &mut map, "score")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -229,19 +229,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for CvssSeverities {
     const NAME: &'static str = "CvssSeverities";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["cvss_v3", "cvss_v4"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "cvss_v3" => 0,
+                "cvss_v4" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<GlobalAdvisoryCvss>> = None;
         let mut f1: Option<Option<GlobalAdvisoryCvss>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "cvss_v3")?,
+                1 => put(&mut f1, &mut map, "cvss_v4")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -277,19 +277,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecurityAdvisoryEpss {
     const NAME: &'static str = "SecurityAdvisoryEpss";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["percentage", "percentile"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "percentage" => 0,
+                "percentile" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<f64>> = None;
         let mut f1: Option<Option<f64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "percentage")?,
+                1 => put(&mut f1, &mut map, "percentile")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -320,25 +320,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for GlobalAdvisoryCwesItem {
     const NAME: &'static str = "GlobalAdvisoryCwesItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["cwe_id", "name"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "cwe_id" => 0,
+                "name" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "cwe_id")?,
+                1 => put(&mut f1, &mut map, "name")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(GlobalAdvisoryCwesItem {
-            cwe_id: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
+            cwe_id: required(f0, "cwe_id")?,
+            name: required(f1, "name")?,
         })
     }
 }
@@ -478,31 +478,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for SimpleUser {
     const NAME: &'static str = "SimpleUser";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "name",
-            "email",
-            "login",
-            "id",
-            "node_id",
-            "avatar_url",
-            "gravatar_id",
-            "url",
-            "html_url",
-            "followers_url",
-            "following_url",
-            "gists_url",
-            "starred_url",
-            "subscriptions_url",
-            "organizations_url",
-            "repos_url",
-            "events_url",
-            "received_events_url",
-            "type",
-            "site_admin",
-            "starred_at",
-            "user_view_type",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "email" => 1,
+                "login" => 2,
+                "id" => 3,
+                "node_id" => 4,
+                "avatar_url" => 5,
+                "gravatar_id" => 6,
+                "url" => 7,
+                "html_url" => 8,
+                "followers_url" => 9,
+                "following_url" => 10,
+                "gists_url" => 11,
+                "starred_url" => 12,
+                "subscriptions_url" => 13,
+                "organizations_url" => 14,
+                "repos_url" => 15,
+                "events_url" => 16,
+                "received_events_url" => 17,
+                "type" => 18,
+                "site_admin" => 19,
+                "starred_at" => 20,
+                "user_view_type" => 21,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<String> = None;
@@ -525,58 +527,53 @@ impl<'de> crate::runtime::de::FromMap<'de> for SimpleUser {
         let mut f19: Option<Option<bool>> = None;
         let mut f20: Option<Option<String>> = None;
         let mut f21: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "email")?,
+                2 => put(&mut f2, &mut map, "login")?,
+                3 => put(&mut f3, &mut map, "id")?,
+                4 => put(&mut f4, &mut map, "node_id")?,
+                5 => put(&mut f5, &mut map, "avatar_url")?,
+                6 => put(&mut f6, &mut map, "gravatar_id")?,
+                7 => put(&mut f7, &mut map, "url")?,
+                8 => put(&mut f8, &mut map, "html_url")?,
+                9 => put(&mut f9, &mut map, "followers_url")?,
+                10 => put(&mut f10, &mut map, "following_url")?,
+                11 => put(&mut f11, &mut map, "gists_url")?,
+                12 => put(&mut f12, &mut map, "starred_url")?,
+                13 => put(&mut f13, &mut map, "subscriptions_url")?,
+                14 => put(&mut f14, &mut map, "organizations_url")?,
+                15 => put(&mut f15, &mut map, "repos_url")?,
+                16 => put(&mut f16, &mut map, "events_url")?,
+                17 => put(&mut f17, &mut map, "received_events_url")?,
+                18 => put(&mut f18, &mut map, "type")?,
+                19 => put(&mut f19, &mut map, "site_admin")?,
+                20 => put(&mut f20, &mut map, "starred_at")?,
+                21 => put(&mut f21, &mut map, "user_view_type")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SimpleUser {
             name: f0.flatten(),
             email: f1.flatten(),
-            login: required(f2, NAMES[2])?,
-            id: required(f3, NAMES[3])?,
+            login: required(f2, "login")?,
+            id: required(f3, "id")?,
             node_id: f4.flatten(),
-            avatar_url: required(f5, NAMES[5])?,
+            avatar_url: required(f5, "avatar_url")?,
             gravatar_id: f6.flatten(),
-            url: required(f7, NAMES[7])?,
-            html_url: required(f8, NAMES[8])?,
+            url: required(f7, "url")?,
+            html_url: required(f8, "html_url")?,
             followers_url: f9.flatten(),
             following_url: f10.flatten(),
             gists_url: f11.flatten(),
             starred_url: f12.flatten(),
             subscriptions_url: f13.flatten(),
             organizations_url: f14.flatten(),
-            repos_url: required(f15, NAMES[15])?,
-            events_url: required(f16, NAMES[16])?,
+            repos_url: required(f15, "repos_url")?,
+            events_url: required(f16, "events_url")?,
             received_events_url: f17.flatten(),
-            r#type: required(f18, NAMES[18])?,
+            r#type: required(f18, "type")?,
             site_admin: f19.flatten(),
             starred_at: f20.flatten(),
             user_view_type: f21.flatten(),
@@ -652,27 +649,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for ValidationErrorSimple {
     const NAME: &'static str = "ValidationErrorSimple";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["message", "documentation_url", "errors"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "message" => 0,
+                "documentation_url" => 1,
+                "errors" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<Vec<String>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "message")?,
+                1 => put(&mut f1, &mut map, "documentation_url")?,
+                2 => put(&mut f2, &mut map, "errors")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ValidationErrorSimple {
-            message: required(f0, NAMES[0])?,
-            documentation_url: required(f1, NAMES[1])?,
+            message: required(f0, "message")?,
+            documentation_url: required(f1, "documentation_url")?,
             errors: f2.flatten(),
         })
     }
@@ -828,23 +826,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for BasicError {
     const NAME: &'static str = "BasicError";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["message", "documentation_url", "url", "status"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "message" => 0,
+                "documentation_url" => 1,
+                "url" => 2,
+                "status" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "message")?,
+                1 => put(&mut f1, &mut map, "documentation_url")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "status")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -878,17 +878,16 @@ for AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0 {
     const NAME: &'static str = "AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["id"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "id")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -940,17 +939,16 @@ for AgentTasksGetTaskByRepoAndIdResponseSessionsItemError {
     const NAME: &'static str = "AgentTasksGetTaskByRepoAndIdResponseSessionsItemError";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["message"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "message" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "message")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1033,23 +1031,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for Integration {
     const NAME: &'static str = "Integration";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "slug",
-            "node_id",
-            "client_id",
-            "owner",
-            "name",
-            "description",
-            "external_url",
-            "html_url",
-            "created_at",
-            "updated_at",
-            "permissions",
-            "events",
-            "installations_count",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "slug" => 1,
+                "node_id" => 2,
+                "client_id" => 3,
+                "owner" => 4,
+                "name" => 5,
+                "description" => 6,
+                "external_url" => 7,
+                "html_url" => 8,
+                "created_at" => 9,
+                "updated_at" => 10,
+                "permissions" => 11,
+                "events" => 12,
+                "installations_count" => 13,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<String> = None;
@@ -1064,42 +1064,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for Integration {
         let mut f11: Option<Option<IntegrationPermissions>> = None;
         let mut f12: Option<Option<Vec<String>>> = None;
         let mut f13: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "slug")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "client_id")?,
+                4 => put(&mut f4, &mut map, "owner")?,
+                5 => put(&mut f5, &mut map, "name")?,
+                6 => put(&mut f6, &mut map, "description")?,
+                7 => put(&mut f7, &mut map, "external_url")?,
+                8 => put(&mut f8, &mut map, "html_url")?,
+                9 => put(&mut f9, &mut map, "created_at")?,
+                10 => put(&mut f10, &mut map, "updated_at")?,
+                11 => put(&mut f11, &mut map, "permissions")?,
+                12 => put(&mut f12, &mut map, "events")?,
+                13 => put(&mut f13, &mut map, "installations_count")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Integration {
-            id: required(f0, NAMES[0])?,
+            id: required(f0, "id")?,
             slug: f1.flatten(),
-            node_id: required(f2, NAMES[2])?,
+            node_id: required(f2, "node_id")?,
             client_id: f3.flatten(),
-            owner: required(f4, NAMES[4])?,
-            name: required(f5, NAMES[5])?,
+            owner: required(f4, "owner")?,
+            name: required(f5, "name")?,
             description: f6.flatten(),
-            external_url: required(f7, NAMES[7])?,
-            html_url: required(f8, NAMES[8])?,
-            created_at: required(f9, NAMES[9])?,
-            updated_at: required(f10, NAMES[10])?,
+            external_url: required(f7, "external_url")?,
+            html_url: required(f8, "html_url")?,
+            created_at: required(f9, "created_at")?,
+            updated_at: required(f10, "updated_at")?,
             permissions: f11.flatten(),
             events: f12.flatten(),
             installations_count: f13.flatten(),
@@ -1237,19 +1232,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for Enterprise {
     const NAME: &'static str = "Enterprise";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "description",
-            "html_url",
-            "website_url",
-            "id",
-            "node_id",
-            "name",
-            "slug",
-            "created_at",
-            "updated_at",
-            "avatar_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "description" => 0,
+                "html_url" => 1,
+                "website_url" => 2,
+                "id" => 3,
+                "node_id" => 4,
+                "name" => 5,
+                "slug" => 6,
+                "created_at" => 7,
+                "updated_at" => 8,
+                "avatar_url" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
@@ -1260,37 +1257,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for Enterprise {
         let mut f7: Option<Option<crate::Timestamp>> = None;
         let mut f8: Option<Option<crate::Timestamp>> = None;
         let mut f9: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "description")?,
+                1 => put(&mut f1, &mut map, "html_url")?,
+                2 => put(&mut f2, &mut map, "website_url")?,
+                3 => put(&mut f3, &mut map, "id")?,
+                4 => put(&mut f4, &mut map, "node_id")?,
+                5 => put(&mut f5, &mut map, "name")?,
+                6 => put(&mut f6, &mut map, "slug")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "updated_at")?,
+                9 => put(&mut f9, &mut map, "avatar_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Enterprise {
             description: f0.flatten(),
-            html_url: required(f1, NAMES[1])?,
+            html_url: required(f1, "html_url")?,
             website_url: f2.flatten(),
-            id: required(f3, NAMES[3])?,
-            node_id: required(f4, NAMES[4])?,
-            name: required(f5, NAMES[5])?,
-            slug: required(f6, NAMES[6])?,
+            id: required(f3, "id")?,
+            node_id: required(f4, "node_id")?,
+            name: required(f5, "name")?,
+            slug: required(f6, "slug")?,
             created_at: f7.flatten(),
             updated_at: f8.flatten(),
-            avatar_url: required(f9, NAMES[9])?,
+            avatar_url: required(f9, "avatar_url")?,
         })
     }
 }
@@ -1353,31 +1345,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for IntegrationPermissions {
     const NAME: &'static str = "IntegrationPermissions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "issues",
-            "checks",
-            "metadata",
-            "contents",
-            "deployments",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "issues" => 0,
+                "checks" => 1,
+                "metadata" => 2,
+                "contents" => 3,
+                "deployments" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "issues")?,
+                1 => put(&mut f1, &mut map, "checks")?,
+                2 => put(&mut f2, &mut map, "metadata")?,
+                3 => put(&mut f3, &mut map, "contents")?,
+                4 => put(&mut f4, &mut map, "deployments")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1419,23 +1408,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for WebhookConfig {
     const NAME: &'static str = "WebhookConfig";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["url", "content_type", "secret", "insecure_ssl"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "content_type" => 1,
+                "secret" => 2,
+                "insecure_ssl" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<WebhookConfigInsecureSsl>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "content_type")?,
+                2 => put(&mut f2, &mut map, "secret")?,
+                3 => put(&mut f3, &mut map, "insecure_ssl")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1623,21 +1614,23 @@ impl<'de> crate::runtime::de::FromMap<'de> for HookDeliveryItem {
     const NAME: &'static str = "HookDeliveryItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "guid",
-            "delivered_at",
-            "redelivery",
-            "duration",
-            "status",
-            "status_code",
-            "event",
-            "action",
-            "installation_id",
-            "repository_id",
-            "throttled_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "guid" => 1,
+                "delivered_at" => 2,
+                "redelivery" => 3,
+                "duration" => 4,
+                "status" => 5,
+                "status_code" => 6,
+                "event" => 7,
+                "action" => 8,
+                "installation_id" => 9,
+                "repository_id" => 10,
+                "throttled_at" => 11,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<crate::Timestamp> = None;
@@ -1650,37 +1643,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for HookDeliveryItem {
         let mut f9: Option<Option<i64>> = None;
         let mut f10: Option<Option<i64>> = None;
         let mut f11: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "guid")?,
+                2 => put(&mut f2, &mut map, "delivered_at")?,
+                3 => put(&mut f3, &mut map, "redelivery")?,
+                4 => put(&mut f4, &mut map, "duration")?,
+                5 => put(&mut f5, &mut map, "status")?,
+                6 => put(&mut f6, &mut map, "status_code")?,
+                7 => put(&mut f7, &mut map, "event")?,
+                8 => put(&mut f8, &mut map, "action")?,
+                9 => put(&mut f9, &mut map, "installation_id")?,
+                10 => put(&mut f10, &mut map, "repository_id")?,
+                11 => put(&mut f11, &mut map, "throttled_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(HookDeliveryItem {
-            id: required(f0, NAMES[0])?,
-            guid: required(f1, NAMES[1])?,
-            delivered_at: required(f2, NAMES[2])?,
-            redelivery: required(f3, NAMES[3])?,
-            duration: required(f4, NAMES[4])?,
-            status: required(f5, NAMES[5])?,
-            status_code: required(f6, NAMES[6])?,
-            event: required(f7, NAMES[7])?,
+            id: required(f0, "id")?,
+            guid: required(f1, "guid")?,
+            delivered_at: required(f2, "delivered_at")?,
+            redelivery: required(f3, "redelivery")?,
+            duration: required(f4, "duration")?,
+            status: required(f5, "status")?,
+            status_code: required(f6, "status_code")?,
+            event: required(f7, "event")?,
             action: f8.flatten(),
             installation_id: f9.flatten(),
             repository_id: f10.flatten(),
@@ -1787,27 +1775,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for ValidationError {
     const NAME: &'static str = "ValidationError";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["message", "documentation_url", "errors"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "message" => 0,
+                "documentation_url" => 1,
+                "errors" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<Vec<ValidationErrorErrorsItem>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "message")?,
+                1 => put(&mut f1, &mut map, "documentation_url")?,
+                2 => put(&mut f2, &mut map, "errors")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ValidationError {
-            message: required(f0, NAMES[0])?,
-            documentation_url: required(f1, NAMES[1])?,
+            message: required(f0, "message")?,
+            documentation_url: required(f1, "documentation_url")?,
             errors: f2.flatten(),
         })
     }
@@ -1913,34 +1902,31 @@ impl<'de> crate::runtime::de::FromMap<'de> for ValidationErrorErrorsItem {
     const NAME: &'static str = "ValidationErrorErrorsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "resource",
-            "field",
-            "message",
-            "code",
-            "index",
-            "value",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "resource" => 0,
+                "field" => 1,
+                "message" => 2,
+                "code" => 3,
+                "index" => 4,
+                "value" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<String> = None;
         let mut f4: Option<Option<i64>> = None;
         let mut f5: Option<Option<ValidationErrorErrorsItemValue>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "resource")?,
+                1 => put(&mut f1, &mut map, "field")?,
+                2 => put(&mut f2, &mut map, "message")?,
+                3 => put(&mut f3, &mut map, "code")?,
+                4 => put(&mut f4, &mut map, "index")?,
+                5 => put(&mut f5, &mut map, "value")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -1948,7 +1934,7 @@ impl<'de> crate::runtime::de::FromMap<'de> for ValidationErrorErrorsItem {
             resource: f0.flatten(),
             field: f1.flatten(),
             message: f2.flatten(),
-            code: required(f3, NAMES[3])?,
+            code: required(f3, "code")?,
             index: f4.flatten(),
             value: f5.flatten(),
         })
@@ -2038,24 +2024,26 @@ impl<'de> crate::runtime::de::FromMap<'de> for HookDelivery {
     const NAME: &'static str = "HookDelivery";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "guid",
-            "delivered_at",
-            "redelivery",
-            "duration",
-            "status",
-            "status_code",
-            "event",
-            "action",
-            "installation_id",
-            "repository_id",
-            "throttled_at",
-            "url",
-            "request",
-            "response",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "guid" => 1,
+                "delivered_at" => 2,
+                "redelivery" => 3,
+                "duration" => 4,
+                "status" => 5,
+                "status_code" => 6,
+                "event" => 7,
+                "action" => 8,
+                "installation_id" => 9,
+                "repository_id" => 10,
+                "throttled_at" => 11,
+                "url" => 12,
+                "request" => 13,
+                "response" => 14,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<crate::Timestamp> = None;
@@ -2071,47 +2059,42 @@ impl<'de> crate::runtime::de::FromMap<'de> for HookDelivery {
         let mut f12: Option<Option<String>> = None;
         let mut f13: Option<HookDeliveryRequest> = None;
         let mut f14: Option<HookDeliveryResponse> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "guid")?,
+                2 => put(&mut f2, &mut map, "delivered_at")?,
+                3 => put(&mut f3, &mut map, "redelivery")?,
+                4 => put(&mut f4, &mut map, "duration")?,
+                5 => put(&mut f5, &mut map, "status")?,
+                6 => put(&mut f6, &mut map, "status_code")?,
+                7 => put(&mut f7, &mut map, "event")?,
+                8 => put(&mut f8, &mut map, "action")?,
+                9 => put(&mut f9, &mut map, "installation_id")?,
+                10 => put(&mut f10, &mut map, "repository_id")?,
+                11 => put(&mut f11, &mut map, "throttled_at")?,
+                12 => put(&mut f12, &mut map, "url")?,
+                13 => put(&mut f13, &mut map, "request")?,
+                14 => put(&mut f14, &mut map, "response")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(HookDelivery {
-            id: required(f0, NAMES[0])?,
-            guid: required(f1, NAMES[1])?,
-            delivered_at: required(f2, NAMES[2])?,
-            redelivery: required(f3, NAMES[3])?,
-            duration: required(f4, NAMES[4])?,
-            status: required(f5, NAMES[5])?,
-            status_code: required(f6, NAMES[6])?,
-            event: required(f7, NAMES[7])?,
+            id: required(f0, "id")?,
+            guid: required(f1, "guid")?,
+            delivered_at: required(f2, "delivered_at")?,
+            redelivery: required(f3, "redelivery")?,
+            duration: required(f4, "duration")?,
+            status: required(f5, "status")?,
+            status_code: required(f6, "status_code")?,
+            event: required(f7, "event")?,
             action: f8.flatten(),
             installation_id: f9.flatten(),
             repository_id: f10.flatten(),
             throttled_at: f11.flatten(),
             url: f12.flatten(),
-            request: required(f13, NAMES[13])?,
-            response: required(f14, NAMES[14])?,
+            request: required(f13, "request")?,
+            response: required(f14, "response")?,
         })
     }
 }
@@ -2136,19 +2119,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for HookDeliveryRequest {
     const NAME: &'static str = "HookDeliveryRequest";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["headers", "payload"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "headers" => 0,
+                "payload" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<serde_json::Value>> = None;
         let mut f1: Option<Option<serde_json::Value>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "headers")?,
+                1 => put(&mut f1, &mut map, "payload")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2179,19 +2162,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for HookDeliveryResponse {
     const NAME: &'static str = "HookDeliveryResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["headers", "payload"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "headers" => 0,
+                "payload" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<serde_json::Value>> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "headers")?,
+                1 => put(&mut f1, &mut map, "payload")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -2281,7 +2264,7 @@ pub struct Installation {
     pub target_id: i64,
     pub target_type: String,
     /// The permissions granted to the fine-grained access token.
-    pub permissions: AppPermissions,
+    pub permissions: Box<AppPermissions>,
     pub events: Vec<String>,
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
@@ -2304,30 +2287,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for Installation {
     const NAME: &'static str = "Installation";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "account",
-            "repository_selection",
-            "access_tokens_url",
-            "repositories_url",
-            "html_url",
-            "app_id",
-            "client_id",
-            "target_id",
-            "target_type",
-            "permissions",
-            "events",
-            "created_at",
-            "updated_at",
-            "single_file_name",
-            "has_multiple_single_files",
-            "single_file_paths",
-            "app_slug",
-            "suspended_by",
-            "suspended_at",
-            "contact_email",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "account" => 1,
+                "repository_selection" => 2,
+                "access_tokens_url" => 3,
+                "repositories_url" => 4,
+                "html_url" => 5,
+                "app_id" => 6,
+                "client_id" => 7,
+                "target_id" => 8,
+                "target_type" => 9,
+                "permissions" => 10,
+                "events" => 11,
+                "created_at" => 12,
+                "updated_at" => 13,
+                "single_file_name" => 14,
+                "has_multiple_single_files" => 15,
+                "single_file_paths" => 16,
+                "app_slug" => 17,
+                "suspended_by" => 18,
+                "suspended_at" => 19,
+                "contact_email" => 20,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Option<IntegrationInstallationRequestAccount>> = None;
         let mut f2: Option<InstallationRepositorySelection> = None;
@@ -2338,7 +2323,7 @@ impl<'de> crate::runtime::de::FromMap<'de> for Installation {
         let mut f7: Option<Option<String>> = None;
         let mut f8: Option<i64> = None;
         let mut f9: Option<String> = None;
-        let mut f10: Option<AppPermissions> = None;
+        let mut f10: Option<Box<AppPermissions>> = None;
         let mut f11: Option<Vec<String>> = None;
         let mut f12: Option<crate::Timestamp> = None;
         let mut f13: Option<crate::Timestamp> = None;
@@ -2349,52 +2334,47 @@ impl<'de> crate::runtime::de::FromMap<'de> for Installation {
         let mut f18: Option<Option<SimpleUser>> = None;
         let mut f19: Option<Option<crate::Timestamp>> = None;
         let mut f20: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "account")?,
+                2 => put(&mut f2, &mut map, "repository_selection")?,
+                3 => put(&mut f3, &mut map, "access_tokens_url")?,
+                4 => put(&mut f4, &mut map, "repositories_url")?,
+                5 => put(&mut f5, &mut map, "html_url")?,
+                6 => put(&mut f6, &mut map, "app_id")?,
+                7 => put(&mut f7, &mut map, "client_id")?,
+                8 => put(&mut f8, &mut map, "target_id")?,
+                9 => put(&mut f9, &mut map, "target_type")?,
+                10 => put(&mut f10, &mut map, "permissions")?,
+                11 => put(&mut f11, &mut map, "events")?,
+                12 => put(&mut f12, &mut map, "created_at")?,
+                13 => put(&mut f13, &mut map, "updated_at")?,
+                14 => put(&mut f14, &mut map, "single_file_name")?,
+                15 => put(&mut f15, &mut map, "has_multiple_single_files")?,
+                16 => put(&mut f16, &mut map, "single_file_paths")?,
+                17 => put(&mut f17, &mut map, "app_slug")?,
+                18 => put(&mut f18, &mut map, "suspended_by")?,
+                19 => put(&mut f19, &mut map, "suspended_at")?,
+                20 => put(&mut f20, &mut map, "contact_email")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Installation {
-            id: required(f0, NAMES[0])?,
+            id: required(f0, "id")?,
             account: f1.flatten(),
-            repository_selection: required(f2, NAMES[2])?,
-            access_tokens_url: required(f3, NAMES[3])?,
-            repositories_url: required(f4, NAMES[4])?,
-            html_url: required(f5, NAMES[5])?,
-            app_id: required(f6, NAMES[6])?,
+            repository_selection: required(f2, "repository_selection")?,
+            access_tokens_url: required(f3, "access_tokens_url")?,
+            repositories_url: required(f4, "repositories_url")?,
+            html_url: required(f5, "html_url")?,
+            app_id: required(f6, "app_id")?,
             client_id: f7.flatten(),
-            target_id: required(f8, NAMES[8])?,
-            target_type: required(f9, NAMES[9])?,
-            permissions: required(f10, NAMES[10])?,
-            events: required(f11, NAMES[11])?,
-            created_at: required(f12, NAMES[12])?,
-            updated_at: required(f13, NAMES[13])?,
+            target_id: required(f8, "target_id")?,
+            target_type: required(f9, "target_type")?,
+            permissions: required(f10, "permissions")?,
+            events: required(f11, "events")?,
+            created_at: required(f12, "created_at")?,
+            updated_at: required(f13, "updated_at")?,
             single_file_name: f14.flatten(),
             has_multiple_single_files: f15.flatten(),
             single_file_paths: f16.flatten(),
@@ -2590,64 +2570,66 @@ impl<'de> crate::runtime::de::FromMap<'de> for AppPermissions {
     const NAME: &'static str = "AppPermissions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "actions",
-            "administration",
-            "artifact_metadata",
-            "attestations",
-            "checks",
-            "code_quality",
-            "codespaces",
-            "contents",
-            "dependabot_secrets",
-            "deployments",
-            "discussions",
-            "environments",
-            "issues",
-            "merge_queues",
-            "metadata",
-            "packages",
-            "pages",
-            "pull_requests",
-            "repository_custom_properties",
-            "repository_hooks",
-            "repository_projects",
-            "secret_scanning_alerts",
-            "secrets",
-            "security_events",
-            "single_file",
-            "statuses",
-            "vulnerability_alerts",
-            "workflows",
-            "custom_properties_for_organizations",
-            "members",
-            "organization_administration",
-            "organization_custom_roles",
-            "organization_custom_org_roles",
-            "organization_custom_properties",
-            "organization_copilot_seat_management",
-            "organization_copilot_agent_settings",
-            "organization_announcement_banners",
-            "organization_events",
-            "organization_hooks",
-            "organization_personal_access_tokens",
-            "organization_personal_access_token_requests",
-            "organization_plan",
-            "organization_projects",
-            "organization_packages",
-            "organization_secrets",
-            "organization_self_hosted_runners",
-            "organization_user_blocking",
-            "email_addresses",
-            "followers",
-            "git_ssh_keys",
-            "gpg_keys",
-            "interaction_limits",
-            "profile",
-            "starring",
-            "enterprise_custom_properties_for_organizations",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "actions" => 0,
+                "administration" => 1,
+                "artifact_metadata" => 2,
+                "attestations" => 3,
+                "checks" => 4,
+                "code_quality" => 5,
+                "codespaces" => 6,
+                "contents" => 7,
+                "dependabot_secrets" => 8,
+                "deployments" => 9,
+                "discussions" => 10,
+                "environments" => 11,
+                "issues" => 12,
+                "merge_queues" => 13,
+                "metadata" => 14,
+                "packages" => 15,
+                "pages" => 16,
+                "pull_requests" => 17,
+                "repository_custom_properties" => 18,
+                "repository_hooks" => 19,
+                "repository_projects" => 20,
+                "secret_scanning_alerts" => 21,
+                "secrets" => 22,
+                "security_events" => 23,
+                "single_file" => 24,
+                "statuses" => 25,
+                "vulnerability_alerts" => 26,
+                "workflows" => 27,
+                "custom_properties_for_organizations" => 28,
+                "members" => 29,
+                "organization_administration" => 30,
+                "organization_custom_roles" => 31,
+                "organization_custom_org_roles" => 32,
+                "organization_custom_properties" => 33,
+                "organization_copilot_seat_management" => 34,
+                "organization_copilot_agent_settings" => 35,
+                "organization_announcement_banners" => 36,
+                "organization_events" => 37,
+                "organization_hooks" => 38,
+                "organization_personal_access_tokens" => 39,
+                "organization_personal_access_token_requests" => 40,
+                "organization_plan" => 41,
+                "organization_projects" => 42,
+                "organization_packages" => 43,
+                "organization_secrets" => 44,
+                "organization_self_hosted_runners" => 45,
+                "organization_user_blocking" => 46,
+                "email_addresses" => 47,
+                "followers" => 48,
+                "git_ssh_keys" => 49,
+                "gpg_keys" => 50,
+                "interaction_limits" => 51,
+                "profile" => 52,
+                "starring" => 53,
+                "enterprise_custom_properties_for_organizations" => 54,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<AppPermissionsPages>> = None;
         let mut f1: Option<Option<AppPermissionsPages>> = None;
         let mut f2: Option<Option<AppPermissionsPages>> = None;
@@ -2703,68 +2685,75 @@ impl<'de> crate::runtime::de::FromMap<'de> for AppPermissions {
         let mut f52: Option<Option<AppPermissionsProfile>> = None;
         let mut f53: Option<Option<AppPermissionsPages>> = None;
         let mut f54: Option<Option<AppPermissionsRepositoryProjects>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
-                31 => put(&mut f31, &mut map, NAMES[31])?,
-                32 => put(&mut f32, &mut map, NAMES[32])?,
-                33 => put(&mut f33, &mut map, NAMES[33])?,
-                34 => put(&mut f34, &mut map, NAMES[34])?,
-                35 => put(&mut f35, &mut map, NAMES[35])?,
-                36 => put(&mut f36, &mut map, NAMES[36])?,
-                37 => put(&mut f37, &mut map, NAMES[37])?,
-                38 => put(&mut f38, &mut map, NAMES[38])?,
-                39 => put(&mut f39, &mut map, NAMES[39])?,
-                40 => put(&mut f40, &mut map, NAMES[40])?,
-                41 => put(&mut f41, &mut map, NAMES[41])?,
-                42 => put(&mut f42, &mut map, NAMES[42])?,
-                43 => put(&mut f43, &mut map, NAMES[43])?,
-                44 => put(&mut f44, &mut map, NAMES[44])?,
-                45 => put(&mut f45, &mut map, NAMES[45])?,
-                46 => put(&mut f46, &mut map, NAMES[46])?,
-                47 => put(&mut f47, &mut map, NAMES[47])?,
-                48 => put(&mut f48, &mut map, NAMES[48])?,
-                49 => put(&mut f49, &mut map, NAMES[49])?,
-                50 => put(&mut f50, &mut map, NAMES[50])?,
-                51 => put(&mut f51, &mut map, NAMES[51])?,
-                52 => put(&mut f52, &mut map, NAMES[52])?,
-                53 => put(&mut f53, &mut map, NAMES[53])?,
-                54 => put(&mut f54, &mut map, NAMES[54])?,
+                0 => put(&mut f0, &mut map, "actions")?,
+                1 => put(&mut f1, &mut map, "administration")?,
+                2 => put(&mut f2, &mut map, "artifact_metadata")?,
+                3 => put(&mut f3, &mut map, "attestations")?,
+                4 => put(&mut f4, &mut map, "checks")?,
+                5 => put(&mut f5, &mut map, "code_quality")?,
+                6 => put(&mut f6, &mut map, "codespaces")?,
+                7 => put(&mut f7, &mut map, "contents")?,
+                8 => put(&mut f8, &mut map, "dependabot_secrets")?,
+                9 => put(&mut f9, &mut map, "deployments")?,
+                10 => put(&mut f10, &mut map, "discussions")?,
+                11 => put(&mut f11, &mut map, "environments")?,
+                12 => put(&mut f12, &mut map, "issues")?,
+                13 => put(&mut f13, &mut map, "merge_queues")?,
+                14 => put(&mut f14, &mut map, "metadata")?,
+                15 => put(&mut f15, &mut map, "packages")?,
+                16 => put(&mut f16, &mut map, "pages")?,
+                17 => put(&mut f17, &mut map, "pull_requests")?,
+                18 => put(&mut f18, &mut map, "repository_custom_properties")?,
+                19 => put(&mut f19, &mut map, "repository_hooks")?,
+                20 => put(&mut f20, &mut map, "repository_projects")?,
+                21 => put(&mut f21, &mut map, "secret_scanning_alerts")?,
+                22 => put(&mut f22, &mut map, "secrets")?,
+                23 => put(&mut f23, &mut map, "security_events")?,
+                24 => put(&mut f24, &mut map, "single_file")?,
+                25 => put(&mut f25, &mut map, "statuses")?,
+                26 => put(&mut f26, &mut map, "vulnerability_alerts")?,
+                27 => put(&mut f27, &mut map, "workflows")?,
+                28 => put(&mut f28, &mut map, "custom_properties_for_organizations")?,
+                29 => put(&mut f29, &mut map, "members")?,
+                30 => put(&mut f30, &mut map, "organization_administration")?,
+                31 => put(&mut f31, &mut map, "organization_custom_roles")?,
+                32 => put(&mut f32, &mut map, "organization_custom_org_roles")?,
+                33 => put(&mut f33, &mut map, "organization_custom_properties")?,
+                34 => put(&mut f34, &mut map, "organization_copilot_seat_management")?,
+                35 => put(&mut f35, &mut map, "organization_copilot_agent_settings")?,
+                36 => put(&mut f36, &mut map, "organization_announcement_banners")?,
+                37 => put(&mut f37, &mut map, "organization_events")?,
+                38 => put(&mut f38, &mut map, "organization_hooks")?,
+                39 => put(&mut f39, &mut map, "organization_personal_access_tokens")?,
+                40 => {
+                    put(
+                        &mut f40,
+                        &mut map,
+                        "organization_personal_access_token_requests",
+                    )?
+                }
+                41 => put(&mut f41, &mut map, "organization_plan")?,
+                42 => put(&mut f42, &mut map, "organization_projects")?,
+                43 => put(&mut f43, &mut map, "organization_packages")?,
+                44 => put(&mut f44, &mut map, "organization_secrets")?,
+                45 => put(&mut f45, &mut map, "organization_self_hosted_runners")?,
+                46 => put(&mut f46, &mut map, "organization_user_blocking")?,
+                47 => put(&mut f47, &mut map, "email_addresses")?,
+                48 => put(&mut f48, &mut map, "followers")?,
+                49 => put(&mut f49, &mut map, "git_ssh_keys")?,
+                50 => put(&mut f50, &mut map, "gpg_keys")?,
+                51 => put(&mut f51, &mut map, "interaction_limits")?,
+                52 => put(&mut f52, &mut map, "profile")?,
+                53 => put(&mut f53, &mut map, "starring")?,
+                54 => {
+                    put(
+                        &mut f54,
+                        &mut map,
+                        "enterprise_custom_properties_for_organizations",
+                    )?
+                }
                 _ => skip(&mut map)?,
             }
         }
@@ -3444,107 +3433,109 @@ impl<'de> crate::runtime::de::FromMap<'de> for Repository {
     const NAME: &'static str = "Repository";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "name",
-            "full_name",
-            "license",
-            "forks",
-            "permissions",
-            "owner",
-            "private",
-            "html_url",
-            "description",
-            "fork",
-            "url",
-            "archive_url",
-            "assignees_url",
-            "blobs_url",
-            "branches_url",
-            "collaborators_url",
-            "comments_url",
-            "commits_url",
-            "compare_url",
-            "contents_url",
-            "contributors_url",
-            "deployments_url",
-            "downloads_url",
-            "events_url",
-            "forks_url",
-            "git_commits_url",
-            "git_refs_url",
-            "git_tags_url",
-            "git_url",
-            "issue_comment_url",
-            "issue_events_url",
-            "issues_url",
-            "keys_url",
-            "labels_url",
-            "languages_url",
-            "merges_url",
-            "milestones_url",
-            "notifications_url",
-            "pulls_url",
-            "releases_url",
-            "ssh_url",
-            "stargazers_url",
-            "statuses_url",
-            "subscribers_url",
-            "subscription_url",
-            "tags_url",
-            "teams_url",
-            "trees_url",
-            "clone_url",
-            "mirror_url",
-            "hooks_url",
-            "svn_url",
-            "homepage",
-            "language",
-            "forks_count",
-            "stargazers_count",
-            "watchers_count",
-            "size",
-            "default_branch",
-            "open_issues_count",
-            "is_template",
-            "topics",
-            "has_issues",
-            "has_projects",
-            "has_wiki",
-            "has_pages",
-            "has_downloads",
-            "has_discussions",
-            "has_pull_requests",
-            "pull_request_creation_policy",
-            "archived",
-            "disabled",
-            "visibility",
-            "pushed_at",
-            "created_at",
-            "updated_at",
-            "allow_rebase_merge",
-            "temp_clone_token",
-            "allow_squash_merge",
-            "allow_auto_merge",
-            "delete_branch_on_merge",
-            "allow_update_branch",
-            "use_squash_pr_title_as_default",
-            "squash_merge_commit_title",
-            "squash_merge_commit_message",
-            "merge_commit_title",
-            "merge_commit_message",
-            "allow_merge_commit",
-            "allow_forking",
-            "web_commit_signoff_required",
-            "open_issues",
-            "watchers",
-            "master_branch",
-            "starred_at",
-            "anonymous_access_enabled",
-            "code_search_index_status",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "name" => 2,
+                "full_name" => 3,
+                "license" => 4,
+                "forks" => 5,
+                "permissions" => 6,
+                "owner" => 7,
+                "private" => 8,
+                "html_url" => 9,
+                "description" => 10,
+                "fork" => 11,
+                "url" => 12,
+                "archive_url" => 13,
+                "assignees_url" => 14,
+                "blobs_url" => 15,
+                "branches_url" => 16,
+                "collaborators_url" => 17,
+                "comments_url" => 18,
+                "commits_url" => 19,
+                "compare_url" => 20,
+                "contents_url" => 21,
+                "contributors_url" => 22,
+                "deployments_url" => 23,
+                "downloads_url" => 24,
+                "events_url" => 25,
+                "forks_url" => 26,
+                "git_commits_url" => 27,
+                "git_refs_url" => 28,
+                "git_tags_url" => 29,
+                "git_url" => 30,
+                "issue_comment_url" => 31,
+                "issue_events_url" => 32,
+                "issues_url" => 33,
+                "keys_url" => 34,
+                "labels_url" => 35,
+                "languages_url" => 36,
+                "merges_url" => 37,
+                "milestones_url" => 38,
+                "notifications_url" => 39,
+                "pulls_url" => 40,
+                "releases_url" => 41,
+                "ssh_url" => 42,
+                "stargazers_url" => 43,
+                "statuses_url" => 44,
+                "subscribers_url" => 45,
+                "subscription_url" => 46,
+                "tags_url" => 47,
+                "teams_url" => 48,
+                "trees_url" => 49,
+                "clone_url" => 50,
+                "mirror_url" => 51,
+                "hooks_url" => 52,
+                "svn_url" => 53,
+                "homepage" => 54,
+                "language" => 55,
+                "forks_count" => 56,
+                "stargazers_count" => 57,
+                "watchers_count" => 58,
+                "size" => 59,
+                "default_branch" => 60,
+                "open_issues_count" => 61,
+                "is_template" => 62,
+                "topics" => 63,
+                "has_issues" => 64,
+                "has_projects" => 65,
+                "has_wiki" => 66,
+                "has_pages" => 67,
+                "has_downloads" => 68,
+                "has_discussions" => 69,
+                "has_pull_requests" => 70,
+                "pull_request_creation_policy" => 71,
+                "archived" => 72,
+                "disabled" => 73,
+                "visibility" => 74,
+                "pushed_at" => 75,
+                "created_at" => 76,
+                "updated_at" => 77,
+                "allow_rebase_merge" => 78,
+                "temp_clone_token" => 79,
+                "allow_squash_merge" => 80,
+                "allow_auto_merge" => 81,
+                "delete_branch_on_merge" => 82,
+                "allow_update_branch" => 83,
+                "use_squash_pr_title_as_default" => 84,
+                "squash_merge_commit_title" => 85,
+                "squash_merge_commit_message" => 86,
+                "merge_commit_title" => 87,
+                "merge_commit_message" => 88,
+                "allow_merge_commit" => 89,
+                "allow_forking" => 90,
+                "web_commit_signoff_required" => 91,
+                "open_issues" => 92,
+                "watchers" => 93,
+                "master_branch" => 94,
+                "starred_at" => 95,
+                "anonymous_access_enabled" => 96,
+                "code_search_index_status" => 97,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -3643,189 +3634,184 @@ impl<'de> crate::runtime::de::FromMap<'de> for Repository {
         let mut f95: Option<Option<String>> = None;
         let mut f96: Option<Option<bool>> = None;
         let mut f97: Option<Option<RepositoryCodeSearchIndexStatus>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
-                31 => put(&mut f31, &mut map, NAMES[31])?,
-                32 => put(&mut f32, &mut map, NAMES[32])?,
-                33 => put(&mut f33, &mut map, NAMES[33])?,
-                34 => put(&mut f34, &mut map, NAMES[34])?,
-                35 => put(&mut f35, &mut map, NAMES[35])?,
-                36 => put(&mut f36, &mut map, NAMES[36])?,
-                37 => put(&mut f37, &mut map, NAMES[37])?,
-                38 => put(&mut f38, &mut map, NAMES[38])?,
-                39 => put(&mut f39, &mut map, NAMES[39])?,
-                40 => put(&mut f40, &mut map, NAMES[40])?,
-                41 => put(&mut f41, &mut map, NAMES[41])?,
-                42 => put(&mut f42, &mut map, NAMES[42])?,
-                43 => put(&mut f43, &mut map, NAMES[43])?,
-                44 => put(&mut f44, &mut map, NAMES[44])?,
-                45 => put(&mut f45, &mut map, NAMES[45])?,
-                46 => put(&mut f46, &mut map, NAMES[46])?,
-                47 => put(&mut f47, &mut map, NAMES[47])?,
-                48 => put(&mut f48, &mut map, NAMES[48])?,
-                49 => put(&mut f49, &mut map, NAMES[49])?,
-                50 => put(&mut f50, &mut map, NAMES[50])?,
-                51 => put(&mut f51, &mut map, NAMES[51])?,
-                52 => put(&mut f52, &mut map, NAMES[52])?,
-                53 => put(&mut f53, &mut map, NAMES[53])?,
-                54 => put(&mut f54, &mut map, NAMES[54])?,
-                55 => put(&mut f55, &mut map, NAMES[55])?,
-                56 => put(&mut f56, &mut map, NAMES[56])?,
-                57 => put(&mut f57, &mut map, NAMES[57])?,
-                58 => put(&mut f58, &mut map, NAMES[58])?,
-                59 => put(&mut f59, &mut map, NAMES[59])?,
-                60 => put(&mut f60, &mut map, NAMES[60])?,
-                61 => put(&mut f61, &mut map, NAMES[61])?,
-                62 => put(&mut f62, &mut map, NAMES[62])?,
-                63 => put(&mut f63, &mut map, NAMES[63])?,
-                64 => put(&mut f64, &mut map, NAMES[64])?,
-                65 => put(&mut f65, &mut map, NAMES[65])?,
-                66 => put(&mut f66, &mut map, NAMES[66])?,
-                67 => put(&mut f67, &mut map, NAMES[67])?,
-                68 => put(&mut f68, &mut map, NAMES[68])?,
-                69 => put(&mut f69, &mut map, NAMES[69])?,
-                70 => put(&mut f70, &mut map, NAMES[70])?,
-                71 => put(&mut f71, &mut map, NAMES[71])?,
-                72 => put(&mut f72, &mut map, NAMES[72])?,
-                73 => put(&mut f73, &mut map, NAMES[73])?,
-                74 => put(&mut f74, &mut map, NAMES[74])?,
-                75 => put(&mut f75, &mut map, NAMES[75])?,
-                76 => put(&mut f76, &mut map, NAMES[76])?,
-                77 => put(&mut f77, &mut map, NAMES[77])?,
-                78 => put(&mut f78, &mut map, NAMES[78])?,
-                79 => put(&mut f79, &mut map, NAMES[79])?,
-                80 => put(&mut f80, &mut map, NAMES[80])?,
-                81 => put(&mut f81, &mut map, NAMES[81])?,
-                82 => put(&mut f82, &mut map, NAMES[82])?,
-                83 => put(&mut f83, &mut map, NAMES[83])?,
-                84 => put(&mut f84, &mut map, NAMES[84])?,
-                85 => put(&mut f85, &mut map, NAMES[85])?,
-                86 => put(&mut f86, &mut map, NAMES[86])?,
-                87 => put(&mut f87, &mut map, NAMES[87])?,
-                88 => put(&mut f88, &mut map, NAMES[88])?,
-                89 => put(&mut f89, &mut map, NAMES[89])?,
-                90 => put(&mut f90, &mut map, NAMES[90])?,
-                91 => put(&mut f91, &mut map, NAMES[91])?,
-                92 => put(&mut f92, &mut map, NAMES[92])?,
-                93 => put(&mut f93, &mut map, NAMES[93])?,
-                94 => put(&mut f94, &mut map, NAMES[94])?,
-                95 => put(&mut f95, &mut map, NAMES[95])?,
-                96 => put(&mut f96, &mut map, NAMES[96])?,
-                97 => put(&mut f97, &mut map, NAMES[97])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "full_name")?,
+                4 => put(&mut f4, &mut map, "license")?,
+                5 => put(&mut f5, &mut map, "forks")?,
+                6 => put(&mut f6, &mut map, "permissions")?,
+                7 => put(&mut f7, &mut map, "owner")?,
+                8 => put(&mut f8, &mut map, "private")?,
+                9 => put(&mut f9, &mut map, "html_url")?,
+                10 => put(&mut f10, &mut map, "description")?,
+                11 => put(&mut f11, &mut map, "fork")?,
+                12 => put(&mut f12, &mut map, "url")?,
+                13 => put(&mut f13, &mut map, "archive_url")?,
+                14 => put(&mut f14, &mut map, "assignees_url")?,
+                15 => put(&mut f15, &mut map, "blobs_url")?,
+                16 => put(&mut f16, &mut map, "branches_url")?,
+                17 => put(&mut f17, &mut map, "collaborators_url")?,
+                18 => put(&mut f18, &mut map, "comments_url")?,
+                19 => put(&mut f19, &mut map, "commits_url")?,
+                20 => put(&mut f20, &mut map, "compare_url")?,
+                21 => put(&mut f21, &mut map, "contents_url")?,
+                22 => put(&mut f22, &mut map, "contributors_url")?,
+                23 => put(&mut f23, &mut map, "deployments_url")?,
+                24 => put(&mut f24, &mut map, "downloads_url")?,
+                25 => put(&mut f25, &mut map, "events_url")?,
+                26 => put(&mut f26, &mut map, "forks_url")?,
+                27 => put(&mut f27, &mut map, "git_commits_url")?,
+                28 => put(&mut f28, &mut map, "git_refs_url")?,
+                29 => put(&mut f29, &mut map, "git_tags_url")?,
+                30 => put(&mut f30, &mut map, "git_url")?,
+                31 => put(&mut f31, &mut map, "issue_comment_url")?,
+                32 => put(&mut f32, &mut map, "issue_events_url")?,
+                33 => put(&mut f33, &mut map, "issues_url")?,
+                34 => put(&mut f34, &mut map, "keys_url")?,
+                35 => put(&mut f35, &mut map, "labels_url")?,
+                36 => put(&mut f36, &mut map, "languages_url")?,
+                37 => put(&mut f37, &mut map, "merges_url")?,
+                38 => put(&mut f38, &mut map, "milestones_url")?,
+                39 => put(&mut f39, &mut map, "notifications_url")?,
+                40 => put(&mut f40, &mut map, "pulls_url")?,
+                41 => put(&mut f41, &mut map, "releases_url")?,
+                42 => put(&mut f42, &mut map, "ssh_url")?,
+                43 => put(&mut f43, &mut map, "stargazers_url")?,
+                44 => put(&mut f44, &mut map, "statuses_url")?,
+                45 => put(&mut f45, &mut map, "subscribers_url")?,
+                46 => put(&mut f46, &mut map, "subscription_url")?,
+                47 => put(&mut f47, &mut map, "tags_url")?,
+                48 => put(&mut f48, &mut map, "teams_url")?,
+                49 => put(&mut f49, &mut map, "trees_url")?,
+                50 => put(&mut f50, &mut map, "clone_url")?,
+                51 => put(&mut f51, &mut map, "mirror_url")?,
+                52 => put(&mut f52, &mut map, "hooks_url")?,
+                53 => put(&mut f53, &mut map, "svn_url")?,
+                54 => put(&mut f54, &mut map, "homepage")?,
+                55 => put(&mut f55, &mut map, "language")?,
+                56 => put(&mut f56, &mut map, "forks_count")?,
+                57 => put(&mut f57, &mut map, "stargazers_count")?,
+                58 => put(&mut f58, &mut map, "watchers_count")?,
+                59 => put(&mut f59, &mut map, "size")?,
+                60 => put(&mut f60, &mut map, "default_branch")?,
+                61 => put(&mut f61, &mut map, "open_issues_count")?,
+                62 => put(&mut f62, &mut map, "is_template")?,
+                63 => put(&mut f63, &mut map, "topics")?,
+                64 => put(&mut f64, &mut map, "has_issues")?,
+                65 => put(&mut f65, &mut map, "has_projects")?,
+                66 => put(&mut f66, &mut map, "has_wiki")?,
+                67 => put(&mut f67, &mut map, "has_pages")?,
+                68 => put(&mut f68, &mut map, "has_downloads")?,
+                69 => put(&mut f69, &mut map, "has_discussions")?,
+                70 => put(&mut f70, &mut map, "has_pull_requests")?,
+                71 => put(&mut f71, &mut map, "pull_request_creation_policy")?,
+                72 => put(&mut f72, &mut map, "archived")?,
+                73 => put(&mut f73, &mut map, "disabled")?,
+                74 => put(&mut f74, &mut map, "visibility")?,
+                75 => put(&mut f75, &mut map, "pushed_at")?,
+                76 => put(&mut f76, &mut map, "created_at")?,
+                77 => put(&mut f77, &mut map, "updated_at")?,
+                78 => put(&mut f78, &mut map, "allow_rebase_merge")?,
+                79 => put(&mut f79, &mut map, "temp_clone_token")?,
+                80 => put(&mut f80, &mut map, "allow_squash_merge")?,
+                81 => put(&mut f81, &mut map, "allow_auto_merge")?,
+                82 => put(&mut f82, &mut map, "delete_branch_on_merge")?,
+                83 => put(&mut f83, &mut map, "allow_update_branch")?,
+                84 => put(&mut f84, &mut map, "use_squash_pr_title_as_default")?,
+                85 => put(&mut f85, &mut map, "squash_merge_commit_title")?,
+                86 => put(&mut f86, &mut map, "squash_merge_commit_message")?,
+                87 => put(&mut f87, &mut map, "merge_commit_title")?,
+                88 => put(&mut f88, &mut map, "merge_commit_message")?,
+                89 => put(&mut f89, &mut map, "allow_merge_commit")?,
+                90 => put(&mut f90, &mut map, "allow_forking")?,
+                91 => put(&mut f91, &mut map, "web_commit_signoff_required")?,
+                92 => put(&mut f92, &mut map, "open_issues")?,
+                93 => put(&mut f93, &mut map, "watchers")?,
+                94 => put(&mut f94, &mut map, "master_branch")?,
+                95 => put(&mut f95, &mut map, "starred_at")?,
+                96 => put(&mut f96, &mut map, "anonymous_access_enabled")?,
+                97 => put(&mut f97, &mut map, "code_search_index_status")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Repository {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            name: required(f2, NAMES[2])?,
-            full_name: required(f3, NAMES[3])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            name: required(f2, "name")?,
+            full_name: required(f3, "full_name")?,
             license: f4.flatten(),
-            forks: required(f5, NAMES[5])?,
+            forks: required(f5, "forks")?,
             permissions: f6.flatten(),
-            owner: required(f7, NAMES[7])?,
-            private: required(f8, NAMES[8])?,
-            html_url: required(f9, NAMES[9])?,
+            owner: required(f7, "owner")?,
+            private: required(f8, "private")?,
+            html_url: required(f9, "html_url")?,
             description: f10.flatten(),
-            fork: required(f11, NAMES[11])?,
-            url: required(f12, NAMES[12])?,
-            archive_url: required(f13, NAMES[13])?,
-            assignees_url: required(f14, NAMES[14])?,
-            blobs_url: required(f15, NAMES[15])?,
-            branches_url: required(f16, NAMES[16])?,
-            collaborators_url: required(f17, NAMES[17])?,
-            comments_url: required(f18, NAMES[18])?,
-            commits_url: required(f19, NAMES[19])?,
-            compare_url: required(f20, NAMES[20])?,
-            contents_url: required(f21, NAMES[21])?,
-            contributors_url: required(f22, NAMES[22])?,
-            deployments_url: required(f23, NAMES[23])?,
-            downloads_url: required(f24, NAMES[24])?,
-            events_url: required(f25, NAMES[25])?,
-            forks_url: required(f26, NAMES[26])?,
-            git_commits_url: required(f27, NAMES[27])?,
-            git_refs_url: required(f28, NAMES[28])?,
-            git_tags_url: required(f29, NAMES[29])?,
-            git_url: required(f30, NAMES[30])?,
-            issue_comment_url: required(f31, NAMES[31])?,
-            issue_events_url: required(f32, NAMES[32])?,
-            issues_url: required(f33, NAMES[33])?,
-            keys_url: required(f34, NAMES[34])?,
-            labels_url: required(f35, NAMES[35])?,
-            languages_url: required(f36, NAMES[36])?,
-            merges_url: required(f37, NAMES[37])?,
-            milestones_url: required(f38, NAMES[38])?,
-            notifications_url: required(f39, NAMES[39])?,
-            pulls_url: required(f40, NAMES[40])?,
-            releases_url: required(f41, NAMES[41])?,
-            ssh_url: required(f42, NAMES[42])?,
-            stargazers_url: required(f43, NAMES[43])?,
-            statuses_url: required(f44, NAMES[44])?,
-            subscribers_url: required(f45, NAMES[45])?,
-            subscription_url: required(f46, NAMES[46])?,
-            tags_url: required(f47, NAMES[47])?,
-            teams_url: required(f48, NAMES[48])?,
-            trees_url: required(f49, NAMES[49])?,
-            clone_url: required(f50, NAMES[50])?,
+            fork: required(f11, "fork")?,
+            url: required(f12, "url")?,
+            archive_url: required(f13, "archive_url")?,
+            assignees_url: required(f14, "assignees_url")?,
+            blobs_url: required(f15, "blobs_url")?,
+            branches_url: required(f16, "branches_url")?,
+            collaborators_url: required(f17, "collaborators_url")?,
+            comments_url: required(f18, "comments_url")?,
+            commits_url: required(f19, "commits_url")?,
+            compare_url: required(f20, "compare_url")?,
+            contents_url: required(f21, "contents_url")?,
+            contributors_url: required(f22, "contributors_url")?,
+            deployments_url: required(f23, "deployments_url")?,
+            downloads_url: required(f24, "downloads_url")?,
+            events_url: required(f25, "events_url")?,
+            forks_url: required(f26, "forks_url")?,
+            git_commits_url: required(f27, "git_commits_url")?,
+            git_refs_url: required(f28, "git_refs_url")?,
+            git_tags_url: required(f29, "git_tags_url")?,
+            git_url: required(f30, "git_url")?,
+            issue_comment_url: required(f31, "issue_comment_url")?,
+            issue_events_url: required(f32, "issue_events_url")?,
+            issues_url: required(f33, "issues_url")?,
+            keys_url: required(f34, "keys_url")?,
+            labels_url: required(f35, "labels_url")?,
+            languages_url: required(f36, "languages_url")?,
+            merges_url: required(f37, "merges_url")?,
+            milestones_url: required(f38, "milestones_url")?,
+            notifications_url: required(f39, "notifications_url")?,
+            pulls_url: required(f40, "pulls_url")?,
+            releases_url: required(f41, "releases_url")?,
+            ssh_url: required(f42, "ssh_url")?,
+            stargazers_url: required(f43, "stargazers_url")?,
+            statuses_url: required(f44, "statuses_url")?,
+            subscribers_url: required(f45, "subscribers_url")?,
+            subscription_url: required(f46, "subscription_url")?,
+            tags_url: required(f47, "tags_url")?,
+            teams_url: required(f48, "teams_url")?,
+            trees_url: required(f49, "trees_url")?,
+            clone_url: required(f50, "clone_url")?,
             mirror_url: f51.flatten(),
-            hooks_url: required(f52, NAMES[52])?,
-            svn_url: required(f53, NAMES[53])?,
+            hooks_url: required(f52, "hooks_url")?,
+            svn_url: required(f53, "svn_url")?,
             homepage: f54.flatten(),
             language: f55.flatten(),
-            forks_count: required(f56, NAMES[56])?,
-            stargazers_count: required(f57, NAMES[57])?,
-            watchers_count: required(f58, NAMES[58])?,
-            size: required(f59, NAMES[59])?,
-            default_branch: required(f60, NAMES[60])?,
-            open_issues_count: required(f61, NAMES[61])?,
+            forks_count: required(f56, "forks_count")?,
+            stargazers_count: required(f57, "stargazers_count")?,
+            watchers_count: required(f58, "watchers_count")?,
+            size: required(f59, "size")?,
+            default_branch: required(f60, "default_branch")?,
+            open_issues_count: required(f61, "open_issues_count")?,
             is_template: f62.flatten(),
             topics: f63.flatten(),
-            has_issues: required(f64, NAMES[64])?,
-            has_projects: required(f65, NAMES[65])?,
-            has_wiki: required(f66, NAMES[66])?,
-            has_pages: required(f67, NAMES[67])?,
-            has_downloads: required(f68, NAMES[68])?,
+            has_issues: required(f64, "has_issues")?,
+            has_projects: required(f65, "has_projects")?,
+            has_wiki: required(f66, "has_wiki")?,
+            has_pages: required(f67, "has_pages")?,
+            has_downloads: required(f68, "has_downloads")?,
             has_discussions: f69.flatten(),
             has_pull_requests: f70.flatten(),
             pull_request_creation_policy: f71.flatten(),
-            archived: required(f72, NAMES[72])?,
-            disabled: required(f73, NAMES[73])?,
+            archived: required(f72, "archived")?,
+            disabled: required(f73, "disabled")?,
             visibility: f74.flatten(),
             pushed_at: f75.flatten(),
             created_at: f76.flatten(),
@@ -3844,8 +3830,8 @@ impl<'de> crate::runtime::de::FromMap<'de> for Repository {
             allow_merge_commit: f89.flatten(),
             allow_forking: f90.flatten(),
             web_commit_signoff_required: f91.flatten(),
-            open_issues: required(f92, NAMES[92])?,
-            watchers: required(f93, NAMES[93])?,
+            open_issues: required(f92, "open_issues")?,
+            watchers: required(f93, "watchers")?,
             master_branch: f94.flatten(),
             starred_at: f95.flatten(),
             anonymous_access_enabled: f96.flatten(),
@@ -3931,36 +3917,40 @@ impl<'de> crate::runtime::de::FromMap<'de> for LicenseSimple {
     const NAME: &'static str = "LicenseSimple";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["key", "name", "url", "spdx_id", "node_id", "html_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "key" => 0,
+                "name" => 1,
+                "url" => 2,
+                "spdx_id" => 3,
+                "node_id" => 4,
+                "html_url" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<String> = None;
         let mut f5: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "key")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "spdx_id")?,
+                4 => put(&mut f4, &mut map, "node_id")?,
+                5 => put(&mut f5, &mut map, "html_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(LicenseSimple {
-            key: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
+            key: required(f0, "key")?,
+            name: required(f1, "name")?,
             url: f2.flatten(),
             spdx_id: f3.flatten(),
-            node_id: required(f4, NAMES[4])?,
+            node_id: required(f4, "node_id")?,
             html_url: f5.flatten(),
         })
     }
@@ -4038,33 +4028,36 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryPermissions {
     const NAME: &'static str = "RepositoryPermissions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["admin", "pull", "triage", "push", "maintain"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "admin" => 0,
+                "pull" => 1,
+                "triage" => 2,
+                "push" => 3,
+                "maintain" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<bool> = None;
         let mut f1: Option<bool> = None;
         let mut f2: Option<Option<bool>> = None;
         let mut f3: Option<bool> = None;
         let mut f4: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "admin")?,
+                1 => put(&mut f1, &mut map, "pull")?,
+                2 => put(&mut f2, &mut map, "triage")?,
+                3 => put(&mut f3, &mut map, "push")?,
+                4 => put(&mut f4, &mut map, "maintain")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryPermissions {
-            admin: required(f0, NAMES[0])?,
-            pull: required(f1, NAMES[1])?,
+            admin: required(f0, "admin")?,
+            pull: required(f1, "pull")?,
             triage: f2.flatten(),
-            push: required(f3, NAMES[3])?,
+            push: required(f3, "push")?,
             maintain: f4.flatten(),
         })
     }
@@ -4267,19 +4260,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryCodeSearchIndexStatus {
     const NAME: &'static str = "RepositoryCodeSearchIndexStatus";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["lexical_search_ok", "lexical_commit_sha"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "lexical_search_ok" => 0,
+                "lexical_commit_sha" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<bool>> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "lexical_search_ok")?,
+                1 => put(&mut f1, &mut map, "lexical_commit_sha")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -4366,32 +4359,35 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeOfConduct {
     const NAME: &'static str = "CodeOfConduct";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["key", "name", "url", "body", "html_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "key" => 0,
+                "name" => 1,
+                "url" => 2,
+                "body" => 3,
+                "html_url" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "key")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "body")?,
+                4 => put(&mut f4, &mut map, "html_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodeOfConduct {
-            key: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
+            key: required(f0, "key")?,
+            name: required(f1, "name")?,
+            url: required(f2, "url")?,
             body: f3.flatten(),
             html_url: f4.flatten(),
         })
@@ -4609,55 +4605,57 @@ impl<'de> crate::runtime::de::FromMap<'de> for SimpleRepository {
     const NAME: &'static str = "SimpleRepository";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "name",
-            "full_name",
-            "owner",
-            "private",
-            "html_url",
-            "description",
-            "fork",
-            "url",
-            "archive_url",
-            "assignees_url",
-            "blobs_url",
-            "branches_url",
-            "collaborators_url",
-            "comments_url",
-            "commits_url",
-            "compare_url",
-            "contents_url",
-            "contributors_url",
-            "deployments_url",
-            "downloads_url",
-            "events_url",
-            "forks_url",
-            "git_commits_url",
-            "git_refs_url",
-            "git_tags_url",
-            "issue_comment_url",
-            "issue_events_url",
-            "issues_url",
-            "keys_url",
-            "labels_url",
-            "languages_url",
-            "merges_url",
-            "milestones_url",
-            "notifications_url",
-            "pulls_url",
-            "releases_url",
-            "stargazers_url",
-            "statuses_url",
-            "subscribers_url",
-            "subscription_url",
-            "tags_url",
-            "teams_url",
-            "trees_url",
-            "hooks_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "name" => 2,
+                "full_name" => 3,
+                "owner" => 4,
+                "private" => 5,
+                "html_url" => 6,
+                "description" => 7,
+                "fork" => 8,
+                "url" => 9,
+                "archive_url" => 10,
+                "assignees_url" => 11,
+                "blobs_url" => 12,
+                "branches_url" => 13,
+                "collaborators_url" => 14,
+                "comments_url" => 15,
+                "commits_url" => 16,
+                "compare_url" => 17,
+                "contents_url" => 18,
+                "contributors_url" => 19,
+                "deployments_url" => 20,
+                "downloads_url" => 21,
+                "events_url" => 22,
+                "forks_url" => 23,
+                "git_commits_url" => 24,
+                "git_refs_url" => 25,
+                "git_tags_url" => 26,
+                "issue_comment_url" => 27,
+                "issue_events_url" => 28,
+                "issues_url" => 29,
+                "keys_url" => 30,
+                "labels_url" => 31,
+                "languages_url" => 32,
+                "merges_url" => 33,
+                "milestones_url" => 34,
+                "notifications_url" => 35,
+                "pulls_url" => 36,
+                "releases_url" => 37,
+                "stargazers_url" => 38,
+                "statuses_url" => 39,
+                "subscribers_url" => 40,
+                "subscription_url" => 41,
+                "tags_url" => 42,
+                "teams_url" => 43,
+                "trees_url" => 44,
+                "hooks_url" => 45,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -4704,109 +4702,104 @@ impl<'de> crate::runtime::de::FromMap<'de> for SimpleRepository {
         let mut f43: Option<String> = None;
         let mut f44: Option<String> = None;
         let mut f45: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
-                31 => put(&mut f31, &mut map, NAMES[31])?,
-                32 => put(&mut f32, &mut map, NAMES[32])?,
-                33 => put(&mut f33, &mut map, NAMES[33])?,
-                34 => put(&mut f34, &mut map, NAMES[34])?,
-                35 => put(&mut f35, &mut map, NAMES[35])?,
-                36 => put(&mut f36, &mut map, NAMES[36])?,
-                37 => put(&mut f37, &mut map, NAMES[37])?,
-                38 => put(&mut f38, &mut map, NAMES[38])?,
-                39 => put(&mut f39, &mut map, NAMES[39])?,
-                40 => put(&mut f40, &mut map, NAMES[40])?,
-                41 => put(&mut f41, &mut map, NAMES[41])?,
-                42 => put(&mut f42, &mut map, NAMES[42])?,
-                43 => put(&mut f43, &mut map, NAMES[43])?,
-                44 => put(&mut f44, &mut map, NAMES[44])?,
-                45 => put(&mut f45, &mut map, NAMES[45])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "full_name")?,
+                4 => put(&mut f4, &mut map, "owner")?,
+                5 => put(&mut f5, &mut map, "private")?,
+                6 => put(&mut f6, &mut map, "html_url")?,
+                7 => put(&mut f7, &mut map, "description")?,
+                8 => put(&mut f8, &mut map, "fork")?,
+                9 => put(&mut f9, &mut map, "url")?,
+                10 => put(&mut f10, &mut map, "archive_url")?,
+                11 => put(&mut f11, &mut map, "assignees_url")?,
+                12 => put(&mut f12, &mut map, "blobs_url")?,
+                13 => put(&mut f13, &mut map, "branches_url")?,
+                14 => put(&mut f14, &mut map, "collaborators_url")?,
+                15 => put(&mut f15, &mut map, "comments_url")?,
+                16 => put(&mut f16, &mut map, "commits_url")?,
+                17 => put(&mut f17, &mut map, "compare_url")?,
+                18 => put(&mut f18, &mut map, "contents_url")?,
+                19 => put(&mut f19, &mut map, "contributors_url")?,
+                20 => put(&mut f20, &mut map, "deployments_url")?,
+                21 => put(&mut f21, &mut map, "downloads_url")?,
+                22 => put(&mut f22, &mut map, "events_url")?,
+                23 => put(&mut f23, &mut map, "forks_url")?,
+                24 => put(&mut f24, &mut map, "git_commits_url")?,
+                25 => put(&mut f25, &mut map, "git_refs_url")?,
+                26 => put(&mut f26, &mut map, "git_tags_url")?,
+                27 => put(&mut f27, &mut map, "issue_comment_url")?,
+                28 => put(&mut f28, &mut map, "issue_events_url")?,
+                29 => put(&mut f29, &mut map, "issues_url")?,
+                30 => put(&mut f30, &mut map, "keys_url")?,
+                31 => put(&mut f31, &mut map, "labels_url")?,
+                32 => put(&mut f32, &mut map, "languages_url")?,
+                33 => put(&mut f33, &mut map, "merges_url")?,
+                34 => put(&mut f34, &mut map, "milestones_url")?,
+                35 => put(&mut f35, &mut map, "notifications_url")?,
+                36 => put(&mut f36, &mut map, "pulls_url")?,
+                37 => put(&mut f37, &mut map, "releases_url")?,
+                38 => put(&mut f38, &mut map, "stargazers_url")?,
+                39 => put(&mut f39, &mut map, "statuses_url")?,
+                40 => put(&mut f40, &mut map, "subscribers_url")?,
+                41 => put(&mut f41, &mut map, "subscription_url")?,
+                42 => put(&mut f42, &mut map, "tags_url")?,
+                43 => put(&mut f43, &mut map, "teams_url")?,
+                44 => put(&mut f44, &mut map, "trees_url")?,
+                45 => put(&mut f45, &mut map, "hooks_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SimpleRepository {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            name: required(f2, NAMES[2])?,
-            full_name: required(f3, NAMES[3])?,
-            owner: required(f4, NAMES[4])?,
-            private: required(f5, NAMES[5])?,
-            html_url: required(f6, NAMES[6])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            name: required(f2, "name")?,
+            full_name: required(f3, "full_name")?,
+            owner: required(f4, "owner")?,
+            private: required(f5, "private")?,
+            html_url: required(f6, "html_url")?,
             description: f7.flatten(),
-            fork: required(f8, NAMES[8])?,
-            url: required(f9, NAMES[9])?,
-            archive_url: required(f10, NAMES[10])?,
-            assignees_url: required(f11, NAMES[11])?,
-            blobs_url: required(f12, NAMES[12])?,
-            branches_url: required(f13, NAMES[13])?,
-            collaborators_url: required(f14, NAMES[14])?,
-            comments_url: required(f15, NAMES[15])?,
-            commits_url: required(f16, NAMES[16])?,
-            compare_url: required(f17, NAMES[17])?,
-            contents_url: required(f18, NAMES[18])?,
-            contributors_url: required(f19, NAMES[19])?,
-            deployments_url: required(f20, NAMES[20])?,
-            downloads_url: required(f21, NAMES[21])?,
-            events_url: required(f22, NAMES[22])?,
-            forks_url: required(f23, NAMES[23])?,
-            git_commits_url: required(f24, NAMES[24])?,
-            git_refs_url: required(f25, NAMES[25])?,
-            git_tags_url: required(f26, NAMES[26])?,
-            issue_comment_url: required(f27, NAMES[27])?,
-            issue_events_url: required(f28, NAMES[28])?,
-            issues_url: required(f29, NAMES[29])?,
-            keys_url: required(f30, NAMES[30])?,
-            labels_url: required(f31, NAMES[31])?,
-            languages_url: required(f32, NAMES[32])?,
-            merges_url: required(f33, NAMES[33])?,
-            milestones_url: required(f34, NAMES[34])?,
-            notifications_url: required(f35, NAMES[35])?,
-            pulls_url: required(f36, NAMES[36])?,
-            releases_url: required(f37, NAMES[37])?,
-            stargazers_url: required(f38, NAMES[38])?,
-            statuses_url: required(f39, NAMES[39])?,
-            subscribers_url: required(f40, NAMES[40])?,
-            subscription_url: required(f41, NAMES[41])?,
-            tags_url: required(f42, NAMES[42])?,
-            teams_url: required(f43, NAMES[43])?,
-            trees_url: required(f44, NAMES[44])?,
-            hooks_url: required(f45, NAMES[45])?,
+            fork: required(f8, "fork")?,
+            url: required(f9, "url")?,
+            archive_url: required(f10, "archive_url")?,
+            assignees_url: required(f11, "assignees_url")?,
+            blobs_url: required(f12, "blobs_url")?,
+            branches_url: required(f13, "branches_url")?,
+            collaborators_url: required(f14, "collaborators_url")?,
+            comments_url: required(f15, "comments_url")?,
+            commits_url: required(f16, "commits_url")?,
+            compare_url: required(f17, "compare_url")?,
+            contents_url: required(f18, "contents_url")?,
+            contributors_url: required(f19, "contributors_url")?,
+            deployments_url: required(f20, "deployments_url")?,
+            downloads_url: required(f21, "downloads_url")?,
+            events_url: required(f22, "events_url")?,
+            forks_url: required(f23, "forks_url")?,
+            git_commits_url: required(f24, "git_commits_url")?,
+            git_refs_url: required(f25, "git_refs_url")?,
+            git_tags_url: required(f26, "git_tags_url")?,
+            issue_comment_url: required(f27, "issue_comment_url")?,
+            issue_events_url: required(f28, "issue_events_url")?,
+            issues_url: required(f29, "issues_url")?,
+            keys_url: required(f30, "keys_url")?,
+            labels_url: required(f31, "labels_url")?,
+            languages_url: required(f32, "languages_url")?,
+            merges_url: required(f33, "merges_url")?,
+            milestones_url: required(f34, "milestones_url")?,
+            notifications_url: required(f35, "notifications_url")?,
+            pulls_url: required(f36, "pulls_url")?,
+            releases_url: required(f37, "releases_url")?,
+            stargazers_url: required(f38, "stargazers_url")?,
+            statuses_url: required(f39, "statuses_url")?,
+            subscribers_url: required(f40, "subscribers_url")?,
+            subscription_url: required(f41, "subscription_url")?,
+            tags_url: required(f42, "tags_url")?,
+            teams_url: required(f43, "teams_url")?,
+            trees_url: required(f44, "trees_url")?,
+            hooks_url: required(f45, "hooks_url")?,
         })
     }
 }
@@ -4850,25 +4843,27 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependabotAlertWithRepositoryDepe
     const NAME: &'static str = "DependabotAlertWithRepositoryDependency";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["package", "manifest_path", "scope", "relationship"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "package" => 0,
+                "manifest_path" => 1,
+                "scope" => 2,
+                "relationship" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<DependabotAlertPackage>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<DependencyScope>> = None;
         let mut f3: Option<
             Option<DependabotAlertWithRepositoryDependencyRelationship>,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "package")?,
+                1 => put(&mut f1, &mut map, "manifest_path")?,
+                2 => put(&mut f2, &mut map, "scope")?,
+                3 => put(&mut f3, &mut map, "relationship")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -4902,25 +4897,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependabotAlertPackage {
     const NAME: &'static str = "DependabotAlertPackage";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["ecosystem", "name"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "ecosystem" => 0,
+                "name" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "ecosystem")?,
+                1 => put(&mut f1, &mut map, "name")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DependabotAlertPackage {
-            ecosystem: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
+            ecosystem: required(f0, "ecosystem")?,
+            name: required(f1, "name")?,
         })
     }
 }
@@ -4982,25 +4977,27 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependabotAlertSecurityAdvisory {
     const NAME: &'static str = "DependabotAlertSecurityAdvisory";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "ghsa_id",
-            "cve_id",
-            "summary",
-            "description",
-            "vulnerabilities",
-            "severity",
-            "classification",
-            "cvss",
-            "cvss_severities",
-            "epss",
-            "cwes",
-            "identifiers",
-            "references",
-            "published_at",
-            "updated_at",
-            "withdrawn_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "ghsa_id" => 0,
+                "cve_id" => 1,
+                "summary" => 2,
+                "description" => 3,
+                "vulnerabilities" => 4,
+                "severity" => 5,
+                "classification" => 6,
+                "cvss" => 7,
+                "cvss_severities" => 8,
+                "epss" => 9,
+                "cwes" => 10,
+                "identifiers" => 11,
+                "references" => 12,
+                "published_at" => 13,
+                "updated_at" => 14,
+                "withdrawn_at" => 15,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<String> = None;
@@ -5017,48 +5014,43 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependabotAlertSecurityAdvisory {
         let mut f13: Option<crate::Timestamp> = None;
         let mut f14: Option<crate::Timestamp> = None;
         let mut f15: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
+                0 => put(&mut f0, &mut map, "ghsa_id")?,
+                1 => put(&mut f1, &mut map, "cve_id")?,
+                2 => put(&mut f2, &mut map, "summary")?,
+                3 => put(&mut f3, &mut map, "description")?,
+                4 => put(&mut f4, &mut map, "vulnerabilities")?,
+                5 => put(&mut f5, &mut map, "severity")?,
+                6 => put(&mut f6, &mut map, "classification")?,
+                7 => put(&mut f7, &mut map, "cvss")?,
+                8 => put(&mut f8, &mut map, "cvss_severities")?,
+                9 => put(&mut f9, &mut map, "epss")?,
+                10 => put(&mut f10, &mut map, "cwes")?,
+                11 => put(&mut f11, &mut map, "identifiers")?,
+                12 => put(&mut f12, &mut map, "references")?,
+                13 => put(&mut f13, &mut map, "published_at")?,
+                14 => put(&mut f14, &mut map, "updated_at")?,
+                15 => put(&mut f15, &mut map, "withdrawn_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DependabotAlertSecurityAdvisory {
-            ghsa_id: required(f0, NAMES[0])?,
+            ghsa_id: required(f0, "ghsa_id")?,
             cve_id: f1.flatten(),
-            summary: required(f2, NAMES[2])?,
-            description: required(f3, NAMES[3])?,
-            vulnerabilities: required(f4, NAMES[4])?,
-            severity: required(f5, NAMES[5])?,
+            summary: required(f2, "summary")?,
+            description: required(f3, "description")?,
+            vulnerabilities: required(f4, "vulnerabilities")?,
+            severity: required(f5, "severity")?,
             classification: f6.flatten(),
-            cvss: required(f7, NAMES[7])?,
+            cvss: required(f7, "cvss")?,
             cvss_severities: f8.flatten(),
             epss: f9.flatten(),
-            cwes: required(f10, NAMES[10])?,
-            identifiers: required(f11, NAMES[11])?,
-            references: required(f12, NAMES[12])?,
-            published_at: required(f13, NAMES[13])?,
-            updated_at: required(f14, NAMES[14])?,
+            cwes: required(f10, "cwes")?,
+            identifiers: required(f11, "identifiers")?,
+            references: required(f12, "references")?,
+            published_at: required(f13, "published_at")?,
+            updated_at: required(f14, "updated_at")?,
             withdrawn_at: f15.flatten(),
         })
     }
@@ -5091,37 +5083,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependabotAlertSecurityVulnerabil
     const NAME: &'static str = "DependabotAlertSecurityVulnerability";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "package",
-            "severity",
-            "vulnerable_version_range",
-            "first_patched_version",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "package" => 0,
+                "severity" => 1,
+                "vulnerable_version_range" => 2,
+                "first_patched_version" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<DependabotAlertPackage> = None;
         let mut f1: Option<RepositoryAdvisorySeverity> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<
             Option<DependabotAlertSecurityVulnerabilityFirstPatchedVersion>,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "package")?,
+                1 => put(&mut f1, &mut map, "severity")?,
+                2 => put(&mut f2, &mut map, "vulnerable_version_range")?,
+                3 => put(&mut f3, &mut map, "first_patched_version")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DependabotAlertSecurityVulnerability {
-            package: required(f0, NAMES[0])?,
-            severity: required(f1, NAMES[1])?,
-            vulnerable_version_range: required(f2, NAMES[2])?,
+            package: required(f0, "package")?,
+            severity: required(f1, "severity")?,
+            vulnerable_version_range: required(f2, "vulnerable_version_range")?,
             first_patched_version: f3.flatten(),
         })
     }
@@ -5156,22 +5145,21 @@ for DependabotAlertSecurityVulnerabilityFirstPatchedVersion {
     const NAME: &'static str = "DependabotAlertSecurityVulnerabilityFirstPatchedVersion";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["identifier"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "identifier" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "identifier")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DependabotAlertSecurityVulnerabilityFirstPatchedVersion {
-            identifier: required(f0, NAMES[0])?,
+            identifier: required(f0, "identifier")?,
         })
     }
 }
@@ -5204,24 +5192,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependabotAlertSecurityAdvisoryCv
     const NAME: &'static str = "DependabotAlertSecurityAdvisoryCvss";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["score", "vector_string"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "score" => 0,
+                "vector_string" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<f64> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "score")?,
+                1 => put(&mut f1, &mut map, "vector_string")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DependabotAlertSecurityAdvisoryCvss {
-            score: required(f0, NAMES[0])?,
+            score: required(f0, "score")?,
             vector_string: f1.flatten(),
         })
     }
@@ -5248,25 +5236,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependabotAlertSecurityAdvisoryCw
     const NAME: &'static str = "DependabotAlertSecurityAdvisoryCwesItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["cwe_id", "name"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "cwe_id" => 0,
+                "name" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "cwe_id")?,
+                1 => put(&mut f1, &mut map, "name")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DependabotAlertSecurityAdvisoryCwesItem {
-            cwe_id: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
+            cwe_id: required(f0, "cwe_id")?,
+            name: required(f1, "name")?,
         })
     }
 }
@@ -5293,25 +5281,25 @@ for DependabotAlertSecurityAdvisoryIdentifiersItem {
     const NAME: &'static str = "DependabotAlertSecurityAdvisoryIdentifiersItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type", "value"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "value" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Type> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "value")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DependabotAlertSecurityAdvisoryIdentifiersItem {
-            r#type: required(f0, NAMES[0])?,
-            value: required(f1, NAMES[1])?,
+            r#type: required(f0, "type")?,
+            value: required(f1, "value")?,
         })
     }
 }
@@ -5336,22 +5324,21 @@ for DependabotAlertSecurityAdvisoryReferencesItem {
     const NAME: &'static str = "DependabotAlertSecurityAdvisoryReferencesItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DependabotAlertSecurityAdvisoryReferencesItem {
-            url: required(f0, NAMES[0])?,
+            url: required(f0, "url")?,
         })
     }
 }
@@ -5390,25 +5377,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependabotAlertDismissalRequestSi
     const NAME: &'static str = "DependabotAlertDismissalRequestSimple";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["id", "status", "requester", "created_at", "url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "status" => 1,
+                "requester" => 2,
+                "created_at" => 3,
+                "url" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<DependabotAlertDismissalRequestSimpleStatus>> = None;
         let mut f2: Option<Option<DependabotAlertDismissalRequestSimpleRequester>> = None;
         let mut f3: Option<Option<crate::Timestamp>> = None;
         let mut f4: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "status")?,
+                2 => put(&mut f2, &mut map, "requester")?,
+                3 => put(&mut f3, &mut map, "created_at")?,
+                4 => put(&mut f4, &mut map, "url")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -5451,19 +5441,19 @@ for DependabotAlertDismissalRequestSimpleRequester {
     const NAME: &'static str = "DependabotAlertDismissalRequestSimpleRequester";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["id", "login"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "login" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "login")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -5508,23 +5498,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for EnterpriseTeam {
     const NAME: &'static str = "EnterpriseTeam";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "name",
-            "description",
-            "slug",
-            "url",
-            "sync_to_organizations",
-            "organization_selection_type",
-            "group_id",
-            "group_name",
-            "html_url",
-            "members_url",
-            "created_at",
-            "updated_at",
-            "notification_setting",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "description" => 2,
+                "slug" => 3,
+                "url" => 4,
+                "sync_to_organizations" => 5,
+                "organization_selection_type" => 6,
+                "group_id" => 7,
+                "group_name" => 8,
+                "html_url" => 9,
+                "members_url" => 10,
+                "created_at" => 11,
+                "updated_at" => 12,
+                "notification_setting" => 13,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
@@ -5539,44 +5531,39 @@ impl<'de> crate::runtime::de::FromMap<'de> for EnterpriseTeam {
         let mut f11: Option<crate::Timestamp> = None;
         let mut f12: Option<crate::Timestamp> = None;
         let mut f13: Option<Option<TeamFullNotificationSetting>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "description")?,
+                3 => put(&mut f3, &mut map, "slug")?,
+                4 => put(&mut f4, &mut map, "url")?,
+                5 => put(&mut f5, &mut map, "sync_to_organizations")?,
+                6 => put(&mut f6, &mut map, "organization_selection_type")?,
+                7 => put(&mut f7, &mut map, "group_id")?,
+                8 => put(&mut f8, &mut map, "group_name")?,
+                9 => put(&mut f9, &mut map, "html_url")?,
+                10 => put(&mut f10, &mut map, "members_url")?,
+                11 => put(&mut f11, &mut map, "created_at")?,
+                12 => put(&mut f12, &mut map, "updated_at")?,
+                13 => put(&mut f13, &mut map, "notification_setting")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(EnterpriseTeam {
-            id: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
+            id: required(f0, "id")?,
+            name: required(f1, "name")?,
             description: f2.flatten(),
-            slug: required(f3, NAMES[3])?,
-            url: required(f4, NAMES[4])?,
+            slug: required(f3, "slug")?,
+            url: required(f4, "url")?,
             sync_to_organizations: f5.flatten(),
             organization_selection_type: f6.flatten(),
             group_id: f7.flatten(),
             group_name: f8.flatten(),
-            html_url: required(f9, NAMES[9])?,
-            members_url: required(f10, NAMES[10])?,
-            created_at: required(f11, NAMES[11])?,
-            updated_at: required(f12, NAMES[12])?,
+            html_url: required(f9, "html_url")?,
+            members_url: required(f10, "members_url")?,
+            created_at: required(f11, "created_at")?,
+            updated_at: required(f12, "updated_at")?,
             notification_setting: f13.flatten(),
         })
     }
@@ -5647,21 +5634,23 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrganizationSimple {
     const NAME: &'static str = "OrganizationSimple";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "login",
-            "id",
-            "node_id",
-            "url",
-            "repos_url",
-            "events_url",
-            "hooks_url",
-            "issues_url",
-            "members_url",
-            "public_members_url",
-            "avatar_url",
-            "description",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "login" => 0,
+                "id" => 1,
+                "node_id" => 2,
+                "url" => 3,
+                "repos_url" => 4,
+                "events_url" => 5,
+                "hooks_url" => 6,
+                "issues_url" => 7,
+                "members_url" => 8,
+                "public_members_url" => 9,
+                "avatar_url" => 10,
+                "description" => 11,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
@@ -5674,40 +5663,35 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrganizationSimple {
         let mut f9: Option<Option<String>> = None;
         let mut f10: Option<String> = None;
         let mut f11: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
+                0 => put(&mut f0, &mut map, "login")?,
+                1 => put(&mut f1, &mut map, "id")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "repos_url")?,
+                5 => put(&mut f5, &mut map, "events_url")?,
+                6 => put(&mut f6, &mut map, "hooks_url")?,
+                7 => put(&mut f7, &mut map, "issues_url")?,
+                8 => put(&mut f8, &mut map, "members_url")?,
+                9 => put(&mut f9, &mut map, "public_members_url")?,
+                10 => put(&mut f10, &mut map, "avatar_url")?,
+                11 => put(&mut f11, &mut map, "description")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrganizationSimple {
-            login: required(f0, NAMES[0])?,
-            id: required(f1, NAMES[1])?,
-            node_id: required(f2, NAMES[2])?,
-            url: required(f3, NAMES[3])?,
-            repos_url: required(f4, NAMES[4])?,
-            events_url: required(f5, NAMES[5])?,
+            login: required(f0, "login")?,
+            id: required(f1, "id")?,
+            node_id: required(f2, "node_id")?,
+            url: required(f3, "url")?,
+            repos_url: required(f4, "repos_url")?,
+            events_url: required(f5, "events_url")?,
             hooks_url: f6.flatten(),
             issues_url: f7.flatten(),
             members_url: f8.flatten(),
             public_members_url: f9.flatten(),
-            avatar_url: required(f10, NAMES[10])?,
+            avatar_url: required(f10, "avatar_url")?,
             description: f11.flatten(),
         })
     }
@@ -5761,32 +5745,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for Discussion {
     const NAME: &'static str = "Discussion";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "active_lock_reason",
-            "answer_chosen_at",
-            "answer_chosen_by",
-            "answer_html_url",
-            "author_association",
-            "body",
-            "category",
-            "comments",
-            "created_at",
-            "html_url",
-            "id",
-            "locked",
-            "node_id",
-            "number",
-            "reactions",
-            "repository_url",
-            "state",
-            "state_reason",
-            "timeline_url",
-            "title",
-            "updated_at",
-            "user",
-            "labels",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "active_lock_reason" => 0,
+                "answer_chosen_at" => 1,
+                "answer_chosen_by" => 2,
+                "answer_html_url" => 3,
+                "author_association" => 4,
+                "body" => 5,
+                "category" => 6,
+                "comments" => 7,
+                "created_at" => 8,
+                "html_url" => 9,
+                "id" => 10,
+                "locked" => 11,
+                "node_id" => 12,
+                "number" => 13,
+                "reactions" => 14,
+                "repository_url" => 15,
+                "state" => 16,
+                "state_reason" => 17,
+                "timeline_url" => 18,
+                "title" => 19,
+                "updated_at" => 20,
+                "user" => 21,
+                "labels" => 22,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<DiscussionAnswerChosenBy>> = None;
@@ -5810,36 +5796,31 @@ impl<'de> crate::runtime::de::FromMap<'de> for Discussion {
         let mut f20: Option<crate::Timestamp> = None;
         let mut f21: Option<Option<DiscussionAnswerChosenBy>> = None;
         let mut f22: Option<Option<Vec<Label>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
+                0 => put(&mut f0, &mut map, "active_lock_reason")?,
+                1 => put(&mut f1, &mut map, "answer_chosen_at")?,
+                2 => put(&mut f2, &mut map, "answer_chosen_by")?,
+                3 => put(&mut f3, &mut map, "answer_html_url")?,
+                4 => put(&mut f4, &mut map, "author_association")?,
+                5 => put(&mut f5, &mut map, "body")?,
+                6 => put(&mut f6, &mut map, "category")?,
+                7 => put(&mut f7, &mut map, "comments")?,
+                8 => put(&mut f8, &mut map, "created_at")?,
+                9 => put(&mut f9, &mut map, "html_url")?,
+                10 => put(&mut f10, &mut map, "id")?,
+                11 => put(&mut f11, &mut map, "locked")?,
+                12 => put(&mut f12, &mut map, "node_id")?,
+                13 => put(&mut f13, &mut map, "number")?,
+                14 => put(&mut f14, &mut map, "reactions")?,
+                15 => put(&mut f15, &mut map, "repository_url")?,
+                16 => put(&mut f16, &mut map, "state")?,
+                17 => put(&mut f17, &mut map, "state_reason")?,
+                18 => put(&mut f18, &mut map, "timeline_url")?,
+                19 => put(&mut f19, &mut map, "title")?,
+                20 => put(&mut f20, &mut map, "updated_at")?,
+                21 => put(&mut f21, &mut map, "user")?,
+                22 => put(&mut f22, &mut map, "labels")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -5849,22 +5830,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for Discussion {
             answer_chosen_by: f2.flatten(),
             answer_html_url: f3.flatten(),
             author_association: f4.flatten(),
-            body: required(f5, NAMES[5])?,
-            category: required(f6, NAMES[6])?,
-            comments: required(f7, NAMES[7])?,
-            created_at: required(f8, NAMES[8])?,
-            html_url: required(f9, NAMES[9])?,
-            id: required(f10, NAMES[10])?,
-            locked: required(f11, NAMES[11])?,
-            node_id: required(f12, NAMES[12])?,
-            number: required(f13, NAMES[13])?,
+            body: required(f5, "body")?,
+            category: required(f6, "category")?,
+            comments: required(f7, "comments")?,
+            created_at: required(f8, "created_at")?,
+            html_url: required(f9, "html_url")?,
+            id: required(f10, "id")?,
+            locked: required(f11, "locked")?,
+            node_id: required(f12, "node_id")?,
+            number: required(f13, "number")?,
             reactions: f14.flatten(),
-            repository_url: required(f15, NAMES[15])?,
-            state: required(f16, NAMES[16])?,
+            repository_url: required(f15, "repository_url")?,
+            state: required(f16, "state")?,
             state_reason: f17.flatten(),
             timeline_url: f18.flatten(),
-            title: required(f19, NAMES[19])?,
-            updated_at: required(f20, NAMES[20])?,
+            title: required(f19, "title")?,
+            updated_at: required(f20, "updated_at")?,
             user: f21.flatten(),
             labels: f22.flatten(),
         })
@@ -5910,31 +5891,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for DiscussionAnswerChosenBy {
     const NAME: &'static str = "DiscussionAnswerChosenBy";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "avatar_url",
-            "deleted",
-            "email",
-            "events_url",
-            "followers_url",
-            "following_url",
-            "gists_url",
-            "gravatar_id",
-            "html_url",
-            "id",
-            "login",
-            "name",
-            "node_id",
-            "organizations_url",
-            "received_events_url",
-            "repos_url",
-            "site_admin",
-            "starred_url",
-            "subscriptions_url",
-            "type",
-            "url",
-            "user_view_type",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "avatar_url" => 0,
+                "deleted" => 1,
+                "email" => 2,
+                "events_url" => 3,
+                "followers_url" => 4,
+                "following_url" => 5,
+                "gists_url" => 6,
+                "gravatar_id" => 7,
+                "html_url" => 8,
+                "id" => 9,
+                "login" => 10,
+                "name" => 11,
+                "node_id" => 12,
+                "organizations_url" => 13,
+                "received_events_url" => 14,
+                "repos_url" => 15,
+                "site_admin" => 16,
+                "starred_url" => 17,
+                "subscriptions_url" => 18,
+                "type" => 19,
+                "url" => 20,
+                "user_view_type" => 21,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<bool>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -5957,35 +5940,30 @@ impl<'de> crate::runtime::de::FromMap<'de> for DiscussionAnswerChosenBy {
         let mut f19: Option<Option<WebhooksUserType>> = None;
         let mut f20: Option<Option<String>> = None;
         let mut f21: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
+                0 => put(&mut f0, &mut map, "avatar_url")?,
+                1 => put(&mut f1, &mut map, "deleted")?,
+                2 => put(&mut f2, &mut map, "email")?,
+                3 => put(&mut f3, &mut map, "events_url")?,
+                4 => put(&mut f4, &mut map, "followers_url")?,
+                5 => put(&mut f5, &mut map, "following_url")?,
+                6 => put(&mut f6, &mut map, "gists_url")?,
+                7 => put(&mut f7, &mut map, "gravatar_id")?,
+                8 => put(&mut f8, &mut map, "html_url")?,
+                9 => put(&mut f9, &mut map, "id")?,
+                10 => put(&mut f10, &mut map, "login")?,
+                11 => put(&mut f11, &mut map, "name")?,
+                12 => put(&mut f12, &mut map, "node_id")?,
+                13 => put(&mut f13, &mut map, "organizations_url")?,
+                14 => put(&mut f14, &mut map, "received_events_url")?,
+                15 => put(&mut f15, &mut map, "repos_url")?,
+                16 => put(&mut f16, &mut map, "site_admin")?,
+                17 => put(&mut f17, &mut map, "starred_url")?,
+                18 => put(&mut f18, &mut map, "subscriptions_url")?,
+                19 => put(&mut f19, &mut map, "type")?,
+                20 => put(&mut f20, &mut map, "url")?,
+                21 => put(&mut f21, &mut map, "user_view_type")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -5999,8 +5977,8 @@ impl<'de> crate::runtime::de::FromMap<'de> for DiscussionAnswerChosenBy {
             gists_url: f6.flatten(),
             gravatar_id: f7.flatten(),
             html_url: f8.flatten(),
-            id: required(f9, NAMES[9])?,
-            login: required(f10, NAMES[10])?,
+            id: required(f9, "id")?,
+            login: required(f10, "login")?,
             name: f11.flatten(),
             node_id: f12.flatten(),
             organizations_url: f13.flatten(),
@@ -6056,19 +6034,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for DiscussionCategory {
     const NAME: &'static str = "DiscussionCategory";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "created_at",
-            "description",
-            "emoji",
-            "id",
-            "is_answerable",
-            "name",
-            "node_id",
-            "repository_id",
-            "slug",
-            "updated_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "created_at" => 0,
+                "description" => 1,
+                "emoji" => 2,
+                "id" => 3,
+                "is_answerable" => 4,
+                "name" => 5,
+                "node_id" => 6,
+                "repository_id" => 7,
+                "slug" => 8,
+                "updated_at" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<crate::Timestamp> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -6079,37 +6059,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for DiscussionCategory {
         let mut f7: Option<i64> = None;
         let mut f8: Option<String> = None;
         let mut f9: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "created_at")?,
+                1 => put(&mut f1, &mut map, "description")?,
+                2 => put(&mut f2, &mut map, "emoji")?,
+                3 => put(&mut f3, &mut map, "id")?,
+                4 => put(&mut f4, &mut map, "is_answerable")?,
+                5 => put(&mut f5, &mut map, "name")?,
+                6 => put(&mut f6, &mut map, "node_id")?,
+                7 => put(&mut f7, &mut map, "repository_id")?,
+                8 => put(&mut f8, &mut map, "slug")?,
+                9 => put(&mut f9, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DiscussionCategory {
-            created_at: required(f0, NAMES[0])?,
-            description: required(f1, NAMES[1])?,
-            emoji: required(f2, NAMES[2])?,
-            id: required(f3, NAMES[3])?,
-            is_answerable: required(f4, NAMES[4])?,
-            name: required(f5, NAMES[5])?,
+            created_at: required(f0, "created_at")?,
+            description: required(f1, "description")?,
+            emoji: required(f2, "emoji")?,
+            id: required(f3, "id")?,
+            is_answerable: required(f4, "is_answerable")?,
+            name: required(f5, "name")?,
             node_id: f6.flatten(),
-            repository_id: required(f7, NAMES[7])?,
-            slug: required(f8, NAMES[8])?,
-            updated_at: required(f9, NAMES[9])?,
+            repository_id: required(f7, "repository_id")?,
+            slug: required(f8, "slug")?,
+            updated_at: required(f9, "updated_at")?,
         })
     }
 }
@@ -6141,19 +6116,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for DiscussionReactions {
     const NAME: &'static str = "DiscussionReactions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "+1",
-            "-1",
-            "confused",
-            "eyes",
-            "heart",
-            "hooray",
-            "laugh",
-            "rocket",
-            "total_count",
-            "url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "+1" => 0,
+                "-1" => 1,
+                "confused" => 2,
+                "eyes" => 3,
+                "heart" => 4,
+                "hooray" => 5,
+                "laugh" => 6,
+                "rocket" => 7,
+                "total_count" => 8,
+                "url" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<i64> = None;
@@ -6164,37 +6141,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for DiscussionReactions {
         let mut f7: Option<i64> = None;
         let mut f8: Option<i64> = None;
         let mut f9: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "+1")?,
+                1 => put(&mut f1, &mut map, "-1")?,
+                2 => put(&mut f2, &mut map, "confused")?,
+                3 => put(&mut f3, &mut map, "eyes")?,
+                4 => put(&mut f4, &mut map, "heart")?,
+                5 => put(&mut f5, &mut map, "hooray")?,
+                6 => put(&mut f6, &mut map, "laugh")?,
+                7 => put(&mut f7, &mut map, "rocket")?,
+                8 => put(&mut f8, &mut map, "total_count")?,
+                9 => put(&mut f9, &mut map, "url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DiscussionReactions {
-            plus_1: required(f0, NAMES[0])?,
-            minus_1: required(f1, NAMES[1])?,
-            confused: required(f2, NAMES[2])?,
-            eyes: required(f3, NAMES[3])?,
-            heart: required(f4, NAMES[4])?,
-            hooray: required(f5, NAMES[5])?,
-            laugh: required(f6, NAMES[6])?,
-            rocket: required(f7, NAMES[7])?,
-            total_count: required(f8, NAMES[8])?,
-            url: required(f9, NAMES[9])?,
+            plus_1: required(f0, "+1")?,
+            minus_1: required(f1, "-1")?,
+            confused: required(f2, "confused")?,
+            eyes: required(f3, "eyes")?,
+            heart: required(f4, "heart")?,
+            hooray: required(f5, "hooray")?,
+            laugh: required(f6, "laugh")?,
+            rocket: required(f7, "rocket")?,
+            total_count: required(f8, "total_count")?,
+            url: required(f9, "url")?,
         })
     }
 }
@@ -6244,16 +6216,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for Label {
     const NAME: &'static str = "Label";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "name",
-            "description",
-            "color",
-            "default",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "name" => 3,
+                "description" => 4,
+                "color" => 5,
+                "default" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -6261,31 +6235,26 @@ impl<'de> crate::runtime::de::FromMap<'de> for Label {
         let mut f4: Option<Option<String>> = None;
         let mut f5: Option<String> = None;
         let mut f6: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "name")?,
+                4 => put(&mut f4, &mut map, "description")?,
+                5 => put(&mut f5, &mut map, "color")?,
+                6 => put(&mut f6, &mut map, "default")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Label {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            name: required(f3, NAMES[3])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            name: required(f3, "name")?,
             description: f4.flatten(),
-            color: required(f5, NAMES[5])?,
-            default: required(f6, NAMES[6])?,
+            color: required(f5, "color")?,
+            default: required(f6, "default")?,
         })
     }
 }
@@ -6342,8 +6311,8 @@ pub struct Issue {
     /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
     pub r#type: Option<IssueType>,
     /// A repository on GitHub.
-    pub repository: Option<Repository>,
-    pub performed_via_github_app: Option<Integration>,
+    pub repository: Option<Box<Repository>>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     /// How the author is associated with the repository.
     pub author_association: Option<AuthorAssociation>,
     /// Reaction Rollup
@@ -6352,7 +6321,7 @@ pub struct Issue {
     pub sub_issues_summary: Option<SubIssuesSummary>,
     /// URL to get the parent issue of this issue, if it is a sub-issue
     pub parent_issue_url: Option<String>,
-    pub pinned_comment: Option<IssueComment>,
+    pub pinned_comment: Option<Box<IssueComment>>,
     /// Issue Dependencies Summary
     pub issue_dependencies_summary: Option<IssueDependenciesSummary>,
     pub issue_field_values: Option<Vec<IssueFieldValue>>,
@@ -6382,49 +6351,51 @@ impl<'de> crate::runtime::de::FromMap<'de> for Issue {
     const NAME: &'static str = "Issue";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "repository_url",
-            "labels_url",
-            "comments_url",
-            "events_url",
-            "html_url",
-            "number",
-            "state",
-            "state_reason",
-            "title",
-            "body",
-            "user",
-            "labels",
-            "assignee",
-            "assignees",
-            "milestone",
-            "locked",
-            "active_lock_reason",
-            "comments",
-            "pull_request",
-            "closed_at",
-            "created_at",
-            "updated_at",
-            "draft",
-            "closed_by",
-            "body_html",
-            "body_text",
-            "timeline_url",
-            "type",
-            "repository",
-            "performed_via_github_app",
-            "author_association",
-            "reactions",
-            "sub_issues_summary",
-            "parent_issue_url",
-            "pinned_comment",
-            "issue_dependencies_summary",
-            "issue_field_values",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "repository_url" => 3,
+                "labels_url" => 4,
+                "comments_url" => 5,
+                "events_url" => 6,
+                "html_url" => 7,
+                "number" => 8,
+                "state" => 9,
+                "state_reason" => 10,
+                "title" => 11,
+                "body" => 12,
+                "user" => 13,
+                "labels" => 14,
+                "assignee" => 15,
+                "assignees" => 16,
+                "milestone" => 17,
+                "locked" => 18,
+                "active_lock_reason" => 19,
+                "comments" => 20,
+                "pull_request" => 21,
+                "closed_at" => 22,
+                "created_at" => 23,
+                "updated_at" => 24,
+                "draft" => 25,
+                "closed_by" => 26,
+                "body_html" => 27,
+                "body_text" => 28,
+                "timeline_url" => 29,
+                "type" => 30,
+                "repository" => 31,
+                "performed_via_github_app" => 32,
+                "author_association" => 33,
+                "reactions" => 34,
+                "sub_issues_summary" => 35,
+                "parent_issue_url" => 36,
+                "pinned_comment" => 37,
+                "issue_dependencies_summary" => 38,
+                "issue_field_values" => 39,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -6456,91 +6427,86 @@ impl<'de> crate::runtime::de::FromMap<'de> for Issue {
         let mut f28: Option<Option<String>> = None;
         let mut f29: Option<Option<String>> = None;
         let mut f30: Option<Option<IssueType>> = None;
-        let mut f31: Option<Option<Repository>> = None;
-        let mut f32: Option<Option<Integration>> = None;
+        let mut f31: Option<Option<Box<Repository>>> = None;
+        let mut f32: Option<Option<Box<Integration>>> = None;
         let mut f33: Option<Option<AuthorAssociation>> = None;
         let mut f34: Option<Option<ReactionRollup>> = None;
         let mut f35: Option<Option<SubIssuesSummary>> = None;
         let mut f36: Option<Option<String>> = None;
-        let mut f37: Option<Option<IssueComment>> = None;
+        let mut f37: Option<Option<Box<IssueComment>>> = None;
         let mut f38: Option<Option<IssueDependenciesSummary>> = None;
         let mut f39: Option<Option<Vec<IssueFieldValue>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
-                31 => put(&mut f31, &mut map, NAMES[31])?,
-                32 => put(&mut f32, &mut map, NAMES[32])?,
-                33 => put(&mut f33, &mut map, NAMES[33])?,
-                34 => put(&mut f34, &mut map, NAMES[34])?,
-                35 => put(&mut f35, &mut map, NAMES[35])?,
-                36 => put(&mut f36, &mut map, NAMES[36])?,
-                37 => put(&mut f37, &mut map, NAMES[37])?,
-                38 => put(&mut f38, &mut map, NAMES[38])?,
-                39 => put(&mut f39, &mut map, NAMES[39])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "repository_url")?,
+                4 => put(&mut f4, &mut map, "labels_url")?,
+                5 => put(&mut f5, &mut map, "comments_url")?,
+                6 => put(&mut f6, &mut map, "events_url")?,
+                7 => put(&mut f7, &mut map, "html_url")?,
+                8 => put(&mut f8, &mut map, "number")?,
+                9 => put(&mut f9, &mut map, "state")?,
+                10 => put(&mut f10, &mut map, "state_reason")?,
+                11 => put(&mut f11, &mut map, "title")?,
+                12 => put(&mut f12, &mut map, "body")?,
+                13 => put(&mut f13, &mut map, "user")?,
+                14 => put(&mut f14, &mut map, "labels")?,
+                15 => put(&mut f15, &mut map, "assignee")?,
+                16 => put(&mut f16, &mut map, "assignees")?,
+                17 => put(&mut f17, &mut map, "milestone")?,
+                18 => put(&mut f18, &mut map, "locked")?,
+                19 => put(&mut f19, &mut map, "active_lock_reason")?,
+                20 => put(&mut f20, &mut map, "comments")?,
+                21 => put(&mut f21, &mut map, "pull_request")?,
+                22 => put(&mut f22, &mut map, "closed_at")?,
+                23 => put(&mut f23, &mut map, "created_at")?,
+                24 => put(&mut f24, &mut map, "updated_at")?,
+                25 => put(&mut f25, &mut map, "draft")?,
+                26 => put(&mut f26, &mut map, "closed_by")?,
+                27 => put(&mut f27, &mut map, "body_html")?,
+                28 => put(&mut f28, &mut map, "body_text")?,
+                29 => put(&mut f29, &mut map, "timeline_url")?,
+                30 => put(&mut f30, &mut map, "type")?,
+                31 => put(&mut f31, &mut map, "repository")?,
+                32 => put(&mut f32, &mut map, "performed_via_github_app")?,
+                33 => put(&mut f33, &mut map, "author_association")?,
+                34 => put(&mut f34, &mut map, "reactions")?,
+                35 => put(&mut f35, &mut map, "sub_issues_summary")?,
+                36 => put(&mut f36, &mut map, "parent_issue_url")?,
+                37 => put(&mut f37, &mut map, "pinned_comment")?,
+                38 => put(&mut f38, &mut map, "issue_dependencies_summary")?,
+                39 => put(&mut f39, &mut map, "issue_field_values")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Issue {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            repository_url: required(f3, NAMES[3])?,
-            labels_url: required(f4, NAMES[4])?,
-            comments_url: required(f5, NAMES[5])?,
-            events_url: required(f6, NAMES[6])?,
-            html_url: required(f7, NAMES[7])?,
-            number: required(f8, NAMES[8])?,
-            state: required(f9, NAMES[9])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            repository_url: required(f3, "repository_url")?,
+            labels_url: required(f4, "labels_url")?,
+            comments_url: required(f5, "comments_url")?,
+            events_url: required(f6, "events_url")?,
+            html_url: required(f7, "html_url")?,
+            number: required(f8, "number")?,
+            state: required(f9, "state")?,
             state_reason: f10.flatten(),
-            title: required(f11, NAMES[11])?,
+            title: required(f11, "title")?,
             body: f12.flatten(),
             user: f13.flatten(),
-            labels: required(f14, NAMES[14])?,
+            labels: required(f14, "labels")?,
             assignee: f15.flatten(),
             assignees: f16.flatten(),
             milestone: f17.flatten(),
-            locked: required(f18, NAMES[18])?,
+            locked: required(f18, "locked")?,
             active_lock_reason: f19.flatten(),
-            comments: required(f20, NAMES[20])?,
+            comments: required(f20, "comments")?,
             pull_request: f21.flatten(),
             closed_at: f22.flatten(),
-            created_at: required(f23, NAMES[23])?,
-            updated_at: required(f24, NAMES[24])?,
+            created_at: required(f23, "created_at")?,
+            updated_at: required(f24, "updated_at")?,
             draft: f25.flatten(),
             closed_by: f26.flatten(),
             body_html: f27.flatten(),
@@ -6675,16 +6641,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueLabelsItemVariant1 {
     const NAME: &'static str = "IssueLabelsItemVariant1";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "name",
-            "description",
-            "color",
-            "default",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "name" => 3,
+                "description" => 4,
+                "color" => 5,
+                "default" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -6692,20 +6660,15 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueLabelsItemVariant1 {
         let mut f4: Option<Option<String>> = None;
         let mut f5: Option<Option<String>> = None;
         let mut f6: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "name")?,
+                4 => put(&mut f4, &mut map, "description")?,
+                5 => put(&mut f5, &mut map, "color")?,
+                6 => put(&mut f6, &mut map, "default")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -6790,25 +6753,27 @@ impl<'de> crate::runtime::de::FromMap<'de> for Milestone {
     const NAME: &'static str = "Milestone";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "html_url",
-            "labels_url",
-            "id",
-            "node_id",
-            "number",
-            "state",
-            "title",
-            "description",
-            "creator",
-            "open_issues",
-            "closed_issues",
-            "created_at",
-            "updated_at",
-            "closed_at",
-            "due_on",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "html_url" => 1,
+                "labels_url" => 2,
+                "id" => 3,
+                "node_id" => 4,
+                "number" => 5,
+                "state" => 6,
+                "title" => 7,
+                "description" => 8,
+                "creator" => 9,
+                "open_issues" => 10,
+                "closed_issues" => 11,
+                "created_at" => 12,
+                "updated_at" => 13,
+                "closed_at" => 14,
+                "due_on" => 15,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -6825,47 +6790,42 @@ impl<'de> crate::runtime::de::FromMap<'de> for Milestone {
         let mut f13: Option<crate::Timestamp> = None;
         let mut f14: Option<Option<crate::Timestamp>> = None;
         let mut f15: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "html_url")?,
+                2 => put(&mut f2, &mut map, "labels_url")?,
+                3 => put(&mut f3, &mut map, "id")?,
+                4 => put(&mut f4, &mut map, "node_id")?,
+                5 => put(&mut f5, &mut map, "number")?,
+                6 => put(&mut f6, &mut map, "state")?,
+                7 => put(&mut f7, &mut map, "title")?,
+                8 => put(&mut f8, &mut map, "description")?,
+                9 => put(&mut f9, &mut map, "creator")?,
+                10 => put(&mut f10, &mut map, "open_issues")?,
+                11 => put(&mut f11, &mut map, "closed_issues")?,
+                12 => put(&mut f12, &mut map, "created_at")?,
+                13 => put(&mut f13, &mut map, "updated_at")?,
+                14 => put(&mut f14, &mut map, "closed_at")?,
+                15 => put(&mut f15, &mut map, "due_on")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Milestone {
-            url: required(f0, NAMES[0])?,
-            html_url: required(f1, NAMES[1])?,
-            labels_url: required(f2, NAMES[2])?,
-            id: required(f3, NAMES[3])?,
-            node_id: required(f4, NAMES[4])?,
-            number: required(f5, NAMES[5])?,
-            state: required(f6, NAMES[6])?,
-            title: required(f7, NAMES[7])?,
+            url: required(f0, "url")?,
+            html_url: required(f1, "html_url")?,
+            labels_url: required(f2, "labels_url")?,
+            id: required(f3, "id")?,
+            node_id: required(f4, "node_id")?,
+            number: required(f5, "number")?,
+            state: required(f6, "state")?,
+            title: required(f7, "title")?,
             description: f8.flatten(),
             creator: f9.flatten(),
-            open_issues: required(f10, NAMES[10])?,
-            closed_issues: required(f11, NAMES[11])?,
-            created_at: required(f12, NAMES[12])?,
-            updated_at: required(f13, NAMES[13])?,
+            open_issues: required(f10, "open_issues")?,
+            closed_issues: required(f11, "closed_issues")?,
+            created_at: required(f12, "created_at")?,
+            updated_at: required(f13, "updated_at")?,
             closed_at: f14.flatten(),
             due_on: f15.flatten(),
         })
@@ -6934,31 +6894,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssuePullRequest {
     const NAME: &'static str = "IssuePullRequest";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "merged_at",
-            "diff_url",
-            "html_url",
-            "patch_url",
-            "url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "merged_at" => 0,
+                "diff_url" => 1,
+                "html_url" => 2,
+                "patch_url" => 3,
+                "url" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<crate::Timestamp>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "merged_at")?,
+                1 => put(&mut f1, &mut map, "diff_url")?,
+                2 => put(&mut f2, &mut map, "html_url")?,
+                3 => put(&mut f3, &mut map, "patch_url")?,
+                4 => put(&mut f4, &mut map, "url")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -7035,17 +6992,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueType {
     const NAME: &'static str = "IssueType";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "name",
-            "description",
-            "color",
-            "created_at",
-            "updated_at",
-            "is_enabled",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "name" => 2,
+                "description" => 3,
+                "color" => 4,
+                "created_at" => 5,
+                "updated_at" => 6,
+                "is_enabled" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -7054,28 +7013,23 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueType {
         let mut f5: Option<Option<crate::Timestamp>> = None;
         let mut f6: Option<Option<crate::Timestamp>> = None;
         let mut f7: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "description")?,
+                4 => put(&mut f4, &mut map, "color")?,
+                5 => put(&mut f5, &mut map, "created_at")?,
+                6 => put(&mut f6, &mut map, "updated_at")?,
+                7 => put(&mut f7, &mut map, "is_enabled")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(IssueType {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            name: required(f2, NAMES[2])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            name: required(f2, "name")?,
             description: f3.flatten(),
             color: f4.flatten(),
             created_at: f5.flatten(),
@@ -7179,19 +7133,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for ReactionRollup {
     const NAME: &'static str = "ReactionRollup";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "total_count",
-            "+1",
-            "-1",
-            "laugh",
-            "confused",
-            "heart",
-            "hooray",
-            "eyes",
-            "rocket",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "total_count" => 1,
+                "+1" => 2,
+                "-1" => 3,
+                "laugh" => 4,
+                "confused" => 5,
+                "heart" => 6,
+                "hooray" => 7,
+                "eyes" => 8,
+                "rocket" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<i64> = None;
@@ -7202,37 +7158,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for ReactionRollup {
         let mut f7: Option<i64> = None;
         let mut f8: Option<i64> = None;
         let mut f9: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "total_count")?,
+                2 => put(&mut f2, &mut map, "+1")?,
+                3 => put(&mut f3, &mut map, "-1")?,
+                4 => put(&mut f4, &mut map, "laugh")?,
+                5 => put(&mut f5, &mut map, "confused")?,
+                6 => put(&mut f6, &mut map, "heart")?,
+                7 => put(&mut f7, &mut map, "hooray")?,
+                8 => put(&mut f8, &mut map, "eyes")?,
+                9 => put(&mut f9, &mut map, "rocket")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ReactionRollup {
-            url: required(f0, NAMES[0])?,
-            total_count: required(f1, NAMES[1])?,
-            plus_1: required(f2, NAMES[2])?,
-            minus_1: required(f3, NAMES[3])?,
-            laugh: required(f4, NAMES[4])?,
-            confused: required(f5, NAMES[5])?,
-            heart: required(f6, NAMES[6])?,
-            hooray: required(f7, NAMES[7])?,
-            eyes: required(f8, NAMES[8])?,
-            rocket: required(f9, NAMES[9])?,
+            url: required(f0, "url")?,
+            total_count: required(f1, "total_count")?,
+            plus_1: required(f2, "+1")?,
+            minus_1: required(f3, "-1")?,
+            laugh: required(f4, "laugh")?,
+            confused: required(f5, "confused")?,
+            heart: required(f6, "heart")?,
+            hooray: required(f7, "hooray")?,
+            eyes: required(f8, "eyes")?,
+            rocket: required(f9, "rocket")?,
         })
     }
 }
@@ -7281,28 +7232,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for SubIssuesSummary {
     const NAME: &'static str = "SubIssuesSummary";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total", "completed", "percent_completed"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total" => 0,
+                "completed" => 1,
+                "percent_completed" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "total")?,
+                1 => put(&mut f1, &mut map, "completed")?,
+                2 => put(&mut f2, &mut map, "percent_completed")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SubIssuesSummary {
-            total: required(f0, NAMES[0])?,
-            completed: required(f1, NAMES[1])?,
-            percent_completed: required(f2, NAMES[2])?,
+            total: required(f0, "total")?,
+            completed: required(f1, "completed")?,
+            percent_completed: required(f2, "percent_completed")?,
         })
     }
 }
@@ -7336,7 +7288,7 @@ pub struct IssueComment {
     pub issue_url: String,
     /// How the author is associated with the repository.
     pub author_association: Option<AuthorAssociation>,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
     /// Reaction Rollup
     pub reactions: Option<ReactionRollup>,
     /// Context around who pinned an issue comment and when it was pinned.
@@ -7371,25 +7323,27 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueComment {
     const NAME: &'static str = "IssueComment";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "body",
-            "body_text",
-            "body_html",
-            "html_url",
-            "user",
-            "created_at",
-            "updated_at",
-            "issue_url",
-            "author_association",
-            "performed_via_github_app",
-            "reactions",
-            "pin",
-            "minimized",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "body" => 3,
+                "body_text" => 4,
+                "body_html" => 5,
+                "html_url" => 6,
+                "user" => 7,
+                "created_at" => 8,
+                "updated_at" => 9,
+                "issue_url" => 10,
+                "author_association" => 11,
+                "performed_via_github_app" => 12,
+                "reactions" => 13,
+                "pin" => 14,
+                "minimized" => 15,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -7402,48 +7356,43 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueComment {
         let mut f9: Option<crate::Timestamp> = None;
         let mut f10: Option<String> = None;
         let mut f11: Option<Option<AuthorAssociation>> = None;
-        let mut f12: Option<Option<Integration>> = None;
+        let mut f12: Option<Option<Box<Integration>>> = None;
         let mut f13: Option<Option<ReactionRollup>> = None;
         let mut f14: Option<Option<NullablePinnedIssueComment>> = None;
         let mut f15: Option<Option<NullableIssueCommentMinimized>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "body")?,
+                4 => put(&mut f4, &mut map, "body_text")?,
+                5 => put(&mut f5, &mut map, "body_html")?,
+                6 => put(&mut f6, &mut map, "html_url")?,
+                7 => put(&mut f7, &mut map, "user")?,
+                8 => put(&mut f8, &mut map, "created_at")?,
+                9 => put(&mut f9, &mut map, "updated_at")?,
+                10 => put(&mut f10, &mut map, "issue_url")?,
+                11 => put(&mut f11, &mut map, "author_association")?,
+                12 => put(&mut f12, &mut map, "performed_via_github_app")?,
+                13 => put(&mut f13, &mut map, "reactions")?,
+                14 => put(&mut f14, &mut map, "pin")?,
+                15 => put(&mut f15, &mut map, "minimized")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(IssueComment {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
             body: f3.flatten(),
             body_text: f4.flatten(),
             body_html: f5.flatten(),
-            html_url: required(f6, NAMES[6])?,
+            html_url: required(f6, "html_url")?,
             user: f7.flatten(),
-            created_at: required(f8, NAMES[8])?,
-            updated_at: required(f9, NAMES[9])?,
-            issue_url: required(f10, NAMES[10])?,
+            created_at: required(f8, "created_at")?,
+            updated_at: required(f9, "updated_at")?,
+            issue_url: required(f10, "issue_url")?,
             author_association: f11.flatten(),
             performed_via_github_app: f12.flatten(),
             reactions: f13.flatten(),
@@ -7496,24 +7445,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for NullablePinnedIssueComment {
     const NAME: &'static str = "NullablePinnedIssueComment";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["pinned_at", "pinned_by"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "pinned_at" => 0,
+                "pinned_by" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<crate::Timestamp> = None;
         let mut f1: Option<Option<SimpleUser>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "pinned_at")?,
+                1 => put(&mut f1, &mut map, "pinned_by")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(NullablePinnedIssueComment {
-            pinned_at: required(f0, NAMES[0])?,
+            pinned_at: required(f0, "pinned_at")?,
             pinned_by: f1.flatten(),
         })
     }
@@ -7562,17 +7511,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for NullableIssueCommentMinimized {
     const NAME: &'static str = "NullableIssueCommentMinimized";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["reason"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "reason" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "reason")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -7627,36 +7575,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueDependenciesSummary {
     const NAME: &'static str = "IssueDependenciesSummary";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "blocked_by",
-            "blocking",
-            "total_blocked_by",
-            "total_blocking",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "blocked_by" => 0,
+                "blocking" => 1,
+                "total_blocked_by" => 2,
+                "total_blocking" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<i64> = None;
         let mut f3: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "blocked_by")?,
+                1 => put(&mut f1, &mut map, "blocking")?,
+                2 => put(&mut f2, &mut map, "total_blocked_by")?,
+                3 => put(&mut f3, &mut map, "total_blocking")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(IssueDependenciesSummary {
-            blocked_by: required(f0, NAMES[0])?,
-            blocking: required(f1, NAMES[1])?,
-            total_blocked_by: required(f2, NAMES[2])?,
-            total_blocking: required(f3, NAMES[3])?,
+            blocked_by: required(f0, "blocked_by")?,
+            blocking: required(f1, "blocking")?,
+            total_blocked_by: required(f2, "total_blocked_by")?,
+            total_blocking: required(f3, "total_blocking")?,
         })
     }
 }
@@ -7715,16 +7660,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueFieldValue {
     const NAME: &'static str = "IssueFieldValue";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "issue_field_id",
-            "issue_field_name",
-            "node_id",
-            "data_type",
-            "value",
-            "single_select_option",
-            "multi_select_options",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "issue_field_id" => 0,
+                "issue_field_name" => 1,
+                "node_id" => 2,
+                "data_type" => 3,
+                "value" => 4,
+                "single_select_option" => 5,
+                "multi_select_options" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<String> = None;
@@ -7732,28 +7679,23 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueFieldValue {
         let mut f4: Option<Option<IntegerOrNumberOrString>> = None;
         let mut f5: Option<Option<IssueFieldValueSingleSelectOption>> = None;
         let mut f6: Option<Option<Vec<IssueFieldValueSingleSelectOption>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "issue_field_id")?,
+                1 => put(&mut f1, &mut map, "issue_field_name")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "data_type")?,
+                4 => put(&mut f4, &mut map, "value")?,
+                5 => put(&mut f5, &mut map, "single_select_option")?,
+                6 => put(&mut f6, &mut map, "multi_select_options")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(IssueFieldValue {
-            issue_field_id: required(f0, NAMES[0])?,
+            issue_field_id: required(f0, "issue_field_id")?,
             issue_field_name: f1.flatten(),
-            node_id: required(f2, NAMES[2])?,
-            data_type: required(f3, NAMES[3])?,
+            node_id: required(f2, "node_id")?,
+            data_type: required(f3, "data_type")?,
             value: f4.flatten(),
             single_select_option: f5.flatten(),
             multi_select_options: f6.flatten(),
@@ -7923,28 +7865,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for IssueFieldValueSingleSelectOption
     const NAME: &'static str = "IssueFieldValueSingleSelectOption";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "name", "color"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "color" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "color")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(IssueFieldValueSingleSelectOption {
-            id: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
-            color: required(f2, NAMES[2])?,
+            id: required(f0, "id")?,
+            name: required(f1, "name")?,
+            color: required(f2, "color")?,
         })
     }
 }
@@ -7992,34 +7935,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestMinimal {
     const NAME: &'static str = "PullRequestMinimal";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "number", "url", "head", "base"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "number" => 1,
+                "url" => 2,
+                "head" => 3,
+                "base" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<PullRequestMinimalHead> = None;
         let mut f4: Option<PullRequestMinimalBase> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "number")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "head")?,
+                4 => put(&mut f4, &mut map, "base")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestMinimal {
-            id: required(f0, NAMES[0])?,
-            number: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            head: required(f3, NAMES[3])?,
-            base: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            number: required(f1, "number")?,
+            url: required(f2, "url")?,
+            head: required(f3, "head")?,
+            base: required(f4, "base")?,
         })
     }
 }
@@ -8067,27 +8013,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestMinimalHead {
     const NAME: &'static str = "PullRequestMinimalHead";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["ref", "sha", "repo"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "ref" => 0,
+                "sha" => 1,
+                "repo" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<PullRequestMinimalHeadRepo>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "ref")?,
+                1 => put(&mut f1, &mut map, "sha")?,
+                2 => put(&mut f2, &mut map, "repo")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestMinimalHead {
-            r#ref: required(f0, NAMES[0])?,
-            sha: required(f1, NAMES[1])?,
+            r#ref: required(f0, "ref")?,
+            sha: required(f1, "sha")?,
             repo: f2.flatten(),
         })
     }
@@ -8136,28 +8083,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestMinimalHeadRepo {
     const NAME: &'static str = "PullRequestMinimalHeadRepo";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "url", "name"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "url" => 1,
+                "name" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "url")?,
+                2 => put(&mut f2, &mut map, "name")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestMinimalHeadRepo {
-            id: required(f0, NAMES[0])?,
-            url: required(f1, NAMES[1])?,
-            name: required(f2, NAMES[2])?,
+            id: required(f0, "id")?,
+            url: required(f1, "url")?,
+            name: required(f2, "name")?,
         })
     }
 }
@@ -8205,28 +8153,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestMinimalBase {
     const NAME: &'static str = "PullRequestMinimalBase";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["ref", "sha", "repo"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "ref" => 0,
+                "sha" => 1,
+                "repo" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<PullRequestMinimalHeadRepo> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "ref")?,
+                1 => put(&mut f1, &mut map, "sha")?,
+                2 => put(&mut f2, &mut map, "repo")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestMinimalBase {
-            r#ref: required(f0, NAMES[0])?,
-            sha: required(f1, NAMES[1])?,
-            repo: required(f2, NAMES[2])?,
+            r#ref: required(f0, "ref")?,
+            sha: required(f1, "sha")?,
+            repo: required(f2, "repo")?,
         })
     }
 }
@@ -8254,28 +8203,29 @@ for PullRequestReviewCommentEventCommentLinks {
     const NAME: &'static str = "PullRequestReviewCommentEventCommentLinks";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["html", "pull_request", "self"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "html" => 0,
+                "pull_request" => 1,
+                "self" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<PullRequestReviewCommentEventCommentLinksHtml> = None;
         let mut f1: Option<PullRequestReviewCommentEventCommentLinksHtml> = None;
         let mut f2: Option<PullRequestReviewCommentEventCommentLinksHtml> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "html")?,
+                1 => put(&mut f1, &mut map, "pull_request")?,
+                2 => put(&mut f2, &mut map, "self")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestReviewCommentEventCommentLinks {
-            html: required(f0, NAMES[0])?,
-            pull_request: required(f1, NAMES[1])?,
-            self_: required(f2, NAMES[2])?,
+            html: required(f0, "html")?,
+            pull_request: required(f1, "pull_request")?,
+            self_: required(f2, "self")?,
         })
     }
 }
@@ -8320,22 +8270,21 @@ for PullRequestReviewCommentEventCommentLinksHtml {
     const NAME: &'static str = "PullRequestReviewCommentEventCommentLinksHtml";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["href"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "href" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "href")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestReviewCommentEventCommentLinksHtml {
-            href: required(f0, NAMES[0])?,
+            href: required(f0, "href")?,
         })
     }
 }
@@ -8368,19 +8317,21 @@ for PullRequestReviewCommentEventCommentReactions {
     const NAME: &'static str = "PullRequestReviewCommentEventCommentReactions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "+1",
-            "-1",
-            "confused",
-            "eyes",
-            "heart",
-            "hooray",
-            "laugh",
-            "rocket",
-            "total_count",
-            "url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "+1" => 0,
+                "-1" => 1,
+                "confused" => 2,
+                "eyes" => 3,
+                "heart" => 4,
+                "hooray" => 5,
+                "laugh" => 6,
+                "rocket" => 7,
+                "total_count" => 8,
+                "url" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<i64>> = None;
@@ -8391,23 +8342,18 @@ for PullRequestReviewCommentEventCommentReactions {
         let mut f7: Option<Option<i64>> = None;
         let mut f8: Option<Option<i64>> = None;
         let mut f9: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "+1")?,
+                1 => put(&mut f1, &mut map, "-1")?,
+                2 => put(&mut f2, &mut map, "confused")?,
+                3 => put(&mut f3, &mut map, "eyes")?,
+                4 => put(&mut f4, &mut map, "heart")?,
+                5 => put(&mut f5, &mut map, "hooray")?,
+                6 => put(&mut f6, &mut map, "laugh")?,
+                7 => put(&mut f7, &mut map, "rocket")?,
+                8 => put(&mut f8, &mut map, "total_count")?,
+                9 => put(&mut f9, &mut map, "url")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -8465,25 +8411,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReviewEventReviewLinks
     const NAME: &'static str = "PullRequestReviewEventReviewLinks";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["html", "pull_request"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "html" => 0,
+                "pull_request" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<PullRequestReviewCommentEventCommentLinksHtml> = None;
         let mut f1: Option<PullRequestReviewCommentEventCommentLinksHtml> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "html")?,
+                1 => put(&mut f1, &mut map, "pull_request")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestReviewEventReviewLinks {
-            html: required(f0, NAMES[0])?,
-            pull_request: required(f1, NAMES[1])?,
+            html: required(f0, "html")?,
+            pull_request: required(f1, "pull_request")?,
         })
     }
 }
@@ -8521,23 +8467,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ReleaseAsset {
     const NAME: &'static str = "ReleaseAsset";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "browser_download_url",
-            "id",
-            "node_id",
-            "name",
-            "label",
-            "state",
-            "content_type",
-            "size",
-            "digest",
-            "download_count",
-            "created_at",
-            "updated_at",
-            "uploader",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "browser_download_url" => 1,
+                "id" => 2,
+                "node_id" => 3,
+                "name" => 4,
+                "label" => 5,
+                "state" => 6,
+                "content_type" => 7,
+                "size" => 8,
+                "digest" => 9,
+                "download_count" => 10,
+                "created_at" => 11,
+                "updated_at" => 12,
+                "uploader" => 13,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<i64> = None;
@@ -8552,44 +8500,39 @@ impl<'de> crate::runtime::de::FromMap<'de> for ReleaseAsset {
         let mut f11: Option<crate::Timestamp> = None;
         let mut f12: Option<crate::Timestamp> = None;
         let mut f13: Option<Option<SimpleUser>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "browser_download_url")?,
+                2 => put(&mut f2, &mut map, "id")?,
+                3 => put(&mut f3, &mut map, "node_id")?,
+                4 => put(&mut f4, &mut map, "name")?,
+                5 => put(&mut f5, &mut map, "label")?,
+                6 => put(&mut f6, &mut map, "state")?,
+                7 => put(&mut f7, &mut map, "content_type")?,
+                8 => put(&mut f8, &mut map, "size")?,
+                9 => put(&mut f9, &mut map, "digest")?,
+                10 => put(&mut f10, &mut map, "download_count")?,
+                11 => put(&mut f11, &mut map, "created_at")?,
+                12 => put(&mut f12, &mut map, "updated_at")?,
+                13 => put(&mut f13, &mut map, "uploader")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ReleaseAsset {
-            url: required(f0, NAMES[0])?,
-            browser_download_url: required(f1, NAMES[1])?,
-            id: required(f2, NAMES[2])?,
-            node_id: required(f3, NAMES[3])?,
-            name: required(f4, NAMES[4])?,
+            url: required(f0, "url")?,
+            browser_download_url: required(f1, "browser_download_url")?,
+            id: required(f2, "id")?,
+            node_id: required(f3, "node_id")?,
+            name: required(f4, "name")?,
             label: f5.flatten(),
-            state: required(f6, NAMES[6])?,
-            content_type: required(f7, NAMES[7])?,
-            size: required(f8, NAMES[8])?,
+            state: required(f6, "state")?,
+            content_type: required(f7, "content_type")?,
+            size: required(f8, "size")?,
             digest: f9.flatten(),
-            download_count: required(f10, NAMES[10])?,
-            created_at: required(f11, NAMES[11])?,
-            updated_at: required(f12, NAMES[12])?,
+            download_count: required(f10, "download_count")?,
+            created_at: required(f11, "created_at")?,
+            updated_at: required(f12, "updated_at")?,
             uploader: f13.flatten(),
         })
     }
@@ -8665,21 +8608,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActivityListPublicEventsError503 
     const NAME: &'static str = "ActivityListPublicEventsError503";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["code", "message", "documentation_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "code" => 0,
+                "message" => 1,
+                "documentation_url" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "code")?,
+                1 => put(&mut f1, &mut map, "message")?,
+                2 => put(&mut f2, &mut map, "documentation_url")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -8748,49 +8692,51 @@ impl<'de> crate::runtime::de::FromMap<'de> for PublicUser {
     const NAME: &'static str = "PublicUser";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "login",
-            "id",
-            "user_view_type",
-            "node_id",
-            "avatar_url",
-            "gravatar_id",
-            "url",
-            "html_url",
-            "followers_url",
-            "following_url",
-            "gists_url",
-            "starred_url",
-            "subscriptions_url",
-            "organizations_url",
-            "repos_url",
-            "events_url",
-            "received_events_url",
-            "type",
-            "site_admin",
-            "name",
-            "company",
-            "blog",
-            "location",
-            "email",
-            "notification_email",
-            "hireable",
-            "bio",
-            "twitter_username",
-            "public_repos",
-            "public_gists",
-            "followers",
-            "following",
-            "created_at",
-            "updated_at",
-            "plan",
-            "private_gists",
-            "total_private_repos",
-            "owned_private_repos",
-            "disk_usage",
-            "collaborators",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "login" => 0,
+                "id" => 1,
+                "user_view_type" => 2,
+                "node_id" => 3,
+                "avatar_url" => 4,
+                "gravatar_id" => 5,
+                "url" => 6,
+                "html_url" => 7,
+                "followers_url" => 8,
+                "following_url" => 9,
+                "gists_url" => 10,
+                "starred_url" => 11,
+                "subscriptions_url" => 12,
+                "organizations_url" => 13,
+                "repos_url" => 14,
+                "events_url" => 15,
+                "received_events_url" => 16,
+                "type" => 17,
+                "site_admin" => 18,
+                "name" => 19,
+                "company" => 20,
+                "blog" => 21,
+                "location" => 22,
+                "email" => 23,
+                "notification_email" => 24,
+                "hireable" => 25,
+                "bio" => 26,
+                "twitter_username" => 27,
+                "public_repos" => 28,
+                "public_gists" => 29,
+                "followers" => 30,
+                "following" => 31,
+                "created_at" => 32,
+                "updated_at" => 33,
+                "plan" => 34,
+                "private_gists" => 35,
+                "total_private_repos" => 36,
+                "owned_private_repos" => 37,
+                "disk_usage" => 38,
+                "collaborators" => 39,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<Option<String>> = None;
@@ -8831,76 +8777,71 @@ impl<'de> crate::runtime::de::FromMap<'de> for PublicUser {
         let mut f37: Option<Option<i64>> = None;
         let mut f38: Option<Option<i64>> = None;
         let mut f39: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
-                31 => put(&mut f31, &mut map, NAMES[31])?,
-                32 => put(&mut f32, &mut map, NAMES[32])?,
-                33 => put(&mut f33, &mut map, NAMES[33])?,
-                34 => put(&mut f34, &mut map, NAMES[34])?,
-                35 => put(&mut f35, &mut map, NAMES[35])?,
-                36 => put(&mut f36, &mut map, NAMES[36])?,
-                37 => put(&mut f37, &mut map, NAMES[37])?,
-                38 => put(&mut f38, &mut map, NAMES[38])?,
-                39 => put(&mut f39, &mut map, NAMES[39])?,
+                0 => put(&mut f0, &mut map, "login")?,
+                1 => put(&mut f1, &mut map, "id")?,
+                2 => put(&mut f2, &mut map, "user_view_type")?,
+                3 => put(&mut f3, &mut map, "node_id")?,
+                4 => put(&mut f4, &mut map, "avatar_url")?,
+                5 => put(&mut f5, &mut map, "gravatar_id")?,
+                6 => put(&mut f6, &mut map, "url")?,
+                7 => put(&mut f7, &mut map, "html_url")?,
+                8 => put(&mut f8, &mut map, "followers_url")?,
+                9 => put(&mut f9, &mut map, "following_url")?,
+                10 => put(&mut f10, &mut map, "gists_url")?,
+                11 => put(&mut f11, &mut map, "starred_url")?,
+                12 => put(&mut f12, &mut map, "subscriptions_url")?,
+                13 => put(&mut f13, &mut map, "organizations_url")?,
+                14 => put(&mut f14, &mut map, "repos_url")?,
+                15 => put(&mut f15, &mut map, "events_url")?,
+                16 => put(&mut f16, &mut map, "received_events_url")?,
+                17 => put(&mut f17, &mut map, "type")?,
+                18 => put(&mut f18, &mut map, "site_admin")?,
+                19 => put(&mut f19, &mut map, "name")?,
+                20 => put(&mut f20, &mut map, "company")?,
+                21 => put(&mut f21, &mut map, "blog")?,
+                22 => put(&mut f22, &mut map, "location")?,
+                23 => put(&mut f23, &mut map, "email")?,
+                24 => put(&mut f24, &mut map, "notification_email")?,
+                25 => put(&mut f25, &mut map, "hireable")?,
+                26 => put(&mut f26, &mut map, "bio")?,
+                27 => put(&mut f27, &mut map, "twitter_username")?,
+                28 => put(&mut f28, &mut map, "public_repos")?,
+                29 => put(&mut f29, &mut map, "public_gists")?,
+                30 => put(&mut f30, &mut map, "followers")?,
+                31 => put(&mut f31, &mut map, "following")?,
+                32 => put(&mut f32, &mut map, "created_at")?,
+                33 => put(&mut f33, &mut map, "updated_at")?,
+                34 => put(&mut f34, &mut map, "plan")?,
+                35 => put(&mut f35, &mut map, "private_gists")?,
+                36 => put(&mut f36, &mut map, "total_private_repos")?,
+                37 => put(&mut f37, &mut map, "owned_private_repos")?,
+                38 => put(&mut f38, &mut map, "disk_usage")?,
+                39 => put(&mut f39, &mut map, "collaborators")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PublicUser {
-            login: required(f0, NAMES[0])?,
-            id: required(f1, NAMES[1])?,
+            login: required(f0, "login")?,
+            id: required(f1, "id")?,
             user_view_type: f2.flatten(),
-            node_id: required(f3, NAMES[3])?,
-            avatar_url: required(f4, NAMES[4])?,
+            node_id: required(f3, "node_id")?,
+            avatar_url: required(f4, "avatar_url")?,
             gravatar_id: f5.flatten(),
-            url: required(f6, NAMES[6])?,
-            html_url: required(f7, NAMES[7])?,
-            followers_url: required(f8, NAMES[8])?,
-            following_url: required(f9, NAMES[9])?,
-            gists_url: required(f10, NAMES[10])?,
-            starred_url: required(f11, NAMES[11])?,
-            subscriptions_url: required(f12, NAMES[12])?,
-            organizations_url: required(f13, NAMES[13])?,
-            repos_url: required(f14, NAMES[14])?,
-            events_url: required(f15, NAMES[15])?,
-            received_events_url: required(f16, NAMES[16])?,
-            r#type: required(f17, NAMES[17])?,
-            site_admin: required(f18, NAMES[18])?,
+            url: required(f6, "url")?,
+            html_url: required(f7, "html_url")?,
+            followers_url: required(f8, "followers_url")?,
+            following_url: required(f9, "following_url")?,
+            gists_url: required(f10, "gists_url")?,
+            starred_url: required(f11, "starred_url")?,
+            subscriptions_url: required(f12, "subscriptions_url")?,
+            organizations_url: required(f13, "organizations_url")?,
+            repos_url: required(f14, "repos_url")?,
+            events_url: required(f15, "events_url")?,
+            received_events_url: required(f16, "received_events_url")?,
+            r#type: required(f17, "type")?,
+            site_admin: required(f18, "site_admin")?,
             name: f19.flatten(),
             company: f20.flatten(),
             blog: f21.flatten(),
@@ -8910,12 +8851,12 @@ impl<'de> crate::runtime::de::FromMap<'de> for PublicUser {
             hireable: f25.flatten(),
             bio: f26.flatten(),
             twitter_username: f27.flatten(),
-            public_repos: required(f28, NAMES[28])?,
-            public_gists: required(f29, NAMES[29])?,
-            followers: required(f30, NAMES[30])?,
-            following: required(f31, NAMES[31])?,
-            created_at: required(f32, NAMES[32])?,
-            updated_at: required(f33, NAMES[33])?,
+            public_repos: required(f28, "public_repos")?,
+            public_gists: required(f29, "public_gists")?,
+            followers: required(f30, "followers")?,
+            following: required(f31, "following")?,
+            created_at: required(f32, "created_at")?,
+            updated_at: required(f33, "updated_at")?,
             plan: f34.flatten(),
             private_gists: f35.flatten(),
             total_private_repos: f36.flatten(),
@@ -8946,31 +8887,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for PublicUserPlan {
     const NAME: &'static str = "PublicUserPlan";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["collaborators", "name", "space", "private_repos"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "collaborators" => 0,
+                "name" => 1,
+                "space" => 2,
+                "private_repos" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<i64> = None;
         let mut f3: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "collaborators")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "space")?,
+                3 => put(&mut f3, &mut map, "private_repos")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PublicUserPlan {
-            collaborators: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
-            space: required(f2, NAMES[2])?,
-            private_repos: required(f3, NAMES[3])?,
+            collaborators: required(f0, "collaborators")?,
+            name: required(f1, "name")?,
+            space: required(f2, "space")?,
+            private_repos: required(f3, "private_repos")?,
         })
     }
 }
@@ -9164,99 +9107,101 @@ impl<'de> crate::runtime::de::FromMap<'de> for MinimalRepository {
     const NAME: &'static str = "MinimalRepository";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "name",
-            "full_name",
-            "owner",
-            "private",
-            "html_url",
-            "description",
-            "fork",
-            "url",
-            "archive_url",
-            "assignees_url",
-            "blobs_url",
-            "branches_url",
-            "collaborators_url",
-            "comments_url",
-            "commits_url",
-            "compare_url",
-            "contents_url",
-            "contributors_url",
-            "deployments_url",
-            "downloads_url",
-            "events_url",
-            "forks_url",
-            "git_commits_url",
-            "git_refs_url",
-            "git_tags_url",
-            "git_url",
-            "issue_comment_url",
-            "issue_events_url",
-            "issues_url",
-            "keys_url",
-            "labels_url",
-            "languages_url",
-            "merges_url",
-            "milestones_url",
-            "notifications_url",
-            "pulls_url",
-            "releases_url",
-            "ssh_url",
-            "stargazers_url",
-            "statuses_url",
-            "subscribers_url",
-            "subscription_url",
-            "tags_url",
-            "teams_url",
-            "trees_url",
-            "clone_url",
-            "mirror_url",
-            "hooks_url",
-            "svn_url",
-            "homepage",
-            "language",
-            "forks_count",
-            "stargazers_count",
-            "watchers_count",
-            "size",
-            "default_branch",
-            "open_issues_count",
-            "is_template",
-            "topics",
-            "has_issues",
-            "has_projects",
-            "has_wiki",
-            "has_pages",
-            "has_downloads",
-            "has_discussions",
-            "has_pull_requests",
-            "pull_request_creation_policy",
-            "archived",
-            "disabled",
-            "visibility",
-            "pushed_at",
-            "created_at",
-            "updated_at",
-            "permissions",
-            "role_name",
-            "temp_clone_token",
-            "delete_branch_on_merge",
-            "subscribers_count",
-            "network_count",
-            "code_of_conduct",
-            "license",
-            "forks",
-            "open_issues",
-            "watchers",
-            "allow_forking",
-            "web_commit_signoff_required",
-            "security_and_analysis",
-            "custom_properties",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "name" => 2,
+                "full_name" => 3,
+                "owner" => 4,
+                "private" => 5,
+                "html_url" => 6,
+                "description" => 7,
+                "fork" => 8,
+                "url" => 9,
+                "archive_url" => 10,
+                "assignees_url" => 11,
+                "blobs_url" => 12,
+                "branches_url" => 13,
+                "collaborators_url" => 14,
+                "comments_url" => 15,
+                "commits_url" => 16,
+                "compare_url" => 17,
+                "contents_url" => 18,
+                "contributors_url" => 19,
+                "deployments_url" => 20,
+                "downloads_url" => 21,
+                "events_url" => 22,
+                "forks_url" => 23,
+                "git_commits_url" => 24,
+                "git_refs_url" => 25,
+                "git_tags_url" => 26,
+                "git_url" => 27,
+                "issue_comment_url" => 28,
+                "issue_events_url" => 29,
+                "issues_url" => 30,
+                "keys_url" => 31,
+                "labels_url" => 32,
+                "languages_url" => 33,
+                "merges_url" => 34,
+                "milestones_url" => 35,
+                "notifications_url" => 36,
+                "pulls_url" => 37,
+                "releases_url" => 38,
+                "ssh_url" => 39,
+                "stargazers_url" => 40,
+                "statuses_url" => 41,
+                "subscribers_url" => 42,
+                "subscription_url" => 43,
+                "tags_url" => 44,
+                "teams_url" => 45,
+                "trees_url" => 46,
+                "clone_url" => 47,
+                "mirror_url" => 48,
+                "hooks_url" => 49,
+                "svn_url" => 50,
+                "homepage" => 51,
+                "language" => 52,
+                "forks_count" => 53,
+                "stargazers_count" => 54,
+                "watchers_count" => 55,
+                "size" => 56,
+                "default_branch" => 57,
+                "open_issues_count" => 58,
+                "is_template" => 59,
+                "topics" => 60,
+                "has_issues" => 61,
+                "has_projects" => 62,
+                "has_wiki" => 63,
+                "has_pages" => 64,
+                "has_downloads" => 65,
+                "has_discussions" => 66,
+                "has_pull_requests" => 67,
+                "pull_request_creation_policy" => 68,
+                "archived" => 69,
+                "disabled" => 70,
+                "visibility" => 71,
+                "pushed_at" => 72,
+                "created_at" => 73,
+                "updated_at" => 74,
+                "permissions" => 75,
+                "role_name" => 76,
+                "temp_clone_token" => 77,
+                "delete_branch_on_merge" => 78,
+                "subscribers_count" => 79,
+                "network_count" => 80,
+                "code_of_conduct" => 81,
+                "license" => 82,
+                "forks" => 83,
+                "open_issues" => 84,
+                "watchers" => 85,
+                "allow_forking" => 86,
+                "web_commit_signoff_required" => 87,
+                "security_and_analysis" => 88,
+                "custom_properties" => 89,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -9347,157 +9292,152 @@ impl<'de> crate::runtime::de::FromMap<'de> for MinimalRepository {
         let mut f87: Option<Option<bool>> = None;
         let mut f88: Option<Option<SecurityAndAnalysis>> = None;
         let mut f89: Option<Option<serde_json::Value>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
-                31 => put(&mut f31, &mut map, NAMES[31])?,
-                32 => put(&mut f32, &mut map, NAMES[32])?,
-                33 => put(&mut f33, &mut map, NAMES[33])?,
-                34 => put(&mut f34, &mut map, NAMES[34])?,
-                35 => put(&mut f35, &mut map, NAMES[35])?,
-                36 => put(&mut f36, &mut map, NAMES[36])?,
-                37 => put(&mut f37, &mut map, NAMES[37])?,
-                38 => put(&mut f38, &mut map, NAMES[38])?,
-                39 => put(&mut f39, &mut map, NAMES[39])?,
-                40 => put(&mut f40, &mut map, NAMES[40])?,
-                41 => put(&mut f41, &mut map, NAMES[41])?,
-                42 => put(&mut f42, &mut map, NAMES[42])?,
-                43 => put(&mut f43, &mut map, NAMES[43])?,
-                44 => put(&mut f44, &mut map, NAMES[44])?,
-                45 => put(&mut f45, &mut map, NAMES[45])?,
-                46 => put(&mut f46, &mut map, NAMES[46])?,
-                47 => put(&mut f47, &mut map, NAMES[47])?,
-                48 => put(&mut f48, &mut map, NAMES[48])?,
-                49 => put(&mut f49, &mut map, NAMES[49])?,
-                50 => put(&mut f50, &mut map, NAMES[50])?,
-                51 => put(&mut f51, &mut map, NAMES[51])?,
-                52 => put(&mut f52, &mut map, NAMES[52])?,
-                53 => put(&mut f53, &mut map, NAMES[53])?,
-                54 => put(&mut f54, &mut map, NAMES[54])?,
-                55 => put(&mut f55, &mut map, NAMES[55])?,
-                56 => put(&mut f56, &mut map, NAMES[56])?,
-                57 => put(&mut f57, &mut map, NAMES[57])?,
-                58 => put(&mut f58, &mut map, NAMES[58])?,
-                59 => put(&mut f59, &mut map, NAMES[59])?,
-                60 => put(&mut f60, &mut map, NAMES[60])?,
-                61 => put(&mut f61, &mut map, NAMES[61])?,
-                62 => put(&mut f62, &mut map, NAMES[62])?,
-                63 => put(&mut f63, &mut map, NAMES[63])?,
-                64 => put(&mut f64, &mut map, NAMES[64])?,
-                65 => put(&mut f65, &mut map, NAMES[65])?,
-                66 => put(&mut f66, &mut map, NAMES[66])?,
-                67 => put(&mut f67, &mut map, NAMES[67])?,
-                68 => put(&mut f68, &mut map, NAMES[68])?,
-                69 => put(&mut f69, &mut map, NAMES[69])?,
-                70 => put(&mut f70, &mut map, NAMES[70])?,
-                71 => put(&mut f71, &mut map, NAMES[71])?,
-                72 => put(&mut f72, &mut map, NAMES[72])?,
-                73 => put(&mut f73, &mut map, NAMES[73])?,
-                74 => put(&mut f74, &mut map, NAMES[74])?,
-                75 => put(&mut f75, &mut map, NAMES[75])?,
-                76 => put(&mut f76, &mut map, NAMES[76])?,
-                77 => put(&mut f77, &mut map, NAMES[77])?,
-                78 => put(&mut f78, &mut map, NAMES[78])?,
-                79 => put(&mut f79, &mut map, NAMES[79])?,
-                80 => put(&mut f80, &mut map, NAMES[80])?,
-                81 => put(&mut f81, &mut map, NAMES[81])?,
-                82 => put(&mut f82, &mut map, NAMES[82])?,
-                83 => put(&mut f83, &mut map, NAMES[83])?,
-                84 => put(&mut f84, &mut map, NAMES[84])?,
-                85 => put(&mut f85, &mut map, NAMES[85])?,
-                86 => put(&mut f86, &mut map, NAMES[86])?,
-                87 => put(&mut f87, &mut map, NAMES[87])?,
-                88 => put(&mut f88, &mut map, NAMES[88])?,
-                89 => put(&mut f89, &mut map, NAMES[89])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "full_name")?,
+                4 => put(&mut f4, &mut map, "owner")?,
+                5 => put(&mut f5, &mut map, "private")?,
+                6 => put(&mut f6, &mut map, "html_url")?,
+                7 => put(&mut f7, &mut map, "description")?,
+                8 => put(&mut f8, &mut map, "fork")?,
+                9 => put(&mut f9, &mut map, "url")?,
+                10 => put(&mut f10, &mut map, "archive_url")?,
+                11 => put(&mut f11, &mut map, "assignees_url")?,
+                12 => put(&mut f12, &mut map, "blobs_url")?,
+                13 => put(&mut f13, &mut map, "branches_url")?,
+                14 => put(&mut f14, &mut map, "collaborators_url")?,
+                15 => put(&mut f15, &mut map, "comments_url")?,
+                16 => put(&mut f16, &mut map, "commits_url")?,
+                17 => put(&mut f17, &mut map, "compare_url")?,
+                18 => put(&mut f18, &mut map, "contents_url")?,
+                19 => put(&mut f19, &mut map, "contributors_url")?,
+                20 => put(&mut f20, &mut map, "deployments_url")?,
+                21 => put(&mut f21, &mut map, "downloads_url")?,
+                22 => put(&mut f22, &mut map, "events_url")?,
+                23 => put(&mut f23, &mut map, "forks_url")?,
+                24 => put(&mut f24, &mut map, "git_commits_url")?,
+                25 => put(&mut f25, &mut map, "git_refs_url")?,
+                26 => put(&mut f26, &mut map, "git_tags_url")?,
+                27 => put(&mut f27, &mut map, "git_url")?,
+                28 => put(&mut f28, &mut map, "issue_comment_url")?,
+                29 => put(&mut f29, &mut map, "issue_events_url")?,
+                30 => put(&mut f30, &mut map, "issues_url")?,
+                31 => put(&mut f31, &mut map, "keys_url")?,
+                32 => put(&mut f32, &mut map, "labels_url")?,
+                33 => put(&mut f33, &mut map, "languages_url")?,
+                34 => put(&mut f34, &mut map, "merges_url")?,
+                35 => put(&mut f35, &mut map, "milestones_url")?,
+                36 => put(&mut f36, &mut map, "notifications_url")?,
+                37 => put(&mut f37, &mut map, "pulls_url")?,
+                38 => put(&mut f38, &mut map, "releases_url")?,
+                39 => put(&mut f39, &mut map, "ssh_url")?,
+                40 => put(&mut f40, &mut map, "stargazers_url")?,
+                41 => put(&mut f41, &mut map, "statuses_url")?,
+                42 => put(&mut f42, &mut map, "subscribers_url")?,
+                43 => put(&mut f43, &mut map, "subscription_url")?,
+                44 => put(&mut f44, &mut map, "tags_url")?,
+                45 => put(&mut f45, &mut map, "teams_url")?,
+                46 => put(&mut f46, &mut map, "trees_url")?,
+                47 => put(&mut f47, &mut map, "clone_url")?,
+                48 => put(&mut f48, &mut map, "mirror_url")?,
+                49 => put(&mut f49, &mut map, "hooks_url")?,
+                50 => put(&mut f50, &mut map, "svn_url")?,
+                51 => put(&mut f51, &mut map, "homepage")?,
+                52 => put(&mut f52, &mut map, "language")?,
+                53 => put(&mut f53, &mut map, "forks_count")?,
+                54 => put(&mut f54, &mut map, "stargazers_count")?,
+                55 => put(&mut f55, &mut map, "watchers_count")?,
+                56 => put(&mut f56, &mut map, "size")?,
+                57 => put(&mut f57, &mut map, "default_branch")?,
+                58 => put(&mut f58, &mut map, "open_issues_count")?,
+                59 => put(&mut f59, &mut map, "is_template")?,
+                60 => put(&mut f60, &mut map, "topics")?,
+                61 => put(&mut f61, &mut map, "has_issues")?,
+                62 => put(&mut f62, &mut map, "has_projects")?,
+                63 => put(&mut f63, &mut map, "has_wiki")?,
+                64 => put(&mut f64, &mut map, "has_pages")?,
+                65 => put(&mut f65, &mut map, "has_downloads")?,
+                66 => put(&mut f66, &mut map, "has_discussions")?,
+                67 => put(&mut f67, &mut map, "has_pull_requests")?,
+                68 => put(&mut f68, &mut map, "pull_request_creation_policy")?,
+                69 => put(&mut f69, &mut map, "archived")?,
+                70 => put(&mut f70, &mut map, "disabled")?,
+                71 => put(&mut f71, &mut map, "visibility")?,
+                72 => put(&mut f72, &mut map, "pushed_at")?,
+                73 => put(&mut f73, &mut map, "created_at")?,
+                74 => put(&mut f74, &mut map, "updated_at")?,
+                75 => put(&mut f75, &mut map, "permissions")?,
+                76 => put(&mut f76, &mut map, "role_name")?,
+                77 => put(&mut f77, &mut map, "temp_clone_token")?,
+                78 => put(&mut f78, &mut map, "delete_branch_on_merge")?,
+                79 => put(&mut f79, &mut map, "subscribers_count")?,
+                80 => put(&mut f80, &mut map, "network_count")?,
+                81 => put(&mut f81, &mut map, "code_of_conduct")?,
+                82 => put(&mut f82, &mut map, "license")?,
+                83 => put(&mut f83, &mut map, "forks")?,
+                84 => put(&mut f84, &mut map, "open_issues")?,
+                85 => put(&mut f85, &mut map, "watchers")?,
+                86 => put(&mut f86, &mut map, "allow_forking")?,
+                87 => put(&mut f87, &mut map, "web_commit_signoff_required")?,
+                88 => put(&mut f88, &mut map, "security_and_analysis")?,
+                89 => put(&mut f89, &mut map, "custom_properties")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(MinimalRepository {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            name: required(f2, NAMES[2])?,
-            full_name: required(f3, NAMES[3])?,
-            owner: required(f4, NAMES[4])?,
-            private: required(f5, NAMES[5])?,
-            html_url: required(f6, NAMES[6])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            name: required(f2, "name")?,
+            full_name: required(f3, "full_name")?,
+            owner: required(f4, "owner")?,
+            private: required(f5, "private")?,
+            html_url: required(f6, "html_url")?,
             description: f7.flatten(),
-            fork: required(f8, NAMES[8])?,
-            url: required(f9, NAMES[9])?,
-            archive_url: required(f10, NAMES[10])?,
-            assignees_url: required(f11, NAMES[11])?,
-            blobs_url: required(f12, NAMES[12])?,
-            branches_url: required(f13, NAMES[13])?,
-            collaborators_url: required(f14, NAMES[14])?,
-            comments_url: required(f15, NAMES[15])?,
-            commits_url: required(f16, NAMES[16])?,
-            compare_url: required(f17, NAMES[17])?,
-            contents_url: required(f18, NAMES[18])?,
-            contributors_url: required(f19, NAMES[19])?,
-            deployments_url: required(f20, NAMES[20])?,
-            downloads_url: required(f21, NAMES[21])?,
-            events_url: required(f22, NAMES[22])?,
-            forks_url: required(f23, NAMES[23])?,
-            git_commits_url: required(f24, NAMES[24])?,
-            git_refs_url: required(f25, NAMES[25])?,
-            git_tags_url: required(f26, NAMES[26])?,
+            fork: required(f8, "fork")?,
+            url: required(f9, "url")?,
+            archive_url: required(f10, "archive_url")?,
+            assignees_url: required(f11, "assignees_url")?,
+            blobs_url: required(f12, "blobs_url")?,
+            branches_url: required(f13, "branches_url")?,
+            collaborators_url: required(f14, "collaborators_url")?,
+            comments_url: required(f15, "comments_url")?,
+            commits_url: required(f16, "commits_url")?,
+            compare_url: required(f17, "compare_url")?,
+            contents_url: required(f18, "contents_url")?,
+            contributors_url: required(f19, "contributors_url")?,
+            deployments_url: required(f20, "deployments_url")?,
+            downloads_url: required(f21, "downloads_url")?,
+            events_url: required(f22, "events_url")?,
+            forks_url: required(f23, "forks_url")?,
+            git_commits_url: required(f24, "git_commits_url")?,
+            git_refs_url: required(f25, "git_refs_url")?,
+            git_tags_url: required(f26, "git_tags_url")?,
             git_url: f27.flatten(),
-            issue_comment_url: required(f28, NAMES[28])?,
-            issue_events_url: required(f29, NAMES[29])?,
-            issues_url: required(f30, NAMES[30])?,
-            keys_url: required(f31, NAMES[31])?,
-            labels_url: required(f32, NAMES[32])?,
-            languages_url: required(f33, NAMES[33])?,
-            merges_url: required(f34, NAMES[34])?,
-            milestones_url: required(f35, NAMES[35])?,
-            notifications_url: required(f36, NAMES[36])?,
-            pulls_url: required(f37, NAMES[37])?,
-            releases_url: required(f38, NAMES[38])?,
+            issue_comment_url: required(f28, "issue_comment_url")?,
+            issue_events_url: required(f29, "issue_events_url")?,
+            issues_url: required(f30, "issues_url")?,
+            keys_url: required(f31, "keys_url")?,
+            labels_url: required(f32, "labels_url")?,
+            languages_url: required(f33, "languages_url")?,
+            merges_url: required(f34, "merges_url")?,
+            milestones_url: required(f35, "milestones_url")?,
+            notifications_url: required(f36, "notifications_url")?,
+            pulls_url: required(f37, "pulls_url")?,
+            releases_url: required(f38, "releases_url")?,
             ssh_url: f39.flatten(),
-            stargazers_url: required(f40, NAMES[40])?,
-            statuses_url: required(f41, NAMES[41])?,
-            subscribers_url: required(f42, NAMES[42])?,
-            subscription_url: required(f43, NAMES[43])?,
-            tags_url: required(f44, NAMES[44])?,
-            teams_url: required(f45, NAMES[45])?,
-            trees_url: required(f46, NAMES[46])?,
+            stargazers_url: required(f40, "stargazers_url")?,
+            statuses_url: required(f41, "statuses_url")?,
+            subscribers_url: required(f42, "subscribers_url")?,
+            subscription_url: required(f43, "subscription_url")?,
+            tags_url: required(f44, "tags_url")?,
+            teams_url: required(f45, "teams_url")?,
+            trees_url: required(f46, "trees_url")?,
             clone_url: f47.flatten(),
             mirror_url: f48.flatten(),
-            hooks_url: required(f49, NAMES[49])?,
+            hooks_url: required(f49, "hooks_url")?,
             svn_url: f50.flatten(),
             homepage: f51.flatten(),
             language: f52.flatten(),
@@ -9614,25 +9554,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for MinimalRepositoryPermissions {
     const NAME: &'static str = "MinimalRepositoryPermissions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["admin", "maintain", "push", "triage", "pull"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "admin" => 0,
+                "maintain" => 1,
+                "push" => 2,
+                "triage" => 3,
+                "pull" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<bool>> = None;
         let mut f1: Option<Option<bool>> = None;
         let mut f2: Option<Option<bool>> = None;
         let mut f3: Option<Option<bool>> = None;
         let mut f4: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "admin")?,
+                1 => put(&mut f1, &mut map, "maintain")?,
+                2 => put(&mut f2, &mut map, "push")?,
+                3 => put(&mut f3, &mut map, "triage")?,
+                4 => put(&mut f4, &mut map, "pull")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -9718,25 +9661,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for MinimalRepositoryLicense {
     const NAME: &'static str = "MinimalRepositoryLicense";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["key", "name", "spdx_id", "url", "node_id"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "key" => 0,
+                "name" => 1,
+                "spdx_id" => 2,
+                "url" => 3,
+                "node_id" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "key")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "spdx_id")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "node_id")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -9840,19 +9786,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecurityAndAnalysis {
     const NAME: &'static str = "SecurityAndAnalysis";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "advanced_security",
-            "code_security",
-            "dependabot_security_updates",
-            "secret_scanning",
-            "secret_scanning_push_protection",
-            "secret_scanning_non_provider_patterns",
-            "secret_scanning_ai_detection",
-            "secret_scanning_delegated_alert_dismissal",
-            "secret_scanning_delegated_bypass",
-            "secret_scanning_delegated_bypass_options",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "advanced_security" => 0,
+                "code_security" => 1,
+                "dependabot_security_updates" => 2,
+                "secret_scanning" => 3,
+                "secret_scanning_push_protection" => 4,
+                "secret_scanning_non_provider_patterns" => 5,
+                "secret_scanning_ai_detection" => 6,
+                "secret_scanning_delegated_alert_dismissal" => 7,
+                "secret_scanning_delegated_bypass" => 8,
+                "secret_scanning_delegated_bypass_options" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<SecurityAndAnalysisAdvancedSecurity>> = None;
         let mut f1: Option<Option<SecurityAndAnalysisAdvancedSecurity>> = None;
         let mut f2: Option<Option<SecurityAndAnalysisAdvancedSecurity>> = None;
@@ -9865,23 +9813,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecurityAndAnalysis {
         let mut f9: Option<
             Option<SecurityAndAnalysisSecretScanningDelegatedBypassOptions>,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "advanced_security")?,
+                1 => put(&mut f1, &mut map, "code_security")?,
+                2 => put(&mut f2, &mut map, "dependabot_security_updates")?,
+                3 => put(&mut f3, &mut map, "secret_scanning")?,
+                4 => put(&mut f4, &mut map, "secret_scanning_push_protection")?,
+                5 => put(&mut f5, &mut map, "secret_scanning_non_provider_patterns")?,
+                6 => put(&mut f6, &mut map, "secret_scanning_ai_detection")?,
+                7 => put(&mut f7, &mut map, "secret_scanning_delegated_alert_dismissal")?,
+                8 => put(&mut f8, &mut map, "secret_scanning_delegated_bypass")?,
+                9 => put(&mut f9, &mut map, "secret_scanning_delegated_bypass_options")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -9974,17 +9917,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecurityAndAnalysisAdvancedSecuri
     const NAME: &'static str = "SecurityAndAnalysisAdvancedSecurity";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["status"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "status" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<SecretScanningPatternOverrideDefaultSetting>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "status")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -10099,21 +10041,20 @@ for SecurityAndAnalysisSecretScanningDelegatedBypassOptions {
     const NAME: &'static str = "SecurityAndAnalysisSecretScanningDelegatedBypassOptions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["reviewers"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "reviewers" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<
             Option<
                 Vec<SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem>,
             >,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "reviewers")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -10267,27 +10208,28 @@ for SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem {
     const NAME: &'static str = "SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["reviewer_id", "reviewer_type", "mode"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "reviewer_id" => 0,
+                "reviewer_type" => 1,
+                "mode" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<ReviewerType> = None;
         let mut f2: Option<Option<Mode>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "reviewer_id")?,
+                1 => put(&mut f1, &mut map, "reviewer_type")?,
+                2 => put(&mut f2, &mut map, "mode")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem {
-            reviewer_id: required(f0, NAMES[0])?,
-            reviewer_type: required(f1, NAMES[1])?,
+            reviewer_id: required(f0, "reviewer_id")?,
+            reviewer_type: required(f1, "reviewer_type")?,
             mode: f2.flatten(),
         })
     }
@@ -10384,38 +10326,35 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrganizationFullPlan {
     const NAME: &'static str = "OrganizationFullPlan";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "name",
-            "space",
-            "private_repos",
-            "filled_seats",
-            "seats",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "space" => 1,
+                "private_repos" => 2,
+                "filled_seats" => 3,
+                "seats" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<i64> = None;
         let mut f3: Option<Option<i64>> = None;
         let mut f4: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "space")?,
+                2 => put(&mut f2, &mut map, "private_repos")?,
+                3 => put(&mut f3, &mut map, "filled_seats")?,
+                4 => put(&mut f4, &mut map, "seats")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrganizationFullPlan {
-            name: required(f0, NAMES[0])?,
-            space: required(f1, NAMES[1])?,
-            private_repos: required(f2, NAMES[2])?,
+            name: required(f0, "name")?,
+            space: required(f1, "space")?,
+            private_repos: required(f2, "private_repos")?,
             filled_seats: f3.flatten(),
             seats: f4.flatten(),
         })
@@ -10524,25 +10463,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsListOrgSecretsResponse {
     const NAME: &'static str = "ActionsListOrgSecretsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "secrets"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "secrets" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<OrganizationActionsSecret>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "secrets")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsListOrgSecretsResponse {
-            total_count: required(f0, NAMES[0])?,
-            secrets: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            secrets: required(f1, "secrets")?,
         })
     }
 }
@@ -10571,39 +10510,36 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrganizationActionsSecret {
     const NAME: &'static str = "OrganizationActionsSecret";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "name",
-            "created_at",
-            "updated_at",
-            "visibility",
-            "selected_repositories_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "created_at" => 1,
+                "updated_at" => 2,
+                "visibility" => 3,
+                "selected_repositories_url" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<crate::Timestamp> = None;
         let mut f2: Option<crate::Timestamp> = None;
         let mut f3: Option<CodespacesSecretVisibility> = None;
         let mut f4: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "created_at")?,
+                2 => put(&mut f2, &mut map, "updated_at")?,
+                3 => put(&mut f3, &mut map, "visibility")?,
+                4 => put(&mut f4, &mut map, "selected_repositories_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrganizationActionsSecret {
-            name: required(f0, NAMES[0])?,
-            created_at: required(f1, NAMES[1])?,
-            updated_at: required(f2, NAMES[2])?,
-            visibility: required(f3, NAMES[3])?,
+            name: required(f0, "name")?,
+            created_at: required(f1, "created_at")?,
+            updated_at: required(f2, "updated_at")?,
+            visibility: required(f3, "visibility")?,
             selected_repositories_url: f4.flatten(),
         })
     }
@@ -10648,33 +10584,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsPublicKey {
     const NAME: &'static str = "ActionsPublicKey";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["key_id", "key", "id", "url", "title", "created_at"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "key_id" => 0,
+                "key" => 1,
+                "id" => 2,
+                "url" => 3,
+                "title" => 4,
+                "created_at" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<i64>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<String>> = None;
         let mut f5: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "key_id")?,
+                1 => put(&mut f1, &mut map, "key")?,
+                2 => put(&mut f2, &mut map, "id")?,
+                3 => put(&mut f3, &mut map, "url")?,
+                4 => put(&mut f4, &mut map, "title")?,
+                5 => put(&mut f5, &mut map, "created_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsPublicKey {
-            key_id: required(f0, NAMES[0])?,
-            key: required(f1, NAMES[1])?,
+            key_id: required(f0, "key_id")?,
+            key: required(f1, "key")?,
             id: f2.flatten(),
             url: f3.flatten(),
             title: f4.flatten(),
@@ -10821,25 +10761,25 @@ for ActionsListSelectedReposForOrgSecretResponse {
     const NAME: &'static str = "ActionsListSelectedReposForOrgSecretResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "repositories"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "repositories" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<MinimalRepository>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "repositories")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsListSelectedReposForOrgSecretResponse {
-            total_count: required(f0, NAMES[0])?,
-            repositories: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            repositories: required(f1, "repositories")?,
         })
     }
 }
@@ -10862,25 +10802,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsListOrgVariablesResponse {
     const NAME: &'static str = "ActionsListOrgVariablesResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "variables"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "variables" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<OrganizationActionsVariable>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "variables")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsListOrgVariablesResponse {
-            total_count: required(f0, NAMES[0])?,
-            variables: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            variables: required(f1, "variables")?,
         })
     }
 }
@@ -10913,43 +10853,40 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrganizationActionsVariable {
     const NAME: &'static str = "OrganizationActionsVariable";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "name",
-            "value",
-            "created_at",
-            "updated_at",
-            "visibility",
-            "selected_repositories_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "value" => 1,
+                "created_at" => 2,
+                "updated_at" => 3,
+                "visibility" => 4,
+                "selected_repositories_url" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<crate::Timestamp> = None;
         let mut f3: Option<crate::Timestamp> = None;
         let mut f4: Option<CodespacesSecretVisibility> = None;
         let mut f5: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "value")?,
+                2 => put(&mut f2, &mut map, "created_at")?,
+                3 => put(&mut f3, &mut map, "updated_at")?,
+                4 => put(&mut f4, &mut map, "visibility")?,
+                5 => put(&mut f5, &mut map, "selected_repositories_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrganizationActionsVariable {
-            name: required(f0, NAMES[0])?,
-            value: required(f1, NAMES[1])?,
-            created_at: required(f2, NAMES[2])?,
-            updated_at: required(f3, NAMES[3])?,
-            visibility: required(f4, NAMES[4])?,
+            name: required(f0, "name")?,
+            value: required(f1, "value")?,
+            created_at: required(f2, "created_at")?,
+            updated_at: required(f3, "updated_at")?,
+            visibility: required(f4, "visibility")?,
             selected_repositories_url: f5.flatten(),
         })
     }
@@ -11140,8 +11077,13 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrgsListAttestationsBulkResponse 
     const NAME: &'static str = "OrgsListAttestationsBulkResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["attestations_subject_digests", "page_info"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "attestations_subject_digests" => 0,
+                "page_info" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<
             Option<
                 std::collections::BTreeMap<
@@ -11155,15 +11097,10 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrgsListAttestationsBulkResponse 
             >,
         > = None;
         let mut f1: Option<Option<OrgsListAttestationsBulkResponsePageInfo>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "attestations_subject_digests")?,
+                1 => put(&mut f1, &mut map, "page_info")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -11198,8 +11135,14 @@ for OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItem {
     const NAME: &'static str = "OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["bundle", "repository_id", "bundle_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "bundle" => 0,
+                "repository_id" => 1,
+                "bundle_url" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<
             Option<
                 OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle,
@@ -11207,16 +11150,11 @@ for OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItem {
         > = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "bundle")?,
+                1 => put(&mut f1, &mut map, "repository_id")?,
+                2 => put(&mut f2, &mut map, "bundle_url")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -11257,21 +11195,22 @@ for OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle {
     const NAME: &'static str = "OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["mediaType", "verificationMaterial", "dsseEnvelope"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "mediaType" => 0,
+                "verificationMaterial" => 1,
+                "dsseEnvelope" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<serde_json::Value>> = None;
         let mut f2: Option<Option<serde_json::Value>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "mediaType")?,
+                1 => put(&mut f1, &mut map, "verificationMaterial")?,
+                2 => put(&mut f2, &mut map, "dsseEnvelope")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -11337,23 +11276,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrgsListAttestationsBulkResponseP
     const NAME: &'static str = "OrgsListAttestationsBulkResponsePageInfo";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["has_next", "has_previous", "next", "previous"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "has_next" => 0,
+                "has_previous" => 1,
+                "next" => 2,
+                "previous" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<bool>> = None;
         let mut f1: Option<Option<bool>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "has_next")?,
+                1 => put(&mut f1, &mut map, "has_previous")?,
+                2 => put(&mut f2, &mut map, "next")?,
+                3 => put(&mut f3, &mut map, "previous")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -11534,27 +11475,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for Team {
     const NAME: &'static str = "Team";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "name",
-            "slug",
-            "description",
-            "privacy",
-            "notification_setting",
-            "permission",
-            "permissions",
-            "url",
-            "html_url",
-            "members_url",
-            "repositories_url",
-            "type",
-            "access_source",
-            "organization_id",
-            "enterprise_id",
-            "parent",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "name" => 2,
+                "slug" => 3,
+                "description" => 4,
+                "privacy" => 5,
+                "notification_setting" => 6,
+                "permission" => 7,
+                "permissions" => 8,
+                "url" => 9,
+                "html_url" => 10,
+                "members_url" => 11,
+                "repositories_url" => 12,
+                "type" => 13,
+                "access_source" => 14,
+                "organization_id" => 15,
+                "enterprise_id" => 16,
+                "parent" => 17,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -11573,48 +11516,43 @@ impl<'de> crate::runtime::de::FromMap<'de> for Team {
         let mut f15: Option<Option<i64>> = None;
         let mut f16: Option<Option<i64>> = None;
         let mut f17: Option<Option<TeamSimple>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "slug")?,
+                4 => put(&mut f4, &mut map, "description")?,
+                5 => put(&mut f5, &mut map, "privacy")?,
+                6 => put(&mut f6, &mut map, "notification_setting")?,
+                7 => put(&mut f7, &mut map, "permission")?,
+                8 => put(&mut f8, &mut map, "permissions")?,
+                9 => put(&mut f9, &mut map, "url")?,
+                10 => put(&mut f10, &mut map, "html_url")?,
+                11 => put(&mut f11, &mut map, "members_url")?,
+                12 => put(&mut f12, &mut map, "repositories_url")?,
+                13 => put(&mut f13, &mut map, "type")?,
+                14 => put(&mut f14, &mut map, "access_source")?,
+                15 => put(&mut f15, &mut map, "organization_id")?,
+                16 => put(&mut f16, &mut map, "enterprise_id")?,
+                17 => put(&mut f17, &mut map, "parent")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Team {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            name: required(f2, NAMES[2])?,
-            slug: required(f3, NAMES[3])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            name: required(f2, "name")?,
+            slug: required(f3, "slug")?,
             description: f4.flatten(),
             privacy: f5.flatten(),
             notification_setting: f6.flatten(),
-            permission: required(f7, NAMES[7])?,
+            permission: required(f7, "permission")?,
             permissions: f8.flatten(),
-            url: required(f9, NAMES[9])?,
-            html_url: required(f10, NAMES[10])?,
-            members_url: required(f11, NAMES[11])?,
-            repositories_url: required(f12, NAMES[12])?,
+            url: required(f9, "url")?,
+            html_url: required(f10, "html_url")?,
+            members_url: required(f11, "members_url")?,
+            repositories_url: required(f12, "repositories_url")?,
             r#type: f13.flatten(),
             access_source: f14.flatten(),
             organization_id: f15.flatten(),
@@ -11690,34 +11628,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for TeamPermissions {
     const NAME: &'static str = "TeamPermissions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["pull", "triage", "push", "maintain", "admin"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "pull" => 0,
+                "triage" => 1,
+                "push" => 2,
+                "maintain" => 3,
+                "admin" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<bool> = None;
         let mut f1: Option<bool> = None;
         let mut f2: Option<bool> = None;
         let mut f3: Option<bool> = None;
         let mut f4: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "pull")?,
+                1 => put(&mut f1, &mut map, "triage")?,
+                2 => put(&mut f2, &mut map, "push")?,
+                3 => put(&mut f3, &mut map, "maintain")?,
+                4 => put(&mut f4, &mut map, "admin")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(TeamPermissions {
-            pull: required(f0, NAMES[0])?,
-            triage: required(f1, NAMES[1])?,
-            push: required(f2, NAMES[2])?,
-            maintain: required(f3, NAMES[3])?,
-            admin: required(f4, NAMES[4])?,
+            pull: required(f0, "pull")?,
+            triage: required(f1, "triage")?,
+            push: required(f2, "push")?,
+            maintain: required(f3, "maintain")?,
+            admin: required(f4, "admin")?,
         })
     }
 }
@@ -11835,25 +11776,27 @@ impl<'de> crate::runtime::de::FromMap<'de> for TeamSimple {
     const NAME: &'static str = "TeamSimple";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "members_url",
-            "name",
-            "description",
-            "permission",
-            "privacy",
-            "notification_setting",
-            "html_url",
-            "repositories_url",
-            "slug",
-            "ldap_dn",
-            "type",
-            "organization_id",
-            "enterprise_id",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "members_url" => 3,
+                "name" => 4,
+                "description" => 5,
+                "permission" => 6,
+                "privacy" => 7,
+                "notification_setting" => 8,
+                "html_url" => 9,
+                "repositories_url" => 10,
+                "slug" => 11,
+                "ldap_dn" => 12,
+                "type" => 13,
+                "organization_id" => 14,
+                "enterprise_id" => 15,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -11870,45 +11813,40 @@ impl<'de> crate::runtime::de::FromMap<'de> for TeamSimple {
         let mut f13: Option<Option<TeamType>> = None;
         let mut f14: Option<Option<i64>> = None;
         let mut f15: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "members_url")?,
+                4 => put(&mut f4, &mut map, "name")?,
+                5 => put(&mut f5, &mut map, "description")?,
+                6 => put(&mut f6, &mut map, "permission")?,
+                7 => put(&mut f7, &mut map, "privacy")?,
+                8 => put(&mut f8, &mut map, "notification_setting")?,
+                9 => put(&mut f9, &mut map, "html_url")?,
+                10 => put(&mut f10, &mut map, "repositories_url")?,
+                11 => put(&mut f11, &mut map, "slug")?,
+                12 => put(&mut f12, &mut map, "ldap_dn")?,
+                13 => put(&mut f13, &mut map, "type")?,
+                14 => put(&mut f14, &mut map, "organization_id")?,
+                15 => put(&mut f15, &mut map, "enterprise_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(TeamSimple {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            members_url: required(f3, NAMES[3])?,
-            name: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            members_url: required(f3, "members_url")?,
+            name: required(f4, "name")?,
             description: f5.flatten(),
-            permission: required(f6, NAMES[6])?,
+            permission: required(f6, "permission")?,
             privacy: f7.flatten(),
             notification_setting: f8.flatten(),
-            html_url: required(f9, NAMES[9])?,
-            repositories_url: required(f10, NAMES[10])?,
-            slug: required(f11, NAMES[11])?,
+            html_url: required(f9, "html_url")?,
+            repositories_url: required(f10, "repositories_url")?,
+            slug: required(f11, "slug")?,
             ldap_dn: f12.flatten(),
             r#type: f13.flatten(),
             organization_id: f14.flatten(),
@@ -11997,21 +11935,23 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrganizationInvitation {
     const NAME: &'static str = "OrganizationInvitation";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "login",
-            "email",
-            "role",
-            "created_at",
-            "failed_at",
-            "failed_reason",
-            "inviter",
-            "team_count",
-            "node_id",
-            "invitation_teams_url",
-            "invitation_source",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "login" => 1,
+                "email" => 2,
+                "role" => 3,
+                "created_at" => 4,
+                "failed_at" => 5,
+                "failed_reason" => 6,
+                "inviter" => 7,
+                "team_count" => 8,
+                "node_id" => 9,
+                "invitation_teams_url" => 10,
+                "invitation_source" => 11,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -12024,40 +11964,35 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrganizationInvitation {
         let mut f9: Option<String> = None;
         let mut f10: Option<String> = None;
         let mut f11: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "login")?,
+                2 => put(&mut f2, &mut map, "email")?,
+                3 => put(&mut f3, &mut map, "role")?,
+                4 => put(&mut f4, &mut map, "created_at")?,
+                5 => put(&mut f5, &mut map, "failed_at")?,
+                6 => put(&mut f6, &mut map, "failed_reason")?,
+                7 => put(&mut f7, &mut map, "inviter")?,
+                8 => put(&mut f8, &mut map, "team_count")?,
+                9 => put(&mut f9, &mut map, "node_id")?,
+                10 => put(&mut f10, &mut map, "invitation_teams_url")?,
+                11 => put(&mut f11, &mut map, "invitation_source")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrganizationInvitation {
-            id: required(f0, NAMES[0])?,
+            id: required(f0, "id")?,
             login: f1.flatten(),
             email: f2.flatten(),
-            role: required(f3, NAMES[3])?,
-            created_at: required(f4, NAMES[4])?,
+            role: required(f3, "role")?,
+            created_at: required(f4, "created_at")?,
             failed_at: f5.flatten(),
             failed_reason: f6.flatten(),
-            inviter: required(f7, NAMES[7])?,
-            team_count: required(f8, NAMES[8])?,
-            node_id: required(f9, NAMES[9])?,
-            invitation_teams_url: required(f10, NAMES[10])?,
+            inviter: required(f7, "inviter")?,
+            team_count: required(f8, "team_count")?,
+            node_id: required(f9, "node_id")?,
+            invitation_teams_url: required(f10, "invitation_teams_url")?,
             invitation_source: f11.flatten(),
         })
     }
@@ -12081,25 +12016,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrgsListAppInstallationsResponse 
     const NAME: &'static str = "OrgsListAppInstallationsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "installations"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "installations" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<Installation>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "installations")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrgsListAppInstallationsResponse {
-            total_count: required(f0, NAMES[0])?,
-            installations: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            installations: required(f1, "installations")?,
         })
     }
 }
@@ -12136,19 +12071,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrgsRemoveOutsideCollaboratorErro
     const NAME: &'static str = "OrgsRemoveOutsideCollaboratorError422";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["message", "documentation_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "message" => 0,
+                "documentation_url" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "message")?,
+                1 => put(&mut f1, &mut map, "documentation_url")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -12193,21 +12128,22 @@ for OrganizationProgrammaticAccessGrantRequestPermissions {
     const NAME: &'static str = "OrganizationProgrammaticAccessGrantRequestPermissions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["organization", "repository", "other"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "organization" => 0,
+                "repository" => 1,
+                "other" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<std::collections::BTreeMap<String, String>>> = None;
         let mut f1: Option<Option<std::collections::BTreeMap<String, String>>> = None;
         let mut f2: Option<Option<std::collections::BTreeMap<String, String>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "organization")?,
+                1 => put(&mut f1, &mut map, "repository")?,
+                2 => put(&mut f2, &mut map, "other")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -12268,26 +12204,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2 {
     const NAME: &'static str = "ProjectsV2";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "owner",
-            "creator",
-            "title",
-            "description",
-            "public",
-            "closed_at",
-            "created_at",
-            "updated_at",
-            "number",
-            "short_description",
-            "deleted_at",
-            "deleted_by",
-            "state",
-            "latest_status_update",
-            "is_template",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "owner" => 2,
+                "creator" => 3,
+                "title" => 4,
+                "description" => 5,
+                "public" => 6,
+                "closed_at" => 7,
+                "created_at" => 8,
+                "updated_at" => 9,
+                "number" => 10,
+                "short_description" => 11,
+                "deleted_at" => 12,
+                "deleted_by" => 13,
+                "state" => 14,
+                "latest_status_update" => 15,
+                "is_template" => 16,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<f64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<SimpleUser> = None;
@@ -12305,45 +12243,40 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2 {
         let mut f14: Option<Option<MilestoneState>> = None;
         let mut f15: Option<Option<ProjectsV2StatusUpdate>> = None;
         let mut f16: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "owner")?,
+                3 => put(&mut f3, &mut map, "creator")?,
+                4 => put(&mut f4, &mut map, "title")?,
+                5 => put(&mut f5, &mut map, "description")?,
+                6 => put(&mut f6, &mut map, "public")?,
+                7 => put(&mut f7, &mut map, "closed_at")?,
+                8 => put(&mut f8, &mut map, "created_at")?,
+                9 => put(&mut f9, &mut map, "updated_at")?,
+                10 => put(&mut f10, &mut map, "number")?,
+                11 => put(&mut f11, &mut map, "short_description")?,
+                12 => put(&mut f12, &mut map, "deleted_at")?,
+                13 => put(&mut f13, &mut map, "deleted_by")?,
+                14 => put(&mut f14, &mut map, "state")?,
+                15 => put(&mut f15, &mut map, "latest_status_update")?,
+                16 => put(&mut f16, &mut map, "is_template")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ProjectsV2 {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            owner: required(f2, NAMES[2])?,
-            creator: required(f3, NAMES[3])?,
-            title: required(f4, NAMES[4])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            owner: required(f2, "owner")?,
+            creator: required(f3, "creator")?,
+            title: required(f4, "title")?,
             description: f5.flatten(),
-            public: required(f6, NAMES[6])?,
+            public: required(f6, "public")?,
             closed_at: f7.flatten(),
-            created_at: required(f8, NAMES[8])?,
-            updated_at: required(f9, NAMES[9])?,
-            number: required(f10, NAMES[10])?,
+            created_at: required(f8, "created_at")?,
+            updated_at: required(f9, "updated_at")?,
+            number: required(f10, "number")?,
             short_description: f11.flatten(),
             deleted_at: f12.flatten(),
             deleted_by: f13.flatten(),
@@ -12391,19 +12324,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2StatusUpdate {
     const NAME: &'static str = "ProjectsV2StatusUpdate";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "project_node_id",
-            "creator",
-            "created_at",
-            "updated_at",
-            "status",
-            "start_date",
-            "target_date",
-            "body",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "project_node_id" => 2,
+                "creator" => 3,
+                "created_at" => 4,
+                "updated_at" => 5,
+                "status" => 6,
+                "start_date" => 7,
+                "target_date" => 8,
+                "body" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<f64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
@@ -12414,33 +12349,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for ProjectsV2StatusUpdate {
         let mut f7: Option<Option<String>> = None;
         let mut f8: Option<Option<String>> = None;
         let mut f9: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "project_node_id")?,
+                3 => put(&mut f3, &mut map, "creator")?,
+                4 => put(&mut f4, &mut map, "created_at")?,
+                5 => put(&mut f5, &mut map, "updated_at")?,
+                6 => put(&mut f6, &mut map, "status")?,
+                7 => put(&mut f7, &mut map, "start_date")?,
+                8 => put(&mut f8, &mut map, "target_date")?,
+                9 => put(&mut f9, &mut map, "body")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ProjectsV2StatusUpdate {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
             project_node_id: f2.flatten(),
             creator: f3.flatten(),
-            created_at: required(f4, NAMES[4])?,
-            updated_at: required(f5, NAMES[5])?,
+            created_at: required(f4, "created_at")?,
+            updated_at: required(f5, "updated_at")?,
             status: f6.flatten(),
             start_date: f7.flatten(),
             target_date: f8.flatten(),
@@ -12535,46 +12465,48 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestSimple {
     const NAME: &'static str = "PullRequestSimple";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "id",
-            "node_id",
-            "html_url",
-            "diff_url",
-            "patch_url",
-            "issue_url",
-            "commits_url",
-            "review_comments_url",
-            "review_comment_url",
-            "comments_url",
-            "statuses_url",
-            "number",
-            "state",
-            "locked",
-            "title",
-            "user",
-            "body",
-            "labels",
-            "milestone",
-            "active_lock_reason",
-            "created_at",
-            "updated_at",
-            "closed_at",
-            "merged_at",
-            "merge_commit_sha",
-            "assignee",
-            "assignees",
-            "requested_reviewers",
-            "requested_teams",
-            "head",
-            "base",
-            "_links",
-            "author_association",
-            "auto_merge",
-            "stack",
-            "draft",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "id" => 1,
+                "node_id" => 2,
+                "html_url" => 3,
+                "diff_url" => 4,
+                "patch_url" => 5,
+                "issue_url" => 6,
+                "commits_url" => 7,
+                "review_comments_url" => 8,
+                "review_comment_url" => 9,
+                "comments_url" => 10,
+                "statuses_url" => 11,
+                "number" => 12,
+                "state" => 13,
+                "locked" => 14,
+                "title" => 15,
+                "user" => 16,
+                "body" => 17,
+                "labels" => 18,
+                "milestone" => 19,
+                "active_lock_reason" => 20,
+                "created_at" => 21,
+                "updated_at" => 22,
+                "closed_at" => 23,
+                "merged_at" => 24,
+                "merge_commit_sha" => 25,
+                "assignee" => 26,
+                "assignees" => 27,
+                "requested_reviewers" => 28,
+                "requested_teams" => 29,
+                "head" => 30,
+                "base" => 31,
+                "_links" => 32,
+                "author_association" => 33,
+                "auto_merge" => 34,
+                "stack" => 35,
+                "draft" => 36,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
@@ -12612,77 +12544,72 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestSimple {
         let mut f34: Option<Option<AutoMerge>> = None;
         let mut f35: Option<Option<PullRequestStack>> = None;
         let mut f36: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
-                31 => put(&mut f31, &mut map, NAMES[31])?,
-                32 => put(&mut f32, &mut map, NAMES[32])?,
-                33 => put(&mut f33, &mut map, NAMES[33])?,
-                34 => put(&mut f34, &mut map, NAMES[34])?,
-                35 => put(&mut f35, &mut map, NAMES[35])?,
-                36 => put(&mut f36, &mut map, NAMES[36])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "id")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "html_url")?,
+                4 => put(&mut f4, &mut map, "diff_url")?,
+                5 => put(&mut f5, &mut map, "patch_url")?,
+                6 => put(&mut f6, &mut map, "issue_url")?,
+                7 => put(&mut f7, &mut map, "commits_url")?,
+                8 => put(&mut f8, &mut map, "review_comments_url")?,
+                9 => put(&mut f9, &mut map, "review_comment_url")?,
+                10 => put(&mut f10, &mut map, "comments_url")?,
+                11 => put(&mut f11, &mut map, "statuses_url")?,
+                12 => put(&mut f12, &mut map, "number")?,
+                13 => put(&mut f13, &mut map, "state")?,
+                14 => put(&mut f14, &mut map, "locked")?,
+                15 => put(&mut f15, &mut map, "title")?,
+                16 => put(&mut f16, &mut map, "user")?,
+                17 => put(&mut f17, &mut map, "body")?,
+                18 => put(&mut f18, &mut map, "labels")?,
+                19 => put(&mut f19, &mut map, "milestone")?,
+                20 => put(&mut f20, &mut map, "active_lock_reason")?,
+                21 => put(&mut f21, &mut map, "created_at")?,
+                22 => put(&mut f22, &mut map, "updated_at")?,
+                23 => put(&mut f23, &mut map, "closed_at")?,
+                24 => put(&mut f24, &mut map, "merged_at")?,
+                25 => put(&mut f25, &mut map, "merge_commit_sha")?,
+                26 => put(&mut f26, &mut map, "assignee")?,
+                27 => put(&mut f27, &mut map, "assignees")?,
+                28 => put(&mut f28, &mut map, "requested_reviewers")?,
+                29 => put(&mut f29, &mut map, "requested_teams")?,
+                30 => put(&mut f30, &mut map, "head")?,
+                31 => put(&mut f31, &mut map, "base")?,
+                32 => put(&mut f32, &mut map, "_links")?,
+                33 => put(&mut f33, &mut map, "author_association")?,
+                34 => put(&mut f34, &mut map, "auto_merge")?,
+                35 => put(&mut f35, &mut map, "stack")?,
+                36 => put(&mut f36, &mut map, "draft")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestSimple {
-            url: required(f0, NAMES[0])?,
-            id: required(f1, NAMES[1])?,
-            node_id: required(f2, NAMES[2])?,
-            html_url: required(f3, NAMES[3])?,
-            diff_url: required(f4, NAMES[4])?,
-            patch_url: required(f5, NAMES[5])?,
-            issue_url: required(f6, NAMES[6])?,
-            commits_url: required(f7, NAMES[7])?,
-            review_comments_url: required(f8, NAMES[8])?,
-            review_comment_url: required(f9, NAMES[9])?,
-            comments_url: required(f10, NAMES[10])?,
-            statuses_url: required(f11, NAMES[11])?,
-            number: required(f12, NAMES[12])?,
-            state: required(f13, NAMES[13])?,
-            locked: required(f14, NAMES[14])?,
-            title: required(f15, NAMES[15])?,
+            url: required(f0, "url")?,
+            id: required(f1, "id")?,
+            node_id: required(f2, "node_id")?,
+            html_url: required(f3, "html_url")?,
+            diff_url: required(f4, "diff_url")?,
+            patch_url: required(f5, "patch_url")?,
+            issue_url: required(f6, "issue_url")?,
+            commits_url: required(f7, "commits_url")?,
+            review_comments_url: required(f8, "review_comments_url")?,
+            review_comment_url: required(f9, "review_comment_url")?,
+            comments_url: required(f10, "comments_url")?,
+            statuses_url: required(f11, "statuses_url")?,
+            number: required(f12, "number")?,
+            state: required(f13, "state")?,
+            locked: required(f14, "locked")?,
+            title: required(f15, "title")?,
             user: f16.flatten(),
             body: f17.flatten(),
-            labels: required(f18, NAMES[18])?,
+            labels: required(f18, "labels")?,
             milestone: f19.flatten(),
             active_lock_reason: f20.flatten(),
-            created_at: required(f21, NAMES[21])?,
-            updated_at: required(f22, NAMES[22])?,
+            created_at: required(f21, "created_at")?,
+            updated_at: required(f22, "updated_at")?,
             closed_at: f23.flatten(),
             merged_at: f24.flatten(),
             merge_commit_sha: f25.flatten(),
@@ -12690,10 +12617,10 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestSimple {
             assignees: f27.flatten(),
             requested_reviewers: f28.flatten(),
             requested_teams: f29.flatten(),
-            head: required(f30, NAMES[30])?,
-            base: required(f31, NAMES[31])?,
-            links: required(f32, NAMES[32])?,
-            author_association: required(f33, NAMES[33])?,
+            head: required(f30, "head")?,
+            base: required(f31, "base")?,
+            links: required(f32, "_links")?,
+            author_association: required(f33, "author_association")?,
             auto_merge: f34.flatten(),
             stack: f35.flatten(),
             draft: f36.flatten(),
@@ -12745,16 +12672,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestSimpleLabelsItem {
     const NAME: &'static str = "PullRequestSimpleLabelsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "name",
-            "description",
-            "color",
-            "default",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "name" => 3,
+                "description" => 4,
+                "color" => 5,
+                "default" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -12762,31 +12691,26 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestSimpleLabelsItem {
         let mut f4: Option<String> = None;
         let mut f5: Option<String> = None;
         let mut f6: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "name")?,
+                4 => put(&mut f4, &mut map, "description")?,
+                5 => put(&mut f5, &mut map, "color")?,
+                6 => put(&mut f6, &mut map, "default")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestSimpleLabelsItem {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            name: required(f3, NAMES[3])?,
-            description: required(f4, NAMES[4])?,
-            color: required(f5, NAMES[5])?,
-            default: required(f6, NAMES[6])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            name: required(f3, "name")?,
+            description: required(f4, "description")?,
+            color: required(f5, "color")?,
+            default: required(f6, "default")?,
         })
     }
 }
@@ -12805,7 +12729,7 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestSimpleLabelsItem {
 pub struct PullRequestSimpleHead {
     pub label: Option<String>,
     pub r#ref: String,
-    pub repo: Option<Repository>,
+    pub repo: Option<Box<Repository>>,
     pub sha: String,
     pub user: Option<SimpleUser>,
 }
@@ -12836,33 +12760,36 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestSimpleHead {
     const NAME: &'static str = "PullRequestSimpleHead";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["label", "ref", "repo", "sha", "user"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "label" => 0,
+                "ref" => 1,
+                "repo" => 2,
+                "sha" => 3,
+                "user" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<String> = None;
-        let mut f2: Option<Option<Repository>> = None;
+        let mut f2: Option<Option<Box<Repository>>> = None;
         let mut f3: Option<String> = None;
         let mut f4: Option<Option<SimpleUser>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "label")?,
+                1 => put(&mut f1, &mut map, "ref")?,
+                2 => put(&mut f2, &mut map, "repo")?,
+                3 => put(&mut f3, &mut map, "sha")?,
+                4 => put(&mut f4, &mut map, "user")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestSimpleHead {
             label: f0.flatten(),
-            r#ref: required(f1, NAMES[1])?,
+            r#ref: required(f1, "ref")?,
             repo: f2.flatten(),
-            sha: required(f3, NAMES[3])?,
+            sha: required(f3, "sha")?,
             user: f4.flatten(),
         })
     }
@@ -12882,7 +12809,7 @@ pub struct PullRequestSimpleBase {
     pub label: String,
     pub r#ref: String,
     /// A repository on GitHub.
-    pub repo: Repository,
+    pub repo: Box<Repository>,
     pub sha: String,
     pub user: Option<SimpleUser>,
 }
@@ -12911,33 +12838,36 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestSimpleBase {
     const NAME: &'static str = "PullRequestSimpleBase";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["label", "ref", "repo", "sha", "user"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "label" => 0,
+                "ref" => 1,
+                "repo" => 2,
+                "sha" => 3,
+                "user" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        let mut f2: Option<Repository> = None;
+        let mut f2: Option<Box<Repository>> = None;
         let mut f3: Option<String> = None;
         let mut f4: Option<Option<SimpleUser>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "label")?,
+                1 => put(&mut f1, &mut map, "ref")?,
+                2 => put(&mut f2, &mut map, "repo")?,
+                3 => put(&mut f3, &mut map, "sha")?,
+                4 => put(&mut f4, &mut map, "user")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestSimpleBase {
-            label: required(f0, NAMES[0])?,
-            r#ref: required(f1, NAMES[1])?,
-            repo: required(f2, NAMES[2])?,
-            sha: required(f3, NAMES[3])?,
+            label: required(f0, "label")?,
+            r#ref: required(f1, "ref")?,
+            repo: required(f2, "repo")?,
+            sha: required(f3, "sha")?,
             user: f4.flatten(),
         })
     }
@@ -12999,17 +12929,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestSimpleLinks {
     const NAME: &'static str = "PullRequestSimpleLinks";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "comments",
-            "commits",
-            "statuses",
-            "html",
-            "issue",
-            "review_comments",
-            "review_comment",
-            "self",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "comments" => 0,
+                "commits" => 1,
+                "statuses" => 2,
+                "html" => 3,
+                "issue" => 4,
+                "review_comments" => 5,
+                "review_comment" => 6,
+                "self" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Link> = None;
         let mut f1: Option<Link> = None;
         let mut f2: Option<Link> = None;
@@ -13018,33 +12950,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestSimpleLinks {
         let mut f5: Option<Link> = None;
         let mut f6: Option<Link> = None;
         let mut f7: Option<Link> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "comments")?,
+                1 => put(&mut f1, &mut map, "commits")?,
+                2 => put(&mut f2, &mut map, "statuses")?,
+                3 => put(&mut f3, &mut map, "html")?,
+                4 => put(&mut f4, &mut map, "issue")?,
+                5 => put(&mut f5, &mut map, "review_comments")?,
+                6 => put(&mut f6, &mut map, "review_comment")?,
+                7 => put(&mut f7, &mut map, "self")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestSimpleLinks {
-            comments: required(f0, NAMES[0])?,
-            commits: required(f1, NAMES[1])?,
-            statuses: required(f2, NAMES[2])?,
-            html: required(f3, NAMES[3])?,
-            issue: required(f4, NAMES[4])?,
-            review_comments: required(f5, NAMES[5])?,
-            review_comment: required(f6, NAMES[6])?,
-            self_: required(f7, NAMES[7])?,
+            comments: required(f0, "comments")?,
+            commits: required(f1, "commits")?,
+            statuses: required(f2, "statuses")?,
+            html: required(f3, "html")?,
+            issue: required(f4, "issue")?,
+            review_comments: required(f5, "review_comments")?,
+            review_comment: required(f6, "review_comment")?,
+            self_: required(f7, "self")?,
         })
     }
 }
@@ -13091,22 +13018,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for Link {
     const NAME: &'static str = "Link";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["href"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "href" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "href")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Link {
-            href: required(f0, NAMES[0])?,
+            href: required(f0, "href")?,
         })
     }
 }
@@ -13160,36 +13086,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for AutoMerge {
     const NAME: &'static str = "AutoMerge";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "enabled_by",
-            "merge_method",
-            "commit_title",
-            "commit_message",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "enabled_by" => 0,
+                "merge_method" => 1,
+                "commit_title" => 2,
+                "commit_message" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<SimpleUser> = None;
         let mut f1: Option<AutoMergeMergeMethod> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "enabled_by")?,
+                1 => put(&mut f1, &mut map, "merge_method")?,
+                2 => put(&mut f2, &mut map, "commit_title")?,
+                3 => put(&mut f3, &mut map, "commit_message")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(AutoMerge {
-            enabled_by: required(f0, NAMES[0])?,
-            merge_method: required(f1, NAMES[1])?,
-            commit_title: required(f2, NAMES[2])?,
-            commit_message: required(f3, NAMES[3])?,
+            enabled_by: required(f0, "enabled_by")?,
+            merge_method: required(f1, "merge_method")?,
+            commit_title: required(f2, "commit_title")?,
+            commit_message: required(f3, "commit_message")?,
         })
     }
 }
@@ -13258,30 +13181,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestStack {
     const NAME: &'static str = "PullRequestStack";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["base", "size", "position", "id", "number"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "base" => 0,
+                "size" => 1,
+                "position" => 2,
+                "id" => 3,
+                "number" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<PullRequestStackBase> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<i64>> = None;
         let mut f3: Option<Option<i64>> = None;
         let mut f4: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "base")?,
+                1 => put(&mut f1, &mut map, "size")?,
+                2 => put(&mut f2, &mut map, "position")?,
+                3 => put(&mut f3, &mut map, "id")?,
+                4 => put(&mut f4, &mut map, "number")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestStack {
-            base: required(f0, NAMES[0])?,
+            base: required(f0, "base")?,
             size: f1.flatten(),
             position: f2.flatten(),
             id: f3.flatten(),
@@ -13337,25 +13263,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestStackBase {
     const NAME: &'static str = "PullRequestStackBase";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["ref", "sha"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "ref" => 0,
+                "sha" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "ref")?,
+                1 => put(&mut f1, &mut map, "sha")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestStackBase {
-            r#ref: required(f0, NAMES[0])?,
-            sha: required(f1, NAMES[1])?,
+            r#ref: required(f0, "ref")?,
+            sha: required(f1, "sha")?,
         })
     }
 }
@@ -13513,19 +13439,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for CustomProperty {
     const NAME: &'static str = "CustomProperty";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "property_name",
-            "url",
-            "source_type",
-            "value_type",
-            "required",
-            "default_value",
-            "description",
-            "allowed_values",
-            "values_editable_by",
-            "require_explicit_values",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "property_name" => 0,
+                "url" => 1,
+                "source_type" => 2,
+                "value_type" => 3,
+                "required" => 4,
+                "default_value" => 5,
+                "description" => 6,
+                "allowed_values" => 7,
+                "values_editable_by" => 8,
+                "require_explicit_values" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<TeamType>> = None;
@@ -13536,31 +13464,26 @@ impl<'de> crate::runtime::de::FromMap<'de> for CustomProperty {
         let mut f7: Option<Option<Vec<String>>> = None;
         let mut f8: Option<Option<CustomPropertyValuesEditableBy>> = None;
         let mut f9: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "property_name")?,
+                1 => put(&mut f1, &mut map, "url")?,
+                2 => put(&mut f2, &mut map, "source_type")?,
+                3 => put(&mut f3, &mut map, "value_type")?,
+                4 => put(&mut f4, &mut map, "required")?,
+                5 => put(&mut f5, &mut map, "default_value")?,
+                6 => put(&mut f6, &mut map, "description")?,
+                7 => put(&mut f7, &mut map, "allowed_values")?,
+                8 => put(&mut f8, &mut map, "values_editable_by")?,
+                9 => put(&mut f9, &mut map, "require_explicit_values")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CustomProperty {
-            property_name: required(f0, NAMES[0])?,
+            property_name: required(f0, "property_name")?,
             url: f1.flatten(),
             source_type: f2.flatten(),
-            value_type: required(f3, NAMES[3])?,
+            value_type: required(f3, "value_type")?,
             required: f4.flatten(),
             default_value: f5,
             description: f6,
@@ -13708,24 +13631,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for CustomPropertyValue {
     const NAME: &'static str = "CustomPropertyValue";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["property_name", "value"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "property_name" => 0,
+                "value" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<SecurityAdvisoriesListGlobalAdvisoriesAffects>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "property_name")?,
+                1 => put(&mut f1, &mut map, "value")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CustomPropertyValue {
-            property_name: required(f0, NAMES[0])?,
+            property_name: required(f0, "property_name")?,
             value: f1.flatten(),
         })
     }
@@ -13851,7 +13774,7 @@ pub struct FullRepository {
     pub updated_at: crate::Timestamp,
     pub permissions: Option<FullRepositoryPermissions>,
     pub allow_rebase_merge: Option<bool>,
-    pub template_repository: Option<Repository>,
+    pub template_repository: Option<Box<Repository>>,
     pub temp_clone_token: Option<String>,
     pub allow_squash_merge: Option<bool>,
     pub allow_auto_merge: Option<bool>,
@@ -13888,9 +13811,9 @@ pub struct FullRepository {
     pub license: Option<LicenseSimple>,
     pub organization: Option<SimpleUser>,
     /// A repository on GitHub.
-    pub parent: Option<Repository>,
+    pub parent: Option<Box<Repository>>,
     /// A repository on GitHub.
-    pub source: Option<Repository>,
+    pub source: Option<Box<Repository>>,
     pub forks: i64,
     pub master_branch: Option<String>,
     pub open_issues: i64,
@@ -13928,114 +13851,116 @@ impl<'de> crate::runtime::de::FromMap<'de> for FullRepository {
     const NAME: &'static str = "FullRepository";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "name",
-            "full_name",
-            "owner",
-            "private",
-            "html_url",
-            "description",
-            "fork",
-            "url",
-            "archive_url",
-            "assignees_url",
-            "blobs_url",
-            "branches_url",
-            "collaborators_url",
-            "comments_url",
-            "commits_url",
-            "compare_url",
-            "contents_url",
-            "contributors_url",
-            "deployments_url",
-            "downloads_url",
-            "events_url",
-            "forks_url",
-            "git_commits_url",
-            "git_refs_url",
-            "git_tags_url",
-            "git_url",
-            "issue_comment_url",
-            "issue_events_url",
-            "issues_url",
-            "keys_url",
-            "labels_url",
-            "languages_url",
-            "merges_url",
-            "milestones_url",
-            "notifications_url",
-            "pulls_url",
-            "releases_url",
-            "ssh_url",
-            "stargazers_url",
-            "statuses_url",
-            "subscribers_url",
-            "subscription_url",
-            "tags_url",
-            "teams_url",
-            "trees_url",
-            "clone_url",
-            "mirror_url",
-            "hooks_url",
-            "svn_url",
-            "homepage",
-            "language",
-            "forks_count",
-            "stargazers_count",
-            "watchers_count",
-            "size",
-            "default_branch",
-            "open_issues_count",
-            "is_template",
-            "topics",
-            "has_issues",
-            "has_projects",
-            "has_wiki",
-            "has_pages",
-            "has_downloads",
-            "has_discussions",
-            "has_pull_requests",
-            "pull_request_creation_policy",
-            "archived",
-            "disabled",
-            "visibility",
-            "pushed_at",
-            "created_at",
-            "updated_at",
-            "permissions",
-            "allow_rebase_merge",
-            "template_repository",
-            "temp_clone_token",
-            "allow_squash_merge",
-            "allow_auto_merge",
-            "delete_branch_on_merge",
-            "allow_merge_commit",
-            "allow_update_branch",
-            "use_squash_pr_title_as_default",
-            "squash_merge_commit_title",
-            "squash_merge_commit_message",
-            "merge_commit_title",
-            "merge_commit_message",
-            "allow_forking",
-            "web_commit_signoff_required",
-            "subscribers_count",
-            "network_count",
-            "license",
-            "organization",
-            "parent",
-            "source",
-            "forks",
-            "master_branch",
-            "open_issues",
-            "watchers",
-            "anonymous_access_enabled",
-            "code_of_conduct",
-            "security_and_analysis",
-            "custom_properties",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "name" => 2,
+                "full_name" => 3,
+                "owner" => 4,
+                "private" => 5,
+                "html_url" => 6,
+                "description" => 7,
+                "fork" => 8,
+                "url" => 9,
+                "archive_url" => 10,
+                "assignees_url" => 11,
+                "blobs_url" => 12,
+                "branches_url" => 13,
+                "collaborators_url" => 14,
+                "comments_url" => 15,
+                "commits_url" => 16,
+                "compare_url" => 17,
+                "contents_url" => 18,
+                "contributors_url" => 19,
+                "deployments_url" => 20,
+                "downloads_url" => 21,
+                "events_url" => 22,
+                "forks_url" => 23,
+                "git_commits_url" => 24,
+                "git_refs_url" => 25,
+                "git_tags_url" => 26,
+                "git_url" => 27,
+                "issue_comment_url" => 28,
+                "issue_events_url" => 29,
+                "issues_url" => 30,
+                "keys_url" => 31,
+                "labels_url" => 32,
+                "languages_url" => 33,
+                "merges_url" => 34,
+                "milestones_url" => 35,
+                "notifications_url" => 36,
+                "pulls_url" => 37,
+                "releases_url" => 38,
+                "ssh_url" => 39,
+                "stargazers_url" => 40,
+                "statuses_url" => 41,
+                "subscribers_url" => 42,
+                "subscription_url" => 43,
+                "tags_url" => 44,
+                "teams_url" => 45,
+                "trees_url" => 46,
+                "clone_url" => 47,
+                "mirror_url" => 48,
+                "hooks_url" => 49,
+                "svn_url" => 50,
+                "homepage" => 51,
+                "language" => 52,
+                "forks_count" => 53,
+                "stargazers_count" => 54,
+                "watchers_count" => 55,
+                "size" => 56,
+                "default_branch" => 57,
+                "open_issues_count" => 58,
+                "is_template" => 59,
+                "topics" => 60,
+                "has_issues" => 61,
+                "has_projects" => 62,
+                "has_wiki" => 63,
+                "has_pages" => 64,
+                "has_downloads" => 65,
+                "has_discussions" => 66,
+                "has_pull_requests" => 67,
+                "pull_request_creation_policy" => 68,
+                "archived" => 69,
+                "disabled" => 70,
+                "visibility" => 71,
+                "pushed_at" => 72,
+                "created_at" => 73,
+                "updated_at" => 74,
+                "permissions" => 75,
+                "allow_rebase_merge" => 76,
+                "template_repository" => 77,
+                "temp_clone_token" => 78,
+                "allow_squash_merge" => 79,
+                "allow_auto_merge" => 80,
+                "delete_branch_on_merge" => 81,
+                "allow_merge_commit" => 82,
+                "allow_update_branch" => 83,
+                "use_squash_pr_title_as_default" => 84,
+                "squash_merge_commit_title" => 85,
+                "squash_merge_commit_message" => 86,
+                "merge_commit_title" => 87,
+                "merge_commit_message" => 88,
+                "allow_forking" => 89,
+                "web_commit_signoff_required" => 90,
+                "subscribers_count" => 91,
+                "network_count" => 92,
+                "license" => 93,
+                "organization" => 94,
+                "parent" => 95,
+                "source" => 96,
+                "forks" => 97,
+                "master_branch" => 98,
+                "open_issues" => 99,
+                "watchers" => 100,
+                "anonymous_access_enabled" => 101,
+                "code_of_conduct" => 102,
+                "security_and_analysis" => 103,
+                "custom_properties" => 104,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -14113,7 +14038,7 @@ impl<'de> crate::runtime::de::FromMap<'de> for FullRepository {
         let mut f74: Option<crate::Timestamp> = None;
         let mut f75: Option<Option<FullRepositoryPermissions>> = None;
         let mut f76: Option<Option<bool>> = None;
-        let mut f77: Option<Option<Repository>> = None;
+        let mut f77: Option<Option<Box<Repository>>> = None;
         let mut f78: Option<Option<String>> = None;
         let mut f79: Option<Option<bool>> = None;
         let mut f80: Option<Option<bool>> = None;
@@ -14131,8 +14056,8 @@ impl<'de> crate::runtime::de::FromMap<'de> for FullRepository {
         let mut f92: Option<i64> = None;
         let mut f93: Option<Option<LicenseSimple>> = None;
         let mut f94: Option<Option<SimpleUser>> = None;
-        let mut f95: Option<Option<Repository>> = None;
-        let mut f96: Option<Option<Repository>> = None;
+        let mut f95: Option<Option<Box<Repository>>> = None;
+        let mut f96: Option<Option<Box<Repository>>> = None;
         let mut f97: Option<i64> = None;
         let mut f98: Option<Option<String>> = None;
         let mut f99: Option<i64> = None;
@@ -14141,197 +14066,192 @@ impl<'de> crate::runtime::de::FromMap<'de> for FullRepository {
         let mut f102: Option<Option<CodeOfConductSimple>> = None;
         let mut f103: Option<Option<SecurityAndAnalysis>> = None;
         let mut f104: Option<Option<serde_json::Value>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
-                31 => put(&mut f31, &mut map, NAMES[31])?,
-                32 => put(&mut f32, &mut map, NAMES[32])?,
-                33 => put(&mut f33, &mut map, NAMES[33])?,
-                34 => put(&mut f34, &mut map, NAMES[34])?,
-                35 => put(&mut f35, &mut map, NAMES[35])?,
-                36 => put(&mut f36, &mut map, NAMES[36])?,
-                37 => put(&mut f37, &mut map, NAMES[37])?,
-                38 => put(&mut f38, &mut map, NAMES[38])?,
-                39 => put(&mut f39, &mut map, NAMES[39])?,
-                40 => put(&mut f40, &mut map, NAMES[40])?,
-                41 => put(&mut f41, &mut map, NAMES[41])?,
-                42 => put(&mut f42, &mut map, NAMES[42])?,
-                43 => put(&mut f43, &mut map, NAMES[43])?,
-                44 => put(&mut f44, &mut map, NAMES[44])?,
-                45 => put(&mut f45, &mut map, NAMES[45])?,
-                46 => put(&mut f46, &mut map, NAMES[46])?,
-                47 => put(&mut f47, &mut map, NAMES[47])?,
-                48 => put(&mut f48, &mut map, NAMES[48])?,
-                49 => put(&mut f49, &mut map, NAMES[49])?,
-                50 => put(&mut f50, &mut map, NAMES[50])?,
-                51 => put(&mut f51, &mut map, NAMES[51])?,
-                52 => put(&mut f52, &mut map, NAMES[52])?,
-                53 => put(&mut f53, &mut map, NAMES[53])?,
-                54 => put(&mut f54, &mut map, NAMES[54])?,
-                55 => put(&mut f55, &mut map, NAMES[55])?,
-                56 => put(&mut f56, &mut map, NAMES[56])?,
-                57 => put(&mut f57, &mut map, NAMES[57])?,
-                58 => put(&mut f58, &mut map, NAMES[58])?,
-                59 => put(&mut f59, &mut map, NAMES[59])?,
-                60 => put(&mut f60, &mut map, NAMES[60])?,
-                61 => put(&mut f61, &mut map, NAMES[61])?,
-                62 => put(&mut f62, &mut map, NAMES[62])?,
-                63 => put(&mut f63, &mut map, NAMES[63])?,
-                64 => put(&mut f64, &mut map, NAMES[64])?,
-                65 => put(&mut f65, &mut map, NAMES[65])?,
-                66 => put(&mut f66, &mut map, NAMES[66])?,
-                67 => put(&mut f67, &mut map, NAMES[67])?,
-                68 => put(&mut f68, &mut map, NAMES[68])?,
-                69 => put(&mut f69, &mut map, NAMES[69])?,
-                70 => put(&mut f70, &mut map, NAMES[70])?,
-                71 => put(&mut f71, &mut map, NAMES[71])?,
-                72 => put(&mut f72, &mut map, NAMES[72])?,
-                73 => put(&mut f73, &mut map, NAMES[73])?,
-                74 => put(&mut f74, &mut map, NAMES[74])?,
-                75 => put(&mut f75, &mut map, NAMES[75])?,
-                76 => put(&mut f76, &mut map, NAMES[76])?,
-                77 => put(&mut f77, &mut map, NAMES[77])?,
-                78 => put(&mut f78, &mut map, NAMES[78])?,
-                79 => put(&mut f79, &mut map, NAMES[79])?,
-                80 => put(&mut f80, &mut map, NAMES[80])?,
-                81 => put(&mut f81, &mut map, NAMES[81])?,
-                82 => put(&mut f82, &mut map, NAMES[82])?,
-                83 => put(&mut f83, &mut map, NAMES[83])?,
-                84 => put(&mut f84, &mut map, NAMES[84])?,
-                85 => put(&mut f85, &mut map, NAMES[85])?,
-                86 => put(&mut f86, &mut map, NAMES[86])?,
-                87 => put(&mut f87, &mut map, NAMES[87])?,
-                88 => put(&mut f88, &mut map, NAMES[88])?,
-                89 => put(&mut f89, &mut map, NAMES[89])?,
-                90 => put(&mut f90, &mut map, NAMES[90])?,
-                91 => put(&mut f91, &mut map, NAMES[91])?,
-                92 => put(&mut f92, &mut map, NAMES[92])?,
-                93 => put(&mut f93, &mut map, NAMES[93])?,
-                94 => put(&mut f94, &mut map, NAMES[94])?,
-                95 => put(&mut f95, &mut map, NAMES[95])?,
-                96 => put(&mut f96, &mut map, NAMES[96])?,
-                97 => put(&mut f97, &mut map, NAMES[97])?,
-                98 => put(&mut f98, &mut map, NAMES[98])?,
-                99 => put(&mut f99, &mut map, NAMES[99])?,
-                100 => put(&mut f100, &mut map, NAMES[100])?,
-                101 => put(&mut f101, &mut map, NAMES[101])?,
-                102 => put(&mut f102, &mut map, NAMES[102])?,
-                103 => put(&mut f103, &mut map, NAMES[103])?,
-                104 => put(&mut f104, &mut map, NAMES[104])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "full_name")?,
+                4 => put(&mut f4, &mut map, "owner")?,
+                5 => put(&mut f5, &mut map, "private")?,
+                6 => put(&mut f6, &mut map, "html_url")?,
+                7 => put(&mut f7, &mut map, "description")?,
+                8 => put(&mut f8, &mut map, "fork")?,
+                9 => put(&mut f9, &mut map, "url")?,
+                10 => put(&mut f10, &mut map, "archive_url")?,
+                11 => put(&mut f11, &mut map, "assignees_url")?,
+                12 => put(&mut f12, &mut map, "blobs_url")?,
+                13 => put(&mut f13, &mut map, "branches_url")?,
+                14 => put(&mut f14, &mut map, "collaborators_url")?,
+                15 => put(&mut f15, &mut map, "comments_url")?,
+                16 => put(&mut f16, &mut map, "commits_url")?,
+                17 => put(&mut f17, &mut map, "compare_url")?,
+                18 => put(&mut f18, &mut map, "contents_url")?,
+                19 => put(&mut f19, &mut map, "contributors_url")?,
+                20 => put(&mut f20, &mut map, "deployments_url")?,
+                21 => put(&mut f21, &mut map, "downloads_url")?,
+                22 => put(&mut f22, &mut map, "events_url")?,
+                23 => put(&mut f23, &mut map, "forks_url")?,
+                24 => put(&mut f24, &mut map, "git_commits_url")?,
+                25 => put(&mut f25, &mut map, "git_refs_url")?,
+                26 => put(&mut f26, &mut map, "git_tags_url")?,
+                27 => put(&mut f27, &mut map, "git_url")?,
+                28 => put(&mut f28, &mut map, "issue_comment_url")?,
+                29 => put(&mut f29, &mut map, "issue_events_url")?,
+                30 => put(&mut f30, &mut map, "issues_url")?,
+                31 => put(&mut f31, &mut map, "keys_url")?,
+                32 => put(&mut f32, &mut map, "labels_url")?,
+                33 => put(&mut f33, &mut map, "languages_url")?,
+                34 => put(&mut f34, &mut map, "merges_url")?,
+                35 => put(&mut f35, &mut map, "milestones_url")?,
+                36 => put(&mut f36, &mut map, "notifications_url")?,
+                37 => put(&mut f37, &mut map, "pulls_url")?,
+                38 => put(&mut f38, &mut map, "releases_url")?,
+                39 => put(&mut f39, &mut map, "ssh_url")?,
+                40 => put(&mut f40, &mut map, "stargazers_url")?,
+                41 => put(&mut f41, &mut map, "statuses_url")?,
+                42 => put(&mut f42, &mut map, "subscribers_url")?,
+                43 => put(&mut f43, &mut map, "subscription_url")?,
+                44 => put(&mut f44, &mut map, "tags_url")?,
+                45 => put(&mut f45, &mut map, "teams_url")?,
+                46 => put(&mut f46, &mut map, "trees_url")?,
+                47 => put(&mut f47, &mut map, "clone_url")?,
+                48 => put(&mut f48, &mut map, "mirror_url")?,
+                49 => put(&mut f49, &mut map, "hooks_url")?,
+                50 => put(&mut f50, &mut map, "svn_url")?,
+                51 => put(&mut f51, &mut map, "homepage")?,
+                52 => put(&mut f52, &mut map, "language")?,
+                53 => put(&mut f53, &mut map, "forks_count")?,
+                54 => put(&mut f54, &mut map, "stargazers_count")?,
+                55 => put(&mut f55, &mut map, "watchers_count")?,
+                56 => put(&mut f56, &mut map, "size")?,
+                57 => put(&mut f57, &mut map, "default_branch")?,
+                58 => put(&mut f58, &mut map, "open_issues_count")?,
+                59 => put(&mut f59, &mut map, "is_template")?,
+                60 => put(&mut f60, &mut map, "topics")?,
+                61 => put(&mut f61, &mut map, "has_issues")?,
+                62 => put(&mut f62, &mut map, "has_projects")?,
+                63 => put(&mut f63, &mut map, "has_wiki")?,
+                64 => put(&mut f64, &mut map, "has_pages")?,
+                65 => put(&mut f65, &mut map, "has_downloads")?,
+                66 => put(&mut f66, &mut map, "has_discussions")?,
+                67 => put(&mut f67, &mut map, "has_pull_requests")?,
+                68 => put(&mut f68, &mut map, "pull_request_creation_policy")?,
+                69 => put(&mut f69, &mut map, "archived")?,
+                70 => put(&mut f70, &mut map, "disabled")?,
+                71 => put(&mut f71, &mut map, "visibility")?,
+                72 => put(&mut f72, &mut map, "pushed_at")?,
+                73 => put(&mut f73, &mut map, "created_at")?,
+                74 => put(&mut f74, &mut map, "updated_at")?,
+                75 => put(&mut f75, &mut map, "permissions")?,
+                76 => put(&mut f76, &mut map, "allow_rebase_merge")?,
+                77 => put(&mut f77, &mut map, "template_repository")?,
+                78 => put(&mut f78, &mut map, "temp_clone_token")?,
+                79 => put(&mut f79, &mut map, "allow_squash_merge")?,
+                80 => put(&mut f80, &mut map, "allow_auto_merge")?,
+                81 => put(&mut f81, &mut map, "delete_branch_on_merge")?,
+                82 => put(&mut f82, &mut map, "allow_merge_commit")?,
+                83 => put(&mut f83, &mut map, "allow_update_branch")?,
+                84 => put(&mut f84, &mut map, "use_squash_pr_title_as_default")?,
+                85 => put(&mut f85, &mut map, "squash_merge_commit_title")?,
+                86 => put(&mut f86, &mut map, "squash_merge_commit_message")?,
+                87 => put(&mut f87, &mut map, "merge_commit_title")?,
+                88 => put(&mut f88, &mut map, "merge_commit_message")?,
+                89 => put(&mut f89, &mut map, "allow_forking")?,
+                90 => put(&mut f90, &mut map, "web_commit_signoff_required")?,
+                91 => put(&mut f91, &mut map, "subscribers_count")?,
+                92 => put(&mut f92, &mut map, "network_count")?,
+                93 => put(&mut f93, &mut map, "license")?,
+                94 => put(&mut f94, &mut map, "organization")?,
+                95 => put(&mut f95, &mut map, "parent")?,
+                96 => put(&mut f96, &mut map, "source")?,
+                97 => put(&mut f97, &mut map, "forks")?,
+                98 => put(&mut f98, &mut map, "master_branch")?,
+                99 => put(&mut f99, &mut map, "open_issues")?,
+                100 => put(&mut f100, &mut map, "watchers")?,
+                101 => put(&mut f101, &mut map, "anonymous_access_enabled")?,
+                102 => put(&mut f102, &mut map, "code_of_conduct")?,
+                103 => put(&mut f103, &mut map, "security_and_analysis")?,
+                104 => put(&mut f104, &mut map, "custom_properties")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(FullRepository {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            name: required(f2, NAMES[2])?,
-            full_name: required(f3, NAMES[3])?,
-            owner: required(f4, NAMES[4])?,
-            private: required(f5, NAMES[5])?,
-            html_url: required(f6, NAMES[6])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            name: required(f2, "name")?,
+            full_name: required(f3, "full_name")?,
+            owner: required(f4, "owner")?,
+            private: required(f5, "private")?,
+            html_url: required(f6, "html_url")?,
             description: f7.flatten(),
-            fork: required(f8, NAMES[8])?,
-            url: required(f9, NAMES[9])?,
-            archive_url: required(f10, NAMES[10])?,
-            assignees_url: required(f11, NAMES[11])?,
-            blobs_url: required(f12, NAMES[12])?,
-            branches_url: required(f13, NAMES[13])?,
-            collaborators_url: required(f14, NAMES[14])?,
-            comments_url: required(f15, NAMES[15])?,
-            commits_url: required(f16, NAMES[16])?,
-            compare_url: required(f17, NAMES[17])?,
-            contents_url: required(f18, NAMES[18])?,
-            contributors_url: required(f19, NAMES[19])?,
-            deployments_url: required(f20, NAMES[20])?,
-            downloads_url: required(f21, NAMES[21])?,
-            events_url: required(f22, NAMES[22])?,
-            forks_url: required(f23, NAMES[23])?,
-            git_commits_url: required(f24, NAMES[24])?,
-            git_refs_url: required(f25, NAMES[25])?,
-            git_tags_url: required(f26, NAMES[26])?,
-            git_url: required(f27, NAMES[27])?,
-            issue_comment_url: required(f28, NAMES[28])?,
-            issue_events_url: required(f29, NAMES[29])?,
-            issues_url: required(f30, NAMES[30])?,
-            keys_url: required(f31, NAMES[31])?,
-            labels_url: required(f32, NAMES[32])?,
-            languages_url: required(f33, NAMES[33])?,
-            merges_url: required(f34, NAMES[34])?,
-            milestones_url: required(f35, NAMES[35])?,
-            notifications_url: required(f36, NAMES[36])?,
-            pulls_url: required(f37, NAMES[37])?,
-            releases_url: required(f38, NAMES[38])?,
-            ssh_url: required(f39, NAMES[39])?,
-            stargazers_url: required(f40, NAMES[40])?,
-            statuses_url: required(f41, NAMES[41])?,
-            subscribers_url: required(f42, NAMES[42])?,
-            subscription_url: required(f43, NAMES[43])?,
-            tags_url: required(f44, NAMES[44])?,
-            teams_url: required(f45, NAMES[45])?,
-            trees_url: required(f46, NAMES[46])?,
-            clone_url: required(f47, NAMES[47])?,
+            fork: required(f8, "fork")?,
+            url: required(f9, "url")?,
+            archive_url: required(f10, "archive_url")?,
+            assignees_url: required(f11, "assignees_url")?,
+            blobs_url: required(f12, "blobs_url")?,
+            branches_url: required(f13, "branches_url")?,
+            collaborators_url: required(f14, "collaborators_url")?,
+            comments_url: required(f15, "comments_url")?,
+            commits_url: required(f16, "commits_url")?,
+            compare_url: required(f17, "compare_url")?,
+            contents_url: required(f18, "contents_url")?,
+            contributors_url: required(f19, "contributors_url")?,
+            deployments_url: required(f20, "deployments_url")?,
+            downloads_url: required(f21, "downloads_url")?,
+            events_url: required(f22, "events_url")?,
+            forks_url: required(f23, "forks_url")?,
+            git_commits_url: required(f24, "git_commits_url")?,
+            git_refs_url: required(f25, "git_refs_url")?,
+            git_tags_url: required(f26, "git_tags_url")?,
+            git_url: required(f27, "git_url")?,
+            issue_comment_url: required(f28, "issue_comment_url")?,
+            issue_events_url: required(f29, "issue_events_url")?,
+            issues_url: required(f30, "issues_url")?,
+            keys_url: required(f31, "keys_url")?,
+            labels_url: required(f32, "labels_url")?,
+            languages_url: required(f33, "languages_url")?,
+            merges_url: required(f34, "merges_url")?,
+            milestones_url: required(f35, "milestones_url")?,
+            notifications_url: required(f36, "notifications_url")?,
+            pulls_url: required(f37, "pulls_url")?,
+            releases_url: required(f38, "releases_url")?,
+            ssh_url: required(f39, "ssh_url")?,
+            stargazers_url: required(f40, "stargazers_url")?,
+            statuses_url: required(f41, "statuses_url")?,
+            subscribers_url: required(f42, "subscribers_url")?,
+            subscription_url: required(f43, "subscription_url")?,
+            tags_url: required(f44, "tags_url")?,
+            teams_url: required(f45, "teams_url")?,
+            trees_url: required(f46, "trees_url")?,
+            clone_url: required(f47, "clone_url")?,
             mirror_url: f48.flatten(),
-            hooks_url: required(f49, NAMES[49])?,
-            svn_url: required(f50, NAMES[50])?,
+            hooks_url: required(f49, "hooks_url")?,
+            svn_url: required(f50, "svn_url")?,
             homepage: f51.flatten(),
             language: f52.flatten(),
-            forks_count: required(f53, NAMES[53])?,
-            stargazers_count: required(f54, NAMES[54])?,
-            watchers_count: required(f55, NAMES[55])?,
-            size: required(f56, NAMES[56])?,
-            default_branch: required(f57, NAMES[57])?,
-            open_issues_count: required(f58, NAMES[58])?,
+            forks_count: required(f53, "forks_count")?,
+            stargazers_count: required(f54, "stargazers_count")?,
+            watchers_count: required(f55, "watchers_count")?,
+            size: required(f56, "size")?,
+            default_branch: required(f57, "default_branch")?,
+            open_issues_count: required(f58, "open_issues_count")?,
             is_template: f59.flatten(),
             topics: f60.flatten(),
-            has_issues: required(f61, NAMES[61])?,
-            has_projects: required(f62, NAMES[62])?,
-            has_wiki: required(f63, NAMES[63])?,
-            has_pages: required(f64, NAMES[64])?,
+            has_issues: required(f61, "has_issues")?,
+            has_projects: required(f62, "has_projects")?,
+            has_wiki: required(f63, "has_wiki")?,
+            has_pages: required(f64, "has_pages")?,
             has_downloads: f65.flatten(),
             has_discussions: f66.flatten(),
             has_pull_requests: f67.flatten(),
             pull_request_creation_policy: f68.flatten(),
-            archived: required(f69, NAMES[69])?,
-            disabled: required(f70, NAMES[70])?,
+            archived: required(f69, "archived")?,
+            disabled: required(f70, "disabled")?,
             visibility: f71.flatten(),
-            pushed_at: required(f72, NAMES[72])?,
-            created_at: required(f73, NAMES[73])?,
-            updated_at: required(f74, NAMES[74])?,
+            pushed_at: required(f72, "pushed_at")?,
+            created_at: required(f73, "created_at")?,
+            updated_at: required(f74, "updated_at")?,
             permissions: f75.flatten(),
             allow_rebase_merge: f76.flatten(),
             template_repository: f77.flatten(),
@@ -14348,16 +14268,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for FullRepository {
             merge_commit_message: f88.flatten(),
             allow_forking: f89.flatten(),
             web_commit_signoff_required: f90.flatten(),
-            subscribers_count: required(f91, NAMES[91])?,
-            network_count: required(f92, NAMES[92])?,
+            subscribers_count: required(f91, "subscribers_count")?,
+            network_count: required(f92, "network_count")?,
             license: f93.flatten(),
             organization: f94.flatten(),
             parent: f95.flatten(),
             source: f96.flatten(),
-            forks: required(f97, NAMES[97])?,
+            forks: required(f97, "forks")?,
             master_branch: f98.flatten(),
-            open_issues: required(f99, NAMES[99])?,
-            watchers: required(f100, NAMES[100])?,
+            open_issues: required(f99, "open_issues")?,
+            watchers: required(f100, "watchers")?,
             anonymous_access_enabled: f101.flatten(),
             code_of_conduct: f102.flatten(),
             security_and_analysis: f103.flatten(),
@@ -14411,34 +14331,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for FullRepositoryPermissions {
     const NAME: &'static str = "FullRepositoryPermissions";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["admin", "maintain", "push", "triage", "pull"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "admin" => 0,
+                "maintain" => 1,
+                "push" => 2,
+                "triage" => 3,
+                "pull" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<bool> = None;
         let mut f1: Option<Option<bool>> = None;
         let mut f2: Option<bool> = None;
         let mut f3: Option<Option<bool>> = None;
         let mut f4: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "admin")?,
+                1 => put(&mut f1, &mut map, "maintain")?,
+                2 => put(&mut f2, &mut map, "push")?,
+                3 => put(&mut f3, &mut map, "triage")?,
+                4 => put(&mut f4, &mut map, "pull")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(FullRepositoryPermissions {
-            admin: required(f0, NAMES[0])?,
+            admin: required(f0, "admin")?,
             maintain: f1.flatten(),
-            push: required(f2, NAMES[2])?,
+            push: required(f2, "push")?,
             triage: f3.flatten(),
-            pull: required(f4, NAMES[4])?,
+            pull: required(f4, "pull")?,
         })
     }
 }
@@ -14485,30 +14408,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeOfConductSimple {
     const NAME: &'static str = "CodeOfConductSimple";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["url", "key", "name", "html_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "key" => 1,
+                "name" => 2,
+                "html_url" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "key")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "html_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CodeOfConductSimple {
-            url: required(f0, NAMES[0])?,
-            key: required(f1, NAMES[1])?,
-            name: required(f2, NAMES[2])?,
+            url: required(f0, "url")?,
+            key: required(f1, "key")?,
+            name: required(f2, "name")?,
             html_url: f3.flatten(),
         })
     }
@@ -14554,23 +14479,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleset {
     const NAME: &'static str = "RepositoryRuleset";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "name",
-            "target",
-            "source_type",
-            "source",
-            "enforcement",
-            "bypass_actors",
-            "current_user_can_bypass",
-            "node_id",
-            "_links",
-            "conditions",
-            "rules",
-            "created_at",
-            "updated_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "target" => 2,
+                "source_type" => 3,
+                "source" => 4,
+                "enforcement" => 5,
+                "bypass_actors" => 6,
+                "current_user_can_bypass" => 7,
+                "node_id" => 8,
+                "_links" => 9,
+                "conditions" => 10,
+                "rules" => 11,
+                "created_at" => 12,
+                "updated_at" => 13,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<RepositoryRulesetTarget>> = None;
@@ -14585,37 +14512,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleset {
         let mut f11: Option<Option<Vec<RepositoryRule>>> = None;
         let mut f12: Option<Option<crate::Timestamp>> = None;
         let mut f13: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "target")?,
+                3 => put(&mut f3, &mut map, "source_type")?,
+                4 => put(&mut f4, &mut map, "source")?,
+                5 => put(&mut f5, &mut map, "enforcement")?,
+                6 => put(&mut f6, &mut map, "bypass_actors")?,
+                7 => put(&mut f7, &mut map, "current_user_can_bypass")?,
+                8 => put(&mut f8, &mut map, "node_id")?,
+                9 => put(&mut f9, &mut map, "_links")?,
+                10 => put(&mut f10, &mut map, "conditions")?,
+                11 => put(&mut f11, &mut map, "rules")?,
+                12 => put(&mut f12, &mut map, "created_at")?,
+                13 => put(&mut f13, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleset {
-            id: required(f0, NAMES[0])?,
-            name: required(f1, NAMES[1])?,
+            id: required(f0, "id")?,
+            name: required(f1, "name")?,
             target: f2.flatten(),
             source_type: f3.flatten(),
-            source: required(f4, NAMES[4])?,
-            enforcement: required(f5, NAMES[5])?,
+            source: required(f4, "source")?,
+            enforcement: required(f5, "enforcement")?,
             bypass_actors: f6.flatten(),
             current_user_can_bypass: f7.flatten(),
             node_id: f8.flatten(),
@@ -14678,27 +14600,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRulesetBypassActor {
     const NAME: &'static str = "RepositoryRulesetBypassActor";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["actor_id", "actor_type", "bypass_mode"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "actor_id" => 0,
+                "actor_type" => 1,
+                "bypass_mode" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<RepositoryRulesetBypassActorActorType> = None;
         let mut f2: Option<Option<RepositoryRulesetBypassActorBypassMode>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "actor_id")?,
+                1 => put(&mut f1, &mut map, "actor_type")?,
+                2 => put(&mut f2, &mut map, "bypass_mode")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRulesetBypassActor {
             actor_id: f0,
-            actor_type: required(f1, NAMES[1])?,
+            actor_type: required(f1, "actor_type")?,
             bypass_mode: f2.flatten(),
         })
     }
@@ -14787,19 +14710,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRulesetLinks {
     const NAME: &'static str = "RepositoryRulesetLinks";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["self", "html"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "self" => 0,
+                "html" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<RepositoryRulesetLinksSelf>> = None;
         let mut f1: Option<Option<RepositoryRulesetLinksSelf>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "self")?,
+                1 => put(&mut f1, &mut map, "html")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -14828,17 +14751,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRulesetLinksSelf {
     const NAME: &'static str = "RepositoryRulesetLinksSelf";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["href"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "href" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "href")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -14890,17 +14812,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRulesetConditions2 {
     const NAME: &'static str = "RepositoryRulesetConditions2";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["ref_name"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "ref_name" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<RepositoryRulesetConditions2RefName>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "ref_name")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -14952,19 +14873,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRulesetConditions2RefNa
     const NAME: &'static str = "RepositoryRulesetConditions2RefName";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["include", "exclude"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "include" => 0,
+                "exclude" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<Vec<String>>> = None;
         let mut f1: Option<Option<Vec<String>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "include")?,
+                1 => put(&mut f1, &mut map, "exclude")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -15058,25 +14979,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrgRulesetConditionsVariant0 {
     const NAME: &'static str = "OrgRulesetConditionsVariant0";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["ref_name", "repository_name"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "ref_name" => 0,
+                "repository_name" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<RepositoryRulesetConditions2RefName>> = None;
         let mut f1: Option<OrgRulesetConditionsVariant0RepositoryName> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "ref_name")?,
+                1 => put(&mut f1, &mut map, "repository_name")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrgRulesetConditionsVariant0 {
             ref_name: f0.flatten(),
-            repository_name: required(f1, NAMES[1])?,
+            repository_name: required(f1, "repository_name")?,
         })
     }
 }
@@ -15138,21 +15059,22 @@ for OrgRulesetConditionsVariant0RepositoryName {
     const NAME: &'static str = "OrgRulesetConditionsVariant0RepositoryName";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["include", "exclude", "protected"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "include" => 0,
+                "exclude" => 1,
+                "protected" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<Vec<String>>> = None;
         let mut f1: Option<Option<Vec<String>>> = None;
         let mut f2: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "include")?,
+                1 => put(&mut f1, &mut map, "exclude")?,
+                2 => put(&mut f2, &mut map, "protected")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -15219,25 +15141,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrgRulesetConditionsVariant1 {
     const NAME: &'static str = "OrgRulesetConditionsVariant1";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["ref_name", "repository_id"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "ref_name" => 0,
+                "repository_id" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<RepositoryRulesetConditions2RefName>> = None;
         let mut f1: Option<OrgRulesetConditionsVariant1RepositoryId> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "ref_name")?,
+                1 => put(&mut f1, &mut map, "repository_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrgRulesetConditionsVariant1 {
             ref_name: f0.flatten(),
-            repository_id: required(f1, NAMES[1])?,
+            repository_id: required(f1, "repository_id")?,
         })
     }
 }
@@ -15292,17 +15214,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrgRulesetConditionsVariant1Repos
     const NAME: &'static str = "OrgRulesetConditionsVariant1RepositoryId";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["repository_ids"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "repository_ids" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<Vec<i64>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "repository_ids")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -15352,25 +15273,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for OrgRulesetConditionsVariant2 {
     const NAME: &'static str = "OrgRulesetConditionsVariant2";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["ref_name", "repository_property"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "ref_name" => 0,
+                "repository_property" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<RepositoryRulesetConditions2RefName>> = None;
         let mut f1: Option<OrgRulesetConditionsVariant2RepositoryProperty> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "ref_name")?,
+                1 => put(&mut f1, &mut map, "repository_property")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(OrgRulesetConditionsVariant2 {
             ref_name: f0.flatten(),
-            repository_property: required(f1, NAMES[1])?,
+            repository_property: required(f1, "repository_property")?,
         })
     }
 }
@@ -15429,23 +15350,23 @@ for OrgRulesetConditionsVariant2RepositoryProperty {
     const NAME: &'static str = "OrgRulesetConditionsVariant2RepositoryProperty";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["include", "exclude"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "include" => 0,
+                "exclude" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<
             Option<Vec<RepositoryRulesetConditionsRepositoryPropertySpec>>,
         > = None;
         let mut f1: Option<
             Option<Vec<RepositoryRulesetConditionsRepositoryPropertySpec>>,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "include")?,
+                1 => put(&mut f1, &mut map, "exclude")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -15514,29 +15435,30 @@ for RepositoryRulesetConditionsRepositoryPropertySpec {
     const NAME: &'static str = "RepositoryRulesetConditionsRepositoryPropertySpec";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["name", "property_values", "source"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "property_values" => 1,
+                "source" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Vec<String>> = None;
         let mut f2: Option<
             Option<RepositoryRulesetConditionsRepositoryPropertySpecSource>,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "property_values")?,
+                2 => put(&mut f2, &mut map, "source")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRulesetConditionsRepositoryPropertySpec {
-            name: required(f0, NAMES[0])?,
-            property_values: required(f1, NAMES[1])?,
+            name: required(f0, "name")?,
+            property_values: required(f1, "property_values")?,
             source: f2.flatten(),
         })
     }
@@ -15777,22 +15699,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleCreation {
     const NAME: &'static str = "RepositoryRuleCreation";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleCreationType> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "type")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleCreation {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
         })
     }
 }
@@ -15839,24 +15760,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleUpdate {
     const NAME: &'static str = "RepositoryRuleUpdate";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type", "parameters"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleUpdateType> = None;
         let mut f1: Option<Option<RepositoryRuleUpdateParameters>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleUpdate {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
         })
     }
@@ -15911,22 +15832,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleUpdateParameters {
     const NAME: &'static str = "RepositoryRuleUpdateParameters";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["update_allows_fetch_and_merge"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "update_allows_fetch_and_merge" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "update_allows_fetch_and_merge")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleUpdateParameters {
-            update_allows_fetch_and_merge: required(f0, NAMES[0])?,
+            update_allows_fetch_and_merge: required(f0, "update_allows_fetch_and_merge")?,
         })
     }
 }
@@ -15966,22 +15886,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleDeletion {
     const NAME: &'static str = "RepositoryRuleDeletion";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleDeletionType> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "type")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleDeletion {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
         })
     }
 }
@@ -16026,22 +15945,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleRequiredLinearHisto
     const NAME: &'static str = "RepositoryRuleRequiredLinearHistory";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleRequiredLinearHistoryType> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "type")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleRequiredLinearHistory {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
         })
     }
 }
@@ -16092,24 +16010,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleMergeQueue {
     const NAME: &'static str = "RepositoryRuleMergeQueue";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type", "parameters"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleMergeQueueType> = None;
         let mut f1: Option<Option<RepositoryRuleMergeQueueParameters>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleMergeQueue {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
         })
     }
@@ -16176,16 +16094,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleMergeQueueParameter
     const NAME: &'static str = "RepositoryRuleMergeQueueParameters";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "check_response_timeout_minutes",
-            "grouping_strategy",
-            "max_entries_to_build",
-            "max_entries_to_merge",
-            "merge_method",
-            "min_entries_to_merge",
-            "min_entries_to_merge_wait_minutes",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "check_response_timeout_minutes" => 0,
+                "grouping_strategy" => 1,
+                "max_entries_to_build" => 2,
+                "max_entries_to_merge" => 3,
+                "merge_method" => 4,
+                "min_entries_to_merge" => 5,
+                "min_entries_to_merge_wait_minutes" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<RepositoryRuleMergeQueueParametersGroupingStrategy> = None;
         let mut f2: Option<i64> = None;
@@ -16193,31 +16113,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleMergeQueueParameter
         let mut f4: Option<RepositoryRuleMergeQueueParametersMergeMethod> = None;
         let mut f5: Option<i64> = None;
         let mut f6: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "check_response_timeout_minutes")?,
+                1 => put(&mut f1, &mut map, "grouping_strategy")?,
+                2 => put(&mut f2, &mut map, "max_entries_to_build")?,
+                3 => put(&mut f3, &mut map, "max_entries_to_merge")?,
+                4 => put(&mut f4, &mut map, "merge_method")?,
+                5 => put(&mut f5, &mut map, "min_entries_to_merge")?,
+                6 => put(&mut f6, &mut map, "min_entries_to_merge_wait_minutes")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleMergeQueueParameters {
-            check_response_timeout_minutes: required(f0, NAMES[0])?,
-            grouping_strategy: required(f1, NAMES[1])?,
-            max_entries_to_build: required(f2, NAMES[2])?,
-            max_entries_to_merge: required(f3, NAMES[3])?,
-            merge_method: required(f4, NAMES[4])?,
-            min_entries_to_merge: required(f5, NAMES[5])?,
-            min_entries_to_merge_wait_minutes: required(f6, NAMES[6])?,
+            check_response_timeout_minutes: required(
+                f0,
+                "check_response_timeout_minutes",
+            )?,
+            grouping_strategy: required(f1, "grouping_strategy")?,
+            max_entries_to_build: required(f2, "max_entries_to_build")?,
+            max_entries_to_merge: required(f3, "max_entries_to_merge")?,
+            merge_method: required(f4, "merge_method")?,
+            min_entries_to_merge: required(f5, "min_entries_to_merge")?,
+            min_entries_to_merge_wait_minutes: required(
+                f6,
+                "min_entries_to_merge_wait_minutes",
+            )?,
         })
     }
 }
@@ -16324,24 +16245,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleRequiredDeployments
     const NAME: &'static str = "RepositoryRuleRequiredDeployments";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type", "parameters"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleRequiredDeploymentsType> = None;
         let mut f1: Option<Option<RepositoryRuleRequiredDeploymentsParameters>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleRequiredDeployments {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
         })
     }
@@ -16401,22 +16322,24 @@ for RepositoryRuleRequiredDeploymentsParameters {
     const NAME: &'static str = "RepositoryRuleRequiredDeploymentsParameters";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["required_deployment_environments"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "required_deployment_environments" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Vec<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "required_deployment_environments")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleRequiredDeploymentsParameters {
-            required_deployment_environments: required(f0, NAMES[0])?,
+            required_deployment_environments: required(
+                f0,
+                "required_deployment_environments",
+            )?,
         })
     }
 }
@@ -16467,22 +16390,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleRequiredSignatures 
     const NAME: &'static str = "RepositoryRuleRequiredSignatures";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleRequiredSignaturesType> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "type")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleRequiredSignatures {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
         })
     }
 }
@@ -16532,24 +16454,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRulePullRequest {
     const NAME: &'static str = "RepositoryRulePullRequest";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type", "parameters"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRulePullRequestType> = None;
         let mut f1: Option<Option<RepositoryRulePullRequestParameters>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRulePullRequest {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
         })
     }
@@ -16626,17 +16548,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRulePullRequestParamete
     const NAME: &'static str = "RepositoryRulePullRequestParameters";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "allowed_merge_methods",
-            "dismiss_stale_reviews_on_push",
-            "dismissal_restriction",
-            "require_code_owner_review",
-            "require_last_push_approval",
-            "required_approving_review_count",
-            "required_review_thread_resolution",
-            "required_reviewers",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "allowed_merge_methods" => 0,
+                "dismiss_stale_reviews_on_push" => 1,
+                "dismissal_restriction" => 2,
+                "require_code_owner_review" => 3,
+                "require_last_push_approval" => 4,
+                "required_approving_review_count" => 5,
+                "required_review_thread_resolution" => 6,
+                "required_reviewers" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<Vec<AutoMergeMergeMethod>>> = None;
         let mut f1: Option<bool> = None;
         let mut f2: Option<Option<RepositoryRuleParamsDismissalRestriction>> = None;
@@ -16647,32 +16571,36 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRulePullRequestParamete
         let mut f7: Option<
             Option<Vec<RepositoryRuleParamsRequiredReviewerConfiguration>>,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "allowed_merge_methods")?,
+                1 => put(&mut f1, &mut map, "dismiss_stale_reviews_on_push")?,
+                2 => put(&mut f2, &mut map, "dismissal_restriction")?,
+                3 => put(&mut f3, &mut map, "require_code_owner_review")?,
+                4 => put(&mut f4, &mut map, "require_last_push_approval")?,
+                5 => put(&mut f5, &mut map, "required_approving_review_count")?,
+                6 => put(&mut f6, &mut map, "required_review_thread_resolution")?,
+                7 => put(&mut f7, &mut map, "required_reviewers")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRulePullRequestParameters {
             allowed_merge_methods: f0.flatten(),
-            dismiss_stale_reviews_on_push: required(f1, NAMES[1])?,
+            dismiss_stale_reviews_on_push: required(
+                f1,
+                "dismiss_stale_reviews_on_push",
+            )?,
             dismissal_restriction: f2.flatten(),
-            require_code_owner_review: required(f3, NAMES[3])?,
-            require_last_push_approval: required(f4, NAMES[4])?,
-            required_approving_review_count: required(f5, NAMES[5])?,
-            required_review_thread_resolution: required(f6, NAMES[6])?,
+            require_code_owner_review: required(f3, "require_code_owner_review")?,
+            require_last_push_approval: required(f4, "require_last_push_approval")?,
+            required_approving_review_count: required(
+                f5,
+                "required_approving_review_count",
+            )?,
+            required_review_thread_resolution: required(
+                f6,
+                "required_review_thread_resolution",
+            )?,
             required_reviewers: f7.flatten(),
         })
     }
@@ -16776,25 +16704,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleParamsDismissalRest
     const NAME: &'static str = "RepositoryRuleParamsDismissalRestriction";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["allowed_actors", "enabled"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "allowed_actors" => 0,
+                "enabled" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<Vec<RepositoryRuleParamsActor>>> = None;
         let mut f1: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "allowed_actors")?,
+                1 => put(&mut f1, &mut map, "enabled")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleParamsDismissalRestriction {
             allowed_actors: f0.flatten(),
-            enabled: required(f1, NAMES[1])?,
+            enabled: required(f1, "enabled")?,
         })
     }
 }
@@ -16846,25 +16774,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleParamsActor {
     const NAME: &'static str = "RepositoryRuleParamsActor";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "type"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "type" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<RepositoryRuleParamsActorType> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "type")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleParamsActor {
-            id: required(f0, NAMES[0])?,
-            r#type: required(f1, NAMES[1])?,
+            id: required(f0, "id")?,
+            r#type: required(f1, "type")?,
         })
     }
 }
@@ -16926,28 +16854,29 @@ for RepositoryRuleParamsRequiredReviewerConfiguration {
     const NAME: &'static str = "RepositoryRuleParamsRequiredReviewerConfiguration";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["file_patterns", "minimum_approvals", "reviewer"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "file_patterns" => 0,
+                "minimum_approvals" => 1,
+                "reviewer" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Vec<String>> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<RepositoryRuleParamsReviewer> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "file_patterns")?,
+                1 => put(&mut f1, &mut map, "minimum_approvals")?,
+                2 => put(&mut f2, &mut map, "reviewer")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleParamsRequiredReviewerConfiguration {
-            file_patterns: required(f0, NAMES[0])?,
-            minimum_approvals: required(f1, NAMES[1])?,
-            reviewer: required(f2, NAMES[2])?,
+            file_patterns: required(f0, "file_patterns")?,
+            minimum_approvals: required(f1, "minimum_approvals")?,
+            reviewer: required(f2, "reviewer")?,
         })
     }
 }
@@ -17009,25 +16938,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleParamsReviewer {
     const NAME: &'static str = "RepositoryRuleParamsReviewer";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "type"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "type" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<RepositoryRuleParamsReviewerType> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "type")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleParamsReviewer {
-            id: required(f0, NAMES[0])?,
-            r#type: required(f1, NAMES[1])?,
+            id: required(f0, "id")?,
+            r#type: required(f1, "type")?,
         })
     }
 }
@@ -17078,24 +17007,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleRequiredStatusCheck
     const NAME: &'static str = "RepositoryRuleRequiredStatusChecks";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type", "parameters"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleRequiredStatusChecksType> = None;
         let mut f1: Option<Option<RepositoryRuleRequiredStatusChecksParameters>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleRequiredStatusChecks {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
         })
     }
@@ -17160,32 +17089,32 @@ for RepositoryRuleRequiredStatusChecksParameters {
     const NAME: &'static str = "RepositoryRuleRequiredStatusChecksParameters";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "do_not_enforce_on_create",
-            "required_status_checks",
-            "strict_required_status_checks_policy",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "do_not_enforce_on_create" => 0,
+                "required_status_checks" => 1,
+                "strict_required_status_checks_policy" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<bool>> = None;
         let mut f1: Option<Vec<RepositoryRuleParamsStatusCheckConfiguration>> = None;
         let mut f2: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "do_not_enforce_on_create")?,
+                1 => put(&mut f1, &mut map, "required_status_checks")?,
+                2 => put(&mut f2, &mut map, "strict_required_status_checks_policy")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleRequiredStatusChecksParameters {
             do_not_enforce_on_create: f0.flatten(),
-            required_status_checks: required(f1, NAMES[1])?,
-            strict_required_status_checks_policy: required(f2, NAMES[2])?,
+            required_status_checks: required(f1, "required_status_checks")?,
+            strict_required_status_checks_policy: required(
+                f2,
+                "strict_required_status_checks_policy",
+            )?,
         })
     }
 }
@@ -17259,24 +17188,24 @@ for RepositoryRuleParamsStatusCheckConfiguration {
     const NAME: &'static str = "RepositoryRuleParamsStatusCheckConfiguration";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["context", "integration_id"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "context" => 0,
+                "integration_id" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "context")?,
+                1 => put(&mut f1, &mut map, "integration_id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleParamsStatusCheckConfiguration {
-            context: required(f0, NAMES[0])?,
+            context: required(f0, "context")?,
             integration_id: f1.flatten(),
         })
     }
@@ -17323,22 +17252,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleNonFastForward {
     const NAME: &'static str = "RepositoryRuleNonFastForward";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleNonFastForwardType> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "type")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleNonFastForward {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
         })
     }
 }
@@ -17385,24 +17313,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleCommitMessagePatter
     const NAME: &'static str = "RepositoryRuleCommitMessagePattern";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type", "parameters"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleCommitMessagePatternType> = None;
         let mut f1: Option<Option<RepositoryRuleCommitMessagePatternParameters>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleCommitMessagePattern {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
         })
     }
@@ -17470,31 +17398,33 @@ for RepositoryRuleCommitMessagePatternParameters {
     const NAME: &'static str = "RepositoryRuleCommitMessagePatternParameters";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["name", "negate", "operator", "pattern"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "negate" => 1,
+                "operator" => 2,
+                "pattern" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<bool>> = None;
         let mut f2: Option<RepositoryRuleCommitMessagePatternParametersOperator> = None;
         let mut f3: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "negate")?,
+                2 => put(&mut f2, &mut map, "operator")?,
+                3 => put(&mut f3, &mut map, "pattern")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleCommitMessagePatternParameters {
             name: f0.flatten(),
             negate: f1.flatten(),
-            operator: required(f2, NAMES[2])?,
-            pattern: required(f3, NAMES[3])?,
+            operator: required(f2, "operator")?,
+            pattern: required(f3, "pattern")?,
         })
     }
 }
@@ -17567,24 +17497,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleCommitAuthorEmailPa
     const NAME: &'static str = "RepositoryRuleCommitAuthorEmailPattern";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type", "parameters"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleCommitAuthorEmailPatternType> = None;
         let mut f1: Option<Option<RepositoryRuleCommitMessagePatternParameters>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleCommitAuthorEmailPattern {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
         })
     }
@@ -17645,24 +17575,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleCommitterEmailPatte
     const NAME: &'static str = "RepositoryRuleCommitterEmailPattern";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type", "parameters"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleCommitterEmailPatternType> = None;
         let mut f1: Option<Option<RepositoryRuleCommitMessagePatternParameters>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleCommitterEmailPattern {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
         })
     }
@@ -17723,24 +17653,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleBranchNamePattern {
     const NAME: &'static str = "RepositoryRuleBranchNamePattern";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type", "parameters"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleBranchNamePatternType> = None;
         let mut f1: Option<Option<RepositoryRuleCommitMessagePatternParameters>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleBranchNamePattern {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
         })
     }
@@ -17800,24 +17730,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleTagNamePattern {
     const NAME: &'static str = "RepositoryRuleTagNamePattern";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type", "parameters"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleTagNamePatternType> = None;
         let mut f1: Option<Option<RepositoryRuleCommitMessagePatternParameters>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleTagNamePattern {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
         })
     }
@@ -17874,24 +17804,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleWorkflows {
     const NAME: &'static str = "RepositoryRuleWorkflows";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type", "parameters"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleWorkflowsType> = None;
         let mut f1: Option<Option<RepositoryRuleWorkflowsParameters>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleWorkflows {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
         })
     }
@@ -17949,25 +17879,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleWorkflowsParameters
     const NAME: &'static str = "RepositoryRuleWorkflowsParameters";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["do_not_enforce_on_create", "workflows"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "do_not_enforce_on_create" => 0,
+                "workflows" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<bool>> = None;
         let mut f1: Option<Vec<RepositoryRuleParamsWorkflowFileReference>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "do_not_enforce_on_create")?,
+                1 => put(&mut f1, &mut map, "workflows")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleWorkflowsParameters {
             do_not_enforce_on_create: f0.flatten(),
-            workflows: required(f1, NAMES[1])?,
+            workflows: required(f1, "workflows")?,
         })
     }
 }
@@ -18032,30 +17962,32 @@ for RepositoryRuleParamsWorkflowFileReference {
     const NAME: &'static str = "RepositoryRuleParamsWorkflowFileReference";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["path", "ref", "repository_id", "sha"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "path" => 0,
+                "ref" => 1,
+                "repository_id" => 2,
+                "sha" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<i64> = None;
         let mut f3: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "path")?,
+                1 => put(&mut f1, &mut map, "ref")?,
+                2 => put(&mut f2, &mut map, "repository_id")?,
+                3 => put(&mut f3, &mut map, "sha")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleParamsWorkflowFileReference {
-            path: required(f0, NAMES[0])?,
+            path: required(f0, "path")?,
             r#ref: f1.flatten(),
-            repository_id: required(f2, NAMES[2])?,
+            repository_id: required(f2, "repository_id")?,
             sha: f3.flatten(),
         })
     }
@@ -18116,24 +18048,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleCodeScanning {
     const NAME: &'static str = "RepositoryRuleCodeScanning";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type", "parameters"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleCodeScanningType> = None;
         let mut f1: Option<Option<RepositoryRuleCodeScanningParameters>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleCodeScanning {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
         })
     }
@@ -18188,22 +18120,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleCodeScanningParamet
     const NAME: &'static str = "RepositoryRuleCodeScanningParameters";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["code_scanning_tools"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "code_scanning_tools" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Vec<RepositoryRuleParamsCodeScanningTool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "code_scanning_tools")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleCodeScanningParameters {
-            code_scanning_tools: required(f0, NAMES[0])?,
+            code_scanning_tools: required(f0, "code_scanning_tools")?,
         })
     }
 }
@@ -18258,34 +18189,31 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleParamsCodeScanningT
     const NAME: &'static str = "RepositoryRuleParamsCodeScanningTool";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "alerts_threshold",
-            "security_alerts_threshold",
-            "tool",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "alerts_threshold" => 0,
+                "security_alerts_threshold" => 1,
+                "tool" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleParamsCodeScanningToolAlertsThreshold> = None;
         let mut f1: Option<
             RepositoryRuleParamsCodeScanningToolSecurityAlertsThreshold,
         > = None;
         let mut f2: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "alerts_threshold")?,
+                1 => put(&mut f1, &mut map, "security_alerts_threshold")?,
+                2 => put(&mut f2, &mut map, "tool")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleParamsCodeScanningTool {
-            alerts_threshold: required(f0, NAMES[0])?,
-            security_alerts_threshold: required(f1, NAMES[1])?,
-            tool: required(f2, NAMES[2])?,
+            alerts_threshold: required(f0, "alerts_threshold")?,
+            security_alerts_threshold: required(f1, "security_alerts_threshold")?,
+            tool: required(f2, "tool")?,
         })
     }
 }
@@ -18368,24 +18296,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleCopilotCodeReview {
     const NAME: &'static str = "RepositoryRuleCopilotCodeReview";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type", "parameters"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleCopilotCodeReviewType> = None;
         let mut f1: Option<Option<RepositoryRuleCopilotCodeReviewParameters>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleCopilotCodeReview {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
         })
     }
@@ -18448,19 +18376,19 @@ for RepositoryRuleCopilotCodeReviewParameters {
     const NAME: &'static str = "RepositoryRuleCopilotCodeReviewParameters";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["review_draft_pull_requests", "review_on_push"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "review_draft_pull_requests" => 0,
+                "review_on_push" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<bool>> = None;
         let mut f1: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "review_draft_pull_requests")?,
+                1 => put(&mut f1, &mut map, "review_on_push")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -18512,22 +18440,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleLicenseComplianceSc
     const NAME: &'static str = "RepositoryRuleLicenseComplianceScanning";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleLicenseComplianceScanningType> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "type")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleLicenseComplianceScanning {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
         })
     }
 }
@@ -18578,24 +18505,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleFilePathRestriction
     const NAME: &'static str = "RepositoryRuleFilePathRestriction";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type", "parameters"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleFilePathRestrictionType> = None;
         let mut f1: Option<Option<RepositoryRuleFilePathRestrictionParameters>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleFilePathRestriction {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
         })
     }
@@ -18655,22 +18582,21 @@ for RepositoryRuleFilePathRestrictionParameters {
     const NAME: &'static str = "RepositoryRuleFilePathRestrictionParameters";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["restricted_file_paths"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "restricted_file_paths" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Vec<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "restricted_file_paths")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleFilePathRestrictionParameters {
-            restricted_file_paths: required(f0, NAMES[0])?,
+            restricted_file_paths: required(f0, "restricted_file_paths")?,
         })
     }
 }
@@ -18720,24 +18646,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleMaxFilePathLength {
     const NAME: &'static str = "RepositoryRuleMaxFilePathLength";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type", "parameters"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleMaxFilePathLengthType> = None;
         let mut f1: Option<Option<RepositoryRuleMaxFilePathLengthParameters>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleMaxFilePathLength {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
         })
     }
@@ -18796,22 +18722,21 @@ for RepositoryRuleMaxFilePathLengthParameters {
     const NAME: &'static str = "RepositoryRuleMaxFilePathLengthParameters";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["max_file_path_length"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "max_file_path_length" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "max_file_path_length")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleMaxFilePathLengthParameters {
-            max_file_path_length: required(f0, NAMES[0])?,
+            max_file_path_length: required(f0, "max_file_path_length")?,
         })
     }
 }
@@ -18853,24 +18778,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleFileExtensionRestri
     const NAME: &'static str = "RepositoryRuleFileExtensionRestriction";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type", "parameters"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleFileExtensionRestrictionType> = None;
         let mut f1: Option<Option<RepositoryRuleFileExtensionRestrictionParameters>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleFileExtensionRestriction {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
         })
     }
@@ -18930,22 +18855,21 @@ for RepositoryRuleFileExtensionRestrictionParameters {
     const NAME: &'static str = "RepositoryRuleFileExtensionRestrictionParameters";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["restricted_file_extensions"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "restricted_file_extensions" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Vec<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "restricted_file_extensions")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleFileExtensionRestrictionParameters {
-            restricted_file_extensions: required(f0, NAMES[0])?,
+            restricted_file_extensions: required(f0, "restricted_file_extensions")?,
         })
     }
 }
@@ -18995,24 +18919,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleMaxFileSize {
     const NAME: &'static str = "RepositoryRuleMaxFileSize";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type", "parameters"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "parameters" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<RepositoryRuleMaxFileSizeType> = None;
         let mut f1: Option<Option<RepositoryRuleMaxFileSizeParameters>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "parameters")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleMaxFileSize {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             parameters: f1.flatten(),
         })
     }
@@ -19067,22 +18991,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleMaxFileSizeParamete
     const NAME: &'static str = "RepositoryRuleMaxFileSizeParameters";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["max_file_size"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "max_file_size" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "max_file_size")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryRuleMaxFileSizeParameters {
-            max_file_size: required(f0, NAMES[0])?,
+            max_file_size: required(f0, "max_file_size")?,
         })
     }
 }
@@ -19126,28 +19049,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for RulesetVersion {
     const NAME: &'static str = "RulesetVersion";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["version_id", "actor", "updated_at"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "version_id" => 0,
+                "actor" => 1,
+                "updated_at" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<RulesetVersionActor> = None;
         let mut f2: Option<crate::Timestamp> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "version_id")?,
+                1 => put(&mut f1, &mut map, "actor")?,
+                2 => put(&mut f2, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RulesetVersion {
-            version_id: required(f0, NAMES[0])?,
-            actor: required(f1, NAMES[1])?,
-            updated_at: required(f2, NAMES[2])?,
+            version_id: required(f0, "version_id")?,
+            actor: required(f1, "actor")?,
+            updated_at: required(f2, "updated_at")?,
         })
     }
 }
@@ -19171,19 +19095,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for RulesetVersionActor {
     const NAME: &'static str = "RulesetVersionActor";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["id", "type"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "type" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "type")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -19217,31 +19141,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for RulesetVersionWithState {
     const NAME: &'static str = "RulesetVersionWithState";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["version_id", "actor", "updated_at", "state"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "version_id" => 0,
+                "actor" => 1,
+                "updated_at" => 2,
+                "state" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<RulesetVersionActor> = None;
         let mut f2: Option<crate::Timestamp> = None;
         let mut f3: Option<serde_json::Value> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "version_id")?,
+                1 => put(&mut f1, &mut map, "actor")?,
+                2 => put(&mut f2, &mut map, "updated_at")?,
+                3 => put(&mut f3, &mut map, "state")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RulesetVersionWithState {
-            version_id: required(f0, NAMES[0])?,
-            actor: required(f1, NAMES[1])?,
-            updated_at: required(f2, NAMES[2])?,
-            state: required(f3, NAMES[3])?,
+            version_id: required(f0, "version_id")?,
+            actor: required(f1, "actor")?,
+            updated_at: required(f2, "updated_at")?,
+            state: required(f3, "state")?,
         })
     }
 }
@@ -19290,19 +19216,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationCommit {
     const NAME: &'static str = "SecretScanningLocationCommit";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "path",
-            "start_line",
-            "end_line",
-            "start_column",
-            "end_column",
-            "blob_sha",
-            "blob_url",
-            "commit_sha",
-            "commit_url",
-            "html_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "path" => 0,
+                "start_line" => 1,
+                "end_line" => 2,
+                "start_column" => 3,
+                "end_column" => 4,
+                "blob_sha" => 5,
+                "blob_url" => 6,
+                "commit_sha" => 7,
+                "commit_url" => 8,
+                "html_url" => 9,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<f64> = None;
         let mut f2: Option<f64> = None;
@@ -19313,36 +19241,31 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationCommit {
         let mut f7: Option<String> = None;
         let mut f8: Option<String> = None;
         let mut f9: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
+                0 => put(&mut f0, &mut map, "path")?,
+                1 => put(&mut f1, &mut map, "start_line")?,
+                2 => put(&mut f2, &mut map, "end_line")?,
+                3 => put(&mut f3, &mut map, "start_column")?,
+                4 => put(&mut f4, &mut map, "end_column")?,
+                5 => put(&mut f5, &mut map, "blob_sha")?,
+                6 => put(&mut f6, &mut map, "blob_url")?,
+                7 => put(&mut f7, &mut map, "commit_sha")?,
+                8 => put(&mut f8, &mut map, "commit_url")?,
+                9 => put(&mut f9, &mut map, "html_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SecretScanningLocationCommit {
-            path: required(f0, NAMES[0])?,
-            start_line: required(f1, NAMES[1])?,
-            end_line: required(f2, NAMES[2])?,
-            start_column: required(f3, NAMES[3])?,
-            end_column: required(f4, NAMES[4])?,
-            blob_sha: required(f5, NAMES[5])?,
-            blob_url: required(f6, NAMES[6])?,
-            commit_sha: required(f7, NAMES[7])?,
-            commit_url: required(f8, NAMES[8])?,
+            path: required(f0, "path")?,
+            start_line: required(f1, "start_line")?,
+            end_line: required(f2, "end_line")?,
+            start_column: required(f3, "start_column")?,
+            end_column: required(f4, "end_column")?,
+            blob_sha: required(f5, "blob_sha")?,
+            blob_url: required(f6, "blob_url")?,
+            commit_sha: required(f7, "commit_sha")?,
+            commit_url: required(f8, "commit_url")?,
             html_url: f9.flatten(),
         })
     }
@@ -19383,18 +19306,20 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationWikiCommit 
     const NAME: &'static str = "SecretScanningLocationWikiCommit";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "path",
-            "start_line",
-            "end_line",
-            "start_column",
-            "end_column",
-            "blob_sha",
-            "page_url",
-            "commit_sha",
-            "commit_url",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "path" => 0,
+                "start_line" => 1,
+                "end_line" => 2,
+                "start_column" => 3,
+                "end_column" => 4,
+                "blob_sha" => 5,
+                "page_url" => 6,
+                "commit_sha" => 7,
+                "commit_url" => 8,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<f64> = None;
         let mut f2: Option<f64> = None;
@@ -19404,35 +19329,30 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationWikiCommit 
         let mut f6: Option<String> = None;
         let mut f7: Option<String> = None;
         let mut f8: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
+                0 => put(&mut f0, &mut map, "path")?,
+                1 => put(&mut f1, &mut map, "start_line")?,
+                2 => put(&mut f2, &mut map, "end_line")?,
+                3 => put(&mut f3, &mut map, "start_column")?,
+                4 => put(&mut f4, &mut map, "end_column")?,
+                5 => put(&mut f5, &mut map, "blob_sha")?,
+                6 => put(&mut f6, &mut map, "page_url")?,
+                7 => put(&mut f7, &mut map, "commit_sha")?,
+                8 => put(&mut f8, &mut map, "commit_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SecretScanningLocationWikiCommit {
-            path: required(f0, NAMES[0])?,
-            start_line: required(f1, NAMES[1])?,
-            end_line: required(f2, NAMES[2])?,
-            start_column: required(f3, NAMES[3])?,
-            end_column: required(f4, NAMES[4])?,
-            blob_sha: required(f5, NAMES[5])?,
-            page_url: required(f6, NAMES[6])?,
-            commit_sha: required(f7, NAMES[7])?,
-            commit_url: required(f8, NAMES[8])?,
+            path: required(f0, "path")?,
+            start_line: required(f1, "start_line")?,
+            end_line: required(f2, "end_line")?,
+            start_column: required(f3, "start_column")?,
+            end_column: required(f4, "end_column")?,
+            blob_sha: required(f5, "blob_sha")?,
+            page_url: required(f6, "page_url")?,
+            commit_sha: required(f7, "commit_sha")?,
+            commit_url: required(f8, "commit_url")?,
         })
     }
 }
@@ -19458,24 +19378,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationIssueTitle 
     const NAME: &'static str = "SecretScanningLocationIssueTitle";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["issue_title_url", "html_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "issue_title_url" => 0,
+                "html_url" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "issue_title_url")?,
+                1 => put(&mut f1, &mut map, "html_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SecretScanningLocationIssueTitle {
-            issue_title_url: required(f0, NAMES[0])?,
+            issue_title_url: required(f0, "issue_title_url")?,
             html_url: f1.flatten(),
         })
     }
@@ -19502,24 +19422,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationIssueBody {
     const NAME: &'static str = "SecretScanningLocationIssueBody";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["issue_body_url", "html_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "issue_body_url" => 0,
+                "html_url" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "issue_body_url")?,
+                1 => put(&mut f1, &mut map, "html_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SecretScanningLocationIssueBody {
-            issue_body_url: required(f0, NAMES[0])?,
+            issue_body_url: required(f0, "issue_body_url")?,
             html_url: f1.flatten(),
         })
     }
@@ -19546,24 +19466,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationIssueCommen
     const NAME: &'static str = "SecretScanningLocationIssueComment";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["issue_comment_url", "html_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "issue_comment_url" => 0,
+                "html_url" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "issue_comment_url")?,
+                1 => put(&mut f1, &mut map, "html_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SecretScanningLocationIssueComment {
-            issue_comment_url: required(f0, NAMES[0])?,
+            issue_comment_url: required(f0, "issue_comment_url")?,
             html_url: f1.flatten(),
         })
     }
@@ -19588,22 +19508,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationDiscussionT
     const NAME: &'static str = "SecretScanningLocationDiscussionTitle";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["discussion_title_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "discussion_title_url" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "discussion_title_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SecretScanningLocationDiscussionTitle {
-            discussion_title_url: required(f0, NAMES[0])?,
+            discussion_title_url: required(f0, "discussion_title_url")?,
         })
     }
 }
@@ -19627,22 +19546,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationDiscussionB
     const NAME: &'static str = "SecretScanningLocationDiscussionBody";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["discussion_body_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "discussion_body_url" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "discussion_body_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SecretScanningLocationDiscussionBody {
-            discussion_body_url: required(f0, NAMES[0])?,
+            discussion_body_url: required(f0, "discussion_body_url")?,
         })
     }
 }
@@ -19666,22 +19584,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationDiscussionC
     const NAME: &'static str = "SecretScanningLocationDiscussionComment";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["discussion_comment_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "discussion_comment_url" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "discussion_comment_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SecretScanningLocationDiscussionComment {
-            discussion_comment_url: required(f0, NAMES[0])?,
+            discussion_comment_url: required(f0, "discussion_comment_url")?,
         })
     }
 }
@@ -19707,24 +19624,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationPullRequest
     const NAME: &'static str = "SecretScanningLocationPullRequestTitle";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["pull_request_title_url", "html_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "pull_request_title_url" => 0,
+                "html_url" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "pull_request_title_url")?,
+                1 => put(&mut f1, &mut map, "html_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SecretScanningLocationPullRequestTitle {
-            pull_request_title_url: required(f0, NAMES[0])?,
+            pull_request_title_url: required(f0, "pull_request_title_url")?,
             html_url: f1.flatten(),
         })
     }
@@ -19751,24 +19668,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationPullRequest
     const NAME: &'static str = "SecretScanningLocationPullRequestBody";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["pull_request_body_url", "html_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "pull_request_body_url" => 0,
+                "html_url" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "pull_request_body_url")?,
+                1 => put(&mut f1, &mut map, "html_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SecretScanningLocationPullRequestBody {
-            pull_request_body_url: required(f0, NAMES[0])?,
+            pull_request_body_url: required(f0, "pull_request_body_url")?,
             html_url: f1.flatten(),
         })
     }
@@ -19795,24 +19712,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationPullRequest
     const NAME: &'static str = "SecretScanningLocationPullRequestComment";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["pull_request_comment_url", "html_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "pull_request_comment_url" => 0,
+                "html_url" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "pull_request_comment_url")?,
+                1 => put(&mut f1, &mut map, "html_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SecretScanningLocationPullRequestComment {
-            pull_request_comment_url: required(f0, NAMES[0])?,
+            pull_request_comment_url: required(f0, "pull_request_comment_url")?,
             html_url: f1.flatten(),
         })
     }
@@ -19839,24 +19756,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocationPullRequest
     const NAME: &'static str = "SecretScanningLocationPullRequestReview";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["pull_request_review_url", "html_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "pull_request_review_url" => 0,
+                "html_url" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "pull_request_review_url")?,
+                1 => put(&mut f1, &mut map, "html_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SecretScanningLocationPullRequestReview {
-            pull_request_review_url: required(f0, NAMES[0])?,
+            pull_request_review_url: required(f0, "pull_request_review_url")?,
             html_url: f1.flatten(),
         })
     }
@@ -19884,24 +19801,27 @@ for SecretScanningLocationPullRequestReviewComment {
     const NAME: &'static str = "SecretScanningLocationPullRequestReviewComment";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["pull_request_review_comment_url", "html_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "pull_request_review_comment_url" => 0,
+                "html_url" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "pull_request_review_comment_url")?,
+                1 => put(&mut f1, &mut map, "html_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SecretScanningLocationPullRequestReviewComment {
-            pull_request_review_comment_url: required(f0, NAMES[0])?,
+            pull_request_review_comment_url: required(
+                f0,
+                "pull_request_review_comment_url",
+            )?,
             html_url: f1.flatten(),
         })
     }
@@ -19957,7 +19877,7 @@ pub struct RepositoryAdvisory {
     /// A list of teams that collaborate on the advisory.
     pub collaborating_teams: Option<Vec<Team>>,
     /// A temporary private fork of the advisory's repository for collaborating on a fix.
-    pub private_fork: Option<SimpleRepository>,
+    pub private_fork: Option<Box<SimpleRepository>>,
 }
 #[cfg(any(feature = "security-advisories", feature = "webhooks"))]
 impl<'de> serde::Deserialize<'de> for RepositoryAdvisory {
@@ -19970,36 +19890,38 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryAdvisory {
     const NAME: &'static str = "RepositoryAdvisory";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "ghsa_id",
-            "cve_id",
-            "url",
-            "html_url",
-            "summary",
-            "description",
-            "severity",
-            "author",
-            "publisher",
-            "identifiers",
-            "state",
-            "created_at",
-            "updated_at",
-            "published_at",
-            "closed_at",
-            "withdrawn_at",
-            "submission",
-            "vulnerabilities",
-            "cvss",
-            "cvss_severities",
-            "cwes",
-            "cwe_ids",
-            "credits",
-            "credits_detailed",
-            "collaborating_users",
-            "collaborating_teams",
-            "private_fork",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "ghsa_id" => 0,
+                "cve_id" => 1,
+                "url" => 2,
+                "html_url" => 3,
+                "summary" => 4,
+                "description" => 5,
+                "severity" => 6,
+                "author" => 7,
+                "publisher" => 8,
+                "identifiers" => 9,
+                "state" => 10,
+                "created_at" => 11,
+                "updated_at" => 12,
+                "published_at" => 13,
+                "closed_at" => 14,
+                "withdrawn_at" => 15,
+                "submission" => 16,
+                "vulnerabilities" => 17,
+                "cvss" => 18,
+                "cvss_severities" => 19,
+                "cwes" => 20,
+                "cwe_ids" => 21,
+                "credits" => 22,
+                "credits_detailed" => 23,
+                "collaborating_users" => 24,
+                "collaborating_teams" => 25,
+                "private_fork" => 26,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<String> = None;
@@ -20026,56 +19948,51 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryAdvisory {
         let mut f23: Option<Option<Vec<RepositoryAdvisoryCredit>>> = None;
         let mut f24: Option<Option<Vec<SimpleUser>>> = None;
         let mut f25: Option<Option<Vec<Team>>> = None;
-        let mut f26: Option<Option<SimpleRepository>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        let mut f26: Option<Option<Box<SimpleRepository>>> = None;
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
+                0 => put(&mut f0, &mut map, "ghsa_id")?,
+                1 => put(&mut f1, &mut map, "cve_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "html_url")?,
+                4 => put(&mut f4, &mut map, "summary")?,
+                5 => put(&mut f5, &mut map, "description")?,
+                6 => put(&mut f6, &mut map, "severity")?,
+                7 => put(&mut f7, &mut map, "author")?,
+                8 => put(&mut f8, &mut map, "publisher")?,
+                9 => put(&mut f9, &mut map, "identifiers")?,
+                10 => put(&mut f10, &mut map, "state")?,
+                11 => put(&mut f11, &mut map, "created_at")?,
+                12 => put(&mut f12, &mut map, "updated_at")?,
+                13 => put(&mut f13, &mut map, "published_at")?,
+                14 => put(&mut f14, &mut map, "closed_at")?,
+                15 => put(&mut f15, &mut map, "withdrawn_at")?,
+                16 => put(&mut f16, &mut map, "submission")?,
+                17 => put(&mut f17, &mut map, "vulnerabilities")?,
+                18 => put(&mut f18, &mut map, "cvss")?,
+                19 => put(&mut f19, &mut map, "cvss_severities")?,
+                20 => put(&mut f20, &mut map, "cwes")?,
+                21 => put(&mut f21, &mut map, "cwe_ids")?,
+                22 => put(&mut f22, &mut map, "credits")?,
+                23 => put(&mut f23, &mut map, "credits_detailed")?,
+                24 => put(&mut f24, &mut map, "collaborating_users")?,
+                25 => put(&mut f25, &mut map, "collaborating_teams")?,
+                26 => put(&mut f26, &mut map, "private_fork")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryAdvisory {
-            ghsa_id: required(f0, NAMES[0])?,
+            ghsa_id: required(f0, "ghsa_id")?,
             cve_id: f1.flatten(),
-            url: required(f2, NAMES[2])?,
-            html_url: required(f3, NAMES[3])?,
-            summary: required(f4, NAMES[4])?,
+            url: required(f2, "url")?,
+            html_url: required(f3, "html_url")?,
+            summary: required(f4, "summary")?,
             description: f5.flatten(),
             severity: f6.flatten(),
             author: f7.flatten(),
             publisher: f8.flatten(),
-            identifiers: required(f9, NAMES[9])?,
-            state: required(f10, NAMES[10])?,
+            identifiers: required(f9, "identifiers")?,
+            state: required(f10, "state")?,
             created_at: f11.flatten(),
             updated_at: f12.flatten(),
             published_at: f13.flatten(),
@@ -20116,24 +20033,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryAdvisoryIdentifiersItem
     const NAME: &'static str = "RepositoryAdvisoryIdentifiersItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["type", "value"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "value" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Type> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "value")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryAdvisoryIdentifiersItem {
-            r#type: required(f0, NAMES[0])?,
+            r#type: required(f0, "type")?,
             value: f1.flatten(),
         })
     }
@@ -20164,22 +20081,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryAdvisorySubmission {
     const NAME: &'static str = "RepositoryAdvisorySubmission";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["accepted"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "accepted" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "accepted")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryAdvisorySubmission {
-            accepted: required(f0, NAMES[0])?,
+            accepted: required(f0, "accepted")?,
         })
     }
 }
@@ -20209,28 +20125,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryAdvisoryVulnerability {
     const NAME: &'static str = "RepositoryAdvisoryVulnerability";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "package",
-            "vulnerable_version_range",
-            "patched_versions",
-            "vulnerable_functions",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "package" => 0,
+                "vulnerable_version_range" => 1,
+                "patched_versions" => 2,
+                "vulnerable_functions" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<VulnerabilityPackage>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<Vec<String>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "package")?,
+                1 => put(&mut f1, &mut map, "vulnerable_version_range")?,
+                2 => put(&mut f2, &mut map, "patched_versions")?,
+                3 => put(&mut f3, &mut map, "vulnerable_functions")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -20263,19 +20176,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryAdvisoryCreditsItem {
     const NAME: &'static str = "RepositoryAdvisoryCreditsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["login", "type"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "login" => 0,
+                "type" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<SecurityAdvisoryCreditTypes>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "login")?,
+                1 => put(&mut f1, &mut map, "type")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -20309,28 +20222,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryAdvisoryCredit {
     const NAME: &'static str = "RepositoryAdvisoryCredit";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["user", "type", "state"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "user" => 0,
+                "type" => 1,
+                "state" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<SimpleUser> = None;
         let mut f1: Option<SecurityAdvisoryCreditTypes> = None;
         let mut f2: Option<RepositoryAdvisoryCreditState> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "user")?,
+                1 => put(&mut f1, &mut map, "type")?,
+                2 => put(&mut f2, &mut map, "state")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(RepositoryAdvisoryCredit {
-            user: required(f0, NAMES[0])?,
-            r#type: required(f1, NAMES[1])?,
-            state: required(f2, NAMES[2])?,
+            user: required(f0, "user")?,
+            r#type: required(f1, "type")?,
+            state: required(f2, "state")?,
         })
     }
 }
@@ -20417,25 +20331,25 @@ for ActionsListRepoOrganizationSecretsResponse {
     const NAME: &'static str = "ActionsListRepoOrganizationSecretsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "secrets"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "secrets" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<ActionsSecret>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "secrets")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsListRepoOrganizationSecretsResponse {
-            total_count: required(f0, NAMES[0])?,
-            secrets: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            secrets: required(f1, "secrets")?,
         })
     }
 }
@@ -20461,28 +20375,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsSecret {
     const NAME: &'static str = "ActionsSecret";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["name", "created_at", "updated_at"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "created_at" => 1,
+                "updated_at" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<crate::Timestamp> = None;
         let mut f2: Option<crate::Timestamp> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "created_at")?,
+                2 => put(&mut f2, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsSecret {
-            name: required(f0, NAMES[0])?,
-            created_at: required(f1, NAMES[1])?,
-            updated_at: required(f2, NAMES[2])?,
+            name: required(f0, "name")?,
+            created_at: required(f1, "created_at")?,
+            updated_at: required(f2, "updated_at")?,
         })
     }
 }
@@ -20506,25 +20421,25 @@ for ActionsListRepoOrganizationVariablesResponse {
     const NAME: &'static str = "ActionsListRepoOrganizationVariablesResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "variables"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "variables" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Vec<ActionsVariable>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "variables")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsListRepoOrganizationVariablesResponse {
-            total_count: required(f0, NAMES[0])?,
-            variables: required(f1, NAMES[1])?,
+            total_count: required(f0, "total_count")?,
+            variables: required(f1, "variables")?,
         })
     }
 }
@@ -20554,31 +20469,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for ActionsVariable {
     const NAME: &'static str = "ActionsVariable";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["name", "value", "created_at", "updated_at"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "value" => 1,
+                "created_at" => 2,
+                "updated_at" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<crate::Timestamp> = None;
         let mut f3: Option<crate::Timestamp> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "value")?,
+                2 => put(&mut f2, &mut map, "created_at")?,
+                3 => put(&mut f3, &mut map, "updated_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ActionsVariable {
-            name: required(f0, NAMES[0])?,
-            value: required(f1, NAMES[1])?,
-            created_at: required(f2, NAMES[2])?,
-            updated_at: required(f3, NAMES[3])?,
+            name: required(f0, "name")?,
+            value: required(f1, "value")?,
+            created_at: required(f2, "created_at")?,
+            updated_at: required(f3, "updated_at")?,
         })
     }
 }
@@ -20612,42 +20529,39 @@ impl<'de> crate::runtime::de::FromMap<'de> for SimpleCommit {
     const NAME: &'static str = "SimpleCommit";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "tree_id",
-            "message",
-            "timestamp",
-            "author",
-            "committer",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "tree_id" => 1,
+                "message" => 2,
+                "timestamp" => 3,
+                "author" => 4,
+                "committer" => 5,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<crate::Timestamp> = None;
         let mut f4: Option<Option<SimpleCommitAuthor>> = None;
         let mut f5: Option<Option<SimpleCommitAuthor>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "tree_id")?,
+                2 => put(&mut f2, &mut map, "message")?,
+                3 => put(&mut f3, &mut map, "timestamp")?,
+                4 => put(&mut f4, &mut map, "author")?,
+                5 => put(&mut f5, &mut map, "committer")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SimpleCommit {
-            id: required(f0, NAMES[0])?,
-            tree_id: required(f1, NAMES[1])?,
-            message: required(f2, NAMES[2])?,
-            timestamp: required(f3, NAMES[3])?,
+            id: required(f0, "id")?,
+            tree_id: required(f1, "tree_id")?,
+            message: required(f2, "message")?,
+            timestamp: required(f3, "timestamp")?,
             author: f4.flatten(),
             committer: f5.flatten(),
         })
@@ -20675,25 +20589,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for SimpleCommitAuthor {
     const NAME: &'static str = "SimpleCommitAuthor";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["name", "email"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "email" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "email")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SimpleCommitAuthor {
-            name: required(f0, NAMES[0])?,
-            email: required(f1, NAMES[1])?,
+            name: required(f0, "name")?,
+            email: required(f1, "email")?,
         })
     }
 }
@@ -20722,19 +20636,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for PendingDeploymentReviewersItem {
     const NAME: &'static str = "PendingDeploymentReviewersItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["type", "reviewer"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "reviewer" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<DeploymentReviewerType>> = None;
         let mut f1: Option<Option<PendingDeploymentReviewersItemReviewer>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "reviewer")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -20802,7 +20716,7 @@ pub struct Deployment {
     pub transient_environment: Option<bool>,
     /// Specifies if the given environment is one that end-users directly interact with. Default: false.
     pub production_environment: Option<bool>,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
 }
 #[cfg(any(feature = "actions", feature = "repos", feature = "webhooks"))]
 impl<'de> serde::Deserialize<'de> for Deployment {
@@ -20815,27 +20729,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for Deployment {
     const NAME: &'static str = "Deployment";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "id",
-            "node_id",
-            "sha",
-            "ref",
-            "task",
-            "payload",
-            "original_environment",
-            "environment",
-            "description",
-            "creator",
-            "created_at",
-            "updated_at",
-            "statuses_url",
-            "repository_url",
-            "transient_environment",
-            "production_environment",
-            "performed_via_github_app",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "id" => 1,
+                "node_id" => 2,
+                "sha" => 3,
+                "ref" => 4,
+                "task" => 5,
+                "payload" => 6,
+                "original_environment" => 7,
+                "environment" => 8,
+                "description" => 9,
+                "creator" => 10,
+                "created_at" => 11,
+                "updated_at" => 12,
+                "statuses_url" => 13,
+                "repository_url" => 14,
+                "transient_environment" => 15,
+                "production_environment" => 16,
+                "performed_via_github_app" => 17,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
@@ -20853,51 +20769,46 @@ impl<'de> crate::runtime::de::FromMap<'de> for Deployment {
         let mut f14: Option<String> = None;
         let mut f15: Option<Option<bool>> = None;
         let mut f16: Option<Option<bool>> = None;
-        let mut f17: Option<Option<Integration>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        let mut f17: Option<Option<Box<Integration>>> = None;
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "id")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "sha")?,
+                4 => put(&mut f4, &mut map, "ref")?,
+                5 => put(&mut f5, &mut map, "task")?,
+                6 => put(&mut f6, &mut map, "payload")?,
+                7 => put(&mut f7, &mut map, "original_environment")?,
+                8 => put(&mut f8, &mut map, "environment")?,
+                9 => put(&mut f9, &mut map, "description")?,
+                10 => put(&mut f10, &mut map, "creator")?,
+                11 => put(&mut f11, &mut map, "created_at")?,
+                12 => put(&mut f12, &mut map, "updated_at")?,
+                13 => put(&mut f13, &mut map, "statuses_url")?,
+                14 => put(&mut f14, &mut map, "repository_url")?,
+                15 => put(&mut f15, &mut map, "transient_environment")?,
+                16 => put(&mut f16, &mut map, "production_environment")?,
+                17 => put(&mut f17, &mut map, "performed_via_github_app")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Deployment {
-            url: required(f0, NAMES[0])?,
-            id: required(f1, NAMES[1])?,
-            node_id: required(f2, NAMES[2])?,
-            sha: required(f3, NAMES[3])?,
-            r#ref: required(f4, NAMES[4])?,
-            task: required(f5, NAMES[5])?,
-            payload: required(f6, NAMES[6])?,
+            url: required(f0, "url")?,
+            id: required(f1, "id")?,
+            node_id: required(f2, "node_id")?,
+            sha: required(f3, "sha")?,
+            r#ref: required(f4, "ref")?,
+            task: required(f5, "task")?,
+            payload: required(f6, "payload")?,
             original_environment: f7.flatten(),
-            environment: required(f8, NAMES[8])?,
+            environment: required(f8, "environment")?,
             description: f9.flatten(),
             creator: f10.flatten(),
-            created_at: required(f11, NAMES[11])?,
-            updated_at: required(f12, NAMES[12])?,
-            statuses_url: required(f13, NAMES[13])?,
-            repository_url: required(f14, NAMES[14])?,
+            created_at: required(f11, "created_at")?,
+            updated_at: required(f12, "updated_at")?,
+            statuses_url: required(f13, "statuses_url")?,
+            repository_url: required(f14, "repository_url")?,
             transient_environment: f15.flatten(),
             production_environment: f16.flatten(),
             performed_via_github_app: f17.flatten(),
@@ -21046,17 +20957,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for ReposListAttestationsResponse {
     const NAME: &'static str = "ReposListAttestationsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["attestations"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "attestations" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<Vec<ReposListAttestationsResponseAttestationsItem>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "attestations")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -21091,8 +21001,15 @@ for ReposListAttestationsResponseAttestationsItem {
     const NAME: &'static str = "ReposListAttestationsResponseAttestationsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["bundle", "repository_id", "bundle_url", "initiator"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "bundle" => 0,
+                "repository_id" => 1,
+                "bundle_url" => 2,
+                "initiator" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<
             Option<
                 OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle,
@@ -21101,17 +21018,12 @@ for ReposListAttestationsResponseAttestationsItem {
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "bundle")?,
+                1 => put(&mut f1, &mut map, "repository_id")?,
+                2 => put(&mut f2, &mut map, "bundle_url")?,
+                3 => put(&mut f3, &mut map, "initiator")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -21169,25 +21081,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for ShortBranchCommit {
     const NAME: &'static str = "ShortBranchCommit";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["sha", "url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "sha" => 0,
+                "url" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "sha")?,
+                1 => put(&mut f1, &mut map, "url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ShortBranchCommit {
-            sha: required(f0, NAMES[0])?,
-            url: required(f1, NAMES[1])?,
+            sha: required(f0, "sha")?,
+            url: required(f1, "url")?,
         })
     }
 }
@@ -21220,20 +21132,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for Commit {
     const NAME: &'static str = "Commit";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "sha",
-            "node_id",
-            "html_url",
-            "comments_url",
-            "commit",
-            "author",
-            "committer",
-            "parents",
-            "stats",
-            "files",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "sha" => 1,
+                "node_id" => 2,
+                "html_url" => 3,
+                "comments_url" => 4,
+                "commit" => 5,
+                "author" => 6,
+                "committer" => 7,
+                "parents" => 8,
+                "stats" => 9,
+                "files" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -21245,37 +21159,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for Commit {
         let mut f8: Option<Vec<CommitParentsItem>> = None;
         let mut f9: Option<Option<CommitStats>> = None;
         let mut f10: Option<Option<Vec<DiffEntry>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "sha")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "html_url")?,
+                4 => put(&mut f4, &mut map, "comments_url")?,
+                5 => put(&mut f5, &mut map, "commit")?,
+                6 => put(&mut f6, &mut map, "author")?,
+                7 => put(&mut f7, &mut map, "committer")?,
+                8 => put(&mut f8, &mut map, "parents")?,
+                9 => put(&mut f9, &mut map, "stats")?,
+                10 => put(&mut f10, &mut map, "files")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Commit {
-            url: required(f0, NAMES[0])?,
-            sha: required(f1, NAMES[1])?,
-            node_id: required(f2, NAMES[2])?,
-            html_url: required(f3, NAMES[3])?,
-            comments_url: required(f4, NAMES[4])?,
-            commit: required(f5, NAMES[5])?,
+            url: required(f0, "url")?,
+            sha: required(f1, "sha")?,
+            node_id: required(f2, "node_id")?,
+            html_url: required(f3, "html_url")?,
+            comments_url: required(f4, "comments_url")?,
+            commit: required(f5, "commit")?,
             author: f6.flatten(),
             committer: f7.flatten(),
-            parents: required(f8, NAMES[8])?,
+            parents: required(f8, "parents")?,
             stats: f9.flatten(),
             files: f10.flatten(),
         })
@@ -21306,16 +21215,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for CommitCommit {
     const NAME: &'static str = "CommitCommit";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "author",
-            "committer",
-            "message",
-            "comment_count",
-            "tree",
-            "verification",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "author" => 1,
+                "committer" => 2,
+                "message" => 3,
+                "comment_count" => 4,
+                "tree" => 5,
+                "verification" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<GitUser>> = None;
         let mut f2: Option<Option<GitUser>> = None;
@@ -21323,30 +21234,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for CommitCommit {
         let mut f4: Option<i64> = None;
         let mut f5: Option<ShortBranchCommit> = None;
         let mut f6: Option<Option<Verification>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "author")?,
+                2 => put(&mut f2, &mut map, "committer")?,
+                3 => put(&mut f3, &mut map, "message")?,
+                4 => put(&mut f4, &mut map, "comment_count")?,
+                5 => put(&mut f5, &mut map, "tree")?,
+                6 => put(&mut f6, &mut map, "verification")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CommitCommit {
-            url: required(f0, NAMES[0])?,
+            url: required(f0, "url")?,
             author: f1.flatten(),
             committer: f2.flatten(),
-            message: required(f3, NAMES[3])?,
-            comment_count: required(f4, NAMES[4])?,
-            tree: required(f5, NAMES[5])?,
+            message: required(f3, "message")?,
+            comment_count: required(f4, "comment_count")?,
+            tree: required(f5, "tree")?,
             verification: f6.flatten(),
         })
     }
@@ -21372,21 +21278,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for GitUser {
     const NAME: &'static str = "GitUser";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["name", "email", "date"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "name" => 0,
+                "email" => 1,
+                "date" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "name")?,
+                1 => put(&mut f1, &mut map, "email")?,
+                2 => put(&mut f2, &mut map, "date")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -21420,37 +21327,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for Verification {
     const NAME: &'static str = "Verification";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "verified",
-            "reason",
-            "payload",
-            "signature",
-            "verified_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "verified" => 0,
+                "reason" => 1,
+                "payload" => 2,
+                "signature" => 3,
+                "verified_at" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<bool> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "verified")?,
+                1 => put(&mut f1, &mut map, "reason")?,
+                2 => put(&mut f2, &mut map, "payload")?,
+                3 => put(&mut f3, &mut map, "signature")?,
+                4 => put(&mut f4, &mut map, "verified_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Verification {
-            verified: required(f0, NAMES[0])?,
-            reason: required(f1, NAMES[1])?,
+            verified: required(f0, "verified")?,
+            reason: required(f1, "reason")?,
             payload: f2.flatten(),
             signature: f3.flatten(),
             verified_at: f4.flatten(),
@@ -21494,27 +21398,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for CommitParentsItem {
     const NAME: &'static str = "CommitParentsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["sha", "url", "html_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "sha" => 0,
+                "url" => 1,
+                "html_url" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "sha")?,
+                1 => put(&mut f1, &mut map, "url")?,
+                2 => put(&mut f2, &mut map, "html_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CommitParentsItem {
-            sha: required(f0, NAMES[0])?,
-            url: required(f1, NAMES[1])?,
+            sha: required(f0, "sha")?,
+            url: required(f1, "url")?,
             html_url: f2.flatten(),
         })
     }
@@ -21539,21 +21444,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for CommitStats {
     const NAME: &'static str = "CommitStats";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["additions", "deletions", "total"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "additions" => 0,
+                "deletions" => 1,
+                "total" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<i64>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "additions")?,
+                1 => put(&mut f1, &mut map, "deletions")?,
+                2 => put(&mut f2, &mut map, "total")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -21593,20 +21499,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for DiffEntry {
     const NAME: &'static str = "DiffEntry";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "sha",
-            "filename",
-            "status",
-            "additions",
-            "deletions",
-            "changes",
-            "blob_url",
-            "raw_url",
-            "contents_url",
-            "patch",
-            "previous_filename",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "sha" => 0,
+                "filename" => 1,
+                "status" => 2,
+                "additions" => 3,
+                "deletions" => 4,
+                "changes" => 5,
+                "blob_url" => 6,
+                "raw_url" => 7,
+                "contents_url" => 8,
+                "patch" => 9,
+                "previous_filename" => 10,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<DiffEntryStatus> = None;
@@ -21618,36 +21526,31 @@ impl<'de> crate::runtime::de::FromMap<'de> for DiffEntry {
         let mut f8: Option<Option<String>> = None;
         let mut f9: Option<Option<String>> = None;
         let mut f10: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
+                0 => put(&mut f0, &mut map, "sha")?,
+                1 => put(&mut f1, &mut map, "filename")?,
+                2 => put(&mut f2, &mut map, "status")?,
+                3 => put(&mut f3, &mut map, "additions")?,
+                4 => put(&mut f4, &mut map, "deletions")?,
+                5 => put(&mut f5, &mut map, "changes")?,
+                6 => put(&mut f6, &mut map, "blob_url")?,
+                7 => put(&mut f7, &mut map, "raw_url")?,
+                8 => put(&mut f8, &mut map, "contents_url")?,
+                9 => put(&mut f9, &mut map, "patch")?,
+                10 => put(&mut f10, &mut map, "previous_filename")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DiffEntry {
             sha: f0.flatten(),
-            filename: required(f1, NAMES[1])?,
-            status: required(f2, NAMES[2])?,
-            additions: required(f3, NAMES[3])?,
-            deletions: required(f4, NAMES[4])?,
-            changes: required(f5, NAMES[5])?,
-            blob_url: required(f6, NAMES[6])?,
-            raw_url: required(f7, NAMES[7])?,
+            filename: required(f1, "filename")?,
+            status: required(f2, "status")?,
+            additions: required(f3, "additions")?,
+            deletions: required(f4, "deletions")?,
+            changes: required(f5, "changes")?,
+            blob_url: required(f6, "blob_url")?,
+            raw_url: required(f7, "raw_url")?,
             contents_url: f8.flatten(),
             patch: f9.flatten(),
             previous_filename: f10.flatten(),
@@ -21696,7 +21599,7 @@ pub struct DeploymentSimple {
     pub transient_environment: Option<bool>,
     /// Specifies if the given environment is one that end-users directly interact with. Default: false.
     pub production_environment: Option<bool>,
-    pub performed_via_github_app: Option<Integration>,
+    pub performed_via_github_app: Option<Box<Integration>>,
 }
 #[cfg(any(feature = "checks", feature = "webhooks"))]
 impl<'de> serde::Deserialize<'de> for DeploymentSimple {
@@ -21709,23 +21612,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for DeploymentSimple {
     const NAME: &'static str = "DeploymentSimple";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "id",
-            "node_id",
-            "task",
-            "original_environment",
-            "environment",
-            "description",
-            "created_at",
-            "updated_at",
-            "statuses_url",
-            "repository_url",
-            "transient_environment",
-            "production_environment",
-            "performed_via_github_app",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "id" => 1,
+                "node_id" => 2,
+                "task" => 3,
+                "original_environment" => 4,
+                "environment" => 5,
+                "description" => 6,
+                "created_at" => 7,
+                "updated_at" => 8,
+                "statuses_url" => 9,
+                "repository_url" => 10,
+                "transient_environment" => 11,
+                "production_environment" => 12,
+                "performed_via_github_app" => 13,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
@@ -21739,43 +21644,38 @@ impl<'de> crate::runtime::de::FromMap<'de> for DeploymentSimple {
         let mut f10: Option<String> = None;
         let mut f11: Option<Option<bool>> = None;
         let mut f12: Option<Option<bool>> = None;
-        let mut f13: Option<Option<Integration>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        let mut f13: Option<Option<Box<Integration>>> = None;
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "id")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "task")?,
+                4 => put(&mut f4, &mut map, "original_environment")?,
+                5 => put(&mut f5, &mut map, "environment")?,
+                6 => put(&mut f6, &mut map, "description")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "updated_at")?,
+                9 => put(&mut f9, &mut map, "statuses_url")?,
+                10 => put(&mut f10, &mut map, "repository_url")?,
+                11 => put(&mut f11, &mut map, "transient_environment")?,
+                12 => put(&mut f12, &mut map, "production_environment")?,
+                13 => put(&mut f13, &mut map, "performed_via_github_app")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DeploymentSimple {
-            url: required(f0, NAMES[0])?,
-            id: required(f1, NAMES[1])?,
-            node_id: required(f2, NAMES[2])?,
-            task: required(f3, NAMES[3])?,
+            url: required(f0, "url")?,
+            id: required(f1, "id")?,
+            node_id: required(f2, "node_id")?,
+            task: required(f3, "task")?,
             original_environment: f4.flatten(),
-            environment: required(f5, NAMES[5])?,
+            environment: required(f5, "environment")?,
             description: f6.flatten(),
-            created_at: required(f7, NAMES[7])?,
-            updated_at: required(f8, NAMES[8])?,
-            statuses_url: required(f9, NAMES[9])?,
-            repository_url: required(f10, NAMES[10])?,
+            created_at: required(f7, "created_at")?,
+            updated_at: required(f8, "updated_at")?,
+            statuses_url: required(f9, "statuses_url")?,
+            repository_url: required(f10, "repository_url")?,
             transient_environment: f11.flatten(),
             production_environment: f12.flatten(),
             performed_via_github_app: f13.flatten(),
@@ -21843,17 +21743,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for CodeScanningAlertInstanceListMess
     const NAME: &'static str = "CodeScanningAlertInstanceListMessage";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["text"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "text" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "text")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -21936,23 +21835,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for CommitComment {
     const NAME: &'static str = "CommitComment";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "html_url",
-            "url",
-            "id",
-            "node_id",
-            "body",
-            "path",
-            "position",
-            "line",
-            "commit_id",
-            "user",
-            "created_at",
-            "updated_at",
-            "author_association",
-            "reactions",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "html_url" => 0,
+                "url" => 1,
+                "id" => 2,
+                "node_id" => 3,
+                "body" => 4,
+                "path" => 5,
+                "position" => 6,
+                "line" => 7,
+                "commit_id" => 8,
+                "user" => 9,
+                "created_at" => 10,
+                "updated_at" => 11,
+                "author_association" => 12,
+                "reactions" => 13,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<i64> = None;
@@ -21967,44 +21868,39 @@ impl<'de> crate::runtime::de::FromMap<'de> for CommitComment {
         let mut f11: Option<crate::Timestamp> = None;
         let mut f12: Option<AuthorAssociation> = None;
         let mut f13: Option<Option<ReactionRollup>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
+                0 => put(&mut f0, &mut map, "html_url")?,
+                1 => put(&mut f1, &mut map, "url")?,
+                2 => put(&mut f2, &mut map, "id")?,
+                3 => put(&mut f3, &mut map, "node_id")?,
+                4 => put(&mut f4, &mut map, "body")?,
+                5 => put(&mut f5, &mut map, "path")?,
+                6 => put(&mut f6, &mut map, "position")?,
+                7 => put(&mut f7, &mut map, "line")?,
+                8 => put(&mut f8, &mut map, "commit_id")?,
+                9 => put(&mut f9, &mut map, "user")?,
+                10 => put(&mut f10, &mut map, "created_at")?,
+                11 => put(&mut f11, &mut map, "updated_at")?,
+                12 => put(&mut f12, &mut map, "author_association")?,
+                13 => put(&mut f13, &mut map, "reactions")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(CommitComment {
-            html_url: required(f0, NAMES[0])?,
-            url: required(f1, NAMES[1])?,
-            id: required(f2, NAMES[2])?,
-            node_id: required(f3, NAMES[3])?,
-            body: required(f4, NAMES[4])?,
+            html_url: required(f0, "html_url")?,
+            url: required(f1, "url")?,
+            id: required(f2, "id")?,
+            node_id: required(f3, "node_id")?,
+            body: required(f4, "body")?,
             path: f5.flatten(),
             position: f6.flatten(),
             line: f7.flatten(),
-            commit_id: required(f8, NAMES[8])?,
+            commit_id: required(f8, "commit_id")?,
             user: f9.flatten(),
-            created_at: required(f10, NAMES[10])?,
-            updated_at: required(f11, NAMES[11])?,
-            author_association: required(f12, NAMES[12])?,
+            created_at: required(f10, "created_at")?,
+            updated_at: required(f11, "updated_at")?,
+            author_association: required(f12, "author_association")?,
             reactions: f13.flatten(),
         })
     }
@@ -22054,28 +21950,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for ContentDirectoryItemLinks {
     const NAME: &'static str = "ContentDirectoryItemLinks";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["git", "html", "self"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "git" => 0,
+                "html" => 1,
+                "self" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "git")?,
+                1 => put(&mut f1, &mut map, "html")?,
+                2 => put(&mut f2, &mut map, "self")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ContentDirectoryItemLinks {
             git: f0.flatten(),
             html: f1.flatten(),
-            self_: required(f2, NAMES[2])?,
+            self_: required(f2, "self")?,
         })
     }
 }
@@ -22099,21 +21996,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for FileCommitCommitParentsItem {
     const NAME: &'static str = "FileCommitCommitParentsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["url", "html_url", "sha"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "html_url" => 1,
+                "sha" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "html_url")?,
+                2 => put(&mut f2, &mut map, "sha")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -22146,23 +22044,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleViolationError {
     const NAME: &'static str = "RepositoryRuleViolationError";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["message", "documentation_url", "status", "metadata"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "message" => 0,
+                "documentation_url" => 1,
+                "status" => 2,
+                "metadata" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<RepositoryRuleViolationErrorMetadata>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "message")?,
+                1 => put(&mut f1, &mut map, "documentation_url")?,
+                2 => put(&mut f2, &mut map, "status")?,
+                3 => put(&mut f3, &mut map, "metadata")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -22192,17 +22092,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for RepositoryRuleViolationErrorMetad
     const NAME: &'static str = "RepositoryRuleViolationErrorMetadata";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["secret_scanning"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "secret_scanning" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<RepositoryRuleViolationErrorMetadataSecretScanning>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "secret_scanning")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -22233,8 +22132,12 @@ for RepositoryRuleViolationErrorMetadataSecretScanning {
     const NAME: &'static str = "RepositoryRuleViolationErrorMetadataSecretScanning";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["bypass_placeholders"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "bypass_placeholders" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<
             Option<
                 Vec<
@@ -22242,14 +22145,9 @@ for RepositoryRuleViolationErrorMetadataSecretScanning {
                 >,
             >,
         > = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "bypass_placeholders")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -22280,19 +22178,19 @@ for RepositoryRuleViolationErrorMetadataSecretScanningBypassPlaceholdersItem {
     const NAME: &'static str = "RepositoryRuleViolationErrorMetadataSecretScanningBypassPlaceholdersItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["placeholder_id", "token_type"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "placeholder_id" => 0,
+                "token_type" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "placeholder_id")?,
+                1 => put(&mut f1, &mut map, "token_type")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -22353,26 +22251,28 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependabotAlert {
     const NAME: &'static str = "DependabotAlert";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "number",
-            "state",
-            "dependency",
-            "security_advisory",
-            "security_vulnerability",
-            "url",
-            "html_url",
-            "created_at",
-            "updated_at",
-            "dismissed_at",
-            "dismissed_by",
-            "dismissed_reason",
-            "dismissed_comment",
-            "fixed_at",
-            "auto_dismissed_at",
-            "dismissal_request",
-            "assignees",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "number" => 0,
+                "state" => 1,
+                "dependency" => 2,
+                "security_advisory" => 3,
+                "security_vulnerability" => 4,
+                "url" => 5,
+                "html_url" => 6,
+                "created_at" => 7,
+                "updated_at" => 8,
+                "dismissed_at" => 9,
+                "dismissed_by" => 10,
+                "dismissed_reason" => 11,
+                "dismissed_comment" => 12,
+                "fixed_at" => 13,
+                "auto_dismissed_at" => 14,
+                "dismissal_request" => 15,
+                "assignees" => 16,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<DependabotAlertState> = None;
         let mut f2: Option<DependabotAlertWithRepositoryDependency> = None;
@@ -22390,43 +22290,38 @@ impl<'de> crate::runtime::de::FromMap<'de> for DependabotAlert {
         let mut f14: Option<Option<crate::Timestamp>> = None;
         let mut f15: Option<Option<DependabotAlertDismissalRequestSimple>> = None;
         let mut f16: Option<Option<Vec<SimpleUser>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
+                0 => put(&mut f0, &mut map, "number")?,
+                1 => put(&mut f1, &mut map, "state")?,
+                2 => put(&mut f2, &mut map, "dependency")?,
+                3 => put(&mut f3, &mut map, "security_advisory")?,
+                4 => put(&mut f4, &mut map, "security_vulnerability")?,
+                5 => put(&mut f5, &mut map, "url")?,
+                6 => put(&mut f6, &mut map, "html_url")?,
+                7 => put(&mut f7, &mut map, "created_at")?,
+                8 => put(&mut f8, &mut map, "updated_at")?,
+                9 => put(&mut f9, &mut map, "dismissed_at")?,
+                10 => put(&mut f10, &mut map, "dismissed_by")?,
+                11 => put(&mut f11, &mut map, "dismissed_reason")?,
+                12 => put(&mut f12, &mut map, "dismissed_comment")?,
+                13 => put(&mut f13, &mut map, "fixed_at")?,
+                14 => put(&mut f14, &mut map, "auto_dismissed_at")?,
+                15 => put(&mut f15, &mut map, "dismissal_request")?,
+                16 => put(&mut f16, &mut map, "assignees")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(DependabotAlert {
-            number: required(f0, NAMES[0])?,
-            state: required(f1, NAMES[1])?,
-            dependency: required(f2, NAMES[2])?,
-            security_advisory: required(f3, NAMES[3])?,
-            security_vulnerability: required(f4, NAMES[4])?,
-            url: required(f5, NAMES[5])?,
-            html_url: required(f6, NAMES[6])?,
-            created_at: required(f7, NAMES[7])?,
-            updated_at: required(f8, NAMES[8])?,
+            number: required(f0, "number")?,
+            state: required(f1, "state")?,
+            dependency: required(f2, "dependency")?,
+            security_advisory: required(f3, "security_advisory")?,
+            security_vulnerability: required(f4, "security_vulnerability")?,
+            url: required(f5, "url")?,
+            html_url: required(f6, "html_url")?,
+            created_at: required(f7, "created_at")?,
+            updated_at: required(f8, "updated_at")?,
             dismissed_at: f9.flatten(),
             dismissed_by: f10.flatten(),
             dismissed_reason: f11.flatten(),
@@ -22468,28 +22363,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for GitCommitAuthor {
     const NAME: &'static str = "GitCommitAuthor";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["date", "email", "name"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "date" => 0,
+                "email" => 1,
+                "name" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<crate::Timestamp> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "date")?,
+                1 => put(&mut f1, &mut map, "email")?,
+                2 => put(&mut f2, &mut map, "name")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(GitCommitAuthor {
-            date: required(f0, NAMES[0])?,
-            email: required(f1, NAMES[1])?,
-            name: required(f2, NAMES[2])?,
+            date: required(f0, "date")?,
+            email: required(f1, "email")?,
+            name: required(f2, "name")?,
         })
     }
 }
@@ -22514,28 +22410,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for GitCommitParentsItem {
     const NAME: &'static str = "GitCommitParentsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["sha", "url", "html_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "sha" => 0,
+                "url" => 1,
+                "html_url" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "sha")?,
+                1 => put(&mut f1, &mut map, "url")?,
+                2 => put(&mut f2, &mut map, "html_url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(GitCommitParentsItem {
-            sha: required(f0, NAMES[0])?,
-            url: required(f1, NAMES[1])?,
-            html_url: required(f2, NAMES[2])?,
+            sha: required(f0, "sha")?,
+            url: required(f1, "url")?,
+            html_url: required(f2, "html_url")?,
         })
     }
 }
@@ -22561,37 +22458,34 @@ impl<'de> crate::runtime::de::FromMap<'de> for GitCommitVerification {
     const NAME: &'static str = "GitCommitVerification";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "verified",
-            "reason",
-            "signature",
-            "payload",
-            "verified_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "verified" => 0,
+                "reason" => 1,
+                "signature" => 2,
+                "payload" => 3,
+                "verified_at" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<bool> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<String>> = None;
         let mut f3: Option<Option<String>> = None;
         let mut f4: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "verified")?,
+                1 => put(&mut f1, &mut map, "reason")?,
+                2 => put(&mut f2, &mut map, "signature")?,
+                3 => put(&mut f3, &mut map, "payload")?,
+                4 => put(&mut f4, &mut map, "verified_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(GitCommitVerification {
-            verified: required(f0, NAMES[0])?,
-            reason: required(f1, NAMES[1])?,
+            verified: required(f0, "verified")?,
+            reason: required(f1, "reason")?,
             signature: f2.flatten(),
             payload: f3.flatten(),
             verified_at: f4.flatten(),
@@ -22619,21 +22513,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for HookResponse {
     const NAME: &'static str = "HookResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["code", "status", "message"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "code" => 0,
+                "status" => 1,
+                "message" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "code")?,
+                1 => put(&mut f1, &mut map, "status")?,
+                2 => put(&mut f2, &mut map, "message")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -22723,38 +22618,40 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReviewComment {
     const NAME: &'static str = "PullRequestReviewComment";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "pull_request_review_id",
-            "id",
-            "node_id",
-            "diff_hunk",
-            "path",
-            "position",
-            "original_position",
-            "commit_id",
-            "original_commit_id",
-            "in_reply_to_id",
-            "user",
-            "body",
-            "created_at",
-            "updated_at",
-            "html_url",
-            "pull_request_url",
-            "author_association",
-            "_links",
-            "start_line",
-            "original_start_line",
-            "start_side",
-            "line",
-            "original_line",
-            "side",
-            "subject_type",
-            "reactions",
-            "body_html",
-            "body_text",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "pull_request_review_id" => 1,
+                "id" => 2,
+                "node_id" => 3,
+                "diff_hunk" => 4,
+                "path" => 5,
+                "position" => 6,
+                "original_position" => 7,
+                "commit_id" => 8,
+                "original_commit_id" => 9,
+                "in_reply_to_id" => 10,
+                "user" => 11,
+                "body" => 12,
+                "created_at" => 13,
+                "updated_at" => 14,
+                "html_url" => 15,
+                "pull_request_url" => 16,
+                "author_association" => 17,
+                "_links" => 18,
+                "start_line" => 19,
+                "original_start_line" => 20,
+                "start_side" => 21,
+                "line" => 22,
+                "original_line" => 23,
+                "side" => 24,
+                "subject_type" => 25,
+                "reactions" => 26,
+                "body_html" => 27,
+                "body_text" => 28,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<i64> = None;
@@ -22784,65 +22681,60 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReviewComment {
         let mut f26: Option<Option<ReactionRollup>> = None;
         let mut f27: Option<Option<String>> = None;
         let mut f28: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "pull_request_review_id")?,
+                2 => put(&mut f2, &mut map, "id")?,
+                3 => put(&mut f3, &mut map, "node_id")?,
+                4 => put(&mut f4, &mut map, "diff_hunk")?,
+                5 => put(&mut f5, &mut map, "path")?,
+                6 => put(&mut f6, &mut map, "position")?,
+                7 => put(&mut f7, &mut map, "original_position")?,
+                8 => put(&mut f8, &mut map, "commit_id")?,
+                9 => put(&mut f9, &mut map, "original_commit_id")?,
+                10 => put(&mut f10, &mut map, "in_reply_to_id")?,
+                11 => put(&mut f11, &mut map, "user")?,
+                12 => put(&mut f12, &mut map, "body")?,
+                13 => put(&mut f13, &mut map, "created_at")?,
+                14 => put(&mut f14, &mut map, "updated_at")?,
+                15 => put(&mut f15, &mut map, "html_url")?,
+                16 => put(&mut f16, &mut map, "pull_request_url")?,
+                17 => put(&mut f17, &mut map, "author_association")?,
+                18 => put(&mut f18, &mut map, "_links")?,
+                19 => put(&mut f19, &mut map, "start_line")?,
+                20 => put(&mut f20, &mut map, "original_start_line")?,
+                21 => put(&mut f21, &mut map, "start_side")?,
+                22 => put(&mut f22, &mut map, "line")?,
+                23 => put(&mut f23, &mut map, "original_line")?,
+                24 => put(&mut f24, &mut map, "side")?,
+                25 => put(&mut f25, &mut map, "subject_type")?,
+                26 => put(&mut f26, &mut map, "reactions")?,
+                27 => put(&mut f27, &mut map, "body_html")?,
+                28 => put(&mut f28, &mut map, "body_text")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestReviewComment {
-            url: required(f0, NAMES[0])?,
+            url: required(f0, "url")?,
             pull_request_review_id: f1.flatten(),
-            id: required(f2, NAMES[2])?,
-            node_id: required(f3, NAMES[3])?,
-            diff_hunk: required(f4, NAMES[4])?,
-            path: required(f5, NAMES[5])?,
+            id: required(f2, "id")?,
+            node_id: required(f3, "node_id")?,
+            diff_hunk: required(f4, "diff_hunk")?,
+            path: required(f5, "path")?,
             position: f6.flatten(),
             original_position: f7.flatten(),
-            commit_id: required(f8, NAMES[8])?,
-            original_commit_id: required(f9, NAMES[9])?,
+            commit_id: required(f8, "commit_id")?,
+            original_commit_id: required(f9, "original_commit_id")?,
             in_reply_to_id: f10.flatten(),
             user: f11.flatten(),
-            body: required(f12, NAMES[12])?,
-            created_at: required(f13, NAMES[13])?,
-            updated_at: required(f14, NAMES[14])?,
-            html_url: required(f15, NAMES[15])?,
-            pull_request_url: required(f16, NAMES[16])?,
-            author_association: required(f17, NAMES[17])?,
-            links: required(f18, NAMES[18])?,
+            body: required(f12, "body")?,
+            created_at: required(f13, "created_at")?,
+            updated_at: required(f14, "updated_at")?,
+            html_url: required(f15, "html_url")?,
+            pull_request_url: required(f16, "pull_request_url")?,
+            author_association: required(f17, "author_association")?,
+            links: required(f18, "_links")?,
             start_line: f19.flatten(),
             original_start_line: f20.flatten(),
             start_side: f21.flatten(),
@@ -22876,28 +22768,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestReviewCommentLinks {
     const NAME: &'static str = "PullRequestReviewCommentLinks";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["self", "html", "pull_request"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "self" => 0,
+                "html" => 1,
+                "pull_request" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<PullRequestReviewCommentEventCommentLinksHtml> = None;
         let mut f1: Option<PullRequestReviewCommentEventCommentLinksHtml> = None;
         let mut f2: Option<PullRequestReviewCommentEventCommentLinksHtml> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "self")?,
+                1 => put(&mut f1, &mut map, "html")?,
+                2 => put(&mut f2, &mut map, "pull_request")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestReviewCommentLinks {
-            self_: required(f0, NAMES[0])?,
-            html: required(f1, NAMES[1])?,
-            pull_request: required(f2, NAMES[2])?,
+            self_: required(f0, "self")?,
+            html: required(f1, "html")?,
+            pull_request: required(f2, "pull_request")?,
         })
     }
 }
@@ -22940,19 +22833,19 @@ for ActivityMarkRepoNotificationsAsReadResponse {
     const NAME: &'static str = "ActivityMarkRepoNotificationsAsReadResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["message", "url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "message" => 0,
+                "url" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "message")?,
+                1 => put(&mut f1, &mut map, "url")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -22980,17 +22873,16 @@ impl<'de> crate::runtime::de::FromMap<'de> for PageBuildError {
     const NAME: &'static str = "PageBuildError";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["message"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "message" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "message")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -23075,58 +22967,60 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequest {
     const NAME: &'static str = "PullRequest";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "url",
-            "id",
-            "node_id",
-            "html_url",
-            "diff_url",
-            "patch_url",
-            "issue_url",
-            "commits_url",
-            "review_comments_url",
-            "review_comment_url",
-            "comments_url",
-            "statuses_url",
-            "number",
-            "state",
-            "locked",
-            "title",
-            "user",
-            "body",
-            "labels",
-            "milestone",
-            "active_lock_reason",
-            "created_at",
-            "updated_at",
-            "closed_at",
-            "merged_at",
-            "merge_commit_sha",
-            "assignee",
-            "assignees",
-            "requested_reviewers",
-            "requested_teams",
-            "head",
-            "base",
-            "_links",
-            "author_association",
-            "auto_merge",
-            "stack",
-            "draft",
-            "merged",
-            "mergeable",
-            "rebaseable",
-            "mergeable_state",
-            "merged_by",
-            "comments",
-            "review_comments",
-            "maintainer_can_modify",
-            "commits",
-            "additions",
-            "deletions",
-            "changed_files",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "url" => 0,
+                "id" => 1,
+                "node_id" => 2,
+                "html_url" => 3,
+                "diff_url" => 4,
+                "patch_url" => 5,
+                "issue_url" => 6,
+                "commits_url" => 7,
+                "review_comments_url" => 8,
+                "review_comment_url" => 9,
+                "comments_url" => 10,
+                "statuses_url" => 11,
+                "number" => 12,
+                "state" => 13,
+                "locked" => 14,
+                "title" => 15,
+                "user" => 16,
+                "body" => 17,
+                "labels" => 18,
+                "milestone" => 19,
+                "active_lock_reason" => 20,
+                "created_at" => 21,
+                "updated_at" => 22,
+                "closed_at" => 23,
+                "merged_at" => 24,
+                "merge_commit_sha" => 25,
+                "assignee" => 26,
+                "assignees" => 27,
+                "requested_reviewers" => 28,
+                "requested_teams" => 29,
+                "head" => 30,
+                "base" => 31,
+                "_links" => 32,
+                "author_association" => 33,
+                "auto_merge" => 34,
+                "stack" => 35,
+                "draft" => 36,
+                "merged" => 37,
+                "mergeable" => 38,
+                "rebaseable" => 39,
+                "mergeable_state" => 40,
+                "merged_by" => 41,
+                "comments" => 42,
+                "review_comments" => 43,
+                "maintainer_can_modify" => 44,
+                "commits" => 45,
+                "additions" => 46,
+                "deletions" => 47,
+                "changed_files" => 48,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
@@ -23176,89 +23070,84 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequest {
         let mut f46: Option<i64> = None;
         let mut f47: Option<i64> = None;
         let mut f48: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
-                31 => put(&mut f31, &mut map, NAMES[31])?,
-                32 => put(&mut f32, &mut map, NAMES[32])?,
-                33 => put(&mut f33, &mut map, NAMES[33])?,
-                34 => put(&mut f34, &mut map, NAMES[34])?,
-                35 => put(&mut f35, &mut map, NAMES[35])?,
-                36 => put(&mut f36, &mut map, NAMES[36])?,
-                37 => put(&mut f37, &mut map, NAMES[37])?,
-                38 => put(&mut f38, &mut map, NAMES[38])?,
-                39 => put(&mut f39, &mut map, NAMES[39])?,
-                40 => put(&mut f40, &mut map, NAMES[40])?,
-                41 => put(&mut f41, &mut map, NAMES[41])?,
-                42 => put(&mut f42, &mut map, NAMES[42])?,
-                43 => put(&mut f43, &mut map, NAMES[43])?,
-                44 => put(&mut f44, &mut map, NAMES[44])?,
-                45 => put(&mut f45, &mut map, NAMES[45])?,
-                46 => put(&mut f46, &mut map, NAMES[46])?,
-                47 => put(&mut f47, &mut map, NAMES[47])?,
-                48 => put(&mut f48, &mut map, NAMES[48])?,
+                0 => put(&mut f0, &mut map, "url")?,
+                1 => put(&mut f1, &mut map, "id")?,
+                2 => put(&mut f2, &mut map, "node_id")?,
+                3 => put(&mut f3, &mut map, "html_url")?,
+                4 => put(&mut f4, &mut map, "diff_url")?,
+                5 => put(&mut f5, &mut map, "patch_url")?,
+                6 => put(&mut f6, &mut map, "issue_url")?,
+                7 => put(&mut f7, &mut map, "commits_url")?,
+                8 => put(&mut f8, &mut map, "review_comments_url")?,
+                9 => put(&mut f9, &mut map, "review_comment_url")?,
+                10 => put(&mut f10, &mut map, "comments_url")?,
+                11 => put(&mut f11, &mut map, "statuses_url")?,
+                12 => put(&mut f12, &mut map, "number")?,
+                13 => put(&mut f13, &mut map, "state")?,
+                14 => put(&mut f14, &mut map, "locked")?,
+                15 => put(&mut f15, &mut map, "title")?,
+                16 => put(&mut f16, &mut map, "user")?,
+                17 => put(&mut f17, &mut map, "body")?,
+                18 => put(&mut f18, &mut map, "labels")?,
+                19 => put(&mut f19, &mut map, "milestone")?,
+                20 => put(&mut f20, &mut map, "active_lock_reason")?,
+                21 => put(&mut f21, &mut map, "created_at")?,
+                22 => put(&mut f22, &mut map, "updated_at")?,
+                23 => put(&mut f23, &mut map, "closed_at")?,
+                24 => put(&mut f24, &mut map, "merged_at")?,
+                25 => put(&mut f25, &mut map, "merge_commit_sha")?,
+                26 => put(&mut f26, &mut map, "assignee")?,
+                27 => put(&mut f27, &mut map, "assignees")?,
+                28 => put(&mut f28, &mut map, "requested_reviewers")?,
+                29 => put(&mut f29, &mut map, "requested_teams")?,
+                30 => put(&mut f30, &mut map, "head")?,
+                31 => put(&mut f31, &mut map, "base")?,
+                32 => put(&mut f32, &mut map, "_links")?,
+                33 => put(&mut f33, &mut map, "author_association")?,
+                34 => put(&mut f34, &mut map, "auto_merge")?,
+                35 => put(&mut f35, &mut map, "stack")?,
+                36 => put(&mut f36, &mut map, "draft")?,
+                37 => put(&mut f37, &mut map, "merged")?,
+                38 => put(&mut f38, &mut map, "mergeable")?,
+                39 => put(&mut f39, &mut map, "rebaseable")?,
+                40 => put(&mut f40, &mut map, "mergeable_state")?,
+                41 => put(&mut f41, &mut map, "merged_by")?,
+                42 => put(&mut f42, &mut map, "comments")?,
+                43 => put(&mut f43, &mut map, "review_comments")?,
+                44 => put(&mut f44, &mut map, "maintainer_can_modify")?,
+                45 => put(&mut f45, &mut map, "commits")?,
+                46 => put(&mut f46, &mut map, "additions")?,
+                47 => put(&mut f47, &mut map, "deletions")?,
+                48 => put(&mut f48, &mut map, "changed_files")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequest {
-            url: required(f0, NAMES[0])?,
-            id: required(f1, NAMES[1])?,
-            node_id: required(f2, NAMES[2])?,
-            html_url: required(f3, NAMES[3])?,
-            diff_url: required(f4, NAMES[4])?,
-            patch_url: required(f5, NAMES[5])?,
-            issue_url: required(f6, NAMES[6])?,
-            commits_url: required(f7, NAMES[7])?,
-            review_comments_url: required(f8, NAMES[8])?,
-            review_comment_url: required(f9, NAMES[9])?,
-            comments_url: required(f10, NAMES[10])?,
-            statuses_url: required(f11, NAMES[11])?,
-            number: required(f12, NAMES[12])?,
-            state: required(f13, NAMES[13])?,
-            locked: required(f14, NAMES[14])?,
-            title: required(f15, NAMES[15])?,
-            user: required(f16, NAMES[16])?,
+            url: required(f0, "url")?,
+            id: required(f1, "id")?,
+            node_id: required(f2, "node_id")?,
+            html_url: required(f3, "html_url")?,
+            diff_url: required(f4, "diff_url")?,
+            patch_url: required(f5, "patch_url")?,
+            issue_url: required(f6, "issue_url")?,
+            commits_url: required(f7, "commits_url")?,
+            review_comments_url: required(f8, "review_comments_url")?,
+            review_comment_url: required(f9, "review_comment_url")?,
+            comments_url: required(f10, "comments_url")?,
+            statuses_url: required(f11, "statuses_url")?,
+            number: required(f12, "number")?,
+            state: required(f13, "state")?,
+            locked: required(f14, "locked")?,
+            title: required(f15, "title")?,
+            user: required(f16, "user")?,
             body: f17.flatten(),
-            labels: required(f18, NAMES[18])?,
+            labels: required(f18, "labels")?,
             milestone: f19.flatten(),
             active_lock_reason: f20.flatten(),
-            created_at: required(f21, NAMES[21])?,
-            updated_at: required(f22, NAMES[22])?,
+            created_at: required(f21, "created_at")?,
+            updated_at: required(f22, "updated_at")?,
             closed_at: f23.flatten(),
             merged_at: f24.flatten(),
             merge_commit_sha: f25.flatten(),
@@ -23266,25 +23155,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequest {
             assignees: f27.flatten(),
             requested_reviewers: f28.flatten(),
             requested_teams: f29.flatten(),
-            head: required(f30, NAMES[30])?,
-            base: required(f31, NAMES[31])?,
-            links: required(f32, NAMES[32])?,
-            author_association: required(f33, NAMES[33])?,
+            head: required(f30, "head")?,
+            base: required(f31, "base")?,
+            links: required(f32, "_links")?,
+            author_association: required(f33, "author_association")?,
             auto_merge: f34.flatten(),
             stack: f35.flatten(),
             draft: f36.flatten(),
-            merged: required(f37, NAMES[37])?,
+            merged: required(f37, "merged")?,
             mergeable: f38.flatten(),
             rebaseable: f39.flatten(),
-            mergeable_state: required(f40, NAMES[40])?,
+            mergeable_state: required(f40, "mergeable_state")?,
             merged_by: f41.flatten(),
-            comments: required(f42, NAMES[42])?,
-            review_comments: required(f43, NAMES[43])?,
-            maintainer_can_modify: required(f44, NAMES[44])?,
-            commits: required(f45, NAMES[45])?,
-            additions: required(f46, NAMES[46])?,
-            deletions: required(f47, NAMES[47])?,
-            changed_files: required(f48, NAMES[48])?,
+            comments: required(f42, "comments")?,
+            review_comments: required(f43, "review_comments")?,
+            maintainer_can_modify: required(f44, "maintainer_can_modify")?,
+            commits: required(f45, "commits")?,
+            additions: required(f46, "additions")?,
+            deletions: required(f47, "deletions")?,
+            changed_files: required(f48, "changed_files")?,
         })
     }
 }
@@ -23318,16 +23207,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestLabelsItem {
     const NAME: &'static str = "PullRequestLabelsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "node_id",
-            "url",
-            "name",
-            "description",
-            "color",
-            "default",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "node_id" => 1,
+                "url" => 2,
+                "name" => 3,
+                "description" => 4,
+                "color" => 5,
+                "default" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<String> = None;
@@ -23335,31 +23226,26 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestLabelsItem {
         let mut f4: Option<Option<String>> = None;
         let mut f5: Option<String> = None;
         let mut f6: Option<bool> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "node_id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "name")?,
+                4 => put(&mut f4, &mut map, "description")?,
+                5 => put(&mut f5, &mut map, "color")?,
+                6 => put(&mut f6, &mut map, "default")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestLabelsItem {
-            id: required(f0, NAMES[0])?,
-            node_id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            name: required(f3, NAMES[3])?,
+            id: required(f0, "id")?,
+            node_id: required(f1, "node_id")?,
+            url: required(f2, "url")?,
+            name: required(f3, "name")?,
             description: f4.flatten(),
-            color: required(f5, NAMES[5])?,
-            default: required(f6, NAMES[6])?,
+            color: required(f5, "color")?,
+            default: required(f6, "default")?,
         })
     }
 }
@@ -23371,7 +23257,7 @@ pub struct PullRequestBase {
     pub label: String,
     pub r#ref: String,
     /// A repository on GitHub.
-    pub repo: Repository,
+    pub repo: Box<Repository>,
     pub sha: String,
     /// A GitHub user.
     pub user: SimpleUser,
@@ -23387,34 +23273,37 @@ impl<'de> crate::runtime::de::FromMap<'de> for PullRequestBase {
     const NAME: &'static str = "PullRequestBase";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["label", "ref", "repo", "sha", "user"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "label" => 0,
+                "ref" => 1,
+                "repo" => 2,
+                "sha" => 3,
+                "user" => 4,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        let mut f2: Option<Repository> = None;
+        let mut f2: Option<Box<Repository>> = None;
         let mut f3: Option<String> = None;
         let mut f4: Option<SimpleUser> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
+                0 => put(&mut f0, &mut map, "label")?,
+                1 => put(&mut f1, &mut map, "ref")?,
+                2 => put(&mut f2, &mut map, "repo")?,
+                3 => put(&mut f3, &mut map, "sha")?,
+                4 => put(&mut f4, &mut map, "user")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PullRequestBase {
-            label: required(f0, NAMES[0])?,
-            r#ref: required(f1, NAMES[1])?,
-            repo: required(f2, NAMES[2])?,
-            sha: required(f3, NAMES[3])?,
-            user: required(f4, NAMES[4])?,
+            label: required(f0, "label")?,
+            r#ref: required(f1, "ref")?,
+            repo: required(f2, "repo")?,
+            sha: required(f3, "sha")?,
+            user: required(f4, "user")?,
         })
     }
 }
@@ -23439,25 +23328,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningAlertMetadataItem {
     const NAME: &'static str = "SecretScanningAlertMetadataItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["key", "value"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "key" => 0,
+                "value" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "key")?,
+                1 => put(&mut f1, &mut map, "value")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SecretScanningAlertMetadataItem {
-            key: required(f0, NAMES[0])?,
-            value: required(f1, NAMES[1])?,
+            key: required(f0, "key")?,
+            value: required(f1, "value")?,
         })
     }
 }
@@ -23481,19 +23370,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for SecretScanningLocation {
     const NAME: &'static str = "SecretScanningLocation";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["type", "details"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "type" => 0,
+                "details" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<SecretScanningLocationType>> = None;
         let mut f1: Option<Option<SecretScanningLocationDetails>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "type")?,
+                1 => put(&mut f1, &mut map, "details")?,
                 _ => skip(&mut map)?,
             }
         }

@@ -80,52 +80,54 @@ impl<'de> crate::runtime::de::FromMap<'de> for PrivateUser {
     const NAME: &'static str = "PrivateUser";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "login",
-            "id",
-            "user_view_type",
-            "node_id",
-            "avatar_url",
-            "gravatar_id",
-            "url",
-            "html_url",
-            "followers_url",
-            "following_url",
-            "gists_url",
-            "starred_url",
-            "subscriptions_url",
-            "organizations_url",
-            "repos_url",
-            "events_url",
-            "received_events_url",
-            "type",
-            "site_admin",
-            "name",
-            "company",
-            "blog",
-            "location",
-            "email",
-            "notification_email",
-            "hireable",
-            "bio",
-            "twitter_username",
-            "public_repos",
-            "public_gists",
-            "followers",
-            "following",
-            "created_at",
-            "updated_at",
-            "private_gists",
-            "total_private_repos",
-            "owned_private_repos",
-            "disk_usage",
-            "collaborators",
-            "two_factor_authentication",
-            "plan",
-            "business_plus",
-            "ldap_dn",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "login" => 0,
+                "id" => 1,
+                "user_view_type" => 2,
+                "node_id" => 3,
+                "avatar_url" => 4,
+                "gravatar_id" => 5,
+                "url" => 6,
+                "html_url" => 7,
+                "followers_url" => 8,
+                "following_url" => 9,
+                "gists_url" => 10,
+                "starred_url" => 11,
+                "subscriptions_url" => 12,
+                "organizations_url" => 13,
+                "repos_url" => 14,
+                "events_url" => 15,
+                "received_events_url" => 16,
+                "type" => 17,
+                "site_admin" => 18,
+                "name" => 19,
+                "company" => 20,
+                "blog" => 21,
+                "location" => 22,
+                "email" => 23,
+                "notification_email" => 24,
+                "hireable" => 25,
+                "bio" => 26,
+                "twitter_username" => 27,
+                "public_repos" => 28,
+                "public_gists" => 29,
+                "followers" => 30,
+                "following" => 31,
+                "created_at" => 32,
+                "updated_at" => 33,
+                "private_gists" => 34,
+                "total_private_repos" => 35,
+                "owned_private_repos" => 36,
+                "disk_usage" => 37,
+                "collaborators" => 38,
+                "two_factor_authentication" => 39,
+                "plan" => 40,
+                "business_plus" => 41,
+                "ldap_dn" => 42,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<Option<String>> = None;
@@ -169,79 +171,74 @@ impl<'de> crate::runtime::de::FromMap<'de> for PrivateUser {
         let mut f40: Option<Option<PublicUserPlan>> = None;
         let mut f41: Option<Option<bool>> = None;
         let mut f42: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
-                15 => put(&mut f15, &mut map, NAMES[15])?,
-                16 => put(&mut f16, &mut map, NAMES[16])?,
-                17 => put(&mut f17, &mut map, NAMES[17])?,
-                18 => put(&mut f18, &mut map, NAMES[18])?,
-                19 => put(&mut f19, &mut map, NAMES[19])?,
-                20 => put(&mut f20, &mut map, NAMES[20])?,
-                21 => put(&mut f21, &mut map, NAMES[21])?,
-                22 => put(&mut f22, &mut map, NAMES[22])?,
-                23 => put(&mut f23, &mut map, NAMES[23])?,
-                24 => put(&mut f24, &mut map, NAMES[24])?,
-                25 => put(&mut f25, &mut map, NAMES[25])?,
-                26 => put(&mut f26, &mut map, NAMES[26])?,
-                27 => put(&mut f27, &mut map, NAMES[27])?,
-                28 => put(&mut f28, &mut map, NAMES[28])?,
-                29 => put(&mut f29, &mut map, NAMES[29])?,
-                30 => put(&mut f30, &mut map, NAMES[30])?,
-                31 => put(&mut f31, &mut map, NAMES[31])?,
-                32 => put(&mut f32, &mut map, NAMES[32])?,
-                33 => put(&mut f33, &mut map, NAMES[33])?,
-                34 => put(&mut f34, &mut map, NAMES[34])?,
-                35 => put(&mut f35, &mut map, NAMES[35])?,
-                36 => put(&mut f36, &mut map, NAMES[36])?,
-                37 => put(&mut f37, &mut map, NAMES[37])?,
-                38 => put(&mut f38, &mut map, NAMES[38])?,
-                39 => put(&mut f39, &mut map, NAMES[39])?,
-                40 => put(&mut f40, &mut map, NAMES[40])?,
-                41 => put(&mut f41, &mut map, NAMES[41])?,
-                42 => put(&mut f42, &mut map, NAMES[42])?,
+                0 => put(&mut f0, &mut map, "login")?,
+                1 => put(&mut f1, &mut map, "id")?,
+                2 => put(&mut f2, &mut map, "user_view_type")?,
+                3 => put(&mut f3, &mut map, "node_id")?,
+                4 => put(&mut f4, &mut map, "avatar_url")?,
+                5 => put(&mut f5, &mut map, "gravatar_id")?,
+                6 => put(&mut f6, &mut map, "url")?,
+                7 => put(&mut f7, &mut map, "html_url")?,
+                8 => put(&mut f8, &mut map, "followers_url")?,
+                9 => put(&mut f9, &mut map, "following_url")?,
+                10 => put(&mut f10, &mut map, "gists_url")?,
+                11 => put(&mut f11, &mut map, "starred_url")?,
+                12 => put(&mut f12, &mut map, "subscriptions_url")?,
+                13 => put(&mut f13, &mut map, "organizations_url")?,
+                14 => put(&mut f14, &mut map, "repos_url")?,
+                15 => put(&mut f15, &mut map, "events_url")?,
+                16 => put(&mut f16, &mut map, "received_events_url")?,
+                17 => put(&mut f17, &mut map, "type")?,
+                18 => put(&mut f18, &mut map, "site_admin")?,
+                19 => put(&mut f19, &mut map, "name")?,
+                20 => put(&mut f20, &mut map, "company")?,
+                21 => put(&mut f21, &mut map, "blog")?,
+                22 => put(&mut f22, &mut map, "location")?,
+                23 => put(&mut f23, &mut map, "email")?,
+                24 => put(&mut f24, &mut map, "notification_email")?,
+                25 => put(&mut f25, &mut map, "hireable")?,
+                26 => put(&mut f26, &mut map, "bio")?,
+                27 => put(&mut f27, &mut map, "twitter_username")?,
+                28 => put(&mut f28, &mut map, "public_repos")?,
+                29 => put(&mut f29, &mut map, "public_gists")?,
+                30 => put(&mut f30, &mut map, "followers")?,
+                31 => put(&mut f31, &mut map, "following")?,
+                32 => put(&mut f32, &mut map, "created_at")?,
+                33 => put(&mut f33, &mut map, "updated_at")?,
+                34 => put(&mut f34, &mut map, "private_gists")?,
+                35 => put(&mut f35, &mut map, "total_private_repos")?,
+                36 => put(&mut f36, &mut map, "owned_private_repos")?,
+                37 => put(&mut f37, &mut map, "disk_usage")?,
+                38 => put(&mut f38, &mut map, "collaborators")?,
+                39 => put(&mut f39, &mut map, "two_factor_authentication")?,
+                40 => put(&mut f40, &mut map, "plan")?,
+                41 => put(&mut f41, &mut map, "business_plus")?,
+                42 => put(&mut f42, &mut map, "ldap_dn")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(PrivateUser {
-            login: required(f0, NAMES[0])?,
-            id: required(f1, NAMES[1])?,
+            login: required(f0, "login")?,
+            id: required(f1, "id")?,
             user_view_type: f2.flatten(),
-            node_id: required(f3, NAMES[3])?,
-            avatar_url: required(f4, NAMES[4])?,
+            node_id: required(f3, "node_id")?,
+            avatar_url: required(f4, "avatar_url")?,
             gravatar_id: f5.flatten(),
-            url: required(f6, NAMES[6])?,
-            html_url: required(f7, NAMES[7])?,
-            followers_url: required(f8, NAMES[8])?,
-            following_url: required(f9, NAMES[9])?,
-            gists_url: required(f10, NAMES[10])?,
-            starred_url: required(f11, NAMES[11])?,
-            subscriptions_url: required(f12, NAMES[12])?,
-            organizations_url: required(f13, NAMES[13])?,
-            repos_url: required(f14, NAMES[14])?,
-            events_url: required(f15, NAMES[15])?,
-            received_events_url: required(f16, NAMES[16])?,
-            r#type: required(f17, NAMES[17])?,
-            site_admin: required(f18, NAMES[18])?,
+            url: required(f6, "url")?,
+            html_url: required(f7, "html_url")?,
+            followers_url: required(f8, "followers_url")?,
+            following_url: required(f9, "following_url")?,
+            gists_url: required(f10, "gists_url")?,
+            starred_url: required(f11, "starred_url")?,
+            subscriptions_url: required(f12, "subscriptions_url")?,
+            organizations_url: required(f13, "organizations_url")?,
+            repos_url: required(f14, "repos_url")?,
+            events_url: required(f15, "events_url")?,
+            received_events_url: required(f16, "received_events_url")?,
+            r#type: required(f17, "type")?,
+            site_admin: required(f18, "site_admin")?,
             name: f19.flatten(),
             company: f20.flatten(),
             blog: f21.flatten(),
@@ -251,12 +248,12 @@ impl<'de> crate::runtime::de::FromMap<'de> for PrivateUser {
             hireable: f25.flatten(),
             bio: f26.flatten(),
             twitter_username: f27.flatten(),
-            public_repos: required(f28, NAMES[28])?,
-            public_gists: required(f29, NAMES[29])?,
-            followers: required(f30, NAMES[30])?,
-            following: required(f31, NAMES[31])?,
-            created_at: required(f32, NAMES[32])?,
-            updated_at: required(f33, NAMES[33])?,
+            public_repos: required(f28, "public_repos")?,
+            public_gists: required(f29, "public_gists")?,
+            followers: required(f30, "followers")?,
+            following: required(f31, "following")?,
+            created_at: required(f32, "created_at")?,
+            updated_at: required(f33, "updated_at")?,
             private_gists: f34.flatten(),
             total_private_repos: f35.flatten(),
             owned_private_repos: f36.flatten(),
@@ -405,30 +402,32 @@ impl<'de> crate::runtime::de::FromMap<'de> for Email {
     const NAME: &'static str = "Email";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["email", "primary", "verified", "visibility"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "email" => 0,
+                "primary" => 1,
+                "verified" => 2,
+                "visibility" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<bool> = None;
         let mut f2: Option<bool> = None;
         let mut f3: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "email")?,
+                1 => put(&mut f1, &mut map, "primary")?,
+                2 => put(&mut f2, &mut map, "verified")?,
+                3 => put(&mut f3, &mut map, "visibility")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Email {
-            email: required(f0, NAMES[0])?,
-            primary: required(f1, NAMES[1])?,
-            verified: required(f2, NAMES[2])?,
+            email: required(f0, "email")?,
+            primary: required(f1, "primary")?,
+            verified: required(f2, "verified")?,
             visibility: f3.flatten(),
         })
     }
@@ -500,24 +499,26 @@ impl<'de> crate::runtime::de::FromMap<'de> for GpgKey {
     const NAME: &'static str = "GpgKey";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "name",
-            "primary_key_id",
-            "key_id",
-            "public_key",
-            "emails",
-            "subkeys",
-            "can_sign",
-            "can_encrypt_comms",
-            "can_encrypt_storage",
-            "can_certify",
-            "created_at",
-            "expires_at",
-            "revoked",
-            "raw_key",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "name" => 1,
+                "primary_key_id" => 2,
+                "key_id" => 3,
+                "public_key" => 4,
+                "emails" => 5,
+                "subkeys" => 6,
+                "can_sign" => 7,
+                "can_encrypt_comms" => 8,
+                "can_encrypt_storage" => 9,
+                "can_certify" => 10,
+                "created_at" => 11,
+                "expires_at" => 12,
+                "revoked" => 13,
+                "raw_key" => 14,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Option<String>> = None;
         let mut f2: Option<Option<i64>> = None;
@@ -533,46 +534,41 @@ impl<'de> crate::runtime::de::FromMap<'de> for GpgKey {
         let mut f12: Option<Option<crate::Timestamp>> = None;
         let mut f13: Option<bool> = None;
         let mut f14: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
-                14 => put(&mut f14, &mut map, NAMES[14])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "name")?,
+                2 => put(&mut f2, &mut map, "primary_key_id")?,
+                3 => put(&mut f3, &mut map, "key_id")?,
+                4 => put(&mut f4, &mut map, "public_key")?,
+                5 => put(&mut f5, &mut map, "emails")?,
+                6 => put(&mut f6, &mut map, "subkeys")?,
+                7 => put(&mut f7, &mut map, "can_sign")?,
+                8 => put(&mut f8, &mut map, "can_encrypt_comms")?,
+                9 => put(&mut f9, &mut map, "can_encrypt_storage")?,
+                10 => put(&mut f10, &mut map, "can_certify")?,
+                11 => put(&mut f11, &mut map, "created_at")?,
+                12 => put(&mut f12, &mut map, "expires_at")?,
+                13 => put(&mut f13, &mut map, "revoked")?,
+                14 => put(&mut f14, &mut map, "raw_key")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(GpgKey {
-            id: required(f0, NAMES[0])?,
+            id: required(f0, "id")?,
             name: f1.flatten(),
             primary_key_id: f2.flatten(),
-            key_id: required(f3, NAMES[3])?,
-            public_key: required(f4, NAMES[4])?,
-            emails: required(f5, NAMES[5])?,
-            subkeys: required(f6, NAMES[6])?,
-            can_sign: required(f7, NAMES[7])?,
-            can_encrypt_comms: required(f8, NAMES[8])?,
-            can_encrypt_storage: required(f9, NAMES[9])?,
-            can_certify: required(f10, NAMES[10])?,
-            created_at: required(f11, NAMES[11])?,
+            key_id: required(f3, "key_id")?,
+            public_key: required(f4, "public_key")?,
+            emails: required(f5, "emails")?,
+            subkeys: required(f6, "subkeys")?,
+            can_sign: required(f7, "can_sign")?,
+            can_encrypt_comms: required(f8, "can_encrypt_comms")?,
+            can_encrypt_storage: required(f9, "can_encrypt_storage")?,
+            can_certify: required(f10, "can_certify")?,
+            created_at: required(f11, "created_at")?,
             expires_at: f12.flatten(),
-            revoked: required(f13, NAMES[13])?,
+            revoked: required(f13, "revoked")?,
             raw_key: f14.flatten(),
         })
     }
@@ -593,19 +589,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for GpgKeyEmailsItem {
     const NAME: &'static str = "GpgKeyEmailsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["email", "verified"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "email" => 0,
+                "verified" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "email")?,
+                1 => put(&mut f1, &mut map, "verified")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -643,23 +639,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for GpgKeySubkeysItem {
     const NAME: &'static str = "GpgKeySubkeysItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "primary_key_id",
-            "key_id",
-            "public_key",
-            "emails",
-            "subkeys",
-            "can_sign",
-            "can_encrypt_comms",
-            "can_encrypt_storage",
-            "can_certify",
-            "created_at",
-            "expires_at",
-            "raw_key",
-            "revoked",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "primary_key_id" => 1,
+                "key_id" => 2,
+                "public_key" => 3,
+                "emails" => 4,
+                "subkeys" => 5,
+                "can_sign" => 6,
+                "can_encrypt_comms" => 7,
+                "can_encrypt_storage" => 8,
+                "can_certify" => 9,
+                "created_at" => 10,
+                "expires_at" => 11,
+                "raw_key" => 12,
+                "revoked" => 13,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<i64>> = None;
         let mut f1: Option<Option<i64>> = None;
         let mut f2: Option<Option<String>> = None;
@@ -674,27 +672,22 @@ impl<'de> crate::runtime::de::FromMap<'de> for GpgKeySubkeysItem {
         let mut f11: Option<Option<String>> = None;
         let mut f12: Option<Option<String>> = None;
         let mut f13: Option<Option<bool>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
-                8 => put(&mut f8, &mut map, NAMES[8])?,
-                9 => put(&mut f9, &mut map, NAMES[9])?,
-                10 => put(&mut f10, &mut map, NAMES[10])?,
-                11 => put(&mut f11, &mut map, NAMES[11])?,
-                12 => put(&mut f12, &mut map, NAMES[12])?,
-                13 => put(&mut f13, &mut map, NAMES[13])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "primary_key_id")?,
+                2 => put(&mut f2, &mut map, "key_id")?,
+                3 => put(&mut f3, &mut map, "public_key")?,
+                4 => put(&mut f4, &mut map, "emails")?,
+                5 => put(&mut f5, &mut map, "subkeys")?,
+                6 => put(&mut f6, &mut map, "can_sign")?,
+                7 => put(&mut f7, &mut map, "can_encrypt_comms")?,
+                8 => put(&mut f8, &mut map, "can_encrypt_storage")?,
+                9 => put(&mut f9, &mut map, "can_certify")?,
+                10 => put(&mut f10, &mut map, "created_at")?,
+                11 => put(&mut f11, &mut map, "expires_at")?,
+                12 => put(&mut f12, &mut map, "raw_key")?,
+                13 => put(&mut f13, &mut map, "revoked")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -770,17 +763,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for Key {
     const NAME: &'static str = "Key";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "key",
-            "id",
-            "url",
-            "title",
-            "created_at",
-            "verified",
-            "read_only",
-            "last_used",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "key" => 0,
+                "id" => 1,
+                "url" => 2,
+                "title" => 3,
+                "created_at" => 4,
+                "verified" => 5,
+                "read_only" => 6,
+                "last_used" => 7,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
@@ -789,32 +784,27 @@ impl<'de> crate::runtime::de::FromMap<'de> for Key {
         let mut f5: Option<bool> = None;
         let mut f6: Option<bool> = None;
         let mut f7: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
-                7 => put(&mut f7, &mut map, NAMES[7])?,
+                0 => put(&mut f0, &mut map, "key")?,
+                1 => put(&mut f1, &mut map, "id")?,
+                2 => put(&mut f2, &mut map, "url")?,
+                3 => put(&mut f3, &mut map, "title")?,
+                4 => put(&mut f4, &mut map, "created_at")?,
+                5 => put(&mut f5, &mut map, "verified")?,
+                6 => put(&mut f6, &mut map, "read_only")?,
+                7 => put(&mut f7, &mut map, "last_used")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Key {
-            key: required(f0, NAMES[0])?,
-            id: required(f1, NAMES[1])?,
-            url: required(f2, NAMES[2])?,
-            title: required(f3, NAMES[3])?,
-            created_at: required(f4, NAMES[4])?,
-            verified: required(f5, NAMES[5])?,
-            read_only: required(f6, NAMES[6])?,
+            key: required(f0, "key")?,
+            id: required(f1, "id")?,
+            url: required(f2, "url")?,
+            title: required(f3, "title")?,
+            created_at: required(f4, "created_at")?,
+            verified: required(f5, "verified")?,
+            read_only: required(f6, "read_only")?,
             last_used: f7.flatten(),
         })
     }
@@ -867,25 +857,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for SocialAccount {
     const NAME: &'static str = "SocialAccount";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["provider", "url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "provider" => 0,
+                "url" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "provider")?,
+                1 => put(&mut f1, &mut map, "url")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SocialAccount {
-            provider: required(f0, NAMES[0])?,
-            url: required(f1, NAMES[1])?,
+            provider: required(f0, "provider")?,
+            url: required(f1, "url")?,
         })
     }
 }
@@ -933,31 +923,33 @@ impl<'de> crate::runtime::de::FromMap<'de> for SshSigningKey {
     const NAME: &'static str = "SshSigningKey";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["key", "id", "title", "created_at"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "key" => 0,
+                "id" => 1,
+                "title" => 2,
+                "created_at" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<String> = None;
         let mut f3: Option<crate::Timestamp> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "key")?,
+                1 => put(&mut f1, &mut map, "id")?,
+                2 => put(&mut f2, &mut map, "title")?,
+                3 => put(&mut f3, &mut map, "created_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SshSigningKey {
-            key: required(f0, NAMES[0])?,
-            id: required(f1, NAMES[1])?,
-            title: required(f2, NAMES[2])?,
-            created_at: required(f3, NAMES[3])?,
+            key: required(f0, "key")?,
+            id: required(f1, "id")?,
+            title: required(f2, "title")?,
+            created_at: required(f3, "created_at")?,
         })
     }
 }
@@ -982,22 +974,21 @@ impl<'de> crate::runtime::de::FromMap<'de> for Hovercard {
     const NAME: &'static str = "Hovercard";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["contexts"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "contexts" => 0,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Vec<HovercardContextsItem>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
+                0 => put(&mut f0, &mut map, "contexts")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Hovercard {
-            contexts: required(f0, NAMES[0])?,
+            contexts: required(f0, "contexts")?,
         })
     }
 }
@@ -1017,25 +1008,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for HovercardContextsItem {
     const NAME: &'static str = "HovercardContextsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["message", "octicon"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "message" => 0,
+                "octicon" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<String> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "message")?,
+                1 => put(&mut f1, &mut map, "octicon")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(HovercardContextsItem {
-            message: required(f0, NAMES[0])?,
-            octicon: required(f1, NAMES[1])?,
+            message: required(f0, "message")?,
+            octicon: required(f1, "octicon")?,
         })
     }
 }
@@ -1058,29 +1049,31 @@ impl<'de> crate::runtime::de::FromMap<'de> for KeySimple {
     const NAME: &'static str = "KeySimple";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["id", "key", "created_at", "last_used"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "key" => 1,
+                "created_at" => 2,
+                "last_used" => 3,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<String> = None;
         let mut f2: Option<Option<crate::Timestamp>> = None;
         let mut f3: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "key")?,
+                2 => put(&mut f2, &mut map, "created_at")?,
+                3 => put(&mut f3, &mut map, "last_used")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(KeySimple {
-            id: required(f0, NAMES[0])?,
-            key: required(f1, NAMES[1])?,
+            id: required(f0, "id")?,
+            key: required(f1, "key")?,
             created_at: f2.flatten(),
             last_used: f3.flatten(),
         })

@@ -260,7 +260,7 @@ async fn client(
     };
     match mode {
         "full" | "full-304" => {
-            let client = github_auth::ClientBuilder::token(github_auth::SecretString::from(TOKEN))
+            let client = github_auth::AuthBuilder::token(github_auth::SecretString::from(TOKEN))
                 .base_url(base)
                 .user_agent(USER_AGENT)
                 .middleware(github_auth::middleware::MiddlewareConfig::default())
@@ -308,10 +308,7 @@ where
 
 async fn ours(client: &github_rest::Client, owner: &str, issues: bool) -> Result<usize> {
     if issues {
-        let query = github_rest::issues::IssuesListForRepoQuery {
-            per_page: Some(100),
-            ..Default::default()
-        };
+        let query = github_rest::issues::IssuesListForRepoQuery::new().per_page(100);
         let r = client.issues().list_for_repo(owner, REPO, &query).await?;
         Ok(r.body.len())
     } else {

@@ -334,8 +334,9 @@ struct Inner {
     api_base: String,
     uploads_base: String,
     hosts: Hosts,
-    user_agent: String,
-    api_version: Option<String>,
+    /// Kept as header values, checked once when the client is built rather than on every request.
+    user_agent: http::HeaderValue,
+    api_version: Option<http::HeaderValue>,
     page_concurrency: usize,
     /// Set once the server has been seen reporting an older GHES release than the crate was generated for.
     warned_old_server: std::sync::atomic::AtomicBool,
@@ -448,6 +449,14 @@ impl ClientBuilder {
     /// Builds the client; fails when a base URL does not parse or the `User-Agent` is empty.
     pub fn build(self) -> Result<Client, Error> {
         check_user_agent(&self.user_agent)?;
+        let user_agent = http::HeaderValue::from_str(&self.user_agent)
+            .map_err(|_| Error::Config("invalid User-Agent".into()))?;
+        let api_version = match &self.api_version {
+            Some(v) => Some(http::HeaderValue::from_str(v).map_err(|_| {
+                Error::Config(format!("the API version {v:?} is not a valid header value"))
+            })?),
+            None => None,
+        };
         let uploads_base = uploads_base_for(&self.api_base, self.uploads_base.as_deref());
         let hosts = Hosts::new(&[&self.api_base, &uploads_base])?;
         let http = match self.http {
@@ -468,8 +477,8 @@ impl ClientBuilder {
                 api_base: self.api_base,
                 uploads_base,
                 hosts,
-                user_agent: self.user_agent,
-                api_version: self.api_version,
+                user_agent,
+                api_version,
                 page_concurrency: self.page_concurrency,
                 warned_old_server: std::sync::atomic::AtomicBool::new(false),
             }),
@@ -637,10 +646,12 @@ impl Client {
             .http
             .request(method, url)
             .header(http::header::ACCEPT, accept)
-            .header(http::header::USER_AGENT, &self.inner.user_agent)
+            .header(http::header::USER_AGENT, self.inner.user_agent.clone())
             .with_extension(op);
         if let Some(v) = &self.inner.api_version {
-            b = b.header("x-github-api-version", v);
+            const API_VERSION_HEADER: http::HeaderName =
+                http::HeaderName::from_static("x-github-api-version");
+            b = b.header(API_VERSION_HEADER, v.clone());
         }
         if let Some(o) = &self.options {
             if !o.headers.is_empty() {
@@ -664,9 +675,10 @@ impl Client {
             Some(Body::Form(form)) => b = b.multipart(form),
             None => {}
         }
-        let resp = b.send().await.map_err(Error::from_middleware)?;
+        let mut resp = b.send().await.map_err(Error::from_middleware)?;
         let status = resp.status();
-        let headers = resp.headers().clone();
+        // Reading the body needs only the response's connection, not its headers: moved out rather than copied.
+        let headers = std::mem::take(resp.headers_mut());
         self.check_server_release(&headers);
         let body = resp.bytes().await.map_err(Error::Http)?;
         Ok(RawResponse {
@@ -1496,21 +1508,28 @@ pub struct RateLimitHeaders {
 impl RateLimitHeaders {
     /// Reads the `x-ratelimit-*` and `retry-after` headers.
     pub fn from_headers(h: &HeaderMap) -> Self {
-        let num = |n: &str| {
+        use http::header::{HeaderName, RETRY_AFTER};
+        // Names known at compile time: a lookup hashes them without parsing a string first.
+        const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+        const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+        const USED: HeaderName = HeaderName::from_static("x-ratelimit-used");
+        const RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+        const RESOURCE: HeaderName = HeaderName::from_static("x-ratelimit-resource");
+        let num = |n: &HeaderName| {
             h.get(n)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse().ok())
         };
         RateLimitHeaders {
-            limit: num("x-ratelimit-limit"),
-            remaining: num("x-ratelimit-remaining"),
-            used: num("x-ratelimit-used"),
-            reset: num("x-ratelimit-reset"),
+            limit: num(&LIMIT),
+            remaining: num(&REMAINING),
+            used: num(&USED),
+            reset: num(&RESET),
             resource: h
-                .get("x-ratelimit-resource")
+                .get(&RESOURCE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string),
-            retry_after: num("retry-after"),
+            retry_after: num(&RETRY_AFTER),
         }
     }
 }
@@ -1746,8 +1765,8 @@ pub mod double_option {
 
 /// What the generated `Deserialize` impls of the models share, so that each model adds only its list of fields.
 ///
-/// A model reads a JSON object key by key: [`Field`] turns a key into the index of its field (checking first the
-/// field after the last one seen, since GitHub sends keys in the order its schemas list them), [`put`] stores the
+/// A model reads a JSON object key by key: [`Field`] turns a key into the index of its field (with a `match` of the
+/// model's own, which the compiler turns into comparisons by length and then by a few words), [`put`] stores the
 /// value, and [`required`] finishes. Unknown keys are skipped, a repeated key is an error, a missing `Option` field is
 /// `None`, and any other missing field is an error naming it, as with `#[derive(Deserialize)]`.
 #[doc(hidden)]
@@ -1783,14 +1802,11 @@ pub mod de {
         }
     }
 
-    /// Turns a key into its field's index in `names` (`usize::MAX` for a key the model does not have). `next` is
-    /// where the search starts, and becomes the index after the one found.
-    pub struct Field<'a> {
-        pub names: &'static [&'static str],
-        pub next: &'a mut usize,
-    }
+    /// Turns a key into its field's index with the model's `match` on the key (`usize::MAX` for a key the model
+    /// does not have).
+    pub struct Field(pub fn(&str) -> usize);
 
-    impl<'de> DeserializeSeed<'de> for Field<'_> {
+    impl<'de> DeserializeSeed<'de> for Field {
         type Value = usize;
 
         fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
@@ -1798,7 +1814,7 @@ pub mod de {
         }
     }
 
-    impl<'de> Visitor<'de> for Field<'_> {
+    impl<'de> Visitor<'de> for Field {
         type Value = usize;
 
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -1806,20 +1822,7 @@ pub mod de {
         }
 
         fn visit_str<E: de::Error>(self, key: &str) -> Result<usize, E> {
-            let start = (*self.next).min(self.names.len());
-            let (head, tail) = self.names.split_at(start);
-            let found = tail
-                .iter()
-                .position(|n| *n == key)
-                .map(|i| start + i)
-                .or_else(|| head.iter().position(|n| *n == key));
-            Ok(match found {
-                Some(i) => {
-                    *self.next = i + 1;
-                    i
-                }
-                None => usize::MAX,
-            })
+            Ok((self.0)(key))
         }
 
         fn visit_bytes<E: de::Error>(self, key: &[u8]) -> Result<usize, E> {
@@ -1916,29 +1919,34 @@ pub mod de {
         impl<'de> FromMap<'de> for Written {
             const NAME: &'static str = "Derived";
             fn from_map<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
-                const NAMES: &[&str] = &["id", "type", "nullable_required", "optional", "boxed"];
-                let mut next = 0;
+                fn index(key: &str) -> usize {
+                    match key {
+                        "id" => 0,
+                        "type" => 1,
+                        "nullable_required" => 2,
+                        "optional" => 3,
+                        "boxed" => 4,
+                        _ => usize::MAX,
+                    }
+                }
                 let mut f0: Option<i64> = None;
                 let mut f1: Option<String> = None;
                 let mut f2: Option<Option<String>> = None;
                 let mut f3: Option<Option<Vec<u32>>> = None;
                 let mut f4: Option<Option<Box<Written>>> = None;
-                while let Some(i) = map.next_key_seed(Field {
-                    names: NAMES,
-                    next: &mut next,
-                })? {
+                while let Some(i) = map.next_key_seed(Field(index))? {
                     match i {
-                        0 => put(&mut f0, &mut map, NAMES[0])?,
-                        1 => put(&mut f1, &mut map, NAMES[1])?,
-                        2 => put(&mut f2, &mut map, NAMES[2])?,
-                        3 => put(&mut f3, &mut map, NAMES[3])?,
-                        4 => put(&mut f4, &mut map, NAMES[4])?,
+                        0 => put(&mut f0, &mut map, "id")?,
+                        1 => put(&mut f1, &mut map, "type")?,
+                        2 => put(&mut f2, &mut map, "nullable_required")?,
+                        3 => put(&mut f3, &mut map, "optional")?,
+                        4 => put(&mut f4, &mut map, "boxed")?,
                         _ => skip(&mut map)?,
                     }
                 }
                 Ok(Written {
-                    id: required(f0, NAMES[0])?,
-                    kind: required(f1, NAMES[1])?,
+                    id: required(f0, "id")?,
+                    kind: required(f1, "type")?,
                     nullable_required: f2.flatten(),
                     optional: f3.flatten(),
                     boxed: f4.flatten(),
@@ -2032,26 +2040,6 @@ pub mod de {
             same(r#"{"id":1,"type":"User","boxed":{"type":"User"}}"#).unwrap_err();
             same(r#"{"id":1,"type":"User""#).unwrap_err();
             same("5").unwrap_err();
-        }
-
-        #[test]
-        fn the_key_search_starts_after_the_last_field_found() {
-            let names: &[&str] = &["a", "b", "c"];
-            let mut next = 0;
-            let mut find = |k: &str| {
-                Field {
-                    names,
-                    next: &mut next,
-                }
-                .visit_str::<serde_json::Error>(k)
-                .unwrap()
-            };
-            assert_eq!(find("c"), 2);
-            assert_eq!(find("a"), 0);
-            assert_eq!(find("b"), 1);
-            assert_eq!(find("c"), 2);
-            assert_eq!(find("zz"), usize::MAX);
-            assert_eq!(find("b"), 1);
         }
     }
 }

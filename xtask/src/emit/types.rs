@@ -220,19 +220,19 @@ fn deserialize(
     cfg: &Option<TokenStream>,
 ) -> TokenStream {
     let name_str = name.to_string();
-    let jsons = fields.iter().map(|f| f.json.as_str());
     let slots: Vec<_> = (0..fields.len()).map(|i| format_ident!("f{}", i)).collect();
+    let jsons: Vec<&str> = fields.iter().map(|f| f.json.as_str()).collect();
     let idx: Vec<_> = (0..fields.len())
         .map(proc_macro2::Literal::usize_unsuffixed)
         .collect();
     let mut decls = Vec::new();
     let mut inits = Vec::new();
     for (i, f) in fields.iter().enumerate() {
-        let (slot, ix) = (&slots[i], &idx[i]);
+        let (slot, json) = (&slots[i], &f.json);
         let t = field_type(model, f);
         let ident = names::field_ident(&f.rust);
         let (value, finish) = match (f.required, f.nullable) {
-            (true, false) => (t, quote!(required(#slot, NAMES[#ix])?)),
+            (true, false) => (t, quote!(required(#slot, #json)?)),
             // Absent stays `None`; `null` is `Some(None)`.
             (false, true) if three_state => (quote!(Option<#t>), quote!(#slot)),
             _ => (quote!(Option<#t>), quote!(#slot.flatten())),
@@ -260,12 +260,16 @@ fn deserialize(
             const NAME: &'static str = #name_str;
             fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
                 use crate::runtime::de::{#(#uses,)* skip, Field};
-                const NAMES: &[&str] = &[#(#jsons),*];
-                let mut next = 0;
+                fn index(key: &str) -> usize {
+                    match key {
+                        #(#jsons => #idx,)*
+                        _ => usize::MAX,
+                    }
+                }
                 #(#decls)*
-                while let Some(i) = map.next_key_seed(Field { names: NAMES, next: &mut next })? {
+                while let Some(i) = map.next_key_seed(Field(index))? {
                     match i {
-                        #(#idx => put(&mut #slots, &mut map, NAMES[#idx])?,)*
+                        #(#idx => put(&mut #slots, &mut map, #jsons)?,)*
                         _ => skip(&mut map)?,
                     }
                 }

@@ -1,7 +1,7 @@
 //! Passes over the lowered model, in order: merge types that came out identical, mark which types each feature
 //! reaches and in which direction, share webhook payload types of one shape (then copies that differ only in
 //! optional properties or enum values), box the fields that would make a type
-//! contain itself, and note which targets have each operation.
+//! contain itself or hold a large struct inline, and note which targets have each operation.
 
 pub mod cycles;
 pub mod features;

@@ -19,28 +19,29 @@ impl<'de> crate::runtime::de::FromMap<'de> for SearchWidgetsResponse {
     const NAME: &'static str = "SearchWidgetsResponse";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["total_count", "incomplete_results", "items"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "total_count" => 0,
+                "incomplete_results" => 1,
+                "items" => 2,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<Option<bool>> = None;
         let mut f2: Option<Vec<Widget>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
+                0 => put(&mut f0, &mut map, "total_count")?,
+                1 => put(&mut f1, &mut map, "incomplete_results")?,
+                2 => put(&mut f2, &mut map, "items")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SearchWidgetsResponse {
-            total_count: required(f0, NAMES[0])?,
+            total_count: required(f0, "total_count")?,
             incomplete_results: f1.flatten(),
-            items: required(f2, NAMES[2])?,
+            items: required(f2, "items")?,
         })
     }
 }

@@ -27,16 +27,18 @@ impl<'de> crate::runtime::de::FromMap<'de> for Widget {
     const NAME: &'static str = "Widget";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &[
-            "id",
-            "number",
-            "name",
-            "state",
-            "owner",
-            "parent",
-            "created_at",
-        ];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "id" => 0,
+                "number" => 1,
+                "name" => 2,
+                "state" => 3,
+                "owner" => 4,
+                "parent" => 5,
+                "created_at" => 6,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<i64> = None;
         let mut f1: Option<i64> = None;
         let mut f2: Option<Option<String>> = None;
@@ -44,28 +46,23 @@ impl<'de> crate::runtime::de::FromMap<'de> for Widget {
         let mut f4: Option<Option<SimpleUser>> = None;
         let mut f5: Option<Option<Box<Widget>>> = None;
         let mut f6: Option<Option<crate::Timestamp>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
-                2 => put(&mut f2, &mut map, NAMES[2])?,
-                3 => put(&mut f3, &mut map, NAMES[3])?,
-                4 => put(&mut f4, &mut map, NAMES[4])?,
-                5 => put(&mut f5, &mut map, NAMES[5])?,
-                6 => put(&mut f6, &mut map, NAMES[6])?,
+                0 => put(&mut f0, &mut map, "id")?,
+                1 => put(&mut f1, &mut map, "number")?,
+                2 => put(&mut f2, &mut map, "name")?,
+                3 => put(&mut f3, &mut map, "state")?,
+                4 => put(&mut f4, &mut map, "owner")?,
+                5 => put(&mut f5, &mut map, "parent")?,
+                6 => put(&mut f6, &mut map, "created_at")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(Widget {
-            id: required(f0, NAMES[0])?,
-            number: required(f1, NAMES[1])?,
+            id: required(f0, "id")?,
+            number: required(f1, "number")?,
             name: f2.flatten(),
-            state: required(f3, NAMES[3])?,
+            state: required(f3, "state")?,
             owner: f4.flatten(),
             parent: f5.flatten(),
             created_at: f6.flatten(),
@@ -97,25 +94,25 @@ impl<'de> crate::runtime::de::FromMap<'de> for SimpleUser {
     const NAME: &'static str = "SimpleUser";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["login", "id"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "login" => 0,
+                "id" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<i64> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "login")?,
+                1 => put(&mut f1, &mut map, "id")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(SimpleUser {
-            login: required(f0, NAMES[0])?,
-            id: required(f1, NAMES[1])?,
+            login: required(f0, "login")?,
+            id: required(f1, "id")?,
         })
     }
 }

@@ -22,19 +22,19 @@ impl<'de> crate::runtime::de::FromMap<'de> for BasicError {
     const NAME: &'static str = "BasicError";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, skip, Field};
-        const NAMES: &[&str] = &["message", "documentation_url"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "message" => 0,
+                "documentation_url" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<Option<String>> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "message")?,
+                1 => put(&mut f1, &mut map, "documentation_url")?,
                 _ => skip(&mut map)?,
             }
         }
@@ -153,24 +153,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for ValidationError {
     const NAME: &'static str = "ValidationError";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["message", "errors"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "message" => 0,
+                "errors" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<Vec<ValidationErrorErrorsItem>>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "message")?,
+                1 => put(&mut f1, &mut map, "errors")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ValidationError {
-            message: required(f0, NAMES[0])?,
+            message: required(f0, "message")?,
             errors: f1.flatten(),
         })
     }
@@ -191,24 +191,24 @@ impl<'de> crate::runtime::de::FromMap<'de> for ValidationErrorErrorsItem {
     const NAME: &'static str = "ValidationErrorErrorsItem";
     fn from_map<A: serde::de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         use crate::runtime::de::{put, required, skip, Field};
-        const NAMES: &[&str] = &["code", "field"];
-        let mut next = 0;
+        fn index(key: &str) -> usize {
+            match key {
+                "code" => 0,
+                "field" => 1,
+                _ => usize::MAX,
+            }
+        }
         let mut f0: Option<String> = None;
         let mut f1: Option<Option<String>> = None;
-        while let Some(i) = map
-            .next_key_seed(Field {
-                names: NAMES,
-                next: &mut next,
-            })?
-        {
+        while let Some(i) = map.next_key_seed(Field(index))? {
             match i {
-                0 => put(&mut f0, &mut map, NAMES[0])?,
-                1 => put(&mut f1, &mut map, NAMES[1])?,
+                0 => put(&mut f0, &mut map, "code")?,
+                1 => put(&mut f1, &mut map, "field")?,
                 _ => skip(&mut map)?,
             }
         }
         Ok(ValidationErrorErrorsItem {
-            code: required(f0, NAMES[0])?,
+            code: required(f0, "code")?,
             field: f1.flatten(),
         })
     }
