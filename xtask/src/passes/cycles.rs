@@ -54,9 +54,6 @@ pub fn run(model: &mut Model) {
 pub fn box_large(model: &mut Model) {
     let mut sizes: Vec<Option<usize>> = vec![None; model.defs.len()];
     for id in 0..model.defs.len() {
-        size_of(model, id, &mut sizes);
-    }
-    for id in 0..model.defs.len() {
         let d = &model.defs[id];
         if d.request {
             continue;
@@ -67,7 +64,7 @@ pub fn box_large(model: &mut Model) {
         let boxed: Vec<usize> = fields
             .iter()
             .enumerate()
-            .filter(|(_, f)| !f.boxed && large_struct(model, &f.ty, &sizes))
+            .filter(|(_, f)| !f.boxed && boxes(model, &f.ty, &mut sizes))
             .map(|(i, _)| i)
             .collect();
         if let DefKind::Struct(fields) = &mut model.defs[id].kind {
@@ -78,14 +75,16 @@ pub fn box_large(model: &mut Model) {
     }
 }
 
-/// Whether `t` is a struct (or an `Option` of one) held inline that is over the limit.
-fn large_struct(model: &Model, t: &RType, sizes: &[Option<usize>]) -> bool {
-    let size = t.direct().and_then(|id| sizes[id]).unwrap_or(0);
-    large_struct_size(model, t, size)
+/// Whether a response field of type `t` is boxed: a struct (or an `Option` of one) over the limit. The one rule,
+/// used both to box and to size the types that hold such a field.
+fn boxes(model: &Model, t: &RType, sizes: &mut Vec<Option<usize>>) -> bool {
+    t.direct()
+        .is_some_and(|id| matches!(model.defs[id].kind, DefKind::Struct(_)))
+        && ty_size(model, t, sizes) > BOX_ABOVE
 }
 
 /// An estimate of the inline size of type `id` in bytes, as the emitter will write it (fields boxed by
-/// [`box_large`] count as a pointer). Memoised in `sizes`; cycles are already boxed, so the recursion ends.
+/// [`boxes`] count as a pointer). Memoised in `sizes`; cycles are already boxed, so the recursion ends.
 fn size_of(model: &Model, id: usize, sizes: &mut Vec<Option<usize>>) -> usize {
     if let Some(s) = sizes[id] {
         return s;
@@ -108,15 +107,10 @@ fn size_of(model: &Model, id: usize, sizes: &mut Vec<Option<usize>>) -> usize {
         DefKind::Struct(fields) => fields
             .iter()
             .map(|f| {
-                let inner = if f.boxed {
+                let inner = if f.boxed || (!d.request && boxes(model, &f.ty, sizes)) {
                     8
                 } else {
-                    let s = ty_size(model, &f.ty, sizes);
-                    if !d.request && large_struct_size(model, &f.ty, s) {
-                        8
-                    } else {
-                        s
-                    }
+                    ty_size(model, &f.ty, sizes)
                 };
                 // Optional and nullable fields are `Option`s: a tag unless a niche holds it.
                 inner + if f.required && !f.nullable { 0 } else { 8 }
@@ -125,13 +119,6 @@ fn size_of(model: &Model, id: usize, sizes: &mut Vec<Option<usize>>) -> usize {
     };
     sizes[id] = Some(s);
     s
-}
-
-/// Whether `t`, of inline size `size`, is a struct (or an `Option` of one) over the limit.
-fn large_struct_size(model: &Model, t: &RType, size: usize) -> bool {
-    t.direct()
-        .is_some_and(|id| matches!(model.defs[id].kind, DefKind::Struct(_)))
-        && size > BOX_ABOVE
 }
 
 fn ty_size(model: &Model, t: &RType, sizes: &mut Vec<Option<usize>>) -> usize {
