@@ -1,11 +1,10 @@
 //! Conditional requests: remember `ETag` / `Last-Modified`, send `If-None-Match` / `If-Modified-Since`, and answer
 //! a 304 from the cache. GitHub does not count a 304 against the primary rate limit when the request is authorised.
 
-use super::{buffer, credential_key, rebuild, StoreError};
+use super::StoreError;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Extensions, Method, StatusCode};
-use reqwest_middleware::{Middleware, Next};
+use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 
@@ -177,7 +176,7 @@ impl CacheStore for MemoryCacheStore {
     }
 }
 
-/// Settings of [`CacheLayer`].
+/// Settings of the conditional-request cache.
 #[derive(Clone)]
 pub struct CacheConfig {
     /// Where entries live (default: [`MemoryCacheStore::default`]).
@@ -198,38 +197,121 @@ impl std::fmt::Debug for CacheConfig {
     }
 }
 
-/// Makes repeated GETs conditional. A 304 is turned into the cached 200 (cached headers updated by the 304's,
-/// cached body), so the generated decoder sees an ordinary success.
+/// The conditional-request cache of a [`super::StackLayer`]: makes repeated GETs conditional, and turns a 304 into
+/// the cached 200 (cached headers updated by the 304's, cached body), so the generated decoder sees an ordinary
+/// success.
 ///
 /// Requests that already carry a validator or a `Range` are left alone, as are responses marked `no-store`.
-pub struct CacheLayer {
+pub(crate) struct Cache {
     store: Arc<dyn CacheStore>,
 }
 
-impl CacheLayer {
-    /// A layer with these settings.
-    pub fn new(config: CacheConfig) -> Self {
-        CacheLayer {
-            store: config.store,
-        }
-    }
+/// A request the cache looks after: its key, and what was held for it when it was sent.
+pub(crate) struct Lookup {
+    key: String,
+    cached: Option<Arc<CachedResponse>>,
 }
 
 /// The cache key: method, URL, `Accept` and the credential key (computed once per request by the authentication
 /// layer; a hash of the `Authorization` header otherwise).
-fn cache_key(req: &reqwest::Request, extensions: &Extensions) -> String {
+fn cache_key(req: &reqwest::Request, ident: &str) -> String {
     let accept = req
         .headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    format!(
-        "{} {} accept={} id={}",
-        req.method(),
-        req.url(),
-        accept,
-        credential_key(extensions, req)
-    )
+    let (method, url) = (req.method().as_str(), req.url().as_str());
+    let mut key = String::with_capacity(method.len() + url.len() + accept.len() + ident.len() + 13);
+    for part in [method, " ", url, " accept=", accept, " id=", ident] {
+        key.push_str(part);
+    }
+    key
+}
+
+/// A validator of `c` as a header value: the stored response's own header when it holds the same text (shared,
+/// not copied), else parsed from the text.
+fn validator(c: &CachedResponse, name: HeaderName, text: Option<&str>) -> Option<HeaderValue> {
+    let text = text?;
+    match c.headers.get(&name) {
+        Some(v) if v.as_bytes() == text.as_bytes() => Some(v.clone()),
+        _ => HeaderValue::from_str(text).ok(),
+    }
+}
+
+impl Cache {
+    pub(crate) fn new(config: CacheConfig) -> Self {
+        Cache {
+            store: config.store,
+        }
+    }
+
+    /// Looks a GET without validators or `Range` up and, when an entry is held, adds its validators to the request.
+    /// `None` for a request the cache leaves alone.
+    pub(crate) async fn lookup(&self, req: &mut reqwest::Request, ident: &str) -> Option<Lookup> {
+        let h = req.headers();
+        if req.method() != Method::GET
+            || h.contains_key(header::IF_NONE_MATCH)
+            || h.contains_key(header::IF_MODIFIED_SINCE)
+            || h.contains_key(header::RANGE)
+        {
+            return None;
+        }
+        let key = cache_key(req, ident);
+        let cached = match self.store.get(&key).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "cache store unavailable");
+                None
+            }
+        };
+        if let Some(c) = &cached {
+            if let Some(v) = validator(c, header::ETAG, c.etag.as_deref()) {
+                req.headers_mut().insert(header::IF_NONE_MATCH, v);
+            }
+            if let Some(v) = validator(c, header::LAST_MODIFIED, c.last_modified.as_deref()) {
+                req.headers_mut().insert(header::IF_MODIFIED_SINCE, v);
+            }
+        }
+        Some(Lookup { key, cached })
+    }
+}
+
+impl Lookup {
+    /// The entry a 304 answer stands for, if one was held.
+    pub(crate) fn answers(&self, status: StatusCode) -> Option<&Arc<CachedResponse>> {
+        self.cached
+            .as_ref()
+            .filter(|_| status == StatusCode::NOT_MODIFIED)
+    }
+
+    /// Whether an answer is to be stored (and its body read for that): a 200 with a validator, not `no-store`.
+    pub(crate) fn stores(&self, status: StatusCode, headers: &HeaderMap) -> bool {
+        status == StatusCode::OK
+            && (headers.contains_key(header::ETAG) || headers.contains_key(header::LAST_MODIFIED))
+            && !headers
+                .get(header::CACHE_CONTROL)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("no-store"))
+    }
+
+    /// The headers the caller gets for a 304 answered from `cached`.
+    pub(crate) fn merge(cached: &CachedResponse, fresh: HeaderMap) -> HeaderMap {
+        tracing::debug!("304 Not Modified; answered from the cache");
+        merged_headers(cached, fresh)
+    }
+
+    /// Stores a 200 answer (see [`Lookup::stores`]).
+    pub(crate) async fn store(self, cache: &Cache, headers: &HeaderMap, body: Bytes) {
+        let entry = Arc::new(CachedResponse {
+            etag: header_str(headers, header::ETAG),
+            last_modified: header_str(headers, header::LAST_MODIFIED),
+            headers: headers.clone(),
+            body,
+        });
+        if let Err(e) = cache.store.put(&self.key, entry).await {
+            tracing::warn!(error = %e, "cache store unavailable");
+        }
+    }
 }
 
 fn header_str(h: &HeaderMap, n: HeaderName) -> Option<String> {
@@ -259,87 +341,6 @@ fn merged_headers(cached: &CachedResponse, mut fresh: HeaderMap) -> HeaderMap {
         }
     }
     fresh
-}
-
-#[async_trait::async_trait]
-impl Middleware for CacheLayer {
-    async fn handle(
-        &self,
-        mut req: reqwest::Request,
-        extensions: &mut Extensions,
-        next: Next<'_>,
-    ) -> reqwest_middleware::Result<reqwest::Response> {
-        let h = req.headers();
-        if req.method() != Method::GET
-            || h.contains_key(header::IF_NONE_MATCH)
-            || h.contains_key(header::IF_MODIFIED_SINCE)
-            || h.contains_key(header::RANGE)
-        {
-            return next.run(req, extensions).await;
-        }
-        let key = cache_key(&req, extensions);
-        let cached = match self.store.get(&key).await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "cache store unavailable");
-                None
-            }
-        };
-        if let Some(c) = &cached {
-            if let Some(v) = c
-                .etag
-                .as_deref()
-                .and_then(|v| HeaderValue::from_str(v).ok())
-            {
-                req.headers_mut().insert(header::IF_NONE_MATCH, v);
-            }
-            if let Some(v) = c
-                .last_modified
-                .as_deref()
-                .and_then(|v| HeaderValue::from_str(v).ok())
-            {
-                req.headers_mut().insert(header::IF_MODIFIED_SINCE, v);
-            }
-        }
-        let mut resp = next.run(req, extensions).await?;
-        match (resp.status(), cached) {
-            (StatusCode::NOT_MODIFIED, Some(c)) => {
-                tracing::debug!("304 Not Modified; answered from the cache");
-                let headers = merged_headers(&c, std::mem::take(resp.headers_mut()));
-                Ok(rebuild(
-                    StatusCode::OK,
-                    resp.version(),
-                    headers,
-                    resp.url().clone(),
-                    c.body.clone(),
-                ))
-            }
-            (StatusCode::OK, _) => {
-                let etag = header_str(resp.headers(), header::ETAG);
-                let last_modified = header_str(resp.headers(), header::LAST_MODIFIED);
-                let no_store = resp
-                    .headers()
-                    .get(header::CACHE_CONTROL)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.contains("no-store"));
-                if (etag.is_none() && last_modified.is_none()) || no_store {
-                    return Ok(resp);
-                }
-                let (resp, body) = buffer(resp).await?;
-                let entry = Arc::new(CachedResponse {
-                    etag,
-                    last_modified,
-                    headers: resp.headers().clone(),
-                    body,
-                });
-                if let Err(e) = self.store.put(&key, entry).await {
-                    tracing::warn!(error = %e, "cache store unavailable");
-                }
-                Ok(resp)
-            }
-            _ => Ok(resp),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -9,12 +9,10 @@
 //! [`ConcurrencyConfig::raise_every`] without a refusal, up to [`ConcurrencyConfig::max_in_flight`].
 
 use super::ratelimit::{predict_resource, RateLimitConfig, RateLimitEvent};
-use super::retry::Attempts;
-use super::{credential_key, operation_id, rebuild, Clock};
+use super::{rebuild, Clock};
 use crate::clock::unix_ms;
 use futures::StreamExt;
 use http::{Extensions, Method, StatusCode};
-use reqwest_middleware::{Middleware, Next};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -154,15 +152,6 @@ impl ConcurrencyConfig {
     }
 }
 
-/// The credential of a request, computed once per call by the outer layers and read by the gate.
-#[derive(Debug, Clone)]
-pub(crate) struct Identity(pub(crate) Arc<str>);
-
-/// The resource a re-send is counted against, when a response named it (`x-ratelimit-resource`); otherwise the gate
-/// predicts it from the operation.
-#[derive(Debug, Clone)]
-pub(crate) struct ResourceHint(pub(crate) String);
-
 /// Where a request stood when the gate sent it: the `level`-th in flight, under cap `epoch`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SendInfo {
@@ -224,7 +213,7 @@ impl Lanes {
 }
 
 /// One credential's cap, back-off and write pacing.
-struct Lane {
+pub(crate) struct Lane {
     /// `None` when there is no cap.
     sem: Option<Arc<Semaphore>>,
     st: Mutex<LaneState>,
@@ -304,34 +293,23 @@ impl Lane {
         st.cap = want;
     }
 
-    /// Waits for a slot under the cap.
-    async fn acquire(self: &Arc<Self>, now: SystemTime) -> Slot {
+    /// Raises the ceiling back by one after a quiet spell.
+    fn raise_after_quiet(&self, st: &mut LaneState, now: SystemTime) {
+        // The quiet spell counts from the end of the last back-off, not from the refusal.
+        let quiet_since = st
+            .ceiling_since
+            .max(st.backoff_until.unwrap_or(st.ceiling_since));
+        if st.adaptive
+            && st.ceiling < st.max
+            && now.duration_since(quiet_since).unwrap_or_default() >= st.raise_every
         {
-            // Raise the ceiling back by one after a quiet spell.
-            let mut st = self.state();
-            // The quiet spell counts from the end of the last back-off, not from the refusal.
-            let quiet_since = st
-                .ceiling_since
-                .max(st.backoff_until.unwrap_or(st.ceiling_since));
-            if st.adaptive
-                && st.ceiling < st.max
-                && now.duration_since(quiet_since).unwrap_or_default() >= st.raise_every
-            {
-                st.ceiling += 1;
-                st.ceiling_since = now;
-                self.resize(&mut st);
-            }
+            st.ceiling += 1;
+            st.ceiling_since = now;
+            self.resize(st);
         }
-        let permit = match &self.sem {
-            Some(sem) => Some(
-                sem.clone()
-                    .acquire_owned()
-                    .await
-                    .expect("the semaphore is never closed"),
-            ),
-            None => None,
-        };
-        let mut st = self.state();
+    }
+
+    fn slot(self: &Arc<Self>, st: &mut LaneState, permit: Option<OwnedSemaphorePermit>) -> Slot {
         st.in_flight += 1;
         Slot {
             permit,
@@ -344,6 +322,32 @@ impl Lane {
             counted: true,
             shared: None,
         }
+    }
+
+    /// A slot under the cap if one is free now, without waiting.
+    fn try_acquire(self: &Arc<Self>, now: SystemTime) -> Option<Slot> {
+        let mut st = self.state();
+        self.raise_after_quiet(&mut st, now);
+        let permit = match &self.sem {
+            Some(sem) => Some(sem.clone().try_acquire_owned().ok()?),
+            None => None,
+        };
+        Some(self.slot(&mut st, permit))
+    }
+
+    /// Waits for a slot under the cap.
+    async fn acquire(self: &Arc<Self>, now: SystemTime) -> Slot {
+        self.raise_after_quiet(&mut self.state(), now);
+        let permit = match &self.sem {
+            Some(sem) => Some(
+                sem.clone()
+                    .acquire_owned()
+                    .await
+                    .expect("the semaphore is never closed"),
+            ),
+            None => None,
+        };
+        self.slot(&mut self.state(), permit)
     }
 
     /// A slot outside the cap, for a request the gate never holds back (`/rate_limit`).
@@ -411,7 +415,7 @@ impl Lane {
 }
 
 /// A slot under the cap, held until the response body is read or dropped.
-struct Slot {
+pub(crate) struct Slot {
     permit: Option<OwnedSemaphorePermit>,
     lane: Arc<Lane>,
     info: SendInfo,
@@ -455,15 +459,15 @@ fn pacing(config: Option<&ConcurrencyConfig>, m: &Method, op: Option<&str>) -> O
         .filter(|_| creates_content(m) && op != Some(TOKEN_EXCHANGE))
 }
 
-/// The innermost layer; see the module docs. Installed by [`super::MiddlewareConfig::install`].
-pub struct GateLayer {
+/// The send gate of a [`super::StackLayer`]: what every request passes at the moment it is actually sent.
+pub(crate) struct Gate {
     pub(crate) rate: Option<RateLimitConfig>,
     pub(crate) concurrency: Option<ConcurrencyConfig>,
     pub(crate) lanes: Arc<Lanes>,
     pub(crate) clock: Arc<dyn Clock>,
 }
 
-impl GateLayer {
+impl Gate {
     fn shared(&self) -> Option<&Arc<dyn SharedInFlight>> {
         self.concurrency.as_ref().and_then(|c| c.shared.as_ref())
     }
@@ -473,6 +477,12 @@ impl GateLayer {
         if let Some(h) = self.rate.as_ref().and_then(|r| r.hook.as_ref()) {
             h(&e);
         }
+    }
+
+    /// The lane of a credential, looked up once per call.
+    pub(crate) fn lane(&self, ident: &Arc<str>) -> Arc<Lane> {
+        self.lanes
+            .lane(ident, self.concurrency.as_ref(), self.clock.now())
     }
 
     /// What holds `resource` of this credential back now, read in one go (one round trip to a shared store): the
@@ -534,9 +544,9 @@ impl GateLayer {
     }
 
     /// Waits for everything that limits this request and returns its slot. The waits for the primary reset, the
-    /// back-off and the write pacing happen without a slot; once a slot is held, the primary limit and the
-    /// back-off are looked at again (either may have been announced while the request queued), and any of them
-    /// sends the request back to waiting without its slot.
+    /// back-off and the write pacing happen without a slot; once a slot is held after waiting for it, the primary
+    /// limit and the back-off are looked at again (either may have been announced while the request queued), and
+    /// any of them sends the request back to waiting without its slot.
     async fn admit(
         &self,
         lane: &Arc<Lane>,
@@ -556,7 +566,11 @@ impl GateLayer {
                 self.clock.sleep(d).await;
                 continue;
             }
-            let mut slot = lane.acquire(self.clock.now()).await;
+            let now = self.clock.now();
+            let (mut slot, mut waited) = match lane.try_acquire(now) {
+                Some(s) => (s, false),
+                None => (lane.acquire(now).await, true),
+            };
             if let Some((shared, c)) = self
                 .concurrency
                 .as_ref()
@@ -573,10 +587,14 @@ impl GateLayer {
                     slot.info.shared = Some((s.level, s.epoch));
                     slot.shared = Some(s);
                 }
+                waited = true;
             }
-            let (primary, backoff) = self.limits(lane, ident, resource).await;
-            if primary.is_some() || backoff.is_some() {
-                continue;
+            // A slot had at once was had in the same instant the limits were read: nothing to look at again.
+            if waited {
+                let (primary, backoff) = self.limits(lane, ident, resource).await;
+                if primary.is_some() || backoff.is_some() {
+                    continue;
+                }
             }
             if let Some(interval) = paced {
                 if let Err(wait) = lane.reserve_write(self.clock.now(), interval) {
@@ -588,111 +606,126 @@ impl GateLayer {
             return Ok(slot);
         }
     }
-}
 
-#[async_trait::async_trait]
-impl Middleware for GateLayer {
-    async fn handle(
+    /// Waits until `req` may be sent and returns its slot. `resource` is the one a response named for this call,
+    /// if any; otherwise it is predicted from the operation.
+    pub(crate) async fn enter(
         &self,
-        req: reqwest::Request,
-        extensions: &mut Extensions,
-        next: Next<'_>,
-    ) -> reqwest_middleware::Result<reqwest::Response> {
-        let ident = match extensions.get::<Identity>() {
-            Some(i) => i.0.clone(),
-            None => credential_key(extensions, &req),
-        };
-        let op = operation_id(extensions);
+        lane: &Arc<Lane>,
+        ident: &str,
+        req: &reqwest::Request,
+        op: Option<&'static str>,
+        resource: Option<&str>,
+    ) -> Result<Slot, github_rest::RateLimitError> {
         // `/rate_limit` does not count against the limit and is how a caller checks it, so it is never held back.
-        let exempt = req.url().path().ends_with("/rate_limit");
-        let paced = pacing(self.concurrency.as_ref(), req.method(), op);
-        let lane = self
-            .lanes
-            .lane(&ident, self.concurrency.as_ref(), self.clock.now());
-
-        let slot = if exempt {
-            lane.exempt_slot()
-        } else {
-            let resource: std::borrow::Cow<'static, str> = match extensions.get::<ResourceHint>() {
-                Some(h) => h.0.clone().into(),
-                None => predict_resource(op, req.url().path()).into(),
-            };
-            // Writes take turns, so that the pacing holds at the moment each is sent.
-            let _turn = match paced {
-                Some(_) => Some(lane.write_turn.lock().await),
-                None => None,
-            };
-            // A token exchange is not held by the shared cap: one worker makes it for all of them while holding the
-            // refresh lock, and must not wait behind a slot another worker may have died holding.
-            let shared_cap = op != Some(TOKEN_EXCHANGE);
-            self.admit(&lane, &ident, &resource, paced, shared_cap)
-                .await
-                .map_err(super::error::rate_limited)?
-        };
-
-        let mut req = req;
-        if let Some(mut sent) = extensions.get::<super::SendTimeToken>().cloned() {
-            // The token was set before any waiting; past its refresh point by now, it is replaced.
-            if !sent.tokens.is_fresh(&sent.token) {
-                sent.token = sent
-                    .tokens
-                    .current()
-                    .await
-                    .map_err(|e| reqwest_middleware::Error::Middleware(e.into()))?;
-                crate::layer::bearer(&mut req, &sent.token.token)?;
-                extensions.insert(sent);
-            }
+        if req.url().path().ends_with("/rate_limit") {
+            return Ok(lane.exempt_slot());
         }
-        extensions.insert(slot.info);
-        extensions.get_or_insert_default::<Attempts>().0 += 1;
-        let mut resp = next.run(req, extensions).await?;
-        let status = resp.status();
+        let paced = pacing(self.concurrency.as_ref(), req.method(), op);
+        let resource = resource.unwrap_or_else(|| predict_resource(op, req.url().path()));
+        // Writes take turns, so that the pacing holds at the moment each is sent.
+        let _turn = match paced {
+            Some(_) => Some(lane.write_turn.lock().await),
+            None => None,
+        };
+        // A token exchange is not held by the shared cap: one worker makes it for all of them while holding the
+        // refresh lock, and must not wait behind a slot another worker may have died holding.
+        let shared_cap = op != Some(TOKEN_EXCHANGE);
+        self.admit(lane, ident, resource, paced, shared_cap).await
+    }
+
+    /// Records what the answer to a request sent under `slot` says about the cap: a `retry-after` on a 403/429 is
+    /// read here, before anything else can be sent, the earliest moment this process can know of the back-off
+    /// (limits recognised from the body are reported by the rate-limit handling); any other answer grows the slow
+    /// start.
+    pub(crate) async fn answered(
+        &self,
+        lane: &Lane,
+        ident: &str,
+        slot: &Slot,
+        status: StatusCode,
+        retry_after: Option<u64>,
+    ) {
         if matches!(
             status,
             StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS
         ) {
-            // A `retry-after` is read here, before anything else can be sent: the earliest moment this process
-            // can know of the back-off. Limits recognised from the body are reported by the rate-limit layer.
-            let retry_after =
-                github_rest::RateLimitHeaders::from_headers(resp.headers()).retry_after;
             if let (Some(secs), Some(rate)) = (retry_after, &self.rate) {
                 let now = self.clock.now();
                 let wait = Duration::from_secs(secs).min(super::ratelimit::MAX_WAIT);
                 lane.secondary_hit(Some(slot.info), now + wait, now);
                 // Other processes learn of it from the shared store as early as this one did.
-                if let Err(e) = rate.store.extend_backoff(&ident, unix_ms(now + wait)).await {
+                if let Err(e) = rate.store.extend_backoff(ident, unix_ms(now + wait)).await {
                     tracing::warn!(error = %e, "rate-limit store unavailable");
                 }
                 if let (Some(shared), Some((level, epoch))) = (self.shared(), slot.info.shared) {
-                    shared.refused(&ident, level, epoch).await;
+                    shared.refused(ident, level, epoch).await;
                 }
             }
         } else {
             lane.answered(slot.info);
             if let (Some(shared), Some((_, epoch))) = (self.shared(), slot.info.shared) {
-                shared.answered(&ident, epoch).await;
+                shared.answered(ident, epoch).await;
             }
         }
-        if slot.permit.is_none() && slot.shared.is_none() {
-            return Ok(resp);
+    }
+}
+
+/// The installation token a request carries is looked at again when it is sent: a request may have waited at the
+/// gate (a back-off, a primary reset, a queue) longer than its token stays fresh; one past its refresh point is
+/// replaced by the current one (one exchange however many wait), and the extensions record what was sent.
+pub(crate) async fn refresh_token(
+    req: &mut reqwest::Request,
+    extensions: &mut Extensions,
+) -> reqwest_middleware::Result<()> {
+    if let Some(mut sent) = extensions.get::<super::SendTimeToken>().cloned() {
+        if !sent.tokens.is_fresh(&sent.token) {
+            sent.token = sent
+                .tokens
+                .current()
+                .await
+                .map_err(|e| reqwest_middleware::Error::Middleware(e.into()))?;
+            crate::layer::bearer(req, &sent.token.token)?;
+            extensions.insert(sent);
         }
-        // The slot travels with the body, so a request counts as in flight until its body is read or dropped.
-        let (version, headers, url) = (
+    }
+    Ok(())
+}
+
+impl Slot {
+    /// Where the request stood when it was sent.
+    pub(crate) fn info(&self) -> SendInfo {
+        self.info
+    }
+
+    /// Whether anything is held that must travel with an unread body.
+    pub(crate) fn holds(&self) -> bool {
+        self.permit.is_some() || self.shared.is_some()
+    }
+
+    /// `resp` with this slot travelling in its body, so the request counts as in flight until its body is read or
+    /// dropped.
+    pub(crate) fn ride(self, mut resp: reqwest::Response) -> reqwest::Response {
+        if !self.holds() {
+            return resp;
+        }
+        let (status, version, headers, url) = (
+            resp.status(),
             resp.version(),
             std::mem::take(resp.headers_mut()),
             resp.url().clone(),
         );
         let body = resp.bytes_stream().map(move |chunk| {
-            let _held = &slot;
+            let _held = &self;
             chunk
         });
-        Ok(rebuild(
+        rebuild(
             status,
             version,
             headers,
             url,
             reqwest::Body::wrap_stream(body),
-        ))
+        )
     }
 }
 

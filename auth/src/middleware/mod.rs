@@ -59,19 +59,20 @@ mod error;
 mod gate;
 mod ratelimit;
 mod retry;
+mod stack;
 mod trace;
 
 pub use crate::clock::{Clock, TokioClock};
 pub use crate::store::StoreError;
-pub use cache::{CacheConfig, CacheLayer, CacheStore, CachedResponse, MemoryCacheStore};
+pub use cache::{CacheConfig, CacheStore, CachedResponse, MemoryCacheStore};
 pub use error::MiddlewareError;
-pub use gate::{ConcurrencyConfig, GateLayer, SharedInFlight, SharedSlot};
+pub use gate::{ConcurrencyConfig, SharedInFlight, SharedSlot};
 pub use ratelimit::{
     MemoryRateLimitStore, PrimaryPolicy, RateLimitConfig, RateLimitEvent, RateLimitHook,
-    RateLimitLayer, RateLimitStore, ResourceState, SecondaryCause,
+    RateLimitStore, ResourceState, SecondaryCause,
 };
-pub use retry::{RetryConfig, RetryLayer};
-pub use trace::TraceLayer;
+pub use retry::RetryConfig;
+pub use stack::StackLayer;
 
 use bytes::Bytes;
 use reqwest::ResponseBuilderExt;
@@ -188,40 +189,25 @@ impl MiddlewareConfig {
         self
     }
 
-    /// Adds the enabled layers to `b`, outermost first: tracing, cache, rate limits, retries, the send gate.
+    /// Adds the middleware to `b` as one layer, a [`StackLayer`] running the enabled steps in their order:
+    /// tracing, cache, rate limits, retries, the send gate. Nothing is added when every step is off.
     ///
     /// Add the authentication layer before calling this, so the `Authorization` header is present when the cache
     /// and the rate-limit state derive the caller's identity from it.
     pub fn install(
         &self,
-        mut b: reqwest_middleware::ClientBuilder,
+        b: reqwest_middleware::ClientBuilder,
     ) -> reqwest_middleware::ClientBuilder {
-        if self.tracing {
-            b = b.with(TraceLayer::new());
+        let any = self.tracing
+            || self.cache.is_some()
+            || self.rate_limit.is_some()
+            || self.concurrency.is_some()
+            || self.retry.is_some();
+        if any {
+            b.with(StackLayer::new(self))
+        } else {
+            b
         }
-        if let Some(c) = &self.cache {
-            b = b.with(CacheLayer::new(c.clone()));
-        }
-        if let Some(c) = &self.rate_limit {
-            b = b.with(RateLimitLayer::new(
-                c.clone(),
-                self.lanes.clone(),
-                self.clock.clone(),
-                self.concurrency.as_ref().and_then(|c| c.shared.clone()),
-            ));
-        }
-        if let Some(c) = &self.retry {
-            b = b.with(RetryLayer::new(c.clone(), self.clock.clone()));
-        }
-        if self.rate_limit.is_some() || self.concurrency.is_some() {
-            b = b.with(GateLayer {
-                rate: self.rate_limit.clone(),
-                concurrency: self.concurrency.clone(),
-                lanes: self.lanes.clone(),
-                clock: self.clock.clone(),
-            });
-        }
-        b
     }
 }
 

@@ -6,11 +6,10 @@
 //! maybe with `x-ratelimit-remaining: 0` (wait until the reset), otherwise wait at least a minute, longer each time.
 
 use super::error::rate_limited;
-use super::gate::{Identity, Lanes, ResourceHint, SendInfo, SharedInFlight};
-use super::{buffer, credential_key, operation_id, Clock, StoreError};
+use super::gate::{Lanes, SendInfo, SharedInFlight};
+use super::{Clock, StoreError};
 use crate::clock::unix_ms;
-use http::{Extensions, StatusCode};
-use reqwest_middleware::{Middleware, Next};
+use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -306,10 +305,10 @@ impl RateLimitConfig {
     }
 }
 
-/// Recognises primary and secondary rate limits in responses, records them (state, back-off deadline, the gate's
-/// adaptive cap) and sends the request again; the waiting itself happens in the send gate, at the moment each
-/// request is actually sent. See the module docs of [`super`].
-pub struct RateLimitLayer {
+/// The rate-limit handling of a [`super::StackLayer`]: recognises primary and secondary rate limits in responses,
+/// records them (state, back-off deadline, the gate's adaptive cap) and says whether to send again; the waiting
+/// itself happens in the send gate, at the moment each request is actually sent. See the module docs of [`super`].
+pub(crate) struct RateLimits {
     config: RateLimitConfig,
     lanes: Arc<Lanes>,
     clock: Arc<dyn Clock>,
@@ -360,14 +359,14 @@ fn message_of(body: &[u8]) -> Option<String> {
         .map(str::to_string)
 }
 
-impl RateLimitLayer {
+impl RateLimits {
     pub(crate) fn new(
         config: RateLimitConfig,
         lanes: Arc<Lanes>,
         clock: Arc<dyn Clock>,
         shared: Option<Arc<dyn SharedInFlight>>,
     ) -> Self {
-        RateLimitLayer {
+        RateLimits {
             config,
             lanes,
             clock,
@@ -389,7 +388,7 @@ impl RateLimitLayer {
     }
 
     /// Records what a response's rate-limit headers say.
-    async fn observe(
+    pub(crate) async fn observe(
         &self,
         ident: &str,
         resource: &str,
@@ -446,106 +445,101 @@ impl RateLimitLayer {
     }
 }
 
-#[async_trait::async_trait]
-impl Middleware for RateLimitLayer {
-    async fn handle(
-        &self,
-        req: reqwest::Request,
-        extensions: &mut Extensions,
-        next: Next<'_>,
-    ) -> reqwest_middleware::Result<reqwest::Response> {
-        let ident = credential_key(extensions, &req);
-        extensions.insert(Identity(ident.clone()));
-        let op = operation_id(extensions);
-        let predicted = predict_resource(op, req.url().path());
-        let mut pending = Some(req);
-        let mut attempt = 0u32;
-        let mut backoffs = 0u32;
-        loop {
-            attempt += 1;
-            let req = pending
-                .take()
-                .expect("a request is pending at the top of the loop");
-            let spare = if attempt < self.config.max_attempts {
-                req.try_clone()
-            } else {
-                None
-            };
-            extensions.remove::<SendInfo>();
-            let resp = next.clone().run(req, extensions).await?;
-            let sent = extensions.get::<SendInfo>().copied();
-
-            let status = resp.status();
-            let mut rl = github_rest::RateLimitHeaders::from_headers(resp.headers());
-            let resource = rl.resource.take().unwrap_or_else(|| predicted.to_string());
-            self.observe(&ident, &resource, &rl, op).await;
-            if !matches!(
-                status,
-                StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS
-            ) {
-                return Ok(resp);
-            }
-            let (resp, body) = buffer(resp).await?;
-            let cause = secondary_cause(&rl, &body);
-            let primary = cause.is_none() && rl.remaining == Some(0);
-            if cause.is_none() && !primary {
-                // A permission or other 403: the caller's business.
-                return Ok(resp);
-            }
-            let now = self.clock.now();
-            if primary {
-                let reset = rl.reset.unwrap_or_default();
-                let wait = self.config.primary_wait(reset, now);
-                if spare.is_none() || !self.config.primary.allows(wait) {
-                    if spare.is_some() {
-                        self.emit(RateLimitEvent::PrimaryFailFast {
-                            resource: resource.clone(),
-                            reset,
-                        });
-                    }
-                    return Err(rate_limited(github_rest::RateLimitError::Primary {
-                        status: Some(status),
-                        resource,
-                        limit: rl.limit,
-                        reset_unix: reset,
-                    }));
-                }
-                if rl.reset.is_none() {
-                    // No reset to wait for: hold this credential back like a secondary limit without a hint.
-                    let wait =
-                        self.secondary_wait(SecondaryCause::Message, &rl, &mut backoffs, now);
-                    self.back_off(&ident, sent, now + wait).await;
-                }
-                // The state recorded above makes the gate wait for the reset of this resource before the re-send.
-                extensions.insert(ResourceHint(resource.clone()));
-                pending = spare;
-                continue;
-            }
-            let cause = cause.expect("a secondary limit");
-            let wait = self.secondary_wait(cause, &rl, &mut backoffs, now);
-            // Every request of this credential waits, not only this one: GitHub blocks the credential. The gate
-            // holds them (a re-send of this one included) until the deadline, also when this call gives up.
-            self.back_off(&ident, sent, now + wait).await;
-            let Some(spare) = spare else {
-                self.emit(RateLimitEvent::SecondaryGaveUp { attempts: attempt });
-                return Err(rate_limited(github_rest::RateLimitError::Secondary {
-                    status,
-                    attempts: attempt,
-                    retry_after: rl.retry_after.map(Duration::from_secs),
-                    message: message_of(&body),
-                }));
-            };
-            self.emit(RateLimitEvent::SecondaryWait {
-                attempt,
-                cause,
-                wait,
-            });
-            pending = Some(spare);
-        }
-    }
+/// What to do with a 403 or 429 answer.
+pub(crate) enum Judged {
+    /// Not a rate limit (a permission or other 403): the caller's answer.
+    Pass,
+    /// A rate limit: send again; the gate holds the re-send until the limit ends. Carries the resource the answer
+    /// named, which the re-send is counted against.
+    Resend(String),
+    /// A rate limit this call gives up on.
+    Fail(reqwest_middleware::Error),
 }
 
-impl RateLimitLayer {
+/// What one call has met so far.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    /// Sends for this call that rate limits allowed, the current one included.
+    pub(crate) attempt: u32,
+    /// Waits after a secondary limit without a hint so far.
+    backoffs: u32,
+}
+
+impl RateLimits {
+    /// The sends a call may make while rate limited, the first included.
+    pub(crate) fn max_attempts(&self) -> u32 {
+        self.config.max_attempts
+    }
+
+    /// Judges a 403 or 429 answer to a request sent under `sent` (its body read); `can_resend` says whether the
+    /// request can be sent again at all.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn judge(
+        &self,
+        ident: &Arc<str>,
+        sent: Option<SendInfo>,
+        status: StatusCode,
+        rl: &github_rest::RateLimitHeaders,
+        resource: &str,
+        body: &[u8],
+        can_resend: bool,
+        tally: &mut Tally,
+    ) -> Judged {
+        let cause = secondary_cause(rl, body);
+        let primary = cause.is_none() && rl.remaining == Some(0);
+        if cause.is_none() && !primary {
+            return Judged::Pass;
+        }
+        let now = self.clock.now();
+        if primary {
+            let reset = rl.reset.unwrap_or_default();
+            let wait = self.config.primary_wait(reset, now);
+            if !can_resend || !self.config.primary.allows(wait) {
+                if can_resend {
+                    self.emit(RateLimitEvent::PrimaryFailFast {
+                        resource: resource.to_string(),
+                        reset,
+                    });
+                }
+                return Judged::Fail(rate_limited(github_rest::RateLimitError::Primary {
+                    status: Some(status),
+                    resource: resource.to_string(),
+                    limit: rl.limit,
+                    reset_unix: reset,
+                }));
+            }
+            if rl.reset.is_none() {
+                // No reset to wait for: hold this credential back like a secondary limit without a hint.
+                let wait = self.secondary_wait(SecondaryCause::Message, rl, &mut tally.backoffs, now);
+                self.back_off(ident, sent, now + wait).await;
+            }
+            // The state recorded by `observe` makes the gate wait for the reset of this resource before the re-send.
+            return Judged::Resend(resource.to_string());
+        }
+        let cause = cause.expect("a secondary limit");
+        let wait = self.secondary_wait(cause, rl, &mut tally.backoffs, now);
+        // Every request of this credential waits, not only this one: GitHub blocks the credential. The gate holds
+        // them (a re-send of this one included) until the deadline, also when this call gives up.
+        self.back_off(ident, sent, now + wait).await;
+        if !can_resend {
+            self.emit(RateLimitEvent::SecondaryGaveUp {
+                attempts: tally.attempt,
+            });
+            return Judged::Fail(rate_limited(github_rest::RateLimitError::Secondary {
+                status,
+                attempts: tally.attempt,
+                retry_after: rl.retry_after.map(Duration::from_secs),
+                message: message_of(body),
+            }));
+        }
+        self.emit(RateLimitEvent::SecondaryWait {
+            attempt: tally.attempt,
+            cause,
+            wait,
+        });
+        Judged::Resend(resource.to_string())
+    }
+
     /// Announces a back-off until `until` to the gate and to the (possibly shared) store.
     async fn back_off(&self, ident: &Arc<str>, sent: Option<SendInfo>, until: SystemTime) {
         self.lanes

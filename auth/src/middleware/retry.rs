@@ -1,12 +1,17 @@
 //! Retries of server errors and transport failures.
 
-use super::{buffer, Clock, MiddlewareError};
-use http::{Extensions, Method, StatusCode};
-use reqwest_middleware::{Middleware, Next};
-use std::sync::Arc;
+use super::MiddlewareError;
+use http::{Method, StatusCode};
 use std::time::Duration;
 
-/// Settings of [`RetryLayer`].
+/// Settings of the retries of a [`super::StackLayer`]: 5xx answers (but 501 and 505) and transport errors are sent
+/// again with exponential backoff and jitter.
+///
+/// Only idempotent methods are retried unless [`RetryConfig::retry_non_idempotent`] is set, and never a request
+/// whose body cannot be cloned (a stream). Client errors (400, 401, 403, 404, 410, 422, 451, ...) are never retried;
+/// rate limits are handled on their own. When every attempt failed in transport, the error is
+/// [`MiddlewareError::RetriesExhausted`]; when every attempt got a 5xx, the last response is passed on so the caller
+/// sees GitHub's status and message.
 #[derive(Debug, Clone)]
 pub struct RetryConfig {
     /// Retries after the first attempt (default 3).
@@ -53,30 +58,7 @@ impl RetryConfig {
     }
 }
 
-/// Counts the requests actually sent for one call (the send gate counts them); the tracing span reports it.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Attempts(pub u32);
-
-/// Retries 5xx answers (but 501 and 505) and transport errors with exponential backoff and jitter.
-///
-/// Only idempotent methods are retried unless [`RetryConfig::retry_non_idempotent`] is set, and never a request
-/// whose body cannot be cloned (a stream). Client errors (400, 401, 403, 404, 410, 422, 451, ...) are never retried
-/// here; rate limits are the [`super::RateLimitLayer`]'s business. When every attempt failed in transport, the error
-/// is [`MiddlewareError::RetriesExhausted`]; when every attempt got a 5xx, the last response is passed on so the
-/// caller sees GitHub's status and message.
-pub struct RetryLayer {
-    config: RetryConfig,
-    clock: Arc<dyn Clock>,
-}
-
-impl RetryLayer {
-    /// A layer with these settings, sleeping with `clock`.
-    pub fn new(config: RetryConfig, clock: Arc<dyn Clock>) -> Self {
-        RetryLayer { config, clock }
-    }
-}
-
-fn idempotent(m: &Method) -> bool {
+pub(crate) fn idempotent(m: &Method) -> bool {
     matches!(
         *m,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
@@ -89,11 +71,11 @@ pub(crate) fn retriable_status(s: StatusCode) -> bool {
         && s != StatusCode::HTTP_VERSION_NOT_SUPPORTED
 }
 
-fn transient(e: &reqwest::Error) -> bool {
+pub(crate) fn transient(e: &reqwest::Error) -> bool {
     !(e.is_builder() || e.is_redirect() || e.is_status())
 }
 
-fn give_up(attempts: u32, e: reqwest_middleware::Error) -> reqwest_middleware::Error {
+pub(crate) fn give_up(attempts: u32, e: reqwest_middleware::Error) -> reqwest_middleware::Error {
     if attempts > 1 {
         MiddlewareError::RetriesExhausted {
             attempts,
@@ -102,71 +84,6 @@ fn give_up(attempts: u32, e: reqwest_middleware::Error) -> reqwest_middleware::E
         .into_middleware()
     } else {
         e
-    }
-}
-
-#[async_trait::async_trait]
-impl Middleware for RetryLayer {
-    async fn handle(
-        &self,
-        req: reqwest::Request,
-        extensions: &mut Extensions,
-        next: Next<'_>,
-    ) -> reqwest_middleware::Result<reqwest::Response> {
-        let may_retry = idempotent(req.method()) || self.config.retry_non_idempotent;
-        let mut pending = Some(req);
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let req = pending
-                .take()
-                .expect("a request is pending at the top of the loop");
-            // Keep a copy for the next attempt; a request without one is sent once.
-            let spare = if may_retry && attempt <= self.config.max_retries {
-                req.try_clone()
-            } else {
-                None
-            };
-            let last = spare.is_none();
-            tracing::Span::current().record("attempt", attempt);
-
-            let outcome = next.clone().run(req, extensions).await;
-            let retry_after = match outcome {
-                Ok(resp) if retriable_status(resp.status()) && !last => {
-                    let hint = github_rest::RateLimitHeaders::from_headers(resp.headers())
-                        .retry_after
-                        .map(Duration::from_secs);
-                    // A server asking for a longer pause than we are willing to wait gets its answer passed on.
-                    if hint.is_some_and(|h| h > self.config.max_delay) {
-                        return Ok(resp);
-                    }
-                    tracing::debug!(
-                        status = resp.status().as_u16(),
-                        attempt,
-                        "server error; retrying"
-                    );
-                    hint
-                }
-                Ok(resp) if may_retry && self.config.buffer_body => match buffer(resp).await {
-                    Ok((resp, _)) => return Ok(resp),
-                    Err(e) if !last && transient(&e) => {
-                        tracing::debug!(error = %e, attempt, "body read failed; retrying");
-                        None
-                    }
-                    Err(e) => return Err(give_up(attempt, e.into())),
-                },
-                Ok(resp) => return Ok(resp),
-                Err(reqwest_middleware::Error::Reqwest(e)) if !last && transient(&e) => {
-                    tracing::debug!(error = %e, attempt, "transport error; retrying");
-                    None
-                }
-                Err(e @ reqwest_middleware::Error::Reqwest(_)) => return Err(give_up(attempt, e)),
-                Err(e) => return Err(e),
-            };
-            let wait = retry_after.unwrap_or_else(|| self.config.delay(attempt));
-            self.clock.sleep(wait).await;
-            pending = spare;
-        }
     }
 }
 
