@@ -238,7 +238,7 @@ impl Middleware for AuthLayer {
                     name_credential(&req, extensions);
                     return next.run(req, extensions).await;
                 }
-                self.send_installation(tokens, req, extensions, next).await
+                Box::pin(self.send_installation(tokens, req, extensions, next)).await
             }
             Credential::Token(TokenSource::Static(_)) if self.fixed.is_some() => {
                 let (value, id) = self.fixed.clone().expect("checked");
@@ -246,32 +246,42 @@ impl Middleware for AuthLayer {
                 extensions.insert(CredentialId(id));
                 next.run(req, extensions).await
             }
-            Credential::Token(source) => {
-                let template = req.try_clone();
-                let token = source.get().await.map_err(mw)?;
-                bearer(&mut req, &token)?;
-                name_credential(&req, extensions);
-                let resp = next.clone().run(req, extensions).await?;
-                if resp.status() != StatusCode::UNAUTHORIZED
-                    || !matches!(source, TokenSource::User(_))
-                {
-                    return Ok(resp);
-                }
-                let Some(mut again) = template else {
-                    return Ok(resp);
-                };
-                // An expiring user token GitHub refused before we thought it expired: renew once.
-                let resp = crate::middleware::buffer(resp).await?.0;
-                match source.renew_after_rejection(&token).await.map_err(mw)? {
-                    Some(t) => {
-                        drop(resp);
-                        bearer(&mut again, &t)?;
-                        name_credential(&again, extensions);
-                        next.run(again, extensions).await
-                    }
-                    None => Ok(resp),
-                }
+            // Boxed: the future of a token that may be renewed is large, and the common paths above should not
+            // carry its size (every call's future is allocated at the size of its largest path).
+            Credential::Token(source) => Box::pin(self.send_token(source, req, extensions, next)).await,
+        }
+    }
+}
+
+impl AuthLayer {
+    async fn send_token(
+        &self,
+        source: &TokenSource,
+        mut req: reqwest::Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let template = req.try_clone();
+        let token = source.get().await.map_err(mw)?;
+        bearer(&mut req, &token)?;
+        name_credential(&req, extensions);
+        let resp = next.clone().run(req, extensions).await?;
+        if resp.status() != StatusCode::UNAUTHORIZED || !matches!(source, TokenSource::User(_)) {
+            return Ok(resp);
+        }
+        let Some(mut again) = template else {
+            return Ok(resp);
+        };
+        // An expiring user token GitHub refused before we thought it expired: renew once.
+        let resp = crate::middleware::buffer(resp).await?.0;
+        match source.renew_after_rejection(&token).await.map_err(mw)? {
+            Some(t) => {
+                drop(resp);
+                bearer(&mut again, &t)?;
+                name_credential(&again, extensions);
+                next.run(again, extensions).await
             }
+            None => Ok(resp),
         }
     }
 }

@@ -74,7 +74,7 @@ mod header_pairs {
 /// eviction for a size bound.
 /// Errors are logged by the layer, which then sends the request unconditionally.
 #[async_trait::async_trait]
-pub trait CacheStore: Send + Sync + 'static {
+pub trait CacheStore: std::any::Any + Send + Sync + 'static {
     /// The entry for `key`, if any.
     async fn get(&self, key: &str) -> Result<Option<Arc<CachedResponse>>, StoreError>;
     /// Stores (or replaces) the entry for `key`.
@@ -140,26 +140,26 @@ impl Default for MemoryCacheStore {
     }
 }
 
-#[async_trait::async_trait]
-impl CacheStore for MemoryCacheStore {
-    async fn get(&self, key: &str) -> Result<Option<Arc<CachedResponse>>, StoreError> {
-        Ok(self
-            .inner
+impl MemoryCacheStore {
+    // The store's work, done at once: the cache calls these directly (see `in_process`), the trait through them.
+
+    fn get_now(&self, key: &str) -> Option<Arc<CachedResponse>> {
+        self.inner
             .lock()
             .unwrap()
             .map
             .get(key)
-            .map(|(e, _)| e.clone()))
+            .map(|(e, _)| e.clone())
     }
 
-    async fn put(&self, key: &str, entry: Arc<CachedResponse>) -> Result<(), StoreError> {
+    fn put_now(&self, key: &str, entry: Arc<CachedResponse>) {
         let size = key.len() + entry.size();
         let mut i = self.inner.lock().unwrap();
         if let Some((_, old)) = i.map.pop(key) {
             i.bytes -= old;
         }
         if size > self.max_bytes {
-            return Ok(());
+            return;
         }
         // `push` reports the entry it evicted for the count bound.
         if let Some((_, (_, old))) = i.map.push(key.to_string(), (entry, size)) {
@@ -172,6 +172,22 @@ impl CacheStore for MemoryCacheStore {
                 None => break,
             }
         }
+    }
+}
+
+/// `store` as the in-memory store, whose work completes at once: the cache then calls it without making a future.
+fn in_process(store: &dyn CacheStore) -> Option<&MemoryCacheStore> {
+    (store as &dyn std::any::Any).downcast_ref()
+}
+
+#[async_trait::async_trait]
+impl CacheStore for MemoryCacheStore {
+    async fn get(&self, key: &str) -> Result<Option<Arc<CachedResponse>>, StoreError> {
+        Ok(self.get_now(key))
+    }
+
+    async fn put(&self, key: &str, entry: Arc<CachedResponse>) -> Result<(), StoreError> {
+        self.put_now(key, entry);
         Ok(())
     }
 }
@@ -257,12 +273,15 @@ impl Cache {
             return None;
         }
         let key = cache_key(req, ident);
-        let cached = match self.store.get(&key).await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "cache store unavailable");
-                None
-            }
+        let cached = match in_process(&*self.store) {
+            Some(m) => m.get_now(&key),
+            None => match self.store.get(&key).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cache store unavailable");
+                    None
+                }
+            },
         };
         if let Some(c) = &cached {
             if let Some(v) = validator(c, header::ETAG, c.etag.as_deref()) {
@@ -308,8 +327,13 @@ impl Lookup {
             headers: headers.clone(),
             body,
         });
-        if let Err(e) = cache.store.put(&self.key, entry).await {
-            tracing::warn!(error = %e, "cache store unavailable");
+        match in_process(&*cache.store) {
+            Some(m) => m.put_now(&self.key, entry),
+            None => {
+                if let Err(e) = cache.store.put(&self.key, entry).await {
+                    tracing::warn!(error = %e, "cache store unavailable");
+                }
+            }
         }
     }
 }

@@ -8,7 +8,7 @@
 //! moment, so the ceiling drops to `k - 1` (never below 1). The ceiling is raised back by one every
 //! [`ConcurrencyConfig::raise_every`] without a refusal, up to [`ConcurrencyConfig::max_in_flight`].
 
-use super::ratelimit::{predict_resource, RateLimitConfig, RateLimitEvent};
+use super::ratelimit::{in_process, predict_resource, RateLimitConfig, RateLimitEvent, ResourceState};
 use super::{rebuild, Clock};
 use crate::clock::unix_ms;
 use futures::StreamExt;
@@ -151,6 +151,9 @@ impl ConcurrencyConfig {
         self
     }
 }
+
+/// The primary limit holding a resource back (reset, limit), and the back-off deadline, if any.
+type Limits = (Option<(u64, Option<u64>)>, Option<SystemTime>);
 
 /// Where a request stood when the gate sent it: the `level`-th in flight, under cap `epoch`.
 #[derive(Debug, Clone, Copy)]
@@ -488,14 +491,11 @@ impl Gate {
     /// What holds `resource` of this credential back now, read in one go (one round trip to a shared store): the
     /// reset and limit of its primary limit while used up, and the secondary-limit back-off deadline while ahead
     /// (the lane's, or the store's if later).
-    async fn limits(
-        &self,
-        lane: &Lane,
-        ident: &str,
-        resource: &str,
-    ) -> (Option<(u64, Option<u64>)>, Option<SystemTime>) {
-        let local = lane.state().backoff_until;
-        let (state, shared) = match &self.rate {
+    async fn limits(&self, lane: &Lane, ident: &str, resource: &str) -> Limits {
+        if let Some(l) = self.limits_now(lane, ident, resource) {
+            return l;
+        }
+        let stored = match &self.rate {
             Some(r) => match r.store.limits(ident, resource).await {
                 Ok(v) => v,
                 Err(e) => {
@@ -505,6 +505,21 @@ impl Gate {
             },
             None => (None, None),
         };
+        self.judge_limits(lane, stored)
+    }
+
+    /// [`Gate::limits`] without waiting, when the store is in this process (or there is none).
+    fn limits_now(&self, lane: &Lane, ident: &str, resource: &str) -> Option<Limits> {
+        let stored = match &self.rate {
+            Some(r) => in_process(&*r.store)?.limits_now(ident, resource),
+            None => (None, None),
+        };
+        Some(self.judge_limits(lane, stored))
+    }
+
+    fn judge_limits(&self, lane: &Lane, stored: (Option<ResourceState>, Option<u64>)) -> Limits {
+        let (state, shared) = stored;
+        let local = lane.state().backoff_until;
         let now = self.clock.now();
         let primary = state
             .filter(|s| s.remaining == 0 && s.reset.saturating_mul(1000) > unix_ms(now))
@@ -607,6 +622,30 @@ impl Gate {
         }
     }
 
+    /// The slot of `req` when nothing holds it back and nothing needs waiting for to find out: not paced, no
+    /// shared cap, limits read from a store in this process, a slot free under the cap. `None` sends the request
+    /// through [`Gate::enter`].
+    pub(crate) fn try_enter(
+        &self,
+        lane: &Arc<Lane>,
+        ident: &str,
+        req: &reqwest::Request,
+        op: Option<&'static str>,
+        resource: Option<&str>,
+    ) -> Option<Slot> {
+        if req.url().path().ends_with("/rate_limit") {
+            return Some(lane.exempt_slot());
+        }
+        if pacing(self.concurrency.as_ref(), req.method(), op).is_some() || self.shared().is_some() {
+            return None;
+        }
+        let resource = resource.unwrap_or_else(|| predict_resource(op, req.url().path()));
+        match self.limits_now(lane, ident, resource)? {
+            (None, None) => lane.try_acquire(self.clock.now()),
+            _ => None,
+        }
+    }
+
     /// Waits until `req` may be sent and returns its slot. `resource` is the one a response named for this call,
     /// if any; otherwise it is predicted from the operation.
     pub(crate) async fn enter(
@@ -655,8 +694,13 @@ impl Gate {
                 let wait = Duration::from_secs(secs).min(super::ratelimit::MAX_WAIT);
                 lane.secondary_hit(Some(slot.info), now + wait, now);
                 // Other processes learn of it from the shared store as early as this one did.
-                if let Err(e) = rate.store.extend_backoff(ident, unix_ms(now + wait)).await {
-                    tracing::warn!(error = %e, "rate-limit store unavailable");
+                match in_process(&*rate.store) {
+                    Some(m) => m.extend_backoff_now(ident, unix_ms(now + wait)),
+                    None => {
+                        if let Err(e) = rate.store.extend_backoff(ident, unix_ms(now + wait)).await {
+                            tracing::warn!(error = %e, "rate-limit store unavailable");
+                        }
+                    }
                 }
                 if let (Some(shared), Some((level, epoch))) = (self.shared(), slot.info.shared) {
                     shared.refused(ident, level, epoch).await;
@@ -678,17 +722,19 @@ pub(crate) async fn refresh_token(
     req: &mut reqwest::Request,
     extensions: &mut Extensions,
 ) -> reqwest_middleware::Result<()> {
-    if let Some(mut sent) = extensions.get::<super::SendTimeToken>().cloned() {
-        if !sent.tokens.is_fresh(&sent.token) {
-            sent.token = sent
-                .tokens
-                .current()
-                .await
-                .map_err(|e| reqwest_middleware::Error::Middleware(e.into()))?;
-            crate::layer::bearer(req, &sent.token.token)?;
-            extensions.insert(sent);
-        }
-    }
+    let Some(mut sent) = extensions
+        .get::<super::SendTimeToken>()
+        .filter(|s| !s.tokens.is_fresh(&s.token))
+        .cloned()
+    else {
+        return Ok(());
+    };
+    // Boxed: an exchange's future is large, and every call's future would otherwise carry its size.
+    sent.token = Box::pin(sent.tokens.current())
+        .await
+        .map_err(|e| reqwest_middleware::Error::Middleware(e.into()))?;
+    crate::layer::bearer(req, &sent.token.token)?;
+    extensions.insert(sent);
     Ok(())
 }
 

@@ -60,7 +60,7 @@ impl ResourceState {
 ///
 /// Errors are logged by the layer, which then behaves as if the store were empty.
 #[async_trait::async_trait]
-pub trait RateLimitStore: Send + Sync + 'static {
+pub trait RateLimitStore: std::any::Any + Send + Sync + 'static {
     /// The last known state of `resource` for `identity`.
     async fn resource(
         &self,
@@ -108,30 +108,19 @@ impl MemoryRateLimitStore {
     pub fn new() -> Self {
         Self::default()
     }
-}
 
-#[async_trait::async_trait]
-impl RateLimitStore for MemoryRateLimitStore {
-    async fn resource(
-        &self,
-        identity: &str,
-        resource: &str,
-    ) -> Result<Option<ResourceState>, StoreError> {
-        Ok(self
-            .resources
+    // The store's work, done at once: the layers call these directly (see [`in_process`]), the trait through them.
+
+    fn resource_now(&self, identity: &str, resource: &str) -> Option<ResourceState> {
+        self.resources
             .lock()
             .unwrap()
             .get(identity)
             .and_then(|r| r.get(resource))
-            .cloned())
+            .cloned()
     }
 
-    async fn observe(
-        &self,
-        identity: &str,
-        resource: &str,
-        state: ResourceState,
-    ) -> Result<(), StoreError> {
+    pub(crate) fn observe_now(&self, identity: &str, resource: &str, state: ResourceState) {
         let mut m = self.resources.lock().unwrap();
         let per = match m.get_mut(identity) {
             Some(per) => per,
@@ -143,17 +132,69 @@ impl RateLimitStore for MemoryRateLimitStore {
                 per.insert(resource.to_string(), state);
             }
         }
-        Ok(())
     }
 
-    async fn backoff_until(&self, identity: &str) -> Result<Option<u64>, StoreError> {
-        Ok(self.backoff.lock().unwrap().get(identity).copied())
+    fn backoff_now(&self, identity: &str) -> Option<u64> {
+        self.backoff.lock().unwrap().get(identity).copied()
     }
 
-    async fn extend_backoff(&self, identity: &str, until_unix_ms: u64) -> Result<(), StoreError> {
+    pub(crate) fn limits_now(
+        &self,
+        identity: &str,
+        resource: &str,
+    ) -> (Option<ResourceState>, Option<u64>) {
+        (
+            self.resource_now(identity, resource),
+            self.backoff_now(identity),
+        )
+    }
+
+    pub(crate) fn extend_backoff_now(&self, identity: &str, until_unix_ms: u64) {
         let mut m = self.backoff.lock().unwrap();
         let e = m.entry(identity.to_string()).or_insert(0);
         *e = (*e).max(until_unix_ms);
+    }
+}
+
+/// `store` as the in-memory store, whose work completes at once: the layers then call it without making a future.
+pub(crate) fn in_process(store: &dyn RateLimitStore) -> Option<&MemoryRateLimitStore> {
+    (store as &dyn std::any::Any).downcast_ref()
+}
+
+#[async_trait::async_trait]
+impl RateLimitStore for MemoryRateLimitStore {
+    async fn resource(
+        &self,
+        identity: &str,
+        resource: &str,
+    ) -> Result<Option<ResourceState>, StoreError> {
+        Ok(self.resource_now(identity, resource))
+    }
+
+    async fn observe(
+        &self,
+        identity: &str,
+        resource: &str,
+        state: ResourceState,
+    ) -> Result<(), StoreError> {
+        self.observe_now(identity, resource, state);
+        Ok(())
+    }
+
+    async fn limits(
+        &self,
+        identity: &str,
+        resource: &str,
+    ) -> Result<(Option<ResourceState>, Option<u64>), StoreError> {
+        Ok(self.limits_now(identity, resource))
+    }
+
+    async fn backoff_until(&self, identity: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.backoff_now(identity))
+    }
+
+    async fn extend_backoff(&self, identity: &str, until_unix_ms: u64) -> Result<(), StoreError> {
+        self.extend_backoff_now(identity, until_unix_ms);
         Ok(())
     }
 }
@@ -405,8 +446,13 @@ impl RateLimits {
             reset,
         };
         let event = self.heard().then(|| state.clone());
-        if let Err(e) = self.config.store.observe(ident, resource, state).await {
-            tracing::warn!(error = %e, "rate-limit store unavailable");
+        match in_process(&*self.config.store) {
+            Some(m) => m.observe_now(ident, resource, state),
+            None => {
+                if let Err(e) = self.config.store.observe(ident, resource, state).await {
+                    tracing::warn!(error = %e, "rate-limit store unavailable");
+                }
+            }
         }
         if let Some(state) = event {
             self.emit(RateLimitEvent::Observed {

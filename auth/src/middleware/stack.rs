@@ -176,10 +176,13 @@ impl StackLayer {
 
             let slot = match (&self.gate, &lane) {
                 (Some(g), Some(lane)) => {
-                    let slot = g
-                        .enter(lane, ident, &req, op, named.as_deref())
-                        .await
-                        .map_err(super::error::rate_limited)?;
+                    let slot = match g.try_enter(lane, ident, &req, op, named.as_deref()) {
+                        Some(s) => s,
+                        // Boxed: waiting is the exception, and its future is large.
+                        None => Box::pin(g.enter(lane, ident, &req, op, named.as_deref()))
+                            .await
+                            .map_err(super::error::rate_limited)?,
+                    };
                     refresh_token(&mut req, extensions).await?;
                     Some(slot)
                 }
@@ -264,8 +267,8 @@ impl StackLayer {
             let read = Read { body, ..read };
             if limited {
                 let rate = self.rate.as_ref().expect("rate limits are on");
-                let verdict = rate
-                    .judge(
+                // Boxed: a rate limit is the exception, and its future is large.
+                let verdict = Box::pin(rate.judge(
                         ident,
                         sent,
                         status,
@@ -274,7 +277,7 @@ impl StackLayer {
                         &read.body,
                         can_resend,
                         &mut tally,
-                    )
+                    ))
                     .await;
                 match verdict {
                     Judged::Pass => {}
