@@ -3,6 +3,7 @@
 
 use super::StoreError;
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -319,22 +320,30 @@ impl Lookup {
         merged_headers(cached, fresh)
     }
 
-    /// Stores a 200 answer (see [`Lookup::stores`]).
-    pub(crate) async fn store(self, cache: &Cache, headers: &HeaderMap, body: Bytes) {
+    /// Stores a 200 answer (see [`Lookup::stores`]). A store in this process keeps it at once; any other is given
+    /// the returned future to await (boxed, so a call's future does not carry its size).
+    pub(crate) fn store(
+        self,
+        cache: &Cache,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Option<BoxFuture<'static, ()>> {
         let entry = Arc::new(CachedResponse {
             etag: header_str(headers, header::ETAG),
             last_modified: header_str(headers, header::LAST_MODIFIED),
             headers: headers.clone(),
             body,
         });
-        match in_process(&*cache.store) {
-            Some(m) => m.put_now(&self.key, entry),
-            None => {
-                if let Err(e) = cache.store.put(&self.key, entry).await {
-                    tracing::warn!(error = %e, "cache store unavailable");
-                }
-            }
+        if let Some(m) = in_process(&*cache.store) {
+            m.put_now(&self.key, entry);
+            return None;
         }
+        let store = cache.store.clone();
+        Some(Box::pin(async move {
+            if let Err(e) = store.put(&self.key, entry).await {
+                tracing::warn!(error = %e, "cache store unavailable");
+            }
+        }))
     }
 }
 

@@ -11,6 +11,7 @@
 use super::ratelimit::{in_process, predict_resource, RateLimitConfig, RateLimitEvent, ResourceState};
 use super::{rebuild, Clock};
 use crate::clock::unix_ms;
+use futures::future::BoxFuture;
 use futures::StreamExt;
 use http::{Extensions, Method, StatusCode};
 use std::num::NonZeroUsize;
@@ -676,42 +677,47 @@ impl Gate {
     /// Records what the answer to a request sent under `slot` says about the cap: a `retry-after` on a 403/429 is
     /// read here, before anything else can be sent, the earliest moment this process can know of the back-off
     /// (limits recognised from the body are reported by the rate-limit handling); any other answer grows the slow
-    /// start.
-    pub(crate) async fn answered(
-        &self,
+    /// start. What a shared store or cap must hear is returned as a future to await (boxed, so a call's future does
+    /// not carry its size).
+    pub(crate) fn answered<'a>(
+        &'a self,
         lane: &Lane,
-        ident: &str,
+        ident: &'a str,
         slot: &Slot,
         status: StatusCode,
         retry_after: Option<u64>,
-    ) {
-        if matches!(
+    ) -> Option<BoxFuture<'a, ()>> {
+        let info = slot.info;
+        let shared = self.shared().filter(|_| info.shared.is_some());
+        if !matches!(
             status,
             StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS
         ) {
-            if let (Some(secs), Some(rate)) = (retry_after, &self.rate) {
-                let now = self.clock.now();
-                let wait = Duration::from_secs(secs).min(super::ratelimit::MAX_WAIT);
-                lane.secondary_hit(Some(slot.info), now + wait, now);
-                // Other processes learn of it from the shared store as early as this one did.
-                match in_process(&*rate.store) {
-                    Some(m) => m.extend_backoff_now(ident, unix_ms(now + wait)),
-                    None => {
-                        if let Err(e) = rate.store.extend_backoff(ident, unix_ms(now + wait)).await {
-                            tracing::warn!(error = %e, "rate-limit store unavailable");
-                        }
-                    }
-                }
-                if let (Some(shared), Some((level, epoch))) = (self.shared(), slot.info.shared) {
-                    shared.refused(ident, level, epoch).await;
-                }
-            }
-        } else {
-            lane.answered(slot.info);
-            if let (Some(shared), Some((_, epoch))) = (self.shared(), slot.info.shared) {
-                shared.answered(ident, epoch).await;
-            }
+            lane.answered(info);
+            let (shared, (_, epoch)) = (shared?, info.shared?);
+            return Some(Box::pin(shared.answered(ident, epoch)));
         }
+        let (secs, rate) = (retry_after?, self.rate.as_ref()?);
+        let now = self.clock.now();
+        let until = now + Duration::from_secs(secs).min(super::ratelimit::MAX_WAIT);
+        lane.secondary_hit(Some(info), until, now);
+        let until = unix_ms(until);
+        let local = in_process(&*rate.store);
+        if let Some(m) = local {
+            m.extend_backoff_now(ident, until);
+            shared?;
+        }
+        Some(Box::pin(async move {
+            // Other processes learn of it from the shared store as early as this one did.
+            if local.is_none() {
+                if let Err(e) = rate.store.extend_backoff(ident, until).await {
+                    tracing::warn!(error = %e, "rate-limit store unavailable");
+                }
+            }
+            if let (Some(shared), Some((level, epoch))) = (shared, info.shared) {
+                shared.refused(ident, level, epoch).await;
+            }
+        }))
     }
 }
 

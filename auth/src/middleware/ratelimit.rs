@@ -9,6 +9,7 @@ use super::error::rate_limited;
 use super::gate::{Lanes, SendInfo, SharedInFlight};
 use super::{Clock, StoreError};
 use crate::clock::unix_ms;
+use futures::future::BoxFuture;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -428,16 +429,17 @@ impl RateLimits {
         self.config.hook.is_some() || tracing::enabled!(tracing::Level::DEBUG)
     }
 
-    /// Records what a response's rate-limit headers say.
-    pub(crate) async fn observe(
-        &self,
-        ident: &str,
-        resource: &str,
+    /// Records what a response's rate-limit headers say. A store in this process records it at once; any other
+    /// is given the returned future to await (boxed, so a call's future does not carry its size).
+    pub(crate) fn observe<'a>(
+        &'a self,
+        ident: &'a str,
+        resource: &'a str,
         rl: &github_rest::RateLimitHeaders,
         op: Option<&'static str>,
-    ) {
+    ) -> Option<BoxFuture<'a, ()>> {
         let (Some(remaining), Some(reset)) = (rl.remaining, rl.reset) else {
-            return;
+            return None;
         };
         let state = ResourceState {
             limit: rl.limit,
@@ -445,23 +447,27 @@ impl RateLimits {
             used: rl.used,
             reset,
         };
-        let event = self.heard().then(|| state.clone());
-        match in_process(&*self.config.store) {
-            Some(m) => m.observe_now(ident, resource, state),
-            None => {
-                if let Err(e) = self.config.store.observe(ident, resource, state).await {
-                    tracing::warn!(error = %e, "rate-limit store unavailable");
-                }
+        let event = self.heard().then(|| RateLimitEvent::Observed {
+            identity: ident.to_string(),
+            resource: resource.to_string(),
+            state: state.clone(),
+            operation: op,
+        });
+        if let Some(m) = in_process(&*self.config.store) {
+            m.observe_now(ident, resource, state);
+            if let Some(e) = event {
+                self.emit(e);
             }
+            return None;
         }
-        if let Some(state) = event {
-            self.emit(RateLimitEvent::Observed {
-                identity: ident.to_string(),
-                resource: resource.to_string(),
-                state,
-                operation: op,
-            });
-        }
+        Some(Box::pin(async move {
+            if let Err(e) = self.config.store.observe(ident, resource, state).await {
+                tracing::warn!(error = %e, "rate-limit store unavailable");
+            }
+            if let Some(e) = event {
+                self.emit(e);
+            }
+        }))
     }
 
     /// How long a secondary limit asks us to wait; `backoffs` counts the waits without a hint so far.

@@ -204,23 +204,28 @@ impl StackLayer {
                 Err(e) => return Err(e),
             };
             let status = resp.status();
-            let mut rl = if self.rate.is_some() || self.gate.is_some() || can_retry {
-                github_rest::RateLimitHeaders::from_headers(resp.headers())
-            } else {
-                github_rest::RateLimitHeaders::default()
+            // What the headers say is read once, and not kept while the body is read.
+            let (resource, retry_after) = {
+                let mut rl = github_rest::RateLimitHeaders::from_headers(resp.headers());
+                if let (Some(g), Some(lane), Some(slot)) = (&self.gate, &lane, &slot) {
+                    if let Some(more) = g.answered(lane, ident, slot, status, rl.retry_after) {
+                        more.await;
+                    }
+                }
+                let resource = rl.resource.take();
+                if let Some(r) = &self.rate {
+                    let named = resource.as_deref().unwrap_or(predicted);
+                    if let Some(more) = r.observe(ident, named, &rl, op) {
+                        more.await;
+                    }
+                }
+                (resource, rl.retry_after)
             };
-            if let (Some(g), Some(lane), Some(slot)) = (&self.gate, &lane, &slot) {
-                g.answered(lane, ident, slot, status, rl.retry_after).await;
-            }
-            let resource = rl.resource.take();
             let resource = resource.as_deref().unwrap_or(predicted);
-            if let Some(r) = &self.rate {
-                r.observe(ident, resource, &rl, op).await;
-            }
 
             if retriable_status(status) && can_retry {
                 let retry = self.retry.as_ref().expect("retries are on");
-                let hint = rl.retry_after.map(Duration::from_secs);
+                let hint = retry_after.map(Duration::from_secs);
                 // A server asking for a longer pause than we are willing to wait gets its answer passed on.
                 if hint.is_none_or(|h| h <= retry.max_delay) {
                     tracing::debug!(status = status.as_u16(), attempt = try_no, "server error; retrying");
@@ -250,7 +255,8 @@ impl StackLayer {
                 url: resp.url().clone(),
                 body: Bytes::new(),
             };
-            let body = match resp.bytes().await {
+            // Boxed: the read's future is large, and a call's future is allocated at its largest.
+            let body = match Box::pin(resp.bytes()).await {
                 Ok(b) => b,
                 Err(e) if can_retry && transient(&e) => {
                     drop(slot);
@@ -267,6 +273,7 @@ impl StackLayer {
             let read = Read { body, ..read };
             if limited {
                 let rate = self.rate.as_ref().expect("rate limits are on");
+                let rl = github_rest::RateLimitHeaders::from_headers(&read.headers);
                 // Boxed: a rate limit is the exception, and its future is large.
                 let verdict = Box::pin(rate.judge(
                         ident,
@@ -326,7 +333,9 @@ impl StackLayer {
                     ));
                 }
                 if lookup.stores(r.status, &r.headers) {
-                    lookup.store(cache, &r.headers, r.body.clone()).await;
+                    if let Some(more) = lookup.store(cache, &r.headers, r.body.clone()) {
+                        more.await;
+                    }
                 }
                 Ok(rebuild(r.status, r.version, r.headers, r.url, r.body))
             }
