@@ -248,7 +248,9 @@ impl Middleware for AuthLayer {
             }
             // Boxed: the future of a token that may be renewed is large, and the common paths above should not
             // carry its size (every call's future is allocated at the size of its largest path).
-            Credential::Token(source) => Box::pin(self.send_token(source, req, extensions, next)).await,
+            Credential::Token(source) => {
+                Box::pin(self.send_token(source, req, extensions, next)).await
+            }
         }
     }
 }

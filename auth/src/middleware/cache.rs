@@ -11,8 +11,7 @@ use std::sync::{Arc, Mutex};
 
 /// A cached successful response. Serialisable, so a shared store can keep it.
 ///
-/// Stores hand entries out as `Arc<CachedResponse>`: a lookup copies nothing, and the headers are kept parsed, so
-/// neither storing a response nor answering a 304 turns them into strings and back.
+/// Stores hand entries out as `Arc<CachedResponse>`: a lookup copies nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CachedResponse {
     /// The `ETag` validator.
@@ -21,8 +20,7 @@ pub struct CachedResponse {
     pub last_modified: Option<String>,
     /// Response headers; serialised as a list of `[name, value]` pairs (values that are not visible ASCII are
     /// left out of the serialised form).
-    #[serde(with = "header_pairs")]
-    pub headers: HeaderMap,
+    pub headers: StoredHeaders,
     /// The body.
     pub body: Bytes,
 }
@@ -30,40 +28,153 @@ pub struct CachedResponse {
 impl CachedResponse {
     /// Approximate size in bytes, for size-bounded stores.
     pub fn size(&self) -> usize {
-        self.body.len()
-            + self
-                .headers
-                .iter()
-                .map(|(n, v)| n.as_str().len() + v.len())
-                .sum::<usize>()
+        self.body.len() + self.headers.len()
+    }
+}
+
+/// Response headers as the cache keeps them: one buffer of `name:value` lines. Storing a response copies its
+/// headers into it in one pass (a `HeaderMap` clone would allocate for every header name GitHub adds, `x-ratelimit-*`
+/// and the like); answering a 304 reads the few headers it lacks back out, sharing the buffer rather than copying.
+///
+/// Build it from a `HeaderMap` (`StoredHeaders::from(&map)`) or from `(HeaderName, HeaderValue)` pairs (`collect`).
+#[derive(Clone, Default)]
+pub struct StoredHeaders {
+    /// `name:value\n` per header, in the order received. Names are header names (no `:`), and values never hold a
+    /// line break, which `HeaderValue` rejects.
+    text: Bytes,
+    /// The headers parsed, the first time a 304 needs them: an entry answers many 304s.
+    parsed: std::sync::OnceLock<HeaderMap>,
+}
+
+impl PartialEq for StoredHeaders {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for StoredHeaders {}
+
+impl StoredHeaders {
+    /// Each header's name and value, in the order received; a name repeats for each of its values.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        memchr::memchr_iter(b'\n', &self.text)
+            .scan(0, |start, end| {
+                let line = &self.text[*start..end];
+                *start = end + 1;
+                Some(line)
+            })
+            .filter_map(|line| {
+                let colon = memchr::memchr(b':', line)?;
+                let name = std::str::from_utf8(&line[..colon]).ok()?;
+                Some((name, &line[colon + 1..]))
+            })
+    }
+
+    /// The first value of `name` (lower case).
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// Bytes held.
+    pub fn len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Whether no header is held.
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// `value`, a slice of this buffer, as a header value sharing the buffer.
+    fn value(&self, value: &[u8]) -> Option<HeaderValue> {
+        HeaderValue::from_maybe_shared(self.text.slice_ref(value)).ok()
+    }
+
+    /// The headers as a `HeaderMap`, parsed once and kept.
+    pub fn header_map(&self) -> &HeaderMap {
+        self.parsed.get_or_init(|| self.to_header_map())
+    }
+
+    /// The headers as a new `HeaderMap`.
+    pub fn to_header_map(&self) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (n, v) in self.iter() {
+            if let (Ok(n), Some(v)) = (HeaderName::from_bytes(n.as_bytes()), self.value(v)) {
+                h.append(n, v);
+            }
+        }
+        h
+    }
+}
+
+impl From<&HeaderMap> for StoredHeaders {
+    fn from(h: &HeaderMap) -> Self {
+        // A map's names and values are valid already: copied as they are.
+        let len = h.iter().map(|(n, v)| n.as_str().len() + v.len() + 2).sum();
+        let mut text = Vec::with_capacity(len);
+        for (n, v) in h {
+            text.extend_from_slice(n.as_str().as_bytes());
+            text.push(b':');
+            text.extend_from_slice(v.as_bytes());
+            text.push(b'\n');
+        }
+        StoredHeaders {
+            text: text.into(),
+            parsed: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+impl<N: AsRef<str>, V: AsRef<[u8]>> FromIterator<(N, V)> for StoredHeaders {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(pairs: I) -> Self {
+        let mut text = Vec::with_capacity(1024);
+        for (n, v) in pairs {
+            let (n, v) = (n.as_ref(), v.as_ref());
+            // Only what a header can hold, so the lines always split back as they were written.
+            let name_ok = HeaderName::from_bytes(n.as_bytes()).is_ok_and(|h| h.as_str() == n);
+            let value_ok = v.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f));
+            if !(name_ok && value_ok) {
+                continue;
+            }
+            text.extend_from_slice(n.as_bytes());
+            text.push(b':');
+            text.extend_from_slice(v);
+            text.push(b'\n');
+        }
+        StoredHeaders {
+            text: text.into(),
+            parsed: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for StoredHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|(n, v)| (n, String::from_utf8_lossy(v))))
+            .finish()
     }
 }
 
 /// Headers as `[name, value]` pairs in JSON, the form shared stores have always held.
-mod header_pairs {
-    use http::header::{HeaderMap, HeaderName, HeaderValue};
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub fn serialize<S: Serializer>(h: &HeaderMap, s: S) -> Result<S::Ok, S::Error> {
-        let pairs: Vec<(&str, &str)> = h
+impl Serialize for StoredHeaders {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let pairs: Vec<(&str, &str)> = self
             .iter()
-            .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)))
+            .filter_map(|(n, v)| {
+                let visible = v.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b));
+                Some((n, std::str::from_utf8(v).ok().filter(|_| visible)?))
+            })
             .collect();
         pairs.serialize(s)
     }
+}
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<HeaderMap, D::Error> {
-        let pairs = Vec::<(String, String)>::deserialize(d)?;
-        let mut h = HeaderMap::with_capacity(pairs.len());
-        for (n, v) in pairs {
-            if let (Ok(n), Ok(v)) = (
-                HeaderName::from_bytes(n.as_bytes()),
-                HeaderValue::from_str(&v),
-            ) {
-                h.append(n, v);
-            }
-        }
-        Ok(h)
+impl<'de> Deserialize<'de> for StoredHeaders {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Vec::<(String, String)>::deserialize(d)?
+            .into_iter()
+            .collect())
     }
 }
 
@@ -245,11 +356,11 @@ fn cache_key(req: &reqwest::Request, ident: &str) -> String {
     key
 }
 
-/// A validator of `c` as a header value: the stored response's own header when it holds the same text (shared,
-/// not copied), else parsed from the text.
+/// A validator of `c` as a header value: the stored header itself when an earlier 304 had them parsed and it holds
+/// the same text (shared, not copied), else parsed from the text.
 fn validator(c: &CachedResponse, name: HeaderName, text: Option<&str>) -> Option<HeaderValue> {
     let text = text?;
-    match c.headers.get(&name) {
+    match c.headers.parsed.get().and_then(|m| m.get(name)) {
         Some(v) if v.as_bytes() == text.as_bytes() => Some(v.clone()),
         _ => HeaderValue::from_str(text).ok(),
     }
@@ -331,7 +442,7 @@ impl Lookup {
         let entry = Arc::new(CachedResponse {
             etag: header_str(headers, header::ETAG),
             last_modified: header_str(headers, header::LAST_MODIFIED),
-            headers: headers.clone(),
+            headers: StoredHeaders::from(headers),
             body,
         });
         if let Some(m) = in_process(&*cache.store) {
@@ -365,11 +476,12 @@ fn merged_headers(cached: &CachedResponse, mut fresh: HeaderMap) -> HeaderMap {
     for n in &BODY_HEADERS {
         fresh.remove(n);
     }
-    for n in cached.headers.keys() {
+    let stored = cached.headers.header_map();
+    for n in stored.keys() {
         if fresh.contains_key(n) {
             continue;
         }
-        for v in cached.headers.get_all(n) {
+        for v in stored.get_all(n) {
             fresh.append(n.clone(), v.clone());
         }
     }
@@ -384,7 +496,7 @@ mod tests {
         CachedResponse {
             etag: Some("\"x\"".into()),
             last_modified: None,
-            headers: HeaderMap::new(),
+            headers: StoredHeaders::default(),
             body: Bytes::from(vec![b'a'; n]),
         }
     }
@@ -392,15 +504,17 @@ mod tests {
     #[test]
     fn a_304_keeps_its_own_headers_and_the_cached_body_headers() {
         let mut c = entry(2);
-        for (n, v) in [
+        c.headers = [
             ("content-type", "application/json"),
             ("content-length", "2"),
             ("etag", "\"old\""),
             ("x-only-cached", "1"),
+            ("vary", "Accept"),
+            ("vary", "Authorization"),
             ("x-ratelimit-remaining", "10"),
-        ] {
-            c.headers.append(n, HeaderValue::from_static(v));
-        }
+        ]
+        .into_iter()
+        .collect();
         let mut fresh = HeaderMap::new();
         for (n, v) in [
             ("content-length", "0"),
@@ -415,6 +529,30 @@ mod tests {
         assert_eq!(m["x-only-cached"], "1");
         assert_eq!(m["x-ratelimit-remaining"], "9");
         assert_eq!(m.get_all("etag").iter().count(), 1);
+        let vary: Vec<_> = m.get_all("vary").iter().collect();
+        assert_eq!(
+            vary,
+            ["Accept", "Authorization"],
+            "every value of a missing name"
+        );
+    }
+
+    #[test]
+    fn stored_headers_keep_order_repeats_and_bytes() {
+        let mut h = HeaderMap::new();
+        h.append("x-ratelimit-remaining", HeaderValue::from_static("4999"));
+        h.append(header::VARY, HeaderValue::from_static("Accept"));
+        h.append(header::VARY, HeaderValue::from_static("Authorization"));
+        h.append("x-odd", HeaderValue::from_bytes(b"caf\xc3\xa9\tx").unwrap());
+        let s = StoredHeaders::from(&h);
+        assert_eq!(s.to_header_map(), h);
+        assert_eq!(s.get("vary"), Some(&b"Accept"[..]));
+        assert_eq!(s.iter().count(), 4);
+        // Pairs a header cannot hold are left out rather than corrupting the lines.
+        let bad: StoredHeaders = [("ok", "1"), ("Upper", "2"), ("a:b", "3"), ("nl", "x\ny")]
+            .into_iter()
+            .collect();
+        assert_eq!(bad.iter().collect::<Vec<_>>(), [("ok", &b"1"[..])]);
     }
 
     #[tokio::test]
@@ -442,12 +580,13 @@ mod tests {
     #[test]
     fn entry_round_trips_through_serde() {
         let mut e = entry(3);
-        e.headers
-            .append(header::ETAG, HeaderValue::from_static("\"x\""));
-        e.headers
-            .append(header::VARY, HeaderValue::from_static("Accept"));
-        e.headers
-            .append(header::VARY, HeaderValue::from_static("Authorization"));
+        e.headers = [
+            ("etag", "\"x\""),
+            ("vary", "Accept"),
+            ("vary", "Authorization"),
+        ]
+        .into_iter()
+        .collect();
         let json = serde_json::to_value(&e).unwrap();
         assert_eq!(
             json["headers"],

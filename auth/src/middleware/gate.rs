@@ -8,7 +8,9 @@
 //! moment, so the ceiling drops to `k - 1` (never below 1). The ceiling is raised back by one every
 //! [`ConcurrencyConfig::raise_every`] without a refusal, up to [`ConcurrencyConfig::max_in_flight`].
 
-use super::ratelimit::{in_process, predict_resource, RateLimitConfig, RateLimitEvent, ResourceState};
+use super::ratelimit::{
+    in_process, predict_resource, RateLimitConfig, RateLimitEvent, ResourceState,
+};
 use super::{rebuild, Clock};
 use crate::clock::unix_ms;
 use futures::future::BoxFuture;
@@ -637,7 +639,8 @@ impl Gate {
         if req.url().path().ends_with("/rate_limit") {
             return Some(lane.exempt_slot());
         }
-        if pacing(self.concurrency.as_ref(), req.method(), op).is_some() || self.shared().is_some() {
+        if pacing(self.concurrency.as_ref(), req.method(), op).is_some() || self.shared().is_some()
+        {
             return None;
         }
         let resource = resource.unwrap_or_else(|| predict_resource(op, req.url().path()));
@@ -721,22 +724,26 @@ impl Gate {
     }
 }
 
-/// The installation token a request carries is looked at again when it is sent: a request may have waited at the
-/// gate (a back-off, a primary reset, a queue) longer than its token stays fresh; one past its refresh point is
-/// replaced by the current one (one exchange however many wait), and the extensions record what was sent.
+/// Whether the installation token a request carries is past its refresh point: a request may have waited at the
+/// gate (a back-off, a primary reset, a queue) longer than its token stays fresh.
+pub(crate) fn stale_token(extensions: &Extensions) -> bool {
+    extensions
+        .get::<super::SendTimeToken>()
+        .is_some_and(|s| !s.tokens.is_fresh(&s.token))
+}
+
+/// Replaces a stale token ([`stale_token`]) by the current one (one exchange however many wait), and records in
+/// the extensions what was sent.
 pub(crate) async fn refresh_token(
     req: &mut reqwest::Request,
     extensions: &mut Extensions,
 ) -> reqwest_middleware::Result<()> {
-    let Some(mut sent) = extensions
-        .get::<super::SendTimeToken>()
-        .filter(|s| !s.tokens.is_fresh(&s.token))
-        .cloned()
-    else {
+    let Some(mut sent) = extensions.get::<super::SendTimeToken>().cloned() else {
         return Ok(());
     };
-    // Boxed: an exchange's future is large, and every call's future would otherwise carry its size.
-    sent.token = Box::pin(sent.tokens.current())
+    sent.token = sent
+        .tokens
+        .current()
         .await
         .map_err(|e| reqwest_middleware::Error::Middleware(e.into()))?;
     crate::layer::bearer(req, &sent.token.token)?;

@@ -64,7 +64,7 @@ mod trace;
 
 pub use crate::clock::{Clock, TokioClock};
 pub use crate::store::StoreError;
-pub use cache::{CacheConfig, CacheStore, CachedResponse, MemoryCacheStore};
+pub use cache::{CacheConfig, CacheStore, CachedResponse, MemoryCacheStore, StoredHeaders};
 pub use error::MiddlewareError;
 pub use gate::{ConcurrencyConfig, SharedInFlight, SharedSlot};
 pub use ratelimit::{

@@ -562,7 +562,8 @@ impl RateLimits {
             }
             if rl.reset.is_none() {
                 // No reset to wait for: hold this credential back like a secondary limit without a hint.
-                let wait = self.secondary_wait(SecondaryCause::Message, rl, &mut tally.backoffs, now);
+                let wait =
+                    self.secondary_wait(SecondaryCause::Message, rl, &mut tally.backoffs, now);
                 self.back_off(ident, sent, now + wait).await;
             }
             // The state recorded by `observe` makes the gate wait for the reset of this resource before the re-send.

@@ -5,11 +5,12 @@
 //! most once, and the answer is rebuilt at most once.
 
 use super::cache::{Cache, Lookup};
-use super::gate::{refresh_token, Gate, Lane, Slot};
+use super::gate::{refresh_token, stale_token, Gate, Lane, Slot};
 use super::ratelimit::{predict_resource, Judged, RateLimits, Tally};
 use super::retry::{give_up, idempotent, retriable_status, transient, RetryConfig};
 use super::{credential_key, operation_id, rebuild, trace, Clock, MiddlewareConfig};
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use http::{Extensions, HeaderMap, StatusCode};
 use reqwest_middleware::{Middleware, Next};
 use std::sync::Arc;
@@ -46,9 +47,10 @@ impl StackLayer {
         StackLayer {
             tracing: config.tracing,
             cache: config.cache.clone().map(Cache::new),
-            rate: config.rate_limit.clone().map(|c| {
-                RateLimits::new(c, config.lanes.clone(), config.clock.clone(), shared)
-            }),
+            rate: config
+                .rate_limit
+                .clone()
+                .map(|c| RateLimits::new(c, config.lanes.clone(), config.clock.clone(), shared)),
             retry: config.retry.clone(),
             gate: (config.rate_limit.is_some() || config.concurrency.is_some()).then(|| Gate {
                 rate: config.rate_limit.clone(),
@@ -61,28 +63,52 @@ impl StackLayer {
     }
 }
 
-#[async_trait::async_trait]
+/// The request of a call and the copy kept for sending it again. They live in the call's outermost future, which
+/// takes them by value and lends them out: a request moved into an inner future would take room in both.
+struct Requests {
+    pending: Option<reqwest::Request>,
+    spare: Option<reqwest::Request>,
+}
+
+// Written out rather than with `async_trait`, whose future would hold the request twice (as its argument and as
+// the local the body moves it to). Every call's future is allocated whole, and one that stays within the
+// allocator's quick free lists (about 1 kB) costs a small fraction of a larger one.
 impl Middleware for StackLayer {
-    async fn handle(
-        &self,
+    fn handle<'s, 'e, 'n, 'f>(
+        &'s self,
         req: reqwest::Request,
-        extensions: &mut Extensions,
-        next: Next<'_>,
-    ) -> reqwest_middleware::Result<reqwest::Response> {
-        if self.tracing {
-            let span = trace::span(&req, extensions);
-            // Without a subscriber that wants the span, its fields are not worth reading the headers for.
-            if !span.is_disabled() {
+        extensions: &'e mut Extensions,
+        next: Next<'n>,
+    ) -> BoxFuture<'f, reqwest_middleware::Result<reqwest::Response>>
+    where
+        's: 'f,
+        'e: 'f,
+        'n: 'f,
+        Self: 'f,
+    {
+        // Without a subscriber that wants the span, its fields are not worth reading the headers for.
+        let span = self
+            .tracing
+            .then(|| trace::span(&req, extensions))
+            .filter(|s| !s.is_disabled());
+        let mut requests = Requests {
+            pending: Some(req),
+            spare: None,
+        };
+        match span {
+            None => {
+                Box::pin(async move { self.call(&mut requests, extensions, next, &mut 0).await })
+            }
+            Some(span) => Box::pin(async move {
                 let mut sends = 0;
                 let out = self
-                    .call(req, extensions, next, &mut sends)
+                    .call(&mut requests, extensions, next, &mut sends)
                     .instrument(span.clone())
                     .await;
                 trace::finish(&span, &out, sends);
-                return out;
-            }
+                out
+            }),
         }
-        self.call(req, extensions, next, &mut 0).await
     }
 }
 
@@ -105,29 +131,43 @@ enum Answer {
 impl StackLayer {
     async fn call(
         &self,
-        mut req: reqwest::Request,
+        requests: &mut Requests,
         extensions: &mut Extensions,
         next: Next<'_>,
         sends: &mut u32,
     ) -> reqwest_middleware::Result<reqwest::Response> {
-        let ident = credential_key(extensions, &req);
+        let req = requests.pending.as_mut().expect("a request to send");
+        let ident = credential_key(extensions, req);
         let op = operation_id(extensions);
         let lookup = match &self.cache {
-            Some(c) => c.lookup(&mut req, &ident).await,
+            Some(c) => c.lookup(req, &ident).await,
             None => None,
         };
         let answer = self
-            .send(req, extensions, next, &ident, op, lookup.as_ref(), sends)
+            .send(
+                requests,
+                extensions,
+                next,
+                &ident,
+                op,
+                lookup.as_ref(),
+                sends,
+            )
             .await?;
-        self.finish(answer, lookup).await
+        let (resp, more) = self.finish(answer, lookup);
+        if let Some(more) = more {
+            more.await;
+        }
+        Ok(resp)
     }
 
     /// Sends the request until an answer is final: again after a rate limit (held by the gate until it ends), a
-    /// 5xx or a transport error, within the configured counts.
+    /// 5xx or a transport error, within the configured counts. The request is taken from `requests.pending` when
+    /// it is sent, and its copy `requests.spare` put back there for each re-send.
     #[allow(clippy::too_many_arguments)]
     async fn send(
         &self,
-        req: reqwest::Request,
+        requests: &mut Requests,
         extensions: &mut Extensions,
         next: Next<'_>,
         ident: &Arc<str>,
@@ -135,6 +175,8 @@ impl StackLayer {
         lookup: Option<&Lookup>,
         sends: &mut u32,
     ) -> reqwest_middleware::Result<Answer> {
+        let Requests { pending, spare } = requests;
+        let req = pending.as_ref().expect("a request to send");
         let predicted = predict_resource(op, req.url().path());
         let may_retry = self
             .retry
@@ -147,10 +189,9 @@ impl StackLayer {
         let mut tally = Tally::default();
         // Sends since the last rate-limited one (retries of 5xx answers and transport errors), 1-based.
         let mut try_no = 0u32;
-        let mut pending = Some(req);
         loop {
-            let mut req = pending
-                .take()
+            let req = pending
+                .as_ref()
                 .expect("a request is pending at the top of the loop");
             if try_no == 0 {
                 tally.attempt += 1;
@@ -160,13 +201,10 @@ impl StackLayer {
                 .rate
                 .as_ref()
                 .is_some_and(|r| tally.attempt < r.max_attempts());
-            let can_retry = may_retry
-                && self
-                    .retry
-                    .as_ref()
-                    .is_some_and(|r| try_no <= r.max_retries);
+            let can_retry =
+                may_retry && self.retry.as_ref().is_some_and(|r| try_no <= r.max_retries);
             // One copy serves whichever re-sends it; a request without one (a streamed body) is sent once.
-            let spare = if can_resend || can_retry {
+            *spare = if can_resend || can_retry {
                 req.try_clone()
             } else {
                 None
@@ -176,26 +214,30 @@ impl StackLayer {
 
             let slot = match (&self.gate, &lane) {
                 (Some(g), Some(lane)) => {
-                    let slot = match g.try_enter(lane, ident, &req, op, named.as_deref()) {
+                    let slot = match g.try_enter(lane, ident, req, op, named.as_deref()) {
                         Some(s) => s,
                         // Boxed: waiting is the exception, and its future is large.
-                        None => Box::pin(g.enter(lane, ident, &req, op, named.as_deref()))
+                        None => Box::pin(g.enter(lane, ident, req, op, named.as_deref()))
                             .await
                             .map_err(super::error::rate_limited)?,
                     };
-                    refresh_token(&mut req, extensions).await?;
+                    if stale_token(extensions) {
+                        let req = pending.as_mut().expect("the request");
+                        Box::pin(refresh_token(req, extensions)).await?;
+                    }
                     Some(slot)
                 }
                 _ => None,
             };
             *sends += 1;
-            let mut resp = match next.clone().run(req, extensions).await {
+            let req = pending.take().expect("the request");
+            let resp = match next.clone().run(req, extensions).await {
                 Ok(r) => r,
                 Err(reqwest_middleware::Error::Reqwest(e)) if can_retry && transient(&e) => {
                     drop(slot);
                     tracing::debug!(error = %e, attempt = try_no, "transport error; retrying");
                     self.clock.sleep(self.retry_delay(try_no)).await;
-                    pending = spare;
+                    *pending = spare.take();
                     continue;
                 }
                 Err(e @ reqwest_middleware::Error::Reqwest(_)) => {
@@ -228,13 +270,18 @@ impl StackLayer {
                 let hint = retry_after.map(Duration::from_secs);
                 // A server asking for a longer pause than we are willing to wait gets its answer passed on.
                 if hint.is_none_or(|h| h <= retry.max_delay) {
-                    tracing::debug!(status = status.as_u16(), attempt = try_no, "server error; retrying");
+                    tracing::debug!(
+                        status = status.as_u16(),
+                        attempt = try_no,
+                        "server error; retrying"
+                    );
                     // Let go of the answer, and the gate slot it holds, before waiting.
                     drop(resp);
                     drop(slot);
-                    self.clock.sleep(hint.unwrap_or_else(|| retry.delay(try_no)))
+                    self.clock
+                        .sleep(hint.unwrap_or_else(|| retry.delay(try_no)))
                         .await;
-                    pending = spare;
+                    *pending = spare.take();
                     continue;
                 }
             }
@@ -248,21 +295,14 @@ impl StackLayer {
             if !(limited || stored || buffer) {
                 return Ok(Answer::Unread(resp, slot));
             }
-            let read = Read {
-                status,
-                version: resp.version(),
-                headers: std::mem::take(resp.headers_mut()),
-                url: resp.url().clone(),
-                body: Bytes::new(),
-            };
             // Boxed: the read's future is large, and a call's future is allocated at its largest.
-            let body = match Box::pin(resp.bytes()).await {
-                Ok(b) => b,
+            let read = match Box::pin(read_body(resp)).await {
+                Ok(r) => r,
                 Err(e) if can_retry && transient(&e) => {
                     drop(slot);
                     tracing::debug!(error = %e, attempt = try_no, "body read failed; retrying");
                     self.clock.sleep(self.retry_delay(try_no)).await;
-                    pending = spare;
+                    *pending = spare.take();
                     continue;
                 }
                 Err(e) => return Err(give_up(try_no, e.into())),
@@ -270,28 +310,20 @@ impl StackLayer {
             // The body is read: the request no longer counts as in flight.
             let sent = slot.as_ref().map(Slot::info);
             drop(slot);
-            let read = Read { body, ..read };
             if limited {
                 let rate = self.rate.as_ref().expect("rate limits are on");
                 let rl = github_rest::RateLimitHeaders::from_headers(&read.headers);
                 // Boxed: a rate limit is the exception, and its future is large.
                 let verdict = Box::pin(rate.judge(
-                        ident,
-                        sent,
-                        status,
-                        &rl,
-                        resource,
-                        &read.body,
-                        can_resend,
-                        &mut tally,
-                    ))
-                    .await;
+                    ident, sent, status, &rl, resource, &read.body, can_resend, &mut tally,
+                ))
+                .await;
                 match verdict {
                     Judged::Pass => {}
                     Judged::Resend(resource) => {
                         named = Some(resource);
                         try_no = 0;
-                        pending = spare;
+                        *pending = spare.take();
                         continue;
                     }
                     Judged::Fail(e) => return Err(e),
@@ -308,36 +340,35 @@ impl StackLayer {
     }
 
     /// The answer the caller gets: a 304 answered from the cache, a 200 stored in it, and the gate's slot riding
-    /// with a body not read here.
-    async fn finish(
+    /// with a body not read here. What a store outside this process must still do is returned as a future.
+    fn finish(
         &self,
         answer: Answer,
         lookup: Option<Lookup>,
-    ) -> reqwest_middleware::Result<reqwest::Response> {
+    ) -> (reqwest::Response, Option<BoxFuture<'static, ()>>) {
         let (Some(cache), Some(lookup)) = (&self.cache, lookup) else {
-            return Ok(match answer {
+            let resp = match answer {
                 Answer::Unread(resp, slot) => ride(resp, slot),
                 Answer::Read(r) => rebuild(r.status, r.version, r.headers, r.url, r.body),
-            });
+            };
+            return (resp, None);
         };
         match answer {
             Answer::Read(r) => {
                 if let Some(c) = lookup.answers(r.status) {
                     let headers = Lookup::merge(c, r.headers);
-                    return Ok(rebuild(
-                        StatusCode::OK,
-                        r.version,
-                        headers,
-                        r.url,
-                        c.body.clone(),
-                    ));
+                    let body = c.body.clone();
+                    return (
+                        rebuild(StatusCode::OK, r.version, headers, r.url, body),
+                        None,
+                    );
                 }
-                if lookup.stores(r.status, &r.headers) {
-                    if let Some(more) = lookup.store(cache, &r.headers, r.body.clone()) {
-                        more.await;
-                    }
-                }
-                Ok(rebuild(r.status, r.version, r.headers, r.url, r.body))
+                let more = if lookup.stores(r.status, &r.headers) {
+                    lookup.store(cache, &r.headers, r.body.clone())
+                } else {
+                    None
+                };
+                (rebuild(r.status, r.version, r.headers, r.url, r.body), more)
             }
             Answer::Unread(mut resp, slot) => match lookup.answers(resp.status()) {
                 Some(c) => {
@@ -345,12 +376,28 @@ impl StackLayer {
                     let (version, url) = (resp.version(), resp.url().clone());
                     drop(resp);
                     drop(slot);
-                    Ok(rebuild(StatusCode::OK, version, headers, url, c.body.clone()))
+                    let body = c.body.clone();
+                    (rebuild(StatusCode::OK, version, headers, url, body), None)
                 }
-                None => Ok(ride(resp, slot)),
+                None => (ride(resp, slot), None),
             },
         }
     }
+}
+
+/// Reads an answer's body, keeping the rest of it.
+async fn read_body(mut resp: reqwest::Response) -> Result<Read, reqwest::Error> {
+    let (status, version) = (resp.status(), resp.version());
+    let headers = std::mem::take(resp.headers_mut());
+    let url = resp.url().clone();
+    let body = resp.bytes().await?;
+    Ok(Read {
+        status,
+        version,
+        headers,
+        url,
+        body,
+    })
 }
 
 fn ride(resp: reqwest::Response, slot: Option<Slot>) -> reqwest::Response {

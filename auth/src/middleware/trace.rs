@@ -22,11 +22,7 @@ pub(crate) fn span(req: &reqwest::Request, extensions: &Extensions) -> Span {
 }
 
 /// Records how the call ended.
-pub(crate) fn finish(
-    span: &Span,
-    out: &reqwest_middleware::Result<reqwest::Response>,
-    sends: u32,
-) {
+pub(crate) fn finish(span: &Span, out: &reqwest_middleware::Result<reqwest::Response>, sends: u32) {
     span.record("attempt", sends.max(1));
     match out {
         Ok(resp) => {
