@@ -523,20 +523,21 @@ impl RateLimits {
         self.config.max_attempts
     }
 
-    /// Judges a 403 or 429 answer to a request sent under `sent` (its body read); `can_resend` says whether the
-    /// request can be sent again at all.
+    /// Judges a 403 or 429 answer (its headers, and its body read) to a request sent under `sent`; `can_resend`
+    /// says whether the request can be sent again at all.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn judge(
         &self,
         ident: &Arc<str>,
         sent: Option<SendInfo>,
         status: StatusCode,
-        rl: &github_rest::RateLimitHeaders,
+        headers: &http::HeaderMap,
         resource: &str,
         body: &[u8],
         can_resend: bool,
         tally: &mut Tally,
     ) -> Judged {
+        let rl = &github_rest::RateLimitHeaders::from_headers(headers);
         let cause = secondary_cause(rl, body);
         let primary = cause.is_none() && rl.remaining == Some(0);
         if cause.is_none() && !primary {

@@ -125,7 +125,8 @@ struct Read {
 enum Answer {
     /// Body not read; the gate's slot travels with it.
     Unread(reqwest::Response, Option<Slot>),
-    Read(Read),
+    /// Boxed, which keeps the sending loop's future small.
+    Read(Box<Read>),
 }
 
 impl StackLayer {
@@ -138,22 +139,14 @@ impl StackLayer {
     ) -> reqwest_middleware::Result<reqwest::Response> {
         let req = requests.pending.as_mut().expect("a request to send");
         let ident = credential_key(extensions, req);
-        let op = operation_id(extensions);
         let lookup = match &self.cache {
             Some(c) => c.lookup(req, &ident).await,
             None => None,
         };
-        let answer = self
-            .send(
-                requests,
-                extensions,
-                next,
-                &ident,
-                op,
-                lookup.as_ref(),
-                sends,
-            )
-            .await?;
+        // Boxed on its own: a call's futures are allocated whole, and two of moderate size cost the allocator far
+        // less than one large one.
+        let answer =
+            Box::pin(self.send(requests, extensions, next, &ident, lookup.as_ref(), sends)).await?;
         let (resp, more) = self.finish(answer, lookup);
         if let Some(more) = more {
             more.await;
@@ -171,11 +164,11 @@ impl StackLayer {
         extensions: &mut Extensions,
         next: Next<'_>,
         ident: &Arc<str>,
-        op: Option<&'static str>,
         lookup: Option<&Lookup>,
         sends: &mut u32,
     ) -> reqwest_middleware::Result<Answer> {
         let Requests { pending, spare } = requests;
+        let op = operation_id(extensions);
         let req = pending.as_ref().expect("a request to send");
         let predicted = predict_resource(op, req.url().path());
         let may_retry = self
@@ -312,10 +305,16 @@ impl StackLayer {
             drop(slot);
             if limited {
                 let rate = self.rate.as_ref().expect("rate limits are on");
-                let rl = github_rest::RateLimitHeaders::from_headers(&read.headers);
                 // Boxed: a rate limit is the exception, and its future is large.
                 let verdict = Box::pin(rate.judge(
-                    ident, sent, status, &rl, resource, &read.body, can_resend, &mut tally,
+                    ident,
+                    sent,
+                    status,
+                    &read.headers,
+                    resource,
+                    &read.body,
+                    can_resend,
+                    &mut tally,
                 ))
                 .await;
                 match verdict {
@@ -349,7 +348,10 @@ impl StackLayer {
         let (Some(cache), Some(lookup)) = (&self.cache, lookup) else {
             let resp = match answer {
                 Answer::Unread(resp, slot) => ride(resp, slot),
-                Answer::Read(r) => rebuild(r.status, r.version, r.headers, r.url, r.body),
+                Answer::Read(r) => {
+                    let r = *r;
+                    rebuild(r.status, r.version, r.headers, r.url, r.body)
+                }
             };
             return (resp, None);
         };
@@ -386,18 +388,18 @@ impl StackLayer {
 }
 
 /// Reads an answer's body, keeping the rest of it.
-async fn read_body(mut resp: reqwest::Response) -> Result<Read, reqwest::Error> {
+async fn read_body(mut resp: reqwest::Response) -> Result<Box<Read>, reqwest::Error> {
     let (status, version) = (resp.status(), resp.version());
     let headers = std::mem::take(resp.headers_mut());
     let url = resp.url().clone();
     let body = resp.bytes().await?;
-    Ok(Read {
+    Ok(Box::new(Read {
         status,
         version,
         headers,
         url,
         body,
-    })
+    }))
 }
 
 fn ride(resp: reqwest::Response, slot: Option<Slot>) -> reqwest::Response {
