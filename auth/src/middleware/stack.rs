@@ -122,6 +122,8 @@ struct Read {
 }
 
 /// An answer as it leaves the sending loop.
+// `Read` is boxed to keep the sending loop's future small; boxing `Unread` too would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 enum Answer {
     /// Body not read; the gate's slot travels with it.
     Unread(reqwest::Response, Option<Slot>),
