@@ -4,7 +4,7 @@
 //!   user and Actions tokens.
 //! - Signing a user in ([`oauth`]): the OAuth web application flow (state, PKCE) and the device flow, ending in the
 //!   user-token client.
-//! - Middleware (reqwest-middleware layers): rate limits, retries, conditional requests, tracing, and the send gate
+//! - Middleware (one reqwest-middleware layer): rate limits, retries, conditional requests, tracing, and the send gate
 //!   where every request waits for back-offs, its slot under the adaptive in-flight cap and write pacing.
 //! - Webhooks (`webhooks`, feature `webhooks`): signature verification, typed payloads, redelivery detection.
 //! - Several worker processes sharing installation tokens, rate-limit state, back-offs, the in-flight cap and the
@@ -120,7 +120,7 @@
 //! | [`oauth`] | signing a user in: [`oauth::SignIn`] with the web application flow (state, PKCE) and the device flow |
 //! | [`store`] | the [`TokenStore`] trait for cached installation tokens, its keys and entries, [`MemoryStore`] |
 //! | [`layer`] | [`AuthLayer`], the middleware that puts each operation's credential on its request, for the configured hosts only |
-//! | [`middleware`] | the other layers ([`middleware::MiddlewareConfig`] installs them): tracing, conditional-request cache, rate limits, retries and the send gate, with their store traits |
+//! | [`middleware`] | the other middleware, one layer ([`middleware::MiddlewareConfig`] installs it): tracing, conditional-request cache, rate limits, retries and the send gate, with their store traits |
 //! | [`clock`] | the [`Clock`] every timer reads (tokens, JWTs, back-offs, polling), replaceable in tests |
 //! | [`error`] | [`AuthError`], what reaches the caller when a credential cannot be had |
 //! | `fleet` | (feature `redis`) `RedisFleet`: Redis implementations of the token store, rate-limit store, cache and in-flight cap |

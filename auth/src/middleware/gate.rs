@@ -1,4 +1,4 @@
-//! The send gate: the innermost layer, where every request (first send or re-send) waits for what limits it at the
+//! The send gate: the last step of the [`super::StackLayer`], where every request (first send or re-send) waits for what limits it at the
 //! moment it is actually sent: the primary limit of its resource, a slot under the in-flight cap, the secondary
 //! limit's back-off, and the pacing of content-creating requests.
 //!
@@ -198,7 +198,7 @@ impl Lanes {
         l
     }
 
-    /// Records a secondary-limit refusal seen by an outer layer (which read the body to recognise it).
+    /// Records a secondary-limit refusal recognised by the rate-limit handling (which read the body for it).
     pub(crate) fn secondary_hit(
         &self,
         ident: &Arc<str>,

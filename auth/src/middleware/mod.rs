@@ -1,29 +1,35 @@
-//! reqwest-middleware layers for GitHub: rate limits, retries, conditional requests, tracing.
+//! Middleware for GitHub: rate limits, retries, conditional requests, tracing, and the send gate.
 //!
-//! [`MiddlewareConfig`] holds the settings of every layer and [`MiddlewareConfig::install`] adds them to a
-//! `reqwest_middleware::ClientBuilder` in the order they must run, outermost first:
+//! [`MiddlewareConfig`] holds the settings of every step and [`MiddlewareConfig::install`] adds them to a
+//! `reqwest_middleware::ClientBuilder` as one layer, a [`StackLayer`], which runs them in this order:
 //!
-//! 1. [`TraceLayer`]: one `tracing` span per call (operation id, method, status, requests sent, rate-limit
-//!    remaining/reset).
-//! 2. [`CacheLayer`]: conditional requests (`If-None-Match` / `If-Modified-Since`); a 304 is answered from the cache.
-//! 3. [`RateLimitLayer`]: recognises primary and secondary rate limits, records them and sends again.
-//! 4. [`RetryLayer`]: sends again after 5xx answers and transport errors, with exponential backoff and jitter.
-//! 5. [`GateLayer`] (innermost): at the moment a request is actually sent, after any queue, waits for the primary
+//! 1. tracing: one `tracing` span per call (operation id, method, status, requests sent, rate-limit
+//!    remaining/reset);
+//! 2. the cache: conditional requests (`If-None-Match` / `If-Modified-Since`); a 304 is answered from the cache;
+//! 3. rate limits: recognises primary and secondary rate limits, records them and sends again;
+//! 4. retries: sends again after 5xx answers and transport errors, with exponential backoff and jitter;
+//! 5. the send gate (last): at the moment a request is actually sent, after any queue, waits for the primary
 //!    limit's reset, a slot under the adaptive in-flight cap, the secondary-limit back-off, and the pacing of writes.
+//!
+//! The steps share one future per call rather than a layer each: one copy of the request serves every re-send, the
+//! body is read once (for the cache, a rate-limit message and a truncated body alike), and the answer is rebuilt
+//! once. Stores that live in this process (the default in-memory ones) are called without a future.
 //!
 //! ## Who sends a request again, in which order
 //!
-//! Four layers may send one call's request more than once; each re-send goes through every layer inside it, so
-//! every request that reaches the network has passed the gate:
+//! Four parts may send one call's request more than once; each re-send passes every step after it, so every request
+//! that reaches the network has passed the gate:
 //!
 //! - `github_rest::runtime::FollowRedirects` (outermost, added by `github-auth`'s builder and by `github-rest`'s
 //!   default client): to the new location of a moved resource, up to five hops; the credential layer below it puts
 //!   no credential on a hop to another host;
-//! - the authentication layer of `github-auth`'s builder (outside all of these): once after a 401 with a freshly
-//!   minted installation token or renewed user token, or up to three times for a token GitHub has not replicated yet;
-//! - [`RateLimitLayer`]: after a secondary limit (the gate holds it until the back-off ends) or a primary limit
-//!   (the gate holds it until the reset, or the policy gives up), up to [`RateLimitConfig::max_attempts`] sends;
-//! - [`RetryLayer`]: after a 5xx or a transport error, idempotent methods only, up to [`RetryConfig::max_retries`].
+//! - the authentication layer of `github-auth`'s builder (outside the [`StackLayer`]): once after a 401 with a
+//!   freshly minted installation token or renewed user token, or up to three times for a token GitHub has not
+//!   replicated yet;
+//! - rate limits: after a secondary limit (the gate holds it until the back-off ends) or a primary limit (the gate
+//!   holds it until the reset, or the policy gives up), up to [`RateLimitConfig::max_attempts`] sends;
+//! - retries: after a 5xx or a transport error, idempotent methods only, up to [`RetryConfig::max_retries`] per
+//!   rate-limited send.
 //!
 //! ## Under a secondary limit
 //!

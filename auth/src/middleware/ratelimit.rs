@@ -285,7 +285,7 @@ pub enum RateLimitEvent {
 /// A function called with every [`RateLimitEvent`]; keep it quick (it runs on the request path).
 pub type RateLimitHook = Arc<dyn Fn(&RateLimitEvent) + Send + Sync>;
 
-/// Settings of [`RateLimitLayer`].
+/// Settings of the rate-limit handling of a [`super::StackLayer`].
 #[derive(Clone)]
 pub struct RateLimitConfig {
     /// Where state lives (default: a fresh [`MemoryRateLimitStore`]).
