@@ -454,6 +454,11 @@ fn creates_content(m: &Method) -> bool {
     )
 }
 
+/// `/rate_limit` does not count against the limit and is how a caller checks it, so it is never held back.
+fn exempt(req: &reqwest::Request) -> bool {
+    req.url().path().ends_with("/rate_limit")
+}
+
 /// The operation that mints installation tokens: a POST, but not content creation.
 const TOKEN_EXCHANGE: &str = "apps/create-installation-access-token";
 
@@ -636,7 +641,7 @@ impl Gate {
         op: Option<&'static str>,
         resource: Option<&str>,
     ) -> Option<Slot> {
-        if req.url().path().ends_with("/rate_limit") {
+        if exempt(req) {
             return Some(lane.exempt_slot());
         }
         if pacing(self.concurrency.as_ref(), req.method(), op).is_some() || self.shared().is_some()
@@ -660,8 +665,7 @@ impl Gate {
         op: Option<&'static str>,
         resource: Option<&str>,
     ) -> Result<Slot, github_rest::RateLimitError> {
-        // `/rate_limit` does not count against the limit and is how a caller checks it, so it is never held back.
-        if req.url().path().ends_with("/rate_limit") {
+        if exempt(req) {
             return Ok(lane.exempt_slot());
         }
         let paced = pacing(self.concurrency.as_ref(), req.method(), op);
