@@ -246,9 +246,10 @@ impl AuthBuilder {
         self
     }
 
-    /// The `reqwest::Client` under the middleware. The default follows no redirects, so 3xx responses reach the
-    /// caller as the spec describes them, and has the [`timeouts`](Self::timeouts); a client that follows
-    /// redirects drops `Authorization` when the host changes.
+    /// The `reqwest::Client` under the middleware. The default follows no redirects itself, so that 3xx responses
+    /// reach the `github_rest::Client`, which follows those of moved resources through the whole stack and returns
+    /// the rest as the spec describes them; it has the [`timeouts`](Self::timeouts). A client that follows
+    /// redirects itself drops `Authorization` when the host changes.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self
@@ -414,11 +415,9 @@ struct Parts {
 impl Parts {
     fn stack(&self, credential: Credential) -> reqwest_middleware::ClientWithMiddleware {
         let layer = AuthLayer::new(credential, self.hosts.clone(), self.lag);
-        // Redirects outermost, so each hop gets its credential from the layer below (none on another host) and
-        // passes the rate limits, the cache and tracing.
-        let b = reqwest_middleware::ClientBuilder::new(self.http.clone())
-            .with(github_rest::runtime::FollowRedirects::default())
-            .with(layer);
+        // The client follows redirects itself, each hop sent through this whole stack: it gets its credential
+        // here (none on another host) and passes the rate limits, the cache and tracing.
+        let b = reqwest_middleware::ClientBuilder::new(self.http.clone()).with(layer);
         match &self.middleware {
             Some(config) => config.install(b).build(),
             None => b.build(),

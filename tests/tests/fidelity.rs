@@ -261,6 +261,61 @@ async fn moved_resources_are_followed_on_every_method() {
 }
 
 #[tokio::test]
+async fn redirects_stop_at_the_limit_and_uploads_are_sent_once() {
+    let (server, _) = mock_github().await;
+    let client = Client::builder()
+        .base_url(server.uri())
+        .uploads_url(format!("{}/uploads", server.uri()))
+        .user_agent("github-rest-tests")
+        .max_redirects(2)
+        .build()
+        .unwrap();
+    // A redirect loop: two hops are followed, the third 301 is the answer, which this operation does not list
+    // (three requests here, and one more from the client below that follows none).
+    Mock::given(method("GET"))
+        .and(path("/repos/o/loop"))
+        .respond_with(ResponseTemplate::new(301).insert_header("location", "/repos/o/loop"))
+        .expect(4)
+        .mount(&server)
+        .await;
+    let err = client.repos().get("o", "loop").await.unwrap_err();
+    assert_eq!(err.status(), Some(reqwest::StatusCode::MOVED_PERMANENTLY));
+
+    // An upload is the caller's body, which may be a stream: it is not sent a second time, the 307 is returned.
+    Mock::given(method("POST"))
+        .and(path("/uploads/repos/o/r/releases/9/assets"))
+        .respond_with(
+            ResponseTemplate::new(307).insert_header("location", "/uploads/elsewhere/assets"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/uploads/elsewhere/assets"))
+        .respond_with(ResponseTemplate::new(201))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let q = github_rest::repos::ReposUploadReleaseAssetQuery::new("app.zip");
+    let err = client
+        .repos()
+        .upload_release_asset("o", "r", 9, &q, "application/zip", vec![1u8])
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(reqwest::StatusCode::TEMPORARY_REDIRECT));
+
+    // With no redirects allowed, the first 301 is the answer.
+    let none = Client::builder()
+        .base_url(server.uri())
+        .user_agent("github-rest-tests")
+        .max_redirects(0)
+        .build()
+        .unwrap();
+    let err = none.repos().get("o", "loop").await.unwrap_err();
+    assert_eq!(err.status(), Some(reqwest::StatusCode::MOVED_PERMANENTLY));
+}
+
+#[tokio::test]
 async fn a_redirect_that_is_the_answer_is_not_followed() {
     let (server, client) = mock_github().await;
     // `302` from the membership check means "not a member" (or not visible): it must not be followed.

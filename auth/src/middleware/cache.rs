@@ -109,15 +109,17 @@ impl StoredHeaders {
 
 impl From<&HeaderMap> for StoredHeaders {
     fn from(h: &HeaderMap) -> Self {
-        // A map's names and values are valid already: copied as they are.
-        let len = h.iter().map(|(n, v)| n.as_str().len() + v.len() + 2).sum();
-        let mut text = Vec::with_capacity(len);
+        // A map's names and values are valid already: copied as they are, in one pass (walking a `HeaderMap` costs
+        // about as much as copying what it holds). Sized for GitHub's headers, which average under 64 bytes a line;
+        // trimmed to its length after, which also lets the buffer become `Bytes` without another allocation.
+        let mut text = Vec::with_capacity(64 * h.len());
         for (n, v) in h {
             text.extend_from_slice(n.as_str().as_bytes());
             text.push(b':');
             text.extend_from_slice(v.as_bytes());
             text.push(b'\n');
         }
+        text.shrink_to_fit();
         StoredHeaders {
             text: text.into(),
             parsed: std::sync::OnceLock::new(),

@@ -20,8 +20,8 @@
 //! Four parts may send one call's request more than once; each re-send passes every step after it, so every request
 //! that reaches the network has passed the gate:
 //!
-//! - `github_rest::runtime::FollowRedirects` (outermost, added by `github-auth`'s builder and by `github-rest`'s
-//!   default client): to the new location of a moved resource, up to five hops; the credential layer below it puts
+//! - the `github_rest::Client` itself, above the whole stack: to the new location of a moved resource, up to five
+//!   hops (`ClientBuilder::max_redirects`), each hop a new request through every layer; the credential layer puts
 //!   no credential on a hop to another host;
 //! - the authentication layer of `github-auth`'s builder (outside the [`StackLayer`]): once after a 401 with a
 //!   freshly minted installation token or renewed user token, or up to three times for a token GitHub has not

@@ -200,7 +200,7 @@ impl StackLayer {
                 may_retry && self.retry.as_ref().is_some_and(|r| try_no <= r.max_retries);
             // One copy serves whichever re-sends it; a request without one (a streamed body) is sent once.
             *spare = if can_resend || can_retry {
-                req.try_clone()
+                copy_request(req)
             } else {
                 None
             };
@@ -409,4 +409,21 @@ fn ride(resp: reqwest::Response, slot: Option<Slot>) -> reqwest::Response {
         Some(s) => s.ride(resp),
         None => resp,
     }
+}
+
+/// A copy of `req` to send again, `None` for a body that cannot be sent twice (a stream). `Request::try_clone`
+/// allocates a map for the time-out on every copy, and drops it again; a request without a body is copied here
+/// as its method, URL, headers, version and time-out. (reqwest keeps other extensions only on a request converted
+/// from an `http::Request`; such a request with no body loses them on a re-send.)
+fn copy_request(req: &reqwest::Request) -> Option<reqwest::Request> {
+    if req.body().is_some() {
+        return req.try_clone();
+    }
+    let mut copy = reqwest::Request::new(req.method().clone(), req.url().clone());
+    *copy.headers_mut() = req.headers().clone();
+    *copy.version_mut() = req.version();
+    if let Some(t) = req.timeout() {
+        *copy.timeout_mut() = Some(*t);
+    }
+    Some(copy)
 }

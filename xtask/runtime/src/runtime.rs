@@ -10,6 +10,8 @@ pub const DEFAULT_API_BASE: &str = "https://api.github.com";
 pub const DEFAULT_UPLOADS_BASE: &str = "https://uploads.github.com";
 /// Pages fetched at once by a paginated stream when the page count is known.
 pub const DEFAULT_PAGE_CONCURRENCY: usize = 10;
+/// Redirects a call follows unless [`ClientBuilder::max_redirects`] says otherwise.
+pub const DEFAULT_MAX_REDIRECTS: usize = 5;
 /// Media type asked for by default.
 pub const DEFAULT_ACCEPT: &str = "application/vnd.github+json";
 /// How long the default HTTP client waits for a connection to be established.
@@ -222,9 +224,12 @@ impl Hosts {
 
     /// Whether `u` is on one of the hosts (same scheme, host and port).
     pub fn allows(&self, u: &url::Url) -> bool {
-        let host = u.host_str().map(str::to_ascii_lowercase);
+        let Some(host) = u.host_str() else {
+            return false;
+        };
+        // The hosts are kept in lower case; compared without making a lower-case copy of the URL's.
         self.0.iter().any(|(s, h, p)| {
-            s == u.scheme() && Some(h) == host.as_ref() && *p == u.port_or_known_default()
+            s == u.scheme() && h.eq_ignore_ascii_case(host) && *p == u.port_or_known_default()
         })
     }
 }
@@ -260,7 +265,7 @@ pub struct OperationInfo {
     pub id: &'static str,
     /// The credential it takes.
     pub auth: AuthKind,
-    /// Whether redirects are followed ([`FollowRedirects`]); `false` where the redirect is the answer (an archive's
+    /// Whether redirects are followed ([`ClientBuilder::max_redirects`]); `false` where the redirect is the answer (an archive's
     /// or a log's download link, `302` for "not a member").
     pub follow_redirects: bool,
 }
@@ -338,6 +343,7 @@ struct Inner {
     user_agent: http::HeaderValue,
     api_version: Option<http::HeaderValue>,
     page_concurrency: usize,
+    max_redirects: usize,
     /// Set once the server has been seen reporting an older GHES release than the crate was generated for.
     warned_old_server: std::sync::atomic::AtomicBool,
 }
@@ -358,6 +364,7 @@ pub struct ClientBuilder {
     user_agent: String,
     api_version: Option<String>,
     page_concurrency: usize,
+    max_redirects: usize,
     http_config: HttpConfig,
     http: Option<reqwest_middleware::ClientWithMiddleware>,
 }
@@ -370,6 +377,7 @@ impl Default for ClientBuilder {
             user_agent: concat!("github-rest/", env!("CARGO_PKG_VERSION")).into(),
             api_version: crate::API_VERSION.map(str::to_string),
             page_concurrency: DEFAULT_PAGE_CONCURRENCY,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
             http_config: HttpConfig::default(),
             http: None,
         }
@@ -416,6 +424,16 @@ impl ClientBuilder {
         self
     }
 
+    /// Redirects followed per call (default 5; 0 returns every 3xx as it came). A moved resource's `301`, `307` or
+    /// `308` is followed with the same method and body; a `302` or `303` on a GET or HEAD only. Each hop is sent
+    /// through the whole HTTP stack (credentials, which are dropped on a hop to another host; rate limits; the
+    /// cache). Operations whose redirect is the answer (download links) and bodies that cannot be sent twice
+    /// (an upload given as a `reqwest::Body`, a multipart form) get the 3xx itself.
+    pub fn max_redirects(mut self, n: usize) -> Self {
+        self.max_redirects = n;
+        self
+    }
+
     /// Pages a paginated stream fetches at once when the page count is known (default 10; 1 = one at a time).
     pub fn page_concurrency(mut self, n: usize) -> Self {
         self.page_concurrency = n.max(1);
@@ -436,8 +454,9 @@ impl ClientBuilder {
     }
 
     /// The HTTP stack: a plain `reqwest::Client` or one wrapped with `reqwest_middleware` layers. Build the
-    /// `reqwest::Client` with `redirect(reqwest::redirect::Policy::none())` to see redirects as the spec's 3xx
-    /// responses (the default client does).
+    /// `reqwest::Client` with `redirect(reqwest::redirect::Policy::none())` (as the default client is) so that the
+    /// client, not reqwest, follows redirects: it sends each hop through the whole stack, and returns the 3xx where
+    /// the spec says the redirect is the answer.
     pub fn http_client(
         mut self,
         http: impl Into<reqwest_middleware::ClientWithMiddleware>,
@@ -462,12 +481,9 @@ impl ClientBuilder {
         let http = match self.http {
             Some(h) => h,
             None => {
-                // reqwest follows no redirect itself; the middleware does, so that a stack with more layers can let
-                // every hop pass them.
-                let http = self.http_config.client()?;
-                reqwest_middleware::ClientBuilder::new(http)
-                    .with(FollowRedirects::default())
-                    .build()
+                // reqwest follows no redirect itself: the client does (see `max_redirects`), each hop sent through
+                // the whole stack.
+                reqwest_middleware::ClientWithMiddleware::from(self.http_config.client()?)
             }
         };
         Ok(Client {
@@ -480,6 +496,7 @@ impl ClientBuilder {
                 user_agent,
                 api_version,
                 page_concurrency: self.page_concurrency,
+                max_redirects: self.max_redirects,
                 warned_old_server: std::sync::atomic::AtomicBool::new(false),
             }),
         })
@@ -641,6 +658,60 @@ impl Client {
         query: Vec<(&'static str, String)>,
         body: Option<Body>,
     ) -> Result<RawResponse, Error> {
+        let (mut url, mut query, mut body) = (url, query, body);
+        let mut hops = 0;
+        let mut resp = loop {
+            // What a redirect would send again: a body of bytes (a stream or a form goes once).
+            let again = match &body {
+                None => Some(None),
+                Some(Body::Bytes(ct, bytes)) => Some(Some(Body::Bytes(ct.clone(), bytes.clone()))),
+                Some(Body::Raw(..) | Body::Form(_)) => None,
+            };
+            let resp = self
+                .request(op, method.clone(), url, accept, &query, body)
+                .send()
+                .await
+                .map_err(Error::from_middleware)?;
+            let status = resp.status();
+            if !(status.is_redirection() && op.follow_redirects && hops < self.inner.max_redirects)
+            {
+                break resp;
+            }
+            let location = resp.headers().get(http::header::LOCATION);
+            let Some(to) = redirect_target(status, &method, resp.url(), location) else {
+                break resp;
+            };
+            let Some(again) = again else {
+                break resp;
+            };
+            tracing::debug!(status = status.as_u16(), to = %to, "following a redirect");
+            hops += 1;
+            // The location carries its own query.
+            (url, query, body) = (to.into(), Vec::new(), again);
+        };
+        let status = resp.status();
+        // Reading the body needs only the response's connection, not its headers: moved out rather than copied.
+        let headers = std::mem::take(resp.headers_mut());
+        self.check_server_release(&headers);
+        let body = resp.bytes().await.map_err(Error::Http)?;
+        Ok(RawResponse {
+            op: op.id,
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// One request of a call, with the client's and the handle's headers.
+    fn request(
+        &self,
+        op: OperationInfo,
+        method: reqwest::Method,
+        url: String,
+        accept: &'static str,
+        query: &[(&'static str, String)],
+        body: Option<Body>,
+    ) -> reqwest_middleware::RequestBuilder {
         let mut b = self
             .inner
             .http
@@ -668,25 +739,14 @@ impl Client {
             }
         }
         if !query.is_empty() {
-            b = b.query(&query);
+            b = b.query(query);
         }
         match body {
-            Some(Body::Bytes(ct, body)) => b = b.header(http::header::CONTENT_TYPE, ct).body(body),
-            Some(Body::Form(form)) => b = b.multipart(form),
-            None => {}
+            Some(Body::Bytes(ct, body)) => b.header(http::header::CONTENT_TYPE, ct).body(body),
+            Some(Body::Raw(ct, body)) => b.header(http::header::CONTENT_TYPE, ct).body(body),
+            Some(Body::Form(form)) => b.multipart(form),
+            None => b,
         }
-        let mut resp = b.send().await.map_err(Error::from_middleware)?;
-        let status = resp.status();
-        // Reading the body needs only the response's connection, not its headers: moved out rather than copied.
-        let headers = std::mem::take(resp.headers_mut());
-        self.check_server_release(&headers);
-        let body = resp.bytes().await.map_err(Error::Http)?;
-        Ok(RawResponse {
-            op: op.id,
-            status,
-            headers,
-            body,
-        })
     }
 }
 
@@ -819,12 +879,16 @@ impl<'a> Args<'a> {
         }
     }
     /// A text body of the given media type.
-    pub fn text(self, content_type: &str, body: impl Into<String>) -> Self {
-        self.body(content_type, body.into())
+    pub fn text(mut self, content_type: &str, body: impl Into<String>) -> Self {
+        self.body = Ok(Some(Body::Bytes(
+            content_type.to_string(),
+            Bytes::from(body.into()),
+        )));
+        self
     }
     /// A body of the given media type.
     pub fn body(mut self, content_type: &str, body: impl Into<reqwest::Body>) -> Self {
-        self.body = Ok(Some(Body::Bytes(content_type.to_string(), body.into())));
+        self.body = Ok(Some(Body::Raw(content_type.to_string(), body.into())));
         self
     }
     /// A `multipart/form-data` body.
@@ -863,9 +927,11 @@ pub struct Request {
     body: Result<Option<Body>, serde_json::Error>,
 }
 
-/// A request body: bytes with their media type, or a multipart form (which sets its own boundary).
+/// A request body: bytes with their media type, a body of the caller's with its media type, or a multipart form
+/// (which sets its own boundary). Only the first is sent again after a redirect.
 enum Body {
-    Bytes(String, reqwest::Body),
+    Bytes(String, Bytes),
+    Raw(String, reqwest::Body),
     Form(reqwest::multipart::Form),
 }
 
@@ -897,12 +963,15 @@ impl Request {
     }
 }
 
-/// Follows the redirects GitHub answers for moved resources: a renamed or transferred repository, a transferred
-/// issue (`301`, `307`, `308` on any method, the body sent again; `302`/`303` on GET and HEAD). It is a
-/// reqwest-middleware layer so that each hop passes the layers inside it (credentials, rate limits, the cache,
-/// tracing); it goes outermost, and the credential layer then drops the credential on a hop to another host.
-/// Operations whose redirect is the answer (`OperationInfo::follow_redirects` is `false`: download links, `302` for
-/// "not a member") get the 3xx itself, as does a request whose body cannot be sent twice (a stream).
+/// Follows the redirects GitHub answers for moved resources (a renamed or transferred repository, a transferred
+/// issue) as a reqwest-middleware layer, for a middleware stack used on its own. A [`Client`] follows them itself
+/// with the same rules ([`ClientBuilder::max_redirects`]) and needs no such layer: this one copies every request in
+/// case it is redirected, where the client builds the next hop's request only when a redirect comes.
+///
+/// `301`, `307`, `308` are followed on any method, the body sent again; `302`/`303` on GET and HEAD. Put it
+/// outermost so that each hop passes the layers inside it (credentials, rate limits, the cache, tracing). Operations
+/// whose redirect is the answer (`OperationInfo::follow_redirects` is `false`: download links, `302` for "not a
+/// member") get the 3xx itself, as does a request whose body cannot be sent twice (a stream).
 #[derive(Debug, Clone, Copy)]
 pub struct FollowRedirects {
     max_hops: usize,
@@ -921,13 +990,15 @@ impl FollowRedirects {
     }
 }
 
-/// The request to send for a redirect `status` to `location`, or `None` if it is not to be followed.
-fn redirected(
+/// Where a request of `method` to `from` goes next after a redirect `status` to `location`, or `None` if it is not
+/// to be followed: `301`, `307` and `308` on any method (the body sent again), `302` and `303` on GET and HEAD.
+fn redirect_target(
     status: StatusCode,
-    from: &reqwest::Request,
+    method: &reqwest::Method,
+    from: &url::Url,
     location: Option<&http::HeaderValue>,
-) -> Option<reqwest::Request> {
-    let safe = matches!(*from.method(), reqwest::Method::GET | reqwest::Method::HEAD);
+) -> Option<url::Url> {
+    let safe = matches!(*method, reqwest::Method::GET | reqwest::Method::HEAD);
     let follow = match status.as_u16() {
         301 | 307 | 308 => true,
         302 | 303 => safe,
@@ -936,7 +1007,16 @@ fn redirected(
     if !follow {
         return None;
     }
-    let url = from.url().join(location?.to_str().ok()?).ok()?;
+    from.join(location?.to_str().ok()?).ok()
+}
+
+/// The request to send for a redirect `status` to `location`, or `None` if it is not to be followed.
+fn redirected(
+    status: StatusCode,
+    from: &reqwest::Request,
+    location: Option<&http::HeaderValue>,
+) -> Option<reqwest::Request> {
+    let url = redirect_target(status, from.method(), from.url(), location)?;
     let mut next = from.try_clone()?;
     *next.url_mut() = url;
     Some(next)
@@ -1069,12 +1149,14 @@ impl JsonFail {
 /// Decodes a JSON body into `T`. The fast path is plain serde_json; only after a failure is the body decoded again,
 /// tracking the path, to say which value failed (`$.items[3].head.repo`).
 #[doc(hidden)]
+#[inline]
 pub fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, DecodeFail> {
     from_json(body).map_err(DecodeFail::Json)
 }
 
 /// [`decode_json`] for callers that only decode JSON (the pages of a stream).
 #[doc(hidden)]
+#[inline]
 pub fn from_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, JsonFail> {
     serde_json::from_slice(body).map_err(|e| locate::<T>(body, e))
 }
@@ -1267,6 +1349,7 @@ fn not_json<T>(source: serde_json::Error) -> DecodeFail {
 
 /// Reads a body of the given kind into `T`: JSON with serde_json; text and emptiness through serde's value
 /// deserializers, so `T` is `String` for text and `()` for no body.
+#[inline]
 fn decode_as<T: serde::de::DeserializeOwned>(
     kind: BodyKind,
     body: &Bytes,
@@ -1303,6 +1386,7 @@ impl RawResponse {
     }
 
     /// Decodes a success with `decode`, or an error status into [`Error::Api`] using the operation's error table.
+    #[inline]
     pub fn finish<T>(
         self,
         errors: &[(u16, Option<crate::errors::Decoder>)],
@@ -1506,31 +1590,42 @@ pub struct RateLimitHeaders {
 }
 
 impl RateLimitHeaders {
-    /// Reads the `x-ratelimit-*` and `retry-after` headers.
+    /// Reads the `x-ratelimit-*` and `retry-after` headers (the first of each name, as `HeaderMap::get` would).
     pub fn from_headers(h: &HeaderMap) -> Self {
-        use http::header::{HeaderName, RETRY_AFTER};
-        // Names known at compile time: a lookup hashes them without parsing a string first.
-        const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
-        const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
-        const USED: HeaderName = HeaderName::from_static("x-ratelimit-used");
-        const RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
-        const RESOURCE: HeaderName = HeaderName::from_static("x-ratelimit-resource");
-        let num = |n: &HeaderName| {
-            h.get(n)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse().ok())
-        };
-        RateLimitHeaders {
-            limit: num(&LIMIT),
-            remaining: num(&REMAINING),
-            used: num(&USED),
-            reset: num(&RESET),
-            resource: h
-                .get(&RESOURCE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string),
-            retry_after: num(&RETRY_AFTER),
+        // One pass over the headers, matching names by their text: GitHub sends some thirty headers, and six hashed
+        // lookups cost more than comparing each name's first bytes.
+        let mut out = RateLimitHeaders::default();
+        let mut seen = 0u8;
+        for (name, value) in h {
+            let n = name.as_str();
+            let bit = match n.strip_prefix("x-ratelimit-") {
+                Some("limit") => 1,
+                Some("remaining") => 2,
+                Some("used") => 4,
+                Some("reset") => 8,
+                Some("resource") => 16,
+                Some(_) => continue,
+                None if n == "retry-after" => 32,
+                None => continue,
+            };
+            if seen & bit != 0 {
+                continue;
+            }
+            seen |= bit;
+            let Ok(text) = value.to_str() else {
+                continue;
+            };
+            let num = || text.trim().parse().ok();
+            match bit {
+                1 => out.limit = num(),
+                2 => out.remaining = num(),
+                4 => out.used = num(),
+                8 => out.reset = num(),
+                16 => out.resource = Some(text.to_string()),
+                _ => out.retry_after = num(),
+            }
         }
+        out
     }
 }
 
@@ -2253,6 +2348,47 @@ mod tests {
             .native_roots(true)
             .client()
             .is_ok());
+    }
+
+    #[test]
+    fn rate_limit_headers_are_read_in_one_pass_first_value_first() {
+        let mut h = HeaderMap::new();
+        for (n, v) in [
+            ("content-type", "application/json"),
+            ("x-ratelimit-limit", "5000"),
+            ("x-ratelimit-remaining", " 4999 "),
+            ("x-ratelimit-used", "1"),
+            ("x-ratelimit-reset", "1700000000"),
+            ("x-ratelimit-resource", "core"),
+            ("x-ratelimit-unknown", "7"),
+            ("retry-after", "30"),
+        ] {
+            h.append(
+                http::HeaderName::from_static(n),
+                http::HeaderValue::from_static(v),
+            );
+        }
+        // A second value of a name is not read, as `HeaderMap::get` would not read it; neither is an unparsable
+        // first value replaced by a later one.
+        h.append("x-ratelimit-limit", http::HeaderValue::from_static("60"));
+        h.insert("x-ratelimit-used", http::HeaderValue::from_static("many"));
+        h.append("x-ratelimit-used", http::HeaderValue::from_static("2"));
+        let rl = RateLimitHeaders::from_headers(&h);
+        assert_eq!(
+            rl,
+            RateLimitHeaders {
+                limit: Some(5000),
+                remaining: Some(4999),
+                used: None,
+                reset: Some(1_700_000_000),
+                resource: Some("core".into()),
+                retry_after: Some(30),
+            }
+        );
+        assert_eq!(
+            RateLimitHeaders::from_headers(&HeaderMap::new()),
+            RateLimitHeaders::default()
+        );
     }
 
     #[test]
