@@ -207,8 +207,9 @@ impl Middleware for AuthLayer {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
         let kind = extensions.get::<OperationInfo>().map(|o| o.auth);
-        // A redirect hop runs through here again with the same extensions: a hop sent without a credential must
-        // not be counted against the one an earlier hop carried.
+        // A hop of a redirect-following layer in the stack runs through here again with the same extensions (the
+        // client's own hops start afresh): a hop sent without a credential must not be counted against the one an
+        // earlier hop carried.
         extensions.remove::<CredentialId>();
         if kind == Some(AuthKind::None) {
             return next.run(req, extensions).await;

@@ -499,7 +499,7 @@ async fn no_credentials_on_a_redirect_to_another_host() {
         .mount(&other)
         .await;
 
-    // The stack follows the redirect (each hop through the credential layer): the other host gets the request
+    // The client follows the redirect (each hop through the credential layer): the other host gets the request
     // without the token.
     let client = AuthBuilder::token(SecretString::from("ghp_personal"))
         .base_url(api.uri())

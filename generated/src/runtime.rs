@@ -429,7 +429,7 @@ impl ClientBuilder {
     /// `308` is followed with the same method and body; a `302` or `303` on a GET or HEAD only. Each hop is sent
     /// through the whole HTTP stack (credentials, which are dropped on a hop to another host; rate limits; the
     /// cache). Operations whose redirect is the answer (download links) and bodies that cannot be sent twice
-    /// (an upload given as a `reqwest::Body`, a multipart form) get the 3xx itself.
+    /// (an upload given as a stream, a multipart form) get the 3xx itself.
     pub fn max_redirects(mut self, n: usize) -> Self {
         self.max_redirects = n;
         self
@@ -662,27 +662,40 @@ impl Client {
         let (mut url, mut query, mut body) = (url, query, body);
         let mut hops = 0;
         let mut resp = loop {
-            // What a redirect would send again: a body of bytes (a stream or a form goes once).
-            let again = match &body {
-                None => Some(None),
-                Some(Body::Bytes(ct, bytes)) => Some(Some(Body::Bytes(ct.clone(), bytes.clone()))),
-                Some(Body::Raw(..) | Body::Form(_)) => None,
+            let follow = op.follow_redirects && hops < self.inner.max_redirects;
+            // What a redirect would send again. Bytes of ours are shared; a caller's body is copied as reqwest
+            // copies it (bytes shared, a stream not at all); a form is sent once.
+            let (mut again, raw) = match &body {
+                _ if !follow => (None, None),
+                None => (Some(None), None),
+                Some(Body::Bytes(ct, bytes)) => {
+                    (Some(Some(Body::Bytes(ct.clone(), bytes.clone()))), None)
+                }
+                Some(Body::Raw(ct, _)) => (None, Some(ct.clone())),
+                Some(Body::Form(_)) => (None, None),
             };
-            let resp = self
-                .request(op, method.clone(), url, accept, &query, body)
-                .send()
-                .await
-                .map_err(Error::from_middleware)?;
+            let request = self.request(op, method.clone(), &url, accept, &query, body);
+            if let Some(ct) = raw {
+                again = request
+                    .try_clone()
+                    .and_then(|r| r.build().ok())
+                    .and_then(|mut r| r.body_mut().take())
+                    .map(|b| Some(Body::Raw(ct, b)));
+            }
+            let resp = request.send().await.map_err(Error::from_middleware)?;
             let status = resp.status();
-            if !(status.is_redirection() && op.follow_redirects && hops < self.inner.max_redirects)
-            {
+            if !(follow && status.is_redirection()) {
                 break resp;
             }
-            let location = resp.headers().get(http::header::LOCATION);
-            let Some(to) = redirect_target(status, &method, resp.url(), location) else {
+            let Some(again) = again else {
                 break resp;
             };
-            let Some(again) = again else {
+            // Resolved against the URL this hop was sent to (a response rebuilt by a layer may not carry it).
+            let location = resp.headers().get(http::header::LOCATION);
+            let Some(to) = url::Url::parse(&url)
+                .ok()
+                .and_then(|from| redirect_target(status, &method, &from, location))
+            else {
                 break resp;
             };
             tracing::debug!(status = status.as_u16(), to = %to, "following a redirect");
@@ -708,7 +721,7 @@ impl Client {
         &self,
         op: OperationInfo,
         method: reqwest::Method,
-        url: String,
+        url: &str,
         accept: &'static str,
         query: &[(&'static str, String)],
         body: Option<Body>,
@@ -966,8 +979,10 @@ impl Request {
 
 /// Follows the redirects GitHub answers for moved resources (a renamed or transferred repository, a transferred
 /// issue) as a reqwest-middleware layer, for a middleware stack used on its own. A [`Client`] follows them itself
-/// with the same rules ([`ClientBuilder::max_redirects`]) and needs no such layer: this one copies every request in
-/// case it is redirected, where the client builds the next hop's request only when a redirect comes.
+/// with the same rules ([`ClientBuilder::max_redirects`]): a stack given to [`ClientBuilder::http_client`] should
+/// not hold this layer too, or each of the client's hops is followed again inside it (or set `max_redirects(0)`).
+/// This layer copies every request in case it is redirected; the client builds the next hop's request only when a
+/// redirect comes.
 ///
 /// `301`, `307`, `308` are followed on any method, the body sent again; `302`/`303` on GET and HEAD. Put it
 /// outermost so that each hop passes the layers inside it (credentials, rate limits, the cache, tracing). Operations

@@ -261,7 +261,7 @@ async fn moved_resources_are_followed_on_every_method() {
 }
 
 #[tokio::test]
-async fn redirects_stop_at_the_limit_and_uploads_are_sent_once() {
+async fn redirects_stop_at_the_limit_and_streamed_uploads_are_sent_once() {
     let (server, _) = mock_github().await;
     let client = Client::builder()
         .base_url(server.uri())
@@ -281,25 +281,35 @@ async fn redirects_stop_at_the_limit_and_uploads_are_sent_once() {
     let err = client.repos().get("o", "loop").await.unwrap_err();
     assert_eq!(err.status(), Some(reqwest::StatusCode::MOVED_PERMANENTLY));
 
-    // An upload is the caller's body, which may be a stream: it is not sent a second time, the 307 is returned.
+    // An upload of bytes goes to the new location with its body; one given as a stream cannot be sent twice, and
+    // its 307 is returned.
     Mock::given(method("POST"))
         .and(path("/uploads/repos/o/r/releases/9/assets"))
         .respond_with(
             ResponseTemplate::new(307).insert_header("location", "/uploads/elsewhere/assets"),
         )
-        .expect(1)
+        .expect(2)
         .mount(&server)
         .await;
     Mock::given(method("POST"))
         .and(path("/uploads/elsewhere/assets"))
-        .respond_with(ResponseTemplate::new(201))
-        .expect(0)
+        .and(body_bytes(vec![1u8, 2, 3]))
+        .respond_with(ResponseTemplate::new(201).set_body_json(asset()))
+        .expect(1)
         .mount(&server)
         .await;
     let q = github_rest::repos::ReposUploadReleaseAssetQuery::new("app.zip");
+    let moved = client
+        .repos()
+        .upload_release_asset("o", "r", 9, &q, "application/zip", vec![1u8, 2, 3])
+        .await
+        .expect("a 307 after an upload of bytes is followed");
+    assert_eq!(moved.status, 201);
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(vec![1u8, 2, 3])];
+    let stream = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
     let err = client
         .repos()
-        .upload_release_asset("o", "r", 9, &q, "application/zip", vec![1u8])
+        .upload_release_asset("o", "r", 9, &q, "application/zip", stream)
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(reqwest::StatusCode::TEMPORARY_REDIRECT));

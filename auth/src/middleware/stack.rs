@@ -413,8 +413,8 @@ fn ride(resp: reqwest::Response, slot: Option<Slot>) -> reqwest::Response {
 
 /// A copy of `req` to send again, `None` for a body that cannot be sent twice (a stream). `Request::try_clone`
 /// allocates a map for the time-out on every copy, and drops it again; a request without a body is copied here
-/// as its method, URL, headers, version and time-out. (reqwest keeps other extensions only on a request converted
-/// from an `http::Request`; such a request with no body loses them on a re-send.)
+/// as its method, URL, headers, version and time-out, which is all reqwest 0.12 keeps on one (a request converted
+/// from an `http::Request` may carry more, but always has a body, and takes `try_clone`).
 fn copy_request(req: &reqwest::Request) -> Option<reqwest::Request> {
     if req.body().is_some() {
         return req.try_clone();
