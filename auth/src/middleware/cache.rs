@@ -268,15 +268,21 @@ impl MemoryCacheStore {
 
     fn put_now(&self, key: &str, entry: Arc<CachedResponse>) {
         let size = key.len() + entry.size();
-        let mut i = self.inner.lock().unwrap();
-        if let Some((_, old)) = i.map.pop(key) {
-            i.bytes -= old;
-        }
+        let mut guard = self.inner.lock().unwrap();
+        let i = &mut *guard;
         if size > self.max_bytes {
+            if let Some((_, old)) = i.map.pop(key) {
+                i.bytes -= old;
+            }
             return;
         }
-        // `push` reports the entry it evicted for the count bound.
-        if let Some((_, (_, old))) = i.map.push(key.to_string(), (entry, size)) {
+        // An entry under the same key is replaced where it is held (and made the most recent), rather than removed
+        // and inserted anew, which would free and allocate its key and its place in the list.
+        if let Some(held) = i.map.get_mut(key) {
+            let (_, old) = std::mem::replace(held, (entry, size));
+            i.bytes -= old;
+        } else if let Some((_, (_, old))) = i.map.push(key.to_string(), (entry, size)) {
+            // `push` reports the entry it evicted for the count bound.
             i.bytes -= old;
         }
         i.bytes += size;
@@ -359,7 +365,8 @@ fn cache_key(req: &reqwest::Request, ident: &str) -> String {
 }
 
 /// A validator of `c` as a header value: the stored header itself when an earlier 304 had them parsed and it holds
-/// the same text (shared, not copied), else parsed from the text.
+/// the same text (shared, not copied), else parsed from the text. (Finding it in the stored lines instead costs
+/// more than the copy it saves.)
 fn validator(c: &CachedResponse, name: HeaderName, text: Option<&str>) -> Option<HeaderValue> {
     let text = text?;
     match c.headers.parsed.get().and_then(|m| m.get(name)) {
@@ -378,11 +385,11 @@ impl Cache {
     /// Looks a GET without validators or `Range` up and, when an entry is held, adds its validators to the request.
     /// `None` for a request the cache leaves alone.
     pub(crate) async fn lookup(&self, req: &mut reqwest::Request, ident: &str) -> Option<Lookup> {
-        let h = req.headers();
+        // A request carries a handful of headers: one walk over them costs less than three hashed lookups.
         if req.method() != Method::GET
-            || h.contains_key(header::IF_NONE_MATCH)
-            || h.contains_key(header::IF_MODIFIED_SINCE)
-            || h.contains_key(header::RANGE)
+            || req.headers().keys().any(|k| {
+                k == header::IF_NONE_MATCH || k == header::IF_MODIFIED_SINCE || k == header::RANGE
+            })
         {
             return None;
         }
@@ -500,6 +507,33 @@ mod tests {
             last_modified: None,
             headers: StoredHeaders::default(),
             body: Bytes::from(vec![b'a'; n]),
+        }
+    }
+
+    #[test]
+    fn validators_are_the_stored_header_or_parsed_from_the_entry() {
+        let h: StoredHeaders = [
+            ("etag", "\"first\""),
+            ("last-modified", "Tue, 01 Jan 2030 00:00:00 GMT"),
+        ]
+        .into_iter()
+        .collect();
+        let c = CachedResponse {
+            etag: Some("\"first\"".into()),
+            last_modified: Some("Wed, 02 Jan 2030 00:00:00 GMT".into()),
+            headers: h,
+            body: Bytes::new(),
+        };
+        for parsed in [false, true] {
+            if parsed {
+                c.headers.header_map();
+            }
+            let v = validator(&c, header::ETAG, c.etag.as_deref()).unwrap();
+            assert_eq!(v, "\"first\"");
+            // The entry's own field wins over a stored header that differs.
+            let v = validator(&c, header::LAST_MODIFIED, c.last_modified.as_deref()).unwrap();
+            assert_eq!(v, "Wed, 02 Jan 2030 00:00:00 GMT");
+            assert_eq!(validator(&c, header::ETAG, None), None);
         }
     }
 

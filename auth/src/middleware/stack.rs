@@ -114,6 +114,8 @@ impl Middleware for StackLayer {
 
 /// An answer whose body has been read.
 struct Read {
+    /// Whether the cache stores it ([`Lookup::stores`], decided once).
+    stored: bool,
     status: StatusCode,
     version: http::Version,
     headers: HeaderMap,
@@ -291,7 +293,7 @@ impl StackLayer {
                 return Ok(Answer::Unread(resp, slot));
             }
             // Boxed: the read's future is large, and a call's future is allocated at its largest.
-            let read = match Box::pin(read_body(resp)).await {
+            let read = match Box::pin(read_body(resp, stored)).await {
                 Ok(r) => r,
                 Err(e) if can_retry && transient(&e) => {
                     drop(slot);
@@ -367,7 +369,7 @@ impl StackLayer {
                         None,
                     );
                 }
-                let more = if lookup.stores(r.status, &r.headers) {
+                let more = if r.stored {
                     lookup.store(cache, &r.headers, r.body.clone())
                 } else {
                     None
@@ -390,12 +392,13 @@ impl StackLayer {
 }
 
 /// Reads an answer's body, keeping the rest of it.
-async fn read_body(mut resp: reqwest::Response) -> Result<Box<Read>, reqwest::Error> {
+async fn read_body(mut resp: reqwest::Response, stored: bool) -> Result<Box<Read>, reqwest::Error> {
     let (status, version) = (resp.status(), resp.version());
     let headers = std::mem::take(resp.headers_mut());
     let url = resp.url().clone();
     let body = resp.bytes().await?;
     Ok(Box::new(Read {
+        stored,
         status,
         version,
         headers,
