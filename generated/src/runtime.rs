@@ -266,8 +266,8 @@ pub struct OperationInfo {
     pub id: &'static str,
     /// The credential it takes.
     pub auth: AuthKind,
-    /// Whether redirects are followed ([`ClientBuilder::max_redirects`]); `false` where the redirect is the answer (an archive's
-    /// or a log's download link, `302` for "not a member").
+    /// Whether redirects are followed ([`ClientBuilder::max_redirects`]); `false` where the redirect is the answer
+    /// (an archive's or a log's download link, `302` for "not a member").
     pub follow_redirects: bool,
 }
 
@@ -654,12 +654,11 @@ impl Client {
         &self,
         op: OperationInfo,
         method: reqwest::Method,
-        url: String,
+        mut url: String,
         accept: &'static str,
-        query: Vec<(&'static str, String)>,
-        body: Option<Body>,
+        mut query: Vec<(&'static str, String)>,
+        mut body: Option<Body>,
     ) -> Result<RawResponse, Error> {
-        let (mut url, mut query, mut body) = (url, query, body);
         let mut hops = 0;
         let mut resp = loop {
             let follow = op.follow_redirects && hops < self.inner.max_redirects;
@@ -941,8 +940,9 @@ pub struct Request {
     body: Result<Option<Body>, serde_json::Error>,
 }
 
-/// A request body: bytes with their media type, a body of the caller's with its media type, or a multipart form
-/// (which sets its own boundary). Only the first is sent again after a redirect.
+/// A request body: bytes of ours (JSON, text) with their media type, a body of the caller's (an upload) with its
+/// media type, or a multipart form (which sets its own boundary). After a redirect, ours are sent again, the
+/// caller's if reqwest can copy it (bytes, not a stream), a form never.
 enum Body {
     Bytes(String, Bytes),
     Raw(String, reqwest::Body),
