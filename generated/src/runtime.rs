@@ -185,6 +185,27 @@ pub fn uploads_base_for(api_base: &str, uploads_base: Option<&str>) -> String {
     }
 }
 
+/// A base URL parsed for [`join_path`]; the same errors as [`Hosts::new`].
+fn base_url(b: &str) -> Result<url::Url, Error> {
+    url::Url::parse(b).map_err(|e| Error::Config(format!("invalid base URL {b:?}: {e}")))
+}
+
+/// `base` with `path` (an operation's path, its values percent-encoded) after the base's own path: what parsing
+/// `{base}{path}` gives, without parsing the scheme and host again.
+fn join_path(base: &url::Url, path: &str) -> url::Url {
+    let mut url = base.clone();
+    match base.path() {
+        "/" | "" => url.set_path(path),
+        prefix => {
+            let mut full = String::with_capacity(prefix.len() + path.len());
+            full.push_str(prefix);
+            full.push_str(path);
+            url.set_path(&full);
+        }
+    }
+    url
+}
+
 /// Checks a `User-Agent` before any request is sent: GitHub refuses requests without one.
 pub fn check_user_agent(ua: &str) -> Result<(), Error> {
     if ua.trim().is_empty() {
@@ -339,6 +360,10 @@ struct Inner {
     http: reqwest_middleware::ClientWithMiddleware,
     api_base: String,
     uploads_base: String,
+    /// The bases parsed once: a call's URL is a copy with the path set, not a string parsed again (which costs
+    /// more than any other step of building a request).
+    api_url: url::Url,
+    uploads_url: url::Url,
     hosts: Hosts,
     /// Kept as header values, checked once when the client is built rather than on every request.
     user_agent: http::HeaderValue,
@@ -479,6 +504,7 @@ impl ClientBuilder {
         };
         let uploads_base = uploads_base_for(&self.api_base, self.uploads_base.as_deref());
         let hosts = Hosts::new(&[&self.api_base, &uploads_base])?;
+        let (api_url, uploads_url) = (base_url(&self.api_base)?, base_url(&uploads_base)?);
         let http = match self.http {
             Some(h) => h,
             None => {
@@ -493,6 +519,8 @@ impl ClientBuilder {
                 http,
                 api_base: self.api_base,
                 uploads_base,
+                api_url,
+                uploads_url,
                 hosts,
                 user_agent,
                 api_version,
@@ -610,12 +638,10 @@ impl Client {
     pub async fn execute(&self, req: Request) -> Result<RawResponse, Error> {
         let body = req.body.map_err(Error::Encode)?;
         let base = match req.ep.host {
-            Host::Api => &self.inner.api_base,
-            Host::Uploads => &self.inner.uploads_base,
+            Host::Api => &self.inner.api_url,
+            Host::Uploads => &self.inner.uploads_url,
         };
-        let mut url = String::with_capacity(base.len() + req.path.len());
-        url.push_str(base);
-        url.push_str(&req.path);
+        let url = join_path(base, &req.path);
         let info = req.ep.info();
         self.send(
             info,
@@ -636,13 +662,16 @@ impl Client {
         accept: &'static str,
         url: &str,
     ) -> Result<RawResponse, Error> {
-        if !self.is_own_url(url) {
+        let Some(parsed) = url::Url::parse(url)
+            .ok()
+            .filter(|u| self.inner.hosts.allows(u))
+        else {
             return Err(Error::ForeignUrl(url.to_string()));
-        }
+        };
         self.send(
             op,
             reqwest::Method::GET,
-            url.to_string(),
+            parsed,
             accept,
             Vec::new(),
             None,
@@ -654,7 +683,7 @@ impl Client {
         &self,
         op: OperationInfo,
         method: reqwest::Method,
-        mut url: String,
+        mut url: url::Url,
         accept: &'static str,
         mut query: Vec<(&'static str, String)>,
         mut body: Option<Body>,
@@ -673,7 +702,7 @@ impl Client {
                 Some(Body::Raw(ct, _)) => (None, Some(ct.clone())),
                 Some(Body::Form(_)) => (None, None),
             };
-            let request = self.request(op, method.clone(), &url, accept, &query, body);
+            let request = self.request(op, method.clone(), url.clone(), accept, &query, body);
             if let Some(ct) = raw {
                 again = request
                     .try_clone()
@@ -691,16 +720,13 @@ impl Client {
             };
             // Resolved against the URL this hop was sent to (a response rebuilt by a layer may not carry it).
             let location = resp.headers().get(http::header::LOCATION);
-            let Some(to) = url::Url::parse(&url)
-                .ok()
-                .and_then(|from| redirect_target(status, &method, &from, location))
-            else {
+            let Some(to) = redirect_target(status, &method, &url, location) else {
                 break resp;
             };
             tracing::debug!(status = status.as_u16(), to = %to, "following a redirect");
             hops += 1;
             // The location carries its own query.
-            (url, query, body) = (to.into(), Vec::new(), again);
+            (url, query, body) = (to, Vec::new(), again);
         };
         let status = resp.status();
         // Reading the body needs only the response's connection, not its headers: moved out rather than copied.
@@ -720,7 +746,7 @@ impl Client {
         &self,
         op: OperationInfo,
         method: reqwest::Method,
-        url: &str,
+        url: url::Url,
         accept: &'static str,
         query: &[(&'static str, String)],
         body: Option<Body>,
@@ -1084,14 +1110,16 @@ fn release_older(server: &str, target: (u32, u32)) -> bool {
 
 /// Percent-encodes a path parameter, keeping `/` (git refs and file paths carry it on purpose).
 pub fn encode_path(s: &str) -> std::borrow::Cow<'_, str> {
-    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~')
-        .remove(b'/');
-    percent_encoding::utf8_percent_encode(s, KEEP).into()
+    percent_encoding::utf8_percent_encode(s, PATH_KEEP).into()
 }
+
+/// What a path parameter keeps as it is: unreserved characters and `/`.
+const PATH_KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
 
 /// Body bytes as received; `Debug` shows the length and the start, not megabytes of payload.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -2330,6 +2358,27 @@ mod tests {
             check_user_agent("bad\nvalue"),
             Err(Error::Config(_))
         ));
+    }
+
+    #[test]
+    fn a_call_url_is_the_base_and_path_as_one_string_would_parse() {
+        let bases = [
+            "https://api.github.com",
+            "http://127.0.0.1:8080",
+            "https://ghe.example.com/api/v3",
+            "https://GHE.Example.com:8443/api/uploads",
+            "https://ghe.example.com/a%20b",
+        ];
+        let values: [&str; 6] = ["octocat", "héllo wörld", "a?b#c", "heads/feature x", "..", "%41"];
+        for base in bases {
+            let parsed = base_url(base).unwrap();
+            for v in values {
+                let path = fill_path("/repos/{owner}/{repo}/git/ref/{ref}", &[&"o", &"r", &v]);
+                let want = url::Url::parse(&format!("{base}{path}")).unwrap();
+                assert_eq!(join_path(&parsed, &path), want, "{base} {path}");
+            }
+        }
+        assert!(matches!(base_url("no scheme"), Err(Error::Config(_))));
     }
 
     #[test]
