@@ -109,22 +109,37 @@ impl StoredHeaders {
 
 impl From<&HeaderMap> for StoredHeaders {
     fn from(h: &HeaderMap) -> Self {
-        // A map's names and values are valid already: copied as they are, in one pass (walking a `HeaderMap` costs
-        // about as much as copying what it holds). Sized for GitHub's headers, which average under 64 bytes a line;
-        // trimmed to its length after, which also lets the buffer become `Bytes` without another allocation.
-        let mut text = Vec::with_capacity(64 * h.len());
-        for (n, v) in h {
-            text.extend_from_slice(n.as_str().as_bytes());
-            text.push(b':');
-            text.extend_from_slice(v.as_bytes());
-            text.push(b'\n');
-        }
-        text.shrink_to_fit();
+        StoredHeaders::from_text(header_text(h, |_, _| {}))
+    }
+}
+
+impl StoredHeaders {
+    fn from_text(text: Bytes) -> Self {
         StoredHeaders {
-            text: text.into(),
+            text,
             parsed: std::sync::OnceLock::new(),
         }
     }
+}
+
+/// The text of [`StoredHeaders`] for `h`, each header also shown to `each` on the way.
+fn header_text<'h>(
+    h: &'h HeaderMap,
+    mut each: impl FnMut(&'h HeaderName, &'h HeaderValue),
+) -> Bytes {
+    // A map's names and values are valid already: copied as they are, in one pass (walking a `HeaderMap` costs
+    // about as much as copying what it holds). Sized for GitHub's headers, which average under 64 bytes a line;
+    // trimmed to its length after, which also lets the buffer become `Bytes` without another allocation.
+    let mut text = Vec::with_capacity(64 * h.len());
+    for (n, v) in h {
+        each(n, v);
+        text.extend_from_slice(n.as_str().as_bytes());
+        text.push(b':');
+        text.extend_from_slice(v.as_bytes());
+        text.push(b'\n');
+    }
+    text.shrink_to_fit();
+    text.into()
 }
 
 impl<N: AsRef<str>, V: AsRef<[u8]>> FromIterator<(N, V)> for StoredHeaders {
@@ -424,14 +439,39 @@ impl Lookup {
             .filter(|_| status == StatusCode::NOT_MODIFIED)
     }
 
-    /// Whether an answer is to be stored (and its body read for that): a 200 with a validator, not `no-store`.
-    pub(crate) fn stores(&self, status: StatusCode, headers: &HeaderMap) -> bool {
-        status == StatusCode::OK
-            && (headers.contains_key(header::ETAG) || headers.contains_key(header::LAST_MODIFIED))
-            && !headers
-                .get(header::CACHE_CONTROL)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("no-store"))
+    /// For a 200: whether it is stored (it has a validator and is not `no-store`), and if so the entry's validators
+    /// and headers, in one walk over the headers that also shows each to `each` (the rate limits are read in the
+    /// same pass). The body is read only for an answer stored.
+    pub(crate) fn scan(
+        &self,
+        headers: &HeaderMap,
+        mut each: impl FnMut(&str, &HeaderValue),
+    ) -> Option<Box<EntryHead>> {
+        // The first value of each, as `HeaderMap::get` gives.
+        let (mut etag, mut last_modified, mut cache_control) = (None, None, None);
+        let text = header_text(headers, |n, v| {
+            each(n.as_str(), v);
+            if n == header::ETAG {
+                etag.get_or_insert(v);
+            } else if n == header::LAST_MODIFIED {
+                last_modified.get_or_insert(v);
+            } else if n == header::CACHE_CONTROL {
+                cache_control.get_or_insert(v);
+            }
+        });
+        let refused = cache_control
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(no_store);
+        if refused || (etag.is_none() && last_modified.is_none()) {
+            return None;
+        }
+        let string = |v: Option<&HeaderValue>| v.and_then(|v| v.to_str().ok()).map(str::to_string);
+        // Boxed: it travels with the answer through the sending loop, whose future should stay small.
+        Some(Box::new(EntryHead {
+            etag: string(etag),
+            last_modified: string(last_modified),
+            headers: text,
+        }))
     }
 
     /// The headers the caller gets for a 304 answered from `cached`.
@@ -440,18 +480,18 @@ impl Lookup {
         merged_headers(cached, fresh)
     }
 
-    /// Stores a 200 answer (see [`Lookup::stores`]). A store in this process keeps it at once; any other is given
+    /// Stores a 200 answer (see [`Lookup::scan`]). A store in this process keeps it at once; any other is given
     /// the returned future to await (boxed, so a call's future does not carry its size).
     pub(crate) fn store(
         self,
         cache: &Cache,
-        headers: &HeaderMap,
+        head: EntryHead,
         body: Bytes,
     ) -> Option<BoxFuture<'static, ()>> {
         let entry = Arc::new(CachedResponse {
-            etag: header_str(headers, header::ETAG),
-            last_modified: header_str(headers, header::LAST_MODIFIED),
-            headers: StoredHeaders::from(headers),
+            etag: head.etag,
+            last_modified: head.last_modified,
+            headers: StoredHeaders::from_text(head.headers),
             body,
         });
         if let Some(m) = in_process(&*cache.store) {
@@ -467,8 +507,17 @@ impl Lookup {
     }
 }
 
-fn header_str(h: &HeaderMap, n: HeaderName) -> Option<String> {
-    h.get(n).and_then(|v| v.to_str().ok()).map(str::to_string)
+/// Whether a `Cache-Control` value forbids storing.
+fn no_store(v: &str) -> bool {
+    v.contains("no-store")
+}
+
+/// A 200's part of a cache entry, taken from its headers before the body is read ([`Lookup::scan`]).
+pub(crate) struct EntryHead {
+    etag: Option<String>,
+    last_modified: Option<String>,
+    /// The text of the entry's [`StoredHeaders`] (kept small: it is moved along with the answer).
+    headers: Bytes,
 }
 
 /// Headers that describe a body, which a 304 does not carry.
@@ -508,6 +557,59 @@ mod tests {
             headers: StoredHeaders::default(),
             body: Bytes::from(vec![b'a'; n]),
         }
+    }
+
+    #[test]
+    fn one_walk_decides_storing_copies_the_headers_and_shows_each() {
+        let lookup = Lookup {
+            key: "k".into(),
+            cached: None,
+        };
+        let map = |pairs: &[(&str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (n, v) in pairs {
+                h.append(
+                    HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                );
+            }
+            h
+        };
+        let h = map(&[
+            ("etag", "W/\"a\""),
+            ("x-ratelimit-remaining", "41"),
+            ("etag", "W/\"b\""),
+            ("cache-control", "private, max-age=60"),
+            ("cache-control", "no-store"),
+            ("last-modified", "Tue, 19 Jul 2022 04:37:49 GMT"),
+        ]);
+        let mut seen = Vec::new();
+        let head = lookup
+            .scan(&h, |n, v| seen.push((n.to_string(), v.clone())))
+            .expect("a 200 with a validator whose first cache-control allows storing");
+        // Every header, in order, repeats included.
+        let all: Vec<_> = h.iter().map(|(n, v)| (n.to_string(), v.clone())).collect();
+        assert_eq!(seen, all);
+        // The first value of each, as `HeaderMap::get` gives; the text is what `StoredHeaders::from` makes.
+        assert_eq!(head.etag.as_deref(), Some("W/\"a\""));
+        assert_eq!(
+            head.last_modified.as_deref(),
+            Some("Tue, 19 Jul 2022 04:37:49 GMT")
+        );
+        assert_eq!(
+            StoredHeaders::from_text(head.headers.clone()),
+            StoredHeaders::from(&h)
+        );
+
+        // Not stored: the first cache-control says no-store, or there is no validator at all.
+        let refused = map(&[("cache-control", "no-store"), ("etag", "\"x\"")]);
+        assert!(lookup.scan(&refused, |_, _| {}).is_none());
+        let bare = map(&[("content-type", "application/json")]);
+        assert!(lookup.scan(&bare, |_, _| {}).is_none());
+        // Either validator alone is enough.
+        let dated = map(&[("last-modified", "Tue, 19 Jul 2022 04:37:49 GMT")]);
+        let head = lookup.scan(&dated, |_, _| {}).expect("stored");
+        assert_eq!(head.etag, None);
     }
 
     #[test]

@@ -4,13 +4,14 @@
 //! passes them in one future: one copy of the request is kept for a re-send whatever sends it, the body is read at
 //! most once, and the answer is rebuilt at most once.
 
-use super::cache::{Cache, Lookup};
+use super::cache::{Cache, EntryHead, Lookup};
 use super::gate::{refresh_token, stale_token, Gate, Lane, Slot};
 use super::ratelimit::{predict_resource, Judged, RateLimits, Tally};
 use super::retry::{give_up, idempotent, retriable_status, transient, RetryConfig};
 use super::{credential_key, operation_id, rebuild, trace, Clock, MiddlewareConfig};
 use bytes::Bytes;
 use futures::future::BoxFuture;
+use github_rest::runtime::RateLimitScan;
 use http::{Extensions, HeaderMap, StatusCode};
 use reqwest_middleware::{Middleware, Next};
 use std::sync::Arc;
@@ -114,8 +115,8 @@ impl Middleware for StackLayer {
 
 /// An answer whose body has been read.
 struct Read {
-    /// Whether the cache stores it ([`Lookup::stores`], decided once).
-    stored: bool,
+    /// The cache entry's part taken from the headers, when the cache stores the answer ([`Lookup::scan`]).
+    head: Option<Box<EntryHead>>,
     status: StatusCode,
     version: http::Version,
     headers: HeaderMap,
@@ -243,9 +244,19 @@ impl StackLayer {
                 Err(e) => return Err(e),
             };
             let status = resp.status();
+            // A 200 the cache may store: whether it does, and the entry's headers, read in the same walk as the
+            // rate limits.
+            let mut head = None;
             // What the headers say is read once, and not kept while the body is read.
             let (resource, retry_after) = {
-                let mut rl = github_rest::RateLimitHeaders::from_headers(resp.headers());
+                let mut rl = match lookup.filter(|_| status == StatusCode::OK) {
+                    Some(l) => {
+                        let mut scan = RateLimitScan::default();
+                        head = l.scan(resp.headers(), |n, v| scan.header(n, v));
+                        scan.finish()
+                    }
+                    None => github_rest::RateLimitHeaders::from_headers(resp.headers()),
+                };
                 if let (Some(g), Some(lane), Some(slot)) = (&self.gate, &lane, &slot) {
                     if let Some(more) = g.answered(lane, ident, slot, status, rl.retry_after) {
                         more.await;
@@ -288,12 +299,11 @@ impl StackLayer {
                     status,
                     StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS
                 );
-            let stored = lookup.is_some_and(|l| l.stores(status, resp.headers()));
-            if !(limited || stored || buffer) {
+            if !(limited || head.is_some() || buffer) {
                 return Ok(Answer::Unread(resp, slot));
             }
             // Boxed: the read's future is large, and a call's future is allocated at its largest.
-            let read = match Box::pin(read_body(resp, stored)).await {
+            let read = match Box::pin(read_body(resp, head)).await {
                 Ok(r) => r,
                 Err(e) if can_retry && transient(&e) => {
                     drop(slot);
@@ -360,7 +370,7 @@ impl StackLayer {
             return (resp, None);
         };
         match answer {
-            Answer::Read(r) => {
+            Answer::Read(mut r) => {
                 if let Some(c) = lookup.answers(r.status) {
                     let headers = Lookup::merge(c, r.headers);
                     let body = c.body.clone();
@@ -369,10 +379,9 @@ impl StackLayer {
                         None,
                     );
                 }
-                let more = if r.stored {
-                    lookup.store(cache, &r.headers, r.body.clone())
-                } else {
-                    None
+                let more = match r.head.take() {
+                    Some(head) => lookup.store(cache, *head, r.body.clone()),
+                    None => None,
                 };
                 (rebuild(r.status, r.version, r.headers, r.url, r.body), more)
             }
@@ -392,13 +401,16 @@ impl StackLayer {
 }
 
 /// Reads an answer's body, keeping the rest of it.
-async fn read_body(mut resp: reqwest::Response, stored: bool) -> Result<Box<Read>, reqwest::Error> {
+async fn read_body(
+    mut resp: reqwest::Response,
+    head: Option<Box<EntryHead>>,
+) -> Result<Box<Read>, reqwest::Error> {
     let (status, version) = (resp.status(), resp.version());
     let headers = std::mem::take(resp.headers_mut());
     let url = resp.url().clone();
     let body = resp.bytes().await?;
     Ok(Box::new(Read {
-        stored,
+        head,
         status,
         version,
         headers,

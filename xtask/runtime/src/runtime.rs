@@ -1630,38 +1630,60 @@ impl RateLimitHeaders {
     pub fn from_headers(h: &HeaderMap) -> Self {
         // One pass over the headers, matching names by their text: GitHub sends some thirty headers, and six hashed
         // lookups cost more than comparing each name's first bytes.
-        let mut out = RateLimitHeaders::default();
-        let mut seen = 0u8;
+        let mut scan = RateLimitScan::default();
         for (name, value) in h {
-            let n = name.as_str();
-            let bit = match n.strip_prefix("x-ratelimit-") {
-                Some("limit") => 1,
-                Some("remaining") => 2,
-                Some("used") => 4,
-                Some("reset") => 8,
-                Some("resource") => 16,
-                Some(_) => continue,
-                None if n == "retry-after" => 32,
-                None => continue,
-            };
-            if seen & bit != 0 {
-                continue;
-            }
-            seen |= bit;
-            let Ok(text) = value.to_str() else {
-                continue;
-            };
-            let num = || text.trim().parse().ok();
-            match bit {
-                1 => out.limit = num(),
-                2 => out.remaining = num(),
-                4 => out.used = num(),
-                8 => out.reset = num(),
-                16 => out.resource = Some(text.to_string()),
-                _ => out.retry_after = num(),
-            }
+            scan.header(name.as_str(), value);
         }
-        out
+        scan.finish()
+    }
+}
+
+/// [`RateLimitHeaders::from_headers`] one header at a time, for a caller that walks the headers for something else
+/// too (the cache of `github-auth` copies a response's headers in the same pass).
+#[doc(hidden)]
+#[derive(Debug, Default)]
+pub struct RateLimitScan {
+    out: RateLimitHeaders,
+    /// The names read so far, one bit each: the first value of a name counts.
+    seen: u8,
+}
+
+impl RateLimitScan {
+    /// Reads one header (`name` in lower case, as a `HeaderName` holds it).
+    #[inline]
+    pub fn header(&mut self, name: &str, value: &http::HeaderValue) {
+        let bit = match name.strip_prefix("x-ratelimit-") {
+            Some("limit") => 1,
+            Some("remaining") => 2,
+            Some("used") => 4,
+            Some("reset") => 8,
+            Some("resource") => 16,
+            Some(_) => return,
+            None if name == "retry-after" => 32,
+            None => return,
+        };
+        if self.seen & bit != 0 {
+            return;
+        }
+        self.seen |= bit;
+        let Ok(text) = value.to_str() else {
+            return;
+        };
+        let num = || text.trim().parse().ok();
+        let out = &mut self.out;
+        match bit {
+            1 => out.limit = num(),
+            2 => out.remaining = num(),
+            4 => out.used = num(),
+            8 => out.reset = num(),
+            16 => out.resource = Some(text.to_string()),
+            _ => out.retry_after = num(),
+        }
+    }
+
+    /// What the headers read said.
+    pub fn finish(self) -> RateLimitHeaders {
+        self.out
     }
 }
 
