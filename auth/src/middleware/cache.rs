@@ -441,14 +441,17 @@ impl Lookup {
 
     /// For a 200: whether it is stored (it has a validator and is not `no-store`), and if so the entry's validators
     /// and headers, in one walk over the headers that also shows each to `each` (the rate limits are read in the
-    /// same pass). The body is read only for an answer stored.
+    /// same pass). The body is read only for an answer stored. The text is copied before the walk knows whether the
+    /// answer is stored, which costs a 200 without a validator or marked `no-store` a copy of its headers; GitHub
+    /// sends an `ETag` with nearly every 200.
     pub(crate) fn scan(
         &self,
         headers: &HeaderMap,
         mut each: impl FnMut(&str, &HeaderValue),
     ) -> Option<Box<EntryHead>> {
-        // The first value of each, as `HeaderMap::get` gives.
-        let (mut etag, mut last_modified, mut cache_control) = (None, None, None);
+        // The first value of each validator, as `HeaderMap::get` gives; `no-store` in any `Cache-Control` line (the
+        // lines of a field make one list).
+        let (mut etag, mut last_modified, mut refused) = (None, None, false);
         let text = header_text(headers, |n, v| {
             each(n.as_str(), v);
             if n == header::ETAG {
@@ -456,12 +459,9 @@ impl Lookup {
             } else if n == header::LAST_MODIFIED {
                 last_modified.get_or_insert(v);
             } else if n == header::CACHE_CONTROL {
-                cache_control.get_or_insert(v);
+                refused |= v.to_str().is_ok_and(no_store);
             }
         });
-        let refused = cache_control
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(no_store);
         if refused || (etag.is_none() && last_modified.is_none()) {
             return None;
         }
@@ -580,17 +580,17 @@ mod tests {
             ("x-ratelimit-remaining", "41"),
             ("etag", "W/\"b\""),
             ("cache-control", "private, max-age=60"),
-            ("cache-control", "no-store"),
+            ("cache-control", "must-revalidate"),
             ("last-modified", "Tue, 19 Jul 2022 04:37:49 GMT"),
         ]);
         let mut seen = Vec::new();
         let head = lookup
             .scan(&h, |n, v| seen.push((n.to_string(), v.clone())))
-            .expect("a 200 with a validator whose first cache-control allows storing");
+            .expect("a 200 with a validator, no cache-control line saying no-store");
         // Every header, in order, repeats included.
         let all: Vec<_> = h.iter().map(|(n, v)| (n.to_string(), v.clone())).collect();
         assert_eq!(seen, all);
-        // The first value of each, as `HeaderMap::get` gives; the text is what `StoredHeaders::from` makes.
+        // The first value of each validator, as `HeaderMap::get` gives; the text is what `StoredHeaders::from` makes.
         assert_eq!(head.etag.as_deref(), Some("W/\"a\""));
         assert_eq!(
             head.last_modified.as_deref(),
@@ -601,9 +601,15 @@ mod tests {
             StoredHeaders::from(&h)
         );
 
-        // Not stored: the first cache-control says no-store, or there is no validator at all.
+        // Not stored: a cache-control line says no-store (any of them), or there is no validator at all.
         let refused = map(&[("cache-control", "no-store"), ("etag", "\"x\"")]);
         assert!(lookup.scan(&refused, |_, _| {}).is_none());
+        let refused_later = map(&[
+            ("etag", "\"x\""),
+            ("cache-control", "private"),
+            ("cache-control", "no-store"),
+        ]);
+        assert!(lookup.scan(&refused_later, |_, _| {}).is_none());
         let bare = map(&[("content-type", "application/json")]);
         assert!(lookup.scan(&bare, |_, _| {}).is_none());
         // Either validator alone is enough.

@@ -184,17 +184,26 @@ pub fn uploads_base_for(api_base: &str, uploads_base: Option<&str>) -> String {
     }
 }
 
-/// A base URL parsed for [`join_path`]; the same errors as [`Hosts::new`].
+/// A base URL parsed for [`join_path`]: the errors of [`Hosts::new`], and a query or fragment, which no path could
+/// follow.
 fn base_url(b: &str) -> Result<url::Url, Error> {
-    url::Url::parse(b).map_err(|e| Error::Config(format!("invalid base URL {b:?}: {e}")))
+    let u =
+        url::Url::parse(b).map_err(|e| Error::Config(format!("invalid base URL {b:?}: {e}")))?;
+    if u.query().is_some() || u.fragment().is_some() {
+        return Err(Error::Config(format!(
+            "the base URL {b:?} has a query or fragment; give the scheme, host and path only"
+        )));
+    }
+    Ok(u)
 }
 
-/// `base` with `path` (an operation's path, its values percent-encoded) after the base's own path: what parsing
-/// `{base}{path}` gives, without parsing the scheme and host again.
+/// `base` with `path` (an operation's path, starting with `/`, its values percent-encoded) after the base's own
+/// path, without parsing the scheme and host again: what parsing `{base}{path}` gives for a base without a trailing
+/// `/` (one left by its path's dot segments is dropped).
 fn join_path(base: &url::Url, path: &str) -> url::Url {
     let mut url = base.clone();
-    match base.path() {
-        "/" | "" => url.set_path(path),
+    match base.path().trim_end_matches('/') {
+        "" => url.set_path(path),
         prefix => {
             let mut full = String::with_capacity(prefix.len() + path.len());
             full.push_str(prefix);
@@ -2400,6 +2409,18 @@ mod tests {
             }
         }
         assert!(matches!(base_url("no scheme"), Err(Error::Config(_))));
+        for b in [
+            "https://ghe.example.com/api?v=3",
+            "https://ghe.example.com/api#v3",
+        ] {
+            assert!(matches!(base_url(b), Err(Error::Config(_))), "{b}");
+        }
+        // A path whose dot segments leave a trailing `/` adds no empty segment.
+        let dotted = base_url("https://ghe.example.com/api/v3/x/..").unwrap();
+        assert_eq!(
+            join_path(&dotted, "/repos/o/r").as_str(),
+            "https://ghe.example.com/api/v3/repos/o/r"
+        );
     }
 
     #[test]
