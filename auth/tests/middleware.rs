@@ -2,8 +2,8 @@
 //! take no real time.
 
 use github_auth::middleware::{
-    CacheConfig, ConcurrencyConfig, MemoryCacheStore, PrimaryPolicy, RateLimitConfig,
-    RateLimitEvent, RetryConfig, SecondaryCause,
+    CacheConfig, ConcurrencyConfig, MemoryCacheStore, MiddlewareConfig, PrimaryPolicy,
+    RateLimitConfig, RateLimitEvent, RetryConfig, SecondaryCause,
 };
 use github_rest::RateLimitError;
 use std::sync::{Arc, Mutex};
@@ -433,6 +433,54 @@ async fn server_errors_retries_are_bounded_and_last_answer_is_returned() {
     assert_eq!(hits(&server).await, 4, "the first attempt and 3 retries");
     // 100 + 200 + 400 ms without jitter.
     assert_eq!(t.elapsed().as_millis() / 10, 70);
+}
+
+/// A 5xx's `retry-after` sets the pause before the retry, whether or not the rate-limit layers (which read the
+/// same headers) are on; a pause longer than `max_delay` gets the answer passed on.
+#[tokio::test(start_paused = true)]
+async fn a_server_error_s_retry_after_sets_the_pause_with_or_without_the_rate_limit_layers() {
+    let retry = RetryConfig {
+        base_delay: Duration::from_millis(100),
+        max_delay: Duration::from_secs(30),
+        jitter: false,
+        ..RetryConfig::default()
+    };
+    for retries_alone in [true, false] {
+        let c = if retries_alone {
+            MiddlewareConfig::none().retry(Some(retry.clone()))
+        } else {
+            config().retry(Some(retry.clone()))
+        };
+        let c = client(&c);
+        let server = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(seq([
+                ResponseTemplate::new(503).insert_header("retry-after", "7"),
+                ok(),
+            ]))
+            .mount(&server)
+            .await;
+        let t = Instant::now();
+        let r = c.get(server.uri()).send().await.unwrap();
+        assert_eq!(r.status(), 200, "alone: {retries_alone}");
+        assert_eq!(hits(&server).await, 2);
+        assert_eq!(t.elapsed().as_secs(), 7, "alone: {retries_alone}");
+
+        let server = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "120"))
+            .mount(&server)
+            .await;
+        let t = Instant::now();
+        let r = c.get(server.uri()).send().await.unwrap();
+        assert_eq!(r.status(), 503, "alone: {retries_alone}");
+        assert_eq!(
+            hits(&server).await,
+            1,
+            "a pause over max_delay is not waited"
+        );
+        assert_eq!(t.elapsed().as_secs(), 0);
+    }
 }
 
 #[tokio::test(start_paused = true)]

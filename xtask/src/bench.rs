@@ -316,6 +316,8 @@ pub struct BenchArgs {
     /// Calls before the timed ones.
     pub warmup: usize,
     pub requests: bool,
+    /// Each middleware layer's cost (with `requests`).
+    pub layers: bool,
     pub regen: bool,
 }
 
@@ -393,41 +395,11 @@ fn requests(root: &Path, args: &BenchArgs) -> Result<()> {
             (args.calls / 5).max(1),
         ),
     ];
+    let modes: Vec<&str> = MODES.iter().map(|(m, _)| *m).collect();
     for (scenario, title, n_calls) in scenarios {
-        let calls = n_calls.to_string();
-        // (mode → instructions per call, wall µs per call) for each run.
-        let mut instr: Vec<Vec<f64>> = vec![Vec::new(); MODES.len()];
-        let mut wall: Vec<Vec<f64>> = vec![Vec::new(); MODES.len()];
-        for r in 0..args.runs.max(1) {
-            // Rotate the order so drift of a shared machine does not always favour the same mode.
-            for k in 0..MODES.len() {
-                let i = (k + r) % MODES.len();
-                let mode = MODES[i].0;
-                let a = |n: &str| -> Vec<String> {
-                    ["client", mode, scenario, &server.base, n, &warmup]
-                        .map(String::from)
-                        .to_vec()
-                };
-                let native = a(&calls);
-                let native: Vec<&str> = native.iter().map(String::as_str).collect();
-                let (_, out) = Counter::None.count(&bin, &native)?;
-                let ns: f64 = out.trim().parse().context("elapsed nanoseconds")?;
-                wall[i].push(ns / 1e3 / n_calls as f64);
-                if counter != Counter::None {
-                    let (full, _) = counter.count(&bin, &native)?;
-                    let zero = a("0");
-                    let zero: Vec<&str> = zero.iter().map(String::as_str).collect();
-                    let (base, _) = counter.count(&bin, &zero)?;
-                    let per =
-                        (full.unwrap_or(0) as f64 - base.unwrap_or(0) as f64) / n_calls as f64;
-                    instr[i].push(per);
-                }
-                eprint!(".");
-            }
-        }
-        eprintln!();
-        let instr: Vec<f64> = instr.into_iter().map(median).collect();
-        let wall: Vec<f64> = wall.into_iter().map(median).collect();
+        let (instr, wall) = measure(
+            &bin, &server, counter, &modes, scenario, n_calls, &warmup, args.runs,
+        )?;
         let idx = |m: &str| MODES.iter().position(|(n, _)| *n == m).expect("mode");
         let (types, octo) = (idx("types"), idx("octocrab"));
         println!(
@@ -453,8 +425,116 @@ fn requests(root: &Path, args: &BenchArgs) -> Result<()> {
             instr[full] / instr[octo]
         );
     }
+    if args.layers && counter != Counter::None {
+        layers(&bin, &server, counter, args.calls, &warmup, args.runs)?;
+    }
     drop(server);
     Ok(())
+}
+
+/// Each middleware layer's cost on the repository GET, every answer a 200: alone (over github-auth's credential with
+/// no middleware) and as its share of the full stack (the full stack less the stack without it). What is left of
+/// the full stack over the credential after the shares is what the layers share: the stack's own future and
+/// dispatch, the body read once and the answer rebuilt, the copy kept for a re-send, the gate.
+fn layers(
+    bin: &Path,
+    server: &Server,
+    counter: Counter,
+    calls: usize,
+    warmup: &str,
+    runs: usize,
+) -> Result<()> {
+    const LAYERS: &[(&str, &str)] = &[
+        ("cache", "conditional cache (the answer stored)"),
+        ("rate-limit", "primary and secondary rate limits"),
+        ("concurrency", "concurrency cap and write pacing"),
+        ("retry", "retries (the body read in the layer)"),
+        ("tracing", "tracing span (no subscriber)"),
+    ];
+    let mut modes = vec!["generated", "auth", "full"];
+    let names: Vec<(String, String)> = LAYERS
+        .iter()
+        .map(|(l, _)| (format!("only-{l}"), format!("full-no-{l}")))
+        .collect();
+    for (only, without) in &names {
+        modes.push(only);
+        modes.push(without);
+    }
+    let (instr, _) = measure(bin, server, counter, &modes, "repo", calls, warmup, runs)?;
+    let at = |m: &str| instr[modes.iter().position(|n| *n == m).expect("mode")];
+    let (auth, full) = (at("auth"), at("full"));
+    println!(
+        "\nEach layer on the repository GET (every answer a 200), instructions per call, median of {runs} runs:\n"
+    );
+    println!("| layer | alone, over the credential | share of the full stack |");
+    println!("|---|---:|---:|");
+    let mut shares = 0.0;
+    for ((_, label), (only, without)) in LAYERS.iter().zip(&names) {
+        let share = full - at(without);
+        shares += share;
+        println!("| {label} | {:.0} | {share:.0} |", at(only) - auth);
+    }
+    println!(
+        "| shared by the layers (stack future and dispatch, body read and answer rebuilt, re-send copy, gate) | | {:.0} |",
+        full - auth - shares
+    );
+    println!(
+        "| **all layers** (full stack over the credential) | | **{:.0}** |",
+        full - auth
+    );
+    println!(
+        "\ncredential alone (github-auth, no middleware) over the github-rest client: {:.0}",
+        auth - at("generated")
+    );
+    Ok(())
+}
+
+/// Instructions and wall µs per call of each of `modes` on `scenario`: the medians of `runs` runs.
+#[allow(clippy::too_many_arguments)]
+fn measure(
+    bin: &Path,
+    server: &Server,
+    counter: Counter,
+    modes: &[&str],
+    scenario: &str,
+    n_calls: usize,
+    warmup: &str,
+    runs: usize,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    let calls = n_calls.to_string();
+    // (mode → instructions per call, wall µs per call) for each run.
+    let mut instr: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+    let mut wall: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+    for r in 0..runs.max(1) {
+        // Rotate the order so drift of a shared machine does not always favour the same mode.
+        for k in 0..modes.len() {
+            let i = (k + r) % modes.len();
+            let a = |n: &str| -> Vec<String> {
+                ["client", modes[i], scenario, &server.base, n, warmup]
+                    .map(String::from)
+                    .to_vec()
+            };
+            let native = a(&calls);
+            let native: Vec<&str> = native.iter().map(String::as_str).collect();
+            let (_, out) = Counter::None.count(bin, &native)?;
+            let ns: f64 = out.trim().parse().context("elapsed nanoseconds")?;
+            wall[i].push(ns / 1e3 / n_calls as f64);
+            if counter != Counter::None {
+                let (full, _) = counter.count(bin, &native)?;
+                let zero = a("0");
+                let zero: Vec<&str> = zero.iter().map(String::as_str).collect();
+                let (base, _) = counter.count(bin, &zero)?;
+                let per = (full.unwrap_or(0) as f64 - base.unwrap_or(0) as f64) / n_calls as f64;
+                instr[i].push(per);
+            }
+            eprint!(".");
+        }
+    }
+    eprintln!();
+    Ok((
+        instr.into_iter().map(median).collect(),
+        wall.into_iter().map(median).collect(),
+    ))
 }
 
 /// Regen time of one target (generation in memory plus the comparison `regen --check` makes) and of all five

@@ -22,9 +22,9 @@ const USAGE: &str = "usage: cargo xtask <command>
   semver-check                   generate api.github.com without and with xtask/semver/additions.json (an optional
                                  request field, an enum value) and run cargo-semver-checks on them (feature issues)
   bench-compile [--runs N]       clean build time of the generated crate against octorust 0.10 and octocrab
-  bench [--runs N] [--calls N] [--warmup N] [--no-requests] [--no-regen]
+  bench [--runs N] [--calls N] [--warmup N] [--no-requests] [--no-layers] [--no-regen]
                                  per-request cost on loopback (our stack, raw reqwest, octocrab; instructions and
-                                 wall time), then regen time of one target and of all";
+                                 wall time), each middleware layer's share, then regen time of one target and of all";
 
 fn main() {
     if let Err(e) = run() {
@@ -137,6 +137,7 @@ fn run() -> Result<()> {
                 calls: num("--calls", 200)?,
                 warmup: num("--warmup", 20)?,
                 requests: !args.iter().any(|a| a == "--no-requests"),
+                layers: !args.iter().any(|a| a == "--no-layers"),
                 regen: !args.iter().any(|a| a == "--no-regen"),
             };
             xtask::bench::bench(&root, &b)?;

@@ -249,13 +249,22 @@ impl StackLayer {
             let mut head = None;
             // What the headers say is read once, and not kept while the body is read.
             let (resource, retry_after) = {
+                // Without the gate and the rate limits, only a retry reads them: `retry-after` of a server error.
+                let limits = self.gate.is_some()
+                    || self.rate.is_some()
+                    || (can_retry && retriable_status(status));
                 let mut rl = match lookup.filter(|_| status == StatusCode::OK) {
                     Some(l) => {
                         let mut scan = RateLimitScan::default();
-                        head = l.scan(resp.headers(), |n, v| scan.header(n, v));
+                        head = l.scan(resp.headers(), |n, v| {
+                            if limits {
+                                scan.header(n, v)
+                            }
+                        });
                         scan.finish()
                     }
-                    None => github_rest::RateLimitHeaders::from_headers(resp.headers()),
+                    None if limits => github_rest::RateLimitHeaders::from_headers(resp.headers()),
+                    None => github_rest::RateLimitHeaders::default(),
                 };
                 if let (Some(g), Some(lane), Some(slot)) = (&self.gate, &lane, &slot) {
                     if let Some(more) = g.answered(lane, ident, slot, status, rl.retry_after) {

@@ -11,7 +11,9 @@
 //! Modes: `full` (github-auth's client with every middleware layer, the resource changing so every answer is a 200),
 //! `full-304` (the same, the resource unchanged so GitHub answers 304 and the cache gives the body), `generated`
 //! (github-rest's client on its default stack, no github-auth), `types` (raw reqwest, the body decoded into
-//! github-rest's types), `value` (raw reqwest into `serde_json::Value`), `octocrab`.
+//! github-rest's types), `value` (raw reqwest into `serde_json::Value`), `octocrab`; and for each layer's share of
+//! the full stack, `auth` (github-auth's credential, no middleware) and `full-no-cache`, `full-no-rate-limit`,
+//! `full-no-concurrency`, `full-no-retry`, `full-no-tracing` (every layer but one, each answer a 200).
 //! Scenarios: `repo` (GET /repos/{owner}/{repo}) and `issues` (GET /repos/{owner}/{repo}/issues?per_page=100).
 
 use std::hint::black_box;
@@ -252,18 +254,28 @@ async fn client(
     n: usize,
     warmup: usize,
 ) -> Result<Duration> {
-    let owner = if mode == "full" { CHANGING } else { OWNER };
+    // Every mode of github-auth but `full-304` asks for the changing resource: each answer is a 200 (stored by the
+    // cache where it is on), so the modes differ only in the layers turned on.
+    let auth_mode = mode == "auth" || mode.starts_with("full") || mode.starts_with("only-");
+    let owner = if auth_mode && mode != "full-304" {
+        CHANGING
+    } else {
+        OWNER
+    };
     let issues = match scenario {
         "repo" => false,
         "issues" => true,
         s => return Err(format!("unknown scenario {s}").into()),
     };
     match mode {
-        "full" | "full-304" => {
+        m if auth_mode => {
+            let Some(config) = middleware(m) else {
+                return Err(format!("unknown mode {m}").into());
+            };
             let client = github_auth::AuthBuilder::token(github_auth::SecretString::from(TOKEN))
                 .base_url(base)
                 .user_agent(USER_AGENT)
-                .middleware(github_auth::middleware::MiddlewareConfig::default())
+                .middleware(config)
                 .build()?;
             run(n, warmup, || ours(&client, owner, issues)).await
         }
@@ -288,6 +300,29 @@ async fn client(
         }
         m => Err(format!("unknown mode {m}").into()),
     }
+}
+
+/// The middleware of a github-auth mode: `full` and `full-304` every layer (the default), `auth` none (the
+/// credential alone), `full-no-LAYER` every layer but one, so each layer's share of the full stack is the
+/// difference.
+fn middleware(mode: &str) -> Option<github_auth::middleware::MiddlewareConfig> {
+    use github_auth::middleware::MiddlewareConfig;
+    let full = MiddlewareConfig::default();
+    Some(match mode {
+        "full" | "full-304" => full,
+        "auth" => MiddlewareConfig::none(),
+        "full-no-cache" => full.cache(None),
+        "full-no-rate-limit" => full.rate_limit(None),
+        "full-no-concurrency" => full.concurrency(None),
+        "full-no-retry" => full.retry(None),
+        "full-no-tracing" => full.tracing(false),
+        "only-cache" => MiddlewareConfig::none().cache(full.cache.clone()),
+        "only-rate-limit" => MiddlewareConfig::none().rate_limit(full.rate_limit.clone()),
+        "only-concurrency" => MiddlewareConfig::none().concurrency(full.concurrency.clone()),
+        "only-retry" => MiddlewareConfig::none().retry(full.retry.clone()),
+        "only-tracing" => MiddlewareConfig::none().tracing(true),
+        _ => return None,
+    })
 }
 
 /// `warmup` calls (the connection opened, caches and allocator warm), then `n` timed calls.
