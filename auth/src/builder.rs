@@ -208,6 +208,32 @@ impl AuthBuilder {
         self
     }
 
+    /// GitHub Enterprise Server by hostname: the API at `https://HOST/api/v3`, uploads at `https://HOST/api/uploads`
+    /// and the OAuth endpoints that renew user tokens at `https://HOST`.
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use github_auth::{AuthBuilder, SecretString};
+    /// let token = SecretString::from(std::env::var("GHES_TOKEN")?);
+    /// let client = AuthBuilder::token(token)
+    ///     .enterprise_host("ghe.example.com")
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn enterprise_host(self, host: &str) -> Self {
+        let host = host.trim_end_matches('/');
+        self.enterprise_url(&format!("https://{host}"))
+    }
+
+    /// GitHub Enterprise Server by its web URL, scheme included (`http://…` is taken only when written here): the
+    /// API at `URL/api/v3`, uploads at `URL/api/uploads`, and the OAuth endpoints at `URL`.
+    pub fn enterprise_url(self, url: &str) -> Self {
+        let url = url.trim_end_matches('/');
+        self.base_url(format!("{url}/api/v3"))
+            .uploads_url(format!("{url}/api/uploads"))
+            .web_url(url)
+    }
+
     /// The `User-Agent` sent with every request (GitHub refuses requests without one; an empty one fails
     /// [`build`](Self::build)).
     pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
@@ -571,5 +597,33 @@ fn not_installed(e: github_rest::Error, target: impl FnOnce() -> String) -> Auth
         AuthError::NotInstalled { target: target() }
     } else {
         AuthError::Api(std::sync::Arc::new(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_enterprise_host_sets_the_api_uploads_and_web_urls() {
+        let token = || SecretString::from("t".to_string());
+        for b in [
+            AuthBuilder::token(token()).enterprise_host("ghe.example.com/"),
+            AuthBuilder::token(token()).enterprise_url("https://ghe.example.com/"),
+        ] {
+            assert_eq!(b.api_base, "https://ghe.example.com/api/v3");
+            assert_eq!(
+                b.uploads_base.as_deref(),
+                Some("https://ghe.example.com/api/uploads")
+            );
+            assert_eq!(b.web_base, "https://ghe.example.com");
+        }
+        let b = AuthBuilder::token(token()).enterprise_url("http://10.0.0.5:8080");
+        assert_eq!(b.api_base, "http://10.0.0.5:8080/api/v3");
+        assert_eq!(b.web_base, "http://10.0.0.5:8080");
+        assert!(AuthBuilder::token(token())
+            .enterprise_host("ghe.example.com")
+            .build()
+            .is_ok());
     }
 }

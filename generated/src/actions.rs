@@ -1599,7 +1599,7 @@ impl<'a> ActionsApi<'a> {
     ///
     /// For example, you can replace `TOKEN` in the following example with the registration token provided by this endpoint to configure your self-hosted runner:
     ///
-    /// ```
+    /// ```text
     /// ./config.sh --url https://github.com/octo-org --token TOKEN
     /// ```
     ///
@@ -1624,7 +1624,7 @@ impl<'a> ActionsApi<'a> {
     ///
     /// For example, you can replace `TOKEN` in the following example with the registration token provided by this endpoint to remove your self-hosted runner from an organization:
     ///
-    /// ```
+    /// ```text
     /// ./config.sh remove --token TOKEN
     /// ```
     ///
@@ -1920,7 +1920,7 @@ impl<'a> ActionsApi<'a> {
     ///
     /// Encrypt your secret using the [tweetsodium](https://github.com/github/tweetsodium) library.
     ///
-    /// ```
+    /// ```text
     /// const sodium = require('tweetsodium');
     ///
     /// const key = "base64-encoded-public-key";
@@ -1944,7 +1944,7 @@ impl<'a> ActionsApi<'a> {
     ///
     /// Encrypt your secret using [pynacl](https://pynacl.readthedocs.io/en/latest/public/#nacl-public-sealedbox) with Python 3.
     ///
-    /// ```
+    /// ```text
     /// from base64 import b64encode
     /// from nacl import encoding, public
     ///
@@ -1960,7 +1960,7 @@ impl<'a> ActionsApi<'a> {
     ///
     /// Encrypt your secret using the [Sodium.Core](https://www.nuget.org/packages/Sodium.Core/) package.
     ///
-    /// ```
+    /// ```text
     /// var secretValue = System.Text.Encoding.UTF8.GetBytes("mySecret");
     /// var publicKey = Convert.FromBase64String("2Sg8iYjAxxmI2LvUXpJjkYrMxURPc8r+dB7TJyvvcCU=");
     ///
@@ -3388,7 +3388,7 @@ impl<'a> ActionsApi<'a> {
     ///
     /// For example, you can replace `TOKEN` in the following example with the registration token provided by this endpoint to configure your self-hosted runner:
     ///
-    /// ```
+    /// ```text
     /// ./config.sh --url https://github.com/octo-org --token TOKEN
     /// ```
     ///
@@ -3416,7 +3416,7 @@ impl<'a> ActionsApi<'a> {
     ///
     /// For example, you can replace `TOKEN` in the following example with the registration token provided by this endpoint to remove your self-hosted runner from an organization:
     ///
-    /// ```
+    /// ```text
     /// ./config.sh remove --token TOKEN
     /// ```
     ///

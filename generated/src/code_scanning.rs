@@ -352,7 +352,7 @@ impl<'a> CodeScanningApi<'a> {
     /// When you list the analyses for a repository,
     /// one or more will be identified as deletable in the response:
     ///
-    /// ```
+    /// ```text
     /// "deletable": true
     /// ```
     ///
@@ -368,7 +368,7 @@ impl<'a> CodeScanningApi<'a> {
     /// If you attempt to delete an analysis that is not the most recent in a set,
     /// you'll get a 400 response with the message:
     ///
-    /// ```
+    /// ```text
     /// Analysis specified is not deletable.
     /// ```
     ///
@@ -649,7 +649,7 @@ impl<'a> CodeScanningApi<'a> {
     ///
     /// You must compress the SARIF-formatted analysis data that you want to upload, using `gzip`, and then encode it as a Base64 format string. For example:
     ///
-    /// ```
+    /// ```text
     /// gzip -c analysis-data.sarif | base64 -w0
     /// ```
     ///

@@ -352,7 +352,7 @@ impl<'a> DependabotApi<'a> {
     ///
     /// Encrypt your secret using the [tweetsodium](https://github.com/github/tweetsodium) library.
     ///
-    /// ```
+    /// ```text
     /// const sodium = require('tweetsodium');
     ///
     /// const key = "base64-encoded-public-key";
@@ -376,7 +376,7 @@ impl<'a> DependabotApi<'a> {
     ///
     /// Encrypt your secret using [pynacl](https://pynacl.readthedocs.io/en/latest/public/#nacl-public-sealedbox) with Python 3.
     ///
-    /// ```
+    /// ```text
     /// from base64 import b64encode
     /// from nacl import encoding, public
     ///
@@ -392,7 +392,7 @@ impl<'a> DependabotApi<'a> {
     ///
     /// Encrypt your secret using the [Sodium.Core](https://www.nuget.org/packages/Sodium.Core/) package.
     ///
-    /// ```
+    /// ```text
     /// var secretValue = System.Text.Encoding.UTF8.GetBytes("mySecret");
     /// var publicKey = Convert.FromBase64String("2Sg8iYjAxxmI2LvUXpJjkYrMxURPc8r+dB7TJyvvcCU=");
     ///

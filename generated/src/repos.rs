@@ -1458,7 +1458,7 @@ impl<'a> ReposApi<'a> {
     ///
     /// For more information on permission levels, see "[Repository permission levels for an organization](https://docs.github.com/github/setting-up-and-managing-organizations-and-teams/repository-permission-levels-for-an-organization#permission-levels-for-repositories-owned-by-an-organization)". There are restrictions on which permissions can be granted to organization members when an organization base role is in place. In this case, the role being given must be equal to or higher than the org base permission. Otherwise, the request will fail with:
     ///
-    /// ```
+    /// ```text
     /// Cannot assign {member} permission of {role name}
     /// ```
     ///

@@ -24,3 +24,9 @@ pub fn fixture(name: &str) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
+
+/// The Rust blocks of the workspace's README, compiled as doctests (`cargo test --doc -p tests`): what a newcomer
+/// copies from it builds against the current API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

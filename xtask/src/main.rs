@@ -1,4 +1,6 @@
-//! `cargo xtask <command>`: regen [--target T] [--check] [--out DIR --crate-name NAME], fetch-spec --version V, targets.
+//! `cargo xtask <command>`: the generator (`regen`), the spec (`fetch-spec`, `fetch-reference`, `targets`, `diff`),
+//! the checks CI runs (`test`, `check-all`, `example-ghes`, `semver-check`) and the benchmarks (`bench`,
+//! `bench-compile`). `cargo xtask` alone prints the usage.
 
 use anyhow::{bail, Result};
 use std::time::Instant;
@@ -15,6 +17,8 @@ const USAGE: &str = "usage: cargo xtask <command>
                                  pin T's description from @octokit/openapi@V as the reference its required fields
                                  are dated by (openapi/reference/, the lock's `references`)
   targets                        list the targets of the lock file
+  test [ARGS…]                   the test suite: redis-server found or installed, then cargo test of every target
+                                 of the workspace with every endpoint and feature, then its doctests (README's too)
   check-all                      every target: generate, build --features full warning-free, decode its examples
   diff A B                       Markdown of operations added, removed and changed from A to B (targets or spec files)
   example-ghes                   write the GHES 3.17 crate to target/ghes-3.17 and run tests/ghes-side-by-side, one

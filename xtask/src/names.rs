@@ -101,11 +101,45 @@ pub fn ident(s: &str) -> proc_macro2::Ident {
 pub fn doc_attrs(text: &str) -> proc_macro2::TokenStream {
     // Relative links in GitHub's prose point into docs.github.com.
     let text = text.replace("](/", "](https://docs.github.com/");
-    let lines = text.trim().lines().map(|l| {
+    let lines = fence_languages(text.trim()).into_iter().map(|l| {
         let l = format!(" {}", l.trim_end());
         quote::quote!(#[doc = #l])
     });
     quote::quote!(#(#lines)*)
+}
+
+/// The lines of GitHub's Markdown `text`, each code fence that names no language marked `text`. Rustdoc takes a
+/// fence without a language for Rust, to highlight and to compile as a doctest; GitHub's are shell commands, YAML,
+/// JavaScript… A fence that names its language is left as it is (rustdoc tests only Rust).
+fn fence_languages(text: &str) -> Vec<std::borrow::Cow<'_, str>> {
+    // The fence that opened the block the walk is in: its character and length (CommonMark: a block closes at a
+    // fence of the same character, at least as long, with nothing after it).
+    let mut open: Option<(char, usize)> = None;
+    text.lines()
+        .map(|line| {
+            let body = line.trim_start();
+            let indent = line.len() - body.len();
+            let fence = ['`', '~'].into_iter().find_map(|c| {
+                let n = body.chars().take_while(|&x| x == c).count();
+                (n >= 3 && indent < 4).then_some((c, n))
+            });
+            match (fence, open) {
+                (Some((c, n)), Some((oc, on)))
+                    if c == oc && n >= on && body[n..].trim().is_empty() =>
+                {
+                    open = None;
+                }
+                (Some((c, n)), None) => {
+                    open = Some((c, n));
+                    if body[n..].trim().is_empty() {
+                        return std::borrow::Cow::Owned(format!("{line}text"));
+                    }
+                }
+                _ => {}
+            }
+            std::borrow::Cow::Borrowed(line)
+        })
+        .collect()
 }
 
 /// `base`, or `base` with a suffix (`{base}{sep}2`, `{base}{sep}3`…) when `used` already has it; the result is added
@@ -123,6 +157,32 @@ pub fn unique(base: String, used: &mut std::collections::BTreeSet<String>, sep: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fences_without_a_language_are_marked_text() {
+        let md = "Run:\n\n```\n./config.sh --url URL\n```\n\n  ~~~~\n  a ``` inside\n  ~~~~\n\n```json\n{}\n```\n";
+        let out: Vec<String> = fence_languages(md).into_iter().map(String::from).collect();
+        assert_eq!(
+            out,
+            [
+                "Run:",
+                "",
+                "```text",
+                "./config.sh --url URL",
+                "```",
+                "",
+                "  ~~~~text",
+                "  a ``` inside",
+                "  ~~~~",
+                "",
+                "```json",
+                "{}",
+                "```",
+            ]
+        );
+        // An indented line of four spaces is not a fence.
+        assert_eq!(fence_languages("    ```"), ["    ```"]);
+    }
 
     #[test]
     fn reaction_values_do_not_collide() {

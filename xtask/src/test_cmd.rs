@@ -5,7 +5,8 @@
 //! with `apt-get` when running as root, else it stops with the command to run. Then it runs every test of the
 //! workspace, with every endpoint of the generated crate and the Redis stores enabled:
 //! `cargo test --workspace --all-targets --features github-rest/full --features github-auth/redis --features
-//! github-auth/webhooks ARGS…`.
+//! github-auth/webhooks ARGS…`. Without ARGS it then runs the doctests, which `--all-targets` leaves out: every
+//! crate's examples and the README's Rust blocks (`tests/src/lib.rs` includes the README under `cfg(doctest)`).
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -25,17 +26,25 @@ const INSTALL: &str = "sudo apt-get install -y redis-server";
 pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let redis = ensure_redis_server()?;
     eprintln!("redis-server: {}", redis.display());
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(root)
-        .args(["test", "--workspace", "--all-targets"])
-        .env("REDIS_SERVER", &redis);
-    for f in FEATURES {
-        cmd.args(["--features", f]);
-    }
-    let status = cmd.args(args).status().context("running cargo test")?;
-    if !status.success() {
-        bail!("cargo test failed ({status})");
+    let test = |kind: &str, extra: &[String]| -> Result<()> {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(root)
+            .args(["test", "--workspace", kind])
+            .env("REDIS_SERVER", &redis);
+        for f in FEATURES {
+            cmd.args(["--features", f]);
+        }
+        let status = cmd.args(extra).status().context("running cargo test")?;
+        if !status.success() {
+            bail!("cargo test {kind} failed ({status})");
+        }
+        Ok(())
+    };
+    test("--all-targets", args)?;
+    // Arguments name a part of the suite (a test, a package…), which `--doc` may not take.
+    if args.is_empty() {
+        test("--doc", &[])?;
     }
     Ok(())
 }

@@ -48,7 +48,10 @@
 //! use github_auth::middleware::{MiddlewareConfig, PrimaryPolicy};
 //!
 //! let config = MiddlewareConfig::default().primary_policy(PrimaryPolicy::FailFast);
-//! let http = config.install(reqwest_middleware::ClientBuilder::new(reqwest::Client::new())).build();
+//! // The runtime's HTTP settings: time-outs, and redirects left to the client, which sends each hop through the
+//! // whole stack.
+//! let http = github_rest::HttpConfig::default().client()?;
+//! let http = config.install(reqwest_middleware::ClientBuilder::new(http)).build();
 //! let client = github_rest::Client::builder().user_agent("my-app").http_client(http).build()?;
 //! match client.apps().get_authenticated().await {
 //!     Err(e) if e.rate_limit().is_some() => {
