@@ -36,7 +36,7 @@ while let Some(issue) = open.try_next().await? {
 # Decoding what GitHub sends
 
 - String enums keep values they do not know (`Other(String)`) and write them back unchanged; unknown fields are ignored; `oneOf`/`anyOf` types end with an `Other(serde_json::Value)` variant.
-- **Required fields GitHub leaves out.** A response field the spec marks required is a plain field unless GitHub's own examples show it missing from an otherwise complete object (then it is an `Option`), or a patch in the repository's `openapi/patches/` names it. Examples that are wrong rather than GitHub's behaviour are corrected by patches instead. The fidelity test decodes every success example of the spec with this crate's types.
+- **Required fields GitHub leaves out.** A response field the spec marks required is a plain field unless GitHub's own examples show it missing from an otherwise complete object, recorded webhook deliveries show it missing from a payload, the target's servers predate the field (a GHES target), or a patch in the repository's `openapi/patches/` names it; then it is an `Option`. Examples that are wrong rather than GitHub's behaviour are corrected by patches instead. The fidelity test decodes every success example of the spec with this crate's types.
 - Request types are strict: optional nullable fields are `Option<Option<T>>` (absent, explicit `null`, value) and optional arrays can be sent empty.
 
 # Errors
