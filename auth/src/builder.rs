@@ -228,10 +228,8 @@ impl AuthBuilder {
     /// GitHub Enterprise Server by its web URL, scheme included (`http://…` is taken only when written here): the
     /// API at `URL/api/v3`, uploads at `URL/api/uploads`, and the OAuth endpoints at `URL`.
     pub fn enterprise_url(self, url: &str) -> Self {
-        let url = url.trim_end_matches('/');
-        self.base_url(format!("{url}/api/v3"))
-            .uploads_url(format!("{url}/api/uploads"))
-            .web_url(url)
+        let (api, uploads) = github_rest::runtime::enterprise_bases(url);
+        self.base_url(api).uploads_url(uploads).web_url(url)
     }
 
     /// The `User-Agent` sent with every request (GitHub refuses requests without one; an empty one fails

@@ -175,6 +175,14 @@ impl HttpConfig {
     }
 }
 
+/// The API and uploads base URLs of the GitHub Enterprise Server at web URL `url` (scheme included):
+/// `URL/api/v3` and `URL/api/uploads`.
+#[doc(hidden)]
+pub fn enterprise_bases(url: &str) -> (String, String) {
+    let url = url.trim_end_matches('/');
+    (format!("{url}/api/v3"), format!("{url}/api/uploads"))
+}
+
 /// The uploads base URL: the one given, `https://uploads.github.com` for api.github.com, the API base otherwise.
 pub fn uploads_base_for(api_base: &str, uploads_base: Option<&str>) -> String {
     match uploads_base {
@@ -441,9 +449,8 @@ impl ClientBuilder {
     /// GitHub Enterprise Server by its web URL, scheme included (`http://…` is taken only when written here):
     /// `URL/api/v3` and `URL/api/uploads`.
     pub fn enterprise_url(self, url: &str) -> Self {
-        let url = url.trim_end_matches('/');
-        self.base_url(format!("{url}/api/v3"))
-            .uploads_url(format!("{url}/api/uploads"))
+        let (api, uploads) = enterprise_bases(url);
+        self.base_url(api).uploads_url(uploads)
     }
 
     /// The `User-Agent` sent with every request (GitHub rejects requests without one).
